@@ -1,0 +1,227 @@
+// Incremental checksums for S3's x-amz-checksum-* algorithms, and BodyDigest: the pass-through
+// transform every PUT body flows through, which hashes it and fails the stream on a mismatch so
+// the storage layer never commits a body that does not match what the client declared.
+
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import { crc32c } from '@node-rs/crc32';
+import { S3Error } from '../s3/errors.js';
+import { Crc64Nvme } from './crc64nvme.js';
+import type { ChecksumAlgorithm } from './types.js';
+
+/** An incremental hasher. digest() is big-endian raw bytes and may be called once. */
+export interface Checksum {
+  update(buf: Buffer): void;
+  digest(): Buffer;
+}
+
+const DIGEST_LENGTH: Record<ChecksumAlgorithm, number> = {
+  CRC32: 4,
+  CRC32C: 4,
+  CRC64NVME: 8,
+  SHA1: 20,
+  SHA256: 32,
+};
+
+/** Raw digest length in bytes: 4 (CRC32, CRC32C), 8 (CRC64NVME), 20 (SHA1), 32 (SHA256). */
+export function checksumDigestLength(alg: ChecksumAlgorithm): number {
+  return DIGEST_LENGTH[alg];
+}
+
+class Crc32Native implements Checksum {
+  private state = 0;
+  constructor(private readonly fn: (data: Buffer, value: number) => number) {}
+  update(buf: Buffer): void {
+    this.state = this.fn(buf, this.state);
+  }
+  digest(): Buffer {
+    const out = Buffer.allocUnsafe(4);
+    out.writeUInt32BE(this.state >>> 0, 0);
+    return out;
+  }
+}
+
+class HashChecksum implements Checksum {
+  private readonly hash: Hash;
+  constructor(name: string) {
+    this.hash = createHash(name);
+  }
+  update(buf: Buffer): void {
+    this.hash.update(buf);
+  }
+  digest(): Buffer {
+    return this.hash.digest();
+  }
+}
+
+export function createChecksum(alg: ChecksumAlgorithm): Checksum {
+  switch (alg) {
+    case 'CRC32':
+      return new Crc32Native(crc32);
+    case 'CRC32C':
+      return new Crc32Native(crc32c);
+    case 'CRC64NVME':
+      return new Crc64Nvme();
+    case 'SHA1':
+      return new HashChecksum('sha1');
+    case 'SHA256':
+      return new HashChecksum('sha256');
+  }
+}
+
+/** Decodes strict, canonical base64 (padding included); undefined for anything else. */
+function decodeBase64(value: string): Buffer | undefined {
+  const bytes = Buffer.from(value, 'base64');
+  // Node's decoder skips invalid characters; the round trip rejects them and non-zero pad bits.
+  return bytes.toString('base64') === value ? bytes : undefined;
+}
+
+/** True if `base64` is a well-formed x-amz-checksum-<alg> value (valid base64, right length). */
+export function validateChecksumValue(alg: ChecksumAlgorithm, base64: string): boolean {
+  return decodeBase64(base64)?.length === DIGEST_LENGTH[alg];
+}
+
+/** True if `base64` is a well-formed Content-MD5 value; callers answer InvalidDigest otherwise. */
+export function validateContentMd5(base64: string): boolean {
+  return decodeBase64(base64)?.length === 16;
+}
+
+function invalidChecksumValue(alg: ChecksumAlgorithm): S3Error {
+  return new S3Error('InvalidRequest', `Value for x-amz-checksum-${alg.toLowerCase()} header is invalid.`);
+}
+
+export interface BodyDigestOptions {
+  /** Also compute SHA-256 (implied by expect.sha256Hex). */
+  sha256?: boolean;
+  /** Also compute this x-amz-checksum algorithm (required by expect.checksum). */
+  checksumAlgorithm?: ChecksumAlgorithm;
+  /** Expected values; checked in _flush. A mismatch fails the stream so nothing is committed. */
+  expect?: {
+    /** Content-MD5 header → BadDigest (InvalidDigest if malformed). */
+    md5Base64?: string;
+    /** x-amz-content-sha256 as a real hash (not UNSIGNED-PAYLOAD/STREAMING-*) → XAmzContentSHA256Mismatch. */
+    sha256Hex?: string;
+    /**
+     * The x-amz-checksum-* value (base64). A function because a trailing checksum is only known
+     * once the chunk decoder has parsed the trailer, which happens before this stream's flush.
+     * Returning undefined skips the check.
+     */
+    checksum?: () => string | undefined;
+    /** Declared length: fewer bytes → IncompleteBody; more → InvalidRequest (as soon as exceeded). */
+    size?: number;
+  };
+}
+
+interface Results {
+  md5: Buffer;
+  sha256?: Buffer;
+  checksum?: Buffer;
+}
+
+/**
+ * Pass-through transform that hashes the body as it streams: MD5 always, SHA-256 and one
+ * x-amz-checksum algorithm on request, plus the byte count. Chunks are pushed unchanged (same
+ * Buffer objects) and nothing is retained. Read the getters after the stream has ended.
+ */
+export class BodyDigest extends Transform {
+  private readonly md5: Hash = createHash('md5');
+  private readonly sha256: Hash | undefined;
+  private readonly checksum: Checksum | undefined;
+  private readonly algorithm: ChecksumAlgorithm | undefined;
+  private readonly expected: NonNullable<BodyDigestOptions['expect']>;
+  private bytes = 0;
+  private results: Results | undefined;
+
+  constructor(options: BodyDigestOptions = {}) {
+    super();
+    this.expected = options.expect ?? {};
+    if (this.expected.checksum && !options.checksumAlgorithm) {
+      throw new Error('BodyDigest: expect.checksum needs checksumAlgorithm');
+    }
+    if (options.sha256 || this.expected.sha256Hex !== undefined) this.sha256 = createHash('sha256');
+    this.algorithm = options.checksumAlgorithm;
+    if (this.algorithm) this.checksum = createChecksum(this.algorithm);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    const declared = this.expected.size;
+    if (declared !== undefined && this.bytes > declared) {
+      callback(new S3Error('InvalidRequest', `The request body is longer than the declared length of ${declared} bytes.`));
+      return;
+    }
+    this.md5.update(chunk);
+    this.sha256?.update(chunk);
+    this.checksum?.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const results: Results = {
+      md5: this.md5.digest(),
+      sha256: this.sha256?.digest(),
+      checksum: this.checksum?.digest(),
+    };
+    this.results = results;
+    try {
+      this.check(results);
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  private check(results: Results): void {
+    const { size, md5Base64, sha256Hex, checksum } = this.expected;
+    if (size !== undefined && this.bytes < size) throw new S3Error('IncompleteBody');
+    if (md5Base64 !== undefined) {
+      const want = decodeBase64(md5Base64);
+      if (want?.length !== 16) throw new S3Error('InvalidDigest');
+      if (!want.equals(results.md5)) throw new S3Error('BadDigest');
+    }
+    if (sha256Hex !== undefined && results.sha256?.toString('hex') !== sha256Hex.toLowerCase()) {
+      throw new S3Error('XAmzContentSHA256Mismatch');
+    }
+    const alg = this.algorithm;
+    const wantChecksum = checksum?.();
+    if (alg && results.checksum && wantChecksum !== undefined) {
+      if (!validateChecksumValue(alg, wantChecksum)) throw invalidChecksumValue(alg);
+      // Both sides are canonical base64 here, so comparing strings compares bytes.
+      if (results.checksum.toString('base64') !== wantChecksum) {
+        throw new S3Error('BadDigest', `The ${alg} you specified did not match the calculated checksum.`);
+      }
+    }
+  }
+
+  private done(): Results {
+    if (!this.results) throw new Error('BodyDigest: digests read before the stream ended');
+    return this.results;
+  }
+
+  /** Bytes seen so far (final once the stream has ended). */
+  get size(): number {
+    return this.bytes;
+  }
+  get md5Digest(): Buffer {
+    return this.done().md5;
+  }
+  get md5Hex(): string {
+    return this.done().md5.toString('hex');
+  }
+  get md5Base64(): string {
+    return this.done().md5.toString('base64');
+  }
+  /** Undefined unless SHA-256 was requested. */
+  get sha256Hex(): string | undefined {
+    return this.done().sha256?.toString('hex');
+  }
+  /** Raw x-amz-checksum digest (what multipart completion combines); undefined unless requested. */
+  get checksumDigest(): Buffer | undefined {
+    return this.done().checksum;
+  }
+  /** Undefined unless a checksum algorithm was requested. */
+  get checksumBase64(): string | undefined {
+    return this.done().checksum?.toString('base64');
+  }
+}

@@ -1,0 +1,56 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+// Secret access keys are needed in clear to verify SigV4, so they cannot be hashed: they are
+// stored encrypted with AES-256-GCM under a master key that never enters the database.
+
+const VERSION = 'v1';
+
+export class SecretBox {
+  constructor(private readonly key: Buffer) {
+    if (key.length !== 32) throw new Error('the master key must be 32 bytes');
+  }
+
+  encrypt(plaintext: string, associatedData: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    cipher.setAAD(Buffer.from(associatedData, 'utf8'));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return [VERSION, iv.toString('base64'), body.toString('base64'), cipher.getAuthTag().toString('base64')].join(':');
+  }
+
+  /** Throws if the ciphertext was tampered with or bound to other associated data. */
+  decrypt(ciphertext: string, associatedData: string): string {
+    const [version, iv, body, tag] = ciphertext.split(':');
+    if (version !== VERSION || !iv || !body || !tag) throw new Error('unrecognised secret ciphertext');
+    const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'));
+    decipher.setAAD(Buffer.from(associatedData, 'utf8'));
+    decipher.setAuthTag(Buffer.from(tag, 'base64'));
+    return Buffer.concat([decipher.update(Buffer.from(body, 'base64')), decipher.final()]).toString('utf8');
+  }
+}
+
+/**
+ * The master key: SKEP_MASTER_KEY (base64 or hex of 32 bytes) when set, otherwise `master.key` in
+ * the data folder, created with mode 0600 on first start.
+ */
+export async function loadMasterKey(dataDir: string, fromEnv: string | undefined): Promise<Buffer> {
+  if (fromEnv) {
+    const key = /^[0-9a-fA-F]{64}$/.test(fromEnv) ? Buffer.from(fromEnv, 'hex') : Buffer.from(fromEnv, 'base64');
+    if (key.length !== 32) throw new Error('SKEP_MASTER_KEY must be 32 bytes, given as 64 hex digits or base64');
+    return key;
+  }
+  const path = join(dataDir, 'master.key');
+  try {
+    const key = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64');
+    if (key.length !== 32) throw new Error(`${path} does not hold a 32-byte base64 key`);
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(32);
+  await writeFile(path, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  await chmod(path, 0o600);
+  return key;
+}

@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { S3Error } from '../s3/errors.js';
+import type { ByteRange } from '../storage/blob/blob-store.js';
+import type { BucketRow, ObjectRow, PartRow, PutCondition, UploadRow } from '../storage/metadata/metadata-store.js';
+import { BodyDigest } from '../checksums/digest.js';
+import { combineCrc, compositeChecksum, multipartEtag, type CrcAlgorithm } from '../checksums/multipart.js';
+import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../checksums/types.js';
+import { preconditionError, type ObjectService } from './object-service.js';
+
+// Multipart uploads: each part is its own blob; completion commits an object row that lists the
+// parts' blobs in order (no bytes are copied), in one transaction with the upload's removal.
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_SIZE = 5 * 1024 ** 3;
+export const MAX_PART_NUMBER = 10000;
+
+export interface CompletedPartRequest {
+  partNumber: number;
+  etag: string;
+  /** The part checksum the client lists (base64), if any. */
+  checksum?: string;
+}
+
+export interface NewUpload {
+  bucket: BucketRow;
+  key: string;
+  headers: UploadRow['headers'];
+  userMetadata: Record<string, string>;
+  tags: Record<string, string>;
+  storageClass: string;
+  checksumAlgorithm: ChecksumAlgorithm | null;
+  checksumType: ChecksumType | null;
+}
+
+function bareEtag(etag: string): string {
+  return etag.trim().replace(/^"|"$/g, '');
+}
+
+/** CRC64NVME supports only full-object checksums; the other CRCs default to composite. */
+export function resolveChecksumType(alg: ChecksumAlgorithm | null, requested: string | undefined): ChecksumType | null {
+  if (!alg) {
+    if (requested) throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+    return null;
+  }
+  const type = requested?.toUpperCase() ?? (alg === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
+  if (type !== 'FULL_OBJECT' && type !== 'COMPOSITE') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+  if (type === 'FULL_OBJECT' && (alg === 'SHA1' || alg === 'SHA256')) {
+    throw new S3Error('InvalidRequest', `The ${alg} checksum algorithm supports only the COMPOSITE checksum type.`);
+  }
+  if (type === 'COMPOSITE' && alg === 'CRC64NVME') {
+    throw new S3Error('InvalidRequest', 'The CRC64NVME checksum algorithm supports only the FULL_OBJECT checksum type.');
+  }
+  return type;
+}
+
+export class MultipartService {
+  constructor(private readonly objects: ObjectService) {}
+
+  private get meta() {
+    return this.objects.meta;
+  }
+
+  async create(input: NewUpload): Promise<UploadRow> {
+    const row: UploadRow = {
+      uploadId: randomBytes(24).toString('base64url'),
+      bucketId: input.bucket.id,
+      key: input.key,
+      initiated: new Date(),
+      headers: input.headers,
+      userMetadata: input.userMetadata,
+      tags: input.tags,
+      storageClass: input.storageClass,
+      checksumAlgorithm: input.checksumAlgorithm,
+      checksumType: input.checksumType,
+    };
+    await this.meta.createUpload(row);
+    return row;
+  }
+
+  /** The upload, which must belong to this bucket and key. */
+  async requireUpload(bucket: BucketRow, key: string, uploadId: string): Promise<UploadRow> {
+    const upload = await this.meta.getUpload(uploadId);
+    if (!upload || upload.bucketId !== bucket.id || upload.key !== key) {
+      throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+    }
+    return upload;
+  }
+
+  static checkPartNumber(text: string | undefined): number {
+    if (!text || !/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_PART_NUMBER) {
+      throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`, { ArgumentName: 'partNumber', ArgumentValue: text ?? '' });
+    }
+    return Number(text);
+  }
+
+  /** Writes a part from a verified body stream. */
+  async uploadPart(upload: UploadRow, partNumber: number, body: BodyDigest, algorithm?: ChecksumAlgorithm): Promise<PartRow> {
+    const written = await this.objects.blobs.put(body);
+    const alg = upload.checksumAlgorithm ?? algorithm;
+    const checksum: StoredChecksum | null = alg ? { algorithm: alg, type: 'FULL_OBJECT', value: body.checksumBase64! } : null;
+    const part: PartRow = {
+      uploadId: upload.uploadId,
+      partNumber,
+      size: written.size,
+      etag: `"${body.md5Hex}"`,
+      lastModified: new Date(),
+      blob: { ref: written.ref, size: written.size },
+      checksum,
+    };
+    const result = await this.meta.putPart(part).catch(async (err: unknown) => {
+      await this.objects.release([part.blob]);
+      throw err;
+    });
+    if (!result.ok) {
+      await this.objects.release([part.blob]);
+      throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
+    }
+    if (result.replaced) await this.objects.release([result.replaced]);
+    return part;
+  }
+
+  /** UploadPartCopy: a part made of (a range of) an existing object. */
+  async uploadPartCopy(upload: UploadRow, partNumber: number, source: ObjectRow, range?: ByteRange): Promise<PartRow> {
+    const digest = new BodyDigest({ checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
+    const reading: Readable = this.objects.openObject(source, range);
+    reading.on('error', (err) => digest.destroy(err));
+    return this.uploadPart(upload, partNumber, reading.pipe(digest));
+  }
+
+  async complete(
+    bucket: BucketRow,
+    upload: UploadRow,
+    requested: CompletedPartRequest[],
+    condition: PutCondition,
+    fullObjectChecksum?: string,
+  ): Promise<ObjectRow> {
+    if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
+    for (let i = 1; i < requested.length; i++) {
+      if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
+    }
+    const stored = new Map<number, PartRow>();
+    let after = 0;
+    for (;;) {
+      const page = await this.meta.listParts(upload.uploadId, after, 1000);
+      for (const p of page) stored.set(p.partNumber, p);
+      if (page.length < 1000) break;
+      after = page[page.length - 1].partNumber;
+    }
+    const parts: PartRow[] = requested.map((r) => {
+      const p = stored.get(r.partNumber);
+      if (!p || bareEtag(p.etag) !== bareEtag(r.etag)) {
+        throw new S3Error('InvalidPart', undefined, { UploadId: upload.uploadId, PartNumber: String(r.partNumber), ETag: r.etag });
+      }
+      if (r.checksum !== undefined && p.checksum?.algorithm === upload.checksumAlgorithm && r.checksum !== p.checksum?.value) {
+        throw new S3Error('InvalidPart', `The checksum of part ${r.partNumber} does not match the one uploaded.`);
+      }
+      return p;
+    });
+    parts.forEach((p, i) => {
+      if (i < parts.length - 1 && p.size < MIN_PART_SIZE) {
+        throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(p.size), MinSizeAllowed: String(MIN_PART_SIZE), PartNumber: String(p.partNumber), ETag: p.etag });
+      }
+    });
+
+    const checksum = this.objectChecksum(upload, parts);
+    if (fullObjectChecksum !== undefined && checksum && checksum.type === 'FULL_OBJECT' && fullObjectChecksum !== checksum.value) {
+      throw new S3Error('BadDigest', `The ${checksum.algorithm} you specified did not match the calculated checksum.`);
+    }
+    const row: ObjectRow = {
+      bucketId: bucket.id,
+      key: upload.key,
+      size: parts.reduce((n, p) => n + p.size, 0),
+      etag: multipartEtag(parts.map((p) => Buffer.from(bareEtag(p.etag), 'hex'))),
+      lastModified: new Date(),
+      headers: upload.headers,
+      userMetadata: upload.userMetadata,
+      checksum,
+      blobs: parts.map((p) => p.blob),
+      partsCount: parts.length,
+      tags: upload.tags,
+      storageClass: upload.storageClass,
+    };
+    const result = await this.meta.completeUpload(upload.uploadId, row, condition);
+    if (!result.ok) {
+      if (result.reason === 'no-such-upload') throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
+      throw preconditionError(result.reason);
+    }
+    await this.objects.release(result.release);
+    return row;
+  }
+
+  private objectChecksum(upload: UploadRow, parts: PartRow[]): StoredChecksum | null {
+    const alg = upload.checksumAlgorithm;
+    if (!alg) return null;
+    const digests = parts.map((p) => {
+      if (!p.checksum) throw new S3Error('InvalidPart', `Part ${p.partNumber} has no ${alg} checksum.`);
+      return Buffer.from(p.checksum.value, 'base64');
+    });
+    if (upload.checksumType === 'FULL_OBJECT') {
+      const combined = combineCrc(alg as CrcAlgorithm, parts.map((p, i) => ({ digest: digests[i], size: p.size })));
+      return { algorithm: alg, type: 'FULL_OBJECT', value: combined.toString('base64') };
+    }
+    return { algorithm: alg, type: 'COMPOSITE', value: compositeChecksum(alg, digests) };
+  }
+
+  async abort(upload: UploadRow): Promise<void> {
+    const blobs = await this.meta.abortUpload(upload.uploadId);
+    if (!blobs) throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
+    await this.objects.release(blobs);
+  }
+}

@@ -1,0 +1,131 @@
+import type { IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream';
+import { S3Error } from './errors.js';
+import { ChunkedDecoder } from '../sigv4/chunked-decoder.js';
+import type { PayloadMode } from '../sigv4/authenticate.js';
+import { BodyDigest, validateChecksumValue } from '../checksums/digest.js';
+import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums/types.js';
+
+// Opens a request body as the object's bytes: aws-chunked framing removed, chunk signatures,
+// payload hash, Content-MD5 and x-amz-checksum-* verified as it streams. A failed check errors
+// the stream, so whatever consumes it (the blob store) discards the write.
+
+export const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export interface ChecksumRequest {
+  algorithm: ChecksumAlgorithm;
+  /** Where the expected value comes from: a header now, or the trailer once the body has ended. */
+  value: () => string | undefined;
+}
+
+function declaredSize(req: IncomingMessage, payload: PayloadMode): number | undefined {
+  const text = payload.kind === 'streaming' ? header(req, 'x-amz-decoded-content-length') : header(req, 'content-length');
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', 'Content-Length must be a non-negative integer.', { ArgumentName: 'Content-Length' });
+  return Number(text);
+}
+
+/** Works out which checksum the client sent (header or trailer) and validates its form up front. */
+function requestedChecksum(req: IncomingMessage, decoder: ChunkedDecoder | null): ChecksumRequest | undefined {
+  const present = CHECKSUM_ALGORITHMS.filter((alg) => header(req, checksumHeader(alg)) !== undefined);
+  if (present.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  if (present.length === 1) {
+    const algorithm = present[0];
+    const value = header(req, checksumHeader(algorithm))!;
+    if (!validateChecksumValue(algorithm, value)) {
+      throw new S3Error('InvalidRequest', `Value for ${checksumHeader(algorithm)} header is invalid.`);
+    }
+    const sdkAlg = parseChecksumAlgorithm(header(req, 'x-amz-sdk-checksum-algorithm'));
+    if (sdkAlg && sdkAlg !== algorithm) {
+      throw new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.');
+    }
+    return { algorithm, value: () => value };
+  }
+  const trailer = header(req, 'x-amz-trailer');
+  if (trailer !== undefined) {
+    const name = trailer.trim().toLowerCase();
+    const algorithm = CHECKSUM_ALGORITHMS.find((alg) => checksumHeader(alg) === name);
+    if (!algorithm) throw new S3Error('InvalidRequest', 'The value specified in the x-amz-trailer header is not supported');
+    if (!decoder) throw new S3Error('InvalidRequest', 'x-amz-trailer requires an aws-chunked (STREAMING-*) payload.');
+    return {
+      algorithm,
+      value: () => {
+        const v = decoder.trailers.get(name);
+        if (v === undefined || !validateChecksumValue(algorithm, v)) {
+          throw new S3Error('InvalidRequest', `Value for ${name} trailing header is invalid.`);
+        }
+        return v;
+      },
+    };
+  }
+  // The SDK may name an algorithm without a value (e.g. multipart parts): compute and store it.
+  const sdkAlg = parseChecksumAlgorithm(header(req, 'x-amz-sdk-checksum-algorithm'));
+  return sdkAlg ? { algorithm: sdkAlg, value: () => undefined } : undefined;
+}
+
+export interface OpenBodyOptions {
+  maxSize?: number;
+  /** Compute this algorithm even if the client sent none (multipart uploads with a declared algorithm). */
+  checksumAlgorithm?: ChecksumAlgorithm;
+}
+
+export interface OpenedBody {
+  digest: BodyDigest;
+  checksum: ChecksumRequest | undefined;
+  size: number | undefined;
+}
+
+export function openBody(req: IncomingMessage, payload: PayloadMode, opts: OpenBodyOptions = {}): OpenedBody {
+  const size = declaredSize(req, payload);
+  const maxSize = opts.maxSize ?? MAX_SINGLE_PUT_BYTES;
+  if (size !== undefined && size > maxSize) {
+    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(maxSize) });
+  }
+  const md5 = header(req, 'content-md5');
+  if (md5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5.trim())) throw new S3Error('InvalidDigest');
+
+  const decoder = payload.kind === 'streaming'
+    ? new ChunkedDecoder({ signing: payload.signing, trailer: payload.trailer, decodedLength: size })
+    : null;
+  const checksum = requestedChecksum(req, decoder);
+  if (opts.checksumAlgorithm && checksum && checksum.algorithm !== opts.checksumAlgorithm) {
+    throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${opts.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${checksum.algorithm.toLowerCase()}`);
+  }
+  const digest = new BodyDigest({
+    sha256: payload.kind === 'sha256',
+    checksumAlgorithm: checksum?.algorithm ?? opts.checksumAlgorithm,
+    expect: {
+      md5Base64: md5?.trim(),
+      sha256Hex: payload.kind === 'sha256' ? payload.hex : undefined,
+      checksum: checksum?.value,
+      size,
+    },
+  });
+  const onError = () => {
+    /* errors surface through `digest`, which the consumer reads */
+  };
+  if (decoder) pipeline(req, decoder, digest, onError);
+  else pipeline(req, digest, onError);
+  return { digest, checksum, size };
+}
+
+/** Reads a small body (an XML document) whole, with the same checks. */
+export async function readSmallBody(req: IncomingMessage, payload: PayloadMode, limit = 4 * 1024 * 1024): Promise<Buffer> {
+  const { digest } = openBody(req, payload, { maxSize: limit });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of digest) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      digest.destroy();
+      throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(limit) });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,52 @@
+import { S3Error } from './errors.js';
+
+// Conditional request headers, evaluated as S3 does (RFC 7232 precedence): If-Match beats
+// If-Unmodified-Since, If-None-Match beats If-Modified-Since.
+
+export interface Conditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+  ifUnmodifiedSince?: string;
+}
+
+function etagMatches(list: string, etag: string): boolean {
+  const bare = etag.replace(/^"|"$/g, '');
+  return list.split(',').some((item) => {
+    const t = item.trim().replace(/^W\//, '');
+    return t === '*' || t.replace(/^"|"$/g, '') === bare;
+  });
+}
+
+function parseDate(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/**
+ * Throws PreconditionFailed (412) or NotModified (304) when the conditions fail for an object
+ * with this ETag and Last-Modified. `copySource` switches to the x-amz-copy-source-if-* rules,
+ * where every failure is 412.
+ */
+export function checkConditions(c: Conditions, etag: string, lastModified: Date, copySource = false): void {
+  // HTTP dates have second precision.
+  const modified = Math.floor(lastModified.getTime() / 1000) * 1000;
+  const unmodifiedSince = parseDate(c.ifUnmodifiedSince);
+  const modifiedSince = parseDate(c.ifModifiedSince);
+  const headers = { ETag: etag, 'Last-Modified': new Date(modified).toUTCString() };
+  if (c.ifMatch !== undefined) {
+    if (!etagMatches(c.ifMatch, etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: copySource ? 'x-amz-copy-source-If-Match' : 'If-Match' });
+  } else if (unmodifiedSince && modified > unmodifiedSince.getTime()) {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: copySource ? 'x-amz-copy-source-If-Unmodified-Since' : 'If-Unmodified-Since' });
+  }
+  if (c.ifNoneMatch !== undefined) {
+    if (etagMatches(c.ifNoneMatch, etag)) {
+      if (copySource) throw new S3Error('PreconditionFailed', undefined, { Condition: 'x-amz-copy-source-If-None-Match' });
+      throw new S3Error('NotModified', undefined, {}, headers);
+    }
+  } else if (modifiedSince && modified <= modifiedSince.getTime()) {
+    if (copySource) throw new S3Error('PreconditionFailed', undefined, { Condition: 'x-amz-copy-source-If-Modified-Since' });
+    throw new S3Error('NotModified', undefined, {}, headers);
+  }
+}

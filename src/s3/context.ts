@@ -1,0 +1,34 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { Authenticated } from '../sigv4/authenticate.js';
+import type { ObjectService } from '../objects/object-service.js';
+import type { MultipartService } from '../objects/multipart-service.js';
+import type { BucketRow } from '../storage/metadata/metadata-store.js';
+import type { S3Operation } from './endpoint.js';
+import type { S3Response } from './render.js';
+
+// What a handler receives. Handlers return an S3Response; they never touch the ServerResponse.
+
+export interface S3Services {
+  objects: ObjectService;
+  multipart: MultipartService;
+}
+
+export interface S3Context<Op extends S3Operation = S3Operation> {
+  requestId: string;
+  req: IncomingMessage;
+  op: Op;
+  auth: Authenticated;
+  services: S3Services;
+  region: string;
+  log: Logger;
+  /** The operation's bucket in the caller's project, or NoSuchBucket. */
+  bucket(): Promise<BucketRow>;
+}
+
+export type Handler = (ctx: S3Context) => Promise<S3Response>;
+
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

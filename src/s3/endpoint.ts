@@ -1,0 +1,227 @@
+import { S3Error } from './errors.js';
+import { percentDecode, queryDecode } from '../sigv4/uri-encode.js';
+
+// Turns method + host + path + query into a typed S3 operation. Pure: no I/O, no auth.
+
+export const OPERATIONS = [
+  'ListBuckets',
+  'CreateBucket',
+  'DeleteBucket',
+  'HeadBucket',
+  'GetBucketLocation',
+  'GetBucketVersioning',
+  'GetBucketAcl',
+  'ListObjects',
+  'ListObjectsV2',
+  'ListObjectVersions',
+  'ListMultipartUploads',
+  'DeleteObjects',
+  'PutObject',
+  'GetObject',
+  'HeadObject',
+  'DeleteObject',
+  'CopyObject',
+  'GetObjectAcl',
+  'GetObjectTagging',
+  'PutObjectTagging',
+  'DeleteObjectTagging',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'UploadPartCopy',
+  'CompleteMultipartUpload',
+  'AbortMultipartUpload',
+  'ListParts',
+] as const;
+
+export type OperationName = (typeof OPERATIONS)[number];
+
+export type S3Operation =
+  | { op: 'ListBuckets'; bucket: null; key: null; query: Query }
+  | { op: BucketOperation; bucket: string; key: null; query: Query }
+  | { op: ObjectOperation; bucket: string; key: string; query: Query };
+
+export type BucketOperation =
+  | 'CreateBucket'
+  | 'DeleteBucket'
+  | 'HeadBucket'
+  | 'GetBucketLocation'
+  | 'GetBucketVersioning'
+  | 'GetBucketAcl'
+  | 'ListObjects'
+  | 'ListObjectsV2'
+  | 'ListObjectVersions'
+  | 'ListMultipartUploads'
+  | 'DeleteObjects';
+
+export type ObjectOperation = Exclude<OperationName, BucketOperation | 'ListBuckets'>;
+
+/** Decoded query parameters; a parameter given without a value maps to ''. */
+export type Query = ReadonlyMap<string, string>;
+
+export interface EndpointInput {
+  method: string;
+  /** Host header, possibly with a port. */
+  host: string | undefined;
+  /** req.url: path and query as received. */
+  url: string;
+  /** Base domains under which `<bucket>.<domain>` selects a bucket (virtual-hosted style). */
+  baseDomains: readonly string[];
+  /** Whether an x-amz-copy-source header is present (selects CopyObject / UploadPartCopy). */
+  hasCopySource: boolean;
+}
+
+export interface ParsedUrl {
+  rawPath: string;
+  rawQuery: string;
+  query: Query;
+}
+
+export const MAX_KEY_BYTES = 1024;
+
+export function splitUrl(url: string): ParsedUrl {
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  const rawQuery = q < 0 ? '' : url.slice(q + 1);
+  const query = new Map<string, string>();
+  for (const part of rawQuery.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = queryDecode(eq < 0 ? part : part.slice(0, eq));
+    if (!query.has(name)) query.set(name, eq < 0 ? '' : queryDecode(part.slice(eq + 1)));
+  }
+  return { rawPath, rawQuery, query };
+}
+
+/** The bucket named by a virtual-hosted-style Host header, or null for path style. */
+export function bucketFromHost(host: string | undefined, baseDomains: readonly string[]): string | null {
+  if (!host) return null;
+  const name = host.replace(/:\d+$/, '').toLowerCase();
+  for (const domain of baseDomains) {
+    const suffix = `.${domain.toLowerCase()}`;
+    if (name.endsWith(suffix) && name.length > suffix.length) return name.slice(0, -suffix.length);
+  }
+  return null;
+}
+
+function decodeKey(raw: string): string {
+  const key = percentDecode(raw);
+  // A lone surrogate (from invalid UTF-8) or NUL cannot be stored faithfully nor rendered in XML.
+  if (key.includes('\u0000') || key.includes('\uFFFD') || /[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) {
+    throw new S3Error('InvalidURI', 'Object keys must be valid UTF-8 without NUL characters.');
+  }
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw new S3Error('KeyTooLongError', undefined, { MaxSizeAllowed: String(MAX_KEY_BYTES), Size: String(Buffer.byteLength(key, 'utf8')) });
+  }
+  return key;
+}
+
+/** Sub-resources S3 defines that skep does not implement: answered with 501 NotImplemented. */
+const UNSUPPORTED_BUCKET_SUBRESOURCES = [
+  'accelerate', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'lifecycle',
+  'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
+  'publicAccessBlock', 'replication', 'requestPayment', 'tagging', 'website', 'acl', 'versioning',
+  'metadataTable', 'session',
+];
+const UNSUPPORTED_OBJECT_SUBRESOURCES = ['acl', 'attributes', 'legal-hold', 'retention', 'restore', 'select', 'torrent', 'renameObject'];
+
+function notImplemented(what: string): S3Error {
+  return new S3Error('NotImplemented', `${what} is not implemented by skep.`);
+}
+
+function bucketOperation(method: string, query: Query): BucketOperation {
+  switch (method) {
+    case 'GET':
+      if (query.has('location')) return 'GetBucketLocation';
+      if (query.has('versioning')) return 'GetBucketVersioning';
+      if (query.has('acl')) return 'GetBucketAcl';
+      if (query.has('versions')) return 'ListObjectVersions';
+      if (query.has('uploads')) return 'ListMultipartUploads';
+      break;
+    case 'HEAD':
+      return 'HeadBucket';
+    case 'PUT':
+      break;
+    case 'DELETE':
+      break;
+    case 'POST':
+      if (query.has('delete')) return 'DeleteObjects';
+      break;
+    default:
+      throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'BUCKET' });
+  }
+  const sub = UNSUPPORTED_BUCKET_SUBRESOURCES.find((s) => query.has(s));
+  if (sub) throw notImplemented(`${method} ?${sub}`);
+  if (method === 'GET') return query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects';
+  if (method === 'PUT') return 'CreateBucket';
+  if (method === 'DELETE') return 'DeleteBucket';
+  throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'BUCKET' });
+}
+
+function objectOperation(method: string, query: Query, hasCopySource: boolean): ObjectOperation {
+  const uploadId = query.has('uploadId');
+  switch (method) {
+    case 'GET':
+      if (uploadId) return 'ListParts';
+      if (query.has('tagging')) return 'GetObjectTagging';
+      if (query.has('acl')) return 'GetObjectAcl';
+      break;
+    case 'HEAD':
+      return 'HeadObject';
+    case 'PUT':
+      if (uploadId || query.has('partNumber')) {
+        if (!uploadId || !query.has('partNumber')) throw new S3Error('InvalidRequest', 'UploadPart requires both partNumber and uploadId.');
+        return hasCopySource ? 'UploadPartCopy' : 'UploadPart';
+      }
+      if (query.has('tagging')) return 'PutObjectTagging';
+      break;
+    case 'DELETE':
+      if (uploadId) return 'AbortMultipartUpload';
+      if (query.has('tagging')) return 'DeleteObjectTagging';
+      break;
+    case 'POST':
+      if (query.has('uploads')) return 'CreateMultipartUpload';
+      if (uploadId) return 'CompleteMultipartUpload';
+      break;
+    default:
+      throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'OBJECT' });
+  }
+  const sub = UNSUPPORTED_OBJECT_SUBRESOURCES.find((s) => query.has(s));
+  if (sub) throw notImplemented(`${method} ?${sub}`);
+  if (method === 'GET') return 'GetObject';
+  if (method === 'PUT') return hasCopySource ? 'CopyObject' : 'PutObject';
+  if (method === 'DELETE') return 'DeleteObject';
+  throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'OBJECT' });
+}
+
+export function parseEndpoint(input: EndpointInput): S3Operation & { url: ParsedUrl } {
+  const url = splitUrl(input.url);
+  const { query } = url;
+  const method = input.method.toUpperCase();
+  const hostBucket = bucketFromHost(input.host, input.baseDomains);
+
+  let bucket: string | null;
+  let rawKey: string | null;
+  if (hostBucket !== null) {
+    bucket = hostBucket;
+    rawKey = url.rawPath.length > 1 ? url.rawPath.slice(1) : null;
+  } else {
+    const path = url.rawPath.startsWith('/') ? url.rawPath.slice(1) : url.rawPath;
+    if (path === '') {
+      bucket = null;
+      rawKey = null;
+    } else {
+      const slash = path.indexOf('/');
+      bucket = percentDecode(slash < 0 ? path : path.slice(0, slash));
+      rawKey = slash < 0 || slash === path.length - 1 ? null : path.slice(slash + 1);
+    }
+  }
+
+  if (bucket === null) {
+    if (method !== 'GET') throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'SERVICE' });
+    return { op: 'ListBuckets', bucket: null, key: null, query, url };
+  }
+  if (rawKey === null) return { op: bucketOperation(method, query), bucket, key: null, query, url };
+  return { op: objectOperation(method, query, input.hasCopySource), bucket, key: decodeKey(rawKey), query, url };
+}
+
+export { decodeKey };

@@ -1,0 +1,77 @@
+// The one table of S3 error codes skep answers with. Status and default message come from
+// AWS's S3 error catalogue; every S3 failure in the codebase is an S3Error with one of these codes.
+
+export const S3_ERRORS = {
+  AccessDenied: [403, 'Access Denied'],
+  AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
+  AuthorizationQueryParametersError: [400, 'Error parsing the X-Amz-Credential parameter.'],
+  BadDigest: [400, 'The Content-MD5 you specified did not match what we received.'],
+  BucketAlreadyExists: [409, 'The requested bucket name is not available.'],
+  BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
+  BucketNotEmpty: [409, 'The bucket you tried to delete is not empty.'],
+  EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed object size.'],
+  EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed object size.'],
+  ExpiredToken: [400, 'The provided token has expired.'],
+  IllegalLocationConstraintException: [400, 'The specified location-constraint is not valid.'],
+  IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header.'],
+  InternalError: [500, 'We encountered an internal error. Please try again.'],
+  InvalidAccessKeyId: [403, 'The AWS Access Key Id you provided does not exist in our records.'],
+  InvalidArgument: [400, 'Invalid Argument'],
+  InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidDigest: [400, 'The Content-MD5 you specified is not valid.'],
+  InvalidPart: [400, 'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.'],
+  InvalidPartOrder: [400, 'The list of parts was not in ascending order. Parts must be ordered by part number.'],
+  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
+  InvalidRange: [416, 'The requested range is not satisfiable'],
+  InvalidRequest: [400, 'Invalid Request'],
+  InvalidStorageClass: [400, 'The storage class you specified is not valid.'],
+  InvalidURI: [400, 'Couldn\'t parse the specified URI.'],
+  InvalidTag: [400, 'The tag provided was not a valid tag.'],
+  KeyTooLongError: [400, 'Your key is too long.'],
+  MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
+  MetadataTooLarge: [400, 'Your metadata headers exceed the maximum allowed metadata size.'],
+  MethodNotAllowed: [405, 'The specified method is not allowed against this resource.'],
+  MissingContentLength: [411, 'You must provide the Content-Length HTTP header.'],
+  MissingSecurityHeader: [400, 'Your request is missing a required header.'],
+  NoSuchBucket: [404, 'The specified bucket does not exist.'],
+  NoSuchKey: [404, 'The specified key does not exist.'],
+  NoSuchTagSet: [404, 'The TagSet does not exist.'],
+  NoSuchUpload: [404, 'The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.'],
+  NoSuchVersion: [404, 'The specified version does not exist.'],
+  NotImplemented: [501, 'A header you provided implies functionality that is not implemented.'],
+  NotModified: [304, 'Not Modified'],
+  PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold.'],
+  ConditionalRequestConflict: [409, 'A conflicting operation occurred. If using PutObject you can retry the request.'],
+  RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
+  RequestTimeTooSkewed: [403, 'The difference between the request time and the server\'s time is too large.'],
+  SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
+  XAmzContentSHA256Mismatch: [400, 'The provided \'x-amz-content-sha256\' header does not match what was computed.'],
+  InvalidChunkSizeError: [400, 'Only the last chunk is allowed to have a size less than 8192 bytes'],
+  InvalidEncryptionAlgorithmError: [400, 'The encryption request you specified is not valid.'],
+  TooManyParts: [400, 'An upload may have at most 10000 parts.'],
+  SlowDown: [503, 'Please reduce your request rate.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type S3ErrorCode = keyof typeof S3_ERRORS;
+
+export class S3Error extends Error {
+  readonly code: S3ErrorCode;
+  readonly status: number;
+  /** Extra elements placed in the XML error body (e.g. BucketName, Key, ArgumentName). */
+  readonly extra: Record<string, string>;
+  /** Extra response headers (e.g. x-amz-bucket-region). */
+  readonly headers: Record<string, string>;
+
+  constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}, headers: Record<string, string> = {}) {
+    super(message ?? S3_ERRORS[code][1]);
+    this.name = 'S3Error';
+    this.code = code;
+    this.status = S3_ERRORS[code][0];
+    this.extra = extra;
+    this.headers = headers;
+  }
+}
+
+export function isS3Error(err: unknown): err is S3Error {
+  return err instanceof S3Error;
+}

@@ -1,0 +1,49 @@
+import { S3Error } from '../errors.js';
+import type { OperationName } from '../endpoint.js';
+import type { Handler, S3Context } from '../context.js';
+import type { BucketRow } from '../../storage/metadata/metadata-store.js';
+import { authorize } from '../../auth/authorize.js';
+import * as bucket from './bucket.js';
+import * as list from './list.js';
+import * as object from './object.js';
+import * as tagging from './tagging.js';
+import * as multipart from './multipart.js';
+
+// One handler per S3 operation, by name.
+
+/** Copy sources are read with the caller's rights on the source bucket. */
+async function copySourceBucket(ctx: S3Context, name: string): Promise<BucketRow> {
+  const decision = authorize(ctx.auth.principal, 'ReadObject', name);
+  if (!decision.allow) throw new S3Error('AccessDenied');
+  return ctx.services.objects.requireBucket(ctx.auth.principal.projectId, name);
+}
+
+export const HANDLERS: Record<OperationName, Handler> = {
+  ListBuckets: bucket.ListBuckets,
+  CreateBucket: bucket.CreateBucket,
+  DeleteBucket: bucket.DeleteBucket,
+  HeadBucket: bucket.HeadBucket,
+  GetBucketLocation: bucket.GetBucketLocation,
+  GetBucketVersioning: bucket.GetBucketVersioning,
+  GetBucketAcl: bucket.GetBucketAcl,
+  ListObjects: list.ListObjects,
+  ListObjectsV2: list.ListObjectsV2,
+  ListObjectVersions: list.ListObjectVersions,
+  PutObject: object.PutObject,
+  GetObject: object.GetObject,
+  HeadObject: object.HeadObject,
+  DeleteObject: object.DeleteObject,
+  DeleteObjects: object.DeleteObjects,
+  CopyObject: object.makeCopyObject(copySourceBucket),
+  GetObjectAcl: object.GetObjectAcl,
+  GetObjectTagging: tagging.GetObjectTagging,
+  PutObjectTagging: tagging.PutObjectTagging,
+  DeleteObjectTagging: tagging.DeleteObjectTagging,
+  CreateMultipartUpload: multipart.CreateMultipartUpload,
+  UploadPart: multipart.UploadPart,
+  UploadPartCopy: multipart.makeUploadPartCopy(copySourceBucket),
+  CompleteMultipartUpload: multipart.CompleteMultipartUpload,
+  AbortMultipartUpload: multipart.AbortMultipartUpload,
+  ListParts: multipart.ListParts,
+  ListMultipartUploads: multipart.ListMultipartUploads,
+};

@@ -1,0 +1,149 @@
+import { S3Error } from '../errors.js';
+import type { S3Context } from '../context.js';
+import type { S3Response } from '../render.js';
+import { listPage } from '../../objects/listing.js';
+import type { ObjectSummary } from '../../storage/metadata/metadata-store.js';
+import { uriEncode } from '../../sigv4/uri-encode.js';
+import { owner } from './bucket.js';
+
+// ListObjects (v1), ListObjectsV2 and ListObjectVersions over the same paging engine.
+
+const MAX_KEYS = 1000;
+
+function maxKeysOf(ctx: S3Context, name = 'max-keys'): number {
+  const text = ctx.op.query.get(name);
+  if (text === undefined || text === '') return MAX_KEYS;
+  if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', { ArgumentName: name, ArgumentValue: text });
+  return Math.min(Number(text), MAX_KEYS);
+}
+
+function encoder(ctx: S3Context): (s: string) => string {
+  const type = ctx.op.query.get('encoding-type');
+  if (type === undefined) return (s) => s;
+  if (type !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });
+  return (s) => uriEncode(s, true);
+}
+
+function summaryXml(o: ObjectSummary, enc: (s: string) => string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    Key: enc(o.key),
+    LastModified: o.lastModified.toISOString(),
+    ETag: o.etag,
+    ...(o.checksum ? { ChecksumAlgorithm: o.checksum.algorithm, ChecksumType: o.checksum.type } : {}),
+    Size: o.size,
+    StorageClass: o.storageClass,
+    ...extra,
+  };
+}
+
+function commonParams(ctx: S3Context) {
+  const prefix = ctx.op.query.get('prefix') ?? '';
+  const delimiter = ctx.op.query.get('delimiter') ?? '';
+  return { prefix, delimiter };
+}
+
+async function page(ctx: S3Context, prefix: string, delimiter: string, marker: string | undefined, maxKeys: number) {
+  const bucket = await ctx.bucket();
+  if (maxKeys === 0) return { contents: [], commonPrefixes: [], isTruncated: false, last: undefined };
+  return listPage(ctx.services.objects.meta, bucket.id, { prefix, delimiter, marker: marker || undefined, maxKeys });
+}
+
+export async function ListObjects(ctx: S3Context): Promise<S3Response> {
+  const { prefix, delimiter } = commonParams(ctx);
+  const enc = encoder(ctx);
+  const marker = ctx.op.query.get('marker') ?? '';
+  const maxKeys = maxKeysOf(ctx);
+  const result = await page(ctx, prefix, delimiter, marker, maxKeys);
+  const value: Record<string, unknown> = {
+    Name: ctx.op.bucket,
+    Prefix: enc(prefix),
+    Marker: enc(marker),
+    MaxKeys: maxKeys,
+    ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
+    IsTruncated: result.isTruncated,
+    // S3 returns NextMarker only when a delimiter is given; clients use the last key otherwise.
+    ...(result.isTruncated && delimiter && result.last ? { NextMarker: enc(result.last) } : {}),
+    Contents: result.contents.map((o) => summaryXml(o, enc, { Owner: owner(ctx) })),
+    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+  };
+  if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
+  return { xml: { root: 'ListBucketResult', value } };
+}
+
+export function encodeContinuationToken(marker: string): string {
+  return Buffer.from(marker, 'utf8').toString('base64url');
+}
+
+export function decodeContinuationToken(token: string): string {
+  const marker = Buffer.from(token, 'base64url').toString('utf8');
+  if (encodeContinuationToken(marker) !== token) {
+    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+  }
+  return marker;
+}
+
+export async function ListObjectsV2(ctx: S3Context): Promise<S3Response> {
+  const { prefix, delimiter } = commonParams(ctx);
+  const enc = encoder(ctx);
+  const token = ctx.op.query.get('continuation-token');
+  const startAfter = ctx.op.query.get('start-after') ?? '';
+  const maxKeys = maxKeysOf(ctx);
+  const fetchOwner = ctx.op.query.get('fetch-owner') === 'true';
+  const marker = token !== undefined ? decodeContinuationToken(token) : startAfter;
+  const result = await page(ctx, prefix, delimiter, marker, maxKeys);
+  const value: Record<string, unknown> = {
+    Name: ctx.op.bucket,
+    Prefix: enc(prefix),
+    ...(startAfter ? { StartAfter: enc(startAfter) } : {}),
+    ...(token !== undefined ? { ContinuationToken: token } : {}),
+    KeyCount: result.contents.length + result.commonPrefixes.length,
+    MaxKeys: maxKeys,
+    ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
+    IsTruncated: result.isTruncated,
+    ...(result.isTruncated && result.last ? { NextContinuationToken: encodeContinuationToken(result.last) } : {}),
+    Contents: result.contents.map((o) => summaryXml(o, enc, fetchOwner ? { Owner: owner(ctx) } : {})),
+    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+  };
+  if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
+  return { xml: { root: 'ListBucketResult', value } };
+}
+
+/** Unversioned buckets: every object is its only version, with VersionId "null". */
+export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
+  const { prefix, delimiter } = commonParams(ctx);
+  const enc = encoder(ctx);
+  const keyMarker = ctx.op.query.get('key-marker') ?? '';
+  const versionIdMarker = ctx.op.query.get('version-id-marker') ?? '';
+  if (versionIdMarker && !keyMarker) {
+    throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', { ArgumentName: 'version-id-marker' });
+  }
+  if (versionIdMarker && versionIdMarker !== 'null') {
+    throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
+  }
+  const maxKeys = maxKeysOf(ctx);
+  const result = await page(ctx, prefix, delimiter, keyMarker, maxKeys);
+  const value: Record<string, unknown> = {
+    Name: ctx.op.bucket,
+    Prefix: enc(prefix),
+    KeyMarker: enc(keyMarker),
+    VersionIdMarker: versionIdMarker,
+    ...(result.isTruncated && result.last ? { NextKeyMarker: enc(result.last), NextVersionIdMarker: 'null' } : {}),
+    MaxKeys: maxKeys,
+    ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
+    IsTruncated: result.isTruncated,
+    Version: result.contents.map((o) => ({
+      Key: enc(o.key),
+      VersionId: 'null',
+      IsLatest: true,
+      LastModified: o.lastModified.toISOString(),
+      ETag: o.etag,
+      Size: o.size,
+      StorageClass: o.storageClass,
+      Owner: owner(ctx),
+      ...(o.checksum ? { ChecksumAlgorithm: o.checksum.algorithm, ChecksumType: o.checksum.type } : {}),
+    })),
+    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+  };
+  if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
+  return { xml: { root: 'ListVersionsResult', value } };
+}

@@ -1,0 +1,208 @@
+import { S3Error } from '../errors.js';
+import { header, type S3Context } from '../context.js';
+import type { S3Response } from '../render.js';
+import { openBody, readSmallBody } from '../body.js';
+import { parseXml, xmlText } from '../xml.js';
+import { parseRange } from '../range.js';
+import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
+import { writeCondition, copySource, type BucketResolver } from './object.js';
+import { owner } from './bucket.js';
+import { MultipartService, MAX_PART_SIZE, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
+import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../../checksums/types.js';
+import type { PartRow } from '../../storage/metadata/metadata-store.js';
+
+// CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
+// AbortMultipartUpload, ListParts, ListMultipartUploads.
+
+function uploadIdOf(ctx: S3Context): string {
+  return ctx.op.query.get('uploadId') ?? '';
+}
+
+function partChecksumXml(part: Pick<PartRow, 'checksum'>): Record<string, string> {
+  return part.checksum ? { [`Checksum${part.checksum.algorithm}`]: part.checksum.value } : {};
+}
+
+export async function CreateMultipartUpload(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const algText = header(ctx.req, 'x-amz-checksum-algorithm');
+  const algorithm = parseChecksumAlgorithm(algText) ?? null;
+  if (algText && !algorithm) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]');
+  const checksumType = resolveChecksumType(algorithm, header(ctx.req, 'x-amz-checksum-type'));
+  const upload = await ctx.services.multipart.create({
+    bucket,
+    key: ctx.op.key!,
+    headers: storedHeadersFrom(ctx.req),
+    userMetadata: userMetadataFrom(ctx.req),
+    tags: tagsFromHeader(ctx.req),
+    storageClass: storageClassFrom(ctx.req),
+    checksumAlgorithm: algorithm,
+    checksumType,
+  });
+  return {
+    headers: algorithm ? { 'x-amz-checksum-algorithm': algorithm, 'x-amz-checksum-type': checksumType ?? undefined } : {},
+    xml: { root: 'InitiateMultipartUploadResult', value: { Bucket: bucket.name, Key: upload.key, UploadId: upload.uploadId } },
+  };
+}
+
+export async function UploadPart(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
+  const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
+  const body = openBody(ctx.req, ctx.auth.payload, { maxSize: MAX_PART_SIZE, checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
+  const part = await ctx.services.multipart.uploadPart(upload, partNumber, body.digest, body.checksum?.algorithm);
+  const headers: Record<string, string> = { ETag: part.etag };
+  if (part.checksum) headers[checksumHeader(part.checksum.algorithm)] = part.checksum.value;
+  return { headers };
+}
+
+export function makeUploadPartCopy(resolveBucket: BucketResolver) {
+  return async function UploadPartCopy(ctx: S3Context): Promise<S3Response> {
+    const bucket = await ctx.bucket();
+    const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
+    const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
+    const source = await copySource(ctx, (name) => resolveBucket(ctx, name));
+    const rangeText = header(ctx.req, 'x-amz-copy-source-range');
+    let range;
+    if (rangeText !== undefined) {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(rangeText.trim());
+      if (!m || Number(m[2]) < Number(m[1])) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range' });
+      if (Number(m[2]) >= source.size) throw new S3Error('InvalidRange', undefined, { ActualObjectSize: String(source.size) });
+      range = parseRange(`bytes=${m[1]}-${m[2]}`, source.size);
+    }
+    const size = range ? range.end - range.start + 1 : source.size;
+    if (size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
+    const part = await ctx.services.multipart.uploadPartCopy(upload, partNumber, source, range);
+    return {
+      xml: {
+        root: 'CopyPartResult',
+        value: { ETag: part.etag, LastModified: part.lastModified.toISOString(), ...partChecksumXml(part) },
+      },
+    };
+  };
+}
+
+export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
+  const body = await readSmallBody(ctx.req, ctx.auth.payload);
+  const doc = parseXml(body.toString('utf8'), 'CompleteMultipartUpload');
+  const entries = (doc.Part as unknown[] | undefined) ?? [];
+  const parts: CompletedPartRequest[] = entries.map((entry) => {
+    const e = entry as Record<string, unknown>;
+    const numberText = xmlText(e.PartNumber)?.trim();
+    const etag = xmlText(e.ETag);
+    if (!numberText || !/^\d+$/.test(numberText) || etag === undefined) throw new S3Error('MalformedXML');
+    const checksum = upload.checksumAlgorithm ? xmlText(e[`Checksum${upload.checksumAlgorithm}`]) : undefined;
+    return { partNumber: Number(numberText), etag, checksum };
+  });
+  const fullAlg = CHECKSUM_ALGORITHMS.find((a) => header(ctx.req, checksumHeader(a)) !== undefined);
+  const full = fullAlg && fullAlg === upload.checksumAlgorithm ? header(ctx.req, checksumHeader(fullAlg)) : undefined;
+  const row = await ctx.services.multipart.complete(bucket, upload, parts, writeCondition(ctx), full);
+  const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
+  return {
+    xml: {
+      root: 'CompleteMultipartUploadResult',
+      value: { Location: `/${bucket.name}/${encodeURI(row.key)}`, Bucket: bucket.name, Key: row.key, ETag: row.etag, ...checksum },
+    },
+  };
+}
+
+export async function AbortMultipartUpload(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
+  await ctx.services.multipart.abort(upload);
+  return { status: 204 };
+}
+
+function intParam(ctx: S3Context, name: string, fallback: number, max: number): number {
+  const text = ctx.op.query.get(name);
+  if (text === undefined || text === '') return fallback;
+  if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: text });
+  return Math.min(Number(text), max);
+}
+
+export async function ListParts(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
+  const maxParts = intParam(ctx, 'max-parts', 1000, 1000);
+  const marker = intParam(ctx, 'part-number-marker', 0, Number.MAX_SAFE_INTEGER);
+  const rows = maxParts === 0 ? [] : await ctx.services.objects.meta.listParts(upload.uploadId, marker, maxParts + 1);
+  const truncated = rows.length > maxParts;
+  const page = rows.slice(0, maxParts);
+  return {
+    xml: {
+      root: 'ListPartsResult',
+      value: {
+        Bucket: bucket.name,
+        Key: upload.key,
+        UploadId: upload.uploadId,
+        PartNumberMarker: marker,
+        ...(page.length ? { NextPartNumberMarker: page[page.length - 1].partNumber } : {}),
+        MaxParts: maxParts,
+        IsTruncated: truncated,
+        Part: page.map((p) => ({
+          PartNumber: p.partNumber,
+          LastModified: p.lastModified.toISOString(),
+          ETag: p.etag,
+          Size: p.size,
+          ...partChecksumXml(p),
+        })),
+        Initiator: owner(ctx),
+        Owner: owner(ctx),
+        StorageClass: upload.storageClass,
+        ...(upload.checksumAlgorithm ? { ChecksumAlgorithm: upload.checksumAlgorithm, ChecksumType: upload.checksumType } : {}),
+      },
+    },
+  };
+}
+
+export async function ListMultipartUploads(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const prefix = ctx.op.query.get('prefix') ?? '';
+  const delimiter = ctx.op.query.get('delimiter') ?? '';
+  const keyMarker = ctx.op.query.get('key-marker') ?? '';
+  const uploadIdMarker = ctx.op.query.get('upload-id-marker') ?? '';
+  const maxUploads = intParam(ctx, 'max-uploads', 1000, 1000);
+  const rows = maxUploads === 0 ? [] : await ctx.services.objects.meta.listUploads(bucket.id, {
+    prefix,
+    keyMarker: keyMarker || undefined,
+    uploadIdMarker: keyMarker && uploadIdMarker ? uploadIdMarker : undefined,
+    limit: maxUploads + 1,
+  });
+  const truncated = rows.length > maxUploads;
+  const page = rows.slice(0, maxUploads);
+  // Uploads whose key continues past the delimiter roll up into common prefixes.
+  const uploads = [];
+  const prefixes = new Set<string>();
+  for (const u of page) {
+    const idx = delimiter ? u.key.indexOf(delimiter, prefix.length) : -1;
+    if (idx >= 0) prefixes.add(u.key.slice(0, idx + delimiter.length));
+    else uploads.push(u);
+  }
+  const last = page[page.length - 1];
+  return {
+    xml: {
+      root: 'ListMultipartUploadsResult',
+      value: {
+        Bucket: bucket.name,
+        KeyMarker: keyMarker,
+        UploadIdMarker: uploadIdMarker,
+        ...(truncated && last ? { NextKeyMarker: last.key, NextUploadIdMarker: last.uploadId } : {}),
+        Prefix: prefix,
+        ...(delimiter ? { Delimiter: delimiter } : {}),
+        MaxUploads: maxUploads,
+        IsTruncated: truncated,
+        Upload: uploads.map((u) => ({
+          Key: u.key,
+          UploadId: u.uploadId,
+          Initiator: owner(ctx),
+          Owner: owner(ctx),
+          StorageClass: u.storageClass,
+          Initiated: u.initiated.toISOString(),
+          ...(u.checksumAlgorithm ? { ChecksumAlgorithm: u.checksumAlgorithm, ChecksumType: u.checksumType } : {}),
+        })),
+        CommonPrefixes: [...prefixes].map((p) => ({ Prefix: p })),
+      },
+    },
+  };
+}

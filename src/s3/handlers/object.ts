@@ -1,0 +1,231 @@
+import { S3Error } from '../errors.js';
+import { header, type S3Context } from '../context.js';
+import type { S3Response, HeaderValue } from '../render.js';
+import { openBody, readSmallBody } from '../body.js';
+import { parseXml, xmlText } from '../xml.js';
+import { checkConditions } from '../conditions.js';
+import { parseRange } from '../range.js';
+import {
+  applyResponseOverrides,
+  objectResponseHeaders,
+  storageClassFrom,
+  storedHeadersFrom,
+  tagsFromHeader,
+  userMetadataFrom,
+} from '../object-headers.js';
+import { checksumHeader } from '../../checksums/types.js';
+import type { BucketRow, ObjectRow, PutCondition } from '../../storage/metadata/metadata-store.js';
+import { decodeKey } from '../endpoint.js';
+import { percentDecode } from '../../sigv4/uri-encode.js';
+import { ownerAcl } from './bucket.js';
+
+// Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject.
+
+/** If-None-Match: * and If-Match on writes (conditional create / overwrite). */
+export function writeCondition(ctx: S3Context): PutCondition {
+  const ifNoneMatch = header(ctx.req, 'if-none-match');
+  const ifMatch = header(ctx.req, 'if-match');
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*".');
+    return { kind: 'ifNoneMatch' };
+  }
+  if (ifMatch !== undefined) return { kind: 'ifMatch', etag: `"${ifMatch.trim().replace(/^"|"$/g, '')}"` };
+  return { kind: 'none' };
+}
+
+function checksumResponseHeaders(row: ObjectRow): Record<string, HeaderValue> {
+  if (!row.checksum) return {};
+  return { [checksumHeader(row.checksum.algorithm)]: row.checksum.value, 'x-amz-checksum-type': row.checksum.type };
+}
+
+export async function PutObject(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const condition = writeCondition(ctx);
+  const body = openBody(ctx.req, ctx.auth.payload);
+  const row = await ctx.services.objects.putObject(
+    {
+      bucket,
+      key: ctx.op.key!,
+      headers: storedHeadersFrom(ctx.req),
+      userMetadata: userMetadataFrom(ctx.req),
+      tags: tagsFromHeader(ctx.req),
+      storageClass: storageClassFrom(ctx.req),
+      condition,
+    },
+    body.digest,
+    body.checksum?.algorithm,
+  );
+  return { headers: { ETag: row.etag, ...checksumResponseHeaders(row) } };
+}
+
+function conditionsFrom(ctx: S3Context) {
+  return {
+    ifMatch: header(ctx.req, 'if-match'),
+    ifNoneMatch: header(ctx.req, 'if-none-match'),
+    ifModifiedSince: header(ctx.req, 'if-modified-since'),
+    ifUnmodifiedSince: header(ctx.req, 'if-unmodified-since'),
+  };
+}
+
+/** Shared by GET and HEAD: conditions, partNumber, Range, and the headers that describe the object. */
+async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const row = await ctx.services.objects.headObject(bucket, ctx.op.key!);
+  checkConditions(conditionsFrom(ctx), row.etag, row.lastModified);
+
+  const partText = ctx.op.query.get('partNumber');
+  let range = undefined;
+  const headers = objectResponseHeaders(row, { checksumMode: false });
+  if (partText !== undefined) {
+    if (!/^\d+$/.test(partText) || Number(partText) < 1 || Number(partText) > 10000) {
+      throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: partText });
+    }
+    const n = Number(partText);
+    const partCount = row.partsCount ?? 1;
+    if (n > partCount) throw new S3Error('InvalidPartNumber');
+    if (row.partsCount !== null) {
+      const start = row.blobs.slice(0, n - 1).reduce((s, b) => s + b.size, 0);
+      range = { start, end: start + row.blobs[n - 1].size - 1 };
+      headers['x-amz-mp-parts-count'] = row.partsCount;
+    } else if (row.size > 0) {
+      range = { start: 0, end: row.size - 1 };
+    }
+  } else {
+    range = parseRange(header(ctx.req, 'range'), row.size);
+  }
+  // Checksums describe the whole object; S3 omits them for ranges.
+  const checksumMode = header(ctx.req, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED';
+  if (checksumMode && !range && partText === undefined) Object.assign(headers, checksumResponseHeaders(row));
+  applyResponseOverrides(headers, ctx.op.query);
+
+  let status = 200;
+  if (range) {
+    status = 206;
+    headers['Content-Range'] = `bytes ${range.start}-${range.end}/${row.size}`;
+  }
+  const length = range ? range.end - range.start + 1 : row.size;
+  headers['Content-Length'] = length;
+  if (!withBody) return { status, headers };
+  const body = length === 0 ? Buffer.alloc(0) : ctx.services.objects.openObject(row, range);
+  return { status, headers, body };
+}
+
+export function GetObject(ctx: S3Context): Promise<S3Response> {
+  return readObject(ctx, true);
+}
+
+export function HeadObject(ctx: S3Context): Promise<S3Response> {
+  return readObject(ctx, false);
+}
+
+export async function DeleteObject(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const ifMatch = header(ctx.req, 'if-match');
+  if (ifMatch !== undefined) {
+    const row = await ctx.services.objects.meta.getObject(bucket.id, ctx.op.key!);
+    if (!row) throw new S3Error('NoSuchKey', undefined, { Key: ctx.op.key! });
+    checkConditions({ ifMatch }, row.etag, row.lastModified);
+  }
+  // Deleting a missing key succeeds, as in S3.
+  await ctx.services.objects.deleteObject(bucket, ctx.op.key!);
+  return { status: 204 };
+}
+
+const MAX_DELETE_KEYS = 1000;
+
+export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const body = await readSmallBody(ctx.req, ctx.auth.payload);
+  const doc = parseXml(body.toString('utf8'), 'Delete');
+  const objects = (doc.Object as unknown[] | undefined) ?? [];
+  if (objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML', `The request may contain at most ${MAX_DELETE_KEYS} keys.`);
+  const quiet = xmlText(doc.Quiet)?.trim().toLowerCase() === 'true';
+  const deleted: Record<string, unknown>[] = [];
+  const errors: Record<string, unknown>[] = [];
+  for (const entry of objects) {
+    const key = xmlText((entry as Record<string, unknown>)?.Key);
+    if (key === undefined) throw new S3Error('MalformedXML');
+    try {
+      if (key === '' ) throw new S3Error('InvalidArgument', 'Object key must not be empty.');
+      await ctx.services.objects.deleteObject(bucket, key);
+      if (!quiet) deleted.push({ Key: key });
+    } catch (err) {
+      const e = err instanceof S3Error ? err : new S3Error('InternalError');
+      if (!(err instanceof S3Error)) ctx.log.error({ err }, 'DeleteObjects entry failed');
+      errors.push({ Key: key, Code: e.code, Message: e.message });
+    }
+  }
+  return { xml: { root: 'DeleteResult', value: { Deleted: deleted, Error: errors } } };
+}
+
+/** Parses x-amz-copy-source ("bucket/key" or "/bucket/key", URL-encoded, optional ?versionId). */
+export function parseCopySource(value: string): { bucket: string; key: string } {
+  let text = value.trim();
+  const q = text.indexOf('?');
+  if (q >= 0) {
+    const version = new URLSearchParams(text.slice(q + 1)).get('versionId');
+    if (version !== null && version !== 'null') throw new S3Error('NoSuchVersion', undefined, { VersionId: version });
+    text = text.slice(0, q);
+  }
+  if (text.startsWith('/')) text = text.slice(1);
+  const slash = text.indexOf('/');
+  if (slash <= 0 || slash === text.length - 1) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source' });
+  return { bucket: percentDecode(text.slice(0, slash)), key: decodeKey(text.slice(slash + 1)) };
+}
+
+/** Resolves and checks the copy source: the bucket (in the caller's project), the object, and x-amz-copy-source-if-*. */
+export async function copySource(ctx: S3Context, resolveBucket: (name: string) => Promise<BucketRow>): Promise<ObjectRow> {
+  const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
+  const bucket = await resolveBucket(src.bucket);
+  const row = await ctx.services.objects.meta.getObject(bucket.id, src.key);
+  if (!row) throw new S3Error('NoSuchKey', undefined, { Key: src.key });
+  checkConditions(
+    {
+      ifMatch: header(ctx.req, 'x-amz-copy-source-if-match'),
+      ifNoneMatch: header(ctx.req, 'x-amz-copy-source-if-none-match'),
+      ifModifiedSince: header(ctx.req, 'x-amz-copy-source-if-modified-since'),
+      ifUnmodifiedSince: header(ctx.req, 'x-amz-copy-source-if-unmodified-since'),
+    },
+    row.etag,
+    row.lastModified,
+    true,
+  );
+  return row;
+}
+
+export type BucketResolver = (ctx: S3Context, name: string) => Promise<BucketRow>;
+
+export function makeCopyObject(resolveBucket: BucketResolver) {
+  return async function CopyObject(ctx: S3Context): Promise<S3Response> {
+    const target = await ctx.bucket();
+    const source = await copySource(ctx, (name) => resolveBucket(ctx, name));
+    const directive = (header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+    const tagging = (header(ctx.req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
+    if (!['COPY', 'REPLACE'].includes(directive)) throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' });
+    if (!['COPY', 'REPLACE'].includes(tagging)) throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive' });
+    const sameObject = source.bucketId === target.id && source.key === ctx.op.key;
+    const storageClass = header(ctx.req, 'x-amz-storage-class') ? storageClassFrom(ctx.req) : source.storageClass;
+    if (sameObject && directive === 'COPY' && storageClass === source.storageClass) {
+      throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
+    }
+    const row = await ctx.services.objects.copyObject(source, {
+      bucket: target,
+      key: ctx.op.key!,
+      headers: directive === 'REPLACE' ? storedHeadersFrom(ctx.req) : source.headers,
+      userMetadata: directive === 'REPLACE' ? userMetadataFrom(ctx.req) : source.userMetadata,
+      tags: tagging === 'REPLACE' ? tagsFromHeader(ctx.req) : source.tags,
+      storageClass,
+      condition: writeCondition(ctx),
+    });
+    const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
+    return {
+      xml: { root: 'CopyObjectResult', value: { ETag: row.etag, LastModified: row.lastModified.toISOString(), ...checksum } },
+    };
+  };
+}
+
+export async function GetObjectAcl(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  await ctx.services.objects.headObject(bucket, ctx.op.key!);
+  return ownerAcl(ctx);
+}

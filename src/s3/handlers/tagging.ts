@@ -1,0 +1,42 @@
+import { S3Error } from '../errors.js';
+import type { S3Context } from '../context.js';
+import type { S3Response } from '../render.js';
+import { readSmallBody } from '../body.js';
+import { parseXml, xmlText } from '../xml.js';
+import { validateTags } from '../object-headers.js';
+
+// GetObjectTagging, PutObjectTagging, DeleteObjectTagging.
+
+export async function GetObjectTagging(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const row = await ctx.services.objects.headObject(bucket, ctx.op.key!);
+  const tags = Object.entries(row.tags).map(([Key, Value]) => ({ Key, Value }));
+  return { xml: { root: 'Tagging', value: { TagSet: { Tag: tags } } } };
+}
+
+export async function PutObjectTagging(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
+  const doc = parseXml(body.toString('utf8'), 'Tagging');
+  const set = doc.TagSet as Record<string, unknown> | string | undefined;
+  if (set === undefined) throw new S3Error('MalformedXML');
+  const list = (typeof set === 'object' ? (set.Tag as unknown[] | undefined) : undefined) ?? [];
+  const tags: Record<string, string> = {};
+  for (const entry of list) {
+    const e = entry as Record<string, unknown>;
+    const key = xmlText(e.Key);
+    const value = xmlText(e.Value) ?? '';
+    if (key === undefined) throw new S3Error('MalformedXML');
+    if (key in tags) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    tags[key] = value;
+  }
+  validateTags(tags);
+  await ctx.services.objects.setTags(bucket, ctx.op.key!, tags);
+  return {};
+}
+
+export async function DeleteObjectTagging(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  await ctx.services.objects.setTags(bucket, ctx.op.key!, {});
+  return { status: 204 };
+}

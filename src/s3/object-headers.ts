@@ -1,0 +1,115 @@
+import type { IncomingMessage } from 'node:http';
+import { S3Error } from './errors.js';
+import { header } from './context.js';
+import type { ObjectRow, StoredHeaders } from '../storage/metadata/metadata-store.js';
+import { checksumHeader } from '../checksums/types.js';
+import type { HeaderValue } from './render.js';
+import { queryDecode } from '../sigv4/uri-encode.js';
+
+// Object headers in and out: what a PUT stores, what a GET/HEAD returns.
+
+const STORED: (keyof StoredHeaders)[] = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'];
+const MAX_USER_METADATA_BYTES = 2048;
+export const STORAGE_CLASSES = ['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'DEEP_ARCHIVE', 'GLACIER_IR', 'OUTPOSTS', 'EXPRESS_ONEZONE'];
+
+export function storedHeadersFrom(req: IncomingMessage): StoredHeaders {
+  const out: StoredHeaders = {};
+  for (const name of STORED) {
+    let value = header(req, name);
+    // aws-chunked is transfer framing, not a property of the object.
+    if (name === 'content-encoding' && value) {
+      value = value.split(',').map((s) => s.trim()).filter((s) => s && s !== 'aws-chunked').join(',') || undefined;
+    }
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+export function userMetadataFrom(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  let bytes = 0;
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i].toLowerCase();
+    if (!name.startsWith('x-amz-meta-')) continue;
+    const key = name.slice('x-amz-meta-'.length);
+    const value = req.rawHeaders[i + 1];
+    out[key] = key in out ? `${out[key]},${value}` : value;
+    bytes += key.length + Buffer.byteLength(value);
+  }
+  if (bytes > MAX_USER_METADATA_BYTES) {
+    throw new S3Error('MetadataTooLarge', undefined, { Size: String(bytes), MaxSizeAllowed: String(MAX_USER_METADATA_BYTES) });
+  }
+  return out;
+}
+
+export function storageClassFrom(req: IncomingMessage): string {
+  const value = header(req, 'x-amz-storage-class') ?? 'STANDARD';
+  if (!STORAGE_CLASSES.includes(value)) throw new S3Error('InvalidStorageClass', undefined, { StorageClassRequested: value });
+  return value;
+}
+
+/** Tags from the x-amz-tagging header (URL query encoded). */
+export function tagsFromHeader(req: IncomingMessage): Record<string, string> {
+  const value = header(req, 'x-amz-tagging');
+  if (!value) return {};
+  const tags: Record<string, string> = {};
+  for (const part of value.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const k = queryDecode(eq < 0 ? part : part.slice(0, eq));
+    tags[k] = eq < 0 ? '' : queryDecode(part.slice(eq + 1));
+  }
+  validateTags(tags);
+  return tags;
+}
+
+export function validateTags(tags: Record<string, string>): void {
+  const keys = Object.keys(tags);
+  if (keys.length > 10) throw new S3Error('InvalidTag', 'Object tags cannot be greater than 10');
+  for (const k of keys) {
+    if (k.length === 0 || k.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+    if (tags[k].length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is too long');
+  }
+}
+
+/** Response headers describing a stored object (GET and HEAD). */
+export function objectResponseHeaders(row: ObjectRow, opts: { checksumMode: boolean }): Record<string, HeaderValue> {
+  const h: Record<string, HeaderValue> = {
+    ETag: row.etag,
+    'Last-Modified': row.lastModified.toUTCString(),
+    'Accept-Ranges': 'bytes',
+    'Content-Type': row.headers['content-type'] ?? 'binary/octet-stream',
+  };
+  for (const name of STORED) {
+    if (name !== 'content-type' && row.headers[name] !== undefined) h[name] = row.headers[name];
+  }
+  for (const [k, v] of Object.entries(row.userMetadata)) h[`x-amz-meta-${k}`] = v;
+  if (row.storageClass !== 'STANDARD') h['x-amz-storage-class'] = row.storageClass;
+  const tagCount = Object.keys(row.tags).length;
+  if (tagCount > 0) h['x-amz-tagging-count'] = tagCount;
+  if (opts.checksumMode && row.checksum) {
+    h[checksumHeader(row.checksum.algorithm)] = row.checksum.value;
+    h['x-amz-checksum-type'] = row.checksum.type;
+  }
+  return h;
+}
+
+const OVERRIDES: Record<string, string> = {
+  'response-content-type': 'Content-Type',
+  'response-content-language': 'Content-Language',
+  'response-expires': 'Expires',
+  'response-cache-control': 'Cache-Control',
+  'response-content-disposition': 'Content-Disposition',
+  'response-content-encoding': 'Content-Encoding',
+};
+
+/** Applies response-* query overrides (GET/HEAD on signed requests). */
+export function applyResponseOverrides(headers: Record<string, HeaderValue>, query: ReadonlyMap<string, string>): void {
+  for (const [param, name] of Object.entries(OVERRIDES)) {
+    const value = query.get(param);
+    if (value === undefined) continue;
+    // Replace case-insensitively so the stored value does not linger under another spelling.
+    for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
+    headers[name] = value;
+  }
+}

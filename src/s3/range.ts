@@ -1,0 +1,27 @@
+import { S3Error } from './errors.js';
+import type { ByteRange } from '../storage/blob/blob-store.js';
+
+// HTTP Range for GET: one range of bytes (first-last, first-, or -suffix). S3 ignores
+// multiple ranges and malformed values (serving the whole object), and answers 416 when the
+// range starts beyond the end.
+
+export function parseRange(value: string | undefined, size: number): ByteRange | undefined {
+  if (!value) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) throw unsatisfiable(size);
+    if (size === 0) throw unsatisfiable(size);
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  if (start >= size) throw unsatisfiable(size);
+  return { start, end };
+}
+
+function unsatisfiable(size: number): S3Error {
+  return new S3Error('InvalidRange', undefined, { ActualObjectSize: String(size), RangeRequested: '' }, { 'Content-Range': `bytes */${size}` });
+}

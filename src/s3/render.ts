@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { S3Error } from './errors.js';
+import { xmlDocument } from './xml.js';
+
+// The one place that writes S3 responses: status, headers, XML or streamed bodies, and errors.
+
+export type HeaderValue = string | number | undefined;
+
+export interface S3Response {
+  status?: number;
+  headers?: Record<string, HeaderValue>;
+  /** A raw body: bytes, text, or a stream (object data). */
+  body?: Readable | Buffer | string;
+  /** An XML document: root element and its content. */
+  xml?: { root: string; value: Record<string, unknown> };
+}
+
+function setHeaders(res: ServerResponse, headers: Record<string, HeaderValue> | undefined): void {
+  if (!headers) return;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) res.setHeader(name, value);
+  }
+}
+
+export async function renderResult(req: IncomingMessage, res: ServerResponse, requestId: string, result: S3Response): Promise<void> {
+  res.statusCode = result.status ?? 200;
+  res.setHeader('x-amz-request-id', requestId);
+  res.setHeader('x-amz-id-2', requestId);
+  res.setHeader('Server', 'skep');
+  setHeaders(res, result.headers);
+  let body = result.body;
+  if (result.xml) {
+    body = xmlDocument(result.xml.root, result.xml.value);
+    res.setHeader('Content-Type', 'application/xml');
+  }
+  if (body === undefined) {
+    if (!res.hasHeader('Content-Length') && req.method !== 'HEAD') res.setHeader('Content-Length', 0);
+    res.end();
+    return;
+  }
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    res.setHeader('Content-Length', bytes.length);
+    res.end(req.method === 'HEAD' ? undefined : bytes);
+    return;
+  }
+  if (req.method === 'HEAD') {
+    body.destroy();
+    res.end();
+    return;
+  }
+  // A failure mid-stream can only cut the connection: the status line is already sent.
+  await pipeline(body, res).catch(() => res.destroy());
+}
+
+export function renderError(req: IncomingMessage, res: ServerResponse, requestId: string, err: S3Error, resource: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.statusCode = err.status;
+  res.setHeader('x-amz-request-id', requestId);
+  res.setHeader('x-amz-id-2', requestId);
+  res.setHeader('Server', 'skep');
+  setHeaders(res, err.headers);
+  // HEAD responses carry no body; clients read the code from the status.
+  if (req.method === 'HEAD' || err.status === 304) {
+    res.end();
+    return;
+  }
+  const xml = xmlDocument(
+    'Error',
+    { Code: err.code, Message: err.message, ...err.extra, Resource: resource, RequestId: requestId, HostId: requestId },
+    false,
+  );
+  const bytes = Buffer.from(xml, 'utf8');
+  res.setHeader('Content-Type', 'application/xml');
+  res.setHeader('Content-Length', bytes.length);
+  res.end(bytes);
+}
+
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  return new S3Error('InternalError');
+}
+
+export { Readable };

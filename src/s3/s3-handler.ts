@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { S3Error } from './errors.js';
+import { parseEndpoint } from './endpoint.js';
+import { renderError, renderResult, toS3Error } from './render.js';
+import { HANDLERS } from './handlers/index.js';
+import type { S3Context, S3Services } from './context.js';
+import { authenticate } from '../sigv4/authenticate.js';
+import { authorize, REQUIRED_RIGHT } from '../auth/authorize.js';
+import type { CredentialLookup } from '../auth/principal.js';
+
+// The S3 request pipeline: parse -> authenticate -> authorize -> handle -> render.
+
+export interface S3HandlerDeps {
+  services: S3Services;
+  credentials: CredentialLookup;
+  region: string;
+  baseDomains: readonly string[];
+  clock: () => Date;
+  log: Logger;
+}
+
+export function newRequestId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
+}
+
+export function createS3Handler(deps: S3HandlerDeps) {
+  const regions = [deps.region, 'auto', 'us-east-1'];
+  return async function handleS3(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = newRequestId();
+    const started = process.hrtime.bigint();
+    const url = req.url ?? '/';
+    let resource = url.split('?')[0];
+    let opName = 'unknown';
+    try {
+      const op = parseEndpoint({
+        method: req.method ?? 'GET',
+        host: req.headers.host,
+        url,
+        baseDomains: deps.baseDomains,
+        hasCopySource: req.headers['x-amz-copy-source'] !== undefined,
+      });
+      opName = op.op;
+      resource = op.bucket === null ? '/' : op.key === null ? `/${op.bucket}` : `/${op.bucket}/${op.key}`;
+      const auth = await authenticate(
+        { method: req.method ?? 'GET', rawPath: op.url.rawPath, rawQuery: op.url.rawQuery, rawHeaders: req.rawHeaders, headers: req.headers },
+        { regions, now: deps.clock(), lookup: deps.credentials },
+      );
+      if (!auth) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
+      const decision = authorize(auth.principal, REQUIRED_RIGHT[op.op], op.bucket);
+      if (!decision.allow) throw new S3Error('AccessDenied');
+      const ctx: S3Context = {
+        requestId,
+        req,
+        op,
+        auth,
+        services: deps.services,
+        region: deps.region,
+        log: deps.log,
+        bucket: () => deps.services.objects.requireBucket(auth.principal.projectId, op.bucket!),
+      };
+      const result = await HANDLERS[op.op](ctx);
+      await renderResult(req, res, requestId, result);
+    } catch (err) {
+      if (!(err instanceof S3Error)) deps.log.error({ err, requestId, op: opName }, 'internal error');
+      // An early error leaves an unread body: close the connection rather than read gigabytes.
+      if (!req.complete) res.setHeader('Connection', 'close');
+      renderError(req, res, requestId, toS3Error(err), resource);
+    } finally {
+      if (deps.log.isLevelEnabled('debug')) {
+        deps.log.debug({ requestId, op: opName, method: req.method, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      }
+    }
+  };
+}

@@ -1,0 +1,51 @@
+import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { S3Error } from './errors.js';
+
+// XML in and out of the S3 protocol. Building goes through fast-xml-parser's builder (which
+// escapes text); parsing validates first so malformed bodies become MalformedXML, never a 500.
+
+export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  suppressEmptyNode: false,
+  processEntities: true,
+});
+
+/** A document with `root` as the outer element, in the S3 namespace unless `namespace` is false. */
+export function xmlDocument(root: string, body: Record<string, unknown>, namespace = true): string {
+  const value = namespace ? { '@_xmlns': S3_NS, ...body } : body;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: value })}`;
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  removeNSPrefix: true,
+  parseTagValue: false,
+  trimValues: false,
+  processEntities: true,
+  // Lists S3 bodies may repeat; always arrays so one element and many look the same.
+  isArray: (name) => ['Object', 'Part', 'Tag', 'Grant'].includes(name),
+});
+
+/** Parses an S3 request body. Rejects malformed XML and a missing/wrong root with MalformedXML. */
+export function parseXml(text: string, root: string): Record<string, unknown> {
+  if (text.trim() === '') throw new S3Error('MalformedXML');
+  // External entities and DTDs have no place in S3 bodies.
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
+  if (XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
+  const doc = parser.parse(text) as Record<string, unknown>;
+  const body = doc[root];
+  if (body === undefined) throw new S3Error('MalformedXML');
+  return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+}
+
+/** Text content of an element parsed by parseXml (elements may be strings or empty objects). */
+export function xmlText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'object' && '#text' in (value as Record<string, unknown>)) return String((value as Record<string, unknown>)['#text']);
+  return '';
+}

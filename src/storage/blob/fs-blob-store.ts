@@ -1,0 +1,233 @@
+// BlobStore on a local (or shared) folder. A put streams into tmp/, fsyncs, then renames into
+// <dir>/<ref[0..2]>/<ref[2..4]>/<ref>, so a final path only ever holds a complete blob.
+
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, opendir, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { BlobStore, BlobWriteResult, ByteRange } from './blob-store.js';
+
+const REF_PATTERN = /^[0-9a-f]{32}$/;
+const FANOUT_PATTERN = /^[0-9a-f]{2}$/;
+/** Writes are batched to about this size: fewer syscalls than one write per network chunk. */
+const WRITE_BATCH = 256 * 1024;
+const READ_HIGH_WATER_MARK = 256 * 1024;
+
+export async function openFsBlobStore(dir: string): Promise<BlobStore> {
+  const tmp = join(dir, 'tmp');
+  await mkdir(tmp, { recursive: true });
+  // Whatever is in tmp/ was never renamed into place: a put interrupted by a crash.
+  for (const name of await readdir(tmp)) await rm(join(tmp, name), { force: true, recursive: true });
+  return new FsBlobStore(dir, tmp);
+}
+
+class FsBlobStore implements BlobStore {
+  /** Fan-out folders known to exist, to skip a mkdir per put. */
+  private readonly knownDirs = new Set<string>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly tmp: string,
+  ) {}
+
+  async put(body: Readable): Promise<BlobWriteResult> {
+    const ref = randomBytes(16).toString('hex');
+    const tmpPath = join(this.tmp, randomBytes(16).toString('hex'));
+    let size: number;
+    const fh = await open(tmpPath, 'wx');
+    try {
+      size = await writeBody(fh, body);
+      await fh.datasync();
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await rm(tmpPath, { force: true });
+      throw err; // the very error the body (or the disk) raised
+    }
+    try {
+      await fh.close();
+      const folder = await this.ensureFolder(ref);
+      await rename(tmpPath, join(folder, ref));
+      // The rename is only durable once the folder holding the new name is synced.
+      await syncDir(folder);
+    } catch (err) {
+      await rm(tmpPath, { force: true });
+      throw err;
+    }
+    return { ref, size };
+  }
+
+  get(ref: string, range?: ByteRange): Readable {
+    if (!REF_PATTERN.test(ref)) return failedStream(enoent(ref));
+    return createReadStream(this.pathOf(ref), {
+      start: range?.start,
+      end: range?.end,
+      highWaterMark: READ_HIGH_WATER_MARK,
+    });
+  }
+
+  async delete(ref: string): Promise<void> {
+    if (!REF_PATTERN.test(ref)) return;
+    try {
+      await unlink(this.pathOf(ref));
+    } catch (err) {
+      if (codeOf(err) !== 'ENOENT') throw err;
+    }
+  }
+
+  async *list(): AsyncIterable<{ ref: string; mtime: Date }> {
+    for (const a of await sortedSubfolders(this.dir)) {
+      for (const b of await sortedSubfolders(join(this.dir, a))) {
+        const folder = join(this.dir, a, b);
+        let entries;
+        try {
+          entries = await opendir(folder);
+        } catch (err) {
+          if (codeOf(err) === 'ENOENT') continue;
+          throw err;
+        }
+        for await (const entry of entries) {
+          const ref = entry.name;
+          if (!entry.isFile() || !REF_PATTERN.test(ref) || !ref.startsWith(a + b)) continue;
+          try {
+            const s = await stat(join(folder, ref));
+            yield { ref, mtime: s.mtime };
+          } catch (err) {
+            if (codeOf(err) !== 'ENOENT') throw err; // deleted while listing
+          }
+        }
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.knownDirs.clear();
+  }
+
+  private pathOf(ref: string): string {
+    return join(this.dir, ref.slice(0, 2), ref.slice(2, 4), ref);
+  }
+
+  private async ensureFolder(ref: string): Promise<string> {
+    const folder = join(this.dir, ref.slice(0, 2), ref.slice(2, 4));
+    if (this.knownDirs.has(folder)) return folder;
+    const created = await mkdir(folder, { recursive: true });
+    if (created !== undefined) {
+      // New folders must survive a crash too: sync their parents.
+      await syncDir(join(this.dir, ref.slice(0, 2)));
+      await syncDir(this.dir);
+    }
+    this.knownDirs.add(folder);
+    return folder;
+  }
+}
+
+/**
+ * Copies `body` to `fh`, batching chunks into writev calls. Returns the byte count. Rejects with
+ * the body's own error object when the body fails. The body is not destroyed if the disk fails,
+ * so its owner can still answer the client.
+ */
+async function writeBody(fh: FileHandle, body: Readable): Promise<number> {
+  let size = 0;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  // A throw inside the loop would make the iterator destroy the body; leave with `break` instead.
+  let failure: { err: unknown } | undefined;
+  for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>) {
+    try {
+      const buf = toBuffer(chunk);
+      if (buf.length === 0) continue;
+      batch.push(buf);
+      batchBytes += buf.length;
+      size += buf.length;
+      if (batchBytes >= WRITE_BATCH) {
+        await writeAll(fh, batch);
+        batch = [];
+        batchBytes = 0;
+      }
+    } catch (err) {
+      failure = { err };
+      break;
+    }
+  }
+  if (failure) throw failure.err;
+  if (batchBytes > 0) await writeAll(fh, batch);
+  return size;
+}
+
+async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+  let pending = buffers;
+  for (;;) {
+    const total = pending.reduce((n, b) => n + b.length, 0);
+    const { bytesWritten } = await fh.writev(pending);
+    if (bytesWritten >= total) return;
+    // A short write: keep what was not written yet.
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const b of pending) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        rest.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    pending = rest;
+  }
+}
+
+function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  throw new TypeError('blob body must yield Buffer, Uint8Array or string chunks');
+}
+
+/** fsync a folder so the names in it are durable. Some platforms cannot open folders; skip there. */
+async function syncDir(path: string): Promise<void> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    const code = codeOf(err);
+    if (code === 'EISDIR' || code === 'EPERM' || code === 'EACCES') return;
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } catch (err) {
+    const code = codeOf(err);
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EBADF') throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function sortedSubfolders(path: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(path, { withFileTypes: true });
+  } catch (err) {
+    if (codeOf(err) === 'ENOENT') return [];
+    throw err;
+  }
+  return entries
+    .filter((e) => e.isDirectory() && FANOUT_PATTERN.test(e.name))
+    .map((e) => e.name)
+    .sort();
+}
+
+function enoent(ref: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`ENOENT: no such blob '${ref}'`);
+  err.code = 'ENOENT';
+  return err;
+}
+
+function failedStream(err: Error): Readable {
+  const stream = new Readable({ read() {} });
+  process.nextTick(() => stream.destroy(err));
+  return stream;
+}
+
+function codeOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}

@@ -1,0 +1,665 @@
+// The contract every MetadataStore passes (SQLite now, PostgreSQL later). Call it from a
+// *.test.ts with a factory that opens a fresh, empty store each time.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import type {
+  BlobPart,
+  BucketRow,
+  MetadataStore,
+  ObjectRow,
+  PartRow,
+  ProjectRow,
+  UploadRow,
+} from './metadata-store.js';
+
+const hex = (n: number) => randomBytes(n).toString('hex');
+const newBlob = (size = 100): BlobPart => ({ ref: hex(16), size });
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+function projectRow(name = 'p'): ProjectRow {
+  return { id: `prj_${hex(6)}`, name, createdAt: new Date(1_700_000_000_000) };
+}
+
+function bucketRow(projectId: string, name: string): BucketRow {
+  return { id: `bkt_${hex(6)}`, projectId, name, region: 'us-east-1', createdAt: new Date(1_700_000_001_000) };
+}
+
+function objectRow(bucketId: string, key: string, over: Partial<ObjectRow> = {}): ObjectRow {
+  const blobs = over.blobs ?? [newBlob()];
+  return {
+    bucketId,
+    key,
+    size: blobs.reduce((n, b) => n + b.size, 0),
+    etag: `"${hex(16)}"`,
+    lastModified: new Date(1_700_000_002_000),
+    headers: { 'content-type': 'text/plain' },
+    userMetadata: {},
+    checksum: null,
+    blobs,
+    partsCount: null,
+    tags: {},
+    storageClass: 'STANDARD',
+    ...over,
+  };
+}
+
+function uploadRow(bucketId: string, key: string, over: Partial<UploadRow> = {}): UploadRow {
+  return {
+    uploadId: `up_${hex(8)}`,
+    bucketId,
+    key,
+    initiated: new Date(1_700_000_003_000),
+    headers: {},
+    userMetadata: {},
+    tags: {},
+    storageClass: 'STANDARD',
+    checksumAlgorithm: null,
+    checksumType: null,
+    ...over,
+  };
+}
+
+function partRow(uploadId: string, partNumber: number, blob = newBlob()): PartRow {
+  return {
+    uploadId,
+    partNumber,
+    size: blob.size,
+    etag: `"${hex(16)}"`,
+    lastModified: new Date(1_700_000_004_000),
+    blob,
+    checksum: null,
+  };
+}
+
+const refs = (blobs: BlobPart[] | null | undefined) => (blobs ?? []).map((b) => b.ref).sort();
+
+/** Keys whose UTF-8 byte order differs from JavaScript's UTF-16 order, plus edge code points. */
+const TRICKY_KEYS = [
+  'a',
+  'a b',
+  'a/',
+  'a/b',
+  'a0',
+  'ab',
+  'A',
+  'b',
+  'a\u007f',
+  'a\u0080',
+  'a\u00e9',
+  'a\ud7ff',
+  'a\ud7ffq',
+  'a\ue000',
+  'a\ufffd',
+  'a\uffff',
+  'a\uffffz',
+  'a\uffff\u{10000}',
+  'a\u{10000}',
+  'a\u{1f600}',
+  'a\u{1f600}/x',
+  'a\u{10ffff}',
+  'a\u{10ffff}x',
+  'a\u{10ffff}\u{10ffff}',
+  '\u{10ffff}',
+  '\u{10ffff}\u{10ffff}',
+];
+
+export function metadataStoreContract(name: string, open: () => Promise<MetadataStore>): void {
+  async function withStore(fn: (s: MetadataStore) => Promise<void>): Promise<void> {
+    const store = await open();
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  /** A store with one project and one bucket in it. */
+  async function withBucket(fn: (s: MetadataStore, bucket: BucketRow) => Promise<void>): Promise<void> {
+    await withStore(async (s) => {
+      const p = projectRow();
+      await s.createProject(p);
+      const b = bucketRow(p.id, 'bucket');
+      assert.equal(await s.createBucket(b), 'created');
+      await fn(s, b);
+    });
+  }
+
+  describe(`MetadataStore contract: ${name}`, () => {
+    describe('projects', () => {
+      test('create, get and list', () =>
+        withStore(async (s) => {
+          const a = projectRow('alpha');
+          const b = { ...projectRow('beta'), createdAt: new Date(1_800_000_000_000) };
+          await s.createProject(a);
+          await s.createProject(b);
+          assert.deepEqual(await s.getProject(a.id), a);
+          assert.equal(await s.getProject('prj_missing'), null);
+          assert.deepEqual(await s.listProjects(), [a, b]);
+        }));
+
+      test('a duplicate project id is rejected', () =>
+        withStore(async (s) => {
+          const a = projectRow();
+          await s.createProject(a);
+          await assert.rejects(s.createProject({ ...a, name: 'other' }));
+          assert.equal((await s.getProject(a.id))?.name, a.name);
+        }));
+    });
+
+    describe('buckets', () => {
+      test('names are unique within a project, not across projects', () =>
+        withStore(async (s) => {
+          const p1 = projectRow();
+          const p2 = projectRow();
+          await s.createProject(p1);
+          await s.createProject(p2);
+          const first = bucketRow(p1.id, 'photos');
+          assert.equal(await s.createBucket(first), 'created');
+          assert.equal(await s.createBucket(bucketRow(p1.id, 'photos')), 'exists');
+          assert.equal((await s.getBucket(p1.id, 'photos'))?.id, first.id, 'the first bucket is kept');
+          const other = bucketRow(p2.id, 'photos');
+          assert.equal(await s.createBucket(other), 'created');
+          assert.deepEqual(await s.getBucket(p2.id, 'photos'), other);
+          assert.equal(await s.getBucket(p1.id, 'nope'), null);
+        }));
+
+      test('listBuckets is scoped to the project and sorted by name', () =>
+        withStore(async (s) => {
+          const p1 = projectRow();
+          const p2 = projectRow();
+          await s.createProject(p1);
+          await s.createProject(p2);
+          for (const n of ['zeta', 'alpha', 'mid']) await s.createBucket(bucketRow(p1.id, n));
+          await s.createBucket(bucketRow(p2.id, 'elsewhere'));
+          assert.deepEqual(
+            (await s.listBuckets(p1.id)).map((b) => b.name),
+            ['alpha', 'mid', 'zeta'],
+          );
+          assert.deepEqual(
+            (await s.listBuckets(p2.id)).map((b) => b.name),
+            ['elsewhere'],
+          );
+        }));
+
+      test('deleteBucket deletes an empty bucket', () =>
+        withBucket(async (s, b) => {
+          assert.equal(await s.deleteBucket(b.id), 'deleted');
+          assert.equal(await s.getBucket(b.projectId, b.name), null);
+          assert.deepEqual(await s.listBuckets(b.projectId), []);
+        }));
+
+      test('deleteBucket refuses while an object is in it', () =>
+        withBucket(async (s, b) => {
+          await s.putObject(objectRow(b.id, 'k'), { kind: 'none' });
+          assert.equal(await s.deleteBucket(b.id), 'not-empty');
+          assert.ok(await s.getBucket(b.projectId, b.name));
+          await s.deleteObject(b.id, 'k');
+          assert.equal(await s.deleteBucket(b.id), 'deleted');
+          assert.equal(await s.getBucket(b.projectId, b.name), null);
+        }));
+
+      test('deleteBucket refuses while a multipart upload is in it', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          assert.equal(await s.deleteBucket(b.id), 'not-empty');
+          assert.ok(await s.getBucket(b.projectId, b.name));
+          await s.abortUpload(u.uploadId);
+          assert.equal(await s.deleteBucket(b.id), 'deleted');
+        }));
+    });
+
+    describe('objects', () => {
+      test('put then get returns every field', () =>
+        withBucket(async (s, b) => {
+          const row = objectRow(b.id, 'dir/\u00e9t\u00e9 \u{1f600}.txt', {
+            size: 5 * 1024 ** 4, // 5 TiB still round-trips exactly
+            blobs: [newBlob(5 * 1024 ** 4 - 7), newBlob(7)],
+            headers: { 'content-type': 'image/png', 'cache-control': 'no-cache', expires: 'Thu, 01 Dec 1994 16:00:00 GMT' },
+            userMetadata: { owner: 'ana', 'x-note': 'h\u00e9' },
+            checksum: { algorithm: 'CRC32C', type: 'COMPOSITE', value: 'AAAAAA==-2' },
+            partsCount: 2,
+            tags: { env: 'prod' },
+            storageClass: 'STANDARD_IA',
+            lastModified: new Date(1_712_345_678_901),
+          });
+          assert.deepEqual(await s.putObject(row, { kind: 'none' }), { ok: true, replaced: [] });
+          assert.deepEqual(await s.getObject(b.id, row.key), row);
+        }));
+
+      test('get is scoped to the bucket and misses return null', () =>
+        withBucket(async (s, b) => {
+          const other = bucketRow(b.projectId, 'other');
+          await s.createBucket(other);
+          await s.putObject(objectRow(b.id, 'k'), { kind: 'none' });
+          assert.equal(await s.getObject(other.id, 'k'), null);
+          assert.equal(await s.getObject(b.id, 'K'), null);
+          assert.ok(await s.getObject(b.id, 'k'));
+        }));
+
+      test('replacing returns the old blobs and keeps only the new row', () =>
+        withBucket(async (s, b) => {
+          const v1 = objectRow(b.id, 'k', { blobs: [newBlob(), newBlob()] });
+          const v2 = objectRow(b.id, 'k', { userMetadata: { v: '2' } });
+          await s.putObject(v1, { kind: 'none' });
+          const out = await s.putObject(v2, { kind: 'none' });
+          assert.ok(out.ok);
+          assert.deepEqual(refs(out.replaced), refs(v1.blobs));
+          assert.deepEqual(await s.getObject(b.id, 'k'), v2);
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: v2.size });
+        }));
+
+      test('a blob kept by the new row is not returned as replaced', () =>
+        withBucket(async (s, b) => {
+          const shared = newBlob();
+          const dropped = newBlob();
+          await s.putObject(objectRow(b.id, 'k', { blobs: [shared, dropped] }), { kind: 'none' });
+          const out = await s.putObject(objectRow(b.id, 'k', { blobs: [shared] }), { kind: 'none' });
+          assert.ok(out.ok);
+          assert.deepEqual(refs(out.replaced), [dropped.ref]);
+        }));
+
+      test('ifNoneMatch creates once, then reports exists and changes nothing', () =>
+        withBucket(async (s, b) => {
+          const first = objectRow(b.id, 'k');
+          assert.deepEqual(await s.putObject(first, { kind: 'ifNoneMatch' }), { ok: true, replaced: [] });
+          const second = objectRow(b.id, 'k');
+          assert.deepEqual(await s.putObject(second, { kind: 'ifNoneMatch' }), { ok: false, reason: 'exists' });
+          assert.deepEqual(await s.getObject(b.id, 'k'), first);
+        }));
+
+      test('concurrent ifNoneMatch creates: exactly one succeeds', () =>
+        withBucket(async (s, b) => {
+          const rows = Array.from({ length: 8 }, () => objectRow(b.id, 'race'));
+          const outs = await Promise.all(rows.map((r) => s.putObject(r, { kind: 'ifNoneMatch' })));
+          const winners = outs.flatMap((o, i) => (o.ok ? [i] : []));
+          assert.equal(winners.length, 1);
+          for (const o of outs) if (!o.ok) assert.equal(o.reason, 'exists');
+          assert.deepEqual(await s.getObject(b.id, 'race'), rows[winners[0]]);
+        }));
+
+      test('ifMatch: missing, mismatch, match and "*"', () =>
+        withBucket(async (s, b) => {
+          const v1 = objectRow(b.id, 'k');
+          assert.deepEqual(await s.putObject(v1, { kind: 'ifMatch', etag: v1.etag }), { ok: false, reason: 'missing' });
+          assert.equal(await s.getObject(b.id, 'k'), null);
+          await s.putObject(v1, { kind: 'none' });
+
+          const v2 = objectRow(b.id, 'k');
+          assert.deepEqual(await s.putObject(v2, { kind: 'ifMatch', etag: '"0000"' }), {
+            ok: false,
+            reason: 'etag-mismatch',
+          });
+          assert.deepEqual(await s.getObject(b.id, 'k'), v1);
+
+          const out = await s.putObject(v2, { kind: 'ifMatch', etag: v1.etag });
+          assert.deepEqual(out, { ok: true, replaced: v1.blobs });
+          assert.deepEqual(await s.getObject(b.id, 'k'), v2);
+
+          // The same ETag without quotes matches too.
+          const v3 = objectRow(b.id, 'k');
+          assert.ok((await s.putObject(v3, { kind: 'ifMatch', etag: v2.etag.slice(1, -1) })).ok);
+          const v4 = objectRow(b.id, 'k');
+          assert.ok((await s.putObject(v4, { kind: 'ifMatch', etag: '*' })).ok);
+          assert.deepEqual(await s.getObject(b.id, 'k'), v4);
+        }));
+
+      test('concurrent ifMatch replaces of one version: exactly one succeeds', () =>
+        withBucket(async (s, b) => {
+          const v1 = objectRow(b.id, 'k');
+          await s.putObject(v1, { kind: 'none' });
+          const rows = Array.from({ length: 6 }, () => objectRow(b.id, 'k'));
+          const outs = await Promise.all(rows.map((r) => s.putObject(r, { kind: 'ifMatch', etag: v1.etag })));
+          assert.equal(outs.filter((o) => o.ok).length, 1);
+          for (const o of outs) if (!o.ok) assert.equal(o.reason, 'etag-mismatch');
+          const released = outs.flatMap((o) => (o.ok ? o.replaced : []));
+          assert.deepEqual(refs(released), refs(v1.blobs), 'the old blobs are released exactly once');
+        }));
+
+      test('deleteObject returns the blobs once', () =>
+        withBucket(async (s, b) => {
+          const row = objectRow(b.id, 'k', { blobs: [newBlob(), newBlob()] });
+          await s.putObject(row, { kind: 'none' });
+          assert.deepEqual(await s.deleteObject(b.id, 'k'), row.blobs);
+          assert.equal(await s.getObject(b.id, 'k'), null);
+          assert.equal(await s.deleteObject(b.id, 'k'), null);
+        }));
+
+      test('setObjectTags replaces the tag set', () =>
+        withBucket(async (s, b) => {
+          await s.putObject(objectRow(b.id, 'k', { tags: { a: '1' } }), { kind: 'none' });
+          assert.equal(await s.setObjectTags(b.id, 'k', { b: '2', c: '' }), true);
+          assert.deepEqual((await s.getObject(b.id, 'k'))?.tags, { b: '2', c: '' });
+          assert.equal(await s.setObjectTags(b.id, 'k', {}), true);
+          assert.deepEqual((await s.getObject(b.id, 'k'))?.tags, {});
+          assert.equal(await s.setObjectTags(b.id, 'missing', { a: '1' }), false);
+          assert.equal(await s.getObject(b.id, 'missing'), null);
+        }));
+
+      test('bucketStats counts objects and bytes of one bucket', () =>
+        withBucket(async (s, b) => {
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 0, bytes: 0 });
+          const other = bucketRow(b.projectId, 'other');
+          await s.createBucket(other);
+          await s.putObject(objectRow(b.id, 'a', { blobs: [newBlob(10)] }), { kind: 'none' });
+          await s.putObject(objectRow(b.id, 'b', { blobs: [newBlob(5 * 1024 ** 4)] }), { kind: 'none' });
+          await s.putObject(objectRow(other.id, 'c', { blobs: [newBlob(1000)] }), { kind: 'none' });
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 2, bytes: 10 + 5 * 1024 ** 4 });
+          await s.deleteObject(b.id, 'a');
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: 5 * 1024 ** 4 });
+          assert.deepEqual(await s.bucketStats(other.id), { objects: 1, bytes: 1000 });
+        }));
+    });
+
+    describe('listObjects', () => {
+      const sortedKeys = [...TRICKY_KEYS].sort(byBytes);
+
+      async function withKeys(fn: (s: MetadataStore, b: BucketRow) => Promise<void>): Promise<void> {
+        await withBucket(async (s, b) => {
+          // Insert in a shuffled order so the store, not insertion, decides the order.
+          for (const k of [...TRICKY_KEYS].reverse()) await s.putObject(objectRow(b.id, k), { kind: 'none' });
+          // A neighbour bucket whose keys must never show up.
+          const other = bucketRow(b.projectId, 'neighbour');
+          await s.createBucket(other);
+          for (const k of ['a', 'a0', 'zz']) await s.putObject(objectRow(other.id, k), { kind: 'none' });
+          await fn(s, b);
+        });
+      }
+      const keysOf = (rows: Array<{ key: string }>) => rows.map((r) => r.key);
+
+      test('orders keys by UTF-8 bytes, not UTF-16 code units', () =>
+        withKeys(async (s, b) => {
+          // Guard: this key set really does sort differently in UTF-16.
+          assert.notDeepEqual(sortedKeys, [...TRICKY_KEYS].sort());
+          assert.deepEqual(keysOf(await s.listObjects(b.id, { prefix: '', limit: 1000 })), sortedKeys);
+        }));
+
+      test('summaries carry size, etag, date, class and checksum', () =>
+        withBucket(async (s, b) => {
+          const row = objectRow(b.id, 'k', {
+            checksum: { algorithm: 'SHA256', type: 'FULL_OBJECT', value: 'abc=' },
+            storageClass: 'GLACIER',
+          });
+          await s.putObject(row, { kind: 'none' });
+          assert.deepEqual(await s.listObjects(b.id, { prefix: '', limit: 10 }), [
+            {
+              key: row.key,
+              size: row.size,
+              etag: row.etag,
+              lastModified: row.lastModified,
+              storageClass: 'GLACIER',
+              checksum: row.checksum,
+            },
+          ]);
+        }));
+
+      test('prefix selects exactly the keys that start with it', () =>
+        withKeys(async (s, b) => {
+          const prefixes = ['a', 'a/', 'a\ud7ff', 'a\uffff', 'a\u{1f600}', 'a\u{10ffff}', '\u{10ffff}', 'A', 'zz', 'a\u00e9'];
+          for (const prefix of prefixes) {
+            const want = sortedKeys.filter((k) => k.startsWith(prefix));
+            const got = keysOf(await s.listObjects(b.id, { prefix, limit: 1000 }));
+            assert.deepEqual(got, want, `prefix ${JSON.stringify(prefix)}`);
+          }
+        }));
+
+      test('after is exclusive, from is inclusive, the tighter one wins', () =>
+        withKeys(async (s, b) => {
+          const list = (q: { prefix?: string; after?: string; from?: string }) =>
+            s.listObjects(b.id, { prefix: q.prefix ?? '', after: q.after, from: q.from, limit: 1000 }).then(keysOf);
+          const idx = (k: string) => sortedKeys.indexOf(k);
+          assert.deepEqual(await list({ after: 'a\ufffd' }), sortedKeys.slice(idx('a\ufffd') + 1));
+          assert.deepEqual(await list({ from: 'a\ufffd' }), sortedKeys.slice(idx('a\ufffd')));
+          // after greater than from: after wins, and the other way round.
+          assert.deepEqual(await list({ from: 'a', after: 'a\u{1f600}' }), sortedKeys.slice(idx('a\u{1f600}') + 1));
+          assert.deepEqual(await list({ from: 'a\u{1f600}', after: 'a' }), sortedKeys.slice(idx('a\u{1f600}')));
+          // equal: exclusive wins
+          assert.deepEqual(await list({ from: 'ab', after: 'ab' }), sortedKeys.slice(idx('ab') + 1));
+          // a marker before the prefix does not widen it; one after it narrows it.
+          assert.deepEqual(
+            await list({ prefix: 'a\uffff', after: 'a' }),
+            sortedKeys.filter((k) => k.startsWith('a\uffff')),
+          );
+          assert.deepEqual(await list({ prefix: 'a\uffff', after: 'a\uffffz' }), ['a\uffff\u{10000}']);
+          // A marker that is not itself a key.
+          assert.deepEqual(await list({ after: 'a\u{1f5ff}' }), sortedKeys.slice(idx('a\u{1f600}')));
+          // A marker past the prefix's range gives nothing.
+          assert.deepEqual(await list({ prefix: 'a\ue000', after: 'b' }), []);
+          // Bounds whose UTF-16 order is the reverse of their byte order.
+          assert.deepEqual(await list({ from: 'a\ue000', after: 'a\u{1f600}' }), sortedKeys.slice(idx('a\u{1f600}') + 1));
+          assert.deepEqual(await list({ prefix: 'a\uffff', after: 'a\u{10000}' }), []);
+        }));
+
+      test('limit cuts the page; paging with after visits every key once in order', () =>
+        withKeys(async (s, b) => {
+          assert.deepEqual(keysOf(await s.listObjects(b.id, { prefix: '', limit: 3 })), sortedKeys.slice(0, 3));
+          for (const prefix of ['', 'a']) {
+            const seen: string[] = [];
+            let after: string | undefined;
+            for (;;) {
+              const page = await s.listObjects(b.id, { prefix, after, limit: 4 });
+              assert.ok(page.length <= 4);
+              if (page.length === 0) break;
+              seen.push(...keysOf(page));
+              after = page[page.length - 1].key;
+            }
+            assert.deepEqual(seen, sortedKeys.filter((k) => k.startsWith(prefix)));
+          }
+        }));
+    });
+
+    describe('multipart uploads', () => {
+      test('createUpload and getUpload round-trip', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'big \u{1f600}', {
+            headers: { 'content-type': 'video/mp4' },
+            userMetadata: { a: 'b' },
+            tags: { t: '1' },
+            storageClass: 'STANDARD_IA',
+            checksumAlgorithm: 'CRC32',
+            checksumType: 'COMPOSITE',
+          });
+          await s.createUpload(u);
+          assert.deepEqual(await s.getUpload(u.uploadId), u);
+          assert.equal(await s.getUpload('up_missing'), null);
+        }));
+
+      test('putPart inserts, replaces (returning the old blob) and listParts pages', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          const p3 = partRow(u.uploadId, 3);
+          const p1 = partRow(u.uploadId, 1);
+          const p2 = partRow(u.uploadId, 2);
+          for (const p of [p3, p1, p2]) assert.deepEqual(await s.putPart(p), { ok: true, replaced: null });
+          const p2b = { ...partRow(u.uploadId, 2), checksum: { algorithm: 'CRC32' as const, type: 'COMPOSITE' as const, value: 'q1w2e3==' } };
+          assert.deepEqual(await s.putPart(p2b), { ok: true, replaced: p2.blob });
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 100), [p1, p2b, p3]);
+          assert.deepEqual(await s.listParts(u.uploadId, 1, 1), [p2b]);
+          assert.deepEqual(await s.listParts(u.uploadId, 3, 100), []);
+          assert.deepEqual(await s.listParts('up_missing', 0, 100), []);
+        }));
+
+      test('putPart on a missing upload fails and stores nothing', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          await s.abortUpload(u.uploadId);
+          const p = partRow(u.uploadId, 1);
+          assert.deepEqual(await s.putPart(p), { ok: false });
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 10), []);
+          assert.equal((await s.referencedBlobRefs()).has(p.blob.ref), false);
+        }));
+
+      test('listUploads orders by key bytes, then initiated, then upload id; honours markers', () =>
+        withBucket(async (s, b) => {
+          const t = (ms: number) => new Date(1_700_000_000_000 + ms);
+          const uploads = [
+            uploadRow(b.id, 'a\u{1f600}', { uploadId: 'u1', initiated: t(0) }),
+            uploadRow(b.id, 'a\uffff', { uploadId: 'u2', initiated: t(0) }),
+            uploadRow(b.id, 'k', { uploadId: 'u5', initiated: t(2) }),
+            uploadRow(b.id, 'k', { uploadId: 'u4', initiated: t(1) }),
+            uploadRow(b.id, 'k', { uploadId: 'u3', initiated: t(1) }),
+            uploadRow(b.id, 'kz', { uploadId: 'u6', initiated: t(0) }),
+            uploadRow(b.id, 'z', { uploadId: 'u7', initiated: t(0) }),
+          ];
+          for (const u of uploads) await s.createUpload(u);
+          const other = bucketRow(b.projectId, 'other');
+          await s.createBucket(other);
+          await s.createUpload(uploadRow(other.id, 'k', { uploadId: 'u9' }));
+
+          const ids = (rows: UploadRow[]) => rows.map((r) => r.uploadId);
+          const list = (q: { prefix?: string; keyMarker?: string; uploadIdMarker?: string; limit?: number }) =>
+            s.listUploads(b.id, { prefix: q.prefix ?? '', keyMarker: q.keyMarker, uploadIdMarker: q.uploadIdMarker, limit: q.limit ?? 100 }).then(ids);
+
+          assert.deepEqual(await list({}), ['u2', 'u1', 'u3', 'u4', 'u5', 'u6', 'u7']);
+          assert.deepEqual(await list({ limit: 2 }), ['u2', 'u1']);
+          assert.deepEqual(await list({ prefix: 'k' }), ['u3', 'u4', 'u5', 'u6']);
+          assert.deepEqual(await list({ prefix: 'a\uffff' }), ['u2']);
+          // keyMarker alone: keys strictly after it.
+          assert.deepEqual(await list({ keyMarker: 'k' }), ['u6', 'u7']);
+          assert.deepEqual(await list({ keyMarker: 'a\uffff' }), ['u1', 'u3', 'u4', 'u5', 'u6', 'u7']);
+          // keyMarker + uploadIdMarker: that key's later upload ids, then later keys.
+          assert.deepEqual(await list({ keyMarker: 'k', uploadIdMarker: 'u3' }), ['u4', 'u5', 'u6', 'u7']);
+          assert.deepEqual(await list({ keyMarker: 'k', uploadIdMarker: 'u4', prefix: 'k', limit: 2 }), ['u5', 'u6']);
+          const full = await s.listUploads(b.id, { prefix: 'z', limit: 10 });
+          assert.deepEqual(full, [uploads[6]]);
+        }));
+
+      test('completeUpload commits the object, releases unused parts and the replaced object, drops the upload', () =>
+        withBucket(async (s, b) => {
+          const old = objectRow(b.id, 'k', { blobs: [newBlob(), newBlob()] });
+          await s.putObject(old, { kind: 'none' });
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          const parts = [1, 2, 3].map((n) => partRow(u.uploadId, n));
+          for (const p of parts) await s.putPart(p);
+          const replacedPart = partRow(u.uploadId, 4);
+          await s.putPart(replacedPart);
+          const p4 = partRow(u.uploadId, 4);
+          await s.putPart(p4);
+
+          // The client completes with parts 1 and 3 only.
+          const object = objectRow(b.id, 'k', { blobs: [parts[0].blob, parts[2].blob], partsCount: 2, etag: '"abc-2"' });
+          const out = await s.completeUpload(u.uploadId, object, { kind: 'none' });
+          assert.ok(out.ok);
+          assert.deepEqual(refs(out.release), refs([...old.blobs, parts[1].blob, p4.blob]));
+          assert.deepEqual(await s.getObject(b.id, 'k'), object);
+          assert.equal(await s.getUpload(u.uploadId), null);
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 100), []);
+          assert.deepEqual(await s.listUploads(b.id, { prefix: '', limit: 10 }), []);
+          assert.deepEqual(await s.completeUpload(u.uploadId, object, { kind: 'none' }), {
+            ok: false,
+            reason: 'no-such-upload',
+          });
+          // The part blob replaced earlier was returned by putPart, not here.
+          assert.equal(out.release.some((x) => x.ref === replacedPart.blob.ref), false);
+        }));
+
+      test('completeUpload under a failed condition changes nothing', () =>
+        withBucket(async (s, b) => {
+          const existing = objectRow(b.id, 'k');
+          await s.putObject(existing, { kind: 'none' });
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          const p1 = partRow(u.uploadId, 1);
+          await s.putPart(p1);
+          const object = objectRow(b.id, 'k', { blobs: [p1.blob], partsCount: 1 });
+
+          assert.deepEqual(await s.completeUpload(u.uploadId, object, { kind: 'ifNoneMatch' }), { ok: false, reason: 'exists' });
+          assert.deepEqual(await s.completeUpload(u.uploadId, object, { kind: 'ifMatch', etag: '"nope"' }), {
+            ok: false,
+            reason: 'etag-mismatch',
+          });
+          assert.deepEqual(await s.getObject(b.id, 'k'), existing);
+          assert.deepEqual(await s.getUpload(u.uploadId), u);
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 10), [p1]);
+
+          const fresh = objectRow(b.id, 'new', { blobs: [p1.blob], partsCount: 1 });
+          const u2 = uploadRow(b.id, 'new');
+          await s.createUpload(u2);
+          assert.deepEqual(await s.completeUpload(u2.uploadId, fresh, { kind: 'ifMatch', etag: '"x"' }), {
+            ok: false,
+            reason: 'missing',
+          });
+          assert.ok(await s.getUpload(u2.uploadId));
+
+          // With the right condition it goes through.
+          const out = await s.completeUpload(u.uploadId, object, { kind: 'ifMatch', etag: existing.etag });
+          assert.ok(out.ok);
+          assert.deepEqual(refs(out.release), refs(existing.blobs));
+        }));
+
+      test('concurrent completes of one upload: exactly one wins', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          const p1 = partRow(u.uploadId, 1);
+          await s.putPart(p1);
+          const outs = await Promise.all(
+            [0, 1, 2].map(() => s.completeUpload(u.uploadId, objectRow(b.id, 'k', { blobs: [p1.blob] }), { kind: 'none' })),
+          );
+          assert.equal(outs.filter((o) => o.ok).length, 1);
+          for (const o of outs) if (!o.ok) assert.equal(o.reason, 'no-such-upload');
+          for (const o of outs) if (o.ok) assert.deepEqual(o.release, []);
+        }));
+
+      test('abortUpload returns the part blobs and removes the upload', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          const parts = [1, 2].map((n) => partRow(u.uploadId, n));
+          for (const p of parts) await s.putPart(p);
+          assert.deepEqual(refs(await s.abortUpload(u.uploadId)), refs(parts.map((p) => p.blob)));
+          assert.equal(await s.getUpload(u.uploadId), null);
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 10), []);
+          assert.equal(await s.abortUpload(u.uploadId), null);
+
+          const empty = uploadRow(b.id, 'e');
+          await s.createUpload(empty);
+          assert.deepEqual(await s.abortUpload(empty.uploadId), []);
+        }));
+    });
+
+    describe('credentials', () => {
+      test('put, get, and put again replaces', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const c = { accessKeyId: 'AKIA' + hex(8).toUpperCase(), projectId: p.id, secretCiphertext: 'v1:abc', label: 'ci', createdAt: new Date(1_700_000_000_123) };
+          await s.putCredential(c);
+          assert.deepEqual(await s.getCredential(c.accessKeyId), c);
+          assert.equal(await s.getCredential('AKIAMISSING'), null);
+          const rotated = { ...c, secretCiphertext: 'v1:def', label: 'ci (rotated)' };
+          await s.putCredential(rotated);
+          assert.deepEqual(await s.getCredential(c.accessKeyId), rotated);
+        }));
+    });
+
+    describe('referencedBlobRefs', () => {
+      test('holds every object blob and every part blob, and nothing released', () =>
+        withBucket(async (s, b) => {
+          assert.deepEqual(await s.referencedBlobRefs(), new Set());
+          const o1 = objectRow(b.id, 'a', { blobs: [newBlob(), newBlob()] });
+          const o2 = objectRow(b.id, 'b');
+          const gone = objectRow(b.id, 'c');
+          for (const o of [o1, o2, gone]) await s.putObject(o, { kind: 'none' });
+          await s.deleteObject(b.id, 'c');
+          const u = uploadRow(b.id, 'm');
+          await s.createUpload(u);
+          const p = partRow(u.uploadId, 1);
+          await s.putPart(p);
+          const aborted = uploadRow(b.id, 'n');
+          await s.createUpload(aborted);
+          const pa = partRow(aborted.uploadId, 1);
+          await s.putPart(pa);
+          await s.abortUpload(aborted.uploadId);
+
+          const want = new Set([...o1.blobs, ...o2.blobs, p.blob].map((x) => x.ref));
+          assert.deepEqual(await s.referencedBlobRefs(), want);
+        }));
+    });
+  });
+}

@@ -1,0 +1,180 @@
+import type { StoredChecksum, ChecksumAlgorithm, ChecksumType } from '../../checksums/types.js';
+
+// The MetadataStore holds every fact about projects, buckets, objects, multipart uploads and
+// credentials. Implementations: SQLite (embedded default) and, later, PostgreSQL. Blob bytes live
+// in the BlobStore; rows here reference them by opaque ref.
+
+export interface ProjectRow {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface BucketRow {
+  id: string;
+  projectId: string;
+  name: string;
+  region: string;
+  createdAt: Date;
+}
+
+/** One blob that holds a contiguous piece of an object's bytes (one per multipart part). */
+export interface BlobPart {
+  ref: string;
+  size: number;
+}
+
+/** Headers S3 stores with an object and returns on GET/HEAD. Lower-case names. */
+export interface StoredHeaders {
+  'content-type'?: string;
+  'content-encoding'?: string;
+  'content-disposition'?: string;
+  'content-language'?: string;
+  'cache-control'?: string;
+  expires?: string;
+}
+
+export interface ObjectRow {
+  bucketId: string;
+  key: string;
+  size: number;
+  /** Quoted ETag exactly as returned in the ETag header, e.g. "\"9b2cf535f27731c974343645a3985328\"" or "\"...-3\"". */
+  etag: string;
+  lastModified: Date;
+  headers: StoredHeaders;
+  /** x-amz-meta-* values, names lower-case without the prefix. */
+  userMetadata: Record<string, string>;
+  checksum: StoredChecksum | null;
+  /** The bytes, in order. A single-PUT object has one blob; a multipart object one per part. */
+  blobs: BlobPart[];
+  /** Number of parts for multipart objects, null for single PUT. */
+  partsCount: number | null;
+  tags: Record<string, string>;
+  storageClass: string;
+}
+
+export type ObjectSummary = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass' | 'checksum'>;
+
+export interface ListObjectsQuery {
+  /** Only keys starting with this prefix ('' for all). */
+  prefix: string;
+  /** Start strictly after this key (byte order), or at the beginning when undefined. */
+  after?: string;
+  /** Start at this key inclusive (used to skip past a common prefix). Ignored when `after` is set and greater. */
+  from?: string;
+  limit: number;
+}
+
+export interface UploadRow {
+  uploadId: string;
+  bucketId: string;
+  key: string;
+  initiated: Date;
+  headers: StoredHeaders;
+  userMetadata: Record<string, string>;
+  tags: Record<string, string>;
+  storageClass: string;
+  checksumAlgorithm: ChecksumAlgorithm | null;
+  checksumType: ChecksumType | null;
+}
+
+export interface PartRow {
+  uploadId: string;
+  partNumber: number;
+  size: number;
+  /** Quoted ETag. */
+  etag: string;
+  lastModified: Date;
+  blob: BlobPart;
+  checksum: StoredChecksum | null;
+}
+
+export interface ListUploadsQuery {
+  prefix: string;
+  /** Uploads with key > keyMarker, or key == keyMarker and uploadId > uploadIdMarker. */
+  keyMarker?: string;
+  uploadIdMarker?: string;
+  limit: number;
+}
+
+export type PutCondition =
+  | { kind: 'none' }
+  /** If-None-Match: * — fail if the key exists. */
+  | { kind: 'ifNoneMatch' }
+  /** If-Match: "etag" — fail unless the key exists with this etag. */
+  | { kind: 'ifMatch'; etag: string };
+
+export type PutOutcome =
+  | { ok: true; replaced: BlobPart[] }
+  | { ok: false; reason: 'exists' | 'missing' | 'etag-mismatch' };
+
+export interface CredentialRow {
+  accessKeyId: string;
+  projectId: string;
+  /** The secret access key, encrypted (AES-256-GCM) under the master key; opaque here. */
+  secretCiphertext: string;
+  label: string;
+  createdAt: Date;
+}
+
+/**
+ * Every implementation passes the same contract tests (test/metadata-store.contract.ts).
+ * Methods are async so PostgreSQL fits behind the same interface.
+ */
+export interface MetadataStore {
+  // projects
+  createProject(row: ProjectRow): Promise<void>;
+  getProject(id: string): Promise<ProjectRow | null>;
+  listProjects(): Promise<ProjectRow[]>;
+
+  // buckets (names are unique within a project)
+  createBucket(row: BucketRow): Promise<'created' | 'exists'>;
+  getBucket(projectId: string, name: string): Promise<BucketRow | null>;
+  listBuckets(projectId: string): Promise<BucketRow[]>;
+  /** Deletes the bucket if it has no objects and no multipart uploads. */
+  deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'>;
+
+  // objects
+  getObject(bucketId: string, key: string): Promise<ObjectRow | null>;
+  /** Insert or replace atomically under `cond`; on success returns the blobs of the replaced object. */
+  putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome>;
+  /** Returns the deleted object's blobs, or null when it did not exist. */
+  deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null>;
+  /** Sets the tag set; false when the object does not exist. */
+  setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean>;
+  /** Ordered by the UTF-8 bytes of the key; costs O(limit). */
+  listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]>;
+  /** Object count and byte total of a bucket. */
+  bucketStats(bucketId: string): Promise<{ objects: number; bytes: number }>;
+
+  // multipart uploads
+  createUpload(row: UploadRow): Promise<void>;
+  getUpload(uploadId: string): Promise<UploadRow | null>;
+  /** Insert or replace a part; returns the replaced part's blob. Rejects 'no-such-upload' if the upload is gone. */
+  putPart(row: PartRow): Promise<{ ok: true; replaced: BlobPart | null } | { ok: false }>;
+  /** Parts with partNumber > afterPart, ascending. */
+  listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRow[]>;
+  /** Ordered by key bytes, then initiated time, then upload id. */
+  listUploads(bucketId: string, q: ListUploadsQuery): Promise<UploadRow[]>;
+  /**
+   * In one transaction: put `object` (under `cond`), delete the upload and all its parts.
+   * Returns the blobs to release: those of the replaced object and of parts not used by `object`.
+   * { ok: false, reason: 'no-such-upload' } when the upload disappeared meanwhile.
+   */
+  completeUpload(
+    uploadId: string,
+    object: ObjectRow,
+    cond: PutCondition,
+  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | 'exists' | 'missing' | 'etag-mismatch' }>;
+  /** Delete the upload and its parts; returns the parts' blobs, or null if there was no such upload. */
+  abortUpload(uploadId: string): Promise<BlobPart[] | null>;
+
+  // credentials (the token system extends this)
+  putCredential(row: CredentialRow): Promise<void>;
+  getCredential(accessKeyId: string): Promise<CredentialRow | null>;
+
+  /** Every blob ref referenced by an object or a part, for the orphan sweep. */
+  referencedBlobRefs(): Promise<Set<string>>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,569 @@
+// MetadataStore over any Kysely<Database>: SQLite today, PostgreSQL later with the same code.
+//
+// Portability rules followed here: no SQLite-only SQL, no FOR UPDATE; every conditional write is a
+// compare-and-swap at statement level (INSERT ... ON CONFLICT DO NOTHING, or UPDATE ... WHERE the
+// row is still the version we read), so conditions hold even under PostgreSQL's READ COMMITTED,
+// where a SELECT then write in one transaction is not enough on its own.
+
+import { sql, type Kysely, type Transaction, type SelectQueryBuilder } from 'kysely';
+import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../../checksums/types.js';
+import type {
+  BlobPart,
+  BucketRow,
+  CredentialRow,
+  ListObjectsQuery,
+  ListUploadsQuery,
+  MetadataStore,
+  ObjectRow,
+  ObjectSummary,
+  PartRow,
+  ProjectRow,
+  PutCondition,
+  PutOutcome,
+  StoredHeaders,
+  UploadRow,
+} from './metadata-store.js';
+import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
+import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+type FailReason = 'exists' | 'missing' | 'etag-mismatch';
+
+/** A compare-and-swap that keeps losing means something is badly wrong; stop rather than spin. */
+const MAX_CAS_ATTEMPTS = 16;
+
+/** Thrown inside a transaction to roll it back and return `outcome` to the caller. */
+class Rollback<T> extends Error {
+  constructor(readonly outcome: T) {
+    super('rollback');
+  }
+}
+
+export class KyselyMetadataStore implements MetadataStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  // ---- projects ----
+
+  async createProject(row: ProjectRow): Promise<void> {
+    await this.db
+      .insertInto('projects')
+      .values({ id: row.id, name: row.name, created_at: row.createdAt.getTime() })
+      .execute();
+  }
+
+  async getProject(id: string): Promise<ProjectRow | null> {
+    const r = await this.db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? { id: r.id, name: r.name, createdAt: new Date(Number(r.created_at)) } : null;
+  }
+
+  async listProjects(): Promise<ProjectRow[]> {
+    const rows = await this.db.selectFrom('projects').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: new Date(Number(r.created_at)) }));
+  }
+
+  // ---- buckets ----
+
+  async createBucket(row: BucketRow): Promise<'created' | 'exists'> {
+    const r = await this.db
+      .insertInto('buckets')
+      .values({
+        id: row.id,
+        project_id: row.projectId,
+        name: row.name,
+        region: row.region,
+        created_at: row.createdAt.getTime(),
+      })
+      .onConflict((oc) => oc.columns(['project_id', 'name']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0 ? 'created' : 'exists';
+  }
+
+  async getBucket(projectId: string, name: string): Promise<BucketRow | null> {
+    const r = await this.db
+      .selectFrom('buckets')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return r ? toBucketRow(r) : null;
+  }
+
+  async listBuckets(projectId: string): Promise<BucketRow[]> {
+    const rows = await this.db
+      .selectFrom('buckets')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .orderBy('name')
+      .execute();
+    return rows.map(toBucketRow);
+  }
+
+  async deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'> {
+    // One statement: the emptiness check and the delete cannot be split by a concurrent write.
+    const r = await this.db
+      .deleteFrom('buckets')
+      .where('id', '=', bucketId)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('objects').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
+      )
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('multipart_uploads').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
+      )
+      .executeTakeFirst();
+    if (Number(r.numDeletedRows) > 0) return 'deleted';
+    const still = await this.db.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst();
+    // A bucket that is already gone counts as deleted (delete is idempotent).
+    return still ? 'not-empty' : 'deleted';
+  }
+
+  // ---- objects ----
+
+  async getObject(bucketId: string, key: string): Promise<ObjectRow | null> {
+    const r = await this.db
+      .selectFrom('objects')
+      .selectAll()
+      .where('bucket_id', '=', bucketId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return r ? toObjectRow(r) : null;
+  }
+
+  async putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome> {
+    // A create-only put is one atomic statement; no transaction needed.
+    if (cond.kind === 'ifNoneMatch') return writeObject(this.db, row, cond);
+    return this.db.transaction().execute((trx) => writeObject(trx, row, cond));
+  }
+
+  async deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null> {
+    // A single DELETE ... RETURNING is atomic on its own.
+    const r = await this.db
+      .deleteFrom('objects')
+      .where('bucket_id', '=', bucketId)
+      .where('key', '=', key)
+      .returning('blobs')
+      .executeTakeFirst();
+    return r ? parseBlobs(r.blobs) : null;
+  }
+
+  async setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean> {
+    const r = await this.db
+      .updateTable('objects')
+      .set({ tags: JSON.stringify(tags) })
+      .where('bucket_id', '=', bucketId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]> {
+    const rows = await listObjectsQuery(this.db, bucketId, q).execute();
+    return rows.map((r) => ({
+      key: r.key,
+      size: Number(r.size),
+      etag: r.etag,
+      lastModified: new Date(Number(r.last_modified)),
+      storageClass: r.storage_class,
+      checksum: parseChecksum(r.checksum),
+    }));
+  }
+
+  async bucketStats(bucketId: string): Promise<{ objects: number; bytes: number }> {
+    const r = await this.db
+      .selectFrom('objects')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('objects'),
+        eb.fn.coalesce(eb.fn.sum<number>('size'), sql<number>`0`).as('bytes'),
+      ])
+      .where('bucket_id', '=', bucketId)
+      .executeTakeFirstOrThrow();
+    // Number(): PostgreSQL returns count/sum of bigint as strings.
+    return { objects: Number(r.objects), bytes: Number(r.bytes) };
+  }
+
+  // ---- multipart uploads ----
+
+  async createUpload(row: UploadRow): Promise<void> {
+    await this.db
+      .insertInto('multipart_uploads')
+      .values({
+        upload_id: row.uploadId,
+        bucket_id: row.bucketId,
+        key: row.key,
+        initiated: row.initiated.getTime(),
+        headers: JSON.stringify(row.headers),
+        user_metadata: JSON.stringify(row.userMetadata),
+        tags: JSON.stringify(row.tags),
+        storage_class: row.storageClass,
+        checksum_algorithm: row.checksumAlgorithm,
+        checksum_type: row.checksumType,
+      })
+      .execute();
+  }
+
+  async getUpload(uploadId: string): Promise<UploadRow | null> {
+    const r = await this.db
+      .selectFrom('multipart_uploads')
+      .selectAll()
+      .where('upload_id', '=', uploadId)
+      .executeTakeFirst();
+    return r ? toUploadRow(r) : null;
+  }
+
+  async putPart(row: PartRow): Promise<{ ok: true; replaced: BlobPart | null } | { ok: false }> {
+    const values: PartsTable = {
+      upload_id: row.uploadId,
+      part_number: row.partNumber,
+      size: row.size,
+      etag: row.etag,
+      last_modified: row.lastModified.getTime(),
+      blob_ref: row.blob.ref,
+      blob_size: row.blob.size,
+      checksum: row.checksum ? JSON.stringify(row.checksum) : null,
+    };
+    return this.db.transaction().execute(async (trx) => {
+      const upload = await trx
+        .selectFrom('multipart_uploads')
+        .select('upload_id')
+        .where('upload_id', '=', row.uploadId)
+        .executeTakeFirst();
+      if (!upload) return { ok: false as const };
+      for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+        const old = await trx
+          .selectFrom('parts')
+          .select(['blob_ref', 'blob_size'])
+          .where('upload_id', '=', row.uploadId)
+          .where('part_number', '=', row.partNumber)
+          .executeTakeFirst();
+        if (!old) {
+          const r = await trx
+            .insertInto('parts')
+            .values(values)
+            .onConflict((oc) => oc.columns(['upload_id', 'part_number']).doNothing())
+            .executeTakeFirst();
+          if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return { ok: true as const, replaced: null };
+          continue;
+        }
+        const r = await trx
+          .updateTable('parts')
+          .set(values)
+          .where('upload_id', '=', row.uploadId)
+          .where('part_number', '=', row.partNumber)
+          .where('blob_ref', '=', old.blob_ref)
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) > 0) {
+          // Re-uploading the very same blob replaces nothing.
+          const replaced = old.blob_ref === row.blob.ref ? null : { ref: old.blob_ref, size: Number(old.blob_size) };
+          return { ok: true as const, replaced };
+        }
+      }
+      throw new Error(`putPart: gave up after ${MAX_CAS_ATTEMPTS} concurrent replacements`);
+    });
+  }
+
+  async listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRow[]> {
+    const rows = await this.db
+      .selectFrom('parts')
+      .selectAll()
+      .where('upload_id', '=', uploadId)
+      .where('part_number', '>', afterPart)
+      .orderBy('part_number')
+      .limit(limit)
+      .execute();
+    return rows.map(toPartRow);
+  }
+
+  async listUploads(bucketId: string, q: ListUploadsQuery): Promise<UploadRow[]> {
+    let query = this.db.selectFrom('multipart_uploads').selectAll().where('bucket_id', '=', bucketId);
+    const withIdMarker = q.keyMarker !== undefined && !!q.uploadIdMarker;
+    const marker: KeyBound | undefined =
+      q.keyMarker === undefined ? undefined : { key: q.keyMarker, inclusive: withIdMarker };
+    query = applyKeyRange(query, q.prefix, [marker]);
+    if (withIdMarker) {
+      // Bounded extra work: only the uploads of keyMarker itself are filtered here.
+      const km = q.keyMarker as string;
+      const uim = q.uploadIdMarker as string;
+      query = query.where((eb) => eb.or([eb('key', '>', km), eb('upload_id', '>', uim)]));
+    }
+    const rows = await query.orderBy('key').orderBy('initiated').orderBy('upload_id').limit(q.limit).execute();
+    return rows.map(toUploadRow);
+  }
+
+  async completeUpload(
+    uploadId: string,
+    object: ObjectRow,
+    cond: PutCondition,
+  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | FailReason }> {
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        // Claim the upload first: deleting its row is what makes two concurrent completions
+        // (or a completion racing an abort) resolve to exactly one winner.
+        const parts = await trx
+          .deleteFrom('parts')
+          .where('upload_id', '=', uploadId)
+          .returning(['blob_ref', 'blob_size'])
+          .execute();
+        const gone = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).executeTakeFirst();
+        if (Number(gone.numDeletedRows) === 0) throw new Rollback({ ok: false as const, reason: 'no-such-upload' as const });
+        const put = await writeObject(trx, object, cond);
+        // A failed condition keeps the upload (rolled back), so the client may retry.
+        if (!put.ok) throw new Rollback(put);
+        const partBlobs = parts.map((p) => ({ ref: p.blob_ref, size: Number(p.blob_size) }));
+        return { ok: true as const, release: releasable([...put.replaced, ...partBlobs], object.blobs) };
+      });
+    } catch (err) {
+      if (err instanceof Rollback) return err.outcome as { ok: false; reason: 'no-such-upload' | FailReason };
+      throw err;
+    }
+  }
+
+  async abortUpload(uploadId: string): Promise<BlobPart[] | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const parts = await trx
+        .deleteFrom('parts')
+        .where('upload_id', '=', uploadId)
+        .returning(['blob_ref', 'blob_size'])
+        .execute();
+      const gone = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).executeTakeFirst();
+      if (Number(gone.numDeletedRows) === 0) return null;
+      return parts.map((p) => ({ ref: p.blob_ref, size: Number(p.blob_size) }));
+    });
+  }
+
+  // ---- credentials ----
+
+  async putCredential(row: CredentialRow): Promise<void> {
+    await this.db
+      .insertInto('credentials')
+      .values({
+        access_key_id: row.accessKeyId,
+        project_id: row.projectId,
+        secret_ciphertext: row.secretCiphertext,
+        label: row.label,
+        created_at: row.createdAt.getTime(),
+      })
+      .onConflict((oc) =>
+        oc.column('access_key_id').doUpdateSet((eb) => ({
+          project_id: eb.ref('excluded.project_id'),
+          secret_ciphertext: eb.ref('excluded.secret_ciphertext'),
+          label: eb.ref('excluded.label'),
+          created_at: eb.ref('excluded.created_at'),
+        })),
+      )
+      .execute();
+  }
+
+  async getCredential(accessKeyId: string): Promise<CredentialRow | null> {
+    const r = await this.db
+      .selectFrom('credentials')
+      .selectAll()
+      .where('access_key_id', '=', accessKeyId)
+      .executeTakeFirst();
+    return r
+      ? {
+          accessKeyId: r.access_key_id,
+          projectId: r.project_id,
+          secretCiphertext: r.secret_ciphertext,
+          label: r.label,
+          createdAt: new Date(Number(r.created_at)),
+        }
+      : null;
+  }
+
+  // ---- garbage collection ----
+
+  async referencedBlobRefs(): Promise<Set<string>> {
+    // One transaction, so a part that becomes an object's blob meanwhile is seen in one place or
+    // the other (on PostgreSQL this needs REPEATABLE READ to hold; SQLite's is serializable).
+    return this.db.transaction().execute(async (trx) => {
+      const refs = new Set<string>();
+      for (const p of await trx.selectFrom('parts').select('blob_ref').execute()) refs.add(p.blob_ref);
+      for (const o of await trx.selectFrom('objects').select('blobs').execute()) {
+        for (const b of parseBlobs(o.blobs)) refs.add(b.ref);
+      }
+      return refs;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+/**
+ * The listObjects query, exported so a test can check its plan (an index range, no sort).
+ * Exactly one lower bound and one upper bound on `key` so the index seek starts at the right place.
+ */
+export function listObjectsQuery(db: Db, bucketId: string, q: ListObjectsQuery) {
+  const query = db
+    .selectFrom('objects')
+    .select(['key', 'size', 'etag', 'last_modified', 'storage_class', 'checksum'])
+    .where('bucket_id', '=', bucketId);
+  const bounds: KeyBound[] = [];
+  if (q.from !== undefined) bounds.push({ key: q.from, inclusive: true });
+  if (q.after !== undefined) bounds.push({ key: q.after, inclusive: false });
+  return applyKeyRange(query, q.prefix, bounds).orderBy('key').limit(q.limit);
+}
+
+/** Adds `key >= / > lower` (the tightest of prefix and `bounds`) and `key < successor(prefix)`. */
+function applyKeyRange<T extends 'objects' | 'multipart_uploads', O>(
+  query: SelectQueryBuilder<Database, T, O>,
+  prefix: string,
+  bounds: Array<KeyBound | undefined>,
+): SelectQueryBuilder<Database, T, O> {
+  // The casts pin `key` to the one column both tables share; Kysely cannot see that through T.
+  const q = query as unknown as SelectQueryBuilder<Database, 'objects', O>;
+  let out = q;
+  const lower = tightestLowerBound([prefix ? { key: prefix, inclusive: true } : undefined, ...bounds]);
+  if (lower) out = out.where('key', lower.inclusive ? '>=' : '>', lower.key);
+  const upper = prefix ? prefixSuccessor(prefix) : null;
+  if (upper !== null) out = out.where('key', '<', upper);
+  return out as unknown as SelectQueryBuilder<Database, T, O>;
+}
+
+/**
+ * Insert or replace one object under `cond`, as a compare-and-swap: read the current version,
+ * check the condition, then write only if the row is still that version (else read again).
+ */
+async function writeObject(db: Db, row: ObjectRow, cond: PutCondition): Promise<PutOutcome> {
+  const values = toObjectValues(row);
+  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    const old =
+      cond.kind === 'ifNoneMatch'
+        ? undefined
+        : await db
+            .selectFrom('objects')
+            .select(['etag', 'blobs'])
+            .where('bucket_id', '=', row.bucketId)
+            .where('key', '=', row.key)
+            .executeTakeFirst();
+    if (!old) {
+      if (cond.kind === 'ifMatch') return { ok: false, reason: 'missing' };
+      const r = await db
+        .insertInto('objects')
+        .values(values)
+        .onConflict((oc) => oc.columns(['bucket_id', 'key']).doNothing())
+        .executeTakeFirst();
+      if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return { ok: true, replaced: [] };
+      if (cond.kind === 'ifNoneMatch') return { ok: false, reason: 'exists' };
+      continue; // created concurrently: read it and try again
+    }
+    if (cond.kind === 'ifMatch' && !etagMatches(old.etag, cond.etag)) return { ok: false, reason: 'etag-mismatch' };
+    const { bucket_id: _b, key: _k, ...changes } = values;
+    const r = await db
+      .updateTable('objects')
+      .set(changes)
+      .where('bucket_id', '=', row.bucketId)
+      .where('key', '=', row.key)
+      .where('etag', '=', old.etag)
+      .where('blobs', '=', old.blobs)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) > 0) return { ok: true, replaced: releasable(parseBlobs(old.blobs), row.blobs) };
+  }
+  throw new Error(`putObject: gave up after ${MAX_CAS_ATTEMPTS} concurrent replacements`);
+}
+
+/** If-Match: "*" matches any existing object; otherwise compare ETags ignoring the quotes. */
+function etagMatches(stored: string, wanted: string): boolean {
+  return wanted.trim() === '*' || unquote(stored) === unquote(wanted);
+}
+
+function unquote(etag: string): string {
+  const t = etag.trim();
+  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
+}
+
+/**
+ * Blobs the caller may delete: `released` without duplicates and without any still used by
+ * `kept` (e.g. a copy-in-place that keeps the same blob must not lose it).
+ */
+function releasable(released: BlobPart[], kept: BlobPart[]): BlobPart[] {
+  const seen = new Set(kept.map((b) => b.ref));
+  const out: BlobPart[] = [];
+  for (const b of released) {
+    if (seen.has(b.ref)) continue;
+    seen.add(b.ref);
+    out.push(b);
+  }
+  return out;
+}
+
+// ---- row mapping ----
+
+function toObjectValues(row: ObjectRow): ObjectsTable {
+  return {
+    bucket_id: row.bucketId,
+    key: row.key,
+    size: row.size,
+    etag: row.etag,
+    last_modified: row.lastModified.getTime(),
+    headers: JSON.stringify(row.headers),
+    user_metadata: JSON.stringify(row.userMetadata),
+    checksum: row.checksum ? JSON.stringify(row.checksum) : null,
+    blobs: JSON.stringify(row.blobs.map((b) => ({ ref: b.ref, size: b.size }))),
+    parts_count: row.partsCount,
+    tags: JSON.stringify(row.tags),
+    storage_class: row.storageClass,
+  };
+}
+
+function toObjectRow(r: ObjectsTable): ObjectRow {
+  return {
+    bucketId: r.bucket_id,
+    key: r.key,
+    size: Number(r.size),
+    etag: r.etag,
+    lastModified: new Date(Number(r.last_modified)),
+    headers: JSON.parse(r.headers) as StoredHeaders,
+    userMetadata: JSON.parse(r.user_metadata) as Record<string, string>,
+    checksum: parseChecksum(r.checksum),
+    blobs: parseBlobs(r.blobs),
+    partsCount: r.parts_count === null ? null : Number(r.parts_count),
+    tags: JSON.parse(r.tags) as Record<string, string>,
+    storageClass: r.storage_class,
+  };
+}
+
+function toBucketRow(r: Database['buckets']): BucketRow {
+  return {
+    id: r.id,
+    projectId: r.project_id,
+    name: r.name,
+    region: r.region,
+    createdAt: new Date(Number(r.created_at)),
+  };
+}
+
+function toUploadRow(r: MultipartUploadsTable): UploadRow {
+  return {
+    uploadId: r.upload_id,
+    bucketId: r.bucket_id,
+    key: r.key,
+    initiated: new Date(Number(r.initiated)),
+    headers: JSON.parse(r.headers) as StoredHeaders,
+    userMetadata: JSON.parse(r.user_metadata) as Record<string, string>,
+    tags: JSON.parse(r.tags) as Record<string, string>,
+    storageClass: r.storage_class,
+    checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm | null,
+    checksumType: r.checksum_type as ChecksumType | null,
+  };
+}
+
+function toPartRow(r: PartsTable): PartRow {
+  return {
+    uploadId: r.upload_id,
+    partNumber: Number(r.part_number),
+    size: Number(r.size),
+    etag: r.etag,
+    lastModified: new Date(Number(r.last_modified)),
+    blob: { ref: r.blob_ref, size: Number(r.blob_size) },
+    checksum: parseChecksum(r.checksum),
+  };
+}
+
+function parseBlobs(json: string): BlobPart[] {
+  return JSON.parse(json) as BlobPart[];
+}
+
+function parseChecksum(json: string | null): StoredChecksum | null {
+  return json === null ? null : (JSON.parse(json) as StoredChecksum);
+}

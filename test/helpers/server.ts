@@ -1,0 +1,60 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { createLogger } from '../../src/log.js';
+import type { ServerConfig } from '../../src/config.js';
+
+// Starts a real skep server on a free 127.0.0.1 port with a temporary data folder.
+
+export const ROOT_KEY = { accessKeyId: 'SKTESTROOTKEY0000001', secretAccessKey: 'test-root-secret-access-key-0123456789ab' };
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  /** Moves the server's clock (for expiry tests). */
+  shiftClock(ms: number): void;
+  client(overrides?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'skep-test-'));
+  let offset = 0;
+  const config: ServerConfig = {
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    region: 'us-east-1',
+    baseDomains: ['s3.localhost'],
+    logLevel: process.env.SKEP_TEST_LOG_LEVEL ?? 'silent',
+    rootAccessKeyId: ROOT_KEY.accessKeyId,
+    rootSecretAccessKey: ROOT_KEY.secretAccessKey,
+    clock: () => new Date(Date.now() + offset),
+    ...overrides,
+  };
+  const server = await startServer(config, createLogger(config.logLevel));
+  const clients: S3Client[] = [];
+  return Object.assign(server, {
+    dataDir,
+    shiftClock(ms: number) {
+      offset += ms;
+    },
+    client(o: Partial<ConstructorParameters<typeof S3Client>[0]> = {}) {
+      const c = new S3Client({
+        endpoint: server.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: ROOT_KEY,
+        ...o,
+      });
+      clients.push(c);
+      return c;
+    },
+    async stop() {
+      for (const c of clients) c.destroy();
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  });
+}
