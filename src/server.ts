@@ -1,20 +1,16 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { readFile } from 'node:fs/promises';
 import type { ServerConfig } from './config.js';
+import { openServices, type Services } from './wiring.js';
+import type { ObjectService } from './objects/object-service.js';
+import type { TokenService } from './credentials/token-service.js';
 import { createLogger } from './log.js';
-import { openSqliteStore } from './storage/metadata/sqlite-store.js';
-import { openFsBlobStore } from './storage/blob/fs-blob-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import type { BlobStore } from './storage/blob/blob-store.js';
-import { ObjectService } from './objects/object-service.js';
-import { MultipartService } from './objects/multipart-service.js';
-import { SecretBox, loadMasterKey } from './credentials/secret-box.js';
-import { CredentialService } from './credentials/credential-service.js';
 import { bootstrap, type BootstrapResult } from './projects/bootstrap.js';
 import { createS3Handler, newRequestId } from './s3/s3-handler.js';
 import { S3Error } from './s3/errors.js';
@@ -29,13 +25,16 @@ export interface RunningServer {
   meta: MetadataStore;
   blobs: BlobStore;
   objects: ObjectService;
-  credentials: CredentialService;
+  tokens: TokenService;
+  services: Services;
   log: Logger;
   close(): Promise<void>;
 }
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000;
+/** last-used-at is written in batches at this interval. */
+const USE_FLUSH_INTERVAL_MS = 10_000;
 
 /** Malformed requests Node rejects before any handler (e.g. oversized headers) still get S3 XML. */
 function clientErrorResponse(err: NodeJS.ErrnoException): Buffer {
@@ -50,18 +49,13 @@ function clientErrorResponse(err: NodeJS.ErrnoException): Buffer {
 }
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const meta = await openSqliteStore(join(config.dataDir, 'metadata.sqlite'));
-  const blobs = await openFsBlobStore(join(config.dataDir, 'blobs'));
-  const box = new SecretBox(await loadMasterKey(config.dataDir, config.masterKey));
-  const credentials = new CredentialService(meta, box);
-  const boot = await bootstrap(meta, credentials, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
-  const objects = new ObjectService(meta, blobs, log);
-  const multipart = new MultipartService(objects);
+  const services = await openServices(config.dataDir, { masterKey: config.masterKey, clock: config.clock, log });
+  const { meta, blobs, objects, multipart, tokens } = services;
+  const boot = await bootstrap(meta, tokens, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
   const handleS3 = createS3Handler({
     services: { objects, multipart },
-    credentials,
+    credentials: tokens,
     region: config.region,
     baseDomains: config.baseDomains,
     clock: config.clock,
@@ -98,6 +92,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   void sweep();
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
   timer.unref();
+  const flushUses = () => tokens.flushUses().catch((err: unknown) => log.warn({ err }, 'recording token use failed'));
+  const usesTimer = setInterval(flushUses, USE_FLUSH_INTERVAL_MS);
+  usesTimer.unref();
 
   return {
     url,
@@ -106,16 +103,17 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     meta,
     blobs,
     objects,
-    credentials,
+    tokens,
+    services,
     log,
     async close() {
       clearInterval(timer);
+      clearInterval(usesTimer);
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();
       });
-      await meta.close();
-      await blobs.close();
+      await services.close();
     },
   };
 }

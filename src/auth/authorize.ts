@@ -1,13 +1,15 @@
 import type { OperationName } from '../s3/endpoint.js';
-import type { Principal } from './principal.js';
+import type { PermissionLevel, Principal } from './principal.js';
 
 // The one place that decides whether a principal may perform an operation on a bucket.
-// Every S3 operation maps to exactly one right; protocols (S3, REST API, presigned URLs) all ask here.
+// Every S3 operation maps to exactly one right; S3, presigned URLs and the REST API all ask here.
 
 export type Right =
   | 'ListBuckets'
   | 'CreateBucket'
   | 'DeleteBucket'
+  /** HeadBucket and GetBucketLocation: clients call them before any work. */
+  | 'ProbeBucket'
   | 'ReadBucketConfig'
   | 'WriteBucketConfig'
   | 'ListObjects'
@@ -19,8 +21,8 @@ export const REQUIRED_RIGHT: Record<OperationName, Right> = {
   ListBuckets: 'ListBuckets',
   CreateBucket: 'CreateBucket',
   DeleteBucket: 'DeleteBucket',
-  HeadBucket: 'ReadBucketConfig',
-  GetBucketLocation: 'ReadBucketConfig',
+  HeadBucket: 'ProbeBucket',
+  GetBucketLocation: 'ProbeBucket',
   GetBucketVersioning: 'ReadBucketConfig',
   GetBucketAcl: 'ReadBucketConfig',
   ListObjects: 'ListObjects',
@@ -45,14 +47,35 @@ export const REQUIRED_RIGHT: Record<OperationName, Right> = {
   DeleteObjects: 'DeleteObject',
 };
 
+/** What each permission level may do (the table shown to operators). */
+export const LEVEL_RIGHTS: Record<PermissionLevel, ReadonlySet<Right>> = {
+  'admin-rw': new Set<Right>([
+    'ListBuckets', 'CreateBucket', 'DeleteBucket', 'ProbeBucket', 'ReadBucketConfig', 'WriteBucketConfig',
+    'ListObjects', 'ReadObject', 'WriteObject', 'DeleteObject',
+  ]),
+  'admin-ro': new Set<Right>(['ListBuckets', 'ProbeBucket', 'ReadBucketConfig', 'ListObjects', 'ReadObject']),
+  'object-rw': new Set<Right>(['ListBuckets', 'ProbeBucket', 'ListObjects', 'ReadObject', 'WriteObject', 'DeleteObject']),
+  'object-ro': new Set<Right>(['ListBuckets', 'ProbeBucket', 'ListObjects', 'ReadObject']),
+};
+
 export type Decision = { allow: true } | { allow: false; reason: string };
 
+/** Whether the principal's bucket scope includes this bucket. */
+export function inScope(principal: Principal, bucket: string): boolean {
+  return principal.bucketScope === null || principal.bucketScope.includes(bucket);
+}
+
 /**
- * Decides (principal, right, bucket). `bucket` is null for service-level rights (ListBuckets).
- * A principal acts only within its own project; the caller resolves buckets within it.
+ * Decides (principal, right, bucket). `bucket` is null for service-level rights (ListBuckets,
+ * which the caller filters to the principal's scope with `inScope`).
  */
-export function authorize(principal: Principal | null, right: Right, _bucket: string | null): Decision {
+export function authorize(principal: Principal | null, right: Right, bucket: string | null): Decision {
   if (!principal) return { allow: false, reason: 'anonymous requests are not allowed' };
-  // The bootstrap credential holds every right in its project.
+  if (!LEVEL_RIGHTS[principal.permission].has(right)) {
+    return { allow: false, reason: `${principal.permission} tokens may not ${right}` };
+  }
+  if (bucket !== null && !inScope(principal, bucket)) {
+    return { allow: false, reason: `bucket ${bucket} is outside the token's scope` };
+  }
   return { allow: true };
 }

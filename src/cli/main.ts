@@ -1,5 +1,7 @@
 import { serveConfig } from '../config.js';
 import { startServer } from '../server.js';
+import { OPERATOR_COMMANDS } from './operator.js';
+import { DomainError } from '../util/domain-error.js';
 
 // The `skep` command. Subcommands parse their flags and call into the services.
 
@@ -10,6 +12,11 @@ commands:
             --host ADDR (127.0.0.1)  --port N (9000)  --data DIR (./data)  --region R (us-east-1)
             --domain D (repeatable; <bucket>.D selects a bucket)  --tls-cert FILE --tls-key FILE
             --log-level LEVEL (info)
+  project   create NAME [--max-token-days N] | list | update PROJECT [--name N] [--max-token-days N|none]
+  token     create | list | show | disable | enable | revoke | rotate | confirm-rotation  (skep token help)
+  audit     [--project P] [--token ID] [--limit N]
+
+operator commands take --data DIR (./data, or SKEP_DATA) and --json, and work while the server runs.
 `;
 
 async function serve(argv: string[]): Promise<void> {
@@ -18,12 +25,15 @@ async function serve(argv: string[]): Promise<void> {
   const issued = server.bootstrap.issued;
   const out = process.stdout;
   out.write(`skep listening on ${server.url} (data: ${config.dataDir}, region: ${config.region})\n`);
-  if (issued) {
+  if (issued && server.bootstrap.givenByEnvironment) {
+    out.write(`\nCreated the default project; its bootstrap credential uses SKEP_ROOT_ACCESS_KEY_ID=${issued.accessKeyId}.\n\n`);
+  } else if (issued) {
     // Printed on the very first start only; the secret is not stored in clear anywhere.
     out.write(
       `\nCreated the default project and its bootstrap credential. The secret is shown only now:\n` +
         `  AWS_ACCESS_KEY_ID=${issued.accessKeyId}\n` +
         `  AWS_SECRET_ACCESS_KEY=${issued.secretAccessKey}\n` +
+        `  bearer token (REST API): ${issued.bearerToken}\n` +
         `  endpoint: ${server.url}\n\n`,
     );
   }
@@ -46,8 +56,21 @@ export async function main(argv: string[]): Promise<void> {
     case '-h':
       process.stdout.write(USAGE);
       return;
-    default:
-      process.stderr.write(USAGE);
-      throw new Error(`unknown command: ${command}`);
+    default: {
+      const operator = OPERATOR_COMMANDS[command];
+      if (!operator) {
+        process.stderr.write(USAGE);
+        throw new Error(`unknown command: ${command}`);
+      }
+      try {
+        await operator(rest, { out: (text) => process.stdout.write(text) });
+      } catch (err) {
+        // Flag and validation errors are the user's to fix: say what, without a stack.
+        if (err instanceof DomainError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+          throw new Error((err as Error).message);
+        }
+        throw err;
+      }
+    }
   }
 }

@@ -63,7 +63,8 @@ export class MultipartService {
 
   async create(input: NewUpload): Promise<UploadRow> {
     const row: UploadRow = {
-      uploadId: randomBytes(24).toString('base64url'),
+      // Time-ordered IDs, so one key's uploads list in initiation order and upload-id-marker pages hold.
+      uploadId: Date.now().toString(36).padStart(10, '0') + randomBytes(18).toString('base64url'),
       bucketId: input.bucket.id,
       key: input.key,
       initiated: new Date(),

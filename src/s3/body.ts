@@ -31,8 +31,8 @@ function declaredSize(req: IncomingMessage, payload: PayloadMode): number | unde
 }
 
 /** Works out which checksum the client sent (header or trailer) and validates its form up front. */
-function requestedChecksum(req: IncomingMessage, decoder: ChunkedDecoder | null): ChecksumRequest | undefined {
-  const present = CHECKSUM_ALGORITHMS.filter((alg) => header(req, checksumHeader(alg)) !== undefined);
+function requestedChecksum(req: IncomingMessage, decoder: ChunkedDecoder | null, headersDescribeBody: boolean): ChecksumRequest | undefined {
+  const present = headersDescribeBody ? CHECKSUM_ALGORITHMS.filter((alg) => header(req, checksumHeader(alg)) !== undefined) : [];
   if (present.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
   if (present.length === 1) {
     const algorithm = present[0];
@@ -72,6 +72,11 @@ export interface OpenBodyOptions {
   maxSize?: number;
   /** Compute this algorithm even if the client sent none (multipart uploads with a declared algorithm). */
   checksumAlgorithm?: ChecksumAlgorithm;
+  /**
+   * The x-amz-checksum-* headers carry the checksum of an object, not of this body
+   * (CompleteMultipartUpload), so they are not checked against it.
+   */
+  objectChecksumHeaders?: boolean;
 }
 
 export interface OpenedBody {
@@ -92,7 +97,7 @@ export function openBody(req: IncomingMessage, payload: PayloadMode, opts: OpenB
   const decoder = payload.kind === 'streaming'
     ? new ChunkedDecoder({ signing: payload.signing, trailer: payload.trailer, decodedLength: size })
     : null;
-  const checksum = requestedChecksum(req, decoder);
+  const checksum = requestedChecksum(req, decoder, !opts.objectChecksumHeaders);
   if (opts.checksumAlgorithm && checksum && checksum.algorithm !== opts.checksumAlgorithm) {
     throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${opts.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${checksum.algorithm.toLowerCase()}`);
   }
@@ -115,8 +120,13 @@ export function openBody(req: IncomingMessage, payload: PayloadMode, opts: OpenB
 }
 
 /** Reads a small body (an XML document) whole, with the same checks. */
-export async function readSmallBody(req: IncomingMessage, payload: PayloadMode, limit = 4 * 1024 * 1024): Promise<Buffer> {
-  const { digest } = openBody(req, payload, { maxSize: limit });
+export async function readSmallBody(
+  req: IncomingMessage,
+  payload: PayloadMode,
+  limit = 4 * 1024 * 1024,
+  opts: Pick<OpenBodyOptions, 'objectChecksumHeaders'> = {},
+): Promise<Buffer> {
+  const { digest } = openBody(req, payload, { maxSize: limit, ...opts });
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of digest) {

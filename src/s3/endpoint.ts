@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { S3Error } from './errors.js';
 import { percentDecode, queryDecode } from '../sigv4/uri-encode.js';
 
@@ -35,10 +36,16 @@ export const OPERATIONS = [
 
 export type OperationName = (typeof OPERATIONS)[number];
 
+interface Addressed {
+  query: Query;
+  /** The project named by a project host name (<project-id>.<domain>), or null. */
+  project: string | null;
+}
+
 export type S3Operation =
-  | { op: 'ListBuckets'; bucket: null; key: null; query: Query }
-  | { op: BucketOperation; bucket: string; key: null; query: Query }
-  | { op: ObjectOperation; bucket: string; key: string; query: Query };
+  | ({ op: 'ListBuckets'; bucket: null; key: null } & Addressed)
+  | ({ op: BucketOperation; bucket: string; key: null } & Addressed)
+  | ({ op: ObjectOperation; bucket: string; key: string } & Addressed);
 
 export type BucketOperation =
   | 'CreateBucket'
@@ -92,21 +99,43 @@ export function splitUrl(url: string): ParsedUrl {
   return { rawPath, rawQuery, query };
 }
 
-/** The bucket named by a virtual-hosted-style Host header, or null for path style. */
-export function bucketFromHost(host: string | undefined, baseDomains: readonly string[]): string | null {
-  if (!host) return null;
+const PROJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface HostAddress {
+  /** The bucket of a virtual-hosted-style request, or null for path style. */
+  bucket: string | null;
+  /** The project of a project host name, or null. */
+  project: string | null;
+}
+
+/**
+ * What a Host header names under the configured base domains: `<bucket>.<domain>`,
+ * `<project-id>.<domain>`, or `<bucket>.<project-id>.<domain>`. Project IDs are UUIDs, so a
+ * label shaped like one is read as a project.
+ */
+export function addressFromHost(host: string | undefined, baseDomains: readonly string[]): HostAddress {
+  const none = { bucket: null, project: null };
+  if (!host) return none;
   const name = host.replace(/:\d+$/, '').toLowerCase();
   for (const domain of baseDomains) {
     const suffix = `.${domain.toLowerCase()}`;
-    if (name.endsWith(suffix) && name.length > suffix.length) return name.slice(0, -suffix.length);
+    if (!name.endsWith(suffix) || name.length === suffix.length) continue;
+    const labels = name.slice(0, -suffix.length);
+    const lastDot = labels.lastIndexOf('.');
+    const last = labels.slice(lastDot + 1);
+    if (PROJECT_ID.test(last)) return { project: last, bucket: lastDot < 0 ? null : labels.slice(0, lastDot) };
+    return { bucket: labels, project: null };
   }
-  return null;
+  return none;
 }
 
 function decodeKey(raw: string): string {
+  // Escapes must spell valid UTF-8. Checked on the bytes, so that U+FFFD sent as %EF%BF%BD is a
+  // key character like any other, while invalid bytes (which decoding would turn into it) are refused.
+  const escapesValid = (raw.match(/(?:%[0-9A-Fa-f]{2})+/g) ?? []).every((run) => isUtf8(Buffer.from(run.replace(/%/g, ''), 'hex')));
   const key = percentDecode(raw);
-  // A lone surrogate (from invalid UTF-8) or NUL cannot be stored faithfully nor rendered in XML.
-  if (key.includes('\u0000') || key.includes('\uFFFD') || /[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) {
+  // A lone surrogate or NUL cannot be stored faithfully nor rendered in XML.
+  if (!escapesValid || key.includes('\u0000') || /[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) {
     throw new S3Error('InvalidURI', 'Object keys must be valid UTF-8 without NUL characters.');
   }
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
@@ -197,7 +226,9 @@ export function parseEndpoint(input: EndpointInput): S3Operation & { url: Parsed
   const url = splitUrl(input.url);
   const { query } = url;
   const method = input.method.toUpperCase();
-  const hostBucket = bucketFromHost(input.host, input.baseDomains);
+  const address = addressFromHost(input.host, input.baseDomains);
+  const hostBucket = address.bucket;
+  const project = address.project;
 
   let bucket: string | null;
   let rawKey: string | null;
@@ -218,10 +249,10 @@ export function parseEndpoint(input: EndpointInput): S3Operation & { url: Parsed
 
   if (bucket === null) {
     if (method !== 'GET') throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'SERVICE' });
-    return { op: 'ListBuckets', bucket: null, key: null, query, url };
+    return { op: 'ListBuckets', bucket: null, key: null, query, project, url };
   }
-  if (rawKey === null) return { op: bucketOperation(method, query), bucket, key: null, query, url };
-  return { op: objectOperation(method, query, input.hasCopySource), bucket, key: decodeKey(rawKey), query, url };
+  if (rawKey === null) return { op: bucketOperation(method, query), bucket, key: null, query, project, url };
+  return { op: objectOperation(method, query, input.hasCopySource), bucket, key: decodeKey(rawKey), query, project, url };
 }
 
 export { decodeKey };

@@ -21,6 +21,9 @@ export interface S3HandlerDeps {
   log: Logger;
 }
 
+/** Authentication failures recorded in the audit log. */
+const AUDITED_AUTH_FAILURES = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'ExpiredToken']);
+
 export function newRequestId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
 }
@@ -46,8 +49,18 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const auth = await authenticate(
         { method: req.method ?? 'GET', rawPath: op.url.rawPath, rawQuery: op.url.rawQuery, rawHeaders: req.rawHeaders, headers: req.headers },
         { regions, now: deps.clock(), lookup: deps.credentials },
-      );
+      ).catch((err: unknown) => {
+        if (err instanceof S3Error && AUDITED_AUTH_FAILURES.has(err.code)) {
+          deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, req.socket.remoteAddress);
+        }
+        throw err;
+      });
       if (!auth) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
+      deps.credentials.recordUse?.(auth.principal);
+      // A project host name (<project-id>.<domain>) admits only that project's keys.
+      if (op.project !== null && op.project !== auth.principal.projectId) {
+        throw new S3Error('AccessDenied', 'This access key belongs to another project.');
+      }
       const decision = authorize(auth.principal, REQUIRED_RIGHT[op.op], op.bucket);
       if (!decision.allow) throw new S3Error('AccessDenied');
       const ctx: S3Context = {

@@ -25,6 +25,9 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  // Numeric character references (&#34; as Go's encoding/xml writes quotes, so rclone's ETags)
+  // are decoded only with this on; it also admits a few HTML names, harmless in S3 bodies.
+  htmlEntities: true,
   // Lists S3 bodies may repeat; always arrays so one element and many look the same.
   isArray: (name) => ['Object', 'Part', 'Tag', 'Grant'].includes(name),
 });

@@ -8,26 +8,36 @@ import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256Js } from '@smithy/core/checksum';
 import { HttpRequest, buildQueryString, extendedEncodeURIComponent } from '@smithy/core/protocols';
-import { S3Client, HeadObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { S3Client, PutObjectCommand, HeadObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { authenticate, type Authenticated, type SignedRequest, type VerifyOptions } from './authenticate.js';
 import { credentialScope, sha256Hex, signingKey } from './canonical.js';
 import { S3Error } from '../s3/errors.js';
-import type { CredentialLookup, Principal, ResolvedCredential } from '../auth/principal.js';
+import type { CredentialLookup, CredentialState, Principal, ResolvedCredential } from '../auth/principal.js';
 
 const AK = 'AKIASKEPTEST00000001';
 const SECRET = 'skep/secret+one=Abc123';
 const NEW_SECRET = 'skep/secret+two=Xyz789';
 const ROTATING_AK = 'AKIASKEPROTATING0001';
-const PRINCIPAL: Principal = { accessKeyId: AK, projectId: 'proj-1', tokenId: 'tok-1' };
-const ROTATING_PRINCIPAL: Principal = { accessKeyId: ROTATING_AK, projectId: 'proj-2', tokenId: null };
+const PRINCIPAL: Principal = { accessKeyId: AK, projectId: 'proj-1', tokenId: 'tok-1', permission: 'object-rw', bucketScope: null, billing: false };
+const ROTATING_PRINCIPAL: Principal = { accessKeyId: ROTATING_AK, projectId: 'proj-2', tokenId: 'tok-2', permission: 'admin-rw', bucketScope: ['bucket'], billing: true };
 const HOST = 'skep.test:9000';
 const NOW = new Date('2024-03-10T12:34:56Z');
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
+function resolved(secrets: string[], principal: Principal, state: CredentialState = 'active', expiresAt: Date | null = null): ResolvedCredential {
+  return { secrets, principal, state, expiresAt };
+}
+
+const EXPIRED_AK = 'AKIASKEPEXPIRED00001';
+const REVOKED_AK = 'AKIASKEPREVOKED00001';
+const DISABLED_AK = 'AKIASKEPDISABLED0001';
 const credentials = new Map<string, ResolvedCredential>([
-  [AK, { secrets: [SECRET], principal: PRINCIPAL }],
-  [ROTATING_AK, { secrets: [SECRET, NEW_SECRET], principal: ROTATING_PRINCIPAL }],
+  [AK, resolved([SECRET], PRINCIPAL)],
+  [ROTATING_AK, resolved([SECRET, NEW_SECRET], ROTATING_PRINCIPAL)],
+  [EXPIRED_AK, resolved([SECRET], { ...PRINCIPAL, accessKeyId: EXPIRED_AK }, 'expired', new Date('2024-03-01T00:00:00Z'))],
+  [REVOKED_AK, resolved([SECRET], { ...PRINCIPAL, accessKeyId: REVOKED_AK }, 'revoked')],
+  [DISABLED_AK, resolved([SECRET], { ...PRINCIPAL, accessKeyId: DISABLED_AK }, 'disabled')],
 ]);
 const lookup: CredentialLookup = {
   async lookup(id) {
@@ -172,6 +182,17 @@ describe('header auth (smithy SignatureV4)', () => {
     );
   });
 
+  test('auth parameter names appearing only inside query values do not make a request presigned', async () => {
+    // An anonymous listing whose prefix happens to mention the presign parameters.
+    for (const prefix of ['X-Amz-Signature', 'a&X-Amz-Credential', 'AWSAccessKeyId=x']) {
+      const req = toSigned({ method: 'GET', path: '/bucket', query: { 'list-type': '2', prefix }, headers: { host: HOST } });
+      assert.equal(await authenticate(req, opts()), null, prefix);
+    }
+    // The parameters themselves still switch to query authentication.
+    await rejects(authenticate(toSigned({ method: 'GET', path: '/b/k', query: { 'X-Amz-Credential': 'x' }, headers: { host: HOST } }), opts()), 'AuthorizationQueryParametersError');
+    await rejects(authenticate(toSigned({ method: 'GET', path: '/b/k', query: { AWSAccessKeyId: 'AKIA', Signature: 'x', Expires: '1' }, headers: { host: HOST } }), opts()), 'InvalidRequest');
+  });
+
   test('wrong secret -> SignatureDoesNotMatch with the diagnostic fields', async () => {
     const req = await signHeader({}, signer({ secret: 'not-the-secret' }));
     const err = await rejects(authenticate(req, opts()), 'SignatureDoesNotMatch');
@@ -186,6 +207,15 @@ describe('header auth (smithy SignatureV4)', () => {
     const err = await rejects(authenticate(await signHeader({}, signer({ accessKeyId: 'AKIAUNKNOWN000000000' })), opts()), 'InvalidAccessKeyId');
     assert.equal(err.status, 403);
     assert.equal(err.extra.AWSAccessKeyId, 'AKIAUNKNOWN000000000');
+  });
+
+  test('credential state is checked after the signature: expired -> ExpiredToken, revoked/disabled -> InvalidAccessKeyId', async () => {
+    for (const [id, code] of [[EXPIRED_AK, 'ExpiredToken'], [REVOKED_AK, 'InvalidAccessKeyId'], [DISABLED_AK, 'InvalidAccessKeyId']] as const) {
+      await rejects(authenticate(await signHeader({}, signer({ accessKeyId: id })), opts()), code);
+      await rejects(authenticate(await presign({}, 60, signer({ accessKeyId: id })), opts()), code);
+      // Without the secret, nobody learns the credential's state.
+      await rejects(authenticate(await signHeader({}, signer({ accessKeyId: id, secret: 'guess' })), opts()), 'SignatureDoesNotMatch');
+    }
   });
 
   test("wrong region -> AuthorizationHeaderMalformed naming the configured region; 'auto' and 'us-east-1' accepted", async () => {
@@ -437,6 +467,12 @@ describe('object keys with awkward characters', () => {
     assert.deepEqual(res.principal, PRINCIPAL);
   });
 
+  test("a literal '%' sent unescaped next to UTF-8 escapes verifies against the canonical form", async () => {
+    const req = await signHeader({ method: 'PUT', path: objectPath('bucket', 'é 100%'), body: '' });
+    assert.equal(req.rawPath, '/bucket/%C3%A9%20100%25');
+    await ok({ ...req, rawPath: '/bucket/%C3%A9%20100%' });
+  });
+
   test('the same key signed with one encoding and sent with another does not verify', async () => {
     const req = await signHeader({ path: objectPath('bucket', 'a b') });
     await ok(req);
@@ -549,6 +585,30 @@ describe('real AWS SDK over HTTP', () => {
       await s3.send(new ListObjectsV2Command({ Bucket: 'bucket', Prefix: "a b+c/ü!*'()", Delimiter: '/', StartAfter: 'x=y&z' }));
       assert.equal(seen.length, 1);
       assert.ok(typeof seen[0].result === 'object' && seen[0].result !== null, String(seen[0].result));
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  test('PutObject with a body, non-ASCII (UTF-8) metadata and tagging authenticates with the body hash', async () => {
+    const s3 = client();
+    try {
+      seen.length = 0;
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'bucket',
+          Key: 'meta/obj ü.txt',
+          Body: 'hello body',
+          Metadata: { plain: 'a  b', latin: 'café' },
+          Tagging: 'k=v w&x=y+z',
+          ContentType: 'text/plain; charset=utf-8',
+        }),
+      );
+      assert.equal(seen.length, 1);
+      const r = seen[0].result;
+      assert.ok(r && typeof r === 'object', String(r));
+      // Over plain HTTP the SDK signs the payload (or declares it unsigned); either way not streaming.
+      assert.ok(r.payload.kind === 'sha256' ? r.payload.hex === sha256Hex('hello body') : r.payload.kind === 'unsigned', JSON.stringify(r.payload));
     } finally {
       s3.destroy();
     }

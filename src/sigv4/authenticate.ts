@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { S3Error } from '../s3/errors.js';
-import type { CredentialLookup, Principal } from '../auth/principal.js';
+import type { CredentialLookup, Principal, ResolvedCredential } from '../auth/principal.js';
 import {
   ALGORITHM,
   canonicalHeaders,
@@ -176,6 +176,20 @@ function canonicalVariants(req: SignedRequest, query: string, headersText: strin
   return variants;
 }
 
+/** A verified signature from a credential that no longer works: say why, to its holder only. */
+function checkState(resolved: ResolvedCredential, accessKeyId: string): void {
+  switch (resolved.state) {
+    case 'active':
+      return;
+    case 'expired':
+      throw new S3Error('ExpiredToken', `The token behind this access key expired at ${resolved.expiresAt?.toISOString()}.`, { AWSAccessKeyId: accessKeyId });
+    case 'revoked':
+      throw new S3Error('InvalidAccessKeyId', 'The token behind this access key has been revoked.', { AWSAccessKeyId: accessKeyId });
+    case 'disabled':
+      throw new S3Error('InvalidAccessKeyId', 'The token behind this access key is disabled.', { AWSAccessKeyId: accessKeyId });
+  }
+}
+
 function signatureMismatch(accessKeyId: string, provided: string, sts: string, creq: string): S3Error {
   return new S3Error('SignatureDoesNotMatch', undefined, {
     AWSAccessKeyId: accessKeyId,
@@ -235,6 +249,7 @@ async function fromHeader(req: SignedRequest, auth: string, opts: VerifyOptions)
   const variants = canonicalVariants(req, canonicalQuery(req.rawQuery), canonicalHeaders(req.rawHeaders, signedHeaders), signed, payloadHash);
   const result = verifySignature(resolved.secrets, cred, amzDate, provided, variants);
   if (!result.key) throw signatureMismatch(cred.accessKeyId, provided, result.stringToSign, result.canonicalRequest);
+  checkState(resolved, cred.accessKeyId);
 
   const scope = credentialScope(cred.date, cred.region, cred.service);
   let payload: PayloadMode;
@@ -298,6 +313,7 @@ async function fromQuery(req: SignedRequest, params: Map<string, string>, opts: 
   );
   const result = verifySignature(resolved.secrets, cred, amzDate, provided, variants);
   if (!result.key) throw signatureMismatch(cred.accessKeyId, provided, result.stringToSign, result.canonicalRequest);
+  checkState(resolved, cred.accessKeyId);
   const payload: PayloadMode = /^[0-9a-f]{64}$/.test(hashForCanonical) ? { kind: 'sha256', hex: hashForCanonical } : { kind: 'unsigned' };
   return { principal: resolved.principal, presigned: true, payload, expiresAt };
 }
@@ -315,10 +331,12 @@ export async function authenticate(req: SignedRequest, opts: VerifyOptions): Pro
     }
     throw new S3Error('AuthorizationHeaderMalformed', 'The authorization header is malformed; the authorization header requires AWS4-HMAC-SHA256.');
   }
-  if (req.rawQuery.includes('X-Amz-Signature') || req.rawQuery.includes('X-Amz-Credential')) {
-    return fromQuery(req, queryParams(req.rawQuery), opts);
+  // Parameter names, not substrings: `?prefix=X-Amz-Signature` is an anonymous request.
+  const params = queryParams(req.rawQuery);
+  if (params.has('X-Amz-Signature') || params.has('X-Amz-Credential')) {
+    return fromQuery(req, params, opts);
   }
-  if (req.rawQuery.includes('AWSAccessKeyId=')) {
+  if (params.has('AWSAccessKeyId')) {
     throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
   }
   return null;

@@ -295,6 +295,17 @@ describe('canonicalHeaders', () => {
     assert.equal(text, 'host:h\nx-amz-meta-a:one two,three four\n');
   });
 
+  test("non-ASCII header values are signed as the bytes received (Node hands them over as Latin-1)", () => {
+    // 'café' sent as UTF-8 arrives from Node's rawHeaders as the Latin-1 string 'cafÃ©'.
+    const wire = Buffer.from('café', 'utf8').toString('latin1');
+    assert.equal(wire, 'cafÃ©');
+    assert.equal(canonicalHeaders(['x-amz-meta-name', wire], ['x-amz-meta-name']), 'x-amz-meta-name:café\n');
+    const jp = Buffer.from('日本語', 'utf8').toString('latin1');
+    assert.equal(canonicalHeaders(['x-amz-meta-name', jp], ['x-amz-meta-name']), 'x-amz-meta-name:日本語\n');
+    // Bytes that are not UTF-8 (a client that sent Latin-1) keep their Latin-1 reading.
+    assert.equal(canonicalHeaders(['x-amz-meta-name', 'caf\u00e9'], ['x-amz-meta-name']), 'x-amz-meta-name:café\n');
+  });
+
   test('a signed header that is absent is an empty value', () => {
     assert.equal(canonicalHeaders(['host', 'h'], ['host', 'x-amz-date']), 'host:h\nx-amz-date:\n');
   });
@@ -336,6 +347,25 @@ describe('uriEncode / canonicalUri / canonicalQuery', () => {
     // '+' in a path is a literal plus.
     assert.equal(canonicalUri('/bucket/a+b'), '/bucket/a%2Bb');
     assert.equal(percentDecode('a+b'), 'a+b');
+  });
+
+  test('a stray % does not garble the UTF-8 escapes around it', () => {
+    assert.equal(percentDecode('100%'), '100%');
+    assert.equal(percentDecode('%zz%41'), '%zzA');
+    assert.equal(percentDecode('%C3%A9%'), 'é%');
+    assert.equal(percentDecode('50%-%E6%97%A5%E6%9C%AC-%'), '50%-日本-%');
+    assert.equal(canonicalUri('/bucket/%C3%A9%'), '/bucket/%C3%A9%25');
+    assert.equal(queryDecode('%C3%A9+%'), 'é %');
+  });
+
+  test('invalid UTF-8 escapes decode to U+FFFD, never to Latin-1 look-alikes', () => {
+    // %E9 alone is Latin-1 'é', not UTF-8: it must not silently become the key "é".
+    assert.equal(percentDecode('%E9'), '\uFFFD');
+    assert.notEqual(percentDecode('caf%E9'), 'café');
+    // Overlong '/' (%C0%AF) must not decode to a slash.
+    assert.ok(!percentDecode('a%C0%AFb').includes('/'));
+    // Valid escapes next to invalid ones still decode.
+    assert.equal(percentDecode('%C3%A9-%FF'), 'é-\uFFFD');
   });
 
   test("'+' in a query value is a space; %2B is a plus", () => {

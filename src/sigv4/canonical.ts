@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash, createHmac } from 'node:crypto';
 import { queryDecode, uriEncode, percentDecode } from './uri-encode.js';
 
@@ -30,7 +31,7 @@ export function canonicalQuery(rawQuery: string, exclude?: string): string {
     if (!part) continue;
     const eq = part.indexOf('=');
     const name = queryDecode(eq < 0 ? part : part.slice(0, eq));
-    
+    if (name === exclude) continue;
     const value = eq < 0 ? '' : queryDecode(part.slice(eq + 1));
     pairs.push([uriEncode(name, false), uriEncode(value, false)]);
   }
@@ -47,11 +48,22 @@ export function canonicalHeaders(rawHeaders: readonly string[], signedHeaders: r
   for (const name of signedHeaders) values.set(name, []);
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const list = values.get(rawHeaders[i].toLowerCase());
-    if (list) list.push(rawHeaders[i + 1].trim().replace(/\s+/g, ' '));
+    if (list) list.push(receivedText(rawHeaders[i + 1]).trim().replace(/\s+/g, ' '));
   }
   let out = '';
   for (const name of signedHeaders) out += `${name}:${values.get(name)!.join(',')}\n`;
   return out;
+}
+
+/**
+ * Node gives header values as Latin-1 (one char per byte), but the canonical request is hashed as
+ * UTF-8: bytes that form UTF-8 (what SDKs send and sign) are read as UTF-8 so the hash covers the
+ * bytes received; anything else keeps its Latin-1 reading.
+ */
+function receivedText(value: string): string {
+  if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : value;
 }
 
 export interface CanonicalRequestParts {

@@ -21,8 +21,9 @@ export function percentDecode(value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {
-    // Malformed escapes: decode byte-wise, leaving invalid sequences as they are.
-    return value.replace(/%[0-9A-Fa-f]{2}/g, (m) => String.fromCharCode(parseInt(m.slice(1), 16)));
+    // A stray '%' or invalid UTF-8 somewhere: decode each run of %XX escapes as UTF-8 on its own
+    // (invalid bytes become U+FFFD, never Latin-1 look-alikes), leaving a lone '%' as it is.
+    return value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
   }
 }
 

@@ -3,6 +3,7 @@ import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
+import { inScope } from '../../auth/authorize.js';
 
 // Service- and bucket-level operations.
 
@@ -13,7 +14,8 @@ export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
 export async function ListBuckets(ctx: S3Context): Promise<S3Response> {
   const buckets = await ctx.services.objects.meta.listBuckets(ctx.auth.principal.projectId);
   const prefix = ctx.op.query.get('prefix') ?? '';
-  const visible = buckets.filter((b) => b.name.startsWith(prefix));
+  // A scoped token sees only its buckets; the rest are not revealed.
+  const visible = buckets.filter((b) => b.name.startsWith(prefix) && inScope(ctx.auth.principal, b.name));
   return {
     xml: {
       root: 'ListAllMyBucketsResult',

@@ -84,7 +84,8 @@ export function makeUploadPartCopy(resolveBucket: BucketResolver) {
 export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
-  const body = await readSmallBody(ctx.req, ctx.auth.payload);
+  // Here x-amz-checksum-<alg> is the whole object's checksum, compared once the parts are combined.
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, undefined, { objectChecksumHeaders: true });
   const doc = parseXml(body.toString('utf8'), 'CompleteMultipartUpload');
   const entries = (doc.Part as unknown[] | undefined) ?? [];
   const parts: CompletedPartRequest[] = entries.map((entry) => {

@@ -111,7 +111,10 @@ describe('FsBlobStore', () => {
       for (let i = 0; i < 5; i++) refs.add((await store.put(Readable.from([randomBytes(10)]))).ref);
       const deleted = (await store.put(Readable.from([Buffer.from('x')]))).ref;
       await store.delete(deleted);
-      writeFileSync(join(dir, 'tmp', 'in-flight'), 'partial');
+      // A put in flight (named like a ref) and a stray file in a fan-out folder are not blobs.
+      writeFileSync(join(dir, 'tmp', randomBytes(16).toString('hex')), 'partial');
+      const someRef = [...refs][0];
+      writeFileSync(join(dir, someRef.slice(0, 2), someRef.slice(2, 4), 'notes.txt'), 'stray');
       const listed = new Map<string, Date>();
       for await (const { ref, mtime } of store.list()) listed.set(ref, mtime);
       assert.deepEqual(new Set(listed.keys()), refs);

@@ -12,6 +12,8 @@ import type {
   PartRow,
   ProjectRow,
   UploadRow,
+  TokenRow,
+  AuditRow,
 } from './metadata-store.js';
 
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -19,7 +21,7 @@ const newBlob = (size = 100): BlobPart => ({ ref: hex(16), size });
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 function projectRow(name = 'p'): ProjectRow {
-  return { id: `prj_${hex(6)}`, name, createdAt: new Date(1_700_000_000_000) };
+  return { id: `prj_${hex(6)}`, name, createdAt: new Date(1_700_000_000_000), maxTokenDays: null };
 }
 
 function bucketRow(projectId: string, name: string): BucketRow {
@@ -623,18 +625,115 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
         }));
     });
 
-    describe('credentials', () => {
-      test('put, get, and put again replaces', () =>
+    describe('projects', () => {
+      test('updateProject sets the token lifetime cap and the name', () =>
         withStore(async (s) => {
           const p = projectRow();
           await s.createProject(p);
-          const c = { accessKeyId: 'AKIA' + hex(8).toUpperCase(), projectId: p.id, secretCiphertext: 'v1:abc', label: 'ci', createdAt: new Date(1_700_000_000_123) };
-          await s.putCredential(c);
-          assert.deepEqual(await s.getCredential(c.accessKeyId), c);
-          assert.equal(await s.getCredential('AKIAMISSING'), null);
-          const rotated = { ...c, secretCiphertext: 'v1:def', label: 'ci (rotated)' };
-          await s.putCredential(rotated);
-          assert.deepEqual(await s.getCredential(c.accessKeyId), rotated);
+          assert.equal(await s.updateProject(p.id, { maxTokenDays: 30, name: 'renamed' }), true);
+          assert.deepEqual(await s.getProject(p.id), { ...p, name: 'renamed', maxTokenDays: 30 });
+          assert.equal(await s.updateProject(p.id, { maxTokenDays: null }), true);
+          assert.equal((await s.getProject(p.id))?.maxTokenDays, null);
+          assert.equal(await s.updateProject('prj_missing', { maxTokenDays: 1 }), false);
+        }));
+    });
+
+    describe('tokens', () => {
+      function tokenRow(projectId: string, over: Partial<TokenRow> = {}): TokenRow {
+        return {
+          id: `tok_${hex(6)}`,
+          projectId,
+          name: 'ci',
+          description: '',
+          permission: 'object-rw',
+          bucketScope: ['a', 'b'],
+          billing: false,
+          createdAt: new Date(1_700_000_000_000),
+          createdBy: 'cli',
+          expiresAt: new Date(1_800_000_000_000),
+          lastUsedAt: null,
+          disabledAt: null,
+          revokedAt: null,
+          accessKeyId: 'SK' + hex(9).toUpperCase(),
+          secretCiphertext: 'v1:abc',
+          bearerPrefix: hex(6),
+          bearerHash: hex(32),
+          previousSecretCiphertext: null,
+          previousBearerPrefix: null,
+          previousBearerHash: null,
+          rotationDeadline: null,
+          ...over,
+        };
+      }
+
+      test('create, find by id, access key and bearer prefix; list newest first', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const t1 = tokenRow(p.id, { bucketScope: null, billing: true, expiresAt: null });
+          const t2 = tokenRow(p.id, { createdAt: new Date(1_700_000_100_000) });
+          await s.createToken(t1);
+          await s.createToken(t2);
+          assert.deepEqual(await s.getToken(t1.id), t1);
+          assert.deepEqual(await s.getTokenByAccessKeyId(t2.accessKeyId), t2);
+          assert.deepEqual(await s.getTokenByBearerPrefix(t2.bearerPrefix), t2);
+          assert.equal(await s.getTokenByAccessKeyId('SKMISSING'), null);
+          assert.deepEqual((await s.listTokens(p.id)).map((t) => t.id), [t2.id, t1.id]);
+          await assert.rejects(s.createToken(tokenRow(p.id, { accessKeyId: t1.accessKeyId })));
+        }));
+
+      test('updateToken writes only the named fields; the previous bearer prefix still finds the row', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const t = tokenRow(p.id);
+          await s.createToken(t);
+          const patch = {
+            secretCiphertext: 'v1:new',
+            bearerPrefix: hex(6),
+            bearerHash: hex(32),
+            previousSecretCiphertext: t.secretCiphertext,
+            previousBearerPrefix: t.bearerPrefix,
+            previousBearerHash: t.bearerHash,
+            rotationDeadline: new Date(1_700_000_500_000),
+          };
+          assert.equal(await s.updateToken(t.id, patch), true);
+          assert.deepEqual(await s.getToken(t.id), { ...t, ...patch });
+          assert.equal((await s.getTokenByBearerPrefix(t.bearerPrefix))?.id, t.id);
+          assert.equal((await s.getTokenByBearerPrefix(patch.bearerPrefix))?.id, t.id);
+          await s.updateToken(t.id, { revokedAt: new Date(1_700_000_600_000), disabledAt: null });
+          const after = await s.getToken(t.id);
+          assert.equal(after?.revokedAt?.getTime(), 1_700_000_600_000);
+          assert.equal(after?.secretCiphertext, 'v1:new');
+          assert.equal(await s.updateToken('tok_missing', { name: 'x' }), false);
+        }));
+
+      test('touchTokens records last use and never moves it backwards', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const t = tokenRow(p.id);
+          await s.createToken(t);
+          await s.touchTokens([{ id: t.id, at: new Date(1_700_000_200_000) }]);
+          await s.touchTokens([{ id: t.id, at: new Date(1_700_000_100_000) }]);
+          assert.equal((await s.getToken(t.id))?.lastUsedAt?.getTime(), 1_700_000_200_000);
+        }));
+    });
+
+    describe('audit', () => {
+      test('append and list newest first, filtered by project, token and time', () =>
+        withStore(async (s) => {
+          const base = { actor: 'cli', source: null, detail: null } as const;
+          const rows: AuditRow[] = [
+            { ...base, id: hex(8), at: new Date(1000), action: 'token.created', tokenId: 't1', projectId: 'p1' },
+            { ...base, id: hex(8), at: new Date(2000), action: 'token.revoked', tokenId: 't1', projectId: 'p1' },
+            { ...base, id: hex(8), at: new Date(3000), action: 'auth.failed', tokenId: null, projectId: 'p2' },
+          ];
+          for (const r of rows) await s.appendAudit(r);
+          assert.deepEqual(await s.listAudit({ limit: 10 }), [rows[2], rows[1], rows[0]]);
+          assert.deepEqual(await s.listAudit({ projectId: 'p1', limit: 10 }), [rows[1], rows[0]]);
+          assert.deepEqual(await s.listAudit({ tokenId: 't1', limit: 1 }), [rows[1]]);
+          assert.deepEqual(await s.listAudit({ before: new Date(2000), limit: 10 }), [rows[0]]);
         }));
     });
 

@@ -1,23 +1,29 @@
 // S3 orders keys by their UTF-8 bytes. JavaScript's `<` compares UTF-16 code units, which
 // disagrees for characters above U+FFFF versus U+E000–U+FFFF, so comparisons here go by code point
-// (the same order as UTF-8 bytes).
+// (the same order as UTF-8 bytes). Keys are assumed well-formed Unicode: a lone surrogate has no
+// UTF-8 form, and the S3 layer must reject such keys before they reach the store.
 
 const MAX_CODE_POINT = 0x10ffff;
-const REPLACEMENT = 0xfffd;
 
-/** Code points of `s`; a lone surrogate counts as U+FFFD, as it is when encoded to UTF-8. */
-function codePoints(s: string): number[] {
-  const out: number[] = [];
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) as number;
-    out.push(cp >= 0xd800 && cp <= 0xdfff ? REPLACEMENT : cp);
+/** Compares two strings by their UTF-8 bytes (i.e. by code point): negative, zero or positive. */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codeUnitRank(x) - codeUnitRank(y);
   }
-  return out;
+  return a.length - b.length;
 }
 
-/** Compares two strings by their UTF-8 bytes: negative, zero or positive. */
-export function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/**
+ * Surrogates (D800–DFFF) stand for code points above U+FFFF, which sort after U+E000–U+FFFF in
+ * UTF-8: move them above that range. At the first differing unit this gives code point order.
+ */
+function codeUnitRank(u: number): number {
+  if (u >= 0xe000) return u - 0x800;
+  if (u >= 0xd800) return u + 0x2000;
+  return u;
 }
 
 /**
@@ -27,12 +33,11 @@ export function compareUtf8(a: string, b: string): number {
  * U+10FFFF is dropped and the one before it incremented instead.
  */
 export function prefixSuccessor(prefix: string): string | null {
-  const cps = codePoints(prefix);
+  const cps = Array.from(prefix, (ch) => ch.codePointAt(0) as number);
   while (cps.length > 0) {
     const last = cps.pop() as number;
     if (last === MAX_CODE_POINT) continue;
-    const next = last === 0xd7ff ? 0xe000 : last + 1;
-    cps.push(next);
+    cps.push(last === 0xd7ff ? 0xe000 : last + 1);
     return String.fromCodePoint(...cps);
   }
   return null;

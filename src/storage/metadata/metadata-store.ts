@@ -1,4 +1,5 @@
 import type { StoredChecksum, ChecksumAlgorithm, ChecksumType } from '../../checksums/types.js';
+import type { PermissionLevel } from '../../auth/principal.js';
 
 // The MetadataStore holds every fact about projects, buckets, objects, multipart uploads and
 // credentials. Implementations: SQLite (embedded default) and, later, PostgreSQL. Blob bytes live
@@ -8,6 +9,8 @@ export interface ProjectRow {
   id: string;
   name: string;
   createdAt: Date;
+  /** The longest expiry, in days, a token of this project may have; null: the global maximum. */
+  maxTokenDays: number | null;
 }
 
 export interface BucketRow {
@@ -108,13 +111,73 @@ export type PutOutcome =
   | { ok: true; replaced: BlobPart[] }
   | { ok: false; reason: 'exists' | 'missing' | 'etag-mismatch' };
 
-export interface CredentialRow {
-  accessKeyId: string;
+/** An API token and its credentials. Secrets appear only as a hash or a ciphertext. */
+export interface TokenRow {
+  id: string;
   projectId: string;
-  /** The secret access key, encrypted (AES-256-GCM) under the master key; opaque here. */
-  secretCiphertext: string;
-  label: string;
+  name: string;
+  description: string;
+  permission: PermissionLevel;
+  /** Bucket names, or null for all buckets (including ones created later). */
+  bucketScope: string[] | null;
+  billing: boolean;
   createdAt: Date;
+  createdBy: string;
+  /** null only for the bootstrap credential. */
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  disabledAt: Date | null;
+  revokedAt: Date | null;
+  accessKeyId: string;
+  /** The secret access key, encrypted (AES-256-GCM) under the master key. */
+  secretCiphertext: string;
+  /** Non-secret lookup prefix of the bearer token, and the SHA-256 of the whole token. */
+  bearerPrefix: string;
+  bearerHash: string;
+  /** While a rotation is pending: the previous secret and bearer, valid until rotationDeadline. */
+  previousSecretCiphertext: string | null;
+  previousBearerPrefix: string | null;
+  previousBearerHash: string | null;
+  rotationDeadline: Date | null;
+}
+
+export type TokenPatch = Partial<Omit<TokenRow, 'id' | 'projectId' | 'accessKeyId' | 'createdAt' | 'createdBy'>>;
+
+export type AuditAction =
+  | 'token.created'
+  | 'token.rotated'
+  | 'token.rotation-confirmed'
+  | 'token.disabled'
+  | 'token.enabled'
+  | 'token.revoked'
+  | 'auth.expired-token'
+  | 'auth.failed'
+  | 'project.created'
+  | 'project.updated'
+  | 'user.created'
+  | 'user.signed-in'
+  | 'user.sign-in-failed';
+
+/** One audit event. Never holds a secret. */
+export interface AuditRow {
+  id: string;
+  at: Date;
+  action: AuditAction;
+  /** Who acted: a user, a token's access key ID, 'cli', 'bootstrap'. */
+  actor: string;
+  tokenId: string | null;
+  projectId: string | null;
+  /** The client address, when the event came from a request. */
+  source: string | null;
+  detail: string | null;
+}
+
+export interface AuditQuery {
+  projectId?: string;
+  tokenId?: string;
+  /** Events strictly before this time (for paging back). */
+  before?: Date;
+  limit: number;
 }
 
 /**
@@ -126,6 +189,7 @@ export interface MetadataStore {
   createProject(row: ProjectRow): Promise<void>;
   getProject(id: string): Promise<ProjectRow | null>;
   listProjects(): Promise<ProjectRow[]>;
+  updateProject(id: string, patch: { name?: string; maxTokenDays?: number | null }): Promise<boolean>;
 
   // buckets (names are unique within a project)
   createBucket(row: BucketRow): Promise<'created' | 'exists'>;
@@ -169,9 +233,22 @@ export interface MetadataStore {
   /** Delete the upload and its parts; returns the parts' blobs, or null if there was no such upload. */
   abortUpload(uploadId: string): Promise<BlobPart[] | null>;
 
-  // credentials (the token system extends this)
-  putCredential(row: CredentialRow): Promise<void>;
-  getCredential(accessKeyId: string): Promise<CredentialRow | null>;
+  // tokens
+  createToken(row: TokenRow): Promise<void>;
+  getToken(id: string): Promise<TokenRow | null>;
+  getTokenByAccessKeyId(accessKeyId: string): Promise<TokenRow | null>;
+  /** Matches the current or the previous (rotation pending) bearer prefix. */
+  getTokenByBearerPrefix(prefix: string): Promise<TokenRow | null>;
+  /** Newest first. */
+  listTokens(projectId: string): Promise<TokenRow[]>;
+  updateToken(id: string, patch: TokenPatch): Promise<boolean>;
+  /** Records last-used times in one batch. */
+  touchTokens(uses: { id: string; at: Date }[]): Promise<void>;
+
+  // audit log
+  appendAudit(row: AuditRow): Promise<void>;
+  /** Newest first. */
+  listAudit(q: AuditQuery): Promise<AuditRow[]>;
 
   /** Every blob ref referenced by an object or a part, for the orphan sweep. */
   referencedBlobRefs(): Promise<Set<string>>;

@@ -10,7 +10,10 @@ import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../../chec
 import type {
   BlobPart,
   BucketRow,
-  CredentialRow,
+  AuditQuery,
+  AuditRow,
+  TokenPatch,
+  TokenRow,
   ListObjectsQuery,
   ListUploadsQuery,
   MetadataStore,
@@ -24,6 +27,7 @@ import type {
   UploadRow,
 } from './metadata-store.js';
 import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
+import * as tokens from './token-queries.js';
 import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -47,18 +51,27 @@ export class KyselyMetadataStore implements MetadataStore {
   async createProject(row: ProjectRow): Promise<void> {
     await this.db
       .insertInto('projects')
-      .values({ id: row.id, name: row.name, created_at: row.createdAt.getTime() })
+      .values({ id: row.id, name: row.name, created_at: row.createdAt.getTime(), max_token_days: row.maxTokenDays })
       .execute();
   }
 
   async getProject(id: string): Promise<ProjectRow | null> {
     const r = await this.db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? { id: r.id, name: r.name, createdAt: new Date(Number(r.created_at)) } : null;
+    return r ? toProjectRow(r) : null;
+  }
+
+  async updateProject(id: string, patch: { name?: string; maxTokenDays?: number | null }): Promise<boolean> {
+    const set: { name?: string; max_token_days?: number | null } = {};
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.maxTokenDays !== undefined) set.max_token_days = patch.maxTokenDays;
+    if (Object.keys(set).length === 0) return (await this.getProject(id)) !== null;
+    const result = await this.db.updateTable('projects').set(set).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   async listProjects(): Promise<ProjectRow[]> {
     const rows = await this.db.selectFrom('projects').selectAll().orderBy('created_at').orderBy('id').execute();
-    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: new Date(Number(r.created_at)) }));
+    return rows.map(toProjectRow);
   }
 
   // ---- buckets ----
@@ -329,52 +342,51 @@ export class KyselyMetadataStore implements MetadataStore {
     });
   }
 
-  // ---- credentials ----
+  // ---- tokens and audit (queries in token-queries.ts) ----
 
-  async putCredential(row: CredentialRow): Promise<void> {
-    await this.db
-      .insertInto('credentials')
-      .values({
-        access_key_id: row.accessKeyId,
-        project_id: row.projectId,
-        secret_ciphertext: row.secretCiphertext,
-        label: row.label,
-        created_at: row.createdAt.getTime(),
-      })
-      .onConflict((oc) =>
-        oc.column('access_key_id').doUpdateSet((eb) => ({
-          project_id: eb.ref('excluded.project_id'),
-          secret_ciphertext: eb.ref('excluded.secret_ciphertext'),
-          label: eb.ref('excluded.label'),
-          created_at: eb.ref('excluded.created_at'),
-        })),
-      )
-      .execute();
+  createToken(row: TokenRow): Promise<void> {
+    return tokens.createToken(this.db, row);
   }
 
-  async getCredential(accessKeyId: string): Promise<CredentialRow | null> {
-    const r = await this.db
-      .selectFrom('credentials')
-      .selectAll()
-      .where('access_key_id', '=', accessKeyId)
-      .executeTakeFirst();
-    return r
-      ? {
-          accessKeyId: r.access_key_id,
-          projectId: r.project_id,
-          secretCiphertext: r.secret_ciphertext,
-          label: r.label,
-          createdAt: new Date(Number(r.created_at)),
-        }
-      : null;
+  getToken(id: string): Promise<TokenRow | null> {
+    return tokens.getTokenBy(this.db, 'id', id);
+  }
+
+  getTokenByAccessKeyId(accessKeyId: string): Promise<TokenRow | null> {
+    return tokens.getTokenBy(this.db, 'access_key_id', accessKeyId);
+  }
+
+  getTokenByBearerPrefix(prefix: string): Promise<TokenRow | null> {
+    return tokens.getTokenByBearerPrefix(this.db, prefix);
+  }
+
+  listTokens(projectId: string): Promise<TokenRow[]> {
+    return tokens.listTokens(this.db, projectId);
+  }
+
+  updateToken(id: string, patch: TokenPatch): Promise<boolean> {
+    return tokens.updateToken(this.db, id, patch);
+  }
+
+  touchTokens(uses: { id: string; at: Date }[]): Promise<void> {
+    return tokens.touchTokens(this.db, uses);
+  }
+
+  appendAudit(row: AuditRow): Promise<void> {
+    return tokens.appendAudit(this.db, row);
+  }
+
+  listAudit(q: AuditQuery): Promise<AuditRow[]> {
+    return tokens.listAudit(this.db, q);
   }
 
   // ---- garbage collection ----
 
   async referencedBlobRefs(): Promise<Set<string>> {
-    // One transaction, so a part that becomes an object's blob meanwhile is seen in one place or
-    // the other (on PostgreSQL this needs REPEATABLE READ to hold; SQLite's is serializable).
-    return this.db.transaction().execute(async (trx) => {
+    // One snapshot, so a part that becomes an object's blob meanwhile is seen in one place or
+    // the other (hence REPEATABLE READ on PostgreSQL; SQLite transactions are serializable).
+    const snapshot = this.db.transaction().setAccessMode('read only').setIsolationLevel('repeatable read');
+    return snapshot.execute(async (trx) => {
       const refs = new Set<string>();
       for (const p of await trx.selectFrom('parts').select('blob_ref').execute()) refs.add(p.blob_ref);
       for (const o of await trx.selectFrom('objects').select('blobs').execute()) {
@@ -520,6 +532,15 @@ function toObjectRow(r: ObjectsTable): ObjectRow {
     partsCount: r.parts_count === null ? null : Number(r.parts_count),
     tags: JSON.parse(r.tags) as Record<string, string>,
     storageClass: r.storage_class,
+  };
+}
+
+function toProjectRow(r: Database['projects']): ProjectRow {
+  return {
+    id: r.id,
+    name: r.name,
+    createdAt: new Date(Number(r.created_at)),
+    maxTokenDays: r.max_token_days === null ? null : Number(r.max_token_days),
   };
 }
 

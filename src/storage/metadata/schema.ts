@@ -10,6 +10,7 @@ export interface ProjectsTable {
   id: string;
   name: string;
   created_at: number;
+  max_token_days: number | null;
 }
 
 export interface BucketsTable {
@@ -64,12 +65,40 @@ export interface PartsTable {
   checksum: string | null;
 }
 
-export interface CredentialsTable {
-  access_key_id: string;
+export interface TokensTable {
+  id: string;
   project_id: string;
-  secret_ciphertext: string;
-  label: string;
+  name: string;
+  description: string;
+  permission: string;
+  /** JSON string[] or null (all buckets). */
+  bucket_scope: string | null;
+  billing: number;
   created_at: number;
+  created_by: string;
+  expires_at: number | null;
+  last_used_at: number | null;
+  disabled_at: number | null;
+  revoked_at: number | null;
+  access_key_id: string;
+  secret_ciphertext: string;
+  bearer_prefix: string;
+  bearer_hash: string;
+  previous_secret_ciphertext: string | null;
+  previous_bearer_prefix: string | null;
+  previous_bearer_hash: string | null;
+  rotation_deadline: number | null;
+}
+
+export interface AuditTable {
+  id: string;
+  at: number;
+  action: string;
+  actor: string;
+  token_id: string | null;
+  project_id: string | null;
+  source: string | null;
+  detail: string | null;
 }
 
 export interface Database {
@@ -78,7 +107,8 @@ export interface Database {
   objects: ObjectsTable;
   multipart_uploads: MultipartUploadsTable;
   parts: PartsTable;
-  credentials: CredentialsTable;
+  tokens: TokensTable;
+  audit: AuditTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -98,6 +128,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('name', 'text', (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('max_token_days', 'integer')
           .execute();
 
         await db.schema
@@ -163,13 +194,46 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
 
         await db.schema
-          .createTable('credentials')
-          .addColumn('access_key_id', 'text', (c) => c.primaryKey())
+          .createTable('tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id'))
-          .addColumn('secret_ciphertext', 'text', (c) => c.notNull())
-          .addColumn('label', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull())
+          .addColumn('permission', 'text', (c) => c.notNull())
+          .addColumn('bucket_scope', 'text')
+          .addColumn('billing', 'integer', (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addColumn('last_used_at', 'bigint')
+          .addColumn('disabled_at', 'bigint')
+          .addColumn('revoked_at', 'bigint')
+          .addColumn('access_key_id', 'text', (c) => c.notNull().unique())
+          .addColumn('secret_ciphertext', 'text', (c) => c.notNull())
+          .addColumn('bearer_prefix', 'text', (c) => c.notNull().unique())
+          .addColumn('bearer_hash', 'text', (c) => c.notNull())
+          .addColumn('previous_secret_ciphertext', 'text')
+          .addColumn('previous_bearer_prefix', 'text')
+          .addColumn('previous_bearer_hash', 'text')
+          .addColumn('rotation_deadline', 'bigint')
           .execute();
+        await db.schema.createIndex('tokens_project').on('tokens').columns(['project_id', 'created_at']).execute();
+        await db.schema.createIndex('tokens_previous_bearer').on('tokens').column('previous_bearer_prefix').execute();
+
+        await db.schema
+          .createTable('audit')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('token_id', 'text')
+          .addColumn('project_id', 'text')
+          .addColumn('source', 'text')
+          .addColumn('detail', 'text')
+          .execute();
+        await db.schema.createIndex('audit_at').on('audit').columns(['at']).execute();
+        await db.schema.createIndex('audit_project_at').on('audit').columns(['project_id', 'at']).execute();
+        await db.schema.createIndex('audit_token_at').on('audit').columns(['token_id', 'at']).execute();
       },
     },
   };

@@ -3,9 +3,9 @@
 //   release (all re-check, one wins), which is quadratic under many concurrent requests
 //   (20,000 concurrent getObject calls: ~400/s with it, ~70,000/s without);
 // - prepared statements cached by SQL text (Kysely's driver prepares again on every query);
-// - `begin immediate` instead of `begin`, so a transaction that reads then writes takes the write
-//   lock up front and waits (busy_timeout) rather than failing with SQLITE_BUSY when another
-//   process wrote to the file between its read and its write.
+// - `begin immediate` instead of `begin` (except for read-only transactions), so a transaction
+//   that reads then writes takes the write lock up front and waits (busy_timeout) rather than
+//   failing with SQLITE_BUSY when another process wrote to the file between its read and write.
 
 import type BetterSqlite3 from 'better-sqlite3';
 import {
@@ -17,6 +17,7 @@ import {
   type SqliteDatabase,
   type SqliteDialectConfig,
   type SqliteStatement,
+  type TransactionSettings,
 } from 'kysely';
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -44,13 +45,15 @@ class FifoSqliteDriver extends SqliteDriver {
     return super.acquireConnection();
   }
 
-  override async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    await super.releaseConnection(connection);
+  override async releaseConnection(): Promise<void> {
+    await super.releaseConnection();
     this.lock.release();
   }
 
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
+    // A read-only transaction only needs a snapshot; it must not hold the write lock.
+    const begin = settings?.accessMode === 'read only' ? 'begin' : 'begin immediate';
+    await connection.executeQuery(CompiledQuery.raw(begin));
   }
 }
 

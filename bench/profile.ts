@@ -1,0 +1,64 @@
+// Summarises a V8 .cpuprofile (node --cpu-prof): self time by function and by module.
+
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function moduleOf(url: string): string {
+  if (!url) return '(native/V8)';
+  if (url.startsWith('node:')) return url;
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + 'node_modules/'.length).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  const dist = url.indexOf('/dist/');
+  if (dist >= 0) return url.slice(dist + 1);
+  return url.replace(/^file:\/\//, '');
+}
+
+export function summariseProfile(path: string, top = 25): string {
+  const p = JSON.parse(readFileSync(path, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  let total = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = p.timeDeltas[i] ?? 0;
+    self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + dt);
+    total += dt;
+  }
+  const fn = new Map<string, number>();
+  const mod = new Map<string, number>();
+  let idle = 0;
+  for (const [id, t] of self) {
+    const n = byId.get(id)!;
+    const name = n.callFrame.functionName || '(anonymous)';
+    if (name === '(idle)') {
+      idle += t;
+      continue;
+    }
+    const where = n.callFrame.url ? `${moduleOf(n.callFrame.url)}:${n.callFrame.lineNumber + 1}` : '';
+    const key = where ? `${name}  ${where}` : name;
+    fn.set(key, (fn.get(key) ?? 0) + t);
+    const m = n.callFrame.url ? moduleOf(n.callFrame.url) : name.startsWith('(') ? name : '(native/V8)';
+    mod.set(m, (mod.get(m) ?? 0) + t);
+  }
+  const busy = total - idle;
+  const pct = (t: number) => `${((100 * t) / busy).toFixed(1).padStart(5)}%`;
+  const lines = [`profile ${path}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy main-thread time)`];
+  lines.push('  self time by module:');
+  for (const [m, t] of [...mod].sort((a, b) => b[1] - a[1]).slice(0, 15)) lines.push(`    ${pct(t)}  ${m}`);
+  lines.push('  self time by function:');
+  for (const [f, t] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(t)}  ${f}`);
+  return lines.join('\n');
+}

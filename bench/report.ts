@@ -1,0 +1,120 @@
+// The side-by-side table: rows = scenarios, columns = targets and skep's ratios.
+
+import type { ScenarioId, ScenarioResult, TargetResult } from './scenarios.js';
+
+interface Row {
+  label: string;
+  /** Whether a bigger number is better (ratios are read accordingly). */
+  higherIsBetter: boolean;
+  value: (t: TargetResult) => number | string | undefined;
+  digits: number;
+}
+
+function scenario(t: TargetResult, id: ScenarioId): ScenarioResult | undefined {
+  return t.scenarios[id];
+}
+
+function metric(id: ScenarioId, pick: (s: ScenarioResult) => number | undefined) {
+  return (t: TargetResult) => {
+    const s = scenario(t, id);
+    if (!s) return undefined;
+    if (s.error) return 'ERROR';
+    return pick(s);
+  };
+}
+
+export function buildRows(cfg: { smallConcurrency: number; largeConcurrency: number; listKeys: number; largeSizeMiB: number }): Row[] {
+  const sc = `c=${cfg.smallConcurrency}`;
+  const lc = `c=${cfg.largeConcurrency}`;
+  const big = `${cfg.largeSizeMiB} MiB`;
+  return [
+    { label: `PUT 4 KiB ops/s (${sc})`, higherIsBetter: true, digits: 0, value: metric('put-small', (s) => s.opsPerSec) },
+    { label: `PUT 4 KiB p50 ms`, higherIsBetter: false, digits: 2, value: metric('put-small', (s) => s.p50Ms) },
+    { label: `PUT 4 KiB p99 ms`, higherIsBetter: false, digits: 2, value: metric('put-small', (s) => s.p99Ms) },
+    { label: `GET 4 KiB ops/s (${sc})`, higherIsBetter: true, digits: 0, value: metric('get-small', (s) => s.opsPerSec) },
+    { label: `GET 4 KiB p50 ms`, higherIsBetter: false, digits: 2, value: metric('get-small', (s) => s.p50Ms) },
+    { label: `GET 4 KiB p99 ms`, higherIsBetter: false, digits: 2, value: metric('get-small', (s) => s.p99Ms) },
+    { label: `PUT ${big} MiB/s (${lc})`, higherIsBetter: true, digits: 0, value: metric('put-large', (s) => s.mibPerSec) },
+    { label: `GET ${big} MiB/s (${lc})`, higherIsBetter: true, digits: 0, value: metric('get-large', (s) => s.mibPerSec) },
+    { label: `ListV2 ${cfg.listKeys} keys ops/s (${sc})`, higherIsBetter: true, digits: 1, value: metric('list', (s) => s.opsPerSec) },
+    { label: `ListV2 p50 ms`, higherIsBetter: false, digits: 1, value: metric('list', (s) => s.p50Ms) },
+    { label: `ListV2 p99 ms`, higherIsBetter: false, digits: 1, value: metric('list', (s) => s.p99Ms) },
+    { label: `server RSS peak MiB (VmHWM)`, higherIsBetter: false, digits: 0, value: (t) => t.rssPeakMiB },
+    { label: `server RSS at end MiB`, higherIsBetter: false, digits: 0, value: (t) => t.rssEndMiB },
+  ];
+}
+
+function fmt(v: number | string | undefined, digits: number): string {
+  if (v === undefined) return '-';
+  if (typeof v === 'string') return v;
+  if (!Number.isFinite(v)) return '-';
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ratio(a: number | string | undefined, b: number | string | undefined): number | undefined {
+  if (typeof a !== 'number' || typeof b !== 'number' || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return undefined;
+  return a / b;
+}
+
+function table(header: string[], rows: string[][], alignLeft = 1): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < alignLeft ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function renderTable(results: TargetResult[], rows: Row[]): string {
+  const by = (name: string) => results.find((r) => r.target === name);
+  const skep = by('skep');
+  const s3rver = by('s3rver');
+  const ceiling = by('ceiling');
+  const out: string[][] = [];
+  for (const row of rows) {
+    const v = (t: TargetResult | undefined) => (t ? row.value(t) : undefined);
+    const a = v(skep);
+    const b = v(s3rver);
+    const c = v(ceiling);
+    const rs = ratio(a, b);
+    const rc = ratio(a, c);
+    // "ahead": skep better than s3rver on this row.
+    const ahead = rs === undefined ? '' : (row.higherIsBetter ? rs >= 1 : rs <= 1) ? 'yes' : 'NO';
+    out.push([
+      row.label,
+      fmt(a, row.digits),
+      fmt(b, row.digits),
+      row.label.startsWith('ListV2') && c !== undefined && typeof c === 'number' ? `${fmt(c, row.digits)}*` : fmt(c, row.digits),
+      rs === undefined ? '-' : `${rs.toFixed(2)}x`,
+      rc === undefined ? '-' : `${rc.toFixed(2)}x`,
+      ahead,
+    ]);
+  }
+  return (
+    table(['scenario', 'skep', 's3rver', 'ceiling', 'skep/s3rver', 'skep/ceiling', 'skep ahead'], out) +
+    '\n  ratios are value/value: above 1 is better for ops/s and MiB/s, below 1 is better for ms and MiB.' +
+    '\n  * the ceiling answers a list with a fixed, tiny XML document: a bound on request overhead, not a real listing.'
+  );
+}
+
+const IDS: [ScenarioId, string][] = [
+  ['put-small', 'PUT 4 KiB'],
+  ['get-small', 'GET 4 KiB'],
+  ['put-large', 'PUT large'],
+  ['get-large', 'GET large'],
+  ['list', 'ListV2'],
+];
+
+/** Where the CPU goes: server and client CPU per operation, and server cores in use. */
+export function renderCpuTable(results: TargetResult[]): string {
+  const header = ['CPU per op (ms)', ...results.flatMap((r) => [`${r.target} server`, `(cores)`]), 'client (skep run)'];
+  const rows: string[][] = [];
+  for (const [id, label] of IDS) {
+    const row = [label];
+    for (const r of results) {
+      const s = r.scenarios[id];
+      row.push(s && !s.error ? s.serverCpuMsPerOp.toFixed(3) : '-', s && !s.error ? s.serverCores.toFixed(2) : '-');
+    }
+    const sk = results.find((r) => r.target === 'skep')?.scenarios[id];
+    row.push(sk && !sk.error ? sk.clientCpuMsPerOp.toFixed(3) : '-');
+    rows.push(row);
+  }
+  return table(header, rows);
+}

@@ -1,0 +1,161 @@
+// npm run bench [-- options]
+//
+// Measures skep (the compiled build, as a child process), s3rver and a bare-node "ceiling"
+// server side by side with the same lean SigV4 client, and prints one table. See bench/README.md.
+//
+// options:
+//   --json                 also print the raw results as JSON
+//   --large                also PUT (and read back) one 5 GiB object into skep, reporting its peak RSS
+//   --large-only           only the 5 GiB run
+//   --large-size-gib N     size of that object (default 5)
+//   --targets a,b          subset of skep,s3rver,ceiling
+//   --scenarios a,b        subset of put-small,get-small,list,put-large,get-large
+//   --quick                fewer operations (a smoke run)
+//   --cpu-prof             write V8 CPU profiles of skep and s3rver and print where the time goes
+//   --threadpool N         UV_THREADPOOL_SIZE for every server (default: Node's 4)
+//   --client-overhead      compare the CPU cost per request of this client and the AWS SDK v3
+//   --no-build             do not rebuild dist/ even if src/ is newer
+//   --skep-dir DIR         benchmark another (already built) skep checkout, e.g. a snapshot of HEAD
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Contents, GiB, KiB, MiB } from './data.js';
+import { ScenarioRunner, SCENARIOS, type BenchConfig, type ScenarioId, type TargetResult } from './scenarios.js';
+import { ROOT, TARGETS, startTarget, type TargetName } from './targets.js';
+import { buildRows, renderCpuTable, renderTable } from './report.js';
+import { summariseProfile } from './profile.js';
+import { runLarge } from './large.js';
+import { clientOverhead } from './client-overhead.js';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    large: { type: 'boolean', default: false },
+    'large-only': { type: 'boolean', default: false },
+    'large-size-gib': { type: 'string', default: '5' },
+    targets: { type: 'string' },
+    scenarios: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    threadpool: { type: 'string' },
+    'client-overhead': { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    'skep-dir': { type: 'string' },
+  },
+  strict: true,
+});
+
+const log = (msg: string) => process.stderr.write(msg + '\n');
+
+/** Rebuilds dist/ with `npm run build` when any compiled source is newer than dist/cli/main.js. */
+function ensureBuild(): void {
+  const marker = join(ROOT, 'dist/cli/main.js');
+  const builtAt = existsSync(marker) ? statSync(marker).mtimeMs : 0;
+  const srcDir = join(ROOT, 'src');
+  const newest = readdirSync(srcDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .reduce((m, f) => Math.max(m, statSync(join(srcDir, f)).mtimeMs), 0);
+  if (builtAt >= newest) return;
+  log('dist/ is older than src/: npm run build');
+  const r = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) {
+    // tsc still emits on type errors (someone else's work in progress); go on if it did.
+    if (!existsSync(marker) || statSync(marker).mtimeMs < builtAt) throw new Error('npm run build failed');
+    log('warning: npm run build reported errors; benchmarking what it emitted');
+  }
+}
+
+function list<T extends string>(text: string | undefined, all: readonly T[]): T[] {
+  if (!text) return [...all];
+  const picked = text.split(',').map((s) => s.trim()) as T[];
+  for (const p of picked) if (!all.includes(p)) throw new Error(`unknown value ${p}; expected one of ${all.join(', ')}`);
+  return picked;
+}
+
+async function main(): Promise<void> {
+  if (args['client-overhead']) {
+    await clientOverhead(log);
+    return;
+  }
+  const skepDir = args['skep-dir'] ? resolve(args['skep-dir']) : undefined;
+  if (!args['no-build'] && !skepDir) ensureBuild();
+
+  const quick = args.quick;
+  const cfg: BenchConfig = {
+    smallConcurrency: 16,
+    largeConcurrency: 4,
+    smallOps: quick ? 500 : 3000,
+    smallWarmup: quick ? 100 : 500,
+    largeCount: quick ? 4 : 8,
+    largeSize: 64 * MiB,
+    listKeys: 1000,
+    listOps: quick ? 50 : 400,
+    listMaxSeconds: quick ? 5 : 15,
+    scenarios: new Set<ScenarioId>(list(args.scenarios, SCENARIOS)),
+  };
+  const targets = list<TargetName>(args.targets, TARGETS);
+  const env: Record<string, string> = args.threadpool ? { UV_THREADPOOL_SIZE: args.threadpool } : {};
+  const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'skep-bench-prof-')) : undefined;
+  const contents = new Contents(4 * KiB);
+  const results: TargetResult[] = [];
+  const failures: string[] = [];
+  const started = Date.now();
+
+  if (skepDir) log(`skep from ${skepDir}`);
+  log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); client: raw SigV4 node:http, keep-alive`);
+  if (!args['large-only']) {
+    for (const name of targets) {
+      log(`\n== ${name}`);
+      const target = await startTarget(name, { cpuProfDir: profDir && name !== 'ceiling' ? join(profDir, name) : undefined, env, skepDir });
+      try {
+        const result = await new ScenarioRunner(target, cfg, contents, log).run();
+        results.push(result);
+        log(`  RSS: start ${result.rssStartMiB.toFixed(0)} MiB, peak ${result.rssPeakMiB.toFixed(0)} MiB, end ${result.rssEndMiB.toFixed(0)} MiB; ${result.checks} checks passed`);
+        for (const s of Object.values(result.scenarios)) if (s?.error) failures.push(`${name} ${s.id}: ${s.error}`);
+      } catch (err) {
+        failures.push(`${name}: ${(err as Error).message}`);
+        log(`  FAILED: ${(err as Error).message}\n  server stderr: ${target.stderr().slice(-1500)}`);
+      } finally {
+        await target.stop();
+      }
+      const errText = target.stderr().trim();
+      if (errText) log(`  server stderr (tail):\n${errText.slice(-1500)}`);
+    }
+
+    const rows = buildRows({ ...cfg, largeSizeMiB: cfg.largeSize / MiB });
+    process.stdout.write('\n' + renderTable(results, rows) + '\n\n' + renderCpuTable(results) + '\n');
+  }
+
+  let large: Awaited<ReturnType<typeof runLarge>> | undefined;
+  if (args.large || args['large-only']) {
+    large = await runLarge(Number(args['large-size-gib']) * GiB, contents, log, { env, skepDir });
+    process.stdout.write('\n' + large.summary + '\n');
+    if (large.error) failures.push(`large: ${large.error}`);
+  }
+
+  if (profDir) {
+    for (const name of ['skep', 's3rver']) {
+      const dir = join(profDir, name);
+      if (!existsSync(dir)) continue;
+      for (const f of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+        process.stdout.write(`\n[${name}] ${summariseProfile(join(dir, f))}\n`);
+      }
+    }
+    log(`\nprofiles kept in ${profDir} (open them in Chrome DevTools > Performance)`);
+  }
+
+  if (args.json) process.stdout.write('\n' + JSON.stringify({ node: process.version, config: { ...cfg, scenarios: [...cfg.scenarios] }, results, large }, null, 2) + '\n');
+  log(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (failures.length > 0) {
+    log(`\nFAILURES:\n  ${failures.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

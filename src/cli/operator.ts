@@ -1,0 +1,242 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { openServices, type Services } from '../wiring.js';
+import { createLogger } from '../log.js';
+import { DomainError } from '../util/domain-error.js';
+import { clientSnippets } from '../credentials/snippets.js';
+import type { IssuedCredentials, TokenView } from '../credentials/token-service.js';
+import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
+import type { ProjectView } from '../projects/project-service.js';
+
+// Operator commands (`skep project ...`, `skep token ...`, `skep audit`). They open the data
+// folder directly, so they work whether or not the server is running (SQLite WAL allows both).
+
+export interface Output {
+  out(text: string): void;
+}
+
+const COMMON = {
+  data: { type: 'string', short: 'd' },
+  json: { type: 'boolean' },
+} as const;
+
+function dataDirOf(value: string | undefined): string {
+  return resolve(value ?? process.env.SKEP_DATA ?? './data');
+}
+
+async function withServices<T>(dataDir: string, fn: (s: Services) => Promise<T>): Promise<T> {
+  const services = await openServices(dataDir, {
+    masterKey: process.env.SKEP_MASTER_KEY,
+    clock: () => new Date(),
+    log: createLogger('silent'),
+  });
+  try {
+    return await fn(services);
+  } finally {
+    await services.close();
+  }
+}
+
+/** "90d", "90" or "12h"-free: token lifetimes are whole days. */
+export function parseDays(text: string): number {
+  const m = /^(\d+)d?$/.exec(text.trim());
+  if (!m) throw new DomainError('invalid-argument', `--expires takes a number of days, like 90d (got "${text}").`, 'expires');
+  return Number(m[1]);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function tokenLines(t: TokenView): string {
+  return [
+    `id:           ${t.id}`,
+    `name:         ${t.name}`,
+    ...(t.description ? [`description:  ${t.description}`] : []),
+    `project:      ${t.projectId}`,
+    `permission:   ${t.permissionLabel} (${t.permission})`,
+    `buckets:      ${t.bucketScope ? t.bucketScope.join(', ') : 'all buckets (including new ones)'}`,
+    `billing:      ${t.billing ? 'read usage' : 'no'}`,
+    `access key:   ${t.accessKeyId}`,
+    `status:       ${t.status}`,
+    `created:      ${t.createdAt} by ${t.createdBy}`,
+    `expires:      ${t.expiresAt ?? 'never'}`,
+    `last used:    ${t.lastUsedAt ?? 'never'}`,
+    ...(t.rotationPending ? [`rotation:     pending; the old secret works until ${t.rotationDeadline}`] : []),
+  ].join('\n') + '\n';
+}
+
+function credentialLines(c: IssuedCredentials, endpoint: string, region: string): string {
+  const s = clientSnippets({ endpoint, region, accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey });
+  return [
+    '',
+    'Credentials (shown only now; skep keeps no readable copy):',
+    `  bearer token (REST API):  ${c.bearerToken}`,
+    `  access key ID:            ${c.accessKeyId}`,
+    `  secret access key:        ${c.secretAccessKey}`,
+    `  S3 endpoint:              ${endpoint}`,
+    '',
+    '--- AWS CLI ---', s.awsCli, '',
+    '--- rclone ---', s.rclone, '',
+    '--- boto3 ---', s.boto3, '',
+    '--- AWS SDK for JavaScript v3 ---', s.jsSdk, '',
+  ].join('\n');
+}
+
+async function projectCommand(argv: string[], io: Output): Promise<void> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { ...COMMON, name: { type: 'string' }, 'max-token-days': { type: 'string' } },
+    allowPositionals: true,
+  });
+  const dataDir = dataDirOf(values.data);
+  const maxDays = values['max-token-days'] === undefined ? undefined : values['max-token-days'] === 'none' ? null : parseDays(values['max-token-days']);
+  await withServices(dataDir, async (s) => {
+    const print = (p: ProjectView | ProjectView[]) => {
+      if (values.json) return io.out(JSON.stringify(p, null, 2) + '\n');
+      const list = Array.isArray(p) ? p : [p];
+      io.out(table([['ID', 'NAME', 'MAX TOKEN DAYS', 'CREATED'], ...list.map((x) => [x.id, x.name, String(x.maxTokenDays ?? '-'), x.createdAt])]));
+    };
+    switch (sub) {
+      case 'create': {
+        const name = values.name ?? positionals[0];
+        if (!name) throw new DomainError('invalid-argument', 'usage: skep project create NAME [--max-token-days N]', 'name');
+        return print(await s.projects.create(name, maxDays ?? null));
+      }
+      case 'list':
+        return print(await s.projects.list());
+      case 'update': {
+        if (!positionals[0]) throw new DomainError('invalid-argument', 'usage: skep project update PROJECT [--name N] [--max-token-days N|none]', 'project');
+        const p = await s.projects.resolve(positionals[0]);
+        return print(await s.projects.update(p.id, { name: values.name, maxTokenDays: maxDays }));
+      }
+      default:
+        throw new DomainError('invalid-argument', 'usage: skep project create|list|update ...');
+    }
+  });
+}
+
+const TOKEN_USAGE = `usage:
+  skep token create --project P --name N --permission admin-rw|admin-ro|object-rw|object-ro
+                    [--bucket B ...|--all-buckets] [--expires 90d] [--billing] [--description D]
+                    [--endpoint URL] [--region R]
+  skep token list --project P
+  skep token show|disable|enable|revoke|confirm-rotation TOKEN_ID
+  skep token rotate TOKEN_ID [--grace 7d]
+common: --data DIR (./data)  --json
+`;
+
+async function tokenCommand(argv: string[], io: Output): Promise<void> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      ...COMMON,
+      project: { type: 'string', short: 'p' },
+      name: { type: 'string' },
+      description: { type: 'string' },
+      permission: { type: 'string' },
+      bucket: { type: 'string', multiple: true },
+      'all-buckets': { type: 'boolean' },
+      expires: { type: 'string' },
+      billing: { type: 'boolean' },
+      grace: { type: 'string' },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  const dataDir = dataDirOf(values.data);
+  const endpoint = values.endpoint ?? process.env.SKEP_ENDPOINT ?? 'http://127.0.0.1:9000';
+  const region = values.region ?? process.env.SKEP_REGION ?? 'us-east-1';
+  const by = { actor: 'cli' };
+  const printToken = (t: TokenView) => io.out(values.json ? JSON.stringify(t, null, 2) + '\n' : tokenLines(t));
+  const printIssued = (r: { token: TokenView; credentials: IssuedCredentials }) => {
+    if (values.json) return io.out(JSON.stringify({ ...r, endpoint, snippets: clientSnippets({ endpoint, region, ...r.credentials }) }, null, 2) + '\n');
+    io.out(tokenLines(r.token) + credentialLines(r.credentials, endpoint, region));
+  };
+  const tokenId = () => {
+    if (!positionals[0]) throw new DomainError('invalid-argument', `skep token ${sub} needs a token id.\n${TOKEN_USAGE}`, 'token');
+    return positionals[0];
+  };
+
+  await withServices(dataDir, async (s) => {
+    switch (sub) {
+      case 'create': {
+        if (!values.project) throw new DomainError('invalid-argument', `--project is required.\n${TOKEN_USAGE}`, 'project');
+        if (!values.name) throw new DomainError('invalid-argument', `--name is required.\n${TOKEN_USAGE}`, 'name');
+        if (!values.permission) {
+          throw new DomainError('invalid-argument', `--permission is required: one of ${PERMISSION_LEVELS.map((l) => `${l} (${PERMISSION_LABELS[l]})`).join(', ')}.`, 'permission');
+        }
+        if (values.bucket && values['all-buckets']) throw new DomainError('invalid-argument', 'Use either --bucket or --all-buckets, not both.', 'bucket');
+        const project = await s.projects.resolve(values.project);
+        return printIssued(
+          await s.tokens.create({
+            projectId: project.id,
+            name: values.name,
+            description: values.description,
+            permission: values.permission,
+            bucketScope: values.bucket ?? null,
+            expiresInDays: values.expires === undefined ? undefined : parseDays(values.expires),
+            billing: values.billing ?? false,
+            createdBy: 'cli',
+          }),
+        );
+      }
+      case 'list': {
+        if (!values.project) throw new DomainError('invalid-argument', `--project is required.\n${TOKEN_USAGE}`, 'project');
+        const project = await s.projects.resolve(values.project);
+        const list = await s.tokens.list(project.id);
+        if (values.json) return io.out(JSON.stringify(list, null, 2) + '\n');
+        return io.out(
+          table([
+            ['ID', 'NAME', 'PERMISSION', 'BUCKETS', 'STATUS', 'EXPIRES', 'LAST USED', 'ACCESS KEY'],
+            ...list.map((t) => [t.id, t.name, t.permission, t.bucketScope?.join(',') ?? '*', t.status, t.expiresAt?.slice(0, 10) ?? 'never', t.lastUsedAt?.slice(0, 19) ?? '-', t.accessKeyId]),
+          ]),
+        );
+      }
+      case 'show':
+        return printToken(await s.tokens.show(tokenId()));
+      case 'disable':
+        return printToken(await s.tokens.disable(tokenId(), by));
+      case 'enable':
+        return printToken(await s.tokens.enable(tokenId(), by));
+      case 'revoke':
+        return printToken(await s.tokens.revoke(tokenId(), by));
+      case 'confirm-rotation':
+        return printToken(await s.tokens.confirmRotation(tokenId(), by));
+      case 'rotate':
+        return printIssued(await s.tokens.rotate(tokenId(), by, values.grace === undefined ? undefined : parseDays(values.grace)));
+      default:
+        throw new DomainError('invalid-argument', TOKEN_USAGE);
+    }
+  });
+}
+
+async function auditCommand(argv: string[], io: Output): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...COMMON, project: { type: 'string', short: 'p' }, token: { type: 'string' }, limit: { type: 'string' } },
+  });
+  await withServices(dataDirOf(values.data), async (s) => {
+    const projectId = values.project ? (await s.projects.resolve(values.project)).id : undefined;
+    const limit = values.limit ? Number(values.limit) : 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new DomainError('invalid-argument', '--limit is 1 to 10000.', 'limit');
+    const rows = await s.tokens.listAudit({ projectId, tokenId: values.token, limit });
+    if (values.json) return io.out(JSON.stringify(rows, null, 2) + '\n');
+    io.out(
+      table([
+        ['TIME', 'ACTION', 'ACTOR', 'TOKEN', 'SOURCE', 'DETAIL'],
+        ...rows.map((r) => [r.at.toISOString(), r.action, r.actor, r.tokenId ?? '-', r.source ?? '-', r.detail ?? '']),
+      ]),
+    );
+  });
+}
+
+export const OPERATOR_COMMANDS: Record<string, (argv: string[], io: Output) => Promise<void>> = {
+  project: projectCommand,
+  token: tokenCommand,
+  audit: auditCommand,
+};

@@ -1,0 +1,50 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { openSqliteStore } from './storage/metadata/sqlite-store.js';
+import { openFsBlobStore } from './storage/blob/fs-blob-store.js';
+import type { MetadataStore } from './storage/metadata/metadata-store.js';
+import type { BlobStore } from './storage/blob/blob-store.js';
+import { ObjectService } from './objects/object-service.js';
+import { MultipartService } from './objects/multipart-service.js';
+import { SecretBox, loadMasterKey } from './credentials/secret-box.js';
+import { TokenService } from './credentials/token-service.js';
+import { ProjectService } from './projects/project-service.js';
+
+// Opens a data folder: the metadata database, the blob folder, the master key, and the services
+// over them. Shared by `skep serve` and the operator CLI (which may run beside the server).
+
+export interface Services {
+  meta: MetadataStore;
+  blobs: BlobStore;
+  objects: ObjectService;
+  multipart: MultipartService;
+  tokens: TokenService;
+  projects: ProjectService;
+  close(): Promise<void>;
+}
+
+export async function openServices(
+  dataDir: string,
+  opts: { masterKey?: string; clock: () => Date; log: Logger },
+): Promise<Services> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const meta = await openSqliteStore(join(dataDir, 'metadata.sqlite'));
+  const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
+  const box = new SecretBox(await loadMasterKey(dataDir, opts.masterKey));
+  const tokens = new TokenService(meta, box, opts.clock);
+  const objects = new ObjectService(meta, blobs, opts.log);
+  return {
+    meta,
+    blobs,
+    objects,
+    multipart: new MultipartService(objects),
+    tokens,
+    projects: new ProjectService(meta),
+    async close() {
+      await tokens.flushUses();
+      await meta.close();
+      await blobs.close();
+    },
+  };
+}

@@ -1,0 +1,196 @@
+import { createHash, createHmac } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { ROOT_KEY, type TestServer } from './server.js';
+
+// Raw S3 requests for what the SDK will not send: chosen Host headers, tampered bodies,
+// hand-made aws-chunked bodies, missing Content-Length, aborted uploads. Signed with
+// @smithy/signature-v4 (the SDK's own signer), sent with node:http.
+
+/** SHA-256 in the shape @smithy/signature-v4 expects (a Checksum constructor). */
+class Sha256 {
+  private hash;
+  constructor(private readonly secret?: string | Uint8Array | ArrayBuffer) {
+    this.hash = this.make();
+  }
+  private make() {
+    return this.secret === undefined
+      ? createHash('sha256')
+      : createHmac('sha256', typeof this.secret === 'string' ? this.secret : Buffer.from(this.secret as Uint8Array));
+  }
+  update(data: string | Uint8Array | ArrayBuffer): void {
+    this.hash.update(typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data as Uint8Array));
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.hash.digest();
+  }
+  reset(): void {
+    this.hash = this.make();
+  }
+}
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export function signer(credentials: Credentials = ROOT_KEY, region = 'us-east-1'): SignatureV4 {
+  return new SignatureV4({ service: 's3', region, credentials, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+}
+
+export const sha256Hex = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** AWS's UriEncode (RFC 3986 unreserved kept; '/' kept in paths). */
+export function awsEncode(value: string, keepSlash = false): string {
+  let out = '';
+  for (const ch of value) {
+    if (/[A-Za-z0-9\-._~]/.test(ch) || (keepSlash && ch === '/')) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  text: string;
+}
+
+export interface RawRequest {
+  method: string;
+  /** Path, already percent-encoded as it goes on the wire. */
+  path: string;
+  /** Query parameters (encoded here). */
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  /** Host header (and signed host); defaults to 127.0.0.1:<port>. */
+  host?: string;
+  /** Sign with these credentials (default: the root key); false sends the request anonymously. */
+  sign?: Credentials | false;
+  /** x-amz-content-sha256 to sign; defaults to the SHA-256 of the body. */
+  payloadHash?: string;
+  signingDate?: Date;
+  /** Send this body instead of `body` (after signing): tampering. */
+  sendBody?: Buffer | string;
+}
+
+export function queryString(query: Record<string, string> | undefined): string {
+  if (!query) return '';
+  const parts = Object.entries(query).map(([k, v]) => (v === '' ? awsEncode(k) : `${awsEncode(k)}=${awsEncode(v)}`));
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/** Signs a request; returns the headers to send (host included). */
+export async function signedHeaders(server: TestServer, r: RawRequest): Promise<Record<string, string>> {
+  const host = r.host ?? `127.0.0.1:${server.port}`;
+  const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body);
+  const headers: Record<string, string> = { host, ...(r.headers ?? {}) };
+  if (r.sign === false) return headers;
+  headers['x-amz-content-sha256'] = r.payloadHash ?? sha256Hex(body);
+  const signed = await signer(r.sign ?? ROOT_KEY).sign(
+    {
+      method: r.method,
+      protocol: 'http:',
+      hostname: host.replace(/:\d+$/, ''),
+      port: server.port,
+      path: r.path,
+      query: r.query ?? {},
+      headers,
+    },
+    { signingDate: r.signingDate ?? new Date() },
+  );
+  return signed.headers as Record<string, string>;
+}
+
+/** Sends a request and reads the whole response. */
+export async function raw(server: TestServer, r: RawRequest): Promise<RawResponse> {
+  const headers = await signedHeaders(server, r);
+  const body = r.sendBody ?? r.body;
+  const bytes = body === undefined ? undefined : Buffer.from(body);
+  if (bytes && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
+    headers['content-length'] = String(bytes.length);
+  }
+  return send(server, r.method, r.path + queryString(r.query), headers, bytes);
+}
+
+export function send(server: TestServer, method: string, pathAndQuery: string, headers: Record<string, string>, body?: Buffer | Buffer[]): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path: pathAndQuery, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const buf = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buf, text: buf.toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (Array.isArray(body)) {
+      for (const b of body) req.write(b);
+      req.end();
+    } else req.end(body);
+  });
+}
+
+/** The text of `<name>` in an XML document (first occurrence). */
+export function xmlField(xml: string, name: string): string | undefined {
+  const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml);
+  return m?.[1];
+}
+
+// ---- aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) by hand ----
+
+const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
+
+export function signingKey(secret: string, date: string, region = 'us-east-1'): Buffer {
+  return hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), 's3'), 'aws4_request');
+}
+
+/** Frames `chunks` as a signed aws-chunked body, chaining signatures from `seedSignature`. */
+export function signedChunkedBody(chunks: Buffer[], seedSignature: string, amzDate: string, secret = ROOT_KEY.secretAccessKey): Buffer[] {
+  const key = signingKey(secret, amzDate.slice(0, 8));
+  const scope = `${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request`;
+  const emptyHash = sha256Hex('');
+  let previous = seedSignature;
+  const out: Buffer[] = [];
+  for (const chunk of [...chunks, Buffer.alloc(0)]) {
+    const toSign = ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, previous, emptyHash, sha256Hex(chunk)].join('\n');
+    const sig = createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
+    previous = sig;
+    out.push(Buffer.concat([Buffer.from(`${chunk.length.toString(16)};chunk-signature=${sig}\r\n`), chunk, Buffer.from('\r\n')]));
+  }
+  return out;
+}
+
+/** The seed signature from a signed Authorization header. */
+export function seedSignatureOf(headers: Record<string, string>): string {
+  const auth = headers.authorization ?? headers.Authorization;
+  return /Signature=([0-9a-f]{64})/.exec(auth)![1];
+}
+
+// ---- blob files on disk ----
+
+/** Blob files under <dataDir>/blobs, not counting the temp folder. */
+export async function blobFiles(server: TestServer): Promise<string[]> {
+  const root = join(server.dataDir, 'blobs');
+  const out: string[] = [];
+  const walk = async (dir: string, rel: string) => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (rel === '' && e.name === 'tmp') continue;
+      if (e.isDirectory()) await walk(join(dir, e.name), join(rel, e.name));
+      else out.push(join(rel, e.name));
+    }
+  };
+  await walk(root, '');
+  return out.sort();
+}
+
+export async function tmpFiles(server: TestServer): Promise<string[]> {
+  return readdir(join(server.dataDir, 'blobs', 'tmp'));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

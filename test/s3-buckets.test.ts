@@ -1,0 +1,282 @@
+import assert from 'node:assert/strict';
+import { Agent } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import {
+  AbortMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  GetBucketLocationCommand,
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListBucketsCommand,
+  ListObjectVersionsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { raw, xmlField } from './helpers/raw-s3.js';
+
+// CreateBucket, ListBuckets, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning,
+// ListObjectVersions, and bucket addressing (path style and virtual-hosted style).
+
+let server: TestServer;
+let s3: S3Client;
+let n = 0;
+const bucketName = (tag: string) => `bkt-${tag}-${process.pid}-${++n}`;
+
+before(async () => {
+  server = await startTestServer();
+  s3 = server.client();
+});
+after(() => server.stop());
+
+async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof S3ServiceException, `expected an S3 error, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the request to fail');
+}
+
+async function newBucket(tag: string): Promise<string> {
+  const name = bucketName(tag);
+  await s3.send(new CreateBucketCommand({ Bucket: name }));
+  return name;
+}
+
+describe('CreateBucket / ListBuckets / HeadBucket', () => {
+  test('a created bucket is listed with its creation date and answers HeadBucket', async () => {
+    const name = await newBucket('list');
+    const listed = await s3.send(new ListBucketsCommand({}));
+    const entry = listed.Buckets?.find((b) => b.Name === name);
+    assert.ok(entry, 'the new bucket is listed');
+    assert.ok(entry.CreationDate instanceof Date && Math.abs(entry.CreationDate.getTime() - Date.now()) < 60_000);
+    assert.ok(listed.Owner?.ID);
+    const head = await s3.send(new HeadBucketCommand({ Bucket: name }));
+    assert.equal(head.$metadata.httpStatusCode, 200);
+    assert.equal(head.BucketRegion, 'us-east-1');
+  });
+
+  test('invalid names are rejected with InvalidBucketName', async () => {
+    for (const bad of ['ab', 'x'.repeat(64), 'Upper-Case', 'under_score', '-leading', 'trailing-', 'a..b', '192.168.5.4', 'xn--punycode', 'ends-s3alias']) {
+      const err = await s3Error(s3.send(new CreateBucketCommand({ Bucket: bad })));
+      assert.equal(err.name, 'InvalidBucketName', bad);
+      assert.equal(err.$metadata.httpStatusCode, 400, bad);
+    }
+    const listed = await s3.send(new ListBucketsCommand({}));
+    assert.ok(!listed.Buckets?.some((b) => b.Name === 'ab' || b.Name === 'Upper-Case'));
+  });
+
+  test('names at the length limits are accepted', async () => {
+    for (const name of ['abc', `a${'b'.repeat(61)}c`, 'with.dots.ok']) {
+      await s3.send(new CreateBucketCommand({ Bucket: name }));
+      await s3.send(new HeadBucketCommand({ Bucket: name }));
+      await s3.send(new DeleteBucketCommand({ Bucket: name }));
+    }
+  });
+
+  test('a second CreateBucket answers 409 BucketAlreadyOwnedByYou', async () => {
+    const name = await newBucket('twice');
+    const err = await s3Error(s3.send(new CreateBucketCommand({ Bucket: name })));
+    assert.equal(err.name, 'BucketAlreadyOwnedByYou');
+    assert.equal(err.$metadata.httpStatusCode, 409);
+  });
+
+  test('LocationConstraint naming the server region is accepted; a foreign one is refused', async () => {
+    const name = bucketName('loc');
+    await s3.send(new CreateBucketCommand({ Bucket: name, CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never } }));
+    const loc = await s3.send(new GetBucketLocationCommand({ Bucket: name }));
+    // us-east-1 is reported as an empty constraint, as AWS does.
+    assert.ok(loc.LocationConstraint === undefined || (loc.LocationConstraint as string) === '');
+    const err = await s3Error(s3.send(new CreateBucketCommand({ Bucket: bucketName('loc2'), CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })));
+    assert.equal(err.name, 'IllegalLocationConstraintException');
+    assert.equal(err.$metadata.httpStatusCode, 400);
+  });
+
+  test('HeadBucket of a missing bucket is a 404', async () => {
+    const err = await s3Error(s3.send(new HeadBucketCommand({ Bucket: bucketName('missing') })));
+    assert.equal(err.$metadata.httpStatusCode, 404);
+    assert.equal(err.name, 'NotFound');
+  });
+
+  test('GetBucketVersioning of a never-versioned bucket has no Status', async () => {
+    const name = await newBucket('ver');
+    const v = await s3.send(new GetBucketVersioningCommand({ Bucket: name }));
+    assert.equal(v.$metadata.httpStatusCode, 200);
+    assert.equal(v.Status, undefined);
+    assert.equal(v.MFADelete, undefined);
+    const err = await s3Error(s3.send(new GetBucketVersioningCommand({ Bucket: bucketName('nover') })));
+    assert.equal(err.name, 'NoSuchBucket');
+  });
+});
+
+describe('DeleteBucket', () => {
+  test('an empty bucket is deleted; then it is gone', async () => {
+    const name = await newBucket('del');
+    const res = await s3.send(new DeleteBucketCommand({ Bucket: name }));
+    assert.equal(res.$metadata.httpStatusCode, 204);
+    const err = await s3Error(s3.send(new HeadBucketCommand({ Bucket: name })));
+    assert.equal(err.$metadata.httpStatusCode, 404);
+    const err2 = await s3Error(s3.send(new DeleteBucketCommand({ Bucket: name })));
+    assert.equal(err2.name, 'NoSuchBucket');
+  });
+
+  test('a bucket holding an object answers 409 BucketNotEmpty and keeps the object', async () => {
+    const name = await newBucket('full');
+    await s3.send(new PutObjectCommand({ Bucket: name, Key: 'k', Body: 'v' }));
+    const err = await s3Error(s3.send(new DeleteBucketCommand({ Bucket: name })));
+    assert.equal(err.name, 'BucketNotEmpty');
+    assert.equal(err.$metadata.httpStatusCode, 409);
+    const got = await s3.send(new GetObjectCommand({ Bucket: name, Key: 'k' }));
+    assert.equal(await got.Body!.transformToString(), 'v');
+  });
+
+  test('a bucket with an in-progress multipart upload is not empty until the upload is aborted', async () => {
+    const name = await newBucket('mpu');
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: name, Key: 'big' }));
+    const err = await s3Error(s3.send(new DeleteBucketCommand({ Bucket: name })));
+    assert.equal(err.name, 'BucketNotEmpty');
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: name, Key: 'big', UploadId }));
+    await s3.send(new DeleteBucketCommand({ Bucket: name }));
+  });
+});
+
+describe('ListObjectVersions on an unversioned bucket', () => {
+  test('every object is one version with VersionId "null" and IsLatest', async () => {
+    const name = await newBucket('vers');
+    await s3.send(new PutObjectCommand({ Bucket: name, Key: 'a', Body: 'aa' }));
+    await s3.send(new PutObjectCommand({ Bucket: name, Key: 'b/c', Body: 'bbb' }));
+    const res = await s3.send(new ListObjectVersionsCommand({ Bucket: name }));
+    assert.deepEqual(res.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest, v.Size]), [
+      ['a', 'null', true, 2],
+      ['b/c', 'null', true, 3],
+    ]);
+    assert.equal(res.DeleteMarkers, undefined);
+    assert.equal(res.IsTruncated, false);
+    const etag = res.Versions![0].ETag;
+    assert.match(etag!, /^"[0-9a-f]{32}"$/);
+    const grouped = await s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/' }));
+    assert.deepEqual(grouped.Versions?.map((v) => v.Key), ['a']);
+    assert.deepEqual(grouped.CommonPrefixes?.map((p) => p.Prefix), ['b/']);
+  });
+
+  test('max-keys / key-marker / NextKeyMarker pagination visits every key exactly once', async () => {
+    const name = await newBucket('vpage');
+    const keys = Array.from({ length: 23 }, (_, i) => `k/${String(i).padStart(3, '0')}`).concat(['top1', 'top2']);
+    await Promise.all(keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: name, Key, Body: Key }))));
+    for (const delimiter of [undefined, '/']) {
+      const seen: string[] = [];
+      let keyMarker: string | undefined;
+      let versionIdMarker: string | undefined;
+      let pages = 0;
+      for (;;) {
+        const res = await s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 4, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker, Delimiter: delimiter }));
+        pages++;
+        assert.ok((res.Versions?.length ?? 0) + (res.CommonPrefixes?.length ?? 0) <= 4);
+        for (const v of res.Versions ?? []) seen.push(v.Key!);
+        for (const p of res.CommonPrefixes ?? []) seen.push(p.Prefix!);
+        if (!res.IsTruncated) break;
+        assert.ok(res.NextKeyMarker, 'a truncated page names the next key marker');
+        keyMarker = res.NextKeyMarker;
+        versionIdMarker = res.NextVersionIdMarker;
+        assert.ok(pages < 50);
+      }
+      const expected = delimiter ? ['k/', 'top1', 'top2'] : [...keys].sort();
+      assert.equal(new Set(seen).size, seen.length, 'no key twice');
+      assert.deepEqual([...seen].sort(), expected, `delimiter ${delimiter}`);
+    }
+  });
+
+  test('the "empty a bucket" loop (list versions, delete them in batches) empties it and DeleteBucket succeeds', async () => {
+    const name = await newBucket('empty');
+    const keys = Array.from({ length: 30 }, (_, i) => `obj-${i}`);
+    await Promise.all(keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: name, Key, Body: 'x' }))));
+    let rounds = 0;
+    for (;;) {
+      const res = await s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 7 }));
+      const objects = [...(res.Versions ?? []), ...(res.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key!, VersionId: v.VersionId }));
+      if (objects.length === 0) break;
+      const del = await s3.send(new DeleteObjectsCommand({ Bucket: name, Delete: { Objects: objects } }));
+      assert.equal(del.Errors, undefined);
+      assert.equal(del.Deleted?.length, objects.length);
+      assert.ok(++rounds < 20);
+    }
+    assert.equal(rounds, 5);
+    const list = await s3.send(new ListObjectsV2Command({ Bucket: name }));
+    assert.equal(list.KeyCount, 0);
+    await s3.send(new DeleteBucketCommand({ Bucket: name }));
+  });
+});
+
+describe('bucket addressing', () => {
+  /** A client that resolves every host name to the test server, so <bucket>.s3.localhost reaches it. */
+  function virtualHostClient(seen: string[]): S3Client {
+    const agent = new Agent({
+      keepAlive: true,
+      lookup: ((_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) => {
+        if (opts?.all) cb(null, [{ address: '127.0.0.1', family: 4 }]);
+        else cb(null, '127.0.0.1', 4);
+      }) as never,
+    });
+    const client = server.client({
+      endpoint: `http://s3.localhost:${server.port}`,
+      forcePathStyle: false,
+      requestHandler: new NodeHttpHandler({ httpAgent: agent }),
+    });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const req = args.request as { hostname?: string; path?: string };
+        seen.push(`${req.hostname} ${req.path}`);
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'recordHost' },
+    );
+    return client;
+  }
+
+  test('virtual-hosted style: the bucket comes from the Host header', async () => {
+    const seen: string[] = [];
+    const vh = virtualHostClient(seen);
+    const name = bucketName('vhost');
+    await vh.send(new CreateBucketCommand({ Bucket: name }));
+    await vh.send(new PutObjectCommand({ Bucket: name, Key: 'dir/hello world.txt', Body: 'virtual' }));
+    const got = await vh.send(new GetObjectCommand({ Bucket: name, Key: 'dir/hello world.txt' }));
+    assert.equal(await got.Body!.transformToString(), 'virtual');
+    const list = await vh.send(new ListObjectsV2Command({ Bucket: name }));
+    assert.deepEqual(list.Contents?.map((o) => o.Key), ['dir/hello world.txt']);
+    await vh.send(new HeadBucketCommand({ Bucket: name }));
+    // Every request went to <bucket>.s3.localhost with the bucket absent from the path.
+    assert.ok(seen.length >= 5);
+    for (const line of seen) {
+      assert.ok(line.startsWith(`${name}.s3.localhost /`), line);
+      assert.ok(!line.includes(`/${name}`), line);
+    }
+    // The same object seen path-style.
+    const pathStyle = await s3.send(new GetObjectCommand({ Bucket: name, Key: 'dir/hello world.txt' }));
+    assert.equal(await pathStyle.Body!.transformToString(), 'virtual');
+  });
+
+  test('raw requests: Host <bucket>.s3.localhost routes to the bucket; a plain host routes path-style', async () => {
+    const name = await newBucket('rawvh');
+    await s3.send(new PutObjectCommand({ Bucket: name, Key: 'obj', Body: 'via-path' }));
+    const vhost = await raw(server, { method: 'GET', path: '/obj', host: `${name}.s3.localhost:${server.port}` });
+    assert.equal(vhost.status, 200);
+    assert.equal(vhost.text, 'via-path');
+    const listing = await raw(server, { method: 'GET', path: '/', host: `${name}.s3.localhost:${server.port}`, query: { 'list-type': '2' } });
+    assert.equal(listing.status, 200);
+    assert.equal(xmlField(listing.text, 'Name'), name);
+    assert.equal(xmlField(listing.text, 'Key'), 'obj');
+    // Path style on the IP host: "/obj" names a bucket called "obj".
+    const pathStyle = await raw(server, { method: 'GET', path: '/obj' });
+    assert.equal(pathStyle.status, 404);
+    assert.equal(xmlField(pathStyle.text, 'Code'), 'NoSuchBucket');
+  });
+});

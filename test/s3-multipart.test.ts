@@ -1,0 +1,425 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type ChecksumAlgorithm,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
+import { crc32c } from '@node-rs/crc32';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { raw, xmlField } from './helpers/raw-s3.js';
+
+// CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
+// AbortMultipartUpload, ListParts, ListMultipartUploads; lib-storage's Upload; part GETs;
+// multipart ETags and checksums (COMPOSITE and FULL_OBJECT).
+
+const MiB = 1024 * 1024;
+const PART = 5 * MiB;
+
+let server: TestServer;
+let s3: S3Client;
+let n = 0;
+const bucketName = (tag: string) => `mpu-${tag}-${process.pid}-${++n}`;
+
+before(async () => {
+  server = await startTestServer();
+  s3 = server.client();
+});
+after(() => server.stop());
+
+async function newBucket(tag: string): Promise<string> {
+  const name = bucketName(tag);
+  await s3.send(new CreateBucketCommand({ Bucket: name }));
+  return name;
+}
+
+async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof S3ServiceException, `expected an S3 error, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the request to fail');
+}
+
+const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
+
+function split(body: Buffer, size: number): Buffer[] {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < body.length; i += size) parts.push(body.subarray(i, i + size));
+  return parts;
+}
+
+/** S3's multipart ETag: md5 of the concatenated part MD5s, "-N". */
+function multipartEtag(parts: Buffer[]): string {
+  return `"${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-${parts.length}"`;
+}
+
+function rawDigest(alg: ChecksumAlgorithm, data: Buffer): Buffer {
+  switch (alg) {
+    case 'CRC32': {
+      const out = Buffer.alloc(4);
+      out.writeUInt32BE(crc32(data) >>> 0);
+      return out;
+    }
+    case 'CRC32C': {
+      const out = Buffer.alloc(4);
+      out.writeUInt32BE(crc32c(data) >>> 0);
+      return out;
+    }
+    case 'SHA1':
+      return createHash('sha1').update(data).digest();
+    case 'SHA256':
+      return sha256(data);
+    default:
+      throw new Error(`no sync digest for ${alg}`);
+  }
+}
+
+async function crc64nvme(data: Buffer): Promise<string> {
+  const h = new Crc64Nvme();
+  h.update(data);
+  return Buffer.from(await h.digest()).toString('base64');
+}
+
+/** COMPOSITE checksum: the algorithm over the concatenated part digests, "-N". */
+function compositeChecksum(alg: ChecksumAlgorithm, parts: Buffer[]): string {
+  return `${rawDigest(alg, Buffer.concat(parts.map((p) => rawDigest(alg, p)))).toString('base64')}-${parts.length}`;
+}
+
+async function getBody(bucket: string, key: string, extra: Record<string, unknown> = {}): Promise<{ body: Buffer; res: Awaited<ReturnType<S3Client['send']>> & Record<string, unknown> }> {
+  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
+  const body = Buffer.from(await res.Body!.transformToByteArray());
+  return { body, res: res as never };
+}
+
+describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
+  const body = randomBytes(12 * MiB + 12345);
+  const parts = split(body, PART);
+
+  test('default settings: 3 parts, ETag md5-3, bytes intact, COMPOSITE CRC32', async () => {
+    const bucket = await newBucket('lib');
+    const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: 'big.bin', Body: body, ContentType: 'application/x-big', Metadata: { kind: 'multipart' } }, partSize: PART, queueSize: 2 });
+    const result = await upload.done();
+    assert.equal(parts.length, 3);
+    assert.equal(result.ETag, multipartEtag(parts));
+    const { body: got, res } = await getBody(bucket, 'big.bin', { ChecksumMode: 'ENABLED' });
+    assert.ok(got.equals(body), 'bytes intact');
+    assert.equal(res.ETag, multipartEtag(parts));
+    assert.equal(res.ContentLength, body.length);
+    assert.equal(res.ContentType, 'application/x-big');
+    assert.deepEqual(res.Metadata, { kind: 'multipart' });
+    // lib-storage asks for CRC32 by default; S3 answers with the composite value.
+    assert.equal(res.ChecksumCRC32, compositeChecksum('CRC32', parts));
+    assert.equal(res.ChecksumType, 'COMPOSITE');
+  });
+
+  for (const alg of ['CRC32', 'SHA256', 'CRC64NVME', 'CRC32C', 'SHA1'] as const) {
+    test(`ChecksumAlgorithm ${alg}: the object checksum is what S3 computes`, async () => {
+      const bucket = await newBucket(`lib-${alg.toLowerCase()}`);
+      const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: 'obj', Body: body, ChecksumAlgorithm: alg }, partSize: PART, queueSize: 3 });
+      const result = await upload.done();
+      assert.equal(result.ETag, multipartEtag(parts));
+      const field = `Checksum${alg}` as const;
+      const expected = alg === 'CRC64NVME' ? await crc64nvme(body) : compositeChecksum(alg, parts);
+      assert.equal((result as Record<string, unknown>)[field], expected, 'CompleteMultipartUpload result');
+      const { body: got, res } = await getBody(bucket, 'obj', { ChecksumMode: 'ENABLED' });
+      assert.ok(got.equals(body));
+      assert.equal(res[field], expected, 'GetObject');
+      assert.equal(res.ChecksumType, alg === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'obj', ChecksumMode: 'ENABLED' }));
+      assert.equal(head[field], expected, 'HeadObject');
+    });
+  }
+
+  test('GET ?partNumber=N returns that part with the parts count', async () => {
+    const bucket = await newBucket('partget');
+    await new Upload({ client: s3, params: { Bucket: bucket, Key: 'p', Body: body }, partSize: PART }).done();
+    let offset = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const { body: got, res } = await getBody(bucket, 'p', { PartNumber: i + 1 });
+      assert.equal(res.$metadata.httpStatusCode, 206);
+      assert.ok(got.equals(parts[i]), `part ${i + 1}`);
+      assert.equal(res.PartsCount, 3);
+      assert.equal(res.ContentRange, `bytes ${offset}-${offset + parts[i].length - 1}/${body.length}`);
+      assert.equal(res.ContentLength, parts[i].length);
+      offset += parts[i].length;
+    }
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 2 }));
+    assert.equal(head.ContentLength, parts[1].length);
+    assert.equal(head.PartsCount, 3);
+    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 4 })));
+    assert.equal(err.$metadata.httpStatusCode, 416);
+    assert.equal(err.name, 'InvalidPartNumber');
+    // A range across part boundaries.
+    const { body: cross } = await getBody(bucket, 'p', { Range: `bytes=${PART - 10}-${PART + 9}` });
+    assert.ok(cross.equals(body.subarray(PART - 10, PART + 10)));
+  });
+});
+
+describe('multipart API by hand', () => {
+  test('Create, UploadPart, UploadPartCopy with CopySourceRange, ListParts, Complete', async () => {
+    const bucket = await newBucket('manual');
+    const source = randomBytes(6 * MiB);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'source', Body: source }));
+    const tail = randomBytes(1000);
+    const create = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'assembled', ContentType: 'text/x-assembled' }));
+    const uploadId = create.UploadId!;
+    assert.equal(create.Key, 'assembled');
+    assert.equal(create.Bucket, bucket);
+
+    const p1 = await s3.send(
+      new UploadPartCopyCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumber: 1, CopySource: `${bucket}/source`, CopySourceRange: `bytes=0-${PART - 1}` }),
+    );
+    assert.equal(p1.CopyPartResult?.ETag, `"${md5(source.subarray(0, PART)).toString('hex')}"`);
+    const middle = randomBytes(PART);
+    const p2 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumber: 2, Body: middle }));
+    const p3 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumber: 3, Body: tail }));
+    assert.equal(p3.ETag, `"${md5(tail).toString('hex')}"`);
+
+    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId }));
+    assert.deepEqual(listed.Parts?.map((p) => [p.PartNumber, p.Size, p.ETag]), [
+      [1, PART, p1.CopyPartResult?.ETag],
+      [2, PART, p2.ETag],
+      [3, 1000, p3.ETag],
+    ]);
+    const paged = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, MaxParts: 2 }));
+    assert.equal(paged.IsTruncated, true);
+    assert.equal(paged.Parts?.length, 2);
+    const rest = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumberMarker: paged.NextPartNumberMarker }));
+    assert.deepEqual(rest.Parts?.map((p) => p.PartNumber), [3]);
+    assert.equal(rest.IsTruncated, false);
+
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'assembled',
+        UploadId: uploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.CopyPartResult!.ETag }, { PartNumber: 2, ETag: p2.ETag }, { PartNumber: 3, ETag: p3.ETag }] },
+      }),
+    );
+    const expected = Buffer.concat([source.subarray(0, PART), middle, tail]);
+    assert.equal(done.ETag, multipartEtag([source.subarray(0, PART), middle, tail]));
+    assert.equal(done.Key, 'assembled');
+    const { body: got, res } = await getBody(bucket, 'assembled');
+    assert.ok(got.equals(expected));
+    assert.equal(res.ContentType, 'text/x-assembled');
+    // The upload is gone once completed.
+    const err = await s3Error(s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId })));
+    assert.equal(err.name, 'NoSuchUpload');
+  });
+
+  test('UploadPartCopy of a whole object, and a CopySourceRange past the end is InvalidRange', async () => {
+    const bucket = await newBucket('pcopy');
+    const first = randomBytes(PART);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a', Body: first }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'b', Body: 'tail end' }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'joined' }));
+    const c1 = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 1, CopySource: `${bucket}/a` }));
+    const c2 = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 2, CopySource: `${bucket}/b`, CopySourceRange: 'bytes=5-7' }));
+    const bad = await s3Error(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 3, CopySource: `${bucket}/b`, CopySourceRange: 'bytes=0-100' })));
+    assert.equal(bad.name, 'InvalidRange');
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'joined',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: c1.CopyPartResult!.ETag }, { PartNumber: 2, ETag: c2.CopyPartResult!.ETag }] },
+      }),
+    );
+    const { body } = await getBody(bucket, 'joined');
+    assert.ok(body.equals(Buffer.concat([first, Buffer.from('end')])));
+  });
+
+  test('SHA256 COMPOSITE by hand: part checksums listed, object checksum composite', async () => {
+    const bucket = await newBucket('sha');
+    const parts = [randomBytes(PART), randomBytes(200)];
+    const { UploadId, ChecksumAlgorithm } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 's', ChecksumAlgorithm: 'SHA256' }));
+    assert.equal(ChecksumAlgorithm, 'SHA256');
+    const uploaded = [];
+    for (let i = 0; i < parts.length; i++) {
+      const r = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 's', UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'SHA256' }));
+      assert.equal(r.ChecksumSHA256, sha256(parts[i]).toString('base64'));
+      uploaded.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumSHA256: r.ChecksumSHA256 });
+    }
+    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 's', UploadId }));
+    assert.deepEqual(listed.Parts?.map((p) => p.ChecksumSHA256), uploaded.map((u) => u.ChecksumSHA256));
+    // A part checksum that does not match the uploaded part is refused.
+    const wrong = await s3Error(
+      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 's', UploadId, MultipartUpload: { Parts: [uploaded[0], { ...uploaded[1], ChecksumSHA256: uploaded[0].ChecksumSHA256 }] } })),
+    );
+    assert.equal(wrong.name, 'InvalidPart');
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 's', UploadId, MultipartUpload: { Parts: uploaded } }));
+    assert.equal(done.ChecksumSHA256, compositeChecksum('SHA256', parts));
+    assert.equal(done.ChecksumType, 'COMPOSITE');
+  });
+
+  test('CRC32C FULL_OBJECT by hand: the whole-object CRC, checked against the one the client sends', async () => {
+    const bucket = await newBucket('full');
+    const parts = [randomBytes(PART), randomBytes(PART), randomBytes(777)];
+    const whole = Buffer.concat(parts);
+    const { UploadId, ChecksumType } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'f', ChecksumAlgorithm: 'CRC32C', ChecksumType: 'FULL_OBJECT' }),
+    );
+    assert.equal(ChecksumType, 'FULL_OBJECT');
+    const uploaded = [];
+    for (let i = 0; i < parts.length; i++) {
+      const r = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'f', UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'CRC32C' }));
+      uploaded.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC32C: r.ChecksumCRC32C });
+    }
+    const expected = rawDigest('CRC32C', whole).toString('base64');
+    const mismatch = await s3Error(
+      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'f', UploadId, ChecksumCRC32C: rawDigest('CRC32C', parts[0]).toString('base64'), ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: uploaded } })),
+    );
+    assert.equal(mismatch.name, 'BadDigest');
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'f', UploadId, ChecksumCRC32C: expected, ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: uploaded } }),
+    );
+    assert.equal(done.ChecksumCRC32C, expected);
+    assert.equal(done.ChecksumType, 'FULL_OBJECT');
+    const { body, res } = await getBody(bucket, 'f', { ChecksumMode: 'ENABLED' });
+    assert.ok(body.equals(whole));
+    assert.equal(res.ChecksumCRC32C, expected);
+  });
+
+  test('re-uploading a part replaces it', async () => {
+    const bucket = await newBucket('reup');
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'r' }));
+    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'r', UploadId, PartNumber: 1, Body: 'first try' }));
+    const second = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'r', UploadId, PartNumber: 1, Body: 'second try' }));
+    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'r', UploadId }));
+    assert.deepEqual(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size]), [[1, second.ETag, 10]]);
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'r', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: second.ETag }] } }));
+    assert.equal((await getBody(bucket, 'r')).body.toString(), 'second try');
+  });
+});
+
+describe('multipart errors', () => {
+  async function twoParts(bucket: string, key: string, firstSize = PART) {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const a = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: randomBytes(firstSize) }));
+    const b = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: randomBytes(100) }));
+    return { UploadId: UploadId!, parts: [{ PartNumber: 1, ETag: a.ETag }, { PartNumber: 2, ETag: b.ETag }] };
+  }
+
+  test('InvalidPart for a wrong ETag or an unknown part; the upload survives', async () => {
+    const bucket = await newBucket('invpart');
+    const { UploadId, parts } = await twoParts(bucket, 'k');
+    const wrongEtag = await s3Error(
+      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [parts[0], { PartNumber: 2, ETag: '"0123456789abcdef0123456789abcdef"' }] } })),
+    );
+    assert.equal(wrongEtag.name, 'InvalidPart');
+    assert.equal(wrongEtag.$metadata.httpStatusCode, 400);
+    const unknown = await s3Error(
+      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [...parts, { PartNumber: 3, ETag: parts[1].ETag }] } })),
+    );
+    assert.equal(unknown.name, 'InvalidPart');
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 404);
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: parts } }));
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
+  });
+
+  test('InvalidPartOrder when parts are not ascending', async () => {
+    const bucket = await newBucket('order');
+    const { UploadId, parts } = await twoParts(bucket, 'k');
+    const err = await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [parts[1], parts[0]] } })));
+    assert.equal(err.name, 'InvalidPartOrder');
+    assert.equal(err.$metadata.httpStatusCode, 400);
+  });
+
+  test('EntityTooSmall when a part other than the last is under 5 MiB', async () => {
+    const bucket = await newBucket('small');
+    const { UploadId, parts } = await twoParts(bucket, 'k', 1000);
+    const err = await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: parts } })));
+    assert.equal(err.name, 'EntityTooSmall');
+    assert.equal(err.$metadata.httpStatusCode, 400);
+  });
+
+  test('NoSuchUpload after AbortMultipartUpload (UploadPart, ListParts, Complete, Abort)', async () => {
+    const bucket = await newBucket('abort');
+    const { UploadId, parts } = await twoParts(bucket, 'k');
+    const aborted = await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId }));
+    assert.equal(aborted.$metadata.httpStatusCode, 204);
+    const attempts: (() => Promise<unknown>)[] = [
+      () => s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 3, Body: 'late' })),
+      () => s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId })),
+      () => s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: parts } })),
+      () => s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId })),
+    ];
+    for (const attempt of attempts) {
+      const err = await s3Error(attempt());
+      assert.equal(err.name, 'NoSuchUpload');
+      assert.equal(err.$metadata.httpStatusCode, 404);
+    }
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    assert.equal(uploads.Uploads, undefined);
+  });
+
+  test('an upload ID used with another key is NoSuchUpload; a bad part number is InvalidArgument', async () => {
+    const bucket = await newBucket('wrongkey');
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'right' }));
+    const err = await s3Error(s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'wrong', UploadId, PartNumber: 1, Body: 'x' })));
+    assert.equal(err.name, 'NoSuchUpload');
+    const bad = await raw(server, { method: 'PUT', path: `/${bucket}/right`, query: { partNumber: '10001', uploadId: UploadId! }, body: 'x' });
+    assert.equal(bad.status, 400);
+    assert.equal(xmlField(bad.text, 'Code'), 'InvalidArgument');
+  });
+
+  test('CompleteMultipartUpload with no parts is MalformedXML', async () => {
+    const bucket = await newBucket('noparts');
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k' }));
+    const err = await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [] } })));
+    assert.equal(err.name, 'MalformedXML');
+  });
+});
+
+describe('ListMultipartUploads', () => {
+  test('lists in-progress uploads with prefix, delimiter and key-marker/upload-id-marker paging', async () => {
+    const bucket = await newBucket('listup');
+    const keys = ['a/1', 'a/2', 'b', 'b', 'c/d/e'];
+    const ids: string[] = [];
+    for (const Key of keys) ids.push((await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }))).UploadId!);
+    const all = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    assert.deepEqual(all.Uploads?.map((u) => u.Key), keys);
+    assert.deepEqual(new Set(all.Uploads?.map((u) => u.UploadId)), new Set(ids));
+    for (const u of all.Uploads!) {
+      assert.ok(u.Initiated instanceof Date);
+      assert.equal(u.StorageClass, 'STANDARD');
+    }
+    const prefixed = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'a/' }));
+    assert.deepEqual(prefixed.Uploads?.map((u) => u.Key), ['a/1', 'a/2']);
+    const grouped = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Delimiter: '/' }));
+    assert.deepEqual(grouped.Uploads?.map((u) => u.Key), ['b', 'b']);
+    assert.deepEqual(grouped.CommonPrefixes?.map((p) => p.Prefix), ['a/', 'c/']);
+
+    const seen: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const res = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, MaxUploads: 2, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      for (const u of res.Uploads ?? []) seen.push(u.UploadId!);
+      if (!res.IsTruncated) break;
+      keyMarker = res.NextKeyMarker;
+      uploadIdMarker = res.NextUploadIdMarker;
+    }
+    assert.equal(seen.length, keys.length);
+    assert.deepEqual(new Set(seen), new Set(ids));
+  });
+});
