@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { openSqliteStore } from '../storage/metadata/sqlite-store.js';
+import type { MetadataStore, ObjectRow } from '../storage/metadata/metadata-store.js';
+import { listPage, type ListingPage } from './listing.js';
+import { compareUtf8 } from '../storage/metadata/key-order.js';
+
+// The paging engine against a real SQLite store: every page walk must visit each entry exactly
+// once, in UTF-8 byte order, whatever the page size, prefix and delimiter.
+
+async function storeWith(keys: string[]): Promise<{ meta: MetadataStore; bucketId: string }> {
+  const meta = await openSqliteStore(':memory:');
+  await meta.createProject({ id: 'p', name: 'p', createdAt: new Date(), maxTokenDays: null });
+  await meta.createBucket({ id: 'b', projectId: 'p', name: 'bucket', region: 'us-east-1', createdAt: new Date() });
+  for (const key of keys) {
+    const row: ObjectRow = {
+      bucketId: 'b', key, size: 1, etag: '"x"', lastModified: new Date(), headers: {}, userMetadata: {},
+      checksum: null, blobs: [{ ref: randomBytes(8).toString('hex'), size: 1 }], partsCount: null, tags: {}, storageClass: 'STANDARD',
+    };
+    await meta.putObject(row, { kind: 'none' });
+  }
+  return { meta, bucketId: 'b' };
+}
+
+/** What one unpaged listing must return, computed the simple way. */
+function expected(keys: string[], prefix: string, delimiter: string): string[] {
+  const out = new Set<string>();
+  for (const key of [...keys].sort(compareUtf8)) {
+    if (!key.startsWith(prefix)) continue;
+    const idx = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
+    out.add(idx >= 0 ? `P:${key.slice(0, idx + delimiter.length)}` : `K:${key}`);
+  }
+  return [...out];
+}
+
+function entries(page: ListingPage): string[] {
+  // Contents and prefixes interleave in key order.
+  return [...page.contents.map((c) => `K:${c.key}`), ...page.commonPrefixes.map((p) => `P:${p}`)].sort((a, b) => compareUtf8(a.slice(2), b.slice(2)));
+}
+
+async function walk(meta: MetadataStore, bucketId: string, prefix: string, delimiter: string, maxKeys: number): Promise<string[]> {
+  const seen: string[] = [];
+  let marker: string | undefined;
+  for (let pages = 0; pages < 10_000; pages++) {
+    const page = await listPage(meta, bucketId, { prefix, delimiter, marker, maxKeys });
+    assert.ok(page.contents.length + page.commonPrefixes.length <= maxKeys);
+    seen.push(...entries(page));
+    if (!page.isTruncated) return seen;
+    assert.ok(page.last, 'a truncated page names where to resume');
+    marker = page.last;
+  }
+  throw new Error('listing did not terminate');
+}
+
+const KEYS = [
+  'a', 'a/1', 'a/2', 'a/b/1', 'a/b/2', 'a/c', 'ab', 'b/x', 'b/y/z', 'c', 'photos/2024/jan.jpg', 'photos/2024/feb.jpg',
+  'photos/2025/mar.jpg', 'photos/readme', 'z', '\u00e9t\u00e9/1', '\uffff/x', '\u{1F600}/emoji', '\ue000', '\u{10000}',
+  'dir//double', 'dir/', 'dir/x', 'sp ace/1', 'plus+/1',
+];
+
+test('every page size visits each entry exactly once, in byte order', async () => {
+  const { meta, bucketId } = await storeWith(KEYS);
+  for (const [prefix, delimiter] of [['', ''], ['', '/'], ['a/', '/'], ['photos/', '/'], ['photos/2024/', '/'], ['a', 'b'], ['', '//'], ['dir/', '/']]) {
+    const want = expected(KEYS, prefix, delimiter);
+    for (const maxKeys of [1, 2, 3, 7, 1000]) {
+      assert.deepEqual(await walk(meta, bucketId, prefix, delimiter, maxKeys), want, `prefix=${prefix} delimiter=${delimiter} maxKeys=${maxKeys}`);
+    }
+  }
+  await meta.close();
+});
+
+test('a common prefix as marker resumes after all of its keys', async () => {
+  const { meta, bucketId } = await storeWith(KEYS);
+  const page = await listPage(meta, bucketId, { prefix: '', delimiter: '/', marker: 'a/', maxKeys: 2 });
+  assert.deepEqual(entries(page), ['K:ab', 'P:b/']);
+  await meta.close();
+});
+
+test('a key marker inside a common prefix still rolls later keys into that prefix', async () => {
+  const { meta, bucketId } = await storeWith(KEYS);
+  const page = await listPage(meta, bucketId, { prefix: '', delimiter: '/', marker: 'a/1', maxKeys: 2 });
+  assert.deepEqual(entries(page), ['P:a/', 'K:ab']);
+  await meta.close();
+});
+
+test('a page of 1000 under many rolled-up keys costs one seek per prefix, not a scan', async () => {
+  const keys: string[] = [];
+  for (let d = 0; d < 30; d++) for (let f = 0; f < 200; f++) keys.push(`dir${String(d).padStart(2, '0')}/file${f}`);
+  const { meta, bucketId } = await storeWith(keys);
+  let queries = 0;
+  const counting = new Proxy(meta, {
+    get(target, prop, receiver) {
+      if (prop === 'listObjects') {
+        return (...args: Parameters<MetadataStore['listObjects']>) => {
+          queries++;
+          return target.listObjects(...args);
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  const page = await listPage(counting, bucketId, { prefix: '', delimiter: '/', maxKeys: 1000 });
+  assert.equal(page.commonPrefixes.length, 30);
+  assert.equal(page.isTruncated, false);
+  assert.ok(queries <= 31, `expected one query per common prefix, got ${queries}`);
+  await meta.close();
+});
