@@ -1,6 +1,6 @@
 // Process figures from /proc (Linux): resident memory (current and peak) and CPU time.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -30,6 +30,41 @@ export function readCpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+export interface ThreadCpu {
+  /** The main (JavaScript) thread. */
+  main: number;
+  /**
+   * All other threads: libuv's pool (file system calls, their kernel time included) and V8's
+   * GC/compiler threads. Node 20 names them all "node", so they are not told apart.
+   */
+  other: number;
+}
+
+function parseStat(text: string): { utime: number; stime: number } {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { utime: Number(fields[11]) / TICKS_PER_SECOND, stime: Number(fields[12]) / TICKS_PER_SECOND };
+}
+
+/** CPU seconds per thread group (user + system), from /proc/<pid>/task. */
+export function readThreadCpu(pid: number): ThreadCpu {
+  const out: ThreadCpu = { main: 0, other: 0 };
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { main: NaN, other: NaN };
+  }
+  for (const tid of tids) {
+    try {
+      const { utime, stime } = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      out[tid === String(pid) ? 'main' : 'other'] += utime + stime;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Samples a process's RSS every `intervalMs` and keeps the maximum seen. */

@@ -102,15 +102,19 @@ const IDS: [ScenarioId, string][] = [
   ['list', 'ListV2'],
 ];
 
-/** Where the CPU goes: server and client CPU per operation, and server cores in use. */
+/**
+ * Where the CPU goes: server CPU per operation (all threads, and the main thread alone), the
+ * cores the server kept busy, and the client's own CPU per operation.
+ */
 export function renderCpuTable(results: TargetResult[]): string {
-  const header = ['CPU per op (ms)', ...results.flatMap((r) => [`${r.target} server`, `(cores)`]), 'client (skep run)'];
+  const header = ['CPU ms per op', ...results.flatMap((r) => [`${r.target} all`, 'main', 'cores']), 'client (skep run)'];
   const rows: string[][] = [];
   for (const [id, label] of IDS) {
     const row = [label];
     for (const r of results) {
       const s = r.scenarios[id];
-      row.push(s && !s.error ? s.serverCpuMsPerOp.toFixed(3) : '-', s && !s.error ? s.serverCores.toFixed(2) : '-');
+      const ok = s && !s.error;
+      row.push(ok ? s.serverCpuMsPerOp.toFixed(3) : '-', ok ? s.serverThreadsMsPerOp.main.toFixed(3) : '-', ok ? s.serverCores.toFixed(2) : '-');
     }
     const sk = results.find((r) => r.target === 'skep')?.scenarios[id];
     row.push(sk && !sk.error ? sk.clientCpuMsPerOp.toFixed(3) : '-');

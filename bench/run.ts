@@ -10,7 +10,8 @@
 //   --large-size-gib N     size of that object (default 5)
 //   --targets a,b          subset of skep,s3rver,ceiling
 //   --scenarios a,b        subset of put-small,get-small,list,put-large,get-large
-//   --quick                fewer operations (a smoke run)
+//   --quick                fewer operations, one round (a smoke run)
+//   --rounds N             rounds per scenario and target (default 2; the best is reported)
 //   --cpu-prof             write V8 CPU profiles of skep and s3rver and print where the time goes
 //   --threadpool N         UV_THREADPOOL_SIZE for every server (default: Node's 4)
 //   --client-overhead      compare the CPU cost per request of this client and the AWS SDK v3
@@ -19,7 +20,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Contents, GiB, KiB, MiB } from './data.js';
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     'client-overhead': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     'skep-dir': { type: 'string' },
+    rounds: { type: 'string' },
   },
   strict: true,
 });
@@ -92,8 +94,9 @@ async function main(): Promise<void> {
     largeCount: quick ? 4 : 8,
     largeSize: 64 * MiB,
     listKeys: 1000,
-    listOps: quick ? 50 : 400,
-    listMaxSeconds: quick ? 5 : 15,
+    listOps: quick ? 50 : 300,
+    listMaxSeconds: quick ? 4 : 8,
+    rounds: Number(args.rounds ?? (quick ? 1 : 2)),
     scenarios: new Set<ScenarioId>(list(args.scenarios, SCENARIOS)),
   };
   const targets = list<TargetName>(args.targets, TARGETS);
@@ -107,23 +110,46 @@ async function main(): Promise<void> {
   if (skepDir) log(`skep from ${skepDir}`);
   log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); client: raw SigV4 node:http, keep-alive`);
   if (!args['large-only']) {
-    for (const name of targets) {
-      log(`\n== ${name}`);
-      const target = await startTarget(name, { cpuProfDir: profDir && name !== 'ceiling' ? join(profDir, name) : undefined, env, skepDir });
-      try {
-        const result = await new ScenarioRunner(target, cfg, contents, log).run();
-        results.push(result);
-        log(`  RSS: start ${result.rssStartMiB.toFixed(0)} MiB, peak ${result.rssPeakMiB.toFixed(0)} MiB, end ${result.rssEndMiB.toFixed(0)} MiB; ${result.checks} checks passed`);
-        for (const s of Object.values(result.scenarios)) if (s?.error) failures.push(`${name} ${s.id}: ${s.error}`);
-      } catch (err) {
-        failures.push(`${name}: ${(err as Error).message}`);
-        log(`  FAILED: ${(err as Error).message}\n  server stderr: ${target.stderr().slice(-1500)}`);
-      } finally {
-        await target.stop();
+    // All servers up at once (an idle one costs nothing); each scenario then runs on each target
+    // in turn, in alternating order, `rounds` times.
+    const running: ScenarioRunner[] = [];
+    const dead = new Set<string>();
+    try {
+      for (const name of targets) {
+        const target = await startTarget(name, { cpuProfDir: profDir && name !== 'ceiling' ? join(profDir, name) : undefined, env, skepDir });
+        running.push(new ScenarioRunner(target, cfg, contents, log));
       }
-      const errText = target.stderr().trim();
-      if (errText) log(`  server stderr (tail):\n${errText.slice(-1500)}`);
+      log(`servers: ${running.map((r) => `${r.target.name} pid ${r.target.pid}`).join(', ')}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+      for (let round = 1; round <= cfg.rounds; round++) {
+        log(`\n== round ${round} of ${cfg.rounds}`);
+        const order = round % 2 === 1 ? running : [...running].reverse();
+        for (const id of SCENARIOS) {
+          if (!cfg.scenarios.has(id)) continue;
+          for (const runner of order) {
+            const name = runner.target.name;
+            if (dead.has(name)) continue;
+            try {
+              const r = await runner.phase(id, round);
+              if (r.error) failures.push(`${name} ${id} round ${round}: ${r.error}`);
+            } catch (err) {
+              dead.add(name);
+              failures.push(`${name} ${id} round ${round}: ${(err as Error).message}`);
+              log(`  ${id} ${name} FAILED: ${(err as Error).message}\n  server stderr: ${runner.target.stderr().slice(-1500)}`);
+            }
+          }
+        }
+      }
+    } finally {
+      for (const runner of running) {
+        const result = runner.finish();
+        results.push(result);
+        await runner.target.stop();
+        log(`${result.target}: RSS start ${result.rssStartMiB.toFixed(0)} MiB, peak ${result.rssPeakMiB.toFixed(0)} MiB, end ${result.rssEndMiB.toFixed(0)} MiB; ${result.checks} checks passed`);
+        const errText = runner.target.stderr().trim();
+        if (errText) log(`  ${result.target} stderr (tail):\n${errText.slice(-1500)}`);
+      }
     }
+    log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
     const rows = buildRows({ ...cfg, largeSizeMiB: cfg.largeSize / MiB });
     process.stdout.write('\n' + renderTable(results, rows) + '\n\n' + renderCpuTable(results) + '\n');

@@ -13,8 +13,9 @@ import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import type { BlobStore } from './storage/blob/blob-store.js';
 import { bootstrap, type BootstrapResult } from './projects/bootstrap.js';
 import { createS3Handler, newRequestId } from './s3/s3-handler.js';
-import { S3Error } from './s3/errors.js';
-import { xmlDocument } from './s3/xml.js';
+import { clientErrorResponse } from './s3/render.js';
+import { createConsoleHandler, isConsoleRequest } from './console/console-handler.js';
+import { createApiHandler, isApiRequest } from './api/app.js';
 
 // Wiring: opens the stores in the data folder, builds the services and serves HTTP(S).
 
@@ -31,27 +32,20 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const IDLE_TIMEOUT_MS = 120_000;
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000;
 /** last-used-at is written in batches at this interval. */
 const USE_FLUSH_INTERVAL_MS = 10_000;
-
-/** Malformed requests Node rejects before any handler (e.g. oversized headers) still get S3 XML. */
-function clientErrorResponse(err: NodeJS.ErrnoException): Buffer {
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const s3 = tooLarge ? new S3Error('RequestHeaderSectionTooLarge') : new S3Error('InvalidRequest', 'The request could not be parsed.');
-  const requestId = newRequestId();
-  const body = xmlDocument('Error', { Code: s3.code, Message: s3.message, RequestId: requestId }, false);
-  return Buffer.from(
-    `HTTP/1.1 ${s3.status} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `x-amz-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
+/** Usage counters are written in batches at this interval. */
+const USAGE_FLUSH_INTERVAL_MS = 5_000;
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const services = await openServices(config.dataDir, { masterKey: config.masterKey, clock: config.clock, log });
   const { meta, blobs, objects, multipart, tokens } = services;
   const boot = await bootstrap(meta, tokens, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
+  const admin = await services.users.bootstrapAdmin(boot.projectId);
+  if (admin) boot.admin = admin;
 
   const handleS3 = createS3Handler({
     services: { objects, multipart },
@@ -60,8 +54,35 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     baseDomains: config.baseDomains,
     clock: config.clock,
     log,
+    usage: (e) => services.usage.record(e),
   });
+  let url = '';
+  const handleApi = createApiHandler({
+    ...services,
+    region: config.region,
+    tls: !!config.tls,
+    fallbackUrl: () => url,
+    clock: config.clock,
+    log,
+  });
+  const handleConsole = createConsoleHandler({ log });
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // /api/v1 and /api/v1/* are the REST API's.
+    if (isApiRequest(req)) {
+      handleApi(req, res).catch((err) => {
+        log.error({ err }, 'api request failed');
+        res.destroy();
+      });
+      return;
+    }
+    // /console and /console/* (and a browser's plain `GET /`) are the web console's.
+    if (isConsoleRequest(req, config.baseDomains)) {
+      handleConsole(req, res).catch((err) => {
+        log.error({ err }, 'console request failed');
+        res.destroy();
+      });
+      return;
+    }
     handleS3(req, res).catch((err) => {
       log.error({ err }, 'unhandled request failure');
       res.destroy();
@@ -72,8 +93,12 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     : createHttpServer(listener);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // multi-gigabyte uploads may take longer than Node's 5-minute default
+  // ...but a connection that stalls (no bytes either way) is dropped, so a stuck upload cannot
+  // hold its socket and temp file forever; the aborted body discards the partial write.
+  server.setTimeout(IDLE_TIMEOUT_MS);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (socket.writable) socket.end(clientErrorResponse(err));
+    // Malformed requests Node rejects before any handler (e.g. oversized headers) still get S3 XML.
+    if (socket.writable) socket.end(clientErrorResponse(err, newRequestId()));
     else socket.destroy();
   });
 
@@ -82,7 +107,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     server.listen(config.port, config.host, () => resolveListen());
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `${config.tls ? 'https' : 'http'}://${config.host}:${port}`;
+  url = `${config.tls ? 'https' : 'http'}://${config.host}:${port}`;
 
   const sweep = () =>
     objects.sweepOrphans(ORPHAN_MIN_AGE_MS).then(
@@ -95,6 +120,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const flushUses = () => tokens.flushUses().catch((err: unknown) => log.warn({ err }, 'recording token use failed'));
   const usesTimer = setInterval(flushUses, USE_FLUSH_INTERVAL_MS);
   usesTimer.unref();
+  const flushUsage = () => services.usage.flush().catch(() => undefined);
+  const usageTimer = setInterval(flushUsage, USAGE_FLUSH_INTERVAL_MS);
+  usageTimer.unref();
 
   return {
     url,
@@ -109,6 +137,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     async close() {
       clearInterval(timer);
       clearInterval(usesTimer);
+      clearInterval(usageTimer);
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();

@@ -10,6 +10,8 @@ import { MultipartService } from './objects/multipart-service.js';
 import { SecretBox, loadMasterKey } from './credentials/secret-box.js';
 import { TokenService } from './credentials/token-service.js';
 import { ProjectService } from './projects/project-service.js';
+import { UserService } from './users/user-service.js';
+import { UsageService } from './usage/usage-service.js';
 
 // Opens a data folder: the metadata database, the blob folder, the master key, and the services
 // over them. Shared by `skep serve` and the operator CLI (which may run beside the server).
@@ -21,6 +23,8 @@ export interface Services {
   multipart: MultipartService;
   tokens: TokenService;
   projects: ProjectService;
+  users: UserService;
+  usage: UsageService;
   close(): Promise<void>;
 }
 
@@ -34,6 +38,7 @@ export async function openServices(
   const box = new SecretBox(await loadMasterKey(dataDir, opts.masterKey));
   const tokens = new TokenService(meta, box, opts.clock);
   const objects = new ObjectService(meta, blobs, opts.log);
+  const usage = new UsageService(meta, opts.clock, opts.log);
   return {
     meta,
     blobs,
@@ -41,8 +46,11 @@ export async function openServices(
     multipart: new MultipartService(objects),
     tokens,
     projects: new ProjectService(meta),
+    users: new UserService(meta, (e) => tokens.audit(e), opts.clock),
+    usage,
     async close() {
       await tokens.flushUses();
+      await usage.flush().catch((err: unknown) => opts.log.warn({ err }, 'usage counters lost at close'));
       await meta.close();
       await blobs.close();
     },

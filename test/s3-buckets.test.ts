@@ -274,6 +274,11 @@ describe('bucket addressing', () => {
     assert.equal(listing.status, 200);
     assert.equal(xmlField(listing.text, 'Name'), name);
     assert.equal(xmlField(listing.text, 'Key'), 'obj');
+    // The bare base domain is the service endpoint: ListBuckets.
+    const service = await raw(server, { method: 'GET', path: '/', host: `s3.localhost:${server.port}` });
+    assert.equal(service.status, 200);
+    assert.match(service.text, /<ListAllMyBucketsResult/);
+    assert.ok(service.text.includes(`<Name>${name}</Name>`));
     // Path style on the IP host: "/obj" names a bucket called "obj".
     const pathStyle = await raw(server, { method: 'GET', path: '/obj' });
     assert.equal(pathStyle.status, 404);

@@ -17,6 +17,8 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
   type ChecksumAlgorithm,
+  type GetObjectCommandInput,
+  type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
@@ -104,10 +106,10 @@ function compositeChecksum(alg: ChecksumAlgorithm, parts: Buffer[]): string {
   return `${rawDigest(alg, Buffer.concat(parts.map((p) => rawDigest(alg, p)))).toString('base64')}-${parts.length}`;
 }
 
-async function getBody(bucket: string, key: string, extra: Record<string, unknown> = {}): Promise<{ body: Buffer; res: Awaited<ReturnType<S3Client['send']>> & Record<string, unknown> }> {
+async function getBody(bucket: string, key: string, extra: Partial<GetObjectCommandInput> = {}): Promise<{ body: Buffer; res: GetObjectCommandOutput }> {
   const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
   const body = Buffer.from(await res.Body!.transformToByteArray());
-  return { body, res: res as never };
+  return { body, res };
 }
 
 describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
@@ -139,7 +141,7 @@ describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
       assert.equal(result.ETag, multipartEtag(parts));
       const field = `Checksum${alg}` as const;
       const expected = alg === 'CRC64NVME' ? await crc64nvme(body) : compositeChecksum(alg, parts);
-      assert.equal((result as Record<string, unknown>)[field], expected, 'CompleteMultipartUpload result');
+      assert.equal(result[field], expected, 'CompleteMultipartUpload result');
       const { body: got, res } = await getBody(bucket, 'obj', { ChecksumMode: 'ENABLED' });
       assert.ok(got.equals(body));
       assert.equal(res[field], expected, 'GetObject');
@@ -380,6 +382,25 @@ describe('multipart errors', () => {
     const bad = await raw(server, { method: 'PUT', path: `/${bucket}/right`, query: { partNumber: '10001', uploadId: UploadId! }, body: 'x' });
     assert.equal(bad.status, 400);
     assert.equal(xmlField(bad.text, 'Code'), 'InvalidArgument');
+  });
+
+  test('a part whose body fails Content-MD5 or its x-amz-checksum is BadDigest and not stored', async () => {
+    const bucket = await newBucket('badpart');
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k', ChecksumAlgorithm: 'SHA256' }));
+    const good = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'good part', ChecksumAlgorithm: 'SHA256' }));
+    const md5Err = await s3Error(
+      s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'replacement', ChecksumAlgorithm: 'SHA256', ContentMD5: md5(Buffer.from('other')).toString('base64') })),
+    );
+    assert.equal(md5Err.name, 'BadDigest');
+    const shaErr = await s3Error(
+      s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'replacement', ChecksumSHA256: sha256(Buffer.from('other')).toString('base64') })),
+    );
+    assert.equal(shaErr.name, 'BadDigest');
+    // A part checksummed with another algorithm than the upload's is refused.
+    const otherAlg = await s3Error(s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'replacement', ChecksumAlgorithm: 'CRC32' })));
+    assert.equal(otherAlg.name, 'InvalidRequest');
+    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId }));
+    assert.deepEqual(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size]), [[1, good.ETag, 9]], 'the first part is still the one stored');
   });
 
   test('CompleteMultipartUpload with no parts is MalformedXML', async () => {

@@ -338,6 +338,10 @@ describe('conditional GET', () => {
   test('If-None-Match: matching → 304, other → 200', async () => {
     const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', IfNoneMatch: etag })));
     assert.equal(err.$metadata.httpStatusCode, 304);
+    const notModified = await raw(server, { method: 'GET', path: `/${bucket}/c`, headers: { 'if-none-match': etag } });
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.headers.etag, etag, '304 names the current ETag');
+    assert.equal(notModified.body.length, 0);
     const head = await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'c', IfNoneMatch: etag })));
     assert.equal(head.$metadata.httpStatusCode, 304);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'c', IfNoneMatch: '"other"' })).toString(), 'conditional');
@@ -625,5 +629,22 @@ describe('object tagging', () => {
     assert.equal(err2.name, 'InvalidTag');
     const dup = await s3Error(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: { TagSet: [{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }] } })));
     assert.equal(dup.name, 'InvalidTag');
+  });
+});
+
+describe('version IDs on an unversioned bucket', () => {
+  test('"null" is the only version: others are NoSuchVersion on read and delete nothing', async () => {
+    const bucket = await newBucket('ver');
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
+    assert.equal((await getBytes({ Bucket: bucket, Key: 'k', VersionId: 'null' })).toString(), 'v1');
+    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' })));
+    assert.equal(err.name, 'NoSuchVersion');
+    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' })))).$metadata.httpStatusCode, 404);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' }));
+    const batch = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'k', VersionId: 'other' }] } }));
+    assert.deepEqual(batch.Deleted?.map((d) => [d.Key, d.VersionId]), [['k', 'other']]);
+    assert.equal((await getBytes({ Bucket: bucket, Key: 'k' })).toString(), 'v1', 'deleting another version kept the object');
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'null' }));
+    assert.equal((await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' })))).name, 'NoSuchKey');
   });
 });

@@ -15,7 +15,13 @@ export type Right =
   | 'ListObjects'
   | 'ReadObject'
   | 'WriteObject'
-  | 'DeleteObject';
+  | 'DeleteObject'
+  /** REST API: list, create, disable, rotate, revoke the project's tokens. */
+  | 'ManageTokens'
+  /** REST API: read the project's audit log. */
+  | 'ReadAudit'
+  /** REST API: read the project's usage; granted by the token's billing flag, not by its level. */
+  | 'ReadUsage';
 
 export const REQUIRED_RIGHT: Record<OperationName, Right> = {
   ListBuckets: 'ListBuckets',
@@ -51,7 +57,7 @@ export const REQUIRED_RIGHT: Record<OperationName, Right> = {
 export const LEVEL_RIGHTS: Record<PermissionLevel, ReadonlySet<Right>> = {
   'admin-rw': new Set<Right>([
     'ListBuckets', 'CreateBucket', 'DeleteBucket', 'ProbeBucket', 'ReadBucketConfig', 'WriteBucketConfig',
-    'ListObjects', 'ReadObject', 'WriteObject', 'DeleteObject',
+    'ListObjects', 'ReadObject', 'WriteObject', 'DeleteObject', 'ManageTokens', 'ReadAudit',
   ]),
   'admin-ro': new Set<Right>(['ListBuckets', 'ProbeBucket', 'ReadBucketConfig', 'ListObjects', 'ReadObject']),
   'object-rw': new Set<Right>(['ListBuckets', 'ProbeBucket', 'ListObjects', 'ReadObject', 'WriteObject', 'DeleteObject']),
@@ -71,6 +77,9 @@ export function inScope(principal: Principal, bucket: string): boolean {
  */
 export function authorize(principal: Principal | null, right: Right, bucket: string | null): Decision {
   if (!principal) return { allow: false, reason: 'anonymous requests are not allowed' };
+  if (right === 'ReadUsage') {
+    return principal.billing ? { allow: true } : { allow: false, reason: 'the token has no billing (usage) access' };
+  }
   if (!LEVEL_RIGHTS[principal.permission].has(right)) {
     return { allow: false, reason: `${principal.permission} tokens may not ${right}` };
   }

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { serveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { OPERATOR_COMMANDS } from './operator.js';
@@ -15,6 +16,8 @@ commands:
   project   create NAME [--max-token-days N] | list | update PROJECT [--name N] [--max-token-days N|none]
   token     create | list | show | disable | enable | revoke | rotate | confirm-rotation  (skep token help)
   audit     [--project P] [--token ID] [--limit N]
+  user      create --email E [--password P] [--project P --role owner|member]
+            (the password may come from SKEP_USER_PASSWORD or standard input instead)
 
 operator commands take --data DIR (./data, or SKEP_DATA) and --json, and work while the server runs.
 `;
@@ -35,6 +38,16 @@ async function serve(argv: string[]): Promise<void> {
         `  AWS_SECRET_ACCESS_KEY=${issued.secretAccessKey}\n` +
         `  bearer token (REST API): ${issued.bearerToken}\n` +
         `  endpoint: ${server.url}\n\n`,
+    );
+  }
+  const admin = server.bootstrap.admin;
+  if (admin) {
+    // Printed on the start that created the first console user only; just its hash is stored.
+    out.write(
+      `Created the first console user, owner of the default project. Its password is shown only now:\n` +
+        `  email:    ${admin.email}\n` +
+        `  password: ${admin.password}\n` +
+        `  sign in:  ${server.url}/console  (add users with: skep user create --email E)\n\n`,
     );
   }
   const stop = async () => {
@@ -73,4 +86,13 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
   }
+}
+
+// Started directly (`npx tsx src/cli/main.ts token list ...`) rather than imported by bin/skep.js:
+// run, instead of silently doing nothing.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });
 }

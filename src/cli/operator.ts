@@ -44,27 +44,38 @@ export function parseDays(text: string): number {
   return Number(m[1]);
 }
 
+/**
+ * Stored text (token names, audit actors: some typed by strangers, like the access key ID of a
+ * failed request) is shown with control characters escaped, so it cannot move the cursor,
+ * recolour the terminal or forge extra lines.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+  const cells = rows.map((r) => r.map(printable));
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
 }
 
 function tokenLines(t: TokenView): string {
-  return [
-    `id:           ${t.id}`,
-    `name:         ${t.name}`,
-    ...(t.description ? [`description:  ${t.description}`] : []),
-    `project:      ${t.projectId}`,
-    `permission:   ${t.permissionLabel} (${t.permission})`,
-    `buckets:      ${t.bucketScope ? t.bucketScope.join(', ') : 'all buckets (including new ones)'}`,
-    `billing:      ${t.billing ? 'read usage' : 'no'}`,
-    `access key:   ${t.accessKeyId}`,
-    `status:       ${t.status}`,
-    `created:      ${t.createdAt} by ${t.createdBy}`,
-    `expires:      ${t.expiresAt ?? 'never'}`,
-    `last used:    ${t.lastUsedAt ?? 'never'}`,
-    ...(t.rotationPending ? [`rotation:     pending; the old secret works until ${t.rotationDeadline}`] : []),
-  ].join('\n') + '\n';
+  const lines: [string, string][] = [
+    ['id', t.id],
+    ['name', t.name],
+    ...(t.description ? [['description', t.description] as [string, string]] : []),
+    ['project', t.projectId],
+    ['permission', `${t.permissionLabel} (${t.permission})`],
+    ['buckets', t.bucketScope ? t.bucketScope.join(', ') : 'all buckets (including new ones)'],
+    ['billing', t.billing ? 'read usage' : 'no'],
+    ['access key', t.accessKeyId],
+    ['status', t.status],
+    ['created', `${t.createdAt} by ${t.createdBy}`],
+    ['expires', t.expiresAt ?? 'never'],
+    ['last used', t.lastUsedAt ?? 'never'],
+    ...(t.rotationPending ? [['rotation', `pending; the old secret works until ${t.rotationDeadline}`] as [string, string]] : []),
+  ];
+  return lines.map(([label, value]) => `${`${label}:`.padEnd(14)}${printable(value)}`).join('\n') + '\n';
 }
 
 function credentialLines(c: IssuedCredentials, endpoint: string, region: string): string {
@@ -235,8 +246,50 @@ async function auditCommand(argv: string[], io: Output): Promise<void> {
   });
 }
 
+const USER_USAGE = `usage:
+  skep user create --email E [--password P] [--project P --role owner|member]
+The password may also come from SKEP_USER_PASSWORD or standard input (keeps it out of shell history).
+common: --data DIR (./data)  --json
+`;
+
+/** The password: --password, else SKEP_USER_PASSWORD, else standard input (when it is not a terminal). */
+async function readPassword(flag: string | undefined, stdin: NodeJS.ReadableStream & { isTTY?: boolean }): Promise<string> {
+  if (flag !== undefined) return flag;
+  if (process.env.SKEP_USER_PASSWORD) return process.env.SKEP_USER_PASSWORD;
+  if (stdin.isTTY) throw new DomainError('invalid-argument', `A password is needed.\n${USER_USAGE}`, 'password');
+  let text = '';
+  for await (const chunk of stdin) text += chunk.toString();
+  return text.replace(/\r?\n$/, '');
+}
+
+async function userCommand(argv: string[], io: Output): Promise<void> {
+  const [sub, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: { ...COMMON, email: { type: 'string' }, password: { type: 'string' }, project: { type: 'string', short: 'p' }, role: { type: 'string' } },
+  });
+  if (sub !== 'create') throw new DomainError('invalid-argument', USER_USAGE);
+  if (!values.email) throw new DomainError('invalid-argument', `--email is required.\n${USER_USAGE}`, 'email');
+  const role = values.role ?? (values.project ? 'owner' : undefined);
+  if (role !== undefined && role !== 'owner' && role !== 'member') throw new DomainError('invalid-argument', '--role is owner or member.', 'role');
+  if (role !== undefined && !values.project) throw new DomainError('invalid-argument', '--role goes with --project.', 'project');
+  const password = await readPassword(values.password, process.stdin);
+  await withServices(dataDirOf(values.data), async (s) => {
+    const project = values.project ? await s.projects.resolve(values.project) : undefined;
+    const user = await s.users.createUser({ email: values.email!, password, createdBy: 'cli' });
+    if (project && role) await s.users.addMember(project.id, user.id, role);
+    const membership = project && role ? { projectId: project.id, projectName: project.name, role } : null;
+    if (values.json) return io.out(JSON.stringify({ user, membership }, null, 2) + '\n');
+    io.out(
+      `created user ${user.email} (${user.id})\n` +
+        (membership ? `  ${membership.role} of project ${membership.projectName} (${membership.projectId})\n` : '  not a member of any project yet\n'),
+    );
+  });
+}
+
 export const OPERATOR_COMMANDS: Record<string, (argv: string[], io: Output) => Promise<void>> = {
   project: projectCommand,
   token: tokenCommand,
   audit: auditCommand,
+  user: userCommand,
 };

@@ -3,6 +3,7 @@ import type { CredentialLookup, CredentialState, PermissionLevel, Principal, Res
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
 import type { AuditAction, AuditRow, MetadataStore, TokenRow } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
+import { newAuditId } from './audit-id.js';
 import { bearerMatches, bearerPrefix, newBearerToken } from './bearer.js';
 import { newAccessKeyId, newSecretAccessKey } from './key-material.js';
 import type { SecretBox } from './secret-box.js';
@@ -71,6 +72,14 @@ export interface RequestSource {
 
 function iso(d: Date | null): string | null {
   return d ? d.toISOString() : null;
+}
+
+const MAX_CLAIMED_KEY_LENGTH = 128;
+
+/** A claimed (unverified) access key ID as it may be stored: printable ASCII, bounded. */
+function claimedKeyId(text: string): string {
+  const escaped = text.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+  return escaped.length > MAX_CLAIMED_KEY_LENGTH ? `${escaped.slice(0, MAX_CLAIMED_KEY_LENGTH)}...` : escaped;
 }
 
 export class TokenService implements CredentialLookup {
@@ -161,7 +170,8 @@ export class TokenService implements CredentialLookup {
       }
     }
     if (!row || !valid) {
-      this.recordFailure(prefix ? `bearer:${prefix}` : 'bearer', 'invalid bearer token', source);
+      // A well-formed token of a known row (a guess, or the old token after its grace) names that token.
+      this.recordFailure(row ? row.accessKeyId : prefix ? `bearer:${prefix}` : 'bearer', 'invalid bearer token', source);
       throw new DomainError('unauthenticated', 'The bearer token is not valid.');
     }
     const state = this.stateOf(row, now);
@@ -178,13 +188,17 @@ export class TokenService implements CredentialLookup {
     this.pendingUses.set(principal.tokenId, this.clock());
   }
 
+  /**
+   * `accessKeyId` is whatever the request claimed (any text a stranger sends): it is looked up as
+   * given but recorded bounded and with anything but printable ASCII escaped.
+   */
   recordFailure(accessKeyId: string, reason: string, source: string | undefined): void {
     void this.meta
       .getTokenByAccessKeyId(accessKeyId)
       .then((row) =>
         this.audit({
           action: reason.startsWith('expired') || reason === 'ExpiredToken' ? 'auth.expired-token' : 'auth.failed',
-          actor: accessKeyId,
+          actor: row ? row.accessKeyId : claimedKeyId(accessKeyId),
           tokenId: row?.id ?? null,
           projectId: row?.projectId ?? null,
           source: source ?? null,
@@ -336,7 +350,9 @@ export class TokenService implements CredentialLookup {
   }
 
   async audit(e: Omit<AuditRow, 'id' | 'at'>): Promise<void> {
-    await this.meta.appendAudit({ id: randomUUID(), at: this.clock(), ...e });
+    const at = this.clock();
+    // Time-ordered ids keep events of the same millisecond in the order they happened.
+    await this.meta.appendAudit({ id: newAuditId(at), at, ...e });
   }
 
   listAudit(q: { projectId?: string; tokenId?: string; limit: number; before?: Date }): Promise<AuditRow[]> {

@@ -12,6 +12,11 @@ export interface BootstrapResult {
   issued?: IssuedCredentials;
   /** Whether the key pair came from SKEP_ROOT_* (then the secret is not printed). */
   givenByEnvironment?: boolean;
+  /**
+   * Present only on the start that created the first console user (admin@localhost, owner of
+   * the default project): its one-time password, to print once. Only its argon2id hash is stored.
+   */
+  admin?: { email: string; password: string };
 }
 
 export async function bootstrap(

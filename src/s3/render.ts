@@ -81,6 +81,25 @@ export function renderError(req: IncomingMessage, res: ServerResponse, requestId
   res.end(bytes);
 }
 
+/**
+ * The whole HTTP response for a request Node's parser rejected before any handler ran (e.g.
+ * oversized headers): raw bytes for the socket, with the same S3 error document as renderError.
+ */
+export function clientErrorResponse(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, requestId: string): Buffer {
+  const s3 = err.code === 'HPE_HEADER_OVERFLOW'
+    ? new S3Error('RequestHeaderSectionTooLarge')
+    : new S3Error('InvalidRequest', 'The request could not be parsed.');
+  // The path from the request line, when it got that far.
+  const requestLine = err.rawPacket?.subarray(0, 8192).toString('latin1') ?? '';
+  const resource = /^[A-Z]+ ([^\s?]+)/.exec(requestLine)?.[1] ?? '/';
+  const xml = xmlDocument('Error', { Code: s3.code, Message: s3.message, Resource: resource, RequestId: requestId, HostId: requestId }, false);
+  const body = Buffer.from(xml, 'utf8');
+  const head =
+    `HTTP/1.1 ${s3.status} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n` +
+    `x-amz-request-id: ${requestId}\r\nx-amz-id-2: ${requestId}\r\nServer: skep\r\nConnection: close\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   return new S3Error('InternalError');

@@ -8,7 +8,9 @@ import { HANDLERS } from './handlers/index.js';
 import type { S3Context, S3Services } from './context.js';
 import { authenticate } from '../sigv4/authenticate.js';
 import { authorize, REQUIRED_RIGHT } from '../auth/authorize.js';
-import type { CredentialLookup } from '../auth/principal.js';
+import type { CredentialLookup, Principal } from '../auth/principal.js';
+import type { UsageEvent } from '../usage/usage-service.js';
+import { USAGE_KIND } from './usage-kind.js';
 
 // The S3 request pipeline: parse -> authenticate -> authorize -> handle -> render.
 
@@ -19,6 +21,8 @@ export interface S3HandlerDeps {
   baseDomains: readonly string[];
   clock: () => Date;
   log: Logger;
+  /** Counts each authenticated request for the usage report (after its response is written). */
+  usage?: (e: UsageEvent) => void;
 }
 
 /** Authentication failures recorded in the audit log. */
@@ -36,6 +40,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
     const url = req.url ?? '/';
     let resource = url.split('?')[0];
     let opName = 'unknown';
+    let counted: { principal: Principal; op: keyof typeof USAGE_KIND; bucket: string | null } | undefined;
     try {
       const op = parseEndpoint({
         method: req.method ?? 'GET',
@@ -57,6 +62,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       });
       if (!auth) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
       deps.credentials.recordUse?.(auth.principal);
+      counted = { principal: auth.principal, op: op.op, bucket: op.bucket };
       // A project host name (<project-id>.<domain>) admits only that project's keys.
       if (op.project !== null && op.project !== auth.principal.projectId) {
         throw new S3Error('AccessDenied', 'This access key belongs to another project.');
@@ -81,6 +87,16 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (!req.complete) res.setHeader('Connection', 'close');
       renderError(req, res, requestId, toS3Error(err), resource);
     } finally {
+      if (counted && deps.usage) {
+        deps.usage({
+          projectId: counted.principal.projectId,
+          bucket: counted.bucket,
+          tokenId: counted.principal.tokenId,
+          kind: USAGE_KIND[counted.op],
+          bytesIn: req.complete ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) : 0,
+          bytesOut: req.method === 'HEAD' ? 0 : Number(res.getHeader('content-length') ?? 0),
+        });
+      }
       if (deps.log.isLevelEnabled('debug')) {
         deps.log.debug({ requestId, op: opName, method: req.method, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
       }

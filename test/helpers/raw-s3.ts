@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { SourceData } from '@smithy/types';
 import { ROOT_KEY, type TestServer } from './server.js';
 
 // Raw S3 requests for what the SDK will not send: chosen Host headers, tampered bodies,
@@ -12,16 +13,14 @@ import { ROOT_KEY, type TestServer } from './server.js';
 /** SHA-256 in the shape @smithy/signature-v4 expects (a Checksum constructor). */
 class Sha256 {
   private hash;
-  constructor(private readonly secret?: string | Uint8Array | ArrayBuffer) {
+  constructor(private readonly secret?: SourceData) {
     this.hash = this.make();
   }
   private make() {
-    return this.secret === undefined
-      ? createHash('sha256')
-      : createHmac('sha256', typeof this.secret === 'string' ? this.secret : Buffer.from(this.secret as Uint8Array));
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytesOf(this.secret));
   }
-  update(data: string | Uint8Array | ArrayBuffer): void {
-    this.hash.update(typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data as Uint8Array));
+  update(data: SourceData): void {
+    this.hash.update(bytesOf(data));
   }
   async digest(): Promise<Uint8Array> {
     return this.hash.digest();
@@ -29,6 +28,12 @@ class Sha256 {
   reset(): void {
     this.hash = this.make();
   }
+}
+
+function bytesOf(data: SourceData): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
 }
 
 export interface Credentials {
@@ -163,6 +168,45 @@ export function signedChunkedBody(chunks: Buffer[], seedSignature: string, amzDa
     previous = sig;
     out.push(Buffer.concat([Buffer.from(`${chunk.length.toString(16)};chunk-signature=${sig}\r\n`), chunk, Buffer.from('\r\n')]));
   }
+  return out;
+}
+
+/**
+ * Frames `chunks` as STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER: signed chunks, then the trailing
+ * headers and their signature (x-amz-trailer-signature).
+ */
+export function signedChunkedBodyWithTrailer(
+  chunks: Buffer[],
+  trailers: Record<string, string>,
+  seedSignature: string,
+  amzDate: string,
+  secret = ROOT_KEY.secretAccessKey,
+): Buffer[] {
+  const key = signingKey(secret, amzDate.slice(0, 8));
+  const scope = `${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request`;
+  const emptyHash = sha256Hex('');
+  let previous = seedSignature;
+  const out: Buffer[] = [];
+  for (const chunk of [...chunks, Buffer.alloc(0)]) {
+    const toSign = ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, previous, emptyHash, sha256Hex(chunk)].join('\n');
+    previous = createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
+    const framed = [Buffer.from(`${chunk.length.toString(16)};chunk-signature=${previous}\r\n`), chunk];
+    if (chunk.length > 0) framed.push(Buffer.from('\r\n'));
+    out.push(Buffer.concat(framed));
+  }
+  const canonical = Object.entries(trailers).map(([k, v]) => `${k}:${v}\n`).join('');
+  const toSign = ['AWS4-HMAC-SHA256-TRAILER', amzDate, scope, previous, sha256Hex(canonical)].join('\n');
+  const trailerSignature = createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
+  const lines = Object.entries(trailers).map(([k, v]) => `${k}:${v}\r\n`).join('');
+  out.push(Buffer.from(`${lines}x-amz-trailer-signature:${trailerSignature}\r\n\r\n`));
+  return out;
+}
+
+/** Frames `chunks` as STREAMING-UNSIGNED-PAYLOAD-TRAILER (what the SDK sends for streams). */
+export function unsignedChunkedBodyWithTrailer(chunks: Buffer[], trailers: Record<string, string>): Buffer[] {
+  const out = chunks.map((c) => Buffer.concat([Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n')]));
+  const lines = Object.entries(trailers).map(([k, v]) => `${k}:${v}\r\n`).join('');
+  out.push(Buffer.from(`0\r\n${lines}\r\n`));
   return out;
 }
 

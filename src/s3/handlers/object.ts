@@ -33,6 +33,19 @@ export function writeCondition(ctx: S3Context): PutCondition {
   return { kind: 'none' };
 }
 
+/**
+ * skep buckets are unversioned: every object's only version is "null". A request for another
+ * version names something that cannot exist.
+ */
+export function isOtherVersion(versionId: string | undefined): boolean {
+  return versionId !== undefined && versionId !== 'null';
+}
+
+export function requireCurrentVersion(ctx: S3Context): void {
+  const versionId = ctx.op.query.get('versionId');
+  if (isOtherVersion(versionId)) throw new S3Error('NoSuchVersion', undefined, { Key: ctx.op.key ?? '', VersionId: versionId! });
+}
+
 function checksumResponseHeaders(row: ObjectRow): Record<string, HeaderValue> {
   if (!row.checksum) return {};
   return { [checksumHeader(row.checksum.algorithm)]: row.checksum.value, 'x-amz-checksum-type': row.checksum.type };
@@ -70,6 +83,7 @@ function conditionsFrom(ctx: S3Context) {
 /** Shared by GET and HEAD: conditions, partNumber, Range, and the headers that describe the object. */
 async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
   const bucket = await ctx.bucket();
+  requireCurrentVersion(ctx);
   const row = await ctx.services.objects.headObject(bucket, ctx.op.key!);
   checkConditions(conditionsFrom(ctx), row.etag, row.lastModified);
 
@@ -120,6 +134,8 @@ export function HeadObject(ctx: S3Context): Promise<S3Response> {
 
 export async function DeleteObject(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
+  // Deleting a version that cannot exist deletes nothing (and succeeds, as a missing key does).
+  if (isOtherVersion(ctx.op.query.get('versionId'))) return { status: 204 };
   const ifMatch = header(ctx.req, 'if-match');
   if (ifMatch !== undefined) {
     const row = await ctx.services.objects.meta.getObject(bucket.id, ctx.op.key!);
@@ -144,11 +160,12 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
   const errors: Record<string, unknown>[] = [];
   for (const entry of objects) {
     const key = xmlText((entry as Record<string, unknown>)?.Key);
+    const versionId = xmlText((entry as Record<string, unknown>)?.VersionId);
     if (key === undefined) throw new S3Error('MalformedXML');
     try {
-      if (key === '' ) throw new S3Error('InvalidArgument', 'Object key must not be empty.');
-      await ctx.services.objects.deleteObject(bucket, key);
-      if (!quiet) deleted.push({ Key: key });
+      if (key === '') throw new S3Error('InvalidArgument', 'Object key must not be empty.');
+      if (!isOtherVersion(versionId)) await ctx.services.objects.deleteObject(bucket, key);
+      if (!quiet) deleted.push(versionId === undefined ? { Key: key } : { Key: key, VersionId: versionId });
     } catch (err) {
       const e = err instanceof S3Error ? err : new S3Error('InternalError');
       if (!(err instanceof S3Error)) ctx.log.error({ err }, 'DeleteObjects entry failed');

@@ -4,11 +4,13 @@ import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
 import { validateTags } from '../object-headers.js';
+import { requireCurrentVersion } from './object.js';
 
 // GetObjectTagging, PutObjectTagging, DeleteObjectTagging.
 
 export async function GetObjectTagging(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
+  requireCurrentVersion(ctx);
   const row = await ctx.services.objects.headObject(bucket, ctx.op.key!);
   const tags = Object.entries(row.tags).map(([Key, Value]) => ({ Key, Value }));
   return { xml: { root: 'Tagging', value: { TagSet: { Tag: tags } } } };
@@ -16,6 +18,7 @@ export async function GetObjectTagging(ctx: S3Context): Promise<S3Response> {
 
 export async function PutObjectTagging(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
+  requireCurrentVersion(ctx);
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
   const doc = parseXml(body.toString('utf8'), 'Tagging');
   const set = doc.TagSet as Record<string, unknown> | string | undefined;
@@ -37,6 +40,7 @@ export async function PutObjectTagging(ctx: S3Context): Promise<S3Response> {
 
 export async function DeleteObjectTagging(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
+  requireCurrentVersion(ctx);
   await ctx.services.objects.setTags(bucket, ctx.op.key!, {});
   return { status: 204 };
 }

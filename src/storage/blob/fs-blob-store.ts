@@ -23,8 +23,13 @@ export async function openFsBlobStore(dir: string): Promise<BlobStore> {
 }
 
 class FsBlobStore implements BlobStore {
-  /** Fan-out folders known to exist, to skip a mkdir per put. */
-  private readonly knownDirs = new Set<string>();
+  /**
+   * Fan-out folders that exist with their names synced (or are being made so): later puts skip
+   * the mkdir, and a put never relies on a folder another put has created but not yet synced.
+   */
+  private readonly folders = new Map<string, Promise<void>>();
+  /** Folder fsyncs in flight, to share one among the puts that need it at the same time. */
+  private readonly dirSyncs = new Map<string, { settled: Promise<void>; next: Promise<void> | null }>();
 
   constructor(
     private readonly dir: string,
@@ -36,6 +41,9 @@ class FsBlobStore implements BlobStore {
     const tmpPath = join(this.tmp, randomBytes(16).toString('hex'));
     let size: number;
     const fh = await open(tmpPath, 'wx');
+    // The fan-out folder is made (and synced, when new) while the body streams in.
+    const folderReady = this.ensureFolder(ref);
+    folderReady.catch(() => undefined); // awaited below, unless the body fails first
     try {
       size = await writeBody(fh, body);
       await fh.datasync();
@@ -46,10 +54,10 @@ class FsBlobStore implements BlobStore {
     }
     try {
       await fh.close();
-      const folder = await this.ensureFolder(ref);
+      const folder = await folderReady;
       await rename(tmpPath, join(folder, ref));
       // The rename is only durable once the folder holding the new name is synced.
-      await syncDir(folder);
+      await this.syncDir(folder);
     } catch (err) {
       await rm(tmpPath, { force: true });
       throw err;
@@ -101,26 +109,64 @@ class FsBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    this.knownDirs.clear();
+    this.folders.clear();
   }
 
   private pathOf(ref: string): string {
     return join(this.dir, ref.slice(0, 2), ref.slice(2, 4), ref);
   }
 
+  /**
+   * Makes <dir>/<ref[0..2]>/<ref[2..4]> exist, durably: a new folder's name lives in its parent,
+   * so the parent is synced after a mkdir that created something (the root only when the first
+   * level is new too: one fsync per put fewer than syncing both every time).
+   */
   private async ensureFolder(ref: string): Promise<string> {
-    const folder = join(this.dir, ref.slice(0, 2), ref.slice(2, 4));
-    if (this.knownDirs.has(folder)) return folder;
-    const created = await mkdir(folder, { recursive: true });
-    if (created !== undefined) {
-      // New folders must survive a crash too: sync their parents.
-      await syncDir(join(this.dir, ref.slice(0, 2)));
-      await syncDir(this.dir);
-    }
-    this.knownDirs.add(folder);
+    const parent = join(this.dir, ref.slice(0, 2));
+    const folder = join(parent, ref.slice(2, 4));
+    await this.ensureDir(folder, parent, () => this.ensureDir(parent, this.dir));
     return folder;
   }
+
+  private ensureDir(path: string, parent: string, parentReady?: () => Promise<void>): Promise<void> {
+    let ready = this.folders.get(path);
+    if (!ready) {
+      ready = (async () => {
+        await parentReady?.();
+        let created = true;
+        try {
+          await mkdir(path);
+        } catch (err) {
+          if (codeOf(err) !== 'EEXIST') throw err;
+          created = false; // made earlier (by another run of the process): its name is on disk
+        }
+        if (created) await this.syncDir(parent);
+      })();
+      this.folders.set(path, ready);
+      ready.catch(() => this.folders.delete(path)); // the next put tries again
+    }
+    return ready;
+  }
+
+  /**
+   * fsyncs a folder. A sync already running may have started before the caller's change, so the
+   * caller waits for the next one, which every caller arriving meanwhile shares (group commit).
+   */
+  private syncDir(path: string): Promise<void> {
+    const current = this.dirSyncs.get(path);
+    if (current) return (current.next ??= current.settled.then(() => this.syncDir(path)));
+    const run = syncDir(path);
+    const entry = { settled: run.then(noop, noop), next: null as Promise<void> | null };
+    this.dirSyncs.set(path, entry);
+    // Registered before any waiter's reaction, so the entry is gone when the waiters start theirs.
+    void entry.settled.then(() => {
+      if (this.dirSyncs.get(path) === entry) this.dirSyncs.delete(path);
+    });
+    return run;
+  }
 }
+
+function noop(): void {}
 
 /**
  * Copies `body` to `fh`, batching chunks into writev calls. Returns the byte count. Rejects with

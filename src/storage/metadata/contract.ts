@@ -14,6 +14,8 @@ import type {
   UploadRow,
   TokenRow,
   AuditRow,
+  UsageIncrement,
+  UserRow,
 } from './metadata-store.js';
 
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -734,6 +736,121 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(await s.listAudit({ projectId: 'p1', limit: 10 }), [rows[1], rows[0]]);
           assert.deepEqual(await s.listAudit({ tokenId: 't1', limit: 1 }), [rows[1]]);
           assert.deepEqual(await s.listAudit({ before: new Date(2000), limit: 10 }), [rows[0]]);
+        }));
+    });
+
+    describe('audit paging', () => {
+      test('a keyset cursor (before, beforeId) pages through events that share a timestamp', () =>
+        withStore(async (s) => {
+          const base = { actor: 'cli', source: null, detail: null, tokenId: null, projectId: 'p' } as const;
+          const at = new Date(5000);
+          const rows: AuditRow[] = ['a', 'b', 'c', 'd'].map((id) => ({ ...base, id, at, action: 'token.created' }));
+          rows.push({ ...base, id: 'z', at: new Date(4000), action: 'token.created' });
+          for (const r of rows) await s.appendAudit(r);
+          const first = await s.listAudit({ projectId: 'p', limit: 2 });
+          assert.deepEqual(first.map((r) => r.id), ['d', 'c']);
+          const last = first[first.length - 1];
+          const second = await s.listAudit({ projectId: 'p', limit: 10, before: last.at, beforeId: last.id });
+          assert.deepEqual(second.map((r) => r.id), ['b', 'a', 'z']);
+        }));
+    });
+
+    describe('users, memberships and sessions', () => {
+      function userRow(email: string): UserRow {
+        return { id: `usr_${hex(6)}`, email, passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$' + hex(8), createdAt: new Date(1_700_000_000_000) };
+      }
+
+      test('create and find users; emails are unique regardless of case', () =>
+        withStore(async (s) => {
+          assert.equal(await s.countUsers(), 0);
+          const u = userRow('ada@example.com');
+          assert.equal(await s.createUser(u), 'created');
+          assert.deepEqual(await s.getUser(u.id), u);
+          assert.deepEqual(await s.getUserByEmail('ADA@example.com'), u);
+          assert.equal(await s.createUser(userRow('Ada@Example.com')), 'exists');
+          assert.equal(await s.getUserByEmail('nobody@example.com'), null);
+          assert.equal(await s.getUser('usr_missing'), null);
+          assert.equal(await s.countUsers(), 1);
+        }));
+
+      test('memberships: add, change role, list in project order', () =>
+        withStore(async (s) => {
+          const u = userRow('m@example.com');
+          await s.createUser(u);
+          const p1 = projectRow('one');
+          const p2 = { ...projectRow('two'), createdAt: new Date(1_700_000_500_000) };
+          await s.createProject(p2);
+          await s.createProject(p1);
+          assert.equal(await s.getMembership(p1.id, u.id), null);
+          await s.setMembership({ projectId: p2.id, userId: u.id, role: 'member' });
+          await s.setMembership({ projectId: p1.id, userId: u.id, role: 'member' });
+          await s.setMembership({ projectId: p1.id, userId: u.id, role: 'owner' });
+          assert.deepEqual(await s.getMembership(p1.id, u.id), { projectId: p1.id, userId: u.id, role: 'owner' });
+          assert.deepEqual(await s.listMemberships(u.id), [
+            { projectId: p1.id, userId: u.id, role: 'owner' },
+            { projectId: p2.id, userId: u.id, role: 'member' },
+          ]);
+          assert.deepEqual(await s.listMemberships('usr_other'), []);
+        }));
+
+      test('sessions: create, get, delete, and expired ones are swept', () =>
+        withStore(async (s) => {
+          const u = userRow('s@example.com');
+          await s.createUser(u);
+          const live = { id: hex(32), userId: u.id, csrfToken: hex(16), createdAt: new Date(1000), expiresAt: new Date(10_000) };
+          const old = { id: hex(32), userId: u.id, csrfToken: hex(16), createdAt: new Date(1000), expiresAt: new Date(2000) };
+          await s.createSession(live);
+          await s.createSession(old);
+          assert.deepEqual(await s.getSession(live.id), live);
+          assert.equal(await s.deleteExpiredSessions(new Date(5000)), 1);
+          assert.equal(await s.getSession(old.id), null);
+          await s.deleteSession(live.id);
+          assert.equal(await s.getSession(live.id), null);
+        }));
+    });
+
+    describe('usage', () => {
+      function inc(over: Partial<UsageIncrement>): UsageIncrement {
+        return {
+          day: '2024-05-01', projectId: 'p', bucket: 'b', tokenId: 't',
+          requestsRead: 0, requestsWrite: 0, requestsList: 0, requestsDelete: 0, requestsOther: 0, bytesIn: 0, bytesOut: 0,
+          ...over,
+        };
+      }
+
+      test('increments add up per row; queries sum days, filtered by bucket and token', () =>
+        withStore(async (s) => {
+          await s.addUsage([
+            inc({ requestsRead: 2, bytesOut: 100 }),
+            inc({ requestsRead: 1, bytesOut: 50, requestsWrite: 1, bytesIn: 7 }),
+            inc({ bucket: 'c', requestsList: 3 }),
+            inc({ tokenId: '', requestsDelete: 1 }),
+            inc({ day: '2024-05-03', requestsOther: 4 }),
+            inc({ day: '2024-06-01', requestsOther: 9 }),
+            inc({ projectId: 'q', requestsRead: 100 }),
+          ]);
+          await s.addUsage([inc({ requestsRead: 1, bytesOut: 1 })]);
+          await s.addUsage([]);
+          const zero = { requestsRead: 0, requestsWrite: 0, requestsList: 0, requestsDelete: 0, requestsOther: 0, bytesIn: 0, bytesOut: 0 };
+          assert.deepEqual(await s.usageByDay({ projectId: 'p', from: '2024-05-01', to: '2024-05-31' }), [
+            { ...zero, day: '2024-05-01', requestsRead: 4, requestsWrite: 1, requestsList: 3, requestsDelete: 1, bytesIn: 7, bytesOut: 151 },
+            { ...zero, day: '2024-05-03', requestsOther: 4 },
+          ]);
+          assert.deepEqual(await s.usageByDay({ projectId: 'p', from: '2024-05-01', to: '2024-05-01', bucket: 'c' }), [
+            { ...zero, day: '2024-05-01', requestsList: 3 },
+          ]);
+          assert.deepEqual(await s.usageByDay({ projectId: 'p', from: '2024-05-01', to: '2024-05-01', tokenId: '' }), [
+            { ...zero, day: '2024-05-01', requestsDelete: 1 },
+          ]);
+          assert.deepEqual(await s.usageByDay({ projectId: 'p', from: '2024-07-01', to: '2024-07-31' }), []);
+        }));
+
+      test('concurrent increments of one row are all counted', () =>
+        withStore(async (s) => {
+          await Promise.all(Array.from({ length: 20 }, () => s.addUsage([inc({ requestsRead: 1, bytesOut: 10 })])));
+          const [day] = await s.usageByDay({ projectId: 'p', from: '2024-05-01', to: '2024-05-01' });
+          assert.equal(day.requestsRead, 20);
+          assert.equal(day.bytesOut, 200);
         }));
     });
 

@@ -177,7 +177,70 @@ export interface AuditQuery {
   tokenId?: string;
   /** Events strictly before this time (for paging back). */
   before?: Date;
+  /** With `before`: also events at exactly `before` whose id is lower (a keyset cursor of (at, id)). */
+  beforeId?: string;
   limit: number;
+}
+
+/** A console user. The password is kept only as an argon2id hash. */
+export interface UserRow {
+  id: string;
+  /** Lower-case. Unique. */
+  email: string;
+  passwordHash: string;
+  createdAt: Date;
+}
+
+export type ProjectRole = 'owner' | 'member';
+
+export interface MembershipRow {
+  projectId: string;
+  userId: string;
+  role: ProjectRole;
+}
+
+/** A console session. `id` is the SHA-256 (hex) of the cookie value, never the value itself. */
+export interface SessionRow {
+  id: string;
+  userId: string;
+  csrfToken: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface UsageCounters {
+  requestsRead: number;
+  requestsWrite: number;
+  requestsList: number;
+  requestsDelete: number;
+  requestsOther: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Counters to add to one (day, project, bucket, token) row. */
+export interface UsageIncrement extends UsageCounters {
+  /** 'YYYY-MM-DD' (UTC). */
+  day: string;
+  projectId: string;
+  /** '' when the request named no bucket. */
+  bucket: string;
+  /** '' for console sessions. */
+  tokenId: string;
+}
+
+export interface UsageQuery {
+  projectId: string;
+  /** Inclusive 'YYYY-MM-DD' bounds. */
+  from: string;
+  to: string;
+  bucket?: string;
+  tokenId?: string;
+}
+
+/** Counters of one day, summed over the rows the query selects. */
+export interface UsageDay extends UsageCounters {
+  day: string;
 }
 
 /**
@@ -249,6 +312,29 @@ export interface MetadataStore {
   appendAudit(row: AuditRow): Promise<void>;
   /** Newest first. */
   listAudit(q: AuditQuery): Promise<AuditRow[]>;
+
+  // users, memberships and sessions (console sign-in)
+  /** 'exists' when the (lower-case) email is taken. */
+  createUser(row: UserRow): Promise<'created' | 'exists'>;
+  getUser(id: string): Promise<UserRow | null>;
+  getUserByEmail(email: string): Promise<UserRow | null>;
+  countUsers(): Promise<number>;
+  /** Adds the user to the project, or changes the role of a member. */
+  setMembership(row: MembershipRow): Promise<void>;
+  getMembership(projectId: string, userId: string): Promise<MembershipRow | null>;
+  /** The user's memberships, oldest project first. */
+  listMemberships(userId: string): Promise<MembershipRow[]>;
+  createSession(row: SessionRow): Promise<void>;
+  getSession(id: string): Promise<SessionRow | null>;
+  deleteSession(id: string): Promise<void>;
+  /** Removes sessions that expired at or before `now`; returns how many. */
+  deleteExpiredSessions(now: Date): Promise<number>;
+
+  // usage counters
+  /** Adds each increment to its (day, project, bucket, token) row, in one transaction. */
+  addUsage(increments: UsageIncrement[]): Promise<void>;
+  /** One entry per day that has counters in the selection, ascending. */
+  usageByDay(q: UsageQuery): Promise<UsageDay[]>;
 
   /** Every blob ref referenced by an object or a part, for the orphan sweep. */
   referencedBlobRefs(): Promise<Set<string>>;

@@ -16,7 +16,13 @@ import type {
   TokenRow,
   ListObjectsQuery,
   ListUploadsQuery,
+  MembershipRow,
   MetadataStore,
+  SessionRow,
+  UsageDay,
+  UsageIncrement,
+  UsageQuery,
+  UserRow,
   ObjectRow,
   ObjectSummary,
   PartRow,
@@ -28,6 +34,8 @@ import type {
 } from './metadata-store.js';
 import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
 import * as tokens from './token-queries.js';
+import * as users from './user-queries.js';
+import * as usage from './usage-queries.js';
 import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -378,6 +386,62 @@ export class KyselyMetadataStore implements MetadataStore {
 
   listAudit(q: AuditQuery): Promise<AuditRow[]> {
     return tokens.listAudit(this.db, q);
+  }
+
+  // ---- users, memberships, sessions (queries in user-queries.ts) ----
+
+  createUser(row: UserRow): Promise<'created' | 'exists'> {
+    return users.createUser(this.db, row);
+  }
+
+  getUser(id: string): Promise<UserRow | null> {
+    return users.getUserBy(this.db, 'id', id);
+  }
+
+  getUserByEmail(email: string): Promise<UserRow | null> {
+    return users.getUserBy(this.db, 'email', email);
+  }
+
+  countUsers(): Promise<number> {
+    return users.countUsers(this.db);
+  }
+
+  setMembership(row: MembershipRow): Promise<void> {
+    return users.setMembership(this.db, row);
+  }
+
+  getMembership(projectId: string, userId: string): Promise<MembershipRow | null> {
+    return users.getMembership(this.db, projectId, userId);
+  }
+
+  listMemberships(userId: string): Promise<MembershipRow[]> {
+    return users.listMemberships(this.db, userId);
+  }
+
+  createSession(row: SessionRow): Promise<void> {
+    return users.createSession(this.db, row);
+  }
+
+  getSession(id: string): Promise<SessionRow | null> {
+    return users.getSession(this.db, id);
+  }
+
+  deleteSession(id: string): Promise<void> {
+    return users.deleteSession(this.db, id);
+  }
+
+  deleteExpiredSessions(now: Date): Promise<number> {
+    return users.deleteExpiredSessions(this.db, now);
+  }
+
+  // ---- usage counters (queries in usage-queries.ts) ----
+
+  addUsage(increments: UsageIncrement[]): Promise<void> {
+    return usage.addUsage(this.db, increments);
+  }
+
+  usageByDay(q: UsageQuery): Promise<UsageDay[]> {
+    return usage.usageByDay(this.db, q);
   }
 
   // ---- garbage collection ----

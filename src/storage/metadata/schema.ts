@@ -101,6 +101,48 @@ export interface AuditTable {
   detail: string | null;
 }
 
+export interface UsersTable {
+  id: string;
+  /** Lower-case; unique. */
+  email: string;
+  /** argon2id PHC string; the password itself is never stored. */
+  password_hash: string;
+  created_at: number;
+}
+
+export interface ProjectMembersTable {
+  project_id: string;
+  user_id: string;
+  /** 'owner' | 'member'. */
+  role: string;
+}
+
+export interface SessionsTable {
+  /** SHA-256 (hex) of the cookie value; the cookie value itself is never stored. */
+  id: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface UsageDailyTable {
+  /** 'YYYY-MM-DD' (UTC). */
+  day: string;
+  project_id: string;
+  /** '' for requests without a bucket. */
+  bucket: string;
+  /** '' for console sessions. */
+  token_id: string;
+  requests_read: number;
+  requests_write: number;
+  requests_list: number;
+  requests_delete: number;
+  requests_other: number;
+  bytes_in: number;
+  bytes_out: number;
+}
+
 export interface Database {
   projects: ProjectsTable;
   buckets: BucketsTable;
@@ -109,6 +151,10 @@ export interface Database {
   parts: PartsTable;
   tokens: TokensTable;
   audit: AuditTable;
+  users: UsersTable;
+  project_members: ProjectMembersTable;
+  sessions: SessionsTable;
+  usage_daily: UsageDailyTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -234,6 +280,54 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('audit_at').on('audit').columns(['at']).execute();
         await db.schema.createIndex('audit_project_at').on('audit').columns(['project_id', 'at']).execute();
         await db.schema.createIndex('audit_token_at').on('audit').columns(['token_id', 'at']).execute();
+      },
+    },
+    '0002_users_sessions_usage': {
+      async up(db) {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('email', 'text', (c) => c.notNull().unique())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('project_members')
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id'))
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('project_members_pk', ['project_id', 'user_id'])
+          .execute();
+        await db.schema.createIndex('project_members_user').on('project_members').columns(['user_id']).execute();
+
+        await db.schema
+          .createTable('sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('csrf_token', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sessions_expires').on('sessions').columns(['expires_at']).execute();
+
+        await db.schema
+          .createTable('usage_daily')
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('project_id', 'text', (c) => c.notNull())
+          .addColumn('bucket', 'text', (c) => c.notNull())
+          .addColumn('token_id', 'text', (c) => c.notNull())
+          .addColumn('requests_read', 'bigint', (c) => c.notNull())
+          .addColumn('requests_write', 'bigint', (c) => c.notNull())
+          .addColumn('requests_list', 'bigint', (c) => c.notNull())
+          .addColumn('requests_delete', 'bigint', (c) => c.notNull())
+          .addColumn('requests_other', 'bigint', (c) => c.notNull())
+          .addColumn('bytes_in', 'bigint', (c) => c.notNull())
+          .addColumn('bytes_out', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('usage_daily_pk', ['day', 'project_id', 'bucket', 'token_id'])
+          .execute();
+        // Queries read one project over a range of days.
+        await db.schema.createIndex('usage_daily_project_day').on('usage_daily').columns(['project_id', 'day']).execute();
       },
     },
   };

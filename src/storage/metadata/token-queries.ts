@@ -137,7 +137,13 @@ export async function listAudit(db: Db, q: AuditQuery): Promise<AuditRow[]> {
   let query = db.selectFrom('audit').selectAll();
   if (q.projectId !== undefined) query = query.where('project_id', '=', q.projectId);
   if (q.tokenId !== undefined) query = query.where('token_id', '=', q.tokenId);
-  if (q.before !== undefined) query = query.where('at', '<', q.before.getTime());
+  if (q.before !== undefined) {
+    const at = q.before.getTime();
+    const beforeId = q.beforeId;
+    query = beforeId === undefined
+      ? query.where('at', '<', at)
+      : query.where((eb) => eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', beforeId)])]));
+  }
   const rows = await query.orderBy('at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
   return rows.map((r) => ({
     id: r.id,

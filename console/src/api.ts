@@ -1,0 +1,337 @@
+// The console's client for the REST API (docs/rest-api.md), same origin under /api/v1.
+// A console session is the `skep_session` cookie; requests that change state carry the session's
+// CSRF token in X-CSRF-Token.
+
+import type { PermissionLevel } from '../../src/auth/principal.js';
+
+export const API_BASE = '/api/v1';
+
+export interface User {
+  id: string;
+  email: string;
+}
+
+export interface ProjectSummary {
+  id: string;
+  name: string;
+  role?: string;
+}
+
+export interface Session {
+  user: User;
+  csrfToken: string;
+  projects: ProjectSummary[];
+}
+
+export interface Project {
+  id: string;
+  name: string;
+  createdAt: string;
+  maxTokenDays: number | null;
+  role?: string;
+}
+
+export interface Bucket {
+  name: string;
+  region: string;
+  createdAt: string;
+  objects: number;
+  bytes: number;
+}
+
+export interface ObjectEntry {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: string;
+}
+
+export interface ObjectListing {
+  items: ObjectEntry[];
+  prefixes: string[];
+  nextCursor: string | null;
+}
+
+export type TokenStatus = 'active' | 'expiring-soon' | 'expired' | 'disabled' | 'revoked';
+
+/** src/credentials/token-service.ts's TokenView, as JSON. Never holds a secret. */
+export interface TokenView {
+  id: string;
+  projectId: string;
+  name: string;
+  description: string;
+  permission: PermissionLevel;
+  permissionLabel: string;
+  bucketScope: string[] | null;
+  billing: boolean;
+  accessKeyId: string;
+  status: TokenStatus;
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  disabledAt: string | null;
+  revokedAt: string | null;
+  rotationPending: boolean;
+  rotationDeadline: string | null;
+}
+
+export interface Snippets {
+  awsCli: string;
+  rclone: string;
+  boto3: string;
+  jsSdk: string;
+}
+
+/** The reply to create and rotate: the only time the secrets are shown. */
+export interface IssuedToken {
+  token: TokenView;
+  credentials: { bearerToken: string; accessKeyId: string; secretAccessKey: string };
+  endpoint: string;
+  region: string;
+  snippets: Snippets;
+}
+
+export interface CreateTokenBody {
+  name: string;
+  description?: string;
+  permission: PermissionLevel;
+  bucketScope: string[] | null;
+  expiresInDays?: number;
+  billing?: boolean;
+}
+
+export interface RequestCounts {
+  read: number;
+  write: number;
+  list: number;
+  delete: number;
+  other: number;
+}
+
+export interface UsageReport {
+  current: { bytes: number; objects: number };
+  buckets: { name: string; bytes: number; objects: number }[];
+  days: { date: string; requests: RequestCounts; bytesIn: number; bytesOut: number }[];
+}
+
+/** An RFC 9457 problem from the API, or a failure to reach it. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** A message that tells the person what went wrong, whatever was thrown. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'The request was not valid.',
+  401: 'Your session has ended. Sign in again.',
+  403: 'You do not have permission to do that.',
+  404: 'Not found.',
+  409: 'That conflicts with the current state. Reload and try again.',
+  413: 'That is too large.',
+  429: 'Too many requests. Wait a moment and try again.',
+  500: 'The server failed. Try again; if it keeps happening, check the server log.',
+  502: 'The server could not be reached.',
+  503: 'The server is not available right now. Try again shortly.',
+};
+
+/** Turns a non-2xx reply into an ApiError, reading problem+json when there is one. */
+export async function problemFrom(res: Response): Promise<ApiError> {
+  let slug = 'http';
+  let message = STATUS_TEXT[res.status] ?? `The server answered ${res.status} ${res.statusText}.`;
+  let field: string | undefined;
+  const type = res.headers.get('content-type') ?? '';
+  if (type.includes('json')) {
+    try {
+      const body = (await res.json()) as { type?: string; title?: string; detail?: string; field?: string };
+      if (body.type) slug = body.type.split('/').pop() || slug;
+      message = body.detail || body.title || message;
+      field = body.field;
+    } catch {
+      // keep the generic message
+    }
+  }
+  return new ApiError(res.status, slug, message, field);
+}
+
+type Listener = () => void;
+
+export class ApiClient {
+  private csrfToken: string | null = null;
+  private unauthenticatedListeners = new Set<Listener>();
+
+  setCsrfToken(token: string | null): void {
+    this.csrfToken = token;
+  }
+
+  /** Called whenever the API answers 401 to a signed-in request (the session ended). */
+  onUnauthenticated(fn: Listener): () => void {
+    this.unauthenticatedListeners.add(fn);
+    return () => this.unauthenticatedListeners.delete(fn);
+  }
+
+  headers(method: string, extra: Record<string, string> = {}): Record<string, string> {
+    const h: Record<string, string> = { Accept: 'application/json', ...extra };
+    if (method !== 'GET' && method !== 'HEAD' && this.csrfToken) h['X-CSRF-Token'] = this.csrfToken;
+    return h;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(API_BASE + path, {
+        method,
+        credentials: 'same-origin',
+        headers: this.headers(method, body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiError(0, 'network', 'Could not reach the server. Check that skep is running and your network is up.');
+    }
+    if (!res.ok) {
+      const err = await problemFrom(res);
+      if (res.status === 401 && !opts.quiet401) this.unauthenticatedListeners.forEach((fn) => fn());
+      throw err;
+    }
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  // ---- session ----
+  async signIn(email: string, password: string): Promise<Session> {
+    const s = await this.request<Session>('POST', '/session', { email, password }, { quiet401: true });
+    this.csrfToken = s.csrfToken;
+    return s;
+  }
+  async currentSession(): Promise<Session | null> {
+    try {
+      const s = await this.request<Session>('GET', '/session', undefined, { quiet401: true });
+      this.csrfToken = s.csrfToken;
+      return s;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return null;
+      throw err;
+    }
+  }
+  async signOut(): Promise<void> {
+    try {
+      await this.request<void>('DELETE', '/session', undefined, { quiet401: true });
+    } finally {
+      this.csrfToken = null;
+    }
+  }
+
+  // ---- projects ----
+  listProjects(): Promise<{ items: Project[] }> {
+    return this.request('GET', '/projects');
+  }
+  createProject(name: string): Promise<Project> {
+    return this.request('POST', '/projects', { name });
+  }
+
+  // ---- buckets ----
+  listBuckets(p: string): Promise<{ items: Bucket[] }> {
+    return this.request('GET', `/projects/${enc(p)}/buckets`);
+  }
+  createBucket(p: string, name: string): Promise<Bucket> {
+    return this.request('POST', `/projects/${enc(p)}/buckets`, { name });
+  }
+  deleteBucket(p: string, name: string, force: boolean): Promise<void> {
+    return this.request('DELETE', `/projects/${enc(p)}/buckets/${enc(name)}${force ? '?force=true' : ''}`);
+  }
+
+  // ---- objects ----
+  listObjects(p: string, bucket: string, q: { prefix: string; cursor?: string | null; limit?: number }): Promise<ObjectListing> {
+    const qs = new URLSearchParams({ prefix: q.prefix, delimiter: '/', limit: String(q.limit ?? 100) });
+    if (q.cursor) qs.set('cursor', q.cursor);
+    return this.request('GET', `/projects/${enc(p)}/buckets/${enc(bucket)}/objects?${qs}`);
+  }
+  objectContentUrl(p: string, bucket: string, key: string): string {
+    return `${API_BASE}/projects/${enc(p)}/buckets/${enc(bucket)}/objects/content?key=${enc(key)}`;
+  }
+  deleteObject(p: string, bucket: string, key: string): Promise<void> {
+    return this.request('DELETE', `/projects/${enc(p)}/buckets/${enc(bucket)}/objects?key=${enc(key)}`);
+  }
+
+  /**
+   * Uploads one file with XMLHttpRequest, which (unlike fetch) reports upload progress.
+   * Resolves with the stored object's key, size and ETag; abort() through the returned handle.
+   */
+  uploadObject(
+    p: string,
+    bucket: string,
+    key: string,
+    file: File,
+    onProgress: (loaded: number, total: number) => void,
+  ): { done: Promise<{ key: string; size: number; etag: string }>; abort: () => void } {
+    const xhr = new XMLHttpRequest();
+    const done = new Promise<{ key: string; size: number; etag: string }>((resolve, reject) => {
+      xhr.open('PUT', this.objectContentUrl(p, bucket, key));
+      xhr.withCredentials = true;
+      for (const [k, v] of Object.entries(this.headers('PUT', { 'Content-Type': file.type || 'application/octet-stream' }))) {
+        xhr.setRequestHeader(k, v);
+      }
+      xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+      xhr.onload = () => {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          onProgress(file.size, file.size);
+          try {
+            resolve(JSON.parse(xhr.responseText));
+          } catch {
+            resolve({ key, size: file.size, etag: '' });
+          }
+          return;
+        }
+        const res = new Response(xhr.responseText || null, {
+          status: xhr.status,
+          headers: { 'content-type': xhr.getResponseHeader('content-type') ?? '' },
+        });
+        if (xhr.status === 401) this.unauthenticatedListeners.forEach((fn) => fn());
+        problemFrom(res).then(reject, reject);
+      };
+      xhr.onerror = () => reject(new ApiError(0, 'network', 'The upload was interrupted: the server could not be reached.'));
+      xhr.onabort = () => reject(new ApiError(0, 'aborted', 'Upload cancelled.'));
+      xhr.send(file);
+    });
+    return { done, abort: () => xhr.abort() };
+  }
+
+  // ---- tokens ----
+  listTokens(p: string): Promise<{ items: TokenView[] }> {
+    return this.request('GET', `/projects/${enc(p)}/tokens`);
+  }
+  createToken(p: string, body: CreateTokenBody): Promise<IssuedToken> {
+    return this.request('POST', `/projects/${enc(p)}/tokens`, body);
+  }
+  tokenAction(p: string, id: string, action: 'disable' | 'enable' | 'revoke' | 'confirm-rotation'): Promise<TokenView> {
+    return this.request('POST', `/projects/${enc(p)}/tokens/${enc(id)}/${action}`);
+  }
+  rotateToken(p: string, id: string, graceDays?: number): Promise<IssuedToken> {
+    return this.request('POST', `/projects/${enc(p)}/tokens/${enc(id)}/rotate`, graceDays === undefined ? {} : { graceDays });
+  }
+
+  // ---- usage ----
+  usage(p: string, q: { from: string; to: string }): Promise<UsageReport> {
+    const qs = new URLSearchParams(q);
+    return this.request('GET', `/projects/${enc(p)}/usage?${qs}`);
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+export const api = new ApiClient();

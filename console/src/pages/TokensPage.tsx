@@ -1,0 +1,343 @@
+import { useCallback, useEffect, useState } from 'react';
+import { ActionIcon, Badge, Button, Code, EmptyState, Group, Menu, Modal, NumberInput, Paper, Stack, Table, Text, Tooltip } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { IconDots, IconKey, IconPlayerPause, IconPlayerPlay, IconPlus, IconRefresh, IconBan, IconCircleCheck } from '@tabler/icons-react';
+import { api, errorMessage, type IssuedToken, type TokenView } from '../api';
+import { PageHeader } from '../components/PageHeader';
+import { LoadError } from '../components/LoadError';
+import { ConfirmModal } from '../components/ConfirmModal';
+import { StatusBadge } from '../components/StatusBadge';
+import { CredentialsPanel } from '../components/CredentialsPanel';
+import { TableSkeleton } from './BucketsPage';
+import { formatDate, formatDateTime, formatRelative } from '../format';
+import { useLinkProps } from '../router';
+import { useSession } from '../session';
+
+type Load = { state: 'loading' } | { state: 'error'; message: string } | { state: 'ready'; data: TokenView[] };
+
+type Dialog =
+  | { kind: 'revoke'; token: TokenView }
+  | { kind: 'disable'; token: TokenView }
+  | { kind: 'rotate'; token: TokenView }
+  | { kind: 'rotated'; issued: IssuedToken }
+  | null;
+
+function order(tokens: TokenView[]): TokenView[] {
+  const rank = (t: TokenView) => (t.status === 'revoked' ? 2 : t.status === 'expired' ? 1 : 0);
+  return [...tokens].sort((a, b) => rank(a) - rank(b) || b.createdAt.localeCompare(a.createdAt));
+}
+
+export function TokensPage() {
+  const { project } = useSession();
+  const [load, setLoad] = useState<Load>({ state: 'loading' });
+  const [dialog, setDialog] = useState<Dialog>(null);
+  const create = useLinkProps({ name: 'token-new', projectId: project.id });
+
+  const reload = useCallback(async () => {
+    try {
+      setLoad({ state: 'ready', data: order((await api.listTokens(project.id)).items) });
+    } catch (err) {
+      setLoad({ state: 'error', message: errorMessage(err) });
+    }
+  }, [project.id]);
+  useEffect(() => {
+    setLoad({ state: 'loading' });
+    void reload();
+  }, [reload]);
+
+  async function act(token: TokenView, action: 'enable' | 'confirm-rotation') {
+    try {
+      await api.tokenAction(project.id, token.id, action);
+      notifications.show({ color: 'teal', message: action === 'enable' ? `Token "${token.name}" enabled.` : `Rotation of "${token.name}" confirmed: the old secret no longer works.` });
+    } catch (err) {
+      notifications.show({ color: 'red', title: 'That did not work', message: errorMessage(err) });
+    }
+    await reload();
+  }
+
+  const createButton = (
+    <Button component="a" {...create} leftSection={<IconPlus size={18} />} data-testid="create-token">
+      Create Token
+    </Button>
+  );
+
+  return (
+    <>
+      <PageHeader
+        title="API Tokens"
+        description="Each token holds an S3 access key pair and a REST API bearer token, limited to a permission level, a set of buckets and an expiry."
+        actions={createButton}
+      />
+      {load.state === 'loading' && <TableSkeleton />}
+      {load.state === 'error' && <LoadError what="tokens" message={load.message} onRetry={reload} />}
+      {load.state === 'ready' && load.data.length === 0 && (
+        <Paper withBorder radius="md" py={48} px="md">
+          <EmptyState
+            icon={<IconKey size={32} />}
+            withIndicatorBackground
+            title="No API tokens yet"
+            description="Create a token to connect the AWS CLI, an SDK, rclone or your app to this project's buckets."
+          >
+            <EmptyState.Actions>{createButton}</EmptyState.Actions>
+          </EmptyState>
+        </Paper>
+      )}
+      {load.state === 'ready' && load.data.length > 0 && (
+        <Paper withBorder radius="md">
+          <Table.ScrollContainer type="native" minWidth={900}>
+            <Table verticalSpacing="sm" highlightOnHover data-testid="tokens-table">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Name</Table.Th>
+                  <Table.Th>Permission</Table.Th>
+                  <Table.Th>Buckets</Table.Th>
+                  <Table.Th>Status</Table.Th>
+                  <Table.Th>Expires</Table.Th>
+                  <Table.Th>Last used</Table.Th>
+                  <Table.Th w={56} aria-label="Actions" />
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {load.data.map((t) => (
+                  <TokenRow key={t.id} token={t} onDialog={setDialog} onAct={act} />
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        </Paper>
+      )}
+
+      {dialog?.kind === 'revoke' && (
+        <ConfirmModal
+          opened
+          title={`Revoke token "${dialog.token.name}"?`}
+          confirmLabel="Revoke token"
+          testId="revoke-modal"
+          onClose={() => setDialog(null)}
+          onConfirm={async () => {
+            await api.tokenAction(project.id, dialog.token.id, 'revoke');
+            notifications.show({ color: 'teal', message: `Token "${dialog.token.name}" revoked.` });
+            await reload();
+          }}
+        >
+          <Text size="sm">
+            Requests signed with access key <Code>{dialog.token.accessKeyId}</Code> or sent with its bearer token fail from now on, presigned URLs
+            included. A revoked token cannot be enabled again.
+          </Text>
+        </ConfirmModal>
+      )}
+      {dialog?.kind === 'disable' && (
+        <ConfirmModal
+          opened
+          title={`Disable token "${dialog.token.name}"?`}
+          confirmLabel="Disable token"
+          color="orange"
+          testId="disable-modal"
+          onClose={() => setDialog(null)}
+          onConfirm={async () => {
+            await api.tokenAction(project.id, dialog.token.id, 'disable');
+            notifications.show({ color: 'teal', message: `Token "${dialog.token.name}" disabled.` });
+            await reload();
+          }}
+        >
+          <Text size="sm">Its requests fail until you enable it again. Nothing else changes: same keys, same expiry.</Text>
+        </ConfirmModal>
+      )}
+      {dialog?.kind === 'rotate' && (
+        <RotateModal
+          token={dialog.token}
+          onClose={() => setDialog(null)}
+          onRotated={async (issued) => {
+            setDialog({ kind: 'rotated', issued });
+            await reload();
+          }}
+        />
+      )}
+      {dialog?.kind === 'rotated' && (
+        <Modal opened onClose={() => setDialog(null)} title={`New credentials for "${dialog.issued.token.name}"`} size="xl" closeOnClickOutside={false}>
+          <CredentialsPanel issued={dialog.issued} rotated />
+          <Group justify="flex-end" mt="md">
+            <Button onClick={() => setDialog(null)}>I have saved the secret</Button>
+          </Group>
+        </Modal>
+      )}
+    </>
+  );
+}
+
+function TokenRow({ token: t, onDialog, onAct }: { token: TokenView; onDialog: (d: Dialog) => void; onAct: (t: TokenView, a: 'enable' | 'confirm-rotation') => void }) {
+  const revoked = t.status === 'revoked';
+  return (
+    <Table.Tr data-testid="token-row" data-token-name={t.name} data-status={t.status} style={revoked ? { opacity: 0.65 } : undefined}>
+      <Table.Td maw={260}>
+        <Text size="sm" fw={600} truncate>
+          {t.name}
+        </Text>
+        {t.description && (
+          <Text size="xs" c="dimmed" lineClamp={1}>
+            {t.description}
+          </Text>
+        )}
+        <Text size="xs" c="dimmed" ff="monospace">
+          {t.accessKeyId}
+        </Text>
+      </Table.Td>
+      <Table.Td>
+        <Text size="sm">{t.permissionLabel}</Text>
+        {t.billing && (
+          <Text size="xs" c="dimmed">
+            + billing read
+          </Text>
+        )}
+      </Table.Td>
+      <Table.Td maw={220}>
+        {t.bucketScope === null ? (
+          <Text size="sm">All buckets</Text>
+        ) : (
+          <Group gap={4}>
+            {t.bucketScope.slice(0, 3).map((b) => (
+              <Badge key={b} variant="outline" color="gray" radius="sm" tt="none">
+                {b}
+              </Badge>
+            ))}
+            {t.bucketScope.length > 3 && (
+              <Tooltip label={t.bucketScope.slice(3).join(', ')} withArrow>
+                <Badge variant="light" color="gray" radius="sm" tt="none" tabIndex={0}>
+                  +{t.bucketScope.length - 3} more
+                </Badge>
+              </Tooltip>
+            )}
+          </Group>
+        )}
+      </Table.Td>
+      <Table.Td>
+        <Stack gap={4} align="flex-start">
+          <StatusBadge status={t.status} />
+          {t.rotationPending && (
+            <Tooltip label={`Old secret works until ${formatDateTime(t.rotationDeadline)}`} withArrow>
+              <Badge color="violet" variant="dot" radius="sm" tt="none" tabIndex={0}>
+                Rotation pending
+              </Badge>
+            </Tooltip>
+          )}
+        </Stack>
+      </Table.Td>
+      <Table.Td>
+        <Tooltip label={formatDateTime(t.expiresAt)} withArrow disabled={!t.expiresAt}>
+          <Text size="sm" tabIndex={t.expiresAt ? 0 : undefined}>
+            {t.expiresAt ? formatDate(t.expiresAt) : 'Never'}
+          </Text>
+        </Tooltip>
+        {t.expiresAt && !revoked && (
+          <Text size="xs" c="dimmed">
+            {formatRelative(t.expiresAt)}
+          </Text>
+        )}
+      </Table.Td>
+      <Table.Td>
+        <Text size="sm" c={t.lastUsedAt ? undefined : 'dimmed'}>
+          {t.lastUsedAt ? formatRelative(t.lastUsedAt) : 'Never'}
+        </Text>
+      </Table.Td>
+      <Table.Td>
+        {revoked ? null : (
+          <Group gap={4} wrap="nowrap" justify="flex-end">
+            {t.rotationPending && (
+              <Tooltip label="Confirm rotation: the old secret stops working" withArrow>
+                <ActionIcon variant="subtle" color="violet" onClick={() => onAct(t, 'confirm-rotation')} aria-label={`Confirm rotation of ${t.name}`}>
+                  <IconCircleCheck size={18} />
+                </ActionIcon>
+              </Tooltip>
+            )}
+            <Menu position="bottom-end" shadow="md" width={220}>
+              <Menu.Target>
+                <ActionIcon variant="subtle" color="gray" aria-label={`Actions for token ${t.name}`} data-testid="token-actions">
+                  <IconDots size={18} />
+                </ActionIcon>
+              </Menu.Target>
+              <Menu.Dropdown>
+                {t.rotationPending ? (
+                  <Menu.Item leftSection={<IconCircleCheck size={16} />} onClick={() => onAct(t, 'confirm-rotation')}>
+                    Confirm rotation
+                  </Menu.Item>
+                ) : (
+                  <Menu.Item leftSection={<IconRefresh size={16} />} onClick={() => onDialog({ kind: 'rotate', token: t })} disabled={t.status === 'disabled' || t.status === 'expired'}>
+                    Rotate secret…
+                  </Menu.Item>
+                )}
+                {t.status === 'disabled' ? (
+                  <Menu.Item leftSection={<IconPlayerPlay size={16} />} onClick={() => onAct(t, 'enable')}>
+                    Enable
+                  </Menu.Item>
+                ) : (
+                  <Menu.Item leftSection={<IconPlayerPause size={16} />} onClick={() => onDialog({ kind: 'disable', token: t })} disabled={t.status === 'expired'}>
+                    Disable…
+                  </Menu.Item>
+                )}
+                <Menu.Divider />
+                <Menu.Item color="red" leftSection={<IconBan size={16} />} onClick={() => onDialog({ kind: 'revoke', token: t })} data-testid="token-revoke">
+                  Revoke…
+                </Menu.Item>
+              </Menu.Dropdown>
+            </Menu>
+          </Group>
+        )}
+      </Table.Td>
+    </Table.Tr>
+  );
+}
+
+function RotateModal({ token, onClose, onRotated }: { token: TokenView; onClose: () => void; onRotated: (i: IssuedToken) => Promise<void> }) {
+  const [grace, setGrace] = useState<number | string>(7);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const g = typeof grace === 'number' ? grace : Number.parseInt(grace, 10);
+  const valid = Number.isInteger(g) && g >= 0 && g <= 30;
+  async function rotate() {
+    setBusy(true);
+    setError(null);
+    try {
+      await onRotated(await api.rotateToken(token.projectId, token.id, g));
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  }
+  return (
+    <Modal opened onClose={onClose} title={`Rotate "${token.name}"?`} centered>
+      <Stack>
+        <Text size="sm">
+          skep issues a new secret access key and bearer token (the access key ID stays <Code>{token.accessKeyId}</Code>). The old ones keep working
+          during a grace period, so you can update your clients; then confirm the rotation or let the grace period end.
+        </Text>
+        <NumberInput
+          label="Grace period (days)"
+          description="0 ends the old secret at once."
+          min={0}
+          max={30}
+          allowDecimal={false}
+          allowNegative={false}
+          clampBehavior="none"
+          value={grace}
+          onChange={setGrace}
+          error={valid ? undefined : 'Enter 0 to 30 days.'}
+          w={200}
+          data-autofocus
+        />
+        {error && (
+          <Text c="red" size="sm" role="alert">
+            {error}
+          </Text>
+        )}
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose} disabled={busy}>
+            Cancel
+          </Button>
+          <Button onClick={rotate} loading={busy} disabled={!valid}>
+            Rotate secret
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}

@@ -1,0 +1,143 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { RequestKind } from '../usage/usage-service.js';
+import { registerAudit } from './audit.js';
+import { registerBuckets } from './buckets.js';
+import { callerMiddleware, CSRF_HEADER, SESSION_COOKIE } from './caller.js';
+import type { ApiDeps, ApiEnv } from './context.js';
+import { registerObjects } from './objects.js';
+import { problem, problemResponse, sendProblem, toProblem, validationProblem } from './problems.js';
+import { registerProjects } from './projects.js';
+import { registerSession } from './session.js';
+import { registerTokens } from './tokens.js';
+import { registerUsage } from './usage.js';
+
+// The REST API under /api/v1: a Hono app whose routes are declared with zod schemas, which both
+// validate requests and generate the OpenAPI 3.1 document at /api/v1/openapi.json.
+
+export const API_BASE = '/api/v1';
+const VERSION = '1.0.0';
+
+/** Whether a request is the REST API's: its path is /api/v1 or starts with /api/v1/. */
+export function isApiRequest(req: IncomingMessage): boolean {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return path === API_BASE || path.startsWith(`${API_BASE}/`);
+}
+
+/** How a project-scoped API request counts in the usage report. */
+export function apiUsageKind(method: string, path: string): RequestKind {
+  if (path.endsWith('/objects/content')) return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+  if (method === 'DELETE' && /\/buckets\/[^/]+(\/objects)?$/.test(path)) return 'delete';
+  if (method === 'GET' && /\/buckets(\/[^/]+\/objects)?$/.test(path)) return 'list';
+  return 'other';
+}
+
+function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    await next();
+    const access = c.get('access');
+    if (!access) return;
+    const bucket = /\/buckets\/([^/]+)/.exec(c.req.path)?.[1];
+    const declaredIn = Number(c.req.header('content-length') ?? 0);
+    deps.usage.record({
+      projectId: access.projectId,
+      bucket: bucket === undefined ? null : safeDecode(bucket),
+      tokenId: access.caller.kind === 'bearer' ? access.principal.tokenId : null,
+      kind: apiUsageKind(c.req.method, c.req.path),
+      bytesIn: c.get('bytesIn') ?? declaredIn,
+      bytesOut: Number(c.res.headers.get('content-length') ?? 0),
+    });
+  };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export function createApiApp(deps: ApiDeps) {
+  const root = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) return sendProblem(c, validationProblem(result.error.issues, result.target));
+    },
+  });
+  const app = root.basePath(API_BASE);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: "A token's bearer credential (skep_v1_...). Its permission level, bucket scope and state apply as for S3.",
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'session', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: SESSION_COOKIE,
+    description: 'The console session cookie set by POST /api/v1/session.',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'csrf', {
+    type: 'apiKey',
+    in: 'header',
+    name: CSRF_HEADER,
+    description: "The session's csrfToken; required with the session cookie on every state-changing request.",
+  });
+
+  app.use('*', callerMiddleware(deps));
+  app.use('/projects/:projectId/*', usageMiddleware(deps));
+
+  registerSession(app, deps);
+  registerProjects(app, deps);
+  registerBuckets(app, deps);
+  registerObjects(app, deps);
+  registerTokens(app, deps);
+  registerUsage(app, deps);
+  registerAudit(app, deps);
+
+  let document: unknown;
+  const openapi = createRoute({
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['meta'],
+    summary: 'This document (OpenAPI 3.1)',
+    security: [],
+    responses: { 200: { description: 'The OpenAPI document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+  });
+  app.openapi(openapi, (c) => {
+    document ??= app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: {
+        title: 'skep REST API',
+        version: VERSION,
+        description: 'Projects, buckets, objects, API tokens, usage and audit of a skep server. Errors are application/problem+json.',
+      },
+      tags: ['session', 'projects', 'buckets', 'objects', 'tokens', 'usage', 'audit', 'meta'].map((name) => ({ name })),
+    });
+    return c.json(document as Record<string, unknown>, 200);
+  });
+
+  app.notFound((c) => sendProblem(c, problem('not-found', `No API route ${c.req.method} ${c.req.path}.`)));
+  app.onError((err, c: Context<ApiEnv>) => {
+    const p = toProblem(err, deps.log);
+    return sendProblem(c, p);
+  });
+  return app;
+}
+
+export type ApiHonoApp = ReturnType<typeof createApiApp>;
+
+/** A node:http listener for /api/v1 requests. */
+export function createApiHandler(deps: ApiDeps, app: ApiHonoApp = createApiApp(deps)): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return getRequestListener(app.fetch, {
+    overrideGlobalObjects: false,
+    errorHandler: (err) => {
+      deps.log.error({ err }, 'api: request failed');
+      return problemResponse(problem('internal', 'The server failed to handle the request.'));
+    },
+  }) as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}

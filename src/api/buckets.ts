@@ -1,0 +1,143 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { authorize, inScope } from '../auth/authorize.js';
+import type { BucketRow } from '../storage/metadata/metadata-store.js';
+import { S3Error } from '../s3/errors.js';
+import { requireProject, requireRight } from './caller.js';
+import type { ApiApp, ApiDeps } from './context.js';
+import { ApiProblem } from './problems.js';
+import { BucketParams, errorResponses, json, jsonBody, ProjectIdParam, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
+
+// Buckets of a project: list (scope-filtered), create, show, delete (optionally emptying first).
+
+const BucketSchema = z
+  .object({
+    name: z.string(),
+    region: z.string(),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    objects: z.number().int(),
+    bytes: z.number().int(),
+  })
+  .openapi('Bucket');
+
+const BucketDetailSchema = BucketSchema.extend({ versioning: z.literal('Disabled') }).openapi('BucketDetail');
+const BucketList = z.object({ items: z.array(BucketSchema) }).openapi('BucketList');
+const CreateBucketBody = z.strictObject({ name: z.string().min(1).max(255) }).openapi('CreateBucket');
+const DeleteBucketQuery = z.object({
+  force: z.enum(['true', 'false']).optional().openapi({ description: 'true: delete every object and abort every multipart upload first.' }),
+});
+
+const listBuckets = createRoute({
+  method: 'get',
+  path: '/projects/{projectId}/buckets',
+  tags: ['buckets'],
+  summary: 'Buckets the caller may see (a bucket-scoped token sees only its buckets)',
+  security: READ_SECURITY,
+  request: { params: ProjectIdParam },
+  responses: { 200: json(BucketList, 'Buckets with object counts and bytes stored'), ...errorResponses(401, 403) },
+});
+
+const createBucket = createRoute({
+  method: 'post',
+  path: '/projects/{projectId}/buckets',
+  tags: ['buckets'],
+  summary: 'Create a bucket',
+  security: WRITE_SECURITY,
+  request: { params: ProjectIdParam, body: jsonBody(CreateBucketBody) },
+  responses: { 201: json(BucketSchema, 'Created'), ...errorResponses(400, 401, 403, 409) },
+});
+
+const getBucket = createRoute({
+  method: 'get',
+  path: '/projects/{projectId}/buckets/{bucket}',
+  tags: ['buckets'],
+  summary: 'One bucket',
+  security: READ_SECURITY,
+  request: { params: BucketParams },
+  responses: { 200: json(BucketDetailSchema, 'The bucket'), ...errorResponses(401, 403, 404) },
+});
+
+const deleteBucket = createRoute({
+  method: 'delete',
+  path: '/projects/{projectId}/buckets/{bucket}',
+  tags: ['buckets'],
+  summary: 'Delete a bucket (409 while it holds objects, unless force=true)',
+  security: WRITE_SECURITY,
+  request: { params: BucketParams, query: DeleteBucketQuery },
+  responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 401, 403, 404, 409) },
+});
+
+const EMPTY_PAGE = 1000;
+/** force=true retries when writers keep adding objects meanwhile, then gives up with 409. */
+const FORCE_ATTEMPTS = 5;
+
+async function bucketView(deps: ApiDeps, b: BucketRow) {
+  const stats = await deps.meta.bucketStats(b.id);
+  return { name: b.name, region: b.region, createdAt: b.createdAt.toISOString(), objects: stats.objects, bytes: stats.bytes };
+}
+
+/** Deletes every object and aborts every multipart upload of the bucket. */
+async function emptyBucket(deps: ApiDeps, bucket: BucketRow): Promise<void> {
+  for (;;) {
+    const page = await deps.meta.listObjects(bucket.id, { prefix: '', limit: EMPTY_PAGE });
+    for (const o of page) await deps.objects.deleteObject(bucket, o.key);
+    if (page.length < EMPTY_PAGE) break;
+  }
+  for (;;) {
+    const uploads = await deps.meta.listUploads(bucket.id, { prefix: '', limit: EMPTY_PAGE });
+    for (const u of uploads) {
+      await deps.multipart.abort(u).catch((err: unknown) => {
+        if (!(err instanceof S3Error && err.code === 'NoSuchUpload')) throw err;
+      });
+    }
+    if (uploads.length < EMPTY_PAGE) break;
+  }
+}
+
+export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
+  app.openapi(listBuckets, async (c) => {
+    const { projectId } = c.req.valid('param');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'ListBuckets');
+    const items = [];
+    for (const b of await deps.meta.listBuckets(projectId)) {
+      if (inScope(access.principal, b.name)) items.push(await bucketView(deps, b));
+    }
+    return c.json({ items }, 200);
+  });
+
+  app.openapi(createBucket, async (c) => {
+    const { projectId } = c.req.valid('param');
+    const { name } = c.req.valid('json');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'CreateBucket', name);
+    const row = await deps.objects.createBucket(projectId, name, deps.region);
+    return c.json({ name: row.name, region: row.region, createdAt: row.createdAt.toISOString(), objects: 0, bytes: 0 }, 201);
+  });
+
+  app.openapi(getBucket, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const access = await requireProject(c, deps, projectId);
+    // Object tokens may not read configuration but may see that their bucket exists.
+    if (!authorize(access.principal, 'ReadBucketConfig', bucket).allow) requireRight(access, 'ProbeBucket', bucket);
+    const row = await deps.objects.requireBucket(projectId, bucket);
+    return c.json({ ...(await bucketView(deps, row)), versioning: 'Disabled' as const }, 200);
+  });
+
+  app.openapi(deleteBucket, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const force = c.req.valid('query').force === 'true';
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'DeleteBucket', bucket);
+    if (force) requireRight(access, 'DeleteObject', bucket);
+    const row = await deps.objects.requireBucket(projectId, bucket);
+    if (!force) {
+      await deps.objects.deleteBucket(row);
+      return c.body(null, 204);
+    }
+    for (let attempt = 0; attempt < FORCE_ATTEMPTS; attempt++) {
+      await emptyBucket(deps, row);
+      if ((await deps.meta.deleteBucket(row.id)) === 'deleted') return c.body(null, 204);
+    }
+    throw new ApiProblem('conflict', 'Objects kept arriving while the bucket was being emptied; try again.');
+  });
+}

@@ -1,0 +1,122 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { authorize, LEVEL_RIGHTS, type Right } from '../auth/authorize.js';
+import type { PermissionLevel, Principal } from '../auth/principal.js';
+import type { ProjectRole, UserRow } from '../storage/metadata/metadata-store.js';
+import { UserService } from '../users/user-service.js';
+import type { ApiDeps, ApiEnv, Caller, ProjectAccess } from './context.js';
+import { ApiProblem } from './problems.js';
+
+// Resolves the caller of each request (bearer token, else session cookie), enforces the CSRF
+// header on state-changing session requests, and answers "may this caller do X in project P".
+// Every bucket, object and token decision goes through authorize(), for sessions too.
+
+export const SESSION_COOKIE = 'skep_session';
+export const CSRF_HEADER = 'X-CSRF-Token';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The permission a console user acts with in a project (also the console token's level). */
+export const ROLE_PERMISSION: Record<ProjectRole, PermissionLevel> = { owner: 'admin-rw', member: 'object-rw' };
+
+export function clientAddress(c: Context<ApiEnv>): string | undefined {
+  return c.env?.incoming?.socket?.remoteAddress;
+}
+
+export function callerMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    c.set('caller', null);
+    const authorization = c.req.header('authorization');
+    if (authorization !== undefined) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      if (!m) throw new ApiProblem('unauthenticated', 'The Authorization header takes a bearer token: "Bearer skep_v1_...".');
+      const principal = await deps.tokens.authenticateBearer(m[1], clientAddress(c));
+      c.set('caller', { kind: 'bearer', principal });
+      return next();
+    }
+    const cookie = getCookie(c, SESSION_COOKIE);
+    // Signing in is open to anyone; an old cookie sent along with it is not checked.
+    const signingIn = c.req.method === 'POST' && /\/session\/?$/.test(c.req.path);
+    if (cookie !== undefined && !signingIn) {
+      const found = await deps.users.authenticateSession(cookie);
+      if (found) {
+        if (!SAFE_METHODS.has(c.req.method) && !UserService.csrfMatches(found.session, c.req.header(CSRF_HEADER))) {
+          throw new ApiProblem('forbidden', `State-changing requests need the session's CSRF token in the ${CSRF_HEADER} header.`);
+        }
+        c.set('caller', { kind: 'session', user: found.user, session: found.session });
+      }
+    }
+    return next();
+  };
+}
+
+export function requireCaller(c: Context<ApiEnv>): Caller {
+  const caller = c.get('caller');
+  if (!caller) throw new ApiProblem('unauthenticated', 'Sign in, or send a bearer token in the Authorization header.');
+  return caller;
+}
+
+export function requireSession(c: Context<ApiEnv>): Extract<Caller, { kind: 'session' }> {
+  const caller = requireCaller(c);
+  if (caller.kind !== 'session') throw new ApiProblem('forbidden', 'This needs a signed-in console user, not a bearer token.');
+  return caller;
+}
+
+export function sessionPrincipal(user: UserRow, projectId: string, role: ProjectRole): Principal {
+  return {
+    accessKeyId: `console:${user.email}`,
+    projectId,
+    tokenId: '',
+    permission: ROLE_PERMISSION[role],
+    bucketScope: null,
+    // Every member may read the project's usage.
+    billing: true,
+  };
+}
+
+/**
+ * The caller's access to a project: a bearer token of that project, or a member's session.
+ * Anyone else gets 403, whether or not the project exists (ids are not probed).
+ */
+export async function requireProject(c: Context<ApiEnv>, deps: ApiDeps, projectId: string): Promise<ProjectAccess> {
+  const caller = requireCaller(c);
+  let access: ProjectAccess;
+  if (caller.kind === 'bearer') {
+    if (caller.principal.projectId !== projectId) throw new ApiProblem('forbidden', 'This token belongs to another project.');
+    access = { projectId, caller, principal: caller.principal, role: null, actor: caller.principal.accessKeyId };
+  } else {
+    const role = await deps.users.roleIn(caller.user.id, projectId);
+    if (!role) throw new ApiProblem('forbidden', 'You are not a member of this project.');
+    access = { projectId, caller, principal: sessionPrincipal(caller.user, projectId, role), role, actor: caller.user.email };
+  }
+  c.set('access', access);
+  return access;
+}
+
+/**
+ * Requires a right, decided by authorize(). Console members manage tokens (the new token is
+ * bounded by their own rights; see mayHandOut); everything else follows the principal's level.
+ */
+export function requireRight(access: ProjectAccess, right: Right, bucket: string | null = null): void {
+  if (right === 'ManageTokens' && access.role !== null) return;
+  const decision = authorize(access.principal, right, bucket);
+  if (!decision.allow) throw new ApiProblem('forbidden', `Not allowed: ${decision.reason}.`);
+}
+
+/**
+ * Whether the caller may create (or rotate, disable, revoke) a token with these powers: no caller
+ * hands out more than it has (rights of the level, buckets, billing).
+ */
+export function mayHandOut(access: ProjectAccess, token: { permission: PermissionLevel; bucketScope: string[] | null; billing: boolean }): string | null {
+  const mine = access.principal;
+  for (const right of LEVEL_RIGHTS[token.permission]) {
+    if (!LEVEL_RIGHTS[mine.permission].has(right)) return `a ${mine.permission} caller cannot hand out ${token.permission} (it lacks ${right})`;
+  }
+  if (mine.bucketScope !== null) {
+    if (token.bucketScope === null) return 'a bucket-scoped caller cannot hand out access to all buckets';
+    const outside = token.bucketScope.filter((b) => !mine.bucketScope!.includes(b));
+    if (outside.length) return `bucket(s) outside the caller's scope: ${outside.join(', ')}`;
+  }
+  if (token.billing && !mine.billing) return 'a caller without billing access cannot hand it out';
+  return null;
+}

@@ -1,0 +1,62 @@
+import type { HttpBindings } from '@hono/node-server';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.js';
+import type { ObjectService } from '../objects/object-service.js';
+import type { MultipartService } from '../objects/multipart-service.js';
+import type { TokenService } from '../credentials/token-service.js';
+import type { ProjectService } from '../projects/project-service.js';
+import type { MetadataStore, ProjectRole, SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
+import type { UserService } from '../users/user-service.js';
+import type { UsageService } from '../usage/usage-service.js';
+
+// What every API module receives, and the per-request values the middleware sets.
+
+export interface ApiDeps {
+  meta: MetadataStore;
+  objects: ObjectService;
+  multipart: MultipartService;
+  tokens: TokenService;
+  projects: ProjectService;
+  users: UserService;
+  usage: UsageService;
+  region: string;
+  /** The server speaks TLS: cookies are Secure and URLs https. */
+  tls: boolean;
+  /** The server's own URL, for when a request has no usable Host header. */
+  fallbackUrl: () => string;
+  clock: () => Date;
+  log: Logger;
+}
+
+/** Who is calling: a token's bearer credential, or a signed-in console user. */
+export type Caller =
+  | { kind: 'bearer'; principal: Principal }
+  | { kind: 'session'; user: UserRow; session: SessionRow };
+
+/** The caller's standing in one project, resolved by requireProject(). */
+export interface ProjectAccess {
+  projectId: string;
+  caller: Caller;
+  /**
+   * Who the request acts as for authorize(): the bearer token's principal, or for a console
+   * session one derived from the user's role (owner: admin-rw, member: object-rw; all buckets).
+   */
+  principal: Principal;
+  /** The console user's role; null for bearer callers. */
+  role: ProjectRole | null;
+  /** The actor written to the audit log. */
+  actor: string;
+}
+
+export interface ApiEnv {
+  Bindings: HttpBindings;
+  Variables: {
+    caller: Caller | null;
+    access: ProjectAccess | undefined;
+    /** Body bytes the handler read, when it streamed the body itself. */
+    bytesIn: number | undefined;
+  };
+}
+
+export type ApiApp = OpenAPIHono<ApiEnv>;

@@ -1,0 +1,271 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { BodyDigest } from '../checksums/digest.js';
+import { consoleCredential, signingCredential } from '../credentials/console-token.js';
+import { listPage } from '../objects/listing.js';
+import { MAX_KEY_BYTES } from '../s3/endpoint.js';
+import { MAX_SINGLE_PUT_BYTES } from '../s3/body.js';
+import { MAX_PRESIGN_SECONDS, presignObjectUrl } from '../sigv4/presign.js';
+import { requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
+import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
+import { ApiProblem } from './problems.js';
+import { publicEndpoint } from './public-url.js';
+import { BucketParams, errorResponses, json, jsonBody, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
+
+// Objects of a bucket: list, upload (streamed), download (streamed), delete, presign.
+
+const KeySchema = z
+  .string()
+  .min(1)
+  .refine((k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES, `A key is at most ${MAX_KEY_BYTES} bytes of UTF-8.`)
+  .refine((k) => !k.includes('\u0000'), 'A key may not contain NUL.')
+  .openapi({ example: 'photos/2024/cat.jpg' });
+
+const KeyQuery = z.object({ key: KeySchema.openapi({ param: { name: 'key', in: 'query' } }) });
+
+const ListQuery = z.object({
+  prefix: z.string().optional(),
+  delimiter: z.string().max(64).optional().openapi({ example: '/' }),
+  cursor: z.string().optional().openapi({ description: "The previous page's nextCursor." }),
+  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: '1-1000 (default 1000)' }),
+});
+
+const ObjectItem = z
+  .object({
+    key: z.string(),
+    size: z.number().int(),
+    etag: z.string().openapi({ description: 'The S3 ETag without quotes.' }),
+    lastModified: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('ObjectItem');
+
+const ObjectList = z
+  .object({
+    items: z.array(ObjectItem),
+    prefixes: z.array(z.string()).openapi({ description: 'Common prefixes ("folders") when a delimiter is given.' }),
+    nextCursor: z.string().nullable(),
+  })
+  .openapi('ObjectList');
+
+const PutResult = z.object({ key: z.string(), size: z.number().int(), etag: z.string() }).openapi('PutObjectResult');
+
+const PresignBody = z
+  .strictObject({
+    key: KeySchema,
+    method: z.enum(['GET', 'PUT']),
+    expiresIn: z.number().int().min(1).max(MAX_PRESIGN_SECONDS).default(3600).openapi({ description: 'Seconds, 1-604800 (default 3600).' }),
+  })
+  .openapi('PresignRequest');
+
+const PresignResult = z
+  .object({
+    url: z.string(),
+    method: z.enum(['GET', 'PUT']),
+    expiresAt: z.string().openapi({
+      format: 'date-time',
+      description: "When the URL stops working: the requested time, or the signing token's expiry if sooner.",
+    }),
+  })
+  .openapi('PresignResult');
+
+const listObjects = createRoute({
+  method: 'get',
+  path: '/projects/{projectId}/buckets/{bucket}/objects',
+  tags: ['objects'],
+  summary: 'List objects, one page at a time, in key order',
+  security: READ_SECURITY,
+  request: { params: BucketParams, query: ListQuery },
+  responses: { 200: json(ObjectList, 'One page'), ...errorResponses(400, 401, 403, 404) },
+});
+
+const putObject = createRoute({
+  method: 'put',
+  path: '/projects/{projectId}/buckets/{bucket}/objects/content',
+  tags: ['objects'],
+  summary: 'Upload an object (the raw body is streamed; its Content-Type is kept)',
+  security: WRITE_SECURITY,
+  request: {
+    params: BucketParams,
+    query: KeyQuery,
+    body: { required: true, content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+  },
+  responses: { 200: json(PutResult, 'Stored'), ...errorResponses(400, 401, 403, 404) },
+});
+
+const getObject = createRoute({
+  method: 'get',
+  path: '/projects/{projectId}/buckets/{bucket}/objects/content',
+  tags: ['objects'],
+  summary: 'Download an object (Content-Disposition: attachment)',
+  security: READ_SECURITY,
+  request: { params: BucketParams, query: KeyQuery },
+  responses: {
+    200: { description: 'The bytes', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const deleteObject = createRoute({
+  method: 'delete',
+  path: '/projects/{projectId}/buckets/{bucket}/objects',
+  tags: ['objects'],
+  summary: 'Delete an object (deleting a missing key succeeds)',
+  security: WRITE_SECURITY,
+  request: { params: BucketParams, query: KeyQuery },
+  responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 401, 403, 404) },
+});
+
+const presignObject = createRoute({
+  method: 'post',
+  path: '/projects/{projectId}/buckets/{bucket}/presign',
+  tags: ['objects'],
+  summary: 'A presigned S3 URL to GET or PUT one object',
+  description:
+    "Bearer callers' URLs are signed with their own token; console users' with their per-project console token. Revoking or disabling that token stops its URLs.",
+  security: WRITE_SECURITY,
+  request: { params: BucketParams, body: jsonBody(PresignBody) },
+  responses: { 200: json(PresignResult, 'The URL'), ...errorResponses(400, 401, 403, 404) },
+});
+
+function unquote(etag: string): string {
+  return etag.replace(/^"|"$/g, '');
+}
+
+function encodeCursor(key: string): string {
+  return Buffer.from(key, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const key = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor) || encodeCursor(key) !== cursor) throw new ApiProblem('validation', 'The cursor is not one this API returned.', 'cursor');
+  return key;
+}
+
+/** RFC 6266 attachment header: an ASCII fallback name and the exact UTF-8 name. */
+function attachment(key: string): string {
+  const name = key.slice(key.lastIndexOf('/') + 1) || 'download';
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+}
+
+/** The request body as a Node stream: the socket itself under @hono/node-server, without buffering. */
+function requestBody(c: Context<ApiEnv>): Readable {
+  const incoming = c.env?.incoming;
+  if (incoming) return incoming;
+  const web = c.req.raw.body;
+  return web ? Readable.fromWeb(web as import('node:stream/web').ReadableStream) : Readable.from([]);
+}
+
+export function registerObjects(app: ApiApp, deps: ApiDeps): void {
+  app.openapi(listObjects, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'ListObjects', bucket);
+    const row = await deps.objects.requireBucket(projectId, bucket);
+    const page = await listPage(deps.meta, row.id, {
+      prefix: q.prefix ?? '',
+      delimiter: q.delimiter ?? '',
+      marker: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
+      maxKeys: q.limit ?? 1000,
+    });
+    return c.json(
+      {
+        items: page.contents.map((o) => ({ key: o.key, size: o.size, etag: unquote(o.etag), lastModified: o.lastModified.toISOString() })),
+        prefixes: page.commonPrefixes,
+        nextCursor: page.isTruncated && page.last !== undefined ? encodeCursor(page.last) : null,
+      },
+      200,
+    );
+  });
+
+  app.openapi(putObject, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const { key } = c.req.valid('query');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'WriteObject', bucket);
+    const row = await deps.objects.requireBucket(projectId, bucket);
+    const lengthText = c.req.header('content-length');
+    const size = lengthText === undefined ? undefined : Number(lengthText);
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new ApiProblem('validation', 'Content-Length is not a byte count.', 'body');
+    if (size !== undefined && size > MAX_SINGLE_PUT_BYTES) {
+      throw new ApiProblem('validation', `An upload through the API is at most ${MAX_SINGLE_PUT_BYTES} bytes; use S3 multipart uploads for more.`, 'body');
+    }
+    const digest = new BodyDigest({ expect: { size } });
+    pipeline(requestBody(c), digest, () => {
+      /* a failure surfaces through `digest`, which putObject reads */
+    });
+    const contentType = c.req.header('content-type') || 'application/octet-stream';
+    try {
+      const stored = await deps.objects.putObject(
+        { bucket: row, key, headers: { 'content-type': contentType }, userMetadata: {}, tags: {}, storageClass: 'STANDARD', condition: { kind: 'none' } },
+        digest,
+        undefined,
+      );
+      return c.json({ key, size: stored.size, etag: unquote(stored.etag) }, 200);
+    } finally {
+      c.set('bytesIn', digest.size);
+    }
+  });
+
+  app.openapi(getObject, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const { key } = c.req.valid('query');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'ReadObject', bucket);
+    const row = await deps.objects.requireBucket(projectId, bucket);
+    const obj = await deps.objects.headObject(row, key);
+    const headers = {
+      'Content-Type': obj.headers['content-type'] ?? 'application/octet-stream',
+      'Content-Length': String(obj.size),
+      'Content-Disposition': attachment(key),
+      ETag: obj.etag,
+      'Last-Modified': obj.lastModified.toUTCString(),
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'private, no-store',
+    };
+    if (obj.size === 0) return c.body(null, 200, headers);
+    const stream = deps.objects.openObject(obj);
+    return c.body(Readable.toWeb(stream) as unknown as ReadableStream, 200, headers);
+  });
+
+  app.openapi(deleteObject, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const { key } = c.req.valid('query');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'DeleteObject', bucket);
+    const row = await deps.objects.requireBucket(projectId, bucket);
+    await deps.objects.deleteObject(row, key);
+    return c.body(null, 204);
+  });
+
+  app.openapi(presignObject, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const { key, method, expiresIn } = c.req.valid('json');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, method === 'GET' ? 'ReadObject' : 'WriteObject', bucket);
+    await deps.objects.requireBucket(projectId, bucket);
+    const now = deps.clock();
+    const caller = access.caller;
+    const credential =
+      caller.kind === 'bearer'
+        ? await signingCredential(deps.tokens, caller.principal.accessKeyId)
+        : await consoleCredential(deps.tokens, deps.meta, { email: caller.user.email, projectId, permission: ROLE_PERMISSION[access.role!], now });
+    const url = presignObjectUrl({
+      method,
+      endpoint: publicEndpoint(c, deps),
+      bucket,
+      key,
+      accessKeyId: credential.accessKeyId,
+      secretAccessKey: credential.secretAccessKey,
+      region: deps.region,
+      expiresIn,
+      now,
+    });
+    let expiresAt = now.getTime() + expiresIn * 1000;
+    if (credential.expiresAt) expiresAt = Math.min(expiresAt, credential.expiresAt.getTime());
+    return c.json({ url, method, expiresAt: new Date(expiresAt).toISOString() }, 200);
+  });
+}

@@ -1,0 +1,97 @@
+import { z } from '@hono/zod-openapi';
+import { PERMISSION_LEVELS } from '../auth/principal.js';
+
+// Schemas shared by several API modules. Each validates requests (or documents replies) and is
+// turned into the OpenAPI document, so the contract cannot drift from the code.
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: '/api/v1/problems/validation' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    field: z.string().optional().openapi({ description: 'The request field at fault (validation problems).' }),
+  })
+  .openapi('Problem');
+
+const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'validation: bad JSON, unknown field, wrong type or value (`field` names it)',
+  401: 'unauthenticated: no session, or the bearer token is unknown, expired, disabled or revoked',
+  403: 'forbidden: the caller may not do this (permission level, bucket scope, role, CSRF)',
+  404: 'not-found',
+  409: 'conflict',
+  429: 'rate-limited',
+};
+
+/** Problem responses for the given statuses (500 `internal` is always possible). */
+export function errorResponses(...statuses: number[]) {
+  const out: Record<number, { description: string; content: typeof problemContent }> = {};
+  for (const s of statuses) out[s] = { description: ERROR_DESCRIPTIONS[s], content: problemContent };
+  return out;
+}
+
+/** Any signed-in caller; state changes by sessions need the CSRF header. */
+type Security = Record<string, string[]>[];
+export const READ_SECURITY: Security = [{ bearer: [] }, { session: [] }];
+export const WRITE_SECURITY: Security = [{ bearer: [] }, { session: [], csrf: [] }];
+export const SESSION_READ_SECURITY: Security = [{ session: [] }];
+export const SESSION_WRITE_SECURITY: Security = [{ session: [], csrf: [] }];
+
+export const PermissionSchema = z.enum(PERMISSION_LEVELS).openapi('Permission');
+export const RoleSchema = z.enum(['owner', 'member']).openapi('Role');
+
+export const ProjectIdParam = z.object({
+  projectId: z.string().min(1).openapi({ param: { name: 'projectId', in: 'path' }, example: '0b5e7c9e-5a4f-4c7a-9d8e-2f1c3b4a5d6e' }),
+});
+
+export const BucketParams = ProjectIdParam.extend({
+  bucket: z.string().min(1).openapi({ param: { name: 'bucket', in: 'path' }, example: 'photos' }),
+});
+
+export const ProjectSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    maxTokenDays: z.number().int().nullable(),
+    role: RoleSchema.optional().openapi({ description: "The signed-in user's role (sessions only)." }),
+  })
+  .openapi('Project');
+
+export const MembershipSchema = z.object({ id: z.string(), name: z.string(), role: RoleSchema }).openapi('Membership');
+
+export const TokenViewSchema = z
+  .object({
+    id: z.string(),
+    projectId: z.string(),
+    name: z.string(),
+    description: z.string(),
+    permission: PermissionSchema,
+    permissionLabel: z.string(),
+    bucketScope: z.array(z.string()).nullable().openapi({ description: 'null: every bucket, including ones created later.' }),
+    billing: z.boolean(),
+    accessKeyId: z.string(),
+    status: z.enum(['active', 'expiring-soon', 'expired', 'disabled', 'revoked']),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    createdBy: z.string(),
+    expiresAt: z.string().nullable().openapi({ format: 'date-time' }),
+    lastUsedAt: z.string().nullable().openapi({ format: 'date-time' }),
+    disabledAt: z.string().nullable().openapi({ format: 'date-time' }),
+    revokedAt: z.string().nullable().openapi({ format: 'date-time' }),
+    rotationPending: z.boolean(),
+    rotationDeadline: z.string().nullable().openapi({ format: 'date-time' }),
+  })
+  .openapi('TokenView');
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+/** A required JSON request body validated by a strict object. */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { 'application/json': { schema } },
+});

@@ -1,0 +1,84 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { deleteCookie, setCookie } from 'hono/cookie';
+import { SESSION_TTL_MS } from '../users/user-service.js';
+import type { SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
+import { clientAddress, requireSession, SESSION_COOKIE } from './caller.js';
+import type { ApiApp, ApiDeps } from './context.js';
+import { errorResponses, json, jsonBody, MembershipSchema, SESSION_READ_SECURITY, SESSION_WRITE_SECURITY } from './schemas.js';
+
+// POST /session (sign in), GET /session (who am I), DELETE /session (sign out).
+
+const SignInBody = z
+  .strictObject({
+    email: z.string().min(1).max(254).openapi({ example: 'admin@localhost' }),
+    password: z.string().min(1).max(1024),
+  })
+  .openapi('SignIn');
+
+const SessionSchema = z
+  .object({
+    user: z.object({ id: z.string(), email: z.string() }),
+    csrfToken: z.string().openapi({ description: 'Send in the X-CSRF-Token header on every state-changing request.' }),
+    projects: z.array(MembershipSchema),
+  })
+  .openapi('Session');
+
+const signIn = createRoute({
+  method: 'post',
+  path: '/session',
+  tags: ['session'],
+  summary: 'Sign in with email and password',
+  description: `Sets the \`${SESSION_COOKIE}\` cookie (HttpOnly, SameSite=Lax, Secure under TLS; 12 hours). Five failed attempts per email and client address within five minutes answer 429.`,
+  security: [],
+  request: { body: jsonBody(SignInBody) },
+  responses: { 200: json(SessionSchema, 'Signed in'), ...errorResponses(400, 401, 429) },
+});
+
+const getSession = createRoute({
+  method: 'get',
+  path: '/session',
+  tags: ['session'],
+  summary: 'The signed-in user, CSRF token and projects',
+  security: SESSION_READ_SECURITY,
+  responses: { 200: json(SessionSchema, 'The current session'), ...errorResponses(401, 403) },
+});
+
+const signOut = createRoute({
+  method: 'delete',
+  path: '/session',
+  tags: ['session'],
+  summary: 'Sign out',
+  security: SESSION_WRITE_SECURITY,
+  responses: { 204: { description: 'Signed out; the cookie is cleared' }, ...errorResponses(401, 403) },
+});
+
+async function sessionReply(deps: ApiDeps, user: UserRow, session: SessionRow) {
+  return { user: { id: user.id, email: user.email }, csrfToken: session.csrfToken, projects: await deps.users.projectsOf(user.id) };
+}
+
+function cookieOptions(deps: ApiDeps) {
+  return { path: '/', httpOnly: true, sameSite: 'Lax' as const, secure: deps.tls };
+}
+
+export function registerSession(app: ApiApp, deps: ApiDeps): void {
+  app.openapi(signIn, async (c) => {
+    const { email, password } = c.req.valid('json');
+    const { cookieValue, session, user } = await deps.users.signIn(email, password, clientAddress(c));
+    setCookie(c, SESSION_COOKIE, cookieValue, { ...cookieOptions(deps), maxAge: Math.floor(SESSION_TTL_MS / 1000) });
+    c.header('Cache-Control', 'no-store');
+    return c.json(await sessionReply(deps, user, session), 200);
+  });
+
+  app.openapi(getSession, async (c) => {
+    const caller = requireSession(c);
+    c.header('Cache-Control', 'no-store');
+    return c.json(await sessionReply(deps, caller.user, caller.session), 200);
+  });
+
+  app.openapi(signOut, async (c) => {
+    const caller = requireSession(c);
+    await deps.users.signOut(caller.session);
+    deleteCookie(c, SESSION_COOKIE, cookieOptions(deps));
+    return c.body(null, 204);
+  });
+}

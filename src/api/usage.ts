@@ -1,0 +1,52 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireProject, requireRight } from './caller.js';
+import type { ApiApp, ApiDeps } from './context.js';
+import { errorResponses, json, ProjectIdParam, READ_SECURITY } from './schemas.js';
+
+// GET /projects/{projectId}/usage: requests and bytes per day, and what is stored now.
+
+const DateParam = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2024-05-31');
+
+const UsageQuery = z.object({
+  from: DateParam.optional().openapi({ description: 'First day (UTC), inclusive; default: 29 days before `to`.', example: '2024-05-01' }),
+  to: DateParam.optional().openapi({ description: 'Last day (UTC), inclusive; default: today. At most 366 days in all.', example: '2024-05-31' }),
+  bucket: z.string().min(1).optional().openapi({ description: 'Only this bucket.' }),
+  token: z.string().optional().openapi({ description: 'Only requests made with this token id; empty: only console-session requests.' }),
+});
+
+const Counts = z.object({ bytes: z.number().int(), objects: z.number().int() });
+
+const UsageReport = z
+  .object({
+    current: Counts.openapi({ description: 'Stored now, over the buckets listed.' }),
+    buckets: z.array(Counts.extend({ name: z.string() })),
+    days: z.array(
+      z.object({
+        date: z.string(),
+        requests: z.object({ read: z.number().int(), write: z.number().int(), list: z.number().int(), delete: z.number().int(), other: z.number().int() }),
+        bytesIn: z.number().int(),
+        bytesOut: z.number().int(),
+      }),
+    ),
+  })
+  .openapi('UsageReport');
+
+const getUsage = createRoute({
+  method: 'get',
+  path: '/projects/{projectId}/usage',
+  tags: ['usage'],
+  summary: 'Usage: members, or bearer tokens with billing access',
+  security: READ_SECURITY,
+  request: { params: ProjectIdParam, query: UsageQuery },
+  responses: { 200: json(UsageReport, 'Every day of the range, zeros included'), ...errorResponses(400, 401, 403) },
+});
+
+export function registerUsage(app: ApiApp, deps: ApiDeps): void {
+  app.openapi(getUsage, async (c) => {
+    const { projectId } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'ReadUsage');
+    return c.json(await deps.usage.report({ projectId, from: q.from, to: q.to, bucket: q.bucket, tokenId: q.token }), 200);
+  });
+}

@@ -1,0 +1,66 @@
+import type { PermissionLevel } from '../auth/principal.js';
+import type { MetadataStore } from '../storage/metadata/metadata-store.js';
+import type { TokenService } from './token-service.js';
+
+// The console signs presigned URLs for a signed-in user with a token of its own: one per user and
+// project, named `console:<email>`, created on demand (7 days, all buckets, the level of the
+// user's role) and reused while it has more than a day left. Its secret is read back through
+// lookup() (decrypted from the store), so nothing extra is kept, and revoking it kills its URLs.
+
+export const CONSOLE_TOKEN_DAYS = 7;
+const REUSE_MIN_REMAINING_MS = 86_400_000;
+
+export interface SigningCredential {
+  tokenId: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** When the credential (and so every URL it signed) stops working; null: never. */
+  expiresAt: Date | null;
+}
+
+export function consoleTokenName(email: string): string {
+  return `console:${email}`;
+}
+
+export async function consoleCredential(
+  tokens: TokenService,
+  meta: MetadataStore,
+  input: { email: string; projectId: string; permission: PermissionLevel; now: Date },
+): Promise<SigningCredential> {
+  const name = consoleTokenName(input.email);
+  const rows = await meta.listTokens(input.projectId);
+  const reusable = rows.find(
+    (r) =>
+      r.createdBy === 'console' &&
+      r.name === name &&
+      r.permission === input.permission &&
+      r.bucketScope === null &&
+      tokens.stateOf(r, input.now) === 'active' &&
+      r.expiresAt !== null &&
+      r.expiresAt.getTime() - input.now.getTime() > REUSE_MIN_REMAINING_MS,
+  );
+  let accessKeyId = reusable?.accessKeyId;
+  if (!accessKeyId) {
+    const project = await meta.getProject(input.projectId);
+    const days = Math.min(CONSOLE_TOKEN_DAYS, project?.maxTokenDays ?? CONSOLE_TOKEN_DAYS);
+    const created = await tokens.create({
+      projectId: input.projectId,
+      name,
+      description: 'Signs presigned URLs for the console',
+      permission: input.permission,
+      bucketScope: null,
+      expiresInDays: days,
+      billing: false,
+      createdBy: 'console',
+    });
+    accessKeyId = created.credentials.accessKeyId;
+  }
+  return signingCredential(tokens, accessKeyId);
+}
+
+/** The current secret of a token, read back from the store (for bearer callers: their own token). */
+export async function signingCredential(tokens: TokenService, accessKeyId: string): Promise<SigningCredential> {
+  const resolved = await tokens.lookup(accessKeyId);
+  if (!resolved) throw new Error(`no credential ${accessKeyId}`);
+  return { tokenId: resolved.principal.tokenId, accessKeyId, secretAccessKey: resolved.secrets[0], expiresAt: resolved.expiresAt };
+}

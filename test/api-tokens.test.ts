@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As, type Session } from './helpers/api.js';
+
+// API tokens through the REST API: who may manage them, secrets shown once and never listed,
+// the lifecycle actions, and that no caller hands out more than it has.
+
+const TOKEN_VIEW_KEYS = [
+  'accessKeyId', 'billing', 'bucketScope', 'createdAt', 'createdBy', 'description', 'disabledAt', 'expiresAt', 'id', 'lastUsedAt',
+  'name', 'permission', 'permissionLabel', 'projectId', 'revokedAt', 'rotationDeadline', 'rotationPending', 'status',
+].sort();
+
+describe('REST API: tokens', () => {
+  let server: TestServer;
+  let p: string;
+  let owner: Session;
+  let member: Session;
+  const tokens = `/projects/PID/tokens`;
+  const path = (suffix = '') => tokens.replace('PID', p) + suffix;
+
+  before(async () => {
+    server = await startTestServer();
+    p = server.bootstrap.projectId;
+    owner = await adminSession(server);
+    member = await userSession(server, { projectId: p, role: 'member' });
+    for (const name of ['one', 'two']) await call(server, 'POST', `/projects/${p}/buckets`, { as: rootBearer(server), json: { name } });
+  });
+  after(() => server.stop());
+
+  test('create: 201 with the view, credentials once, endpoint, region and ready-made snippets; the key pair works with S3', async () => {
+    const r = await call(server, 'POST', path(), {
+      as: { session: owner },
+      json: { name: 'ci deploy', description: 'GitHub Actions', permission: 'object-rw', bucketScope: ['one'], expiresInDays: 30, billing: false },
+    });
+    assert.equal(r.status, 201, problemText(r));
+    assert.deepEqual(Object.keys(r.body).sort(), ['credentials', 'endpoint', 'region', 'snippets', 'token']);
+    assert.deepEqual(Object.keys(r.body.token).sort(), TOKEN_VIEW_KEYS);
+    assert.equal(r.body.token.createdBy, 'admin@localhost');
+    assert.equal(r.body.token.permissionLabel, 'Object Read & Write');
+    assert.deepEqual(r.body.token.bucketScope, ['one']);
+    assert.equal(r.body.endpoint, server.url);
+    assert.equal(r.body.region, 'us-east-1');
+    const { bearerToken: bearer, accessKeyId, secretAccessKey } = r.body.credentials;
+    assert.match(bearer, /^skep_v1_/);
+    for (const s of ['awsCli', 'rclone', 'boto3', 'jsSdk']) {
+      assert.ok(r.body.snippets[s].includes(secretAccessKey), s);
+      assert.ok(r.body.snippets[s].includes(server.url), s);
+    }
+    assert.match(r.headers.get('cache-control') ?? '', /no-store/);
+    const s3 = new S3Client({ endpoint: r.body.endpoint, region: r.body.region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+    try {
+      const buckets = await s3.send(new ListBucketsCommand({}));
+      assert.deepEqual(buckets.Buckets?.map((b) => b.Name), ['one']);
+    } finally {
+      s3.destroy();
+    }
+    assert.equal((await call(server, 'GET', `/projects/${p}/buckets`, { as: { bearer } })).status, 200);
+  });
+
+  test('list and show never contain a secret', async () => {
+    const created = await call(server, 'POST', path(), { as: { session: owner }, json: { name: 'quiet', permission: 'admin-ro', bucketScope: null } });
+    const { bearerToken: bearer, secretAccessKey } = created.body.credentials;
+    const list = await call(server, 'GET', path(), { as: { session: owner } });
+    assert.equal(list.status, 200);
+    assert.ok(list.body.items.length >= 3);
+    for (const item of list.body.items) assert.deepEqual(Object.keys(item).sort(), TOKEN_VIEW_KEYS);
+    const show = await call(server, 'GET', path(`/${created.body.token.id}`), { as: rootBearer(server) });
+    assert.equal(show.status, 200);
+    assert.deepEqual(show.body, { ...created.body.token, lastUsedAt: show.body.lastUsedAt });
+    for (const r of [list, show]) {
+      assert.ok(!r.text.includes(secretAccessKey));
+      assert.ok(!r.text.includes(bearer));
+      assert.ok(!r.text.includes(bearer.split('_').pop()!));
+      assert.ok(!r.text.includes(server.bootstrap.issued!.secretAccessKey));
+      assert.doesNotMatch(r.text, /"\w*(secret|ciphertext|hash|bearer)\w*"\s*:/i);
+    }
+  });
+
+  test('who may manage: members and owners, admin-rw bearers; not other levels; not other projects', async () => {
+    assert.equal((await call(server, 'GET', path(), { as: { session: member } })).status, 200);
+    assert.equal((await call(server, 'GET', path(), { as: rootBearer(server) })).status, 200);
+    for (const permission of ['admin-ro', 'object-rw', 'object-ro']) {
+      const { as } = await bearerToken(server, { permission, billing: true });
+      assert.ok(isProblem(await call(server, 'GET', path(), { as }), 403, 'forbidden'), permission);
+      assert.ok(isProblem(await call(server, 'POST', path(), { as, json: { name: 'x', permission: 'object-ro', bucketScope: null } }), 403, 'forbidden'), permission);
+    }
+    const stranger = await userSession(server);
+    assert.ok(isProblem(await call(server, 'GET', path(), { as: { session: stranger } }), 403, 'forbidden'));
+    assert.ok(isProblem(await call(server, 'GET', path()), 401, 'unauthenticated'));
+  });
+
+  test('no escalation: members create object tokens only; scoped bearers only within their scope; billing only from billing', async () => {
+    const asMember: As = { session: member };
+    assert.equal((await call(server, 'POST', path(), { as: asMember, json: { name: 'm1', permission: 'object-ro', bucketScope: null, billing: true } })).status, 201);
+    const mAdmin = await call(server, 'POST', path(), { as: asMember, json: { name: 'm2', permission: 'admin-rw', bucketScope: null } });
+    assert.ok(isProblem(mAdmin, 403, 'forbidden'), problemText(mAdmin));
+    assert.ok(isProblem(await call(server, 'POST', path(), { as: asMember, json: { name: 'm3', permission: 'admin-ro', bucketScope: null } }), 403, 'forbidden'));
+
+    const scoped = await bearerToken(server, { permission: 'admin-rw', bucketScope: ['one'] });
+    assert.equal((await call(server, 'POST', path(), { as: scoped.as, json: { name: 's1', permission: 'object-rw', bucketScope: ['one'] } })).status, 201);
+    assert.ok(isProblem(await call(server, 'POST', path(), { as: scoped.as, json: { name: 's2', permission: 'object-rw', bucketScope: null } }), 403, 'forbidden'));
+    assert.ok(isProblem(await call(server, 'POST', path(), { as: scoped.as, json: { name: 's3', permission: 'object-rw', bucketScope: ['one', 'two'] } }), 403, 'forbidden'));
+    assert.ok(isProblem(await call(server, 'POST', path(), { as: scoped.as, json: { name: 's4', permission: 'object-rw', bucketScope: ['one'], billing: true } }), 403, 'forbidden'));
+    // …nor rotate (and so read the secrets of) a token with more power than itself.
+    const root = server.bootstrap.issued!;
+    const rootId = (await server.tokens.list(p)).find((t) => t.accessKeyId === root.accessKeyId)!.id;
+    assert.ok(isProblem(await call(server, 'POST', path(`/${rootId}/rotate`), { as: scoped.as, json: {} }), 403, 'forbidden'));
+    assert.ok(isProblem(await call(server, 'POST', path(`/${rootId}/rotate`), { as: asMember, json: {} }), 403, 'forbidden'));
+    assert.ok(isProblem(await call(server, 'POST', path(`/${rootId}/revoke`), { as: asMember }), 403, 'forbidden'));
+  });
+
+  test('create validation: unknown field, wrong types, bad level, unknown bucket, expiry range', async () => {
+    const as: As = { session: owner };
+    const cases: [unknown, string][] = [
+      [{ name: 'x', permission: 'object-ro', bucketScope: null, admin: true }, 'admin'],
+      [{ name: 5, permission: 'object-ro', bucketScope: null }, 'name'],
+      [{ name: 'x', permission: 'root', bucketScope: null }, 'permission'],
+      [{ name: 'x', permission: 'object-ro', bucketScope: 'one' }, 'bucketScope'],
+      [{ name: 'x', permission: 'object-ro', bucketScope: [] }, 'bucketScope'],
+      [{ name: 'x', permission: 'object-ro', bucketScope: ['nope'] }, 'bucketScope'],
+      [{ name: 'x', permission: 'object-ro', bucketScope: [3] }, 'bucketScope.0'],
+      [{ name: 'x', permission: 'object-ro', bucketScope: null, expiresInDays: 0 }, 'expiresInDays'],
+      [{ name: 'x', permission: 'object-ro', bucketScope: null, expiresInDays: 366 }, 'expiresInDays'],
+      [{ name: 'x', permission: 'object-ro', bucketScope: null, expiresInDays: 1.5 }, 'expiresInDays'],
+      [{ name: 'x', permission: 'object-ro', bucketScope: null, billing: 'yes' }, 'billing'],
+      [{ name: 'x', permission: 'object-ro' }, 'bucketScope'],
+      [{ name: '   ', permission: 'object-ro', bucketScope: null }, 'name'],
+    ];
+    for (const [json, field] of cases) {
+      const r = await call(server, 'POST', path(), { as, json });
+      assert.ok(isProblem(r, 400, 'validation', field), `${JSON.stringify(json)}: ${problemText(r)}`);
+    }
+  });
+
+  test('disable, enable, rotate (both secrets work in the grace), confirm-rotation, revoke', async () => {
+    const as: As = { session: owner };
+    const created = await call(server, 'POST', path(), { as, json: { name: 'cycle', permission: 'object-ro', bucketScope: null } });
+    const id = created.body.token.id;
+    const oldBearer: As = { bearer: created.body.credentials.bearerToken };
+    const projectsOf = (who: As) => call(server, 'GET', '/projects', { as: who }).then((r) => r.status);
+
+    const disabled = await call(server, 'POST', path(`/${id}/disable`), { as });
+    assert.equal(disabled.status, 200, problemText(disabled));
+    assert.equal(disabled.body.status, 'disabled');
+    assert.equal(await projectsOf(oldBearer), 401);
+    const enabled = await call(server, 'POST', path(`/${id}/enable`), { as });
+    assert.equal(enabled.body.status, 'active');
+    assert.equal(await projectsOf(oldBearer), 200);
+
+    const rotated = await call(server, 'POST', path(`/${id}/rotate`), { as, json: { graceDays: 2 } });
+    assert.equal(rotated.status, 200, problemText(rotated));
+    assert.equal(rotated.body.token.rotationPending, true);
+    assert.equal(rotated.body.credentials.accessKeyId, created.body.credentials.accessKeyId);
+    assert.notEqual(rotated.body.credentials.secretAccessKey, created.body.credentials.secretAccessKey);
+    const newBearer: As = { bearer: rotated.body.credentials.bearerToken };
+    assert.equal(await projectsOf(oldBearer), 200);
+    assert.equal(await projectsOf(newBearer), 200);
+    const confirmed = await call(server, 'POST', path(`/${id}/confirm-rotation`), { as });
+    assert.equal(confirmed.body.rotationPending, false);
+    assert.equal(await projectsOf(oldBearer), 401);
+    assert.equal(await projectsOf(newBearer), 200);
+    assert.ok(isProblem(await call(server, 'POST', path(`/${id}/confirm-rotation`), { as }), 409, 'conflict'));
+
+    // rotate without a body uses the default grace
+    const again = await call(server, 'POST', path(`/${id}/rotate`), { as });
+    assert.equal(again.status, 200, problemText(again));
+    assert.ok(isProblem(await call(server, 'POST', path(`/${id}/rotate`), { as, json: { graceDays: 31 } }), 400, 'validation', 'graceDays'));
+    assert.ok(isProblem(await call(server, 'POST', path(`/${id}/rotate`), { as, json: { grace: 1 } }), 400, 'validation', 'grace'));
+
+    const revoked = await call(server, 'POST', path(`/${id}/revoke`), { as });
+    assert.equal(revoked.body.status, 'revoked');
+    assert.equal(await projectsOf({ bearer: again.body.credentials.bearerToken }), 401);
+    assert.ok(isProblem(await call(server, 'POST', path(`/${id}/enable`), { as }), 409, 'conflict'));
+    assert.ok(isProblem(await call(server, 'POST', path(`/${id}/rotate`), { as }), 409, 'conflict'));
+    assert.ok(isProblem(await call(server, 'POST', path(`/nope/revoke`), { as }), 404, 'not-found'));
+
+    const audit = await server.tokens.listAudit({ tokenId: id, limit: 20 });
+    // (auth.failed events for the disabled and confirmed-away credentials come in between)
+    assert.deepEqual(
+      audit.filter((a) => a.action.startsWith('token.')).map((a) => a.action).reverse(),
+      ['token.created', 'token.disabled', 'token.enabled', 'token.rotated', 'token.rotation-confirmed', 'token.rotated', 'token.revoked'],
+    );
+    assert.ok(audit.filter((a) => a.action.startsWith('token.')).every((a) => a.actor === 'admin@localhost'));
+  });
+
+  test('token ids of another project are not found through this project', async () => {
+    const other = (await call(server, 'POST', '/projects', { as: { session: owner }, json: { name: 'other' } })).body.id;
+    const made = await call(server, 'POST', `/projects/${other}/tokens`, { as: { session: owner }, json: { name: 'o', permission: 'object-ro', bucketScope: null } });
+    assert.equal(made.status, 201, problemText(made));
+    assert.ok(isProblem(await call(server, 'GET', path(`/${made.body.token.id}`), { as: { session: owner } }), 404, 'not-found'));
+    assert.ok(isProblem(await call(server, 'POST', path(`/${made.body.token.id}/revoke`), { as: { session: owner } }), 404, 'not-found'));
+  });
+
+  test('session state changes need the CSRF header', async () => {
+    const r = await call(server, 'POST', path(), { as: { session: owner, csrf: false }, json: { name: 'x', permission: 'object-ro', bucketScope: null } });
+    assert.ok(isProblem(r, 403, 'forbidden'), problemText(r));
+  });
+});

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As } from './helpers/api.js';
+
+// GET /api/v1/projects/{id}/usage: request and byte counters from S3 (and API) traffic, written
+// in batches; stored bytes and objects; who may read it; filters and validation.
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+describe('REST API: usage', () => {
+  let server: TestServer;
+  let p: string;
+  let s3: S3Client;
+  let tokenId: string;
+  let billing: As;
+  const usage = (as: As, q = '') => call(server, 'GET', `/projects/${p}/usage${q}`, { as });
+
+  before(async () => {
+    server = await startTestServer();
+    p = server.bootstrap.projectId;
+    await call(server, 'POST', `/projects/${p}/buckets`, { as: rootBearer(server), json: { name: 'metered' } });
+    await call(server, 'POST', `/projects/${p}/buckets`, { as: rootBearer(server), json: { name: 'quiet' } });
+    const t = await bearerToken(server, { permission: 'object-rw', billing: true });
+    billing = t.as;
+    tokenId = t.token.id;
+    s3 = server.client({ credentials: { accessKeyId: t.credentials.accessKeyId, secretAccessKey: t.credentials.secretAccessKey } });
+    await server.services.usage.flush();
+  });
+  after(() => server.stop());
+
+  test('S3 requests show up per kind, with bytes in and out, once flushed; stored bytes and objects are current', async () => {
+    const body = 'x'.repeat(1000);
+    await s3.send(new PutObjectCommand({ Bucket: 'metered', Key: 'a', Body: body }));
+    await s3.send(new PutObjectCommand({ Bucket: 'metered', Key: 'b', Body: body.slice(0, 500) }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'metered', Key: 'a' }));
+    assert.equal((await got.Body!.transformToString()).length, 1000);
+    await s3.send(new HeadObjectCommand({ Bucket: 'metered', Key: 'a' }));
+    await s3.send(new ListObjectsV2Command({ Bucket: 'metered' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'metered', Key: 'b' }));
+    await new Promise((r) => setTimeout(r, 50)); // a response is counted just after it is written
+    // Counting is in memory until a flush; the report flushes this node's counts first.
+    await server.services.usage.flush();
+    const r = await usage(billing, `?bucket=metered&token=${tokenId}`);
+    assert.equal(r.status, 200, problemText(r));
+    assert.deepEqual(Object.keys(r.body).sort(), ['buckets', 'current', 'days']);
+    assert.equal(r.body.days.length, 30);
+    const day = r.body.days[r.body.days.length - 1];
+    assert.equal(day.date, today());
+    assert.deepEqual(day.requests, { read: 2, write: 2, list: 1, delete: 1, other: 0 });
+    assert.equal(day.bytesIn, 1500);
+    assert.ok(day.bytesOut >= 1000, `bytesOut ${day.bytesOut}`);
+    assert.deepEqual(r.body.buckets, [{ name: 'metered', bytes: 1000, objects: 1 }]);
+    assert.deepEqual(r.body.current, { bytes: 1000, objects: 1 });
+    // Earlier days are there, with zeros.
+    assert.deepEqual(r.body.days[0].requests, { read: 0, write: 0, list: 0, delete: 0, other: 0 });
+  });
+
+  test('the counters live in the database, not only in memory', async () => {
+    await s3.send(new GetObjectCommand({ Bucket: 'metered', Key: 'a' })).then((o) => o.Body!.transformToString());
+    // The server counts a request once its response is written, which may be just after the client has it all.
+    let rows = [] as Awaited<ReturnType<typeof server.meta.usageByDay>>;
+    for (let i = 0; i < 50 && rows[0]?.requestsRead !== 3; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      await server.services.usage.flush();
+      rows = await server.meta.usageByDay({ projectId: p, from: today(), to: today(), bucket: 'metered', tokenId });
+    }
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].requestsRead, 3);
+  });
+
+  test('API requests count too (sessions under no token)', async () => {
+    const owner = await adminSession(server);
+    const put = await call(server, 'PUT', `/projects/${p}/buckets/quiet/objects/content?key=k`, { as: { session: owner }, raw: 'twelve bytes' });
+    assert.equal(put.status, 200);
+    assert.equal((await call(server, 'GET', `/projects/${p}/buckets/quiet/objects/content?key=k`, { as: { session: owner } })).status, 200);
+    assert.equal((await call(server, 'GET', `/projects/${p}/buckets/quiet/objects`, { as: { session: owner } })).status, 200);
+    const r = await usage({ session: owner }, `?bucket=quiet&token=&from=${today()}&to=${today()}`);
+    assert.equal(r.status, 200, problemText(r));
+    // `token=` (empty) selects console-session requests.
+    const [day] = r.body.days;
+    assert.equal(day.requests.write, 1);
+    assert.equal(day.requests.read, 1);
+    assert.equal(day.requests.list, 1);
+    assert.equal(day.bytesIn, 12);
+    assert.equal(day.bytesOut, 12);
+  });
+
+  test('who may read: members and owners, bearer tokens with billing; not without billing; not other projects', async () => {
+    const member = await userSession(server, { projectId: p, role: 'member' });
+    assert.equal((await usage({ session: member })).status, 200);
+    assert.equal((await usage(rootBearer(server))).status, 200);
+    for (const permission of ['admin-rw', 'object-ro']) {
+      const { as } = await bearerToken(server, { permission, billing: false });
+      assert.ok(isProblem(await usage(as), 403, 'forbidden'), permission);
+    }
+    const stranger = await userSession(server);
+    assert.ok(isProblem(await usage({ session: stranger }), 403, 'forbidden'));
+    assert.ok(isProblem(await usage(undefined), 401, 'unauthenticated'));
+  });
+
+  test('date range: explicit days, zero-filled; validation of from/to', async () => {
+    const r = await usage(billing, '?from=2024-02-27&to=2024-03-02');
+    assert.equal(r.status, 200, problemText(r));
+    assert.deepEqual(r.body.days.map((d: { date: string }) => d.date), ['2024-02-27', '2024-02-28', '2024-02-29', '2024-03-01', '2024-03-02']);
+    assert.ok(isProblem(await usage(billing, '?from=2024-13-01'), 400, 'validation', 'from'));
+    assert.ok(isProblem(await usage(billing, '?from=yesterday'), 400, 'validation', 'from'));
+    assert.ok(isProblem(await usage(billing, '?from=2024-03-02&to=2024-03-01'), 400, 'validation', 'from'));
+    assert.ok(isProblem(await usage(billing, '?from=2020-01-01&to=2024-01-01'), 400, 'validation', 'from'));
+    assert.ok(isProblem(await usage(billing, '?to=2024-02-30'), 400, 'validation', 'to'));
+  });
+});

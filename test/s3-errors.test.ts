@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { CreateBucketCommand, CreateMultipartUploadCommand, ListBucketsCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { raw, xmlField, type RawRequest, type RawResponse } from './helpers/raw-s3.js';
+
+// The shape of S3 error responses: XML with Code, Message, Resource and RequestId, the
+// x-amz-request-id header, no body on HEAD, 501 for what skep does not implement, MalformedXML,
+// and requests Node rejects before any handler (oversized headers).
+
+let server: TestServer;
+let s3: S3Client;
+let n = 0;
+const bucketName = (tag: string) => `err-${tag}-${process.pid}-${++n}`;
+let bucket: string;
+
+before(async () => {
+  server = await startTestServer();
+  s3 = server.client();
+  bucket = bucketName('main');
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'exists', Body: 'here' }));
+});
+after(() => server.stop());
+
+/** Asserts the S3 error document and headers; returns the parsed fields. */
+function assertS3Error(res: RawResponse, status: number, code: string, resource?: string): void {
+  assert.equal(res.status, status, `${code}: ${res.text}`);
+  assert.match(String(res.headers['content-type']), /application\/xml/);
+  assert.ok(res.text.startsWith('<?xml'), 'an XML document');
+  assert.match(res.text, /<Error>[\s\S]*<\/Error>/);
+  assert.equal(xmlField(res.text, 'Code'), code);
+  assert.ok((xmlField(res.text, 'Message') ?? '').length > 0, 'a message');
+  const requestId = xmlField(res.text, 'RequestId');
+  assert.ok(requestId, 'a RequestId element');
+  assert.equal(res.headers['x-amz-request-id'], requestId, 'the header carries the same request id');
+  const resourceText = xmlField(res.text, 'Resource');
+  assert.ok(resourceText !== undefined, 'a Resource element');
+  if (resource !== undefined) assert.equal(resourceText, resource);
+  assert.equal(Number(res.headers['content-length']), res.body.length);
+}
+
+describe('error documents', () => {
+  const cases: [string, () => RawRequest, number, string, (() => string)?][] = [
+    ['NoSuchBucket', () => ({ method: 'GET', path: `/${bucketName('none')}` }), 404, 'NoSuchBucket'],
+    ['NoSuchKey', () => ({ method: 'GET', path: `/${bucket}/missing-key` }), 404, 'NoSuchKey', () => `/${bucket}/missing-key`],
+    ['InvalidBucketName', () => ({ method: 'PUT', path: '/Bad_Name' }), 400, 'InvalidBucketName'],
+    ['BucketAlreadyOwnedByYou', () => ({ method: 'PUT', path: `/${bucket}` }), 409, 'BucketAlreadyOwnedByYou', () => `/${bucket}`],
+    ['InvalidRange', () => ({ method: 'GET', path: `/${bucket}/exists`, headers: { range: 'bytes=100-' } }), 416, 'InvalidRange'],
+    ['PreconditionFailed', () => ({ method: 'GET', path: `/${bucket}/exists`, headers: { 'if-match': '"nope"' } }), 412, 'PreconditionFailed'],
+    ['InvalidArgument (max-keys)', () => ({ method: 'GET', path: `/${bucket}`, query: { 'max-keys': 'lots' } }), 400, 'InvalidArgument'],
+    ['AccessDenied (anonymous)', () => ({ method: 'GET', path: `/${bucket}/exists`, sign: false }), 403, 'AccessDenied'],
+    ['SignatureDoesNotMatch', () => ({ method: 'GET', path: `/${bucket}/exists`, sign: { accessKeyId: 'SKTESTROOTKEY0000001', secretAccessKey: 'wrong' } }), 403, 'SignatureDoesNotMatch'],
+    ['InvalidAccessKeyId', () => ({ method: 'GET', path: '/', sign: { accessKeyId: 'NOBODY', secretAccessKey: 'x' } }), 403, 'InvalidAccessKeyId'],
+    ['MethodNotAllowed', () => ({ method: 'PATCH', path: `/${bucket}/exists` }), 405, 'MethodNotAllowed'],
+    ['NoSuchUpload', () => ({ method: 'GET', path: `/${bucket}/k`, query: { uploadId: 'no-such-upload' } }), 404, 'NoSuchUpload'],
+  ];
+  for (const [name, request, status, code, resource] of cases) {
+    test(`${name}: ${status} with Code, Message, Resource, RequestId and x-amz-request-id`, async () => {
+      const res = await raw(server, request());
+      assertS3Error(res, status, code, resource?.());
+    });
+  }
+
+  test('every request id is distinct', async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const res = await raw(server, { method: 'GET', path: `/${bucket}/missing-${i}` });
+      ids.add(String(res.headers['x-amz-request-id']));
+    }
+    assert.equal(ids.size, 5);
+  });
+
+  test('successful responses carry x-amz-request-id too', async () => {
+    const res = await raw(server, { method: 'GET', path: `/${bucket}/exists` });
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['x-amz-request-id']), /^[0-9A-F]{16}$/);
+  });
+
+  test('the SDK surfaces the code, status and request id', async () => {
+    const err = await s3.send(new PutObjectCommand({ Bucket: bucketName('absent'), Key: 'k', Body: 'x' })).then(
+      () => assert.fail('expected an error'),
+      (e: unknown) => e as S3ServiceException,
+    );
+    assert.equal(err.name, 'NoSuchBucket');
+    assert.equal(err.$metadata.httpStatusCode, 404);
+    assert.match(err.$metadata.requestId ?? '', /^[0-9A-F]{16}$/);
+  });
+});
+
+describe('HEAD errors', () => {
+  for (const [what, path, status] of [
+    ['missing key', () => `/${bucket}/missing`, 404],
+    ['missing bucket', () => `/${bucketName('nohead')}`, 404],
+    ['anonymous', () => `/${bucket}/exists`, 403],
+  ] as const) {
+    test(`HEAD (${what}) answers ${status} with no body and the request id header`, async () => {
+      const res = await raw(server, { method: 'HEAD', path: path(), sign: what === 'anonymous' ? false : undefined });
+      assert.equal(res.status, status);
+      assert.equal(res.body.length, 0);
+      assert.ok(res.headers['x-amz-request-id']);
+    });
+  }
+});
+
+describe('not implemented', () => {
+  for (const [method, sub, onObject] of [
+    ['GET', 'policy', false],
+    ['PUT', 'lifecycle', false],
+    ['GET', 'cors', false],
+    ['PUT', 'versioning', false],
+    ['GET', 'website', false],
+    ['PUT', 'object-lock', false],
+    ['GET', 'attributes', true],
+    ['PUT', 'retention', true],
+    ['POST', 'restore', true],
+  ] as const) {
+    test(`${method} ?${sub} is 501 NotImplemented with S3 XML`, async () => {
+      const path = onObject ? `/${bucket}/exists` : `/${bucket}`;
+      const res = await raw(server, { method, path, query: { [sub]: '' }, body: method === 'GET' ? undefined : '<x/>' });
+      assertS3Error(res, 501, 'NotImplemented');
+    });
+  }
+
+  test('the bucket and object are untouched by an unimplemented PUT', async () => {
+    const res = await raw(server, { method: 'PUT', path: `/${bucket}`, query: { policy: '' }, body: '{"Statement":[]}' });
+    assert.equal(res.status, 501);
+    const get = await raw(server, { method: 'GET', path: `/${bucket}/exists` });
+    assert.equal(get.text, 'here');
+  });
+});
+
+describe('MalformedXML', () => {
+  const BAD = ['not xml at all', '<Delete><Object><Key>k</Key></Object>', '<Wrong><Object><Key>k</Key></Object></Wrong>', '', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&e;</Key></Object></Delete>'];
+
+  for (const body of BAD) {
+    test(`DeleteObjects with ${JSON.stringify(body.slice(0, 40))} is MalformedXML and deletes nothing`, async () => {
+      const res = await raw(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body });
+      assertS3Error(res, 400, 'MalformedXML');
+      assert.equal((await raw(server, { method: 'GET', path: `/${bucket}/exists` })).status, 200);
+    });
+  }
+
+  test('CompleteMultipartUpload with malformed XML is MalformedXML and the upload survives', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mpu' }));
+    for (const body of ['<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>', 'garbage', '<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>"a"</ETag></Part></CompleteMultipartUpload>']) {
+      const res = await raw(server, { method: 'POST', path: `/${bucket}/mpu`, query: { uploadId: UploadId! }, body });
+      assertS3Error(res, 400, 'MalformedXML');
+    }
+    const parts = await raw(server, { method: 'GET', path: `/${bucket}/mpu`, query: { uploadId: UploadId! } });
+    assert.equal(parts.status, 200);
+  });
+
+  test('PutObjectTagging and CreateBucket with malformed XML are MalformedXML', async () => {
+    const tagging = await raw(server, { method: 'PUT', path: `/${bucket}/exists`, query: { tagging: '' }, body: '<Tagging><TagSet>' });
+    assertS3Error(tagging, 400, 'MalformedXML');
+    const name = bucketName('badcfg');
+    const create = await raw(server, { method: 'PUT', path: `/${name}`, body: '<CreateBucketConfiguration><LocationConstraint>' });
+    assertS3Error(create, 400, 'MalformedXML');
+    assert.equal((await raw(server, { method: 'HEAD', path: `/${name}` })).status, 404);
+  });
+});
+
+describe('requests rejected before parsing', () => {
+  /** Sends raw bytes on a socket and returns what comes back until the server closes. */
+  function rawSocket(text: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (c) => chunks.push(c));
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      socket.on('error', (err) => (chunks.length ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(err)));
+      socket.write(text);
+    });
+  }
+
+  test('a 20 KB request header is a 400 with S3 XML, and the server keeps serving', async () => {
+    const reply = await rawSocket(`GET /${bucket}/exists HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
+    const [head, body] = reply.split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 400 /);
+    assert.match(head, /content-type: application\/xml/i);
+    const requestId = /x-amz-request-id: (\S+)/i.exec(head)?.[1];
+    assert.ok(requestId);
+    assert.equal(xmlField(body, 'Code'), 'RequestHeaderSectionTooLarge');
+    assert.equal(xmlField(body, 'RequestId'), requestId);
+    assert.ok(xmlField(body, 'Message'));
+    assert.ok(xmlField(body, 'Resource') !== undefined, 'a Resource element');
+    // Still serving.
+    const list = await s3.send(new ListBucketsCommand({}));
+    assert.ok(list.Buckets?.some((b) => b.Name === bucket));
+  });
+
+  test('a garbled request line is a 400 with S3 XML, and the server keeps serving', async () => {
+    const reply = await rawSocket('THIS IS NOT HTTP\r\n\r\n');
+    const [head, body] = reply.split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 400 /);
+    assert.ok(xmlField(body, 'Code'));
+    assert.ok(xmlField(body, 'RequestId'));
+    const res = await raw(server, { method: 'GET', path: `/${bucket}/exists` });
+    assert.equal(res.text, 'here');
+  });
+});

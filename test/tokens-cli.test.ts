@@ -1,0 +1,299 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CreateBucketCommand, ListBucketsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { DAY_MS, issue, outcome, shiftServerAndClients, skep, skepJson, waitFor, type CliResult } from './helpers/tokens.js';
+import { availability, baseEnv, findExecutable, run, tempDir } from './helpers/clients.js';
+import type { IssuedCredentials, TokenView } from '../src/credentials/token-service.js';
+import type { ProjectView } from '../src/projects/project-service.js';
+import type { Snippets } from '../src/credentials/snippets.js';
+
+// The operator CLI (`skep project|token|audit`), run as a separate process on the data folder of
+// a running server: what it prints, how it fails, and that the server honours what it does.
+
+let server: TestServer;
+let root: S3Client;
+const BUCKET = 'cli-bucket';
+
+before(async () => {
+  server = await startTestServer();
+  root = server.client({ maxAttempts: 1 });
+  await root.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  await root.send(new CreateBucketCommand({ Bucket: 'cli-other' }));
+  await root.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'k', Body: 'v' }));
+});
+after(() => server.stop());
+
+const data = () => ['--data', server.dataDir];
+
+interface Created {
+  token: TokenView;
+  credentials: IssuedCredentials;
+  endpoint: string;
+  snippets: Snippets;
+}
+
+/** A user error: non-zero exit, the message on stderr, nothing on stdout, no stack trace. */
+function assertUserError(r: CliResult, message: RegExp, what: string): void {
+  assert.notEqual(r.code, 0, `${what}: should fail\nstdout: ${r.stdout}`);
+  assert.equal(r.stdout, '', `${what}: nothing on stdout`);
+  assert.match(r.stderr, message, `${what}: stderr says why`);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, `${what}: no stack trace\n${r.stderr}`);
+}
+
+describe('skep project', () => {
+  test('create, list and update --max-token-days', async () => {
+    const created = await skepJson<ProjectView>(['project', 'create', 'cli-team', '--max-token-days', '30', ...data()]);
+    assert.equal(created.name, 'cli-team');
+    assert.equal(created.maxTokenDays, 30);
+    const listed = await skepJson<ProjectView[]>(['project', 'list', ...data()]);
+    assert.ok(listed.some((p) => p.id === created.id && p.maxTokenDays === 30));
+    assert.ok(listed.some((p) => p.id === server.bootstrap.projectId), 'the default project is listed');
+    const text = await skep(['project', 'list', ...data()]);
+    assert.match(text.stdout, /ID\s+NAME\s+MAX TOKEN DAYS/);
+    assert.match(text.stdout, new RegExp(`${created.id}\\s+cli-team\\s+30`));
+
+    // By name or id; "none" clears the limit.
+    assert.equal((await skepJson<ProjectView>(['project', 'update', 'cli-team', '--max-token-days', '10', ...data()])).maxTokenDays, 10);
+    assert.equal((await skepJson<ProjectView>(['project', 'update', created.id, '--max-token-days', 'none', ...data()])).maxTokenDays, null);
+    assert.equal((await skepJson<ProjectView>(['project', 'update', created.id, '--name', 'cli-team-renamed', ...data()])).name, 'cli-team-renamed');
+    assert.equal((await server.services.projects.require(created.id)).name, 'cli-team-renamed', 'the running server sees it');
+  });
+
+  test('clear errors', async () => {
+    const [noName, zero, tooMany, notNumber, unknown, noSub] = await Promise.all([
+      skep(['project', 'create', ...data()]),
+      skep(['project', 'create', 'p0', '--max-token-days', '0', ...data()]),
+      skep(['project', 'create', 'p400', '--max-token-days', '400', ...data()]),
+      skep(['project', 'create', 'pabc', '--max-token-days', 'soon', ...data()]),
+      skep(['project', 'update', 'no-such-project', '--max-token-days', '5', ...data()]),
+      skep(['project', 'frobnicate', ...data()]),
+    ]);
+    assertUserError(noName, /usage: skep project create NAME/, 'create without a name');
+    assertUserError(zero, /1 to 365/, 'max 0 days');
+    assertUserError(tooMany, /1 to 365/, 'max 400 days');
+    assertUserError(notNumber, /number of days/, 'max "soon" days');
+    assertUserError(unknown, /No project "no-such-project"/, 'unknown project');
+    assertUserError(noSub, /usage: skep project/, 'unknown subcommand');
+    const names = (await server.services.projects.list()).map((p) => p.name);
+    for (const n of ['p0', 'p400', 'pabc']) assert.ok(!names.includes(n), `${n} was not created`);
+  });
+});
+
+describe('skep token create', () => {
+  test('--json prints the bearer token, the key pair and client snippets; the key works at once', async () => {
+    const out = await skepJson<Created>([
+      'token', 'create', '--project', server.bootstrap.projectId, '--name', 'cli-made', '--permission', 'object-ro',
+      '--bucket', BUCKET, '--expires', '30d', '--description', 'made by the CLI test', '--endpoint', server.url, ...data(),
+    ]);
+    assert.match(out.credentials.bearerToken, /^skep_v1_[A-Za-z0-9]{12}_[A-Za-z0-9]{32}$/);
+    assert.match(out.credentials.accessKeyId, /^SK[A-Z2-7]{18}$/);
+    assert.equal(out.credentials.secretAccessKey.length, 40);
+    assert.equal(out.token.permission, 'object-ro');
+    assert.equal(out.token.permissionLabel, 'Object Read only');
+    assert.deepEqual(out.token.bucketScope, [BUCKET]);
+    assert.equal(out.token.createdBy, 'cli');
+    assert.equal(out.token.description, 'made by the CLI test');
+    assert.ok(Math.abs(new Date(out.token.expiresAt!).getTime() - (Date.now() + 30 * DAY_MS)) < 120_000);
+    assert.equal(out.endpoint, server.url);
+    for (const name of ['awsCli', 'rclone', 'boto3', 'jsSdk'] as const) {
+      assert.ok(out.snippets[name].includes(out.credentials.accessKeyId), `${name} snippet has the key`);
+      assert.ok(out.snippets[name].includes(server.url), `${name} snippet has the endpoint`);
+    }
+    const c = server.client({ credentials: out.credentials, maxAttempts: 1 });
+    const list = await c.send(new ListBucketsCommand({}));
+    assert.deepEqual(list.Buckets?.map((b) => b.Name), [BUCKET]);
+    const put = await outcome(c.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'nope', Body: 'x' })));
+    assert.ok(!put.ok && put.code === 'AccessDenied');
+  });
+
+  test('text output shows the token, the credentials once, and snippets for each client', async () => {
+    const r = await skep(['token', 'create', '--project', 'default', '--name', 'cli-text', '--permission', 'admin-ro', '--all-buckets', ...data()]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const line of [/permission:\s+Admin Read only \(admin-ro\)/, /buckets:\s+all buckets/, /shown only now/, /bearer token \(REST API\):\s+skep_v1_/, /secret access key:\s+\S{40}/, /--- AWS CLI ---/, /--- rclone ---/, /--- boto3 ---/, /--- AWS SDK for JavaScript v3 ---/]) {
+      assert.match(r.stdout, line);
+    }
+    // Without --expires: the default of 90 days.
+    const expires = /expires:\s+(\S+)/.exec(r.stdout)![1];
+    assert.ok(Math.abs(new Date(expires).getTime() - (Date.now() + 90 * DAY_MS)) < 120_000, expires);
+  });
+
+  test('clear errors for bad expiry, scope, level, missing flags and the project maximum', async () => {
+    const project = await skepJson<ProjectView>(['project', 'create', 'cli-limited', '--max-token-days', '30', ...data()]);
+    await root.send(new CreateBucketCommand({ Bucket: 'cli-limited-bucket' }));
+    const base = (...extra: string[]) => ['token', 'create', '--project', server.bootstrap.projectId, '--name', 'bad', '--permission', 'object-ro', ...extra, ...data()];
+    const cases: [string, string[], RegExp][] = [
+      ['expiry 0', base('--expires', '0'), /Expiry must be a whole number of days from 1 to 365/],
+      ['expiry 0d', base('--expires', '0d'), /from 1 to 365/],
+      ['expiry 400 days', base('--expires', '400d'), /from 1 to 365/],
+      ['expiry in hours', base('--expires', '12h'), /--expires takes a number of days/],
+      ['unknown bucket in scope', base('--bucket', 'no-such-bucket'), /Unknown bucket\(s\) in scope: no-such-bucket/],
+      ['bucket and all buckets', base('--bucket', BUCKET, '--all-buckets'), /either --bucket or --all-buckets/],
+      ['unknown level', ['token', 'create', '--project', server.bootstrap.projectId, '--name', 'bad', '--permission', 'superuser', ...data()], /Unknown permission level "superuser".*admin-rw, admin-ro, object-rw, object-ro/],
+      ['missing --project', ['token', 'create', '--name', 'bad', '--permission', 'object-ro', ...data()], /--project is required/],
+      ['missing --name', ['token', 'create', '--project', server.bootstrap.projectId, '--permission', 'object-ro', ...data()], /--name is required/],
+      ['missing --permission', ['token', 'create', '--project', server.bootstrap.projectId, '--name', 'bad', ...data()], /--permission is required: one of admin-rw \(Admin Read & Write\)/],
+      ['unknown project', ['token', 'create', '--project', 'nope', '--name', 'bad', '--permission', 'object-ro', ...data()], /No project "nope"/],
+      ['over the project maximum', ['token', 'create', '--project', project.id, '--name', 'bad', '--permission', 'object-ro', '--expires', '31d', ...data()], /at most 30 days/],
+      ['unknown flag', base('--colour', 'blue'), /Unknown option '--colour'/],
+      ['a bucket of another project', ['token', 'create', '--project', project.id, '--name', 'bad', '--permission', 'object-ro', '--bucket', BUCKET, ...data()], /Unknown bucket/],
+      ['show an unknown token', ['token', 'show', '00000000-0000-0000-0000-000000000000', ...data()], /No token/],
+      ['revoke without an id', ['token', 'revoke', ...data()], /needs a token id/],
+      ['rotate with a long grace', ['token', 'rotate', '00000000-0000-0000-0000-000000000000', '--grace', '31d', ...data()], /0 to 30 days/],
+    ];
+    const results = await Promise.all(cases.map(([, args]) => skep(args)));
+    cases.forEach(([what, , message], i) => assertUserError(results[i], message, what));
+    assert.ok(!(await server.tokens.list(server.bootstrap.projectId)).some((t) => t.name === 'bad'), 'no token was created');
+
+    // Within the maximum it works, and without --expires the project's maximum is the default.
+    const ok = await skepJson<Created>(['token', 'create', '--project', 'cli-limited', '--name', 'ok', '--permission', 'object-ro', '--expires', '30', ...data()]);
+    assert.ok(Math.abs(new Date(ok.token.expiresAt!).getTime() - (Date.now() + 30 * DAY_MS)) < 120_000);
+    const dflt = await skepJson<Created>(['token', 'create', '--project', 'cli-limited', '--name', 'default-expiry', '--permission', 'object-ro', ...data()]);
+    assert.ok(Math.abs(new Date(dflt.token.expiresAt!).getTime() - (Date.now() + 30 * DAY_MS)) < 120_000);
+  });
+
+  test('token list and show', async () => {
+    const t = await issue(server, { permission: 'object-rw', bucketScope: [BUCKET, 'cli-other'], name: 'listed' });
+    // Names are shown with control characters escaped.
+    const odd = await issue(server, { permission: 'object-ro', name: 'odd\u001b[2J\nname' });
+    const oddText = await skep(['token', 'show', odd.token.id, ...data()]);
+    assert.match(oddText.stdout, /^name:\s+odd\\u001b\[2J\\u000aname$/m);
+    const oddList = await skep(['token', 'list', '--project', server.bootstrap.projectId, ...data()]);
+    assert.doesNotMatch(oddList.stdout, /\u001b/);
+    const list = await skepJson<TokenView[]>(['token', 'list', '--project', server.bootstrap.projectId, ...data()]);
+    const row = list.find((x) => x.id === t.token.id)!;
+    assert.equal(row.name, 'listed');
+    assert.equal(row.status, 'active');
+    assert.deepEqual(row.bucketScope, [BUCKET, 'cli-other']);
+    const text = await skep(['token', 'list', '--project', server.bootstrap.projectId, ...data()]);
+    assert.match(text.stdout, /ID\s+NAME\s+PERMISSION\s+BUCKETS\s+STATUS\s+EXPIRES\s+LAST USED\s+ACCESS KEY/);
+    assert.match(text.stdout, new RegExp(`${t.token.id}\\s+listed\\s+object-rw\\s+${BUCKET},cli-other\\s+active`));
+    const shown = await skepJson<TokenView>(['token', 'show', t.token.id, ...data()]);
+    assert.deepEqual(shown, { ...t.token, lastUsedAt: shown.lastUsedAt });
+  });
+});
+
+describe('skep audit', () => {
+  test('lists token management and authentication failures with actor, time, token and source, never a secret', async () => {
+    const project = await server.services.projects.create('cli-audit');
+    await root.send(new CreateBucketCommand({ Bucket: 'cli-audit-bucket' }));
+    const created = await skepJson<Created>(['token', 'create', '--project', project.id, '--name', 'audited', '--permission', 'admin-rw', ...data()]);
+    const id = created.token.id;
+    const rotated = await skepJson<Created>(['token', 'rotate', id, '--grace', '1d', ...data()]);
+    await skepJson(['token', 'confirm-rotation', id, ...data()]);
+    await skepJson(['token', 'disable', id, ...data()]);
+    await server.tokens.enable(id, { actor: 'console:alice', source: '10.0.0.7' });
+
+    // Authentication failures: a wrong secret, then (the clock moved past expiry) an expired token.
+    const wrong = server.client({ credentials: { accessKeyId: created.credentials.accessKeyId, secretAccessKey: 'w'.repeat(40) }, maxAttempts: 1 });
+    assert.equal((await outcome(wrong.send(new ListBucketsCommand({})))).ok, false);
+    const unknown = server.client({ credentials: { accessKeyId: 'SKUNKNOWNKEY00000000', secretAccessKey: 'w'.repeat(40) }, maxAttempts: 1 });
+    assert.equal((await outcome(unknown.send(new ListBucketsCommand({})))).ok, false);
+    const expiring = await issue(server, { permission: 'object-ro', projectId: project.id, expiresInDays: 1 });
+    shiftServerAndClients(server, DAY_MS + 60_000, [expiring.s3]);
+    try {
+      const o = await outcome(expiring.s3.send(new ListBucketsCommand({})));
+      assert.ok(!o.ok && o.code === 'ExpiredToken', JSON.stringify(o));
+    } finally {
+      server.shiftClock(-(DAY_MS + 60_000));
+    }
+    await skepJson(['token', 'revoke', id, ...data()]);
+    // Failures are audited without holding up the reply.
+    await waitFor('three auth failures', async () => (await server.tokens.listAudit({ limit: 1000 })).filter((r) => r.action.startsWith('auth.')).length >= 3);
+
+    type Row = { id: string; at: string; action: string; actor: string; tokenId: string | null; projectId: string | null; source: string | null; detail: string | null };
+    const rows = await skepJson<Row[]>(['audit', '--project', project.id, '--limit', '100', ...data()]);
+    const byAction = (a: string) => rows.filter((r) => r.action === a && r.tokenId === id);
+    for (const action of ['token.created', 'token.rotated', 'token.rotation-confirmed', 'token.disabled', 'token.enabled', 'token.revoked']) {
+      const [row] = byAction(action);
+      assert.ok(row, `${action} is listed`);
+      assert.ok(!Number.isNaN(new Date(row.at).getTime()), 'with a time');
+      assert.equal(row.actor, action === 'token.enabled' ? 'console:alice' : 'cli');
+    }
+    assert.equal(byAction('token.enabled')[0].source, '10.0.0.7');
+    const failed = byAction('auth.failed');
+    assert.equal(failed.length, 1, JSON.stringify(rows, null, 2));
+    assert.equal(failed[0].actor, created.credentials.accessKeyId);
+    assert.match(failed[0].source ?? '', /127\.0\.0\.1/);
+    assert.match(failed[0].detail ?? '', /SignatureDoesNotMatch/);
+    const expired = rows.filter((r) => r.action === 'auth.expired-token' && r.tokenId === expiring.token.id);
+    assert.equal(expired.length, 1);
+    assert.match(expired[0].source ?? '', /127\.0\.0\.1/);
+    // Newest first.
+    const times = rows.map((r) => new Date(r.at).getTime());
+    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+
+    // The unknown key's failure has no token or project: it shows in the unfiltered log.
+    const everything = await skepJson<Row[]>(['audit', '--limit', '1000', ...data()]);
+    assert.ok(everything.some((r) => r.action === 'auth.failed' && r.actor === 'SKUNKNOWNKEY00000000' && r.tokenId === null));
+    // --token narrows to one token; the text form has a header and the same events.
+    const one = await skepJson<Row[]>(['audit', '--token', id, ...data()]);
+    assert.ok(one.length >= 7 && one.every((r) => r.tokenId === id));
+    const text = await skep(['audit', '--token', id, ...data()]);
+    assert.match(text.stdout, /TIME\s+ACTION\s+ACTOR\s+TOKEN\s+SOURCE\s+DETAIL/);
+    assert.match(text.stdout, /token\.rotation-confirmed/);
+
+    const all = JSON.stringify(everything) + text.stdout;
+    for (const secret of [created.credentials.secretAccessKey, created.credentials.bearerToken, rotated.credentials.secretAccessKey, rotated.credentials.bearerToken]) {
+      assert.ok(!all.includes(secret), 'no secret in the audit log');
+    }
+    // What a stranger claims as an access key ID cannot reach the operator's terminal as control characters.
+    const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const forged = encodeURIComponent(`\u001b[31mEVIL\n2030-01-01T00:00:00.000Z  token.revoked  cli/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request`);
+    const probe = await fetch(`${server.url}/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${forged}&X-Amz-Date=${amzDate}&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00`);
+    assert.equal(probe.status, 403);
+    await waitFor('the forged failure', async () => (await server.tokens.listAudit({ limit: 5 })).some((r) => r.actor.includes('EVIL')));
+    const plain = await skep(['audit', '--limit', '5', ...data()]);
+    assert.doesNotMatch(plain.stdout, /\u001b/);
+    assert.equal(plain.stdout.split('\n').filter((l) => l.includes('EVIL')).length, 1);
+    assert.doesNotMatch(plain.stdout, /^2030-01-01/m, 'no forged line');
+    const probeRow = (await skepJson<Row[]>(['audit', '--limit', '5', ...data()])).find((r) => r.actor.includes('EVIL'))!;
+    assert.match(probeRow.actor, /^\\u\{1b\}\[31mEVIL\\u\{a\}2030/);
+
+    const bad = await skep(['audit', '--limit', '0', ...data()]);
+    assertUserError(bad, /--limit is 1 to 10000/, 'audit --limit 0');
+  });
+});
+
+describe('the AWS CLI with tokens made by `skep token create`', () => {
+  const awsPath = findExecutable('aws');
+  const aws = availability('AWS CLI', awsPath, 'pip install awscli');
+
+  test('an Object Read only token lists its bucket only, cannot write, and stops at revoke', { skip: aws.skip }, async () => {
+    const bin = aws.require();
+    const home = await tempDir('tokens-awscli');
+    try {
+      const created = await skepJson<Created>(['token', 'create', '--project', 'default', '--name', 'aws-cli', '--permission', 'object-ro', '--bucket', BUCKET, ...data()]);
+      const env = {
+        ...baseEnv(home.path),
+        AWS_ACCESS_KEY_ID: created.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: created.credentials.secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_CONFIG_FILE: `${home.path}/none`,
+        AWS_SHARED_CREDENTIALS_FILE: `${home.path}/none`,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_PAGER: '',
+      };
+      const awsRun = (...args: string[]) => run(bin, ['--endpoint-url', server.url, ...args], { env, allowFailure: true });
+      const listed = await awsRun('s3api', 'list-buckets', '--output', 'json');
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual((JSON.parse(listed.stdout) as { Buckets: { Name: string }[] }).Buckets.map((b) => b.Name), [BUCKET]);
+      const ls = await awsRun('s3', 'ls', `s3://${BUCKET}/`);
+      assert.equal(ls.code, 0, ls.stderr);
+      assert.match(ls.stdout, /\bk\b/);
+      const put = await awsRun('s3api', 'put-object', '--bucket', BUCKET, '--key', 'from-aws-cli', '--body', '/etc/hostname');
+      assert.notEqual(put.code, 0);
+      assert.match(put.stderr, /AccessDenied/);
+      const other = await awsRun('s3', 'ls', 's3://cli-other/');
+      assert.notEqual(other.code, 0);
+      assert.match(other.stderr, /AccessDenied/);
+
+      assert.equal((await skep(['token', 'revoke', created.token.id, ...data()])).code, 0);
+      const after = await awsRun('s3', 'ls', `s3://${BUCKET}/`);
+      assert.notEqual(after.code, 0);
+      assert.match(after.stderr, /InvalidAccessKeyId/);
+    } finally {
+      await home.remove();
+    }
+  });
+});
