@@ -84,6 +84,7 @@ after(async () => {
 test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revoke', { skip, timeout: 180_000 }, async (ctx) => {
   let accessKeyId = '';
   let secretAccessKey = '';
+  let keyboardKey = { accessKeyId: '', secretAccessKey: '' };
   // Each step builds on the one before: after a failure the rest are skipped, not timed out.
   let failed: string | null = null;
   const t = {
@@ -298,6 +299,49 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Credentials created' }).waitFor();
     assert.match(await page.getByRole('heading', { name: 'Credentials created' }).locator('..').locator('..').innerText(), /Object Read only/);
+    keyboardKey = {
+      accessKeyId: await page.getByTestId('cred-access-key-id').inputValue(),
+      secretAccessKey: await page.getByTestId('cred-secret-access-key').inputValue(),
+    };
+  });
+
+  await t.test('rotate a token (new secret shown once), confirm the rotation, disable and enable it', async () => {
+    await page.getByTestId('credentials-done').click();
+    const row = page.locator('[data-testid=token-row][data-token-name="keyboard-only"]');
+    await row.getByTestId('token-actions').click();
+    await page.getByRole('menuitem', { name: 'Rotate secret…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Rotate secret' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New credentials for "keyboard-only"' });
+    await dialog.getByTestId('cred-secret-access-key').waitFor();
+    assert.equal(await dialog.getByTestId('cred-access-key-id').inputValue(), keyboardKey.accessKeyId);
+    const rotated = await dialog.getByTestId('cred-secret-access-key').inputValue();
+    assert.notEqual(rotated, keyboardKey.secretAccessKey);
+    await dialog.getByRole('button', { name: 'I have saved the secret' }).click();
+    await row.getByText('Rotation pending').waitFor();
+
+    // During the grace period both secrets work; confirming ends the old one.
+    const oldS3 = s3For(keyboardKey.accessKeyId, keyboardKey.secretAccessKey);
+    const newS3 = s3For(keyboardKey.accessKeyId, rotated);
+    try {
+      await oldS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'hello.txt' }));
+      await row.getByRole('button', { name: 'Confirm rotation of keyboard-only' }).click();
+      await row.getByText('Rotation pending').waitFor({ state: 'detached' });
+      assert.equal(await s3Error(oldS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'hello.txt' }))), 'SignatureDoesNotMatch');
+      await newS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'hello.txt' }));
+
+      await row.getByTestId('token-actions').click();
+      await page.getByRole('menuitem', { name: 'Disable…' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Disable token' }).click();
+      await page.locator('[data-testid=token-row][data-token-name="keyboard-only"][data-status=disabled]').waitFor();
+      assert.equal(await s3Error(newS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'hello.txt' }))), 'InvalidAccessKeyId');
+      await row.getByTestId('token-actions').click();
+      await page.getByRole('menuitem', { name: 'Enable' }).click();
+      await page.locator('[data-testid=token-row][data-token-name="keyboard-only"][data-status=active]').waitFor();
+      await newS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'hello.txt' }));
+    } finally {
+      oldS3.destroy();
+      newS3.destroy();
+    }
   });
 
   await t.test('usage shows what is stored and the traffic so far', async () => {

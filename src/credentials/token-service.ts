@@ -7,6 +7,7 @@ import { newAuditId } from './audit-id.js';
 import { bearerMatches, bearerPrefix, newBearerToken } from './bearer.js';
 import { newAccessKeyId, newSecretAccessKey } from './key-material.js';
 import type { SecretBox } from './secret-box.js';
+import { WindowLimiter } from '../util/window-limiter.js';
 
 // API tokens: one token yields a bearer token (REST API) and an access key pair (S3). Secrets are
 // returned once, by create and rotate; at rest the bearer token is a hash and the secret access
@@ -19,6 +20,8 @@ export const DEFAULT_ROTATION_GRACE_DAYS = 7;
 /** Status turns "expiring-soon" this long before expiry. */
 const EXPIRING_SOON_MS = 7 * 86_400_000;
 const DAY_MS = 86_400_000;
+/** Authentication failures audited per claimed key and source address per minute. */
+const FAILURE_AUDITS_PER_MINUTE = 10;
 
 export type TokenStatus = 'active' | 'expiring-soon' | 'expired' | 'disabled' | 'revoked';
 
@@ -84,6 +87,7 @@ function claimedKeyId(text: string): string {
 
 export class TokenService implements CredentialLookup {
   private pendingUses = new Map<string, Date>();
+  private readonly failureLimiter = new WindowLimiter(FAILURE_AUDITS_PER_MINUTE, 60_000);
 
   constructor(
     private readonly meta: MetadataStore,
@@ -193,6 +197,8 @@ export class TokenService implements CredentialLookup {
    * given but recorded bounded and with anything but printable ASCII escaped.
    */
   recordFailure(accessKeyId: string, reason: string, source: string | undefined): void {
+    // A flood of bad requests must not flood the audit log: a few events per key and source a minute.
+    if (!this.failureLimiter.allow(`${claimedKeyId(accessKeyId)}|${source ?? ''}`, this.clock().getTime())) return;
     void this.meta
       .getTokenByAccessKeyId(accessKeyId)
       .then((row) =>

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { S3Error } from './errors.js';
-import { parseEndpoint } from './endpoint.js';
+import { parseEndpoint, splitUrl } from './endpoint.js';
 import { renderError, renderResult, toS3Error } from './render.js';
 import { HANDLERS } from './handlers/index.js';
 import type { S3Context, S3Services } from './context.js';
@@ -42,6 +42,19 @@ export function createS3Handler(deps: S3HandlerDeps) {
     let opName = 'unknown';
     let counted: { principal: Principal; op: keyof typeof USAGE_KIND; bucket: string | null } | undefined;
     try {
+      // Authenticate first (it needs only the raw path and query), so strangers learn nothing
+      // from how a request would have been routed.
+      const target = splitUrl(url);
+      const auth = await authenticate(
+        { method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, rawHeaders: req.rawHeaders, headers: req.headers },
+        { regions, now: deps.clock(), lookup: deps.credentials },
+      ).catch((err: unknown) => {
+        if (err instanceof S3Error && AUDITED_AUTH_FAILURES.has(err.code)) {
+          deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, req.socket.remoteAddress);
+        }
+        throw err;
+      });
+      if (!auth) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
       const op = parseEndpoint({
         method: req.method ?? 'GET',
         host: req.headers.host,
@@ -51,16 +64,6 @@ export function createS3Handler(deps: S3HandlerDeps) {
       });
       opName = op.op;
       resource = op.bucket === null ? '/' : op.key === null ? `/${op.bucket}` : `/${op.bucket}/${op.key}`;
-      const auth = await authenticate(
-        { method: req.method ?? 'GET', rawPath: op.url.rawPath, rawQuery: op.url.rawQuery, rawHeaders: req.rawHeaders, headers: req.headers },
-        { regions, now: deps.clock(), lookup: deps.credentials },
-      ).catch((err: unknown) => {
-        if (err instanceof S3Error && AUDITED_AUTH_FAILURES.has(err.code)) {
-          deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, req.socket.remoteAddress);
-        }
-        throw err;
-      });
-      if (!auth) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
       deps.credentials.recordUse?.(auth.principal);
       counted = { principal: auth.principal, op: op.op, bucket: op.bucket };
       // A project host name (<project-id>.<domain>) admits only that project's keys.

@@ -47,10 +47,11 @@ export function ConfirmModal(props: {
           </Alert>
         )}
         <Group justify="flex-end" gap="sm">
-          <Button variant="default" onClick={close} disabled={busy}>
+          {/* Focus starts on Cancel: Enter right after opening must not destroy anything. */}
+          <Button variant="default" onClick={close} disabled={busy} data-autofocus>
             Cancel
           </Button>
-          <Button color={props.color ?? 'red'} loading={busy} disabled={props.canConfirm === false} onClick={confirm} data-autofocus>
+          <Button color={props.color ?? 'red'} loading={busy} disabled={props.canConfirm === false} onClick={confirm}>
             {props.confirmLabel}
           </Button>
         </Group>
