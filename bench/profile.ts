@@ -53,6 +53,24 @@ export function summariseProfile(path: string, top = 25): string {
     const m = n.callFrame.url ? moduleOf(n.callFrame.url) : name.startsWith('(') ? name : '(native/V8)';
     mod.set(m, (mod.get(m) ?? 0) + t);
   }
+  // Inclusive time: each sample counts once for every distinct function on its stack.
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const keyOf = (n: ProfileNode) => {
+    const name = n.callFrame.functionName || '(anonymous)';
+    return n.callFrame.url ? `${name}  ${moduleOf(n.callFrame.url)}:${n.callFrame.lineNumber + 1}` : name;
+  };
+  const inclusive = new Map<string, number>();
+  for (const [id, t] of self) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const k = keyOf(byId.get(cur)!);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + t);
+    }
+  }
   const busy = total - idle;
   const pct = (t: number) => `${((100 * t) / busy).toFixed(1).padStart(5)}%`;
   const lines = [`profile ${path}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy main-thread time)`];
@@ -60,5 +78,8 @@ export function summariseProfile(path: string, top = 25): string {
   for (const [m, t] of [...mod].sort((a, b) => b[1] - a[1]).slice(0, 15)) lines.push(`    ${pct(t)}  ${m}`);
   lines.push('  self time by function:');
   for (const [f, t] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(t)}  ${f}`);
+  lines.push('  total (inclusive) time by function, application code only:');
+  const app = [...inclusive].filter(([k]) => k.includes('dist/') || k.includes('/src/'));
+  for (const [f, t] of app.sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(t)}  ${f}`);
   return lines.join('\n');
 }

@@ -4,6 +4,8 @@ import type { ScenarioId, ScenarioResult, TargetResult } from './scenarios.js';
 
 interface Row {
   label: string;
+  /** The scenario behind the row, to flag failed operations. */
+  id?: ScenarioId;
   /** Whether a bigger number is better (ratios are read accordingly). */
   higherIsBetter: boolean;
   value: (t: TargetResult) => number | string | undefined;
@@ -28,17 +30,17 @@ export function buildRows(cfg: { smallConcurrency: number; largeConcurrency: num
   const lc = `c=${cfg.largeConcurrency}`;
   const big = `${cfg.largeSizeMiB} MiB`;
   return [
-    { label: `PUT 4 KiB ops/s (${sc})`, higherIsBetter: true, digits: 0, value: metric('put-small', (s) => s.opsPerSec) },
-    { label: `PUT 4 KiB p50 ms`, higherIsBetter: false, digits: 2, value: metric('put-small', (s) => s.p50Ms) },
-    { label: `PUT 4 KiB p99 ms`, higherIsBetter: false, digits: 2, value: metric('put-small', (s) => s.p99Ms) },
-    { label: `GET 4 KiB ops/s (${sc})`, higherIsBetter: true, digits: 0, value: metric('get-small', (s) => s.opsPerSec) },
-    { label: `GET 4 KiB p50 ms`, higherIsBetter: false, digits: 2, value: metric('get-small', (s) => s.p50Ms) },
-    { label: `GET 4 KiB p99 ms`, higherIsBetter: false, digits: 2, value: metric('get-small', (s) => s.p99Ms) },
-    { label: `PUT ${big} MiB/s (${lc})`, higherIsBetter: true, digits: 0, value: metric('put-large', (s) => s.mibPerSec) },
-    { label: `GET ${big} MiB/s (${lc})`, higherIsBetter: true, digits: 0, value: metric('get-large', (s) => s.mibPerSec) },
-    { label: `ListV2 ${cfg.listKeys} keys ops/s (${sc})`, higherIsBetter: true, digits: 1, value: metric('list', (s) => s.opsPerSec) },
-    { label: `ListV2 p50 ms`, higherIsBetter: false, digits: 1, value: metric('list', (s) => s.p50Ms) },
-    { label: `ListV2 p99 ms`, higherIsBetter: false, digits: 1, value: metric('list', (s) => s.p99Ms) },
+    { label: `PUT 4 KiB ops/s (${sc})`, id: 'put-small', higherIsBetter: true, digits: 0, value: metric('put-small', (s) => s.opsPerSec) },
+    { label: `PUT 4 KiB p50 ms`, id: 'put-small', higherIsBetter: false, digits: 2, value: metric('put-small', (s) => s.p50Ms) },
+    { label: `PUT 4 KiB p99 ms`, id: 'put-small', higherIsBetter: false, digits: 2, value: metric('put-small', (s) => s.p99Ms) },
+    { label: `GET 4 KiB ops/s (${sc})`, id: 'get-small', higherIsBetter: true, digits: 0, value: metric('get-small', (s) => s.opsPerSec) },
+    { label: `GET 4 KiB p50 ms`, id: 'get-small', higherIsBetter: false, digits: 2, value: metric('get-small', (s) => s.p50Ms) },
+    { label: `GET 4 KiB p99 ms`, id: 'get-small', higherIsBetter: false, digits: 2, value: metric('get-small', (s) => s.p99Ms) },
+    { label: `PUT ${big} MiB/s (${lc})`, id: 'put-large', higherIsBetter: true, digits: 0, value: metric('put-large', (s) => s.mibPerSec) },
+    { label: `GET ${big} MiB/s (${lc})`, id: 'get-large', higherIsBetter: true, digits: 0, value: metric('get-large', (s) => s.mibPerSec) },
+    { label: `ListV2 ${cfg.listKeys} keys ops/s (${sc})`, id: 'list', higherIsBetter: true, digits: 1, value: metric('list', (s) => s.opsPerSec) },
+    { label: `ListV2 p50 ms`, id: 'list', higherIsBetter: false, digits: 1, value: metric('list', (s) => s.p50Ms) },
+    { label: `ListV2 p99 ms`, id: 'list', higherIsBetter: false, digits: 1, value: metric('list', (s) => s.p99Ms) },
     { label: `server RSS peak MiB (VmHWM)`, higherIsBetter: false, digits: 0, value: (t) => t.rssPeakMiB },
     { label: `server RSS at end MiB`, higherIsBetter: false, digits: 0, value: (t) => t.rssEndMiB },
   ];
@@ -68,8 +70,16 @@ export function renderTable(results: TargetResult[], rows: Row[]): string {
   const s3rver = by('s3rver');
   const ceiling = by('ceiling');
   const out: string[][] = [];
+  let flagged = false;
+  const mark = (t: TargetResult | undefined, row: Row) => {
+    const failed = !!(t && row.id && (t.scenarios[row.id]?.failedOps ?? 0) > 0);
+    if (failed) flagged = true;
+    return failed ? '!' : '';
+  };
   for (const row of rows) {
     const v = (t: TargetResult | undefined) => (t ? row.value(t) : undefined);
+    // Leave out the scenarios this run skipped.
+    if (row.id && results.every((t) => v(t) === undefined)) continue;
     const a = v(skep);
     const b = v(s3rver);
     const c = v(ceiling);
@@ -79,9 +89,9 @@ export function renderTable(results: TargetResult[], rows: Row[]): string {
     const ahead = rs === undefined ? '' : (row.higherIsBetter ? rs >= 1 : rs <= 1) ? 'yes' : 'NO';
     out.push([
       row.label,
-      fmt(a, row.digits),
-      fmt(b, row.digits),
-      row.label.startsWith('ListV2') && c !== undefined && typeof c === 'number' ? `${fmt(c, row.digits)}*` : fmt(c, row.digits),
+      fmt(a, row.digits) + mark(skep, row),
+      fmt(b, row.digits) + mark(s3rver, row),
+      (row.label.startsWith('ListV2') && c !== undefined && typeof c === 'number' ? `${fmt(c, row.digits)}*` : fmt(c, row.digits)) + mark(ceiling, row),
       rs === undefined ? '-' : `${rs.toFixed(2)}x`,
       rc === undefined ? '-' : `${rc.toFixed(2)}x`,
       ahead,
@@ -90,7 +100,8 @@ export function renderTable(results: TargetResult[], rows: Row[]): string {
   return (
     table(['scenario', 'skep', 's3rver', 'ceiling', 'skep/s3rver', 'skep/ceiling', 'skep ahead'], out) +
     '\n  ratios are value/value: above 1 is better for ops/s and MiB/s, below 1 is better for ms and MiB.' +
-    '\n  * the ceiling answers a list with a fixed, tiny XML document: a bound on request overhead, not a real listing.'
+    '\n  * the ceiling answers a list with a fixed, tiny XML document: a bound on request overhead, not a real listing.' +
+    (flagged ? '\n  ! some operations of the best round failed (see the log); the figures are those of the operations that succeeded.' : '')
   );
 }
 
@@ -110,6 +121,7 @@ export function renderCpuTable(results: TargetResult[]): string {
   const header = ['CPU ms per op', ...results.flatMap((r) => [`${r.target} all`, 'main', 'cores']), 'client (skep run)'];
   const rows: string[][] = [];
   for (const [id, label] of IDS) {
+    if (results.every((r) => !r.scenarios[id])) continue;
     const row = [label];
     for (const r of results) {
       const s = r.scenarios[id];

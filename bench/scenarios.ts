@@ -26,7 +26,11 @@ export type ScenarioId = (typeof SCENARIOS)[number];
 
 export interface ScenarioResult {
   id: ScenarioId;
+  /** Operations that succeeded (the figures are theirs). */
   ops: number;
+  /** Operations that failed (an error status, a connection error or a failed check). */
+  failedOps: number;
+  firstError?: string;
   seconds: number;
   opsPerSec: number;
   mibPerSec?: number;
@@ -61,9 +65,20 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))];
 }
 
-/** Runs `count` operations with `concurrency` in flight; returns wall seconds and latencies (ms). */
-async function closedLoop(concurrency: number, count: number, op: (i: number) => Promise<void>, maxSeconds = Infinity) {
-  const latencies: number[] = [];
+interface LoopResult {
+  seconds: number;
+  /** Latencies (ms) of the operations that succeeded. */
+  latencies: number[];
+  failures: number;
+  firstError?: string;
+}
+
+/**
+ * Runs `count` operations with `concurrency` in flight (stopping early after `maxSeconds`).
+ * A failed operation is counted, not retried; the loop goes on.
+ */
+async function closedLoop(concurrency: number, count: number, op: (i: number) => Promise<void>, maxSeconds = Infinity): Promise<LoopResult> {
+  const result: LoopResult = { seconds: 0, latencies: [], failures: 0 };
   let next = 0;
   const started = performance.now();
   const deadline = started + maxSeconds * 1000;
@@ -72,12 +87,24 @@ async function closedLoop(concurrency: number, count: number, op: (i: number) =>
       if (next >= count || performance.now() > deadline) return;
       const i = next++;
       const t0 = performance.now();
-      await op(i);
-      latencies.push(performance.now() - t0);
+      try {
+        await op(i);
+        result.latencies.push(performance.now() - t0);
+      } catch (err) {
+        result.failures++;
+        result.firstError ??= (err as Error).message;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  return { seconds: (performance.now() - started) / 1000, latencies };
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+/** A loop whose every operation must succeed (setup, warm-up). */
+async function strictLoop(concurrency: number, count: number, op: (i: number) => Promise<void>): Promise<void> {
+  const r = await closedLoop(concurrency, count, op);
+  if (r.failures > 0) throw new Error(`${r.failures} of ${count} operations failed; first: ${r.firstError}`);
 }
 
 const smallKey = (round: number, i: number) => `obj/${round}/${String(i).padStart(6, '0')}`;
@@ -133,7 +160,7 @@ export class ScenarioRunner {
   /** Measures one timed phase: server CPU (all threads and the main one), client CPU, wall time. */
   private async measure(
     id: ScenarioId,
-    run: () => Promise<{ seconds: number; latencies?: number[]; ops: number; bytes?: number }>,
+    run: () => Promise<LoopResult & { bytesPerOp?: number; keepLatencies?: boolean }>,
   ): Promise<ScenarioResult> {
     const cpu0 = readCpuSeconds(this.target.pid);
     const threads0 = readThreadCpu(this.target.pid);
@@ -141,31 +168,36 @@ export class ScenarioRunner {
     let result: ScenarioResult;
     try {
       const r = await run();
+      const ops = r.latencies.length;
+      if (ops === 0) throw new Error(r.firstError ?? 'no operation ran');
       const serverCpu = readCpuSeconds(this.target.pid) - cpu0;
       const threads1 = readThreadCpu(this.target.pid);
-      const perOp = (k: 'main' | 'other') => ((threads1[k] - threads0[k]) * 1000) / r.ops;
+      const perOp = (k: 'main' | 'other') => ((threads1[k] - threads0[k]) * 1000) / ops;
       const c = process.cpuUsage(client0);
-      const sorted = r.latencies ? [...r.latencies].sort((a, b) => a - b) : undefined;
+      const sorted = r.keepLatencies === false ? undefined : [...r.latencies].sort((a, b) => a - b);
       result = {
         id,
-        ops: r.ops,
+        ops,
+        failedOps: r.failures,
+        firstError: r.firstError,
         seconds: r.seconds,
-        opsPerSec: r.ops / r.seconds,
-        mibPerSec: r.bytes !== undefined ? r.bytes / MiB / r.seconds : undefined,
+        opsPerSec: ops / r.seconds,
+        mibPerSec: r.bytesPerOp !== undefined ? (ops * r.bytesPerOp) / MiB / r.seconds : undefined,
         p50Ms: sorted ? percentile(sorted, 0.5) : undefined,
         p99Ms: sorted ? percentile(sorted, 0.99) : undefined,
-        serverCpuMsPerOp: (serverCpu * 1000) / r.ops,
+        serverCpuMsPerOp: (serverCpu * 1000) / ops,
         serverThreadsMsPerOp: { main: perOp('main'), other: perOp('other') },
         serverCores: serverCpu / r.seconds,
-        clientCpuMsPerOp: (c.user + c.system) / 1000 / r.ops,
+        clientCpuMsPerOp: (c.user + c.system) / 1000 / ops,
       };
     } catch (err) {
-      result = { id, ops: 0, seconds: 0, opsPerSec: NaN, serverCpuMsPerOp: NaN, serverThreadsMsPerOp: { main: NaN, other: NaN }, serverCores: NaN, clientCpuMsPerOp: NaN, error: (err as Error).message };
+      result = { id, ops: 0, failedOps: 0, seconds: 0, opsPerSec: NaN, serverCpuMsPerOp: NaN, serverThreadsMsPerOp: { main: NaN, other: NaN }, serverCores: NaN, clientCpuMsPerOp: NaN, error: (err as Error).message };
     }
     (this.rounds[id] ??= []).push(result);
     const name = this.target.name.padEnd(8);
     if (result.error) this.log(`  ${id} ${name} ERROR ${result.error}`);
     else {
+      if (result.failedOps > 0) this.log(`  ${id} ${name} ${result.failedOps} operations FAILED; first: ${result.firstError}`);
       const main = result.mibPerSec !== undefined ? `${result.mibPerSec.toFixed(1)} MiB/s` : `${result.opsPerSec.toFixed(0)} ops/s p50 ${result.p50Ms?.toFixed(2)} ms p99 ${result.p99Ms?.toFixed(2)} ms`;
       this.log(
         `  ${id} ${name} ${main} | server ${result.serverCpuMsPerOp.toFixed(3)} ms CPU/op (main thread ${result.serverThreadsMsPerOp.main.toFixed(3)}), ` +
@@ -203,8 +235,8 @@ export class ScenarioRunner {
   async setup(): Promise<void> {
     const cfg = this.cfg;
     for (const b of ['bench-small', 'bench-list', 'bench-large']) expectOk(await this.small.request({ method: 'PUT', path: `/${b}` }), `create bucket ${b}`);
-    await closedLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.putSmall('bench-small', warmKey(i), 1_000_000 + i));
-    await closedLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.getSmall('bench-small', warmKey(i), 1_000_000 + i));
+    await strictLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.putSmall('bench-small', warmKey(i), 1_000_000 + i));
+    await strictLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.getSmall('bench-small', warmKey(i), 1_000_000 + i));
     this.warmedUp = true;
   }
 
@@ -214,31 +246,25 @@ export class ScenarioRunner {
     if (!this.warmedUp) await this.setup();
     switch (id) {
       case 'put-small':
-        return this.measure(id, async () => {
-          const r = await closedLoop(cfg.smallConcurrency, cfg.smallOps, (i) => this.putSmall('bench-small', smallKey(round, i), i));
-          return { ...r, ops: cfg.smallOps };
-        });
+        return this.measure(id, () => closedLoop(cfg.smallConcurrency, cfg.smallOps, (i) => this.putSmall('bench-small', smallKey(round, i), i)));
       case 'get-small': {
         // Without a PUT phase this round (--scenarios get-small), read the warm-up objects.
         const put = cfg.scenarios.has('put-small');
         const n = put ? cfg.smallOps : cfg.smallWarmup;
-        return this.measure(id, async () => {
-          const r = await closedLoop(cfg.smallConcurrency, n, (i) =>
+        return this.measure(id, () =>
+          closedLoop(cfg.smallConcurrency, n, (i) =>
             put ? this.getSmall('bench-small', smallKey(round, i), i) : this.getSmall('bench-small', warmKey(i), 1_000_000 + i),
-          );
-          return { ...r, ops: n };
-        });
+          ),
+        );
       }
       case 'list': {
         if (!this.listReady) {
-          await closedLoop(cfg.smallConcurrency, cfg.listKeys, (i) => this.putSmall('bench-list', listKey(i), 2_000_000 + i));
+          await strictLoop(cfg.smallConcurrency, cfg.listKeys, (i) => this.putSmall('bench-list', listKey(i), 2_000_000 + i));
+          // Warm-up; s3rver fails some listings under this concurrency (EMFILE), which is its result.
           await closedLoop(cfg.smallConcurrency, 32, () => this.listOnce());
           this.listReady = true;
         }
-        return this.measure(id, async () => {
-          const r = await closedLoop(cfg.smallConcurrency, cfg.listOps, () => this.listOnce(), cfg.listMaxSeconds);
-          return { ...r, ops: r.latencies.length };
-        });
+        return this.measure(id, () => closedLoop(cfg.smallConcurrency, cfg.listOps, () => this.listOnce(), cfg.listMaxSeconds));
       }
       case 'put-large':
         return this.measure(id, async () => {
@@ -256,7 +282,7 @@ export class ScenarioRunner {
             const md5 = this.expectedMd5.get(n);
             if (md5) this.checkEtag(res, md5, `PUT ${key}`);
           });
-          return { ...r, ops: cfg.largeCount, bytes: cfg.largeCount * cfg.largeSize };
+          return { ...r, bytesPerOp: cfg.largeSize, keepLatencies: false };
         });
       case 'get-large': {
         if (!cfg.scenarios.has('put-large')) throw new Error('get-large needs put-large');
@@ -266,7 +292,7 @@ export class ScenarioRunner {
             const res = expectOk(await this.large.request({ method: 'GET', path: `/bench-large/${key}`, read: 'count' }), `GET ${key}`);
             this.check(res.bytes === cfg.largeSize, `GET ${key}: ${res.bytes} bytes, expected ${cfg.largeSize}`);
           });
-          return { ...r, ops: cfg.largeCount, bytes: cfg.largeCount * cfg.largeSize };
+          return { ...r, bytesPerOp: cfg.largeSize, keepLatencies: false };
         });
         // Content check of a sample, outside the timed run (hashing would load the client).
         if (!result.error) {

@@ -193,6 +193,31 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
     await page.locator('[data-testid=object-row][data-key="big.bin"]').waitFor({ state: 'detached' });
   });
 
+  await t.test('long listings page with "Load more"; a bucket with objects is deleted only with them', async () => {
+    const root = server.client();
+    await root.send(new CreateBucketCommand({ Bucket: 'scratch-bucket' }));
+    for (let i = 0; i < 105; i += 15) {
+      const keys = Array.from({ length: Math.min(15, 105 - i) }, (_, j) => `logs/${String(i + j).padStart(3, '0')}.log`);
+      await Promise.all(keys.map((Key) => root.send(new PutObjectCommand({ Bucket: 'scratch-bucket', Key, Body: 'x' }))));
+    }
+    await page.goto(`${server.url}/console/projects/${projectId}/buckets/scratch-bucket?prefix=logs%2F`);
+    await page.getByTestId('load-more').waitFor();
+    assert.equal(await page.getByTestId('object-row').count(), 100);
+    await page.getByTestId('load-more').click();
+    await page.locator('[data-testid=object-row][data-key="logs/104.log"]').waitFor();
+    assert.equal(await page.getByTestId('object-row').count(), 105);
+    assert.equal(await page.getByTestId('load-more').count(), 0);
+
+    await page.getByTestId('breadcrumbs').getByRole('link', { name: 'Buckets' }).click();
+    await page.getByRole('button', { name: 'Delete bucket scratch-bucket' }).click();
+    const dialog = page.getByTestId('delete-bucket-modal');
+    await dialog.getByText('This bucket holds 105 objects').waitFor();
+    assert.equal(await dialog.getByRole('button', { name: 'Delete bucket' }).isDisabled(), true);
+    await dialog.getByLabel('Delete all objects too').check();
+    await dialog.getByRole('button', { name: 'Delete bucket' }).click();
+    await page.getByTestId('bucket-row-scratch-bucket').waitFor({ state: 'detached' });
+  });
+
   await t.test('create an Object Read & Write token scoped to the bucket; the secret is shown once', async () => {
     await page.getByRole('link', { name: 'API Tokens' }).click();
     await page.getByRole('heading', { name: 'API Tokens' }).waitFor();

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify, type Algorithm } from '@node-rs/argon2';
 import type { AuditRow, MembershipRow, MetadataStore, ProjectRole, SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
+import { WindowLimiter } from '../util/window-limiter.js';
 import { DomainError } from '../util/domain-error.js';
 
 // Console users: accounts with an argon2id password hash, project memberships (owner | member),
@@ -20,7 +21,6 @@ const SESSION_VALUE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** Const enum member Algorithm.Argon2id (a const enum cannot be read at run time under tsx). */
 const ARGON2ID = 2 as Algorithm;
 /** Entries kept by the failure counter before old ones are pruned. */
-const MAX_TRACKED_FAILURES = 10_000;
 
 export const BOOTSTRAP_ADMIN_EMAIL = 'admin@localhost';
 
@@ -62,8 +62,8 @@ export function newPassword(): string {
 }
 
 export class UserService {
-  /** email|address -> times of recent failures (per node; see README for scale-out). */
-  private failures = new Map<string, number[]>();
+  /** Failed sign-ins per email|address (per node; see README for scale-out). */
+  private readonly failures = new WindowLimiter(MAX_SIGN_IN_FAILURES, SIGN_IN_WINDOW_MS);
   private dummyHash: Promise<string> | undefined;
 
   constructor(
@@ -138,10 +138,10 @@ export class UserService {
     const email = normalizeEmail(emailInput);
     const now = this.clock().getTime();
     const key = `${email}|${source ?? ''}`;
-    const recent = (this.failures.get(key) ?? []).filter((t) => now - t < SIGN_IN_WINDOW_MS);
-    if (recent.length >= MAX_SIGN_IN_FAILURES) {
+    const wait = this.failures.retryAfter(key, now);
+    if (wait > 0) {
       await this.audit({ action: 'user.sign-in-failed', actor: email, tokenId: null, projectId: null, source: source ?? null, detail: 'rate-limited' });
-      const retry = Math.ceil((recent[0] + SIGN_IN_WINDOW_MS - now) / 1000);
+      const retry = Math.ceil(wait / 1000);
       throw new DomainError('rate-limited', `Too many failed sign-ins; try again in ${retry} seconds.`);
     }
     const user = await this.meta.getUserByEmail(email);
@@ -149,11 +149,11 @@ export class UserService {
       ? await verifyPassword(user.passwordHash, password)
       : (await verifyPassword(await this.dummy(), password), false);
     if (!user || !ok) {
-      this.noteFailure(key, recent, now);
+      this.failures.note(key, now);
       await this.audit({ action: 'user.sign-in-failed', actor: email, tokenId: null, projectId: null, source: source ?? null, detail: user ? 'wrong password' : 'unknown user' });
       throw new DomainError('unauthenticated', 'The email or password is not right.');
     }
-    this.failures.delete(key);
+    this.failures.clear(key);
     const cookieValue = randomBytes(32).toString('base64url');
     const session: SessionRow = {
       id: sessionIdOf(cookieValue),
@@ -205,16 +205,6 @@ export class UserService {
     const user = await this.createUser({ email: BOOTSTRAP_ADMIN_EMAIL, password, createdBy: 'bootstrap' });
     await this.addMember(projectId, user.id, 'owner');
     return { email: user.email, password };
-  }
-
-  private noteFailure(key: string, recent: number[], now: number): void {
-    if (this.failures.size >= MAX_TRACKED_FAILURES) {
-      for (const [k, times] of this.failures) {
-        if (times.every((t) => now - t >= SIGN_IN_WINDOW_MS)) this.failures.delete(k);
-      }
-    }
-    recent.push(now);
-    this.failures.set(key, recent);
   }
 
   private dummy(): Promise<string> {

@@ -37,8 +37,8 @@ class FsBlobStore implements BlobStore {
   ) {}
 
   async put(body: Readable): Promise<BlobWriteResult> {
-    const ref = randomBytes(16).toString('hex');
-    const tmpPath = join(this.tmp, randomBytes(16).toString('hex'));
+    const ref = randomHex16();
+    const tmpPath = join(this.tmp, randomHex16());
     let size: number;
     const fh = await open(tmpPath, 'wx');
     // The fan-out folder is made (and synced, when new) while the body streams in.
@@ -167,6 +167,22 @@ class FsBlobStore implements BlobStore {
 }
 
 function noop(): void {}
+
+/**
+ * 16 random bytes as 32 hex digits, drawn from a pooled buffer: one randomBytes call per 256
+ * names rather than two per put (the two calls were ~1.3% of the main thread in a PUT profile).
+ */
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+function randomHex16(): string {
+  if (randomOffset + 16 > randomPool.length) {
+    randomPool = randomBytes(4096);
+    randomOffset = 0;
+  }
+  const hex = randomPool.toString('hex', randomOffset, randomOffset + 16);
+  randomOffset += 16;
+  return hex;
+}
 
 /**
  * Copies `body` to `fh`, batching chunks into writev calls. Returns the byte count. Rejects with
