@@ -11,6 +11,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { s3Error } from './helpers/s3.js';
 import { ROOT_KEY, startTestServer, type TestServer } from './helpers/server.js';
 import { crc32 } from 'node:zlib';
 import {
@@ -47,15 +48,6 @@ async function newBucket(tag: string): Promise<string> {
   return name;
 }
 
-async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof S3ServiceException, `expected an S3 error, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
 
 async function assertAbsent(bucket: string, key: string): Promise<void> {
   const err = await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));

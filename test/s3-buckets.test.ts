@@ -19,6 +19,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { s3Error } from './helpers/s3.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { raw, xmlField } from './helpers/raw-s3.js';
 
@@ -36,15 +37,6 @@ before(async () => {
 });
 after(() => server.stop());
 
-async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof S3ServiceException, `expected an S3 error, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
 
 async function newBucket(tag: string): Promise<string> {
   const name = bucketName(tag);

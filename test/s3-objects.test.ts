@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { crc32c } from '@node-rs/crc32';
+import { s3Error } from './helpers/s3.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { raw, xmlField } from './helpers/raw-s3.js';
 
@@ -45,15 +46,6 @@ async function newBucket(tag: string): Promise<string> {
   return name;
 }
 
-async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof S3ServiceException, `expected an S3 error, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
 
 async function getBytes(input: GetObjectCommandInput, client = s3): Promise<Buffer> {
   const res = await client.send(new GetObjectCommand(input));
