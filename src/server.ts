@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { readFile } from 'node:fs/promises';
-import type { ServerConfig } from './config.js';
+import { advertisedUrl, listenUrl, writeEndpointRecord, type ServerConfig } from './config.js';
 import { openServices, type Services } from './wiring.js';
 import type { ObjectService } from './objects/object-service.js';
 import type { TokenService } from './credentials/token-service.js';
@@ -16,6 +16,7 @@ import { createS3Handler, newRequestId } from './s3/s3-handler.js';
 import { clientErrorResponse } from './s3/render.js';
 import { createConsoleHandler, isConsoleRequest } from './console/console-handler.js';
 import { createApiHandler, isApiRequest } from './api/app.js';
+import { addressFromHost } from './s3/endpoint.js';
 
 // Wiring: opens the stores in the data folder, builds the services and serves HTTP(S).
 
@@ -66,7 +67,19 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     log,
   });
   const handleConsole = createConsoleHandler({ log });
+  const serveS3 = (req: IncomingMessage, res: ServerResponse) => {
+    handleS3(req, res).catch((err) => {
+      log.error({ err }, 'unhandled request failure');
+      res.destroy();
+    });
+  };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // A Host that names a bucket (<bucket>.<domain>) is always S3: there the path is an object
+    // key, and keys such as api/v1/... or console/... belong to the bucket.
+    if (addressFromHost(req.headers.host, config.baseDomains).bucket !== null) {
+      serveS3(req, res);
+      return;
+    }
     // /api/v1 and /api/v1/* are the REST API's.
     if (isApiRequest(req)) {
       handleApi(req, res).catch((err) => {
@@ -83,10 +96,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       });
       return;
     }
-    handleS3(req, res).catch((err) => {
-      log.error({ err }, 'unhandled request failure');
-      res.destroy();
-    });
+    serveS3(req, res);
   };
   const server: Server = config.tls
     ? createHttpsServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }, listener)
@@ -107,7 +117,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     server.listen(config.port, config.host, () => resolveListen());
   });
   const port = (server.address() as AddressInfo).port;
-  url = `${config.tls ? 'https' : 'http'}://${config.host}:${port}`;
+  url = listenUrl(!!config.tls, config.host, port);
+  // For the operator CLI's snippets: where this folder's server is (the port may have been 0).
+  await writeEndpointRecord(config.dataDir, { url: advertisedUrl(!!config.tls, config.host, port), region: config.region });
 
   const sweep = () =>
     objects.sweepOrphans(ORPHAN_MIN_AGE_MS).then(

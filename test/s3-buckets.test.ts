@@ -276,4 +276,30 @@ describe('bucket addressing', () => {
     assert.equal(pathStyle.status, 404);
     assert.equal(xmlField(pathStyle.text, 'Code'), 'NoSuchBucket');
   });
+
+  test('virtual-hosted keys under api/v1/ and console/ are the bucket\'s objects, not the REST API or console', async () => {
+    const name = await newBucket('vhreserved');
+    const host = `${name}.s3.localhost:${server.port}`;
+    const keys = ['api/v1', 'api/v1/buckets', 'api/v1/openapi.json', 'console', 'console/index.html'];
+    for (const key of keys) {
+      const put = await raw(server, { method: 'PUT', path: `/${key}`, host, body: `body of ${key}` });
+      assert.equal(put.status, 200, `PUT ${key}: ${put.text}`);
+    }
+    for (const key of keys) {
+      const got = await raw(server, { method: 'GET', path: `/${key}`, host });
+      assert.equal(got.status, 200, `GET ${key}`);
+      assert.equal(got.text, `body of ${key}`);
+      assert.ok(got.headers['x-amz-request-id'], 'answered by S3');
+      const head = await raw(server, { method: 'HEAD', path: `/${key}`, host });
+      assert.equal(head.status, 200, `HEAD ${key}`);
+      const del = await raw(server, { method: 'DELETE', path: `/${key}`, host });
+      assert.equal(del.status, 204, `DELETE ${key}`);
+    }
+    const listing = await s3.send(new ListObjectsV2Command({ Bucket: name }));
+    assert.equal(listing.KeyCount, 0);
+    // Without a bucket in the Host, /api/v1 is still the REST API's.
+    const api = await raw(server, { method: 'GET', path: '/api/v1/openapi.json', sign: false });
+    assert.equal(api.status, 200);
+    assert.match(String(api.headers['content-type']), /json/);
+  });
 });
