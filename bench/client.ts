@@ -20,9 +20,8 @@ export interface Credentials {
 
 /** UriEncode from the SigV4 spec (keys in the bench are plain ASCII, but stay correct anyway). */
 function uriEncode(value: string, keepSlash: boolean): string {
-  return encodeURIComponent(value)
-    .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
-    .replace(keepSlash ? /%2F/g : /$^/g, '/');
+  const encoded = encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return keepSlash ? encoded.replace(/%2F/g, '/') : encoded;
 }
 
 /** SigV4 header signing with the signing key cached per day. */
