@@ -63,6 +63,16 @@ describe('FsBlobStore', () => {
       assert.ok((await readAll(store.get(ref))).equals(data));
     }));
 
+  test('puts in flight together share one fan-out folder, yet every ref is distinct', () =>
+    withStore(async (store, dir) => {
+      const refs = (await Promise.all(Array.from({ length: 24 }, (_, i) => store.put(Readable.from([Buffer.from(`blob ${i}`)]))))).map((r) => r.ref);
+      assert.equal(new Set(refs).size, refs.length);
+      // One folder: one folder fsync covers all of these renames.
+      assert.deepEqual(new Set(refs.map((r) => r.slice(0, 4))).size, 1);
+      assert.equal(readdirSync(dir).filter((e) => e !== 'tmp').length, 1);
+      for (const [i, ref] of refs.entries()) assert.equal((await readAll(store.get(ref))).toString(), `blob ${i}`);
+    }));
+
   test('an empty body makes an empty blob', () =>
     withStore(async (store) => {
       const { ref, size } = await store.put(Readable.from([]));

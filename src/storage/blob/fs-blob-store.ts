@@ -13,6 +13,7 @@ const FANOUT_PATTERN = /^[0-9a-f]{2}$/;
 /** Writes are batched to about this size: fewer syscalls than one write per network chunk. */
 const WRITE_BATCH = 256 * 1024;
 const READ_HIGH_WATER_MARK = 256 * 1024;
+const PUTS_PER_FOLDER = 256;
 
 export async function openFsBlobStore(dir: string): Promise<BlobStore> {
   const tmp = join(dir, 'tmp');
@@ -36,8 +37,12 @@ class FsBlobStore implements BlobStore {
     private readonly tmp: string,
   ) {}
 
+  /** The fan-out folder new blobs go to for the next `prefixUses` puts (see `newRef`). */
+  private folderPrefix = '';
+  private prefixUses = 0;
+
   async put(body: Readable): Promise<BlobWriteResult> {
-    const ref = randomHex16();
+    const ref = this.newRef();
     const tmpPath = join(this.tmp, randomHex16());
     let size: number;
     const fh = await open(tmpPath, 'wx');
@@ -110,6 +115,21 @@ class FsBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.folders.clear();
+  }
+
+  /**
+   * A new opaque ref. Puts share one fan-out folder (the ref's first four hex digits) for a run of
+   * PUTS_PER_FOLDER, so the puts in flight together rename into the same folder and share its
+   * fsync (group commit) instead of each syncing a folder of its own; the next run picks another
+   * folder at random, so over time blobs still spread evenly across the fan-out.
+   */
+  private newRef(): string {
+    if (this.prefixUses === 0) {
+      this.folderPrefix = randomHex16().slice(0, 4);
+      this.prefixUses = PUTS_PER_FOLDER;
+    }
+    this.prefixUses--;
+    return this.folderPrefix + randomHex16().slice(4);
   }
 
   private pathOf(ref: string): string {
