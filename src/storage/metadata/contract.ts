@@ -852,6 +852,27 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.equal(day.requestsRead, 20);
           assert.equal(day.bytesOut, 200);
         }));
+
+      test('storage snapshots: the last one of a day wins; a range starts from each bucket\'s latest earlier day', () =>
+        withStore(async (s) => {
+          const snap = (day: string, bucket: string, bytes: number, projectId = 'p') => ({ day, projectId, bucket, bytes, objects: bytes / 10 });
+          await s.putStorageSnapshots([snap('2024-04-20', 'a', 10), snap('2024-04-25', 'a', 20), snap('2024-04-28', 'b', 500)]);
+          await s.putStorageSnapshots([snap('2024-05-02', 'a', 30), snap('2024-05-02', 'b', 700), snap('2024-05-02', 'c', 900, 'q')]);
+          await s.putStorageSnapshots([snap('2024-05-02', 'a', 40)]);
+          await s.putStorageSnapshots([]);
+          assert.deepEqual(await s.storageSnapshots({ projectId: 'p', from: '2024-05-01', to: '2024-05-31' }), [
+            snap('2024-04-25', 'a', 20),
+            snap('2024-04-28', 'b', 500),
+            snap('2024-05-02', 'a', 40),
+            snap('2024-05-02', 'b', 700),
+          ]);
+          assert.deepEqual(await s.storageSnapshots({ projectId: 'p', from: '2024-04-21', to: '2024-04-30', bucket: 'a' }), [
+            snap('2024-04-20', 'a', 10),
+            snap('2024-04-25', 'a', 20),
+          ]);
+          assert.deepEqual(await s.storageSnapshots({ projectId: 'p', from: '2024-01-01', to: '2024-01-31' }), []);
+          assert.deepEqual(await s.storageSnapshots({ projectId: 'q', from: '2024-06-01', to: '2024-06-30' }), [snap('2024-05-02', 'c', 900, 'q')]);
+        }));
     });
 
     describe('referencedBlobRefs', () => {

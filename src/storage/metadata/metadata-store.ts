@@ -243,6 +243,25 @@ export interface UsageDay extends UsageCounters {
   day: string;
 }
 
+/** What one bucket stored on one day: the last snapshot taken that day (UTC). */
+export interface StorageSnapshot {
+  /** 'YYYY-MM-DD' (UTC). */
+  day: string;
+  projectId: string;
+  /** The bucket's name (names, not ids, as in the usage counters). */
+  bucket: string;
+  bytes: number;
+  objects: number;
+}
+
+export interface StorageQuery {
+  projectId: string;
+  /** Inclusive 'YYYY-MM-DD' bounds. */
+  from: string;
+  to: string;
+  bucket?: string;
+}
+
 /**
  * Every implementation passes the same contract tests (test/metadata-store.contract.ts).
  * Methods are async so PostgreSQL fits behind the same interface.
@@ -335,6 +354,13 @@ export interface MetadataStore {
   addUsage(increments: UsageIncrement[]): Promise<void>;
   /** One entry per day that has counters in the selection, ascending. */
   usageByDay(q: UsageQuery): Promise<UsageDay[]>;
+  /** Sets (replaces) each bucket's stored bytes and objects for its day, in one transaction. */
+  putStorageSnapshots(rows: StorageSnapshot[]): Promise<void>;
+  /**
+   * The snapshots of the days in [from, to] and, for each bucket, its latest one before `from`
+   * (to carry forward into the range); ordered by day, then bucket.
+   */
+  storageSnapshots(q: StorageQuery): Promise<StorageSnapshot[]>;
 
   /** Every blob ref referenced by an object or a part, for the orphan sweep. */
   referencedBlobRefs(): Promise<Set<string>>;

@@ -19,6 +19,8 @@ import type {
   MembershipRow,
   MetadataStore,
   SessionRow,
+  StorageQuery,
+  StorageSnapshot,
   UsageDay,
   UsageIncrement,
   UsageQuery,
@@ -442,6 +444,14 @@ export class KyselyMetadataStore implements MetadataStore {
 
   usageByDay(q: UsageQuery): Promise<UsageDay[]> {
     return usage.usageByDay(this.db, q);
+  }
+
+  putStorageSnapshots(rows: StorageSnapshot[]): Promise<void> {
+    return usage.putStorageSnapshots(this.db, rows);
+  }
+
+  storageSnapshots(q: StorageQuery): Promise<StorageSnapshot[]> {
+    return usage.storageSnapshots(this.db, q);
   }
 
   // ---- garbage collection ----

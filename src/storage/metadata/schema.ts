@@ -143,6 +143,17 @@ export interface UsageDailyTable {
   bytes_out: number;
 }
 
+/** Stored bytes and objects of one bucket at the end of a day (its last snapshot that day). */
+export interface UsageStorageDailyTable {
+  /** 'YYYY-MM-DD' (UTC). */
+  day: string;
+  project_id: string;
+  /** The bucket's name. */
+  bucket: string;
+  bytes: number;
+  objects: number;
+}
+
 export interface Database {
   projects: ProjectsTable;
   buckets: BucketsTable;
@@ -155,6 +166,7 @@ export interface Database {
   project_members: ProjectMembersTable;
   sessions: SessionsTable;
   usage_daily: UsageDailyTable;
+  usage_storage_daily: UsageStorageDailyTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -328,6 +340,31 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
         // Queries read one project over a range of days.
         await db.schema.createIndex('usage_daily_project_day').on('usage_daily').columns(['project_id', 'day']).execute();
+      },
+    },
+    '0003_usage_storage_daily': {
+      async up(db) {
+        // One row per (bucket, day) on which the bucket changed; days between carry the last value.
+        // The key's order serves both reads: a bucket's days in a range, and its latest day before one.
+        await db.schema
+          .createTable('usage_storage_daily')
+          .addColumn('project_id', 'text', (c) => c.notNull())
+          .addColumn('bucket', 'text', (c) => c.notNull())
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('bytes', 'bigint', (c) => c.notNull())
+          .addColumn('objects', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('usage_storage_daily_pk', ['project_id', 'bucket', 'day'])
+          .execute();
+        await db.schema.createIndex('usage_storage_daily_project_day').on('usage_storage_daily').columns(['project_id', 'day']).execute();
+        // What existing buckets hold now becomes today's figure, so they have a starting point
+        // (one pass over the objects, once, when upgrading).
+        const today = new Date().toISOString().slice(0, 10);
+        await sql`
+          insert into usage_storage_daily (project_id, bucket, day, bytes, objects)
+          select b.project_id, b.name, ${today}, coalesce(sum(o.size), 0), count(o.key)
+          from buckets b left join objects o on o.bucket_id = b.id
+          group by b.id, b.project_id, b.name
+        `.execute(db);
       },
     },
   };

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { metadataStoreContract } from './contract.js';
 import { listObjectsQuery } from './queries.js';
-import type { Database } from './schema.js';
+import { migrations, type Database } from './schema.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skep-sqlite-'));
@@ -140,6 +140,40 @@ describe('SQLite specifics', () => {
       }
     } finally {
       await db.destroy();
+    }
+  });
+
+  test('upgrading to daily storage figures gives every existing bucket today\'s figure', async () => {
+    const file = freshFile();
+    const raw = new BetterSqlite3(file);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    try {
+      const all = migrations('sqlite');
+      const before = { '0001_initial': all['0001_initial'], '0002_users_sessions_usage': all['0002_users_sessions_usage'] };
+      const { error } = await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
+      assert.equal(error, undefined);
+      await db.insertInto('projects').values({ id: 'p', name: 'p', created_at: 0, max_token_days: null }).execute();
+      for (const [id, name] of [['b1', 'full'], ['b2', 'empty']]) {
+        await db.insertInto('buckets').values({ id, project_id: 'p', name, region: 'r', created_at: 0 }).execute();
+      }
+      for (const [key, size] of [['a', 10], ['b', 32]] as const) {
+        await db
+          .insertInto('objects')
+          .values({ bucket_id: 'b1', key, size, etag: '"e"', last_modified: 0, headers: '{}', user_metadata: '{}', checksum: null, blobs: '[]', parts_count: null, tags: '{}', storage_class: 'STANDARD' })
+          .execute();
+      }
+    } finally {
+      await db.destroy();
+    }
+    const s = await openSqliteStore(file);
+    try {
+      const today = new Date().toISOString().slice(0, 10);
+      assert.deepEqual(await s.storageSnapshots({ projectId: 'p', from: today, to: today }), [
+        { day: today, projectId: 'p', bucket: 'empty', bytes: 0, objects: 0 },
+        { day: today, projectId: 'p', bucket: 'full', bytes: 42, objects: 2 },
+      ]);
+    } finally {
+      await s.close();
     }
   });
 });

@@ -1,9 +1,10 @@
 // Queries for the daily usage counters, over any Kysely<Database>. Increments are upserts that add
 // to the stored values (INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x), which SQLite and
 // PostgreSQL both run as one atomic statement, so concurrent nodes never lose a count.
+// Storage snapshots are upserts that replace: the last figure taken on a day is that day's.
 
 import { sql, type Kysely } from 'kysely';
-import type { UsageDay, UsageIncrement, UsageQuery } from './metadata-store.js';
+import type { StorageQuery, StorageSnapshot, UsageDay, UsageIncrement, UsageQuery } from './metadata-store.js';
 import type { Database } from './schema.js';
 
 const COUNTERS = [
@@ -75,4 +76,49 @@ export async function usageByDay(db: Kysely<Database>, q: UsageQuery): Promise<U
     bytesIn: Number(r.bytes_in),
     bytesOut: Number(r.bytes_out),
   }));
+}
+
+export async function putStorageSnapshots(db: Kysely<Database>, rows: StorageSnapshot[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.transaction().execute(async (trx) => {
+    for (const r of rows) {
+      await trx
+        .insertInto('usage_storage_daily')
+        .values({ day: r.day, project_id: r.projectId, bucket: r.bucket, bytes: r.bytes, objects: r.objects })
+        .onConflict((oc) =>
+          oc.columns(['project_id', 'bucket', 'day']).doUpdateSet((eb) => ({ bytes: eb.ref('excluded.bytes'), objects: eb.ref('excluded.objects') })),
+        )
+        .execute();
+    }
+  });
+}
+
+export async function storageSnapshots(db: Kysely<Database>, q: StorageQuery): Promise<StorageSnapshot[]> {
+  let inRange = db
+    .selectFrom('usage_storage_daily')
+    .selectAll()
+    .where('project_id', '=', q.projectId)
+    .where('day', '>=', q.from)
+    .where('day', '<=', q.to);
+  // Each bucket's latest day before the range: the value the range starts from.
+  let before = db
+    .selectFrom('usage_storage_daily as s')
+    .selectAll('s')
+    .where('s.project_id', '=', q.projectId)
+    .where('s.day', '=', (eb) =>
+      eb
+        .selectFrom('usage_storage_daily as l')
+        .select((l) => l.fn.max('l.day').as('latest'))
+        .whereRef('l.project_id', '=', 's.project_id')
+        .whereRef('l.bucket', '=', 's.bucket')
+        .where('l.day', '<', q.from),
+    );
+  if (q.bucket !== undefined) {
+    inRange = inRange.where('bucket', '=', q.bucket);
+    before = before.where('s.bucket', '=', q.bucket);
+  }
+  const rows = [...(await before.execute()), ...(await inRange.execute())];
+  rows.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+  // Number(): PostgreSQL returns bigint as strings.
+  return rows.map((r) => ({ day: r.day, projectId: r.project_id, bucket: r.bucket, bytes: Number(r.bytes), objects: Number(r.objects) }));
 }
