@@ -111,3 +111,115 @@ describe('REST API: usage', () => {
     assert.ok(isProblem(await usage(billing, '?to=2024-02-30'), 400, 'validation', 'to'));
   });
 });
+
+describe('REST API: stored bytes and objects per day', () => {
+  const DAY_MS = 86_400_000;
+  let server: TestServer;
+  let p: string;
+  let start: number;
+  let shifted = 0;
+  const root = () => rootBearer(server);
+  const day = (n: number) => new Date(start + n * DAY_MS).toISOString().slice(0, 10);
+  const usage = (q: string) => call(server, 'GET', `/projects/${p}/usage${q}`, { as: root() });
+  const put = async (bucket: string, key: string, size: number) => {
+    const r = await call(server, 'PUT', `/projects/${p}/buckets/${bucket}/objects/content?key=${key}`, { as: root(), raw: 'x'.repeat(size) });
+    assert.equal(r.status, 200, problemText(r));
+  };
+  /** Lets the server count the last responses, then writes counters and snapshots. */
+  const settle = async () => {
+    await new Promise((r) => setTimeout(r, 50));
+    await server.services.usage.flush();
+  };
+  /** Moves the server to day n (from the day the test started). */
+  const toDay = (n: number) => {
+    server.shiftClock(n * DAY_MS - shifted);
+    shifted = n * DAY_MS;
+  };
+  type Day = { date: string; storedBytes: number | null; objects: number | null };
+  const stored = (days: Day[]) => days.map((d) => [d.date, d.storedBytes, d.objects]);
+
+  before(async () => {
+    server = await startTestServer();
+    p = server.bootstrap.projectId;
+    start = Date.now();
+    for (const name of ['alpha', 'beta']) assert.equal((await call(server, 'POST', `/projects/${p}/buckets`, { as: root(), json: { name } })).status, 201);
+
+    // Day 0: alpha gets 1000 bytes.
+    await put('alpha', 'a', 1000);
+    await settle();
+    // Day 1: alpha gets two more objects (the last possibly after that day's snapshot), beta one.
+    toDay(1);
+    await put('alpha', 'b', 500);
+    await put('beta', 'x', 200);
+    await settle();
+    await put('alpha', 'c', 100);
+    await new Promise((r) => setTimeout(r, 50));
+    // Day 3 (today): the first flush records day 1's last change under day 1; then alpha loses "a".
+    toDay(3);
+    await server.services.usage.flush();
+    assert.equal((await call(server, 'DELETE', `/projects/${p}/buckets/alpha/objects?key=a`, { as: root() })).status, 204);
+    await settle();
+  });
+  after(() => server.stop());
+
+  test('the project: each day its last figure, quiet days carried forward, today live, null before the first and after today', async () => {
+    const r = await usage(`?from=${day(-1)}&to=${day(4)}`);
+    assert.equal(r.status, 200, problemText(r));
+    assert.deepEqual(stored(r.body.days), [
+      [day(-1), null, null],
+      [day(0), 1000, 1],
+      [day(1), 1800, 4],
+      [day(2), 1800, 4],
+      [day(3), 800, 3],
+      [day(4), null, null],
+    ]);
+    assert.deepEqual(r.body.current, { bytes: 800, objects: 3 });
+    // Request counters are unchanged by this: day 1 had three writes.
+    assert.equal(r.body.days[2].requests.write, 3);
+  });
+
+  test('one bucket: only its figures', async () => {
+    const alpha = await usage(`?bucket=alpha&from=${day(-1)}&to=${day(3)}`);
+    assert.equal(alpha.status, 200, problemText(alpha));
+    assert.deepEqual(stored(alpha.body.days), [
+      [day(-1), null, null],
+      [day(0), 1000, 1],
+      [day(1), 1600, 3],
+      [day(2), 1600, 3],
+      [day(3), 600, 2],
+    ]);
+    const beta = await usage(`?bucket=beta&from=${day(0)}&to=${day(3)}`);
+    assert.deepEqual(stored(beta.body.days), [
+      [day(0), null, null],
+      [day(1), 200, 1],
+      [day(2), 200, 1],
+      [day(3), 200, 1],
+    ]);
+  });
+
+  test('a range that starts after the last change starts from the figure before it', async () => {
+    const r = await usage(`?from=${day(2)}&to=${day(2)}`);
+    assert.deepEqual(stored(r.body.days), [[day(2), 1800, 4]]);
+  });
+
+  test('a token report has no stored bytes: storage belongs to buckets, not to tokens', async () => {
+    const token = (await server.meta.getTokenByAccessKeyId(server.bootstrap.issued!.accessKeyId))!.id;
+    const r = await usage(`?token=${token}&from=${day(0)}&to=${day(3)}`);
+    assert.equal(r.status, 200, problemText(r));
+    assert.deepEqual(stored(r.body.days), [0, 1, 2, 3].map((n) => [day(n), null, null]));
+    assert.equal(r.body.days[1].requests.write, 3);
+  });
+
+  test('the figures live in the database', async () => {
+    const rows = await server.meta.storageSnapshots({ projectId: p, from: day(0), to: day(3) });
+    assert.deepEqual(
+      rows.map((s) => [s.day, s.bucket, s.bytes, s.objects]),
+      [
+        [day(0), 'alpha', 1000, 1],
+        [day(1), 'alpha', 1600, 3],
+        [day(1), 'beta', 200, 1],
+        [day(3), 'alpha', 600, 2],
+      ],
+    );
+  });
+});

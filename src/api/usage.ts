@@ -3,7 +3,7 @@ import { requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { errorResponses, json, ProjectIdParam, READ_SECURITY } from './schemas.js';
 
-// GET /projects/{projectId}/usage: requests and bytes per day, and what is stored now.
+// GET /projects/{projectId}/usage: requests, bytes in/out and stored bytes per day, and what is stored now.
 
 const DateParam = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2024-05-31');
 
@@ -26,6 +26,11 @@ const UsageReport = z
         requests: z.object({ read: z.number().int(), write: z.number().int(), list: z.number().int(), delete: z.number().int(), other: z.number().int() }),
         bytesIn: z.number().int(),
         bytesOut: z.number().int(),
+        storedBytes: z.number().int().nullable().openapi({
+          description:
+            'Bytes stored at the end of the day (today: now), over the buckets selected; a day without a change carries the last figure. null before the first figure, after today, and when `token` is given (storage is not per token).',
+        }),
+        objects: z.number().int().nullable().openapi({ description: 'Objects stored at the end of the day; null when `storedBytes` is.' }),
       }),
     ),
   })

@@ -1,11 +1,18 @@
 import type { Logger } from 'pino';
-import type { MetadataStore, UsageCounters, UsageIncrement } from '../storage/metadata/metadata-store.js';
+import type { MetadataStore, StorageSnapshot, UsageCounters, UsageIncrement } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
 
 // Request and byte counters per (day, project, bucket, token). Requests are counted in memory and
 // written in batches (every few seconds and on close), never one database write per request; the
-// write adds to the stored rows, so several nodes can count into the same rows. Stored bytes and
-// object counts are not counted here: they are read from the objects themselves when asked.
+// write adds to the stored rows, so several nodes can count into the same rows.
+//
+// Stored bytes and objects per day: a write or delete request marks its bucket changed, and the
+// next flush snapshots what the bucket holds (the store's object count and byte total) as that
+// day's figure. Only changed buckets are read, never all of them; a bucket whose totals are slow
+// to compute is read at most once per SNAPSHOT_COST_FACTOR times that duration, so snapshots take
+// at most about 1% of the time; a change made on an earlier day is always snapshotted at the next
+// flush. Days with no snapshot carry the bucket's last known figure forward. A report's today is
+// what the project stores now.
 
 export type RequestKind = 'read' | 'write' | 'list' | 'delete' | 'other';
 
@@ -38,8 +45,18 @@ export interface UsageReport {
     requests: { read: number; write: number; list: number; delete: number; other: number };
     bytesIn: number;
     bytesOut: number;
+    /**
+     * Stored at the end of the day (today: now), summed over the selected buckets, each carrying
+     * its last known figure forward. null before the first figure of any selected bucket, after
+     * today, and in token reports (storage belongs to buckets, not to the tokens that wrote it).
+     */
+    storedBytes: number | null;
+    objects: number | null;
   }[];
 }
+
+/** A bucket's totals are re-read no sooner than this many times the last read took. */
+export const SNAPSHOT_COST_FACTOR = 100;
 
 /** The longest range one report covers. */
 export const MAX_REPORT_DAYS = 366;
@@ -82,9 +99,22 @@ function nonNegative(n: number): number {
   return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
 }
 
+interface ChangedBucket {
+  day: string;
+  projectId: string;
+  bucket: string;
+  /** Bumped on every change, so a change made while its snapshot is taken is not forgotten. */
+  seq: number;
+}
+
 export class UsageService {
   private pending = new Map<string, UsageIncrement>();
   private flushing: Promise<void> = Promise.resolve();
+  /** Buckets changed since their last snapshot, by (day, project, bucket). */
+  private changed = new Map<string, ChangedBucket>();
+  /** When each bucket (project, name) was last snapshotted, and how long reading its totals took. */
+  private snapshots = new Map<string, { at: number; ms: number }>();
+  private seq = 0;
 
   constructor(
     private readonly meta: MetadataStore,
@@ -106,16 +136,28 @@ export class UsageService {
     row[KIND_FIELD[e.kind]] += 1;
     row.bytesIn += nonNegative(e.bytesIn);
     row.bytesOut += nonNegative(e.bytesOut);
+    if (bucket !== '' && (e.kind === 'write' || e.kind === 'delete')) {
+      const ckey = `${day}\n${e.projectId}\n${bucket}`;
+      this.changed.set(ckey, { day, projectId: e.projectId, bucket, seq: ++this.seq });
+    }
   }
 
-  /** Writes the counters gathered so far. Flushes run one after another; a failed batch is kept for the next. */
+  /**
+   * Writes the counters gathered so far and snapshots the buckets that changed. Flushes run one
+   * after another; a failed batch is kept for the next.
+   */
   flush(): Promise<void> {
-    const run = this.flushing.then(() => this.flushOnce());
+    const run = this.flushing.then(async () => {
+      let failure: unknown = null;
+      await this.flushCounters().catch((err: unknown) => (failure = err));
+      await this.snapshotChanged().catch((err: unknown) => (failure ??= err));
+      if (failure !== null) throw failure;
+    });
     this.flushing = run.catch(() => undefined);
     return run;
   }
 
-  private async flushOnce(): Promise<void> {
+  private async flushCounters(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
@@ -133,7 +175,47 @@ export class UsageService {
     }
   }
 
-  /** Request counters per day (zero-filled), and what the project stores now. */
+  /** Snapshots each changed bucket that is due (see the top of this file). */
+  private async snapshotChanged(): Promise<void> {
+    if (this.changed.size === 0) return;
+    const now = this.clock();
+    const today = dayOf(now);
+    const t = now.getTime();
+    const bucketKey = (c: ChangedBucket) => `${c.projectId}\n${c.bucket}`;
+    const due = new Set<string>();
+    for (const c of this.changed.values()) {
+      const last = this.snapshots.get(bucketKey(c));
+      if (c.day < today || !last || t - last.at >= last.ms * SNAPSHOT_COST_FACTOR) due.add(bucketKey(c));
+    }
+    if (due.size === 0) return;
+    const taken: [string, ChangedBucket][] = [...this.changed].filter(([, c]) => due.has(bucketKey(c)));
+    const totals = new Map<string, { bytes: number; objects: number }>();
+    const rows: StorageSnapshot[] = [];
+    try {
+      for (const [, c] of taken) {
+        const key = bucketKey(c);
+        let stats = totals.get(key);
+        if (!stats) {
+          const started = performance.now();
+          const b = await this.meta.getBucket(c.projectId, c.bucket);
+          // A deleted bucket stores nothing from that day on.
+          stats = b ? await this.meta.bucketStats(b.id) : { bytes: 0, objects: 0 };
+          this.snapshots.set(key, { at: t, ms: performance.now() - started });
+          totals.set(key, stats);
+        }
+        rows.push({ day: c.day, projectId: c.projectId, bucket: c.bucket, bytes: stats.bytes, objects: stats.objects });
+      }
+      await this.meta.putStorageSnapshots(rows);
+    } catch (err) {
+      this.log?.warn({ err }, 'writing storage snapshots failed; will retry');
+      throw err;
+    }
+    for (const [ckey, c] of taken) if (this.changed.get(ckey)?.seq === c.seq) this.changed.delete(ckey);
+    // Forget timings of buckets quiet for a day, so the map does not grow with every bucket ever seen.
+    for (const [key, s] of this.snapshots) if (t - s.at > DAY_MS) this.snapshots.delete(key);
+  }
+
+  /** Request counters and stored bytes per day (every day of the range), and what the project stores now. */
   async report(q: UsageReportQuery): Promise<UsageReport> {
     const toText = q.to ?? dayOf(this.clock());
     const to = parseDay(toText, 'to');
@@ -146,18 +228,6 @@ export class UsageService {
     // Counts of this node not yet written are included, so a report right after requests is exact.
     await this.flush().catch(() => undefined);
     const rows = await this.meta.usageByDay({ projectId: q.projectId, from: fromText, to: toText, bucket: q.bucket, tokenId: q.tokenId });
-    const byDay = new Map(rows.map((r) => [r.day, r]));
-    const days: UsageReport['days'] = [];
-    for (let t = from; t <= to; t += DAY_MS) {
-      const date = dayOf(new Date(t));
-      const r = byDay.get(date) ?? { day: date, ...emptyCounters() };
-      days.push({
-        date,
-        requests: { read: r.requestsRead, write: r.requestsWrite, list: r.requestsList, delete: r.requestsDelete, other: r.requestsOther },
-        bytesIn: r.bytesIn,
-        bytesOut: r.bytesOut,
-      });
-    }
     const buckets: UsageReport['buckets'] = [];
     for (const b of await this.meta.listBuckets(q.projectId)) {
       if (q.bucket !== undefined && b.name !== q.bucket) continue;
@@ -165,6 +235,38 @@ export class UsageService {
       buckets.push({ name: b.name, bytes: stats.bytes, objects: stats.objects });
     }
     const current = buckets.reduce((acc, b) => ({ bytes: acc.bytes + b.bytes, objects: acc.objects + b.objects }), { bytes: 0, objects: 0 });
+
+    // Stored bytes: the selected buckets' snapshots, each bucket's figure carried forward.
+    const today = dayOf(this.clock());
+    const snaps = q.tokenId === undefined ? await this.meta.storageSnapshots({ projectId: q.projectId, from: fromText, to: toText, bucket: q.bucket }) : [];
+    const known = new Map<string, { bytes: number; objects: number }>();
+    let next = 0;
+
+    const byDay = new Map(rows.map((r) => [r.day, r]));
+    const days: UsageReport['days'] = [];
+    for (let t = from; t <= to; t += DAY_MS) {
+      const date = dayOf(new Date(t));
+      const r = byDay.get(date) ?? { day: date, ...emptyCounters() };
+      for (; next < snaps.length && snaps[next].day <= date; next++) known.set(snaps[next].bucket, snaps[next]);
+      let stored: { bytes: number; objects: number } | null = null;
+      if (q.tokenId !== undefined || date > today) stored = null;
+      else if (date === today) stored = current;
+      else if (known.size > 0) {
+        stored = { bytes: 0, objects: 0 };
+        for (const k of known.values()) {
+          stored.bytes += k.bytes;
+          stored.objects += k.objects;
+        }
+      }
+      days.push({
+        date,
+        requests: { read: r.requestsRead, write: r.requestsWrite, list: r.requestsList, delete: r.requestsDelete, other: r.requestsOther },
+        bytesIn: r.bytesIn,
+        bytesOut: r.bytesOut,
+        storedBytes: stored?.bytes ?? null,
+        objects: stored?.objects ?? null,
+      });
+    }
     return { current, buckets, days };
   }
 }
