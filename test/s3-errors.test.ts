@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, CreateMultipartUploadCommand, ListBucketsCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { raw, xmlField, type RawRequest, type RawResponse } from './helpers/raw-s3.js';
+import { issue, type Issued } from './helpers/tokens.js';
 
 // The shape of S3 error responses: XML with Code, Message, Resource and RequestId, the
 // x-amz-request-id header, no body on HEAD, 501 for what skep does not implement, MalformedXML,
@@ -123,11 +124,67 @@ describe('not implemented', () => {
     });
   }
 
+  test('POST on a bucket without ?delete (a browser-form PostObject) is 501 NotImplemented with S3 XML', async () => {
+    const form = '--x\r\nContent-Disposition: form-data; name="key"\r\n\r\nposted\r\n--x--\r\n';
+    const res = await raw(server, { method: 'POST', path: `/${bucket}`, headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: form });
+    assertS3Error(res, 501, 'NotImplemented', `/${bucket}`);
+    assert.match(xmlField(res.text, 'Message') ?? '', /PostObject/);
+    assert.equal((await raw(server, { method: 'GET', path: `/${bucket}/posted` })).status, 404);
+  });
+
   test('the bucket and object are untouched by an unimplemented PUT', async () => {
     const res = await raw(server, { method: 'PUT', path: `/${bucket}`, query: { policy: '' }, body: '{"Statement":[]}' });
     assert.equal(res.status, 501);
     const get = await raw(server, { method: 'GET', path: `/${bucket}/exists` });
     assert.equal(get.text, 'here');
+  });
+});
+
+describe('unsupported requests are authorized before they are answered 501', () => {
+  const tokens: Partial<Record<string, Issued>> = {};
+  const as = (level: string) => {
+    const t = tokens[level]!;
+    return { accessKeyId: t.credentials.accessKeyId, secretAccessKey: t.credentials.secretAccessKey };
+  };
+  before(async () => {
+    for (const level of ['admin-rw', 'admin-ro', 'object-rw', 'object-ro']) tokens[level] = await issue(server, { permission: level });
+  });
+
+  // [method, sub-resource (null: PostObject), on an object, levels answered 501; the others are AccessDenied]
+  const cases: [string, string | null, boolean, string[]][] = [
+    ['PUT', 'versioning', false, ['admin-rw']],
+    ['PUT', 'policy', false, ['admin-rw']],
+    ['DELETE', 'cors', false, ['admin-rw']],
+    ['PUT', 'tagging', false, ['admin-rw']],
+    ['GET', 'policy', false, ['admin-rw', 'admin-ro']],
+    ['GET', 'lifecycle', false, ['admin-rw', 'admin-ro']],
+    ['POST', null, false, ['admin-rw', 'object-rw']],
+    ['PUT', 'retention', true, ['admin-rw', 'object-rw']],
+    ['PUT', 'acl', true, ['admin-rw', 'object-rw']],
+    ['GET', 'attributes', true, ['admin-rw', 'admin-ro', 'object-rw', 'object-ro']],
+  ];
+  for (const [method, sub, onObject, notImplementedFor] of cases) {
+    test(`${method} ${sub === null ? '(PostObject)' : `?${sub}`}${onObject ? ' on an object' : ''}: 501 for ${notImplementedFor.join(', ')}; AccessDenied for the others`, async () => {
+      for (const level of ['admin-rw', 'admin-ro', 'object-rw', 'object-ro']) {
+        const res = await raw(server, {
+          method,
+          path: onObject ? `/${bucket}/exists` : `/${bucket}`,
+          query: sub === null ? undefined : { [sub]: '' },
+          body: method === 'GET' || method === 'DELETE' ? undefined : '<x/>',
+          sign: as(level),
+        });
+        if (notImplementedFor.includes(level)) assertS3Error(res, 501, 'NotImplemented');
+        else assertS3Error(res, 403, 'AccessDenied');
+      }
+    });
+  }
+
+  test('a token scoped to another bucket is AccessDenied even for what would be 501', async () => {
+    const other = bucketName('scope');
+    await s3.send(new CreateBucketCommand({ Bucket: other }));
+    const scoped = await issue(server, { permission: 'admin-rw', bucketScope: [other] });
+    const res = await raw(server, { method: 'PUT', path: `/${bucket}`, query: { versioning: '' }, body: '<x/>', sign: { accessKeyId: scoped.credentials.accessKeyId, secretAccessKey: scoped.credentials.secretAccessKey } });
+    assertS3Error(res, 403, 'AccessDenied');
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { OPERATIONS, type OperationName } from '../s3/endpoint.js';
+import { OPERATIONS, UNSUPPORTED_OPERATIONS, type OperationName, type UnsupportedOperationName } from '../s3/endpoint.js';
 import { authorize, inScope, REQUIRED_RIGHT } from './authorize.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS, type PermissionLevel, type Principal } from './principal.js';
 
@@ -61,8 +61,23 @@ describe('authorize', () => {
   });
 
   test('every S3 operation needs a right, and the table covers every operation', () => {
-    assert.deepEqual(Object.keys(REQUIRED_RIGHT).sort(), [...OPERATIONS].sort());
+    assert.deepEqual(Object.keys(REQUIRED_RIGHT).sort(), [...OPERATIONS, ...UNSUPPORTED_OPERATIONS].sort());
     assert.deepEqual(Object.keys(ALLOWED).sort(), [...OPERATIONS].sort());
+  });
+
+  test('unsupported requests are allowed to exactly the levels that could perform that access', () => {
+    const allowed: Record<UnsupportedOperationName, PermissionLevel[]> = {
+      PostObject: RW,
+      UnsupportedBucketRead: ADMINS,
+      UnsupportedBucketWrite: ['admin-rw'],
+      UnsupportedObjectRead: ALL,
+      UnsupportedObjectWrite: RW,
+    };
+    for (const op of UNSUPPORTED_OPERATIONS) {
+      for (const level of ALL) {
+        assert.equal(authorize(principal(level, null), REQUIRED_RIGHT[op], 'b').allow, allowed[op].includes(level), `${level} ${op}`);
+      }
+    }
   });
 
   for (const level of ALL) {

@@ -1,8 +1,9 @@
-import type { OperationName } from '../s3/endpoint.js';
+import type { ParsedOperationName } from '../s3/endpoint.js';
 import type { PermissionLevel, Principal } from './principal.js';
 
 // The one place that decides whether a principal may perform an operation on a bucket.
 // Every S3 operation maps to exactly one right; S3, presigned URLs and the REST API all ask here.
+// Requests skep does not implement map too, so a token is refused before it learns that.
 
 export type Right =
   | 'ListBuckets'
@@ -23,7 +24,7 @@ export type Right =
   /** REST API: read the project's usage; granted by the token's billing flag, not by its level. */
   | 'ReadUsage';
 
-export const REQUIRED_RIGHT: Record<OperationName, Right> = {
+export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
   ListBuckets: 'ListBuckets',
   CreateBucket: 'CreateBucket',
   DeleteBucket: 'DeleteBucket',
@@ -51,6 +52,12 @@ export const REQUIRED_RIGHT: Record<OperationName, Right> = {
   AbortMultipartUpload: 'WriteObject',
   DeleteObject: 'DeleteObject',
   DeleteObjects: 'DeleteObject',
+  // Not implemented: authorized by the access they would need, then answered 501.
+  PostObject: 'WriteObject',
+  UnsupportedBucketRead: 'ReadBucketConfig',
+  UnsupportedBucketWrite: 'WriteBucketConfig',
+  UnsupportedObjectRead: 'ReadObject',
+  UnsupportedObjectWrite: 'WriteObject',
 };
 
 /** What each permission level may do (the table shown to operators). */

@@ -36,6 +36,32 @@ export const OPERATIONS = [
 
 export type OperationName = (typeof OPERATIONS)[number];
 
+/**
+ * Requests S3 defines but skep does not implement, named by the access they would need:
+ * PostObject (browser-form uploads) and the sub-resources below, read or written, on a bucket or
+ * an object. They are authorized like that access, so a token that could never perform them is
+ * told AccessDenied, and only then answered 501 NotImplemented.
+ */
+export const UNSUPPORTED_OPERATIONS = [
+  'PostObject',
+  'UnsupportedBucketRead',
+  'UnsupportedBucketWrite',
+  'UnsupportedObjectRead',
+  'UnsupportedObjectWrite',
+] as const;
+
+export type UnsupportedOperationName = (typeof UNSUPPORTED_OPERATIONS)[number];
+
+/** Every operation the parser yields: the implemented ones and the unsupported ones. */
+export type ParsedOperationName = OperationName | UnsupportedOperationName;
+
+/** What an unsupported request asked for, for the NotImplemented message. */
+export interface UnsupportedRequest {
+  method: string;
+  /** The sub-resource (e.g. "policy"), or null for PostObject. */
+  subresource: string | null;
+}
+
 interface Addressed {
   query: Query;
   /** The project named by a project host name (<project-id>.<domain>), or null. */
@@ -45,7 +71,14 @@ interface Addressed {
 export type S3Operation =
   | ({ op: 'ListBuckets'; bucket: null; key: null } & Addressed)
   | ({ op: BucketOperation; bucket: string; key: null } & Addressed)
-  | ({ op: ObjectOperation; bucket: string; key: string } & Addressed);
+  | ({ op: ObjectOperation; bucket: string; key: string } & Addressed)
+  | UnsupportedOperation;
+
+export type UnsupportedOperation = { op: UnsupportedOperationName; bucket: string; key: string | null; unsupported: UnsupportedRequest } & Addressed;
+
+export function isUnsupported(op: S3Operation): op is UnsupportedOperation {
+  return 'unsupported' in op;
+}
 
 export type BucketOperation =
   | 'CreateBucket'
@@ -144,7 +177,7 @@ function decodeKey(raw: string): string {
   return key;
 }
 
-/** Sub-resources S3 defines that skep does not implement: answered with 501 NotImplemented. */
+/** Sub-resources S3 defines that skep does not implement: authorized, then answered 501 NotImplemented. */
 const UNSUPPORTED_BUCKET_SUBRESOURCES = [
   'accelerate', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'lifecycle',
   'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
@@ -153,11 +186,16 @@ const UNSUPPORTED_BUCKET_SUBRESOURCES = [
 ];
 const UNSUPPORTED_OBJECT_SUBRESOURCES = ['acl', 'attributes', 'legal-hold', 'retention', 'restore', 'select', 'torrent', 'renameObject'];
 
-function notImplemented(what: string): S3Error {
-  return new S3Error('NotImplemented', `${what} is not implemented by skep.`);
+/** An unsupported request, before the bucket and key are attached. */
+type Unsupported = Pick<UnsupportedOperation, 'op' | 'unsupported'>;
+
+/** Reads (and SelectObjectContent, which reads through a POST) need a read right; the rest a write right. */
+function unsupported(level: 'Bucket' | 'Object', method: string, subresource: string): Unsupported {
+  const reads = method === 'GET' || method === 'HEAD' || subresource === 'select';
+  return { op: `Unsupported${level}${reads ? 'Read' : 'Write'}`, unsupported: { method, subresource } };
 }
 
-function bucketOperation(method: string, query: Query): BucketOperation {
+function bucketOperation(method: string, query: Query): BucketOperation | Unsupported {
   switch (method) {
     case 'GET':
       if (query.has('location')) return 'GetBucketLocation';
@@ -179,14 +217,15 @@ function bucketOperation(method: string, query: Query): BucketOperation {
       throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'BUCKET' });
   }
   const sub = UNSUPPORTED_BUCKET_SUBRESOURCES.find((s) => query.has(s));
-  if (sub) throw notImplemented(`${method} ?${sub}`);
+  if (sub) return unsupported('Bucket', method, sub);
   if (method === 'GET') return query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects';
   if (method === 'PUT') return 'CreateBucket';
   if (method === 'DELETE') return 'DeleteBucket';
-  throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'BUCKET' });
+  // POST on a bucket without ?delete is a browser-form upload (PostObject).
+  return { op: 'PostObject', unsupported: { method, subresource: null } };
 }
 
-function objectOperation(method: string, query: Query, hasCopySource: boolean): ObjectOperation {
+function objectOperation(method: string, query: Query, hasCopySource: boolean): ObjectOperation | Unsupported {
   const uploadId = query.has('uploadId');
   switch (method) {
     case 'GET':
@@ -215,7 +254,7 @@ function objectOperation(method: string, query: Query, hasCopySource: boolean): 
       throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'OBJECT' });
   }
   const sub = UNSUPPORTED_OBJECT_SUBRESOURCES.find((s) => query.has(s));
-  if (sub) throw notImplemented(`${method} ?${sub}`);
+  if (sub) return unsupported('Object', method, sub);
   if (method === 'GET') return 'GetObject';
   if (method === 'PUT') return hasCopySource ? 'CopyObject' : 'PutObject';
   if (method === 'DELETE') return 'DeleteObject';
@@ -251,8 +290,15 @@ export function parseEndpoint(input: EndpointInput): S3Operation & { url: Parsed
     if (method !== 'GET') throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'SERVICE' });
     return { op: 'ListBuckets', bucket: null, key: null, query, project, url };
   }
-  if (rawKey === null) return { op: bucketOperation(method, query), bucket, key: null, query, project, url };
-  return { op: objectOperation(method, query, input.hasCopySource), bucket, key: decodeKey(rawKey), query, project, url };
+  if (rawKey === null) {
+    const op = bucketOperation(method, query);
+    if (typeof op === 'string') return { op, bucket, key: null, query, project, url };
+    return { ...op, bucket, key: null, query, project, url };
+  }
+  const op = objectOperation(method, query, input.hasCopySource);
+  const key = decodeKey(rawKey);
+  if (typeof op === 'string') return { op, bucket, key, query, project, url };
+  return { ...op, bucket, key, query, project, url };
 }
 
 export { decodeKey };

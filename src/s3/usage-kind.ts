@@ -1,9 +1,9 @@
-import type { OperationName } from './endpoint.js';
+import type { ParsedOperationName } from './endpoint.js';
 import type { RequestKind } from '../usage/usage-service.js';
 
 // How each S3 operation counts in the usage report: reads, writes, listings, deletes, other.
 
-export const USAGE_KIND: Record<OperationName, RequestKind> = {
+export const USAGE_KIND: Record<ParsedOperationName, RequestKind> = {
   GetObject: 'read',
   HeadObject: 'read',
   PutObject: 'write',
@@ -31,4 +31,9 @@ export const USAGE_KIND: Record<OperationName, RequestKind> = {
   GetBucketAcl: 'other',
   GetObjectAcl: 'other',
   GetObjectTagging: 'other',
+  PostObject: 'other',
+  UnsupportedBucketRead: 'other',
+  UnsupportedBucketWrite: 'other',
+  UnsupportedObjectRead: 'other',
+  UnsupportedObjectWrite: 'other',
 };

@@ -1,5 +1,5 @@
 import { S3Error } from '../errors.js';
-import type { OperationName } from '../endpoint.js';
+import { isUnsupported, type ParsedOperationName } from '../endpoint.js';
 import type { Handler, S3Context } from '../context.js';
 import type { BucketRow } from '../../storage/metadata/metadata-store.js';
 import { authorize } from '../../auth/authorize.js';
@@ -18,7 +18,15 @@ async function copySourceBucket(ctx: S3Context, name: string): Promise<BucketRow
   return ctx.services.objects.requireBucket(ctx.auth.principal.projectId, name);
 }
 
-export const HANDLERS: Record<OperationName, Handler> = {
+/** Anything S3 defines that skep does not implement, once the caller was allowed to ask for it. */
+async function NotImplemented(ctx: S3Context): Promise<never> {
+  const op = ctx.op;
+  if (!isUnsupported(op)) throw new Error(`${op.op} is implemented`);
+  const { method, subresource } = op.unsupported;
+  throw new S3Error('NotImplemented', `${subresource === null ? op.op : `${method} ?${subresource}`} is not implemented by skep.`);
+}
+
+export const HANDLERS: Record<ParsedOperationName, Handler> = {
   ListBuckets: bucket.ListBuckets,
   CreateBucket: bucket.CreateBucket,
   DeleteBucket: bucket.DeleteBucket,
@@ -46,4 +54,9 @@ export const HANDLERS: Record<OperationName, Handler> = {
   AbortMultipartUpload: multipart.AbortMultipartUpload,
   ListParts: multipart.ListParts,
   ListMultipartUploads: multipart.ListMultipartUploads,
+  PostObject: NotImplemented,
+  UnsupportedBucketRead: NotImplemented,
+  UnsupportedBucketWrite: NotImplemented,
+  UnsupportedObjectRead: NotImplemented,
+  UnsupportedObjectWrite: NotImplemented,
 };

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isUnsupported, parseEndpoint, type ParsedOperationName } from './endpoint.js';
+import { S3Error } from './errors.js';
+
+// The endpoint parser as a table: (method, bucket-relative path, query) -> operation, checked in
+// path style and in virtual-hosted style.
+
+const DOMAINS = ['s3.localhost'];
+
+function parse(method: string, bucket: string | null, rest: string, query = '', vhost = false, copy = false) {
+  const q = query ? `?${query}` : '';
+  if (vhost && bucket !== null) {
+    return parseEndpoint({ method, host: `${bucket}.s3.localhost:9000`, url: `/${rest}${q}`, baseDomains: DOMAINS, hasCopySource: copy });
+  }
+  const path = bucket === null ? '/' : `/${bucket}${rest ? `/${rest}` : ''}`;
+  return parseEndpoint({ method, host: '127.0.0.1:9000', url: `${path}${q}`, baseDomains: DOMAINS, hasCopySource: copy });
+}
+
+// [method, key ('' for the bucket), query, copy source?, operation, sub-resource of an unsupported one]
+const TABLE: [string, string, string, boolean, ParsedOperationName, string | null?][] = [
+  ['PUT', '', '', false, 'CreateBucket'],
+  ['GET', '', 'list-type=2', false, 'ListObjectsV2'],
+  ['GET', '', 'versioning', false, 'GetBucketVersioning'],
+  ['POST', '', 'delete', false, 'DeleteObjects'],
+  ['POST', '', '', false, 'PostObject', null],
+  ['PUT', '', 'versioning', false, 'UnsupportedBucketWrite', 'versioning'],
+  ['DELETE', '', 'policy', false, 'UnsupportedBucketWrite', 'policy'],
+  ['GET', '', 'cors', false, 'UnsupportedBucketRead', 'cors'],
+  ['GET', '', 'tagging', false, 'UnsupportedBucketRead', 'tagging'],
+  ['PUT', 'k', '', false, 'PutObject'],
+  ['PUT', 'k', '', true, 'CopyObject'],
+  ['PUT', 'k', 'x-id=PutObject', false, 'PutObject'],
+  ['PUT', 'k', 'partNumber=1&uploadId=u', true, 'UploadPartCopy'],
+  ['GET', 'k', 'acl', false, 'GetObjectAcl'],
+  ['PUT', 'k', 'acl', false, 'UnsupportedObjectWrite', 'acl'],
+  ['GET', 'k', 'attributes', false, 'UnsupportedObjectRead', 'attributes'],
+  ['POST', 'k', 'select&select-type=2', false, 'UnsupportedObjectRead', 'select'],
+  ['POST', 'k', 'restore', false, 'UnsupportedObjectWrite', 'restore'],
+  ['PUT', 'api/v1/x', '', false, 'PutObject'],
+];
+
+describe('parseEndpoint', () => {
+  for (const vhost of [false, true]) {
+    for (const [method, key, query, copy, op, sub] of TABLE) {
+      test(`${vhost ? 'virtual-hosted' : 'path style'}: ${method} ${key || '(bucket)'}${query ? `?${query}` : ''} -> ${op}`, () => {
+        const parsed = parse(method, 'bkt', key, query, vhost, copy);
+        assert.equal(parsed.op, op);
+        assert.equal(parsed.bucket, 'bkt');
+        assert.equal(parsed.key, key || null);
+        if (sub !== undefined) {
+          assert.ok(isUnsupported(parsed));
+          assert.deepEqual(parsed.unsupported, { method, subresource: sub });
+        } else {
+          assert.ok(!isUnsupported(parsed));
+        }
+      });
+    }
+  }
+
+  test('unknown methods are MethodNotAllowed, not NotImplemented', () => {
+    for (const key of ['', 'k']) {
+      assert.throws(() => parse('PATCH', 'bkt', key), (err: unknown) => err instanceof S3Error && err.code === 'MethodNotAllowed');
+    }
+  });
+});
