@@ -166,6 +166,21 @@ describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
     const { body: cross } = await getBody(bucket, 'p', { Range: `bytes=${PART - 10}-${PART + 9}` });
     assert.ok(cross.equals(body.subarray(PART - 10, PART + 10)));
   });
+
+  test('Range together with partNumber is 400 InvalidRequest on GET and HEAD', async () => {
+    const bucket = await newBucket('partrange');
+    await new Upload({ client: s3, params: { Bucket: bucket, Key: 'p', Body: body }, partSize: PART }).done();
+    const res = await raw(server, { method: 'GET', path: `/${bucket}/p`, query: { partNumber: '1' }, headers: { range: 'bytes=0-9' } });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(xmlField(res.text, 'Code'), 'InvalidRequest');
+    assert.equal(xmlField(res.text, 'Message'), 'Cannot specify both Range header and partNumber query parameter');
+    assert.equal(xmlField(res.text, 'Resource'), `/${bucket}/p`);
+    assert.ok(xmlField(res.text, 'RequestId'));
+    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 2, Range: 'bytes=0-9' })));
+    assert.equal(err.name, 'InvalidRequest');
+    const head = await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 1, Range: 'bytes=0-9' })));
+    assert.equal(head.$metadata.httpStatusCode, 400);
+  });
 });
 
 describe('multipart API by hand', () => {

@@ -84,10 +84,14 @@ function conditionsFrom(ctx: S3Context) {
 async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
   const bucket = await ctx.bucket();
   requireCurrentVersion(ctx);
+  const partText = ctx.op.query.get('partNumber');
+  // Both select bytes; S3 refuses to guess which one wins.
+  if (partText !== undefined && header(ctx.req, 'range') !== undefined) {
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+  }
   const row = await ctx.services.objects.headObject(bucket, ctx.op.key!);
   checkConditions(conditionsFrom(ctx), row.etag, row.lastModified);
 
-  const partText = ctx.op.query.get('partNumber');
   let range = undefined;
   const headers = objectResponseHeaders(row, { checksumMode: false });
   if (partText !== undefined) {
