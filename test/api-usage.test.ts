@@ -162,11 +162,11 @@ describe('REST API: stored bytes and objects per day', () => {
   });
   after(() => server.stop());
 
-  test('the project: each day its last figure, quiet days carried forward, today live, null before the first and after today', async () => {
+  test('the project: each day its last figure, quiet days carried forward, today live, 0 before the buckets existed, null after today', async () => {
     const r = await usage(`?from=${day(-1)}&to=${day(4)}`);
     assert.equal(r.status, 200, problemText(r));
     assert.deepEqual(stored(r.body.days), [
-      [day(-1), null, null],
+      [day(-1), 0, 0],
       [day(0), 1000, 1],
       [day(1), 1800, 4],
       [day(2), 1800, 4],
@@ -178,18 +178,19 @@ describe('REST API: stored bytes and objects per day', () => {
     assert.equal(r.body.days[2].requests.write, 3);
   });
 
-  test('one bucket: only its figures', async () => {
+  test('one bucket: only its figures; unknown between its creation and its first figure', async () => {
     const alpha = await usage(`?bucket=alpha&from=${day(-1)}&to=${day(3)}`);
     assert.equal(alpha.status, 200, problemText(alpha));
     assert.deepEqual(stored(alpha.body.days), [
-      [day(-1), null, null],
+      [day(-1), 0, 0],
       [day(0), 1000, 1],
       [day(1), 1600, 3],
       [day(2), 1600, 3],
       [day(3), 600, 2],
     ]);
-    const beta = await usage(`?bucket=beta&from=${day(0)}&to=${day(3)}`);
+    const beta = await usage(`?bucket=beta&from=${day(-1)}&to=${day(3)}`);
     assert.deepEqual(stored(beta.body.days), [
+      [day(-1), 0, 0],
       [day(0), null, null],
       [day(1), 200, 1],
       [day(2), 200, 1],
@@ -200,6 +201,16 @@ describe('REST API: stored bytes and objects per day', () => {
   test('a range that starts after the last change starts from the figure before it', async () => {
     const r = await usage(`?from=${day(2)}&to=${day(2)}`);
     assert.deepEqual(stored(r.body.days), [[day(2), 1800, 4]]);
+  });
+
+  test('a new bucket stored nothing before it existed; a bucket never seen has no figures', async () => {
+    assert.equal((await call(server, 'POST', `/projects/${p}/buckets`, { as: root(), json: { name: 'gamma' } })).status, 201);
+    const r = await usage(`?bucket=gamma&from=${day(-1)}&to=${day(3)}`);
+    const days = stored(r.body.days);
+    assert.deepEqual(days[0], [day(-1), 0, 0]);
+    assert.deepEqual(days[4], [day(3), 0, 0]);
+    const none = await usage(`?bucket=no-such-bucket&from=${day(2)}&to=${day(2)}`);
+    assert.deepEqual(stored(none.body.days), [[day(2), null, null]]);
   });
 
   test('a token report has no stored bytes: storage belongs to buckets, not to tokens', async () => {

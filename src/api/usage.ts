@@ -28,7 +28,7 @@ const UsageReport = z
         bytesOut: z.number().int(),
         storedBytes: z.number().int().nullable().openapi({
           description:
-            'Bytes stored at the end of the day (today: now), over the buckets selected; a day without a change carries the last figure. null before the first figure, after today, and when `token` is given (storage is not per token).',
+            'Bytes stored at the end of the day (today: now), over the buckets selected: each bucket\'s last figure on or before the day (a day without a change carries the figure before it), 0 before the bucket was created. null when no selected bucket has a figure for the day, after today, and when `token` is given (storage is not per token).',
         }),
         objects: z.number().int().nullable().openapi({ description: 'Objects stored at the end of the day; null when `storedBytes` is.' }),
       }),

@@ -11,8 +11,8 @@ import { DomainError } from '../util/domain-error.js';
 // day's figure. Only changed buckets are read, never all of them; a bucket whose totals are slow
 // to compute is read at most once per SNAPSHOT_COST_FACTOR times that duration, so snapshots take
 // at most about 1% of the time; a change made on an earlier day is always snapshotted at the next
-// flush. Days with no snapshot carry the bucket's last known figure forward. A report's today is
-// what the project stores now.
+// flush. Days with no snapshot carry the bucket's last known figure forward; before a bucket was
+// created it stored nothing. A report's today is what the project stores now.
 
 export type RequestKind = 'read' | 'write' | 'list' | 'delete' | 'other';
 
@@ -46,9 +46,10 @@ export interface UsageReport {
     bytesIn: number;
     bytesOut: number;
     /**
-     * Stored at the end of the day (today: now), summed over the selected buckets, each carrying
-     * its last known figure forward. null before the first figure of any selected bucket, after
-     * today, and in token reports (storage belongs to buckets, not to the tokens that wrote it).
+     * Stored at the end of the day (today: now), summed over the selected buckets: each bucket's
+     * last figure on or before the day, 0 before the bucket was created. null when no selected
+     * bucket has a figure for the day (e.g. days before the upgrade that added these figures),
+     * after today, and in token reports (storage belongs to buckets, not to the tokens that wrote it).
      */
     storedBytes: number | null;
     objects: number | null;
@@ -229,18 +230,38 @@ export class UsageService {
     await this.flush().catch(() => undefined);
     const rows = await this.meta.usageByDay({ projectId: q.projectId, from: fromText, to: toText, bucket: q.bucket, tokenId: q.tokenId });
     const buckets: UsageReport['buckets'] = [];
+    /** The day each selected bucket was created: it stored nothing before. */
+    const createdOn = new Map<string, string>();
     for (const b of await this.meta.listBuckets(q.projectId)) {
       if (q.bucket !== undefined && b.name !== q.bucket) continue;
       const stats = await this.meta.bucketStats(b.id);
       buckets.push({ name: b.name, bytes: stats.bytes, objects: stats.objects });
+      createdOn.set(b.name, dayOf(b.createdAt));
     }
     const current = buckets.reduce((acc, b) => ({ bytes: acc.bytes + b.bytes, objects: acc.objects + b.objects }), { bytes: 0, objects: 0 });
 
-    // Stored bytes: the selected buckets' snapshots, each bucket's figure carried forward.
+    // Stored bytes: each selected bucket's latest snapshot on or before the day; 0 before the
+    // bucket was created; unknown between its creation and its first snapshot.
     const today = dayOf(this.clock());
     const snaps = q.tokenId === undefined ? await this.meta.storageSnapshots({ projectId: q.projectId, from: fromText, to: toText, bucket: q.bucket }) : [];
     const known = new Map<string, { bytes: number; objects: number }>();
+    const names = new Set([...createdOn.keys(), ...snaps.map((x) => x.bucket)]);
     let next = 0;
+    const storedOn = (date: string): { bytes: number; objects: number } | null => {
+      if (q.tokenId !== undefined || date > today) return null;
+      if (date === today) return current;
+      let any = false;
+      const sum = { bytes: 0, objects: 0 };
+      for (const name of names) {
+        const created = createdOn.get(name);
+        const figure = known.get(name) ?? (created !== undefined && date < created ? { bytes: 0, objects: 0 } : undefined);
+        if (!figure) continue;
+        any = true;
+        sum.bytes += figure.bytes;
+        sum.objects += figure.objects;
+      }
+      return any ? sum : null;
+    };
 
     const byDay = new Map(rows.map((r) => [r.day, r]));
     const days: UsageReport['days'] = [];
@@ -248,16 +269,7 @@ export class UsageService {
       const date = dayOf(new Date(t));
       const r = byDay.get(date) ?? { day: date, ...emptyCounters() };
       for (; next < snaps.length && snaps[next].day <= date; next++) known.set(snaps[next].bucket, snaps[next]);
-      let stored: { bytes: number; objects: number } | null = null;
-      if (q.tokenId !== undefined || date > today) stored = null;
-      else if (date === today) stored = current;
-      else if (known.size > 0) {
-        stored = { bytes: 0, objects: 0 };
-        for (const k of known.values()) {
-          stored.bytes += k.bytes;
-          stored.objects += k.objects;
-        }
-      }
+      const stored = storedOn(date);
       days.push({
         date,
         requests: { read: r.requestsRead, write: r.requestsWrite, list: r.requestsList, delete: r.requestsDelete, other: r.requestsOther },
