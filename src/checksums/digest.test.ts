@@ -266,6 +266,19 @@ test('BodyDigest: short body is IncompleteBody, long body is InvalidRequest befo
   assert.equal((await run([], { expect: { size: 0 } })).error, undefined);
 });
 
+test('BodyDigest: maxSize without a declared size is EntityTooLarge before the overflowing chunk is passed on', async () => {
+  const max = 100_000;
+  const { error, out } = await run(bodyChunks, { maxSize: max });
+  assertS3Code(error, 'EntityTooLarge');
+  assert.ok(isS3Error(error) && error.extra.MaxSizeAllowed === String(max));
+  assert.ok(out.reduce((n, c) => n + c.length, 0) <= max, 'nothing past the limit was passed on');
+  // Exactly at the limit is allowed; one byte over is not.
+  assert.equal((await run(bodyChunks, { maxSize: body.length })).error, undefined);
+  assertS3Code((await run(bodyChunks, { maxSize: body.length - 1 })).error, 'EntityTooLarge');
+  assertS3Code((await run([Buffer.alloc(11)], { maxSize: 10 })).error, 'EntityTooLarge');
+  assert.equal((await run([Buffer.alloc(10)], { maxSize: 10 })).error, undefined);
+});
+
 test('BodyDigest rejects expect.checksum without an algorithm', () => {
   assert.throws(() => new BodyDigest({ expect: { checksum: () => 'x' } }), /checksumAlgorithm/);
 });

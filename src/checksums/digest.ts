@@ -96,6 +96,12 @@ export interface BodyDigestOptions {
   sha256?: boolean;
   /** Also compute this x-amz-checksum algorithm (required by expect.checksum). */
   checksumAlgorithm?: ChecksumAlgorithm;
+  /**
+   * The most bytes the body may have → EntityTooLarge as soon as exceeded. Unlike expect.size it
+   * holds when no length was declared (Transfer-Encoding: chunked, aws-chunked without
+   * x-amz-decoded-content-length), so an undeclared body cannot grow without bound.
+   */
+  maxSize?: number;
   /** Expected values; checked in _flush. A mismatch fails the stream so nothing is committed. */
   expect?: {
     /** Content-MD5 header → BadDigest (InvalidDigest if malformed). */
@@ -130,12 +136,14 @@ export class BodyDigest extends Transform {
   private readonly checksum: Checksum | undefined;
   private readonly algorithm: ChecksumAlgorithm | undefined;
   private readonly expected: NonNullable<BodyDigestOptions['expect']>;
+  private readonly maxSize: number | undefined;
   private bytes = 0;
   private results: Results | undefined;
 
   constructor(options: BodyDigestOptions = {}) {
     super();
     this.expected = options.expect ?? {};
+    this.maxSize = options.maxSize;
     if (this.expected.checksum && !options.checksumAlgorithm) {
       throw new Error('BodyDigest: expect.checksum needs checksumAlgorithm');
     }
@@ -146,6 +154,10 @@ export class BodyDigest extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    if (this.maxSize !== undefined && this.bytes > this.maxSize) {
+      callback(new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(this.maxSize) }));
+      return;
+    }
     const declared = this.expected.size;
     if (declared !== undefined && this.bytes > declared) {
       callback(new S3Error('InvalidRequest', `The request body is longer than the declared length of ${declared} bytes.`));

@@ -69,6 +69,7 @@ function requestedChecksum(req: IncomingMessage, decoder: ChunkedDecoder | null,
 }
 
 export interface OpenBodyOptions {
+  /** Refused up front when declared larger, and while streaming when undeclared (EntityTooLarge). */
   maxSize?: number;
   /** Compute this algorithm even if the client sent none (multipart uploads with a declared algorithm). */
   checksumAlgorithm?: ChecksumAlgorithm;
@@ -104,6 +105,7 @@ export function openBody(req: IncomingMessage, payload: PayloadMode, opts: OpenB
   const digest = new BodyDigest({
     sha256: payload.kind === 'sha256',
     checksumAlgorithm: checksum?.algorithm ?? opts.checksumAlgorithm,
+    maxSize,
     expect: {
       md5Base64: md5?.trim(),
       sha256Hex: payload.kind === 'sha256' ? payload.hex : undefined,
@@ -126,16 +128,9 @@ export async function readSmallBody(
   limit = 4 * 1024 * 1024,
   opts: Pick<OpenBodyOptions, 'objectChecksumHeaders'> = {},
 ): Promise<Buffer> {
+  // The digest fails the stream past `limit`, declared or not.
   const { digest } = openBody(req, payload, { maxSize: limit, ...opts });
   const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of digest) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      digest.destroy();
-      throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(limit) });
-    }
-    chunks.push(chunk as Buffer);
-  }
+  for await (const chunk of digest) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }

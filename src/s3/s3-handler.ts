@@ -5,7 +5,7 @@ import { S3Error } from './errors.js';
 import { parseEndpoint, splitUrl } from './endpoint.js';
 import { renderError, renderResult, toS3Error } from './render.js';
 import { HANDLERS } from './handlers/index.js';
-import type { S3Context, S3Services } from './context.js';
+import { S3_LIMITS, type S3Context, type S3Limits, type S3Services } from './context.js';
 import { authenticate } from '../sigv4/authenticate.js';
 import { authorize, REQUIRED_RIGHT } from '../auth/authorize.js';
 import type { CredentialLookup, Principal } from '../auth/principal.js';
@@ -23,6 +23,8 @@ export interface S3HandlerDeps {
   log: Logger;
   /** Counts each authenticated request for the usage report (after its response is written). */
   usage?: (e: UsageEvent) => void;
+  /** Lower size limits than S3's (a deployment's choice, or a test's). */
+  limits?: Partial<S3Limits>;
 }
 
 /** Authentication failures recorded in the audit log. */
@@ -34,6 +36,7 @@ export function newRequestId(): string {
 
 export function createS3Handler(deps: S3HandlerDeps) {
   const regions = [deps.region, 'auto', 'us-east-1'];
+  const limits: S3Limits = { ...S3_LIMITS, ...deps.limits };
   return async function handleS3(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newRequestId();
     const started = process.hrtime.bigint();
@@ -79,6 +82,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         auth,
         services: deps.services,
         region: deps.region,
+        limits,
         log: deps.log,
         bucket: () => deps.services.objects.requireBucket(auth.principal.projectId, op.bucket!),
       };

@@ -7,7 +7,7 @@ import { parseRange } from '../range.js';
 import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
 import { writeCondition, copySource, type BucketResolver } from './object.js';
 import { owner } from './bucket.js';
-import { MultipartService, MAX_PART_SIZE, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
+import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../../checksums/types.js';
 import type { PartRow } from '../../storage/metadata/metadata-store.js';
 
@@ -48,7 +48,7 @@ export async function UploadPart(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
-  const body = openBody(ctx.req, ctx.auth.payload, { maxSize: MAX_PART_SIZE, checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
+  const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxPartSize, checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
   const part = await ctx.services.multipart.uploadPart(upload, partNumber, body.digest, body.checksum?.algorithm);
   const headers: Record<string, string> = { ETag: part.etag };
   if (part.checksum) headers[checksumHeader(part.checksum.algorithm)] = part.checksum.value;
@@ -70,7 +70,9 @@ export function makeUploadPartCopy(resolveBucket: BucketResolver) {
       range = parseRange(`bytes=${m[1]}-${m[2]}`, source.size);
     }
     const size = range ? range.end - range.start + 1 : source.size;
-    if (size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
+    if (size > ctx.limits.maxPartSize) {
+      throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(ctx.limits.maxPartSize) });
+    }
     const part = await ctx.services.multipart.uploadPartCopy(upload, partNumber, source, range);
     return {
       xml: {

@@ -54,7 +54,7 @@ function checksumResponseHeaders(row: ObjectRow): Record<string, HeaderValue> {
 export async function PutObject(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const condition = writeCondition(ctx);
-  const body = openBody(ctx.req, ctx.auth.payload);
+  const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxObjectSize });
   const row = await ctx.services.objects.putObject(
     {
       bucket,
