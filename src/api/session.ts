@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { deleteCookie, setCookie } from 'hono/cookie';
-import { SESSION_TTL_MS } from '../users/user-service.js';
+import { MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_SOURCE, SESSION_TTL_MS, SIGN_IN_WINDOW_MS } from '../users/user-service.js';
 import type { SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
 import { clientAddress, requireSession, SESSION_COOKIE } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
@@ -28,7 +28,10 @@ const signIn = createRoute({
   path: '/session',
   tags: ['session'],
   summary: 'Sign in with email and password',
-  description: `Sets the \`${SESSION_COOKIE}\` cookie (HttpOnly, SameSite=Lax, Secure under TLS; 12 hours). Five failed attempts per email and client address within five minutes answer 429.`,
+  description:
+    `Sets the \`${SESSION_COOKIE}\` cookie (HttpOnly, SameSite=Lax, Secure under TLS; 12 hours). ` +
+    `${MAX_SIGN_IN_FAILURES} failed attempts for one email from one client address, or ${MAX_SIGN_IN_FAILURES_PER_SOURCE} from one ` +
+    `address over any emails, within ${SIGN_IN_WINDOW_MS / 60_000} minutes: further attempts answer 429 with Retry-After until the window frees.`,
   security: [],
   request: { body: jsonBody(SignInBody) },
   responses: { 200: json(SessionSchema, 'Signed in'), ...errorResponses(400, 401, 429) },

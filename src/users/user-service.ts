@@ -7,11 +7,13 @@ import { DomainError } from '../util/domain-error.js';
 // Console users: accounts with an argon2id password hash, project memberships (owner | member),
 // and sign-in sessions. A session is identified by a random cookie value of which only the
 // SHA-256 is stored, and carries its own CSRF token. Failed sign-ins are rate limited per
-// email + client address.
+// email + client address, and per client address across all emails (password spraying).
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 export const SIGN_IN_WINDOW_MS = 5 * 60 * 1000;
 export const MAX_SIGN_IN_FAILURES = 5;
+/** Failed sign-ins from one client address, whatever the emails, within SIGN_IN_WINDOW_MS. */
+export const MAX_SIGN_IN_FAILURES_PER_SOURCE = 20;
 export const MIN_PASSWORD_LENGTH = 8;
 const MAX_PASSWORD_LENGTH = 1024;
 const MAX_EMAIL_LENGTH = 254;
@@ -20,8 +22,6 @@ const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+$/;
 const SESSION_VALUE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 /** Const enum member Algorithm.Argon2id (a const enum cannot be read at run time under tsx). */
 const ARGON2ID = 2 as Algorithm;
-/** Entries kept by the failure counter before old ones are pruned. */
-
 export const BOOTSTRAP_ADMIN_EMAIL = 'admin@localhost';
 
 export interface UserView {
@@ -45,6 +45,17 @@ export interface SignedIn {
 
 export type AuditSink = (e: Omit<AuditRow, 'id' | 'at'>) => Promise<void>;
 
+/** Sign-in refused by the rate limit; the caller may try again after `retryAfterSeconds`. */
+export class SignInRateLimited extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('rate-limited', message);
+    this.name = 'SignInRateLimited';
+  }
+}
+
 export function userView(row: UserRow): UserView {
   return { id: row.id, email: row.email, createdAt: row.createdAt.toISOString() };
 }
@@ -64,6 +75,8 @@ export function newPassword(): string {
 export class UserService {
   /** Failed sign-ins per email|address (per node; see README for scale-out). */
   private readonly failures = new WindowLimiter(MAX_SIGN_IN_FAILURES, SIGN_IN_WINDOW_MS);
+  /** Failed sign-ins per address, over every email (per node). */
+  private readonly sourceFailures = new WindowLimiter(MAX_SIGN_IN_FAILURES_PER_SOURCE, SIGN_IN_WINDOW_MS);
   private dummyHash: Promise<string> | undefined;
 
   constructor(
@@ -138,11 +151,14 @@ export class UserService {
     const email = normalizeEmail(emailInput);
     const now = this.clock().getTime();
     const key = `${email}|${source ?? ''}`;
-    const wait = this.failures.retryAfter(key, now);
+    const sourceKey = source ?? '';
+    // Either limit refuses: too many failures for this email from this address, or from this
+    // address over any emails. The right password is refused too until the window frees.
+    const wait = Math.max(this.failures.retryAfter(key, now), this.sourceFailures.retryAfter(sourceKey, now));
     if (wait > 0) {
       await this.audit({ action: 'user.sign-in-failed', actor: email, tokenId: null, projectId: null, source: source ?? null, detail: 'rate-limited' });
-      const retry = Math.ceil(wait / 1000);
-      throw new DomainError('rate-limited', `Too many failed sign-ins; try again in ${retry} seconds.`);
+      const retry = Math.max(1, Math.ceil(wait / 1000));
+      throw new SignInRateLimited(`Too many failed sign-ins; try again in ${retry} seconds.`, retry);
     }
     const user = await this.meta.getUserByEmail(email);
     const ok = user
@@ -150,9 +166,12 @@ export class UserService {
       : (await verifyPassword(await this.dummy(), password), false);
     if (!user || !ok) {
       this.failures.note(key, now);
+      this.sourceFailures.note(sourceKey, now);
       await this.audit({ action: 'user.sign-in-failed', actor: email, tokenId: null, projectId: null, source: source ?? null, detail: user ? 'wrong password' : 'unknown user' });
       throw new DomainError('unauthenticated', 'The email or password is not right.');
     }
+    // A success forgives this email's failures, not the address's: one account the client knows
+    // does not reset a spraying client's count.
     this.failures.clear(key);
     const cookieValue = randomBytes(32).toString('base64url');
     const session: SessionRow = {
