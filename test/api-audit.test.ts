@@ -62,9 +62,10 @@ describe('REST API: audit', () => {
     assert.deepEqual(seen, all);
   });
 
-  test('validation: limit 1..1000, a cursor this API made', async () => {
+  test('validation: limit 1..1000, a cursor this API made, no unknown query parameters', async () => {
     assert.ok(isProblem(await audit(rootBearer(server), '?limit=0'), 400, 'validation', 'limit'));
     assert.ok(isProblem(await audit(rootBearer(server), '?limit=1001'), 400, 'validation', 'limit'));
     assert.ok(isProblem(await audit(rootBearer(server), '?cursor=garbage'), 400, 'validation', 'cursor'));
+    assert.ok(isProblem(await audit(rootBearer(server), '?limit=5&tokn=x'), 400, 'validation', 'tokn'));
   });
 });

@@ -43,6 +43,38 @@ describe('REST API: buckets', () => {
     }
   });
 
+  test('list paging: limit and cursor walk every visible bucket once, by name, also for a scoped token', async () => {
+    const walk = async (as: As, limit: number) => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const r = await call(server, 'GET', `/projects/${p}/buckets?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { as });
+        assert.equal(r.status, 200, problemText(r));
+        assert.ok(r.body.items.length <= limit);
+        seen.push(...r.body.items.map((b: { name: string }) => b.name));
+        cursor = r.body.nextCursor;
+        pages++;
+      } while (cursor && pages < 50);
+      return { seen, pages };
+    };
+    const all = await call(server, 'GET', `/projects/${p}/buckets`, { as: root() });
+    assert.equal(all.body.nextCursor, null);
+    const names = all.body.items.map((b: { name: string }) => b.name);
+    assert.deepEqual(await walk(root(), 2), { seen: names, pages: Math.ceil(names.length / 2) });
+    const scoped = await bearerToken(server, { permission: 'object-ro', bucketScope: ['gamma', 'alpha'] });
+    assert.deepEqual(await walk(scoped.as, 1), { seen: ['alpha', 'gamma'], pages: 2 });
+    const page = await call(server, 'GET', `/projects/${p}/buckets?limit=1`, { as: root() });
+    assert.deepEqual(Object.keys(page.body.items[0]).sort(), ['bytes', 'createdAt', 'name', 'objects', 'region']);
+  });
+
+  test('list paging validation: a bad cursor or limit, an unknown query parameter: 400 naming it', async () => {
+    for (const [q, field] of [['cursor=nope', 'cursor'], ['cursor=WzFd', 'cursor'], ['limit=0', 'limit'], ['limit=1001', 'limit'], ['limt=5', 'limt']]) {
+      const r = await call(server, 'GET', `/projects/${p}/buckets?${q}`, { as: root() });
+      assert.ok(isProblem(r, 400, 'validation', field), `${q}: ${problemText(r)}`);
+    }
+  });
+
   test('create: admin-rw tokens, owners; not admin-ro, object tokens, members; not outside the scope', async () => {
     const cases: [string, As, number][] = [
       ['admin-rw', (await bearerToken(server, { permission: 'admin-rw' })).as, 201],
@@ -95,6 +127,9 @@ describe('REST API: buckets', () => {
     assert.equal((await call(server, 'DELETE', `/projects/${p}/buckets/to-delete`, { as: root() })).status, 204);
     assert.ok(isProblem(await call(server, 'DELETE', `/projects/${p}/buckets/to-delete`, { as: root() }), 404, 'not-found'));
     assert.ok(isProblem(await call(server, 'DELETE', `/projects/${p}/buckets/alpha?force=yes`, { as: root() }), 400, 'validation', 'force'));
+    // A misspelt parameter is refused rather than ignored (which would delete without force).
+    const typo = await call(server, 'DELETE', `/projects/${p}/buckets/alpha?forse=true`, { as: root() });
+    assert.ok(isProblem(typo, 400, 'validation', 'forse'), problemText(typo));
   });
 
   test('delete with force=true removes every object and multipart upload first', async () => {

@@ -164,7 +164,7 @@ describe('REST API: objects', () => {
   });
 
   test('list: query validation names the parameter', async () => {
-    for (const [q, field] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=abc', 'limit'], ['cursor=%%%', 'cursor'], ['cursor=bad!', 'cursor']] as const) {
+    for (const [q, field] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=abc', 'limit'], ['cursor=%%%', 'cursor'], ['cursor=bad!', 'cursor'], ['tokn=x', 'tokn'], ['prefix=a&Delimiter=/', 'Delimiter']] as const) {
       const r = await call(server, 'GET', `${objects('listing')}?${q}`, { as: root() });
       assert.ok(isProblem(r, 400, 'validation', field), `${q}: ${problemText(r)}`);
     }
@@ -173,6 +173,8 @@ describe('REST API: objects', () => {
   test('key validation: missing, empty and over-long keys are 400 naming key', async () => {
     assert.ok(isProblem(await call(server, 'GET', `${objects('docs')}/content`, { as: root() }), 400, 'validation', 'key'));
     assert.ok(isProblem(await call(server, 'GET', `${objects('docs')}/content?key=`, { as: root() }), 400, 'validation', 'key'));
+    assert.ok(isProblem(await call(server, 'GET', `${objects('docs')}/content?Key=a`, { as: root() }), 400, 'validation', 'Key'));
+    assert.ok(isProblem(await call(server, 'DELETE', `${objects('docs')}?key=a&versionId=1`, { as: root() }), 400, 'validation', 'versionId'));
     assert.ok(isProblem(await call(server, 'PUT', content('docs', 'x'.repeat(1025)), { as: root(), raw: 'x' }), 400, 'validation', 'key'));
     assert.ok(isProblem(await call(server, 'GET', content('docs', 'no such key'), { as: root() }), 404, 'not-found'));
     assert.ok(isProblem(await call(server, 'GET', content('nope', 'k'), { as: root() }), 404, 'not-found'));
@@ -211,8 +213,8 @@ describe('REST API: objects', () => {
 
   test('session writes need the CSRF header; reads do not', async () => {
     const noCsrf = await call(server, 'PUT', content('docs', 'csrf.txt'), { as: { session: admin, csrf: false }, raw: 'x' });
-    assert.ok(isProblem(noCsrf, 403, 'forbidden'), problemText(noCsrf));
-    assert.ok(isProblem(await call(server, 'DELETE', `${objects('docs')}?key=r.txt`, { as: { session: admin, csrf: false } }), 403, 'forbidden'));
+    assert.ok(isProblem(noCsrf, 403, 'csrf'), problemText(noCsrf));
+    assert.ok(isProblem(await call(server, 'DELETE', `${objects('docs')}?key=r.txt`, { as: { session: admin, csrf: false } }), 403, 'csrf'));
     assert.equal((await call(server, 'GET', objects('docs'), { as: { session: admin, csrf: false } })).status, 200);
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { createApiApp } from '../src/api/app.js';
+import { PROBLEM_SLUGS, PROBLEM_TYPES, problem } from '../src/api/problems.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 // The OpenAPI document at /api/v1/openapi.json: valid OpenAPI 3.1, and in step with the routes
@@ -20,7 +21,16 @@ const CONTRACT = [
   'POST /projects/{projectId}/tokens/{tokenId}/disable', 'POST /projects/{projectId}/tokens/{tokenId}/enable',
   'POST /projects/{projectId}/tokens/{tokenId}/revoke', 'POST /projects/{projectId}/tokens/{tokenId}/confirm-rotation',
   'POST /projects/{projectId}/tokens/{tokenId}/rotate',
-  'GET /projects/{projectId}/usage', 'GET /projects/{projectId}/audit', 'GET /openapi.json',
+  'GET /projects/{projectId}/usage', 'GET /projects/{projectId}/audit', 'GET /openapi.json', 'GET /problems/{slug}',
+];
+
+/** The routes anyone may call (security: []). */
+const OPEN = ['POST /api/v1/session', 'GET /api/v1/openapi.json', 'GET /api/v1/problems/{slug}'];
+
+/** The list routes: each pages with limit + cursor and answers nextCursor. */
+const LISTS = [
+  '/api/v1/projects', '/api/v1/projects/{projectId}/buckets', '/api/v1/projects/{projectId}/buckets/{bucket}/objects',
+  '/api/v1/projects/{projectId}/tokens', '/api/v1/projects/{projectId}/audit',
 ];
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
@@ -69,7 +79,10 @@ describe('REST API: OpenAPI document', () => {
           if (Number(status) >= 400) assert.ok(reply.content?.['application/problem+json'], `${where} ${status}: not problem+json`);
         }
         assert.ok(Array.isArray(op.security), `${where}: no security`);
-        const open = ['POST /api/v1/session', 'GET /api/v1/openapi.json'].includes(where);
+        const open = OPEN.includes(where);
+        // Every route rejects unknown query parameters, so every route documents 400.
+        assert.ok(op.responses['400'], `${where}: 400 undocumented`);
+        if (op.responses['429']) assert.ok(op.responses['429'].headers?.['Retry-After'], `${where}: 429 without Retry-After`);
         assert.equal(op.security.length === 0, open, `${where}: security ${JSON.stringify(op.security)}`);
         for (const name of path.match(/\{(\w+)\}/g) ?? []) {
           assert.ok(op.parameters?.some((p: any) => p.in === 'path' && `{${p.name}}` === name && p.required), `${where}: ${name} undocumented`);
@@ -77,6 +90,38 @@ describe('REST API: OpenAPI document', () => {
       }
     }
     assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['bearer', 'csrf', 'session']);
+  });
+
+  test('every list route takes limit and cursor and answers items and nextCursor', () => {
+    for (const path of LISTS) {
+      const op = doc.paths[path].get;
+      const query = (op.parameters ?? []).filter((p: any) => p.in === 'query').map((p: any) => p.name);
+      assert.ok(query.includes('limit') && query.includes('cursor'), `${path}: ${query}`);
+      const schema = op.responses['200'].content['application/json'].schema;
+      const reply = schema.$ref ? doc.components.schemas[schema.$ref.split('/').pop()] : schema;
+      assert.deepEqual(['items', 'nextCursor'].filter((k) => k in reply.properties), ['items', 'nextCursor'], path);
+      assert.ok(reply.required.includes('nextCursor'), path);
+    }
+  });
+
+  test('every problem type in the problem table resolves to its description; others are 404', async () => {
+    assert.deepEqual([...PROBLEM_SLUGS].sort(), ['conflict', 'csrf', 'forbidden', 'internal', 'not-found', 'rate-limited', 'unauthenticated', 'validation']);
+    for (const slug of PROBLEM_SLUGS) {
+      const type = problem(slug, 'x').type;
+      const res = await fetch(new URL(type, `${server.url}/api/v1/projects`));
+      assert.equal(res.status, 200, type);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+      const body = (await res.json()) as Record<string, unknown>;
+      assert.deepEqual(body, { type, title: PROBLEM_TYPES[slug].title, status: PROBLEM_TYPES[slug].status, description: PROBLEM_TYPES[slug].description });
+      assert.ok((body.description as string).length > 20, type);
+    }
+    for (const missing of ['nope', 'constructor', '__proto__']) {
+      const res = await fetch(`${server.url}/api/v1/problems/${missing}`);
+      assert.equal(res.status, 404, missing);
+      assert.equal(((await res.json()) as { type: string }).type, '/api/v1/problems/not-found');
+    }
+    // Served types are the documented ones.
+    assert.equal(doc.paths['/api/v1/problems/{slug}'].get.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/ProblemType');
   });
 
   test('request bodies are strict (unknown fields are errors) and match the validators', () => {

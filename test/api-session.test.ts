@@ -77,9 +77,9 @@ describe('REST API: session', () => {
   test('sign out needs the CSRF token, then ends the session', async () => {
     const s = await adminSession(server);
     const noCsrf = await call(server, 'DELETE', '/session', { as: { session: s, csrf: false } });
-    assert.ok(isProblem(noCsrf, 403, 'forbidden'), problemText(noCsrf));
+    assert.ok(isProblem(noCsrf, 403, 'csrf'), problemText(noCsrf));
     const wrongCsrf = await call(server, 'DELETE', '/session', { as: { session: s, csrf: 'x'.repeat(s.csrf.length) } });
-    assert.ok(isProblem(wrongCsrf, 403, 'forbidden'), problemText(wrongCsrf));
+    assert.ok(isProblem(wrongCsrf, 403, 'csrf'), problemText(wrongCsrf));
     assert.equal((await call(server, 'GET', '/session', { as: { session: s } })).status, 200);
     const out = await call(server, 'DELETE', '/session', { as: { session: s } });
     assert.equal(out.status, 204);
@@ -92,7 +92,7 @@ describe('REST API: session', () => {
     const b = await adminSession(server);
     assert.notEqual(a.csrf, b.csrf);
     const r = await call(server, 'POST', '/projects', { as: { session: a, csrf: b.csrf }, json: { name: 'x' } });
-    assert.ok(isProblem(r, 403, 'forbidden'), problemText(r));
+    assert.ok(isProblem(r, 403, 'csrf'), problemText(r));
   });
 
   test('a session expires after 12 hours', async () => {
@@ -115,6 +115,18 @@ describe('REST API: session', () => {
     }
     const blocked = await call(server, 'POST', '/session', { json: { email: 'Limited@example.com', password: 'limited-right-password' } });
     assert.ok(isProblem(blocked, 429, 'rate-limited'), problemText(blocked));
+    // Retry-After: whole seconds until the oldest failure leaves the 5-minute window.
+    const retryAfter = Number(blocked.headers.get('retry-after'));
+    assert.ok(Number.isInteger(retryAfter) && retryAfter > 290 && retryAfter <= 300, `Retry-After: ${blocked.headers.get('retry-after')}`);
+    server.shiftClock(120_000);
+    try {
+      const later = await call(server, 'POST', '/session', { json: { email: 'limited@example.com', password: 'limited-right-password' } });
+      assert.ok(isProblem(later, 429, 'rate-limited'), problemText(later));
+      const left = Number(later.headers.get('retry-after'));
+      assert.ok(left > 170 && left <= 180, `Retry-After after 2 minutes: ${left}`);
+    } finally {
+      server.shiftClock(-120_000);
+    }
     // Other emails from the same address are not affected.
     assert.equal((await call(server, 'POST', '/session', { json: { email: 'admin@localhost', password: server.bootstrap.admin!.password } })).status, 200);
     server.shiftClock(5 * 60_000 + 1000);
@@ -161,6 +173,51 @@ describe('REST API: session', () => {
     assert.ok(isProblem(missing, 400, 'validation', 'email'), problemText(missing));
     const form = await call(server, 'POST', '/session', { raw: 'email=a&password=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.ok(isProblem(form, 400, 'validation', 'body'), problemText(form));
+  });
+});
+
+describe('REST API: sign-in limit per client address (password spraying)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+
+  test('20 failures from one address over many emails: every sign-in from it gets 429 with Retry-After until the window frees', async () => {
+    const admin = server.bootstrap.admin!;
+    // One failure per email: the per-email limit (5) never trips.
+    for (let i = 0; i < 20; i++) {
+      const r = await call(server, 'POST', '/session', { json: { email: `victim-${i}@example.com`, password: 'Spring2024!' } });
+      assert.ok(isProblem(r, 401, 'unauthenticated'), `attempt ${i}: ${problemText(r)}`);
+    }
+    for (const email of ['victim-99@example.com', admin.email]) {
+      const r = await call(server, 'POST', '/session', { json: { email, password: email === admin.email ? admin.password : 'Spring2024!' } });
+      assert.ok(isProblem(r, 429, 'rate-limited'), `${email}: ${problemText(r)}`);
+      const retryAfter = Number(r.headers.get('retry-after'));
+      assert.ok(Number.isInteger(retryAfter) && retryAfter > 290 && retryAfter <= 300, `Retry-After: ${r.headers.get('retry-after')}`);
+    }
+    server.shiftClock(5 * 60_000 + 1000);
+    try {
+      await signIn(server, admin.email, admin.password);
+    } finally {
+      server.shiftClock(-(5 * 60_000 + 1000));
+    }
+    const audit = await server.tokens.listAudit({ limit: 100 });
+    assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.actor === 'victim-99@example.com' && a.detail === 'rate-limited'));
+  });
+
+  test('a successful sign-in does not reset the address count', async () => {
+    const other = await startTestServer();
+    try {
+      const admin = other.bootstrap.admin!;
+      for (let i = 0; i < 19; i++) await call(other, 'POST', '/session', { json: { email: `spray-${i}@example.com`, password: 'Summer2024!' } });
+      await signIn(other, admin.email, admin.password);
+      assert.equal((await call(other, 'POST', '/session', { json: { email: 'spray-19@example.com', password: 'Summer2024!' } })).status, 401);
+      const r = await call(other, 'POST', '/session', { json: { email: 'spray-20@example.com', password: 'Summer2024!' } });
+      assert.ok(isProblem(r, 429, 'rate-limited'), problemText(r));
+    } finally {
+      await other.stop();
+    }
   });
 });
 

@@ -8,8 +8,11 @@ import { registerBuckets } from './buckets.js';
 import { callerMiddleware, CSRF_HEADER, SESSION_COOKIE } from './caller.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { registerObjects } from './objects.js';
-import { problem, problemResponse, sendProblem, toProblem, validationProblem } from './problems.js';
+import { registerProblemTypes } from './problem-types.js';
+import { problem, problemHeaders, problemResponse, sendProblem, toProblem, validationProblem } from './problems.js';
 import { registerProjects } from './projects.js';
+import { routePolicyMiddleware } from './route-policy.js';
+import { errorResponses } from './schemas.js';
 import { registerSession } from './session.js';
 import { registerTokens } from './tokens.js';
 import { registerUsage } from './usage.js';
@@ -89,6 +92,7 @@ export function createApiApp(deps: ApiDeps) {
   });
 
   app.use('*', callerMiddleware(deps));
+  app.use('*', routePolicyMiddleware(app, API_BASE));
   app.use('/projects/:projectId/*', usageMiddleware(deps));
 
   registerSession(app, deps);
@@ -98,6 +102,7 @@ export function createApiApp(deps: ApiDeps) {
   registerTokens(app, deps);
   registerUsage(app, deps);
   registerAudit(app, deps);
+  registerProblemTypes(app);
 
   let document: unknown;
   const openapi = createRoute({
@@ -106,7 +111,10 @@ export function createApiApp(deps: ApiDeps) {
     tags: ['meta'],
     summary: 'This document (OpenAPI 3.1)',
     security: [],
-    responses: { 200: { description: 'The OpenAPI document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+    responses: {
+      200: { description: 'The OpenAPI document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } },
+      ...errorResponses(),
+    },
   });
   app.openapi(openapi, (c) => {
     document ??= app.getOpenAPI31Document({
@@ -114,7 +122,10 @@ export function createApiApp(deps: ApiDeps) {
       info: {
         title: 'skep REST API',
         version: VERSION,
-        description: 'Projects, buckets, objects, API tokens, usage and audit of a skep server. Errors are application/problem+json.',
+        description:
+          'Projects, buckets, objects, API tokens, usage and audit of a skep server. Errors are application/problem+json; ' +
+          'each `type` is described at its URL (GET /api/v1/problems/{slug}). Unknown body fields and query parameters are ' +
+          'rejected (400 `validation` naming them). Lists take `limit` and `cursor` and answer `nextCursor` (null on the last page).',
       },
       tags: ['session', 'projects', 'buckets', 'objects', 'tokens', 'usage', 'audit', 'meta'].map((name) => ({ name })),
     });
@@ -122,10 +133,7 @@ export function createApiApp(deps: ApiDeps) {
   });
 
   app.notFound((c) => sendProblem(c, problem('not-found', `No API route ${c.req.method} ${c.req.path}.`)));
-  app.onError((err, c: Context<ApiEnv>) => {
-    const p = toProblem(err, deps.log);
-    return sendProblem(c, p);
-  });
+  app.onError((err, c: Context<ApiEnv>) => sendProblem(c, toProblem(err, deps.log), problemHeaders(err)));
   return app;
 }
 

@@ -2,14 +2,12 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { ApiProblem } from './problems.js';
-import { errorResponses, json, ProjectIdParam, READ_SECURITY } from './schemas.js';
+import { errorResponses, json, NextCursor, pageQuery, ProjectIdParam, READ_SECURITY } from './schemas.js';
 
 // GET /projects/{projectId}/audit: the project's audit log, newest first, paged by a cursor.
 
-const AuditQuery = z.object({
-  cursor: z.string().optional().openapi({ description: "The previous page's nextCursor." }),
-  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: '1-1000 (default 100)' }),
-});
+const DEFAULT_LIMIT = 100;
+const AuditQuery = pageQuery(DEFAULT_LIMIT);
 
 const AuditRowSchema = z
   .object({
@@ -24,7 +22,7 @@ const AuditRowSchema = z
   })
   .openapi('AuditRow');
 
-const AuditPage = z.object({ items: z.array(AuditRowSchema), nextCursor: z.string().nullable() }).openapi('AuditPage');
+const AuditPage = z.object({ items: z.array(AuditRowSchema), nextCursor: NextCursor }).openapi('AuditPage');
 
 const getAudit = createRoute({
   method: 'get',
@@ -53,7 +51,7 @@ export function registerAudit(app: ApiApp, deps: ApiDeps): void {
     const q = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'ReadAudit');
-    const limit = q.limit ?? 100;
+    const limit = q.limit ?? DEFAULT_LIMIT;
     const position = q.cursor === undefined ? {} : decodeCursor(q.cursor);
     // One extra row tells whether another page follows.
     const rows = await deps.meta.listAudit({ projectId, limit: limit + 1, ...position });

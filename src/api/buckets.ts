@@ -4,8 +4,9 @@ import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import { S3Error } from '../s3/errors.js';
 import { requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
+import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { ApiProblem } from './problems.js';
-import { BucketParams, errorResponses, json, jsonBody, ProjectIdParam, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
+import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, ProjectIdParam, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 
 // Buckets of a project: list (scope-filtered), create, show, delete (optionally emptying first).
 
@@ -20,7 +21,8 @@ const BucketSchema = z
   .openapi('Bucket');
 
 const BucketDetailSchema = BucketSchema.extend({ versioning: z.literal('Disabled') }).openapi('BucketDetail');
-const BucketList = z.object({ items: z.array(BucketSchema) }).openapi('BucketList');
+const BucketList = z.object({ items: z.array(BucketSchema), nextCursor: NextCursor }).openapi('BucketList');
+const BucketsQuery = pageQuery(MAX_PAGE);
 const CreateBucketBody = z.strictObject({ name: z.string().min(1).max(255) }).openapi('CreateBucket');
 const DeleteBucketQuery = z.object({
   force: z.enum(['true', 'false']).optional().openapi({ description: 'true: delete every object and abort every multipart upload first.' }),
@@ -32,8 +34,8 @@ const listBuckets = createRoute({
   tags: ['buckets'],
   summary: 'Buckets the caller may see (a bucket-scoped token sees only its buckets)',
   security: READ_SECURITY,
-  request: { params: ProjectIdParam },
-  responses: { 200: json(BucketList, 'Buckets with object counts and bytes stored'), ...errorResponses(401, 403) },
+  request: { params: ProjectIdParam, query: BucketsQuery },
+  responses: { 200: json(BucketList, 'Buckets by name, with object counts and bytes stored, one page at a time'), ...errorResponses(400, 401, 403) },
 });
 
 const createBucket = createRoute({
@@ -96,13 +98,16 @@ async function emptyBucket(deps: ApiDeps, bucket: BucketRow): Promise<void> {
 export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
   app.openapi(listBuckets, async (c) => {
     const { projectId } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, ['string'] as const);
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'ListBuckets');
+    const visible = (await deps.meta.listBuckets(projectId)).filter((b) => inScope(access.principal, b.name));
+    const page = keysetPage(visible, (b) => [b.name] as const, (a, b) => compareStrings(a[0], b[0]), after, q.limit ?? MAX_PAGE);
+    // Counting objects and bytes is the costly part: only for the buckets on this page.
     const items = [];
-    for (const b of await deps.meta.listBuckets(projectId)) {
-      if (inScope(access.principal, b.name)) items.push(await bucketView(deps, b));
-    }
-    return c.json({ items }, 200);
+    for (const b of page.items) items.push(await bucketView(deps, b));
+    return c.json({ items, nextCursor: page.nextCursor }, 200);
   });
 
   app.openapi(createBucket, async (c) => {

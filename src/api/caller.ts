@@ -41,7 +41,7 @@ export function callerMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
       const found = await deps.users.authenticateSession(cookie);
       if (found) {
         if (!SAFE_METHODS.has(c.req.method) && !UserService.csrfMatches(found.session, c.req.header(CSRF_HEADER))) {
-          throw new ApiProblem('forbidden', `State-changing requests need the session's CSRF token in the ${CSRF_HEADER} header.`);
+          throw new ApiProblem('csrf', `State-changing requests need the session's CSRF token in the ${CSRF_HEADER} header.`);
         }
         c.set('caller', { kind: 'session', user: found.user, session: found.session });
       }

@@ -12,7 +12,7 @@ import { requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
 import { ApiProblem } from './problems.js';
 import { publicEndpoint } from './public-url.js';
-import { BucketParams, errorResponses, json, jsonBody, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
+import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 
 // Objects of a bucket: list, upload (streamed), download (streamed), delete, presign.
 
@@ -25,12 +25,12 @@ const KeySchema = z
 
 const KeyQuery = z.object({ key: KeySchema.openapi({ param: { name: 'key', in: 'query' } }) });
 
-const ListQuery = z.object({
-  prefix: z.string().optional(),
-  delimiter: z.string().max(64).optional().openapi({ example: '/' }),
-  cursor: z.string().optional().openapi({ description: "The previous page's nextCursor." }),
-  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: '1-1000 (default 1000)' }),
-});
+const ListQuery = z
+  .object({
+    prefix: z.string().optional(),
+    delimiter: z.string().max(64).optional().openapi({ example: '/' }),
+  })
+  .extend(pageQuery(MAX_PAGE).shape);
 
 const ObjectItem = z
   .object({
@@ -45,7 +45,7 @@ const ObjectList = z
   .object({
     items: z.array(ObjectItem),
     prefixes: z.array(z.string()).openapi({ description: 'Common prefixes ("folders") when a delimiter is given.' }),
-    nextCursor: z.string().nullable(),
+    nextCursor: NextCursor,
   })
   .openapi('ObjectList');
 
@@ -169,7 +169,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
       prefix: q.prefix ?? '',
       delimiter: q.delimiter ?? '',
       marker: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
-      maxKeys: q.limit ?? 1000,
+      maxKeys: q.limit ?? MAX_PAGE,
     });
     return c.json(
       {

@@ -2,32 +2,91 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import { S3Error, type S3ErrorCode } from '../s3/errors.js';
+import { SignInRateLimited } from '../users/user-service.js';
 import { DomainError, type DomainErrorKind } from '../util/domain-error.js';
 
 // The one place that turns failures into application/problem+json (RFC 9457) replies:
-// { type: /api/v1/problems/<slug>, title, status, detail, field? }.
+// { type: /api/v1/problems/<slug>, title, status, detail, field? }. Each type is described at its
+// own URL (GET /api/v1/problems/<slug>), from the table below.
 
-export type ProblemSlug = 'validation' | 'unauthenticated' | 'forbidden' | 'not-found' | 'conflict' | 'rate-limited' | 'internal';
+export const PROBLEM_BASE = '/api/v1/problems';
 
-export const PROBLEM_STATUS: Record<ProblemSlug, number> = {
-  validation: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  'not-found': 404,
-  conflict: 409,
-  'rate-limited': 429,
-  internal: 500,
-};
+interface ProblemTypeInfo {
+  status: number;
+  title: string;
+  /** What the problem means and what to do about it (served at the type's URL). */
+  description: string;
+}
 
-const TITLES: Record<ProblemSlug, string> = {
-  validation: 'The request is not valid',
-  unauthenticated: 'Sign in or send a valid bearer token',
-  forbidden: 'Not allowed',
-  'not-found': 'Not found',
-  conflict: 'Conflict',
-  'rate-limited': 'Too many requests',
-  internal: 'Internal error',
-};
+/** Every problem type the API can answer with. */
+export const PROBLEM_TYPES = {
+  validation: {
+    status: 400,
+    title: 'The request is not valid',
+    description:
+      'A path parameter, query parameter or body field is missing, has the wrong type or is out of range; the body is not JSON ' +
+      '(or not sent as application/json); or the request names a body field or query parameter the route does not take. ' +
+      '`field` names the offending one ("body" for the body as a whole). Fix the request; repeating it unchanged fails again.',
+  },
+  unauthenticated: {
+    status: 401,
+    title: 'Sign in or send a valid bearer token',
+    description:
+      'The route needs a caller: send "Authorization: Bearer skep_v1_..." with a token that is not expired, disabled or revoked, ' +
+      'or the console session cookie from POST /api/v1/session. Sign-in with a wrong email or password answers this too.',
+  },
+  forbidden: {
+    status: 403,
+    title: 'Not allowed',
+    description:
+      "The caller is known but may not do this: the token's permission level or bucket scope does not allow it, the user has no " +
+      'role in the project (or not the needed one), the route is for console sessions only, or the request would hand out more ' +
+      'power than the caller has.',
+  },
+  csrf: {
+    status: 403,
+    title: 'CSRF token missing or wrong',
+    description:
+      'A state-changing request (any method but GET, HEAD and OPTIONS) made with the session cookie must send the csrfToken of ' +
+      'that session (from POST or GET /api/v1/session) in the X-CSRF-Token header.',
+  },
+  'not-found': {
+    status: 404,
+    title: 'Not found',
+    description: 'No such route, bucket, object or token (in this project).',
+  },
+  conflict: {
+    status: 409,
+    title: 'Conflict',
+    description:
+      'The request does not fit the current state: the name is taken, the bucket is not empty, the token is revoked or has no ' +
+      'rotation pending. Reload the state and decide again.',
+  },
+  'rate-limited': {
+    status: 429,
+    title: 'Too many requests',
+    description:
+      'Too many attempts in a short time (for sign-in: failed attempts for an email from one address, or from one address over ' +
+      'many emails). The Retry-After header says how many seconds to wait.',
+  },
+  internal: {
+    status: 500,
+    title: 'Internal error',
+    description: 'The server failed to handle the request. It is logged on the server; try again later.',
+  },
+} as const satisfies Record<string, ProblemTypeInfo>;
+
+export type ProblemSlug = keyof typeof PROBLEM_TYPES;
+
+export const PROBLEM_SLUGS = Object.keys(PROBLEM_TYPES) as ProblemSlug[];
+
+export function isProblemSlug(s: string): s is ProblemSlug {
+  return Object.hasOwn(PROBLEM_TYPES, s);
+}
+
+export function problemType(slug: ProblemSlug): string {
+  return `${PROBLEM_BASE}/${slug}`;
+}
 
 export interface Problem {
   type: string;
@@ -50,7 +109,8 @@ export class ApiProblem extends Error {
 }
 
 export function problem(slug: ProblemSlug, detail: string, field?: string): Problem {
-  return { type: `/api/v1/problems/${slug}`, title: TITLES[slug], status: PROBLEM_STATUS[slug], detail, ...(field !== undefined ? { field } : {}) };
+  const t = PROBLEM_TYPES[slug];
+  return { type: problemType(slug), title: t.title, status: t.status, detail, ...(field !== undefined ? { field } : {}) };
 }
 
 export function problemResponse(p: Problem, headers: Record<string, string> = {}): Response {
@@ -110,6 +170,12 @@ function fromS3(err: S3Error): Problem {
   }
 }
 
+/** Headers a failure adds to its problem reply: Retry-After (seconds) for rate limits. */
+export function problemHeaders(err: unknown): Record<string, string> {
+  if (err instanceof SignInRateLimited) return { 'Retry-After': String(err.retryAfterSeconds) };
+  return {};
+}
+
 /** Maps any thrown value to a problem; unknown failures are logged and hidden. */
 export function toProblem(err: unknown, log: Logger): Problem {
   if (err instanceof ApiProblem) return problem(err.slug, err.message, err.field);
@@ -153,6 +219,6 @@ export function validationProblem(issues: readonly Issue[], target: string): Pro
   return problem('validation', `${field}: ${issue.message}`, field);
 }
 
-export function sendProblem(c: Context, p: Problem): Response {
-  return c.newResponse(JSON.stringify(p), p.status as 400, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store' });
+export function sendProblem(c: Context, p: Problem, headers: Record<string, string> = {}): Response {
+  return c.newResponse(JSON.stringify(p), p.status as 400, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...headers });
 }

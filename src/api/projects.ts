@@ -1,11 +1,30 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { ProjectView } from '../projects/project-service.js';
+import type { ProjectRole } from '../storage/metadata/metadata-store.js';
 import { clientAddress, requireCaller, requireProject, requireSession } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
-import { errorResponses, json, jsonBody, ProjectIdParam, ProjectSchema, READ_SECURITY, SESSION_WRITE_SECURITY } from './schemas.js';
+import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
+import {
+  errorResponses,
+  json,
+  jsonBody,
+  MAX_PAGE,
+  NextCursor,
+  pageQuery,
+  ProjectIdParam,
+  ProjectSchema,
+  READ_SECURITY,
+  SESSION_WRITE_SECURITY,
+} from './schemas.js';
 
 // GET /projects, POST /projects, GET /projects/{projectId}.
 
-const ProjectList = z.object({ items: z.array(ProjectSchema) }).openapi('ProjectList');
+const ProjectList = z.object({ items: z.array(ProjectSchema), nextCursor: NextCursor }).openapi('ProjectList');
+const ProjectsQuery = pageQuery(MAX_PAGE);
+
+/** Projects are listed oldest first: by (creation time, id). */
+type ProjectPosition = readonly [number, string];
+const byCreation = (a: ProjectPosition, b: ProjectPosition) => a[0] - b[0] || compareStrings(a[1], b[1]);
 const CreateProjectBody = z.strictObject({ name: z.string().min(1).max(100) }).openapi('CreateProject');
 
 const listProjects = createRoute({
@@ -14,7 +33,8 @@ const listProjects = createRoute({
   tags: ['projects'],
   summary: "Projects the caller sees: a user's memberships, or a bearer token's own project",
   security: READ_SECURITY,
-  responses: { 200: json(ProjectList, 'Projects'), ...errorResponses(401, 403) },
+  request: { query: ProjectsQuery },
+  responses: { 200: json(ProjectList, 'Projects, oldest first, one page at a time'), ...errorResponses(400, 401, 403) },
 });
 
 const createProject = createRoute({
@@ -40,14 +60,16 @@ const getProject = createRoute({
 export function registerProjects(app: ApiApp, deps: ApiDeps): void {
   app.openapi(listProjects, async (c) => {
     const caller = requireCaller(c);
+    const q = c.req.valid('query');
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, ['number', 'string'] as const);
+    const all: (ProjectView & { role?: ProjectRole })[] = [];
     if (caller.kind === 'bearer') {
-      return c.json({ items: [await deps.projects.require(caller.principal.projectId)] }, 200);
+      all.push(await deps.projects.require(caller.principal.projectId));
+    } else {
+      for (const m of await deps.users.projectsOf(caller.user.id)) all.push({ ...(await deps.projects.require(m.id)), role: m.role });
     }
-    const items = [];
-    for (const m of await deps.users.projectsOf(caller.user.id)) {
-      items.push({ ...(await deps.projects.require(m.id)), role: m.role });
-    }
-    return c.json({ items }, 200);
+    const position = (p: ProjectView): ProjectPosition => [Date.parse(p.createdAt), p.id];
+    return c.json(keysetPage(all, position, byCreation, after, q.limit ?? MAX_PAGE), 200);
   });
 
   app.openapi(createProject, async (c) => {

@@ -17,20 +17,44 @@ export const ProblemSchema = z
 const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'validation: bad JSON, unknown field, wrong type or value (`field` names it)',
+  400: 'validation: bad JSON, unknown body field or query parameter, wrong type or value (`field` names it)',
   401: 'unauthenticated: no session, or the bearer token is unknown, expired, disabled or revoked',
-  403: 'forbidden: the caller may not do this (permission level, bucket scope, role, CSRF)',
+  403: 'forbidden: the caller may not do this (permission level, bucket scope, role); csrf: a session request that changes state without its X-CSRF-Token',
   404: 'not-found',
   409: 'conflict',
-  429: 'rate-limited',
+  429: 'rate-limited: wait the Retry-After seconds',
 };
 
-/** Problem responses for the given statuses (500 `internal` is always possible). */
+interface ErrorResponse {
+  description: string;
+  content: typeof problemContent;
+  headers?: Record<string, { description: string; schema: { type: 'integer'; minimum: number } }>;
+}
+
+/**
+ * Problem responses for the given statuses. 400 is always listed (every route rejects unknown
+ * query parameters); 500 `internal` is always possible.
+ */
 export function errorResponses(...statuses: number[]) {
-  const out: Record<number, { description: string; content: typeof problemContent }> = {};
-  for (const s of statuses) out[s] = { description: ERROR_DESCRIPTIONS[s], content: problemContent };
+  const out: Record<number, ErrorResponse> = {};
+  for (const s of [...new Set([400, ...statuses])].sort((a, b) => a - b)) {
+    out[s] = { description: ERROR_DESCRIPTIONS[s], content: problemContent };
+    if (s === 429) out[s].headers = { 'Retry-After': { description: 'Seconds until another attempt may succeed.', schema: { type: 'integer', minimum: 1 } } };
+  }
   return out;
 }
+
+export const MAX_PAGE = 1000;
+
+/** `limit` and `cursor` of a list route. */
+export function pageQuery(defaultLimit: number) {
+  return z.object({
+    cursor: z.string().optional().openapi({ description: "The previous page's nextCursor (opaque)." }),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ description: `1-${MAX_PAGE} (default ${defaultLimit})` }),
+  });
+}
+
+export const NextCursor = z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page.' });
 
 /** Any signed-in caller; state changes by sessions need the CSRF header. */
 type Security = Record<string, string[]>[];

@@ -4,9 +4,22 @@ import { clientSnippets } from '../credentials/snippets.js';
 import { MAX_EXPIRY_DAYS, type IssuedCredentials, type TokenView } from '../credentials/token-service.js';
 import { clientAddress, mayHandOut, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
+import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { ApiProblem } from './problems.js';
 import { publicEndpoint } from './public-url.js';
-import { errorResponses, json, jsonBody, PermissionSchema, ProjectIdParam, READ_SECURITY, TokenViewSchema, WRITE_SECURITY } from './schemas.js';
+import {
+  errorResponses,
+  json,
+  jsonBody,
+  MAX_PAGE,
+  NextCursor,
+  pageQuery,
+  PermissionSchema,
+  ProjectIdParam,
+  READ_SECURITY,
+  TokenViewSchema,
+  WRITE_SECURITY,
+} from './schemas.js';
 
 // API tokens of a project: list, create (secrets returned once), show, disable, enable, revoke,
 // rotate (new secrets returned once), confirm a rotation. Nobody hands out more than they have.
@@ -15,7 +28,13 @@ const TokenParams = ProjectIdParam.extend({
   tokenId: z.string().min(1).openapi({ param: { name: 'tokenId', in: 'path' } }),
 });
 
-const TokenList = z.object({ items: z.array(TokenViewSchema) }).openapi('TokenList');
+const TokenList = z.object({ items: z.array(TokenViewSchema), nextCursor: NextCursor }).openapi('TokenList');
+const TokensQuery = pageQuery(MAX_PAGE);
+
+/** Tokens are listed newest first: by creation time descending, then id. */
+type TokenPosition = readonly [number, string];
+const newestFirst = (a: TokenPosition, b: TokenPosition) => b[0] - a[0] || compareStrings(a[1], b[1]);
+const tokenPosition = (t: TokenView): TokenPosition => [Date.parse(t.createdAt), t.id];
 
 const CreateTokenBody = z
   .strictObject({
@@ -50,8 +69,8 @@ const listTokens = createRoute({
   path: '/projects/{projectId}/tokens',
   summary: 'List tokens (never a secret)',
   security: READ_SECURITY,
-  request: { params: ProjectIdParam },
-  responses: { 200: json(TokenList, 'Tokens, newest first'), ...errorResponses(401, 403) },
+  request: { params: ProjectIdParam, query: TokensQuery },
+  responses: { 200: json(TokenList, 'Tokens, newest first, one page at a time'), ...errorResponses(400, 401, 403) },
 });
 
 const createToken = createRoute({
@@ -134,9 +153,11 @@ function guard(access: ProjectAccess, token: TokenView, verb: string): void {
 export function registerTokens(app: ApiApp, deps: ApiDeps): void {
   app.openapi(listTokens, async (c) => {
     const { projectId } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, ['number', 'string'] as const);
     await manageable(c, deps, projectId);
     c.header('Cache-Control', 'no-store');
-    return c.json({ items: await deps.tokens.list(projectId) }, 200);
+    return c.json(keysetPage(await deps.tokens.list(projectId), tokenPosition, newestFirst, after, q.limit ?? MAX_PAGE), 200);
   });
 
   app.openapi(createToken, async (c) => {

@@ -1,0 +1,66 @@
+import { z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
+import type { ApiApp, ApiEnv } from './context.js';
+import { ApiProblem } from './problems.js';
+
+// Rules every route follows, read from its OpenAPI declaration so that a new route cannot miss
+// them: a route that declares security needs a caller (401 before its input is looked at), and
+// a query parameter the route does not declare is a 400 naming it, as unknown body fields are.
+
+interface RoutePolicy {
+  /** Declared with `security: []`: anyone may call it. */
+  open: boolean;
+  /** The query parameters the route declares. */
+  query: ReadonlySet<string>;
+}
+
+/** Hono's form of an OpenAPI path: {name} becomes :name. */
+function honoPath(basePath: string, openApiPath: string): string {
+  return basePath + openApiPath.replace(/\{(\w+)\}/g, ':$1');
+}
+
+function declaredQuery(schema: unknown): Set<string> {
+  return new Set(schema instanceof z.ZodObject ? Object.keys(schema.shape) : []);
+}
+
+/** The policy of every route declared so far, by "METHOD /hono/path". */
+function policies(app: ApiApp, basePath: string): Map<string, RoutePolicy> {
+  const out = new Map<string, RoutePolicy>();
+  for (const def of app.openAPIRegistry.definitions) {
+    if (def.type !== 'route') continue;
+    const { method, path, security, request } = def.route;
+    out.set(`${method.toUpperCase()} ${honoPath(basePath, path)}`, {
+      open: Array.isArray(security) && security.length === 0,
+      query: declaredQuery(request?.query),
+    });
+  }
+  return out;
+}
+
+/**
+ * Enforces each route's declared policy. Register before the routes; the table is built on the
+ * first request, when every route is declared.
+ */
+export function routePolicyMiddleware(app: ApiApp, basePath: string): MiddlewareHandler<ApiEnv> {
+  let table: Map<string, RoutePolicy> | undefined;
+  return async (c, next) => {
+    table ??= policies(app, basePath);
+    // The route that will answer is the last one matched (middleware is registered first).
+    const route = matchedRoutes(c).at(-1);
+    const policy = route ? table.get(`${route.method} ${route.path}`) : undefined;
+    if (policy) {
+      if (!policy.open && !c.get('caller')) {
+        throw new ApiProblem('unauthenticated', 'Sign in, or send a bearer token in the Authorization header.');
+      }
+      for (const name of Object.keys(c.req.queries())) {
+        if (!policy.query.has(name)) {
+          const known = [...policy.query];
+          const hint = known.length ? `it takes ${known.join(', ')}` : 'it takes none';
+          throw new ApiProblem('validation', `Unknown query parameter "${name}" (${hint}).`, name);
+        }
+      }
+    }
+    return next();
+  };
+}
