@@ -5,6 +5,8 @@
 import type { PermissionLevel } from '../../src/auth/principal.js';
 
 export const API_BASE = '/api/v1';
+/** The largest `limit` a list route takes. */
+const MAX_PAGE = 1000;
 
 export interface User {
   id: string;
@@ -44,6 +46,12 @@ export interface ObjectEntry {
   size: number;
   etag: string;
   lastModified: string;
+}
+
+/** One page of a list reply; `nextCursor` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
 }
 
 export interface ObjectListing {
@@ -210,6 +218,20 @@ export class ApiClient {
     return (await res.json()) as T;
   }
 
+  /** Every item of a paged list: follows nextCursor with the largest page the API allows. */
+  async listAll<T>(path: string): Promise<{ items: T[] }> {
+    const items: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const qs = new URLSearchParams({ limit: String(MAX_PAGE) });
+      if (cursor) qs.set('cursor', cursor);
+      const page: Page<T> = await this.request<Page<T>>('GET', `${path}?${qs}`);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return { items };
+  }
+
   // ---- session ----
   async signIn(email: string, password: string): Promise<Session> {
     const s = await this.request<Session>('POST', '/session', { email, password }, { quiet401: true });
@@ -236,7 +258,7 @@ export class ApiClient {
 
   // ---- projects ----
   listProjects(): Promise<{ items: Project[] }> {
-    return this.request('GET', '/projects');
+    return this.listAll('/projects');
   }
   createProject(name: string): Promise<Project> {
     return this.request('POST', '/projects', { name });
@@ -244,7 +266,7 @@ export class ApiClient {
 
   // ---- buckets ----
   listBuckets(p: string): Promise<{ items: Bucket[] }> {
-    return this.request('GET', `/projects/${enc(p)}/buckets`);
+    return this.listAll(`/projects/${enc(p)}/buckets`);
   }
   createBucket(p: string, name: string): Promise<Bucket> {
     return this.request('POST', `/projects/${enc(p)}/buckets`, { name });
@@ -311,7 +333,7 @@ export class ApiClient {
 
   // ---- tokens ----
   listTokens(p: string): Promise<{ items: TokenView[] }> {
-    return this.request('GET', `/projects/${enc(p)}/tokens`);
+    return this.listAll(`/projects/${enc(p)}/tokens`);
   }
   createToken(p: string, body: CreateTokenBody): Promise<IssuedToken> {
     return this.request('POST', `/projects/${enc(p)}/tokens`, body);

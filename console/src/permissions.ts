@@ -1,7 +1,7 @@
 // What each Object Storage permission level allows, as the console explains it. The decisions
 // themselves are made by src/auth/authorize.ts (LEVEL_RIGHTS); this is their description for
 // people. It is kept apart so the browser bundle stays free of server modules, and
-// test/console-permissions.test.ts checks that it says the same as the authorizer.
+// test/console-units.test.ts checks that it says the same as the authorizer.
 
 import { PERMISSION_LABELS, PERMISSION_LEVELS, type PermissionLevel } from '../../src/auth/principal.js';
 
