@@ -126,7 +126,8 @@ export class MultipartService {
     const digest = new BodyDigest({ checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
     const reading: Readable = this.objects.openObject(source, range);
     reading.on('error', (err) => digest.destroy(err));
-    return this.uploadPart(upload, partNumber, reading.pipe(digest));
+    // Destroyed however the write ends, so a failed write does not leave the source open and pinned.
+    return this.uploadPart(upload, partNumber, reading.pipe(digest)).finally(() => reading.destroy());
   }
 
   async complete(

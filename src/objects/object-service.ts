@@ -18,6 +18,7 @@ import { BodyDigest } from '../checksums/digest.js';
 import type { ChecksumAlgorithm, StoredChecksum } from '../checksums/types.js';
 import { bucketNameProblem } from './bucket-name.js';
 import { readBlobs } from './object-reader.js';
+import { BlobPins } from './blob-pins.js';
 
 // Buckets and objects: the rules of the domain, independent of HTTP. An object write is
 // blob written -> metadata committed in one transaction -> replaced blobs released.
@@ -32,12 +33,31 @@ export interface NewObject {
   condition: PutCondition;
 }
 
+/**
+ * An object's row with its blobs pinned: they stay on disk, even if the key is overwritten or
+ * deleted meanwhile, until release(). Streams from open() hold pins of their own until they close.
+ */
+export interface ObjectLease {
+  readonly row: ObjectRow;
+  /** Streams the bytes (or a range); the stream lets go of its pin when it ends, fails or is destroyed. */
+  open(range?: ByteRange): Readable;
+  /** Lets go of the lease's pin (once; later calls do nothing). */
+  release(): void;
+}
+
+const refsOf = (blobs: readonly BlobPart[]): string[] => blobs.map((b) => b.ref);
+
 export function preconditionError(outcome: Exclude<PutOutcome, { ok: true }>['reason']): S3Error {
   if (outcome === 'missing') return new S3Error('NoSuchKey');
   return new S3Error('PreconditionFailed', undefined, { Condition: outcome === 'exists' ? 'If-None-Match' : 'If-Match' });
 }
 
 export class ObjectService {
+  /** Blobs that open reads are using; their release waits for the last reader. */
+  private readonly pins = new BlobPins();
+  /** Row lookups of leases in flight: each settles once its row's blobs are pinned. */
+  private readonly lookups = new Set<Promise<void>>();
+
   constructor(
     readonly meta: MetadataStore,
     readonly blobs: BlobStore,
@@ -74,8 +94,53 @@ export class ObjectService {
     return row;
   }
 
+  /**
+   * The current row of `key`, its blobs pinned until the lease is released. Reads that open the
+   * bytes later (a GET after its conditions, a copy) use this, so an overwrite or delete that
+   * commits meanwhile cannot remove a part's blob before the read reaches it.
+   */
+  async leaseObject(bucket: BucketRow, key: string): Promise<ObjectLease> {
+    const row = await this.lookupPinned(bucket.id, key);
+    if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
+    let held = true;
+    return {
+      row,
+      open: (range) => this.openObject(row, range),
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.unpin(row.blobs);
+      },
+    };
+  }
+
+  /** Streams an object's bytes; its blobs stay pinned until the stream closes. */
   openObject(row: ObjectRow, range?: ByteRange): Readable {
-    return readBlobs(this.blobs, row.blobs, range);
+    this.pins.pin(refsOf(row.blobs));
+    const stream = readBlobs(this.blobs, row.blobs, range);
+    // 'close' follows the end, an error and destroy() (a client that went away) alike.
+    stream.once('close', () => this.unpin(row.blobs));
+    return stream;
+  }
+
+  /**
+   * Reads a row and pins its blobs in one step that release() knows about: a release waits for
+   * the lookups in flight when it starts, so a row read just before its replacement committed
+   * is pinned before its blobs can be deleted.
+   */
+  private lookupPinned(bucketId: string, key: string): Promise<ObjectRow | null> {
+    const pinned = this.meta.getObject(bucketId, key).then((row) => {
+      if (row) this.pins.pin(refsOf(row.blobs));
+      return row;
+    });
+    const settled = pinned.then(noop, noop);
+    this.lookups.add(settled);
+    void settled.then(() => this.lookups.delete(settled));
+    return pinned;
+  }
+
+  private unpin(blobs: readonly BlobPart[]): void {
+    for (const ref of this.pins.unpin(refsOf(blobs))) void this.deleteBlob(ref);
   }
 
   /**
@@ -143,7 +208,8 @@ export class ObjectService {
     const digest = new BodyDigest({ checksumAlgorithm: algorithm });
     const reading = this.openObject(source);
     reading.on('error', (err) => digest.destroy(err));
-    const written = await this.blobs.put(reading.pipe(digest));
+    // Destroyed however the write ends, so a failed write does not leave the source open and pinned.
+    const written = await this.blobs.put(reading.pipe(digest)).finally(() => reading.destroy());
     const row: ObjectRow = {
       bucketId: target.bucket.id,
       key: target.key,
@@ -176,14 +242,23 @@ export class ObjectService {
     return this.meta.listObjects(bucket.id, q);
   }
 
-  /** Releases blobs no longer referenced; a failure leaves an orphan for the sweep, never an error. */
+  /**
+   * Releases blobs no committed row references any more. A blob that an open read pins is
+   * deleted when that read closes instead. A failure leaves an orphan for the sweep, never an error.
+   */
   async release(blobs: BlobPart[]): Promise<void> {
+    // Leases that looked up the old row before it was replaced pin its blobs when the lookup returns.
+    if (this.lookups.size > 0) await Promise.all([...this.lookups]);
     for (const blob of blobs) {
-      try {
-        await this.blobs.delete(blob.ref);
-      } catch (err) {
-        this.log.warn({ err, ref: blob.ref }, 'blob release failed; the sweep will remove it');
-      }
+      if (!this.pins.deferRelease(blob.ref)) await this.deleteBlob(blob.ref);
+    }
+  }
+
+  private async deleteBlob(ref: string): Promise<void> {
+    try {
+      await this.blobs.delete(ref);
+    } catch (err) {
+      this.log.warn({ err, ref }, 'blob release failed; the sweep will remove it');
     }
   }
 
@@ -193,7 +268,8 @@ export class ObjectService {
     const cutoff = Date.now() - minAgeMs;
     let removed = 0;
     for await (const { ref, mtime } of this.blobs.list()) {
-      if (mtime.getTime() < cutoff && !referenced.has(ref)) {
+      // A pinned blob is being read; its deferred release deletes it when the read closes.
+      if (mtime.getTime() < cutoff && !referenced.has(ref) && !this.pins.isPinned(ref)) {
         await this.blobs.delete(ref);
         removed++;
       }
@@ -201,3 +277,5 @@ export class ObjectService {
     return removed;
   }
 }
+
+function noop(): void {}

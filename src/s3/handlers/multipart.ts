@@ -5,11 +5,11 @@ import { openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
 import { parseRange } from '../range.js';
 import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
-import { writeCondition, copySource, type BucketResolver } from './object.js';
+import { writeCondition, withCopySource, type BucketResolver } from './object.js';
 import { owner } from './bucket.js';
 import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../../checksums/types.js';
-import type { PartRow } from '../../storage/metadata/metadata-store.js';
+import type { ObjectRow, PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
 
 // CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
 // AbortMultipartUpload, ListParts, ListMultipartUploads.
@@ -60,26 +60,30 @@ export function makeUploadPartCopy(resolveBucket: BucketResolver) {
     const bucket = await ctx.bucket();
     const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
     const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
-    const source = await copySource(ctx, (name) => resolveBucket(ctx, name));
-    const rangeText = header(ctx.req, 'x-amz-copy-source-range');
-    let range;
-    if (rangeText !== undefined) {
-      const m = /^bytes=(\d+)-(\d+)$/.exec(rangeText.trim());
-      if (!m || Number(m[2]) < Number(m[1])) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range' });
-      if (Number(m[2]) >= source.size) throw new S3Error('InvalidRange', undefined, { ActualObjectSize: String(source.size) });
-      range = parseRange(`bytes=${m[1]}-${m[2]}`, source.size);
-    }
-    const size = range ? range.end - range.start + 1 : source.size;
-    if (size > ctx.limits.maxPartSize) {
-      throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(ctx.limits.maxPartSize) });
-    }
-    const part = await ctx.services.multipart.uploadPartCopy(upload, partNumber, source, range);
-    return {
-      xml: {
-        root: 'CopyPartResult',
-        value: { ETag: part.etag, LastModified: part.lastModified.toISOString(), ...partChecksumXml(part) },
-      },
-    };
+    return withCopySource(ctx, (name) => resolveBucket(ctx, name), (source) => copyPart(ctx, upload, partNumber, source));
+  };
+}
+
+/** UploadPartCopy once its source is leased: the optional source range, the part limit, the copy. */
+async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, source: ObjectRow): Promise<S3Response> {
+  const rangeText = header(ctx.req, 'x-amz-copy-source-range');
+  let range;
+  if (rangeText !== undefined) {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(rangeText.trim());
+    if (!m || Number(m[2]) < Number(m[1])) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range' });
+    if (Number(m[2]) >= source.size) throw new S3Error('InvalidRange', undefined, { ActualObjectSize: String(source.size) });
+    range = parseRange(`bytes=${m[1]}-${m[2]}`, source.size);
+  }
+  const size = range ? range.end - range.start + 1 : source.size;
+  if (size > ctx.limits.maxPartSize) {
+    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(ctx.limits.maxPartSize) });
+  }
+  const part = await ctx.services.multipart.uploadPartCopy(upload, partNumber, source, range);
+  return {
+    xml: {
+      root: 'CopyPartResult',
+      value: { ETag: part.etag, LastModified: part.lastModified.toISOString(), ...partChecksumXml(part) },
+    },
   };
 }
 

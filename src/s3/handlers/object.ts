@@ -15,6 +15,7 @@ import {
 } from '../object-headers.js';
 import { checksumHeader } from '../../checksums/types.js';
 import type { BucketRow, ObjectRow, PutCondition } from '../../storage/metadata/metadata-store.js';
+import type { ObjectLease } from '../../objects/object-service.js';
 import { decodeKey } from '../endpoint.js';
 import { percentDecode } from '../../sigv4/uri-encode.js';
 import { ownerAcl } from './bucket.js';
@@ -89,7 +90,18 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   if (partText !== undefined && header(ctx.req, 'range') !== undefined) {
     throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   }
-  const row = await ctx.services.objects.headObject(bucket, ctx.op.key!);
+  // Leased, so an overwrite or delete committed while the body streams cannot cut it short.
+  const lease = await ctx.services.objects.leaseObject(bucket, ctx.op.key!);
+  try {
+    return describeObject(ctx, lease, partText, withBody);
+  } finally {
+    lease.release();
+  }
+}
+
+/** The response for a leased object: conditions, part or range, headers, and the body stream (which pins the blobs itself). */
+function describeObject(ctx: S3Context, lease: ObjectLease, partText: string | undefined, withBody: boolean): S3Response {
+  const row = lease.row;
   checkConditions(conditionsFrom(ctx), row.etag, row.lastModified);
 
   let range = undefined;
@@ -124,7 +136,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   const length = range ? range.end - range.start + 1 : row.size;
   headers['Content-Length'] = length;
   if (!withBody) return { status, headers };
-  const body = length === 0 ? Buffer.alloc(0) : ctx.services.objects.openObject(row, range);
+  const body = length === 0 ? Buffer.alloc(0) : lease.open(range);
   return { status, headers, body };
 }
 
@@ -194,24 +206,41 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
   return { bucket: percentDecode(text.slice(0, slash)), key: decodeKey(text.slice(slash + 1)) };
 }
 
-/** Resolves and checks the copy source: the bucket (in the caller's project), the object, and x-amz-copy-source-if-*. */
-export async function copySource(ctx: S3Context, resolveBucket: (name: string) => Promise<BucketRow>): Promise<ObjectRow> {
+/**
+ * Resolves and checks the copy source: the bucket (in the caller's project), the object, and
+ * x-amz-copy-source-if-*. The source is leased for the copy; the caller releases the lease.
+ */
+async function copySource(ctx: S3Context, resolveBucket: (name: string) => Promise<BucketRow>): Promise<ObjectLease> {
   const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
   const bucket = await resolveBucket(src.bucket);
-  const row = await ctx.services.objects.meta.getObject(bucket.id, src.key);
-  if (!row) throw new S3Error('NoSuchKey', undefined, { Key: src.key });
-  checkConditions(
-    {
-      ifMatch: header(ctx.req, 'x-amz-copy-source-if-match'),
-      ifNoneMatch: header(ctx.req, 'x-amz-copy-source-if-none-match'),
-      ifModifiedSince: header(ctx.req, 'x-amz-copy-source-if-modified-since'),
-      ifUnmodifiedSince: header(ctx.req, 'x-amz-copy-source-if-unmodified-since'),
-    },
-    row.etag,
-    row.lastModified,
-    true,
-  );
-  return row;
+  const lease = await ctx.services.objects.leaseObject(bucket, src.key);
+  try {
+    checkConditions(
+      {
+        ifMatch: header(ctx.req, 'x-amz-copy-source-if-match'),
+        ifNoneMatch: header(ctx.req, 'x-amz-copy-source-if-none-match'),
+        ifModifiedSince: header(ctx.req, 'x-amz-copy-source-if-modified-since'),
+        ifUnmodifiedSince: header(ctx.req, 'x-amz-copy-source-if-unmodified-since'),
+      },
+      lease.row.etag,
+      lease.row.lastModified,
+      true,
+    );
+  } catch (err) {
+    lease.release();
+    throw err;
+  }
+  return lease;
+}
+
+/** Runs a copy from a leased source and lets go of the lease however it ends. */
+export async function withCopySource<T>(ctx: S3Context, resolveBucket: (name: string) => Promise<BucketRow>, copy: (source: ObjectRow) => Promise<T>): Promise<T> {
+  const lease = await copySource(ctx, resolveBucket);
+  try {
+    return await copy(lease.row);
+  } finally {
+    lease.release();
+  }
 }
 
 export type BucketResolver = (ctx: S3Context, name: string) => Promise<BucketRow>;
@@ -219,29 +248,33 @@ export type BucketResolver = (ctx: S3Context, name: string) => Promise<BucketRow
 export function makeCopyObject(resolveBucket: BucketResolver) {
   return async function CopyObject(ctx: S3Context): Promise<S3Response> {
     const target = await ctx.bucket();
-    const source = await copySource(ctx, (name) => resolveBucket(ctx, name));
-    const directive = (header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
-    const tagging = (header(ctx.req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
-    if (!['COPY', 'REPLACE'].includes(directive)) throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' });
-    if (!['COPY', 'REPLACE'].includes(tagging)) throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive' });
-    const sameObject = source.bucketId === target.id && source.key === ctx.op.key;
-    const storageClass = header(ctx.req, 'x-amz-storage-class') ? storageClassFrom(ctx.req) : source.storageClass;
-    if (sameObject && directive === 'COPY' && storageClass === source.storageClass) {
-      throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
-    }
-    const row = await ctx.services.objects.copyObject(source, {
-      bucket: target,
-      key: ctx.op.key!,
-      headers: directive === 'REPLACE' ? storedHeadersFrom(ctx.req) : source.headers,
-      userMetadata: directive === 'REPLACE' ? userMetadataFrom(ctx.req) : source.userMetadata,
-      tags: tagging === 'REPLACE' ? tagsFromHeader(ctx.req) : source.tags,
-      storageClass,
-      condition: writeCondition(ctx),
-    });
-    const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
-    return {
-      xml: { root: 'CopyObjectResult', value: { ETag: row.etag, LastModified: row.lastModified.toISOString(), ...checksum } },
-    };
+    return withCopySource(ctx, (name) => resolveBucket(ctx, name), (source) => copyInto(ctx, target, source));
+  };
+}
+
+/** CopyObject once its source is leased: directives, the self-copy rule, then the copy. */
+async function copyInto(ctx: S3Context, target: BucketRow, source: ObjectRow): Promise<S3Response> {
+  const directive = (header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+  const tagging = (header(ctx.req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
+  if (!['COPY', 'REPLACE'].includes(directive)) throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' });
+  if (!['COPY', 'REPLACE'].includes(tagging)) throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive' });
+  const sameObject = source.bucketId === target.id && source.key === ctx.op.key;
+  const storageClass = header(ctx.req, 'x-amz-storage-class') ? storageClassFrom(ctx.req) : source.storageClass;
+  if (sameObject && directive === 'COPY' && storageClass === source.storageClass) {
+    throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
+  }
+  const row = await ctx.services.objects.copyObject(source, {
+    bucket: target,
+    key: ctx.op.key!,
+    headers: directive === 'REPLACE' ? storedHeadersFrom(ctx.req) : source.headers,
+    userMetadata: directive === 'REPLACE' ? userMetadataFrom(ctx.req) : source.userMetadata,
+    tags: tagging === 'REPLACE' ? tagsFromHeader(ctx.req) : source.tags,
+    storageClass,
+    condition: writeCondition(ctx),
+  });
+  const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
+  return {
+    xml: { root: 'CopyObjectResult', value: { ETag: row.etag, LastModified: row.lastModified.toISOString(), ...checksum } },
   };
 }
 
