@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, CreateMultipartUploadCommand, ListBucketsCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { startTestServer, type TestServer } from './helpers/server.js';
-import { raw, xmlField, type RawRequest, type RawResponse } from './helpers/raw-s3.js';
+import { ROOT_KEY, startTestServer, type TestServer } from './helpers/server.js';
+import { raw, send, signedHeaders, signer, tmpFiles, xmlField, type RawRequest, type RawResponse } from './helpers/raw-s3.js';
 import { issue, type Issued } from './helpers/tokens.js';
 
 // The shape of S3 error responses: XML with Code, Message, Resource and RequestId, the
@@ -256,5 +257,153 @@ describe('requests rejected before parsing', () => {
     assert.ok(xmlField(body, 'RequestId'));
     const res = await raw(server, { method: 'GET', path: `/${bucket}/exists` });
     assert.equal(res.text, 'here');
+  });
+});
+
+describe('error codes over HTTP', () => {
+  test('AuthorizationHeaderMalformed: a credential scope naming another region, with the Region expected', async () => {
+    const path = `/${bucket}/exists`;
+    const host = `127.0.0.1:${server.port}`;
+    const signed = await signer(ROOT_KEY, 'eu-west-9').sign(
+      { method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: server.port, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
+      { signingDate: new Date() },
+    );
+    const res = await send(server, 'GET', path, signed.headers as Record<string, string>);
+    assertS3Error(res, 400, 'AuthorizationHeaderMalformed', path);
+    assert.equal(xmlField(res.text, 'Region'), 'us-east-1');
+    const message = (xmlField(res.text, 'Message') ?? '').replace(/&apos;/g, "'");
+    assert.match(message, /region 'eu-west-9' is wrong; expecting 'us-east-1'/);
+  });
+
+  test('EntityTooLarge: a declared Content-Length over 5 GiB is refused without reading the body', async () => {
+    const path = `/${bucket}/huge`;
+    const size = 6 * 1024 ** 3;
+    const headers = await signedHeaders(server, { method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(size) } });
+    const started = Date.now();
+    // Only the head goes out: the server must answer without waiting for 6 GiB.
+    const head = `PUT ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.setTimeout(10_000, () => reject(new Error('no answer within 10 s')));
+      socket.on('data', (c) => {
+        chunks.push(c);
+        // The whole response is in once the XML document has closed.
+        if (Buffer.concat(chunks).toString('utf8').includes('</Error>')) {
+          resolve(Buffer.concat(chunks).toString('utf8'));
+          socket.destroy();
+        }
+      });
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      socket.on('error', reject);
+      socket.write(head);
+    });
+    assert.ok(Date.now() - started < 5000, 'answered at once');
+    const [statusLine, ...rest] = reply.split('\r\n');
+    assert.match(statusLine, /^HTTP\/1\.1 400 /);
+    assert.match(rest.join('\n'), /connection: close/i);
+    const body = reply.slice(reply.indexOf('\r\n\r\n') + 4);
+    assert.equal(xmlField(body, 'Code'), 'EntityTooLarge');
+    assert.ok(xmlField(body, 'Message'));
+    assert.equal(xmlField(body, 'ProposedSize'), String(size));
+    assert.equal(xmlField(body, 'MaxSizeAllowed'), String(5 * 1024 ** 3));
+    assert.equal(xmlField(body, 'Resource'), path);
+    assert.ok(xmlField(body, 'RequestId'));
+    assert.deepEqual(await tmpFiles(server), [], 'no temp file');
+    assert.equal((await raw(server, { method: 'HEAD', path })).status, 404);
+  });
+
+  test('InvalidStorageClass: an unknown x-amz-storage-class stores nothing', async () => {
+    const path = `/${bucket}/cold`;
+    const res = await raw(server, { method: 'PUT', path, headers: { 'x-amz-storage-class': 'FROZEN' }, body: 'x' });
+    assertS3Error(res, 400, 'InvalidStorageClass', path);
+    assert.equal(xmlField(res.text, 'StorageClassRequested'), 'FROZEN');
+    assert.equal((await raw(server, { method: 'HEAD', path })).status, 404);
+  });
+
+  describe('DeleteObjects with a body that fails its checksum deletes nothing', () => {
+    const doc = (key: string) => `<Delete><Object><Key>${key}</Key></Object></Delete>`;
+    const put = (key: string) => raw(server, { method: 'PUT', path: `/${bucket}/${key}`, body: 'keep me' });
+
+    test('a wrong Content-MD5 is BadDigest', async () => {
+      await put('del-md5');
+      const wrongMd5 = createHash('md5').update('something else').digest('base64');
+      const res = await raw(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, headers: { 'content-md5': wrongMd5 }, body: doc('del-md5') });
+      assertS3Error(res, 400, 'BadDigest', `/${bucket}`);
+      assert.equal((await raw(server, { method: 'GET', path: `/${bucket}/del-md5` })).text, 'keep me');
+    });
+
+    test('a wrong x-amz-checksum-crc32 is BadDigest', async () => {
+      await put('del-crc');
+      const wrongCrc = Buffer.from([0xde, 0xad, 0xbe, 0xef]).toString('base64');
+      const res = await raw(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, headers: { 'x-amz-checksum-crc32': wrongCrc }, body: doc('del-crc') });
+      assertS3Error(res, 400, 'BadDigest', `/${bucket}`);
+      assert.match(xmlField(res.text, 'Message') ?? '', /CRC32/);
+      assert.equal((await raw(server, { method: 'GET', path: `/${bucket}/del-crc` })).text, 'keep me');
+    });
+  });
+
+  test('UploadPartCopy with a failing x-amz-copy-source-if-match is PreconditionFailed and adds no part', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'copy-target' }));
+    const path = `/${bucket}/copy-target`;
+    const res = await raw(server, {
+      method: 'PUT',
+      path,
+      query: { partNumber: '1', uploadId: UploadId! },
+      headers: { 'x-amz-copy-source': `/${bucket}/exists`, 'x-amz-copy-source-if-match': '"0123456789abcdef0123456789abcdef"' },
+    });
+    assertS3Error(res, 412, 'PreconditionFailed', path);
+    assert.equal(xmlField(res.text, 'Condition'), 'x-amz-copy-source-If-Match');
+    const parts = await raw(server, { method: 'GET', path, query: { uploadId: UploadId! } });
+    assert.equal(xmlField(parts.text, 'Part'), undefined, 'no part was added');
+  });
+
+  describe('ListObjectVersions', () => {
+    test('encoding-type=url percent-encodes the keys', async () => {
+      const key = 'ver sions/ü+%&<x>';
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'v' }));
+      const res = await raw(server, { method: 'GET', path: `/${bucket}`, query: { versions: '', prefix: 'ver sions/', 'encoding-type': 'url' } });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(xmlField(res.text, 'EncodingType'), 'url');
+      assert.equal(xmlField(res.text, 'Prefix'), 'ver%20sions/');
+      assert.equal(xmlField(res.text, 'Key'), 'ver%20sions/%C3%BC%2B%25%26%3Cx%3E');
+      assert.equal(xmlField(res.text, 'VersionId'), 'null');
+    });
+
+    test('an invalid version-id-marker is InvalidArgument', async () => {
+      const res = await raw(server, { method: 'GET', path: `/${bucket}`, query: { versions: '', 'key-marker': 'exists', 'version-id-marker': 'not-a-version' } });
+      assertS3Error(res, 400, 'InvalidArgument', `/${bucket}`);
+      assert.equal(xmlField(res.text, 'ArgumentName'), 'version-id-marker');
+      assert.equal(xmlField(res.text, 'ArgumentValue'), 'not-a-version');
+    });
+  });
+
+  test('response-content-type on HEAD overrides the stored Content-Type', async () => {
+    const res = await raw(server, { method: 'HEAD', path: `/${bucket}/exists`, query: { 'response-content-type': 'text/x-override' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'text/x-override');
+    assert.equal(res.body.length, 0);
+  });
+
+  test('?partNumber=1 on a single-part object is the whole object as part 1; partNumber=2 is 416 InvalidPartNumber', async () => {
+    const path = `/${bucket}/exists`;
+    const one = await raw(server, { method: 'GET', path, query: { partNumber: '1' } });
+    assert.equal(one.status, 206);
+    assert.equal(one.text, 'here');
+    assert.equal(one.headers['content-range'], 'bytes 0-3/4');
+    assert.equal(one.headers['x-amz-mp-parts-count'], undefined);
+    const two = await raw(server, { method: 'GET', path, query: { partNumber: '2' } });
+    assertS3Error(two, 416, 'InvalidPartNumber', path);
+    const head = await raw(server, { method: 'HEAD', path, query: { partNumber: '2' } });
+    assert.equal(head.status, 416);
+  });
+
+  test('x-id=PutObject in the query (as SDKs send it) is handled as a plain PutObject', async () => {
+    const path = `/${bucket}/with-x-id`;
+    const put = await raw(server, { method: 'PUT', path, query: { 'x-id': 'PutObject' }, body: 'tagged by the sdk' });
+    assert.equal(put.status, 200, put.text);
+    const got = await raw(server, { method: 'GET', path, query: { 'x-id': 'GetObject' } });
+    assert.equal(got.status, 200);
+    assert.equal(got.text, 'tagged by the sdk');
   });
 });
