@@ -303,6 +303,55 @@ describe('aws-chunked uploads made by hand', () => {
   });
 });
 
+describe('aws-chunked bodies recognised by x-amz-content-sha256 alone (no Content-Encoding: aws-chunked)', () => {
+  const chunks = [randomBytes(64 * 1024), randomBytes(64 * 1024), randomBytes(777)];
+  const decoded = Buffer.concat(chunks);
+  const crc = (b: Buffer) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(crc32(b) >>> 0);
+    return out.toString('base64');
+  };
+
+  async function assertStoredExactly(bucket: string, key: string): Promise<void> {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const bytes = Buffer.from(await got.Body!.transformToByteArray());
+    assert.equal(bytes.length, decoded.length, 'no chunk framing stored');
+    assert.ok(bytes.equals(decoded));
+    assert.equal(got.ContentEncoding, undefined);
+  }
+
+  test('STREAMING-AWS4-HMAC-SHA256-PAYLOAD without Content-Encoding stores exactly the payload', async () => {
+    const bucket = await newBucket('noce-signed');
+    const headers = await signedHeaders(server, {
+      method: 'PUT',
+      path: `/${bucket}/k`,
+      payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+      headers: { 'x-amz-decoded-content-length': String(decoded.length) },
+    });
+    assert.equal(headers['content-encoding'], undefined);
+    const body = signedChunkedBody(chunks, seedSignatureOf(headers), headers['x-amz-date']);
+    const res = await send(server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
+    assert.equal(res.status, 200, res.text);
+    await assertStoredExactly(bucket, 'k');
+  });
+
+  test('STREAMING-UNSIGNED-PAYLOAD-TRAILER without Content-Encoding stores exactly the payload and checks the trailer', async () => {
+    const bucket = await newBucket('noce-unsigned');
+    const headers = await signedHeaders(server, {
+      method: 'PUT',
+      path: `/${bucket}/k`,
+      payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+      headers: { 'x-amz-decoded-content-length': String(decoded.length), 'x-amz-trailer': 'x-amz-checksum-crc32' },
+    });
+    assert.equal(headers['content-encoding'], undefined);
+    const body = unsignedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(decoded) });
+    const res = await send(server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers['x-amz-checksum-crc32'], crc(decoded));
+    await assertStoredExactly(bucket, 'k');
+  });
+});
+
 describe('aws-chunked uploads with trailing checksums', () => {
   const chunks = [randomBytes(64 * 1024), randomBytes(5000)];
   const decoded = Buffer.concat(chunks);
