@@ -16,6 +16,8 @@ import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ChunkedDecoder, type ChunkedDecoderOptions } from './chunked-decoder.js';
 import { authenticate, type ChunkSigning, type SignedRequest } from './authenticate.js';
 import { S3Error } from '../s3/errors.js';
+import { signingKey } from './canonical.js';
+import { createChecksum } from '../checksums/digest.js';
 import type { CredentialLookup, Principal } from '../auth/principal.js';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -260,6 +262,70 @@ describe("AWS's published chunked upload example", () => {
     // The CRLF replaced by other bytes.
     const replaced = Buffer.from(text.slice(0, 88 + 65536) + 'XX' + text.slice(88 + 65538), 'latin1');
     assertS3Error((await decode(replaced, { signing, trailer: false })).error, 'IncompleteBody');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// AWS's published trailer example: "Signature calculations for trailing headers (chunked uploads)"
+// (sigv4-streaming-trailers). Same credentials, date and 66560 bytes of 'a' in 64 KiB chunks as
+// the example above, sent as STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER with a CRC32C trailer.
+// Checked here from the seed signature on: the chunk chain, the trailer and its signature.
+
+const AWS_TRAILER_SEED = '106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e';
+const AWS_TRAILER_CHUNK_SIGS = [
+  'b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2',
+  '1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7',
+  '2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992',
+];
+const AWS_TRAILER_CRC32C = 'sOO8/Q==';
+const AWS_TRAILER_SIGNATURE = 'd81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435';
+
+function awsTrailerExampleBody(trailerValue = AWS_TRAILER_CRC32C, trailerSignature = AWS_TRAILER_SIGNATURE): Buffer {
+  const [s1, s2, s3] = AWS_TRAILER_CHUNK_SIGS;
+  return Buffer.concat([
+    Buffer.from(`10000;chunk-signature=${s1}\r\n`),
+    AWS_DATA.subarray(0, 65536),
+    Buffer.from(`\r\n400;chunk-signature=${s2}\r\n`),
+    AWS_DATA.subarray(65536),
+    Buffer.from(`\r\n0;chunk-signature=${s3}\r\n`),
+    Buffer.from(`x-amz-checksum-crc32c:${trailerValue}\r\nx-amz-trailer-signature:${trailerSignature}\r\n\r\n`),
+  ]);
+}
+
+describe("AWS's published trailing-header example (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER)", () => {
+  const signing: ChunkSigning = {
+    key: signingKey(AWS_SECRET, '20130524', 'us-east-1', 's3'),
+    amzDate: '20130524T000000Z',
+    scope: '20130524/us-east-1/s3/aws4_request',
+    seedSignature: AWS_TRAILER_SEED,
+  };
+
+  test('the published CRC32C is that of the 66560 bytes', () => {
+    const c = createChecksum('CRC32C');
+    c.update(AWS_DATA);
+    assert.equal(c.digest().toString('base64'), AWS_TRAILER_CRC32C);
+  });
+
+  for (const split of ['whole', 'bytes', 89, { random: 2013 }] as Split[]) {
+    test(`decodes to the 66560 'a's and the published trailer, split ${JSON.stringify(split)}`, async () => {
+      const { output, error, trailers } = await decode(awsTrailerExampleBody(), { signing, trailer: true, decodedLength: 66560 }, split);
+      assert.equal(error, null, String(error));
+      assert.ok(output.equals(AWS_DATA), 'framing or trailer leaked into the output');
+      assert.deepEqual([...trailers], [['x-amz-checksum-crc32c', AWS_TRAILER_CRC32C]]);
+    });
+  }
+
+  test('a changed trailer value or trailer signature -> SignatureDoesNotMatch', async () => {
+    const value = await decode(awsTrailerExampleBody('AAAAAA=='), { signing, trailer: true, decodedLength: 66560 });
+    assertS3Error(value.error, 'SignatureDoesNotMatch', /trailer/);
+    const forged = AWS_TRAILER_SIGNATURE.replace(/^./, 'e');
+    const sig = await decode(awsTrailerExampleBody(AWS_TRAILER_CRC32C, forged), { signing, trailer: true, decodedLength: 66560 });
+    assertS3Error(sig.error, 'SignatureDoesNotMatch', /trailer/);
+  });
+
+  test('the chunk chain of the trailer example differs from the plain one (another seed)', async () => {
+    const other = { ...signing, seedSignature: AWS_SEED };
+    assertS3Error((await decode(awsTrailerExampleBody(), { signing: other, trailer: true })).error, 'SignatureDoesNotMatch');
   });
 });
 
