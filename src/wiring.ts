@@ -7,7 +7,7 @@ import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import type { BlobStore } from './storage/blob/blob-store.js';
 import { ObjectService } from './objects/object-service.js';
 import { MultipartService } from './objects/multipart-service.js';
-import { SecretBox, loadMasterKey } from './credentials/secret-box.js';
+import { openSecretBox } from './credentials/master-key.js';
 import { TokenService } from './credentials/token-service.js';
 import { ProjectService } from './projects/project-service.js';
 import { UserService } from './users/user-service.js';
@@ -34,8 +34,12 @@ export async function openServices(
 ): Promise<Services> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const meta = await openSqliteStore(join(dataDir, 'metadata.sqlite'));
+  // Checked before anything else opens: a wrong master key must stop start-up, not fail requests.
+  const box = await openSecretBox(dataDir, opts.masterKey, meta).catch(async (err: unknown) => {
+    await meta.close();
+    throw err;
+  });
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
-  const box = new SecretBox(await loadMasterKey(dataDir, opts.masterKey));
   const tokens = new TokenService(meta, box, opts.clock);
   const objects = new ObjectService(meta, blobs, opts.log);
   const usage = new UsageService(meta, opts.clock, opts.log);

@@ -31,26 +31,52 @@ export class SecretBox {
   }
 }
 
-/**
- * The master key: SKEP_MASTER_KEY (base64 or hex of 32 bytes) when set, otherwise `master.key` in
- * the data folder, created with mode 0600 on first start.
- */
-export async function loadMasterKey(dataDir: string, fromEnv: string | undefined): Promise<Buffer> {
-  if (fromEnv) {
-    const key = /^[0-9a-fA-F]{64}$/.test(fromEnv) ? Buffer.from(fromEnv, 'hex') : Buffer.from(fromEnv, 'base64');
-    if (key.length !== 32) throw new Error('SKEP_MASTER_KEY must be 32 bytes, given as 64 hex digits or base64');
-    return key;
-  }
-  const path = join(dataDir, 'master.key');
+/** SKEP_MASTER_KEY as given: 64 hex digits or base64 of 32 bytes. */
+function parseEnvKey(fromEnv: string): Buffer {
+  const key = /^[0-9a-fA-F]{64}$/.test(fromEnv) ? Buffer.from(fromEnv, 'hex') : Buffer.from(fromEnv, 'base64');
+  if (key.length !== 32) throw new Error('SKEP_MASTER_KEY must be 32 bytes, given as 64 hex digits or base64');
+  return key;
+}
+
+export function masterKeyPath(dataDir: string): string {
+  return join(dataDir, 'master.key');
+}
+
+/** The master key from SKEP_MASTER_KEY, else from `<data>/master.key`; null when neither exists. */
+export async function readMasterKey(dataDir: string, fromEnv: string | undefined): Promise<Buffer | null> {
+  if (fromEnv) return parseEnvKey(fromEnv);
+  const path = masterKeyPath(dataDir);
+  let text: string;
   try {
-    const key = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64');
-    if (key.length !== 32) throw new Error(`${path} does not hold a 32-byte base64 key`);
-    return key;
+    text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
   }
+  const key = Buffer.from(text.trim(), 'base64');
+  if (key.length !== 32) throw new Error(`${path} does not hold a 32-byte base64 key`);
+  return key;
+}
+
+/** Writes a fresh `<data>/master.key` (mode 0600); if another process won the race, reads its key. */
+async function createMasterKey(dataDir: string): Promise<Buffer> {
+  const path = masterKeyPath(dataDir);
   const key = randomBytes(32);
-  await writeFile(path, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  try {
+    await writeFile(path, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return (await readMasterKey(dataDir, undefined))!;
+  }
   await chmod(path, 0o600);
   return key;
+}
+
+/**
+ * The master key: SKEP_MASTER_KEY (base64 or hex of 32 bytes) when set, otherwise `master.key` in
+ * the data folder, created with mode 0600 on first start. Services open the key through
+ * openSecretBox (master-key.ts), which never creates one for a folder that holds secrets already.
+ */
+export async function loadMasterKey(dataDir: string, fromEnv: string | undefined): Promise<Buffer> {
+  return (await readMasterKey(dataDir, fromEnv)) ?? createMasterKey(dataDir);
 }
