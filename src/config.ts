@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 
 // Server configuration from flags, then environment variables, then defaults.
 
@@ -38,7 +41,10 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
   const domains = values.domain ?? (env.SKEP_DOMAINS ? env.SKEP_DOMAINS.split(',') : []);
   const certFile = values['tls-cert'] ?? env.SKEP_TLS_CERT;
   const keyFile = values['tls-key'] ?? env.SKEP_TLS_KEY;
-  if (!!certFile !== !!keyFile) throw new Error('--tls-cert and --tls-key go together');
+  if (!!certFile !== !!keyFile) {
+    const missing = certFile ? '--tls-key (or SKEP_TLS_KEY)' : '--tls-cert (or SKEP_TLS_CERT)';
+    throw new Error(`HTTPS needs both --tls-cert and --tls-key (PEM files); ${missing} is missing.`);
+  }
   return {
     host: values.host ?? env.SKEP_HOST ?? '127.0.0.1',
     port,
@@ -52,4 +58,56 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     rootSecretAccessKey: env.SKEP_ROOT_SECRET_ACCESS_KEY,
     clock: () => new Date(),
   };
+}
+
+// ---- the endpoint record ----
+// `skep serve` writes the URL and region it serves into the data folder, so the operator CLI
+// (which opens the folder, not the server) prints client snippets that point at the real server.
+
+export interface EndpointRecord {
+  url: string;
+  region: string;
+}
+
+export function endpointRecordPath(dataDir: string): string {
+  return join(dataDir, 'endpoint.json');
+}
+
+/** A host as it goes in a URL: IPv6 literals in brackets. */
+function urlHost(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+/** The URL the server listens on, as a client on this machine reaches it. */
+export function listenUrl(tls: boolean, host: string, port: number): string {
+  return `${tls ? 'https' : 'http'}://${urlHost(host)}:${port}`;
+}
+
+/**
+ * The URL to give clients: the listening address, or this machine's name when listening on every
+ * interface (0.0.0.0 or ::), which no client can connect to.
+ */
+export function advertisedUrl(tls: boolean, host: string, port: number): string {
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  return listenUrl(tls, wildcard ? hostname() : host, port);
+}
+
+/** Written whole under a temporary name, then renamed: a CLI reading it never sees half a file. */
+export async function writeEndpointRecord(dataDir: string, record: EndpointRecord): Promise<void> {
+  const path = endpointRecordPath(dataDir);
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, JSON.stringify(record) + '\n');
+  await rename(temp, path);
+}
+
+/** The record of the last `skep serve` on this folder, or null (never served, or unreadable). */
+export async function readEndpointRecord(dataDir: string): Promise<EndpointRecord | null> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(endpointRecordPath(dataDir), 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null) return null;
+    const { url, region } = parsed as Record<string, unknown>;
+    return typeof url === 'string' && typeof region === 'string' ? { url, region } : null;
+  } catch {
+    return null;
+  }
 }

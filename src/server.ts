@@ -119,7 +119,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const port = (server.address() as AddressInfo).port;
   url = listenUrl(!!config.tls, config.host, port);
   // For the operator CLI's snippets: where this folder's server is (the port may have been 0).
-  await writeEndpointRecord(config.dataDir, { url: advertisedUrl(!!config.tls, config.host, port), region: config.region });
+  await writeEndpointRecord(config.dataDir, { url: advertisedUrl(!!config.tls, config.host, port), region: config.region }).catch((err: unknown) =>
+    log.warn({ err }, 'could not record the endpoint for the CLI'),
+  );
 
   const sweep = () =>
     objects.sweepOrphans(ORPHAN_MIN_AGE_MS).then(

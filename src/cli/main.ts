@@ -50,9 +50,18 @@ async function serve(argv: string[]): Promise<void> {
         `  sign in:  ${server.url}/console  (add users with: skep user create --email E)\n\n`,
     );
   }
-  const stop = async () => {
-    await server.close();
-    process.exit(0);
+  // Stops accepting requests, flushes buffered counters and closes the database, then exits 0.
+  const stop = (signal: NodeJS.Signals) => {
+    server.close().then(
+      () => {
+        out.write(`skep stopped (${signal})\n`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`skep did not stop cleanly: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

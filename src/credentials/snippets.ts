@@ -32,6 +32,7 @@ export function clientSnippets(i: SnippetInput): Snippets {
       `    addressing_style = path`,
       ``,
       `# then: aws --profile ${profile} s3 ls`,
+      `# (endpoint_url in the config needs AWS CLI 1.29+ or 2.13+; with older ones add --endpoint-url ${i.endpoint})`,
     ].join('\n'),
     rclone: [
       `# ~/.config/rclone/rclone.conf`,
