@@ -49,7 +49,7 @@ export async function openServices(
     objects,
     multipart: new MultipartService(objects),
     tokens,
-    projects: new ProjectService(meta),
+    projects: new ProjectService(meta, (e) => tokens.audit(e)),
     users: new UserService(meta, (e) => tokens.audit(e), opts.clock),
     usage,
     async close() {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { DAY_MS, issue, outcome, shiftServerAndClients, skep, skepJson, waitFor, type CliResult } from './helpers/tokens.js';
@@ -25,6 +28,9 @@ before(async () => {
 after(() => server.stop());
 
 const data = () => ['--data', server.dataDir];
+/** How the CLI names itself in the audit log: the OS user, and this machine as the source. */
+const CLI_ACTOR = `cli:${userInfo().username}`;
+const CLI_SOURCE = `local:${hostname()}`;
 
 interface Created {
   token: TokenView;
@@ -92,7 +98,7 @@ describe('skep token create', () => {
     assert.equal(out.token.permission, 'object-ro');
     assert.equal(out.token.permissionLabel, 'Object Read only');
     assert.deepEqual(out.token.bucketScope, [BUCKET]);
-    assert.equal(out.token.createdBy, 'cli');
+    assert.equal(out.token.createdBy, CLI_ACTOR);
     assert.equal(out.token.description, 'made by the CLI test');
     assert.ok(Math.abs(new Date(out.token.expiresAt!).getTime() - (Date.now() + 30 * DAY_MS)) < 120_000);
     assert.equal(out.endpoint, server.url);
@@ -121,7 +127,11 @@ describe('skep token create', () => {
   test('clear errors for bad expiry, scope, level, missing flags and the project maximum', async () => {
     const project = await skepJson<ProjectView>(['project', 'create', 'cli-limited', '--max-token-days', '30', ...data()]);
     await root.send(new CreateBucketCommand({ Bucket: 'cli-limited-bucket' }));
-    const base = (...extra: string[]) => ['token', 'create', '--project', server.bootstrap.projectId, '--name', 'bad', '--permission', 'object-ro', ...extra, ...data()];
+    // A bucket scope unless the case gives one: each case fails for its own reason.
+    const base = (...extra: string[]) => {
+      const scope = extra.includes('--bucket') || extra.includes('--all-buckets') ? [] : ['--all-buckets'];
+      return ['token', 'create', '--project', server.bootstrap.projectId, '--name', 'bad', '--permission', 'object-ro', ...scope, ...extra, ...data()];
+    };
     const cases: [string, string[], RegExp][] = [
       ['expiry 0', base('--expires', '0'), /Expiry must be a whole number of days from 1 to 365/],
       ['expiry 0d', base('--expires', '0d'), /from 1 to 365/],
@@ -129,12 +139,14 @@ describe('skep token create', () => {
       ['expiry in hours', base('--expires', '12h'), /--expires takes a number of days/],
       ['unknown bucket in scope', base('--bucket', 'no-such-bucket'), /Unknown bucket\(s\) in scope: no-such-bucket/],
       ['bucket and all buckets', base('--bucket', BUCKET, '--all-buckets'), /either --bucket or --all-buckets/],
-      ['unknown level', ['token', 'create', '--project', server.bootstrap.projectId, '--name', 'bad', '--permission', 'superuser', ...data()], /Unknown permission level "superuser".*admin-rw, admin-ro, object-rw, object-ro/],
+      // No silent "all buckets": the scope is chosen explicitly, as the REST API requires bucketScope.
+      ['no bucket scope', ['token', 'create', '--project', server.bootstrap.projectId, '--name', 'bad', '--permission', 'object-ro', ...data()], /Choose the bucket scope: --bucket B \(repeatable\) or --all-buckets/],
+      ['unknown level', ['token', 'create', '--project', server.bootstrap.projectId, '--name', 'bad', '--permission', 'superuser', '--all-buckets', ...data()], /Unknown permission level "superuser".*admin-rw, admin-ro, object-rw, object-ro/],
       ['missing --project', ['token', 'create', '--name', 'bad', '--permission', 'object-ro', ...data()], /--project is required/],
       ['missing --name', ['token', 'create', '--project', server.bootstrap.projectId, '--permission', 'object-ro', ...data()], /--name is required/],
       ['missing --permission', ['token', 'create', '--project', server.bootstrap.projectId, '--name', 'bad', ...data()], /--permission is required: one of admin-rw \(Admin Read & Write\)/],
-      ['unknown project', ['token', 'create', '--project', 'nope', '--name', 'bad', '--permission', 'object-ro', ...data()], /No project "nope"/],
-      ['over the project maximum', ['token', 'create', '--project', project.id, '--name', 'bad', '--permission', 'object-ro', '--expires', '31d', ...data()], /at most 30 days/],
+      ['unknown project', ['token', 'create', '--project', 'nope', '--name', 'bad', '--permission', 'object-ro', '--all-buckets', ...data()], /No project "nope"/],
+      ['over the project maximum', ['token', 'create', '--project', project.id, '--name', 'bad', '--permission', 'object-ro', '--all-buckets', '--expires', '31d', ...data()], /at most 30 days/],
       ['unknown flag', base('--colour', 'blue'), /Unknown option '--colour'/],
       ['a bucket of another project', ['token', 'create', '--project', project.id, '--name', 'bad', '--permission', 'object-ro', '--bucket', BUCKET, ...data()], /Unknown bucket/],
       ['show an unknown token', ['token', 'show', '00000000-0000-0000-0000-000000000000', ...data()], /No token/],
@@ -146,9 +158,9 @@ describe('skep token create', () => {
     assert.ok(!(await server.tokens.list(server.bootstrap.projectId)).some((t) => t.name === 'bad'), 'no token was created');
 
     // Within the maximum it works, and without --expires the project's maximum is the default.
-    const ok = await skepJson<Created>(['token', 'create', '--project', 'cli-limited', '--name', 'ok', '--permission', 'object-ro', '--expires', '30', ...data()]);
+    const ok = await skepJson<Created>(['token', 'create', '--project', 'cli-limited', '--name', 'ok', '--permission', 'object-ro', '--all-buckets', '--expires', '30', ...data()]);
     assert.ok(Math.abs(new Date(ok.token.expiresAt!).getTime() - (Date.now() + 30 * DAY_MS)) < 120_000);
-    const dflt = await skepJson<Created>(['token', 'create', '--project', 'cli-limited', '--name', 'default-expiry', '--permission', 'object-ro', ...data()]);
+    const dflt = await skepJson<Created>(['token', 'create', '--project', 'cli-limited', '--name', 'default-expiry', '--permission', 'object-ro', '--all-buckets', ...data()]);
     assert.ok(Math.abs(new Date(dflt.token.expiresAt!).getTime() - (Date.now() + 30 * DAY_MS)) < 120_000);
   });
 
@@ -177,7 +189,7 @@ describe('skep audit', () => {
   test('lists token management and authentication failures with actor, time, token and source, never a secret', async () => {
     const project = await server.services.projects.create('cli-audit');
     await root.send(new CreateBucketCommand({ Bucket: 'cli-audit-bucket' }));
-    const created = await skepJson<Created>(['token', 'create', '--project', project.id, '--name', 'audited', '--permission', 'admin-rw', ...data()]);
+    const created = await skepJson<Created>(['token', 'create', '--project', project.id, '--name', 'audited', '--permission', 'admin-rw', '--all-buckets', ...data()]);
     const id = created.token.id;
     const rotated = await skepJson<Created>(['token', 'rotate', id, '--grace', '1d', ...data()]);
     await skepJson(['token', 'confirm-rotation', id, ...data()]);
@@ -208,9 +220,10 @@ describe('skep audit', () => {
       const [row] = byAction(action);
       assert.ok(row, `${action} is listed`);
       assert.ok(!Number.isNaN(new Date(row.at).getTime()), 'with a time');
-      assert.equal(row.actor, action === 'token.enabled' ? 'console:alice' : 'cli');
+      // The CLI has no sign-in: its actor is the OS user, its source this machine.
+      assert.equal(row.actor, action === 'token.enabled' ? 'console:alice' : CLI_ACTOR);
+      assert.equal(row.source, action === 'token.enabled' ? '10.0.0.7' : CLI_SOURCE);
     }
-    assert.equal(byAction('token.enabled')[0].source, '10.0.0.7');
     const failed = byAction('auth.failed');
     assert.equal(failed.length, 1, JSON.stringify(rows, null, 2));
     assert.equal(failed[0].actor, created.credentials.accessKeyId);
@@ -292,6 +305,147 @@ describe('the AWS CLI with tokens made by `skep token create`', () => {
       const after = await awsRun('s3', 'ls', `s3://${BUCKET}/`);
       assert.notEqual(after.code, 0);
       assert.match(after.stderr, /InvalidAccessKeyId/);
+    } finally {
+      await home.remove();
+    }
+  });
+});
+
+describe('skep token rotate', () => {
+  test('without --grace the old secret works for the default 7 days', async () => {
+    const t = await issue(server, { permission: 'object-ro', bucketScope: [BUCKET] });
+    const r = await skepJson<Created>(['token', 'rotate', t.token.id, ...data()]);
+    assert.equal(r.token.rotationPending, true);
+    const deadline = new Date(r.token.rotationDeadline!).getTime();
+    assert.ok(Math.abs(deadline - (Date.now() + 7 * DAY_MS)) < 120_000, `rotation deadline ${r.token.rotationDeadline}`);
+    const text = await skep(['token', 'show', t.token.id, ...data()]);
+    assert.match(text.stdout, new RegExp(`rotation:\\s+pending; the old secret works until ${r.token.rotationDeadline!.replace(/\./g, '\\.')}`));
+  });
+});
+
+describe('skep token create --billing', () => {
+  test('a billing token reads the project usage with its bearer token; a token without it gets 403', async () => {
+    const projectId = server.bootstrap.projectId;
+    const billing = await skepJson<Created>(['token', 'create', '--project', projectId, '--name', 'billing', '--permission', 'object-ro', '--bucket', BUCKET, '--billing', ...data()]);
+    const plain = await skepJson<Created>(['token', 'create', '--project', projectId, '--name', 'no-billing', '--permission', 'admin-rw', '--all-buckets', ...data()]);
+    assert.equal(billing.token.billing, true);
+    assert.equal(plain.token.billing, false);
+    assert.match((await skep(['token', 'show', billing.token.id, ...data()])).stdout, /billing:\s+read usage/);
+    const usage = (bearer: string) => fetch(`${server.url}/api/v1/projects/${projectId}/usage`, { headers: { authorization: `Bearer ${bearer}` } });
+    const allowed = await usage(billing.credentials.bearerToken);
+    assert.equal(allowed.status, 200, await allowed.clone().text());
+    const report = (await allowed.json()) as { current: { bytes: number; objects: number }; days: unknown[] };
+    assert.equal(typeof report.current.bytes, 'number');
+    assert.ok(Array.isArray(report.days) && report.days.length > 0);
+    // Even an Admin Read & Write token needs billing for usage.
+    const denied = await usage(plain.credentials.bearerToken);
+    assert.equal(denied.status, 403, await denied.text());
+  });
+});
+
+describe('skep project update --max-token-days', () => {
+  test('lowering the maximum caps existing tokens at once (shown in list and show), raising it restores them; the change is audited', async () => {
+    const project = await skepJson<ProjectView>(['project', 'create', 'cli-max', ...data()]);
+    const created = await skepJson<Created>(['token', 'create', '--project', project.id, '--name', 'long', '--permission', 'admin-ro', '--all-buckets', '--expires', '90d', ...data()]);
+    const createdAt = new Date(created.token.createdAt).getTime();
+    const capped = new Date(createdAt + 30 * DAY_MS).toISOString();
+    const own = created.token.expiresAt!;
+
+    assert.equal((await skepJson<ProjectView>(['project', 'update', 'cli-max', '--max-token-days', '30', ...data()])).maxTokenDays, 30);
+    assert.equal((await skepJson<TokenView>(['token', 'show', created.token.id, ...data()])).expiresAt, capped, 'show: the effective expiry');
+    assert.equal((await skepJson<TokenView[]>(['token', 'list', '--project', project.id, ...data()]))[0].expiresAt, capped, 'list: the effective expiry');
+    assert.match((await skep(['token', 'list', '--project', project.id, ...data()])).stdout, new RegExp(`\\s${capped.slice(0, 10)}\\s`));
+
+    // The server enforces it: works on day 29, ExpiredToken on day 31 (not day 90).
+    const client = server.client({ credentials: created.credentials, maxAttempts: 1 });
+    let moved = 0;
+    const move = (ms: number) => {
+      shiftServerAndClients(server, ms, [client]);
+      moved += ms;
+    };
+    try {
+      move(29 * DAY_MS);
+      assert.ok((await outcome(client.send(new ListBucketsCommand({})))).ok, 'within the new maximum');
+      move(2 * DAY_MS);
+      const o = await outcome(client.send(new ListBucketsCommand({})));
+      assert.ok(!o.ok && o.code === 'ExpiredToken', JSON.stringify(o));
+      assert.equal((await server.tokens.show(created.token.id)).status, 'expired');
+      await assert.rejects(server.tokens.authenticateBearer(created.credentials.bearerToken), /expired/);
+
+      // Lifting the maximum gives the token back its own expiry, never more.
+      await skepJson(['project', 'update', project.id, '--max-token-days', 'none', ...data()]);
+      assert.equal((await skepJson<TokenView>(['token', 'show', created.token.id, ...data()])).expiresAt, own);
+      assert.ok((await outcome(client.send(new ListBucketsCommand({})))).ok, 'back to its own 90 days');
+    } finally {
+      server.shiftClock(-moved);
+    }
+
+    type Row = { action: string; actor: string; source: string | null; detail: string | null; projectId: string | null };
+    const rows = (await skepJson<Row[]>(['audit', '--project', project.id, ...data()])).filter((r) => r.action === 'project.updated');
+    assert.deepEqual(
+      rows.map((r) => [r.actor, r.source, r.detail]),
+      [
+        [CLI_ACTOR, CLI_SOURCE, 'max token days: 30 -> none'],
+        [CLI_ACTOR, CLI_SOURCE, 'max token days: none -> 30'],
+      ],
+    );
+  });
+});
+
+describe('the snippets `skep token create` prints, used as config files', () => {
+  // `endpoint_url` in ~/.aws/config needs AWS CLI >= 1.29 / 2.13: the newest generation on PATH.
+  const awsPath = findExecutable('aws', ['/usr/bin/aws']) ?? findExecutable('aws');
+  const aws = availability('AWS CLI', awsPath, 'pip install awscli');
+  const rclonePath = findExecutable('rclone');
+  const rclone = availability('rclone', rclonePath, 'apt-get install rclone');
+
+  async function createForSnippets(name: string): Promise<Created> {
+    // No --endpoint: the snippets point at the server running on this data folder.
+    return skepJson<Created>(['token', 'create', '--project', 'default', '--name', name, '--permission', 'object-ro', '--bucket', BUCKET, ...data()]);
+  }
+
+  /** The snippet's text under `# <file>` up to the next `# ` comment line. */
+  function section(snippet: string, file: string): string {
+    const lines = snippet.split('\n');
+    const start = lines.indexOf(`# ${file}`);
+    assert.ok(start >= 0, `the snippet has a ${file} section\n${snippet}`);
+    const rest = lines.slice(start + 1);
+    const end = rest.findIndex((l) => l.startsWith('# '));
+    return rest.slice(0, end < 0 ? undefined : end).join('\n') + '\n';
+  }
+
+  test('the AWS CLI profile: `aws --profile skep s3 ls`', { skip: aws.skip }, async () => {
+    const bin = aws.require();
+    const home = await tempDir('snippet-aws');
+    try {
+      const created = await createForSnippets('aws-snippet');
+      await mkdir(join(home.path, '.aws'));
+      await writeFile(join(home.path, '.aws', 'credentials'), section(created.snippets.awsCli, '~/.aws/credentials'));
+      await writeFile(join(home.path, '.aws', 'config'), section(created.snippets.awsCli, '~/.aws/config'));
+      const env = { ...baseEnv(home.path), AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '' };
+      const buckets = await run(bin, ['--profile', 'skep', 's3', 'ls'], { env });
+      assert.deepEqual(buckets.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).pop()), [BUCKET]);
+      const objects = await run(bin, ['--profile', 'skep', 's3', 'ls', `s3://${BUCKET}/`], { env });
+      assert.match(objects.stdout, /\s1 k\n/);
+    } finally {
+      await home.remove();
+    }
+  });
+
+  test('the rclone remote: `rclone lsd skep:`', { skip: rclone.skip }, async () => {
+    const bin = rclone.require();
+    const home = await tempDir('snippet-rclone');
+    try {
+      const created = await createForSnippets('rclone-snippet');
+      const config = join(home.path, 'rclone.conf');
+      await writeFile(config, created.snippets.rclone + '\n');
+      // baseEnv passes no AWS_CA_BUNDLE: rclone refuses to start with one on an http:// endpoint.
+      const env = baseEnv(home.path);
+      assert.equal(env.AWS_CA_BUNDLE, undefined);
+      const dirs = await run(bin, ['--config', config, 'lsd', 'skep:'], { env });
+      assert.deepEqual(dirs.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).pop()), [BUCKET]);
+      const files = await run(bin, ['--config', config, 'ls', `skep:${BUCKET}`], { env });
+      assert.match(files.stdout, /^\s*1 k$/m);
     } finally {
       await home.remove();
     }

@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { hostname, userInfo } from 'node:os';
+import { readEndpointRecord } from '../config.js';
 import { openServices, type Services } from '../wiring.js';
 import { createLogger } from '../log.js';
 import { DomainError } from '../util/domain-error.js';
 import { clientSnippets } from '../credentials/snippets.js';
-import type { IssuedCredentials, TokenView } from '../credentials/token-service.js';
+import type { IssuedCredentials, RequestSource, TokenView } from '../credentials/token-service.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
 import type { ProjectView } from '../projects/project-service.js';
 
@@ -35,6 +37,23 @@ async function withServices<T>(dataDir: string, fn: (s: Services) => Promise<T>)
   } finally {
     await services.close();
   }
+}
+
+/** The OS account running the CLI (no passwd entry in some containers: then the environment or uid). */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.LOGNAME ?? `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
+/**
+ * Who acts, for the audit log: the CLI has no sign-in, so the OS user and the machine stand in
+ * for the actor and the source address a request would have.
+ */
+export function cliIdentity(): RequestSource {
+  return { actor: `cli:${osUser()}`, source: `local:${hostname()}` };
 }
 
 /** "90d", "90" or "12h"-free: token lifetimes are whole days. */
@@ -121,7 +140,7 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
       case 'update': {
         if (!positionals[0]) throw new DomainError('invalid-argument', 'usage: skep project update PROJECT [--name N] [--max-token-days N|none]', 'project');
         const p = await s.projects.resolve(positionals[0]);
-        return print(await s.projects.update(p.id, { name: values.name, maxTokenDays: maxDays }));
+        return print(await s.projects.update(p.id, { name: values.name, maxTokenDays: maxDays }, cliIdentity()));
       }
       default:
         throw new DomainError('invalid-argument', 'usage: skep project create|list|update ...');
@@ -131,7 +150,8 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
 
 const TOKEN_USAGE = `usage:
   skep token create --project P --name N --permission admin-rw|admin-ro|object-rw|object-ro
-                    [--bucket B ...|--all-buckets] [--expires 90d] [--billing] [--description D]
+                    --bucket B [--bucket B2 ...] | --all-buckets
+                    [--expires 90d] [--billing] [--description D]
                     [--endpoint URL] [--region R]
   skep token list --project P
   skep token show|disable|enable|revoke|confirm-rotation TOKEN_ID
@@ -160,9 +180,11 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
     allowPositionals: true,
   });
   const dataDir = dataDirOf(values.data);
-  const endpoint = values.endpoint ?? process.env.SKEP_ENDPOINT ?? 'http://127.0.0.1:9000';
-  const region = values.region ?? process.env.SKEP_REGION ?? 'us-east-1';
-  const by = { actor: 'cli' };
+  // Snippets point at the server that last ran on this folder unless told otherwise.
+  const served = await readEndpointRecord(dataDir);
+  const endpoint = values.endpoint ?? process.env.SKEP_ENDPOINT ?? served?.url ?? 'http://127.0.0.1:9000';
+  const region = values.region ?? process.env.SKEP_REGION ?? served?.region ?? 'us-east-1';
+  const by = cliIdentity();
   const printToken = (t: TokenView) => io.out(values.json ? JSON.stringify(t, null, 2) + '\n' : tokenLines(t));
   const printIssued = (r: { token: TokenView; credentials: IssuedCredentials }) => {
     if (values.json) return io.out(JSON.stringify({ ...r, endpoint, snippets: clientSnippets({ endpoint, region, ...r.credentials }) }, null, 2) + '\n');
@@ -182,6 +204,10 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
           throw new DomainError('invalid-argument', `--permission is required: one of ${PERMISSION_LEVELS.map((l) => `${l} (${PERMISSION_LABELS[l]})`).join(', ')}.`, 'permission');
         }
         if (values.bucket && values['all-buckets']) throw new DomainError('invalid-argument', 'Use either --bucket or --all-buckets, not both.', 'bucket');
+        // No silent default: a token for every bucket (including future ones) is asked for by name.
+        if (!values.bucket && !values['all-buckets']) {
+          throw new DomainError('invalid-argument', 'Choose the bucket scope: --bucket B (repeatable) or --all-buckets.', 'bucket');
+        }
         const project = await s.projects.resolve(values.project);
         return printIssued(
           await s.tokens.create({
@@ -192,8 +218,8 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
             bucketScope: values.bucket ?? null,
             expiresInDays: values.expires === undefined ? undefined : parseDays(values.expires),
             billing: values.billing ?? false,
-            createdBy: 'cli',
-          }),
+            createdBy: by.actor,
+          }, by.source),
         );
       }
       case 'list': {
@@ -276,7 +302,7 @@ async function userCommand(argv: string[], io: Output): Promise<void> {
   const password = await readPassword(values.password, process.stdin);
   await withServices(dataDirOf(values.data), async (s) => {
     const project = values.project ? await s.projects.resolve(values.project) : undefined;
-    const user = await s.users.createUser({ email: values.email!, password, createdBy: 'cli' });
+    const user = await s.users.createUser({ email: values.email!, password, createdBy: cliIdentity().actor });
     if (project && role) await s.users.addMember(project.id, user.id, role);
     const membership = project && role ? { projectId: project.id, projectName: project.name, role } : null;
     if (values.json) return io.out(JSON.stringify({ user, membership }, null, 2) + '\n');

@@ -1,6 +1,6 @@
 import type { PermissionLevel } from '../auth/principal.js';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
-import type { TokenService } from './token-service.js';
+import { effectiveExpiry, type TokenService } from './token-service.js';
 
 // The console signs presigned URLs for a signed-in user with a token of its own: one per user and
 // project, named `console:<email>`, created on demand (7 days, all buckets, the level of the
@@ -28,21 +28,25 @@ export async function consoleCredential(
   input: { email: string; projectId: string; permission: PermissionLevel; now: Date },
 ): Promise<SigningCredential> {
   const name = consoleTokenName(input.email);
+  const project = await meta.getProject(input.projectId);
+  const maxTokenDays = project?.maxTokenDays ?? null;
   const rows = await meta.listTokens(input.projectId);
-  const reusable = rows.find(
-    (r) =>
-      r.createdBy === 'console' &&
-      r.name === name &&
-      r.permission === input.permission &&
-      r.bucketScope === null &&
-      tokens.stateOf(r, input.now) === 'active' &&
-      r.expiresAt !== null &&
-      r.expiresAt.getTime() - input.now.getTime() > REUSE_MIN_REMAINING_MS,
-  );
+  // Judged by the effective expiry: a lowered project maximum may end a token before its own date.
+  const reusable = rows
+    .map((r) => ({ ...r, expiresAt: effectiveExpiry(r, maxTokenDays) }))
+    .find(
+      (r) =>
+        r.createdBy === 'console' &&
+        r.name === name &&
+        r.permission === input.permission &&
+        r.bucketScope === null &&
+        tokens.stateOf(r, input.now) === 'active' &&
+        r.expiresAt !== null &&
+        r.expiresAt.getTime() - input.now.getTime() > REUSE_MIN_REMAINING_MS,
+    );
   let accessKeyId = reusable?.accessKeyId;
   if (!accessKeyId) {
-    const project = await meta.getProject(input.projectId);
-    const days = Math.min(CONSOLE_TOKEN_DAYS, project?.maxTokenDays ?? CONSOLE_TOKEN_DAYS);
+    const days = Math.min(CONSOLE_TOKEN_DAYS, maxTokenDays ?? CONSOLE_TOKEN_DAYS);
     const created = await tokens.create({
       projectId: input.projectId,
       name,

@@ -6,7 +6,7 @@ import type { AuditRow, MetadataStore } from '../storage/metadata/metadata-store
 import { DomainError } from '../util/domain-error.js';
 import { hashBearer } from './bearer.js';
 import { SecretBox } from './secret-box.js';
-import { TokenService, type CreateTokenInput } from './token-service.js';
+import { DEFAULT_ROTATION_GRACE_DAYS, TokenService, effectiveExpiry, type CreateTokenInput } from './token-service.js';
 
 // TokenService over an in-memory SQLite store with a clock the tests move.
 
@@ -198,11 +198,62 @@ describe('lookup (SigV4)', () => {
     assert.deepEqual((await tokens.lookup(credentials.accessKeyId))!.secrets, [next.secretAccessKey]);
   });
 
+  test('without a grace value the old secret and bearer token work for 7 days (DEFAULT_ROTATION_GRACE_DAYS)', async () => {
+    const { token, credentials } = await tokens.create(input());
+    const { credentials: next, token: view } = await tokens.rotate(token.id, by);
+    assert.equal(DEFAULT_ROTATION_GRACE_DAYS, 7);
+    assert.equal(view.rotationDeadline, new Date(now + 7 * DAY).toISOString());
+    now += 7 * DAY - 1;
+    assert.deepEqual((await tokens.lookup(credentials.accessKeyId))!.secrets, [next.secretAccessKey, credentials.secretAccessKey]);
+    assert.equal((await tokens.authenticateBearer(credentials.bearerToken)).tokenId, token.id);
+    now += 1;
+    assert.deepEqual((await tokens.lookup(credentials.accessKeyId))!.secrets, [next.secretAccessKey]);
+    await rejectsWith(tokens.authenticateBearer(credentials.bearerToken), 'unauthenticated', /not valid/);
+  });
+
   test('a grace period of 0 ends the old secret at once', async () => {
     const { token, credentials } = await tokens.create(input());
     const { credentials: next, token: view } = await tokens.rotate(token.id, by, 0);
     assert.equal(view.rotationPending, false);
     assert.deepEqual((await tokens.lookup(credentials.accessKeyId))!.secrets, [next.secretAccessKey]);
+  });
+});
+
+describe('project maximum token lifetime', () => {
+  test('a lowered maximum caps existing tokens from their creation, at lookup and in views; lifting it restores them', async () => {
+    const { token, credentials } = await tokens.create(input({ expiresInDays: 90 }));
+    await meta.updateProject(projectId, { maxTokenDays: 30 });
+    const capped = new Date(now + 30 * DAY);
+    assert.equal((await tokens.show(token.id)).expiresAt, capped.toISOString());
+    assert.equal((await tokens.list(projectId))[0].expiresAt, capped.toISOString());
+    assert.equal((await tokens.lookup(credentials.accessKeyId))!.expiresAt!.getTime(), capped.getTime());
+    now += 30 * DAY - 1;
+    assert.equal((await tokens.lookup(credentials.accessKeyId))!.state, 'active');
+    now += 1;
+    assert.equal((await tokens.lookup(credentials.accessKeyId))!.state, 'expired');
+    await rejectsWith(tokens.authenticateBearer(credentials.bearerToken), 'unauthenticated', /expired/);
+    await rejectsWith(tokens.rotate(token.id, by), 'conflict', /expired/);
+    // A shorter own expiry stays; a higher maximum never extends a token.
+    await meta.updateProject(projectId, { maxTokenDays: 365 });
+    assert.equal((await tokens.show(token.id)).expiresAt, new Date(now - 30 * DAY + 90 * DAY).toISOString());
+    assert.equal((await tokens.lookup(credentials.accessKeyId))!.state, 'active');
+  });
+
+  test('a token without expiry (the bootstrap credential) is outside the maximum', async () => {
+    const { token, credentials } = await tokens.create(input({ name: 'bootstrap', permission: 'admin-rw', bootstrap: {} }));
+    assert.equal(token.expiresAt, null);
+    await meta.updateProject(projectId, { maxTokenDays: 1 });
+    now += 400 * DAY;
+    assert.equal((await tokens.show(token.id)).expiresAt, null);
+    assert.equal((await tokens.lookup(credentials.accessKeyId))!.state, 'active');
+  });
+
+  test('effectiveExpiry', () => {
+    const createdAt = new Date(0);
+    assert.equal(effectiveExpiry({ createdAt, expiresAt: new Date(90 * DAY) }, null)!.getTime(), 90 * DAY);
+    assert.equal(effectiveExpiry({ createdAt, expiresAt: new Date(90 * DAY) }, 30)!.getTime(), 30 * DAY);
+    assert.equal(effectiveExpiry({ createdAt, expiresAt: new Date(10 * DAY) }, 30)!.getTime(), 10 * DAY);
+    assert.equal(effectiveExpiry({ createdAt, expiresAt: null }, 30), null);
   });
 });
 

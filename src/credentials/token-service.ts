@@ -73,6 +73,16 @@ export interface RequestSource {
   source?: string;
 }
 
+/**
+ * When a token stops working: its own expiry, or earlier when the project's maximum lifetime was
+ * lowered after it was made (counted from its creation). A token made without expiry (the
+ * bootstrap credential, the operator's root key) is outside the project maximum, as at creation.
+ */
+export function effectiveExpiry(row: Pick<TokenRow, 'expiresAt' | 'createdAt'>, maxTokenDays: number | null): Date | null {
+  if (row.expiresAt === null || maxTokenDays === null) return row.expiresAt;
+  return new Date(Math.min(row.expiresAt.getTime(), row.createdAt.getTime() + maxTokenDays * DAY_MS));
+}
+
 function iso(d: Date | null): string | null {
   return d ? d.toISOString() : null;
 }
@@ -150,8 +160,9 @@ export class TokenService implements CredentialLookup {
   // ---- SigV4 credential lookup ----
 
   async lookup(accessKeyId: string): Promise<ResolvedCredential | null> {
-    const row = await this.meta.getTokenByAccessKeyId(accessKeyId);
-    if (!row) return null;
+    const stored = await this.meta.getTokenByAccessKeyId(accessKeyId);
+    if (!stored) return null;
+    const row = await this.withEffectiveExpiry(stored);
     const now = this.clock();
     // The access key ID is bound as associated data: a ciphertext moved to another row fails.
     const secrets = [this.box.decrypt(row.secretCiphertext, row.accessKeyId)];
@@ -164,7 +175,8 @@ export class TokenService implements CredentialLookup {
   /** Bearer tokens for the REST API: the principal, or a DomainError('unauthenticated'). */
   async authenticateBearer(token: string, source?: string): Promise<Principal> {
     const prefix = bearerPrefix(token);
-    const row = prefix ? await this.meta.getTokenByBearerPrefix(prefix) : null;
+    const stored = prefix ? await this.meta.getTokenByBearerPrefix(prefix) : null;
+    const row = stored ? await this.withEffectiveExpiry(stored) : null;
     const now = this.clock();
     let valid = false;
     if (row) {
@@ -284,14 +296,22 @@ export class TokenService implements CredentialLookup {
     return { token: this.view(row), credentials: { bearerToken: bearer.token, accessKeyId, secretAccessKey } };
   }
 
+  /** The row as it is enforced: expiresAt capped by the project's current maximum lifetime. */
+  private async withEffectiveExpiry(row: TokenRow): Promise<TokenRow> {
+    const project = await this.meta.getProject(row.projectId);
+    return { ...row, expiresAt: effectiveExpiry(row, project?.maxTokenDays ?? null) };
+  }
+
+  /** The token, with its effective expiry (never written back: patches do not carry expiresAt). */
   async require(id: string, projectId?: string): Promise<TokenRow> {
     const row = await this.meta.getToken(id);
     if (!row || (projectId !== undefined && row.projectId !== projectId)) throw new DomainError('not-found', `No token ${id}.`);
-    return row;
+    return this.withEffectiveExpiry(row);
   }
 
   async list(projectId: string): Promise<TokenView[]> {
-    return (await this.meta.listTokens(projectId)).map((r) => this.view(r));
+    const maxTokenDays = (await this.meta.getProject(projectId))?.maxTokenDays ?? null;
+    return (await this.meta.listTokens(projectId)).map((r) => this.view({ ...r, expiresAt: effectiveExpiry(r, maxTokenDays) }));
   }
 
   async show(id: string, projectId?: string): Promise<TokenView> {

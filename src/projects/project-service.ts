@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { MetadataStore, ProjectRow } from '../storage/metadata/metadata-store.js';
+import type { AuditRow, MetadataStore, ProjectRow } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
-import { MAX_EXPIRY_DAYS } from '../credentials/token-service.js';
+import { MAX_EXPIRY_DAYS, type RequestSource } from '../credentials/token-service.js';
 
 // Projects own buckets and tokens.
 
@@ -31,8 +31,23 @@ function checkMaxDays(days: number | null | undefined): number | null | undefine
   return days;
 }
 
+export type AuditSink = (e: Omit<AuditRow, 'id' | 'at'>) => Promise<void>;
+
+/** What an update changed, for the audit log ("max token days: 90 -> 30"), or null if nothing. */
+function describeChange(before: ProjectRow, after: { name?: string; maxTokenDays?: number | null }): string | null {
+  const parts: string[] = [];
+  if (after.name !== undefined && after.name !== before.name) parts.push(`name: ${JSON.stringify(before.name)} -> ${JSON.stringify(after.name)}`);
+  if (after.maxTokenDays !== undefined && after.maxTokenDays !== before.maxTokenDays) {
+    parts.push(`max token days: ${before.maxTokenDays ?? 'none'} -> ${after.maxTokenDays ?? 'none'}`);
+  }
+  return parts.length ? parts.join('; ') : null;
+}
+
 export class ProjectService {
-  constructor(private readonly meta: MetadataStore) {}
+  constructor(
+    private readonly meta: MetadataStore,
+    private readonly audit: AuditSink = async () => undefined,
+  ) {}
 
   async create(name: string, maxTokenDays: number | null = null): Promise<ProjectView> {
     const row: ProjectRow = { id: randomUUID(), name: checkName(name), createdAt: new Date(), maxTokenDays: checkMaxDays(maxTokenDays) ?? null };
@@ -61,12 +76,19 @@ export class ProjectService {
     throw new DomainError('not-found', `No project "${idOrName}".`, 'project');
   }
 
-  async update(id: string, patch: { name?: string; maxTokenDays?: number | null }): Promise<ProjectView> {
+  /**
+   * Renames a project or changes its maximum token lifetime. A lower maximum applies at once to
+   * existing tokens too (TokenService caps their expiry), so the change is audited.
+   */
+  async update(id: string, patch: { name?: string; maxTokenDays?: number | null }, by: RequestSource): Promise<ProjectView> {
     const clean = {
       name: patch.name === undefined ? undefined : checkName(patch.name),
       maxTokenDays: checkMaxDays(patch.maxTokenDays),
     };
-    if (!(await this.meta.updateProject(id, clean))) throw new DomainError('not-found', `No project ${id}.`, 'project');
+    const before = await this.meta.getProject(id);
+    if (!before || !(await this.meta.updateProject(id, clean))) throw new DomainError('not-found', `No project ${id}.`, 'project');
+    const detail = describeChange(before, clean);
+    if (detail) await this.audit({ action: 'project.updated', actor: by.actor, tokenId: null, projectId: id, source: by.source ?? null, detail });
     return this.require(id);
   }
 }
