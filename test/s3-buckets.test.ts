@@ -187,6 +187,27 @@ describe('ListObjectVersions on an unversioned bucket', () => {
     }
   });
 
+  test('NextVersionIdMarker names a version only when the page ends on one, not on a common prefix', async () => {
+    const name = await newBucket('vnext');
+    for (const Key of ['a', 'dir/x', 'dir/y', 'z']) await s3.send(new PutObjectCommand({ Bucket: name, Key, Body: Key }));
+    // Page 1 ends on the key "a".
+    const first = await s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/', MaxKeys: 1 }));
+    assert.equal(first.IsTruncated, true);
+    assert.equal(first.NextKeyMarker, 'a');
+    assert.equal(first.NextVersionIdMarker, 'null');
+    // Page 2 ends on the common prefix "dir/": no version to name.
+    const second = await s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/', MaxKeys: 1, KeyMarker: 'a', VersionIdMarker: 'null' }));
+    assert.deepEqual(second.CommonPrefixes?.map((p) => p.Prefix), ['dir/']);
+    assert.equal(second.IsTruncated, true);
+    assert.equal(second.NextKeyMarker, 'dir/');
+    assert.equal(second.NextVersionIdMarker, undefined);
+    // Resuming from the prefix alone skips all of it.
+    const third = await s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/', MaxKeys: 1, KeyMarker: second.NextKeyMarker }));
+    assert.deepEqual(third.Versions?.map((v) => v.Key), ['z']);
+    assert.equal(third.IsTruncated, false);
+    assert.equal(third.NextVersionIdMarker, undefined);
+  });
+
   test('the "empty a bucket" loop (list versions, delete them in batches) empties it and DeleteBucket succeeds', async () => {
     const name = await newBucket('empty');
     const keys = Array.from({ length: 30 }, (_, i) => `obj-${i}`);

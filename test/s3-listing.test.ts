@@ -173,10 +173,18 @@ describe('ListObjectsV2', () => {
     assert.equal(err.$metadata.httpStatusCode, 400);
   });
 
-  test('max-keys 0 returns no entries', async () => {
+  test('max-keys 0 returns no entries, not truncated, with no continuation token', async () => {
     const res = await s3.send(new ListObjectsV2Command({ Bucket: tree, MaxKeys: 0 }));
     assert.equal(res.KeyCount, 0);
+    assert.equal(res.MaxKeys, 0);
     assert.equal(res.Contents, undefined);
+    assert.equal(res.CommonPrefixes, undefined);
+    assert.equal(res.IsTruncated, false);
+    assert.equal(res.NextContinuationToken, undefined);
+    const v1 = await s3.send(new ListObjectsCommand({ Bucket: tree, MaxKeys: 0, Delimiter: '/' }));
+    assert.equal(v1.IsTruncated, false);
+    assert.equal(v1.NextMarker, undefined);
+    assert.equal(v1.Contents, undefined);
   });
 
   test('listing a missing bucket is NoSuchBucket', async () => {

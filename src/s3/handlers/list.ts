@@ -122,12 +122,15 @@ export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
   }
   const maxKeys = maxKeysOf(ctx);
   const result = await page(ctx, prefix, delimiter, keyMarker, maxKeys);
+  // NextVersionIdMarker names an object version; a page that ends on a common prefix has none
+  // to name, so it carries only NextKeyMarker (the prefix).
+  const endsOnVersion = result.last !== undefined && result.contents.at(-1)?.key === result.last;
   const value: Record<string, unknown> = {
     Name: ctx.op.bucket,
     Prefix: enc(prefix),
     KeyMarker: enc(keyMarker),
     VersionIdMarker: versionIdMarker,
-    ...(result.isTruncated && result.last ? { NextKeyMarker: enc(result.last), NextVersionIdMarker: 'null' } : {}),
+    ...(result.isTruncated && result.last ? { NextKeyMarker: enc(result.last), ...(endsOnVersion ? { NextVersionIdMarker: 'null' } : {}) } : {}),
     MaxKeys: maxKeys,
     ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
     IsTruncated: result.isTruncated,
