@@ -216,19 +216,25 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'ReadObject', bucket);
     const row = await deps.objects.requireBucket(projectId, bucket);
-    const obj = await deps.objects.headObject(row, key);
-    const headers = {
-      'Content-Type': obj.headers['content-type'] ?? 'application/octet-stream',
-      'Content-Length': String(obj.size),
-      'Content-Disposition': attachment(key),
-      ETag: obj.etag,
-      'Last-Modified': obj.lastModified.toUTCString(),
-      'X-Content-Type-Options': 'nosniff',
-      'Cache-Control': 'private, no-store',
-    };
-    if (obj.size === 0) return c.body(null, 200, headers);
-    const stream = deps.objects.openObject(obj);
-    return c.body(Readable.toWeb(stream) as unknown as ReadableStream, 200, headers);
+    // Leased: an overwrite or delete that commits before the bytes are opened cannot remove them.
+    const lease = await deps.objects.leaseObject(row, key);
+    try {
+      const obj = lease.row;
+      const headers = {
+        'Content-Type': obj.headers['content-type'] ?? 'application/octet-stream',
+        'Content-Length': String(obj.size),
+        'Content-Disposition': attachment(key),
+        ETag: obj.etag,
+        'Last-Modified': obj.lastModified.toUTCString(),
+        'X-Content-Type-Options': 'nosniff',
+        'Cache-Control': 'private, no-store',
+      };
+      if (obj.size === 0) return c.body(null, 200, headers);
+      // The stream holds its own pin until it closes.
+      return c.body(Readable.toWeb(lease.open()) as unknown as ReadableStream, 200, headers);
+    } finally {
+      lease.release();
+    }
   });
 
   app.openapi(deleteObject, async (c) => {
