@@ -5,6 +5,8 @@ import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../src/auth/principal.js';
 import { CAPABILITIES, PERMISSIONS } from '../console/src/permissions.js';
 import { hrefOf, parseRoute, type Route } from '../console/src/router.js';
 import { formatBytes, formatRelative } from '../console/src/format.js';
+import { byteTicks, storedChange, usageRange, usageSeries, usageTotals } from '../console/src/components/usageSeries.js';
+import type { UsageReport } from '../console/src/api.js';
 
 // The console's pure parts, run under Node: what it tells people about permissions must match
 // the authorizer, and every route must survive a trip through its URL.
@@ -57,4 +59,47 @@ test('sizes and times read the way people say them', () => {
   assert.equal(formatRelative('2026-01-10T09:00:00Z', now), '3 hours ago');
   assert.equal(formatRelative('2026-01-20T12:00:00Z', now), 'in 10 days');
   assert.equal(formatRelative(null, now), '—');
+});
+
+test('usage charts: one row per day, zero requests and a gap (not a zero) where the report has no figure', () => {
+  const { from, to } = usageRange(4, new Date('2026-03-02T18:00:00Z'));
+  assert.equal(from.toISOString(), '2026-02-27T00:00:00.000Z');
+  assert.equal(to.toISOString(), '2026-03-02T00:00:00.000Z');
+  const requests = { read: 1, write: 2, list: 3, delete: 4, other: 5 };
+  const report: UsageReport = {
+    current: { bytes: 300, objects: 3 },
+    buckets: [],
+    days: [
+      { date: '2026-02-28', requests, bytesIn: 10, bytesOut: 20, storedBytes: 100, objects: 1 },
+      { date: '2026-03-01', requests, bytesIn: 0, bytesOut: 5, storedBytes: 0, objects: 0 },
+      { date: '2026-03-02', requests, bytesIn: 0, bytesOut: 0, storedBytes: 300, objects: 3 },
+    ],
+  };
+  const points = usageSeries(report, from, 4);
+  assert.deepEqual(
+    points.map((p) => [p.day, p.Read + p.Write + p.List + p.Delete + p.Other, p['Bytes in'], p['Bytes out'], p.Stored, p.Objects]),
+    [
+      ['2026-02-27', 0, 0, 0, null, null],
+      ['2026-02-28', 15, 10, 20, 100, 1],
+      ['2026-03-01', 15, 0, 5, 0, 0],
+      ['2026-03-02', 15, 0, 0, 300, 3],
+    ],
+  );
+  assert.deepEqual(usageTotals(points), { requests: 45, bytesIn: 10, bytesOut: 25, peakStored: 300 });
+  const change = storedChange(points);
+  assert.deepEqual([change?.first.day, change?.last.day], ['2026-02-28', '2026-03-02']);
+  assert.equal(storedChange(usageSeries({ ...report, days: [] }, from, 4)), null);
+});
+
+test('size axes tick on round numbers of the unit shown', () => {
+  assert.deepEqual(byteTicks(7065).map(formatBytes), ['0 B', '2 KB', '4 KB', '6 KB', '8 KB']);
+  assert.deepEqual(byteTicks(789).map(formatBytes), ['0 B', '200 B', '400 B', '600 B', '800 B']);
+  assert.deepEqual(byteTicks(3.1 * 1024 ** 2).map(formatBytes), ['0 B', '1 MB', '2 MB', '3 MB', '4 MB']);
+  assert.deepEqual(byteTicks(3), [0, 1, 2, 3]);
+  assert.deepEqual(byteTicks(0), [0, 1]);
+  for (const max of [1, 1000, 1023, 1024, 5e6, 7.7e9, 1e15]) {
+    const ticks = byteTicks(max);
+    assert.ok(ticks.length >= 2 && ticks.length <= 9, `${max}: ${ticks.length} ticks`);
+    assert.ok(ticks[ticks.length - 1] >= max && ticks[ticks.length - 2] < max, `${max}: ${ticks}`);
+  }
 });

@@ -117,10 +117,20 @@ export interface RequestCounts {
   other: number;
 }
 
+export interface UsageDay {
+  date: string;
+  requests: RequestCounts;
+  bytesIn: number;
+  bytesOut: number;
+  /** Stored at the end of the day (today: now); null before the first figure, after today, and in token reports. */
+  storedBytes: number | null;
+  objects: number | null;
+}
+
 export interface UsageReport {
   current: { bytes: number; objects: number };
   buckets: { name: string; bytes: number; objects: number }[];
-  days: { date: string; requests: RequestCounts; bytesIn: number; bytesOut: number }[];
+  days: UsageDay[];
 }
 
 /** An RFC 9457 problem from the API, or a failure to reach it. */
@@ -346,8 +356,10 @@ export class ApiClient {
   }
 
   // ---- usage ----
-  usage(p: string, q: { from: string; to: string }): Promise<UsageReport> {
-    const qs = new URLSearchParams(q);
+  /** The project's usage, or one bucket's when `bucket` is given. */
+  usage(p: string, q: { from: string; to: string; bucket?: string }): Promise<UsageReport> {
+    const qs = new URLSearchParams({ from: q.from, to: q.to });
+    if (q.bucket) qs.set('bucket', q.bucket);
     return this.request('GET', `/projects/${enc(p)}/usage?${qs}`);
   }
 }

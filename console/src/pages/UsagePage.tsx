@@ -1,15 +1,22 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
-import { Button, EmptyState, Group, Paper, Progress, SegmentedControl, SimpleGrid, Skeleton, Table, Text, Title } from '@mantine/core';
-import { BarChart } from '@mantine/charts';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { Anchor, Box, Button, EmptyState, Group, Paper, Progress, SegmentedControl, Select, SimpleGrid, Skeleton, Table, Text, Title } from '@mantine/core';
+import { AreaChart, BarChart } from '@mantine/charts';
 import { IconChartBar } from '@tabler/icons-react';
 import { api, errorMessage, type UsageReport } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { LoadError } from '../components/LoadError';
+import { ChartPanel } from '../components/ChartPanel';
+import { byteTicks, storedChange, usageRange, usageSeries, usageTotals } from '../components/usageSeries';
 import { formatBytes, formatCount, isoDay } from '../format';
 import { useLinkProps } from '../router';
 import { useSession } from '../session';
 
-type Load = { state: 'loading' } | { state: 'error'; message: string } | { state: 'ready'; data: UsageReport };
+/** The selector's value for the whole project (no bucket name contains '*'). */
+const ALL = '*';
+
+/** `all`: the whole project (the bucket table and the selector); `view`: what the page shows (all, or one bucket). */
+type Reports = { all: UsageReport; view: UsageReport };
+type Load = { state: 'loading' } | { state: 'error'; message: string } | { state: 'ready'; data: Reports; refreshing: boolean };
 
 const RANGES = [
   { value: '7', label: '7 days' },
@@ -17,100 +24,122 @@ const RANGES = [
   { value: '90', label: '90 days' },
 ];
 
-const DAY_MS = 86_400_000;
-
-/** Every day in [from, to] with the report's numbers, zeros where it has none. */
-function fillDays(report: UsageReport, from: Date, days: number) {
-  const byDate = new Map(report.days.map((d) => [d.date, d]));
-  return Array.from({ length: days }, (_, i) => {
-    const date = isoDay(new Date(from.getTime() + i * DAY_MS));
-    const d = byDate.get(date);
-    const r = d?.requests ?? { read: 0, write: 0, list: 0, delete: 0, other: 0 };
-    return {
-      date: date.slice(5),
-      Read: r.read,
-      Write: r.write,
-      List: r.list,
-      Delete: r.delete,
-      Other: r.other,
-      'Bytes in': d?.bytesIn ?? 0,
-      'Bytes out': d?.bytesOut ?? 0,
-    };
-  });
-}
+const CHART_HEIGHT = 240;
 
 export function UsagePage() {
   const { project } = useSession();
   const [range, setRange] = useState('30');
+  const [bucket, setBucket] = useState(ALL);
   const [load, setLoad] = useState<Load>({ state: 'loading' });
-  const buckets = useLinkProps({ name: 'buckets', projectId: project.id });
-  const tokens = useLinkProps({ name: 'tokens', projectId: project.id });
+  const latest = useRef(0);
 
   const days = Number(range);
-  const { from, to } = useMemo(() => {
-    const now = new Date();
-    const end = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-    return { from: new Date(end.getTime() - (days - 1) * DAY_MS), to: end };
-  }, [days]);
+  const { from, to } = useMemo(() => usageRange(days), [days]);
 
   const reload = useCallback(async () => {
+    const mine = ++latest.current;
+    setLoad((l) => (l.state === 'ready' ? { ...l, refreshing: true } : { state: 'loading' }));
     try {
-      setLoad({ state: 'ready', data: await api.usage(project.id, { from: isoDay(from), to: isoDay(to) }) });
+      const q = { from: isoDay(from), to: isoDay(to) };
+      const all = api.usage(project.id, q);
+      const view = bucket === ALL ? all : api.usage(project.id, { ...q, bucket });
+      const data = { all: await all, view: await view };
+      if (mine === latest.current) setLoad({ state: 'ready', data, refreshing: false });
     } catch (err) {
-      setLoad({ state: 'error', message: errorMessage(err) });
+      if (mine === latest.current) setLoad({ state: 'error', message: errorMessage(err) });
     }
-  }, [project.id, from, to]);
+  }, [project.id, from, to, bucket]);
   useEffect(() => {
-    setLoad({ state: 'loading' });
     void reload();
   }, [reload]);
+  // Another project: start again from the whole project.
+  useEffect(() => {
+    setBucket(ALL);
+    setLoad({ state: 'loading' });
+  }, [project.id]);
 
+  const names = load.state === 'ready' ? load.data.all.buckets.map((b) => b.name).sort() : [];
+  if (bucket !== ALL && !names.includes(bucket)) names.push(bucket);
+  const bucketControl = (
+    <Select
+      aria-label="Bucket"
+      data-testid="usage-bucket"
+      value={bucket}
+      onChange={(v) => setBucket(v ?? ALL)}
+      data={[{ value: ALL, label: 'All buckets' }, ...names.map((n) => ({ value: n, label: n }))]}
+      allowDeselect={false}
+      searchable={names.length > 8}
+      disabled={load.state !== 'ready'}
+      w={220}
+      size="sm"
+      comboboxProps={{ withinPortal: true }}
+    />
+  );
   const rangeControl = <SegmentedControl value={range} onChange={setRange} data={RANGES} aria-label="Time range" size="sm" />;
+  const scope = bucket === ALL ? project.name : `bucket ${bucket}`;
 
   return (
     <>
-      <PageHeader title="Usage" description={`What ${project.name} stores now, and its requests and traffic per day (UTC).`} actions={rangeControl} />
+      <PageHeader
+        title="Usage"
+        description={`What ${scope} stores, and its requests and traffic per day (UTC).`}
+        actions={
+          <>
+            {bucketControl}
+            {rangeControl}
+          </>
+        }
+      />
       {load.state === 'loading' && (
-        <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }}>
-          {[0, 1, 2, 3].map((i) => (
-            <Skeleton key={i} height={92} radius="md" />
-          ))}
-        </SimpleGrid>
+        <>
+          <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }} mb="lg">
+            {[0, 1, 2, 3].map((i) => (
+              <Skeleton key={i} height={92} radius="md" />
+            ))}
+          </SimpleGrid>
+          <Skeleton height={CHART_HEIGHT + 110} radius="md" />
+        </>
       )}
       {load.state === 'error' && <LoadError what="usage" message={load.message} onRetry={reload} />}
-      {load.state === 'ready' && <UsageView report={load.data} from={from} days={days} bucketsLink={buckets} tokensLink={tokens} />}
+      {load.state === 'ready' && (
+        <UsageView
+          reports={load.data}
+          refreshing={load.refreshing}
+          bucket={bucket === ALL ? null : bucket}
+          onBucket={(b) => setBucket(b ?? ALL)}
+          from={from}
+          days={days}
+        />
+      )}
     </>
   );
 }
 
 function UsageView({
-  report,
+  reports,
+  refreshing,
+  bucket,
+  onBucket,
   from,
   days,
-  bucketsLink,
-  tokensLink,
 }: {
-  report: UsageReport;
+  reports: Reports;
+  refreshing: boolean;
+  bucket: string | null;
+  onBucket: (b: string | null) => void;
   from: Date;
   days: number;
-  bucketsLink: ReturnType<typeof useLinkProps>;
-  tokensLink: ReturnType<typeof useLinkProps>;
 }) {
-  const series = useMemo(() => fillDays(report, from, days), [report, from, days]);
-  const totals = useMemo(() => {
-    let requests = 0;
-    let bytesIn = 0;
-    let bytesOut = 0;
-    for (const d of report.days) {
-      const r = d.requests;
-      requests += r.read + r.write + r.list + r.delete + r.other;
-      bytesIn += d.bytesIn;
-      bytesOut += d.bytesOut;
-    }
-    return { requests, bytesIn, bytesOut };
-  }, [report]);
+  const { project } = useSession();
+  const bucketsLink = useLinkProps({ name: 'buckets', projectId: project.id });
+  const tokensLink = useLinkProps({ name: 'tokens', projectId: project.id });
+  const bucketLink = useLinkProps(bucket ? { name: 'bucket', projectId: project.id, bucket, prefix: '' } : { name: 'buckets', projectId: project.id });
+  const { all, view } = reports;
+  const points = useMemo(() => usageSeries(view, from, days), [view, from, days]);
+  const totals = useMemo(() => usageTotals(points), [points]);
+  const allTotals = useMemo(() => usageTotals(usageSeries(all, from, days)), [all, from, days]);
 
-  const nothing = report.current.objects === 0 && report.current.bytes === 0 && totals.requests === 0 && report.buckets.length === 0;
+  const nothing = all.current.objects === 0 && all.current.bytes === 0 && allTotals.requests === 0 && all.buckets.length === 0;
   if (nothing) {
     return (
       <Paper withBorder radius="md" py={48} px="md" data-testid="usage-empty">
@@ -133,33 +162,105 @@ function UsageView({
     );
   }
 
-  const maxBucket = Math.max(1, ...report.buckets.map((b) => b.bytes));
+  const where = bucket ? `"${bucket}"` : 'this project';
+  const change = storedChange(points);
+  const storedEmpty =
+    change === null || (totals.peakStored === 0 && view.current.bytes === 0)
+      ? {
+          title: bucket ? `"${bucket}" stores nothing in these ${days} days` : `Nothing stored in these ${days} days`,
+          description: bucket
+            ? 'Upload files to it on its page or with an S3 client; the chart fills in from the day they arrive.'
+            : 'Create a bucket and upload files, on the Buckets page or with an S3 client; the chart fills in from the day they arrive.',
+          action: (
+            <Button component="a" size="xs" variant="light" mt={4} {...bucketLink}>
+              {bucket ? `Open ${bucket}` : 'Go to buckets'}
+            </Button>
+          ),
+        }
+      : null;
+  const requestsEmpty =
+    totals.requests === 0
+      ? {
+          title: `No requests to ${where} in the last ${days} days`,
+          description: 'Requests from S3 clients, SDKs and this console count here a few seconds after they are made.',
+        }
+      : null;
+  const transferEmpty =
+    totals.bytesIn + totals.bytesOut === 0
+      ? { title: `No data in or out of ${where} in the last ${days} days`, description: 'Uploads count as data in, downloads as data out.' }
+      : null;
+
+  const stored = (
+    <Box ta="right" data-testid="usage-stored-caption">
+      <Text fw={700} fz="lg" lh={1.2}>
+        {formatBytes(view.current.bytes)}
+      </Text>
+      <Text size="xs" c="dimmed">
+        {formatCount(view.current.objects)} {view.current.objects === 1 ? 'object' : 'objects'} now
+        {!storedEmpty && change && change.first.day !== change.last.day && change.first.Stored !== null && change.last.Stored !== null
+          ? ` · ${signedBytes(change.last.Stored - change.first.Stored)} since ${change.first.label}`
+          : ''}
+      </Text>
+    </Box>
+  );
+
+  const storedTicks = byteTicks(Math.max(totals.peakStored, view.current.bytes));
+  const transferTicks = byteTicks(Math.max(0, ...points.map((p) => Math.max(p['Bytes in'], p['Bytes out']))));
+  const maxBucket = Math.max(1, ...all.buckets.map((b) => b.bytes));
   return (
-    <>
+    <Box style={{ opacity: refreshing ? 0.6 : 1, transition: 'opacity 150ms' }} aria-busy={refreshing} data-testid="usage-view" data-bucket={bucket ?? ''}>
       <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }} mb="lg">
-        <Stat label="Stored now" value={formatBytes(report.current.bytes)} testId="usage-bytes" />
-        <Stat label="Objects now" value={formatCount(report.current.objects)} testId="usage-objects" />
+        <Stat label="Stored now" value={formatBytes(view.current.bytes)} testId="usage-bytes" />
+        <Stat label="Objects now" value={formatCount(view.current.objects)} testId="usage-objects" />
         <Stat label={`Requests, last ${days} days`} value={formatCount(totals.requests)} testId="usage-requests" />
         <Stat label={`Data in / out, last ${days} days`} value={`${formatBytes(totals.bytesIn)} / ${formatBytes(totals.bytesOut)}`} testId="usage-traffic" />
       </SimpleGrid>
 
+      <Box mb="lg">
+        <ChartPanel
+          title="Stored bytes over time"
+          description={`What ${where} held at the end of each day (UTC); today is what it holds now. A day without changes keeps the day before's figure.`}
+          aside={stored}
+          empty={storedEmpty}
+          height={CHART_HEIGHT}
+          testId="usage-stored-chart"
+        >
+          <AreaChart
+            h={CHART_HEIGHT}
+            data={points}
+            dataKey="label"
+            series={[{ name: 'Stored', color: 'indigo.6' }]}
+            curveType="linear"
+            connectNulls={false}
+            withDots={days <= 30}
+            dotProps={{ r: 2.5, strokeWidth: 1.5 }}
+            tickLine="y"
+            valueFormatter={(v) => formatBytes(v)}
+            yAxisProps={{ width: 72, domain: [0, storedTicks[storedTicks.length - 1]], ticks: storedTicks }}
+            xAxisProps={{ minTickGap: 16 }}
+            aria-label={`Stored bytes per day, ${where}`}
+          />
+        </ChartPanel>
+      </Box>
+
       <SimpleGrid cols={{ base: 1, lg: 2 }} mb="lg">
-        <Paper withBorder radius="md" p="lg">
-          <Title order={2} size="h4" mb={4}>
-            Requests per day
-          </Title>
-          <Text size="sm" c="dimmed" mb="md">
-            By kind: read (GET, HEAD), write (PUT, uploads), list, delete, other.
-          </Text>
+        <ChartPanel
+          title="Requests per day"
+          description="By kind: read (GET, HEAD), write (PUT, uploads), list, delete, other."
+          empty={requestsEmpty}
+          height={CHART_HEIGHT}
+          testId="usage-requests-chart"
+        >
           <BarChart
-            h={240}
-            data={series}
-            dataKey="date"
+            h={CHART_HEIGHT}
+            data={points}
+            dataKey="label"
             type="stacked"
             withLegend
             legendProps={{ verticalAlign: 'bottom', height: 40 }}
             tickLine="y"
             valueFormatter={(v) => formatCount(v)}
+            xAxisProps={{ minTickGap: 16 }}
             series={[
               { name: 'Read', color: 'blue.6' },
               { name: 'Write', color: 'teal.6' },
@@ -167,40 +268,47 @@ function UsageView({
               { name: 'Delete', color: 'red.5' },
               { name: 'Other', color: 'gray.5' },
             ]}
-            aria-label="Requests per day"
+            aria-label={`Requests per day, ${where}`}
           />
-        </Paper>
-        <Paper withBorder radius="md" p="lg">
-          <Title order={2} size="h4" mb={4}>
-            Data transfer per day
-          </Title>
-          <Text size="sm" c="dimmed" mb="md">
-            Bytes uploaded to (in) and downloaded from (out) this project.
-          </Text>
+        </ChartPanel>
+        <ChartPanel
+          title="Data transfer per day"
+          description={`Bytes uploaded to (in) and downloaded from (out) ${where}.`}
+          empty={transferEmpty}
+          height={CHART_HEIGHT}
+          testId="usage-transfer-chart"
+        >
           <BarChart
-            h={240}
-            data={series}
-            dataKey="date"
+            h={CHART_HEIGHT}
+            data={points}
+            dataKey="label"
             withLegend
             legendProps={{ verticalAlign: 'bottom', height: 40 }}
             tickLine="y"
             valueFormatter={(v) => formatBytes(v)}
+            yAxisProps={{ width: 72, domain: [0, transferTicks[transferTicks.length - 1]], ticks: transferTicks }}
+            xAxisProps={{ minTickGap: 16 }}
             series={[
               { name: 'Bytes in', color: 'teal.6' },
               { name: 'Bytes out', color: 'blue.6' },
             ]}
-            aria-label="Data transfer per day"
+            aria-label={`Data transfer per day, ${where}`}
           />
-        </Paper>
+        </ChartPanel>
       </SimpleGrid>
 
       <Paper withBorder radius="md">
-        <Group p="lg" pb="xs">
+        <Group p="lg" pb="xs" justify="space-between">
           <Title order={2} size="h4">
             By bucket
           </Title>
+          {bucket && (
+            <Anchor component="button" type="button" size="sm" onClick={() => onBucket(null)}>
+              Show all buckets
+            </Anchor>
+          )}
         </Group>
-        {report.buckets.length === 0 ? (
+        {all.buckets.length === 0 ? (
           <Text c="dimmed" size="sm" px="lg" pb="lg">
             No buckets in this project.
           </Text>
@@ -216,11 +324,15 @@ function UsageView({
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
-                {[...report.buckets]
+                {[...all.buckets]
                   .sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name))
                   .map((b) => (
-                    <Table.Tr key={b.name}>
-                      <Table.Td fw={500}>{b.name}</Table.Td>
+                    <Table.Tr key={b.name} bg={b.name === bucket ? 'var(--mantine-primary-color-light)' : undefined} aria-selected={b.name === bucket}>
+                      <Table.Td fw={500}>
+                        <Anchor component="button" type="button" fw={500} size="sm" onClick={() => onBucket(b.name)} title={`Show the usage of ${b.name}`}>
+                          {b.name}
+                        </Anchor>
+                      </Table.Td>
                       <Table.Td ta="right">{formatCount(b.objects)}</Table.Td>
                       <Table.Td ta="right">{formatBytes(b.bytes)}</Table.Td>
                       <Table.Td>
@@ -233,8 +345,13 @@ function UsageView({
           </Table.ScrollContainer>
         )}
       </Paper>
-    </>
+    </Box>
   );
+}
+
+function signedBytes(n: number): string {
+  if (n === 0) return 'no change';
+  return `${n > 0 ? '+' : '−'}${formatBytes(Math.abs(n))}`;
 }
 
 function Stat({ label, value, testId }: { label: string; value: string; testId: string }) {
