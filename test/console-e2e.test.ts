@@ -7,11 +7,14 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { ensureConsoleBuilt } from './helpers/console-build.js';
+import { IN_CI } from './helpers/clients.js';
+import { formatBytes, formatCount } from '../console/src/format.js';
 
 // The web console in a real browser (Debian's Chromium through playwright-core) against a real
 // skep server: sign in, create a bucket, upload through the page, issue a bucket-scoped token,
-// use its keys with the AWS SDK, revoke it in the console and watch the SDK fail. Every screen
-// is saved under test-artifacts/screenshots/.
+// use its keys with the AWS SDK, revoke it in the console and watch the SDK fail; token expiry
+// and last use, usage charts per bucket. Every screen is saved under test-artifacts/screenshots/.
+// Without Chromium the test is skipped locally and fails in CI (CI=true).
 
 const CHROMIUM = process.env.SKEP_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
@@ -20,7 +23,9 @@ const PASSWORD = 'correct horse battery staple';
 const BUCKET = 'photos';
 const OTHER_BUCKET = 'other-bucket';
 
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or npm run test:setup)`;
+const missing = existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (apt-get install chromium, or npm run test:setup)`;
+const skip = missing && !IN_CI ? missing : false;
+const DAY_MS = 86_400_000;
 
 let server: TestServer;
 let browser: Browser;
@@ -54,7 +59,7 @@ async function s3Error(p: Promise<unknown>): Promise<string> {
 }
 
 before(async () => {
-  if (skip) return;
+  if (missing) return;
   ensureConsoleBuilt();
   await mkdir(SHOTS, { recursive: true });
   await rm(join(SHOTS, 'failure.png'), { force: true });
@@ -68,6 +73,7 @@ before(async () => {
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true, locale: 'en-US', timezoneId: 'UTC' });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
   context.setDefaultTimeout(15_000);
   page = await context.newPage();
   page.on('console', (m) => {
@@ -81,7 +87,8 @@ after(async () => {
   await server?.stop();
 });
 
-test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revoke', { skip, timeout: 180_000 }, async (ctx) => {
+test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revoke', { skip, timeout: 300_000 }, async (ctx) => {
+  if (missing) throw new Error(`${missing} — required in CI`);
   let accessKeyId = '';
   let secretAccessKey = '';
   let keyboardKey = { accessKeyId: '', secretAccessKey: '' };
@@ -214,6 +221,8 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
     await dialog.getByText('This bucket holds 105 objects').waitFor();
     assert.equal(await dialog.getByRole('button', { name: 'Delete bucket' }).isDisabled(), true);
     await dialog.getByLabel('Delete all objects too').check();
+    assert.equal(await dialog.getByRole('button', { name: 'Delete bucket' }).isDisabled(), false);
+    await shot('11-delete-bucket-confirm');
     await dialog.getByRole('button', { name: 'Delete bucket' }).click();
     await page.getByTestId('bucket-row-scratch-bucket').waitFor({ state: 'detached' });
   });
@@ -223,6 +232,9 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
     await page.getByRole('heading', { name: 'API Tokens' }).waitFor();
     await page.getByTestId('create-token').first().click();
     await page.getByRole('heading', { name: 'Create API token' }).waitFor();
+    // A new token lasts 90 days unless told otherwise.
+    assert.equal(await page.getByTestId('token-expiry-days').inputValue(), '90');
+    assert.equal(await page.getByRole('group', { name: 'Expiry presets' }).getByLabel('90 days').isChecked(), true);
     // Submitting empty says what is missing.
     await page.getByTestId('create-token-submit').click();
     await page.getByText('Give the token a name').waitFor();
@@ -250,7 +262,19 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
     assert.ok((await page.getByTestId('snippet-awsCli').innerText()).includes(`aws_secret_access_key = ${secretAccessKey}`));
     await page.getByRole('tab', { name: 'rclone' }).click();
     assert.ok((await page.getByTestId('snippet-rclone').innerText()).includes(`access_key_id = ${accessKeyId}`));
+    const boto3 = await (await page.getByRole('tab', { name: 'boto3 (Python)' }).click(), page.getByTestId('snippet-boto3').innerText());
+    assert.ok(boto3.includes(`aws_access_key_id="${accessKeyId}"`), boto3);
+    assert.ok(boto3.includes(`endpoint_url="${server.url}"`), boto3);
+    const jsSdk = await (await page.getByRole('tab', { name: 'JavaScript SDK' }).click(), page.getByTestId('snippet-jsSdk').innerText());
+    assert.ok(jsSdk.includes(`accessKeyId: '${accessKeyId}'`), jsSdk);
+    assert.ok(jsSdk.includes(`endpoint: '${server.url}'`), jsSdk);
     await page.getByRole('tab', { name: 'AWS CLI' }).click();
+    // Copy puts the value on the clipboard and says so.
+    await page.getByTestId('cred-access-key-id-copy').click();
+    await page.getByText('Copied', { exact: true }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), accessKeyId);
+    await page.mouse.move(0, 0);
+    await page.getByText('Copied', { exact: true }).waitFor({ state: 'detached' });
     await shot('06-credentials-created');
   });
 
@@ -266,13 +290,17 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
     } finally {
       s3.destroy();
     }
+    // Last use is written in batches; write this one now.
+    await server.tokens.flushUses();
   });
 
-  await t.test('the tokens list shows it; revoking (after confirming) stops the SDK at once', async () => {
+  await t.test('the tokens list shows it, last used just now; revoking (after confirming) stops the SDK at once', async () => {
     await page.getByTestId('credentials-done').click();
     const row = page.locator('[data-testid=token-row][data-token-name="photo-uploader"]');
     await row.waitFor();
     assert.equal(await row.getAttribute('data-status'), 'active');
+    assert.equal(await row.getByTestId('token-status').textContent(), 'Active');
+    assert.equal(await row.getByTestId('token-last-used').innerText(), 'just now');
     assert.match(await row.innerText(), /Object Read & Write/);
     assert.match(await row.innerText(), new RegExp(BUCKET));
     await shot('07-tokens-list');
@@ -333,11 +361,17 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
   await t.test('rotate a token (new secret shown once), confirm the rotation, disable and enable it', async () => {
     await page.getByTestId('credentials-done').click();
     const row = page.locator('[data-testid=token-row][data-token-name="keyboard-only"]');
+    // Not used yet.
+    assert.equal(await row.getByTestId('token-last-used').innerText(), 'Never');
     await row.getByTestId('token-actions').click();
     await page.getByRole('menuitem', { name: 'Rotate secret…' }).click();
+    await page.getByRole('dialog').getByLabel('Grace period (days)').waitFor();
+    assert.equal(await page.getByRole('dialog').getByLabel('Grace period (days)').inputValue(), '7');
+    await shot('12-rotate-confirm');
     await page.getByRole('dialog').getByRole('button', { name: 'Rotate secret' }).click();
     const dialog = page.getByRole('dialog', { name: 'New credentials for "keyboard-only"' });
     await dialog.getByTestId('cred-secret-access-key').waitFor();
+    await shot('13-rotated-credentials');
     assert.equal(await dialog.getByTestId('cred-access-key-id').inputValue(), keyboardKey.accessKeyId);
     const rotated = await dialog.getByTestId('cred-secret-access-key').inputValue();
     assert.notEqual(rotated, keyboardKey.secretAccessKey);
@@ -369,13 +403,97 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
     }
   });
 
-  await t.test('usage shows what is stored and the traffic so far', async () => {
+  await t.test('a token that expires within the week says so', async () => {
+    await page.getByTestId('create-token').first().click();
+    await page.getByTestId('token-name').fill('short-lived');
+    await page.getByTestId('token-expiry-days').fill('1');
+    await page.getByText(`Expires on ${new Date(Date.now() + DAY_MS).toLocaleDateString('en-US', { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' })}.`).waitFor();
+    await page.getByTestId('create-token-submit').click();
+    await page.getByRole('heading', { name: 'Credentials created' }).waitFor();
+    await page.getByTestId('credentials-done').click();
+    const row = page.locator('[data-testid=token-row][data-token-name="short-lived"]');
+    await row.waitFor();
+    assert.equal(await row.getAttribute('data-status'), 'expiring-soon');
+    assert.equal(await row.getByTestId('token-status').textContent(), 'Expiring soon');
+    assert.match(await row.innerText(), /tomorrow|in 2[34] hours/);
+    assert.equal(await row.getByTestId('token-last-used').innerText(), 'Never');
+    // The others: active, and the rotated token was used a moment ago.
+    const used = page.locator('[data-testid=token-row][data-token-name="keyboard-only"]');
+    await server.tokens.flushUses();
+    await page.reload();
+    await used.getByTestId('token-last-used').getByText('just now').waitFor();
+    assert.equal(await used.getByTestId('token-status').textContent(), 'Active');
+    await shot('14-tokens-expiry-and-last-use');
+  });
+
+  await t.test('usage: stored bytes over time and requests, for the project and for one bucket', async () => {
+    // Something in the other bucket too, so the project and each bucket differ.
+    await server.client().send(new PutObjectCommand({ Bucket: OTHER_BUCKET, Key: 'notes.txt', Body: Buffer.alloc(5000, 2) }));
+    const report = (bucket?: string) => server.services.usage.report({ projectId, bucket });
+    const all = await report();
+    const photos = await report(BUCKET);
+    assert.notEqual(all.current.bytes, photos.current.bytes);
+
     await page.getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('heading', { name: 'Usage' }).waitFor();
-    await page.getByTestId('usage-bytes').waitFor();
-    assert.notEqual(await page.getByTestId('usage-objects').innerText(), '0');
+    await page.getByText(`What default stores`).waitFor();
+    assert.equal(await page.getByTestId('usage-bytes').innerText(), formatBytes(all.current.bytes));
+    assert.equal(await page.getByTestId('usage-objects').innerText(), formatCount(all.current.objects));
+    const chart = page.getByTestId('usage-stored-chart');
+    await chart.getByRole('heading', { name: 'Stored bytes over time' }).waitFor();
+    // A drawn line (no empty state), ending at what is stored now.
+    await chart.locator('.recharts-area-curve').first().waitFor();
+    assert.equal(await chart.getByTestId('usage-stored-chart-empty').count(), 0);
+    assert.match(await chart.getByTestId('usage-stored-caption').innerText(), new RegExp(`^${formatBytes(all.current.bytes)}\\s+${all.current.objects} objects now`));
+    await page.getByTestId('usage-requests-chart').locator('path.recharts-rectangle').first().waitFor();
     await page.getByTestId('usage-buckets').getByText(BUCKET, { exact: true }).waitFor();
+    await page.getByTestId('usage-buckets').getByText(OTHER_BUCKET, { exact: true }).waitFor();
     await shot('08-usage');
+
+    // One bucket: the page asks for that bucket's usage and redraws with its numbers.
+    const asked = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/usage') && new URL(r.url()).searchParams.get('bucket') === BUCKET);
+    await page.getByTestId('usage-bucket').click();
+    await page.getByRole('option', { name: BUCKET, exact: true }).click();
+    await asked;
+    await page.locator(`[data-testid=usage-view][data-bucket="${BUCKET}"][aria-busy=false]`).waitFor();
+    await page.getByText(`What bucket ${BUCKET} stores`).waitFor();
+    const requests = photos.days.reduce((n, d) => n + d.requests.read + d.requests.write + d.requests.list + d.requests.delete + d.requests.other, 0);
+    assert.equal(await page.getByTestId('usage-bytes').innerText(), formatBytes(photos.current.bytes));
+    assert.equal(await page.getByTestId('usage-objects').innerText(), formatCount(photos.current.objects));
+    assert.equal(await page.getByTestId('usage-requests').innerText(), formatCount(requests));
+    assert.match(await chart.getByTestId('usage-stored-caption').innerText(), new RegExp(`^${formatBytes(photos.current.bytes)}\\s+${photos.current.objects} objects now`));
+    await chart.locator('.recharts-area-curve').first().waitFor();
+    await page.getByTestId('usage-requests-chart').locator('path.recharts-rectangle').first().waitFor();
+    // The table still lists every bucket, the chosen one marked.
+    assert.match(await page.getByTestId('usage-buckets').locator('tr[aria-selected=true]').innerText(), new RegExp(`^${BUCKET}\\s`));
+    await page.getByTestId('usage-buckets').getByText(OTHER_BUCKET, { exact: true }).waitFor();
+    await shot('15-usage-bucket');
+
+    // Back to all buckets from the table.
+    await page.getByRole('button', { name: 'Show all buckets' }).click();
+    await page.locator('[data-testid=usage-view][data-bucket=""][aria-busy=false]').waitFor();
+    assert.equal(await page.getByTestId('usage-bytes').innerText(), formatBytes(all.current.bytes));
+    await page.getByText('What default stores').waitFor();
+  });
+
+  await t.test('usage of a bucket with nothing in it says so, and what to do', async () => {
+    // Made without a request, so it has no usage at all.
+    await server.objects.createBucket(projectId, 'quiet-bucket', 'us-east-1');
+    await page.reload();
+    await page.getByTestId('usage-buckets').getByText('quiet-bucket', { exact: true }).click();
+    await page.locator('[data-testid=usage-view][data-bucket="quiet-bucket"][aria-busy=false]').waitFor();
+    assert.equal(await page.getByTestId('usage-bytes').innerText(), '0 B');
+    assert.equal(await page.getByTestId('usage-requests').innerText(), '0');
+    const stored = await page.getByTestId('usage-stored-chart-empty').innerText();
+    assert.match(stored, /"quiet-bucket" stores nothing in these 30 days/);
+    assert.match(stored, /Upload files to it/);
+    await page.getByTestId('usage-stored-chart-empty').getByRole('link', { name: 'Open quiet-bucket' }).waitFor();
+    assert.match(await page.getByTestId('usage-requests-chart-empty').innerText(), /No requests to "quiet-bucket" in the last 30 days/);
+    assert.match(await page.getByTestId('usage-transfer-chart-empty').innerText(), /No data in or out of "quiet-bucket"/);
+    assert.equal(await page.getByTestId('usage-bucket').inputValue(), 'quiet-bucket');
+    await shot('17-usage-empty-bucket');
+    await page.getByTestId('usage-stored-chart-empty').getByRole('link', { name: 'Open quiet-bucket' }).click();
+    await page.getByRole('heading', { name: 'quiet-bucket' }).waitFor();
   });
 
   await t.test('the project switcher creates a project and moves between projects', async () => {
@@ -407,6 +525,23 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 });
     }
+  });
+
+  await t.test('two days on, the one-day token shows as expired (and the session has ended)', async () => {
+    server.shiftClock(2 * DAY_MS);
+    await page.goto(`${server.url}/console/projects/${projectId}/tokens`);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('Email').fill(EMAIL);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'API Tokens' }).click();
+    const row = page.locator('[data-testid=token-row][data-token-name="short-lived"]');
+    await row.and(page.locator('[data-status=expired]')).waitFor();
+    assert.equal(await row.getByTestId('token-status').textContent(), 'Expired');
+    // Expired tokens sort after the usable ones.
+    const names = await page.getByTestId('token-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-token-name')));
+    assert.ok(names.indexOf('short-lived') > names.indexOf('keyboard-only'), names.join(', '));
+    await shot('16-tokens-expired');
   });
 
   await t.test('signing out returns to the sign-in screen', async () => {

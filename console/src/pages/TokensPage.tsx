@@ -228,16 +228,19 @@ function TokenRow({ token: t, onDialog, onAct }: { token: TokenView; onDialog: (
             {t.expiresAt ? formatDate(t.expiresAt) : 'Never'}
           </Text>
         </Tooltip>
-        {t.expiresAt && !revoked && (
+        {/* The server decides expiry; a relative time from this browser's clock could contradict it. */}
+        {t.expiresAt && !revoked && t.status !== 'expired' && (
           <Text size="xs" c="dimmed">
             {formatRelative(t.expiresAt)}
           </Text>
         )}
       </Table.Td>
       <Table.Td>
-        <Text size="sm" c={t.lastUsedAt ? undefined : 'dimmed'}>
-          {t.lastUsedAt ? formatRelative(t.lastUsedAt) : 'Never'}
-        </Text>
+        <Tooltip label={formatDateTime(t.lastUsedAt)} withArrow disabled={!t.lastUsedAt}>
+          <Text size="sm" c={t.lastUsedAt ? undefined : 'dimmed'} data-testid="token-last-used" tabIndex={t.lastUsedAt ? 0 : undefined}>
+            {t.lastUsedAt ? formatRelative(t.lastUsedAt) : 'Never'}
+          </Text>
+        </Tooltip>
       </Table.Td>
       <Table.Td>
         {revoked ? null : (
