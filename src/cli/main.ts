@@ -25,6 +25,22 @@ operator commands take --data DIR (./data, or SKEP_DATA) and --json, and work wh
 async function serve(argv: string[]): Promise<void> {
   const config = serveConfig(argv, process.env);
   const server = await startServer(config);
+  // Stops accepting requests, flushes buffered counters and closes the database, then exits 0.
+  // Installed before anything is printed: whoever reads the output may signal at once.
+  const stop = (signal: NodeJS.Signals) => {
+    server.close().then(
+      () => {
+        process.stdout.write(`skep stopped (${signal})\n`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`skep did not stop cleanly: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const issued = server.bootstrap.issued;
   const out = process.stdout;
   out.write(`skep listening on ${server.url} (data: ${config.dataDir}, region: ${config.region})\n`);
@@ -50,21 +66,6 @@ async function serve(argv: string[]): Promise<void> {
         `  sign in:  ${server.url}/console  (add users with: skep user create --email E)\n\n`,
     );
   }
-  // Stops accepting requests, flushes buffered counters and closes the database, then exits 0.
-  const stop = (signal: NodeJS.Signals) => {
-    server.close().then(
-      () => {
-        out.write(`skep stopped (${signal})\n`);
-        process.exit(0);
-      },
-      (err: unknown) => {
-        process.stderr.write(`skep did not stop cleanly: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 export async function main(argv: string[]): Promise<void> {
