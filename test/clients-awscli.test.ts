@@ -26,9 +26,29 @@ import {
 // /usr/bin/aws (v2.9, before those defaults). The same scenario runs against each.
 
 const DEBIAN_AWS = '/usr/bin/aws';
+
+/** Minor version of botocore 1.x in an `aws --version` line (v1 prints it; v2 does not). */
+function botocoreMinor(versionLine: string): number | undefined {
+  const m = /\bbotocore\/1\.(\d+)\./.exec(versionLine);
+  return m ? Number(m[1]) : undefined;
+}
+
+// Each generation states the versions it must be, so one installation cannot stand in for both.
 const GENERATIONS = [
-  { id: 'pyenv', path: findExecutable('aws', [DEBIAN_AWS]), hint: "pyenv's aws on PATH or in $PYENV_ROOT/shims" },
-  { id: 'debian', path: systemExecutable(DEBIAN_AWS), hint: 'apt-get install awscli' },
+  {
+    id: 'pyenv',
+    path: findExecutable('aws', [DEBIAN_AWS]),
+    hint: "pyenv's aws on PATH or in $PYENV_ROOT/shims",
+    expected: 'aws-cli/1.x on botocore >= 1.36 (CRC checksums by default)',
+    matches: (v: string) => /^aws-cli\/1\./.test(v) && (botocoreMinor(v) ?? 0) >= 36,
+  },
+  {
+    id: 'debian',
+    path: systemExecutable(DEBIAN_AWS),
+    hint: 'apt-get install awscli',
+    expected: 'aws-cli/2.x (Debian, before the checksum defaults)',
+    matches: (v: string) => /^aws-cli\/2\./.test(v),
+  },
 ];
 const AWS_CONFIG = '[default]\nregion = us-east-1\ns3 =\n    signature_version = s3v4\n';
 const curlPath = findExecutable('curl');
@@ -76,6 +96,11 @@ for (const generation of GENERATIONS) {
     });
     after(async () => {
       await work?.remove();
+    });
+
+    it(`is the generation it stands for: ${generation.expected}`, () => {
+      avail.require();
+      assert.ok(version && generation.matches(version), `${generation.path} reports "${version}"`);
     });
 
     it('s3 mb creates a bucket that s3 ls lists', async () => {

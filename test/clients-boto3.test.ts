@@ -13,9 +13,29 @@ import { MiB, availability, awsEnv, boto3Version, findExecutable, md5Hex, run, s
 // the server's state.
 
 const DEBIAN_PYTHON = '/usr/bin/python3';
+
+/** [major, minor] of a version like 1.26.27. */
+function majorMinor(version: string): [number, number] {
+  const [major, minor] = version.split('.').map(Number);
+  return [major, minor];
+}
+
+// Each generation states the boto3 versions it must be, so one installation cannot stand in for both.
 const GENERATIONS = [
-  { id: 'pyenv', python: findExecutable('python3', [DEBIAN_PYTHON]), hint: "pyenv's python3 with boto3" },
-  { id: 'debian', python: systemExecutable(DEBIAN_PYTHON), hint: 'apt-get install python3-boto3' },
+  {
+    id: 'pyenv',
+    python: findExecutable('python3', [DEBIAN_PYTHON]),
+    hint: "pyenv's python3 with boto3",
+    expected: 'boto3 >= 1.36 (CRC32 checksums by default)',
+    matches: (v: string) => majorMinor(v)[0] === 1 && majorMinor(v)[1] >= 36,
+  },
+  {
+    id: 'debian',
+    python: systemExecutable(DEBIAN_PYTHON),
+    hint: 'apt-get install python3-boto3',
+    expected: 'boto3 1.26.x (Debian, before the checksum defaults)',
+    matches: (v: string) => /^1\.26\./.test(v),
+  },
 ].map((g) => {
   const version = g.python ? boto3Version(g.python) : undefined;
   // An interpreter without boto3 counts as a missing client.
@@ -118,8 +138,9 @@ for (const generation of GENERATIONS) {
       await work?.remove();
     });
 
-    it('runs the boto3 generation it claims', () => {
+    it(`runs the boto3 generation it claims: ${generation.expected}`, () => {
       assert.equal(out.boto3, generation.version);
+      assert.ok(generation.matches(String(out.boto3)), `${generation.python} has boto3 ${out.boto3}`);
       assert.ok(out.buckets.includes(bucket));
     });
 
