@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CredentialLookup, CredentialState, PermissionLevel, Principal, ResolvedCredential } from '../auth/principal.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
-import type { AuditAction, AuditRow, MetadataStore, TokenRow } from '../storage/metadata/metadata-store.js';
+import type { AuditAction, AuditRow, CredentialRecord, MetadataStore, TokenRow } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
 import { newAuditId } from './audit-id.js';
 import { bearerMatches, bearerPrefix, newBearerToken } from './bearer.js';
@@ -83,6 +83,11 @@ export function effectiveExpiry(row: Pick<TokenRow, 'expiresAt' | 'createdAt'>, 
   return new Date(Math.min(row.expiresAt.getTime(), row.createdAt.getTime() + maxTokenDays * DAY_MS));
 }
 
+/** A credential read's token as it is enforced: expiresAt capped by its project's maximum. */
+function enforced({ token, maxTokenDays }: CredentialRecord): TokenRow {
+  return { ...token, expiresAt: effectiveExpiry(token, maxTokenDays) };
+}
+
 function iso(d: Date | null): string | null {
   return d ? d.toISOString() : null;
 }
@@ -160,9 +165,9 @@ export class TokenService implements CredentialLookup {
   // ---- SigV4 credential lookup ----
 
   async lookup(accessKeyId: string): Promise<ResolvedCredential | null> {
-    const stored = await this.meta.getTokenByAccessKeyId(accessKeyId);
-    if (!stored) return null;
-    const row = await this.withEffectiveExpiry(stored);
+    const found = await this.meta.findCredential({ accessKeyId });
+    if (!found) return null;
+    const row = enforced(found);
     const now = this.clock();
     // The access key ID is bound as associated data: a ciphertext moved to another row fails.
     const secrets = [this.box.decrypt(row.secretCiphertext, row.accessKeyId)];
@@ -175,8 +180,8 @@ export class TokenService implements CredentialLookup {
   /** Bearer tokens for the REST API: the principal, or a DomainError('unauthenticated'). */
   async authenticateBearer(token: string, source?: string): Promise<Principal> {
     const prefix = bearerPrefix(token);
-    const stored = prefix ? await this.meta.getTokenByBearerPrefix(prefix) : null;
-    const row = stored ? await this.withEffectiveExpiry(stored) : null;
+    const found = prefix ? await this.meta.findCredential({ bearerPrefix: prefix }) : null;
+    const row = found ? enforced(found) : null;
     const now = this.clock();
     let valid = false;
     if (row) {
@@ -299,7 +304,7 @@ export class TokenService implements CredentialLookup {
   /** The row as it is enforced: expiresAt capped by the project's current maximum lifetime. */
   private async withEffectiveExpiry(row: TokenRow): Promise<TokenRow> {
     const project = await this.meta.getProject(row.projectId);
-    return { ...row, expiresAt: effectiveExpiry(row, project?.maxTokenDays ?? null) };
+    return enforced({ token: row, maxTokenDays: project?.maxTokenDays ?? null });
   }
 
   /** The token, with its effective expiry (never written back: patches do not carry expiresAt). */

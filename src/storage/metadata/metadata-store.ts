@@ -141,6 +141,12 @@ export interface TokenRow {
   rotationDeadline: Date | null;
 }
 
+export interface CredentialRecord {
+  token: TokenRow;
+  /** The project's maximum token lifetime in days, or null for none. */
+  maxTokenDays: number | null;
+}
+
 export type TokenPatch = Partial<Omit<TokenRow, 'id' | 'projectId' | 'accessKeyId' | 'createdAt' | 'createdBy'>>;
 
 export type AuditAction =
@@ -321,6 +327,11 @@ export interface MetadataStore {
   getTokenByAccessKeyId(accessKeyId: string): Promise<TokenRow | null>;
   /** Matches the current or the previous (rotation pending) bearer prefix. */
   getTokenByBearerPrefix(prefix: string): Promise<TokenRow | null>;
+  /**
+   * The per-request credential read, in one query: the token an access key ID or a bearer prefix
+   * (current or previous) names, with its project's maximum token lifetime.
+   */
+  findCredential(by: { accessKeyId: string } | { bearerPrefix: string }): Promise<CredentialRecord | null>;
   /** Newest first. */
   listTokens(projectId: string): Promise<TokenRow[]>;
   updateToken(id: string, patch: TokenPatch): Promise<boolean>;

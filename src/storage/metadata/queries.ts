@@ -14,6 +14,7 @@ import type {
   AuditRow,
   TokenPatch,
   TokenRow,
+  CredentialRecord,
   ListObjectsQuery,
   ListUploadsQuery,
   MembershipRow,
@@ -368,6 +369,10 @@ export class KyselyMetadataStore implements MetadataStore {
 
   getTokenByBearerPrefix(prefix: string): Promise<TokenRow | null> {
     return tokens.getTokenByBearerPrefix(this.db, prefix);
+  }
+
+  findCredential(by: { accessKeyId: string } | { bearerPrefix: string }): Promise<CredentialRecord | null> {
+    return tokens.findCredential(this.db, by);
   }
 
   listTokens(projectId: string): Promise<TokenRow[]> {

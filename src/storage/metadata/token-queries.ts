@@ -2,7 +2,7 @@
 
 import type { Kysely, Transaction } from 'kysely';
 import type { PermissionLevel } from '../../auth/principal.js';
-import type { AuditAction, AuditQuery, AuditRow, TokenPatch, TokenRow } from './metadata-store.js';
+import type { AuditAction, AuditQuery, AuditRow, CredentialRecord, TokenPatch, TokenRow } from './metadata-store.js';
 import type { AuditTable, Database, TokensTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -78,6 +78,22 @@ export async function getTokenByBearerPrefix(db: Db, prefix: string): Promise<To
     .where((eb) => eb.or([eb('bearer_prefix', '=', prefix), eb('previous_bearer_prefix', '=', prefix)]))
     .executeTakeFirst();
   return r ? toRow(r) : null;
+}
+
+export async function findCredential(db: Db, by: { accessKeyId: string } | { bearerPrefix: string }): Promise<CredentialRecord | null> {
+  const r = await db
+    .selectFrom('tokens')
+    .innerJoin('projects', 'projects.id', 'tokens.project_id')
+    .selectAll('tokens')
+    .select('projects.max_token_days as project_max_token_days')
+    .where((eb) =>
+      'accessKeyId' in by
+        ? eb('tokens.access_key_id', '=', by.accessKeyId)
+        : eb.or([eb('tokens.bearer_prefix', '=', by.bearerPrefix), eb('tokens.previous_bearer_prefix', '=', by.bearerPrefix)]),
+    )
+    .executeTakeFirst();
+  if (!r) return null;
+  return { token: toRow(r), maxTokenDays: r.project_max_token_days === null ? null : Number(r.project_max_token_days) };
 }
 
 export async function listTokens(db: Db, projectId: string): Promise<TokenRow[]> {
