@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { S3Error } from './errors.js';
+import { randomHex } from '../util/random-hex.js';
 import { parseEndpoint, splitUrl } from './endpoint.js';
 import { renderError, renderResult, toS3Error } from './render.js';
 import { HANDLERS } from './handlers/index.js';
@@ -31,7 +31,7 @@ export interface S3HandlerDeps {
 const AUDITED_AUTH_FAILURES = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'ExpiredToken']);
 
 export function newRequestId(): string {
-  return randomBytes(8).toString('hex').toUpperCase();
+  return randomHex(8).toUpperCase();
 }
 
 export function createS3Handler(deps: S3HandlerDeps) {

@@ -1,12 +1,12 @@
 // BlobStore on a local (or shared) folder. A put streams into tmp/, fsyncs, then renames into
 // <dir>/<ref[0..2]>/<ref[2..4]>/<ref>, so a final path only ever holds a complete blob.
 
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, opendir, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { BlobStore, BlobWriteResult, ByteRange } from './blob-store.js';
+import { randomHex } from '../../util/random-hex.js';
 
 const REF_PATTERN = /^[0-9a-f]{32}$/;
 const FANOUT_PATTERN = /^[0-9a-f]{2}$/;
@@ -43,7 +43,7 @@ class FsBlobStore implements BlobStore {
 
   async put(body: Readable): Promise<BlobWriteResult> {
     const ref = this.newRef();
-    const tmpPath = join(this.tmp, randomHex16());
+    const tmpPath = join(this.tmp, randomHex(16));
     let size: number;
     const fh = await open(tmpPath, 'wx');
     // The fan-out folder is made (and synced, when new) while the body streams in.
@@ -125,11 +125,11 @@ class FsBlobStore implements BlobStore {
    */
   private newRef(): string {
     if (this.prefixUses === 0) {
-      this.folderPrefix = randomHex16().slice(0, 4);
+      this.folderPrefix = randomHex(2);
       this.prefixUses = PUTS_PER_FOLDER;
     }
     this.prefixUses--;
-    return this.folderPrefix + randomHex16().slice(4);
+    return this.folderPrefix + randomHex(14);
   }
 
   private pathOf(ref: string): string {
@@ -187,22 +187,6 @@ class FsBlobStore implements BlobStore {
 }
 
 function noop(): void {}
-
-/**
- * 16 random bytes as 32 hex digits, drawn from a pooled buffer: one randomBytes call per 256
- * names rather than two per put (the two calls were ~1.3% of the main thread in a PUT profile).
- */
-let randomPool = Buffer.alloc(0);
-let randomOffset = 0;
-function randomHex16(): string {
-  if (randomOffset + 16 > randomPool.length) {
-    randomPool = randomBytes(4096);
-    randomOffset = 0;
-  }
-  const hex = randomPool.toString('hex', randomOffset, randomOffset + 16);
-  randomOffset += 16;
-  return hex;
-}
 
 /**
  * Copies `body` to `fh`, batching chunks into writev calls. Returns the byte count. Rejects with
