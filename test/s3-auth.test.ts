@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   PutObjectCommand,
-  S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { s3Error } from './helpers/s3.js';
-import { ROOT_KEY, startTestServer, type TestServer } from './helpers/server.js';
+import { ROOT_KEY, useS3Server } from './helpers/server.js';
 import { crc32 } from 'node:zlib';
 import {
   blobFiles,
@@ -31,33 +29,18 @@ import {
 // SigV4 through the SDK and by hand: header signatures, presigned URLs, clock skew, signed
 // payload hashes and aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) bodies.
 
-let server: TestServer;
-let s3: S3Client;
-let n = 0;
-const bucketName = (tag: string) => `auth-${tag}-${process.pid}-${++n}`;
-
-before(async () => {
-  server = await startTestServer();
-  s3 = server.client();
-});
-after(() => server.stop());
-
-async function newBucket(tag: string): Promise<string> {
-  const name = bucketName(tag);
-  await s3.send(new CreateBucketCommand({ Bucket: name }));
-  return name;
-}
-
+const ctx = useS3Server('auth');
+const { newBucket } = ctx;
 
 async function assertAbsent(bucket: string, key: string): Promise<void> {
-  const err = await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+  const err = await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
   assert.equal(err.$metadata.httpStatusCode, 404, `${key} must not exist`);
 }
 
 describe('header signatures', () => {
   test('a wrong secret is SignatureDoesNotMatch (403)', async () => {
     const bucket = await newBucket('wrongsecret');
-    const bad = server.client({ credentials: { accessKeyId: ROOT_KEY.accessKeyId, secretAccessKey: 'not-the-secret' }, maxAttempts: 1 });
+    const bad = ctx.server.client({ credentials: { accessKeyId: ROOT_KEY.accessKeyId, secretAccessKey: 'not-the-secret' }, maxAttempts: 1 });
     const err = await s3Error(bad.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' })));
     assert.equal(err.name, 'SignatureDoesNotMatch');
     assert.equal(err.$metadata.httpStatusCode, 403);
@@ -67,7 +50,7 @@ describe('header signatures', () => {
   });
 
   test('an unknown access key is InvalidAccessKeyId (403)', async () => {
-    const bad = server.client({ credentials: { accessKeyId: 'AKIDOESNOTEXIST00000', secretAccessKey: 'whatever' }, maxAttempts: 1 });
+    const bad = ctx.server.client({ credentials: { accessKeyId: 'AKIDOESNOTEXIST00000', secretAccessKey: 'whatever' }, maxAttempts: 1 });
     const err = await s3Error(bad.send(new ListBucketsCommand({})));
     assert.equal(err.name, 'InvalidAccessKeyId');
     assert.equal(err.$metadata.httpStatusCode, 403);
@@ -75,43 +58,43 @@ describe('header signatures', () => {
 
   test('a request signed 20 minutes away from the server clock is RequestTimeTooSkewed', async () => {
     const bucket = await newBucket('skew');
-    const once = server.client({ maxAttempts: 1 });
+    const once = ctx.server.client({ maxAttempts: 1 });
     for (const shift of [20 * 60_000, -20 * 60_000]) {
-      server.shiftClock(shift);
+      ctx.server.shiftClock(shift);
       try {
         const err = await s3Error(once.send(new PutObjectCommand({ Bucket: bucket, Key: 'skewed', Body: 'x' })));
         assert.equal(err.name, 'RequestTimeTooSkewed');
         assert.equal(err.$metadata.httpStatusCode, 403);
       } finally {
-        server.shiftClock(-shift);
+        ctx.server.shiftClock(-shift);
       }
     }
     await assertAbsent(bucket, 'skewed');
     // Within the 15-minute window it works.
-    server.shiftClock(10 * 60_000);
+    ctx.server.shiftClock(10 * 60_000);
     try {
-      await server.client({ maxAttempts: 1 }).send(new PutObjectCommand({ Bucket: bucket, Key: 'ok', Body: 'x' }));
+      await ctx.server.client({ maxAttempts: 1 }).send(new PutObjectCommand({ Bucket: bucket, Key: 'ok', Body: 'x' }));
     } finally {
-      server.shiftClock(-10 * 60_000);
+      ctx.server.shiftClock(-10 * 60_000);
     }
   });
 
   test('the SDK corrects its clock from the RequestTimeTooSkewed reply (ServerTime) and retries', async () => {
     const bucket = await newBucket('skewfix');
-    server.shiftClock(40 * 60_000);
+    ctx.server.shiftClock(40 * 60_000);
     try {
-      const fresh = server.client();
+      const fresh = ctx.server.client();
       await fresh.send(new PutObjectCommand({ Bucket: bucket, Key: 'after-correction', Body: 'x' }));
       const got = await fresh.send(new GetObjectCommand({ Bucket: bucket, Key: 'after-correction' }));
       assert.equal(await got.Body!.transformToString(), 'x');
     } finally {
-      server.shiftClock(-40 * 60_000);
+      ctx.server.shiftClock(-40 * 60_000);
     }
   });
 
   test('anonymous requests are AccessDenied', async () => {
     const bucket = await newBucket('anon');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'secret', Body: 'hidden' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'secret', Body: 'hidden' }));
     for (const [method, path] of [
       ['GET', '/'],
       ['GET', `/${bucket}`],
@@ -119,35 +102,35 @@ describe('header signatures', () => {
       ['PUT', `/${bucket}/anon-upload`],
       ['DELETE', `/${bucket}/secret`],
     ] as const) {
-      const res = await fetch(`${server.url}${path}`, { method, body: method === 'PUT' ? 'x' : undefined });
+      const res = await fetch(`${ctx.server.url}${path}`, { method, body: method === 'PUT' ? 'x' : undefined });
       assert.equal(res.status, 403, `${method} ${path}`);
       const text = await res.text();
       assert.equal(xmlField(text, 'Code'), 'AccessDenied');
       assert.ok(!text.includes('hidden'));
     }
     await assertAbsent(bucket, 'anon-upload');
-    const still = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'secret' }));
+    const still = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'secret' }));
     assert.equal(await still.Body!.transformToString(), 'hidden');
   });
 
   test('a body changed after signing its SHA-256 is XAmzContentSHA256Mismatch and nothing is stored', async () => {
     const bucket = await newBucket('tamper');
-    const before = await blobFiles(server);
-    const res = await raw(server, { method: 'PUT', path: `/${bucket}/tampered`, body: 'the signed body', sendBody: 'the evil! body' });
+    const before = await blobFiles(ctx.server);
+    const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/tampered`, body: 'the signed body', sendBody: 'the evil! body' });
     assert.equal(res.status, 400);
     assert.equal(xmlField(res.text, 'Code'), 'XAmzContentSHA256Mismatch');
     await assertAbsent(bucket, 'tampered');
-    assert.deepEqual(await blobFiles(server), before, 'no blob left behind');
+    assert.deepEqual(await blobFiles(ctx.server), before, 'no blob left behind');
     // The same request untampered is accepted.
-    const ok = await raw(server, { method: 'PUT', path: `/${bucket}/tampered`, body: 'the signed body' });
+    const ok = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/tampered`, body: 'the signed body' });
     assert.equal(ok.status, 200);
   });
 
   test('a signed header changed after signing is SignatureDoesNotMatch', async () => {
     const bucket = await newBucket('hdrtamper');
-    const headers = await signedHeaders(server, { method: 'PUT', path: `/${bucket}/k`, body: 'x', headers: { 'x-amz-meta-owner': 'alice' } });
+    const headers = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, body: 'x', headers: { 'x-amz-meta-owner': 'alice' } });
     headers['x-amz-meta-owner'] = 'mallory';
-    const res = await send(server, 'PUT', `/${bucket}/k`, { ...headers, 'content-length': '1' }, Buffer.from('x'));
+    const res = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers, 'content-length': '1' }, Buffer.from('x'));
     assert.equal(res.status, 403);
     assert.equal(xmlField(res.text, 'Code'), 'SignatureDoesNotMatch');
     await assertAbsent(bucket, 'k');
@@ -158,11 +141,11 @@ describe('presigned URLs', () => {
   test('presigned GET and PUT URLs work with plain fetch', async () => {
     const bucket = await newBucket('presign');
     const key = 'dir/presigned file ü+.txt';
-    const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 300 });
+    const putUrl = await getSignedUrl(ctx.s3, new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 300 });
     assert.match(putUrl, /X-Amz-Signature=/);
     const put = await fetch(putUrl, { method: 'PUT', body: 'uploaded via presigned PUT' });
     assert.equal(put.status, 200, await put.clone().text());
-    const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key, ResponseContentType: 'text/x-presigned' }), { expiresIn: 300 });
+    const getUrl = await getSignedUrl(ctx.s3, new GetObjectCommand({ Bucket: bucket, Key: key, ResponseContentType: 'text/x-presigned' }), { expiresIn: 300 });
     const got = await fetch(getUrl);
     assert.equal(got.status, 200);
     assert.equal(got.headers.get('content-type'), 'text/x-presigned');
@@ -175,10 +158,10 @@ describe('presigned URLs', () => {
 
   test('an expired presigned URL is AccessDenied', async () => {
     const bucket = await newBucket('expired');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
-    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'k' }), { expiresIn: 60 });
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    const url = await getSignedUrl(ctx.s3, new GetObjectCommand({ Bucket: bucket, Key: 'k' }), { expiresIn: 60 });
     assert.equal((await fetch(url)).status, 200);
-    server.shiftClock(120_000);
+    ctx.server.shiftClock(120_000);
     try {
       const res = await fetch(url);
       assert.equal(res.status, 403);
@@ -186,15 +169,15 @@ describe('presigned URLs', () => {
       assert.equal(xmlField(text, 'Code'), 'AccessDenied');
       assert.match(xmlField(text, 'Message') ?? '', /expired/i);
     } finally {
-      server.shiftClock(-120_000);
+      ctx.server.shiftClock(-120_000);
     }
     assert.equal((await fetch(url)).status, 200);
   });
 
   test('X-Amz-Expires over 604800 seconds is rejected', async () => {
     const bucket = await newBucket('week');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
-    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'k' }), { expiresIn: 604800 });
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    const url = await getSignedUrl(ctx.s3, new GetObjectCommand({ Bucket: bucket, Key: 'k' }), { expiresIn: 604800 });
     assert.equal((await fetch(url)).status, 200, 'exactly a week is allowed');
     const res = await fetch(url.replace('X-Amz-Expires=604800', 'X-Amz-Expires=604801'));
     assert.equal(res.status, 400);
@@ -204,7 +187,7 @@ describe('presigned URLs', () => {
   test('a presigned PUT whose body does not match a signed Content-MD5 stores nothing', async () => {
     const bucket = await newBucket('presignmd5');
     const md5 = 'XrY7u+Ae7tCTyyK7j1rNww=='; // md5("hello world")
-    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: 'k', ContentMD5: md5 }), { expiresIn: 300, signableHeaders: new Set(['content-md5']) });
+    const url = await getSignedUrl(ctx.s3, new PutObjectCommand({ Bucket: bucket, Key: 'k', ContentMD5: md5 }), { expiresIn: 300, signableHeaders: new Set(['content-md5']) });
     const bad = await fetch(url, { method: 'PUT', body: 'goodbye world', headers: { 'content-md5': md5 } });
     assert.equal(bad.status, 400);
     assert.equal(xmlField(await bad.text(), 'Code'), 'BadDigest');
@@ -220,7 +203,7 @@ describe('aws-chunked uploads made by hand', () => {
 
   async function chunkedRequest(bucket: string, key: string, opts: { contentLength: boolean }) {
     const framedLength = signedChunkedBody(chunks, '0'.repeat(64), '20200101T000000Z').reduce((s, b) => s + b.length, 0);
-    const headers = await signedHeaders(server, {
+    const headers = await signedHeaders(ctx.server, {
       method: 'PUT',
       path: `/${bucket}/${key}`,
       payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
@@ -237,32 +220,32 @@ describe('aws-chunked uploads made by hand', () => {
   test('signed chunks are verified and the decoded bytes stored', async () => {
     const bucket = await newBucket('chunked');
     const { headers, body } = await chunkedRequest(bucket, 'ok', { contentLength: true });
-    const res = await send(server, 'PUT', `/${bucket}/ok`, headers, body);
+    const res = await send(ctx.server, 'PUT', `/${bucket}/ok`, headers, body);
     assert.equal(res.status, 200, res.text);
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'ok' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'ok' }));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(decoded));
     assert.equal(got.ContentEncoding, undefined, 'aws-chunked is framing, not stored');
   });
 
   test('a tampered chunk is SignatureDoesNotMatch and nothing is stored', async () => {
     const bucket = await newBucket('chunktamper');
-    const before = await blobFiles(server);
+    const before = await blobFiles(ctx.server);
     const { headers, body } = await chunkedRequest(bucket, 'bad', { contentLength: true });
     // Flip one data byte in the second chunk, after its signature was computed.
     const second = Buffer.from(body[1]);
     second[second.indexOf('\r\n') + 2 + 100] ^= 0xff;
-    const res = await send(server, 'PUT', `/${bucket}/bad`, headers, [body[0], second, ...body.slice(2)]);
+    const res = await send(ctx.server, 'PUT', `/${bucket}/bad`, headers, [body[0], second, ...body.slice(2)]);
     assert.equal(res.status, 403);
     assert.equal(xmlField(res.text, 'Code'), 'SignatureDoesNotMatch');
     await assertAbsent(bucket, 'bad');
     await sleep(100);
-    assert.deepEqual(await blobFiles(server), before, 'no blob left behind');
+    assert.deepEqual(await blobFiles(ctx.server), before, 'no blob left behind');
   });
 
   test('a chunk signature chain cut short (final chunk missing) stores nothing', async () => {
     const bucket = await newBucket('chunkcut');
     const { headers, body } = await chunkedRequest(bucket, 'cut', { contentLength: false });
-    const res = await send(server, 'PUT', `/${bucket}/cut`, { ...headers, 'transfer-encoding': 'chunked' }, body.slice(0, 2));
+    const res = await send(ctx.server, 'PUT', `/${bucket}/cut`, { ...headers, 'transfer-encoding': 'chunked' }, body.slice(0, 2));
     assert.equal(res.status, 400);
     await assertAbsent(bucket, 'cut');
   });
@@ -271,22 +254,22 @@ describe('aws-chunked uploads made by hand', () => {
     const bucket = await newBucket('nolength');
     const { headers, body } = await chunkedRequest(bucket, 'streamed', { contentLength: false });
     assert.equal(headers['content-length'], undefined);
-    const res = await send(server, 'PUT', `/${bucket}/streamed`, { ...headers, 'transfer-encoding': 'chunked' }, body);
+    const res = await send(ctx.server, 'PUT', `/${bucket}/streamed`, { ...headers, 'transfer-encoding': 'chunked' }, body);
     assert.equal(res.status, 200, res.text);
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'streamed' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'streamed' }));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(decoded));
   });
 
   test('a decoded length that disagrees with the chunks stores nothing', async () => {
     const bucket = await newBucket('badlen');
-    const headers = await signedHeaders(server, {
+    const headers = await signedHeaders(ctx.server, {
       method: 'PUT',
       path: `/${bucket}/k`,
       payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
       headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(decoded.length + 1) },
     });
     const body = signedChunkedBody(chunks, seedSignatureOf(headers), headers['x-amz-date']);
-    const res = await send(server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
+    const res = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
     assert.equal(res.status, 400);
     await assertAbsent(bucket, 'k');
   });
@@ -294,11 +277,11 @@ describe('aws-chunked uploads made by hand', () => {
   test('a plain signed PUT with a hex payload hash and no Content-Length (chunked transfer) works', async () => {
     const bucket = await newBucket('te');
     const body = Buffer.from('sent with transfer-encoding chunked');
-    const headers = await signedHeaders(server, { method: 'PUT', path: `/${bucket}/k`, body });
+    const headers = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, body });
     assert.equal(headers['x-amz-content-sha256'], sha256Hex(body));
-    const res = await send(server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, [body.subarray(0, 10), body.subarray(10)]);
+    const res = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, [body.subarray(0, 10), body.subarray(10)]);
     assert.equal(res.status, 200, res.text);
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
     assert.equal(await got.Body!.transformToString(), body.toString());
   });
 });
@@ -313,7 +296,7 @@ describe('aws-chunked bodies recognised by x-amz-content-sha256 alone (no Conten
   };
 
   async function assertStoredExactly(bucket: string, key: string): Promise<void> {
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const bytes = Buffer.from(await got.Body!.transformToByteArray());
     assert.equal(bytes.length, decoded.length, 'no chunk framing stored');
     assert.ok(bytes.equals(decoded));
@@ -322,7 +305,7 @@ describe('aws-chunked bodies recognised by x-amz-content-sha256 alone (no Conten
 
   test('STREAMING-AWS4-HMAC-SHA256-PAYLOAD without Content-Encoding stores exactly the payload', async () => {
     const bucket = await newBucket('noce-signed');
-    const headers = await signedHeaders(server, {
+    const headers = await signedHeaders(ctx.server, {
       method: 'PUT',
       path: `/${bucket}/k`,
       payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
@@ -330,14 +313,14 @@ describe('aws-chunked bodies recognised by x-amz-content-sha256 alone (no Conten
     });
     assert.equal(headers['content-encoding'], undefined);
     const body = signedChunkedBody(chunks, seedSignatureOf(headers), headers['x-amz-date']);
-    const res = await send(server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
+    const res = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
     assert.equal(res.status, 200, res.text);
     await assertStoredExactly(bucket, 'k');
   });
 
   test('STREAMING-UNSIGNED-PAYLOAD-TRAILER without Content-Encoding stores exactly the payload and checks the trailer', async () => {
     const bucket = await newBucket('noce-unsigned');
-    const headers = await signedHeaders(server, {
+    const headers = await signedHeaders(ctx.server, {
       method: 'PUT',
       path: `/${bucket}/k`,
       payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
@@ -345,7 +328,7 @@ describe('aws-chunked bodies recognised by x-amz-content-sha256 alone (no Conten
     });
     assert.equal(headers['content-encoding'], undefined);
     const body = unsignedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(decoded) });
-    const res = await send(server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
+    const res = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.headers['x-amz-checksum-crc32'], crc(decoded));
     await assertStoredExactly(bucket, 'k');
@@ -362,7 +345,7 @@ describe('aws-chunked uploads with trailing checksums', () => {
   };
 
   async function trailerHeaders(bucket: string, key: string, payloadHash: string) {
-    return signedHeaders(server, {
+    return signedHeaders(ctx.server, {
       method: 'PUT',
       path: `/${bucket}/${key}`,
       payloadHash,
@@ -378,20 +361,20 @@ describe('aws-chunked uploads with trailing checksums', () => {
     const bucket = await newBucket('sigtrailer');
     const headers = await trailerHeaders(bucket, 'k', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER');
     const body = signedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(decoded) }, seedSignatureOf(headers), headers['x-amz-date']);
-    const res = await send(server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
+    const res = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.headers['x-amz-checksum-crc32'], crc(decoded));
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', ChecksumMode: 'ENABLED' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', ChecksumMode: 'ENABLED' }));
     assert.equal(got.ChecksumCRC32, crc(decoded));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(decoded));
   });
 
   test('a signed trailer with a wrong checksum is BadDigest; a forged trailer signature is SignatureDoesNotMatch', async () => {
     const bucket = await newBucket('badtrailer');
-    const before = await blobFiles(server);
+    const before = await blobFiles(ctx.server);
     const headers = await trailerHeaders(bucket, 'k', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER');
     const wrong = signedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(Buffer.from('other')) }, seedSignatureOf(headers), headers['x-amz-date']);
-    const res = await send(server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, wrong);
+    const res = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, wrong);
     assert.equal(res.status, 400);
     assert.equal(xmlField(res.text, 'Code'), 'BadDigest');
 
@@ -400,25 +383,25 @@ describe('aws-chunked uploads with trailing checksums', () => {
     const signed = signedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(Buffer.from('other')) }, seedSignatureOf(headers2), headers2['x-amz-date']);
     const last = signed[signed.length - 1].toString('latin1').replace(/x-amz-checksum-crc32:[^\r]*/, `x-amz-checksum-crc32:${crc(decoded)}`);
     const forged = [...signed.slice(0, -1), Buffer.from(last, 'latin1')];
-    const res2 = await send(server, 'PUT', `/${bucket}/k`, { ...headers2, 'transfer-encoding': 'chunked' }, forged);
+    const res2 = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers2, 'transfer-encoding': 'chunked' }, forged);
     assert.equal(res2.status, 403);
     assert.equal(xmlField(res2.text, 'Code'), 'SignatureDoesNotMatch');
 
     await assertAbsent(bucket, 'k');
     await sleep(100);
-    assert.deepEqual(await blobFiles(server), before, 'no blob left behind');
+    assert.deepEqual(await blobFiles(ctx.server), before, 'no blob left behind');
   });
 
   test('STREAMING-UNSIGNED-PAYLOAD-TRAILER: the trailing checksum is verified', async () => {
     const bucket = await newBucket('unsignedtrailer');
     const headers = await trailerHeaders(bucket, 'ok', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER');
-    const res = await send(server, 'PUT', `/${bucket}/ok`, { ...headers, 'transfer-encoding': 'chunked' }, unsignedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(decoded) }));
+    const res = await send(ctx.server, 'PUT', `/${bucket}/ok`, { ...headers, 'transfer-encoding': 'chunked' }, unsignedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(decoded) }));
     assert.equal(res.status, 200, res.text);
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'ok' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'ok' }));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(decoded));
 
     const headers2 = await trailerHeaders(bucket, 'bad', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER');
-    const bad = await send(server, 'PUT', `/${bucket}/bad`, { ...headers2, 'transfer-encoding': 'chunked' }, unsignedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(Buffer.from('x')) }));
+    const bad = await send(ctx.server, 'PUT', `/${bucket}/bad`, { ...headers2, 'transfer-encoding': 'chunked' }, unsignedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(Buffer.from('x')) }));
     assert.equal(bad.status, 400);
     assert.equal(xmlField(bad.text, 'Code'), 'BadDigest');
     await assertAbsent(bucket, 'bad');

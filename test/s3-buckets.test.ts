@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   AbortMultipartUploadCommand,
   CreateBucketCommand,
@@ -20,92 +20,77 @@ import {
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { s3Error } from './helpers/s3.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { useS3Server } from './helpers/server.js';
 import { raw, xmlField } from './helpers/raw-s3.js';
 
 // CreateBucket, ListBuckets, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning,
 // ListObjectVersions, and bucket addressing (path style and virtual-hosted style).
 
-let server: TestServer;
-let s3: S3Client;
-let n = 0;
-const bucketName = (tag: string) => `bkt-${tag}-${process.pid}-${++n}`;
-
-before(async () => {
-  server = await startTestServer();
-  s3 = server.client();
-});
-after(() => server.stop());
-
-
-async function newBucket(tag: string): Promise<string> {
-  const name = bucketName(tag);
-  await s3.send(new CreateBucketCommand({ Bucket: name }));
-  return name;
-}
+const ctx = useS3Server('bkt');
+const { bucketName, newBucket } = ctx;
 
 describe('CreateBucket / ListBuckets / HeadBucket', () => {
   test('a created bucket is listed with its creation date and answers HeadBucket', async () => {
     const name = await newBucket('list');
-    const listed = await s3.send(new ListBucketsCommand({}));
+    const listed = await ctx.s3.send(new ListBucketsCommand({}));
     const entry = listed.Buckets?.find((b) => b.Name === name);
     assert.ok(entry, 'the new bucket is listed');
     assert.ok(entry.CreationDate instanceof Date && Math.abs(entry.CreationDate.getTime() - Date.now()) < 60_000);
     assert.ok(listed.Owner?.ID);
-    const head = await s3.send(new HeadBucketCommand({ Bucket: name }));
+    const head = await ctx.s3.send(new HeadBucketCommand({ Bucket: name }));
     assert.equal(head.$metadata.httpStatusCode, 200);
     assert.equal(head.BucketRegion, 'us-east-1');
   });
 
   test('invalid names are rejected with InvalidBucketName', async () => {
     for (const bad of ['ab', 'x'.repeat(64), 'Upper-Case', 'under_score', '-leading', 'trailing-', 'a..b', '192.168.5.4', 'xn--punycode', 'ends-s3alias']) {
-      const err = await s3Error(s3.send(new CreateBucketCommand({ Bucket: bad })));
+      const err = await s3Error(ctx.s3.send(new CreateBucketCommand({ Bucket: bad })));
       assert.equal(err.name, 'InvalidBucketName', bad);
       assert.equal(err.$metadata.httpStatusCode, 400, bad);
     }
-    const listed = await s3.send(new ListBucketsCommand({}));
+    const listed = await ctx.s3.send(new ListBucketsCommand({}));
     assert.ok(!listed.Buckets?.some((b) => b.Name === 'ab' || b.Name === 'Upper-Case'));
   });
 
   test('names at the length limits are accepted', async () => {
     for (const name of ['abc', `a${'b'.repeat(61)}c`, 'with.dots.ok']) {
-      await s3.send(new CreateBucketCommand({ Bucket: name }));
-      await s3.send(new HeadBucketCommand({ Bucket: name }));
-      await s3.send(new DeleteBucketCommand({ Bucket: name }));
+      await ctx.s3.send(new CreateBucketCommand({ Bucket: name }));
+      await ctx.s3.send(new HeadBucketCommand({ Bucket: name }));
+      await ctx.s3.send(new DeleteBucketCommand({ Bucket: name }));
     }
   });
 
   test('a second CreateBucket answers 409 BucketAlreadyOwnedByYou', async () => {
     const name = await newBucket('twice');
-    const err = await s3Error(s3.send(new CreateBucketCommand({ Bucket: name })));
+    const err = await s3Error(ctx.s3.send(new CreateBucketCommand({ Bucket: name })));
     assert.equal(err.name, 'BucketAlreadyOwnedByYou');
     assert.equal(err.$metadata.httpStatusCode, 409);
   });
 
   test('LocationConstraint naming the server region is accepted; a foreign one is refused', async () => {
     const name = bucketName('loc');
-    await s3.send(new CreateBucketCommand({ Bucket: name, CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never } }));
-    const loc = await s3.send(new GetBucketLocationCommand({ Bucket: name }));
+    await ctx.s3.send(new CreateBucketCommand({ Bucket: name, CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never } }));
+    const loc = await ctx.s3.send(new GetBucketLocationCommand({ Bucket: name }));
     // us-east-1 is reported as an empty constraint, as AWS does.
     assert.ok(loc.LocationConstraint === undefined || (loc.LocationConstraint as string) === '');
-    const err = await s3Error(s3.send(new CreateBucketCommand({ Bucket: bucketName('loc2'), CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })));
+    const err = await s3Error(ctx.s3.send(new CreateBucketCommand({ Bucket: bucketName('loc2'), CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })));
     assert.equal(err.name, 'IllegalLocationConstraintException');
     assert.equal(err.$metadata.httpStatusCode, 400);
   });
 
   test('HeadBucket of a missing bucket is a 404', async () => {
-    const err = await s3Error(s3.send(new HeadBucketCommand({ Bucket: bucketName('missing') })));
+    const err = await s3Error(ctx.s3.send(new HeadBucketCommand({ Bucket: bucketName('missing') })));
     assert.equal(err.$metadata.httpStatusCode, 404);
     assert.equal(err.name, 'NotFound');
   });
 
   test('GetBucketVersioning of a never-versioned bucket has no Status', async () => {
     const name = await newBucket('ver');
-    const v = await s3.send(new GetBucketVersioningCommand({ Bucket: name }));
+    const v = await ctx.s3.send(new GetBucketVersioningCommand({ Bucket: name }));
     assert.equal(v.$metadata.httpStatusCode, 200);
     assert.equal(v.Status, undefined);
     assert.equal(v.MFADelete, undefined);
-    const err = await s3Error(s3.send(new GetBucketVersioningCommand({ Bucket: bucketName('nover') })));
+    const err = await s3Error(ctx.s3.send(new GetBucketVersioningCommand({ Bucket: bucketName('nover') })));
     assert.equal(err.name, 'NoSuchBucket');
   });
 });
@@ -113,40 +98,40 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
 describe('DeleteBucket', () => {
   test('an empty bucket is deleted; then it is gone', async () => {
     const name = await newBucket('del');
-    const res = await s3.send(new DeleteBucketCommand({ Bucket: name }));
+    const res = await ctx.s3.send(new DeleteBucketCommand({ Bucket: name }));
     assert.equal(res.$metadata.httpStatusCode, 204);
-    const err = await s3Error(s3.send(new HeadBucketCommand({ Bucket: name })));
+    const err = await s3Error(ctx.s3.send(new HeadBucketCommand({ Bucket: name })));
     assert.equal(err.$metadata.httpStatusCode, 404);
-    const err2 = await s3Error(s3.send(new DeleteBucketCommand({ Bucket: name })));
+    const err2 = await s3Error(ctx.s3.send(new DeleteBucketCommand({ Bucket: name })));
     assert.equal(err2.name, 'NoSuchBucket');
   });
 
   test('a bucket holding an object answers 409 BucketNotEmpty and keeps the object', async () => {
     const name = await newBucket('full');
-    await s3.send(new PutObjectCommand({ Bucket: name, Key: 'k', Body: 'v' }));
-    const err = await s3Error(s3.send(new DeleteBucketCommand({ Bucket: name })));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: name, Key: 'k', Body: 'v' }));
+    const err = await s3Error(ctx.s3.send(new DeleteBucketCommand({ Bucket: name })));
     assert.equal(err.name, 'BucketNotEmpty');
     assert.equal(err.$metadata.httpStatusCode, 409);
-    const got = await s3.send(new GetObjectCommand({ Bucket: name, Key: 'k' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: name, Key: 'k' }));
     assert.equal(await got.Body!.transformToString(), 'v');
   });
 
   test('a bucket with an in-progress multipart upload is not empty until the upload is aborted', async () => {
     const name = await newBucket('mpu');
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: name, Key: 'big' }));
-    const err = await s3Error(s3.send(new DeleteBucketCommand({ Bucket: name })));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: name, Key: 'big' }));
+    const err = await s3Error(ctx.s3.send(new DeleteBucketCommand({ Bucket: name })));
     assert.equal(err.name, 'BucketNotEmpty');
-    await s3.send(new AbortMultipartUploadCommand({ Bucket: name, Key: 'big', UploadId }));
-    await s3.send(new DeleteBucketCommand({ Bucket: name }));
+    await ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: name, Key: 'big', UploadId }));
+    await ctx.s3.send(new DeleteBucketCommand({ Bucket: name }));
   });
 });
 
 describe('ListObjectVersions on an unversioned bucket', () => {
   test('every object is one version with VersionId "null" and IsLatest', async () => {
     const name = await newBucket('vers');
-    await s3.send(new PutObjectCommand({ Bucket: name, Key: 'a', Body: 'aa' }));
-    await s3.send(new PutObjectCommand({ Bucket: name, Key: 'b/c', Body: 'bbb' }));
-    const res = await s3.send(new ListObjectVersionsCommand({ Bucket: name }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: name, Key: 'a', Body: 'aa' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: name, Key: 'b/c', Body: 'bbb' }));
+    const res = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: name }));
     assert.deepEqual(res.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest, v.Size]), [
       ['a', 'null', true, 2],
       ['b/c', 'null', true, 3],
@@ -155,7 +140,7 @@ describe('ListObjectVersions on an unversioned bucket', () => {
     assert.equal(res.IsTruncated, false);
     const etag = res.Versions![0].ETag;
     assert.match(etag!, /^"[0-9a-f]{32}"$/);
-    const grouped = await s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/' }));
+    const grouped = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/' }));
     assert.deepEqual(grouped.Versions?.map((v) => v.Key), ['a']);
     assert.deepEqual(grouped.CommonPrefixes?.map((p) => p.Prefix), ['b/']);
   });
@@ -163,14 +148,14 @@ describe('ListObjectVersions on an unversioned bucket', () => {
   test('max-keys / key-marker / NextKeyMarker pagination visits every key exactly once', async () => {
     const name = await newBucket('vpage');
     const keys = Array.from({ length: 23 }, (_, i) => `k/${String(i).padStart(3, '0')}`).concat(['top1', 'top2']);
-    await Promise.all(keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: name, Key, Body: Key }))));
+    await Promise.all(keys.map((Key) => ctx.s3.send(new PutObjectCommand({ Bucket: name, Key, Body: Key }))));
     for (const delimiter of [undefined, '/']) {
       const seen: string[] = [];
       let keyMarker: string | undefined;
       let versionIdMarker: string | undefined;
       let pages = 0;
       for (;;) {
-        const res = await s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 4, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker, Delimiter: delimiter }));
+        const res = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 4, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker, Delimiter: delimiter }));
         pages++;
         assert.ok((res.Versions?.length ?? 0) + (res.CommonPrefixes?.length ?? 0) <= 4);
         for (const v of res.Versions ?? []) seen.push(v.Key!);
@@ -189,20 +174,20 @@ describe('ListObjectVersions on an unversioned bucket', () => {
 
   test('NextVersionIdMarker names a version only when the page ends on one, not on a common prefix', async () => {
     const name = await newBucket('vnext');
-    for (const Key of ['a', 'dir/x', 'dir/y', 'z']) await s3.send(new PutObjectCommand({ Bucket: name, Key, Body: Key }));
+    for (const Key of ['a', 'dir/x', 'dir/y', 'z']) await ctx.s3.send(new PutObjectCommand({ Bucket: name, Key, Body: Key }));
     // Page 1 ends on the key "a".
-    const first = await s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/', MaxKeys: 1 }));
+    const first = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/', MaxKeys: 1 }));
     assert.equal(first.IsTruncated, true);
     assert.equal(first.NextKeyMarker, 'a');
     assert.equal(first.NextVersionIdMarker, 'null');
     // Page 2 ends on the common prefix "dir/": no version to name.
-    const second = await s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/', MaxKeys: 1, KeyMarker: 'a', VersionIdMarker: 'null' }));
+    const second = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/', MaxKeys: 1, KeyMarker: 'a', VersionIdMarker: 'null' }));
     assert.deepEqual(second.CommonPrefixes?.map((p) => p.Prefix), ['dir/']);
     assert.equal(second.IsTruncated, true);
     assert.equal(second.NextKeyMarker, 'dir/');
     assert.equal(second.NextVersionIdMarker, undefined);
     // Resuming from the prefix alone skips all of it.
-    const third = await s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/', MaxKeys: 1, KeyMarker: second.NextKeyMarker }));
+    const third = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: name, Delimiter: '/', MaxKeys: 1, KeyMarker: second.NextKeyMarker }));
     assert.deepEqual(third.Versions?.map((v) => v.Key), ['z']);
     assert.equal(third.IsTruncated, false);
     assert.equal(third.NextVersionIdMarker, undefined);
@@ -211,21 +196,21 @@ describe('ListObjectVersions on an unversioned bucket', () => {
   test('the "empty a bucket" loop (list versions, delete them in batches) empties it and DeleteBucket succeeds', async () => {
     const name = await newBucket('empty');
     const keys = Array.from({ length: 30 }, (_, i) => `obj-${i}`);
-    await Promise.all(keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: name, Key, Body: 'x' }))));
+    await Promise.all(keys.map((Key) => ctx.s3.send(new PutObjectCommand({ Bucket: name, Key, Body: 'x' }))));
     let rounds = 0;
     for (;;) {
-      const res = await s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 7 }));
+      const res = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: name, MaxKeys: 7 }));
       const objects = [...(res.Versions ?? []), ...(res.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key!, VersionId: v.VersionId }));
       if (objects.length === 0) break;
-      const del = await s3.send(new DeleteObjectsCommand({ Bucket: name, Delete: { Objects: objects } }));
+      const del = await ctx.s3.send(new DeleteObjectsCommand({ Bucket: name, Delete: { Objects: objects } }));
       assert.equal(del.Errors, undefined);
       assert.equal(del.Deleted?.length, objects.length);
       assert.ok(++rounds < 20);
     }
     assert.equal(rounds, 5);
-    const list = await s3.send(new ListObjectsV2Command({ Bucket: name }));
+    const list = await ctx.s3.send(new ListObjectsV2Command({ Bucket: name }));
     assert.equal(list.KeyCount, 0);
-    await s3.send(new DeleteBucketCommand({ Bucket: name }));
+    await ctx.s3.send(new DeleteBucketCommand({ Bucket: name }));
   });
 });
 
@@ -239,8 +224,8 @@ describe('bucket addressing', () => {
         else cb(null, '127.0.0.1', 4);
       }) as never,
     });
-    const client = server.client({
-      endpoint: `http://s3.localhost:${server.port}`,
+    const client = ctx.server.client({
+      endpoint: `http://s3.localhost:${ctx.server.port}`,
       forcePathStyle: false,
       requestHandler: new NodeHttpHandler({ httpAgent: agent }),
     });
@@ -273,53 +258,53 @@ describe('bucket addressing', () => {
       assert.ok(!line.includes(`/${name}`), line);
     }
     // The same object seen path-style.
-    const pathStyle = await s3.send(new GetObjectCommand({ Bucket: name, Key: 'dir/hello world.txt' }));
+    const pathStyle = await ctx.s3.send(new GetObjectCommand({ Bucket: name, Key: 'dir/hello world.txt' }));
     assert.equal(await pathStyle.Body!.transformToString(), 'virtual');
   });
 
   test('raw requests: Host <bucket>.s3.localhost routes to the bucket; a plain host routes path-style', async () => {
     const name = await newBucket('rawvh');
-    await s3.send(new PutObjectCommand({ Bucket: name, Key: 'obj', Body: 'via-path' }));
-    const vhost = await raw(server, { method: 'GET', path: '/obj', host: `${name}.s3.localhost:${server.port}` });
+    await ctx.s3.send(new PutObjectCommand({ Bucket: name, Key: 'obj', Body: 'via-path' }));
+    const vhost = await raw(ctx.server, { method: 'GET', path: '/obj', host: `${name}.s3.localhost:${ctx.server.port}` });
     assert.equal(vhost.status, 200);
     assert.equal(vhost.text, 'via-path');
-    const listing = await raw(server, { method: 'GET', path: '/', host: `${name}.s3.localhost:${server.port}`, query: { 'list-type': '2' } });
+    const listing = await raw(ctx.server, { method: 'GET', path: '/', host: `${name}.s3.localhost:${ctx.server.port}`, query: { 'list-type': '2' } });
     assert.equal(listing.status, 200);
     assert.equal(xmlField(listing.text, 'Name'), name);
     assert.equal(xmlField(listing.text, 'Key'), 'obj');
     // The bare base domain is the service endpoint: ListBuckets.
-    const service = await raw(server, { method: 'GET', path: '/', host: `s3.localhost:${server.port}` });
+    const service = await raw(ctx.server, { method: 'GET', path: '/', host: `s3.localhost:${ctx.server.port}` });
     assert.equal(service.status, 200);
     assert.match(service.text, /<ListAllMyBucketsResult/);
     assert.ok(service.text.includes(`<Name>${name}</Name>`));
     // Path style on the IP host: "/obj" names a bucket called "obj".
-    const pathStyle = await raw(server, { method: 'GET', path: '/obj' });
+    const pathStyle = await raw(ctx.server, { method: 'GET', path: '/obj' });
     assert.equal(pathStyle.status, 404);
     assert.equal(xmlField(pathStyle.text, 'Code'), 'NoSuchBucket');
   });
 
   test('virtual-hosted keys under api/v1/ and console/ are the bucket\'s objects, not the REST API or console', async () => {
     const name = await newBucket('vhreserved');
-    const host = `${name}.s3.localhost:${server.port}`;
+    const host = `${name}.s3.localhost:${ctx.server.port}`;
     const keys = ['api/v1', 'api/v1/buckets', 'api/v1/openapi.json', 'console', 'console/index.html'];
     for (const key of keys) {
-      const put = await raw(server, { method: 'PUT', path: `/${key}`, host, body: `body of ${key}` });
+      const put = await raw(ctx.server, { method: 'PUT', path: `/${key}`, host, body: `body of ${key}` });
       assert.equal(put.status, 200, `PUT ${key}: ${put.text}`);
     }
     for (const key of keys) {
-      const got = await raw(server, { method: 'GET', path: `/${key}`, host });
+      const got = await raw(ctx.server, { method: 'GET', path: `/${key}`, host });
       assert.equal(got.status, 200, `GET ${key}`);
       assert.equal(got.text, `body of ${key}`);
       assert.ok(got.headers['x-amz-request-id'], 'answered by S3');
-      const head = await raw(server, { method: 'HEAD', path: `/${key}`, host });
+      const head = await raw(ctx.server, { method: 'HEAD', path: `/${key}`, host });
       assert.equal(head.status, 200, `HEAD ${key}`);
-      const del = await raw(server, { method: 'DELETE', path: `/${key}`, host });
+      const del = await raw(ctx.server, { method: 'DELETE', path: `/${key}`, host });
       assert.equal(del.status, 204, `DELETE ${key}`);
     }
-    const listing = await s3.send(new ListObjectsV2Command({ Bucket: name }));
+    const listing = await ctx.s3.send(new ListObjectsV2Command({ Bucket: name }));
     assert.equal(listing.KeyCount, 0);
     // Without a bucket in the Host, /api/v1 is still the REST API's.
-    const api = await raw(server, { method: 'GET', path: '/api/v1/openapi.json', sign: false });
+    const api = await raw(ctx.server, { method: 'GET', path: '/api/v1/openapi.json', sign: false });
     assert.equal(api.status, 200);
     assert.match(String(api.headers['content-type']), /json/);
   });

@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
-  S3Client,
   S3ServiceException,
   UploadPartCommand,
   UploadPartCopyCommand,
@@ -24,7 +22,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { crc32c } from '@node-rs/crc32';
 import { s3Error } from './helpers/s3.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { useS3Server } from './helpers/server.js';
 import { raw, xmlField } from './helpers/raw-s3.js';
 
 // CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
@@ -34,23 +32,8 @@ import { raw, xmlField } from './helpers/raw-s3.js';
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
 
-let server: TestServer;
-let s3: S3Client;
-let n = 0;
-const bucketName = (tag: string) => `mpu-${tag}-${process.pid}-${++n}`;
-
-before(async () => {
-  server = await startTestServer();
-  s3 = server.client();
-});
-after(() => server.stop());
-
-async function newBucket(tag: string): Promise<string> {
-  const name = bucketName(tag);
-  await s3.send(new CreateBucketCommand({ Bucket: name }));
-  return name;
-}
-
+const ctx = useS3Server('mpu');
+const { newBucket } = ctx;
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
@@ -99,7 +82,7 @@ function compositeChecksum(alg: ChecksumAlgorithm, parts: Buffer[]): string {
 }
 
 async function getBody(bucket: string, key: string, extra: Partial<GetObjectCommandInput> = {}): Promise<{ body: Buffer; res: GetObjectCommandOutput }> {
-  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
+  const res = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
   const body = Buffer.from(await res.Body!.transformToByteArray());
   return { body, res };
 }
@@ -110,7 +93,7 @@ describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
 
   test('default settings: 3 parts, ETag md5-3, bytes intact, COMPOSITE CRC32', async () => {
     const bucket = await newBucket('lib');
-    const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: 'big.bin', Body: body, ContentType: 'application/x-big', Metadata: { kind: 'multipart' } }, partSize: PART, queueSize: 2 });
+    const upload = new Upload({ client: ctx.s3, params: { Bucket: bucket, Key: 'big.bin', Body: body, ContentType: 'application/x-big', Metadata: { kind: 'multipart' } }, partSize: PART, queueSize: 2 });
     const result = await upload.done();
     assert.equal(parts.length, 3);
     assert.equal(result.ETag, multipartEtag(parts));
@@ -128,7 +111,7 @@ describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
   for (const alg of ['CRC32', 'SHA256', 'CRC64NVME', 'CRC32C', 'SHA1'] as const) {
     test(`ChecksumAlgorithm ${alg}: the object checksum is what S3 computes`, async () => {
       const bucket = await newBucket(`lib-${alg.toLowerCase()}`);
-      const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: 'obj', Body: body, ChecksumAlgorithm: alg }, partSize: PART, queueSize: 3 });
+      const upload = new Upload({ client: ctx.s3, params: { Bucket: bucket, Key: 'obj', Body: body, ChecksumAlgorithm: alg }, partSize: PART, queueSize: 3 });
       const result = await upload.done();
       assert.equal(result.ETag, multipartEtag(parts));
       const field = `Checksum${alg}` as const;
@@ -138,14 +121,14 @@ describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
       assert.ok(got.equals(body));
       assert.equal(res[field], expected, 'GetObject');
       assert.equal(res.ChecksumType, alg === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
-      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'obj', ChecksumMode: 'ENABLED' }));
+      const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'obj', ChecksumMode: 'ENABLED' }));
       assert.equal(head[field], expected, 'HeadObject');
     });
   }
 
   test('GET ?partNumber=N returns that part with the parts count', async () => {
     const bucket = await newBucket('partget');
-    await new Upload({ client: s3, params: { Bucket: bucket, Key: 'p', Body: body }, partSize: PART }).done();
+    await new Upload({ client: ctx.s3, params: { Bucket: bucket, Key: 'p', Body: body }, partSize: PART }).done();
     let offset = 0;
     for (let i = 0; i < parts.length; i++) {
       const { body: got, res } = await getBody(bucket, 'p', { PartNumber: i + 1 });
@@ -156,10 +139,10 @@ describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
       assert.equal(res.ContentLength, parts[i].length);
       offset += parts[i].length;
     }
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 2 }));
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 2 }));
     assert.equal(head.ContentLength, parts[1].length);
     assert.equal(head.PartsCount, 3);
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 4 })));
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 4 })));
     assert.equal(err.$metadata.httpStatusCode, 416);
     assert.equal(err.name, 'InvalidPartNumber');
     // A range across part boundaries.
@@ -169,16 +152,16 @@ describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
 
   test('Range together with partNumber is 400 InvalidRequest on GET and HEAD', async () => {
     const bucket = await newBucket('partrange');
-    await new Upload({ client: s3, params: { Bucket: bucket, Key: 'p', Body: body }, partSize: PART }).done();
-    const res = await raw(server, { method: 'GET', path: `/${bucket}/p`, query: { partNumber: '1' }, headers: { range: 'bytes=0-9' } });
+    await new Upload({ client: ctx.s3, params: { Bucket: bucket, Key: 'p', Body: body }, partSize: PART }).done();
+    const res = await raw(ctx.server, { method: 'GET', path: `/${bucket}/p`, query: { partNumber: '1' }, headers: { range: 'bytes=0-9' } });
     assert.equal(res.status, 400, res.text);
     assert.equal(xmlField(res.text, 'Code'), 'InvalidRequest');
     assert.equal(xmlField(res.text, 'Message'), 'Cannot specify both Range header and partNumber query parameter');
     assert.equal(xmlField(res.text, 'Resource'), `/${bucket}/p`);
     assert.ok(xmlField(res.text, 'RequestId'));
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 2, Range: 'bytes=0-9' })));
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 2, Range: 'bytes=0-9' })));
     assert.equal(err.name, 'InvalidRequest');
-    const head = await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 1, Range: 'bytes=0-9' })));
+    const head = await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'p', PartNumber: 1, Range: 'bytes=0-9' })));
     assert.equal(head.$metadata.httpStatusCode, 400);
   });
 });
@@ -187,36 +170,36 @@ describe('multipart API by hand', () => {
   test('Create, UploadPart, UploadPartCopy with CopySourceRange, ListParts, Complete', async () => {
     const bucket = await newBucket('manual');
     const source = randomBytes(6 * MiB);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'source', Body: source }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'source', Body: source }));
     const tail = randomBytes(1000);
-    const create = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'assembled', ContentType: 'text/x-assembled' }));
+    const create = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'assembled', ContentType: 'text/x-assembled' }));
     const uploadId = create.UploadId!;
     assert.equal(create.Key, 'assembled');
     assert.equal(create.Bucket, bucket);
 
-    const p1 = await s3.send(
+    const p1 = await ctx.s3.send(
       new UploadPartCopyCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumber: 1, CopySource: `${bucket}/source`, CopySourceRange: `bytes=0-${PART - 1}` }),
     );
     assert.equal(p1.CopyPartResult?.ETag, `"${md5(source.subarray(0, PART)).toString('hex')}"`);
     const middle = randomBytes(PART);
-    const p2 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumber: 2, Body: middle }));
-    const p3 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumber: 3, Body: tail }));
+    const p2 = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumber: 2, Body: middle }));
+    const p3 = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumber: 3, Body: tail }));
     assert.equal(p3.ETag, `"${md5(tail).toString('hex')}"`);
 
-    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId }));
+    const listed = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId }));
     assert.deepEqual(listed.Parts?.map((p) => [p.PartNumber, p.Size, p.ETag]), [
       [1, PART, p1.CopyPartResult?.ETag],
       [2, PART, p2.ETag],
       [3, 1000, p3.ETag],
     ]);
-    const paged = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, MaxParts: 2 }));
+    const paged = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, MaxParts: 2 }));
     assert.equal(paged.IsTruncated, true);
     assert.equal(paged.Parts?.length, 2);
-    const rest = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumberMarker: paged.NextPartNumberMarker }));
+    const rest = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId, PartNumberMarker: paged.NextPartNumberMarker }));
     assert.deepEqual(rest.Parts?.map((p) => p.PartNumber), [3]);
     assert.equal(rest.IsTruncated, false);
 
-    const done = await s3.send(
+    const done = await ctx.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
         Key: 'assembled',
@@ -231,21 +214,21 @@ describe('multipart API by hand', () => {
     assert.ok(got.equals(expected));
     assert.equal(res.ContentType, 'text/x-assembled');
     // The upload is gone once completed.
-    const err = await s3Error(s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId })));
+    const err = await s3Error(ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'assembled', UploadId: uploadId })));
     assert.equal(err.name, 'NoSuchUpload');
   });
 
   test('UploadPartCopy of a whole object, and a CopySourceRange past the end is InvalidRange', async () => {
     const bucket = await newBucket('pcopy');
     const first = randomBytes(PART);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a', Body: first }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'b', Body: 'tail end' }));
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'joined' }));
-    const c1 = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 1, CopySource: `${bucket}/a` }));
-    const c2 = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 2, CopySource: `${bucket}/b`, CopySourceRange: 'bytes=5-7' }));
-    const bad = await s3Error(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 3, CopySource: `${bucket}/b`, CopySourceRange: 'bytes=0-100' })));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a', Body: first }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'b', Body: 'tail end' }));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'joined' }));
+    const c1 = await ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 1, CopySource: `${bucket}/a` }));
+    const c2 = await ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 2, CopySource: `${bucket}/b`, CopySourceRange: 'bytes=5-7' }));
+    const bad = await s3Error(ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 3, CopySource: `${bucket}/b`, CopySourceRange: 'bytes=0-100' })));
     assert.equal(bad.name, 'InvalidRange');
-    await s3.send(
+    await ctx.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
         Key: 'joined',
@@ -260,22 +243,22 @@ describe('multipart API by hand', () => {
   test('SHA256 COMPOSITE by hand: part checksums listed, object checksum composite', async () => {
     const bucket = await newBucket('sha');
     const parts = [randomBytes(PART), randomBytes(200)];
-    const { UploadId, ChecksumAlgorithm } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 's', ChecksumAlgorithm: 'SHA256' }));
+    const { UploadId, ChecksumAlgorithm } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 's', ChecksumAlgorithm: 'SHA256' }));
     assert.equal(ChecksumAlgorithm, 'SHA256');
     const uploaded = [];
     for (let i = 0; i < parts.length; i++) {
-      const r = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 's', UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'SHA256' }));
+      const r = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 's', UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'SHA256' }));
       assert.equal(r.ChecksumSHA256, sha256(parts[i]).toString('base64'));
       uploaded.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumSHA256: r.ChecksumSHA256 });
     }
-    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 's', UploadId }));
+    const listed = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 's', UploadId }));
     assert.deepEqual(listed.Parts?.map((p) => p.ChecksumSHA256), uploaded.map((u) => u.ChecksumSHA256));
     // A part checksum that does not match the uploaded part is refused.
     const wrong = await s3Error(
-      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 's', UploadId, MultipartUpload: { Parts: [uploaded[0], { ...uploaded[1], ChecksumSHA256: uploaded[0].ChecksumSHA256 }] } })),
+      ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 's', UploadId, MultipartUpload: { Parts: [uploaded[0], { ...uploaded[1], ChecksumSHA256: uploaded[0].ChecksumSHA256 }] } })),
     );
     assert.equal(wrong.name, 'InvalidPart');
-    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 's', UploadId, MultipartUpload: { Parts: uploaded } }));
+    const done = await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 's', UploadId, MultipartUpload: { Parts: uploaded } }));
     assert.equal(done.ChecksumSHA256, compositeChecksum('SHA256', parts));
     assert.equal(done.ChecksumType, 'COMPOSITE');
   });
@@ -284,21 +267,21 @@ describe('multipart API by hand', () => {
     const bucket = await newBucket('full');
     const parts = [randomBytes(PART), randomBytes(PART), randomBytes(777)];
     const whole = Buffer.concat(parts);
-    const { UploadId, ChecksumType } = await s3.send(
+    const { UploadId, ChecksumType } = await ctx.s3.send(
       new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'f', ChecksumAlgorithm: 'CRC32C', ChecksumType: 'FULL_OBJECT' }),
     );
     assert.equal(ChecksumType, 'FULL_OBJECT');
     const uploaded = [];
     for (let i = 0; i < parts.length; i++) {
-      const r = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'f', UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'CRC32C' }));
+      const r = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'f', UploadId, PartNumber: i + 1, Body: parts[i], ChecksumAlgorithm: 'CRC32C' }));
       uploaded.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC32C: r.ChecksumCRC32C });
     }
     const expected = rawDigest('CRC32C', whole).toString('base64');
     const mismatch = await s3Error(
-      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'f', UploadId, ChecksumCRC32C: rawDigest('CRC32C', parts[0]).toString('base64'), ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: uploaded } })),
+      ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'f', UploadId, ChecksumCRC32C: rawDigest('CRC32C', parts[0]).toString('base64'), ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: uploaded } })),
     );
     assert.equal(mismatch.name, 'BadDigest');
-    const done = await s3.send(
+    const done = await ctx.s3.send(
       new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'f', UploadId, ChecksumCRC32C: expected, ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: uploaded } }),
     );
     assert.equal(done.ChecksumCRC32C, expected);
@@ -310,21 +293,21 @@ describe('multipart API by hand', () => {
 
   test('re-uploading a part replaces it', async () => {
     const bucket = await newBucket('reup');
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'r' }));
-    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'r', UploadId, PartNumber: 1, Body: 'first try' }));
-    const second = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'r', UploadId, PartNumber: 1, Body: 'second try' }));
-    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'r', UploadId }));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'r' }));
+    await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'r', UploadId, PartNumber: 1, Body: 'first try' }));
+    const second = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'r', UploadId, PartNumber: 1, Body: 'second try' }));
+    const listed = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'r', UploadId }));
     assert.deepEqual(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size]), [[1, second.ETag, 10]]);
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'r', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: second.ETag }] } }));
+    await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'r', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: second.ETag }] } }));
     assert.equal((await getBody(bucket, 'r')).body.toString(), 'second try');
   });
 });
 
 describe('multipart errors', () => {
   async function twoParts(bucket: string, key: string, firstSize = PART) {
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-    const a = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: randomBytes(firstSize) }));
-    const b = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: randomBytes(100) }));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const a = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: randomBytes(firstSize) }));
+    const b = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: randomBytes(100) }));
     return { UploadId: UploadId!, parts: [{ PartNumber: 1, ETag: a.ETag }, { PartNumber: 2, ETag: b.ETag }] };
   }
 
@@ -332,23 +315,23 @@ describe('multipart errors', () => {
     const bucket = await newBucket('invpart');
     const { UploadId, parts } = await twoParts(bucket, 'k');
     const wrongEtag = await s3Error(
-      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [parts[0], { PartNumber: 2, ETag: '"0123456789abcdef0123456789abcdef"' }] } })),
+      ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [parts[0], { PartNumber: 2, ETag: '"0123456789abcdef0123456789abcdef"' }] } })),
     );
     assert.equal(wrongEtag.name, 'InvalidPart');
     assert.equal(wrongEtag.$metadata.httpStatusCode, 400);
     const unknown = await s3Error(
-      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [...parts, { PartNumber: 3, ETag: parts[1].ETag }] } })),
+      ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [...parts, { PartNumber: 3, ETag: parts[1].ETag }] } })),
     );
     assert.equal(unknown.name, 'InvalidPart');
-    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 404);
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: parts } }));
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 404);
+    await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: parts } }));
+    await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
   });
 
   test('InvalidPartOrder when parts are not ascending', async () => {
     const bucket = await newBucket('order');
     const { UploadId, parts } = await twoParts(bucket, 'k');
-    const err = await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [parts[1], parts[0]] } })));
+    const err = await s3Error(ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [parts[1], parts[0]] } })));
     assert.equal(err.name, 'InvalidPartOrder');
     assert.equal(err.$metadata.httpStatusCode, 400);
   });
@@ -356,7 +339,7 @@ describe('multipart errors', () => {
   test('EntityTooSmall when a part other than the last is under 5 MiB', async () => {
     const bucket = await newBucket('small');
     const { UploadId, parts } = await twoParts(bucket, 'k', 1000);
-    const err = await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: parts } })));
+    const err = await s3Error(ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: parts } })));
     assert.equal(err.name, 'EntityTooSmall');
     assert.equal(err.$metadata.httpStatusCode, 400);
   });
@@ -364,56 +347,56 @@ describe('multipart errors', () => {
   test('NoSuchUpload after AbortMultipartUpload (UploadPart, ListParts, Complete, Abort)', async () => {
     const bucket = await newBucket('abort');
     const { UploadId, parts } = await twoParts(bucket, 'k');
-    const aborted = await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId }));
+    const aborted = await ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId }));
     assert.equal(aborted.$metadata.httpStatusCode, 204);
     const attempts: (() => Promise<unknown>)[] = [
-      () => s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 3, Body: 'late' })),
-      () => s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId })),
-      () => s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: parts } })),
-      () => s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId })),
+      () => ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 3, Body: 'late' })),
+      () => ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId })),
+      () => ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: parts } })),
+      () => ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId })),
     ];
     for (const attempt of attempts) {
       const err = await s3Error(attempt());
       assert.equal(err.name, 'NoSuchUpload');
       assert.equal(err.$metadata.httpStatusCode, 404);
     }
-    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    const uploads = await ctx.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     assert.equal(uploads.Uploads, undefined);
   });
 
   test('an upload ID used with another key is NoSuchUpload; a bad part number is InvalidArgument', async () => {
     const bucket = await newBucket('wrongkey');
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'right' }));
-    const err = await s3Error(s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'wrong', UploadId, PartNumber: 1, Body: 'x' })));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'right' }));
+    const err = await s3Error(ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'wrong', UploadId, PartNumber: 1, Body: 'x' })));
     assert.equal(err.name, 'NoSuchUpload');
-    const bad = await raw(server, { method: 'PUT', path: `/${bucket}/right`, query: { partNumber: '10001', uploadId: UploadId! }, body: 'x' });
+    const bad = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/right`, query: { partNumber: '10001', uploadId: UploadId! }, body: 'x' });
     assert.equal(bad.status, 400);
     assert.equal(xmlField(bad.text, 'Code'), 'InvalidArgument');
   });
 
   test('a part whose body fails Content-MD5 or its x-amz-checksum is BadDigest and not stored', async () => {
     const bucket = await newBucket('badpart');
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k', ChecksumAlgorithm: 'SHA256' }));
-    const good = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'good part', ChecksumAlgorithm: 'SHA256' }));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k', ChecksumAlgorithm: 'SHA256' }));
+    const good = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'good part', ChecksumAlgorithm: 'SHA256' }));
     const md5Err = await s3Error(
-      s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'replacement', ChecksumAlgorithm: 'SHA256', ContentMD5: md5(Buffer.from('other')).toString('base64') })),
+      ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'replacement', ChecksumAlgorithm: 'SHA256', ContentMD5: md5(Buffer.from('other')).toString('base64') })),
     );
     assert.equal(md5Err.name, 'BadDigest');
     const shaErr = await s3Error(
-      s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'replacement', ChecksumSHA256: sha256(Buffer.from('other')).toString('base64') })),
+      ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'replacement', ChecksumSHA256: sha256(Buffer.from('other')).toString('base64') })),
     );
     assert.equal(shaErr.name, 'BadDigest');
     // A part checksummed with another algorithm than the upload's is refused.
-    const otherAlg = await s3Error(s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'replacement', ChecksumAlgorithm: 'CRC32' })));
+    const otherAlg = await s3Error(ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'replacement', ChecksumAlgorithm: 'CRC32' })));
     assert.equal(otherAlg.name, 'InvalidRequest');
-    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId }));
+    const listed = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId }));
     assert.deepEqual(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size]), [[1, good.ETag, 9]], 'the first part is still the one stored');
   });
 
   test('CompleteMultipartUpload with no parts is MalformedXML', async () => {
     const bucket = await newBucket('noparts');
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k' }));
-    const err = await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [] } })));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k' }));
+    const err = await s3Error(ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MultipartUpload: { Parts: [] } })));
     assert.equal(err.name, 'MalformedXML');
   });
 });
@@ -423,17 +406,17 @@ describe('ListMultipartUploads', () => {
     const bucket = await newBucket('listup');
     const keys = ['a/1', 'a/2', 'b', 'b', 'c/d/e'];
     const ids: string[] = [];
-    for (const Key of keys) ids.push((await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }))).UploadId!);
-    const all = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    for (const Key of keys) ids.push((await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }))).UploadId!);
+    const all = await ctx.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     assert.deepEqual(all.Uploads?.map((u) => u.Key), keys);
     assert.deepEqual(new Set(all.Uploads?.map((u) => u.UploadId)), new Set(ids));
     for (const u of all.Uploads!) {
       assert.ok(u.Initiated instanceof Date);
       assert.equal(u.StorageClass, 'STANDARD');
     }
-    const prefixed = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'a/' }));
+    const prefixed = await ctx.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'a/' }));
     assert.deepEqual(prefixed.Uploads?.map((u) => u.Key), ['a/1', 'a/2']);
-    const grouped = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Delimiter: '/' }));
+    const grouped = await ctx.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Delimiter: '/' }));
     assert.deepEqual(grouped.Uploads?.map((u) => u.Key), ['b', 'b']);
     assert.deepEqual(grouped.CommonPrefixes?.map((p) => p.Prefix), ['a/', 'c/']);
 
@@ -441,7 +424,7 @@ describe('ListMultipartUploads', () => {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (let page = 0; page < 10; page++) {
-      const res = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, MaxUploads: 2, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      const res = await ctx.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, MaxUploads: 2, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
       for (const u of res.Uploads ?? []) seen.push(u.UploadId!);
       if (!res.IsTruncated) break;
       keyMarker = res.NextKeyMarker;

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   CopyObjectCommand,
-  CreateBucketCommand,
   DeleteObjectCommand,
   DeleteObjectTaggingCommand,
   DeleteObjectsCommand,
@@ -15,7 +14,6 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   PutObjectTaggingCommand,
-  S3Client,
   S3ServiceException,
   type ChecksumAlgorithm,
   type GetObjectCommandInput,
@@ -23,31 +21,16 @@ import {
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { crc32c } from '@node-rs/crc32';
 import { s3Error } from './helpers/s3.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { useS3Server } from './helpers/server.js';
 import { raw, xmlField } from './helpers/raw-s3.js';
 
 // PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject, object tagging,
 // conditional requests, ranges, stored headers and checksums, through the AWS SDK with its defaults.
 
-let server: TestServer;
-let s3: S3Client;
-let n = 0;
-const bucketName = (tag: string) => `obj-${tag}-${process.pid}-${++n}`;
+const ctx = useS3Server('obj');
+const { bucketName, newBucket } = ctx;
 
-before(async () => {
-  server = await startTestServer();
-  s3 = server.client();
-});
-after(() => server.stop());
-
-async function newBucket(tag: string): Promise<string> {
-  const name = bucketName(tag);
-  await s3.send(new CreateBucketCommand({ Bucket: name }));
-  return name;
-}
-
-
-async function getBytes(input: GetObjectCommandInput, client = s3): Promise<Buffer> {
+async function getBytes(input: GetObjectCommandInput, client = ctx.s3): Promise<Buffer> {
   const res = await client.send(new GetObjectCommand(input));
   return Buffer.from(await res.Body!.transformToByteArray());
 }
@@ -83,15 +66,15 @@ describe('PutObject / GetObject / HeadObject / DeleteObject', () => {
   test('round trip of bytes, ETag = MD5, size and Last-Modified', async () => {
     const bucket = await newBucket('basic');
     const body = randomBytes(100_000);
-    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data.bin', Body: body }));
+    const put = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data.bin', Body: body }));
     assert.equal(put.ETag, `"${md5Hex(body)}"`);
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data.bin' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data.bin' }));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body));
     assert.equal(got.ETag, put.ETag);
     assert.equal(got.ContentLength, body.length);
     assert.equal(got.ContentType, 'application/octet-stream', 'what the SDK sent');
     assert.equal(got.AcceptRanges, 'bytes');
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data.bin' }));
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data.bin' }));
     assert.equal(head.ContentLength, body.length);
     assert.equal(head.ETag, put.ETag);
     assert.ok(head.LastModified instanceof Date && Math.abs(head.LastModified.getTime() - Date.now()) < 60_000);
@@ -101,63 +84,63 @@ describe('PutObject / GetObject / HeadObject / DeleteObject', () => {
     const bucket = await newBucket('stream');
     const body = randomBytes(300_000);
     const chunks = [body.subarray(0, 70_000), body.subarray(70_000, 200_000), body.subarray(200_000)];
-    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 's', Body: Readable.from(chunks), ContentLength: body.length }));
+    const put = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 's', Body: Readable.from(chunks), ContentLength: body.length }));
     assert.equal(put.ETag, `"${md5Hex(body)}"`);
     assert.ok((await getBytes({ Bucket: bucket, Key: 's' })).equals(body));
   });
 
   test('an object stored without Content-Type is served as binary/octet-stream', async () => {
     const bucket = await newBucket('notype');
-    const put = await raw(server, { method: 'PUT', path: `/${bucket}/plain`, body: 'no type' });
+    const put = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/plain`, body: 'no type' });
     assert.equal(put.status, 200);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'plain' }));
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'plain' }));
     assert.equal(head.ContentType, 'binary/octet-stream');
   });
 
   test('overwriting replaces the bytes and the ETag', async () => {
     const bucket = await newBucket('over');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'first version' }));
-    const second = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'second' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'first version' }));
+    const second = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'second' }));
     assert.equal(second.ETag, `"${md5Hex('second')}"`);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'k' })).toString(), 'second');
   });
 
   test('0-byte objects', async () => {
     const bucket = await newBucket('empty');
-    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'empty', Body: '' }));
+    const put = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'empty', Body: '' }));
     assert.equal(put.ETag, '"d41d8cd98f00b204e9800998ecf8427e"');
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'empty' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'empty' }));
     assert.equal(got.ContentLength, 0);
     assert.equal((await got.Body!.transformToByteArray()).length, 0);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'empty' }));
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'empty' }));
     assert.equal(head.ContentLength, 0);
-    const list = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const list = await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     assert.equal(list.Contents![0].Size, 0);
     // A range on an empty object cannot be satisfied.
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'empty', Range: 'bytes=0-0' })));
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'empty', Range: 'bytes=0-0' })));
     assert.equal(err.$metadata.httpStatusCode, 416);
   });
 
   test('GET and HEAD of a missing key: NoSuchKey 404 (HEAD without a body)', async () => {
     const bucket = await newBucket('missing');
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'nope' })));
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'nope' })));
     assert.equal(err.name, 'NoSuchKey');
     assert.equal(err.$metadata.httpStatusCode, 404);
-    const head = await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'nope' })));
+    const head = await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'nope' })));
     assert.equal(head.name, 'NotFound');
     assert.equal(head.$metadata.httpStatusCode, 404);
-    const noBucket = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucketName('gone'), Key: 'k' })));
+    const noBucket = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucketName('gone'), Key: 'k' })));
     assert.equal(noBucket.name, 'NoSuchBucket');
   });
 
   test('DeleteObject removes the object; deleting a missing key is still 204', async () => {
     const bucket = await newBucket('del');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
-    const del = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    const del = await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
     assert.equal(del.$metadata.httpStatusCode, 204);
-    const err = await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })));
+    const err = await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })));
     assert.equal(err.$metadata.httpStatusCode, 404);
-    const again = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'never-existed' }));
+    const again = await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'never-existed' }));
     assert.equal(again.$metadata.httpStatusCode, 204);
   });
 });
@@ -168,15 +151,15 @@ describe('keys', () => {
   test('unusual keys are stored and read back under exactly that key', async () => {
     const bucket = await newBucket('keys');
     for (const key of KEYS) {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `body of ${key}` }));
+      await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `body of ${key}` }));
     }
     for (const key of KEYS) {
       assert.equal((await getBytes({ Bucket: bucket, Key: key })).toString(), `body of ${key}`, key);
     }
-    const list = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const list = await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     assert.deepEqual(new Set(list.Contents!.map((o) => o.Key)), new Set(KEYS));
     // '../escape' did not escape the bucket: no bucket-level object named "escape" appeared.
-    const err = await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'escape' })));
+    const err = await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'escape' })));
     assert.equal(err.$metadata.httpStatusCode, 404);
   });
 
@@ -184,19 +167,19 @@ describe('keys', () => {
     const bucket = await newBucket('long');
     const ok = 'k'.repeat(1022) + 'é'; // 1024 bytes in UTF-8
     assert.equal(Buffer.byteLength(ok), 1024);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: ok, Body: 'long' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: ok, Body: 'long' }));
     assert.equal((await getBytes({ Bucket: bucket, Key: ok })).toString(), 'long');
     const tooLong = 'k'.repeat(1023) + 'é';
-    const err = await s3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: tooLong, Body: 'x' })));
+    const err = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: tooLong, Body: 'x' })));
     assert.equal(err.name, 'KeyTooLongError');
     assert.equal(err.$metadata.httpStatusCode, 400);
-    const list = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const list = await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     assert.deepEqual(list.Contents!.map((o) => o.Key), [ok]);
   });
 
   test('a key whose escapes are not valid UTF-8 is InvalidURI', async () => {
     const bucket = await newBucket('badutf');
-    const res = await raw(server, { method: 'PUT', path: `/${bucket}/bad%FFkey`, body: 'x' });
+    const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/bad%FFkey`, body: 'x' });
     assert.equal(res.status, 400);
     assert.equal(xmlField(res.text, 'Code'), 'InvalidURI');
   });
@@ -206,7 +189,7 @@ describe('stored headers and metadata', () => {
   test('Content-Type/-Encoding/-Disposition/-Language, Cache-Control, Expires and x-amz-meta-* come back on GET and HEAD', async () => {
     const bucket = await newBucket('hdrs');
     const expires = new Date('2031-02-03T04:05:06Z');
-    await s3.send(
+    await ctx.s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: 'doc',
@@ -220,7 +203,7 @@ describe('stored headers and metadata', () => {
         Metadata: { color: 'blue', 'multi-word': 'Hello World', empty: '' },
       }),
     );
-    for (const res of [await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'doc' })), await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc' }))]) {
+    for (const res of [await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'doc' })), await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc' }))]) {
       assert.equal(res.ContentType, 'text/plain; charset=utf-8');
       assert.equal(res.ContentEncoding, 'identity');
       assert.equal(res.ContentDisposition, 'attachment; filename="doc.txt"');
@@ -234,8 +217,8 @@ describe('stored headers and metadata', () => {
 
   test('response-* query overrides replace the stored headers on GET', async () => {
     const bucket = await newBucket('override');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'o', Body: 'x', ContentType: 'text/plain', CacheControl: 'no-cache' }));
-    const res = await s3.send(
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'o', Body: 'x', ContentType: 'text/plain', CacheControl: 'no-cache' }));
+    const res = await ctx.s3.send(
       new GetObjectCommand({
         Bucket: bucket,
         Key: 'o',
@@ -255,14 +238,14 @@ describe('stored headers and metadata', () => {
     assert.equal(res.Expires?.toISOString(), '2030-01-01T00:00:00.000Z');
     assert.equal(await res.Body!.transformToString(), 'x');
     // Stored values are unchanged.
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'o' }));
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'o' }));
     assert.equal(head.ContentType, 'text/plain');
     assert.equal(head.CacheControl, 'no-cache');
   });
 
   test('user metadata over 2 KB is MetadataTooLarge', async () => {
     const bucket = await newBucket('bigmeta');
-    const err = await s3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'm', Body: 'x', Metadata: { big: 'v'.repeat(2100) } })));
+    const err = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'm', Body: 'x', Metadata: { big: 'v'.repeat(2100) } })));
     assert.equal(err.name, 'MetadataTooLarge');
   });
 });
@@ -272,7 +255,7 @@ describe('ranges', () => {
   const body = Buffer.from('0123456789abcdefghij');
   before(async () => {
     bucket = await newBucket('range');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'r', Body: body }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'r', Body: body }));
   });
 
   for (const [range, start, end] of [
@@ -285,7 +268,7 @@ describe('ranges', () => {
     ['bytes=19-19', 19, 19],
   ] as const) {
     test(`Range ${range} → 206 with bytes ${start}-${end}`, async () => {
-      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'r', Range: range }));
+      const res = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'r', Range: range }));
       assert.equal(res.$metadata.httpStatusCode, 206);
       assert.equal(res.ContentRange, `bytes ${start}-${end}/20`);
       assert.equal(res.ContentLength, end - start + 1);
@@ -295,14 +278,14 @@ describe('ranges', () => {
 
   test('a range starting past the end is 416 InvalidRange', async () => {
     for (const range of ['bytes=20-', 'bytes=100-200']) {
-      const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'r', Range: range })));
+      const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'r', Range: range })));
       assert.equal(err.name, 'InvalidRange', range);
       assert.equal(err.$metadata.httpStatusCode, 416);
     }
   });
 
   test('HEAD with a Range reports the partial length', async () => {
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'r', Range: 'bytes=2-5' }));
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'r', Range: 'bytes=2-5' }));
     assert.equal(head.ContentLength, 4);
     assert.equal(head.ContentRange, 'bytes 2-5/20');
   });
@@ -314,39 +297,39 @@ describe('conditional GET', () => {
   let modified: Date;
   before(async () => {
     bucket = await newBucket('cond');
-    etag = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: 'conditional' }))).ETag!;
-    modified = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'c' }))).LastModified!;
+    etag = (await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: 'conditional' }))).ETag!;
+    modified = (await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'c' }))).LastModified!;
   });
   const hourMs = 3600_000;
 
   test('If-Match: matching → 200, other → 412 PreconditionFailed', async () => {
     assert.equal((await getBytes({ Bucket: bucket, Key: 'c', IfMatch: etag })).toString(), 'conditional');
     assert.equal((await getBytes({ Bucket: bucket, Key: 'c', IfMatch: '*' })).toString(), 'conditional');
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', IfMatch: '"0123456789abcdef0123456789abcdef"' })));
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', IfMatch: '"0123456789abcdef0123456789abcdef"' })));
     assert.equal(err.name, 'PreconditionFailed');
     assert.equal(err.$metadata.httpStatusCode, 412);
   });
 
   test('If-None-Match: matching → 304, other → 200', async () => {
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', IfNoneMatch: etag })));
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', IfNoneMatch: etag })));
     assert.equal(err.$metadata.httpStatusCode, 304);
-    const notModified = await raw(server, { method: 'GET', path: `/${bucket}/c`, headers: { 'if-none-match': etag } });
+    const notModified = await raw(ctx.server, { method: 'GET', path: `/${bucket}/c`, headers: { 'if-none-match': etag } });
     assert.equal(notModified.status, 304);
     assert.equal(notModified.headers.etag, etag, '304 names the current ETag');
     assert.equal(notModified.body.length, 0);
-    const head = await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'c', IfNoneMatch: etag })));
+    const head = await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'c', IfNoneMatch: etag })));
     assert.equal(head.$metadata.httpStatusCode, 304);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'c', IfNoneMatch: '"other"' })).toString(), 'conditional');
   });
 
   test('If-Modified-Since: not modified since → 304, modified since → 200', async () => {
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', IfModifiedSince: new Date(modified.getTime() + hourMs) })));
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', IfModifiedSince: new Date(modified.getTime() + hourMs) })));
     assert.equal(err.$metadata.httpStatusCode, 304);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'c', IfModifiedSince: new Date(modified.getTime() - hourMs) })).toString(), 'conditional');
   });
 
   test('If-Unmodified-Since: modified since → 412, not modified → 200', async () => {
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', IfUnmodifiedSince: new Date(modified.getTime() - hourMs) })));
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', IfUnmodifiedSince: new Date(modified.getTime() - hourMs) })));
     assert.equal(err.$metadata.httpStatusCode, 412);
     assert.equal(err.name, 'PreconditionFailed');
     assert.equal((await getBytes({ Bucket: bucket, Key: 'c', IfUnmodifiedSince: new Date(modified.getTime() + hourMs) })).toString(), 'conditional');
@@ -364,8 +347,8 @@ describe('conditional GET', () => {
 describe('conditional PUT', () => {
   test('If-None-Match: * creates once; the second PUT is 412 and the first body stays', async () => {
     const bucket = await newBucket('ifnone');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'once', Body: 'first', IfNoneMatch: '*' }));
-    const err = await s3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'once', Body: 'second', IfNoneMatch: '*' })));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'once', Body: 'first', IfNoneMatch: '*' }));
+    const err = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'once', Body: 'second', IfNoneMatch: '*' })));
     assert.equal(err.name, 'PreconditionFailed');
     assert.equal(err.$metadata.httpStatusCode, 412);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'once' })).toString(), 'first');
@@ -376,7 +359,7 @@ describe('conditional PUT', () => {
     for (let round = 0; round < 5; round++) {
       const key = `race-${round}`;
       const bodies = ['A'.repeat(200_000), 'B'.repeat(200_000)];
-      const results = await Promise.allSettled(bodies.map((Body) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body, IfNoneMatch: '*' }))));
+      const results = await Promise.allSettled(bodies.map((Body) => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body, IfNoneMatch: '*' }))));
       const won = results.filter((r) => r.status === 'fulfilled');
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       assert.equal(won.length, 1, `round ${round}: exactly one winner`);
@@ -389,9 +372,9 @@ describe('conditional PUT', () => {
 
   test('If-Match on PUT replaces only the expected version', async () => {
     const bucket = await newBucket('ifmatch');
-    const first = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v2', IfMatch: first.ETag }));
-    const err = await s3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v3', IfMatch: first.ETag })));
+    const first = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v2', IfMatch: first.ETag }));
+    const err = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v3', IfMatch: first.ETag })));
     assert.equal(err.$metadata.httpStatusCode, 412);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'k' })).toString(), 'v2');
   });
@@ -401,18 +384,18 @@ describe('integrity checks on PUT', () => {
   test('a correct Content-MD5 is accepted; a wrong one is BadDigest and nothing changes', async () => {
     const bucket = await newBucket('md5');
     const body = Buffer.from('integrity matters');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'm', Body: body, ContentMD5: createHash('md5').update(body).digest('base64') }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'm', Body: body, ContentMD5: createHash('md5').update(body).digest('base64') }));
     const err = await s3Error(
-      s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'm', Body: 'something else', ContentMD5: createHash('md5').update('not it').digest('base64') })),
+      ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'm', Body: 'something else', ContentMD5: createHash('md5').update('not it').digest('base64') })),
     );
     assert.equal(err.name, 'BadDigest');
     assert.equal(err.$metadata.httpStatusCode, 400);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'm' })).toString(), 'integrity matters');
     const fresh = await s3Error(
-      s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'never', Body: 'x', ContentMD5: createHash('md5').update('y').digest('base64') })),
+      ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'never', Body: 'x', ContentMD5: createHash('md5').update('y').digest('base64') })),
     );
     assert.equal(fresh.name, 'BadDigest');
-    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'never' })))).$metadata.httpStatusCode, 404);
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'never' })))).$metadata.httpStatusCode, 404);
   });
 
   const ALGS: ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
@@ -422,24 +405,24 @@ describe('integrity checks on PUT', () => {
       const body = randomBytes(50_000);
       const expected = await checksumOf(alg, body);
       const field = `Checksum${alg}` as const;
-      const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: body, ChecksumAlgorithm: alg }));
+      const put = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: body, ChecksumAlgorithm: alg }));
       assert.equal(put[field], expected);
-      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED' }));
+      const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED' }));
       assert.equal(got[field], expected);
       assert.equal(got.ChecksumType, 'FULL_OBJECT');
       assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body));
-      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED' }));
+      const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED' }));
       assert.equal(head[field], expected);
-      const ranged = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED', Range: 'bytes=0-99' }));
+      const ranged = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED', Range: 'bytes=0-99' }));
       assert.equal(ranged[field], undefined, 'no whole-object checksum on a range');
       assert.equal((await ranged.Body!.transformToByteArray()).length, 100);
 
       // The same algorithm with a value computed over other bytes.
       const wrong = await checksumOf(alg, Buffer.from('other bytes'));
-      const err = await s3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: randomBytes(1000), [field]: wrong })));
+      const err = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: randomBytes(1000), [field]: wrong })));
       assert.equal(err.name, 'BadDigest');
       assert.equal(err.$metadata.httpStatusCode, 400);
-      const still = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED' }));
+      const still = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED' }));
       assert.equal(still[field], expected);
       assert.ok(Buffer.from(await still.Body!.transformToByteArray()).equals(body), 'the old object is intact');
     });
@@ -448,8 +431,8 @@ describe('integrity checks on PUT', () => {
   test('by default the SDK sends a CRC32 and the server stores it', async () => {
     const bucket = await newBucket('ck-default');
     const body = Buffer.from('default checksum');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'd', Body: body }));
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'd', ChecksumMode: 'ENABLED' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'd', Body: body }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'd', ChecksumMode: 'ENABLED' }));
     assert.equal(got.ChecksumCRC32, await checksumOf('CRC32', body));
     await got.Body!.transformToString();
   });
@@ -459,21 +442,21 @@ describe('DeleteObjects', () => {
   test('verbose mode reports every key, including missing ones', async () => {
     const bucket = await newBucket('multi');
     const keys = ['a', 'b/c', 'd e', 'ü'];
-    await Promise.all(keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));
-    const res = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [...keys, 'missing'].map((Key) => ({ Key })) } }));
+    await Promise.all(keys.map((Key) => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));
+    const res = await ctx.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [...keys, 'missing'].map((Key) => ({ Key })) } }));
     assert.deepEqual(res.Deleted!.map((d) => d.Key).sort(), [...keys, 'missing'].sort());
     assert.equal(res.Errors, undefined);
-    const list = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const list = await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     assert.equal(list.KeyCount, 0);
   });
 
   test('quiet mode reports nothing on success and still deletes', async () => {
     const bucket = await newBucket('quiet');
-    await Promise.all(['x', 'y', 'z'].map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));
-    const res = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'x' }, { Key: 'y' }], Quiet: true } }));
+    await Promise.all(['x', 'y', 'z'].map((Key) => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));
+    const res = await ctx.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'x' }, { Key: 'y' }], Quiet: true } }));
     assert.equal(res.Deleted, undefined);
     assert.equal(res.Errors, undefined);
-    const list = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const list = await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     assert.deepEqual(list.Contents!.map((o) => o.Key), ['z']);
   });
 });
@@ -488,7 +471,7 @@ describe('CopyObject', () => {
   before(async () => {
     bucket = await newBucket('copy');
     srcEtag = (
-      await s3.send(
+      await ctx.s3.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: SRC,
@@ -499,23 +482,23 @@ describe('CopyObject', () => {
         }),
       )
     ).ETag!;
-    srcModified = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: SRC }))).LastModified!;
+    srcModified = (await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: SRC }))).LastModified!;
   });
 
   test('COPY directive (default) copies bytes, metadata and headers from a key with special characters', async () => {
-    const res = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-1', CopySource: copySource(bucket, SRC) }));
+    const res = await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-1', CopySource: copySource(bucket, SRC) }));
     assert.equal(res.CopyObjectResult?.ETag, srcEtag);
     assert.ok(res.CopyObjectResult?.LastModified instanceof Date);
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy-1' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy-1' }));
     assert.equal(await got.Body!.transformToString(), 'copy me');
     assert.equal(got.ContentType, 'text/x-source');
     assert.deepEqual(got.Metadata, { origin: 'source' });
-    const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'copy-1' }));
+    const tags = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'copy-1' }));
     assert.deepEqual(tags.TagSet, [{ Key: 'team', Value: 'blue' }]);
   });
 
   test('REPLACE directive takes metadata and headers from the request', async () => {
-    await s3.send(
+    await ctx.s3.send(
       new CopyObjectCommand({
         Bucket: bucket,
         Key: 'copy-2',
@@ -525,14 +508,14 @@ describe('CopyObject', () => {
         Metadata: { origin: 'replaced', extra: '1' },
       }),
     );
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy-2' }));
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy-2' }));
     assert.equal(head.ContentType, 'text/x-replaced');
     assert.deepEqual(head.Metadata, { origin: 'replaced', extra: '1' });
   });
 
   test('copy into another bucket, with a leading slash in the source', async () => {
     const other = await newBucket('copy-dst');
-    await s3.send(new CopyObjectCommand({ Bucket: other, Key: 'from-elsewhere', CopySource: `/${copySource(bucket, SRC)}` }));
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: other, Key: 'from-elsewhere', CopySource: `/${copySource(bucket, SRC)}` }));
     assert.equal((await getBytes({ Bucket: other, Key: 'from-elsewhere' })).toString(), 'copy me');
   });
 
@@ -545,11 +528,11 @@ describe('CopyObject', () => {
       { CopySourceIfUnmodifiedSince: new Date(srcModified.getTime() - hour) },
     ];
     for (const cond of failing) {
-      const err = await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'cond-copy', CopySource: copySource(bucket, SRC), ...cond })));
+      const err = await s3Error(ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'cond-copy', CopySource: copySource(bucket, SRC), ...cond })));
       assert.equal(err.$metadata.httpStatusCode, 412, JSON.stringify(cond));
       assert.equal(err.name, 'PreconditionFailed');
     }
-    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cond-copy' })))).$metadata.httpStatusCode, 404);
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cond-copy' })))).$metadata.httpStatusCode, 404);
     const holding = [
       { CopySourceIfMatch: srcEtag },
       { CopySourceIfNoneMatch: '"00000000000000000000000000000000"' },
@@ -557,33 +540,33 @@ describe('CopyObject', () => {
       { CopySourceIfUnmodifiedSince: new Date(srcModified.getTime() + hour) },
     ];
     for (const cond of holding) {
-      const res = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'cond-copy', CopySource: copySource(bucket, SRC), ...cond }));
+      const res = await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'cond-copy', CopySource: copySource(bucket, SRC), ...cond }));
       assert.equal(res.CopyObjectResult?.ETag, srcEtag);
     }
   });
 
   test('copying an object onto itself needs REPLACE; with it the metadata changes', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'self', Body: 'me', Metadata: { v: '1' } }));
-    const err = await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'self', CopySource: copySource(bucket, 'self') })));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'self', Body: 'me', Metadata: { v: '1' } }));
+    const err = await s3Error(ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'self', CopySource: copySource(bucket, 'self') })));
     assert.equal(err.name, 'InvalidRequest');
     assert.equal(err.$metadata.httpStatusCode, 400);
-    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'self', CopySource: copySource(bucket, 'self'), MetadataDirective: 'REPLACE', Metadata: { v: '2' } }));
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'self' }));
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'self', CopySource: copySource(bucket, 'self'), MetadataDirective: 'REPLACE', Metadata: { v: '2' } }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'self' }));
     assert.deepEqual(got.Metadata, { v: '2' });
     assert.equal(await got.Body!.transformToString(), 'me');
   });
 
   test('copying a missing source is NoSuchKey', async () => {
-    const err = await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: copySource(bucket, 'no such source') })));
+    const err = await s3Error(ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: copySource(bucket, 'no such source') })));
     assert.equal(err.name, 'NoSuchKey');
     assert.equal(err.$metadata.httpStatusCode, 404);
   });
 
   test('a copy keeps the source checksum algorithm and recomputes it', async () => {
     const body = randomBytes(10_000);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ck-src', Body: body, ChecksumAlgorithm: 'SHA256' }));
-    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'ck-dst', CopySource: copySource(bucket, 'ck-src') }));
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'ck-dst', ChecksumMode: 'ENABLED' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ck-src', Body: body, ChecksumAlgorithm: 'SHA256' }));
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'ck-dst', CopySource: copySource(bucket, 'ck-src') }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'ck-dst', ChecksumMode: 'ENABLED' }));
     assert.equal(got.ChecksumSHA256, await checksumOf('SHA256', body));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body));
   });
@@ -592,20 +575,20 @@ describe('CopyObject', () => {
 describe('object tagging', () => {
   test('put, get and delete a tag set; Tagging on PUT; x-amz-tagging-count', async () => {
     const bucket = await newBucket('tags');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 't', Body: 'x', Tagging: 'a=1&b=two%20words' }));
-    const initial = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 't', Body: 'x', Tagging: 'a=1&b=two%20words' }));
+    const initial = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
     assert.deepEqual(initial.TagSet, [{ Key: 'a', Value: '1' }, { Key: 'b', Value: 'two words' }]);
-    const head = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 't' }));
+    const head = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 't' }));
     assert.equal(head.TagCount, 2);
     await head.Body!.transformToString();
 
-    await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 't', Tagging: { TagSet: [{ Key: 'env', Value: 'prod' }, { Key: 'ü', Value: '<&>' }] } }));
-    const replaced = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
+    await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 't', Tagging: { TagSet: [{ Key: 'env', Value: 'prod' }, { Key: 'ü', Value: '<&>' }] } }));
+    const replaced = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
     assert.deepEqual(replaced.TagSet, [{ Key: 'env', Value: 'prod' }, { Key: 'ü', Value: '<&>' }]);
 
-    const del = await s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
+    const del = await ctx.s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
     assert.equal(del.$metadata.httpStatusCode, 204);
-    const cleared = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
+    const cleared = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
     assert.deepEqual(cleared.TagSet ?? [], []);
     // The object itself is untouched.
     assert.equal((await getBytes({ Bucket: bucket, Key: 't' })).toString(), 'x');
@@ -613,13 +596,13 @@ describe('object tagging', () => {
 
   test('tagging a missing key is NoSuchKey; invalid tag sets are InvalidTag', async () => {
     const bucket = await newBucket('tags2');
-    const err = await s3Error(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'none', Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } })));
+    const err = await s3Error(ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'none', Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } })));
     assert.equal(err.name, 'NoSuchKey');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
     const tooMany = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
-    const err2 = await s3Error(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: { TagSet: tooMany } })));
+    const err2 = await s3Error(ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: { TagSet: tooMany } })));
     assert.equal(err2.name, 'InvalidTag');
-    const dup = await s3Error(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: { TagSet: [{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }] } })));
+    const dup = await s3Error(ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: { TagSet: [{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }] } })));
     assert.equal(dup.name, 'InvalidTag');
   });
 });
@@ -627,16 +610,16 @@ describe('object tagging', () => {
 describe('version IDs on an unversioned bucket', () => {
   test('"null" is the only version: others are NoSuchVersion on read and delete nothing', async () => {
     const bucket = await newBucket('ver');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
     assert.equal((await getBytes({ Bucket: bucket, Key: 'k', VersionId: 'null' })).toString(), 'v1');
-    const err = await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' })));
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' })));
     assert.equal(err.name, 'NoSuchVersion');
-    assert.equal((await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' })))).$metadata.httpStatusCode, 404);
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' }));
-    const batch = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'k', VersionId: 'other' }] } }));
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' })))).$metadata.httpStatusCode, 404);
+    await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' }));
+    const batch = await ctx.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'k', VersionId: 'other' }] } }));
     assert.deepEqual(batch.Deleted?.map((d) => [d.Key, d.VersionId]), [['k', 'other']]);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'k' })).toString(), 'v1', 'deleting another version kept the object');
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'null' }));
-    assert.equal((await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' })))).name, 'NoSuchKey');
+    await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'null' }));
+    assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' })))).name, 'NoSuchKey');
   });
 });

@@ -2,17 +2,15 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { basename } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   PutObjectCommand,
-  S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { useS3Server } from './helpers/server.js';
 import { blobFiles, signedHeaders, sleep } from './helpers/raw-s3.js';
 import { waitFor } from './helpers/tokens.js';
 
@@ -24,48 +22,34 @@ import { waitFor } from './helpers/tokens.js';
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
 
-let server: TestServer;
-let s3: S3Client;
-let n = 0;
-const bucketName = (tag: string) => `pin-${tag}-${process.pid}-${++n}`;
-
-before(async () => {
-  server = await startTestServer();
-  s3 = server.client();
-});
-after(() => server.stop());
+const ctx = useS3Server('pin');
+const { newBucket } = ctx;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-async function newBucket(tag: string): Promise<string> {
-  const name = bucketName(tag);
-  await s3.send(new CreateBucketCommand({ Bucket: name }));
-  return name;
-}
 
 /** A 3 x 5 MiB object made with the multipart API; returns its bytes. */
 async function multipartObject(bucket: string, key: string): Promise<Buffer> {
   const parts = [randomBytes(PART), randomBytes(PART), randomBytes(PART)];
-  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
   const done = [];
   for (let i = 0; i < parts.length; i++) {
-    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: parts[i] }));
+    const { ETag } = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: parts[i] }));
     done.push({ ETag, PartNumber: i + 1 });
   }
-  await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }));
+  await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }));
   return Buffer.concat(parts);
 }
 
 /** The blob refs the key's current row points at. */
 async function refsOf(bucket: string, key: string): Promise<string[]> {
-  const b = await server.objects.requireBucket(server.bootstrap.projectId, bucket);
-  const row = await server.meta.getObject(b.id, key);
+  const b = await ctx.server.objects.requireBucket(ctx.server.bootstrap.projectId, bucket);
+  const row = await ctx.server.meta.getObject(b.id, key);
   assert.ok(row, `${key} exists`);
   return row.blobs.map((x) => x.ref);
 }
 
 async function onDisk(refs: string[]): Promise<string[]> {
-  const files = new Set((await blobFiles(server)).map((f) => basename(f)));
+  const files = new Set((await blobFiles(ctx.server)).map((f) => basename(f)));
   return refs.filter((r) => files.has(r));
 }
 
@@ -81,9 +65,9 @@ interface SlowGet {
 /** Starts a signed GET, reads its first chunk and then stops reading (the server's stream stalls). */
 async function slowGet(bucket: string, key: string): Promise<SlowGet> {
   const path = `/${bucket}/${key}`;
-  const headers = await signedHeaders(server, { method: 'GET', path });
+  const headers = await signedHeaders(ctx.server, { method: 'GET', path });
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, method: 'GET', path, headers, agent: false }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port: ctx.server.port, method: 'GET', path, headers, agent: false }, (res) => {
       const received: Buffer[] = [];
       const ended = new Promise<Buffer>((ok, fail) => {
         res.on('end', () => ok(Buffer.concat(received)));
@@ -112,8 +96,8 @@ describe('GetObject of a multipart object during a concurrent overwrite and dele
     const get = await slowGet(bucket, 'obj');
     assert.equal(get.res.statusCode, 200);
     assert.equal(Number(get.res.headers['content-length']), original.length);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'replacement' }));
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'obj' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'replacement' }));
+    await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'obj' }));
     await sleep(100); // time for an immediate release to reach the disk
     const keptWhileReading = await onDisk(oldRefs);
 
@@ -129,9 +113,9 @@ describe('GetObject of a multipart object during a concurrent overwrite and dele
     const bucket = await newBucket('lease');
     const original = await multipartObject(bucket, 'obj');
     const oldRefs = await refsOf(bucket, 'obj');
-    const b = await server.objects.requireBucket(server.bootstrap.projectId, bucket);
-    const lease = await server.objects.leaseObject(b, 'obj');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'replacement' }));
+    const b = await ctx.server.objects.requireBucket(ctx.server.bootstrap.projectId, bucket);
+    const lease = await ctx.server.objects.leaseObject(b, 'obj');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'replacement' }));
     await sleep(50);
     const chunks: Buffer[] = [];
     for await (const c of lease.open()) chunks.push(c as Buffer);
@@ -149,7 +133,7 @@ describe('pins are let go however a read ends', () => {
     await multipartObject(bucket, 'obj');
     const oldRefs = await refsOf(bucket, 'obj');
     const get = await slowGet(bucket, 'obj');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'replacement' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'obj', Body: 'replacement' }));
     get.req.destroy();
     await waitFor('the replaced blobs to be removed', async () => (await onDisk(oldRefs)).length === 0);
   });
@@ -159,9 +143,9 @@ describe('pins are let go however a read ends', () => {
     await multipartObject(bucket, 'obj');
     const refs = await refsOf(bucket, 'obj');
     const get = await slowGet(bucket, 'obj');
-    await server.blobs.delete(refs[1]); // the second part vanishes under the read
+    await ctx.server.blobs.delete(refs[1]); // the second part vanishes under the read
     await assert.rejects(get.rest(), 'the response is cut off');
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'obj' }));
+    await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'obj' }));
     await waitFor('the object\'s blobs to be removed', async () => (await onDisk(refs)).length === 0);
   });
 });

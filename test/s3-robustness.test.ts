@@ -2,45 +2,29 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListPartsCommand,
   PutObjectCommand,
-  S3Client,
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { useS3Server } from './helpers/server.js';
 import { blobFiles, queryString, signedHeaders, sleep, tmpFiles, type RawRequest } from './helpers/raw-s3.js';
 
 // What clients that misbehave or race leave behind: aborted uploads, concurrent writers to one
 // key, and the blob files on disk that must match what the metadata references.
 
-let server: TestServer;
-let s3: S3Client;
-let n = 0;
-const bucketName = (tag: string) => `rob-${tag}-${process.pid}-${++n}`;
-
-before(async () => {
-  server = await startTestServer();
-  s3 = server.client();
-});
-after(() => server.stop());
-
-async function newBucket(tag: string): Promise<string> {
-  const name = bucketName(tag);
-  await s3.send(new CreateBucketCommand({ Bucket: name }));
-  return name;
-}
+const ctx = useS3Server('rob');
+const { newBucket } = ctx;
 
 async function assertAbsent(bucket: string, key: string): Promise<void> {
-  const err = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
+  const err = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
     () => assert.fail(`${key} must not exist`),
     (e: unknown) => e as S3ServiceException,
   );
@@ -52,8 +36,8 @@ async function settleBlobs(expected: string[]): Promise<void> {
   let files: string[] = [];
   let tmp: string[] = [];
   for (let i = 0; i < 30; i++) {
-    files = await blobFiles(server);
-    tmp = await tmpFiles(server);
+    files = await blobFiles(ctx.server);
+    tmp = await tmpFiles(ctx.server);
     if (tmp.length === 0 && JSON.stringify(files) === JSON.stringify(expected)) return;
     await sleep(100);
   }
@@ -65,7 +49,7 @@ async function settleBlobs(expected: string[]): Promise<void> {
 async function settleNewBlobs(before: string[], added: number): Promise<void> {
   let files: string[] = [];
   for (let i = 0; i < 30; i++) {
-    files = await blobFiles(server);
+    files = await blobFiles(ctx.server);
     if (files.length === before.length + added && before.every((f) => files.includes(f))) return;
     await sleep(100);
   }
@@ -74,11 +58,11 @@ async function settleNewBlobs(before: string[], added: number): Promise<void> {
 
 /** Starts a signed upload, sends `sent` of the declared bytes, then cuts the connection. */
 async function abortedUpload(r: RawRequest & { declaredLength: number; sent: Buffer }): Promise<void> {
-  const headers = await signedHeaders(server, { ...r, payloadHash: r.payloadHash ?? 'UNSIGNED-PAYLOAD' });
+  const headers = await signedHeaders(ctx.server, { ...r, payloadHash: r.payloadHash ?? 'UNSIGNED-PAYLOAD' });
   await new Promise<void>((resolve) => {
     const req = httpRequest({
       host: '127.0.0.1',
-      port: server.port,
+      port: ctx.server.port,
       method: r.method,
       path: r.path + queryString(r.query),
       headers: { ...headers, 'content-length': String(r.declaredLength) },
@@ -102,7 +86,7 @@ async function abortedUpload(r: RawRequest & { declaredLength: number; sent: Buf
 describe('aborted uploads', () => {
   test('a PutObject cut off mid-body leaves no object and no blob file', async () => {
     const bucket = await newBucket('abort');
-    const before = await blobFiles(server);
+    const before = await blobFiles(ctx.server);
     await abortedUpload({ method: 'PUT', path: `/${bucket}/partial`, declaredLength: 4 * 1024 * 1024, sent: randomBytes(1024 * 1024) });
     await assertAbsent(bucket, 'partial');
     await settleBlobs(before);
@@ -110,27 +94,27 @@ describe('aborted uploads', () => {
 
   test('an aborted overwrite keeps the old object and its one blob', async () => {
     const bucket = await newBucket('abortover');
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'the original' }));
-    const before = await blobFiles(server);
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'the original' }));
+    const before = await blobFiles(ctx.server);
     await abortedUpload({ method: 'PUT', path: `/${bucket}/k`, declaredLength: 2 * 1024 * 1024, sent: randomBytes(512 * 1024) });
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
     assert.equal(await got.Body!.transformToString(), 'the original');
     await settleBlobs(before);
   });
 
   test('an UploadPart cut off mid-body leaves no part and no blob file', async () => {
     const bucket = await newBucket('abortpart');
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
-    const before = await blobFiles(server);
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+    const before = await blobFiles(ctx.server);
     await abortedUpload({ method: 'PUT', path: `/${bucket}/mp`, query: { partNumber: '1', uploadId: UploadId! }, declaredLength: 6 * 1024 * 1024, sent: randomBytes(1024 * 1024) });
-    const parts = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'mp', UploadId }));
+    const parts = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'mp', UploadId }));
     assert.equal(parts.Parts, undefined);
     await settleBlobs(before);
   });
 
   test('an SDK upload aborted mid-body (AbortController) stores nothing', async () => {
     const bucket = await newBucket('abortsdk');
-    const before = await blobFiles(server);
+    const before = await blobFiles(ctx.server);
     let sent = 0;
     // Sends 1 MiB of the declared 4 MiB, then stalls until the client gives up.
     const body = new Readable({
@@ -142,7 +126,7 @@ describe('aborted uploads', () => {
       },
     });
     const controller = new AbortController();
-    const put = s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sdk-partial', Body: body, ContentLength: 4 * 1024 * 1024 }), { abortSignal: controller.signal });
+    const put = ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sdk-partial', Body: body, ContentLength: 4 * 1024 * 1024 }), { abortSignal: controller.signal });
     setTimeout(() => controller.abort(), 300);
     await assert.rejects(put, (err: Error) => err.name === 'AbortError');
     body.destroy();
@@ -156,10 +140,10 @@ describe('concurrent writers', () => {
     const bucket = await newBucket('race');
     const bodies = Array.from({ length: 8 }, () => randomBytes(300 * 1024 + Math.floor(Math.random() * 1000)));
     const hashes = bodies.map((b) => createHash('sha256').update(b).digest('hex'));
-    const before = await blobFiles(server);
-    const results = await Promise.all(bodies.map((Body) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'contended', Body }))));
+    const before = await blobFiles(ctx.server);
+    const results = await Promise.all(bodies.map((Body) => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'contended', Body }))));
     assert.equal(results.length, 8);
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'contended' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'contended' }));
     const bytes = Buffer.from(await got.Body!.transformToByteArray());
     const hash = createHash('sha256').update(bytes).digest('hex');
     const winner = hashes.indexOf(hash);
@@ -173,10 +157,10 @@ describe('concurrent writers', () => {
   test('reads during concurrent overwrites always see a whole version', async () => {
     const bucket = await newBucket('readers');
     const versions = Array.from({ length: 6 }, (_, i) => Buffer.alloc(200 * 1024, 65 + i));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: versions[0] }));
-    const writers = versions.slice(1).map((Body) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body })));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: versions[0] }));
+    const writers = versions.slice(1).map((Body) => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body })));
     const readers = Array.from({ length: 10 }, async () => {
-      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
+      const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
       const bytes = Buffer.from(await got.Body!.transformToByteArray());
       assert.equal(bytes.length, 200 * 1024);
       assert.ok(bytes.every((b) => b === bytes[0]), 'one version, not a mix');
@@ -186,31 +170,31 @@ describe('concurrent writers', () => {
 
   test('overwrite and delete release blob files', async () => {
     const bucket = await newBucket('release');
-    const before = await blobFiles(server);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'one' }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'two' }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'three' }));
-    const during = await blobFiles(server);
+    const before = await blobFiles(ctx.server);
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'one' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'two' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'three' }));
+    const during = await blobFiles(ctx.server);
     assert.equal(during.length, before.length + 1, 'one blob for one object');
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
+    await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
     await settleBlobs(before);
   });
 
   test('two concurrent CompleteMultipartUpload calls: one succeeds, the object is whole', async () => {
     const bucket = await newBucket('complete');
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
     const part1 = randomBytes(5 * 1024 * 1024);
     const part2 = randomBytes(1234);
-    const p1 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 1, Body: part1 }));
-    const p2 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 2, Body: part2 }));
+    const p1 = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 1, Body: part1 }));
+    const p2 = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 2, Body: part2 }));
     const complete = () =>
-      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }] } }));
+      ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }] } }));
     const results = await Promise.allSettled([complete(), complete()]);
     assert.ok(results.some((r) => r.status === 'fulfilled'));
     for (const r of results) {
       if (r.status === 'rejected') assert.equal((r.reason as S3ServiceException).name, 'NoSuchUpload');
     }
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'mp' }));
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'mp' }));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat([part1, part2])));
   });
 });

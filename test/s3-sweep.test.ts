@@ -2,17 +2,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
-  S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { useS3Server } from './helpers/server.js';
 import { blobFiles } from './helpers/raw-s3.js';
 import { waitFor } from './helpers/tokens.js';
 
@@ -21,35 +19,21 @@ import { waitFor } from './helpers/tokens.js';
 // else: not an object's blobs, not the parts of an upload in progress, not a blob a read holds,
 // not a blob younger than the minimum age.
 
-let server: TestServer;
-let s3: S3Client;
-let n = 0;
-const bucketName = (tag: string) => `sweep-${tag}-${process.pid}-${++n}`;
-
-before(async () => {
-  server = await startTestServer();
-  s3 = server.client();
-});
-after(() => server.stop());
-
-async function newBucket(tag: string): Promise<string> {
-  const name = bucketName(tag);
-  await s3.send(new CreateBucketCommand({ Bucket: name }));
-  return name;
-}
+const ctx = useS3Server('sweep');
+const { newBucket } = ctx;
 
 /** A blob written straight to the blob store and never committed: an orphan. */
 async function plantOrphan(): Promise<string> {
-  const { ref } = await server.blobs.put(Readable.from([randomBytes(1000)]));
+  const { ref } = await ctx.server.blobs.put(Readable.from([randomBytes(1000)]));
   return ref;
 }
 
 async function isOnDisk(ref: string): Promise<boolean> {
-  return (await blobFiles(server)).some((f) => basename(f) === ref);
+  return (await blobFiles(ctx.server)).some((f) => basename(f) === ref);
 }
 
 async function read(bucket: string, key: string): Promise<Buffer> {
-  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await got.Body!.transformToByteArray());
 }
 
@@ -57,43 +41,43 @@ describe('sweepOrphans', () => {
   test('removes only the unreferenced blob; the object and an upload in progress keep theirs', async () => {
     const bucket = await newBucket('only');
     const body = randomBytes(4096);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept', Body: body }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept', Body: body }));
     const part = randomBytes(1234);
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'in-progress' }));
-    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'in-progress', UploadId, PartNumber: 1, Body: part }));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'in-progress' }));
+    const { ETag } = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'in-progress', UploadId, PartNumber: 1, Body: part }));
     const orphan = await plantOrphan();
-    const before = await blobFiles(server);
+    const before = await blobFiles(ctx.server);
     assert.ok(await isOnDisk(orphan));
 
-    assert.equal(await server.objects.sweepOrphans(0), 1);
+    assert.equal(await ctx.server.objects.sweepOrphans(0), 1);
 
     assert.equal(await isOnDisk(orphan), false, 'the orphan is gone');
-    assert.deepEqual(await blobFiles(server), before.filter((f) => basename(f) !== orphan), 'nothing else was removed');
+    assert.deepEqual(await blobFiles(ctx.server), before.filter((f) => basename(f) !== orphan), 'nothing else was removed');
     assert.ok((await read(bucket, 'kept')).equals(body), 'the object still reads');
     // The part survived: the upload completes with it.
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'in-progress', UploadId, MultipartUpload: { Parts: [{ ETag, PartNumber: 1 }] } }));
+    await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'in-progress', UploadId, MultipartUpload: { Parts: [{ ETag, PartNumber: 1 }] } }));
     assert.ok((await read(bucket, 'in-progress')).equals(part));
-    assert.equal(await server.objects.sweepOrphans(0), 0, 'a second sweep finds nothing');
+    assert.equal(await ctx.server.objects.sweepOrphans(0), 0, 'a second sweep finds nothing');
   });
 
   test('a blob younger than the minimum age is left for a later sweep', async () => {
     const orphan = await plantOrphan();
-    assert.equal(await server.objects.sweepOrphans(60 * 60 * 1000), 0);
+    assert.equal(await ctx.server.objects.sweepOrphans(60 * 60 * 1000), 0);
     assert.ok(await isOnDisk(orphan));
-    assert.equal(await server.objects.sweepOrphans(0), 1);
+    assert.equal(await ctx.server.objects.sweepOrphans(0), 1);
     assert.equal(await isOnDisk(orphan), false);
   });
 
   test('a replaced blob that a read still holds is not swept; it goes when the read lets go', async () => {
     const bucket = await newBucket('pinned');
     const body = randomBytes(4096);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: body }));
-    const b = await server.objects.requireBucket(server.bootstrap.projectId, bucket);
-    const lease = await server.objects.leaseObject(b, 'k');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: body }));
+    const b = await ctx.server.objects.requireBucket(ctx.server.bootstrap.projectId, bucket);
+    const lease = await ctx.server.objects.leaseObject(b, 'k');
     const [ref] = lease.row.blobs.map((x) => x.ref);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'new' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'new' }));
 
-    assert.equal(await server.objects.sweepOrphans(0), 0, 'unreferenced, but held by the lease');
+    assert.equal(await ctx.server.objects.sweepOrphans(0), 0, 'unreferenced, but held by the lease');
     assert.ok(await isOnDisk(ref));
     const chunks: Buffer[] = [];
     for await (const c of lease.open()) chunks.push(c as Buffer);

@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import { after, before } from 'node:test';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createLogger } from '../../src/log.js';
 import type { ServerConfig } from '../../src/config.js';
@@ -57,4 +58,45 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
       await rm(dataDir, { recursive: true, force: true });
     },
   });
+}
+
+export interface S3ServerFixture {
+  /** The file's test server; available once its before hook has run. */
+  readonly server: TestServer;
+  /** An S3 client with the root key, for that server. */
+  readonly s3: S3Client;
+  /** A name no other bucket in this run has: `<prefix>-<tag>-<pid>-<n>`. */
+  bucketName(tag: string): string;
+  /** Creates a bucket named by bucketName(tag) and returns its name. */
+  newBucket(tag: string): Promise<string>;
+}
+
+/**
+ * Starts one test server for the calling test file: registers its before and after hooks, so
+ * call it at the file's top level. `prefix` keeps bucket names from different files apart.
+ */
+export function useS3Server(prefix: string): S3ServerFixture {
+  let server: TestServer;
+  let s3: S3Client;
+  let n = 0;
+  before(async () => {
+    server = await startTestServer();
+    s3 = server.client();
+  });
+  after(() => server.stop());
+  const bucketName = (tag: string) => `${prefix}-${tag}-${process.pid}-${++n}`;
+  return {
+    get server() {
+      return server;
+    },
+    get s3() {
+      return s3;
+    },
+    bucketName,
+    async newBucket(tag: string) {
+      const name = bucketName(tag);
+      await s3.send(new CreateBucketCommand({ Bucket: name }));
+      return name;
+    },
+  };
 }
