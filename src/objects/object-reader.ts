@@ -5,7 +5,8 @@ import type { BlobPart } from '../storage/metadata/metadata-store.js';
 // Streams an object's bytes (one blob, or one per multipart part) for an optional range.
 
 export function readBlobs(store: BlobStore, blobs: BlobPart[], range?: ByteRange): Readable {
-  if (blobs.length === 1) return store.get(blobs[0].ref, range);
+  // The whole of one blob is asked for as a range too: the store sizes its reads by it.
+  if (blobs.length === 1) return store.get(blobs[0].ref, range ?? (blobs[0].size > 0 ? { start: 0, end: blobs[0].size - 1 } : undefined));
   const start = range?.start ?? 0;
   const end = range?.end ?? blobs.reduce((n, b) => n + b.size, 0) - 1;
   async function* pieces(): AsyncGenerator<Buffer> {
