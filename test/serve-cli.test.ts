@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent as HttpsAgent } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -61,8 +61,12 @@ function exitOf(child: ChildProcessWithoutNullStreams, out: { stdout: string; st
   });
 }
 
-function spawnSkep(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcessWithoutNullStreams; out: { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, env: cleanEnv(env) });
+/** `npm start` and the `skep` bin: the compiled build, made by `npm ci` (its prepare script). */
+const BIN = join(ROOT, 'bin', 'skep.js');
+
+function spawnSkep(args: string[], env: NodeJS.ProcessEnv, entry: 'sources' | 'bin' = 'sources'): { child: ChildProcessWithoutNullStreams; out: { stdout: string; stderr: string } } {
+  const argv = entry === 'bin' ? [BIN, ...args] : ['--import', 'tsx', ENTRY, ...args];
+  const child = spawn(process.execPath, argv, { cwd: ROOT, env: cleanEnv(env) });
   const out = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
@@ -73,8 +77,8 @@ function spawnSkep(args: string[], env: NodeJS.ProcessEnv): { child: ChildProces
  * Starts `skep serve ARGS` and resolves once it prints its listening line and, on a first start,
  * the console password (the last thing it prints). The URL and port are read from the output.
  */
-async function serve(args: string[], env: NodeJS.ProcessEnv = {}, opts: { firstStart?: boolean } = {}): Promise<Served> {
-  const { child, out } = spawnSkep(['serve', ...args], env);
+async function serve(args: string[], env: NodeJS.ProcessEnv = {}, opts: { firstStart?: boolean; entry?: 'sources' | 'bin' } = {}): Promise<Served> {
+  const { child, out } = spawnSkep(['serve', ...args], env, opts.entry);
   const ready = opts.firstStart ? /password: \S+\n[^\n]*\n/ : /skep listening on \S+/;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -217,6 +221,44 @@ describe('skep serve: first and later starts', () => {
     const wrong = await outcome(s3Client(s.url, { ...key, secretAccessKey: 'x'.repeat(40) }).send(new ListBucketsCommand({})));
     assert.ok(!wrong.ok && wrong.code === 'SignatureDoesNotMatch', JSON.stringify(wrong));
     client.destroy();
+    await stopCleanly(s);
+  });
+});
+
+/** Why the compiled build cannot be tested, or null: missing, or older than a source file. */
+function staleBuild(): string | null {
+  const built = join(ROOT, 'dist', 'cli', 'main.js');
+  if (!existsSync(built)) return 'dist/ is missing (npm ci or npm run build makes it)';
+  const builtAt = statSync(built).mtimeMs;
+  const newer = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .find((f) => statSync(join(ROOT, 'src', f)).mtimeMs > builtAt);
+  return newer ? `dist/ is older than src/${newer} (npm run build refreshes it)` : null;
+}
+
+describe('npm start: the compiled entry point', () => {
+  test('bin/skep.js serves S3, the REST API and the console on the embedded default, and stops cleanly', async (t) => {
+    const stale = staleBuild();
+    if (stale) {
+      // In CI the checkout is fresh and `npm ci` has just built it: a stale build there is a failure.
+      assert.ok(!process.env.CI || ['false', '0'].includes(process.env.CI), `the compiled build is required in CI: ${stale}`);
+      t.skip(stale);
+      return;
+    }
+    const data = await freshFolder('bin');
+    const s = await serve(['--port', '0', '--data', data, ...LOG_QUIET], {}, { firstStart: true, entry: 'bin' });
+    const p = printedSecrets(s.stdout());
+    const s3 = s3Client(s.url, p);
+    await s3.send(new CreateBucketCommand({ Bucket: 'from-the-build' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'from-the-build', Key: 'hello.txt', Body: 'hello' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'from-the-build', Key: 'hello.txt' }));
+    assert.equal(await got.Body?.transformToString(), 'hello');
+    s3.destroy();
+    const api = await fetch(`${s.url}/api/v1/projects`, { headers: { authorization: `Bearer ${p.bearerToken}` } });
+    assert.equal(api.status, 200);
+    const consolePage = await fetch(`${s.url}/console/`);
+    assert.equal(consolePage.status, 200);
+    assert.match(await consolePage.text(), /<div id="root"><\/div>/, "the built console app");
     await stopCleanly(s);
   });
 });
