@@ -54,7 +54,7 @@ export async function openServices(
     usage,
     async close() {
       await tokens.flushUses();
-      await usage.flush().catch((err: unknown) => opts.log.warn({ err }, 'usage counters lost at close'));
+      await usage.flush({ all: true }).catch((err: unknown) => opts.log.warn({ err }, 'usage counters lost at close'));
       await meta.close();
       await blobs.close();
     },

@@ -145,13 +145,14 @@ export class UsageService {
 
   /**
    * Writes the counters gathered so far and snapshots the buckets that changed. Flushes run one
-   * after another; a failed batch is kept for the next.
+   * after another; a failed batch is kept for the next. `all` snapshots every changed bucket, due
+   * or not: at shutdown, so the day's last change is not left unrecorded.
    */
-  flush(): Promise<void> {
+  flush(opts: { all?: boolean } = {}): Promise<void> {
     const run = this.flushing.then(async () => {
       let failure: unknown = null;
       await this.flushCounters().catch((err: unknown) => (failure = err));
-      await this.snapshotChanged().catch((err: unknown) => (failure ??= err));
+      await this.snapshotChanged(opts.all ?? false).catch((err: unknown) => (failure ??= err));
       if (failure !== null) throw failure;
     });
     this.flushing = run.catch(() => undefined);
@@ -177,7 +178,7 @@ export class UsageService {
   }
 
   /** Snapshots each changed bucket that is due (see the top of this file). */
-  private async snapshotChanged(): Promise<void> {
+  private async snapshotChanged(all: boolean): Promise<void> {
     if (this.changed.size === 0) return;
     const now = this.clock();
     const today = dayOf(now);
@@ -186,7 +187,7 @@ export class UsageService {
     const due = new Set<string>();
     for (const c of this.changed.values()) {
       const last = this.snapshots.get(bucketKey(c));
-      if (c.day < today || !last || t - last.at >= last.ms * SNAPSHOT_COST_FACTOR) due.add(bucketKey(c));
+      if (all || c.day < today || !last || t - last.at >= last.ms * SNAPSHOT_COST_FACTOR) due.add(bucketKey(c));
     }
     if (due.size === 0) return;
     const taken: [string, ChangedBucket][] = [...this.changed].filter(([, c]) => due.has(bucketKey(c)));
