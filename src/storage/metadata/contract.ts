@@ -322,6 +322,18 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(refs(released), refs(v1.blobs), 'the old blobs are released exactly once');
         }));
 
+      test('concurrent unconditional puts of one key: all succeed, one wins, every other blob is released exactly once', () =>
+        withBucket(async (s, b) => {
+          const rows = Array.from({ length: 12 }, () => objectRow(b.id, 'k'));
+          const outs = await Promise.all(rows.map((r) => s.putObject(r, { kind: 'none' })));
+          assert.ok(outs.every((o) => o.ok));
+          const final = await s.getObject(b.id, 'k');
+          assert.ok(final && rows.some((r) => r.etag === final.etag), 'the stored row is one of the puts, whole');
+          const released = outs.flatMap((o) => (o.ok ? o.replaced : []));
+          const losers = rows.filter((r) => r.etag !== final!.etag).flatMap((r) => r.blobs);
+          assert.deepEqual(refs(released), refs(losers), 'no blob released twice, none leaked, the winner kept');
+        }));
+
       test('deleteObject returns the blobs once', () =>
         withBucket(async (s, b) => {
           const row = objectRow(b.id, 'k', { blobs: [newBlob(), newBlob()] });

@@ -153,9 +153,10 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome> {
-    // A create-only put is one atomic statement; no transaction needed.
-    if (cond.kind === 'ifNoneMatch') return writeObject(this.db, row, cond);
-    return this.db.transaction().execute((trx) => writeObject(trx, row, cond));
+    // No transaction: writeObject is a compare-and-swap (an insert that does nothing on conflict,
+    // or an update of exactly the version it read, retried if another writer got there first), so
+    // each statement is atomic on its own and the database is not held between them.
+    return writeObject(this.db, row, cond);
   }
 
   async deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null> {
