@@ -325,8 +325,6 @@ export interface MetadataStore {
   createToken(row: TokenRow): Promise<void>;
   getToken(id: string): Promise<TokenRow | null>;
   getTokenByAccessKeyId(accessKeyId: string): Promise<TokenRow | null>;
-  /** Matches the current or the previous (rotation pending) bearer prefix. */
-  getTokenByBearerPrefix(prefix: string): Promise<TokenRow | null>;
   /**
    * The per-request credential read, in one query: the token an access key ID or a bearer prefix
    * (current or previous) names, with its project's maximum token lifetime.

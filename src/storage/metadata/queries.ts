@@ -368,10 +368,6 @@ export class KyselyMetadataStore implements MetadataStore {
     return tokens.getTokenBy(this.db, 'access_key_id', accessKeyId);
   }
 
-  getTokenByBearerPrefix(prefix: string): Promise<TokenRow | null> {
-    return tokens.getTokenByBearerPrefix(this.db, prefix);
-  }
-
   findCredential(by: { accessKeyId: string } | { bearerPrefix: string }): Promise<CredentialRecord | null> {
     return tokens.findCredential(this.db, by);
   }

@@ -71,15 +71,6 @@ export async function getTokenBy(db: Db, column: 'id' | 'access_key_id', value: 
   return r ? toRow(r) : null;
 }
 
-export async function getTokenByBearerPrefix(db: Db, prefix: string): Promise<TokenRow | null> {
-  const r = await db
-    .selectFrom('tokens')
-    .selectAll()
-    .where((eb) => eb.or([eb('bearer_prefix', '=', prefix), eb('previous_bearer_prefix', '=', prefix)]))
-    .executeTakeFirst();
-  return r ? toRow(r) : null;
-}
-
 export async function findCredential(db: Db, by: { accessKeyId: string } | { bearerPrefix: string }): Promise<CredentialRecord | null> {
   const r = await db
     .selectFrom('tokens')
