@@ -21,7 +21,7 @@ import { readBlobs } from './object-reader.js';
 import { BlobPins } from './blob-pins.js';
 
 // Buckets and objects: the rules of the domain, independent of HTTP. An object write is
-// blob written -> metadata committed in one transaction -> replaced blobs released.
+// blob written -> metadata committed in one atomic write -> replaced blobs released.
 
 export interface NewObject {
   bucket: BucketRow;
@@ -247,6 +247,7 @@ export class ObjectService {
    * deleted when that read closes instead. A failure leaves an orphan for the sweep, never an error.
    */
   async release(blobs: BlobPart[]): Promise<void> {
+    if (blobs.length === 0) return; // most puts replace nothing: no need to wait for lookups
     // Leases that looked up the old row before it was replaced pin its blobs when the lookup returns.
     if (this.lookups.size > 0) await Promise.all([...this.lookups]);
     for (const blob of blobs) {
