@@ -20,6 +20,8 @@ export interface ServerConfig {
   rootSecretAccessKey?: string;
   /** The time source; tests move it. */
   clock: () => Date;
+  /** How often buffered last-used times are written (default 10 s); tests that count writes lengthen it. */
+  useFlushIntervalMs?: number;
 }
 
 export const SERVE_OPTIONS = {

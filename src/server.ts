@@ -132,7 +132,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
   timer.unref();
   const flushUses = () => tokens.flushUses().catch((err: unknown) => log.warn({ err }, 'recording token use failed'));
-  const usesTimer = setInterval(flushUses, USE_FLUSH_INTERVAL_MS);
+  const usesTimer = setInterval(flushUses, config.useFlushIntervalMs ?? USE_FLUSH_INTERVAL_MS);
   usesTimer.unref();
   const flushUsage = () => services.usage.flush().catch(() => undefined);
   const usageTimer = setInterval(flushUsage, USAGE_FLUSH_INTERVAL_MS);
