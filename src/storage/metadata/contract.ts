@@ -215,6 +215,32 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
         }));
     });
 
+    describe('bucket settings', () => {
+      test('put, replace, read back all, remove one', () =>
+        withBucket(async (s, b) => {
+          assert.deepEqual(await s.getBucketSettings(b.id), {});
+          assert.equal(await s.putBucketSetting(b.id, 'cors', '{"rules":[1]}', new Date(1)), true);
+          assert.equal(await s.putBucketSetting(b.id, 'policy', '{"v":1}', new Date(2)), true);
+          assert.equal(await s.putBucketSetting(b.id, 'cors', '{"rules":[2]}', new Date(3)), true);
+          assert.deepEqual(await s.getBucketSettings(b.id), { cors: '{"rules":[2]}', policy: '{"v":1}' });
+          assert.equal(await s.putBucketSetting(b.id, 'cors', null, new Date(4)), true);
+          assert.deepEqual(await s.getBucketSettings(b.id), { policy: '{"v":1}' });
+        }));
+
+      test('settings belong to one bucket and go with it', () =>
+        withBucket(async (s, b) => {
+          const other = bucketRow(b.projectId, 'other');
+          await s.createBucket(other);
+          await s.putBucketSetting(b.id, 'versioning', '"Enabled"', new Date(1));
+          assert.deepEqual(await s.getBucketSettings(other.id), {});
+          assert.equal(await s.deleteBucket(b.id), 'deleted');
+          assert.deepEqual(await s.getBucketSettings(b.id), {});
+          assert.equal(await s.putBucketSetting(b.id, 'versioning', '"Enabled"', new Date(2)), false, 'no setting for a deleted bucket');
+          assert.equal(await s.putBucketSetting(b.id, 'versioning', null, new Date(2)), false);
+          assert.deepEqual(await s.getBucketSettings(b.id), {});
+        }));
+    });
+
     describe('objects', () => {
       test('put then get returns every field', () =>
         withBucket(async (s, b) => {

@@ -21,6 +21,24 @@ export interface BucketRow {
   createdAt: Date;
 }
 
+/**
+ * The configuration documents a bucket may have, each stored as JSON by the service that owns it
+ * (a bucket without an entry has S3's default for it).
+ */
+export const BUCKET_SETTING_NAMES = [
+  'cors',
+  'policy',
+  'public-access-block',
+  'ownership-controls',
+  'acl',
+  'versioning',
+  'object-lock',
+  'lifecycle',
+  'encryption',
+  'tagging',
+] as const;
+export type BucketSettingName = (typeof BUCKET_SETTING_NAMES)[number];
+
 /** One blob that holds a contiguous piece of an object's bytes (one per multipart part). */
 export interface BlobPart {
   ref: string;
@@ -283,8 +301,14 @@ export interface MetadataStore {
   createBucket(row: BucketRow): Promise<'created' | 'exists'>;
   getBucket(projectId: string, name: string): Promise<BucketRow | null>;
   listBuckets(projectId: string): Promise<BucketRow[]>;
-  /** Deletes the bucket if it has no objects and no multipart uploads. */
+  /** Deletes the bucket (and its settings) if it has no objects and no multipart uploads. */
   deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'>;
+
+  // bucket settings (configuration documents as JSON text)
+  /** Every setting the bucket has, by name. */
+  getBucketSettings(bucketId: string): Promise<Partial<Record<BucketSettingName, string>>>;
+  /** Sets (or with null removes) one setting; false when the bucket does not exist. */
+  putBucketSetting(bucketId: string, name: BucketSettingName, value: string | null, at: Date): Promise<boolean>;
 
   // objects
   getObject(bucketId: string, key: string): Promise<ObjectRow | null>;

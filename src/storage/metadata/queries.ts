@@ -10,6 +10,7 @@ import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../../chec
 import type {
   BlobPart,
   BucketRow,
+  BucketSettingName,
   AuditQuery,
   AuditRow,
   TokenPatch,
@@ -138,6 +139,36 @@ export class KyselyMetadataStore implements MetadataStore {
     const still = await this.db.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst();
     // A bucket that is already gone counts as deleted (delete is idempotent).
     return still ? 'not-empty' : 'deleted';
+  }
+
+  // ---- bucket settings ----
+
+  async getBucketSettings(bucketId: string): Promise<Partial<Record<BucketSettingName, string>>> {
+    const rows = await this.db.selectFrom('bucket_settings').select(['name', 'value']).where('bucket_id', '=', bucketId).execute();
+    const out: Partial<Record<BucketSettingName, string>> = {};
+    for (const r of rows) out[r.name as BucketSettingName] = r.value;
+    return out;
+  }
+
+  async putBucketSetting(bucketId: string, name: BucketSettingName, value: string | null, at: Date): Promise<boolean> {
+    if (value === null) {
+      await this.db.deleteFrom('bucket_settings').where('bucket_id', '=', bucketId).where('name', '=', name).execute();
+      return (await this.db.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst()) !== undefined;
+    }
+    // The foreign key refuses a setting for a bucket deleted meanwhile; that is the 'false' case.
+    const exists = await this.db.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst();
+    if (!exists) return false;
+    try {
+      await this.db
+        .insertInto('bucket_settings')
+        .values({ bucket_id: bucketId, name, value, updated_at: at.getTime() })
+        .onConflict((oc) => oc.columns(['bucket_id', 'name']).doUpdateSet({ value, updated_at: at.getTime() }))
+        .execute();
+    } catch (err) {
+      if ((await this.db.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst()) === undefined) return false;
+      throw err;
+    }
+    return true;
   }
 
   // ---- objects ----

@@ -154,6 +154,19 @@ export interface UsageStorageDailyTable {
   objects: number;
 }
 
+/**
+ * One configuration document of a bucket (CORS rules, policy, versioning, lifecycle, ...), kept as
+ * the owning service's JSON, never as the request's XML. Removed with its bucket.
+ */
+export interface BucketSettingsTable {
+  bucket_id: string;
+  /** One of BucketSettingName. */
+  name: string;
+  /** JSON. */
+  value: string;
+  updated_at: number;
+}
+
 export interface Database {
   projects: ProjectsTable;
   buckets: BucketsTable;
@@ -167,6 +180,7 @@ export interface Database {
   sessions: SessionsTable;
   usage_daily: UsageDailyTable;
   usage_storage_daily: UsageStorageDailyTable;
+  bucket_settings: BucketSettingsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -365,6 +379,18 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           from buckets b left join objects o on o.bucket_id = b.id
           group by b.id, b.project_id, b.name
         `.execute(db);
+      },
+    },
+    '0004_bucket_settings': {
+      async up(db) {
+        await db.schema
+          .createTable('bucket_settings')
+          .addColumn('bucket_id', 'text', (c) => c.notNull().references('buckets.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('bucket_settings_pk', ['bucket_id', 'name'])
+          .execute();
       },
     },
   };
