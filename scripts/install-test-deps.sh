@@ -2,6 +2,9 @@
 # Installs what the test suite needs and is safe to run again (`npm run test:setup`):
 #   - Debian packages for the external-client tests: awscli (AWS CLI v2 at /usr/bin/aws), rclone,
 #     s3cmd, python3-boto3 (boto3 for /usr/bin/python3) and curl, each only when missing;
+#   - the engines of the scale-out tests, started by `npm test` itself when a test needs them:
+#     postgresql (a throwaway cluster per run) and ceph-mon, ceph-osd, radosgw, ceph-common (a
+#     single-node Ceph: one monitor, one in-memory OSD, one S3 gateway);
 #   - node_modules through `npm ci`, when it is missing or older than package-lock.json.
 # With CI=true every failure is fatal; elsewhere a step that cannot run (say, not root) warns and
 # the client tests that need it skip with a message.
@@ -24,7 +27,7 @@ fail() {
 }
 
 # --- Debian packages -------------------------------------------------------------------------
-APT_PACKAGES=(awscli rclone s3cmd python3-boto3 curl ca-certificates chromium)
+APT_PACKAGES=(awscli rclone s3cmd python3-boto3 curl ca-certificates chromium postgresql ceph-mon ceph-osd radosgw ceph-common)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
@@ -106,4 +109,10 @@ report 'boto3 (pyenv python3)' "$(other_on_path python3)" -c 'import boto3; prin
 report rclone "$(command -v rclone)" version
 report s3cmd "$(command -v s3cmd)" --version
 report curl "$(command -v curl)" --version
+log 'engines:'
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+report 'postgres (initdb)' "${PG_BIN:+$PG_BIN/initdb}" --version
+report 'ceph-mon' "$(command -v ceph-mon)" --version
+report 'ceph-osd' "$(command -v ceph-osd)" --version
+report 'radosgw' "$(command -v radosgw)" --version
 exit 0

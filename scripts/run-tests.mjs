@@ -1,9 +1,20 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with Node's built-in test runner (through tsx).
 // Arguments narrow the run to files whose path contains any of them: `npm test -- sigv4 blob`.
-import { readdirSync, statSync } from 'node:fs';
+//
+// A test file that needs a real engine says so in a comment line near its top:
+//   // test-engines: postgres ceph
+// When any selected file does, the engines are started once for the whole run (by
+// test/engines/supervisor.ts), their connection settings reach every test through the
+// environment, and they are stopped at the end. A daemon that dies during the run is reported
+// by name with the tail of its log, and fails the run.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+const ENGINE_MARKER = /^\/\/ test-engines:(.*)$/m;
+const ENGINE_START_TIMEOUT_MS = 240_000;
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
@@ -12,6 +23,51 @@ function walk(dir, out) {
     else if (name.endsWith('.test.ts')) out.push(path);
   }
   return out;
+}
+
+function enginesOf(file) {
+  const head = readFileSync(file, 'utf8').slice(0, 4000);
+  const m = ENGINE_MARKER.exec(head);
+  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
+}
+
+/** Starts the supervisor; resolves with { env, errors, dead: [], stop() } once the engines are up. */
+function startEngines(names) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/engines/supervisor.ts', ...names], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const dead = [];
+  const exited = new Promise((r) => child.once('exit', r));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => finish({ env: {}, errors: Object.fromEntries(names.map((n) => [n, 'did not start in time'])) }), ENGINE_START_TIMEOUT_MS);
+    let settled = false;
+    function finish(state) {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({
+        ...state,
+        dead,
+        async stop() {
+          child.stdin.end();
+          await exited;
+        },
+      });
+    }
+    child.once('exit', (code) =>
+      finish({ env: {}, errors: Object.fromEntries(names.map((n) => [n, `the engine supervisor exited (${code})`])) }),
+    );
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const space = line.indexOf(' ');
+      const kind = line.slice(0, space);
+      if (kind === 'ENGINES') finish(JSON.parse(line.slice(space + 1)));
+      else if (kind === 'DEAD') {
+        const d = JSON.parse(line.slice(space + 1));
+        dead.push(d);
+        process.stderr.write(`\nENGINE DIED during the test run: ${d.name} (pid ${d.pid}); the failures that follow may be its doing.\n`);
+      } else if (line.trim()) process.stderr.write(`engines: ${line}\n`);
+    });
+  });
 }
 
 const filters = process.argv.slice(2);
@@ -23,10 +79,41 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+
+const needed = [...new Set(files.flatMap(enginesOf))].sort();
+const env = { ...process.env };
+let engines;
+if (needed.length > 0) {
+  const started = Date.now();
+  process.stderr.write(`starting test engines: ${needed.join(', ')}\n`);
+  engines = await startEngines(needed);
+  Object.assign(env, engines.env);
+  const failed = Object.entries(engines.errors ?? {});
+  if (failed.length > 0) {
+    env.SKEP_TEST_ENGINE_ERRORS = JSON.stringify(engines.errors);
+    for (const [name, why] of failed) process.stderr.write(`test engine ${name} is not available: ${why}\n`);
+  }
+  process.stderr.write(`test engines ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+const stopEngines = () => engines?.stop();
+process.once('SIGINT', () => void stopEngines());
+process.once('SIGTERM', () => void stopEngines());
+
 const concurrency = process.env.SKEP_TEST_CONCURRENCY ?? '2';
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
-  { stdio: 'inherit' },
-);
-process.exit(result.status ?? 1);
+const status = await new Promise((resolve) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env });
+  child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+});
+
+let exitCode = status;
+if (engines) {
+  await engines.stop();
+  if (engines.dead.length > 0) {
+    for (const d of engines.dead) {
+      process.stderr.write(`\nENGINE DIED during the test run: ${d.name} (pid ${d.pid}). Last lines of its log:\n${d.log}\n`);
+    }
+    exitCode = exitCode || 1;
+  }
+}
+process.exit(exitCode);

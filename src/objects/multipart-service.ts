@@ -7,6 +7,7 @@ import { BodyDigest } from '../checksums/digest.js';
 import { combineCrc, compositeChecksum, multipartEtag, type CrcAlgorithm } from '../checksums/multipart.js';
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../checksums/types.js';
 import { preconditionError, type ObjectService } from './object-service.js';
+import { isStoreError } from '../storage/metadata/store-errors.js';
 
 // Multipart uploads: each part is its own blob; completion commits an object row that lists the
 // parts' blobs in order (no bytes are copied), in one transaction with the upload's removal.
@@ -75,7 +76,11 @@ export class MultipartService {
       checksumAlgorithm: input.checksumAlgorithm,
       checksumType: input.checksumType,
     };
-    await this.meta.createUpload(row);
+    await this.meta.createUpload(row).catch((err: unknown) => {
+      // The bucket was deleted since it was looked up.
+      if (isStoreError(err, 'foreign-key')) throw new S3Error('NoSuchBucket');
+      throw err;
+    });
     return row;
   }
 
@@ -97,7 +102,7 @@ export class MultipartService {
 
   /** Writes a part from a verified body stream. */
   async uploadPart(upload: UploadRow, partNumber: number, body: BodyDigest, algorithm?: ChecksumAlgorithm): Promise<PartRow> {
-    const written = await this.objects.blobs.put(body);
+    const written = await this.objects.writeBlob(body);
     const alg = upload.checksumAlgorithm ?? algorithm;
     const checksum: StoredChecksum | null = alg ? { algorithm: alg, type: 'FULL_OBJECT', value: body.checksumBase64! } : null;
     const part: PartRow = {
@@ -110,11 +115,11 @@ export class MultipartService {
       checksum,
     };
     const result = await this.meta.putPart(part).catch(async (err: unknown) => {
-      await this.objects.release([part.blob]);
+      await this.objects.discard([part.blob]);
       throw err;
     });
     if (!result.ok) {
-      await this.objects.release([part.blob]);
+      await this.objects.discard([part.blob]);
       throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
     }
     if (result.replaced) await this.objects.release([result.replaced]);
@@ -186,6 +191,7 @@ export class MultipartService {
     const result = await this.meta.completeUpload(upload.uploadId, row, condition);
     if (!result.ok) {
       if (result.reason === 'no-such-upload') throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
+      if (result.reason === 'invalid-part') throw new S3Error('InvalidPart', 'A part was uploaded again while the upload was being completed.', { UploadId: upload.uploadId });
       throw preconditionError(result.reason);
     }
     await this.objects.release(result.release);

@@ -18,7 +18,8 @@ import { BodyDigest } from '../checksums/digest.js';
 import type { ChecksumAlgorithm, StoredChecksum } from '../checksums/types.js';
 import { bucketNameProblem } from './bucket-name.js';
 import { readBlobs } from './object-reader.js';
-import { BlobPins } from './blob-pins.js';
+import { BlobLifecycle, type BlobLifecycleOptions } from './blob-lifecycle.js';
+import { isStoreError } from '../storage/metadata/store-errors.js';
 
 // Buckets and objects: the rules of the domain, independent of HTTP. An object write is
 // blob written -> metadata committed in one atomic write -> replaced blobs released.
@@ -53,18 +54,24 @@ export function preconditionError(outcome: Exclude<PutOutcome, { ok: true }>['re
 }
 
 export class ObjectService {
-  /** Blobs that open reads are using; their release waits for the last reader. */
-  private readonly pins = new BlobPins();
-  /** Row lookups of leases in flight: each settles once its row's blobs are pinned. */
-  private readonly lookups = new Set<Promise<void>>();
+  /** Blob writes, read pins, releases and the collector (see blob-lifecycle.ts). */
+  readonly lifecycle: BlobLifecycle;
 
   constructor(
     readonly meta: MetadataStore,
     readonly blobs: BlobStore,
     private readonly log: Logger,
-  ) {}
+    lifecycle: BlobLifecycleOptions = {},
+  ) {
+    this.lifecycle = new BlobLifecycle(meta, blobs, log, lifecycle);
+  }
 
   // ---- buckets ----
+
+  /** Streams `body` into a new blob (recorded as pending until a commit refers to it). */
+  writeBlob(body: Readable): Promise<BlobPart> {
+    return this.lifecycle.write(body);
+  }
 
   async createBucket(projectId: string, name: string, region: string): Promise<BucketRow> {
     const problem = bucketNameProblem(name);
@@ -100,7 +107,7 @@ export class ObjectService {
    * commits meanwhile cannot remove a part's blob before the read reaches it.
    */
   async leaseObject(bucket: BucketRow, key: string): Promise<ObjectLease> {
-    const row = await this.lookupPinned(bucket.id, key);
+    const row = await this.lifecycle.lookupPinned(() => this.meta.getObject(bucket.id, key));
     if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
     let held = true;
     return {
@@ -116,31 +123,15 @@ export class ObjectService {
 
   /** Streams an object's bytes; its blobs stay pinned until the stream closes. */
   openObject(row: ObjectRow, range?: ByteRange): Readable {
-    this.pins.pin(refsOf(row.blobs));
+    this.lifecycle.pin(refsOf(row.blobs));
     const stream = readBlobs(this.blobs, row.blobs, range);
     // 'close' follows the end, an error and destroy() (a client that went away) alike.
     stream.once('close', () => this.unpin(row.blobs));
     return stream;
   }
 
-  /**
-   * Reads a row and pins its blobs in one step that release() knows about: a release waits for
-   * the lookups in flight when it starts, so a row read just before its replacement committed
-   * is pinned before its blobs can be deleted.
-   */
-  private lookupPinned(bucketId: string, key: string): Promise<ObjectRow | null> {
-    const pinned = this.meta.getObject(bucketId, key).then((row) => {
-      if (row) this.pins.pin(refsOf(row.blobs));
-      return row;
-    });
-    const settled = pinned.then(noop, noop);
-    this.lookups.add(settled);
-    void settled.then(() => this.lookups.delete(settled));
-    return pinned;
-  }
-
   private unpin(blobs: readonly BlobPart[]): void {
-    for (const ref of this.pins.unpin(refsOf(blobs))) void this.deleteBlob(ref);
+    this.lifecycle.unpin(refsOf(blobs));
   }
 
   /**
@@ -149,7 +140,7 @@ export class ObjectService {
    */
   async putObject(input: NewObject, body: BodyDigest, checksumAlgorithm: ChecksumAlgorithm | undefined): Promise<ObjectRow> {
     await this.checkCondition(input.bucket, input.key, input.condition);
-    const written = await this.blobs.put(body);
+    const written = await this.writeBlob(body);
     const checksum: StoredChecksum | null = checksumAlgorithm
       ? { algorithm: checksumAlgorithm, type: 'FULL_OBJECT', value: body.checksumBase64! }
       : null;
@@ -177,14 +168,22 @@ export class ObjectService {
     try {
       outcome = await this.meta.putObject(row, condition);
     } catch (err) {
-      await this.release(newBlobs);
+      await this.discard(newBlobs);
+      // The bucket was deleted while the body streamed (its row is what the object refers to).
+      if (isStoreError(err, 'foreign-key')) throw new S3Error('NoSuchBucket');
       throw err;
     }
     if (!outcome.ok) {
-      await this.release(newBlobs);
+      await this.discard(newBlobs);
       throw preconditionError(outcome.reason);
     }
     await this.release(outcome.replaced);
+  }
+
+  /** Deletes blobs written for a commit that did not happen (they are still pending in the ledger). */
+  async discard(blobs: BlobPart[]): Promise<void> {
+    for (const b of blobs) await this.deleteBlob(b.ref);
+    await this.meta.forgetBlobs(blobs.map((b) => b.ref)).catch((err: unknown) => this.log.warn({ err }, 'forgetting discarded blobs failed'));
   }
 
   /** Fails fast, before reading a body, when a conditional write cannot succeed. Re-checked at commit. */
@@ -209,7 +208,7 @@ export class ObjectService {
     const reading = this.openObject(source);
     reading.on('error', (err) => digest.destroy(err));
     // Destroyed however the write ends, so a failed write does not leave the source open and pinned.
-    const written = await this.blobs.put(reading.pipe(digest)).finally(() => reading.destroy());
+    const written = await this.writeBlob(reading.pipe(digest)).finally(() => reading.destroy());
     const row: ObjectRow = {
       bucketId: target.bucket.id,
       key: target.key,
@@ -243,16 +242,11 @@ export class ObjectService {
   }
 
   /**
-   * Releases blobs no committed row references any more. A blob that an open read pins is
-   * deleted when that read closes instead. A failure leaves an orphan for the sweep, never an error.
+   * Releases blobs no committed row references any more (see BlobLifecycle.release). A failure
+   * leaves them to the collector, never an error.
    */
   async release(blobs: BlobPart[]): Promise<void> {
-    if (blobs.length === 0) return; // most puts replace nothing: no need to wait for lookups
-    // Leases that looked up the old row before it was replaced pin its blobs when the lookup returns.
-    if (this.lookups.size > 0) await Promise.all([...this.lookups]);
-    for (const blob of blobs) {
-      if (!this.pins.deferRelease(blob.ref)) await this.deleteBlob(blob.ref);
-    }
+    await this.lifecycle.release(blobs);
   }
 
   private async deleteBlob(ref: string): Promise<void> {
@@ -263,14 +257,26 @@ export class ObjectService {
     }
   }
 
-  /** Removes blobs older than `minAgeMs` that no committed row references (crash leftovers). */
+  /** One pass of the blob collector (crash leftovers, releases due); returns how many blobs it deleted. */
+  collectBlobs(): Promise<number> {
+    return this.lifecycle.sweep();
+  }
+
+  close(): void {
+    this.lifecycle.close();
+  }
+
+  /**
+   * Removes blobs older than `minAgeMs` that no committed row references, by listing the blob store:
+   * for a local folder that holds blobs written before the ledger existed.
+   */
   async sweepOrphans(minAgeMs: number): Promise<number> {
     const referenced = await this.meta.referencedBlobRefs();
     const cutoff = Date.now() - minAgeMs;
     let removed = 0;
     for await (const { ref, mtime } of this.blobs.list()) {
       // A pinned blob is being read; its deferred release deletes it when the read closes.
-      if (mtime.getTime() < cutoff && !referenced.has(ref) && !this.pins.isPinned(ref)) {
+      if (mtime.getTime() < cutoff && !referenced.has(ref) && !this.lifecycle.isPinned(ref)) {
         await this.blobs.delete(ref);
         removed++;
       }
@@ -278,5 +284,3 @@ export class ObjectService {
     return removed;
   }
 }
-
-function noop(): void {}

@@ -17,16 +17,28 @@ export interface BlobWriteResult {
  * A put either fully lands (data durable on disk, under `ref`) or leaves nothing behind.
  */
 export interface BlobStore {
+  /** A fresh opaque ref for a put: callers that record a blob before writing it take one first. */
+  newRef(): string;
   /**
-   * Stream `body` into a new blob. If the stream errors (a failed checksum, a client abort)
-   * the partial data is removed and the promise rejects with that error.
+   * Stream `body` into a new blob, under `ref` (from newRef(), or another store's ref when copying
+   * between stores) or a fresh one. If the stream errors (a failed checksum, a client abort) the
+   * partial data is removed and the promise rejects with that very error.
    */
-  put(body: Readable): Promise<BlobWriteResult>;
+  put(body: Readable, ref?: string): Promise<BlobWriteResult>;
   /** Read a blob, or a range of it. Rejects with code 'ENOENT' if the ref does not exist. */
   get(ref: string, range?: ByteRange): Readable;
-  /** Remove a blob; removing a missing blob is not an error. */
-  delete(ref: string): Promise<void>;
-  /** Every ref with its modification time, for the orphan sweep. */
+  /**
+   * Remove a blob; removing a missing blob is not an error. `partial`: the put may have been cut
+   * short by a crash, so also remove whatever a put in progress leaves (e.g. a backend's
+   * unfinished multipart upload).
+   */
+  delete(ref: string, opts?: { partial?: boolean }): Promise<void>;
+  /** Every ref with its modification time, for a sweep that lists the store (local folders). */
   list(): AsyncIterable<{ ref: string; mtime: Date }>;
+  /** Throws when the backend cannot be reached (for readiness checks). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Refs are 32 lower-case hex digits in every store, so blobs can move between stores unchanged. */
+export const REF_PATTERN = /^[0-9a-f]{32}$/;

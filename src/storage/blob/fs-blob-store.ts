@@ -7,10 +7,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, opendir, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { BlobStore, BlobWriteResult, ByteRange } from './blob-store.js';
+import { REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } from './blob-store.js';
 import { randomHex } from '../../util/random-hex.js';
-
-const REF_PATTERN = /^[0-9a-f]{32}$/;
 const FANOUT_PATTERN = /^[0-9a-f]{2}$/;
 /** Writes are batched to about this size: fewer syscalls than one write per network chunk. */
 const WRITE_BATCH = 256 * 1024;
@@ -43,8 +41,8 @@ class FsBlobStore implements BlobStore {
   private folderPrefix = '';
   private prefixUses = 0;
 
-  async put(body: Readable): Promise<BlobWriteResult> {
-    const ref = this.newRef();
+  async put(body: Readable, ref: string = this.newRef()): Promise<BlobWriteResult> {
+    if (!REF_PATTERN.test(ref)) throw new Error(`not a blob ref: ${ref}`);
     const tmpPath = join(this.tmp, randomHex(16));
     let size: number;
     const fh = await open(tmpPath, 'wx');
@@ -117,6 +115,10 @@ class FsBlobStore implements BlobStore {
     }
   }
 
+  async ping(): Promise<void> {
+    await stat(this.tmp);
+  }
+
   async close(): Promise<void> {
     this.folders.clear();
   }
@@ -127,7 +129,7 @@ class FsBlobStore implements BlobStore {
    * fsync (group commit) instead of each syncing a folder of its own; the next run picks another
    * folder at random, so over time blobs still spread evenly across the fan-out.
    */
-  private newRef(): string {
+  newRef(): string {
     if (this.prefixUses === 0) {
       this.folderPrefix = randomHex(2);
       this.prefixUses = PUTS_PER_FOLDER;

@@ -1,4 +1,4 @@
-// The contract every MetadataStore passes (SQLite now, PostgreSQL later). Call it from a
+// The contract every MetadataStore passes (SQLite and PostgreSQL). Call it from a
 // *.test.ts with a factory that opens a fresh, empty store each time.
 
 import assert from 'node:assert/strict';
@@ -917,6 +917,136 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           ]);
           assert.deepEqual(await s.storageSnapshots({ projectId: 'p', from: '2024-01-01', to: '2024-01-31' }), []);
           assert.deepEqual(await s.storageSnapshots({ projectId: 'q', from: '2024-06-01', to: '2024-06-30' }), [snap('2024-05-02', 'c', 900, 'q')]);
+        }));
+    });
+
+    describe('blob ledger', () => {
+      const states = async (s: MetadataStore, wanted: string[]) => {
+        const out: Record<string, string> = {};
+        const far = new Date(8_000_000_000_000);
+        for (const state of ['pending', 'released', 'collecting', 'collected'] as const) {
+          for (const e of await s.dueBlobs(state, far, 1000)) if (wanted.includes(e.ref)) out[e.ref] = e.state;
+        }
+        return out;
+      };
+
+      test('a put adopts its pending blob and records the replaced one as released', () =>
+        withBucket(async (s, b) => {
+          const v1 = objectRow(b.id, 'k');
+          await s.recordPendingBlobs([v1.blobs[0].ref], new Date(1000));
+          assert.deepEqual(await states(s, refs(v1.blobs)), { [v1.blobs[0].ref]: 'pending' });
+          await s.putObject(v1, { kind: 'none' });
+          assert.deepEqual(await states(s, refs(v1.blobs)), {}, 'committed: no longer in the ledger');
+          const v2 = objectRow(b.id, 'k');
+          await s.recordPendingBlobs(refs(v2.blobs), new Date(2000));
+          await s.putObject(v2, { kind: 'none' });
+          assert.deepEqual(await states(s, [...refs(v1.blobs), ...refs(v2.blobs)]), { [v1.blobs[0].ref]: 'released' });
+          assert.deepEqual(refs(await s.deleteObject(b.id, 'k')), refs(v2.blobs));
+          assert.deepEqual(await states(s, refs(v2.blobs)), { [v2.blobs[0].ref]: 'released' });
+          await s.forgetBlobs([v1.blobs[0].ref, v2.blobs[0].ref]);
+          assert.deepEqual(await states(s, [...refs(v1.blobs), ...refs(v2.blobs)]), {});
+        }));
+
+      test('a put that fails its condition keeps its blob pending', () =>
+        withBucket(async (s, b) => {
+          await s.putObject(objectRow(b.id, 'k'), { kind: 'none' });
+          const loser = objectRow(b.id, 'k');
+          await s.recordPendingBlobs(refs(loser.blobs), new Date(1000));
+          assert.deepEqual(await s.putObject(loser, { kind: 'ifNoneMatch' }), { ok: false, reason: 'exists' });
+          assert.deepEqual(await states(s, refs(loser.blobs)), { [loser.blobs[0].ref]: 'pending' });
+        }));
+
+      test('a blob the collector claimed or deleted cannot be committed', () =>
+        withBucket(async (s, b) => {
+          for (const to of ['collecting', 'collected'] as const) {
+            const row = objectRow(b.id, `late-${to}`);
+            const ref = row.blobs[0].ref;
+            await s.recordPendingBlobs([ref], new Date(1000));
+            const [seen] = (await s.dueBlobs('pending', new Date(1000), 1000)).filter((e) => e.ref === ref);
+            assert.ok(await s.moveBlob(seen, to, new Date(2000)));
+            await assert.rejects(s.putObject(row, { kind: 'none' }), /collected/);
+            assert.equal(await s.getObject(b.id, row.key), null, 'nothing committed');
+            assert.deepEqual(await states(s, [ref]), { [ref]: to }, 'the record stays');
+          }
+        }));
+
+      test('parts: uploadPart adopts, a replaced part, an abort and a completion release', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          const p1 = partRow(u.uploadId, 1);
+          await s.recordPendingBlobs([p1.blob.ref], new Date(1));
+          await s.putPart(p1);
+          const p1b = partRow(u.uploadId, 1);
+          await s.putPart(p1b);
+          const p2 = partRow(u.uploadId, 2);
+          await s.putPart(p2);
+          assert.deepEqual(await states(s, [p1.blob.ref, p1b.blob.ref]), { [p1.blob.ref]: 'released' });
+          const out = await s.completeUpload(u.uploadId, objectRow(b.id, 'k', { blobs: [p1b.blob], partsCount: 1 }), { kind: 'none' });
+          assert.ok(out.ok);
+          assert.deepEqual(await states(s, [p1b.blob.ref, p2.blob.ref]), { [p2.blob.ref]: 'released' });
+
+          const aborted = uploadRow(b.id, 'a');
+          await s.createUpload(aborted);
+          const pa = partRow(aborted.uploadId, 1);
+          await s.putPart(pa);
+          await s.abortUpload(aborted.uploadId);
+          assert.deepEqual(await states(s, [pa.blob.ref]), { [pa.blob.ref]: 'released' });
+        }));
+
+      test('completeUpload refuses an object whose part was uploaded again meanwhile', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          const first = partRow(u.uploadId, 1);
+          await s.putPart(first);
+          await s.putPart(partRow(u.uploadId, 1)); // the client sent part 1 again
+          const stale = objectRow(b.id, 'k', { blobs: [first.blob], partsCount: 1 });
+          assert.deepEqual(await s.completeUpload(u.uploadId, stale, { kind: 'none' }), { ok: false, reason: 'invalid-part' });
+          assert.equal(await s.getObject(b.id, 'k'), null);
+          assert.ok(await s.getUpload(u.uploadId), 'the upload is still there');
+        }));
+
+      test('dueBlobs returns the oldest records of a state; moveBlob is a compare-and-swap; renew moves pending records only', () =>
+        withStore(async (s) => {
+          const [a, c, d] = [newBlob().ref, newBlob().ref, newBlob().ref];
+          await s.recordPendingBlobs([a], new Date(3000));
+          await s.recordPendingBlobs([c, d], new Date(1000));
+          const due = await s.dueBlobs('pending', new Date(2000), 10);
+          assert.deepEqual(due.map((e) => e.ref).sort(), [c, d].sort());
+          assert.ok(due.every((e) => e.at.getTime() === 1000 && e.state === 'pending' && typeof e.nodeId === 'string'));
+          assert.equal((await s.dueBlobs('pending', new Date(5000), 1)).length, 1, 'limit');
+          const seen = due.find((e) => e.ref === c)!;
+          assert.equal(await s.moveBlob(seen, 'collecting', new Date(4000)), true);
+          assert.equal(await s.moveBlob(seen, 'collecting', new Date(4001)), false, 'a second claim of what was seen loses');
+          await s.renewPendingBlobs([c, d], new Date(9000));
+          assert.deepEqual((await s.dueBlobs('pending', new Date(5000), 10)).map((e) => e.ref), [a], 'd renewed');
+          assert.deepEqual((await s.dueBlobs('collecting', new Date(5000), 10)).map((e) => e.ref), [c], 'collecting is not renewed');
+        }));
+
+      test('pins: held until they expire or are dropped', () =>
+        withStore(async (s) => {
+          const [a, c] = [newBlob().ref, newBlob().ref];
+          await s.holdPins([a, c], new Date(10_000));
+          assert.deepEqual(await s.pinnedBlobs([a, c, 'other'], new Date(5000)), new Set([a, c]));
+          await s.holdPins([a], new Date(20_000));
+          await s.dropPins([c]);
+          assert.deepEqual(await s.pinnedBlobs([a, c], new Date(15_000)), new Set([a]));
+          assert.deepEqual(await s.pinnedBlobs([a], new Date(20_000)), new Set(), 'expired');
+        }));
+
+      test('exclusive runs one holder of a name at a time', () =>
+        withStore(async (s) => {
+          const events: string[] = [];
+          const hold = (who: string, name: string) =>
+            s.exclusive(name, async () => {
+              events.push(`${who}+`);
+              await new Promise((r) => setTimeout(r, 50));
+              events.push(`${who}-`);
+              return who;
+            });
+          assert.deepEqual(await Promise.all([hold('a', 'x'), hold('b', 'x')]), ['a', 'b']);
+          assert.ok(events.join() === 'a+,a-,b+,b-' || events.join() === 'b+,b-,a+,a-', events.join());
         }));
     });
 

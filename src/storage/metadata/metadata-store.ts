@@ -287,6 +287,26 @@ export interface StorageQuery {
 }
 
 /**
+ * A blob ledger record (see BlobLedgerTable in schema.ts): 'pending' while a write streams (or
+ * after its writer crashed), 'released' once no row refers to it, 'collecting' while the
+ * collector deletes it, 'collected' (a tombstone) afterwards.
+ */
+export type BlobLedgerState = 'pending' | 'released' | 'collecting' | 'collected';
+
+export interface BlobLedgerEntry {
+  ref: string;
+  state: BlobLedgerState;
+  at: Date;
+  nodeId: string;
+}
+
+/** Options every store takes when it opens. */
+export interface StoreOptions {
+  /** This process's name in ledger records and pins (default: the host name and PID). */
+  nodeId?: string;
+}
+
+/**
  * Every implementation passes the same contract tests (test/metadata-store.contract.ts).
  * Methods are async so PostgreSQL fits behind the same interface.
  */
@@ -335,13 +355,14 @@ export interface MetadataStore {
   /**
    * In one transaction: put `object` (under `cond`), delete the upload and all its parts.
    * Returns the blobs to release: those of the replaced object and of parts not used by `object`.
-   * { ok: false, reason: 'no-such-upload' } when the upload disappeared meanwhile.
+   * { ok: false, reason: 'no-such-upload' } when the upload disappeared meanwhile; 'invalid-part'
+   * when a blob of `object` is no longer one of the upload's parts (a part re-uploaded meanwhile).
    */
   completeUpload(
     uploadId: string,
     object: ObjectRow,
     cond: PutCondition,
-  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | 'exists' | 'missing' | 'etag-mismatch' }>;
+  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | 'invalid-part' | 'exists' | 'missing' | 'etag-mismatch' }>;
   /** Delete the upload and its parts; returns the parts' blobs, or null if there was no such upload. */
   abortUpload(uploadId: string): Promise<BlobPart[] | null>;
 
@@ -397,6 +418,34 @@ export interface MetadataStore {
 
   /** Every blob ref referenced by an object or a part, for the orphan sweep. */
   referencedBlobRefs(): Promise<Set<string>>;
+
+  // blob ledger: garbage collection that never lists the blob store (see BlobLedgerTable).
+  // The writes above keep it: a commit adopts its new blobs (removing their 'pending' records;
+  // it fails if one was collected meanwhile) and records the blobs it replaced as 'released'.
+  /** Records blobs about to be written. */
+  recordPendingBlobs(refs: string[], at: Date): Promise<void>;
+  /** Their writes are still streaming: moves their pending time to `at`. */
+  renewPendingBlobs(refs: string[], at: Date): Promise<void>;
+  /** Drops the records of blobs that are gone (deleted, or never written). */
+  forgetBlobs(refs: string[]): Promise<void>;
+  /** The oldest records in `state` set at or before `before`. */
+  dueBlobs(state: BlobLedgerState, before: Date, limit: number): Promise<BlobLedgerEntry[]>;
+  /** Moves a record from the state it was seen in to `to`; false when someone else moved it first. */
+  moveBlob(seen: BlobLedgerEntry, to: BlobLedgerState, at: Date): Promise<boolean>;
+
+  // read pins shared by the nodes on one store: a read that lasts pins its blobs here, so no node
+  // collects them meanwhile
+  /** Records (or extends) this node's pins of `refs` until `expiresAt`. */
+  holdPins(refs: string[], expiresAt: Date): Promise<void>;
+  dropPins(refs: string[]): Promise<void>;
+  /** Which of `refs` any node pins at `now`. */
+  pinnedBlobs(refs: string[], now: Date): Promise<Set<string>>;
+
+  /**
+   * Runs `fn` holding the lock `name`, which every process using this store respects (an advisory
+   * lock on PostgreSQL): for start-up work such as bootstrapping that two nodes must not do at once.
+   */
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T>;
 
   close(): Promise<void>;
 }

@@ -1,9 +1,12 @@
-// MetadataStore over any Kysely<Database>: SQLite today, PostgreSQL later with the same code.
+// MetadataStore over any Kysely<Database>: SQLite and PostgreSQL run the same code.
 //
 // Portability rules followed here: no SQLite-only SQL, no FOR UPDATE; every conditional write is a
 // compare-and-swap at statement level (INSERT ... ON CONFLICT DO NOTHING, or UPDATE ... WHERE the
 // row is still the version we read), so conditions hold even under PostgreSQL's READ COMMITTED,
-// where a SELECT then write in one transaction is not enough on its own.
+// where a SELECT then write in one transaction is not enough on its own. What differs between
+// the engines is handled once: errors become StoreError (store-errors.ts, on every connection),
+// transactions that lose an unorderable race run again (transaction.ts), numbers come back as
+// numbers (each store's driver setup), and keys compare by bytes (COLLATE "C" in schema.ts).
 
 import { sql, type Kysely, type Transaction, type SelectQueryBuilder } from 'kysely';
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../../checksums/types.js';
@@ -11,6 +14,8 @@ import type {
   BlobPart,
   BucketRow,
   BucketSettingName,
+  BlobLedgerEntry,
+  BlobLedgerState,
   AuditQuery,
   AuditRow,
   TokenPatch,
@@ -40,10 +45,14 @@ import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from '
 import * as tokens from './token-queries.js';
 import * as users from './user-queries.js';
 import * as usage from './usage-queries.js';
+import * as ledger from './blob-ledger-queries.js';
 import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
+import { inTransaction } from './transaction.js';
+import { isStoreError } from './store-errors.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type FailReason = 'exists' | 'missing' | 'etag-mismatch';
+type CompleteFailure = { ok: false; reason: 'no-such-upload' | 'invalid-part' | FailReason };
 
 /** A compare-and-swap that keeps losing means something is badly wrong; stop rather than spin. */
 const MAX_CAS_ATTEMPTS = 16;
@@ -55,8 +64,16 @@ class Rollback<T> extends Error {
   }
 }
 
+/** How an open store runs what only one process may do at a time (see exclusive()). */
+export type ExclusiveRunner = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+
 export class KyselyMetadataStore implements MetadataStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly nodeId: string,
+    private readonly runExclusive: ExclusiveRunner,
+    private readonly onClose: () => Promise<void> = async () => undefined,
+  ) {}
 
   // ---- projects ----
 
@@ -125,7 +142,18 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'> {
     // One statement: the emptiness check and the delete cannot be split by a concurrent write.
-    const r = await this.db
+    // On PostgreSQL an insert committed while the delete waited for its lock is seen only by the
+    // foreign key check: that is 'not-empty' too.
+    const r = await this.tryDeleteBucket(bucketId);
+    if (r === 'in-use') return 'not-empty';
+    if (Number(r.numDeletedRows) > 0) return 'deleted';
+    const still = await this.db.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst();
+    // A bucket that is already gone counts as deleted (delete is idempotent).
+    return still ? 'not-empty' : 'deleted';
+  }
+
+  private async tryDeleteBucket(bucketId: string) {
+    return this.db
       .deleteFrom('buckets')
       .where('id', '=', bucketId)
       .where(({ not, exists, selectFrom }) =>
@@ -134,11 +162,11 @@ export class KyselyMetadataStore implements MetadataStore {
       .where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('multipart_uploads').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
       )
-      .executeTakeFirst();
-    if (Number(r.numDeletedRows) > 0) return 'deleted';
-    const still = await this.db.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst();
-    // A bucket that is already gone counts as deleted (delete is idempotent).
-    return still ? 'not-empty' : 'deleted';
+      .executeTakeFirst()
+      .catch((err: unknown) => {
+        if (isStoreError(err, 'foreign-key')) return 'in-use' as const;
+        throw err;
+      });
   }
 
   // ---- bucket settings ----
@@ -184,21 +212,37 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome> {
-    // No transaction: writeObject is a compare-and-swap (an insert that does nothing on conflict,
-    // or an update of exactly the version it read, retried if another writer got there first), so
-    // each statement is atomic on its own and the database is not held between them.
-    return writeObject(this.db, row, cond);
+    // writeObject is a compare-and-swap (an insert that does nothing on conflict, or an update of
+    // exactly the version it read, retried if another writer got there first); the transaction
+    // adds the ledger: the new blobs adopted, the replaced ones recorded as released.
+    try {
+      return await inTransaction(this.db, async (trx) => {
+        await ledger.adoptBlobs(trx, row.blobs.map((b) => b.ref));
+        const put = await writeObject(trx, row, cond);
+        // A failed condition keeps the new blobs' pending records: the caller deletes the blobs.
+        if (!put.ok) throw new Rollback(put);
+        await ledger.releaseBlobs(trx, put.replaced, new Date(), this.nodeId);
+        return put;
+      });
+    } catch (err) {
+      if (err instanceof Rollback) return err.outcome as PutOutcome;
+      throw err;
+    }
   }
 
   async deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null> {
-    // A single DELETE ... RETURNING is atomic on its own.
-    const r = await this.db
-      .deleteFrom('objects')
-      .where('bucket_id', '=', bucketId)
-      .where('key', '=', key)
-      .returning('blobs')
-      .executeTakeFirst();
-    return r ? parseBlobs(r.blobs) : null;
+    return inTransaction(this.db, async (trx) => {
+      const r = await trx
+        .deleteFrom('objects')
+        .where('bucket_id', '=', bucketId)
+        .where('key', '=', key)
+        .returning('blobs')
+        .executeTakeFirst();
+      if (!r) return null;
+      const blobs = parseBlobs(r.blobs);
+      await ledger.releaseBlobs(trx, blobs, new Date(), this.nodeId);
+      return blobs;
+    });
   }
 
   async setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean> {
@@ -276,13 +320,25 @@ export class KyselyMetadataStore implements MetadataStore {
       blob_size: row.blob.size,
       checksum: row.checksum ? JSON.stringify(row.checksum) : null,
     };
-    return this.db.transaction().execute(async (trx) => {
+    try {
+      return await inTransaction(this.db, (trx) => this.writePart(trx, row, values));
+    } catch (err) {
+      // The upload was completed or aborted (and its row deleted) while this part was written.
+      if (isStoreError(err, 'foreign-key')) return { ok: false };
+      if (err instanceof Rollback) return err.outcome as { ok: false };
+      throw err;
+    }
+  }
+
+  private async writePart(trx: Transaction<Database>, row: PartRow, values: PartsTable): Promise<{ ok: true; replaced: BlobPart | null }> {
+    {
       const upload = await trx
         .selectFrom('multipart_uploads')
         .select('upload_id')
         .where('upload_id', '=', row.uploadId)
         .executeTakeFirst();
-      if (!upload) return { ok: false as const };
+      if (!upload) throw new Rollback({ ok: false as const });
+      await ledger.adoptBlobs(trx, [row.blob.ref]);
       for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
         const old = await trx
           .selectFrom('parts')
@@ -309,11 +365,12 @@ export class KyselyMetadataStore implements MetadataStore {
         if (Number(r.numUpdatedRows) > 0) {
           // Re-uploading the very same blob replaces nothing.
           const replaced = old.blob_ref === row.blob.ref ? null : { ref: old.blob_ref, size: Number(old.blob_size) };
+          if (replaced) await ledger.releaseBlobs(trx, [replaced], new Date(), this.nodeId);
           return { ok: true as const, replaced };
         }
       }
       throw new Error(`putPart: gave up after ${MAX_CAS_ATTEMPTS} concurrent replacements`);
-    });
+    }
   }
 
   async listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRow[]> {
@@ -348,9 +405,11 @@ export class KyselyMetadataStore implements MetadataStore {
     uploadId: string,
     object: ObjectRow,
     cond: PutCondition,
-  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | FailReason }> {
+  ): Promise<{ ok: true; release: BlobPart[] } | CompleteFailure> {
     try {
-      return await this.db.transaction().execute(async (trx) => {
+      // A part inserted between deleting the parts and deleting the upload (PostgreSQL) fails the
+      // upload's delete on the foreign key: run again, and that part goes with the others.
+      return await inTransaction(this.db, async (trx) => {
         // Claim the upload first: deleting its row is what makes two concurrent completions
         // (or a completion racing an abort) resolve to exactly one winner.
         const parts = await trx
@@ -363,17 +422,23 @@ export class KyselyMetadataStore implements MetadataStore {
         const put = await writeObject(trx, object, cond);
         // A failed condition keeps the upload (rolled back), so the client may retry.
         if (!put.ok) throw new Rollback(put);
+        // The object was assembled from the parts as listed before this transaction: a part
+        // uploaded again since then has released the blob the object would point at.
+        const current = new Set(parts.map((p) => p.blob_ref));
+        if (object.blobs.some((b) => !current.has(b.ref))) throw new Rollback({ ok: false as const, reason: 'invalid-part' as const });
         const partBlobs = parts.map((p) => ({ ref: p.blob_ref, size: Number(p.blob_size) }));
-        return { ok: true as const, release: releasable([...put.replaced, ...partBlobs], object.blobs) };
-      });
+        const release = releasable([...put.replaced, ...partBlobs], object.blobs);
+        await ledger.releaseBlobs(trx, release, new Date(), this.nodeId);
+        return { ok: true as const, release };
+      }, { alsoRetry: ['foreign-key'] });
     } catch (err) {
-      if (err instanceof Rollback) return err.outcome as { ok: false; reason: 'no-such-upload' | FailReason };
+      if (err instanceof Rollback) return err.outcome as CompleteFailure;
       throw err;
     }
   }
 
   async abortUpload(uploadId: string): Promise<BlobPart[] | null> {
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const parts = await trx
         .deleteFrom('parts')
         .where('upload_id', '=', uploadId)
@@ -381,8 +446,10 @@ export class KyselyMetadataStore implements MetadataStore {
         .execute();
       const gone = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).executeTakeFirst();
       if (Number(gone.numDeletedRows) === 0) return null;
-      return parts.map((p) => ({ ref: p.blob_ref, size: Number(p.blob_size) }));
-    });
+      const blobs = parts.map((p) => ({ ref: p.blob_ref, size: Number(p.blob_size) }));
+      await ledger.releaseBlobs(trx, blobs, new Date(), this.nodeId);
+      return blobs;
+    }, { alsoRetry: ['foreign-key'] });
   }
 
   // ---- tokens and audit (queries in token-queries.ts) ----
@@ -492,19 +559,57 @@ export class KyselyMetadataStore implements MetadataStore {
   async referencedBlobRefs(): Promise<Set<string>> {
     // One snapshot, so a part that becomes an object's blob meanwhile is seen in one place or
     // the other (hence REPEATABLE READ on PostgreSQL; SQLite transactions are serializable).
-    const snapshot = this.db.transaction().setAccessMode('read only').setIsolationLevel('repeatable read');
-    return snapshot.execute(async (trx) => {
+    return inTransaction(this.db, async (trx) => {
       const refs = new Set<string>();
       for (const p of await trx.selectFrom('parts').select('blob_ref').execute()) refs.add(p.blob_ref);
       for (const o of await trx.selectFrom('objects').select('blobs').execute()) {
         for (const b of parseBlobs(o.blobs)) refs.add(b.ref);
       }
       return refs;
-    });
+    }, { readOnly: true, isolation: 'repeatable read' });
+  }
+
+  // ---- blob ledger and shared pins (queries in blob-ledger-queries.ts) ----
+
+  recordPendingBlobs(refs: string[], at: Date): Promise<void> {
+    return ledger.recordPending(this.db, refs, at, this.nodeId);
+  }
+
+  renewPendingBlobs(refs: string[], at: Date): Promise<void> {
+    return ledger.renewPending(this.db, refs, at);
+  }
+
+  forgetBlobs(refs: string[]): Promise<void> {
+    return ledger.forgetBlobs(this.db, refs);
+  }
+
+  dueBlobs(state: BlobLedgerState, before: Date, limit: number): Promise<BlobLedgerEntry[]> {
+    return ledger.dueBlobs(this.db, state, before, limit);
+  }
+
+  moveBlob(seen: BlobLedgerEntry, to: BlobLedgerState, at: Date): Promise<boolean> {
+    return ledger.moveBlob(this.db, seen, to, at, this.nodeId);
+  }
+
+  holdPins(refs: string[], expiresAt: Date): Promise<void> {
+    return ledger.holdPins(this.db, this.nodeId, refs, expiresAt);
+  }
+
+  dropPins(refs: string[]): Promise<void> {
+    return ledger.dropPins(this.db, this.nodeId, refs);
+  }
+
+  pinnedBlobs(refs: string[], now: Date): Promise<Set<string>> {
+    return ledger.pinnedBlobs(this.db, refs, now);
+  }
+
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.runExclusive(name, fn);
   }
 
   async close(): Promise<void> {
     await this.db.destroy();
+    await this.onClose();
   }
 }
 

@@ -167,6 +167,32 @@ export interface BucketSettingsTable {
   updated_at: number;
 }
 
+/**
+ * The blob ledger: every blob that may exist without a committed row referring to it. A write
+ * records its blob as 'pending' before the first byte is stored (and renews `at` while it
+ * streams); the commit that makes a row refer to it removes the record. A commit that replaces or
+ * deletes blobs records them as 'released' in the same transaction. The collector deletes what
+ * is due: pending blobs whose writer stopped renewing (it crashed), released blobs no read holds
+ * ('collecting' while it works, then a 'collected' tombstone that refuses a late commit of that
+ * ref). Garbage collection thus never has to list the blob store.
+ */
+export interface BlobLedgerTable {
+  ref: string;
+  /** 'pending' | 'released' | 'collecting' | 'collected'. */
+  state: string;
+  /** When the state was set (or, for 'pending', last renewed), ms since the epoch. */
+  at: number;
+  /** The node that wrote the record. */
+  node_id: string;
+}
+
+/** Blobs that reads on some node have held for a while, until expires_at (renewed while held). */
+export interface BlobPinsTable {
+  node_id: string;
+  ref: string;
+  expires_at: number;
+}
+
 export interface Database {
   projects: ProjectsTable;
   buckets: BucketsTable;
@@ -181,6 +207,8 @@ export interface Database {
   usage_daily: UsageDailyTable;
   usage_storage_daily: UsageStorageDailyTable;
   bucket_settings: BucketSettingsTable;
+  blob_ledger: BlobLedgerTable;
+  blob_pins: BlobPinsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -393,13 +421,41 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0007_blob_ledger': {
+      async up(db) {
+        await db.schema
+          .createTable('blob_ledger')
+          .addColumn('ref', 'text', (c) => c.primaryKey())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('node_id', 'text', (c) => c.notNull())
+          .execute();
+        // The collector's query: the oldest records of a state.
+        await db.schema.createIndex('blob_ledger_state_at').on('blob_ledger').columns(['state', 'at']).execute();
+        await db.schema
+          .createTable('blob_pins')
+          .addColumn('node_id', 'text', (c) => c.notNull())
+          .addColumn('ref', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('blob_pins_pk', ['node_id', 'ref'])
+          .execute();
+        await db.schema.createIndex('blob_pins_ref').on('blob_pins').columns(['ref', 'expires_at']).execute();
+      },
+    },
+    '0007_postgres_byte_order': {
+      async up(db) {
+        // Bucket names list in byte order (S3's) whatever the database's default collation, as keys do.
+        if (dialect === 'postgres') await sql`alter table buckets alter column name type text collate "C"`.execute(db);
+      },
+    },
   };
 }
 
 /** Brings the database to the latest schema; throws if a migration fails. */
-export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect, opts: { schema?: string } = {}): Promise<void> {
   const all = migrations(dialect);
   const provider: MigrationProvider = { getMigrations: async () => all };
-  const { error } = await new Migrator({ db, provider }).migrateToLatest();
+  // The migration tables go in the schema the store uses (a PostgreSQL search_path may name one).
+  const { error } = await new Migrator({ db, provider, migrationTableSchema: opts.schema }).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(`migration failed: ${String(error)}`);
 }

@@ -1,15 +1,17 @@
 // The embedded MetadataStore: SQLite (better-sqlite3) in WAL mode, queried through Kysely.
 // All queries live in queries.ts; this file only opens, tunes and migrates the database.
 
+import { hostname } from 'node:os';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
-import type { MetadataStore } from './metadata-store.js';
+import type { MetadataStore, StoreOptions } from './metadata-store.js';
 import { KyselyMetadataStore } from './queries.js';
 import { migrateToLatest, type Database } from './schema.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
+import { classifySqliteError, translatingErrors } from './store-errors.js';
 
 /** Opens (creating if needed) the SQLite database at `path` (or ':memory:') and migrates it. */
-export async function openSqliteStore(path: string): Promise<MetadataStore> {
+export async function openSqliteStore(path: string, opts: StoreOptions = {}): Promise<MetadataStore> {
   const raw = new BetterSqlite3(path);
   let db: Kysely<Database> | undefined;
   try {
@@ -19,12 +21,38 @@ export async function openSqliteStore(path: string): Promise<MetadataStore> {
     raw.pragma('synchronous = NORMAL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw) });
+    db = new Kysely<Database>({ dialect: translatingErrors(new SkepSqliteDialect(raw), classifySqliteError) });
     await migrateToLatest(db, 'sqlite');
-    return new KyselyMetadataStore(db);
+    return new KyselyMetadataStore(db, opts.nodeId ?? defaultNodeId(), inProcessExclusive());
   } catch (err) {
     if (db) await db.destroy().catch(() => undefined);
     if (raw.open) raw.close();
     throw err;
   }
+}
+
+export function defaultNodeId(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+/**
+ * One process serves an embedded database (the operator CLI only reads and edits tokens beside
+ * it), so a lock within the process is enough.
+ */
+function inProcessExclusive() {
+  const tails = new Map<string, Promise<void>>();
+  return async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const before = tails.get(name) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((r) => (done = r));
+    const tail = before.then(() => mine);
+    tails.set(name, tail);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      done();
+      if (tails.get(name) === tail) tails.delete(name);
+    }
+  };
 }

@@ -1,6 +1,7 @@
 // Queries for tokens, the audit log and project settings, over any Kysely<Database>.
 
 import type { Kysely, Transaction } from 'kysely';
+import { inTransaction } from './transaction.js';
 import type { PermissionLevel } from '../../auth/principal.js';
 import type { AuditAction, AuditQuery, AuditRow, CredentialRecord, TokenPatch, TokenRow } from './metadata-store.js';
 import type { AuditTable, Database, TokensTable } from './schema.js';
@@ -114,8 +115,10 @@ export async function updateToken(db: Db, id: string, patch: TokenPatch): Promis
 
 export async function touchTokens(db: Kysely<Database>, uses: { id: string; at: Date }[]): Promise<void> {
   if (uses.length === 0) return;
-  await db.transaction().execute(async (trx) => {
-    for (const use of uses) {
+  // In id order: nodes flushing at the same time lock rows in the same order, never deadlock.
+  const ordered = [...uses].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  await inTransaction(db, async (trx) => {
+    for (const use of ordered) {
       await trx
         .updateTable('tokens')
         .set({ last_used_at: use.at.getTime() })

@@ -6,6 +6,12 @@
 import { sql, type Kysely } from 'kysely';
 import type { StorageQuery, StorageSnapshot, UsageDay, UsageIncrement, UsageQuery } from './metadata-store.js';
 import type { Database } from './schema.js';
+import { inTransaction } from './transaction.js';
+
+/** Rows in key order: nodes flushing at the same time lock them in the same order, never deadlock. */
+function inKeyOrder<T>(rows: T[], key: (r: T) => string): T[] {
+  return rows.map((r) => [key(r), r] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
+}
 
 const COUNTERS = [
   'requests_read',
@@ -19,8 +25,8 @@ const COUNTERS = [
 
 export async function addUsage(db: Kysely<Database>, increments: UsageIncrement[]): Promise<void> {
   if (increments.length === 0) return;
-  await db.transaction().execute(async (trx) => {
-    for (const i of increments) {
+  await inTransaction(db, async (trx) => {
+    for (const i of inKeyOrder(increments, (x) => `${x.day}\n${x.projectId}\n${x.bucket}\n${x.tokenId}`)) {
       await trx
         .insertInto('usage_daily')
         .values({
@@ -80,8 +86,8 @@ export async function usageByDay(db: Kysely<Database>, q: UsageQuery): Promise<U
 
 export async function putStorageSnapshots(db: Kysely<Database>, rows: StorageSnapshot[]): Promise<void> {
   if (rows.length === 0) return;
-  await db.transaction().execute(async (trx) => {
-    for (const r of rows) {
+  await inTransaction(db, async (trx) => {
+    for (const r of inKeyOrder(rows, (x) => `${x.projectId}\n${x.bucket}\n${x.day}`)) {
       await trx
         .insertInto('usage_storage_daily')
         .values({ day: r.day, project_id: r.projectId, bucket: r.bucket, bytes: r.bytes, objects: r.objects })

@@ -1,0 +1,222 @@
+// test-engines: postgres
+// The metadata contract on PostgreSQL (the run's throwaway cluster, whose default collation is
+// ICU's en-US, so byte order has to come from the schema), plus what only PostgreSQL can show:
+// several nodes migrating one empty database at once, and the races READ COMMITTED lets through
+// when two connections really run at the same time.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import pg from 'pg';
+import { engine, freshDatabase, freshSchemaUrl } from '../../../test/helpers/engines.js';
+import { metadataStoreContract } from './contract.js';
+import type { BucketRow, MetadataStore, ObjectRow, PartRow, UploadRow } from './metadata-store.js';
+import { openPostgresStore } from './postgres-store.js';
+import { isStoreError } from './store-errors.js';
+
+const available = engine('postgres');
+const opened: MetadataStore[] = [];
+after(async () => {
+  for (const s of opened) await s.close().catch(() => undefined);
+});
+
+async function openFresh(): Promise<MetadataStore> {
+  available.require();
+  return openPostgresStore(await freshSchemaUrl(), { poolSize: 8 });
+}
+
+if (available.skip) {
+  test('PostgreSQL metadata store', { skip: available.skip }, () => undefined);
+} else {
+  metadataStoreContract('PostgreSQL', openFresh);
+}
+
+const hex = (n: number) => randomBytes(n).toString('hex');
+const blob = () => ({ ref: hex(16), size: 10 });
+
+function objectRow(bucketId: string, key: string, blobs = [blob()]): ObjectRow {
+  return {
+    bucketId,
+    key,
+    size: blobs.reduce((n, b) => n + b.size, 0),
+    etag: `"${hex(16)}"`,
+    lastModified: new Date(1_700_000_000_000),
+    headers: {},
+    userMetadata: {},
+    checksum: null,
+    blobs,
+    partsCount: null,
+    tags: {},
+    storageClass: 'STANDARD',
+  };
+}
+
+function uploadRow(bucketId: string, key: string): UploadRow {
+  return {
+    uploadId: `up_${hex(8)}`,
+    bucketId,
+    key,
+    initiated: new Date(1_700_000_000_000),
+    headers: {},
+    userMetadata: {},
+    tags: {},
+    storageClass: 'STANDARD',
+    checksumAlgorithm: null,
+    checksumType: null,
+  };
+}
+
+function partRow(uploadId: string, partNumber: number): PartRow {
+  const b = blob();
+  return { uploadId, partNumber, size: b.size, etag: `"${hex(16)}"`, lastModified: new Date(1_700_000_000_000), blob: b, checksum: null };
+}
+
+/** Starts `fn` after a random pause of up to 4 ms, so that races end both ways over a few rounds. */
+const jittered = <T>(fn: () => Promise<T>): Promise<T> => new Promise((r) => setTimeout(r, Math.random() * 4)).then(fn);
+
+/** Two stores (two pools: two "nodes") on one fresh schema, with a project. */
+async function twoNodes(): Promise<{ a: MetadataStore; b: MetadataStore; newBucket(): Promise<BucketRow> }> {
+  available.require();
+  const url = await freshSchemaUrl();
+  const a = await openPostgresStore(url, { nodeId: 'a', poolSize: 8 });
+  const b = await openPostgresStore(url, { nodeId: 'b', poolSize: 8 });
+  opened.push(a, b);
+  await a.createProject({ id: 'p', name: 'p', createdAt: new Date(1), maxTokenDays: null });
+  return {
+    a,
+    b,
+    async newBucket() {
+      const bucket: BucketRow = { id: `bkt_${hex(6)}`, projectId: 'p', name: `race-${hex(4)}`, region: 'us-east-1', createdAt: new Date(1) };
+      await a.createBucket(bucket);
+      return bucket;
+    },
+  };
+}
+
+describe('PostgreSQL specifics', { skip: available.skip }, () => {
+  test('several nodes migrating one empty database at once: all start, the schema is made once', async () => {
+    available.require();
+    const url = await freshDatabase();
+    const stores = await Promise.all(Array.from({ length: 5 }, (_, i) => openPostgresStore(url, { nodeId: `n${i}`, poolSize: 2 })));
+    opened.push(...stores);
+    await stores[0].createProject({ id: 'p', name: 'p', createdAt: new Date(1), maxTokenDays: null });
+    assert.equal((await stores[4].getProject('p'))?.name, 'p');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query('select name, count(*)::int as n from kysely_migration group by name order by name');
+      assert.ok(rows.length >= 6, `${rows.length} migrations`);
+      assert.ok(rows.every((r: { n: number }) => r.n === 1), 'each migration recorded once');
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('numbers come back as numbers: sums of bigint, counts and sizes past 2^32', async () => {
+    const s = await openFresh();
+    opened.push(s);
+    await s.createProject({ id: 'p', name: 'p', createdAt: new Date(1), maxTokenDays: 7 });
+    await s.createBucket({ id: 'b', projectId: 'p', name: 'b', region: 'r', createdAt: new Date(1) });
+    await s.putObject(objectRow('b', 'k', [{ ref: hex(16), size: 6 * 1024 ** 3 }]), { kind: 'none' });
+    const stats = await s.bucketStats('b');
+    assert.deepEqual(stats, { objects: 1, bytes: 6 * 1024 ** 3 });
+    assert.equal(typeof stats.bytes, 'number');
+    assert.equal((await s.getProject('p'))?.maxTokenDays, 7);
+  });
+
+  test('an object insert racing a bucket delete: the bucket is not-empty, or the insert fails on the missing bucket', async () => {
+    const { a, b, newBucket } = await twoNodes();
+    for (let round = 0; round < 30; round++) {
+      const bucket = await newBucket();
+      const [del, put] = await Promise.allSettled([
+        jittered(() => a.deleteBucket(bucket.id)),
+        jittered(() => b.putObject(objectRow(bucket.id, 'k'), { kind: 'none' })),
+      ]);
+      assert.equal(del.status, 'fulfilled', String((del as PromiseRejectedResult).reason));
+      if (del.value === 'deleted') {
+        assert.equal(put.status, 'rejected', 'the bucket is gone, so the put cannot have committed');
+        assert.ok(isStoreError(put.reason, 'foreign-key'), String(put.reason));
+      } else {
+        assert.equal(put.status, 'fulfilled', String((put as PromiseRejectedResult).reason));
+        assert.ok(await a.getObject(bucket.id, 'k'));
+      }
+    }
+  });
+
+  test('a part upload racing an abort: the part is refused, or the abort returns its blob', async () => {
+    const { a, b, newBucket } = await twoNodes();
+    const bucket = await newBucket();
+    for (let round = 0; round < 30; round++) {
+      const u = uploadRow(bucket.id, 'k');
+      await a.createUpload(u);
+      await a.putPart(partRow(u.uploadId, 1));
+      const late = partRow(u.uploadId, 2);
+      const [abort, put] = await Promise.all([jittered(() => a.abortUpload(u.uploadId)), jittered(() => b.putPart(late))]);
+      assert.ok(abort, 'the abort found the upload');
+      const released = abort.map((x) => x.ref);
+      if (put.ok) assert.ok(released.includes(late.blob.ref), 'a part that got in is released by the abort');
+      else assert.ok(!released.includes(late.blob.ref));
+      assert.equal(await a.getUpload(u.uploadId), null);
+      assert.deepEqual(await a.listParts(u.uploadId, 0, 10), []);
+    }
+  });
+
+  test('two nodes completing one upload: exactly one wins, the other finds no upload', async () => {
+    const { a, b, newBucket } = await twoNodes();
+    const bucket = await newBucket();
+    for (let round = 0; round < 20; round++) {
+      const u = uploadRow(bucket.id, 'k');
+      await a.createUpload(u);
+      const p = partRow(u.uploadId, 1);
+      await a.putPart(p);
+      const object = objectRow(bucket.id, 'k', [p.blob]);
+      const outs = await Promise.all([
+        jittered(() => a.completeUpload(u.uploadId, object, { kind: 'none' })),
+        jittered(() => b.completeUpload(u.uploadId, object, { kind: 'none' })),
+      ]);
+      assert.equal(outs.filter((o) => o.ok).length, 1);
+      assert.deepEqual(outs.find((o) => !o.ok), { ok: false, reason: 'no-such-upload' });
+    }
+  });
+
+  test('concurrent overwrites of one key from two nodes: every put succeeds and every replaced blob is released once', async () => {
+    const { a, b, newBucket } = await twoNodes();
+    const bucket = await newBucket();
+    const rows = Array.from({ length: 40 }, () => objectRow(bucket.id, 'hot'));
+    const outs = await Promise.all(rows.map((r, i) => (i % 2 ? a : b).putObject(r, { kind: 'none' })));
+    assert.ok(outs.every((o) => o.ok));
+    const final = await a.getObject(bucket.id, 'hot');
+    const released = outs.flatMap((o) => (o.ok ? o.replaced.map((x) => x.ref) : [])).sort();
+    const losers = rows.filter((r) => r.etag !== final?.etag).map((r) => r.blobs[0].ref).sort();
+    assert.deepEqual(released, losers);
+    const ledger = await a.dueBlobs('released', new Date(Date.now() + 60_000), 1000);
+    assert.deepEqual(ledger.map((e) => e.ref).sort(), losers, 'each recorded as released, in the same transactions');
+  });
+
+  test('exclusive is one holder across nodes', async () => {
+    const { a, b } = await twoNodes();
+    let inside = 0;
+    let most = 0;
+    const hold = (s: MetadataStore) =>
+      s.exclusive('bootstrap', async () => {
+        most = Math.max(most, ++inside);
+        await new Promise((r) => setTimeout(r, 30));
+        inside--;
+      });
+    await Promise.all([hold(a), hold(b), hold(a), hold(b)]);
+    assert.equal(most, 1);
+  });
+
+  test('keys, bucket names and upload listings order by bytes under a linguistic default collation', async () => {
+    const { a, newBucket } = await twoNodes();
+    const bucket = await newBucket();
+    // In en-US, "B" sorts after "a"; in bytes (S3's order), before.
+    for (const k of ['a', 'B', '_x', 'Z']) await a.putObject(objectRow(bucket.id, k), { kind: 'none' });
+    assert.deepEqual((await a.listObjects(bucket.id, { prefix: '', limit: 10 })).map((o) => o.key), ['B', 'Z', '_x', 'a']);
+    for (const k of ['b', 'A']) await a.createUpload(uploadRow(bucket.id, k));
+    assert.deepEqual((await a.listUploads(bucket.id, { prefix: '', limit: 10 })).map((u) => u.key), ['A', 'b']);
+    for (const n of ['b-x', 'b.x', 'b0']) await a.createBucket({ id: `bkt_${hex(4)}`, projectId: 'p', name: n, region: 'r', createdAt: new Date(1) });
+    const names = (await a.listBuckets('p')).map((x) => x.name);
+    assert.deepEqual(names, [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+  });
+});

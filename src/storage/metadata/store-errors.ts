@@ -1,0 +1,155 @@
+// The one place where database errors become store errors. SQLite and PostgreSQL report the same
+// conditions differently (SQLITE_CONSTRAINT_UNIQUE vs SQLSTATE 23505, ...); every query runs on a
+// connection wrapped here, so the store and the services above it see one typed error whatever
+// the engine, and transactions retry the failures that are only bad timing.
+
+import type {
+  DatabaseConnection,
+  Dialect,
+  Driver,
+  CompiledQuery,
+  QueryResult,
+  TransactionSettings,
+  Kysely,
+} from 'kysely';
+
+export type StoreErrorKind =
+  /** A unique key or primary key is taken. */
+  | 'unique'
+  /** A row refers to one that does not exist (insert), or one still referred to was deleted. */
+  | 'foreign-key'
+  /** The transaction lost a race the database could not order (serialization failure, deadlock): run it again. */
+  | 'retryable';
+
+export class StoreError extends Error {
+  constructor(
+    readonly kind: StoreErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}
+
+export function isStoreError(err: unknown, kind?: StoreErrorKind): err is StoreError {
+  return err instanceof StoreError && (kind === undefined || err.kind === kind);
+}
+
+function codeOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+/** better-sqlite3's SqliteError codes. */
+export function classifySqliteError(err: unknown): StoreErrorKind | null {
+  switch (codeOf(err)) {
+    case 'SQLITE_CONSTRAINT_UNIQUE':
+    case 'SQLITE_CONSTRAINT_PRIMARYKEY':
+      return 'unique';
+    case 'SQLITE_CONSTRAINT_FOREIGNKEY':
+      return 'foreign-key';
+    default:
+      return null;
+  }
+}
+
+/** node-postgres errors carry the SQLSTATE in `code`. */
+export function classifyPostgresError(err: unknown): StoreErrorKind | null {
+  switch (codeOf(err)) {
+    case '23505': // unique_violation
+      return 'unique';
+    case '23503': // foreign_key_violation
+      return 'foreign-key';
+    case '40001': // serialization_failure
+    case '40P01': // deadlock_detected
+      return 'retryable';
+    default:
+      return null;
+  }
+}
+
+type Classify = (err: unknown) => StoreErrorKind | null;
+
+function translate(err: unknown, classify: Classify): unknown {
+  if (err instanceof StoreError) return err;
+  const kind = classify(err);
+  return kind ? new StoreError(kind, (err as Error).message, { cause: err }) : err;
+}
+
+/** `dialect` with every statement's error translated by `classify`. */
+export function translatingErrors<D extends Dialect>(dialect: D, classify: Classify): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createIntrospector: (db: Kysely<any>) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createDriver: () => new TranslatingDriver(dialect.createDriver(), classify),
+  };
+}
+
+class TranslatingDriver implements Driver {
+  private readonly wrapped = new WeakMap<DatabaseConnection, DatabaseConnection>();
+
+  constructor(
+    private readonly inner: Driver,
+    private readonly classify: Classify,
+  ) {}
+
+  init(): Promise<void> {
+    return this.inner.init();
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const conn = await this.inner.acquireConnection();
+    let outer = this.wrapped.get(conn);
+    if (!outer) {
+      const classify = this.classify;
+      outer = {
+        async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+          try {
+            return await conn.executeQuery<R>(q);
+          } catch (err) {
+            throw translate(err, classify);
+          }
+        },
+        streamQuery<R>(q: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+          return conn.streamQuery<R>(q, chunkSize);
+        },
+      };
+      this.wrapped.set(conn, outer);
+      inners.set(outer, conn);
+    }
+    return outer;
+  }
+
+  beginTransaction(conn: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return this.guard(() => this.inner.beginTransaction(innerOf(conn), settings));
+  }
+
+  commitTransaction(conn: DatabaseConnection): Promise<void> {
+    return this.guard(() => this.inner.commitTransaction(innerOf(conn)));
+  }
+
+  rollbackTransaction(conn: DatabaseConnection): Promise<void> {
+    return this.inner.rollbackTransaction(innerOf(conn));
+  }
+
+  releaseConnection(conn: DatabaseConnection): Promise<void> {
+    return this.inner.releaseConnection(innerOf(conn));
+  }
+
+  destroy(): Promise<void> {
+    return this.inner.destroy();
+  }
+
+  private async guard(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      // A commit can fail with a serialization failure, too.
+      throw translate(err, this.classify);
+    }
+  }
+}
+
+const inners = new WeakMap<DatabaseConnection, DatabaseConnection>();
+const innerOf = (conn: DatabaseConnection): DatabaseConnection => inners.get(conn) ?? conn;
