@@ -69,6 +69,8 @@ async function start(): Promise<void> {
   say('ENGINES', { env, errors });
   const dead = new Set<number>();
   const watch = setInterval(() => {
+    // Daemons stopping because the run ended are not deaths.
+    if (stopping) return;
     for (const e of running) {
       for (const d of e.daemons) {
         if (dead.has(d.pid) || isAlive(d.pid)) continue;

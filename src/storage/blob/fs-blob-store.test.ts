@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import type { BlobStore } from './blob-store.js';
+import { blobStoreContract, chunked, readAll } from './contract.js';
 import { openFsBlobStore } from './fs-blob-store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'skep-blobs-'));
@@ -27,21 +29,6 @@ function filesUnder(dir: string): string[] {
   return out.sort();
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** Splits `data` into chunks of uneven sizes. */
-function chunked(data: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0, step = 1; i < data.length; i += step, step = (step * 7 + 13) % 70_000 + 1) {
-    out.push(data.subarray(i, i + step));
-  }
-  return out;
-}
-
 async function withStore(fn: (store: BlobStore, dir: string) => Promise<void>): Promise<void> {
   const dir = freshDir();
   const store = await openFsBlobStore(dir);
@@ -51,6 +38,16 @@ async function withStore(fn: (store: BlobStore, dir: string) => Promise<void>): 
     await store.close();
   }
 }
+
+// What the folder holds is every file under it: blobs, and the temp files a failed put would leave.
+blobStoreContract(
+  'local folder',
+  async () => {
+    const dir = freshDir();
+    return { store: await openFsBlobStore(dir), leftovers: async () => filesUnder(dir), dispose: () => rm(dir, { recursive: true, force: true }) };
+  },
+  { largeBytes: 12 * 1024 * 1024 },
+);
 
 describe('FsBlobStore', () => {
   test('put stores the bytes under a fresh opaque ref in the fan-out layout', () =>
@@ -87,47 +84,6 @@ describe('FsBlobStore', () => {
       const whole = store.get(bigRef, { start: 0, end: big.length - 1 });
       assert.equal(whole.readableHighWaterMark, 256 * 1024, 'large reads keep the 256 KiB read-ahead');
       assert.ok((await readAll(whole)).equals(big));
-    }));
-
-  test('an empty body makes an empty blob', () =>
-    withStore(async (store) => {
-      const { ref, size } = await store.put(Readable.from([]));
-      assert.equal(size, 0);
-      assert.equal((await readAll(store.get(ref))).length, 0);
-    }));
-
-  test('string and Uint8Array chunks are stored as bytes', () =>
-    withStore(async (store) => {
-      const { ref, size } = await store.put(Readable.from(['h\u00e9', new Uint8Array([33, 10])], { objectMode: true }));
-      assert.equal(size, 5);
-      assert.deepEqual(await readAll(store.get(ref)), Buffer.from('h\u00e9!\n'));
-    }));
-
-  test('get reads an inclusive byte range', () =>
-    withStore(async (store) => {
-      const data = randomBytes(700_000);
-      const { ref } = await store.put(Readable.from(chunked(data)));
-      assert.deepEqual(await readAll(store.get(ref, { start: 0, end: 0 })), data.subarray(0, 1));
-      assert.deepEqual(await readAll(store.get(ref, { start: 10, end: 19 })), data.subarray(10, 20));
-      const tail = await readAll(store.get(ref, { start: 300_000, end: data.length - 1 }));
-      assert.ok(tail.equals(data.subarray(300_000)));
-    }));
-
-  test('get of a missing or malformed ref fails with ENOENT', () =>
-    withStore(async (store) => {
-      for (const ref of ['0'.repeat(32), '../../../etc/passwd', '']) {
-        await assert.rejects(readAll(store.get(ref)), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
-      }
-    }));
-
-  test('delete removes the blob and is idempotent', () =>
-    withStore(async (store, dir) => {
-      const { ref } = await store.put(Readable.from([Buffer.from('bye')]));
-      await store.delete(ref);
-      assert.deepEqual(filesUnder(dir), []);
-      await assert.rejects(readAll(store.get(ref)), { code: 'ENOENT' });
-      await store.delete(ref);
-      await store.delete('not-a-ref');
     }));
 
   test('list yields every stored blob with its mtime, and nothing from tmp/', () =>
@@ -167,37 +123,6 @@ describe('FsBlobStore', () => {
       await assert.rejects(store.put(body), (err) => err === boom);
       assert.deepEqual(filesUnder(dir), []);
       assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
-    }));
-
-  test('an error raised in a Transform flush, after all data, leaves nothing', () =>
-    withStore(async (store, dir) => {
-      const bad = Object.assign(new Error('checksum mismatch'), { code: 'BadDigest' });
-      let seen = 0;
-      const check = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          seen += chunk.length;
-          cb(null, chunk);
-        },
-        flush(cb) {
-          cb(bad);
-        },
-      });
-      const data = randomBytes(600_000);
-      Readable.from(chunked(data)).pipe(check);
-      await assert.rejects(store.put(check), (err) => err === bad);
-      assert.equal(seen, data.length, 'every byte went through before the failure');
-      assert.deepEqual(filesUnder(dir), []);
-    }));
-
-  test('concurrent puts get distinct refs and keep their own bytes', () =>
-    withStore(async (store) => {
-      const bodies = Array.from({ length: 40 }, (_, i) => randomBytes(1000 + i * 5000));
-      const results = await Promise.all(bodies.map((b) => store.put(Readable.from(chunked(b)))));
-      assert.equal(new Set(results.map((r) => r.ref)).size, bodies.length);
-      for (let i = 0; i < bodies.length; i++) {
-        assert.equal(results[i].size, bodies[i].length);
-        assert.ok((await readAll(store.get(results[i].ref))).equals(bodies[i]));
-      }
     }));
 
   test('opening removes leftover temp files and keeps blobs', async () => {
