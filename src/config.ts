@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { storageFromEnv, type StorageSettings } from './wiring.js';
 
 // Server configuration from flags, then environment variables, then defaults.
 
@@ -22,6 +23,12 @@ export interface ServerConfig {
   clock: () => Date;
   /** How often buffered last-used times are written (default 10 s); tests that count writes lengthen it. */
   useFlushIntervalMs?: number;
+  /** Where metadata and blobs live (unset: SQLite and a folder in the data folder), and this node's id. */
+  storage?: StorageSettings;
+  /** How long a stopping server (SIGTERM) waits for requests in flight (default 30 s). */
+  drainTimeoutMs?: number;
+  /** How often the blob collector runs (default 60 s). */
+  collectIntervalMs?: number;
 }
 
 export const SERVE_OPTIONS = {
@@ -33,6 +40,12 @@ export const SERVE_OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'log-level': { type: 'string' },
+  metadata: { type: 'string' },
+  blobs: { type: 'string' },
+  'blobs-endpoint': { type: 'string' },
+  'blobs-region': { type: 'string' },
+  'node-id': { type: 'string' },
+  'drain-timeout': { type: 'string' },
 } as const;
 
 export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -47,6 +60,15 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     const missing = certFile ? '--tls-key (or SKEP_TLS_KEY)' : '--tls-cert (or SKEP_TLS_CERT)';
     throw new Error(`HTTPS needs both --tls-cert and --tls-key (PEM files); ${missing} is missing.`);
   }
+  const storage = storageFromEnv(env);
+  if (values.metadata !== undefined) storage.metadataUrl = values.metadata;
+  if (values.blobs !== undefined) storage.blobs = values.blobs;
+  if (values['blobs-endpoint'] !== undefined) storage.s3 = { ...storage.s3, endpoint: values['blobs-endpoint'] };
+  if (values['blobs-region'] !== undefined) storage.s3 = { ...storage.s3, region: values['blobs-region'] };
+  if (values['node-id'] !== undefined) storage.nodeId = values['node-id'];
+  const drainText = values['drain-timeout'] ?? env.SKEP_DRAIN_TIMEOUT ?? '30';
+  const drainSeconds = Number(drainText);
+  if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new Error(`invalid drain timeout: ${drainText} (seconds)`);
   return {
     host: values.host ?? env.SKEP_HOST ?? '127.0.0.1',
     port,
@@ -59,6 +81,9 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     rootAccessKeyId: env.SKEP_ROOT_ACCESS_KEY_ID,
     rootSecretAccessKey: env.SKEP_ROOT_SECRET_ACCESS_KEY,
     clock: () => new Date(),
+    storage,
+    drainTimeoutMs: drainSeconds * 1000,
+    collectIntervalMs: env.SKEP_BLOB_COLLECT_INTERVAL ? Number(env.SKEP_BLOB_COLLECT_INTERVAL) * 1000 : undefined,
   };
 }
 

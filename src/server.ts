@@ -17,8 +17,13 @@ import { clientErrorResponse } from './s3/render.js';
 import { createConsoleHandler, isConsoleRequest } from './console/console-handler.js';
 import { createApiHandler, isApiRequest } from './api/app.js';
 import { addressFromHost } from './s3/endpoint.js';
+import { Metrics, type ApiName } from './ops/metrics.js';
+import { createOpsHandler, isOpsRequest } from './ops/ops-handler.js';
+import { requestLabel } from './ops/request-label.js';
+import { SKEP_VERSION } from './version.js';
 
-// Wiring: opens the stores in the data folder, builds the services and serves HTTP(S).
+// Wiring: opens the stores the configuration names, builds the services and serves HTTP(S):
+// S3, the REST API, the console, and the operations endpoints (/healthz, /readyz, /metrics).
 
 export interface RunningServer {
   url: string;
@@ -30,23 +35,43 @@ export interface RunningServer {
   tokens: TokenService;
   services: Services;
   log: Logger;
+  metrics: Metrics;
+  /**
+   * Stops gracefully: /readyz turns 503, no new connections are accepted, idle keep-alive
+   * connections close, requests in flight may finish (their connections close after them) for
+   * up to `timeoutMs`; then the rest are cut and the stores closed.
+   */
+  drain(timeoutMs: number): Promise<void>;
+  /** Stops at once (drain with no wait). */
   close(): Promise<void>;
 }
 
 const IDLE_TIMEOUT_MS = 120_000;
-const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
-const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000;
+/** How often the blob collector runs (see objects/blob-lifecycle.ts). */
+const COLLECT_INTERVAL_MS = 60_000;
 /** last-used-at is written in batches at this interval. */
 const USE_FLUSH_INTERVAL_MS = 10_000;
 /** Usage counters are written in batches at this interval. */
 const USAGE_FLUSH_INTERVAL_MS = 5_000;
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  const services = await openServices(config.dataDir, { masterKey: config.masterKey, clock: config.clock, log });
+  const metrics = new Metrics();
+  const services = await openServices(config.dataDir, {
+    masterKey: config.masterKey,
+    clock: config.clock,
+    log,
+    storage: config.storage,
+    onBackendError: (backend) => metrics.backendError(backend),
+  });
   const { meta, blobs, objects, multipart, tokens } = services;
-  const boot = await bootstrap(meta, tokens, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
-  const admin = await services.users.bootstrapAdmin(boot.projectId);
-  if (admin) boot.admin = admin;
+  metrics.describeNode({ nodeId: services.nodeId, version: SKEP_VERSION, ...services.backends });
+  // Several nodes may start at once on an empty shared database: one bootstraps.
+  const boot = await meta.exclusive('bootstrap', async () => {
+    const result = await bootstrap(meta, tokens, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
+    const admin = await services.users.bootstrapAdmin(result.projectId);
+    if (admin) result.admin = admin;
+    return result;
+  });
 
   const handleS3 = createS3Handler({
     services: { objects, multipart },
@@ -67,7 +92,36 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     log,
   });
   const handleConsole = createConsoleHandler({ log });
+  let draining = false;
+  const handleOps = createOpsHandler({
+    nodeId: services.nodeId,
+    metrics,
+    draining: () => draining,
+    checks: { metadata: () => meta.ping(), blobs: () => blobs.ping() },
+  });
+  /** Responses in flight: a drain waits for them, and closes their connections after them. */
+  const open = new Set<ServerResponse>();
+  let idle: (() => void) | undefined;
+  const track = (req: IncomingMessage, res: ServerResponse, api: ApiName) => {
+    const started = process.hrtime.bigint();
+    metrics.started(api);
+    open.add(res);
+    if (draining) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      open.delete(res);
+      metrics.observe({
+        api,
+        operation: requestLabel(req) ?? req.method ?? 'GET',
+        status: res.statusCode,
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+        bytesIn: req.complete ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) || 0 : 0,
+        bytesOut: Number(res.getHeader('content-length') ?? 0) || 0,
+      });
+      if (open.size === 0) idle?.();
+    });
+  };
   const serveS3 = (req: IncomingMessage, res: ServerResponse) => {
+    track(req, res, 's3');
     handleS3(req, res).catch((err) => {
       log.error({ err }, 'unhandled request failure');
       res.destroy();
@@ -80,8 +134,18 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       serveS3(req, res);
       return;
     }
+    // GET /healthz, /readyz, /metrics without credentials or a query: the operations endpoints.
+    if (isOpsRequest(req, config.baseDomains)) {
+      track(req, res, 'ops');
+      handleOps(req, res).catch((err) => {
+        log.error({ err }, 'ops request failed');
+        res.destroy();
+      });
+      return;
+    }
     // /api/v1 and /api/v1/* are the REST API's.
     if (isApiRequest(req)) {
+      track(req, res, 'api');
       handleApi(req, res).catch((err) => {
         log.error({ err }, 'api request failed');
         res.destroy();
@@ -90,6 +154,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     }
     // /console and /console/* (and a browser's plain `GET /`) are the web console's.
     if (isConsoleRequest(req, config.baseDomains)) {
+      track(req, res, 'console');
       handleConsole(req, res).catch((err) => {
         log.error({ err }, 'console request failed');
         res.destroy();
@@ -123,13 +188,19 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     log.warn({ err }, 'could not record the endpoint for the CLI'),
   );
 
-  const sweep = () =>
-    objects.sweepOrphans(ORPHAN_MIN_AGE_MS).then(
-      (n) => n > 0 && log.info({ removed: n }, 'removed orphan blobs'),
-      (err) => log.warn({ err }, 'orphan sweep failed'),
-    );
-  void sweep();
-  const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
+  let collecting = false;
+  const collect = () => {
+    if (collecting) return;
+    collecting = true;
+    objects
+      .collectBlobs()
+      .then(
+        (n) => n > 0 && log.info({ removed: n }, 'collected blobs'),
+        (err) => log.warn({ err }, 'blob collection failed'),
+      )
+      .finally(() => (collecting = false));
+  };
+  const timer = setInterval(collect, config.collectIntervalMs ?? COLLECT_INTERVAL_MS);
   timer.unref();
   const flushUses = () => tokens.flushUses().catch((err: unknown) => log.warn({ err }, 'recording token use failed'));
   const usesTimer = setInterval(flushUses, config.useFlushIntervalMs ?? USE_FLUSH_INTERVAL_MS);
@@ -137,6 +208,31 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const flushUsage = () => services.usage.flush().catch(() => undefined);
   const usageTimer = setInterval(flushUsage, USAGE_FLUSH_INTERVAL_MS);
   usageTimer.unref();
+
+  let stopped: Promise<void> | undefined;
+  const drain = (timeoutMs: number): Promise<void> =>
+    (stopped ??= (async () => {
+      draining = true;
+      clearInterval(timer);
+      clearInterval(usesTimer);
+      clearInterval(usageTimer);
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      // Each response in flight closes its connection when done, rather than wait for the next request.
+      for (const res of open) if (!res.headersSent) res.shouldKeepAlive = false;
+      if (open.size > 0 && timeoutMs > 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, timeoutMs);
+          idle = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+      server.closeAllConnections();
+      await closed;
+      await services.close();
+    })());
 
   return {
     url,
@@ -148,15 +244,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     tokens,
     services,
     log,
-    async close() {
-      clearInterval(timer);
-      clearInterval(usesTimer);
-      clearInterval(usageTimer);
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-      await services.close();
-    },
+    metrics,
+    drain,
+    close: () => drain(0),
   };
 }

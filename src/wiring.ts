@@ -1,20 +1,69 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { openSqliteStore } from './storage/metadata/sqlite-store.js';
+import { defaultNodeId, openSqliteStore } from './storage/metadata/sqlite-store.js';
+import { isPostgresUrl, openPostgresStore } from './storage/metadata/postgres-store.js';
 import { openFsBlobStore } from './storage/blob/fs-blob-store.js';
+import { openS3BlobStore, parseS3BlobUrl, type S3BlobSettings } from './storage/blob/s3-blob-store.js';
+import { observedBlobStore } from './storage/blob/observed-blob-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import type { BlobStore } from './storage/blob/blob-store.js';
 import { ObjectService } from './objects/object-service.js';
+import { DEFAULT_SHARED_GRACE_MS } from './objects/blob-lifecycle.js';
 import { MultipartService } from './objects/multipart-service.js';
 import { openSecretBox } from './credentials/master-key.js';
+import { readMasterKey } from './credentials/secret-box.js';
 import { TokenService } from './credentials/token-service.js';
 import { ProjectService } from './projects/project-service.js';
 import { UserService } from './users/user-service.js';
 import { UsageService } from './usage/usage-service.js';
 
-// Opens a data folder: the metadata database, the blob folder, the master key, and the services
-// over them. Shared by `skep serve` and the operator CLI (which may run beside the server).
+// Opens a data folder and the storage the settings name, and the services over them. Shared by
+// `skep serve` and the operator CLI (which may run beside the server). This is the one place that
+// knows which implementations are in use: SQLite or PostgreSQL for metadata, a local folder or an
+// S3 service for blobs.
+
+/** Where metadata and blobs live. Every field unset: the embedded default in the data folder. */
+export interface StorageSettings {
+  /** postgres://... for a PostgreSQL database shared by several nodes; unset: <data>/metadata.sqlite. */
+  metadataUrl?: string;
+  /** Connections per node to PostgreSQL (default 16). */
+  metadataPoolSize?: number;
+  /** s3://bucket[/prefix] for an S3 service (settings in `s3`), or a folder; unset: <data>/blobs. */
+  blobs?: string;
+  /** The S3 backend's endpoint, region and keys (for an s3:// `blobs`). */
+  s3?: Omit<S3BlobSettings, 'bucket' | 'prefix'>;
+  /** This node's name in metrics, logs, pins and ledger records (default: host name and PID). */
+  nodeId?: string;
+  /** Blob collection timings (tests shorten them). */
+  gc?: { pendingTtlMs?: number; sharedGraceMs?: number };
+}
+
+/** Storage settings from the environment (what the operator CLI uses, and `serve` under its flags). */
+export function storageFromEnv(env: NodeJS.ProcessEnv): StorageSettings {
+  const pathStyle = env.SKEP_BLOBS_PATH_STYLE;
+  const seconds = (name: string): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} takes a number of seconds (got ${text})`);
+    return n * 1000;
+  };
+  return {
+    metadataUrl: env.SKEP_METADATA_URL || undefined,
+    metadataPoolSize: env.SKEP_METADATA_POOL_SIZE ? Number(env.SKEP_METADATA_POOL_SIZE) : undefined,
+    blobs: env.SKEP_BLOBS || undefined,
+    s3: {
+      endpoint: env.SKEP_BLOBS_ENDPOINT || undefined,
+      region: env.SKEP_BLOBS_REGION || undefined,
+      accessKeyId: env.SKEP_BLOBS_ACCESS_KEY_ID || undefined,
+      secretAccessKey: env.SKEP_BLOBS_SECRET_ACCESS_KEY || undefined,
+      forcePathStyle: pathStyle === undefined || pathStyle === '' ? undefined : pathStyle === 'true' || pathStyle === '1',
+    },
+    nodeId: env.SKEP_NODE_ID || undefined,
+    gc: { pendingTtlMs: seconds('SKEP_BLOB_PENDING_TTL'), sharedGraceMs: seconds('SKEP_BLOB_RELEASE_GRACE') },
+  };
+}
 
 export interface Services {
   meta: MetadataStore;
@@ -25,38 +74,102 @@ export interface Services {
   projects: ProjectService;
   users: UserService;
   usage: UsageService;
+  nodeId: string;
+  /** Whether other nodes may share the metadata store (PostgreSQL). */
+  shared: boolean;
+  /** Short names of the backends in use, for logs and metrics: sqlite | postgres, folder | s3. */
+  backends: { metadata: string; blobs: string };
   close(): Promise<void>;
 }
 
-export async function openServices(
-  dataDir: string,
-  opts: { masterKey?: string; clock: () => Date; log: Logger },
-): Promise<Services> {
+export interface OpenOptions {
+  masterKey?: string;
+  clock: () => Date;
+  log: Logger;
+  storage?: StorageSettings;
+  /** Told of each failure of a backend itself (for metrics). */
+  onBackendError?: (backend: 'metadata' | 'blobs', err: unknown) => void;
+}
+
+async function openMetadata(dataDir: string, storage: StorageSettings, nodeId: string, opts: OpenOptions): Promise<MetadataStore> {
+  const onError = (err: unknown) => opts.onBackendError?.('metadata', err);
+  if (isPostgresUrl(storage.metadataUrl)) {
+    return openPostgresStore(storage.metadataUrl, {
+      nodeId,
+      poolSize: storage.metadataPoolSize,
+      onError,
+      onIdleError: (err) => opts.log.warn({ err }, 'a pooled PostgreSQL connection failed'),
+    });
+  }
+  if (storage.metadataUrl) throw new Error(`--metadata takes a postgres:// URL (got ${storage.metadataUrl}); leave it unset for SQLite in the data folder`);
+  return openSqliteStore(join(dataDir, 'metadata.sqlite'), { nodeId, onError });
+}
+
+async function openBlobs(dataDir: string, storage: StorageSettings): Promise<BlobStore> {
+  const s3 = parseS3BlobUrl(storage.blobs);
+  if (s3) return openS3BlobStore({ ...storage.s3, bucket: s3.bucket, prefix: s3.prefix });
+  return openFsBlobStore(storage.blobs ? resolve(storage.blobs) : join(dataDir, 'blobs'));
+}
+
+export async function openServices(dataDir: string, opts: OpenOptions): Promise<Services> {
+  const storage = opts.storage ?? {};
+  const nodeId = storage.nodeId ?? defaultNodeId();
+  const shared = isPostgresUrl(storage.metadataUrl);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const meta = await openSqliteStore(join(dataDir, 'metadata.sqlite'));
-  // Checked before anything else opens: a wrong master key must stop start-up, not fail requests.
-  const box = await openSecretBox(dataDir, opts.masterKey, meta).catch(async (err: unknown) => {
-    await meta.close();
+  // Every node sealing secrets in a shared database must hold the same key: none may make its own.
+  if (shared && !(await readMasterKey(dataDir, opts.masterKey))) {
+    throw new Error(
+      `With a shared metadata store (${redactUrl(storage.metadataUrl as string)}), every node must use the same master key: ` +
+        `set SKEP_MASTER_KEY (64 hex digits or base64 of 32 bytes), the same on every node. No key was created, so that no node seals secrets the others cannot read.`,
+    );
+  }
+  const meta = await openMetadata(dataDir, storage, nodeId, opts);
+  let blobs: BlobStore | undefined;
+  try {
+    // Checked before anything else opens: a wrong master key must stop start-up, not fail requests.
+    const box = await openSecretBox(dataDir, opts.masterKey, meta);
+    blobs = observedBlobStore(await openBlobs(dataDir, storage), (err) => opts.onBackendError?.('blobs', err));
+    const tokens = new TokenService(meta, box, opts.clock);
+    const objects = new ObjectService(meta, blobs, opts.log, {
+      pendingTtlMs: storage.gc?.pendingTtlMs,
+      sharedGraceMs: shared ? (storage.gc?.sharedGraceMs ?? DEFAULT_SHARED_GRACE_MS) : undefined,
+    });
+    const usage = new UsageService(meta, opts.clock, opts.log);
+    const openedBlobs = blobs;
+    return {
+      meta,
+      blobs,
+      objects,
+      multipart: new MultipartService(objects),
+      tokens,
+      projects: new ProjectService(meta, (e) => tokens.audit(e)),
+      users: new UserService(meta, (e) => tokens.audit(e), opts.clock),
+      usage,
+      nodeId,
+      shared,
+      backends: { metadata: shared ? 'postgres' : 'sqlite', blobs: parseS3BlobUrl(storage.blobs) ? 's3' : 'folder' },
+      async close() {
+        objects.close();
+        await tokens.flushUses();
+        await usage.flush({ all: true }).catch((err: unknown) => opts.log.warn({ err }, 'usage counters lost at close'));
+        await meta.close();
+        await openedBlobs.close();
+      },
+    };
+  } catch (err) {
+    await blobs?.close().catch(() => undefined);
+    await meta.close().catch(() => undefined);
     throw err;
-  });
-  const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
-  const tokens = new TokenService(meta, box, opts.clock);
-  const objects = new ObjectService(meta, blobs, opts.log);
-  const usage = new UsageService(meta, opts.clock, opts.log);
-  return {
-    meta,
-    blobs,
-    objects,
-    multipart: new MultipartService(objects),
-    tokens,
-    projects: new ProjectService(meta, (e) => tokens.audit(e)),
-    users: new UserService(meta, (e) => tokens.audit(e), opts.clock),
-    usage,
-    async close() {
-      await tokens.flushUses();
-      await usage.flush({ all: true }).catch((err: unknown) => opts.log.warn({ err }, 'usage counters lost at close'));
-      await meta.close();
-      await blobs.close();
-    },
-  };
+  }
+}
+
+/** A database URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
 }

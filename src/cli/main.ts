@@ -13,6 +13,11 @@ commands:
             --host ADDR (127.0.0.1)  --port N (9000)  --data DIR (./data)  --region R (us-east-1)
             --domain D (repeatable; <bucket>.D selects a bucket)  --tls-cert FILE --tls-key FILE
             --log-level LEVEL (info)
+            scale-out: --metadata postgres://...  --blobs s3://BUCKET[/PREFIX] (--blobs-endpoint URL,
+            --blobs-region R; keys in SKEP_BLOBS_ACCESS_KEY_ID / SKEP_BLOBS_SECRET_ACCESS_KEY)
+            --node-id ID  --drain-timeout SECONDS (30)
+  migrate   copy a deployment's metadata and blobs to other storage, verifying every object
+            (skep migrate help)
   project   create NAME [--max-token-days N] | list | update PROJECT [--name N] [--max-token-days N|none]
   token     create | list | show | disable | enable | revoke | rotate | confirm-rotation  (skep token help)
   audit     [--project P] [--token ID] [--limit N]
@@ -25,10 +30,11 @@ operator commands take --data DIR (./data, or SKEP_DATA) and --json, and work wh
 async function serve(argv: string[]): Promise<void> {
   const config = serveConfig(argv, process.env);
   const server = await startServer(config);
-  // Stops accepting requests, flushes buffered counters and closes the database, then exits 0.
-  // Installed before anything is printed: whoever reads the output may signal at once.
+  // Drains (stops accepting requests, lets those in flight finish for up to --drain-timeout),
+  // flushes buffered counters and closes the stores, then exits 0. Installed before anything is
+  // printed: whoever reads the output may signal at once.
   const stop = (signal: NodeJS.Signals) => {
-    server.close().then(
+    server.drain(config.drainTimeoutMs ?? 30_000).then(
       () => {
         process.stdout.write(`skep stopped (${signal})\n`);
         process.exit(0);
@@ -44,6 +50,8 @@ async function serve(argv: string[]): Promise<void> {
   const issued = server.bootstrap.issued;
   const out = process.stdout;
   out.write(`skep listening on ${server.url} (data: ${config.dataDir}, region: ${config.region})\n`);
+  const { backends, nodeId, shared } = server.services;
+  if (shared || backends.blobs !== 'folder') out.write(`node ${nodeId}: metadata on ${backends.metadata}, blobs on ${backends.blobs}\n`);
   if (issued && server.bootstrap.givenByEnvironment) {
     out.write(`\nCreated the default project; its bootstrap credential uses SKEP_ROOT_ACCESS_KEY_ID=${issued.accessKeyId}.\n\n`);
   } else if (issued) {

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { readEndpointRecord } from '../config.js';
-import { openServices, type Services } from '../wiring.js';
+import { openServices, storageFromEnv, type Services } from '../wiring.js';
 import { createLogger } from '../log.js';
 import { DomainError } from '../util/domain-error.js';
 import { clientSnippets } from '../credentials/snippets.js';
@@ -11,7 +11,8 @@ import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
 import type { ProjectView } from '../projects/project-service.js';
 
 // Operator commands (`skep project ...`, `skep token ...`, `skep audit`). They open the data
-// folder directly, so they work whether or not the server is running (SQLite WAL allows both).
+// folder directly, so they work whether or not the server is running (SQLite WAL allows both),
+// or the PostgreSQL database SKEP_METADATA_URL names.
 
 export interface Output {
   out(text: string): void;
@@ -31,6 +32,10 @@ async function withServices<T>(dataDir: string, fn: (s: Services) => Promise<T>)
     masterKey: process.env.SKEP_MASTER_KEY,
     clock: () => new Date(),
     log: createLogger('silent'),
+    // The metadata the servers use (SKEP_METADATA_URL: revoking a token on PostgreSQL reaches
+    // every node). No operator command touches object bytes, so a blob backend that is down
+    // must not stop one: blobs stay in the data folder here.
+    storage: { ...storageFromEnv(process.env), blobs: undefined },
   });
   try {
     return await fn(services);

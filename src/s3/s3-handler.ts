@@ -11,6 +11,7 @@ import { authorize, REQUIRED_RIGHT } from '../auth/authorize.js';
 import type { CredentialLookup, Principal } from '../auth/principal.js';
 import type { UsageEvent } from '../usage/usage-service.js';
 import { USAGE_KIND } from './usage-kind.js';
+import { labelRequest } from '../ops/request-label.js';
 
 // The S3 request pipeline: parse -> authenticate -> authorize -> handle -> render.
 
@@ -66,6 +67,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         hasCopySource: req.headers['x-amz-copy-source'] !== undefined,
       });
       opName = op.op;
+      labelRequest(req, op.op);
       resource = op.bucket === null ? '/' : op.key === null ? `/${op.bucket}` : `/${op.bucket}/${op.key}`;
       deps.credentials.recordUse?.(auth.principal);
       counted = { principal: auth.principal, op: op.op, bucket: op.bucket };

@@ -29,7 +29,7 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export async function call<T = any>(server: TestServer, method: string, path: string, o: CallOptions = {}): Promise<Reply<T>> {
+export async function call<T = any>(server: Pick<TestServer, 'url'>, method: string, path: string, o: CallOptions = {}): Promise<Reply<T>> {
   const headers: Record<string, string> = { ...(o.headers ?? {}) };
   if (o.as && 'bearer' in o.as) headers.authorization = `Bearer ${o.as.bearer}`;
   if (o.as && 'session' in o.as) {
@@ -61,7 +61,7 @@ export async function userSession(server: TestServer, o: { projectId?: string; r
   return signIn(server, email, password);
 }
 
-export async function signIn(server: TestServer, email: string, password: string): Promise<Session> {
+export async function signIn(server: Pick<TestServer, 'url'>, email: string, password: string): Promise<Session> {
   const r = await call(server, 'POST', '/session', { json: { email, password } });
   if (r.status !== 200) throw new Error(`sign-in failed: ${r.status} ${r.text}`);
   const cookie = /skep_session=([^;]+)/.exec(r.headers.get('set-cookie') ?? '')?.[1];

@@ -4,6 +4,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { parseS3BlobUrl } from '../../src/storage/blob/s3-blob-store.js';
+import { cephClient } from './engines.js';
 import { ROOT_KEY, type TestServer } from './server.js';
 
 // Raw S3 requests for what the SDK will not send: chosen Host headers, tampered bodies,
@@ -219,7 +222,16 @@ export function seedSignatureOf(headers: Record<string, string>): string {
 // ---- blob files on disk ----
 
 /** Blob files under <dataDir>/blobs, not counting the temp folder. */
+/**
+ * What the blob store holds, sorted: files under the data folder's blobs/ (not tmp/), or on the
+ * distributed configuration the refs the S3 backend bucket holds.
+ */
 export async function blobFiles(server: TestServer): Promise<string[]> {
+  if (server.storage?.blobs) {
+    const refs: string[] = [];
+    for await (const { ref } of server.blobs.list()) refs.push(ref);
+    return refs.sort();
+  }
   const root = join(server.dataDir, 'blobs');
   const out: string[] = [];
   const walk = async (dir: string, rel: string) => {
@@ -233,7 +245,18 @@ export async function blobFiles(server: TestServer): Promise<string[]> {
   return out.sort();
 }
 
+/** Puts in progress (or left behind): temp files, or the S3 backend's unfinished multipart uploads. */
 export async function tmpFiles(server: TestServer): Promise<string[]> {
+  const s3 = parseS3BlobUrl(server.storage?.blobs);
+  if (s3) {
+    const admin = cephClient();
+    try {
+      const r = await admin.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }));
+      return (r.Uploads ?? []).map((u) => `${u.Key} ${u.UploadId}`);
+    } finally {
+      admin.destroy();
+    }
+  }
   return readdir(join(server.dataDir, 'blobs', 'tmp'));
 }
 

@@ -6,13 +6,41 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createLogger } from '../../src/log.js';
 import type { ServerConfig } from '../../src/config.js';
+import type { StorageSettings } from '../../src/wiring.js';
+import { cephSettings, engine, freshCephBucket, freshDatabase } from './engines.js';
 
 // Starts a real skep server on a free 127.0.0.1 port with a temporary data folder.
+//
+// SKEP_TEST_BACKEND=distributed (set by the test/cluster-*.test.ts files that rerun S3 test
+// files) puts that server on the distributed configuration instead of the embedded one: metadata
+// in a fresh PostgreSQL database and blobs in a fresh bucket of the Ceph gateway, both from the
+// engines the test runner started. The same test files thus run on both configurations.
+
+export const DISTRIBUTED = process.env.SKEP_TEST_BACKEND === 'distributed';
+/** Every node of a shared store needs the same master key; tests use this one. */
+export const TEST_MASTER_KEY = '7365637265742d6b65792d666f722d736b65702d74657374732d303132333435';
+
+/** Storage on the run's PostgreSQL and Ceph: a fresh database and a fresh bucket. */
+export async function distributedStorage(nodeId = 'test-node'): Promise<StorageSettings> {
+  engine('postgres', 'ceph').require();
+  const ceph = cephSettings();
+  return {
+    metadataUrl: await freshDatabase(),
+    metadataPoolSize: 8,
+    blobs: `s3://${await freshCephBucket()}`,
+    s3: { endpoint: ceph.endpoint, accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey },
+    nodeId,
+    // Released blobs go quickly on a test server, so tests can see them gone.
+    gc: { sharedGraceMs: 300 },
+  };
+}
 
 export const ROOT_KEY = { accessKeyId: 'SKTESTROOTKEY0000001', secretAccessKey: 'test-root-secret-access-key-0123456789ab' };
 
 export interface TestServer extends RunningServer {
   dataDir: string;
+  /** The storage settings, when not the embedded default. */
+  storage?: StorageSettings;
   /** Moves the server's clock (for expiry tests). */
   shiftClock(ms: number): void;
   client(overrides?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
@@ -32,12 +60,14 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     rootAccessKeyId: ROOT_KEY.accessKeyId,
     rootSecretAccessKey: ROOT_KEY.secretAccessKey,
     clock: () => new Date(Date.now() + offset),
+    ...(DISTRIBUTED ? { storage: await distributedStorage(), masterKey: TEST_MASTER_KEY, collectIntervalMs: 100 } : {}),
     ...overrides,
   };
   const server = await startServer(config, createLogger(config.logLevel));
   const clients: S3Client[] = [];
   return Object.assign(server, {
     dataDir,
+    storage: config.storage,
     shiftClock(ms: number) {
       offset += ms;
     },

@@ -146,7 +146,7 @@ let cliCommand: Promise<string[]> | undefined;
  * brings), since a tsx start costs about a second per command and a bundle about a third of
  * that; through tsx when esbuild is not importable.
  */
-function cliArgv(): Promise<string[]> {
+export function cliArgv(): Promise<string[]> {
   cliCommand ??= (async () => {
     try {
       const esbuild = await import('esbuild');

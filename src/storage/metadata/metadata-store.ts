@@ -304,6 +304,8 @@ export interface BlobLedgerEntry {
 export interface StoreOptions {
   /** This process's name in ledger records and pins (default: the host name and PID). */
   nodeId?: string;
+  /** Told of each failed statement that is not a conflict (a taken key, a lost race): the backend's own failures. */
+  onError?: (err: unknown) => void;
 }
 
 /**
@@ -446,6 +448,9 @@ export interface MetadataStore {
    * lock on PostgreSQL): for start-up work such as bootstrapping that two nodes must not do at once.
    */
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<T>;
+
+  /** Throws when the database does not answer (for readiness checks). */
+  ping(): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -68,7 +68,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   const pool = new pg.Pool({ ...clientConfig(url, nodeId), max: opts.poolSize ?? DEFAULT_POOL_SIZE, idleTimeoutMillis: 30_000 });
   // Without a listener, an idle connection that drops (a database restart) would crash the process.
   pool.on('error', (err) => opts.onIdleError?.(err));
-  const db = new Kysely<Database>({ dialect: translatingErrors(new PostgresDialect({ pool }), classifyPostgresError) });
+  const db = new Kysely<Database>({ dialect: translatingErrors(new PostgresDialect({ pool }), classifyPostgresError, opts.onError) });
   try {
     await withAdvisoryLock(url, nodeId, MIGRATION_LOCK, async () => {
       // The first schema of the search_path (`public` unless the URL's options name another).

@@ -607,6 +607,10 @@ export class KyselyMetadataStore implements MetadataStore {
     return this.runExclusive(name, fn);
   }
 
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
   async close(): Promise<void> {
     await this.db.destroy();
     await this.onClose();

@@ -21,7 +21,7 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
     raw.pragma('synchronous = NORMAL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: translatingErrors(new SkepSqliteDialect(raw), classifySqliteError) });
+    db = new Kysely<Database>({ dialect: translatingErrors(new SkepSqliteDialect(raw), classifySqliteError, opts.onError) });
     await migrateToLatest(db, 'sqlite');
     return new KyselyMetadataStore(db, opts.nodeId ?? defaultNodeId(), inProcessExclusive());
   } catch (err) {

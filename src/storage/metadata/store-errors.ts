@@ -70,19 +70,25 @@ export function classifyPostgresError(err: unknown): StoreErrorKind | null {
 
 type Classify = (err: unknown) => StoreErrorKind | null;
 
-function translate(err: unknown, classify: Classify): unknown {
+type OnError = ((err: unknown) => void) | undefined;
+
+function translate(err: unknown, classify: Classify, onError: OnError): unknown {
   if (err instanceof StoreError) return err;
   const kind = classify(err);
+  if (!kind) onError?.(err);
   return kind ? new StoreError(kind, (err as Error).message, { cause: err }) : err;
 }
 
-/** `dialect` with every statement's error translated by `classify`. */
-export function translatingErrors<D extends Dialect>(dialect: D, classify: Classify): Dialect {
+/**
+ * `dialect` with every statement's error translated by `classify`; `onError` hears of the others
+ * (the database unreachable, a statement that failed for another reason).
+ */
+export function translatingErrors<D extends Dialect>(dialect: D, classify: Classify, onError?: OnError): Dialect {
   return {
     createAdapter: () => dialect.createAdapter(),
     createIntrospector: (db: Kysely<any>) => dialect.createIntrospector(db),
     createQueryCompiler: () => dialect.createQueryCompiler(),
-    createDriver: () => new TranslatingDriver(dialect.createDriver(), classify),
+    createDriver: () => new TranslatingDriver(dialect.createDriver(), classify, onError),
   };
 }
 
@@ -92,6 +98,7 @@ class TranslatingDriver implements Driver {
   constructor(
     private readonly inner: Driver,
     private readonly classify: Classify,
+    private readonly onError: OnError,
   ) {}
 
   init(): Promise<void> {
@@ -99,16 +106,21 @@ class TranslatingDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const conn = await this.inner.acquireConnection();
+    let conn: DatabaseConnection;
+    try {
+      conn = await this.inner.acquireConnection();
+    } catch (err) {
+      throw translate(err, this.classify, this.onError);
+    }
     let outer = this.wrapped.get(conn);
     if (!outer) {
-      const classify = this.classify;
+      const { classify, onError } = this;
       outer = {
         async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
           try {
             return await conn.executeQuery<R>(q);
           } catch (err) {
-            throw translate(err, classify);
+            throw translate(err, classify, onError);
           }
         },
         streamQuery<R>(q: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
@@ -146,7 +158,7 @@ class TranslatingDriver implements Driver {
       await fn();
     } catch (err) {
       // A commit can fail with a serialization failure, too.
-      throw translate(err, this.classify);
+      throw translate(err, this.classify, this.onError);
     }
   }
 }
