@@ -81,7 +81,8 @@ if (files.length === 0) {
 }
 
 const needed = [...new Set(files.flatMap(enginesOf))].sort();
-const env = { ...process.env };
+// The AWS SDK (a test client here) warns on every process about Node.js versions it will drop.
+const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env };
 let engines;
 if (needed.length > 0) {
   const started = Date.now();
