@@ -12,6 +12,7 @@ import { TokenService } from './credentials/token-service.js';
 import { ProjectService } from './projects/project-service.js';
 import { UserService } from './users/user-service.js';
 import { UsageService } from './usage/usage-service.js';
+import { BucketConfigService } from './buckets/bucket-config-service.js';
 
 // Opens a data folder: the metadata database, the blob folder, the master key, and the services
 // over them. Shared by `skep serve` and the operator CLI (which may run beside the server).
@@ -21,6 +22,7 @@ export interface Services {
   blobs: BlobStore;
   objects: ObjectService;
   multipart: MultipartService;
+  buckets: BucketConfigService;
   tokens: TokenService;
   projects: ProjectService;
   users: UserService;
@@ -48,6 +50,7 @@ export async function openServices(
     blobs,
     objects,
     multipart: new MultipartService(objects),
+    buckets: new BucketConfigService(meta, opts.clock),
     tokens,
     projects: new ProjectService(meta, (e) => tokens.audit(e)),
     users: new UserService(meta, (e) => tokens.audit(e), opts.clock),

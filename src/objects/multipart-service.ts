@@ -31,6 +31,8 @@ export interface NewUpload {
   storageClass: string;
   checksumAlgorithm: ChecksumAlgorithm | null;
   checksumType: ChecksumType | null;
+  /** Canned ACL the completed object gets (x-amz-acl at create), or null (private). */
+  acl?: string | null;
 }
 
 function bareEtag(etag: string): string {
@@ -74,6 +76,7 @@ export class MultipartService {
       storageClass: input.storageClass,
       checksumAlgorithm: input.checksumAlgorithm,
       checksumType: input.checksumType,
+      acl: input.acl ?? null,
     };
     await this.meta.createUpload(row);
     return row;
@@ -182,6 +185,7 @@ export class MultipartService {
       partsCount: parts.length,
       tags: upload.tags,
       storageClass: upload.storageClass,
+      acl: upload.acl ?? null,
     };
     const result = await this.meta.completeUpload(upload.uploadId, row, condition);
     if (!result.ok) {

@@ -72,6 +72,8 @@ export interface ObjectRow {
   partsCount: number | null;
   tags: Record<string, string>;
   storageClass: string;
+  /** The object's canned ACL (x-amz-acl, PutObjectAcl); null or absent: private. */
+  acl?: string | null;
 }
 
 export type ObjectSummary = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass' | 'checksum'>;
@@ -97,6 +99,8 @@ export interface UploadRow {
   storageClass: string;
   checksumAlgorithm: ChecksumAlgorithm | null;
   checksumType: ChecksumType | null;
+  /** The canned ACL the completed object gets (x-amz-acl at create); null or absent: private. */
+  acl?: string | null;
 }
 
 export interface PartRow {
@@ -309,6 +313,8 @@ export interface MetadataStore {
   getBucketSettings(bucketId: string): Promise<Partial<Record<BucketSettingName, string>>>;
   /** Sets (or with null removes) one setting; false when the bucket does not exist. */
   putBucketSetting(bucketId: string, name: BucketSettingName, value: string | null, at: Date): Promise<boolean>;
+  /** The bucket and every setting it has, in one query (the per-request bucket read). */
+  getBucketWithSettings(projectId: string, name: string): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>> } | null>;
 
   // objects
   getObject(bucketId: string, key: string): Promise<ObjectRow | null>;
@@ -316,6 +322,10 @@ export interface MetadataStore {
   putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome>;
   /** Returns the deleted object's blobs, or null when it did not exist. */
   deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null>;
+  /** The object's canned ACL (null: private), or undefined when there is no such object. */
+  getObjectAcl(bucketId: string, key: string): Promise<string | null | undefined>;
+  /** Sets the object's canned ACL; false when the object does not exist. */
+  setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean>;
   /** Sets the tag set; false when the object does not exist. */
   setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean>;
   /** Ordered by the UTF-8 bytes of the key; costs O(limit). */

@@ -171,6 +171,22 @@ export class KyselyMetadataStore implements MetadataStore {
     return true;
   }
 
+  async getBucketWithSettings(projectId: string, name: string): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>> } | null> {
+    // One query: a bucket with no settings is one row with nulls on the right.
+    const rows = await this.db
+      .selectFrom('buckets as b')
+      .leftJoin('bucket_settings as s', 's.bucket_id', 'b.id')
+      .select(['b.id', 'b.project_id', 'b.name', 'b.region', 'b.created_at', 's.name as setting', 's.value'])
+      .where('b.project_id', '=', projectId)
+      .where('b.name', '=', name)
+      .execute();
+    if (rows.length === 0) return null;
+    const settings: Partial<Record<BucketSettingName, string>> = {};
+    for (const r of rows) if (r.setting !== null && r.value !== null) settings[r.setting as BucketSettingName] = r.value;
+    const r = rows[0];
+    return { bucket: toBucketRow({ id: r.id, project_id: r.project_id, name: r.name, region: r.region, created_at: r.created_at }), settings };
+  }
+
   // ---- objects ----
 
   async getObject(bucketId: string, key: string): Promise<ObjectRow | null> {
@@ -199,6 +215,18 @@ export class KyselyMetadataStore implements MetadataStore {
       .returning('blobs')
       .executeTakeFirst();
     return r ? parseBlobs(r.blobs) : null;
+  }
+
+  // Object ACLs: the only queries that read or write the acl column on its own.
+
+  async getObjectAcl(bucketId: string, key: string): Promise<string | null | undefined> {
+    const r = await this.db.selectFrom('objects').select('acl').where('bucket_id', '=', bucketId).where('key', '=', key).executeTakeFirst();
+    return r === undefined ? undefined : r.acl;
+  }
+
+  async setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean> {
+    const r = await this.db.updateTable('objects').set({ acl }).where('bucket_id', '=', bucketId).where('key', '=', key).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean> {
@@ -252,6 +280,7 @@ export class KyselyMetadataStore implements MetadataStore {
         storage_class: row.storageClass,
         checksum_algorithm: row.checksumAlgorithm,
         checksum_type: row.checksumType,
+        acl: row.acl ?? null,
       })
       .execute();
   }
@@ -622,6 +651,7 @@ function toObjectValues(row: ObjectRow): ObjectsTable {
     parts_count: row.partsCount,
     tags: JSON.stringify(row.tags),
     storage_class: row.storageClass,
+    acl: row.acl ?? null,
   };
 }
 
@@ -639,6 +669,7 @@ function toObjectRow(r: ObjectsTable): ObjectRow {
     partsCount: r.parts_count === null ? null : Number(r.parts_count),
     tags: JSON.parse(r.tags) as Record<string, string>,
     storageClass: r.storage_class,
+    acl: r.acl,
   };
 }
 
@@ -673,6 +704,7 @@ function toUploadRow(r: MultipartUploadsTable): UploadRow {
     storageClass: r.storage_class,
     checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm | null,
     checksumType: r.checksum_type as ChecksumType | null,
+    acl: r.acl,
   };
 }
 

@@ -39,6 +39,8 @@ export interface ObjectsTable {
   /** JSON Record<string, string>. */
   tags: string;
   storage_class: string;
+  /** Canned ACL name, or null (private). Added by 0005. */
+  acl: string | null;
 }
 
 export interface MultipartUploadsTable {
@@ -52,6 +54,8 @@ export interface MultipartUploadsTable {
   storage_class: string;
   checksum_algorithm: string | null;
   checksum_type: string | null;
+  /** Canned ACL the completed object gets, or null. Added by 0005. */
+  acl: string | null;
 }
 
 export interface PartsTable {
@@ -391,6 +395,13 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('bucket_settings_pk', ['bucket_id', 'name'])
           .execute();
+      },
+    },
+    '0005_object_acls': {
+      async up(db) {
+        // An object's canned ACL (null: private), and the one a multipart upload's object will get.
+        await db.schema.alterTable('objects').addColumn('acl', 'text').execute();
+        await db.schema.alterTable('multipart_uploads').addColumn('acl', 'text').execute();
       },
     },
   };
