@@ -159,6 +159,8 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
     expect: { checksum: checksum === undefined ? undefined : () => checksum, minSize: range?.min, md5Base64: fields.get('content-md5') },
   });
   file.stream.on('error', (err) => digest.destroy(err));
+  // The blob store reads the digest and sees its error; without a reader left it must not go uncaught.
+  digest.on('error', () => undefined);
   // busboy marks a file cut short by a broken form as truncated only at its end: treat as malformed.
   file.stream.pipe(digest);
   const row = await ctx.services.objects.putObject(
