@@ -69,6 +69,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     region: config.region,
     tls: !!config.tls,
     fallbackUrl: () => url,
+    projectDomain: config.projectDomain,
     clock: config.clock,
     log,
   });

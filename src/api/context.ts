@@ -25,6 +25,8 @@ export interface ApiDeps {
   tls: boolean;
   /** The server's own URL, for when a request has no usable Host header. */
   fallbackUrl: () => string;
+  /** `--project-domain`: each project's own endpoint is `<project-id>.<domain>`. */
+  projectDomain?: string;
   clock: () => Date;
   log: Logger;
 }
