@@ -244,66 +244,72 @@ async function withConfig(ctx: Ctx, put: () => Promise<unknown>): Promise<void> 
   if (ctx.exists) await put();
 }
 
+/** One configuration document's commands, for the bucket named. */
+interface ConfigCommands {
+  put: (bucket: string) => Prepared;
+  get: (bucket: string) => Prepared;
+  remove: (bucket: string) => Prepared;
+  /** Put the document back after an allowed delete. */
+  restore?: boolean;
+}
+
+/**
+ * The Get, Put and Delete cases of one configuration document: the root key sets up the state
+ * each needs (present for Get and Delete, absent for Put), and Put and Delete check their effect.
+ */
+function configOps<G extends OperationName, P extends OperationName, D extends OperationName>(
+  [getOp, putOp, deleteOp]: [G, P, D],
+  c: ConfigCommands,
+): Record<G | P | D, OpCase> {
+  const present = async (ctx: Ctx) => exists(c.get(ctx.bucket).send(ctx.root));
+  const cases = {
+    [getOp]: {
+      prepare: async (ctx: Ctx) => {
+        await withConfig(ctx, () => c.put(ctx.bucket).send(ctx.root));
+        return c.get(ctx.bucket);
+      },
+      wire: () => ({ method: 'GET' }),
+    },
+    [putOp]: {
+      prepare: async (ctx: Ctx) => {
+        await withConfig(ctx, () => c.remove(ctx.bucket).send(ctx.root));
+        return c.put(ctx.bucket);
+      },
+      wire: () => ({ method: 'PUT' }),
+      verify: async (ctx: Ctx, allowed: boolean) => {
+        if (!ctx.exists) return;
+        assert.equal(await present(ctx), allowed, `${putOp} effect`);
+        if (!allowed && c.restore) await c.put(ctx.bucket).send(ctx.root);
+      },
+    },
+    [deleteOp]: {
+      prepare: async (ctx: Ctx) => {
+        await withConfig(ctx, () => c.put(ctx.bucket).send(ctx.root));
+        return c.remove(ctx.bucket);
+      },
+      wire: () => ({ method: 'DELETE' }),
+      verify: async (ctx: Ctx, allowed: boolean) => {
+        if (!ctx.exists) return;
+        assert.equal(await present(ctx), !allowed, `${deleteOp} effect`);
+        if (allowed && c.restore) await c.put(ctx.bucket).send(ctx.root);
+      },
+    },
+  };
+  return cases as Record<G | P | D, OpCase>;
+}
+
 const OPS: Record<OperationName, OpCase> = {
   PutBucketAcl: { prepare: async (ctx) => prep(new PutBucketAclCommand({ Bucket: ctx.bucket, ACL: 'private' })), wire: () => ({ method: 'PUT', headers: { 'x-amz-acl': 'private' }, unhoist: ['x-amz-acl'] }) },
-  GetBucketCors: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new PutBucketCorsCommand({ Bucket: ctx.bucket, CORSConfiguration: CORS_RULES })));
-      return prep(new GetBucketCorsCommand({ Bucket: ctx.bucket }));
-    },
-    wire: () => ({ method: 'GET' }),
-  },
-  PutBucketCors: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new DeleteBucketCorsCommand({ Bucket: ctx.bucket })));
-      return prep(new PutBucketCorsCommand({ Bucket: ctx.bucket, CORSConfiguration: CORS_RULES }));
-    },
-    wire: () => ({ method: 'PUT' }),
-    verify: async (ctx, allowed) => {
-      if (!ctx.exists) return;
-      assert.equal(await exists(ctx.root.send(new GetBucketCorsCommand({ Bucket: ctx.bucket }))), allowed, 'PutBucketCors effect');
-    },
-  },
-  DeleteBucketCors: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new PutBucketCorsCommand({ Bucket: ctx.bucket, CORSConfiguration: CORS_RULES })));
-      return prep(new DeleteBucketCorsCommand({ Bucket: ctx.bucket }));
-    },
-    wire: () => ({ method: 'DELETE' }),
-    verify: async (ctx, allowed) => {
-      if (!ctx.exists) return;
-      assert.equal(await exists(ctx.root.send(new GetBucketCorsCommand({ Bucket: ctx.bucket }))), !allowed, 'DeleteBucketCors effect');
-    },
-  },
-  GetBucketPolicy: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new PutBucketPolicyCommand({ Bucket: ctx.bucket, Policy: projectPolicy(ctx.bucket) })));
-      return prep(new GetBucketPolicyCommand({ Bucket: ctx.bucket }));
-    },
-    wire: () => ({ method: 'GET' }),
-  },
-  PutBucketPolicy: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new DeleteBucketPolicyCommand({ Bucket: ctx.bucket })));
-      return prep(new PutBucketPolicyCommand({ Bucket: ctx.bucket, Policy: projectPolicy(ctx.bucket) }));
-    },
-    wire: () => ({ method: 'PUT' }),
-    verify: async (ctx, allowed) => {
-      if (!ctx.exists) return;
-      assert.equal(await exists(ctx.root.send(new GetBucketPolicyCommand({ Bucket: ctx.bucket }))), allowed, 'PutBucketPolicy effect');
-    },
-  },
-  DeleteBucketPolicy: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new PutBucketPolicyCommand({ Bucket: ctx.bucket, Policy: projectPolicy(ctx.bucket) })));
-      return prep(new DeleteBucketPolicyCommand({ Bucket: ctx.bucket }));
-    },
-    wire: () => ({ method: 'DELETE' }),
-    verify: async (ctx, allowed) => {
-      if (!ctx.exists) return;
-      assert.equal(await exists(ctx.root.send(new GetBucketPolicyCommand({ Bucket: ctx.bucket }))), !allowed, 'DeleteBucketPolicy effect');
-    },
-  },
+  ...configOps(['GetBucketCors', 'PutBucketCors', 'DeleteBucketCors'], {
+    put: (b) => prep(new PutBucketCorsCommand({ Bucket: b, CORSConfiguration: CORS_RULES })),
+    get: (b) => prep(new GetBucketCorsCommand({ Bucket: b })),
+    remove: (b) => prep(new DeleteBucketCorsCommand({ Bucket: b })),
+  }),
+  ...configOps(['GetBucketPolicy', 'PutBucketPolicy', 'DeleteBucketPolicy'], {
+    put: (b) => prep(new PutBucketPolicyCommand({ Bucket: b, Policy: projectPolicy(b) })),
+    get: (b) => prep(new GetBucketPolicyCommand({ Bucket: b })),
+    remove: (b) => prep(new DeleteBucketPolicyCommand({ Bucket: b })),
+  }),
   GetBucketPolicyStatus: {
     prepare: async (ctx) => {
       await withConfig(ctx, () => ctx.root.send(new PutBucketPolicyCommand({ Bucket: ctx.bucket, Policy: projectPolicy(ctx.bucket) })));
@@ -311,66 +317,19 @@ const OPS: Record<OperationName, OpCase> = {
     },
     wire: () => ({ method: 'GET' }),
   },
-  GetPublicAccessBlock: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new PutPublicAccessBlockCommand({ Bucket: ctx.bucket, PublicAccessBlockConfiguration: BLOCK_ALL })));
-      return prep(new GetPublicAccessBlockCommand({ Bucket: ctx.bucket }));
-    },
-    wire: () => ({ method: 'GET' }),
-  },
-  PutPublicAccessBlock: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new DeletePublicAccessBlockCommand({ Bucket: ctx.bucket })));
-      return prep(new PutPublicAccessBlockCommand({ Bucket: ctx.bucket, PublicAccessBlockConfiguration: BLOCK_ALL }));
-    },
-    wire: () => ({ method: 'PUT' }),
-    verify: async (ctx, allowed) => {
-      if (!ctx.exists) return;
-      assert.equal(await exists(ctx.root.send(new GetPublicAccessBlockCommand({ Bucket: ctx.bucket }))), allowed, 'PutPublicAccessBlock effect');
-    },
-  },
-  DeletePublicAccessBlock: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new PutPublicAccessBlockCommand({ Bucket: ctx.bucket, PublicAccessBlockConfiguration: BLOCK_ALL })));
-      return prep(new DeletePublicAccessBlockCommand({ Bucket: ctx.bucket }));
-    },
-    wire: () => ({ method: 'DELETE' }),
-    verify: async (ctx, allowed) => {
-      if (!ctx.exists) return;
-      assert.equal(await exists(ctx.root.send(new GetPublicAccessBlockCommand({ Bucket: ctx.bucket }))), !allowed, 'DeletePublicAccessBlock effect');
-      await ctx.root.send(new PutPublicAccessBlockCommand({ Bucket: ctx.bucket, PublicAccessBlockConfiguration: BLOCK_ALL }));
-    },
-  },
-  GetBucketOwnershipControls: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new PutBucketOwnershipControlsCommand({ Bucket: ctx.bucket, OwnershipControls: ENFORCED })));
-      return prep(new GetBucketOwnershipControlsCommand({ Bucket: ctx.bucket }));
-    },
-    wire: () => ({ method: 'GET' }),
-  },
-  PutBucketOwnershipControls: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new DeleteBucketOwnershipControlsCommand({ Bucket: ctx.bucket })));
-      return prep(new PutBucketOwnershipControlsCommand({ Bucket: ctx.bucket, OwnershipControls: ENFORCED }));
-    },
-    wire: () => ({ method: 'PUT' }),
-    verify: async (ctx, allowed) => {
-      if (!ctx.exists) return;
-      assert.equal(await exists(ctx.root.send(new GetBucketOwnershipControlsCommand({ Bucket: ctx.bucket }))), allowed, 'PutBucketOwnershipControls effect');
-    },
-  },
-  DeleteBucketOwnershipControls: {
-    prepare: async (ctx) => {
-      await withConfig(ctx, () => ctx.root.send(new PutBucketOwnershipControlsCommand({ Bucket: ctx.bucket, OwnershipControls: ENFORCED })));
-      return prep(new DeleteBucketOwnershipControlsCommand({ Bucket: ctx.bucket }));
-    },
-    wire: () => ({ method: 'DELETE' }),
-    verify: async (ctx, allowed) => {
-      if (!ctx.exists) return;
-      assert.equal(await exists(ctx.root.send(new GetBucketOwnershipControlsCommand({ Bucket: ctx.bucket }))), !allowed, 'DeleteBucketOwnershipControls effect');
-      await ctx.root.send(new PutBucketOwnershipControlsCommand({ Bucket: ctx.bucket, OwnershipControls: ENFORCED }));
-    },
-  },
+  // A deleted public access block or ownership control is put back, so later cases see the defaults.
+  ...configOps(['GetPublicAccessBlock', 'PutPublicAccessBlock', 'DeletePublicAccessBlock'], {
+    put: (b) => prep(new PutPublicAccessBlockCommand({ Bucket: b, PublicAccessBlockConfiguration: BLOCK_ALL })),
+    get: (b) => prep(new GetPublicAccessBlockCommand({ Bucket: b })),
+    remove: (b) => prep(new DeletePublicAccessBlockCommand({ Bucket: b })),
+    restore: true,
+  }),
+  ...configOps(['GetBucketOwnershipControls', 'PutBucketOwnershipControls', 'DeleteBucketOwnershipControls'], {
+    put: (b) => prep(new PutBucketOwnershipControlsCommand({ Bucket: b, OwnershipControls: ENFORCED })),
+    get: (b) => prep(new GetBucketOwnershipControlsCommand({ Bucket: b })),
+    remove: (b) => prep(new DeleteBucketOwnershipControlsCommand({ Bucket: b })),
+    restore: true,
+  }),
   PostObject: {
     prepare: async () => prep(new ListBucketsCommand({})),
     wire: () => ({ method: 'POST' }),

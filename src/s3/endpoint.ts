@@ -183,25 +183,27 @@ export function addressFromHost(host: string | undefined, baseDomains: readonly 
   if (!host) return none;
   const name = host.replace(/:\d+$/, '').toLowerCase();
   // Under a project domain only a project label counts: <project-id>.D or <bucket>.<project-id>.D.
-  for (const domain of projectDomains) {
+  const underProject = labelsUnder(name, projectDomains);
+  if (underProject !== null) return projectAddress(underProject) ?? none;
+  const labels = labelsUnder(name, baseDomains);
+  if (labels === null) return none;
+  return projectAddress(labels) ?? { bucket: labels, project: null };
+}
+
+/** The labels before the first of `domains` that `name` is under, or null. */
+function labelsUnder(name: string, domains: readonly string[]): string | null {
+  for (const domain of domains) {
     const suffix = `.${domain.toLowerCase()}`;
-    if (!name.endsWith(suffix) || name.length === suffix.length) continue;
-    const labels = name.slice(0, -suffix.length);
-    const lastDot = labels.lastIndexOf('.');
-    const last = labels.slice(lastDot + 1);
-    if (PROJECT_ID.test(last)) return { project: last, bucket: lastDot < 0 ? null : labels.slice(0, lastDot) };
-    return none;
+    if (name.endsWith(suffix) && name.length > suffix.length) return name.slice(0, -suffix.length);
   }
-  for (const domain of baseDomains) {
-    const suffix = `.${domain.toLowerCase()}`;
-    if (!name.endsWith(suffix) || name.length === suffix.length) continue;
-    const labels = name.slice(0, -suffix.length);
-    const lastDot = labels.lastIndexOf('.');
-    const last = labels.slice(lastDot + 1);
-    if (PROJECT_ID.test(last)) return { project: last, bucket: lastDot < 0 ? null : labels.slice(0, lastDot) };
-    return { bucket: labels, project: null };
-  }
-  return none;
+  return null;
+}
+
+/** `<project-id>` or `<bucket>.<project-id>`, or null when the last label is not a project ID. */
+function projectAddress(labels: string): HostAddress | null {
+  const lastDot = labels.lastIndexOf('.');
+  const last = labels.slice(lastDot + 1);
+  return PROJECT_ID.test(last) ? { project: last, bucket: lastDot < 0 ? null : labels.slice(0, lastDot) } : null;
 }
 
 function decodeKey(raw: string): string {
