@@ -37,8 +37,11 @@ export interface Admission {
   services: S3Services;
   op: S3Operation;
   projectId: string;
-  facts: RequestFacts;
+  /** Request facts for policy conditions; built only when the bucket has a policy to test them. */
+  facts: () => RequestFacts;
 }
+
+const NO_FACTS: RequestFacts = {};
 
 /** Level and scope alone (no I/O): throws AccessDenied when the token could never do this. */
 export function checkTokenBounds(principal: Principal, op: S3Operation): void {
@@ -56,7 +59,8 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   if (!principal && op.key !== null && action === 's3:GetObject' && aclsEnabled(access) && !effectiveBlock(access).ignorePublicAcls) {
     access = { ...access, objectAcl: await a.services.buckets.peekObjectAcl(resolved, op.key) };
   }
-  const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, key: op.key, access, facts: a.facts });
+  const facts = access.policy ? a.facts() : NO_FACTS;
+  const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, key: op.key, access, facts });
   if (!decision.allow) throw new S3Error('AccessDenied');
   return resolved;
 }

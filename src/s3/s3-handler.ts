@@ -61,7 +61,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
     let counted: { principal: Principal | null; projectId: string; op: keyof typeof USAGE_KIND; bucket: string | null } | undefined;
     // The bucket as admitted, for CORS headers on the response (also on errors).
     let admitted: ResolvedBucket | undefined;
-    let anonymousTarget: { op: S3Operation; facts: ReturnType<typeof requestFacts> } | undefined;
+    let anonymousTarget: { op: S3Operation; facts: () => ReturnType<typeof requestFacts> } | undefined;
     try {
       if (req.method === 'OPTIONS') {
         const result = await preflight(req, { services: deps.services, baseDomains: deps.baseDomains, projectDomains, defaultProject: deps.defaultProject });
@@ -104,8 +104,9 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (principal) checkTokenBounds(principal, op);
       else if (op.bucket === null) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
 
-      const facts = requestFacts(req, op, principal, !!deps.tls, deps.clock());
-      const admission = { services: deps.services, op, projectId, facts };
+      let facts: ReturnType<typeof requestFacts> | undefined;
+      const factsOf = () => (facts ??= requestFacts(req, op, principal, !!deps.tls, deps.clock()));
+      const admission = { services: deps.services, op, projectId, facts: factsOf };
       let resolving: Promise<ResolvedBucket> | undefined;
       const resolved = () => {
         // Only the first call reads the bucket; a handler may ask more than once.
@@ -142,7 +143,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         now: deps.clock,
       };
       if (!principal) {
-        anonymousTarget = { op, facts };
+        anonymousTarget = { op, facts: factsOf };
         // A POST form signs itself; its handler admits the signer.
         if (op.op !== 'PostObject') await resolved();
       } else if (wantsContinue(req) && op.bucket !== null && op.op !== 'CreateBucket') {
@@ -157,7 +158,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (!(err instanceof S3Error)) deps.log.error({ err, requestId, op: opName }, 'internal error');
       let s3err = toS3Error(err);
       // An anonymous caller learns that a key is missing only if it may list the bucket, as in S3.
-      if (s3err.code === 'NoSuchKey' && anonymousTarget && admitted && !anonymousMayList(admitted, admitted.row.name, anonymousTarget.facts)) {
+      if (s3err.code === 'NoSuchKey' && anonymousTarget && admitted && !anonymousMayList(admitted, admitted.row.name, anonymousTarget.facts())) {
         s3err = new S3Error('AccessDenied');
       }
       if (admitted) Object.assign(s3err.headers, actualRequestCorsHeaders(req, admitted));

@@ -268,6 +268,7 @@ async function fromQuery(req: SignedRequest, params: Map<string, string>, opts: 
   const expires = Number(expiresText);
   // Out of range is refused as S3 refuses it: 403 AccessDenied (s3-tests checks this against AWS).
   if (expires < 0) throw new S3Error('AccessDenied', 'X-Amz-Expires must be non-negative');
+  if (expires === 0) throw new S3Error('AccessDenied', 'Request has expired');
   if (expires > MAX_PRESIGN_SECONDS) throw new S3Error('AccessDenied', 'X-Amz-Expires must be less than a week (in seconds) that is 604800');
   const now = opts.now.getTime();
   if (date.getTime() - now > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet');
