@@ -20,7 +20,7 @@ import {
   PutObjectTaggingCommand,
 } from '@aws-sdk/client-s3';
 import { s3Error } from './helpers/s3.js';
-import { ROOT_KEY, useS3Server } from './helpers/server.js';
+import { ROOT_KEY, startTestServer, useS3Server } from './helpers/server.js';
 import { blobFiles, raw, signedHeaders, xmlField } from './helpers/raw-s3.js';
 import { formData, postPolicyFields } from './helpers/post-form.js';
 import { issue } from './helpers/tokens.js';
@@ -316,6 +316,21 @@ describe('SigV2 over raw HTTP', () => {
     assert.equal(bad.status, 403);
     assert.equal(await codeOf(bad), 'SignatureDoesNotMatch');
     await absent(bucket, 'bad');
+  });
+
+  test('a server started with SigV2 off refuses it with InvalidRequest naming AWS4-HMAC-SHA256', async () => {
+    const strict = await startTestServer({ sigv2: false });
+    try {
+      const date = new Date().toUTCString();
+      const auth = `AWS ${ROOT_KEY.accessKeyId}:${signV2(ROOT_KEY.secretAccessKey, `GET\n\n\n${date}\n/`)}`;
+      const res = await fetch(`${strict.url}/`, { headers: { Date: date, Authorization: auth } });
+      assert.equal(res.status, 400);
+      const text = await res.text();
+      assert.equal(xmlField(text, 'Code'), 'InvalidRequest');
+      assert.match(text, /AWS4-HMAC-SHA256/);
+    } finally {
+      await strict.stop();
+    }
   });
 
   test('an expired SigV2 URL is 403 AccessDenied', async () => {
