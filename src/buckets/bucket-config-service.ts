@@ -3,6 +3,7 @@ import type { BucketRow, BucketSettingName, MetadataStore } from '../storage/met
 import {
   aclsEnabled,
   CANNED_ACLS,
+  DEFAULT_BUCKET_ACCESS,
   DEFAULT_PUBLIC_ACCESS_BLOCK,
   effectiveBlock,
   isPublicAcl,
@@ -29,6 +30,9 @@ export interface ResolvedBucket {
 /** Stored in place of a deleted public access block or ownership controls (absent means S3's default). */
 const DELETED = { deleted: true };
 
+const ACCESS_SETTINGS: BucketSettingName[] = ['public-access-block', 'ownership-controls', 'policy', 'acl', 'cors'];
+const NO_SETTINGS = Object.freeze({ access: DEFAULT_BUCKET_ACCESS, cors: null });
+
 function parseJson<T>(text: string | undefined): T | undefined {
   return text === undefined ? undefined : (JSON.parse(text) as T);
 }
@@ -39,6 +43,8 @@ function isDeleted(value: unknown): boolean {
 
 /** The access settings a bucket's stored documents describe (S3's defaults where none is stored). */
 export function accessFromSettings(bucketName: string, settings: Partial<Record<BucketSettingName, string>>): { access: BucketAccess; cors: CorsRule[] | null } {
+  // Most buckets have none of these documents: no parsing, no allocation on the request path.
+  if (!ACCESS_SETTINGS.some((name) => settings[name] !== undefined)) return NO_SETTINGS;
   const pab = parseJson<PublicAccessBlock | typeof DELETED>(settings['public-access-block']);
   const ownership = parseJson<ObjectOwnership | typeof DELETED>(settings['ownership-controls']);
   const policyText = parseJson<string>(settings.policy);
