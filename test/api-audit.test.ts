@@ -37,7 +37,7 @@ describe('REST API: audit', () => {
     const r = await audit(rootBearer(server), '?limit=1000');
     assert.ok(r.body.items.length >= 8);
     const first = r.body.items[0];
-    assert.deepEqual(Object.keys(first).sort(), ['action', 'actor', 'at', 'detail', 'id', 'projectId', 'source', 'tokenId']);
+    assert.deepEqual(Object.keys(first).sort(), ['action', 'actor', 'at', 'bucket', 'detail', 'id', 'projectId', 'source', 'tokenId']);
     assert.ok(r.body.items.every((row: { projectId: string }) => row.projectId === p));
     const times = r.body.items.map((row: { at: string }) => Date.parse(row.at));
     assert.deepEqual(times, [...times].sort((a, b) => b - a));

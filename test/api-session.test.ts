@@ -135,10 +135,10 @@ describe('REST API: session', () => {
     } finally {
       server.shiftClock(-(5 * 60_000 + 1000));
     }
-    const audit = await server.tokens.listAudit({ limit: 200 });
-    assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.actor === 'limited@example.com' && a.detail === 'rate-limited'));
+    const audit = await server.services.audit.list({ limit: 200 });
+    assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.actor === 'user:limited@example.com' && a.detail === 'rate-limited'));
     assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.detail === 'wrong password'));
-    assert.ok(audit.some((a) => a.action === 'user.signed-in' && a.actor === 'admin@localhost'));
+    assert.ok(audit.some((a) => a.action === 'user.signed-in' && a.actor === 'user:admin@localhost'));
     assert.ok(audit.some((a) => a.action === 'user.created' && a.detail === 'admin@localhost' && a.actor === 'bootstrap'));
   });
 
@@ -202,8 +202,8 @@ describe('REST API: sign-in limit per client address (password spraying)', () =>
     } finally {
       server.shiftClock(-(5 * 60_000 + 1000));
     }
-    const audit = await server.tokens.listAudit({ limit: 100 });
-    assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.actor === 'victim-99@example.com' && a.detail === 'rate-limited'));
+    const audit = await server.services.audit.list({ limit: 100 });
+    assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.actor === 'user:victim-99@example.com' && a.detail === 'rate-limited'));
   });
 
   test('a successful sign-in does not reset the address count', async () => {

@@ -37,7 +37,7 @@ describe('REST API: tokens', () => {
     assert.equal(r.status, 201, problemText(r));
     assert.deepEqual(Object.keys(r.body).sort(), ['credentials', 'endpoint', 'region', 'snippets', 'token']);
     assert.deepEqual(Object.keys(r.body.token).sort(), TOKEN_VIEW_KEYS);
-    assert.equal(r.body.token.createdBy, 'admin@localhost');
+    assert.equal(r.body.token.createdBy, 'user:admin@localhost');
     assert.equal(r.body.token.permissionLabel, 'Object Read & Write');
     assert.deepEqual(r.body.token.bucketScope, ['one']);
     assert.equal(r.body.endpoint, server.url);
@@ -176,13 +176,13 @@ describe('REST API: tokens', () => {
     assert.ok(isProblem(await call(server, 'POST', path(`/${id}/rotate`), { as }), 409, 'conflict'));
     assert.ok(isProblem(await call(server, 'POST', path(`/nope/revoke`), { as }), 404, 'not-found'));
 
-    const audit = await server.tokens.listAudit({ tokenId: id, limit: 20 });
+    const audit = await server.services.audit.list({ tokenId: id, limit: 20 });
     // (auth.failed events for the disabled and confirmed-away credentials come in between)
     assert.deepEqual(
       audit.filter((a) => a.action.startsWith('token.')).map((a) => a.action).reverse(),
       ['token.created', 'token.disabled', 'token.enabled', 'token.rotated', 'token.rotation-confirmed', 'token.rotated', 'token.revoked'],
     );
-    assert.ok(audit.filter((a) => a.action.startsWith('token.')).every((a) => a.actor === 'admin@localhost'));
+    assert.ok(audit.filter((a) => a.action.startsWith('token.')).every((a) => a.actor === 'user:admin@localhost'));
   });
 
   test('token ids of another project are not found through this project', async () => {

@@ -286,7 +286,9 @@ describe('skep serve: the bootstrap credential', () => {
 
     const revoked = await skep(['token', 'revoke', boot.id, ...dataArgs]);
     assert.equal(revoked.code, 0, revoked.stderr);
-    assert.match(revoked.stdout, /status:\s+revoked/);
+    // One line says what happened and what it means.
+    assert.equal(revoked.stdout.trimEnd().split('\n').length, 1, revoked.stdout);
+    assert.match(revoked.stdout, new RegExp(`^revoked token bootstrap \\(${boot.id}\\): access key ${p.accessKeyId} and its bearer token stop working now`));
     for (const c of [oldClient, newClient]) {
       const o = await outcome(c.send(new ListBucketsCommand({})));
       assert.ok(!o.ok && o.code === 'InvalidAccessKeyId', JSON.stringify(o));

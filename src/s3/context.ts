@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Authenticated } from '../sigv4/authenticate.js';
 import type { ObjectService } from '../objects/object-service.js';
 import type { MultipartService } from '../objects/multipart-service.js';
+import type { BucketService } from '../buckets/bucket-service.js';
+import type { RequestSource } from '../audit/actor.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import type { S3Operation } from './endpoint.js';
 import type { S3Response } from './render.js';
@@ -14,6 +16,7 @@ import { MAX_PART_SIZE } from '../objects/multipart-service.js';
 export interface S3Services {
   objects: ObjectService;
   multipart: MultipartService;
+  buckets: BucketService;
 }
 
 /** How large a body may be, declared or not (EntityTooLarge beyond). */
@@ -36,6 +39,8 @@ export interface S3Context<Op extends S3Operation = S3Operation> {
   region: string;
   limits: S3Limits;
   log: Logger;
+  /** Who acts (token:<id>) and from which address, for the audit log. */
+  by: RequestSource;
   /** The operation's bucket in the caller's project, or NoSuchBucket. */
   bucket(): Promise<BucketRow>;
 }

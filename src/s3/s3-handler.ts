@@ -11,6 +11,8 @@ import { authorize, REQUIRED_RIGHT } from '../auth/authorize.js';
 import type { CredentialLookup, Principal } from '../auth/principal.js';
 import type { UsageEvent } from '../usage/usage-service.js';
 import { USAGE_KIND } from './usage-kind.js';
+import { tokenActor } from '../audit/actor.js';
+import { logFailure } from './failure-log.js';
 
 // The S3 request pipeline: parse -> authenticate -> authorize -> handle -> render.
 
@@ -25,6 +27,8 @@ export interface S3HandlerDeps {
   usage?: (e: UsageEvent) => void;
   /** Lower size limits than S3's (a deployment's choice, or a test's). */
   limits?: Partial<S3Limits>;
+  /** The client's address (src/net/client-address.ts); the socket's peer when not given. */
+  clientAddress?: (req: IncomingMessage) => string | undefined;
 }
 
 /** Authentication failures recorded in the audit log. */
@@ -37,6 +41,7 @@ export function newRequestId(): string {
 export function createS3Handler(deps: S3HandlerDeps) {
   const regions = [deps.region, 'auto', 'us-east-1'];
   const limits: S3Limits = { ...S3_LIMITS, ...deps.limits };
+  const addressOf = deps.clientAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress);
   return async function handleS3(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newRequestId();
     const started = process.hrtime.bigint();
@@ -53,7 +58,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         { regions, now: deps.clock(), lookup: deps.credentials },
       ).catch((err: unknown) => {
         if (err instanceof S3Error && AUDITED_AUTH_FAILURES.has(err.code)) {
-          deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, req.socket.remoteAddress);
+          deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, addressOf(req));
         }
         throw err;
       });
@@ -84,12 +89,13 @@ export function createS3Handler(deps: S3HandlerDeps) {
         region: deps.region,
         limits,
         log: deps.log,
+        by: { actor: tokenActor(auth.principal.tokenId), source: addressOf(req) },
         bucket: () => deps.services.objects.requireBucket(auth.principal.projectId, op.bucket!),
       };
       const result = await HANDLERS[op.op](ctx);
       await renderResult(req, res, requestId, result);
     } catch (err) {
-      if (!(err instanceof S3Error)) deps.log.error({ err, requestId, op: opName }, 'internal error');
+      logFailure(deps.log, err, req, { requestId, op: opName });
       // An early error leaves an unread body: close the connection rather than read gigabytes.
       if (!req.complete) res.setHeader('Connection', 'close');
       renderError(req, res, requestId, toS3Error(err), resource);

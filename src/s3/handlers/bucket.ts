@@ -40,13 +40,13 @@ export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
     }
     if (constraint) region = ctx.region;
   }
-  await ctx.services.objects.createBucket(ctx.auth.principal.projectId, ctx.op.bucket!, region);
+  await ctx.services.buckets.create(ctx.auth.principal.projectId, ctx.op.bucket!, region, ctx.by);
   return { headers: { Location: `/${ctx.op.bucket}` } };
 }
 
 export async function DeleteBucket(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  await ctx.services.objects.deleteBucket(bucket);
+  await ctx.services.buckets.delete(bucket, ctx.by);
   return { status: 204 };
 }
 
