@@ -285,6 +285,7 @@ export class TokenService implements CredentialLookup {
     if (input.bootstrap) return { permission: input.permission as PermissionLevel, expiresAt: null };
     const now = this.clock().getTime();
     const parentLimit = input.parentTokenId === undefined ? null : await this.parentLimit(input.parentTokenId, now);
+    if (parentLimit && parentLimit.days < 1) throw new DomainError('limit-exceeded', parentLimit.message(input.expiresInDays ?? 1), 'expiresInDays');
     const limits = [DEFAULT_EXPIRY_DAYS, project.maxTokenDays ?? DEFAULT_EXPIRY_DAYS, parentLimit?.days ?? DEFAULT_EXPIRY_DAYS];
     const days = input.expiresInDays ?? Math.min(...limits);
     if (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS) {
