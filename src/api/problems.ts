@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { S3Error, type S3ErrorCode } from '../s3/errors.js';
 import { SignInRateLimited } from '../users/user-service.js';
 import { DomainError, type DomainErrorKind } from '../util/domain-error.js';
+import { storageFullCode } from '../storage/storage-full.js';
 
 // The one place that turns failures into application/problem+json (RFC 9457) replies:
 // { type: /api/v1/problems/<slug>, title, status, detail, field? }. Each type is described at its
@@ -199,6 +200,11 @@ export function toProblem(err: unknown, log: Logger): Problem {
   if (err instanceof DomainError) {
     const withField = err.kind === 'invalid-argument' || err.kind === 'limit-exceeded';
     return problem(DOMAIN_SLUG[err.kind], err.message, withField ? err.field : undefined);
+  }
+  const full = storageFullCode(err);
+  if (full || (err instanceof S3Error && err.code === 'XMinioStorageFull')) {
+    log.warn({ code: full ?? 'XMinioStorageFull' }, 'storage full: the request was refused (507 storage-full); free space on the data folder');
+    return problem('storage-full', "The server's storage is full; nothing was written. Free space (delete objects) and try again.");
   }
   if (err instanceof S3Error) {
     const p = fromS3(err);
