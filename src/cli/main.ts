@@ -3,6 +3,7 @@ import { serveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { OPERATOR_COMMANDS } from './operator.js';
 import { DomainError } from '../util/domain-error.js';
+import { S3Error } from '../s3/errors.js';
 
 // The `skep` command. Subcommands parse their flags and call into the services.
 
@@ -91,7 +92,7 @@ export async function main(argv: string[]): Promise<void> {
         await operator(rest, { out: (text) => process.stdout.write(text) });
       } catch (err) {
         // Flag and validation errors are the user's to fix: say what, without a stack.
-        if (err instanceof DomainError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+        if (err instanceof DomainError || err instanceof S3Error || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
           throw new Error((err as Error).message);
         }
         throw err;
