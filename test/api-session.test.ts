@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
+import { sqliteDriver } from '../src/storage/metadata/sqlite-driver.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { adminSession, call, isProblem, problemText, rootBearer, signIn } from './helpers/api.js';
 import { skep } from './helpers/tokens.js';
+
+const BetterSqlite3 = sqliteDriver();
 
 // POST/GET/DELETE /api/v1/session: sign-in, cookies, CSRF, expiry, the sign-in rate limit, the
 // first console user, and what is (not) stored about passwords and sessions.
