@@ -18,7 +18,6 @@ import {
   Title,
   Chip,
 } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
 import { IconArrowLeft, IconCheck, IconMinus } from '@tabler/icons-react';
 import { api, ApiError, errorMessage, type IssuedToken } from '../api';
 import { PageHeader } from '../components/PageHeader';
@@ -28,6 +27,7 @@ import { formatDate } from '../format';
 import { useLinkProps, useRouter } from '../router';
 import { useSession } from '../session';
 import { useBuckets } from './BucketsPage';
+import { useFocusFirstInvalid } from '../components/focusInvalid';
 
 const EXPIRY_PRESETS = [7, 30, 90, 365];
 const MAX_DAYS = 365;
@@ -59,6 +59,7 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
   const [billing, setBilling] = useState(false);
   const [errors, setErrors] = useState<Errors>({});
   const [busy, setBusy] = useState(false);
+  const { formRef, focusFirstInvalid } = useFocusFirstInvalid();
 
   const bucketOptions = useMemo(() => (buckets.state === 'ready' ? buckets.data.map((b) => b.name) : []), [buckets]);
   const dayCount = typeof days === 'number' ? days : Number.parseInt(days, 10);
@@ -86,8 +87,7 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
     const e = validate();
     setErrors(e);
     if (Object.values(e).some(Boolean)) {
-      const first = document.querySelector<HTMLElement>('[aria-invalid="true"]');
-      first?.focus();
+      focusFirstInvalid();
       return;
     }
     setBusy(true);
@@ -100,11 +100,12 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
         expiresInDays: dayCount,
         billing,
       });
-      notifications.show({ color: 'teal', message: `Token "${reply.token.name}" created.` });
+      // No toast: the next screen says it, and a toast there would cover the secret.
       onIssued(reply);
     } catch (err) {
       if (err instanceof ApiError && err.field && ['name', 'description', 'permission', 'bucketScope', 'expiresInDays'].includes(err.field)) {
         setErrors({ [err.field]: err.message });
+        focusFirstInvalid();
       } else {
         setErrors({ form: errorMessage(err) });
       }
@@ -113,7 +114,7 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
   }
 
   return (
-    <form onSubmit={submit} noValidate aria-label="Create API token">
+    <form onSubmit={submit} noValidate aria-label="Create API token" ref={formRef}>
       <PageHeader
         above={
           <Anchor {...back} size="sm">
@@ -375,7 +376,14 @@ function CredentialsCreated({ issued }: { issued: IssuedToken }) {
       />
       <CredentialsPanel issued={issued} />
       <Group justify="flex-end" mt="lg">
-        <Button onClick={() => navigate({ name: 'tokens', projectId: project.id })} data-testid="credentials-done">
+        <Button
+          onClick={() => navigate({ name: 'tokens', projectId: project.id })}
+          data-testid="credentials-done"
+          // Wraps on a phone instead of being cut off.
+          h="auto"
+          py={8}
+          styles={{ label: { whiteSpace: 'normal', textAlign: 'center' } }}
+        >
           I have saved the secret — back to tokens
         </Button>
       </Group>
