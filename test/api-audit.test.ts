@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import type { AuditRow } from '../src/storage/metadata/metadata-store.js';
 import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, signIn, userSession, type As } from './helpers/api.js';
 
@@ -201,14 +202,5 @@ describe('REST API: what is audited, filters and export', () => {
   });
 });
 
-interface AuditItem {
-  id: string;
-  at: string;
-  action: string;
-  actor: string;
-  tokenId: string | null;
-  projectId: string | null;
-  bucket: string | null;
-  source: string | null;
-  detail: string | null;
-}
+/** An audit row as the API sends it. */
+type AuditItem = Omit<AuditRow, 'at'> & { at: string };

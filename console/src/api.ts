@@ -3,6 +3,7 @@
 // CSRF token in X-CSRF-Token.
 
 import type { PermissionLevel } from '../../src/auth/principal.js';
+import type { AuditRow } from '../../src/storage/metadata/metadata-store.js';
 
 export const API_BASE = '/api/v1';
 /** The largest `limit` a list route takes. */
@@ -133,17 +134,8 @@ export interface UsageReport {
   days: UsageDay[];
 }
 
-export interface AuditEvent {
-  id: string;
-  at: string;
-  action: string;
-  actor: string;
-  tokenId: string | null;
-  projectId: string | null;
-  bucket: string | null;
-  source: string | null;
-  detail: string | null;
-}
+/** src/storage/metadata/metadata-store.ts's AuditRow, as JSON. */
+export type AuditEvent = Omit<AuditRow, 'at'> & { at: string };
 
 /** Filters of the audit log (GET /projects/{id}/audit and its export). */
 export interface AuditFilter {

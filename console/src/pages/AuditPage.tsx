@@ -5,6 +5,7 @@ import { IconDownload, IconFilter, IconFilterOff, IconHistory } from '@tabler/ic
 import { api, ApiError, errorMessage, type AuditEvent, type AuditFilter, type TokenView } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 import { TableSkeleton, useBuckets } from './BucketsPage';
 import { formatDateTime } from '../format';
 import { useSession } from '../session';
@@ -234,19 +235,15 @@ export function AuditPage() {
             </Table.ScrollContainer>
           )}
           {load.next && (
-            <Group justify="center" p="sm" style={{ borderTop: '1px solid var(--mantine-color-gray-3)' }}>
-              <Button
-                variant="default"
-                loading={load.more}
-                onClick={() => {
-                  setLoad({ ...load, more: true });
-                  void fetchPage(load.next);
-                }}
-                data-testid="audit-more"
-              >
-                Load older events
-              </Button>
-            </Group>
+            <LoadMore
+              loading={load.more}
+              label="Load older events"
+              testId="audit-more"
+              onClick={() => {
+                setLoad({ ...load, more: true });
+                void fetchPage(load.next);
+              }}
+            />
           )}
         </Paper>
       )}

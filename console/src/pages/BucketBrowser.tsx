@@ -20,6 +20,7 @@ import { IconArrowLeft, IconDownload, IconFile, IconFolder, IconFolderPlus, Icon
 import { api, ApiError, errorMessage, type ObjectEntry } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 import { ConfirmModal } from '../components/ConfirmModal';
 import { TableSkeleton } from './BucketsPage';
 import { formatBytes, formatDateTime } from '../format';
@@ -224,19 +225,14 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
                 </Table>
               </Table.ScrollContainer>
               {load.data.nextCursor && (
-                <Group justify="center" p="sm" style={{ borderTop: '1px solid var(--mantine-color-gray-3)' }}>
-                  <Button
-                    variant="default"
-                    loading={load.more}
-                    onClick={() => {
-                      setLoad({ ...load, more: true });
-                      void fetchPage(load.data.nextCursor, true);
-                    }}
-                    data-testid="load-more"
-                  >
-                    Load more
-                  </Button>
-                </Group>
+                <LoadMore
+                  loading={load.more}
+                  testId="load-more"
+                  onClick={() => {
+                    setLoad({ ...load, more: true });
+                    void fetchPage(load.data.nextCursor, true);
+                  }}
+                />
               )}
             </>
           )}

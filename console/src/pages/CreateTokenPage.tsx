@@ -28,6 +28,7 @@ import { useLinkProps, useRouter } from '../router';
 import { useSession } from '../session';
 import { useBuckets } from './BucketsPage';
 import { useFocusFirstInvalid } from '../components/focusInvalid';
+import { Section } from '../components/Section';
 
 const EXPIRY_PRESETS = [7, 30, 90, 365];
 const MAX_DAYS = 365;
@@ -294,23 +295,6 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
         </Group>
       </Stack>
     </form>
-  );
-}
-
-function Section({ title, description, children }: { title: string; description?: string; children: React.ReactNode }) {
-  const id = `section-${title.toLowerCase().replace(/\W+/g, '-')}`;
-  return (
-    <Paper withBorder radius="md" p="lg" component="section" aria-labelledby={id}>
-      <Title order={2} size="h4" id={id}>
-        {title}
-      </Title>
-      {description && (
-        <Text size="sm" c="dimmed" mt={2}>
-          {description}
-        </Text>
-      )}
-      <div style={{ marginTop: 'var(--mantine-spacing-md)' }}>{children}</div>
-    </Paper>
   );
 }
 

@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from 'react';
-import { ActionIcon, Alert, Badge, Button, Group, NumberInput, Paper, PasswordInput, Select, Stack, Switch, Table, Text, TextInput, Title, Tooltip } from '@mantine/core';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { ActionIcon, Alert, Badge, Button, Group, NumberInput, PasswordInput, Select, Stack, Switch, Table, Text, TextInput, Tooltip } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { IconTrash, IconUserPlus } from '@tabler/icons-react';
 import { api, ApiError, errorMessage, type Member } from '../api';
@@ -7,12 +7,19 @@ import { PageHeader } from '../components/PageHeader';
 import { LoadError } from '../components/LoadError';
 import { ConfirmModal } from '../components/ConfirmModal';
 import { useFocusFirstInvalid } from '../components/focusInvalid';
+import { Section } from '../components/Section';
 import { useSession } from '../session';
 
 // Account and project settings: the signed-in user's password; the project's name, maximum token
 // lifetime and members (owners change them; members see them).
 
 const MAX_DAYS = 365;
+
+/** A failed request's error: on the field the API named, when the form has it, else for the form. */
+function fieldErrors(err: unknown, fields: readonly string[]): Record<string, string> {
+  if (err instanceof ApiError && err.field && fields.includes(err.field)) return { [err.field]: err.message };
+  return { form: errorMessage(err) };
+}
 
 export function SettingsPage() {
   const { project } = useSession();
@@ -26,23 +33,6 @@ export function SettingsPage() {
         <AccountSection />
       </Stack>
     </>
-  );
-}
-
-function Section({ title, description, children, testId }: { title: string; description?: ReactNode; children: ReactNode; testId: string }) {
-  const id = `settings-${testId}`;
-  return (
-    <Paper withBorder radius="md" p="lg" component="section" aria-labelledby={id} data-testid={testId}>
-      <Title order={2} size="h4" id={id}>
-        {title}
-      </Title>
-      {description && (
-        <Text size="sm" c="dimmed" mt={2}>
-          {description}
-        </Text>
-      )}
-      <div style={{ marginTop: 'var(--mantine-spacing-md)' }}>{children}</div>
-    </Paper>
   );
 }
 
@@ -79,10 +69,8 @@ function ProjectSection({ owner }: { owner: boolean }) {
       await refreshProjects();
       notifications.show({ color: 'teal', message: 'Project settings saved.' });
     } catch (err) {
-      if (err instanceof ApiError && (err.field === 'name' || err.field === 'maxTokenDays')) {
-        setErrors({ [err.field]: err.message });
-        focusFirstInvalid();
-      } else setErrors({ form: errorMessage(err) });
+      setErrors(fieldErrors(err, ['name', 'maxTokenDays']));
+      focusFirstInvalid();
     } finally {
       setBusy(false);
     }
@@ -341,10 +329,8 @@ function AccountSection() {
       setAgain('');
       notifications.show({ color: 'teal', message: 'Password changed. Your other sessions were signed out.' });
     } catch (err) {
-      if (err instanceof ApiError && (err.field === 'currentPassword' || err.field === 'newPassword')) {
-        setErrors({ [err.field]: err.message });
-        focusFirstInvalid();
-      } else setErrors({ form: errorMessage(err) });
+      setErrors(fieldErrors(err, ['currentPassword', 'newPassword']));
+      focusFirstInvalid();
     } finally {
       setBusy(false);
     }
