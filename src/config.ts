@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { AddressSet } from './net/client-address.js';
 
 // Server configuration from flags, then environment variables, then defaults.
 
@@ -26,6 +27,10 @@ export interface ServerConfig {
   clock: () => Date;
   /** How often buffered last-used times are written (default 10 s); tests that count writes lengthen it. */
   useFlushIntervalMs?: number;
+  /** Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client. */
+  trustedProxies?: string[];
+  /** Audit events older than this many days are deleted (default 365); 0 keeps them for ever. */
+  auditRetentionDays?: number;
 }
 
 export const SERVE_OPTIONS = {
@@ -39,6 +44,8 @@ export const SERVE_OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'log-level': { type: 'string' },
+  'trusted-proxy': { type: 'string', multiple: true },
+  'audit-retention-days': { type: 'string' },
 } as const;
 
 export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -56,6 +63,15 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
   const sigv2Env = env.SKEP_SIGV2?.trim().toLowerCase();
   if (sigv2Env !== undefined && !['on', 'off', 'true', 'false', '1', '0', ''].includes(sigv2Env)) throw new Error(`SKEP_SIGV2 must be on or off, not ${env.SKEP_SIGV2}`);
   const projectDomain = (values['project-domain'] ?? env.SKEP_PROJECT_DOMAIN)?.trim().toLowerCase().replace(/^\.+|\.+$/g, '');
+  const proxies = values['trusted-proxy'] ?? (env.SKEP_TRUSTED_PROXIES ? env.SKEP_TRUSTED_PROXIES.split(',') : []);
+  const trustedProxies = proxies.map((p) => p.trim()).filter(Boolean);
+  // Checked now, so a typo stops start-up with a message instead of trusting nothing silently.
+  new AddressSet(trustedProxies);
+  const retentionText = values['audit-retention-days'] ?? env.SKEP_AUDIT_RETENTION_DAYS;
+  const auditRetentionDays = retentionText === undefined ? undefined : Number(retentionText);
+  if (auditRetentionDays !== undefined && (!Number.isInteger(auditRetentionDays) || auditRetentionDays < 0)) {
+    throw new Error(`invalid --audit-retention-days: ${retentionText} (a whole number of days; 0 keeps events for ever)`);
+  }
   return {
     projectDomain: projectDomain || undefined,
     sigv2: values['no-sigv2'] ? false : !['off', 'false', '0'].includes(sigv2Env ?? ''),
@@ -70,6 +86,8 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     rootAccessKeyId: env.SKEP_ROOT_ACCESS_KEY_ID,
     rootSecretAccessKey: env.SKEP_ROOT_SECRET_ACCESS_KEY,
     clock: () => new Date(),
+    trustedProxies,
+    auditRetentionDays,
   };
 }
 
