@@ -5,7 +5,8 @@
 #   - the engines of the scale-out tests, started by `npm test` itself when a test needs them:
 #     postgresql (a throwaway cluster per run) and ceph-mon, ceph-osd, radosgw, ceph-common (a
 #     single-node Ceph: one monitor, one in-memory OSD, one S3 gateway);
-#   - node_modules through `npm ci`, when it is missing or older than package-lock.json.
+#   - node_modules through `npm ci`, when it is missing or older than package-lock.json;
+#   - Node.js 24 from the npm registry's `node` package, for the test command's smoke group.
 # With CI=true every failure is fatal; elsewhere a step that cannot run (say, not root) warns and
 # the client tests that need it skip with a message.
 set -uo pipefail
@@ -70,6 +71,15 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci || fail 'npm ci failed'
 else
   log 'node_modules is up to date'
+fi
+
+# --- Node.js 24 for the smoke group ----------------------------------------------------------------
+# `npm test` also runs a smoke group on Node.js 24, taken from the npm registry's `node` package
+# into .cache/node-lts/24 (scripts/node-lts.mjs; nodejs.org is not needed).
+if node scripts/node-lts.mjs 24 >/dev/null; then
+  log "Node.js 24 for the smoke group: $(node scripts/node-lts.mjs 24)"
+else
+  fail 'could not install Node.js 24 from the npm registry (npm install node@24)'
 fi
 
 # --- What the client tests will find -----------------------------------------------------------

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with Node's built-in test runner (through tsx).
-// Arguments narrow the run to files whose path contains any of them: `npm test -- sigv4 blob`.
+// Runs every *.test.ts under src/ and test/ with Node's built-in test runner (through tsx), on
+// the machine's Node.js; then, on a full run, a smoke group on each other supported LTS release
+// (SKEP_SMOKE_NODES, default "24"; "none" skips it), taken from the npm registry by
+// scripts/node-lts.mjs. Arguments narrow the machine's run to files whose path contains any of
+// them: `npm test -- sigv4 blob` (the smoke group is then skipped).
 //
 // A test file that needs a real engine says so in a comment line near its top:
 //   // test-engines: postgres ceph
@@ -12,6 +15,17 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { prepareNode } from './node-lts.mjs';
+
+/** What the smoke group covers on another release: SQLite (its driver differs by release),
+ * argon2 and CRC32C (Node-API addons), S3 through the SDK, the REST API, the CLI as a process. */
+const SMOKE = [
+  'src/storage/metadata/sqlite-store.test.ts',
+  'src/checksums/digest.test.ts',
+  'test/s3-objects.test.ts',
+  'test/api-session.test.ts',
+  'test/cli-buckets.test.ts',
+];
 
 const ENGINE_MARKER = /^\/\/ test-engines:(.*)$/m;
 const ENGINE_START_TIMEOUT_MS = 240_000;
@@ -81,8 +95,8 @@ if (files.length === 0) {
 }
 
 const needed = [...new Set(files.flatMap(enginesOf))].sort();
-// The AWS SDK (a test client here) warns on every process about Node.js versions it will drop.
-const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env };
+// The AWS SDK warns on Node.js < 22 that its 2027 releases will need 22; the tests know.
+const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 let engines;
 if (needed.length > 0) {
   const started = Date.now();
@@ -102,19 +116,30 @@ process.once('SIGINT', () => void stopEngines());
 process.once('SIGTERM', () => void stopEngines());
 
 const concurrency = process.env.SKEP_TEST_CONCURRENCY ?? '2';
-const status = await new Promise((resolve) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env });
-  child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
-});
+function runTests(node, testFiles, extraEnv = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(node, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...testFiles], { stdio: 'inherit', env: { ...env, ...extraEnv } });
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
 
-let exitCode = status;
+const smokeNodes = (process.env.SKEP_SMOKE_NODES ?? '24').split(',').map((s) => s.trim()).filter((s) => s && s !== 'none');
+const others = filters.length === 0 ? smokeNodes.filter((major) => process.versions.node.split('.')[0] !== major) : [];
+const prepared = others.map((major) => ({ major, ...prepareNode(major) }));
+
+let status = await runTests(process.execPath, files);
 if (engines) {
   await engines.stop();
   if (engines.dead.length > 0) {
     for (const d of engines.dead) {
       process.stderr.write(`\nENGINE DIED during the test run: ${d.name} (pid ${d.pid}). Last lines of its log:\n${d.log}\n`);
     }
-    exitCode = exitCode || 1;
+    status = status || 1;
   }
 }
-process.exit(exitCode);
+for (const p of prepared) {
+  console.log(`\n# smoke group on Node.js ${p.version} (${p.node})`);
+  const smoke = await runTests(p.node, SMOKE);
+  if (smoke !== 0) status = smoke;
+}
+process.exit(status);

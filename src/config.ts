@@ -4,6 +4,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { storageFromEnv, type StorageSettings } from './wiring.js';
+import { AddressSet } from './net/client-address.js';
 
 // Server configuration from flags, then environment variables, then defaults.
 
@@ -14,6 +15,10 @@ export interface ServerConfig {
   region: string;
   /** `<bucket>.<domain>` Host names select a bucket (virtual-hosted style). */
   baseDomains: string[];
+  /** `<project-id>.<domain>` Host names select a project (and `<bucket>.<project-id>.<domain>` a bucket in it). */
+  projectDomain?: string;
+  /** Accept SigV2 (header and query); default true. */
+  sigv2?: boolean;
   tls?: { certFile: string; keyFile: string };
   logLevel: string;
   masterKey?: string;
@@ -29,6 +34,10 @@ export interface ServerConfig {
   drainTimeoutMs?: number;
   /** How often the blob collector runs (default 60 s). */
   collectIntervalMs?: number;
+  /** Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client. */
+  trustedProxies?: string[];
+  /** Audit events older than this many days are deleted (default 365); 0 keeps them for ever. */
+  auditRetentionDays?: number;
 }
 
 export const SERVE_OPTIONS = {
@@ -37,6 +46,8 @@ export const SERVE_OPTIONS = {
   data: { type: 'string', short: 'd' },
   region: { type: 'string' },
   domain: { type: 'string', multiple: true },
+  'project-domain': { type: 'string' },
+  'no-sigv2': { type: 'boolean' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'log-level': { type: 'string' },
@@ -46,6 +57,8 @@ export const SERVE_OPTIONS = {
   'blobs-region': { type: 'string' },
   'node-id': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'trusted-proxy': { type: 'string', multiple: true },
+  'audit-retention-days': { type: 'string' },
 } as const;
 
 export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -69,7 +82,21 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
   const drainText = values['drain-timeout'] ?? env.SKEP_DRAIN_TIMEOUT ?? '30';
   const drainSeconds = Number(drainText);
   if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new Error(`invalid drain timeout: ${drainText} (seconds)`);
+  const sigv2Env = env.SKEP_SIGV2?.trim().toLowerCase();
+  if (sigv2Env !== undefined && !['on', 'off', 'true', 'false', '1', '0', ''].includes(sigv2Env)) throw new Error(`SKEP_SIGV2 must be on or off, not ${env.SKEP_SIGV2}`);
+  const projectDomain = (values['project-domain'] ?? env.SKEP_PROJECT_DOMAIN)?.trim().toLowerCase().replace(/^\.+|\.+$/g, '');
+  const proxies = values['trusted-proxy'] ?? (env.SKEP_TRUSTED_PROXIES ? env.SKEP_TRUSTED_PROXIES.split(',') : []);
+  const trustedProxies = proxies.map((p) => p.trim()).filter(Boolean);
+  // Checked now, so a typo stops start-up with a message instead of trusting nothing silently.
+  new AddressSet(trustedProxies);
+  const retentionText = values['audit-retention-days'] ?? env.SKEP_AUDIT_RETENTION_DAYS;
+  const auditRetentionDays = retentionText === undefined ? undefined : Number(retentionText);
+  if (auditRetentionDays !== undefined && (!Number.isInteger(auditRetentionDays) || auditRetentionDays < 0)) {
+    throw new Error(`invalid --audit-retention-days: ${retentionText} (a whole number of days; 0 keeps events for ever)`);
+  }
   return {
+    projectDomain: projectDomain || undefined,
+    sigv2: values['no-sigv2'] ? false : !['off', 'false', '0'].includes(sigv2Env ?? ''),
     host: values.host ?? env.SKEP_HOST ?? '127.0.0.1',
     port,
     dataDir: resolve(values.data ?? env.SKEP_DATA ?? './data'),
@@ -84,6 +111,8 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     storage,
     drainTimeoutMs: drainSeconds * 1000,
     collectIntervalMs: env.SKEP_BLOB_COLLECT_INTERVAL ? Number(env.SKEP_BLOB_COLLECT_INTERVAL) * 1000 : undefined,
+    trustedProxies,
+    auditRetentionDays,
   };
 }
 
@@ -94,6 +123,16 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
 export interface EndpointRecord {
   url: string;
   region: string;
+  /** The --project-domain the server runs with, if any. */
+  projectDomain?: string;
+}
+
+/** A project's own endpoint: the server's URL with its host replaced by `<project-id>.<project domain>`. */
+export function projectEndpoint(serverUrl: string, projectDomain: string | undefined, projectId: string): string | undefined {
+  if (!projectDomain) return undefined;
+  const u = new URL(serverUrl);
+  u.hostname = `${projectId}.${projectDomain}`;
+  return u.origin;
 }
 
 export function endpointRecordPath(dataDir: string): string {
@@ -132,8 +171,9 @@ export async function readEndpointRecord(dataDir: string): Promise<EndpointRecor
   try {
     const parsed: unknown = JSON.parse(await readFile(endpointRecordPath(dataDir), 'utf8'));
     if (typeof parsed !== 'object' || parsed === null) return null;
-    const { url, region } = parsed as Record<string, unknown>;
-    return typeof url === 'string' && typeof region === 'string' ? { url, region } : null;
+    const { url, region, projectDomain } = parsed as Record<string, unknown>;
+    if (typeof url !== 'string' || typeof region !== 'string') return null;
+    return typeof projectDomain === 'string' ? { url, region, projectDomain } : { url, region };
   } catch {
     return null;
   }

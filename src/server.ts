@@ -21,6 +21,8 @@ import { Metrics, type ApiName } from './ops/metrics.js';
 import { createOpsHandler, isOpsRequest } from './ops/ops-handler.js';
 import { requestLabel } from './ops/request-label.js';
 import { SKEP_VERSION } from './version.js';
+import { clientAddressResolver } from './net/client-address.js';
+import { DEFAULT_AUDIT_RETENTION_DAYS } from './audit/audit-service.js';
 
 // Wiring: opens the stores the configuration names, builds the services and serves HTTP(S):
 // S3, the REST API, the console, and the operations endpoints (/healthz, /readyz, /metrics).
@@ -49,10 +51,13 @@ export interface RunningServer {
 const IDLE_TIMEOUT_MS = 120_000;
 /** How often the blob collector runs (see objects/blob-lifecycle.ts). */
 const COLLECT_INTERVAL_MS = 60_000;
+/** How often audit events past their retention are removed. */
+const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 /** last-used-at is written in batches at this interval. */
 const USE_FLUSH_INTERVAL_MS = 10_000;
 /** Usage counters are written in batches at this interval. */
 const USAGE_FLUSH_INTERVAL_MS = 5_000;
+const HSTS = 'max-age=31536000';
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const metrics = new Metrics();
@@ -73,11 +78,18 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     return result;
   });
 
+  const projectDomains = config.projectDomain ? [config.projectDomain] : [];
+  const clientAddress = clientAddressResolver(config.trustedProxies ?? []);
   const handleS3 = createS3Handler({
-    services: { objects, multipart },
+    services: { objects, multipart, buckets: services.buckets, bucketConfig: services.bucketConfig },
+    clientAddress,
     credentials: tokens,
     region: config.region,
     baseDomains: config.baseDomains,
+    projectDomains,
+    // Unsigned requests on a host that names no project reach the default project's public buckets.
+    defaultProject: () => boot.projectId,
+    sigv2: config.sigv2 !== false,
     clock: config.clock,
     log,
     usage: (e) => services.usage.record(e),
@@ -88,6 +100,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     region: config.region,
     tls: !!config.tls,
     fallbackUrl: () => url,
+    projectDomain: config.projectDomain,
+    clientAddress,
     clock: config.clock,
     log,
   });
@@ -128,9 +142,12 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     });
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    // A Host that names a bucket (<bucket>.<domain>) is always S3: there the path is an object
-    // key, and keys such as api/v1/... or console/... belong to the bucket.
-    if (addressFromHost(req.headers.host, config.baseDomains).bucket !== null) {
+    // Under TLS, browsers are told to keep to HTTPS for this host (console sessions, presigned URLs).
+    if (config.tls) res.setHeader('Strict-Transport-Security', HSTS);
+    // A Host that names a bucket (<bucket>.<domain>) or a project is always S3: there the path is
+    // an object key (or a bucket), and keys such as api/v1/... or console/... belong to the bucket.
+    const address = addressFromHost(req.headers.host, config.baseDomains, projectDomains);
+    if (address.bucket !== null || address.project !== null) {
       serveS3(req, res);
       return;
     }
@@ -171,6 +188,14 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   // ...but a connection that stalls (no bytes either way) is dropped, so a stuck upload cannot
   // hold its socket and temp file forever; the aborted body discards the partial write.
   server.setTimeout(IDLE_TIMEOUT_MS);
+  // Expect: 100-continue is answered by the S3 pipeline once the request is authenticated and
+  // admitted (the REST API and console answer it at once), so a refused upload sends no body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const address = addressFromHost(req.headers.host, config.baseDomains, projectDomains);
+    const s3 = address.bucket !== null || address.project !== null || (!isApiRequest(req) && !isConsoleRequest(req, config.baseDomains));
+    if (!s3) res.writeContinue();
+    listener(req, res);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed requests Node rejects before any handler (e.g. oversized headers) still get S3 XML.
     if (socket.writable) socket.end(clientErrorResponse(err, newRequestId()));
@@ -184,7 +209,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const port = (server.address() as AddressInfo).port;
   url = listenUrl(!!config.tls, config.host, port);
   // For the operator CLI's snippets: where this folder's server is (the port may have been 0).
-  await writeEndpointRecord(config.dataDir, { url: advertisedUrl(!!config.tls, config.host, port), region: config.region }).catch((err: unknown) =>
+  await writeEndpointRecord(config.dataDir, {
+    url: advertisedUrl(!!config.tls, config.host, port),
+    region: config.region,
+    ...(config.projectDomain ? { projectDomain: config.projectDomain } : {}),
+  }).catch((err: unknown) =>
     log.warn({ err }, 'could not record the endpoint for the CLI'),
   );
 
@@ -202,6 +231,16 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   };
   const timer = setInterval(collect, config.collectIntervalMs ?? COLLECT_INTERVAL_MS);
   timer.unref();
+  const retentionDays = config.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS;
+  const maintain = () =>
+    retentionDays > 0 &&
+    services.audit.prune(retentionDays).then(
+      (n) => n > 0 && log.info({ removed: n, retentionDays }, 'removed audit events past their retention'),
+      (err) => log.warn({ err }, 'audit pruning failed'),
+    );
+  void maintain();
+  const maintenanceTimer = setInterval(maintain, MAINTENANCE_INTERVAL_MS);
+  maintenanceTimer.unref();
   const flushUses = () => tokens.flushUses().catch((err: unknown) => log.warn({ err }, 'recording token use failed'));
   const usesTimer = setInterval(flushUses, config.useFlushIntervalMs ?? USE_FLUSH_INTERVAL_MS);
   usesTimer.unref();
@@ -214,6 +253,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     (stopped ??= (async () => {
       draining = true;
       clearInterval(timer);
+      clearInterval(maintenanceTimer);
       clearInterval(usesTimer);
       clearInterval(usageTimer);
       const closed = new Promise<void>((r) => server.close(() => r()));

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { defaultNodeId, openSqliteStore } from './storage/metadata/sqlite-store.js';
@@ -17,6 +16,13 @@ import { TokenService } from './credentials/token-service.js';
 import { ProjectService } from './projects/project-service.js';
 import { UserService } from './users/user-service.js';
 import { UsageService } from './usage/usage-service.js';
+import { BucketConfigService } from './buckets/bucket-config-service.js';
+import { AuditService } from './audit/audit-service.js';
+import { BucketService } from './buckets/bucket-service.js';
+import { MemoryLimiterState, RateLimiter, type LimiterState } from './limits/rate-limiter.js';
+import { FAILURE_AUDITS_PER_MINUTE } from './credentials/token-service.js';
+import { secureDataFolder } from './storage/data-folder.js';
+import { StoreLimiterState } from './limits/store-limiter-state.js';
 
 // Opens a data folder and the storage the settings name, and the services over them. Shared by
 // `skep serve` and the operator CLI (which may run beside the server). This is the one place that
@@ -71,6 +77,11 @@ export interface Services {
   objects: ObjectService;
   multipart: MultipartService;
   tokens: TokenService;
+  buckets: BucketService;
+  bucketConfig: BucketConfigService;
+  audit: AuditService;
+  /** Where rate limits count (sign-in failures, audited authentication failures). */
+  limits: LimiterState;
   projects: ProjectService;
   users: UserService;
   usage: UsageService;
@@ -115,7 +126,7 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
   const storage = opts.storage ?? {};
   const nodeId = storage.nodeId ?? defaultNodeId();
   const shared = isPostgresUrl(storage.metadataUrl);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await secureDataFolder(dataDir, opts.log);
   // Every node sealing secrets in a shared database must hold the same key: none may make its own.
   if (shared && !(await readMasterKey(dataDir, opts.masterKey))) {
     throw new Error(
@@ -129,21 +140,30 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     // Checked before anything else opens: a wrong master key must stop start-up, not fail requests.
     const box = await openSecretBox(dataDir, opts.masterKey, meta);
     blobs = observedBlobStore(await openBlobs(dataDir, storage), (err) => opts.onBackendError?.('blobs', err));
-    const tokens = new TokenService(meta, box, opts.clock);
+    const audit = new AuditService(meta, opts.clock);
+    // Nodes sharing the metadata store count limits (failed sign-ins, ...) in it, together.
+    const limits: LimiterState = shared ? new StoreLimiterState(meta) : new MemoryLimiterState();
+    const tokens = new TokenService(meta, box, audit, new RateLimiter(limits, 'auth-failure-audit', FAILURE_AUDITS_PER_MINUTE, 60_000), opts.clock);
     const objects = new ObjectService(meta, blobs, opts.log, {
       pendingTtlMs: storage.gc?.pendingTtlMs,
       sharedGraceMs: shared ? (storage.gc?.sharedGraceMs ?? DEFAULT_SHARED_GRACE_MS) : undefined,
     });
+    const multipart = new MultipartService(objects);
     const usage = new UsageService(meta, opts.clock, opts.log);
+    const buckets = new BucketService(meta, objects, multipart, audit, opts.clock);
     const openedBlobs = blobs;
     return {
       meta,
       blobs,
       objects,
-      multipart: new MultipartService(objects),
+      multipart,
       tokens,
-      projects: new ProjectService(meta, (e) => tokens.audit(e)),
-      users: new UserService(meta, (e) => tokens.audit(e), opts.clock),
+      buckets,
+      bucketConfig: new BucketConfigService(meta, buckets),
+      audit,
+      limits,
+      projects: new ProjectService(meta, audit),
+      users: new UserService(meta, audit, limits, opts.clock),
       usage,
       nodeId,
       shared,

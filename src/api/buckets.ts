@@ -1,11 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { authorize, inScope } from '../auth/authorize.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
-import { S3Error } from '../s3/errors.js';
-import { requireProject, requireRight } from './caller.js';
+import { requestSource, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
-import { ApiProblem } from './problems.js';
 import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, ProjectIdParam, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 
 // Buckets of a project: list (scope-filtered), create, show, delete (optionally emptying first).
@@ -68,31 +66,9 @@ const deleteBucket = createRoute({
   responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 401, 403, 404, 409) },
 });
 
-const EMPTY_PAGE = 1000;
-/** force=true retries when writers keep adding objects meanwhile, then gives up with 409. */
-const FORCE_ATTEMPTS = 5;
-
 async function bucketView(deps: ApiDeps, b: BucketRow) {
   const stats = await deps.meta.bucketStats(b.id);
   return { name: b.name, region: b.region, createdAt: b.createdAt.toISOString(), objects: stats.objects, bytes: stats.bytes };
-}
-
-/** Deletes every object and aborts every multipart upload of the bucket. */
-async function emptyBucket(deps: ApiDeps, bucket: BucketRow): Promise<void> {
-  for (;;) {
-    const page = await deps.meta.listObjects(bucket.id, { prefix: '', limit: EMPTY_PAGE });
-    for (const o of page) await deps.objects.deleteObject(bucket, o.key);
-    if (page.length < EMPTY_PAGE) break;
-  }
-  for (;;) {
-    const uploads = await deps.meta.listUploads(bucket.id, { prefix: '', limit: EMPTY_PAGE });
-    for (const u of uploads) {
-      await deps.multipart.abort(u).catch((err: unknown) => {
-        if (!(err instanceof S3Error && err.code === 'NoSuchUpload')) throw err;
-      });
-    }
-    if (uploads.length < EMPTY_PAGE) break;
-  }
 }
 
 export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
@@ -115,7 +91,7 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     const { name } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'CreateBucket', name);
-    const row = await deps.objects.createBucket(projectId, name, deps.region);
+    const row = await deps.buckets.create(projectId, name, deps.region, requestSource(c, access));
     return c.json({ name: row.name, region: row.region, createdAt: row.createdAt.toISOString(), objects: 0, bytes: 0 }, 201);
   });
 
@@ -135,14 +111,8 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     requireRight(access, 'DeleteBucket', bucket);
     if (force) requireRight(access, 'DeleteObject', bucket);
     const row = await deps.objects.requireBucket(projectId, bucket);
-    if (!force) {
-      await deps.objects.deleteBucket(row);
-      return c.body(null, 204);
-    }
-    for (let attempt = 0; attempt < FORCE_ATTEMPTS; attempt++) {
-      await emptyBucket(deps, row);
-      if ((await deps.meta.deleteBucket(row.id)) === 'deleted') return c.body(null, 204);
-    }
-    throw new ApiProblem('conflict', 'Objects kept arriving while the bucket was being emptied; try again.');
+    if (force) await deps.buckets.forceDelete(row, requestSource(c, access));
+    else await deps.buckets.delete(row, requestSource(c, access));
+    return c.body(null, 204);
   });
 }

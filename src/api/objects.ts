@@ -8,7 +8,7 @@ import { listPage } from '../objects/listing.js';
 import { MAX_KEY_BYTES } from '../s3/endpoint.js';
 import { MAX_SINGLE_PUT_BYTES } from '../s3/body.js';
 import { MAX_PRESIGN_SECONDS, presignObjectUrl } from '../sigv4/presign.js';
-import { requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
+import { requestSource, requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
 import { ApiProblem } from './problems.js';
 import { publicEndpoint } from './public-url.js';
@@ -243,7 +243,8 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'DeleteObject', bucket);
     const row = await deps.objects.requireBucket(projectId, bucket);
-    await deps.objects.deleteObject(row, key);
+    const existed = await deps.objects.deleteObject(row, key);
+    await deps.audit.record({ action: 'object.deleted', ...requestSource(c, access), projectId, bucket, detail: existed ? key : `${key} (did not exist)` });
     return c.body(null, 204);
   });
 
@@ -272,6 +273,9 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     });
     let expiresAt = now.getTime() + expiresIn * 1000;
     if (credential.expiresAt) expiresAt = Math.min(expiresAt, credential.expiresAt.getTime());
-    return c.json({ url, method, expiresAt: new Date(expiresAt).toISOString() }, 200);
+    const until = new Date(expiresAt).toISOString();
+    // The URL is a credential of its own until it expires: who made one, for what, is audited.
+    await deps.audit.record({ action: 'object.presigned', ...requestSource(c, access), tokenId: credential.tokenId, projectId, bucket, detail: `${method} ${key} until ${until}` });
+    return c.json({ url, method, expiresAt: until }, 200);
   });
 }

@@ -22,6 +22,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'forbidden: the caller may not do this (permission level, bucket scope, role); csrf: a session request that changes state without its X-CSRF-Token',
   404: 'not-found',
   409: 'conflict',
+  422: 'limit-exceeded: the request asks for more than a limit allows (`detail` names it, `field` the input)',
   429: 'rate-limited: wait the Retry-After seconds',
 };
 
@@ -81,6 +82,7 @@ export const ProjectSchema = z
     createdAt: z.string().openapi({ format: 'date-time' }),
     maxTokenDays: z.number().int().nullable(),
     role: RoleSchema.optional().openapi({ description: "The signed-in user's role (sessions only)." }),
+    s3Endpoint: z.string().optional().openapi({ description: "The project's S3 endpoint: its own host (<project-id>.<project domain>) when the server has a project domain, else the server's." }),
   })
   .openapi('Project');
 

@@ -32,6 +32,8 @@ export interface NewUpload {
   storageClass: string;
   checksumAlgorithm: ChecksumAlgorithm | null;
   checksumType: ChecksumType | null;
+  /** Canned ACL the completed object gets (x-amz-acl at create), or null (private). */
+  acl?: string | null;
 }
 
 function bareEtag(etag: string): string {
@@ -75,6 +77,7 @@ export class MultipartService {
       storageClass: input.storageClass,
       checksumAlgorithm: input.checksumAlgorithm,
       checksumType: input.checksumType,
+      acl: input.acl ?? null,
     };
     await this.meta.createUpload(row).catch((err: unknown) => {
       // The bucket was deleted since it was looked up.
@@ -187,6 +190,7 @@ export class MultipartService {
       partsCount: parts.length,
       tags: upload.tags,
       storageClass: upload.storageClass,
+      acl: upload.acl ?? null,
     };
     const result = await this.meta.completeUpload(upload.uploadId, row, condition);
     if (!result.ok) {

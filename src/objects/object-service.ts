@@ -32,6 +32,8 @@ export interface NewObject {
   tags: Record<string, string>;
   storageClass: string;
   condition: PutCondition;
+  /** Canned ACL (x-amz-acl), or null/absent for private. */
+  acl?: string | null;
 }
 
 /**
@@ -88,7 +90,21 @@ export class ObjectService {
     return bucket;
   }
 
+  /**
+   * Deletes an empty bucket. Unfinished multipart uploads do not keep it alive: as in S3 they are
+   * aborted with it (objects do keep it, so they are checked first).
+   */
   async deleteBucket(bucket: BucketRow): Promise<void> {
+    const objects = await this.meta.listObjects(bucket.id, { prefix: '', limit: 1 });
+    if (objects.length > 0) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket.name });
+    for (;;) {
+      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', limit: 1000 });
+      if (uploads.length === 0) break;
+      for (const u of uploads) {
+        const blobs = await this.meta.abortUpload(u.uploadId);
+        if (blobs) await this.release(blobs);
+      }
+    }
     const result = await this.meta.deleteBucket(bucket.id);
     if (result === 'not-empty') throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket.name });
   }
@@ -157,6 +173,7 @@ export class ObjectService {
       partsCount: null,
       tags: input.tags,
       storageClass: input.storageClass,
+      acl: input.acl ?? null,
     };
     await this.commit(row, input.condition, [row.blobs[0]]);
     return row;
@@ -222,6 +239,7 @@ export class ObjectService {
       partsCount: null,
       tags: target.tags,
       storageClass: target.storageClass,
+      acl: target.acl ?? null,
     };
     await this.commit(row, target.condition, row.blobs);
     return row;

@@ -3,6 +3,21 @@
 
 export const S3_ERRORS = {
   AccessDenied: [403, 'Access Denied'],
+  AccessControlListNotSupported: [400, 'The bucket does not allow ACLs'],
+  AccessForbidden: [403, 'CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource\'s CORS spec.'],
+  BadRequest: [400, 'Bad Request'],
+  IncorrectNumberOfFilesInPostRequest: [400, 'POST requires exactly one file upload per request.'],
+  InvalidBucketAclWithObjectOwnership: [400, 'Bucket cannot have ACLs set with ObjectOwnership\'s BucketOwnerEnforced setting'],
+  InvalidPolicyDocument: [400, 'The content of the form does not meet the conditions specified in the policy document.'],
+  MalformedACLError: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
+  MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
+  MalformedPolicy: [400, 'Policies must be valid JSON and the first byte must be \'{\''],
+  MaxPostPreDataLengthExceededError: [400, 'Your POST request fields preceding the upload file were too large.'],
+  NoSuchBucketPolicy: [404, 'The bucket policy does not exist'],
+  NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist'],
+  NoSuchPublicAccessBlockConfiguration: [404, 'The public access block configuration was not found'],
+  OwnershipControlsNotFoundError: [404, 'The bucket ownership controls were not found'],
+  UnresolvableGrantByEmailAddress: [400, 'The e-mail address you provided does not match any account on record.'],
   AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
   AuthorizationQueryParametersError: [400, 'Error parsing the X-Amz-Credential parameter.'],
   BadDigest: [400, 'The Content-MD5 you specified did not match what we received.'],
@@ -50,6 +65,8 @@ export const S3_ERRORS = {
   InvalidEncryptionAlgorithmError: [400, 'The encryption request you specified is not valid.'],
   TooManyParts: [400, 'An upload may have at most 10000 parts.'],
   SlowDown: [503, 'Please reduce your request rate.'],
+  // MinIO's code for a full disk (507 Insufficient Storage), which S3 itself never needs.
+  XMinioStorageFull: [507, 'Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type S3ErrorCode = keyof typeof S3_ERRORS;

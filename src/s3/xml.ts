@@ -29,7 +29,7 @@ const parser = new XMLParser({
   // are decoded only with this on; it also admits a few HTML names, harmless in S3 bodies.
   htmlEntities: true,
   // Lists S3 bodies may repeat; always arrays so one element and many look the same.
-  isArray: (name) => ['Object', 'Part', 'Tag', 'Grant'].includes(name),
+  isArray: (name) => ['Object', 'Part', 'Tag', 'Grant', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'].includes(name),
 });
 
 /** Parses an S3 request body. Rejects malformed XML and a missing/wrong root with MalformedXML. */
@@ -37,8 +37,14 @@ export function parseXml(text: string, root: string): Record<string, unknown> {
   if (text.trim() === '') throw new S3Error('MalformedXML');
   // External entities and DTDs have no place in S3 bodies.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
-  if (XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
-  const doc = parser.parse(text) as Record<string, unknown>;
+  let doc: Record<string, unknown>;
+  try {
+    if (XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
+    doc = parser.parse(text) as Record<string, unknown>;
+  } catch {
+    // Whatever the parser gives up on (too deeply nested, say) is the body's fault, not the server's.
+    throw new S3Error('MalformedXML');
+  }
   const body = doc[root];
   if (body === undefined) throw new S3Error('MalformedXML');
   return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;

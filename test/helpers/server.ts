@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log.js';
 import type { ServerConfig } from '../../src/config.js';
 import type { StorageSettings } from '../../src/wiring.js';
 import { cephSettings, engine, freshCephBucket, freshDatabase } from './engines.js';
+import type { Logger } from 'pino';
 
 // Starts a real skep server on a free 127.0.0.1 port with a temporary data folder.
 //
@@ -47,8 +48,21 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'skep-test-'));
+/** Log lines a test server wrote, parsed (see captureLog). */
+export interface CapturedLog {
+  logger: Logger;
+  lines: Record<string, any>[];
+}
+
+/** A logger whose lines the test can read back. */
+export function captureLog(level = 'info'): CapturedLog {
+  const lines: Record<string, any>[] = [];
+  const logger = createLogger(level, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+export async function startTestServer(overrides: Partial<ServerConfig> = {}, opts: { log?: Logger } = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'skep-test-')));
   let offset = 0;
   const config: ServerConfig = {
     host: '127.0.0.1',
@@ -63,7 +77,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     ...(DISTRIBUTED ? { storage: await distributedStorage(), masterKey: TEST_MASTER_KEY, collectIntervalMs: 100 } : {}),
     ...overrides,
   };
-  const server = await startServer(config, createLogger(config.logLevel));
+  const server = await startServer(config, opts.log ?? createLogger(config.logLevel));
   const clients: S3Client[] = [];
   return Object.assign(server, {
     dataDir,

@@ -18,7 +18,7 @@ import type { BucketRow, ObjectRow, PutCondition } from '../../storage/metadata/
 import type { ObjectLease } from '../../objects/object-service.js';
 import { decodeKey } from '../endpoint.js';
 import { percentDecode } from '../../sigv4/uri-encode.js';
-import { ownerAcl } from './bucket.js';
+import { objectAclFromHeader } from './access.js';
 
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
@@ -55,9 +55,11 @@ function checksumResponseHeaders(row: ObjectRow): Record<string, HeaderValue> {
 export async function PutObject(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const condition = writeCondition(ctx);
+  const acl = await objectAclFromHeader(ctx);
   const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxObjectSize });
   const row = await ctx.services.objects.putObject(
     {
+      acl,
       bucket,
       key: ctx.op.key!,
       headers: storedHeadersFrom(ctx.req),
@@ -210,9 +212,9 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
  * Resolves and checks the copy source: the bucket (in the caller's project), the object, and
  * x-amz-copy-source-if-*. The source is leased for the copy; the caller releases the lease.
  */
-async function copySource(ctx: S3Context, resolveBucket: (name: string) => Promise<BucketRow>): Promise<ObjectLease> {
+async function copySource(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>): Promise<ObjectLease> {
   const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
-  const bucket = await resolveBucket(src.bucket);
+  const bucket = await resolveBucket(src.bucket, src.key);
   const lease = await ctx.services.objects.leaseObject(bucket, src.key);
   try {
     checkConditions(
@@ -234,7 +236,7 @@ async function copySource(ctx: S3Context, resolveBucket: (name: string) => Promi
 }
 
 /** Runs a copy from a leased source and lets go of the lease however it ends. */
-export async function withCopySource<T>(ctx: S3Context, resolveBucket: (name: string) => Promise<BucketRow>, copy: (source: ObjectRow) => Promise<T>): Promise<T> {
+export async function withCopySource<T>(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>, copy: (source: ObjectRow) => Promise<T>): Promise<T> {
   const lease = await copySource(ctx, resolveBucket);
   try {
     return await copy(lease.row);
@@ -243,12 +245,12 @@ export async function withCopySource<T>(ctx: S3Context, resolveBucket: (name: st
   }
 }
 
-export type BucketResolver = (ctx: S3Context, name: string) => Promise<BucketRow>;
+export type BucketResolver = (ctx: S3Context, name: string, key: string) => Promise<BucketRow>;
 
 export function makeCopyObject(resolveBucket: BucketResolver) {
   return async function CopyObject(ctx: S3Context): Promise<S3Response> {
     const target = await ctx.bucket();
-    return withCopySource(ctx, (name) => resolveBucket(ctx, name), (source) => copyInto(ctx, target, source));
+    return withCopySource(ctx, (name, key) => resolveBucket(ctx, name, key), (source) => copyInto(ctx, target, source));
   };
 }
 
@@ -264,6 +266,7 @@ async function copyInto(ctx: S3Context, target: BucketRow, source: ObjectRow): P
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
   const row = await ctx.services.objects.copyObject(source, {
+    acl: await objectAclFromHeader(ctx),
     bucket: target,
     key: ctx.op.key!,
     headers: directive === 'REPLACE' ? storedHeadersFrom(ctx.req) : source.headers,
@@ -278,8 +281,3 @@ async function copyInto(ctx: S3Context, target: BucketRow, source: ObjectRow): P
   };
 }
 
-export async function GetObjectAcl(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.bucket();
-  await ctx.services.objects.headObject(bucket, ctx.op.key!);
-  return ownerAcl(ctx);
-}

@@ -72,6 +72,8 @@ export interface ObjectRow {
   partsCount: number | null;
   tags: Record<string, string>;
   storageClass: string;
+  /** The object's canned ACL (x-amz-acl, PutObjectAcl); null or absent: private. */
+  acl?: string | null;
 }
 
 export type ObjectSummary = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass' | 'checksum'>;
@@ -97,6 +99,8 @@ export interface UploadRow {
   storageClass: string;
   checksumAlgorithm: ChecksumAlgorithm | null;
   checksumType: ChecksumType | null;
+  /** The canned ACL the completed object gets (x-amz-acl at create); null or absent: private. */
+  acl?: string | null;
 }
 
 export interface PartRow {
@@ -180,17 +184,28 @@ export type AuditAction =
   | 'project.updated'
   | 'user.created'
   | 'user.signed-in'
-  | 'user.sign-in-failed';
+  | 'user.sign-in-failed'
+  | 'user.password-changed'
+  | 'project.member-added'
+  | 'project.member-role-changed'
+  | 'project.member-removed'
+  | 'bucket.created'
+  | 'bucket.deleted'
+  | 'bucket.config-changed'
+  | 'object.deleted'
+  | 'object.presigned';
 
 /** One audit event. Never holds a secret. */
 export interface AuditRow {
   id: string;
   at: Date;
   action: AuditAction;
-  /** Who acted: a user, a token's access key ID, 'cli', 'bootstrap'. */
+  /** Who acted, in one format (src/audit/actor.ts): token:<id>, user:<email>, cli:<user>, bootstrap, anonymous. */
   actor: string;
   tokenId: string | null;
   projectId: string | null;
+  /** The bucket a bucket or object event is about. */
+  bucket: string | null;
   /** The client address, when the event came from a request. */
   source: string | null;
   detail: string | null;
@@ -199,6 +214,14 @@ export interface AuditRow {
 export interface AuditQuery {
   projectId?: string;
   tokenId?: string;
+  actor?: string;
+  bucket?: string;
+  /** Any of these actions. */
+  actions?: readonly AuditAction[];
+  /** Events at or after this time. */
+  since?: Date;
+  /** Events before this time. */
+  until?: Date;
   /** Events strictly before this time (for paging back). */
   before?: Date;
   /** With `before`: also events at exactly `before` whose id is lower (a keyset cursor of (at, id)). */
@@ -221,6 +244,11 @@ export interface MembershipRow {
   projectId: string;
   userId: string;
   role: ProjectRole;
+}
+
+/** A member of a project, with the user's email. */
+export interface ProjectMemberRow extends MembershipRow {
+  email: string;
 }
 
 /** A console session. `id` is the SHA-256 (hex) of the cookie value, never the value itself. */
@@ -331,6 +359,8 @@ export interface MetadataStore {
   getBucketSettings(bucketId: string): Promise<Partial<Record<BucketSettingName, string>>>;
   /** Sets (or with null removes) one setting; false when the bucket does not exist. */
   putBucketSetting(bucketId: string, name: BucketSettingName, value: string | null, at: Date): Promise<boolean>;
+  /** The bucket and every setting it has, in one query (the per-request bucket read). */
+  getBucketWithSettings(projectId: string, name: string): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>> } | null>;
 
   // objects
   getObject(bucketId: string, key: string): Promise<ObjectRow | null>;
@@ -338,6 +368,10 @@ export interface MetadataStore {
   putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome>;
   /** Returns the deleted object's blobs, or null when it did not exist. */
   deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null>;
+  /** The object's canned ACL (null: private), or undefined when there is no such object. */
+  getObjectAcl(bucketId: string, key: string): Promise<string | null | undefined>;
+  /** Sets the object's canned ACL; false when the object does not exist. */
+  setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean>;
   /** Sets the tag set; false when the object does not exist. */
   setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean>;
   /** Ordered by the UTF-8 bytes of the key; costs O(limit). */
@@ -387,6 +421,8 @@ export interface MetadataStore {
   appendAudit(row: AuditRow): Promise<void>;
   /** Newest first. */
   listAudit(q: AuditQuery): Promise<AuditRow[]>;
+  /** Deletes events older than `before` (the retention period); returns how many. */
+  pruneAudit(before: Date): Promise<number>;
 
   // users, memberships and sessions (console sign-in)
   /** 'exists' when the (lower-case) email is taken. */
@@ -399,6 +435,14 @@ export interface MetadataStore {
   getMembership(projectId: string, userId: string): Promise<MembershipRow | null>;
   /** The user's memberships, oldest project first. */
   listMemberships(userId: string): Promise<MembershipRow[]>;
+  /** A project's members with their emails, by email. */
+  listProjectMembers(projectId: string): Promise<ProjectMemberRow[]>;
+  /** Removes the user from the project; false when not a member. */
+  deleteMembership(projectId: string, userId: string): Promise<boolean>;
+  /** Sets the password hash; false when there is no such user. */
+  updateUserPassword(userId: string, passwordHash: string): Promise<boolean>;
+  /** Ends the user's sessions (all but `exceptSessionId`); returns how many. */
+  deleteUserSessions(userId: string, exceptSessionId?: string): Promise<number>;
   createSession(row: SessionRow): Promise<void>;
   getSession(id: string): Promise<SessionRow | null>;
   deleteSession(id: string): Promise<void>;
@@ -442,6 +486,13 @@ export interface MetadataStore {
   dropPins(refs: string[]): Promise<void>;
   /** Which of `refs` any node pins at `now`. */
   pinnedBlobs(refs: string[], now: Date): Promise<Set<string>>;
+
+  // rate-limiter events, for limits that several nodes share (limits/store-limiter-state.ts)
+  /** Times of the key's events at or after `since`, oldest first. */
+  limiterEvents(key: string, since: number): Promise<number[]>;
+  addLimiterEvent(key: string, at: number): Promise<void>;
+  /** Forgets the key's events (all of them, or those before `before`); with no key, every key's before `before`. */
+  clearLimiterEvents(q: { key: string; before?: number } | { before: number }): Promise<void>;
 
   /**
    * Runs `fn` holding the lock `name`, which every process using this store respects (an advisory

@@ -8,6 +8,7 @@
 // transactions that lose an unorderable race run again (transaction.ts), numbers come back as
 // numbers (each store's driver setup), and keys compare by bytes (COLLATE "C" in schema.ts).
 
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction, type SelectQueryBuilder } from 'kysely';
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../../checksums/types.js';
 import type {
@@ -24,6 +25,7 @@ import type {
   ListObjectsQuery,
   ListUploadsQuery,
   MembershipRow,
+  ProjectMemberRow,
   MetadataStore,
   SessionRow,
   StorageQuery,
@@ -42,6 +44,7 @@ import type {
   UploadRow,
 } from './metadata-store.js';
 import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
+import * as audit from './audit-queries.js';
 import * as tokens from './token-queries.js';
 import * as users from './user-queries.js';
 import * as usage from './usage-queries.js';
@@ -199,6 +202,22 @@ export class KyselyMetadataStore implements MetadataStore {
     return true;
   }
 
+  async getBucketWithSettings(projectId: string, name: string): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>> } | null> {
+    // One query: a bucket with no settings is one row with nulls on the right.
+    const rows = await this.db
+      .selectFrom('buckets as b')
+      .leftJoin('bucket_settings as s', 's.bucket_id', 'b.id')
+      .select(['b.id', 'b.project_id', 'b.name', 'b.region', 'b.created_at', 's.name as setting', 's.value'])
+      .where('b.project_id', '=', projectId)
+      .where('b.name', '=', name)
+      .execute();
+    if (rows.length === 0) return null;
+    const settings: Partial<Record<BucketSettingName, string>> = {};
+    for (const r of rows) if (r.setting !== null && r.value !== null) settings[r.setting as BucketSettingName] = r.value;
+    const r = rows[0];
+    return { bucket: toBucketRow({ id: r.id, project_id: r.project_id, name: r.name, region: r.region, created_at: r.created_at }), settings };
+  }
+
   // ---- objects ----
 
   async getObject(bucketId: string, key: string): Promise<ObjectRow | null> {
@@ -243,6 +262,18 @@ export class KyselyMetadataStore implements MetadataStore {
       await ledger.releaseBlobs(trx, blobs, new Date(), this.nodeId);
       return blobs;
     });
+  }
+
+  // Object ACLs: the only queries that read or write the acl column on its own.
+
+  async getObjectAcl(bucketId: string, key: string): Promise<string | null | undefined> {
+    const r = await this.db.selectFrom('objects').select('acl').where('bucket_id', '=', bucketId).where('key', '=', key).executeTakeFirst();
+    return r === undefined ? undefined : r.acl;
+  }
+
+  async setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean> {
+    const r = await this.db.updateTable('objects').set({ acl }).where('bucket_id', '=', bucketId).where('key', '=', key).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean> {
@@ -296,6 +327,7 @@ export class KyselyMetadataStore implements MetadataStore {
         storage_class: row.storageClass,
         checksum_algorithm: row.checksumAlgorithm,
         checksum_type: row.checksumType,
+        acl: row.acl ?? null,
       })
       .execute();
   }
@@ -452,7 +484,7 @@ export class KyselyMetadataStore implements MetadataStore {
     }, { alsoRetry: ['foreign-key'] });
   }
 
-  // ---- tokens and audit (queries in token-queries.ts) ----
+  // ---- tokens (queries in token-queries.ts) ----
 
   createToken(row: TokenRow): Promise<void> {
     return tokens.createToken(this.db, row);
@@ -482,12 +514,18 @@ export class KyselyMetadataStore implements MetadataStore {
     return tokens.touchTokens(this.db, uses);
   }
 
+  // ---- audit log (queries in audit-queries.ts) ----
+
   appendAudit(row: AuditRow): Promise<void> {
-    return tokens.appendAudit(this.db, row);
+    return audit.appendAudit(this.db, row);
   }
 
   listAudit(q: AuditQuery): Promise<AuditRow[]> {
-    return tokens.listAudit(this.db, q);
+    return audit.listAudit(this.db, q);
+  }
+
+  pruneAudit(before: Date): Promise<number> {
+    return audit.pruneAudit(this.db, before);
   }
 
   // ---- users, memberships, sessions (queries in user-queries.ts) ----
@@ -534,6 +572,22 @@ export class KyselyMetadataStore implements MetadataStore {
 
   deleteExpiredSessions(now: Date): Promise<number> {
     return users.deleteExpiredSessions(this.db, now);
+  }
+
+  listProjectMembers(projectId: string): Promise<ProjectMemberRow[]> {
+    return users.listProjectMembers(this.db, projectId);
+  }
+
+  deleteMembership(projectId: string, userId: string): Promise<boolean> {
+    return users.deleteMembership(this.db, projectId, userId);
+  }
+
+  updateUserPassword(userId: string, passwordHash: string): Promise<boolean> {
+    return users.updateUserPassword(this.db, userId, passwordHash);
+  }
+
+  deleteUserSessions(userId: string, exceptSessionId?: string): Promise<number> {
+    return users.deleteUserSessions(this.db, userId, exceptSessionId);
   }
 
   // ---- usage counters (queries in usage-queries.ts) ----
@@ -601,6 +655,24 @@ export class KyselyMetadataStore implements MetadataStore {
 
   pinnedBlobs(refs: string[], now: Date): Promise<Set<string>> {
     return ledger.pinnedBlobs(this.db, refs, now);
+  }
+
+  // ---- shared rate-limiter events ----
+
+  async limiterEvents(key: string, since: number): Promise<number[]> {
+    const rows = await this.db.selectFrom('limiter_events').select('at').where('key', '=', key).where('at', '>=', since).orderBy('at').execute();
+    return rows.map((r) => Number(r.at));
+  }
+
+  async addLimiterEvent(key: string, at: number): Promise<void> {
+    await this.db.insertInto('limiter_events').values({ id: randomUUID(), key, at }).execute();
+  }
+
+  async clearLimiterEvents(q: { key: string; before?: number } | { before: number }): Promise<void> {
+    let del = this.db.deleteFrom('limiter_events');
+    if ('key' in q) del = del.where('key', '=', q.key);
+    if (q.before !== undefined) del = del.where('at', '<', q.before);
+    await del.execute();
   }
 
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -731,6 +803,7 @@ function toObjectValues(row: ObjectRow): ObjectsTable {
     parts_count: row.partsCount,
     tags: JSON.stringify(row.tags),
     storage_class: row.storageClass,
+    acl: row.acl ?? null,
   };
 }
 
@@ -748,6 +821,7 @@ function toObjectRow(r: ObjectsTable): ObjectRow {
     partsCount: r.parts_count === null ? null : Number(r.parts_count),
     tags: JSON.parse(r.tags) as Record<string, string>,
     storageClass: r.storage_class,
+    acl: r.acl,
   };
 }
 
@@ -782,6 +856,7 @@ function toUploadRow(r: MultipartUploadsTable): UploadRow {
     storageClass: r.storage_class,
     checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm | null,
     checksumType: r.checksum_type as ChecksumType | null,
+    acl: r.acl,
   };
 }
 

@@ -39,6 +39,8 @@ export interface ObjectsTable {
   /** JSON Record<string, string>. */
   tags: string;
   storage_class: string;
+  /** Canned ACL name, or null (private). Added by 0005. */
+  acl: string | null;
 }
 
 export interface MultipartUploadsTable {
@@ -52,6 +54,8 @@ export interface MultipartUploadsTable {
   storage_class: string;
   checksum_algorithm: string | null;
   checksum_type: string | null;
+  /** Canned ACL the completed object gets, or null. Added by 0005. */
+  acl: string | null;
 }
 
 export interface PartsTable {
@@ -97,6 +101,8 @@ export interface AuditTable {
   actor: string;
   token_id: string | null;
   project_id: string | null;
+  /** The bucket the event is about (bucket and object events); added by 0008. */
+  bucket: string | null;
   source: string | null;
   detail: string | null;
 }
@@ -186,6 +192,15 @@ export interface BlobLedgerTable {
   node_id: string;
 }
 
+/** Events counted by rate limiters (failed sign-ins, ...), when several nodes share the limits. */
+export interface LimiterEventsTable {
+  /** The limiter's namespaced key (e.g. "sign-in|ada@example.com|203.0.113.7"). */
+  key: string;
+  at: number;
+  /** Random, so two events of one key in the same millisecond are two rows. */
+  id: string;
+}
+
 /** Blobs that reads on some node have held for a while, until expires_at (renewed while held). */
 export interface BlobPinsTable {
   node_id: string;
@@ -209,6 +224,7 @@ export interface Database {
   bucket_settings: BucketSettingsTable;
   blob_ledger: BlobLedgerTable;
   blob_pins: BlobPinsTable;
+  limiter_events: LimiterEventsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -421,6 +437,13 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0005_object_acls': {
+      async up(db) {
+        // An object's canned ACL (null: private), and the one a multipart upload's object will get.
+        await db.schema.alterTable('objects').addColumn('acl', 'text').execute();
+        await db.schema.alterTable('multipart_uploads').addColumn('acl', 'text').execute();
+      },
+    },
     '0007_blob_ledger': {
       async up(db) {
         await db.schema
@@ -442,10 +465,41 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('blob_pins_ref').on('blob_pins').columns(['ref', 'expires_at']).execute();
       },
     },
+    '0007_shared_limits': {
+      async up(db) {
+        await db.schema
+          .createTable('limiter_events')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('limiter_events_key_at').on('limiter_events').columns(['key', 'at']).execute();
+        await db.schema.createIndex('limiter_events_at').on('limiter_events').columns(['at']).execute();
+      },
+    },
     '0007_postgres_byte_order': {
       async up(db) {
         // Bucket names list in byte order (S3's) whatever the database's default collation, as keys do.
         if (dialect === 'postgres') await sql`alter table buckets alter column name type text collate "C"`.execute(db);
+      },
+    },
+    '0008_audit_bucket_and_actors': {
+      async up(db) {
+        // Bucket and object events name their bucket, so the log can be filtered by it.
+        await db.schema.alterTable('audit').addColumn('bucket', 'text').execute();
+        await db.schema.createIndex('audit_project_bucket_at').on('audit').columns(['project_id', 'bucket', 'at']).execute();
+        // One actor format: token:<id>, user:<email>, cli:<user>, bootstrap. Earlier rows named a
+        // token by its access key ID and a user by the bare email; token creators likewise.
+        for (const [table, column] of [['audit', 'actor'], ['tokens', 'created_by']] as const) {
+          await sql`
+            update ${sql.table(table)} set ${sql.ref(column)} = 'token:' || (select t.id from tokens t where t.access_key_id = ${sql.ref(`${table}.${column}`)})
+            where ${sql.ref(column)} in (select access_key_id from tokens)
+          `.execute(db);
+          await sql`
+            update ${sql.table(table)} set ${sql.ref(column)} = 'user:' || ${sql.ref(column)}
+            where ${sql.ref(column)} in (select email from users)
+          `.execute(db);
+        }
       },
     },
   };
@@ -456,6 +510,8 @@ export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect, op
   const all = migrations(dialect);
   const provider: MigrationProvider = { getMigrations: async () => all };
   // The migration tables go in the schema the store uses (a PostgreSQL search_path may name one).
-  const { error } = await new Migrator({ db, provider, migrationTableSchema: opts.schema }).migrateToLatest();
+  // Numbers are handed out to work in progress, so one may land after a higher one has run
+  // somewhere: each migration stands alone, and runs whenever it is missing.
+  const { error } = await new Migrator({ db, provider, migrationTableSchema: opts.schema, allowUnorderedMigrations: true }).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(`migration failed: ${String(error)}`);
 }

@@ -2,7 +2,7 @@
 // All queries live in queries.ts; this file only opens, tunes and migrates the database.
 
 import { hostname } from 'node:os';
-import BetterSqlite3 from 'better-sqlite3';
+import { sqliteDriver } from './sqlite-driver.js';
 import { Kysely } from 'kysely';
 import type { MetadataStore, StoreOptions } from './metadata-store.js';
 import { KyselyMetadataStore } from './queries.js';
@@ -12,6 +12,7 @@ import { classifySqliteError, translatingErrors } from './store-errors.js';
 
 /** Opens (creating if needed) the SQLite database at `path` (or ':memory:') and migrates it. */
 export async function openSqliteStore(path: string, opts: StoreOptions = {}): Promise<MetadataStore> {
+  const BetterSqlite3 = sqliteDriver();
   const raw = new BetterSqlite3(path);
   let db: Kysely<Database> | undefined;
   try {
