@@ -141,9 +141,13 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     const box = await openSecretBox(dataDir, opts.masterKey, meta);
     blobs = observedBlobStore(await openBlobs(dataDir, storage), (err) => opts.onBackendError?.('blobs', err));
     const audit = new AuditService(meta, opts.clock);
-    // Nodes sharing the metadata store count limits (failed sign-ins, ...) in it, together.
+    // Nodes sharing the metadata store count failed sign-ins in it, together: the limit holds
+    // whichever node a client tries. How many authentication failures each node writes to the
+    // audit log stays a per-node guard in memory: counting a flood of bad requests in the
+    // database would cost it two more queries per request.
     const limits: LimiterState = shared ? new StoreLimiterState(meta) : new MemoryLimiterState();
-    const tokens = new TokenService(meta, box, audit, new RateLimiter(limits, 'auth-failure-audit', FAILURE_AUDITS_PER_MINUTE, 60_000), opts.clock);
+    const auditLimiter = new RateLimiter(shared ? new MemoryLimiterState() : limits, 'auth-failure-audit', FAILURE_AUDITS_PER_MINUTE, 60_000);
+    const tokens = new TokenService(meta, box, audit, auditLimiter, opts.clock);
     const objects = new ObjectService(meta, blobs, opts.log, {
       pendingTtlMs: storage.gc?.pendingTtlMs,
       sharedGraceMs: shared ? (storage.gc?.sharedGraceMs ?? DEFAULT_SHARED_GRACE_MS) : undefined,

@@ -14,3 +14,4 @@ await import('./s3-errors.test.js');
 await import('./s3-auth.test.js');
 await import('./s3-limits.test.js');
 await import('./s3-robustness.test.js');
+await import('./s3-public-access.test.js');

@@ -14,6 +14,7 @@ import { ROOT_KEY, useS3Server } from './helpers/server.js';
 import { crc32 } from 'node:zlib';
 import {
   blobFiles,
+  settledBlobFiles,
   raw,
   seedSignatureOf,
   send,
@@ -115,7 +116,7 @@ describe('header signatures', () => {
 
   test('a body changed after signing its SHA-256 is XAmzContentSHA256Mismatch and nothing is stored', async () => {
     const bucket = await newBucket('tamper');
-    const before = await blobFiles(ctx.server);
+    const before = await settledBlobFiles(ctx.server);
     const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/tampered`, body: 'the signed body', sendBody: 'the evil! body' });
     assert.equal(res.status, 400);
     assert.equal(xmlField(res.text, 'Code'), 'XAmzContentSHA256Mismatch');
@@ -235,7 +236,7 @@ describe('aws-chunked uploads made by hand', () => {
 
   test('a tampered chunk is SignatureDoesNotMatch and nothing is stored', async () => {
     const bucket = await newBucket('chunktamper');
-    const before = await blobFiles(ctx.server);
+    const before = await settledBlobFiles(ctx.server);
     const { headers, body } = await chunkedRequest(bucket, 'bad', { contentLength: true });
     // Flip one data byte in the second chunk, after its signature was computed.
     const second = Buffer.from(body[1]);
@@ -377,7 +378,7 @@ describe('aws-chunked uploads with trailing checksums', () => {
 
   test('a signed trailer with a wrong checksum is BadDigest; a forged trailer signature is SignatureDoesNotMatch', async () => {
     const bucket = await newBucket('badtrailer');
-    const before = await blobFiles(ctx.server);
+    const before = await settledBlobFiles(ctx.server);
     const headers = await trailerHeaders(bucket, 'k', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER');
     const wrong = signedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': crc(Buffer.from('other')) }, seedSignatureOf(headers), headers['x-amz-date']);
     const res = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, wrong);

@@ -22,7 +22,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { s3Error } from './helpers/s3.js';
 import { startTestServer, useS3Server } from './helpers/server.js';
-import { blobFiles, raw, xmlField } from './helpers/raw-s3.js';
+import { raw, settledBlobFiles, xmlField } from './helpers/raw-s3.js';
 
 // CreateBucket, ListBuckets, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning,
 // ListObjectVersions, and bucket addressing (path style and virtual-hosted style).
@@ -136,13 +136,13 @@ describe('DeleteBucket', () => {
 
   test('unfinished multipart uploads do not keep a bucket alive: DeleteBucket aborts them, as S3 does', async () => {
     const name = await newBucket('mpu');
-    const before = await blobFiles(ctx.server);
+    const before = await settledBlobFiles(ctx.server);
     const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: name, Key: 'big' }));
     await ctx.s3.send(new UploadPartCommand({ Bucket: name, Key: 'big', UploadId, PartNumber: 1, Body: 'part one' }));
     await ctx.s3.send(new DeleteBucketCommand({ Bucket: name }));
     const err = await s3Error(ctx.s3.send(new HeadBucketCommand({ Bucket: name })));
     assert.equal(err.$metadata.httpStatusCode, 404);
-    assert.deepEqual(await blobFiles(ctx.server), before, 'the part\'s blob was released');
+    assert.deepEqual(await settledBlobFiles(ctx.server), before, 'the part\'s blob was released');
     // With an object as well, the bucket is not empty and the upload survives.
     const full = await newBucket('mpufull');
     await ctx.s3.send(new PutObjectCommand({ Bucket: full, Key: 'obj', Body: 'x' }));

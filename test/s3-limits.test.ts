@@ -9,6 +9,7 @@ import { s3Error } from './helpers/s3.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import {
   blobFiles,
+  settledBlobFiles,
   raw,
   seedSignatureOf,
   send,
@@ -103,7 +104,7 @@ describe('PutObject without a declared length', () => {
 
   test('Transfer-Encoding: chunked over the limit is EntityTooLarge and nothing is stored', async () => {
     const bucket = await newBucket('over');
-    const before = await blobFiles(server);
+    const before = await settledBlobFiles(server);
     const res = await chunkedPut(`/${bucket}/k`, [randomBytes(600), randomBytes(600), randomBytes(600)]);
     assertEntityTooLarge(res, MAX_OBJECT);
     await assertAbsent(bucket, 'k');
@@ -112,7 +113,7 @@ describe('PutObject without a declared length', () => {
 
   test('signed aws-chunked without x-amz-decoded-content-length over the limit is EntityTooLarge', async () => {
     const bucket = await newBucket('awschunked');
-    const before = await blobFiles(server);
+    const before = await settledBlobFiles(server);
     const headers = await signedHeaders(limited, {
       method: 'PUT',
       path: `/${bucket}/k`,
@@ -153,7 +154,7 @@ describe('UploadPart without a declared length', () => {
   test('a chunked part over the part limit is EntityTooLarge and the upload has no part', async () => {
     const bucket = await newBucket('part');
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
-    const before = await blobFiles(server);
+    const before = await settledBlobFiles(server);
     const res = await chunkedPut(`/${bucket}/mp`, [randomBytes(1500), randomBytes(1500)], { partNumber: '1', uploadId: UploadId! });
     assertEntityTooLarge(res, MAX_PART);
     const parts = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'mp', UploadId }));

@@ -14,8 +14,8 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { DISTRIBUTED, useS3Server } from './helpers/server.js';
-import { blobFiles, queryString, signedHeaders, sleep, tmpFiles, type RawRequest } from './helpers/raw-s3.js';
+import { useS3Server } from './helpers/server.js';
+import { blobFiles, queryString, settledBlobFiles, signedHeaders, sleep, tmpFiles, type RawRequest } from './helpers/raw-s3.js';
 
 // What clients that misbehave or race leave behind: aborted uploads, concurrent writers to one
 // key, and the blob files on disk that must match what the metadata references.
@@ -86,7 +86,7 @@ async function abortedUpload(r: RawRequest & { declaredLength: number; sent: Buf
 describe('aborted uploads', () => {
   test('a PutObject cut off mid-body leaves no object and no blob file', async () => {
     const bucket = await newBucket('abort');
-    const before = await blobFiles(ctx.server);
+    const before = await settledBlobFiles(ctx.server);
     await abortedUpload({ method: 'PUT', path: `/${bucket}/partial`, declaredLength: 4 * 1024 * 1024, sent: randomBytes(1024 * 1024) });
     await assertAbsent(bucket, 'partial');
     await settleBlobs(before);
@@ -95,7 +95,7 @@ describe('aborted uploads', () => {
   test('an aborted overwrite keeps the old object and its one blob', async () => {
     const bucket = await newBucket('abortover');
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'the original' }));
-    const before = await blobFiles(ctx.server);
+    const before = await settledBlobFiles(ctx.server);
     await abortedUpload({ method: 'PUT', path: `/${bucket}/k`, declaredLength: 2 * 1024 * 1024, sent: randomBytes(512 * 1024) });
     const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
     assert.equal(await got.Body!.transformToString(), 'the original');
@@ -105,7 +105,7 @@ describe('aborted uploads', () => {
   test('an UploadPart cut off mid-body leaves no part and no blob file', async () => {
     const bucket = await newBucket('abortpart');
     const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
-    const before = await blobFiles(ctx.server);
+    const before = await settledBlobFiles(ctx.server);
     await abortedUpload({ method: 'PUT', path: `/${bucket}/mp`, query: { partNumber: '1', uploadId: UploadId! }, declaredLength: 6 * 1024 * 1024, sent: randomBytes(1024 * 1024) });
     const parts = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'mp', UploadId }));
     assert.equal(parts.Parts, undefined);
@@ -114,7 +114,7 @@ describe('aborted uploads', () => {
 
   test('an SDK upload aborted mid-body (AbortController) stores nothing', async () => {
     const bucket = await newBucket('abortsdk');
-    const before = await blobFiles(ctx.server);
+    const before = await settledBlobFiles(ctx.server);
     let sent = 0;
     // Sends 1 MiB of the declared 4 MiB, then stalls until the client gives up.
     const body = new Readable({
@@ -140,7 +140,7 @@ describe('concurrent writers', () => {
     const bucket = await newBucket('race');
     const bodies = Array.from({ length: 8 }, () => randomBytes(300 * 1024 + Math.floor(Math.random() * 1000)));
     const hashes = bodies.map((b) => createHash('sha256').update(b).digest('hex'));
-    const before = await blobFiles(ctx.server);
+    const before = await settledBlobFiles(ctx.server);
     const results = await Promise.all(bodies.map((Body) => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'contended', Body }))));
     assert.equal(results.length, 8);
     const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'contended' }));
@@ -170,17 +170,13 @@ describe('concurrent writers', () => {
 
   test('overwrite and delete release blob files', async () => {
     const bucket = await newBucket('release');
-    const before = await blobFiles(ctx.server);
+    // (On the distributed configuration, replaced blobs wait for the collector: settled counts.)
+    const before = await settledBlobFiles(ctx.server);
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'one' }));
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'two' }));
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'three' }));
-    if (DISTRIBUTED) {
-      // Nodes sharing the store leave replaced blobs to the collector, after a grace.
-      await settleNewBlobs(before, 1);
-    } else {
-      const during = await blobFiles(ctx.server);
-      assert.equal(during.length, before.length + 1, 'one blob for one object, at once');
-    }
+    const during = await settledBlobFiles(ctx.server);
+    assert.equal(during.length, before.length + 1, 'one blob for one object');
     await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
     await settleBlobs(before);
   });

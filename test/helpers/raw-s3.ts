@@ -245,6 +245,21 @@ export async function blobFiles(server: TestServer): Promise<string[]> {
   return out.sort();
 }
 
+/**
+ * What the blob store holds once every released blob is gone: at once on one node; on the
+ * distributed configuration, released blobs wait for the collector (after a grace), so this
+ * waits until the backend holds exactly the blobs the metadata refers to.
+ */
+export async function settledBlobFiles(server: TestServer): Promise<string[]> {
+  if (!server.storage?.blobs) return blobFiles(server);
+  for (let i = 0; i < 100; i++) {
+    const [files, refs] = await Promise.all([blobFiles(server), server.meta.referencedBlobRefs()]);
+    if (files.length === refs.size && files.every((f) => refs.has(f))) return files;
+    await sleep(100);
+  }
+  throw new Error('the blob collector did not catch up within 10 s');
+}
+
 /** Puts in progress (or left behind): temp files, or the S3 backend's unfinished multipart uploads. */
 export async function tmpFiles(server: TestServer): Promise<string[]> {
   const s3 = parseS3BlobUrl(server.storage?.blobs);
