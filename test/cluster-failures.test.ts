@@ -53,7 +53,8 @@ function slowPut(url: string, size: number, chunk: number, pauseMs: number, prog
     const next = () => {
       if (sent >= size) return void req.end();
       const n = Math.min(chunk, size - sent);
-      req.write(randomBytes(n), () => {
+      req.write(randomBytes(n), (err) => {
+        if (err) return;
         sent += n;
         progress(sent);
         setTimeout(next, pauseMs);

@@ -19,7 +19,7 @@ import {
 import { startCluster, type Cluster } from './helpers/cluster.js';
 import { engine } from './helpers/engines.js';
 import { call, signIn, type Session } from './helpers/api.js';
-import { outcome } from './helpers/tokens.js';
+import { outcome, waitFor } from './helpers/tokens.js';
 
 const available = engine('postgres', 'ceph');
 const MiB = 1024 * 1024;
@@ -138,6 +138,39 @@ describe('a cluster of three nodes', { skip: available.skip }, () => {
     const out = await call(cluster.nodes[2], 'DELETE', '/session', { as: { session: admin } });
     assert.equal(out.status, 204, out.text);
     for (const node of cluster.nodes) assert.equal((await call(node, 'GET', '/session', { as: { session: admin } })).status, 401);
+  });
+
+  test('failed sign-ins count on every node: the limit holds whichever node a client tries', async () => {
+    const email = `guesser-${process.pid}@example.com`;
+    for (let i = 0; i < 5; i++) {
+      const r = await call(cluster.nodes[i % 3], 'POST', '/session', { json: { email, password: `wrong-${i}` } });
+      assert.equal(r.status, 401, r.text);
+    }
+    for (const node of cluster.nodes) {
+      const r = await call(node, 'POST', '/session', { json: { email, password: 'wrong-again' } });
+      assert.equal(r.status, 429, `${node.id}: ${r.text}`);
+      assert.ok(Number(r.headers.get('retry-after')) > 0);
+    }
+  });
+
+  test('usage counted on every node adds up in one report', async () => {
+    const bucket = bucketName('usage');
+    await s3[0].send(new CreateBucketCommand({ Bucket: bucket }));
+    for (let i = 0; i < 3; i++) {
+      for (let k = 0; k < 2; k++) await s3[i].send(new PutObjectCommand({ Bucket: bucket, Key: `n${i}-${k}`, Body: randomBytes(1000) }));
+    }
+    const admin = await adminSession(cluster);
+    const projectId = (await call(cluster.nodes[0], 'GET', '/projects', { as: { session: admin } })).body.items[0].id as string;
+    // Each node writes its counters every 5 s, adding to the same rows.
+    await waitFor(
+      'the three nodes\' writes in the report',
+      async () => {
+        const r = await call(cluster.nodes[2], 'GET', `/projects/${projectId}/usage?bucket=${bucket}`, { as: { session: admin } });
+        const today = r.body.days[r.body.days.length - 1];
+        return today.requests.write === 6 && today.bytesIn === 6000;
+      },
+      20_000,
+    );
   });
 
   test('metrics: requests by operation and status, latency, bytes, backend errors, node info', async () => {

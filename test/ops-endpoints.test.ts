@@ -1,0 +1,179 @@
+// /healthz, /readyz and /metrics on the embedded configuration, and a graceful drain: what a
+// load balancer and Prometheus see of a node (the cluster tests see them on PostgreSQL and Ceph).
+
+import assert from 'node:assert/strict';
+import { mkdir, rename } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { outcome } from './helpers/tokens.js';
+import { createOpsHandler } from '../src/ops/ops-handler.js';
+import { Metrics } from '../src/ops/metrics.js';
+
+/**
+ * A PUT through a presigned URL that sends `size` bytes slowly; `done` resolves with the status,
+ * `started` once a few chunks are out (so the server is handling the request).
+ */
+function slowPut(url: string, size: number, chunkMs: number): { done: Promise<number>; started: Promise<void> } {
+  let started!: () => void;
+  const startedP = new Promise<void>((r) => (started = r));
+  const done = new Promise<number>((resolve, reject) => {
+    const req = httpRequest(url, { method: 'PUT', headers: { 'content-length': size } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    let sent = 0;
+    const next = () => {
+      if (sent >= size) return void req.end();
+      const n = Math.min(64 * 1024, size - sent);
+      req.write(randomBytes(n), (err) => {
+        if (err) return;
+        sent += n;
+        if (sent >= 8 * 64 * 1024) started();
+        setTimeout(next, chunkMs);
+      });
+    };
+    next();
+  });
+  done.catch(() => undefined); // awaited by the test, maybe after it fails
+  return { done, started: startedP };
+}
+
+describe('operations endpoints', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+
+  test('/healthz and /readyz answer with the node id; /readyz names a backend that does not answer', async () => {
+    const health = await fetch(`${server.url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(health.headers.get('cache-control'), 'no-store');
+    const nodeId = server.services.nodeId;
+    assert.deepEqual(await health.json(), { status: 'ok', nodeId });
+    const ready = await fetch(`${server.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', nodeId, metadata: 'ok', blobs: 'ok' });
+    assert.equal((await fetch(`${server.url}/readyz`, { method: 'HEAD' })).status, 200);
+
+    // The blob folder gone (a lost mount): not ready, and which backend is at fault.
+    const blobs = join(server.dataDir, 'blobs');
+    await rename(blobs, `${blobs}.away`);
+    try {
+      const down = await fetch(`${server.url}/readyz`);
+      assert.equal(down.status, 503);
+      const body = (await down.json()) as Record<string, string>;
+      assert.equal(body.status, 'not ready');
+      assert.equal(body.metadata, 'ok');
+      assert.match(body.blobs, /^unreachable: /);
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200, 'alive all the same');
+    } finally {
+      await rename(`${blobs}.away`, blobs);
+    }
+    assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+  });
+
+  test('/metrics: Prometheus text with requests by operation and status, latency and bytes', async () => {
+    const s3 = server.client();
+    await s3.send(new CreateBucketCommand({ Bucket: 'ops-metrics' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'ops-metrics', Key: 'k', Body: randomBytes(2048) }));
+    await s3.send(new GetObjectCommand({ Bucket: 'ops-metrics', Key: 'k' })).then((r) => r.Body!.transformToByteArray());
+    await outcome(s3.send(new GetObjectCommand({ Bucket: 'ops-metrics', Key: 'nope' })));
+    const res = await fetch(`${server.url}/metrics`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    for (const pattern of [
+      /# TYPE skep_requests_total counter/,
+      /skep_requests_total\{api="s3",operation="PutObject",status="200"\} 1\b/,
+      /skep_requests_total\{api="s3",operation="GetObject",status="200"\} 1\b/,
+      /skep_requests_total\{api="s3",operation="GetObject",status="404"\} 1\b/,
+      /skep_requests_total\{api="ops",operation="GET",status="200"\} \d+/,
+      /# TYPE skep_request_duration_seconds histogram/,
+      /skep_request_duration_seconds_count\{api="s3",operation="PutObject"\} 1\b/,
+      /skep_received_bytes_total\{api="s3"\} 2048\b/,
+      /skep_sent_bytes_total\{api="s3"\} \d{4,}/,
+      /skep_backend_errors_total\{backend="metadata"\} 0\b/,
+      /skep_node_info\{node_id="[^"]+",version="\d+\.\d+\.\d+",metadata="sqlite",blobs="folder"\} 1/,
+      /skep_nodejs_eventloop_lag_seconds \d/,
+    ]) {
+      assert.match(text, pattern);
+    }
+  });
+
+  test('a signed request, or one with a query, for /metrics is S3\'s: a bucket of that name', async () => {
+    const s3 = server.client();
+    const signed = await outcome(s3.send(new ListObjectsV2Command({ Bucket: 'metrics' })));
+    assert.deepEqual([signed.ok, !signed.ok && signed.code], [false, 'NoSuchBucket']);
+    await s3.send(new CreateBucketCommand({ Bucket: 'metrics' }));
+    assert.equal((await outcome(s3.send(new ListObjectsV2Command({ Bucket: 'metrics' })))).ok, true);
+    const queried = await fetch(`${server.url}/metrics?list-type=2`);
+    assert.equal(queried.status, 403, 'anonymous S3 listing, not the metrics');
+    assert.match(await queried.text(), /<Code>AccessDenied<\/Code>/);
+  });
+
+  test('/readyz says draining once the node stops', async () => {
+    const handler = createOpsHandler({ nodeId: 'n', metrics: new Metrics(), draining: () => true, checks: { metadata: async () => undefined, blobs: async () => undefined } });
+    const { createServer } = await import('node:http');
+    const srv = createServer((req, res) => void handler(req, res)).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    try {
+      const r = await fetch(`http://127.0.0.1:${(srv.address() as { port: number }).port}/readyz`);
+      assert.equal(r.status, 503);
+      assert.deepEqual(await r.json(), { status: 'draining', nodeId: 'n', metadata: 'ok', blobs: 'ok' });
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+describe('graceful drain', () => {
+  test('requests in flight finish and are stored; new connections are refused; then the stores close', async () => {
+    const server = await startTestServer();
+    try {
+      const s3 = server.client();
+      await s3.send(new CreateBucketCommand({ Bucket: 'drain' }));
+      const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'drain', Key: 'k' }), { expiresIn: 600 });
+      const put = slowPut(url, 2 * 1024 * 1024, 20);
+      await put.started;
+      const drained = server.drain(30_000);
+      await new Promise((r) => setTimeout(r, 100));
+      await assert.rejects(fetch(`${server.url}/healthz`), 'no new connections');
+      assert.equal(await put.done, 200, 'the upload in flight is acknowledged');
+      await drained;
+      // The object was committed before the stores closed: a new server on the folder has it.
+      const again = await startTestServer({ dataDir: server.dataDir });
+      try {
+        const got = await again.client().send(new GetObjectCommand({ Bucket: 'drain', Key: 'k' }));
+        assert.equal((await got.Body!.transformToByteArray()).length, 2 * 1024 * 1024);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a request that outlasts the drain timeout is cut, and the drain ends on time', async () => {
+    const server = await startTestServer();
+    try {
+      const s3 = server.client();
+      await s3.send(new CreateBucketCommand({ Bucket: 'drain' }));
+      const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'drain', Key: 'slow' }), { expiresIn: 600 });
+      const put = slowPut(url, 64 * 1024 * 1024, 50);
+      await put.started;
+      const t0 = Date.now();
+      await server.drain(500);
+      const took = Date.now() - t0;
+      assert.ok(took >= 450 && took < 5000, `drained in ${took} ms`);
+      await assert.rejects(put.done, 'the upload was cut');
+    } finally {
+      await server.stop();
+    }
+  });
+});
