@@ -116,6 +116,29 @@ async function openMetadata(dataDir: string, storage: StorageSettings, nodeId: s
   return openSqliteStore(join(dataDir, 'metadata.sqlite'), { nodeId, onError });
 }
 
+/**
+ * Just the two stores the settings name, without the services (for `skep migrate`, which copies
+ * from one deployment's stores to another's).
+ */
+export async function openStorage(dataDir: string, storage: StorageSettings, log: Logger): Promise<{ meta: MetadataStore; blobs: BlobStore; close(): Promise<void> }> {
+  await secureDataFolder(dataDir, log);
+  const meta = await openMetadata(dataDir, storage, storage.nodeId ?? defaultNodeId(), { clock: () => new Date(), log });
+  try {
+    const blobs = await openBlobs(dataDir, storage);
+    return {
+      meta,
+      blobs,
+      async close() {
+        await meta.close();
+        await blobs.close();
+      },
+    };
+  } catch (err) {
+    await meta.close();
+    throw err;
+  }
+}
+
 async function openBlobs(dataDir: string, storage: StorageSettings): Promise<BlobStore> {
   const s3 = parseS3BlobUrl(storage.blobs);
   if (s3) return openS3BlobStore({ ...storage.s3, bucket: s3.bucket, prefix: s3.prefix });

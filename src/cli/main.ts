@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { serveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { OPERATOR_COMMANDS } from './operator.js';
+import { migrateCommand } from './migrate.js';
 import { DomainError } from '../util/domain-error.js';
 import { S3Error } from '../s3/errors.js';
 
@@ -79,11 +80,21 @@ async function serve(argv: string[]): Promise<void> {
   }
 }
 
+/** Flag and validation errors are the user's to fix: say what, without a stack. */
+function rethrowPlain(err: unknown): never {
+  if (err instanceof DomainError || err instanceof S3Error || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+    throw new Error((err as Error).message);
+  }
+  throw err;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'migrate':
+      return migrateCommand(rest, (text) => process.stdout.write(text)).catch(rethrowPlain);
     case undefined:
     case 'help':
     case '--help':
@@ -96,15 +107,7 @@ export async function main(argv: string[]): Promise<void> {
         process.stderr.write(USAGE);
         throw new Error(`unknown command: ${command}`);
       }
-      try {
-        await operator(rest, { out: (text) => process.stdout.write(text) });
-      } catch (err) {
-        // Flag and validation errors are the user's to fix: say what, without a stack.
-        if (err instanceof DomainError || err instanceof S3Error || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-          throw new Error((err as Error).message);
-        }
-        throw err;
-      }
+      await operator(rest, { out: (text) => process.stdout.write(text) }).catch(rethrowPlain);
     }
   }
 }

@@ -500,6 +500,14 @@ export interface MetadataStore {
    */
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<T>;
 
+  // copying a whole database to another (skep migrate; see table-copy.ts)
+  /** Tables this code does not know how to copy (a newer schema); empty when it knows them all. */
+  unknownTables(): Promise<string[]>;
+  /** Every row of the tables a migration copies, a page at a time, parents before children. */
+  exportRows(): AsyncIterable<{ table: string; rows: Record<string, unknown>[] }>;
+  /** Inserts rows exported from a store of the same schema. */
+  importRows(table: string, rows: Record<string, unknown>[]): Promise<void>;
+
   /** Throws when the database does not answer (for readiness checks). */
   ping(): Promise<void>;
 

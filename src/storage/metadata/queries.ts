@@ -49,6 +49,7 @@ import * as tokens from './token-queries.js';
 import * as users from './user-queries.js';
 import * as usage from './usage-queries.js';
 import * as ledger from './blob-ledger-queries.js';
+import * as copy from './table-copy.js';
 import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 import { inTransaction } from './transaction.js';
 import { isStoreError } from './store-errors.js';
@@ -677,6 +678,24 @@ export class KyselyMetadataStore implements MetadataStore {
 
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
     return this.runExclusive(name, fn);
+  }
+
+  // ---- whole-database copy (table-copy.ts) ----
+
+  unknownTables(): Promise<string[]> {
+    return copy.unknownTables(this.db);
+  }
+
+  async *exportRows(): AsyncIterable<{ table: string; rows: Record<string, unknown>[] }> {
+    for (const table of copy.COPIED_TABLES) {
+      for await (const rows of copy.tableRows(this.db, table)) yield { table: table.name, rows };
+    }
+  }
+
+  async importRows(table: string, rows: Record<string, unknown>[]): Promise<void> {
+    const known = copy.COPIED_TABLES.find((t) => t.name === table);
+    if (!known) throw new Error(`not a table a migration copies: ${table}`);
+    await copy.insertRows(this.db, known.name, rows);
   }
 
   async ping(): Promise<void> {
