@@ -97,24 +97,32 @@ export interface RequestOptions {
   read?: 'collect' | 'md5' | 'count';
 }
 
-export class S3Http {
-  readonly agent: http.Agent;
-  private readonly host: string;
-  private readonly port: number;
+/** One server of a target: its address and a keep-alive agent. */
+interface Endpoint {
+  host: string;
+  port: number;
+  agent: http.Agent;
+}
 
+export class S3Http {
+  private readonly endpoints: Endpoint[];
+  private turn = 0;
+
+  /** `endpoint`: one server, or several (the nodes of one cluster) that take requests in turn. */
   constructor(
-    endpoint: string,
+    endpoint: string | readonly string[],
     private readonly signer: Signer,
     maxSockets: number,
   ) {
-    const url = new URL(endpoint);
-    this.host = url.hostname;
-    this.port = Number(url.port);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+    this.endpoints = (typeof endpoint === 'string' ? [endpoint] : endpoint).map((e) => {
+      const url = new URL(e);
+      return { host: url.hostname, port: Number(url.port), agent: new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' }) };
+    });
   }
 
   async request(opts: RequestOptions): Promise<Response> {
-    const headers: Record<string, string> = { host: `${this.host}:${this.port}`, ...(opts.headers ?? {}) };
+    const { host, port, agent } = this.endpoints[this.turn++ % this.endpoints.length];
+    const headers: Record<string, string> = { host: `${host}:${port}`, ...(opts.headers ?? {}) };
     const body = opts.body;
     let payloadHash = EMPTY_SHA256;
     if (body !== undefined) {
@@ -130,7 +138,7 @@ export class S3Http {
       }
     }
     const pathAndQuery = this.signer.sign(opts.method, opts.path, opts.query ?? [], headers, payloadHash);
-    const req = http.request({ host: this.host, port: this.port, method: opts.method, path: pathAndQuery, headers, agent: this.agent });
+    const req = http.request({ host, port, method: opts.method, path: pathAndQuery, headers, agent });
     const responded = once(req, 'response') as Promise<[http.IncomingMessage]>;
     // Surface request errors through `responded` (once() rejects on 'error').
     if (body === undefined) req.end();
@@ -166,7 +174,7 @@ export class S3Http {
   }
 
   close(): void {
-    this.agent.destroy();
+    for (const e of this.endpoints) e.agent.destroy();
   }
 }
 

@@ -67,15 +67,33 @@ export function readThreadCpu(pid: number): ThreadCpu {
   return out;
 }
 
-/** Samples a process's RSS every `intervalMs` and keeps the maximum seen. */
+/** The figures of a group of processes (the nodes of one target), added up. */
+export function readMemoryOf(pids: readonly number[]): MemoryReading | null {
+  const each = pids.map(readMemory);
+  if (each.some((m) => m === null)) return null;
+  return { rssMiB: each.reduce((n, m) => n + m!.rssMiB, 0), hwmMiB: each.reduce((n, m) => n + m!.hwmMiB, 0) };
+}
+
+export function readCpuSecondsOf(pids: readonly number[]): number {
+  return pids.reduce((n, pid) => n + readCpuSeconds(pid), 0);
+}
+
+export function readThreadCpuOf(pids: readonly number[]): ThreadCpu {
+  return pids.map(readThreadCpu).reduce((a, b) => ({ main: a.main + b.main, other: a.other + b.other }), { main: 0, other: 0 });
+}
+
+/** Samples the RSS of a process (or the sum over a group) every `intervalMs` and keeps the maximum seen. */
 export class RssSampler {
   private timer: NodeJS.Timeout | undefined;
   maxRssMiB = 0;
+  private readonly pids: readonly number[];
 
   constructor(
-    private readonly pid: number,
+    pid: number | readonly number[],
     private readonly intervalMs = 100,
-  ) {}
+  ) {
+    this.pids = typeof pid === 'number' ? [pid] : pid;
+  }
 
   start(): this {
     this.sample();
@@ -85,7 +103,7 @@ export class RssSampler {
   }
 
   sample(): MemoryReading | null {
-    const m = readMemory(this.pid);
+    const m = readMemoryOf(this.pids);
     if (m && m.rssMiB > this.maxRssMiB) this.maxRssMiB = m.rssMiB;
     return m;
   }

@@ -64,11 +64,20 @@ function table(header: string[], rows: string[][], alignLeft = 1): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** Columns for skep on the distributed configuration (--backend postgres,ceph), when they ran. */
+const EXTRA_COLUMNS: [string, string][] = [
+  ['skep-base', 'skep base'],
+  ['skep-pg-ceph', 'skep pg+ceph'],
+  ['skep-pg-ceph-x3', 'skep pg+ceph x3'],
+];
+
 export function renderTable(results: TargetResult[], rows: Row[]): string {
   const by = (name: string) => results.find((r) => r.target === name);
   const skep = by('skep');
   const s3rver = by('s3rver');
   const ceiling = by('ceiling');
+  const base = by('skep-base');
+  const distributed = EXTRA_COLUMNS.filter(([name]) => by(name)).map(([name, label]) => ({ t: by(name), label }));
   const out: string[][] = [];
   let flagged = false;
   const mark = (t: TargetResult | undefined, row: Row) => {
@@ -85,22 +94,30 @@ export function renderTable(results: TargetResult[], rows: Row[]): string {
     const c = v(ceiling);
     const rs = ratio(a, b);
     const rc = ratio(a, c);
+    const rb = ratio(a, v(base));
     // "ahead": skep better than s3rver on this row.
     const ahead = rs === undefined ? '' : (row.higherIsBetter ? rs >= 1 : rs <= 1) ? 'yes' : 'NO';
     out.push([
       row.label,
       fmt(a, row.digits) + mark(skep, row),
+      ...distributed.map(({ t }) => fmt(v(t), row.digits) + mark(t, row)),
       fmt(b, row.digits) + mark(s3rver, row),
       (row.label.startsWith('ListV2') && c !== undefined && typeof c === 'number' ? `${fmt(c, row.digits)}*` : fmt(c, row.digits)) + mark(ceiling, row),
+      ...(base ? [rb === undefined ? '-' : `${rb.toFixed(2)}x`] : []),
       rs === undefined ? '-' : `${rs.toFixed(2)}x`,
       rc === undefined ? '-' : `${rc.toFixed(2)}x`,
       ahead,
     ]);
   }
   return (
-    table(['scenario', 'skep', 's3rver', 'ceiling', 'skep/s3rver', 'skep/ceiling', 'skep ahead'], out) +
+    table(['scenario', 'skep', ...distributed.map((d) => d.label), 's3rver', 'ceiling', ...(base ? ['skep/base'] : []), 'skep/s3rver', 'skep/ceiling', 'skep ahead'], out) +
     '\n  ratios are value/value: above 1 is better for ops/s and MiB/s, below 1 is better for ms and MiB.' +
     '\n  * the ceiling answers a list with a fixed, tiny XML document: a bound on request overhead, not a real listing.' +
+    (base ? '\n  skep base: the --baseline checkout, run in the same interleaved rounds.' : '') +
+    (distributed.some((d) => d.label.includes('pg'))
+      ? '\n  skep pg+ceph: metadata in PostgreSQL (fsync on), blobs in Ceph through its S3 gateway (one OSD on the in-memory store:' +
+        '\n  no disk writes, no replication), all on this machine\'s cores; x3: three nodes taking requests in turn, RSS summed over them.'
+      : '') +
     (flagged ? '\n  ! some operations of the best round failed (see the log); the figures are those of the operations that succeeded.' : '')
   );
 }

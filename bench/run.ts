@@ -10,7 +10,11 @@
 //   --large-only           only those runs
 //   --large-size-gib N     size of the single PUT (default 5; 0 skips it)
 //   --multipart-size-gib N size of the multipart upload (default 10; 0 skips it)
-//   --targets a,b          subset of skep,s3rver,ceiling
+//   --targets a,b          subset of skep,s3rver,ceiling (and skep-pg-ceph,skep-pg-ceph-x3)
+//   --backend postgres,ceph
+//                          also skep on the distributed configuration: metadata in PostgreSQL and
+//                          blobs in Ceph (a throwaway cluster of each, started here), one node and
+//                          three nodes, in the same table
 //   --scenarios a,b        subset of put-small,get-small,list,put-large,get-large
 //   --quick                fewer operations, one round (a smoke run)
 //   --rounds N             rounds per scenario and target (default 3; the best is reported)
@@ -19,6 +23,8 @@
 //   --client-overhead      compare the CPU cost per request of this client and the AWS SDK v3
 //   --no-build             do not rebuild dist/ even if src/ is newer
 //   --skep-dir DIR         benchmark another (already built) skep checkout, e.g. a snapshot of HEAD
+//   --baseline DIR         also run that (built) checkout as "skep base", beside this one, in the
+//                          same interleaved rounds: a before/after comparison on one machine state
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
@@ -27,7 +33,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Contents, GiB, KiB, MiB } from './data.js';
 import { ScenarioRunner, SCENARIOS, type BenchConfig, type ScenarioId, type TargetResult } from './scenarios.js';
-import { ROOT, TARGETS, startTarget, type TargetName } from './targets.js';
+import { DISTRIBUTED_TARGETS, ROOT, TARGETS, startTarget, type DistributedEngines, type TargetName } from './targets.js';
+import { startPostgres, type PostgresEngine } from '../test/engines/postgres.js';
+import { startCeph, type CephEngine } from '../test/engines/ceph.js';
+import { isAlive } from '../test/engines/process-util.js';
 import { buildRows, renderCpuTable, renderTable } from './report.js';
 import { summariseProfile } from './profile.js';
 import { runLarge } from './large.js';
@@ -49,6 +58,8 @@ const { values: args } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'skep-dir': { type: 'string' },
     rounds: { type: 'string' },
+    backend: { type: 'string' },
+    baseline: { type: 'string' },
   },
   strict: true,
 });
@@ -102,7 +113,16 @@ async function main(): Promise<void> {
     rounds: Number(args.rounds ?? (quick ? 1 : 3)),
     scenarios: new Set<ScenarioId>(list(args.scenarios, SCENARIOS)),
   };
-  const targets = list<TargetName>(args.targets, TARGETS);
+  const distributedNames = Object.keys(DISTRIBUTED_TARGETS) as TargetName[];
+  const backend = args.backend?.split(',').map((b) => b.trim()).sort().join(',');
+  if (backend !== undefined && backend !== 'ceph,postgres') throw new Error(`--backend takes postgres,ceph (got ${args.backend})`);
+  const baselineDir = args.baseline ? resolve(args.baseline) : undefined;
+  const targets = args.targets
+    ? list<TargetName>(args.targets, [...TARGETS, ...distributedNames, 'skep-base'])
+    : backend
+      ? (['skep', ...distributedNames, 's3rver', 'ceiling'] as TargetName[])
+      : [...TARGETS];
+  if (baselineDir && !targets.includes('skep-base')) targets.splice(1, 0, 'skep-base');
   const env: Record<string, string> = args.threadpool ? { UV_THREADPOOL_SIZE: args.threadpool } : {};
   const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'skep-bench-prof-')) : undefined;
   const contents = new Contents(4 * KiB);
@@ -113,6 +133,14 @@ async function main(): Promise<void> {
   let loadEnd = NaN;
 
   if (skepDir) log(`skep from ${skepDir}`);
+  let engines: DistributedEngines | undefined;
+  const engineProcesses: Array<PostgresEngine | CephEngine> = [];
+  if (targets.some((t) => distributedNames.includes(t))) {
+    log('starting PostgreSQL (fsync on) and a single-node Ceph cluster for the distributed targets...');
+    const [pgEngine, cephEngine] = await Promise.all([startPostgres({ fsync: true }), startCeph()]);
+    engineProcesses.push(pgEngine, cephEngine);
+    engines = { postgresUrl: pgEngine.url, ceph: cephEngine };
+  }
   log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); client: raw SigV4 node:http, keep-alive`);
   if (!args['large-only']) {
     // All servers up at once (an idle one costs nothing); each scenario then runs on each target
@@ -121,7 +149,13 @@ async function main(): Promise<void> {
     const dead = new Set<string>();
     try {
       for (const name of targets) {
-        const target = await startTarget(name, { cpuProfDir: profDir && name !== 'ceiling' ? join(profDir, name) : undefined, env, skepDir });
+        const target = await startTarget(name, {
+          cpuProfDir: profDir && name !== 'ceiling' && !distributedNames.includes(name) ? join(profDir, name) : undefined,
+          env,
+          skepDir,
+          engines,
+          baselineDir,
+        });
         running.push(new ScenarioRunner(target, cfg, contents, log));
       }
       loadStart = loadavg()[0];
@@ -155,6 +189,11 @@ async function main(): Promise<void> {
         const errText = runner.target.stderr().trim();
         if (errText) log(`  ${result.target} stderr (tail):\n${errText.slice(-1500)}`);
       }
+      // A gateway that died explains failed operations better than the failures do.
+      for (const e of engineProcesses) {
+        for (const d of e.daemons) if (!isAlive(d.pid)) failures.push(`engine ${d.name} (pid ${d.pid}) died during the run`);
+      }
+      await Promise.all(engineProcesses.map((e) => e.stop()));
     }
     loadEnd = loadavg()[0];
 

@@ -3,7 +3,7 @@
 
 import { S3Http, Signer, expectOk, type Response } from './client.js';
 import { Contents, MiB, md5Hex } from './data.js';
-import { readCpuSeconds, readThreadCpu, RssSampler } from './proc.js';
+import { readCpuSecondsOf, readThreadCpuOf, RssSampler } from './proc.js';
 import type { RunningTarget } from './targets.js';
 
 export interface BenchConfig {
@@ -139,10 +139,11 @@ export class ScenarioRunner {
   ) {
     this.signer = new Signer(target.creds);
     this.realS3 = target.name !== 'ceiling';
-    this.sampler = new RssSampler(target.pid, 100).start();
+    this.sampler = new RssSampler(target.pids, 100).start();
     this.rssStart = this.sampler.sample()?.rssMiB ?? NaN;
-    this.small = new S3Http(target.url, this.signer, cfg.smallConcurrency);
-    this.large = new S3Http(target.url, this.signer, cfg.largeConcurrency);
+    // A target of several nodes gets its requests in turn, as a round-robin load balancer would.
+    this.small = new S3Http(target.urls, this.signer, cfg.smallConcurrency);
+    this.large = new S3Http(target.urls, this.signer, cfg.largeConcurrency);
     for (const n of [0, cfg.largeCount - 1]) this.expectedMd5.set(n, contents.largeMd5(n, cfg.largeSize));
   }
 
@@ -162,16 +163,16 @@ export class ScenarioRunner {
     id: ScenarioId,
     run: () => Promise<LoopResult & { bytesPerOp?: number; keepLatencies?: boolean }>,
   ): Promise<ScenarioResult> {
-    const cpu0 = readCpuSeconds(this.target.pid);
-    const threads0 = readThreadCpu(this.target.pid);
+    const cpu0 = readCpuSecondsOf(this.target.pids);
+    const threads0 = readThreadCpuOf(this.target.pids);
     const client0 = process.cpuUsage();
     let result: ScenarioResult;
     try {
       const r = await run();
       const ops = r.latencies.length;
       if (ops === 0) throw new Error(r.firstError ?? 'no operation ran');
-      const serverCpu = readCpuSeconds(this.target.pid) - cpu0;
-      const threads1 = readThreadCpu(this.target.pid);
+      const serverCpu = readCpuSecondsOf(this.target.pids) - cpu0;
+      const threads1 = readThreadCpuOf(this.target.pids);
       const perOp = (k: 'main' | 'other') => ((threads1[k] - threads0[k]) * 1000) / ops;
       const c = process.cpuUsage(client0);
       const sorted = r.keepLatencies === false ? undefined : [...r.latencies].sort((a, b) => a - b);
@@ -194,7 +195,7 @@ export class ScenarioRunner {
       result = { id, ops: 0, failedOps: 0, seconds: 0, opsPerSec: NaN, serverCpuMsPerOp: NaN, serverThreadsMsPerOp: { main: NaN, other: NaN }, serverCores: NaN, clientCpuMsPerOp: NaN, error: (err as Error).message };
     }
     (this.rounds[id] ??= []).push(result);
-    const name = this.target.name.padEnd(8);
+    const name = this.target.name.padEnd(15);
     if (result.error) this.log(`  ${id} ${name} ERROR ${result.error}`);
     else {
       if (result.failedOps > 0) this.log(`  ${id} ${name} ${result.failedOps} operations FAILED; first: ${result.firstError}`);

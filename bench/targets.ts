@@ -1,5 +1,7 @@
-// The three servers under test, each started as a child process on a free port with its own
-// temporary data folder: skep (compiled build), s3rver, and the bare-node "ceiling".
+// The servers under test, each started as a child process on a free port with its own
+// temporary data folder: skep (compiled build), s3rver, and the bare-node "ceiling"; with
+// --backend postgres,ceph also skep on the distributed configuration, one node and three nodes
+// sharing a PostgreSQL database and a Ceph bucket (engines the bench starts, see run.ts).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,19 +12,34 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Credentials } from './client.js';
+import pg from 'pg';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 
-export type TargetName = 'skep' | 's3rver' | 'ceiling';
+export type TargetName = 'skep' | 'skep-base' | 's3rver' | 'ceiling' | 'skep-pg-ceph' | 'skep-pg-ceph-x3';
 export const TARGETS: TargetName[] = ['skep', 's3rver', 'ceiling'];
+/** The distributed configuration's targets, and their node counts. */
+export const DISTRIBUTED_TARGETS: Partial<Record<TargetName, number>> = { 'skep-pg-ceph': 1, 'skep-pg-ceph-x3': 3 };
+
+/** Where the distributed targets keep their data: the engines the bench started. */
+export interface DistributedEngines {
+  /** A PostgreSQL superuser URL; each target gets a database of its own. */
+  postgresUrl: string;
+  ceph: { endpoint: string; accessKeyId: string; secretAccessKey: string };
+}
 
 export const SKEP_KEY: Credentials = { accessKeyId: 'SKBENCHROOTKEY000001', secretAccessKey: 'bench-root-secret-access-key-0123456789ab' };
 const S3RVER_KEY: Credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export interface RunningTarget {
   name: TargetName;
+  /** The first node's (the only one's, but for a cluster). */
   url: string;
   pid: number;
+  /** Every node of the target. */
+  urls: string[];
+  pids: number[];
   creds: Credentials;
   dataDir: string;
   /** Stops the process (SIGTERM, so a --cpu-prof profile gets written) and removes its data. */
@@ -38,6 +55,10 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Another built skep checkout to run instead of this one (its bin/skep.js and dist/). */
   skepDir?: string;
+  /** The engines of the distributed targets. */
+  engines?: DistributedEngines;
+  /** A built checkout of skep to run as 'skep-base' (--baseline), to compare two versions in one run. */
+  baselineDir?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -110,6 +131,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 export async function startTarget(name: TargetName, opts: StartOptions = {}): Promise<RunningTarget> {
+  const nodes = DISTRIBUTED_TARGETS[name];
+  if (nodes !== undefined) return startCluster(name, nodes, opts);
   const dataDir = await mkdtemp(join(tmpdir(), `skep-bench-${name}-`));
   const port = await freePort();
   const baseEnv = { ...process.env, ...(opts.env ?? {}) };
@@ -117,9 +140,11 @@ export async function startTarget(name: TargetName, opts: StartOptions = {}): Pr
   let stderr: () => string;
   let creds: Credentials;
   let url = `http://127.0.0.1:${port}`;
-  if (name === 'skep') {
+  if (name === 'skep' || name === 'skep-base') {
     const node = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
-    ({ child, stderr } = launch([...node, join(opts.skepDir ?? ROOT, 'bin/skep.js'), 'serve', '--port', String(port), '--data', dataDir, '--log-level', 'warn'], {
+    const dir = name === 'skep-base' ? opts.baselineDir : opts.skepDir;
+    if (name === 'skep-base' && !dir) throw new Error('skep-base needs --baseline DIR');
+    ({ child, stderr } = launch([...node, join(dir ?? ROOT, 'bin/skep.js'), 'serve', '--port', String(port), '--data', dataDir, '--log-level', 'warn'], {
       ...baseEnv,
       SKEP_ROOT_ACCESS_KEY_ID: SKEP_KEY.accessKeyId,
       SKEP_ROOT_SECRET_ACCESS_KEY: SKEP_KEY.secretAccessKey,
@@ -144,12 +169,78 @@ export async function startTarget(name: TargetName, opts: StartOptions = {}): Pr
     name,
     url,
     pid: child.pid!,
+    urls: [url],
+    pids: [child.pid!],
     creds,
     dataDir,
     stderr,
     async stop() {
       await stopChild(child);
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The bench's master key for the distributed targets (their nodes must share one). */
+const BENCH_MASTER_KEY = '62656e63682d6d61737465722d6b65792d666f722d736b65702d303132333435';
+
+/**
+ * skep on PostgreSQL and Ceph: `nodes` processes sharing a database and a backend bucket made
+ * for this target, each with its own data folder; requests go to them in turn.
+ */
+async function startCluster(name: TargetName, nodes: number, opts: StartOptions): Promise<RunningTarget> {
+  const engines = opts.engines;
+  if (!engines) throw new Error(`${name} needs --backend postgres,ceph`);
+  const tag = `bench_${name.replace(/-/g, '_')}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: engines.postgresUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database "${tag}"`);
+  } finally {
+    await admin.end();
+  }
+  const dbUrl = new URL(engines.postgresUrl);
+  dbUrl.pathname = `/${tag}`;
+  const bucket = tag.replace(/_/g, '-');
+  const s3 = new S3Client({ endpoint: engines.ceph.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: engines.ceph });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    s3.destroy();
+  }
+  const dataDirs = await Promise.all(Array.from({ length: nodes }, () => mkdtemp(join(tmpdir(), `skep-bench-${name}-`))));
+  const started = await Promise.all(
+    dataDirs.map(async (dataDir, i) => {
+      const port = await freePort();
+      const { child, stderr } = launch([join(opts.skepDir ?? ROOT, 'bin/skep.js'), 'serve', '--port', String(port), '--data', dataDir, '--log-level', 'warn', '--node-id', `${name}-${i + 1}`], {
+        ...process.env,
+        ...(opts.env ?? {}),
+        SKEP_ROOT_ACCESS_KEY_ID: SKEP_KEY.accessKeyId,
+        SKEP_ROOT_SECRET_ACCESS_KEY: SKEP_KEY.secretAccessKey,
+        SKEP_MASTER_KEY: BENCH_MASTER_KEY,
+        SKEP_METADATA_URL: dbUrl.toString(),
+        SKEP_BLOBS: `s3://${bucket}`,
+        SKEP_BLOBS_ENDPOINT: engines.ceph.endpoint,
+        SKEP_BLOBS_ACCESS_KEY_ID: engines.ceph.accessKeyId,
+        SKEP_BLOBS_SECRET_ACCESS_KEY: engines.ceph.secretAccessKey,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      });
+      const m = await waitForLine(child, /listening on (http:\/\/\S+)/, 60_000, stderr);
+      return { child, stderr, url: m[1], dataDir };
+    }),
+  );
+  return {
+    name,
+    url: started[0].url,
+    pid: started[0].child.pid!,
+    urls: started.map((n) => n.url),
+    pids: started.map((n) => n.child.pid!),
+    creds: SKEP_KEY,
+    dataDir: dataDirs[0],
+    stderr: () => started.map((n, i) => (n.stderr() ? `[node ${i + 1}] ${n.stderr()}` : '')).join(''),
+    async stop() {
+      await Promise.all(started.map((n) => stopChild(n.child)));
+      await Promise.all(dataDirs.map((d) => rm(d, { recursive: true, force: true })));
     },
   };
 }
