@@ -52,6 +52,8 @@ export class BlobLifecycle {
   private readonly lookups = new Set<Promise<void>>();
   /** Refs being written by this process: their pending records are renewed. */
   private readonly writing = new Set<string>();
+  /** Pending records waiting to be written together (see recordPending). */
+  private pendingBatch: Array<{ ref: string; done: (err?: unknown) => void }> = [];
   private renewTimer: NodeJS.Timeout | undefined;
   private pinTimer: NodeJS.Timeout | undefined;
   /** Refs whose pins this node has recorded in the store. */
@@ -78,7 +80,7 @@ export class BlobLifecycle {
   /** Streams `body` into a new blob, recorded as pending until a commit refers to it. */
   async write(body: Readable): Promise<BlobPart> {
     const ref = this.blobs.newRef();
-    await this.meta.recordPendingBlobs([ref], new Date());
+    await this.recordPending(ref);
     this.startWriting(ref);
     try {
       const written = await this.blobs.put(body, ref);
@@ -90,6 +92,29 @@ export class BlobLifecycle {
     } finally {
       this.stopWriting(ref);
     }
+  }
+
+  /**
+   * Records a blob as pending. The writes that start in one turn of the event loop share one
+   * statement (and one commit): under load, many uploads begin together.
+   */
+  private recordPending(ref: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.pendingBatch.length === 0) setImmediate(() => void this.flushPending());
+      this.pendingBatch.push({ ref, done: (err) => (err === undefined ? resolve() : reject(err)) });
+    });
+  }
+
+  private async flushPending(): Promise<void> {
+    const batch = this.pendingBatch;
+    this.pendingBatch = [];
+    let failure: unknown;
+    try {
+      await this.meta.recordPendingBlobs(batch.map((b) => b.ref), new Date());
+    } catch (err) {
+      failure = err ?? new Error('recording pending blobs failed');
+    }
+    for (const b of batch) b.done(failure);
   }
 
   private startWriting(ref: string): void {

@@ -2,7 +2,7 @@
 // Kysely<Database>. `adoptBlobs` and `releaseBlobs` run inside the transactions that commit rows,
 // so a blob is always either referenced by a row or recorded here.
 
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { BlobLedgerEntry, BlobLedgerState, BlobPart } from './metadata-store.js';
 import type { Database } from './schema.js';
 
@@ -24,6 +24,11 @@ export class BlobCollected extends Error {
 }
 
 export async function recordPending(db: Db, refs: readonly string[], at: Date, nodeId: string): Promise<void> {
+  if (refs.length === 1) {
+    // Every PUT does this: plain SQL, no query builder to run on the hot path.
+    await sql`insert into blob_ledger (ref, state, at, node_id) values (${refs[0]}, 'pending', ${at.getTime()}, ${nodeId})`.execute(db);
+    return;
+  }
   for (const part of batches(refs)) {
     await db
       .insertInto('blob_ledger')
@@ -45,6 +50,12 @@ export async function renewPending(db: Db, refs: readonly string[], at: Date): P
  */
 export async function adoptBlobs(trx: Db, refs: readonly string[]): Promise<void> {
   if (refs.length === 0) return;
+  if (refs.length === 1) {
+    // Every PUT does this: plain SQL, no query builder to run on the hot path.
+    const { rows } = await sql<{ state: string }>`delete from blob_ledger where ref = ${refs[0]} returning state`.execute(trx);
+    if (rows.some((r) => r.state !== 'pending')) throw new BlobCollected([refs[0]]);
+    return;
+  }
   const collected: string[] = [];
   for (const part of batches(refs)) {
     const gone = await trx.deleteFrom('blob_ledger').where('ref', 'in', part).returning(['ref', 'state']).execute();
