@@ -7,11 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Credentials } from './client.js';
+import { freePort } from '../test/engines/process-util.js';
 import pg from 'pg';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 
@@ -61,15 +61,7 @@ export interface StartOptions {
   baselineDir?: string;
 }
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as net.AddressInfo).port;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
+export { freePort };
 
 function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number, errText: () => string): Promise<RegExpExecArray> {
   return new Promise((resolveLine, reject) => {

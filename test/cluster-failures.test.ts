@@ -5,7 +5,7 @@
 // a pending lifetime of 3 s, a pass every half second) so its effects show within a test.
 
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -21,48 +21,18 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { readObject, md5Hex } from './helpers/s3.js';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 import { cephClient, engine } from './helpers/engines.js';
 import { outcome, waitFor } from './helpers/tokens.js';
+import { slowPut } from './helpers/slow-upload.js';
 import { parseS3BlobUrl } from '../src/storage/blob/s3-blob-store.js';
 import { openPostgresStore } from '../src/storage/metadata/postgres-store.js';
 
 const available = engine('postgres', 'ceph');
 const MiB = 1024 * 1024;
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function read(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await got.Body!.transformToByteArray());
-}
-
-/**
- * A PUT through a presigned URL whose body goes out `chunk` bytes at a time with a pause after
- * each: `progress` hears how much was sent. Resolves with the status, or rejects when the
- * connection breaks.
- */
-function slowPut(url: string, size: number, chunk: number, pauseMs: number, progress: (sent: number) => void = () => undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'PUT', headers: { 'content-length': size } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    let sent = 0;
-    const next = () => {
-      if (sent >= size) return void req.end();
-      const n = Math.min(chunk, size - sent);
-      req.write(randomBytes(n), (err) => {
-        if (err) return;
-        sent += n;
-        progress(sent);
-        setTimeout(next, pauseMs);
-      });
-    };
-    next();
-  });
-}
 
 /** Objects and unfinished multipart uploads in the cluster's backend bucket. */
 async function backend(cluster: Cluster): Promise<{ refs: string[]; uploads: number }> {
@@ -125,7 +95,7 @@ describe('a cluster of three nodes, when things go wrong', { skip: available.ski
         const body = randomBytes(16 * 1024 + k);
         try {
           await c.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-          acknowledged.set(key, md5(body));
+          acknowledged.set(key, md5Hex(body));
         } catch (err) {
           if (i !== victim) survivorErrors.push(`${key}: ${(err as Error).name} ${(err as Error).message}`);
           else await sleep(50);
@@ -140,11 +110,10 @@ describe('a cluster of three nodes, when things go wrong', { skip: available.ski
 
     // A large PUT streaming into the victim (a multipart upload to Ceph underneath), killed halfway.
     const url = await getSignedUrl(clients[victim], new PutObjectCommand({ Bucket: bucket, Key: 'big' }), { expiresIn: 600 });
-    let sent = 0;
-    const big = slowPut(url, 40 * MiB, 256 * 1024, 10, (s) => (sent = s));
-    await waitFor('20 MiB of the large PUT to be sent', async () => sent >= 20 * MiB, 60_000);
+    const big = slowPut(url, 40 * MiB, { chunk: 256 * 1024, pauseMs: 10 });
+    await waitFor('20 MiB of the large PUT to be sent', async () => big.sent() >= 20 * MiB, 60_000);
     cluster.nodes[victim].child.kill('SIGKILL');
-    await assert.rejects(big, 'the client of the killed node sees its connection break');
+    await assert.rejects(big.done, 'the client of the killed node sees its connection break');
     assert.equal((await cluster.nodes[victim].exited).signal, 'SIGKILL');
     await sleep(1000);
     writing = false;
@@ -153,14 +122,14 @@ describe('a cluster of three nodes, when things go wrong', { skip: available.ski
     assert.deepEqual(survivorErrors, [], 'nodes 1 and 3 served every request');
     assert.ok(acknowledged.size > 20, `${acknowledged.size} writes acknowledged`);
     for (const [key, sum] of acknowledged) {
-      assert.equal(md5(await read(clients[0], bucket, key)), sum, key);
-      assert.equal(md5(await read(clients[2], bucket, key)), sum, key);
+      assert.equal(md5Hex(await readObject(clients[0], bucket, key)), sum, key);
+      assert.equal(md5Hex(await readObject(clients[2], bucket, key)), sum, key);
     }
     const head = await outcome(clients[0].send(new HeadObjectCommand({ Bucket: bucket, Key: 'big' })));
     assert.equal(head.status, 404, 'the interrupted PUT left no object');
     // The acknowledged part survives its node: another node completes the upload with it.
     await clients[2].send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } }));
-    assert.ok((await read(clients[0], bucket, 'mp')).equals(part1));
+    assert.ok((await readObject(clients[0], bucket, 'mp')).equals(part1));
 
     // What the killed node was writing (a multipart upload to Ceph) is collected by the others:
     // the backend ends up holding exactly the blobs the metadata refers to.
@@ -176,7 +145,7 @@ describe('a cluster of three nodes, when things go wrong', { skip: available.ski
     // Restarted, the node serves again.
     const again = await cluster.start(victim);
     const c = again.client();
-    assert.equal(md5(await read(c, bucket, 'w-0-0')), acknowledged.get('w-0-0'));
+    assert.equal(md5Hex(await readObject(c, bucket, 'w-0-0')), acknowledged.get('w-0-0'));
   });
 
   test('a GET on one node while another overwrites the key gets every byte of the version it started', { timeout: 120_000 }, async () => {
@@ -213,8 +182,8 @@ describe('a cluster of three nodes, when things go wrong', { skip: available.ski
     assert.ok(oldRefs.every((r) => during.includes(r)), 'the old version\'s blobs are still there: the read on node 1 pins them');
 
     for await (const chunk of res) received.push(chunk as Buffer);
-    assert.equal(md5(Buffer.concat(received)), md5(Buffer.concat(parts)), 'every byte of the version the GET started on');
-    assert.equal((await read(b, bucket, 'k')).toString(), 'new');
+    assert.equal(md5Hex(Buffer.concat(received)), md5Hex(Buffer.concat(parts)), 'every byte of the version the GET started on');
+    assert.equal((await readObject(b, bucket, 'k')).toString(), 'new');
     // Once the read is over its pins lapse and the old blobs go.
     await waitFor(
       'the old version\'s blobs to be collected',
@@ -231,9 +200,8 @@ describe('a cluster of three nodes, when things go wrong', { skip: available.ski
     const node = cluster.nodes[2];
     const c = node.client();
     const url = await getSignedUrl(c, new PutObjectCommand({ Bucket: bucket, Key: 'in-flight' }), { expiresIn: 600 });
-    let sent = 0;
-    const put = slowPut(url, 4 * MiB, 128 * 1024, 40, (s) => (sent = s));
-    await waitFor('the upload to be under way', async () => sent >= MiB, 30_000);
+    const put = slowPut(url, 4 * MiB, { chunk: 128 * 1024, pauseMs: 40 });
+    await waitFor('the upload to be under way', async () => put.sent() >= MiB, 30_000);
     node.child.kill('SIGTERM');
     await sleep(300);
     const refused = await fetch(`${node.url}/healthz`).then(
@@ -241,11 +209,11 @@ describe('a cluster of three nodes, when things go wrong', { skip: available.ski
       () => 'refused',
     );
     assert.equal(refused, 'refused', 'no new connections while draining');
-    assert.equal(await put, 200, 'the upload in flight was acknowledged');
+    assert.equal(await put.done, 200, 'the upload in flight was acknowledged');
     const exit = await node.exited;
     assert.equal(exit.code, 0);
     assert.match(node.stdout(), /skep stopped \(SIGTERM\)/);
-    const stored = await read(cluster.nodes[0].client(), bucket, 'in-flight');
+    const stored = await readObject(cluster.nodes[0].client(), bucket, 'in-flight');
     assert.equal(stored.length, 4 * MiB, 'and stored, whole');
     await cluster.start(2);
   });

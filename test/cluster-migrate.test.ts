@@ -4,7 +4,7 @@
 // keys and uploads in progress. A corrupted blob in the source is reported, by object.
 
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,13 +13,13 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
-  GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { readObject, md5Hex } from './helpers/s3.js';
 import { cephSettings, engine, freshCephBucket, freshDatabase } from './helpers/engines.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { issue, skep, type Issued } from './helpers/tokens.js';
@@ -28,12 +28,7 @@ import type { StorageSettings } from '../src/wiring.js';
 
 const available = engine('postgres', 'ceph');
 const MiB = 1024 * 1024;
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
-async function read(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await got.Body!.transformToByteArray());
-}
 
 describe('skep migrate', { skip: available.skip }, () => {
   const objects = new Map<string, Buffer>();
@@ -104,7 +99,7 @@ describe('skep migrate', { skip: available.skip }, () => {
     const s3 = server.client();
     for (const [name, body] of objects) {
       const [bucket, ...key] = name.split('/');
-      assert.equal(md5(await read(s3, bucket, key.join('/'))), md5(body), name);
+      assert.equal(md5Hex(await readObject(s3, bucket, key.join('/'))), md5Hex(body), name);
     }
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'logs', Key: 'crc', ChecksumMode: 'ENABLED' }));
     assert.ok(head.ChecksumCRC32C, 'the stored checksum came along');
@@ -112,7 +107,7 @@ describe('skep migrate', { skip: available.skip }, () => {
     assert.deepEqual(listed.Contents?.map((o) => o.Key), ['a.jpg', 'caf\u00e9/\u{1f600}.txt', 'empty']);
     // The token made before the migration still signs (its secret was copied sealed).
     const t = server.client({ credentials: { accessKeyId: token.accessKeyId, secretAccessKey: token.secretAccessKey } });
-    assert.equal(md5(await read(t, 'photos', 'a.jpg')), md5(objects.get('photos/a.jpg')!));
+    assert.equal(md5Hex(await readObject(t, 'photos', 'a.jpg')), md5Hex(objects.get('photos/a.jpg')!));
   }
 
   test('a data folder moves to PostgreSQL and Ceph, every object verified, and serves there', async () => {
@@ -130,7 +125,7 @@ describe('skep migrate', { skip: available.skip }, () => {
       // The upload in progress finishes on the new storage, with the part sent before.
       const s3 = server.client();
       await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'logs', Key: 'unfinished', UploadId: upload.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: upload.ETag }] } }));
-      assert.equal(md5(await read(s3, 'logs', 'unfinished')), md5(upload.part));
+      assert.equal(md5Hex(await readObject(s3, 'logs', 'unfinished')), md5Hex(upload.part));
       objects.set('logs/unfinished', upload.part);
     } finally {
       await server.close();

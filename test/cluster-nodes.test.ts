@@ -3,10 +3,12 @@
 // metadata) and Ceph (the blobs): what one node does, the others see on their very next request.
 
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
+  AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  DeleteBucketCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   ListBucketsCommand,
@@ -17,18 +19,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { startCluster, type Cluster } from './helpers/cluster.js';
+import { readObject, md5Hex } from './helpers/s3.js';
 import { engine } from './helpers/engines.js';
 import { call, signIn, type Session } from './helpers/api.js';
 import { outcome, waitFor } from './helpers/tokens.js';
 
 const available = engine('postgres', 'ceph');
 const MiB = 1024 * 1024;
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
-
-async function read(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await got.Body!.transformToByteArray());
-}
 
 describe('a cluster of three nodes', { skip: available.skip }, () => {
   let cluster: Cluster;
@@ -64,7 +61,7 @@ describe('a cluster of three nodes', { skip: available.skip }, () => {
     await s3[0].send(new CreateBucketCommand({ Bucket: bucket }));
     const small = randomBytes(4096);
     await s3[0].send(new PutObjectCommand({ Bucket: bucket, Key: 'small', Body: small }));
-    assert.ok((await read(s3[2], bucket, 'small')).equals(small));
+    assert.ok((await readObject(s3[2], bucket, 'small')).equals(small));
 
     const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(123_456)];
     const { UploadId } = await s3[0].send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'multi' }));
@@ -76,7 +73,7 @@ describe('a cluster of three nodes', { skip: available.skip }, () => {
     }
     await s3[1].send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'multi', UploadId, MultipartUpload: { Parts: done } }));
     const whole = Buffer.concat(parts);
-    for (const client of s3) assert.equal(md5(await read(client, bucket, 'multi')), md5(whole));
+    for (const client of s3) assert.equal(md5Hex(await readObject(client, bucket, 'multi')), md5Hex(whole));
     const listed = await s3[2].send(new ListObjectsV2Command({ Bucket: bucket }));
     assert.deepEqual(listed.Contents?.map((o) => o.Key), ['multi', 'small']);
   });
@@ -138,6 +135,60 @@ describe('a cluster of three nodes', { skip: available.skip }, () => {
     const out = await call(cluster.nodes[2], 'DELETE', '/session', { as: { session: admin } });
     assert.equal(out.status, 204, out.text);
     for (const node of cluster.nodes) assert.equal((await call(node, 'GET', '/session', { as: { session: admin } })).status, 401);
+  });
+
+  test('races between nodes end in the S3 error their order calls for, never a 500', async () => {
+    const statuses = new Map<string, number>();
+    const note = (what: string, o: Awaited<ReturnType<typeof outcome>>) => {
+      const key = `${what}: ${o.ok ? o.status : o.code}`;
+      statuses.set(key, (statuses.get(key) ?? 0) + 1);
+      assert.notEqual(o.status, 500, `${what} answered 500`);
+    };
+    for (let round = 0; round < 8; round++) {
+      // A bucket delete on node 1 against an object write on node 2.
+      const bucket = bucketName('race');
+      await s3[0].send(new CreateBucketCommand({ Bucket: bucket }));
+      const [del, put] = await Promise.all([
+        outcome(s3[0].send(new DeleteBucketCommand({ Bucket: bucket }))),
+        outcome(s3[1].send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: randomBytes(2000) }))),
+      ]);
+      note('DeleteBucket', del);
+      note('PutObject', put);
+      assert.ok(del.ok ? !put.ok && put.code === 'NoSuchBucket' : !del.ok && del.code === 'BucketNotEmpty' && put.ok, JSON.stringify([del, put]));
+
+      // A part upload on node 3 against an abort on node 1.
+      const keep = bucketName('race-mpu');
+      await s3[0].send(new CreateBucketCommand({ Bucket: keep }));
+      const { UploadId } = await s3[0].send(new CreateMultipartUploadCommand({ Bucket: keep, Key: 'k' }));
+      const [part, abort] = await Promise.all([
+        outcome(s3[2].send(new UploadPartCommand({ Bucket: keep, Key: 'k', UploadId, PartNumber: 1, Body: randomBytes(100_000) }))),
+        outcome(s3[0].send(new AbortMultipartUploadCommand({ Bucket: keep, Key: 'k', UploadId }))),
+      ]);
+      note('UploadPart', part);
+      note('AbortMultipartUpload', abort);
+      assert.ok(abort.ok && (part.ok || part.code === 'NoSuchUpload'), JSON.stringify([part, abort]));
+
+      // Two nodes completing one upload: one object, one NoSuchUpload.
+      const up = await s3[0].send(new CreateMultipartUploadCommand({ Bucket: keep, Key: 'done' }));
+      const p1 = await s3[0].send(new UploadPartCommand({ Bucket: keep, Key: 'done', UploadId: up.UploadId, PartNumber: 1, Body: 'only part' }));
+      const complete = (c: S3Client) =>
+        outcome(c.send(new CompleteMultipartUploadCommand({ Bucket: keep, Key: 'done', UploadId: up.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } })));
+      const completes = await Promise.all([complete(s3[1]), complete(s3[2])]);
+      completes.forEach((o) => note('CompleteMultipartUpload', o));
+      assert.equal(completes.filter((o) => o.ok).length, 1, JSON.stringify(completes));
+      assert.ok(completes.every((o) => o.ok || o.code === 'NoSuchUpload'));
+      assert.equal((await readObject(s3[0], keep, 'done')).toString(), 'only part');
+
+      // Overwrites of one key through all three nodes: each succeeds, the last word is one of them.
+      const bodies = [0, 1, 2].map((i) => Buffer.alloc(50_000, 65 + i));
+      const puts = await Promise.all(bodies.map((Body, i) => outcome(s3[i].send(new PutObjectCommand({ Bucket: keep, Key: 'hot', Body })))));
+      puts.forEach((o) => note('PutObject (overwrite)', o));
+      assert.ok(puts.every((o) => o.ok));
+      const final = await readObject(s3[round % 3], keep, 'hot');
+      assert.ok(bodies.some((b) => b.equals(final)), 'one whole version');
+    }
+    // Over the rounds, each race usually ends both ways; whatever the order, never a 500.
+    assert.ok([...statuses.keys()].length >= 5, JSON.stringify([...statuses]));
   });
 
   test('failed sign-ins count on every node: the limit holds whichever node a client tries', async () => {

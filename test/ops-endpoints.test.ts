@@ -3,46 +3,16 @@
 
 import assert from 'node:assert/strict';
 import { mkdir, rename } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { outcome } from './helpers/tokens.js';
+import { outcome, waitFor } from './helpers/tokens.js';
+import { slowPut } from './helpers/slow-upload.js';
 import { createOpsHandler } from '../src/ops/ops-handler.js';
 import { Metrics } from '../src/ops/metrics.js';
-
-/**
- * A PUT through a presigned URL that sends `size` bytes slowly; `done` resolves with the status,
- * `started` once a few chunks are out (so the server is handling the request).
- */
-function slowPut(url: string, size: number, chunkMs: number): { done: Promise<number>; started: Promise<void> } {
-  let started!: () => void;
-  const startedP = new Promise<void>((r) => (started = r));
-  const done = new Promise<number>((resolve, reject) => {
-    const req = httpRequest(url, { method: 'PUT', headers: { 'content-length': size } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    let sent = 0;
-    const next = () => {
-      if (sent >= size) return void req.end();
-      const n = Math.min(64 * 1024, size - sent);
-      req.write(randomBytes(n), (err) => {
-        if (err) return;
-        sent += n;
-        if (sent >= 8 * 64 * 1024) started();
-        setTimeout(next, chunkMs);
-      });
-    };
-    next();
-  });
-  done.catch(() => undefined); // awaited by the test, maybe after it fails
-  return { done, started: startedP };
-}
 
 describe('operations endpoints', () => {
   let server: TestServer;
@@ -139,8 +109,8 @@ describe('graceful drain', () => {
       const s3 = server.client();
       await s3.send(new CreateBucketCommand({ Bucket: 'drain' }));
       const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'drain', Key: 'k' }), { expiresIn: 600 });
-      const put = slowPut(url, 2 * 1024 * 1024, 20);
-      await put.started;
+      const put = slowPut(url, 2 * 1024 * 1024, { chunk: 64 * 1024, pauseMs: 20 });
+      await waitFor('the upload to be under way', async () => put.sent() >= 512 * 1024);
       const drained = server.drain(30_000);
       await new Promise((r) => setTimeout(r, 100));
       await assert.rejects(fetch(`${server.url}/healthz`), 'no new connections');
@@ -165,8 +135,8 @@ describe('graceful drain', () => {
       const s3 = server.client();
       await s3.send(new CreateBucketCommand({ Bucket: 'drain' }));
       const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'drain', Key: 'slow' }), { expiresIn: 600 });
-      const put = slowPut(url, 64 * 1024 * 1024, 50);
-      await put.started;
+      const put = slowPut(url, 64 * 1024 * 1024, { chunk: 64 * 1024, pauseMs: 50 });
+      await waitFor('the upload to be under way', async () => put.sent() >= 512 * 1024);
       const t0 = Date.now();
       await server.drain(500);
       const took = Date.now() - t0;

@@ -157,6 +157,10 @@ export class MultipartService {
       if (page.length < 1000) break;
       after = page[page.length - 1].partNumber;
     }
+    // Parts gone since the upload was looked up: another request completed or aborted it.
+    if (requested.some((r) => !stored.has(r.partNumber)) && !(await this.meta.getUpload(upload.uploadId))) {
+      throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
+    }
     const parts: PartRow[] = requested.map((r) => {
       const p = stored.get(r.partNumber);
       if (!p || bareEtag(p.etag) !== bareEtag(r.etag)) {

@@ -1,5 +1,6 @@
 // The contract every MetadataStore passes (SQLite and PostgreSQL). Call it from a
-// *.test.ts with a factory that opens a fresh, empty store each time.
+// *.test.ts with a factory that opens a fresh, empty store each time. The row builders are
+// exported for an implementation's own tests.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -19,18 +20,18 @@ import type {
 } from './metadata-store.js';
 
 const hex = (n: number) => randomBytes(n).toString('hex');
-const newBlob = (size = 100): BlobPart => ({ ref: hex(16), size });
+export const newBlob = (size = 100): BlobPart => ({ ref: hex(16), size });
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-function projectRow(name = 'p'): ProjectRow {
+export function projectRow(name = 'p'): ProjectRow {
   return { id: `prj_${hex(6)}`, name, createdAt: new Date(1_700_000_000_000), maxTokenDays: null };
 }
 
-function bucketRow(projectId: string, name: string): BucketRow {
+export function bucketRow(projectId: string, name: string): BucketRow {
   return { id: `bkt_${hex(6)}`, projectId, name, region: 'us-east-1', createdAt: new Date(1_700_000_001_000) };
 }
 
-function objectRow(bucketId: string, key: string, over: Partial<ObjectRow> = {}): ObjectRow {
+export function objectRow(bucketId: string, key: string, over: Partial<ObjectRow> = {}): ObjectRow {
   const blobs = over.blobs ?? [newBlob()];
   return {
     bucketId,
@@ -50,7 +51,7 @@ function objectRow(bucketId: string, key: string, over: Partial<ObjectRow> = {})
   };
 }
 
-function uploadRow(bucketId: string, key: string, over: Partial<UploadRow> = {}): UploadRow {
+export function uploadRow(bucketId: string, key: string, over: Partial<UploadRow> = {}): UploadRow {
   return {
     uploadId: `up_${hex(8)}`,
     bucketId,
@@ -67,7 +68,7 @@ function uploadRow(bucketId: string, key: string, over: Partial<UploadRow> = {})
   };
 }
 
-function partRow(uploadId: string, partNumber: number, blob = newBlob()): PartRow {
+export function partRow(uploadId: string, partNumber: number, blob = newBlob()): PartRow {
   return {
     uploadId,
     partNumber,

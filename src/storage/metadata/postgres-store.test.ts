@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { engine, freshDatabase, freshSchemaUrl } from '../../../test/helpers/engines.js';
-import { metadataStoreContract } from './contract.js';
-import type { BucketRow, MetadataStore, ObjectRow, PartRow, UploadRow } from './metadata-store.js';
+import { metadataStoreContract, newBlob, objectRow, partRow, uploadRow } from './contract.js';
+import type { BucketRow, MetadataStore } from './metadata-store.js';
 import { openPostgresStore } from './postgres-store.js';
 import { isStoreError } from './store-errors.js';
 
@@ -32,44 +32,6 @@ if (available.skip) {
 }
 
 const hex = (n: number) => randomBytes(n).toString('hex');
-const blob = () => ({ ref: hex(16), size: 10 });
-
-function objectRow(bucketId: string, key: string, blobs = [blob()]): ObjectRow {
-  return {
-    bucketId,
-    key,
-    size: blobs.reduce((n, b) => n + b.size, 0),
-    etag: `"${hex(16)}"`,
-    lastModified: new Date(1_700_000_000_000),
-    headers: {},
-    userMetadata: {},
-    checksum: null,
-    blobs,
-    partsCount: null,
-    tags: {},
-    storageClass: 'STANDARD',
-  };
-}
-
-function uploadRow(bucketId: string, key: string): UploadRow {
-  return {
-    uploadId: `up_${hex(8)}`,
-    bucketId,
-    key,
-    initiated: new Date(1_700_000_000_000),
-    headers: {},
-    userMetadata: {},
-    tags: {},
-    storageClass: 'STANDARD',
-    checksumAlgorithm: null,
-    checksumType: null,
-  };
-}
-
-function partRow(uploadId: string, partNumber: number): PartRow {
-  const b = blob();
-  return { uploadId, partNumber, size: b.size, etag: `"${hex(16)}"`, lastModified: new Date(1_700_000_000_000), blob: b, checksum: null };
-}
 
 /** Starts `fn` after a random pause of up to 4 ms, so that races end both ways over a few rounds. */
 const jittered = <T>(fn: () => Promise<T>): Promise<T> => new Promise((r) => setTimeout(r, Math.random() * 4)).then(fn);
@@ -117,7 +79,7 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
     opened.push(s);
     await s.createProject({ id: 'p', name: 'p', createdAt: new Date(1), maxTokenDays: 7 });
     await s.createBucket({ id: 'b', projectId: 'p', name: 'b', region: 'r', createdAt: new Date(1) });
-    await s.putObject(objectRow('b', 'k', [{ ref: hex(16), size: 6 * 1024 ** 3 }]), { kind: 'none' });
+    await s.putObject(objectRow('b', 'k', { blobs: [newBlob(6 * 1024 ** 3)] }), { kind: 'none' });
     const stats = await s.bucketStats('b');
     assert.deepEqual(stats, { objects: 1, bytes: 6 * 1024 ** 3 });
     assert.equal(typeof stats.bytes, 'number');
@@ -169,7 +131,7 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
       await a.createUpload(u);
       const p = partRow(u.uploadId, 1);
       await a.putPart(p);
-      const object = objectRow(bucket.id, 'k', [p.blob]);
+      const object = objectRow(bucket.id, 'k', { blobs: [p.blob] });
       const outs = await Promise.all([
         jittered(() => a.completeUpload(u.uploadId, object, { kind: 'none' })),
         jittered(() => b.completeUpload(u.uploadId, object, { kind: 'none' })),
