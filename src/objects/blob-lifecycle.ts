@@ -119,6 +119,7 @@ export class BlobLifecycle {
 
   private startWriting(ref: string): void {
     this.writing.add(ref);
+    // One timer for the life of the service (made on the first write), idle while nothing is written.
     if (this.renewTimer) return;
     this.renewTimer = setInterval(() => {
       if (this.writing.size === 0) return;
@@ -129,10 +130,6 @@ export class BlobLifecycle {
 
   private stopWriting(ref: string): void {
     this.writing.delete(ref);
-    if (this.writing.size === 0 && this.renewTimer) {
-      clearInterval(this.renewTimer);
-      this.renewTimer = undefined;
-    }
   }
 
   // ---- reads ----
