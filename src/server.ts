@@ -51,6 +51,9 @@ export interface RunningServer {
 const IDLE_TIMEOUT_MS = 120_000;
 /** How often the blob collector runs (see objects/blob-lifecycle.ts). */
 const COLLECT_INTERVAL_MS = 60_000;
+/** Without the ledger: how often the local blob folder is swept, and the age of what it removes. */
+const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000;
 /** How often audit events past their retention are removed. */
 const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 /** last-used-at is written in batches at this interval. */
@@ -217,19 +220,22 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     log.warn({ err }, 'could not record the endpoint for the CLI'),
   );
 
+  // Blob garbage: the ledger's collector, or on the embedded default a sweep of the local folder
+  // for unreferenced blobs an hour old (what a crash between a write and its commit leaves).
   let collecting = false;
   const collect = () => {
     if (collecting) return;
     collecting = true;
-    objects
-      .collectBlobs()
+    const pass = services.blobLedger ? objects.collectBlobs() : objects.sweepOrphans(ORPHAN_MIN_AGE_MS);
+    pass
       .then(
         (n) => n > 0 && log.info({ removed: n }, 'collected blobs'),
         (err) => log.warn({ err }, 'blob collection failed'),
       )
       .finally(() => (collecting = false));
   };
-  const timer = setInterval(collect, config.collectIntervalMs ?? COLLECT_INTERVAL_MS);
+  if (!services.blobLedger) collect();
+  const timer = setInterval(collect, config.collectIntervalMs ?? (services.blobLedger ? COLLECT_INTERVAL_MS : SWEEP_INTERVAL_MS));
   timer.unref();
   const retentionDays = config.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS;
   const maintain = () =>

@@ -90,6 +90,11 @@ export interface Services {
   shared: boolean;
   /** Short names of the backends in use, for logs and metrics: sqlite | postgres, folder | s3. */
   backends: { metadata: string; blobs: string };
+  /**
+   * Whether blob garbage is collected through the blob ledger (shared metadata, or blobs in an S3
+   * service) or, on the embedded default, by sweeping the local folder.
+   */
+  blobLedger: boolean;
   close(): Promise<void>;
 }
 
@@ -102,18 +107,29 @@ export interface OpenOptions {
   onBackendError?: (backend: 'metadata' | 'blobs', err: unknown) => void;
 }
 
+/**
+ * The blob ledger (objects/blob-lifecycle.ts) is kept where listing the blobs would be costly or
+ * where several nodes must agree on them: an S3 backend, or a shared metadata store. The embedded
+ * default, SQLite and a local folder, does without (its two writes per upload buy nothing there).
+ */
+export function keepsBlobLedger(storage: StorageSettings): boolean {
+  return isPostgresUrl(storage.metadataUrl) || parseS3BlobUrl(storage.blobs) !== null;
+}
+
 async function openMetadata(dataDir: string, storage: StorageSettings, nodeId: string, opts: OpenOptions): Promise<MetadataStore> {
   const onError = (err: unknown) => opts.onBackendError?.('metadata', err);
+  const blobLedger = keepsBlobLedger(storage);
   if (isPostgresUrl(storage.metadataUrl)) {
     return openPostgresStore(storage.metadataUrl, {
       nodeId,
+      blobLedger,
       poolSize: storage.metadataPoolSize,
       onError,
       onIdleError: (err) => opts.log.warn({ err }, 'a pooled PostgreSQL connection failed'),
     });
   }
   if (storage.metadataUrl) throw new Error(`--metadata takes a postgres:// URL (got ${storage.metadataUrl}); leave it unset for SQLite in the data folder`);
-  return openSqliteStore(join(dataDir, 'metadata.sqlite'), { nodeId, onError });
+  return openSqliteStore(join(dataDir, 'metadata.sqlite'), { nodeId, onError, blobLedger });
 }
 
 /**
@@ -171,7 +187,9 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     const limits: LimiterState = shared ? new StoreLimiterState(meta) : new MemoryLimiterState();
     const auditLimiter = new RateLimiter(shared ? new MemoryLimiterState() : limits, 'auth-failure-audit', FAILURE_AUDITS_PER_MINUTE, 60_000);
     const tokens = new TokenService(meta, box, audit, auditLimiter, opts.clock);
+    const blobLedger = keepsBlobLedger(storage);
     const objects = new ObjectService(meta, blobs, opts.log, {
+      ledger: blobLedger,
       pendingTtlMs: storage.gc?.pendingTtlMs,
       sharedGraceMs: shared ? (storage.gc?.sharedGraceMs ?? DEFAULT_SHARED_GRACE_MS) : undefined,
     });
@@ -195,6 +213,7 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
       nodeId,
       shared,
       backends: { metadata: shared ? 'postgres' : 'sqlite', blobs: parseS3BlobUrl(storage.blobs) ? 's3' : 'folder' },
+      blobLedger,
       async close() {
         objects.close();
         await tokens.flushUses();

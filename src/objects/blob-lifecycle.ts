@@ -26,6 +26,12 @@ import { BlobPins } from './blob-pins.js';
 // release the time to record its pins.
 
 export interface BlobLifecycleOptions {
+  /**
+   * Keep the blob ledger (default: on). Off, for the embedded default, writes and releases touch
+   * only the blob store; crash leftovers there are temp files (removed when the store opens) and
+   * unreferenced blobs, which ObjectService.sweepOrphans finds by listing the local folder.
+   */
+  ledger?: boolean;
   /** A pending write not renewed for this long was cut short by a crash (default 15 min). */
   pendingTtlMs?: number;
   /**
@@ -60,6 +66,7 @@ export class BlobLifecycle {
   private published = new Set<string>();
   readonly pendingTtlMs: number;
   readonly sharedGraceMs: number | null;
+  readonly ledger: boolean;
 
   constructor(
     private readonly meta: MetadataStore,
@@ -67,6 +74,7 @@ export class BlobLifecycle {
     private readonly log: Logger,
     opts: BlobLifecycleOptions = {},
   ) {
+    this.ledger = opts.ledger ?? true;
     this.pendingTtlMs = opts.pendingTtlMs ?? DEFAULT_PENDING_TTL_MS;
     this.sharedGraceMs = opts.sharedGraceMs ?? null;
     if (this.sharedGraceMs !== null) {
@@ -79,6 +87,10 @@ export class BlobLifecycle {
 
   /** Streams `body` into a new blob, recorded as pending until a commit refers to it. */
   async write(body: Readable): Promise<BlobPart> {
+    if (!this.ledger) {
+      const written = await this.blobs.put(body);
+      return { ref: written.ref, size: written.size };
+    }
     const ref = this.blobs.newRef();
     await this.recordPending(ref);
     this.startWriting(ref);
@@ -211,13 +223,14 @@ export class BlobLifecycle {
       }
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, refs.length) }, worker));
-    if (gone.length > 0) await this.meta.forgetBlobs(gone).catch((err: unknown) => this.log.warn({ err }, 'forgetting released blobs failed'));
+    if (gone.length > 0 && this.ledger) await this.meta.forgetBlobs(gone).catch((err: unknown) => this.log.warn({ err }, 'forgetting released blobs failed'));
   }
 
   // ---- collection ----
 
   /** One pass of the collector (see the top of this file); returns how many blobs it deleted. */
   async sweep(): Promise<number> {
+    if (!this.ledger) return 0;
     const now = Date.now();
     const before = (ms: number) => new Date(now - ms);
     let collected = 0;

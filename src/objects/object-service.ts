@@ -200,6 +200,7 @@ export class ObjectService {
   /** Deletes blobs written for a commit that did not happen (they are still pending in the ledger). */
   async discard(blobs: BlobPart[]): Promise<void> {
     for (const b of blobs) await this.deleteBlob(b.ref);
+    if (!this.lifecycle.ledger) return;
     await this.meta.forgetBlobs(blobs.map((b) => b.ref)).catch((err: unknown) => this.log.warn({ err }, 'forgetting discarded blobs failed'));
   }
 

@@ -334,6 +334,12 @@ export interface StoreOptions {
   nodeId?: string;
   /** Told of each failed statement that is not a conflict (a taken key, a lost race): the backend's own failures. */
   onError?: (err: unknown) => void;
+  /**
+   * Keep the blob ledger in the write transactions (default: on). Off only for the embedded
+   * default (SQLite and a local folder), where the folder's own temp files and a sweep of it
+   * cover crashes and the two extra writes per upload would be pure cost.
+   */
+  blobLedger?: boolean;
 }
 
 /**
@@ -466,8 +472,9 @@ export interface MetadataStore {
   referencedBlobRefs(): Promise<Set<string>>;
 
   // blob ledger: garbage collection that never lists the blob store (see BlobLedgerTable).
-  // The writes above keep it: a commit adopts its new blobs (removing their 'pending' records;
-  // it fails if one was collected meanwhile) and records the blobs it replaced as 'released'.
+  // With StoreOptions.blobLedger on, the writes above keep it: a commit adopts its new blobs
+  // (removing their 'pending' records; it fails if one was collected meanwhile) and records the
+  // blobs it replaced as 'released'.
   /** Records blobs about to be written. */
   recordPendingBlobs(refs: string[], at: Date): Promise<void>;
   /** Their writes are still streaming: moves their pending time to `at`. */

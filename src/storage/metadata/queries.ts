@@ -71,13 +71,26 @@ class Rollback<T> extends Error {
 /** How an open store runs what only one process may do at a time (see exclusive()). */
 export type ExclusiveRunner = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 
+export interface KyselyStoreOptions {
+  nodeId: string;
+  exclusive: ExclusiveRunner;
+  /** Keep the blob ledger in the write transactions (see StoreOptions.blobLedger). */
+  blobLedger: boolean;
+}
+
 export class KyselyMetadataStore implements MetadataStore {
+  private readonly nodeId: string;
+  private readonly runExclusive: ExclusiveRunner;
+  private readonly ledger: boolean;
+
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly nodeId: string,
-    private readonly runExclusive: ExclusiveRunner,
-    private readonly onClose: () => Promise<void> = async () => undefined,
-  ) {}
+    opts: KyselyStoreOptions,
+  ) {
+    this.nodeId = opts.nodeId;
+    this.runExclusive = opts.exclusive;
+    this.ledger = opts.blobLedger;
+  }
 
   // ---- projects ----
 
@@ -233,8 +246,10 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome> {
     // writeObject is a compare-and-swap (an insert that does nothing on conflict, or an update of
-    // exactly the version it read, retried if another writer got there first); the transaction
-    // adds the ledger: the new blobs adopted, the replaced ones recorded as released.
+    // exactly the version it read, retried if another writer got there first): without the
+    // ledger each statement is atomic on its own and the database is not held between them; the
+    // transaction adds the ledger: the new blobs adopted, the replaced ones recorded as released.
+    if (!this.ledger) return writeObject(this.db, row, cond);
     try {
       return await inTransaction(this.db, async (trx) => {
         await ledger.adoptBlobs(trx, row.blobs.map((b) => b.ref));
@@ -251,6 +266,11 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null> {
+    if (!this.ledger) {
+      // A single DELETE ... RETURNING is atomic on its own.
+      const r = await this.db.deleteFrom('objects').where('bucket_id', '=', bucketId).where('key', '=', key).returning('blobs').executeTakeFirst();
+      return r ? parseBlobs(r.blobs) : null;
+    }
     return inTransaction(this.db, async (trx) => {
       const r = await trx
         .deleteFrom('objects')
@@ -371,7 +391,7 @@ export class KyselyMetadataStore implements MetadataStore {
         .where('upload_id', '=', row.uploadId)
         .executeTakeFirst();
       if (!upload) throw new Rollback({ ok: false as const });
-      await ledger.adoptBlobs(trx, [row.blob.ref]);
+      if (this.ledger) await ledger.adoptBlobs(trx, [row.blob.ref]);
       for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
         const old = await trx
           .selectFrom('parts')
@@ -398,7 +418,7 @@ export class KyselyMetadataStore implements MetadataStore {
         if (Number(r.numUpdatedRows) > 0) {
           // Re-uploading the very same blob replaces nothing.
           const replaced = old.blob_ref === row.blob.ref ? null : { ref: old.blob_ref, size: Number(old.blob_size) };
-          if (replaced) await ledger.releaseBlobs(trx, [replaced], new Date(), this.nodeId);
+          if (replaced && this.ledger) await ledger.releaseBlobs(trx, [replaced], new Date(), this.nodeId);
           return { ok: true as const, replaced };
         }
       }
@@ -461,7 +481,7 @@ export class KyselyMetadataStore implements MetadataStore {
         if (object.blobs.some((b) => !current.has(b.ref))) throw new Rollback({ ok: false as const, reason: 'invalid-part' as const });
         const partBlobs = parts.map((p) => ({ ref: p.blob_ref, size: Number(p.blob_size) }));
         const release = releasable([...put.replaced, ...partBlobs], object.blobs);
-        await ledger.releaseBlobs(trx, release, new Date(), this.nodeId);
+        if (this.ledger) await ledger.releaseBlobs(trx, release, new Date(), this.nodeId);
         return { ok: true as const, release };
       }, { alsoRetry: ['foreign-key'] });
     } catch (err) {
@@ -480,7 +500,7 @@ export class KyselyMetadataStore implements MetadataStore {
       const gone = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).executeTakeFirst();
       if (Number(gone.numDeletedRows) === 0) return null;
       const blobs = parts.map((p) => ({ ref: p.blob_ref, size: Number(p.blob_size) }));
-      await ledger.releaseBlobs(trx, blobs, new Date(), this.nodeId);
+      if (this.ledger) await ledger.releaseBlobs(trx, blobs, new Date(), this.nodeId);
       return blobs;
     }, { alsoRetry: ['foreign-key'] });
   }
@@ -704,7 +724,6 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async close(): Promise<void> {
     await this.db.destroy();
-    await this.onClose();
   }
 }
 

@@ -49,7 +49,7 @@ function counterProcess(file: string, who: string, rounds: number): Promise<numb
 }
 
 metadataStoreContract('SQLite file', () => openSqliteStore(freshFile()));
-metadataStoreContract('SQLite :memory:', () => openSqliteStore(':memory:'));
+metadataStoreContract('SQLite :memory:, without the blob ledger (the embedded default)', () => openSqliteStore(':memory:', { blobLedger: false }), { blobLedger: false });
 
 describe('SQLite specifics', () => {
   test('data survives close and reopen; migrating twice is harmless', async () => {

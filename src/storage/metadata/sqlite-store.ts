@@ -24,7 +24,7 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
     raw.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: translatingErrors(new SkepSqliteDialect(raw), classifySqliteError, opts.onError) });
     await migrateToLatest(db, 'sqlite');
-    return new KyselyMetadataStore(db, opts.nodeId ?? defaultNodeId(), inProcessExclusive());
+    return new KyselyMetadataStore(db, { nodeId: opts.nodeId ?? defaultNodeId(), exclusive: inProcessExclusive(), blobLedger: opts.blobLedger ?? true });
   } catch (err) {
     if (db) await db.destroy().catch(() => undefined);
     if (raw.open) raw.close();
