@@ -1,9 +1,9 @@
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { defaultNodeId, openSqliteStore } from './storage/metadata/sqlite-store.js';
-import { isPostgresUrl, openPostgresStore } from './storage/metadata/postgres-store.js';
+import { isPostgresUrl, parseS3BlobUrl } from './storage/storage-urls.js';
 import { openFsBlobStore } from './storage/blob/fs-blob-store.js';
-import { openS3BlobStore, parseS3BlobUrl, type S3BlobSettings } from './storage/blob/s3-blob-store.js';
+import type { S3BlobSettings } from './storage/blob/s3-blob-store.js';
 import { observedBlobStore } from './storage/blob/observed-blob-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import type { BlobStore } from './storage/blob/blob-store.js';
@@ -120,6 +120,8 @@ async function openMetadata(dataDir: string, storage: StorageSettings, nodeId: s
   const onError = (err: unknown) => opts.onBackendError?.('metadata', err);
   const blobLedger = keepsBlobLedger(storage);
   if (isPostgresUrl(storage.metadataUrl)) {
+    // Loaded only when asked for (the embedded default does not carry the driver).
+    const { openPostgresStore } = await import('./storage/metadata/postgres-store.js');
     return openPostgresStore(storage.metadataUrl, {
       nodeId,
       blobLedger,
@@ -157,7 +159,10 @@ export async function openStorage(dataDir: string, storage: StorageSettings, log
 
 async function openBlobs(dataDir: string, storage: StorageSettings): Promise<BlobStore> {
   const s3 = parseS3BlobUrl(storage.blobs);
-  if (s3) return openS3BlobStore({ ...storage.s3, bucket: s3.bucket, prefix: s3.prefix });
+  if (s3) {
+    const { openS3BlobStore } = await import('./storage/blob/s3-blob-store.js');
+    return openS3BlobStore({ ...storage.s3, bucket: s3.bucket, prefix: s3.prefix });
+  }
   return openFsBlobStore(storage.blobs ? resolve(storage.blobs) : join(dataDir, 'blobs'));
 }
 

@@ -5,7 +5,7 @@ import { createLogger } from '../log.js';
 import { openSecretBox } from '../credentials/master-key.js';
 import { masterKeyPath, readMasterKey } from '../credentials/secret-box.js';
 import { migrate, type MigrationReport } from '../migration/migrate.js';
-import { isPostgresUrl } from '../storage/metadata/postgres-store.js';
+import { isPostgresUrl } from '../storage/storage-urls.js';
 import { openStorage, redactUrl, storageFromEnv, type StorageSettings } from '../wiring.js';
 import { DomainError } from '../util/domain-error.js';
 

@@ -54,16 +54,7 @@ const DEFAULT_PART_SIZE = 8 * MiB;
 const PARTS_IN_FLIGHT = 2;
 const READ_RESUMES = 5;
 
-/**
- * `s3://bucket` or `s3://bucket/prefix/` from --blobs: the bucket and prefix (a prefix always ends
- * with '/'), or null when `url` is not an s3:// URL.
- */
-export function parseS3BlobUrl(url: string | undefined): { bucket: string; prefix: string } | null {
-  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/i.exec(url ?? '');
-  if (!m) return null;
-  const rest = (m[2] ?? '').replace(/^\/+/, '');
-  return { bucket: m[1], prefix: rest === '' || rest.endsWith('/') ? rest : `${rest}/` };
-}
+export { parseS3BlobUrl } from '../storage-urls.js';
 
 export async function openS3BlobStore(settings: S3BlobSettings): Promise<BlobStore> {
   const store = new S3BlobStore(settings);

@@ -29,9 +29,7 @@ export interface PostgresStoreOptions extends StoreOptions {
   onIdleError?: (err: Error) => void;
 }
 
-export function isPostgresUrl(url: string | undefined): url is string {
-  return !!url && /^postgres(ql)?:\/\//i.test(url);
-}
+export { isPostgresUrl } from '../storage-urls.js';
 
 function numberParser(text: string): number {
   return Number(text);
