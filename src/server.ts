@@ -120,7 +120,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const open = new Set<ServerResponse>();
   let idle: (() => void) | undefined;
   const track = (req: IncomingMessage, res: ServerResponse, api: ApiName) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     metrics.started(api);
     open.add(res);
     if (draining) res.shouldKeepAlive = false;
@@ -130,7 +130,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
         api,
         operation: requestLabel(req) ?? req.method ?? 'GET',
         status: res.statusCode,
-        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+        seconds: (performance.now() - started) / 1000,
         bytesIn: req.complete ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) || 0 : 0,
         bytesOut: Number(res.getHeader('content-length') ?? 0) || 0,
       });

@@ -28,8 +28,10 @@ export class Metrics {
   private readonly bytesOut: Counter<'api'>;
   private readonly inFlight: Gauge<'api'>;
   private readonly backendErrors: Counter<'backend'>;
-  private readonly children = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+  /** Label children by API, then operation and status: no label hashing per request. */
+  private readonly children = new Map<string, Map<string, Map<number, { count: { inc(): void }; time: { observe(v: number): void } }>>>();
   private readonly flights = new Map<ApiName, { inc(): void; dec(): void }>();
+  private readonly bytes = new Map<ApiName, { in: { inc(n: number): void }; out: { inc(n: number): void } }>();
   private readonly info: Gauge<'node_id' | 'version' | 'metadata' | 'blobs'>;
 
   constructor() {
@@ -80,16 +82,23 @@ export class Metrics {
 
   observe(o: RequestObservation): void {
     this.flight(o.api).dec();
-    const key = `${o.api}\n${o.operation}\n${o.status}`;
-    let child = this.children.get(key);
+    let byOp = this.children.get(o.api);
+    if (!byOp) this.children.set(o.api, (byOp = new Map()));
+    let byStatus = byOp.get(o.operation);
+    if (!byStatus) byOp.set(o.operation, (byStatus = new Map()));
+    let child = byStatus.get(o.status);
     if (!child) {
       child = { count: this.requests.labels(o.api, o.operation, String(o.status)), time: this.latency.labels(o.api, o.operation) };
-      this.children.set(key, child);
+      byStatus.set(o.status, child);
     }
     child.count.inc();
     child.time.observe(o.seconds);
-    if (o.bytesIn > 0) this.bytesIn.inc({ api: o.api }, o.bytesIn);
-    if (o.bytesOut > 0) this.bytesOut.inc({ api: o.api }, o.bytesOut);
+    if (o.bytesIn > 0 || o.bytesOut > 0) {
+      let b = this.bytes.get(o.api);
+      if (!b) this.bytes.set(o.api, (b = { in: this.bytesIn.labels(o.api), out: this.bytesOut.labels(o.api) }));
+      if (o.bytesIn > 0) b.in.inc(o.bytesIn);
+      if (o.bytesOut > 0) b.out.inc(o.bytesOut);
+    }
   }
 
   backendError(backend: Backend): void {

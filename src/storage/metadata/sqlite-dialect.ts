@@ -5,7 +5,9 @@
 // - prepared statements cached by SQL text (Kysely's driver prepares again on every query);
 // - `begin immediate` instead of `begin` (except for read-only transactions), so a transaction
 //   that reads then writes takes the write lock up front and waits (busy_timeout) rather than
-//   failing with SQLITE_BUSY when another process wrote to the file between its read and write.
+//   failing with SQLITE_BUSY when another process wrote to the file between its read and write;
+// - errors translated into StoreError where the statement runs (synchronously: no extra promise
+//   per query, as a wrapped driver would cost; see store-errors.ts).
 
 import type BetterSqlite3 from 'better-sqlite3';
 import {
@@ -25,8 +27,9 @@ const STATEMENT_CACHE_SIZE = 256;
 export class SkepSqliteDialect extends SqliteDialect {
   private readonly driverConfig: SqliteDialectConfig;
 
-  constructor(raw: BetterSqlite3.Database) {
-    const config: SqliteDialectConfig = { database: cachingStatements(raw) };
+  /** `translate` turns a statement's error into the one to throw (StoreError or itself). */
+  constructor(raw: BetterSqlite3.Database, translate: (err: unknown) => unknown = (err) => err) {
+    const config: SqliteDialectConfig = { database: cachingStatements(raw, translate) };
     super(config);
     this.driverConfig = config;
   }
@@ -87,18 +90,46 @@ class FifoLock {
   }
 }
 
-function cachingStatements(raw: BetterSqlite3.Database): SqliteDatabase {
+function cachingStatements(raw: BetterSqlite3.Database, translate: (err: unknown) => unknown): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
     close: () => raw.close(),
     prepare(sql: string): SqliteStatement {
       let stmt = cache.get(sql);
       if (!stmt) {
-        stmt = raw.prepare(sql) as unknown as SqliteStatement;
+        stmt = translating(raw.prepare(sql) as unknown as SqliteStatement, translate);
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
         cache.set(sql, stmt);
       }
       return stmt;
+    },
+  };
+}
+
+/** The statement, with the errors of its runs translated. */
+function translating(stmt: SqliteStatement, translate: (err: unknown) => unknown): SqliteStatement {
+  return {
+    reader: stmt.reader,
+    all(parameters) {
+      try {
+        return stmt.all(parameters);
+      } catch (err) {
+        throw translate(err);
+      }
+    },
+    run(parameters) {
+      try {
+        return stmt.run(parameters);
+      } catch (err) {
+        throw translate(err);
+      }
+    },
+    iterate(parameters) {
+      try {
+        return stmt.iterate(parameters);
+      } catch (err) {
+        throw translate(err);
+      }
     },
   };
 }

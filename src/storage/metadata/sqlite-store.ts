@@ -8,7 +8,7 @@ import type { MetadataStore, StoreOptions } from './metadata-store.js';
 import { KyselyMetadataStore } from './queries.js';
 import { migrateToLatest, type Database } from './schema.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
-import { classifySqliteError, translatingErrors } from './store-errors.js';
+import { classifySqliteError, translate } from './store-errors.js';
 
 /** Opens (creating if needed) the SQLite database at `path` (or ':memory:') and migrates it. */
 export async function openSqliteStore(path: string, opts: StoreOptions = {}): Promise<MetadataStore> {
@@ -22,7 +22,7 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
     raw.pragma('synchronous = NORMAL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: translatingErrors(new SkepSqliteDialect(raw), classifySqliteError, opts.onError) });
+    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, (err) => translate(err, classifySqliteError, opts.onError)) });
     await migrateToLatest(db, 'sqlite');
     return new KyselyMetadataStore(db, { nodeId: opts.nodeId ?? defaultNodeId(), exclusive: inProcessExclusive(), blobLedger: opts.blobLedger ?? true });
   } catch (err) {

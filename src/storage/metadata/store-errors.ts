@@ -1,7 +1,8 @@
 // The one place where database errors become store errors. SQLite and PostgreSQL report the same
-// conditions differently (SQLITE_CONSTRAINT_UNIQUE vs SQLSTATE 23505, ...); every query runs on a
-// connection wrapped here, so the store and the services above it see one typed error whatever
-// the engine, and transactions retry the failures that are only bad timing.
+// conditions differently (SQLITE_CONSTRAINT_UNIQUE vs SQLSTATE 23505, ...); every statement's
+// error goes through translate() — on SQLite where the statement runs (sqlite-dialect.ts), on
+// PostgreSQL on the connections wrapped below — so the store and the services above it see one
+// typed error whatever the engine, and transactions retry the failures that are only bad timing.
 
 import type {
   DatabaseConnection,
@@ -72,7 +73,8 @@ type Classify = (err: unknown) => StoreErrorKind | null;
 
 type OnError = ((err: unknown) => void) | undefined;
 
-function translate(err: unknown, classify: Classify, onError: OnError): unknown {
+/** The StoreError for `err` when `classify` knows it; `onError` hears of the others. */
+export function translate(err: unknown, classify: Classify, onError: OnError): unknown {
   if (err instanceof StoreError) return err;
   const kind = classify(err);
   if (!kind) onError?.(err);
