@@ -11,6 +11,7 @@ import { objectAclFromHeader } from './access.js';
 import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../../checksums/types.js';
 import type { ObjectRow, PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
+import { listingLimit } from '../../auth/scope.js';
 
 // CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
 // AbortMultipartUpload, ListParts, ListMultipartUploads.
@@ -173,12 +174,17 @@ export async function ListMultipartUploads(ctx: S3Context): Promise<S3Response> 
   const keyMarker = ctx.op.query.get('key-marker') ?? '';
   const uploadIdMarker = ctx.op.query.get('upload-id-marker') ?? '';
   const maxUploads = intParam(ctx, 'max-uploads', 1000, 1000);
-  const rows = maxUploads === 0 ? [] : await ctx.services.objects.meta.listUploads(bucket.id, {
-    prefix,
-    keyMarker: keyMarker || undefined,
-    uploadIdMarker: keyMarker && uploadIdMarker ? uploadIdMarker : undefined,
-    limit: maxUploads + 1,
-  });
+  // A prefix-scoped token sees only the uploads under its prefixes: each range in key order.
+  const rows: UploadRow[] = [];
+  for (const range of listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix) ?? [prefix]) {
+    if (rows.length > maxUploads || maxUploads === 0) break;
+    rows.push(...(await ctx.services.objects.meta.listUploads(bucket.id, {
+      prefix: range,
+      keyMarker: keyMarker || undefined,
+      uploadIdMarker: keyMarker && uploadIdMarker ? uploadIdMarker : undefined,
+      limit: maxUploads + 1 - rows.length,
+    })));
+  }
   const truncated = rows.length > maxUploads;
   const page = rows.slice(0, maxUploads);
   // Uploads whose key continues past the delimiter roll up into common prefixes.

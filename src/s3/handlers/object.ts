@@ -19,6 +19,7 @@ import type { ObjectLease } from '../../objects/object-service.js';
 import { decodeKey } from '../endpoint.js';
 import { percentDecode } from '../../sigv4/uri-encode.js';
 import { objectAclFromHeader } from './access.js';
+import { authorize } from '../../auth/authorize.js';
 
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
@@ -182,6 +183,8 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
     if (key === undefined) throw new S3Error('MalformedXML');
     try {
       if (key === '') throw new S3Error('InvalidArgument', 'Object key must not be empty.');
+      // A prefix-scoped token deletes only the keys under its prefixes: the others are AccessDenied entries.
+      if (ctx.auth.principal && !authorize(ctx.auth.principal, 'DeleteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
       if (!isOtherVersion(versionId)) await ctx.services.objects.deleteObject(bucket, key);
       if (!quiet) deleted.push(versionId === undefined ? { Key: key } : { Key: key, VersionId: versionId });
     } catch (err) {
