@@ -38,3 +38,21 @@ export function networksProblem(entries: readonly string[]): string | null {
   }
   return null;
 }
+
+/** The first address and prefix length of an entry ("10.1.0.0/16"; a bare address is a /32 or /128). */
+function network(entry: string): { address: string; bits: number; v6: boolean } | null {
+  const [address, bitsText] = entry.trim().split('/');
+  const v6 = address.includes(':');
+  const bits = bitsText === undefined ? (v6 ? 128 : 32) : Number(bitsText);
+  return Number.isInteger(bits) ? { address, bits, v6 } : null;
+}
+
+/** Whether every address of `entry` lies in one of the `allowed` networks. */
+export function networkWithin(entry: string, allowed: readonly string[]): boolean {
+  const inner = network(entry);
+  if (!inner) return false;
+  return allowed.some((a) => {
+    const outer = network(a);
+    return !!outer && outer.v6 === inner.v6 && inner.bits >= outer.bits && setOf([a]).has(inner.address);
+  });
+}

@@ -92,7 +92,8 @@ async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, s
 }
 
 export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.bucket();
+  const resolved = await ctx.resolved();
+  const bucket = resolved.row;
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
   // Here x-amz-checksum-<alg> is the whole object's checksum, compared once the parts are combined.
   const body = await readSmallBody(ctx.req, ctx.auth.payload, undefined, { objectChecksumHeaders: true });
@@ -108,7 +109,8 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   });
   const fullAlg = CHECKSUM_ALGORITHMS.find((a) => header(ctx.req, checksumHeader(a)) !== undefined);
   const full = fullAlg && fullAlg === upload.checksumAlgorithm ? header(ctx.req, checksumHeader(fullAlg)) : undefined;
-  const row = await ctx.services.multipart.complete(bucket, upload, parts, writeCondition(ctx), full);
+  const quota = resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined;
+  const row = await ctx.services.multipart.complete(bucket, upload, parts, writeCondition(ctx), full, quota);
   const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
   return {
     xml: {

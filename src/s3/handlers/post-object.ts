@@ -165,7 +165,18 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   // busboy marks a file cut short by a broken form as truncated only at its end: treat as malformed.
   file.stream.pipe(digest);
   const row = await ctx.services.objects.putObject(
-    { bucket, key, headers: storedHeaders(fields), userMetadata: userMetadata(fields), tags, storageClass, condition: { kind: 'none' }, acl: acl === 'private' ? null : acl },
+    {
+      bucket,
+      key,
+      headers: storedHeaders(fields),
+      userMetadata: userMetadata(fields),
+      tags,
+      storageClass,
+      condition: { kind: 'none' },
+      acl: acl === 'private' ? null : acl,
+      // The file's size is known once it is stored: the quota is checked then, before the commit.
+      beforeCommit: resolved.quota ? (size) => ctx.services.quotas.check(bucket, resolved.quota, key, size) : undefined,
+    },
     digest,
     algorithm,
   );

@@ -231,7 +231,6 @@ export type AuditAction =
   | 'token.temporary-issued'
   | 'token.temporary-revoked'
   | 'auth.network-denied'
-  | 'quota.changed'
   | 'auth.expired-token'
   | 'auth.failed'
   | 'project.created'
