@@ -66,10 +66,10 @@ export interface S3Context<Op extends S3Operation = S3Operation> {
   /** The same, with the bucket's access settings and CORS rules. */
   resolved(): Promise<ResolvedBucket>;
   /**
-   * Admits `principal` (a POST form's signer, or null) to the operation's bucket (and `key` in it)
-   * with the same rules as a signed request: level and scope, then the bucket's policy and ACLs.
+   * Admits `principal` (a POST form's signer, or null) to the operation's bucket with the same
+   * rules as a signed request: level and scope, then the bucket's policy and ACLs.
    */
-  admit(principal: Principal | null, key?: string): Promise<ResolvedBucket>;
+  admit(principal: Principal | null): Promise<ResolvedBucket>;
   /** A POST form's signer (SigV4 or SigV2 policy signature), or null for an unsigned form. */
   verifyForm(fields: FormFields): Promise<{ principal: Principal; policy: string } | null>;
   now(): Date;

@@ -167,7 +167,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         log: deps.log,
         resolved,
         bucket: () => resolved().then((r) => r.row),
-        admit: (p, key) => admit(key === undefined ? admission : { ...admission, op: { ...op, key } as S3Operation }, p).then((r) => (admitted = r)),
+        admit: (p) => admit(admission, p).then((r) => (admitted = r)),
         verifyForm: (fields) =>
           authenticatePostForm(fields, deps.credentials, regions).then(
             async (signed) => {

@@ -10,6 +10,7 @@ import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
 import { STORAGE_CLASSES, validateTags } from '../object-headers.js';
 import type { StoredHeaders } from '../../storage/metadata/metadata-store.js';
 import { parseXml, xmlText } from '../xml.js';
+import { authorize } from '../../auth/authorize.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
 // (20 KB at most, as S3), the form's signature and policy are checked, the signer is admitted to
@@ -133,14 +134,15 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   const rawKey = fields.get('key');
   if (rawKey === undefined) throw new S3Error('InvalidArgument', 'Bucket POST must contain a field named \'key\'.  If it is specified, please check the order of the fields.', { ArgumentName: 'key', ArgumentValue: '' });
   const signed = await ctx.verifyForm(fields);
-  const key = rawKey.replace(/\$\{filename\}/g, file.filename);
-  if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
-  if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError');
-  // Admitted for the key the form writes (a prefix-scoped signer writes only under its prefixes).
-  const resolved = await ctx.admit(signed?.principal ?? null, key);
+  const resolved = await ctx.admit(signed?.principal ?? null);
   const bucket = resolved.row;
   let range: { min: number; max: number } | undefined;
   if (signed) range = checkPostPolicy(parsePostPolicy(signed.policy), fields, bucket.name, ctx.now());
+  const key = rawKey.replace(/\$\{filename\}/g, file.filename);
+  if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
+  if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError');
+  // A prefix-scoped signer writes only under its prefixes (the key is known only now, ${filename} filled in).
+  if (signed && !authorize(signed.principal, 'WriteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
 
   const aclText = fields.get('acl');
   const acl = aclText === undefined ? null : parseCannedAcl(aclText);
