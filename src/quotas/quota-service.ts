@@ -75,8 +75,11 @@ export function describeQuota(q: StorageQuota | null): string {
  * the changes reach the store in batches (every few seconds, and before any quota check).
  */
 export class StorageMeter {
-  /** Counter changes not yet in the store, by bucket id. */
-  private pending = new Map<string, { bytes: number; objects: number }>();
+  /**
+   * Counter changes not yet in the store, by bucket id: those of one second added together, with
+   * the time of the latest (so a recount in that second never drops a change made after it).
+   */
+  private pending = new Map<string, { second: number; at: number; bytes: number; objects: number }[]>();
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -85,13 +88,17 @@ export class StorageMeter {
   ) {}
 
   /** What a committed write or delete changed in a bucket (cheap: a map update). */
-  changed(bucketId: string, bytes: number, objects: number): void {
+  changed(bucketId: string, bytes: number, objects: number, at = Date.now()): void {
     if (bytes === 0 && objects === 0) return;
-    const p = this.pending.get(bucketId);
-    if (p) {
-      p.bytes += bytes;
-      p.objects += objects;
-    } else this.pending.set(bucketId, { bytes, objects });
+    const second = Math.floor(at / 1000);
+    const list = this.pending.get(bucketId);
+    const last = list?.[list.length - 1];
+    if (last && last.second === second) {
+      last.bytes += bytes;
+      last.objects += objects;
+      last.at = Math.max(last.at, at);
+    } else if (list) list.push({ second, at, bytes, objects });
+    else this.pending.set(bucketId, [{ second, at, bytes, objects }]);
   }
 
   /** Writes the counted changes; flushes run one after another, and a failed batch is kept for the next. */
@@ -100,10 +107,11 @@ export class StorageMeter {
       if (this.pending.size === 0) return;
       const batch = this.pending;
       this.pending = new Map();
+      const deltas = [...batch].flatMap(([bucketId, list]) => list.map((d) => ({ bucketId, bytes: d.bytes, objects: d.objects, at: new Date(d.at) })));
       try {
-        await this.meta.addStorageCounters([...batch].map(([bucketId, d]) => ({ bucketId, ...d })));
+        await this.meta.addStorageCounters(deltas);
       } catch (err) {
-        for (const [id, d] of batch) this.changed(id, d.bytes, d.objects);
+        for (const d of deltas) this.changed(d.bucketId, d.bytes, d.objects, d.at.getTime());
         this.log?.warn({ err }, 'writing storage counters failed; will retry');
         throw err;
       }

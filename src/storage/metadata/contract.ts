@@ -904,17 +904,23 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           const b3 = bucketRow(other.id, 'three');
           for (const b of [b1, b2, b3]) await s.createBucket(b);
           assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 0, objects: 0 });
-          await s.addStorageCounters([{ bucketId: b1.id, bytes: 100, objects: 1 }, { bucketId: b2.id, bytes: 50, objects: 2 }, { bucketId: b3.id, bytes: 7, objects: 1 }]);
-          await s.addStorageCounters([{ bucketId: b1.id, bytes: -40, objects: 0 }]);
+          const at = new Date(1_700_000_000_000);
+          await s.addStorageCounters([{ bucketId: b1.id, bytes: 100, objects: 1, at }, { bucketId: b2.id, bytes: 50, objects: 2, at }, { bucketId: b3.id, bytes: 7, objects: 1, at }]);
+          await s.addStorageCounters([{ bucketId: b1.id, bytes: -40, objects: 0, at }]);
           assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 60, objects: 1 });
           assert.deepEqual(await s.projectStorage(p.id), { bytes: 110, objects: 3 });
           await s.putObject(objectRow(b1.id, 'k', { blobs: [newBlob(30)] }), { kind: 'none' });
           assert.deepEqual(await s.recountStorage(b1.id), { bytes: 30, objects: 1 });
           assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 30, objects: 1 });
           assert.deepEqual(await s.projectStorage(p.id), { bytes: 80, objects: 3 });
+          // A change made before the recount is in it: reported late, it is not added again; a later one is.
+          await s.addStorageCounters([{ bucketId: b1.id, bytes: 30, objects: 1, at }]);
+          assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 30, objects: 1 });
+          await s.addStorageCounters([{ bucketId: b1.id, bytes: 5, objects: 1, at: new Date(Date.now() + 1000) }]);
+          assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 35, objects: 2 });
           // A deleted bucket no longer counts.
           assert.equal(await s.deleteBucket(b2.id), 'deleted');
-          assert.deepEqual(await s.projectStorage(p.id), { bytes: 30, objects: 1 });
+          assert.deepEqual(await s.projectStorage(p.id), { bytes: 35, objects: 2 });
         }));
     });
 

@@ -469,9 +469,12 @@ export interface MetadataStore {
   getProjectQuota(projectId: string): Promise<StorageQuota | null>;
   /** Sets (null removes) the project's quota; false when there is no such project. */
   setProjectQuota(projectId: string, quota: StorageQuota | null): Promise<boolean>;
-  /** Adds each delta to its bucket's counters (a missing row starts at zero), in one transaction. */
-  addStorageCounters(deltas: { bucketId: string; bytes: number; objects: number }[]): Promise<void>;
-  /** Replaces a bucket's counters with a recount of its objects (bucketStats); returns the recount. */
+  /**
+   * Adds each delta to its bucket's counters (a missing row starts at zero), in one transaction;
+   * a delta made (`at`) before the bucket's last recount is skipped, as the recount holds it.
+   */
+  addStorageCounters(deltas: { bucketId: string; bytes: number; objects: number; at: Date }[]): Promise<void>;
+  /** Replaces a bucket's counters with a recount of its objects (bucketStats), noting when; returns the recount. */
   recountStorage(bucketId: string): Promise<StorageUsed>;
   /** The counters of one bucket (zero when it has none). */
   bucketStorage(bucketId: string): Promise<StorageUsed>;

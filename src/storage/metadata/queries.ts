@@ -501,13 +501,15 @@ export class KyselyMetadataStore implements MetadataStore {
     return quotas.setProjectQuota(this.db, projectId, quota);
   }
 
-  addStorageCounters(deltas: { bucketId: string; bytes: number; objects: number }[]): Promise<void> {
+  addStorageCounters(deltas: { bucketId: string; bytes: number; objects: number; at: Date }[]): Promise<void> {
     return quotas.addStorageCounters(this.db, deltas);
   }
 
   async recountStorage(bucketId: string): Promise<StorageUsed> {
+    // Taken before the count: changes committed before it are in the count, later ones are added.
+    const at = new Date();
     const used = await this.bucketStats(bucketId);
-    await quotas.setStorageCounters(this.db, bucketId, used);
+    await quotas.setStorageCounters(this.db, bucketId, used, at);
     return used;
   }
 

@@ -26,29 +26,34 @@ export function quotaOf(bytes: number | string | null, objects: number | string 
   return { maxBytes: bytes === null ? null : Number(bytes), maxObjects: objects === null ? null : Number(objects) };
 }
 
-export async function addStorageCounters(db: Kysely<Database>, deltas: { bucketId: string; bytes: number; objects: number }[]): Promise<void> {
+export async function addStorageCounters(db: Kysely<Database>, deltas: { bucketId: string; bytes: number; objects: number; at: Date }[]): Promise<void> {
   if (deltas.length === 0) return;
   await db.transaction().execute(async (trx) => {
     for (const d of deltas) {
       await trx
         .insertInto('storage_counters')
-        .values({ bucket_id: d.bucketId, bytes: d.bytes, objects: d.objects })
+        .values({ bucket_id: d.bucketId, bytes: d.bytes, objects: d.objects, recounted_at: 0 })
         .onConflict((oc) =>
-          oc.column('bucket_id').doUpdateSet((eb) => ({
-            bytes: sql<number>`${eb.ref('storage_counters.bytes')} + ${eb.ref('excluded.bytes')}`,
-            objects: sql<number>`${eb.ref('storage_counters.objects')} + ${eb.ref('excluded.objects')}`,
-          })),
+          oc
+            .column('bucket_id')
+            .doUpdateSet((eb) => ({
+              bytes: sql<number>`${eb.ref('storage_counters.bytes')} + ${eb.ref('excluded.bytes')}`,
+              objects: sql<number>`${eb.ref('storage_counters.objects')} + ${eb.ref('excluded.objects')}`,
+            }))
+            // A change made before the last recount is in it already.
+            .where('storage_counters.recounted_at', '<=', d.at.getTime()),
         )
         .execute();
     }
   });
 }
 
-export async function setStorageCounters(db: Kysely<Database>, bucketId: string, used: StorageUsed): Promise<void> {
+export async function setStorageCounters(db: Kysely<Database>, bucketId: string, used: StorageUsed, at: Date): Promise<void> {
+  const values = { bytes: used.bytes, objects: used.objects, recounted_at: at.getTime() };
   await db
     .insertInto('storage_counters')
-    .values({ bucket_id: bucketId, bytes: used.bytes, objects: used.objects })
-    .onConflict((oc) => oc.column('bucket_id').doUpdateSet({ bytes: used.bytes, objects: used.objects }))
+    .values({ bucket_id: bucketId, ...values })
+    .onConflict((oc) => oc.column('bucket_id').doUpdateSet(values))
     .execute();
 }
 

@@ -134,6 +134,12 @@ export interface StorageCountersTable {
   bucket_id: string;
   bytes: number;
   objects: number;
+  /**
+   * When the counters were last recounted from the objects (ms): a change committed before then is
+   * in the recount already, so one reported later (by another node, or the server while the CLI
+   * recounted) is not added again.
+   */
+  recounted_at: number;
 }
 
 export interface AuditTable {
@@ -503,6 +509,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('bucket_id', 'text', (c) => c.primaryKey())
           .addColumn('bytes', 'bigint', (c) => c.notNull())
           .addColumn('objects', 'bigint', (c) => c.notNull())
+          .addColumn('recounted_at', 'bigint', (c) => c.notNull().defaultTo(0))
           .execute();
       },
     },
