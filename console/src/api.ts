@@ -116,7 +116,7 @@ export interface CreateTokenBody {
   rateLimit?: number | null;
 }
 
-/** Temporary credentials of a token (never a secret). */
+/** src/credentials/temporary-credentials.ts's TemporaryCredentialView, as JSON (never a secret). */
 export interface TemporaryCredentials {
   id: string;
   tokenId: string;

@@ -137,6 +137,11 @@ function tokenLines(t: TokenView): string {
     ['last used', t.lastUsedAt ?? 'never'],
     ...(t.rotationPending ? [['rotation', `pending; the old secret works until ${t.rotationDeadline}`] as [string, string]] : []),
   ];
+  return fieldLines(lines);
+}
+
+/** "label:  value" lines, values escaped. */
+function fieldLines(lines: [string, string][]): string {
   return lines.map(([label, value]) => `${`${label}:`.padEnd(14)}${printable(value)}`).join('\n') + '\n';
 }
 
@@ -152,7 +157,7 @@ function temporaryLines(t: TemporaryCredentialView): string {
     ['created', `${t.createdAt} by ${t.createdBy}`],
     ['expires', t.expiresAt],
   ];
-  return lines.map(([label, value]) => `${`${label}:`.padEnd(14)}${printable(value)}`).join('\n') + '\n';
+  return fieldLines(lines);
 }
 
 function temporaryCredentialLines(r: IssuedTemporaryCredentials, endpoint: string, region: string): string {
