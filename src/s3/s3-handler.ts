@@ -96,6 +96,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const host = addressFromHost(req.headers.host, deps.baseDomains, projectDomains);
       if (deps.temporary && isStsRequest(req, host.bucket)) {
         opName = 'STS';
+        // The form is small and signed as a whole: it is read before the signature can be checked.
+        if (wantsContinue(req)) res.writeContinue();
         const caller = await handleSts(req, res, requestId, {
           credentials: deps.credentials,
           temporary: deps.temporary,
