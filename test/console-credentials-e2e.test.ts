@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { outcome } from './helpers/tokens.js';
 import type { Page } from 'playwright-core';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { ensureConsoleBuilt } from './helpers/console-build.js';
-import { launchConsoleBrowser, missingChromium, screenshot, SHOTS, skipWithoutChromium, type ConsoleBrowser } from './helpers/console-browser.js';
+import { launchConsoleBrowser, missingChromium, screenshot, sessionSteps, skipWithoutChromium, type ConsoleBrowser } from './helpers/console-browser.js';
 
 // The console for the credential features, in Chromium against a real server: a token with a
 // key prefix, allowed networks and a rate limit (bad input named on its field); temporary
@@ -55,18 +54,7 @@ test('console: prefix, networks and rate limit on a token; temporary credentials
   if (missingChromium) throw new Error(`${missingChromium} — required in CI`);
   const p = server.bootstrap.projectId;
   let token = { accessKeyId: '', secretAccessKey: '' };
-  let failed: string | null = null;
-  const step = (name: string, fn: () => Promise<void>) =>
-    ctx.test(name, async (st) => {
-      if (failed) return st.skip(`after the failure of "${failed}"`);
-      try {
-        await fn();
-      } catch (err) {
-        failed = name;
-        await page.screenshot({ path: join(SHOTS, 'failure-credentials.png'), fullPage: true }).catch(() => undefined);
-        throw err;
-      }
-    });
+  const step = sessionSteps(ctx, page, 'failure-credentials');
 
   await step('sign in', async () => {
     await page.goto(`${server.url}/console/`);

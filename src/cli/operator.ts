@@ -5,7 +5,7 @@ import { projectEndpoint, readEndpointRecord } from '../config.js';
 import { openServices, type Services } from '../wiring.js';
 import { createLogger } from '../log.js';
 import { DomainError } from '../util/domain-error.js';
-import { clientSnippets } from '../credentials/snippets.js';
+import { clientSnippets, type Snippets } from '../credentials/snippets.js';
 import type { IssuedCredentials, RequestSource, TokenView } from '../credentials/token-service.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
 import type { ProjectView } from '../projects/project-service.js';
@@ -170,12 +170,13 @@ function temporaryCredentialLines(r: IssuedTemporaryCredentials, endpoint: strin
     `  AWS_SESSION_TOKEN=${r.secrets.sessionToken}`,
     `  expires:  ${r.secrets.expiration}`,
     `  S3 endpoint:  ${endpoint}`,
-    '',
-    '--- AWS CLI ---', s.awsCli, '',
-    '--- rclone ---', s.rclone, '',
-    '--- boto3 ---', s.boto3, '',
-    '--- AWS SDK for JavaScript v3 ---', s.jsSdk, '',
+    snippetLines(s),
   ].join('\n');
+}
+
+/** The client snippets of a credential, one after another under their names. */
+function snippetLines(s: Snippets): string {
+  return ['', '--- AWS CLI ---', s.awsCli, '', '--- rclone ---', s.rclone, '', '--- boto3 ---', s.boto3, '', '--- AWS SDK for JavaScript v3 ---', s.jsSdk, ''].join('\n');
 }
 
 function credentialLines(c: IssuedCredentials, endpoint: string, region: string): string {
@@ -187,11 +188,7 @@ function credentialLines(c: IssuedCredentials, endpoint: string, region: string)
     `  access key ID:            ${c.accessKeyId}`,
     `  secret access key:        ${c.secretAccessKey}`,
     `  S3 endpoint:              ${endpoint}`,
-    '',
-    '--- AWS CLI ---', s.awsCli, '',
-    '--- rclone ---', s.rclone, '',
-    '--- boto3 ---', s.boto3, '',
-    '--- AWS SDK for JavaScript v3 ---', s.jsSdk, '',
+    snippetLines(s),
   ].join('\n');
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { IN_CI } from './clients.js';
 
@@ -46,4 +47,24 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.waitForTimeout(400);
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Steps of one browser session, each a subtest building on the one before: after a failure (its
+ * page saved as `failureShot`), the rest are skipped rather than timed out.
+ */
+export function sessionSteps(ctx: TestContext, page: Page, failureShot: string): (name: string, fn: () => Promise<void>) => Promise<void> {
+  let failed: string | null = null;
+  return (name, fn) =>
+    ctx.test(name, async (st) => {
+      if (failed) return st.skip(`after the failure of "${failed}"`);
+      try {
+        await fn();
+      } catch (err) {
+        failed = name;
+        await page.evaluate(() => window.scrollTo(0, 0)).catch(() => undefined);
+        await page.screenshot({ path: join(SHOTS, `${failureShot}.png`), fullPage: true }).catch(() => undefined);
+        throw err;
+      }
+    });
 }
