@@ -206,6 +206,16 @@ describe('STS on the S3 endpoint', () => {
         sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::000000000000:role/x', RoleSessionName: 'long', DurationSeconds: 43_201 })),
         (err: unknown) => err instanceof STSServiceException && err.name === 'ValidationError' && /DurationSeconds/.test(err.message) && err.$metadata.httpStatusCode === 400,
       );
+      // A session longer than the signing token's remaining life: ValidationError naming DurationSeconds, nothing made.
+      const short = await issue(server, { permission: 'object-ro', bucketScope: null, expiresInDays: 1 });
+      await server.meta.updateToken(short.token.id, { expiresAt: new Date(Date.now() + 3600_000) });
+      const shortSts = new STSClient({ endpoint: server.url, region: 'us-east-1', credentials: short.credentials, maxAttempts: 1 });
+      await assert.rejects(
+        shortSts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::000000000000:role/x', RoleSessionName: 'too-long', DurationSeconds: 7200 })),
+        (err: unknown) => err instanceof STSServiceException && err.name === 'ValidationError' && /DurationSeconds 7200 is longer than the token's remaining life/.test(err.message),
+      );
+      shortSts.destroy();
+      assert.deepEqual(await server.meta.listTemporaryCredentials(short.token.id), []);
       await assert.rejects(
         sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::000000000000:role/x', RoleSessionName: 'bad', Policy: '{"Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}' })),
         (err: unknown) => err instanceof STSServiceException && err.name === 'MalformedPolicyDocumentException' && /Allow statements only/.test(err.message),
