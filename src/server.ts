@@ -84,8 +84,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const projectDomains = config.projectDomain ? [config.projectDomain] : [];
   const clientAddress = clientAddressResolver(config.trustedProxies ?? []);
   const handleS3 = createS3Handler({
-    services: { objects, multipart, buckets: services.buckets, bucketConfig: services.bucketConfig },
+    services: { objects, multipart, buckets: services.buckets, bucketConfig: services.bucketConfig, quotas: services.quotas },
     clientAddress,
+    guard: services.guard,
+    temporary: services.temporary,
     credentials: tokens,
     region: config.region,
     baseDomains: config.baseDomains,
@@ -237,20 +239,32 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   if (!services.blobLedger) collect();
   const timer = setInterval(collect, config.collectIntervalMs ?? (services.blobLedger ? COLLECT_INTERVAL_MS : SWEEP_INTERVAL_MS));
   timer.unref();
+  // Hourly upkeep: buckets under a quota recounted, expired temporary credentials and audit
+  // events past their retention removed.
   const retentionDays = config.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS;
   const maintain = () =>
-    retentionDays > 0 &&
-    services.audit.prune(retentionDays).then(
-      (n) => n > 0 && log.info({ removed: n, retentionDays }, 'removed audit events past their retention'),
-      (err) => log.warn({ err }, 'audit pruning failed'),
-    );
+    Promise.all([
+      services.quotas.reconcile().then(
+        () => undefined,
+        (err) => log.warn({ err }, 'recounting buckets under a quota failed'),
+      ),
+      services.temporary.prune().then(
+        () => undefined,
+        (err) => log.warn({ err }, 'removing expired temporary credentials failed'),
+      ),
+      retentionDays > 0 &&
+        services.audit.prune(retentionDays).then(
+          (n) => n > 0 && log.info({ removed: n, retentionDays }, 'removed audit events past their retention'),
+          (err) => log.warn({ err }, 'audit pruning failed'),
+        ),
+    ]);
   void maintain();
   const maintenanceTimer = setInterval(maintain, MAINTENANCE_INTERVAL_MS);
   maintenanceTimer.unref();
   const flushUses = () => tokens.flushUses().catch((err: unknown) => log.warn({ err }, 'recording token use failed'));
   const usesTimer = setInterval(flushUses, config.useFlushIntervalMs ?? USE_FLUSH_INTERVAL_MS);
   usesTimer.unref();
-  const flushUsage = () => services.usage.flush().catch(() => undefined);
+  const flushUsage = () => Promise.all([services.usage.flush().catch(() => undefined), services.meter.flush().catch(() => undefined)]);
   const usageTimer = setInterval(flushUsage, USAGE_FLUSH_INTERVAL_MS);
   usageTimer.unref();
 

@@ -23,6 +23,9 @@ import { MemoryLimiterState, RateLimiter, type LimiterState } from './limits/rat
 import { FAILURE_AUDITS_PER_MINUTE } from './credentials/token-service.js';
 import { secureDataFolder } from './storage/data-folder.js';
 import { StoreLimiterState } from './limits/store-limiter-state.js';
+import { TemporaryCredentialService } from './credentials/temporary-credentials.js';
+import { CredentialGuard, TOKEN_RATE_WINDOW_MS } from './credentials/credential-guard.js';
+import { QuotaService, StorageMeter } from './quotas/quota-service.js';
 
 // Opens a data folder and the storage the settings name, and the services over them. Shared by
 // `skep serve` and the operator CLI (which may run beside the server). This is the one place that
@@ -77,6 +80,10 @@ export interface Services {
   objects: ObjectService;
   multipart: MultipartService;
   tokens: TokenService;
+  /** Short-lived credentials made from tokens. */
+  temporary: TemporaryCredentialService;
+  /** Each token's network condition and request-rate limit, on every request. */
+  guard: CredentialGuard;
   buckets: BucketService;
   bucketConfig: BucketConfigService;
   audit: AuditService;
@@ -85,6 +92,9 @@ export interface Services {
   projects: ProjectService;
   users: UserService;
   usage: UsageService;
+  /** The storage counters every write and delete adjusts. */
+  meter: StorageMeter;
+  quotas: QuotaService;
   nodeId: string;
   /** Whether other nodes may share the metadata store (PostgreSQL). */
   shared: boolean;
@@ -192,8 +202,9 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     const limits: LimiterState = shared ? new StoreLimiterState(meta) : new MemoryLimiterState();
     const auditLimiter = new RateLimiter(shared ? new MemoryLimiterState() : limits, 'auth-failure-audit', FAILURE_AUDITS_PER_MINUTE, 60_000);
     const tokens = new TokenService(meta, box, audit, auditLimiter, opts.clock);
+    const meter = new StorageMeter(meta, opts.log);
     const blobLedger = keepsBlobLedger(storage);
-    const objects = new ObjectService(meta, blobs, opts.log, {
+    const objects = new ObjectService(meta, blobs, opts.log, meter, {
       ledger: blobLedger,
       pendingTtlMs: storage.gc?.pendingTtlMs,
       sharedGraceMs: shared ? (storage.gc?.sharedGraceMs ?? DEFAULT_SHARED_GRACE_MS) : undefined,
@@ -201,6 +212,10 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     const multipart = new MultipartService(objects);
     const usage = new UsageService(meta, opts.clock, opts.log);
     const buckets = new BucketService(meta, objects, multipart, audit, opts.clock);
+    // Per-token request rates count in the same limiter state as the other limits: with shared
+    // metadata a token's limit holds across the nodes (only tokens that have one are counted).
+    const rates = new RateLimiter(limits, 'token-rate', 1, TOKEN_RATE_WINDOW_MS);
+    const guard = new CredentialGuard(rates, (principal, address) => tokens.recordNetworkDenied(principal, address), opts.clock);
     const openedBlobs = blobs;
     return {
       meta,
@@ -208,6 +223,8 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
       objects,
       multipart,
       tokens,
+      temporary: new TemporaryCredentialService(meta, box, tokens, audit, opts.clock),
+      guard,
       buckets,
       bucketConfig: new BucketConfigService(meta, buckets),
       audit,
@@ -215,6 +232,8 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
       projects: new ProjectService(meta, audit),
       users: new UserService(meta, audit, limits, opts.clock),
       usage,
+      meter,
+      quotas: new QuotaService(meta, meter, buckets, audit),
       nodeId,
       shared,
       backends: { metadata: shared ? 'postgres' : 'sqlite', blobs: parseS3BlobUrl(storage.blobs) ? 's3' : 'folder' },
@@ -222,6 +241,7 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
       async close() {
         objects.close();
         await tokens.flushUses();
+        await meter.flush().catch((err: unknown) => opts.log.warn({ err }, 'storage counters lost at close; the next recount mends them'));
         await usage.flush({ all: true }).catch((err: unknown) => opts.log.warn({ err }, 'usage counters lost at close'));
         await meta.close();
         await openedBlobs.close();

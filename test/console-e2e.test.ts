@@ -9,6 +9,7 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 import { ensureConsoleBuilt } from './helpers/console-build.js';
 import { IN_CI } from './helpers/clients.js';
 import { formatBytes, formatCount } from '../console/src/format.js';
+import { sessionSteps } from './helpers/console-browser.js';
 
 // The web console in a real browser (Debian's Chromium through playwright-core) against a real
 // skep server: sign in, create a bucket, upload through the page, issue a bucket-scoped token,
@@ -123,21 +124,7 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
   let secretAccessKey = '';
   let keyboardKey = { accessKeyId: '', secretAccessKey: '' };
   // Each step builds on the one before: after a failure the rest are skipped, not timed out.
-  let failed: string | null = null;
-  const t = {
-    test: (name: string, fn: () => Promise<void>) =>
-      ctx.test(name, async (st) => {
-        if (failed) return st.skip(`after the failure of "${failed}"`);
-        try {
-          await fn();
-        } catch (err) {
-          failed = name;
-          await page.evaluate(() => window.scrollTo(0, 0)).catch(() => undefined);
-          await page.screenshot({ path: join(SHOTS, 'failure.png'), fullPage: true }).catch(() => undefined);
-          throw err;
-        }
-      }),
-  };
+  const t = { test: sessionSteps(ctx, page, 'failure') };
 
   await t.test('a browser at / lands on the sign-in screen; a wrong password is refused', async () => {
     await page.goto(`${server.url}/`);

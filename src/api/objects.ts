@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import { BodyDigest } from '../checksums/digest.js';
 import { consoleCredential, signingCredential } from '../credentials/console-token.js';
 import { listPage } from '../objects/listing.js';
+import { listingLimit } from '../auth/scope.js';
 import { MAX_KEY_BYTES } from '../s3/endpoint.js';
 import { MAX_SINGLE_PUT_BYTES } from '../s3/body.js';
 import { MAX_PRESIGN_SECONDS, presignObjectUrl } from '../sigv4/presign.js';
@@ -163,13 +164,15 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const q = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'ListObjects', bucket);
+    requireRight(access, 'ListObjects', bucket, { key: null, listPrefix: q.prefix ?? '' });
     const row = await deps.objects.requireBucket(projectId, bucket);
     const page = await listPage(deps.meta, row.id, {
       prefix: q.prefix ?? '',
       delimiter: q.delimiter ?? '',
       marker: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
       maxKeys: q.limit ?? MAX_PAGE,
+      // A prefix-scoped token sees only its prefixes (and the folders above them).
+      within: listingLimit(access.principal.bucketScope, bucket, q.prefix ?? ''),
     });
     return c.json(
       {
@@ -185,14 +188,19 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'WriteObject', bucket);
-    const row = await deps.objects.requireBucket(projectId, bucket);
+    requireRight(access, 'WriteObject', bucket, { key });
+    const resolved = await deps.bucketConfig.resolve(projectId, bucket);
+    if (!resolved) throw new ApiProblem('not-found', `No bucket ${bucket}.`);
+    const row = resolved.row;
     const lengthText = c.req.header('content-length');
     const size = lengthText === undefined ? undefined : Number(lengthText);
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new ApiProblem('validation', 'Content-Length is not a byte count.', 'body');
     if (size !== undefined && size > MAX_SINGLE_PUT_BYTES) {
       throw new ApiProblem('validation', `An upload through the API is at most ${MAX_SINGLE_PUT_BYTES} bytes; use S3 multipart uploads for more.`, 'body');
     }
+    // Storage quotas: checked before the body when its size is declared, else once it is stored.
+    if (resolved.quota && size !== undefined) await deps.quotas.check(row, resolved.quota, key, size);
+    const quotaCheck = resolved.quota && size === undefined ? (n: number) => deps.quotas.check(row, resolved.quota, key, n) : undefined;
     const digest = new BodyDigest({ expect: { size } });
     pipeline(requestBody(c), digest, () => {
       /* a failure surfaces through `digest`, which putObject reads */
@@ -200,7 +208,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const contentType = c.req.header('content-type') || 'application/octet-stream';
     try {
       const stored = await deps.objects.putObject(
-        { bucket: row, key, headers: { 'content-type': contentType }, userMetadata: {}, tags: {}, storageClass: 'STANDARD', condition: { kind: 'none' } },
+        { bucket: row, key, headers: { 'content-type': contentType }, userMetadata: {}, tags: {}, storageClass: 'STANDARD', condition: { kind: 'none' }, beforeCommit: quotaCheck },
         digest,
         undefined,
       );
@@ -214,7 +222,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'ReadObject', bucket);
+    requireRight(access, 'ReadObject', bucket, { key });
     const row = await deps.objects.requireBucket(projectId, bucket);
     // Leased: an overwrite or delete that commits before the bytes are opened cannot remove them.
     const lease = await deps.objects.leaseObject(row, key);
@@ -241,7 +249,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'DeleteObject', bucket);
+    requireRight(access, 'DeleteObject', bucket, { key });
     const row = await deps.objects.requireBucket(projectId, bucket);
     const existed = await deps.objects.deleteObject(row, key);
     await deps.audit.record({ action: 'object.deleted', ...requestSource(c, access), projectId, bucket, detail: existed ? key : `${key} (did not exist)` });
@@ -252,7 +260,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, method, expiresIn } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, method === 'GET' ? 'ReadObject' : 'WriteObject', bucket);
+    requireRight(access, method === 'GET' ? 'ReadObject' : 'WriteObject', bucket, { key });
     await deps.objects.requireBucket(projectId, bucket);
     const now = deps.clock();
     const caller = access.caller;

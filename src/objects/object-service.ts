@@ -34,6 +34,16 @@ export interface NewObject {
   condition: PutCondition;
   /** Canned ACL (x-amz-acl), or null/absent for private. */
   acl?: string | null;
+  /**
+   * Called with the size once the bytes are written and before the commit (a quota check for a
+   * body whose size was not declared); a throw discards the bytes.
+   */
+  beforeCommit?: (size: number) => Promise<void>;
+}
+
+/** Told what each committed write and delete changed in a bucket (the quota counters). */
+export interface StorageChanges {
+  changed(bucketId: string, bytes: number, objects: number): void;
 }
 
 /**
@@ -63,6 +73,8 @@ export class ObjectService {
     readonly meta: MetadataStore,
     readonly blobs: BlobStore,
     private readonly log: Logger,
+    /** Counts what writes and deletes change (StorageMeter); none in tests that do not need it. */
+    readonly changes?: StorageChanges,
     lifecycle: BlobLifecycleOptions = {},
   ) {
     this.lifecycle = new BlobLifecycle(meta, blobs, log, lifecycle);
@@ -157,6 +169,14 @@ export class ObjectService {
   async putObject(input: NewObject, body: BodyDigest, checksumAlgorithm: ChecksumAlgorithm | undefined): Promise<ObjectRow> {
     await this.checkCondition(input.bucket, input.key, input.condition);
     const written = await this.writeBlob(body);
+    if (input.beforeCommit) {
+      try {
+        await input.beforeCommit(written.size);
+      } catch (err) {
+        await this.discard([{ ref: written.ref, size: written.size }]);
+        throw err;
+      }
+    }
     const checksum: StoredChecksum | null = checksumAlgorithm
       ? { algorithm: checksumAlgorithm, type: 'FULL_OBJECT', value: body.checksumBase64! }
       : null;
@@ -194,14 +214,20 @@ export class ObjectService {
       await this.discard(newBlobs);
       throw preconditionError(outcome.reason);
     }
+    this.counted(row.bucketId, row.size, outcome.replaced);
     await this.release(outcome.replaced);
   }
 
-  /** Deletes blobs written for a commit that did not happen (they are still pending in the ledger). */
+  /** Deletes blobs written for a commit that did not happen (still pending in the ledger, if kept). */
   async discard(blobs: BlobPart[]): Promise<void> {
     for (const b of blobs) await this.deleteBlob(b.ref);
     if (!this.lifecycle.ledger) return;
     await this.meta.forgetBlobs(blobs.map((b) => b.ref)).catch((err: unknown) => this.log.warn({ err }, 'forgetting discarded blobs failed'));
+  }
+
+  /** Reports a committed object of `size` that replaced the object made of `replaced` (none: a new key). */
+  counted(bucketId: string, size: number, replaced: readonly BlobPart[]): void {
+    this.changes?.changed(bucketId, size - replaced.reduce((n, b) => n + b.size, 0), replaced.length > 0 ? 0 : 1);
   }
 
   /** Fails fast, before reading a body, when a conditional write cannot succeed. Re-checked at commit. */
@@ -248,6 +274,7 @@ export class ObjectService {
 
   async deleteObject(bucket: BucketRow, key: string): Promise<boolean> {
     const removed = await this.meta.deleteObject(bucket.id, key);
+    if (removed) this.changes?.changed(bucket.id, -removed.reduce((n, b) => n + b.size, 0), -1);
     if (removed) await this.release(removed);
     return removed !== null;
   }

@@ -5,6 +5,7 @@ import type { ObjectService } from '../objects/object-service.js';
 import type { MultipartService } from '../objects/multipart-service.js';
 import type { BucketConfigService, ResolvedBucket } from '../buckets/bucket-config-service.js';
 import type { BucketService } from '../buckets/bucket-service.js';
+import type { QuotaService } from '../quotas/quota-service.js';
 import type { RequestSource } from '../audit/actor.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import type { Principal } from '../auth/principal.js';
@@ -23,6 +24,8 @@ export interface S3Services {
   buckets: BucketService;
   /** A bucket's access and CORS configuration. */
   bucketConfig: BucketConfigService;
+  /** Storage quotas, checked on the writes that add data. */
+  quotas: QuotaService;
 }
 
 /** How large a body may be, declared or not (EntityTooLarge beyond). */

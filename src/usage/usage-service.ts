@@ -56,6 +56,14 @@ export interface UsageReport {
   }[];
 }
 
+/** One token's use over a range (tokenId '' for console sessions). */
+export interface TokenUsageEntry {
+  tokenId: string;
+  requests: { read: number; write: number; list: number; delete: number; other: number };
+  bytesIn: number;
+  bytesOut: number;
+}
+
 /** A bucket's totals are re-read no sooner than this many times the last read took. */
 export const SNAPSHOT_COST_FACTOR = 100;
 
@@ -215,6 +223,31 @@ export class UsageService {
     for (const [ckey, c] of taken) if (this.changed.get(ckey)?.seq === c.seq) this.changed.delete(ckey);
     // Forget timings of buckets quiet for a day, so the map does not grow with every bucket ever seen.
     for (const [key, s] of this.snapshots) if (t - s.at > DAY_MS) this.snapshots.delete(key);
+  }
+
+  /**
+   * Requests and bytes in/out per token over a range of days (default: the last 30), for billing:
+   * one entry per token with any use, '' standing for console sessions.
+   */
+  async byToken(q: Omit<UsageReportQuery, 'tokenId'>): Promise<{ from: string; to: string; tokens: TokenUsageEntry[] }> {
+    const toText = q.to ?? dayOf(this.clock());
+    const to = parseDay(toText, 'to');
+    const fromText = q.from ?? dayOf(new Date(to - 29 * DAY_MS));
+    const from = parseDay(fromText, 'from');
+    if (from > to) throw new DomainError('invalid-argument', 'from is after to.', 'from');
+    if ((to - from) / DAY_MS + 1 > MAX_REPORT_DAYS) throw new DomainError('invalid-argument', `A report covers at most ${MAX_REPORT_DAYS} days.`, 'from');
+    await this.flush().catch(() => undefined);
+    const rows = await this.meta.usageByToken({ projectId: q.projectId, from: fromText, to: toText, bucket: q.bucket });
+    return {
+      from: fromText,
+      to: toText,
+      tokens: rows.map((r) => ({
+        tokenId: r.tokenId,
+        requests: { read: r.requestsRead, write: r.requestsWrite, list: r.requestsList, delete: r.requestsDelete, other: r.requestsOther },
+        bytesIn: r.bytesIn,
+        bytesOut: r.bytesOut,
+      })),
+    };
   }
 
   /** Request counters and stored bytes per day (every day of the range), and what the project stores now. */

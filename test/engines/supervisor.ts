@@ -32,6 +32,10 @@ async function stopAll(): Promise<void> {
   process.exit(0);
 }
 
+// However this process ends, no daemon outlives it.
+process.on('exit', () => {
+  for (const e of running) for (const d of e.daemons) if (isAlive(d.pid)) process.kill(d.pid, 'SIGKILL');
+});
 process.stdin.on('end', () => void stopAll());
 process.stdin.on('error', () => void stopAll());
 process.stdin.resume();
