@@ -17,20 +17,21 @@ import type {
   UsageIncrement,
   UserRow,
 } from './metadata-store.js';
+import { versionsContract } from './versions-contract.js';
 
-const hex = (n: number) => randomBytes(n).toString('hex');
-const newBlob = (size = 100): BlobPart => ({ ref: hex(16), size });
+export const hex = (n: number) => randomBytes(n).toString('hex');
+export const newBlob = (size = 100): BlobPart => ({ ref: hex(16), size });
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-function projectRow(name = 'p'): ProjectRow {
+export function projectRow(name = 'p'): ProjectRow {
   return { id: `prj_${hex(6)}`, name, createdAt: new Date(1_700_000_000_000), maxTokenDays: null };
 }
 
-function bucketRow(projectId: string, name: string): BucketRow {
+export function bucketRow(projectId: string, name: string): BucketRow {
   return { id: `bkt_${hex(6)}`, projectId, name, region: 'us-east-1', createdAt: new Date(1_700_000_001_000) };
 }
 
-function objectRow(bucketId: string, key: string, over: Partial<ObjectRow> = {}): ObjectRow {
+export function objectRow(bucketId: string, key: string, over: Partial<ObjectRow> = {}): ObjectRow {
   const blobs = over.blobs ?? [newBlob()];
   return {
     bucketId,
@@ -45,11 +46,15 @@ function objectRow(bucketId: string, key: string, over: Partial<ObjectRow> = {})
     partsCount: null,
     tags: {},
     storageClass: 'STANDARD',
+    versionId: 'null',
+    encryption: null,
+    retention: null,
+    legalHold: false,
     ...over,
   };
 }
 
-function uploadRow(bucketId: string, key: string, over: Partial<UploadRow> = {}): UploadRow {
+export function uploadRow(bucketId: string, key: string, over: Partial<UploadRow> = {}): UploadRow {
   return {
     uploadId: `up_${hex(8)}`,
     bucketId,
@@ -61,11 +66,13 @@ function uploadRow(bucketId: string, key: string, over: Partial<UploadRow> = {})
     storageClass: 'STANDARD',
     checksumAlgorithm: null,
     checksumType: null,
+    encryption: null,
+    objectLock: null,
     ...over,
   };
 }
 
-function partRow(uploadId: string, partNumber: number, blob = newBlob()): PartRow {
+export function partRow(uploadId: string, partNumber: number, blob = newBlob()): PartRow {
   return {
     uploadId,
     partNumber,
@@ -77,7 +84,8 @@ function partRow(uploadId: string, partNumber: number, blob = newBlob()): PartRo
   };
 }
 
-const refs = (blobs: BlobPart[] | null | undefined) => (blobs ?? []).map((b) => b.ref).sort();
+const NO_VERSIONS = { noncurrentVersions: 0, noncurrentBytes: 0, deleteMarkers: 0 };
+export const refs = (blobs: BlobPart[] | null | undefined) => (blobs ?? []).map((b) => b.ref).sort();
 
 /** Keys whose UTF-8 byte order differs from JavaScript's UTF-16 order, plus edge code points. */
 const TRICKY_KEYS = [
@@ -131,6 +139,8 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
   }
 
   describe(`MetadataStore contract: ${name}`, () => {
+    versionsContract(open);
+
     describe('projects', () => {
       test('create, get and list', () =>
         withStore(async (s) => {
@@ -165,7 +175,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.equal((await s.getBucket(p1.id, 'photos'))?.id, first.id, 'the first bucket is kept');
           const other = bucketRow(p2.id, 'photos');
           assert.equal(await s.createBucket(other), 'created');
-          assert.deepEqual(await s.getBucket(p2.id, 'photos'), other);
+          assert.deepEqual(await s.getBucket(p2.id, 'photos'), { ...other, settings: {} });
           assert.equal(await s.getBucket(p1.id, 'nope'), null);
         }));
 
@@ -278,7 +288,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.ok(out.ok);
           assert.deepEqual(refs(out.replaced), refs(v1.blobs));
           assert.deepEqual(await s.getObject(b.id, 'k'), v2);
-          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: v2.size });
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: v2.size, ...NO_VERSIONS });
         }));
 
       test('a blob kept by the new row is not returned as replaced', () =>
@@ -382,16 +392,16 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
 
       test('bucketStats counts objects and bytes of one bucket', () =>
         withBucket(async (s, b) => {
-          assert.deepEqual(await s.bucketStats(b.id), { objects: 0, bytes: 0 });
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 0, bytes: 0, ...NO_VERSIONS });
           const other = bucketRow(b.projectId, 'other');
           await s.createBucket(other);
           await s.putObject(objectRow(b.id, 'a', { blobs: [newBlob(10)] }), { kind: 'none' });
           await s.putObject(objectRow(b.id, 'b', { blobs: [newBlob(5 * 1024 ** 4)] }), { kind: 'none' });
           await s.putObject(objectRow(other.id, 'c', { blobs: [newBlob(1000)] }), { kind: 'none' });
-          assert.deepEqual(await s.bucketStats(b.id), { objects: 2, bytes: 10 + 5 * 1024 ** 4 });
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 2, bytes: 10 + 5 * 1024 ** 4, ...NO_VERSIONS });
           await s.deleteObject(b.id, 'a');
-          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: 5 * 1024 ** 4 });
-          assert.deepEqual(await s.bucketStats(other.id), { objects: 1, bytes: 1000 });
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: 5 * 1024 ** 4, ...NO_VERSIONS });
+          assert.deepEqual(await s.bucketStats(other.id), { objects: 1, bytes: 1000, ...NO_VERSIONS });
         }));
     });
 

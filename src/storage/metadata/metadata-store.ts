@@ -19,7 +19,15 @@ export interface BucketRow {
   name: string;
   region: string;
   createdAt: Date;
+  /**
+   * From getBucket only: the settings every object write consults (versioning, object-lock,
+   * encryption), read in the same query as the bucket so a PUT needs no second round trip.
+   */
+  settings?: Partial<Record<BucketSettingName, string>>;
 }
+
+/** The settings getBucket returns with the bucket row. */
+export const WRITE_PATH_SETTINGS = ['versioning', 'object-lock', 'encryption'] as const satisfies readonly BucketSettingName[];
 
 /**
  * The configuration documents a bucket may have, each stored as JSON by the service that owns it
@@ -55,6 +63,24 @@ export interface StoredHeaders {
   expires?: string;
 }
 
+/** How a write treats the versions already stored under its key (the bucket's versioning state). */
+export type VersioningMode = 'unversioned' | 'enabled' | 'suspended';
+
+export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+/** Object Lock retention of one version. */
+export interface Retention {
+  mode: RetentionMode;
+  until: Date;
+}
+
+/** How an object's bytes are encrypted at rest (the keys themselves are never stored in clear). */
+export type StoredEncryption =
+  /** SSE-S3: a per-object data key, sealed under the master key. */
+  | { kind: 'SSE-S3'; wrappedKey: string }
+  /** SSE-C: the customer's key is never stored, only a salted HMAC of it to check later requests. */
+  | { kind: 'SSE-C'; keySalt: string; keyHmac: string };
+
 export interface ObjectRow {
   bucketId: string;
   key: string;
@@ -72,7 +98,43 @@ export interface ObjectRow {
   partsCount: number | null;
   tags: Record<string, string>;
   storageClass: string;
+  /** The version's ID; 'null' (the default when absent) for the null version. Reads always set it. */
+  versionId?: string;
+  /** Reads always set it; null: stored in clear. */
+  encryption?: StoredEncryption | null;
+  /** Object Lock: reads always set both. */
+  retention?: Retention | null;
+  legalHold?: boolean;
 }
+
+/** One version of a key: the current object, a noncurrent version or a delete marker. */
+export interface ObjectVersionRow extends ObjectRow {
+  versionId: string;
+  encryption: StoredEncryption | null;
+  retention: Retention | null;
+  legalHold: boolean;
+  isLatest: boolean;
+  /** A delete marker has no bytes: size 0, no blobs, etag ''. */
+  isDeleteMarker: boolean;
+  /** When it stopped being current; null for the current version. */
+  noncurrentSince: Date | null;
+}
+
+export interface ListVersionsQuery {
+  prefix: string;
+  /** Versions of keys after this one, or with versionIdMarker, after that version of this key. */
+  keyMarker?: string;
+  versionIdMarker?: string;
+  /** Start at this key inclusive (to skip a common prefix); ignored when keyMarker is tighter. */
+  from?: string;
+  limit: number;
+}
+
+/**
+ * Decides, inside the write that would remove it, whether a version may go (Object Lock).
+ * The store calls it on the row it is about to delete, and deletes only that state of the row.
+ */
+export type RemovalGuard = (version: ObjectVersionRow) => boolean;
 
 export type ObjectSummary = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass' | 'checksum'>;
 
@@ -97,6 +159,9 @@ export interface UploadRow {
   storageClass: string;
   checksumAlgorithm: ChecksumAlgorithm | null;
   checksumType: ChecksumType | null;
+  /** What the completed object gets (absent: none). */
+  encryption?: StoredEncryption | null;
+  objectLock?: { retention: Retention | null; legalHold: boolean } | null;
 }
 
 export interface PartRow {
@@ -127,7 +192,26 @@ export type PutCondition =
 
 export type PutOutcome =
   | { ok: true; replaced: BlobPart[] }
-  | { ok: false; reason: 'exists' | 'missing' | 'etag-mismatch' };
+  /**
+   * locked: the write would remove a version Object Lock protects (the null version, when
+   * versioning is suspended). versioned: an unversioned write found a versioned current row (the
+   * bucket's versioning changed meanwhile): read the bucket again and retry with its mode.
+   */
+  | { ok: false; reason: 'exists' | 'missing' | 'etag-mismatch' | 'locked' | 'versioned' };
+
+export type RemovalOutcome =
+  | { ok: true; release: BlobPart[] }
+  | { ok: false; reason: 'locked' };
+
+/** Totals of one bucket. `objects` and `bytes` are the current versions'. */
+export interface BucketStats {
+  objects: number;
+  bytes: number;
+  /** Versions that are not current (delete markers excluded) and their bytes. */
+  noncurrentVersions: number;
+  noncurrentBytes: number;
+  deleteMarkers: number;
+}
 
 /** An API token and its credentials. Secrets appear only as a hash or a ciphertext. */
 export interface TokenRow {
@@ -180,7 +264,14 @@ export type AuditAction =
   | 'project.updated'
   | 'user.created'
   | 'user.signed-in'
-  | 'user.sign-in-failed';
+  | 'user.sign-in-failed'
+  /** A bucket setting (versioning, object lock, lifecycle, encryption) was set or removed. */
+  | 'bucket.configured'
+  /** The lifecycle worker expired a current object, removed a version or a delete marker. */
+  | 'lifecycle.expired'
+  | 'lifecycle.upload-aborted'
+  /** A governance-mode retention was shortened, removed or deleted through with the bypass header. */
+  | 'object.governance-bypassed';
 
 /** One audit event. Never holds a secret. */
 export interface AuditRow {
@@ -298,10 +389,12 @@ export interface MetadataStore {
   updateProject(id: string, patch: { name?: string; maxTokenDays?: number | null }): Promise<boolean>;
 
   // buckets (names are unique within a project)
-  createBucket(row: BucketRow): Promise<'created' | 'exists'>;
+  /** Creates the bucket with its initial settings (e.g. Object Lock) in one transaction. */
+  createBucket(row: BucketRow, settings?: Partial<Record<BucketSettingName, string>>): Promise<'created' | 'exists'>;
+  /** The bucket with its WRITE_PATH_SETTINGS in `settings`, in one query. */
   getBucket(projectId: string, name: string): Promise<BucketRow | null>;
   listBuckets(projectId: string): Promise<BucketRow[]>;
-  /** Deletes the bucket (and its settings) if it has no objects and no multipart uploads. */
+  /** Deletes the bucket (and its settings) if it has no objects, versions and multipart uploads. */
   deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'>;
 
   // bucket settings (configuration documents as JSON text)
@@ -309,19 +402,61 @@ export interface MetadataStore {
   getBucketSettings(bucketId: string): Promise<Partial<Record<BucketSettingName, string>>>;
   /** Sets (or with null removes) one setting; false when the bucket does not exist. */
   putBucketSetting(bucketId: string, name: BucketSettingName, value: string | null, at: Date): Promise<boolean>;
+  /** Buckets (of every project) that have this setting, with its value, by bucket id after `afterId`. */
+  bucketsWithSetting(name: BucketSettingName, afterId: string | null, limit: number): Promise<{ bucket: BucketRow; value: string }[]>;
 
   // objects
+  /** The current version of `key` (never a delete marker), or null. */
   getObject(bucketId: string, key: string): Promise<ObjectRow | null>;
-  /** Insert or replace atomically under `cond`; on success returns the blobs of the replaced object. */
-  putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome>;
-  /** Returns the deleted object's blobs, or null when it did not exist. */
+  /**
+   * Writes `row` as the current version of its key, atomically under `cond` (which applies to the
+   * current version). unversioned: replaces the current (null) version. enabled: the current
+   * version becomes noncurrent. suspended: `row` is the null version; a null version stored
+   * before is replaced (unless `guard` refuses), another current version becomes noncurrent.
+   * On success returns the blobs of what was replaced.
+   */
+  putObject(row: ObjectRow, cond: PutCondition, versioning?: VersioningMode, guard?: RemovalGuard): Promise<PutOutcome>;
+  /** Unversioned delete: returns the deleted object's blobs, or null when it did not exist. */
   deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null>;
-  /** Sets the tag set; false when the object does not exist. */
-  setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean>;
+  /**
+   * A delete without a version ID in a versioned bucket: `marker` (a delete marker) becomes the
+   * current version; the current object becomes noncurrent, or under suspended versioning, a null
+   * version is removed (unless `guard` refuses).
+   */
+  putDeleteMarker(marker: { bucketId: string; key: string; versionId: string; lastModified: Date }, versioning: 'enabled' | 'suspended', guard: RemovalGuard): Promise<RemovalOutcome>;
+  /** One version (current, noncurrent or a delete marker) by ID, or null. */
+  getObjectVersion(bucketId: string, key: string, versionId: string): Promise<ObjectVersionRow | null>;
+  /** The newest version of `key`: the current object, or a delete marker; null when it has none. */
+  getLatestVersion(bucketId: string, key: string): Promise<ObjectVersionRow | null>;
+  /**
+   * Removes one version for good (if `guard` allows). When it was the newest, the next newest
+   * becomes current. `deleted` is null when there was no such version.
+   */
+  deleteObjectVersion(
+    bucketId: string,
+    key: string,
+    versionId: string,
+    guard: RemovalGuard,
+  ): Promise<{ ok: true; deleted: ObjectVersionRow | null; release: BlobPart[] } | { ok: false; reason: 'locked' }>;
+  /** Every version and delete marker, by key (UTF-8 bytes), newest first within a key; O(limit). */
+  listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ObjectVersionRow[]>;
+  /** Sets the tag set of the current version, or of `versionId`; false when there is no such object. */
+  setObjectTags(bucketId: string, key: string, tags: Record<string, string>, versionId?: string): Promise<boolean>;
+  /**
+   * Sets the Object Lock state of one version (the current one when versionId is undefined) if it
+   * still is `expected`: 'missing' (no such object version), 'changed' (it is not), or 'ok'.
+   */
+  setObjectLock(
+    bucketId: string,
+    key: string,
+    versionId: string | undefined,
+    expected: { retention: Retention | null; legalHold: boolean },
+    next: { retention: Retention | null; legalHold: boolean },
+  ): Promise<'ok' | 'missing' | 'changed'>;
   /** Ordered by the UTF-8 bytes of the key; costs O(limit). */
   listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]>;
-  /** Object count and byte total of a bucket. */
-  bucketStats(bucketId: string): Promise<{ objects: number; bytes: number }>;
+  /** Object counts and byte totals of a bucket. */
+  bucketStats(bucketId: string): Promise<BucketStats>;
 
   // multipart uploads
   createUpload(row: UploadRow): Promise<void>;
@@ -341,7 +476,9 @@ export interface MetadataStore {
     uploadId: string,
     object: ObjectRow,
     cond: PutCondition,
-  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | 'exists' | 'missing' | 'etag-mismatch' }>;
+    versioning?: VersioningMode,
+    guard?: RemovalGuard,
+  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | Exclude<PutOutcome, { ok: true }>['reason'] }>;
   /** Delete the upload and its parts; returns the parts' blobs, or null if there was no such upload. */
   abortUpload(uploadId: string): Promise<BlobPart[] | null>;
 
@@ -395,8 +532,19 @@ export interface MetadataStore {
    */
   storageSnapshots(q: StorageQuery): Promise<StorageSnapshot[]>;
 
-  /** Every blob ref referenced by an object or a part, for the orphan sweep. */
+  /** Every blob ref referenced by an object, an object version or a part, for the orphan sweep. */
   referencedBlobRefs(): Promise<Set<string>>;
+
+  // leases of singleton background jobs (one node runs them at a time)
+  /**
+   * Takes or renews the lease `name` for `holder` until `until`, unless another holder's lease is
+   * still valid at `now`. Returns the job's saved state, or null when another node holds it.
+   */
+  acquireLease(name: string, holder: string, now: Date, until: Date): Promise<{ state: string | null } | null>;
+  /** Saves the job's state and extends the lease, only while `holder` holds it; false otherwise. */
+  saveLeaseState(name: string, holder: string, state: string | null, until: Date): Promise<boolean>;
+  /** Lets the lease go (if `holder` holds it), keeping its state. */
+  releaseLease(name: string, holder: string): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -39,6 +39,37 @@ export interface ObjectsTable {
   /** JSON Record<string, string>. */
   tags: string;
   storage_class: string;
+  /** The version's ID: 'null' for the null version (every object of an unversioned bucket). */
+  version_id: string;
+  /** Orders a key's versions, newest highest (see version-queries.ts); 0 for unversioned writes. */
+  seq: number;
+  /** JSON StoredEncryption, or null (stored in clear). */
+  encryption: string | null;
+  /** Object Lock retention of this version: 'GOVERNANCE' | 'COMPLIANCE', or null. */
+  lock_mode: string | null;
+  lock_until: number | null;
+  /** 1 while a legal hold is on. */
+  legal_hold: number;
+}
+
+/**
+ * The noncurrent versions and the delete markers of versioned buckets (the current version of a
+ * key, when it is an object, stays in `objects`). Same columns as `objects`, plus:
+ */
+export interface ObjectVersionsTable extends ObjectsTable {
+  /** 1 for a delete marker (no bytes, no blobs). */
+  delete_marker: number;
+  /** When the version stopped being current (lifecycle counts noncurrent days from it). */
+  noncurrent_since: number | null;
+}
+
+/** A lease row: which node runs a singleton job (the lifecycle worker) until when, and where it stopped. */
+export interface WorkerLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+  /** The job's own JSON (e.g. a scan cursor), kept across holders. */
+  state: string | null;
 }
 
 export interface MultipartUploadsTable {
@@ -52,6 +83,10 @@ export interface MultipartUploadsTable {
   storage_class: string;
   checksum_algorithm: string | null;
   checksum_type: string | null;
+  /** JSON StoredEncryption the completed object will have, or null. */
+  encryption: string | null;
+  /** JSON { mode, until, legalHold } the completed object will have, or null. */
+  object_lock: string | null;
 }
 
 export interface PartsTable {
@@ -181,6 +216,8 @@ export interface Database {
   usage_daily: UsageDailyTable;
   usage_storage_daily: UsageStorageDailyTable;
   bucket_settings: BucketSettingsTable;
+  object_versions: ObjectVersionsTable;
+  worker_leases: WorkerLeasesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -390,6 +427,56 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('value', 'text', (c) => c.notNull())
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('bucket_settings_pk', ['bucket_id', 'name'])
+          .execute();
+      },
+    },
+    '0006_versions_lock_encryption': {
+      async up(db) {
+        // Existing objects are the null version of their key; nothing is encrypted or locked.
+        await db.schema.alterTable('objects').addColumn('version_id', 'text', (c) => c.notNull().defaultTo('null')).execute();
+        await db.schema.alterTable('objects').addColumn('seq', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('objects').addColumn('encryption', 'text').execute();
+        await db.schema.alterTable('objects').addColumn('lock_mode', 'text').execute();
+        await db.schema.alterTable('objects').addColumn('lock_until', 'bigint').execute();
+        await db.schema.alterTable('objects').addColumn('legal_hold', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('multipart_uploads').addColumn('encryption', 'text').execute();
+        await db.schema.alterTable('multipart_uploads').addColumn('object_lock', 'text').execute();
+
+        // Noncurrent versions and delete markers. The primary key finds one version; the
+        // (bucket_id, key, seq desc) index walks a bucket's versions in key order, newest first within
+        // a key, so a ListObjectVersions page costs O(page) however many versions there are.
+        await db.schema
+          .createTable('object_versions')
+          .addColumn('bucket_id', 'text', (c) => c.notNull().references('buckets.id'))
+          .addColumn('key', keyType, (c) => c.notNull())
+          .addColumn('version_id', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('delete_marker', 'integer', (c) => c.notNull())
+          .addColumn('noncurrent_since', 'bigint')
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('etag', 'text', (c) => c.notNull())
+          .addColumn('last_modified', 'bigint', (c) => c.notNull())
+          .addColumn('headers', 'text', (c) => c.notNull())
+          .addColumn('user_metadata', 'text', (c) => c.notNull())
+          .addColumn('checksum', 'text')
+          .addColumn('blobs', 'text', (c) => c.notNull())
+          .addColumn('parts_count', 'integer')
+          .addColumn('tags', 'text', (c) => c.notNull())
+          .addColumn('storage_class', 'text', (c) => c.notNull())
+          .addColumn('encryption', 'text')
+          .addColumn('lock_mode', 'text')
+          .addColumn('lock_until', 'bigint')
+          .addColumn('legal_hold', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('object_versions_pk', ['bucket_id', 'key', 'version_id'])
+          .execute();
+        await db.schema.createIndex('object_versions_order').on('object_versions').columns(['bucket_id', 'key', 'seq desc']).execute();
+
+        await db.schema
+          .createTable('worker_leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('state', 'text')
           .execute();
       },
     },
