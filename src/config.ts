@@ -22,6 +22,12 @@ export interface ServerConfig {
   clock: () => Date;
   /** How often buffered last-used times are written (default 10 s); tests that count writes lengthen it. */
   useFlushIntervalMs?: number;
+  /** Lifecycle worker: how often a pass starts (default 1 h). */
+  lifecycleIntervalMs?: number;
+  /** Lifecycle worker: the length of a lifecycle "day" (default 24 h; shorter only to test rules). */
+  lifecycleDayMs?: number;
+  /** Lifecycle worker: versions or uploads handled per batch (default 500). */
+  lifecycleBatch?: number;
 }
 
 export const SERVE_OPTIONS = {
@@ -33,7 +39,16 @@ export const SERVE_OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'log-level': { type: 'string' },
+  'lifecycle-interval': { type: 'string' },
 } as const;
+
+/** A positive number of seconds from a flag or variable, in ms; undefined when not given. */
+function secondsSetting(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of seconds: ${text}`);
+  return Math.round(n * 1000);
+}
 
 export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
   const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false });
@@ -59,7 +74,16 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     rootAccessKeyId: env.SKEP_ROOT_ACCESS_KEY_ID,
     rootSecretAccessKey: env.SKEP_ROOT_SECRET_ACCESS_KEY,
     clock: () => new Date(),
+    lifecycleIntervalMs: secondsSetting(values['lifecycle-interval'] ?? env.SKEP_LIFECYCLE_INTERVAL, '--lifecycle-interval (SKEP_LIFECYCLE_INTERVAL)'),
+    lifecycleDayMs: secondsSetting(env.SKEP_LIFECYCLE_DAY_SECONDS, 'SKEP_LIFECYCLE_DAY_SECONDS'),
+    lifecycleBatch: env.SKEP_LIFECYCLE_BATCH === undefined ? undefined : positiveInteger(env.SKEP_LIFECYCLE_BATCH, 'SKEP_LIFECYCLE_BATCH'),
   };
+}
+
+function positiveInteger(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer: ${text}`);
+  return n;
 }
 
 // ---- the endpoint record ----

@@ -17,6 +17,7 @@ import { clientErrorResponse } from './s3/render.js';
 import { createConsoleHandler, isConsoleRequest } from './console/console-handler.js';
 import { createApiHandler, isApiRequest } from './api/app.js';
 import { addressFromHost } from './s3/endpoint.js';
+import { LifecycleWorker } from './lifecycle/lifecycle-worker.js';
 
 // Wiring: opens the stores in the data folder, builds the services and serves HTTP(S).
 
@@ -29,6 +30,7 @@ export interface RunningServer {
   objects: ObjectService;
   tokens: TokenService;
   services: Services;
+  lifecycle: LifecycleWorker;
   log: Logger;
   close(): Promise<void>;
 }
@@ -40,16 +42,18 @@ const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000;
 const USE_FLUSH_INTERVAL_MS = 10_000;
 /** Usage counters are written in batches at this interval. */
 const USAGE_FLUSH_INTERVAL_MS = 5_000;
+/** Lifecycle rules are applied by a pass at this interval, unless configured. */
+const LIFECYCLE_INTERVAL_MS = 60 * 60 * 1000;
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const services = await openServices(config.dataDir, { masterKey: config.masterKey, clock: config.clock, log });
-  const { meta, blobs, objects, multipart, tokens } = services;
+  const { meta, blobs, objects, multipart, bucketConfig, objectLock, tokens } = services;
   const boot = await bootstrap(meta, tokens, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
   const admin = await services.users.bootstrapAdmin(boot.projectId);
   if (admin) boot.admin = admin;
 
   const handleS3 = createS3Handler({
-    services: { objects, multipart },
+    services: { objects, multipart, bucketConfig, objectLock },
     credentials: tokens,
     region: config.region,
     baseDomains: config.baseDomains,
@@ -137,6 +141,17 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const flushUsage = () => services.usage.flush().catch(() => undefined);
   const usageTimer = setInterval(flushUsage, USAGE_FLUSH_INTERVAL_MS);
   usageTimer.unref();
+  const lifecycle = new LifecycleWorker({
+    meta,
+    objects,
+    audit: (e) => tokens.audit(e),
+    log,
+    clock: config.clock,
+    intervalMs: config.lifecycleIntervalMs ?? LIFECYCLE_INTERVAL_MS,
+    dayMs: config.lifecycleDayMs,
+    batch: config.lifecycleBatch,
+  });
+  lifecycle.start();
 
   return {
     url,
@@ -148,7 +163,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     tokens,
     services,
     log,
+    lifecycle,
     async close() {
+      await lifecycle.stop();
       clearInterval(timer);
       clearInterval(usesTimer);
       clearInterval(usageTimer);

@@ -12,6 +12,9 @@ import { TokenService } from './credentials/token-service.js';
 import { ProjectService } from './projects/project-service.js';
 import { UserService } from './users/user-service.js';
 import { UsageService } from './usage/usage-service.js';
+import { DataKeys } from './objects/sse.js';
+import { BucketConfigService } from './objects/bucket-config-service.js';
+import { ObjectLockService } from './objects/object-lock-service.js';
 
 // Opens a data folder: the metadata database, the blob folder, the master key, and the services
 // over them. Shared by `skep serve` and the operator CLI (which may run beside the server).
@@ -21,6 +24,8 @@ export interface Services {
   blobs: BlobStore;
   objects: ObjectService;
   multipart: MultipartService;
+  bucketConfig: BucketConfigService;
+  objectLock: ObjectLockService;
   tokens: TokenService;
   projects: ProjectService;
   users: UserService;
@@ -41,13 +46,16 @@ export async function openServices(
   });
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
   const tokens = new TokenService(meta, box, opts.clock);
-  const objects = new ObjectService(meta, blobs, opts.log);
+  const audit = (e: Parameters<TokenService['audit']>[0]) => tokens.audit(e);
+  const objects = new ObjectService(meta, blobs, opts.log, new DataKeys(box), audit, opts.clock);
   const usage = new UsageService(meta, opts.clock, opts.log);
   return {
     meta,
     blobs,
     objects,
     multipart: new MultipartService(objects),
+    bucketConfig: new BucketConfigService(meta, audit, opts.clock),
+    objectLock: new ObjectLockService(objects, audit, opts.clock),
     tokens,
     projects: new ProjectService(meta, (e) => tokens.audit(e)),
     users: new UserService(meta, (e) => tokens.audit(e), opts.clock),

@@ -109,13 +109,13 @@ describe('HEAD errors', () => {
 describe('not implemented', () => {
   for (const [method, sub, onObject] of [
     ['GET', 'policy', false],
-    ['PUT', 'lifecycle', false],
+    ['PUT', 'replication', false],
     ['GET', 'cors', false],
-    ['PUT', 'versioning', false],
+    ['PUT', 'logging', false],
     ['GET', 'website', false],
-    ['PUT', 'object-lock', false],
+    ['PUT', 'notification', false],
     ['GET', 'attributes', true],
-    ['PUT', 'retention', true],
+    ['GET', 'torrent', true],
     ['POST', 'restore', true],
   ] as const) {
     test(`${method} ?${sub} is 501 NotImplemented with S3 XML`, async () => {
@@ -153,14 +153,14 @@ describe('unsupported requests are authorized before they are answered 501', () 
 
   // [method, sub-resource (null: PostObject), on an object, levels answered 501; the others are AccessDenied]
   const cases: [string, string | null, boolean, string[]][] = [
-    ['PUT', 'versioning', false, ['admin-rw']],
+    ['PUT', 'replication', false, ['admin-rw']],
     ['PUT', 'policy', false, ['admin-rw']],
     ['DELETE', 'cors', false, ['admin-rw']],
     ['PUT', 'tagging', false, ['admin-rw']],
     ['GET', 'policy', false, ['admin-rw', 'admin-ro']],
-    ['GET', 'lifecycle', false, ['admin-rw', 'admin-ro']],
+    ['GET', 'logging', false, ['admin-rw', 'admin-ro']],
     ['POST', null, false, ['admin-rw', 'object-rw']],
-    ['PUT', 'retention', true, ['admin-rw', 'object-rw']],
+    ['POST', 'restore', true, ['admin-rw', 'object-rw']],
     ['PUT', 'acl', true, ['admin-rw', 'object-rw']],
     ['GET', 'attributes', true, ['admin-rw', 'admin-ro', 'object-rw', 'object-ro']],
   ];
@@ -184,7 +184,7 @@ describe('unsupported requests are authorized before they are answered 501', () 
     const other = bucketName('scope');
     await s3.send(new CreateBucketCommand({ Bucket: other }));
     const scoped = await issue(server, { permission: 'admin-rw', bucketScope: [other] });
-    const res = await raw(server, { method: 'PUT', path: `/${bucket}`, query: { versioning: '' }, body: '<x/>', sign: { accessKeyId: scoped.credentials.accessKeyId, secretAccessKey: scoped.credentials.secretAccessKey } });
+    const res = await raw(server, { method: 'PUT', path: `/${bucket}`, query: { replication: '' }, body: '<x/>', sign: { accessKeyId: scoped.credentials.accessKeyId, secretAccessKey: scoped.credentials.secretAccessKey } });
     assertS3Error(res, 403, 'AccessDenied');
   });
 });

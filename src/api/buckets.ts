@@ -1,11 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { authorize, inScope } from '../auth/authorize.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
-import { S3Error } from '../s3/errors.js';
 import { requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
-import { ApiProblem } from './problems.js';
+import { VersioningSchema } from './bucket-settings.js';
 import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, ProjectIdParam, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 
 // Buckets of a project: list (scope-filtered), create, show, delete (optionally emptying first).
@@ -15,15 +14,27 @@ const BucketSchema = z
     name: z.string(),
     region: z.string(),
     createdAt: z.string().openapi({ format: 'date-time' }),
-    objects: z.number().int(),
-    bytes: z.number().int(),
+    objects: z.number().int().openapi({ description: 'Current objects.' }),
+    bytes: z.number().int().openapi({ description: 'Bytes of the current objects.' }),
+    noncurrentVersions: z.number().int().openapi({ description: 'Older versions kept by versioning (delete markers apart).' }),
+    noncurrentBytes: z.number().int(),
+    deleteMarkers: z.number().int(),
   })
   .openapi('Bucket');
 
-const BucketDetailSchema = BucketSchema.extend({ versioning: z.literal('Disabled') }).openapi('BucketDetail');
+const BucketDetailSchema = BucketSchema.extend({
+  versioning: VersioningSchema,
+  objectLock: z.boolean(),
+  encryption: z.literal('AES256').nullable().openapi({ description: 'Default encryption of new objects; null: none.' }),
+}).openapi('BucketDetail');
 const BucketList = z.object({ items: z.array(BucketSchema), nextCursor: NextCursor }).openapi('BucketList');
 const BucketsQuery = pageQuery(MAX_PAGE);
-const CreateBucketBody = z.strictObject({ name: z.string().min(1).max(255) }).openapi('CreateBucket');
+const CreateBucketBody = z
+  .strictObject({
+    name: z.string().min(1).max(255),
+    objectLock: z.boolean().default(false).openapi({ description: 'Create it with Object Lock (and so with versioning enabled for good).' }),
+  })
+  .openapi('CreateBucket');
 const DeleteBucketQuery = z.object({
   force: z.enum(['true', 'false']).optional().openapi({ description: 'true: delete every object and abort every multipart upload first.' }),
 });
@@ -68,31 +79,18 @@ const deleteBucket = createRoute({
   responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 401, 403, 404, 409) },
 });
 
-const EMPTY_PAGE = 1000;
-/** force=true retries when writers keep adding objects meanwhile, then gives up with 409. */
-const FORCE_ATTEMPTS = 5;
-
 async function bucketView(deps: ApiDeps, b: BucketRow) {
-  const stats = await deps.meta.bucketStats(b.id);
-  return { name: b.name, region: b.region, createdAt: b.createdAt.toISOString(), objects: stats.objects, bytes: stats.bytes };
-}
-
-/** Deletes every object and aborts every multipart upload of the bucket. */
-async function emptyBucket(deps: ApiDeps, bucket: BucketRow): Promise<void> {
-  for (;;) {
-    const page = await deps.meta.listObjects(bucket.id, { prefix: '', limit: EMPTY_PAGE });
-    for (const o of page) await deps.objects.deleteObject(bucket, o.key);
-    if (page.length < EMPTY_PAGE) break;
-  }
-  for (;;) {
-    const uploads = await deps.meta.listUploads(bucket.id, { prefix: '', limit: EMPTY_PAGE });
-    for (const u of uploads) {
-      await deps.multipart.abort(u).catch((err: unknown) => {
-        if (!(err instanceof S3Error && err.code === 'NoSuchUpload')) throw err;
-      });
-    }
-    if (uploads.length < EMPTY_PAGE) break;
-  }
+  const stats = await deps.objects.bucketStats(b);
+  return {
+    name: b.name,
+    region: b.region,
+    createdAt: b.createdAt.toISOString(),
+    objects: stats.objects,
+    bytes: stats.bytes,
+    noncurrentVersions: stats.noncurrentVersions,
+    noncurrentBytes: stats.noncurrentBytes,
+    deleteMarkers: stats.deleteMarkers,
+  };
 }
 
 export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
@@ -102,7 +100,7 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, ['string'] as const);
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'ListBuckets');
-    const visible = (await deps.meta.listBuckets(projectId)).filter((b) => inScope(access.principal, b.name));
+    const visible = (await deps.objects.listBuckets(projectId)).filter((b) => inScope(access.principal, b.name));
     const page = keysetPage(visible, (b) => [b.name] as const, (a, b) => compareStrings(a[0], b[0]), after, q.limit ?? MAX_PAGE);
     // Counting objects and bytes is the costly part: only for the buckets on this page.
     const items = [];
@@ -112,11 +110,11 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
 
   app.openapi(createBucket, async (c) => {
     const { projectId } = c.req.valid('param');
-    const { name } = c.req.valid('json');
+    const { name, objectLock } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'CreateBucket', name);
-    const row = await deps.objects.createBucket(projectId, name, deps.region);
-    return c.json({ name: row.name, region: row.region, createdAt: row.createdAt.toISOString(), objects: 0, bytes: 0 }, 201);
+    const row = await deps.objects.createBucket(projectId, name, deps.region, { objectLock });
+    return c.json({ name: row.name, region: row.region, createdAt: row.createdAt.toISOString(), objects: 0, bytes: 0, noncurrentVersions: 0, noncurrentBytes: 0, deleteMarkers: 0 }, 201);
   });
 
   app.openapi(getBucket, async (c) => {
@@ -125,7 +123,16 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     // Object tokens may not read configuration but may see that their bucket exists.
     if (!authorize(access.principal, 'ReadBucketConfig', bucket).allow) requireRight(access, 'ProbeBucket', bucket);
     const row = await deps.objects.requireBucket(projectId, bucket);
-    return c.json({ ...(await bucketView(deps, row)), versioning: 'Disabled' as const }, 200);
+    const p = await deps.bucketConfig.get(row);
+    return c.json(
+      {
+        ...(await bucketView(deps, row)),
+        versioning: p.versioning === 'Unversioned' ? ('Disabled' as const) : p.versioning,
+        objectLock: p.objectLock !== null,
+        encryption: p.encryption ? ('AES256' as const) : null,
+      },
+      200,
+    );
   });
 
   app.openapi(deleteBucket, async (c) => {
@@ -135,14 +142,9 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     requireRight(access, 'DeleteBucket', bucket);
     if (force) requireRight(access, 'DeleteObject', bucket);
     const row = await deps.objects.requireBucket(projectId, bucket);
-    if (!force) {
-      await deps.objects.deleteBucket(row);
-      return c.body(null, 204);
-    }
-    for (let attempt = 0; attempt < FORCE_ATTEMPTS; attempt++) {
-      await emptyBucket(deps, row);
-      if ((await deps.meta.deleteBucket(row.id)) === 'deleted') return c.body(null, 204);
-    }
-    throw new ApiProblem('conflict', 'Objects kept arriving while the bucket was being emptied; try again.');
+    // The one bucket deletion every protocol uses: force removes every version it may (never
+    // one under Object Lock, so a bucket holding one stays) and aborts every upload first.
+    await deps.objects.deleteBucket(row, { force });
+    return c.body(null, 204);
   });
 }

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
 import type { ObjectService } from '../objects/object-service.js';
 import type { MultipartService } from '../objects/multipart-service.js';
+import type { BucketConfigService } from '../objects/bucket-config-service.js';
+import type { ObjectLockService } from '../objects/object-lock-service.js';
 import type { TokenService } from '../credentials/token-service.js';
 import type { ProjectService } from '../projects/project-service.js';
 import type { MetadataStore, ProjectRole, SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
@@ -16,6 +18,8 @@ export interface ApiDeps {
   meta: MetadataStore;
   objects: ObjectService;
   multipart: MultipartService;
+  bucketConfig: BucketConfigService;
+  objectLock: ObjectLockService;
   tokens: TokenService;
   projects: ProjectService;
   users: UserService;

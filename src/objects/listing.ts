@@ -1,4 +1,4 @@
-import type { MetadataStore, ObjectSummary } from '../storage/metadata/metadata-store.js';
+import type { MetadataStore, ObjectSummary, ObjectVersionRow } from '../storage/metadata/metadata-store.js';
 import { prefixSuccessor } from '../storage/metadata/key-order.js';
 
 // Listing with prefix, delimiter and a marker, in the order of UTF-8 key bytes. Each common
@@ -68,4 +68,93 @@ export async function listPage(meta: MetadataStore, bucketId: string, req: Listi
       return page;
     }
   }
+}
+
+export interface VersionListingRequest {
+  prefix: string;
+  delimiter: string;
+  /** Resume after this key (or, with versionIdMarker, after that version of it). */
+  keyMarker?: string;
+  versionIdMarker?: string;
+  maxKeys: number;
+}
+
+export interface VersionListingPage {
+  versions: ObjectVersionRow[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** Where the next page resumes: the last version (key and version ID), or the last common prefix. */
+  nextKeyMarker?: string;
+  nextVersionIdMarker?: string;
+}
+
+/**
+ * ListObjectVersions' paging over every version and delete marker: keys in UTF-8 byte order,
+ * newest version first within a key, common prefixes rolled up and skipped with one seek each.
+ */
+export async function listVersionsPage(meta: MetadataStore, bucketId: string, req: VersionListingRequest): Promise<VersionListingPage> {
+  const page: VersionListingPage = { versions: [], commonPrefixes: [], isTruncated: false };
+  const { prefix, delimiter, maxKeys } = req;
+  if (maxKeys <= 0) return page;
+  let keyMarker = req.keyMarker;
+  let versionIdMarker = keyMarker === undefined ? undefined : req.versionIdMarker;
+  let from: string | undefined;
+  // A marker that is itself a common prefix (the previous page ended on it) resumes past all of it.
+  if (delimiter && keyMarker !== undefined && versionIdMarker === undefined && keyMarker.startsWith(prefix) && keyMarker.endsWith(delimiter) &&
+      keyMarker.indexOf(delimiter, prefix.length) === keyMarker.length - delimiter.length) {
+    const next = prefixSuccessor(keyMarker);
+    if (next === null) return page;
+    from = next;
+    keyMarker = undefined;
+  }
+  let count = 0;
+  const mark = (key: string, versionId?: string) => {
+    page.nextKeyMarker = key;
+    page.nextVersionIdMarker = versionId;
+  };
+  for (;;) {
+    const limit = maxKeys - count + 1;
+    const rows = await meta.listObjectVersions(bucketId, { prefix, keyMarker, versionIdMarker, from, limit });
+    let reseek = false;
+    for (const row of rows) {
+      if (count === maxKeys) {
+        page.isTruncated = true;
+        return page;
+      }
+      const idx = delimiter ? row.key.indexOf(delimiter, prefix.length) : -1;
+      if (idx >= 0) {
+        const cp = row.key.slice(0, idx + delimiter.length);
+        page.commonPrefixes.push(cp);
+        mark(cp);
+        count++;
+        const next = prefixSuccessor(cp);
+        if (next === null) return done(page);
+        from = next;
+        keyMarker = undefined;
+        versionIdMarker = undefined;
+        reseek = true;
+        break;
+      }
+      page.versions.push(row);
+      mark(row.key, row.versionId);
+      keyMarker = row.key;
+      versionIdMarker = row.versionId;
+      from = undefined;
+      count++;
+    }
+    if (!reseek && rows.length < limit) return done(page);
+    if (count === maxKeys && !reseek && rows.length === limit) {
+      page.isTruncated = true;
+      return page;
+    }
+  }
+}
+
+/** A complete listing has no next markers. */
+function done(page: VersionListingPage): VersionListingPage {
+  if (!page.isTruncated) {
+    page.nextKeyMarker = undefined;
+    page.nextVersionIdMarker = undefined;
+  }
+  return page;
 }

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Authenticated } from '../sigv4/authenticate.js';
 import type { ObjectService } from '../objects/object-service.js';
 import type { MultipartService } from '../objects/multipart-service.js';
+import type { BucketConfigService } from '../objects/bucket-config-service.js';
+import type { ObjectLockService } from '../objects/object-lock-service.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import type { S3Operation } from './endpoint.js';
 import type { S3Response } from './render.js';
@@ -14,6 +16,8 @@ import { MAX_PART_SIZE } from '../objects/multipart-service.js';
 export interface S3Services {
   objects: ObjectService;
   multipart: MultipartService;
+  bucketConfig: BucketConfigService;
+  objectLock: ObjectLockService;
 }
 
 /** How large a body may be, declared or not (EntityTooLarge beyond). */

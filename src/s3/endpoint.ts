@@ -32,6 +32,19 @@ export const OPERATIONS = [
   'CompleteMultipartUpload',
   'AbortMultipartUpload',
   'ListParts',
+  'PutBucketVersioning',
+  'GetBucketLifecycleConfiguration',
+  'PutBucketLifecycleConfiguration',
+  'DeleteBucketLifecycle',
+  'GetBucketEncryption',
+  'PutBucketEncryption',
+  'DeleteBucketEncryption',
+  'GetObjectLockConfiguration',
+  'PutObjectLockConfiguration',
+  'GetObjectRetention',
+  'PutObjectRetention',
+  'GetObjectLegalHold',
+  'PutObjectLegalHold',
 ] as const;
 
 export type OperationName = (typeof OPERATIONS)[number];
@@ -91,7 +104,16 @@ export type BucketOperation =
   | 'ListObjectsV2'
   | 'ListObjectVersions'
   | 'ListMultipartUploads'
-  | 'DeleteObjects';
+  | 'DeleteObjects'
+  | 'PutBucketVersioning'
+  | 'GetBucketLifecycleConfiguration'
+  | 'PutBucketLifecycleConfiguration'
+  | 'DeleteBucketLifecycle'
+  | 'GetBucketEncryption'
+  | 'PutBucketEncryption'
+  | 'DeleteBucketEncryption'
+  | 'GetObjectLockConfiguration'
+  | 'PutObjectLockConfiguration';
 
 export type ObjectOperation = Exclude<OperationName, BucketOperation | 'ListBuckets'>;
 
@@ -203,12 +225,21 @@ function bucketOperation(method: string, query: Query): BucketOperation | Unsupp
       if (query.has('acl')) return 'GetBucketAcl';
       if (query.has('versions')) return 'ListObjectVersions';
       if (query.has('uploads')) return 'ListMultipartUploads';
+      if (query.has('lifecycle')) return 'GetBucketLifecycleConfiguration';
+      if (query.has('encryption')) return 'GetBucketEncryption';
+      if (query.has('object-lock')) return 'GetObjectLockConfiguration';
       break;
     case 'HEAD':
       return 'HeadBucket';
     case 'PUT':
+      if (query.has('versioning')) return 'PutBucketVersioning';
+      if (query.has('lifecycle')) return 'PutBucketLifecycleConfiguration';
+      if (query.has('encryption')) return 'PutBucketEncryption';
+      if (query.has('object-lock')) return 'PutObjectLockConfiguration';
       break;
     case 'DELETE':
+      if (query.has('lifecycle')) return 'DeleteBucketLifecycle';
+      if (query.has('encryption')) return 'DeleteBucketEncryption';
       break;
     case 'POST':
       if (query.has('delete')) return 'DeleteObjects';
@@ -232,6 +263,8 @@ function objectOperation(method: string, query: Query, hasCopySource: boolean): 
       if (uploadId) return 'ListParts';
       if (query.has('tagging')) return 'GetObjectTagging';
       if (query.has('acl')) return 'GetObjectAcl';
+      if (query.has('retention')) return 'GetObjectRetention';
+      if (query.has('legal-hold')) return 'GetObjectLegalHold';
       break;
     case 'HEAD':
       return 'HeadObject';
@@ -241,6 +274,8 @@ function objectOperation(method: string, query: Query, hasCopySource: boolean): 
         return hasCopySource ? 'UploadPartCopy' : 'UploadPart';
       }
       if (query.has('tagging')) return 'PutObjectTagging';
+      if (query.has('retention')) return 'PutObjectRetention';
+      if (query.has('legal-hold')) return 'PutObjectLegalHold';
       break;
     case 'DELETE':
       if (uploadId) return 'AbortMultipartUpload';

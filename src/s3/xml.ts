@@ -29,7 +29,7 @@ const parser = new XMLParser({
   // are decoded only with this on; it also admits a few HTML names, harmless in S3 bodies.
   htmlEntities: true,
   // Lists S3 bodies may repeat; always arrays so one element and many look the same.
-  isArray: (name) => ['Object', 'Part', 'Tag', 'Grant'].includes(name),
+  isArray: (name) => ['Object', 'Part', 'Tag', 'Grant', 'Rule'].includes(name),
 });
 
 /** Parses an S3 request body. Rejects malformed XML and a missing/wrong root with MalformedXML. */

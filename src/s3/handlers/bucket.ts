@@ -12,7 +12,7 @@ export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
 }
 
 export async function ListBuckets(ctx: S3Context): Promise<S3Response> {
-  const buckets = await ctx.services.objects.meta.listBuckets(ctx.auth.principal.projectId);
+  const buckets = await ctx.services.objects.listBuckets(ctx.auth.principal.projectId);
   const prefix = ctx.op.query.get('prefix') ?? '';
   // A scoped token sees only its buckets; the rest are not revealed.
   const visible = buckets.filter((b) => b.name.startsWith(prefix) && inScope(ctx.auth.principal, b.name));
@@ -40,7 +40,9 @@ export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
     }
     if (constraint) region = ctx.region;
   }
-  await ctx.services.objects.createBucket(ctx.auth.principal.projectId, ctx.op.bucket!, region);
+  const lockHeader = ctx.req.headers['x-amz-bucket-object-lock-enabled'];
+  const objectLock = typeof lockHeader === 'string' && lockHeader.trim().toLowerCase() === 'true';
+  await ctx.services.objects.createBucket(ctx.auth.principal.projectId, ctx.op.bucket!, region, { objectLock });
   return { headers: { Location: `/${ctx.op.bucket}` } };
 }
 
@@ -60,12 +62,6 @@ export async function GetBucketLocation(ctx: S3Context): Promise<S3Response> {
   // us-east-1 is reported as an empty constraint, as AWS does.
   const value = bucket.region === 'us-east-1' ? '' : bucket.region;
   return { xml: { root: 'LocationConstraint', value: { '#text': value } } };
-}
-
-export async function GetBucketVersioning(ctx: S3Context): Promise<S3Response> {
-  await ctx.bucket();
-  // Versioning has never been enabled: S3 then returns an empty configuration.
-  return { xml: { root: 'VersioningConfiguration', value: {} } };
 }
 
 /** The fixed ACL skep reports: the owning project has full control; nothing else is granted. */

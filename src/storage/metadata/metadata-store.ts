@@ -201,7 +201,8 @@ export type PutOutcome =
 
 export type RemovalOutcome =
   | { ok: true; release: BlobPart[] }
-  | { ok: false; reason: 'locked' };
+  /** locked: the guard refused; changed: the current version is not the one `onlyIf` expected. */
+  | { ok: false; reason: 'locked' | 'changed' };
 
 /** Totals of one bucket. `objects` and `bytes` are the current versions'. */
 export interface BucketStats {
@@ -421,9 +422,15 @@ export interface MetadataStore {
   /**
    * A delete without a version ID in a versioned bucket: `marker` (a delete marker) becomes the
    * current version; the current object becomes noncurrent, or under suspended versioning, a null
-   * version is removed (unless `guard` refuses).
+   * version is removed (unless `guard` refuses). With `onlyIf`, only when it accepts the current
+   * version (null: none) as it stands when the marker commits.
    */
-  putDeleteMarker(marker: { bucketId: string; key: string; versionId: string; lastModified: Date }, versioning: 'enabled' | 'suspended', guard: RemovalGuard): Promise<RemovalOutcome>;
+  putDeleteMarker(
+    marker: { bucketId: string; key: string; versionId: string; lastModified: Date },
+    versioning: 'enabled' | 'suspended',
+    guard: RemovalGuard,
+    onlyIf?: (current: ObjectVersionRow | null) => boolean,
+  ): Promise<RemovalOutcome>;
   /** One version (current, noncurrent or a delete marker) by ID, or null. */
   getObjectVersion(bucketId: string, key: string, versionId: string): Promise<ObjectVersionRow | null>;
   /** The newest version of `key`: the current object, or a delete marker; null when it has none. */

@@ -253,8 +253,9 @@ export class KyselyMetadataStore implements MetadataStore {
     marker: { bucketId: string; key: string; versionId: string; lastModified: Date },
     versioning: 'enabled' | 'suspended',
     guard: RemovalGuard,
+    onlyIf?: (current: ObjectVersionRow | null) => boolean,
   ): Promise<RemovalOutcome> {
-    return versions.putDeleteMarker(this.db, marker, versioning, guard);
+    return versions.putDeleteMarker(this.db, marker, versioning, guard, onlyIf);
   }
 
   getObjectVersion(bucketId: string, key: string, versionId: string): Promise<ObjectVersionRow | null> {

@@ -245,10 +245,13 @@ export function putDeleteMarker(
   marker: { bucketId: string; key: string; versionId: string; lastModified: Date },
   mode: 'enabled' | 'suspended',
   guard: RemovalGuard,
+  onlyIf?: (current: ObjectVersionRow | null) => boolean,
 ): Promise<RemovalOutcome> {
   const { bucketId, key, lastModified } = marker;
   return raceFree(db, async (trx) => {
     const current = await currentRow(trx, bucketId, key);
+    // The current row is pinned by the compare-and-swap below, so the check holds at commit.
+    if (onlyIf && !onlyIf(current ? currentVersion(current) : null)) return { ok: false, reason: 'changed' } as const;
     const release: BlobPart[] = [];
     if (mode === 'suspended') {
       const dropped = await dropStoredNull(trx, bucketId, key, guard);
