@@ -13,6 +13,10 @@ export interface ServerConfig {
   region: string;
   /** `<bucket>.<domain>` Host names select a bucket (virtual-hosted style). */
   baseDomains: string[];
+  /** `<project-id>.<domain>` Host names select a project (and `<bucket>.<project-id>.<domain>` a bucket in it). */
+  projectDomain?: string;
+  /** Accept SigV2 (header and query); default true. */
+  sigv2?: boolean;
   tls?: { certFile: string; keyFile: string };
   logLevel: string;
   masterKey?: string;
@@ -36,6 +40,8 @@ export const SERVE_OPTIONS = {
   data: { type: 'string', short: 'd' },
   region: { type: 'string' },
   domain: { type: 'string', multiple: true },
+  'project-domain': { type: 'string' },
+  'no-sigv2': { type: 'boolean' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'log-level': { type: 'string' },
@@ -62,7 +68,12 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     const missing = certFile ? '--tls-key (or SKEP_TLS_KEY)' : '--tls-cert (or SKEP_TLS_CERT)';
     throw new Error(`HTTPS needs both --tls-cert and --tls-key (PEM files); ${missing} is missing.`);
   }
+  const sigv2Env = env.SKEP_SIGV2?.trim().toLowerCase();
+  if (sigv2Env !== undefined && !['on', 'off', 'true', 'false', '1', '0', ''].includes(sigv2Env)) throw new Error(`SKEP_SIGV2 must be on or off, not ${env.SKEP_SIGV2}`);
+  const projectDomain = (values['project-domain'] ?? env.SKEP_PROJECT_DOMAIN)?.trim().toLowerCase().replace(/^\.+|\.+$/g, '');
   return {
+    projectDomain: projectDomain || undefined,
+    sigv2: values['no-sigv2'] ? false : !['off', 'false', '0'].includes(sigv2Env ?? ''),
     host: values.host ?? env.SKEP_HOST ?? '127.0.0.1',
     port,
     dataDir: resolve(values.data ?? env.SKEP_DATA ?? './data'),
@@ -93,6 +104,16 @@ function positiveInteger(text: string, name: string): number {
 export interface EndpointRecord {
   url: string;
   region: string;
+  /** The --project-domain the server runs with, if any. */
+  projectDomain?: string;
+}
+
+/** A project's own endpoint: the server's URL with its host replaced by `<project-id>.<project domain>`. */
+export function projectEndpoint(serverUrl: string, projectDomain: string | undefined, projectId: string): string | undefined {
+  if (!projectDomain) return undefined;
+  const u = new URL(serverUrl);
+  u.hostname = `${projectId}.${projectDomain}`;
+  return u.origin;
 }
 
 export function endpointRecordPath(dataDir: string): string {
@@ -131,8 +152,9 @@ export async function readEndpointRecord(dataDir: string): Promise<EndpointRecor
   try {
     const parsed: unknown = JSON.parse(await readFile(endpointRecordPath(dataDir), 'utf8'));
     if (typeof parsed !== 'object' || parsed === null) return null;
-    const { url, region } = parsed as Record<string, unknown>;
-    return typeof url === 'string' && typeof region === 'string' ? { url, region } : null;
+    const { url, region, projectDomain } = parsed as Record<string, unknown>;
+    if (typeof url !== 'string' || typeof region !== 'string') return null;
+    return typeof projectDomain === 'string' ? { url, region, projectDomain } : { url, region };
   } catch {
     return null;
   }

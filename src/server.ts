@@ -47,16 +47,22 @@ const LIFECYCLE_INTERVAL_MS = 60 * 60 * 1000;
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const services = await openServices(config.dataDir, { masterKey: config.masterKey, clock: config.clock, log });
-  const { meta, blobs, objects, multipart, bucketConfig, objectLock, tokens } = services;
+  const { meta, blobs, objects, multipart, tokens } = services;
   const boot = await bootstrap(meta, tokens, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
   const admin = await services.users.bootstrapAdmin(boot.projectId);
   if (admin) boot.admin = admin;
 
+  const projectDomains = config.projectDomain ? [config.projectDomain] : [];
   const handleS3 = createS3Handler({
-    services: { objects, multipart, bucketConfig, objectLock },
+    services: { objects, multipart, buckets: services.buckets, protection: services.protection, objectLock: services.objectLock },
     credentials: tokens,
     region: config.region,
     baseDomains: config.baseDomains,
+    projectDomains,
+    // Unsigned requests on a host that names no project reach the default project's public buckets.
+    defaultProject: () => boot.projectId,
+    sigv2: config.sigv2 !== false,
+    tls: !!config.tls,
     clock: config.clock,
     log,
     usage: (e) => services.usage.record(e),
@@ -67,6 +73,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     region: config.region,
     tls: !!config.tls,
     fallbackUrl: () => url,
+    projectDomain: config.projectDomain,
     clock: config.clock,
     log,
   });
@@ -78,9 +85,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     });
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    // A Host that names a bucket (<bucket>.<domain>) is always S3: there the path is an object
-    // key, and keys such as api/v1/... or console/... belong to the bucket.
-    if (addressFromHost(req.headers.host, config.baseDomains).bucket !== null) {
+    // A Host that names a bucket (<bucket>.<domain>) or a project is always S3: there the path is
+    // an object key (or a bucket), and keys such as api/v1/... or console/... belong to the bucket.
+    const address = addressFromHost(req.headers.host, config.baseDomains, projectDomains);
+    if (address.bucket !== null || address.project !== null) {
       serveS3(req, res);
       return;
     }
@@ -110,6 +118,14 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   // ...but a connection that stalls (no bytes either way) is dropped, so a stuck upload cannot
   // hold its socket and temp file forever; the aborted body discards the partial write.
   server.setTimeout(IDLE_TIMEOUT_MS);
+  // Expect: 100-continue is answered by the S3 pipeline once the request is authenticated and
+  // admitted (the REST API and console answer it at once), so a refused upload sends no body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const address = addressFromHost(req.headers.host, config.baseDomains, projectDomains);
+    const s3 = address.bucket !== null || address.project !== null || (!isApiRequest(req) && !isConsoleRequest(req, config.baseDomains));
+    if (!s3) res.writeContinue();
+    listener(req, res);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed requests Node rejects before any handler (e.g. oversized headers) still get S3 XML.
     if (socket.writable) socket.end(clientErrorResponse(err, newRequestId()));
@@ -123,7 +139,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const port = (server.address() as AddressInfo).port;
   url = listenUrl(!!config.tls, config.host, port);
   // For the operator CLI's snippets: where this folder's server is (the port may have been 0).
-  await writeEndpointRecord(config.dataDir, { url: advertisedUrl(!!config.tls, config.host, port), region: config.region }).catch((err: unknown) =>
+  await writeEndpointRecord(config.dataDir, {
+    url: advertisedUrl(!!config.tls, config.host, port),
+    region: config.region,
+    ...(config.projectDomain ? { projectDomain: config.projectDomain } : {}),
+  }).catch((err: unknown) =>
     log.warn({ err }, 'could not record the endpoint for the CLI'),
   );
 

@@ -13,8 +13,9 @@ import { ProjectService } from './projects/project-service.js';
 import { UserService } from './users/user-service.js';
 import { UsageService } from './usage/usage-service.js';
 import { DataKeys } from './objects/sse.js';
-import { BucketConfigService } from './objects/bucket-config-service.js';
 import { ObjectLockService } from './objects/object-lock-service.js';
+import { BucketConfigService } from './buckets/bucket-config-service.js';
+import { DataProtectionService } from './buckets/data-protection-service.js';
 
 // Opens a data folder: the metadata database, the blob folder, the master key, and the services
 // over them. Shared by `skep serve` and the operator CLI (which may run beside the server).
@@ -24,7 +25,8 @@ export interface Services {
   blobs: BlobStore;
   objects: ObjectService;
   multipart: MultipartService;
-  bucketConfig: BucketConfigService;
+  buckets: BucketConfigService;
+  protection: DataProtectionService;
   objectLock: ObjectLockService;
   tokens: TokenService;
   projects: ProjectService;
@@ -47,6 +49,7 @@ export async function openServices(
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
   const tokens = new TokenService(meta, box, opts.clock);
   const audit = (e: Parameters<TokenService['audit']>[0]) => tokens.audit(e);
+  const buckets = new BucketConfigService(meta, opts.clock);
   const objects = new ObjectService(meta, blobs, opts.log, new DataKeys(box), audit, opts.clock);
   const usage = new UsageService(meta, opts.clock, opts.log);
   return {
@@ -54,7 +57,8 @@ export async function openServices(
     blobs,
     objects,
     multipart: new MultipartService(objects),
-    bucketConfig: new BucketConfigService(meta, audit, opts.clock),
+    buckets,
+    protection: new DataProtectionService(buckets),
     objectLock: new ObjectLockService(objects, audit, opts.clock),
     tokens,
     projects: new ProjectService(meta, (e) => tokens.audit(e)),

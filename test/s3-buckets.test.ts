@@ -17,11 +17,12 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { s3Error } from './helpers/s3.js';
-import { useS3Server } from './helpers/server.js';
-import { raw, xmlField } from './helpers/raw-s3.js';
+import { startTestServer, useS3Server } from './helpers/server.js';
+import { blobFiles, raw, xmlField } from './helpers/raw-s3.js';
 
 // CreateBucket, ListBuckets, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning,
 // ListObjectVersions, and bucket addressing (path style and virtual-hosted style).
@@ -60,11 +61,28 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
     }
   });
 
-  test('a second CreateBucket answers 409 BucketAlreadyOwnedByYou', async () => {
+  test('re-creating your own bucket in us-east-1 answers 200 and keeps its objects (S3\'s legacy rule there)', async () => {
     const name = await newBucket('twice');
-    const err = await s3Error(ctx.s3.send(new CreateBucketCommand({ Bucket: name })));
-    assert.equal(err.name, 'BucketAlreadyOwnedByYou');
-    assert.equal(err.$metadata.httpStatusCode, 409);
+    await ctx.s3.send(new PutObjectCommand({ Bucket: name, Key: 'kept', Body: 'still here' }));
+    const again = await ctx.s3.send(new CreateBucketCommand({ Bucket: name }));
+    assert.equal(again.$metadata.httpStatusCode, 200);
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: name, Key: 'kept' }));
+    assert.equal(await got.Body!.transformToString(), 'still here');
+  });
+
+  test('re-creating your own bucket in another region is 409 BucketAlreadyOwnedByYou', async () => {
+    const server = await startTestServer({ region: 'eu-west-3' });
+    try {
+      const s3 = server.client({ region: 'eu-west-3' });
+      await s3.send(new CreateBucketCommand({ Bucket: 'twice-eu', CreateBucketConfiguration: { LocationConstraint: 'eu-west-3' } }));
+      const err = await s3Error(s3.send(new CreateBucketCommand({ Bucket: 'twice-eu', CreateBucketConfiguration: { LocationConstraint: 'eu-west-3' } })));
+      assert.equal(err.name, 'BucketAlreadyOwnedByYou');
+      assert.equal(err.$metadata.httpStatusCode, 409);
+      // The LocationConstraint equal to the server's region was accepted and is reported back.
+      assert.equal((await s3.send(new GetBucketLocationCommand({ Bucket: 'twice-eu' }))).LocationConstraint, 'eu-west-3');
+    } finally {
+      await server.stop();
+    }
   });
 
   test('LocationConstraint naming the server region is accepted; a foreign one is refused', async () => {
@@ -116,13 +134,21 @@ describe('DeleteBucket', () => {
     assert.equal(await got.Body!.transformToString(), 'v');
   });
 
-  test('a bucket with an in-progress multipart upload is not empty until the upload is aborted', async () => {
+  test('unfinished multipart uploads do not keep a bucket alive: DeleteBucket aborts them, as S3 does', async () => {
     const name = await newBucket('mpu');
+    const before = await blobFiles(ctx.server);
     const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: name, Key: 'big' }));
-    const err = await s3Error(ctx.s3.send(new DeleteBucketCommand({ Bucket: name })));
-    assert.equal(err.name, 'BucketNotEmpty');
-    await ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: name, Key: 'big', UploadId }));
+    await ctx.s3.send(new UploadPartCommand({ Bucket: name, Key: 'big', UploadId, PartNumber: 1, Body: 'part one' }));
     await ctx.s3.send(new DeleteBucketCommand({ Bucket: name }));
+    const err = await s3Error(ctx.s3.send(new HeadBucketCommand({ Bucket: name })));
+    assert.equal(err.$metadata.httpStatusCode, 404);
+    assert.deepEqual(await blobFiles(ctx.server), before, 'the part\'s blob was released');
+    // With an object as well, the bucket is not empty and the upload survives.
+    const full = await newBucket('mpufull');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: full, Key: 'obj', Body: 'x' }));
+    const up = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: full, Key: 'big' }));
+    assert.equal((await s3Error(ctx.s3.send(new DeleteBucketCommand({ Bucket: full })))).name, 'BucketNotEmpty');
+    await ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: full, Key: 'big', UploadId: up.UploadId }));
   });
 });
 

@@ -40,10 +40,11 @@ before(async () => {
   server = await startTestServer();
   s3 = server.client();
   const handle = createS3Handler({
-    services: { objects: server.objects, multipart: server.services.multipart },
+    services: { objects: server.objects, multipart: server.services.multipart, buckets: server.services.buckets },
     credentials: server.tokens,
     region: 'us-east-1',
     baseDomains: ['s3.localhost'],
+    defaultProject: () => server.bootstrap.projectId,
     clock: () => new Date(),
     log: server.log,
     limits: { maxObjectSize: MAX_OBJECT, maxPartSize: MAX_PART },

@@ -82,7 +82,7 @@ export function Shell({ children }: { children: ReactNode }) {
         </AppShell.Section>
         <AppShell.Section>
           <Text size="xs" c="dimmed" px="sm" pb={4}>
-            S3 endpoint: <code>{window.location.origin}</code>
+            S3 endpoint: <code data-testid="s3-endpoint">{project.s3Endpoint ?? window.location.origin}</code>
           </Text>
         </AppShell.Section>
       </AppShell.Navbar>

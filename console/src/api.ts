@@ -31,6 +31,8 @@ export interface Project {
   createdAt: string;
   maxTokenDays: number | null;
   role?: string;
+  /** The project's own S3 endpoint when the server has a project domain, else the server's. */
+  s3Endpoint?: string;
 }
 
 export interface Bucket {

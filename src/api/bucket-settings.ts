@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { authorize } from '../auth/authorize.js';
 import type { BucketProtection } from '../objects/bucket-config.js';
-import type { ConfigActor } from '../objects/bucket-config-service.js';
+import type { Actor } from '../objects/actor.js';
 import type { LifecycleRule } from '../lifecycle/rules.js';
 import { clientAddress, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
@@ -142,7 +142,7 @@ function view(p: BucketProtection) {
 }
 
 /** Who changes a setting, for the audit log. */
-export function apiActor(c: Context<ApiEnv>, access: ProjectAccess): ConfigActor {
+export function apiActor(c: Context<ApiEnv>, access: ProjectAccess): Actor {
   return { actor: access.actor, tokenId: access.caller.kind === 'bearer' ? access.principal.tokenId : null, source: clientAddress(c) ?? null };
 }
 
@@ -156,49 +156,49 @@ export function registerBucketSettings(app: ApiApp, deps: ApiDeps): void {
   };
   const settingsOf = async (c: Context<ApiEnv>, projectId: string, name: string) => {
     const row = await deps.objects.requireBucket(projectId, name);
-    return c.json(view(await deps.bucketConfig.get(row)), 200);
+    return c.json(view(await deps.protection.get(row)), 200);
   };
 
   app.openapi(getSettings, async (c) => {
     const { row } = await bucketFor(c, false);
-    return c.json(view(await deps.bucketConfig.get(row)), 200);
+    return c.json(view(await deps.protection.get(row)), 200);
   });
 
   app.openapi(putVersioning, async (c) => {
     const { access, row } = await bucketFor(c, true);
-    await deps.bucketConfig.setVersioning(row, c.req.valid('json').status, apiActor(c, access));
+    await deps.protection.setVersioning(row, c.req.valid('json').status);
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putObjectLock, async (c) => {
     const { access, row } = await bucketFor(c, true);
     const d = c.req.valid('json').defaultRetention;
-    await deps.bucketConfig.setObjectLock(row, { enabled: true, defaultRetention: d }, apiActor(c, access));
+    await deps.protection.setObjectLock(row, { enabled: true, defaultRetention: d });
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putLifecycle, async (c) => {
     const { access, row } = await bucketFor(c, true);
     const rules: LifecycleRule[] = c.req.valid('json').rules.map((r) => ({ ...r, id: r.id ?? '', filter: { ...r.filter } }));
-    await deps.bucketConfig.setLifecycle(row, rules, apiActor(c, access));
+    await deps.protection.setLifecycle(row, rules);
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(deleteLifecycle, async (c) => {
     const { access, row } = await bucketFor(c, true);
-    await deps.bucketConfig.setLifecycle(row, null, apiActor(c, access));
+    await deps.protection.setLifecycle(row, null);
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putEncryption, async (c) => {
     const { access, row } = await bucketFor(c, true);
-    await deps.bucketConfig.setEncryption(row, { algorithm: 'AES256', bucketKeyEnabled: false }, apiActor(c, access));
+    await deps.protection.setEncryption(row, { algorithm: 'AES256', bucketKeyEnabled: false });
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(deleteEncryption, async (c) => {
     const { access, row } = await bucketFor(c, true);
-    await deps.bucketConfig.setEncryption(row, null, apiActor(c, access));
+    await deps.protection.setEncryption(row, null);
     return settingsOf(c, row.projectId, row.name);
   });
 }

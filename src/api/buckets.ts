@@ -123,7 +123,7 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     // Object tokens may not read configuration but may see that their bucket exists.
     if (!authorize(access.principal, 'ReadBucketConfig', bucket).allow) requireRight(access, 'ProbeBucket', bucket);
     const row = await deps.objects.requireBucket(projectId, bucket);
-    const p = await deps.bucketConfig.get(row);
+    const p = await deps.protection.get(row);
     return c.json(
       {
         ...(await bucketView(deps, row)),

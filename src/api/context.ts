@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
 import type { ObjectService } from '../objects/object-service.js';
 import type { MultipartService } from '../objects/multipart-service.js';
-import type { BucketConfigService } from '../objects/bucket-config-service.js';
+import type { DataProtectionService } from '../buckets/data-protection-service.js';
 import type { ObjectLockService } from '../objects/object-lock-service.js';
 import type { TokenService } from '../credentials/token-service.js';
 import type { ProjectService } from '../projects/project-service.js';
@@ -18,7 +18,7 @@ export interface ApiDeps {
   meta: MetadataStore;
   objects: ObjectService;
   multipart: MultipartService;
-  bucketConfig: BucketConfigService;
+  protection: DataProtectionService;
   objectLock: ObjectLockService;
   tokens: TokenService;
   projects: ProjectService;
@@ -29,6 +29,8 @@ export interface ApiDeps {
   tls: boolean;
   /** The server's own URL, for when a request has no usable Host header. */
   fallbackUrl: () => string;
+  /** `--project-domain`: each project's own endpoint is `<project-id>.<domain>`. */
+  projectDomain?: string;
   clock: () => Date;
   log: Logger;
 }

@@ -12,7 +12,7 @@ import { requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
 import { ApiProblem } from './problems.js';
 import { apiActor } from './bucket-settings.js';
-import type { ConfigActor } from '../objects/bucket-config-service.js';
+import type { Actor } from '../objects/actor.js';
 import type { ProjectAccess } from './context.js';
 import { publicEndpoint } from './public-url.js';
 import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
@@ -214,7 +214,7 @@ function decodeCursor(cursor: string): string {
 }
 
 /** The caller, when it may bypass GOVERNANCE retention (admin-rw); 403 otherwise. */
-function governanceBypass(c: Context<ApiEnv>, access: ProjectAccess, bucket: string): ConfigActor {
+function governanceBypass(c: Context<ApiEnv>, access: ProjectAccess, bucket: string): Actor {
   requireRight(access, 'BypassGovernanceRetention', bucket);
   return apiActor(c, access);
 }

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ProjectView } from '../projects/project-service.js';
+import { projectS3Endpoint } from './public-url.js';
 import type { ProjectRole } from '../storage/metadata/metadata-store.js';
 import { clientAddress, requireCaller, requireProject, requireSession } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
@@ -91,7 +92,7 @@ export function registerProjects(app: ApiApp, deps: ApiDeps): void {
   app.openapi(getProject, async (c) => {
     const { projectId } = c.req.valid('param');
     const access = await requireProject(c, deps, projectId);
-    const project = await deps.projects.require(projectId);
+    const project = { ...(await deps.projects.require(projectId)), s3Endpoint: projectS3Endpoint(c, deps, projectId) };
     return c.json(access.role ? { ...project, role: access.role } : project, 200);
   });
 }

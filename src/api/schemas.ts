@@ -81,6 +81,7 @@ export const ProjectSchema = z
     createdAt: z.string().openapi({ format: 'date-time' }),
     maxTokenDays: z.number().int().nullable(),
     role: RoleSchema.optional().openapi({ description: "The signed-in user's role (sessions only)." }),
+    s3Endpoint: z.string().optional().openapi({ description: "The project's S3 endpoint: its own host (<project-id>.<project domain>) when the server has a project domain, else the server's." }),
   })
   .openapi('Project');
 

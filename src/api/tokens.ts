@@ -6,7 +6,7 @@ import { clientAddress, mayHandOut, requireProject, requireRight } from './calle
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { ApiProblem } from './problems.js';
-import { publicEndpoint } from './public-url.js';
+import { projectS3Endpoint } from './public-url.js';
 import {
   errorResponses,
   json,
@@ -124,7 +124,8 @@ const rotateToken = createRoute({
 });
 
 function issuedReply(c: Context<ApiEnv>, deps: ApiDeps, r: { token: TokenView; credentials: IssuedCredentials }) {
-  const endpoint = publicEndpoint(c, deps);
+  // With a project domain, the token's clients use its project's own host.
+  const endpoint = projectS3Endpoint(c, deps, r.token.projectId);
   return {
     token: r.token,
     credentials: r.credentials,

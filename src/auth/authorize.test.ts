@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import { OPERATIONS, UNSUPPORTED_OPERATIONS, type OperationName, type UnsupportedOperationName } from '../s3/endpoint.js';
 import { authorize, inScope, REQUIRED_RIGHT } from './authorize.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS, type PermissionLevel, type Principal } from './principal.js';
+import { DEFAULT_BUCKET_ACCESS, DEFAULT_PUBLIC_ACCESS_BLOCK, POLICY_ACTION, type BucketAccess } from './bucket-access.js';
+import { parseBucketPolicy } from './bucket-policy.js';
 
 // The authorizer against the spec's table, written out by hand (not derived from LEVEL_RIGHTS):
 //   Admin Read & Write:  create, list, delete buckets; read, write, list, delete objects
@@ -23,6 +25,22 @@ const ALLOWED: Record<OperationName, PermissionLevel[]> = {
   GetBucketLocation: ALL,
   GetBucketVersioning: ADMINS,
   GetBucketAcl: ADMINS,
+  PutBucketAcl: ['admin-rw'],
+  GetBucketCors: ADMINS,
+  PutBucketCors: ['admin-rw'],
+  DeleteBucketCors: ['admin-rw'],
+  GetBucketPolicy: ADMINS,
+  PutBucketPolicy: ['admin-rw'],
+  DeleteBucketPolicy: ['admin-rw'],
+  GetBucketPolicyStatus: ADMINS,
+  GetPublicAccessBlock: ADMINS,
+  PutPublicAccessBlock: ['admin-rw'],
+  DeletePublicAccessBlock: ['admin-rw'],
+  GetBucketOwnershipControls: ADMINS,
+  PutBucketOwnershipControls: ['admin-rw'],
+  DeleteBucketOwnershipControls: ['admin-rw'],
+  PostObject: RW,
+  PutObjectAcl: RW,
   ListObjects: ALL,
   ListObjectsV2: ALL,
   ListObjectVersions: ALL,
@@ -82,7 +100,6 @@ describe('authorize', () => {
 
   test('unsupported requests are allowed to exactly the levels that could perform that access', () => {
     const allowed: Record<UnsupportedOperationName, PermissionLevel[]> = {
-      PostObject: RW,
       UnsupportedBucketRead: ADMINS,
       UnsupportedBucketWrite: ['admin-rw'],
       UnsupportedObjectRead: ALL,
@@ -125,8 +142,56 @@ describe('authorize', () => {
     assert.equal(authorize(principal('admin-rw', ['b']), 'BypassGovernanceRetention', 'other').allow, false);
   });
 
-  test('anonymous requests are denied', () => {
-    for (const op of OPERATIONS) assert.equal(authorize(null, REQUIRED_RIGHT[op], op === 'ListBuckets' ? null : 'b').allow, false);
+  test('anonymous requests are denied without a bucket that grants them anything', () => {
+    for (const op of OPERATIONS) {
+      assert.equal(authorize(null, REQUIRED_RIGHT[op], op === 'ListBuckets' ? null : 'b').allow, false);
+      if (op === 'ListBuckets') continue;
+      const s3 = { action: POLICY_ACTION[op], key: 'k', access: DEFAULT_BUCKET_ACCESS, facts: {} };
+      assert.equal(authorize(null, REQUIRED_RIGHT[op], 'b', s3).allow, false, op);
+    }
+  });
+
+  test('a public policy opens what it names to anonymous callers once the public access block is lifted', () => {
+    const policy = parseBucketPolicy(JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/public/*' }] }), 'b');
+    const open = { ...DEFAULT_BUCKET_ACCESS, policy, publicAccessBlock: null };
+    const ask = (access: BucketAccess, op: 'GetObject' | 'PutObject' | 'ListObjectsV2', key: string | null) =>
+      authorize(null, REQUIRED_RIGHT[op], 'b', { action: POLICY_ACTION[op], key, access, facts: {} }).allow;
+    assert.equal(ask(open, 'GetObject', 'public/a.txt'), true);
+    assert.equal(ask(open, 'GetObject', 'private/a.txt'), false);
+    assert.equal(ask(open, 'PutObject', 'public/a.txt'), false);
+    assert.equal(ask(open, 'ListObjectsV2', null), false);
+    // RestrictPublicBuckets (the default block) keeps a public policy from opening anything.
+    assert.equal(ask({ ...open, publicAccessBlock: DEFAULT_PUBLIC_ACCESS_BLOCK }, 'GetObject', 'public/a.txt'), false);
+  });
+
+  test('canned ACLs open reads (and writes) only with ACLs enabled and public ACLs not ignored', () => {
+    const ask = (access: BucketAccess, op: 'GetObject' | 'PutObject' | 'ListObjectsV2') =>
+      authorize(null, REQUIRED_RIGHT[op], 'b', { action: POLICY_ACTION[op], key: op === 'ListObjectsV2' ? null : 'k', access, facts: {} }).allow;
+    const acls = { ...DEFAULT_BUCKET_ACCESS, ownership: 'ObjectWriter' as const, publicAccessBlock: null };
+    assert.equal(ask({ ...acls, acl: 'public-read' }, 'ListObjectsV2'), true);
+    assert.equal(ask({ ...acls, acl: 'public-read' }, 'PutObject'), false);
+    assert.equal(ask({ ...acls, acl: 'public-read-write' }, 'PutObject'), true);
+    assert.equal(ask({ ...acls, objectAcl: 'public-read' }, 'GetObject'), true);
+    assert.equal(ask({ ...acls, acl: 'authenticated-read' }, 'ListObjectsV2'), false);
+    assert.equal(ask({ ...acls, acl: 'public-read', ownership: 'BucketOwnerEnforced' }, 'ListObjectsV2'), false);
+    assert.equal(ask({ ...acls, acl: 'public-read', publicAccessBlock: DEFAULT_PUBLIC_ACCESS_BLOCK }, 'ListObjectsV2'), false);
+  });
+
+  test('a policy never widens a token, and its Deny narrows one (but not on the policy itself)', () => {
+    const policy = parseBucketPolicy(JSON.stringify({
+      Statement: [
+        { Effect: 'Allow', Principal: '*', Action: 's3:*', Resource: ['arn:aws:s3:::b', 'arn:aws:s3:::b/*'] },
+        { Effect: 'Deny', Principal: { AWS: 'arn:aws:iam::p:user/SKTEST' }, Action: ['s3:DeleteObject', 's3:PutBucketPolicy'], Resource: 'arn:aws:s3:::b/*' },
+        { Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: 'arn:aws:s3:::b/*', Condition: { Bool: { 'aws:SecureTransport': 'false' }, StringEquals: { 's3:x-amz-acl': 'public-read' } } },
+      ],
+    }), 'b');
+    const access = { ...DEFAULT_BUCKET_ACCESS, policy, publicAccessBlock: null };
+    const s3 = (op: OperationName, facts = {}) => ({ action: POLICY_ACTION[op], key: 'k', access, facts });
+    assert.equal(authorize(principal('object-ro', null), REQUIRED_RIGHT.PutObject, 'b', s3('PutObject')).allow, false, 'no widening');
+    assert.equal(authorize(principal('object-rw', null), REQUIRED_RIGHT.DeleteObject, 'b', s3('DeleteObject')).allow, false, 'denied by name');
+    assert.equal(authorize(principal('object-rw', null), REQUIRED_RIGHT.PutObject, 'b', s3('PutObject')).allow, true);
+    assert.equal(authorize(principal('object-rw', null), REQUIRED_RIGHT.PutObject, 'b', s3('PutObject', { 'aws:securetransport': 'false', 's3:x-amz-acl': 'public-read' })).allow, false, 'conditional deny');
+    assert.equal(authorize(principal('admin-rw', null), REQUIRED_RIGHT.PutBucketPolicy, 'b', s3('PutBucketPolicy')).allow, true, 'no lock-out');
   });
 
   test('inScope: null is every bucket (including ones created later); a list matches names exactly', () => {

@@ -1,5 +1,7 @@
 import type { ParsedOperationName } from '../s3/endpoint.js';
 import type { PermissionLevel, Principal } from './principal.js';
+import { anonymousAllowed, tokenDenied, type BucketAccess } from './bucket-access.js';
+import type { RequestFacts } from './bucket-policy.js';
 
 // The one place that decides whether a principal may perform an operation on a bucket.
 // Every S3 operation maps to exactly one right; S3, presigned URLs and the REST API all ask here.
@@ -37,6 +39,20 @@ export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
   GetBucketLocation: 'ProbeBucket',
   GetBucketVersioning: 'ReadBucketConfig',
   GetBucketAcl: 'ReadBucketConfig',
+  PutBucketAcl: 'WriteBucketConfig',
+  GetBucketCors: 'ReadBucketConfig',
+  PutBucketCors: 'WriteBucketConfig',
+  DeleteBucketCors: 'WriteBucketConfig',
+  GetBucketPolicy: 'ReadBucketConfig',
+  PutBucketPolicy: 'WriteBucketConfig',
+  DeleteBucketPolicy: 'WriteBucketConfig',
+  GetBucketPolicyStatus: 'ReadBucketConfig',
+  GetPublicAccessBlock: 'ReadBucketConfig',
+  PutPublicAccessBlock: 'WriteBucketConfig',
+  DeletePublicAccessBlock: 'WriteBucketConfig',
+  GetBucketOwnershipControls: 'ReadBucketConfig',
+  PutBucketOwnershipControls: 'WriteBucketConfig',
+  DeleteBucketOwnershipControls: 'WriteBucketConfig',
   ListObjects: 'ListObjects',
   ListObjectsV2: 'ListObjects',
   ListObjectVersions: 'ListObjects',
@@ -45,8 +61,12 @@ export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
   GetObject: 'ReadObject',
   HeadObject: 'ReadObject',
   GetObjectAcl: 'ReadObject',
+  // Within what an admin allowed the bucket (Object Ownership, public access block), an object's
+  // writer sets its ACL, as x-amz-acl on PutObject does.
+  PutObjectAcl: 'WriteObject',
   GetObjectTagging: 'ReadObject',
   PutObject: 'WriteObject',
+  PostObject: 'WriteObject',
   CopyObject: 'WriteObject',
   PutObjectTagging: 'WriteObject',
   DeleteObjectTagging: 'WriteObject',
@@ -72,7 +92,6 @@ export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
   PutObjectRetention: 'WriteObject',
   PutObjectLegalHold: 'WriteObject',
   // Not implemented: authorized by the access they would need, then answered 501.
-  PostObject: 'WriteObject',
   UnsupportedBucketRead: 'ReadBucketConfig',
   UnsupportedBucketWrite: 'WriteBucketConfig',
   UnsupportedObjectRead: 'ReadObject',
@@ -97,12 +116,28 @@ export function inScope(principal: Principal, bucket: string): boolean {
   return principal.bucketScope === null || principal.bucketScope.includes(bucket);
 }
 
+/** What an S3 request adds: the policy action, the key, the bucket's access settings, request facts. */
+export interface S3AccessContext {
+  /** The IAM action a bucket policy names (s3:GetObject), or null when no policy can grant it. */
+  action: string | null;
+  key: string | null;
+  access: BucketAccess;
+  facts: RequestFacts;
+}
+
 /**
- * Decides (principal, right, bucket). `bucket` is null for service-level rights (ListBuckets,
- * which the caller filters to the principal's scope with `inScope`).
+ * Decides (principal, right, bucket[, S3 access context]). `bucket` is null for service-level
+ * rights (ListBuckets, which the caller filters to the principal's scope with `inScope`).
+ * A token is bounded by its level and bucket scope; a bucket's policy can only take away from it
+ * (an explicit Deny). Anonymous callers get only what the bucket's policy and ACLs open to everyone.
  */
-export function authorize(principal: Principal | null, right: Right, bucket: string | null): Decision {
-  if (!principal) return { allow: false, reason: 'anonymous requests are not allowed' };
+export function authorize(principal: Principal | null, right: Right, bucket: string | null, s3?: S3AccessContext): Decision {
+  if (!principal) {
+    if (!s3 || bucket === null) return { allow: false, reason: 'anonymous requests are not allowed' };
+    return anonymousAllowed(s3.access, s3.action, bucket, s3.key, s3.facts)
+      ? { allow: true }
+      : { allow: false, reason: 'the bucket grants this to no anonymous caller' };
+  }
   if (right === 'ReadUsage') {
     return principal.billing ? { allow: true } : { allow: false, reason: 'the token has no billing (usage) access' };
   }
@@ -111,6 +146,10 @@ export function authorize(principal: Principal | null, right: Right, bucket: str
   }
   if (bucket !== null && !inScope(principal, bucket)) {
     return { allow: false, reason: `bucket ${bucket} is outside the token's scope` };
+  }
+  if (s3 && bucket !== null) {
+    const caller = { anonymous: false as const, projectId: principal.projectId, accessKeyId: principal.accessKeyId, tokenId: principal.tokenId };
+    if (tokenDenied(s3.access, caller, s3.action, bucket, s3.key, s3.facts)) return { allow: false, reason: 'the bucket policy denies it' };
   }
   return { allow: true };
 }

@@ -116,6 +116,8 @@ export interface BodyDigestOptions {
     checksum?: () => string | undefined;
     /** Declared length: fewer bytes → IncompleteBody; more → InvalidRequest (as soon as exceeded). */
     size?: number;
+    /** The fewest bytes allowed (a POST policy's content-length-range) → EntityTooSmall. */
+    minSize?: number;
   };
 }
 
@@ -185,8 +187,9 @@ export class BodyDigest extends Transform {
   }
 
   private check(results: Results): void {
-    const { size, md5Base64, sha256Hex, checksum } = this.expected;
+    const { size, md5Base64, sha256Hex, checksum, minSize } = this.expected;
     if (size !== undefined && this.bytes < size) throw new S3Error('IncompleteBody');
+    if (minSize !== undefined && this.bytes < minSize) throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(this.bytes), MinSizeAllowed: String(minSize) });
     if (md5Base64 !== undefined) {
       const want = decodeBase64(md5Base64);
       if (want?.length !== 16) throw new S3Error('InvalidDigest');

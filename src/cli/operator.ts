@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { hostname, userInfo } from 'node:os';
-import { readEndpointRecord } from '../config.js';
+import { projectEndpoint, readEndpointRecord } from '../config.js';
 import { openServices, type Services } from '../wiring.js';
 import { createLogger } from '../log.js';
 import { DomainError } from '../util/domain-error.js';
@@ -182,11 +182,15 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
   const dataDir = dataDirOf(values.data);
   // Snippets point at the server that last ran on this folder unless told otherwise.
   const served = await readEndpointRecord(dataDir);
-  const endpoint = values.endpoint ?? process.env.SKEP_ENDPOINT ?? served?.url ?? 'http://127.0.0.1:9000';
+  const serverEndpoint = values.endpoint ?? process.env.SKEP_ENDPOINT ?? served?.url ?? 'http://127.0.0.1:9000';
+  // With a project domain, a token's snippets use its project's own host.
+  const explicit = values.endpoint !== undefined || process.env.SKEP_ENDPOINT !== undefined;
+  const endpointFor = (projectId: string) => (explicit ? undefined : projectEndpoint(serverEndpoint, served?.projectDomain, projectId)) ?? serverEndpoint;
   const region = values.region ?? process.env.SKEP_REGION ?? served?.region ?? 'us-east-1';
   const by = cliIdentity();
   const printToken = (t: TokenView) => io.out(values.json ? JSON.stringify(t, null, 2) + '\n' : tokenLines(t));
   const printIssued = (r: { token: TokenView; credentials: IssuedCredentials }) => {
+    const endpoint = endpointFor(r.token.projectId);
     if (values.json) return io.out(JSON.stringify({ ...r, endpoint, snippets: clientSnippets({ endpoint, region, ...r.credentials }) }, null, 2) + '\n');
     io.out(tokenLines(r.token) + credentialLines(r.credentials, endpoint, region));
   };

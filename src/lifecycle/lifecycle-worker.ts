@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BucketRow, MetadataStore, ObjectVersionRow, UploadRow } from '../storage/metadata/metadata-store.js';
 import type { ObjectService } from '../objects/object-service.js';
-import type { AuditSink } from '../objects/bucket-config-service.js';
+import type { AuditSink } from '../objects/actor.js';
 import { currentExpires, DAY_MS, dueAt, ruleMatches, type LifecycleConfig, type LifecycleRule } from './rules.js';
 
 // The lifecycle worker applies each bucket's lifecycle rules in the background. A pass walks every

@@ -47,6 +47,14 @@ function writeSettings(bucket: BucketRow): Settings {
   return bucket.settings;
 }
 
+/** The settings a new bucket starts with: Object Lock needs versioning, enabled for good. */
+export function initialProtectionSettings(objectLock: boolean): Settings {
+  if (!objectLock) return {};
+  const lock: ObjectLockConfig = { enabled: true, defaultRetention: null };
+  const versioning: VersioningConfig = { status: 'Enabled' };
+  return { versioning: JSON.stringify(versioning), 'object-lock': JSON.stringify(lock) };
+}
+
 export function versioningMode(bucket: BucketRow): VersioningMode {
   const status = parse<VersioningConfig>(writeSettings(bucket).versioning)?.status;
   return status === 'Enabled' ? 'enabled' : status === 'Suspended' ? 'suspended' : 'unversioned';

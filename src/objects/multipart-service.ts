@@ -37,6 +37,8 @@ export interface NewUpload {
   encryption?: EncryptionRequest;
   /** Object Lock headers for the object (absent: the bucket's default retention at completion). */
   lock?: Partial<LockState>;
+  /** Canned ACL the completed object gets (x-amz-acl at create), or null (private). */
+  acl?: string | null;
 }
 
 function bareEtag(etag: string): string {
@@ -86,6 +88,7 @@ export class MultipartService {
       checksumType: input.checksumType,
       encryption: sealed?.stored ?? null,
       objectLock: lock,
+      acl: input.acl ?? null,
     };
     await this.meta.createUpload(row);
     return row;
@@ -212,6 +215,7 @@ export class MultipartService {
       encryption: upload.encryption ?? null,
       retention: lock.retention,
       legalHold: lock.legalHold,
+      acl: upload.acl ?? null,
     };
     const result = await this.objects.inVersioningMode(bucket, (mode, versionId) => {
       row.versionId = versionId;

@@ -1,7 +1,7 @@
 import { S3Error } from '../s3/errors.js';
 import type { BucketRow, Retention } from '../storage/metadata/metadata-store.js';
 import { objectLockOf } from './bucket-config.js';
-import type { AuditSink, ConfigActor } from './bucket-config-service.js';
+import type { Actor, AuditSink } from './actor.js';
 import { checkRetainUntil, checkRetentionChange, type LockState } from './object-lock.js';
 import type { ObjectService } from './object-service.js';
 
@@ -38,7 +38,7 @@ export class ObjectLockService {
    * Sets (or with null removes) a version's retention. Extending is always allowed; weakening an
    * active GOVERNANCE retention needs `bypass` (and is audited); COMPLIANCE is never weakened.
    */
-  async putRetention(bucket: BucketRow, key: string, versionId: string | undefined, next: Retention | null, bypass?: ConfigActor): Promise<void> {
+  async putRetention(bucket: BucketRow, key: string, versionId: string | undefined, next: Retention | null, bypass?: Actor): Promise<void> {
     this.requireLockBucket(bucket);
     const now = this.clock();
     if (next) checkRetainUntil(next.until, now);

@@ -27,8 +27,8 @@ import { listVersionsPage, type VersionListingPage, type VersionListingRequest }
 import { BlobPins } from './blob-pins.js';
 import { EncryptingStream, readSealedBlobs } from './chunked-cipher.js';
 import { customerEtag, DataKeys, type CustomerKey, type EncryptionRequest } from './sse.js';
-import { defaultEncryptionOf, objectLockOf, versioningMode } from './bucket-config.js';
-import { BucketConfigService, type AuditSink, type ConfigActor } from './bucket-config-service.js';
+import { defaultEncryptionOf, initialProtectionSettings, objectLockOf, versioningMode } from './bucket-config.js';
+import type { Actor, AuditSink } from './actor.js';
 import { bypassesGovernance, checkRetainUntil, defaultRetention, removalBlocked, removalGuard, type LockState } from './object-lock.js';
 
 // Buckets and objects: the rules of the domain, independent of HTTP. An object write is
@@ -44,6 +44,8 @@ export interface NewObject {
   tags: Record<string, string>;
   storageClass: string;
   condition: PutCondition;
+  /** Canned ACL (x-amz-acl), or null/absent for private. */
+  acl?: string | null;
   /** Requested encryption; absent: the bucket's default encryption, if any. */
   encryption?: EncryptionRequest;
   /** Object Lock headers; absent: the bucket's default retention, if any. */
@@ -117,15 +119,16 @@ export class ObjectService {
     const problem = bucketNameProblem(name);
     if (problem) throw new S3Error('InvalidBucketName', problem, { BucketName: name });
     const row: BucketRow = { id: randomUUID(), projectId, name, region, createdAt: new Date() };
-    const result = await this.meta.createBucket(row, BucketConfigService.initialSettings(opts.objectLock ?? false));
+    const result = await this.meta.createBucket(row, initialProtectionSettings(opts.objectLock ?? false));
     if (result === 'exists') throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
     return row;
   }
 
+  /** The bucket with its settings (one query), or NoSuchBucket. */
   async requireBucket(projectId: string, name: string): Promise<BucketRow> {
-    const bucket = await this.meta.getBucket(projectId, name);
-    if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
-    return bucket;
+    const found = await this.meta.getBucketWithSettings(projectId, name);
+    if (!found) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+    return { ...found.bucket, settings: found.settings };
   }
 
   listBuckets(projectId: string): Promise<BucketRow[]> {
@@ -137,14 +140,17 @@ export class ObjectService {
   }
 
   /**
-   * Deletes a bucket, for every protocol. It must be empty (no objects, versions, delete markers
-   * or uploads), unless `force`, which first removes every version and aborts every upload; a
-   * version under Object Lock cannot be removed, so a bucket holding one is never deleted.
+   * Deletes a bucket, for every protocol. It must hold no objects, versions or delete markers;
+   * unfinished multipart uploads do not keep it alive (as in S3, they are aborted with it). With
+   * `force`, every version is removed first, except a version under Object Lock, which nobody can
+   * remove: a bucket holding one is never deleted.
    */
   async deleteBucket(bucket: BucketRow, opts: { force?: boolean } = {}): Promise<void> {
     const attempts = opts.force ? FORCE_ATTEMPTS : 1;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (opts.force) await this.emptyBucket(bucket);
+      else if ((await this.meta.listObjectVersions(bucket.id, { prefix: '', limit: 1 })).length > 0) break;
+      await this.abortUploads(bucket);
       if ((await this.meta.deleteBucket(bucket.id)) === 'deleted') return;
     }
     const locked = opts.force ? await this.firstLockedVersion(bucket) : null;
@@ -154,7 +160,7 @@ export class ObjectService {
     throw new S3Error('BucketNotEmpty', opts.force ? 'Objects kept arriving while the bucket was being emptied; try again.' : undefined, { BucketName: bucket.name });
   }
 
-  /** Removes every version the lock rules allow, and aborts every upload. */
+  /** Removes every version the lock rules allow. */
   private async emptyBucket(bucket: BucketRow): Promise<void> {
     const now = this.clock();
     let keyMarker: string | undefined;
@@ -170,6 +176,9 @@ export class ObjectService {
       keyMarker = page.at(-1)!.key;
       versionIdMarker = page.at(-1)!.versionId;
     }
+  }
+
+  private async abortUploads(bucket: BucketRow): Promise<void> {
     for (;;) {
       const uploads = await this.meta.listUploads(bucket.id, { prefix: '', limit: EMPTY_PAGE });
       for (const u of uploads) await this.abortUpload(u);
@@ -316,6 +325,7 @@ export class ObjectService {
       encryption: sealed?.stored ?? null,
       retention: lock.retention,
       legalHold: lock.legalHold,
+      acl: input.acl ?? null,
     };
     await this.commit(input.bucket, row, input.condition, [blob]);
     return row;
@@ -417,6 +427,7 @@ export class ObjectService {
       encryption: sealed?.stored ?? null,
       retention: lock.retention,
       legalHold: lock.legalHold,
+      acl: target.acl ?? null,
     };
     await this.commit(target.bucket, row, target.condition, row.blobs);
     return row;
@@ -428,7 +439,7 @@ export class ObjectService {
    * unless Object Lock protects it; `bypass` (an admin-rw caller that sent the bypass header)
    * lets GOVERNANCE retention give way, and is audited when it does.
    */
-  async deleteObject(bucket: BucketRow, key: string, opts: { versionId?: string; bypass?: ConfigActor } = {}): Promise<DeleteResult> {
+  async deleteObject(bucket: BucketRow, key: string, opts: { versionId?: string; bypass?: Actor } = {}): Promise<DeleteResult> {
     const now = this.clock();
     if (opts.versionId === undefined) {
       const outcome = await this.inVersioningMode(bucket, async (mode, versionId) => {

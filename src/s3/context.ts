@@ -1,11 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import type { Authenticated } from '../sigv4/authenticate.js';
+import type { Authenticated, PayloadMode } from '../sigv4/authenticate.js';
 import type { ObjectService } from '../objects/object-service.js';
 import type { MultipartService } from '../objects/multipart-service.js';
-import type { BucketConfigService } from '../objects/bucket-config-service.js';
 import type { ObjectLockService } from '../objects/object-lock-service.js';
+import type { BucketConfigService, ResolvedBucket } from '../buckets/bucket-config-service.js';
+import type { DataProtectionService } from '../buckets/data-protection-service.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
+import type { Principal } from '../auth/principal.js';
+import type { FormFields } from '../sigv4/post-policy.js';
 import type { S3Operation } from './endpoint.js';
 import type { S3Response } from './render.js';
 import { MAX_SINGLE_PUT_BYTES } from './body.js';
@@ -16,13 +19,14 @@ import { MAX_PART_SIZE } from '../objects/multipart-service.js';
 export interface S3Services {
   objects: ObjectService;
   multipart: MultipartService;
-  bucketConfig: BucketConfigService;
+  buckets: BucketConfigService;
+  protection: DataProtectionService;
   objectLock: ObjectLockService;
 }
 
 /** How large a body may be, declared or not (EntityTooLarge beyond). */
 export interface S3Limits {
-  /** PutObject. */
+  /** PutObject (and a POST form's file). */
   maxObjectSize: number;
   /** UploadPart and UploadPartCopy. */
   maxPartSize: number;
@@ -31,17 +35,38 @@ export interface S3Limits {
 /** S3's own limits: 5 GiB for a single PUT and for a part. */
 export const S3_LIMITS: S3Limits = { maxObjectSize: MAX_SINGLE_PUT_BYTES, maxPartSize: MAX_PART_SIZE };
 
+/** An unsigned request: no principal, and a body taken as it comes. */
+export interface Anonymous {
+  principal: null;
+  presigned: false;
+  payload: PayloadMode;
+}
+
+export const ANONYMOUS: Anonymous = { principal: null, presigned: false, payload: { kind: 'unsigned' } };
+
 export interface S3Context<Op extends S3Operation = S3Operation> {
   requestId: string;
   req: IncomingMessage;
   op: Op;
-  auth: Authenticated;
+  auth: Authenticated | Anonymous;
+  /** The project the request acts in: the token's, or for an anonymous request the one its host names. */
+  projectId: string;
   services: S3Services;
   region: string;
   limits: S3Limits;
   log: Logger;
-  /** The operation's bucket in the caller's project, or NoSuchBucket. */
+  /** The operation's bucket in the request's project, once the caller is admitted to it; else NoSuchBucket or AccessDenied. */
   bucket(): Promise<BucketRow>;
+  /** The same, with the bucket's access settings and CORS rules. */
+  resolved(): Promise<ResolvedBucket>;
+  /**
+   * Admits `principal` (a POST form's signer, or null) to the operation's bucket with the same
+   * rules as a signed request: level and scope, then the bucket's policy and ACLs.
+   */
+  admit(principal: Principal | null): Promise<ResolvedBucket>;
+  /** A POST form's signer (SigV4 or SigV2 policy signature), or null for an unsigned form. */
+  verifyForm(fields: FormFields): Promise<{ principal: Principal; policy: string } | null>;
+  now(): Date;
 }
 
 export type Handler = (ctx: S3Context) => Promise<S3Response>;

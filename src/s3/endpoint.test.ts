@@ -23,7 +23,15 @@ const TABLE: [string, string, string, boolean, ParsedOperationName, string | nul
   ['GET', '', 'list-type=2', false, 'ListObjectsV2'],
   ['GET', '', 'versioning', false, 'GetBucketVersioning'],
   ['POST', '', 'delete', false, 'DeleteObjects'],
-  ['POST', '', '', false, 'PostObject', null],
+  ['POST', '', '', false, 'PostObject'],
+  ['DELETE', '', 'policy', false, 'DeleteBucketPolicy'],
+  ['GET', '', 'cors', false, 'GetBucketCors'],
+  ['PUT', '', 'cors', false, 'PutBucketCors'],
+  ['GET', '', 'policyStatus', false, 'GetBucketPolicyStatus'],
+  ['PUT', '', 'publicAccessBlock', false, 'PutPublicAccessBlock'],
+  ['DELETE', '', 'ownershipControls', false, 'DeleteBucketOwnershipControls'],
+  ['PUT', '', 'acl', false, 'PutBucketAcl'],
+  ['GET', '', 'logging', false, 'UnsupportedBucketRead', 'logging'],
   ['PUT', '', 'versioning', false, 'PutBucketVersioning'],
   ['GET', '', 'versions', false, 'ListObjectVersions'],
   ['GET', '', 'lifecycle', false, 'GetBucketLifecycleConfiguration'],
@@ -34,7 +42,6 @@ const TABLE: [string, string, string, boolean, ParsedOperationName, string | nul
   ['DELETE', '', 'encryption', false, 'DeleteBucketEncryption'],
   ['GET', '', 'object-lock', false, 'GetObjectLockConfiguration'],
   ['PUT', '', 'object-lock', false, 'PutObjectLockConfiguration'],
-  ['DELETE', '', 'versioning', false, 'UnsupportedBucketWrite', 'versioning'],
   ['GET', 'k', 'retention', false, 'GetObjectRetention'],
   ['PUT', 'k', 'retention', false, 'PutObjectRetention'],
   ['GET', 'k', 'legal-hold', false, 'GetObjectLegalHold'],
@@ -42,15 +49,13 @@ const TABLE: [string, string, string, boolean, ParsedOperationName, string | nul
   ['GET', 'k', 'versionId=abc', false, 'GetObject'],
   ['DELETE', 'k', 'versionId=abc', false, 'DeleteObject'],
   ['PUT', '', 'replication', false, 'UnsupportedBucketWrite', 'replication'],
-  ['DELETE', '', 'policy', false, 'UnsupportedBucketWrite', 'policy'],
-  ['GET', '', 'cors', false, 'UnsupportedBucketRead', 'cors'],
   ['GET', '', 'tagging', false, 'UnsupportedBucketRead', 'tagging'],
   ['PUT', 'k', '', false, 'PutObject'],
   ['PUT', 'k', '', true, 'CopyObject'],
   ['PUT', 'k', 'x-id=PutObject', false, 'PutObject'],
   ['PUT', 'k', 'partNumber=1&uploadId=u', true, 'UploadPartCopy'],
   ['GET', 'k', 'acl', false, 'GetObjectAcl'],
-  ['PUT', 'k', 'acl', false, 'UnsupportedObjectWrite', 'acl'],
+  ['PUT', 'k', 'acl', false, 'PutObjectAcl'],
   ['GET', 'k', 'attributes', false, 'UnsupportedObjectRead', 'attributes'],
   ['POST', 'k', 'select&select-type=2', false, 'UnsupportedObjectRead', 'select'],
   ['POST', 'k', 'restore', false, 'UnsupportedObjectWrite', 'restore'],
@@ -74,6 +79,20 @@ describe('parseEndpoint', () => {
       });
     }
   }
+
+  test('a project domain names a project, and a bucket in it; other names under it name nothing', () => {
+    const pid = '0f6d3c1e-2a4b-4c5d-8e9f-0123456789ab';
+    const at = (host: string, url: string) => parseEndpoint({ method: 'GET', host, url, baseDomains: DOMAINS, projectDomains: ['blob.example.com'], hasCopySource: false });
+    assert.deepEqual([at(`${pid}.blob.example.com`, '/bkt/k').project, at(`${pid}.blob.example.com`, '/bkt/k').bucket], [pid, 'bkt']);
+    const vhost = at(`bkt.${pid}.blob.example.com:9000`, '/k');
+    assert.deepEqual([vhost.project, vhost.bucket, vhost.key], [pid, 'bkt', 'k']);
+    const other = at('notaproject.blob.example.com', '/bkt/k');
+    assert.deepEqual([other.project, other.bucket], [null, 'bkt']);
+  });
+
+  test('configuration sub-resources refuse the methods S3 does not define for them', () => {
+    assert.throws(() => parse('DELETE', 'bkt', '', 'policyStatus'), (err: unknown) => err instanceof S3Error && err.code === 'MethodNotAllowed');
+  });
 
   test('unknown methods are MethodNotAllowed, not NotImplemented', () => {
     for (const key of ['', 'k']) {

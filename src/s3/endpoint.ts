@@ -12,17 +12,33 @@ export const OPERATIONS = [
   'GetBucketLocation',
   'GetBucketVersioning',
   'GetBucketAcl',
+  'PutBucketAcl',
+  'GetBucketCors',
+  'PutBucketCors',
+  'DeleteBucketCors',
+  'GetBucketPolicy',
+  'PutBucketPolicy',
+  'DeleteBucketPolicy',
+  'GetBucketPolicyStatus',
+  'GetPublicAccessBlock',
+  'PutPublicAccessBlock',
+  'DeletePublicAccessBlock',
+  'GetBucketOwnershipControls',
+  'PutBucketOwnershipControls',
+  'DeleteBucketOwnershipControls',
   'ListObjects',
   'ListObjectsV2',
   'ListObjectVersions',
   'ListMultipartUploads',
   'DeleteObjects',
+  'PostObject',
   'PutObject',
   'GetObject',
   'HeadObject',
   'DeleteObject',
   'CopyObject',
   'GetObjectAcl',
+  'PutObjectAcl',
   'GetObjectTagging',
   'PutObjectTagging',
   'DeleteObjectTagging',
@@ -50,13 +66,12 @@ export const OPERATIONS = [
 export type OperationName = (typeof OPERATIONS)[number];
 
 /**
- * Requests S3 defines but skep does not implement, named by the access they would need:
- * PostObject (browser-form uploads) and the sub-resources below, read or written, on a bucket or
- * an object. They are authorized like that access, so a token that could never perform them is
- * told AccessDenied, and only then answered 501 NotImplemented.
+ * Requests S3 defines but skep does not implement, named by the access they would need: the
+ * sub-resources below, read or written, on a bucket or an object. They are authorized like that
+ * access, so a token that could never perform them is told AccessDenied, and only then answered
+ * 501 NotImplemented.
  */
 export const UNSUPPORTED_OPERATIONS = [
-  'PostObject',
   'UnsupportedBucketRead',
   'UnsupportedBucketWrite',
   'UnsupportedObjectRead',
@@ -71,8 +86,8 @@ export type ParsedOperationName = OperationName | UnsupportedOperationName;
 /** What an unsupported request asked for, for the NotImplemented message. */
 export interface UnsupportedRequest {
   method: string;
-  /** The sub-resource (e.g. "policy"), or null for PostObject. */
-  subresource: string | null;
+  /** The sub-resource (e.g. "lifecycle"). */
+  subresource: string;
 }
 
 interface Addressed {
@@ -100,6 +115,21 @@ export type BucketOperation =
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
   | 'GetBucketAcl'
+  | 'PutBucketAcl'
+  | 'GetBucketCors'
+  | 'PutBucketCors'
+  | 'DeleteBucketCors'
+  | 'GetBucketPolicy'
+  | 'PutBucketPolicy'
+  | 'DeleteBucketPolicy'
+  | 'GetBucketPolicyStatus'
+  | 'GetPublicAccessBlock'
+  | 'PutPublicAccessBlock'
+  | 'DeletePublicAccessBlock'
+  | 'GetBucketOwnershipControls'
+  | 'PutBucketOwnershipControls'
+  | 'DeleteBucketOwnershipControls'
+  | 'PostObject'
   | 'ListObjects'
   | 'ListObjectsV2'
   | 'ListObjectVersions'
@@ -128,6 +158,8 @@ export interface EndpointInput {
   url: string;
   /** Base domains under which `<bucket>.<domain>` selects a bucket (virtual-hosted style). */
   baseDomains: readonly string[];
+  /** Project domains: `<project-id>.<domain>` selects a project, `<bucket>.<project-id>.<domain>` a bucket in it. */
+  projectDomains?: readonly string[];
   /** Whether an x-amz-copy-source header is present (selects CopyObject / UploadPartCopy). */
   hasCopySource: boolean;
 }
@@ -168,20 +200,32 @@ export interface HostAddress {
  * `<project-id>.<domain>`, or `<bucket>.<project-id>.<domain>`. Project IDs are UUIDs, so a
  * label shaped like one is read as a project.
  */
-export function addressFromHost(host: string | undefined, baseDomains: readonly string[]): HostAddress {
+export function addressFromHost(host: string | undefined, baseDomains: readonly string[], projectDomains: readonly string[] = []): HostAddress {
   const none = { bucket: null, project: null };
   if (!host) return none;
   const name = host.replace(/:\d+$/, '').toLowerCase();
-  for (const domain of baseDomains) {
+  // Under a project domain only a project label counts: <project-id>.D or <bucket>.<project-id>.D.
+  const underProject = labelsUnder(name, projectDomains);
+  if (underProject !== null) return projectAddress(underProject) ?? none;
+  const labels = labelsUnder(name, baseDomains);
+  if (labels === null) return none;
+  return projectAddress(labels) ?? { bucket: labels, project: null };
+}
+
+/** The labels before the first of `domains` that `name` is under, or null. */
+function labelsUnder(name: string, domains: readonly string[]): string | null {
+  for (const domain of domains) {
     const suffix = `.${domain.toLowerCase()}`;
-    if (!name.endsWith(suffix) || name.length === suffix.length) continue;
-    const labels = name.slice(0, -suffix.length);
-    const lastDot = labels.lastIndexOf('.');
-    const last = labels.slice(lastDot + 1);
-    if (PROJECT_ID.test(last)) return { project: last, bucket: lastDot < 0 ? null : labels.slice(0, lastDot) };
-    return { bucket: labels, project: null };
+    if (name.endsWith(suffix) && name.length > suffix.length) return name.slice(0, -suffix.length);
   }
-  return none;
+  return null;
+}
+
+/** `<project-id>` or `<bucket>.<project-id>`, or null when the last label is not a project ID. */
+function projectAddress(labels: string): HostAddress | null {
+  const lastDot = labels.lastIndexOf('.');
+  const last = labels.slice(lastDot + 1);
+  return PROJECT_ID.test(last) ? { project: last, bucket: lastDot < 0 ? null : labels.slice(0, lastDot) } : null;
 }
 
 function decodeKey(raw: string): string {
@@ -201,12 +245,11 @@ function decodeKey(raw: string): string {
 
 /** Sub-resources S3 defines that skep does not implement: authorized, then answered 501 NotImplemented. */
 const UNSUPPORTED_BUCKET_SUBRESOURCES = [
-  'accelerate', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'lifecycle',
-  'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
-  'publicAccessBlock', 'replication', 'requestPayment', 'tagging', 'website', 'acl', 'versioning',
+  'accelerate', 'analytics', 'encryption', 'intelligent-tiering', 'inventory', 'lifecycle',
+  'logging', 'metrics', 'notification', 'object-lock', 'replication', 'requestPayment', 'tagging', 'website', 'versioning',
   'metadataTable', 'session',
 ];
-const UNSUPPORTED_OBJECT_SUBRESOURCES = ['acl', 'attributes', 'legal-hold', 'retention', 'restore', 'select', 'torrent', 'renameObject'];
+const UNSUPPORTED_OBJECT_SUBRESOURCES = ['attributes', 'legal-hold', 'retention', 'restore', 'select', 'torrent', 'renameObject'];
 
 /** An unsupported request, before the bucket and key are attached. */
 type Unsupported = Pick<UnsupportedOperation, 'op' | 'unsupported'>;
@@ -217,29 +260,46 @@ function unsupported(level: 'Bucket' | 'Object', method: string, subresource: st
   return { op: `Unsupported${level}${reads ? 'Read' : 'Write'}`, unsupported: { method, subresource } };
 }
 
+/** Bucket configuration sub-resources: GET, PUT and (where S3 has it) DELETE. */
+const BUCKET_CONFIG: Record<string, { GET: BucketOperation; PUT?: BucketOperation; DELETE?: BucketOperation }> = {
+  acl: { GET: 'GetBucketAcl', PUT: 'PutBucketAcl' },
+  cors: { GET: 'GetBucketCors', PUT: 'PutBucketCors', DELETE: 'DeleteBucketCors' },
+  policy: { GET: 'GetBucketPolicy', PUT: 'PutBucketPolicy', DELETE: 'DeleteBucketPolicy' },
+  policyStatus: { GET: 'GetBucketPolicyStatus' },
+  publicAccessBlock: { GET: 'GetPublicAccessBlock', PUT: 'PutPublicAccessBlock', DELETE: 'DeletePublicAccessBlock' },
+  ownershipControls: { GET: 'GetBucketOwnershipControls', PUT: 'PutBucketOwnershipControls', DELETE: 'DeleteBucketOwnershipControls' },
+  versioning: { GET: 'GetBucketVersioning', PUT: 'PutBucketVersioning' },
+  lifecycle: { GET: 'GetBucketLifecycleConfiguration', PUT: 'PutBucketLifecycleConfiguration', DELETE: 'DeleteBucketLifecycle' },
+  encryption: { GET: 'GetBucketEncryption', PUT: 'PutBucketEncryption', DELETE: 'DeleteBucketEncryption' },
+  'object-lock': { GET: 'GetObjectLockConfiguration', PUT: 'PutObjectLockConfiguration' },
+};
+
+function bucketConfigOperation(method: string, query: Query): BucketOperation | undefined {
+  for (const [sub, ops] of Object.entries(BUCKET_CONFIG)) {
+    if (!query.has(sub)) continue;
+    const op = ops[method as 'GET' | 'PUT' | 'DELETE'];
+    if (op) return op;
+    throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: sub.toUpperCase() });
+  }
+  return undefined;
+}
+
 function bucketOperation(method: string, query: Query): BucketOperation | Unsupported {
+  if (method === 'GET' || method === 'PUT' || method === 'DELETE') {
+    const config = bucketConfigOperation(method, query);
+    if (config) return config;
+  }
   switch (method) {
     case 'GET':
       if (query.has('location')) return 'GetBucketLocation';
-      if (query.has('versioning')) return 'GetBucketVersioning';
-      if (query.has('acl')) return 'GetBucketAcl';
       if (query.has('versions')) return 'ListObjectVersions';
       if (query.has('uploads')) return 'ListMultipartUploads';
-      if (query.has('lifecycle')) return 'GetBucketLifecycleConfiguration';
-      if (query.has('encryption')) return 'GetBucketEncryption';
-      if (query.has('object-lock')) return 'GetObjectLockConfiguration';
       break;
     case 'HEAD':
       return 'HeadBucket';
     case 'PUT':
-      if (query.has('versioning')) return 'PutBucketVersioning';
-      if (query.has('lifecycle')) return 'PutBucketLifecycleConfiguration';
-      if (query.has('encryption')) return 'PutBucketEncryption';
-      if (query.has('object-lock')) return 'PutObjectLockConfiguration';
       break;
     case 'DELETE':
-      if (query.has('lifecycle')) return 'DeleteBucketLifecycle';
-      if (query.has('encryption')) return 'DeleteBucketEncryption';
       break;
     case 'POST':
       if (query.has('delete')) return 'DeleteObjects';
@@ -252,8 +312,8 @@ function bucketOperation(method: string, query: Query): BucketOperation | Unsupp
   if (method === 'GET') return query.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects';
   if (method === 'PUT') return 'CreateBucket';
   if (method === 'DELETE') return 'DeleteBucket';
-  // POST on a bucket without ?delete is a browser-form upload (PostObject).
-  return { op: 'PostObject', unsupported: { method, subresource: null } };
+  // POST on a bucket without ?delete is a browser-form upload.
+  return 'PostObject';
 }
 
 function objectOperation(method: string, query: Query, hasCopySource: boolean): ObjectOperation | Unsupported {
@@ -269,6 +329,7 @@ function objectOperation(method: string, query: Query, hasCopySource: boolean): 
     case 'HEAD':
       return 'HeadObject';
     case 'PUT':
+      if (query.has('acl')) return 'PutObjectAcl';
       if (uploadId || query.has('partNumber')) {
         if (!uploadId || !query.has('partNumber')) throw new S3Error('InvalidRequest', 'UploadPart requires both partNumber and uploadId.');
         return hasCopySource ? 'UploadPartCopy' : 'UploadPart';
@@ -296,11 +357,18 @@ function objectOperation(method: string, query: Query, hasCopySource: boolean): 
   throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'OBJECT' });
 }
 
-export function parseEndpoint(input: EndpointInput): S3Operation & { url: ParsedUrl } {
+export interface RequestAddress {
+  bucket: string | null;
+  /** The key as sent (still percent-encoded), or null. */
+  rawKey: string | null;
+  project: string | null;
+  url: ParsedUrl;
+}
+
+/** The bucket, key and project a request names, from its Host and path (any method). */
+export function parseAddress(input: Pick<EndpointInput, 'host' | 'url' | 'baseDomains' | 'projectDomains'>): RequestAddress {
   const url = splitUrl(input.url);
-  const { query } = url;
-  const method = input.method.toUpperCase();
-  const address = addressFromHost(input.host, input.baseDomains);
+  const address = addressFromHost(input.host, input.baseDomains, input.projectDomains);
   const hostBucket = address.bucket;
   const project = address.project;
 
@@ -320,6 +388,13 @@ export function parseEndpoint(input: EndpointInput): S3Operation & { url: Parsed
       rawKey = slash < 0 || slash === path.length - 1 ? null : path.slice(slash + 1);
     }
   }
+  return { bucket, rawKey, project, url };
+}
+
+export function parseEndpoint(input: EndpointInput): S3Operation & { url: ParsedUrl } {
+  const { bucket, rawKey, project, url } = parseAddress(input);
+  const { query } = url;
+  const method = input.method.toUpperCase();
 
   if (bucket === null) {
     if (method !== 'GET') throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'SERVICE' });

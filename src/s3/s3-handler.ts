@@ -2,15 +2,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { S3Error } from './errors.js';
 import { randomHex } from '../util/random-hex.js';
-import { parseEndpoint, splitUrl } from './endpoint.js';
+import { addressFromHost, parseEndpoint, splitUrl, type S3Operation } from './endpoint.js';
 import { renderError, renderResult, toS3Error } from './render.js';
 import { HANDLERS } from './handlers/index.js';
-import { S3_LIMITS, type S3Context, type S3Limits, type S3Services } from './context.js';
+import { ANONYMOUS, header, S3_LIMITS, type S3Context, type S3Limits, type S3Services } from './context.js';
 import { authenticate } from '../sigv4/authenticate.js';
-import { authorize, REQUIRED_RIGHT } from '../auth/authorize.js';
+import { authenticatePostForm } from '../sigv4/post-policy.js';
 import type { CredentialLookup, Principal } from '../auth/principal.js';
 import type { UsageEvent } from '../usage/usage-service.js';
+import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import { USAGE_KIND } from './usage-kind.js';
+import { admit, anonymousMayList, checkTokenBounds, requestFacts } from './admission.js';
+import { actualRequestCorsHeaders, preflight } from './handlers/cors.js';
 
 // The S3 request pipeline: parse -> authenticate -> authorize -> handle -> render.
 
@@ -19,6 +22,13 @@ export interface S3HandlerDeps {
   credentials: CredentialLookup;
   region: string;
   baseDomains: readonly string[];
+  /** `<project-id>.D` (and `<bucket>.<project-id>.D`) name a project under these domains. */
+  projectDomains?: readonly string[];
+  /** The project an anonymous request reaches when its host names none (the default project). */
+  defaultProject: () => string | null;
+  /** Accept Signature Version 2 (default true). */
+  sigv2?: boolean;
+  tls?: boolean;
   clock: () => Date;
   log: Logger;
   /** Counts each authenticated request for the usage report (after its response is written). */
@@ -34,71 +44,133 @@ export function newRequestId(): string {
   return randomHex(8).toUpperCase();
 }
 
+function wantsContinue(req: IncomingMessage): boolean {
+  return header(req, 'expect')?.toLowerCase() === '100-continue';
+}
+
 export function createS3Handler(deps: S3HandlerDeps) {
   const regions = [deps.region, 'auto', 'us-east-1'];
   const limits: S3Limits = { ...S3_LIMITS, ...deps.limits };
+  const projectDomains = deps.projectDomains ?? [];
   return async function handleS3(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newRequestId();
     const started = process.hrtime.bigint();
     const url = req.url ?? '/';
     let resource = url.split('?')[0];
     let opName = 'unknown';
-    let counted: { principal: Principal; op: keyof typeof USAGE_KIND; bucket: string | null } | undefined;
+    let counted: { principal: Principal | null; projectId: string; op: keyof typeof USAGE_KIND; bucket: string | null } | undefined;
+    // The bucket as admitted, for CORS headers on the response (also on errors).
+    let admitted: ResolvedBucket | undefined;
+    let anonymousTarget: { op: S3Operation; facts: () => ReturnType<typeof requestFacts> } | undefined;
     try {
+      if (req.method === 'OPTIONS') {
+        const result = await preflight(req, { services: deps.services, baseDomains: deps.baseDomains, projectDomains, defaultProject: deps.defaultProject });
+        await renderResult(req, res, requestId, result);
+        return;
+      }
       // Authenticate first (it needs only the raw path and query), so strangers learn nothing
       // from how a request would have been routed.
       const target = splitUrl(url);
+      const host = addressFromHost(req.headers.host, deps.baseDomains, projectDomains);
       const auth = await authenticate(
-        { method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, rawHeaders: req.rawHeaders, headers: req.headers },
-        { regions, now: deps.clock(), lookup: deps.credentials },
+        { method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, rawHeaders: req.rawHeaders, headers: req.headers, hostBucket: host.bucket },
+        { regions, now: deps.clock(), lookup: deps.credentials, sigv2: deps.sigv2 },
       ).catch((err: unknown) => {
         if (err instanceof S3Error && AUDITED_AUTH_FAILURES.has(err.code)) {
           deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, req.socket.remoteAddress);
         }
         throw err;
       });
-      if (!auth) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
       const op = parseEndpoint({
         method: req.method ?? 'GET',
         host: req.headers.host,
         url,
         baseDomains: deps.baseDomains,
+        projectDomains,
         hasCopySource: req.headers['x-amz-copy-source'] !== undefined,
       });
       opName = op.op;
       resource = op.bucket === null ? '/' : op.key === null ? `/${op.bucket}` : `/${op.bucket}/${op.key}`;
-      deps.credentials.recordUse?.(auth.principal);
-      counted = { principal: auth.principal, op: op.op, bucket: op.bucket };
-      // A project host name (<project-id>.<domain>) admits only that project's keys.
-      if (op.project !== null && op.project !== auth.principal.projectId) {
+      const principal = auth?.principal ?? null;
+      if (principal) deps.credentials.recordUse?.(principal);
+      // A project host name (<project-id>.<domain>) admits only that project's keys; an unsigned
+      // request acts in the project its host names, else in the default project.
+      if (principal && op.project !== null && op.project !== principal.projectId) {
         throw new S3Error('AccessDenied', 'This access key belongs to another project.');
       }
-      const decision = authorize(auth.principal, REQUIRED_RIGHT[op.op], op.bucket);
-      if (!decision.allow) throw new S3Error('AccessDenied');
+      const projectId = principal?.projectId ?? op.project ?? deps.defaultProject();
+      if (projectId === null) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
+      counted = { principal, projectId, op: op.op, bucket: op.bucket };
+      if (principal) checkTokenBounds(principal, op);
+      else if (op.bucket === null) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
+
+      let facts: ReturnType<typeof requestFacts> | undefined;
+      const factsOf = () => (facts ??= requestFacts(req, op, principal, !!deps.tls, deps.clock()));
+      const admission = { services: deps.services, op, projectId, facts: factsOf };
+      let resolving: Promise<ResolvedBucket> | undefined;
+      const resolved = () => {
+        // Only the first call reads the bucket; a handler may ask more than once.
+        resolving ??= admit(admission, principal).then((r) => (admitted = r));
+        return resolving;
+      };
       const ctx: S3Context = {
         requestId,
         req,
         op,
-        auth,
+        auth: auth ?? ANONYMOUS,
+        projectId,
         services: deps.services,
         region: deps.region,
         limits,
         log: deps.log,
-        bucket: () => deps.services.objects.requireBucket(auth.principal.projectId, op.bucket!),
+        resolved,
+        bucket: () => resolved().then((r) => r.row),
+        admit: (p) => admit(admission, p).then((r) => (admitted = r)),
+        verifyForm: (fields) =>
+          authenticatePostForm(fields, deps.credentials, regions).then(
+            (signed) => {
+              if (signed) deps.credentials.recordUse?.(signed.principal);
+              if (signed && counted) counted.principal = signed.principal;
+              return signed;
+            },
+            (err: unknown) => {
+              if (err instanceof S3Error && AUDITED_AUTH_FAILURES.has(err.code)) {
+                deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, req.socket.remoteAddress);
+              }
+              throw err;
+            },
+          ),
+        now: deps.clock,
       };
+      if (!principal) {
+        anonymousTarget = { op, facts: factsOf };
+        // A POST form signs itself; its handler admits the signer.
+        if (op.op !== 'PostObject') await resolved();
+      } else if (wantsContinue(req) && op.bucket !== null && op.op !== 'CreateBucket') {
+        // Expect: 100-continue is answered once the caller is admitted, so a refused upload sends no body.
+        await resolved();
+      }
+      if (wantsContinue(req)) res.writeContinue();
       const result = await HANDLERS[op.op](ctx);
+      if (admitted) Object.assign((result.headers ??= {}), actualRequestCorsHeaders(req, admitted));
       await renderResult(req, res, requestId, result);
     } catch (err) {
       if (!(err instanceof S3Error)) deps.log.error({ err, requestId, op: opName }, 'internal error');
+      let s3err = toS3Error(err);
+      // An anonymous caller learns that a key is missing only if it may list the bucket, as in S3.
+      if (s3err.code === 'NoSuchKey' && anonymousTarget && admitted && !anonymousMayList(admitted, admitted.row.name, anonymousTarget.facts())) {
+        s3err = new S3Error('AccessDenied');
+      }
+      if (admitted) Object.assign(s3err.headers, actualRequestCorsHeaders(req, admitted));
       // An early error leaves an unread body: close the connection rather than read gigabytes.
       if (!req.complete) res.setHeader('Connection', 'close');
-      renderError(req, res, requestId, toS3Error(err), resource);
+      renderError(req, res, requestId, s3err, resource);
     } finally {
       if (counted && deps.usage) {
         deps.usage({
-          projectId: counted.principal.projectId,
+          projectId: counted.projectId,
           bucket: counted.bucket,
-          tokenId: counted.principal.tokenId,
+          tokenId: counted.principal?.tokenId ?? null,
           kind: USAGE_KIND[counted.op],
           bytesIn: req.complete ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) : 0,
           bytesOut: req.method === 'HEAD' ? 0 : Number(res.getHeader('content-length') ?? 0),

@@ -29,7 +29,7 @@ const parser = new XMLParser({
   // are decoded only with this on; it also admits a few HTML names, harmless in S3 bodies.
   htmlEntities: true,
   // Lists S3 bodies may repeat; always arrays so one element and many look the same.
-  isArray: (name) => ['Object', 'Part', 'Tag', 'Grant', 'Rule'].includes(name),
+  isArray: (name) => ['Object', 'Part', 'Tag', 'Grant', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'].includes(name),
 });
 
 /** Parses an S3 request body. Rejects malformed XML and a missing/wrong root with MalformedXML. */
@@ -42,6 +42,11 @@ export function parseXml(text: string, root: string): Record<string, unknown> {
   const body = doc[root];
   if (body === undefined) throw new S3Error('MalformedXML');
   return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+}
+
+/** An element that may repeat, as a list (one occurrence parses as the element itself). */
+export function xmlList(value: unknown): unknown[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
 /** Text content of an element parsed by parseXml (elements may be strings or empty objects). */

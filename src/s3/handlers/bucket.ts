@@ -4,18 +4,23 @@ import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
 import { inScope } from '../../auth/authorize.js';
+import { header } from '../context.js';
+import { isPublicAcl, OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership } from '../../auth/bucket-access.js';
+import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
 
 // Service- and bucket-level operations.
 
 export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
-  return { ID: ctx.auth.principal.projectId, DisplayName: ctx.auth.principal.projectId };
+  return { ID: ctx.projectId, DisplayName: ctx.projectId };
 }
 
 export async function ListBuckets(ctx: S3Context): Promise<S3Response> {
-  const buckets = await ctx.services.objects.listBuckets(ctx.auth.principal.projectId);
+  const principal = ctx.auth.principal;
+  if (!principal) throw new S3Error('AccessDenied');
+  const buckets = await ctx.services.objects.listBuckets(ctx.projectId);
   const prefix = ctx.op.query.get('prefix') ?? '';
   // A scoped token sees only its buckets; the rest are not revealed.
-  const visible = buckets.filter((b) => b.name.startsWith(prefix) && inScope(ctx.auth.principal, b.name));
+  const visible = buckets.filter((b) => b.name.startsWith(prefix) && inScope(principal, b.name));
   return {
     xml: {
       root: 'ListAllMyBucketsResult',
@@ -40,10 +45,33 @@ export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
     }
     if (constraint) region = ctx.region;
   }
+  const settings = bucketCreationSettings(ctx);
   const lockHeader = ctx.req.headers['x-amz-bucket-object-lock-enabled'];
   const objectLock = typeof lockHeader === 'string' && lockHeader.trim().toLowerCase() === 'true';
-  await ctx.services.objects.createBucket(ctx.auth.principal.projectId, ctx.op.bucket!, region, { objectLock });
+  try {
+    const row = await ctx.services.objects.createBucket(ctx.projectId, ctx.op.bucket!, region, { objectLock });
+    await ctx.services.buckets.initialize(row, settings);
+  } catch (err) {
+    // us-east-1 answers a re-create of your own bucket with 200 OK and resets its ACL (S3's legacy rule there).
+    if (!(err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou' && ctx.region === 'us-east-1')) throw err;
+    await ctx.services.buckets.putBucketAcl(await ctx.resolved(), 'private');
+  }
   return { headers: { Location: `/${ctx.op.bucket}` } };
+}
+
+/** x-amz-object-ownership and x-amz-acl on CreateBucket, checked before anything is created. */
+function bucketCreationSettings(ctx: S3Context): { ownership: ObjectOwnership; acl: CannedAcl } {
+  const ownershipText = header(ctx.req, 'x-amz-object-ownership');
+  if (ownershipText !== undefined && !(OBJECT_OWNERSHIP as readonly string[]).includes(ownershipText)) {
+    throw new S3Error('InvalidArgument', 'Invalid x-amz-object-ownership header', { ArgumentName: 'x-amz-object-ownership', ArgumentValue: ownershipText });
+  }
+  const ownership = (ownershipText ?? 'BucketOwnerEnforced') as ObjectOwnership;
+  const aclText = header(ctx.req, 'x-amz-acl');
+  const acl = aclText === undefined ? 'private' : parseCannedAcl(aclText);
+  if (acl !== 'private' && ownership === 'BucketOwnerEnforced') throw new S3Error('InvalidBucketAclWithObjectOwnership');
+  // A new bucket blocks public access, so a public ACL cannot be given at creation.
+  if (isPublicAcl(acl)) throw new S3Error('AccessDenied', 'A new bucket blocks public ACLs; lift its public access block, then set the ACL.');
+  return { ownership, acl };
 }
 
 export async function DeleteBucket(ctx: S3Context): Promise<S3Response> {
@@ -64,26 +92,3 @@ export async function GetBucketLocation(ctx: S3Context): Promise<S3Response> {
   return { xml: { root: 'LocationConstraint', value: { '#text': value } } };
 }
 
-/** The fixed ACL skep reports: the owning project has full control; nothing else is granted. */
-export function ownerAcl(ctx: S3Context): S3Response {
-  const o = owner(ctx);
-  return {
-    xml: {
-      root: 'AccessControlPolicy',
-      value: {
-        Owner: o,
-        AccessControlList: {
-          Grant: [{
-            Grantee: { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': 'CanonicalUser', ...o },
-            Permission: 'FULL_CONTROL',
-          }],
-        },
-      },
-    },
-  };
-}
-
-export async function GetBucketAcl(ctx: S3Context): Promise<S3Response> {
-  await ctx.bucket();
-  return ownerAcl(ctx);
-}

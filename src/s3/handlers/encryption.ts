@@ -2,8 +2,7 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlText } from '../xml.js';
-import { actorOf } from '../actor.js';
+import { parseXml, xmlList, xmlText } from '../xml.js';
 import { sseAlgorithm } from '../protection-headers.js';
 
 // GetBucketEncryption, PutBucketEncryption, DeleteBucketEncryption: default encryption of new
@@ -11,7 +10,7 @@ import { sseAlgorithm } from '../protection-headers.js';
 
 export async function GetBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const { encryption } = await ctx.services.bucketConfig.get(bucket);
+  const { encryption } = await ctx.services.protection.get(bucket);
   if (!encryption) throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: bucket.name });
   return {
     xml: {
@@ -24,7 +23,7 @@ export async function GetBucketEncryption(ctx: S3Context): Promise<S3Response> {
 export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024)).toString('utf8'), 'ServerSideEncryptionConfiguration');
-  const rules = (doc.Rule as unknown[] | undefined) ?? [];
+  const rules = xmlList(doc.Rule);
   if (rules.length !== 1) throw new S3Error('MalformedXML', 'A ServerSideEncryptionConfiguration has exactly one Rule.');
   const rule = rules[0] as Record<string, unknown>;
   const apply = rule.ApplyServerSideEncryptionByDefault as Record<string, unknown> | undefined;
@@ -36,12 +35,12 @@ export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
   }
   const bucketKey = xmlText(rule.BucketKeyEnabled)?.trim();
   if (bucketKey !== undefined && bucketKey !== 'true' && bucketKey !== 'false') throw new S3Error('MalformedXML', 'BucketKeyEnabled must be true or false.');
-  await ctx.services.bucketConfig.setEncryption(bucket, { algorithm: 'AES256', bucketKeyEnabled: bucketKey === 'true' }, actorOf(ctx));
+  await ctx.services.protection.setEncryption(bucket, { algorithm: 'AES256', bucketKeyEnabled: bucketKey === 'true' });
   return {};
 }
 
 export async function DeleteBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  await ctx.services.bucketConfig.setEncryption(bucket, null, actorOf(ctx));
+  await ctx.services.protection.setEncryption(bucket, null);
   return { status: 204 };
 }

@@ -2,7 +2,10 @@ import { S3Error } from '../errors.js';
 import { isUnsupported, type ParsedOperationName } from '../endpoint.js';
 import type { Handler, S3Context } from '../context.js';
 import type { BucketRow } from '../../storage/metadata/metadata-store.js';
-import { authorize } from '../../auth/authorize.js';
+import { admit, requestFacts } from '../admission.js';
+import * as access from './access.js';
+import * as cors from './cors.js';
+import { PostObject } from './post-object.js';
 import * as bucket from './bucket.js';
 import * as list from './list.js';
 import * as object from './object.js';
@@ -15,11 +18,14 @@ import * as encryption from './encryption.js';
 
 // One handler per S3 operation, by name.
 
-/** Copy sources are read with the caller's rights on the source bucket. */
-async function copySourceBucket(ctx: S3Context, name: string): Promise<BucketRow> {
-  const decision = authorize(ctx.auth.principal, 'ReadObject', name);
-  if (!decision.allow) throw new S3Error('AccessDenied');
-  return ctx.services.objects.requireBucket(ctx.auth.principal.projectId, name);
+/**
+ * Copy sources are read with the caller's rights on the source bucket: its level and scope, and the
+ * source bucket's policy (and for anonymous callers its ACLs) for s3:GetObject on the source key.
+ */
+async function copySourceBucket(ctx: S3Context, name: string, key: string): Promise<BucketRow> {
+  const source = { ...ctx.op, op: 'GetObject' as const, bucket: name, key };
+  const resolved = await admit({ services: ctx.services, op: source, projectId: ctx.projectId, facts: () => requestFacts(ctx.req, source, ctx.auth.principal, false, ctx.now()) }, ctx.auth.principal);
+  return resolved.row;
 }
 
 /** Anything S3 defines that skep does not implement, once the caller was allowed to ask for it. */
@@ -27,7 +33,7 @@ async function NotImplemented(ctx: S3Context): Promise<never> {
   const op = ctx.op;
   if (!isUnsupported(op)) throw new Error(`${op.op} is implemented`);
   const { method, subresource } = op.unsupported;
-  throw new S3Error('NotImplemented', `${subresource === null ? op.op : `${method} ?${subresource}`} is not implemented by skep.`);
+  throw new S3Error('NotImplemented', `${method} ?${subresource} is not implemented by skep.`);
 }
 
 export const HANDLERS: Record<ParsedOperationName, Handler> = {
@@ -50,7 +56,21 @@ export const HANDLERS: Record<ParsedOperationName, Handler> = {
   PutObjectRetention: objectLock.PutObjectRetention,
   GetObjectLegalHold: objectLock.GetObjectLegalHold,
   PutObjectLegalHold: objectLock.PutObjectLegalHold,
-  GetBucketAcl: bucket.GetBucketAcl,
+  GetBucketAcl: access.GetBucketAcl,
+  PutBucketAcl: access.PutBucketAcl,
+  GetBucketCors: cors.GetBucketCors,
+  PutBucketCors: cors.PutBucketCors,
+  DeleteBucketCors: cors.DeleteBucketCors,
+  GetBucketPolicy: access.GetBucketPolicy,
+  PutBucketPolicy: access.PutBucketPolicy,
+  DeleteBucketPolicy: access.DeleteBucketPolicy,
+  GetBucketPolicyStatus: access.GetBucketPolicyStatus,
+  GetPublicAccessBlock: access.GetPublicAccessBlock,
+  PutPublicAccessBlock: access.PutPublicAccessBlock,
+  DeletePublicAccessBlock: access.DeletePublicAccessBlock,
+  GetBucketOwnershipControls: access.GetBucketOwnershipControls,
+  PutBucketOwnershipControls: access.PutBucketOwnershipControls,
+  DeleteBucketOwnershipControls: access.DeleteBucketOwnershipControls,
   ListObjects: list.ListObjects,
   ListObjectsV2: list.ListObjectsV2,
   ListObjectVersions: list.ListObjectVersions,
@@ -60,7 +80,8 @@ export const HANDLERS: Record<ParsedOperationName, Handler> = {
   DeleteObject: object.DeleteObject,
   DeleteObjects: object.DeleteObjects,
   CopyObject: object.makeCopyObject(copySourceBucket),
-  GetObjectAcl: object.GetObjectAcl,
+  GetObjectAcl: access.GetObjectAcl,
+  PutObjectAcl: access.PutObjectAcl,
   GetObjectTagging: tagging.GetObjectTagging,
   PutObjectTagging: tagging.PutObjectTagging,
   DeleteObjectTagging: tagging.DeleteObjectTagging,
@@ -71,7 +92,7 @@ export const HANDLERS: Record<ParsedOperationName, Handler> = {
   AbortMultipartUpload: multipart.AbortMultipartUpload,
   ListParts: multipart.ListParts,
   ListMultipartUploads: multipart.ListMultipartUploads,
-  PostObject: NotImplemented,
+  PostObject,
   UnsupportedBucketRead: NotImplemented,
   UnsupportedBucketWrite: NotImplemented,
   UnsupportedObjectRead: NotImplemented,

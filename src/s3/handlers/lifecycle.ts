@@ -2,8 +2,7 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlText } from '../xml.js';
-import { actorOf } from '../actor.js';
+import { parseXml, xmlList, xmlText } from '../xml.js';
 import type { LifecycleFilter, LifecycleRule } from '../../lifecycle/rules.js';
 
 // GetBucketLifecycleConfiguration, PutBucketLifecycleConfiguration, DeleteBucketLifecycle: the
@@ -131,7 +130,7 @@ function ruleXml(r: LifecycleRule): Node {
 
 export async function GetBucketLifecycleConfiguration(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const { lifecycle } = await ctx.services.bucketConfig.get(bucket);
+  const { lifecycle } = await ctx.services.protection.get(bucket);
   if (!lifecycle) throw new S3Error('NoSuchLifecycleConfiguration', undefined, { BucketName: bucket.name });
   return { xml: { root: 'LifecycleConfiguration', value: { Rule: lifecycle.rules.map(ruleXml) } } };
 }
@@ -139,13 +138,13 @@ export async function GetBucketLifecycleConfiguration(ctx: S3Context): Promise<S
 export async function PutBucketLifecycleConfiguration(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT)).toString('utf8'), 'LifecycleConfiguration');
-  const rules = ((doc.Rule as unknown[] | undefined) ?? []).map((r) => ruleOf(node(r) ?? {}));
-  await ctx.services.bucketConfig.setLifecycle(bucket, rules, actorOf(ctx));
+  const rules = xmlList(doc.Rule).map((r) => ruleOf(node(r) ?? {}));
+  await ctx.services.protection.setLifecycle(bucket, rules);
   return {};
 }
 
 export async function DeleteBucketLifecycle(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  await ctx.services.bucketConfig.setLifecycle(bucket, null, actorOf(ctx));
+  await ctx.services.protection.setLifecycle(bucket, null);
   return { status: 204 };
 }

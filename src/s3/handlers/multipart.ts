@@ -9,6 +9,7 @@ import { copySourceVersionHeader, versionIdHeader, writeCondition, withCopySourc
 import type { ObjectLease } from '../../objects/object-service.js';
 import { customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest } from '../protection-headers.js';
 import { owner } from './bucket.js';
+import { objectAclFromHeader } from './access.js';
 import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../../checksums/types.js';
 import type { ObjectRow, PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
@@ -31,7 +32,9 @@ export async function CreateMultipartUpload(ctx: S3Context): Promise<S3Response>
   if (algText && !algorithm) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]');
   const checksumType = resolveChecksumType(algorithm, header(ctx.req, 'x-amz-checksum-type'));
   const encryption = encryptionRequest(ctx.req);
+  const acl = await objectAclFromHeader(ctx);
   const upload = await ctx.services.multipart.create({
+    acl,
     bucket,
     key: ctx.op.key!,
     headers: storedHeadersFrom(ctx.req),
@@ -71,7 +74,7 @@ export function makeUploadPartCopy(resolveBucket: BucketResolver) {
     const bucket = await ctx.bucket();
     const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
     const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
-    return withCopySource(ctx, (name) => resolveBucket(ctx, name), (source) => copyPart(ctx, upload, partNumber, source));
+    return withCopySource(ctx, (name, key) => resolveBucket(ctx, name, key), (source) => copyPart(ctx, upload, partNumber, source));
   };
 }
 

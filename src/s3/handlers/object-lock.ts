@@ -2,8 +2,8 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlText } from '../xml.js';
-import { actorOf, governanceBypass } from '../actor.js';
+import { parseXml, xmlList, xmlText } from '../xml.js';
+import { governanceBypass } from '../actor.js';
 import { versionIdOf } from './object.js';
 import { RETENTION_MODES, type ObjectLockConfig } from '../../objects/object-lock.js';
 import type { Retention, RetentionMode } from '../../storage/metadata/metadata-store.js';
@@ -26,7 +26,7 @@ function integerOf(text: string | undefined): number | undefined {
 
 export async function GetObjectLockConfiguration(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const { objectLock } = await ctx.services.bucketConfig.get(bucket);
+  const { objectLock } = await ctx.services.protection.get(bucket);
   if (!objectLock) throw new S3Error('ObjectLockConfigurationNotFoundError', undefined, { BucketName: bucket.name });
   const d = objectLock.defaultRetention;
   const rule = d ? { Rule: { DefaultRetention: { Mode: d.mode, ...(d.days !== undefined ? { Days: d.days } : { Years: d.years }) } } } : {};
@@ -37,10 +37,10 @@ export async function PutObjectLockConfiguration(ctx: S3Context): Promise<S3Resp
   const bucket = await ctx.bucket();
   const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT)).toString('utf8'), 'ObjectLockConfiguration');
   if (xmlText(doc.ObjectLockEnabled) !== 'Enabled') throw new S3Error('MalformedXML', 'ObjectLockEnabled must be Enabled.');
-  const rules = doc.Rule as unknown[] | undefined;
-  if (rules && rules.length > 1) throw new S3Error('MalformedXML', 'An Object Lock configuration has at most one Rule.');
+  const rules = xmlList(doc.Rule);
+  if (rules.length > 1) throw new S3Error('MalformedXML', 'An Object Lock configuration has at most one Rule.');
   let defaultRetention: ObjectLockConfig['defaultRetention'] = null;
-  const rule = rules?.[0] as Record<string, unknown> | undefined;
+  const rule = rules[0] as Record<string, unknown> | undefined;
   if (rule) {
     const d = rule.DefaultRetention as Record<string, unknown> | undefined;
     if (!d || typeof d !== 'object') throw new S3Error('MalformedXML', 'A Rule needs a DefaultRetention.');
@@ -49,7 +49,7 @@ export async function PutObjectLockConfiguration(ctx: S3Context): Promise<S3Resp
     if ((days === undefined) === (years === undefined)) throw new S3Error('MalformedXML', 'A DefaultRetention takes either Days or Years.');
     defaultRetention = { mode: modeOf(xmlText(d.Mode)), ...(days !== undefined ? { days } : { years }) };
   }
-  await ctx.services.bucketConfig.setObjectLock(bucket, { enabled: true, defaultRetention }, actorOf(ctx));
+  await ctx.services.protection.setObjectLock(bucket, { enabled: true, defaultRetention });
   return {};
 }
 

@@ -19,9 +19,9 @@ import { isVersionId, type DeleteResult, type ObjectLease } from '../../objects/
 import { versioningMode } from '../../objects/bucket-config.js';
 import { decodeKey } from '../endpoint.js';
 import { percentDecode } from '../../sigv4/uri-encode.js';
-import { ownerAcl } from './bucket.js';
 import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest, versionHeaders } from '../protection-headers.js';
 import { governanceBypass } from '../actor.js';
+import { objectAclFromHeader } from './access.js';
 
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
@@ -47,6 +47,14 @@ export function checkVersionId(v: string, argument: string, asMarker = false): s
   return v;
 }
 
+/** Object ACLs live on the current version: a versionId must name it (NoSuchVersion, NotImplemented otherwise). */
+export async function requireCurrentVersion(ctx: S3Context, bucket: BucketRow): Promise<void> {
+  const versionId = versionIdOf(ctx);
+  if (versionId === undefined) return;
+  const row = await ctx.services.objects.headObject(bucket, ctx.op.key!, versionId);
+  if (!row.isLatest) throw new S3Error('NotImplemented', 'skep keeps ACLs on the current version of an object only.');
+}
+
 /** The versionId query parameter, if any. */
 export function versionIdOf(ctx: S3Context): string | undefined {
   const v = ctx.op.query.get('versionId');
@@ -68,9 +76,11 @@ export async function PutObject(ctx: S3Context): Promise<S3Response> {
   const condition = writeCondition(ctx);
   const encryption = encryptionRequest(ctx.req);
   const lock = lockRequest(ctx.req);
+  const acl = await objectAclFromHeader(ctx);
   const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxObjectSize });
   const row = await ctx.services.objects.putObject(
     {
+      acl,
       bucket,
       key: ctx.op.key!,
       headers: storedHeadersFrom(ctx.req),
@@ -243,9 +253,9 @@ export function parseCopySource(value: string): { bucket: string; key: string; v
  * Resolves and checks the copy source: the bucket (in the caller's project), the version, its
  * SSE-C key, and x-amz-copy-source-if-*. The source is leased for the copy; the caller releases it.
  */
-async function copySource(ctx: S3Context, resolveBucket: (name: string) => Promise<BucketRow>): Promise<ObjectLease> {
+async function copySource(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>): Promise<ObjectLease> {
   const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
-  const bucket = await resolveBucket(src.bucket);
+  const bucket = await resolveBucket(src.bucket, src.key);
   const lease = await ctx.services.objects.leaseObject(bucket, src.key, { versionId: src.versionId, customer: copySourceCustomerKey(ctx.req) });
   try {
     checkConditions(
@@ -267,7 +277,7 @@ async function copySource(ctx: S3Context, resolveBucket: (name: string) => Promi
 }
 
 /** Runs a copy from a leased source and lets go of the lease however it ends. */
-export async function withCopySource<T>(ctx: S3Context, resolveBucket: (name: string) => Promise<BucketRow>, copy: (source: ObjectLease) => Promise<T>): Promise<T> {
+export async function withCopySource<T>(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>, copy: (source: ObjectLease) => Promise<T>): Promise<T> {
   const lease = await copySource(ctx, resolveBucket);
   try {
     return await copy(lease);
@@ -281,12 +291,12 @@ export function copySourceVersionHeader(source: ObjectLease): Record<string, str
   return source.row.versionId !== 'null' ? { 'x-amz-copy-source-version-id': source.row.versionId } : {};
 }
 
-export type BucketResolver = (ctx: S3Context, name: string) => Promise<BucketRow>;
+export type BucketResolver = (ctx: S3Context, name: string, key: string) => Promise<BucketRow>;
 
 export function makeCopyObject(resolveBucket: BucketResolver) {
   return async function CopyObject(ctx: S3Context): Promise<S3Response> {
     const target = await ctx.bucket();
-    return withCopySource(ctx, (name) => resolveBucket(ctx, name), (source) => copyInto(ctx, target, source));
+    return withCopySource(ctx, (name, key) => resolveBucket(ctx, name, key), (source) => copyInto(ctx, target, source));
   };
 }
 
@@ -305,6 +315,7 @@ async function copyInto(ctx: S3Context, target: BucketRow, lease: ObjectLease): 
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
   const row = await ctx.services.objects.copyObject(lease, {
+    acl: await objectAclFromHeader(ctx),
     bucket: target,
     key: ctx.op.key!,
     headers: directive === 'REPLACE' ? storedHeadersFrom(ctx.req) : source.headers,
@@ -323,8 +334,3 @@ async function copyInto(ctx: S3Context, target: BucketRow, lease: ObjectLease): 
   };
 }
 
-export async function GetObjectAcl(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.bucket();
-  await ctx.services.objects.headObject(bucket, ctx.op.key!, versionIdOf(ctx));
-  return ownerAcl(ctx);
-}

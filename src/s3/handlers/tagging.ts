@@ -15,7 +15,10 @@ function versionHeader(versionId: string | undefined): Record<string, string> {
 export async function GetObjectTagging(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const row = await ctx.services.objects.headObject(bucket, ctx.op.key!, versionIdOf(ctx));
-  const tags = Object.entries(row.tags).map(([Key, Value]) => ({ Key, Value }));
+  // Sorted by key, as S3 returns them.
+  const tags = Object.entries(row.tags)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([Key, Value]) => ({ Key, Value }));
   return { headers: versionHeader(row.versionId), xml: { root: 'Tagging', value: { TagSet: { Tag: tags } } } };
 }
 

@@ -3,13 +3,12 @@ import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
-import { actorOf } from '../actor.js';
 
 // GetBucketVersioning and PutBucketVersioning (Enabled, Suspended; MFA delete refused).
 
 export async function GetBucketVersioning(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const { versioning } = await ctx.services.bucketConfig.get(bucket);
+  const { versioning } = await ctx.services.protection.get(bucket);
   // A bucket that never had versioning enabled answers an empty configuration, as S3 does.
   return { xml: { root: 'VersioningConfiguration', value: versioning === 'Unversioned' ? {} : { Status: versioning } } };
 }
@@ -26,6 +25,6 @@ export async function PutBucketVersioning(ctx: S3Context): Promise<S3Response> {
   }
   if (status === undefined) return {}; // nothing to change
   if (status !== 'Enabled' && status !== 'Suspended') throw new S3Error('MalformedXML', 'Status must be Enabled or Suspended.');
-  await ctx.services.bucketConfig.setVersioning(bucket, status, actorOf(ctx));
+  await ctx.services.protection.setVersioning(bucket, status);
   return {};
 }

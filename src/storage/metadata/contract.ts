@@ -50,6 +50,7 @@ export function objectRow(bucketId: string, key: string, over: Partial<ObjectRow
     encryption: null,
     retention: null,
     legalHold: false,
+    acl: null,
     ...over,
   };
 }
@@ -68,6 +69,7 @@ export function uploadRow(bucketId: string, key: string, over: Partial<UploadRow
     checksumType: null,
     encryption: null,
     objectLock: null,
+    acl: null,
     ...over,
   };
 }
@@ -175,7 +177,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.equal((await s.getBucket(p1.id, 'photos'))?.id, first.id, 'the first bucket is kept');
           const other = bucketRow(p2.id, 'photos');
           assert.equal(await s.createBucket(other), 'created');
-          assert.deepEqual(await s.getBucket(p2.id, 'photos'), { ...other, settings: {} });
+          assert.deepEqual(await s.getBucket(p2.id, 'photos'), other);
           assert.equal(await s.getBucket(p1.id, 'nope'), null);
         }));
 
@@ -235,6 +237,16 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(await s.getBucketSettings(b.id), { cors: '{"rules":[2]}', policy: '{"v":1}' });
           assert.equal(await s.putBucketSetting(b.id, 'cors', null, new Date(4)), true);
           assert.deepEqual(await s.getBucketSettings(b.id), { policy: '{"v":1}' });
+        }));
+
+      test('getBucketWithSettings reads the bucket and all its settings at once', () =>
+        withBucket(async (s, b) => {
+          assert.deepEqual(await s.getBucketWithSettings(b.projectId, b.name), { bucket: b, settings: {} });
+          await s.putBucketSetting(b.id, 'policy', '"p"', new Date(1));
+          await s.putBucketSetting(b.id, 'acl', '"public-read"', new Date(1));
+          assert.deepEqual(await s.getBucketWithSettings(b.projectId, b.name), { bucket: b, settings: { policy: '"p"', acl: '"public-read"' } });
+          assert.equal(await s.getBucketWithSettings(b.projectId, 'no-such-bucket'), null);
+          assert.equal(await s.getBucketWithSettings('another-project', b.name), null);
         }));
 
       test('settings belong to one bucket and go with it', () =>
@@ -388,6 +400,24 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual((await s.getObject(b.id, 'k'))?.tags, {});
           assert.equal(await s.setObjectTags(b.id, 'missing', { a: '1' }), false);
           assert.equal(await s.getObject(b.id, 'missing'), null);
+        }));
+
+      test('an object carries its canned ACL; getObjectAcl / setObjectAcl read and change it alone', () =>
+        withBucket(async (s, b) => {
+          await s.putObject(objectRow(b.id, 'k', { acl: 'public-read' }), { kind: 'none' });
+          assert.equal((await s.getObject(b.id, 'k'))?.acl, 'public-read');
+          assert.equal(await s.getObjectAcl(b.id, 'k'), 'public-read');
+          assert.equal(await s.setObjectAcl(b.id, 'k', null), true);
+          assert.equal(await s.getObjectAcl(b.id, 'k'), null);
+          assert.equal(await s.getObjectAcl(b.id, 'missing'), undefined);
+          assert.equal(await s.setObjectAcl(b.id, 'missing', 'public-read'), false);
+          // An overwrite is a new object: its ACL is the one it was written with.
+          await s.putObject(objectRow(b.id, 'k', { acl: 'public-read' }), { kind: 'none' });
+          await s.putObject(objectRow(b.id, 'k'), { kind: 'none' });
+          assert.equal(await s.getObjectAcl(b.id, 'k'), null);
+          const u = uploadRow(b.id, 'm', { acl: 'public-read' });
+          await s.createUpload(u);
+          assert.equal((await s.getUpload(u.uploadId))?.acl, 'public-read');
         }));
 
       test('bucketStats counts objects and bytes of one bucket', () =>

@@ -20,14 +20,12 @@ export interface BucketRow {
   region: string;
   createdAt: Date;
   /**
-   * From getBucket only: the settings every object write consults (versioning, object-lock,
-   * encryption), read in the same query as the bucket so a PUT needs no second round trip.
+   * Every setting of the bucket, when it was read with them (getBucketWithSettings, the per-request
+   * read): object writes consult versioning, Object Lock and default encryption here, so a PUT
+   * needs no second round trip.
    */
   settings?: Partial<Record<BucketSettingName, string>>;
 }
-
-/** The settings getBucket returns with the bucket row. */
-export const WRITE_PATH_SETTINGS = ['versioning', 'object-lock', 'encryption'] as const satisfies readonly BucketSettingName[];
 
 /**
  * The configuration documents a bucket may have, each stored as JSON by the service that owns it
@@ -105,6 +103,8 @@ export interface ObjectRow {
   /** Object Lock: reads always set both. */
   retention?: Retention | null;
   legalHold?: boolean;
+  /** The object's canned ACL (x-amz-acl, PutObjectAcl); null or absent: private. */
+  acl?: string | null;
 }
 
 /** One version of a key: the current object, a noncurrent version or a delete marker. */
@@ -162,6 +162,8 @@ export interface UploadRow {
   /** What the completed object gets (absent: none). */
   encryption?: StoredEncryption | null;
   objectLock?: { retention: Retention | null; legalHold: boolean } | null;
+  /** The canned ACL the completed object gets (x-amz-acl at create); null or absent: private. */
+  acl?: string | null;
 }
 
 export interface PartRow {
@@ -392,7 +394,6 @@ export interface MetadataStore {
   // buckets (names are unique within a project)
   /** Creates the bucket with its initial settings (e.g. Object Lock) in one transaction. */
   createBucket(row: BucketRow, settings?: Partial<Record<BucketSettingName, string>>): Promise<'created' | 'exists'>;
-  /** The bucket with its WRITE_PATH_SETTINGS in `settings`, in one query. */
   getBucket(projectId: string, name: string): Promise<BucketRow | null>;
   listBuckets(projectId: string): Promise<BucketRow[]>;
   /** Deletes the bucket (and its settings) if it has no objects, versions and multipart uploads. */
@@ -405,6 +406,8 @@ export interface MetadataStore {
   putBucketSetting(bucketId: string, name: BucketSettingName, value: string | null, at: Date): Promise<boolean>;
   /** Buckets (of every project) that have this setting, with its value, by bucket id after `afterId`. */
   bucketsWithSetting(name: BucketSettingName, afterId: string | null, limit: number): Promise<{ bucket: BucketRow; value: string }[]>;
+  /** The bucket and every setting it has, in one query (the per-request bucket read). */
+  getBucketWithSettings(projectId: string, name: string): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>> } | null>;
 
   // objects
   /** The current version of `key` (never a delete marker), or null. */
@@ -460,6 +463,10 @@ export interface MetadataStore {
     expected: { retention: Retention | null; legalHold: boolean },
     next: { retention: Retention | null; legalHold: boolean },
   ): Promise<'ok' | 'missing' | 'changed'>;
+  /** The object's canned ACL (null: private), or undefined when there is no such object. */
+  getObjectAcl(bucketId: string, key: string): Promise<string | null | undefined>;
+  /** Sets the object's canned ACL; false when the object does not exist. */
+  setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean>;
   /** Ordered by the UTF-8 bytes of the key; costs O(limit). */
   listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]>;
   /** Object counts and byte totals of a bucket. */

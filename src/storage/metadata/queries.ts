@@ -46,7 +46,6 @@ import type {
   UploadRow,
 } from './metadata-store.js';
 import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
-import { WRITE_PATH_SETTINGS } from './metadata-store.js';
 import * as tokens from './token-queries.js';
 import * as users from './user-queries.js';
 import * as usage from './usage-queries.js';
@@ -129,31 +128,13 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async getBucket(projectId: string, name: string): Promise<BucketRow | null> {
-    // The write-path settings come in the same query: one indexed subquery each.
     const r = await this.db
       .selectFrom('buckets')
-      .selectAll('buckets')
-      .select((eb) =>
-        WRITE_PATH_SETTINGS.map((setting) =>
-          eb
-            .selectFrom('bucket_settings')
-            .select('bucket_settings.value')
-            .whereRef('bucket_settings.bucket_id', '=', 'buckets.id')
-            .where('bucket_settings.name', '=', setting)
-            .as(`setting_${setting}`),
-        ),
-      )
+      .selectAll()
       .where('project_id', '=', projectId)
       .where('name', '=', name)
       .executeTakeFirst();
-    if (!r) return null;
-    const settings: Partial<Record<BucketSettingName, string>> = {};
-    const values = r as unknown as Record<string, string | null>;
-    for (const setting of WRITE_PATH_SETTINGS) {
-      const value = values[`setting_${setting}`];
-      if (value !== null && value !== undefined) settings[setting] = value;
-    }
-    return { ...toBucketRow(r), settings };
+    return r ? toBucketRow(r) : null;
   }
 
   async listBuckets(projectId: string): Promise<BucketRow[]> {
@@ -227,6 +208,22 @@ export class KyselyMetadataStore implements MetadataStore {
     if (afterId !== null) q = q.where('buckets.id', '>', afterId);
     const rows = await q.orderBy('buckets.id').limit(limit).execute();
     return rows.map((r) => ({ bucket: toBucketRow(r), value: r.value }));
+  }
+
+  async getBucketWithSettings(projectId: string, name: string): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>> } | null> {
+    // One query: a bucket with no settings is one row with nulls on the right.
+    const rows = await this.db
+      .selectFrom('buckets as b')
+      .leftJoin('bucket_settings as s', 's.bucket_id', 'b.id')
+      .select(['b.id', 'b.project_id', 'b.name', 'b.region', 'b.created_at', 's.name as setting', 's.value'])
+      .where('b.project_id', '=', projectId)
+      .where('b.name', '=', name)
+      .execute();
+    if (rows.length === 0) return null;
+    const settings: Partial<Record<BucketSettingName, string>> = {};
+    for (const r of rows) if (r.setting !== null && r.value !== null) settings[r.setting as BucketSettingName] = r.value;
+    const r = rows[0];
+    return { bucket: toBucketRow({ id: r.id, project_id: r.project_id, name: r.name, region: r.region, created_at: r.created_at }), settings };
   }
 
   // ---- objects ----
@@ -304,6 +301,18 @@ export class KyselyMetadataStore implements MetadataStore {
     return versions.setTags(this.db, bucketId, key, tags, versionId);
   }
 
+  // Object ACLs: the only queries that read or write the acl column on its own.
+
+  async getObjectAcl(bucketId: string, key: string): Promise<string | null | undefined> {
+    const r = await this.db.selectFrom('objects').select('acl').where('bucket_id', '=', bucketId).where('key', '=', key).executeTakeFirst();
+    return r === undefined ? undefined : r.acl;
+  }
+
+  async setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean> {
+    const r = await this.db.updateTable('objects').set({ acl }).where('bucket_id', '=', bucketId).where('key', '=', key).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
   async listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]> {
     const rows = await listObjectsQuery(this.db, bucketId, q).execute();
     return rows.map((r) => ({
@@ -350,6 +359,7 @@ export class KyselyMetadataStore implements MetadataStore {
         checksum_type: row.checksumType,
         encryption: row.encryption ? JSON.stringify(row.encryption) : null,
         object_lock: row.objectLock ? JSON.stringify({ ...row.objectLock, retention: row.objectLock.retention && { mode: row.objectLock.retention.mode, until: row.objectLock.retention.until.getTime() } }) : null,
+        acl: row.acl ?? null,
       })
       .execute();
   }
@@ -771,6 +781,7 @@ export function toObjectValues(row: ObjectRow, seq: number): ObjectsTable {
     lock_mode: row.retention?.mode ?? null,
     lock_until: row.retention ? row.retention.until.getTime() : null,
     legal_hold: row.legalHold ? 1 : 0,
+    acl: row.acl ?? null,
   };
 }
 
@@ -792,6 +803,7 @@ export function toObjectRow(r: ObjectsTable): ObjectRow & Required<Pick<ObjectRo
     encryption: r.encryption === null ? null : (JSON.parse(r.encryption) as StoredEncryption),
     retention: r.lock_mode === null || r.lock_until === null ? null : { mode: r.lock_mode as RetentionMode, until: new Date(Number(r.lock_until)) },
     legalHold: Number(r.legal_hold) === 1,
+    acl: r.acl,
   };
 }
 
@@ -828,6 +840,7 @@ function toUploadRow(r: MultipartUploadsTable): UploadRow {
     checksumType: r.checksum_type as ChecksumType | null,
     encryption: r.encryption === null ? null : (JSON.parse(r.encryption) as StoredEncryption),
     objectLock: r.object_lock === null ? null : parseUploadLock(r.object_lock),
+    acl: r.acl,
   };
 }
 

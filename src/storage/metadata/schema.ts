@@ -50,6 +50,8 @@ export interface ObjectsTable {
   lock_until: number | null;
   /** 1 while a legal hold is on. */
   legal_hold: number;
+  /** Canned ACL name, or null (private). Added by 0005. */
+  acl: string | null;
 }
 
 /**
@@ -87,6 +89,8 @@ export interface MultipartUploadsTable {
   encryption: string | null;
   /** JSON { mode, until, legalHold } the completed object will have, or null. */
   object_lock: string | null;
+  /** Canned ACL the completed object gets, or null. Added by 0005. */
+  acl: string | null;
 }
 
 export interface PartsTable {
@@ -430,6 +434,13 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0005_object_acls': {
+      async up(db) {
+        // An object's canned ACL (null: private), and the one a multipart upload's object will get.
+        await db.schema.alterTable('objects').addColumn('acl', 'text').execute();
+        await db.schema.alterTable('multipart_uploads').addColumn('acl', 'text').execute();
+      },
+    },
     '0006_versions_lock_encryption': {
       async up(db) {
         // Existing objects are the null version of their key; nothing is encrypted or locked.
@@ -467,6 +478,8 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('lock_mode', 'text')
           .addColumn('lock_until', 'bigint')
           .addColumn('legal_hold', 'integer', (c) => c.notNull())
+          // Every column of `objects` (versions move between the two tables whole).
+          .addColumn('acl', 'text')
           .addPrimaryKeyConstraint('object_versions_pk', ['bucket_id', 'key', 'version_id'])
           .execute();
         await db.schema.createIndex('object_versions_order').on('object_versions').columns(['bucket_id', 'key', 'seq desc']).execute();

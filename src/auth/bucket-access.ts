@@ -1,0 +1,151 @@
+import type { ParsedOperationName } from '../s3/endpoint.js';
+import { evaluatePolicy, isPublicPolicy, resourceArn, type BucketPolicy, type PolicyCaller, type PolicyOutcome, type RequestFacts } from './bucket-policy.js';
+
+// What a bucket says about who may reach it beyond its project's tokens: its policy, its canned
+// ACL (and an object's), its public access block and its object ownership setting. Data only; the
+// authorizer (authorize.ts) decides with it.
+
+export const CANNED_ACLS = ['private', 'public-read', 'public-read-write', 'authenticated-read'] as const;
+export type CannedAcl = (typeof CANNED_ACLS)[number];
+
+export const OBJECT_OWNERSHIP = ['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter'] as const;
+export type ObjectOwnership = (typeof OBJECT_OWNERSHIP)[number];
+
+export interface PublicAccessBlock {
+  blockPublicAcls: boolean;
+  ignorePublicAcls: boolean;
+  blockPublicPolicy: boolean;
+  restrictPublicBuckets: boolean;
+}
+
+/** A new bucket blocks all public access, as AWS does since April 2023. */
+export const DEFAULT_PUBLIC_ACCESS_BLOCK: PublicAccessBlock = { blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: true, restrictPublicBuckets: true };
+const NO_BLOCK: PublicAccessBlock = { blockPublicAcls: false, ignorePublicAcls: false, blockPublicPolicy: false, restrictPublicBuckets: false };
+
+export interface BucketAccess {
+  policy: BucketPolicy | null;
+  acl: CannedAcl;
+  /** null: the configuration was deleted (nothing is blocked). */
+  publicAccessBlock: PublicAccessBlock | null;
+  /** null: the ownership controls were deleted (ACLs apply, as ObjectWriter). */
+  ownership: ObjectOwnership | null;
+  /** The object's canned ACL, for object requests that needed it (anonymous ones). */
+  objectAcl?: CannedAcl | null;
+}
+
+/** A bucket with no settings stored: private, no policy, everything public blocked, ACLs disabled. */
+export const DEFAULT_BUCKET_ACCESS: BucketAccess = { policy: null, acl: 'private', publicAccessBlock: DEFAULT_PUBLIC_ACCESS_BLOCK, ownership: 'BucketOwnerEnforced' };
+
+export function effectiveBlock(access: BucketAccess): PublicAccessBlock {
+  return access.publicAccessBlock ?? NO_BLOCK;
+}
+
+/** Whether ACLs take part in access decisions at all (Object Ownership is not BucketOwnerEnforced). */
+export function aclsEnabled(access: BucketAccess): boolean {
+  return access.ownership !== 'BucketOwnerEnforced';
+}
+
+export function isPublicAcl(acl: CannedAcl | null | undefined): boolean {
+  return acl === 'public-read' || acl === 'public-read-write';
+}
+
+/** The IAM action a bucket policy names for each S3 operation (null: none a policy can grant). */
+export const POLICY_ACTION: Record<ParsedOperationName, string | null> = {
+  ListBuckets: 's3:ListAllMyBuckets',
+  CreateBucket: 's3:CreateBucket',
+  DeleteBucket: 's3:DeleteBucket',
+  HeadBucket: 's3:ListBucket',
+  GetBucketLocation: 's3:GetBucketLocation',
+  GetBucketVersioning: 's3:GetBucketVersioning',
+  PutBucketVersioning: 's3:PutBucketVersioning',
+  GetBucketLifecycleConfiguration: 's3:GetLifecycleConfiguration',
+  PutBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
+  DeleteBucketLifecycle: 's3:PutLifecycleConfiguration',
+  GetBucketEncryption: 's3:GetEncryptionConfiguration',
+  PutBucketEncryption: 's3:PutEncryptionConfiguration',
+  DeleteBucketEncryption: 's3:PutEncryptionConfiguration',
+  GetObjectLockConfiguration: 's3:GetBucketObjectLockConfiguration',
+  PutObjectLockConfiguration: 's3:PutBucketObjectLockConfiguration',
+  GetObjectRetention: 's3:GetObjectRetention',
+  PutObjectRetention: 's3:PutObjectRetention',
+  GetObjectLegalHold: 's3:GetObjectLegalHold',
+  PutObjectLegalHold: 's3:PutObjectLegalHold',
+  GetBucketAcl: 's3:GetBucketAcl',
+  PutBucketAcl: 's3:PutBucketAcl',
+  GetBucketCors: 's3:GetBucketCORS',
+  PutBucketCors: 's3:PutBucketCORS',
+  DeleteBucketCors: 's3:PutBucketCORS',
+  GetBucketPolicy: 's3:GetBucketPolicy',
+  PutBucketPolicy: 's3:PutBucketPolicy',
+  DeleteBucketPolicy: 's3:DeleteBucketPolicy',
+  GetBucketPolicyStatus: 's3:GetBucketPolicyStatus',
+  GetPublicAccessBlock: 's3:GetBucketPublicAccessBlock',
+  PutPublicAccessBlock: 's3:PutBucketPublicAccessBlock',
+  DeletePublicAccessBlock: 's3:PutBucketPublicAccessBlock',
+  GetBucketOwnershipControls: 's3:GetBucketOwnershipControls',
+  PutBucketOwnershipControls: 's3:PutBucketOwnershipControls',
+  DeleteBucketOwnershipControls: 's3:PutBucketOwnershipControls',
+  ListObjects: 's3:ListBucket',
+  ListObjectsV2: 's3:ListBucket',
+  ListObjectVersions: 's3:ListBucketVersions',
+  ListMultipartUploads: 's3:ListBucketMultipartUploads',
+  DeleteObjects: 's3:DeleteObject',
+  PutObject: 's3:PutObject',
+  PostObject: 's3:PutObject',
+  GetObject: 's3:GetObject',
+  HeadObject: 's3:GetObject',
+  DeleteObject: 's3:DeleteObject',
+  CopyObject: 's3:PutObject',
+  GetObjectAcl: 's3:GetObjectAcl',
+  PutObjectAcl: 's3:PutObjectAcl',
+  GetObjectTagging: 's3:GetObjectTagging',
+  PutObjectTagging: 's3:PutObjectTagging',
+  DeleteObjectTagging: 's3:DeleteObjectTagging',
+  CreateMultipartUpload: 's3:PutObject',
+  UploadPart: 's3:PutObject',
+  UploadPartCopy: 's3:PutObject',
+  CompleteMultipartUpload: 's3:PutObject',
+  AbortMultipartUpload: 's3:AbortMultipartUpload',
+  ListParts: 's3:ListMultipartUploadParts',
+  UnsupportedBucketRead: null,
+  UnsupportedBucketWrite: null,
+  UnsupportedObjectRead: null,
+  UnsupportedObjectWrite: null,
+};
+
+/** Actions a bucket's canned ACL opens to everyone (READ: list; WRITE: create, overwrite, delete). */
+const BUCKET_READ = new Set(['s3:ListBucket', 's3:ListBucketVersions', 's3:ListBucketMultipartUploads']);
+const BUCKET_WRITE = new Set(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
+const OBJECT_READ = new Set(['s3:GetObject']);
+
+/** Policy actions that a project's own tokens are never denied by the policy: it cannot lock out its own admins. */
+const POLICY_MANAGEMENT = new Set(['s3:GetBucketPolicy', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy']);
+
+function aclGrants(access: BucketAccess, action: string): boolean {
+  if (!aclsEnabled(access) || effectiveBlock(access).ignorePublicAcls) return false;
+  if ((access.acl === 'public-read' || access.acl === 'public-read-write') && BUCKET_READ.has(action)) return true;
+  if (access.acl === 'public-read-write' && BUCKET_WRITE.has(action)) return true;
+  return isPublicAcl(access.objectAcl) && OBJECT_READ.has(action);
+}
+
+/** What the bucket's policy says (None without one). */
+export function policyOutcome(access: BucketAccess, caller: PolicyCaller, action: string, bucket: string, key: string | null, facts: RequestFacts): PolicyOutcome {
+  if (!access.policy) return 'None';
+  return evaluatePolicy(access.policy, caller, action, resourceArn(bucket, key), facts);
+}
+
+/** An anonymous caller: the policy (unless public policies are restricted), then the ACLs. */
+export function anonymousAllowed(access: BucketAccess, action: string | null, bucket: string, key: string | null, facts: RequestFacts): boolean {
+  if (action === null) return false;
+  const outcome = policyOutcome(access, { anonymous: true }, action, bucket, key, facts);
+  if (outcome === 'Deny') return false;
+  const restricted = effectiveBlock(access).restrictPublicBuckets && access.policy !== null && isPublicPolicy(access.policy);
+  if (outcome === 'Allow' && !restricted) return true;
+  return aclGrants(access, action);
+}
+
+/** A token the level and scope already allow: only an explicit Deny in the policy takes it away. */
+export function tokenDenied(access: BucketAccess, caller: PolicyCaller, action: string | null, bucket: string, key: string | null, facts: RequestFacts): boolean {
+  if (action === null || POLICY_MANAGEMENT.has(action)) return false;
+  return policyOutcome(access, caller, action, bucket, key, facts) === 'Deny';
+}

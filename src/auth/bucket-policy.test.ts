@@ -1,0 +1,135 @@
+// The bucket policy grammar and evaluator: what parses (and what is MalformedPolicy), and how
+// Effect, Principal, Action/NotAction, Resource/NotResource and Condition operators decide.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluatePolicy, isPublicPolicy, parseBucketPolicy, PolicyError, wildcardMatch, type PolicyCaller } from './bucket-policy.js';
+
+const ANON: PolicyCaller = { anonymous: true };
+const TOKEN: PolicyCaller = { anonymous: false, projectId: 'proj-1', accessKeyId: 'SKABC', tokenId: 'tok-1' };
+
+function policy(...statements: object[]): string {
+  return JSON.stringify({ Version: '2012-10-17', Statement: statements });
+}
+
+const readPublic = { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::site/*'] };
+
+describe('parseBucketPolicy', () => {
+  test('a typical public-read policy parses, keeping its text', () => {
+    const text = policy(readPublic);
+    const p = parseBucketPolicy(text, 'site');
+    assert.equal(p.text, text);
+    assert.equal(p.statements.length, 1);
+    assert.deepEqual(p.statements[0].principal, { anyone: true });
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['not JSON', 'not json', /first byte must be '\{'/],
+    ['broken JSON', '{"Statement": [', /invalid Json/],
+    ['no Statement', '{"Version":"2012-10-17"}', /Missing required field Statement/],
+    ['bad version', JSON.stringify({ Version: '2020-01-01', Statement: [readPublic] }), /version/],
+    ['bad effect', policy({ ...readPublic, Effect: 'Maybe' }), /Invalid effect/],
+    ['no principal', policy({ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::site/*' }), /Principal/],
+    ['no action', policy({ Effect: 'Allow', Principal: '*', Resource: 'arn:aws:s3:::site/*' }), /Action/],
+    ['non-S3 action', policy({ ...readPublic, Action: 'ec2:RunInstances' }), /invalid action/],
+    ['another bucket', policy({ ...readPublic, Resource: 'arn:aws:s3:::other/*' }), /invalid resource/],
+    ['not an S3 ARN', policy({ ...readPublic, Resource: 'arn:aws:sqs:::site' }), /invalid resource/],
+    ['foreign principal', policy({ ...readPublic, Principal: { Service: 'cloudfront.amazonaws.com' } }), /Invalid principal/],
+    ['unknown condition', policy({ ...readPublic, Condition: { StringSounds: { 'aws:Referer': 'x' } } }), /Invalid Condition type/],
+    ['bad CIDR', policy({ ...readPublic, Condition: { IpAddress: { 'aws:SourceIp': '300.1.1.1/8' } } }), /Invalid IP/],
+    ['unknown field', policy({ ...readPublic, Extra: 1 }), /Unknown field/],
+    ['too large', policy({ ...readPublic, Sid: 'x'.repeat(21 * 1024) }), /size/],
+  ];
+  for (const [name, text, message] of bad) {
+    test(`refuses ${name}`, () => {
+      assert.throws(() => parseBucketPolicy(text, 'site'), (err: unknown) => err instanceof PolicyError && message.test(err.message));
+    });
+  }
+
+  test('principals: "*", {"AWS":"*"}, the project (root ARN or bare id) and its tokens', () => {
+    const p = parseBucketPolicy(policy(
+      { ...readPublic, Principal: { AWS: '*' } },
+      { ...readPublic, Principal: { AWS: ['arn:aws:iam::proj-1:root', 'arn:aws:iam::proj-2:user/SKXYZ', 'proj-3'] } },
+    ), 'site');
+    assert.deepEqual(p.statements[0].principal, { anyone: true });
+    assert.deepEqual(p.statements[1].principal, { anyone: false, projectIds: ['proj-1', 'proj-3'], keys: ['SKXYZ'] });
+  });
+});
+
+describe('evaluatePolicy', () => {
+  const eval1 = (statements: object[], caller: PolicyCaller, action: string, resource: string, facts = {}) =>
+    evaluatePolicy(parseBucketPolicy(policy(...statements), 'site'), caller, action, resource, facts);
+
+  test('Allow matches action and resource wildcards; everything else is None', () => {
+    assert.equal(eval1([readPublic], ANON, 's3:GetObject', 'arn:aws:s3:::site/a/b.png'), 'Allow');
+    assert.equal(eval1([readPublic], ANON, 's3:PutObject', 'arn:aws:s3:::site/a/b.png'), 'None');
+    assert.equal(eval1([readPublic], ANON, 's3:GetObject', 'arn:aws:s3:::site'), 'None');
+    assert.equal(eval1([{ ...readPublic, Action: 's3:Get*' }], ANON, 's3:getobject', 'arn:aws:s3:::site/x'), 'Allow', 'actions are case-insensitive');
+  });
+
+  test('an explicit Deny wins over any Allow', () => {
+    const deny = { Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: 'arn:aws:s3:::site/secret/*' };
+    assert.equal(eval1([readPublic, deny], ANON, 's3:GetObject', 'arn:aws:s3:::site/secret/x'), 'Deny');
+    assert.equal(eval1([readPublic, deny], ANON, 's3:GetObject', 'arn:aws:s3:::site/open/x'), 'Allow');
+  });
+
+  test('NotAction and NotResource invert their lists', () => {
+    const s = { Effect: 'Deny', Principal: '*', NotAction: 's3:GetObject', NotResource: 'arn:aws:s3:::site/public/*' };
+    assert.equal(eval1([s], ANON, 's3:PutObject', 'arn:aws:s3:::site/private/x'), 'Deny');
+    assert.equal(eval1([s], ANON, 's3:GetObject', 'arn:aws:s3:::site/private/x'), 'None');
+    assert.equal(eval1([s], ANON, 's3:PutObject', 'arn:aws:s3:::site/public/x'), 'None');
+  });
+
+  test('named principals match the project\'s tokens by access key or token id, never anonymous callers', () => {
+    const s = { ...readPublic, Principal: { AWS: 'arn:aws:iam::proj-1:user/SKABC' } };
+    assert.equal(eval1([s], TOKEN, 's3:GetObject', 'arn:aws:s3:::site/x'), 'Allow');
+    assert.equal(eval1([s], ANON, 's3:GetObject', 'arn:aws:s3:::site/x'), 'None');
+    assert.equal(eval1([{ ...readPublic, Principal: { AWS: 'tok-1' } }], TOKEN, 's3:GetObject', 'arn:aws:s3:::site/x'), 'None', 'a bare name is a project id');
+    assert.equal(eval1([{ ...readPublic, Principal: { AWS: 'arn:aws:iam::x:user/tok-1' } }], TOKEN, 's3:GetObject', 'arn:aws:s3:::site/x'), 'Allow');
+  });
+
+  const cond = (Condition: object) => [{ ...readPublic, Condition }];
+  const cases: [string, object, Record<string, string>, 'Allow' | 'None'][] = [
+    ['IpAddress in range', { IpAddress: { 'aws:SourceIp': '127.0.0.0/8' } }, { 'aws:sourceip': '127.0.0.1' }, 'Allow'],
+    ['IpAddress outside', { IpAddress: { 'aws:SourceIp': ['10.0.0.0/8', '192.168.0.0/16'] } }, { 'aws:sourceip': '127.0.0.1' }, 'None'],
+    ['IPv4 through an IPv6 socket', { IpAddress: { 'aws:SourceIp': '127.0.0.1/32' } }, { 'aws:sourceip': '::ffff:127.0.0.1' }, 'Allow'],
+    ['IPv6 range', { IpAddress: { 'aws:SourceIp': '2001:db8::/32' } }, { 'aws:sourceip': '2001:db8::1' }, 'Allow'],
+    ['NotIpAddress', { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/8' } }, { 'aws:sourceip': '127.0.0.1' }, 'Allow'],
+    ['StringLike referer', { StringLike: { 'aws:Referer': 'https://example.com/*' } }, { 'aws:referer': 'https://example.com/page' }, 'Allow'],
+    ['StringLike referer miss', { StringLike: { 'aws:Referer': 'https://example.com/*' } }, { 'aws:referer': 'https://evil.test/' }, 'None'],
+    ['StringEquals on a missing key', { StringEquals: { 'aws:Referer': 'x' } }, {}, 'None'],
+    ['StringNotEquals on a missing key', { StringNotEquals: { 'aws:Referer': 'x' } }, {}, 'Allow'],
+    ['StringEqualsIfExists on a missing key', { StringEqualsIfExists: { 'aws:Referer': 'x' } }, {}, 'Allow'],
+    ['StringEqualsIgnoreCase', { StringEqualsIgnoreCase: { 's3:x-amz-acl': 'PUBLIC-READ' } }, { 's3:x-amz-acl': 'public-read' }, 'Allow'],
+    ['Bool', { Bool: { 'aws:SecureTransport': 'true' } }, { 'aws:securetransport': 'false' }, 'None'],
+    ['Null', { Null: { 'aws:Referer': 'true' } }, {}, 'Allow'],
+    ['NumericLessThanEquals', { NumericLessThanEquals: { 's3:max-keys': '10' } }, { 's3:max-keys': '5' }, 'Allow'],
+    ['NumericGreaterThan', { NumericGreaterThan: { 's3:max-keys': '10' } }, { 's3:max-keys': '5' }, 'None'],
+    ['DateLessThan', { DateLessThan: { 'aws:CurrentTime': '2030-01-01T00:00:00Z' } }, { 'aws:currenttime': '2026-01-01T00:00:00.000Z' }, 'Allow'],
+    ['DateGreaterThan with epoch', { DateGreaterThan: { 'aws:EpochTime': '2000000000' } }, { 'aws:epochtime': '1900000000' }, 'None'],
+    ['ForAnyValue: prefix', { 'ForAnyValue:StringLike': { 's3:prefix': ['home/*'] } }, { 's3:prefix': 'home/alice' }, 'Allow'],
+    ['all conditions must hold', { StringEquals: { 's3:prefix': 'a' }, Bool: { 'aws:SecureTransport': 'true' } }, { 's3:prefix': 'a', 'aws:securetransport': 'false' }, 'None'],
+  ];
+  for (const [name, c, facts, expected] of cases) {
+    test(`Condition: ${name} -> ${expected}`, () => {
+      assert.equal(eval1(cond(c), ANON, 's3:GetObject', 'arn:aws:s3:::site/x', facts), expected);
+    });
+  }
+});
+
+describe('isPublicPolicy and wildcards', () => {
+  test('public: Allow to "*" without a condition that pins who the caller is', () => {
+    assert.equal(isPublicPolicy(parseBucketPolicy(policy(readPublic), 'site')), true);
+    assert.equal(isPublicPolicy(parseBucketPolicy(policy({ ...readPublic, Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } }), 'site')), false);
+    assert.equal(isPublicPolicy(parseBucketPolicy(policy({ ...readPublic, Condition: { StringLike: { 'aws:Referer': '*' } } }), 'site')), true, 'a referer can be forged');
+    assert.equal(isPublicPolicy(parseBucketPolicy(policy({ ...readPublic, Effect: 'Deny' }), 'site')), false);
+    assert.equal(isPublicPolicy(parseBucketPolicy(policy({ ...readPublic, Principal: { AWS: 'arn:aws:iam::proj-1:root' } }), 'site')), false);
+  });
+
+  test('* and ? wildcards, regex characters taken literally', () => {
+    assert.ok(wildcardMatch('a*c', 'abbbc'));
+    assert.ok(wildcardMatch('a?c', 'abc'));
+    assert.ok(!wildcardMatch('a?c', 'abbc'));
+    assert.ok(wildcardMatch('arn:aws:s3:::b/(x)+.txt', 'arn:aws:s3:::b/(x)+.txt'));
+    assert.ok(!wildcardMatch('a.c', 'abc'));
+  });
+});

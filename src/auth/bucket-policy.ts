@@ -1,0 +1,305 @@
+import { isIP } from 'node:net';
+
+// Bucket policies: the IAM policy grammar S3 bucket policies use (Version, Statement, Sid, Effect,
+// Principal, Action/NotAction, Resource/NotResource, Condition), parsed and validated once when a
+// policy is put, and evaluated as a pure function of (policy, who, action, resource, request facts).
+
+export const MAX_POLICY_BYTES = 20 * 1024;
+
+/** Who a statement applies to: everyone ("*"), or named project tokens (access key IDs or token IDs). */
+export type PolicyPrincipal = { anyone: true } | { anyone: false; projectIds: string[]; keys: string[] };
+
+export interface PolicyStatement {
+  sid?: string;
+  effect: 'Allow' | 'Deny';
+  principal: PolicyPrincipal;
+  actions: string[];
+  /** NotAction: the statement applies to every action except these. */
+  notActions: boolean;
+  resources: string[];
+  notResources: boolean;
+  conditions: PolicyCondition[];
+}
+
+export interface PolicyCondition {
+  operator: string;
+  key: string;
+  values: string[];
+}
+
+export interface BucketPolicy {
+  /** The document as the client sent it (returned by GetBucketPolicy). */
+  text: string;
+  statements: PolicyStatement[];
+}
+
+/** Why a policy is refused (MalformedPolicy). */
+export class PolicyError extends Error {}
+
+/** The caller a statement is matched against: anonymous, or a token of a project. */
+export type PolicyCaller = { anonymous: true } | { anonymous: false; projectId: string; accessKeyId: string; tokenId: string };
+
+/** Facts about the request that conditions may test, by lower-case key (aws:SourceIp, s3:prefix...). */
+export type RequestFacts = Readonly<Record<string, string | undefined>>;
+
+export type PolicyOutcome = 'Allow' | 'Deny' | 'None';
+
+const STRING_OPS = ['StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase', 'StringLike', 'StringNotLike'];
+const NUMERIC_OPS = ['NumericEquals', 'NumericNotEquals', 'NumericLessThan', 'NumericLessThanEquals', 'NumericGreaterThan', 'NumericGreaterThanEquals'];
+const DATE_OPS = ['DateEquals', 'DateNotEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals'];
+const OTHER_OPS = ['Bool', 'IpAddress', 'NotIpAddress', 'Null', 'ArnEquals', 'ArnLike', 'ArnNotEquals', 'ArnNotLike'];
+const OPERATORS = new Set([...STRING_OPS, ...NUMERIC_OPS, ...DATE_OPS, ...OTHER_OPS]);
+
+/** Condition keys that restrict a statement to known callers, so a policy using them is not public (as AWS judges it). */
+const RESTRICTING_KEYS = new Set(['aws:sourceip', 'aws:sourcevpc', 'aws:sourcevpce', 'aws:sourceaccount', 'aws:sourcearn', 'aws:principalaccount', 'aws:principalorgid', 'aws:principalarn', 'aws:userid', 'aws:sourceowner']);
+
+function asList(value: unknown, what: string): unknown[] {
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw new PolicyError(`${what} must not be empty`);
+    return value;
+  }
+  return [value];
+}
+
+function strings(value: unknown, what: string): string[] {
+  return asList(value, what).map((v) => {
+    if (typeof v !== 'string' || v === '') throw new PolicyError(`${what} must be a string or a list of strings`);
+    return v;
+  });
+}
+
+const PROJECT_ARN = /^arn:aws:iam::([^:]+):(root|user\/(.+))$/;
+
+function parsePrincipal(value: unknown): PolicyPrincipal {
+  if (value === '*') return { anyone: true };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new PolicyError('Invalid principal in policy');
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) throw new PolicyError('Invalid principal in policy');
+  const projectIds: string[] = [];
+  const keys: string[] = [];
+  for (const [kind, v] of entries) {
+    if (kind !== 'AWS' && kind !== 'CanonicalUser') throw new PolicyError('Invalid principal in policy');
+    for (const name of strings(v, 'Principal')) {
+      if (name === '*') return { anyone: true };
+      const arn = PROJECT_ARN.exec(name);
+      if (arn) {
+        if (arn[2] === 'root') projectIds.push(arn[1]);
+        else keys.push(arn[3]);
+      } else if (/^[A-Za-z0-9-]+$/.test(name)) projectIds.push(name);
+      else throw new PolicyError('Invalid principal in policy');
+    }
+  }
+  return { anyone: false, projectIds, keys };
+}
+
+function parseConditions(value: unknown): PolicyCondition[] {
+  if (value === undefined) return [];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new PolicyError('Condition must be an object');
+  const out: PolicyCondition[] = [];
+  for (const [rawOperator, body] of Object.entries(value as Record<string, unknown>)) {
+    const operator = rawOperator.replace(/^(ForAnyValue|ForAllValues):/, '');
+    const base = operator.replace(/IfExists$/, '');
+    if (!OPERATORS.has(base) || (base === 'Null' && operator !== base)) throw new PolicyError(`Invalid Condition type : ${rawOperator}`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PolicyError(`Condition ${rawOperator} must map keys to values`);
+    for (const [key, v] of Object.entries(body as Record<string, unknown>)) {
+      const values = asList(v, `Condition ${rawOperator}`).map((x) => {
+        if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new PolicyError(`Condition ${rawOperator} values must be strings`);
+        return String(x);
+      });
+      if (base === 'IpAddress' || base === 'NotIpAddress') for (const cidr of values) if (!parseCidr(cidr)) throw new PolicyError(`Invalid IP address in Condition: ${cidr}`);
+      out.push({ operator, key: key.toLowerCase(), values });
+    }
+  }
+  return out;
+}
+
+function checkAction(action: string): string {
+  if (action === '*') return action;
+  if (!/^s3:[A-Za-z*?]+$/.test(action)) throw new PolicyError('Policy has invalid action');
+  return action;
+}
+
+function checkResource(resource: string, bucket: string): string {
+  if (resource === '*') return resource;
+  const prefix = 'arn:aws:s3:::';
+  if (!resource.startsWith(prefix)) throw new PolicyError('Policy has invalid resource');
+  const path = resource.slice(prefix.length);
+  const bucketPart = path.split('/')[0];
+  // A bucket's policy speaks about that bucket only.
+  if (!wildcardMatch(bucketPart, bucket)) throw new PolicyError('Policy has invalid resource');
+  return resource;
+}
+
+/** Parses and validates a bucket policy document for `bucket`; throws PolicyError (MalformedPolicy). */
+export function parseBucketPolicy(text: string, bucket: string): BucketPolicy {
+  if (Buffer.byteLength(text, 'utf8') > MAX_POLICY_BYTES) throw new PolicyError('Policy exceeds the maximum allowed document size.');
+  if (!text.trimStart().startsWith('{')) throw new PolicyError("Policies must be valid JSON and the first byte must be '{'");
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new PolicyError('This policy contains invalid Json');
+  }
+  const root = doc as Record<string, unknown>;
+  if (root.Version !== undefined && root.Version !== '2012-10-17' && root.Version !== '2008-10-17') {
+    throw new PolicyError('The policy must contain a valid version string');
+  }
+  for (const k of Object.keys(root)) if (!['Version', 'Id', 'Statement'].includes(k)) throw new PolicyError(`Unknown field ${k}`);
+  if (root.Statement === undefined) throw new PolicyError('Missing required field Statement');
+  const statements = asList(root.Statement, 'Statement').map((raw): PolicyStatement => {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PolicyError('Statement must be an object');
+    const s = raw as Record<string, unknown>;
+    for (const k of Object.keys(s)) {
+      if (!['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition'].includes(k)) throw new PolicyError(`Unknown field ${k}`);
+    }
+    if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw new PolicyError('Invalid effect: ' + String(s.Effect));
+    if (s.NotPrincipal !== undefined) throw new PolicyError('NotPrincipal is not supported');
+    if (s.Principal === undefined) throw new PolicyError('Missing required field Principal');
+    if ((s.Action === undefined) === (s.NotAction === undefined)) throw new PolicyError('Missing required field Action');
+    if ((s.Resource === undefined) === (s.NotResource === undefined)) throw new PolicyError('Missing required field Resource');
+    if (s.Sid !== undefined && typeof s.Sid !== 'string') throw new PolicyError('Sid must be a string');
+    return {
+      sid: s.Sid as string | undefined,
+      effect: s.Effect,
+      principal: parsePrincipal(s.Principal),
+      actions: strings(s.Action ?? s.NotAction, 'Action').map(checkAction),
+      notActions: s.NotAction !== undefined,
+      resources: strings(s.Resource ?? s.NotResource, 'Resource').map((r) => checkResource(r, bucket)),
+      notResources: s.NotResource !== undefined,
+      conditions: parseConditions(s.Condition),
+    };
+  });
+  return { text, statements };
+}
+
+/** `*` and `?` wildcards, case-sensitive (IAM's StringLike and ARN matching). */
+export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
+  const re = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/]/g, '\\$&'))).join('')}$`, ignoreCase ? 'is' : 's');
+  return re.test(value);
+}
+
+function principalMatches(p: PolicyPrincipal, caller: PolicyCaller): boolean {
+  if (p.anyone) return true;
+  if (caller.anonymous) return false;
+  return p.projectIds.includes(caller.projectId) || p.keys.includes(caller.accessKeyId) || p.keys.includes(caller.tokenId);
+}
+
+function parseCidr(text: string): { bytes: Buffer; bits: number } | null {
+  const [addr, bitsText] = text.split('/');
+  const family = isIP(addr);
+  if (family === 0) return null;
+  const bytes = ipBytes(addr, family);
+  const max = family === 4 ? 32 : 128;
+  const bits = bitsText === undefined ? max : Number(bitsText);
+  if (!Number.isInteger(bits) || bits < 0 || bits > max) return null;
+  return { bytes, bits };
+}
+
+function ipBytes(addr: string, family: number): Buffer {
+  if (family === 4) return Buffer.from(addr.split('.').map(Number));
+  const [head, tail = ''] = addr.split('::');
+  const groups = (s: string) => (s ? s.split(':') : []);
+  const h = groups(head);
+  const t = groups(tail);
+  // An embedded IPv4 tail (::ffff:1.2.3.4) counts as two groups.
+  const expand = (list: string[]) => list.flatMap((g) => (g.includes('.') ? (() => { const b = g.split('.').map(Number); return [((b[0] << 8) | b[1]).toString(16), ((b[2] << 8) | b[3]).toString(16)]; })() : [g]));
+  const he = expand(h);
+  const te = expand(t);
+  const all = addr.includes('::') ? [...he, ...Array(8 - he.length - te.length).fill('0'), ...te] : he;
+  const out = Buffer.alloc(16);
+  all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) || 0, i * 2));
+  return out;
+}
+
+function ipInCidr(ip: string, cidr: string): boolean {
+  const range = parseCidr(cidr);
+  let family = isIP(ip);
+  if (!range || family === 0) return false;
+  let bytes = ipBytes(ip, family);
+  // An IPv4 client seen through an IPv6 socket (::ffff:a.b.c.d) matches IPv4 ranges.
+  if (family === 6 && range.bytes.length === 4 && bytes.subarray(0, 12).equals(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]))) {
+    bytes = bytes.subarray(12);
+    family = 4;
+  }
+  if (bytes.length !== range.bytes.length) return false;
+  for (let bit = 0; bit < range.bits; bit++) {
+    const mask = 0x80 >> (bit % 8);
+    if ((bytes[bit >> 3] & mask) !== (range.bytes[bit >> 3] & mask)) return false;
+  }
+  return true;
+}
+
+function conditionHolds(c: PolicyCondition, facts: RequestFacts): boolean {
+  const ifExists = c.operator.endsWith('IfExists');
+  const op = ifExists ? c.operator.slice(0, -'IfExists'.length) : c.operator;
+  const value = facts[c.key];
+  if (op === 'Null') return (value === undefined) === (c.values[0].toLowerCase() === 'true');
+  if (value === undefined) return ifExists || op.includes('Not');
+  const any = (test: (v: string) => boolean) => c.values.some(test);
+  switch (op) {
+    case 'StringEquals': return any((v) => v === value);
+    case 'StringNotEquals': return !any((v) => v === value);
+    case 'StringEqualsIgnoreCase': return any((v) => v.toLowerCase() === value.toLowerCase());
+    case 'StringNotEqualsIgnoreCase': return !any((v) => v.toLowerCase() === value.toLowerCase());
+    case 'StringLike': case 'ArnLike': case 'ArnEquals': return any((v) => wildcardMatch(v, value));
+    case 'StringNotLike': case 'ArnNotLike': case 'ArnNotEquals': return !any((v) => wildcardMatch(v, value));
+    case 'Bool': return any((v) => v.toLowerCase() === value.toLowerCase());
+    case 'IpAddress': return any((v) => ipInCidr(value, v));
+    case 'NotIpAddress': return !any((v) => ipInCidr(value, v));
+  }
+  if (op.startsWith('Numeric')) return compare(op.slice('Numeric'.length), Number(value), c.values.map(Number));
+  if (op.startsWith('Date')) return compare(op.slice('Date'.length), dateValue(value), c.values.map(dateValue));
+  return false;
+}
+
+function dateValue(text: string): number {
+  return /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text);
+}
+
+function compare(kind: string, value: number, against: number[]): boolean {
+  if (Number.isNaN(value)) return false;
+  const test = (v: number) => {
+    switch (kind) {
+      case 'Equals': return value === v;
+      case 'NotEquals': return value !== v;
+      case 'LessThan': return value < v;
+      case 'LessThanEquals': return value <= v;
+      case 'GreaterThan': return value > v;
+      case 'GreaterThanEquals': return value >= v;
+    }
+    return false;
+  };
+  return kind === 'NotEquals' ? against.every(test) : against.some(test);
+}
+
+function statementApplies(s: PolicyStatement, caller: PolicyCaller, action: string, resource: string, facts: RequestFacts): boolean {
+  if (!principalMatches(s.principal, caller)) return false;
+  const actionHit = s.actions.some((a) => wildcardMatch(a, action, true));
+  if (actionHit === s.notActions) return false;
+  const resourceHit = s.resources.some((r) => wildcardMatch(r, resource));
+  if (resourceHit === s.notResources) return false;
+  return s.conditions.every((c) => conditionHolds(c, facts));
+}
+
+/**
+ * What the policy says about `caller` doing `action` (e.g. s3:GetObject) on `resource`
+ * (arn:aws:s3:::bucket or arn:aws:s3:::bucket/key): an explicit Deny wins over any Allow.
+ */
+export function evaluatePolicy(policy: BucketPolicy, caller: PolicyCaller, action: string, resource: string, facts: RequestFacts): PolicyOutcome {
+  let outcome: PolicyOutcome = 'None';
+  for (const s of policy.statements) {
+    if (!statementApplies(s, caller, action, resource, facts)) continue;
+    if (s.effect === 'Deny') return 'Deny';
+    outcome = 'Allow';
+  }
+  return outcome;
+}
+
+/** Whether the policy grants anything to everyone without a condition that restricts who (AWS's "public"). */
+export function isPublicPolicy(policy: BucketPolicy): boolean {
+  return policy.statements.some((s) => s.effect === 'Allow' && s.principal.anyone && !s.conditions.some((c) => RESTRICTING_KEYS.has(c.key)));
+}
+
+export function resourceArn(bucket: string, key: string | null): string {
+  return key === null ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
+}

@@ -1,0 +1,219 @@
+import { S3Error } from '../s3/errors.js';
+import type { BucketRow, BucketSettingName, MetadataStore } from '../storage/metadata/metadata-store.js';
+import {
+  aclsEnabled,
+  CANNED_ACLS,
+  DEFAULT_BUCKET_ACCESS,
+  DEFAULT_PUBLIC_ACCESS_BLOCK,
+  effectiveBlock,
+  isPublicAcl,
+  type BucketAccess,
+  type CannedAcl,
+  type ObjectOwnership,
+  type PublicAccessBlock,
+} from '../auth/bucket-access.js';
+import { isPublicPolicy, parseBucketPolicy, PolicyError } from '../auth/bucket-policy.js';
+import { corsRulesProblem, type CorsRule } from './cors.js';
+
+// A bucket's configuration documents (CORS rules, policy, public access block, ownership
+// controls, canned ACL) and objects' canned ACLs: validation, the rules between them (a public
+// policy or ACL needs the public access block lifted; ACLs need Object Ownership other than
+// BucketOwnerEnforced), and storage as JSON in bucket_settings through one write method.
+
+/** A bucket as a request sees it: the row, what governs access to it, and its CORS rules. */
+export interface ResolvedBucket {
+  row: BucketRow;
+  access: BucketAccess;
+  cors: CorsRule[] | null;
+}
+
+/** Stored in place of a deleted public access block or ownership controls (absent means S3's default). */
+const DELETED = { deleted: true };
+
+const ACCESS_SETTINGS: BucketSettingName[] = ['public-access-block', 'ownership-controls', 'policy', 'acl', 'cors'];
+const NO_SETTINGS = Object.freeze({ access: DEFAULT_BUCKET_ACCESS, cors: null });
+
+function parseJson<T>(text: string | undefined): T | undefined {
+  return text === undefined ? undefined : (JSON.parse(text) as T);
+}
+
+function isDeleted(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<string, unknown>).deleted === true;
+}
+
+/** The access settings a bucket's stored documents describe (S3's defaults where none is stored). */
+export function accessFromSettings(bucketName: string, settings: Partial<Record<BucketSettingName, string>>): { access: BucketAccess; cors: CorsRule[] | null } {
+  // Most buckets have none of these documents: no parsing, no allocation on the request path.
+  if (!ACCESS_SETTINGS.some((name) => settings[name] !== undefined)) return NO_SETTINGS;
+  const pab = parseJson<PublicAccessBlock | typeof DELETED>(settings['public-access-block']);
+  const ownership = parseJson<ObjectOwnership | typeof DELETED>(settings['ownership-controls']);
+  const policyText = parseJson<string>(settings.policy);
+  return {
+    access: {
+      policy: policyText === undefined ? null : parseBucketPolicy(policyText, bucketName),
+      acl: parseJson<CannedAcl>(settings.acl) ?? 'private',
+      publicAccessBlock: pab === undefined ? DEFAULT_PUBLIC_ACCESS_BLOCK : isDeleted(pab) ? null : (pab as PublicAccessBlock),
+      ownership: ownership === undefined ? 'BucketOwnerEnforced' : isDeleted(ownership) ? null : (ownership as ObjectOwnership),
+    },
+    cors: parseJson<CorsRule[]>(settings.cors) ?? null,
+  };
+}
+
+export function parseCannedAcl(value: string): CannedAcl {
+  // bucket-owner-full-control and bucket-owner-read mean private here: the project owns every object.
+  if (value === 'bucket-owner-full-control' || value === 'bucket-owner-read') return 'private';
+  if (!(CANNED_ACLS as readonly string[]).includes(value)) {
+    throw new S3Error('InvalidArgument', undefined, { ArgumentName: 'x-amz-acl', ArgumentValue: value });
+  }
+  return value as CannedAcl;
+}
+
+export class BucketConfigService {
+  constructor(
+    private readonly meta: MetadataStore,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** The bucket with its access settings and CORS rules, in one query; null when it does not exist. */
+  async resolve(projectId: string, name: string): Promise<ResolvedBucket | null> {
+    const found = await this.meta.getBucketWithSettings(projectId, name);
+    if (!found) return null;
+    // The row carries its settings: object writes read versioning, Object Lock and encryption there.
+    return { row: { ...found.bucket, settings: found.settings }, ...accessFromSettings(found.bucket.name, found.settings) };
+  }
+
+  /** Every setting the bucket has, as stored now. */
+  settingsOf(bucket: BucketRow): Promise<Partial<Record<BucketSettingName, string>>> {
+    return this.meta.getBucketSettings(bucket.id);
+  }
+
+  /**
+   * The one place bucket configuration is written (null removes the document). Every PUT and
+   * DELETE of a configuration sub-resource comes through here, so auditing hooks in at one place.
+   */
+  async writeSetting(bucket: BucketRow, name: BucketSettingName, value: unknown): Promise<void> {
+    const ok = await this.meta.putBucketSetting(bucket.id, name, value === null ? null : JSON.stringify(value), this.clock());
+    if (!ok) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+  }
+
+  /** Settings a CreateBucket asked for (only what differs from S3's defaults is stored). */
+  async initialize(bucket: BucketRow, s: { ownership: ObjectOwnership; acl: CannedAcl }): Promise<void> {
+    if (s.ownership !== 'BucketOwnerEnforced') await this.writeSetting(bucket, 'ownership-controls', s.ownership);
+    if (s.acl !== 'private') await this.writeSetting(bucket, 'acl', s.acl);
+  }
+
+  // ---- CORS ----
+
+  getCors(b: ResolvedBucket): CorsRule[] {
+    if (!b.cors) throw new S3Error('NoSuchCORSConfiguration', undefined, { BucketName: b.row.name });
+    return b.cors;
+  }
+
+  async putCors(b: ResolvedBucket, rules: CorsRule[]): Promise<void> {
+    const problem = corsRulesProblem(rules);
+    if (problem) throw new S3Error(rules.length === 0 ? 'MalformedXML' : 'InvalidRequest', problem);
+    await this.writeSetting(b.row, 'cors', rules);
+  }
+
+  deleteCors(b: ResolvedBucket): Promise<void> {
+    return this.writeSetting(b.row, 'cors', null);
+  }
+
+  // ---- policy ----
+
+  getPolicy(b: ResolvedBucket): string {
+    if (!b.access.policy) throw new S3Error('NoSuchBucketPolicy', undefined, { BucketName: b.row.name });
+    return b.access.policy.text;
+  }
+
+  async putPolicy(b: ResolvedBucket, text: string): Promise<void> {
+    let policy;
+    try {
+      policy = parseBucketPolicy(text, b.row.name);
+    } catch (err) {
+      if (err instanceof PolicyError) throw new S3Error('MalformedPolicy', err.message);
+      throw err;
+    }
+    if (effectiveBlock(b.access).blockPublicPolicy && isPublicPolicy(policy)) {
+      throw new S3Error('AccessDenied', 'The bucket\'s public access block (BlockPublicPolicy) refuses a public policy.');
+    }
+    await this.writeSetting(b.row, 'policy', text);
+  }
+
+  deletePolicy(b: ResolvedBucket): Promise<void> {
+    return this.writeSetting(b.row, 'policy', null);
+  }
+
+  /** GetBucketPolicyStatus: whether the policy grants anything to everyone. */
+  policyIsPublic(b: ResolvedBucket): boolean {
+    if (!b.access.policy) throw new S3Error('NoSuchBucketPolicy', undefined, { BucketName: b.row.name });
+    return isPublicPolicy(b.access.policy);
+  }
+
+  // ---- public access block ----
+
+  getPublicAccessBlock(b: ResolvedBucket): PublicAccessBlock {
+    if (!b.access.publicAccessBlock) throw new S3Error('NoSuchPublicAccessBlockConfiguration', undefined, { BucketName: b.row.name });
+    return b.access.publicAccessBlock;
+  }
+
+  putPublicAccessBlock(b: ResolvedBucket, block: PublicAccessBlock): Promise<void> {
+    return this.writeSetting(b.row, 'public-access-block', block);
+  }
+
+  deletePublicAccessBlock(b: ResolvedBucket): Promise<void> {
+    return this.writeSetting(b.row, 'public-access-block', DELETED);
+  }
+
+  // ---- ownership controls ----
+
+  getOwnership(b: ResolvedBucket): ObjectOwnership {
+    if (!b.access.ownership) throw new S3Error('OwnershipControlsNotFoundError', undefined, { BucketName: b.row.name });
+    return b.access.ownership;
+  }
+
+  async putOwnership(b: ResolvedBucket, ownership: ObjectOwnership): Promise<void> {
+    // Enforcing bucket ownership disables ACLs; S3 refuses while the bucket ACL grants anything.
+    if (ownership === 'BucketOwnerEnforced' && b.access.acl !== 'private') {
+      throw new S3Error('InvalidBucketAclWithObjectOwnership', 'Bucket ACL must be private (only the owner has FULL_CONTROL) to enforce bucket ownership.');
+    }
+    await this.writeSetting(b.row, 'ownership-controls', ownership);
+  }
+
+  deleteOwnership(b: ResolvedBucket): Promise<void> {
+    return this.writeSetting(b.row, 'ownership-controls', DELETED);
+  }
+
+  // ---- ACLs ----
+
+  /** Whether `acl` may be set on the bucket or one of its objects now; throws as S3 does if not. */
+  checkAcl(b: ResolvedBucket, acl: CannedAcl): void {
+    if (acl === 'private') return;
+    if (!aclsEnabled(b.access)) throw new S3Error('AccessControlListNotSupported');
+    if (isPublicAcl(acl) && effectiveBlock(b.access).blockPublicAcls) {
+      throw new S3Error('AccessDenied', 'The bucket\'s public access block (BlockPublicAcls) refuses a public ACL.');
+    }
+  }
+
+  async putBucketAcl(b: ResolvedBucket, acl: CannedAcl): Promise<void> {
+    this.checkAcl(b, acl);
+    await this.writeSetting(b.row, 'acl', acl === 'private' ? null : acl);
+  }
+
+  async putObjectAcl(b: ResolvedBucket, key: string, acl: CannedAcl): Promise<void> {
+    this.checkAcl(b, acl);
+    if (!(await this.meta.setObjectAcl(b.row.id, key, acl === 'private' ? null : acl))) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  }
+
+  /** The object's canned ACL, or null when the object is private or missing (for access decisions). */
+  async peekObjectAcl(b: ResolvedBucket, key: string): Promise<CannedAcl | null> {
+    return ((await this.meta.getObjectAcl(b.row.id, key)) ?? null) as CannedAcl | null;
+  }
+
+  /** The object's canned ACL, or NoSuchKey. */
+  async getObjectAcl(b: ResolvedBucket, key: string): Promise<CannedAcl> {
+    const acl = await this.meta.getObjectAcl(b.row.id, key);
+    if (acl === undefined) throw new S3Error('NoSuchKey', undefined, { Key: key });
+    return (acl ?? 'private') as CannedAcl;
+  }
+}

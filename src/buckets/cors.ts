@@ -1,0 +1,68 @@
+import { wildcardMatch } from '../auth/bucket-policy.js';
+
+// A bucket's CORS rules and how a browser request is matched against them, as S3 does: the first
+// rule whose origin, method and (for a preflight) every requested header match wins.
+
+export const CORS_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const;
+export const MAX_CORS_RULES = 100;
+
+export interface CorsRule {
+  id?: string;
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+}
+
+export interface CorsRequest {
+  origin: string;
+  method: string;
+  /** Access-Control-Request-Headers of a preflight (lower-case), or none for an actual request. */
+  headers: string[];
+}
+
+/** The first matching rule, or null. Origins and headers take one `*` wildcard; methods must be listed. */
+export function matchCorsRule(rules: readonly CorsRule[], req: CorsRequest): CorsRule | null {
+  for (const rule of rules) {
+    if (!rule.allowedOrigins.some((o) => wildcardMatch(o, req.origin))) continue;
+    if (!rule.allowedMethods.includes(req.method)) continue;
+    if (!req.headers.every((h) => rule.allowedHeaders.some((a) => wildcardMatch(a.toLowerCase(), h, true)))) continue;
+    return rule;
+  }
+  return null;
+}
+
+/** The headers S3 answers a matched request with (preflight: also the allowed headers and max age). */
+export function corsResponseHeaders(rule: CorsRule, req: CorsRequest, preflight: boolean): Record<string, string> {
+  const anyOrigin = rule.allowedOrigins.includes('*');
+  const out: Record<string, string> = {
+    'Access-Control-Allow-Origin': anyOrigin ? '*' : req.origin,
+    'Access-Control-Allow-Methods': rule.allowedMethods.join(', '),
+    Vary: 'Origin, Access-Control-Request-Headers, Access-Control-Request-Method',
+  };
+  if (!anyOrigin) out['Access-Control-Allow-Credentials'] = 'true';
+  if (rule.exposeHeaders.length > 0) out['Access-Control-Expose-Headers'] = rule.exposeHeaders.join(', ');
+  if (preflight) {
+    if (req.headers.length > 0) out['Access-Control-Allow-Headers'] = req.headers.join(', ');
+    if (rule.maxAgeSeconds !== undefined) out['Access-Control-Max-Age'] = String(rule.maxAgeSeconds);
+  }
+  return out;
+}
+
+/** Why a rule set is invalid (InvalidRequest), or null. */
+export function corsRulesProblem(rules: readonly CorsRule[]): string | null {
+  if (rules.length === 0) return 'The CORS configuration must have at least one CORSRule.';
+  if (rules.length > MAX_CORS_RULES) return `The CORS configuration may have at most ${MAX_CORS_RULES} rules.`;
+  for (const rule of rules) {
+    if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) return 'Each CORSRule needs at least one AllowedOrigin and one AllowedMethod.';
+    const method = rule.allowedMethods.find((m) => !(CORS_METHODS as readonly string[]).includes(m));
+    if (method !== undefined) return `Found unsupported HTTP method in CORS config. Unsupported method is ${method}`;
+    const origin = rule.allowedOrigins.find((o) => (o.match(/\*/g) ?? []).length > 1);
+    if (origin !== undefined) return `AllowedOrigin "${origin}" can not have more than one wildcard.`;
+    const hdr = rule.allowedHeaders.find((h) => (h.match(/\*/g) ?? []).length > 1);
+    if (hdr !== undefined) return `AllowedHeader "${hdr}" can not have more than one wildcard.`;
+    if (rule.maxAgeSeconds !== undefined && (!Number.isInteger(rule.maxAgeSeconds) || rule.maxAgeSeconds < 0)) return 'MaxAgeSeconds must be a non-negative integer.';
+  }
+  return null;
+}

@@ -1,0 +1,71 @@
+import type { IncomingMessage } from 'node:http';
+import { S3Error } from './errors.js';
+import { header, type S3Services } from './context.js';
+import type { S3Operation } from './endpoint.js';
+import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
+import { authorize, REQUIRED_RIGHT } from '../auth/authorize.js';
+import { aclsEnabled, effectiveBlock, POLICY_ACTION } from '../auth/bucket-access.js';
+import type { RequestFacts } from '../auth/bucket-policy.js';
+import type { Principal } from '../auth/principal.js';
+
+// Admission to a bucket: gathers what the authorizer needs (the bucket's access settings in the
+// same query that finds the bucket; an object's ACL only for anonymous reads that ACLs could open)
+// and asks authorize(). A token is first checked against its level and scope alone, so it learns
+// nothing about buckets outside them.
+
+/** What a bucket policy's conditions can test about a request (keys lower-case, as parsed). */
+export function requestFacts(req: IncomingMessage, op: S3Operation, principal: Principal | null, tls: boolean, now: Date): RequestFacts {
+  const facts: Record<string, string | undefined> = {
+    'aws:sourceip': req.socket.remoteAddress,
+    'aws:securetransport': String(tls),
+    'aws:referer': header(req, 'referer'),
+    'aws:useragent': header(req, 'user-agent'),
+    'aws:currenttime': now.toISOString(),
+    'aws:epochtime': String(Math.floor(now.getTime() / 1000)),
+    'aws:principaltype': principal ? 'User' : 'Anonymous',
+    's3:x-amz-acl': header(req, 'x-amz-acl'),
+  };
+  if (op.op === 'ListObjects' || op.op === 'ListObjectsV2' || op.op === 'ListObjectVersions') {
+    facts['s3:prefix'] = op.query.get('prefix');
+    facts['s3:delimiter'] = op.query.get('delimiter');
+    facts['s3:max-keys'] = op.query.get('max-keys');
+  }
+  return facts;
+}
+
+export interface Admission {
+  services: S3Services;
+  op: S3Operation;
+  projectId: string;
+  /** Request facts for policy conditions; built only when the bucket has a policy to test them. */
+  facts: () => RequestFacts;
+}
+
+const NO_FACTS: RequestFacts = {};
+
+/** Level and scope alone (no I/O): throws AccessDenied when the token could never do this. */
+export function checkTokenBounds(principal: Principal, op: S3Operation): void {
+  if (!authorize(principal, REQUIRED_RIGHT[op.op], op.bucket).allow) throw new S3Error('AccessDenied');
+}
+
+export async function admit(a: Admission, principal: Principal | null): Promise<ResolvedBucket> {
+  const { op } = a;
+  if (op.bucket === null) throw new Error(`${op.op} names no bucket`);
+  if (principal) checkTokenBounds(principal, op);
+  const resolved = await a.services.buckets.resolve(a.projectId, op.bucket);
+  if (!resolved) throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  const action = POLICY_ACTION[op.op];
+  let access = resolved.access;
+  if (!principal && op.key !== null && action === 's3:GetObject' && aclsEnabled(access) && !effectiveBlock(access).ignorePublicAcls) {
+    access = { ...access, objectAcl: await a.services.buckets.peekObjectAcl(resolved, op.key) };
+  }
+  const facts = access.policy ? a.facts() : NO_FACTS;
+  const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, key: op.key, access, facts });
+  if (!decision.allow) throw new S3Error('AccessDenied');
+  return resolved;
+}
+
+/** Whether an anonymous caller may list the bucket: S3 tells a missing key (404) only to those who may. */
+export function anonymousMayList(resolved: ResolvedBucket, bucket: string, facts: RequestFacts): boolean {
+  return authorize(null, 'ListObjects', bucket, { action: 's3:ListBucket', key: null, access: resolved.access, facts }).allow;
+}

@@ -1,0 +1,228 @@
+import type { IncomingMessage } from 'node:http';
+import { S3Error } from '../errors.js';
+import { header, type S3Context } from '../context.js';
+import type { S3Response } from '../render.js';
+import { readSmallBody } from '../body.js';
+import { parseXml, xmlText } from '../xml.js';
+import { OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership, type PublicAccessBlock } from '../../auth/bucket-access.js';
+import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
+import { requireCurrentVersion } from './object.js';
+
+// Bucket policy, policy status, public access block, ownership controls, and bucket and object
+// ACLs (canned ACLs, with grant headers and AccessControlPolicy documents mapped onto them).
+
+const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
+const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
+const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
+
+// ---- policy ----
+
+export async function GetBucketPolicy(ctx: S3Context): Promise<S3Response> {
+  const text = ctx.services.buckets.getPolicy(await ctx.resolved());
+  return { headers: { 'Content-Type': 'application/json' }, body: text };
+}
+
+export async function PutBucketPolicy(ctx: S3Context): Promise<S3Response> {
+  const resolved = await ctx.resolved();
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
+  await ctx.services.buckets.putPolicy(resolved, body.toString('utf8'));
+  return { status: 204 };
+}
+
+export async function DeleteBucketPolicy(ctx: S3Context): Promise<S3Response> {
+  await ctx.services.buckets.deletePolicy(await ctx.resolved());
+  return { status: 204 };
+}
+
+export async function GetBucketPolicyStatus(ctx: S3Context): Promise<S3Response> {
+  const isPublic = ctx.services.buckets.policyIsPublic(await ctx.resolved());
+  return { xml: { root: 'PolicyStatus', value: { IsPublic: isPublic ? 'true' : 'false' } } };
+}
+
+// ---- public access block ----
+
+const BLOCK_FIELDS: [keyof PublicAccessBlock, string][] = [
+  ['blockPublicAcls', 'BlockPublicAcls'],
+  ['ignorePublicAcls', 'IgnorePublicAcls'],
+  ['blockPublicPolicy', 'BlockPublicPolicy'],
+  ['restrictPublicBuckets', 'RestrictPublicBuckets'],
+];
+
+export async function GetPublicAccessBlock(ctx: S3Context): Promise<S3Response> {
+  const block = ctx.services.buckets.getPublicAccessBlock(await ctx.resolved());
+  const value = Object.fromEntries(BLOCK_FIELDS.map(([k, name]) => [name, block[k] ? 'true' : 'false']));
+  return { xml: { root: 'PublicAccessBlockConfiguration', value } };
+}
+
+export async function PutPublicAccessBlock(ctx: S3Context): Promise<S3Response> {
+  const resolved = await ctx.resolved();
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
+  const doc = parseXml(body.toString('utf8'), 'PublicAccessBlockConfiguration');
+  const block = {} as PublicAccessBlock;
+  for (const [k, name] of BLOCK_FIELDS) {
+    const text = xmlText(doc[name])?.trim().toLowerCase();
+    if (text !== undefined && text !== 'true' && text !== 'false') throw new S3Error('MalformedXML');
+    block[k] = text === 'true';
+  }
+  await ctx.services.buckets.putPublicAccessBlock(resolved, block);
+  return {};
+}
+
+export async function DeletePublicAccessBlock(ctx: S3Context): Promise<S3Response> {
+  await ctx.services.buckets.deletePublicAccessBlock(await ctx.resolved());
+  return { status: 204 };
+}
+
+// ---- ownership controls ----
+
+export async function GetBucketOwnershipControls(ctx: S3Context): Promise<S3Response> {
+  const ownership = ctx.services.buckets.getOwnership(await ctx.resolved());
+  return { xml: { root: 'OwnershipControls', value: { Rule: { ObjectOwnership: ownership } } } };
+}
+
+export async function PutBucketOwnershipControls(ctx: S3Context): Promise<S3Response> {
+  const resolved = await ctx.resolved();
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
+  const doc = parseXml(body.toString('utf8'), 'OwnershipControls');
+  const rule = doc.Rule as Record<string, unknown> | undefined;
+  const ownership = xmlText(rule?.ObjectOwnership)?.trim();
+  if (!ownership || !(OBJECT_OWNERSHIP as readonly string[]).includes(ownership)) throw new S3Error('MalformedXML');
+  await ctx.services.buckets.putOwnership(resolved, ownership as ObjectOwnership);
+  return {};
+}
+
+export async function DeleteBucketOwnershipControls(ctx: S3Context): Promise<S3Response> {
+  await ctx.services.buckets.deleteOwnership(await ctx.resolved());
+  return { status: 204 };
+}
+
+// ---- ACLs ----
+
+function ownerOf(ctx: S3Context) {
+  return { ID: ctx.projectId, DisplayName: ctx.projectId };
+}
+
+/** An AccessControlPolicy document for a canned ACL: the owning project's FULL_CONTROL, plus the groups it grants. */
+export function aclDocument(ctx: S3Context, acl: CannedAcl): S3Response {
+  const owner = ownerOf(ctx);
+  const group = (uri: string, permission: string) => ({ Grantee: { '@_xmlns:xsi': XSI, '@_xsi:type': 'Group', URI: uri }, Permission: permission });
+  const grants: unknown[] = [{ Grantee: { '@_xmlns:xsi': XSI, '@_xsi:type': 'CanonicalUser', ...owner }, Permission: 'FULL_CONTROL' }];
+  if (acl === 'public-read' || acl === 'public-read-write') grants.push(group(ALL_USERS, 'READ'));
+  if (acl === 'public-read-write') grants.push(group(ALL_USERS, 'WRITE'));
+  if (acl === 'authenticated-read') grants.push(group(AUTHENTICATED_USERS, 'READ'));
+  return { xml: { root: 'AccessControlPolicy', value: { Owner: owner, AccessControlList: { Grant: grants } } } };
+}
+
+type Grant = { kind: 'owner' | 'all-users' | 'authenticated-users'; permission: string };
+
+/** Names a grantee: the project itself, one of the two groups skep knows, or a 400 as S3 answers unknown users. */
+function grantee(ctx: S3Context, by: { id?: string; uri?: string; email?: string }): Grant['kind'] {
+  if (by.email !== undefined) throw new S3Error('UnresolvableGrantByEmailAddress', undefined, { EmailAddress: by.email });
+  if (by.uri !== undefined) {
+    if (by.uri === ALL_USERS) return 'all-users';
+    if (by.uri === AUTHENTICATED_USERS) return 'authenticated-users';
+    throw new S3Error('InvalidArgument', 'Invalid group uri', { ArgumentName: 'uri', ArgumentValue: by.uri });
+  }
+  if (by.id === ctx.projectId) return 'owner';
+  throw new S3Error('InvalidArgument', 'Invalid id', { ArgumentName: 'CanonicalUser/ID', ArgumentValue: by.id ?? '' });
+}
+
+const GRANT_HEADERS: [string, string][] = [
+  ['x-amz-grant-read', 'READ'],
+  ['x-amz-grant-write', 'WRITE'],
+  ['x-amz-grant-read-acp', 'READ_ACP'],
+  ['x-amz-grant-write-acp', 'WRITE_ACP'],
+  ['x-amz-grant-full-control', 'FULL_CONTROL'],
+];
+
+function grantsFromHeaders(ctx: S3Context, req: IncomingMessage): Grant[] | null {
+  const grants: Grant[] = [];
+  let any = false;
+  for (const [name, permission] of GRANT_HEADERS) {
+    const value = header(req, name);
+    if (value === undefined) continue;
+    any = true;
+    for (const part of value.split(',')) {
+      const m = /^\s*(id|uri|emailAddress)\s*=\s*"?([^"]*)"?\s*$/i.exec(part);
+      if (!m) throw new S3Error('InvalidArgument', undefined, { ArgumentName: name, ArgumentValue: value });
+      const kind = m[1].toLowerCase();
+      grants.push({ kind: grantee(ctx, kind === 'id' ? { id: m[2] } : kind === 'uri' ? { uri: m[2] } : { email: m[2] }), permission });
+    }
+  }
+  return any ? grants : null;
+}
+
+function grantsFromXml(ctx: S3Context, text: string): Grant[] {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseXml(text, 'AccessControlPolicy');
+  } catch {
+    throw new S3Error('MalformedACLError');
+  }
+  const list = (doc.AccessControlList as Record<string, unknown> | undefined)?.Grant as unknown[] | undefined;
+  return (list ?? []).map((raw) => {
+    const g = raw as Record<string, unknown>;
+    const who = g.Grantee as Record<string, unknown> | undefined;
+    const permission = xmlText(g.Permission)?.trim();
+    if (!who || !permission) throw new S3Error('MalformedACLError');
+    return { kind: grantee(ctx, { id: xmlText(who.ID)?.trim(), uri: xmlText(who.URI)?.trim(), email: xmlText(who.EmailAddress)?.trim() }), permission };
+  });
+}
+
+/** Grants as the canned ACL that says the same; other combinations have no canned form. */
+function cannedFromGrants(grants: Grant[]): CannedAcl {
+  const others = new Set(grants.filter((g) => g.kind !== 'owner').map((g) => `${g.kind}:${g.permission}`));
+  const key = [...others].sort().join(' ');
+  switch (key) {
+    case '': return 'private';
+    case 'all-users:READ': return 'public-read';
+    case 'all-users:READ all-users:WRITE': return 'public-read-write';
+    case 'authenticated-users:READ': return 'authenticated-read';
+  }
+  throw new S3Error('InvalidArgument', 'skep keeps ACLs as canned ACLs (private, public-read, public-read-write, authenticated-read); these grants match none of them.');
+}
+
+/** The ACL a PutBucketAcl / PutObjectAcl request asks for: x-amz-acl, x-amz-grant-* headers, or a document. */
+async function requestedAcl(ctx: S3Context): Promise<CannedAcl> {
+  const canned = header(ctx.req, 'x-amz-acl');
+  const grants = grantsFromHeaders(ctx, ctx.req);
+  if (canned !== undefined && grants) throw new S3Error('InvalidRequest', 'Specifying both Canned ACLs and Header Grants is not allowed');
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
+  if (canned !== undefined) return parseCannedAcl(canned);
+  if (grants) return cannedFromGrants(grants);
+  if (body.length === 0) throw new S3Error('MissingSecurityHeader', 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
+  return cannedFromGrants(grantsFromXml(ctx, body.toString('utf8')));
+}
+
+/** x-amz-acl on an object write (PutObject, CopyObject, CreateMultipartUpload), checked against the bucket; null when absent. */
+export async function objectAclFromHeader(ctx: S3Context): Promise<CannedAcl | null> {
+  const value = header(ctx.req, 'x-amz-acl');
+  if (value === undefined) return null;
+  const acl = parseCannedAcl(value);
+  ctx.services.buckets.checkAcl(await ctx.resolved(), acl);
+  return acl === 'private' ? null : acl;
+}
+
+export async function GetBucketAcl(ctx: S3Context): Promise<S3Response> {
+  const resolved = await ctx.resolved();
+  return aclDocument(ctx, resolved.access.acl);
+}
+
+export async function PutBucketAcl(ctx: S3Context): Promise<S3Response> {
+  const resolved = await ctx.resolved();
+  await ctx.services.buckets.putBucketAcl(resolved, await requestedAcl(ctx));
+  return {};
+}
+
+export async function GetObjectAcl(ctx: S3Context): Promise<S3Response> {
+  const resolved = await ctx.resolved();
+  await requireCurrentVersion(ctx, resolved.row);
+  return aclDocument(ctx, await ctx.services.buckets.getObjectAcl(resolved, ctx.op.key!));
+}
+
+export async function PutObjectAcl(ctx: S3Context): Promise<S3Response> {
+  const resolved = await ctx.resolved();
+  await requireCurrentVersion(ctx, resolved.row);
+  await ctx.services.buckets.putObjectAcl(resolved, ctx.op.key!, await requestedAcl(ctx));
+  return {};
+}

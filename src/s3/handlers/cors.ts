@@ -1,0 +1,100 @@
+import type { IncomingMessage } from 'node:http';
+import { S3Error } from '../errors.js';
+import { header, type S3Context, type S3Services } from '../context.js';
+import type { S3Response } from '../render.js';
+import { readSmallBody } from '../body.js';
+import { parseXml, xmlText } from '../xml.js';
+import { parseAddress } from '../endpoint.js';
+import { corsResponseHeaders, matchCorsRule, type CorsRule } from '../../buckets/cors.js';
+import type { ResolvedBucket } from '../../buckets/bucket-config-service.js';
+
+// CORS: GetBucketCors / PutBucketCors / DeleteBucketCors, the preflight OPTIONS request answered
+// from the rules, and the headers added to actual requests that carry an Origin.
+
+function list(value: unknown): string[] {
+  return ((value as unknown[] | undefined) ?? []).map((v) => (xmlText(v) ?? '').trim());
+}
+
+/** A CORSConfiguration document as rules (shape only; the service checks the values). */
+export function parseCorsXml(text: string): CorsRule[] {
+  const doc = parseXml(text, 'CORSConfiguration');
+  const rules = (doc.CORSRule as unknown[] | undefined) ?? [];
+  return rules.map((raw) => {
+    if (typeof raw !== 'object' || raw === null) throw new S3Error('MalformedXML');
+    const r = raw as Record<string, unknown>;
+    const maxAge = xmlText(r.MaxAgeSeconds)?.trim();
+    if (maxAge !== undefined && !/^\d+$/.test(maxAge)) throw new S3Error('MalformedXML');
+    const id = xmlText(r.ID);
+    return {
+      ...(id !== undefined ? { id } : {}),
+      allowedOrigins: list(r.AllowedOrigin),
+      allowedMethods: list(r.AllowedMethod),
+      allowedHeaders: list(r.AllowedHeader),
+      exposeHeaders: list(r.ExposeHeader),
+      ...(maxAge !== undefined ? { maxAgeSeconds: Number(maxAge) } : {}),
+    };
+  });
+}
+
+export async function GetBucketCors(ctx: S3Context): Promise<S3Response> {
+  const rules = ctx.services.buckets.getCors(await ctx.resolved());
+  const CORSRule = rules.map((r) => ({
+    ...(r.id !== undefined ? { ID: r.id } : {}),
+    AllowedHeader: r.allowedHeaders,
+    AllowedMethod: r.allowedMethods,
+    AllowedOrigin: r.allowedOrigins,
+    ExposeHeader: r.exposeHeaders,
+    ...(r.maxAgeSeconds !== undefined ? { MaxAgeSeconds: r.maxAgeSeconds } : {}),
+  }));
+  return { xml: { root: 'CORSConfiguration', value: { CORSRule } } };
+}
+
+export async function PutBucketCors(ctx: S3Context): Promise<S3Response> {
+  const resolved = await ctx.resolved();
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
+  await ctx.services.buckets.putCors(resolved, parseCorsXml(body.toString('utf8')));
+  return {};
+}
+
+export async function DeleteBucketCors(ctx: S3Context): Promise<S3Response> {
+  await ctx.services.buckets.deleteCors(await ctx.resolved());
+  return { status: 204 };
+}
+
+/** CORS headers for an actual (non-preflight) request with an Origin that a rule allows. */
+export function actualRequestCorsHeaders(req: IncomingMessage, bucket: ResolvedBucket): Record<string, string> {
+  const origin = header(req, 'origin');
+  if (origin === undefined || !bucket.cors) return {};
+  const request = { origin, method: (req.method ?? 'GET').toUpperCase(), headers: [] };
+  const rule = matchCorsRule(bucket.cors, request);
+  return rule ? corsResponseHeaders(rule, request, false) : {};
+}
+
+export interface PreflightDeps {
+  services: S3Services;
+  baseDomains: readonly string[];
+  projectDomains: readonly string[];
+  defaultProject: () => string | null;
+}
+
+/**
+ * OPTIONS: a browser's preflight, never signed. The bucket is looked up in the project the host
+ * names (else the default project) and its rules decide.
+ */
+export async function preflight(req: IncomingMessage, deps: PreflightDeps): Promise<S3Response> {
+  const origin = header(req, 'origin');
+  if (!origin) throw new S3Error('BadRequest', 'Insufficient information. Origin request header needed.');
+  const method = header(req, 'access-control-request-method');
+  if (!method) throw new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
+  const address = parseAddress({ host: req.headers.host, url: req.url ?? '/', baseDomains: deps.baseDomains, projectDomains: deps.projectDomains });
+  const projectId = address.project ?? deps.defaultProject();
+  if (address.bucket === null || projectId === null) throw new S3Error('AccessForbidden', 'CORSResponse: Bucket not found');
+  const bucket = await deps.services.buckets.resolve(projectId, address.bucket);
+  if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: address.bucket });
+  if (!bucket.cors) throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.');
+  const requested = (header(req, 'access-control-request-headers') ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const request = { origin, method: method.toUpperCase(), headers: requested };
+  const rule = matchCorsRule(bucket.cors, request);
+  if (!rule) throw new S3Error('AccessForbidden');
+  return { headers: corsResponseHeaders(rule, request, true) };
+}

@@ -1,0 +1,181 @@
+import busboy from 'busboy';
+import type { Readable } from 'node:stream';
+import { S3Error } from '../errors.js';
+import { header, type S3Context } from '../context.js';
+import type { S3Response } from '../render.js';
+import { checkPostPolicy, parsePostPolicy, type FormFields } from '../../sigv4/post-policy.js';
+import { BodyDigest, validateChecksumValue } from '../../checksums/digest.js';
+import { CHECKSUM_ALGORITHMS, checksumHeader } from '../../checksums/types.js';
+import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
+import { STORAGE_CLASSES, validateTags } from '../object-headers.js';
+import type { StoredHeaders } from '../../storage/metadata/metadata-store.js';
+import { parseXml, xmlText } from '../xml.js';
+
+// POST object: an HTML form upload (multipart/form-data). The fields before the file are read
+// (20 KB at most, as S3), the form's signature and policy are checked, the signer is admitted to
+// the bucket like any request, and then the file part streams to the blob store — never buffered.
+// Fields after the file are ignored, as S3 does.
+
+/** What S3 allows for the fields that precede the file. */
+export const MAX_POST_FIELDS_BYTES = 20 * 1024;
+
+interface FilePart {
+  stream: Readable;
+  filename: string;
+}
+
+/** Reads the form up to its file part: the fields (lower-case names), and the file's stream. */
+function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: FilePart; done: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: ctx.req.headers, preservePath: true, limits: { fieldSize: MAX_POST_FIELDS_BYTES, files: 1 } });
+    } catch {
+      reject(new S3Error('MalformedPOSTRequest'));
+      return;
+    }
+    const fields = new Map<string, string>();
+    let bytes = 0;
+    let file: FilePart | undefined;
+    let failure: S3Error | undefined;
+    const fail = (err: S3Error) => {
+      failure ??= err;
+      reject(err);
+    };
+    const done = new Promise<void>((resolveDone, rejectDone) => {
+      parser.on('close', () => {
+        if (!file && !failure) fail(new S3Error('IncorrectNumberOfFilesInPostRequest'));
+        resolveDone();
+      });
+      parser.on('error', () => {
+        const err = new S3Error('MalformedPOSTRequest');
+        file?.stream.destroy(err);
+        fail(err);
+        rejectDone(err);
+      });
+    });
+    done.catch(() => undefined);
+    parser.on('field', (name, value, info) => {
+      if (file) return; // after the file: ignored
+      bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+      if (bytes > MAX_POST_FIELDS_BYTES || info.valueTruncated) return fail(new S3Error('MaxPostPreDataLengthExceededError'));
+      const key = name.toLowerCase();
+      if (!fields.has(key)) fields.set(key, value);
+    });
+    parser.on('file', (name, stream, info) => {
+      if (file || name.toLowerCase() !== 'file' || failure) {
+        stream.resume();
+        if (file && name.toLowerCase() === 'file') fail(new S3Error('IncorrectNumberOfFilesInPostRequest'));
+        return;
+      }
+      file = { stream, filename: info.filename ?? '' };
+      resolve({ fields, file, done });
+    });
+    parser.on('filesLimit', () => fail(new S3Error('IncorrectNumberOfFilesInPostRequest')));
+    ctx.req.pipe(parser);
+  });
+}
+
+function storedHeaders(fields: FormFields): StoredHeaders {
+  const out: StoredHeaders = {};
+  for (const name of ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'] as const) {
+    const v = fields.get(name);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+function userMetadata(fields: FormFields): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of fields) if (name.startsWith('x-amz-meta-')) out[name.slice('x-amz-meta-'.length)] = value;
+  return out;
+}
+
+function tagsFrom(fields: FormFields): Record<string, string> {
+  const text = fields.get('tagging');
+  if (text === undefined) return {};
+  const doc = parseXml(text, 'Tagging');
+  const tags: Record<string, string> = {};
+  const list = ((doc.TagSet as Record<string, unknown> | undefined)?.Tag as unknown[] | undefined) ?? [];
+  for (const t of list) {
+    const e = t as Record<string, unknown>;
+    const key = xmlText(e.Key);
+    if (key === undefined) throw new S3Error('MalformedXML');
+    tags[key] = xmlText(e.Value) ?? '';
+  }
+  validateTags(tags);
+  return tags;
+}
+
+/** The redirect URL with bucket, key and etag appended, as S3 builds it. */
+function redirectTo(target: string, bucket: string, key: string, etag: string): string {
+  const params = new URLSearchParams({ bucket, key, etag });
+  return `${target}${target.includes('?') ? '&' : '?'}${params.toString()}`;
+}
+
+export async function PostObject(ctx: S3Context): Promise<S3Response> {
+  const contentType = header(ctx.req, 'content-type') ?? '';
+  if (!/^multipart\/form-data/i.test(contentType)) {
+    throw new S3Error('PreconditionFailed', 'Bucket POST must be of the enclosure-type multipart/form-data', { Condition: 'Bucket POST must be of the enclosure-type multipart/form-data' });
+  }
+  const { fields, file, done } = await readForm(ctx);
+  try {
+    const result = await upload(ctx, fields, file);
+    await done;
+    return result;
+  } catch (err) {
+    file.stream.resume();
+    throw err;
+  }
+}
+
+async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePart): Promise<S3Response> {
+  const rawKey = fields.get('key');
+  if (rawKey === undefined) throw new S3Error('InvalidArgument', 'Bucket POST must contain a field named \'key\'.  If it is specified, please check the order of the fields.', { ArgumentName: 'key', ArgumentValue: '' });
+  const signed = await ctx.verifyForm(fields);
+  const resolved = await ctx.admit(signed?.principal ?? null);
+  const bucket = resolved.row;
+  let range: { min: number; max: number } | undefined;
+  if (signed) range = checkPostPolicy(parsePostPolicy(signed.policy), fields, bucket.name, ctx.now());
+  const key = rawKey.replace(/\$\{filename\}/g, file.filename);
+  if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
+  if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError');
+
+  const aclText = fields.get('acl');
+  const acl = aclText === undefined ? null : parseCannedAcl(aclText);
+  if (acl) ctx.services.buckets.checkAcl(resolved, acl);
+  const storageClass = fields.get('x-amz-storage-class') ?? 'STANDARD';
+  if (!STORAGE_CLASSES.includes(storageClass)) throw new S3Error('InvalidStorageClass', undefined, { StorageClassRequested: storageClass });
+  const present = CHECKSUM_ALGORITHMS.filter((alg) => fields.has(checksumHeader(alg)));
+  if (present.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  const algorithm = present[0];
+  const checksum = algorithm ? fields.get(checksumHeader(algorithm))! : undefined;
+  if (algorithm && !validateChecksumValue(algorithm, checksum!)) throw new S3Error('InvalidRequest', `Value for ${checksumHeader(algorithm)} header is invalid.`);
+  const tags = tagsFrom(fields);
+
+  const digest = new BodyDigest({
+    checksumAlgorithm: algorithm,
+    maxSize: Math.min(ctx.limits.maxObjectSize, range?.max ?? Infinity),
+    expect: { checksum: checksum === undefined ? undefined : () => checksum, minSize: range?.min, md5Base64: fields.get('content-md5') },
+  });
+  file.stream.on('error', (err) => digest.destroy(err));
+  // The blob store reads the digest and sees its error; without a reader left it must not go uncaught.
+  digest.on('error', () => undefined);
+  // busboy marks a file cut short by a broken form as truncated only at its end: treat as malformed.
+  file.stream.pipe(digest);
+  const row = await ctx.services.objects.putObject(
+    { bucket, key, headers: storedHeaders(fields), userMetadata: userMetadata(fields), tags, storageClass, condition: { kind: 'none' }, acl: acl === 'private' ? null : acl },
+    digest,
+    algorithm,
+  );
+
+  const location = `/${encodeURIComponent(bucket.name)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
+  if (redirect) return { status: 303, headers: { Location: redirectTo(redirect, bucket.name, key, row.etag), ETag: row.etag } };
+  const status = fields.get('success_action_status');
+  const headers = { ETag: row.etag, Location: location };
+  if (status === '201') {
+    return { status: 201, headers, xml: { root: 'PostResponse', value: { Location: location, Bucket: bucket.name, Key: key, ETag: row.etag } } };
+  }
+  return { status: status === '200' ? 200 : 204, headers };
+}

@@ -1,0 +1,177 @@
+import { createHmac } from 'node:crypto';
+import { S3Error } from '../s3/errors.js';
+import { checkState, signatureMismatch, signaturesEqual } from './credential-state.js';
+import { percentDecode, queryDecode, uriEncode } from './uri-encode.js';
+import type { Authenticated, SignedRequest, VerifyOptions } from './authenticate.js';
+
+// Signature Version 2 (AWS's legacy HMAC-SHA1 scheme), in the Authorization header
+// (`AWS AKID:signature`) and in query strings (AWSAccessKeyId, Signature, Expires): what boto3's
+// default generate_presigned_url, AWS CLI v1's `s3 presign` and `s3cmd signurl` produce. It yields
+// the same Authenticated principal as SigV4, so every token check is shared.
+
+/** Sub-resources that are part of the canonicalized resource, as AWS's SigV2 documentation lists them. */
+const SIGNED_SUBRESOURCES = new Set([
+  'accelerate', 'acl', 'analytics', 'cors', 'delete', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold',
+  'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'partNumber',
+  'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
+  'select-type', 'tagging', 'torrent', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
+  'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'response-content-language',
+  'response-content-type', 'response-expires',
+]);
+
+const MAX_SKEW_MS = 15 * 60 * 1000;
+
+/** HMAC-SHA1 of the string to sign, base64: the SigV2 signature. */
+export function signV2(secret: string, stringToSign: string): string {
+  return createHmac('sha1', secret).update(stringToSign, 'utf8').digest('base64');
+}
+
+/**
+ * CanonicalizedResource: `/bucket` for a virtual-hosted request, the path as sent, then the signed
+ * sub-resources sorted by name (values decoded, as the documentation says).
+ */
+export function canonicalResourceV2(path: string, rawQuery: string, hostBucket: string | null): string {
+  const subs: [string, string | null][] = [];
+  for (const part of rawQuery ? rawQuery.split('&') : []) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = queryDecode(eq < 0 ? part : part.slice(0, eq));
+    if (!SIGNED_SUBRESOURCES.has(name)) continue;
+    subs.push([name, eq < 0 ? null : queryDecode(part.slice(eq + 1))]);
+  }
+  subs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const query = subs.map(([k, v]) => (v === null || v === '' ? k : `${k}=${v}`)).join('&');
+  return `${hostBucket ? `/${hostBucket}` : ''}${path || '/'}${query ? `?${query}` : ''}`;
+}
+
+/** CanonicalizedAmzHeaders: x-amz-* names lower-cased and sorted, repeated values joined with ','. */
+export function canonicalAmzHeaders(rawHeaders: readonly string[], except?: string): string {
+  const values = new Map<string, string[]>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    if (!name.startsWith('x-amz-') || name === except) continue;
+    const list = values.get(name) ?? [];
+    list.push(rawHeaders[i + 1].trim().replace(/\s*\r?\n\s*/g, ' '));
+    values.set(name, list);
+  }
+  return [...values.keys()].sort().map((name) => `${name}:${values.get(name)!.join(',')}\n`).join('');
+}
+
+export interface StringToSignV2Parts {
+  method: string;
+  contentMd5: string;
+  contentType: string;
+  /** The Date header, or the Expires parameter of a presigned URL ('' when x-amz-date is signed instead). */
+  date: string;
+  amzHeaders: string;
+  resource: string;
+}
+
+export function stringToSignV2(p: StringToSignV2Parts): string {
+  return `${p.method}\n${p.contentMd5}\n${p.contentType}\n${p.date}\n${p.amzHeaders}${p.resource}`;
+}
+
+function header(req: SignedRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The path as sent, and (when different) as AWS's encoding would write it: clients differ. */
+function pathVariants(rawPath: string): string[] {
+  const encoded = uriEncode(percentDecode(rawPath), true);
+  return encoded === rawPath ? [rawPath] : [rawPath, encoded];
+}
+
+async function verify(
+  req: SignedRequest,
+  opts: VerifyOptions,
+  accessKeyId: string,
+  provided: string,
+  /** (Date line, CanonicalizedAmzHeaders) pairs to try: clients place x-amz-date differently. */
+  variants: [string, string][],
+): Promise<Authenticated['principal']> {
+  const resolved = await opts.lookup.lookup(accessKeyId);
+  if (!resolved) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
+  let first = '';
+  for (const path of pathVariants(req.rawPath)) {
+    for (const [date, amzHeaders] of variants) {
+      const sts = stringToSignV2({
+        method: req.method,
+        contentMd5: header(req, 'content-md5') ?? '',
+        contentType: header(req, 'content-type') ?? '',
+        date,
+        amzHeaders,
+        resource: canonicalResourceV2(path, req.rawQuery, req.hostBucket ?? null),
+      });
+      if (!first) first = sts;
+      for (const secret of resolved.secrets) {
+        if (signaturesEqual(signV2(secret, sts), provided)) {
+          checkState(resolved, accessKeyId);
+          return resolved.principal;
+        }
+      }
+    }
+  }
+  throw signatureMismatch(accessKeyId, provided, first, '');
+}
+
+/** `Authorization: AWS AKID:signature`. */
+export async function fromHeaderV2(req: SignedRequest, auth: string, opts: VerifyOptions): Promise<Authenticated> {
+  const value = auth.slice('AWS '.length).trim();
+  const colon = value.lastIndexOf(':');
+  if (colon <= 0 || colon === value.length - 1) {
+    throw new S3Error('InvalidArgument', 'AWS authorization header is invalid.  Expected AwsAccessKeyId:signature', { ArgumentName: 'Authorization', ArgumentValue: auth });
+  }
+  const accessKeyId = value.slice(0, colon);
+  const provided = value.slice(colon + 1);
+  const amzDate = header(req, 'x-amz-date');
+  const dateText = amzDate ?? header(req, 'date');
+  const date = dateText ? parseHttpDate(dateText) : null;
+  if (!date) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+  if (Math.abs(opts.now.getTime() - date.getTime()) > MAX_SKEW_MS) {
+    throw new S3Error('RequestTimeTooSkewed', undefined, {
+      RequestTime: dateText!,
+      ServerTime: opts.now.toISOString(),
+      MaxAllowedSkewMilliseconds: String(MAX_SKEW_MS),
+    });
+  }
+  // x-amz-date takes precedence over Date. AWS's documentation shows it both ways: signed among the
+  // amz headers with an empty Date line, and as the Date line itself; clients follow either.
+  const dateHeader = header(req, 'date') ?? '';
+  const amzHeaders = canonicalAmzHeaders(req.rawHeaders);
+  const variants: [string, string][] = amzDate === undefined
+    ? [[dateHeader, amzHeaders]]
+    : [['', amzHeaders], [amzDate, canonicalAmzHeaders(req.rawHeaders, 'x-amz-date')], [dateHeader, amzHeaders]];
+  const principal = await verify(req, opts, accessKeyId, provided, variants);
+  return { principal, presigned: false, payload: { kind: 'unsigned' } };
+}
+
+/** Query-string authentication: AWSAccessKeyId, Signature and Expires (seconds since the epoch). */
+export async function fromQueryV2(req: SignedRequest, params: ReadonlyMap<string, string>, opts: VerifyOptions): Promise<Authenticated> {
+  const accessKeyId = params.get('AWSAccessKeyId');
+  const expiresText = params.get('Expires');
+  // A '+' sent unescaped reads as a space after form decoding; a base64 signature has no spaces.
+  const provided = params.get('Signature')?.replace(/ /g, '+');
+  if (!accessKeyId || !provided || expiresText === undefined) {
+    throw new S3Error('AccessDenied', 'Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters');
+  }
+  if (!/^\d+$/.test(expiresText)) throw new S3Error('AccessDenied', 'Invalid date (should be seconds since epoch): ' + expiresText);
+  const expiresAt = new Date(Number(expiresText) * 1000);
+  if (opts.now.getTime() > expiresAt.getTime()) {
+    throw new S3Error('AccessDenied', 'Request has expired', { Expires: expiresAt.toISOString(), ServerTime: opts.now.toISOString() });
+  }
+  const principal = await verify(req, opts, accessKeyId, provided, [[expiresText, canonicalAmzHeaders(req.rawHeaders)]]);
+  return { principal, presigned: true, payload: { kind: 'unsigned' }, expiresAt };
+}
+
+/** RFC 1123 dates (what SigV2 clients send), and ISO 8601 basic (x-amz-date in SigV4 style). */
+export function parseHttpDate(text: string): Date | null {
+  const iso = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+  const d = iso ? new Date(Date.UTC(+iso[1], +iso[2] - 1, +iso[3], +iso[4], +iso[5], +iso[6])) : new Date(text);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** A POST form's SigV2 policy signature: base64 HMAC-SHA1 of the base64 policy document. */
+export function policySignatureV2(secret: string, policyBase64: string): string {
+  return signV2(secret, policyBase64);
+}

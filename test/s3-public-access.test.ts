@@ -1,0 +1,392 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { describe, test } from 'node:test';
+import {
+  CreateBucketCommand,
+  DeleteBucketCorsCommand,
+  DeletePublicAccessBlockCommand,
+  GetBucketAclCommand,
+  GetBucketCorsCommand,
+  GetObjectAclCommand,
+  GetObjectTaggingCommand,
+  GetPublicAccessBlockCommand,
+  HeadObjectCommand,
+  PutBucketAclCommand,
+  PutBucketCorsCommand,
+  PutBucketOwnershipControlsCommand,
+  PutBucketPolicyCommand,
+  PutObjectAclCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+} from '@aws-sdk/client-s3';
+import { s3Error } from './helpers/s3.js';
+import { ROOT_KEY, startTestServer, useS3Server } from './helpers/server.js';
+import { blobFiles, raw, signedHeaders, xmlField } from './helpers/raw-s3.js';
+import { formData, postPolicyFields } from './helpers/post-form.js';
+import { issue } from './helpers/tokens.js';
+import { signV2 } from '../src/sigv4/sigv2.js';
+import { crc32 } from 'node:zlib';
+
+function crc32Base64(text: string): string {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(crc32(text) >>> 0);
+  return out.toString('base64');
+}
+
+// Bucket configuration and anonymous access over HTTP: bad input gets AWS's codes and stores
+// nothing (policies, CORS XML, ACL grants, POST forms), anonymous callers get what policies and
+// ACLs open and 404/403 as S3 answers them, CORS preflights, SigV2 over raw HTTP, Expect.
+
+const ctx = useS3Server('pub');
+const anon = (method: string, path: string, headers: Record<string, string> = {}, body?: string) =>
+  fetch(`${ctx.server.url}${path}`, { method, headers, body });
+
+async function codeOf(res: Response): Promise<string | undefined> {
+  return xmlField(await res.text(), 'Code');
+}
+
+async function absent(bucket: string, key: string): Promise<void> {
+  const err = await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+  assert.equal(err.$metadata.httpStatusCode, 404, `${key} must not exist`);
+}
+
+describe('bucket policies', () => {
+  test('malformed policies are MalformedPolicy (400) and leave no policy behind', async () => {
+    const bucket = await ctx.newBucket('badpol');
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    for (const policy of ['{"Statement": [', 'not json', '{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other-bucket/*"}]}', '{"Statement":[{"Effect":"Allow","Principal":{"Service":"x"},"Action":"s3:GetObject","Resource":"*"}]}']) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { policy: '' }, body: policy });
+      assert.equal(res.status, 400, policy);
+      assert.equal(xmlField(res.text, 'Code'), 'MalformedPolicy', policy);
+    }
+    const get = await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query: { policy: '' } });
+    assert.equal(xmlField(get.text, 'Code'), 'NoSuchBucketPolicy');
+  });
+
+  test('a Deny in the policy narrows a token; it never widens one', async () => {
+    const bucket = await ctx.newBucket('deny');
+    const writer = await issue(ctx.server, { permission: 'object-rw', bucketScope: [bucket] });
+    const reader = await issue(ctx.server, { permission: 'object-ro', bucketScope: [bucket] });
+    await ctx.s3.send(new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: JSON.stringify({
+        Statement: [
+          { Effect: 'Deny', Principal: { AWS: `arn:aws:iam::${ctx.server.bootstrap.projectId}:user/${writer.credentials.accessKeyId}` }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/locked/*` },
+          { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ctx.server.bootstrap.projectId}:root` }, Action: 's3:*', Resource: `arn:aws:s3:::${bucket}/*` },
+        ],
+      }),
+    }));
+    assert.equal((await s3Error(writer.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'locked/a', Body: 'x' })))).name, 'AccessDenied');
+    await absent(bucket, 'locked/a');
+    await writer.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'open/a', Body: 'x' }));
+    assert.equal((await s3Error(reader.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'open/b', Body: 'x' })))).name, 'AccessDenied');
+  });
+
+  test('anonymous: 404 NoSuchBucket for a missing bucket, 403 otherwise unless the bucket opens it', async () => {
+    const bucket = await ctx.newBucket('anon');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'hidden' }));
+    assert.equal((await anon('GET', `/${bucket}-missing/k`)).status, 404);
+    assert.equal((await anon('GET', `/${bucket}/k`)).status, 403);
+    assert.equal((await anon('GET', `/${bucket}/missing`)).status, 403);
+    assert.equal((await anon('GET', '/')).status, 403);
+    // A policy that opens listing and reading: a missing key is then 404 NoSuchKey, as in S3.
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    await ctx.s3.send(new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }] }),
+    }));
+    const got = await anon('GET', `/${bucket}/k`);
+    assert.equal(got.status, 200);
+    assert.equal(await got.text(), 'hidden');
+    const missing = await anon('GET', `/${bucket}/missing`);
+    assert.equal(missing.status, 404);
+    assert.equal(await codeOf(missing), 'NoSuchKey');
+    const list = await anon('GET', `/${bucket}?list-type=2`);
+    assert.equal(list.status, 200);
+    assert.match(await list.text(), /<Key>k<\/Key>/);
+    const put = await anon('PUT', `/${bucket}/anon-write`, {}, 'x');
+    assert.equal(put.status, 403);
+    await absent(bucket, 'anon-write');
+  });
+});
+
+describe('ACLs', () => {
+  test('with BucketOwnerEnforced (the default) a public ACL is AccessControlListNotSupported; private is accepted', async () => {
+    const bucket = await ctx.newBucket('enforced');
+    assert.equal((await s3Error(ctx.s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' })))).name, 'AccessControlListNotSupported');
+    await ctx.s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'private' }));
+    assert.equal((await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', ACL: 'public-read' })))).name, 'AccessControlListNotSupported');
+    await absent(bucket, 'k');
+  });
+
+  test('public-read-write on a bucket lets anonymous callers list and write; grants map onto canned ACLs', async () => {
+    const bucket = await ctx.newBucket('prw');
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }] } }));
+    await ctx.s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read-write' }));
+    const acl = await ctx.s3.send(new GetBucketAclCommand({ Bucket: bucket }));
+    assert.deepEqual(acl.Grants?.map((g) => [g.Grantee?.Type, g.Grantee?.URI ?? g.Grantee?.ID, g.Permission]), [
+      ['CanonicalUser', ctx.server.bootstrap.projectId, 'FULL_CONTROL'],
+      ['Group', 'http://acs.amazonaws.com/groups/global/AllUsers', 'READ'],
+      ['Group', 'http://acs.amazonaws.com/groups/global/AllUsers', 'WRITE'],
+    ]);
+    assert.equal((await anon('PUT', `/${bucket}/dropbox.txt`, {}, 'anonymous upload')).status, 200);
+    assert.equal((await anon('GET', `/${bucket}?list-type=2`)).status, 200);
+    // The object itself is private: listing is open, reading it is not.
+    assert.equal((await anon('GET', `/${bucket}/dropbox.txt`)).status, 403);
+    // Grant headers naming the AllUsers group READ are public-read.
+    const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { acl: '' }, headers: { 'x-amz-grant-read': 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal((await anon('PUT', `/${bucket}/second.txt`, {}, 'x')).status, 403);
+  });
+
+  test('grants that name unknown users are 400 as in S3, and change nothing', async () => {
+    const bucket = await ctx.newBucket('grants');
+    const cases: [Record<string, string>, string][] = [
+      [{ 'x-amz-grant-read': 'id="0123456789abcdef"' }, 'InvalidArgument'],
+      [{ 'x-amz-grant-read': 'emailAddress="someone@example.com"' }, 'UnresolvableGrantByEmailAddress'],
+    ];
+    for (const [headers, code] of cases) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { acl: '' }, headers });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(xmlField(res.text, 'Code'), code);
+    }
+    const doc = `<AccessControlPolicy><Owner><ID>${ctx.server.bootstrap.projectId}</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>someone-else</ID></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>`;
+    const xml = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { acl: '' }, body: doc });
+    assert.equal(xml.status, 400);
+    const acl = await ctx.s3.send(new GetBucketAclCommand({ Bucket: bucket }));
+    assert.equal(acl.Grants?.length, 1, 'still only the owner');
+  });
+
+  test('an object ACL round-trips through PutObjectAcl / GetObjectAcl', async () => {
+    const bucket = await ctx.newBucket('objacl');
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] } }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    assert.equal((await anon('GET', `/${bucket}/k`)).status, 403);
+    await ctx.s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'k', ACL: 'public-read' }));
+    const acl = await ctx.s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'k' }));
+    assert.ok(acl.Grants?.some((g) => g.Grantee?.URI?.endsWith('/AllUsers') && g.Permission === 'READ'));
+    assert.equal((await anon('GET', `/${bucket}/k`)).status, 200);
+    // IgnorePublicAcls turns it off again without touching the ACL.
+    await ctx.s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'k', ACL: 'private' }));
+    assert.equal((await anon('GET', `/${bucket}/k`)).status, 403);
+  });
+
+  test('the public access block defaults to blocking everything, as AWS since 2023', async () => {
+    const bucket = await ctx.newBucket('pab');
+    const pab = await ctx.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
+    assert.deepEqual(pab.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    assert.equal((await s3Error(ctx.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket })))).name, 'NoSuchPublicAccessBlockConfiguration');
+  });
+});
+
+describe('CORS configuration and preflight', () => {
+  test('malformed or invalid CORS XML is refused and stores nothing', async () => {
+    const bucket = await ctx.newBucket('badcors');
+    const cases: [string, string][] = [
+      ['<CORSConfiguration><CORSRule>', 'MalformedXML'],
+      ['<CORSConfiguration></CORSConfiguration>', 'MalformedXML'],
+      ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>', 'InvalidRequest'],
+      ['<CORSConfiguration><CORSRule><AllowedOrigin>*.*.example</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>', 'InvalidRequest'],
+    ];
+    for (const [body, code] of cases) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { cors: '' }, body });
+      assert.equal(res.status, 400, body);
+      assert.equal(xmlField(res.text, 'Code'), code, body);
+    }
+    assert.equal((await s3Error(ctx.s3.send(new GetBucketCorsCommand({ Bucket: bucket })))).name, 'NoSuchCORSConfiguration');
+  });
+
+  test('preflight: rules decide; missing headers are BadRequest; no rules or no match is 403 AccessForbidden', async () => {
+    const bucket = await ctx.newBucket('preflight');
+    const preflight = (headers: Record<string, string>) => anon('OPTIONS', `/${bucket}/k`, headers);
+    let res = await preflight({ Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET' });
+    assert.equal(res.status, 403);
+    assert.equal(await codeOf(res), 'AccessForbidden');
+    await ctx.s3.send(new PutBucketCorsCommand({
+      Bucket: bucket,
+      CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['https://*.example'], AllowedMethods: ['GET', 'PUT'], AllowedHeaders: ['x-amz-*', 'content-type'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 300 }] },
+    }));
+    res = await preflight({ Origin: 'https://app.example', 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'Content-Type, X-Amz-Date' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.equal(res.headers.get('access-control-allow-methods'), 'GET, PUT');
+    assert.equal(res.headers.get('access-control-allow-headers'), 'content-type, x-amz-date');
+    assert.equal(res.headers.get('access-control-max-age'), '300');
+    for (const [headers, status, code] of [
+      [{ Origin: 'https://evil.test', 'Access-Control-Request-Method': 'GET' }, 403, 'AccessForbidden'],
+      [{ Origin: 'https://app.example', 'Access-Control-Request-Method': 'DELETE' }, 403, 'AccessForbidden'],
+      [{ Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization' }, 403, 'AccessForbidden'],
+      [{ 'Access-Control-Request-Method': 'GET' }, 400, 'BadRequest'],
+      [{ Origin: 'https://app.example' }, 400, 'BadRequest'],
+    ] as const) {
+      const r = await preflight(headers);
+      assert.equal(r.status, status, JSON.stringify(headers));
+      assert.equal(await codeOf(r), code);
+    }
+    // Actual requests carry the headers for a matching Origin only.
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    const signed = await signedHeaders(ctx.server, { method: 'GET', path: `/${bucket}/k`, headers: { origin: 'https://app.example' } });
+    const actual = await fetch(`${ctx.server.url}/${bucket}/k`, { headers: signed });
+    assert.equal(actual.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.equal(actual.headers.get('access-control-expose-headers'), 'ETag');
+    await ctx.s3.send(new DeleteBucketCorsCommand({ Bucket: bucket }));
+    res = await preflight({ Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET' });
+    assert.equal(res.status, 403);
+  });
+
+  test('the console\'s own routes answer OPTIONS themselves, untouched by bucket rules', async () => {
+    const res = await anon('OPTIONS', '/api/v1/projects', { Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET' });
+    assert.notEqual(await codeOf(res.clone()), 'AccessForbidden');
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+  });
+});
+
+describe('POST object (browser forms)', () => {
+  const post = (bucket: string, fields: Record<string, string>, file: string | Buffer = 'form body', filename = 'a.txt') =>
+    fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: formData(fields, file, filename) });
+
+  test('SigV4 and SigV2 policies upload; ${filename}, metadata, checksum and success_action_redirect apply', async () => {
+    const bucket = await ctx.newBucket('post');
+    const v4 = postPolicyFields({ bucket, key: 'v4/${filename}', credentials: ROOT_KEY, fields: { 'Content-Type': 'text/plain', 'x-amz-meta-color': 'blue', success_action_redirect: 'https://app.example/done?x=1' }, conditions: [['starts-with', '$key', 'v4/']] });
+    const res = await fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: formData(v4, 'four', 'name with space.txt'), redirect: 'manual' });
+    assert.equal(res.status, 303, await res.clone().text());
+    const location = new URL(res.headers.get('location')!);
+    assert.equal(location.searchParams.get('key'), 'v4/name with space.txt');
+    assert.equal(location.searchParams.get('x'), '1');
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'v4/name with space.txt' }));
+    assert.equal(head.ContentType, 'text/plain');
+    assert.deepEqual(head.Metadata, { color: 'blue' });
+    const v2 = await post(bucket, postPolicyFields({ bucket, key: 'v2.txt', credentials: ROOT_KEY, version: 'v2', fields: { 'x-amz-checksum-crc32': crc32Base64('body') } }), 'body');
+    assert.equal(v2.status, 204, await v2.clone().text());
+    const bad = await post(bucket, postPolicyFields({ bucket, key: 'crc.txt', credentials: ROOT_KEY, fields: { 'x-amz-checksum-crc32': 'AAAAAA==' } }), 'body');
+    assert.equal(bad.status, 400);
+    assert.equal(await codeOf(bad), 'BadDigest');
+    await absent(bucket, 'crc.txt');
+  });
+
+  test('conditions not met are 403 naming the condition; limits and malformed forms get AWS codes; nothing is stored', async () => {
+    const bucket = await ctx.newBucket('postbad');
+    const before = await blobFiles(ctx.server);
+    const cases: [string, Record<string, string>, string | Buffer, number, string, RegExp?][] = [
+      ['wrong key', { ...postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }), key: 'other.txt' }, 'x', 403, 'AccessDenied', /Policy Condition failed: \["eq","\$key","ok.txt"\]/],
+      ['extra field', { ...postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }), 'x-amz-meta-sneaky': '1' }, 'x', 403, 'AccessDenied', /Extra input fields: x-amz-meta-sneaky/],
+      ['expired', postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY, expiresInSeconds: -10 }), 'x', 403, 'AccessDenied', /Policy expired/],
+      ['too large', postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY, conditions: [['content-length-range', 0, 4]] }), '12345', 400, 'EntityTooLarge'],
+      ['too small', postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY, conditions: [['content-length-range', 10, 20]] }), '123', 400, 'EntityTooSmall'],
+      ['bad signature', { ...postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }), 'x-amz-signature': '0'.repeat(64) }, 'x', 403, 'SignatureDoesNotMatch'],
+      ['policy not JSON', { ...postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }), policy: Buffer.from('nope').toString('base64') }, 'x', 403, 'SignatureDoesNotMatch'],
+      ['oversize fields', { ...postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }), 'x-ignore-padding': 'p'.repeat(21 * 1024) }, 'x', 400, 'MaxPostPreDataLengthExceededError'],
+      ['anonymous on a private bucket', { key: 'ok.txt' }, 'x', 403, 'AccessDenied'],
+      ['no key', { ...postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }), key: '' }, 'x', 403, 'AccessDenied'],
+    ];
+    for (const [name, fields, file, status, code, message] of cases) {
+      const res = await post(bucket, fields, file);
+      const text = await res.text();
+      assert.equal(res.status, status, `${name}: ${text}`);
+      assert.equal(xmlField(text, 'Code'), code, name);
+      if (message) assert.match((xmlField(text, 'Message') ?? '').replace(/&quot;/g, '"'), message, name);
+    }
+    // No file part, and a body that is not multipart/form-data.
+    const noFile = new FormData();
+    for (const [k, v] of Object.entries(postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }))) noFile.append(k, v);
+    const res = await fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: noFile });
+    assert.equal(res.status, 400);
+    assert.equal(await codeOf(res), 'IncorrectNumberOfFilesInPostRequest');
+    const plain = await anon('POST', `/${bucket}`, { 'content-type': 'text/plain' }, 'hello');
+    assert.equal(plain.status, 412);
+    await absent(bucket, 'ok.txt');
+    await absent(bucket, 'other.txt');
+    assert.deepEqual(await blobFiles(ctx.server), before, 'no blob left behind');
+  });
+});
+
+describe('SigV2 over raw HTTP', () => {
+  test('a header-signed PUT and GET work; a wrong signature is 403 SignatureDoesNotMatch and stores nothing', async () => {
+    const bucket = await ctx.newBucket('v2hdr');
+    const date = new Date().toUTCString();
+    const sign = (method: string, key: string, type = '') => `AWS ${ROOT_KEY.accessKeyId}:${signV2(ROOT_KEY.secretAccessKey, `${method}\n\n${type}\n${date}\n/${bucket}/${key}`)}`;
+    const put = await anon('PUT', `/${bucket}/k`, { Date: date, 'Content-Type': 'text/plain', Authorization: sign('PUT', 'k', 'text/plain') }, 'via sigv2');
+    assert.equal(put.status, 200, await put.clone().text());
+    const get = await anon('GET', `/${bucket}/k`, { Date: date, Authorization: sign('GET', 'k') });
+    assert.equal(await get.text(), 'via sigv2');
+    const bad = await anon('PUT', `/${bucket}/bad`, { Date: date, Authorization: sign('PUT', 'other') }, 'x');
+    assert.equal(bad.status, 403);
+    assert.equal(await codeOf(bad), 'SignatureDoesNotMatch');
+    await absent(bucket, 'bad');
+  });
+
+  test('a server started with SigV2 off refuses it with InvalidRequest naming AWS4-HMAC-SHA256', async () => {
+    const strict = await startTestServer({ sigv2: false });
+    try {
+      const date = new Date().toUTCString();
+      const auth = `AWS ${ROOT_KEY.accessKeyId}:${signV2(ROOT_KEY.secretAccessKey, `GET\n\n\n${date}\n/`)}`;
+      const res = await fetch(`${strict.url}/`, { headers: { Date: date, Authorization: auth } });
+      assert.equal(res.status, 400);
+      const text = await res.text();
+      assert.equal(xmlField(text, 'Code'), 'InvalidRequest');
+      assert.match(text, /AWS4-HMAC-SHA256/);
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  test('an expired SigV2 URL is 403 AccessDenied', async () => {
+    const bucket = await ctx.newBucket('v2exp');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    const expires = Math.floor(Date.now() / 1000) - 5;
+    const sig = signV2(ROOT_KEY.secretAccessKey, `GET\n\n\n${expires}\n/${bucket}/k`);
+    const res = await anon('GET', `/${bucket}/k?AWSAccessKeyId=${ROOT_KEY.accessKeyId}&Expires=${expires}&Signature=${encodeURIComponent(sig)}`);
+    assert.equal(res.status, 403);
+    assert.match(await res.text(), /<Code>AccessDenied<\/Code><Message>Request has expired/);
+  });
+});
+
+describe('protocol details s3-tests checks', () => {
+  test('Expect: 100-continue is answered only after authentication; a refused upload gets its error instead', async () => {
+    const bucket = await ctx.newBucket('expect');
+    const exchange = (headers: Record<string, string>) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(ctx.server.port, '127.0.0.1');
+        let text = '';
+        socket.on('data', (c) => {
+          text += c.toString('latin1');
+          if (/\r\n\r\n/.test(text)) {
+            socket.destroy();
+            resolve(text.split('\r\n')[0]);
+          }
+        });
+        socket.on('error', reject);
+        socket.write(`PUT /${bucket}/k HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+      });
+    const good = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, payloadHash: 'UNSIGNED-PAYLOAD' });
+    assert.match(await exchange(good), /^HTTP\/1\.1 100 Continue/);
+    const wrong = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, payloadHash: 'UNSIGNED-PAYLOAD', sign: { accessKeyId: ROOT_KEY.accessKeyId, secretAccessKey: 'wrong' } });
+    assert.match(await exchange(wrong), /^HTTP\/1\.1 403 /);
+    assert.match(await exchange({ host: `127.0.0.1:${ctx.server.port}` }), /^HTTP\/1\.1 403 /, 'anonymous, private bucket');
+  });
+
+  test('an Expect value other than 100-continue is 417 Expectation Failed and stores nothing', async () => {
+    const bucket = await ctx.newBucket('badexpect');
+    const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, headers: { expect: 'something-else' }, body: 'x' });
+    assert.equal(res.status, 417);
+    await absent(bucket, 'k');
+  });
+
+  test('tags come back sorted by key', async () => {
+    const bucket = await ctx.newBucket('tags');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: { TagSet: [{ Key: 'zeta', Value: '1' }, { Key: 'alpha', Value: '2' }, { Key: 'Mid', Value: '3' }] } }));
+    const tags = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k' }));
+    assert.deepEqual(tags.TagSet?.map((t) => t.Key), ['Mid', 'alpha', 'zeta']);
+  });
+
+  test('CreateBucket with x-amz-acl public-read under the default ownership is InvalidBucketAclWithObjectOwnership and creates nothing', async () => {
+    const name = ctx.bucketName('aclcreate');
+    assert.equal((await s3Error(ctx.s3.send(new CreateBucketCommand({ Bucket: name, ACL: 'public-read' })))).name, 'InvalidBucketAclWithObjectOwnership');
+    const head = await raw(ctx.server, { method: 'HEAD', path: `/${name}` });
+    assert.equal(head.status, 404);
+  });
+});
