@@ -78,6 +78,7 @@ export class LifecycleWorker {
   }
 
   start(): void {
+    this.stopping = false;
     const tick = () => {
       this.timer = undefined;
       if (this.stopping) return;
@@ -161,14 +162,14 @@ export class LifecycleWorker {
         if (!next) return null;
         Object.assign(cursor, finished(cursor), { bucketId: next.bucket.id, projectId: next.bucket.projectId, bucketName: next.bucket.name, bucketDone: false });
       }
-      // The full row (with its versioning state), as requests read it, and its rules as they are now.
-      const bucket = await meta.getBucket(cursor.projectId!, cursor.bucketName!);
-      const value = bucket && bucket.id === cursor.bucketId ? (await meta.getBucketSettings(bucket.id)).lifecycle : undefined;
-      if (!bucket || value === undefined) {
+      // The row with its settings (versioning state, rules as they are now), as requests read it.
+      const found = await meta.getBucketWithSettings(cursor.projectId!, cursor.bucketName!);
+      const value = found && found.bucket.id === cursor.bucketId ? found.settings.lifecycle : undefined;
+      if (!found || value === undefined) {
         cursor.bucketDone = true;
         continue;
       }
-      return { bucket, config: JSON.parse(value) as LifecycleConfig };
+      return { bucket: { ...found.bucket, settings: found.settings }, config: JSON.parse(value) as LifecycleConfig };
     }
   }
 
