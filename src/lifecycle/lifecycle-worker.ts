@@ -60,7 +60,13 @@ export interface PassReport {
 }
 
 const DEFAULT_BATCH = 500;
-const LEASE_MS = 60_000;
+/**
+ * How long a lease lasts without renewal (each batch renews it): a node that dies mid-pass holds
+ * up the next holder this long at most. Short when passes are frequent (tests), a minute at most.
+ */
+function leaseMs(intervalMs: number): number {
+  return Math.max(5_000, Math.min(60_000, intervalMs * 10));
+}
 
 export class LifecycleWorker {
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
@@ -112,7 +118,7 @@ export class LifecycleWorker {
   }
 
   private leaseUntil(): Date {
-    return new Date(Date.now() + LEASE_MS);
+    return new Date(Date.now() + leaseMs(this.opts.intervalMs));
   }
 
   private async pass(): Promise<PassReport | null> {
