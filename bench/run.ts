@@ -11,7 +11,7 @@
 //   --large-size-gib N     size of the single PUT (default 5; 0 skips it)
 //   --multipart-size-gib N size of the multipart upload (default 10; 0 skips it)
 //   --targets a,b          subset of skep,s3rver,ceiling
-//   --scenarios a,b        subset of put-small,get-small,list,put-large,get-large
+//   --scenarios a,b        subset of put-small,put-versioned,get-small,list,put-large,get-large
 //   --quick                fewer operations, one round (a smoke run)
 //   --rounds N             rounds per scenario and target (default 3; the best is reported)
 //   --cpu-prof             write V8 CPU profiles of skep and s3rver and print where the time goes
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
           if (!cfg.scenarios.has(id)) continue;
           for (const runner of order) {
             const name = runner.target.name;
-            if (dead.has(name)) continue;
+            if (dead.has(name) || !runner.supports(id)) continue;
             try {
               const r = await runner.phase(id, round);
               if (r.error) failures.push(`${name} ${id} round ${round}: ${r.error}`);
