@@ -2,16 +2,18 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { authorize } from '../auth/authorize.js';
 import type { BucketProtection } from '../objects/bucket-config.js';
+import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import type { Actor } from '../objects/actor.js';
 import type { LifecycleRule } from '../lifecycle/rules.js';
 import { clientAddress, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
 import { BucketParams, errorResponses, json, jsonBody, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 
-// A bucket's data-protection settings through the REST API: versioning, Object Lock default
-// retention, lifecycle rules, default encryption. The same service (and audit) as S3's
-// ?versioning, ?object-lock, ?lifecycle and ?encryption; reading needs ReadBucketConfig
-// (admin tokens, owners), changing WriteBucketConfig (admin-rw, owners).
+// A bucket's settings through the REST API: versioning, Object Lock default retention,
+// lifecycle rules and default encryption to read and change (the same service as S3's
+// ?versioning, ?object-lock, ?lifecycle and ?encryption), and its CORS rules and policy to read
+// (they are changed through S3). Reading needs ReadBucketConfig (admin tokens, owners), changing
+// WriteBucketConfig (admin-rw, owners).
 
 export const VersioningSchema = z.enum(['Disabled', 'Enabled', 'Suspended']).openapi({
   description: 'Disabled: never enabled (every object is its only, "null", version).',
@@ -56,6 +58,20 @@ const BucketSettingsSchema = z
     objectLock: z.object({ enabled: z.boolean(), defaultRetention: DefaultRetentionSchema.nullable() }),
     lifecycle: z.object({ rules: z.array(LifecycleRuleSchema) }).nullable(),
     encryption: z.object({ algorithm: z.literal('AES256') }).nullable().openapi({ description: 'Default encryption of new objects (SSE-S3); null: none.' }),
+    cors: z
+      .array(
+        z.object({
+          id: z.string().optional(),
+          allowedOrigins: z.array(z.string()),
+          allowedMethods: z.array(z.string()),
+          allowedHeaders: z.array(z.string()),
+          exposeHeaders: z.array(z.string()),
+          maxAgeSeconds: z.number().int().optional(),
+        }),
+      )
+      .nullable()
+      .openapi({ description: 'CORS rules (set through S3 PutBucketCors); null: none.' }),
+    policy: z.string().nullable().openapi({ description: 'The bucket policy document (set through S3 PutBucketPolicy); null: none.' }),
   })
   .openapi('BucketSettings');
 
@@ -132,12 +148,14 @@ const deleteEncryption = createRoute({
   responses: settingResponses,
 });
 
-function view(p: BucketProtection) {
+function view(p: BucketProtection, access: ResolvedBucket | null) {
   return {
     versioning: p.versioning === 'Unversioned' ? ('Disabled' as const) : p.versioning,
     objectLock: { enabled: !!p.objectLock, defaultRetention: p.objectLock?.defaultRetention ?? null },
     lifecycle: p.lifecycle,
     encryption: p.encryption && { algorithm: p.encryption.algorithm },
+    cors: access?.cors ?? null,
+    policy: access?.access.policy?.text ?? null,
   };
 }
 
@@ -156,12 +174,12 @@ export function registerBucketSettings(app: ApiApp, deps: ApiDeps): void {
   };
   const settingsOf = async (c: Context<ApiEnv>, projectId: string, name: string) => {
     const row = await deps.objects.requireBucket(projectId, name);
-    return c.json(view(await deps.protection.get(row)), 200);
+    return c.json(view(await deps.protection.get(row), await deps.buckets.resolve(projectId, name)), 200);
   };
 
   app.openapi(getSettings, async (c) => {
     const { row } = await bucketFor(c, false);
-    return c.json(view(await deps.protection.get(row)), 200);
+    return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putVersioning, async (c) => {

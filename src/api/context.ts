@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import type { ObjectService } from '../objects/object-service.js';
 import type { MultipartService } from '../objects/multipart-service.js';
 import type { DataProtectionService } from '../buckets/data-protection-service.js';
+import type { BucketConfigService } from '../buckets/bucket-config-service.js';
 import type { ObjectLockService } from '../objects/object-lock-service.js';
 import type { TokenService } from '../credentials/token-service.js';
 import type { ProjectService } from '../projects/project-service.js';
@@ -18,6 +19,7 @@ export interface ApiDeps {
   meta: MetadataStore;
   objects: ObjectService;
   multipart: MultipartService;
+  buckets: BucketConfigService;
   protection: DataProtectionService;
   objectLock: ObjectLockService;
   tokens: TokenService;

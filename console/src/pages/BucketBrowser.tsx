@@ -16,7 +16,7 @@ import {
   Tooltip,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconArrowLeft, IconDownload, IconFile, IconFolder, IconTrash, IconUpload, IconCircleCheck, IconAlertCircle } from '@tabler/icons-react';
+import { IconArrowLeft, IconDownload, IconFile, IconFolder, IconTrash, IconUpload, IconCircleCheck, IconAlertCircle, IconHistory, IconSettings } from '@tabler/icons-react';
 import { api, ApiError, errorMessage, type ObjectEntry } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { LoadError } from '../components/LoadError';
@@ -25,6 +25,7 @@ import { TableSkeleton } from './BucketsPage';
 import { formatBytes, formatDateTime } from '../format';
 import { useLinkProps, type Route } from '../router';
 import { useSession } from '../session';
+import { ObjectVersions } from './ObjectVersions';
 
 interface Listing {
   prefixes: string[];
@@ -54,6 +55,8 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
   const [load, setLoad] = useState<Load>({ state: 'loading' });
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [deleting, setDeleting] = useState<ObjectEntry | null>(null);
+  const [versionsOf, setVersionsOf] = useState<string | null>(null);
+  const settingsLink = useLinkProps({ name: 'bucket-settings', projectId: project.id, bucket });
   const [dragging, setDragging] = useState(false);
   const resetRef = useRef<() => void>(null);
 
@@ -153,7 +156,14 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
           </Group>
         }
         description={prefix ? <>Folder <code>{prefix}</code> in bucket {bucket}</> : 'Objects in this bucket, grouped into folders by "/" in their keys. Drop files here to upload.'}
-        actions={uploadButton}
+        actions={
+          <>
+            <Button component="a" {...settingsLink} variant="default" leftSection={<IconSettings size={18} />} data-testid="bucket-settings-link">
+              Settings
+            </Button>
+            {uploadButton}
+          </>
+        }
       />
 
       {uploads.length > 0 && <UploadList uploads={uploads} onClear={() => setUploads((u) => u.filter((x) => x.state === 'uploading'))} />}
@@ -187,7 +197,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
                       <Table.Th>Name</Table.Th>
                       <Table.Th ta="right">Size</Table.Th>
                       <Table.Th>Last modified</Table.Th>
-                      <Table.Th w={96} aria-label="Actions" />
+                      <Table.Th w={128} aria-label="Actions" />
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
@@ -195,7 +205,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
                       <FolderRow key={p} projectId={project.id} bucket={bucket} prefix={p} name={p.slice(prefix.length)} />
                     ))}
                     {load.data.items.map((o) => (
-                      <ObjectRow key={o.key} entry={o} name={o.key.slice(prefix.length)} href={api.objectContentUrl(project.id, bucket, o.key)} onDelete={() => setDeleting(o)} />
+                      <ObjectRow key={o.key} entry={o} name={o.key.slice(prefix.length)} href={api.objectContentUrl(project.id, bucket, o.key)} onDelete={() => setDeleting(o)} onVersions={() => setVersionsOf(o.key)} />
                     ))}
                   </Table.Tbody>
                 </Table>
@@ -220,6 +230,8 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
         </Paper>
       )}
 
+      {versionsOf && <ObjectVersions projectId={project.id} bucket={bucket} objectKey={versionsOf} onClose={() => setVersionsOf(null)} onChanged={() => void reload()} />}
+
       {deleting && (
         <ConfirmModal
           opened
@@ -234,7 +246,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
           }}
         >
           <Text size="sm" style={{ overflowWrap: 'anywhere' }}>
-            <code>{deleting.key}</code> ({formatBytes(deleting.size)}) will be removed from <b>{bucket}</b>. This cannot be undone.
+            <code>{deleting.key}</code> ({formatBytes(deleting.size)}) will be removed from <b>{bucket}</b>. If the bucket keeps versions, it stays as an older version; otherwise this cannot be undone.
           </Text>
         </ConfirmModal>
       )}
@@ -290,7 +302,7 @@ function FolderRow({ projectId, bucket, prefix, name }: { projectId: string; buc
   );
 }
 
-function ObjectRow({ entry, name, href, onDelete }: { entry: ObjectEntry; name: string; href: string; onDelete: () => void }) {
+function ObjectRow({ entry, name, href, onDelete, onVersions }: { entry: ObjectEntry; name: string; href: string; onDelete: () => void; onVersions: () => void }) {
   return (
     <Table.Tr data-testid="object-row" data-key={entry.key}>
       <Table.Td>
@@ -308,6 +320,11 @@ function ObjectRow({ entry, name, href, onDelete }: { entry: ObjectEntry; name: 
           <Tooltip label="Download" withArrow>
             <ActionIcon component="a" href={href} download={lastSegment(entry.key)} variant="subtle" color="gray" aria-label={`Download ${entry.key}`}>
               <IconDownload size={18} />
+            </ActionIcon>
+          </Tooltip>
+          <Tooltip label="Versions" withArrow>
+            <ActionIcon variant="subtle" color="gray" onClick={onVersions} aria-label={`Versions of ${entry.key}`}>
+              <IconHistory size={18} />
             </ActionIcon>
           </Tooltip>
           <Tooltip label="Delete" withArrow>
