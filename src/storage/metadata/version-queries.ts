@@ -382,26 +382,8 @@ export async function listVersions(db: Db, bucketId: string, q: ListVersionsQuer
   const remaining = q.limit - out.length;
   if (remaining <= 0) return out;
 
-  const bounds: KeyBound[] = [];
-  if (q.from !== undefined) bounds.push({ key: q.from, inclusive: true });
-  if (q.keyMarker !== undefined) bounds.push({ key: q.keyMarker, inclusive: false });
-  const lower = tightestLowerBound([q.prefix ? { key: q.prefix, inclusive: true } : undefined, ...bounds]);
-  const upper = q.prefix ? prefixSuccessor(q.prefix) : null;
-
-  let currents = db.selectFrom('objects').selectAll().where('bucket_id', '=', bucketId);
-  let stored = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId);
-  if (lower) {
-    currents = currents.where('key', lower.inclusive ? '>=' : '>', lower.key);
-    stored = stored.where('key', lower.inclusive ? '>=' : '>', lower.key);
-  }
-  if (upper !== null) {
-    currents = currents.where('key', '<', upper);
-    stored = stored.where('key', '<', upper);
-  }
-  const [a, b] = await Promise.all([
-    currents.orderBy('key').limit(remaining).execute(),
-    stored.orderBy('key').orderBy('seq', 'desc').limit(remaining).execute(),
-  ]);
+  const [currents, stored] = versionRangeQueries(db, bucketId, q, remaining);
+  const [a, b] = await Promise.all([currents.execute(), stored.execute()]);
   let i = 0;
   let j = 0;
   let lastKey: string | undefined;
@@ -415,6 +397,29 @@ export async function listVersions(db: Db, bucketId: string, q: ListVersionsQuer
     lastKey = key;
   }
   return out;
+}
+
+/**
+ * The two index range reads of a ListObjectVersions page (the current objects, the stored
+ * versions), each at most `limit` rows in listing order; exported so a test can check their plans.
+ */
+export function versionRangeQueries(db: Db, bucketId: string, q: ListVersionsQuery, limit: number) {
+  const bounds: KeyBound[] = [];
+  if (q.from !== undefined) bounds.push({ key: q.from, inclusive: true });
+  if (q.keyMarker !== undefined) bounds.push({ key: q.keyMarker, inclusive: false });
+  const lower = tightestLowerBound([q.prefix ? { key: q.prefix, inclusive: true } : undefined, ...bounds]);
+  const upper = q.prefix ? prefixSuccessor(q.prefix) : null;
+  let currents = db.selectFrom('objects').selectAll().where('bucket_id', '=', bucketId);
+  let stored = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId);
+  if (lower) {
+    currents = currents.where('key', lower.inclusive ? '>=' : '>', lower.key);
+    stored = stored.where('key', lower.inclusive ? '>=' : '>', lower.key);
+  }
+  if (upper !== null) {
+    currents = currents.where('key', '<', upper);
+    stored = stored.where('key', '<', upper);
+  }
+  return [currents.orderBy('key').limit(limit), stored.orderBy('key').orderBy('seq', 'desc').limit(limit)] as const;
 }
 
 // ---- per-version changes ----

@@ -107,6 +107,20 @@ export function versionsContract(open: () => Promise<MetadataStore>): void {
         assert.equal(await s.deleteBucket(b.id), 'deleted');
       }));
 
+    test('a conditional delete marker goes in only in front of the current version it expects', () =>
+      withBucket(async (s, b) => {
+        const v1 = version(b.id, 'k', 1);
+        await s.putObject(v1, { kind: 'none' }, 'enabled');
+        const v2 = version(b.id, 'k', 2);
+        await s.putObject(v2, { kind: 'none' }, 'enabled');
+        const isV1 = (cur: ObjectVersionRow | null) => cur?.versionId === v1.versionId;
+        assert.deepEqual(await s.putDeleteMarker({ bucketId: b.id, key: 'k', versionId: 'dm1', lastModified: at(3) }, 'enabled', allow, isV1), { ok: false, reason: 'changed' });
+        assert.deepEqual(ids(await s.listObjectVersions(b.id, { prefix: '', limit: 10 })), [v2.versionId, v1.versionId], 'nothing changed');
+        const isV2 = (cur: ObjectVersionRow | null) => cur?.versionId === v2.versionId;
+        assert.ok((await s.putDeleteMarker({ bucketId: b.id, key: 'k', versionId: 'dm2', lastModified: at(4) }, 'enabled', allow, isV2)).ok);
+        assert.deepEqual(await s.putDeleteMarker({ bucketId: b.id, key: 'k', versionId: 'dm3', lastModified: at(5) }, 'enabled', allow, isV2), { ok: false, reason: 'changed' }, 'a marker is current now');
+      }));
+
     test('a version the guard refuses is neither deleted nor replaced', () =>
       withBucket(async (s, b) => {
         const v1 = version(b.id, 'k', 1);
