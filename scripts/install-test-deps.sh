@@ -2,7 +2,8 @@
 # Installs what the test suite needs and is safe to run again (`npm run test:setup`):
 #   - Debian packages for the external-client tests: awscli (AWS CLI v2 at /usr/bin/aws), rclone,
 #     s3cmd, python3-boto3 (boto3 for /usr/bin/python3) and curl, each only when missing;
-#   - node_modules through `npm ci`, when it is missing or older than package-lock.json.
+#   - node_modules through `npm ci`, when it is missing or older than package-lock.json;
+#   - Node.js 24 from the npm registry's `node` package, for the test command's smoke group.
 # With CI=true every failure is fatal; elsewhere a step that cannot run (say, not root) warns and
 # the client tests that need it skip with a message.
 set -uo pipefail
@@ -67,6 +68,15 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci || fail 'npm ci failed'
 else
   log 'node_modules is up to date'
+fi
+
+# --- Node.js 24 for the smoke group ----------------------------------------------------------------
+# `npm test` also runs a smoke group on Node.js 24, taken from the npm registry's `node` package
+# into .cache/node-lts/24 (scripts/node-lts.mjs; nodejs.org is not needed).
+if node scripts/node-lts.mjs 24 >/dev/null; then
+  log "Node.js 24 for the smoke group: $(node scripts/node-lts.mjs 24)"
+else
+  fail 'could not install Node.js 24 from the npm registry (npm install node@24)'
 fi
 
 # --- What the client tests will find -----------------------------------------------------------

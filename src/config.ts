@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { AddressSet } from './net/client-address.js';
 
 // Server configuration from flags, then environment variables, then defaults.
 
@@ -32,6 +33,10 @@ export interface ServerConfig {
   lifecycleDayMs?: number;
   /** Lifecycle worker: versions or uploads handled per batch (default 500). */
   lifecycleBatch?: number;
+  /** Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client. */
+  trustedProxies?: string[];
+  /** Audit events older than this many days are deleted (default 365); 0 keeps them for ever. */
+  auditRetentionDays?: number;
 }
 
 export const SERVE_OPTIONS = {
@@ -46,6 +51,8 @@ export const SERVE_OPTIONS = {
   'tls-key': { type: 'string' },
   'log-level': { type: 'string' },
   'lifecycle-interval': { type: 'string' },
+  'trusted-proxy': { type: 'string', multiple: true },
+  'audit-retention-days': { type: 'string' },
 } as const;
 
 /** A positive number of seconds from a flag or variable, in ms; undefined when not given. */
@@ -71,6 +78,15 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
   const sigv2Env = env.SKEP_SIGV2?.trim().toLowerCase();
   if (sigv2Env !== undefined && !['on', 'off', 'true', 'false', '1', '0', ''].includes(sigv2Env)) throw new Error(`SKEP_SIGV2 must be on or off, not ${env.SKEP_SIGV2}`);
   const projectDomain = (values['project-domain'] ?? env.SKEP_PROJECT_DOMAIN)?.trim().toLowerCase().replace(/^\.+|\.+$/g, '');
+  const proxies = values['trusted-proxy'] ?? (env.SKEP_TRUSTED_PROXIES ? env.SKEP_TRUSTED_PROXIES.split(',') : []);
+  const trustedProxies = proxies.map((p) => p.trim()).filter(Boolean);
+  // Checked now, so a typo stops start-up with a message instead of trusting nothing silently.
+  new AddressSet(trustedProxies);
+  const retentionText = values['audit-retention-days'] ?? env.SKEP_AUDIT_RETENTION_DAYS;
+  const auditRetentionDays = retentionText === undefined ? undefined : Number(retentionText);
+  if (auditRetentionDays !== undefined && (!Number.isInteger(auditRetentionDays) || auditRetentionDays < 0)) {
+    throw new Error(`invalid --audit-retention-days: ${retentionText} (a whole number of days; 0 keeps events for ever)`);
+  }
   return {
     projectDomain: projectDomain || undefined,
     sigv2: values['no-sigv2'] ? false : !['off', 'false', '0'].includes(sigv2Env ?? ''),
@@ -88,6 +104,8 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     lifecycleIntervalMs: secondsSetting(values['lifecycle-interval'] ?? env.SKEP_LIFECYCLE_INTERVAL, '--lifecycle-interval (SKEP_LIFECYCLE_INTERVAL)'),
     lifecycleDayMs: secondsSetting(env.SKEP_LIFECYCLE_DAY_SECONDS, 'SKEP_LIFECYCLE_DAY_SECONDS'),
     lifecycleBatch: env.SKEP_LIFECYCLE_BATCH === undefined ? undefined : positiveInteger(env.SKEP_LIFECYCLE_BATCH, 'SKEP_LIFECYCLE_BATCH'),
+    trustedProxies,
+    auditRetentionDays,
   };
 }
 

@@ -18,6 +18,8 @@ import { createConsoleHandler, isConsoleRequest } from './console/console-handle
 import { createApiHandler, isApiRequest } from './api/app.js';
 import { addressFromHost } from './s3/endpoint.js';
 import { LifecycleWorker } from './lifecycle/lifecycle-worker.js';
+import { clientAddressResolver } from './net/client-address.js';
+import { DEFAULT_AUDIT_RETENTION_DAYS } from './audit/audit-service.js';
 
 // Wiring: opens the stores in the data folder, builds the services and serves HTTP(S).
 
@@ -44,6 +46,7 @@ const USE_FLUSH_INTERVAL_MS = 10_000;
 const USAGE_FLUSH_INTERVAL_MS = 5_000;
 /** Lifecycle rules are applied by a pass at this interval, unless configured. */
 const LIFECYCLE_INTERVAL_MS = 60 * 60 * 1000;
+const HSTS = 'max-age=31536000';
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const services = await openServices(config.dataDir, { masterKey: config.masterKey, clock: config.clock, log });
@@ -53,8 +56,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   if (admin) boot.admin = admin;
 
   const projectDomains = config.projectDomain ? [config.projectDomain] : [];
+  const clientAddress = clientAddressResolver(config.trustedProxies ?? []);
   const handleS3 = createS3Handler({
-    services: { objects, multipart, buckets: services.buckets, protection: services.protection, objectLock: services.objectLock },
+    services: { objects, multipart, buckets: services.buckets, bucketConfig: services.bucketConfig, protection: services.protection, objectLock: services.objectLock },
+    clientAddress,
     credentials: tokens,
     region: config.region,
     baseDomains: config.baseDomains,
@@ -62,7 +67,6 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     // Unsigned requests on a host that names no project reach the default project's public buckets.
     defaultProject: () => boot.projectId,
     sigv2: config.sigv2 !== false,
-    tls: !!config.tls,
     clock: config.clock,
     log,
     usage: (e) => services.usage.record(e),
@@ -74,6 +78,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     tls: !!config.tls,
     fallbackUrl: () => url,
     projectDomain: config.projectDomain,
+    clientAddress,
     clock: config.clock,
     log,
   });
@@ -85,6 +90,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     });
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // Under TLS, browsers are told to keep to HTTPS for this host (console sessions, presigned URLs).
+    if (config.tls) res.setHeader('Strict-Transport-Security', HSTS);
     // A Host that names a bucket (<bucket>.<domain>) or a project is always S3: there the path is
     // an object key (or a bucket), and keys such as api/v1/... or console/... belong to the bucket.
     const address = addressFromHost(req.headers.host, config.baseDomains, projectDomains);
@@ -147,11 +154,19 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     log.warn({ err }, 'could not record the endpoint for the CLI'),
   );
 
+  const retentionDays = config.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS;
   const sweep = () =>
-    objects.sweepOrphans(ORPHAN_MIN_AGE_MS).then(
-      (n) => n > 0 && log.info({ removed: n }, 'removed orphan blobs'),
-      (err) => log.warn({ err }, 'orphan sweep failed'),
-    );
+    Promise.all([
+      objects.sweepOrphans(ORPHAN_MIN_AGE_MS).then(
+        (n) => n > 0 && log.info({ removed: n }, 'removed orphan blobs'),
+        (err) => log.warn({ err }, 'orphan sweep failed'),
+      ),
+      retentionDays > 0 &&
+        services.audit.prune(retentionDays).then(
+          (n) => n > 0 && log.info({ removed: n, retentionDays }, 'removed audit events past their retention'),
+          (err) => log.warn({ err }, 'audit pruning failed'),
+        ),
+    ]);
   void sweep();
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
   timer.unref();
@@ -164,7 +179,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const lifecycle = new LifecycleWorker({
     meta,
     objects,
-    audit: (e) => tokens.audit(e),
+    audit: services.audit,
     log,
     clock: config.clock,
     intervalMs: config.lifecycleIntervalMs ?? LIFECYCLE_INTERVAL_MS,

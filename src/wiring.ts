@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openSqliteStore } from './storage/metadata/sqlite-store.js';
@@ -16,6 +15,11 @@ import { DataKeys } from './objects/sse.js';
 import { ObjectLockService } from './objects/object-lock-service.js';
 import { BucketConfigService } from './buckets/bucket-config-service.js';
 import { DataProtectionService } from './buckets/data-protection-service.js';
+import { AuditService } from './audit/audit-service.js';
+import { BucketService } from './buckets/bucket-service.js';
+import { MemoryLimiterState, RateLimiter, type LimiterState } from './limits/rate-limiter.js';
+import { FAILURE_AUDITS_PER_MINUTE } from './credentials/token-service.js';
+import { secureDataFolder } from './storage/data-folder.js';
 
 // Opens a data folder: the metadata database, the blob folder, the master key, and the services
 // over them. Shared by `skep serve` and the operator CLI (which may run beside the server).
@@ -25,10 +29,14 @@ export interface Services {
   blobs: BlobStore;
   objects: ObjectService;
   multipart: MultipartService;
-  buckets: BucketConfigService;
   protection: DataProtectionService;
   objectLock: ObjectLockService;
   tokens: TokenService;
+  buckets: BucketService;
+  bucketConfig: BucketConfigService;
+  audit: AuditService;
+  /** Where rate limits count (sign-in failures, audited authentication failures). */
+  limits: LimiterState;
   projects: ProjectService;
   users: UserService;
   usage: UsageService;
@@ -39,7 +47,7 @@ export async function openServices(
   dataDir: string,
   opts: { masterKey?: string; clock: () => Date; log: Logger },
 ): Promise<Services> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await secureDataFolder(dataDir, opts.log);
   const meta = await openSqliteStore(join(dataDir, 'metadata.sqlite'));
   // Checked before anything else opens: a wrong master key must stop start-up, not fail requests.
   const box = await openSecretBox(dataDir, opts.masterKey, meta).catch(async (err: unknown) => {
@@ -47,22 +55,27 @@ export async function openServices(
     throw err;
   });
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
-  const tokens = new TokenService(meta, box, opts.clock);
-  const audit = (e: Parameters<TokenService['audit']>[0]) => tokens.audit(e);
-  const buckets = new BucketConfigService(meta, opts.clock);
+  const audit = new AuditService(meta, opts.clock);
+  const limits: LimiterState = new MemoryLimiterState();
+  const tokens = new TokenService(meta, box, audit, new RateLimiter(limits, 'auth-failure-audit', FAILURE_AUDITS_PER_MINUTE, 60_000), opts.clock);
   const objects = new ObjectService(meta, blobs, opts.log, new DataKeys(box), audit, opts.clock);
+  const multipart = new MultipartService(objects);
   const usage = new UsageService(meta, opts.clock, opts.log);
+  const buckets = new BucketService(meta, objects, multipart, audit, opts.clock);
   return {
     meta,
     blobs,
     objects,
-    multipart: new MultipartService(objects),
-    buckets,
+    multipart,
     protection: new DataProtectionService(buckets),
     objectLock: new ObjectLockService(objects, audit, opts.clock),
     tokens,
-    projects: new ProjectService(meta, (e) => tokens.audit(e)),
-    users: new UserService(meta, (e) => tokens.audit(e), opts.clock),
+    buckets,
+    bucketConfig: new BucketConfigService(meta, buckets),
+    audit,
+    limits,
+    projects: new ProjectService(meta, audit),
+    users: new UserService(meta, audit, limits, opts.clock),
     usage,
     async close() {
       await tokens.flushUses();

@@ -300,7 +300,7 @@ describe('REST API: presigned URLs', () => {
     const consoleTokens = (await server.tokens.list(p)).filter((t) => t.name === 'console:admin@localhost');
     assert.equal(consoleTokens.length, 1, 'one console token, reused');
     const ct = consoleTokens[0];
-    assert.equal(ct.createdBy, 'console');
+    assert.equal(ct.createdBy, `user:${owner.email}`);
     assert.equal(ct.permission, 'admin-rw');
     assert.equal(ct.bucketScope, null);
     assert.ok(Math.abs(Date.parse(ct.expiresAt!) - (Date.now() + 7 * 86_400_000)) < 60_000);

@@ -11,7 +11,10 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 // The contract in docs/rest-api.md, written out: method and path under /api/v1.
 const CONTRACT = [
   'POST /session', 'GET /session', 'DELETE /session',
-  'GET /projects', 'POST /projects', 'GET /projects/{projectId}',
+  'POST /session/password',
+  'GET /projects', 'POST /projects', 'GET /projects/{projectId}', 'PATCH /projects/{projectId}',
+  'GET /projects/{projectId}/members', 'POST /projects/{projectId}/members',
+  'PATCH /projects/{projectId}/members/{userId}', 'DELETE /projects/{projectId}/members/{userId}',
   'GET /projects/{projectId}/buckets', 'POST /projects/{projectId}/buckets',
   'GET /projects/{projectId}/buckets/{bucket}', 'DELETE /projects/{projectId}/buckets/{bucket}',
   'GET /projects/{projectId}/buckets/{bucket}/objects', 'DELETE /projects/{projectId}/buckets/{bucket}/objects',
@@ -27,7 +30,8 @@ const CONTRACT = [
   'POST /projects/{projectId}/tokens/{tokenId}/disable', 'POST /projects/{projectId}/tokens/{tokenId}/enable',
   'POST /projects/{projectId}/tokens/{tokenId}/revoke', 'POST /projects/{projectId}/tokens/{tokenId}/confirm-rotation',
   'POST /projects/{projectId}/tokens/{tokenId}/rotate',
-  'GET /projects/{projectId}/usage', 'GET /projects/{projectId}/audit', 'GET /openapi.json', 'GET /problems/{slug}',
+  'GET /projects/{projectId}/usage', 'GET /projects/{projectId}/audit', 'GET /projects/{projectId}/audit/export',
+  'GET /openapi.json', 'GET /problems/{slug}',
 ];
 
 /** The routes anyone may call (security: []). */
@@ -112,7 +116,7 @@ describe('REST API: OpenAPI document', () => {
   });
 
   test('every problem type in the problem table resolves to its description; others are 404', async () => {
-    assert.deepEqual([...PROBLEM_SLUGS].sort(), ['conflict', 'csrf', 'forbidden', 'internal', 'not-found', 'rate-limited', 'unauthenticated', 'validation']);
+    assert.deepEqual([...PROBLEM_SLUGS].sort(), ['conflict', 'csrf', 'forbidden', 'internal', 'limit-exceeded', 'not-found', 'rate-limited', 'storage-full', 'unauthenticated', 'validation']);
     for (const slug of PROBLEM_SLUGS) {
       const type = problem(slug, 'x').type;
       const res = await fetch(new URL(type, `${server.url}/api/v1/projects`));

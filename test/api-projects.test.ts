@@ -49,8 +49,8 @@ describe('REST API: projects', () => {
     const theirs = await call(server, 'GET', '/projects', { as: { session: other } });
     assert.deepEqual(theirs.body.items.map((p: { id: string; role: string }) => [p.id, p.role]), [[projectId, 'member']]);
     assert.ok(isProblem(await call(server, 'GET', `/projects/${r.body.id}`, { as: { session: other } }), 403, 'forbidden'));
-    const audit = await server.tokens.listAudit({ projectId: r.body.id, limit: 10 });
-    assert.ok(audit.some((a) => a.action === 'project.created' && a.actor === 'admin@localhost'));
+    const audit = await server.services.audit.list({ projectId: r.body.id, limit: 10 });
+    assert.ok(audit.some((a) => a.action === 'project.created' && a.actor === 'user:admin@localhost'));
   });
 
   test('POST /projects: bearer tokens may not (403); the CSRF header is required (403); the body is validated', async () => {

@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
+import { sqliteDriver } from '../src/storage/metadata/sqlite-driver.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { adminSession, call, isProblem, problemText, rootBearer, signIn } from './helpers/api.js';
 import { skep } from './helpers/tokens.js';
+
+const BetterSqlite3 = sqliteDriver();
 
 // POST/GET/DELETE /api/v1/session: sign-in, cookies, CSRF, expiry, the sign-in rate limit, the
 // first console user, and what is (not) stored about passwords and sessions.
@@ -135,10 +137,10 @@ describe('REST API: session', () => {
     } finally {
       server.shiftClock(-(5 * 60_000 + 1000));
     }
-    const audit = await server.tokens.listAudit({ limit: 200 });
-    assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.actor === 'limited@example.com' && a.detail === 'rate-limited'));
+    const audit = await server.services.audit.list({ limit: 200 });
+    assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.actor === 'user:limited@example.com' && a.detail === 'rate-limited'));
     assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.detail === 'wrong password'));
-    assert.ok(audit.some((a) => a.action === 'user.signed-in' && a.actor === 'admin@localhost'));
+    assert.ok(audit.some((a) => a.action === 'user.signed-in' && a.actor === 'user:admin@localhost'));
     assert.ok(audit.some((a) => a.action === 'user.created' && a.detail === 'admin@localhost' && a.actor === 'bootstrap'));
   });
 
@@ -202,8 +204,8 @@ describe('REST API: sign-in limit per client address (password spraying)', () =>
     } finally {
       server.shiftClock(-(5 * 60_000 + 1000));
     }
-    const audit = await server.tokens.listAudit({ limit: 100 });
-    assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.actor === 'victim-99@example.com' && a.detail === 'rate-limited'));
+    const audit = await server.services.audit.list({ limit: 100 });
+    assert.ok(audit.some((a) => a.action === 'user.sign-in-failed' && a.actor === 'user:victim-99@example.com' && a.detail === 'rate-limited'));
   });
 
   test('a successful sign-in does not reset the address count', async () => {

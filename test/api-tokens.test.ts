@@ -37,7 +37,7 @@ describe('REST API: tokens', () => {
     assert.equal(r.status, 201, problemText(r));
     assert.deepEqual(Object.keys(r.body).sort(), ['credentials', 'endpoint', 'region', 'snippets', 'token']);
     assert.deepEqual(Object.keys(r.body.token).sort(), TOKEN_VIEW_KEYS);
-    assert.equal(r.body.token.createdBy, 'admin@localhost');
+    assert.equal(r.body.token.createdBy, 'user:admin@localhost');
     assert.equal(r.body.token.permissionLabel, 'Object Read & Write');
     assert.deepEqual(r.body.token.bucketScope, ['one']);
     assert.equal(r.body.endpoint, server.url);
@@ -176,13 +176,53 @@ describe('REST API: tokens', () => {
     assert.ok(isProblem(await call(server, 'POST', path(`/${id}/rotate`), { as }), 409, 'conflict'));
     assert.ok(isProblem(await call(server, 'POST', path(`/nope/revoke`), { as }), 404, 'not-found'));
 
-    const audit = await server.tokens.listAudit({ tokenId: id, limit: 20 });
+    const audit = await server.services.audit.list({ tokenId: id, limit: 20 });
     // (auth.failed events for the disabled and confirmed-away credentials come in between)
     assert.deepEqual(
       audit.filter((a) => a.action.startsWith('token.')).map((a) => a.action).reverse(),
       ['token.created', 'token.disabled', 'token.enabled', 'token.rotated', 'token.rotation-confirmed', 'token.rotated', 'token.revoked'],
     );
-    assert.ok(audit.filter((a) => a.action.startsWith('token.')).every((a) => a.actor === 'admin@localhost'));
+    assert.ok(audit.filter((a) => a.action.startsWith('token.')).every((a) => a.actor === 'user:admin@localhost'));
+  });
+
+  test('a bearer token cannot create a token that outlives it: 422 naming the limit; its default shrinks to fit', async () => {
+    const parent = await bearerToken(server, { permission: 'admin-rw', expiresInDays: 1 });
+    const create = (json: Record<string, unknown>) =>
+      call(server, 'POST', path(), { as: parent.as, json: { name: 'child', permission: 'object-ro', bucketScope: null, ...json } });
+    const long = await create({ expiresInDays: 365 });
+    assert.ok(isProblem(long, 422, 'limit-exceeded', 'expiresInDays'), problemText(long));
+    assert.match(long.body.detail, new RegExp(`expires at ${parent.token.expiresAt}.*cannot create tokens`));
+    assert.ok(isProblem(await create({}), 422, 'limit-exceeded', 'expiresInDays'), 'a 1-day token has less than a day left: none at all');
+    // A 10-day token hands out at most 9 whole days (a moment has passed since it was made).
+    const ten = await bearerToken(server, { permission: 'admin-rw', expiresInDays: 10 });
+    const nine = await call(server, 'POST', path(), { as: ten.as, json: { name: 'c9', permission: 'object-ro', bucketScope: null, expiresInDays: 9 } });
+    assert.equal(nine.status, 201, problemText(nine));
+    const over = await call(server, 'POST', path(), { as: ten.as, json: { name: 'c10', permission: 'object-ro', bucketScope: null, expiresInDays: 10 } });
+    assert.ok(isProblem(over, 422, 'limit-exceeded', 'expiresInDays'));
+    assert.match(over.body.detail, /may last at most 9 days \(asked for 10\)/);
+    const dflt = await call(server, 'POST', path(), { as: ten.as, json: { name: 'cd', permission: 'object-ro', bucketScope: null } });
+    assert.equal(dflt.status, 201, problemText(dflt));
+    assert.ok(Date.parse(dflt.body.token.expiresAt) <= Date.parse(ten.token.expiresAt!));
+    // Created by the token, in the one actor format.
+    assert.equal(dflt.body.token.createdBy, `token:${ten.token.id}`);
+    // A console user has no expiry: the project's limits alone apply.
+    assert.equal((await call(server, 'POST', path(), { as: { session: owner }, json: { name: 'long', permission: 'object-ro', bucketScope: null, expiresInDays: 365 } })).status, 201);
+  });
+
+  test('rotating while a rotation is pending is 409 naming it; the first old secret keeps its grace', async () => {
+    const created = await call(server, 'POST', path(), { as: { session: owner }, json: { name: 'twice', permission: 'object-ro', bucketScope: null, expiresInDays: 5 } });
+    const id = created.body.token.id;
+    const first = await call(server, 'POST', path(`/${id}/rotate`), { as: { session: owner }, json: { graceDays: 30 } });
+    assert.equal(first.status, 200, problemText(first));
+    // The grace ends with the token: 5 days, not 30.
+    assert.equal(first.body.token.rotationDeadline, first.body.token.expiresAt);
+    const second = await call(server, 'POST', path(`/${id}/rotate`), { as: { session: owner } });
+    assert.ok(isProblem(second, 409, 'conflict'), problemText(second));
+    assert.match(second.body.detail, new RegExp(`rotation of this token is pending: its previous secret works until ${first.body.token.rotationDeadline}`));
+    const old = await call(server, 'GET', '/projects', { as: { bearer: created.body.credentials.bearerToken } });
+    assert.equal(old.status, 200, 'the first secret still works');
+    assert.equal((await call(server, 'POST', path(`/${id}/confirm-rotation`), { as: { session: owner } })).status, 200);
+    assert.equal((await call(server, 'POST', path(`/${id}/rotate`), { as: { session: owner } })).status, 200);
   });
 
   test('token ids of another project are not found through this project', async () => {

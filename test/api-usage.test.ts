@@ -75,16 +75,41 @@ describe('REST API: usage', () => {
     const put = await call(server, 'PUT', `/projects/${p}/buckets/quiet/objects/content?key=k`, { as: { session: owner }, raw: 'twelve bytes' });
     assert.equal(put.status, 200);
     assert.equal((await call(server, 'GET', `/projects/${p}/buckets/quiet/objects/content?key=k`, { as: { session: owner } })).status, 200);
-    assert.equal((await call(server, 'GET', `/projects/${p}/buckets/quiet/objects`, { as: { session: owner } })).status, 200);
     const r = await usage({ session: owner }, `?bucket=quiet&token=&from=${today()}&to=${today()}`);
     assert.equal(r.status, 200, problemText(r));
     // `token=` (empty) selects console-session requests.
     const [day] = r.body.days;
     assert.equal(day.requests.write, 1);
     assert.equal(day.requests.read, 1);
-    assert.equal(day.requests.list, 1);
     assert.equal(day.bytesIn, 12);
     assert.equal(day.bytesOut, 12);
+  });
+
+  test("the console's own page loads are not the user's requests; its uploads, downloads and deletes are", async () => {
+    const owner = await adminSession(server);
+    const { as, token } = await bearerToken(server, { permission: 'admin-rw', billing: true });
+    await call(server, 'POST', `/projects/${p}/buckets`, { as, json: { name: 'pages' } });
+    await server.services.usage.flush({ all: true });
+    const counts = async (q: string) => {
+      await server.services.usage.flush({ all: true });
+      const [day] = (await usage({ session: owner }, `?bucket=pages&${q}&from=${today()}&to=${today()}`)).body.days;
+      return day.requests;
+    };
+    const before = { session: await counts('token='), bearer: await counts(`token=${token.id}`) };
+    // What the console fetches to draw its pages, as a signed-in user.
+    for (const path of [`/projects/${p}/buckets`, `/projects/${p}/buckets/pages`, `/projects/${p}/buckets/pages/objects`, `/projects/${p}/usage?bucket=pages`]) {
+      assert.equal((await call(server, 'GET', path, { as: { session: owner } })).status, 200, path);
+    }
+    assert.deepEqual(await counts('token='), before.session, 'page loads are not counted');
+    // The same listing with a bearer token is an API client's request, and counts.
+    assert.equal((await call(server, 'GET', `/projects/${p}/buckets/pages/objects`, { as })).status, 200);
+    assert.equal((await counts(`token=${token.id}`)).list, before.bearer.list + 1);
+    // What the user does through the console counts.
+    await call(server, 'PUT', `/projects/${p}/buckets/pages/objects/content?key=k`, { as: { session: owner }, raw: 'x' });
+    await call(server, 'GET', `/projects/${p}/buckets/pages/objects/content?key=k`, { as: { session: owner } });
+    await call(server, 'DELETE', `/projects/${p}/buckets/pages/objects?key=k`, { as: { session: owner } });
+    const after = await counts('token=');
+    assert.deepEqual([after.write, after.read, after.delete], [before.session.write + 1, before.session.read + 1, before.session.delete + 1]);
   });
 
   test('who may read: members and owners, bearer tokens with billing; not without billing; not other projects', async () => {

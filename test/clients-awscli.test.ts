@@ -66,7 +66,7 @@ for (const generation of GENERATIONS) {
   const avail = availability(`aws (${generation.id})`, generation.path, generation.hint);
   const version = generation.path ? versionOf(generation.path) : undefined;
 
-  describe(`AWS CLI ${generation.id}: ${version ?? 'not installed'}`, { skip: avail.skip, timeout: 100_000 }, () => {
+  describe(`AWS CLI ${generation.id}: ${version ?? 'not installed'}`, { skip: avail.skip }, () => {
     const bucket = `awscli-${generation.id}-${Date.now().toString(36)}`;
     let work: Awaited<ReturnType<typeof tempDir>>;
     let env: NodeJS.ProcessEnv;

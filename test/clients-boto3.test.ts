@@ -115,7 +115,7 @@ after(async () => {
 for (const generation of GENERATIONS) {
   const avail = availability(`python3 with boto3 (${generation.id})`, generation.usable, generation.hint);
 
-  describe(`boto3 ${generation.id}: ${generation.version ?? 'not installed'} (${generation.python ?? 'no python3'})`, { skip: avail.skip, timeout: 100_000 }, () => {
+  describe(`boto3 ${generation.id}: ${generation.version ?? 'not installed'} (${generation.python ?? 'no python3'})`, { skip: avail.skip }, () => {
     const bucket = `boto3-${generation.id}-${Date.now().toString(36)}`;
     const BIG = 12 * MiB + 99;
     let work: Awaited<ReturnType<typeof tempDir>>;
@@ -130,7 +130,8 @@ for (const generation of GENERATIONS) {
       const { stdout } = await run(
         avail.require(),
         ['-c', SCRIPT, server.url, bucket, join(work.path, 'big.bin'), join(work.path, 'down.bin')],
-        { env: awsEnv(home), cwd: work.path },
+        // The script uploads and downloads BIG twice each (single and multipart).
+        { env: awsEnv(home), cwd: work.path, bytes: 4 * BIG },
       );
       out = JSON.parse(stdout.trim().split('\n').pop() ?? '');
     });

@@ -15,7 +15,7 @@ const version = rclonePath ? versionOf(rclonePath, ['version']) : undefined;
 
 const BIG = 21 * MiB + 777;
 
-describe(`rclone: ${version ?? 'not installed'}`, { skip: rclone.skip, timeout: 110_000 }, () => {
+describe(`rclone: ${version ?? 'not installed'}`, { skip: rclone.skip }, () => {
   let server: TestServer;
   let work: Awaited<ReturnType<typeof tempDir>>;
   let env: NodeJS.ProcessEnv;

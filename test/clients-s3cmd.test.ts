@@ -28,7 +28,7 @@ const version = s3cmdPath ? versionOf(s3cmdPath) : undefined;
 
 const BIG = 20 * MiB + 4321;
 
-describe(`s3cmd: ${version ?? 'not installed'}`, { skip: s3cmd.skip, timeout: 110_000 }, () => {
+describe(`s3cmd: ${version ?? 'not installed'}`, { skip: s3cmd.skip }, () => {
   let server: TestServer;
   let work: Awaited<ReturnType<typeof tempDir>>;
   let env: NodeJS.ProcessEnv;

@@ -129,7 +129,7 @@ test('console: bucket settings and object versions', { skip, timeout: 240_000 },
     await ctx.test('the versions of an object: listed newest first, one deleted for good', async () => {
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'report.txt', Body: 'draft one', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000) }));
       // Only that first version is locked: the default retention is taken away before the next ones.
-      await server.services.protection.setObjectLock(await server.objects.requireBucket(projectId, BUCKET), { enabled: true, defaultRetention: null });
+      await server.services.protection.setObjectLock(await server.objects.requireBucket(projectId, BUCKET), { enabled: true, defaultRetention: null }, { actor: 'cli:test' });
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'report.txt', Body: 'draft two, longer' }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'report.txt', Body: 'final' }));
       await page.getByRole('link', { name: BUCKET, exact: true }).click();

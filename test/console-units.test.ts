@@ -48,9 +48,12 @@ test('routes round-trip through their URLs', () => {
 test('sizes and times read the way people say them', () => {
   assert.equal(formatBytes(0), '0 B');
   assert.equal(formatBytes(1023), '1023 B');
-  assert.equal(formatBytes(1536), '1.5 KB');
-  assert.equal(formatBytes(3 * 1024 * 1024), '3 MB');
-  assert.equal(formatBytes(150 * 1024 ** 3), '150 GB');
+  // Powers of 1024 carry the binary prefixes: 1 KiB = 1024 bytes.
+  assert.equal(formatBytes(1536), '1.5 KiB');
+  assert.equal(formatBytes(1024), '1 KiB');
+  assert.equal(formatBytes(3 * 1024 * 1024), '3 MiB');
+  assert.equal(formatBytes(150 * 1024 ** 3), '150 GiB');
+  assert.equal(formatBytes(5 * 1024 ** 4), '5 TiB');
   assert.equal(formatBytes(-1), '—');
   // Relative times follow the machine's locale; their wording is checked in English only.
   if (!new Intl.RelativeTimeFormat().resolvedOptions().locale.startsWith('en')) return;
@@ -92,9 +95,9 @@ test('usage charts: one row per day, zero requests and a gap (not a zero) where 
 });
 
 test('size axes tick on round numbers of the unit shown', () => {
-  assert.deepEqual(byteTicks(7065).map(formatBytes), ['0 B', '2 KB', '4 KB', '6 KB', '8 KB']);
+  assert.deepEqual(byteTicks(7065).map(formatBytes), ['0 B', '2 KiB', '4 KiB', '6 KiB', '8 KiB']);
   assert.deepEqual(byteTicks(789).map(formatBytes), ['0 B', '200 B', '400 B', '600 B', '800 B']);
-  assert.deepEqual(byteTicks(3.1 * 1024 ** 2).map(formatBytes), ['0 B', '1 MB', '2 MB', '3 MB', '4 MB']);
+  assert.deepEqual(byteTicks(3.1 * 1024 ** 2).map(formatBytes), ['0 B', '1 MiB', '2 MiB', '3 MiB', '4 MiB']);
   assert.deepEqual(byteTicks(3), [0, 1, 2, 3]);
   assert.deepEqual(byteTicks(0), [0, 1]);
   for (const max of [1, 1000, 1023, 1024, 5e6, 7.7e9, 1e15]) {

@@ -179,7 +179,9 @@ describe('unsupported requests are authorized before they are answered 501', () 
 });
 
 describe('MalformedXML', () => {
-  const BAD = ['not xml at all', '<Delete><Object><Key>k</Key></Object>', '<Wrong><Object><Key>k</Key></Object></Wrong>', '', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&e;</Key></Object></Delete>'];
+  // 1000 nested elements: the parser gives up on depth, which is the body's fault (not a 500).
+  const DEEP = `<Delete><Object><Key>k</Key></Object>${'<X>'.repeat(1000)}${'</X>'.repeat(1000)}</Delete>`;
+  const BAD = [DEEP, 'not xml at all', '<Delete><Object><Key>k</Key></Object>', '<Wrong><Object><Key>k</Key></Object></Wrong>', '', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&e;</Key></Object></Delete>'];
 
   for (const body of BAD) {
     test(`DeleteObjects with ${JSON.stringify(body.slice(0, 40))} is MalformedXML and deletes nothing`, async () => {
@@ -202,6 +204,8 @@ describe('MalformedXML', () => {
   test('PutObjectTagging and CreateBucket with malformed XML are MalformedXML', async () => {
     const tagging = await raw(server, { method: 'PUT', path: `/${bucket}/exists`, query: { tagging: '' }, body: '<Tagging><TagSet>' });
     assertS3Error(tagging, 400, 'MalformedXML');
+    const deepTagging = await raw(server, { method: 'PUT', path: `/${bucket}/exists`, query: { tagging: '' }, body: `<Tagging>${'<TagSet>'.repeat(1000)}${'</TagSet>'.repeat(1000)}</Tagging>` });
+    assertS3Error(deepTagging, 400, 'MalformedXML');
     const name = bucketName('badcfg');
     const create = await raw(server, { method: 'PUT', path: `/${name}`, body: '<CreateBucketConfiguration><LocationConstraint>' });
     assertS3Error(create, 400, 'MalformedXML');

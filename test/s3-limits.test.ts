@@ -40,7 +40,7 @@ before(async () => {
   server = await startTestServer();
   s3 = server.client();
   const handle = createS3Handler({
-    services: { objects: server.objects, multipart: server.services.multipart, buckets: server.services.buckets },
+    services: server.services,
     credentials: server.tokens,
     region: 'us-east-1',
     baseDomains: ['s3.localhost'],

@@ -3,7 +3,7 @@ import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -286,7 +286,9 @@ describe('skep serve: the bootstrap credential', () => {
 
     const revoked = await skep(['token', 'revoke', boot.id, ...dataArgs]);
     assert.equal(revoked.code, 0, revoked.stderr);
-    assert.match(revoked.stdout, /status:\s+revoked/);
+    // One line says what happened and what it means.
+    assert.equal(revoked.stdout.trimEnd().split('\n').length, 1, revoked.stdout);
+    assert.match(revoked.stdout, new RegExp(`^revoked token bootstrap \\(${boot.id}\\): access key ${p.accessKeyId} and its bearer token stop working now`));
     for (const c of [oldClient, newClient]) {
       const o = await outcome(c.send(new ListBucketsCommand({})));
       assert.ok(!o.ok && o.code === 'InvalidAccessKeyId', JSON.stringify(o));
@@ -327,6 +329,13 @@ describe('skep serve: options', () => {
     await client.send(new PutObjectCommand({ Bucket: 'over-tls', Key: 'k', Body: 'secret bytes' }));
     const got = await client.send(new GetObjectCommand({ Bucket: 'over-tls', Key: 'k' }));
     assert.equal(await got.Body!.transformToString(), 'secret bytes');
+    // Browsers are told to keep to HTTPS: on S3, API and console answers alike.
+    for (const path of ['/over-tls/k', '/api/v1/session', '/console/']) {
+      const headers = await new Promise<Record<string, unknown>>((resolve, reject) =>
+        httpsGet(`${s.url}${path}`, { agent: httpsAgent }, (res) => (res.resume(), resolve(res.headers))).on('error', reject),
+      );
+      assert.equal(headers['strict-transport-security'], 'max-age=31536000', path);
+    }
     // A client that does not trust the certificate is refused by TLS, and plain HTTP gets no S3 answer.
     await assert.rejects(fetch(`${s.url}/`), 'an untrusted certificate fails');
     client.destroy();

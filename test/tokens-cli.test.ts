@@ -194,7 +194,7 @@ describe('skep audit', () => {
     const rotated = await skepJson<Created>(['token', 'rotate', id, '--grace', '1d', ...data()]);
     await skepJson(['token', 'confirm-rotation', id, ...data()]);
     await skepJson(['token', 'disable', id, ...data()]);
-    await server.tokens.enable(id, { actor: 'console:alice', source: '10.0.0.7' });
+    await server.tokens.enable(id, { actor: 'user:alice@example.com', source: '10.0.0.7' });
 
     // Authentication failures: a wrong secret, then (the clock moved past expiry) an expired token.
     const wrong = server.client({ credentials: { accessKeyId: created.credentials.accessKeyId, secretAccessKey: 'w'.repeat(40) }, maxAttempts: 1 });
@@ -211,7 +211,7 @@ describe('skep audit', () => {
     }
     await skepJson(['token', 'revoke', id, ...data()]);
     // Failures are audited without holding up the reply.
-    await waitFor('three auth failures', async () => (await server.tokens.listAudit({ limit: 1000 })).filter((r) => r.action.startsWith('auth.')).length >= 3);
+    await waitFor('three auth failures', async () => (await server.services.audit.list({ limit: 1000 })).filter((r) => r.action.startsWith('auth.')).length >= 3);
 
     type Row = { id: string; at: string; action: string; actor: string; tokenId: string | null; projectId: string | null; source: string | null; detail: string | null };
     const rows = await skepJson<Row[]>(['audit', '--project', project.id, '--limit', '100', ...data()]);
@@ -221,12 +221,12 @@ describe('skep audit', () => {
       assert.ok(row, `${action} is listed`);
       assert.ok(!Number.isNaN(new Date(row.at).getTime()), 'with a time');
       // The CLI has no sign-in: its actor is the OS user, its source this machine.
-      assert.equal(row.actor, action === 'token.enabled' ? 'console:alice' : CLI_ACTOR);
+      assert.equal(row.actor, action === 'token.enabled' ? 'user:alice@example.com' : CLI_ACTOR);
       assert.equal(row.source, action === 'token.enabled' ? '10.0.0.7' : CLI_SOURCE);
     }
     const failed = byAction('auth.failed');
     assert.equal(failed.length, 1, JSON.stringify(rows, null, 2));
-    assert.equal(failed[0].actor, created.credentials.accessKeyId);
+    assert.equal(failed[0].actor, `token:${id}`);
     assert.match(failed[0].source ?? '', /127\.0\.0\.1/);
     assert.match(failed[0].detail ?? '', /SignatureDoesNotMatch/);
     const expired = rows.filter((r) => r.action === 'auth.expired-token' && r.tokenId === expiring.token.id);
@@ -238,12 +238,12 @@ describe('skep audit', () => {
 
     // The unknown key's failure has no token or project: it shows in the unfiltered log.
     const everything = await skepJson<Row[]>(['audit', '--limit', '1000', ...data()]);
-    assert.ok(everything.some((r) => r.action === 'auth.failed' && r.actor === 'SKUNKNOWNKEY00000000' && r.tokenId === null));
+    assert.ok(everything.some((r) => r.action === 'auth.failed' && r.actor === 'anonymous' && r.detail?.endsWith('claimed key SKUNKNOWNKEY00000000') && r.tokenId === null));
     // --token narrows to one token; the text form has a header and the same events.
     const one = await skepJson<Row[]>(['audit', '--token', id, ...data()]);
     assert.ok(one.length >= 7 && one.every((r) => r.tokenId === id));
     const text = await skep(['audit', '--token', id, ...data()]);
-    assert.match(text.stdout, /TIME\s+ACTION\s+ACTOR\s+TOKEN\s+SOURCE\s+DETAIL/);
+    assert.match(text.stdout, /TIME\s+ACTION\s+ACTOR\s+BUCKET\s+TOKEN\s+SOURCE\s+DETAIL/);
     assert.match(text.stdout, /token\.rotation-confirmed/);
 
     const all = JSON.stringify(everything) + text.stdout;
@@ -255,13 +255,14 @@ describe('skep audit', () => {
     const forged = encodeURIComponent(`\u001b[31mEVIL\n2030-01-01T00:00:00.000Z  token.revoked  cli/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request`);
     const probe = await fetch(`${server.url}/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${forged}&X-Amz-Date=${amzDate}&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00`);
     assert.equal(probe.status, 403);
-    await waitFor('the forged failure', async () => (await server.tokens.listAudit({ limit: 5 })).some((r) => r.actor.includes('EVIL')));
+    await waitFor('the forged failure', async () => (await server.services.audit.list({ limit: 5 })).some((r) => r.detail?.includes('EVIL')));
     const plain = await skep(['audit', '--limit', '5', ...data()]);
     assert.doesNotMatch(plain.stdout, /\u001b/);
     assert.equal(plain.stdout.split('\n').filter((l) => l.includes('EVIL')).length, 1);
     assert.doesNotMatch(plain.stdout, /^2030-01-01/m, 'no forged line');
-    const probeRow = (await skepJson<Row[]>(['audit', '--limit', '5', ...data()])).find((r) => r.actor.includes('EVIL'))!;
-    assert.match(probeRow.actor, /^\\u\{1b\}\[31mEVIL\\u\{a\}2030/);
+    const probeRow = (await skepJson<Row[]>(['audit', '--limit', '5', ...data()])).find((r) => r.detail?.includes('EVIL'))!;
+    assert.equal(probeRow.actor, 'anonymous');
+    assert.match(probeRow.detail!, /claimed key \\u\{1b\}\[31mEVIL\\u\{a\}2030/);
 
     const bad = await skep(['audit', '--limit', '0', ...data()]);
     assertUserError(bad, /--limit is 1 to 10000/, 'audit --limit 0');

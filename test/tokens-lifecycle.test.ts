@@ -138,7 +138,7 @@ describe('revocation', () => {
     assert.ok(!res.ok && res.status === 403 && res.code === 'InvalidAccessKeyId', JSON.stringify(res));
     // The server's view agrees, and the audit log has the CLI as the actor.
     assert.equal((await server.tokens.show(t.token.id)).status, 'revoked');
-    const audit = await server.tokens.listAudit({ tokenId: t.token.id, limit: 50 });
+    const audit = await server.services.audit.list({ tokenId: t.token.id, limit: 50 });
     assert.ok(audit.some((r) => r.action === 'token.revoked' && r.actor === `cli:${userInfo().username}`));
   });
 
@@ -169,7 +169,7 @@ describe('revocation', () => {
     assert.ok(!denied.ok && denied.code === 'InvalidAccessKeyId');
     await server.tokens.enable(t.token.id, { actor: 'test' });
     assert.ok((await get(t.s3)).ok);
-    const actions = (await server.tokens.listAudit({ tokenId: t.token.id, limit: 50 })).map((r) => r.action);
+    const actions = (await server.services.audit.list({ tokenId: t.token.id, limit: 50 })).map((r) => r.action);
     assert.deepEqual(actions.filter((a) => a.startsWith('token.')).reverse(), ['token.created', 'token.disabled', 'token.enabled', 'token.disabled', 'token.enabled']);
   });
 
@@ -232,7 +232,7 @@ describe('expiry', () => {
       assert.equal((await server.tokens.show(t.token.id)).status, 'expired');
       await assert.rejects(server.tokens.authenticateBearer(t.credentials.bearerToken), /expired/);
       // The failure is audited as an expired-token event, naming the token.
-      await waitFor('the auth.expired-token event', async () => (await server.tokens.listAudit({ tokenId: t.token.id, limit: 100 })).some((r) => r.action === 'auth.expired-token'));
+      await waitFor('the auth.expired-token event', async () => (await server.services.audit.list({ tokenId: t.token.id, limit: 100 })).some((r) => r.action === 'auth.expired-token'));
     } finally {
       server.shiftClock(-moved.reduce((a, b) => a + b, 0));
     }

@@ -173,7 +173,7 @@ before(async () => {
   shown.push({ label: 'error replies', text: errors.join('\n') });
   await server.tokens.flushUses();
   // Let the fire-and-forget audit writes of failures land.
-  await waitFor('audited failures', async () => (await server.tokens.listAudit({ limit: 1000 })).filter((r) => r.action === 'auth.failed').length >= issued.length);
+  await waitFor('audited failures', async () => (await server.services.audit.list({ limit: 1000 })).filter((r) => r.action === 'auth.failed').length >= issued.length);
 });
 
 after(async () => {

@@ -11,6 +11,8 @@ import { BucketBrowser } from './pages/BucketBrowser';
 import { BucketSettingsPage } from './pages/BucketSettingsPage';
 import { TokensPage } from './pages/TokensPage';
 import { CreateTokenPage } from './pages/CreateTokenPage';
+import { AuditPage } from './pages/AuditPage';
+import { SettingsPage } from './pages/SettingsPage';
 import { LoadError } from './components/LoadError';
 import { Logo } from './components/Logo';
 import { useDisclosure } from '@mantine/hooks';
@@ -177,6 +179,10 @@ function Screen({ route }: { route: Route }) {
       return <TokensPage />;
     case 'token-new':
       return <CreateTokenPage />;
+    case 'audit':
+      return <AuditPage />;
+    case 'settings':
+      return <SettingsPage />;
     case 'usage':
       return (
         <Suspense fallback={<Center py="xl"><Loader aria-label="Loading usage" /></Center>}>

@@ -17,13 +17,13 @@ import {
 } from '@mantine/core';
 import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconBucket, IconCheck, IconChartBar, IconChevronDown, IconKey, IconLogout, IconPlus, IconFolders } from '@tabler/icons-react';
+import { IconBucket, IconCheck, IconChartBar, IconChevronDown, IconKey, IconLogout, IconPlus, IconFolders, IconHistory, IconSettings } from '@tabler/icons-react';
 import { api, errorMessage, type Project } from './api';
 import { Logo } from './components/Logo';
 import { useLinkProps, useRouter, type Route } from './router';
 import { useSession } from './session';
 
-type Section = 'buckets' | 'usage' | 'tokens';
+type Section = 'buckets' | 'usage' | 'tokens' | 'audit' | 'settings';
 
 export function sectionOf(route: Route): Section | null {
   switch (route.name) {
@@ -35,7 +35,9 @@ export function sectionOf(route: Route): Section | null {
     case 'token-new':
       return 'tokens';
     case 'usage':
-      return 'usage';
+    case 'audit':
+    case 'settings':
+      return route.name;
     default:
       return null;
   }
@@ -79,6 +81,8 @@ export function Shell({ children }: { children: ReactNode }) {
               Tools
             </Text>
             <NavItem to={{ name: 'tokens', projectId: project.id }} label="API Tokens" icon={<IconKey size={18} />} active={section === 'tokens'} onNavigate={close} />
+            <NavItem to={{ name: 'audit', projectId: project.id }} label="Audit log" icon={<IconHistory size={18} />} active={section === 'audit'} onNavigate={close} />
+            <NavItem to={{ name: 'settings', projectId: project.id }} label="Settings" icon={<IconSettings size={18} />} active={section === 'settings'} onNavigate={close} />
           </Stack>
         </AppShell.Section>
         <AppShell.Section>

@@ -3,6 +3,8 @@ import { Alert, Anchor, Box, Button, Center, Paper, PasswordInput, Stack, Text, 
 import { IconAlertCircle } from '@tabler/icons-react';
 import { api, ApiError, errorMessage, type Session } from './api';
 import { Logo } from './components/Logo';
+import { useDocumentTitle } from './components/PageHeader';
+import { useFocusFirstInvalid } from './components/focusInvalid';
 
 /** Email + password sign-in; POST /api/v1/session. */
 export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; notice?: string | null }) {
@@ -11,18 +13,19 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => voi
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [emailError, setEmailError] = useState<string | null>(null);
+  const [passwordError, setPasswordError] = useState<string | null>(null);
+  const { formRef, focusFirstInvalid } = useFocusFirstInvalid();
+  useDocumentTitle('Sign in');
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     setError(null);
     const trimmed = email.trim();
-    if (!/^[^\s@]+@[^\s@]+$/.test(trimmed)) {
-      setEmailError('Enter the email address of your skep account.');
-      return;
-    }
-    setEmailError(null);
-    if (!password) {
-      setError('Enter your password.');
+    const badEmail = !/^[^\s@]+@[^\s@]+$/.test(trimmed);
+    setEmailError(badEmail ? 'Enter the email address of your skep account.' : null);
+    setPasswordError(password ? null : 'Enter your password.');
+    if (badEmail || !password) {
+      focusFirstInvalid();
       return;
     }
     setBusy(true);
@@ -43,7 +46,7 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => voi
           <Logo size="lg" />
         </Center>
         <Paper withBorder shadow="sm" radius="md" p="xl">
-          <form onSubmit={submit} noValidate aria-labelledby="signin-title">
+          <form onSubmit={submit} noValidate aria-labelledby="signin-title" ref={formRef}>
             <Stack gap="md">
               <div>
                 <Title order={2} size="h3" id="signin-title">
@@ -78,7 +81,11 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => voi
                 name="password"
                 autoComplete="current-password"
                 value={password}
-                onChange={(e) => setPassword(e.currentTarget.value)}
+                error={passwordError}
+                onChange={(e) => {
+                  setPassword(e.currentTarget.value);
+                  setPasswordError(null);
+                }}
               />
               <Button type="submit" loading={busy} fullWidth mt="xs">
                 Sign in

@@ -3,6 +3,7 @@
 // CSRF token in X-CSRF-Token.
 
 import type { PermissionLevel } from '../../src/auth/principal.js';
+import type { AuditRow } from '../../src/storage/metadata/metadata-store.js';
 
 export const API_BASE = '/api/v1';
 /** The largest `limit` a list route takes. */
@@ -180,6 +181,32 @@ export interface UsageReport {
   current: { bytes: number; objects: number };
   buckets: { name: string; bytes: number; objects: number }[];
   days: UsageDay[];
+}
+
+/** src/storage/metadata/metadata-store.ts's AuditRow, as JSON. */
+export type AuditEvent = Omit<AuditRow, 'at'> & { at: string };
+
+/** Filters of the audit log (GET /projects/{id}/audit and its export). */
+export interface AuditFilter {
+  actor?: string;
+  action?: string[];
+  token?: string;
+  bucket?: string;
+  /** RFC 3339 times. */
+  from?: string;
+  to?: string;
+}
+
+export interface Member {
+  userId: string;
+  email: string;
+  role: 'owner' | 'member';
+}
+
+export interface Presigned {
+  url: string;
+  method: 'GET' | 'PUT';
+  expiresAt: string;
 }
 
 /** An RFC 9457 problem from the API, or a failure to reach it. */
@@ -431,6 +458,52 @@ export class ApiClient {
     return this.request('POST', `/projects/${enc(p)}/tokens/${enc(id)}/rotate`, graceDays === undefined ? {} : { graceDays });
   }
 
+  /** A folder is an empty object whose key ends in "/" (as S3 consoles make them). */
+  createFolder(p: string, bucket: string, prefix: string): Promise<unknown> {
+    return this.putEmpty(`/projects/${enc(p)}/buckets/${enc(bucket)}/objects/content?key=${enc(prefix)}`);
+  }
+  private async putEmpty(path: string): Promise<unknown> {
+    const res = await fetch(API_BASE + path, { method: 'PUT', credentials: 'same-origin', headers: this.headers('PUT', { 'Content-Type': 'application/x-directory' }), body: '' });
+    if (!res.ok) throw await problemFrom(res);
+    return res.json();
+  }
+  presign(p: string, bucket: string, key: string, expiresIn: number): Promise<Presigned> {
+    return this.request('POST', `/projects/${enc(p)}/buckets/${enc(bucket)}/presign`, { key, method: 'GET', expiresIn });
+  }
+
+  // ---- audit ----
+  audit(p: string, filter: AuditFilter, cursor: string | null, limit = 50): Promise<Page<AuditEvent>> {
+    const qs = auditQuery(filter);
+    qs.set('limit', String(limit));
+    if (cursor) qs.set('cursor', cursor);
+    return this.request('GET', `/projects/${enc(p)}/audit?${qs}`);
+  }
+  auditExportUrl(p: string, filter: AuditFilter, format: 'csv' | 'json'): string {
+    const qs = auditQuery(filter);
+    qs.set('format', format);
+    return `${API_BASE}/projects/${enc(p)}/audit/export?${qs}`;
+  }
+
+  // ---- settings ----
+  updateProject(p: string, patch: { name?: string; maxTokenDays?: number | null }): Promise<Project> {
+    return this.request('PATCH', `/projects/${enc(p)}`, patch);
+  }
+  listMembers(p: string): Promise<{ items: Member[] }> {
+    return this.request('GET', `/projects/${enc(p)}/members`);
+  }
+  addMember(p: string, email: string, role: Member['role']): Promise<Member> {
+    return this.request('POST', `/projects/${enc(p)}/members`, { email, role });
+  }
+  setMemberRole(p: string, userId: string, role: Member['role']): Promise<Member> {
+    return this.request('PATCH', `/projects/${enc(p)}/members/${enc(userId)}`, { role });
+  }
+  removeMember(p: string, userId: string): Promise<void> {
+    return this.request('DELETE', `/projects/${enc(p)}/members/${enc(userId)}`);
+  }
+  changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    return this.request('POST', '/session/password', { currentPassword, newPassword });
+  }
+
   // ---- usage ----
   /** The project's usage, or one bucket's when `bucket` is given. */
   usage(p: string, q: { from: string; to: string; bucket?: string }): Promise<UsageReport> {
@@ -438,6 +511,17 @@ export class ApiClient {
     if (q.bucket) qs.set('bucket', q.bucket);
     return this.request('GET', `/projects/${enc(p)}/usage?${qs}`);
   }
+}
+
+function auditQuery(f: AuditFilter): URLSearchParams {
+  const qs = new URLSearchParams();
+  if (f.actor) qs.set('actor', f.actor);
+  if (f.action?.length) qs.set('action', f.action.join(','));
+  if (f.token) qs.set('token', f.token);
+  if (f.bucket) qs.set('bucket', f.bucket);
+  if (f.from) qs.set('from', f.from);
+  if (f.to) qs.set('to', f.to);
+  return qs;
 }
 
 function enc(s: string): string {

@@ -1,8 +1,9 @@
 // Formatting for sizes, counts and dates as the console shows them.
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+// Sizes are counted in powers of 1024, so they are labelled as such (KiB, not KB: 1 KB is 1000 bytes).
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
-/** 1536 -> "1.5 KB" (powers of 1024, as S3 consoles show sizes). */
+/** 1536 -> "1.5 KiB". */
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n) || n < 0) return '—';
   if (n < 1024) return `${n} B`;

@@ -19,7 +19,8 @@ const theme = createTheme({
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <MantineProvider theme={theme} defaultColorScheme="light">
-      <Notifications position="top-right" autoClose={4000} limit={4} />
+      {/* Bottom right: never over a page's header actions or the user menu (the next thing one clicks). */}
+      <Notifications position="bottom-right" autoClose={4000} limit={3} />
       <RouterProvider>
         <App />
       </RouterProvider>

@@ -14,6 +14,8 @@ export type Route =
   | { name: 'tokens'; projectId: string }
   | { name: 'token-new'; projectId: string }
   | { name: 'usage'; projectId: string }
+  | { name: 'audit'; projectId: string }
+  | { name: 'settings'; projectId: string }
   | { name: 'not-found'; path: string };
 
 const seg = (s: string) => encodeURIComponent(s);
@@ -38,7 +40,9 @@ export function hrefOf(r: Route): string {
     case 'token-new':
       return `${BASE}/projects/${seg(r.projectId)}/tokens/new`;
     case 'usage':
-      return `${BASE}/projects/${seg(r.projectId)}/usage`;
+    case 'audit':
+    case 'settings':
+      return `${BASE}/projects/${seg(r.projectId)}/${r.name}`;
     case 'not-found':
       return r.path;
   }
@@ -68,7 +72,7 @@ export function parseRoute(pathname: string, search: string): Route {
     if (rest[0] === 'buckets' && rest.length === 3 && rest[2] === 'settings') return { name: 'bucket-settings', projectId, bucket: rest[1] };
     if (rest[0] === 'tokens' && rest.length === 1) return { name: 'tokens', projectId };
     if (rest[0] === 'tokens' && rest[1] === 'new' && rest.length === 2) return { name: 'token-new', projectId };
-    if (rest[0] === 'usage' && rest.length === 1) return { name: 'usage', projectId };
+    if (rest.length === 1 && (rest[0] === 'usage' || rest[0] === 'audit' || rest[0] === 'settings')) return { name: rest[0], projectId };
   }
   return { name: 'not-found', path: pathname };
 }

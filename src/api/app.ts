@@ -40,18 +40,29 @@ export function apiUsageKind(method: string, path: string): RequestKind {
   return 'other';
 }
 
+/**
+ * What the console reads to draw its pages (bucket and object lists, usage, tokens, audit) is not
+ * the user's use of storage: a signed-in session's reads count only when they download an object.
+ * Its changes (uploads, deletes, new buckets) and every bearer request count as usual.
+ */
+export function isConsolePageLoad(caller: 'bearer' | 'session', method: string, kind: RequestKind): boolean {
+  return caller === 'session' && (method === 'GET' || method === 'HEAD') && kind !== 'read';
+}
+
 function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     await next();
     const access = c.get('access');
     if (!access) return;
+    const kind = apiUsageKind(c.req.method, c.req.path);
+    if (isConsolePageLoad(access.caller.kind, c.req.method, kind)) return;
     const bucket = /\/buckets\/([^/]+)/.exec(c.req.path)?.[1];
     const declaredIn = Number(c.req.header('content-length') ?? 0);
     deps.usage.record({
       projectId: access.projectId,
       bucket: bucket === undefined ? null : safeDecode(bucket),
       tokenId: access.caller.kind === 'bearer' ? access.principal.tokenId : null,
-      kind: apiUsageKind(c.req.method, c.req.path),
+      kind,
       bytesIn: c.get('bytesIn') ?? declaredIn,
       bytesOut: Number(c.res.headers.get('content-length') ?? 0),
     });

@@ -3,9 +3,8 @@ import type { Context } from 'hono';
 import { authorize } from '../auth/authorize.js';
 import type { BucketProtection } from '../objects/bucket-config.js';
 import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
-import type { Actor } from '../objects/actor.js';
 import type { LifecycleRule } from '../lifecycle/rules.js';
-import { clientAddress, requireProject, requireRight } from './caller.js';
+import { requestSource, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
 import { BucketParams, errorResponses, json, jsonBody, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 
@@ -159,11 +158,6 @@ function view(p: BucketProtection, access: ResolvedBucket | null) {
   };
 }
 
-/** Who changes a setting, for the audit log. */
-export function apiActor(c: Context<ApiEnv>, access: ProjectAccess): Actor {
-  return { actor: access.actor, tokenId: access.caller.kind === 'bearer' ? access.principal.tokenId : null, source: clientAddress(c) ?? null };
-}
-
 export function registerBucketSettings(app: ApiApp, deps: ApiDeps): void {
   /** The bucket, once the caller may read (or change) its configuration. */
   const bucketFor = async (c: Context<ApiEnv>, change: boolean) => {
@@ -174,7 +168,7 @@ export function registerBucketSettings(app: ApiApp, deps: ApiDeps): void {
   };
   const settingsOf = async (c: Context<ApiEnv>, projectId: string, name: string) => {
     const row = await deps.objects.requireBucket(projectId, name);
-    return c.json(view(await deps.protection.get(row), await deps.buckets.resolve(projectId, name)), 200);
+    return c.json(view(await deps.protection.get(row), await deps.bucketConfig.resolve(projectId, name)), 200);
   };
 
   app.openapi(getSettings, async (c) => {
@@ -184,39 +178,39 @@ export function registerBucketSettings(app: ApiApp, deps: ApiDeps): void {
 
   app.openapi(putVersioning, async (c) => {
     const { access, row } = await bucketFor(c, true);
-    await deps.protection.setVersioning(row, c.req.valid('json').status);
+    await deps.protection.setVersioning(row, c.req.valid('json').status, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putObjectLock, async (c) => {
     const { access, row } = await bucketFor(c, true);
     const d = c.req.valid('json').defaultRetention;
-    await deps.protection.setObjectLock(row, { enabled: true, defaultRetention: d });
+    await deps.protection.setObjectLock(row, { enabled: true, defaultRetention: d }, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putLifecycle, async (c) => {
     const { access, row } = await bucketFor(c, true);
     const rules: LifecycleRule[] = c.req.valid('json').rules.map((r) => ({ ...r, id: r.id ?? '', filter: { ...r.filter } }));
-    await deps.protection.setLifecycle(row, rules);
+    await deps.protection.setLifecycle(row, rules, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(deleteLifecycle, async (c) => {
     const { access, row } = await bucketFor(c, true);
-    await deps.protection.setLifecycle(row, null);
+    await deps.protection.setLifecycle(row, null, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putEncryption, async (c) => {
     const { access, row } = await bucketFor(c, true);
-    await deps.protection.setEncryption(row, { algorithm: 'AES256', bucketKeyEnabled: false });
+    await deps.protection.setEncryption(row, { algorithm: 'AES256', bucketKeyEnabled: false }, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(deleteEncryption, async (c) => {
     const { access, row } = await bucketFor(c, true);
-    await deps.protection.setEncryption(row, null);
+    await deps.protection.setEncryption(row, null, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 }

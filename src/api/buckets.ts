@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { authorize, inScope } from '../auth/authorize.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
-import { requireProject, requireRight } from './caller.js';
+import { requestSource, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { VersioningSchema } from './bucket-settings.js';
@@ -113,7 +113,7 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     const { name, objectLock } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'CreateBucket', name);
-    const row = await deps.objects.createBucket(projectId, name, deps.region, { objectLock });
+    const row = await deps.buckets.create(projectId, name, deps.region, requestSource(c, access), { objectLock });
     return c.json({ name: row.name, region: row.region, createdAt: row.createdAt.toISOString(), objects: 0, bytes: 0, noncurrentVersions: 0, noncurrentBytes: 0, deleteMarkers: 0 }, 201);
   });
 
@@ -144,7 +144,8 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     const row = await deps.objects.requireBucket(projectId, bucket);
     // The one bucket deletion every protocol uses: force removes every version it may (never
     // one under Object Lock, so a bucket holding one stays) and aborts every upload first.
-    await deps.objects.deleteBucket(row, { force });
+    if (force) await deps.buckets.forceDelete(row, requestSource(c, access));
+    else await deps.buckets.delete(row, requestSource(c, access));
     return c.body(null, 204);
   });
 }

@@ -5,6 +5,7 @@ import type { PermissionLevel, Principal } from '../auth/principal.js';
 import type { ProjectRole, UserRow } from '../storage/metadata/metadata-store.js';
 import { UserService } from '../users/user-service.js';
 import type { ApiDeps, ApiEnv, Caller, ProjectAccess } from './context.js';
+import { tokenActor, userActor, type RequestSource } from '../audit/actor.js';
 import { ApiProblem } from './problems.js';
 
 // Resolves the caller of each request (bearer token, else session cookie), enforces the CSRF
@@ -19,13 +20,21 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** The permission a console user acts with in a project (also the console token's level). */
 export const ROLE_PERMISSION: Record<ProjectRole, PermissionLevel> = { owner: 'admin-rw', member: 'object-rw' };
 
+/** The client's address, as callerMiddleware resolved it (through --trusted-proxy rules). */
 export function clientAddress(c: Context<ApiEnv>): string | undefined {
-  return c.env?.incoming?.socket?.remoteAddress;
+  return c.get('source');
+}
+
+/** The caller as the audit log names it, and where it called from. */
+export function requestSource(c: Context<ApiEnv>, access: ProjectAccess): RequestSource {
+  return { actor: access.actor, source: clientAddress(c) };
 }
 
 export function callerMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     c.set('caller', null);
+    const incoming = c.env?.incoming;
+    c.set('source', incoming ? (deps.clientAddress ? deps.clientAddress(incoming) : incoming.socket?.remoteAddress) : undefined);
     const authorization = c.req.header('authorization');
     if (authorization !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
@@ -56,6 +65,13 @@ export function requireCaller(c: Context<ApiEnv>): Caller {
   return caller;
 }
 
+/** A console user with the owner role in the project (project settings and members). */
+export async function requireOwner(c: Context<ApiEnv>, deps: ApiDeps, projectId: string): Promise<ProjectAccess> {
+  const access = await requireProject(c, deps, projectId);
+  if (access.role !== 'owner') throw new ApiProblem('forbidden', 'Only owners of the project (signed in to the console) change its settings and members.');
+  return access;
+}
+
 export function requireSession(c: Context<ApiEnv>): Extract<Caller, { kind: 'session' }> {
   const caller = requireCaller(c);
   if (caller.kind !== 'session') throw new ApiProblem('forbidden', 'This needs a signed-in console user, not a bearer token.');
@@ -83,11 +99,11 @@ export async function requireProject(c: Context<ApiEnv>, deps: ApiDeps, projectI
   let access: ProjectAccess;
   if (caller.kind === 'bearer') {
     if (caller.principal.projectId !== projectId) throw new ApiProblem('forbidden', 'This token belongs to another project.');
-    access = { projectId, caller, principal: caller.principal, role: null, actor: caller.principal.accessKeyId };
+    access = { projectId, caller, principal: caller.principal, role: null, actor: tokenActor(caller.principal.tokenId) };
   } else {
     const role = await deps.users.roleIn(caller.user.id, projectId);
     if (!role) throw new ApiProblem('forbidden', 'You are not a member of this project.');
-    access = { projectId, caller, principal: sessionPrincipal(caller.user, projectId, role), role, actor: caller.user.email };
+    access = { projectId, caller, principal: sessionPrincipal(caller.user, projectId, role), role, actor: userActor(caller.user.email) };
   }
   c.set('access', access);
   return access;

@@ -12,6 +12,9 @@ import type { ProjectService } from '../projects/project-service.js';
 import type { MetadataStore, ProjectRole, SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
 import type { UserService } from '../users/user-service.js';
 import type { UsageService } from '../usage/usage-service.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { BucketService } from '../buckets/bucket-service.js';
+import type { IncomingMessage } from 'node:http';
 
 // What every API module receives, and the per-request values the middleware sets.
 
@@ -19,14 +22,19 @@ export interface ApiDeps {
   meta: MetadataStore;
   objects: ObjectService;
   multipart: MultipartService;
-  buckets: BucketConfigService;
+  /** A bucket's access and CORS configuration. */
+  bucketConfig: BucketConfigService;
   protection: DataProtectionService;
   objectLock: ObjectLockService;
   tokens: TokenService;
+  buckets: BucketService;
+  audit: AuditService;
   projects: ProjectService;
   users: UserService;
   usage: UsageService;
   region: string;
+  /** The client's address (src/net/client-address.ts); the socket's peer when not given. */
+  clientAddress?: (req: IncomingMessage) => string | undefined;
   /** The server speaks TLS: cookies are Secure and URLs https. */
   tls: boolean;
   /** The server's own URL, for when a request has no usable Host header. */
@@ -53,7 +61,7 @@ export interface ProjectAccess {
   principal: Principal;
   /** The console user's role; null for bearer callers. */
   role: ProjectRole | null;
-  /** The actor written to the audit log. */
+  /** The actor written to the audit log: token:<id> or user:<email>. */
   actor: string;
 }
 
@@ -61,6 +69,8 @@ export interface ApiEnv {
   Bindings: HttpBindings;
   Variables: {
     caller: Caller | null;
+    /** The client's address, for the audit log and sign-in limits. */
+    source: string | undefined;
     access: ProjectAccess | undefined;
     /** Body bytes the handler read, when it streamed the body itself. */
     bytesIn: number | undefined;

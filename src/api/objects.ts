@@ -8,11 +8,10 @@ import { listPage } from '../objects/listing.js';
 import { MAX_KEY_BYTES } from '../s3/endpoint.js';
 import { MAX_SINGLE_PUT_BYTES } from '../s3/body.js';
 import { MAX_PRESIGN_SECONDS, presignObjectUrl } from '../sigv4/presign.js';
-import { requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
+import { requestSource, requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
 import { ApiProblem } from './problems.js';
-import { apiActor } from './bucket-settings.js';
-import type { Actor } from '../objects/actor.js';
+import type { RequestSource } from '../audit/actor.js';
 import type { ProjectAccess } from './context.js';
 import { publicEndpoint } from './public-url.js';
 import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
@@ -214,9 +213,9 @@ function decodeCursor(cursor: string): string {
 }
 
 /** The caller, when it may bypass GOVERNANCE retention (admin-rw); 403 otherwise. */
-function governanceBypass(c: Context<ApiEnv>, access: ProjectAccess, bucket: string): Actor {
+function governanceBypass(c: Context<ApiEnv>, access: ProjectAccess, bucket: string): RequestSource {
   requireRight(access, 'BypassGovernanceRetention', bucket);
-  return apiActor(c, access);
+  return requestSource(c, access);
 }
 
 /** RFC 6266 attachment header: an ASCII fallback name and the exact UTF-8 name. */
@@ -322,7 +321,9 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const bypass = bypassGovernanceRetention === 'true' ? governanceBypass(c, access, bucket) : undefined;
     const row = await deps.objects.requireBucket(projectId, bucket);
     // The same rules as S3: a locked version is never removed, whoever asks.
-    await deps.objects.deleteObject(row, key, { versionId, bypass });
+    const result = await deps.objects.deleteObject(row, key, { versionId, bypass });
+    const what = versionId !== undefined ? `${key} version ${versionId}` : result.deleteMarker ? `${key} (delete marker ${result.versionId})` : result.existed ? key : `${key} (did not exist)`;
+    await deps.audit.record({ action: 'object.deleted', ...requestSource(c, access), projectId, bucket, detail: what });
     return c.body(null, 204);
   });
 
@@ -402,6 +403,9 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     });
     let expiresAt = now.getTime() + expiresIn * 1000;
     if (credential.expiresAt) expiresAt = Math.min(expiresAt, credential.expiresAt.getTime());
-    return c.json({ url, method, expiresAt: new Date(expiresAt).toISOString() }, 200);
+    const until = new Date(expiresAt).toISOString();
+    // The URL is a credential of its own until it expires: who made one, for what, is audited.
+    await deps.audit.record({ action: 'object.presigned', ...requestSource(c, access), tokenId: credential.tokenId, projectId, bucket, detail: `${method} ${key} until ${until}` });
+    return c.json({ url, method, expiresAt: until }, 200);
   });
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { S3Error, type S3ErrorCode } from '../s3/errors.js';
 import { SignInRateLimited } from '../users/user-service.js';
 import { DomainError, type DomainErrorKind } from '../util/domain-error.js';
+import { storageFullCode } from '../storage/storage-full.js';
 
 // The one place that turns failures into application/problem+json (RFC 9457) replies:
 // { type: /api/v1/problems/<slug>, title, status, detail, field? }. Each type is described at its
@@ -61,6 +62,21 @@ export const PROBLEM_TYPES = {
     description:
       'The request does not fit the current state: the name is taken, the bucket is not empty, the token is revoked or has no ' +
       'rotation pending. Reload the state and decide again.',
+  },
+  'limit-exceeded': {
+    status: 422,
+    title: 'Beyond a limit',
+    description:
+      'The request is well formed but asks for more than a limit allows: a token may last no longer than its project allows ' +
+      '(maxTokenDays) and, when a token creates it, no longer than that token itself. `detail` names the limit and `field` the input; ' +
+      'ask for less, or have someone with a longer-lived credential do it.',
+  },
+  'storage-full': {
+    status: 507,
+    title: 'Storage full',
+    description:
+      "The server's storage has no room left for this request; nothing was written. Free space (delete objects, or ask the operator " +
+      'to add capacity) and try again.',
   },
   'rate-limited': {
     status: 429,
@@ -127,6 +143,8 @@ const DOMAIN_SLUG: Record<DomainErrorKind, ProblemSlug> = {
   forbidden: 'forbidden',
   unauthenticated: 'unauthenticated',
   'rate-limited': 'rate-limited',
+  'limit-exceeded': 'limit-exceeded',
+  'storage-full': 'storage-full',
 };
 
 /** S3 error codes that carry a field, for the API's `field`. */
@@ -187,7 +205,15 @@ export function problemHeaders(err: unknown): Record<string, string> {
 /** Maps any thrown value to a problem; unknown failures are logged and hidden. */
 export function toProblem(err: unknown, log: Logger): Problem {
   if (err instanceof ApiProblem) return problem(err.slug, err.message, err.field);
-  if (err instanceof DomainError) return problem(DOMAIN_SLUG[err.kind], err.message, err.kind === 'invalid-argument' ? err.field : undefined);
+  if (err instanceof DomainError) {
+    const withField = err.kind === 'invalid-argument' || err.kind === 'limit-exceeded';
+    return problem(DOMAIN_SLUG[err.kind], err.message, withField ? err.field : undefined);
+  }
+  const full = storageFullCode(err);
+  if (full || (err instanceof S3Error && err.code === 'XMinioStorageFull')) {
+    log.warn({ code: full ?? 'XMinioStorageFull' }, 'storage full: the request was refused (507 storage-full); free space on the data folder');
+    return problem('storage-full', "The server's storage is full; nothing was written. Free space (delete objects) and try again.");
+  }
   if (err instanceof S3Error) {
     const p = fromS3(err);
     if (p.status >= 500) log.error({ err }, 'api: storage failure');

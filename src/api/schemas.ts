@@ -22,6 +22,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'forbidden: the caller may not do this (permission level, bucket scope, role); csrf: a session request that changes state without its X-CSRF-Token',
   404: 'not-found',
   409: 'conflict',
+  422: 'limit-exceeded: the request asks for more than a limit allows (`detail` names it, `field` the input)',
   429: 'rate-limited: wait the Retry-After seconds',
 };
 

@@ -37,6 +37,24 @@ const signIn = createRoute({
   responses: { 200: json(SessionSchema, 'Signed in'), ...errorResponses(400, 401, 429) },
 });
 
+const ChangePasswordBody = z
+  .strictObject({
+    currentPassword: z.string().min(1).max(1024),
+    newPassword: z.string().min(1).max(1024),
+  })
+  .openapi('ChangePassword');
+
+const changePassword = createRoute({
+  method: 'post',
+  path: '/session/password',
+  tags: ['session'],
+  summary: "Change the signed-in user's password",
+  description: "Needs the current password. The user's other sessions end; this one stays.",
+  security: SESSION_WRITE_SECURITY,
+  request: { body: jsonBody(ChangePasswordBody) },
+  responses: { 204: { description: 'Changed' }, ...errorResponses(400, 401, 403) },
+});
+
 const getSession = createRoute({
   method: 'get',
   path: '/session',
@@ -76,6 +94,13 @@ export function registerSession(app: ApiApp, deps: ApiDeps): void {
     const caller = requireSession(c);
     c.header('Cache-Control', 'no-store');
     return c.json(await sessionReply(deps, caller.user, caller.session), 200);
+  });
+
+  app.openapi(changePassword, async (c) => {
+    const caller = requireSession(c);
+    const { currentPassword, newPassword } = c.req.valid('json');
+    await deps.users.changePassword(caller.user, currentPassword, newPassword, caller.session.id, clientAddress(c));
+    return c.body(null, 204);
   });
 
   app.openapi(signOut, async (c) => {

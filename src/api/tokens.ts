@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { clientSnippets } from '../credentials/snippets.js';
 import { MAX_EXPIRY_DAYS, type IssuedCredentials, type TokenView } from '../credentials/token-service.js';
-import { clientAddress, mayHandOut, requireProject, requireRight } from './caller.js';
+import { clientAddress, mayHandOut, requestSource, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { ApiProblem } from './problems.js';
@@ -42,7 +42,9 @@ const CreateTokenBody = z
     description: z.string().max(1000).optional(),
     permission: PermissionSchema,
     bucketScope: z.array(z.string().min(1)).min(1).nullable().openapi({ description: 'Bucket names, or null for every bucket (including ones created later).' }),
-    expiresInDays: z.number().int().min(1).max(MAX_EXPIRY_DAYS).optional().openapi({ description: `1-${MAX_EXPIRY_DAYS}; default 90 (or the project's maximum).` }),
+    expiresInDays: z.number().int().min(1).max(MAX_EXPIRY_DAYS).optional().openapi({
+      description: `1-${MAX_EXPIRY_DAYS}; default 90, or less when a limit is lower. At most the project's maximum, and for a bearer caller at most its own token's remaining days (422 limit-exceeded beyond).`,
+    }),
     billing: z.boolean().optional().openapi({ description: 'May read the project usage.' }),
   })
   .openapi('CreateToken');
@@ -80,7 +82,7 @@ const createToken = createRoute({
   summary: 'Create a token; its secrets are in this reply only',
   security: WRITE_SECURITY,
   request: { params: ProjectIdParam, body: jsonBody(CreateTokenBody) },
-  responses: { 201: json(Issued, 'Created'), ...errorResponses(400, 401, 403) },
+  responses: { 201: json(Issued, 'Created'), ...errorResponses(400, 401, 403, 422) },
 });
 
 const getToken = createRoute({
@@ -117,7 +119,8 @@ const rotateToken = createRoute({
   ...base,
   method: 'post',
   path: '/projects/{projectId}/tokens/{tokenId}/rotate',
-  summary: 'New secrets (in this reply only); the old ones keep working for graceDays (default 7)',
+  summary: 'New secrets (in this reply only); the old ones keep working for graceDays (default 7), never past the token\'s expiry',
+  description: 'A token with a rotation pending (its previous secret still works) answers 409: confirm that rotation first.',
   security: WRITE_SECURITY,
   request: { params: TokenParams, body: { required: false, content: { 'application/json': { schema: RotateBody } } } },
   responses: { 200: json(Issued, 'Rotated'), ...errorResponses(400, 401, 403, 404, 409) },
@@ -167,7 +170,9 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
     const { access } = await manageable(c, deps, projectId);
     const why = mayHandOut(access, { permission: body.permission, bucketScope: body.bucketScope, billing: body.billing ?? false });
     if (why) throw new ApiProblem('forbidden', `You may not create this token: ${why}.`);
-    const issued = await deps.tokens.create({ projectId, ...body, createdBy: access.actor }, clientAddress(c));
+    // A token never outlives the token that creates it.
+    const parentTokenId = access.caller.kind === 'bearer' ? access.principal.tokenId : undefined;
+    const issued = await deps.tokens.create({ projectId, ...body, createdBy: access.actor, parentTokenId }, clientAddress(c));
     c.header('Cache-Control', 'no-store');
     return c.json(issuedReply(c, deps, issued), 201);
   });
@@ -189,7 +194,7 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
       const { projectId, tokenId } = c.req.valid('param');
       const { access, token } = await manageable(c, deps, projectId, tokenId);
       guard(access, token!, action);
-      return c.json(await actions[action](tokenId, { actor: access.actor, source: clientAddress(c) }, projectId), 200);
+      return c.json(await actions[action](tokenId, requestSource(c, access), projectId), 200);
     });
   }
 
@@ -198,7 +203,7 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
     const { graceDays } = c.req.valid('json');
     const { access, token } = await manageable(c, deps, projectId, tokenId);
     guard(access, token!, 'rotate');
-    const issued = await deps.tokens.rotate(tokenId, { actor: access.actor, source: clientAddress(c) }, graceDays, projectId);
+    const issued = await deps.tokens.rotate(tokenId, requestSource(c, access), graceDays, projectId);
     c.header('Cache-Control', 'no-store');
     return c.json(issuedReply(c, deps, issued), 200);
   });

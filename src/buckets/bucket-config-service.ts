@@ -14,6 +14,8 @@ import {
 } from '../auth/bucket-access.js';
 import { isPublicPolicy, parseBucketPolicy, PolicyError } from '../auth/bucket-policy.js';
 import { corsRulesProblem, type CorsRule } from './cors.js';
+import type { BucketService } from './bucket-service.js';
+import type { RequestSource } from '../audit/actor.js';
 
 // A bucket's configuration documents (CORS rules, policy, public access block, ownership
 // controls, canned ACL) and objects' canned ACLs: validation, the rules between them (a public
@@ -71,7 +73,8 @@ export function parseCannedAcl(value: string): CannedAcl {
 export class BucketConfigService {
   constructor(
     private readonly meta: MetadataStore,
-    private readonly clock: () => Date = () => new Date(),
+    /** Writes (and audits) each setting. */
+    private readonly buckets: BucketService,
   ) {}
 
   /** The bucket with its access settings and CORS rules, in one query; null when it does not exist. */
@@ -87,19 +90,15 @@ export class BucketConfigService {
     return this.meta.getBucketSettings(bucket.id);
   }
 
-  /**
-   * The one place bucket configuration is written (null removes the document). Every PUT and
-   * DELETE of a configuration sub-resource comes through here, so auditing hooks in at one place.
-   */
-  async writeSetting(bucket: BucketRow, name: BucketSettingName, value: unknown): Promise<void> {
-    const ok = await this.meta.putBucketSetting(bucket.id, name, value === null ? null : JSON.stringify(value), this.clock());
-    if (!ok) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+  /** Every configuration document is written (null removes it) and audited through BucketService.putSetting. */
+  private writeSetting(bucket: BucketRow, name: BucketSettingName, value: unknown, by: RequestSource, change?: string): Promise<void> {
+    return this.buckets.putSetting(bucket, name, value === null ? null : JSON.stringify(value), by, change);
   }
 
   /** Settings a CreateBucket asked for (only what differs from S3's defaults is stored). */
-  async initialize(bucket: BucketRow, s: { ownership: ObjectOwnership; acl: CannedAcl }): Promise<void> {
-    if (s.ownership !== 'BucketOwnerEnforced') await this.writeSetting(bucket, 'ownership-controls', s.ownership);
-    if (s.acl !== 'private') await this.writeSetting(bucket, 'acl', s.acl);
+  async initialize(bucket: BucketRow, s: { ownership: ObjectOwnership; acl: CannedAcl }, by: RequestSource): Promise<void> {
+    if (s.ownership !== 'BucketOwnerEnforced') await this.writeSetting(bucket, 'ownership-controls', s.ownership, by, s.ownership);
+    if (s.acl !== 'private') await this.writeSetting(bucket, 'acl', s.acl, by, s.acl);
   }
 
   // ---- CORS ----
@@ -109,14 +108,14 @@ export class BucketConfigService {
     return b.cors;
   }
 
-  async putCors(b: ResolvedBucket, rules: CorsRule[]): Promise<void> {
+  async putCors(b: ResolvedBucket, rules: CorsRule[], by: RequestSource): Promise<void> {
     const problem = corsRulesProblem(rules);
     if (problem) throw new S3Error(rules.length === 0 ? 'MalformedXML' : 'InvalidRequest', problem);
-    await this.writeSetting(b.row, 'cors', rules);
+    await this.writeSetting(b.row, 'cors', rules, by, `${rules.length} rule${rules.length === 1 ? '' : 's'}`);
   }
 
-  deleteCors(b: ResolvedBucket): Promise<void> {
-    return this.writeSetting(b.row, 'cors', null);
+  deleteCors(b: ResolvedBucket, by: RequestSource): Promise<void> {
+    return this.writeSetting(b.row, 'cors', null, by);
   }
 
   // ---- policy ----
@@ -126,7 +125,7 @@ export class BucketConfigService {
     return b.access.policy.text;
   }
 
-  async putPolicy(b: ResolvedBucket, text: string): Promise<void> {
+  async putPolicy(b: ResolvedBucket, text: string, by: RequestSource): Promise<void> {
     let policy;
     try {
       policy = parseBucketPolicy(text, b.row.name);
@@ -137,11 +136,11 @@ export class BucketConfigService {
     if (effectiveBlock(b.access).blockPublicPolicy && isPublicPolicy(policy)) {
       throw new S3Error('AccessDenied', 'The bucket\'s public access block (BlockPublicPolicy) refuses a public policy.');
     }
-    await this.writeSetting(b.row, 'policy', text);
+    await this.writeSetting(b.row, 'policy', text, by, isPublicPolicy(policy) ? 'public' : 'not public');
   }
 
-  deletePolicy(b: ResolvedBucket): Promise<void> {
-    return this.writeSetting(b.row, 'policy', null);
+  deletePolicy(b: ResolvedBucket, by: RequestSource): Promise<void> {
+    return this.writeSetting(b.row, 'policy', null, by);
   }
 
   /** GetBucketPolicyStatus: whether the policy grants anything to everyone. */
@@ -157,12 +156,14 @@ export class BucketConfigService {
     return b.access.publicAccessBlock;
   }
 
-  putPublicAccessBlock(b: ResolvedBucket, block: PublicAccessBlock): Promise<void> {
-    return this.writeSetting(b.row, 'public-access-block', block);
+  putPublicAccessBlock(b: ResolvedBucket, block: PublicAccessBlock, by: RequestSource): Promise<void> {
+    // Named as in S3's XML (BlockPublicAcls, ...).
+    const on = Object.entries(block).filter(([, v]) => v === true).map(([k]) => k[0].toUpperCase() + k.slice(1));
+    return this.writeSetting(b.row, 'public-access-block', block, by, on.length ? on.join(', ') : 'nothing blocked');
   }
 
-  deletePublicAccessBlock(b: ResolvedBucket): Promise<void> {
-    return this.writeSetting(b.row, 'public-access-block', DELETED);
+  deletePublicAccessBlock(b: ResolvedBucket, by: RequestSource): Promise<void> {
+    return this.writeSetting(b.row, 'public-access-block', DELETED, by, 'removed');
   }
 
   // ---- ownership controls ----
@@ -172,16 +173,16 @@ export class BucketConfigService {
     return b.access.ownership;
   }
 
-  async putOwnership(b: ResolvedBucket, ownership: ObjectOwnership): Promise<void> {
+  async putOwnership(b: ResolvedBucket, ownership: ObjectOwnership, by: RequestSource): Promise<void> {
     // Enforcing bucket ownership disables ACLs; S3 refuses while the bucket ACL grants anything.
     if (ownership === 'BucketOwnerEnforced' && b.access.acl !== 'private') {
       throw new S3Error('InvalidBucketAclWithObjectOwnership', 'Bucket ACL must be private (only the owner has FULL_CONTROL) to enforce bucket ownership.');
     }
-    await this.writeSetting(b.row, 'ownership-controls', ownership);
+    await this.writeSetting(b.row, 'ownership-controls', ownership, by, ownership);
   }
 
-  deleteOwnership(b: ResolvedBucket): Promise<void> {
-    return this.writeSetting(b.row, 'ownership-controls', DELETED);
+  deleteOwnership(b: ResolvedBucket, by: RequestSource): Promise<void> {
+    return this.writeSetting(b.row, 'ownership-controls', DELETED, by, 'removed');
   }
 
   // ---- ACLs ----
@@ -195,9 +196,9 @@ export class BucketConfigService {
     }
   }
 
-  async putBucketAcl(b: ResolvedBucket, acl: CannedAcl): Promise<void> {
+  async putBucketAcl(b: ResolvedBucket, acl: CannedAcl, by: RequestSource): Promise<void> {
     this.checkAcl(b, acl);
-    await this.writeSetting(b.row, 'acl', acl === 'private' ? null : acl);
+    await this.writeSetting(b.row, 'acl', acl === 'private' ? null : acl, by, acl);
   }
 
   async putObjectAcl(b: ResolvedBucket, key: string, acl: CannedAcl): Promise<void> {

@@ -3,6 +3,7 @@ import { serveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { OPERATOR_COMMANDS } from './operator.js';
 import { DomainError } from '../util/domain-error.js';
+import { S3Error } from '../s3/errors.js';
 
 // The `skep` command. Subcommands parse their flags and call into the services.
 
@@ -12,10 +13,12 @@ commands:
   serve     start the S3 endpoint
             --host ADDR (127.0.0.1)  --port N (9000)  --data DIR (./data)  --region R (us-east-1)
             --domain D (repeatable; <bucket>.D selects a bucket)  --tls-cert FILE --tls-key FILE
-            --log-level LEVEL (info)
+            --log-level LEVEL (info)  --trusted-proxy ADDR|CIDR (repeatable)  --audit-retention-days N (365)
   project   create NAME [--max-token-days N] | list | update PROJECT [--name N] [--max-token-days N|none]
+  bucket    create NAME --project P | list --project P | delete NAME --project P [--force]
   token     create | list | show | disable | enable | revoke | rotate | confirm-rotation  (skep token help)
-  audit     [--project P] [--token ID] [--limit N]
+  audit     [--project P] [--token ID] [--actor A] [--action A,..] [--bucket B] [--since T] [--until T]
+            [--limit N] [--cursor C] [--format table|json|csv]
   user      create --email E [--password P] [--project P --role owner|member]
             (the password may come from SKEP_USER_PASSWORD or standard input instead)
 
@@ -89,7 +92,7 @@ export async function main(argv: string[]): Promise<void> {
         await operator(rest, { out: (text) => process.stdout.write(text) });
       } catch (err) {
         // Flag and validation errors are the user's to fix: say what, without a stack.
-        if (err instanceof DomainError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+        if (err instanceof DomainError || err instanceof S3Error || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
           throw new Error((err as Error).message);
         }
         throw err;

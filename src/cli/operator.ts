@@ -9,6 +9,9 @@ import { clientSnippets } from '../credentials/snippets.js';
 import type { IssuedCredentials, RequestSource, TokenView } from '../credentials/token-service.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
 import type { ProjectView } from '../projects/project-service.js';
+import { cliActor } from '../audit/actor.js';
+import { auditCsvHeader, auditCsvLine } from '../audit/audit-export.js';
+import type { AuditAction } from '../storage/metadata/metadata-store.js';
 
 // Operator commands (`skep project ...`, `skep token ...`, `skep audit`). They open the data
 // folder directly, so they work whether or not the server is running (SQLite WAL allows both).
@@ -53,7 +56,7 @@ function osUser(): string {
  * for the actor and the source address a request would have.
  */
 export function cliIdentity(): RequestSource {
-  return { actor: `cli:${osUser()}`, source: `local:${hostname()}` };
+  return { actor: cliActor(osUser()), source: `local:${hostname()}` };
 }
 
 /** "90d", "90" or "12h"-free: token lifetimes are whole days. */
@@ -133,7 +136,7 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
       case 'create': {
         const name = values.name ?? positionals[0];
         if (!name) throw new DomainError('invalid-argument', 'usage: skep project create NAME [--max-token-days N]', 'name');
-        return print(await s.projects.create(name, maxDays ?? null));
+        return print(await s.projects.create(name, maxDays ?? null, cliIdentity()));
       }
       case 'list':
         return print(await s.projects.list());
@@ -244,8 +247,11 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
         return printToken(await s.tokens.disable(tokenId(), by));
       case 'enable':
         return printToken(await s.tokens.enable(tokenId(), by));
-      case 'revoke':
-        return printToken(await s.tokens.revoke(tokenId(), by));
+      case 'revoke': {
+        const t = await s.tokens.revoke(tokenId(), by);
+        if (values.json) return printToken(t);
+        return io.out(`revoked token ${printable(t.name)} (${t.id}): access key ${t.accessKeyId} and its bearer token stop working now, presigned URLs included\n`);
+      }
       case 'confirm-rotation':
         return printToken(await s.tokens.confirmRotation(tokenId(), by));
       case 'rotate':
@@ -256,23 +262,125 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
   });
 }
 
+const AUDIT_USAGE = `usage:
+  skep audit [--project P] [--token ID] [--actor A] [--action A[,A2...]] [--bucket B]
+             [--since TIME] [--until TIME] [--limit N] [--cursor C] [--format table|json|csv]
+TIME is an ISO date or date-time (2026-01-31, 2026-01-31T12:00:00Z). --limit counts one page
+(default 100; with --format csv or json and no --limit, every matching event is written).
+The next page's --cursor is printed after a table page that has more.
+common: --data DIR (./data)
+`;
+
+function timeFlag(text: string | undefined, flag: string): Date | undefined {
+  if (text === undefined) return undefined;
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new DomainError('invalid-argument', `${flag} takes an ISO date or date-time (got "${text}").\n${AUDIT_USAGE}`, flag);
+  return new Date(t);
+}
+
 async function auditCommand(argv: string[], io: Output): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...COMMON, project: { type: 'string', short: 'p' }, token: { type: 'string' }, limit: { type: 'string' } },
+    options: {
+      ...COMMON,
+      project: { type: 'string', short: 'p' },
+      token: { type: 'string' },
+      actor: { type: 'string' },
+      action: { type: 'string' },
+      bucket: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+      format: { type: 'string' },
+    },
   });
+  const format = values.format ?? (values.json ? 'json' : 'table');
+  if (!['table', 'json', 'csv'].includes(format)) throw new DomainError('invalid-argument', `--format is table, json or csv.\n${AUDIT_USAGE}`, 'format');
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 10000)) throw new DomainError('invalid-argument', '--limit is 1 to 10000.', 'limit');
   await withServices(dataDirOf(values.data), async (s) => {
-    const projectId = values.project ? (await s.projects.resolve(values.project)).id : undefined;
-    const limit = values.limit ? Number(values.limit) : 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new DomainError('invalid-argument', '--limit is 1 to 10000.', 'limit');
-    const rows = await s.tokens.listAudit({ projectId, tokenId: values.token, limit });
-    if (values.json) return io.out(JSON.stringify(rows, null, 2) + '\n');
+    const filter = {
+      projectId: values.project ? (await s.projects.resolve(values.project)).id : undefined,
+      tokenId: values.token,
+      actor: values.actor,
+      bucket: values.bucket,
+      actions: values.action?.split(',').map((a) => a.trim()).filter(Boolean) as AuditAction[] | undefined,
+      since: timeFlag(values.since, 'since'),
+      until: timeFlag(values.until, 'until'),
+    };
+    // An export (csv or json without --limit) is every matching event, read a page at a time.
+    if (format !== 'table' && limit === undefined && values.cursor === undefined) {
+      let first = true;
+      if (format === 'csv') io.out(auditCsvHeader());
+      else io.out('[');
+      for await (const r of s.audit.all(filter)) {
+        io.out(format === 'csv' ? auditCsvLine(r) : `${first ? '\n' : ',\n'}${JSON.stringify(r)}`);
+        first = false;
+      }
+      if (format === 'json') io.out(first ? ']\n' : '\n]\n');
+      return;
+    }
+    const page = await s.audit.page(filter, limit ?? 100, values.cursor);
+    if (format === 'json') return io.out(JSON.stringify(page.items, null, 2) + '\n');
+    if (format === 'csv') return io.out(auditCsvHeader() + page.items.map(auditCsvLine).join(''));
     io.out(
       table([
-        ['TIME', 'ACTION', 'ACTOR', 'TOKEN', 'SOURCE', 'DETAIL'],
-        ...rows.map((r) => [r.at.toISOString(), r.action, r.actor, r.tokenId ?? '-', r.source ?? '-', r.detail ?? '']),
+        ['TIME', 'ACTION', 'ACTOR', 'BUCKET', 'TOKEN', 'SOURCE', 'DETAIL'],
+        ...page.items.map((r) => [r.at.toISOString(), r.action, r.actor, r.bucket ?? '-', r.tokenId ?? '-', r.source ?? '-', r.detail ?? '']),
       ]),
     );
+    if (page.nextCursor) io.out(`more: --cursor ${page.nextCursor}\n`);
+  });
+}
+
+const BUCKET_USAGE = `usage:
+  skep bucket create NAME --project P [--region R]
+  skep bucket list --project P
+  skep bucket delete NAME --project P [--force]   (--force deletes its objects and uploads first)
+common: --data DIR (./data)  --json
+`;
+
+async function bucketCommand(argv: string[], io: Output): Promise<void> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { ...COMMON, project: { type: 'string', short: 'p' }, region: { type: 'string' }, force: { type: 'boolean' } },
+    allowPositionals: true,
+  });
+  if (!['create', 'list', 'delete'].includes(sub ?? '')) throw new DomainError('invalid-argument', BUCKET_USAGE);
+  if (!values.project) throw new DomainError('invalid-argument', `--project is required.\n${BUCKET_USAGE}`, 'project');
+  const name = positionals[0];
+  if (sub !== 'list' && !name) throw new DomainError('invalid-argument', `skep bucket ${sub} needs a bucket name.\n${BUCKET_USAGE}`, 'name');
+  const dataDir = dataDirOf(values.data);
+  const region = values.region ?? process.env.SKEP_REGION ?? (await readEndpointRecord(dataDir))?.region ?? 'us-east-1';
+  await withServices(dataDir, async (s) => {
+    const project = await s.projects.resolve(values.project!);
+    const by = cliIdentity();
+    switch (sub) {
+      case 'create': {
+        const b = await s.buckets.create(project.id, name, region, by);
+        const view = { name: b.name, region: b.region, createdAt: b.createdAt.toISOString(), project: project.id };
+        return io.out(values.json ? JSON.stringify(view, null, 2) + '\n' : `created bucket ${b.name} in project ${printable(project.name)} (${project.id}), region ${b.region}\n`);
+      }
+      case 'list': {
+        const list = [];
+        for (const b of await s.meta.listBuckets(project.id)) list.push({ name: b.name, region: b.region, createdAt: b.createdAt.toISOString(), ...(await s.meta.bucketStats(b.id)) });
+        if (values.json) return io.out(JSON.stringify(list, null, 2) + '\n');
+        return io.out(table([['NAME', 'OBJECTS', 'BYTES', 'REGION', 'CREATED'], ...list.map((b) => [b.name, String(b.objects), String(b.bytes), b.region, b.createdAt])]));
+      }
+      default: {
+        const bucket = await s.objects.requireBucket(project.id, name);
+        if (!values.force) {
+          await s.buckets.delete(bucket, by);
+          return io.out(values.json ? JSON.stringify({ deleted: name }) + '\n' : `deleted bucket ${name}\n`);
+        }
+        const removed = await s.buckets.forceDelete(bucket, by);
+        return io.out(
+          values.json ? JSON.stringify({ deleted: name, ...removed }) + '\n' : `deleted bucket ${name} with ${removed.objects} object(s) and ${removed.uploads} unfinished upload(s)\n`,
+        );
+      }
+    }
   });
 }
 
@@ -306,7 +414,7 @@ async function userCommand(argv: string[], io: Output): Promise<void> {
   const password = await readPassword(values.password, process.stdin);
   await withServices(dataDirOf(values.data), async (s) => {
     const project = values.project ? await s.projects.resolve(values.project) : undefined;
-    const user = await s.users.createUser({ email: values.email!, password, createdBy: cliIdentity().actor });
+    const user = await s.users.createUser({ email: values.email!, password, createdBy: cliIdentity().actor, source: cliIdentity().source });
     if (project && role) await s.users.addMember(project.id, user.id, role);
     const membership = project && role ? { projectId: project.id, projectName: project.name, role } : null;
     if (values.json) return io.out(JSON.stringify({ user, membership }, null, 2) + '\n');
@@ -322,4 +430,5 @@ export const OPERATOR_COMMANDS: Record<string, (argv: string[], io: Output) => P
   token: tokenCommand,
   audit: auditCommand,
   user: userCommand,
+  bucket: bucketCommand,
 };

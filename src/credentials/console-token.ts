@@ -1,6 +1,7 @@
 import type { PermissionLevel } from '../auth/principal.js';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
 import { effectiveExpiry, type TokenService } from './token-service.js';
+import { userActor } from '../audit/actor.js';
 
 // The console signs presigned URLs for a signed-in user with a token of its own: one per user and
 // project, named `console:<email>`, created on demand (7 days, all buckets, the level of the
@@ -36,7 +37,7 @@ export async function consoleCredential(
     .map((r) => ({ ...r, expiresAt: effectiveExpiry(r, maxTokenDays) }))
     .find(
       (r) =>
-        r.createdBy === 'console' &&
+        r.createdBy === userActor(input.email) &&
         r.name === name &&
         r.permission === input.permission &&
         r.bucketScope === null &&
@@ -55,7 +56,7 @@ export async function consoleCredential(
       bucketScope: null,
       expiresInDays: days,
       billing: false,
-      createdBy: 'console',
+      createdBy: userActor(input.email),
     });
     accessKeyId = created.credentials.accessKeyId;
   }

@@ -8,7 +8,15 @@ import { after, describe, test } from 'node:test';
 import { openSqliteStore } from '../storage/metadata/sqlite-store.js';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
 import { openSecretBox } from './master-key.js';
-import { TokenService } from './token-service.js';
+import { FAILURE_AUDITS_PER_MINUTE, TokenService } from './token-service.js';
+import { AuditService } from '../audit/audit-service.js';
+import { MemoryLimiterState, RateLimiter } from '../limits/rate-limiter.js';
+import type { MetadataStore } from '../storage/metadata/metadata-store.js';
+import type { SecretBox } from './secret-box.js';
+
+function newTokens(meta: MetadataStore, box: SecretBox): TokenService {
+  return new TokenService(meta, box, new AuditService(meta), new RateLimiter(new MemoryLimiterState(), 'test', FAILURE_AUDITS_PER_MINUTE, 60_000));
+}
 
 // openSecretBox never picks a new key for a folder that already has secrets (or a check value),
 // and refuses a key that does not open them.
@@ -43,11 +51,11 @@ describe('openSecretBox', () => {
 
     const projectId = randomUUID();
     await meta.createProject({ id: projectId, name: 'p', createdAt: new Date(), maxTokenDays: null });
-    const tokens = new TokenService(meta, await openSecretBox(dir, key, meta));
+    const tokens = newTokens(meta, await openSecretBox(dir, key, meta));
     const { credentials } = await tokens.create({ projectId, name: 't', permission: 'object-ro', bucketScope: null, createdBy: 'test' });
     await assert.rejects(openSecretBox(dir, undefined, meta), /holds encrypted secrets but no master key/);
     assert.ok(!existsSync(join(dir, 'master.key')));
-    const again = new TokenService(meta, await openSecretBox(dir, key, meta));
+    const again = newTokens(meta, await openSecretBox(dir, key, meta));
     assert.deepEqual((await again.lookup(credentials.accessKeyId))?.secrets, [credentials.secretAccessKey]);
   });
 
@@ -57,7 +65,7 @@ describe('openSecretBox', () => {
     assert.ok(existsSync(join(dir, 'master.key')), 'a fresh folder gets a key file');
     const projectId = randomUUID();
     await meta.createProject({ id: projectId, name: 'p', createdAt: new Date(), maxTokenDays: null });
-    await new TokenService(meta, box).create({ projectId, name: 't', permission: 'object-ro', bucketScope: null, createdBy: 'test' });
+    await newTokens(meta, box).create({ projectId, name: 't', permission: 'object-ro', bucketScope: null, createdBy: 'test' });
     await rm(join(dir, 'master-key.check'));
     await openSecretBox(dir, undefined, meta);
     await assert.rejects(openSecretBox(dir, hexKey(), meta), /from SKEP_MASTER_KEY does not decrypt.*unset it to use .*master\.key/);

@@ -6,7 +6,9 @@ import type { AuditRow, MetadataStore } from '../storage/metadata/metadata-store
 import { DomainError } from '../util/domain-error.js';
 import { hashBearer } from './bearer.js';
 import { SecretBox } from './secret-box.js';
-import { DEFAULT_ROTATION_GRACE_DAYS, TokenService, effectiveExpiry, type CreateTokenInput } from './token-service.js';
+import { DEFAULT_ROTATION_GRACE_DAYS, FAILURE_AUDITS_PER_MINUTE, TokenService, effectiveExpiry, expiringSoonWindow, type CreateTokenInput } from './token-service.js';
+import { AuditService } from '../audit/audit-service.js';
+import { MemoryLimiterState, RateLimiter } from '../limits/rate-limiter.js';
 
 // TokenService over an in-memory SQLite store with a clock the tests move.
 
@@ -22,7 +24,8 @@ beforeEach(async () => {
   meta = await openSqliteStore(':memory:');
   stores.push(meta);
   now = Date.UTC(2030, 0, 1);
-  tokens = new TokenService(meta, new SecretBox(randomBytes(32)), () => new Date(now));
+  const clock = () => new Date(now);
+  tokens = new TokenService(meta, new SecretBox(randomBytes(32)), new AuditService(meta, clock), new RateLimiter(new MemoryLimiterState(), 'test', FAILURE_AUDITS_PER_MINUTE, 60_000), clock);
   projectId = randomUUID();
   await meta.createProject({ id: projectId, name: 'p', createdAt: new Date(now), maxTokenDays: null });
   await meta.createBucket({ id: randomUUID(), projectId, name: 'b1', region: 'us-east-1', createdAt: new Date(now) });
@@ -81,15 +84,34 @@ describe('authenticateBearer', () => {
     assert.equal((await tokens.authenticateBearer(second.bearerToken)).tokenId, token.id);
   });
 
-  test('a second rotation drops the first secret: only the two newest work', async () => {
+  test('a second rotation while one is pending is refused, naming it: the first old secret keeps its grace', async () => {
     const { token, credentials: c1 } = await tokens.create(input());
-    const { credentials: c2 } = await tokens.rotate(token.id, by);
+    const { credentials: c2, token: rotated } = await tokens.rotate(token.id, by);
+    await rejectsWith(tokens.rotate(token.id, by), 'conflict', new RegExp(`rotation of this token is pending: its previous secret works until ${rotated.rotationDeadline}.*confirm`, 'i'));
+    assert.ok(await tokens.authenticateBearer(c1.bearerToken), 'the first old secret still works');
+    assert.ok(await tokens.authenticateBearer(c2.bearerToken));
+    // Confirmed (or past its grace), the next rotation goes ahead.
+    await tokens.confirmRotation(token.id, by);
     const { credentials: c3 } = await tokens.rotate(token.id, by);
     await rejectsWith(tokens.authenticateBearer(c1.bearerToken), 'unauthenticated', /not valid/);
-    assert.ok(await tokens.authenticateBearer(c2.bearerToken));
-    assert.ok(await tokens.authenticateBearer(c3.bearerToken));
-    const secrets = (await tokens.lookup(c1.accessKeyId))!.secrets;
-    assert.deepEqual(secrets, [c3.secretAccessKey, c2.secretAccessKey]);
+    assert.deepEqual((await tokens.lookup(c1.accessKeyId))!.secrets, [c3.secretAccessKey, c2.secretAccessKey]);
+    now += 8 * DAY;
+    const { credentials: c4 } = await tokens.rotate(token.id, by);
+    assert.deepEqual((await tokens.lookup(c1.accessKeyId))!.secrets, [c4.secretAccessKey, c3.secretAccessKey]);
+  });
+
+  test("a rotation's grace never runs past the token's own expiry", async () => {
+    const { token, credentials } = await tokens.create(input({ expiresInDays: 3 }));
+    const { token: rotated } = await tokens.rotate(token.id, by, 7);
+    assert.equal(rotated.rotationDeadline, rotated.expiresAt);
+    assert.equal(new Date(rotated.rotationDeadline!).getTime(), now + 3 * DAY);
+    now += 3 * DAY - 1;
+    assert.ok(await tokens.authenticateBearer(credentials.bearerToken));
+    // A project maximum lowered later caps the grace too (it caps the token).
+    const other = await tokens.create(input({ expiresInDays: 90 }));
+    await meta.updateProject(projectId, { maxTokenDays: 10 });
+    const r = await tokens.rotate(other.token.id, by, 30);
+    assert.equal(new Date(r.token.rotationDeadline!).getTime(), new Date(other.token.createdAt).getTime() + 10 * DAY);
   });
 
   test('rejects revoked, disabled and expired tokens, saying which', async () => {
@@ -148,16 +170,19 @@ describe('authenticateBearer', () => {
     assert.ok(!text.includes(credentials.bearerToken) && !text.includes(wrongSecret));
     assert.ok(!text.includes(credentials.bearerToken.split('_').pop()!));
     // Both name the token: a wrong secret under its prefix, and the revoked token itself.
-    assert.ok(failures.every((r) => r.tokenId === token.id && r.actor === credentials.accessKeyId), JSON.stringify(failures));
+    assert.ok(failures.every((r) => r.tokenId === token.id && r.actor === `token:${token.id}`), JSON.stringify(failures));
   });
 
   test('a claimed access key ID is recorded bounded and with control characters escaped', async () => {
     tokens.recordFailure('\u001b[31mEVIL\nFAKE ROW\u202e', 'InvalidAccessKeyId', '10.0.0.9');
     tokens.recordFailure('K'.repeat(5000), 'InvalidAccessKeyId', '10.0.0.9');
-    const actors = (await auditSettled((r) => r.length >= 2)).filter((r) => r.source === '10.0.0.9').map((r) => r.actor);
-    assert.equal(actors.length, 2);
-    assert.ok(actors.includes('\\u{1b}[31mEVIL\\u{a}FAKE ROW\\u{202e}'), JSON.stringify(actors));
-    assert.ok(actors.includes(`${'K'.repeat(128)}...`));
+    const rows = (await auditSettled((r) => r.length >= 2)).filter((r) => r.source === '10.0.0.9');
+    assert.equal(rows.length, 2);
+    // Unknown keys name no one: the actor is anonymous, the claim (made harmless) is in the detail.
+    assert.ok(rows.every((r) => r.actor === 'anonymous'));
+    const details = rows.map((r) => r.detail);
+    assert.ok(details.includes('InvalidAccessKeyId; claimed key \\u{1b}[31mEVIL\\u{a}FAKE ROW\\u{202e}'), JSON.stringify(details));
+    assert.ok(details.includes(`InvalidAccessKeyId; claimed key ${'K'.repeat(128)}...`));
   });
 
   test('bearer tokens are stored only as SHA-256 hashes', async () => {
@@ -266,9 +291,30 @@ describe('create: validation', () => {
       await rejectsWith(tokens.create(input({ expiresInDays: days })), 'invalid-argument', /1 to 365/);
     }
     await meta.updateProject(projectId, { maxTokenDays: 30 });
-    await rejectsWith(tokens.create(input({ expiresInDays: 31 })), 'invalid-argument', /at most 30 days/);
+    await rejectsWith(tokens.create(input({ expiresInDays: 31 })), 'limit-exceeded', /at most 30 days/);
     assert.equal(new Date((await tokens.create(input({ expiresInDays: 30 }))).token.expiresAt!).getTime(), now + 30 * DAY);
     assert.equal(new Date((await tokens.create(input())).token.expiresAt!).getTime(), now + 30 * DAY, 'the default shrinks to the maximum');
+  });
+
+  test('a token creates tokens that end no later than itself, and none in its last day', async () => {
+    const parent = await tokens.create(input({ expiresInDays: 10 }));
+    now += 2.5 * DAY; // 7.5 days left: it hands out at most 7
+    const child = (o: Partial<CreateTokenInput>) => tokens.create(input({ parentTokenId: parent.token.id, ...o }));
+    await rejectsWith(child({ expiresInDays: 365 }), 'limit-exceeded', /cannot outlive the token that creates it.*expires at .*at most 7 days \(asked for 365\)/);
+    await rejectsWith(child({ expiresInDays: 8 }), 'limit-exceeded', /at most 7 days/);
+    const made = await child({ expiresInDays: 7 });
+    assert.ok(new Date(made.token.expiresAt!) <= new Date(parent.token.expiresAt!));
+    // Without a chosen expiry the default shrinks to what the parent has left.
+    assert.equal(new Date((await child({})).token.expiresAt!).getTime(), now + 7 * DAY);
+    // A lowered project maximum shortens the parent, and so what it hands out.
+    await meta.updateProject(projectId, { maxTokenDays: 5 });
+    await rejectsWith(child({ expiresInDays: 3 }), 'limit-exceeded', /at most 2 days/);
+    now += 2 * DAY; // less than a day left
+    await rejectsWith(child({ expiresInDays: 1 }), 'limit-exceeded', /in less than a day: it cannot create tokens/);
+    // The bootstrap credential never expires: it hands out up to the maximum.
+    await meta.updateProject(projectId, { maxTokenDays: null });
+    const root = await tokens.create(input({ bootstrap: {} }));
+    assert.equal(new Date((await tokens.create(input({ parentTokenId: root.token.id, expiresInDays: 365 }))).token.expiresAt!).getTime(), now + 365 * DAY);
   });
 
   test('permission level, bucket scope, name and project', async () => {
@@ -301,10 +347,31 @@ describe('management', () => {
   test('views hold no secret and report status', async () => {
     const { token, credentials } = await tokens.create(input({ expiresInDays: 10 }));
     assert.equal(token.status, 'active');
-    now += 4 * DAY;
+    now += 8.5 * DAY;
     assert.equal((await tokens.show(token.id)).status, 'expiring-soon');
     const text = JSON.stringify([await tokens.list(projectId), await tokens.show(token.id)]);
     for (const secret of [credentials.secretAccessKey, credentials.bearerToken]) assert.ok(!text.includes(secret));
+  });
+
+  test('"expiring soon" is the last fifth of a lifetime, at least its last day and at most its last week', async () => {
+    assert.equal(expiringSoonWindow(DAY), DAY);
+    assert.equal(expiringSoonWindow(7 * DAY), (7 * DAY) / 5);
+    assert.equal(expiringSoonWindow(90 * DAY), 7 * DAY);
+    const statusAfter = async (days: number, elapsed: number) => {
+      const { token } = await tokens.create(input({ expiresInDays: days }));
+      now += elapsed;
+      const status = (await tokens.show(token.id)).status;
+      now -= elapsed;
+      return status;
+    };
+    // A 7-day token is not expiring soon when it is made, nor after 5 days; it is in its last 1.4 days.
+    assert.equal(await statusAfter(7, 0), 'active');
+    assert.equal(await statusAfter(7, 5 * DAY), 'active');
+    assert.equal(await statusAfter(7, 5.7 * DAY), 'expiring-soon');
+    // A 90-day token turns a week before; a 1-day token is expiring from the start.
+    assert.equal(await statusAfter(90, 82 * DAY), 'active');
+    assert.equal(await statusAfter(90, 83.5 * DAY), 'expiring-soon');
+    assert.equal(await statusAfter(1, 0), 'expiring-soon');
   });
 
   test('a revoked token stays listed (the audit trail keeps it) and cannot come back', async () => {

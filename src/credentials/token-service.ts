@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { CredentialLookup, CredentialState, PermissionLevel, Principal, ResolvedCredential } from '../auth/principal.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
-import type { AuditAction, AuditRow, CredentialRecord, MetadataStore, TokenRow } from '../storage/metadata/metadata-store.js';
+import type { AuditAction, CredentialRecord, MetadataStore, TokenRow } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
-import { newAuditId } from './audit-id.js';
+import { ANONYMOUS_ACTOR, tokenActor, type RequestSource } from '../audit/actor.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { RateLimiter } from '../limits/rate-limiter.js';
 import { bearerMatches, bearerPrefix, newBearerToken } from './bearer.js';
 import { newAccessKeyId, newSecretAccessKey } from './key-material.js';
 import type { SecretBox } from './secret-box.js';
-import { WindowLimiter } from '../util/window-limiter.js';
+
+export type { RequestSource } from '../audit/actor.js';
 
 // API tokens: one token yields a bearer token (REST API) and an access key pair (S3). Secrets are
 // returned once, by create and rotate; at rest the bearer token is a hash and the secret access
@@ -17,11 +20,22 @@ import { WindowLimiter } from '../util/window-limiter.js';
 export const DEFAULT_EXPIRY_DAYS = 90;
 export const MAX_EXPIRY_DAYS = 365;
 export const DEFAULT_ROTATION_GRACE_DAYS = 7;
-/** Status turns "expiring-soon" this long before expiry. */
-const EXPIRING_SOON_MS = 7 * 86_400_000;
 const DAY_MS = 86_400_000;
+/**
+ * Status turns "expiring-soon" in the last fifth of a token's lifetime, but never earlier than a
+ * week before expiry nor later than a day before: a 7-day token is not expiring soon the moment
+ * it is made, a 90-day one is a week before, a 1-day one is from the start.
+ */
+const EXPIRING_SOON_FRACTION = 0.2;
+const EXPIRING_SOON_MIN_MS = DAY_MS;
+const EXPIRING_SOON_MAX_MS = 7 * DAY_MS;
 /** Authentication failures audited per claimed key and source address per minute. */
-const FAILURE_AUDITS_PER_MINUTE = 10;
+export const FAILURE_AUDITS_PER_MINUTE = 10;
+
+/** How long before its expiry a token of this lifetime counts as expiring soon. */
+export function expiringSoonWindow(lifetimeMs: number): number {
+  return Math.min(EXPIRING_SOON_MAX_MS, Math.max(EXPIRING_SOON_MIN_MS, lifetimeMs * EXPIRING_SOON_FRACTION));
+}
 
 export type TokenStatus = 'active' | 'expiring-soon' | 'expired' | 'disabled' | 'revoked';
 
@@ -63,14 +77,15 @@ export interface CreateTokenInput {
   bucketScope: string[] | null;
   expiresInDays?: number;
   billing?: boolean;
+  /** The actor (src/audit/actor.ts). */
   createdBy: string;
+  /**
+   * The token that creates this one, when a token does (a bearer caller): the new token may not
+   * outlive it.
+   */
+  parentTokenId?: string;
   /** Bootstrap only: a given key pair, and no expiry. */
   bootstrap?: { accessKeyId?: string; secretAccessKey?: string };
-}
-
-export interface RequestSource {
-  actor: string;
-  source?: string;
 }
 
 /**
@@ -102,11 +117,13 @@ function claimedKeyId(text: string): string {
 
 export class TokenService implements CredentialLookup {
   private pendingUses = new Map<string, Date>();
-  private readonly failureLimiter = new WindowLimiter(FAILURE_AUDITS_PER_MINUTE, 60_000);
 
   constructor(
     private readonly meta: MetadataStore,
     private readonly box: SecretBox,
+    private readonly audit: AuditService,
+    /** Bounds the authentication failures written to the audit log (FAILURE_AUDITS_PER_MINUTE). */
+    private readonly failureLimiter: RateLimiter,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -122,13 +139,15 @@ export class TokenService implements CredentialLookup {
   statusOf(row: TokenRow, now = this.clock()): TokenStatus {
     const state = this.stateOf(row, now);
     if (state !== 'active') return state;
-    if (row.expiresAt && row.expiresAt.getTime() - now.getTime() < EXPIRING_SOON_MS) return 'expiring-soon';
+    if (row.expiresAt && row.expiresAt.getTime() - now.getTime() <= expiringSoonWindow(row.expiresAt.getTime() - row.createdAt.getTime())) {
+      return 'expiring-soon';
+    }
     return 'active';
   }
 
   view(row: TokenRow): TokenView {
     const now = this.clock();
-    const rotationPending = row.previousSecretCiphertext !== null && !!row.rotationDeadline && row.rotationDeadline > now;
+    const rotationPending = this.rotationPending(row, now);
     return {
       id: row.id,
       projectId: row.projectId,
@@ -149,6 +168,11 @@ export class TokenService implements CredentialLookup {
       rotationPending,
       rotationDeadline: rotationPending ? iso(row.rotationDeadline) : null,
     };
+  }
+
+  /** The previous secret still works: a rotation is neither confirmed nor past its grace. */
+  private rotationPending(row: TokenRow, now = this.clock()): boolean {
+    return row.previousSecretCiphertext !== null && !!row.rotationDeadline && row.rotationDeadline > now;
   }
 
   principalOf(row: TokenRow): Principal {
@@ -211,24 +235,26 @@ export class TokenService implements CredentialLookup {
 
   /**
    * `accessKeyId` is whatever the request claimed (any text a stranger sends): it is looked up as
-   * given but recorded bounded and with anything but printable ASCII escaped.
+   * given but recorded bounded and with anything but printable ASCII escaped. A claim that names
+   * a token is that token's event (actor token:<id>); any other is anonymous, the claim in the detail.
    */
   recordFailure(accessKeyId: string, reason: string, source: string | undefined): void {
+    void this.auditFailure(accessKeyId, reason, source).catch(() => undefined);
+  }
+
+  private async auditFailure(accessKeyId: string, reason: string, source: string | undefined): Promise<void> {
+    const claimed = claimedKeyId(accessKeyId);
     // A flood of bad requests must not flood the audit log: a few events per key and source a minute.
-    if (!this.failureLimiter.allow(`${claimedKeyId(accessKeyId)}|${source ?? ''}`, this.clock().getTime())) return;
-    void this.meta
-      .getTokenByAccessKeyId(accessKeyId)
-      .then((row) =>
-        this.audit({
-          action: reason.startsWith('expired') || reason === 'ExpiredToken' ? 'auth.expired-token' : 'auth.failed',
-          actor: row ? row.accessKeyId : claimedKeyId(accessKeyId),
-          tokenId: row?.id ?? null,
-          projectId: row?.projectId ?? null,
-          source: source ?? null,
-          detail: reason,
-        }),
-      )
-      .catch(() => undefined);
+    if (!(await this.failureLimiter.allow(`${claimed}|${source ?? ''}`, this.clock().getTime()))) return;
+    const row = await this.meta.getTokenByAccessKeyId(accessKeyId);
+    await this.audit.record({
+      action: reason.startsWith('expired') || reason === 'ExpiredToken' ? 'auth.expired-token' : 'auth.failed',
+      actor: row ? tokenActor(row.id) : ANONYMOUS_ACTOR,
+      tokenId: row?.id ?? null,
+      projectId: row?.projectId ?? null,
+      source: source ?? null,
+      detail: row ? reason : `${reason}; claimed key ${claimed}`,
+    });
   }
 
   async flushUses(): Promise<void> {
@@ -257,14 +283,38 @@ export class TokenService implements CredentialLookup {
       if (unknown.length) throw new DomainError('invalid-argument', `Unknown bucket(s) in scope: ${unknown.join(', ')}.`, 'bucketScope');
     }
     if (input.bootstrap) return { permission: input.permission as PermissionLevel, expiresAt: null };
-    const days = input.expiresInDays ?? Math.min(DEFAULT_EXPIRY_DAYS, project.maxTokenDays ?? DEFAULT_EXPIRY_DAYS);
+    const now = this.clock().getTime();
+    const parentLimit = input.parentTokenId === undefined ? null : await this.parentLimit(input.parentTokenId, now);
+    if (parentLimit && parentLimit.days < 1) throw new DomainError('limit-exceeded', parentLimit.message(input.expiresInDays ?? 1), 'expiresInDays');
+    const limits = [DEFAULT_EXPIRY_DAYS, project.maxTokenDays ?? DEFAULT_EXPIRY_DAYS, parentLimit?.days ?? DEFAULT_EXPIRY_DAYS];
+    const days = input.expiresInDays ?? Math.min(...limits);
     if (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS) {
       throw new DomainError('invalid-argument', `Expiry must be a whole number of days from 1 to ${MAX_EXPIRY_DAYS}.`, 'expiresInDays');
     }
     if (project.maxTokenDays !== null && days > project.maxTokenDays) {
-      throw new DomainError('invalid-argument', `This project allows tokens of at most ${project.maxTokenDays} days.`, 'expiresInDays');
+      throw new DomainError('limit-exceeded', `This project allows tokens of at most ${project.maxTokenDays} days.`, 'expiresInDays');
     }
-    return { permission: input.permission as PermissionLevel, expiresAt: new Date(this.clock().getTime() + days * DAY_MS) };
+    if (parentLimit && days > parentLimit.days) throw new DomainError('limit-exceeded', parentLimit.message(days), 'expiresInDays');
+    return { permission: input.permission as PermissionLevel, expiresAt: new Date(now + days * DAY_MS) };
+  }
+
+  /**
+   * The most days a token may give a token it creates: its own remaining lifetime, in whole days.
+   * A token that never expires (the bootstrap credential) hands out up to the global maximum.
+   */
+  private async parentLimit(parentTokenId: string, now: number): Promise<{ days: number; message(asked: number): string } | null> {
+    const parent = await this.require(parentTokenId);
+    if (parent.expiresAt === null) return null;
+    const remainingMs = parent.expiresAt.getTime() - now;
+    const days = Math.max(0, Math.floor(remainingMs / DAY_MS));
+    const until = parent.expiresAt.toISOString();
+    return {
+      days,
+      message: (asked) =>
+        days < 1
+          ? `The token making this request expires at ${until}, in less than a day: it cannot create tokens (a token lasts at least 1 day and never outlives the token that creates it).`
+          : `A token cannot outlive the token that creates it: the caller's token expires at ${until}, so a new token may last at most ${days} day${days === 1 ? '' : 's'} (asked for ${asked}).`,
+    };
   }
 
   async create(input: CreateTokenInput, source?: string): Promise<{ token: TokenView; credentials: IssuedCredentials }> {
@@ -297,7 +347,7 @@ export class TokenService implements CredentialLookup {
     };
     if (await this.meta.getTokenByAccessKeyId(accessKeyId)) throw new DomainError('conflict', 'That access key ID is taken.', 'accessKeyId');
     await this.meta.createToken(row);
-    await this.audit({ action: 'token.created', actor: input.createdBy, tokenId: row.id, projectId: row.projectId, source: source ?? null, detail: `${permission} ${row.name}` });
+    await this.audit.record({ action: 'token.created', actor: input.createdBy, tokenId: row.id, projectId: row.projectId, source, detail: `${permission} ${row.name}` });
     return { token: this.view(row), credentials: { bearerToken: bearer.token, accessKeyId, secretAccessKey } };
   }
 
@@ -323,11 +373,11 @@ export class TokenService implements CredentialLookup {
     return this.view(await this.require(id, projectId));
   }
 
-  private async change(id: string, by: RequestSource, action: AuditAction, patch: Partial<TokenRow>, projectId?: string): Promise<TokenView> {
+  private async change(id: string, by: RequestSource, action: AuditAction, patch: Partial<TokenRow>, projectId?: string, detail: string | null = null): Promise<TokenView> {
     const row = await this.require(id, projectId);
     if (row.revokedAt && action !== 'token.revoked') throw new DomainError('conflict', 'The token is revoked.');
     await this.meta.updateToken(id, patch);
-    await this.audit({ action, actor: by.actor, tokenId: id, projectId: row.projectId, source: by.source ?? null, detail: null });
+    await this.audit.record({ action, actor: by.actor, tokenId: id, projectId: row.projectId, source: by.source, detail });
     return this.view({ ...row, ...patch });
   }
 
@@ -352,9 +402,20 @@ export class TokenService implements CredentialLookup {
       throw new DomainError('invalid-argument', 'The rotation grace period is 0 to 30 days.', 'graceDays');
     }
     const row = await this.require(id, projectId);
-    if (this.stateOf(row) !== 'active') throw new DomainError('conflict', `The token is ${this.stateOf(row)}; only active tokens rotate.`);
+    const now = this.clock();
+    if (this.stateOf(row, now) !== 'active') throw new DomainError('conflict', `The token is ${this.stateOf(row, now)}; only active tokens rotate.`);
+    // A second rotation would end the first one's old secret before the grace it promised.
+    if (this.rotationPending(row, now)) {
+      throw new DomainError(
+        'conflict',
+        `A rotation of this token is pending: its previous secret works until ${row.rotationDeadline!.toISOString()}. Confirm that rotation (confirm-rotation) before rotating again.`,
+      );
+    }
     const secretAccessKey = newSecretAccessKey();
     const bearer = newBearerToken();
+    // The old secret never outlives the token itself.
+    let deadline = now.getTime() + graceDays * DAY_MS;
+    if (row.expiresAt) deadline = Math.min(deadline, row.expiresAt.getTime());
     const patch: Partial<TokenRow> = {
       secretCiphertext: this.box.encrypt(secretAccessKey, row.accessKeyId),
       bearerPrefix: bearer.prefix,
@@ -362,9 +423,9 @@ export class TokenService implements CredentialLookup {
       previousSecretCiphertext: row.secretCiphertext,
       previousBearerPrefix: row.bearerPrefix,
       previousBearerHash: row.bearerHash,
-      rotationDeadline: new Date(this.clock().getTime() + graceDays * DAY_MS),
+      rotationDeadline: new Date(deadline),
     };
-    const token = await this.change(id, by, 'token.rotated', patch, projectId);
+    const token = await this.change(id, by, 'token.rotated', patch, projectId, `old secret works until ${new Date(deadline).toISOString()}`);
     return { token, credentials: { bearerToken: bearer.token, accessKeyId: row.accessKeyId, secretAccessKey } };
   }
 
@@ -378,15 +439,5 @@ export class TokenService implements CredentialLookup {
       { previousSecretCiphertext: null, previousBearerPrefix: null, previousBearerHash: null, rotationDeadline: null },
       projectId,
     );
-  }
-
-  async audit(e: Omit<AuditRow, 'id' | 'at'>): Promise<void> {
-    const at = this.clock();
-    // Time-ordered ids keep events of the same millisecond in the order they happened.
-    await this.meta.appendAudit({ id: newAuditId(at), at, ...e });
-  }
-
-  listAudit(q: { projectId?: string; tokenId?: string; limit: number; before?: Date }): Promise<AuditRow[]> {
-    return this.meta.listAudit(q);
   }
 }

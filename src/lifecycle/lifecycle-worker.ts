@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BucketRow, MetadataStore, ObjectVersionRow, UploadRow } from '../storage/metadata/metadata-store.js';
 import type { ObjectService } from '../objects/object-service.js';
-import type { AuditSink } from '../objects/actor.js';
+import type { AuditService } from '../audit/audit-service.js';
+import { LIFECYCLE_ACTOR } from '../audit/actor.js';
 import { currentExpires, DAY_MS, dueAt, ruleMatches, type LifecycleConfig, type LifecycleRule } from './rules.js';
 
 // The lifecycle worker applies each bucket's lifecycle rules in the background. A pass walks every
@@ -19,7 +20,7 @@ export const LEASE_NAME = 'lifecycle';
 export interface LifecycleWorkerOptions {
   meta: MetadataStore;
   objects: ObjectService;
-  audit: AuditSink;
+  audit: AuditService;
   log: Logger;
   clock?: () => Date;
   /** How often a pass starts (ms). */
@@ -250,24 +251,22 @@ export class LifecycleWorker {
   }
 
   private record(bucket: BucketRow, v: ObjectVersionRow, what: string, rule: LifecycleRule): Promise<void> {
-    return this.opts.audit({
+    return this.opts.audit.record({
       action: 'lifecycle.expired',
-      actor: 'lifecycle',
-      tokenId: null,
+      actor: LIFECYCLE_ACTOR,
       projectId: bucket.projectId,
-      source: null,
-      detail: `${bucket.name}/${v.key} version ${v.versionId}: ${what} (rule ${rule.id})`,
+      bucket: bucket.name,
+      detail: `${v.key} version ${v.versionId}: ${what} (rule ${rule.id})`,
     });
   }
 
   private recordUpload(bucket: BucketRow, u: UploadRow, rule: LifecycleRule): Promise<void> {
-    return this.opts.audit({
+    return this.opts.audit.record({
       action: 'lifecycle.upload-aborted',
-      actor: 'lifecycle',
-      tokenId: null,
+      actor: LIFECYCLE_ACTOR,
       projectId: bucket.projectId,
-      source: null,
-      detail: `${bucket.name}/${u.key} upload ${u.uploadId} aborted (rule ${rule.id})`,
+      bucket: bucket.name,
+      detail: `${u.key} upload ${u.uploadId} aborted (rule ${rule.id})`,
     });
   }
 }

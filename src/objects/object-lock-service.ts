@@ -1,7 +1,8 @@
 import { S3Error } from '../s3/errors.js';
 import type { BucketRow, Retention } from '../storage/metadata/metadata-store.js';
 import { objectLockOf } from './bucket-config.js';
-import type { Actor, AuditSink } from './actor.js';
+import type { RequestSource } from '../audit/actor.js';
+import type { AuditService } from '../audit/audit-service.js';
 import { checkRetainUntil, checkRetentionChange, type LockState } from './object-lock.js';
 import type { ObjectService } from './object-service.js';
 
@@ -14,7 +15,7 @@ const MAX_ATTEMPTS = 8;
 export class ObjectLockService {
   constructor(
     private readonly objects: ObjectService,
-    private readonly audit: AuditSink,
+    private readonly audit: AuditService,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -38,7 +39,7 @@ export class ObjectLockService {
    * Sets (or with null removes) a version's retention. Extending is always allowed; weakening an
    * active GOVERNANCE retention needs `bypass` (and is audited); COMPLIANCE is never weakened.
    */
-  async putRetention(bucket: BucketRow, key: string, versionId: string | undefined, next: Retention | null, bypass?: Actor): Promise<void> {
+  async putRetention(bucket: BucketRow, key: string, versionId: string | undefined, next: Retention | null, bypass?: RequestSource): Promise<void> {
     this.requireLockBucket(bucket);
     const now = this.clock();
     if (next) checkRetainUntil(next.until, now);
@@ -47,13 +48,13 @@ export class ObjectLockService {
       return { state: { retention: next, legalHold: current.legalHold }, bypassed: check.bypassed };
     });
     if (bypassed && bypass) {
-      await this.audit({
+      await this.audit.record({
         action: 'object.governance-bypassed',
         actor: bypass.actor,
-        tokenId: bypass.tokenId,
         projectId: bucket.projectId,
+        bucket: bucket.name,
         source: bypass.source,
-        detail: `retention of ${bucket.name}/${key} version ${row} set to ${next ? `${next.mode} until ${next.until.toISOString()}` : 'none'}`,
+        detail: `retention of ${key} version ${row} set to ${next ? `${next.mode} until ${next.until.toISOString()}` : 'none'}`,
       });
     }
   }

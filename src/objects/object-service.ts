@@ -28,7 +28,8 @@ import { BlobPins } from './blob-pins.js';
 import { EncryptingStream, readSealedBlobs } from './chunked-cipher.js';
 import { customerEtag, DataKeys, type CustomerKey, type EncryptionRequest } from './sse.js';
 import { defaultEncryptionOf, initialProtectionSettings, objectLockOf, versioningMode } from './bucket-config.js';
-import type { Actor, AuditSink } from './actor.js';
+import type { RequestSource } from '../audit/actor.js';
+import type { AuditService } from '../audit/audit-service.js';
 import { bypassesGovernance, checkRetainUntil, defaultRetention, removalBlocked, removalGuard, type LockState } from './object-lock.js';
 
 // Buckets and objects: the rules of the domain, independent of HTTP. An object write is
@@ -78,6 +79,8 @@ export interface DeleteResult {
   versionId?: string;
   /** A delete marker was made, or the version removed was one. */
   deleteMarker: boolean;
+  /** Something was removed or hidden (false: there was no such object or version). */
+  existed: boolean;
 }
 
 const refsOf = (blobs: readonly BlobPart[]): string[] => blobs.map((b) => b.ref);
@@ -109,7 +112,7 @@ export class ObjectService {
     readonly blobs: BlobStore,
     private readonly log: Logger,
     readonly keys: DataKeys,
-    private readonly audit: AuditSink,
+    private readonly audit: AuditService,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -145,13 +148,14 @@ export class ObjectService {
    * `force`, every version is removed first, except a version under Object Lock, which nobody can
    * remove: a bucket holding one is never deleted.
    */
-  async deleteBucket(bucket: BucketRow, opts: { force?: boolean } = {}): Promise<void> {
+  async deleteBucket(bucket: BucketRow, opts: { force?: boolean } = {}): Promise<{ objects: number; uploads: number }> {
     const attempts = opts.force ? FORCE_ATTEMPTS : 1;
+    const removed = { objects: 0, uploads: 0 };
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (opts.force) await this.emptyBucket(bucket);
+      if (opts.force) removed.objects += await this.emptyBucket(bucket);
       else if ((await this.meta.listObjectVersions(bucket.id, { prefix: '', limit: 1 })).length > 0) break;
-      await this.abortUploads(bucket);
-      if ((await this.meta.deleteBucket(bucket.id)) === 'deleted') return;
+      removed.uploads += await this.abortUploads(bucket);
+      if ((await this.meta.deleteBucket(bucket.id)) === 'deleted') return removed;
     }
     const locked = opts.force ? await this.firstLockedVersion(bucket) : null;
     if (locked) {
@@ -160,9 +164,10 @@ export class ObjectService {
     throw new S3Error('BucketNotEmpty', opts.force ? 'Objects kept arriving while the bucket was being emptied; try again.' : undefined, { BucketName: bucket.name });
   }
 
-  /** Removes every version the lock rules allow. */
-  private async emptyBucket(bucket: BucketRow): Promise<void> {
+  /** Removes every version (and delete marker) the lock rules allow; returns how many. */
+  private async emptyBucket(bucket: BucketRow): Promise<number> {
     const now = this.clock();
+    let removed = 0;
     let keyMarker: string | undefined;
     let versionIdMarker: string | undefined;
     for (;;) {
@@ -170,19 +175,23 @@ export class ObjectService {
       for (const v of page) {
         if (removalBlocked(v, now, false)) continue;
         const out = await this.meta.deleteObjectVersion(bucket.id, v.key, v.versionId, removalGuard(now));
-        if (out.ok) await this.release(out.release);
+        if (!out.ok || !out.deleted) continue;
+        await this.release(out.release);
+        removed++;
       }
-      if (page.length < EMPTY_PAGE) break;
+      if (page.length < EMPTY_PAGE) return removed;
       keyMarker = page.at(-1)!.key;
       versionIdMarker = page.at(-1)!.versionId;
     }
   }
 
-  private async abortUploads(bucket: BucketRow): Promise<void> {
+  /** Aborts every multipart upload of the bucket; returns how many. */
+  private async abortUploads(bucket: BucketRow): Promise<number> {
+    let aborted = 0;
     for (;;) {
       const uploads = await this.meta.listUploads(bucket.id, { prefix: '', limit: EMPTY_PAGE });
-      for (const u of uploads) await this.abortUpload(u);
-      if (uploads.length < EMPTY_PAGE) break;
+      for (const u of uploads) if (await this.abortUpload(u)) aborted++;
+      if (uploads.length < EMPTY_PAGE) return aborted;
     }
   }
 
@@ -439,19 +448,19 @@ export class ObjectService {
    * unless Object Lock protects it; `bypass` (an admin-rw caller that sent the bypass header)
    * lets GOVERNANCE retention give way, and is audited when it does.
    */
-  async deleteObject(bucket: BucketRow, key: string, opts: { versionId?: string; bypass?: Actor } = {}): Promise<DeleteResult> {
+  async deleteObject(bucket: BucketRow, key: string, opts: { versionId?: string; bypass?: RequestSource } = {}): Promise<DeleteResult> {
     const now = this.clock();
     if (opts.versionId === undefined) {
       const outcome = await this.inVersioningMode(bucket, async (mode, versionId) => {
         if (mode === 'unversioned') {
           const removed = await this.meta.deleteObject(bucket.id, key);
           if (removed) await this.release(removed);
-          return { ok: true as const, result: { deleteMarker: false } as DeleteResult };
+          return { ok: true as const, result: { deleteMarker: false, existed: removed !== null } as DeleteResult };
         }
         const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key, versionId, lastModified: now }, mode, removalGuard(now));
         if (!out.ok) return out;
         await this.release(out.release);
-        return { ok: true as const, result: { versionId, deleteMarker: true } };
+        return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
       });
       if (!outcome.ok) throw preconditionError('locked');
       return outcome.result;
@@ -465,10 +474,10 @@ export class ObjectService {
     });
     if (!out.ok) throw new S3Error('AccessDenied', `Object Lock: ${blocked ?? 'this object version is protected'}.`);
     if (bypassed && opts.bypass) {
-      await this.audit({ action: 'object.governance-bypassed', actor: opts.bypass.actor, tokenId: opts.bypass.tokenId, projectId: bucket.projectId, source: opts.bypass.source, detail: `deleted ${bucket.name}/${key} version ${opts.versionId}` });
+      await this.audit.record({ action: 'object.governance-bypassed', actor: opts.bypass.actor, projectId: bucket.projectId, bucket: bucket.name, source: opts.bypass.source, detail: `deleted ${key} version ${opts.versionId}` });
     }
     await this.release(out.release);
-    return { versionId: opts.versionId, deleteMarker: out.deleted?.isDeleteMarker ?? false };
+    return { versionId: opts.versionId, deleteMarker: out.deleted?.isDeleteMarker ?? false, existed: out.deleted !== null };
   }
 
   /**
@@ -483,12 +492,12 @@ export class ObjectService {
         const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => same(v) && removalBlocked(v, now, false) === null);
         if (!out.ok || !out.deleted) return { ok: false as const, reason: 'changed' };
         await this.release(out.release);
-        return { ok: true as const, result: { deleteMarker: false } as DeleteResult };
+        return { ok: true as const, result: { deleteMarker: false, existed: true } as DeleteResult };
       }
       const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key: row.key, versionId, lastModified: now }, mode, removalGuard(now), same);
       if (!out.ok) return out;
       await this.release(out.release);
-      return { ok: true as const, result: { versionId, deleteMarker: true } };
+      return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
     });
     return outcome.ok ? outcome.result : null;
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { MetadataStore } from '../storage/metadata/metadata-store.js';
 import type { IssuedCredentials, TokenService } from '../credentials/token-service.js';
 import { ACCESS_KEY_ID_PATTERN } from '../credentials/key-material.js';
+import { BOOTSTRAP_ACTOR } from '../audit/actor.js';
 
 // First start: a default project (unless an operator already created one) and one bootstrap token (Admin Read & Write, all buckets, no
 // expiry), returned once so the caller can print it. Later starts find the project and return nothing.
@@ -49,7 +50,7 @@ export async function bootstrap(
     permission: 'admin-rw',
     bucketScope: null,
     billing: true,
-    createdBy: 'bootstrap',
+    createdBy: BOOTSTRAP_ACTOR,
     bootstrap: fromEnv ? { accessKeyId: given.accessKeyId, secretAccessKey: given.secretAccessKey } : {},
   });
   return { projectId, issued: credentials, givenByEnvironment: fromEnv };

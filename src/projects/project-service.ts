@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditRow, MetadataStore, ProjectRow } from '../storage/metadata/metadata-store.js';
+import type { MetadataStore, ProjectRole, ProjectRow } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
-import { MAX_EXPIRY_DAYS, type RequestSource } from '../credentials/token-service.js';
+import { MAX_EXPIRY_DAYS } from '../credentials/token-service.js';
+import type { RequestSource } from '../audit/actor.js';
+import type { AuditService } from '../audit/audit-service.js';
 
-// Projects own buckets and tokens.
+// Projects own buckets and tokens; console users are their members (owner or member).
 
 export interface ProjectView {
   id: string;
@@ -31,7 +33,11 @@ function checkMaxDays(days: number | null | undefined): number | null | undefine
   return days;
 }
 
-export type AuditSink = (e: Omit<AuditRow, 'id' | 'at'>) => Promise<void>;
+export interface MemberView {
+  userId: string;
+  email: string;
+  role: ProjectRole;
+}
 
 /** What an update changed, for the audit log ("max token days: 90 -> 30"), or null if nothing. */
 function describeChange(before: ProjectRow, after: { name?: string; maxTokenDays?: number | null }): string | null {
@@ -46,12 +52,14 @@ function describeChange(before: ProjectRow, after: { name?: string; maxTokenDays
 export class ProjectService {
   constructor(
     private readonly meta: MetadataStore,
-    private readonly audit: AuditSink = async () => undefined,
+    private readonly audit: AuditService,
   ) {}
 
-  async create(name: string, maxTokenDays: number | null = null): Promise<ProjectView> {
+  /** A new project; audited as project.created when `by` is given (a person or the CLI asked). */
+  async create(name: string, maxTokenDays: number | null = null, by?: RequestSource): Promise<ProjectView> {
     const row: ProjectRow = { id: randomUUID(), name: checkName(name), createdAt: new Date(), maxTokenDays: checkMaxDays(maxTokenDays) ?? null };
     await this.meta.createProject(row);
+    if (by) await this.audit.record({ action: 'project.created', actor: by.actor, projectId: row.id, source: by.source, detail: row.name });
     return projectView(row);
   }
 
@@ -88,7 +96,56 @@ export class ProjectService {
     const before = await this.meta.getProject(id);
     if (!before || !(await this.meta.updateProject(id, clean))) throw new DomainError('not-found', `No project ${id}.`, 'project');
     const detail = describeChange(before, clean);
-    if (detail) await this.audit({ action: 'project.updated', actor: by.actor, tokenId: null, projectId: id, source: by.source ?? null, detail });
+    if (detail) await this.audit.record({ action: 'project.updated', actor: by.actor, projectId: id, source: by.source, detail });
     return this.require(id);
+  }
+
+  // ---- members ----
+
+  async members(projectId: string): Promise<MemberView[]> {
+    return (await this.meta.listProjectMembers(projectId)).map((m) => ({ userId: m.userId, email: m.email, role: m.role }));
+  }
+
+  /** Adds an existing console user by email, or changes the role of one who is a member already. */
+  async addMember(projectId: string, email: string, role: ProjectRole, by: RequestSource): Promise<MemberView> {
+    await this.require(projectId);
+    const user = await this.meta.getUserByEmail(email.trim().toLowerCase());
+    if (!user) {
+      throw new DomainError('not-found', `No console user ${email.trim()}. An operator creates users with: skep user create --email ${email.trim()}`, 'email');
+    }
+    const before = await this.meta.getMembership(projectId, user.id);
+    if (before?.role === role) return { userId: user.id, email: user.email, role };
+    if (before) return this.setRole(projectId, user.id, role, by);
+    await this.meta.setMembership({ projectId, userId: user.id, role });
+    await this.audit.record({ action: 'project.member-added', actor: by.actor, projectId, source: by.source, detail: `${user.email} as ${role}` });
+    return { userId: user.id, email: user.email, role };
+  }
+
+  async setRole(projectId: string, userId: string, role: ProjectRole, by: RequestSource): Promise<MemberView> {
+    const member = await this.requireMember(projectId, userId);
+    if (member.role === role) return member;
+    if (member.role === 'owner') await this.keepAnOwner(projectId, 'demote');
+    await this.meta.setMembership({ projectId, userId, role });
+    await this.audit.record({ action: 'project.member-role-changed', actor: by.actor, projectId, source: by.source, detail: `${member.email}: ${member.role} -> ${role}` });
+    return { ...member, role };
+  }
+
+  async removeMember(projectId: string, userId: string, by: RequestSource): Promise<void> {
+    const member = await this.requireMember(projectId, userId);
+    if (member.role === 'owner') await this.keepAnOwner(projectId, 'remove');
+    await this.meta.deleteMembership(projectId, userId);
+    await this.audit.record({ action: 'project.member-removed', actor: by.actor, projectId, source: by.source, detail: `${member.email} (${member.role})` });
+  }
+
+  private async requireMember(projectId: string, userId: string): Promise<MemberView> {
+    const member = (await this.members(projectId)).find((m) => m.userId === userId);
+    if (!member) throw new DomainError('not-found', `No member ${userId} in this project.`);
+    return member;
+  }
+
+  /** A project always keeps an owner: nobody could manage it otherwise. */
+  private async keepAnOwner(projectId: string, verb: 'demote' | 'remove'): Promise<void> {
+    const owners = (await this.members(projectId)).filter((m) => m.role === 'owner');
+    if (owners.length <= 1) throw new DomainError('conflict', `Cannot ${verb} the last owner of the project: make another member an owner first.`);
   }
 }

@@ -14,10 +14,11 @@ import type { Principal } from '../auth/principal.js';
 // nothing about buckets outside them.
 
 /** What a bucket policy's conditions can test about a request (keys lower-case, as parsed). */
-export function requestFacts(req: IncomingMessage, op: S3Operation, principal: Principal | null, tls: boolean, now: Date): RequestFacts {
+export function requestFacts(req: IncomingMessage, op: S3Operation, principal: Principal | null, now: Date, sourceIp: string | undefined): RequestFacts {
   const facts: Record<string, string | undefined> = {
-    'aws:sourceip': req.socket.remoteAddress,
-    'aws:securetransport': String(tls),
+    'aws:sourceip': sourceIp,
+    // A TLS socket (node:https) is marked encrypted.
+    'aws:securetransport': String((req.socket as { encrypted?: boolean }).encrypted === true),
     'aws:referer': header(req, 'referer'),
     'aws:useragent': header(req, 'user-agent'),
     'aws:currenttime': now.toISOString(),
@@ -52,12 +53,12 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   const { op } = a;
   if (op.bucket === null) throw new Error(`${op.op} names no bucket`);
   if (principal) checkTokenBounds(principal, op);
-  const resolved = await a.services.buckets.resolve(a.projectId, op.bucket);
+  const resolved = await a.services.bucketConfig.resolve(a.projectId, op.bucket);
   if (!resolved) throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
   const action = POLICY_ACTION[op.op];
   let access = resolved.access;
   if (!principal && op.key !== null && action === 's3:GetObject' && aclsEnabled(access) && !effectiveBlock(access).ignorePublicAcls) {
-    access = { ...access, objectAcl: await a.services.buckets.peekObjectAcl(resolved, op.key) };
+    access = { ...access, objectAcl: await a.services.bucketConfig.peekObjectAcl(resolved, op.key) };
   }
   const facts = access.policy ? a.facts() : NO_FACTS;
   const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, key: op.key, access, facts });

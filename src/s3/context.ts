@@ -6,6 +6,8 @@ import type { MultipartService } from '../objects/multipart-service.js';
 import type { ObjectLockService } from '../objects/object-lock-service.js';
 import type { BucketConfigService, ResolvedBucket } from '../buckets/bucket-config-service.js';
 import type { DataProtectionService } from '../buckets/data-protection-service.js';
+import type { BucketService } from '../buckets/bucket-service.js';
+import type { RequestSource } from '../audit/actor.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import type { Principal } from '../auth/principal.js';
 import type { FormFields } from '../sigv4/post-policy.js';
@@ -19,8 +21,13 @@ import { MAX_PART_SIZE } from '../objects/multipart-service.js';
 export interface S3Services {
   objects: ObjectService;
   multipart: MultipartService;
-  buckets: BucketConfigService;
+  /** Buckets as a whole: create, delete, and audited setting writes. */
+  buckets: BucketService;
+  /** A bucket's access and CORS configuration. */
+  bucketConfig: BucketConfigService;
+  /** Versioning, Object Lock, lifecycle and default encryption of a bucket. */
   protection: DataProtectionService;
+  /** Retention and legal hold of object versions. */
   objectLock: ObjectLockService;
 }
 
@@ -55,6 +62,8 @@ export interface S3Context<Op extends S3Operation = S3Operation> {
   region: string;
   limits: S3Limits;
   log: Logger;
+  /** Who acts (token:<id>, or anonymous) and from which address, for the audit log and policy conditions. */
+  by: RequestSource;
   /** The operation's bucket in the request's project, once the caller is admitted to it; else NoSuchBucket or AccessDenied. */
   bucket(): Promise<BucketRow>;
   /** The same, with the bucket's access settings and CORS rules. */

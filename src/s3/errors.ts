@@ -71,6 +71,8 @@ export const S3_ERRORS = {
   NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
   ServerSideEncryptionConfigurationNotFoundError: [404, 'The server side encryption configuration was not found'],
   SlowDown: [503, 'Please reduce your request rate.'],
+  // MinIO's code for a full disk (507 Insufficient Storage), which S3 itself never needs.
+  XMinioStorageFull: [507, 'Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type S3ErrorCode = keyof typeof S3_ERRORS;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { S3Error } from './errors.js';
 import { xmlDocument } from './xml.js';
+import { storageFullCode } from '../storage/storage-full.js';
 
 // The one place that writes S3 responses: status, headers, XML or streamed bodies, and errors.
 
@@ -129,6 +130,7 @@ export function clientErrorResponse(err: NodeJS.ErrnoException & { rawPacket?: B
 
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
+  if (storageFullCode(err)) return new S3Error('XMinioStorageFull');
   return new S3Error('InternalError');
 }
 

@@ -14,6 +14,8 @@ import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import { USAGE_KIND } from './usage-kind.js';
 import { admit, anonymousMayList, checkTokenBounds, requestFacts } from './admission.js';
 import { actualRequestCorsHeaders, preflight } from './handlers/cors.js';
+import { ANONYMOUS_ACTOR, tokenActor } from '../audit/actor.js';
+import { logFailure } from './failure-log.js';
 
 // The S3 request pipeline: parse -> authenticate -> authorize -> handle -> render.
 
@@ -28,13 +30,14 @@ export interface S3HandlerDeps {
   defaultProject: () => string | null;
   /** Accept Signature Version 2 (default true). */
   sigv2?: boolean;
-  tls?: boolean;
   clock: () => Date;
   log: Logger;
   /** Counts each authenticated request for the usage report (after its response is written). */
   usage?: (e: UsageEvent) => void;
   /** Lower size limits than S3's (a deployment's choice, or a test's). */
   limits?: Partial<S3Limits>;
+  /** The client's address (src/net/client-address.ts); the socket's peer when not given. */
+  clientAddress?: (req: IncomingMessage) => string | undefined;
 }
 
 /** Authentication failures recorded in the audit log. */
@@ -52,6 +55,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
   const regions = [deps.region, 'auto', 'us-east-1'];
   const limits: S3Limits = { ...S3_LIMITS, ...deps.limits };
   const projectDomains = deps.projectDomains ?? [];
+  const addressOf = deps.clientAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress);
   return async function handleS3(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newRequestId();
     const started = process.hrtime.bigint();
@@ -77,7 +81,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         { regions, now: deps.clock(), lookup: deps.credentials, sigv2: deps.sigv2 },
       ).catch((err: unknown) => {
         if (err instanceof S3Error && AUDITED_AUTH_FAILURES.has(err.code)) {
-          deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, req.socket.remoteAddress);
+          deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, addressOf(req));
         }
         throw err;
       });
@@ -105,7 +109,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       else if (op.bucket === null) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
 
       let facts: ReturnType<typeof requestFacts> | undefined;
-      const factsOf = () => (facts ??= requestFacts(req, op, principal, !!deps.tls, deps.clock()));
+      const factsOf = () => (facts ??= requestFacts(req, op, principal, deps.clock(), addressOf(req)));
       const admission = { services: deps.services, op, projectId, facts: factsOf };
       let resolving: Promise<ResolvedBucket> | undefined;
       const resolved = () => {
@@ -135,12 +139,13 @@ export function createS3Handler(deps: S3HandlerDeps) {
             },
             (err: unknown) => {
               if (err instanceof S3Error && AUDITED_AUTH_FAILURES.has(err.code)) {
-                deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, req.socket.remoteAddress);
+                deps.credentials.recordFailure?.(err.extra.AWSAccessKeyId ?? 'unknown', err.code, addressOf(req));
               }
               throw err;
             },
           ),
         now: deps.clock,
+        by: { actor: principal ? tokenActor(principal.tokenId) : ANONYMOUS_ACTOR, source: addressOf(req) },
       };
       if (!principal) {
         anonymousTarget = { op, facts: factsOf };
@@ -155,7 +160,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (admitted) Object.assign((result.headers ??= {}), actualRequestCorsHeaders(req, admitted));
       await renderResult(req, res, requestId, result);
     } catch (err) {
-      if (!(err instanceof S3Error)) deps.log.error({ err, requestId, op: opName }, 'internal error');
+      logFailure(deps.log, err, req, { requestId, op: opName });
       let s3err = toS3Error(err);
       // An anonymous caller learns that a key is missing only if it may list the bucket, as in S3.
       if (s3err.code === 'NoSuchKey' && anonymousTarget && admitted && !anonymousMayList(admitted, admitted.row.name, anonymousTarget.facts())) {

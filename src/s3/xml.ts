@@ -37,8 +37,14 @@ export function parseXml(text: string, root: string): Record<string, unknown> {
   if (text.trim() === '') throw new S3Error('MalformedXML');
   // External entities and DTDs have no place in S3 bodies.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
-  if (XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
-  const doc = parser.parse(text) as Record<string, unknown>;
+  let doc: Record<string, unknown>;
+  try {
+    if (XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
+    doc = parser.parse(text) as Record<string, unknown>;
+  } catch {
+    // Whatever the parser gives up on (too deeply nested, say) is the body's fault, not the server's.
+    throw new S3Error('MalformedXML');
+  }
   const body = doc[root];
   if (body === undefined) throw new S3Error('MalformedXML');
   return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;

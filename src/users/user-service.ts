@@ -1,8 +1,10 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify, type Algorithm } from '@node-rs/argon2';
-import type { AuditRow, MembershipRow, MetadataStore, ProjectRole, SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
-import { WindowLimiter } from '../util/window-limiter.js';
+import type { MembershipRow, MetadataStore, ProjectRole, SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
+import { RateLimiter, type LimiterState } from '../limits/rate-limiter.js';
 import { DomainError } from '../util/domain-error.js';
+import { BOOTSTRAP_ACTOR, userActor } from '../audit/actor.js';
+import type { AuditService } from '../audit/audit-service.js';
 
 // Console users: accounts with an argon2id password hash, project memberships (owner | member),
 // and sign-in sessions. A session is identified by a random cookie value of which only the
@@ -43,8 +45,6 @@ export interface SignedIn {
   user: UserRow;
 }
 
-export type AuditSink = (e: Omit<AuditRow, 'id' | 'at'>) => Promise<void>;
-
 /** Sign-in refused by the rate limit; the caller may try again after `retryAfterSeconds`. */
 export class SignInRateLimited extends DomainError {
   constructor(
@@ -73,17 +73,22 @@ export function newPassword(): string {
 }
 
 export class UserService {
-  /** Failed sign-ins per email|address (per node; see README for scale-out). */
-  private readonly failures = new WindowLimiter(MAX_SIGN_IN_FAILURES, SIGN_IN_WINDOW_MS);
-  /** Failed sign-ins per address, over every email (per node). */
-  private readonly sourceFailures = new WindowLimiter(MAX_SIGN_IN_FAILURES_PER_SOURCE, SIGN_IN_WINDOW_MS);
+  /** Failed sign-ins per email|address. */
+  private readonly failures: RateLimiter;
+  /** Failed sign-ins per address, over every email. */
+  private readonly sourceFailures: RateLimiter;
   private dummyHash: Promise<string> | undefined;
 
   constructor(
     private readonly meta: MetadataStore,
-    private readonly audit: AuditSink,
+    private readonly audit: AuditService,
+    /** Where the sign-in limits count failures (this process's memory, or a store several nodes share). */
+    limits: LimiterState,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.failures = new RateLimiter(limits, 'sign-in', MAX_SIGN_IN_FAILURES, SIGN_IN_WINDOW_MS);
+    this.sourceFailures = new RateLimiter(limits, 'sign-in-source', MAX_SIGN_IN_FAILURES_PER_SOURCE, SIGN_IN_WINDOW_MS);
+  }
 
   // ---- users ----
 
@@ -92,17 +97,31 @@ export class UserService {
     if (!email || email.length > MAX_EMAIL_LENGTH || !EMAIL_PATTERN.test(email)) {
       throw new DomainError('invalid-argument', 'An email address looks like name@host.', 'email');
     }
-    const password = input.password ?? '';
-    if (password.length < MIN_PASSWORD_LENGTH) {
-      throw new DomainError('invalid-argument', `A password has at least ${MIN_PASSWORD_LENGTH} characters.`, 'password');
-    }
-    if (password.length > MAX_PASSWORD_LENGTH) {
-      throw new DomainError('invalid-argument', `A password has at most ${MAX_PASSWORD_LENGTH} characters.`, 'password');
-    }
+    const password = checkPassword(input.password ?? '', 'password');
     const row: UserRow = { id: randomUUID(), email, passwordHash: await hashPassword(password), createdAt: this.clock() };
     if ((await this.meta.createUser(row)) === 'exists') throw new DomainError('conflict', `A user ${email} exists already.`, 'email');
-    await this.audit({ action: 'user.created', actor: input.createdBy, tokenId: null, projectId: null, source: input.source ?? null, detail: email });
+    await this.audit.record({ action: 'user.created', actor: input.createdBy, source: input.source, detail: email });
     return userView(row);
+  }
+
+  /**
+   * Changes a signed-in user's password after checking the current one. The user's other sessions
+   * end (a stolen session does not survive the change); `keepSessionId`'s stays.
+   */
+  async changePassword(user: UserRow, current: string, next: string, keepSessionId: string, source?: string): Promise<void> {
+    const password = checkPassword(next, 'newPassword');
+    if (!(await verifyPassword(user.passwordHash, current))) {
+      throw new DomainError('invalid-argument', 'The current password is not right.', 'currentPassword');
+    }
+    if (current === next) throw new DomainError('invalid-argument', 'The new password is the same as the current one.', 'newPassword');
+    await this.meta.updateUserPassword(user.id, await hashPassword(password));
+    const ended = await this.meta.deleteUserSessions(user.id, keepSessionId);
+    await this.audit.record({
+      action: 'user.password-changed',
+      actor: userActor(user.email),
+      source,
+      detail: ended ? `${ended} other session${ended === 1 ? '' : 's'} signed out` : null,
+    });
   }
 
   async requireUser(id: string): Promise<UserRow> {
@@ -154,9 +173,9 @@ export class UserService {
     const sourceKey = source ?? '';
     // Either limit refuses: too many failures for this email from this address, or from this
     // address over any emails. The right password is refused too until the window frees.
-    const wait = Math.max(this.failures.retryAfter(key, now), this.sourceFailures.retryAfter(sourceKey, now));
+    const wait = Math.max(await this.failures.retryAfter(key, now), await this.sourceFailures.retryAfter(sourceKey, now));
     if (wait > 0) {
-      await this.audit({ action: 'user.sign-in-failed', actor: email, tokenId: null, projectId: null, source: source ?? null, detail: 'rate-limited' });
+      await this.audit.record({ action: 'user.sign-in-failed', actor: userActor(email), source, detail: 'rate-limited' });
       const retry = Math.max(1, Math.ceil(wait / 1000));
       throw new SignInRateLimited(`Too many failed sign-ins; try again in ${retry} seconds.`, retry);
     }
@@ -165,14 +184,14 @@ export class UserService {
       ? await verifyPassword(user.passwordHash, password)
       : (await verifyPassword(await this.dummy(), password), false);
     if (!user || !ok) {
-      this.failures.note(key, now);
-      this.sourceFailures.note(sourceKey, now);
-      await this.audit({ action: 'user.sign-in-failed', actor: email, tokenId: null, projectId: null, source: source ?? null, detail: user ? 'wrong password' : 'unknown user' });
+      await this.failures.note(key, now);
+      await this.sourceFailures.note(sourceKey, now);
+      await this.audit.record({ action: 'user.sign-in-failed', actor: userActor(email), source, detail: user ? 'wrong password' : 'unknown user' });
       throw new DomainError('unauthenticated', 'The email or password is not right.');
     }
     // A success forgives this email's failures, not the address's: one account the client knows
     // does not reset a spraying client's count.
-    this.failures.clear(key);
+    await this.failures.clear(key);
     const cookieValue = randomBytes(32).toString('base64url');
     const session: SessionRow = {
       id: sessionIdOf(cookieValue),
@@ -183,8 +202,19 @@ export class UserService {
     };
     await this.meta.createSession(session);
     await this.meta.deleteExpiredSessions(new Date(now)).catch(() => 0);
-    await this.audit({ action: 'user.signed-in', actor: email, tokenId: null, projectId: null, source: source ?? null, detail: null });
+    await this.auditSignIn(user, source);
     return { cookieValue, session, user };
+  }
+
+  /**
+   * One user.signed-in event per project the user belongs to, so each project's log shows who
+   * signed in with access to it (the role in the detail); one without a project when there is none.
+   */
+  private async auditSignIn(user: UserRow, source: string | undefined): Promise<void> {
+    const memberships = await this.meta.listMemberships(user.id);
+    const base = { action: 'user.signed-in' as const, actor: userActor(user.email), source };
+    if (memberships.length === 0) return this.audit.record({ ...base, detail: 'no projects' });
+    for (const m of memberships) await this.audit.record({ ...base, projectId: m.projectId, detail: `role: ${m.role}` });
   }
 
   /** The live session behind a cookie value, or null (unknown, malformed or expired). */
@@ -221,7 +251,7 @@ export class UserService {
   async bootstrapAdmin(projectId: string): Promise<{ email: string; password: string } | undefined> {
     if ((await this.meta.countUsers()) > 0) return undefined;
     const password = newPassword();
-    const user = await this.createUser({ email: BOOTSTRAP_ADMIN_EMAIL, password, createdBy: 'bootstrap' });
+    const user = await this.createUser({ email: BOOTSTRAP_ADMIN_EMAIL, password, createdBy: BOOTSTRAP_ACTOR });
     await this.addMember(projectId, user.id, 'owner');
     return { email: user.email, password };
   }
@@ -230,6 +260,12 @@ export class UserService {
     this.dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
     return this.dummyHash;
   }
+}
+
+function checkPassword(password: string, field: string): string {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new DomainError('invalid-argument', `A password has at least ${MIN_PASSWORD_LENGTH} characters.`, field);
+  if (password.length > MAX_PASSWORD_LENGTH) throw new DomainError('invalid-argument', `A password has at most ${MAX_PASSWORD_LENGTH} characters.`, field);
+  return password;
 }
 
 export function hashPassword(password: string): Promise<string> {

@@ -2,7 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants, createReadStream, realpathSync } from 'node:fs';
 import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { ROOT_KEY } from './server.js';
 
@@ -131,25 +131,52 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * How busy the machine is: the 1-minute load average per core, at least 1 (an idle machine) and
+ * at most 8. Several engineers' suites may share two cores; a command then takes that much longer.
+ */
+export function machineLoad(): number {
+  return Math.min(8, Math.max(1, loadavg()[0] / availableParallelism()));
+}
+
+/** Seconds a client command gets to start, sign and make its round trips, on an idle machine. */
+const COMMAND_BASE_MS = 60_000;
+/** And per MiB it moves (both ways counted), on an idle machine: far slower than loopback. */
+const COMMAND_PER_MIB_MS = 2_000;
+
+/**
+ * The time limit of one client command: scaled by the work it does (the bytes it moves) and by
+ * how loaded the machine is when it starts. Every command has its own limit, so a suite never
+ * shares one budget among commands that a busy machine slows down.
+ */
+export function commandTimeoutMs(work: { bytes?: number } = {}, load = machineLoad()): number {
+  return Math.round((COMMAND_BASE_MS + ((work.bytes ?? 0) / MiB) * COMMAND_PER_MIB_MS) * load);
+}
+
 export interface RunOptions {
   env: NodeJS.ProcessEnv;
   cwd?: string;
+  /** A fixed limit; by default commandTimeoutMs({ bytes }). */
   timeoutMs?: number;
+  /** The bytes the command moves (uploads plus downloads), for its time limit. */
+  bytes?: number;
   /** Return a non-zero exit instead of throwing. */
   allowFailure?: boolean;
 }
 
 /** Runs a command to completion. A non-zero exit throws with the command and its output. */
 export function run(cmd: string, args: string[], opts: RunOptions): Promise<RunResult> {
+  const timeout = opts.timeoutMs ?? commandTimeoutMs({ bytes: opts.bytes });
   return new Promise((resolve, reject) => {
     execFile(
       cmd,
       args,
-      { env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs ?? 90_000, maxBuffer: 64 * MiB, encoding: 'utf8' },
+      { env: opts.env, cwd: opts.cwd, timeout, maxBuffer: 64 * MiB, encoding: 'utf8' },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         if (err && !(opts.allowFailure && typeof err.code === 'number')) {
-          reject(new Error(`${cmd} ${args.join(' ')} failed (${err.code ?? err.signal ?? err.message})\nstdout: ${stdout}\nstderr: ${stderr}`));
+          const why = err.killed && err.signal ? `timed out after ${Math.round(timeout / 1000)} s, its limit at load ${machineLoad().toFixed(1)}` : (err.code ?? err.signal ?? err.message);
+          reject(new Error(`${cmd} ${args.join(' ')} failed (${why})\nstdout: ${stdout}\nstderr: ${stderr}`));
           return;
         }
         resolve({ code, stdout, stderr });

@@ -6,6 +6,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createLogger } from '../../src/log.js';
 import type { ServerConfig } from '../../src/config.js';
+import type { Logger } from 'pino';
 
 // Starts a real skep server on a free 127.0.0.1 port with a temporary data folder.
 
@@ -19,8 +20,21 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'skep-test-'));
+/** Log lines a test server wrote, parsed (see captureLog). */
+export interface CapturedLog {
+  logger: Logger;
+  lines: Record<string, any>[];
+}
+
+/** A logger whose lines the test can read back. */
+export function captureLog(level = 'info'): CapturedLog {
+  const lines: Record<string, any>[] = [];
+  const logger = createLogger(level, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+export async function startTestServer(overrides: Partial<ServerConfig> = {}, opts: { log?: Logger } = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'skep-test-')));
   let offset = 0;
   const config: ServerConfig = {
     host: '127.0.0.1',
@@ -34,7 +48,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     clock: () => new Date(Date.now() + offset),
     ...overrides,
   };
-  const server = await startServer(config, createLogger(config.logLevel));
+  const server = await startServer(config, opts.log ?? createLogger(config.logLevel));
   const clients: S3Client[] = [];
   return Object.assign(server, {
     dataDir,

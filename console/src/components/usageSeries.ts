@@ -87,7 +87,7 @@ const TICK_STEPS = [1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 250, 500];
 
 /**
  * Axis ticks for sizes from 0 to at least `max`, on round numbers of the unit formatBytes shows
- * (powers of 1024): 0, 2 KB, 4 KB… rather than 0, 1.9 KB, 3.9 KB….
+ * (powers of 1024): 0, 2 KiB, 4 KiB… rather than 0, 1.9 KiB, 3.9 KiB….
  */
 export function byteTicks(max: number, count = 4): number[] {
   if (!Number.isFinite(max) || max <= 0) return [0, 1];

@@ -16,14 +16,17 @@ import {
   Tooltip,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconArrowLeft, IconDownload, IconFile, IconFolder, IconTrash, IconUpload, IconCircleCheck, IconAlertCircle, IconHistory, IconSettings } from '@tabler/icons-react';
+import { IconArrowLeft, IconDownload, IconFile, IconFolder, IconFolderPlus, IconShare, IconTrash, IconUpload, IconCircleCheck, IconAlertCircle, IconHistory, IconSettings } from '@tabler/icons-react';
 import { api, ApiError, errorMessage, type ObjectEntry } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { LoadError } from '../components/LoadError';
+import { LoadMore } from '../components/LoadMore';
 import { ConfirmModal } from '../components/ConfirmModal';
 import { TableSkeleton } from './BucketsPage';
 import { formatBytes, formatDateTime } from '../format';
-import { useLinkProps, type Route } from '../router';
+import { useLinkProps, useRouter, type Route } from '../router';
+import { ShareModal } from '../components/ShareModal';
+import { NewFolderModal } from '../components/NewFolderModal';
 import { useSession } from '../session';
 import { ObjectVersions } from './ObjectVersions';
 
@@ -57,6 +60,9 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
   const [deleting, setDeleting] = useState<ObjectEntry | null>(null);
   const [versionsOf, setVersionsOf] = useState<string | null>(null);
   const settingsLink = useLinkProps({ name: 'bucket-settings', projectId: project.id, bucket });
+  const [sharing, setSharing] = useState<ObjectEntry | null>(null);
+  const [newFolder, setNewFolder] = useState(false);
+  const { navigate } = useRouter();
   const [dragging, setDragging] = useState(false);
   const resetRef = useRef<() => void>(null);
 
@@ -127,6 +133,16 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
       )}
     </FileButton>
   );
+  const actions = (
+    <>
+      <Button variant="default" leftSection={<IconFolderPlus size={18} />} onClick={() => setNewFolder(true)} data-testid="new-folder">
+        New folder
+      </Button>
+      {uploadButton}
+    </>
+  );
+  // The folder's own marker object (an empty key ending in "/") is the folder, not a file in it.
+  const files = load.state === 'ready' ? load.data.items.filter((o) => o.key !== prefix) : [];
 
   return (
     <div
@@ -142,6 +158,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
       onDrop={onDrop}
     >
       <PageHeader
+        documentTitle={prefix ? `${prefix} in ${bucket}` : bucket}
         above={
           <Breadcrumbs separatorMargin={6} aria-label="Location" data-testid="breadcrumbs">
             {crumbs.map((c, i) => (
@@ -161,7 +178,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
             <Button component="a" {...settingsLink} variant="default" leftSection={<IconSettings size={18} />} data-testid="bucket-settings-link">
               Settings
             </Button>
-            {uploadButton}
+            {actions}
           </>
         }
       />
@@ -178,7 +195,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
       )}
       {load.state === 'ready' && (
         <Paper withBorder radius="md" style={dragging ? { outline: '2px dashed var(--mantine-color-blue-5)', outlineOffset: 4 } : undefined}>
-          {load.data.prefixes.length === 0 && load.data.items.length === 0 ? (
+          {load.data.prefixes.length === 0 && files.length === 0 ? (
             <EmptyState
               py={48}
               icon={<IconFolder size={32} />}
@@ -186,7 +203,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
               title={prefix ? 'This folder is empty' : 'This bucket is empty'}
               description="Upload files with the button, drop them here, or use any S3 client with an API token."
             >
-              <EmptyState.Actions>{uploadButton}</EmptyState.Actions>
+              <EmptyState.Actions>{actions}</EmptyState.Actions>
             </EmptyState>
           ) : (
             <>
@@ -197,33 +214,36 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
                       <Table.Th>Name</Table.Th>
                       <Table.Th ta="right">Size</Table.Th>
                       <Table.Th>Last modified</Table.Th>
-                      <Table.Th w={128} aria-label="Actions" />
+                      <Table.Th w={164} aria-label="Actions" />
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
                     {load.data.prefixes.map((p) => (
                       <FolderRow key={p} projectId={project.id} bucket={bucket} prefix={p} name={p.slice(prefix.length)} />
                     ))}
-                    {load.data.items.map((o) => (
-                      <ObjectRow key={o.key} entry={o} name={o.key.slice(prefix.length)} href={api.objectContentUrl(project.id, bucket, o.key)} onDelete={() => setDeleting(o)} onVersions={() => setVersionsOf(o.key)} />
+                    {files.map((o) => (
+                      <ObjectRow
+                        key={o.key}
+                        entry={o}
+                        name={o.key.slice(prefix.length)}
+                        href={api.objectContentUrl(project.id, bucket, o.key)}
+                        onDelete={() => setDeleting(o)}
+                        onShare={() => setSharing(o)}
+                        onVersions={() => setVersionsOf(o.key)}
+                      />
                     ))}
                   </Table.Tbody>
                 </Table>
               </Table.ScrollContainer>
               {load.data.nextCursor && (
-                <Group justify="center" p="sm" style={{ borderTop: '1px solid var(--mantine-color-gray-3)' }}>
-                  <Button
-                    variant="default"
-                    loading={load.more}
-                    onClick={() => {
-                      setLoad({ ...load, more: true });
-                      void fetchPage(load.data.nextCursor, true);
-                    }}
-                    data-testid="load-more"
-                  >
-                    Load more
-                  </Button>
-                </Group>
+                <LoadMore
+                  loading={load.more}
+                  testId="load-more"
+                  onClick={() => {
+                    setLoad({ ...load, more: true });
+                    void fetchPage(load.data.nextCursor, true);
+                  }}
+                />
               )}
             </>
           )}
@@ -232,6 +252,19 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
 
       {versionsOf && <ObjectVersions projectId={project.id} bucket={bucket} objectKey={versionsOf} onClose={() => setVersionsOf(null)} onChanged={() => void reload()} />}
 
+      {sharing && <ShareModal projectId={project.id} bucket={bucket} objectKey={sharing.key} onClose={() => setSharing(null)} />}
+      {newFolder && (
+        <NewFolderModal
+          projectId={project.id}
+          bucket={bucket}
+          prefix={prefix}
+          onClose={() => setNewFolder(false)}
+          onCreated={(folder) => {
+            setNewFolder(false);
+            navigate({ name: 'bucket', projectId: project.id, bucket, prefix: folder });
+          }}
+        />
+      )}
       {deleting && (
         <ConfirmModal
           opened
@@ -302,7 +335,7 @@ function FolderRow({ projectId, bucket, prefix, name }: { projectId: string; buc
   );
 }
 
-function ObjectRow({ entry, name, href, onDelete, onVersions }: { entry: ObjectEntry; name: string; href: string; onDelete: () => void; onVersions: () => void }) {
+function ObjectRow({ entry, name, href, onDelete, onShare, onVersions }: { entry: ObjectEntry; name: string; href: string; onDelete: () => void; onShare: () => void; onVersions: () => void }) {
   return (
     <Table.Tr data-testid="object-row" data-key={entry.key}>
       <Table.Td>
@@ -320,6 +353,11 @@ function ObjectRow({ entry, name, href, onDelete, onVersions }: { entry: ObjectE
           <Tooltip label="Download" withArrow>
             <ActionIcon component="a" href={href} download={lastSegment(entry.key)} variant="subtle" color="gray" aria-label={`Download ${entry.key}`}>
               <IconDownload size={18} />
+            </ActionIcon>
+          </Tooltip>
+          <Tooltip label="Share a link" withArrow>
+            <ActionIcon variant="subtle" color="gray" onClick={onShare} aria-label={`Share ${entry.key}`}>
+              <IconShare size={18} />
             </ActionIcon>
           </Tooltip>
           <Tooltip label="Versions" withArrow>

@@ -11,6 +11,7 @@ import { ConfirmModal } from '../components/ConfirmModal';
 import { formatBytes, formatCount, formatDate } from '../format';
 import { useLinkProps } from '../router';
 import { useSession } from '../session';
+import { useFocusFirstInvalid } from '../components/focusInvalid';
 
 type Load<T> = { state: 'loading' } | { state: 'error'; message: string } | { state: 'ready'; data: T };
 
@@ -153,6 +154,7 @@ function CreateBucketModal({ opened, onClose, projectId, existing, onCreated }: 
   const [touched, setTouched] = useState(false);
   const [serverError, setServerError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const { formRef, focusFirstInvalid } = useFocusFirstInvalid();
 
   const problem = bucketNameProblem(name) ?? (existing.includes(name) ? 'You already have a bucket with this name.' : null);
   const shownError = (touched && name !== '' ? problem : null) ?? serverError;
@@ -167,7 +169,10 @@ function CreateBucketModal({ opened, onClose, projectId, existing, onCreated }: 
   async function submit(e: FormEvent) {
     e.preventDefault();
     setTouched(true);
-    if (problem) return;
+    if (problem) {
+      focusFirstInvalid();
+      return;
+    }
     setBusy(true);
     setServerError(null);
     try {
@@ -178,6 +183,7 @@ function CreateBucketModal({ opened, onClose, projectId, existing, onCreated }: 
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) setServerError('That name is taken. Bucket names are unique on this server; pick another.');
       else setServerError(errorMessage(err));
+      focusFirstInvalid();
     } finally {
       setBusy(false);
     }
@@ -185,7 +191,7 @@ function CreateBucketModal({ opened, onClose, projectId, existing, onCreated }: 
 
   return (
     <Modal opened={opened} onClose={close} title="Create bucket" centered>
-      <form onSubmit={submit} noValidate>
+      <form onSubmit={submit} noValidate ref={formRef}>
         <Stack>
           <TextInput
             label="Bucket name"

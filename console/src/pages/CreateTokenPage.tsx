@@ -18,7 +18,6 @@ import {
   Title,
   Chip,
 } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
 import { IconArrowLeft, IconCheck, IconMinus } from '@tabler/icons-react';
 import { api, ApiError, errorMessage, type IssuedToken } from '../api';
 import { PageHeader } from '../components/PageHeader';
@@ -28,6 +27,8 @@ import { formatDate } from '../format';
 import { useLinkProps, useRouter } from '../router';
 import { useSession } from '../session';
 import { useBuckets } from './BucketsPage';
+import { useFocusFirstInvalid } from '../components/focusInvalid';
+import { Section } from '../components/Section';
 
 const EXPIRY_PRESETS = [7, 30, 90, 365];
 const MAX_DAYS = 365;
@@ -59,6 +60,7 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
   const [billing, setBilling] = useState(false);
   const [errors, setErrors] = useState<Errors>({});
   const [busy, setBusy] = useState(false);
+  const { formRef, focusFirstInvalid } = useFocusFirstInvalid();
 
   const bucketOptions = useMemo(() => (buckets.state === 'ready' ? buckets.data.map((b) => b.name) : []), [buckets]);
   const dayCount = typeof days === 'number' ? days : Number.parseInt(days, 10);
@@ -86,8 +88,7 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
     const e = validate();
     setErrors(e);
     if (Object.values(e).some(Boolean)) {
-      const first = document.querySelector<HTMLElement>('[aria-invalid="true"]');
-      first?.focus();
+      focusFirstInvalid();
       return;
     }
     setBusy(true);
@@ -100,11 +101,12 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
         expiresInDays: dayCount,
         billing,
       });
-      notifications.show({ color: 'teal', message: `Token "${reply.token.name}" created.` });
+      // No toast: the next screen says it, and a toast there would cover the secret.
       onIssued(reply);
     } catch (err) {
       if (err instanceof ApiError && err.field && ['name', 'description', 'permission', 'bucketScope', 'expiresInDays'].includes(err.field)) {
         setErrors({ [err.field]: err.message });
+        focusFirstInvalid();
       } else {
         setErrors({ form: errorMessage(err) });
       }
@@ -113,7 +115,7 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
   }
 
   return (
-    <form onSubmit={submit} noValidate aria-label="Create API token">
+    <form onSubmit={submit} noValidate aria-label="Create API token" ref={formRef}>
       <PageHeader
         above={
           <Anchor {...back} size="sm">
@@ -296,23 +298,6 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
   );
 }
 
-function Section({ title, description, children }: { title: string; description?: string; children: React.ReactNode }) {
-  const id = `section-${title.toLowerCase().replace(/\W+/g, '-')}`;
-  return (
-    <Paper withBorder radius="md" p="lg" component="section" aria-labelledby={id}>
-      <Title order={2} size="h4" id={id}>
-        {title}
-      </Title>
-      {description && (
-        <Text size="sm" c="dimmed" mt={2}>
-          {description}
-        </Text>
-      )}
-      <div style={{ marginTop: 'var(--mantine-spacing-md)' }}>{children}</div>
-    </Paper>
-  );
-}
-
 function PermissionTable({ selected }: { selected: PermissionLevel }) {
   return (
     <Table.ScrollContainer type="native" minWidth={620} mt="md">
@@ -375,7 +360,14 @@ function CredentialsCreated({ issued }: { issued: IssuedToken }) {
       />
       <CredentialsPanel issued={issued} />
       <Group justify="flex-end" mt="lg">
-        <Button onClick={() => navigate({ name: 'tokens', projectId: project.id })} data-testid="credentials-done">
+        <Button
+          onClick={() => navigate({ name: 'tokens', projectId: project.id })}
+          data-testid="credentials-done"
+          // Wraps on a phone instead of being cut off.
+          h="auto"
+          py={8}
+          styles={{ label: { whiteSpace: 'normal', textAlign: 'center' } }}
+        >
           I have saved the secret — back to tokens
         </Button>
       </Group>

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ActionIcon, Badge, Button, Code, EmptyState, Group, Menu, Modal, NumberInput, Paper, Stack, Table, Text, Tooltip } from '@mantine/core';
+import { ActionIcon, Badge, Button, Code, EmptyState, Group, Menu, Modal, NumberInput, Paper, SimpleGrid, Stack, Table, Text, Tooltip } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { IconDots, IconKey, IconPlayerPause, IconPlayerPlay, IconPlus, IconRefresh, IconBan, IconCircleCheck } from '@tabler/icons-react';
 import { api, errorMessage, type IssuedToken, type TokenView } from '../api';
@@ -82,30 +83,7 @@ export function TokensPage() {
           </EmptyState>
         </Paper>
       )}
-      {load.state === 'ready' && load.data.length > 0 && (
-        <Paper withBorder radius="md">
-          <Table.ScrollContainer type="native" minWidth={900}>
-            <Table verticalSpacing="sm" highlightOnHover data-testid="tokens-table">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Name</Table.Th>
-                  <Table.Th>Permission</Table.Th>
-                  <Table.Th>Buckets</Table.Th>
-                  <Table.Th>Status</Table.Th>
-                  <Table.Th>Expires</Table.Th>
-                  <Table.Th>Last used</Table.Th>
-                  <Table.Th w={56} aria-label="Actions" />
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {load.data.map((t) => (
-                  <TokenRow key={t.id} token={t} onDialog={setDialog} onAct={act} />
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-        </Paper>
-      )}
+      {load.state === 'ready' && load.data.length > 0 && <TokenList tokens={load.data} onDialog={setDialog} onAct={act} />}
 
       {dialog?.kind === 'revoke' && (
         <ConfirmModal
@@ -165,128 +143,239 @@ export function TokensPage() {
   );
 }
 
-function TokenRow({ token: t, onDialog, onAct }: { token: TokenView; onDialog: (d: Dialog) => void; onAct: (t: TokenView, a: 'enable' | 'confirm-rotation') => void }) {
-  const revoked = t.status === 'revoked';
+type RowProps = { token: TokenView; onDialog: (d: Dialog) => void; onAct: (t: TokenView, a: 'enable' | 'confirm-rotation') => void };
+
+/** The token list: a table on wide screens, a card per token on phones (no sideways scrolling). */
+function TokenList(props: { tokens: TokenView[] } & Omit<RowProps, 'token'>) {
+  const phone = useMediaQuery('(max-width: 48em)') ?? false;
+  if (phone) {
+    return (
+      <Stack gap="sm" data-testid="tokens-cards">
+        {props.tokens.map((t) => (
+          <TokenCard key={t.id} token={t} onDialog={props.onDialog} onAct={props.onAct} />
+        ))}
+      </Stack>
+    );
+  }
   return (
-    <Table.Tr data-testid="token-row" data-token-name={t.name} data-status={t.status} style={revoked ? { opacity: 0.65 } : undefined}>
+    <Paper withBorder radius="md">
+      <Table.ScrollContainer type="native" minWidth={900}>
+        <Table verticalSpacing="sm" highlightOnHover data-testid="tokens-table">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>Permission</Table.Th>
+              <Table.Th>Buckets</Table.Th>
+              <Table.Th>Status</Table.Th>
+              <Table.Th>Expires</Table.Th>
+              <Table.Th>Last used</Table.Th>
+              <Table.Th w={56} aria-label="Actions" />
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {props.tokens.map((t) => (
+              <TokenRow key={t.id} token={t} onDialog={props.onDialog} onAct={props.onAct} />
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
+    </Paper>
+  );
+}
+
+function TokenRow({ token: t, onDialog, onAct }: RowProps) {
+  return (
+    <Table.Tr data-testid="token-row" data-token-name={t.name} data-status={t.status} style={t.status === 'revoked' ? { opacity: 0.65 } : undefined}>
       <Table.Td maw={260}>
-        <Text size="sm" fw={600} truncate>
-          {t.name}
-        </Text>
-        {t.description && (
-          <Text size="xs" c="dimmed" lineClamp={1}>
-            {t.description}
-          </Text>
-        )}
-        <Text size="xs" c="dimmed" ff="monospace">
-          {t.accessKeyId}
-        </Text>
+        <TokenName token={t} />
       </Table.Td>
       <Table.Td>
-        <Text size="sm">{t.permissionLabel}</Text>
-        {t.billing && (
-          <Text size="xs" c="dimmed">
-            + billing read
-          </Text>
-        )}
+        <TokenPermission token={t} />
       </Table.Td>
       <Table.Td maw={220}>
-        {t.bucketScope === null ? (
-          <Text size="sm">All buckets</Text>
-        ) : (
-          <Group gap={4}>
-            {t.bucketScope.slice(0, 3).map((b) => (
-              <Badge key={b} variant="outline" color="gray" radius="sm" tt="none">
-                {b}
-              </Badge>
-            ))}
-            {t.bucketScope.length > 3 && (
-              <Tooltip label={t.bucketScope.slice(3).join(', ')} withArrow>
-                <Badge variant="light" color="gray" radius="sm" tt="none" tabIndex={0}>
-                  +{t.bucketScope.length - 3} more
-                </Badge>
-              </Tooltip>
-            )}
-          </Group>
-        )}
+        <TokenScope token={t} />
       </Table.Td>
       <Table.Td>
-        <Stack gap={4} align="flex-start">
-          <StatusBadge status={t.status} />
-          {t.rotationPending && (
-            <Tooltip label={`Old secret works until ${formatDateTime(t.rotationDeadline)}`} withArrow>
-              <Badge color="violet" variant="dot" radius="sm" tt="none" tabIndex={0}>
-                Rotation pending
-              </Badge>
-            </Tooltip>
-          )}
-        </Stack>
+        <TokenState token={t} />
       </Table.Td>
       <Table.Td>
-        <Tooltip label={formatDateTime(t.expiresAt)} withArrow disabled={!t.expiresAt}>
-          <Text size="sm" tabIndex={t.expiresAt ? 0 : undefined}>
-            {t.expiresAt ? formatDate(t.expiresAt) : 'Never'}
-          </Text>
-        </Tooltip>
-        {/* The server decides expiry; a relative time from this browser's clock could contradict it. */}
-        {t.expiresAt && !revoked && t.status !== 'expired' && (
-          <Text size="xs" c="dimmed">
-            {formatRelative(t.expiresAt)}
-          </Text>
-        )}
+        <TokenExpiry token={t} />
       </Table.Td>
       <Table.Td>
-        <Tooltip label={formatDateTime(t.lastUsedAt)} withArrow disabled={!t.lastUsedAt}>
-          <Text size="sm" c={t.lastUsedAt ? undefined : 'dimmed'} data-testid="token-last-used" tabIndex={t.lastUsedAt ? 0 : undefined}>
-            {t.lastUsedAt ? formatRelative(t.lastUsedAt) : 'Never'}
-          </Text>
-        </Tooltip>
+        <TokenLastUsed token={t} />
       </Table.Td>
       <Table.Td>
-        {revoked ? null : (
-          <Group gap={4} wrap="nowrap" justify="flex-end">
-            {t.rotationPending && (
-              <Tooltip label="Confirm rotation: the old secret stops working" withArrow>
-                <ActionIcon variant="subtle" color="violet" onClick={() => onAct(t, 'confirm-rotation')} aria-label={`Confirm rotation of ${t.name}`}>
-                  <IconCircleCheck size={18} />
-                </ActionIcon>
-              </Tooltip>
-            )}
-            <Menu position="bottom-end" shadow="md" width={220}>
-              <Menu.Target>
-                <ActionIcon variant="subtle" color="gray" aria-label={`Actions for token ${t.name}`} data-testid="token-actions">
-                  <IconDots size={18} />
-                </ActionIcon>
-              </Menu.Target>
-              <Menu.Dropdown>
-                {t.rotationPending ? (
-                  <Menu.Item leftSection={<IconCircleCheck size={16} />} onClick={() => onAct(t, 'confirm-rotation')}>
-                    Confirm rotation
-                  </Menu.Item>
-                ) : (
-                  <Menu.Item leftSection={<IconRefresh size={16} />} onClick={() => onDialog({ kind: 'rotate', token: t })} disabled={t.status === 'disabled' || t.status === 'expired'}>
-                    Rotate secret…
-                  </Menu.Item>
-                )}
-                {t.status === 'disabled' ? (
-                  <Menu.Item leftSection={<IconPlayerPlay size={16} />} onClick={() => onAct(t, 'enable')}>
-                    Enable
-                  </Menu.Item>
-                ) : (
-                  <Menu.Item leftSection={<IconPlayerPause size={16} />} onClick={() => onDialog({ kind: 'disable', token: t })} disabled={t.status === 'expired'}>
-                    Disable…
-                  </Menu.Item>
-                )}
-                <Menu.Divider />
-                <Menu.Item color="red" leftSection={<IconBan size={16} />} onClick={() => onDialog({ kind: 'revoke', token: t })} data-testid="token-revoke">
-                  Revoke…
-                </Menu.Item>
-              </Menu.Dropdown>
-            </Menu>
-          </Group>
-        )}
+        <TokenActions token={t} onDialog={onDialog} onAct={onAct} />
       </Table.Td>
     </Table.Tr>
+  );
+}
+
+function TokenCard({ token: t, onDialog, onAct }: RowProps) {
+  const field = (label: string, value: React.ReactNode) => (
+    <div>
+      <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
+        {label}
+      </Text>
+      {value}
+    </div>
+  );
+  return (
+    <Paper withBorder radius="md" p="md" data-testid="token-row" data-token-name={t.name} data-status={t.status} style={t.status === 'revoked' ? { opacity: 0.65 } : undefined}>
+      <Group justify="space-between" align="flex-start" wrap="nowrap" gap="xs">
+        <div style={{ minWidth: 0 }}>
+          <TokenName token={t} />
+        </div>
+        <TokenActions token={t} onDialog={onDialog} onAct={onAct} />
+      </Group>
+      <SimpleGrid cols={2} spacing="sm" verticalSpacing="sm" mt="sm">
+        {field('Permission', <TokenPermission token={t} />)}
+        {field('Status', <TokenState token={t} />)}
+        {field('Buckets', <TokenScope token={t} />)}
+        {field('Expires', <TokenExpiry token={t} />)}
+        {field('Last used', <TokenLastUsed token={t} />)}
+      </SimpleGrid>
+    </Paper>
+  );
+}
+
+function TokenName({ token: t }: { token: TokenView }) {
+  return (
+    <>
+      <Text size="sm" fw={600} truncate>
+        {t.name}
+      </Text>
+      {t.description && (
+        <Text size="xs" c="dimmed" lineClamp={1}>
+          {t.description}
+        </Text>
+      )}
+      <Text size="xs" c="dimmed" ff="monospace" style={{ overflowWrap: 'anywhere' }}>
+        {t.accessKeyId}
+      </Text>
+    </>
+  );
+}
+
+function TokenPermission({ token: t }: { token: TokenView }) {
+  return (
+    <>
+      <Text size="sm">{t.permissionLabel}</Text>
+      {t.billing && (
+        <Text size="xs" c="dimmed">
+          + billing read
+        </Text>
+      )}
+    </>
+  );
+}
+
+function TokenScope({ token: t }: { token: TokenView }) {
+  if (t.bucketScope === null) return <Text size="sm">All buckets</Text>;
+  return (
+    <Group gap={4}>
+      {t.bucketScope.slice(0, 3).map((b) => (
+        <Badge key={b} variant="outline" color="gray" radius="sm" tt="none">
+          {b}
+        </Badge>
+      ))}
+      {t.bucketScope.length > 3 && (
+        <Tooltip label={t.bucketScope.slice(3).join(', ')} withArrow>
+          <Badge variant="light" color="gray" radius="sm" tt="none" tabIndex={0}>
+            +{t.bucketScope.length - 3} more
+          </Badge>
+        </Tooltip>
+      )}
+    </Group>
+  );
+}
+
+function TokenState({ token: t }: { token: TokenView }) {
+  return (
+    <Stack gap={4} align="flex-start">
+      <StatusBadge status={t.status} />
+      {t.rotationPending && (
+        <Tooltip label={`Old secret works until ${formatDateTime(t.rotationDeadline)}`} withArrow>
+          <Badge color="violet" variant="dot" radius="sm" tt="none" tabIndex={0}>
+            Rotation pending
+          </Badge>
+        </Tooltip>
+      )}
+    </Stack>
+  );
+}
+
+function TokenExpiry({ token: t }: { token: TokenView }) {
+  return (
+    <>
+      <Tooltip label={formatDateTime(t.expiresAt)} withArrow disabled={!t.expiresAt}>
+        <Text size="sm" tabIndex={t.expiresAt ? 0 : undefined}>
+          {t.expiresAt ? formatDate(t.expiresAt) : 'Never'}
+        </Text>
+      </Tooltip>
+      {/* The server decides expiry; a relative time from this browser's clock could contradict it. */}
+      {t.expiresAt && t.status !== 'revoked' && t.status !== 'expired' && (
+        <Text size="xs" c="dimmed">
+          {formatRelative(t.expiresAt)}
+        </Text>
+      )}
+    </>
+  );
+}
+
+function TokenLastUsed({ token: t }: { token: TokenView }) {
+  return (
+    <Tooltip label={formatDateTime(t.lastUsedAt)} withArrow disabled={!t.lastUsedAt}>
+      <Text size="sm" c={t.lastUsedAt ? undefined : 'dimmed'} data-testid="token-last-used" tabIndex={t.lastUsedAt ? 0 : undefined}>
+        {t.lastUsedAt ? formatRelative(t.lastUsedAt) : 'Never'}
+      </Text>
+    </Tooltip>
+  );
+}
+
+function TokenActions({ token: t, onDialog, onAct }: RowProps) {
+  if (t.status === 'revoked') return null;
+  return (
+    <Group gap={4} wrap="nowrap" justify="flex-end">
+      {t.rotationPending && (
+        <Tooltip label="Confirm rotation: the old secret stops working" withArrow>
+          <ActionIcon variant="subtle" color="violet" onClick={() => onAct(t, 'confirm-rotation')} aria-label={`Confirm rotation of ${t.name}`}>
+            <IconCircleCheck size={18} />
+          </ActionIcon>
+        </Tooltip>
+      )}
+      <Menu position="bottom-end" shadow="md" width={220}>
+        <Menu.Target>
+          <ActionIcon variant="subtle" color="gray" aria-label={`Actions for token ${t.name}`} data-testid="token-actions">
+            <IconDots size={18} />
+          </ActionIcon>
+        </Menu.Target>
+        <Menu.Dropdown>
+          {t.rotationPending ? (
+            <Menu.Item leftSection={<IconCircleCheck size={16} />} onClick={() => onAct(t, 'confirm-rotation')}>
+              Confirm rotation
+            </Menu.Item>
+          ) : (
+            <Menu.Item leftSection={<IconRefresh size={16} />} onClick={() => onDialog({ kind: 'rotate', token: t })} disabled={t.status === 'disabled' || t.status === 'expired'}>
+              Rotate secret…
+            </Menu.Item>
+          )}
+          {t.status === 'disabled' ? (
+            <Menu.Item leftSection={<IconPlayerPlay size={16} />} onClick={() => onAct(t, 'enable')}>
+              Enable
+            </Menu.Item>
+          ) : (
+            <Menu.Item leftSection={<IconPlayerPause size={16} />} onClick={() => onDialog({ kind: 'disable', token: t })} disabled={t.status === 'expired'}>
+              Disable…
+            </Menu.Item>
+          )}
+          <Menu.Divider />
+          <Menu.Item color="red" leftSection={<IconBan size={16} />} onClick={() => onDialog({ kind: 'revoke', token: t })} data-testid="token-revoke">
+            Revoke…
+          </Menu.Item>
+        </Menu.Dropdown>
+      </Menu>
+    </Group>
   );
 }
 

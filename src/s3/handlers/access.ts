@@ -18,24 +18,24 @@ const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 // ---- policy ----
 
 export async function GetBucketPolicy(ctx: S3Context): Promise<S3Response> {
-  const text = ctx.services.buckets.getPolicy(await ctx.resolved());
+  const text = ctx.services.bucketConfig.getPolicy(await ctx.resolved());
   return { headers: { 'Content-Type': 'application/json' }, body: text };
 }
 
 export async function PutBucketPolicy(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  await ctx.services.buckets.putPolicy(resolved, body.toString('utf8'));
+  await ctx.services.bucketConfig.putPolicy(resolved, body.toString('utf8'), ctx.by);
   return { status: 204 };
 }
 
 export async function DeleteBucketPolicy(ctx: S3Context): Promise<S3Response> {
-  await ctx.services.buckets.deletePolicy(await ctx.resolved());
+  await ctx.services.bucketConfig.deletePolicy(await ctx.resolved(), ctx.by);
   return { status: 204 };
 }
 
 export async function GetBucketPolicyStatus(ctx: S3Context): Promise<S3Response> {
-  const isPublic = ctx.services.buckets.policyIsPublic(await ctx.resolved());
+  const isPublic = ctx.services.bucketConfig.policyIsPublic(await ctx.resolved());
   return { xml: { root: 'PolicyStatus', value: { IsPublic: isPublic ? 'true' : 'false' } } };
 }
 
@@ -49,7 +49,7 @@ const BLOCK_FIELDS: [keyof PublicAccessBlock, string][] = [
 ];
 
 export async function GetPublicAccessBlock(ctx: S3Context): Promise<S3Response> {
-  const block = ctx.services.buckets.getPublicAccessBlock(await ctx.resolved());
+  const block = ctx.services.bucketConfig.getPublicAccessBlock(await ctx.resolved());
   const value = Object.fromEntries(BLOCK_FIELDS.map(([k, name]) => [name, block[k] ? 'true' : 'false']));
   return { xml: { root: 'PublicAccessBlockConfiguration', value } };
 }
@@ -64,19 +64,19 @@ export async function PutPublicAccessBlock(ctx: S3Context): Promise<S3Response> 
     if (text !== undefined && text !== 'true' && text !== 'false') throw new S3Error('MalformedXML');
     block[k] = text === 'true';
   }
-  await ctx.services.buckets.putPublicAccessBlock(resolved, block);
+  await ctx.services.bucketConfig.putPublicAccessBlock(resolved, block, ctx.by);
   return {};
 }
 
 export async function DeletePublicAccessBlock(ctx: S3Context): Promise<S3Response> {
-  await ctx.services.buckets.deletePublicAccessBlock(await ctx.resolved());
+  await ctx.services.bucketConfig.deletePublicAccessBlock(await ctx.resolved(), ctx.by);
   return { status: 204 };
 }
 
 // ---- ownership controls ----
 
 export async function GetBucketOwnershipControls(ctx: S3Context): Promise<S3Response> {
-  const ownership = ctx.services.buckets.getOwnership(await ctx.resolved());
+  const ownership = ctx.services.bucketConfig.getOwnership(await ctx.resolved());
   return { xml: { root: 'OwnershipControls', value: { Rule: { ObjectOwnership: ownership } } } };
 }
 
@@ -87,12 +87,12 @@ export async function PutBucketOwnershipControls(ctx: S3Context): Promise<S3Resp
   const rule = doc.Rule as Record<string, unknown> | undefined;
   const ownership = xmlText(rule?.ObjectOwnership)?.trim();
   if (!ownership || !(OBJECT_OWNERSHIP as readonly string[]).includes(ownership)) throw new S3Error('MalformedXML');
-  await ctx.services.buckets.putOwnership(resolved, ownership as ObjectOwnership);
+  await ctx.services.bucketConfig.putOwnership(resolved, ownership as ObjectOwnership, ctx.by);
   return {};
 }
 
 export async function DeleteBucketOwnershipControls(ctx: S3Context): Promise<S3Response> {
-  await ctx.services.buckets.deleteOwnership(await ctx.resolved());
+  await ctx.services.bucketConfig.deleteOwnership(await ctx.resolved(), ctx.by);
   return { status: 204 };
 }
 
@@ -199,7 +199,7 @@ export async function objectAclFromHeader(ctx: S3Context): Promise<CannedAcl | n
   const value = header(ctx.req, 'x-amz-acl');
   if (value === undefined) return null;
   const acl = parseCannedAcl(value);
-  ctx.services.buckets.checkAcl(await ctx.resolved(), acl);
+  ctx.services.bucketConfig.checkAcl(await ctx.resolved(), acl);
   return acl === 'private' ? null : acl;
 }
 
@@ -210,19 +210,19 @@ export async function GetBucketAcl(ctx: S3Context): Promise<S3Response> {
 
 export async function PutBucketAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
-  await ctx.services.buckets.putBucketAcl(resolved, await requestedAcl(ctx));
+  await ctx.services.bucketConfig.putBucketAcl(resolved, await requestedAcl(ctx), ctx.by);
   return {};
 }
 
 export async function GetObjectAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   await requireCurrentVersion(ctx, resolved.row);
-  return aclDocument(ctx, await ctx.services.buckets.getObjectAcl(resolved, ctx.op.key!));
+  return aclDocument(ctx, await ctx.services.bucketConfig.getObjectAcl(resolved, ctx.op.key!));
 }
 
 export async function PutObjectAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   await requireCurrentVersion(ctx, resolved.row);
-  await ctx.services.buckets.putObjectAcl(resolved, ctx.op.key!, await requestedAcl(ctx));
+  await ctx.services.bucketConfig.putObjectAcl(resolved, ctx.op.key!, await requestedAcl(ctx));
   return {};
 }

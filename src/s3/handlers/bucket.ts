@@ -49,12 +49,12 @@ export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
   const lockHeader = ctx.req.headers['x-amz-bucket-object-lock-enabled'];
   const objectLock = typeof lockHeader === 'string' && lockHeader.trim().toLowerCase() === 'true';
   try {
-    const row = await ctx.services.objects.createBucket(ctx.projectId, ctx.op.bucket!, region, { objectLock });
-    await ctx.services.buckets.initialize(row, settings);
+    const row = await ctx.services.buckets.create(ctx.projectId, ctx.op.bucket!, region, ctx.by, { objectLock });
+    await ctx.services.bucketConfig.initialize(row, settings, ctx.by);
   } catch (err) {
     // us-east-1 answers a re-create of your own bucket with 200 OK and resets its ACL (S3's legacy rule there).
     if (!(err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou' && ctx.region === 'us-east-1')) throw err;
-    await ctx.services.buckets.putBucketAcl(await ctx.resolved(), 'private');
+    await ctx.services.bucketConfig.putBucketAcl(await ctx.resolved(), 'private', ctx.by);
   }
   return { headers: { Location: `/${ctx.op.bucket}` } };
 }
@@ -76,7 +76,7 @@ function bucketCreationSettings(ctx: S3Context): { ownership: ObjectOwnership; a
 
 export async function DeleteBucket(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  await ctx.services.objects.deleteBucket(bucket);
+  await ctx.services.buckets.delete(bucket, ctx.by);
   return { status: 204 };
 }
 

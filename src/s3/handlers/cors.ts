@@ -37,7 +37,7 @@ export function parseCorsXml(text: string): CorsRule[] {
 }
 
 export async function GetBucketCors(ctx: S3Context): Promise<S3Response> {
-  const rules = ctx.services.buckets.getCors(await ctx.resolved());
+  const rules = ctx.services.bucketConfig.getCors(await ctx.resolved());
   const CORSRule = rules.map((r) => ({
     ...(r.id !== undefined ? { ID: r.id } : {}),
     AllowedHeader: r.allowedHeaders,
@@ -52,12 +52,12 @@ export async function GetBucketCors(ctx: S3Context): Promise<S3Response> {
 export async function PutBucketCors(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  await ctx.services.buckets.putCors(resolved, parseCorsXml(body.toString('utf8')));
+  await ctx.services.bucketConfig.putCors(resolved, parseCorsXml(body.toString('utf8')), ctx.by);
   return {};
 }
 
 export async function DeleteBucketCors(ctx: S3Context): Promise<S3Response> {
-  await ctx.services.buckets.deleteCors(await ctx.resolved());
+  await ctx.services.bucketConfig.deleteCors(await ctx.resolved(), ctx.by);
   return { status: 204 };
 }
 
@@ -89,7 +89,7 @@ export async function preflight(req: IncomingMessage, deps: PreflightDeps): Prom
   const address = parseAddress({ host: req.headers.host, url: req.url ?? '/', baseDomains: deps.baseDomains, projectDomains: deps.projectDomains });
   const projectId = address.project ?? deps.defaultProject();
   if (address.bucket === null || projectId === null) throw new S3Error('AccessForbidden', 'CORSResponse: Bucket not found');
-  const bucket = await deps.services.buckets.resolve(projectId, address.bucket);
+  const bucket = await deps.services.bucketConfig.resolve(projectId, address.bucket);
   if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: address.bucket });
   if (!bucket.cors) throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.');
   const requested = (header(req, 'access-control-request-headers') ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);

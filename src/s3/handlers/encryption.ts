@@ -35,12 +35,12 @@ export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
   }
   const bucketKey = xmlText(rule.BucketKeyEnabled)?.trim();
   if (bucketKey !== undefined && bucketKey !== 'true' && bucketKey !== 'false') throw new S3Error('MalformedXML', 'BucketKeyEnabled must be true or false.');
-  await ctx.services.protection.setEncryption(bucket, { algorithm: 'AES256', bucketKeyEnabled: bucketKey === 'true' });
+  await ctx.services.protection.setEncryption(bucket, { algorithm: 'AES256', bucketKeyEnabled: bucketKey === 'true' }, ctx.by);
   return {};
 }
 
 export async function DeleteBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  await ctx.services.protection.setEncryption(bucket, null);
+  await ctx.services.protection.setEncryption(bucket, null, ctx.by);
   return { status: 204 };
 }

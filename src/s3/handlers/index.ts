@@ -24,7 +24,7 @@ import * as encryption from './encryption.js';
  */
 async function copySourceBucket(ctx: S3Context, name: string, key: string): Promise<BucketRow> {
   const source = { ...ctx.op, op: 'GetObject' as const, bucket: name, key };
-  const resolved = await admit({ services: ctx.services, op: source, projectId: ctx.projectId, facts: () => requestFacts(ctx.req, source, ctx.auth.principal, false, ctx.now()) }, ctx.auth.principal);
+  const resolved = await admit({ services: ctx.services, op: source, projectId: ctx.projectId, facts: () => requestFacts(ctx.req, source, ctx.auth.principal, ctx.now(), ctx.by.source) }, ctx.auth.principal);
   return resolved.row;
 }
 

@@ -139,12 +139,12 @@ export async function PutBucketLifecycleConfiguration(ctx: S3Context): Promise<S
   const bucket = await ctx.bucket();
   const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT)).toString('utf8'), 'LifecycleConfiguration');
   const rules = xmlList(doc.Rule).map((r) => ruleOf(node(r) ?? {}));
-  await ctx.services.protection.setLifecycle(bucket, rules);
+  await ctx.services.protection.setLifecycle(bucket, rules, ctx.by);
   return {};
 }
 
 export async function DeleteBucketLifecycle(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  await ctx.services.protection.setLifecycle(bucket, null);
+  await ctx.services.protection.setLifecycle(bucket, null, ctx.by);
   return { status: 204 };
 }

@@ -49,7 +49,7 @@ export async function PutObjectLockConfiguration(ctx: S3Context): Promise<S3Resp
     if ((days === undefined) === (years === undefined)) throw new S3Error('MalformedXML', 'A DefaultRetention takes either Days or Years.');
     defaultRetention = { mode: modeOf(xmlText(d.Mode)), ...(days !== undefined ? { days } : { years }) };
   }
-  await ctx.services.protection.setObjectLock(bucket, { enabled: true, defaultRetention });
+  await ctx.services.protection.setObjectLock(bucket, { enabled: true, defaultRetention }, ctx.by);
   return {};
 }
 

@@ -143,7 +143,7 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
 
   const aclText = fields.get('acl');
   const acl = aclText === undefined ? null : parseCannedAcl(aclText);
-  if (acl) ctx.services.buckets.checkAcl(resolved, acl);
+  if (acl) ctx.services.bucketConfig.checkAcl(resolved, acl);
   const storageClass = fields.get('x-amz-storage-class') ?? 'STANDARD';
   if (!STORAGE_CLASSES.includes(storageClass)) throw new S3Error('InvalidStorageClass', undefined, { StorageClassRequested: storageClass });
   const present = CHECKSUM_ALGORITHMS.filter((alg) => fields.has(checksumHeader(alg)));

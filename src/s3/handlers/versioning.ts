@@ -25,6 +25,6 @@ export async function PutBucketVersioning(ctx: S3Context): Promise<S3Response> {
   }
   if (status === undefined) return {}; // nothing to change
   if (status !== 'Enabled' && status !== 'Suspended') throw new S3Error('MalformedXML', 'Status must be Enabled or Suspended.');
-  await ctx.services.protection.setVersioning(bucket, status);
+  await ctx.services.protection.setVersioning(bucket, status, ctx.by);
   return {};
 }

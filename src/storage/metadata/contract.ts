@@ -810,7 +810,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
     describe('audit', () => {
       test('append and list newest first, filtered by project, token and time', () =>
         withStore(async (s) => {
-          const base = { actor: 'cli', source: null, detail: null } as const;
+          const base = { actor: 'cli:op', source: null, detail: null, bucket: null } as const;
           const rows: AuditRow[] = [
             { ...base, id: hex(8), at: new Date(1000), action: 'token.created', tokenId: 't1', projectId: 'p1' },
             { ...base, id: hex(8), at: new Date(2000), action: 'token.revoked', tokenId: 't1', projectId: 'p1' },
@@ -822,12 +822,34 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(await s.listAudit({ tokenId: 't1', limit: 1 }), [rows[1]]);
           assert.deepEqual(await s.listAudit({ before: new Date(2000), limit: 10 }), [rows[0]]);
         }));
+
+      test('filters by actor, actions, bucket and a time range; prune removes what is older than a time', () =>
+        withStore(async (s) => {
+          const base = { source: '10.0.0.1', detail: null, tokenId: null, projectId: 'p' } as const;
+          const rows: AuditRow[] = [
+            { ...base, id: 'a', at: new Date(1000), action: 'bucket.created', actor: 'token:t1', bucket: 'photos' },
+            { ...base, id: 'b', at: new Date(2000), action: 'object.deleted', actor: 'user:ada@example.com', bucket: 'photos' },
+            { ...base, id: 'c', at: new Date(3000), action: 'bucket.created', actor: 'user:ada@example.com', bucket: 'logs' },
+            { ...base, id: 'd', at: new Date(4000), action: 'token.created', actor: 'bootstrap', bucket: null },
+          ];
+          for (const r of rows) await s.appendAudit(r);
+          const ids = async (q: Omit<Parameters<MetadataStore['listAudit']>[0], 'limit'>) => (await s.listAudit({ ...q, limit: 10 })).map((r) => r.id);
+          assert.deepEqual(await ids({ actor: 'user:ada@example.com' }), ['c', 'b']);
+          assert.deepEqual(await ids({ actions: ['bucket.created', 'token.created'] }), ['d', 'c', 'a']);
+          assert.deepEqual(await ids({ actions: [] }), []);
+          assert.deepEqual(await ids({ bucket: 'photos' }), ['b', 'a']);
+          assert.deepEqual(await ids({ since: new Date(2000), until: new Date(4000) }), ['c', 'b']);
+          assert.deepEqual(await ids({ projectId: 'p', bucket: 'photos', actor: 'token:t1' }), ['a']);
+          assert.equal((await s.listAudit({ bucket: 'photos', limit: 10 }))[0].bucket, 'photos');
+          assert.equal(await s.pruneAudit(new Date(3000)), 2);
+          assert.deepEqual(await ids({}), ['d', 'c']);
+        }));
     });
 
     describe('audit paging', () => {
       test('a keyset cursor (before, beforeId) pages through events that share a timestamp', () =>
         withStore(async (s) => {
-          const base = { actor: 'cli', source: null, detail: null, tokenId: null, projectId: 'p' } as const;
+          const base = { actor: 'cli:op', source: null, detail: null, tokenId: null, projectId: 'p', bucket: null } as const;
           const at = new Date(5000);
           const rows: AuditRow[] = ['a', 'b', 'c', 'd'].map((id) => ({ ...base, id, at, action: 'token.created' }));
           rows.push({ ...base, id: 'z', at: new Date(4000), action: 'token.created' });
@@ -891,6 +913,39 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.equal(await s.getSession(old.id), null);
           await s.deleteSession(live.id);
           assert.equal(await s.getSession(live.id), null);
+        }));
+
+      test("a project's members with their emails; removing a member; a password change; ending a user's other sessions", () =>
+        withStore(async (s) => {
+          const p = projectRow('team');
+          await s.createProject(p);
+          const ada = userRow('ada@example.com');
+          const bob = userRow('bob@example.com');
+          await s.createUser(bob);
+          await s.createUser(ada);
+          await s.setMembership({ projectId: p.id, userId: bob.id, role: 'member' });
+          await s.setMembership({ projectId: p.id, userId: ada.id, role: 'owner' });
+          assert.deepEqual(await s.listProjectMembers(p.id), [
+            { projectId: p.id, userId: ada.id, role: 'owner', email: 'ada@example.com' },
+            { projectId: p.id, userId: bob.id, role: 'member', email: 'bob@example.com' },
+          ]);
+          assert.equal(await s.deleteMembership(p.id, bob.id), true);
+          assert.equal(await s.deleteMembership(p.id, bob.id), false);
+          assert.deepEqual((await s.listProjectMembers(p.id)).map((m) => m.email), ['ada@example.com']);
+
+          assert.equal(await s.updateUserPassword(ada.id, '$argon2id$new'), true);
+          assert.equal((await s.getUser(ada.id))?.passwordHash, '$argon2id$new');
+          assert.equal(await s.updateUserPassword('usr_missing', 'x'), false);
+
+          const session = (id: string, userId: string) => ({ id, userId, csrfToken: hex(16), createdAt: new Date(1000), expiresAt: new Date(1e13) });
+          const [keep, other, bobs] = [session(hex(32), ada.id), session(hex(32), ada.id), session(hex(32), bob.id)];
+          for (const x of [keep, other, bobs]) await s.createSession(x);
+          assert.equal(await s.deleteUserSessions(ada.id, keep.id), 1);
+          assert.deepEqual(await s.getSession(keep.id), keep);
+          assert.equal(await s.getSession(other.id), null);
+          assert.deepEqual(await s.getSession(bobs.id), bobs);
+          assert.equal(await s.deleteUserSessions(ada.id), 1);
+          assert.equal(await s.getSession(keep.id), null);
         }));
     });
 

@@ -268,8 +268,15 @@ export type AuditAction =
   | 'user.created'
   | 'user.signed-in'
   | 'user.sign-in-failed'
-  /** A bucket setting (versioning, object lock, lifecycle, encryption) was set or removed. */
-  | 'bucket.configured'
+  | 'user.password-changed'
+  | 'project.member-added'
+  | 'project.member-role-changed'
+  | 'project.member-removed'
+  | 'bucket.created'
+  | 'bucket.deleted'
+  | 'bucket.config-changed'
+  | 'object.deleted'
+  | 'object.presigned'
   /** The lifecycle worker expired a current object, removed a version or a delete marker. */
   | 'lifecycle.expired'
   | 'lifecycle.upload-aborted'
@@ -281,10 +288,12 @@ export interface AuditRow {
   id: string;
   at: Date;
   action: AuditAction;
-  /** Who acted: a user, a token's access key ID, 'cli', 'bootstrap'. */
+  /** Who acted, in one format (src/audit/actor.ts): token:<id>, user:<email>, cli:<user>, bootstrap, anonymous. */
   actor: string;
   tokenId: string | null;
   projectId: string | null;
+  /** The bucket a bucket or object event is about. */
+  bucket: string | null;
   /** The client address, when the event came from a request. */
   source: string | null;
   detail: string | null;
@@ -293,6 +302,14 @@ export interface AuditRow {
 export interface AuditQuery {
   projectId?: string;
   tokenId?: string;
+  actor?: string;
+  bucket?: string;
+  /** Any of these actions. */
+  actions?: readonly AuditAction[];
+  /** Events at or after this time. */
+  since?: Date;
+  /** Events before this time. */
+  until?: Date;
   /** Events strictly before this time (for paging back). */
   before?: Date;
   /** With `before`: also events at exactly `before` whose id is lower (a keyset cursor of (at, id)). */
@@ -315,6 +332,11 @@ export interface MembershipRow {
   projectId: string;
   userId: string;
   role: ProjectRole;
+}
+
+/** A member of a project, with the user's email. */
+export interface ProjectMemberRow extends MembershipRow {
+  email: string;
 }
 
 /** A console session. `id` is the SHA-256 (hex) of the cookie value, never the value itself. */
@@ -515,6 +537,8 @@ export interface MetadataStore {
   appendAudit(row: AuditRow): Promise<void>;
   /** Newest first. */
   listAudit(q: AuditQuery): Promise<AuditRow[]>;
+  /** Deletes events older than `before` (the retention period); returns how many. */
+  pruneAudit(before: Date): Promise<number>;
 
   // users, memberships and sessions (console sign-in)
   /** 'exists' when the (lower-case) email is taken. */
@@ -527,6 +551,14 @@ export interface MetadataStore {
   getMembership(projectId: string, userId: string): Promise<MembershipRow | null>;
   /** The user's memberships, oldest project first. */
   listMemberships(userId: string): Promise<MembershipRow[]>;
+  /** A project's members with their emails, by email. */
+  listProjectMembers(projectId: string): Promise<ProjectMemberRow[]>;
+  /** Removes the user from the project; false when not a member. */
+  deleteMembership(projectId: string, userId: string): Promise<boolean>;
+  /** Sets the password hash; false when there is no such user. */
+  updateUserPassword(userId: string, passwordHash: string): Promise<boolean>;
+  /** Ends the user's sessions (all but `exceptSessionId`); returns how many. */
+  deleteUserSessions(userId: string, exceptSessionId?: string): Promise<number>;
   createSession(row: SessionRow): Promise<void>;
   getSession(id: string): Promise<SessionRow | null>;
   deleteSession(id: string): Promise<void>;

@@ -26,6 +26,7 @@ import type {
   ListObjectsQuery,
   ListUploadsQuery,
   MembershipRow,
+  ProjectMemberRow,
   MetadataStore,
   SessionRow,
   StorageQuery,
@@ -46,6 +47,7 @@ import type {
   UploadRow,
 } from './metadata-store.js';
 import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
+import * as audit from './audit-queries.js';
 import * as tokens from './token-queries.js';
 import * as users from './user-queries.js';
 import * as usage from './usage-queries.js';
@@ -495,7 +497,7 @@ export class KyselyMetadataStore implements MetadataStore {
     });
   }
 
-  // ---- tokens and audit (queries in token-queries.ts) ----
+  // ---- tokens (queries in token-queries.ts) ----
 
   createToken(row: TokenRow): Promise<void> {
     return tokens.createToken(this.db, row);
@@ -525,12 +527,18 @@ export class KyselyMetadataStore implements MetadataStore {
     return tokens.touchTokens(this.db, uses);
   }
 
+  // ---- audit log (queries in audit-queries.ts) ----
+
   appendAudit(row: AuditRow): Promise<void> {
-    return tokens.appendAudit(this.db, row);
+    return audit.appendAudit(this.db, row);
   }
 
   listAudit(q: AuditQuery): Promise<AuditRow[]> {
-    return tokens.listAudit(this.db, q);
+    return audit.listAudit(this.db, q);
+  }
+
+  pruneAudit(before: Date): Promise<number> {
+    return audit.pruneAudit(this.db, before);
   }
 
   // ---- users, memberships, sessions (queries in user-queries.ts) ----
@@ -577,6 +585,22 @@ export class KyselyMetadataStore implements MetadataStore {
 
   deleteExpiredSessions(now: Date): Promise<number> {
     return users.deleteExpiredSessions(this.db, now);
+  }
+
+  listProjectMembers(projectId: string): Promise<ProjectMemberRow[]> {
+    return users.listProjectMembers(this.db, projectId);
+  }
+
+  deleteMembership(projectId: string, userId: string): Promise<boolean> {
+    return users.deleteMembership(this.db, projectId, userId);
+  }
+
+  updateUserPassword(userId: string, passwordHash: string): Promise<boolean> {
+    return users.updateUserPassword(this.db, userId, passwordHash);
+  }
+
+  deleteUserSessions(userId: string, exceptSessionId?: string): Promise<number> {
+    return users.deleteUserSessions(this.db, userId, exceptSessionId);
   }
 
   // ---- usage counters (queries in usage-queries.ts) ----

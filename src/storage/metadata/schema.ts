@@ -136,6 +136,8 @@ export interface AuditTable {
   actor: string;
   token_id: string | null;
   project_id: string | null;
+  /** The bucket the event is about (bucket and object events); added by 0008. */
+  bucket: string | null;
   source: string | null;
   detail: string | null;
 }
@@ -491,6 +493,25 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .addColumn('state', 'text')
           .execute();
+      },
+    },
+    '0008_audit_bucket_and_actors': {
+      async up(db) {
+        // Bucket and object events name their bucket, so the log can be filtered by it.
+        await db.schema.alterTable('audit').addColumn('bucket', 'text').execute();
+        await db.schema.createIndex('audit_project_bucket_at').on('audit').columns(['project_id', 'bucket', 'at']).execute();
+        // One actor format: token:<id>, user:<email>, cli:<user>, bootstrap. Earlier rows named a
+        // token by its access key ID and a user by the bare email; token creators likewise.
+        for (const [table, column] of [['audit', 'actor'], ['tokens', 'created_by']] as const) {
+          await sql`
+            update ${sql.table(table)} set ${sql.ref(column)} = 'token:' || (select t.id from tokens t where t.access_key_id = ${sql.ref(`${table}.${column}`)})
+            where ${sql.ref(column)} in (select access_key_id from tokens)
+          `.execute(db);
+          await sql`
+            update ${sql.table(table)} set ${sql.ref(column)} = 'user:' || ${sql.ref(column)}
+            where ${sql.ref(column)} in (select email from users)
+          `.execute(db);
+        }
       },
     },
   };

@@ -4,13 +4,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
+import { sqliteDriver } from './sqlite-driver.js';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { metadataStoreContract } from './contract.js';
 import { listObjectsQuery } from './queries.js';
 import { versionRangeQueries } from './version-queries.js';
 import { migrations, type Database } from './schema.js';
 import { openSqliteStore } from './sqlite-store.js';
+
+const BetterSqlite3 = sqliteDriver();
 
 const dir = mkdtempSync(join(tmpdir(), 'skep-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

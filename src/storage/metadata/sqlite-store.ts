@@ -1,7 +1,7 @@
 // The embedded MetadataStore: SQLite (better-sqlite3) in WAL mode, queried through Kysely.
 // All queries live in queries.ts; this file only opens, tunes and migrates the database.
 
-import BetterSqlite3 from 'better-sqlite3';
+import { sqliteDriver } from './sqlite-driver.js';
 import { Kysely } from 'kysely';
 import type { MetadataStore } from './metadata-store.js';
 import { KyselyMetadataStore } from './queries.js';
@@ -10,6 +10,7 @@ import { SkepSqliteDialect } from './sqlite-dialect.js';
 
 /** Opens (creating if needed) the SQLite database at `path` (or ':memory:') and migrates it. */
 export async function openSqliteStore(path: string): Promise<MetadataStore> {
+  const BetterSqlite3 = sqliteDriver();
   const raw = new BetterSqlite3(path);
   let db: Kysely<Database> | undefined;
   try {

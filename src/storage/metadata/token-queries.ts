@@ -1,9 +1,9 @@
-// Queries for tokens, the audit log and project settings, over any Kysely<Database>.
+// Queries for tokens and their credentials, over any Kysely<Database>.
 
 import type { Kysely, Transaction } from 'kysely';
 import type { PermissionLevel } from '../../auth/principal.js';
-import type { AuditAction, AuditQuery, AuditRow, CredentialRecord, TokenPatch, TokenRow } from './metadata-store.js';
-import type { AuditTable, Database, TokensTable } from './schema.js';
+import type { CredentialRecord, TokenPatch, TokenRow } from './metadata-store.js';
+import type { Database, TokensTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -124,42 +124,4 @@ export async function touchTokens(db: Kysely<Database>, uses: { id: string; at: 
         .execute();
     }
   });
-}
-
-export async function appendAudit(db: Db, row: AuditRow): Promise<void> {
-  const values: AuditTable = {
-    id: row.id,
-    at: row.at.getTime(),
-    action: row.action,
-    actor: row.actor,
-    token_id: row.tokenId,
-    project_id: row.projectId,
-    source: row.source,
-    detail: row.detail,
-  };
-  await db.insertInto('audit').values(values).execute();
-}
-
-export async function listAudit(db: Db, q: AuditQuery): Promise<AuditRow[]> {
-  let query = db.selectFrom('audit').selectAll();
-  if (q.projectId !== undefined) query = query.where('project_id', '=', q.projectId);
-  if (q.tokenId !== undefined) query = query.where('token_id', '=', q.tokenId);
-  if (q.before !== undefined) {
-    const at = q.before.getTime();
-    const beforeId = q.beforeId;
-    query = beforeId === undefined
-      ? query.where('at', '<', at)
-      : query.where((eb) => eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', beforeId)])]));
-  }
-  const rows = await query.orderBy('at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
-  return rows.map((r) => ({
-    id: r.id,
-    at: new Date(Number(r.at)),
-    action: r.action as AuditAction,
-    actor: r.actor,
-    tokenId: r.token_id,
-    projectId: r.project_id,
-    source: r.source,
-    detail: r.detail,
-  }));
 }

@@ -1,7 +1,7 @@
 // Queries for console users, project memberships and sessions, over any Kysely<Database>.
 
 import type { Kysely, Transaction } from 'kysely';
-import type { MembershipRow, ProjectRole, SessionRow, UserRow } from './metadata-store.js';
+import type { MembershipRow, ProjectMemberRow, ProjectRole, SessionRow, UserRow } from './metadata-store.js';
 import type { Database, SessionsTable, UsersTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -94,5 +94,33 @@ export async function deleteSession(db: Db, id: string): Promise<void> {
 
 export async function deleteExpiredSessions(db: Db, now: Date): Promise<number> {
   const r = await db.deleteFrom('sessions').where('expires_at', '<=', now.getTime()).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+export async function listProjectMembers(db: Db, projectId: string): Promise<ProjectMemberRow[]> {
+  const rows = await db
+    .selectFrom('project_members')
+    .innerJoin('users', 'users.id', 'project_members.user_id')
+    .select(['project_members.project_id', 'project_members.user_id', 'project_members.role', 'users.email'])
+    .where('project_members.project_id', '=', projectId)
+    .orderBy('users.email')
+    .execute();
+  return rows.map((r) => ({ projectId: r.project_id, userId: r.user_id, role: r.role as ProjectRole, email: r.email }));
+}
+
+export async function deleteMembership(db: Db, projectId: string, userId: string): Promise<boolean> {
+  const r = await db.deleteFrom('project_members').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export async function updateUserPassword(db: Db, userId: string, passwordHash: string): Promise<boolean> {
+  const r = await db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+export async function deleteUserSessions(db: Db, userId: string, exceptId?: string): Promise<number> {
+  let q = db.deleteFrom('sessions').where('user_id', '=', userId);
+  if (exceptId !== undefined) q = q.where('id', '!=', exceptId);
+  const r = await q.executeTakeFirst();
   return Number(r.numDeletedRows);
 }

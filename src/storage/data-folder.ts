@@ -1,0 +1,48 @@
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+
+// The data folder holds every object's bytes, the metadata database and the master key: nobody
+// but the server's own user may read it. A new folder is made 0700; an existing one that others
+// can read (a folder made by hand, a restored backup) is tightened, with a warning, or refused
+// when the server may not change it.
+
+/** Files and folders inside the data folder that are tightened too (each only if it exists). */
+const INSIDE = [
+  ['blobs', 0o700],
+  ['metadata.sqlite', 0o600],
+  ['metadata.sqlite-wal', 0o600],
+  ['metadata.sqlite-shm', 0o600],
+  ['master.key', 0o600],
+] as const;
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8)}`;
+}
+
+async function tighten(path: string, wanted: number, log: Logger): Promise<void> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if ((mode & 0o077) === 0) return;
+  try {
+    await chmod(path, wanted);
+  } catch (err) {
+    throw new Error(
+      `${path} is readable by other users (mode ${octal(mode)}) and skep could not restrict it (${(err as NodeJS.ErrnoException).code}): ` +
+        `run chmod ${octal(wanted)} ${path} as its owner, or use a data folder of the user that runs skep.`,
+    );
+  }
+  log.warn({ path, was: octal(mode), now: octal(wanted) }, 'data folder permissions tightened: other users could read it');
+}
+
+/** Creates the data folder (0700) or tightens an existing one; throws when it cannot be made private. */
+export async function secureDataFolder(dataDir: string, log: Logger): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await tighten(dataDir, 0o700, log);
+  for (const [name, mode] of INSIDE) await tighten(join(dataDir, name), mode, log);
+}

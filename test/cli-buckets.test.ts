@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { skep, skepJson } from './helpers/tokens.js';
+import type { IssuedCredentials, TokenView } from '../src/credentials/token-service.js';
+
+// `skep bucket create|list|delete --project P`: what a new operator needs before a bucket-scoped
+// token can be made. The README's command list, run as written on a fresh data folder, works.
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer();
+});
+after(() => server.stop());
+const data = () => ['--data', server.dataDir];
+
+describe('skep bucket', () => {
+  test("the README's operator commands work in their order on a new project, and the token reaches its bucket", async () => {
+    const readme = await readFile(join(process.cwd(), 'README.md'), 'utf8');
+    // The commands as the README lists them (the block under "Operators manage projects ...").
+    const block = /```sh\n(npx skep project create web[\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(block, 'the README lists the operator commands');
+    const commands = block
+      .split('\n')
+      // Without comments and shell redirections (the output is read here instead).
+      .map((l) => l.replace(/#.*$/, '').replace(/\s*>.*$/, '').trim())
+      .filter((l) => l.startsWith('npx skep ') && !/ user create /.test(l))
+      .map((l) => l.slice('npx skep '.length).split(/\s+/));
+    const order = commands.map((c) => `${c[0]} ${c[1]}`);
+    assert.ok(order.indexOf('bucket create') >= 0 && order.indexOf('bucket create') < order.indexOf('token create'), order.join(' | '));
+    let issued: { token: TokenView; credentials: IssuedCredentials } | undefined;
+    for (const argv of commands) {
+      const r = await skep([...argv, ...data(), ...(argv[0] === 'token' && argv[1] === 'create' ? ['--json'] : [])]);
+      assert.equal(r.code, 0, `skep ${argv.join(' ')}: ${r.stderr}`);
+      if (argv[0] === 'token' && argv[1] === 'create' && argv.includes('--bucket')) issued = JSON.parse(r.stdout);
+    }
+    assert.ok(issued, 'a bucket-scoped token was created');
+    assert.deepEqual(issued.token.bucketScope, ['assets']);
+    const s3 = new S3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, credentials: issued.credentials, maxAttempts: 1 });
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: 'assets', Key: 'logo.svg', Body: '<svg/>' }));
+      assert.equal((await s3.send(new ListObjectsV2Command({ Bucket: 'assets' }))).KeyCount, 1);
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  test('create, list (with counts) and delete; --force empties first; each audited as the CLI', async () => {
+    await skep(['project', 'create', 'shelf', ...data()]);
+    const made = await skep(['bucket', 'create', 'books', '--project', 'shelf', ...data()]);
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stdout, /^created bucket books in project shelf \(.+\), region us-east-1\n$/);
+    const project = (await server.services.projects.resolve('shelf')).id;
+    const { credentials } = await server.tokens.create({ projectId: project, name: 'writer', permission: 'object-rw', bucketScope: null, createdBy: 'cli:test' });
+    const s3 = new S3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
+    await s3.send(new PutObjectCommand({ Bucket: 'books', Key: 'a.txt', Body: 'abc' }));
+    s3.destroy();
+    const list = await skepJson<{ name: string; objects: number; bytes: number }[]>(['bucket', 'list', '--project', 'shelf', ...data()]);
+    assert.deepEqual(list.map((b) => [b.name, b.objects, b.bytes]), [['books', 1, 3]]);
+    assert.match((await skep(['bucket', 'list', '--project', 'shelf', ...data()])).stdout, /NAME\s+OBJECTS\s+BYTES\s+REGION\s+CREATED\nbooks\s+1\s+3\s+us-east-1/);
+    const notEmpty = await skep(['bucket', 'delete', 'books', '--project', 'shelf', ...data()]);
+    assert.notEqual(notEmpty.code, 0);
+    assert.match(notEmpty.stderr, /not empty/);
+    const forced = await skep(['bucket', 'delete', 'books', '--project', 'shelf', '--force', ...data()]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stdout, /deleted bucket books with 1 object\(s\) and 0 unfinished upload\(s\)/);
+    assert.deepEqual(await skepJson(['bucket', 'list', '--project', 'shelf', ...data()]), []);
+    const audit = (await server.services.audit.list({ projectId: project, bucket: 'books', limit: 10 })).reverse();
+    assert.deepEqual(audit.map((a) => [a.action, a.actor.startsWith('cli:'), a.source?.startsWith('local:')]), [
+      ['bucket.created', true, true],
+      ['bucket.deleted', true, true],
+    ]);
+    assert.match(audit[1].detail!, /^force: 1 object/);
+    // The same events from `skep audit`: filtered by bucket, as CSV, and one page at a time.
+    const csv = await skep(['audit', '--project', 'shelf', '--bucket', 'books', '--format', 'csv', ...data()]);
+    const lines = csv.stdout.trimEnd().split('\r\n');
+    assert.equal(lines[0], 'id,at,action,actor,tokenId,projectId,bucket,source,detail');
+    assert.deepEqual(lines.slice(1).map((l) => l.split(',')[2]), ['bucket.deleted', 'bucket.created']);
+    const page = await skep(['audit', '--project', 'shelf', '--action', 'bucket.created,bucket.deleted', '--limit', '1', ...data()]);
+    const cursor = /more: --cursor (\S+)/.exec(page.stdout)?.[1];
+    assert.ok(cursor, page.stdout);
+    const next = await skepJson<{ action: string }[]>(['audit', '--project', 'shelf', '--action', 'bucket.created,bucket.deleted', '--limit', '1', '--cursor', cursor, ...data()]);
+    assert.deepEqual(next.map((r) => r.action), ['bucket.created']);
+  });
+
+  test('clear errors: no project, no name, bad name, unknown subcommand', async () => {
+    const cases: [string[], RegExp][] = [
+      [['bucket', 'create', 'x1x'], /--project is required/],
+      [['bucket', 'create', '--project', 'shelf'], /needs a bucket name/],
+      [['bucket', 'create', 'UPPER', '--project', 'shelf'], /bucket name|not valid/i],
+      [['bucket', 'frob', '--project', 'shelf'], /usage:\s+skep bucket create/],
+      [['bucket', 'delete', 'nope', '--project', 'shelf'], /does not exist/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await skep([...argv, ...data()]);
+      assert.notEqual(r.code, 0, argv.join(' '));
+      assert.match(r.stderr, message, `${argv.join(' ')}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /^\s+at /m);
+    }
+  });
+});
+
