@@ -4,8 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ROOT_KEY, startTestServer, type TestServer } from './helpers/server.js';
-import { availability, awsEnv, baseEnv, boto3Version, findExecutable, run, systemExecutable, tempDir, versionOf } from './helpers/clients.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { availability, awsEnv, boto3Version, findExecutable, rcloneEnv, run, systemExecutable, tempDir, versionOf } from './helpers/clients.js';
 
 // Data protection through the real clients: the AWS CLI's s3api versioning, Object Lock and
 // lifecycle commands (both CLI generations), boto3's SSE-C put / get / copy and multipart
@@ -242,21 +242,7 @@ describe(`rclone against a versioned bucket: ${rclonePath ? versionOf(rclonePath
 
   before(async () => {
     work = await tempDir('rclone-ver');
-    const home = join(work.path, 'home');
-    await mkdir(home);
-    const config = join(work.path, 'rclone.conf');
-    await writeFile(config, '');
-    env = {
-      ...baseEnv(home),
-      RCLONE_CONFIG: config,
-      RCLONE_CONFIG_SKEP_TYPE: 's3',
-      RCLONE_CONFIG_SKEP_PROVIDER: 'Other',
-      RCLONE_CONFIG_SKEP_ENDPOINT: server.url,
-      RCLONE_CONFIG_SKEP_REGION: 'us-east-1',
-      RCLONE_CONFIG_SKEP_FORCE_PATH_STYLE: 'true',
-      RCLONE_CONFIG_SKEP_ACCESS_KEY_ID: ROOT_KEY.accessKeyId,
-      RCLONE_CONFIG_SKEP_SECRET_ACCESS_KEY: ROOT_KEY.secretAccessKey,
-    };
+    env = await rcloneEnv(work.path, server.url);
   });
   after(async () => {
     await work?.remove();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { SHOTS, launchChromium, shot as saveShot } from './helpers/browser.js';
 import {
   CreateBucketCommand,
   GetBucketEncryptionCommand,
@@ -24,7 +25,6 @@ import { waitFor } from './helpers/tokens.js';
 // (object-rw) is told settings are for owners. Screens go to test-artifacts/screenshots/.
 
 const CHROMIUM = process.env.SKEP_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
 const OWNER = { email: 'owner@example.com', password: 'owner password long enough' };
 const MEMBER = { email: 'member@example.com', password: 'member password long enough' };
 const BUCKET = 'archive';
@@ -39,11 +39,7 @@ let projectId: string;
 const consoleErrors: string[] = [];
 
 async function shot(name: string): Promise<void> {
-  await page.waitForLoadState('networkidle');
-  await page.locator('.mantine-Notification-root').first().waitFor({ state: 'detached', timeout: 8000 }).catch(() => undefined);
-  await page.waitForTimeout(400);
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  await saveShot(page, name);
 }
 
 async function signIn(who: { email: string; password: string }): Promise<void> {
@@ -67,10 +63,7 @@ before(async () => {
   const s3 = server.client();
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   await s3.send(new PutBucketCorsCommand({ Bucket: BUCKET, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['https://app.example.com'], AllowedMethods: ['GET'] }] } }));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium(CHROMIUM);
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
   context.setDefaultTimeout(15_000);
   page = await context.newPage();

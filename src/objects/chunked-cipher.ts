@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { BlobStore, ByteRange } from '../storage/blob/blob-store.js';
 import type { BlobPart } from '../storage/metadata/metadata-store.js';
+import { readParts } from './object-reader.js';
 
 // Encryption at rest, one layer above the BlobStore (so it works the same on any backend).
 //
@@ -153,19 +154,5 @@ function keyFromHeader(header: Buffer, dataKey: Buffer, ref: string): Buffer {
  * part's plaintext size), or a range of it.
  */
 export function readSealedBlobs(store: BlobStore, blobs: BlobPart[], dataKey: Buffer, range?: ByteRange): Readable {
-  const total = blobs.reduce((n, b) => n + b.size, 0);
-  const start = range?.start ?? 0;
-  const end = range?.end ?? total - 1;
-  async function* pieces(): AsyncGenerator<Buffer> {
-    let offset = 0;
-    for (const blob of blobs) {
-      const blobStart = offset;
-      const blobEnd = offset + blob.size - 1;
-      offset += blob.size;
-      if (blob.size === 0 || blobEnd < start) continue;
-      if (blobStart > end) break;
-      yield* openBlobRange(store, blob, dataKey, Math.max(start, blobStart) - blobStart, Math.min(end, blobEnd) - blobStart);
-    }
-  }
-  return Readable.from(pieces(), { objectMode: false, highWaterMark: 256 * 1024 });
+  return readParts(blobs, range, (blob, start, end) => openBlobRange(store, blob, dataKey, start, end));
 }

@@ -20,17 +20,25 @@ export interface ListingPage {
   last?: string;
 }
 
+/**
+ * When a marker is itself a common prefix (the previous page ended on it), the key to resume from,
+ * past all of it (null: nothing sorts after it); undefined when the marker is no common prefix.
+ */
+function pastCommonPrefix(marker: string | undefined, prefix: string, delimiter: string): string | null | undefined {
+  if (!delimiter || marker === undefined || !marker.startsWith(prefix) || !marker.endsWith(delimiter)) return undefined;
+  if (marker.indexOf(delimiter, prefix.length) !== marker.length - delimiter.length) return undefined;
+  return prefixSuccessor(marker);
+}
+
 export async function listPage(meta: MetadataStore, bucketId: string, req: ListingRequest): Promise<ListingPage> {
   const page: ListingPage = { contents: [], commonPrefixes: [], isTruncated: false };
   const { prefix, delimiter, maxKeys } = req;
   let after: string | undefined = req.marker;
   let from: string | undefined;
-  // A marker that is itself a common prefix (the previous page ended on it) resumes past all of it.
-  if (delimiter && after !== undefined && after.startsWith(prefix) && after.endsWith(delimiter) &&
-      after.indexOf(delimiter, prefix.length) === after.length - delimiter.length) {
-    const next = prefixSuccessor(after);
-    if (next === null) return page;
-    from = next;
+  const past = pastCommonPrefix(after, prefix, delimiter);
+  if (past === null) return page;
+  if (past !== undefined) {
+    from = past;
     after = undefined;
   }
   let count = 0;
@@ -99,12 +107,10 @@ export async function listVersionsPage(meta: MetadataStore, bucketId: string, re
   let keyMarker = req.keyMarker;
   let versionIdMarker = keyMarker === undefined ? undefined : req.versionIdMarker;
   let from: string | undefined;
-  // A marker that is itself a common prefix (the previous page ended on it) resumes past all of it.
-  if (delimiter && keyMarker !== undefined && versionIdMarker === undefined && keyMarker.startsWith(prefix) && keyMarker.endsWith(delimiter) &&
-      keyMarker.indexOf(delimiter, prefix.length) === keyMarker.length - delimiter.length) {
-    const next = prefixSuccessor(keyMarker);
-    if (next === null) return page;
-    from = next;
+  const past = versionIdMarker === undefined ? pastCommonPrefix(keyMarker, prefix, delimiter) : undefined;
+  if (past === null) return page;
+  if (past !== undefined) {
+    from = past;
     keyMarker = undefined;
   }
   let count = 0;
