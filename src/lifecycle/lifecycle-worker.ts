@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -149,6 +150,9 @@ export class LifecycleWorker {
         this.opts.log.warn('lifecycle lease lost to another node; stopping this pass');
         return report;
       }
+      // SQLite answers synchronously: without a turn of the event loop between batches, a long
+      // pass would hold every S3 request until it is done.
+      await setImmediate();
     }
     report.complete = true;
     const done: Cursor = { bucketId: null, phase: 'versions', passStartedAt: cursor.passStartedAt, lastPassAt: this.clock().getTime() };
