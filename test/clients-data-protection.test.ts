@@ -40,7 +40,7 @@ for (const generation of awsGenerations) {
   const avail = availability(`aws (${generation.id})`, generation.path, generation.hint);
   const version = generation.path ? versionOf(generation.path) : undefined;
 
-  describe(`AWS CLI ${generation.id} s3api data protection: ${version ?? 'not installed'}`, { skip: avail.skip, timeout: 120_000 }, () => {
+  describe(`AWS CLI ${generation.id} s3api data protection: ${version ?? 'not installed'}`, { skip: avail.skip, timeout: 600_000 }, () => {
     const tag = `${generation.id}-${Date.now().toString(36)}`;
     let work: Awaited<ReturnType<typeof tempDir>>;
     let env: NodeJS.ProcessEnv;
@@ -187,7 +187,7 @@ print(json.dumps(out))
 for (const generation of pythons) {
   const avail = availability(`python3 with boto3 (${generation.id})`, generation.version ? generation.python : undefined, generation.hint);
 
-  describe(`boto3 ${generation.id} SSE-C: ${generation.version ?? 'not installed'}`, { skip: avail.skip, timeout: 120_000 }, () => {
+  describe(`boto3 ${generation.id} SSE-C: ${generation.version ?? 'not installed'}`, { skip: avail.skip, timeout: 300_000 }, () => {
     const bucket = `boto3-ssec-${generation.id}-${Date.now().toString(36)}`;
     let work: Awaited<ReturnType<typeof tempDir>>;
     let out: Record<string, any>;
@@ -230,7 +230,7 @@ for (const generation of pythons) {
 }
 
 const rclone = availability('rclone', rclonePath, 'apt-get install rclone');
-describe(`rclone against a versioned bucket: ${rclonePath ? versionOf(rclonePath, ['version']) : 'not installed'}`, { skip: rclone.skip, timeout: 120_000 }, () => {
+describe(`rclone against a versioned bucket: ${rclonePath ? versionOf(rclonePath, ['version']) : 'not installed'}`, { skip: rclone.skip, timeout: 300_000 }, () => {
   const bucket = `rclone-ver-${Date.now().toString(36)}`;
   let work: Awaited<ReturnType<typeof tempDir>>;
   let env: NodeJS.ProcessEnv;
