@@ -58,8 +58,18 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const projectDomains = config.projectDomain ? [config.projectDomain] : [];
   const clientAddress = clientAddressResolver(config.trustedProxies ?? []);
   const handleS3 = createS3Handler({
-    services: { objects, multipart, buckets: services.buckets, bucketConfig: services.bucketConfig, protection: services.protection, objectLock: services.objectLock },
+    services: {
+      objects,
+      multipart,
+      buckets: services.buckets,
+      bucketConfig: services.bucketConfig,
+      protection: services.protection,
+      objectLock: services.objectLock,
+      quotas: services.quotas,
+    },
     clientAddress,
+    guard: services.guard,
+    temporary: services.temporary,
     credentials: tokens,
     region: config.region,
     baseDomains: config.baseDomains,
@@ -161,6 +171,14 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
         (n) => n > 0 && log.info({ removed: n }, 'removed orphan blobs'),
         (err) => log.warn({ err }, 'orphan sweep failed'),
       ),
+      services.quotas.reconcile().then(
+        () => undefined,
+        (err) => log.warn({ err }, 'recounting buckets under a quota failed'),
+      ),
+      services.temporary.prune().then(
+        () => undefined,
+        (err) => log.warn({ err }, 'removing expired temporary credentials failed'),
+      ),
       retentionDays > 0 &&
         services.audit.prune(retentionDays).then(
           (n) => n > 0 && log.info({ removed: n, retentionDays }, 'removed audit events past their retention'),
@@ -173,7 +191,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const flushUses = () => tokens.flushUses().catch((err: unknown) => log.warn({ err }, 'recording token use failed'));
   const usesTimer = setInterval(flushUses, config.useFlushIntervalMs ?? USE_FLUSH_INTERVAL_MS);
   usesTimer.unref();
-  const flushUsage = () => services.usage.flush().catch(() => undefined);
+  const flushUsage = () => Promise.all([services.usage.flush().catch(() => undefined), services.meter.flush().catch(() => undefined)]);
   const usageTimer = setInterval(flushUsage, USAGE_FLUSH_INTERVAL_MS);
   usageTimer.unref();
   const lifecycle = new LifecycleWorker({

@@ -126,13 +126,15 @@ describe('REST API: every route, called without the right credentials', () => {
     const body = (r: Route): unknown =>
       !takesJson(r) ? undefined : r.template.endsWith('/rotate') ? {} : { name: 'escalate', permission: 'object-ro', bucketScope: null };
 
-    test('the token routes are exactly list, create, show, disable, enable, revoke, rotate, confirm-rotation', () => {
+    test('the token routes are exactly list, create, show, disable, enable, revoke, rotate, confirm-rotation and temporary credentials', () => {
       const base = '/api/v1/projects/{projectId}/tokens';
       assert.deepEqual(
         tokenRoutes().map(name).sort(),
         [
           `GET ${base}`, `POST ${base}`, `GET ${base}/{tokenId}`, `POST ${base}/{tokenId}/disable`, `POST ${base}/{tokenId}/enable`,
           `POST ${base}/{tokenId}/revoke`, `POST ${base}/{tokenId}/rotate`, `POST ${base}/{tokenId}/confirm-rotation`,
+          `GET ${base}/{tokenId}/temporary-credentials`, `POST ${base}/{tokenId}/temporary-credentials`,
+          `POST ${base}/{tokenId}/temporary-credentials/{credentialId}/revoke`,
         ].sort(),
       );
     });
@@ -156,7 +158,7 @@ describe('REST API: every route, called without the right credentials', () => {
 
     test("another project's token id through this project, by this project's admin: 404 not-found", async () => {
       const byId = tokenRoutes().filter((r) => r.template.includes('{tokenId}'));
-      assert.equal(byId.length, 6);
+      assert.equal(byId.length, 9);
       for (const r of byId) {
         const reply = await call(server, r.method, url(r, foreignTokenId), { as: rootBearer(server), json: body(r) });
         assert.ok(isProblem(reply, 404, 'not-found'), `${name(r)}: ${problemText(reply)}`);

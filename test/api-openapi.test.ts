@@ -30,7 +30,11 @@ const CONTRACT = [
   'POST /projects/{projectId}/tokens/{tokenId}/disable', 'POST /projects/{projectId}/tokens/{tokenId}/enable',
   'POST /projects/{projectId}/tokens/{tokenId}/revoke', 'POST /projects/{projectId}/tokens/{tokenId}/confirm-rotation',
   'POST /projects/{projectId}/tokens/{tokenId}/rotate',
-  'GET /projects/{projectId}/usage', 'GET /projects/{projectId}/audit', 'GET /projects/{projectId}/audit/export',
+  'GET /projects/{projectId}/tokens/{tokenId}/temporary-credentials', 'POST /projects/{projectId}/tokens/{tokenId}/temporary-credentials',
+  'POST /projects/{projectId}/tokens/{tokenId}/temporary-credentials/{credentialId}/revoke',
+  'GET /projects/{projectId}/quota', 'PUT /projects/{projectId}/quota',
+  'GET /projects/{projectId}/buckets/{bucket}/quota', 'PUT /projects/{projectId}/buckets/{bucket}/quota',
+  'GET /projects/{projectId}/usage', 'GET /projects/{projectId}/usage/tokens', 'GET /projects/{projectId}/audit', 'GET /projects/{projectId}/audit/export',
   'GET /openapi.json', 'GET /problems/{slug}',
 ];
 
@@ -116,7 +120,7 @@ describe('REST API: OpenAPI document', () => {
   });
 
   test('every problem type in the problem table resolves to its description; others are 404', async () => {
-    assert.deepEqual([...PROBLEM_SLUGS].sort(), ['conflict', 'csrf', 'forbidden', 'internal', 'limit-exceeded', 'not-found', 'rate-limited', 'storage-full', 'unauthenticated', 'validation']);
+    assert.deepEqual([...PROBLEM_SLUGS].sort(), ['conflict', 'csrf', 'forbidden', 'internal', 'limit-exceeded', 'not-found', 'quota-exceeded', 'rate-limited', 'storage-full', 'unauthenticated', 'validation']);
     for (const slug of PROBLEM_SLUGS) {
       const type = problem(slug, 'x').type;
       const res = await fetch(new URL(type, `${server.url}/api/v1/projects`));

@@ -8,8 +8,8 @@ import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, us
 // the lifecycle actions, and that no caller hands out more than it has.
 
 const TOKEN_VIEW_KEYS = [
-  'accessKeyId', 'billing', 'bucketScope', 'createdAt', 'createdBy', 'description', 'disabledAt', 'expiresAt', 'id', 'lastUsedAt',
-  'name', 'permission', 'permissionLabel', 'projectId', 'revokedAt', 'rotationDeadline', 'rotationPending', 'status',
+  'accessKeyId', 'allowedNetworks', 'billing', 'bucketScope', 'createdAt', 'createdBy', 'description', 'disabledAt', 'expiresAt', 'id', 'lastUsedAt',
+  'name', 'permission', 'permissionLabel', 'projectId', 'rateLimit', 'revokedAt', 'rotationDeadline', 'rotationPending', 'status',
 ].sort();
 
 describe('REST API: tokens', () => {

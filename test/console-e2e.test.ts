@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { SHOTS, launchChromium, shot as saveShot } from './helpers/browser.js';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { ensureConsoleBuilt } from './helpers/console-build.js';
 import { IN_CI } from './helpers/clients.js';
 import { formatBytes, formatCount } from '../console/src/format.js';
+import { sessionSteps } from './helpers/console-browser.js';
 
 // The web console in a real browser (Debian's Chromium through playwright-core) against a real
 // skep server: sign in, create a bucket, upload through the page, issue a bucket-scoped token,
@@ -18,6 +18,7 @@ import { formatBytes, formatCount } from '../console/src/format.js';
 // Without Chromium the test is skipped locally and fails in CI (CI=true).
 
 const CHROMIUM = process.env.SKEP_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'correct horse battery staple';
 const BUCKET = 'photos';
@@ -36,7 +37,14 @@ let password = PASSWORD;
 const consoleErrors: string[] = [];
 
 async function shot(name: string): Promise<void> {
-  await saveShot(page, name);
+  await page.waitForLoadState('networkidle');
+  // Toasts from earlier steps close by themselves after 4 s; let them, so they hide nothing.
+  await page.locator('.mantine-Notification-root').first().waitFor({ state: 'detached', timeout: 8000 }).catch(() => undefined);
+  // Let transitions (modals) settle before the picture.
+  await page.waitForTimeout(400);
+  // The header and sidebar are fixed: a full-page picture is taken from the top.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
 /** The toast on screen covers none of these (what one reads or clicks next). */
@@ -91,7 +99,10 @@ before(async () => {
   // A console user who owns the default project, made through the users service.
   const user = await server.services.users.createUser({ email: EMAIL, password: PASSWORD, createdBy: 'console-e2e' });
   await server.services.users.addMember(projectId, user.id, 'owner');
-  browser = await launchChromium(CHROMIUM);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true, locale: 'en-US', timezoneId: 'UTC' });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
   context.setDefaultTimeout(15_000);
@@ -113,21 +124,7 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
   let secretAccessKey = '';
   let keyboardKey = { accessKeyId: '', secretAccessKey: '' };
   // Each step builds on the one before: after a failure the rest are skipped, not timed out.
-  let failed: string | null = null;
-  const t = {
-    test: (name: string, fn: () => Promise<void>) =>
-      ctx.test(name, async (st) => {
-        if (failed) return st.skip(`after the failure of "${failed}"`);
-        try {
-          await fn();
-        } catch (err) {
-          failed = name;
-          await page.evaluate(() => window.scrollTo(0, 0)).catch(() => undefined);
-          await page.screenshot({ path: join(SHOTS, 'failure.png'), fullPage: true }).catch(() => undefined);
-          throw err;
-        }
-      }),
-  };
+  const t = { test: sessionSteps(ctx, page, 'failure') };
 
   await t.test('a browser at / lands on the sign-in screen; a wrong password is refused', async () => {
     await page.goto(`${server.url}/`);

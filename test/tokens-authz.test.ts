@@ -68,9 +68,9 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 import { fetchOutcome, isDenied, issue, outcome, type Issued, type Outcome } from './helpers/tokens.js';
 import { postForm } from './helpers/post-form.js';
 
-// The authorization matrix: every permission level x bucket scope x every S3 operation skep
-// implements, through the AWS SDK (header signatures) and through presigned URLs fetched with
-// fetch(). The expectations are written out by hand from the spec ("Projects and API tokens"),
+// The authorization matrix: every permission level x bucket scope (named buckets, all buckets,
+// and a key prefix: the prefix column) x every S3 operation skep implements, through the AWS SDK
+// (header signatures) and through presigned URLs fetched with fetch(). The expectations are written out by hand from the spec ("Projects and API tokens"),
 // not derived from the authorizer's tables, so this checks the authorizer against the spec.
 
 type Level = 'admin-rw' | 'admin-ro' | 'object-rw' | 'object-ro';
@@ -153,20 +153,24 @@ const SPEC: Record<OperationName, Level[]> = {
 
 // ---- scenarios: where the target bucket sits relative to the token's scope ----
 
-type ScenarioName = 'in-scope' | 'out-of-scope' | 'out-of-scope-missing' | 'all-buckets' | 'all-buckets-missing';
+type ScenarioName = 'in-scope' | 'out-of-scope' | 'out-of-scope-missing' | 'all-buckets' | 'all-buckets-missing' | 'in-prefix' | 'out-of-prefix';
 
 interface Scenario {
   name: ScenarioName;
-  /** The token's scope: the named list [IN], or all buckets. */
-  scope: 'named' | 'all';
+  /** The token's scope: the named list [IN], all buckets, or the prefix IN/pfx/ (the prefix column). */
+  scope: 'named' | 'all' | 'prefix';
   /** The bucket the operations target, or null for a bucket that does not exist. */
   target: () => string | null;
+  /** Where the keys (and listings) of the case are: under the token's prefix or beside it. */
+  keyPrefix?: string;
 }
 
 const IN = 'authz-in';
 const OUT = 'authz-out';
 const ALL = 'authz-all';
 const FIXTURE = 'fixture.txt';
+/** The prefix tokens' scope is IN/pfx/. */
+const PREFIX = 'pfx/';
 const FIXTURE_BODY = 'fixture body';
 
 const SCENARIOS: Scenario[] = [
@@ -175,14 +179,40 @@ const SCENARIOS: Scenario[] = [
   { name: 'out-of-scope-missing', scope: 'named', target: () => null },
   { name: 'all-buckets', scope: 'all', target: () => ALL },
   { name: 'all-buckets-missing', scope: 'all', target: () => null },
+  { name: 'in-prefix', scope: 'prefix', target: () => IN, keyPrefix: PREFIX },
+  { name: 'out-of-prefix', scope: 'prefix', target: () => IN, keyPrefix: 'out/' },
 ];
+
+/**
+ * What a prefix entry reaches in its bucket, by hand from the spec: the objects under the prefix
+ * (reads, writes, deletes, copies, multipart, ACL and tags), listings, and seeing that the bucket
+ * exists. Everything bucket-wide (configuration, deleting or creating the bucket) needs the
+ * whole bucket in scope.
+ */
+const PREFIX_REACH = new Set<OperationName>([
+  'HeadBucket', 'GetBucketLocation', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMultipartUploads', 'ListParts',
+  'GetObject', 'HeadObject', 'GetObjectAcl', 'GetObjectTagging', 'PutObject', 'PostObject', 'CopyObject', 'PutObjectAcl',
+  'PutObjectTagging', 'DeleteObjectTagging', 'CreateMultipartUpload', 'UploadPart', 'UploadPartCopy', 'CompleteMultipartUpload',
+  'AbortMultipartUpload', 'DeleteObject', 'DeleteObjects',
+]);
+/** Seeing the bucket needs no key: a prefix token may, whichever keys it asks about. */
+const BUCKET_PROBES = new Set<OperationName>(['HeadBucket', 'GetBucketLocation']);
 
 /** What the spec says for (level, scenario, operation). */
 function expectAllowed(level: Level, scenario: Scenario, op: OperationName): boolean {
   if (!SPEC[op].includes(level)) return false;
   // ListBuckets names no bucket: it is allowed, and filtered (checked separately).
   if (op === 'ListBuckets') return true;
+  if (scenario.scope === 'prefix') return PREFIX_REACH.has(op) && (BUCKET_PROBES.has(op) || scenario.name === 'in-prefix');
   return scenario.name === 'in-scope' || scenario.scope === 'all';
+}
+
+/**
+ * DeleteObjects outside the prefix: the request is a bucket's, so it is answered 200, and each key
+ * outside is an AccessDenied entry (checked by its effect: the object stays).
+ */
+function refusedPerKey(level: Level, scenario: Scenario, op: OperationName): boolean {
+  return op === 'DeleteObjects' && scenario.name === 'out-of-prefix' && SPEC[op].includes(level);
 }
 
 // ---- how each operation is sent ----
@@ -191,8 +221,12 @@ interface Ctx {
   /** Target bucket name (a fresh, non-existent name for the *-missing scenarios). */
   bucket: string;
   exists: boolean;
-  /** Unique per case: object keys and fresh bucket names. */
+  /** Unique per case: the object key the case writes (under the scenario's key prefix). */
   tag: string;
+  /** The existing object the case reads or copies from (under the scenario's key prefix). */
+  fixture: string;
+  /** The prefix listings ask for (undefined: the whole bucket). */
+  listPrefix: string | undefined;
   root: S3Client;
 }
 
@@ -370,7 +404,7 @@ const OPS: Record<OperationName, OpCase> = {
     },
   },
   PutObjectAcl: {
-    prepare: async (ctx) => prep(new PutObjectAclCommand({ Bucket: ctx.bucket, Key: FIXTURE, ACL: 'private' })),
+    prepare: async (ctx) => prep(new PutObjectAclCommand({ Bucket: ctx.bucket, Key: ctx.fixture, ACL: 'private' })),
     wire: () => ({ method: 'PUT', headers: { 'x-amz-acl': 'private' }, unhoist: ['x-amz-acl'] }),
   },
   ListBuckets: {
@@ -397,10 +431,10 @@ const OPS: Record<OperationName, OpCase> = {
   GetBucketLocation: { prepare: async (ctx) => prep(new GetBucketLocationCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'GET' }) },
   GetBucketVersioning: { prepare: async (ctx) => prep(new GetBucketVersioningCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'GET' }) },
   GetBucketAcl: { prepare: async (ctx) => prep(new GetBucketAclCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'GET' }) },
-  ListObjects: { prepare: async (ctx) => prep(new ListObjectsCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'GET' }) },
-  ListObjectsV2: { prepare: async (ctx) => prep(new ListObjectsV2Command({ Bucket: ctx.bucket })), wire: () => ({ method: 'GET' }) },
-  ListObjectVersions: { prepare: async (ctx) => prep(new ListObjectVersionsCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'GET' }) },
-  ListMultipartUploads: { prepare: async (ctx) => prep(new ListMultipartUploadsCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'GET' }) },
+  ListObjects: { prepare: async (ctx) => prep(new ListObjectsCommand({ Bucket: ctx.bucket, Prefix: ctx.listPrefix })), wire: () => ({ method: 'GET' }) },
+  ListObjectsV2: { prepare: async (ctx) => prep(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: ctx.listPrefix })), wire: () => ({ method: 'GET' }) },
+  ListObjectVersions: { prepare: async (ctx) => prep(new ListObjectVersionsCommand({ Bucket: ctx.bucket, Prefix: ctx.listPrefix })), wire: () => ({ method: 'GET' }) },
+  ListMultipartUploads: { prepare: async (ctx) => prep(new ListMultipartUploadsCommand({ Bucket: ctx.bucket, Prefix: ctx.listPrefix })), wire: () => ({ method: 'GET' }) },
   DeleteObjects: {
     prepare: async (ctx) => {
       if (ctx.exists) await ctx.root.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: ctx.tag, Body: 'doomed' }));
@@ -420,8 +454,8 @@ const OPS: Record<OperationName, OpCase> = {
       assert.equal(await exists(ctx.root.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: ctx.tag }))), allowed, 'PutObject effect');
     },
   },
-  GetObject: { prepare: async (ctx) => prep(new GetObjectCommand({ Bucket: ctx.bucket, Key: FIXTURE })), wire: () => ({ method: 'GET' }) },
-  HeadObject: { prepare: async (ctx) => prep(new HeadObjectCommand({ Bucket: ctx.bucket, Key: FIXTURE })), wire: () => ({ method: 'HEAD' }) },
+  GetObject: { prepare: async (ctx) => prep(new GetObjectCommand({ Bucket: ctx.bucket, Key: ctx.fixture })), wire: () => ({ method: 'GET' }) },
+  HeadObject: { prepare: async (ctx) => prep(new HeadObjectCommand({ Bucket: ctx.bucket, Key: ctx.fixture })), wire: () => ({ method: 'HEAD' }) },
   DeleteObject: {
     prepare: async (ctx) => {
       if (ctx.exists) await ctx.root.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: ctx.tag, Body: 'doomed' }));
@@ -434,15 +468,15 @@ const OPS: Record<OperationName, OpCase> = {
     },
   },
   CopyObject: {
-    prepare: async (ctx) => prep(new CopyObjectCommand({ Bucket: ctx.bucket, Key: ctx.tag, CopySource: `${ctx.bucket}/${FIXTURE}` })),
-    wire: (ctx) => ({ method: 'PUT', headers: { 'x-amz-copy-source': `${ctx.bucket}/${FIXTURE}` }, unhoist: ['x-amz-copy-source'] }),
+    prepare: async (ctx) => prep(new CopyObjectCommand({ Bucket: ctx.bucket, Key: ctx.tag, CopySource: `${ctx.bucket}/${ctx.fixture}` })),
+    wire: (ctx) => ({ method: 'PUT', headers: { 'x-amz-copy-source': `${ctx.bucket}/${ctx.fixture}` }, unhoist: ['x-amz-copy-source'] }),
     verify: async (ctx, allowed) => {
       if (!ctx.exists) return;
       assert.equal(await exists(ctx.root.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: ctx.tag }))), allowed, 'CopyObject effect');
     },
   },
-  GetObjectAcl: { prepare: async (ctx) => prep(new GetObjectAclCommand({ Bucket: ctx.bucket, Key: FIXTURE })), wire: () => ({ method: 'GET' }) },
-  GetObjectTagging: { prepare: async (ctx) => prep(new GetObjectTaggingCommand({ Bucket: ctx.bucket, Key: FIXTURE })), wire: () => ({ method: 'GET' }) },
+  GetObjectAcl: { prepare: async (ctx) => prep(new GetObjectAclCommand({ Bucket: ctx.bucket, Key: ctx.fixture })), wire: () => ({ method: 'GET' }) },
+  GetObjectTagging: { prepare: async (ctx) => prep(new GetObjectTaggingCommand({ Bucket: ctx.bucket, Key: ctx.fixture })), wire: () => ({ method: 'GET' }) },
   PutObjectTagging: {
     prepare: async (ctx) => {
       if (ctx.exists) await ctx.root.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: ctx.tag, Body: 'tag me' }));
@@ -482,8 +516,8 @@ const OPS: Record<OperationName, OpCase> = {
   },
   UploadPartCopy: {
     prepare: async (ctx) =>
-      prep(new UploadPartCopyCommand({ Bucket: ctx.bucket, Key: ctx.tag, UploadId: await newUpload(ctx), PartNumber: 1, CopySource: `${ctx.bucket}/${FIXTURE}` })),
-    wire: (ctx) => ({ method: 'PUT', headers: { 'x-amz-copy-source': `${ctx.bucket}/${FIXTURE}` }, unhoist: ['x-amz-copy-source'] }),
+      prep(new UploadPartCopyCommand({ Bucket: ctx.bucket, Key: ctx.tag, UploadId: await newUpload(ctx), PartNumber: 1, CopySource: `${ctx.bucket}/${ctx.fixture}` })),
+    wire: (ctx) => ({ method: 'PUT', headers: { 'x-amz-copy-source': `${ctx.bucket}/${ctx.fixture}` }, unhoist: ['x-amz-copy-source'] }),
   },
   CompleteMultipartUpload: {
     prepare: async (ctx) => {
@@ -624,7 +658,8 @@ function contextFor(level: Level, scenario: Scenario, op: OperationName, via: st
   const tag = `c${++caseNo}-${via}-${level}-${op.toLowerCase()}`.slice(0, 56);
   // A bucket that does not exist: the *-missing scenarios, and CreateBucket with all buckets.
   const target = op === 'CreateBucket' && scenario.name === 'all-buckets' ? null : scenario.target();
-  return { bucket: target ?? `nb-${tag}`, exists: target !== null, tag, root };
+  const keys = scenario.keyPrefix ?? '';
+  return { bucket: target ?? `nb-${tag}`, exists: target !== null, tag: keys + tag, fixture: keys + FIXTURE, listPrefix: scenario.keyPrefix, root };
 }
 
 /** Whether an outcome is what the spec expects; a description of the mismatch otherwise. */
@@ -676,7 +711,7 @@ async function runMatrix(level: Level, scenario: Scenario, via: 'sdk' | 'presign
     const allowed = expectAllowed(level, scenario, op);
     const direct = OPS[op].direct;
     const o = direct ? await direct(ctx, issued) : via === 'sdk' ? await sdkCall(issued.s3, command) : await presignedCall(issued.s3, command, OPS[op].wire(ctx));
-    const problem = judge(o, allowed, ctx, scenario, op);
+    const problem = refusedPerKey(level, scenario, op) ? (o.ok ? null : `expected 200 with a per-key AccessDenied, got ${o.status}`) : judge(o, allowed, ctx, scenario, op);
     if (problem) {
       problems.push(`${op}: ${problem}`);
       continue;
@@ -697,9 +732,11 @@ before(async () => {
     await root.send(new CreateBucketCommand({ Bucket: b }));
     await root.send(new PutObjectCommand({ Bucket: b, Key: FIXTURE, Body: FIXTURE_BODY }));
   }
+  for (const key of [`${PREFIX}${FIXTURE}`, `out/${FIXTURE}`]) await root.send(new PutObjectCommand({ Bucket: IN, Key: key, Body: FIXTURE_BODY }));
   for (const level of LEVELS) {
     tokens.set(`${level}/named`, await issue(server, { permission: level, bucketScope: [IN] }));
     tokens.set(`${level}/all`, await issue(server, { permission: level, bucketScope: null }));
+    tokens.set(`${level}/prefix`, await issue(server, { permission: level, bucketScope: [`${IN}/${PREFIX}`] }));
   }
 });
 after(() => server.stop());
@@ -730,6 +767,8 @@ describe('what scoped tokens see and reach', () => {
     for (const level of LEVELS) {
       const named = await tokenFor(level, SCENARIOS[0]).s3.send(new ListBucketsCommand({}));
       assert.deepEqual(named.Buckets?.map((b) => b.Name), [IN], `${level} named scope`);
+      const prefixed = await tokenFor(level, SCENARIOS[5]).s3.send(new ListBucketsCommand({}));
+      assert.deepEqual(prefixed.Buckets?.map((b) => b.Name), [IN], `${level} prefix scope sees the bucket of its prefix`);
       const all = await tokenFor(level, SCENARIOS[3]).s3.send(new ListBucketsCommand({}));
       const names = all.Buckets?.map((b) => b.Name) ?? [];
       for (const b of [IN, OUT, ALL]) assert.ok(names.includes(b), `${level} all buckets sees ${b}`);

@@ -122,6 +122,8 @@ export interface TokenView {
   permissionLabel: string;
   bucketScope: string[] | null;
   billing: boolean;
+  allowedNetworks: string[] | null;
+  rateLimit: number | null;
   accessKeyId: string;
   status: TokenStatus;
   createdAt: string;
@@ -157,6 +159,50 @@ export interface CreateTokenBody {
   bucketScope: string[] | null;
   expiresInDays?: number;
   billing?: boolean;
+  allowedNetworks?: string[] | null;
+  rateLimit?: number | null;
+}
+
+/** src/credentials/temporary-credentials.ts's TemporaryCredentialView, as JSON (never a secret). */
+export interface TemporaryCredentials {
+  id: string;
+  tokenId: string;
+  name: string;
+  accessKeyId: string;
+  permission: PermissionLevel;
+  bucketScope: string[] | null;
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string;
+  revokedAt: string | null;
+  status: 'active' | 'expired' | 'revoked';
+}
+
+/** The reply that carries temporary credentials' secrets, once. */
+export interface IssuedTemporary {
+  credential: TemporaryCredentials;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: string };
+  endpoint: string;
+  region: string;
+  snippets: Snippets;
+}
+
+export interface StorageQuota {
+  maxBytes: number | null;
+  maxObjects: number | null;
+}
+
+export interface QuotaReport {
+  quota: StorageQuota | null;
+  used: { bytes: number; objects: number };
+}
+
+export interface TokenUsage {
+  tokenId: string;
+  name: string | null;
+  requests: RequestCounts;
+  bytesIn: number;
+  bytesOut: number;
 }
 
 export interface RequestCounts {
@@ -179,7 +225,8 @@ export interface UsageDay {
 
 export interface UsageReport {
   current: { bytes: number; objects: number };
-  buckets: { name: string; bytes: number; objects: number }[];
+  /** bytes and objects include the noncurrent versions versioning keeps (counted apart too). */
+  buckets: { name: string; bytes: number; objects: number; noncurrentVersions: number; noncurrentBytes: number }[];
   days: UsageDay[];
 }
 
@@ -454,6 +501,31 @@ export class ApiClient {
   tokenAction(p: string, id: string, action: 'disable' | 'enable' | 'revoke' | 'confirm-rotation'): Promise<TokenView> {
     return this.request('POST', `/projects/${enc(p)}/tokens/${enc(id)}/${action}`);
   }
+  createTemporary(p: string, tokenId: string, body: { name?: string; durationSeconds?: number; permission?: PermissionLevel }): Promise<IssuedTemporary> {
+    return this.request('POST', `/projects/${enc(p)}/tokens/${enc(tokenId)}/temporary-credentials`, body);
+  }
+  listTemporary(p: string, tokenId: string): Promise<{ items: TemporaryCredentials[] }> {
+    return this.request('GET', `/projects/${enc(p)}/tokens/${enc(tokenId)}/temporary-credentials`);
+  }
+  revokeTemporary(p: string, tokenId: string, id: string): Promise<TemporaryCredentials> {
+    return this.request('POST', `/projects/${enc(p)}/tokens/${enc(tokenId)}/temporary-credentials/${enc(id)}/revoke`);
+  }
+  projectQuota(p: string): Promise<QuotaReport> {
+    return this.request('GET', `/projects/${enc(p)}/quota`);
+  }
+  setProjectQuota(p: string, q: StorageQuota): Promise<QuotaReport> {
+    return this.request('PUT', `/projects/${enc(p)}/quota`, q);
+  }
+  bucketQuota(p: string, bucket: string): Promise<QuotaReport> {
+    return this.request('GET', `/projects/${enc(p)}/buckets/${enc(bucket)}/quota`);
+  }
+  setBucketQuota(p: string, bucket: string, q: StorageQuota): Promise<QuotaReport> {
+    return this.request('PUT', `/projects/${enc(p)}/buckets/${enc(bucket)}/quota`, q);
+  }
+  usageByToken(p: string, q: { from: string; to: string }): Promise<{ from: string; to: string; tokens: TokenUsage[] }> {
+    return this.request('GET', `/projects/${enc(p)}/usage/tokens?from=${enc(q.from)}&to=${enc(q.to)}`);
+  }
+
   rotateToken(p: string, id: string, graceDays?: number): Promise<IssuedToken> {
     return this.request('POST', `/projects/${enc(p)}/tokens/${enc(id)}/rotate`, graceDays === undefined ? {} : { graceDays });
   }

@@ -17,6 +17,7 @@ import { errorResponses } from './schemas.js';
 import { registerSession } from './session.js';
 import { registerTokens } from './tokens.js';
 import { registerUsage } from './usage.js';
+import { registerQuotas } from './quotas.js';
 
 // The REST API under /api/v1: a Hono app whose routes are declared with zod schemas, which both
 // validate requests and generate the OpenAPI 3.1 document at /api/v1/openapi.json.
@@ -114,6 +115,7 @@ export function createApiApp(deps: ApiDeps) {
   registerObjects(app, deps);
   registerTokens(app, deps);
   registerUsage(app, deps);
+  registerQuotas(app, deps);
   registerAudit(app, deps);
   registerProblemTypes(app);
 

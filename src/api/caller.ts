@@ -1,6 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { authorize, LEVEL_RIGHTS, type Right } from '../auth/authorize.js';
+import { authorize, LEVEL_RIGHTS, type AccessTarget, type Right } from '../auth/authorize.js';
+import { outside } from '../auth/scope.js';
+import { networkWithin } from '../auth/network.js';
 import type { PermissionLevel, Principal } from '../auth/principal.js';
 import type { ProjectRole, UserRow } from '../storage/metadata/metadata-store.js';
 import { UserService } from '../users/user-service.js';
@@ -40,6 +42,8 @@ export function callerMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!m) throw new ApiProblem('unauthenticated', 'The Authorization header takes a bearer token: "Bearer skep_v1_...".');
       const principal = await deps.tokens.authenticateBearer(m[1], clientAddress(c));
+      // The token's network condition and request-rate limit hold for the REST API as for S3.
+      await deps.guard?.check(principal, clientAddress(c));
       c.set('caller', { kind: 'bearer', principal });
       return next();
     }
@@ -113,9 +117,9 @@ export async function requireProject(c: Context<ApiEnv>, deps: ApiDeps, projectI
  * Requires a right, decided by authorize(). Console members manage tokens (the new token is
  * bounded by their own rights; see mayHandOut); everything else follows the principal's level.
  */
-export function requireRight(access: ProjectAccess, right: Right, bucket: string | null = null): void {
+export function requireRight(access: ProjectAccess, right: Right, bucket: string | null = null, target?: AccessTarget): void {
   if (right === 'ManageTokens' && access.role !== null) return;
-  const decision = authorize(access.principal, right, bucket);
+  const decision = authorize(access.principal, right, bucket, target);
   if (!decision.allow) throw new ApiProblem('forbidden', `Not allowed: ${decision.reason}.`);
 }
 
@@ -123,16 +127,28 @@ export function requireRight(access: ProjectAccess, right: Right, bucket: string
  * Whether the caller may create (or rotate, disable, revoke) a token with these powers: no caller
  * hands out more than it has (rights of the level, buckets, billing).
  */
-export function mayHandOut(access: ProjectAccess, token: { permission: PermissionLevel; bucketScope: string[] | null; billing: boolean }): string | null {
+export function mayHandOut(
+  access: ProjectAccess,
+  token: { permission: PermissionLevel; bucketScope: string[] | null; billing: boolean; allowedNetworks?: readonly string[] | null; rateLimit?: number | null },
+): string | null {
   const mine = access.principal;
   for (const right of LEVEL_RIGHTS[token.permission]) {
     if (!LEVEL_RIGHTS[mine.permission].has(right)) return `a ${mine.permission} caller cannot hand out ${token.permission} (it lacks ${right})`;
   }
   if (mine.bucketScope !== null) {
     if (token.bucketScope === null) return 'a bucket-scoped caller cannot hand out access to all buckets';
-    const outside = token.bucketScope.filter((b) => !mine.bucketScope!.includes(b));
-    if (outside.length) return `bucket(s) outside the caller's scope: ${outside.join(', ')}`;
+    const wider = outside(token.bucketScope, mine.bucketScope);
+    if (wider.length) return `outside the caller's scope: ${wider.join(', ')}`;
   }
   if (token.billing && !mine.billing) return 'a caller without billing access cannot hand it out';
+  // A caller bound to networks or a rate cannot make a token that escapes them.
+  if (mine.allowedNetworks) {
+    if (!token.allowedNetworks) return "a caller limited to networks cannot hand out a token usable from anywhere (name allowedNetworks within the caller's)";
+    const wider = token.allowedNetworks.filter((n) => !networkWithin(n, mine.allowedNetworks!));
+    if (wider.length) return `network(s) outside the caller's: ${wider.join(', ')}`;
+  }
+  if (mine.rateLimit && (!token.rateLimit || token.rateLimit > mine.rateLimit)) {
+    return `a caller limited to ${mine.rateLimit} requests a minute cannot hand out a higher limit (set rateLimit to at most that)`;
+  }
   return null;
 }

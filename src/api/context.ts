@@ -15,6 +15,9 @@ import type { UsageService } from '../usage/usage-service.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { BucketService } from '../buckets/bucket-service.js';
 import type { IncomingMessage } from 'node:http';
+import type { TemporaryCredentialService } from '../credentials/temporary-credentials.js';
+import type { CredentialGuard } from '../credentials/credential-guard.js';
+import type { QuotaService } from '../quotas/quota-service.js';
 
 // What every API module receives, and the per-request values the middleware sets.
 
@@ -32,6 +35,10 @@ export interface ApiDeps {
   projects: ProjectService;
   users: UserService;
   usage: UsageService;
+  temporary: TemporaryCredentialService;
+  quotas: QuotaService;
+  /** Each bearer token's network condition and rate limit (none checked when absent). */
+  guard?: CredentialGuard;
   region: string;
   /** The client's address (src/net/client-address.ts); the socket's peer when not given. */
   clientAddress?: (req: IncomingMessage) => string | undefined;

@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import { BodyDigest } from '../checksums/digest.js';
 import { consoleCredential, signingCredential } from '../credentials/console-token.js';
 import { listPage } from '../objects/listing.js';
+import { listingLimit } from '../auth/scope.js';
 import { MAX_KEY_BYTES } from '../s3/endpoint.js';
 import { MAX_SINGLE_PUT_BYTES } from '../s3/body.js';
 import { MAX_PRESIGN_SECONDS, presignObjectUrl } from '../sigv4/presign.js';
@@ -238,13 +239,15 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const q = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'ListObjects', bucket);
+    requireRight(access, 'ListObjects', bucket, { key: null, listPrefix: q.prefix ?? '' });
     const row = await deps.objects.requireBucket(projectId, bucket);
     const page = await listPage(deps.meta, row.id, {
       prefix: q.prefix ?? '',
       delimiter: q.delimiter ?? '',
       marker: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
       maxKeys: q.limit ?? MAX_PAGE,
+      // A prefix-scoped token sees only its prefixes (and the folders above them).
+      within: listingLimit(access.principal.bucketScope, bucket, q.prefix ?? ''),
     });
     return c.json(
       {
@@ -260,14 +263,19 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'WriteObject', bucket);
-    const row = await deps.objects.requireBucket(projectId, bucket);
+    requireRight(access, 'WriteObject', bucket, { key });
+    const resolved = await deps.bucketConfig.resolve(projectId, bucket);
+    if (!resolved) throw new ApiProblem('not-found', `No bucket ${bucket}.`);
+    const row = resolved.row;
     const lengthText = c.req.header('content-length');
     const size = lengthText === undefined ? undefined : Number(lengthText);
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new ApiProblem('validation', 'Content-Length is not a byte count.', 'body');
     if (size !== undefined && size > MAX_SINGLE_PUT_BYTES) {
       throw new ApiProblem('validation', `An upload through the API is at most ${MAX_SINGLE_PUT_BYTES} bytes; use S3 multipart uploads for more.`, 'body');
     }
+    // Storage quotas: checked before the body when its size is declared, else once it is stored.
+    if (resolved.quota && size !== undefined) await deps.quotas.check(row, resolved.quota, key, size);
+    const quotaCheck = resolved.quota && size === undefined ? (n: number) => deps.quotas.check(row, resolved.quota, key, n) : undefined;
     const digest = new BodyDigest({ expect: { size } });
     pipeline(requestBody(c), digest, () => {
       /* a failure surfaces through `digest`, which putObject reads */
@@ -275,7 +283,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const contentType = c.req.header('content-type') || 'application/octet-stream';
     try {
       const stored = await deps.objects.putObject(
-        { bucket: row, key, headers: { 'content-type': contentType }, userMetadata: {}, tags: {}, storageClass: 'STANDARD', condition: { kind: 'none' } },
+        { bucket: row, key, headers: { 'content-type': contentType }, userMetadata: {}, tags: {}, storageClass: 'STANDARD', condition: { kind: 'none' }, beforeCommit: quotaCheck },
         digest,
         undefined,
       );
@@ -289,7 +297,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'ReadObject', bucket);
+    requireRight(access, 'ReadObject', bucket, { key });
     const row = await deps.objects.requireBucket(projectId, bucket);
     // Leased: an overwrite or delete that commits before the bytes are opened cannot remove them.
     const lease = await deps.objects.leaseObject(row, key, { versionId });
@@ -317,7 +325,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId, bypassGovernanceRetention } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'DeleteObject', bucket);
+    requireRight(access, 'DeleteObject', bucket, { key });
     const bypass = bypassGovernanceRetention === 'true' ? governanceBypass(c, access, bucket) : undefined;
     const row = await deps.objects.requireBucket(projectId, bucket);
     // The same rules as S3: a locked version is never removed, whoever asks.
@@ -331,7 +339,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, cursor, limit } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'ListObjects', bucket);
+    requireRight(access, 'ListObjects', bucket, { key });
     const row = await deps.objects.requireBucket(projectId, bucket);
     const max = limit ?? MAX_PAGE;
     // The key sorts first among the keys it prefixes, so its versions open the listing.
@@ -361,7 +369,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId, on } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'WriteObject', bucket);
+    requireRight(access, 'WriteObject', bucket, { key });
     const row = await deps.objects.requireBucket(projectId, bucket);
     await deps.objectLock.putLegalHold(row, key, versionId, on);
     return c.body(null, 204);
@@ -371,7 +379,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId, retention: r, bypassGovernanceRetention } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'WriteObject', bucket);
+    requireRight(access, 'WriteObject', bucket, { key });
     const bypass = bypassGovernanceRetention ? governanceBypass(c, access, bucket) : undefined;
     const row = await deps.objects.requireBucket(projectId, bucket);
     await deps.objectLock.putRetention(row, key, versionId, r && { mode: r.mode, until: new Date(r.until) }, bypass);
@@ -382,7 +390,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, method, expiresIn } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, method === 'GET' ? 'ReadObject' : 'WriteObject', bucket);
+    requireRight(access, method === 'GET' ? 'ReadObject' : 'WriteObject', bucket, { key });
     await deps.objects.requireBucket(projectId, bucket);
     const now = deps.clock();
     const caller = access.caller;

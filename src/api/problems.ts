@@ -5,6 +5,7 @@ import { S3Error, type S3ErrorCode } from '../s3/errors.js';
 import { SignInRateLimited } from '../users/user-service.js';
 import { DomainError, type DomainErrorKind } from '../util/domain-error.js';
 import { storageFullCode } from '../storage/storage-full.js';
+import { RateLimited } from '../credentials/credential-guard.js';
 
 // The one place that turns failures into application/problem+json (RFC 9457) replies:
 // { type: /api/v1/problems/<slug>, title, status, detail, field? }. Each type is described at its
@@ -83,7 +84,14 @@ export const PROBLEM_TYPES = {
     title: 'Too many requests',
     description:
       'Too many attempts in a short time (for sign-in: failed attempts for an email from one address, or from one address over ' +
-      'many emails). The Retry-After header says how many seconds to wait.',
+      "many emails), or more requests a minute than the token's rate limit allows. The Retry-After header says how many seconds to wait.",
+  },
+  'quota-exceeded': {
+    status: 403,
+    title: 'Quota exceeded',
+    description:
+      "The write would take the bucket or the project past its storage quota (bytes or objects); nothing was written. Delete " +
+      'objects, or have an owner raise the quota, and try again.',
   },
   internal: {
     status: 500,
@@ -190,6 +198,8 @@ function fromS3(err: S3Error): Problem {
       return problem('unauthenticated', err.message);
     case 'SlowDown':
       return problem('rate-limited', err.message);
+    case 'QuotaExceeded':
+      return problem('quota-exceeded', err.message);
     default:
       if (err.status >= 500) return problem('internal', 'The server failed to handle the request.');
       return problem('validation', err.message, field);
@@ -198,7 +208,7 @@ function fromS3(err: S3Error): Problem {
 
 /** Headers a failure adds to its problem reply: Retry-After (seconds) for rate limits. */
 export function problemHeaders(err: unknown): Record<string, string> {
-  if (err instanceof SignInRateLimited) return { 'Retry-After': String(err.retryAfterSeconds) };
+  if (err instanceof SignInRateLimited || err instanceof RateLimited) return { 'Retry-After': String(err.retryAfterSeconds) };
   return {};
 }
 

@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { clientSnippets } from '../credentials/snippets.js';
-import { MAX_EXPIRY_DAYS, type IssuedCredentials, type TokenView } from '../credentials/token-service.js';
+import { MAX_EXPIRY_DAYS, MAX_RATE_LIMIT, type IssuedCredentials, type TokenView } from '../credentials/token-service.js';
+import { MAX_DURATION_SECONDS, MIN_DURATION_SECONDS, type IssuedTemporaryCredentials } from '../credentials/temporary-credentials.js';
 import { clientAddress, mayHandOut, requestSource, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
@@ -41,13 +42,68 @@ const CreateTokenBody = z
     name: z.string().min(1).max(100),
     description: z.string().max(1000).optional(),
     permission: PermissionSchema,
-    bucketScope: z.array(z.string().min(1)).min(1).nullable().openapi({ description: 'Bucket names, or null for every bucket (including ones created later).' }),
+    bucketScope: z.array(z.string().min(1)).min(1).nullable().openapi({
+      description:
+        'Bucket names ("photos") and key prefixes in buckets ("photos/2024/": every operation then needs a key under it, and listings show only those keys), or null for every bucket (including ones created later). No entry may include another.',
+    }),
     expiresInDays: z.number().int().min(1).max(MAX_EXPIRY_DAYS).optional().openapi({
       description: `1-${MAX_EXPIRY_DAYS}; default 90, or less when a limit is lower. At most the project's maximum, and for a bearer caller at most its own token's remaining days (422 limit-exceeded beyond).`,
     }),
     billing: z.boolean().optional().openapi({ description: 'May read the project usage.' }),
+    allowedNetworks: z.array(z.string().min(1)).nullable().optional().openapi({
+      description: 'IPv4/IPv6 addresses and CIDR networks the token may be used from (S3 and REST); null or absent: anywhere.',
+      example: ['203.0.113.0/24', '2001:db8::/32'],
+    }),
+    rateLimit: z.number().int().min(1).max(MAX_RATE_LIMIT).nullable().optional().openapi({
+      description: `Requests a minute, 1-${MAX_RATE_LIMIT} (S3 answers 503 SlowDown beyond it, the REST API 429, both with Retry-After); null or absent: no limit.`,
+    }),
   })
   .openapi('CreateToken');
+
+const TemporaryBody = z
+  .strictObject({
+    name: z.string().optional().openapi({ description: 'A session name: 2-64 letters, digits and + = , . @ _ - (default "session").' }),
+    durationSeconds: z.number().int().optional().openapi({
+      description: `${MIN_DURATION_SECONDS}-${MAX_DURATION_SECONDS} (15 minutes to 12 hours), at most the token's remaining life; default 3600 (or the token's remaining life if less).`,
+    }),
+    permission: PermissionSchema.optional().openapi({ description: "A level no wider than the token's; default: the token's." }),
+    bucketScope: z.array(z.string().min(1)).min(1).nullable().optional().openapi({
+      description: "Entries within the token's scope (buckets, bucket/prefix); default: the token's scope.",
+    }),
+  })
+  .openapi('CreateTemporaryCredentials');
+
+const TemporaryView = z
+  .object({
+    id: z.string(),
+    tokenId: z.string(),
+    name: z.string(),
+    accessKeyId: z.string(),
+    permission: PermissionSchema,
+    bucketScope: z.array(z.string()).nullable(),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    createdBy: z.string(),
+    expiresAt: z.string().openapi({ format: 'date-time', description: "Their expiry, or the token's if sooner." }),
+    revokedAt: z.string().nullable().openapi({ format: 'date-time' }),
+    status: z.enum(['active', 'expired', 'revoked']).openapi({ description: 'revoked also when their token was disabled or revoked.' }),
+  })
+  .openapi('TemporaryCredentials');
+
+const IssuedTemporary = z
+  .object({
+    credential: TemporaryView,
+    credentials: z
+      .object({ accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string(), expiration: z.string().openapi({ format: 'date-time' }) })
+      .openapi({ description: 'Shown only in this reply. Every request sends the session token (x-amz-security-token), as SDKs do.' }),
+    endpoint: z.string(),
+    region: z.string(),
+    snippets: z.object({ awsCli: z.string(), rclone: z.string(), boto3: z.string(), jsSdk: z.string() }),
+  })
+  .openapi('IssuedTemporaryCredentials');
+
+const TemporaryParams = TokenParams.extend({
+  credentialId: z.string().min(1).openapi({ param: { name: 'credentialId', in: 'path' } }),
+});
 
 const RotateBody = z.strictObject({ graceDays: z.number().int().min(0).max(30).optional() }).openapi('RotateToken');
 
@@ -126,6 +182,38 @@ const rotateToken = createRoute({
   responses: { 200: json(Issued, 'Rotated'), ...errorResponses(400, 401, 403, 404, 409) },
 });
 
+const createTemporary = createRoute({
+  ...base,
+  method: 'post',
+  path: '/projects/{projectId}/tokens/{tokenId}/temporary-credentials',
+  summary: 'Temporary credentials from a token: access key, secret and session token, in this reply only',
+  description:
+    "They act for the token (its network condition and rate limit apply), with a level and scope no wider than its, for 15 minutes to 12 hours and never past the token's expiry; disabling or revoking the token ends them at once. A token may make its own; managing others' needs the token-management right. 400 names the field at fault (a duration past the token's remaining life, a wider scope).",
+  security: WRITE_SECURITY,
+  request: { params: TokenParams, body: { required: false, content: { 'application/json': { schema: TemporaryBody } } } },
+  responses: { 201: json(IssuedTemporary, 'Issued'), ...errorResponses(400, 401, 403, 404, 409) },
+});
+
+const listTemporary = createRoute({
+  ...base,
+  method: 'get',
+  path: '/projects/{projectId}/tokens/{tokenId}/temporary-credentials',
+  summary: "A token's temporary credentials, newest first (never a secret)",
+  security: READ_SECURITY,
+  request: { params: TokenParams },
+  responses: { 200: json(z.object({ items: z.array(TemporaryView) }).openapi('TemporaryCredentialsList'), 'Newest first'), ...errorResponses(401, 403, 404) },
+});
+
+const revokeTemporary = createRoute({
+  ...base,
+  method: 'post',
+  path: '/projects/{projectId}/tokens/{tokenId}/temporary-credentials/{credentialId}/revoke',
+  summary: 'End one set of temporary credentials now (the token keeps working)',
+  security: WRITE_SECURITY,
+  request: { params: TemporaryParams },
+  responses: { 200: json(TemporaryView, 'After the change'), ...errorResponses(401, 403, 404) },
+});
+
 function issuedReply(c: Context<ApiEnv>, deps: ApiDeps, r: { token: TokenView; credentials: IssuedCredentials }) {
   // With a project domain, the token's clients use its project's own host.
   const endpoint = projectS3Endpoint(c, deps, r.token.projectId);
@@ -136,6 +224,29 @@ function issuedReply(c: Context<ApiEnv>, deps: ApiDeps, r: { token: TokenView; c
     region: deps.region,
     snippets: clientSnippets({ endpoint, region: deps.region, accessKeyId: r.credentials.accessKeyId, secretAccessKey: r.credentials.secretAccessKey }),
   };
+}
+
+function temporaryReply(c: Context<ApiEnv>, deps: ApiDeps, projectId: string, r: IssuedTemporaryCredentials) {
+  const endpoint = projectS3Endpoint(c, deps, projectId);
+  return {
+    credential: r.credential,
+    credentials: r.secrets,
+    endpoint,
+    region: deps.region,
+    snippets: clientSnippets({ endpoint, region: deps.region, ...r.secrets }),
+  };
+}
+
+/**
+ * Temporary credentials of a token: the token itself (a bearer caller acting on its own token), or
+ * a caller who may manage it.
+ */
+async function temporaryAccess(c: Context<ApiEnv>, deps: ApiDeps, projectId: string, tokenId: string): Promise<ProjectAccess> {
+  const access = await requireProject(c, deps, projectId);
+  if (access.caller.kind === 'bearer' && access.principal.tokenId === tokenId) return access;
+  requireRight(access, 'ManageTokens');
+  guard(access, await deps.tokens.show(tokenId, projectId), 'make temporary credentials of');
+  return access;
 }
 
 /** Token management, and a guard that the caller has every power of the token it acts on. */
@@ -168,7 +279,13 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
     const { projectId } = c.req.valid('param');
     const body = c.req.valid('json');
     const { access } = await manageable(c, deps, projectId);
-    const why = mayHandOut(access, { permission: body.permission, bucketScope: body.bucketScope, billing: body.billing ?? false });
+    const why = mayHandOut(access, {
+      permission: body.permission,
+      bucketScope: body.bucketScope,
+      billing: body.billing ?? false,
+      allowedNetworks: body.allowedNetworks,
+      rateLimit: body.rateLimit,
+    });
     if (why) throw new ApiProblem('forbidden', `You may not create this token: ${why}.`);
     // A token never outlives the token that creates it.
     const parentTokenId = access.caller.kind === 'bearer' ? access.principal.tokenId : undefined;
@@ -197,6 +314,27 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
       return c.json(await actions[action](tokenId, requestSource(c, access), projectId), 200);
     });
   }
+
+  app.openapi(createTemporary, async (c) => {
+    const { projectId, tokenId } = c.req.valid('param');
+    const body = c.req.valid('json') ?? {};
+    const access = await temporaryAccess(c, deps, projectId, tokenId);
+    const issued = await deps.temporary.issue({ projectId, tokenId, ...body, by: requestSource(c, access) });
+    c.header('Cache-Control', 'no-store');
+    return c.json(temporaryReply(c, deps, projectId, issued), 201);
+  });
+
+  app.openapi(listTemporary, async (c) => {
+    const { projectId, tokenId } = c.req.valid('param');
+    await temporaryAccess(c, deps, projectId, tokenId);
+    return c.json({ items: await deps.temporary.list(tokenId, projectId) }, 200);
+  });
+
+  app.openapi(revokeTemporary, async (c) => {
+    const { projectId, tokenId, credentialId } = c.req.valid('param');
+    const access = await temporaryAccess(c, deps, projectId, tokenId);
+    return c.json(await deps.temporary.revoke(tokenId, credentialId, requestSource(c, access), projectId), 200);
+  });
 
   app.openapi(rotateToken, async (c) => {
     const { projectId, tokenId } = c.req.valid('param');

@@ -55,7 +55,46 @@ const getUsage = createRoute({
   responses: { 200: json(UsageReport, 'Every day of the range, zeros included'), ...errorResponses(400, 401, 403) },
 });
 
+const TokenUsageQuery = UsageQuery.omit({ token: true });
+
+const TokenUsageReport = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    tokens: z.array(
+      z.object({
+        tokenId: z.string().openapi({ description: "The token's id; '' for console sessions' requests." }),
+        name: z.string().nullable().openapi({ description: "The token's name (null for console sessions)." }),
+        requests: z.object({ read: z.number().int(), write: z.number().int(), list: z.number().int(), delete: z.number().int(), other: z.number().int() }),
+        bytesIn: z.number().int(),
+        bytesOut: z.number().int(),
+      }),
+    ),
+  })
+  .openapi('TokenUsageReport');
+
+const getTokenUsage = createRoute({
+  method: 'get',
+  path: '/projects/{projectId}/usage/tokens',
+  tags: ['usage'],
+  summary: 'Usage per token (requests, bytes in and out) over a range of days: members, or bearer tokens with billing access',
+  description: "Requests made with a token's temporary credentials count as the token's.",
+  security: READ_SECURITY,
+  request: { params: ProjectIdParam, query: TokenUsageQuery },
+  responses: { 200: json(TokenUsageReport, 'One entry per token with any use in the range, by token id'), ...errorResponses(400, 401, 403) },
+});
+
 export function registerUsage(app: ApiApp, deps: ApiDeps): void {
+  app.openapi(getTokenUsage, async (c) => {
+    const { projectId } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'ReadUsage');
+    const report = await deps.usage.byToken({ projectId, from: q.from, to: q.to, bucket: q.bucket });
+    const names = new Map((await deps.tokens.list(projectId)).map((t) => [t.id, t.name]));
+    return c.json({ ...report, tokens: report.tokens.map((t) => ({ ...t, name: t.tokenId === '' ? null : (names.get(t.tokenId) ?? null) })) }, 200);
+  });
+
   app.openapi(getUsage, async (c) => {
     const { projectId } = c.req.valid('param');
     const q = c.req.valid('query');

@@ -2,6 +2,7 @@ import type { ParsedOperationName } from '../s3/endpoint.js';
 import type { PermissionLevel, Principal } from './principal.js';
 import { anonymousAllowed, tokenDenied, type BucketAccess } from './bucket-access.js';
 import type { RequestFacts } from './bucket-policy.js';
+import { keyInReach, listingRanges, reachOf } from './scope.js';
 
 // The one place that decides whether a principal may perform an operation on a bucket.
 // Every S3 operation maps to exactly one right; S3, presigned URLs and the REST API all ask here.
@@ -111,29 +112,55 @@ export const LEVEL_RIGHTS: Record<PermissionLevel, ReadonlySet<Right>> = {
 
 export type Decision = { allow: true } | { allow: false; reason: string };
 
-/** Whether the principal's bucket scope includes this bucket. */
+/** Whether the principal's scope reaches into this bucket at all (the whole bucket or a prefix in it). */
 export function inScope(principal: Principal, bucket: string): boolean {
-  return principal.bucketScope === null || principal.bucketScope.includes(bucket);
+  return reachOf(principal.bucketScope, bucket) !== 'none';
+}
+
+/** Rights a prefix entry grants inside its bucket: objects under the prefix, and seeing that the bucket exists. */
+const PREFIX_RIGHTS: ReadonlySet<Right> = new Set<Right>(['ProbeBucket', 'ListObjects', 'ReadObject', 'WriteObject', 'DeleteObject']);
+
+/** The object an operation acts on: its key, or for a listing the prefix it asks for. */
+export interface AccessTarget {
+  /** The object key, or null for bucket-wide operations (checked per key later, e.g. DeleteObjects). */
+  key: string | null;
+  /** A listing's prefix ('' for the whole bucket); absent for other operations. */
+  listPrefix?: string;
 }
 
 /** What an S3 request adds: the policy action, the key, the bucket's access settings, request facts. */
-export interface S3AccessContext {
+export interface S3AccessContext extends AccessTarget {
   /** The IAM action a bucket policy names (s3:GetObject), or null when no policy can grant it. */
   action: string | null;
-  key: string | null;
   access: BucketAccess;
   facts: RequestFacts;
 }
 
+/** Whether the token's scope covers (right, bucket, target); a reason when it does not. */
+function scopeDenial(principal: Principal, right: Right, bucket: string, target: AccessTarget | undefined): string | null {
+  const reach = reachOf(principal.bucketScope, bucket);
+  if (reach === 'bucket') return null;
+  if (reach === 'none') return `bucket ${bucket} is outside the token's scope`;
+  if (!PREFIX_RIGHTS.has(right)) return `the token reaches only prefixes of bucket ${bucket}, not the bucket as a whole`;
+  if (!target) return null;
+  if (target.key !== null) return keyInReach(reach, target.key) ? null : `key ${target.key} is outside the token's prefixes in bucket ${bucket}`;
+  if (target.listPrefix !== undefined && listingRanges(reach, target.listPrefix)?.length === 0) {
+    return `prefix "${target.listPrefix}" is outside the token's prefixes in bucket ${bucket}`;
+  }
+  return null;
+}
+
 /**
- * Decides (principal, right, bucket[, S3 access context]). `bucket` is null for service-level
- * rights (ListBuckets, which the caller filters to the principal's scope with `inScope`).
- * A token is bounded by its level and bucket scope; a bucket's policy can only take away from it
- * (an explicit Deny). Anonymous callers get only what the bucket's policy and ACLs open to everyone.
+ * Decides (principal, right, bucket[, target or S3 access context]). `bucket` is null for
+ * service-level rights (ListBuckets, which the caller filters to the principal's scope with
+ * `inScope`). A token is bounded by its level and scope — whole buckets, or key prefixes in them
+ * (the target's key, or a listing's prefix, must lie under one); a bucket's policy can only take
+ * away from it (an explicit Deny). Anonymous callers get only what the bucket's policy and ACLs
+ * open to everyone.
  */
-export function authorize(principal: Principal | null, right: Right, bucket: string | null, s3?: S3AccessContext): Decision {
+export function authorize(principal: Principal | null, right: Right, bucket: string | null, s3?: S3AccessContext | AccessTarget): Decision {
   if (!principal) {
-    if (!s3 || bucket === null) return { allow: false, reason: 'anonymous requests are not allowed' };
+    if (!s3 || !('access' in s3) || bucket === null) return { allow: false, reason: 'anonymous requests are not allowed' };
     return anonymousAllowed(s3.access, s3.action, bucket, s3.key, s3.facts)
       ? { allow: true }
       : { allow: false, reason: 'the bucket grants this to no anonymous caller' };
@@ -144,10 +171,11 @@ export function authorize(principal: Principal | null, right: Right, bucket: str
   if (!LEVEL_RIGHTS[principal.permission].has(right)) {
     return { allow: false, reason: `${principal.permission} tokens may not ${right}` };
   }
-  if (bucket !== null && !inScope(principal, bucket)) {
-    return { allow: false, reason: `bucket ${bucket} is outside the token's scope` };
+  if (bucket !== null) {
+    const denial = scopeDenial(principal, right, bucket, s3);
+    if (denial) return { allow: false, reason: denial };
   }
-  if (s3 && bucket !== null) {
+  if (s3 && 'access' in s3 && bucket !== null) {
     const caller = { anonymous: false as const, projectId: principal.projectId, accessKeyId: principal.accessKeyId, tokenId: principal.tokenId };
     if (tokenDenied(s3.access, caller, s3.action, bucket, s3.key, s3.facts)) return { allow: false, reason: 'the bucket policy denies it' };
   }

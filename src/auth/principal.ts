@@ -18,10 +18,19 @@ export interface Principal {
   /** The token behind the credential. */
   tokenId: string;
   permission: PermissionLevel;
-  /** Bucket names the token may use, or null for every bucket (including ones created later). */
+  /**
+   * Scope entries the token may use, each a bucket name or a bucket/prefix (src/auth/scope.ts), or
+   * null for every bucket (including ones created later).
+   */
   bucketScope: string[] | null;
   /** May read the project's usage. */
   billing: boolean;
+  /** Addresses and CIDR networks the credential may be used from; null or absent: anywhere. */
+  allowedNetworks?: readonly string[] | null;
+  /** Requests per minute the token may make (temporary credentials count against their token); null or absent: no limit. */
+  rateLimit?: number | null;
+  /** Set for temporary credentials: their id (tokenId is then the token they act for). */
+  temporaryId?: string;
 }
 
 /** Why a known credential does not work right now. */
@@ -37,6 +46,11 @@ export interface ResolvedCredential {
   /** Checked after the signature, so only a key's holder learns its state. */
   state: CredentialState;
   expiresAt: Date | null;
+  /**
+   * Temporary credentials: the SHA-256 (hex) of their session token, which every request must
+   * carry (x-amz-security-token). Absent for a token's own keys, which must carry none.
+   */
+  sessionTokenHash?: string;
 }
 
 /** access key ID -> secret(s) + principal. SigV4 knows only this interface. */

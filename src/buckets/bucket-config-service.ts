@@ -16,17 +16,20 @@ import { isPublicPolicy, parseBucketPolicy, PolicyError } from '../auth/bucket-p
 import { corsRulesProblem, type CorsRule } from './cors.js';
 import type { BucketService } from './bucket-service.js';
 import type { RequestSource } from '../audit/actor.js';
+import { quotasOf, type BucketQuotas } from '../quotas/quota-service.js';
 
 // A bucket's configuration documents (CORS rules, policy, public access block, ownership
 // controls, canned ACL) and objects' canned ACLs: validation, the rules between them (a public
 // policy or ACL needs the public access block lifted; ACLs need Object Ownership other than
 // BucketOwnerEnforced), and storage as JSON in bucket_settings through one write method.
 
-/** A bucket as a request sees it: the row, what governs access to it, and its CORS rules. */
+/** A bucket as a request sees it: the row, what governs access to it, its CORS rules and quotas. */
 export interface ResolvedBucket {
   row: BucketRow;
   access: BucketAccess;
   cors: CorsRule[] | null;
+  /** The bucket's and its project's storage quotas; null when it has neither. */
+  quota: BucketQuotas | null;
 }
 
 /** Stored in place of a deleted public access block or ownership controls (absent means S3's default). */
@@ -82,12 +85,11 @@ export class BucketConfigService {
     const found = await this.meta.getBucketWithSettings(projectId, name);
     if (!found) return null;
     // The row carries its settings: object writes read versioning, Object Lock and encryption there.
-    return { row: { ...found.bucket, settings: found.settings }, ...accessFromSettings(found.bucket.name, found.settings) };
-  }
-
-  /** Every setting the bucket has, as stored now. */
-  settingsOf(bucket: BucketRow): Promise<Partial<Record<BucketSettingName, string>>> {
-    return this.meta.getBucketSettings(bucket.id);
+    return {
+      row: { ...found.bucket, settings: found.settings },
+      ...accessFromSettings(found.bucket.name, found.settings),
+      quota: quotasOf(found.settings.quota, found.projectQuota),
+    };
   }
 
   /** Every configuration document is written (null removes it) and audited through BucketService.putSetting. */

@@ -15,8 +15,11 @@ commands:
             --domain D (repeatable; <bucket>.D selects a bucket)  --tls-cert FILE --tls-key FILE
             --log-level LEVEL (info)  --trusted-proxy ADDR|CIDR (repeatable)  --audit-retention-days N (365)
   project   create NAME [--max-token-days N] | list | update PROJECT [--name N] [--max-token-days N|none]
+            | quota PROJECT [--max-bytes SIZE|none] [--max-objects N|none]
   bucket    create NAME --project P | list --project P | delete NAME --project P [--force]
-  token     create | list | show | disable | enable | revoke | rotate | confirm-rotation  (skep token help)
+            | quota NAME --project P [--max-bytes SIZE|none] [--max-objects N|none]
+  token     create | list | show | disable | enable | revoke | rotate | confirm-rotation
+            | temporary | temporary-list | temporary-revoke | usage  (skep token help)
   audit     [--project P] [--token ID] [--actor A] [--action A,..] [--bucket B] [--since T] [--until T]
             [--limit N] [--cursor C] [--format table|json|csv]
   user      create --email E [--password P] [--project P --role owner|member]

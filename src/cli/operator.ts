@@ -5,13 +5,15 @@ import { projectEndpoint, readEndpointRecord } from '../config.js';
 import { openServices, type Services } from '../wiring.js';
 import { createLogger } from '../log.js';
 import { DomainError } from '../util/domain-error.js';
-import { clientSnippets } from '../credentials/snippets.js';
+import { clientSnippets, type Snippets } from '../credentials/snippets.js';
 import type { IssuedCredentials, RequestSource, TokenView } from '../credentials/token-service.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
 import type { ProjectView } from '../projects/project-service.js';
 import { cliActor } from '../audit/actor.js';
 import { auditCsvHeader, auditCsvLine } from '../audit/audit-export.js';
-import type { AuditAction } from '../storage/metadata/metadata-store.js';
+import type { AuditAction, StorageQuota } from '../storage/metadata/metadata-store.js';
+import type { IssuedTemporaryCredentials, TemporaryCredentialView } from '../credentials/temporary-credentials.js';
+import { describeQuota } from '../quotas/quota-service.js';
 
 // Operator commands (`skep project ...`, `skep token ...`, `skep audit`). They open the data
 // folder directly, so they work whether or not the server is running (SQLite WAL allows both).
@@ -66,6 +68,42 @@ export function parseDays(text: string): number {
   return Number(m[1]);
 }
 
+/** "15m", "1h", "900s" or "900" (seconds): a temporary credential's lifetime. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)\s*(s|m|h)?$/.exec(text.trim());
+  if (!m) throw new DomainError('invalid-argument', `--duration takes seconds, minutes or hours, like 900, 15m or 12h (got "${text}").`, 'duration');
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[m[2] ?? 's'];
+}
+
+/** "10GiB", "500MB", "1.5TB" or "1048576" (bytes); "none" for no limit. */
+export function parseSize(text: string, flag: string): number | null {
+  if (text.trim() === 'none') return null;
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|PB|KiB|MiB|GiB|TiB|PiB)?$/i.exec(text.trim());
+  if (!m) throw new DomainError('invalid-argument', `${flag} takes a size like 10GiB, 500MB or 1048576, or none (got "${text}").`, flag.replace(/^--/, ''));
+  const unit = (m[2] ?? 'B').toLowerCase();
+  const factor = unit === 'b' ? 1 : unit.endsWith('ib') ? 1024 ** ('kmgtp'.indexOf(unit[0]) + 1) : 1000 ** ('kmgtp'.indexOf(unit[0]) + 1);
+  return Math.round(Number(m[1]) * factor);
+}
+
+function countFlag(text: string | undefined, flag: string): number | null | undefined {
+  if (text === undefined) return undefined;
+  if (text.trim() === 'none') return null;
+  if (!/^\d+$/.test(text.trim())) throw new DomainError('invalid-argument', `${flag} takes a whole number, or none (got "${text}").`, flag.replace(/^--/, ''));
+  return Number(text);
+}
+
+/** The quota a command's --max-bytes / --max-objects ask for, over the current one (undefined: only show). */
+function quotaFlags(values: { 'max-bytes'?: string; 'max-objects'?: string }, current: StorageQuota | null): StorageQuota | undefined {
+  const bytes = values['max-bytes'] === undefined ? undefined : parseSize(values['max-bytes'], '--max-bytes');
+  const objects = countFlag(values['max-objects'], '--max-objects');
+  if (bytes === undefined && objects === undefined) return undefined;
+  return { maxBytes: bytes === undefined ? (current?.maxBytes ?? null) : bytes, maxObjects: objects === undefined ? (current?.maxObjects ?? null) : objects };
+}
+
+function quotaLine(what: string, quota: StorageQuota | null, used: { bytes: number; objects: number }): string {
+  return `${what} quota: ${describeQuota(quota)}; stored: ${used.bytes} bytes in ${used.objects} objects\n`;
+}
+
 /**
  * Stored text (token names, audit actors: some typed by strangers, like the access key ID of a
  * failed request) is shown with control characters escaped, so it cannot move the cursor,
@@ -90,6 +128,8 @@ function tokenLines(t: TokenView): string {
     ['permission', `${t.permissionLabel} (${t.permission})`],
     ['buckets', t.bucketScope ? t.bucketScope.join(', ') : 'all buckets (including new ones)'],
     ['billing', t.billing ? 'read usage' : 'no'],
+    ['networks', t.allowedNetworks ? t.allowedNetworks.join(', ') : 'any address'],
+    ['rate limit', t.rateLimit ? `${t.rateLimit} requests a minute` : 'none'],
     ['access key', t.accessKeyId],
     ['status', t.status],
     ['created', `${t.createdAt} by ${t.createdBy}`],
@@ -97,7 +137,46 @@ function tokenLines(t: TokenView): string {
     ['last used', t.lastUsedAt ?? 'never'],
     ...(t.rotationPending ? [['rotation', `pending; the old secret works until ${t.rotationDeadline}`] as [string, string]] : []),
   ];
+  return fieldLines(lines);
+}
+
+/** "label:  value" lines, values escaped. */
+function fieldLines(lines: [string, string][]): string {
   return lines.map(([label, value]) => `${`${label}:`.padEnd(14)}${printable(value)}`).join('\n') + '\n';
+}
+
+function temporaryLines(t: TemporaryCredentialView): string {
+  const lines: [string, string][] = [
+    ['id', t.id],
+    ['name', t.name],
+    ['token', t.tokenId],
+    ['permission', t.permission],
+    ['buckets', t.bucketScope ? t.bucketScope.join(', ') : 'all buckets (including new ones)'],
+    ['access key', t.accessKeyId],
+    ['status', t.status],
+    ['created', `${t.createdAt} by ${t.createdBy}`],
+    ['expires', t.expiresAt],
+  ];
+  return fieldLines(lines);
+}
+
+function temporaryCredentialLines(r: IssuedTemporaryCredentials, endpoint: string, region: string): string {
+  const s = clientSnippets({ endpoint, region, ...r.secrets });
+  return [
+    '',
+    'Temporary credentials (shown only now; every request must carry the session token):',
+    `  AWS_ACCESS_KEY_ID=${r.secrets.accessKeyId}`,
+    `  AWS_SECRET_ACCESS_KEY=${r.secrets.secretAccessKey}`,
+    `  AWS_SESSION_TOKEN=${r.secrets.sessionToken}`,
+    `  expires:  ${r.secrets.expiration}`,
+    `  S3 endpoint:  ${endpoint}`,
+    snippetLines(s),
+  ].join('\n');
+}
+
+/** The client snippets of a credential, one after another under their names. */
+function snippetLines(s: Snippets): string {
+  return ['', '--- AWS CLI ---', s.awsCli, '', '--- rclone ---', s.rclone, '', '--- boto3 ---', s.boto3, '', '--- AWS SDK for JavaScript v3 ---', s.jsSdk, ''].join('\n');
 }
 
 function credentialLines(c: IssuedCredentials, endpoint: string, region: string): string {
@@ -109,11 +188,7 @@ function credentialLines(c: IssuedCredentials, endpoint: string, region: string)
     `  access key ID:            ${c.accessKeyId}`,
     `  secret access key:        ${c.secretAccessKey}`,
     `  S3 endpoint:              ${endpoint}`,
-    '',
-    '--- AWS CLI ---', s.awsCli, '',
-    '--- rclone ---', s.rclone, '',
-    '--- boto3 ---', s.boto3, '',
-    '--- AWS SDK for JavaScript v3 ---', s.jsSdk, '',
+    snippetLines(s),
   ].join('\n');
 }
 
@@ -121,7 +196,7 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { ...COMMON, name: { type: 'string' }, 'max-token-days': { type: 'string' } },
+    options: { ...COMMON, name: { type: 'string' }, 'max-token-days': { type: 'string' }, 'max-bytes': { type: 'string' }, 'max-objects': { type: 'string' } },
     allowPositionals: true,
   });
   const dataDir = dataDirOf(values.data);
@@ -145,8 +220,16 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
         const p = await s.projects.resolve(positionals[0]);
         return print(await s.projects.update(p.id, { name: values.name, maxTokenDays: maxDays }, cliIdentity()));
       }
+      case 'quota': {
+        if (!positionals[0]) throw new DomainError('invalid-argument', 'usage: skep project quota PROJECT [--max-bytes SIZE|none] [--max-objects N|none]', 'project');
+        const p = await s.projects.resolve(positionals[0]);
+        const wanted = quotaFlags(values, await s.quotas.getProjectQuota(p.id));
+        const quota = wanted === undefined ? await s.quotas.getProjectQuota(p.id) : await s.quotas.setProjectQuota(p.id, wanted, cliIdentity());
+        const used = await s.quotas.projectUsage(p.id);
+        return io.out(values.json ? JSON.stringify({ quota, used }, null, 2) + '\n' : quotaLine(`project ${printable(p.name)}`, quota, used));
+      }
       default:
-        throw new DomainError('invalid-argument', 'usage: skep project create|list|update ...');
+        throw new DomainError('invalid-argument', 'usage: skep project create|list|update|quota ...');
     }
   });
 }
@@ -155,10 +238,16 @@ const TOKEN_USAGE = `usage:
   skep token create --project P --name N --permission admin-rw|admin-ro|object-rw|object-ro
                     --bucket B [--bucket B2 ...] | --all-buckets
                     [--expires 90d] [--billing] [--description D]
+                    [--allow-network CIDR ...] [--rate-limit N]
                     [--endpoint URL] [--region R]
+         (--bucket takes a bucket or a bucket/prefix/; --rate-limit is requests a minute)
   skep token list --project P
   skep token show|disable|enable|revoke|confirm-rotation TOKEN_ID
   skep token rotate TOKEN_ID [--grace 7d]
+  skep token temporary TOKEN_ID [--duration 1h] [--name N] [--permission P] [--bucket B ...]
+  skep token temporary-list TOKEN_ID
+  skep token temporary-revoke TOKEN_ID CREDENTIAL_ID
+  skep token usage --project P [--from YYYY-MM-DD] [--to YYYY-MM-DD]
 common: --data DIR (./data)  --json
 `;
 
@@ -179,6 +268,11 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
       grace: { type: 'string' },
       endpoint: { type: 'string' },
       region: { type: 'string' },
+      'allow-network': { type: 'string', multiple: true },
+      'rate-limit': { type: 'string' },
+      duration: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -225,8 +319,57 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
             bucketScope: values.bucket ?? null,
             expiresInDays: values.expires === undefined ? undefined : parseDays(values.expires),
             billing: values.billing ?? false,
+            allowedNetworks: values['allow-network'] ?? null,
+            rateLimit: countFlag(values['rate-limit'], '--rate-limit') ?? null,
             createdBy: by.actor,
           }, by.source),
+        );
+      }
+      case 'temporary': {
+        const token = await s.tokens.show(tokenId());
+        const issued = await s.temporary.issue({
+          projectId: token.projectId,
+          tokenId: token.id,
+          name: values.name,
+          durationSeconds: values.duration === undefined ? undefined : parseDuration(values.duration),
+          permission: values.permission,
+          bucketScope: values.bucket,
+          by,
+        });
+        const endpoint = endpointFor(token.projectId);
+        if (values.json) return io.out(JSON.stringify({ ...issued, endpoint, snippets: clientSnippets({ endpoint, region, ...issued.secrets }) }, null, 2) + '\n');
+        return io.out(temporaryLines(issued.credential) + temporaryCredentialLines(issued, endpoint, region));
+      }
+      case 'temporary-list': {
+        const token = await s.tokens.show(tokenId());
+        const list = await s.temporary.list(token.id, token.projectId);
+        if (values.json) return io.out(JSON.stringify(list, null, 2) + '\n');
+        return io.out(
+          table([
+            ['ID', 'NAME', 'PERMISSION', 'BUCKETS', 'STATUS', 'EXPIRES', 'ACCESS KEY'],
+            ...list.map((t) => [t.id, t.name, t.permission, t.bucketScope?.join(',') ?? '*', t.status, t.expiresAt.slice(0, 19), t.accessKeyId]),
+          ]),
+        );
+      }
+      case 'temporary-revoke': {
+        const token = await s.tokens.show(tokenId());
+        if (!positionals[1]) throw new DomainError('invalid-argument', `skep token temporary-revoke needs the credential id.\n${TOKEN_USAGE}`, 'credential');
+        const t = await s.temporary.revoke(token.id, positionals[1], by, token.projectId);
+        return io.out(values.json ? JSON.stringify(t, null, 2) + '\n' : `revoked temporary credentials ${printable(t.name)} (${t.accessKeyId}): they stop working now\n`);
+      }
+      case 'usage': {
+        if (!values.project) throw new DomainError('invalid-argument', `--project is required.\n${TOKEN_USAGE}`, 'project');
+        const project = await s.projects.resolve(values.project);
+        const report = await s.usage.byToken({ projectId: project.id, from: values.from, to: values.to });
+        const names = new Map((await s.tokens.list(project.id)).map((t) => [t.id, t.name]));
+        const rows = report.tokens.map((t) => ({ ...t, name: t.tokenId === '' ? '(console)' : (names.get(t.tokenId) ?? '?') }));
+        if (values.json) return io.out(JSON.stringify({ from: report.from, to: report.to, tokens: rows }, null, 2) + '\n');
+        io.out(`usage per token, ${report.from} to ${report.to}\n`);
+        return io.out(
+          table([
+            ['TOKEN', 'NAME', 'READ', 'WRITE', 'LIST', 'DELETE', 'OTHER', 'BYTES IN', 'BYTES OUT'],
+            ...rows.map((t) => [t.tokenId || '-', t.name, ...[t.requests.read, t.requests.write, t.requests.list, t.requests.delete, t.requests.other, t.bytesIn, t.bytesOut].map(String)]),
+          ]),
         );
       }
       case 'list': {
@@ -338,6 +481,7 @@ const BUCKET_USAGE = `usage:
   skep bucket create NAME --project P [--region R]
   skep bucket list --project P
   skep bucket delete NAME --project P [--force]   (--force deletes its objects and uploads first)
+  skep bucket quota NAME --project P [--max-bytes SIZE|none] [--max-objects N|none]   (no limits given: show it)
 common: --data DIR (./data)  --json
 `;
 
@@ -345,10 +489,17 @@ async function bucketCommand(argv: string[], io: Output): Promise<void> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { ...COMMON, project: { type: 'string', short: 'p' }, region: { type: 'string' }, force: { type: 'boolean' } },
+    options: {
+      ...COMMON,
+      project: { type: 'string', short: 'p' },
+      region: { type: 'string' },
+      force: { type: 'boolean' },
+      'max-bytes': { type: 'string' },
+      'max-objects': { type: 'string' },
+    },
     allowPositionals: true,
   });
-  if (!['create', 'list', 'delete'].includes(sub ?? '')) throw new DomainError('invalid-argument', BUCKET_USAGE);
+  if (!['create', 'list', 'delete', 'quota'].includes(sub ?? '')) throw new DomainError('invalid-argument', BUCKET_USAGE);
   if (!values.project) throw new DomainError('invalid-argument', `--project is required.\n${BUCKET_USAGE}`, 'project');
   const name = positionals[0];
   if (sub !== 'list' && !name) throw new DomainError('invalid-argument', `skep bucket ${sub} needs a bucket name.\n${BUCKET_USAGE}`, 'name');
@@ -368,6 +519,16 @@ async function bucketCommand(argv: string[], io: Output): Promise<void> {
         for (const b of await s.meta.listBuckets(project.id)) list.push({ name: b.name, region: b.region, createdAt: b.createdAt.toISOString(), ...(await s.meta.bucketStats(b.id)) });
         if (values.json) return io.out(JSON.stringify(list, null, 2) + '\n');
         return io.out(table([['NAME', 'OBJECTS', 'BYTES', 'REGION', 'CREATED'], ...list.map((b) => [b.name, String(b.objects), String(b.bytes), b.region, b.createdAt])]));
+      }
+      case 'quota': {
+        const resolved = await s.bucketConfig.resolve(project.id, name);
+        if (!resolved) throw new DomainError('not-found', `No bucket ${name} in project ${project.name}.`, 'name');
+        const wanted = quotaFlags(values, resolved.quota?.bucket ?? null);
+        if (wanted !== undefined) await s.quotas.setBucketQuota(resolved.row, wanted, by);
+        const after = (await s.bucketConfig.resolve(project.id, name))!;
+        const quota = after.quota?.bucket ?? null;
+        const used = await s.quotas.bucketUsage(after.row, after.quota !== null);
+        return io.out(values.json ? JSON.stringify({ quota, used }, null, 2) + '\n' : quotaLine(`bucket ${name}`, quota, used));
       }
       default: {
         const bucket = await s.objects.requireBucket(project.id, name);

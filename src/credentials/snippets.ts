@@ -5,6 +5,8 @@ export interface SnippetInput {
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** Temporary credentials' session token (x-amz-security-token). */
+  sessionToken?: string;
   profile?: string;
 }
 
@@ -23,6 +25,7 @@ export function clientSnippets(i: SnippetInput): Snippets {
       `[${profile}]`,
       `aws_access_key_id = ${i.accessKeyId}`,
       `aws_secret_access_key = ${i.secretAccessKey}`,
+      ...(i.sessionToken ? [`aws_session_token = ${i.sessionToken}`] : []),
       ``,
       `# ~/.aws/config`,
       `[profile ${profile}]`,
@@ -41,6 +44,7 @@ export function clientSnippets(i: SnippetInput): Snippets {
       `provider = Other`,
       `access_key_id = ${i.accessKeyId}`,
       `secret_access_key = ${i.secretAccessKey}`,
+      ...(i.sessionToken ? [`session_token = ${i.sessionToken}`] : []),
       `endpoint = ${i.endpoint}`,
       `region = ${i.region}`,
       `force_path_style = true`,
@@ -57,6 +61,7 @@ export function clientSnippets(i: SnippetInput): Snippets {
       `    region_name="${i.region}",`,
       `    aws_access_key_id="${i.accessKeyId}",`,
       `    aws_secret_access_key="${i.secretAccessKey}",`,
+      ...(i.sessionToken ? [`    aws_session_token="${i.sessionToken}",`] : []),
       `    config=Config(s3={"addressing_style": "path"}),`,
       `)`,
       `print(s3.list_buckets()["Buckets"])`,
@@ -68,7 +73,9 @@ export function clientSnippets(i: SnippetInput): Snippets {
       `  endpoint: '${i.endpoint}',`,
       `  region: '${i.region}',`,
       `  forcePathStyle: true,`,
-      `  credentials: { accessKeyId: '${i.accessKeyId}', secretAccessKey: '${i.secretAccessKey}' },`,
+      i.sessionToken
+        ? `  credentials: { accessKeyId: '${i.accessKeyId}', secretAccessKey: '${i.secretAccessKey}', sessionToken: '${i.sessionToken}' },`
+        : `  credentials: { accessKeyId: '${i.accessKeyId}', secretAccessKey: '${i.secretAccessKey}' },`,
       `});`,
       `console.log((await s3.send(new ListBucketsCommand({}))).Buckets);`,
     ].join('\n'),

@@ -61,7 +61,7 @@ describe('authenticateBearer', () => {
   test('accepts the current token and yields the principal', async () => {
     const { token, credentials } = await tokens.create(input({ bucketScope: ['b1'] }));
     const p = await tokens.authenticateBearer(credentials.bearerToken);
-    assert.deepEqual(p, { accessKeyId: credentials.accessKeyId, projectId, tokenId: token.id, permission: 'object-rw', bucketScope: ['b1'], billing: false });
+    assert.deepEqual(p, { accessKeyId: credentials.accessKeyId, projectId, tokenId: token.id, permission: 'object-rw', bucketScope: ['b1'], billing: false, allowedNetworks: null, rateLimit: null });
   });
 
   test('accepts the previous token during the rotation grace only, and the new one throughout', async () => {

@@ -9,6 +9,12 @@ import type { RateLimiter } from '../limits/rate-limiter.js';
 import { bearerMatches, bearerPrefix, newBearerToken } from './bearer.js';
 import { newAccessKeyId, newSecretAccessKey } from './key-material.js';
 import type { SecretBox } from './secret-box.js';
+import { effectiveExpiry, enforced, tokenState } from './token-state.js';
+import { isTemporaryKeyId, resolveTemporary } from './temporary-credentials.js';
+import { scopeBuckets, scopeProblem } from '../auth/scope.js';
+import { networksProblem } from '../auth/network.js';
+
+export { effectiveExpiry } from './token-state.js';
 
 export type { RequestSource } from '../audit/actor.js';
 
@@ -31,6 +37,8 @@ const EXPIRING_SOON_MIN_MS = DAY_MS;
 const EXPIRING_SOON_MAX_MS = 7 * DAY_MS;
 /** Authentication failures audited per claimed key and source address per minute. */
 export const FAILURE_AUDITS_PER_MINUTE = 10;
+/** The most requests a minute a token's rate limit may name. */
+export const MAX_RATE_LIMIT = 100_000;
 
 /** How long before its expiry a token of this lifetime counts as expiring soon. */
 export function expiringSoonWindow(lifetimeMs: number): number {
@@ -49,6 +57,8 @@ export interface TokenView {
   permissionLabel: string;
   bucketScope: string[] | null;
   billing: boolean;
+  allowedNetworks: string[] | null;
+  rateLimit: number | null;
   accessKeyId: string;
   status: TokenStatus;
   createdAt: string;
@@ -73,10 +83,14 @@ export interface CreateTokenInput {
   name: string;
   description?: string;
   permission: string;
-  /** null: all buckets, including ones created later. */
+  /** Bucket names and bucket/prefix entries; null: all buckets, including ones created later. */
   bucketScope: string[] | null;
   expiresInDays?: number;
   billing?: boolean;
+  /** Addresses and CIDR networks the token may be used from; null or absent: anywhere. */
+  allowedNetworks?: string[] | null;
+  /** Requests per minute; null or absent: no limit. */
+  rateLimit?: number | null;
   /** The actor (src/audit/actor.ts). */
   createdBy: string;
   /**
@@ -86,21 +100,6 @@ export interface CreateTokenInput {
   parentTokenId?: string;
   /** Bootstrap only: a given key pair, and no expiry. */
   bootstrap?: { accessKeyId?: string; secretAccessKey?: string };
-}
-
-/**
- * When a token stops working: its own expiry, or earlier when the project's maximum lifetime was
- * lowered after it was made (counted from its creation). A token made without expiry (the
- * bootstrap credential, the operator's root key) is outside the project maximum, as at creation.
- */
-export function effectiveExpiry(row: Pick<TokenRow, 'expiresAt' | 'createdAt'>, maxTokenDays: number | null): Date | null {
-  if (row.expiresAt === null || maxTokenDays === null) return row.expiresAt;
-  return new Date(Math.min(row.expiresAt.getTime(), row.createdAt.getTime() + maxTokenDays * DAY_MS));
-}
-
-/** A credential read's token as it is enforced: expiresAt capped by its project's maximum. */
-function enforced({ token, maxTokenDays }: CredentialRecord): TokenRow {
-  return { ...token, expiresAt: effectiveExpiry(token, maxTokenDays) };
 }
 
 function iso(d: Date | null): string | null {
@@ -130,10 +129,7 @@ export class TokenService implements CredentialLookup {
   // ---- state ----
 
   stateOf(row: TokenRow, now = this.clock()): CredentialState {
-    if (row.revokedAt) return 'revoked';
-    if (row.disabledAt) return 'disabled';
-    if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return 'expired';
-    return 'active';
+    return tokenState(row, now);
   }
 
   statusOf(row: TokenRow, now = this.clock()): TokenStatus {
@@ -157,6 +153,8 @@ export class TokenService implements CredentialLookup {
       permissionLabel: PERMISSION_LABELS[row.permission],
       bucketScope: row.bucketScope,
       billing: row.billing,
+      allowedNetworks: row.allowedNetworks,
+      rateLimit: row.rateLimit,
       accessKeyId: row.accessKeyId,
       status: this.statusOf(row, now),
       createdAt: row.createdAt.toISOString(),
@@ -183,12 +181,23 @@ export class TokenService implements CredentialLookup {
       permission: row.permission,
       bucketScope: row.bucketScope,
       billing: row.billing,
+      allowedNetworks: row.allowedNetworks,
+      rateLimit: row.rateLimit,
     };
   }
 
   // ---- SigV4 credential lookup ----
 
+  /**
+   * One query per request: temporary credentials (ST... keys) with their token, or a token's own
+   * keys. A custom key that happens to start with ST (the bootstrap key may be chosen) is looked
+   * up among tokens when no temporary credentials have it.
+   */
   async lookup(accessKeyId: string): Promise<ResolvedCredential | null> {
+    if (isTemporaryKeyId(accessKeyId)) {
+      const temporary = await this.meta.findTemporaryCredential(accessKeyId);
+      if (temporary) return resolveTemporary(temporary, this.box, this.clock());
+    }
     const found = await this.meta.findCredential({ accessKeyId });
     if (!found) return null;
     const row = enforced(found);
@@ -242,13 +251,20 @@ export class TokenService implements CredentialLookup {
     void this.auditFailure(accessKeyId, reason, source).catch(() => undefined);
   }
 
-  private async auditFailure(accessKeyId: string, reason: string, source: string | undefined): Promise<void> {
+  /** A verified credential used from an address outside its token's allowed networks (audited, bounded like failures). */
+  recordNetworkDenied(principal: Principal, source: string | undefined): void {
+    void this.auditFailure(principal.accessKeyId, `address ${source ?? 'unknown'} is outside the token's allowed networks`, source, 'auth.network-denied', principal.tokenId).catch(
+      () => undefined,
+    );
+  }
+
+  private async auditFailure(accessKeyId: string, reason: string, source: string | undefined, action?: AuditAction, tokenId?: string): Promise<void> {
     const claimed = claimedKeyId(accessKeyId);
     // A flood of bad requests must not flood the audit log: a few events per key and source a minute.
     if (!(await this.failureLimiter.allow(`${claimed}|${source ?? ''}`, this.clock().getTime()))) return;
-    const row = await this.meta.getTokenByAccessKeyId(accessKeyId);
+    const row = tokenId !== undefined ? await this.meta.getToken(tokenId) : await this.meta.getTokenByAccessKeyId(accessKeyId);
     await this.audit.record({
-      action: reason.startsWith('expired') || reason === 'ExpiredToken' ? 'auth.expired-token' : 'auth.failed',
+      action: action ?? (reason.startsWith('expired') || reason === 'ExpiredToken' ? 'auth.expired-token' : 'auth.failed'),
       actor: row ? tokenActor(row.id) : ANONYMOUS_ACTOR,
       tokenId: row?.id ?? null,
       projectId: row?.projectId ?? null,
@@ -276,11 +292,13 @@ export class TokenService implements CredentialLookup {
     }
     const project = await this.meta.getProject(input.projectId);
     if (!project) throw new DomainError('not-found', `No project ${input.projectId}.`, 'projectId');
-    if (input.bucketScope !== null) {
-      if (input.bucketScope.length === 0) throw new DomainError('invalid-argument', 'A bucket scope names at least one bucket (or use all buckets).', 'bucketScope');
-      const known = new Set((await this.meta.listBuckets(input.projectId)).map((b) => b.name));
-      const unknown = input.bucketScope.filter((b) => !known.has(b));
-      if (unknown.length) throw new DomainError('invalid-argument', `Unknown bucket(s) in scope: ${unknown.join(', ')}.`, 'bucketScope');
+    if (input.bucketScope !== null) await this.checkScope(input.projectId, input.bucketScope);
+    if (input.allowedNetworks !== undefined && input.allowedNetworks !== null) {
+      const problem = networksProblem(input.allowedNetworks);
+      if (problem) throw new DomainError('invalid-argument', problem, 'allowedNetworks');
+    }
+    if (input.rateLimit !== undefined && input.rateLimit !== null && (!Number.isInteger(input.rateLimit) || input.rateLimit < 1 || input.rateLimit > MAX_RATE_LIMIT)) {
+      throw new DomainError('invalid-argument', `A rate limit is a whole number of requests a minute from 1 to ${MAX_RATE_LIMIT}.`, 'rateLimit');
     }
     if (input.bootstrap) return { permission: input.permission as PermissionLevel, expiresAt: null };
     const now = this.clock().getTime();
@@ -296,6 +314,19 @@ export class TokenService implements CredentialLookup {
     }
     if (parentLimit && days > parentLimit.days) throw new DomainError('limit-exceeded', parentLimit.message(days), 'expiresInDays');
     return { permission: input.permission as PermissionLevel, expiresAt: new Date(now + days * DAY_MS) };
+  }
+
+  /**
+   * A scope list: at least one entry, each a bucket of the project or a prefix in one (not empty),
+   * none including another. Exact repeats are tolerated (create keeps one of each).
+   */
+  async checkScope(projectId: string, scope: readonly string[], field = 'bucketScope'): Promise<void> {
+    if (scope.length === 0) throw new DomainError('invalid-argument', 'A bucket scope names at least one bucket (or use all buckets).', field);
+    const problem = scopeProblem([...new Set(scope)]);
+    if (problem) throw new DomainError('invalid-argument', problem, field);
+    const known = new Set((await this.meta.listBuckets(projectId)).map((b) => b.name));
+    const unknown = scopeBuckets(scope).filter((b) => !known.has(b));
+    if (unknown.length) throw new DomainError('invalid-argument', `Unknown bucket(s) in scope: ${unknown.join(', ')}.`, field);
   }
 
   /**
@@ -330,6 +361,8 @@ export class TokenService implements CredentialLookup {
       permission,
       bucketScope: input.bucketScope ? [...new Set(input.bucketScope)] : null,
       billing: input.billing ?? false,
+      allowedNetworks: input.allowedNetworks ? [...new Set(input.allowedNetworks.map((n) => n.trim()))] : null,
+      rateLimit: input.rateLimit ?? null,
       createdAt: this.clock(),
       createdBy: input.createdBy,
       expiresAt,

@@ -19,10 +19,20 @@ export class MemoryLimiterState implements LimiterState {
   constructor(private readonly maxKeys = 10_000) {}
 
   async recent(key: string, since: number): Promise<number[]> {
-    const kept = (this.events.get(key) ?? []).filter((t) => t >= since);
-    if (kept.length === 0) this.events.delete(key);
-    else this.events.set(key, kept);
-    return kept;
+    const list = this.events.get(key);
+    if (!list) return [];
+    // Events arrive in time order: drop the old ones from the front, found by binary search (a
+    // per-token limit may hold thousands of events; this stays cheap per request).
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid] < since) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) list.splice(0, lo);
+    if (list.length === 0) this.events.delete(key);
+    return list;
   }
 
   async add(key: string, at: number): Promise<void> {
@@ -56,9 +66,9 @@ export class RateLimiter {
     return this.state.recent(this.key(key), now - this.windowMs + 1);
   }
 
-  /** Whether one more event is within the limit; records it when it is. */
-  async allow(key: string, now: number): Promise<boolean> {
-    if ((await this.recent(key, now)).length >= this.max) return false;
+  /** Whether one more event is within the limit (`max`, the limiter's unless given); records it when it is. */
+  async allow(key: string, now: number, max = this.max): Promise<boolean> {
+    if ((await this.recent(key, now)).length >= max) return false;
     await this.state.add(this.key(key), now);
     return true;
   }
@@ -69,9 +79,9 @@ export class RateLimiter {
   }
 
   /** Milliseconds until the key may act again (0 when it may now). */
-  async retryAfter(key: string, now: number): Promise<number> {
+  async retryAfter(key: string, now: number, max = this.max): Promise<number> {
     const recent = await this.recent(key, now);
-    return recent.length < this.max ? 0 : recent[recent.length - this.max] + this.windowMs - now;
+    return recent.length < max ? 0 : recent[recent.length - max] + this.windowMs - now;
   }
 
   clear(key: string): Promise<void> {

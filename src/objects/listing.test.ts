@@ -39,11 +39,11 @@ function entries(page: ListingPage): string[] {
   return [...page.contents.map((c) => `K:${c.key}`), ...page.commonPrefixes.map((p) => `P:${p}`)].sort((a, b) => compareUtf8(a.slice(2), b.slice(2)));
 }
 
-async function walk(meta: MetadataStore, bucketId: string, prefix: string, delimiter: string, maxKeys: number): Promise<string[]> {
+async function walk(meta: MetadataStore, bucketId: string, prefix: string, delimiter: string, maxKeys: number, within?: string[]): Promise<string[]> {
   const seen: string[] = [];
   let marker: string | undefined;
   for (let pages = 0; pages < 10_000; pages++) {
-    const page = await listPage(meta, bucketId, { prefix, delimiter, marker, maxKeys });
+    const page = await listPage(meta, bucketId, { prefix, delimiter, marker, maxKeys, within });
     assert.ok(page.contents.length + page.commonPrefixes.length <= maxKeys);
     seen.push(...entries(page));
     if (!page.isTruncated) return seen;
@@ -104,5 +104,22 @@ test('a page of 1000 under many rolled-up keys costs one seek per prefix, not a 
   assert.equal(page.commonPrefixes.length, 30);
   assert.equal(page.isTruncated, false);
   assert.ok(queries <= 31, `expected one query per common prefix, got ${queries}`);
+  await meta.close();
+});
+
+test('a listing within prefixes (a prefix-scoped token) shows only their keys, folders above them included', async () => {
+  const { meta, bucketId } = await storeWith(KEYS);
+  const allowed = ['a/b/', 'photos/2024/', 'photos/r', '\u{1F600}/'];
+  const visible = KEYS.filter((k) => allowed.some((p) => k.startsWith(p)));
+  for (const [prefix, delimiter] of [['', ''], ['', '/'], ['a/', '/'], ['photos/', '/'], ['photos/', ''], ['p', '/']]) {
+    const within = allowed.filter((p) => p.startsWith(prefix)).sort(compareUtf8);
+    const want = expected(visible, prefix, delimiter);
+    for (const maxKeys of [1, 2, 3, 1000]) {
+      assert.deepEqual(await walk(meta, bucketId, prefix, delimiter, maxKeys, within), want, `prefix=${prefix} delimiter=${delimiter} maxKeys=${maxKeys}`);
+    }
+  }
+  // Two allowed prefixes under one folder: the folder is listed once.
+  const page = await listPage(meta, bucketId, { prefix: '', delimiter: '/', maxKeys: 10, within: ['photos/2024/', 'photos/r'] });
+  assert.deepEqual(entries(page), ['P:photos/']);
   await meta.close();
 });

@@ -10,6 +10,12 @@ export interface ListingRequest {
   /** Return entries strictly after this key (a V1 marker, V2 start-after/continuation, a key-marker). */
   marker?: string;
   maxKeys: number;
+  /**
+   * Only keys under these prefixes (each starting with `prefix`, disjoint, in key order): what a
+   * prefix-scoped token may see. Common prefixes are still cut at `prefix` + delimiter, so
+   * folders above the allowed prefixes show as folders.
+   */
+  within?: readonly string[];
 }
 
 export interface ListingPage {
@@ -42,40 +48,45 @@ export async function listPage(meta: MetadataStore, bucketId: string, req: Listi
     after = undefined;
   }
   let count = 0;
-  for (;;) {
-    const limit = maxKeys - count + 1;
-    const rows = await meta.listObjects(bucketId, { prefix, after, from, limit });
-    let reseek = false;
-    for (const row of rows) {
-      if (count === maxKeys) {
+  // The ranges are walked in key order with one position (after/from) carried across them, so a
+  // common prefix that spans several ranges is returned once.
+  for (const range of req.within ?? [prefix]) {
+    for (;;) {
+      const limit = maxKeys - count + 1;
+      const rows = await meta.listObjects(bucketId, { prefix: range, after, from, limit });
+      let reseek = false;
+      for (const row of rows) {
+        if (count === maxKeys) {
+          page.isTruncated = true;
+          return page;
+        }
+        const idx = delimiter ? row.key.indexOf(delimiter, prefix.length) : -1;
+        if (idx >= 0) {
+          const cp = row.key.slice(0, idx + delimiter.length);
+          page.commonPrefixes.push(cp);
+          page.last = cp;
+          count++;
+          const next = prefixSuccessor(cp);
+          if (next === null) return page;
+          from = next;
+          after = undefined;
+          reseek = true;
+          break;
+        }
+        page.contents.push(row);
+        page.last = row.key;
+        after = row.key;
+        from = undefined;
+        count++;
+      }
+      if (!reseek && rows.length < limit) break;
+      if (count === maxKeys && !reseek && rows.length === limit) {
         page.isTruncated = true;
         return page;
       }
-      const idx = delimiter ? row.key.indexOf(delimiter, prefix.length) : -1;
-      if (idx >= 0) {
-        const cp = row.key.slice(0, idx + delimiter.length);
-        page.commonPrefixes.push(cp);
-        page.last = cp;
-        count++;
-        const next = prefixSuccessor(cp);
-        if (next === null) return page;
-        from = next;
-        after = undefined;
-        reseek = true;
-        break;
-      }
-      page.contents.push(row);
-      page.last = row.key;
-      after = row.key;
-      from = undefined;
-      count++;
-    }
-    if (!reseek && rows.length < limit) return page;
-    if (count === maxKeys && !reseek && rows.length === limit) {
-      page.isTruncated = true;
-      return page;
     }
   }
+  return page;
 }
 
 export interface VersionListingRequest {
@@ -85,6 +96,8 @@ export interface VersionListingRequest {
   keyMarker?: string;
   versionIdMarker?: string;
   maxKeys: number;
+  /** Only keys under these prefixes (ListingRequest.within: a prefix-scoped token's reach). */
+  within?: readonly string[];
 }
 
 export interface VersionListingPage {
@@ -118,42 +131,46 @@ export async function listVersionsPage(meta: MetadataStore, bucketId: string, re
     page.nextKeyMarker = key;
     page.nextVersionIdMarker = versionId;
   };
-  for (;;) {
-    const limit = maxKeys - count + 1;
-    const rows = await meta.listObjectVersions(bucketId, { prefix, keyMarker, versionIdMarker, from, limit });
-    let reseek = false;
-    for (const row of rows) {
-      if (count === maxKeys) {
+  // The ranges are walked in key order with one position carried across them, as in listPage.
+  for (const range of req.within ?? [prefix]) {
+    for (;;) {
+      const limit = maxKeys - count + 1;
+      const rows = await meta.listObjectVersions(bucketId, { prefix: range, keyMarker, versionIdMarker, from, limit });
+      let reseek = false;
+      for (const row of rows) {
+        if (count === maxKeys) {
+          page.isTruncated = true;
+          return page;
+        }
+        const idx = delimiter ? row.key.indexOf(delimiter, prefix.length) : -1;
+        if (idx >= 0) {
+          const cp = row.key.slice(0, idx + delimiter.length);
+          page.commonPrefixes.push(cp);
+          mark(cp);
+          count++;
+          const next = prefixSuccessor(cp);
+          if (next === null) return done(page);
+          from = next;
+          keyMarker = undefined;
+          versionIdMarker = undefined;
+          reseek = true;
+          break;
+        }
+        page.versions.push(row);
+        mark(row.key, row.versionId);
+        keyMarker = row.key;
+        versionIdMarker = row.versionId;
+        from = undefined;
+        count++;
+      }
+      if (!reseek && rows.length < limit) break;
+      if (count === maxKeys && !reseek && rows.length === limit) {
         page.isTruncated = true;
         return page;
       }
-      const idx = delimiter ? row.key.indexOf(delimiter, prefix.length) : -1;
-      if (idx >= 0) {
-        const cp = row.key.slice(0, idx + delimiter.length);
-        page.commonPrefixes.push(cp);
-        mark(cp);
-        count++;
-        const next = prefixSuccessor(cp);
-        if (next === null) return done(page);
-        from = next;
-        keyMarker = undefined;
-        versionIdMarker = undefined;
-        reseek = true;
-        break;
-      }
-      page.versions.push(row);
-      mark(row.key, row.versionId);
-      keyMarker = row.key;
-      versionIdMarker = row.versionId;
-      from = undefined;
-      count++;
-    }
-    if (!reseek && rows.length < limit) return done(page);
-    if (count === maxKeys && !reseek && rows.length === limit) {
-      page.isTruncated = true;
-      return page;
     }
   }
+  return done(page);
 }
 
 /** A complete listing has no next markers. */

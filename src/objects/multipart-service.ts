@@ -164,6 +164,8 @@ export class MultipartService {
     requested: CompletedPartRequest[],
     condition: PutCondition,
     fullObjectChecksum?: string,
+    /** Called with the object's size before it is committed (a quota check); a throw keeps the upload. */
+    beforeCommit?: (size: number) => Promise<void>,
   ): Promise<ObjectRow> {
     if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
     for (let i = 1; i < requested.length; i++) {
@@ -217,6 +219,7 @@ export class MultipartService {
       legalHold: lock.legalHold,
       acl: upload.acl ?? null,
     };
+    await beforeCommit?.(row.size);
     const result = await this.objects.inVersioningMode(bucket, (mode, versionId) => {
       row.versionId = versionId;
       return this.meta.completeUpload(upload.uploadId, row, condition, mode, removalGuard(now));
@@ -225,6 +228,10 @@ export class MultipartService {
       if (result.reason === 'no-such-upload') throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
       throw preconditionError(result.reason);
     }
+    // What is released besides the parts left out of the object is the object it replaced.
+    const used = new Set(parts.map((p) => p.blob.ref));
+    const leftOut = new Set([...stored.values()].filter((p) => !used.has(p.blob.ref)).map((p) => p.blob.ref));
+    this.objects.counted(bucket.id, row.size, result.release.filter((b) => !leftOut.has(b.ref)));
     await this.objects.release(result.release);
     return row;
   }

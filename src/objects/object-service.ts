@@ -47,6 +47,11 @@ export interface NewObject {
   condition: PutCondition;
   /** Canned ACL (x-amz-acl), or null/absent for private. */
   acl?: string | null;
+  /**
+   * Called with the size once the bytes are written and before the commit (a quota check for a
+   * body whose size was not declared); a throw discards the bytes.
+   */
+  beforeCommit?: (size: number) => Promise<void>;
   /** Requested encryption; absent: the bucket's default encryption, if any. */
   encryption?: EncryptionRequest;
   /** Object Lock headers; absent: the bucket's default retention, if any. */
@@ -57,6 +62,11 @@ export interface NewObject {
 export interface ReadOptions {
   versionId?: string;
   customer?: CustomerKey;
+}
+
+/** Told what each committed write and delete changed in a bucket (the quota counters). */
+export interface StorageChanges {
+  changed(bucketId: string, bytes: number, objects: number): void;
 }
 
 /**
@@ -113,6 +123,8 @@ export class ObjectService {
     private readonly log: Logger,
     readonly keys: DataKeys,
     private readonly audit: AuditService,
+    /** Counts what writes and deletes change (StorageMeter); none in tests that do not need it. */
+    readonly changes?: StorageChanges,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -176,7 +188,7 @@ export class ObjectService {
         if (removalBlocked(v, now, false)) continue;
         const out = await this.meta.deleteObjectVersion(bucket.id, v.key, v.versionId, removalGuard(now));
         if (!out.ok || !out.deleted) continue;
-        await this.release(out.release);
+        await this.dropped(bucket.id, out.release);
         removed++;
       }
       if (page.length < EMPTY_PAGE) return removed;
@@ -313,11 +325,19 @@ export class ObjectService {
     const lock = this.lockFor(input.bucket, input.lock, now);
     const sealed = this.sealFor(input.bucket, input.encryption);
     const written = await this.blobs.put(sealed ? sealStream(body, sealed.dataKey) : body);
+    // An encrypted blob is larger than the object: sizes in rows are always the plaintext's.
+    const blob = { ref: written.ref, size: sealed ? body.size : written.size };
+    if (input.beforeCommit) {
+      try {
+        await input.beforeCommit(blob.size);
+      } catch (err) {
+        await this.release([blob]);
+        throw err;
+      }
+    }
     const checksum: StoredChecksum | null = checksumAlgorithm
       ? { algorithm: checksumAlgorithm, type: 'FULL_OBJECT', value: body.checksumBase64! }
       : null;
-    // An encrypted blob is larger than the object: sizes in rows are always the plaintext's.
-    const blob = { ref: written.ref, size: sealed ? body.size : written.size };
     const row: ObjectRow = {
       bucketId: input.bucket.id,
       key: input.key,
@@ -388,7 +408,22 @@ export class ObjectService {
       await this.release(newBlobs);
       throw preconditionError(outcome.reason);
     }
+    this.counted(row.bucketId, row.size, outcome.replaced);
     await this.release(outcome.replaced);
+  }
+
+  /** Reports a committed object of `size` that replaced the object made of `replaced` (none: a new key). */
+  counted(bucketId: string, size: number, replaced: readonly BlobPart[]): void {
+    this.changes?.changed(bucketId, size - replaced.reduce((n, b) => n + b.size, 0), replaced.length > 0 ? 0 : 1);
+  }
+
+  /**
+   * Releases the blobs of a removed version and counts it out of its bucket (no blobs: nothing
+   * was removed, or only a delete marker, which holds no bytes).
+   */
+  private async dropped(bucketId: string, blobs: BlobPart[]): Promise<void> {
+    if (blobs.length > 0) this.changes?.changed(bucketId, -blobs.reduce((n, b) => n + b.size, 0), -1);
+    await this.release(blobs);
   }
 
   /** Fails fast, before reading a body, when a conditional write cannot succeed. Re-checked at commit. */
@@ -454,12 +489,12 @@ export class ObjectService {
       const outcome = await this.inVersioningMode(bucket, async (mode, versionId) => {
         if (mode === 'unversioned') {
           const removed = await this.meta.deleteObject(bucket.id, key);
-          if (removed) await this.release(removed);
+          if (removed) await this.dropped(bucket.id, removed);
           return { ok: true as const, result: { deleteMarker: false, existed: removed !== null } as DeleteResult };
         }
         const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key, versionId, lastModified: now }, mode, removalGuard(now));
         if (!out.ok) return out;
-        await this.release(out.release);
+        await this.dropped(bucket.id, out.release);
         return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
       });
       if (!outcome.ok) throw preconditionError('locked');
@@ -476,7 +511,7 @@ export class ObjectService {
     if (bypassed && opts.bypass) {
       await this.audit.record({ action: 'object.governance-bypassed', actor: opts.bypass.actor, projectId: bucket.projectId, bucket: bucket.name, source: opts.bypass.source, detail: `deleted ${key} version ${opts.versionId}` });
     }
-    await this.release(out.release);
+    await this.dropped(bucket.id, out.release);
     return { versionId: opts.versionId, deleteMarker: out.deleted?.isDeleteMarker ?? false, existed: out.deleted !== null };
   }
 
@@ -491,12 +526,12 @@ export class ObjectService {
       if (mode === 'unversioned') {
         const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => same(v) && removalBlocked(v, now, false) === null);
         if (!out.ok || !out.deleted) return { ok: false as const, reason: 'changed' };
-        await this.release(out.release);
+        await this.dropped(bucket.id, out.release);
         return { ok: true as const, result: { deleteMarker: false, existed: true } as DeleteResult };
       }
       const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key: row.key, versionId, lastModified: now }, mode, removalGuard(now), same);
       if (!out.ok) return out;
-      await this.release(out.release);
+      await this.dropped(bucket.id, out.release);
       return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
     });
     return outcome.ok ? outcome.result : null;
@@ -507,7 +542,7 @@ export class ObjectService {
     const now = this.clock();
     const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => sameVersion(v, row) && removalBlocked(v, now, false) === null);
     if (!out.ok || !out.deleted) return false;
-    await this.release(out.release);
+    await this.dropped(bucket.id, out.release);
     return true;
   }
 

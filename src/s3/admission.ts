@@ -3,7 +3,7 @@ import { S3Error } from './errors.js';
 import { header, type S3Services } from './context.js';
 import type { S3Operation } from './endpoint.js';
 import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
-import { authorize, REQUIRED_RIGHT } from '../auth/authorize.js';
+import { authorize, REQUIRED_RIGHT, type AccessTarget } from '../auth/authorize.js';
 import { aclsEnabled, effectiveBlock, POLICY_ACTION } from '../auth/bucket-access.js';
 import type { RequestFacts } from '../auth/bucket-policy.js';
 import type { Principal } from '../auth/principal.js';
@@ -44,9 +44,16 @@ export interface Admission {
 
 const NO_FACTS: RequestFacts = {};
 
+const LISTINGS = new Set<S3Operation['op']>(['ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMultipartUploads']);
+
+/** What an operation acts on inside its bucket, for prefix scopes: its key, or a listing's prefix. */
+export function accessTarget(op: S3Operation): AccessTarget {
+  return LISTINGS.has(op.op) ? { key: null, listPrefix: op.query.get('prefix') ?? '' } : { key: op.key };
+}
+
 /** Level and scope alone (no I/O): throws AccessDenied when the token could never do this. */
 export function checkTokenBounds(principal: Principal, op: S3Operation): void {
-  if (!authorize(principal, REQUIRED_RIGHT[op.op], op.bucket).allow) throw new S3Error('AccessDenied');
+  if (!authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, accessTarget(op)).allow) throw new S3Error('AccessDenied');
 }
 
 export async function admit(a: Admission, principal: Principal | null): Promise<ResolvedBucket> {
@@ -61,7 +68,7 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
     access = { ...access, objectAcl: await a.services.bucketConfig.peekObjectAcl(resolved, op.key) };
   }
   const facts = access.policy ? a.facts() : NO_FACTS;
-  const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, key: op.key, access, facts });
+  const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, ...accessTarget(op), access, facts });
   if (!decision.allow) throw new S3Error('AccessDenied');
   return resolved;
 }

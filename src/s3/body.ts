@@ -23,7 +23,8 @@ export interface ChecksumRequest {
   value: () => string | undefined;
 }
 
-function declaredSize(req: IncomingMessage, payload: PayloadMode): number | undefined {
+/** The body's size as the request declares it (the decoded length for aws-chunked), if it does. */
+export function declaredSize(req: IncomingMessage, payload: PayloadMode): number | undefined {
   const text = payload.kind === 'streaming' ? header(req, 'x-amz-decoded-content-length') : header(req, 'content-length');
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', 'Content-Length must be a non-negative integer.', { ArgumentName: 'Content-Length' });

@@ -7,6 +7,7 @@ import type { ObjectLockService } from '../objects/object-lock-service.js';
 import type { BucketConfigService, ResolvedBucket } from '../buckets/bucket-config-service.js';
 import type { DataProtectionService } from '../buckets/data-protection-service.js';
 import type { BucketService } from '../buckets/bucket-service.js';
+import type { QuotaService } from '../quotas/quota-service.js';
 import type { RequestSource } from '../audit/actor.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import type { Principal } from '../auth/principal.js';
@@ -29,6 +30,8 @@ export interface S3Services {
   protection: DataProtectionService;
   /** Retention and legal hold of object versions. */
   objectLock: ObjectLockService;
+  /** Storage quotas, checked on the writes that add data. */
+  quotas: QuotaService;
 }
 
 /** How large a body may be, declared or not (EntityTooLarge beyond). */

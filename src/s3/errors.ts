@@ -71,6 +71,15 @@ export const S3_ERRORS = {
   NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
   ServerSideEncryptionConfigurationNotFoundError: [404, 'The server side encryption configuration was not found'],
   SlowDown: [503, 'Please reduce your request rate.'],
+  InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
+  // As Ceph RGW (and the services built on it) answer a write beyond a bucket's or account's quota.
+  QuotaExceeded: [403, 'The quota would be exceeded.'],
+  // AWS STS's codes, for AssumeRole / GetSessionToken on the S3 endpoint (rendered as STS errors).
+  ValidationError: [400, 'The request is not valid.'],
+  MalformedPolicyDocument: [400, 'The policy document is malformed.'],
+  InvalidAction: [400, 'The action or operation requested is invalid.'],
+  MissingAuthenticationToken: [403, 'Request is missing Authentication Token'],
+  InvalidClientTokenId: [403, 'The security token included in the request is invalid.'],
   // MinIO's code for a full disk (507 Insufficient Storage), which S3 itself never needs.
   XMinioStorageFull: [507, 'Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed.'],
 } as const satisfies Record<string, readonly [number, string]>;

@@ -13,8 +13,8 @@ export interface S3Response {
   headers?: Record<string, HeaderValue>;
   /** A raw body: bytes, text, or a stream (object data). */
   body?: Readable | Buffer | string;
-  /** An XML document: root element and its content. */
-  xml?: { root: string; value: Record<string, unknown> };
+  /** An XML document: root element and its content (in the S3 namespace unless another is named). */
+  xml?: { root: string; value: Record<string, unknown>; namespace?: string };
 }
 
 function setHeaders(res: ServerResponse, headers: Record<string, HeaderValue> | undefined): void {
@@ -32,7 +32,7 @@ export async function renderResult(req: IncomingMessage, res: ServerResponse, re
   setHeaders(res, result.headers);
   let body = result.body;
   if (result.xml) {
-    body = xmlDocument(result.xml.root, result.xml.value);
+    body = xmlDocument(result.xml.root, result.xml.value, result.xml.namespace ?? true);
     res.setHeader('Content-Type', 'application/xml');
   }
   if (body === undefined) {
@@ -105,6 +105,29 @@ export function renderError(req: IncomingMessage, res: ServerResponse, requestId
   );
   const bytes = Buffer.from(xml, 'utf8');
   res.setHeader('Content-Type', 'application/xml');
+  res.setHeader('Content-Length', bytes.length);
+  res.end(bytes);
+}
+
+export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
+
+/** An error of an STS action on the S3 endpoint, in STS's form (ErrorResponse/Error/Code), which STS clients parse. */
+export function renderStsError(req: IncomingMessage, res: ServerResponse, requestId: string, err: S3Error): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.statusCode = err.status;
+  res.setHeader('x-amzn-RequestId', requestId);
+  res.setHeader('Server', 'skep');
+  setHeaders(res, err.headers);
+  const xml = xmlDocument(
+    'ErrorResponse',
+    { Error: { Type: err.status >= 500 ? 'Receiver' : 'Sender', Code: err.code, Message: err.message }, RequestId: requestId },
+    STS_NAMESPACE,
+  );
+  const bytes = Buffer.from(xml, 'utf8');
+  res.setHeader('Content-Type', 'text/xml');
   res.setHeader('Content-Length', bytes.length);
   res.end(bytes);
 }

@@ -16,6 +16,9 @@ import { admit, anonymousMayList, checkTokenBounds, requestFacts } from './admis
 import { actualRequestCorsHeaders, preflight } from './handlers/cors.js';
 import { ANONYMOUS_ACTOR, tokenActor } from '../audit/actor.js';
 import { logFailure } from './failure-log.js';
+import { NetworkDenied, RateLimited, type CredentialGuard } from '../credentials/credential-guard.js';
+import type { TemporaryCredentialService } from '../credentials/temporary-credentials.js';
+import { handleSts, isStsRequest } from './sts.js';
 
 // The S3 request pipeline: parse -> authenticate -> authorize -> handle -> render.
 
@@ -38,10 +41,14 @@ export interface S3HandlerDeps {
   limits?: Partial<S3Limits>;
   /** The client's address (src/net/client-address.ts); the socket's peer when not given. */
   clientAddress?: (req: IncomingMessage) => string | undefined;
+  /** Each token's network condition and request-rate limit (none checked when absent). */
+  guard?: CredentialGuard;
+  /** Serves STS AssumeRole / GetSessionToken / GetCallerIdentity on the endpoint when given. */
+  temporary?: TemporaryCredentialService;
 }
 
 /** Authentication failures recorded in the audit log. */
-const AUDITED_AUTH_FAILURES = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'ExpiredToken']);
+const AUDITED_AUTH_FAILURES = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'ExpiredToken', 'InvalidToken']);
 
 export function newRequestId(): string {
   return randomHex(8).toUpperCase();
@@ -56,6 +63,17 @@ export function createS3Handler(deps: S3HandlerDeps) {
   const limits: S3Limits = { ...S3_LIMITS, ...deps.limits };
   const projectDomains = deps.projectDomains ?? [];
   const addressOf = deps.clientAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress);
+  /** A verified credential's network condition and rate limit, as S3 answers them. */
+  const admitCaller = async (principal: Principal, req: IncomingMessage): Promise<void> => {
+    if (!deps.guard) return;
+    try {
+      await deps.guard.check(principal, addressOf(req));
+    } catch (err) {
+      if (err instanceof NetworkDenied) throw new S3Error('AccessDenied', 'This access key may not be used from this address.');
+      if (err instanceof RateLimited) throw new S3Error('SlowDown', err.message, {}, { 'Retry-After': String(err.retryAfterSeconds) });
+      throw err;
+    }
+  };
   return async function handleS3(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newRequestId();
     const started = process.hrtime.bigint();
@@ -76,6 +94,25 @@ export function createS3Handler(deps: S3HandlerDeps) {
       // from how a request would have been routed.
       const target = splitUrl(url);
       const host = addressFromHost(req.headers.host, deps.baseDomains, projectDomains);
+      if (deps.temporary && isStsRequest(req, host.bucket)) {
+        opName = 'STS';
+        // The form is small and signed as a whole: it is read before the signature can be checked.
+        if (wantsContinue(req)) res.writeContinue();
+        const caller = await handleSts(req, res, requestId, {
+          credentials: deps.credentials,
+          temporary: deps.temporary,
+          regions,
+          clock: deps.clock,
+          addressOf,
+          admitCaller,
+          hostProject: host.project,
+          log: deps.log,
+        });
+        if (caller && deps.usage) {
+          deps.usage({ projectId: caller.projectId, bucket: null, tokenId: caller.tokenId, kind: 'other', bytesIn: 0, bytesOut: Number(res.getHeader('content-length') ?? 0) });
+        }
+        return;
+      }
       const auth = await authenticate(
         { method: req.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, rawHeaders: req.rawHeaders, headers: req.headers, hostBucket: host.bucket },
         { regions, now: deps.clock(), lookup: deps.credentials, sigv2: deps.sigv2 },
@@ -105,7 +142,10 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const projectId = principal?.projectId ?? op.project ?? deps.defaultProject();
       if (projectId === null) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
       counted = { principal, projectId, op: op.op, bucket: op.bucket };
-      if (principal) checkTokenBounds(principal, op);
+      if (principal) {
+        await admitCaller(principal, req);
+        checkTokenBounds(principal, op);
+      }
       else if (op.bucket === null) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
 
       let facts: ReturnType<typeof requestFacts> | undefined;
@@ -132,9 +172,10 @@ export function createS3Handler(deps: S3HandlerDeps) {
         admit: (p) => admit(admission, p).then((r) => (admitted = r)),
         verifyForm: (fields) =>
           authenticatePostForm(fields, deps.credentials, regions).then(
-            (signed) => {
+            async (signed) => {
               if (signed) deps.credentials.recordUse?.(signed.principal);
               if (signed && counted) counted.principal = signed.principal;
+              if (signed) await admitCaller(signed.principal, req);
               return signed;
             },
             (err: unknown) => {

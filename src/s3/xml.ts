@@ -13,9 +13,9 @@ const builder = new XMLBuilder({
   processEntities: true,
 });
 
-/** A document with `root` as the outer element, in the S3 namespace unless `namespace` is false. */
-export function xmlDocument(root: string, body: Record<string, unknown>, namespace = true): string {
-  const value = namespace ? { '@_xmlns': S3_NS, ...body } : body;
+/** A document with `root` as the outer element, in the S3 namespace (or the one given) unless `namespace` is false. */
+export function xmlDocument(root: string, body: Record<string, unknown>, namespace: boolean | string = true): string {
+  const value = namespace ? { '@_xmlns': namespace === true ? S3_NS : namespace, ...body } : body;
   return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: value })}`;
 }
 

@@ -12,7 +12,7 @@ import {
   stringToSign,
 } from './canonical.js';
 import { queryDecode } from './uri-encode.js';
-import { checkState, signatureMismatch, signaturesEqual } from './credential-state.js';
+import { checkSessionToken, checkState, signatureMismatch, signaturesEqual } from './credential-state.js';
 import { fromHeaderV2, fromQueryV2 } from './sigv2.js';
 
 export { signaturesEqual };
@@ -42,6 +42,13 @@ export interface VerifyOptions {
   lookup: CredentialLookup;
   /** Accept Signature Version 2 (default true; `--no-sigv2` turns it off). */
   sigv2?: boolean;
+  /** The service the credential scope must name: 's3' (the default), or 'sts' for STS actions. */
+  service?: string;
+  /**
+   * The SHA-256 (hex) of a body the caller has read already (an STS form): signed as the payload
+   * hash when the request sends no x-amz-content-sha256, as STS clients do not.
+   */
+  payloadHash?: string;
 }
 
 /** What a streaming (aws-chunked) body needs to check its chunk and trailer signatures. */
@@ -110,7 +117,8 @@ function parseCredential(value: string, malformed: (msg: string) => S3Error, opt
   }
   const [accessKeyId, date, region, service] = parts;
   if (!/^\d{8}$/.test(date)) throw malformed(`The authorization header is malformed; incorrect date format "${date}". This date in the credential must be in the format "yyyyMMdd".`);
-  if (service !== 's3') throw malformed(`The authorization header is malformed; incorrect service "${service}". This endpoint belongs to "s3".`);
+  const expected = opts.service ?? 's3';
+  if (service !== expected) throw malformed(`The authorization header is malformed; incorrect service "${service}". This endpoint belongs to "${expected}".`);
   if (!opts.regions.includes(region)) {
     const expected = opts.regions[0];
     const err = malformed(`The authorization header is malformed; the region '${region}' is wrong; expecting '${expected}'`);
@@ -218,7 +226,7 @@ async function fromHeader(req: SignedRequest, auth: string, opts: VerifyOptions)
   if (amzDate.slice(0, 8) !== cred.date) {
     throw malformed(`The authorization header is malformed; Invalid credential date "${cred.date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
   }
-  const payloadHash = payloadHashOf(req);
+  const payloadHash = opts.payloadHash !== undefined && header(req, 'x-amz-content-sha256') === undefined ? opts.payloadHash : payloadHashOf(req);
 
   const resolved = await opts.lookup.lookup(cred.accessKeyId);
   if (!resolved) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: cred.accessKeyId });
@@ -226,6 +234,7 @@ async function fromHeader(req: SignedRequest, auth: string, opts: VerifyOptions)
   const variants = canonicalVariants(req, canonicalQuery(req.rawQuery), canonicalHeaders(req.rawHeaders, signedHeaders), signed, payloadHash);
   const result = verifySignature(resolved.secrets, cred, amzDate, provided, variants);
   if (!result.key) throw signatureMismatch(cred.accessKeyId, provided, result.stringToSign, result.canonicalRequest);
+  checkSessionToken(resolved, header(req, 'x-amz-security-token'), cred.accessKeyId);
   checkState(resolved, cred.accessKeyId);
 
   const scope = credentialScope(cred.date, cred.region, cred.service);
@@ -292,6 +301,7 @@ async function fromQuery(req: SignedRequest, params: Map<string, string>, opts: 
   );
   const result = verifySignature(resolved.secrets, cred, amzDate, provided, variants);
   if (!result.key) throw signatureMismatch(cred.accessKeyId, provided, result.stringToSign, result.canonicalRequest);
+  checkSessionToken(resolved, params.get('X-Amz-Security-Token') ?? header(req, 'x-amz-security-token'), cred.accessKeyId);
   checkState(resolved, cred.accessKeyId);
   const payload: PayloadMode = /^[0-9a-f]{64}$/.test(hashForCanonical) ? { kind: 'sha256', hex: hashForCanonical } : { kind: 'unsigned' };
   return { principal: resolved.principal, presigned: true, payload, expiresAt };

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { S3Error } from '../s3/errors.js';
 import type { ResolvedCredential } from '../auth/principal.js';
+import { sessionTokenMatches } from '../credentials/temporary-credentials.js';
 
 // What every signature version does once it has found the credential: compare in constant time,
 // and tell a verified holder why their key no longer works.
@@ -23,6 +24,22 @@ export function checkState(resolved: ResolvedCredential, accessKeyId: string): v
       throw new S3Error('InvalidAccessKeyId', 'The token behind this access key has been revoked.', { AWSAccessKeyId: accessKeyId });
     case 'disabled':
       throw new S3Error('InvalidAccessKeyId', 'The token behind this access key is disabled.', { AWSAccessKeyId: accessKeyId });
+  }
+}
+
+/**
+ * The session token (x-amz-security-token, in a header, a presigned URL or a form field) against
+ * the credential: temporary credentials need theirs — without it the key is unknown, as on AWS —
+ * and a token's own keys take none.
+ */
+export function checkSessionToken(resolved: ResolvedCredential, provided: string | undefined, accessKeyId: string): void {
+  if (resolved.sessionTokenHash === undefined) {
+    if (provided) throw new S3Error('InvalidToken', 'The provided token is malformed or otherwise invalid: this access key takes no session token.', { AWSAccessKeyId: accessKeyId });
+    return;
+  }
+  if (!provided) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
+  if (!sessionTokenMatches(provided, resolved.sessionTokenHash)) {
+    throw new S3Error('InvalidToken', 'The provided token is malformed or otherwise invalid.', { AWSAccessKeyId: accessKeyId });
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { S3Error } from '../s3/errors.js';
-import { checkState, signaturesEqual } from './credential-state.js';
+import { checkSessionToken, checkState, signaturesEqual } from './credential-state.js';
 import { ALGORITHM, signingKey } from './canonical.js';
 import { policySignatureV2 } from './sigv2.js';
 import type { Principal, CredentialLookup } from '../auth/principal.js';
@@ -132,6 +132,7 @@ export async function authenticatePostForm(fields: FormFields, lookup: Credentia
   if (!resolved.secrets.some(verify)) {
     throw new S3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', { AWSAccessKeyId: accessKeyId, StringToSign: policy, SignatureProvided: v4 ?? v2 ?? '' });
   }
+  checkSessionToken(resolved, fields.get('x-amz-security-token'), accessKeyId);
   checkState(resolved, accessKeyId);
   return { principal: resolved.principal, policy };
 }

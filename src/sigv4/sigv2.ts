@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { S3Error } from '../s3/errors.js';
-import { checkState, signatureMismatch, signaturesEqual } from './credential-state.js';
+import { checkSessionToken, checkState, signatureMismatch, signaturesEqual } from './credential-state.js';
 import { percentDecode, queryDecode, uriEncode } from './uri-encode.js';
 import type { Authenticated, SignedRequest, VerifyOptions } from './authenticate.js';
 
@@ -89,6 +89,8 @@ async function verify(
   provided: string,
   /** (Date line, CanonicalizedAmzHeaders) pairs to try: clients place x-amz-date differently. */
   variants: [string, string][],
+  /** The session token the request carries (temporary credentials), if any. */
+  sessionToken: string | undefined,
 ): Promise<Authenticated['principal']> {
   const resolved = await opts.lookup.lookup(accessKeyId);
   if (!resolved) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
@@ -106,6 +108,7 @@ async function verify(
       if (!first) first = sts;
       for (const secret of resolved.secrets) {
         if (signaturesEqual(signV2(secret, sts), provided)) {
+          checkSessionToken(resolved, sessionToken, accessKeyId);
           checkState(resolved, accessKeyId);
           return resolved.principal;
         }
@@ -142,7 +145,7 @@ export async function fromHeaderV2(req: SignedRequest, auth: string, opts: Verif
   const variants: [string, string][] = amzDate === undefined
     ? [[dateHeader, amzHeaders]]
     : [['', amzHeaders], [amzDate, canonicalAmzHeaders(req.rawHeaders, 'x-amz-date')], [dateHeader, amzHeaders]];
-  const principal = await verify(req, opts, accessKeyId, provided, variants);
+  const principal = await verify(req, opts, accessKeyId, provided, variants, header(req, 'x-amz-security-token'));
   return { principal, presigned: false, payload: { kind: 'unsigned' } };
 }
 
@@ -160,7 +163,13 @@ export async function fromQueryV2(req: SignedRequest, params: ReadonlyMap<string
   if (opts.now.getTime() > expiresAt.getTime()) {
     throw new S3Error('AccessDenied', 'Request has expired', { Expires: expiresAt.toISOString(), ServerTime: opts.now.toISOString() });
   }
-  const principal = await verify(req, opts, accessKeyId, provided, [[expiresText, canonicalAmzHeaders(req.rawHeaders)]]);
+  // x-amz-* parameters of a presigned URL (x-amz-security-token, say) stand for headers the
+  // signer signed: AWS and botocore move them into the query.
+  const amzParams: string[] = [];
+  for (const [name, value] of params) if (name.toLowerCase().startsWith('x-amz-')) amzParams.push(name, value);
+  const rawHeaders = amzParams.length ? [...req.rawHeaders, ...amzParams] : req.rawHeaders;
+  const sessionToken = params.get('x-amz-security-token') ?? params.get('X-Amz-Security-Token') ?? header(req, 'x-amz-security-token');
+  const principal = await verify(req, opts, accessKeyId, provided, [[expiresText, canonicalAmzHeaders(rawHeaders)]], sessionToken);
   return { principal, presigned: true, payload: { kind: 'unsigned' }, expiresAt };
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BucketStats, MetadataStore, StorageSnapshot, UsageCounters, UsageIncrement } from '../storage/metadata/metadata-store.js';
+import { storedTotals, type MetadataStore, type StorageSnapshot, type UsageCounters, type UsageIncrement } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
 
 // Request and byte counters per (day, project, bucket, token). Requests are counted in memory and
@@ -58,6 +58,14 @@ export interface UsageReport {
   }[];
 }
 
+/** One token's use over a range (tokenId '' for console sessions). */
+export interface TokenUsageEntry {
+  tokenId: string;
+  requests: { read: number; write: number; list: number; delete: number; other: number };
+  bytesIn: number;
+  bytesOut: number;
+}
+
 /** A bucket's totals are re-read no sooner than this many times the last read took. */
 export const SNAPSHOT_COST_FACTOR = 100;
 
@@ -83,11 +91,6 @@ const KIND_FIELD_ALL: Record<keyof UsageCounters, true> = {
   bytesIn: true,
   bytesOut: true,
 };
-
-/** What a bucket stores: current objects and the noncurrent versions kept by versioning (delete markers hold no bytes). */
-function stored(s: BucketStats): { bytes: number; objects: number } {
-  return { bytes: s.bytes + s.noncurrentBytes, objects: s.objects + s.noncurrentVersions };
-}
 
 function dayOf(d: Date): string {
   return d.toISOString().slice(0, 10);
@@ -208,7 +211,7 @@ export class UsageService {
           const started = performance.now();
           const b = await this.meta.getBucket(c.projectId, c.bucket);
           // A deleted bucket stores nothing from that day on.
-          stats = b ? stored(await this.meta.bucketStats(b.id)) : { bytes: 0, objects: 0 };
+          stats = b ? storedTotals(await this.meta.bucketStats(b.id)) : { bytes: 0, objects: 0 };
           this.snapshots.set(key, { at: t, ms: performance.now() - started });
           totals.set(key, stats);
         }
@@ -222,6 +225,31 @@ export class UsageService {
     for (const [ckey, c] of taken) if (this.changed.get(ckey)?.seq === c.seq) this.changed.delete(ckey);
     // Forget timings of buckets quiet for a day, so the map does not grow with every bucket ever seen.
     for (const [key, s] of this.snapshots) if (t - s.at > DAY_MS) this.snapshots.delete(key);
+  }
+
+  /**
+   * Requests and bytes in/out per token over a range of days (default: the last 30), for billing:
+   * one entry per token with any use, '' standing for console sessions.
+   */
+  async byToken(q: Omit<UsageReportQuery, 'tokenId'>): Promise<{ from: string; to: string; tokens: TokenUsageEntry[] }> {
+    const toText = q.to ?? dayOf(this.clock());
+    const to = parseDay(toText, 'to');
+    const fromText = q.from ?? dayOf(new Date(to - 29 * DAY_MS));
+    const from = parseDay(fromText, 'from');
+    if (from > to) throw new DomainError('invalid-argument', 'from is after to.', 'from');
+    if ((to - from) / DAY_MS + 1 > MAX_REPORT_DAYS) throw new DomainError('invalid-argument', `A report covers at most ${MAX_REPORT_DAYS} days.`, 'from');
+    await this.flush().catch(() => undefined);
+    const rows = await this.meta.usageByToken({ projectId: q.projectId, from: fromText, to: toText, bucket: q.bucket });
+    return {
+      from: fromText,
+      to: toText,
+      tokens: rows.map((r) => ({
+        tokenId: r.tokenId,
+        requests: { read: r.requestsRead, write: r.requestsWrite, list: r.requestsList, delete: r.requestsDelete, other: r.requestsOther },
+        bytesIn: r.bytesIn,
+        bytesOut: r.bytesOut,
+      })),
+    };
   }
 
   /** Request counters and stored bytes per day (every day of the range), and what the project stores now. */
@@ -243,7 +271,7 @@ export class UsageService {
     for (const b of await this.meta.listBuckets(q.projectId)) {
       if (q.bucket !== undefined && b.name !== q.bucket) continue;
       const stats = await this.meta.bucketStats(b.id);
-      buckets.push({ name: b.name, ...stored(stats), noncurrentVersions: stats.noncurrentVersions, noncurrentBytes: stats.noncurrentBytes });
+      buckets.push({ name: b.name, ...storedTotals(stats), noncurrentVersions: stats.noncurrentVersions, noncurrentBytes: stats.noncurrentBytes });
       createdOn.set(b.name, dayOf(b.createdAt));
     }
     const current = buckets.reduce((acc, b) => ({ bytes: acc.bytes + b.bytes, objects: acc.objects + b.objects }), { bytes: 0, objects: 0 });

@@ -1,6 +1,7 @@
 import { ActionIcon, Alert, Code, CopyButton, Paper, ScrollArea, SimpleGrid, Stack, Tabs, Text, Tooltip } from '@mantine/core';
 import { IconAlertTriangle, IconCheck, IconCopy } from '@tabler/icons-react';
-import type { IssuedToken, Snippets } from '../api';
+import type { IssuedTemporary, IssuedToken, Snippets } from '../api';
+import { formatDateTime } from '../format';
 import { CopyField } from './CopyField';
 
 const SNIPPET_TABS: { value: keyof Snippets; label: string }[] = [
@@ -48,28 +49,62 @@ export function CredentialsPanel({ issued, rotated = false }: { issued: IssuedTo
         </Stack>
       </Paper>
 
-      <Paper withBorder radius="md" p="lg">
-        <Text fw={600} mb={4}>
-          Use it from a client
-        </Text>
-        <Text size="sm" c="dimmed" mb="sm">
-          Ready to paste, with these credentials filled in.
-        </Text>
-        <Tabs defaultValue="awsCli" keepMounted={false}>
-          <Tabs.List>
-            {SNIPPET_TABS.map((t) => (
-              <Tabs.Tab key={t.value} value={t.value}>
-                {t.label}
-              </Tabs.Tab>
-            ))}
-          </Tabs.List>
+      <SnippetTabs snippets={snippets} />
+    </Stack>
+  );
+}
+
+/** The client snippets of a credential, one tab per client. */
+function SnippetTabs({ snippets }: { snippets: Snippets }) {
+  return (
+    <Paper withBorder radius="md" p="lg">
+      <Text fw={600} mb={4}>
+        Use it from a client
+      </Text>
+      <Text size="sm" c="dimmed" mb="sm">
+        Ready to paste, with these credentials filled in.
+      </Text>
+      <Tabs defaultValue="awsCli" keepMounted={false}>
+        <Tabs.List>
           {SNIPPET_TABS.map((t) => (
-            <Tabs.Panel key={t.value} value={t.value} pt="sm">
-              <Snippet text={snippets[t.value]} label={t.label} testId={`snippet-${t.value}`} />
-            </Tabs.Panel>
+            <Tabs.Tab key={t.value} value={t.value}>
+              {t.label}
+            </Tabs.Tab>
           ))}
-        </Tabs>
+        </Tabs.List>
+        {SNIPPET_TABS.map((t) => (
+          <Tabs.Panel key={t.value} value={t.value} pt="sm">
+            <Snippet text={snippets[t.value]} label={t.label} testId={`snippet-${t.value}`} />
+          </Tabs.Panel>
+        ))}
+      </Tabs>
+    </Paper>
+  );
+}
+
+/** The secrets of new temporary credentials: key, secret and session token, shown once, with snippets. */
+export function TemporaryCredentialsPanel({ issued }: { issued: IssuedTemporary }) {
+  const { credentials, endpoint, region, snippets } = issued;
+  return (
+    <Stack gap="lg" data-testid="temporary-credentials">
+      <Alert color="orange" variant="light" icon={<IconAlertTriangle size={20} />} title="Copy the secret and the session token now" data-testid="secret-warning">
+        They are shown only this once. Every request must send the session token (SDKs do, as x-amz-security-token). They stop working at{' '}
+        {formatDateTime(credentials.expiration)}, or as soon as their token is disabled or revoked.
+      </Alert>
+      <Paper withBorder radius="md" p="lg">
+        <Stack gap="md">
+          <Text size="sm" c="dimmed">
+            Path-style addressing, region <Code>{region}</Code>.
+          </Text>
+          <SimpleGrid cols={{ base: 1, md: 2 }} spacing="md">
+            <CopyField label="Access key ID" value={credentials.accessKeyId} testId="temp-access-key-id" />
+            <CopyField label="Secret access key" value={credentials.secretAccessKey} testId="temp-secret-access-key" />
+          </SimpleGrid>
+          <CopyField label="Session token" value={credentials.sessionToken} testId="temp-session-token" />
+          <CopyField label="S3 endpoint" value={endpoint} testId="temp-endpoint" />
+        </Stack>
       </Paper>
+      <SnippetTabs snippets={snippets} />
     </Stack>
   );
 }

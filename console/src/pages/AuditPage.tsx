@@ -16,7 +16,8 @@ import { useSession } from '../session';
 const ACTIONS = [
   'bucket.created', 'bucket.deleted', 'bucket.config-changed', 'object.deleted', 'object.presigned',
   'token.created', 'token.rotated', 'token.rotation-confirmed', 'token.disabled', 'token.enabled', 'token.revoked',
-  'auth.failed', 'auth.expired-token', 'user.signed-in', 'user.sign-in-failed', 'user.password-changed',
+  'token.temporary-issued', 'token.temporary-revoked',
+  'auth.failed', 'auth.expired-token', 'auth.network-denied', 'user.signed-in', 'user.sign-in-failed', 'user.password-changed',
   'project.created', 'project.updated', 'project.member-added', 'project.member-role-changed', 'project.member-removed',
 ];
 

@@ -2,7 +2,8 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ActionIcon, Alert, Anchor, Button, Checkbox, Code, EmptyState, Group, Modal, Paper, Skeleton, Stack, Table, Text, TextInput, Tooltip } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconBucket, IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconBucket, IconGauge, IconPlus, IconTrash } from '@tabler/icons-react';
+import { QuotaForm } from '../components/QuotaForm';
 import { bucketNameProblem } from '../../../src/objects/bucket-name.js';
 import { api, ApiError, errorMessage, type Bucket } from '../api';
 import { PageHeader } from '../components/PageHeader';
@@ -37,6 +38,7 @@ export function BucketsPage() {
   const { load, reload } = useBuckets(project.id);
   const [creating, { open: openCreate, close: closeCreate }] = useDisclosure(false);
   const [deleting, setDeleting] = useState<Bucket | null>(null);
+  const [quota, setQuota] = useState<Bucket | null>(null);
   // Members work with objects; creating and deleting buckets is for owners (admin rights).
   const manages = project.role !== 'member';
 
@@ -85,12 +87,12 @@ export function BucketsPage() {
                   <Table.Th ta="right">Objects</Table.Th>
                   <Table.Th ta="right">Size</Table.Th>
                   <Table.Th>Created</Table.Th>
-                  <Table.Th w={56} aria-label="Actions" />
+                  <Table.Th w={96} aria-label="Actions" />
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
                 {load.data.map((b) => (
-                  <BucketRow key={b.name} bucket={b} projectId={project.id} onDelete={manages ? () => setDeleting(b) : undefined} />
+                  <BucketRow key={b.name} bucket={b} projectId={project.id} onDelete={manages ? () => setDeleting(b) : undefined} onQuota={() => setQuota(b)} />
                 ))}
               </Table.Tbody>
             </Table>
@@ -104,12 +106,27 @@ export function BucketsPage() {
         existing={load.state === 'ready' ? load.data.map((b) => b.name) : []}
         onCreated={reload}
       />
+      {quota && <QuotaModal bucket={quota} projectId={project.id} canEdit={manages} onClose={() => setQuota(null)} />}
       {deleting && <DeleteBucketModal bucket={deleting} projectId={project.id} onClose={() => setDeleting(null)} onDeleted={reload} />}
     </>
   );
 }
 
-function BucketRow({ bucket, projectId, onDelete }: { bucket: Bucket; projectId: string; onDelete?: () => void }) {
+/** A bucket's storage quota: owners set it, members see it. */
+function QuotaModal({ bucket, projectId, canEdit, onClose }: { bucket: Bucket; projectId: string; canEdit: boolean; onClose: () => void }) {
+  const load = useCallback(() => api.bucketQuota(projectId, bucket.name), [projectId, bucket.name]);
+  const save = useCallback((q: Parameters<typeof api.setBucketQuota>[2]) => api.setBucketQuota(projectId, bucket.name, q), [projectId, bucket.name]);
+  return (
+    <Modal opened onClose={onClose} title={`Storage quota of ${bucket.name}`} size="lg">
+      <Text size="sm" c="dimmed" mb="sm">
+        The most this bucket may store. Writes past it are refused (S3 QuotaExceeded); the project&apos;s own quota applies as well.
+      </Text>
+      <QuotaForm load={load} save={canEdit ? save : undefined} testId="bucket-quota" />
+    </Modal>
+  );
+}
+
+function BucketRow({ bucket, projectId, onDelete, onQuota }: { bucket: Bucket; projectId: string; onDelete?: () => void; onQuota: () => void }) {
   const link = useLinkProps({ name: 'bucket', projectId, bucket: bucket.name, prefix: '' });
   return (
     <Table.Tr data-testid={`bucket-row-${bucket.name}`}>
@@ -125,6 +142,12 @@ function BucketRow({ bucket, projectId, onDelete }: { bucket: Bucket; projectId:
       <Table.Td ta="right">{formatBytes(bucket.bytes)}</Table.Td>
       <Table.Td>{formatDate(bucket.createdAt)}</Table.Td>
       <Table.Td>
+        <Group gap={4} wrap="nowrap" justify="flex-end">
+        <Tooltip label="Storage quota" withArrow>
+          <ActionIcon variant="subtle" color="gray" onClick={onQuota} aria-label={`Storage quota of ${bucket.name}`} data-testid={`bucket-quota-${bucket.name}`}>
+            <IconGauge size={18} />
+          </ActionIcon>
+        </Tooltip>
         {onDelete && (
           <Tooltip label="Delete bucket" withArrow>
             <ActionIcon variant="subtle" color="red" onClick={onDelete} aria-label={`Delete bucket ${bucket.name}`}>
@@ -132,6 +155,7 @@ function BucketRow({ bucket, projectId, onDelete }: { bucket: Bucket; projectId:
             </ActionIcon>
           </Tooltip>
         )}
+        </Group>
       </Table.Td>
     </Table.Tr>
   );

@@ -17,6 +17,7 @@ import {
   TextInput,
   Title,
   Chip,
+  TagsInput,
 } from '@mantine/core';
 import { IconArrowLeft, IconCheck, IconMinus } from '@tabler/icons-react';
 import { api, ApiError, errorMessage, type IssuedToken } from '../api';
@@ -33,7 +34,24 @@ import { Section } from '../components/Section';
 const EXPIRY_PRESETS = [7, 30, 90, 365];
 const MAX_DAYS = 365;
 
-type Errors = Partial<Record<'name' | 'description' | 'permission' | 'bucketScope' | 'expiresInDays' | 'form', string>>;
+type Errors = Partial<Record<'name' | 'description' | 'permission' | 'bucketScope' | 'expiresInDays' | 'allowedNetworks' | 'rateLimit' | 'form', string>>;
+
+const FIELDS = ['name', 'description', 'permission', 'bucketScope', 'expiresInDays', 'allowedNetworks', 'rateLimit'];
+const MAX_RATE = 100_000;
+
+/** A prefix entry as typed: "bucket/prefix/", whose bucket exists; a reason otherwise. */
+function prefixProblem(entry: string, buckets: string[]): string | null {
+  const slash = entry.indexOf('/');
+  if (slash <= 0) return `"${entry}" is not bucket/prefix: start with a bucket name and a slash, e.g. photos/2024/.`;
+  if (slash === entry.length - 1) return `"${entry}" has an empty prefix: choose the bucket above for all of it, or add a prefix after the slash.`;
+  if (!buckets.includes(entry.slice(0, slash))) return `"${entry}": there is no bucket ${entry.slice(0, slash)} in this project.`;
+  return null;
+}
+
+/** A rough check of an address or CIDR network as typed (the server checks exactly). */
+function networkLooksValid(entry: string): boolean {
+  return /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry.trim()) && /[.:]/.test(entry);
+}
 
 /** "+ Create Token": the form, then the one-time "Credentials created" screen. */
 export function CreateTokenPage() {
@@ -58,6 +76,9 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
   const [scopeBuckets, setScopeBuckets] = useState<string[]>([]);
   const [days, setDays] = useState<number | string>(Math.min(90, maxDays));
   const [billing, setBilling] = useState(false);
+  const [prefixes, setPrefixes] = useState<string[]>([]);
+  const [networks, setNetworks] = useState<string[]>([]);
+  const [rate, setRate] = useState<number | string>('');
   const [errors, setErrors] = useState<Errors>({});
   const [busy, setBusy] = useState(false);
   const { formRef, focusFirstInvalid } = useFocusFirstInvalid();
@@ -78,7 +99,13 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
     if (!name.trim()) e.name = 'Give the token a name, e.g. the app or person that will use it.';
     else if (name.trim().length > 100) e.name = 'A token name is at most 100 characters.';
     if (description.length > 1000) e.description = 'A description is at most 1000 characters.';
-    if (scope === 'specific' && scopeBuckets.length === 0) e.bucketScope = 'Choose at least one bucket, or allow all buckets.';
+    if (scope === 'specific' && scopeBuckets.length === 0 && prefixes.length === 0) e.bucketScope = 'Choose at least one bucket or prefix, or allow all buckets.';
+    const badPrefix = scope === 'specific' ? prefixes.map((p) => prefixProblem(p, bucketOptions)).find(Boolean) : null;
+    if (badPrefix) e.bucketScope = badPrefix;
+    const badNet = networks.find((n) => !networkLooksValid(n));
+    if (badNet) e.allowedNetworks = `"${badNet}" is not an IPv4 or IPv6 address or CIDR network (e.g. 203.0.113.0/24).`;
+    const rateCount = typeof rate === 'number' ? rate : rate === '' ? null : Number.parseInt(rate, 10);
+    if (rateCount !== null && (!Number.isInteger(rateCount) || rateCount < 1 || rateCount > MAX_RATE)) e.rateLimit = `Enter 1 to ${MAX_RATE} requests a minute, or leave it empty for no limit.`;
     if (!Number.isInteger(dayCount) || dayCount < 1 || dayCount > maxDays) e.expiresInDays = `Enter a whole number of days from 1 to ${maxDays}.`;
     return e;
   }
@@ -97,14 +124,16 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
         name: name.trim(),
         description: description.trim() || undefined,
         permission,
-        bucketScope: scope === 'all' ? null : scopeBuckets,
+        bucketScope: scope === 'all' ? null : [...scopeBuckets, ...prefixes],
         expiresInDays: dayCount,
         billing,
+        allowedNetworks: networks.length ? networks : null,
+        rateLimit: rate === '' ? null : Number(rate),
       });
       // No toast: the next screen says it, and a toast there would cover the secret.
       onIssued(reply);
     } catch (err) {
-      if (err instanceof ApiError && err.field && ['name', 'description', 'permission', 'bucketScope', 'expiresInDays'].includes(err.field)) {
+      if (err instanceof ApiError && err.field && FIELDS.includes(err.field)) {
         setErrors({ [err.field]: err.message });
         focusFirstInvalid();
       } else {
@@ -232,6 +261,58 @@ function CreateTokenForm({ onIssued }: { onIssued: (t: IssuedToken) => void }) {
               maw={560}
             />
           )}
+          {scope === 'specific' && (
+            <TagsInput
+              mt="md"
+              label="Key prefixes"
+              description="Optional: bucket/prefix entries (e.g. photos/2024/). The token then reaches only keys under each prefix, and its listings show only those keys. Press Enter after each."
+              placeholder={bucketOptions.length ? `${bucketOptions[0]}/prefix/` : 'bucket/prefix/'}
+              value={prefixes}
+              onChange={(v) => {
+                setPrefixes(v.map((x) => x.trim()).filter(Boolean));
+                clearError('bucketScope');
+              }}
+              splitChars={[',', ' ']}
+              clearable
+              data-testid="scope-prefixes"
+              maw={560}
+            />
+          )}
+        </Section>
+
+        <Section title="Network and rate limits" description="Optional conditions checked on every S3 and REST request of the token.">
+          <SimpleGrid cols={{ base: 1, sm: 2 }}>
+            <TagsInput
+              label="Allowed networks"
+              description="IPv4/IPv6 addresses or CIDR networks (e.g. 203.0.113.0/24, 2001:db8::/32). Empty: any address."
+              placeholder="203.0.113.0/24"
+              value={networks}
+              onChange={(v) => {
+                setNetworks(v.map((x) => x.trim()).filter(Boolean));
+                clearError('allowedNetworks');
+              }}
+              splitChars={[',', ' ']}
+              clearable
+              error={errors.allowedNetworks}
+              data-testid="token-networks"
+            />
+            <NumberInput
+              label="Rate limit (requests a minute)"
+              description="S3 answers 503 SlowDown beyond it, the REST API 429. Empty: no limit."
+              min={1}
+              max={MAX_RATE}
+              clampBehavior="none"
+              allowDecimal={false}
+              allowNegative={false}
+              value={rate}
+              onChange={(v) => {
+                setRate(v);
+                clearError('rateLimit');
+              }}
+              error={errors.rateLimit}
+              data-testid="token-rate-limit"
+            />
+          </SimpleGrid>
         </Section>
 
         <Section title="Expiry" description="After this the token stops working. You can revoke it any time before.">

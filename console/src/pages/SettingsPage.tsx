@@ -9,6 +9,7 @@ import { ConfirmModal } from '../components/ConfirmModal';
 import { useFocusFirstInvalid } from '../components/focusInvalid';
 import { Section } from '../components/Section';
 import { useSession } from '../session';
+import { QuotaForm } from '../components/QuotaForm';
 
 // Account and project settings: the signed-in user's password; the project's name, maximum token
 // lifetime and members (owners change them; members see them).
@@ -29,10 +30,29 @@ export function SettingsPage() {
       <PageHeader title="Settings" description={`Your account, and project ${project.name}: its name, token lifetime and members.`} />
       <Stack gap="lg">
         <ProjectSection owner={owner} />
+        <QuotaSection owner={owner} />
         <MembersSection owner={owner} />
         <AccountSection />
       </Stack>
     </>
+  );
+}
+
+function QuotaSection({ owner }: { owner: boolean }) {
+  const { project } = useSession();
+  const load = useCallback(() => api.projectQuota(project.id), [project.id]);
+  const save = useCallback((q: Parameters<typeof api.setProjectQuota>[1]) => api.setProjectQuota(project.id, q), [project.id]);
+  return (
+    <Section
+      title="Storage quota"
+      description={
+        owner
+          ? 'The most the whole project may store, over all its buckets. Writes past it are refused (S3 QuotaExceeded); nothing partial is kept.'
+          : 'The most the whole project may store. Owners change it.'
+      }
+    >
+      <QuotaForm load={load} save={owner ? save : undefined} testId="project-quota" />
+    </Section>
   );
 }
 

@@ -1,14 +1,15 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ActionIcon, Badge, Button, Code, EmptyState, Group, Menu, Modal, NumberInput, Paper, SimpleGrid, Stack, Table, Text, Tooltip } from '@mantine/core';
+import { ActionIcon, Badge, Button, Code, EmptyState, Group, Menu, Modal, NumberInput, Paper, Select, SimpleGrid, Stack, Table, Text, TextInput, Tooltip } from '@mantine/core';
 import { useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconDots, IconKey, IconPlayerPause, IconPlayerPlay, IconPlus, IconRefresh, IconBan, IconCircleCheck } from '@tabler/icons-react';
-import { api, errorMessage, type IssuedToken, type TokenView } from '../api';
+import { IconDots, IconKey, IconPlayerPause, IconPlayerPlay, IconPlus, IconRefresh, IconBan, IconCircleCheck, IconClockHour4 } from '@tabler/icons-react';
+import { api, errorMessage, type IssuedTemporary, type IssuedToken, type TemporaryCredentials, type TokenView } from '../api';
+import { PERMISSIONS, type PermissionLevel } from '../permissions';
 import { PageHeader } from '../components/PageHeader';
 import { LoadError } from '../components/LoadError';
 import { ConfirmModal } from '../components/ConfirmModal';
 import { StatusBadge } from '../components/StatusBadge';
-import { CredentialsPanel } from '../components/CredentialsPanel';
+import { CredentialsPanel, TemporaryCredentialsPanel } from '../components/CredentialsPanel';
 import { TableSkeleton } from './BucketsPage';
 import { formatDate, formatDateTime, formatRelative } from '../format';
 import { useLinkProps } from '../router';
@@ -21,6 +22,7 @@ type Dialog =
   | { kind: 'disable'; token: TokenView }
   | { kind: 'rotate'; token: TokenView }
   | { kind: 'rotated'; issued: IssuedToken }
+  | { kind: 'temporary'; token: TokenView }
   | null;
 
 function order(tokens: TokenView[]): TokenView[] {
@@ -131,6 +133,7 @@ export function TokensPage() {
           }}
         />
       )}
+      {dialog?.kind === 'temporary' && <TemporaryModal token={dialog.token} onClose={() => setDialog(null)} />}
       {dialog?.kind === 'rotated' && (
         <Modal opened onClose={() => setDialog(null)} title={`New credentials for "${dialog.issued.token.name}"`} size="xl" closeOnClickOutside={false}>
           <CredentialsPanel issued={dialog.issued} rotated />
@@ -266,6 +269,18 @@ function TokenPermission({ token: t }: { token: TokenView }) {
           + billing read
         </Text>
       )}
+      {t.allowedNetworks && (
+        <Tooltip label={t.allowedNetworks.join(', ')} withArrow>
+          <Text size="xs" c="dimmed" tabIndex={0} data-testid="token-networks">
+            from {t.allowedNetworks.length === 1 ? t.allowedNetworks[0] : `${t.allowedNetworks.length} networks`}
+          </Text>
+        </Tooltip>
+      )}
+      {t.rateLimit && (
+        <Text size="xs" c="dimmed" data-testid="token-rate">
+          ≤ {t.rateLimit} requests/min
+        </Text>
+      )}
     </>
   );
 }
@@ -369,6 +384,14 @@ function TokenActions({ token: t, onDialog, onAct }: RowProps) {
               Disable…
             </Menu.Item>
           )}
+          <Menu.Item
+            leftSection={<IconClockHour4 size={16} />}
+            onClick={() => onDialog({ kind: 'temporary', token: t })}
+            disabled={t.status === 'disabled' || t.status === 'expired'}
+            data-testid="token-temporary"
+          >
+            Temporary credentials…
+          </Menu.Item>
           <Menu.Divider />
           <Menu.Item color="red" leftSection={<IconBan size={16} />} onClick={() => onDialog({ kind: 'revoke', token: t })} data-testid="token-revoke">
             Revoke…
@@ -430,6 +453,143 @@ function RotateModal({ token, onClose, onRotated }: { token: TokenView; onClose:
           </Button>
         </Group>
       </Stack>
+    </Modal>
+  );
+}
+
+/** The levels whose rights are within each level's. */
+const NARROWER: Record<PermissionLevel, PermissionLevel[]> = {
+  'admin-rw': ['admin-rw', 'admin-ro', 'object-rw', 'object-ro'],
+  'admin-ro': ['admin-ro', 'object-ro'],
+  'object-rw': ['object-rw', 'object-ro'],
+  'object-ro': ['object-ro'],
+};
+
+const DURATIONS = [
+  { value: '900', label: '15 minutes' },
+  { value: '3600', label: '1 hour' },
+  { value: '14400', label: '4 hours' },
+  { value: '43200', label: '12 hours' },
+];
+
+/**
+ * Temporary credentials of a token: those issued (with revoke), and a form for new ones; the new
+ * secrets are shown once, in place of the form.
+ */
+function TemporaryModal({ token, onClose }: { token: TokenView; onClose: () => void }) {
+  const [list, setList] = useState<TemporaryCredentials[] | null>(null);
+  const [issued, setIssued] = useState<IssuedTemporary | null>(null);
+  const [name, setName] = useState('session');
+  const [duration, setDuration] = useState<string | null>('3600');
+  const [permission, setPermission] = useState<string | null>(token.permission);
+  const [error, setError] = useState<{ field?: string; message: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const reload = useCallback(async () => {
+    try {
+      setList((await api.listTemporary(token.projectId, token.id)).items);
+    } catch (err) {
+      setError({ message: errorMessage(err) });
+    }
+  }, [token]);
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+  // Levels no wider than the token's (the server checks too).
+  const levels = PERMISSIONS.filter((p) => NARROWER[token.permission].includes(p.level));
+
+  async function issue() {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.createTemporary(token.projectId, token.id, { name, durationSeconds: Number(duration), permission: (permission ?? token.permission) as PermissionLevel });
+      setIssued(r);
+      await reload();
+    } catch (err) {
+      const field = err instanceof Error && 'field' in err ? (err as { field?: string }).field : undefined;
+      setError({ field, message: errorMessage(err) });
+    }
+    setBusy(false);
+  }
+
+  return (
+    <Modal opened onClose={onClose} title={`Temporary credentials of "${token.name}"`} size="xl" closeOnClickOutside={!issued}>
+      {issued ? (
+        <>
+          <TemporaryCredentialsPanel issued={issued} />
+          <Group justify="flex-end" mt="md">
+            <Button onClick={() => setIssued(null)} data-testid="temporary-done">
+              I have saved them
+            </Button>
+          </Group>
+        </>
+      ) : (
+        <Stack>
+          <Text size="sm">
+            Short-lived credentials for a job or a browser: an access key, a secret and a session token that act for this token, with the same or a
+            narrower level, for 15 minutes to 12 hours and never past the token's expiry. Disabling or revoking the token ends them at once.
+          </Text>
+          <SimpleGrid cols={{ base: 1, sm: 3 }}>
+            <TextInput label="Session name" value={name} onChange={(e) => setName(e.currentTarget.value)} error={error?.field === 'name' ? error.message : undefined} data-testid="temporary-name" />
+            <Select label="Lasts" data={DURATIONS} value={duration} onChange={setDuration} allowDeselect={false} error={error?.field === 'durationSeconds' ? error.message : undefined} data-testid="temporary-duration" />
+            <Select label="Permission" data={levels.map((p) => ({ value: p.level, label: p.label }))} value={permission} onChange={setPermission} allowDeselect={false} data-testid="temporary-permission" />
+          </SimpleGrid>
+          {error && !['name', 'durationSeconds'].includes(error.field ?? '') && (
+            <Text c="red" size="sm" role="alert">
+              {error.message}
+            </Text>
+          )}
+          <Group justify="flex-end">
+            <Button onClick={issue} loading={busy} data-testid="temporary-issue">
+              Issue temporary credentials
+            </Button>
+          </Group>
+          {list && list.length > 0 && (
+            <Table fz="sm" verticalSpacing={6} data-testid="temporary-list">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Name</Table.Th>
+                  <Table.Th>Access key</Table.Th>
+                  <Table.Th>Permission</Table.Th>
+                  <Table.Th>Expires</Table.Th>
+                  <Table.Th miw={96}>Status</Table.Th>
+                  <Table.Th aria-label="Actions" />
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {list.map((c) => (
+                  <Table.Tr key={c.id} data-testid="temporary-row" data-status={c.status}>
+                    <Table.Td>{c.name}</Table.Td>
+                    <Table.Td ff="monospace">{c.accessKeyId}</Table.Td>
+                    <Table.Td>{c.permission}</Table.Td>
+                    <Table.Td>{formatDateTime(c.expiresAt)}</Table.Td>
+                    <Table.Td>
+                      <Badge variant="light" color={c.status === 'active' ? 'teal' : 'gray'} radius="sm" tt="none" style={{ overflow: 'visible' }}>
+                        {c.status}
+                      </Badge>
+                    </Table.Td>
+                    <Table.Td>
+                      {c.status === 'active' && (
+                        <Button
+                          size="compact-xs"
+                          variant="subtle"
+                          color="red"
+                          data-testid="temporary-revoke"
+                          onClick={async () => {
+                            await api.revokeTemporary(token.projectId, token.id, c.id);
+                            await reload();
+                          }}
+                        >
+                          Revoke
+                        </Button>
+                      )}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          )}
+        </Stack>
+      )}
     </Modal>
   );
 }

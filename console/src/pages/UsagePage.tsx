@@ -111,8 +111,82 @@ export function UsagePage() {
           days={days}
         />
       )}
+      {load.state === 'ready' && <TokenUsage projectId={project.id} from={isoDay(from)} to={isoDay(to)} />}
     </>
   );
+}
+
+/** Requests and traffic per token over the range (temporary credentials count as their token). */
+function TokenUsage({ projectId, from, to }: { projectId: string; from: string; to: string }) {
+  const [rows, setRows] = useState<TokenUsageRow[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    api.usageByToken(projectId, { from, to }).then(
+      (r) => live && setRows([...r.tokens].sort((a, b) => total(b) - total(a))),
+      (err) => live && setError(errorMessage(err)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [projectId, from, to]);
+  return (
+    <Paper withBorder radius="md" mt="lg">
+      <Group p="lg" pb="xs">
+        <Title order={2} size="h4">
+          By token
+        </Title>
+      </Group>
+      {error && (
+        <Text c="red" size="sm" px="lg" pb="lg" role="alert">
+          {error}
+        </Text>
+      )}
+      {rows && rows.length === 0 && (
+        <Text c="dimmed" size="sm" px="lg" pb="lg">
+          No requests in this range.
+        </Text>
+      )}
+      {rows && rows.length > 0 && (
+        <Table.ScrollContainer type="native" minWidth={620}>
+          <Table verticalSpacing="sm" data-testid="usage-tokens">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Token</Table.Th>
+                <Table.Th ta="right">Reads</Table.Th>
+                <Table.Th ta="right">Writes</Table.Th>
+                <Table.Th ta="right">Lists</Table.Th>
+                <Table.Th ta="right">Deletes</Table.Th>
+                <Table.Th ta="right">Other</Table.Th>
+                <Table.Th ta="right">In</Table.Th>
+                <Table.Th ta="right">Out</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {rows.map((t) => (
+                <Table.Tr key={t.tokenId} data-testid="usage-token-row" data-token-name={t.name ?? ''}>
+                  <Table.Td fw={500}>{t.tokenId === '' ? <Text span c="dimmed" size="sm">Console sessions</Text> : (t.name ?? t.tokenId)}</Table.Td>
+                  <Table.Td ta="right">{formatCount(t.requests.read)}</Table.Td>
+                  <Table.Td ta="right">{formatCount(t.requests.write)}</Table.Td>
+                  <Table.Td ta="right">{formatCount(t.requests.list)}</Table.Td>
+                  <Table.Td ta="right">{formatCount(t.requests.delete)}</Table.Td>
+                  <Table.Td ta="right">{formatCount(t.requests.other)}</Table.Td>
+                  <Table.Td ta="right">{formatBytes(t.bytesIn)}</Table.Td>
+                  <Table.Td ta="right">{formatBytes(t.bytesOut)}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+    </Paper>
+  );
+}
+
+type TokenUsageRow = Awaited<ReturnType<typeof api.usageByToken>>['tokens'][number];
+
+function total(t: TokenUsageRow): number {
+  return t.requests.read + t.requests.write + t.requests.list + t.requests.delete + t.requests.other;
 }
 
 function UsageView({
@@ -333,7 +407,14 @@ function UsageView({
                           {b.name}
                         </Anchor>
                       </Table.Td>
-                      <Table.Td ta="right">{formatCount(b.objects)}</Table.Td>
+                      <Table.Td ta="right">
+                        {formatCount(b.objects)}
+                        {b.noncurrentVersions > 0 && (
+                          <Text size="xs" c="dimmed" data-testid="usage-old-versions">
+                            incl. {formatCount(b.noncurrentVersions)} old {b.noncurrentVersions === 1 ? 'version' : 'versions'} ({formatBytes(b.noncurrentBytes)})
+                          </Text>
+                        )}
+                      </Table.Td>
                       <Table.Td ta="right">{formatBytes(b.bytes)}</Table.Td>
                       <Table.Td>
                         <Progress value={(b.bytes / maxBucket) * 100} size="md" aria-label={`${b.name} size relative to the largest bucket`} />

@@ -6,6 +6,7 @@ import type { ObjectSummary } from '../../storage/metadata/metadata-store.js';
 import { uriEncode } from '../../sigv4/uri-encode.js';
 import { owner } from './bucket.js';
 import { checkVersionId } from './object.js';
+import { listingLimit } from '../../auth/scope.js';
 
 // ListObjects (v1), ListObjectsV2 and ListObjectVersions over the same paging engine.
 
@@ -46,7 +47,9 @@ function commonParams(ctx: S3Context) {
 async function page(ctx: S3Context, prefix: string, delimiter: string, marker: string | undefined, maxKeys: number) {
   const bucket = await ctx.bucket();
   if (maxKeys === 0) return { contents: [], commonPrefixes: [], isTruncated: false, last: undefined };
-  return listPage(ctx.services.objects.meta, bucket.id, { prefix, delimiter, marker: marker || undefined, maxKeys });
+  // A prefix-scoped token sees only the keys under its prefixes (folders above them included).
+  const within = listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix);
+  return listPage(ctx.services.objects.meta, bucket.id, { prefix, delimiter, marker: marker || undefined, maxKeys, within });
 }
 
 export async function ListObjects(ctx: S3Context): Promise<S3Response> {
@@ -127,6 +130,7 @@ export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
     keyMarker: keyMarker || undefined,
     versionIdMarker: versionIdMarker || undefined,
     maxKeys,
+    within: listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix),
   });
   const o = owner(ctx);
   const value: Record<string, unknown> = {

@@ -13,6 +13,7 @@ import { objectAclFromHeader } from './access.js';
 import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../../checksums/types.js';
 import type { ObjectRow, PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
+import { listingLimit } from '../../auth/scope.js';
 
 // CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
 // AbortMultipartUpload, ListParts, ListMultipartUploads.
@@ -106,7 +107,8 @@ async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, l
 }
 
 export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.bucket();
+  const resolved = await ctx.resolved();
+  const bucket = resolved.row;
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
   // Here x-amz-checksum-<alg> is the whole object's checksum, compared once the parts are combined.
   const body = await readSmallBody(ctx.req, ctx.auth.payload, undefined, { objectChecksumHeaders: true });
@@ -122,7 +124,8 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   });
   const fullAlg = CHECKSUM_ALGORITHMS.find((a) => header(ctx.req, checksumHeader(a)) !== undefined);
   const full = fullAlg && fullAlg === upload.checksumAlgorithm ? header(ctx.req, checksumHeader(fullAlg)) : undefined;
-  const row = await ctx.services.multipart.complete(bucket, upload, parts, writeCondition(ctx), full);
+  const quota = resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined;
+  const row = await ctx.services.multipart.complete(bucket, upload, parts, writeCondition(ctx), full, quota);
   const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
   return {
     headers: { ...versionIdHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, customerKeyFrom(ctx.req)) },
@@ -189,12 +192,17 @@ export async function ListMultipartUploads(ctx: S3Context): Promise<S3Response> 
   const keyMarker = ctx.op.query.get('key-marker') ?? '';
   const uploadIdMarker = ctx.op.query.get('upload-id-marker') ?? '';
   const maxUploads = intParam(ctx, 'max-uploads', 1000, 1000);
-  const rows = maxUploads === 0 ? [] : await ctx.services.objects.meta.listUploads(bucket.id, {
-    prefix,
-    keyMarker: keyMarker || undefined,
-    uploadIdMarker: keyMarker && uploadIdMarker ? uploadIdMarker : undefined,
-    limit: maxUploads + 1,
-  });
+  // A prefix-scoped token sees only the uploads under its prefixes: each range in key order.
+  const rows: UploadRow[] = [];
+  for (const range of listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix) ?? [prefix]) {
+    if (rows.length > maxUploads || maxUploads === 0) break;
+    rows.push(...(await ctx.services.objects.meta.listUploads(bucket.id, {
+      prefix: range,
+      keyMarker: keyMarker || undefined,
+      uploadIdMarker: keyMarker && uploadIdMarker ? uploadIdMarker : undefined,
+      limit: maxUploads + 1 - rows.length,
+    })));
+  }
   const truncated = rows.length > maxUploads;
   const page = rows.slice(0, maxUploads);
   // Uploads whose key continues past the delimiter roll up into common prefixes.

@@ -1,7 +1,7 @@
 import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response, HeaderValue } from '../render.js';
-import { openBody, readSmallBody } from '../body.js';
+import { declaredSize, openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
 import { checkConditions } from '../conditions.js';
 import { parseRange } from '../range.js';
@@ -17,11 +17,13 @@ import { checksumHeader } from '../../checksums/types.js';
 import type { BucketRow, ObjectRow, PutCondition } from '../../storage/metadata/metadata-store.js';
 import { isVersionId, type DeleteResult, type ObjectLease } from '../../objects/object-service.js';
 import { versioningMode } from '../../objects/bucket-config.js';
+import type { ResolvedBucket } from '../../buckets/bucket-config-service.js';
 import { decodeKey } from '../endpoint.js';
 import { percentDecode } from '../../sigv4/uri-encode.js';
 import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest, versionHeaders } from '../protection-headers.js';
 import { governanceBypass } from '../actor.js';
 import { objectAclFromHeader } from './access.js';
+import { authorize } from '../../auth/authorize.js';
 
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
@@ -71,12 +73,25 @@ function checksumResponseHeaders(row: ObjectRow): Record<string, HeaderValue> {
   return { [checksumHeader(row.checksum.algorithm)]: row.checksum.value, 'x-amz-checksum-type': row.checksum.type };
 }
 
+/**
+ * A quota check for a write into the caller's bucket: now when the size is known (before any byte
+ * is read), else as the object's beforeCommit hook.
+ */
+export function quotaGuard(ctx: S3Context, resolved: ResolvedBucket, key: string, size: number | undefined): ((size: number) => Promise<void>) | undefined {
+  if (!resolved.quota) return undefined;
+  const check = (n: number) => ctx.services.quotas.check(resolved.row, resolved.quota, key, n);
+  return size === undefined ? check : undefined;
+}
+
 export async function PutObject(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.bucket();
+  const resolved = await ctx.resolved();
+  const bucket = resolved.row;
   const condition = writeCondition(ctx);
   const encryption = encryptionRequest(ctx.req);
   const lock = lockRequest(ctx.req);
   const acl = await objectAclFromHeader(ctx);
+  const declared = declaredSize(ctx.req, ctx.auth.payload);
+  if (resolved.quota && declared !== undefined) await ctx.services.quotas.check(bucket, resolved.quota, ctx.op.key!, declared);
   const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxObjectSize });
   const row = await ctx.services.objects.putObject(
     {
@@ -90,6 +105,7 @@ export async function PutObject(ctx: S3Context): Promise<S3Response> {
       condition,
       encryption,
       lock,
+      beforeCommit: quotaGuard(ctx, resolved, ctx.op.key!, declared),
     },
     body.digest,
     body.checksum?.algorithm,
@@ -218,6 +234,10 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
     if (key === undefined) throw new S3Error('MalformedXML');
     try {
       if (key === '') throw new S3Error('InvalidArgument', 'Object key must not be empty.');
+      // A prefix-scoped token deletes only the keys under its prefixes: the others are AccessDenied entries.
+      if (ctx.auth.principal && !authorize(ctx.auth.principal, 'DeleteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
+      // A prefix-scoped token deletes only the keys under its prefixes: the others are AccessDenied entries.
+      if (ctx.auth.principal && !authorize(ctx.auth.principal, 'DeleteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
       if (versionId !== undefined) checkVersionId(versionId, 'VersionId');
       const result = await ctx.services.objects.deleteObject(bucket, key, { versionId, bypass });
       if (quiet) continue;
@@ -295,13 +315,14 @@ export type BucketResolver = (ctx: S3Context, name: string, key: string) => Prom
 
 export function makeCopyObject(resolveBucket: BucketResolver) {
   return async function CopyObject(ctx: S3Context): Promise<S3Response> {
-    const target = await ctx.bucket();
+    const target = await ctx.resolved();
     return withCopySource(ctx, (name, key) => resolveBucket(ctx, name, key), (source) => copyInto(ctx, target, source));
   };
 }
 
-/** CopyObject once its source is leased: directives, the self-copy rule, then the copy. */
-async function copyInto(ctx: S3Context, target: BucketRow, lease: ObjectLease): Promise<S3Response> {
+/** CopyObject once its source is leased: directives, the self-copy rule, the quota, then the copy. */
+async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectLease): Promise<S3Response> {
+  const target = resolved.row;
   const source = lease.row;
   const directive = (header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   const tagging = (header(ctx.req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
@@ -314,6 +335,7 @@ async function copyInto(ctx: S3Context, target: BucketRow, lease: ObjectLease): 
   if (sameObject && directive === 'COPY' && storageClass === source.storageClass && !encryption) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
+  await ctx.services.quotas.check(target, resolved.quota, ctx.op.key!, source.size);
   const row = await ctx.services.objects.copyObject(lease, {
     acl: await objectAclFromHeader(ctx),
     bucket: target,

@@ -10,6 +10,7 @@ import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
 import { STORAGE_CLASSES, validateTags } from '../object-headers.js';
 import type { StoredHeaders } from '../../storage/metadata/metadata-store.js';
 import { parseXml, xmlText } from '../xml.js';
+import { authorize } from '../../auth/authorize.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
 // (20 KB at most, as S3), the form's signature and policy are checked, the signer is admitted to
@@ -140,6 +141,8 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   const key = rawKey.replace(/\$\{filename\}/g, file.filename);
   if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
   if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError');
+  // A prefix-scoped signer writes only under its prefixes (the key is known only now, ${filename} filled in).
+  if (signed && !authorize(signed.principal, 'WriteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
 
   const aclText = fields.get('acl');
   const acl = aclText === undefined ? null : parseCannedAcl(aclText);
@@ -164,7 +167,18 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   // busboy marks a file cut short by a broken form as truncated only at its end: treat as malformed.
   file.stream.pipe(digest);
   const row = await ctx.services.objects.putObject(
-    { bucket, key, headers: storedHeaders(fields), userMetadata: userMetadata(fields), tags, storageClass, condition: { kind: 'none' }, acl: acl === 'private' ? null : acl },
+    {
+      bucket,
+      key,
+      headers: storedHeaders(fields),
+      userMetadata: userMetadata(fields),
+      tags,
+      storageClass,
+      condition: { kind: 'none' },
+      acl: acl === 'private' ? null : acl,
+      // The file's size is known once it is stored: the quota is checked then, before the commit.
+      beforeCommit: resolved.quota ? (size) => ctx.services.quotas.check(bucket, resolved.quota, key, size) : undefined,
+    },
     digest,
     algorithm,
   );

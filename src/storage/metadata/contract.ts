@@ -16,6 +16,7 @@ import type {
   AuditRow,
   UsageIncrement,
   UserRow,
+  TemporaryCredentialRow,
 } from './metadata-store.js';
 import { versionsContract } from './versions-contract.js';
 
@@ -83,6 +84,54 @@ export function partRow(uploadId: string, partNumber: number, blob = newBlob()):
     lastModified: new Date(1_700_000_004_000),
     blob,
     checksum: null,
+  };
+}
+
+function tokenRow(projectId: string, over: Partial<TokenRow> = {}): TokenRow {
+  return {
+    id: `tok_${hex(6)}`,
+    projectId,
+    name: 'ci',
+    description: '',
+    permission: 'object-rw',
+    bucketScope: ['a', 'b'],
+    billing: false,
+    createdAt: new Date(1_700_000_000_000),
+    createdBy: 'cli',
+    expiresAt: new Date(1_800_000_000_000),
+    lastUsedAt: null,
+    disabledAt: null,
+    revokedAt: null,
+    accessKeyId: 'SK' + hex(9).toUpperCase(),
+    secretCiphertext: 'v1:abc',
+    bearerPrefix: hex(6),
+    bearerHash: hex(32),
+    previousSecretCiphertext: null,
+    previousBearerPrefix: null,
+    previousBearerHash: null,
+    rotationDeadline: null,
+    allowedNetworks: null,
+    rateLimit: null,
+    ...over,
+  };
+}
+
+function temporaryRow(token: TokenRow, over: Partial<TemporaryCredentialRow> = {}): TemporaryCredentialRow {
+  return {
+    id: `tmp_${hex(6)}`,
+    tokenId: token.id,
+    projectId: token.projectId,
+    name: 'ci-job',
+    accessKeyId: 'ST' + hex(9).toUpperCase(),
+    secretCiphertext: 'v1:tmp',
+    sessionTokenHash: hex(32),
+    permission: 'object-ro',
+    bucketScope: ['a/logs/'],
+    createdAt: new Date(1_700_000_010_000),
+    createdBy: 'token:x',
+    expiresAt: new Date(1_700_003_610_000),
+    revokedAt: null,
+    ...over,
   };
 }
 
@@ -241,10 +290,10 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
 
       test('getBucketWithSettings reads the bucket and all its settings at once', () =>
         withBucket(async (s, b) => {
-          assert.deepEqual(await s.getBucketWithSettings(b.projectId, b.name), { bucket: b, settings: {} });
+          assert.deepEqual(await s.getBucketWithSettings(b.projectId, b.name), { bucket: b, settings: {}, projectQuota: null });
           await s.putBucketSetting(b.id, 'policy', '"p"', new Date(1));
           await s.putBucketSetting(b.id, 'acl', '"public-read"', new Date(1));
-          assert.deepEqual(await s.getBucketWithSettings(b.projectId, b.name), { bucket: b, settings: { policy: '"p"', acl: '"public-read"' } });
+          assert.deepEqual(await s.getBucketWithSettings(b.projectId, b.name), { bucket: b, settings: { policy: '"p"', acl: '"public-read"' }, projectQuota: null });
           assert.equal(await s.getBucketWithSettings(b.projectId, 'no-such-bucket'), null);
           assert.equal(await s.getBucketWithSettings('another-project', b.name), null);
         }));
@@ -719,33 +768,6 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
     });
 
     describe('tokens', () => {
-      function tokenRow(projectId: string, over: Partial<TokenRow> = {}): TokenRow {
-        return {
-          id: `tok_${hex(6)}`,
-          projectId,
-          name: 'ci',
-          description: '',
-          permission: 'object-rw',
-          bucketScope: ['a', 'b'],
-          billing: false,
-          createdAt: new Date(1_700_000_000_000),
-          createdBy: 'cli',
-          expiresAt: new Date(1_800_000_000_000),
-          lastUsedAt: null,
-          disabledAt: null,
-          revokedAt: null,
-          accessKeyId: 'SK' + hex(9).toUpperCase(),
-          secretCiphertext: 'v1:abc',
-          bearerPrefix: hex(6),
-          bearerHash: hex(32),
-          previousSecretCiphertext: null,
-          previousBearerPrefix: null,
-          previousBearerHash: null,
-          rotationDeadline: null,
-          ...over,
-        };
-      }
-
       test('create, find by id, access key and bearer prefix; list newest first', () =>
         withStore(async (s) => {
           const p = projectRow();
@@ -804,6 +826,111 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           await s.touchTokens([{ id: t.id, at: new Date(1_700_000_200_000) }]);
           await s.touchTokens([{ id: t.id, at: new Date(1_700_000_100_000) }]);
           assert.equal((await s.getToken(t.id))?.lastUsedAt?.getTime(), 1_700_000_200_000);
+        }));
+    });
+
+    describe('token network conditions and rate limits', () => {
+      test('are stored, read back and patched', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const t = tokenRow(p.id, { allowedNetworks: ['10.0.0.0/8', '2001:db8::/32'], rateLimit: 600, bucketScope: ['a', 'b/logs/'] });
+          await s.createToken(t);
+          assert.deepEqual(await s.getToken(t.id), t);
+          assert.deepEqual((await s.findCredential({ accessKeyId: t.accessKeyId }))?.token, t);
+          await s.updateToken(t.id, { allowedNetworks: null, rateLimit: null });
+          const after = await s.getToken(t.id);
+          assert.equal(after?.allowedNetworks, null);
+          assert.equal(after?.rateLimit, null);
+        }));
+    });
+
+    describe('temporary credentials', () => {
+      test('are found with their token and its project limit in one read; listed newest first', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          await s.updateProject(p.id, { maxTokenDays: 30 });
+          const t = tokenRow(p.id, { allowedNetworks: ['127.0.0.1'] });
+          await s.createToken(t);
+          const a = temporaryRow(t);
+          const b = temporaryRow(t, { createdAt: new Date(1_700_000_020_000), bucketScope: null, permission: 'object-rw' });
+          await s.createTemporaryCredential(a);
+          await s.createTemporaryCredential(b);
+          assert.deepEqual(await s.findTemporaryCredential(a.accessKeyId), { credential: a, token: t, maxTokenDays: 30 });
+          assert.equal(await s.findTemporaryCredential('STMISSING'), null);
+          // A token's own access key is not a temporary credential.
+          assert.equal(await s.findTemporaryCredential(t.accessKeyId), null);
+          assert.deepEqual(await s.getTemporaryCredential(b.id), b);
+          assert.deepEqual((await s.listTemporaryCredentials(t.id)).map((r) => r.id), [b.id, a.id]);
+          await assert.rejects(s.createTemporaryCredential(temporaryRow(t, { accessKeyId: a.accessKeyId })), 'access key IDs are unique');
+        }));
+
+      test('revoke sets the time once; expired ones are deleted', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const t = tokenRow(p.id);
+          await s.createToken(t);
+          const a = temporaryRow(t);
+          const old = temporaryRow(t, { expiresAt: new Date(1_600_000_000_000) });
+          await s.createTemporaryCredential(a);
+          await s.createTemporaryCredential(old);
+          assert.equal(await s.revokeTemporaryCredential(a.id, new Date(1_700_000_050_000)), true);
+          assert.equal(await s.revokeTemporaryCredential(a.id, new Date(1_700_000_090_000)), true);
+          assert.equal((await s.getTemporaryCredential(a.id))?.revokedAt?.getTime(), 1_700_000_050_000);
+          assert.equal(await s.revokeTemporaryCredential('tmp_missing', new Date()), false);
+          assert.equal(await s.deleteExpiredTemporaryCredentials(new Date(1_650_000_000_000)), 1);
+          assert.equal(await s.getTemporaryCredential(old.id), null);
+          assert.ok(await s.getTemporaryCredential(a.id));
+        }));
+    });
+
+    describe('quotas and storage counters', () => {
+      test('a project quota is set, read with each bucket, and removed', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const b = bucketRow(p.id, 'quoted');
+          await s.createBucket(b);
+          assert.equal(await s.getProjectQuota(p.id), null);
+          assert.equal((await s.getBucketWithSettings(p.id, 'quoted'))?.projectQuota ?? null, null);
+          assert.equal(await s.setProjectQuota(p.id, { maxBytes: 1_000_000, maxObjects: null }), true);
+          assert.deepEqual(await s.getProjectQuota(p.id), { maxBytes: 1_000_000, maxObjects: null });
+          assert.deepEqual((await s.getBucketWithSettings(p.id, 'quoted'))?.projectQuota, { maxBytes: 1_000_000, maxObjects: null });
+          assert.equal(await s.setProjectQuota(p.id, null), true);
+          assert.equal(await s.getProjectQuota(p.id), null);
+          assert.equal(await s.setProjectQuota('prj_missing', { maxBytes: 1, maxObjects: 1 }), false);
+        }));
+
+      test('counters add deltas, recount from the objects, and sum per project', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          const other = projectRow();
+          await s.createProject(p);
+          await s.createProject(other);
+          const b1 = bucketRow(p.id, 'one');
+          const b2 = bucketRow(p.id, 'two');
+          const b3 = bucketRow(other.id, 'three');
+          for (const b of [b1, b2, b3]) await s.createBucket(b);
+          assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 0, objects: 0 });
+          const at = new Date(1_700_000_000_000);
+          await s.addStorageCounters([{ bucketId: b1.id, bytes: 100, objects: 1, at }, { bucketId: b2.id, bytes: 50, objects: 2, at }, { bucketId: b3.id, bytes: 7, objects: 1, at }]);
+          await s.addStorageCounters([{ bucketId: b1.id, bytes: -40, objects: 0, at }]);
+          assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 60, objects: 1 });
+          assert.deepEqual(await s.projectStorage(p.id), { bytes: 110, objects: 3 });
+          await s.putObject(objectRow(b1.id, 'k', { blobs: [newBlob(30)] }), { kind: 'none' });
+          assert.deepEqual(await s.recountStorage(b1.id), { bytes: 30, objects: 1 });
+          assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 30, objects: 1 });
+          assert.deepEqual(await s.projectStorage(p.id), { bytes: 80, objects: 3 });
+          // A change made before the recount is in it: reported late, it is not added again; a later one is.
+          await s.addStorageCounters([{ bucketId: b1.id, bytes: 30, objects: 1, at }]);
+          assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 30, objects: 1 });
+          await s.addStorageCounters([{ bucketId: b1.id, bytes: 5, objects: 1, at: new Date(Date.now() + 1000) }]);
+          assert.deepEqual(await s.bucketStorage(b1.id), { bytes: 35, objects: 2 });
+          // A deleted bucket no longer counts.
+          assert.equal(await s.deleteBucket(b2.id), 'deleted');
+          assert.deepEqual(await s.projectStorage(p.id), { bytes: 35, objects: 2 });
         }));
     });
 
@@ -946,6 +1073,27 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(await s.getSession(bobs.id), bobs);
           assert.equal(await s.deleteUserSessions(ada.id), 1);
           assert.equal(await s.getSession(keep.id), null);
+        }));
+    });
+
+    describe('usage by token', () => {
+      test('sums each token over the days, optionally one bucket', () =>
+        withStore(async (s) => {
+          const base = { requestsRead: 0, requestsWrite: 0, requestsList: 0, requestsDelete: 0, requestsOther: 0, bytesIn: 0, bytesOut: 0 };
+          await s.addUsage([
+            { ...base, day: '2024-05-01', projectId: 'p1', bucket: 'a', tokenId: 't1', requestsRead: 2, bytesOut: 10 },
+            { ...base, day: '2024-05-02', projectId: 'p1', bucket: 'b', tokenId: 't1', requestsWrite: 1, bytesIn: 5 },
+            { ...base, day: '2024-05-02', projectId: 'p1', bucket: 'a', tokenId: 't2', requestsList: 4 },
+            { ...base, day: '2024-05-09', projectId: 'p1', bucket: 'a', tokenId: 't2', requestsList: 100 },
+            { ...base, day: '2024-05-02', projectId: 'p2', bucket: 'a', tokenId: 't1', requestsRead: 50 },
+          ]);
+          assert.deepEqual(await s.usageByToken({ projectId: 'p1', from: '2024-05-01', to: '2024-05-05' }), [
+            { ...base, tokenId: 't1', requestsRead: 2, requestsWrite: 1, bytesIn: 5, bytesOut: 10 },
+            { ...base, tokenId: 't2', requestsList: 4 },
+          ]);
+          assert.deepEqual(await s.usageByToken({ projectId: 'p1', from: '2024-05-01', to: '2024-05-05', bucket: 'b' }), [
+            { ...base, tokenId: 't1', requestsWrite: 1, bytesIn: 5 },
+          ]);
         }));
     });
 

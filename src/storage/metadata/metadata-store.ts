@@ -42,6 +42,7 @@ export const BUCKET_SETTING_NAMES = [
   'lifecycle',
   'encryption',
   'tagging',
+  'quota',
 ] as const;
 export type BucketSettingName = (typeof BUCKET_SETTING_NAMES)[number];
 
@@ -216,6 +217,14 @@ export interface BucketStats {
   deleteMarkers: number;
 }
 
+/**
+ * What a bucket stores, as quotas and usage count it: its current objects and the noncurrent
+ * versions versioning keeps (they take space alike); delete markers hold nothing.
+ */
+export function storedTotals(s: BucketStats): StorageUsed {
+  return { bytes: s.bytes + s.noncurrentBytes, objects: s.objects + s.noncurrentVersions };
+}
+
 /** An API token and its credentials. Secrets appear only as a hash or a ciphertext. */
 export interface TokenRow {
   id: string;
@@ -244,6 +253,55 @@ export interface TokenRow {
   previousBearerPrefix: string | null;
   previousBearerHash: string | null;
   rotationDeadline: Date | null;
+  /** Addresses and CIDR networks (IPv4, IPv6) the token may be used from; null: anywhere. */
+  allowedNetworks: string[] | null;
+  /** Requests per minute; null: no limit. */
+  rateLimit: number | null;
+}
+
+/** Short-lived credentials made from a token. The secret is encrypted; the session token only hashed. */
+export interface TemporaryCredentialRow {
+  id: string;
+  /** The token they act for. */
+  tokenId: string;
+  projectId: string;
+  name: string;
+  accessKeyId: string;
+  secretCiphertext: string;
+  /** SHA-256 (hex) of the session token. */
+  sessionTokenHash: string;
+  permission: PermissionLevel;
+  /** Scope entries (bucket or bucket/prefix), or null for every bucket. */
+  bucketScope: string[] | null;
+  createdAt: Date;
+  createdBy: string;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+/** The per-request read of temporary credentials: the row, its token, and the project's maximum token lifetime. */
+export interface TemporaryCredentialRecord {
+  credential: TemporaryCredentialRow;
+  token: TokenRow;
+  maxTokenDays: number | null;
+}
+
+/** A storage quota: the most bytes and objects allowed; null: no limit on that one. */
+export interface StorageQuota {
+  maxBytes: number | null;
+  maxObjects: number | null;
+}
+
+/** What is stored: bytes and objects. */
+export interface StorageUsed {
+  bytes: number;
+  objects: number;
+}
+
+/** Counters of one token over a range of days (usage per token). */
+export interface TokenUsage extends UsageCounters {
+  /** '' for console sessions. */
+  tokenId: string;
 }
 
 export interface CredentialRecord {
@@ -261,6 +319,9 @@ export type AuditAction =
   | 'token.disabled'
   | 'token.enabled'
   | 'token.revoked'
+  | 'token.temporary-issued'
+  | 'token.temporary-revoked'
+  | 'auth.network-denied'
   | 'auth.expired-token'
   | 'auth.failed'
   | 'project.created'
@@ -428,8 +489,14 @@ export interface MetadataStore {
   putBucketSetting(bucketId: string, name: BucketSettingName, value: string | null, at: Date): Promise<boolean>;
   /** Buckets (of every project) that have this setting, with its value, by bucket id after `afterId`. */
   bucketsWithSetting(name: BucketSettingName, afterId: string | null, limit: number): Promise<{ bucket: BucketRow; value: string }[]>;
-  /** The bucket and every setting it has, in one query (the per-request bucket read). */
-  getBucketWithSettings(projectId: string, name: string): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>> } | null>;
+  /**
+   * The bucket, every setting it has and its project's storage quota, in one query (the
+   * per-request bucket read).
+   */
+  getBucketWithSettings(
+    projectId: string,
+    name: string,
+  ): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>>; projectQuota?: StorageQuota | null } | null>;
 
   // objects
   /** The current version of `key` (never a delete marker), or null. */
@@ -533,6 +600,37 @@ export interface MetadataStore {
   /** Records last-used times in one batch. */
   touchTokens(uses: { id: string; at: Date }[]): Promise<void>;
 
+  // temporary credentials
+  createTemporaryCredential(row: TemporaryCredentialRow): Promise<void>;
+  /** The per-request read, in one query: the credentials, their token and the project's maximum token lifetime. */
+  findTemporaryCredential(accessKeyId: string): Promise<TemporaryCredentialRecord | null>;
+  getTemporaryCredential(id: string): Promise<TemporaryCredentialRow | null>;
+  /** A token's temporary credentials, newest first. */
+  listTemporaryCredentials(tokenId: string): Promise<TemporaryCredentialRow[]>;
+  /** Sets revokedAt (once); false when there is no such row. */
+  revokeTemporaryCredential(id: string, at: Date): Promise<boolean>;
+  /** Deletes rows that expired before `before`; returns how many. */
+  deleteExpiredTemporaryCredentials(before: Date): Promise<number>;
+
+  // quotas and the storage counters they are checked against
+  getProjectQuota(projectId: string): Promise<StorageQuota | null>;
+  /** Sets (null removes) the project's quota; false when there is no such project. */
+  setProjectQuota(projectId: string, quota: StorageQuota | null): Promise<boolean>;
+  /**
+   * Adds each delta to its bucket's counters (a missing row starts at zero), in one transaction;
+   * a delta made (`at`) before the bucket's last recount is skipped, as the recount holds it.
+   */
+  addStorageCounters(deltas: { bucketId: string; bytes: number; objects: number; at: Date }[]): Promise<void>;
+  /**
+   * Replaces a bucket's counters with a recount of its versions (bucketStats: current and
+   * noncurrent, delete markers aside), noting when; returns the recount.
+   */
+  recountStorage(bucketId: string): Promise<StorageUsed>;
+  /** The counters of one bucket (zero when it has none). */
+  bucketStorage(bucketId: string): Promise<StorageUsed>;
+  /** The counters of every bucket of the project, summed. */
+  projectStorage(projectId: string): Promise<StorageUsed>;
+
   // audit log
   appendAudit(row: AuditRow): Promise<void>;
   /** Newest first. */
@@ -570,6 +668,8 @@ export interface MetadataStore {
   addUsage(increments: UsageIncrement[]): Promise<void>;
   /** One entry per day that has counters in the selection, ascending. */
   usageByDay(q: UsageQuery): Promise<UsageDay[]>;
+  /** One entry per token with counters in the selection (the project and days of `q`), by token id. */
+  usageByToken(q: Omit<UsageQuery, 'tokenId'>): Promise<TokenUsage[]>;
   /** Sets (replaces) each bucket's stored bytes and objects for its day, in one transaction. */
   putStorageSnapshots(rows: StorageSnapshot[]): Promise<void>;
   /**

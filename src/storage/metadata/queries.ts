@@ -30,7 +30,12 @@ import type {
   MetadataStore,
   SessionRow,
   StorageQuery,
+  StorageQuota,
   StorageSnapshot,
+  StorageUsed,
+  TemporaryCredentialRecord,
+  TemporaryCredentialRow,
+  TokenUsage,
   UsageDay,
   UsageIncrement,
   UsageQuery,
@@ -46,11 +51,14 @@ import type {
   StoredHeaders,
   UploadRow,
 } from './metadata-store.js';
+import { storedTotals } from './metadata-store.js';
 import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
 import * as audit from './audit-queries.js';
 import * as tokens from './token-queries.js';
 import * as users from './user-queries.js';
 import * as usage from './usage-queries.js';
+import * as temporary from './temporary-credential-queries.js';
+import * as quotas from './quota-queries.js';
 import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 import * as versions from './version-queries.js';
 import { seqAt } from './version-queries.js';
@@ -164,7 +172,10 @@ export class KyselyMetadataStore implements MetadataStore {
         not(exists(selectFrom('object_versions').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
       )
       .executeTakeFirst();
-    if (Number(r.numDeletedRows) > 0) return 'deleted';
+    if (Number(r.numDeletedRows) > 0) {
+      await this.db.deleteFrom('storage_counters').where('bucket_id', '=', bucketId).execute();
+      return 'deleted';
+    }
     const still = await this.db.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst();
     // A bucket that is already gone counts as deleted (delete is idempotent).
     return still ? 'not-empty' : 'deleted';
@@ -212,12 +223,17 @@ export class KyselyMetadataStore implements MetadataStore {
     return rows.map((r) => ({ bucket: toBucketRow(r), value: r.value }));
   }
 
-  async getBucketWithSettings(projectId: string, name: string): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>> } | null> {
-    // One query: a bucket with no settings is one row with nulls on the right.
+  async getBucketWithSettings(
+    projectId: string,
+    name: string,
+  ): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>>; projectQuota: StorageQuota | null } | null> {
+    // One query: a bucket with no settings is one row with nulls on the right; the project's
+    // quota comes along by its primary key, so checking quotas costs no round trip of its own.
     const rows = await this.db
       .selectFrom('buckets as b')
+      .innerJoin('projects as p', 'p.id', 'b.project_id')
       .leftJoin('bucket_settings as s', 's.bucket_id', 'b.id')
-      .select(['b.id', 'b.project_id', 'b.name', 'b.region', 'b.created_at', 's.name as setting', 's.value'])
+      .select(['b.id', 'b.project_id', 'b.name', 'b.region', 'b.created_at', 's.name as setting', 's.value', 'p.quota_bytes', 'p.quota_objects'])
       .where('b.project_id', '=', projectId)
       .where('b.name', '=', name)
       .execute();
@@ -225,7 +241,11 @@ export class KyselyMetadataStore implements MetadataStore {
     const settings: Partial<Record<BucketSettingName, string>> = {};
     for (const r of rows) if (r.setting !== null && r.value !== null) settings[r.setting as BucketSettingName] = r.value;
     const r = rows[0];
-    return { bucket: toBucketRow({ id: r.id, project_id: r.project_id, name: r.name, region: r.region, created_at: r.created_at }), settings };
+    return {
+      bucket: toBucketRow({ id: r.id, project_id: r.project_id, name: r.name, region: r.region, created_at: r.created_at }),
+      settings,
+      projectQuota: quotas.quotaOf(r.quota_bytes, r.quota_objects),
+    };
   }
 
   // ---- objects ----
@@ -527,6 +547,62 @@ export class KyselyMetadataStore implements MetadataStore {
     return tokens.touchTokens(this.db, uses);
   }
 
+  // ---- temporary credentials (queries in temporary-credential-queries.ts) ----
+
+  createTemporaryCredential(row: TemporaryCredentialRow): Promise<void> {
+    return temporary.createTemporaryCredential(this.db, row);
+  }
+
+  findTemporaryCredential(accessKeyId: string): Promise<TemporaryCredentialRecord | null> {
+    return temporary.findTemporaryCredential(this.db, accessKeyId);
+  }
+
+  getTemporaryCredential(id: string): Promise<TemporaryCredentialRow | null> {
+    return temporary.getTemporaryCredential(this.db, id);
+  }
+
+  listTemporaryCredentials(tokenId: string): Promise<TemporaryCredentialRow[]> {
+    return temporary.listTemporaryCredentials(this.db, tokenId);
+  }
+
+  revokeTemporaryCredential(id: string, at: Date): Promise<boolean> {
+    return temporary.revokeTemporaryCredential(this.db, id, at);
+  }
+
+  deleteExpiredTemporaryCredentials(before: Date): Promise<number> {
+    return temporary.deleteExpiredTemporaryCredentials(this.db, before);
+  }
+
+  // ---- quotas and storage counters (queries in quota-queries.ts) ----
+
+  getProjectQuota(projectId: string): Promise<StorageQuota | null> {
+    return quotas.getProjectQuota(this.db, projectId);
+  }
+
+  setProjectQuota(projectId: string, quota: StorageQuota | null): Promise<boolean> {
+    return quotas.setProjectQuota(this.db, projectId, quota);
+  }
+
+  addStorageCounters(deltas: { bucketId: string; bytes: number; objects: number; at: Date }[]): Promise<void> {
+    return quotas.addStorageCounters(this.db, deltas);
+  }
+
+  async recountStorage(bucketId: string): Promise<StorageUsed> {
+    // Taken before the count: changes committed before it are in the count, later ones are added.
+    const at = new Date();
+    const used = storedTotals(await this.bucketStats(bucketId));
+    await quotas.setStorageCounters(this.db, bucketId, used, at);
+    return used;
+  }
+
+  bucketStorage(bucketId: string): Promise<StorageUsed> {
+    return quotas.bucketStorage(this.db, bucketId);
+  }
+
+  projectStorage(projectId: string): Promise<StorageUsed> {
+    return quotas.projectStorage(this.db, projectId);
+  }
+
   // ---- audit log (queries in audit-queries.ts) ----
 
   appendAudit(row: AuditRow): Promise<void> {
@@ -611,6 +687,10 @@ export class KyselyMetadataStore implements MetadataStore {
 
   usageByDay(q: UsageQuery): Promise<UsageDay[]> {
     return usage.usageByDay(this.db, q);
+  }
+
+  usageByToken(q: Omit<UsageQuery, 'tokenId'>): Promise<TokenUsage[]> {
+    return usage.usageByToken(this.db, q);
   }
 
   putStorageSnapshots(rows: StorageSnapshot[]): Promise<void> {

@@ -11,6 +11,9 @@ export interface ProjectsTable {
   name: string;
   created_at: number;
   max_token_days: number | null;
+  /** Storage quota of the whole project (bytes, objects); null: none. Added by 0009. */
+  quota_bytes: number | null;
+  quota_objects: number | null;
 }
 
 export interface BucketsTable {
@@ -127,6 +130,51 @@ export interface TokensTable {
   previous_bearer_prefix: string | null;
   previous_bearer_hash: string | null;
   rotation_deadline: number | null;
+  /** JSON string[] of addresses and CIDR networks the token may be used from; null: anywhere. Added by 0009. */
+  allowed_networks: string | null;
+  /** Requests per minute the token may make; null: no limit. Added by 0009. */
+  rate_limit: number | null;
+}
+
+/**
+ * Short-lived credentials made from a token (REST call, or STS AssumeRole / GetSessionToken on the
+ * S3 endpoint). They act for their token, within a scope no wider than its, and stop with it.
+ * Added by 0009.
+ */
+export interface TemporaryCredentialsTable {
+  id: string;
+  /** The token they were made from; its revocation, disabling and expiry end them too. */
+  token_id: string;
+  project_id: string;
+  /** RoleSessionName, or the name given through the REST API. */
+  name: string;
+  access_key_id: string;
+  secret_ciphertext: string;
+  /** SHA-256 (hex) of the session token; the token itself is never stored. */
+  session_token_hash: string;
+  permission: string;
+  /** JSON string[] or null (the token's whole scope, which is then all buckets). */
+  bucket_scope: string | null;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+/**
+ * What a bucket stores, kept up to date by the writes themselves (added, not recounted), for
+ * quotas. Recounted from the objects when a quota is set and periodically. Added by 0009.
+ */
+export interface StorageCountersTable {
+  bucket_id: string;
+  bytes: number;
+  objects: number;
+  /**
+   * When the counters were last recounted from the objects (ms): a change committed before then is
+   * in the recount already, so one reported later (by another node, or the server while the CLI
+   * recounted) is not added again.
+   */
+  recounted_at: number;
 }
 
 export interface AuditTable {
@@ -224,6 +272,8 @@ export interface Database {
   bucket_settings: BucketSettingsTable;
   object_versions: ObjectVersionsTable;
   worker_leases: WorkerLeasesTable;
+  temporary_credentials: TemporaryCredentialsTable;
+  storage_counters: StorageCountersTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -512,6 +562,44 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
             where ${sql.ref(column)} in (select email from users)
           `.execute(db);
         }
+      },
+    },
+    '0009_scopes_networks_temporary_credentials_quotas': {
+      async up(db) {
+        // Per-token network conditions and request-rate limits.
+        await db.schema.alterTable('tokens').addColumn('allowed_networks', 'text').execute();
+        await db.schema.alterTable('tokens').addColumn('rate_limit', 'integer').execute();
+        // A project's storage quota (a bucket's lives in its settings, read with the bucket).
+        await db.schema.alterTable('projects').addColumn('quota_bytes', 'bigint').execute();
+        await db.schema.alterTable('projects').addColumn('quota_objects', 'bigint').execute();
+
+        await db.schema
+          .createTable('temporary_credentials')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('token_id', 'text', (c) => c.notNull().references('tokens.id'))
+          .addColumn('project_id', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('access_key_id', 'text', (c) => c.notNull().unique())
+          .addColumn('secret_ciphertext', 'text', (c) => c.notNull())
+          .addColumn('session_token_hash', 'text', (c) => c.notNull())
+          .addColumn('permission', 'text', (c) => c.notNull())
+          .addColumn('bucket_scope', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('temporary_credentials_token').on('temporary_credentials').columns(['token_id', 'created_at']).execute();
+        // Expired ones are removed by the periodic sweep, oldest first.
+        await db.schema.createIndex('temporary_credentials_expires').on('temporary_credentials').columns(['expires_at']).execute();
+
+        await db.schema
+          .createTable('storage_counters')
+          .addColumn('bucket_id', 'text', (c) => c.primaryKey())
+          .addColumn('bytes', 'bigint', (c) => c.notNull())
+          .addColumn('objects', 'bigint', (c) => c.notNull())
+          .addColumn('recounted_at', 'bigint', (c) => c.notNull().defaultTo(0))
+          .execute();
       },
     },
   };

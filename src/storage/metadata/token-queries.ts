@@ -33,10 +33,12 @@ function toValues(row: TokenRow): TokensTable {
     previous_bearer_prefix: row.previousBearerPrefix,
     previous_bearer_hash: row.previousBearerHash,
     rotation_deadline: ms(row.rotationDeadline),
+    allowed_networks: row.allowedNetworks ? JSON.stringify(row.allowedNetworks) : null,
+    rate_limit: row.rateLimit,
   };
 }
 
-function toRow(r: TokensTable): TokenRow {
+export function toTokenRow(r: TokensTable): TokenRow {
   return {
     id: r.id,
     projectId: r.project_id,
@@ -59,6 +61,8 @@ function toRow(r: TokensTable): TokenRow {
     previousBearerPrefix: r.previous_bearer_prefix,
     previousBearerHash: r.previous_bearer_hash,
     rotationDeadline: date(r.rotation_deadline),
+    allowedNetworks: r.allowed_networks === null || r.allowed_networks === undefined ? null : (JSON.parse(r.allowed_networks) as string[]),
+    rateLimit: r.rate_limit === null || r.rate_limit === undefined ? null : Number(r.rate_limit),
   };
 }
 
@@ -68,7 +72,7 @@ export async function createToken(db: Db, row: TokenRow): Promise<void> {
 
 export async function getTokenBy(db: Db, column: 'id' | 'access_key_id', value: string): Promise<TokenRow | null> {
   const r = await db.selectFrom('tokens').selectAll().where(column, '=', value).executeTakeFirst();
-  return r ? toRow(r) : null;
+  return r ? toTokenRow(r) : null;
 }
 
 export async function findCredential(db: Db, by: { accessKeyId: string } | { bearerPrefix: string }): Promise<CredentialRecord | null> {
@@ -84,12 +88,12 @@ export async function findCredential(db: Db, by: { accessKeyId: string } | { bea
     )
     .executeTakeFirst();
   if (!r) return null;
-  return { token: toRow(r), maxTokenDays: r.project_max_token_days === null ? null : Number(r.project_max_token_days) };
+  return { token: toTokenRow(r), maxTokenDays: r.project_max_token_days === null ? null : Number(r.project_max_token_days) };
 }
 
 export async function listTokens(db: Db, projectId: string): Promise<TokenRow[]> {
   const rows = await db.selectFrom('tokens').selectAll().where('project_id', '=', projectId).orderBy('created_at', 'desc').orderBy('id').execute();
-  return rows.map(toRow);
+  return rows.map(toTokenRow);
 }
 
 export async function updateToken(db: Db, id: string, patch: TokenPatch): Promise<boolean> {
@@ -101,6 +105,7 @@ export async function updateToken(db: Db, id: string, patch: TokenPatch): Promis
     secretCiphertext: 'secret_ciphertext', bearerPrefix: 'bearer_prefix', bearerHash: 'bearer_hash',
     previousSecretCiphertext: 'previous_secret_ciphertext', previousBearerPrefix: 'previous_bearer_prefix',
     previousBearerHash: 'previous_bearer_hash', rotationDeadline: 'rotation_deadline',
+    allowedNetworks: 'allowed_networks', rateLimit: 'rate_limit',
   };
   const set: Partial<TokensTable> = {};
   for (const key of Object.keys(patch) as (keyof TokenPatch)[]) {

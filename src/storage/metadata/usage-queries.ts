@@ -4,7 +4,7 @@
 // Storage snapshots are upserts that replace: the last figure taken on a day is that day's.
 
 import { sql, type Kysely } from 'kysely';
-import type { StorageQuery, StorageSnapshot, UsageDay, UsageIncrement, UsageQuery } from './metadata-store.js';
+import type { StorageQuery, StorageSnapshot, TokenUsage, UsageCounters, UsageDay, UsageIncrement, UsageQuery } from './metadata-store.js';
 import type { Database } from './schema.js';
 
 const COUNTERS = [
@@ -46,28 +46,20 @@ export async function addUsage(db: Kysely<Database>, increments: UsageIncrement[
   });
 }
 
-export async function usageByDay(db: Kysely<Database>, q: UsageQuery): Promise<UsageDay[]> {
+/** The counters of the selection summed per day or per token, in that column's order. */
+async function summed(db: Kysely<Database>, q: UsageQuery, by: 'day' | 'token_id'): Promise<(UsageCounters & { key: string })[]> {
   let query = db
     .selectFrom('usage_daily')
-    .select((eb) => [
-      'day',
-      eb.fn.sum<number>('requests_read').as('requests_read'),
-      eb.fn.sum<number>('requests_write').as('requests_write'),
-      eb.fn.sum<number>('requests_list').as('requests_list'),
-      eb.fn.sum<number>('requests_delete').as('requests_delete'),
-      eb.fn.sum<number>('requests_other').as('requests_other'),
-      eb.fn.sum<number>('bytes_in').as('bytes_in'),
-      eb.fn.sum<number>('bytes_out').as('bytes_out'),
-    ])
+    .select((eb) => [eb.ref(by).as('key'), ...COUNTERS.map((c) => eb.fn.sum<number>(c).as(c))])
     .where('project_id', '=', q.projectId)
     .where('day', '>=', q.from)
     .where('day', '<=', q.to);
   if (q.bucket !== undefined) query = query.where('bucket', '=', q.bucket);
   if (q.tokenId !== undefined) query = query.where('token_id', '=', q.tokenId);
-  const rows = await query.groupBy('day').orderBy('day').execute();
+  const rows = (await query.groupBy(by).orderBy(by).execute()) as unknown as (Record<(typeof COUNTERS)[number], number | string> & { key: string })[];
   // Number(): PostgreSQL returns sums of bigint as strings.
   return rows.map((r) => ({
-    day: r.day,
+    key: r.key,
     requestsRead: Number(r.requests_read),
     requestsWrite: Number(r.requests_write),
     requestsList: Number(r.requests_list),
@@ -76,6 +68,14 @@ export async function usageByDay(db: Kysely<Database>, q: UsageQuery): Promise<U
     bytesIn: Number(r.bytes_in),
     bytesOut: Number(r.bytes_out),
   }));
+}
+
+export async function usageByDay(db: Kysely<Database>, q: UsageQuery): Promise<UsageDay[]> {
+  return (await summed(db, q, 'day')).map(({ key, ...counters }) => ({ day: key, ...counters }));
+}
+
+export async function usageByToken(db: Kysely<Database>, q: Omit<UsageQuery, 'tokenId'>): Promise<TokenUsage[]> {
+  return (await summed(db, q, 'token_id')).map(({ key, ...counters }) => ({ tokenId: key, ...counters }));
 }
 
 export async function putStorageSnapshots(db: Kysely<Database>, rows: StorageSnapshot[]): Promise<void> {

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { levelMeet, levelWithin, parseSessionPolicy } from './session-policy.js';
+import { networkWithin, networksProblem } from './network.js';
+
+// STS session policies read as a level and a scope; levels meet; networks contain each other.
+
+const policy = (statements: unknown[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+
+test('actions map to the least level that covers them; resources to scope entries', () => {
+  assert.deepEqual(parseSessionPolicy(policy([{ Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: 'arn:aws:s3:::b/logs/*' }])), {
+    permission: 'object-ro',
+    scope: ['b/logs/'],
+  });
+  assert.equal(parseSessionPolicy(policy([{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/*' }])).permission, 'object-rw');
+  assert.equal(parseSessionPolicy(policy([{ Effect: 'Allow', Action: 's3:GetBucketPolicy', Resource: 'arn:aws:s3:::b' }])).permission, 'admin-ro');
+  assert.equal(parseSessionPolicy(policy([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }])).permission, 'admin-rw');
+  assert.equal(parseSessionPolicy(policy([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }])).scope, null);
+  // "b" and "b/*" are one entry; a prefix inside a named bucket folds into it.
+  assert.deepEqual(parseSessionPolicy(policy([{ Effect: 'Allow', Action: 's3:Get*', Resource: ['arn:aws:s3:::b', 'arn:aws:s3:::b/*', 'arn:aws:s3:::b/x/*', 'arn:aws:s3:::c/y'] }])).scope, ['b', 'c/y']);
+});
+
+test('what cannot be read as a level and scope is refused with a reason', () => {
+  for (const [doc, reason] of [
+    ['not json', /not valid JSON/],
+    [policy([{ Effect: 'Deny', Action: 's3:*', Resource: '*' }]), /Allow statements only/],
+    [policy([{ Effect: 'Allow', Action: 's3:*', Resource: '*', Condition: {} }]), /"Condition" is not supported/],
+    [policy([{ Effect: 'Allow', Action: 'ec2:RunInstances', Resource: '*' }]), /not an S3 action/],
+    [policy([{ Effect: 'Allow', Action: 's3:Nothing', Resource: '*' }]), /names no S3 operation/],
+    [policy([{ Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::b/*.jpg' }]), /only a trailing \*/],
+    [policy([{ Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::ph*' }]), /wildcards in a bucket name/],
+    [policy([]), /no Statement/],
+    [JSON.stringify({ Statement: [], Extra: 1 }), /Unknown policy element/],
+    ['x'.repeat(2049), /longer than 2048/],
+  ] as const) {
+    assert.throws(() => parseSessionPolicy(doc), reason as RegExp, String(doc).slice(0, 60));
+  }
+});
+
+test('levels meet in a level; within', () => {
+  assert.equal(levelMeet('admin-ro', 'object-rw'), 'object-ro');
+  assert.equal(levelMeet('admin-rw', 'object-rw'), 'object-rw');
+  assert.equal(levelMeet('admin-rw', 'admin-ro'), 'admin-ro');
+  assert.equal(levelWithin('object-ro', 'admin-ro'), true);
+  assert.equal(levelWithin('object-rw', 'admin-ro'), false);
+});
+
+test('networks: validation and containment, IPv4 and IPv6', () => {
+  assert.equal(networksProblem(['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']), null);
+  assert.match(networksProblem(['10.0.0.0/33'])!, /not an IPv4 or IPv6/);
+  assert.match(networksProblem([])!, /at least one/);
+  assert.equal(networkWithin('10.1.0.0/16', ['10.0.0.0/8']), true);
+  assert.equal(networkWithin('10.0.0.0/8', ['10.1.0.0/16']), false);
+  assert.equal(networkWithin('192.0.2.7', ['192.0.2.0/24']), true);
+  assert.equal(networkWithin('2001:db8:1::/48', ['2001:db8::/32']), true);
+  assert.equal(networkWithin('2001:db8::/32', ['10.0.0.0/8']), false);
+});
