@@ -36,56 +36,90 @@ function pastCommonPrefix(marker: string | undefined, prefix: string, delimiter:
   return prefixSuccessor(marker);
 }
 
-export async function listPage(meta: MetadataStore, bucketId: string, req: ListingRequest): Promise<ListingPage> {
-  const page: ListingPage = { contents: [], commonPrefixes: [], isTruncated: false };
+/** How a page walk reads rows and keeps its position between them (walkRanges). */
+interface RowSource<R> {
+  /** Up to `limit` rows of `range` past the position: after the last row passed, or from `from`. */
+  fetch(range: string, from: string | undefined, limit: number): Promise<R[]>;
+  /** The position moves past this row. */
+  passed(row: R): void;
+  /** The position is `from` alone (a seek past a common prefix). */
+  reseek(): void;
+}
+
+/**
+ * Walks the ranges (the prefix, or a scoped token's prefixes within it) in key order with one
+ * position carried across them, so a common prefix spanning several ranges is returned once;
+ * each common prefix is skipped with one seek to its successor. Stops after `maxKeys` entries;
+ * true when more remain.
+ */
+async function walkRanges<R extends { key: string }>(
+  ranges: readonly string[],
+  req: { prefix: string; delimiter: string; maxKeys: number },
+  start: string | undefined,
+  source: RowSource<R>,
+  emit: { row(row: R): void; commonPrefix(cp: string): void },
+): Promise<boolean> {
   const { prefix, delimiter, maxKeys } = req;
-  let after: string | undefined = req.marker;
-  let from: string | undefined;
-  const past = pastCommonPrefix(after, prefix, delimiter);
-  if (past === null) return page;
-  if (past !== undefined) {
-    from = past;
-    after = undefined;
-  }
+  let from = start;
   let count = 0;
-  // The ranges are walked in key order with one position (after/from) carried across them, so a
-  // common prefix that spans several ranges is returned once.
-  for (const range of req.within ?? [prefix]) {
+  for (const range of ranges) {
     for (;;) {
       const limit = maxKeys - count + 1;
-      const rows = await meta.listObjects(bucketId, { prefix: range, after, from, limit });
+      const rows = await source.fetch(range, from, limit);
       let reseek = false;
       for (const row of rows) {
-        if (count === maxKeys) {
-          page.isTruncated = true;
-          return page;
-        }
+        if (count === maxKeys) return true;
         const idx = delimiter ? row.key.indexOf(delimiter, prefix.length) : -1;
         if (idx >= 0) {
           const cp = row.key.slice(0, idx + delimiter.length);
-          page.commonPrefixes.push(cp);
-          page.last = cp;
+          emit.commonPrefix(cp);
           count++;
           const next = prefixSuccessor(cp);
-          if (next === null) return page;
+          if (next === null) return false;
           from = next;
-          after = undefined;
+          source.reseek();
           reseek = true;
           break;
         }
-        page.contents.push(row);
-        page.last = row.key;
-        after = row.key;
+        emit.row(row);
+        source.passed(row);
         from = undefined;
         count++;
       }
       if (!reseek && rows.length < limit) break;
-      if (count === maxKeys && !reseek && rows.length === limit) {
-        page.isTruncated = true;
-        return page;
-      }
+      if (count === maxKeys && !reseek && rows.length === limit) return true;
     }
   }
+  return false;
+}
+
+export async function listPage(meta: MetadataStore, bucketId: string, req: ListingRequest): Promise<ListingPage> {
+  const page: ListingPage = { contents: [], commonPrefixes: [], isTruncated: false };
+  const { prefix, delimiter } = req;
+  let after: string | undefined = req.marker;
+  const past = pastCommonPrefix(after, prefix, delimiter);
+  if (past === null) return page;
+  if (past !== undefined) after = undefined;
+  page.isTruncated = await walkRanges(
+    req.within ?? [prefix],
+    req,
+    past,
+    {
+      fetch: (range, from, limit) => meta.listObjects(bucketId, { prefix: range, after, from, limit }),
+      passed: (row) => (after = row.key),
+      reseek: () => (after = undefined),
+    },
+    {
+      row: (row) => {
+        page.contents.push(row);
+        page.last = row.key;
+      },
+      commonPrefix: (cp) => {
+        page.commonPrefixes.push(cp);
+        page.last = cp;
+      },
+    },
+  );
   return page;
 }
 
@@ -119,57 +153,37 @@ export async function listVersionsPage(meta: MetadataStore, bucketId: string, re
   if (maxKeys <= 0) return page;
   let keyMarker = req.keyMarker;
   let versionIdMarker = keyMarker === undefined ? undefined : req.versionIdMarker;
-  let from: string | undefined;
   const past = versionIdMarker === undefined ? pastCommonPrefix(keyMarker, prefix, delimiter) : undefined;
   if (past === null) return page;
-  if (past !== undefined) {
-    from = past;
-    keyMarker = undefined;
-  }
-  let count = 0;
-  const mark = (key: string, versionId?: string) => {
-    page.nextKeyMarker = key;
-    page.nextVersionIdMarker = versionId;
-  };
-  // The ranges are walked in key order with one position carried across them, as in listPage.
-  for (const range of req.within ?? [prefix]) {
-    for (;;) {
-      const limit = maxKeys - count + 1;
-      const rows = await meta.listObjectVersions(bucketId, { prefix: range, keyMarker, versionIdMarker, from, limit });
-      let reseek = false;
-      for (const row of rows) {
-        if (count === maxKeys) {
-          page.isTruncated = true;
-          return page;
-        }
-        const idx = delimiter ? row.key.indexOf(delimiter, prefix.length) : -1;
-        if (idx >= 0) {
-          const cp = row.key.slice(0, idx + delimiter.length);
-          page.commonPrefixes.push(cp);
-          mark(cp);
-          count++;
-          const next = prefixSuccessor(cp);
-          if (next === null) return done(page);
-          from = next;
-          keyMarker = undefined;
-          versionIdMarker = undefined;
-          reseek = true;
-          break;
-        }
-        page.versions.push(row);
-        mark(row.key, row.versionId);
+  if (past !== undefined) keyMarker = undefined;
+  page.isTruncated = await walkRanges(
+    req.within ?? [prefix],
+    req,
+    past,
+    {
+      fetch: (range, from, limit) => meta.listObjectVersions(bucketId, { prefix: range, keyMarker, versionIdMarker, from, limit }),
+      passed: (row) => {
         keyMarker = row.key;
         versionIdMarker = row.versionId;
-        from = undefined;
-        count++;
-      }
-      if (!reseek && rows.length < limit) break;
-      if (count === maxKeys && !reseek && rows.length === limit) {
-        page.isTruncated = true;
-        return page;
-      }
-    }
-  }
+      },
+      reseek: () => {
+        keyMarker = undefined;
+        versionIdMarker = undefined;
+      },
+    },
+    {
+      row: (row) => {
+        page.versions.push(row);
+        page.nextKeyMarker = row.key;
+        page.nextVersionIdMarker = row.versionId;
+      },
+      commonPrefix: (cp) => {
+        page.commonPrefixes.push(cp);
+        page.nextKeyMarker = cp;
+        page.nextVersionIdMarker = undefined;
+      },
+    },
+  );
   return done(page);
 }
 
