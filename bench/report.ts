@@ -33,6 +33,9 @@ export function buildRows(cfg: { smallConcurrency: number; largeConcurrency: num
     { label: `PUT 4 KiB ops/s (${sc})`, id: 'put-small', higherIsBetter: true, digits: 0, value: metric('put-small', (s) => s.opsPerSec) },
     { label: `PUT 4 KiB p50 ms`, id: 'put-small', higherIsBetter: false, digits: 2, value: metric('put-small', (s) => s.p50Ms) },
     { label: `PUT 4 KiB p99 ms`, id: 'put-small', higherIsBetter: false, digits: 2, value: metric('put-small', (s) => s.p99Ms) },
+    { label: `PUT 4 KiB versioned ops/s (${sc})`, id: 'put-versioned', higherIsBetter: true, digits: 0, value: metric('put-versioned', (s) => s.opsPerSec) },
+    { label: `PUT 4 KiB versioned p50 ms`, id: 'put-versioned', higherIsBetter: false, digits: 2, value: metric('put-versioned', (s) => s.p50Ms) },
+    { label: `PUT 4 KiB versioned p99 ms`, id: 'put-versioned', higherIsBetter: false, digits: 2, value: metric('put-versioned', (s) => s.p99Ms) },
     { label: `GET 4 KiB ops/s (${sc})`, id: 'get-small', higherIsBetter: true, digits: 0, value: metric('get-small', (s) => s.opsPerSec) },
     { label: `GET 4 KiB p50 ms`, id: 'get-small', higherIsBetter: false, digits: 2, value: metric('get-small', (s) => s.p50Ms) },
     { label: `GET 4 KiB p99 ms`, id: 'get-small', higherIsBetter: false, digits: 2, value: metric('get-small', (s) => s.p99Ms) },
@@ -124,6 +127,7 @@ export function renderTable(results: TargetResult[], rows: Row[]): string {
 
 const IDS: [ScenarioId, string][] = [
   ['put-small', 'PUT 4 KiB'],
+  ['put-versioned', 'PUT 4 KiB versioned'],
   ['get-small', 'GET 4 KiB'],
   ['put-large', 'PUT large'],
   ['get-large', 'GET large'],

@@ -15,7 +15,7 @@
 //                          also skep on the distributed configuration: metadata in PostgreSQL and
 //                          blobs in Ceph (a throwaway cluster of each, started here), one node and
 //                          three nodes, in the same table
-//   --scenarios a,b        subset of put-small,get-small,list,put-large,get-large
+//   --scenarios a,b        subset of put-small,put-versioned,get-small,list,put-large,get-large
 //   --quick                fewer operations, one round (a smoke run)
 //   --rounds N             rounds per scenario and target (default 3; the best is reported)
 //   --cpu-prof             write V8 CPU profiles of skep and s3rver and print where the time goes
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
           if (!cfg.scenarios.has(id)) continue;
           for (const runner of order) {
             const name = runner.target.name;
-            if (dead.has(name)) continue;
+            if (dead.has(name) || !runner.supports(id)) continue;
             try {
               const r = await runner.phase(id, round);
               if (r.error) failures.push(`${name} ${id} round ${round}: ${r.error}`);

@@ -21,7 +21,7 @@ export interface BenchConfig {
   rounds: number;
 }
 
-export const SCENARIOS = ['put-small', 'get-small', 'list', 'put-large', 'get-large'] as const;
+export const SCENARIOS = ['put-small', 'put-versioned', 'get-small', 'list', 'put-large', 'get-large'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 export interface ScenarioResult {
@@ -109,6 +109,9 @@ async function strictLoop(concurrency: number, count: number, op: (i: number) =>
 
 const smallKey = (round: number, i: number) => `obj/${round}/${String(i).padStart(6, '0')}`;
 const warmKey = (i: number) => `warm/${String(i).padStart(6, '0')}`;
+/** Keys a versioned PUT overwrites: each timed PUT turns the current version into a noncurrent one. */
+const VERSIONED_KEYS = 500;
+const versionedKey = (i: number) => `ver/${String(i % VERSIONED_KEYS).padStart(4, '0')}`;
 const listKey = (i: number) => `key-${String(i).padStart(5, '0')}`;
 const largeKey = (round: number, n: number) => `big/${round}/${n}`;
 
@@ -232,10 +235,22 @@ export class ScenarioRunner {
     this.check(/<IsTruncated>false<\/IsTruncated>/.test(xml), 'list: truncated');
   }
 
+  /** Whether the target runs a scenario: only skep keeps versions (the others are not measured there). */
+  supports(id: ScenarioId): boolean {
+    return id !== 'put-versioned' || this.target.name === 'skep';
+  }
+
   /** Buckets, and a warm-up (JIT, connections, SQLite pages) that is not timed. */
   async setup(): Promise<void> {
     const cfg = this.cfg;
     for (const b of ['bench-small', 'bench-list', 'bench-large']) expectOk(await this.small.request({ method: 'PUT', path: `/${b}` }), `create bucket ${b}`);
+    if (cfg.scenarios.has('put-versioned') && this.supports('put-versioned')) {
+      expectOk(await this.small.request({ method: 'PUT', path: '/bench-versioned' }), 'create bucket bench-versioned');
+      const body = Buffer.from('<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>');
+      expectOk(await this.small.request({ method: 'PUT', path: '/bench-versioned', query: [['versioning', '']], body, payload: 'sha256' }), 'enable versioning');
+      // Every key exists before the timed run, so each timed PUT keeps the version it replaces.
+      await strictLoop(cfg.smallConcurrency, VERSIONED_KEYS, (i) => this.putSmall('bench-versioned', versionedKey(i), 3_000_000 + i));
+    }
     await strictLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.putSmall('bench-small', warmKey(i), 1_000_000 + i));
     await strictLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.getSmall('bench-small', warmKey(i), 1_000_000 + i));
     this.warmedUp = true;
@@ -248,6 +263,8 @@ export class ScenarioRunner {
     switch (id) {
       case 'put-small':
         return this.measure(id, () => closedLoop(cfg.smallConcurrency, cfg.smallOps, (i) => this.putSmall('bench-small', smallKey(round, i), i)));
+      case 'put-versioned':
+        return this.measure(id, () => closedLoop(cfg.smallConcurrency, cfg.smallOps, (i) => this.putSmall('bench-versioned', versionedKey(i), round * 10_000 + i)));
       case 'get-small': {
         // Without a PUT phase this round (--scenarios get-small), read the warm-up objects.
         const put = cfg.scenarios.has('put-small');

@@ -34,6 +34,12 @@ export interface ServerConfig {
   drainTimeoutMs?: number;
   /** How often the blob collector runs (default 60 s). */
   collectIntervalMs?: number;
+  /** Lifecycle worker: how often a pass starts (default 1 h). */
+  lifecycleIntervalMs?: number;
+  /** Lifecycle worker: the length of a lifecycle "day" (default 24 h; shorter only to test rules). */
+  lifecycleDayMs?: number;
+  /** Lifecycle worker: versions or uploads handled per batch (default 500). */
+  lifecycleBatch?: number;
   /** Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client. */
   trustedProxies?: string[];
   /** Audit events older than this many days are deleted (default 365); 0 keeps them for ever. */
@@ -57,9 +63,18 @@ export const SERVE_OPTIONS = {
   'blobs-region': { type: 'string' },
   'node-id': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'lifecycle-interval': { type: 'string' },
   'trusted-proxy': { type: 'string', multiple: true },
   'audit-retention-days': { type: 'string' },
 } as const;
+
+/** A positive number of seconds from a flag or variable, in ms; undefined when not given. */
+function secondsSetting(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of seconds: ${text}`);
+  return Math.round(n * 1000);
+}
 
 export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
   const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false });
@@ -111,9 +126,18 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     storage,
     drainTimeoutMs: drainSeconds * 1000,
     collectIntervalMs: env.SKEP_BLOB_COLLECT_INTERVAL ? Number(env.SKEP_BLOB_COLLECT_INTERVAL) * 1000 : undefined,
+    lifecycleIntervalMs: secondsSetting(values['lifecycle-interval'] ?? env.SKEP_LIFECYCLE_INTERVAL, '--lifecycle-interval (SKEP_LIFECYCLE_INTERVAL)'),
+    lifecycleDayMs: secondsSetting(env.SKEP_LIFECYCLE_DAY_SECONDS, 'SKEP_LIFECYCLE_DAY_SECONDS'),
+    lifecycleBatch: env.SKEP_LIFECYCLE_BATCH === undefined ? undefined : positiveInteger(env.SKEP_LIFECYCLE_BATCH, 'SKEP_LIFECYCLE_BATCH'),
     trustedProxies,
     auditRetentionDays,
   };
+}
+
+function positiveInteger(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer: ${text}`);
+  return n;
 }
 
 // ---- the endpoint record ----

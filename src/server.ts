@@ -21,6 +21,7 @@ import { Metrics, type ApiName } from './ops/metrics.js';
 import { createOpsHandler, isOpsRequest } from './ops/ops-handler.js';
 import { requestLabel } from './ops/request-label.js';
 import { SKEP_VERSION } from './version.js';
+import { LifecycleWorker } from './lifecycle/lifecycle-worker.js';
 import { clientAddressResolver } from './net/client-address.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS } from './audit/audit-service.js';
 
@@ -36,6 +37,7 @@ export interface RunningServer {
   objects: ObjectService;
   tokens: TokenService;
   services: Services;
+  lifecycle: LifecycleWorker;
   log: Logger;
   metrics: Metrics;
   /**
@@ -60,6 +62,8 @@ const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 const USE_FLUSH_INTERVAL_MS = 10_000;
 /** Usage counters are written in batches at this interval. */
 const USAGE_FLUSH_INTERVAL_MS = 5_000;
+/** Lifecycle rules are applied by a pass at this interval, unless configured. */
+const LIFECYCLE_INTERVAL_MS = 60 * 60 * 1000;
 const HSTS = 'max-age=31536000';
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
@@ -84,7 +88,15 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const projectDomains = config.projectDomain ? [config.projectDomain] : [];
   const clientAddress = clientAddressResolver(config.trustedProxies ?? []);
   const handleS3 = createS3Handler({
-    services: { objects, multipart, buckets: services.buckets, bucketConfig: services.bucketConfig, quotas: services.quotas },
+    services: {
+      objects,
+      multipart,
+      buckets: services.buckets,
+      bucketConfig: services.bucketConfig,
+      protection: services.protection,
+      objectLock: services.objectLock,
+      quotas: services.quotas,
+    },
     clientAddress,
     guard: services.guard,
     temporary: services.temporary,
@@ -267,11 +279,23 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const flushUsage = () => Promise.all([services.usage.flush().catch(() => undefined), services.meter.flush().catch(() => undefined)]);
   const usageTimer = setInterval(flushUsage, USAGE_FLUSH_INTERVAL_MS);
   usageTimer.unref();
+  const lifecycle = new LifecycleWorker({
+    meta,
+    objects,
+    audit: services.audit,
+    log,
+    clock: config.clock,
+    intervalMs: config.lifecycleIntervalMs ?? LIFECYCLE_INTERVAL_MS,
+    dayMs: config.lifecycleDayMs,
+    batch: config.lifecycleBatch,
+  });
+  lifecycle.start();
 
   let stopped: Promise<void> | undefined;
   const drain = (timeoutMs: number): Promise<void> =>
     (stopped ??= (async () => {
       draining = true;
+      await lifecycle.stop();
       clearInterval(timer);
       clearInterval(maintenanceTimer);
       clearInterval(usesTimer);
@@ -304,6 +328,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     tokens,
     services,
     log,
+    lifecycle,
     metrics,
     drain,
     close: () => drain(0),

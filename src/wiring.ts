@@ -16,7 +16,10 @@ import { TokenService } from './credentials/token-service.js';
 import { ProjectService } from './projects/project-service.js';
 import { UserService } from './users/user-service.js';
 import { UsageService } from './usage/usage-service.js';
+import { DataKeys } from './objects/sse.js';
+import { ObjectLockService } from './objects/object-lock-service.js';
 import { BucketConfigService } from './buckets/bucket-config-service.js';
+import { DataProtectionService } from './buckets/data-protection-service.js';
 import { AuditService } from './audit/audit-service.js';
 import { BucketService } from './buckets/bucket-service.js';
 import { MemoryLimiterState, RateLimiter, type LimiterState } from './limits/rate-limiter.js';
@@ -79,6 +82,8 @@ export interface Services {
   blobs: BlobStore;
   objects: ObjectService;
   multipart: MultipartService;
+  protection: DataProtectionService;
+  objectLock: ObjectLockService;
   tokens: TokenService;
   /** Short-lived credentials made from tokens. */
   temporary: TemporaryCredentialService;
@@ -204,7 +209,7 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     const tokens = new TokenService(meta, box, audit, auditLimiter, opts.clock);
     const meter = new StorageMeter(meta, opts.log);
     const blobLedger = keepsBlobLedger(storage);
-    const objects = new ObjectService(meta, blobs, opts.log, meter, {
+    const objects = new ObjectService(meta, blobs, opts.log, new DataKeys(box), audit, meter, opts.clock, {
       ledger: blobLedger,
       pendingTtlMs: storage.gc?.pendingTtlMs,
       sharedGraceMs: shared ? (storage.gc?.sharedGraceMs ?? DEFAULT_SHARED_GRACE_MS) : undefined,
@@ -222,6 +227,8 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
       blobs,
       objects,
       multipart,
+      protection: new DataProtectionService(buckets),
+      objectLock: new ObjectLockService(objects, audit, opts.clock),
       tokens,
       temporary: new TemporaryCredentialService(meta, box, tokens, audit, opts.clock),
       guard,

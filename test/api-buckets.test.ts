@@ -28,7 +28,7 @@ describe('REST API: buckets', () => {
     assert.equal(r.status, 200, problemText(r));
     assert.deepEqual(r.body.items.map((b: { name: string }) => b.name), ['alpha', 'beta', 'gamma']);
     const alpha = r.body.items[0];
-    assert.deepEqual(Object.keys(alpha).sort(), ['bytes', 'createdAt', 'name', 'objects', 'region']);
+    assert.deepEqual(Object.keys(alpha).sort(), ['bytes', 'createdAt', 'deleteMarkers', 'name', 'noncurrentBytes', 'noncurrentVersions', 'objects', 'region']);
     assert.equal(alpha.objects, 2);
     assert.equal(alpha.bytes, 16);
     assert.equal(alpha.region, 'us-east-1');
@@ -65,7 +65,7 @@ describe('REST API: buckets', () => {
     const scoped = await bearerToken(server, { permission: 'object-ro', bucketScope: ['gamma', 'alpha'] });
     assert.deepEqual(await walk(scoped.as, 1), { seen: ['alpha', 'gamma'], pages: 2 });
     const page = await call(server, 'GET', `/projects/${p}/buckets?limit=1`, { as: root() });
-    assert.deepEqual(Object.keys(page.body.items[0]).sort(), ['bytes', 'createdAt', 'name', 'objects', 'region']);
+    assert.deepEqual(Object.keys(page.body.items[0]).sort(), ['bytes', 'createdAt', 'deleteMarkers', 'name', 'noncurrentBytes', 'noncurrentVersions', 'objects', 'region']);
   });
 
   test('list paging validation: a bad cursor or limit, an unknown query parameter: 400 naming it', async () => {
@@ -89,7 +89,7 @@ describe('REST API: buckets', () => {
     for (const [who, as, status] of cases) {
       const r = await call(server, 'POST', `/projects/${p}/buckets`, { as, json: { name: `made-${++n}` } });
       assert.equal(r.status, status, `${who}: ${problemText(r)}`);
-      if (status === 201) assert.deepEqual(r.body, { name: `made-${n}`, region: 'us-east-1', createdAt: r.body.createdAt, objects: 0, bytes: 0 });
+      if (status === 201) assert.deepEqual(r.body, { name: `made-${n}`, region: 'us-east-1', createdAt: r.body.createdAt, objects: 0, bytes: 0, noncurrentVersions: 0, noncurrentBytes: 0, deleteMarkers: 0 });
       else assert.ok(isProblem(r, 403, 'forbidden'), who);
     }
   });
@@ -110,7 +110,7 @@ describe('REST API: buckets', () => {
       const { as } = await bearerToken(server, { permission, bucketScope: ['alpha'] });
       const r = await call(server, 'GET', `/projects/${p}/buckets/alpha`, { as });
       assert.equal(r.status, 200, `${permission}: ${problemText(r)}`);
-      assert.deepEqual({ ...r.body, createdAt: 'x' }, { name: 'alpha', region: 'us-east-1', createdAt: 'x', objects: 2, bytes: 16, versioning: 'Disabled' });
+      assert.deepEqual({ ...r.body, createdAt: 'x' }, { name: 'alpha', region: 'us-east-1', createdAt: 'x', objects: 2, bytes: 16, noncurrentVersions: 0, noncurrentBytes: 0, deleteMarkers: 0, versioning: 'Disabled', objectLock: false, encryption: null });
       assert.ok(isProblem(await call(server, 'GET', `/projects/${p}/buckets/beta`, { as }), 403, 'forbidden'), permission);
     }
     assert.ok(isProblem(await call(server, 'GET', `/projects/${p}/buckets/nope`, { as: root() }), 404, 'not-found'));

@@ -174,7 +174,7 @@ describe('REST API: objects', () => {
     assert.ok(isProblem(await call(server, 'GET', `${objects('docs')}/content`, { as: root() }), 400, 'validation', 'key'));
     assert.ok(isProblem(await call(server, 'GET', `${objects('docs')}/content?key=`, { as: root() }), 400, 'validation', 'key'));
     assert.ok(isProblem(await call(server, 'GET', `${objects('docs')}/content?Key=a`, { as: root() }), 400, 'validation', 'Key'));
-    assert.ok(isProblem(await call(server, 'DELETE', `${objects('docs')}?key=a&versionId=1`, { as: root() }), 400, 'validation', 'versionId'));
+    assert.ok(isProblem(await call(server, 'DELETE', `${objects('docs')}?key=a&version=1`, { as: root() }), 400, 'validation', 'version'));
     assert.ok(isProblem(await call(server, 'PUT', content('docs', 'x'.repeat(1025)), { as: root(), raw: 'x' }), 400, 'validation', 'key'));
     assert.ok(isProblem(await call(server, 'GET', content('docs', 'no such key'), { as: root() }), 404, 'not-found'));
     assert.ok(isProblem(await call(server, 'GET', content('nope', 'k'), { as: root() }), 404, 'not-found'));

@@ -20,6 +20,12 @@ const CONTRACT = [
   'GET /projects/{projectId}/buckets/{bucket}/objects', 'DELETE /projects/{projectId}/buckets/{bucket}/objects',
   'PUT /projects/{projectId}/buckets/{bucket}/objects/content', 'GET /projects/{projectId}/buckets/{bucket}/objects/content',
   'POST /projects/{projectId}/buckets/{bucket}/presign',
+  'GET /projects/{projectId}/buckets/{bucket}/objects/versions',
+  'PUT /projects/{projectId}/buckets/{bucket}/objects/legal-hold', 'PUT /projects/{projectId}/buckets/{bucket}/objects/retention',
+  'GET /projects/{projectId}/buckets/{bucket}/settings',
+  'PUT /projects/{projectId}/buckets/{bucket}/settings/versioning', 'PUT /projects/{projectId}/buckets/{bucket}/settings/object-lock',
+  'PUT /projects/{projectId}/buckets/{bucket}/settings/lifecycle', 'DELETE /projects/{projectId}/buckets/{bucket}/settings/lifecycle',
+  'PUT /projects/{projectId}/buckets/{bucket}/settings/encryption', 'DELETE /projects/{projectId}/buckets/{bucket}/settings/encryption',
   'GET /projects/{projectId}/tokens', 'POST /projects/{projectId}/tokens', 'GET /projects/{projectId}/tokens/{tokenId}',
   'POST /projects/{projectId}/tokens/{tokenId}/disable', 'POST /projects/{projectId}/tokens/{tokenId}/enable',
   'POST /projects/{projectId}/tokens/{tokenId}/revoke', 'POST /projects/{projectId}/tokens/{tokenId}/confirm-rotation',
@@ -38,6 +44,7 @@ const OPEN = ['POST /api/v1/session', 'GET /api/v1/openapi.json', 'GET /api/v1/p
 /** The list routes: each pages with limit + cursor and answers nextCursor. */
 const LISTS = [
   '/api/v1/projects', '/api/v1/projects/{projectId}/buckets', '/api/v1/projects/{projectId}/buckets/{bucket}/objects',
+  '/api/v1/projects/{projectId}/buckets/{bucket}/objects/versions',
   '/api/v1/projects/{projectId}/tokens', '/api/v1/projects/{projectId}/audit',
 ];
 

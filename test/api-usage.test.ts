@@ -51,7 +51,7 @@ describe('REST API: usage', () => {
     assert.deepEqual(day.requests, { read: 2, write: 2, list: 1, delete: 1, other: 0 });
     assert.equal(day.bytesIn, 1500);
     assert.ok(day.bytesOut >= 1000, `bytesOut ${day.bytesOut}`);
-    assert.deepEqual(r.body.buckets, [{ name: 'metered', bytes: 1000, objects: 1 }]);
+    assert.deepEqual(r.body.buckets, [{ name: 'metered', bytes: 1000, objects: 1, noncurrentVersions: 0, noncurrentBytes: 0 }]);
     assert.deepEqual(r.body.current, { bytes: 1000, objects: 1 });
     // Earlier days are there, with zeros.
     assert.deepEqual(r.body.days[0].requests, { read: 0, write: 0, list: 0, delete: 0, other: 0 });

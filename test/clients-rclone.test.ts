@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { ROOT_KEY, startTestServer, type TestServer } from './helpers/server.js';
-import { MiB, availability, baseEnv, findExecutable, run, tempDir, treeDigest, versionOf, writeSampleTree } from './helpers/clients.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { MiB, availability, findExecutable, rcloneEnv, run, tempDir, treeDigest, versionOf, writeSampleTree } from './helpers/clients.js';
 
 // rclone driven as a real child process against a real skep server: sync a tree up (with a
 // multipart file), check it, sync it back down, list, delete and purge.
@@ -32,23 +32,7 @@ describe(`rclone: ${version ?? 'not installed'}`, { skip: rclone.skip }, () => {
   before(async () => {
     server = await startTestServer();
     work = await tempDir('rclone');
-    const home = join(work.path, 'home');
-    await mkdir(home);
-    // An empty config file plus the remote in RCLONE_CONFIG_SKEP_* variables: nothing is read
-    // from this machine. AWS_CA_BUNDLE is deliberately absent (rclone refuses plain http with it).
-    const config = join(work.path, 'rclone.conf');
-    await writeFile(config, '');
-    env = {
-      ...baseEnv(home),
-      RCLONE_CONFIG: config,
-      RCLONE_CONFIG_SKEP_TYPE: 's3',
-      RCLONE_CONFIG_SKEP_PROVIDER: 'Other',
-      RCLONE_CONFIG_SKEP_ENDPOINT: server.url,
-      RCLONE_CONFIG_SKEP_REGION: 'us-east-1',
-      RCLONE_CONFIG_SKEP_FORCE_PATH_STYLE: 'true',
-      RCLONE_CONFIG_SKEP_ACCESS_KEY_ID: ROOT_KEY.accessKeyId,
-      RCLONE_CONFIG_SKEP_SECRET_ACCESS_KEY: ROOT_KEY.secretAccessKey,
-    };
+    env = await rcloneEnv(work.path, server.url);
   });
   after(async () => {
     await server?.stop();

@@ -110,13 +110,11 @@ describe('HEAD errors', () => {
 describe('not implemented', () => {
   for (const [method, sub, onObject] of [
     ['GET', 'logging', false],
-    ['PUT', 'lifecycle', false],
+    ['PUT', 'replication', false],
     ['GET', 'website', false],
-    ['PUT', 'versioning', false],
-    ['GET', 'website', false],
-    ['PUT', 'object-lock', false],
+    ['PUT', 'notification', false],
     ['GET', 'attributes', true],
-    ['PUT', 'retention', true],
+    ['GET', 'torrent', true],
     ['POST', 'restore', true],
   ] as const) {
     test(`${method} ?${sub} is 501 NotImplemented with S3 XML`, async () => {
@@ -146,14 +144,13 @@ describe('unsupported requests are authorized before they are answered 501', () 
 
   // [method, sub-resource, on an object, levels answered 501; the others are AccessDenied]
   const cases: [string, string, boolean, string[]][] = [
-    ['PUT', 'versioning', false, ['admin-rw']],
+    ['PUT', 'replication', false, ['admin-rw']],
     ['PUT', 'logging', false, ['admin-rw']],
     ['DELETE', 'website', false, ['admin-rw']],
     ['PUT', 'tagging', false, ['admin-rw']],
     ['GET', 'logging', false, ['admin-rw', 'admin-ro']],
-    ['GET', 'lifecycle', false, ['admin-rw', 'admin-ro']],
-    ['PUT', 'retention', true, ['admin-rw', 'object-rw']],
-    ['PUT', 'legal-hold', true, ['admin-rw', 'object-rw']],
+    ['GET', 'replication', false, ['admin-rw', 'admin-ro']],
+    ['POST', 'restore', true, ['admin-rw', 'object-rw']],
     ['GET', 'attributes', true, ['admin-rw', 'admin-ro', 'object-rw', 'object-ro']],
   ];
   for (const [method, sub, onObject, notImplementedFor] of cases) {
@@ -176,7 +173,7 @@ describe('unsupported requests are authorized before they are answered 501', () 
     const other = bucketName('scope');
     await s3.send(new CreateBucketCommand({ Bucket: other }));
     const scoped = await issue(server, { permission: 'admin-rw', bucketScope: [other] });
-    const res = await raw(server, { method: 'PUT', path: `/${bucket}`, query: { versioning: '' }, body: '<x/>', sign: { accessKeyId: scoped.credentials.accessKeyId, secretAccessKey: scoped.credentials.secretAccessKey } });
+    const res = await raw(server, { method: 'PUT', path: `/${bucket}`, query: { replication: '' }, body: '<x/>', sign: { accessKeyId: scoped.credentials.accessKeyId, secretAccessKey: scoped.credentials.secretAccessKey } });
     assertS3Error(res, 403, 'AccessDenied');
   });
 });

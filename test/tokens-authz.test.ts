@@ -7,6 +7,19 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
+  DeleteBucketEncryptionCommand,
+  DeleteBucketLifecycleCommand,
+  GetBucketEncryptionCommand,
+  GetBucketLifecycleConfigurationCommand,
+  GetObjectLegalHoldCommand,
+  GetObjectLockConfigurationCommand,
+  GetObjectRetentionCommand,
+  PutBucketEncryptionCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectLockConfigurationCommand,
+  PutObjectRetentionCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   DeleteObjectTaggingCommand,
@@ -66,6 +79,9 @@ const LEVELS: Level[] = ['admin-rw', 'admin-ro', 'object-rw', 'object-ro'];
 // ---- the spec, by hand ----
 // Admin Read & Write: create, list, delete buckets; read, write, list, delete objects.
 // Admin Read only:    list buckets; view bucket config; read and list objects.
+// Bucket configuration (versioning, lifecycle, encryption, Object Lock) is changed by Admin Read &
+// Write only; a version's retention and legal hold are object data: read with the object, set by
+// whoever may write objects (bypassing GOVERNANCE retention is admin-rw's alone: tested apart).
 // Object Read & Write: read, write, list, delete objects in scoped buckets.
 // Object Read only:    read and list objects in scoped buckets.
 // Object-level tokens may HeadBucket and GetBucketLocation on their scoped buckets, and
@@ -120,6 +136,19 @@ const SPEC: Record<OperationName, Level[]> = {
   CompleteMultipartUpload: WRITERS,
   AbortMultipartUpload: WRITERS,
   ListParts: EVERYONE,
+  PutBucketVersioning: BUCKET_ADMIN,
+  GetBucketLifecycleConfiguration: CONFIG_READERS,
+  PutBucketLifecycleConfiguration: BUCKET_ADMIN,
+  DeleteBucketLifecycle: BUCKET_ADMIN,
+  GetBucketEncryption: CONFIG_READERS,
+  PutBucketEncryption: BUCKET_ADMIN,
+  DeleteBucketEncryption: BUCKET_ADMIN,
+  GetObjectLockConfiguration: CONFIG_READERS,
+  PutObjectLockConfiguration: BUCKET_ADMIN,
+  GetObjectRetention: EVERYONE,
+  GetObjectLegalHold: EVERYONE,
+  PutObjectRetention: WRITERS,
+  PutObjectLegalHold: WRITERS,
 };
 
 // ---- scenarios: where the target bucket sits relative to the token's scope ----
@@ -518,6 +547,99 @@ const OPS: Record<OperationName, OpCase> = {
   ListParts: {
     prepare: async (ctx) => prep(new ListPartsCommand({ Bucket: ctx.bucket, Key: ctx.tag, UploadId: await newUpload(ctx) })),
     wire: () => ({ method: 'GET' }),
+  },
+  // The fixture buckets have versioning enabled by an allowed PutBucketVersioning, never Object
+  // Lock; configuration an allowed case sets is checked and removed again, so every case sees the same.
+  PutBucketVersioning: {
+    prepare: async (ctx) => prep(new PutBucketVersioningCommand({ Bucket: ctx.bucket, VersioningConfiguration: { Status: 'Enabled' } })),
+    wire: () => ({ method: 'PUT' }),
+    verify: async (ctx, allowed) => {
+      if (!ctx.exists || !allowed) return;
+      assert.equal((await ctx.root.send(new GetBucketVersioningCommand({ Bucket: ctx.bucket }))).Status, 'Enabled');
+    },
+  },
+  GetBucketLifecycleConfiguration: {
+    prepare: async (ctx) => prep(new GetBucketLifecycleConfigurationCommand({ Bucket: ctx.bucket })),
+    wire: () => ({ method: 'GET' }),
+    allowedError: () => 'NoSuchLifecycleConfiguration',
+  },
+  PutBucketLifecycleConfiguration: {
+    prepare: async (ctx) =>
+      prep(
+        new PutBucketLifecycleConfigurationCommand({
+          Bucket: ctx.bucket,
+          LifecycleConfiguration: { Rules: [{ ID: ctx.tag, Status: 'Enabled', Filter: { Prefix: `${ctx.tag}/` }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }] },
+        }),
+      ),
+    wire: () => ({ method: 'PUT' }),
+    verify: async (ctx, allowed) => {
+      if (!ctx.exists) return;
+      const got = await outcome(ctx.root.send(new GetBucketLifecycleConfigurationCommand({ Bucket: ctx.bucket })));
+      assert.equal(got.ok, allowed, 'PutBucketLifecycleConfiguration effect');
+      if (allowed) await ctx.root.send(new DeleteBucketLifecycleCommand({ Bucket: ctx.bucket }));
+    },
+  },
+  DeleteBucketLifecycle: { prepare: async (ctx) => prep(new DeleteBucketLifecycleCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'DELETE' }) },
+  GetBucketEncryption: {
+    prepare: async (ctx) => prep(new GetBucketEncryptionCommand({ Bucket: ctx.bucket })),
+    wire: () => ({ method: 'GET' }),
+    allowedError: () => 'ServerSideEncryptionConfigurationNotFoundError',
+  },
+  PutBucketEncryption: {
+    prepare: async (ctx) =>
+      prep(
+        new PutBucketEncryptionCommand({
+          Bucket: ctx.bucket,
+          ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        }),
+      ),
+    wire: () => ({ method: 'PUT' }),
+    verify: async (ctx, allowed) => {
+      if (!ctx.exists) return;
+      const got = await outcome(ctx.root.send(new GetBucketEncryptionCommand({ Bucket: ctx.bucket })));
+      assert.equal(got.ok, allowed, 'PutBucketEncryption effect');
+      if (allowed) await ctx.root.send(new DeleteBucketEncryptionCommand({ Bucket: ctx.bucket }));
+    },
+  },
+  DeleteBucketEncryption: { prepare: async (ctx) => prep(new DeleteBucketEncryptionCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'DELETE' }) },
+  GetObjectLockConfiguration: {
+    prepare: async (ctx) => prep(new GetObjectLockConfigurationCommand({ Bucket: ctx.bucket })),
+    wire: () => ({ method: 'GET' }),
+    allowedError: () => 'ObjectLockConfigurationNotFoundError',
+  },
+  PutObjectLockConfiguration: {
+    // Authorized first; then refused for its zero-day retention, so no fixture bucket is ever locked.
+    prepare: async (ctx) =>
+      prep(
+        new PutObjectLockConfigurationCommand({
+          Bucket: ctx.bucket,
+          ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 0 } } },
+        }),
+      ),
+    wire: () => ({ method: 'PUT' }),
+    allowedError: () => 'InvalidRetentionPeriod',
+  },
+  // The fixture buckets have no Object Lock: an allowed request reaches the handler and is told so.
+  GetObjectRetention: {
+    prepare: async (ctx) => prep(new GetObjectRetentionCommand({ Bucket: ctx.bucket, Key: FIXTURE })),
+    wire: () => ({ method: 'GET' }),
+    allowedError: () => 'InvalidRequest',
+  },
+  GetObjectLegalHold: {
+    prepare: async (ctx) => prep(new GetObjectLegalHoldCommand({ Bucket: ctx.bucket, Key: FIXTURE })),
+    wire: () => ({ method: 'GET' }),
+    allowedError: () => 'InvalidRequest',
+  },
+  PutObjectRetention: {
+    prepare: async (ctx) =>
+      prep(new PutObjectRetentionCommand({ Bucket: ctx.bucket, Key: FIXTURE, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: new Date(Date.now() + 86_400_000) } })),
+    wire: () => ({ method: 'PUT' }),
+    allowedError: () => 'InvalidRequest',
+  },
+  PutObjectLegalHold: {
+    prepare: async (ctx) => prep(new PutObjectLegalHoldCommand({ Bucket: ctx.bucket, Key: FIXTURE, LegalHold: { Status: 'ON' } })),
+    wire: () => ({ method: 'PUT' }),
+    allowedError: () => 'InvalidRequest',
   },
 };
 

@@ -8,6 +8,7 @@ import { SignIn } from './SignIn';
 import { CreateProjectModal, Shell } from './Shell';
 import { BucketsPage } from './pages/BucketsPage';
 import { BucketBrowser } from './pages/BucketBrowser';
+import { BucketSettingsPage } from './pages/BucketSettingsPage';
 import { TokensPage } from './pages/TokensPage';
 import { CreateTokenPage } from './pages/CreateTokenPage';
 import { AuditPage } from './pages/AuditPage';
@@ -172,6 +173,8 @@ function Screen({ route }: { route: Route }) {
       return <BucketsPage />;
     case 'bucket':
       return <BucketBrowser key={route.bucket} bucket={route.bucket} prefix={route.prefix} />;
+    case 'bucket-settings':
+      return <BucketSettingsPage key={route.bucket} bucket={route.bucket} />;
     case 'tokens':
       return <TokensPage />;
     case 'token-new':

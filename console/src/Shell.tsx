@@ -29,6 +29,7 @@ export function sectionOf(route: Route): Section | null {
   switch (route.name) {
     case 'buckets':
     case 'bucket':
+    case 'bucket-settings':
       return 'buckets';
     case 'tokens':
     case 'token-new':

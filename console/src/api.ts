@@ -44,6 +44,53 @@ export interface Bucket {
   bytes: number;
 }
 
+export type Versioning = 'Disabled' | 'Enabled' | 'Suspended';
+
+export interface DefaultRetention {
+  mode: 'GOVERNANCE' | 'COMPLIANCE';
+  days?: number;
+  years?: number;
+}
+
+export interface LifecycleRule {
+  id?: string;
+  status: 'Enabled' | 'Disabled';
+  filter: { prefix: string; tags: Record<string, string>; sizeGreaterThan?: number; sizeLessThan?: number };
+  expiration?: { days?: number; date?: string; expiredObjectDeleteMarker?: boolean };
+  noncurrentVersionExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number };
+  abortIncompleteMultipartUpload?: { daysAfterInitiation: number };
+}
+
+export interface CorsRuleView {
+  id?: string;
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+}
+
+export interface BucketSettings {
+  versioning: Versioning;
+  objectLock: { enabled: boolean; defaultRetention: DefaultRetention | null };
+  lifecycle: { rules: LifecycleRule[] } | null;
+  encryption: { algorithm: 'AES256' } | null;
+  cors: CorsRuleView[] | null;
+  policy: string | null;
+}
+
+export interface ObjectVersion {
+  versionId: string;
+  isLatest: boolean;
+  isDeleteMarker: boolean;
+  size: number;
+  etag: string;
+  lastModified: string;
+  encryption: 'SSE-S3' | 'SSE-C' | null;
+  retention: { mode: 'GOVERNANCE' | 'COMPLIANCE'; until: string } | null;
+  legalHold: boolean;
+}
+
 export interface ObjectEntry {
   key: string;
   size: number;
@@ -178,7 +225,8 @@ export interface UsageDay {
 
 export interface UsageReport {
   current: { bytes: number; objects: number };
-  buckets: { name: string; bytes: number; objects: number }[];
+  /** bytes and objects include the noncurrent versions versioning keeps (counted apart too). */
+  buckets: { name: string; bytes: number; objects: number; noncurrentVersions: number; noncurrentBytes: number }[];
   days: UsageDay[];
 }
 
@@ -360,17 +408,44 @@ export class ApiClient {
     return this.request('DELETE', `/projects/${enc(p)}/buckets/${enc(name)}${force ? '?force=true' : ''}`);
   }
 
+  // ---- bucket settings ----
+  bucketSettings(p: string, bucket: string): Promise<BucketSettings> {
+    return this.request('GET', `/projects/${enc(p)}/buckets/${enc(bucket)}/settings`);
+  }
+  setVersioning(p: string, bucket: string, status: 'Enabled' | 'Suspended'): Promise<BucketSettings> {
+    return this.request('PUT', `/projects/${enc(p)}/buckets/${enc(bucket)}/settings/versioning`, { status });
+  }
+  setObjectLock(p: string, bucket: string, defaultRetention: DefaultRetention | null): Promise<BucketSettings> {
+    return this.request('PUT', `/projects/${enc(p)}/buckets/${enc(bucket)}/settings/object-lock`, { defaultRetention });
+  }
+  setLifecycle(p: string, bucket: string, rules: LifecycleRule[]): Promise<BucketSettings> {
+    if (rules.length === 0) return this.request('DELETE', `/projects/${enc(p)}/buckets/${enc(bucket)}/settings/lifecycle`);
+    return this.request('PUT', `/projects/${enc(p)}/buckets/${enc(bucket)}/settings/lifecycle`, { rules });
+  }
+  setEncryption(p: string, bucket: string, on: boolean): Promise<BucketSettings> {
+    const path = `/projects/${enc(p)}/buckets/${enc(bucket)}/settings/encryption`;
+    return on ? this.request('PUT', path, { algorithm: 'AES256' }) : this.request('DELETE', path);
+  }
+
   // ---- objects ----
   listObjects(p: string, bucket: string, q: { prefix: string; cursor?: string | null; limit?: number }): Promise<ObjectListing> {
     const qs = new URLSearchParams({ prefix: q.prefix, delimiter: '/', limit: String(q.limit ?? 100) });
     if (q.cursor) qs.set('cursor', q.cursor);
     return this.request('GET', `/projects/${enc(p)}/buckets/${enc(bucket)}/objects?${qs}`);
   }
-  objectContentUrl(p: string, bucket: string, key: string): string {
-    return `${API_BASE}/projects/${enc(p)}/buckets/${enc(bucket)}/objects/content?key=${enc(key)}`;
+  objectContentUrl(p: string, bucket: string, key: string, versionId?: string): string {
+    const version = versionId === undefined ? '' : `&versionId=${enc(versionId)}`;
+    return `${API_BASE}/projects/${enc(p)}/buckets/${enc(bucket)}/objects/content?key=${enc(key)}${version}`;
   }
-  deleteObject(p: string, bucket: string, key: string): Promise<void> {
-    return this.request('DELETE', `/projects/${enc(p)}/buckets/${enc(bucket)}/objects?key=${enc(key)}`);
+  deleteObject(p: string, bucket: string, key: string, versionId?: string): Promise<void> {
+    const version = versionId === undefined ? '' : `&versionId=${enc(versionId)}`;
+    return this.request('DELETE', `/projects/${enc(p)}/buckets/${enc(bucket)}/objects?key=${enc(key)}${version}`);
+  }
+  /** One key's versions and delete markers, newest first. */
+  listVersions(p: string, bucket: string, key: string, cursor?: string | null): Promise<{ items: ObjectVersion[]; nextCursor: string | null }> {
+    const qs = new URLSearchParams({ key, limit: '100' });
+    if (cursor) qs.set('cursor', cursor);
+    return this.request('GET', `/projects/${enc(p)}/buckets/${enc(bucket)}/objects/versions?${qs}`);
   }
 
   /**

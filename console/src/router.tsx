@@ -10,6 +10,7 @@ export type Route =
   | { name: 'home' }
   | { name: 'buckets'; projectId: string }
   | { name: 'bucket'; projectId: string; bucket: string; prefix: string }
+  | { name: 'bucket-settings'; projectId: string; bucket: string }
   | { name: 'tokens'; projectId: string }
   | { name: 'token-new'; projectId: string }
   | { name: 'usage'; projectId: string }
@@ -32,6 +33,8 @@ export function hrefOf(r: Route): string {
       const q = r.prefix ? `?prefix=${seg(r.prefix)}` : '';
       return `${BASE}/projects/${seg(r.projectId)}/buckets/${seg(r.bucket)}${q}`;
     }
+    case 'bucket-settings':
+      return `${BASE}/projects/${seg(r.projectId)}/buckets/${seg(r.bucket)}/settings`;
     case 'tokens':
       return `${BASE}/projects/${seg(r.projectId)}/tokens`;
     case 'token-new':
@@ -66,6 +69,7 @@ export function parseRoute(pathname: string, search: string): Route {
       const prefix = new URLSearchParams(search).get('prefix') ?? '';
       return { name: 'bucket', projectId, bucket: rest[1], prefix };
     }
+    if (rest[0] === 'buckets' && rest.length === 3 && rest[2] === 'settings') return { name: 'bucket-settings', projectId, bucket: rest[1] };
     if (rest[0] === 'tokens' && rest.length === 1) return { name: 'tokens', projectId };
     if (rest[0] === 'tokens' && rest[1] === 'new' && rest.length === 2) return { name: 'token-new', projectId };
     if (rest.length === 1 && (rest[0] === 'usage' || rest[0] === 'audit' || rest[0] === 'settings')) return { name: rest[0], projectId };

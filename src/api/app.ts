@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { RequestKind } from '../usage/usage-service.js';
 import { registerAudit } from './audit.js';
 import { registerBuckets } from './buckets.js';
+import { registerBucketSettings } from './bucket-settings.js';
 import { callerMiddleware, CSRF_HEADER, SESSION_COOKIE } from './caller.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { registerObjects } from './objects.js';
@@ -110,6 +111,7 @@ export function createApiApp(deps: ApiDeps) {
   registerSession(app, deps);
   registerProjects(app, deps);
   registerBuckets(app, deps);
+  registerBucketSettings(app, deps);
   registerObjects(app, deps);
   registerTokens(app, deps);
   registerUsage(app, deps);

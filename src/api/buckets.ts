@@ -4,6 +4,7 @@ import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import { requestSource, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
+import { VersioningSchema } from './bucket-settings.js';
 import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, ProjectIdParam, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 
 // Buckets of a project: list (scope-filtered), create, show, delete (optionally emptying first).
@@ -13,15 +14,27 @@ const BucketSchema = z
     name: z.string(),
     region: z.string(),
     createdAt: z.string().openapi({ format: 'date-time' }),
-    objects: z.number().int(),
-    bytes: z.number().int(),
+    objects: z.number().int().openapi({ description: 'Current objects.' }),
+    bytes: z.number().int().openapi({ description: 'Bytes of the current objects.' }),
+    noncurrentVersions: z.number().int().openapi({ description: 'Older versions kept by versioning (delete markers apart).' }),
+    noncurrentBytes: z.number().int(),
+    deleteMarkers: z.number().int(),
   })
   .openapi('Bucket');
 
-const BucketDetailSchema = BucketSchema.extend({ versioning: z.literal('Disabled') }).openapi('BucketDetail');
+const BucketDetailSchema = BucketSchema.extend({
+  versioning: VersioningSchema,
+  objectLock: z.boolean(),
+  encryption: z.literal('AES256').nullable().openapi({ description: 'Default encryption of new objects; null: none.' }),
+}).openapi('BucketDetail');
 const BucketList = z.object({ items: z.array(BucketSchema), nextCursor: NextCursor }).openapi('BucketList');
 const BucketsQuery = pageQuery(MAX_PAGE);
-const CreateBucketBody = z.strictObject({ name: z.string().min(1).max(255) }).openapi('CreateBucket');
+const CreateBucketBody = z
+  .strictObject({
+    name: z.string().min(1).max(255),
+    objectLock: z.boolean().default(false).openapi({ description: 'Create it with Object Lock (and so with versioning enabled for good).' }),
+  })
+  .openapi('CreateBucket');
 const DeleteBucketQuery = z.object({
   force: z.enum(['true', 'false']).optional().openapi({ description: 'true: delete every object and abort every multipart upload first.' }),
 });
@@ -67,8 +80,17 @@ const deleteBucket = createRoute({
 });
 
 async function bucketView(deps: ApiDeps, b: BucketRow) {
-  const stats = await deps.meta.bucketStats(b.id);
-  return { name: b.name, region: b.region, createdAt: b.createdAt.toISOString(), objects: stats.objects, bytes: stats.bytes };
+  const stats = await deps.objects.bucketStats(b);
+  return {
+    name: b.name,
+    region: b.region,
+    createdAt: b.createdAt.toISOString(),
+    objects: stats.objects,
+    bytes: stats.bytes,
+    noncurrentVersions: stats.noncurrentVersions,
+    noncurrentBytes: stats.noncurrentBytes,
+    deleteMarkers: stats.deleteMarkers,
+  };
 }
 
 export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
@@ -78,7 +100,7 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, ['string'] as const);
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'ListBuckets');
-    const visible = (await deps.meta.listBuckets(projectId)).filter((b) => inScope(access.principal, b.name));
+    const visible = (await deps.objects.listBuckets(projectId)).filter((b) => inScope(access.principal, b.name));
     const page = keysetPage(visible, (b) => [b.name] as const, (a, b) => compareStrings(a[0], b[0]), after, q.limit ?? MAX_PAGE);
     // Counting objects and bytes is the costly part: only for the buckets on this page.
     const items = [];
@@ -88,11 +110,11 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
 
   app.openapi(createBucket, async (c) => {
     const { projectId } = c.req.valid('param');
-    const { name } = c.req.valid('json');
+    const { name, objectLock } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'CreateBucket', name);
-    const row = await deps.buckets.create(projectId, name, deps.region, requestSource(c, access));
-    return c.json({ name: row.name, region: row.region, createdAt: row.createdAt.toISOString(), objects: 0, bytes: 0 }, 201);
+    const row = await deps.buckets.create(projectId, name, deps.region, requestSource(c, access), { objectLock });
+    return c.json({ name: row.name, region: row.region, createdAt: row.createdAt.toISOString(), objects: 0, bytes: 0, noncurrentVersions: 0, noncurrentBytes: 0, deleteMarkers: 0 }, 201);
   });
 
   app.openapi(getBucket, async (c) => {
@@ -101,7 +123,16 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     // Object tokens may not read configuration but may see that their bucket exists.
     if (!authorize(access.principal, 'ReadBucketConfig', bucket).allow) requireRight(access, 'ProbeBucket', bucket);
     const row = await deps.objects.requireBucket(projectId, bucket);
-    return c.json({ ...(await bucketView(deps, row)), versioning: 'Disabled' as const }, 200);
+    const p = await deps.protection.get(row);
+    return c.json(
+      {
+        ...(await bucketView(deps, row)),
+        versioning: p.versioning === 'Unversioned' ? ('Disabled' as const) : p.versioning,
+        objectLock: p.objectLock !== null,
+        encryption: p.encryption ? ('AES256' as const) : null,
+      },
+      200,
+    );
   });
 
   app.openapi(deleteBucket, async (c) => {
@@ -111,6 +142,8 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     requireRight(access, 'DeleteBucket', bucket);
     if (force) requireRight(access, 'DeleteObject', bucket);
     const row = await deps.objects.requireBucket(projectId, bucket);
+    // The one bucket deletion every protocol uses: force removes every version it may (never
+    // one under Object Lock, so a bucket holding one stays) and aborts every upload first.
     if (force) await deps.buckets.forceDelete(row, requestSource(c, access));
     else await deps.buckets.delete(row, requestSource(c, access));
     return c.body(null, 204);

@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
 import type { ObjectService } from '../objects/object-service.js';
 import type { MultipartService } from '../objects/multipart-service.js';
+import type { DataProtectionService } from '../buckets/data-protection-service.js';
+import type { BucketConfigService } from '../buckets/bucket-config-service.js';
+import type { ObjectLockService } from '../objects/object-lock-service.js';
 import type { TokenService } from '../credentials/token-service.js';
 import type { ProjectService } from '../projects/project-service.js';
 import type { MetadataStore, ProjectRole, SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
@@ -15,7 +18,6 @@ import type { IncomingMessage } from 'node:http';
 import type { TemporaryCredentialService } from '../credentials/temporary-credentials.js';
 import type { CredentialGuard } from '../credentials/credential-guard.js';
 import type { QuotaService } from '../quotas/quota-service.js';
-import type { BucketConfigService } from '../buckets/bucket-config-service.js';
 
 // What every API module receives, and the per-request values the middleware sets.
 
@@ -23,6 +25,10 @@ export interface ApiDeps {
   meta: MetadataStore;
   objects: ObjectService;
   multipart: MultipartService;
+  /** A bucket's access and CORS configuration. */
+  bucketConfig: BucketConfigService;
+  protection: DataProtectionService;
+  objectLock: ObjectLockService;
   tokens: TokenService;
   buckets: BucketService;
   audit: AuditService;
@@ -31,7 +37,6 @@ export interface ApiDeps {
   usage: UsageService;
   temporary: TemporaryCredentialService;
   quotas: QuotaService;
-  bucketConfig: BucketConfigService;
   /** Each bearer token's network condition and rate limit (none checked when absent). */
   guard?: CredentialGuard;
   region: string;

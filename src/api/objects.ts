@@ -12,6 +12,8 @@ import { MAX_PRESIGN_SECONDS, presignObjectUrl } from '../sigv4/presign.js';
 import { requestSource, requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
 import { ApiProblem } from './problems.js';
+import type { RequestSource } from '../audit/actor.js';
+import type { ProjectAccess } from './context.js';
 import { publicEndpoint } from './public-url.js';
 import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 
@@ -25,6 +27,31 @@ const KeySchema = z
   .openapi({ example: 'photos/2024/cat.jpg' });
 
 const KeyQuery = z.object({ key: KeySchema.openapi({ param: { name: 'key', in: 'query' } }) });
+
+const VersionIdParam = z.string().min(1).max(1024).optional().openapi({ description: 'A version of the key (from GET .../objects/versions); absent: the current one.' });
+const VersionQuery = KeyQuery.extend({ versionId: VersionIdParam });
+const DeleteQuery = VersionQuery.extend({
+  bypassGovernanceRetention: z.enum(['true', 'false']).optional().openapi({ description: 'true: delete through GOVERNANCE retention (admin-rw only).' }),
+});
+
+const RetentionView = z.object({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), until: z.string().openapi({ format: 'date-time' }) });
+
+const VersionItem = z
+  .object({
+    versionId: z.string(),
+    isLatest: z.boolean(),
+    isDeleteMarker: z.boolean(),
+    size: z.number().int(),
+    etag: z.string(),
+    lastModified: z.string().openapi({ format: 'date-time' }),
+    encryption: z.enum(['SSE-S3', 'SSE-C']).nullable(),
+    retention: RetentionView.nullable(),
+    legalHold: z.boolean(),
+  })
+  .openapi('ObjectVersion');
+
+const VersionList = z.object({ items: z.array(VersionItem), nextCursor: NextCursor }).openapi('ObjectVersionList');
+const VersionsQuery = KeyQuery.extend(pageQuery(MAX_PAGE).shape);
 
 const ListQuery = z
   .object({
@@ -99,9 +126,9 @@ const getObject = createRoute({
   method: 'get',
   path: '/projects/{projectId}/buckets/{bucket}/objects/content',
   tags: ['objects'],
-  summary: 'Download an object (Content-Disposition: attachment)',
+  summary: 'Download an object, or one of its versions (Content-Disposition: attachment)',
   security: READ_SECURITY,
-  request: { params: BucketParams, query: KeyQuery },
+  request: { params: BucketParams, query: VersionQuery },
   responses: {
     200: { description: 'The bytes', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
     ...errorResponses(400, 401, 403, 404),
@@ -112,10 +139,52 @@ const deleteObject = createRoute({
   method: 'delete',
   path: '/projects/{projectId}/buckets/{bucket}/objects',
   tags: ['objects'],
-  summary: 'Delete an object (deleting a missing key succeeds)',
+  summary: 'Delete an object (a versioned bucket keeps it behind a delete marker), or one version for good; deleting a missing key succeeds',
   security: WRITE_SECURITY,
-  request: { params: BucketParams, query: KeyQuery },
+  request: { params: BucketParams, query: DeleteQuery },
   responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 401, 403, 404) },
+});
+
+const listVersions = createRoute({
+  method: 'get',
+  path: '/projects/{projectId}/buckets/{bucket}/objects/versions',
+  tags: ['objects'],
+  summary: "One key's versions and delete markers, newest first",
+  security: READ_SECURITY,
+  request: { params: BucketParams, query: VersionsQuery },
+  responses: { 200: json(VersionList, 'One page'), ...errorResponses(400, 401, 403, 404) },
+});
+
+const putLegalHold = createRoute({
+  method: 'put',
+  path: '/projects/{projectId}/buckets/{bucket}/objects/legal-hold',
+  tags: ['objects'],
+  summary: 'Put a legal hold on a version, or take it off (Object Lock buckets)',
+  security: WRITE_SECURITY,
+  request: { params: BucketParams, body: jsonBody(z.strictObject({ key: KeySchema, versionId: VersionIdParam, on: z.boolean() }).openapi('LegalHoldChange')) },
+  responses: { 204: { description: 'Set' }, ...errorResponses(400, 401, 403, 404) },
+});
+
+const putRetention = createRoute({
+  method: 'put',
+  path: '/projects/{projectId}/buckets/{bucket}/objects/retention',
+  tags: ['objects'],
+  summary: "Set a version's retention (Object Lock buckets); null removes it. Weakening GOVERNANCE needs bypassGovernanceRetention (admin-rw)",
+  security: WRITE_SECURITY,
+  request: {
+    params: BucketParams,
+    body: jsonBody(
+      z
+        .strictObject({
+          key: KeySchema,
+          versionId: VersionIdParam,
+          retention: z.strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), until: z.iso.datetime() }).nullable(),
+          bypassGovernanceRetention: z.boolean().default(false).openapi({ description: 'Weaken GOVERNANCE retention (admin-rw only).' }),
+        })
+        .openapi('RetentionChange'),
+    ),
+  },
+  responses: { 204: { description: 'Set' }, ...errorResponses(400, 401, 403, 404) },
 });
 
 const presignObject = createRoute({
@@ -142,6 +211,12 @@ function decodeCursor(cursor: string): string {
   const key = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!/^[A-Za-z0-9_-]+$/.test(cursor) || encodeCursor(key) !== cursor) throw new ApiProblem('validation', 'The cursor is not one this API returned.', 'cursor');
   return key;
+}
+
+/** The caller, when it may bypass GOVERNANCE retention (admin-rw); 403 otherwise. */
+function governanceBypass(c: Context<ApiEnv>, access: ProjectAccess, bucket: string): RequestSource {
+  requireRight(access, 'BypassGovernanceRetention', bucket);
+  return requestSource(c, access);
 }
 
 /** RFC 6266 attachment header: an ASCII fallback name and the exact UTF-8 name. */
@@ -220,12 +295,12 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
 
   app.openapi(getObject, async (c) => {
     const { projectId, bucket } = c.req.valid('param');
-    const { key } = c.req.valid('query');
+    const { key, versionId } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'ReadObject', bucket, { key });
     const row = await deps.objects.requireBucket(projectId, bucket);
     // Leased: an overwrite or delete that commits before the bytes are opened cannot remove them.
-    const lease = await deps.objects.leaseObject(row, key);
+    const lease = await deps.objects.leaseObject(row, key, { versionId });
     try {
       const obj = lease.row;
       const headers = {
@@ -234,6 +309,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
         'Content-Disposition': attachment(key),
         ETag: obj.etag,
         'Last-Modified': obj.lastModified.toUTCString(),
+        ...(obj.versionId !== 'null' ? { 'X-Version-Id': obj.versionId } : {}),
         'X-Content-Type-Options': 'nosniff',
         'Cache-Control': 'private, no-store',
       };
@@ -247,12 +323,66 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
 
   app.openapi(deleteObject, async (c) => {
     const { projectId, bucket } = c.req.valid('param');
-    const { key } = c.req.valid('query');
+    const { key, versionId, bypassGovernanceRetention } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'DeleteObject', bucket, { key });
+    const bypass = bypassGovernanceRetention === 'true' ? governanceBypass(c, access, bucket) : undefined;
     const row = await deps.objects.requireBucket(projectId, bucket);
-    const existed = await deps.objects.deleteObject(row, key);
-    await deps.audit.record({ action: 'object.deleted', ...requestSource(c, access), projectId, bucket, detail: existed ? key : `${key} (did not exist)` });
+    // The same rules as S3: a locked version is never removed, whoever asks.
+    const result = await deps.objects.deleteObject(row, key, { versionId, bypass });
+    const what = versionId !== undefined ? `${key} version ${versionId}` : result.deleteMarker ? `${key} (delete marker ${result.versionId})` : result.existed ? key : `${key} (did not exist)`;
+    await deps.audit.record({ action: 'object.deleted', ...requestSource(c, access), projectId, bucket, detail: what });
+    return c.body(null, 204);
+  });
+
+  app.openapi(listVersions, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const { key, cursor, limit } = c.req.valid('query');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'ListObjects', bucket, { key });
+    const row = await deps.objects.requireBucket(projectId, bucket);
+    const max = limit ?? MAX_PAGE;
+    // The key sorts first among the keys it prefixes, so its versions open the listing.
+    const page = await deps.objects.listVersions(row, { prefix: key, delimiter: '', keyMarker: cursor === undefined ? undefined : key, versionIdMarker: cursor === undefined ? undefined : decodeCursor(cursor), maxKeys: max });
+    const mine = page.versions.filter((v) => v.key === key);
+    const more = page.isTruncated && mine.length === page.versions.length;
+    return c.json(
+      {
+        items: mine.map((v) => ({
+          versionId: v.versionId,
+          isLatest: v.isLatest,
+          isDeleteMarker: v.isDeleteMarker,
+          size: v.size,
+          etag: unquote(v.etag),
+          lastModified: v.lastModified.toISOString(),
+          encryption: v.encryption?.kind ?? null,
+          retention: v.retention && { mode: v.retention.mode, until: v.retention.until.toISOString() },
+          legalHold: v.legalHold,
+        })),
+        nextCursor: more ? encodeCursor(mine.at(-1)!.versionId) : null,
+      },
+      200,
+    );
+  });
+
+  app.openapi(putLegalHold, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const { key, versionId, on } = c.req.valid('json');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'WriteObject', bucket, { key });
+    const row = await deps.objects.requireBucket(projectId, bucket);
+    await deps.objectLock.putLegalHold(row, key, versionId, on);
+    return c.body(null, 204);
+  });
+
+  app.openapi(putRetention, async (c) => {
+    const { projectId, bucket } = c.req.valid('param');
+    const { key, versionId, retention: r, bypassGovernanceRetention } = c.req.valid('json');
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, 'WriteObject', bucket, { key });
+    const bypass = bypassGovernanceRetention ? governanceBypass(c, access, bucket) : undefined;
+    const row = await deps.objects.requireBucket(projectId, bucket);
+    await deps.objectLock.putRetention(row, key, versionId, r && { mode: r.mode, until: new Date(r.until) }, bypass);
     return c.body(null, 204);
   });
 

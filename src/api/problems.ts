@@ -175,7 +175,15 @@ function fromS3(err: S3Error): Problem {
     case 'NoSuchUpload':
     case 'NoSuchVersion':
     case 'NoSuchTagSet':
+    case 'NoSuchLifecycleConfiguration':
+    case 'NoSuchObjectLockConfiguration':
+    case 'ObjectLockConfigurationNotFoundError':
+    case 'ServerSideEncryptionConfigurationNotFoundError':
+    case 'MethodNotAllowed':
       return problem('not-found', err.message);
+    case 'NotImplemented':
+      return problem('validation', err.message, field);
+    case 'InvalidBucketState':
     case 'BucketNotEmpty':
     case 'BucketAlreadyOwnedByYou':
     case 'BucketAlreadyExists':

@@ -14,12 +14,21 @@ const UsageQuery = z.object({
   token: z.string().optional().openapi({ description: 'Only requests made with this token id; empty: only console-session requests.' }),
 });
 
-const Counts = z.object({ bytes: z.number().int(), objects: z.number().int() });
+const Counts = z.object({
+  bytes: z.number().int().openapi({ description: 'Bytes stored, noncurrent versions (kept by versioning) included.' }),
+  objects: z.number().int().openapi({ description: 'Objects stored, noncurrent versions included.' }),
+});
 
 const UsageReport = z
   .object({
     current: Counts.openapi({ description: 'Stored now, over the buckets listed.' }),
-    buckets: z.array(Counts.extend({ name: z.string() })),
+    buckets: z.array(
+      Counts.extend({
+        name: z.string(),
+        noncurrentVersions: z.number().int().openapi({ description: 'Of `objects`: noncurrent versions.' }),
+        noncurrentBytes: z.number().int().openapi({ description: 'Of `bytes`: those of noncurrent versions.' }),
+      }),
+    ),
     days: z.array(
       z.object({
         date: z.string(),

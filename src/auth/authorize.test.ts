@@ -61,6 +61,21 @@ const ALLOWED: Record<OperationName, PermissionLevel[]> = {
   AbortMultipartUpload: RW,
   DeleteObject: RW,
   DeleteObjects: RW,
+  // Bucket configuration: read by admins, changed by admin-rw only.
+  PutBucketVersioning: ['admin-rw'],
+  GetBucketLifecycleConfiguration: ADMINS,
+  PutBucketLifecycleConfiguration: ['admin-rw'],
+  DeleteBucketLifecycle: ['admin-rw'],
+  GetBucketEncryption: ADMINS,
+  PutBucketEncryption: ['admin-rw'],
+  DeleteBucketEncryption: ['admin-rw'],
+  GetObjectLockConfiguration: ADMINS,
+  PutObjectLockConfiguration: ['admin-rw'],
+  // A version's retention and legal hold: read with the object, set by those who write objects.
+  GetObjectRetention: ALL,
+  GetObjectLegalHold: ALL,
+  PutObjectRetention: RW,
+  PutObjectLegalHold: RW,
 };
 
 function principal(permission: PermissionLevel, bucketScope: string[] | null): Principal {
@@ -119,6 +134,13 @@ describe('authorize', () => {
       }
     });
   }
+
+  test('only admin-rw may bypass GOVERNANCE retention, and only on buckets in its scope', () => {
+    for (const level of ALL) {
+      assert.equal(authorize(principal(level, null), 'BypassGovernanceRetention', 'b').allow, level === 'admin-rw', level);
+    }
+    assert.equal(authorize(principal('admin-rw', ['b']), 'BypassGovernanceRetention', 'other').allow, false);
+  });
 
   test('anonymous requests are denied without a bucket that grants them anything', () => {
     for (const op of OPERATIONS) {

@@ -25,7 +25,12 @@ export type Right =
   /** REST API: read the project's audit log. */
   | 'ReadAudit'
   /** REST API: read the project's usage; granted by the token's billing flag, not by its level. */
-  | 'ReadUsage';
+  | 'ReadUsage'
+  /**
+   * Weaken or delete through GOVERNANCE-mode Object Lock retention
+   * (x-amz-bypass-governance-retention: true); asked for only when a request sends that header.
+   */
+  | 'BypassGovernanceRetention';
 
 export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
   ListBuckets: 'ListBuckets',
@@ -73,6 +78,20 @@ export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
   AbortMultipartUpload: 'WriteObject',
   DeleteObject: 'DeleteObject',
   DeleteObjects: 'DeleteObject',
+  PutBucketVersioning: 'WriteBucketConfig',
+  GetBucketLifecycleConfiguration: 'ReadBucketConfig',
+  PutBucketLifecycleConfiguration: 'WriteBucketConfig',
+  DeleteBucketLifecycle: 'WriteBucketConfig',
+  GetBucketEncryption: 'ReadBucketConfig',
+  PutBucketEncryption: 'WriteBucketConfig',
+  DeleteBucketEncryption: 'WriteBucketConfig',
+  GetObjectLockConfiguration: 'ReadBucketConfig',
+  PutObjectLockConfiguration: 'WriteBucketConfig',
+  // Per-version lock state is object data: read with the object, set by those who write it.
+  GetObjectRetention: 'ReadObject',
+  GetObjectLegalHold: 'ReadObject',
+  PutObjectRetention: 'WriteObject',
+  PutObjectLegalHold: 'WriteObject',
   // Not implemented: authorized by the access they would need, then answered 501.
   UnsupportedBucketRead: 'ReadBucketConfig',
   UnsupportedBucketWrite: 'WriteBucketConfig',
@@ -84,7 +103,7 @@ export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
 export const LEVEL_RIGHTS: Record<PermissionLevel, ReadonlySet<Right>> = {
   'admin-rw': new Set<Right>([
     'ListBuckets', 'CreateBucket', 'DeleteBucket', 'ProbeBucket', 'ReadBucketConfig', 'WriteBucketConfig',
-    'ListObjects', 'ReadObject', 'WriteObject', 'DeleteObject', 'ManageTokens', 'ReadAudit',
+    'ListObjects', 'ReadObject', 'WriteObject', 'DeleteObject', 'ManageTokens', 'ReadAudit', 'BypassGovernanceRetention',
   ]),
   'admin-ro': new Set<Right>(['ListBuckets', 'ProbeBucket', 'ReadBucketConfig', 'ListObjects', 'ReadObject']),
   'object-rw': new Set<Right>(['ListBuckets', 'ProbeBucket', 'ListObjects', 'ReadObject', 'WriteObject', 'DeleteObject']),

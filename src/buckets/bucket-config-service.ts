@@ -84,7 +84,12 @@ export class BucketConfigService {
   async resolve(projectId: string, name: string): Promise<ResolvedBucket | null> {
     const found = await this.meta.getBucketWithSettings(projectId, name);
     if (!found) return null;
-    return { row: found.bucket, ...accessFromSettings(found.bucket.name, found.settings), quota: quotasOf(found.settings.quota, found.projectQuota) };
+    // The row carries its settings: object writes read versioning, Object Lock and encryption there.
+    return {
+      row: { ...found.bucket, settings: found.settings },
+      ...accessFromSettings(found.bucket.name, found.settings),
+      quota: quotasOf(found.settings.quota, found.projectQuota),
+    };
   }
 
   /** Every configuration document is written (null removes it) and audited through BucketService.putSetting. */

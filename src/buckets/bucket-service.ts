@@ -22,8 +22,8 @@ export class BucketService {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async create(projectId: string, name: string, region: string, by: RequestSource): Promise<BucketRow> {
-    const row = await this.objects.createBucket(projectId, name, region);
+  async create(projectId: string, name: string, region: string, by: RequestSource, opts: { objectLock?: boolean } = {}): Promise<BucketRow> {
+    const row = await this.objects.createBucket(projectId, name, region, opts);
     await this.audit.record({ action: 'bucket.created', actor: by.actor, projectId, bucket: name, source: by.source, detail: `region ${region}` });
     return row;
   }
@@ -35,28 +35,25 @@ export class BucketService {
   }
 
   /**
-   * Deletes every object and aborts every multipart upload, then the bucket. A conflict when
-   * objects keep arriving faster than they are removed.
+   * Removes every object version and delete marker (except those Object Lock protects: then the
+   * bucket stays, BucketNotEmpty names them) and aborts every multipart upload, then the bucket.
    */
   async forceDelete(bucket: BucketRow, by: RequestSource): Promise<{ objects: number; uploads: number }> {
-    const removed = { objects: 0, uploads: 0 };
-    for (let attempt = 0; attempt < FORCE_ATTEMPTS; attempt++) {
-      const round = await this.empty(bucket);
-      removed.objects += round.objects;
-      removed.uploads += round.uploads;
-      if ((await this.meta.deleteBucket(bucket.id)) === 'deleted') {
-        await this.audit.record({
-          action: 'bucket.deleted',
-          actor: by.actor,
-          projectId: bucket.projectId,
-          bucket: bucket.name,
-          source: by.source,
-          detail: `force: ${removed.objects} object${removed.objects === 1 ? '' : 's'} and ${removed.uploads} upload${removed.uploads === 1 ? '' : 's'} removed`,
-        });
-        return removed;
-      }
-    }
-    throw new DomainError('conflict', 'Objects kept arriving while the bucket was being emptied; try again.');
+    const removed = await this.objects.deleteBucket(bucket, { force: true });
+    await this.audit.record({
+      action: 'bucket.deleted',
+      actor: by.actor,
+      projectId: bucket.projectId,
+      bucket: bucket.name,
+      source: by.source,
+      detail: `force: ${removed.objects} object${removed.objects === 1 ? '' : 's'} and ${removed.uploads} upload${removed.uploads === 1 ? '' : 's'} removed`,
+    });
+    return removed;
+  }
+
+  /** Every setting the bucket has, as stored now. */
+  settingsOf(bucket: BucketRow): Promise<Partial<Record<BucketSettingName, string>>> {
+    return this.meta.getBucketSettings(bucket.id);
   }
 
   /**
@@ -69,27 +66,5 @@ export class BucketService {
       throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
     }
     await this.audit.bucketConfigChanged(bucket, name, by, change ?? (value === null ? 'removed' : undefined));
-  }
-
-  private async empty(bucket: BucketRow): Promise<{ objects: number; uploads: number }> {
-    const removed = { objects: 0, uploads: 0 };
-    for (;;) {
-      const page = await this.meta.listObjects(bucket.id, { prefix: '', limit: EMPTY_PAGE });
-      for (const o of page) if (await this.objects.deleteObject(bucket, o.key)) removed.objects++;
-      if (page.length < EMPTY_PAGE) break;
-    }
-    for (;;) {
-      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', limit: EMPTY_PAGE });
-      for (const u of uploads) {
-        await this.multipart.abort(u).then(
-          () => removed.uploads++,
-          (err: unknown) => {
-            if (!(err instanceof S3Error && err.code === 'NoSuchUpload')) throw err;
-          },
-        );
-      }
-      if (uploads.length < EMPTY_PAGE) break;
-    }
-    return removed;
   }
 }

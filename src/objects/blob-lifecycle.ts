@@ -164,7 +164,7 @@ export class BlobLifecycle {
    * the lookups in flight when it starts, so a row read just before its replacement committed
    * is pinned before its blobs can be deleted.
    */
-  lookupPinned(load: () => Promise<ObjectRow | null>): Promise<ObjectRow | null> {
+  lookupPinned<T extends ObjectRow>(load: () => Promise<T | null>): Promise<T | null> {
     const pinned = load().then((row) => {
       if (row) this.pins.pin(row.blobs.map((b) => b.ref));
       return row;

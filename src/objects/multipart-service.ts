@@ -6,7 +6,9 @@ import type { BucketRow, ObjectRow, PartRow, PutCondition, UploadRow } from '../
 import { BodyDigest } from '../checksums/digest.js';
 import { combineCrc, compositeChecksum, multipartEtag, type CrcAlgorithm } from '../checksums/multipart.js';
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../checksums/types.js';
-import { preconditionError, type ObjectService } from './object-service.js';
+import { etagOf, preconditionError, sealStream, type ObjectLease, type ObjectService } from './object-service.js';
+import type { CustomerKey, EncryptionRequest } from './sse.js';
+import { removalGuard, type LockState } from './object-lock.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
 
 // Multipart uploads: each part is its own blob; completion commits an object row that lists the
@@ -32,6 +34,10 @@ export interface NewUpload {
   storageClass: string;
   checksumAlgorithm: ChecksumAlgorithm | null;
   checksumType: ChecksumType | null;
+  /** Requested encryption; absent: the bucket's default, if any. */
+  encryption?: EncryptionRequest;
+  /** Object Lock headers for the object (absent: the bucket's default retention at completion). */
+  lock?: Partial<LockState>;
   /** Canned ACL the completed object gets (x-amz-acl at create), or null (private). */
   acl?: string | null;
 }
@@ -65,6 +71,10 @@ export class MultipartService {
   }
 
   async create(input: NewUpload): Promise<UploadRow> {
+    const asked = input.lock && (input.lock.retention !== undefined || input.lock.legalHold !== undefined);
+    const lock = asked ? this.objects.lockFor(input.bucket, input.lock, new Date()) : null;
+    // The data key is made now: every part is sealed with it (SSE-C: the customer's, checked per part).
+    const sealed = this.objects.sealFor(input.bucket, input.encryption);
     const row: UploadRow = {
       // Time-ordered IDs, so one key's uploads list in initiation order and upload-id-marker pages hold.
       uploadId: Date.now().toString(36).padStart(10, '0') + randomBytes(18).toString('base64url'),
@@ -77,6 +87,8 @@ export class MultipartService {
       storageClass: input.storageClass,
       checksumAlgorithm: input.checksumAlgorithm,
       checksumType: input.checksumType,
+      encryption: sealed?.stored ?? null,
+      objectLock: lock,
       acl: input.acl ?? null,
     };
     await this.meta.createUpload(row).catch((err: unknown) => {
@@ -103,18 +115,31 @@ export class MultipartService {
     return Number(text);
   }
 
-  /** Writes a part from a verified body stream. */
-  async uploadPart(upload: UploadRow, partNumber: number, body: BodyDigest, algorithm?: ChecksumAlgorithm): Promise<PartRow> {
-    const written = await this.objects.writeBlob(body);
+  /**
+   * The key the upload's parts are sealed with (null: not encrypted). Parts of an SSE-C upload
+   * must come with the key the upload was created with.
+   */
+  partKey(upload: UploadRow, customer: CustomerKey | undefined): Buffer | null {
+    if (upload.encryption?.kind === 'SSE-C' && !customer) {
+      throw new S3Error('InvalidRequest', 'The multipart upload was initiated with SSE-C: each part needs the same SSE-C key headers.');
+    }
+    return this.objects.keys.open(upload.encryption ?? null, customer);
+  }
+
+  /** Writes a part from a verified body stream, sealed with `dataKey` when the upload is encrypted. */
+  async uploadPart(upload: UploadRow, partNumber: number, body: BodyDigest, algorithm: ChecksumAlgorithm | undefined, dataKey: Buffer | null): Promise<PartRow> {
+    const written = await this.objects.writeBlob(dataKey ? sealStream(body, dataKey) : body);
+    const size = dataKey ? body.size : written.size;
     const alg = upload.checksumAlgorithm ?? algorithm;
     const checksum: StoredChecksum | null = alg ? { algorithm: alg, type: 'FULL_OBJECT', value: body.checksumBase64! } : null;
+    const sealed = dataKey && upload.encryption ? { stored: upload.encryption, dataKey } : null;
     const part: PartRow = {
       uploadId: upload.uploadId,
       partNumber,
-      size: written.size,
-      etag: `"${body.md5Hex}"`,
+      size,
+      etag: `"${etagOf(sealed, body.md5Hex)}"`,
       lastModified: new Date(),
-      blob: { ref: written.ref, size: written.size },
+      blob: { ref: written.ref, size },
       checksum,
     };
     const result = await this.meta.putPart(part).catch(async (err: unknown) => {
@@ -129,13 +154,13 @@ export class MultipartService {
     return part;
   }
 
-  /** UploadPartCopy: a part made of (a range of) an existing object. */
-  async uploadPartCopy(upload: UploadRow, partNumber: number, source: ObjectRow, range?: ByteRange): Promise<PartRow> {
+  /** UploadPartCopy: a part made of (a range of) an existing object, decrypted and sealed for this upload. */
+  async uploadPartCopy(upload: UploadRow, partNumber: number, source: ObjectLease, range: ByteRange | undefined, dataKey: Buffer | null): Promise<PartRow> {
     const digest = new BodyDigest({ checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
-    const reading: Readable = this.objects.openObject(source, range);
+    const reading: Readable = source.open(range);
     reading.on('error', (err) => digest.destroy(err));
     // Destroyed however the write ends, so a failed write does not leave the source open and pinned.
-    return this.uploadPart(upload, partNumber, reading.pipe(digest)).finally(() => reading.destroy());
+    return this.uploadPart(upload, partNumber, reading.pipe(digest), undefined, dataKey).finally(() => reading.destroy());
   }
 
   async complete(
@@ -183,12 +208,14 @@ export class MultipartService {
     if (fullObjectChecksum !== undefined && checksum && checksum.type === 'FULL_OBJECT' && fullObjectChecksum !== checksum.value) {
       throw new S3Error('BadDigest', `The ${checksum.algorithm} you specified did not match the calculated checksum.`);
     }
+    const now = new Date();
+    const lock = upload.objectLock ?? this.objects.lockFor(bucket, undefined, now);
     const row: ObjectRow = {
       bucketId: bucket.id,
       key: upload.key,
       size: parts.reduce((n, p) => n + p.size, 0),
       etag: multipartEtag(parts.map((p) => Buffer.from(bareEtag(p.etag), 'hex'))),
-      lastModified: new Date(),
+      lastModified: now,
       headers: upload.headers,
       userMetadata: upload.userMetadata,
       checksum,
@@ -196,10 +223,16 @@ export class MultipartService {
       partsCount: parts.length,
       tags: upload.tags,
       storageClass: upload.storageClass,
+      encryption: upload.encryption ?? null,
+      retention: lock.retention,
+      legalHold: lock.legalHold,
       acl: upload.acl ?? null,
     };
     await beforeCommit?.(row.size);
-    const result = await this.meta.completeUpload(upload.uploadId, row, condition);
+    const result = await this.objects.inVersioningMode(bucket, (mode, versionId) => {
+      row.versionId = versionId;
+      return this.meta.completeUpload(upload.uploadId, row, condition, mode, removalGuard(now));
+    });
     if (!result.ok) {
       if (result.reason === 'no-such-upload') throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
       if (result.reason === 'invalid-part') throw new S3Error('InvalidPart', 'A part was uploaded again while the upload was being completed.', { UploadId: upload.uploadId });
@@ -228,8 +261,6 @@ export class MultipartService {
   }
 
   async abort(upload: UploadRow): Promise<void> {
-    const blobs = await this.meta.abortUpload(upload.uploadId);
-    if (!blobs) throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
-    await this.objects.release(blobs);
+    if (!(await this.objects.abortUpload(upload))) throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
   }
 }

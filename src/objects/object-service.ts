@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { S3Error } from '../s3/errors.js';
@@ -6,13 +6,18 @@ import type { BlobStore, ByteRange } from '../storage/blob/blob-store.js';
 import type {
   BlobPart,
   BucketRow,
+  BucketStats,
   ListObjectsQuery,
   MetadataStore,
   ObjectRow,
   ObjectSummary,
+  ObjectVersionRow,
   PutCondition,
   PutOutcome,
+  StoredEncryption,
   StoredHeaders,
+  UploadRow,
+  VersioningMode,
 } from '../storage/metadata/metadata-store.js';
 import { BodyDigest } from '../checksums/digest.js';
 import type { ChecksumAlgorithm, StoredChecksum } from '../checksums/types.js';
@@ -20,9 +25,18 @@ import { bucketNameProblem } from './bucket-name.js';
 import { readBlobs } from './object-reader.js';
 import { BlobLifecycle, type BlobLifecycleOptions } from './blob-lifecycle.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
+import { listVersionsPage, type VersionListingPage, type VersionListingRequest } from './listing.js';
+import { EncryptingStream, readSealedBlobs } from './chunked-cipher.js';
+import { customerEtag, DataKeys, type CustomerKey, type EncryptionRequest } from './sse.js';
+import { defaultEncryptionOf, initialProtectionSettings, objectLockOf, versioningMode } from './bucket-config.js';
+import type { RequestSource } from '../audit/actor.js';
+import type { AuditService } from '../audit/audit-service.js';
+import { bypassesGovernance, checkRetainUntil, defaultRetention, removalBlocked, removalGuard, type LockState } from './object-lock.js';
 
 // Buckets and objects: the rules of the domain, independent of HTTP. An object write is
-// blob written -> metadata committed in one atomic write -> replaced blobs released.
+// blob written -> metadata committed in one atomic write -> replaced blobs released. In a
+// versioned bucket nothing is replaced: the previous version stays, with its blobs, until that
+// version itself is deleted.
 
 export interface NewObject {
   bucket: BucketRow;
@@ -39,6 +53,16 @@ export interface NewObject {
    * body whose size was not declared); a throw discards the bytes.
    */
   beforeCommit?: (size: number) => Promise<void>;
+  /** Requested encryption; absent: the bucket's default encryption, if any. */
+  encryption?: EncryptionRequest;
+  /** Object Lock headers; absent: the bucket's default retention, if any. */
+  lock?: Partial<LockState>;
+}
+
+/** Which version to read, and the SSE-C key that opens it. */
+export interface ReadOptions {
+  versionId?: string;
+  customer?: CustomerKey;
 }
 
 /** Told what each committed write and delete changed in a bucket (the quota counters). */
@@ -47,22 +71,45 @@ export interface StorageChanges {
 }
 
 /**
- * An object's row with its blobs pinned: they stay on disk, even if the key is overwritten or
- * deleted meanwhile, until release(). Streams from open() hold pins of their own until they close.
+ * An object version's row with its blobs pinned: they stay on disk, even if the key is overwritten
+ * or deleted meanwhile, until release(). Streams from open() hold pins of their own until they close.
  */
 export interface ObjectLease {
-  readonly row: ObjectRow;
-  /** Streams the bytes (or a range); the stream lets go of its pin when it ends, fails or is destroyed. */
+  readonly row: ObjectVersionRow;
+  /** The key its bytes are sealed with (null: stored in clear). */
+  readonly dataKey: Buffer | null;
+  /** Streams the plaintext (or a range); the stream lets go of its pin when it ends, fails or is destroyed. */
   open(range?: ByteRange): Readable;
   /** Lets go of the lease's pin (once; later calls do nothing). */
   release(): void;
+}
+
+/** The outcome of DeleteObject, as S3 reports it. */
+export interface DeleteResult {
+  /** The version removed or the delete marker made (absent in unversioned buckets). */
+  versionId?: string;
+  /** A delete marker was made, or the version removed was one. */
+  deleteMarker: boolean;
+  /** Something was removed or hidden (false: there was no such object or version). */
+  existed: boolean;
 }
 
 const refsOf = (blobs: readonly BlobPart[]): string[] => blobs.map((b) => b.ref);
 
 export function preconditionError(outcome: Exclude<PutOutcome, { ok: true }>['reason']): S3Error {
   if (outcome === 'missing') return new S3Error('NoSuchKey');
+  if (outcome === 'locked') return new S3Error('AccessDenied', 'The version this write would replace is protected by Object Lock.');
   return new S3Error('PreconditionFailed', undefined, { Condition: outcome === 'exists' ? 'If-None-Match' : 'If-Match' });
+}
+
+/** A new version ID: 32 URL-safe characters, as AWS's. */
+export function newVersionId(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Whether `v` could be a version ID this server made ('null', or the form newVersionId makes). */
+export function isVersionId(v: string): boolean {
+  return v === 'null' || /^[A-Za-z0-9_-]{32}$/.test(v);
 }
 
 export class ObjectService {
@@ -73,86 +120,180 @@ export class ObjectService {
     readonly meta: MetadataStore,
     readonly blobs: BlobStore,
     private readonly log: Logger,
+    readonly keys: DataKeys,
+    private readonly audit: AuditService,
     /** Counts what writes and deletes change (StorageMeter); none in tests that do not need it. */
     readonly changes?: StorageChanges,
+    private readonly clock: () => Date = () => new Date(),
     lifecycle: BlobLifecycleOptions = {},
   ) {
     this.lifecycle = new BlobLifecycle(meta, blobs, log, lifecycle);
   }
-
-  // ---- buckets ----
 
   /** Streams `body` into a new blob (recorded as pending until a commit refers to it). */
   writeBlob(body: Readable): Promise<BlobPart> {
     return this.lifecycle.write(body);
   }
 
-  async createBucket(projectId: string, name: string, region: string): Promise<BucketRow> {
+  // ---- buckets ----
+
+  async createBucket(projectId: string, name: string, region: string, opts: { objectLock?: boolean } = {}): Promise<BucketRow> {
     const problem = bucketNameProblem(name);
     if (problem) throw new S3Error('InvalidBucketName', problem, { BucketName: name });
     const row: BucketRow = { id: randomUUID(), projectId, name, region, createdAt: new Date() };
-    const result = await this.meta.createBucket(row);
+    const result = await this.meta.createBucket(row, initialProtectionSettings(opts.objectLock ?? false));
     if (result === 'exists') throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
     return row;
   }
 
+  /** The bucket with its settings (one query), or NoSuchBucket. */
   async requireBucket(projectId: string, name: string): Promise<BucketRow> {
-    const bucket = await this.meta.getBucket(projectId, name);
-    if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
-    return bucket;
+    const found = await this.meta.getBucketWithSettings(projectId, name);
+    if (!found) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+    return { ...found.bucket, settings: found.settings };
+  }
+
+  listBuckets(projectId: string): Promise<BucketRow[]> {
+    return this.meta.listBuckets(projectId);
+  }
+
+  bucketStats(bucket: BucketRow): Promise<BucketStats> {
+    return this.meta.bucketStats(bucket.id);
   }
 
   /**
-   * Deletes an empty bucket. Unfinished multipart uploads do not keep it alive: as in S3 they are
-   * aborted with it (objects do keep it, so they are checked first).
+   * Deletes a bucket, for every protocol. It must hold no objects, versions or delete markers;
+   * unfinished multipart uploads do not keep it alive (as in S3, they are aborted with it). With
+   * `force`, every version is removed first, except a version under Object Lock, which nobody can
+   * remove: a bucket holding one is never deleted.
    */
-  async deleteBucket(bucket: BucketRow): Promise<void> {
-    const objects = await this.meta.listObjects(bucket.id, { prefix: '', limit: 1 });
-    if (objects.length > 0) throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket.name });
-    for (;;) {
-      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', limit: 1000 });
-      if (uploads.length === 0) break;
-      for (const u of uploads) {
-        const blobs = await this.meta.abortUpload(u.uploadId);
-        if (blobs) await this.release(blobs);
-      }
+  async deleteBucket(bucket: BucketRow, opts: { force?: boolean } = {}): Promise<{ objects: number; uploads: number }> {
+    const attempts = opts.force ? FORCE_ATTEMPTS : 1;
+    const removed = { objects: 0, uploads: 0 };
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (opts.force) removed.objects += await this.emptyBucket(bucket);
+      else if ((await this.meta.listObjectVersions(bucket.id, { prefix: '', limit: 1 })).length > 0) break;
+      removed.uploads += await this.abortUploads(bucket);
+      if ((await this.meta.deleteBucket(bucket.id)) === 'deleted') return removed;
     }
-    const result = await this.meta.deleteBucket(bucket.id);
-    if (result === 'not-empty') throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket.name });
+    const locked = opts.force ? await this.firstLockedVersion(bucket) : null;
+    if (locked) {
+      throw new S3Error('BucketNotEmpty', `The bucket holds object versions under Object Lock (${locked}); it cannot be deleted until they are released.`, { BucketName: bucket.name });
+    }
+    throw new S3Error('BucketNotEmpty', opts.force ? 'Objects kept arriving while the bucket was being emptied; try again.' : undefined, { BucketName: bucket.name });
   }
 
-  // ---- objects ----
+  /** Removes every version (and delete marker) the lock rules allow; returns how many. */
+  private async emptyBucket(bucket: BucketRow): Promise<number> {
+    const now = this.clock();
+    let removed = 0;
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', keyMarker, versionIdMarker, limit: EMPTY_PAGE });
+      for (const v of page) {
+        if (removalBlocked(v, now, false)) continue;
+        const out = await this.meta.deleteObjectVersion(bucket.id, v.key, v.versionId, removalGuard(now));
+        if (!out.ok || !out.deleted) continue;
+        await this.dropped(bucket.id, out.release);
+        removed++;
+      }
+      if (page.length < EMPTY_PAGE) return removed;
+      keyMarker = page.at(-1)!.key;
+      versionIdMarker = page.at(-1)!.versionId;
+    }
+  }
 
-  async headObject(bucket: BucketRow, key: string): Promise<ObjectRow> {
-    const row = await this.meta.getObject(bucket.id, key);
-    if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
-    return row;
+  /** Aborts every multipart upload of the bucket; returns how many. */
+  private async abortUploads(bucket: BucketRow): Promise<number> {
+    let aborted = 0;
+    for (;;) {
+      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', limit: EMPTY_PAGE });
+      for (const u of uploads) if (await this.abortUpload(u)) aborted++;
+      if (uploads.length < EMPTY_PAGE) return aborted;
+    }
+  }
+
+  /** Removes an upload and releases its parts' blobs; false when it was gone already. */
+  async abortUpload(upload: UploadRow): Promise<boolean> {
+    const blobs = await this.meta.abortUpload(upload.uploadId);
+    if (!blobs) return false;
+    await this.release(blobs);
+    return true;
+  }
+
+  private async firstLockedVersion(bucket: BucketRow): Promise<string | null> {
+    const now = this.clock();
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', keyMarker, versionIdMarker, limit: EMPTY_PAGE });
+      const locked = page.find((v) => removalBlocked(v, now, false));
+      if (locked) return `${locked.key} version ${locked.versionId}`;
+      if (page.length < EMPTY_PAGE) return null;
+      keyMarker = page.at(-1)!.key;
+      versionIdMarker = page.at(-1)!.versionId;
+    }
+  }
+
+  // ---- reading ----
+
+  /** A version's row (the current one without versionId), without its bytes; S3's errors when missing. */
+  async headObject(bucket: BucketRow, key: string, versionId?: string): Promise<ObjectVersionRow> {
+    const row = await this.findVersion(bucket, key, versionId);
+    return this.requireReadable(bucket, key, row, versionId);
+  }
+
+  private findVersion(bucket: BucketRow, key: string, versionId: string | undefined): Promise<ObjectVersionRow | null> {
+    if (versionId !== undefined) return this.meta.getObjectVersion(bucket.id, key, versionId);
+    return this.meta.getObject(bucket.id, key).then((r) => r && ({ ...(r as ObjectVersionRow), isLatest: true, isDeleteMarker: false, noncurrentSince: null }));
+  }
+
+  /** NoSuchKey / NoSuchVersion, or for a delete marker what S3 answers (with its headers). */
+  private async requireReadable(bucket: BucketRow, key: string, row: ObjectVersionRow | null, versionId: string | undefined): Promise<ObjectVersionRow> {
+    if (row && !row.isDeleteMarker) return row;
+    if (versionId !== undefined) {
+      if (!row) throw new S3Error('NoSuchVersion', undefined, { Key: key, VersionId: versionId });
+      throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against a delete marker.', { Method: 'GET', ResourceType: 'DeleteMarker' }, {
+        'x-amz-delete-marker': 'true',
+        'x-amz-version-id': row.versionId,
+        'Last-Modified': row.lastModified.toUTCString(),
+      });
+    }
+    // Only a versioned bucket can have a delete marker in front of the key.
+    const latest = versioningMode(bucket) === 'unversioned' ? null : await this.meta.getLatestVersion(bucket.id, key);
+    const headers: Record<string, string> = latest?.isDeleteMarker ? { 'x-amz-delete-marker': 'true', 'x-amz-version-id': latest.versionId } : {};
+    throw new S3Error('NoSuchKey', undefined, { Key: key }, headers);
   }
 
   /**
-   * The current row of `key`, its blobs pinned until the lease is released. Reads that open the
-   * bytes later (a GET after its conditions, a copy) use this, so an overwrite or delete that
+   * A version of `key` (the current one without versionId), its blobs pinned until the lease is
+   * released, and its data key opened (an SSE-C object needs the customer's key). Reads that open
+   * the bytes later (a GET after its conditions, a copy) use this, so an overwrite or delete that
    * commits meanwhile cannot remove a part's blob before the read reaches it.
    */
-  async leaseObject(bucket: BucketRow, key: string): Promise<ObjectLease> {
-    const row = await this.lifecycle.lookupPinned(() => this.meta.getObject(bucket.id, key));
-    if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
-    let held = true;
-    return {
-      row,
-      open: (range) => this.openObject(row, range),
-      release: () => {
-        if (!held) return;
-        held = false;
-        this.unpin(row.blobs);
-      },
+  async leaseObject(bucket: BucketRow, key: string, opts: ReadOptions = {}): Promise<ObjectLease> {
+    const found = await this.lifecycle.lookupPinned(() => this.findVersion(bucket, key, opts.versionId));
+    let held = !!found;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.unpin(found!.blobs);
     };
+    try {
+      const row = await this.requireReadable(bucket, key, found, opts.versionId);
+      const dataKey = this.keys.open(row.encryption, opts.customer);
+      return { row, dataKey, open: (range) => this.openObject(row, range, dataKey), release };
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
-  /** Streams an object's bytes; its blobs stay pinned until the stream closes. */
-  openObject(row: ObjectRow, range?: ByteRange): Readable {
+  /** Streams an object's plaintext; its blobs stay pinned until the stream closes. */
+  openObject(row: ObjectRow, range: ByteRange | undefined, dataKey: Buffer | null): Readable {
     this.lifecycle.pin(refsOf(row.blobs));
-    const stream = readBlobs(this.blobs, row.blobs, range);
+    const stream = dataKey ? readSealedBlobs(this.blobs, row.blobs, dataKey, range) : readBlobs(this.blobs, row.blobs, range);
     // 'close' follows the end, an error and destroy() (a client that went away) alike.
     stream.once('close', () => this.unpin(row.blobs));
     return stream;
@@ -162,18 +303,26 @@ export class ObjectService {
     this.lifecycle.unpin(refsOf(blobs));
   }
 
+  // ---- writing ----
+
   /**
-   * Streams a verified body into a new blob and commits it. The digest stream fails on a checksum
-   * mismatch, in which case the blob store discards the bytes and nothing is committed.
+   * Streams a verified body into a new blob (sealed, when the object is encrypted) and commits it.
+   * The digest stream fails on a checksum mismatch, in which case the blob store discards the
+   * bytes and nothing is committed.
    */
   async putObject(input: NewObject, body: BodyDigest, checksumAlgorithm: ChecksumAlgorithm | undefined): Promise<ObjectRow> {
     await this.checkCondition(input.bucket, input.key, input.condition);
-    const written = await this.writeBlob(body);
+    const now = this.clock();
+    const lock = this.lockFor(input.bucket, input.lock, now);
+    const sealed = this.sealFor(input.bucket, input.encryption);
+    const written = await this.writeBlob(sealed ? sealStream(body, sealed.dataKey) : body);
+    // An encrypted blob is larger than the object: sizes in rows are always the plaintext's.
+    const blob = { ref: written.ref, size: sealed ? body.size : written.size };
     if (input.beforeCommit) {
       try {
-        await input.beforeCommit(written.size);
+        await input.beforeCommit(blob.size);
       } catch (err) {
-        await this.discard([{ ref: written.ref, size: written.size }]);
+        await this.discard([blob]);
         throw err;
       }
     }
@@ -183,27 +332,65 @@ export class ObjectService {
     const row: ObjectRow = {
       bucketId: input.bucket.id,
       key: input.key,
-      size: written.size,
-      etag: `"${body.md5Hex}"`,
-      lastModified: new Date(),
+      size: blob.size,
+      etag: `"${etagOf(sealed, body.md5Hex)}"`,
+      lastModified: now,
       headers: input.headers,
       userMetadata: input.userMetadata,
       checksum,
-      blobs: [{ ref: written.ref, size: written.size }],
+      blobs: [blob],
       partsCount: null,
       tags: input.tags,
       storageClass: input.storageClass,
+      encryption: sealed?.stored ?? null,
+      retention: lock.retention,
+      legalHold: lock.legalHold,
       acl: input.acl ?? null,
     };
-    await this.commit(row, input.condition, [row.blobs[0]]);
+    await this.commit(input.bucket, row, input.condition, [blob]);
     return row;
   }
 
+  /** The encryption of a new object: the request's, else the bucket's default, else none. */
+  sealFor(bucket: BucketRow, requested: EncryptionRequest | undefined): { stored: StoredEncryption; dataKey: Buffer } | null {
+    const req = requested ?? (defaultEncryptionOf(bucket) ? ({ kind: 'SSE-S3' } as const) : undefined);
+    return req ? this.keys.create(req) : null;
+  }
+
+  /** The Object Lock state of a new version: the headers', else the bucket's default retention. */
+  lockFor(bucket: BucketRow, requested: Partial<LockState> | undefined, now: Date): LockState {
+    const config = objectLockOf(bucket);
+    const asked = requested && (requested.retention !== undefined || requested.legalHold !== undefined);
+    if (asked && !config) throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+    if (requested?.retention) checkRetainUntil(requested.retention.until, now);
+    return {
+      retention: requested?.retention !== undefined ? requested.retention : defaultRetention(config, now),
+      legalHold: requested?.legalHold ?? false,
+    };
+  }
+
+  /**
+   * Runs a write in the bucket's versioning mode, with a new version ID when versions are kept.
+   * A bucket whose versioning changed since it was read is read again (the store notices).
+   */
+  async inVersioningMode<T extends { ok: boolean; reason?: string }>(bucket: BucketRow, write: (mode: VersioningMode, versionId: string) => Promise<T>): Promise<T> {
+    let current = bucket;
+    for (let attempt = 0; ; attempt++) {
+      const mode = versioningMode(current);
+      const outcome = await write(mode, mode === 'enabled' ? newVersionId() : 'null');
+      if (outcome.ok || outcome.reason !== 'versioned' || attempt >= 3) return outcome;
+      current = await this.requireBucket(bucket.projectId, bucket.name);
+    }
+  }
+
   /** Commits a row whose blobs are already written; on failure the new blobs are released. */
-  async commit(row: ObjectRow, condition: PutCondition, newBlobs: BlobPart[]): Promise<void> {
+  async commit(bucket: BucketRow, row: ObjectRow, condition: PutCondition, newBlobs: BlobPart[]): Promise<void> {
     let outcome: PutOutcome;
     try {
-      outcome = await this.meta.putObject(row, condition);
+      outcome = await this.inVersioningMode(bucket, (mode, versionId) => {
+        row.versionId = versionId;
+        return this.meta.putObject(row, condition, mode, removalGuard(this.clock()));
+      });
     } catch (err) {
       await this.discard(newBlobs);
       // The bucket was deleted while the body streamed (its row is what the object refers to).
@@ -230,6 +417,15 @@ export class ObjectService {
     this.changes?.changed(bucketId, size - replaced.reduce((n, b) => n + b.size, 0), replaced.length > 0 ? 0 : 1);
   }
 
+  /**
+   * Releases the blobs of a removed version and counts it out of its bucket (no blobs: nothing
+   * was removed, or only a delete marker, which holds no bytes).
+   */
+  private async dropped(bucketId: string, blobs: BlobPart[]): Promise<void> {
+    if (blobs.length > 0) this.changes?.changed(bucketId, -blobs.reduce((n, b) => n + b.size, 0), -1);
+    await this.release(blobs);
+  }
+
   /** Fails fast, before reading a body, when a conditional write cannot succeed. Re-checked at commit. */
   async checkCondition(bucket: BucketRow, key: string, condition: PutCondition): Promise<void> {
     if (condition.kind === 'none') return;
@@ -242,49 +438,126 @@ export class ObjectService {
   }
 
   /**
-   * Copies an object's bytes into a new blob (blobs are never shared between rows). The copy is a
-   * single-part object: its ETag is the MD5 of the bytes and its checksum is recomputed in full.
+   * Copies a leased version's bytes into a new blob (blobs are never shared between rows),
+   * decrypting with the source's key and sealing with the target's. The copy is a single-part
+   * object: its ETag is the MD5 of the bytes and its checksum is recomputed in full.
    */
-  async copyObject(source: ObjectRow, target: NewObject): Promise<ObjectRow> {
+  async copyObject(source: ObjectLease, target: NewObject): Promise<ObjectRow> {
     await this.checkCondition(target.bucket, target.key, target.condition);
-    const algorithm = source.checksum?.algorithm;
+    const now = this.clock();
+    const lock = this.lockFor(target.bucket, target.lock, now);
+    const sealed = this.sealFor(target.bucket, target.encryption);
+    const algorithm = source.row.checksum?.algorithm;
     const digest = new BodyDigest({ checksumAlgorithm: algorithm });
-    const reading = this.openObject(source);
+    const reading = source.open();
     reading.on('error', (err) => digest.destroy(err));
+    const plain = reading.pipe(digest);
     // Destroyed however the write ends, so a failed write does not leave the source open and pinned.
-    const written = await this.writeBlob(reading.pipe(digest)).finally(() => reading.destroy());
+    const written = await this.writeBlob(sealed ? sealStream(plain, sealed.dataKey) : plain).finally(() => reading.destroy());
+    const blob = { ref: written.ref, size: sealed ? digest.size : written.size };
     const row: ObjectRow = {
       bucketId: target.bucket.id,
       key: target.key,
-      size: written.size,
-      etag: `"${digest.md5Hex}"`,
-      lastModified: new Date(),
+      size: blob.size,
+      etag: `"${etagOf(sealed, digest.md5Hex)}"`,
+      lastModified: now,
       headers: target.headers,
       userMetadata: target.userMetadata,
       checksum: algorithm ? { algorithm, type: 'FULL_OBJECT', value: digest.checksumBase64! } : null,
-      blobs: [{ ref: written.ref, size: written.size }],
+      blobs: [blob],
       partsCount: null,
       tags: target.tags,
       storageClass: target.storageClass,
+      encryption: sealed?.stored ?? null,
+      retention: lock.retention,
+      legalHold: lock.legalHold,
       acl: target.acl ?? null,
     };
-    await this.commit(row, target.condition, row.blobs);
+    await this.commit(target.bucket, row, target.condition, row.blobs);
     return row;
   }
 
-  async deleteObject(bucket: BucketRow, key: string): Promise<boolean> {
-    const removed = await this.meta.deleteObject(bucket.id, key);
-    if (removed) this.changes?.changed(bucket.id, -removed.reduce((n, b) => n + b.size, 0), -1);
-    if (removed) await this.release(removed);
-    return removed !== null;
+  /**
+   * DeleteObject. Without a version ID: an unversioned bucket removes the object; a versioned one
+   * puts a delete marker in front of it (nothing is lost). With one: that version goes for good,
+   * unless Object Lock protects it; `bypass` (an admin-rw caller that sent the bypass header)
+   * lets GOVERNANCE retention give way, and is audited when it does.
+   */
+  async deleteObject(bucket: BucketRow, key: string, opts: { versionId?: string; bypass?: RequestSource } = {}): Promise<DeleteResult> {
+    const now = this.clock();
+    if (opts.versionId === undefined) {
+      const outcome = await this.inVersioningMode(bucket, async (mode, versionId) => {
+        if (mode === 'unversioned') {
+          const removed = await this.meta.deleteObject(bucket.id, key);
+          if (removed) await this.dropped(bucket.id, removed);
+          return { ok: true as const, result: { deleteMarker: false, existed: removed !== null } as DeleteResult };
+        }
+        const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key, versionId, lastModified: now }, mode, removalGuard(now));
+        if (!out.ok) return out;
+        await this.dropped(bucket.id, out.release);
+        return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
+      });
+      if (!outcome.ok) throw preconditionError('locked');
+      return outcome.result;
+    }
+    let blocked: string | null = null;
+    let bypassed = false;
+    const out = await this.meta.deleteObjectVersion(bucket.id, key, opts.versionId, (v) => {
+      blocked = removalBlocked(v, now, !!opts.bypass);
+      bypassed = blocked === null && !!opts.bypass && bypassesGovernance(v, now);
+      return blocked === null;
+    });
+    if (!out.ok) throw new S3Error('AccessDenied', `Object Lock: ${blocked ?? 'this object version is protected'}.`);
+    if (bypassed && opts.bypass) {
+      await this.audit.record({ action: 'object.governance-bypassed', actor: opts.bypass.actor, projectId: bucket.projectId, bucket: bucket.name, source: opts.bypass.source, detail: `deleted ${key} version ${opts.versionId}` });
+    }
+    await this.dropped(bucket.id, out.release);
+    return { versionId: opts.versionId, deleteMarker: out.deleted?.isDeleteMarker ?? false, existed: out.deleted !== null };
   }
 
-  async setTags(bucket: BucketRow, key: string, tags: Record<string, string>): Promise<void> {
-    if (!(await this.meta.setObjectTags(bucket.id, key, tags))) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  /**
+   * Lifecycle expiration of a current object, if it is still that version and not locked: removed
+   * in an unversioned bucket, hidden behind a delete marker in a versioned one. Null when skipped.
+   */
+  async expireCurrent(bucket: BucketRow, row: ObjectVersionRow): Promise<DeleteResult | null> {
+    const now = this.clock();
+    const same = (v: ObjectVersionRow | null) => !!v && sameVersion(v, row);
+    const outcome = await this.inVersioningMode(bucket, async (mode, versionId) => {
+      if (mode === 'unversioned') {
+        const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => same(v) && removalBlocked(v, now, false) === null);
+        if (!out.ok || !out.deleted) return { ok: false as const, reason: 'changed' };
+        await this.dropped(bucket.id, out.release);
+        return { ok: true as const, result: { deleteMarker: false, existed: true } as DeleteResult };
+      }
+      const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key: row.key, versionId, lastModified: now }, mode, removalGuard(now), same);
+      if (!out.ok) return out;
+      await this.dropped(bucket.id, out.release);
+      return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
+    });
+    return outcome.ok ? outcome.result : null;
+  }
+
+  /** Lifecycle removal of a noncurrent version or a delete marker, if unchanged and not locked. */
+  async expireVersion(bucket: BucketRow, row: ObjectVersionRow): Promise<boolean> {
+    const now = this.clock();
+    const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => sameVersion(v, row) && removalBlocked(v, now, false) === null);
+    if (!out.ok || !out.deleted) return false;
+    await this.dropped(bucket.id, out.release);
+    return true;
+  }
+
+  async setTags(bucket: BucketRow, key: string, tags: Record<string, string>, versionId?: string): Promise<void> {
+    if (await this.meta.setObjectTags(bucket.id, key, tags, versionId)) return;
+    await this.headObject(bucket, key, versionId); // the precise error: no key, no version, a delete marker
+    throw new S3Error('NoSuchKey', undefined, { Key: key });
   }
 
   listObjects(bucket: BucketRow, q: ListObjectsQuery): Promise<ObjectSummary[]> {
     return this.meta.listObjects(bucket.id, q);
+  }
+
+  listVersions(bucket: BucketRow, req: VersionListingRequest): Promise<VersionListingPage> {
+    return listVersionsPage(this.meta, bucket.id, req);
   }
 
   /**
@@ -329,4 +602,31 @@ export class ObjectService {
     }
     return removed;
   }
+}
+
+const EMPTY_PAGE = 1000;
+/** A forced delete retries when writers keep adding objects meanwhile, then gives up. */
+const FORCE_ATTEMPTS = 5;
+
+/** The ETag of a new object: the MD5 of its bytes, or for SSE-C a keyed digest of it. */
+export function etagOf(sealed: { stored: StoredEncryption; dataKey: Buffer } | null, md5Hex: string): string {
+  return sealed?.stored.kind === 'SSE-C' ? customerEtag(sealed.dataKey, md5Hex) : md5Hex;
+}
+
+/**
+ * source piped through the encryption; a failed source (a bad checksum, a client gone) fails the
+ * sealed stream, so the blob store discards the write.
+ */
+export function sealStream(source: Readable, dataKey: Buffer): Readable {
+  const sealing = new EncryptingStream(dataKey);
+  source.once('error', (err) => sealing.destroy(err));
+  source.once('close', () => {
+    if (!source.readableEnded && !sealing.destroyed) sealing.destroy(Object.assign(new Error('The request body ended early.'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+  });
+  return source.pipe(sealing);
+}
+
+/** The same version as it was read: a write since (even to the null version) makes it another. */
+function sameVersion(a: ObjectVersionRow, b: ObjectVersionRow): boolean {
+  return a.versionId === b.versionId && a.etag === b.etag && a.lastModified.getTime() === b.lastModified.getTime() && a.isDeleteMarker === b.isDeleteMarker;
 }

@@ -3,7 +3,8 @@ import type { RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { BucketService } from '../buckets/bucket-service.js';
 import { S3Error } from '../s3/errors.js';
-import type { BucketRow, MetadataStore, StorageQuota, StorageUsed } from '../storage/metadata/metadata-store.js';
+import { storedTotals, type BucketRow, type MetadataStore, type StorageQuota, type StorageUsed } from '../storage/metadata/metadata-store.js';
+import { versioningMode } from '../objects/bucket-config.js';
 import { DomainError } from '../util/domain-error.js';
 
 // Storage quotas per project and per bucket (bytes, objects), enforced on the writes that add
@@ -148,7 +149,7 @@ export class QuotaService {
       const fits = (bytes: number, objects: number) =>
         (quota.maxBytes === null || used.bytes + bytes <= quota.maxBytes) && (quota.maxObjects === null || used.objects + objects <= quota.maxObjects);
       if (fits(size, 1)) continue;
-      if (existing === undefined) existing = await this.meta.getObject(bucket.id, key);
+      if (existing === undefined) existing = await this.replaced(bucket, key);
       if (existing && fits(size - existing.size, 0)) continue;
       const over =
         quota.maxObjects !== null && used.objects + (existing ? 0 : 1) > quota.maxObjects
@@ -160,9 +161,20 @@ export class QuotaService {
     }
   }
 
+  /**
+   * The object a write to `key` replaces, if any: the current one in an unversioned bucket; under
+   * versioning only a current "null" version (Suspended) is replaced, others are kept and count.
+   */
+  private async replaced(bucket: BucketRow, key: string): Promise<{ size: number } | null> {
+    const mode = versioningMode(bucket);
+    if (mode === 'enabled') return null;
+    const current = await this.meta.getObject(bucket.id, key);
+    return current && (mode === 'unversioned' || (current.versionId ?? 'null') === 'null') ? current : null;
+  }
+
   /** What a bucket stores now, by its counters when it has a quota (they are kept right then), else counted. */
   async bucketUsage(bucket: BucketRow, counted: boolean): Promise<StorageUsed> {
-    if (!counted) return this.meta.bucketStats(bucket.id);
+    if (!counted) return storedTotals(await this.meta.bucketStats(bucket.id));
     await this.meter.flush();
     return this.meta.bucketStorage(bucket.id);
   }
@@ -171,7 +183,7 @@ export class QuotaService {
   async projectUsage(projectId: string): Promise<StorageUsed> {
     const total = { bytes: 0, objects: 0 };
     for (const b of await this.meta.listBuckets(projectId)) {
-      const s = await this.meta.bucketStats(b.id);
+      const s = storedTotals(await this.meta.bucketStats(b.id));
       total.bytes += s.bytes;
       total.objects += s.objects;
     }

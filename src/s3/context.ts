@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { Authenticated, PayloadMode } from '../sigv4/authenticate.js';
 import type { ObjectService } from '../objects/object-service.js';
 import type { MultipartService } from '../objects/multipart-service.js';
+import type { ObjectLockService } from '../objects/object-lock-service.js';
 import type { BucketConfigService, ResolvedBucket } from '../buckets/bucket-config-service.js';
+import type { DataProtectionService } from '../buckets/data-protection-service.js';
 import type { BucketService } from '../buckets/bucket-service.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { RequestSource } from '../audit/actor.js';
@@ -24,6 +26,10 @@ export interface S3Services {
   buckets: BucketService;
   /** A bucket's access and CORS configuration. */
   bucketConfig: BucketConfigService;
+  /** Versioning, Object Lock, lifecycle and default encryption of a bucket. */
+  protection: DataProtectionService;
+  /** Retention and legal hold of object versions. */
+  objectLock: ObjectLockService;
   /** Storage quotas, checked on the writes that add data. */
   quotas: QuotaService;
 }

@@ -48,6 +48,19 @@ export const OPERATIONS = [
   'CompleteMultipartUpload',
   'AbortMultipartUpload',
   'ListParts',
+  'PutBucketVersioning',
+  'GetBucketLifecycleConfiguration',
+  'PutBucketLifecycleConfiguration',
+  'DeleteBucketLifecycle',
+  'GetBucketEncryption',
+  'PutBucketEncryption',
+  'DeleteBucketEncryption',
+  'GetObjectLockConfiguration',
+  'PutObjectLockConfiguration',
+  'GetObjectRetention',
+  'PutObjectRetention',
+  'GetObjectLegalHold',
+  'PutObjectLegalHold',
 ] as const;
 
 export type OperationName = (typeof OPERATIONS)[number];
@@ -121,7 +134,16 @@ export type BucketOperation =
   | 'ListObjectsV2'
   | 'ListObjectVersions'
   | 'ListMultipartUploads'
-  | 'DeleteObjects';
+  | 'DeleteObjects'
+  | 'PutBucketVersioning'
+  | 'GetBucketLifecycleConfiguration'
+  | 'PutBucketLifecycleConfiguration'
+  | 'DeleteBucketLifecycle'
+  | 'GetBucketEncryption'
+  | 'PutBucketEncryption'
+  | 'DeleteBucketEncryption'
+  | 'GetObjectLockConfiguration'
+  | 'PutObjectLockConfiguration';
 
 export type ObjectOperation = Exclude<OperationName, BucketOperation | 'ListBuckets'>;
 
@@ -246,6 +268,10 @@ const BUCKET_CONFIG: Record<string, { GET: BucketOperation; PUT?: BucketOperatio
   policyStatus: { GET: 'GetBucketPolicyStatus' },
   publicAccessBlock: { GET: 'GetPublicAccessBlock', PUT: 'PutPublicAccessBlock', DELETE: 'DeletePublicAccessBlock' },
   ownershipControls: { GET: 'GetBucketOwnershipControls', PUT: 'PutBucketOwnershipControls', DELETE: 'DeleteBucketOwnershipControls' },
+  versioning: { GET: 'GetBucketVersioning', PUT: 'PutBucketVersioning' },
+  lifecycle: { GET: 'GetBucketLifecycleConfiguration', PUT: 'PutBucketLifecycleConfiguration', DELETE: 'DeleteBucketLifecycle' },
+  encryption: { GET: 'GetBucketEncryption', PUT: 'PutBucketEncryption', DELETE: 'DeleteBucketEncryption' },
+  'object-lock': { GET: 'GetObjectLockConfiguration', PUT: 'PutObjectLockConfiguration' },
 };
 
 function bucketConfigOperation(method: string, query: Query): BucketOperation | undefined {
@@ -266,7 +292,6 @@ function bucketOperation(method: string, query: Query): BucketOperation | Unsupp
   switch (method) {
     case 'GET':
       if (query.has('location')) return 'GetBucketLocation';
-      if (query.has('versioning')) return 'GetBucketVersioning';
       if (query.has('versions')) return 'ListObjectVersions';
       if (query.has('uploads')) return 'ListMultipartUploads';
       break;
@@ -298,6 +323,8 @@ function objectOperation(method: string, query: Query, hasCopySource: boolean): 
       if (uploadId) return 'ListParts';
       if (query.has('tagging')) return 'GetObjectTagging';
       if (query.has('acl')) return 'GetObjectAcl';
+      if (query.has('retention')) return 'GetObjectRetention';
+      if (query.has('legal-hold')) return 'GetObjectLegalHold';
       break;
     case 'HEAD':
       return 'HeadObject';
@@ -308,6 +335,8 @@ function objectOperation(method: string, query: Query, hasCopySource: boolean): 
         return hasCopySource ? 'UploadPartCopy' : 'UploadPart';
       }
       if (query.has('tagging')) return 'PutObjectTagging';
+      if (query.has('retention')) return 'PutObjectRetention';
+      if (query.has('legal-hold')) return 'PutObjectLegalHold';
       break;
     case 'DELETE':
       if (uploadId) return 'AbortMultipartUpload';

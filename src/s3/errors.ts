@@ -64,6 +64,12 @@ export const S3_ERRORS = {
   InvalidChunkSizeError: [400, 'Only the last chunk is allowed to have a size less than 8192 bytes'],
   InvalidEncryptionAlgorithmError: [400, 'The encryption request you specified is not valid.'],
   TooManyParts: [400, 'An upload may have at most 10000 parts.'],
+  InvalidBucketState: [409, 'The request is not valid with the current state of the bucket.'],
+  InvalidRetentionPeriod: [400, 'The retention period is not valid.'],
+  ObjectLockConfigurationNotFoundError: [404, 'Object Lock configuration does not exist for this bucket'],
+  NoSuchObjectLockConfiguration: [404, 'The specified object does not have an ObjectLock configuration'],
+  NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
+  ServerSideEncryptionConfigurationNotFoundError: [404, 'The server side encryption configuration was not found'],
   SlowDown: [503, 'Please reduce your request rate.'],
   InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
   // As Ceph RGW (and the services built on it) answer a write beyond a bucket's or account's quota.

@@ -50,6 +50,11 @@ export function parseXml(text: string, root: string): Record<string, unknown> {
   return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
 }
 
+/** An element that may repeat, as a list (one occurrence parses as the element itself). */
+export function xmlList(value: unknown): unknown[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
 /** Text content of an element parsed by parseXml (elements may be strings or empty objects). */
 export function xmlText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
-import type { MetadataStore, StorageSnapshot, UsageCounters, UsageIncrement } from '../storage/metadata/metadata-store.js';
+import { storedTotals, type MetadataStore, type StorageSnapshot, type UsageCounters, type UsageIncrement } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
 
 // Request and byte counters per (day, project, bucket, token). Requests are counted in memory and
 // written in batches (every few seconds and on close), never one database write per request; the
 // write adds to the stored rows, so several nodes can count into the same rows.
 //
-// Stored bytes and objects per day: a write or delete request marks its bucket changed, and the
+// Stored bytes and objects per day (noncurrent versions included: they take space as much as
+// current objects do): a write or delete request marks its bucket changed, and the
 // next flush snapshots what the bucket holds (the store's object count and byte total) as that
 // day's figure. Only changed buckets are read, never all of them; a bucket whose totals are slow
 // to compute is read at most once per SNAPSHOT_COST_FACTOR times that duration, so snapshots take
@@ -38,8 +39,9 @@ export interface UsageReportQuery {
 }
 
 export interface UsageReport {
+  /** What is stored now: bytes and objects include the noncurrent versions versioning keeps. */
   current: { bytes: number; objects: number };
-  buckets: { name: string; bytes: number; objects: number }[];
+  buckets: { name: string; bytes: number; objects: number; noncurrentVersions: number; noncurrentBytes: number }[];
   days: {
     date: string;
     requests: { read: number; write: number; list: number; delete: number; other: number };
@@ -209,7 +211,7 @@ export class UsageService {
           const started = performance.now();
           const b = await this.meta.getBucket(c.projectId, c.bucket);
           // A deleted bucket stores nothing from that day on.
-          stats = b ? await this.meta.bucketStats(b.id) : { bytes: 0, objects: 0 };
+          stats = b ? storedTotals(await this.meta.bucketStats(b.id)) : { bytes: 0, objects: 0 };
           this.snapshots.set(key, { at: t, ms: performance.now() - started });
           totals.set(key, stats);
         }
@@ -269,7 +271,7 @@ export class UsageService {
     for (const b of await this.meta.listBuckets(q.projectId)) {
       if (q.bucket !== undefined && b.name !== q.bucket) continue;
       const stats = await this.meta.bucketStats(b.id);
-      buckets.push({ name: b.name, bytes: stats.bytes, objects: stats.objects });
+      buckets.push({ name: b.name, ...storedTotals(stats), noncurrentVersions: stats.noncurrentVersions, noncurrentBytes: stats.noncurrentBytes });
       createdOn.set(b.name, dayOf(b.createdAt));
     }
     const current = buckets.reduce((acc, b) => ({ bytes: acc.bytes + b.bytes, objects: acc.objects + b.objects }), { bytes: 0, objects: 0 });

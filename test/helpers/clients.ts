@@ -250,3 +250,27 @@ export async function writeSampleTree(root: string, bigSize = 0): Promise<Record
   if (bigSize > 0) await writeRandomFile(join(root, 'media/big.bin'), bigSize);
   return treeDigest(root);
 }
+
+/**
+ * rclone's environment for a remote called `skep` at `endpoint` with the root key: an empty
+ * config file (written here, in `dir`) plus the remote in RCLONE_CONFIG_SKEP_* variables, so
+ * nothing is read from this machine. AWS_CA_BUNDLE is deliberately absent (rclone refuses plain
+ * http with it).
+ */
+export async function rcloneEnv(dir: string, endpoint: string): Promise<NodeJS.ProcessEnv> {
+  const home = join(dir, 'home');
+  await mkdir(home, { recursive: true });
+  const config = join(dir, 'rclone.conf');
+  await writeFile(config, '');
+  return {
+    ...baseEnv(home),
+    RCLONE_CONFIG: config,
+    RCLONE_CONFIG_SKEP_TYPE: 's3',
+    RCLONE_CONFIG_SKEP_PROVIDER: 'Other',
+    RCLONE_CONFIG_SKEP_ENDPOINT: endpoint,
+    RCLONE_CONFIG_SKEP_REGION: 'us-east-1',
+    RCLONE_CONFIG_SKEP_FORCE_PATH_STYLE: 'true',
+    RCLONE_CONFIG_SKEP_ACCESS_KEY_ID: ROOT_KEY.accessKeyId,
+    RCLONE_CONFIG_SKEP_SECRET_ACCESS_KEY: ROOT_KEY.secretAccessKey,
+  };
+}

@@ -16,7 +16,7 @@ import {
   Tooltip,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconArrowLeft, IconDownload, IconFile, IconFolder, IconFolderPlus, IconShare, IconTrash, IconUpload, IconCircleCheck, IconAlertCircle } from '@tabler/icons-react';
+import { IconArrowLeft, IconDownload, IconFile, IconFolder, IconFolderPlus, IconShare, IconTrash, IconUpload, IconCircleCheck, IconAlertCircle, IconHistory, IconSettings } from '@tabler/icons-react';
 import { api, ApiError, errorMessage, type ObjectEntry } from '../api';
 import { PageHeader } from '../components/PageHeader';
 import { LoadError } from '../components/LoadError';
@@ -28,6 +28,7 @@ import { useLinkProps, useRouter, type Route } from '../router';
 import { ShareModal } from '../components/ShareModal';
 import { NewFolderModal } from '../components/NewFolderModal';
 import { useSession } from '../session';
+import { ObjectVersions } from './ObjectVersions';
 
 interface Listing {
   prefixes: string[];
@@ -57,6 +58,8 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
   const [load, setLoad] = useState<Load>({ state: 'loading' });
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [deleting, setDeleting] = useState<ObjectEntry | null>(null);
+  const [versionsOf, setVersionsOf] = useState<string | null>(null);
+  const settingsLink = useLinkProps({ name: 'bucket-settings', projectId: project.id, bucket });
   const [sharing, setSharing] = useState<ObjectEntry | null>(null);
   const [newFolder, setNewFolder] = useState(false);
   const { navigate } = useRouter();
@@ -170,7 +173,14 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
           </Group>
         }
         description={prefix ? <>Folder <code>{prefix}</code> in bucket {bucket}</> : 'Objects in this bucket, grouped into folders by "/" in their keys. Drop files here to upload.'}
-        actions={actions}
+        actions={
+          <>
+            <Button component="a" {...settingsLink} variant="default" leftSection={<IconSettings size={18} />} data-testid="bucket-settings-link">
+              Settings
+            </Button>
+            {actions}
+          </>
+        }
       />
 
       {uploads.length > 0 && <UploadList uploads={uploads} onClear={() => setUploads((u) => u.filter((x) => x.state === 'uploading'))} />}
@@ -204,7 +214,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
                       <Table.Th>Name</Table.Th>
                       <Table.Th ta="right">Size</Table.Th>
                       <Table.Th>Last modified</Table.Th>
-                      <Table.Th w={128} aria-label="Actions" />
+                      <Table.Th w={164} aria-label="Actions" />
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
@@ -219,6 +229,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
                         href={api.objectContentUrl(project.id, bucket, o.key)}
                         onDelete={() => setDeleting(o)}
                         onShare={() => setSharing(o)}
+                        onVersions={() => setVersionsOf(o.key)}
                       />
                     ))}
                   </Table.Tbody>
@@ -238,6 +249,8 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
           )}
         </Paper>
       )}
+
+      {versionsOf && <ObjectVersions projectId={project.id} bucket={bucket} objectKey={versionsOf} onClose={() => setVersionsOf(null)} onChanged={() => void reload()} />}
 
       {sharing && <ShareModal projectId={project.id} bucket={bucket} objectKey={sharing.key} onClose={() => setSharing(null)} />}
       {newFolder && (
@@ -266,7 +279,7 @@ export function BucketBrowser({ bucket, prefix }: { bucket: string; prefix: stri
           }}
         >
           <Text size="sm" style={{ overflowWrap: 'anywhere' }}>
-            <code>{deleting.key}</code> ({formatBytes(deleting.size)}) will be removed from <b>{bucket}</b>. This cannot be undone.
+            <code>{deleting.key}</code> ({formatBytes(deleting.size)}) will be removed from <b>{bucket}</b>. If the bucket keeps versions, it stays as an older version; otherwise this cannot be undone.
           </Text>
         </ConfirmModal>
       )}
@@ -322,7 +335,7 @@ function FolderRow({ projectId, bucket, prefix, name }: { projectId: string; buc
   );
 }
 
-function ObjectRow({ entry, name, href, onDelete, onShare }: { entry: ObjectEntry; name: string; href: string; onDelete: () => void; onShare: () => void }) {
+function ObjectRow({ entry, name, href, onDelete, onShare, onVersions }: { entry: ObjectEntry; name: string; href: string; onDelete: () => void; onShare: () => void; onVersions: () => void }) {
   return (
     <Table.Tr data-testid="object-row" data-key={entry.key}>
       <Table.Td>
@@ -345,6 +358,11 @@ function ObjectRow({ entry, name, href, onDelete, onShare }: { entry: ObjectEntr
           <Tooltip label="Share a link" withArrow>
             <ActionIcon variant="subtle" color="gray" onClick={onShare} aria-label={`Share ${entry.key}`}>
               <IconShare size={18} />
+            </ActionIcon>
+          </Tooltip>
+          <Tooltip label="Versions" withArrow>
+            <ActionIcon variant="subtle" color="gray" onClick={onVersions} aria-label={`Versions of ${entry.key}`}>
+              <IconHistory size={18} />
             </ActionIcon>
           </Tooltip>
           <Tooltip label="Delete" withArrow>

@@ -407,7 +407,14 @@ function UsageView({
                           {b.name}
                         </Anchor>
                       </Table.Td>
-                      <Table.Td ta="right">{formatCount(b.objects)}</Table.Td>
+                      <Table.Td ta="right">
+                        {formatCount(b.objects)}
+                        {b.noncurrentVersions > 0 && (
+                          <Text size="xs" c="dimmed" data-testid="usage-old-versions">
+                            incl. {formatCount(b.noncurrentVersions)} old {b.noncurrentVersions === 1 ? 'version' : 'versions'} ({formatBytes(b.noncurrentBytes)})
+                          </Text>
+                        )}
+                      </Table.Td>
                       <Table.Td ta="right">{formatBytes(b.bytes)}</Table.Td>
                       <Table.Td>
                         <Progress value={(b.bytes / maxBucket) * 100} size="md" aria-label={`${b.name} size relative to the largest bucket`} />

@@ -216,13 +216,13 @@ export async function PutBucketAcl(ctx: S3Context): Promise<S3Response> {
 
 export async function GetObjectAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
-  requireCurrentVersion(ctx);
+  await requireCurrentVersion(ctx, resolved.row);
   return aclDocument(ctx, await ctx.services.bucketConfig.getObjectAcl(resolved, ctx.op.key!));
 }
 
 export async function PutObjectAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
-  requireCurrentVersion(ctx);
+  await requireCurrentVersion(ctx, resolved.row);
   await ctx.services.bucketConfig.putObjectAcl(resolved, ctx.op.key!, await requestedAcl(ctx));
   return {};
 }

@@ -17,7 +17,7 @@ export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
 export async function ListBuckets(ctx: S3Context): Promise<S3Response> {
   const principal = ctx.auth.principal;
   if (!principal) throw new S3Error('AccessDenied');
-  const buckets = await ctx.services.objects.meta.listBuckets(ctx.projectId);
+  const buckets = await ctx.services.objects.listBuckets(ctx.projectId);
   const prefix = ctx.op.query.get('prefix') ?? '';
   // A scoped token sees only its buckets; the rest are not revealed.
   const visible = buckets.filter((b) => b.name.startsWith(prefix) && inScope(principal, b.name));
@@ -46,8 +46,10 @@ export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
     if (constraint) region = ctx.region;
   }
   const settings = bucketCreationSettings(ctx);
+  const lockHeader = ctx.req.headers['x-amz-bucket-object-lock-enabled'];
+  const objectLock = typeof lockHeader === 'string' && lockHeader.trim().toLowerCase() === 'true';
   try {
-    const row = await ctx.services.buckets.create(ctx.projectId, ctx.op.bucket!, region, ctx.by);
+    const row = await ctx.services.buckets.create(ctx.projectId, ctx.op.bucket!, region, ctx.by, { objectLock });
     await ctx.services.bucketConfig.initialize(row, settings, ctx.by);
   } catch (err) {
     // us-east-1 answers a re-create of your own bucket with 200 OK and resets its ACL (S3's legacy rule there).
@@ -88,11 +90,5 @@ export async function GetBucketLocation(ctx: S3Context): Promise<S3Response> {
   // us-east-1 is reported as an empty constraint, as AWS does.
   const value = bucket.region === 'us-east-1' ? '' : bucket.region;
   return { xml: { root: 'LocationConstraint', value: { '#text': value } } };
-}
-
-export async function GetBucketVersioning(ctx: S3Context): Promise<S3Response> {
-  await ctx.bucket();
-  // Versioning has never been enabled: S3 then returns an empty configuration.
-  return { xml: { root: 'VersioningConfiguration', value: {} } };
 }
 

@@ -11,6 +11,10 @@ import * as list from './list.js';
 import * as object from './object.js';
 import * as tagging from './tagging.js';
 import * as multipart from './multipart.js';
+import * as versioning from './versioning.js';
+import * as objectLock from './object-lock.js';
+import * as lifecycle from './lifecycle.js';
+import * as encryption from './encryption.js';
 
 // One handler per S3 operation, by name.
 
@@ -38,7 +42,20 @@ export const HANDLERS: Record<ParsedOperationName, Handler> = {
   DeleteBucket: bucket.DeleteBucket,
   HeadBucket: bucket.HeadBucket,
   GetBucketLocation: bucket.GetBucketLocation,
-  GetBucketVersioning: bucket.GetBucketVersioning,
+  GetBucketVersioning: versioning.GetBucketVersioning,
+  PutBucketVersioning: versioning.PutBucketVersioning,
+  GetBucketLifecycleConfiguration: lifecycle.GetBucketLifecycleConfiguration,
+  PutBucketLifecycleConfiguration: lifecycle.PutBucketLifecycleConfiguration,
+  DeleteBucketLifecycle: lifecycle.DeleteBucketLifecycle,
+  GetBucketEncryption: encryption.GetBucketEncryption,
+  PutBucketEncryption: encryption.PutBucketEncryption,
+  DeleteBucketEncryption: encryption.DeleteBucketEncryption,
+  GetObjectLockConfiguration: objectLock.GetObjectLockConfiguration,
+  PutObjectLockConfiguration: objectLock.PutObjectLockConfiguration,
+  GetObjectRetention: objectLock.GetObjectRetention,
+  PutObjectRetention: objectLock.PutObjectRetention,
+  GetObjectLegalHold: objectLock.GetObjectLegalHold,
+  PutObjectLegalHold: objectLock.PutObjectLegalHold,
   GetBucketAcl: access.GetBucketAcl,
   PutBucketAcl: access.PutBucketAcl,
   GetBucketCors: cors.GetBucketCors,

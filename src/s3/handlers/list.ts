@@ -5,6 +5,7 @@ import { listPage } from '../../objects/listing.js';
 import type { ObjectSummary } from '../../storage/metadata/metadata-store.js';
 import { uriEncode } from '../../sigv4/uri-encode.js';
 import { owner } from './bucket.js';
+import { checkVersionId } from './object.js';
 import { listingLimit } from '../../auth/scope.js';
 
 // ListObjects (v1), ListObjectsV2 and ListObjectVersions over the same paging engine.
@@ -111,7 +112,7 @@ export async function ListObjectsV2(ctx: S3Context): Promise<S3Response> {
   return { xml: { root: 'ListBucketResult', value } };
 }
 
-/** Unversioned buckets: every object is its only version, with VersionId "null". */
+/** Every version and delete marker, newest first within a key, with S3's paging markers. */
 export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
   const { prefix, delimiter } = commonParams(ctx);
   const enc = encoder(ctx);
@@ -120,34 +121,46 @@ export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
   if (versionIdMarker && !keyMarker) {
     throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', { ArgumentName: 'version-id-marker' });
   }
-  if (versionIdMarker && versionIdMarker !== 'null') {
-    throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
-  }
+  if (versionIdMarker) checkVersionId(versionIdMarker, 'version-id-marker', true);
   const maxKeys = maxKeysOf(ctx);
-  const result = await page(ctx, prefix, delimiter, keyMarker, maxKeys);
-  // NextVersionIdMarker names an object version; a page that ends on a common prefix has none
-  // to name, so it carries only NextKeyMarker (the prefix).
-  const endsOnVersion = result.last !== undefined && result.contents.at(-1)?.key === result.last;
+  const bucket = await ctx.bucket();
+  const result = await ctx.services.objects.listVersions(bucket, {
+    prefix,
+    delimiter,
+    keyMarker: keyMarker || undefined,
+    versionIdMarker: versionIdMarker || undefined,
+    maxKeys,
+    within: listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix),
+  });
+  const o = owner(ctx);
   const value: Record<string, unknown> = {
     Name: ctx.op.bucket,
     Prefix: enc(prefix),
     KeyMarker: enc(keyMarker),
     VersionIdMarker: versionIdMarker,
-    ...(result.isTruncated && result.last ? { NextKeyMarker: enc(result.last), ...(endsOnVersion ? { NextVersionIdMarker: 'null' } : {}) } : {}),
+    // NextVersionIdMarker names a version; a page that ends on a common prefix has only NextKeyMarker.
+    ...(result.isTruncated && result.nextKeyMarker !== undefined
+      ? { NextKeyMarker: enc(result.nextKeyMarker), ...(result.nextVersionIdMarker !== undefined ? { NextVersionIdMarker: result.nextVersionIdMarker } : {}) }
+      : {}),
     MaxKeys: maxKeys,
     ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
     IsTruncated: result.isTruncated,
-    Version: result.contents.map((o) => ({
-      Key: enc(o.key),
-      VersionId: 'null',
-      IsLatest: true,
-      LastModified: o.lastModified.toISOString(),
-      ETag: o.etag,
-      Size: o.size,
-      StorageClass: o.storageClass,
-      Owner: owner(ctx),
-      ...(o.checksum ? { ChecksumAlgorithm: o.checksum.algorithm, ChecksumType: o.checksum.type } : {}),
-    })),
+    Version: result.versions
+      .filter((v) => !v.isDeleteMarker)
+      .map((v) => ({
+        Key: enc(v.key),
+        VersionId: v.versionId,
+        IsLatest: v.isLatest,
+        LastModified: v.lastModified.toISOString(),
+        ETag: v.etag,
+        Size: v.size,
+        StorageClass: v.storageClass,
+        Owner: o,
+        ...(v.checksum ? { ChecksumAlgorithm: v.checksum.algorithm, ChecksumType: v.checksum.type } : {}),
+      })),
+    DeleteMarker: result.versions
+      .filter((v) => v.isDeleteMarker)
+      .map((v) => ({ Key: enc(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: v.lastModified.toISOString(), Owner: o })),
     CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   };
   if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';

@@ -5,7 +5,9 @@ import { openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
 import { parseRange } from '../range.js';
 import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
-import { writeCondition, withCopySource, type BucketResolver } from './object.js';
+import { copySourceVersionHeader, versionIdHeader, writeCondition, withCopySource, type BucketResolver } from './object.js';
+import type { ObjectLease } from '../../objects/object-service.js';
+import { customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest } from '../protection-headers.js';
 import { owner } from './bucket.js';
 import { objectAclFromHeader } from './access.js';
 import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
@@ -30,6 +32,7 @@ export async function CreateMultipartUpload(ctx: S3Context): Promise<S3Response>
   const algorithm = parseChecksumAlgorithm(algText) ?? null;
   if (algText && !algorithm) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]');
   const checksumType = resolveChecksumType(algorithm, header(ctx.req, 'x-amz-checksum-type'));
+  const encryption = encryptionRequest(ctx.req);
   const acl = await objectAclFromHeader(ctx);
   const upload = await ctx.services.multipart.create({
     acl,
@@ -41,9 +44,15 @@ export async function CreateMultipartUpload(ctx: S3Context): Promise<S3Response>
     storageClass: storageClassFrom(ctx.req),
     checksumAlgorithm: algorithm,
     checksumType,
+    encryption,
+    lock: lockRequest(ctx.req),
   });
+  const customer = encryption?.kind === 'SSE-C' ? encryption.customer : undefined;
   return {
-    headers: algorithm ? { 'x-amz-checksum-algorithm': algorithm, 'x-amz-checksum-type': checksumType ?? undefined } : {},
+    headers: {
+      ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm, 'x-amz-checksum-type': checksumType ?? undefined } : {}),
+      ...encryptionHeaders(upload.encryption, customer),
+    },
     xml: { root: 'InitiateMultipartUploadResult', value: { Bucket: bucket.name, Key: upload.key, UploadId: upload.uploadId } },
   };
 }
@@ -52,9 +61,11 @@ export async function UploadPart(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
+  const customer = customerKeyFrom(ctx.req);
+  const dataKey = ctx.services.multipart.partKey(upload, customer);
   const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxPartSize, checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
-  const part = await ctx.services.multipart.uploadPart(upload, partNumber, body.digest, body.checksum?.algorithm);
-  const headers: Record<string, string> = { ETag: part.etag };
+  const part = await ctx.services.multipart.uploadPart(upload, partNumber, body.digest, body.checksum?.algorithm, dataKey);
+  const headers: Record<string, string | undefined> = { ETag: part.etag, ...(encryptionHeaders(upload.encryption, customer) as Record<string, string>) };
   if (part.checksum) headers[checksumHeader(part.checksum.algorithm)] = part.checksum.value;
   return { headers };
 }
@@ -69,7 +80,10 @@ export function makeUploadPartCopy(resolveBucket: BucketResolver) {
 }
 
 /** UploadPartCopy once its source is leased: the optional source range, the part limit, the copy. */
-async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, source: ObjectRow): Promise<S3Response> {
+async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, lease: ObjectLease): Promise<S3Response> {
+  const source = lease.row;
+  const customer = customerKeyFrom(ctx.req);
+  const dataKey = ctx.services.multipart.partKey(upload, customer);
   const rangeText = header(ctx.req, 'x-amz-copy-source-range');
   let range;
   if (rangeText !== undefined) {
@@ -82,8 +96,9 @@ async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, s
   if (size > ctx.limits.maxPartSize) {
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(ctx.limits.maxPartSize) });
   }
-  const part = await ctx.services.multipart.uploadPartCopy(upload, partNumber, source, range);
+  const part = await ctx.services.multipart.uploadPartCopy(upload, partNumber, lease, range, dataKey);
   return {
+    headers: { ...copySourceVersionHeader(lease), ...encryptionHeaders(upload.encryption, customer) },
     xml: {
       root: 'CopyPartResult',
       value: { ETag: part.etag, LastModified: part.lastModified.toISOString(), ...partChecksumXml(part) },
@@ -113,6 +128,7 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   const row = await ctx.services.multipart.complete(bucket, upload, parts, writeCondition(ctx), full, quota);
   const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
   return {
+    headers: { ...versionIdHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, customerKeyFrom(ctx.req)) },
     xml: {
       root: 'CompleteMultipartUploadResult',
       value: { Location: `/${bucket.name}/${encodeURI(row.key)}`, Bucket: bucket.name, Key: row.key, ETag: row.etag, ...checksum },

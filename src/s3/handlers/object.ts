@@ -15,10 +15,13 @@ import {
 } from '../object-headers.js';
 import { checksumHeader } from '../../checksums/types.js';
 import type { BucketRow, ObjectRow, PutCondition } from '../../storage/metadata/metadata-store.js';
-import type { ObjectLease } from '../../objects/object-service.js';
+import { isVersionId, type DeleteResult, type ObjectLease } from '../../objects/object-service.js';
+import { versioningMode } from '../../objects/bucket-config.js';
 import type { ResolvedBucket } from '../../buckets/bucket-config-service.js';
 import { decodeKey } from '../endpoint.js';
 import { percentDecode } from '../../sigv4/uri-encode.js';
+import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest, versionHeaders } from '../protection-headers.js';
+import { governanceBypass } from '../actor.js';
 import { objectAclFromHeader } from './access.js';
 import { authorize } from '../../auth/authorize.js';
 
@@ -37,16 +40,32 @@ export function writeCondition(ctx: S3Context): PutCondition {
 }
 
 /**
- * skep buckets are unversioned: every object's only version is "null". A request for another
- * version names something that cannot exist.
+ * A version ID from a request: never empty. A marker must also be of a form this server makes
+ * (InvalidArgument); a version asked for by ID that does not exist is NoSuchVersion instead.
  */
-export function isOtherVersion(versionId: string | undefined): boolean {
-  return versionId !== undefined && versionId !== 'null';
+export function checkVersionId(v: string, argument: string, asMarker = false): string {
+  if (v === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { ArgumentName: argument, ArgumentValue: '' });
+  if (asMarker && !isVersionId(v)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: argument, ArgumentValue: v });
+  return v;
 }
 
-export function requireCurrentVersion(ctx: S3Context): void {
-  const versionId = ctx.op.query.get('versionId');
-  if (isOtherVersion(versionId)) throw new S3Error('NoSuchVersion', undefined, { Key: ctx.op.key ?? '', VersionId: versionId! });
+/** Object ACLs live on the current version: a versionId must name it (NoSuchVersion, NotImplemented otherwise). */
+export async function requireCurrentVersion(ctx: S3Context, bucket: BucketRow): Promise<void> {
+  const versionId = versionIdOf(ctx);
+  if (versionId === undefined) return;
+  const row = await ctx.services.objects.headObject(bucket, ctx.op.key!, versionId);
+  if (!row.isLatest) throw new S3Error('NotImplemented', 'skep keeps ACLs on the current version of an object only.');
+}
+
+/** The versionId query parameter, if any. */
+export function versionIdOf(ctx: S3Context): string | undefined {
+  const v = ctx.op.query.get('versionId');
+  return v === undefined ? undefined : checkVersionId(v, 'versionId');
+}
+
+/** x-amz-version-id for a write, when the bucket keeps versions (S3 says 'null' under Suspended). */
+export function versionIdHeader(bucket: BucketRow, versionId: string | undefined): Record<string, string> {
+  return versioningMode(bucket) === 'unversioned' || versionId === undefined ? {} : { 'x-amz-version-id': versionId };
 }
 
 function checksumResponseHeaders(row: ObjectRow): Record<string, HeaderValue> {
@@ -68,6 +87,8 @@ export async function PutObject(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const bucket = resolved.row;
   const condition = writeCondition(ctx);
+  const encryption = encryptionRequest(ctx.req);
+  const lock = lockRequest(ctx.req);
   const acl = await objectAclFromHeader(ctx);
   const declared = declaredSize(ctx.req, ctx.auth.payload);
   if (resolved.quota && declared !== undefined) await ctx.services.quotas.check(bucket, resolved.quota, ctx.op.key!, declared);
@@ -82,12 +103,17 @@ export async function PutObject(ctx: S3Context): Promise<S3Response> {
       tags: tagsFromHeader(ctx.req),
       storageClass: storageClassFrom(ctx.req),
       condition,
+      encryption,
+      lock,
       beforeCommit: quotaGuard(ctx, resolved, ctx.op.key!, declared),
     },
     body.digest,
     body.checksum?.algorithm,
   );
-  return { headers: { ETag: row.etag, ...checksumResponseHeaders(row) } };
+  const customer = encryption?.kind === 'SSE-C' ? encryption.customer : undefined;
+  return {
+    headers: { ETag: row.etag, ...checksumResponseHeaders(row), ...versionIdHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, customer) },
+  };
 }
 
 function conditionsFrom(ctx: S3Context) {
@@ -99,19 +125,22 @@ function conditionsFrom(ctx: S3Context) {
   };
 }
 
-/** Shared by GET and HEAD: conditions, partNumber, Range, and the headers that describe the object. */
+/** Shared by GET and HEAD: version, SSE-C key, conditions, partNumber, Range, and the headers that describe the object. */
 async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  requireCurrentVersion(ctx);
+  const versionId = versionIdOf(ctx);
+  const customer = customerKeyFrom(ctx.req);
   const partText = ctx.op.query.get('partNumber');
   // Both select bytes; S3 refuses to guess which one wins.
   if (partText !== undefined && header(ctx.req, 'range') !== undefined) {
     throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   }
   // Leased, so an overwrite or delete committed while the body streams cannot cut it short.
-  const lease = await ctx.services.objects.leaseObject(bucket, ctx.op.key!);
+  const lease = await ctx.services.objects.leaseObject(bucket, ctx.op.key!, { versionId, customer });
   try {
-    return describeObject(ctx, lease, partText, withBody);
+    const response = describeObject(ctx, lease, partText, withBody);
+    Object.assign(response.headers!, versionHeaders(lease.row, versioningMode(bucket) !== 'unversioned', customer));
+    return response;
   } finally {
     lease.release();
   }
@@ -166,25 +195,32 @@ export function HeadObject(ctx: S3Context): Promise<S3Response> {
   return readObject(ctx, false);
 }
 
+function deleteHeaders(result: DeleteResult): Record<string, string> {
+  return {
+    ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
+    ...(result.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}),
+  };
+}
+
 export async function DeleteObject(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  // Deleting a version that cannot exist deletes nothing (and succeeds, as a missing key does).
-  if (isOtherVersion(ctx.op.query.get('versionId'))) return { status: 204 };
+  const versionId = versionIdOf(ctx);
+  const bypass = governanceBypass(ctx);
   const ifMatch = header(ctx.req, 'if-match');
   if (ifMatch !== undefined) {
-    const row = await ctx.services.objects.meta.getObject(bucket.id, ctx.op.key!);
-    if (!row) throw new S3Error('NoSuchKey', undefined, { Key: ctx.op.key! });
+    const row = await ctx.services.objects.headObject(bucket, ctx.op.key!, versionId);
     checkConditions({ ifMatch }, row.etag, row.lastModified);
   }
-  // Deleting a missing key succeeds, as in S3.
-  await ctx.services.objects.deleteObject(bucket, ctx.op.key!);
-  return { status: 204 };
+  // Deleting a missing key (or version) succeeds, as in S3.
+  const result = await ctx.services.objects.deleteObject(bucket, ctx.op.key!, { versionId, bypass });
+  return { status: 204, headers: deleteHeaders(result) };
 }
 
 const MAX_DELETE_KEYS = 1000;
 
 export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
+  const bypass = governanceBypass(ctx);
   const body = await readSmallBody(ctx.req, ctx.auth.payload);
   const doc = parseXml(body.toString('utf8'), 'Delete');
   const objects = (doc.Object as unknown[] | undefined) ?? [];
@@ -200,40 +236,47 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
       if (key === '') throw new S3Error('InvalidArgument', 'Object key must not be empty.');
       // A prefix-scoped token deletes only the keys under its prefixes: the others are AccessDenied entries.
       if (ctx.auth.principal && !authorize(ctx.auth.principal, 'DeleteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
-      if (!isOtherVersion(versionId)) await ctx.services.objects.deleteObject(bucket, key);
-      if (!quiet) deleted.push(versionId === undefined ? { Key: key } : { Key: key, VersionId: versionId });
+      // A prefix-scoped token deletes only the keys under its prefixes: the others are AccessDenied entries.
+      if (ctx.auth.principal && !authorize(ctx.auth.principal, 'DeleteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
+      if (versionId !== undefined) checkVersionId(versionId, 'VersionId');
+      const result = await ctx.services.objects.deleteObject(bucket, key, { versionId, bypass });
+      if (quiet) continue;
+      if (versionId !== undefined) deleted.push({ Key: key, VersionId: versionId, ...(result.deleteMarker ? { DeleteMarker: true, DeleteMarkerVersionId: versionId } : {}) });
+      else if (result.deleteMarker) deleted.push({ Key: key, DeleteMarker: true, DeleteMarkerVersionId: result.versionId });
+      else deleted.push({ Key: key });
     } catch (err) {
       const e = err instanceof S3Error ? err : new S3Error('InternalError');
       if (!(err instanceof S3Error)) ctx.log.error({ err }, 'DeleteObjects entry failed');
-      errors.push({ Key: key, Code: e.code, Message: e.message });
+      errors.push({ Key: key, ...(versionId !== undefined ? { VersionId: versionId } : {}), Code: e.code, Message: e.message });
     }
   }
   return { xml: { root: 'DeleteResult', value: { Deleted: deleted, Error: errors } } };
 }
 
 /** Parses x-amz-copy-source ("bucket/key" or "/bucket/key", URL-encoded, optional ?versionId). */
-export function parseCopySource(value: string): { bucket: string; key: string } {
+export function parseCopySource(value: string): { bucket: string; key: string; versionId?: string } {
   let text = value.trim();
+  let versionId: string | undefined;
   const q = text.indexOf('?');
   if (q >= 0) {
     const version = new URLSearchParams(text.slice(q + 1)).get('versionId');
-    if (version !== null && version !== 'null') throw new S3Error('NoSuchVersion', undefined, { VersionId: version });
+    if (version !== null) versionId = checkVersionId(version, 'x-amz-copy-source');
     text = text.slice(0, q);
   }
   if (text.startsWith('/')) text = text.slice(1);
   const slash = text.indexOf('/');
   if (slash <= 0 || slash === text.length - 1) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source' });
-  return { bucket: percentDecode(text.slice(0, slash)), key: decodeKey(text.slice(slash + 1)) };
+  return { bucket: percentDecode(text.slice(0, slash)), key: decodeKey(text.slice(slash + 1)), versionId };
 }
 
 /**
- * Resolves and checks the copy source: the bucket (in the caller's project), the object, and
- * x-amz-copy-source-if-*. The source is leased for the copy; the caller releases the lease.
+ * Resolves and checks the copy source: the bucket (in the caller's project), the version, its
+ * SSE-C key, and x-amz-copy-source-if-*. The source is leased for the copy; the caller releases it.
  */
 async function copySource(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>): Promise<ObjectLease> {
   const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
   const bucket = await resolveBucket(src.bucket, src.key);
-  const lease = await ctx.services.objects.leaseObject(bucket, src.key);
+  const lease = await ctx.services.objects.leaseObject(bucket, src.key, { versionId: src.versionId, customer: copySourceCustomerKey(ctx.req) });
   try {
     checkConditions(
       {
@@ -254,13 +297,18 @@ async function copySource(ctx: S3Context, resolveBucket: (name: string, key: str
 }
 
 /** Runs a copy from a leased source and lets go of the lease however it ends. */
-export async function withCopySource<T>(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>, copy: (source: ObjectRow) => Promise<T>): Promise<T> {
+export async function withCopySource<T>(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>, copy: (source: ObjectLease) => Promise<T>): Promise<T> {
   const lease = await copySource(ctx, resolveBucket);
   try {
-    return await copy(lease.row);
+    return await copy(lease);
   } finally {
     lease.release();
   }
+}
+
+/** x-amz-copy-source-version-id: the version a copy read, when it has one. */
+export function copySourceVersionHeader(source: ObjectLease): Record<string, string> {
+  return source.row.versionId !== 'null' ? { 'x-amz-copy-source-version-id': source.row.versionId } : {};
 }
 
 export type BucketResolver = (ctx: S3Context, name: string, key: string) => Promise<BucketRow>;
@@ -273,19 +321,22 @@ export function makeCopyObject(resolveBucket: BucketResolver) {
 }
 
 /** CopyObject once its source is leased: directives, the self-copy rule, the quota, then the copy. */
-async function copyInto(ctx: S3Context, resolved: ResolvedBucket, source: ObjectRow): Promise<S3Response> {
+async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectLease): Promise<S3Response> {
   const target = resolved.row;
+  const source = lease.row;
   const directive = (header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   const tagging = (header(ctx.req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
   if (!['COPY', 'REPLACE'].includes(directive)) throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' });
   if (!['COPY', 'REPLACE'].includes(tagging)) throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive' });
-  const sameObject = source.bucketId === target.id && source.key === ctx.op.key;
+  const encryption = encryptionRequest(ctx.req);
+  // Copying an older version over its key restores it; copying the current one onto itself must change something.
+  const sameObject = source.bucketId === target.id && source.key === ctx.op.key && source.isLatest;
   const storageClass = header(ctx.req, 'x-amz-storage-class') ? storageClassFrom(ctx.req) : source.storageClass;
-  if (sameObject && directive === 'COPY' && storageClass === source.storageClass) {
+  if (sameObject && directive === 'COPY' && storageClass === source.storageClass && !encryption) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
   await ctx.services.quotas.check(target, resolved.quota, ctx.op.key!, source.size);
-  const row = await ctx.services.objects.copyObject(source, {
+  const row = await ctx.services.objects.copyObject(lease, {
     acl: await objectAclFromHeader(ctx),
     bucket: target,
     key: ctx.op.key!,
@@ -294,9 +345,13 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, source: Object
     tags: tagging === 'REPLACE' ? tagsFromHeader(ctx.req) : source.tags,
     storageClass,
     condition: writeCondition(ctx),
+    encryption,
+    lock: lockRequest(ctx.req),
   });
   const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
+  const customer = encryption?.kind === 'SSE-C' ? encryption.customer : undefined;
   return {
+    headers: { ...versionIdHeader(target, row.versionId), ...copySourceVersionHeader(lease), ...encryptionHeaders(row.encryption, customer) },
     xml: { root: 'CopyObjectResult', value: { ETag: row.etag, LastModified: row.lastModified.toISOString(), ...checksum } },
   };
 }

@@ -19,8 +19,9 @@ import type {
   UserRow,
   TemporaryCredentialRow,
 } from './metadata-store.js';
+import { versionsContract } from './versions-contract.js';
 
-const hex = (n: number) => randomBytes(n).toString('hex');
+export const hex = (n: number) => randomBytes(n).toString('hex');
 export const newBlob = (size = 100): BlobPart => ({ ref: hex(16), size });
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -47,6 +48,10 @@ export function objectRow(bucketId: string, key: string, over: Partial<ObjectRow
     partsCount: null,
     tags: {},
     storageClass: 'STANDARD',
+    versionId: 'null',
+    encryption: null,
+    retention: null,
+    legalHold: false,
     acl: null,
     ...over,
   };
@@ -64,6 +69,8 @@ export function uploadRow(bucketId: string, key: string, over: Partial<UploadRow
     storageClass: 'STANDARD',
     checksumAlgorithm: null,
     checksumType: null,
+    encryption: null,
+    objectLock: null,
     acl: null,
     ...over,
   };
@@ -129,7 +136,8 @@ function temporaryRow(token: TokenRow, over: Partial<TemporaryCredentialRow> = {
   };
 }
 
-const refs = (blobs: BlobPart[] | null | undefined) => (blobs ?? []).map((b) => b.ref).sort();
+const NO_VERSIONS = { noncurrentVersions: 0, noncurrentBytes: 0, deleteMarkers: 0 };
+export const refs = (blobs: BlobPart[] | null | undefined) => (blobs ?? []).map((b) => b.ref).sort();
 
 /** Keys whose UTF-8 byte order differs from JavaScript's UTF-16 order, plus edge code points. */
 const TRICKY_KEYS = [
@@ -185,6 +193,8 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
   }
 
   describe(`MetadataStore contract: ${name}`, () => {
+    versionsContract(open);
+
     describe('projects', () => {
       test('create, get and list', () =>
         withStore(async (s) => {
@@ -342,7 +352,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.ok(out.ok);
           assert.deepEqual(refs(out.replaced), refs(v1.blobs));
           assert.deepEqual(await s.getObject(b.id, 'k'), v2);
-          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: v2.size });
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: v2.size, ...NO_VERSIONS });
         }));
 
       test('a blob kept by the new row is not returned as replaced', () =>
@@ -464,16 +474,16 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
 
       test('bucketStats counts objects and bytes of one bucket', () =>
         withBucket(async (s, b) => {
-          assert.deepEqual(await s.bucketStats(b.id), { objects: 0, bytes: 0 });
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 0, bytes: 0, ...NO_VERSIONS });
           const other = bucketRow(b.projectId, 'other');
           await s.createBucket(other);
           await s.putObject(objectRow(b.id, 'a', { blobs: [newBlob(10)] }), { kind: 'none' });
           await s.putObject(objectRow(b.id, 'b', { blobs: [newBlob(5 * 1024 ** 4)] }), { kind: 'none' });
           await s.putObject(objectRow(other.id, 'c', { blobs: [newBlob(1000)] }), { kind: 'none' });
-          assert.deepEqual(await s.bucketStats(b.id), { objects: 2, bytes: 10 + 5 * 1024 ** 4 });
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 2, bytes: 10 + 5 * 1024 ** 4, ...NO_VERSIONS });
           await s.deleteObject(b.id, 'a');
-          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: 5 * 1024 ** 4 });
-          assert.deepEqual(await s.bucketStats(other.id), { objects: 1, bytes: 1000 });
+          assert.deepEqual(await s.bucketStats(b.id), { objects: 1, bytes: 5 * 1024 ** 4, ...NO_VERSIONS });
+          assert.deepEqual(await s.bucketStats(other.id), { objects: 1, bytes: 1000, ...NO_VERSIONS });
         }));
     });
 
@@ -1181,6 +1191,28 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(await states(s, refs(v2.blobs)), { [v2.blobs[0].ref]: 'released' });
           await s.forgetBlobs([v1.blobs[0].ref, v2.blobs[0].ref]);
           assert.deepEqual(await states(s, [...refs(v1.blobs), ...refs(v2.blobs)]), {});
+        }));
+
+      test('versioned writes: a new version adopts its blob and releases nothing; removing a version releases its blobs', ledgerOnly, () =>
+        withBucket(async (s, b) => {
+          const allow = () => true;
+          const v1 = objectRow(b.id, 'k', { versionId: 'v1' });
+          const v2 = objectRow(b.id, 'k', { versionId: 'v2' });
+          await s.recordPendingBlobs([...refs(v1.blobs), ...refs(v2.blobs)], new Date(1000));
+          assert.deepEqual(await s.putObject(v1, { kind: 'none' }, 'enabled', allow), { ok: true, replaced: [] });
+          assert.deepEqual(await s.putObject(v2, { kind: 'none' }, 'enabled', allow), { ok: true, replaced: [] });
+          assert.deepEqual(await states(s, [...refs(v1.blobs), ...refs(v2.blobs)]), {}, 'both adopted, v1 kept as a noncurrent version');
+          const marker = await s.putDeleteMarker({ bucketId: b.id, key: 'k', versionId: 'dm', lastModified: new Date(3000) }, 'enabled', allow);
+          assert.deepEqual(marker, { ok: true, release: [] });
+          assert.deepEqual(await states(s, [...refs(v1.blobs), ...refs(v2.blobs)]), {}, 'a delete marker hides, releases nothing');
+          const gone = await s.deleteObjectVersion(b.id, 'k', 'v1', allow);
+          assert.ok(gone.ok);
+          assert.deepEqual(refs(gone.release), refs(v1.blobs));
+          assert.deepEqual(await states(s, [...refs(v1.blobs), ...refs(v2.blobs)]), { [v1.blobs[0].ref]: 'released' });
+          const loser = objectRow(b.id, 'k', { versionId: 'v3' });
+          await s.recordPendingBlobs(refs(loser.blobs), new Date(4000));
+          assert.deepEqual(await s.putObject(loser, { kind: 'ifMatch', etag: '"nope"' }, 'enabled', allow), { ok: false, reason: 'missing' });
+          assert.deepEqual(await states(s, refs(loser.blobs)), { [loser.blobs[0].ref]: 'pending' }, 'a failed versioned write keeps its blob pending');
         }));
 
       test('a put that fails its condition keeps its blob pending', () =>

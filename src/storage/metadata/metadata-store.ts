@@ -19,6 +19,12 @@ export interface BucketRow {
   name: string;
   region: string;
   createdAt: Date;
+  /**
+   * Every setting of the bucket, when it was read with them (getBucketWithSettings, the per-request
+   * read): object writes consult versioning, Object Lock and default encryption here, so a PUT
+   * needs no second round trip.
+   */
+  settings?: Partial<Record<BucketSettingName, string>>;
 }
 
 /**
@@ -56,6 +62,24 @@ export interface StoredHeaders {
   expires?: string;
 }
 
+/** How a write treats the versions already stored under its key (the bucket's versioning state). */
+export type VersioningMode = 'unversioned' | 'enabled' | 'suspended';
+
+export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+/** Object Lock retention of one version. */
+export interface Retention {
+  mode: RetentionMode;
+  until: Date;
+}
+
+/** How an object's bytes are encrypted at rest (the keys themselves are never stored in clear). */
+export type StoredEncryption =
+  /** SSE-S3: a per-object data key, sealed under the master key. */
+  | { kind: 'SSE-S3'; wrappedKey: string }
+  /** SSE-C: the customer's key is never stored, only a salted HMAC of it to check later requests. */
+  | { kind: 'SSE-C'; keySalt: string; keyHmac: string };
+
 export interface ObjectRow {
   bucketId: string;
   key: string;
@@ -73,9 +97,45 @@ export interface ObjectRow {
   partsCount: number | null;
   tags: Record<string, string>;
   storageClass: string;
+  /** The version's ID; 'null' (the default when absent) for the null version. Reads always set it. */
+  versionId?: string;
+  /** Reads always set it; null: stored in clear. */
+  encryption?: StoredEncryption | null;
+  /** Object Lock: reads always set both. */
+  retention?: Retention | null;
+  legalHold?: boolean;
   /** The object's canned ACL (x-amz-acl, PutObjectAcl); null or absent: private. */
   acl?: string | null;
 }
+
+/** One version of a key: the current object, a noncurrent version or a delete marker. */
+export interface ObjectVersionRow extends ObjectRow {
+  versionId: string;
+  encryption: StoredEncryption | null;
+  retention: Retention | null;
+  legalHold: boolean;
+  isLatest: boolean;
+  /** A delete marker has no bytes: size 0, no blobs, etag ''. */
+  isDeleteMarker: boolean;
+  /** When it stopped being current; null for the current version. */
+  noncurrentSince: Date | null;
+}
+
+export interface ListVersionsQuery {
+  prefix: string;
+  /** Versions of keys after this one, or with versionIdMarker, after that version of this key. */
+  keyMarker?: string;
+  versionIdMarker?: string;
+  /** Start at this key inclusive (to skip a common prefix); ignored when keyMarker is tighter. */
+  from?: string;
+  limit: number;
+}
+
+/**
+ * Decides, inside the write that would remove it, whether a version may go (Object Lock).
+ * The store calls it on the row it is about to delete, and deletes only that state of the row.
+ */
+export type RemovalGuard = (version: ObjectVersionRow) => boolean;
 
 export type ObjectSummary = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass' | 'checksum'>;
 
@@ -100,6 +160,9 @@ export interface UploadRow {
   storageClass: string;
   checksumAlgorithm: ChecksumAlgorithm | null;
   checksumType: ChecksumType | null;
+  /** What the completed object gets (absent: none). */
+  encryption?: StoredEncryption | null;
+  objectLock?: { retention: Retention | null; legalHold: boolean } | null;
   /** The canned ACL the completed object gets (x-amz-acl at create); null or absent: private. */
   acl?: string | null;
 }
@@ -132,7 +195,35 @@ export type PutCondition =
 
 export type PutOutcome =
   | { ok: true; replaced: BlobPart[] }
-  | { ok: false; reason: 'exists' | 'missing' | 'etag-mismatch' };
+  /**
+   * locked: the write would remove a version Object Lock protects (the null version, when
+   * versioning is suspended). versioned: an unversioned write found a versioned current row (the
+   * bucket's versioning changed meanwhile): read the bucket again and retry with its mode.
+   */
+  | { ok: false; reason: 'exists' | 'missing' | 'etag-mismatch' | 'locked' | 'versioned' };
+
+export type RemovalOutcome =
+  | { ok: true; release: BlobPart[] }
+  /** locked: the guard refused; changed: the current version is not the one `onlyIf` expected. */
+  | { ok: false; reason: 'locked' | 'changed' };
+
+/** Totals of one bucket. `objects` and `bytes` are the current versions'. */
+export interface BucketStats {
+  objects: number;
+  bytes: number;
+  /** Versions that are not current (delete markers excluded) and their bytes. */
+  noncurrentVersions: number;
+  noncurrentBytes: number;
+  deleteMarkers: number;
+}
+
+/**
+ * What a bucket stores, as quotas and usage count it: its current objects and the noncurrent
+ * versions versioning keeps (they take space alike); delete markers hold nothing.
+ */
+export function storedTotals(s: BucketStats): StorageUsed {
+  return { bytes: s.bytes + s.noncurrentBytes, objects: s.objects + s.noncurrentVersions };
+}
 
 /** An API token and its credentials. Secrets appear only as a hash or a ciphertext. */
 export interface TokenRow {
@@ -246,7 +337,12 @@ export type AuditAction =
   | 'bucket.deleted'
   | 'bucket.config-changed'
   | 'object.deleted'
-  | 'object.presigned';
+  | 'object.presigned'
+  /** The lifecycle worker expired a current object, removed a version or a delete marker. */
+  | 'lifecycle.expired'
+  | 'lifecycle.upload-aborted'
+  /** A governance-mode retention was shortened, removed or deleted through with the bypass header. */
+  | 'object.governance-bypassed';
 
 /** One audit event. Never holds a secret. */
 export interface AuditRow {
@@ -407,10 +503,11 @@ export interface MetadataStore {
   updateProject(id: string, patch: { name?: string; maxTokenDays?: number | null }): Promise<boolean>;
 
   // buckets (names are unique within a project)
-  createBucket(row: BucketRow): Promise<'created' | 'exists'>;
+  /** Creates the bucket with its initial settings (e.g. Object Lock) in one transaction. */
+  createBucket(row: BucketRow, settings?: Partial<Record<BucketSettingName, string>>): Promise<'created' | 'exists'>;
   getBucket(projectId: string, name: string): Promise<BucketRow | null>;
   listBuckets(projectId: string): Promise<BucketRow[]>;
-  /** Deletes the bucket (and its settings) if it has no objects and no multipart uploads. */
+  /** Deletes the bucket (and its settings) if it has no objects, versions and multipart uploads. */
   deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'>;
 
   // bucket settings (configuration documents as JSON text)
@@ -418,6 +515,8 @@ export interface MetadataStore {
   getBucketSettings(bucketId: string): Promise<Partial<Record<BucketSettingName, string>>>;
   /** Sets (or with null removes) one setting; false when the bucket does not exist. */
   putBucketSetting(bucketId: string, name: BucketSettingName, value: string | null, at: Date): Promise<boolean>;
+  /** Buckets (of every project) that have this setting, with its value, by bucket id after `afterId`. */
+  bucketsWithSetting(name: BucketSettingName, afterId: string | null, limit: number): Promise<{ bucket: BucketRow; value: string }[]>;
   /**
    * The bucket, every setting it has and its project's storage quota, in one query (the
    * per-request bucket read).
@@ -428,21 +527,67 @@ export interface MetadataStore {
   ): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>>; projectQuota?: StorageQuota | null } | null>;
 
   // objects
+  /** The current version of `key` (never a delete marker), or null. */
   getObject(bucketId: string, key: string): Promise<ObjectRow | null>;
-  /** Insert or replace atomically under `cond`; on success returns the blobs of the replaced object. */
-  putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome>;
-  /** Returns the deleted object's blobs, or null when it did not exist. */
+  /**
+   * Writes `row` as the current version of its key, atomically under `cond` (which applies to the
+   * current version). unversioned: replaces the current (null) version. enabled: the current
+   * version becomes noncurrent. suspended: `row` is the null version; a null version stored
+   * before is replaced (unless `guard` refuses), another current version becomes noncurrent.
+   * On success returns the blobs of what was replaced.
+   */
+  putObject(row: ObjectRow, cond: PutCondition, versioning?: VersioningMode, guard?: RemovalGuard): Promise<PutOutcome>;
+  /** Unversioned delete: returns the deleted object's blobs, or null when it did not exist. */
   deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null>;
+  /**
+   * A delete without a version ID in a versioned bucket: `marker` (a delete marker) becomes the
+   * current version; the current object becomes noncurrent, or under suspended versioning, a null
+   * version is removed (unless `guard` refuses). With `onlyIf`, only when it accepts the current
+   * version (null: none) as it stands when the marker commits.
+   */
+  putDeleteMarker(
+    marker: { bucketId: string; key: string; versionId: string; lastModified: Date },
+    versioning: 'enabled' | 'suspended',
+    guard: RemovalGuard,
+    onlyIf?: (current: ObjectVersionRow | null) => boolean,
+  ): Promise<RemovalOutcome>;
+  /** One version (current, noncurrent or a delete marker) by ID, or null. */
+  getObjectVersion(bucketId: string, key: string, versionId: string): Promise<ObjectVersionRow | null>;
+  /** The newest version of `key`: the current object, or a delete marker; null when it has none. */
+  getLatestVersion(bucketId: string, key: string): Promise<ObjectVersionRow | null>;
+  /**
+   * Removes one version for good (if `guard` allows). When it was the newest, the next newest
+   * becomes current. `deleted` is null when there was no such version.
+   */
+  deleteObjectVersion(
+    bucketId: string,
+    key: string,
+    versionId: string,
+    guard: RemovalGuard,
+  ): Promise<{ ok: true; deleted: ObjectVersionRow | null; release: BlobPart[] } | { ok: false; reason: 'locked' }>;
+  /** Every version and delete marker, by key (UTF-8 bytes), newest first within a key; O(limit). */
+  listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ObjectVersionRow[]>;
+  /** Sets the tag set of the current version, or of `versionId`; false when there is no such object. */
+  setObjectTags(bucketId: string, key: string, tags: Record<string, string>, versionId?: string): Promise<boolean>;
+  /**
+   * Sets the Object Lock state of one version (the current one when versionId is undefined) if it
+   * still is `expected`: 'missing' (no such object version), 'changed' (it is not), or 'ok'.
+   */
+  setObjectLock(
+    bucketId: string,
+    key: string,
+    versionId: string | undefined,
+    expected: { retention: Retention | null; legalHold: boolean },
+    next: { retention: Retention | null; legalHold: boolean },
+  ): Promise<'ok' | 'missing' | 'changed'>;
   /** The object's canned ACL (null: private), or undefined when there is no such object. */
   getObjectAcl(bucketId: string, key: string): Promise<string | null | undefined>;
   /** Sets the object's canned ACL; false when the object does not exist. */
   setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean>;
-  /** Sets the tag set; false when the object does not exist. */
-  setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean>;
   /** Ordered by the UTF-8 bytes of the key; costs O(limit). */
   listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]>;
-  /** Object count and byte total of a bucket. */
-  bucketStats(bucketId: string): Promise<{ objects: number; bytes: number }>;
+  /** Object counts and byte totals of a bucket. */
+  bucketStats(bucketId: string): Promise<BucketStats>;
 
   // multipart uploads
   createUpload(row: UploadRow): Promise<void>;
@@ -463,7 +608,9 @@ export interface MetadataStore {
     uploadId: string,
     object: ObjectRow,
     cond: PutCondition,
-  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | 'invalid-part' | 'exists' | 'missing' | 'etag-mismatch' }>;
+    versioning?: VersioningMode,
+    guard?: RemovalGuard,
+  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | 'invalid-part' | Exclude<PutOutcome, { ok: true }>['reason'] }>;
   /** Delete the upload and its parts; returns the parts' blobs, or null if there was no such upload. */
   abortUpload(uploadId: string): Promise<BlobPart[] | null>;
 
@@ -503,7 +650,10 @@ export interface MetadataStore {
    * a delta made (`at`) before the bucket's last recount is skipped, as the recount holds it.
    */
   addStorageCounters(deltas: { bucketId: string; bytes: number; objects: number; at: Date }[]): Promise<void>;
-  /** Replaces a bucket's counters with a recount of its objects (bucketStats), noting when; returns the recount. */
+  /**
+   * Replaces a bucket's counters with a recount of its versions (bucketStats: current and
+   * noncurrent, delete markers aside), noting when; returns the recount.
+   */
   recountStorage(bucketId: string): Promise<StorageUsed>;
   /** The counters of one bucket (zero when it has none). */
   bucketStorage(bucketId: string): Promise<StorageUsed>;
@@ -557,7 +707,7 @@ export interface MetadataStore {
    */
   storageSnapshots(q: StorageQuery): Promise<StorageSnapshot[]>;
 
-  /** Every blob ref referenced by an object or a part, for the orphan sweep. */
+  /** Every blob ref referenced by an object, an object version or a part, for the orphan sweep. */
   referencedBlobRefs(): Promise<Set<string>>;
 
   // blob ledger: garbage collection that never lists the blob store (see BlobLedgerTable).
@@ -606,6 +756,17 @@ export interface MetadataStore {
 
   /** Throws when the database does not answer (for readiness checks). */
   ping(): Promise<void>;
+
+  // leases of singleton background jobs (one node runs them at a time)
+  /**
+   * Takes or renews the lease `name` for `holder` until `until`, unless another holder's lease is
+   * still valid at `now`. Returns the job's saved state, or null when another node holds it.
+   */
+  acquireLease(name: string, holder: string, now: Date, until: Date): Promise<{ state: string | null } | null>;
+  /** Saves the job's state and extends the lease, only while `holder` holds it; false otherwise. */
+  saveLeaseState(name: string, holder: string, state: string | null, until: Date): Promise<boolean>;
+  /** Lets the lease go (if `holder` holds it), keeping its state. */
+  releaseLease(name: string, holder: string): Promise<void>;
 
   close(): Promise<void>;
 }

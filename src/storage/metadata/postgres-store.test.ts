@@ -80,9 +80,12 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
     await s.createProject({ id: 'p', name: 'p', createdAt: new Date(1), maxTokenDays: 7 });
     await s.createBucket({ id: 'b', projectId: 'p', name: 'b', region: 'r', createdAt: new Date(1) });
     await s.putObject(objectRow('b', 'k', { blobs: [newBlob(6 * 1024 ** 3)] }), { kind: 'none' });
+    // A second version: the first becomes noncurrent, summed from object_versions.
+    await s.putObject(objectRow('b', 'k', { blobs: [newBlob(5 * 1024 ** 3)], versionId: 'v2' }), { kind: 'none' }, 'enabled');
     const stats = await s.bucketStats('b');
-    assert.deepEqual(stats, { objects: 1, bytes: 6 * 1024 ** 3 });
+    assert.deepEqual(stats, { objects: 1, bytes: 5 * 1024 ** 3, noncurrentVersions: 1, noncurrentBytes: 6 * 1024 ** 3, deleteMarkers: 0 });
     assert.equal(typeof stats.bytes, 'number');
+    assert.equal(typeof stats.noncurrentBytes, 'number');
     assert.equal((await s.getProject('p'))?.maxTokenDays, 7);
   });
 

@@ -19,6 +19,13 @@ import type {
   BlobLedgerState,
   AuditQuery,
   AuditRow,
+  BucketStats,
+  ListVersionsQuery,
+  ObjectVersionRow,
+  RemovalGuard,
+  RemovalOutcome,
+  Retention,
+  VersioningMode,
   TokenPatch,
   TokenRow,
   CredentialRecord,
@@ -45,9 +52,12 @@ import type {
   ProjectRow,
   PutCondition,
   PutOutcome,
+  RetentionMode,
+  StoredEncryption,
   StoredHeaders,
   UploadRow,
 } from './metadata-store.js';
+import { storedTotals } from './metadata-store.js';
 import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
 import * as audit from './audit-queries.js';
 import * as tokens from './token-queries.js';
@@ -60,10 +70,15 @@ import * as quotas from './quota-queries.js';
 import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 import { inTransaction } from './transaction.js';
 import { isStoreError } from './store-errors.js';
+import * as versions from './version-queries.js';
+import { seqAt } from './version-queries.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
-type FailReason = 'exists' | 'missing' | 'etag-mismatch';
+type FailReason = Exclude<PutOutcome, { ok: true }>['reason'];
 type CompleteFailure = { ok: false; reason: 'no-such-upload' | 'invalid-part' | FailReason };
+
+/** No Object Lock: every version may be removed. */
+const allowAll: RemovalGuard = () => true;
 
 /** A compare-and-swap that keeps losing means something is badly wrong; stop rather than spin. */
 const MAX_CAS_ATTEMPTS = 16;
@@ -129,19 +144,29 @@ export class KyselyMetadataStore implements MetadataStore {
 
   // ---- buckets ----
 
-  async createBucket(row: BucketRow): Promise<'created' | 'exists'> {
-    const r = await this.db
-      .insertInto('buckets')
-      .values({
-        id: row.id,
-        project_id: row.projectId,
-        name: row.name,
-        region: row.region,
-        created_at: row.createdAt.getTime(),
-      })
-      .onConflict((oc) => oc.columns(['project_id', 'name']).doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0 ? 'created' : 'exists';
+  async createBucket(row: BucketRow, settings: Partial<Record<BucketSettingName, string>> = {}): Promise<'created' | 'exists'> {
+    const values = {
+      id: row.id,
+      project_id: row.projectId,
+      name: row.name,
+      region: row.region,
+      created_at: row.createdAt.getTime(),
+    };
+    const initial = Object.entries(settings).filter((e): e is [BucketSettingName, string] => e[1] !== undefined);
+    const create = async (db: Db) => {
+      const r = await db
+        .insertInto('buckets')
+        .values(values)
+        .onConflict((oc) => oc.columns(['project_id', 'name']).doNothing())
+        .executeTakeFirst();
+      if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) return 'exists' as const;
+      for (const [name, value] of initial) {
+        await db.insertInto('bucket_settings').values({ bucket_id: row.id, name, value, updated_at: values.created_at }).execute();
+      }
+      return 'created' as const;
+    };
+    // A bucket created with Object Lock is never seen without it.
+    return initial.length === 0 ? create(this.db) : this.db.transaction().execute(create);
   }
 
   async getBucket(projectId: string, name: string): Promise<BucketRow | null> {
@@ -189,6 +214,9 @@ export class KyselyMetadataStore implements MetadataStore {
       .where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('multipart_uploads').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
       )
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('object_versions').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
+      )
       .executeTakeFirst()
       .catch((err: unknown) => {
         if (isStoreError(err, 'foreign-key')) return 'in-use' as const;
@@ -224,6 +252,18 @@ export class KyselyMetadataStore implements MetadataStore {
       throw err;
     }
     return true;
+  }
+
+  async bucketsWithSetting(name: BucketSettingName, afterId: string | null, limit: number): Promise<{ bucket: BucketRow; value: string }[]> {
+    let q = this.db
+      .selectFrom('bucket_settings')
+      .innerJoin('buckets', 'buckets.id', 'bucket_settings.bucket_id')
+      .selectAll('buckets')
+      .select('bucket_settings.value')
+      .where('bucket_settings.name', '=', name);
+    if (afterId !== null) q = q.where('buckets.id', '>', afterId);
+    const rows = await q.orderBy('buckets.id').limit(limit).execute();
+    return rows.map((r) => ({ bucket: toBucketRow(r), value: r.value }));
   }
 
   async getBucketWithSettings(
@@ -263,7 +303,8 @@ export class KyselyMetadataStore implements MetadataStore {
     return r ? toObjectRow(r) : null;
   }
 
-  async putObject(row: ObjectRow, cond: PutCondition): Promise<PutOutcome> {
+  async putObject(row: ObjectRow, cond: PutCondition, versioning: VersioningMode = 'unversioned', guard: RemovalGuard = allowAll): Promise<PutOutcome> {
+    if (versioning !== 'unversioned') return versions.putVersioned(this.db, row, cond, versioning, guard, this.ledgerHooks);
     // writeObject is a compare-and-swap (an insert that does nothing on conflict, or an update of
     // exactly the version it read, retried if another writer got there first): without the
     // ledger each statement is atomic on its own and the database is not held between them; the
@@ -282,6 +323,56 @@ export class KyselyMetadataStore implements MetadataStore {
       if (err instanceof Rollback) return err.outcome as PutOutcome;
       throw err;
     }
+  }
+
+  /** What versioned writes add to their transactions when the blob ledger is kept (none otherwise). */
+  private get ledgerHooks(): versions.LedgerHooks | undefined {
+    if (!this.ledger) return undefined;
+    return {
+      committed: async (trx, adopted, released) => {
+        await ledger.adoptBlobs(trx, adopted);
+        await ledger.releaseBlobs(trx, released, new Date(), this.nodeId);
+      },
+    };
+  }
+  putDeleteMarker(
+    marker: { bucketId: string; key: string; versionId: string; lastModified: Date },
+    versioning: 'enabled' | 'suspended',
+    guard: RemovalGuard,
+    onlyIf?: (current: ObjectVersionRow | null) => boolean,
+  ): Promise<RemovalOutcome> {
+    return versions.putDeleteMarker(this.db, marker, versioning, guard, onlyIf, this.ledgerHooks);
+  }
+
+  getObjectVersion(bucketId: string, key: string, versionId: string): Promise<ObjectVersionRow | null> {
+    return versions.getVersion(this.db, bucketId, key, versionId);
+  }
+
+  getLatestVersion(bucketId: string, key: string): Promise<ObjectVersionRow | null> {
+    return versions.getLatest(this.db, bucketId, key);
+  }
+
+  deleteObjectVersion(
+    bucketId: string,
+    key: string,
+    versionId: string,
+    guard: RemovalGuard,
+  ): Promise<{ ok: true; deleted: ObjectVersionRow | null; release: BlobPart[] } | { ok: false; reason: 'locked' }> {
+    return versions.deleteVersion(this.db, bucketId, key, versionId, guard, this.ledgerHooks);
+  }
+
+  listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ObjectVersionRow[]> {
+    return versions.listVersions(this.db, bucketId, q);
+  }
+
+  setObjectLock(
+    bucketId: string,
+    key: string,
+    versionId: string | undefined,
+    expected: { retention: Retention | null; legalHold: boolean },
+    next: { retention: Retention | null; legalHold: boolean },
+  ): Promise<'ok' | 'missing' | 'changed'> {
+    return versions.setLock(this.db, bucketId, key, versionId, expected, next);
   }
 
   async deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null> {
@@ -304,6 +395,10 @@ export class KyselyMetadataStore implements MetadataStore {
     });
   }
 
+  setObjectTags(bucketId: string, key: string, tags: Record<string, string>, versionId?: string): Promise<boolean> {
+    return versions.setTags(this.db, bucketId, key, tags, versionId);
+  }
+
   // Object ACLs: the only queries that read or write the acl column on its own.
 
   async getObjectAcl(bucketId: string, key: string): Promise<string | null | undefined> {
@@ -313,16 +408,6 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean> {
     const r = await this.db.updateTable('objects').set({ acl }).where('bucket_id', '=', bucketId).where('key', '=', key).executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
-  }
-
-  async setObjectTags(bucketId: string, key: string, tags: Record<string, string>): Promise<boolean> {
-    const r = await this.db
-      .updateTable('objects')
-      .set({ tags: JSON.stringify(tags) })
-      .where('bucket_id', '=', bucketId)
-      .where('key', '=', key)
-      .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
@@ -338,17 +423,20 @@ export class KyselyMetadataStore implements MetadataStore {
     }));
   }
 
-  async bucketStats(bucketId: string): Promise<{ objects: number; bytes: number }> {
-    const r = await this.db
-      .selectFrom('objects')
-      .select((eb) => [
-        eb.fn.countAll<number>().as('objects'),
-        eb.fn.coalesce(eb.fn.sum<number>('size'), sql<number>`0`).as('bytes'),
-      ])
-      .where('bucket_id', '=', bucketId)
-      .executeTakeFirstOrThrow();
+  async bucketStats(bucketId: string): Promise<BucketStats> {
+    const [r, noncurrent] = await Promise.all([
+      this.db
+        .selectFrom('objects')
+        .select((eb) => [
+          eb.fn.countAll<number>().as('objects'),
+          eb.fn.coalesce(eb.fn.sum<number>('size'), sql<number>`0`).as('bytes'),
+        ])
+        .where('bucket_id', '=', bucketId)
+        .executeTakeFirstOrThrow(),
+      versions.versionTotals(this.db, bucketId),
+    ]);
     // Number(): PostgreSQL returns count/sum of bigint as strings.
-    return { objects: Number(r.objects), bytes: Number(r.bytes) };
+    return { objects: Number(r.objects), bytes: Number(r.bytes), ...noncurrent };
   }
 
   // ---- multipart uploads ----
@@ -367,6 +455,8 @@ export class KyselyMetadataStore implements MetadataStore {
         storage_class: row.storageClass,
         checksum_algorithm: row.checksumAlgorithm,
         checksum_type: row.checksumType,
+        encryption: row.encryption ? JSON.stringify(row.encryption) : null,
+        object_lock: row.objectLock ? JSON.stringify({ ...row.objectLock, retention: row.objectLock.retention && { mode: row.objectLock.retention.mode, until: row.objectLock.retention.until.getTime() } }) : null,
         acl: row.acl ?? null,
       })
       .execute();
@@ -477,11 +567,13 @@ export class KyselyMetadataStore implements MetadataStore {
     uploadId: string,
     object: ObjectRow,
     cond: PutCondition,
+    versioning: VersioningMode = 'unversioned',
+    guard: RemovalGuard = allowAll,
   ): Promise<{ ok: true; release: BlobPart[] } | CompleteFailure> {
     try {
       // A part inserted between deleting the parts and deleting the upload (PostgreSQL) fails the
       // upload's delete on the foreign key: run again, and that part goes with the others.
-      return await inTransaction(this.db, async (trx) => {
+      return await versions.raceFree(this.db, async (trx) => {
         // Claim the upload first: deleting its row is what makes two concurrent completions
         // (or a completion racing an abort) resolve to exactly one winner.
         const parts = await trx
@@ -491,7 +583,7 @@ export class KyselyMetadataStore implements MetadataStore {
           .execute();
         const gone = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).executeTakeFirst();
         if (Number(gone.numDeletedRows) === 0) throw new Rollback({ ok: false as const, reason: 'no-such-upload' as const });
-        const put = await writeObject(trx, object, cond);
+        const put = versioning === 'unversioned' ? await writeObject(trx, object, cond) : await versions.writeVersioned(trx, object, cond, versioning, guard);
         // A failed condition keeps the upload (rolled back), so the client may retry.
         if (!put.ok) throw new Rollback(put);
         // The object was assembled from the parts as listed before this transaction: a part
@@ -597,7 +689,7 @@ export class KyselyMetadataStore implements MetadataStore {
   async recountStorage(bucketId: string): Promise<StorageUsed> {
     // Taken before the count: changes committed before it are in the count, later ones are added.
     const at = new Date();
-    const used = await this.bucketStats(bucketId);
+    const used = storedTotals(await this.bucketStats(bucketId));
     await quotas.setStorageCounters(this.db, bucketId, used, at);
     return used;
   }
@@ -719,6 +811,10 @@ export class KyselyMetadataStore implements MetadataStore {
       for (const o of await trx.selectFrom('objects').select('blobs').execute()) {
         for (const b of parseBlobs(o.blobs)) refs.add(b.ref);
       }
+      // Noncurrent versions keep their blobs until the version itself is deleted.
+      for (const o of await trx.selectFrom('object_versions').select('blobs').where('delete_marker', '=', 0).execute()) {
+        for (const b of parseBlobs(o.blobs)) refs.add(b.ref);
+      }
       return refs;
     }, { readOnly: true, isolation: 'repeatable read' });
   }
@@ -801,6 +897,39 @@ export class KyselyMetadataStore implements MetadataStore {
     await sql`select 1`.execute(this.db);
   }
 
+  // ---- leases ----
+
+  async acquireLease(name: string, holder: string, now: Date, until: Date): Promise<{ state: string | null } | null> {
+    await this.db
+      .insertInto('worker_leases')
+      .values({ name, holder, expires_at: until.getTime(), state: null })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    // Compare-and-swap: taken only if it is ours already or its holder let it lapse.
+    const r = await this.db
+      .updateTable('worker_leases')
+      .set({ holder, expires_at: until.getTime() })
+      .where('name', '=', name)
+      .where((eb) => eb.or([eb('holder', '=', holder), eb('expires_at', '<=', now.getTime())]))
+      .returning('state')
+      .executeTakeFirst();
+    return r ? { state: r.state } : null;
+  }
+
+  async saveLeaseState(name: string, holder: string, state: string | null, until: Date): Promise<boolean> {
+    const r = await this.db
+      .updateTable('worker_leases')
+      .set({ state, expires_at: until.getTime() })
+      .where('name', '=', name)
+      .where('holder', '=', holder)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.db.updateTable('worker_leases').set({ expires_at: 0 }).where('name', '=', name).where('holder', '=', holder).execute();
+  }
+
   async close(): Promise<void> {
     await this.db.destroy();
   }
@@ -840,16 +969,19 @@ function applyKeyRange<T extends 'objects' | 'multipart_uploads', O>(
 /**
  * Insert or replace one object under `cond`, as a compare-and-swap: read the current version,
  * check the condition, then write only if the row is still that version (else read again).
+ * Unversioned: only ever replaces the null version; a current row with a version ID means the
+ * bucket became versioned meanwhile ('versioned': the caller retries in the bucket's mode).
  */
 async function writeObject(db: Db, row: ObjectRow, cond: PutCondition): Promise<PutOutcome> {
-  const values = toObjectValues(row);
+  // Time-ordered even unversioned, so that versions written after versioning is enabled order after it.
+  const values = toObjectValues({ ...row, versionId: 'null' }, seqAt(row.lastModified));
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const old =
       cond.kind === 'ifNoneMatch'
         ? undefined
         : await db
             .selectFrom('objects')
-            .select(['etag', 'blobs'])
+            .select(['etag', 'blobs', 'version_id'])
             .where('bucket_id', '=', row.bucketId)
             .where('key', '=', row.key)
             .executeTakeFirst();
@@ -864,6 +996,7 @@ async function writeObject(db: Db, row: ObjectRow, cond: PutCondition): Promise<
       if (cond.kind === 'ifNoneMatch') return { ok: false, reason: 'exists' };
       continue; // created concurrently: read it and try again
     }
+    if (old.version_id !== 'null') return { ok: false, reason: 'versioned' };
     if (cond.kind === 'ifMatch' && !etagMatches(old.etag, cond.etag)) return { ok: false, reason: 'etag-mismatch' };
     const { bucket_id: _b, key: _k, ...changes } = values;
     const r = await db
@@ -873,6 +1006,7 @@ async function writeObject(db: Db, row: ObjectRow, cond: PutCondition): Promise<
       .where('key', '=', row.key)
       .where('etag', '=', old.etag)
       .where('blobs', '=', old.blobs)
+      .where('version_id', '=', 'null')
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) > 0) return { ok: true, replaced: releasable(parseBlobs(old.blobs), row.blobs) };
   }
@@ -880,7 +1014,7 @@ async function writeObject(db: Db, row: ObjectRow, cond: PutCondition): Promise<
 }
 
 /** If-Match: "*" matches any existing object; otherwise compare ETags ignoring the quotes. */
-function etagMatches(stored: string, wanted: string): boolean {
+export function etagMatches(stored: string, wanted: string): boolean {
   return wanted.trim() === '*' || unquote(stored) === unquote(wanted);
 }
 
@@ -893,7 +1027,7 @@ function unquote(etag: string): string {
  * Blobs the caller may delete: `released` without duplicates and without any still used by
  * `kept` (e.g. a copy-in-place that keeps the same blob must not lose it).
  */
-function releasable(released: BlobPart[], kept: BlobPart[]): BlobPart[] {
+export function releasable(released: BlobPart[], kept: BlobPart[]): BlobPart[] {
   const seen = new Set(kept.map((b) => b.ref));
   const out: BlobPart[] = [];
   for (const b of released) {
@@ -906,7 +1040,8 @@ function releasable(released: BlobPart[], kept: BlobPart[]): BlobPart[] {
 
 // ---- row mapping ----
 
-function toObjectValues(row: ObjectRow): ObjectsTable {
+/** The columns of `row`; `seq` orders the versions of its key (see version-queries.ts). */
+export function toObjectValues(row: ObjectRow, seq: number): ObjectsTable {
   return {
     bucket_id: row.bucketId,
     key: row.key,
@@ -920,11 +1055,17 @@ function toObjectValues(row: ObjectRow): ObjectsTable {
     parts_count: row.partsCount,
     tags: JSON.stringify(row.tags),
     storage_class: row.storageClass,
+    version_id: row.versionId ?? 'null',
+    seq,
+    encryption: row.encryption ? JSON.stringify(row.encryption) : null,
+    lock_mode: row.retention?.mode ?? null,
+    lock_until: row.retention ? row.retention.until.getTime() : null,
+    legal_hold: row.legalHold ? 1 : 0,
     acl: row.acl ?? null,
   };
 }
 
-function toObjectRow(r: ObjectsTable): ObjectRow {
+export function toObjectRow(r: ObjectsTable): ObjectRow & Required<Pick<ObjectRow, 'versionId' | 'encryption' | 'retention' | 'legalHold'>> {
   return {
     bucketId: r.bucket_id,
     key: r.key,
@@ -938,6 +1079,10 @@ function toObjectRow(r: ObjectsTable): ObjectRow {
     partsCount: r.parts_count === null ? null : Number(r.parts_count),
     tags: JSON.parse(r.tags) as Record<string, string>,
     storageClass: r.storage_class,
+    versionId: r.version_id,
+    encryption: r.encryption === null ? null : (JSON.parse(r.encryption) as StoredEncryption),
+    retention: r.lock_mode === null || r.lock_until === null ? null : { mode: r.lock_mode as RetentionMode, until: new Date(Number(r.lock_until)) },
+    legalHold: Number(r.legal_hold) === 1,
     acl: r.acl,
   };
 }
@@ -973,8 +1118,15 @@ function toUploadRow(r: MultipartUploadsTable): UploadRow {
     storageClass: r.storage_class,
     checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm | null,
     checksumType: r.checksum_type as ChecksumType | null,
+    encryption: r.encryption === null ? null : (JSON.parse(r.encryption) as StoredEncryption),
+    objectLock: r.object_lock === null ? null : parseUploadLock(r.object_lock),
     acl: r.acl,
   };
+}
+
+function parseUploadLock(json: string): UploadRow['objectLock'] {
+  const v = JSON.parse(json) as { retention: { mode: RetentionMode; until: number } | null; legalHold: boolean };
+  return { retention: v.retention && { mode: v.retention.mode, until: new Date(v.retention.until) }, legalHold: v.legalHold };
 }
 
 function toPartRow(r: PartsTable): PartRow {
@@ -989,7 +1141,7 @@ function toPartRow(r: PartsTable): PartRow {
   };
 }
 
-function parseBlobs(json: string): BlobPart[] {
+export function parseBlobs(json: string): BlobPart[] {
   return JSON.parse(json) as BlobPart[];
 }
 

@@ -42,8 +42,39 @@ export interface ObjectsTable {
   /** JSON Record<string, string>. */
   tags: string;
   storage_class: string;
+  /** The version's ID: 'null' for the null version (every object of an unversioned bucket). */
+  version_id: string;
+  /** Orders a key's versions, newest highest (see version-queries.ts); 0 for unversioned writes. */
+  seq: number;
+  /** JSON StoredEncryption, or null (stored in clear). */
+  encryption: string | null;
+  /** Object Lock retention of this version: 'GOVERNANCE' | 'COMPLIANCE', or null. */
+  lock_mode: string | null;
+  lock_until: number | null;
+  /** 1 while a legal hold is on. */
+  legal_hold: number;
   /** Canned ACL name, or null (private). Added by 0005. */
   acl: string | null;
+}
+
+/**
+ * The noncurrent versions and the delete markers of versioned buckets (the current version of a
+ * key, when it is an object, stays in `objects`). Same columns as `objects`, plus:
+ */
+export interface ObjectVersionsTable extends ObjectsTable {
+  /** 1 for a delete marker (no bytes, no blobs). */
+  delete_marker: number;
+  /** When the version stopped being current (lifecycle counts noncurrent days from it). */
+  noncurrent_since: number | null;
+}
+
+/** A lease row: which node runs a singleton job (the lifecycle worker) until when, and where it stopped. */
+export interface WorkerLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+  /** The job's own JSON (e.g. a scan cursor), kept across holders. */
+  state: string | null;
 }
 
 export interface MultipartUploadsTable {
@@ -57,6 +88,10 @@ export interface MultipartUploadsTable {
   storage_class: string;
   checksum_algorithm: string | null;
   checksum_type: string | null;
+  /** JSON StoredEncryption the completed object will have, or null. */
+  encryption: string | null;
+  /** JSON { mode, until, legalHold } the completed object will have, or null. */
+  object_lock: string | null;
   /** Canned ACL the completed object gets, or null. Added by 0005. */
   acl: string | null;
 }
@@ -273,6 +308,8 @@ export interface Database {
   blob_ledger: BlobLedgerTable;
   blob_pins: BlobPinsTable;
   limiter_events: LimiterEventsTable;
+  object_versions: ObjectVersionsTable;
+  worker_leases: WorkerLeasesTable;
   temporary_credentials: TemporaryCredentialsTable;
   storage_counters: StorageCountersTable;
 }
@@ -492,6 +529,58 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         // An object's canned ACL (null: private), and the one a multipart upload's object will get.
         await db.schema.alterTable('objects').addColumn('acl', 'text').execute();
         await db.schema.alterTable('multipart_uploads').addColumn('acl', 'text').execute();
+      },
+    },
+    '0006_versions_lock_encryption': {
+      async up(db) {
+        // Existing objects are the null version of their key; nothing is encrypted or locked.
+        await db.schema.alterTable('objects').addColumn('version_id', 'text', (c) => c.notNull().defaultTo('null')).execute();
+        await db.schema.alterTable('objects').addColumn('seq', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('objects').addColumn('encryption', 'text').execute();
+        await db.schema.alterTable('objects').addColumn('lock_mode', 'text').execute();
+        await db.schema.alterTable('objects').addColumn('lock_until', 'bigint').execute();
+        await db.schema.alterTable('objects').addColumn('legal_hold', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('multipart_uploads').addColumn('encryption', 'text').execute();
+        await db.schema.alterTable('multipart_uploads').addColumn('object_lock', 'text').execute();
+
+        // Noncurrent versions and delete markers. The primary key finds one version; the
+        // (bucket_id, key, seq desc) index walks a bucket's versions in key order, newest first within
+        // a key, so a ListObjectVersions page costs O(page) however many versions there are.
+        await db.schema
+          .createTable('object_versions')
+          .addColumn('bucket_id', 'text', (c) => c.notNull().references('buckets.id'))
+          .addColumn('key', keyType, (c) => c.notNull())
+          .addColumn('version_id', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('delete_marker', 'integer', (c) => c.notNull())
+          .addColumn('noncurrent_since', 'bigint')
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('etag', 'text', (c) => c.notNull())
+          .addColumn('last_modified', 'bigint', (c) => c.notNull())
+          .addColumn('headers', 'text', (c) => c.notNull())
+          .addColumn('user_metadata', 'text', (c) => c.notNull())
+          .addColumn('checksum', 'text')
+          .addColumn('blobs', 'text', (c) => c.notNull())
+          .addColumn('parts_count', 'integer')
+          .addColumn('tags', 'text', (c) => c.notNull())
+          .addColumn('storage_class', 'text', (c) => c.notNull())
+          .addColumn('encryption', 'text')
+          .addColumn('lock_mode', 'text')
+          .addColumn('lock_until', 'bigint')
+          .addColumn('legal_hold', 'integer', (c) => c.notNull())
+          // Every column of `objects` (versions move between the two tables whole).
+          .addColumn('acl', 'text')
+          .addPrimaryKeyConstraint('object_versions_pk', ['bucket_id', 'key', 'version_id'])
+          .execute();
+        await db.schema.createIndex('object_versions_order').on('object_versions').columns(['bucket_id', 'key', 'seq desc']).execute();
+
+        await db.schema
+          .createTable('worker_leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('state', 'text')
+          .execute();
       },
     },
     '0007_blob_ledger': {

@@ -8,6 +8,7 @@ import { sqliteDriver } from './sqlite-driver.js';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { metadataStoreContract } from './contract.js';
 import { listObjectsQuery } from './queries.js';
+import { versionRangeQueries } from './version-queries.js';
 import { migrations, type Database } from './schema.js';
 import { openSqliteStore } from './sqlite-store.js';
 
@@ -139,6 +140,27 @@ describe('SQLite specifics', () => {
         const details = plan.map((p) => p.detail).join(' | ');
         assert.match(details, /SEARCH objects USING INDEX \S+ \(bucket_id=\? AND key>\?( AND key<\?)?\)/, details);
         assert.doesNotMatch(details, /TEMP B-TREE/, details);
+      }
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test('ListObjectVersions reads two index ranges in listing order, with no sort, however many versions', async () => {
+    const file = freshFile();
+    await (await openSqliteStore(file)).close();
+    const raw = new BetterSqlite3(file);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    try {
+      raw.exec('ANALYZE');
+      for (const q of [{ prefix: 'photos/', limit: 100 }, { prefix: '', keyMarker: 'k', limit: 100 }, { prefix: 'a', from: 'ab', limit: 100 }]) {
+        const [currents, stored] = versionRangeQueries(db, 'bucket', q, q.limit);
+        for (const [query, table] of [[currents, 'objects'], [stored, 'object_versions']] as const) {
+          const compiled = query.compile();
+          const details = (raw.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...compiled.parameters) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
+          assert.match(details, new RegExp(`SEARCH ${table} USING INDEX \\S+ \\(bucket_id=\\? AND key>\\?( AND key<\\?)?\\)`), details);
+          assert.doesNotMatch(details, /TEMP B-TREE/, details);
+        }
       }
     } finally {
       await db.destroy();

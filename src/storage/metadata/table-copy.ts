@@ -15,6 +15,7 @@ export const COPIED_TABLES: ReadonlyArray<{ name: keyof Database; key: string[] 
   { name: 'bucket_settings', key: ['bucket_id', 'name'] },
   { name: 'storage_counters', key: ['bucket_id'] },
   { name: 'objects', key: ['bucket_id', 'key'] },
+  { name: 'object_versions', key: ['bucket_id', 'key', 'version_id'] },
   { name: 'multipart_uploads', key: ['upload_id'] },
   { name: 'parts', key: ['upload_id', 'part_number'] },
   { name: 'tokens', key: ['id'] },
@@ -29,10 +30,10 @@ export const COPIED_TABLES: ReadonlyArray<{ name: keyof Database; key: string[] 
 
 /**
  * Tables a migration leaves out on purpose: what a running deployment keeps about its own blobs,
- * reads and limits (the copied blobs are all referenced, so none is pending or released), and
+ * reads, limits and background jobs' leases (the copied blobs are all referenced, so none is pending or released), and
  * the migration bookkeeping each database keeps for itself.
  */
-export const SKIPPED_TABLES: ReadonlySet<string> = new Set(['blob_ledger', 'blob_pins', 'limiter_events', 'kysely_migration', 'kysely_migration_lock']);
+export const SKIPPED_TABLES: ReadonlySet<string> = new Set(['blob_ledger', 'blob_pins', 'limiter_events', 'worker_leases', 'kysely_migration', 'kysely_migration_lock']);
 
 /** Tables in the database that neither list names (a newer schema than this code knows). */
 export async function unknownTables(db: Kysely<Database>): Promise<string[]> {

@@ -1,0 +1,221 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { authorize } from '../auth/authorize.js';
+import type { BucketProtection } from '../objects/bucket-config.js';
+import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
+import type { LifecycleRule } from '../lifecycle/rules.js';
+import { requestSource, requireProject, requireRight } from './caller.js';
+import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
+import { BucketParams, errorResponses, json, jsonBody, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
+
+// A bucket's settings through the REST API: versioning, Object Lock default retention,
+// lifecycle rules and default encryption to read and change (the same service as S3's
+// ?versioning, ?object-lock, ?lifecycle and ?encryption), and its CORS rules and policy to read
+// (they are changed through S3). Reading needs ReadBucketConfig (admin tokens, owners), changing
+// WriteBucketConfig (admin-rw, owners).
+
+export const VersioningSchema = z.enum(['Disabled', 'Enabled', 'Suspended']).openapi({
+  description: 'Disabled: never enabled (every object is its only, "null", version).',
+});
+
+const DefaultRetentionSchema = z
+  .strictObject({
+    mode: z.enum(['GOVERNANCE', 'COMPLIANCE']),
+    days: z.number().int().min(1).max(36500).optional(),
+    years: z.number().int().min(1).max(100).optional(),
+  })
+  .refine((r) => (r.days === undefined) !== (r.years === undefined), 'Give either days or years.')
+  .openapi('DefaultRetention');
+
+const LifecycleFilterSchema = z.strictObject({
+  prefix: z.string().default(''),
+  tags: z.record(z.string(), z.string()).default({}),
+  sizeGreaterThan: z.number().int().min(0).optional(),
+  sizeLessThan: z.number().int().min(1).optional(),
+});
+
+export const LifecycleRuleSchema = z
+  .strictObject({
+    id: z.string().max(255).optional().openapi({ description: 'Generated when absent.' }),
+    status: z.enum(['Enabled', 'Disabled']).default('Enabled'),
+    filter: LifecycleFilterSchema.default({ prefix: '', tags: {} }),
+    expiration: z
+      .strictObject({
+        days: z.number().int().min(1).optional(),
+        date: z.string().optional().openapi({ description: 'Midnight UTC, e.g. 2030-01-01T00:00:00Z.' }),
+        expiredObjectDeleteMarker: z.boolean().optional(),
+      })
+      .optional(),
+    noncurrentVersionExpiration: z.strictObject({ noncurrentDays: z.number().int().min(1), newerNoncurrentVersions: z.number().int().min(1).max(100).optional() }).optional(),
+    abortIncompleteMultipartUpload: z.strictObject({ daysAfterInitiation: z.number().int().min(1) }).optional(),
+  })
+  .openapi('LifecycleRule');
+
+const BucketSettingsSchema = z
+  .object({
+    versioning: VersioningSchema,
+    objectLock: z.object({ enabled: z.boolean(), defaultRetention: DefaultRetentionSchema.nullable() }),
+    lifecycle: z.object({ rules: z.array(LifecycleRuleSchema) }).nullable(),
+    encryption: z.object({ algorithm: z.literal('AES256') }).nullable().openapi({ description: 'Default encryption of new objects (SSE-S3); null: none.' }),
+    cors: z
+      .array(
+        z.object({
+          id: z.string().optional(),
+          allowedOrigins: z.array(z.string()),
+          allowedMethods: z.array(z.string()),
+          allowedHeaders: z.array(z.string()),
+          exposeHeaders: z.array(z.string()),
+          maxAgeSeconds: z.number().int().optional(),
+        }),
+      )
+      .nullable()
+      .openapi({ description: 'CORS rules (set through S3 PutBucketCors); null: none.' }),
+    policy: z.string().nullable().openapi({ description: 'The bucket policy document (set through S3 PutBucketPolicy); null: none.' }),
+  })
+  .openapi('BucketSettings');
+
+const settingResponses = { 200: json(BucketSettingsSchema, 'The settings now'), ...errorResponses(401, 403, 404, 409) };
+const settingPath = (setting: string) => `/projects/{projectId}/buckets/{bucket}/settings/${setting}`;
+
+const getSettings = createRoute({
+  method: 'get',
+  path: '/projects/{projectId}/buckets/{bucket}/settings',
+  tags: ['buckets'],
+  summary: "The bucket's versioning, Object Lock, lifecycle rules and default encryption",
+  security: READ_SECURITY,
+  request: { params: BucketParams },
+  responses: { 200: json(BucketSettingsSchema, 'The settings'), ...errorResponses(401, 403, 404) },
+});
+
+const putVersioning = createRoute({
+  method: 'put',
+  path: settingPath('versioning'),
+  tags: ['buckets'],
+  summary: 'Enable or suspend versioning (Object Lock buckets cannot suspend it)',
+  security: WRITE_SECURITY,
+  request: { params: BucketParams, body: jsonBody(z.strictObject({ status: z.enum(['Enabled', 'Suspended']) }).openapi('VersioningChange')) },
+  responses: settingResponses,
+});
+
+const putObjectLock = createRoute({
+  method: 'put',
+  path: settingPath('object-lock'),
+  tags: ['buckets'],
+  summary: 'Turn Object Lock on (versioning must be enabled) and set its default retention',
+  security: WRITE_SECURITY,
+  request: { params: BucketParams, body: jsonBody(z.strictObject({ defaultRetention: DefaultRetentionSchema.nullable() }).openapi('ObjectLockChange')) },
+  responses: settingResponses,
+});
+
+const putLifecycle = createRoute({
+  method: 'put',
+  path: settingPath('lifecycle'),
+  tags: ['buckets'],
+  summary: 'Replace the lifecycle rules',
+  security: WRITE_SECURITY,
+  request: { params: BucketParams, body: jsonBody(z.strictObject({ rules: z.array(LifecycleRuleSchema).min(1).max(1000) }).openapi('LifecycleChange')) },
+  responses: settingResponses,
+});
+
+const deleteLifecycle = createRoute({
+  method: 'delete',
+  path: settingPath('lifecycle'),
+  tags: ['buckets'],
+  summary: 'Remove the lifecycle rules',
+  security: WRITE_SECURITY,
+  request: { params: BucketParams },
+  responses: settingResponses,
+});
+
+const putEncryption = createRoute({
+  method: 'put',
+  path: settingPath('encryption'),
+  tags: ['buckets'],
+  summary: 'Encrypt new objects by default (SSE-S3)',
+  security: WRITE_SECURITY,
+  request: { params: BucketParams, body: jsonBody(z.strictObject({ algorithm: z.literal('AES256') }).openapi('EncryptionChange')) },
+  responses: settingResponses,
+});
+
+const deleteEncryption = createRoute({
+  method: 'delete',
+  path: settingPath('encryption'),
+  tags: ['buckets'],
+  summary: 'Stop encrypting new objects by default',
+  security: WRITE_SECURITY,
+  request: { params: BucketParams },
+  responses: settingResponses,
+});
+
+function view(p: BucketProtection, access: ResolvedBucket | null) {
+  return {
+    versioning: p.versioning === 'Unversioned' ? ('Disabled' as const) : p.versioning,
+    objectLock: { enabled: !!p.objectLock, defaultRetention: p.objectLock?.defaultRetention ?? null },
+    lifecycle: p.lifecycle,
+    encryption: p.encryption && { algorithm: p.encryption.algorithm },
+    cors: access?.cors ?? null,
+    policy: access?.access.policy?.text ?? null,
+  };
+}
+
+export function registerBucketSettings(app: ApiApp, deps: ApiDeps): void {
+  /** The bucket, once the caller may read (or change) its configuration. */
+  const bucketFor = async (c: Context<ApiEnv>, change: boolean) => {
+    const { projectId, bucket } = c.req.param() as { projectId: string; bucket: string };
+    const access = await requireProject(c, deps, projectId);
+    requireRight(access, change ? 'WriteBucketConfig' : 'ReadBucketConfig', bucket);
+    return { access, row: await deps.objects.requireBucket(projectId, bucket) };
+  };
+  const settingsOf = async (c: Context<ApiEnv>, projectId: string, name: string) => {
+    const row = await deps.objects.requireBucket(projectId, name);
+    return c.json(view(await deps.protection.get(row), await deps.bucketConfig.resolve(projectId, name)), 200);
+  };
+
+  app.openapi(getSettings, async (c) => {
+    const { row } = await bucketFor(c, false);
+    return settingsOf(c, row.projectId, row.name);
+  });
+
+  app.openapi(putVersioning, async (c) => {
+    const { access, row } = await bucketFor(c, true);
+    await deps.protection.setVersioning(row, c.req.valid('json').status, requestSource(c, access));
+    return settingsOf(c, row.projectId, row.name);
+  });
+
+  app.openapi(putObjectLock, async (c) => {
+    const { access, row } = await bucketFor(c, true);
+    const d = c.req.valid('json').defaultRetention;
+    await deps.protection.setObjectLock(row, { enabled: true, defaultRetention: d }, requestSource(c, access));
+    return settingsOf(c, row.projectId, row.name);
+  });
+
+  app.openapi(putLifecycle, async (c) => {
+    const { access, row } = await bucketFor(c, true);
+    const rules: LifecycleRule[] = c.req.valid('json').rules.map((r) => ({ ...r, id: r.id ?? '', filter: { ...r.filter } }));
+    await deps.protection.setLifecycle(row, rules, requestSource(c, access));
+    return settingsOf(c, row.projectId, row.name);
+  });
+
+  app.openapi(deleteLifecycle, async (c) => {
+    const { access, row } = await bucketFor(c, true);
+    await deps.protection.setLifecycle(row, null, requestSource(c, access));
+    return settingsOf(c, row.projectId, row.name);
+  });
+
+  app.openapi(putEncryption, async (c) => {
+    const { access, row } = await bucketFor(c, true);
+    await deps.protection.setEncryption(row, { algorithm: 'AES256', bucketKeyEnabled: false }, requestSource(c, access));
+    return settingsOf(c, row.projectId, row.name);
+  });
+
+  app.openapi(deleteEncryption, async (c) => {
+    const { access, row } = await bucketFor(c, true);
+    await deps.protection.setEncryption(row, null, requestSource(c, access));
+    return settingsOf(c, row.projectId, row.name);
+  });
+}
+
+/** Whether the caller may read the bucket's configuration (the detail view shows it then). */
+export function mayReadConfig(access: ProjectAccess, bucket: string): boolean {
+  return authorize(access.principal, 'ReadBucketConfig', bucket).allow;
+}

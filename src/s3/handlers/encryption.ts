@@ -1,0 +1,46 @@
+import { S3Error } from '../errors.js';
+import type { S3Context } from '../context.js';
+import type { S3Response } from '../render.js';
+import { readSmallBody } from '../body.js';
+import { parseXml, xmlList, xmlText } from '../xml.js';
+import { sseAlgorithm } from '../protection-headers.js';
+
+// GetBucketEncryption, PutBucketEncryption, DeleteBucketEncryption: default encryption of new
+// objects (AES256, i.e. SSE-S3; SSE-KMS is refused as on a PUT).
+
+export async function GetBucketEncryption(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const { encryption } = await ctx.services.protection.get(bucket);
+  if (!encryption) throw new S3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: bucket.name });
+  return {
+    xml: {
+      root: 'ServerSideEncryptionConfiguration',
+      value: { Rule: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: encryption.algorithm }, BucketKeyEnabled: encryption.bucketKeyEnabled }] },
+    },
+  };
+}
+
+export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024)).toString('utf8'), 'ServerSideEncryptionConfiguration');
+  const rules = xmlList(doc.Rule);
+  if (rules.length !== 1) throw new S3Error('MalformedXML', 'A ServerSideEncryptionConfiguration has exactly one Rule.');
+  const rule = rules[0] as Record<string, unknown>;
+  const apply = rule.ApplyServerSideEncryptionByDefault as Record<string, unknown> | undefined;
+  const algorithm = apply && typeof apply === 'object' ? xmlText(apply.SSEAlgorithm) : undefined;
+  if (algorithm === undefined) throw new S3Error('MalformedXML', 'The Rule needs ApplyServerSideEncryptionByDefault with an SSEAlgorithm.');
+  sseAlgorithm(algorithm.trim(), 'SSEAlgorithm');
+  if (xmlText(apply!.KMSMasterKeyID) !== undefined) {
+    throw new S3Error('InvalidArgument', 'a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse', { ArgumentName: 'ApplyServerSideEncryptionByDefault' });
+  }
+  const bucketKey = xmlText(rule.BucketKeyEnabled)?.trim();
+  if (bucketKey !== undefined && bucketKey !== 'true' && bucketKey !== 'false') throw new S3Error('MalformedXML', 'BucketKeyEnabled must be true or false.');
+  await ctx.services.protection.setEncryption(bucket, { algorithm: 'AES256', bucketKeyEnabled: bucketKey === 'true' }, ctx.by);
+  return {};
+}
+
+export async function DeleteBucketEncryption(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  await ctx.services.protection.setEncryption(bucket, null, ctx.by);
+  return { status: 204 };
+}

@@ -1,0 +1,150 @@
+import { S3Error } from '../errors.js';
+import type { S3Context } from '../context.js';
+import type { S3Response } from '../render.js';
+import { readSmallBody } from '../body.js';
+import { parseXml, xmlList, xmlText } from '../xml.js';
+import type { LifecycleFilter, LifecycleRule } from '../../lifecycle/rules.js';
+
+// GetBucketLifecycleConfiguration, PutBucketLifecycleConfiguration, DeleteBucketLifecycle: the
+// XML grammar in and out; the rules themselves are validated by the service.
+
+const BODY_LIMIT = 1024 * 1024;
+type Node = Record<string, unknown>;
+
+function node(value: unknown): Node | undefined {
+  if (value === undefined) return undefined;
+  // An empty element (<Filter/>) parses as ''.
+  return typeof value === 'object' && value !== null ? (value as Node) : {};
+}
+
+function integer(value: unknown, what: string): number | undefined {
+  const text = xmlText(value);
+  if (text === undefined) return undefined;
+  if (!/^-?\d+$/.test(text.trim())) throw new S3Error('MalformedXML', `${what} must be an integer.`);
+  return Number(text.trim());
+}
+
+function bool(value: unknown, what: string): boolean | undefined {
+  const text = xmlText(value)?.trim();
+  if (text === undefined) return undefined;
+  if (text !== 'true' && text !== 'false') throw new S3Error('MalformedXML', `${what} must be true or false.`);
+  return text === 'true';
+}
+
+function tagsOf(list: unknown): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const t of (list as unknown[] | undefined) ?? []) {
+    const key = xmlText((t as Node).Key);
+    if (key === undefined) throw new S3Error('MalformedXML', 'A Tag needs a Key.');
+    if (key in tags) throw new S3Error('InvalidRequest', 'Duplicate Tag Keys are not allowed.');
+    tags[key] = xmlText((t as Node).Value) ?? '';
+  }
+  return tags;
+}
+
+/** Filter: one of Prefix, Tag, ObjectSizeGreaterThan, ObjectSizeLessThan, or several under And. */
+function filterOf(f: Node): LifecycleFilter {
+  const single = ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan', 'And'].filter((name) => f[name] !== undefined);
+  if (single.length > 1) throw new S3Error('MalformedXML', 'A Filter takes one predicate; combine several under And.');
+  const and = node(f.And);
+  const source = and ?? f;
+  const tags = tagsOf(source.Tag);
+  if (!and && Object.keys(tags).length > 1) throw new S3Error('MalformedXML', 'A Filter takes one Tag; combine several under And.');
+  return {
+    prefix: xmlText(source.Prefix) ?? '',
+    tags,
+    sizeGreaterThan: integer(source.ObjectSizeGreaterThan, 'ObjectSizeGreaterThan'),
+    sizeLessThan: integer(source.ObjectSizeLessThan, 'ObjectSizeLessThan'),
+  };
+}
+
+function ruleOf(r: Node): LifecycleRule {
+  if (r.Transition !== undefined || r.NoncurrentVersionTransition !== undefined) {
+    throw new S3Error('NotImplemented', 'Transition rules are not supported: skep keeps every object in one storage class.');
+  }
+  const filter = node(r.Filter);
+  const legacy = xmlText(r.Prefix);
+  if (filter && legacy !== undefined) throw new S3Error('MalformedXML', 'A rule takes either Filter or Prefix, not both.');
+  if (!filter && legacy === undefined) throw new S3Error('MalformedXML', 'A rule needs a Filter (or a Prefix).');
+  const status = xmlText(r.Status);
+  if (status !== 'Enabled' && status !== 'Disabled') throw new S3Error('MalformedXML', 'A rule Status must be Enabled or Disabled.');
+  const rule: LifecycleRule = {
+    id: xmlText(r.ID) ?? '',
+    status,
+    filter: filter ? filterOf(filter) : { prefix: legacy!, tags: {} },
+    ...(filter ? {} : { legacyPrefix: true }),
+  };
+  const exp = node(r.Expiration);
+  if (exp) {
+    const date = xmlText(exp.Date);
+    rule.expiration = {
+      days: integer(exp.Days, 'Days'),
+      date: date === undefined ? undefined : date.trim(),
+      expiredObjectDeleteMarker: bool(exp.ExpiredObjectDeleteMarker, 'ExpiredObjectDeleteMarker'),
+    };
+    for (const k of Object.keys(rule.expiration) as (keyof NonNullable<LifecycleRule['expiration']>)[]) if (rule.expiration[k] === undefined) delete rule.expiration[k];
+  }
+  const nve = node(r.NoncurrentVersionExpiration);
+  if (nve) {
+    const days = integer(nve.NoncurrentDays, 'NoncurrentDays');
+    if (days === undefined) throw new S3Error('MalformedXML', 'NoncurrentVersionExpiration needs NoncurrentDays.');
+    const newer = integer(nve.NewerNoncurrentVersions, 'NewerNoncurrentVersions');
+    rule.noncurrentVersionExpiration = { noncurrentDays: days, ...(newer !== undefined ? { newerNoncurrentVersions: newer } : {}) };
+  }
+  const abort = node(r.AbortIncompleteMultipartUpload);
+  if (abort) {
+    const days = integer(abort.DaysAfterInitiation, 'DaysAfterInitiation');
+    if (days === undefined) throw new S3Error('MalformedXML', 'AbortIncompleteMultipartUpload needs DaysAfterInitiation.');
+    rule.abortIncompleteMultipartUpload = { daysAfterInitiation: days };
+  }
+  return rule;
+}
+
+function filterXml(f: LifecycleFilter): Node {
+  const parts: Node = {};
+  const tags = Object.entries(f.tags).map(([Key, Value]) => ({ Key, Value }));
+  const count = (f.prefix ? 1 : 0) + tags.length + (f.sizeGreaterThan !== undefined ? 1 : 0) + (f.sizeLessThan !== undefined ? 1 : 0);
+  if (f.prefix || count === 0) parts.Prefix = f.prefix;
+  if (tags.length) parts.Tag = count > 1 ? tags : tags[0];
+  if (f.sizeGreaterThan !== undefined) parts.ObjectSizeGreaterThan = f.sizeGreaterThan;
+  if (f.sizeLessThan !== undefined) parts.ObjectSizeLessThan = f.sizeLessThan;
+  return count > 1 ? { And: parts } : parts;
+}
+
+function ruleXml(r: LifecycleRule): Node {
+  const out: Node = { ID: r.id };
+  if (r.legacyPrefix) out.Prefix = r.filter.prefix;
+  else out.Filter = filterXml(r.filter);
+  out.Status = r.status;
+  if (r.expiration) {
+    const e = r.expiration;
+    out.Expiration = e.days !== undefined ? { Days: e.days } : e.date !== undefined ? { Date: new Date(e.date).toISOString() } : { ExpiredObjectDeleteMarker: e.expiredObjectDeleteMarker };
+  }
+  if (r.noncurrentVersionExpiration) {
+    const n = r.noncurrentVersionExpiration;
+    out.NoncurrentVersionExpiration = { NoncurrentDays: n.noncurrentDays, ...(n.newerNoncurrentVersions !== undefined ? { NewerNoncurrentVersions: n.newerNoncurrentVersions } : {}) };
+  }
+  if (r.abortIncompleteMultipartUpload) out.AbortIncompleteMultipartUpload = { DaysAfterInitiation: r.abortIncompleteMultipartUpload.daysAfterInitiation };
+  return out;
+}
+
+export async function GetBucketLifecycleConfiguration(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const { lifecycle } = await ctx.services.protection.get(bucket);
+  if (!lifecycle) throw new S3Error('NoSuchLifecycleConfiguration', undefined, { BucketName: bucket.name });
+  return { xml: { root: 'LifecycleConfiguration', value: { Rule: lifecycle.rules.map(ruleXml) } } };
+}
+
+export async function PutBucketLifecycleConfiguration(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT)).toString('utf8'), 'LifecycleConfiguration');
+  const rules = xmlList(doc.Rule).map((r) => ruleOf(node(r) ?? {}));
+  await ctx.services.protection.setLifecycle(bucket, rules, ctx.by);
+  return {};
+}
+
+export async function DeleteBucketLifecycle(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  await ctx.services.protection.setLifecycle(bucket, null, ctx.by);
+  return { status: 204 };
+}

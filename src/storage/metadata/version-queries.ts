@@ -1,0 +1,536 @@
+// Versioned buckets in the metadata store. The current version of a key, when it is an object,
+// stays in `objects` (so ListObjectsV2 and a GET without versionId cost what they cost in an
+// unversioned bucket); noncurrent versions and every delete marker live in `object_versions`.
+// Invariant: a key has an `objects` row exactly when its newest version is an object.
+//
+// `seq` orders a key's versions (newest highest): a write takes max(now in ms * 1024, the key's
+// highest seq + 1), so versions order by time and, within one millisecond, by commit order.
+//
+// Each write is one transaction of compare-and-swap statements (rows are changed only if they are
+// still the state that was read); a lost race rolls the transaction back and runs it again, so the
+// rules hold under PostgreSQL's READ COMMITTED as under SQLite's serialized writes.
+
+import type { Kysely, Transaction, UpdateQueryBuilder, DeleteQueryBuilder, UpdateResult, DeleteResult } from 'kysely';
+import type {
+  BlobPart,
+  ListVersionsQuery,
+  ObjectRow,
+  ObjectVersionRow,
+  PutCondition,
+  PutOutcome,
+  RemovalGuard,
+  RemovalOutcome,
+  Retention,
+} from './metadata-store.js';
+import type { Database, ObjectsTable, ObjectVersionsTable } from './schema.js';
+import { etagMatches, parseBlobs, releasable, toObjectRow, toObjectValues } from './queries.js';
+import { inTransaction, type TransactionOptions } from './transaction.js';
+import { compareUtf8, prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const SEQ_PER_MS = 1024;
+const MAX_ATTEMPTS = 16;
+
+/** The seq of a write at `at` that nothing else orders against (unversioned writes). */
+export function seqAt(at: Date): number {
+  return at.getTime() * SEQ_PER_MS;
+}
+
+function nextSeq(at: Date, highest: number): number {
+  return Math.max(seqAt(at), highest + 1);
+}
+
+/**
+ * What a successful write adds to its transaction (the blob ledger, when the store keeps one):
+ * the blobs the write made a row refer to, and those no row refers to any more.
+ */
+export interface LedgerHooks {
+  committed(trx: Transaction<Database>, adopted: string[], released: BlobPart[]): Promise<void>;
+}
+
+/** Thrown inside a transaction when a compare-and-swap lost to a concurrent writer. */
+class LostRace extends Error {
+  constructor() {
+    super('lost a race with a concurrent write');
+  }
+}
+
+/**
+ * Runs `fn` in a transaction, again from the start whenever it lost a race (a compare-and-swap
+ * here, or what the database itself reports: see transaction.ts).
+ */
+export async function raceFree<T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>, opts?: TransactionOptions): Promise<T> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    try {
+      return await inTransaction(db, fn, opts);
+    } catch (err) {
+      if (!(err instanceof LostRace)) throw err;
+    }
+  }
+  throw new Error(`gave up after ${MAX_ATTEMPTS} concurrent changes to one key`);
+}
+
+function changed(r: UpdateResult | DeleteResult): boolean {
+  return Number('numUpdatedRows' in r ? r.numUpdatedRows : r.numDeletedRows) > 0;
+}
+
+// ---- rows ----
+
+export function currentVersion(r: ObjectsTable): ObjectVersionRow {
+  return { ...toObjectRow(r), isLatest: true, isDeleteMarker: false, noncurrentSince: null };
+}
+
+function storedVersion(r: ObjectVersionsTable, isLatest: boolean): ObjectVersionRow {
+  const { delete_marker, noncurrent_since, ...rest } = r;
+  return {
+    ...toObjectRow(rest),
+    isLatest,
+    isDeleteMarker: Number(delete_marker) === 1,
+    noncurrentSince: noncurrent_since === null || isLatest ? null : new Date(Number(noncurrent_since)),
+  };
+}
+
+/** The `where` clauses that pin a row to exactly the state read (version, content and lock). */
+function unchanged<Q extends UpdateQueryBuilder<Database, any, any, any> | DeleteQueryBuilder<Database, any, any>>(q: Q, r: ObjectsTable): Q {
+  // The casts pin the columns both tables share; Kysely cannot see that through the union.
+  const query = q as unknown as UpdateQueryBuilder<Database, 'objects', 'objects', UpdateResult>;
+  let out = query
+    .where('bucket_id', '=', r.bucket_id)
+    .where('key', '=', r.key)
+    .where('version_id', '=', r.version_id)
+    .where('seq', '=', r.seq)
+    .where('blobs', '=', r.blobs)
+    .where('legal_hold', '=', r.legal_hold);
+  out = r.lock_mode === null ? out.where('lock_mode', 'is', null) : out.where('lock_mode', '=', r.lock_mode);
+  out = r.lock_until === null ? out.where('lock_until', 'is', null) : out.where('lock_until', '=', r.lock_until);
+  return out as unknown as Q;
+}
+
+async function currentRow(db: Db, bucketId: string, key: string): Promise<ObjectsTable | undefined> {
+  return db.selectFrom('objects').selectAll().where('bucket_id', '=', bucketId).where('key', '=', key).executeTakeFirst();
+}
+
+async function newestStored(db: Db, bucketId: string, key: string): Promise<ObjectVersionsTable | undefined> {
+  return db
+    .selectFrom('object_versions')
+    .selectAll()
+    .where('bucket_id', '=', bucketId)
+    .where('key', '=', key)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+async function storedVersionRow(db: Db, bucketId: string, key: string, versionId: string): Promise<ObjectVersionsTable | undefined> {
+  return db
+    .selectFrom('object_versions')
+    .selectAll()
+    .where('bucket_id', '=', bucketId)
+    .where('key', '=', key)
+    .where('version_id', '=', versionId)
+    .executeTakeFirst();
+}
+
+/** Copies the current row into object_versions as noncurrent since `at`. */
+async function demote(trx: Transaction<Database>, current: ObjectsTable, at: Date): Promise<void> {
+  const r = await trx
+    .insertInto('object_versions')
+    .values({ ...current, delete_marker: 0, noncurrent_since: at.getTime() })
+    .onConflict((oc) => oc.columns(['bucket_id', 'key', 'version_id']).doNothing())
+    .executeTakeFirst();
+  if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostRace();
+}
+
+async function removeStored(trx: Transaction<Database>, row: ObjectVersionsTable): Promise<void> {
+  if (!changed(await unchanged(trx.deleteFrom('object_versions'), row).executeTakeFirst())) throw new LostRace();
+}
+
+async function removeCurrent(trx: Transaction<Database>, row: ObjectsTable): Promise<void> {
+  if (!changed(await unchanged(trx.deleteFrom('objects'), row).executeTakeFirst())) throw new LostRace();
+}
+
+/** Under suspended versioning: the stored null version goes (its blobs are returned), if the guard allows. */
+async function dropStoredNull(trx: Transaction<Database>, bucketId: string, key: string, guard: RemovalGuard): Promise<BlobPart[] | 'locked'> {
+  const stored = await storedVersionRow(trx, bucketId, key, 'null');
+  if (!stored) return [];
+  if (!guard(storedVersion(stored, false))) return 'locked';
+  await removeStored(trx, stored);
+  return parseBlobs(stored.blobs);
+}
+
+/** After the newest version went: the next newest becomes current (an object moves into `objects`). */
+async function promoteNewest(trx: Transaction<Database>, bucketId: string, key: string): Promise<void> {
+  if (await currentRow(trx, bucketId, key)) return;
+  const newest = await newestStored(trx, bucketId, key);
+  if (!newest) return;
+  if (Number(newest.delete_marker) === 1) {
+    await trx
+      .updateTable('object_versions')
+      .set({ noncurrent_since: null })
+      .where('bucket_id', '=', bucketId)
+      .where('key', '=', key)
+      .where('version_id', '=', newest.version_id)
+      .execute();
+    return;
+  }
+  await removeStored(trx, newest);
+  const { delete_marker: _d, noncurrent_since: _n, ...current } = newest;
+  const r = await trx
+    .insertInto('objects')
+    .values(current)
+    .onConflict((oc) => oc.columns(['bucket_id', 'key']).doNothing())
+    .executeTakeFirst();
+  if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostRace();
+}
+
+async function highestSeq(trx: Transaction<Database>, current: ObjectsTable | undefined, bucketId: string, key: string): Promise<number> {
+  const stored = await trx
+    .selectFrom('object_versions')
+    .select('seq')
+    .where('bucket_id', '=', bucketId)
+    .where('key', '=', key)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return Math.max(current ? Number(current.seq) : -1, stored ? Number(stored.seq) : -1);
+}
+
+// ---- writes ----
+
+/** One versioned write of `row` as the current version (inside a transaction; see putObject). */
+export async function writeVersioned(
+  trx: Transaction<Database>,
+  row: ObjectRow,
+  cond: PutCondition,
+  mode: 'enabled' | 'suspended',
+  guard: RemovalGuard,
+): Promise<PutOutcome> {
+  const current = await currentRow(trx, row.bucketId, row.key);
+  // Conditions apply to the current version; a delete marker counts as no object.
+  if (cond.kind === 'ifNoneMatch' && current) return { ok: false, reason: 'exists' };
+  if (cond.kind === 'ifMatch') {
+    if (!current) return { ok: false, reason: 'missing' };
+    if (!etagMatches(current.etag, cond.etag)) return { ok: false, reason: 'etag-mismatch' };
+  }
+  const release: BlobPart[] = [];
+  if (mode === 'suspended') {
+    const dropped = await dropStoredNull(trx, row.bucketId, row.key, guard);
+    if (dropped === 'locked') return { ok: false, reason: 'locked' };
+    release.push(...dropped);
+  }
+  const values = toObjectValues({ ...row, versionId: mode === 'suspended' ? 'null' : row.versionId }, nextSeq(row.lastModified, await highestSeq(trx, current, row.bucketId, row.key)));
+  if (current) {
+    if (mode === 'suspended' && current.version_id === 'null') {
+      if (!guard(currentVersion(current))) return { ok: false, reason: 'locked' };
+      release.push(...parseBlobs(current.blobs));
+    } else {
+      await demote(trx, current, row.lastModified);
+    }
+    const { bucket_id: _b, key: _k, ...changes } = values;
+    if (!changed(await unchanged(trx.updateTable('objects').set(changes), current).executeTakeFirst())) throw new LostRace();
+  } else {
+    // A current delete marker becomes noncurrent now.
+    await trx
+      .updateTable('object_versions')
+      .set({ noncurrent_since: row.lastModified.getTime() })
+      .where('bucket_id', '=', row.bucketId)
+      .where('key', '=', row.key)
+      .where('noncurrent_since', 'is', null)
+      .execute();
+    const r = await trx
+      .insertInto('objects')
+      .values(values)
+      .onConflict((oc) => oc.columns(['bucket_id', 'key']).doNothing())
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostRace();
+  }
+  return { ok: true, replaced: releasable(release, row.blobs) };
+}
+
+export function putVersioned(
+  db: Kysely<Database>,
+  row: ObjectRow,
+  cond: PutCondition,
+  mode: 'enabled' | 'suspended',
+  guard: RemovalGuard,
+  hooks?: LedgerHooks,
+): Promise<PutOutcome> {
+  return raceFree(db, async (trx) => {
+    const put = await writeVersioned(trx, row, cond, mode, guard);
+    // A failed write changed nothing, and leaves the new blobs pending: the caller deletes them.
+    if (put.ok && hooks) await hooks.committed(trx, row.blobs.map((b) => b.ref), put.replaced);
+    return put;
+  });
+}
+
+export function putDeleteMarker(
+  db: Kysely<Database>,
+  marker: { bucketId: string; key: string; versionId: string; lastModified: Date },
+  mode: 'enabled' | 'suspended',
+  guard: RemovalGuard,
+  onlyIf?: (current: ObjectVersionRow | null) => boolean,
+  hooks?: LedgerHooks,
+): Promise<RemovalOutcome> {
+  const { bucketId, key, lastModified } = marker;
+  return raceFree(db, async (trx) => {
+    const current = await currentRow(trx, bucketId, key);
+    // The current row is pinned by the compare-and-swap below, so the check holds at commit.
+    if (onlyIf && !onlyIf(current ? currentVersion(current) : null)) return { ok: false, reason: 'changed' } as const;
+    const release: BlobPart[] = [];
+    if (mode === 'suspended') {
+      const dropped = await dropStoredNull(trx, bucketId, key, guard);
+      if (dropped === 'locked') return { ok: false, reason: 'locked' } as const;
+      release.push(...dropped);
+    }
+    const seq = nextSeq(lastModified, await highestSeq(trx, current, bucketId, key));
+    if (current) {
+      if (mode === 'suspended' && current.version_id === 'null') {
+        if (!guard(currentVersion(current))) return { ok: false, reason: 'locked' } as const;
+        release.push(...parseBlobs(current.blobs));
+      } else {
+        await demote(trx, current, lastModified);
+      }
+      await removeCurrent(trx, current);
+    } else {
+      await trx
+        .updateTable('object_versions')
+        .set({ noncurrent_since: lastModified.getTime() })
+        .where('bucket_id', '=', bucketId)
+        .where('key', '=', key)
+        .where('noncurrent_since', 'is', null)
+        .execute();
+    }
+    const r = await trx
+      .insertInto('object_versions')
+      .values({
+        bucket_id: bucketId,
+        key,
+        version_id: mode === 'suspended' ? 'null' : marker.versionId,
+        seq,
+        delete_marker: 1,
+        noncurrent_since: null,
+        size: 0,
+        etag: '',
+        last_modified: lastModified.getTime(),
+        headers: '{}',
+        user_metadata: '{}',
+        checksum: null,
+        blobs: '[]',
+        parts_count: null,
+        tags: '{}',
+        storage_class: 'STANDARD',
+        encryption: null,
+        lock_mode: null,
+        lock_until: null,
+        legal_hold: 0,
+      })
+      .onConflict((oc) => oc.columns(['bucket_id', 'key', 'version_id']).doNothing())
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostRace();
+    await hooks?.committed(trx, [], release);
+    return { ok: true, release } as const;
+  });
+}
+
+export function deleteVersion(
+  db: Kysely<Database>,
+  bucketId: string,
+  key: string,
+  versionId: string,
+  guard: RemovalGuard,
+  hooks?: LedgerHooks,
+): Promise<{ ok: true; deleted: ObjectVersionRow | null; release: BlobPart[] } | { ok: false; reason: 'locked' }> {
+  return raceFree(db, async (trx) => {
+    const current = await currentRow(trx, bucketId, key);
+    let deleted: ObjectVersionRow;
+    if (current && current.version_id === versionId) {
+      deleted = currentVersion(current);
+      if (!guard(deleted)) return { ok: false, reason: 'locked' } as const;
+      await removeCurrent(trx, current);
+    } else {
+      const stored = await storedVersionRow(trx, bucketId, key, versionId);
+      if (!stored) return { ok: true, deleted: null, release: [] } as const;
+      deleted = storedVersion(stored, false);
+      if (!current) deleted.isLatest = (await newestStored(trx, bucketId, key))?.version_id === versionId;
+      if (!guard(deleted)) return { ok: false, reason: 'locked' } as const;
+      await removeStored(trx, stored);
+    }
+    await promoteNewest(trx, bucketId, key);
+    await hooks?.committed(trx, [], deleted.blobs);
+    return { ok: true, deleted, release: deleted.blobs } as const;
+  });
+}
+
+// ---- reads ----
+
+export async function getVersion(db: Db, bucketId: string, key: string, versionId: string): Promise<ObjectVersionRow | null> {
+  const current = await currentRow(db, bucketId, key);
+  if (current && current.version_id === versionId) return currentVersion(current);
+  const stored = await storedVersionRow(db, bucketId, key, versionId);
+  if (!stored) return null;
+  const isLatest = !current && (await newestStored(db, bucketId, key))?.version_id === versionId;
+  return storedVersion(stored, isLatest);
+}
+
+export async function getLatest(db: Db, bucketId: string, key: string): Promise<ObjectVersionRow | null> {
+  const current = await currentRow(db, bucketId, key);
+  if (current) return currentVersion(current);
+  const newest = await newestStored(db, bucketId, key);
+  return newest ? storedVersion(newest, true) : null;
+}
+
+/**
+ * Versions in listing order: by key (UTF-8 bytes), within a key the current object first, then the
+ * stored versions newest first. Two index range reads of at most `limit` rows each, merged.
+ */
+export async function listVersions(db: Db, bucketId: string, q: ListVersionsQuery): Promise<ObjectVersionRow[]> {
+  const out: ObjectVersionRow[] = [];
+  if (q.limit <= 0) return out;
+  const inPrefix = q.keyMarker === undefined || q.keyMarker.startsWith(q.prefix);
+  // The rest of the marker's key, after the marker version.
+  if (q.keyMarker !== undefined && q.versionIdMarker !== undefined && inPrefix) {
+    const current = await currentRow(db, bucketId, q.keyMarker);
+    let olderThan: number | undefined;
+    if (current && current.version_id === q.versionIdMarker) olderThan = Infinity;
+    else {
+      const marker = await storedVersionRow(db, bucketId, q.keyMarker, q.versionIdMarker);
+      if (marker) olderThan = Number(marker.seq);
+    }
+    if (olderThan !== undefined) {
+      let rest = db
+        .selectFrom('object_versions')
+        .selectAll()
+        .where('bucket_id', '=', bucketId)
+        .where('key', '=', q.keyMarker);
+      if (olderThan !== Infinity) rest = rest.where('seq', '<', olderThan);
+      for (const r of await rest.orderBy('seq', 'desc').limit(q.limit).execute()) out.push(storedVersion(r, false));
+    }
+  }
+  const remaining = q.limit - out.length;
+  if (remaining <= 0) return out;
+
+  const [currents, stored] = versionRangeQueries(db, bucketId, q, remaining);
+  const [a, b] = await Promise.all([currents.execute(), stored.execute()]);
+  let i = 0;
+  let j = 0;
+  let lastKey: string | undefined;
+  while (out.length < q.limit && (i < a.length || j < b.length)) {
+    // Within a key, the current object comes first.
+    const takeCurrent = j >= b.length || (i < a.length && compareUtf8(a[i].key, b[j].key) <= 0);
+    const key = takeCurrent ? a[i].key : b[j].key;
+    if (takeCurrent) out.push(currentVersion(a[i++]));
+    // The first of a key's versions is its latest; a current object would have come before it.
+    else out.push(storedVersion(b[j++], key !== lastKey));
+    lastKey = key;
+  }
+  return out;
+}
+
+/**
+ * The two index range reads of a ListObjectVersions page (the current objects, the stored
+ * versions), each at most `limit` rows in listing order; exported so a test can check their plans.
+ */
+export function versionRangeQueries(db: Db, bucketId: string, q: ListVersionsQuery, limit: number) {
+  const bounds: KeyBound[] = [];
+  if (q.from !== undefined) bounds.push({ key: q.from, inclusive: true });
+  if (q.keyMarker !== undefined) bounds.push({ key: q.keyMarker, inclusive: false });
+  const lower = tightestLowerBound([q.prefix ? { key: q.prefix, inclusive: true } : undefined, ...bounds]);
+  const upper = q.prefix ? prefixSuccessor(q.prefix) : null;
+  let currents = db.selectFrom('objects').selectAll().where('bucket_id', '=', bucketId);
+  let stored = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId);
+  if (lower) {
+    currents = currents.where('key', lower.inclusive ? '>=' : '>', lower.key);
+    stored = stored.where('key', lower.inclusive ? '>=' : '>', lower.key);
+  }
+  if (upper !== null) {
+    currents = currents.where('key', '<', upper);
+    stored = stored.where('key', '<', upper);
+  }
+  return [currents.orderBy('key').limit(limit), stored.orderBy('key').orderBy('seq', 'desc').limit(limit)] as const;
+}
+
+// ---- per-version changes ----
+
+export async function setTags(db: Db, bucketId: string, key: string, tags: Record<string, string>, versionId: string | undefined): Promise<boolean> {
+  const value = JSON.stringify(tags);
+  let q = db.updateTable('objects').set({ tags: value }).where('bucket_id', '=', bucketId).where('key', '=', key);
+  if (versionId !== undefined) q = q.where('version_id', '=', versionId);
+  if (changed(await q.executeTakeFirst())) return true;
+  if (versionId === undefined) return false;
+  const r = await db
+    .updateTable('object_versions')
+    .set({ tags: value })
+    .where('bucket_id', '=', bucketId)
+    .where('key', '=', key)
+    .where('version_id', '=', versionId)
+    .where('delete_marker', '=', 0)
+    .executeTakeFirst();
+  return changed(r);
+}
+
+interface LockState {
+  retention: Retention | null;
+  legalHold: boolean;
+}
+
+function lockColumns(s: LockState) {
+  return {
+    lock_mode: s.retention?.mode ?? null,
+    lock_until: s.retention ? s.retention.until.getTime() : null,
+    legal_hold: s.legalHold ? 1 : 0,
+  };
+}
+
+export async function setLock(
+  db: Db,
+  bucketId: string,
+  key: string,
+  versionId: string | undefined,
+  expected: LockState,
+  next: LockState,
+): Promise<'ok' | 'missing' | 'changed'> {
+  const was = lockColumns(expected);
+  const pin = <Q extends UpdateQueryBuilder<Database, any, any, any>>(q: Q): Q => {
+    const query = q as unknown as UpdateQueryBuilder<Database, 'objects', 'objects', UpdateResult>;
+    let out = query.where('legal_hold', '=', was.legal_hold);
+    out = was.lock_mode === null ? out.where('lock_mode', 'is', null) : out.where('lock_mode', '=', was.lock_mode);
+    out = was.lock_until === null ? out.where('lock_until', 'is', null) : out.where('lock_until', '=', was.lock_until);
+    return out as unknown as Q;
+  };
+  let current = db.updateTable('objects').set(lockColumns(next)).where('bucket_id', '=', bucketId).where('key', '=', key);
+  if (versionId !== undefined) current = current.where('version_id', '=', versionId);
+  if (changed(await pin(current).executeTakeFirst())) return 'ok';
+  if (versionId !== undefined) {
+    const stored = db
+      .updateTable('object_versions')
+      .set(lockColumns(next))
+      .where('bucket_id', '=', bucketId)
+      .where('key', '=', key)
+      .where('version_id', '=', versionId)
+      .where('delete_marker', '=', 0);
+    if (changed(await pin(stored).executeTakeFirst())) return 'ok';
+  }
+  const exists = versionId === undefined ? await currentRow(db, bucketId, key) : await getVersion(db, bucketId, key, versionId);
+  if (!exists || (versionId !== undefined && (exists as ObjectVersionRow).isDeleteMarker)) return 'missing';
+  return 'changed';
+}
+
+/** Noncurrent versions (delete markers apart) and delete markers of a bucket. */
+export async function versionTotals(db: Db, bucketId: string): Promise<{ noncurrentVersions: number; noncurrentBytes: number; deleteMarkers: number }> {
+  const rows = await db
+    .selectFrom('object_versions')
+    .select((eb) => ['delete_marker', eb.fn.countAll<number>().as('n'), eb.fn.coalesce(eb.fn.sum<number>('size'), eb.val(0)).as('bytes')])
+    .where('bucket_id', '=', bucketId)
+    .groupBy('delete_marker')
+    .execute();
+  const out = { noncurrentVersions: 0, noncurrentBytes: 0, deleteMarkers: 0 };
+  for (const r of rows) {
+    if (Number(r.delete_marker) === 1) out.deleteMarkers += Number(r.n);
+    else {
+      out.noncurrentVersions += Number(r.n);
+      out.noncurrentBytes += Number(r.bytes);
+    }
+  }
+  return out;
+}

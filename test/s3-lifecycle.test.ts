@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketLifecycleCommand,
+  DeleteObjectCommand,
+  GetBucketLifecycleConfigurationCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  type LifecycleRule,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { s3Error } from './helpers/s3.js';
+import { raw, xmlField } from './helpers/raw-s3.js';
+import { waitFor } from './helpers/tokens.js';
+import { call, rootBearer } from './helpers/api.js';
+import { LifecycleWorker } from '../src/lifecycle/lifecycle-worker.js';
+
+// Lifecycle rules through the AWS SDK: the grammar and AWS's validation errors, and the worker
+// applying them. This server's lifecycle "day" lasts one second and a pass starts every quarter
+// second, so the tests watch expirations happen instead of waiting days.
+
+const DAY_MS = 1000;
+let server: TestServer;
+let s3: S3Client;
+let n = 0;
+before(async () => {
+  server = await startTestServer({ lifecycleIntervalMs: 250, lifecycleDayMs: DAY_MS, lifecycleBatch: 3 });
+  s3 = server.client();
+});
+after(() => server.stop());
+
+async function bucket(tag: string, versioning?: 'Enabled'): Promise<string> {
+  const name = `lc-${tag}-${process.pid}-${++n}`;
+  await s3.send(new CreateBucketCommand({ Bucket: name }));
+  if (versioning) await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: versioning } }));
+  return name;
+}
+
+const setRules = (b: string, Rules: LifecycleRule[]) => s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: b, LifecycleConfiguration: { Rules } }));
+const keys = async (b: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: b }))).Contents ?? []).map((o) => o.Key);
+const versions = async (b: string) => {
+  const out = await s3.send(new ListObjectVersionsCommand({ Bucket: b }));
+  return [...(out.Versions ?? []).map((v) => `${v.Key}:v${v.IsLatest ? '*' : ''}`), ...(out.DeleteMarkers ?? []).map((m) => `${m.Key}:dm${m.IsLatest ? '*' : ''}`)].sort();
+};
+
+async function auditDetails(bucketName: string): Promise<string[]> {
+  const r = await call(server, 'GET', `/projects/${server.bootstrap.projectId}/audit?limit=500`, { as: rootBearer(server) });
+  return r.body.items.filter((e: { action: string; bucket: string }) => e.action.startsWith('lifecycle.') && e.bucket === bucketName).map((e: { detail: string }) => e.detail);
+}
+
+describe('lifecycle configuration', () => {
+  test('PUT, GET and DELETE round-trip the rules, filters and actions as written', async () => {
+    const b = await bucket('conf');
+    assert.equal((await s3Error(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b })))).name, 'NoSuchLifecycleConfiguration');
+    const rules: LifecycleRule[] = [
+      { ID: 'logs', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Expiration: { Days: 30 } },
+      { ID: 'tagged', Status: 'Disabled', Filter: { And: { Prefix: 'tmp/', Tags: [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }] } }, Expiration: { Date: new Date('2099-01-01T00:00:00Z') } },
+      { ID: 'big', Status: 'Enabled', Filter: { ObjectSizeGreaterThan: 1000 }, NoncurrentVersionExpiration: { NoncurrentDays: 7, NewerNoncurrentVersions: 2 } },
+      { ID: 'markers', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { ExpiredObjectDeleteMarker: true }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 3 } },
+    ];
+    await setRules(b, rules);
+    const got = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }));
+    assert.deepEqual(got.Rules, rules);
+    await s3.send(new DeleteBucketLifecycleCommand({ Bucket: b }));
+    assert.equal((await s3Error(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b })))).name, 'NoSuchLifecycleConfiguration');
+  });
+
+  test('invalid rules get AWS\'s error codes and change nothing', async () => {
+    const b = await bucket('invalid');
+    await setRules(b, [{ ID: 'keep', Status: 'Enabled', Filter: { Prefix: 'k/' }, Expiration: { Days: 1 } }]);
+    const bad: [string, string][] = [
+      ['<Rule><ID>x</ID><Filter><Prefix>a</Prefix></Filter><Status>On</Status><Expiration><Days>1</Days></Expiration></Rule>', 'MalformedXML'],
+      ['<Rule><ID>x</ID><Filter><Prefix>a</Prefix></Filter><Status>Enabled</Status><Expiration><Days>0</Days></Expiration></Rule>', 'InvalidArgument'],
+      ['<Rule><ID>x</ID><Filter><Prefix>a</Prefix></Filter><Status>Enabled</Status><Expiration><Date>2099-01-01T12:00:00Z</Date></Expiration></Rule>', 'InvalidArgument'],
+      ['<Rule><ID>x</ID><Filter><Prefix>a</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration></Rule>', 'MalformedXML'],
+      ['<Rule><ID>x</ID><Filter><Prefix>a</Prefix></Filter><Status>Enabled</Status></Rule>', 'InvalidRequest'],
+      ['<Rule><ID>d</ID><Filter><Prefix>a</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule><Rule><ID>d</ID><Filter><Prefix>b</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>', 'InvalidArgument'],
+      [`<Rule><ID>${'x'.repeat(256)}</ID><Filter><Prefix>a</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>`, 'InvalidArgument'],
+      ['<Rule><ID>x</ID><Prefix>a</Prefix><Filter><Prefix>a</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>', 'MalformedXML'],
+      ['<Rule><ID>x</ID><Filter><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>', 'MalformedXML'],
+      ['<Rule><ID>x</ID><Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>', 'InvalidRequest'],
+      ['<Rule><ID>x</ID><Filter><Prefix>a</Prefix></Filter><Status>Enabled</Status><Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition></Rule>', 'NotImplemented'],
+      ['', 'MalformedXML'],
+    ];
+    for (const [rules, code] of bad) {
+      const res = await raw(server, { method: 'PUT', path: `/${b}`, query: { lifecycle: '' }, body: `<LifecycleConfiguration>${rules}</LifecycleConfiguration>` });
+      assert.equal(xmlField(res.text, 'Code'), code, rules.slice(0, 120));
+    }
+    assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules?.map((r) => r.ID), ['keep']);
+  });
+});
+
+describe('the lifecycle worker', () => {
+  test('expires current objects that match, leaves the rest, and audits each expiration', async () => {
+    const b = await bucket('expire');
+    for (const k of ['logs/a', 'logs/b', 'logs/c', 'logs/d', 'keep/x']) await s3.send(new PutObjectCommand({ Bucket: b, Key: k, Body: k }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'logs/tagged-small', Body: 'x', Tagging: 'keep=yes' }));
+    await setRules(b, [
+      { ID: 'logs', Status: 'Enabled', Filter: { And: { Prefix: 'logs/', ObjectSizeGreaterThan: 2 } }, Expiration: { Days: 1 } },
+      { ID: 'never', Status: 'Disabled', Filter: { Prefix: 'keep/' }, Expiration: { Days: 1 } },
+    ]);
+    await waitFor('logs/ to expire', async () => (await keys(b)).every((k) => !k?.startsWith('logs/') || k === 'logs/tagged-small'), 15_000);
+    assert.deepEqual(await keys(b), ['keep/x', 'logs/tagged-small']);
+    const audited = await auditDetails(b);
+    assert.deepEqual(audited.map((d) => d.split(' ')[0]).sort(), ['logs/a', 'logs/b', 'logs/c', 'logs/d']);
+    assert.ok(audited.every((d) => d.includes('(rule logs)')));
+  });
+
+  test('in a versioned bucket: current versions go behind delete markers, noncurrent versions and lone markers are removed in time', async () => {
+    const b = await bucket('versioned', 'Enabled');
+    for (let i = 0; i < 3; i++) await s3.send(new PutObjectCommand({ Bucket: b, Key: 'doc', Body: `v${i}` }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'other', Body: 'x' }));
+    await setRules(b, [
+      { ID: 'all', Status: 'Enabled', Filter: { Prefix: 'doc' }, Expiration: { Days: 4 } },
+      { ID: 'old', Status: 'Enabled', Filter: { Prefix: 'doc' }, NoncurrentVersionExpiration: { NoncurrentDays: 1, NewerNoncurrentVersions: 1 } },
+    ]);
+    // Noncurrent versions beyond the newest one go; the newest noncurrent one stays while younger than its days.
+    await waitFor('the oldest version to go', async () => (await versions(b)).length === 3, 15_000);
+    assert.deepEqual(await versions(b), ['doc:v', 'doc:v*', 'other:v*']);
+    await waitFor('the current version to expire behind a marker', async () => (await versions(b)).includes('doc:dm*'), 15_000);
+    await setRules(b, [{ ID: 'cleanup', Status: 'Enabled', Filter: { Prefix: 'doc' }, Expiration: { ExpiredObjectDeleteMarker: true }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }]);
+    await waitFor('every version and the lone marker of doc to go', async () => (await versions(b)).join() === 'other:v*', 15_000);
+  });
+
+  test('never removes a version under Object Lock', async () => {
+    const b = `lc-locked-${process.pid}-${++n}`;
+    await s3.send(new CreateBucketCommand({ Bucket: b, ObjectLockEnabledForBucket: true }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'held', Body: 'x', ObjectLockLegalHoldStatus: 'ON' }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'retained', Body: 'x', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000) }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'free', Body: 'x' }));
+    for (const k of ['held', 'retained', 'free']) await s3.send(new DeleteObjectCommand({ Bucket: b, Key: k }));
+    await setRules(b, [{ ID: 'purge', Status: 'Enabled', Filter: { Prefix: '' }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }]);
+    await waitFor('the unlocked version to go', async () => !(await versions(b)).includes('free:v'), 15_000);
+    // Several more passes (one every quarter second): the locked ones stay.
+    await new Promise((r) => setTimeout(r, 3 * DAY_MS));
+    assert.deepEqual(await versions(b), ['free:dm*', 'held:dm*', 'held:v', 'retained:dm*', 'retained:v']);
+  });
+
+  test('aborts multipart uploads left unfinished', async () => {
+    const b = await bucket('uploads');
+    const { UploadId: stale } = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'tmp/stale' }));
+    await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'keep/open' }));
+    await setRules(b, [{ ID: 'abort', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }]);
+    await waitFor('the stale upload to be aborted', async () => ((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads ?? []).length === 1, 15_000);
+    assert.deepEqual((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads?.map((u) => u.Key), ['keep/open']);
+    assert.ok((await auditDetails(b)).some((d) => d.includes(`upload ${stale} aborted`)));
+  });
+
+  test('two workers on one store never both apply a rule: one holds the lease, every expiration happens once', async () => {
+    const b = await bucket('lease');
+    await server.lifecycle.stop(); // this test drives passes itself
+    try {
+      for (let i = 0; i < 10; i++) await s3.send(new PutObjectCommand({ Bucket: b, Key: `x/${i}`, Body: 'x' }));
+      await setRules(b, [{ ID: 'x', Status: 'Enabled', Filter: { Prefix: 'x/' }, Expiration: { Days: 1 } }]);
+      await new Promise((r) => setTimeout(r, 2 * DAY_MS + 100));
+      const opts = { meta: server.meta, objects: server.objects, audit: server.services.audit, log: server.log, intervalMs: 1, dayMs: DAY_MS, batch: 2 };
+      const [a, c] = [new LifecycleWorker(opts), new LifecycleWorker(opts)];
+      const reports = await Promise.all([a.runOnce(), c.runOnce()]);
+      assert.equal(reports.filter((r) => r === null).length, 1, 'one of them found the lease taken');
+      await a.stop();
+      await c.stop();
+      // Whichever ran, the rest of the pass (a later run) finishes it.
+      for (let i = 0; i < 5 && (await keys(b)).length > 0; i++) await new LifecycleWorker(opts).runOnce();
+      assert.deepEqual(await keys(b), []);
+      assert.equal((await auditDetails(b)).length, 10, 'each object expired exactly once');
+    } finally {
+      server.lifecycle.start();
+    }
+  });
+});
