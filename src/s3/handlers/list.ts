@@ -2,12 +2,12 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { listPage } from '../../objects/listing.js';
-import type { ObjectSummary } from '../../storage/metadata/metadata-store.js';
 import { uriEncode } from '../../sigv4/uri-encode.js';
 import { owner } from './bucket.js';
 import { checkVersionId } from './object.js';
 import { listingLimit } from '../../auth/scope.js';
 import { isoTimestamp } from '../../util/iso-time.js';
+import { commonPrefixesList, contentsList } from '../list-xml.js';
 
 // ListObjects (v1), ListObjectsV2 and ListObjectVersions over the same paging engine.
 
@@ -25,20 +25,6 @@ function encoder(ctx: S3Context): (s: string) => string {
   if (type === undefined) return (s) => s;
   if (type !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });
   return (s) => uriEncode(s, true);
-}
-
-/** One <Contents> entry; fields in S3's order, undefined ones left out (one object per key: no spreads). */
-function summaryXml(o: ObjectSummary, enc: (s: string) => string, owner?: unknown): Record<string, unknown> {
-  return {
-    Key: enc(o.key),
-    LastModified: isoTimestamp(o.lastModified),
-    ETag: o.etag,
-    ChecksumAlgorithm: o.checksum?.algorithm,
-    ChecksumType: o.checksum?.type,
-    Size: o.size,
-    StorageClass: o.storageClass,
-    Owner: owner,
-  };
 }
 
 function commonParams(ctx: S3Context) {
@@ -71,8 +57,8 @@ export async function ListObjects(ctx: S3Context): Promise<S3Response> {
     IsTruncated: result.isTruncated,
     // S3 returns NextMarker only when a delimiter is given; clients use the last key otherwise.
     ...(result.isTruncated && delimiter && result.last ? { NextMarker: enc(result.last) } : {}),
-    Contents: result.contents.map((o) => summaryXml(o, enc, keyOwner)),
-    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    Contents: contentsList(result.contents, enc, keyOwner),
+    CommonPrefixes: commonPrefixesList(result.commonPrefixes, enc),
   };
   if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
   return { xml: { root: 'ListBucketResult', value } };
@@ -110,8 +96,8 @@ export async function ListObjectsV2(ctx: S3Context): Promise<S3Response> {
     ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
     IsTruncated: result.isTruncated,
     ...(result.isTruncated && result.last ? { NextContinuationToken: encodeContinuationToken(result.last) } : {}),
-    Contents: result.contents.map((o) => summaryXml(o, enc, keyOwner)),
-    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    Contents: contentsList(result.contents, enc, keyOwner),
+    CommonPrefixes: commonPrefixesList(result.commonPrefixes, enc),
   };
   if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
   return { xml: { root: 'ListBucketResult', value } };

@@ -72,6 +72,7 @@ import { inTransaction } from './transaction.js';
 import { isStoreError } from './store-errors.js';
 import * as versions from './version-queries.js';
 import { seqAt } from './version-queries.js';
+import { SUMMARY_COLUMNS, toObjectSummary } from './summary-rows.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type FailReason = Exclude<PutOutcome, { ok: true }>['reason'];
@@ -413,14 +414,7 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]> {
     const rows = await listObjectsQuery(this.db, bucketId, q).execute();
-    return rows.map((r) => ({
-      key: r.key,
-      size: Number(r.size),
-      etag: r.etag,
-      lastModified: new Date(Number(r.last_modified)),
-      storageClass: r.storage_class,
-      checksum: parseChecksum(r.checksum),
-    }));
+    return rows.map(toObjectSummary);
   }
 
   async bucketStats(bucketId: string): Promise<BucketStats> {
@@ -942,7 +936,7 @@ export class KyselyMetadataStore implements MetadataStore {
 export function listObjectsQuery(db: Db, bucketId: string, q: ListObjectsQuery) {
   const query = db
     .selectFrom('objects')
-    .select(['key', 'size', 'etag', 'last_modified', 'storage_class', 'checksum'])
+    .select(SUMMARY_COLUMNS)
     .where('bucket_id', '=', bucketId);
   const bounds: KeyBound[] = [];
   if (q.from !== undefined) bounds.push({ key: q.from, inclusive: true });
