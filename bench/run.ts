@@ -19,6 +19,8 @@
 //   --quick                fewer operations, one round (a smoke run)
 //   --rounds N             rounds per scenario and target (default 3; the best is reported)
 //   --cpu-prof             write V8 CPU profiles of skep and s3rver and print where the time goes
+//   --profile              the same, summarised per row: only the samples taken during that row's
+//                          timed runs, with the main thread's busy time per operation
 //   --threadpool N         UV_THREADPOOL_SIZE for every server (default: Node's 4)
 //   --client-overhead      compare the CPU cost per request of this client and the AWS SDK v3
 //   --no-build             do not rebuild dist/ even if src/ is newer
@@ -38,7 +40,7 @@ import { startPostgres, type PostgresEngine } from '../test/engines/postgres.js'
 import { startCeph, type CephEngine } from '../test/engines/ceph.js';
 import { isAlive } from '../test/engines/process-util.js';
 import { buildRows, renderCpuTable, renderTable } from './report.js';
-import { summariseProfile } from './profile.js';
+import { mainThreadProfile, rowProfiles, summariseProfile } from './profile.js';
 import { runLarge } from './large.js';
 import { clientOverhead } from './client-overhead.js';
 
@@ -53,6 +55,7 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
     threadpool: { type: 'string' },
     'client-overhead': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
@@ -124,7 +127,7 @@ async function main(): Promise<void> {
       : [...TARGETS];
   if (baselineDir && !targets.includes('skep-base')) targets.splice(1, 0, 'skep-base');
   const env: Record<string, string> = args.threadpool ? { UV_THREADPOOL_SIZE: args.threadpool } : {};
-  const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'skep-bench-prof-')) : undefined;
+  const profDir = args['cpu-prof'] || args.profile ? mkdtempSync(join(tmpdir(), 'skep-bench-prof-')) : undefined;
   const contents = new Contents(4 * KiB);
   const results: TargetResult[] = [];
   const failures: string[] = [];
@@ -215,12 +218,15 @@ async function main(): Promise<void> {
   }
 
   if (profDir) {
-    for (const name of ['skep', 's3rver']) {
-      const dir = join(profDir, name);
-      if (!existsSync(dir)) continue;
-      for (const f of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
-        process.stdout.write(`\n[${name}] ${summariseProfile(join(dir, f))}\n`);
+    for (const name of readdirSync(profDir)) {
+      const files = readdirSync(join(profDir, name)).filter((f) => f.endsWith('.cpuprofile'));
+      if (args.profile) {
+        const result = results.find((r) => r.target === name);
+        const main = mainThreadProfile(join(profDir, name), files);
+        if (result && main) process.stdout.write(`\n${rowProfiles(name, main, result)}\n`);
+        continue;
       }
+      for (const f of files) process.stdout.write(`\n[${name}] ${summariseProfile(join(profDir, name, f))}\n`);
     }
     log(`\nprofiles kept in ${profDir} (open them in Chrome DevTools > Performance)`);
   }

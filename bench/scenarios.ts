@@ -44,6 +44,8 @@ export interface ScenarioResult {
   serverCores: number;
   /** Bench client CPU per operation, ms (it shares the machine with the server). */
   clientCpuMsPerOp: number;
+  /** When the timed run began and ended (CLOCK_MONOTONIC, microseconds: the clock of V8's CPU profiles). */
+  window?: [number, number];
   error?: string;
 }
 
@@ -58,6 +60,11 @@ export interface TargetResult {
   rssPeakMiB: number;
   rssEndMiB: number;
   checks: number;
+}
+
+/** CLOCK_MONOTONIC in microseconds, as a CPU profile's startTime (any process on this machine). */
+export function monotonicMicros(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -169,9 +176,11 @@ export class ScenarioRunner {
     const cpu0 = readCpuSecondsOf(this.target.pids);
     const threads0 = readThreadCpuOf(this.target.pids);
     const client0 = process.cpuUsage();
+    const start = monotonicMicros();
     let result: ScenarioResult;
     try {
       const r = await run();
+      const window: [number, number] = [start, monotonicMicros()];
       const ops = r.latencies.length;
       if (ops === 0) throw new Error(r.firstError ?? 'no operation ran');
       const serverCpu = readCpuSecondsOf(this.target.pids) - cpu0;
@@ -193,6 +202,7 @@ export class ScenarioRunner {
         serverThreadsMsPerOp: { main: perOp('main'), other: perOp('other') },
         serverCores: serverCpu / r.seconds,
         clientCpuMsPerOp: (c.user + c.system) / 1000 / ops,
+        window,
       };
     } catch (err) {
       result = { id, ops: 0, failedOps: 0, seconds: 0, opsPerSec: NaN, serverCpuMsPerOp: NaN, serverThreadsMsPerOp: { main: NaN, other: NaN }, serverCores: NaN, clientCpuMsPerOp: NaN, error: (err as Error).message };

@@ -8,6 +8,7 @@ import type { MetadataStore, StoreOptions } from './metadata-store.js';
 import { KyselyMetadataStore } from './queries.js';
 import { migrateToLatest, type Database } from './schema.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
+import { sqliteArrayRows } from './sqlite-array-rows.js';
 import { classifySqliteError, translate } from './store-errors.js';
 
 /** Opens (creating if needed) the SQLite database at `path` (or ':memory:') and migrates it. */
@@ -22,9 +23,15 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
     raw.pragma('synchronous = NORMAL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, (err) => translate(err, classifySqliteError, opts.onError)) });
+    const translateError = (err: unknown) => translate(err, classifySqliteError, opts.onError);
+    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, translateError) });
     await migrateToLatest(db, 'sqlite');
-    return new KyselyMetadataStore(db, { nodeId: opts.nodeId ?? defaultNodeId(), exclusive: inProcessExclusive(), blobLedger: opts.blobLedger ?? true });
+    return new KyselyMetadataStore(db, {
+      nodeId: opts.nodeId ?? defaultNodeId(),
+      exclusive: inProcessExclusive(),
+      blobLedger: opts.blobLedger ?? true,
+      arrayRows: sqliteArrayRows(db, raw, translateError),
+    });
   } catch (err) {
     if (db) await db.destroy().catch(() => undefined);
     if (raw.open) raw.close();

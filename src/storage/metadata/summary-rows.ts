@@ -26,6 +26,18 @@ export function toObjectSummary(r: SummaryColumns): ObjectSummary {
   };
 }
 
+/** The same from the SUMMARY_COLUMNS values in order (a row read as an array). */
+export function summaryFromValues(v: unknown[]): ObjectSummary {
+  return {
+    key: v[0] as string,
+    size: Number(v[1]),
+    etag: v[2] as string,
+    lastModified: new Date(Number(v[3])),
+    storageClass: v[4] as string,
+    checksum: checksumSummary(v[5] as string | null),
+  };
+}
+
 /** One shared, frozen summary per algorithm and type (there are ten). */
 const SUMMARIES = new Map<string, ChecksumSummary>();
 const TYPES: readonly string[] = ['FULL_OBJECT', 'COMPOSITE'];
