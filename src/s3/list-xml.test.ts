@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { ObjectSummary } from '../storage/metadata/metadata-store.js';
 import { uriEncode } from '../sigv4/uri-encode.js';
 import { commonPrefixesList, contentsList } from './list-xml.js';
-import { xmlElement } from './xml.js';
+import { xmlDocument, xmlElement } from './xml.js';
 
 // The listing templates against the generic writer fed the same fields as plain objects.
 
@@ -34,4 +34,13 @@ test('CommonPrefixes entries are what the generic writer makes of the same field
   for (const enc of [(s: string) => s, (s: string) => uriEncode(s, true)]) {
     assert.equal(xmlElement('CommonPrefixes', commonPrefixesList(prefixes, enc)), xmlElement('CommonPrefixes', prefixes.map((p) => ({ Prefix: enc(p) }))));
   }
+});
+
+test('a page document with the templates is the one with plain fields', () => {
+  const many = Array.from({ length: 2500 }, (_, i) => ({ ...ENTRIES[i % ENTRIES.length], key: `${ENTRIES[i % ENTRIES.length].key}-${i}` }));
+  const enc = (s: string) => s;
+  const templated = xmlDocument('ListBucketResult', { Name: 'b', KeyCount: many.length, Contents: contentsList(many, enc), CommonPrefixes: commonPrefixesList(['x/', '\u{1f600}/'], enc), EncodingType: undefined });
+  const plain = xmlDocument('ListBucketResult', { Name: 'b', KeyCount: many.length, Contents: many.map((o) => generic(o, enc)), CommonPrefixes: [{ Prefix: 'x/' }, { Prefix: '\u{1f600}/' }], EncodingType: undefined });
+  assert.equal(templated.toString('utf8'), plain.toString('utf8'));
+  assert.ok(templated.length > 100_000);
 });

@@ -39,10 +39,30 @@ test('escapes the five XML specials in text and attributes, nothing else', () =>
   assert.equal(xmlElement('K', {}), '<K></K>');
 });
 
+test('a document is the declaration and the element the builder wrote, in UTF-8', () => {
+  const declaration = '<?xml version="1.0" encoding="UTF-8"?>\n';
+  const S3 = { '@_xmlns': 'http://s3.amazonaws.com/doc/2006-03-01/' };
+  const cases: Array<[string, Record<string, unknown>, boolean | string]> = [
+    ['LocationConstraint', { '#text': 'eu-west-1' }, true],
+    ['LocationConstraint', { '#text': '' }, true],
+    ['Error', { Code: 'NoSuchKey', Message: 'a<b', Key: 'caf\u00e9', Extra: undefined, Empty: null }, false],
+    ['ErrorResponse', { Error: { Type: 'Sender', Code: 'X' }, RequestId: 'r' }, 'https://sts.amazonaws.com/doc/2011-06-15/'],
+    ['R', { '@_a': 'b"c', Only: 1 }, false],
+    // Longer than the writer's first buffers, with characters of 1 to 4 UTF-8 bytes at every offset.
+    ['ListPartsResult', { Bucket: 'b', Part: Array.from({ length: 3000 }, (_, i) => ({ PartNumber: i, ETag: `"\u00e9${'\u{1f600}'.repeat(i % 7)}\u4e2d${i}"` })) }, true],
+  ];
+  for (const [root, body, ns] of cases) {
+    const value = ns === false ? body : { ...(ns === true ? S3 : { '@_xmlns': ns }), ...body };
+    const doc = xmlDocument(root, body, ns);
+    assert.ok(Buffer.isBuffer(doc));
+    assert.equal(doc.toString('utf8'), declaration + builder.build({ [root]: value }), root);
+  }
+});
+
 test('a document reads back as what was written', () => {
   // (XML parsers turn \r\n into \n: keys with CRs need encoding-type=url.)
   for (const key of NASTY.filter((s) => s.trim() === s && s !== '' && !s.includes('\r'))) {
-    const doc = xmlDocument('ListBucketResult', { Name: 'b', Contents: [{ Key: key, Size: 1 }, { Key: `${key}2`, Size: 2 }] });
+    const doc = xmlDocument('ListBucketResult', { Name: 'b', Contents: [{ Key: key, Size: 1 }, { Key: `${key}2`, Size: 2 }] }).toString('utf8');
     assert.ok(doc.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'));
     const parsed = parseXml(doc, 'ListBucketResult') as { Contents: Array<{ Key: string }> };
     assert.deepEqual(parsed.Contents.map((c) => c.Key), [key, `${key}2`]);

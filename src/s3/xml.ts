@@ -7,10 +7,62 @@ import { S3Error } from './errors.js';
 
 export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
-/** A document with `root` as the outer element, in the S3 namespace (or the one given) unless `namespace` is false. */
-export function xmlDocument(root: string, body: Record<string, unknown>, namespace: boolean | string = true): string {
-  const value = namespace ? { '@_xmlns': namespace === true ? S3_NS : namespace, ...body } : body;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${xmlElement(root, value)}`;
+/**
+ * A document with `root` as the outer element, in the S3 namespace (or the one given) unless
+ * `namespace` is false, as UTF-8 bytes. Each field of `body` (each entry of a list) is encoded
+ * as soon as it is written: encoding one long string built of thousands of pieces cost a
+ * 1000-key listing more than writing it.
+ */
+export function xmlDocument(root: string, body: Record<string, unknown>, namespace: boolean | string = true): Buffer {
+  const out = new Utf8Writer();
+  let attributes = namespace ? ` xmlns="${xmlEscape(namespace === true ? S3_NS : namespace)}"` : '';
+  for (const field in body) {
+    const v = body[field];
+    if (isAttribute(field) && v !== undefined && v !== null) attributes += ` ${field.slice(2)}="${xmlEscape(String(v))}"`;
+  }
+  out.write(`<?xml version="1.0" encoding="UTF-8"?>\n<${root}${attributes}>`);
+  for (const field in body) {
+    const value = body[field];
+    if (isAttribute(field)) continue;
+    if (value instanceof XmlList) {
+      const { items, content } = value as XmlList<unknown>;
+      for (let i = 0; i < items.length; i++) out.write(`<${field}>${content(items[i])}</${field}>`);
+    } else if (Array.isArray(value)) {
+      for (const item of value) out.write(xmlElement(field, item));
+    } else if (field === '#text') {
+      if (value !== undefined && value !== null) out.write(xmlEscape(String(value)));
+    } else {
+      out.write(xmlElement(field, value));
+    }
+  }
+  out.write(`</${root}>`);
+  return out.bytes();
+}
+
+function isAttribute(field: string): boolean {
+  return field.charCodeAt(0) === 64 /* @ */ && field.startsWith('@_');
+}
+
+/** UTF-8 bytes appended to growing buffers. */
+class Utf8Writer {
+  private readonly full: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(2048); // most documents are small
+  private at = 0;
+
+  write(text: string): void {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8.
+    if (this.at + text.length * 3 > this.buf.length) {
+      this.full.push(this.buf.subarray(0, this.at));
+      this.buf = Buffer.allocUnsafe(Math.max(this.buf.length * 2, text.length * 3));
+      this.at = 0;
+    }
+    this.at += this.buf.write(text, this.at);
+  }
+
+  bytes(): Buffer {
+    const last = this.buf.subarray(0, this.at);
+    return this.full.length === 0 ? last : Buffer.concat([...this.full, last]);
+  }
 }
 
 const SPECIAL = /[&<>"']/;
@@ -59,7 +111,7 @@ export function xmlElement(name: string, value: unknown): string {
   const fields = value as Record<string, unknown>;
   for (const field in fields) {
     const v = fields[field];
-    if (field.charCodeAt(0) === 64 /* @ */ && field.startsWith('@_')) {
+    if (isAttribute(field)) {
       if (v !== undefined && v !== null) attributes += ` ${field.slice(2)}="${xmlEscape(String(v))}"`;
     } else if (field === '#text') {
       if (v !== undefined && v !== null) content += xmlEscape(String(v));
