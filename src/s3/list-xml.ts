@@ -22,11 +22,13 @@ export function commonPrefixesList(prefixes: readonly string[], encode: (s: stri
   return new XmlList(prefixes, (p) => `<Prefix>${xmlEscape(encode(p))}</Prefix>`);
 }
 
-/** An ETag is quoted hex: its quotes escaped without a regex replace per key. */
+/** An ETag is quoted hex: its two quotes escaped without a regex replace per key. */
 function etagText(etag: string): string {
-  if (etag.length >= 2 && etag.charCodeAt(0) === 34 && etag.charCodeAt(etag.length - 1) === 34) {
-    const inner = etag.slice(1, -1);
-    if (xmlEscape(inner) === inner) return `&quot;${inner}&quot;`;
+  const last = etag.length - 1;
+  if (last > 0 && etag.charCodeAt(0) === 34 && etag.indexOf('"', 1) === last && !NOT_QUOTE_SPECIAL.test(etag)) {
+    return `&quot;${etag.slice(1, last)}&quot;`;
   }
   return xmlEscape(etag);
 }
+
+const NOT_QUOTE_SPECIAL = /[&<>']/;

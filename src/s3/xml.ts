@@ -43,25 +43,34 @@ function isAttribute(field: string): boolean {
   return field.charCodeAt(0) === 64 /* @ */ && field.startsWith('@_');
 }
 
-/** UTF-8 bytes appended to growing buffers. */
+/**
+ * UTF-8 bytes written into one scratch buffer kept between documents (writing is synchronous),
+ * then copied once into a buffer of the document's size: a buffer allocated per piece or per
+ * page is memory outside the heap that the garbage collector reacts to.
+ */
 class Utf8Writer {
-  private readonly full: Buffer[] = [];
-  private buf = Buffer.allocUnsafe(2048); // most documents are small
+  private static scratch = Buffer.allocUnsafeSlow(64 * 1024);
+  /** A document larger than this gets its own scratch, not kept afterwards. */
+  private static readonly KEEP = 4 * 1024 * 1024;
+  private buf = Utf8Writer.scratch;
   private at = 0;
 
   write(text: string): void {
     // A UTF-16 code unit is at most 3 bytes of UTF-8.
-    if (this.at + text.length * 3 > this.buf.length) {
-      this.full.push(this.buf.subarray(0, this.at));
-      this.buf = Buffer.allocUnsafe(Math.max(this.buf.length * 2, text.length * 3));
-      this.at = 0;
+    const need = this.at + text.length * 3;
+    if (need > this.buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, need));
+      this.buf.copy(bigger, 0, 0, this.at);
+      this.buf = bigger;
+      if (bigger.length <= Utf8Writer.KEEP) Utf8Writer.scratch = bigger;
     }
     this.at += this.buf.write(text, this.at);
   }
 
   bytes(): Buffer {
-    const last = this.buf.subarray(0, this.at);
-    return this.full.length === 0 ? last : Buffer.concat([...this.full, last]);
+    const out = Buffer.allocUnsafe(this.at);
+    this.buf.copy(out, 0, 0, this.at);
+    return out;
   }
 }
 

@@ -38,35 +38,29 @@ export function summaryFromValues(v: unknown[]): ObjectSummary {
   };
 }
 
-/** One shared, frozen summary per algorithm and type (there are ten). */
-const SUMMARIES = new Map<string, ChecksumSummary>();
-const TYPES: readonly string[] = ['FULL_OBJECT', 'COMPOSITE'];
-
 /**
- * The algorithm and type of a stored checksum (JSON.stringify of a StoredChecksum). Parsing the
- * whole JSON of every key was a tenth of a page; a JSON string value holds no bare quote, so the
- * two fields are found by indexOf, and anything else (spaced JSON, say) is parsed in full.
+ * The algorithm and type of a stored checksum. Parsing the JSON of every key was a tenth of a
+ * page: a checksum written by JSON.stringify({ algorithm, type, value }) starts with one of ten
+ * texts, each mapped to a shared frozen summary and matched without allocating; anything else
+ * (another field order, spacing) is parsed in full.
  */
 export function checksumSummary(json: string | null): ChecksumSummary | null {
   if (json === null) return null;
-  const algorithm = stringField(json, '"algorithm":"');
-  const type = stringField(json, '"type":"');
-  if (algorithm !== undefined && type !== undefined) {
-    const known = SUMMARIES.get(`${algorithm} ${type}`);
-    if (known) return known;
+  for (let i = 0; i < KNOWN.length; i++) {
+    const known = KNOWN[i];
+    if (json.startsWith(known.opening)) {
+      // The hit moves to the front: a bucket's keys mostly share one algorithm.
+      if (i > 0) KNOWN.unshift(...KNOWN.splice(i, 1));
+      return known.summary;
+    }
   }
   const parsed = JSON.parse(json) as { algorithm: ChecksumAlgorithm; type: ChecksumType };
-  const summary = Object.freeze({ algorithm: parsed.algorithm, type: parsed.type });
-  if ((CHECKSUM_ALGORITHMS as readonly string[]).includes(summary.algorithm) && TYPES.includes(summary.type)) {
-    SUMMARIES.set(`${summary.algorithm} ${summary.type}`, summary);
-  }
-  return summary;
+  return KNOWN.find((k) => k.summary.algorithm === parsed.algorithm && k.summary.type === parsed.type)?.summary ?? Object.freeze({ algorithm: parsed.algorithm, type: parsed.type });
 }
 
-function stringField(json: string, opening: string): string | undefined {
-  const start = json.indexOf(opening);
-  if (start < 0) return undefined;
-  const from = start + opening.length;
-  const end = json.indexOf('"', from);
-  return end < 0 ? undefined : json.slice(from, end);
-}
+const KNOWN = CHECKSUM_ALGORITHMS.flatMap((algorithm) =>
+  (['FULL_OBJECT', 'COMPOSITE'] as const).map((type) => ({
+    opening: JSON.stringify({ algorithm, type, value: '' }).slice(0, -'"value":""}'.length),
+    summary: Object.freeze({ algorithm, type }) as ChecksumSummary,
+  })),
+);
