@@ -72,7 +72,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))];
 }
 
-interface LoopResult {
+export interface LoopResult {
   seconds: number;
   /** Latencies (ms) of the operations that succeeded. */
   latencies: number[];
@@ -84,7 +84,7 @@ interface LoopResult {
  * Runs `count` operations with `concurrency` in flight (stopping early after `maxSeconds`).
  * A failed operation is counted, not retried; the loop goes on.
  */
-async function closedLoop(concurrency: number, count: number, op: (i: number) => Promise<void>, maxSeconds = Infinity): Promise<LoopResult> {
+export async function closedLoop(concurrency: number, count: number, op: (i: number) => Promise<void>, maxSeconds = Infinity): Promise<LoopResult> {
   const result: LoopResult = { seconds: 0, latencies: [], failures: 0 };
   let next = 0;
   const started = performance.now();

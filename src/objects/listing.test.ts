@@ -107,6 +107,38 @@ test('a page of 1000 under many rolled-up keys costs one seek per prefix, not a 
   await meta.close();
 });
 
+test('small common prefixes are walked within each read, not sought one by one', async () => {
+  // 3000 prefixes of 2 keys (and a few plain keys between them): the walk reads each row about once.
+  const keys: string[] = [];
+  for (let d = 0; d < 3000; d++) {
+    keys.push(`d${String(d).padStart(5, '0')}/a`, `d${String(d).padStart(5, '0')}/b`);
+    if (d % 500 === 0) keys.push(`d${String(d).padStart(5, '0')}-plain`);
+  }
+  const { meta, bucketId } = await storeWith(keys);
+  let queries = 0;
+  let rows = 0;
+  const counting = new Proxy(meta, {
+    get(target, prop, receiver) {
+      if (prop === 'listObjects') {
+        return async (...args: Parameters<MetadataStore['listObjects']>) => {
+          queries++;
+          const out = await target.listObjects(...args);
+          rows += out.length;
+          return out;
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  const page = await listPage(counting, bucketId, { prefix: '', delimiter: '/', maxKeys: 1000 });
+  assert.equal(page.commonPrefixes.length + page.contents.length, 1000);
+  assert.equal(page.isTruncated, true);
+  assert.deepEqual(entries(page), expected(keys, '', '/').slice(0, 1000));
+  assert.ok(queries <= 4 && rows <= 4 * 1001, `${queries} reads of ${rows} rows for a page of 1000 entries`);
+  assert.deepEqual(await walk(counting, bucketId, '', '/', 1000), expected(keys, '', '/'));
+  await meta.close();
+});
+
 test('a listing within prefixes (a prefix-scoped token) shows only their keys, folders above them included', async () => {
   const { meta, bucketId } = await storeWith(KEYS);
   const allowed = ['a/b/', 'photos/2024/', 'photos/r', '\u{1F600}/'];
