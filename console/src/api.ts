@@ -40,6 +40,7 @@ export interface Bucket {
   name: string;
   region: string;
   createdAt: string;
+  /** Null only for bearer tokens scoped to prefixes of the bucket; console members see whole buckets. */
   objects: number;
   bytes: number;
 }
