@@ -89,12 +89,15 @@ test('a page of 1000 under many rolled-up keys costs one seek per prefix, not a 
   for (let d = 0; d < 30; d++) for (let f = 0; f < 200; f++) keys.push(`dir${String(d).padStart(2, '0')}/file${f}`);
   const { meta, bucketId } = await storeWith(keys);
   let queries = 0;
+  let rows = 0;
   const counting = new Proxy(meta, {
     get(target, prop, receiver) {
       if (prop === 'listObjects') {
-        return (...args: Parameters<MetadataStore['listObjects']>) => {
+        return async (...args: Parameters<MetadataStore['listObjects']>) => {
           queries++;
-          return target.listObjects(...args);
+          const out = await target.listObjects(...args);
+          rows += out.length;
+          return out;
         };
       }
       return Reflect.get(target, prop, receiver);
@@ -104,6 +107,8 @@ test('a page of 1000 under many rolled-up keys costs one seek per prefix, not a 
   assert.equal(page.commonPrefixes.length, 30);
   assert.equal(page.isTruncated, false);
   assert.ok(queries <= 31, `expected one query per common prefix, got ${queries}`);
+  // The first read shows the prefixes are large; after it, each is one seek of a few rows.
+  assert.ok(rows <= 1001 + 30 * 8, `${rows} rows read`);
   await meta.close();
 });
 

@@ -103,7 +103,9 @@ async function walkRanges<R extends { key: string }>(
         from = undefined;
         count++;
       }
-      if (delimiter && rows.length > 0) rowsPerEntry = Math.max(1, rows.length / Math.max(1, count - before));
+      // A seek's few rows, all in one common prefix, say only that the prefix is large: keep seeking.
+      const sought = rowsPerEntry > READ_COST_IN_ROWS && count - before <= 1;
+      if (delimiter && rows.length > 0 && !sought) rowsPerEntry = Math.max(1, rows.length / Math.max(1, count - before));
       if (inside !== undefined) {
         // Past the rest of the common prefix: in this range, and in any later one it spans.
         const next = prefixSuccessor(inside);
