@@ -12,6 +12,9 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 export default defineConfig({
   root: here('.'),
   base: '/console/',
+  // Not node_modules/.vite: npm takes a changed node_modules/ for a changed tree and re-reads it
+  // all on every later `npx skep`.
+  cacheDir: here('../.cache/vite'),
   plugins: [react()],
   build: {
     outDir: here('../dist/console-app'),
