@@ -11,7 +11,7 @@
 //   node scripts/build.mjs              the server and the console
 //   node scripts/build.mjs server       dist/ only          node scripts/build.mjs console   dist/console-app/ only
 
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -75,6 +75,23 @@ export async function buildConsole() {
   await build({ configFile: join(ROOT, 'console', 'vite.config.ts'), configLoader: 'runner', logLevel: 'warn' });
 }
 
+function newest(path) {
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.mtimeMs;
+  return readdirSync(path).reduce((m, name) => (name === 'node_modules' ? m : Math.max(m, newest(join(path, name)))), s.mtimeMs);
+}
+
+/** Whether dist/ (server and console) is newer than everything it is built from. */
+export function buildIsCurrent() {
+  try {
+    const builtAt = Math.min(statSync(join(ROOT, 'dist', 'cli', 'main.js')).mtimeMs, statSync(join(ROOT, 'dist', CONSOLE_OUT, 'index.html')).mtimeMs);
+    const inputs = [SRC, join(ROOT, 'console'), join(ROOT, 'package-lock.json'), join(ROOT, 'tsconfig.json'), fileURLToPath(import.meta.url)];
+    return inputs.every((p) => newest(p) < builtAt);
+  } catch {
+    return false;
+  }
+}
+
 async function timed(work) {
   const started = performance.now();
   const value = await work();
@@ -96,6 +113,9 @@ async function main(what) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  // The first `npx skep` in a checkout installs it into npm's npx cache, which runs "prepare"
+  // again: a build that is already current is left as it is, so the command starts at once.
+  if (process.env.npm_command === 'exec' && process.env.npm_lifecycle_event === 'prepare' && buildIsCurrent()) process.exit(0);
   main(process.argv[2] ?? 'all').catch((err) => {
     console.error(`skep: the build failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

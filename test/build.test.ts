@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -26,13 +26,15 @@ before(async () => {
   app = join(scratch, 'skep');
   await mkdir(join(app, 'bin'), { recursive: true });
   await copyFile(join(ROOT, 'bin', 'skep.js'), join(app, 'bin', 'skep.js'));
-  await copyFile(join(ROOT, 'package.json'), join(app, 'package.json'));
+  // The checkout's files keep their times, older than the build below (as after a clone and `npm ci`).
+  for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'scripts', 'src', 'console']) await cp(join(ROOT, path), join(app, path), { recursive: true, preserveTimestamps: true });
   await symlink(join(ROOT, 'node_modules'), join(app, 'node_modules'), 'dir');
   // What an earlier build left: a module whose source is gone, and the console's bundle.
   await mkdir(join(app, 'dist', 'util'), { recursive: true });
   await writeFile(join(app, 'dist', 'util', 'removed-module.js'), 'export {};\n');
   await mkdir(join(app, 'dist', 'console-app', 'assets'), { recursive: true });
   await writeFile(join(app, 'dist', 'console-app', 'assets', 'index.js'), 'export {};\n');
+  await writeFile(join(app, 'dist', 'console-app', 'index.html'), '<div id="root"></div>\n');
   modules = await buildServer(join(app, 'dist'));
   // Prints, at exit, which of the lazily loaded packages the process loaded.
   await writeFile(
@@ -114,6 +116,25 @@ describe('the build (scripts/build.mjs, run by npm ci)', () => {
     const stores = await node(['--input-type=module', '-e', `await import('./dist/storage/metadata/postgres-store.js'); await import('./dist/storage/blob/s3-blob-store.js');`]);
     assert.equal(stores.code, 0, stores.stderr);
     assert.deepEqual(loaded(stores.stdout).sort(), ['@aws-sdk/client-s3', 'pg']);
+  });
+
+  test('npx skep in the checkout runs its own bin, offline, without building again', async () => {
+    const main = join(app, 'dist', 'cli', 'main.js');
+    const builtAt = (await stat(main)).mtimeMs;
+    // The first npx in a checkout installs it into npm's npx cache (here a scratch one), and that runs "prepare".
+    const env = { ...process.env, npm_config_cache: join(scratch, 'npm-cache'), npm_config_offline: 'true', npm_config_update_notifier: 'false' };
+    for (const round of ['first', 'second']) {
+      // --foreground-scripts: what "prepare" prints reaches the output checked below.
+      const child = spawn('npx', ['--foreground-scripts', 'skep', 'help'], { cwd: app, env });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      assert.equal(code, 0, `${round} npx skep help:\n${out}`);
+      assert.match(out, /^usage: skep <command>/m);
+      assert.doesNotMatch(out, /skep: build/, `the ${round} run did not build`);
+    }
+    assert.equal((await stat(main)).mtimeMs, builtAt, 'dist/ was left as it was');
   });
 
   test('npm ci does not type-check: prepare runs the build alone, and npm test runs npm run typecheck', async () => {
