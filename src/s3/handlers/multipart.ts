@@ -1,7 +1,7 @@
 import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
-import { openBody, readSmallBody } from '../body.js';
+import { declaredSize, openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
 import { parseRange } from '../range.js';
 import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
@@ -58,9 +58,14 @@ export async function CreateMultipartUpload(ctx: S3Context): Promise<S3Response>
 }
 
 export async function UploadPart(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.bucket();
+  const resolved = await ctx.resolved();
+  const bucket = resolved.row;
   const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
+  // Parts count toward no quota until the object is completed (and checked whole then); a part
+  // that could not fit even on its own is refused before its bytes are stored, as MinIO does.
+  const declared = declaredSize(ctx.req, ctx.auth.payload);
+  if (resolved.quota && declared !== undefined) await ctx.services.quotas.check(bucket, resolved.quota, ctx.op.key!, declared);
   const customer = customerKeyFrom(ctx.req);
   const dataKey = ctx.services.multipart.partKey(upload, customer);
   const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxPartSize, checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
@@ -155,7 +160,7 @@ export async function ListParts(ctx: S3Context): Promise<S3Response> {
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
   const maxParts = intParam(ctx, 'max-parts', 1000, 1000);
   const marker = intParam(ctx, 'part-number-marker', 0, Number.MAX_SAFE_INTEGER);
-  const rows = maxParts === 0 ? [] : await ctx.services.objects.meta.listParts(upload.uploadId, marker, maxParts + 1);
+  const rows = maxParts === 0 ? [] : await ctx.services.multipart.listParts(upload, marker, maxParts + 1);
   const truncated = rows.length > maxParts;
   const page = rows.slice(0, maxParts);
   return {
@@ -196,7 +201,7 @@ export async function ListMultipartUploads(ctx: S3Context): Promise<S3Response> 
   const rows: UploadRow[] = [];
   for (const range of listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix) ?? [prefix]) {
     if (rows.length > maxUploads || maxUploads === 0) break;
-    rows.push(...(await ctx.services.objects.meta.listUploads(bucket.id, {
+    rows.push(...(await ctx.services.multipart.listUploads(bucket, {
       prefix: range,
       keyMarker: keyMarker || undefined,
       uploadIdMarker: keyMarker && uploadIdMarker ? uploadIdMarker : undefined,
