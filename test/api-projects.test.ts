@@ -22,8 +22,10 @@ describe('REST API: projects', () => {
     assert.equal(r.status, 200, problemText(r));
     assert.equal(r.body.items.length, 1);
     const p = r.body.items[0];
-    assert.deepEqual(Object.keys(p).sort(), ['createdAt', 'id', 'maxTokenDays', 'name', 'role']);
+    assert.deepEqual(Object.keys(p).sort(), ['createdAt', 'id', 'maxTokenDays', 'name', 'role', 's3Endpoint']);
     assert.deepEqual({ id: p.id, name: p.name, role: p.role, maxTokenDays: p.maxTokenDays }, { id: projectId, name: 'default', role: 'owner', maxTokenDays: null });
+    // Without a project domain, the endpoint is the server's (as the client reached it).
+    assert.equal(p.s3Endpoint, server.url);
   });
 
   test('a bearer token lists exactly its own project, without a role', async () => {

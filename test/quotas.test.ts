@@ -8,6 +8,7 @@ import {
   DeleteObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListPartsCommand,
   PutObjectCommand,
   S3ServiceException,
   UploadPartCommand,
@@ -21,7 +22,7 @@ import { adminSession, call, isProblem, problemText, rootBearer, type Session } 
 import { send, signedHeaders } from './helpers/raw-s3.js';
 
 // Storage quotas per bucket and per project (bytes, objects): PutObject, POST forms, CopyObject and
-// CompleteMultipartUpload past a quota answer 403 QuotaExceeded and store nothing; overwrites
+// CompleteMultipartUpload (and a part too large to fit at all) past a quota answer 403 QuotaExceeded and store nothing; overwrites
 // count only what they add; deletes give room back. Set through the REST API.
 
 let server: TestServer;
@@ -95,9 +96,14 @@ describe('bucket quotas', () => {
     const chunked = (await send(server, 'PUT', `/${b}/chunked`, headers, [Buffer.alloc(3 * KiB), Buffer.alloc(KiB)])).status;
     assert.equal(chunked, 403);
     for (const key of ['four', 'copy', 'presigned', 'form', 'chunked']) assert.equal(await exists(b, key), false, `${key} was not stored`);
-    // Multipart: the parts upload, the completion is refused and the upload stays for a retry.
+    // Multipart: a part that could not fit even on its own is refused before its bytes are stored
+    // (parts would otherwise hold space no quota counts); one that fits uploads, and the whole
+    // object is checked again at completion, which leaves the upload for a retry.
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'multi' }));
-    const part = await s3.send(new UploadPartCommand({ Bucket: b, Key: 'multi', UploadId, PartNumber: 1, Body: Buffer.alloc(5 * KiB) }));
+    await quotaExceeded(s3.send(new UploadPartCommand({ Bucket: b, Key: 'multi', UploadId, PartNumber: 1, Body: Buffer.alloc(5 * KiB) })));
+    assert.equal((await s3.send(new ListPartsCommand({ Bucket: b, Key: 'multi', UploadId }))).Parts?.length ?? 0, 0, 'the refused part was not stored');
+    const part = await s3.send(new UploadPartCommand({ Bucket: b, Key: 'multi', UploadId, PartNumber: 1, Body: Buffer.alloc(2 * KiB) }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'one', Body: Buffer.alloc(KiB) }));
     const complete = () => s3.send(new CompleteMultipartUploadCommand({ Bucket: b, Key: 'multi', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
     await quotaExceeded(complete());
     assert.equal(await exists(b, 'multi'), false);
@@ -107,7 +113,7 @@ describe('bucket quotas', () => {
     await complete();
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 'multi', Body: Buffer.alloc(9 * KiB) }));
     const used = await call(server, 'GET', `/projects/${p()}/buckets/${b}/quota`, { as: rootBearer(server) });
-    assert.deepEqual(used.body.used, { bytes: 9 * KiB, objects: 1 });
+    assert.deepEqual(used.body.used, { bytes: 10 * KiB, objects: 2 });
   });
 
   test('the REST upload is refused too (403 quota-exceeded); a bad quota is 400 naming the field', async () => {

@@ -1,11 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { ProjectView } from '../projects/project-service.js';
 import { projectS3Endpoint } from './public-url.js';
 import type { ProjectRole } from '../storage/metadata/metadata-store.js';
 import { userActor } from '../audit/actor.js';
 import { MAX_EXPIRY_DAYS } from '../credentials/token-service.js';
 import { clientAddress, requestSource, requireCaller, requireOwner, requireProject, requireSession } from './caller.js';
-import type { ApiApp, ApiDeps } from './context.js';
+import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import {
   errorResponses,
@@ -129,15 +130,18 @@ const getProject = createRoute({
 });
 
 export function registerProjects(app: ApiApp, deps: ApiDeps): void {
+  // Every project the API returns names its S3 endpoint (the console shows it beside the project).
+  const withEndpoint = <P extends ProjectView>(c: Context<ApiEnv>, p: P): P & { s3Endpoint: string } => ({ ...p, s3Endpoint: projectS3Endpoint(c, deps, p.id) });
+
   app.openapi(listProjects, async (c) => {
     const caller = requireCaller(c);
     const q = c.req.valid('query');
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, ['number', 'string'] as const);
     const all: (ProjectView & { role?: ProjectRole })[] = [];
     if (caller.kind === 'bearer') {
-      all.push(await deps.projects.require(caller.principal.projectId));
+      all.push(withEndpoint(c, await deps.projects.require(caller.principal.projectId)));
     } else {
-      for (const m of await deps.users.projectsOf(caller.user.id)) all.push({ ...(await deps.projects.require(m.id)), role: m.role });
+      for (const m of await deps.users.projectsOf(caller.user.id)) all.push({ ...withEndpoint(c, await deps.projects.require(m.id)), role: m.role });
     }
     const position = (p: ProjectView): ProjectPosition => [Date.parse(p.createdAt), p.id];
     return c.json(keysetPage(all, position, byCreation, after, q.limit ?? MAX_PAGE), 200);
@@ -148,7 +152,7 @@ export function registerProjects(app: ApiApp, deps: ApiDeps): void {
     const { name } = c.req.valid('json');
     const project = await deps.projects.create(name, null, { actor: userActor(caller.user.email), source: clientAddress(c) });
     await deps.users.addMember(project.id, caller.user.id, 'owner');
-    return c.json({ ...project, role: 'owner' as const }, 201);
+    return c.json({ ...withEndpoint(c, project), role: 'owner' as const }, 201);
   });
 
   app.openapi(updateProject, async (c) => {
@@ -156,7 +160,7 @@ export function registerProjects(app: ApiApp, deps: ApiDeps): void {
     const body = c.req.valid('json');
     const access = await requireOwner(c, deps, projectId);
     const project = await deps.projects.update(projectId, body, requestSource(c, access));
-    return c.json({ ...project, role: 'owner' as const }, 200);
+    return c.json({ ...withEndpoint(c, project), role: 'owner' as const }, 200);
   });
 
   app.openapi(listMembers, async (c) => {
@@ -190,7 +194,7 @@ export function registerProjects(app: ApiApp, deps: ApiDeps): void {
   app.openapi(getProject, async (c) => {
     const { projectId } = c.req.valid('param');
     const access = await requireProject(c, deps, projectId);
-    const project = { ...(await deps.projects.require(projectId)), s3Endpoint: projectS3Endpoint(c, deps, projectId) };
+    const project = withEndpoint(c, await deps.projects.require(projectId));
     return c.json(access.role ? { ...project, role: access.role } : project, 200);
   });
 }

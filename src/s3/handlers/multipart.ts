@@ -1,7 +1,7 @@
 import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
-import { openBody, readSmallBody } from '../body.js';
+import { declaredSize, openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
 import { parseRange } from '../range.js';
 import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
@@ -58,9 +58,14 @@ export async function CreateMultipartUpload(ctx: S3Context): Promise<S3Response>
 }
 
 export async function UploadPart(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.bucket();
+  const resolved = await ctx.resolved();
+  const bucket = resolved.row;
   const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
+  // Parts count toward no quota until the object is completed (and checked whole then); a part
+  // that could not fit even on its own is refused before its bytes are stored, as MinIO does.
+  const declared = declaredSize(ctx.req, ctx.auth.payload);
+  if (resolved.quota && declared !== undefined) await ctx.services.quotas.check(bucket, resolved.quota, ctx.op.key!, declared);
   const customer = customerKeyFrom(ctx.req);
   const dataKey = ctx.services.multipart.partKey(upload, customer);
   const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxPartSize, checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
