@@ -265,6 +265,16 @@ export class ScenarioRunner {
     this.warmedUp = true;
   }
 
+  /**
+   * A timed phase of GETs or HEADs of the small objects the PUTs of the same round wrote; without
+   * a PUT phase (--scenarios get-small), of the warm-up objects.
+   */
+  private readSmallPhase(id: ScenarioId, round: number, read: (key: string, i: number) => Promise<void>): Promise<ScenarioResult> {
+    const put = this.cfg.scenarios.has('put-small');
+    const n = put ? this.cfg.smallOps : this.cfg.smallWarmup;
+    return this.measure(id, () => closedLoop(this.cfg.smallConcurrency, n, (i) => (put ? read(smallKey(round, i), i) : read(warmKey(i), 1_000_000 + i))));
+  }
+
   /** Runs one round of a scenario. GETs read what the PUTs of the same round wrote. */
   async phase(id: ScenarioId, round: number): Promise<ScenarioResult> {
     const cfg = this.cfg;
@@ -274,25 +284,10 @@ export class ScenarioRunner {
         return this.measure(id, () => closedLoop(cfg.smallConcurrency, cfg.smallOps, (i) => this.putSmall('bench-small', smallKey(round, i), i)));
       case 'put-versioned':
         return this.measure(id, () => closedLoop(cfg.smallConcurrency, cfg.smallOps, (i) => this.putSmall('bench-versioned', versionedKey(i), round * 10_000 + i)));
-      case 'get-small': {
-        // Without a PUT phase this round (--scenarios get-small), read the warm-up objects.
-        const put = cfg.scenarios.has('put-small');
-        const n = put ? cfg.smallOps : cfg.smallWarmup;
-        return this.measure(id, () =>
-          closedLoop(cfg.smallConcurrency, n, (i) =>
-            put ? this.getSmall('bench-small', smallKey(round, i), i) : this.getSmall('bench-small', warmKey(i), 1_000_000 + i),
-          ),
-        );
-      }
-      case 'head-small': {
-        const put = cfg.scenarios.has('put-small');
-        const n = put ? cfg.smallOps : cfg.smallWarmup;
-        return this.measure(id, () =>
-          closedLoop(cfg.smallConcurrency, n, (i) =>
-            put ? this.headSmall('bench-small', smallKey(round, i), i) : this.headSmall('bench-small', warmKey(i), 1_000_000 + i),
-          ),
-        );
-      }
+      case 'get-small':
+        return this.readSmallPhase(id, round, (key, i) => this.getSmall('bench-small', key, i));
+      case 'head-small':
+        return this.readSmallPhase(id, round, (key, i) => this.headSmall('bench-small', key, i));
       case 'list': {
         if (!this.listReady) {
           await strictLoop(cfg.smallConcurrency, cfg.listKeys, (i) => this.putSmall('bench-list', listKey(i), 2_000_000 + i));
