@@ -267,6 +267,24 @@ describe('the REST API honours prefixes too', () => {
     const refused = await call(server, 'GET', `/projects/${p}/buckets/${BUCKET}/objects?prefix=other/`, { as });
     assert.ok(isProblem(refused, 403, 'forbidden'), problemText(refused));
   });
+
+  test('the bucket list and the bucket show counts only to callers that reach the whole bucket', async () => {
+    const p = server.bootstrap.projectId;
+    const counts = (b: Record<string, unknown>) => [b.objects, b.bytes, b.noncurrentVersions, b.noncurrentBytes, b.deleteMarkers];
+    // `reader` holds a prefix of BUCKET and the whole of OTHER.
+    const list = await call(server, 'GET', `/projects/${p}/buckets`, { as: { bearer: reader.credentials.bearerToken } });
+    assert.equal(list.status, 200, list.text);
+    const byName = new Map<string, Record<string, unknown>>(list.body.items.map((b: Record<string, unknown>) => [b.name, b]));
+    assert.deepEqual([...byName.keys()].sort(), [BUCKET, OTHER]);
+    assert.deepEqual(counts(byName.get(BUCKET)!), [null, null, null, null, null], 'a prefix holder learns nothing about keys outside its prefix');
+    assert.deepEqual(counts(byName.get(OTHER)!), [1, 'elsewhere'.length, 0, 0, 0]);
+    const shown = await call(server, 'GET', `/projects/${p}/buckets/${BUCKET}`, { as: { bearer: team.credentials.bearerToken } });
+    assert.equal(shown.status, 200, shown.text);
+    assert.deepEqual(counts(shown.body), [null, null, null, null, null]);
+    const whole = await call(server, 'GET', `/projects/${p}/buckets/${BUCKET}`, { as: rootBearer(server) });
+    // (earlier tests wrote under the prefix too)
+    assert.ok(typeof whole.body.objects === 'number' && whole.body.objects >= KEYS.length, JSON.stringify(whole.body));
+  });
 });
 
 describe('bad scopes: 400 naming bucketScope, nothing created', () => {

@@ -40,8 +40,9 @@ export interface Bucket {
   name: string;
   region: string;
   createdAt: string;
-  objects: number;
-  bytes: number;
+  /** Null for a caller that reaches only prefixes of the bucket (bearer tokens; members see whole buckets). */
+  objects: number | null;
+  bytes: number | null;
 }
 
 export type Versioning = 'Disabled' | 'Enabled' | 'Suspended';

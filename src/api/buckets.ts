@@ -1,5 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { authorize, inScope } from '../auth/authorize.js';
+import { reachOf } from '../auth/scope.js';
+import type { Principal } from '../auth/principal.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import { requestSource, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
@@ -9,16 +11,18 @@ import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pag
 
 // Buckets of a project: list (scope-filtered), create, show, delete (optionally emptying first).
 
+const HIDDEN_STATS = { objects: null, bytes: null, noncurrentVersions: null, noncurrentBytes: null, deleteMarkers: null };
+
 const BucketSchema = z
   .object({
     name: z.string(),
     region: z.string(),
     createdAt: z.string().openapi({ format: 'date-time' }),
-    objects: z.number().int().openapi({ description: 'Current objects.' }),
-    bytes: z.number().int().openapi({ description: 'Bytes of the current objects.' }),
-    noncurrentVersions: z.number().int().openapi({ description: 'Older versions kept by versioning (delete markers apart).' }),
-    noncurrentBytes: z.number().int(),
-    deleteMarkers: z.number().int(),
+    objects: z.number().int().nullable().openapi({ description: 'Current objects. The five counts are null for a caller whose scope reaches only prefixes of the bucket (they would tell about keys outside its reach).' }),
+    bytes: z.number().int().nullable().openapi({ description: 'Bytes of the current objects.' }),
+    noncurrentVersions: z.number().int().nullable().openapi({ description: 'Older versions kept by versioning (delete markers apart).' }),
+    noncurrentBytes: z.number().int().nullable(),
+    deleteMarkers: z.number().int().nullable(),
   })
   .openapi('Bucket');
 
@@ -79,8 +83,9 @@ const deleteBucket = createRoute({
   responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 401, 403, 404, 409) },
 });
 
-async function bucketView(deps: ApiDeps, b: BucketRow) {
-  const stats = await deps.objects.bucketStats(b);
+/** A bucket as the caller may see it: its counts only when the caller's scope holds the whole bucket. */
+async function bucketView(deps: ApiDeps, b: BucketRow, principal: Principal) {
+  const stats = reachOf(principal.bucketScope, b.name) === 'bucket' ? await deps.objects.bucketStats(b) : HIDDEN_STATS;
   return {
     name: b.name,
     region: b.region,
@@ -104,7 +109,7 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     const page = keysetPage(visible, (b) => [b.name] as const, (a, b) => compareStrings(a[0], b[0]), after, q.limit ?? MAX_PAGE);
     // Counting objects and bytes is the costly part: only for the buckets on this page.
     const items = [];
-    for (const b of page.items) items.push(await bucketView(deps, b));
+    for (const b of page.items) items.push(await bucketView(deps, b, access.principal));
     return c.json({ items, nextCursor: page.nextCursor }, 200);
   });
 
@@ -126,7 +131,7 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     const p = await deps.protection.get(row);
     return c.json(
       {
-        ...(await bucketView(deps, row)),
+        ...(await bucketView(deps, row, access.principal)),
         versioning: p.versioning === 'Unversioned' ? ('Disabled' as const) : p.versioning,
         objectLock: p.objectLock !== null,
         encryption: p.encryption ? ('AES256' as const) : null,

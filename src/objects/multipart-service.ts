@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import type { ByteRange } from '../storage/blob/blob-store.js';
-import type { BucketRow, ObjectRow, PartRow, PutCondition, UploadRow } from '../storage/metadata/metadata-store.js';
+import type { BucketRow, ListUploadsQuery, ObjectRow, PartRow, PutCondition, UploadRow } from '../storage/metadata/metadata-store.js';
 import { BodyDigest } from '../checksums/digest.js';
 import { combineCrc, compositeChecksum, multipartEtag, type CrcAlgorithm } from '../checksums/multipart.js';
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../checksums/types.js';
@@ -106,6 +106,16 @@ export class MultipartService {
       throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
     }
     return upload;
+  }
+
+  /** The upload's parts after part number `afterPart`, in order, at most `limit`. */
+  listParts(upload: UploadRow, afterPart: number, limit: number): Promise<PartRow[]> {
+    return this.meta.listParts(upload.uploadId, afterPart, limit);
+  }
+
+  /** The bucket's uploads in progress, by key then upload, from the query's markers. */
+  listUploads(bucket: BucketRow, q: ListUploadsQuery): Promise<UploadRow[]> {
+    return this.meta.listUploads(bucket.id, q);
   }
 
   static checkPartNumber(text: string | undefined): number {

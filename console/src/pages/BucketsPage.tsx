@@ -138,8 +138,8 @@ function BucketRow({ bucket, projectId, onDelete, onQuota }: { bucket: Bucket; p
           </Anchor>
         </Group>
       </Table.Td>
-      <Table.Td ta="right">{formatCount(bucket.objects)}</Table.Td>
-      <Table.Td ta="right">{formatBytes(bucket.bytes)}</Table.Td>
+      <Table.Td ta="right">{bucket.objects === null ? '—' : formatCount(bucket.objects)}</Table.Td>
+      <Table.Td ta="right">{bucket.bytes === null ? '—' : formatBytes(bucket.bytes)}</Table.Td>
       <Table.Td>{formatDate(bucket.createdAt)}</Table.Td>
       <Table.Td>
         <Group gap={4} wrap="nowrap" justify="flex-end">
@@ -249,7 +249,7 @@ function CreateBucketModal({ opened, onClose, projectId, existing, onCreated }: 
 
 function DeleteBucketModal({ bucket, projectId, onClose, onDeleted }: { bucket: Bucket; projectId: string; onClose: () => void; onDeleted: () => Promise<void> }) {
   const [force, setForce] = useState(false);
-  const nonEmpty = bucket.objects > 0;
+  const nonEmpty = (bucket.objects ?? 0) > 0;
   return (
     <ConfirmModal
       opened
@@ -276,7 +276,7 @@ function DeleteBucketModal({ bucket, projectId, onClose, onDeleted }: { bucket: 
       </Text>
       {nonEmpty && (
         <Alert color="yellow" variant="light">
-          This bucket holds {formatCount(bucket.objects)} object{bucket.objects === 1 ? '' : 's'} ({formatBytes(bucket.bytes)}). A bucket must be empty to be deleted.
+          This bucket holds {formatCount(bucket.objects ?? 0)} object{bucket.objects === 1 ? '' : 's'} ({formatBytes(bucket.bytes ?? 0)}). A bucket must be empty to be deleted.
         </Alert>
       )}
       <Checkbox

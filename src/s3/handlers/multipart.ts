@@ -160,7 +160,7 @@ export async function ListParts(ctx: S3Context): Promise<S3Response> {
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
   const maxParts = intParam(ctx, 'max-parts', 1000, 1000);
   const marker = intParam(ctx, 'part-number-marker', 0, Number.MAX_SAFE_INTEGER);
-  const rows = maxParts === 0 ? [] : await ctx.services.objects.meta.listParts(upload.uploadId, marker, maxParts + 1);
+  const rows = maxParts === 0 ? [] : await ctx.services.multipart.listParts(upload, marker, maxParts + 1);
   const truncated = rows.length > maxParts;
   const page = rows.slice(0, maxParts);
   return {
@@ -201,7 +201,7 @@ export async function ListMultipartUploads(ctx: S3Context): Promise<S3Response> 
   const rows: UploadRow[] = [];
   for (const range of listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix) ?? [prefix]) {
     if (rows.length > maxUploads || maxUploads === 0) break;
-    rows.push(...(await ctx.services.objects.meta.listUploads(bucket.id, {
+    rows.push(...(await ctx.services.multipart.listUploads(bucket, {
       prefix: range,
       keyMarker: keyMarker || undefined,
       uploadIdMarker: keyMarker && uploadIdMarker ? uploadIdMarker : undefined,
