@@ -1,7 +1,7 @@
 // The "ceiling": the least a Node object server can do on this machine, as an upper bound for
 // skep. No auth, no metadata, no hashing. PUT streams the body to a temp file, fdatasyncs it,
 // renames it into place and fsyncs the folder (the same durability steps as skep's blob store);
-// GET streams the file back; a bucket GET (list) returns a fixed small XML document.
+// GET streams the file back, HEAD stats it; a bucket GET (list) returns a fixed small XML document.
 //
 // usage: node --import tsx bench/ceiling-server.ts --port N --data DIR
 
@@ -85,6 +85,17 @@ async function get(res: http.ServerResponse, bucketDir: string, key: string): Pr
   stream.pipe(res);
 }
 
+async function head(res: http.ServerResponse, bucketDir: string, key: string): Promise<void> {
+  let size: number;
+  try {
+    size = (await stat(join(bucketDir, encodeURIComponent(key)))).size;
+  } catch {
+    return fail(res, 404);
+  }
+  res.writeHead(200, { 'content-length': size, 'content-type': 'application/octet-stream' });
+  res.end();
+}
+
 async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -110,6 +121,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   }
   if (req.method === 'PUT') return put(req, res, bucketDir, key);
   if (req.method === 'GET') return get(res, bucketDir, key);
+  if (req.method === 'HEAD') return head(res, bucketDir, key);
   return fail(res, 405);
 }
 

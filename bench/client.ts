@@ -89,8 +89,12 @@ export interface RequestOptions {
   query?: [string, string][];
   headers?: Record<string, string>;
   body?: BodySource;
-  /** How the payload is covered by the signature. Small bodies: 'sha256' (what the SDK does). */
-  payload?: 'sha256' | 'unsigned';
+  /**
+   * How the payload is covered by the signature. Small bodies: 'sha256' (what the SDK does).
+   * 'trailer': aws-chunked framing with an x-amz-checksum-crc32 trailer after the last chunk
+   * (STREAMING-UNSIGNED-PAYLOAD-TRAILER, what the SDK v3 sends for a streamed upload).
+   */
+  payload?: 'sha256' | 'unsigned' | 'trailer';
   /** Add x-amz-checksum-crc32 (Buffer bodies only), as the SDK v3 does by default. */
   crc32?: boolean;
   /** Response body handling: collect it, hash it, or only count bytes. */
@@ -125,7 +129,17 @@ export class S3Http {
     const headers: Record<string, string> = { host: `${host}:${port}`, ...(opts.headers ?? {}) };
     const body = opts.body;
     let payloadHash = EMPTY_SHA256;
-    if (body !== undefined) {
+    let source = body && !Buffer.isBuffer(body) ? body.chunks : undefined;
+    if (body !== undefined && opts.payload === 'trailer' && !Buffer.isBuffer(body)) {
+      const framed = awsChunked(body);
+      source = framed.chunks;
+      headers['content-length'] = String(framed.length);
+      headers['content-encoding'] = 'aws-chunked';
+      headers['x-amz-decoded-content-length'] = String(body.size);
+      headers['x-amz-trailer'] = 'x-amz-checksum-crc32';
+      headers['x-amz-sdk-checksum-algorithm'] = 'CRC32';
+      payloadHash = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
+    } else if (body !== undefined) {
       const size = Buffer.isBuffer(body) ? body.length : body.size;
       headers['content-length'] = String(size);
       if (opts.payload === 'unsigned' || !Buffer.isBuffer(body)) payloadHash = 'UNSIGNED-PAYLOAD';
@@ -145,7 +159,7 @@ export class S3Http {
     else if (Buffer.isBuffer(body)) req.end(body);
     else {
       try {
-        for await (const chunk of body.chunks()) {
+        for await (const chunk of source!()) {
           if (!req.write(chunk)) await Promise.race([once(req, 'drain'), responded]);
         }
         req.end();
@@ -176,6 +190,40 @@ export class S3Http {
   close(): void {
     for (const e of this.endpoints) e.agent.destroy();
   }
+}
+
+/** Length of the framing around a chunk of `n` bytes: `<hex n>\r\n` before it, `\r\n` after. */
+const frameBytes = (n: number) => n.toString(16).length + 4;
+const TRAILER_LINE = 'x-amz-checksum-crc32:AAAAAA==\r\n'.length;
+
+/**
+ * `body` in aws-chunked framing (each source chunk one frame), then the final zero-length chunk
+ * and the CRC32 trailer, computed as the bytes go by; `length` is the framed Content-Length.
+ */
+function awsChunked(body: { size: number; chunks: () => Iterable<Buffer> | AsyncIterable<Buffer> }): { length: number; chunks: () => AsyncIterable<Buffer> } {
+  const chunkSize = 1024 * 1024;
+  let length = 0;
+  for (let left = body.size; left > 0; left -= chunkSize) length += frameBytes(Math.min(chunkSize, left)) + Math.min(chunkSize, left);
+  length += '0\r\n'.length + TRAILER_LINE + 2;
+  return {
+    length,
+    async *chunks() {
+      let crc = 0;
+      let offset = 0;
+      for await (const chunk of body.chunks()) {
+        // The framed length above assumes 1 MiB chunks (the last one shorter).
+        if (chunk.length !== Math.min(chunkSize, body.size - offset)) throw new Error('aws-chunked bodies come in chunks of 1 MiB');
+        offset += chunk.length;
+        crc = crc32(chunk, crc);
+        yield Buffer.from(`${chunk.length.toString(16)}\r\n`);
+        yield chunk;
+        yield Buffer.from('\r\n');
+      }
+      const c = Buffer.allocUnsafe(4);
+      c.writeUInt32BE(crc >>> 0);
+      yield Buffer.from(`0\r\nx-amz-checksum-crc32:${c.toString('base64')}\r\n\r\n`);
+    },
+  };
 }
 
 /** Throws with the server's error body when the status is not 2xx. */

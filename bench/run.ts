@@ -15,7 +15,8 @@
 //                          also skep on the distributed configuration: metadata in PostgreSQL and
 //                          blobs in Ceph (a throwaway cluster of each, started here), one node and
 //                          three nodes, in the same table
-//   --scenarios a,b        subset of put-small,put-versioned,get-small,list,put-large,get-large
+//   --scenarios a,b        subset of put-small,put-versioned,get-small,head-small,list,put-large,
+//                          put-large-trailer,get-large
 //   --quick                fewer operations, one round (a smoke run)
 //   --rounds N             rounds per scenario and target (default 3; the best is reported)
 //   --cpu-prof             write V8 CPU profiles of skep and s3rver and print where the time goes
@@ -94,7 +95,7 @@ function ensureBuild(): void {
   log('dist/ is older than src/: npm run build');
   const r = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {
-    // tsc still emits on type errors (someone else's work in progress); go on if it did.
+    // A failed build emits nothing (scripts/build.mjs): go on only if dist/ was refreshed anyway.
     if (!existsSync(marker) || statSync(marker).mtimeMs < builtAt) throw new Error('npm run build failed');
     log('warning: npm run build reported errors; benchmarking what it emitted');
   }

@@ -21,14 +21,14 @@ describe('skep bucket', () => {
   test("the README's operator commands work in their order on a new project, and the token reaches its bucket", async () => {
     const readme = await readFile(join(process.cwd(), 'README.md'), 'utf8');
     // The commands as the README lists them (the block under "Operators manage projects ...").
-    const block = /```sh\n(npx skep project create web[\s\S]*?)```/.exec(readme)?.[1];
+    const block = /```sh\n(node bin\/skep\.js project create web[\s\S]*?)```/.exec(readme)?.[1];
     assert.ok(block, 'the README lists the operator commands');
     const commands = block
       .split('\n')
       // Without comments and shell redirections (the output is read here instead).
       .map((l) => l.replace(/#.*$/, '').replace(/\s*>.*$/, '').trim())
-      .filter((l) => l.startsWith('npx skep ') && !/ user create /.test(l))
-      .map((l) => l.slice('npx skep '.length).split(/\s+/));
+      .filter((l) => l.startsWith('node bin/skep.js ') && !/ user create /.test(l))
+      .map((l) => l.slice('node bin/skep.js '.length).split(/\s+/));
     const order = commands.map((c) => `${c[0]} ${c[1]}`);
     assert.ok(order.indexOf('bucket create') >= 0 && order.indexOf('bucket create') < order.indexOf('token create'), order.join(' | '));
     let issued: { token: TokenView; credentials: IssuedCredentials } | undefined;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -237,13 +237,14 @@ function staleBuild(): string | null {
 }
 
 describe('npm start: the compiled entry point', () => {
-  test('bin/skep.js serves S3, the REST API and the console on the embedded default, and stops cleanly', async (t) => {
+  test('bin/skep.js serves S3, the REST API and the console on the embedded default, and stops cleanly', async () => {
     const stale = staleBuild();
     if (stale) {
       // In CI the checkout is fresh and `npm ci` has just built it: a stale build there is a failure.
       assert.ok(!process.env.CI || ['false', '0'].includes(process.env.CI), `the compiled build is required in CI: ${stale}`);
-      t.skip(stale);
-      return;
+      // Elsewhere the server's build takes a second: make it, as `npm run build` would.
+      const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), 'server'], { cwd: ROOT, encoding: 'utf8' });
+      assert.equal(built.status, 0, `${stale}; rebuilding failed:\n${built.stdout}${built.stderr}`);
     }
     const data = await freshFolder('bin');
     const s = await serve(['--port', '0', '--data', data, ...LOG_QUIET], {}, { firstStart: true, entry: 'bin' });

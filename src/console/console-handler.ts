@@ -16,7 +16,7 @@ import { addressFromHost } from '../s3/endpoint.js';
 
 export const CONSOLE_PREFIX = '/console';
 
-/** dist/console-app/ of this checkout, from either src/console/ (tsx) or dist/console/ (tsc). */
+/** dist/console-app/ of this checkout, from either src/console/ (tsx) or dist/console/ (the build). */
 export function defaultConsoleRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'console-app');
 }

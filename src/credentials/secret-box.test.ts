@@ -37,6 +37,18 @@ describe('SecretBox', () => {
     assert.throws(() => box.decrypt('garbage', 'SKAAAA'), /unrecognised/);
   });
 
+  test('a secret opened once (and so cached) still opens only with its own ciphertext, key ID and master key', () => {
+    const c = box.encrypt(secret, 'SKCCCC');
+    assert.equal(box.decrypt(c, 'SKCCCC'), secret);
+    assert.equal(box.decrypt(c, 'SKCCCC'), secret);
+    assert.throws(() => box.decrypt(c, 'SKDDDD'));
+    const [v, iv, body, tag] = c.split(':');
+    const flipped = Buffer.from(tag, 'base64');
+    flipped[0] ^= 1;
+    assert.throws(() => box.decrypt([v, iv, body, flipped.toString('base64')].join(':'), 'SKCCCC'));
+    assert.throws(() => new SecretBox(randomBytes(32)).decrypt(c, 'SKCCCC'));
+  });
+
   test('the master key must be 32 bytes', () => {
     assert.throws(() => new SecretBox(randomBytes(16)), /32 bytes/);
   });

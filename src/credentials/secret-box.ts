@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BoundedCache } from '../util/bounded-cache.js';
 
 // Secret access keys are needed in clear to verify SigV4, so they cannot be hashed: they are
 // stored encrypted with AES-256-GCM under a master key that never enters the database.
@@ -20,8 +21,19 @@ export class SecretBox {
     return [VERSION, iv.toString('base64'), body.toString('base64'), cipher.getAuthTag().toString('base64')].join(':');
   }
 
+  /**
+   * Plaintexts by ciphertext and associated data: every signed request decrypts its credential's
+   * secret, and AES-GCM setup costs more than the lookup. The row is still read on each request,
+   * so a revoked or rotated secret stops working at once; only the decryption is skipped.
+   */
+  private readonly opened = new BoundedCache<string>(1024);
+
   /** Throws if the ciphertext was tampered with or bound to other associated data. */
   decrypt(ciphertext: string, associatedData: string): string {
+    return this.opened.get(`${associatedData}\0${ciphertext}`, () => this.open(ciphertext, associatedData));
+  }
+
+  private open(ciphertext: string, associatedData: string): string {
     const [version, iv, body, tag] = ciphertext.split(':');
     if (version !== VERSION || !iv || !body || !tag) throw new Error('unrecognised secret ciphertext');
     const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'));

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, createHmac } from 'node:crypto';
 import { queryDecode, uriEncode, percentDecode } from './uri-encode.js';
+import { BoundedCache } from '../util/bounded-cache.js';
 
 // Pure pieces of Signature Version 4, named after the steps in AWS's documentation.
 
@@ -87,11 +88,16 @@ export function stringToSign(amzDate: string, scope: string, canonicalRequestTex
   return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequestText)}`;
 }
 
+/** Derived keys by secret, day, region and service: a key is used by every request of its day. */
+const signingKeys = new BoundedCache<Buffer>(1024);
+
 export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  const kDate = hmac(`AWS4${secret}`, date);
-  const kRegion = hmac(kDate, region);
-  const kService = hmac(kRegion, service);
-  return hmac(kService, 'aws4_request');
+  return signingKeys.get(`${date}/${region}/${service}/${secret}`, () => {
+    const kDate = hmac(`AWS4${secret}`, date);
+    const kRegion = hmac(kDate, region);
+    const kService = hmac(kRegion, service);
+    return hmac(kService, 'aws4_request');
+  });
 }
 
 export function signature(key: Buffer, toSign: string): string {

@@ -32,8 +32,7 @@ export function ensureConsoleBuilt(): void {
   // The console also bundles these two pure modules from src/.
   const sources = [join(ROOT, 'console'), join(ROOT, 'src', 'objects', 'bucket-name.ts'), join(ROOT, 'src', 'auth', 'principal.ts'), join(ROOT, 'package-lock.json')];
   if (builtAt() > Math.max(...sources.map(newestMtime))) return;
-  const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', join(ROOT, 'console', 'vite.config.ts'), '--logLevel', 'warn'], {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), 'console'], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 180_000,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } from './blob-store.js';
 import { randomHex } from '../../util/random-hex.js';
+import { syncFolder } from '../sync-folder.js';
 const FANOUT_PATTERN = /^[0-9a-f]{2}$/;
 /** Writes are batched to about this size: fewer syscalls than one write per network chunk. */
 const WRITE_BATCH = 256 * 1024;
@@ -181,7 +182,7 @@ class FsBlobStore implements BlobStore {
   private syncDir(path: string): Promise<void> {
     const current = this.dirSyncs.get(path);
     if (current) return (current.next ??= current.settled.then(() => this.syncDir(path)));
-    const run = syncDir(path);
+    const run = syncFolder(path);
     const entry = { settled: run.then(noop, noop), next: null as Promise<void> | null };
     this.dirSyncs.set(path, entry);
     // Registered before any waiter's reaction, so the entry is gone when the waiters start theirs.
@@ -252,26 +253,6 @@ function toBuffer(chunk: unknown): Buffer {
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
   throw new TypeError('blob body must yield Buffer, Uint8Array or string chunks');
-}
-
-/** fsync a folder so the names in it are durable. Some platforms cannot open folders; skip there. */
-async function syncDir(path: string): Promise<void> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    const code = codeOf(err);
-    if (code === 'EISDIR' || code === 'EPERM' || code === 'EACCES') return;
-    throw err;
-  }
-  try {
-    await fh.sync();
-  } catch (err) {
-    const code = codeOf(err);
-    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EBADF') throw err;
-  } finally {
-    await fh.close();
-  }
 }
 
 async function sortedSubfolders(path: string): Promise<string[]> {

@@ -74,6 +74,7 @@ import * as versions from './version-queries.js';
 import { seqAt } from './version-queries.js';
 import { SUMMARY_COLUMNS, summaryFromValues, toObjectSummary } from './summary-rows.js';
 import type { ArrayRowReader } from './sqlite-array-rows.js';
+import * as hot from './hot-queries.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type FailReason = Exclude<PutOutcome, { ok: true }>['reason'];
@@ -278,14 +279,7 @@ export class KyselyMetadataStore implements MetadataStore {
   ): Promise<{ bucket: BucketRow; settings: Partial<Record<BucketSettingName, string>>; projectQuota: StorageQuota | null } | null> {
     // One query: a bucket with no settings is one row with nulls on the right; the project's
     // quota comes along by its primary key, so checking quotas costs no round trip of its own.
-    const rows = await this.db
-      .selectFrom('buckets as b')
-      .innerJoin('projects as p', 'p.id', 'b.project_id')
-      .leftJoin('bucket_settings as s', 's.bucket_id', 'b.id')
-      .select(['b.id', 'b.project_id', 'b.name', 'b.region', 'b.created_at', 's.name as setting', 's.value', 'p.quota_bytes', 'p.quota_objects'])
-      .where('b.project_id', '=', projectId)
-      .where('b.name', '=', name)
-      .execute();
+    const { rows } = await hot.bucketWithSettings(this.db, projectId, name);
     if (rows.length === 0) return null;
     const settings: Partial<Record<BucketSettingName, string>> = {};
     for (const r of rows) if (r.setting !== null && r.value !== null) settings[r.setting as BucketSettingName] = r.value;
@@ -300,12 +294,7 @@ export class KyselyMetadataStore implements MetadataStore {
   // ---- objects ----
 
   async getObject(bucketId: string, key: string): Promise<ObjectRow | null> {
-    const r = await this.db
-      .selectFrom('objects')
-      .selectAll()
-      .where('bucket_id', '=', bucketId)
-      .where('key', '=', key)
-      .executeTakeFirst();
+    const r = (await hot.objectByKey(this.db, bucketId, key)).rows[0];
     return r ? toObjectRow(r) : null;
   }
 
@@ -976,23 +965,10 @@ async function writeObject(db: Db, row: ObjectRow, cond: PutCondition): Promise<
   // Time-ordered even unversioned, so that versions written after versioning is enabled order after it.
   const values = toObjectValues({ ...row, versionId: 'null' }, seqAt(row.lastModified));
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const old =
-      cond.kind === 'ifNoneMatch'
-        ? undefined
-        : await db
-            .selectFrom('objects')
-            .select(['etag', 'blobs', 'version_id'])
-            .where('bucket_id', '=', row.bucketId)
-            .where('key', '=', row.key)
-            .executeTakeFirst();
+    const old = cond.kind === 'ifNoneMatch' ? undefined : (await hot.objectVersionOf(db, row.bucketId, row.key)).rows[0];
     if (!old) {
       if (cond.kind === 'ifMatch') return { ok: false, reason: 'missing' };
-      const r = await db
-        .insertInto('objects')
-        .values(values)
-        .onConflict((oc) => oc.columns(['bucket_id', 'key']).doNothing())
-        .executeTakeFirst();
-      if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return { ok: true, replaced: [] };
+      if (await hot.insertObjectIfAbsent(db, values)) return { ok: true, replaced: [] };
       if (cond.kind === 'ifNoneMatch') return { ok: false, reason: 'exists' };
       continue; // created concurrently: read it and try again
     }

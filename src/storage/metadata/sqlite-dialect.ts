@@ -7,9 +7,13 @@
 //   that reads then writes takes the write lock up front and waits (busy_timeout) rather than
 //   failing with SQLITE_BUSY when another process wrote to the file between its read and write;
 // - errors translated into StoreError where the statement runs (synchronously: no extra promise
-//   per query, as a wrapped driver would cost; see store-errors.ts).
+//   per query, as a wrapped driver would cost; see store-errors.ts);
+// - with a WalSync, a query or transaction that wrote resolves only once the WAL is flushed
+//   (group commit, see wal-sync.ts); the flush is awaited after the connection is handed on, so
+//   other requests use the database meanwhile and commit into the same flush.
 
 import type BetterSqlite3 from 'better-sqlite3';
+import type { WalSync } from './wal-sync.js';
 import {
   CompiledQuery,
   SqliteDialect,
@@ -27,20 +31,40 @@ const STATEMENT_CACHE_SIZE = 256;
 export class SkepSqliteDialect extends SqliteDialect {
   private readonly driverConfig: SqliteDialectConfig;
 
-  /** `translate` turns a statement's error into the one to throw (StoreError or itself). */
-  constructor(raw: BetterSqlite3.Database, translate: (err: unknown) => unknown = (err) => err) {
-    const config: SqliteDialectConfig = { database: cachingStatements(raw, translate) };
+  private readonly writes: { pending: boolean };
+
+  /**
+   * `translate` turns a statement's error into the one to throw (StoreError or itself); `walSync`
+   * makes writes durable before they resolve (none: an in-memory database).
+   */
+  constructor(
+    raw: BetterSqlite3.Database,
+    translate: (err: unknown) => unknown = (err) => err,
+    private readonly walSync: WalSync | null = null,
+  ) {
+    const writes = { pending: false };
+    const config: SqliteDialectConfig = { database: cachingStatements(raw, translate, writes) };
     super(config);
     this.driverConfig = config;
+    this.writes = writes;
   }
 
   override createDriver(): Driver {
-    return new FifoSqliteDriver(this.driverConfig);
+    return new FifoSqliteDriver(this.driverConfig, this.writes, this.walSync);
   }
 }
 
 class FifoSqliteDriver extends SqliteDriver {
   private readonly lock = new FifoLock();
+
+  constructor(
+    config: SqliteDialectConfig,
+    /** Set by any statement that writes; taken by the holder of the connection when it lets go. */
+    private readonly writes: { pending: boolean },
+    private readonly walSync: WalSync | null,
+  ) {
+    super(config);
+  }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
     await this.lock.acquire();
@@ -49,8 +73,17 @@ class FifoSqliteDriver extends SqliteDriver {
   }
 
   override async releaseConnection(): Promise<void> {
+    // Only the holder ran statements since it acquired the connection: the writes are its own.
+    const wrote = this.writes.pending;
+    this.writes.pending = false;
     await super.releaseConnection();
     this.lock.release();
+    if (wrote && this.walSync) await this.walSync.sync();
+  }
+
+  override async destroy(): Promise<void> {
+    await this.walSync?.close();
+    await super.destroy();
   }
 
   override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
@@ -90,14 +123,16 @@ class FifoLock {
   }
 }
 
-function cachingStatements(raw: BetterSqlite3.Database, translate: (err: unknown) => unknown): SqliteDatabase {
+function cachingStatements(raw: BetterSqlite3.Database, translate: (err: unknown) => unknown, writes: { pending: boolean }): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
     close: () => raw.close(),
     prepare(sql: string): SqliteStatement {
       let stmt = cache.get(sql);
       if (!stmt) {
-        stmt = translating(raw.prepare(sql) as unknown as SqliteStatement, translate);
+        const prepared = raw.prepare(sql);
+        // SQLite's own answer: false for inserts, updates and deletes (with RETURNING or not).
+        stmt = translating(prepared as unknown as SqliteStatement, translate, prepared.readonly ? null : writes);
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
         cache.set(sql, stmt);
       }
@@ -106,11 +141,12 @@ function cachingStatements(raw: BetterSqlite3.Database, translate: (err: unknown
   };
 }
 
-/** The statement, with the errors of its runs translated. */
-function translating(stmt: SqliteStatement, translate: (err: unknown) => unknown): SqliteStatement {
+/** The statement, with the errors of its runs translated, and its runs noted in `writes` if it writes. */
+function translating(stmt: SqliteStatement, translate: (err: unknown) => unknown, writes: { pending: boolean } | null): SqliteStatement {
   return {
     reader: stmt.reader,
     all(parameters) {
+      if (writes) writes.pending = true;
       try {
         return stmt.all(parameters);
       } catch (err) {
@@ -118,6 +154,7 @@ function translating(stmt: SqliteStatement, translate: (err: unknown) => unknown
       }
     },
     run(parameters) {
+      if (writes) writes.pending = true;
       try {
         return stmt.run(parameters);
       } catch (err) {

@@ -9,6 +9,7 @@ import { KyselyMetadataStore } from './queries.js';
 import { migrateToLatest, type Database } from './schema.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
 import { sqliteArrayRows } from './sqlite-array-rows.js';
+import { WalSync } from './wal-sync.js';
 import { classifySqliteError, translate } from './store-errors.js';
 
 /** Opens (creating if needed) the SQLite database at `path` (or ':memory:') and migrates it. */
@@ -18,13 +19,14 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
   let db: Kysely<Database> | undefined;
   try {
     raw.pragma('journal_mode = WAL');
-    // With WAL, NORMAL syncs at checkpoints only: a power loss may drop the last commits but
-    // never corrupts the database.
+    // NORMAL: SQLite flushes at checkpoints only, and the commits in between are flushed by
+    // WalSync (group commit, off the event loop) before any write is reported done.
     raw.pragma('synchronous = NORMAL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
     const translateError = (err: unknown) => translate(err, classifySqliteError, opts.onError);
-    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, translateError) });
+    const walSync = path === ':memory:' || path === '' ? null : new WalSync(path);
+    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, translateError, walSync) });
     await migrateToLatest(db, 'sqlite');
     return new KyselyMetadataStore(db, {
       nodeId: opts.nodeId ?? defaultNodeId(),

@@ -1,5 +1,6 @@
 // Queries for tokens and their credentials, over any Kysely<Database>.
 
+import { credentialByAccessKey } from './hot-queries.js';
 import type { Kysely, Transaction } from 'kysely';
 import { inTransaction } from './transaction.js';
 import type { PermissionLevel } from '../../auth/principal.js';
@@ -77,19 +78,19 @@ export async function getTokenBy(db: Db, column: 'id' | 'access_key_id', value: 
 }
 
 export async function findCredential(db: Db, by: { accessKeyId: string } | { bearerPrefix: string }): Promise<CredentialRecord | null> {
-  const r = await db
+  const r = 'accessKeyId' in by ? (await credentialByAccessKey(db, by.accessKeyId)).rows[0] : await findByBearer(db, by.bearerPrefix);
+  if (!r) return null;
+  return { token: toTokenRow(r), maxTokenDays: r.project_max_token_days === null ? null : Number(r.project_max_token_days) };
+}
+
+function findByBearer(db: Db, bearerPrefix: string) {
+  return db
     .selectFrom('tokens')
     .innerJoin('projects', 'projects.id', 'tokens.project_id')
     .selectAll('tokens')
     .select('projects.max_token_days as project_max_token_days')
-    .where((eb) =>
-      'accessKeyId' in by
-        ? eb('tokens.access_key_id', '=', by.accessKeyId)
-        : eb.or([eb('tokens.bearer_prefix', '=', by.bearerPrefix), eb('tokens.previous_bearer_prefix', '=', by.bearerPrefix)]),
-    )
+    .where((eb) => eb.or([eb('tokens.bearer_prefix', '=', bearerPrefix), eb('tokens.previous_bearer_prefix', '=', bearerPrefix)]))
     .executeTakeFirst();
-  if (!r) return null;
-  return { token: toTokenRow(r), maxTokenDays: r.project_max_token_days === null ? null : Number(r.project_max_token_days) };
 }
 
 export async function listTokens(db: Db, projectId: string): Promise<TokenRow[]> {

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Kysely, sql } from 'kysely';
+import { sqliteDriver } from './sqlite-driver.js';
+import { SkepSqliteDialect } from './sqlite-dialect.js';
+import { prepared } from './prepared.js';
+
+interface Db {
+  t: { id: number; name: string; kind: string };
+}
+
+function openDb(): Kysely<Db> {
+  const raw = new (sqliteDriver())(':memory:');
+  raw.exec("create table t (id integer primary key, name text not null, kind text not null); insert into t values (1, 'a', 'x'), (2, 'b', 'y'), (3, 'c', 'x')");
+  return new Kysely<Db>({ dialect: new SkepSqliteDialect(raw) });
+}
+
+describe('prepared queries', () => {
+  test('compiled once, each call gets its own values, constants of the builder stay', async () => {
+    const db = openDb();
+    let builds = 0;
+    const byKindAfter = prepared((d: Kysely<Db>, kind: string, after: number) => {
+      builds++;
+      return d.selectFrom('t').select(['id', 'name']).where('kind', '=', kind).where('id', '>', after).where('name', '!=', 'zzz').orderBy('id');
+    });
+    assert.deepEqual((await byKindAfter(db, 'x', 0)).rows, [{ id: 1, name: 'a' }, { id: 3, name: 'c' }]);
+    assert.deepEqual((await byKindAfter(db, 'x', 1)).rows, [{ id: 3, name: 'c' }]);
+    assert.deepEqual((await byKindAfter(db, 'y', 0)).rows, [{ id: 2, name: 'b' }]);
+    assert.equal(builds, 1);
+    // Inside a transaction (a handle of its own) it is compiled for that handle, and sees its writes.
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ id: 4, name: 'd', kind: 'y' }).execute();
+      assert.deepEqual((await byKindAfter(trx, 'y', 0)).rows, [{ id: 2, name: 'b' }, { id: 4, name: 'd' }]);
+    });
+    assert.equal(builds, 2);
+    const insert = prepared((d: Kysely<Db>, id: number, name: string) => d.insertInto('t').values({ id, name, kind: 'z' }).onConflict((oc) => oc.column('id').doNothing()));
+    assert.equal(Number((await insert(db, 5, 'e')).numAffectedRows), 1);
+    assert.equal(Number((await insert(db, 5, 'e')).numAffectedRows), 0);
+    await db.destroy();
+  });
+
+  test('a builder whose SQL depends on its arguments is refused on first use', async () => {
+    const db = openDb();
+    const twice = prepared((d: Kysely<Db>, name: string) => d.selectFrom('t').selectAll().where('name', '=', name).where('kind', '!=', name));
+    await assert.rejects(twice(db, 'a'), /argument 0 became 2 parameters/);
+    const unused = prepared((d: Kysely<Db>, _name: string) => d.selectFrom('t').selectAll());
+    await assert.rejects(unused(db, 'a'), /argument 0 became 0 parameters/);
+    const inlined = prepared((d: Kysely<Db>, name: string) => d.selectFrom('t').selectAll().where(sql.lit(name), '=', sql.lit('a')));
+    await assert.rejects(inlined(db, 'a'), /argument 0 became 0 parameters|written into the SQL/);
+    await db.destroy();
+  });
+});
