@@ -1,6 +1,8 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time by function and by module.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TargetResult } from './scenarios.js';
 
 interface ProfileNode {
   id: number;
@@ -10,8 +12,18 @@ interface ProfileNode {
 
 interface Profile {
   nodes: ProfileNode[];
+  /** Microseconds, on CLOCK_MONOTONIC (what monotonicMicros() reads in the bench). */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+export interface ProfileScope {
+  /** Only the samples taken within these intervals (monotonic microseconds), e.g. a row's timed runs. */
+  windows: Array<[number, number]>;
+  /** Operations run in them: the summary then gives the busy time per operation. */
+  ops: number;
+  label: string;
 }
 
 function moduleOf(url: string): string {
@@ -27,13 +39,26 @@ function moduleOf(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-export function summariseProfile(path: string, top = 25): string {
+export function summariseProfile(path: string, top = 25, scope?: ProfileScope): string {
+  return summarise(JSON.parse(readFileSync(path, 'utf8')) as Profile, path, top, scope);
+}
+
+/** One summary per scope (a row of the table), reading the profile once. */
+export function summariseProfileScopes(path: string, scopes: ProfileScope[], top = 20): string[] {
   const p = JSON.parse(readFileSync(path, 'utf8')) as Profile;
+  return scopes.map((scope) => summarise(p, path, top, scope));
+}
+
+function summarise(p: Profile, path: string, top: number, scope: ProfileScope | undefined): string {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   let total = 0;
+  let at = p.startTime;
+  const inScope = (t: number) => !scope || scope.windows.some(([a, b]) => t >= a && t <= b);
   for (let i = 0; i < p.samples.length; i++) {
     const dt = p.timeDeltas[i] ?? 0;
+    at += dt;
+    if (!inScope(at)) continue;
     self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + dt);
     total += dt;
   }
@@ -73,7 +98,9 @@ export function summariseProfile(path: string, top = 25): string {
   }
   const busy = total - idle;
   const pct = (t: number) => `${((100 * t) / busy).toFixed(1).padStart(5)}%`;
-  const lines = [`profile ${path}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy main-thread time)`];
+  const lines = scope
+    ? [`${scope.label}: ${(busy / 1000 / scope.ops).toFixed(3)} ms busy main-thread time per operation (${scope.ops} operations, ${(busy / 1e6).toFixed(2)} s busy of ${(total / 1e6).toFixed(2)} s sampled; ${path})`]
+    : [`profile ${path}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy main-thread time)`];
   lines.push('  self time by module:');
   for (const [m, t] of [...mod].sort((a, b) => b[1] - a[1]).slice(0, 15)) lines.push(`    ${pct(t)}  ${m}`);
   lines.push('  self time by function:');
@@ -82,4 +109,21 @@ export function summariseProfile(path: string, top = 25): string {
   const app = [...inclusive].filter(([k]) => k.includes('dist/') || k.includes('/src/'));
   for (const [f, t] of app.sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(t)}  ${f}`);
   return lines.join('\n');
+}
+
+/** The main thread's profile among a process's (workers write their own): the largest. */
+export function mainThreadProfile(dir: string, files: string[]): string | undefined {
+  const sized = files.map((f) => ({ path: join(dir, f), size: statSync(join(dir, f)).size }));
+  return sized.sort((a, b) => b.size - a.size)[0]?.path;
+}
+
+/** --profile: for each row (scenario) a target ran, where its main thread spent the timed runs. */
+export function rowProfiles(target: string, path: string, result: TargetResult): string {
+  const scopes: ProfileScope[] = [];
+  for (const [id, rounds] of Object.entries(result.rounds)) {
+    const ok = (rounds ?? []).filter((r) => !r.error && r.window);
+    if (ok.length === 0) continue;
+    scopes.push({ label: `[${target}] ${id}`, windows: ok.map((r) => r.window!), ops: ok.reduce((n, r) => n + r.ops, 0) });
+  }
+  return summariseProfileScopes(path, scopes).join('\n\n');
 }

@@ -20,7 +20,15 @@
 //   --quick                fewer operations, one round (a smoke run)
 //   --rounds N             rounds per scenario and target (default 3; the best is reported)
 //   --cpu-prof             write V8 CPU profiles of skep and s3rver and print where the time goes
+//   --profile              the same, summarised per row: only the samples taken during that row's
+//                          timed runs, with the main thread's busy time per operation
 //   --threadpool N         UV_THREADPOOL_SIZE for every server (default: Node's 4)
+//   --scale                the cost curves (never in CI; see bench/scale.ts): 10^3, 10^6 and 10^7
+//                          objects in one bucket (metadata bytes per object, start-up time, list,
+//                          delimiter list, PUT and GET at each size), 10^4 buckets, 10^4 tokens,
+//                          1000 concurrent connections
+//   --scale-objects N,M    the object counts (default 1000,1000000,10000000)
+//   --scale-prefixes N     common prefixes the keys spread over (default 100000)
 //   --client-overhead      compare the CPU cost per request of this client and the AWS SDK v3
 //   --no-build             do not rebuild dist/ even if src/ is newer
 //   --skep-dir DIR         benchmark another (already built) skep checkout, e.g. a snapshot of HEAD
@@ -39,7 +47,8 @@ import { startPostgres, type PostgresEngine } from '../test/engines/postgres.js'
 import { startCeph, type CephEngine } from '../test/engines/ceph.js';
 import { isAlive } from '../test/engines/process-util.js';
 import { buildRows, renderCpuTable, renderTable } from './report.js';
-import { summariseProfile } from './profile.js';
+import { mainThreadProfile, rowProfiles, summariseProfile, summariseProfileScopes } from './profile.js';
+import { renderScale, runScale } from './scale.js';
 import { runLarge } from './large.js';
 import { clientOverhead } from './client-overhead.js';
 
@@ -54,6 +63,13 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
+    'scale-objects': { type: 'string', default: '1000,1000000,10000000' },
+    'scale-prefixes': { type: 'string', default: '100000' },
+    'scale-buckets': { type: 'string', default: '10000' },
+    'scale-tokens': { type: 'string', default: '10000' },
+    'scale-connections': { type: 'string', default: '1000' },
     threadpool: { type: 'string' },
     'client-overhead': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
@@ -125,7 +141,7 @@ async function main(): Promise<void> {
       : [...TARGETS];
   if (baselineDir && !targets.includes('skep-base')) targets.splice(1, 0, 'skep-base');
   const env: Record<string, string> = args.threadpool ? { UV_THREADPOOL_SIZE: args.threadpool } : {};
-  const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'skep-bench-prof-')) : undefined;
+  const profDir = args['cpu-prof'] || args.profile ? mkdtempSync(join(tmpdir(), 'skep-bench-prof-')) : undefined;
   const contents = new Contents(4 * KiB);
   const results: TargetResult[] = [];
   const failures: string[] = [];
@@ -143,7 +159,7 @@ async function main(): Promise<void> {
     engines = { postgresUrl: pgEngine.url, ceph: cephEngine };
   }
   log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); client: raw SigV4 node:http, keep-alive`);
-  if (!args['large-only']) {
+  if (!args['large-only'] && !args.scale) {
     // All servers up at once (an idle one costs nothing); each scenario then runs on each target
     // in turn, in alternating order, `rounds` times.
     const running: ScenarioRunner[] = [];
@@ -215,13 +231,41 @@ async function main(): Promise<void> {
     for (const e of large.errors) failures.push(`large: ${e}`);
   }
 
-  if (profDir) {
-    for (const name of ['skep', 's3rver']) {
-      const dir = join(profDir, name);
-      if (!existsSync(dir)) continue;
-      for (const f of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
-        process.stdout.write(`\n[${name}] ${summariseProfile(join(dir, f))}\n`);
+  if (args.scale) {
+    const counts = (text: string) => text.split(',').map((t) => Number(t.trim())).filter((v) => Number.isSafeInteger(v) && v > 0);
+    const scaled = await runScale(
+      {
+        objects: counts(args['scale-objects']!),
+        prefixes: Number(args['scale-prefixes']),
+        buckets: Number(args['scale-buckets']),
+        tokens: Number(args['scale-tokens']),
+        connections: Number(args['scale-connections']),
+      },
+      contents,
+      log,
+      { env, skepDir, cpuProfDir: profDir },
+    );
+    process.stdout.write(`\n${renderScale(scaled)}\n\n1-minute load average at the end: ${loadavg()[0].toFixed(2)} on ${cpus().length} CPUs\n`);
+    for (const e of scaled.errors) failures.push(e);
+    if (args.profile) {
+      for (const { dir, scopes } of scaled.profiles) {
+        if (!existsSync(dir)) continue;
+        const main = mainThreadProfile(dir, readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')));
+        if (main && scopes.length > 0) process.stdout.write(`\n${summariseProfileScopes(main, scopes).join('\n\n')}\n`);
       }
+    }
+  }
+
+  if (profDir && !args.scale) {
+    for (const name of readdirSync(profDir)) {
+      const files = readdirSync(join(profDir, name)).filter((f) => f.endsWith('.cpuprofile'));
+      if (args.profile) {
+        const result = results.find((r) => r.target === name);
+        const main = mainThreadProfile(join(profDir, name), files);
+        if (result && main) process.stdout.write(`\n${rowProfiles(name, main, result)}\n`);
+        continue;
+      }
+      for (const f of files) process.stdout.write(`\n[${name}] ${summariseProfile(join(profDir, name, f))}\n`);
     }
     log(`\nprofiles kept in ${profDir} (open them in Chrome DevTools > Performance)`);
   }

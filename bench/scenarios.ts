@@ -44,6 +44,8 @@ export interface ScenarioResult {
   serverCores: number;
   /** Bench client CPU per operation, ms (it shares the machine with the server). */
   clientCpuMsPerOp: number;
+  /** When the timed run began and ended (CLOCK_MONOTONIC, microseconds: the clock of V8's CPU profiles). */
+  window?: [number, number];
   error?: string;
 }
 
@@ -60,12 +62,17 @@ export interface TargetResult {
   checks: number;
 }
 
+/** CLOCK_MONOTONIC in microseconds, as a CPU profile's startTime (any process on this machine). */
+export function monotonicMicros(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))];
 }
 
-interface LoopResult {
+export interface LoopResult {
   seconds: number;
   /** Latencies (ms) of the operations that succeeded. */
   latencies: number[];
@@ -77,7 +84,7 @@ interface LoopResult {
  * Runs `count` operations with `concurrency` in flight (stopping early after `maxSeconds`).
  * A failed operation is counted, not retried; the loop goes on.
  */
-async function closedLoop(concurrency: number, count: number, op: (i: number) => Promise<void>, maxSeconds = Infinity): Promise<LoopResult> {
+export async function closedLoop(concurrency: number, count: number, op: (i: number) => Promise<void>, maxSeconds = Infinity): Promise<LoopResult> {
   const result: LoopResult = { seconds: 0, latencies: [], failures: 0 };
   let next = 0;
   const started = performance.now();
@@ -169,9 +176,11 @@ export class ScenarioRunner {
     const cpu0 = readCpuSecondsOf(this.target.pids);
     const threads0 = readThreadCpuOf(this.target.pids);
     const client0 = process.cpuUsage();
+    const start = monotonicMicros();
     let result: ScenarioResult;
     try {
       const r = await run();
+      const window: [number, number] = [start, monotonicMicros()];
       const ops = r.latencies.length;
       if (ops === 0) throw new Error(r.firstError ?? 'no operation ran');
       const serverCpu = readCpuSecondsOf(this.target.pids) - cpu0;
@@ -193,6 +202,7 @@ export class ScenarioRunner {
         serverThreadsMsPerOp: { main: perOp('main'), other: perOp('other') },
         serverCores: serverCpu / r.seconds,
         clientCpuMsPerOp: (c.user + c.system) / 1000 / ops,
+        window,
       };
     } catch (err) {
       result = { id, ops: 0, failedOps: 0, seconds: 0, opsPerSec: NaN, serverCpuMsPerOp: NaN, serverThreadsMsPerOp: { main: NaN, other: NaN }, serverCores: NaN, clientCpuMsPerOp: NaN, error: (err as Error).message };

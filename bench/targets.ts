@@ -59,6 +59,8 @@ export interface StartOptions {
   engines?: DistributedEngines;
   /** A built checkout of skep to run as 'skep-base' (--baseline), to compare two versions in one run. */
   baselineDir?: string;
+  /** Serve this data folder (skep only) and leave it in place when stopped (--scale fills one between runs). */
+  dataDir?: string;
 }
 
 export { freePort };
@@ -125,7 +127,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 export async function startTarget(name: TargetName, opts: StartOptions = {}): Promise<RunningTarget> {
   const nodes = DISTRIBUTED_TARGETS[name];
   if (nodes !== undefined) return startCluster(name, nodes, opts);
-  const dataDir = await mkdtemp(join(tmpdir(), `skep-bench-${name}-`));
+  const keepData = opts.dataDir !== undefined;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), `skep-bench-${name}-`)));
   const port = await freePort();
   const baseEnv = { ...process.env, ...(opts.env ?? {}) };
   let child: ChildProcess;
@@ -168,7 +171,7 @@ export async function startTarget(name: TargetName, opts: StartOptions = {}): Pr
     stderr,
     async stop() {
       await stopChild(child);
-      await rm(dataDir, { recursive: true, force: true });
+      if (!keepData) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

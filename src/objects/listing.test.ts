@@ -53,6 +53,25 @@ async function walk(meta: MetadataStore, bucketId: string, prefix: string, delim
   throw new Error('listing did not terminate');
 }
 
+/** The store, counting the listing reads made through it and the rows they returned. */
+function countingReads(meta: MetadataStore) {
+  const reads = { queries: 0, rows: 0 };
+  const counting = new Proxy(meta, {
+    get(target, prop, receiver) {
+      if (prop === 'listObjects') {
+        return async (...args: Parameters<MetadataStore['listObjects']>) => {
+          reads.queries++;
+          const out = await target.listObjects(...args);
+          reads.rows += out.length;
+          return out;
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  return { counting, reads };
+}
+
 const KEYS = [
   'a', 'a/1', 'a/2', 'a/b/1', 'a/b/2', 'a/c', 'ab', 'b/x', 'b/y/z', 'c', 'photos/2024/jan.jpg', 'photos/2024/feb.jpg',
   'photos/2025/mar.jpg', 'photos/readme', 'z', '\u00e9t\u00e9/1', '\uffff/x', '\u{1F600}/emoji', '\ue000', '\u{10000}',
@@ -88,22 +107,31 @@ test('a page of 1000 under many rolled-up keys costs one seek per prefix, not a 
   const keys: string[] = [];
   for (let d = 0; d < 30; d++) for (let f = 0; f < 200; f++) keys.push(`dir${String(d).padStart(2, '0')}/file${f}`);
   const { meta, bucketId } = await storeWith(keys);
-  let queries = 0;
-  const counting = new Proxy(meta, {
-    get(target, prop, receiver) {
-      if (prop === 'listObjects') {
-        return (...args: Parameters<MetadataStore['listObjects']>) => {
-          queries++;
-          return target.listObjects(...args);
-        };
-      }
-      return Reflect.get(target, prop, receiver);
-    },
-  });
+  const { counting, reads } = countingReads(meta);
   const page = await listPage(counting, bucketId, { prefix: '', delimiter: '/', maxKeys: 1000 });
   assert.equal(page.commonPrefixes.length, 30);
   assert.equal(page.isTruncated, false);
-  assert.ok(queries <= 31, `expected one query per common prefix, got ${queries}`);
+  assert.ok(reads.queries <= 31, `expected one query per common prefix, got ${reads.queries}`);
+  // The first read shows the prefixes are large; after it, each is one seek of a few rows.
+  assert.ok(reads.rows <= 1001 + 30 * 8, `${reads.rows} rows read`);
+  await meta.close();
+});
+
+test('small common prefixes are walked within each read, not sought one by one', async () => {
+  // 3000 prefixes of 2 keys (and a few plain keys between them): the walk reads each row about once.
+  const keys: string[] = [];
+  for (let d = 0; d < 3000; d++) {
+    keys.push(`d${String(d).padStart(5, '0')}/a`, `d${String(d).padStart(5, '0')}/b`);
+    if (d % 500 === 0) keys.push(`d${String(d).padStart(5, '0')}-plain`);
+  }
+  const { meta, bucketId } = await storeWith(keys);
+  const { counting, reads } = countingReads(meta);
+  const page = await listPage(counting, bucketId, { prefix: '', delimiter: '/', maxKeys: 1000 });
+  assert.equal(page.commonPrefixes.length + page.contents.length, 1000);
+  assert.equal(page.isTruncated, true);
+  assert.deepEqual(entries(page), expected(keys, '', '/').slice(0, 1000));
+  assert.ok(reads.queries <= 4 && reads.rows <= 4 * 1001, `${reads.queries} reads of ${reads.rows} rows for a page of 1000 entries`);
+  assert.deepEqual(await walk(counting, bucketId, '', '/', 1000), expected(keys, '', '/'));
   await meta.close();
 });
 

@@ -1,8 +1,9 @@
 import type { MetadataStore, ObjectSummary, ObjectVersionRow } from '../storage/metadata/metadata-store.js';
 import { prefixSuccessor } from '../storage/metadata/key-order.js';
 
-// Listing with prefix, delimiter and a marker, in the order of UTF-8 key bytes. Each common
-// prefix is skipped with one index seek to its successor, so a page costs O(page), not O(bucket).
+// Listing with prefix, delimiter and a marker, in the order of UTF-8 key bytes. A common prefix
+// whose keys do not fit in the read at hand is skipped with one index seek to its successor, so a
+// page costs O(page), not O(bucket).
 
 export interface ListingRequest {
   prefix: string;
@@ -46,11 +47,27 @@ interface RowSource<R> {
   reseek(): void;
 }
 
+/** A read costs about as much as decoding this many rows (its SQL, a round trip, a promise). */
+const READ_COST_IN_ROWS = 32;
+/** The most rows one read takes when common prefixes are small. */
+const MAX_BATCH = 5000;
+
+/**
+ * Rows to read for `wanted` more entries when each entry has taken `rowsPerEntry` rows so far:
+ * enough to cover them where common prefixes are small (walking is cheapest), and a few where
+ * they are large (then each common prefix costs one seek, not a read of all its keys).
+ */
+function batchSize(wanted: number, rowsPerEntry: number): number {
+  if (rowsPerEntry > READ_COST_IN_ROWS) return Math.min(wanted, 8);
+  return Math.min(Math.max(wanted, MAX_BATCH), Math.max(wanted, Math.ceil(wanted * rowsPerEntry)));
+}
+
 /**
  * Walks the ranges (the prefix, or a scoped token's prefixes within it) in key order with one
- * position carried across them, so a common prefix spanning several ranges is returned once;
- * each common prefix is skipped with one seek to its successor. Stops after `maxKeys` entries;
- * true when more remain.
+ * position carried across them, so a common prefix spanning several ranges is returned once.
+ * Rows of a common prefix already returned are passed over within a read, and a read that ends
+ * inside one is followed by a seek to its successor. Stops after `maxKeys` entries; true when
+ * more remain.
  */
 async function walkRanges<R extends { key: string }>(
   ranges: readonly string[],
@@ -62,32 +79,42 @@ async function walkRanges<R extends { key: string }>(
   const { prefix, delimiter, maxKeys } = req;
   let from = start;
   let count = 0;
+  let rowsPerEntry = 1;
   for (const range of ranges) {
+    // The common prefix returned last, while the rows read are still inside it.
+    let inside: string | undefined;
     for (;;) {
-      const limit = maxKeys - count + 1;
+      const limit = batchSize(maxKeys - count + 1, rowsPerEntry);
       const rows = await source.fetch(range, from, limit);
-      let reseek = false;
+      const before = count;
       for (const row of rows) {
+        if (inside !== undefined && row.key.startsWith(inside)) continue;
+        inside = undefined;
         if (count === maxKeys) return true;
         const idx = delimiter ? row.key.indexOf(delimiter, prefix.length) : -1;
         if (idx >= 0) {
-          const cp = row.key.slice(0, idx + delimiter.length);
-          emit.commonPrefix(cp);
+          inside = row.key.slice(0, idx + delimiter.length);
+          emit.commonPrefix(inside);
           count++;
-          const next = prefixSuccessor(cp);
-          if (next === null) return false;
-          from = next;
-          source.reseek();
-          reseek = true;
-          break;
+          continue;
         }
         emit.row(row);
         source.passed(row);
         from = undefined;
         count++;
       }
-      if (!reseek && rows.length < limit) break;
-      if (count === maxKeys && !reseek && rows.length === limit) return true;
+      // A seek's few rows, all in one common prefix, say only that the prefix is large: keep seeking.
+      const sought = rowsPerEntry > READ_COST_IN_ROWS && count - before <= 1;
+      if (delimiter && rows.length > 0 && !sought) rowsPerEntry = Math.max(1, rows.length / Math.max(1, count - before));
+      if (inside !== undefined) {
+        // Past the rest of the common prefix: in this range, and in any later one it spans.
+        const next = prefixSuccessor(inside);
+        if (next === null) return false;
+        from = next;
+        source.reseek();
+        inside = undefined;
+      }
+      if (rows.length < limit) break;
     }
   }
   return false;

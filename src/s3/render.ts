@@ -98,12 +98,11 @@ export function renderError(req: IncomingMessage, res: ServerResponse, requestId
     res.end();
     return;
   }
-  const xml = xmlDocument(
+  const bytes = xmlDocument(
     'Error',
     { Code: err.code, Message: err.message, ...err.extra, Resource: resource, RequestId: requestId, HostId: requestId },
     false,
   );
-  const bytes = Buffer.from(xml, 'utf8');
   res.setHeader('Content-Type', 'application/xml');
   res.setHeader('Content-Length', bytes.length);
   res.end(bytes);
@@ -121,12 +120,11 @@ export function renderStsError(req: IncomingMessage, res: ServerResponse, reques
   res.setHeader('x-amzn-RequestId', requestId);
   res.setHeader('Server', 'skep');
   setHeaders(res, err.headers);
-  const xml = xmlDocument(
+  const bytes = xmlDocument(
     'ErrorResponse',
     { Error: { Type: err.status >= 500 ? 'Receiver' : 'Sender', Code: err.code, Message: err.message }, RequestId: requestId },
     STS_NAMESPACE,
   );
-  const bytes = Buffer.from(xml, 'utf8');
   res.setHeader('Content-Type', 'text/xml');
   res.setHeader('Content-Length', bytes.length);
   res.end(bytes);
@@ -143,8 +141,7 @@ export function clientErrorResponse(err: NodeJS.ErrnoException & { rawPacket?: B
   // The path from the request line, when it got that far.
   const requestLine = err.rawPacket?.subarray(0, 8192).toString('latin1') ?? '';
   const resource = /^[A-Z]+ ([^\s?]+)/.exec(requestLine)?.[1] ?? '/';
-  const xml = xmlDocument('Error', { Code: s3.code, Message: s3.message, Resource: resource, RequestId: requestId, HostId: requestId }, false);
-  const body = Buffer.from(xml, 'utf8');
+  const body = xmlDocument('Error', { Code: s3.code, Message: s3.message, Resource: resource, RequestId: requestId, HostId: requestId }, false);
   const head =
     `HTTP/1.1 ${s3.status} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n` +
     `x-amz-request-id: ${requestId}\r\nx-amz-id-2: ${requestId}\r\nServer: skep\r\nConnection: close\r\n\r\n`;

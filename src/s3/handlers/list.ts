@@ -2,11 +2,12 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { listPage } from '../../objects/listing.js';
-import type { ObjectSummary } from '../../storage/metadata/metadata-store.js';
 import { uriEncode } from '../../sigv4/uri-encode.js';
 import { owner } from './bucket.js';
 import { checkVersionId } from './object.js';
 import { listingLimit } from '../../auth/scope.js';
+import { isoTimestamp } from '../../util/iso-time.js';
+import { commonPrefixesList, contentsList } from '../list-xml.js';
 
 // ListObjects (v1), ListObjectsV2 and ListObjectVersions over the same paging engine.
 
@@ -24,18 +25,6 @@ function encoder(ctx: S3Context): (s: string) => string {
   if (type === undefined) return (s) => s;
   if (type !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });
   return (s) => uriEncode(s, true);
-}
-
-function summaryXml(o: ObjectSummary, enc: (s: string) => string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    Key: enc(o.key),
-    LastModified: o.lastModified.toISOString(),
-    ETag: o.etag,
-    ...(o.checksum ? { ChecksumAlgorithm: o.checksum.algorithm, ChecksumType: o.checksum.type } : {}),
-    Size: o.size,
-    StorageClass: o.storageClass,
-    ...extra,
-  };
 }
 
 function commonParams(ctx: S3Context) {
@@ -58,6 +47,7 @@ export async function ListObjects(ctx: S3Context): Promise<S3Response> {
   const marker = ctx.op.query.get('marker') ?? '';
   const maxKeys = maxKeysOf(ctx);
   const result = await page(ctx, prefix, delimiter, marker, maxKeys);
+  const keyOwner = owner(ctx);
   const value: Record<string, unknown> = {
     Name: ctx.op.bucket,
     Prefix: enc(prefix),
@@ -67,8 +57,8 @@ export async function ListObjects(ctx: S3Context): Promise<S3Response> {
     IsTruncated: result.isTruncated,
     // S3 returns NextMarker only when a delimiter is given; clients use the last key otherwise.
     ...(result.isTruncated && delimiter && result.last ? { NextMarker: enc(result.last) } : {}),
-    Contents: result.contents.map((o) => summaryXml(o, enc, { Owner: owner(ctx) })),
-    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    Contents: contentsList(result.contents, enc, keyOwner),
+    CommonPrefixes: commonPrefixesList(result.commonPrefixes, enc),
   };
   if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
   return { xml: { root: 'ListBucketResult', value } };
@@ -95,6 +85,7 @@ export async function ListObjectsV2(ctx: S3Context): Promise<S3Response> {
   const fetchOwner = ctx.op.query.get('fetch-owner') === 'true';
   const marker = token !== undefined ? decodeContinuationToken(token) : startAfter;
   const result = await page(ctx, prefix, delimiter, marker, maxKeys);
+  const keyOwner = fetchOwner ? owner(ctx) : undefined;
   const value: Record<string, unknown> = {
     Name: ctx.op.bucket,
     Prefix: enc(prefix),
@@ -105,8 +96,8 @@ export async function ListObjectsV2(ctx: S3Context): Promise<S3Response> {
     ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
     IsTruncated: result.isTruncated,
     ...(result.isTruncated && result.last ? { NextContinuationToken: encodeContinuationToken(result.last) } : {}),
-    Contents: result.contents.map((o) => summaryXml(o, enc, fetchOwner ? { Owner: owner(ctx) } : {})),
-    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    Contents: contentsList(result.contents, enc, keyOwner),
+    CommonPrefixes: commonPrefixesList(result.commonPrefixes, enc),
   };
   if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
   return { xml: { root: 'ListBucketResult', value } };
@@ -151,7 +142,7 @@ export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
         Key: enc(v.key),
         VersionId: v.versionId,
         IsLatest: v.isLatest,
-        LastModified: v.lastModified.toISOString(),
+        LastModified: isoTimestamp(v.lastModified),
         ETag: v.etag,
         Size: v.size,
         StorageClass: v.storageClass,
@@ -160,7 +151,7 @@ export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
       })),
     DeleteMarker: result.versions
       .filter((v) => v.isDeleteMarker)
-      .map((v) => ({ Key: enc(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: v.lastModified.toISOString(), Owner: o })),
+      .map((v) => ({ Key: enc(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: isoTimestamp(v.lastModified), Owner: o })),
     CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   };
   if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';

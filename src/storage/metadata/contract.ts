@@ -524,7 +524,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
               etag: row.etag,
               lastModified: row.lastModified,
               storageClass: 'GLACIER',
-              checksum: row.checksum,
+              checksum: { algorithm: 'SHA256', type: 'FULL_OBJECT' },
             },
           ]);
         }));

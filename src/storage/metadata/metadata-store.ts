@@ -137,7 +137,9 @@ export interface ListVersionsQuery {
  */
 export type RemovalGuard = (version: ObjectVersionRow) => boolean;
 
-export type ObjectSummary = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass' | 'checksum'>;
+/** What a listing shows of an object; of its checksum, the algorithm and type (not the value). */
+export type ObjectSummary = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'lastModified' | 'storageClass'> & { checksum: ChecksumSummary | null };
+export type ChecksumSummary = Readonly<Pick<StoredChecksum, 'algorithm' | 'type'>>;
 
 export interface ListObjectsQuery {
   /** Only keys starting with this prefix ('' for all). */

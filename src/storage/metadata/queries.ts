@@ -72,6 +72,8 @@ import { inTransaction } from './transaction.js';
 import { isStoreError } from './store-errors.js';
 import * as versions from './version-queries.js';
 import { seqAt } from './version-queries.js';
+import { SUMMARY_COLUMNS, summaryFromValues, toObjectSummary } from './summary-rows.js';
+import type { ArrayRowReader } from './sqlite-array-rows.js';
 import * as hot from './hot-queries.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -99,12 +101,15 @@ export interface KyselyStoreOptions {
   exclusive: ExclusiveRunner;
   /** Keep the blob ledger in the write transactions (see StoreOptions.blobLedger). */
   blobLedger: boolean;
+  /** Runs a listing read with rows as arrays (SQLite: see sqlite-array-rows.ts); objects otherwise. */
+  arrayRows?: ArrayRowReader;
 }
 
 export class KyselyMetadataStore implements MetadataStore {
   private readonly nodeId: string;
   private readonly runExclusive: ExclusiveRunner;
   private readonly ledger: boolean;
+  private readonly arrayRows: ArrayRowReader | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -113,6 +118,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.nodeId = opts.nodeId;
     this.runExclusive = opts.exclusive;
     this.ledger = opts.blobLedger;
+    this.arrayRows = opts.arrayRows;
   }
 
   // ---- projects ----
@@ -401,15 +407,9 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]> {
-    const rows = await listObjectsQuery(this.db, bucketId, q).execute();
-    return rows.map((r) => ({
-      key: r.key,
-      size: Number(r.size),
-      etag: r.etag,
-      lastModified: new Date(Number(r.last_modified)),
-      storageClass: r.storage_class,
-      checksum: parseChecksum(r.checksum),
-    }));
+    const query = listObjectsQuery(this.db, bucketId, q);
+    if (this.arrayRows) return (await this.arrayRows(query)).map(summaryFromValues);
+    return (await query.execute()).map(toObjectSummary);
   }
 
   async bucketStats(bucketId: string): Promise<BucketStats> {
@@ -931,7 +931,7 @@ export class KyselyMetadataStore implements MetadataStore {
 export function listObjectsQuery(db: Db, bucketId: string, q: ListObjectsQuery) {
   const query = db
     .selectFrom('objects')
-    .select(['key', 'size', 'etag', 'last_modified', 'storage_class', 'checksum'])
+    .select(SUMMARY_COLUMNS)
     .where('bucket_id', '=', bucketId);
   const bounds: KeyBound[] = [];
   if (q.from !== undefined) bounds.push({ key: q.from, inclusive: true });

@@ -138,7 +138,8 @@ describe('SQLite specifics', () => {
           .prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`)
           .all(...compiled.parameters) as Array<{ detail: string }>;
         const details = plan.map((p) => p.detail).join(' | ');
-        assert.match(details, /SEARCH objects USING INDEX \S+ \(bucket_id=\? AND key>\?( AND key<\?)?\)/, details);
+        // `objects` is its own (bucket_id, key) B-tree (WITHOUT ROWID): no lookup per row.
+        assert.match(details, /SEARCH objects USING PRIMARY KEY \(bucket_id=\? AND key>\?( AND key<\?)?\)/, details);
         assert.doesNotMatch(details, /TEMP B-TREE/, details);
       }
     } finally {
@@ -158,12 +159,57 @@ describe('SQLite specifics', () => {
         for (const [query, table] of [[currents, 'objects'], [stored, 'object_versions']] as const) {
           const compiled = query.compile();
           const details = (raw.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...compiled.parameters) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
-          assert.match(details, new RegExp(`SEARCH ${table} USING INDEX \\S+ \\(bucket_id=\\? AND key>\\?( AND key<\\?)?\\)`), details);
+          const index = table === 'objects' ? 'PRIMARY KEY' : 'INDEX \\S+';
+          assert.match(details, new RegExp(`SEARCH ${table} USING ${index} \\(bucket_id=\\? AND key>\\?( AND key<\\?)?\\)`), details);
           assert.doesNotMatch(details, /TEMP B-TREE/, details);
         }
       }
     } finally {
       await db.destroy();
+    }
+  });
+
+  test('upgrading keeps every object and puts them in key order in their own B-tree', async () => {
+    const file = freshFile();
+    const raw = new BetterSqlite3(file);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    const keys = ['z', 'a/b', '\u{1f600}', 'a', '\uffff', 'a-b', 'caf\u00e9'];
+    try {
+      const all = migrations('sqlite');
+      const before = Object.fromEntries(Object.entries(all).filter(([name]) => name < '0010'));
+      const { error } = await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
+      assert.equal(error, undefined);
+      assert.doesNotMatch(String((raw.prepare(`select sql from sqlite_master where name = 'objects'`).get() as { sql: string }).sql), /without rowid/i);
+      await db.insertInto('projects').values({ id: 'p', name: 'p', created_at: 0, max_token_days: null }).execute();
+      await db.insertInto('buckets').values({ id: 'b1', project_id: 'p', name: 'one', region: 'r', created_at: 0 }).execute();
+      for (const [i, key] of keys.entries()) {
+        await db
+          .insertInto('objects')
+          .values({ bucket_id: 'b1', key, size: i, etag: `"e${i}"`, last_modified: i, headers: '{}', user_metadata: `{"n":"${i}"}`, checksum: null, blobs: '[]', parts_count: null, tags: '{}', storage_class: 'STANDARD', version_id: `v${i}`, seq: i, legal_hold: i % 2 })
+          .execute();
+      }
+    } finally {
+      await db.destroy();
+    }
+    for (let open = 0; open < 2; open++) {
+      const s = await openSqliteStore(file); // migrates (and, the second time, finds nothing to do)
+      try {
+        const listed = await s.listObjects('b1', { prefix: '', limit: 100 });
+        assert.deepEqual(listed.map((o) => o.key), [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+        for (const [i, key] of keys.entries()) {
+          const o = await s.getObject('b1', key);
+          assert.deepEqual([o?.size, o?.etag, o?.userMetadata, o?.versionId, o?.legalHold], [i, `"e${i}"`, { n: String(i) }, `v${i}`, i % 2 === 1]);
+        }
+      } finally {
+        await s.close();
+      }
+    }
+    const check = new BetterSqlite3(file, { readonly: true });
+    try {
+      assert.match(String((check.prepare(`select sql from sqlite_master where name = 'objects'`).get() as { sql: string }).sql), /references "buckets".*without rowid$/is);
+      assert.equal(check.prepare(`select count(*) as n from sqlite_master where name = 'objects_by_key'`).pluck().get(), 0);
+    } finally {
+      check.close();
     }
   });
 

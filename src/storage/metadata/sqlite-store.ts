@@ -8,6 +8,7 @@ import type { MetadataStore, StoreOptions } from './metadata-store.js';
 import { KyselyMetadataStore } from './queries.js';
 import { migrateToLatest, type Database } from './schema.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
+import { sqliteArrayRows } from './sqlite-array-rows.js';
 import { WalSync } from './wal-sync.js';
 import { classifySqliteError, translate } from './store-errors.js';
 
@@ -23,10 +24,16 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
     raw.pragma('synchronous = NORMAL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
+    const translateError = (err: unknown) => translate(err, classifySqliteError, opts.onError);
     const walSync = path === ':memory:' || path === '' ? null : new WalSync(path);
-    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, (err) => translate(err, classifySqliteError, opts.onError), walSync) });
+    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, translateError, walSync) });
     await migrateToLatest(db, 'sqlite');
-    return new KyselyMetadataStore(db, { nodeId: opts.nodeId ?? defaultNodeId(), exclusive: inProcessExclusive(), blobLedger: opts.blobLedger ?? true });
+    return new KyselyMetadataStore(db, {
+      nodeId: opts.nodeId ?? defaultNodeId(),
+      exclusive: inProcessExclusive(),
+      blobLedger: opts.blobLedger ?? true,
+      arrayRows: sqliteArrayRows(db, raw, translateError),
+    });
   } catch (err) {
     if (db) await db.destroy().catch(() => undefined);
     if (raw.open) raw.close();
