@@ -1353,6 +1353,33 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           const want = new Set([...o1.blobs, ...o2.blobs, p.blob].map((x) => x.ref));
           assert.deepEqual(await s.referencedBlobRefs(), want);
         }));
+
+      test('reads objects, versions and parts a page at a time, missing none across page boundaries', () =>
+        withBucket(async (s, b) => {
+          const want = new Set<string>();
+          // Keys that sort across pages of two rows; versions of one key; a delete marker holds nothing.
+          for (const key of ['a', 'b', 'c', 'd', 'e']) {
+            const o = objectRow(b.id, key);
+            await s.putObject(o, { kind: 'none' });
+            want.add(o.blobs[0].ref);
+          }
+          for (let i = 1; i <= 5; i++) {
+            const v = objectRow(b.id, 'v', { versionId: `version-${i}`, blobs: [newBlob(), newBlob()] });
+            assert.ok((await s.putObject(v, { kind: 'none' }, 'enabled', () => true)).ok);
+            for (const x of v.blobs) want.add(x.ref);
+          }
+          assert.ok((await s.putDeleteMarker({ bucketId: b.id, key: 'v', versionId: 'marker', lastModified: new Date() }, 'enabled', () => true)).ok);
+          for (const key of ['m', 'n']) {
+            const u = uploadRow(b.id, key);
+            await s.createUpload(u);
+            for (let n = 1; n <= 3; n++) {
+              const p = partRow(u.uploadId, n);
+              await s.putPart(p);
+              want.add(p.blob.ref);
+            }
+          }
+          for (const pageSize of [1, 2, 3, 1000]) assert.deepEqual(await s.referencedBlobRefs(pageSize), want, `pages of ${pageSize}`);
+        }));
     });
   });
 }

@@ -709,8 +709,11 @@ export interface MetadataStore {
    */
   storageSnapshots(q: StorageQuery): Promise<StorageSnapshot[]>;
 
-  /** Every blob ref referenced by an object, an object version or a part, for the orphan sweep. */
-  referencedBlobRefs(): Promise<Set<string>>;
+  /**
+   * Every blob ref referenced by an object, an object version or a part, for the orphan sweep: one
+   * snapshot, read `pageSize` rows at a time (default 1000).
+   */
+  referencedBlobRefs(pageSize?: number): Promise<Set<string>>;
 
   // blob ledger: garbage collection that never lists the blob store (see BlobLedgerTable).
   // With StoreOptions.blobLedger on, the writes above keep it: a commit adopts its new blobs

@@ -83,6 +83,9 @@ type CompleteFailure = { ok: false; reason: 'no-such-upload' | 'invalid-part' | 
 /** No Object Lock: every version may be removed. */
 const allowAll: RemovalGuard = () => true;
 
+/** Rows per read when every blob reference is collected (the orphan sweep). */
+const REF_PAGE = 1000;
+
 /** A compare-and-swap that keeps losing means something is badly wrong; stop rather than spin. */
 const MAX_CAS_ATTEMPTS = 16;
 
@@ -791,18 +794,46 @@ export class KyselyMetadataStore implements MetadataStore {
 
   // ---- garbage collection ----
 
-  async referencedBlobRefs(): Promise<Set<string>> {
+  async referencedBlobRefs(pageSize = REF_PAGE): Promise<Set<string>> {
     // One snapshot, so a part that becomes an object's blob meanwhile is seen in one place or
     // the other (hence REPEATABLE READ on PostgreSQL; SQLite transactions are serializable).
+    // Rows are read a page at a time in key order: only the refs are kept, never every row at once.
     return inTransaction(this.db, async (trx) => {
       const refs = new Set<string>();
-      for (const p of await trx.selectFrom('parts').select('blob_ref').execute()) refs.add(p.blob_ref);
-      for (const o of await trx.selectFrom('objects').select('blobs').execute()) {
-        for (const b of parseBlobs(o.blobs)) refs.add(b.ref);
+      let part: { upload_id: string; part_number: number } | undefined;
+      for (;;) {
+        let q = trx.selectFrom('parts').select(['upload_id', 'part_number', 'blob_ref']).orderBy('upload_id').orderBy('part_number').limit(pageSize);
+        if (part) q = q.where((eb) => eb(eb.refTuple('upload_id', 'part_number'), '>', eb.tuple(part!.upload_id, part!.part_number)));
+        const rows = await q.execute();
+        for (const r of rows) refs.add(r.blob_ref);
+        if (rows.length < pageSize) break;
+        part = rows[rows.length - 1];
+      }
+      let object: { bucket_id: string; key: string } | undefined;
+      for (;;) {
+        let q = trx.selectFrom('objects').select(['bucket_id', 'key', 'blobs']).orderBy('bucket_id').orderBy('key').limit(pageSize);
+        if (object) q = q.where((eb) => eb(eb.refTuple('bucket_id', 'key'), '>', eb.tuple(object!.bucket_id, object!.key)));
+        const rows = await q.execute();
+        for (const r of rows) for (const b of parseBlobs(r.blobs)) refs.add(b.ref);
+        if (rows.length < pageSize) break;
+        object = rows[rows.length - 1];
       }
       // Noncurrent versions keep their blobs until the version itself is deleted.
-      for (const o of await trx.selectFrom('object_versions').select('blobs').where('delete_marker', '=', 0).execute()) {
-        for (const b of parseBlobs(o.blobs)) refs.add(b.ref);
+      let version: { bucket_id: string; key: string; version_id: string } | undefined;
+      for (;;) {
+        let q = trx
+          .selectFrom('object_versions')
+          .select(['bucket_id', 'key', 'version_id', 'blobs'])
+          .where('delete_marker', '=', 0)
+          .orderBy('bucket_id')
+          .orderBy('key')
+          .orderBy('version_id')
+          .limit(pageSize);
+        if (version) q = q.where((eb) => eb(eb.refTuple('bucket_id', 'key', 'version_id'), '>', eb.tuple(version!.bucket_id, version!.key, version!.version_id)));
+        const rows = await q.execute();
+        for (const r of rows) for (const b of parseBlobs(r.blobs)) refs.add(b.ref);
+        if (rows.length < pageSize) break;
+        version = rows[rows.length - 1];
       }
       return refs;
     }, { readOnly: true, isolation: 'repeatable read' });
