@@ -5,7 +5,7 @@ import { outcome } from './helpers/tokens.js';
 import type { Page } from 'playwright-core';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { ensureConsoleBuilt } from './helpers/console-build.js';
-import { launchConsoleBrowser, missingChromium, screenshot, sessionSteps, skipWithoutChromium, type ConsoleBrowser } from './helpers/console-browser.js';
+import { launchConsoleBrowser, missingChromium, screenshot, sessionSteps, signInToConsole, skipWithoutChromium, type ConsoleBrowser } from './helpers/console-browser.js';
 
 // The console for the credential features, in Chromium against a real server: a token with a
 // key prefix, allowed networks and a rate limit (bad input named on its field); temporary
@@ -57,11 +57,7 @@ test('console: prefix, networks and rate limit on a token; temporary credentials
   const step = sessionSteps(ctx, page, 'failure-credentials');
 
   await step('sign in', async () => {
-    await page.goto(`${server.url}/console/`);
-    await page.getByLabel('Email').fill(EMAIL);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Buckets' }).waitFor();
+    await signInToConsole(page, server.url, { email: EMAIL, password: PASSWORD });
   });
 
   await step('a token limited to a prefix, a network and a rate: bad input is named on its field, then the token works only there', async () => {

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { launchConsoleBrowser, missingChromium, screenshot, sessionSteps, skipWithoutChromium, type ConsoleBrowser } from './helpers/console-browser.js';
+import { launchConsoleBrowser, missingChromium, screenshot, sessionSteps, signInToConsole, skipWithoutChromium, type ConsoleBrowser } from './helpers/console-browser.js';
 import {
   CreateBucketCommand,
   GetBucketEncryptionCommand,
@@ -31,13 +31,7 @@ let projectId: string;
 
 const shot = (name: string) => screenshot(page, name);
 
-async function signIn(who: { email: string; password: string }): Promise<void> {
-  await page.goto(`${server.url}/console/signin`);
-  await page.getByLabel('Email').fill(who.email);
-  await page.getByLabel('Password', { exact: true }).fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Buckets' }).waitFor();
-}
+const signIn = (who: { email: string; password: string }) => signInToConsole(page, server.url, who);
 
 before(async () => {
   if (missingChromium) return;

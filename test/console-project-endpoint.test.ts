@@ -4,7 +4,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import type { Page } from 'playwright-core';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { ensureConsoleBuilt } from './helpers/console-build.js';
-import { launchConsoleBrowser, missingChromium, screenshot, sessionSteps, skipWithoutChromium, type ConsoleBrowser } from './helpers/console-browser.js';
+import { launchConsoleBrowser, missingChromium, screenshot, sessionSteps, signInToConsole, skipWithoutChromium, type ConsoleBrowser } from './helpers/console-browser.js';
 import { hostClient } from './helpers/tokens.js';
 
 // With a project domain (--project-domain), the console names each project's own endpoint,
@@ -44,11 +44,7 @@ test('console: the project endpoint in the header and in a new token\'s credenti
   const step = sessionSteps(ctx, page, 'failure-project-endpoint');
 
   await step('the project header names the project endpoint', async () => {
-    await page.goto(`${server.url}/console/`);
-    await page.getByLabel('Email').fill(EMAIL);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Buckets' }).waitFor();
+    await signInToConsole(page, server.url, { email: EMAIL, password: PASSWORD });
     assert.equal(await page.getByTestId('s3-endpoint').textContent(), expected);
     await screenshot(page, '50-project-endpoint-header');
   });

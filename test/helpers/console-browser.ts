@@ -68,3 +68,12 @@ export function sessionSteps(ctx: TestContext, page: Page, failureShot: string):
       }
     });
 }
+
+/** Signs a console user in from the sign-in page and waits for the project's bucket list. */
+export async function signInToConsole(page: Page, serverUrl: string, who: { email: string; password: string }): Promise<void> {
+  await page.goto(`${serverUrl}/console/signin`);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password', { exact: true }).fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Buckets' }).waitFor();
+}
