@@ -4,7 +4,6 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { BodyDigest } from '../checksums/digest.js';
 import { consoleCredential, signingCredential } from '../credentials/console-token.js';
-import { listPage } from '../objects/listing.js';
 import { listingLimit } from '../auth/scope.js';
 import { MAX_KEY_BYTES } from '../s3/endpoint.js';
 import { MAX_SINGLE_PUT_BYTES } from '../s3/body.js';
@@ -241,7 +240,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const access = await requireProject(c, deps, projectId);
     requireRight(access, 'ListObjects', bucket, { key: null, listPrefix: q.prefix ?? '' });
     const row = await deps.objects.requireBucket(projectId, bucket);
-    const page = await listPage(deps.meta, row.id, {
+    const page = await deps.objects.listPage(row, {
       prefix: q.prefix ?? '',
       delimiter: q.delimiter ?? '',
       marker: q.cursor === undefined ? undefined : decodeCursor(q.cursor),

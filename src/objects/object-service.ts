@@ -7,10 +7,8 @@ import type {
   BlobPart,
   BucketRow,
   BucketStats,
-  ListObjectsQuery,
   MetadataStore,
   ObjectRow,
-  ObjectSummary,
   ObjectVersionRow,
   PutCondition,
   PutOutcome,
@@ -25,7 +23,7 @@ import { bucketNameProblem } from './bucket-name.js';
 import { readBlobs } from './object-reader.js';
 import { BlobLifecycle, type BlobLifecycleOptions } from './blob-lifecycle.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
-import { listVersionsPage, type VersionListingPage, type VersionListingRequest } from './listing.js';
+import { listPage, listVersionsPage, type ListingPage, type ListingRequest, type VersionListingPage, type VersionListingRequest } from './listing.js';
 import { EncryptingStream, readSealedBlobs } from './chunked-cipher.js';
 import { customerEtag, DataKeys, type CustomerKey, type EncryptionRequest } from './sse.js';
 import { defaultEncryptionOf, initialProtectionSettings, objectLockOf, versioningMode } from './bucket-config.js';
@@ -552,8 +550,9 @@ export class ObjectService {
     throw new S3Error('NoSuchKey', undefined, { Key: key });
   }
 
-  listObjects(bucket: BucketRow, q: ListObjectsQuery): Promise<ObjectSummary[]> {
-    return this.meta.listObjects(bucket.id, q);
+  /** One ListObjects page (v1, v2 and the REST API alike): keys and common prefixes after the marker. */
+  listPage(bucket: BucketRow, req: ListingRequest): Promise<ListingPage> {
+    return listPage(this.meta, bucket.id, req);
   }
 
   listVersions(bucket: BucketRow, req: VersionListingRequest): Promise<VersionListingPage> {

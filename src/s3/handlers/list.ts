@@ -1,7 +1,6 @@
 import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
-import { listPage } from '../../objects/listing.js';
 import { uriEncode } from '../../sigv4/uri-encode.js';
 import { owner } from './bucket.js';
 import { checkVersionId } from './object.js';
@@ -38,7 +37,7 @@ async function page(ctx: S3Context, prefix: string, delimiter: string, marker: s
   if (maxKeys === 0) return { contents: [], commonPrefixes: [], isTruncated: false, last: undefined };
   // A prefix-scoped token sees only the keys under its prefixes (folders above them included).
   const within = listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix);
-  return listPage(ctx.services.objects.meta, bucket.id, { prefix, delimiter, marker: marker || undefined, maxKeys, within });
+  return ctx.services.objects.listPage(bucket, { prefix, delimiter, marker: marker || undefined, maxKeys, within });
 }
 
 export async function ListObjects(ctx: S3Context): Promise<S3Response> {
