@@ -113,6 +113,8 @@ export class KyselyMetadataStore implements MetadataStore {
   private readonly runExclusive: ExclusiveRunner;
   private readonly ledger: boolean;
   private readonly arrayRows: ArrayRowReader | undefined;
+  /** What versioned writes add to their transactions when the blob ledger is kept (none otherwise). */
+  private readonly ledgerHooks: versions.LedgerHooks | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -122,6 +124,14 @@ export class KyselyMetadataStore implements MetadataStore {
     this.runExclusive = opts.exclusive;
     this.ledger = opts.blobLedger;
     this.arrayRows = opts.arrayRows;
+    this.ledgerHooks = opts.blobLedger
+      ? {
+          committed: async (trx, adopted, released) => {
+            await ledger.adoptBlobs(trx, adopted);
+            await ledger.releaseBlobs(trx, released, new Date(), this.nodeId);
+          },
+        }
+      : undefined;
   }
 
   // ---- projects ----
@@ -323,16 +333,6 @@ export class KyselyMetadataStore implements MetadataStore {
     }
   }
 
-  /** What versioned writes add to their transactions when the blob ledger is kept (none otherwise). */
-  private get ledgerHooks(): versions.LedgerHooks | undefined {
-    if (!this.ledger) return undefined;
-    return {
-      committed: async (trx, adopted, released) => {
-        await ledger.adoptBlobs(trx, adopted);
-        await ledger.releaseBlobs(trx, released, new Date(), this.nodeId);
-      },
-    };
-  }
   putDeleteMarker(
     marker: { bucketId: string; key: string; versionId: string; lastModified: Date },
     versioning: 'enabled' | 'suspended',
@@ -800,40 +800,15 @@ export class KyselyMetadataStore implements MetadataStore {
     // Rows are read a page at a time in key order: only the refs are kept, never every row at once.
     return inTransaction(this.db, async (trx) => {
       const refs = new Set<string>();
-      let part: { upload_id: string; part_number: number } | undefined;
-      for (;;) {
-        let q = trx.selectFrom('parts').select(['upload_id', 'part_number', 'blob_ref']).orderBy('upload_id').orderBy('part_number').limit(pageSize);
-        if (part) q = q.where((eb) => eb(eb.refTuple('upload_id', 'part_number'), '>', eb.tuple(part!.upload_id, part!.part_number)));
-        const rows = await q.execute();
-        for (const r of rows) refs.add(r.blob_ref);
-        if (rows.length < pageSize) break;
-        part = rows[rows.length - 1];
-      }
-      let object: { bucket_id: string; key: string } | undefined;
-      for (;;) {
-        let q = trx.selectFrom('objects').select(['bucket_id', 'key', 'blobs']).orderBy('bucket_id').orderBy('key').limit(pageSize);
-        if (object) q = q.where((eb) => eb(eb.refTuple('bucket_id', 'key'), '>', eb.tuple(object!.bucket_id, object!.key)));
-        const rows = await q.execute();
-        for (const r of rows) for (const b of parseBlobs(r.blobs)) refs.add(b.ref);
-        if (rows.length < pageSize) break;
-        object = rows[rows.length - 1];
-      }
-      // Noncurrent versions keep their blobs until the version itself is deleted.
-      let version: { bucket_id: string; key: string; version_id: string } | undefined;
-      for (;;) {
-        let q = trx
-          .selectFrom('object_versions')
-          .select(['bucket_id', 'key', 'version_id', 'blobs'])
-          .where('delete_marker', '=', 0)
-          .orderBy('bucket_id')
-          .orderBy('key')
-          .orderBy('version_id')
-          .limit(pageSize);
-        if (version) q = q.where((eb) => eb(eb.refTuple('bucket_id', 'key', 'version_id'), '>', eb.tuple(version!.bucket_id, version!.key, version!.version_id)));
-        const rows = await q.execute();
-        for (const r of rows) for (const b of parseBlobs(r.blobs)) refs.add(b.ref);
-        if (rows.length < pageSize) break;
-        version = rows[rows.length - 1];
+      // Noncurrent versions keep their blobs until the version itself is deleted (a delete marker has none).
+      for (const [name, column] of [['parts', 'blob_ref'], ['objects', 'blobs'], ['object_versions', 'blobs']] as const) {
+        const table = copy.COPIED_TABLES.find((t) => t.name === name)!;
+        for await (const rows of copy.tableRows(trx, table, pageSize, [column])) {
+          for (const r of rows) {
+            if (column === 'blob_ref') refs.add(r.blob_ref as string);
+            else for (const b of parseBlobs(r.blobs as string)) refs.add(b.ref);
+          }
+        }
       }
       return refs;
     }, { readOnly: true, isolation: 'repeatable read' });

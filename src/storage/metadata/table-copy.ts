@@ -42,13 +42,17 @@ export async function unknownTables(db: Kysely<Database>): Promise<string[]> {
   return tables.map((t) => t.name).filter((name) => !known.has(name));
 }
 
-/** Every row of `table`, `pageSize` at a time, in primary key order (keyset paging: each page is one index range). */
-export async function* tableRows(db: Kysely<Database>, table: (typeof COPIED_TABLES)[number], pageSize = 500): AsyncGenerator<Row[]> {
+/**
+ * Every row of `table` (all columns, or its key and `columns`), `pageSize` at a time, in primary
+ * key order (keyset paging: each page is one index range).
+ */
+export async function* tableRows(db: Kysely<Database>, table: (typeof COPIED_TABLES)[number], pageSize = 500, columns?: string[]): AsyncGenerator<Row[]> {
   let after: unknown[] | undefined;
+  const keyList = sql.join(table.key.map((k) => sql.ref(k)));
+  const selected = columns ? sql.join([...table.key, ...columns].map((c) => sql.ref(c))) : sql`*`;
   for (;;) {
-    const keyList = sql.join(table.key.map((k) => sql.ref(k)));
     const where = after === undefined ? sql`` : sql`where (${keyList}) > (${sql.join(after)})`;
-    const { rows } = await sql<Row>`select * from ${sql.table(table.name)} ${where} order by ${keyList} limit ${pageSize}`.execute(db);
+    const { rows } = await sql<Row>`select ${selected} from ${sql.table(table.name)} ${where} order by ${keyList} limit ${pageSize}`.execute(db);
     if (rows.length === 0) return;
     yield rows;
     if (rows.length < pageSize) return;
