@@ -25,6 +25,7 @@ import type {
 import type { Database, ObjectsTable, ObjectVersionsTable } from './schema.js';
 import { etagMatches, parseBlobs, releasable, toObjectRow, toObjectValues } from './queries.js';
 import { inTransaction, type TransactionOptions } from './transaction.js';
+import { objectByKey } from './hot-queries.js';
 import { compareUtf8, prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -108,7 +109,7 @@ function unchanged<Q extends UpdateQueryBuilder<Database, any, any, any> | Delet
 }
 
 async function currentRow(db: Db, bucketId: string, key: string): Promise<ObjectsTable | undefined> {
-  return db.selectFrom('objects').selectAll().where('bucket_id', '=', bucketId).where('key', '=', key).executeTakeFirst();
+  return (await objectByKey(db, bucketId, key)).rows[0];
 }
 
 async function newestStored(db: Db, bucketId: string, key: string): Promise<ObjectVersionsTable | undefined> {
