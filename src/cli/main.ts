@@ -55,15 +55,17 @@ async function serve(argv: string[]): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const issued = server.bootstrap.issued;
-  const out = process.stdout;
-  out.write(`skep listening on ${server.url} (data: ${config.dataDir}, region: ${config.region})\n`);
+  // The banner goes out in one write: whoever waits for the "listening" line (a supervisor, a
+  // test) then has the rest of it too.
+  const banner: string[] = [];
+  banner.push(`skep listening on ${server.url} (data: ${config.dataDir}, region: ${config.region})\n`);
   const { backends, nodeId, shared } = server.services;
-  if (shared || backends.blobs !== 'folder') out.write(`node ${nodeId}: metadata on ${backends.metadata}, blobs on ${backends.blobs}\n`);
+  if (shared || backends.blobs !== 'folder') banner.push(`node ${nodeId}: metadata on ${backends.metadata}, blobs on ${backends.blobs}\n`);
   if (issued && server.bootstrap.givenByEnvironment) {
-    out.write(`\nCreated the default project; its bootstrap credential uses SKEP_ROOT_ACCESS_KEY_ID=${issued.accessKeyId}.\n\n`);
+    banner.push(`\nCreated the default project; its bootstrap credential uses SKEP_ROOT_ACCESS_KEY_ID=${issued.accessKeyId}.\n\n`);
   } else if (issued) {
     // Printed on the very first start only; the secret is not stored in clear anywhere.
-    out.write(
+    banner.push(
       `\nCreated the default project and its bootstrap credential. The secret is shown only now:\n` +
         `  AWS_ACCESS_KEY_ID=${issued.accessKeyId}\n` +
         `  AWS_SECRET_ACCESS_KEY=${issued.secretAccessKey}\n` +
@@ -74,13 +76,14 @@ async function serve(argv: string[]): Promise<void> {
   const admin = server.bootstrap.admin;
   if (admin) {
     // Printed on the start that created the first console user only; just its hash is stored.
-    out.write(
+    banner.push(
       `Created the first console user, owner of the default project. Its password is shown only now:\n` +
         `  email:    ${admin.email}\n` +
         `  password: ${admin.password}\n` +
         `  sign in:  ${server.url}/console  (add users with: skep user create --email E)\n\n`,
     );
   }
+  process.stdout.write(banner.join(''));
 }
 
 /** Flag and validation errors are the user's to fix: say what, without a stack. */
