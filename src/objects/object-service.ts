@@ -102,7 +102,12 @@ export function preconditionError(outcome: Exclude<PutOutcome, { ok: true }>['re
 
 /** A new version ID: 32 URL-safe characters, as AWS's. */
 export function newVersionId(): string {
-  return randomBytes(24).toString('base64url');
+  // Never starting with '-' or '_': command-line clients (the AWS CLI's argparse) read a value
+  // that begins with '-' as the next option ("--version-id -Dy…" fails).
+  for (;;) {
+    const id = randomBytes(24).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
 }
 
 /** Whether `v` could be a version ID this server made ('null', or the form newVersionId makes). */
