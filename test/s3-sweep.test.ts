@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { basename } from 'node:path';
+import { utimes } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import {
@@ -11,6 +12,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { useS3Server } from './helpers/server.js';
+import type { BlobReferenceSnapshot } from '../src/storage/metadata/metadata-store.js';
 import { blobFiles } from './helpers/raw-s3.js';
 import { waitFor } from './helpers/tokens.js';
 
@@ -30,6 +32,12 @@ async function plantOrphan(): Promise<string> {
 
 async function isOnDisk(ref: string): Promise<boolean> {
   return (await blobFiles(ctx.server)).some((f) => basename(f) === ref);
+}
+
+/** Makes a blob look written `ms` ago (what the sweep's minimum age looks at). */
+async function age(ref: string, ms: number): Promise<void> {
+  const when = new Date(Date.now() - ms);
+  await utimes(join(ctx.server.dataDir, 'blobs', ref.slice(0, 2), ref.slice(2, 4), ref), when, when);
 }
 
 async function read(bucket: string, key: string): Promise<Buffer> {
@@ -85,5 +93,53 @@ describe('sweepOrphans', () => {
     lease.release();
     // The deferred release removes it once the lease and the stream have both let go.
     await waitFor('the released blob to be removed', async () => !(await isOnDisk(ref)));
+  });
+
+  test('over many objects, in small batches, while PUTs commit: only the orphans go, never a live blob', async () => {
+    const HOUR = 60 * 60 * 1000;
+    const bucket = await newBucket('many');
+    const bodies = new Map<string, Buffer>();
+    const put = async (key: string) => {
+      const body = randomBytes(64 + Math.floor(Math.random() * 64));
+      await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      bodies.set(key, body);
+    };
+    for (let i = 0; i < 60; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => put(`old/${i + j}`)));
+    const orphans: string[] = [];
+    for (let i = 0; i < 25; i++) orphans.push(await plantOrphan());
+    // Everything so far was written two hours ago; what the PUTs below write is new.
+    for (const f of await blobFiles(ctx.server)) await age(basename(f), 2 * HOUR);
+
+    // The sweep asks about small batches and never for every ref at once.
+    const meta = ctx.server.meta;
+    const batches: number[] = [];
+    const snapshot = meta.snapshotBlobReferences.bind(meta);
+    const everyRef = meta.referencedBlobRefs;
+    meta.snapshotBlobReferences = async (): Promise<BlobReferenceSnapshot> => {
+      const s = await snapshot();
+      return { referenced: (refs) => (batches.push(refs.length), s.referenced(refs)), close: () => s.close() };
+    };
+    meta.referencedBlobRefs = () => Promise.reject(new Error('the sweep read every ref into memory'));
+    let removed: number;
+    try {
+      // New objects and overwrites of old ones commit while the sweep runs.
+      let sweeping = true;
+      const writers = Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; sweeping || i < 5; i++) await put(i % 2 === 0 ? `new/${w}/${i}` : `old/${(w * 7 + i) % 60}`);
+      });
+      removed = await ctx.server.objects.sweepOrphans(HOUR, 7).finally(() => (sweeping = false));
+      await Promise.all(writers);
+    } finally {
+      meta.snapshotBlobReferences = snapshot;
+      meta.referencedBlobRefs = everyRef;
+    }
+
+    assert.equal(removed, orphans.length);
+    assert.ok(batches.length >= Math.ceil(orphans.length / 7), `${batches.length} batches`);
+    assert.ok(batches.every((n) => n <= 7), `batches of ${batches.join(', ')}`);
+    for (const ref of orphans) assert.equal(await isOnDisk(ref), false, `orphan ${ref} is gone`);
+    for (const [key, body] of bodies) assert.ok((await read(bucket, key)).equals(body), `${key} reads back`);
+    // What is left on disk is exactly what the rows refer to.
+    assert.deepEqual((await blobFiles(ctx.server)).map((f) => basename(f)).sort(), [...(await meta.referencedBlobRefs())].sort());
   });
 });

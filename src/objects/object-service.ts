@@ -30,6 +30,7 @@ import { defaultEncryptionOf, initialProtectionSettings, objectLockOf, versionin
 import type { RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { bypassesGovernance, checkRetainUntil, defaultRetention, removalBlocked, removalGuard, type LockState } from './object-lock.js';
+import { sweepOrphans } from './orphan-sweep.js';
 
 // Buckets and objects: the rules of the domain, independent of HTTP. An object write is
 // blob written -> metadata committed in one atomic write -> replaced blobs released. In a
@@ -590,21 +591,11 @@ export class ObjectService {
   }
 
   /**
-   * Removes blobs older than `minAgeMs` that no committed row references, by listing the blob store:
-   * for a local folder that holds blobs written before the ledger existed.
+   * Removes blobs older than `minAgeMs` that no committed row references, by listing the blob
+   * store (the embedded default, which keeps no blob ledger): see orphan-sweep.ts.
    */
-  async sweepOrphans(minAgeMs: number): Promise<number> {
-    const referenced = await this.meta.referencedBlobRefs();
-    const cutoff = Date.now() - minAgeMs;
-    let removed = 0;
-    for await (const { ref, mtime } of this.blobs.list()) {
-      // A pinned blob is being read; its deferred release deletes it when the read closes.
-      if (mtime.getTime() < cutoff && !referenced.has(ref) && !this.lifecycle.isPinned(ref)) {
-        await this.blobs.delete(ref);
-        removed++;
-      }
-    }
-    return removed;
+  sweepOrphans(minAgeMs: number, batch?: number): Promise<number> {
+    return sweepOrphans({ meta: this.meta, blobs: this.blobs, isPinned: (ref) => this.lifecycle.isPinned(ref), minAgeMs, batch });
   }
 }
 

@@ -479,6 +479,14 @@ export interface BlobLedgerEntry {
   nodeId: string;
 }
 
+/** Which blobs rows referred to at one moment (see MetadataStore.snapshotBlobReferences). */
+export interface BlobReferenceSnapshot {
+  /** Which of `refs` (a batch: up to a few thousand) a row referred to. */
+  referenced(refs: readonly string[]): Promise<Set<string>>;
+  /** Lets go of the snapshot (its connection and scratch file). */
+  close(): Promise<void>;
+}
+
 /** Options every store takes when it opens. */
 export interface StoreOptions {
   /** This process's name in ledger records and pins (default: the host name and PID). */
@@ -714,6 +722,12 @@ export interface MetadataStore {
    * snapshot, read `pageSize` rows at a time (default 1000).
    */
   referencedBlobRefs(pageSize?: number): Promise<Set<string>>;
+  /**
+   * The same refs, from one snapshot, for the orphan sweep to ask about a batch at a time. On
+   * SQLite they are copied off the store's connection into a scratch file (memory does not grow
+   * with the objects: see sqlite-blob-references.ts); elsewhere they are referencedBlobRefs().
+   */
+  snapshotBlobReferences(): Promise<BlobReferenceSnapshot>;
 
   // blob ledger: garbage collection that never lists the blob store (see BlobLedgerTable).
   // With StoreOptions.blobLedger on, the writes above keep it: a commit adopts its new blobs

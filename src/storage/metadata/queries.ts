@@ -13,6 +13,7 @@ import { sql, type Kysely, type Transaction, type SelectQueryBuilder } from 'kys
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../../checksums/types.js';
 import type {
   BlobPart,
+  BlobReferenceSnapshot,
   BucketRow,
   BucketSettingName,
   BlobLedgerEntry,
@@ -106,6 +107,8 @@ export interface KyselyStoreOptions {
   blobLedger: boolean;
   /** Runs a listing read with rows as arrays (SQLite: see sqlite-array-rows.ts); objects otherwise. */
   arrayRows?: ArrayRowReader;
+  /** Snapshots the blob refs off the store's connection (SQLite: see sqlite-blob-references.ts); in memory otherwise. */
+  blobReferences?: () => Promise<BlobReferenceSnapshot>;
 }
 
 export class KyselyMetadataStore implements MetadataStore {
@@ -113,6 +116,7 @@ export class KyselyMetadataStore implements MetadataStore {
   private readonly runExclusive: ExclusiveRunner;
   private readonly ledger: boolean;
   private readonly arrayRows: ArrayRowReader | undefined;
+  private readonly blobReferences: (() => Promise<BlobReferenceSnapshot>) | undefined;
   /** What versioned writes add to their transactions when the blob ledger is kept (none otherwise). */
   private readonly ledgerHooks: versions.LedgerHooks | undefined;
 
@@ -124,6 +128,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.runExclusive = opts.exclusive;
     this.ledger = opts.blobLedger;
     this.arrayRows = opts.arrayRows;
+    this.blobReferences = opts.blobReferences;
     this.ledgerHooks = opts.blobLedger
       ? {
           committed: async (trx, adopted, released) => {
@@ -812,6 +817,12 @@ export class KyselyMetadataStore implements MetadataStore {
       }
       return refs;
     }, { readOnly: true, isolation: 'repeatable read' });
+  }
+
+  async snapshotBlobReferences(): Promise<BlobReferenceSnapshot> {
+    if (this.blobReferences) return this.blobReferences();
+    const refs = await this.referencedBlobRefs();
+    return { referenced: async (batch) => new Set(batch.filter((r) => refs.has(r))), close: async () => undefined };
   }
 
   // ---- blob ledger and shared pins (queries in blob-ledger-queries.ts) ----

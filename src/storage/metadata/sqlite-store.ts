@@ -9,6 +9,7 @@ import { KyselyMetadataStore } from './queries.js';
 import { migrateToLatest, type Database } from './schema.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
 import { sqliteArrayRows } from './sqlite-array-rows.js';
+import { snapshotSqliteBlobReferences } from './sqlite-blob-references.js';
 import { WalSync } from './wal-sync.js';
 import { classifySqliteError, translate } from './store-errors.js';
 
@@ -33,6 +34,8 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
       exclusive: inProcessExclusive(),
       blobLedger: opts.blobLedger ?? true,
       arrayRows: sqliteArrayRows(db, raw, translateError),
+      // A second connection needs a file; an in-memory database is small enough to read in memory.
+      ...(walSync ? { blobReferences: () => snapshotSqliteBlobReferences(path) } : {}),
     });
   } catch (err) {
     if (db) await db.destroy().catch(() => undefined);
