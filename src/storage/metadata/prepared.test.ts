@@ -27,12 +27,21 @@ describe('prepared queries', () => {
     assert.deepEqual((await byKindAfter(db, 'x', 1)).rows, [{ id: 3, name: 'c' }]);
     assert.deepEqual((await byKindAfter(db, 'y', 0)).rows, [{ id: 2, name: 'b' }]);
     assert.equal(builds, 1);
-    // Inside a transaction (a handle of its own) it is compiled for that handle, and sees its writes.
-    await db.transaction().execute(async (trx) => {
-      await trx.insertInto('t').values({ id: 4, name: 'd', kind: 'y' }).execute();
-      assert.deepEqual((await byKindAfter(trx, 'y', 0)).rows, [{ id: 2, name: 'b' }, { id: 4, name: 'd' }]);
-    });
+    // Transactions share the database's compilation, and see their own writes.
+    for (const id of [4, 6]) {
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ id, name: `n${id}`, kind: 'y' }).execute();
+        assert.deepEqual((await byKindAfter(trx, 'y', id - 1)).rows, [{ id, name: `n${id}` }]);
+      });
+    }
+    assert.equal(builds, 1);
+    // A handle whose plugins rewrite the SQL gets its own.
+    const qualified = db.withSchema('main');
+    assert.deepEqual((await byKindAfter(qualified, 'y', 0)).rows, [{ id: 2, name: 'b' }, { id: 4, name: 'n4' }, { id: 6, name: 'n6' }]);
+    await byKindAfter(qualified, 'x', 0);
     assert.equal(builds, 2);
+    await qualified.transaction().execute((trx) => byKindAfter(trx, 'x', 0));
+    assert.equal(builds, 3, 'its transactions compile each time');
     const insert = prepared((d: Kysely<Db>, id: number, name: string) => d.insertInto('t').values({ id, name, kind: 'z' }).onConflict((oc) => oc.column('id').doNothing()));
     assert.equal(Number((await insert(db, 5, 'e')).numAffectedRows), 1);
     assert.equal(Number((await insert(db, 5, 'e')).numAffectedRows), 0);

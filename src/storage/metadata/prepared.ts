@@ -20,18 +20,34 @@ interface Template {
   slots: Array<number | { value: unknown }>;
 }
 
-/** A query function: `build` compiled once per handle (a transaction is compiled each time: it is a handle of its own). */
+/**
+ * A query function: `build` compiled once per database, and shared by its transactions (they
+ * compile alike); a handle with plugins of its own is compiled for itself, and a transaction of
+ * one each time.
+ */
 export function prepared<DB, A extends unknown[], R>(build: (db: Kysely<DB>, ...args: A) => Compilable<R>): (db: Kysely<DB>, ...args: A) => Promise<QueryResult<R>> {
-  const templates = new WeakMap<Kysely<DB>, Template>();
+  const templates = new WeakMap<object, Template>();
   return async (db, ...args) => {
-    let t = templates.get(db);
+    const key = compilerKey(db);
+    let t = key && templates.get(key);
     if (!t) {
       t = compileTemplate(build, db, args.length);
-      if (!db.isTransaction) templates.set(db, t);
+      if (key) templates.set(key, t);
     }
     const parameters = t.slots.map((s) => (typeof s === 'number' ? args[s] : s.value));
     return db.executeQuery<R>({ sql: t.sql, query: t.query, queryId: t.queryId, parameters });
   };
+}
+
+/**
+ * What a handle's SQL depends on: its database's dialect adapter (one per Kysely instance, the
+ * same object in its transactions), unless plugins may rewrite the queries; then the handle
+ * itself, if it lasts.
+ */
+function compilerKey<DB>(db: Kysely<DB>): object | null {
+  const executor = db.getExecutor();
+  if (executor.plugins.length === 0) return executor.adapter;
+  return db.isTransaction ? null : db;
 }
 
 function compileTemplate<DB, A extends unknown[], R>(build: (db: Kysely<DB>, ...args: A) => Compilable<R>, db: Kysely<DB>, arity: number): Template {

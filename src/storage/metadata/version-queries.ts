@@ -10,7 +10,7 @@
 // still the state that was read); a lost race rolls the transaction back and runs it again, so the
 // rules hold under PostgreSQL's READ COMMITTED as under SQLite's serialized writes.
 
-import type { Kysely, Transaction, UpdateQueryBuilder, DeleteQueryBuilder, UpdateResult, DeleteResult } from 'kysely';
+import type { Compilable, Kysely, Transaction, UpdateQueryBuilder, DeleteQueryBuilder, UpdateResult, DeleteResult, QueryResult } from 'kysely';
 import type {
   BlobPart,
   ListVersionsQuery,
@@ -25,7 +25,8 @@ import type {
 import type { Database, ObjectsTable, ObjectVersionsTable } from './schema.js';
 import { etagMatches, parseBlobs, releasable, toObjectRow, toObjectValues } from './queries.js';
 import { inTransaction, type TransactionOptions } from './transaction.js';
-import { objectByKey } from './hot-queries.js';
+import { insertObjectIfAbsent, objectByKey } from './hot-queries.js';
+import { prepared } from './prepared.js';
 import { compareUtf8, prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -92,63 +93,125 @@ function storedVersion(r: ObjectVersionsTable, isLatest: boolean): ObjectVersion
   };
 }
 
-/** The `where` clauses that pin a row to exactly the state read (version, content and lock). */
-function unchanged<Q extends UpdateQueryBuilder<Database, any, any, any> | DeleteQueryBuilder<Database, any, any>>(q: Q, r: ObjectsTable): Q {
+// The statements of versioned writes are compiled once per database (see prepared.ts): a
+// versioned PUT runs four or five of them in its transaction.
+
+type Sql = Kysely<Database>;
+
+/** Every column of object_versions: those of objects, then the two of its own. */
+const VERSION_COLUMNS = [
+  'bucket_id', 'key', 'size', 'etag', 'last_modified', 'headers', 'user_metadata', 'checksum', 'blobs', 'parts_count',
+  'tags', 'storage_class', 'version_id', 'seq', 'encryption', 'lock_mode', 'lock_until', 'legal_hold', 'acl',
+  'delete_marker', 'noncurrent_since',
+] as const satisfies ReadonlyArray<keyof ObjectVersionsTable>;
+/** What a write of the current version changes: every column of objects but its key. */
+const CURRENT_COLUMNS = VERSION_COLUMNS.filter((c) => !['bucket_id', 'key', 'delete_marker', 'noncurrent_since'].includes(c)) as Array<Exclude<keyof ObjectsTable, 'bucket_id' | 'key'>>;
+/** Compiles only while VERSION_COLUMNS names every column: the statements write whole rows. */
+const everyColumn: [Exclude<keyof ObjectVersionsTable, (typeof VERSION_COLUMNS)[number]>] extends [never] ? true : never = true;
+void everyColumn;
+
+/** The columns a compare-and-swap pins: a row exactly as read (version, content and lock). */
+type Pinned = Pick<ObjectsTable, 'bucket_id' | 'key' | 'version_id' | 'seq' | 'blobs' | 'legal_hold' | 'lock_mode' | 'lock_until'>;
+
+/** `lock_mode is null` and `lock_mode = ?` are different SQL: one statement per shape (bit 1: no mode, bit 2: no until). */
+function lockShape(r: Pinned): number {
+  return (r.lock_mode === null ? 1 : 0) | (r.lock_until === null ? 2 : 0);
+}
+
+/** The values pinWhere takes for `r`, in its order (the null lock columns are in the SQL itself). */
+function pinnedValues(r: Pinned): unknown[] {
+  const values: unknown[] = [r.bucket_id, r.key, r.version_id, r.seq, r.blobs, r.legal_hold];
+  if (r.lock_mode !== null) values.push(r.lock_mode);
+  if (r.lock_until !== null) values.push(r.lock_until);
+  return values;
+}
+
+/** The `where` clauses that pin a row to exactly the state read, for rows of lock shape `shape`. */
+function pinWhere<Q extends UpdateQueryBuilder<Database, any, any, any> | DeleteQueryBuilder<Database, any, any>>(q: Q, shape: number, values: unknown[]): Q {
   // The casts pin the columns both tables share; Kysely cannot see that through the union.
   const query = q as unknown as UpdateQueryBuilder<Database, 'objects', 'objects', UpdateResult>;
+  const [bucketId, key, versionId, seq, blobs, legalHold, ...locks] = values as [string, string, string, number, string, number, ...unknown[]];
   let out = query
-    .where('bucket_id', '=', r.bucket_id)
-    .where('key', '=', r.key)
-    .where('version_id', '=', r.version_id)
-    .where('seq', '=', r.seq)
-    .where('blobs', '=', r.blobs)
-    .where('legal_hold', '=', r.legal_hold);
-  out = r.lock_mode === null ? out.where('lock_mode', 'is', null) : out.where('lock_mode', '=', r.lock_mode);
-  out = r.lock_until === null ? out.where('lock_until', 'is', null) : out.where('lock_until', '=', r.lock_until);
+    .where('bucket_id', '=', bucketId)
+    .where('key', '=', key)
+    .where('version_id', '=', versionId)
+    .where('seq', '=', seq)
+    .where('blobs', '=', blobs)
+    .where('legal_hold', '=', legalHold);
+  out = shape & 1 ? out.where('lock_mode', 'is', null) : out.where('lock_mode', '=', locks.shift() as string);
+  out = shape & 2 ? out.where('lock_until', 'is', null) : out.where('lock_until', '=', locks.shift() as number);
   return out as unknown as Q;
 }
+
+/** A compare-and-swap statement, compiled once per lock shape; runs with `leading` values, then the row's pinned ones. */
+function pinnedStatement(build: (db: Sql, shape: number, leading: unknown[], pinned: unknown[]) => Compilable<unknown>, leadingCount: number) {
+  const byShape = [0, 1, 2, 3].map((shape) => prepared((db: Sql, ...args: unknown[]) => build(db, shape, args.slice(0, leadingCount), args.slice(leadingCount))));
+  return (db: Sql, row: Pinned, ...leading: unknown[]) => byShape[lockShape(row)](db, ...leading, ...pinnedValues(row));
+}
+
+const deleteCurrentIfUnchanged = pinnedStatement((db, shape, _l, pinned) => pinWhere(db.deleteFrom('objects'), shape, pinned), 0);
+const deleteStoredIfUnchanged = pinnedStatement((db, shape, _l, pinned) => pinWhere(db.deleteFrom('object_versions'), shape, pinned), 0);
+const replaceCurrentIfUnchanged = pinnedStatement(
+  (db, shape, values, pinned) => pinWhere(db.updateTable('objects').set(Object.fromEntries(CURRENT_COLUMNS.map((c, i) => [c, values[i]]))), shape, pinned),
+  CURRENT_COLUMNS.length,
+);
+
+const insertVersionRow = prepared((db: Sql, ...values: unknown[]) =>
+  db
+    .insertInto('object_versions')
+    .values(Object.fromEntries(VERSION_COLUMNS.map((c, i) => [c, values[i]])) as unknown as ObjectVersionsTable)
+    .onConflict((oc) => oc.columns(['bucket_id', 'key', 'version_id']).doNothing()),
+);
+
+/** Inserts a version row unless the key has that version already; true when it did. */
+async function insertVersion(trx: Sql, row: ObjectVersionsTable): Promise<boolean> {
+  return Number((await insertVersionRow(trx, ...VERSION_COLUMNS.map((c) => row[c]))).numAffectedRows ?? 0) > 0;
+}
+
+const newestStoredRow = prepared((db: Sql, bucketId: string, key: string) =>
+  db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId).where('key', '=', key).orderBy('seq', 'desc').limit(1),
+);
+
+const storedVersionById = prepared((db: Sql, bucketId: string, key: string, versionId: string) =>
+  db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId).where('key', '=', key).where('version_id', '=', versionId),
+);
+
+const highestStoredSeq = prepared((db: Sql, bucketId: string, key: string) =>
+  db.selectFrom('object_versions').select('seq').where('bucket_id', '=', bucketId).where('key', '=', key).orderBy('seq', 'desc').limit(1),
+);
+
+/** The key's current delete marker (if any) becomes noncurrent at `at`. */
+const markNoncurrent = prepared((db: Sql, at: number, bucketId: string, key: string) =>
+  db.updateTable('object_versions').set({ noncurrent_since: at }).where('bucket_id', '=', bucketId).where('key', '=', key).where('noncurrent_since', 'is', null),
+);
 
 async function currentRow(db: Db, bucketId: string, key: string): Promise<ObjectsTable | undefined> {
   return (await objectByKey(db, bucketId, key)).rows[0];
 }
 
 async function newestStored(db: Db, bucketId: string, key: string): Promise<ObjectVersionsTable | undefined> {
-  return db
-    .selectFrom('object_versions')
-    .selectAll()
-    .where('bucket_id', '=', bucketId)
-    .where('key', '=', key)
-    .orderBy('seq', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  return (await newestStoredRow(db, bucketId, key)).rows[0];
 }
 
 async function storedVersionRow(db: Db, bucketId: string, key: string, versionId: string): Promise<ObjectVersionsTable | undefined> {
-  return db
-    .selectFrom('object_versions')
-    .selectAll()
-    .where('bucket_id', '=', bucketId)
-    .where('key', '=', key)
-    .where('version_id', '=', versionId)
-    .executeTakeFirst();
+  return (await storedVersionById(db, bucketId, key, versionId)).rows[0];
 }
 
 /** Copies the current row into object_versions as noncurrent since `at`. */
 async function demote(trx: Transaction<Database>, current: ObjectsTable, at: Date): Promise<void> {
-  const r = await trx
-    .insertInto('object_versions')
-    .values({ ...current, delete_marker: 0, noncurrent_since: at.getTime() })
-    .onConflict((oc) => oc.columns(['bucket_id', 'key', 'version_id']).doNothing())
-    .executeTakeFirst();
-  if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostRace();
+  if (!(await insertVersion(trx, { ...current, delete_marker: 0, noncurrent_since: at.getTime() }))) throw new LostRace();
+}
+
+function changedRows(r: QueryResult<unknown>): boolean {
+  return Number(r.numAffectedRows ?? 0) > 0;
 }
 
 async function removeStored(trx: Transaction<Database>, row: ObjectVersionsTable): Promise<void> {
-  if (!changed(await unchanged(trx.deleteFrom('object_versions'), row).executeTakeFirst())) throw new LostRace();
+  if (!changedRows(await deleteStoredIfUnchanged(trx, row))) throw new LostRace();
 }
 
 async function removeCurrent(trx: Transaction<Database>, row: ObjectsTable): Promise<void> {
-  if (!changed(await unchanged(trx.deleteFrom('objects'), row).executeTakeFirst())) throw new LostRace();
+  if (!changedRows(await deleteCurrentIfUnchanged(trx, row))) throw new LostRace();
 }
 
 /** Under suspended versioning: the stored null version goes (its blobs are returned), if the guard allows. */
@@ -177,23 +240,11 @@ async function promoteNewest(trx: Transaction<Database>, bucketId: string, key: 
   }
   await removeStored(trx, newest);
   const { delete_marker: _d, noncurrent_since: _n, ...current } = newest;
-  const r = await trx
-    .insertInto('objects')
-    .values(current)
-    .onConflict((oc) => oc.columns(['bucket_id', 'key']).doNothing())
-    .executeTakeFirst();
-  if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostRace();
+  if (!(await insertObjectIfAbsent(trx, current))) throw new LostRace();
 }
 
 async function highestSeq(trx: Transaction<Database>, current: ObjectsTable | undefined, bucketId: string, key: string): Promise<number> {
-  const stored = await trx
-    .selectFrom('object_versions')
-    .select('seq')
-    .where('bucket_id', '=', bucketId)
-    .where('key', '=', key)
-    .orderBy('seq', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  const stored = (await highestStoredSeq(trx, bucketId, key)).rows[0];
   return Math.max(current ? Number(current.seq) : -1, stored ? Number(stored.seq) : -1);
 }
 
@@ -228,23 +279,11 @@ export async function writeVersioned(
     } else {
       await demote(trx, current, row.lastModified);
     }
-    const { bucket_id: _b, key: _k, ...changes } = values;
-    if (!changed(await unchanged(trx.updateTable('objects').set(changes), current).executeTakeFirst())) throw new LostRace();
+    if (!changedRows(await replaceCurrentIfUnchanged(trx, current, ...CURRENT_COLUMNS.map((c) => values[c])))) throw new LostRace();
   } else {
     // A current delete marker becomes noncurrent now.
-    await trx
-      .updateTable('object_versions')
-      .set({ noncurrent_since: row.lastModified.getTime() })
-      .where('bucket_id', '=', row.bucketId)
-      .where('key', '=', row.key)
-      .where('noncurrent_since', 'is', null)
-      .execute();
-    const r = await trx
-      .insertInto('objects')
-      .values(values)
-      .onConflict((oc) => oc.columns(['bucket_id', 'key']).doNothing())
-      .executeTakeFirst();
-    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostRace();
+    await markNoncurrent(trx, row.lastModified.getTime(), row.bucketId, row.key);
+    if (!(await insertObjectIfAbsent(trx, values))) throw new LostRace();
   }
   return { ok: true, replaced: releasable(release, row.blobs) };
 }
@@ -294,41 +333,32 @@ export function putDeleteMarker(
       }
       await removeCurrent(trx, current);
     } else {
-      await trx
-        .updateTable('object_versions')
-        .set({ noncurrent_since: lastModified.getTime() })
-        .where('bucket_id', '=', bucketId)
-        .where('key', '=', key)
-        .where('noncurrent_since', 'is', null)
-        .execute();
+      await markNoncurrent(trx, lastModified.getTime(), bucketId, key);
     }
-    const r = await trx
-      .insertInto('object_versions')
-      .values({
-        bucket_id: bucketId,
-        key,
-        version_id: mode === 'suspended' ? 'null' : marker.versionId,
-        seq,
-        delete_marker: 1,
-        noncurrent_since: null,
-        size: 0,
-        etag: '',
-        last_modified: lastModified.getTime(),
-        headers: '{}',
-        user_metadata: '{}',
-        checksum: null,
-        blobs: '[]',
-        parts_count: null,
-        tags: '{}',
-        storage_class: 'STANDARD',
-        encryption: null,
-        lock_mode: null,
-        lock_until: null,
-        legal_hold: 0,
-      })
-      .onConflict((oc) => oc.columns(['bucket_id', 'key', 'version_id']).doNothing())
-      .executeTakeFirst();
-    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) throw new LostRace();
+    const inserted = await insertVersion(trx, {
+      bucket_id: bucketId,
+      key,
+      version_id: mode === 'suspended' ? 'null' : marker.versionId,
+      seq,
+      delete_marker: 1,
+      noncurrent_since: null,
+      size: 0,
+      etag: '',
+      last_modified: lastModified.getTime(),
+      headers: '{}',
+      user_metadata: '{}',
+      checksum: null,
+      blobs: '[]',
+      parts_count: null,
+      tags: '{}',
+      storage_class: 'STANDARD',
+      encryption: null,
+      lock_mode: null,
+      lock_until: null,
+      legal_hold: 0,
+      acl: null,
+    });
+    if (!inserted) throw new LostRace();
     await hooks?.committed(trx, [], release);
     return { ok: true, release } as const;
   });
