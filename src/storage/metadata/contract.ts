@@ -1379,6 +1379,10 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
             }
           }
           for (const pageSize of [1, 2, 3, 1000]) assert.deepEqual(await s.referencedBlobRefs(pageSize), want, `pages of ${pageSize}`);
+          // The orphan sweep's view: the same refs, asked about in batches.
+          const snapshot = await s.snapshotBlobReferences();
+          assert.deepEqual(await snapshot.referenced([...want, hex(16)]), want);
+          await snapshot.close();
         }));
     });
   });

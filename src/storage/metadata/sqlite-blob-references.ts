@@ -47,7 +47,8 @@ export async function snapshotSqliteBlobReferences(dbPath: string, pageSize = RE
     db.pragma('sweep.journal_mode = OFF');
     db.pragma('sweep.synchronous = OFF');
     db.pragma(`sweep.cache_size = -${SCRATCH_CACHE_KIB}`);
-    db.exec('create table sweep.refs (ref text primary key) without rowid');
+    // Refs as their 16 bytes (half the file of the hex text); one that is not hex stays as it is.
+    db.exec('create table sweep.refs (ref primary key) without rowid');
     // One read transaction over every page: a part that becomes an object's blob meanwhile (or
     // a version that moves between tables) is seen in exactly one place.
     db.exec('begin');
@@ -63,7 +64,7 @@ export async function snapshotSqliteBlobReferences(dbPath: string, pageSize = RE
     await removeScratch(scratch);
     throw err;
   }
-  const lookup = db.prepare('select ref from sweep.refs where ref in (select value from json_each(?))').pluck();
+  const lookup = db.prepare('select j.value from json_each(?) as j where exists (select 1 from sweep.refs where ref = coalesce(unhex(j.value), j.value))').pluck();
   let closed = false;
   return {
     async referenced(refs) {
@@ -86,9 +87,8 @@ async function copyRefs(db: BetterSqlite3.Database, source: (typeof SOURCES)[num
   const after = `(${keyList}) > (${params})`;
   const upTo = `(${keyList}) <= (${params})`;
   const from = `main.${quote(source.table)} as o`;
-  const refs = source.json
-    ? `select json_extract(j.value, '$.ref') from ${from}, json_each(o.${quote(source.column)}) as j`
-    : `select o.${quote(source.column)} from ${from}`;
+  const ref = source.json ? `json_extract(j.value, '$.ref')` : `o.${quote(source.column)}`;
+  const refs = `select coalesce(unhex(${ref}), ${ref}) from ${from}${source.json ? `, json_each(o.${quote(source.column)}) as j` : ''}`;
   const insert = (where: string[]) => db.prepare(`insert or ignore into sweep.refs (ref) ${refs}${where.length ? ` where ${where.join(' and ')}` : ''}`);
   // The last key of the page that starts after a key (or at the start): the page's upper bound.
   const pageEnd = (first: boolean) =>
