@@ -8,7 +8,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, utimesSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync, utimesSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -150,6 +150,15 @@ async function main() {
     });
     const started = performance.now();
     const sampler = new RssSampler(s.child.pid!, 50).start();
+    // The scratch file of the sweep's reference snapshot (skep since it has one), at its largest.
+    let scratchBytes = 0;
+    const scratch = setInterval(() => {
+      try {
+        scratchBytes = Math.max(scratchBytes, statSync(join(dataDir, 'metadata.sqlite.orphan-sweep')).size);
+      } catch {
+        // not there (yet, or any more)
+      }
+    }, 50);
     const during: number[] = [];
     const afterwards: number[] = [];
     let stopAt = Infinity;
@@ -164,6 +173,7 @@ async function main() {
     };
     await Promise.all([loop(), loop()]);
     sampler.stop();
+    clearInterval(scratch);
     const hwm = readMemory(s.child.pid!)?.hwmMiB;
     await s.stop();
     const stats = (xs: number[]) => {
@@ -172,6 +182,7 @@ async function main() {
     };
     console.log(`skep ${SKEP}: ${N.toLocaleString('en-US')} objects, ${ORPHANS} orphans`);
     console.log(`  sweep: ${((swept!.at - started) / 1000).toFixed(1)} s from listening (start-up ${((started - t0) / 1000).toFixed(1)} s), removed ${swept!.removed}; blobs ${blobsBefore} -> ${await countBlobs(join(dataDir, 'blobs'))}`);
+    if (scratchBytes > 0) console.log(`  scratch file: up to ${(scratchBytes / 2 ** 20).toFixed(0)} MiB (${(scratchBytes / N).toFixed(0)} bytes per object)`);
     console.log(`  server RSS: peak ${sampler.maxRssMiB.toFixed(0)} MiB sampled, VmHWM ${hwm?.toFixed(0)} MiB`);
     console.log(`  GET during the sweep: ${stats(during)}`);
     console.log(`  GET after the sweep:  ${stats(afterwards)}`);
