@@ -16,8 +16,8 @@ import type { BlobReferenceSnapshot } from './metadata-store.js';
 import { sqliteDriver } from './sqlite-driver.js';
 import { COPIED_TABLES } from './table-copy.js';
 
-/** Rows per step of the copy: a millisecond or so of the event loop. */
-export const REFERENCE_PAGE = 1000;
+/** Rows per step of the copy: about a millisecond of the event loop (1000: 6 ms, measured at 10^6 rows). */
+export const REFERENCE_PAGE = 250;
 /** SQLite's page cache for the scratch table (KiB): bounded, whatever the number of refs. */
 const SCRATCH_CACHE_KIB = 16 * 1024;
 
