@@ -253,7 +253,7 @@ export class ScenarioRunner {
 
   /** Whether the target runs a scenario: only skep keeps versions (the others are not measured there). */
   supports(id: ScenarioId): boolean {
-    if (id === 'put-versioned') return this.target.name === 'skep';
+    if (id === 'put-versioned') return this.target.name === 'skep' || this.target.name === 'skep-base';
     // s3rver does not understand aws-chunked bodies with a trailer.
     if (id === 'put-large-trailer') return this.target.name !== 's3rver';
     return true;
