@@ -132,6 +132,24 @@ describe('the blob reference snapshot on SQLite', () => {
       }
     }));
 
+  test('one at a time: a second snapshot waits until the first closes', () =>
+    withStore(async (s, file, bucketId) => {
+      const o = objectRow(bucketId, 'k');
+      await s.putObject(o, { kind: 'none' });
+      const ref = o.blobs[0].ref;
+      const first = await snapshotSqliteBlobReferences(file);
+      let secondOpen = false;
+      const second = snapshotSqliteBlobReferences(file).then((snapshot) => ((secondOpen = true), snapshot));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(secondOpen, false);
+      assert.deepEqual(await first.referenced([ref]), new Set([ref]));
+      await first.close();
+      const next = await second;
+      assert.deepEqual(await next.referenced([ref]), new Set([ref]), 'a scratch file of its own');
+      await next.close();
+      assert.equal(existsSync(`${file}.orphan-sweep`), false);
+    }));
+
   test('keeps the refs on disk: memory does not grow with them', () =>
     withStore(async (s, file, bucketId) => {
       await s.putObject(objectRow(bucketId, 'template'), { kind: 'none' });

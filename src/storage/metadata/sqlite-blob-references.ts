@@ -31,6 +31,9 @@ const SOURCES = [
 
 const quote = (name: string) => `"${name}"`;
 
+/** Snapshots open in this process, by scratch file: the next one waits for the last to close. */
+const inUse = new Map<string, Promise<void>>();
+
 /**
  * Copies every blob ref of the database at `dbPath` into a scratch file beside it, from one
  * snapshot, `pageSize` rows per step; returns the snapshot to ask. One at a time per database:
@@ -38,10 +41,18 @@ const quote = (name: string) => `"${name}"`;
  */
 export async function snapshotSqliteBlobReferences(dbPath: string, pageSize = REFERENCE_PAGE): Promise<BlobReferenceSnapshot> {
   const scratch = `${dbPath}.orphan-sweep`;
-  await removeScratch(scratch);
-  const BetterSqlite3 = sqliteDriver();
-  const db = new BetterSqlite3(dbPath);
+  for (let held = inUse.get(scratch); held; held = inUse.get(scratch)) await held;
+  let release!: () => void;
+  inUse.set(scratch, new Promise<void>((r) => (release = r)));
+  const letGo = async () => {
+    await removeScratch(scratch);
+    inUse.delete(scratch);
+    release();
+  };
+  let db: BetterSqlite3.Database | undefined;
   try {
+    await removeScratch(scratch);
+    db = new (sqliteDriver())(dbPath);
     db.pragma('busy_timeout = 5000');
     db.prepare('attach database ? as sweep').run(scratch);
     db.pragma('sweep.journal_mode = OFF');
@@ -60,11 +71,12 @@ export async function snapshotSqliteBlobReferences(dbPath: string, pageSize = RE
       throw err;
     }
   } catch (err) {
-    db.close();
-    await removeScratch(scratch);
+    db?.close();
+    await letGo();
     throw err;
   }
-  const lookup = db.prepare('select j.value from json_each(?) as j where exists (select 1 from sweep.refs where ref = coalesce(unhex(j.value), j.value))').pluck();
+  const open = db;
+  const lookup = open.prepare('select j.value from json_each(?) as j where exists (select 1 from sweep.refs where ref = coalesce(unhex(j.value), j.value))').pluck();
   let closed = false;
   return {
     async referenced(refs) {
@@ -74,8 +86,8 @@ export async function snapshotSqliteBlobReferences(dbPath: string, pageSize = RE
     async close() {
       if (closed) return;
       closed = true;
-      db.close();
-      await removeScratch(scratch);
+      open.close();
+      await letGo();
     },
   };
 }
