@@ -132,13 +132,39 @@ function cachingStatements(raw: BetterSqlite3.Database, translate: (err: unknown
       if (!stmt) {
         const prepared = raw.prepare(sql);
         // SQLite's own answer: false for inserts, updates and deletes (with RETURNING or not).
-        stmt = translating(prepared as unknown as SqliteStatement, translate, prepared.readonly ? null : writes);
+        stmt = translating(objectRows(prepared), translate, prepared.readonly ? null : writes);
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
         cache.set(sql, stmt);
       }
       return stmt;
     },
   };
+}
+
+/**
+ * The statement, returning rows as objects built in JavaScript from its rows as arrays. The
+ * driver builds each row object through V8's API, one property at a time, which cost a third of
+ * a point read (the object row: 18 us against 12); a constructor compiled for the statement's
+ * columns makes objects of one fixed shape.
+ */
+function objectRows(stmt: BetterSqlite3.Statement): SqliteStatement {
+  if (!stmt.reader) return stmt as unknown as SqliteStatement;
+  const rows = stmt.raw(true);
+  const make = rowMaker(rows.columns().map((c) => c.name));
+  return {
+    reader: true,
+    all: (parameters) => (rows.all(...parameters) as unknown[][]).map(make),
+    run: (parameters) => rows.run(...parameters),
+    *iterate(parameters) {
+      for (const row of rows.iterate(...parameters) as IterableIterator<unknown[]>) yield make(row);
+    },
+  } as SqliteStatement;
+}
+
+/** `(row) => ({ name0: row[0], ... })` for these column names (a later duplicate name wins, as in the driver). */
+function rowMaker(names: string[]): (row: unknown[]) => Record<string, unknown> {
+  const fields = names.map((name, i) => `${JSON.stringify(name)}: row[${i}]`).join(', ');
+  return new Function('row', `return { ${fields} };`) as (row: unknown[]) => Record<string, unknown>;
 }
 
 /** The statement, with the errors of its runs translated, and its runs noted in `writes` if it writes. */
