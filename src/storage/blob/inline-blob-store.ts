@@ -14,6 +14,7 @@ import { REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } fro
 import { toBuffer } from './fs-blob-store.js';
 import { sqliteDriver } from '../metadata/sqlite-driver.js';
 import { WalSync } from '../metadata/wal-sync.js';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } from '../metadata/wal-checkpointer.js';
 
 /** Bodies up to this size are kept inline; larger ones stream to the folder store. */
 export const INLINE_MAX_BYTES = 32 * 1024;
@@ -34,12 +35,13 @@ export async function withInlineBlobs(inner: BlobStore, dir: string, maxBytes = 
     // Commits are flushed by WalSync before a put resolves (see wal-sync.ts).
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
+    db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
     db.exec('create table if not exists blobs (ref text primary key, data blob not null, created_at integer not null)');
   } catch (err) {
     db.close();
     throw err;
   }
-  return new InlineBlobStore(inner, db, new WalSync(path), maxBytes);
+  return new InlineBlobStore(inner, db, new WalSync(path), startWalCheckpointer(path), maxBytes);
 }
 
 class InlineBlobStore implements BlobStore {
@@ -52,6 +54,7 @@ class InlineBlobStore implements BlobStore {
     private readonly inner: BlobStore,
     private readonly db: BetterSqlite3.Database,
     private readonly walSync: WalSync,
+    private readonly checkpointer: WalCheckpointer,
     private readonly maxBytes: number,
   ) {
     // A put under a ref that exists replaces it, as a rename over a file does.
@@ -118,6 +121,7 @@ class InlineBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     await this.walSync.close();
+    await this.checkpointer.close();
     if (this.db.open) this.db.close();
     await this.inner.close();
   }

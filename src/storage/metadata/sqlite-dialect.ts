@@ -14,6 +14,7 @@
 
 import type BetterSqlite3 from 'better-sqlite3';
 import type { WalSync } from './wal-sync.js';
+import type { WalCheckpointer } from './wal-checkpointer.js';
 import {
   CompiledQuery,
   SqliteDialect,
@@ -35,12 +36,14 @@ export class SkepSqliteDialect extends SqliteDialect {
 
   /**
    * `translate` turns a statement's error into the one to throw (StoreError or itself); `walSync`
-   * makes writes durable before they resolve (none: an in-memory database).
+   * makes writes durable before they resolve (none: an in-memory database); `checkpointer` starts
+   * the WAL's checkpoints off the event loop when the driver starts (wal-checkpointer.ts).
    */
   constructor(
     raw: BetterSqlite3.Database,
     translate: (err: unknown) => unknown = (err) => err,
     private readonly walSync: WalSync | null = null,
+    private readonly checkpointer: (() => WalCheckpointer) | null = null,
   ) {
     const writes = { pending: false };
     const config: SqliteDialectConfig = { database: cachingStatements(raw, translate, writes) };
@@ -50,7 +53,7 @@ export class SkepSqliteDialect extends SqliteDialect {
   }
 
   override createDriver(): Driver {
-    return new FifoSqliteDriver(this.driverConfig, this.writes, this.walSync);
+    return new FifoSqliteDriver(this.driverConfig, this.writes, this.walSync, this.checkpointer?.() ?? null);
   }
 }
 
@@ -62,6 +65,7 @@ class FifoSqliteDriver extends SqliteDriver {
     /** Set by any statement that writes; taken by the holder of the connection when it lets go. */
     private readonly writes: { pending: boolean },
     private readonly walSync: WalSync | null,
+    private readonly checkpointer: WalCheckpointer | null,
   ) {
     super(config);
   }
@@ -83,6 +87,7 @@ class FifoSqliteDriver extends SqliteDriver {
 
   override async destroy(): Promise<void> {
     await this.walSync?.close();
+    await this.checkpointer?.close();
     await super.destroy();
   }
 
