@@ -13,6 +13,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { useS3Server } from './helpers/server.js';
 import type { BlobReferenceSnapshot } from '../src/storage/metadata/metadata-store.js';
+import { INLINE_FILE } from '../src/storage/blob/inline-blob-store.js';
+import { sqliteDriver } from '../src/storage/metadata/sqlite-driver.js';
 import { blobFiles } from './helpers/raw-s3.js';
 import { waitFor } from './helpers/tokens.js';
 
@@ -25,8 +27,8 @@ const ctx = useS3Server('sweep');
 const { newBucket } = ctx;
 
 /** A blob written straight to the blob store and never committed: an orphan. */
-async function plantOrphan(): Promise<string> {
-  const { ref } = await ctx.server.blobs.put(Readable.from([randomBytes(1000)]));
+async function plantOrphan(size = 1000): Promise<string> {
+  const { ref } = await ctx.server.blobs.put(Readable.from([randomBytes(size)]));
   return ref;
 }
 
@@ -34,10 +36,21 @@ async function isOnDisk(ref: string): Promise<boolean> {
   return (await blobFiles(ctx.server)).some((f) => basename(f) === ref);
 }
 
-/** Makes a blob look written `ms` ago (what the sweep's minimum age looks at). */
-async function age(ref: string, ms: number): Promise<void> {
+/** Makes blobs look written `ms` ago (what the sweep's minimum age looks at): a file's mtime, an inline blob's time. */
+async function age(files: string[], ms: number): Promise<void> {
   const when = new Date(Date.now() - ms);
-  await utimes(join(ctx.server.dataDir, 'blobs', ref.slice(0, 2), ref.slice(2, 4), ref), when, when);
+  const root = join(ctx.server.dataDir, 'blobs');
+  const inline = new (sqliteDriver())(join(root, INLINE_FILE));
+  try {
+    inline.pragma('busy_timeout = 5000');
+    const stamp = inline.prepare('update blobs set created_at = ? where ref = ?');
+    for (const f of files) {
+      if (f.startsWith('inline/')) assert.equal(stamp.run(when.getTime(), basename(f)).changes, 1);
+      else await utimes(join(root, f), when, when);
+    }
+  } finally {
+    inline.close();
+  }
 }
 
 async function read(bucket: string, key: string): Promise<Buffer> {
@@ -100,15 +113,18 @@ describe('sweepOrphans', () => {
     const bucket = await newBucket('many');
     const bodies = new Map<string, Buffer>();
     const put = async (key: string) => {
-      const body = randomBytes(64 + Math.floor(Math.random() * 64));
+      // Small bodies are kept inline, larger ones as files: the sweep covers both.
+      const body = randomBytes(bodies.size % 3 === 0 ? 40 * 1024 : 64 + Math.floor(Math.random() * 64));
       await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
       bodies.set(key, body);
     };
     for (let i = 0; i < 60; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => put(`old/${i + j}`)));
     const orphans: string[] = [];
-    for (let i = 0; i < 25; i++) orphans.push(await plantOrphan());
+    for (let i = 0; i < 25; i++) orphans.push(await plantOrphan(i % 2 === 0 ? 40 * 1024 : 1000));
     // Everything so far was written two hours ago; what the PUTs below write is new.
-    for (const f of await blobFiles(ctx.server)) await age(basename(f), 2 * HOUR);
+    const old = await blobFiles(ctx.server);
+    assert.ok(old.some((f) => f.startsWith('inline/')) && old.some((f) => !f.startsWith('inline/')), 'blobs both inline and in files');
+    await age(old, 2 * HOUR);
 
     // The sweep asks about small batches and never for every ref at once.
     const meta = ctx.server.meta;

@@ -38,7 +38,7 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
       blobLedger: opts.blobLedger ?? true,
       arrayRows: sqliteArrayRows(db, raw, translateError),
       // A second connection needs a file; an in-memory database is small enough to read in memory.
-      ...(walSync ? { blobReferences: () => snapshotSqliteBlobReferences(path) } : {}),
+      ...(onDisk ? { blobReferences: () => snapshotSqliteBlobReferences(path) } : {}),
     });
   } catch (err) {
     if (db) await db.destroy().catch(() => undefined);
