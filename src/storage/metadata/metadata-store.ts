@@ -151,6 +151,24 @@ export interface ListObjectsQuery {
   limit: number;
 }
 
+/** A delimiter listing's read (MetadataStore.listDelimited). */
+export interface DelimitedListQuery {
+  /** Only keys starting with this (the listing's prefix, or a scoped token's prefix within it). */
+  range: string;
+  /** The listing's prefix: a common prefix ends at the first delimiter after it. */
+  prefix: string;
+  delimiter: string;
+  /** Start strictly after this key. */
+  after?: string;
+  /** Start at this key inclusive (past a common prefix). The tighter of `after` and `from` wins. */
+  from?: string;
+  /** Entries (keys and common prefixes together) to return at most. */
+  limit: number;
+}
+
+/** An entry of a delimiter listing: an object, or a common prefix (a string). */
+export type DelimitedEntry = ObjectSummary | string;
+
 export interface UploadRow {
   uploadId: string;
   bucketId: string;
@@ -588,6 +606,11 @@ export interface MetadataStore {
   setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean>;
   /** Ordered by the UTF-8 bytes of the key; costs O(limit). */
   listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]>;
+  /**
+   * A delimiter listing's entries in key order, each common prefix walked past in the same
+   * statement (delimited-walk.ts); null when this listing must be paged with listObjects instead.
+   */
+  listDelimited(bucketId: string, q: DelimitedListQuery): Promise<DelimitedEntry[] | null>;
   /** Object counts and byte totals of a bucket. */
   bucketStats(bucketId: string): Promise<BucketStats>;
 

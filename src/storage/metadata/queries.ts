@@ -30,6 +30,8 @@ import type {
   TokenRow,
   CredentialRecord,
   ListObjectsQuery,
+  DelimitedEntry,
+  DelimitedListQuery,
   ListUploadsQuery,
   MembershipRow,
   ProjectMemberRow,
@@ -74,6 +76,7 @@ import * as versions from './version-queries.js';
 import { seqAt } from './version-queries.js';
 import { SUMMARY_COLUMNS, summaryFromValues, toObjectSummary } from './summary-rows.js';
 import type { ArrayRowReader } from './sqlite-array-rows.js';
+import { listDelimited, type TextPosition } from './delimited-walk.js';
 import * as hot from './hot-queries.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -106,6 +109,8 @@ export interface KyselyStoreOptions {
   blobLedger: boolean;
   /** Runs a listing read with rows as arrays (SQLite: see sqlite-array-rows.ts); objects otherwise. */
   arrayRows?: ArrayRowReader;
+  /** How the database finds a text within a text (delimited-walk.ts): SQLite's instr, PostgreSQL's strpos. */
+  textPosition: TextPosition;
 }
 
 export class KyselyMetadataStore implements MetadataStore {
@@ -113,6 +118,7 @@ export class KyselyMetadataStore implements MetadataStore {
   private readonly runExclusive: ExclusiveRunner;
   private readonly ledger: boolean;
   private readonly arrayRows: ArrayRowReader | undefined;
+  private readonly textPosition: TextPosition;
   /** What versioned writes add to their transactions when the blob ledger is kept (none otherwise). */
   private readonly ledgerHooks: versions.LedgerHooks | undefined;
 
@@ -124,6 +130,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.runExclusive = opts.exclusive;
     this.ledger = opts.blobLedger;
     this.arrayRows = opts.arrayRows;
+    this.textPosition = opts.textPosition;
     this.ledgerHooks = opts.blobLedger
       ? {
           committed: async (trx, adopted, released) => {
@@ -413,6 +420,10 @@ export class KyselyMetadataStore implements MetadataStore {
     const query = listObjectsQuery(this.db, bucketId, q);
     if (this.arrayRows) return (await this.arrayRows(query)).map(summaryFromValues);
     return (await query.execute()).map(toObjectSummary);
+  }
+
+  listDelimited(bucketId: string, q: DelimitedListQuery): Promise<DelimitedEntry[] | null> {
+    return listDelimited(this.db, bucketId, q, this.textPosition, this.arrayRows);
   }
 
   async bucketStats(bucketId: string): Promise<BucketStats> {

@@ -1,0 +1,85 @@
+import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
+import type { DelimitedEntry, DelimitedListQuery } from './metadata-store.js';
+import type { Database } from './schema.js';
+import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
+import type { ArrayRowReader } from './sqlite-array-rows.js';
+import { summaryFromValues, toObjectSummary, type SummaryColumns } from './summary-rows.js';
+
+// A delimiter listing page in one statement: a recursive query walks the keys from the start,
+// and at each step either passes one key (the next seek is just past it) or, when the key has the
+// delimiter after the prefix, passes its whole common prefix with one seek to the first key after
+// it: the prefix up to the delimiter, then the delimiter's successor. Done from code, each of those
+// seeks was a statement of its own (a call into the driver, SQLite's read locks, or a round trip
+// to PostgreSQL), 16-54 ms for a page of 1000 common prefixes; here it is a B-tree seek.
+//
+// Positions are found by the database's own substr/length/instr (SQLite) or strpos (PostgreSQL),
+// so they count in its units whatever they are; keys compare by bytes (BINARY, COLLATE "C").
+
+/** How the database finds a text within a text: SQLite's instr(), PostgreSQL's strpos(). */
+export type TextPosition = 'instr' | 'strpos';
+
+/**
+ * The walk's query, or null when the listing cannot be walked this way (which depends on its
+ * prefix and delimiter alone; each range starts with the prefix): no delimiter, a
+ * delimiter made only of U+10FFFF (no successor within it), or a prefix or delimiter that is not
+ * well-formed text or contains NUL (SQLite's length() stops there).
+ */
+export function delimitedWalkQuery(db: Kysely<Database>, bucketId: string, q: DelimitedListQuery, position: TextPosition): RawBuilder<SummaryColumns> | null {
+  const { prefix, delimiter } = q;
+  if (!delimiter || !plainText(prefix) || !plainText(delimiter)) return null;
+  const past = prefixSuccessor(delimiter);
+  if (past === null) return null;
+  const text = (v: string) => sql`cast(${v} as text)`;
+  const find = sql.raw(position);
+  // The position of the delimiter in what follows the prefix (0: none).
+  const delimiterAt = (k: RawBuilder<unknown>) => sql`${find}(substr(${k}, length(${text(prefix)}) + 1), ${text(delimiter)})`;
+  const upper = q.range ? prefixSuccessor(q.range) : null;
+  const below = upper === null ? sql`` : sql`and key < ${upper}`;
+  const next = (op: '>' | '>=', bound: RawBuilder<unknown> | string) =>
+    sql`(select key from objects where bucket_id = ${bucketId} and key ${sql.raw(op)} ${bound} ${below} order by key limit 1)`;
+  const bounds: KeyBound[] = [];
+  if (q.from !== undefined) bounds.push({ key: q.from, inclusive: true });
+  if (q.after !== undefined) bounds.push({ key: q.after, inclusive: false });
+  const lower = tightestLowerBound([q.range ? { key: q.range, inclusive: true } : undefined, ...bounds]) ?? { key: '', inclusive: true };
+  const k = sql.ref('w.k');
+  // What precedes the delimiter in the common prefix, then the delimiter's successor.
+  const pastCommonPrefix = sql`substr(${k}, 1, length(${text(prefix)}) + ${delimiterAt(k)} - 1) || ${text(past)}`;
+  // The objects' columns are joined for keys only: a null key (a common prefix) skips the lookup.
+  return sql<SummaryColumns>`
+    with recursive walk(n, k) as (
+      select 1, ${next(lower.inclusive ? '>=' : '>', lower.key)}
+      union all
+      select w.n + 1, case when ${delimiterAt(k)} = 0 then ${next('>', k)} else ${next('>=', pastCommonPrefix)} end
+      from walk w where w.k is not null and w.n < ${q.limit}
+    )
+    select w.k as key, o.size, o.etag, o.last_modified, o.storage_class, o.checksum
+    from walk w left join objects o on o.bucket_id = ${bucketId} and o.key = (case when ${delimiterAt(k)} = 0 then w.k end)
+    where w.k is not null
+    order by w.n`;
+}
+
+/** Runs the walk: entries in key order, or null when this listing must be paged from code. */
+export async function listDelimited(
+  db: Kysely<Database>,
+  bucketId: string,
+  q: DelimitedListQuery,
+  position: TextPosition,
+  arrayRows: ArrayRowReader | undefined,
+): Promise<DelimitedEntry[] | null> {
+  const query = delimitedWalkQuery(db, bucketId, q, position);
+  if (query === null) return null;
+  if (q.limit <= 0) return [];
+  const { prefix, delimiter } = q;
+  const commonPrefix = (key: string) => key.slice(0, key.indexOf(delimiter, prefix.length) + delimiter.length);
+  if (arrayRows) {
+    const compilable: Compilable = { compile: () => query.compile(db) };
+    // A row without the object's columns is a common prefix (size is never null).
+    return (await arrayRows(compilable)).map((v) => (v[1] === null ? commonPrefix(v[0] as string) : summaryFromValues(v)));
+  }
+  return (await query.execute(db)).rows.map((r) => (r.size === null ? commonPrefix(r.key) : toObjectSummary(r)));
+}
+
+/** Well-formed UTF-16 (no lone surrogate) without NUL. */
+function plainText(s: string): boolean {
+  return !s.includes('\u0000') && Buffer.from(s, 'utf8').toString('utf8') === s;
+}
