@@ -53,9 +53,13 @@ async function walk(meta: MetadataStore, bucketId: string, prefix: string, delim
   throw new Error('listing did not terminate');
 }
 
-/** The store, counting the listing reads made through it and the rows they returned. */
-function countingReads(meta: MetadataStore) {
-  const reads = { queries: 0, rows: 0 };
+/**
+ * The store, counting the listing reads made through it: batches of rows (listObjects) and the
+ * rows they returned, and walks (listDelimited) and the entries they returned. With `walks`
+ * false, the store declines every walk (as one that cannot walk a listing does).
+ */
+function countingReads(meta: MetadataStore, walks = true) {
+  const reads = { queries: 0, rows: 0, walks: 0, entries: 0 };
   const counting = new Proxy(meta, {
     get(target, prop, receiver) {
       if (prop === 'listObjects') {
@@ -63,6 +67,15 @@ function countingReads(meta: MetadataStore) {
           reads.queries++;
           const out = await target.listObjects(...args);
           reads.rows += out.length;
+          return out;
+        };
+      }
+      if (prop === 'listDelimited') {
+        return async (...args: Parameters<MetadataStore['listDelimited']>) => {
+          if (!walks) return null;
+          reads.walks++;
+          const out = await target.listDelimited(...args);
+          reads.entries += out?.length ?? 0;
           return out;
         };
       }
@@ -103,17 +116,55 @@ test('a key marker inside a common prefix still rolls later keys into that prefi
   await meta.close();
 });
 
-test('a page of 1000 under many rolled-up keys costs one seek per prefix, not a scan', async () => {
+test('a page of 1000 under many rolled-up keys is one small read, then one walk of the store', async () => {
+  const keys: string[] = [];
+  for (let d = 0; d < 30; d++) for (let f = 0; f < 200; f++) keys.push(`dir${String(d).padStart(2, '0')}/file${f}`);
+  keys.push('dir15-plain', 'dir29/');
+  const { meta, bucketId } = await storeWith(keys);
+  const { counting, reads } = countingReads(meta);
+  const page = await listPage(counting, bucketId, { prefix: '', delimiter: '/', maxKeys: 1000 });
+  assert.deepEqual(entries(page), expected(keys, '', '/'));
+  assert.equal(page.isTruncated, false);
+  // The first read (of dir00/) shows the prefixes are large; the walk passes each of the rest with one seek.
+  assert.deepEqual(reads, { queries: 1, rows: 64, walks: 1, entries: 30 });
+  await meta.close();
+});
+
+test('a store that cannot walk a listing gets one seek per common prefix, not a scan', async () => {
   const keys: string[] = [];
   for (let d = 0; d < 30; d++) for (let f = 0; f < 200; f++) keys.push(`dir${String(d).padStart(2, '0')}/file${f}`);
   const { meta, bucketId } = await storeWith(keys);
-  const { counting, reads } = countingReads(meta);
+  const { counting, reads } = countingReads(meta, false);
   const page = await listPage(counting, bucketId, { prefix: '', delimiter: '/', maxKeys: 1000 });
   assert.equal(page.commonPrefixes.length, 30);
   assert.equal(page.isTruncated, false);
   assert.ok(reads.queries <= 31, `expected one query per common prefix, got ${reads.queries}`);
   // The first read shows the prefixes are large; after it, each is one seek of a few rows.
-  assert.ok(reads.rows <= 1001 + 30 * 8, `${reads.rows} rows read`);
+  assert.ok(reads.rows <= 64 + 30 * 8, `${reads.rows} rows read`);
+  await meta.close();
+});
+
+test('the walk carries on across pages and scoped ranges, from keys and common prefixes alike', async () => {
+  // Large prefixes (the walk), keys between them, and ranges that split a folder.
+  const keys: string[] = [];
+  for (let d = 0; d < 12; d++) for (let f = 0; f < 20; f++) keys.push(`d${String(d).padStart(2, '0')}/${f % 2 ? 'x' : 'y'}/f${f}`);
+  keys.push('d05', 'd05/', 'd05-', 'e/\u{1F600}/1', 'e/\uffff/1', 'e/\u00e9', 'e/z');
+  const { meta, bucketId } = await storeWith(keys);
+  const { counting, reads } = countingReads(meta);
+  for (const [prefix, delimiter] of [['', '/'], ['d05/', '/'], ['e/', '/'], ['', 'f1'], ['d0', '/x/']]) {
+    for (const maxKeys of [1, 2, 5, 1000]) {
+      assert.deepEqual(await walk(counting, bucketId, prefix, delimiter, maxKeys), expected(keys, prefix, delimiter), `prefix=${prefix} delimiter=${delimiter} maxKeys=${maxKeys}`);
+    }
+  }
+  const allowed = ['d03/x/', 'd03/y/', 'd07/', 'e/\u00e9', 'e/\uffff'];
+  const visible = keys.filter((k) => allowed.some((p) => k.startsWith(p)));
+  for (const [prefix, delimiter] of [['', '/'], ['d03/', '/'], ['e/', '/']]) {
+    const within = allowed.filter((p) => p.startsWith(prefix)).sort(compareUtf8);
+    for (const maxKeys of [1, 2, 1000]) {
+      assert.deepEqual(await walk(counting, bucketId, prefix, delimiter, maxKeys, within), expected(visible, prefix, delimiter), `within: prefix=${prefix} maxKeys=${maxKeys}`);
+    }
+  }
+  assert.ok(reads.walks > 0, 'the store walked');
   await meta.close();
 });
 
