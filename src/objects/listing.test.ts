@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openSqliteStore } from '../storage/metadata/sqlite-store.js';
 import type { MetadataStore, ObjectRow } from '../storage/metadata/metadata-store.js';
-import { listPage, type ListingPage } from './listing.js';
+import { listPage, listVersionsPage, type ListingPage } from './listing.js';
 import { compareUtf8 } from '../storage/metadata/key-order.js';
 
 // The paging engine against a real SQLite store: every page walk must visit each entry exactly
@@ -200,5 +200,99 @@ test('a listing within prefixes (a prefix-scoped token) shows only their keys, f
   // Two allowed prefixes under one folder: the folder is listed once.
   const page = await listPage(meta, bucketId, { prefix: '', delimiter: '/', maxKeys: 10, within: ['photos/2024/', 'photos/r'] });
   assert.deepEqual(entries(page), ['P:photos/']);
+  await meta.close();
+});
+
+/** A SQLite store holding `versions` versions of each of `keys` (and delete markers on some). */
+async function storeWithVersions(keys: string[], versions: (key: string) => number, markers: (key: string) => boolean) {
+  const { meta, bucketId } = await storeWith([]);
+  let n = 0;
+  for (const key of keys) {
+    for (let i = 0; i < versions(key); i++) {
+      const row: ObjectRow = {
+        bucketId, key, size: 1, etag: '"x"', lastModified: new Date(1_700_000_000_000 + ++n * 1000), headers: {}, userMetadata: {},
+        checksum: null, blobs: [{ ref: randomBytes(8).toString('hex'), size: 1 }], partsCount: null, tags: {}, storageClass: 'STANDARD',
+        versionId: `v${String(n).padStart(4, '0')}`,
+      };
+      assert.equal((await meta.putObject(row, { kind: 'none' }, 'enabled')).ok, true);
+    }
+    if (markers(key)) {
+      await meta.putDeleteMarker({ bucketId, key, versionId: `m${String(++n).padStart(4, '0')}`, lastModified: new Date(1_700_000_000_000 + n * 1000) }, 'enabled', () => true);
+    }
+  }
+  return { meta, bucketId };
+}
+
+/** Every page of a version listing, entries in listing order, checked against the unpaged listing rolled up. */
+async function checkVersionPaging(meta: MetadataStore, bucketId: string, cases: string[][], pageSizes: number[]): Promise<void> {
+  const all = await meta.listObjectVersions(bucketId, { prefix: '', limit: 100_000 });
+  for (const [prefix, delimiter] of cases) {
+    const want: string[] = [];
+    for (const v of all) {
+      if (!v.key.startsWith(prefix)) continue;
+      const idx = v.key.indexOf(delimiter, prefix.length);
+      const entry = idx >= 0 ? `P:${v.key.slice(0, idx + delimiter.length)}` : `V:${v.key}@${v.versionId}`;
+      if (want[want.length - 1] !== entry) want.push(entry);
+    }
+    for (const maxKeys of pageSizes) {
+      const seen: string[] = [];
+      let keyMarker: string | undefined;
+      let versionIdMarker: string | undefined;
+      for (let pages = 0; pages < 1000; pages++) {
+        const page = await listVersionsPage(meta, bucketId, { prefix, delimiter, keyMarker, versionIdMarker, maxKeys });
+        const entries = [...page.versions.map((v) => ({ key: v.key, s: `V:${v.key}@${v.versionId}` })), ...page.commonPrefixes.map((p) => ({ key: p, s: `P:${p}` }))];
+        assert.ok(entries.length <= maxKeys);
+        // Stable: a key's versions keep their order.
+        seen.push(...entries.sort((a, b) => compareUtf8(a.key, b.key)).map((e) => e.s));
+        if (!page.isTruncated) break;
+        keyMarker = page.nextKeyMarker;
+        versionIdMarker = page.nextVersionIdMarker;
+      }
+      assert.deepEqual(seen, want, `prefix=${prefix} delimiter=${delimiter} maxKeys=${maxKeys}`);
+    }
+  }
+}
+
+/** The store, counting the walks of version listings made through it. */
+function countingVersionWalks(meta: MetadataStore) {
+  const reads = { walks: 0 };
+  const counting = new Proxy(meta, {
+    get(target, prop, receiver) {
+      if (prop === 'listVersionPrefixes') {
+        return (...args: Parameters<MetadataStore['listVersionPrefixes']>) => {
+          reads.walks++;
+          return target.listVersionPrefixes(...args);
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  return { counting, reads };
+}
+
+test('version listings pass large common prefixes in the store and page every version exactly once', async () => {
+  // Versions (two per key), delete markers and a key equal to a folder's name, around folders of many keys.
+  const keys: string[] = [];
+  for (let d = 0; d < 8; d++) for (let f = 0; f < 6; f++) keys.push(`v${d}/f${f}`);
+  keys.push('v3', 'v5/', 'v5-', 'w', '\u00e9/1', '\u{1F600}/1', '\uffff/1');
+  const { meta, bucketId } = await storeWithVersions(keys, () => 2, (key) => key.endsWith('f2') || key === 'w');
+  const { counting, reads } = countingVersionWalks(meta);
+  await checkVersionPaging(counting, bucketId, [['', '/'], ['v5', '/'], ['', 'f'], ['v', '/f']], [1, 2, 5, 1000]);
+  assert.ok(reads.walks > 0, 'the store walked');
+  await meta.close();
+});
+
+test('a version listing never walks from inside a key: its remaining versions come first', async () => {
+  // Folders of ten keys (a walk), then 'm' (2 versions), 'n/' (61 keys) and 'o' (5 versions): the
+  // read after the walk ends inside 'o', having seen large prefixes.
+  const keys: string[] = [];
+  for (let d = 0; d < 10; d++) for (let f = 0; f < 10; f++) keys.push(`a${d}/${f}`);
+  keys.push('m');
+  for (let f = 0; f < 61; f++) keys.push(`n/${String(f).padStart(2, '0')}`);
+  keys.push('o', 'p/1');
+  const { meta, bucketId } = await storeWithVersions(keys, (key) => (key === 'm' ? 2 : key === 'o' ? 5 : 1), () => false);
+  const { counting, reads } = countingVersionWalks(meta);
+  await checkVersionPaging(counting, bucketId, [['', '/']], [1000]);
+  assert.ok(reads.walks > 0, 'the store walked');
   await meta.close();
 });

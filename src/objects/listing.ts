@@ -49,9 +49,12 @@ interface RowSource<R> {
   reseek(): void;
   /**
    * Up to `limit` entries of `range` (rows, and common prefixes as strings) from the position,
-   * common prefixes walked past by the store; null when it cannot walk this listing.
+   * common prefixes walked past by the store, and where to read rows from when the walk stopped
+   * short of them; null when the store cannot walk this listing.
    */
-  walk?(range: string, from: string | undefined, limit: number): Promise<Array<R | string> | null>;
+  walk?(range: string, from: string | undefined, limit: number): Promise<{ entries: Array<R | string>; resume?: string } | null>;
+  /** True while the position is inside a key's rows, where a walk (which passes whole keys) cannot start. */
+  midKey?(): boolean;
 }
 
 /** A read costs about as much as decoding this many rows (its SQL, a round trip, a promise). */
@@ -100,13 +103,13 @@ async function walkRanges<R extends { key: string }>(
     // The common prefix returned last, while the rows read are still inside it.
     let inside: string | undefined;
     for (;;) {
-      if (canWalk && rowsPerEntry > WALK_ABOVE_ROWS_PER_ENTRY) {
+      if (canWalk && rowsPerEntry > WALK_ABOVE_ROWS_PER_ENTRY && !source.midKey?.()) {
         // The rest of this range in one read; `from` and the source hold the position.
-        const entries = await source.walk!(range, from, maxKeys - count + 1);
-        if (entries !== null) {
+        const walked = await source.walk!(range, from, maxKeys - count + 1);
+        if (walked !== null) {
           // The position after a common prefix is computed once, for the last one.
           let lastPrefix: string | undefined;
-          for (const entry of entries) {
+          for (const entry of walked.entries) {
             if (count === maxKeys) return true;
             count++;
             if (typeof entry === 'string') {
@@ -125,9 +128,13 @@ async function walkRanges<R extends { key: string }>(
             from = next;
             source.reseek();
           }
-          break;
-        }
-        canWalk = false;
+          if (walked.resume === undefined) break;
+          if (count === maxKeys) return true;
+          // Rows from the key the walk stopped at, a few first (they tell whether to walk again).
+          from = walked.resume;
+          source.reseek();
+          probed = false;
+        } else canWalk = false;
       }
       let limit = batchSize(maxKeys - count + 1, rowsPerEntry);
       if (!probed) limit = Math.min(limit, PROBE_ROWS);
@@ -182,7 +189,10 @@ export async function listPage(meta: MetadataStore, bucketId: string, req: Listi
       fetch: (range, from, limit) => meta.listObjects(bucketId, { prefix: range, after, from, limit }),
       passed: (row) => (after = row.key),
       reseek: () => (after = undefined),
-      walk: (range, from, limit) => meta.listDelimited(bucketId, { range, prefix, delimiter, after, from, limit }),
+      walk: async (range, from, limit) => {
+        const entries = await meta.listDelimited(bucketId, { range, prefix, delimiter, after, from, limit });
+        return entries && { entries };
+      },
     },
     {
       row: (row) => {
@@ -245,6 +255,11 @@ export async function listVersionsPage(meta: MetadataStore, bucketId: string, re
         keyMarker = undefined;
         versionIdMarker = undefined;
       },
+      walk: async (range, from, limit) => {
+        const walked = await meta.listVersionPrefixes(bucketId, { range, prefix, delimiter, after: keyMarker, from, limit });
+        return walked && { entries: walked.commonPrefixes, resume: walked.resume };
+      },
+      midKey: () => versionIdMarker !== undefined,
     },
     {
       row: (row) => {

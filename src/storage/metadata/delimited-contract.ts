@@ -16,7 +16,7 @@ const KEYS = [
 ];
 
 /** The entries the walk must return, computed the plain way over the keys in byte order. */
-function expected(keys: string[], q: DelimitedListQuery): DelimitedEntry[] {
+function expected(keys: string[], q: DelimitedListQuery): string[] {
   const out: string[] = [];
   for (const key of [...keys].sort(compareUtf8)) {
     if (out.length >= q.limit) break;
@@ -91,6 +91,34 @@ export function delimitedListingContract(withBucket: (fn: (s: MetadataStore, buc
         const [entry] = (await s.listDelimited(bucketId, { range: 'photos/readme', prefix: 'photos/', delimiter: '/', limit: 1 }))!;
         assert.equal(typeof entry, 'object');
         assert.deepEqual(entry, (await s.listObjects(bucketId, { prefix: 'photos/readme', limit: 1 }))[0]);
+      }));
+
+    test('listVersionPrefixes passes common prefixes over current objects and stored versions alike', () =>
+      withBucket(async (s, bucketId) => {
+        // Every key twice (a noncurrent version), every third one then deleted (a delete marker
+        // over it: the key is in the stored versions only).
+        let n = 0;
+        for (const [i, key] of KEYS.entries()) {
+          for (let v = 0; v < 2; v++) await s.putObject({ ...objectAt(bucketId, key), versionId: `v${++n}` }, { kind: 'none' }, 'enabled');
+          if (i % 3 === 0) await s.putDeleteMarker({ bucketId, key, versionId: `m${++n}`, lastModified: new Date(1_700_000_003_000) }, 'enabled', () => true);
+        }
+        for (const delimiter of ['/', '\u00e9', '\u{1f600}', '\uffff', 'a\u{10ffff}']) {
+          for (const prefix of ['', 'a', 'a/', 'photos/', 'k\uffff']) {
+            for (const bound of [{}, { after: `${prefix}a` }, { from: `${prefix}b` }]) {
+              for (const limit of [0, 1, 3, 1000]) {
+                const q: DelimitedListQuery = { range: prefix, prefix, delimiter, limit, ...bound };
+                // Common prefixes up to the first key outside them, which is where versions resume.
+                const want = expected(KEYS, q);
+                const cut = want.findIndex((e) => e.startsWith('K:'));
+                const commonPrefixes = (cut < 0 ? want : want.slice(0, cut)).map((e) => e.slice(2));
+                const resume = cut < 0 ? undefined : want[cut].slice(2);
+                const got = await s.listVersionPrefixes(bucketId, q);
+                assert.deepEqual(got, resume === undefined ? { commonPrefixes } : { commonPrefixes, resume }, JSON.stringify(q));
+              }
+            }
+          }
+        }
+        assert.equal(await s.listVersionPrefixes(bucketId, { range: '', prefix: '', delimiter: '\u{10ffff}', limit: 10 }), null);
       }));
 
     test('what it cannot walk it declines: no delimiter, or one with no successor within it', () =>

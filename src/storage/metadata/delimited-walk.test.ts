@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { Kysely, SqliteDialect } from 'kysely';
 import { sqliteDriver } from './sqlite-driver.js';
 import { openSqliteStore } from './sqlite-store.js';
-import { delimitedWalkQuery } from './delimited-walk.js';
+import { delimitedWalkQuery, versionPrefixWalkQuery } from './delimited-walk.js';
 import type { Database } from './schema.js';
 
 // The walk's plan on SQLite: every step is a seek in the (bucket_id, key) B-tree, never a scan,
@@ -35,6 +35,12 @@ test('the walk seeks the primary key at every step and scans no objects', async 
       // The first key, the step past a key, the step past a common prefix, and the objects' columns.
       assert.equal(objects.length, 4, plan.join(' | '));
       for (const d of objects) assert.match(d, /^SEARCH (objects|o) USING PRIMARY KEY \(bucket_id=\? AND key(>\?( AND key<\?)?|=\?)\)/, plan.join(' | '));
+      // The versions walk: the first key and each step, in both the objects and the stored versions.
+      const versions = versionPrefixWalkQuery(db, 'bucket', q, 'instr')!.compile(db);
+      const vplan = (raw.prepare(`EXPLAIN QUERY PLAN ${versions.sql}`).all(...versions.parameters) as Array<{ detail: string }>).map((p) => p.detail);
+      const reads = vplan.filter((d) => /\bobjects\b|\bobject_versions\b/.test(d));
+      assert.equal(reads.length, 4, vplan.join(' | '));
+      for (const d of reads) assert.match(d, /^SEARCH (objects|object_versions) USING (PRIMARY KEY|COVERING INDEX \w+) \(bucket_id=\? AND key>\?( AND key<\?)?\)/, vplan.join(' | '));
     }
   } finally {
     await db.destroy();

@@ -1,5 +1,5 @@
 import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
-import type { DelimitedEntry, DelimitedListQuery } from './metadata-store.js';
+import type { DelimitedEntry, DelimitedListQuery, VersionPrefixes } from './metadata-store.js';
 import type { Database } from './schema.js';
 import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 import type { ArrayRowReader } from './sqlite-array-rows.js';
@@ -18,13 +18,8 @@ import { summaryFromValues, toObjectSummary, type SummaryColumns } from './summa
 /** How the database finds a text within a text: SQLite's instr(), PostgreSQL's strpos(). */
 export type TextPosition = 'instr' | 'strpos';
 
-/**
- * The walk's query, or null when the listing cannot be walked this way (which depends on its
- * prefix and delimiter alone; each range starts with the prefix): no delimiter, a
- * delimiter made only of U+10FFFF (no successor within it), or a prefix or delimiter that is not
- * well-formed text or contains NUL (SQLite's length() stops there).
- */
-export function delimitedWalkQuery(db: Kysely<Database>, bucketId: string, q: DelimitedListQuery, position: TextPosition): RawBuilder<SummaryColumns> | null {
+/** The pieces both walks are made of, or null when the listing cannot be walked this way. */
+function walkParts(bucketId: string, q: DelimitedListQuery, position: TextPosition, tables: ReadonlyArray<'objects' | 'object_versions'>) {
   const { prefix, delimiter } = q;
   if (!delimiter || !plainText(prefix) || !plainText(delimiter)) return null;
   const past = prefixSuccessor(delimiter);
@@ -35,8 +30,13 @@ export function delimitedWalkQuery(db: Kysely<Database>, bucketId: string, q: De
   const delimiterAt = (k: RawBuilder<unknown>) => sql`${find}(substr(${k}, length(${text(prefix)}) + 1), ${text(delimiter)})`;
   const upper = q.range ? prefixSuccessor(q.range) : null;
   const below = upper === null ? sql`` : sql`and key < ${upper}`;
+  const first = (table: string, op: '>' | '>=', bound: RawBuilder<unknown> | string) =>
+    sql`(select key from ${sql.table(table)} where bucket_id = ${bucketId} and key ${sql.raw(op)} ${bound} ${below} order by key limit 1)`;
+  // The first key past `bound` in the tables (several: the smallest of their first keys).
   const next = (op: '>' | '>=', bound: RawBuilder<unknown> | string) =>
-    sql`(select key from objects where bucket_id = ${bucketId} and key ${sql.raw(op)} ${bound} ${below} order by key limit 1)`;
+    tables.length === 1
+      ? first(tables[0], op, bound)
+      : sql`(select min(k) from (${sql.join(tables.map((t) => sql`select ${first(t, op, bound)} as k`), sql` union all `)}) as firsts)`;
   const bounds: KeyBound[] = [];
   if (q.from !== undefined) bounds.push({ key: q.from, inclusive: true });
   if (q.after !== undefined) bounds.push({ key: q.after, inclusive: false });
@@ -44,10 +44,23 @@ export function delimitedWalkQuery(db: Kysely<Database>, bucketId: string, q: De
   const k = sql.ref('w.k');
   // What precedes the delimiter in the common prefix, then the delimiter's successor.
   const pastCommonPrefix = sql`substr(${k}, 1, length(${text(prefix)}) + ${delimiterAt(k)} - 1) || ${text(past)}`;
+  return { delimiterAt, next, k, start: next(lower.inclusive ? '>=' : '>', lower.key), pastCommonPrefix };
+}
+
+/**
+ * The walk's query, or null when the listing cannot be walked this way (which depends on its
+ * prefix and delimiter alone; each range starts with the prefix): no delimiter, a
+ * delimiter made only of U+10FFFF (no successor within it), or a prefix or delimiter that is not
+ * well-formed text or contains NUL (SQLite's length() stops there).
+ */
+export function delimitedWalkQuery(db: Kysely<Database>, bucketId: string, q: DelimitedListQuery, position: TextPosition): RawBuilder<SummaryColumns> | null {
+  const parts = walkParts(bucketId, q, position, ['objects']);
+  if (parts === null) return null;
+  const { delimiterAt, next, k, start, pastCommonPrefix } = parts;
   // The objects' columns are joined for keys only: a null key (a common prefix) skips the lookup.
   return sql<SummaryColumns>`
     with recursive walk(n, k) as (
-      select 1, ${next(lower.inclusive ? '>=' : '>', lower.key)}
+      select 1, ${start}
       union all
       select w.n + 1, case when ${delimiterAt(k)} = 0 then ${next('>', k)} else ${next('>=', pastCommonPrefix)} end
       from walk w where w.k is not null and w.n < ${q.limit}
@@ -56,6 +69,25 @@ export function delimitedWalkQuery(db: Kysely<Database>, bucketId: string, q: De
     from walk w left join objects o on o.bucket_id = ${bucketId} and o.key = (case when ${delimiterAt(k)} = 0 then w.k end)
     where w.k is not null
     order by w.n`;
+}
+
+/**
+ * ListObjectVersions' walk: from the position, the keys of the common prefixes in a row (up to
+ * `limit`), each passed with one seek over both the current objects and the stored versions, and
+ * then the first key outside a common prefix, if any (where the page's versions resume).
+ */
+export function versionPrefixWalkQuery(db: Kysely<Database>, bucketId: string, q: DelimitedListQuery, position: TextPosition): RawBuilder<{ key: string }> | null {
+  const parts = walkParts(bucketId, q, position, ['objects', 'object_versions']);
+  if (parts === null) return null;
+  const { delimiterAt, next, k, start, pastCommonPrefix } = parts;
+  return sql<{ key: string }>`
+    with recursive walk(n, k) as (
+      select 1, ${start}
+      union all
+      select w.n + 1, ${next('>=', pastCommonPrefix)}
+      from walk w where w.k is not null and w.n < ${q.limit} and ${delimiterAt(k)} > 0
+    )
+    select w.k as key from walk w where w.k is not null order by w.n`;
 }
 
 /** Runs the walk: entries in key order, or null when this listing must be paged from code. */
@@ -77,6 +109,29 @@ export async function listDelimited(
     return (await arrayRows(compilable)).map((v) => (v[1] === null ? commonPrefix(v[0] as string) : summaryFromValues(v)));
   }
   return (await query.execute(db)).rows.map((r) => (r.size === null ? commonPrefix(r.key) : toObjectSummary(r)));
+}
+
+/**
+ * Runs the versions walk: up to `limit` common prefixes in a row from the position, and the key
+ * where versions resume after them (none: the range ends there or the limit was reached); null
+ * when this listing must be paged from code.
+ */
+export async function listVersionPrefixes(
+  db: Kysely<Database>,
+  bucketId: string,
+  q: DelimitedListQuery,
+  position: TextPosition,
+): Promise<VersionPrefixes | null> {
+  const query = versionPrefixWalkQuery(db, bucketId, q, position);
+  if (query === null) return null;
+  const out: VersionPrefixes = { commonPrefixes: [] };
+  if (q.limit <= 0) return out;
+  for (const { key } of (await query.execute(db)).rows) {
+    const idx = key.indexOf(q.delimiter, q.prefix.length);
+    if (idx < 0) out.resume = key;
+    else out.commonPrefixes.push(key.slice(0, idx + q.delimiter.length));
+  }
+  return out;
 }
 
 /** Well-formed UTF-16 (no lone surrogate) without NUL. */

@@ -169,6 +169,12 @@ export interface DelimitedListQuery {
 /** An entry of a delimiter listing: an object, or a common prefix (a string). */
 export type DelimitedEntry = ObjectSummary | string;
 
+/** Common prefixes in a row of a versions listing, and the key its versions resume at (if any). */
+export interface VersionPrefixes {
+  commonPrefixes: string[];
+  resume?: string;
+}
+
 export interface UploadRow {
   uploadId: string;
   bucketId: string;
@@ -587,6 +593,12 @@ export interface MetadataStore {
   ): Promise<{ ok: true; deleted: ObjectVersionRow | null; release: BlobPart[] } | { ok: false; reason: 'locked' }>;
   /** Every version and delete marker, by key (UTF-8 bytes), newest first within a key; O(limit). */
   listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ObjectVersionRow[]>;
+  /**
+   * From the position, up to `limit` common prefixes of a versions listing in a row, each walked
+   * past in the same statement, and the key where versions resume (delimited-walk.ts); null when
+   * this listing must be paged with listObjectVersions alone.
+   */
+  listVersionPrefixes(bucketId: string, q: DelimitedListQuery): Promise<VersionPrefixes | null>;
   /** Sets the tag set of the current version, or of `versionId`; false when there is no such object. */
   setObjectTags(bucketId: string, key: string, tags: Record<string, string>, versionId?: string): Promise<boolean>;
   /**

@@ -32,6 +32,7 @@ import type {
   ListObjectsQuery,
   DelimitedEntry,
   DelimitedListQuery,
+  VersionPrefixes,
   ListUploadsQuery,
   MembershipRow,
   ProjectMemberRow,
@@ -76,7 +77,7 @@ import * as versions from './version-queries.js';
 import { seqAt } from './version-queries.js';
 import { SUMMARY_COLUMNS, summaryFromValues, toObjectSummary } from './summary-rows.js';
 import type { ArrayRowReader } from './sqlite-array-rows.js';
-import { listDelimited, type TextPosition } from './delimited-walk.js';
+import { listDelimited, listVersionPrefixes, type TextPosition } from './delimited-walk.js';
 import * as hot from './hot-queries.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -424,6 +425,10 @@ export class KyselyMetadataStore implements MetadataStore {
 
   listDelimited(bucketId: string, q: DelimitedListQuery): Promise<DelimitedEntry[] | null> {
     return listDelimited(this.db, bucketId, q, this.textPosition, this.arrayRows);
+  }
+
+  listVersionPrefixes(bucketId: string, q: DelimitedListQuery): Promise<VersionPrefixes | null> {
+    return listVersionPrefixes(this.db, bucketId, q, this.textPosition);
   }
 
   async bucketStats(bucketId: string): Promise<BucketStats> {
