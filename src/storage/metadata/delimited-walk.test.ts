@@ -29,14 +29,14 @@ test('the walk seeks the primary key at every step and scans no objects', async 
       { range: 'photos/2024/', prefix: 'photos/', delimiter: '//', from: 'photos/2024/x', limit: 10 },
     ];
     for (const q of cases) {
-      const compiled = delimitedWalkQuery(db, 'bucket', q, 'instr')!.compile(db);
+      const compiled = delimitedWalkQuery('bucket', q, 'sqlite')!.compile(db);
       const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...compiled.parameters) as Array<{ detail: string }>).map((p) => p.detail);
       const objects = plan.filter((d) => /\bobjects\b|\bo\b/.test(d) && !/SUBQUERY/.test(d));
       // The first key, the step past a key, the step past a common prefix, and the objects' columns.
       assert.equal(objects.length, 4, plan.join(' | '));
       for (const d of objects) assert.match(d, /^SEARCH (objects|o) USING PRIMARY KEY \(bucket_id=\? AND key(>\?( AND key<\?)?|=\?)\)/, plan.join(' | '));
       // The versions walk: the first key and each step, in both the objects and the stored versions.
-      const versions = versionPrefixWalkQuery(db, 'bucket', q, 'instr')!.compile(db);
+      const versions = versionPrefixWalkQuery('bucket', q, 'sqlite')!.compile(db);
       const vplan = (raw.prepare(`EXPLAIN QUERY PLAN ${versions.sql}`).all(...versions.parameters) as Array<{ detail: string }>).map((p) => p.detail);
       const reads = vplan.filter((d) => /\bobjects\b|\bobject_versions\b/.test(d));
       assert.equal(reads.length, 4, vplan.join(' | '));

@@ -15,17 +15,17 @@ import { summaryFromValues, toObjectSummary, type SummaryColumns } from './summa
 // Positions are found by the database's own substr/length/instr (SQLite) or strpos (PostgreSQL),
 // so they count in its units whatever they are; keys compare by bytes (BINARY, COLLATE "C").
 
-/** How the database finds a text within a text: SQLite's instr(), PostgreSQL's strpos(). */
-export type TextPosition = 'instr' | 'strpos';
+/** The SQL the walks are written in: SQLite's or PostgreSQL's (text search, joins). */
+export type WalkDialect = 'sqlite' | 'postgres';
 
 /** The pieces both walks are made of, or null when the listing cannot be walked this way. */
-function walkParts(bucketId: string, q: DelimitedListQuery, position: TextPosition, tables: ReadonlyArray<'objects' | 'object_versions'>) {
+function walkParts(bucketId: string, q: DelimitedListQuery, dialect: WalkDialect, tables: ReadonlyArray<'objects' | 'object_versions'>) {
   const { prefix, delimiter } = q;
   if (!delimiter || !plainText(prefix) || !plainText(delimiter)) return null;
   const past = prefixSuccessor(delimiter);
   if (past === null) return null;
   const text = (v: string) => sql`cast(${v} as text)`;
-  const find = sql.raw(position);
+  const find = sql.raw(dialect === 'sqlite' ? 'instr' : 'strpos');
   // The position of the delimiter in what follows the prefix (0: none).
   const delimiterAt = (k: RawBuilder<unknown>) => sql`${find}(substr(${k}, length(${text(prefix)}) + 1), ${text(delimiter)})`;
   const upper = q.range ? prefixSuccessor(q.range) : null;
@@ -53,11 +53,18 @@ function walkParts(bucketId: string, q: DelimitedListQuery, position: TextPositi
  * delimiter made only of U+10FFFF (no successor within it), or a prefix or delimiter that is not
  * well-formed text or contains NUL (SQLite's length() stops there).
  */
-export function delimitedWalkQuery(db: Kysely<Database>, bucketId: string, q: DelimitedListQuery, position: TextPosition): RawBuilder<SummaryColumns> | null {
-  const parts = walkParts(bucketId, q, position, ['objects']);
+export function delimitedWalkQuery(bucketId: string, q: DelimitedListQuery, dialect: WalkDialect): RawBuilder<SummaryColumns> | null {
+  const parts = walkParts(bucketId, q, dialect, ['objects']);
   if (parts === null) return null;
   const { delimiterAt, next, k, start, pastCommonPrefix } = parts;
   // The objects' columns are joined for keys only: a null key (a common prefix) skips the lookup.
+  // On PostgreSQL a lateral join (its limit keeps the planner from flattening it into a plain
+  // join), so that each is an index lookup, never a hash of the bucket's rows.
+  const key = sql`(case when ${delimiterAt(k)} = 0 then w.k end)`;
+  const objectColumns =
+    dialect === 'sqlite'
+      ? sql`left join objects o on o.bucket_id = ${bucketId} and o.key = ${key}`
+      : sql`left join lateral (select size, etag, last_modified, storage_class, checksum from objects where bucket_id = ${bucketId} and key = ${key} limit 1) o on true`;
   return sql<SummaryColumns>`
     with recursive walk(n, k) as (
       select 1, ${start}
@@ -66,7 +73,7 @@ export function delimitedWalkQuery(db: Kysely<Database>, bucketId: string, q: De
       from walk w where w.k is not null and w.n < ${q.limit}
     )
     select w.k as key, o.size, o.etag, o.last_modified, o.storage_class, o.checksum
-    from walk w left join objects o on o.bucket_id = ${bucketId} and o.key = (case when ${delimiterAt(k)} = 0 then w.k end)
+    from walk w ${objectColumns}
     where w.k is not null
     order by w.n`;
 }
@@ -76,8 +83,8 @@ export function delimitedWalkQuery(db: Kysely<Database>, bucketId: string, q: De
  * `limit`), each passed with one seek over both the current objects and the stored versions, and
  * then the first key outside a common prefix, if any (where the page's versions resume).
  */
-export function versionPrefixWalkQuery(db: Kysely<Database>, bucketId: string, q: DelimitedListQuery, position: TextPosition): RawBuilder<{ key: string }> | null {
-  const parts = walkParts(bucketId, q, position, ['objects', 'object_versions']);
+export function versionPrefixWalkQuery(bucketId: string, q: DelimitedListQuery, dialect: WalkDialect): RawBuilder<{ key: string }> | null {
+  const parts = walkParts(bucketId, q, dialect, ['objects', 'object_versions']);
   if (parts === null) return null;
   const { delimiterAt, next, k, start, pastCommonPrefix } = parts;
   return sql<{ key: string }>`
@@ -95,10 +102,10 @@ export async function listDelimited(
   db: Kysely<Database>,
   bucketId: string,
   q: DelimitedListQuery,
-  position: TextPosition,
+  dialect: WalkDialect,
   arrayRows: ArrayRowReader | undefined,
 ): Promise<DelimitedEntry[] | null> {
-  const query = delimitedWalkQuery(db, bucketId, q, position);
+  const query = delimitedWalkQuery(bucketId, q, dialect);
   if (query === null) return null;
   if (q.limit <= 0) return [];
   const { prefix, delimiter } = q;
@@ -120,9 +127,9 @@ export async function listVersionPrefixes(
   db: Kysely<Database>,
   bucketId: string,
   q: DelimitedListQuery,
-  position: TextPosition,
+  dialect: WalkDialect,
 ): Promise<VersionPrefixes | null> {
-  const query = versionPrefixWalkQuery(db, bucketId, q, position);
+  const query = versionPrefixWalkQuery(bucketId, q, dialect);
   if (query === null) return null;
   const out: VersionPrefixes = { commonPrefixes: [] };
   if (q.limit <= 0) return out;

@@ -77,7 +77,7 @@ import * as versions from './version-queries.js';
 import { seqAt } from './version-queries.js';
 import { SUMMARY_COLUMNS, summaryFromValues, toObjectSummary } from './summary-rows.js';
 import type { ArrayRowReader } from './sqlite-array-rows.js';
-import { listDelimited, listVersionPrefixes, type TextPosition } from './delimited-walk.js';
+import { listDelimited, listVersionPrefixes, type WalkDialect } from './delimited-walk.js';
 import * as hot from './hot-queries.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -110,8 +110,8 @@ export interface KyselyStoreOptions {
   blobLedger: boolean;
   /** Runs a listing read with rows as arrays (SQLite: see sqlite-array-rows.ts); objects otherwise. */
   arrayRows?: ArrayRowReader;
-  /** How the database finds a text within a text (delimited-walk.ts): SQLite's instr, PostgreSQL's strpos. */
-  textPosition: TextPosition;
+  /** The SQL the delimiter walks are written in (delimited-walk.ts). */
+  walkDialect: WalkDialect;
 }
 
 export class KyselyMetadataStore implements MetadataStore {
@@ -119,7 +119,7 @@ export class KyselyMetadataStore implements MetadataStore {
   private readonly runExclusive: ExclusiveRunner;
   private readonly ledger: boolean;
   private readonly arrayRows: ArrayRowReader | undefined;
-  private readonly textPosition: TextPosition;
+  private readonly walkDialect: WalkDialect;
   /** What versioned writes add to their transactions when the blob ledger is kept (none otherwise). */
   private readonly ledgerHooks: versions.LedgerHooks | undefined;
 
@@ -131,7 +131,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.runExclusive = opts.exclusive;
     this.ledger = opts.blobLedger;
     this.arrayRows = opts.arrayRows;
-    this.textPosition = opts.textPosition;
+    this.walkDialect = opts.walkDialect;
     this.ledgerHooks = opts.blobLedger
       ? {
           committed: async (trx, adopted, released) => {
@@ -424,11 +424,11 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   listDelimited(bucketId: string, q: DelimitedListQuery): Promise<DelimitedEntry[] | null> {
-    return listDelimited(this.db, bucketId, q, this.textPosition, this.arrayRows);
+    return listDelimited(this.db, bucketId, q, this.walkDialect, this.arrayRows);
   }
 
   listVersionPrefixes(bucketId: string, q: DelimitedListQuery): Promise<VersionPrefixes | null> {
-    return listVersionPrefixes(this.db, bucketId, q, this.textPosition);
+    return listVersionPrefixes(this.db, bucketId, q, this.walkDialect);
   }
 
   async bucketStats(bucketId: string): Promise<BucketStats> {

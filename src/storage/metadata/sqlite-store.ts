@@ -36,7 +36,7 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
       exclusive: inProcessExclusive(),
       blobLedger: opts.blobLedger ?? true,
       arrayRows: sqliteArrayRows(db, raw, translateError),
-      textPosition: 'instr',
+      walkDialect: 'sqlite',
     });
   } catch (err) {
     if (db) await db.destroy().catch(() => undefined);
