@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { blobFiles, raw, signedHeaders, sleep, tmpFiles, unsignedChunkedBodyWithTrailer, xmlField } from './helpers/raw-s3.js';
+import { blobFiles, raw, seedSignatureOf, send, signedChunkedBody, signedHeaders, sleep, tmpFiles, unsignedChunkedBodyWithTrailer, xmlField } from './helpers/raw-s3.js';
 import { MiB, availability, awsEnv, findExecutable, md5Hex, run, tempDir } from './helpers/clients.js';
 import { serveProcess } from './helpers/serve-process.js';
 import { OFFLOAD_THRESHOLD, sharedHashPool } from '../src/checksums/hash-pool.js';
@@ -144,6 +144,42 @@ describe('large bodies hashed off the main thread', () => {
     assert.equal(r.status, 400, r.text);
     assert.equal(xmlField(r.text, 'Code'), 'XAmzContentSHA256Mismatch');
     await assertNothingStored('bad-sha', blobs);
+  });
+
+  /** A signed aws-chunked PUT of `body` in 64 KiB chunks (as SDKs frame it); `tamper` changes the framed bytes. */
+  async function signedChunkedPut(key: string, tamper?: (framed: Buffer[]) => void) {
+    const chunks: Buffer[] = [];
+    for (let pos = 0; pos < SIZE; pos += 64 * 1024) chunks.push(body.subarray(pos, pos + 64 * 1024));
+    const framedLength = signedChunkedBody(chunks, '0'.repeat(64), '20200101T000000Z').reduce((n, b) => n + b.length, 0);
+    const headers = await signedHeaders(server, {
+      method: 'PUT',
+      path: `/${bucket}/${key}`,
+      payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+      headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(SIZE), 'content-length': String(framedLength) },
+    });
+    const framed = signedChunkedBody(chunks, seedSignatureOf(headers), headers['x-amz-date']);
+    tamper?.(framed);
+    return send(server, 'PUT', `/${bucket}/${key}`, headers, framed);
+  }
+
+  it('a large signed aws-chunked body (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) is stored with the MD5 ETag', async () => {
+    const r = await signedChunkedPut('signed-chunked');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.etag, `"${bodyMd5}"`);
+    const got = await server.client().send(new GetObjectCommand({ Bucket: bucket, Key: 'signed-chunked' }));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body));
+  });
+
+  it('a changed byte in a chunk of a large signed aws-chunked body is SignatureDoesNotMatch and stores nothing', async () => {
+    const blobs = await blobFiles(server);
+    const r = await signedChunkedPut('signed-chunked-bad', (framed) => {
+      const i = 40; // a chunk in the middle
+      framed[i] = Buffer.from(framed[i]);
+      framed[i][framed[i].length - 3] ^= 1; // its last data byte
+    });
+    assert.equal(r.status, 403, r.text);
+    assert.equal(xmlField(r.text, 'Code'), 'SignatureDoesNotMatch');
+    await assertNothingStored('signed-chunked-bad', blobs);
   });
 
   it('a large body cut off mid-stream leaves nothing', async () => {

@@ -20,7 +20,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { DigestPlan, DigestResults } from './checksum.js';
-import type { FromWorker, ToWorker } from './hash-messages.js';
+import type { FromWorker, JobPlan, ToWorker } from './hash-messages.js';
 
 /** Bodies at least this large are hashed off the main thread. */
 export const OFFLOAD_THRESHOLD = 1024 * 1024;
@@ -83,11 +83,23 @@ export class HashPool {
 
   /** Starts hashing a new body on the least busy thread (a new one while the pool has room). */
   open(plan: DigestPlan): HashJob {
+    return this.start({ kind: 'digest', plan });
+  }
+
+  /**
+   * Starts hashing the segments of a body: write() takes SEGMENT_END markers between its
+   * chunks, and onSegments receives each segment's hex SHA-256, in order.
+   */
+  openSegments(): HashJob {
+    return this.start({ kind: 'segments' });
+  }
+
+  private start(plan: JobPlan): HashJob {
     let thread = this.threads.reduce<Thread | undefined>((best, t) => (!best || t.jobs.size < best.jobs.size ? t : best), undefined);
     if (!thread || (thread.jobs.size > 0 && this.threads.length < this.size)) thread = this.spawn();
     const job = new HashJob(this, thread, this.nextId++);
     thread.jobs.set(job.id, job);
-    this.post(thread, { t: 'open', id: job.id, plan });
+    this.post(thread, { t: 'open', id: job.id, job: plan });
     return job;
   }
 
@@ -135,7 +147,7 @@ export class HashPool {
       this.replied(thread);
       if (m.t === 'ack') {
         this.giveBack(m.buf);
-        thread.jobs.get(m.id)?.acked();
+        thread.jobs.get(m.id)?.acked(m.segments);
       } else {
         thread.jobs.get(m.id)?.digested(m);
       }
@@ -155,6 +167,10 @@ export class HashPool {
   }
 }
 
+/** Between chunks given to HashJob.write: the current segment ends here. */
+export const SEGMENT_END = Symbol('segment end');
+export type JobInput = Buffer | typeof SEGMENT_END;
+
 /**
  * One body's hashing on a pool thread. write() copies chunks into batches and calls back once
  * the body may go on (at most MAX_IN_FLIGHT batches outstanding); finish() yields the digests.
@@ -164,13 +180,17 @@ export class HashJob {
   private batch: Buffer | null = null;
   private fill = 0;
   private inFlight = 0;
-  private queue: Buffer[] = [];
+  private queue: JobInput[] = [];
+  /** Where segments end in the batch being filled. */
+  private cuts: number[] = [];
   private offset = 0;
   private waiting: ((err?: Error) => void) | null = null;
   private result: { resolve(r: DigestResults): void; reject(err: Error): void } | null = null;
   private error: Error | undefined;
   /** Called once if the job fails while nothing waits on it (a thread died between chunks). */
   onFailure: ((err: Error) => void) | undefined;
+  /** A segment job's hashes, in order, as batches are hashed. */
+  onSegments: ((hashes: string[]) => void) | undefined;
 
   constructor(
     private readonly pool: HashPool,
@@ -179,7 +199,7 @@ export class HashJob {
   ) {}
 
   /** Hashes `chunks` next; `done` runs when the caller may write again, or with the job's failure. */
-  write(chunks: Buffer | Buffer[], done: (err?: Error) => void): void {
+  write(chunks: JobInput | JobInput[], done: (err?: Error) => void): void {
     if (this.error) return done(this.error);
     if (Array.isArray(chunks)) this.queue.push(...chunks);
     else this.queue.push(chunks);
@@ -190,7 +210,7 @@ export class HashJob {
   /** Sends what is left and resolves with the digests once the worker has hashed everything. */
   finish(): Promise<DigestResults> {
     if (this.error) return Promise.reject(this.error);
-    if (this.batch && this.fill > 0) this.send();
+    if (this.batch && (this.fill > 0 || this.cuts.length > 0)) this.send();
     this.batch = null;
     const digests = new Promise<DigestResults>((resolve, reject) => (this.result = { resolve, reject }));
     this.pool.post(this.thread, { t: 'end', id: this.id });
@@ -210,8 +230,10 @@ export class HashJob {
   }
 
   /** @internal */
-  acked(): void {
+  acked(segments: string[] | undefined): void {
     this.inFlight--;
+    if (segments?.length) this.onSegments?.(segments);
+    if (this.error) return; // onSegments may have failed the body
     if (this.waiting) this.pump();
   }
 
@@ -220,7 +242,8 @@ export class HashJob {
     this.pool.detach(this.thread, this);
     const result = this.result;
     this.result = null;
-    result?.resolve({ md5: buffer(m.md5)!, sha256: buffer(m.sha256), checksum: buffer(m.checksum) });
+    // A segment job has no digests: its results are its segments.
+    result?.resolve({ md5: buffer(m.md5) ?? Buffer.alloc(0), sha256: buffer(m.sha256), checksum: buffer(m.checksum) });
   }
 
   /** @internal */
@@ -245,6 +268,11 @@ export class HashJob {
         this.fill = 0;
       }
       const chunk = this.queue[0];
+      if (chunk === SEGMENT_END) {
+        this.cuts.push(this.fill);
+        this.queue.shift();
+        continue;
+      }
       const n = chunk.copy(this.batch, this.fill, this.offset);
       this.fill += n;
       this.offset += n;
@@ -261,7 +289,9 @@ export class HashJob {
 
   private send(): void {
     const buf = this.batch!.buffer as ArrayBuffer;
-    this.pool.post(this.thread, { t: 'data', id: this.id, buf, len: this.fill }, [buf]);
+    const cuts = this.cuts.length > 0 ? this.cuts : undefined;
+    this.cuts = [];
+    this.pool.post(this.thread, { t: 'data', id: this.id, buf, len: this.fill, cuts }, [buf]);
     this.inFlight++;
     this.batch = null;
   }
