@@ -41,13 +41,22 @@ async function digestOf(source: Readable | Buffer[], options: BodyDigestOptions)
   }
 }
 
+/** Runs `fn` with a pool of its own, closed afterwards. */
+async function withPool(opts: ConstructorParameters<typeof HashPool>[0], fn: (pool: HashPool) => Promise<void>): Promise<void> {
+  const pool = new HashPool(opts);
+  try {
+    await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
 const body = randomBytes(5 * MiB + 12_345);
 const md5Hex = createHash('md5').update(body).digest('hex');
 const sha256Hex = createHash('sha256').update(body).digest('hex');
 
 test('a large body is hashed on a pool thread: same MD5, SHA-256 and checksums as on the main thread', async () => {
-  const pool = new HashPool({ size: 2 });
-  try {
+  await withPool({ size: 2 }, async (pool) => {
     // Pieces smaller than a batch, straddling batches, and one larger than several batches.
     const chunks = cut(body, [65_536, 1, 777_777, 3 * MiB + 5]);
     for (const algorithm of CHECKSUM_ALGORITHMS) {
@@ -62,26 +71,20 @@ test('a large body is hashed on a pool thread: same MD5, SHA-256 and checksums a
       assert.equal(digest.size, body.length);
     }
     assert.ok(pool.threadCount >= 1, 'the pool did the hashing');
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('a body of undeclared size moves to a pool thread once past the threshold, its first bytes included', async () => {
-  const pool = new HashPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     const { digest, error } = await digestOf(cut(body, [100_000]), { hashPool: pool, checksumAlgorithm: 'CRC32' });
     assert.equal(error, undefined);
     assert.equal(digest.md5Hex, md5Hex);
     assert.equal(pool.threadCount, 1);
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('small bodies, declared or not, are hashed on the calling thread: no thread starts', async () => {
-  const pool = new HashPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     const small = body.subarray(0, OFFLOAD_THRESHOLD - 1);
     for (const size of [small.length, undefined]) {
       const { digest, error } = await digestOf(cut(small, [4096]), { hashPool: pool, expect: { size } });
@@ -91,14 +94,11 @@ test('small bodies, declared or not, are hashed on the calling thread: no thread
     const empty = await digestOf([], { hashPool: pool });
     assert.equal(empty.digest.md5Hex, createHash('md5').digest('hex'));
     assert.equal(pool.threadCount, 0);
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('on a pool thread, a wrong Content-MD5, x-amz-content-sha256 or checksum still fails the stream', async () => {
-  const pool = new HashPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     const chunks = cut(body, [65_536]);
     const wrongMd5 = createHash('md5').update('other').digest('base64');
     const badMd5 = await digestOf(chunks, { hashPool: pool, expect: { size: body.length, md5Base64: wrongMd5 } });
@@ -109,14 +109,11 @@ test('on a pool thread, a wrong Content-MD5, x-amz-content-sha256 or checksum st
     assert.ok(isS3Error(badCrc.error) && badCrc.error.code === 'BadDigest', String(badCrc.error));
     const good = await digestOf(chunks, { hashPool: pool, expect: { size: body.length, md5Base64: Buffer.from(md5Hex, 'hex').toString('base64'), sha256Hex } });
     assert.equal(good.error, undefined);
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('a body destroyed mid-stream drops its job; the pool goes on with the next body', { timeout: 30_000 }, async () => {
-  const pool = new HashPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     const source = new Readable({ read() {} });
     const digest = new BodyDigest({ hashPool: pool, expect: { size: body.length } });
     source.pipe(digest);
@@ -129,9 +126,7 @@ test('a body destroyed mid-stream drops its job; the pool goes on with the next 
     const next = await digestOf(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
     assert.equal(next.error, undefined);
     assert.equal(next.digest.md5Hex, md5Hex);
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('a hashing thread that dies fails its body at once (a plain Error: InternalError), and the next body gets a new thread', { timeout: 30_000 }, async () => {
@@ -148,14 +143,11 @@ test('a hashing thread that dies fails its body at once (a plain Error: Internal
   } finally {
     await failing.close();
   }
-  const pool = new HashPool({ size: 1 });
-  try {
+  await withPool({ size: 1 }, async (pool) => {
     const { error, digest } = await digestOf(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
     assert.equal(error, undefined);
     assert.equal(digest.md5Hex, md5Hex);
-  } finally {
-    await pool.close();
-  }
+  });
 });
 
 test('close() stops the threads and fails the bodies still being hashed', { timeout: 30_000 }, async () => {
