@@ -2,18 +2,22 @@
 // runs beside the main thread's network and disk work instead of on it: about 100 ms of main-thread
 // CPU per 64 MiB otherwise, as much as everything else a large PUT costs.
 //
-// Why this shape (measured with `npm run bench`, put-large rows):
+// Why this shape (measured with `npm run bench`, put-large rows: main-thread CPU per 64 MiB PUT
+// went from ~150-165 ms to ~70-85 ms, the rest of the hashing now on the pool's thread):
 // - Node's crypto has no asynchronous incremental hash (crypto.subtle digests a whole buffer and has
 //   no MD5), so the libuv thread pool is out without a native addon; threads it is.
 // - A Hash object cannot move between threads, so a body is hashed either all on the main thread
 //   (small ones: the 4 KiB PUT must not pay for a message) or all in one worker.
 // - The main thread copies the body into 1 MiB batches and transfers each batch's ArrayBuffer to the
 //   job's worker, which hands it back once hashed: one memcpy (a few ms per 64 MiB) and 64 messages
-//   instead of ~100 ms of hashing, and no allocation per batch. At most MAX_IN_FLIGHT batches per
-//   body are out at a time (backpressure), so memory stays bounded however large the body.
-// - A small fixed pool (one thread per spare core), started lazily on the first large body; each
-//   job stays on one thread so its batches are hashed in order. Idle threads are unref'd (they never
-//   keep a process alive) and close() stops them with the server.
+//   instead of ~100 ms of hashing, and no allocation per batch. A SharedArrayBuffer ring would
+//   save the messages but not the copy (a socket's buffers are not shared memory), and the
+//   messages cost well under a millisecond per 64 MiB. At most MAX_IN_FLIGHT batches per body are
+//   out at a time (backpressure), so memory stays bounded however large the body.
+// - A small fixed pool (one thread per core beyond the main thread's; a second thread on a 2-core
+//   machine measured no better), started lazily on the first large body; each job stays on one
+//   thread so its batches are hashed in order. Threads keep the process alive only while a reply
+//   is awaited, and close() stops them with the server.
 // - A thread that dies fails its jobs at once (the request answers 500 InternalError), and the next
 //   job starts a fresh thread.
 
