@@ -191,3 +191,28 @@ test('idle hashing threads do not keep a process alive', async () => {
   assert.equal(code, 0, out);
   assert.equal(out.trim(), `${expected} 1`);
 });
+
+test('a body waits for its thread: no more than a few batches go out unhashed (bounded memory)', { timeout: 30_000 }, async () => {
+  const pool = new HashPool({ size: 1, script: new URL('../../test/helpers/stalled-hash-worker.ts', import.meta.url) });
+  let offered = 0;
+  // 64 MiB on offer, as fast as the digest takes it.
+  const source = new Readable({
+    read() {
+      if (offered >= 64 * MiB) return this.push(null);
+      offered += 65_536;
+      this.push(body.subarray(0, 65_536));
+    },
+  });
+  let passed = 0;
+  const digest = new BodyDigest({ hashPool: pool, expect: { size: 64 * MiB } });
+  digest.on('data', (c: Buffer) => (passed += c.length));
+  digest.on('error', () => undefined);
+  source.pipe(digest);
+  await new Promise((r) => setTimeout(r, 500));
+  // MAX_IN_FLIGHT (4) batches of 1 MiB out, one being filled, and the streams' own small buffers.
+  assert.ok(passed <= 6 * MiB, `${passed} bytes went through while the thread hashed nothing`);
+  assert.ok(offered <= 7 * MiB, `${offered} bytes were read from the source`);
+  assert.ok(passed >= 4 * MiB, `only ${passed} bytes went through`);
+  await pool.close();
+  source.destroy();
+});
