@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { defaultNodeId, openSqliteStore } from './storage/metadata/sqlite-store.js';
 import { isPostgresUrl, parseS3BlobUrl } from './storage/storage-urls.js';
 import { openFsBlobStore } from './storage/blob/fs-blob-store.js';
+import { withInlineBlobs } from './storage/blob/inline-blob-store.js';
 import type { S3BlobSettings } from './storage/blob/s3-blob-store.js';
 import { observedBlobStore } from './storage/blob/observed-blob-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
@@ -178,7 +179,16 @@ async function openBlobs(dataDir: string, storage: StorageSettings): Promise<Blo
     const { openS3BlobStore } = await import('./storage/blob/s3-blob-store.js');
     return openS3BlobStore({ ...storage.s3, bucket: s3.bucket, prefix: s3.prefix });
   }
-  return openFsBlobStore(storage.blobs ? resolve(storage.blobs) : join(dataDir, 'blobs'));
+  const dir = storage.blobs ? resolve(storage.blobs) : join(dataDir, 'blobs');
+  const folder = await openFsBlobStore(dir);
+  // Small blobs go inline only where one process owns the folder: beside an embedded database.
+  if (isPostgresUrl(storage.metadataUrl)) return folder;
+  try {
+    return await withInlineBlobs(folder, dir);
+  } catch (err) {
+    await folder.close();
+    throw err;
+  }
 }
 
 export async function openServices(dataDir: string, opts: OpenOptions): Promise<Services> {

@@ -159,7 +159,7 @@ describe('skep migrate', { skip: available.skip }, () => {
 
   test('a blob whose bytes changed is reported by object, and the command fails', async () => {
     // Flip one byte in the middle of the source's blob for photos/a.jpg.
-    const files = await blobFiles({ dataDir: sourceDir } as TestServer);
+    const files = (await blobFiles({ dataDir: sourceDir } as TestServer)).filter((f) => !f.startsWith('inline/'));
     const sizes = await Promise.all(files.map(async (f) => ({ f, size: (await readFile(join(sourceDir, 'blobs', f))).length })));
     const victim = sizes.find((x) => x.size === 70_000)!.f;
     const fh = await open(join(sourceDir, 'blobs', victim), 'r+');

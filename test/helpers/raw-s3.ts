@@ -1,11 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { parseS3BlobUrl } from '../../src/storage/blob/s3-blob-store.js';
+import { INLINE_FILE } from '../../src/storage/blob/inline-blob-store.js';
+import { sqliteDriver } from '../../src/storage/metadata/sqlite-driver.js';
 import { cephClient } from './engines.js';
 import { ROOT_KEY, type TestServer } from './server.js';
 
@@ -221,10 +224,10 @@ export function seedSignatureOf(headers: Record<string, string>): string {
 
 // ---- blob files on disk ----
 
-/** Blob files under <dataDir>/blobs, not counting the temp folder. */
 /**
- * What the blob store holds, sorted: files under the data folder's blobs/ (not tmp/), or on the
- * distributed configuration the refs the S3 backend bucket holds.
+ * What the blob store holds, sorted: files under the data folder's blobs/ (not tmp/) and the small
+ * blobs of its inline database (as inline/<ref>), or on the distributed configuration the refs the
+ * S3 backend bucket holds.
  */
 export async function blobFiles(server: TestServer): Promise<string[]> {
   if (server.storage?.blobs) {
@@ -236,13 +239,35 @@ export async function blobFiles(server: TestServer): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string, rel: string) => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
-      if (rel === '' && e.name === 'tmp') continue;
+      if (rel === '' && (e.name === 'tmp' || e.name.startsWith(INLINE_FILE))) continue;
       if (e.isDirectory()) await walk(join(dir, e.name), join(rel, e.name));
       else out.push(join(rel, e.name));
     }
   };
   await walk(root, '');
+  // Small blobs live in the folder's inline database: listed as inline/<ref>.
+  const inline = join(root, INLINE_FILE);
+  if (existsSync(inline)) {
+    const db = new (sqliteDriver())(inline, { readonly: true });
+    try {
+      for (const ref of db.prepare('select ref from blobs').pluck().all() as string[]) out.push(join('inline', ref));
+    } finally {
+      db.close();
+    }
+  }
   return out.sort();
+}
+
+/** The stored bytes of each entry of blobFiles (local folder only): a file's, or an inline blob's row. */
+export async function blobBytes(server: Pick<TestServer, 'dataDir'>, files: string[]): Promise<Buffer[]> {
+  const root = join(server.dataDir, 'blobs');
+  const inline = files.some((f) => f.startsWith('inline/')) ? new (sqliteDriver())(join(root, INLINE_FILE), { readonly: true }) : null;
+  try {
+    const read = inline?.prepare('select data from blobs where ref = ?').pluck();
+    return await Promise.all(files.map(async (f) => (f.startsWith('inline/') ? (read!.get(f.slice('inline/'.length)) as Buffer) : readFile(join(root, f)))));
+  } finally {
+    inline?.close();
+  }
 }
 
 /**

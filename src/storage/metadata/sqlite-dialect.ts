@@ -14,6 +14,7 @@
 
 import type BetterSqlite3 from 'better-sqlite3';
 import type { WalSync } from './wal-sync.js';
+import type { WalCheckpointer } from './wal-checkpointer.js';
 import {
   CompiledQuery,
   SqliteDialect,
@@ -35,12 +36,14 @@ export class SkepSqliteDialect extends SqliteDialect {
 
   /**
    * `translate` turns a statement's error into the one to throw (StoreError or itself); `walSync`
-   * makes writes durable before they resolve (none: an in-memory database).
+   * makes writes durable before they resolve (none: an in-memory database); `checkpointer` starts
+   * the WAL's checkpoints off the event loop when the driver starts (wal-checkpointer.ts).
    */
   constructor(
     raw: BetterSqlite3.Database,
     translate: (err: unknown) => unknown = (err) => err,
     private readonly walSync: WalSync | null = null,
+    private readonly checkpointer: (() => WalCheckpointer) | null = null,
   ) {
     const writes = { pending: false };
     const config: SqliteDialectConfig = { database: cachingStatements(raw, translate, writes) };
@@ -50,7 +53,7 @@ export class SkepSqliteDialect extends SqliteDialect {
   }
 
   override createDriver(): Driver {
-    return new FifoSqliteDriver(this.driverConfig, this.writes, this.walSync);
+    return new FifoSqliteDriver(this.driverConfig, this.writes, this.walSync, this.checkpointer?.() ?? null);
   }
 }
 
@@ -62,6 +65,7 @@ class FifoSqliteDriver extends SqliteDriver {
     /** Set by any statement that writes; taken by the holder of the connection when it lets go. */
     private readonly writes: { pending: boolean },
     private readonly walSync: WalSync | null,
+    private readonly checkpointer: WalCheckpointer | null,
   ) {
     super(config);
   }
@@ -83,6 +87,7 @@ class FifoSqliteDriver extends SqliteDriver {
 
   override async destroy(): Promise<void> {
     await this.walSync?.close();
+    await this.checkpointer?.close();
     await super.destroy();
   }
 
@@ -132,13 +137,39 @@ function cachingStatements(raw: BetterSqlite3.Database, translate: (err: unknown
       if (!stmt) {
         const prepared = raw.prepare(sql);
         // SQLite's own answer: false for inserts, updates and deletes (with RETURNING or not).
-        stmt = translating(prepared as unknown as SqliteStatement, translate, prepared.readonly ? null : writes);
+        stmt = translating(objectRows(prepared), translate, prepared.readonly ? null : writes);
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
         cache.set(sql, stmt);
       }
       return stmt;
     },
   };
+}
+
+/**
+ * The statement, returning rows as objects built in JavaScript from its rows as arrays. The
+ * driver builds each row object through V8's API, one property at a time, which cost a third of
+ * a point read (the object row: 18 us against 12); a constructor compiled for the statement's
+ * columns makes objects of one fixed shape.
+ */
+function objectRows(stmt: BetterSqlite3.Statement): SqliteStatement {
+  if (!stmt.reader) return stmt as unknown as SqliteStatement;
+  const rows = stmt.raw(true);
+  const make = rowMaker(rows.columns().map((c) => c.name));
+  return {
+    reader: true,
+    all: (parameters) => (rows.all(...parameters) as unknown[][]).map(make),
+    run: (parameters) => rows.run(...parameters),
+    *iterate(parameters) {
+      for (const row of rows.iterate(...parameters) as IterableIterator<unknown[]>) yield make(row);
+    },
+  } as SqliteStatement;
+}
+
+/** `(row) => ({ name0: row[0], ... })` for these column names (a later duplicate name wins, as in the driver). */
+function rowMaker(names: string[]): (row: unknown[]) => Record<string, unknown> {
+  const fields = names.map((name, i) => `${JSON.stringify(name)}: row[${i}]`).join(', ');
+  return new Function('row', `return { ${fields} };`) as (row: unknown[]) => Record<string, unknown>;
 }
 
 /** The statement, with the errors of its runs translated, and its runs noted in `writes` if it writes. */

@@ -10,6 +10,7 @@ import { migrateToLatest, type Database } from './schema.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
 import { sqliteArrayRows } from './sqlite-array-rows.js';
 import { WalSync } from './wal-sync.js';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './wal-checkpointer.js';
 import { classifySqliteError, translate } from './store-errors.js';
 
 /** Opens (creating if needed) the SQLite database at `path` (or ':memory:') and migrates it. */
@@ -25,8 +26,10 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
     const translateError = (err: unknown) => translate(err, classifySqliteError, opts.onError);
-    const walSync = path === ':memory:' || path === '' ? null : new WalSync(path);
-    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, translateError, walSync) });
+    const onDisk = path !== ':memory:' && path !== '';
+    const walSync = onDisk ? new WalSync(path) : null;
+    if (onDisk) raw.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, translateError, walSync, onDisk ? () => startWalCheckpointer(path) : null) });
     await migrateToLatest(db, 'sqlite');
     return new KyselyMetadataStore(db, {
       nodeId: opts.nodeId ?? defaultNodeId(),

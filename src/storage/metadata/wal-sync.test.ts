@@ -125,7 +125,7 @@ describe('WalSync: group commit of the metadata journal', () => {
       const b = insert(db, 3);
       await gate.started(2);
       gate.calls[1].fail(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
-      await assert.rejects(a, /flushing the metadata journal .* failed.*EIO/);
+      await assert.rejects(a, /flushing the journal .* failed.*EIO/);
       await assert.rejects(b, /EIO/);
       // Later writes are not promised durable either (the kernel may have dropped WAL pages).
       await assert.rejects(insert(db, 4), /restart the server/);

@@ -61,7 +61,7 @@ export class WalSync {
         try {
           await this.flushOnce();
         } catch (err) {
-          this.failure = Object.assign(new Error(`flushing the metadata journal ${this.dbPath}-wal failed; writes since are not durable, restart the server: ${(err as Error).message}`), {
+          this.failure = Object.assign(new Error(`flushing the journal ${this.dbPath}-wal failed; writes since are not durable, restart the server: ${(err as Error).message}`), {
             cause: err,
           });
         }
