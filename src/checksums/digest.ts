@@ -5,7 +5,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import { DIGEST_LENGTH, DigestSet, type DigestPlan, type DigestResults } from './checksum.js';
-import { OFFLOAD_THRESHOLD, sharedHashPool, type HashJob, type HashPool } from './hash-pool.js';
+import { OFFLOAD_THRESHOLD, usablePool, type HashJob, type HashPool } from './hash-pool.js';
 import type { ChecksumAlgorithm } from './types.js';
 
 export { createChecksum, type Checksum } from './checksum.js';
@@ -89,7 +89,7 @@ export class BodyDigest extends Transform {
   private readonly algorithm: ChecksumAlgorithm | undefined;
   private readonly expected: NonNullable<BodyDigestOptions['expect']>;
   private readonly maxSize: number | undefined;
-  private readonly pool: (() => HashPool) | null;
+  private readonly pool: HashPool | null;
   /** Hashing here, on the main thread. */
   private local: DigestSet | null = null;
   /** Hashing on a pool thread. */
@@ -108,9 +108,9 @@ export class BodyDigest extends Transform {
     }
     this.algorithm = options.checksumAlgorithm;
     this.plan = { sha256: !!options.sha256 || this.expected.sha256Hex !== undefined, checksumAlgorithm: this.algorithm };
-    this.pool = options.hashPool === null ? null : options.hashPool ? () => options.hashPool! : sharedHashPool;
     const declared = this.expected.size;
-    if (!this.pool || (declared !== undefined && declared < OFFLOAD_THRESHOLD)) this.local = new DigestSet(this.plan);
+    this.pool = declared !== undefined && declared < OFFLOAD_THRESHOLD ? null : usablePool(options.hashPool);
+    if (!this.pool) this.local = new DigestSet(this.plan);
     else if (declared === undefined) this.held = [];
     // else: a pool job, opened with the first chunk (a body never read holds no thread)
   }
@@ -172,7 +172,7 @@ export class BodyDigest extends Transform {
 
   private openJob(): HashJob {
     if (this.job) return this.job;
-    const job = this.pool!().open(this.plan);
+    const job = this.pool!.open(this.plan);
     // A thread that dies while the body waits on the network fails the body now, not at its end.
     job.onFailure = (err) => this.destroy(err);
     return (this.job = job);

@@ -216,3 +216,12 @@ test('a body waits for its thread: no more than a few batches go out unhashed (b
   await pool.close();
   source.destroy();
 });
+
+test('without its worker module (skep bundled into one file), a pool is unusable and bodies are hashed in place', async () => {
+  const pool = new HashPool({ script: new URL('./no-such-hash-worker.js', import.meta.url) });
+  assert.equal(pool.usable, false);
+  const { digest, error } = await digestOf(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
+  assert.equal(error, undefined);
+  assert.equal(digest.md5Hex, md5Hex);
+  assert.equal(pool.threadCount, 0);
+});

@@ -21,7 +21,9 @@
 // - A thread that dies fails its jobs at once (the request answers 500 InternalError), and the next
 //   job starts a fresh thread.
 
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DigestPlan, DigestResults } from './checksum.js';
 import type { FromWorker, JobPlan, ToWorker } from './hash-messages.js';
@@ -41,7 +43,8 @@ export function defaultPoolSize(): number {
 // Run from source (tests, through tsx), the worker needs tsx too: Node 20 does not carry the
 // loader registered by `--import tsx` over to worker threads.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_SCRIPT = new URL(FROM_SOURCE ? './hash-worker.ts' : './hash-worker.js', import.meta.url);
+/** hash-worker beside this module, built the same way (.ts from source, .js in dist/, .mjs in a bundle). */
+const WORKER_SCRIPT = new URL(`./hash-worker${/\.[cm]?[jt]s$/.exec(import.meta.url)?.[0] ?? '.js'}`, import.meta.url);
 
 function sourceWorker(script: URL): Worker {
   const tsx = import.meta.resolve('tsx/esm/api');
@@ -70,9 +73,17 @@ export class HashPool {
   private readonly spare: ArrayBuffer[] = [];
   private nextId = 1;
 
+  /**
+   * False when the worker's module is not beside this one (skep bundled into one file): bodies are
+   * then hashed on the main thread, as before there was a pool.
+   */
+  readonly usable: boolean;
+
   constructor(opts: HashPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? defaultPoolSize());
     this.script = opts.script ?? WORKER_SCRIPT;
+    this.usable = existsSync(fileURLToPath(this.script));
+    if (!this.usable) process.emitWarning(`${fileURLToPath(this.script)} is missing: large bodies are hashed on the main thread.`, { code: 'SKEP_NO_HASH_WORKER' });
   }
 
   /** Threads running now. */
@@ -312,6 +323,12 @@ let holders = 0;
 
 export function sharedHashPool(): HashPool {
   return (shared ??= new HashPool());
+}
+
+/** The pool to hash on: `choice` (default: the shared pool), unless null or unusable. */
+export function usablePool(choice: HashPool | null | undefined): HashPool | null {
+  const pool = choice === undefined ? sharedHashPool() : choice;
+  return pool?.usable ? pool : null;
 }
 
 /** Marks the shared pool in use by a server; the returned release stops its threads when it was the last. */
