@@ -24,6 +24,7 @@ import { SKEP_VERSION } from './version.js';
 import { LifecycleWorker } from './lifecycle/lifecycle-worker.js';
 import { clientAddressResolver } from './net/client-address.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS } from './audit/audit-service.js';
+import { holdSharedHashPool } from './checksums/hash-pool.js';
 
 // Wiring: opens the stores the configuration names, builds the services and serves HTTP(S):
 // S3, the REST API, the console, and the operations endpoints (/healthz, /readyz, /metrics).
@@ -290,6 +291,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     batch: config.lifecycleBatch,
   });
   lifecycle.start();
+  // Large bodies are hashed on worker threads, stopped with the (last) server.
+  const releaseHashing = holdSharedHashPool();
 
   let stopped: Promise<void> | undefined;
   const drain = (timeoutMs: number): Promise<void> =>
@@ -315,7 +318,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       }
       server.closeAllConnections();
       await closed;
-      await services.close();
+      await services.close().finally(releaseHashing);
     })());
 
   return {

@@ -2,72 +2,17 @@
 // transform every PUT body flows through, which hashes it and fails the stream on a mismatch so
 // the storage layer never commits a body that does not match what the client declared.
 
-import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { crc32 } from 'node:zlib';
-import { crc32c } from '@node-rs/crc32';
 import { S3Error } from '../s3/errors.js';
-import { Crc64Nvme } from './crc64nvme.js';
+import { DIGEST_LENGTH, DigestSet, type DigestPlan, type DigestResults } from './checksum.js';
+import { OFFLOAD_THRESHOLD, usablePool, type HashJob, type HashPool } from './hash-pool.js';
 import type { ChecksumAlgorithm } from './types.js';
 
-/** An incremental hasher. digest() is big-endian raw bytes and may be called once. */
-export interface Checksum {
-  update(buf: Buffer): void;
-  digest(): Buffer;
-}
-
-const DIGEST_LENGTH: Record<ChecksumAlgorithm, number> = {
-  CRC32: 4,
-  CRC32C: 4,
-  CRC64NVME: 8,
-  SHA1: 20,
-  SHA256: 32,
-};
+export { createChecksum, type Checksum } from './checksum.js';
 
 /** Raw digest length in bytes: 4 (CRC32, CRC32C), 8 (CRC64NVME), 20 (SHA1), 32 (SHA256). */
 export function checksumDigestLength(alg: ChecksumAlgorithm): number {
   return DIGEST_LENGTH[alg];
-}
-
-class Crc32Native implements Checksum {
-  private state = 0;
-  constructor(private readonly fn: (data: Buffer, value: number) => number) {}
-  update(buf: Buffer): void {
-    this.state = this.fn(buf, this.state);
-  }
-  digest(): Buffer {
-    const out = Buffer.allocUnsafe(4);
-    out.writeUInt32BE(this.state >>> 0, 0);
-    return out;
-  }
-}
-
-class HashChecksum implements Checksum {
-  private readonly hash: Hash;
-  constructor(name: string) {
-    this.hash = createHash(name);
-  }
-  update(buf: Buffer): void {
-    this.hash.update(buf);
-  }
-  digest(): Buffer {
-    return this.hash.digest();
-  }
-}
-
-export function createChecksum(alg: ChecksumAlgorithm): Checksum {
-  switch (alg) {
-    case 'CRC32':
-      return new Crc32Native(crc32);
-    case 'CRC32C':
-      return new Crc32Native(crc32c);
-    case 'CRC64NVME':
-      return new Crc64Nvme();
-    case 'SHA1':
-      return new HashChecksum('sha1');
-    case 'SHA256':
-      return new HashChecksum('sha256');
-  }
 }
 
 /** Decodes strict, canonical base64 (padding included); undefined for anything else. */
@@ -119,26 +64,38 @@ export interface BodyDigestOptions {
     /** The fewest bytes allowed (a POST policy's content-length-range) → EntityTooSmall. */
     minSize?: number;
   };
+  /**
+   * Where large bodies are hashed (default: the process's shared pool); null hashes every body on
+   * the calling thread.
+   */
+  hashPool?: HashPool | null;
 }
 
-interface Results {
-  md5: Buffer;
-  sha256?: Buffer;
-  checksum?: Buffer;
-}
+type Results = DigestResults;
 
 /**
  * Pass-through transform that hashes the body as it streams: MD5 always, SHA-256 and one
  * x-amz-checksum algorithm on request, plus the byte count. Chunks are pushed unchanged (same
- * Buffer objects) and nothing is retained. Read the getters after the stream has ended.
+ * Buffer objects). Read the getters after the stream has ended.
+ *
+ * A body of OFFLOAD_THRESHOLD bytes or more is hashed on a HashPool thread, in parallel with the
+ * main thread's network and disk work; the checks still run before the stream ends, so a mismatch
+ * still fails it before anything is committed. A hash cannot move between threads, so where a body
+ * is hashed is decided up front from its declared size; a body of undeclared size keeps its first
+ * chunks (up to the threshold) and hashes them where the rest goes once it is known.
  */
 export class BodyDigest extends Transform {
-  private readonly md5: Hash = createHash('md5');
-  private readonly sha256: Hash | undefined;
-  private readonly checksum: Checksum | undefined;
+  private readonly plan: DigestPlan;
   private readonly algorithm: ChecksumAlgorithm | undefined;
   private readonly expected: NonNullable<BodyDigestOptions['expect']>;
   private readonly maxSize: number | undefined;
+  private readonly pool: HashPool | null;
+  /** Hashing here, on the main thread. */
+  private local: DigestSet | null = null;
+  /** Hashing on a pool thread. */
+  private job: HashJob | null = null;
+  /** An undeclared size, still under the threshold: the chunks seen so far, not hashed yet. */
+  private held: Buffer[] | null = null;
   private bytes = 0;
   private results: Results | undefined;
 
@@ -149,9 +106,13 @@ export class BodyDigest extends Transform {
     if (this.expected.checksum && !options.checksumAlgorithm) {
       throw new Error('BodyDigest: expect.checksum needs checksumAlgorithm');
     }
-    if (options.sha256 || this.expected.sha256Hex !== undefined) this.sha256 = createHash('sha256');
     this.algorithm = options.checksumAlgorithm;
-    if (this.algorithm) this.checksum = createChecksum(this.algorithm);
+    this.plan = { sha256: !!options.sha256 || this.expected.sha256Hex !== undefined, checksumAlgorithm: this.algorithm };
+    const declared = this.expected.size;
+    this.pool = declared !== undefined && declared < OFFLOAD_THRESHOLD ? null : usablePool(options.hashPool);
+    if (!this.pool) this.local = new DigestSet(this.plan);
+    else if (declared === undefined) this.held = [];
+    // else: a pool job, opened with the first chunk (a body never read holds no thread)
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -165,18 +126,59 @@ export class BodyDigest extends Transform {
       callback(new S3Error('InvalidRequest', `The request body is longer than the declared length of ${declared} bytes.`));
       return;
     }
-    this.md5.update(chunk);
-    this.sha256?.update(chunk);
-    this.checksum?.update(chunk);
-    callback(null, chunk);
+    if (this.local) {
+      this.local.update(chunk);
+      callback(null, chunk);
+      return;
+    }
+    let next: Buffer | Buffer[] = chunk;
+    if (this.held) {
+      this.held.push(chunk);
+      if (this.bytes < OFFLOAD_THRESHOLD) {
+        callback(null, chunk);
+        return;
+      }
+      next = this.held;
+      this.held = null;
+    }
+    // The bytes go on to the disk at once; the next chunk waits only if the worker falls behind.
+    this.push(chunk);
+    this.openJob().write(next, (err) => callback(err));
   }
 
   override _flush(callback: TransformCallback): void {
-    const results: Results = {
-      md5: this.md5.digest(),
-      sha256: this.sha256?.digest(),
-      checksum: this.checksum?.digest(),
-    };
+    if (this.job) {
+      this.job.finish().then(
+        (results) => this.finish(results, callback),
+        (err: Error) => callback(err),
+      );
+      return;
+    }
+    let local = this.local;
+    if (!local) {
+      // Undeclared and small after all (or empty): hash what was held, here.
+      local = new DigestSet(this.plan);
+      for (const chunk of this.held ?? []) local.update(chunk);
+      this.held = null;
+    }
+    this.finish(local.digest(), callback);
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.job && !this.results) this.job.abort();
+    this.held = null;
+    callback(err);
+  }
+
+  private openJob(): HashJob {
+    if (this.job) return this.job;
+    const job = this.pool!.open(this.plan);
+    // A thread that dies while the body waits on the network fails the body now, not at its end.
+    job.onFailure = (err) => this.destroy(err);
+    return (this.job = job);
+  }
+
+  private finish(results: Results, callback: TransformCallback): void {
     this.results = results;
     try {
       this.check(results);

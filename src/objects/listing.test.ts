@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openSqliteStore } from '../storage/metadata/sqlite-store.js';
 import type { MetadataStore, ObjectRow } from '../storage/metadata/metadata-store.js';
-import { listPage, type ListingPage } from './listing.js';
+import { listPage, listVersionsPage, type ListingPage } from './listing.js';
 import { compareUtf8 } from '../storage/metadata/key-order.js';
 
 // The paging engine against a real SQLite store: every page walk must visit each entry exactly
@@ -53,9 +53,13 @@ async function walk(meta: MetadataStore, bucketId: string, prefix: string, delim
   throw new Error('listing did not terminate');
 }
 
-/** The store, counting the listing reads made through it and the rows they returned. */
-function countingReads(meta: MetadataStore) {
-  const reads = { queries: 0, rows: 0 };
+/**
+ * The store, counting the listing reads made through it: batches of rows (listObjects) and the
+ * rows they returned, and walks (listDelimited) and the entries they returned. With `walks`
+ * false, the store declines every walk (as one that cannot walk a listing does).
+ */
+function countingReads(meta: MetadataStore, walks = true) {
+  const reads = { queries: 0, rows: 0, walks: 0, entries: 0 };
   const counting = new Proxy(meta, {
     get(target, prop, receiver) {
       if (prop === 'listObjects') {
@@ -63,6 +67,15 @@ function countingReads(meta: MetadataStore) {
           reads.queries++;
           const out = await target.listObjects(...args);
           reads.rows += out.length;
+          return out;
+        };
+      }
+      if (prop === 'listDelimited') {
+        return async (...args: Parameters<MetadataStore['listDelimited']>) => {
+          if (!walks) return null;
+          reads.walks++;
+          const out = await target.listDelimited(...args);
+          reads.entries += out?.length ?? 0;
           return out;
         };
       }
@@ -103,17 +116,55 @@ test('a key marker inside a common prefix still rolls later keys into that prefi
   await meta.close();
 });
 
-test('a page of 1000 under many rolled-up keys costs one seek per prefix, not a scan', async () => {
+test('a page of 1000 under many rolled-up keys is one small read, then one walk of the store', async () => {
+  const keys: string[] = [];
+  for (let d = 0; d < 30; d++) for (let f = 0; f < 200; f++) keys.push(`dir${String(d).padStart(2, '0')}/file${f}`);
+  keys.push('dir15-plain', 'dir29/');
+  const { meta, bucketId } = await storeWith(keys);
+  const { counting, reads } = countingReads(meta);
+  const page = await listPage(counting, bucketId, { prefix: '', delimiter: '/', maxKeys: 1000 });
+  assert.deepEqual(entries(page), expected(keys, '', '/'));
+  assert.equal(page.isTruncated, false);
+  // The first read (of dir00/) shows the prefixes are large; the walk passes each of the rest with one seek.
+  assert.deepEqual(reads, { queries: 1, rows: 64, walks: 1, entries: 30 });
+  await meta.close();
+});
+
+test('a store that cannot walk a listing gets one seek per common prefix, not a scan', async () => {
   const keys: string[] = [];
   for (let d = 0; d < 30; d++) for (let f = 0; f < 200; f++) keys.push(`dir${String(d).padStart(2, '0')}/file${f}`);
   const { meta, bucketId } = await storeWith(keys);
-  const { counting, reads } = countingReads(meta);
+  const { counting, reads } = countingReads(meta, false);
   const page = await listPage(counting, bucketId, { prefix: '', delimiter: '/', maxKeys: 1000 });
   assert.equal(page.commonPrefixes.length, 30);
   assert.equal(page.isTruncated, false);
   assert.ok(reads.queries <= 31, `expected one query per common prefix, got ${reads.queries}`);
   // The first read shows the prefixes are large; after it, each is one seek of a few rows.
-  assert.ok(reads.rows <= 1001 + 30 * 8, `${reads.rows} rows read`);
+  assert.ok(reads.rows <= 64 + 30 * 8, `${reads.rows} rows read`);
+  await meta.close();
+});
+
+test('the walk carries on across pages and scoped ranges, from keys and common prefixes alike', async () => {
+  // Large prefixes (the walk), keys between them, and ranges that split a folder.
+  const keys: string[] = [];
+  for (let d = 0; d < 12; d++) for (let f = 0; f < 20; f++) keys.push(`d${String(d).padStart(2, '0')}/${f % 2 ? 'x' : 'y'}/f${f}`);
+  keys.push('d05', 'd05/', 'd05-', 'e/\u{1F600}/1', 'e/\uffff/1', 'e/\u00e9', 'e/z');
+  const { meta, bucketId } = await storeWith(keys);
+  const { counting, reads } = countingReads(meta);
+  for (const [prefix, delimiter] of [['', '/'], ['d05/', '/'], ['e/', '/'], ['', 'f1'], ['d0', '/x/']]) {
+    for (const maxKeys of [1, 2, 5, 1000]) {
+      assert.deepEqual(await walk(counting, bucketId, prefix, delimiter, maxKeys), expected(keys, prefix, delimiter), `prefix=${prefix} delimiter=${delimiter} maxKeys=${maxKeys}`);
+    }
+  }
+  const allowed = ['d03/x/', 'd03/y/', 'd07/', 'e/\u00e9', 'e/\uffff'];
+  const visible = keys.filter((k) => allowed.some((p) => k.startsWith(p)));
+  for (const [prefix, delimiter] of [['', '/'], ['d03/', '/'], ['e/', '/']]) {
+    const within = allowed.filter((p) => p.startsWith(prefix)).sort(compareUtf8);
+    for (const maxKeys of [1, 2, 1000]) {
+      assert.deepEqual(await walk(counting, bucketId, prefix, delimiter, maxKeys, within), expected(visible, prefix, delimiter), `within: prefix=${prefix} maxKeys=${maxKeys}`);
+    }
+  }
+  assert.ok(reads.walks > 0, 'the store walked');
   await meta.close();
 });
 
@@ -149,5 +200,99 @@ test('a listing within prefixes (a prefix-scoped token) shows only their keys, f
   // Two allowed prefixes under one folder: the folder is listed once.
   const page = await listPage(meta, bucketId, { prefix: '', delimiter: '/', maxKeys: 10, within: ['photos/2024/', 'photos/r'] });
   assert.deepEqual(entries(page), ['P:photos/']);
+  await meta.close();
+});
+
+/** A SQLite store holding `versions` versions of each of `keys` (and delete markers on some). */
+async function storeWithVersions(keys: string[], versions: (key: string) => number, markers: (key: string) => boolean) {
+  const { meta, bucketId } = await storeWith([]);
+  let n = 0;
+  for (const key of keys) {
+    for (let i = 0; i < versions(key); i++) {
+      const row: ObjectRow = {
+        bucketId, key, size: 1, etag: '"x"', lastModified: new Date(1_700_000_000_000 + ++n * 1000), headers: {}, userMetadata: {},
+        checksum: null, blobs: [{ ref: randomBytes(8).toString('hex'), size: 1 }], partsCount: null, tags: {}, storageClass: 'STANDARD',
+        versionId: `v${String(n).padStart(4, '0')}`,
+      };
+      assert.equal((await meta.putObject(row, { kind: 'none' }, 'enabled')).ok, true);
+    }
+    if (markers(key)) {
+      await meta.putDeleteMarker({ bucketId, key, versionId: `m${String(++n).padStart(4, '0')}`, lastModified: new Date(1_700_000_000_000 + n * 1000) }, 'enabled', () => true);
+    }
+  }
+  return { meta, bucketId };
+}
+
+/** Every page of a version listing, entries in listing order, checked against the unpaged listing rolled up. */
+async function checkVersionPaging(meta: MetadataStore, bucketId: string, cases: string[][], pageSizes: number[]): Promise<void> {
+  const all = await meta.listObjectVersions(bucketId, { prefix: '', limit: 100_000 });
+  for (const [prefix, delimiter] of cases) {
+    const want: string[] = [];
+    for (const v of all) {
+      if (!v.key.startsWith(prefix)) continue;
+      const idx = v.key.indexOf(delimiter, prefix.length);
+      const entry = idx >= 0 ? `P:${v.key.slice(0, idx + delimiter.length)}` : `V:${v.key}@${v.versionId}`;
+      if (want[want.length - 1] !== entry) want.push(entry);
+    }
+    for (const maxKeys of pageSizes) {
+      const seen: string[] = [];
+      let keyMarker: string | undefined;
+      let versionIdMarker: string | undefined;
+      for (let pages = 0; pages < 1000; pages++) {
+        const page = await listVersionsPage(meta, bucketId, { prefix, delimiter, keyMarker, versionIdMarker, maxKeys });
+        const entries = [...page.versions.map((v) => ({ key: v.key, s: `V:${v.key}@${v.versionId}` })), ...page.commonPrefixes.map((p) => ({ key: p, s: `P:${p}` }))];
+        assert.ok(entries.length <= maxKeys);
+        // Stable: a key's versions keep their order.
+        seen.push(...entries.sort((a, b) => compareUtf8(a.key, b.key)).map((e) => e.s));
+        if (!page.isTruncated) break;
+        keyMarker = page.nextKeyMarker;
+        versionIdMarker = page.nextVersionIdMarker;
+      }
+      assert.deepEqual(seen, want, `prefix=${prefix} delimiter=${delimiter} maxKeys=${maxKeys}`);
+    }
+  }
+}
+
+/** The store, counting the walks of version listings made through it. */
+function countingVersionWalks(meta: MetadataStore) {
+  const reads = { walks: 0 };
+  const counting = new Proxy(meta, {
+    get(target, prop, receiver) {
+      if (prop === 'listVersionPrefixes') {
+        return (...args: Parameters<MetadataStore['listVersionPrefixes']>) => {
+          reads.walks++;
+          return target.listVersionPrefixes(...args);
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  return { counting, reads };
+}
+
+test('version listings pass large common prefixes in the store and page every version exactly once', async () => {
+  // Versions (two per key), delete markers and a key equal to a folder's name, around folders of many keys.
+  const keys: string[] = [];
+  for (let d = 0; d < 8; d++) for (let f = 0; f < 6; f++) keys.push(`v${d}/f${f}`);
+  keys.push('v3', 'v5/', 'v5-', 'w', '\u00e9/1', '\u{1F600}/1', '\uffff/1');
+  const { meta, bucketId } = await storeWithVersions(keys, () => 2, (key) => key.endsWith('f2') || key === 'w');
+  const { counting, reads } = countingVersionWalks(meta);
+  await checkVersionPaging(counting, bucketId, [['', '/'], ['v5', '/'], ['', 'f'], ['v', '/f']], [1, 2, 5, 1000]);
+  assert.ok(reads.walks > 0, 'the store walked');
+  await meta.close();
+});
+
+test('a version listing never walks from inside a key: its remaining versions come first', async () => {
+  // Folders of ten keys (a walk), then 'm' (2 versions), 'n/' (61 keys) and 'o' (5 versions): the
+  // read after the walk ends inside 'o', having seen large prefixes.
+  const keys: string[] = [];
+  for (let d = 0; d < 10; d++) for (let f = 0; f < 10; f++) keys.push(`a${d}/${f}`);
+  keys.push('m');
+  for (let f = 0; f < 61; f++) keys.push(`n/${String(f).padStart(2, '0')}`);
+  keys.push('o', 'p/1');
+  const { meta, bucketId } = await storeWithVersions(keys, (key) => (key === 'm' ? 2 : key === 'o' ? 5 : 1), () => false);
+  const { counting, reads } = countingVersionWalks(meta);
+  await checkVersionPaging(counting, bucketId, [['', '/']], [1000]);
+  assert.ok(reads.walks > 0, 'the store walked');
   await meta.close();
 });

@@ -3,7 +3,9 @@ import { prefixSuccessor } from '../storage/metadata/key-order.js';
 
 // Listing with prefix, delimiter and a marker, in the order of UTF-8 key bytes. A common prefix
 // whose keys do not fit in the read at hand is skipped with one index seek to its successor, so a
-// page costs O(page), not O(bucket).
+// page costs O(page), not O(bucket). Where common prefixes are more than a few keys each, the
+// store walks the rest of the page in one statement, all of its seeks inside the database
+// (MetadataStore.listDelimited); small ones are cheaper read through in batches.
 
 export interface ListingRequest {
   prefix: string;
@@ -45,12 +47,27 @@ interface RowSource<R> {
   passed(row: R): void;
   /** The position is `from` alone (a seek past a common prefix). */
   reseek(): void;
+  /**
+   * Up to `limit` entries of `range` (rows, and common prefixes as strings) from the position,
+   * common prefixes walked past by the store, and where to read rows from when the walk stopped
+   * short of them; null when the store cannot walk this listing.
+   */
+  walk?(range: string, from: string | undefined, limit: number): Promise<{ entries: Array<R | string>; resume?: string } | null>;
+  /** True while the position is inside a key's rows, where a walk (which passes whole keys) cannot start. */
+  midKey?(): boolean;
 }
 
 /** A read costs about as much as decoding this many rows (its SQL, a round trip, a promise). */
 const READ_COST_IN_ROWS = 32;
 /** The most rows one read takes when common prefixes are small. */
 const MAX_BATCH = 5000;
+/** The first read of a delimiter page, which tells how large its common prefixes are. */
+const PROBE_ROWS = 64;
+/**
+ * Above this many rows per entry the store's walk is cheaper than reading the rows (a step of
+ * the walk costs about as much as reading and decoding three rows).
+ */
+const WALK_ABOVE_ROWS_PER_ENTRY = 3;
 
 /**
  * Rows to read for `wanted` more entries when each entry has taken `rowsPerEntry` rows so far:
@@ -80,11 +97,48 @@ async function walkRanges<R extends { key: string }>(
   let from = start;
   let count = 0;
   let rowsPerEntry = 1;
+  let canWalk = Boolean(delimiter && source.walk);
+  let probed = !canWalk;
   for (const range of ranges) {
     // The common prefix returned last, while the rows read are still inside it.
     let inside: string | undefined;
     for (;;) {
-      const limit = batchSize(maxKeys - count + 1, rowsPerEntry);
+      if (canWalk && rowsPerEntry > WALK_ABOVE_ROWS_PER_ENTRY && !source.midKey?.()) {
+        // The rest of this range in one read; `from` and the source hold the position.
+        const walked = await source.walk!(range, from, maxKeys - count + 1);
+        if (walked !== null) {
+          // The position after a common prefix is computed once, for the last one.
+          let lastPrefix: string | undefined;
+          for (const entry of walked.entries) {
+            if (count === maxKeys) return true;
+            count++;
+            if (typeof entry === 'string') {
+              emit.commonPrefix(entry);
+              lastPrefix = entry;
+            } else {
+              emit.row(entry);
+              source.passed(entry);
+              lastPrefix = undefined;
+              from = undefined;
+            }
+          }
+          if (lastPrefix !== undefined) {
+            const next = prefixSuccessor(lastPrefix);
+            if (next === null) return false;
+            from = next;
+            source.reseek();
+          }
+          if (walked.resume === undefined) break;
+          if (count === maxKeys) return true;
+          // Rows from the key the walk stopped at, a few first (they tell whether to walk again).
+          from = walked.resume;
+          source.reseek();
+          probed = false;
+        } else canWalk = false;
+      }
+      let limit = batchSize(maxKeys - count + 1, rowsPerEntry);
+      if (!probed) limit = Math.min(limit, PROBE_ROWS);
+      probed = true;
       const rows = await source.fetch(range, from, limit);
       const before = count;
       for (const row of rows) {
@@ -135,6 +189,10 @@ export async function listPage(meta: MetadataStore, bucketId: string, req: Listi
       fetch: (range, from, limit) => meta.listObjects(bucketId, { prefix: range, after, from, limit }),
       passed: (row) => (after = row.key),
       reseek: () => (after = undefined),
+      walk: async (range, from, limit) => {
+        const entries = await meta.listDelimited(bucketId, { range, prefix, delimiter, after, from, limit });
+        return entries && { entries };
+      },
     },
     {
       row: (row) => {
@@ -197,6 +255,11 @@ export async function listVersionsPage(meta: MetadataStore, bucketId: string, re
         keyMarker = undefined;
         versionIdMarker = undefined;
       },
+      walk: async (range, from, limit) => {
+        const walked = await meta.listVersionPrefixes(bucketId, { range, prefix, delimiter, after: keyMarker, from, limit });
+        return walked && { entries: walked.commonPrefixes, resume: walked.resume };
+      },
+      midKey: () => versionIdMarker !== undefined,
     },
     {
       row: (row) => {

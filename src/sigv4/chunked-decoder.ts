@@ -3,10 +3,16 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import { chunkStringToSign, signature, sha256Hex, trailerStringToSign } from './canonical.js';
 import { signaturesEqual, type ChunkSigning } from './authenticate.js';
+import { OFFLOAD_THRESHOLD, SEGMENT_END, usablePool, type HashJob, type HashPool, type JobInput } from '../checksums/hash-pool.js';
 
 // Decodes an aws-chunked body (STREAMING-* payloads) into the object's bytes, checking every
 // chunk signature and the trailer signature as it goes. Any failure errors the stream, so the
 // write that consumes it is abandoned and nothing is committed. Framing never reaches the output.
+//
+// The chunks of a large signed body (x-amz-decoded-content-length >= OFFLOAD_THRESHOLD) are hashed
+// on a HashPool thread rather than here; each chunk's signature is checked as its hash comes back,
+// a few batches behind the bytes, and every one before the stream ends, so still before anything
+// is committed.
 
 const MAX_LINE = 4096;
 const MAX_TRAILER_BYTES = 16 * 1024;
@@ -21,6 +27,8 @@ export interface ChunkedDecoderOptions {
   trailer: boolean;
   /** x-amz-decoded-content-length, when the client sent it. */
   decodedLength?: number;
+  /** Where a large body's chunks are hashed (default: the shared pool); null: on this thread. */
+  hashPool?: HashPool | null;
 }
 
 export class ChunkedDecoder extends Transform {
@@ -36,19 +44,33 @@ export class ChunkedDecoder extends Transform {
   private trailerBytes = 0;
   private trailerSignature: string | undefined;
   private lastChunk = false;
+  /** Hashing chunks on a pool thread: the pool, until the job starts with the first chunk. */
+  private offload: HashPool | null = null;
+  private job: HashJob | null = null;
+  /** For the job: the data and chunk ends met while consuming the current buffer. */
+  private pieces: JobInput[] = [];
+  /** Claimed signatures of the chunks sent to the job, whose hashes have not come back yet. */
+  private unverified: string[] = [];
 
   constructor(private readonly opts: ChunkedDecoderOptions) {
     super();
     this.previousSignature = opts.signing?.seedSignature ?? '';
+    const { decodedLength, hashPool } = opts;
+    if (opts.signing && decodedLength !== undefined && decodedLength >= OFFLOAD_THRESHOLD) this.offload = usablePool(hashPool);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
       this.consume(chunk);
-      done();
     } catch (err) {
       done(err as Error);
+      return;
     }
+    if (this.pieces.length === 0) return done();
+    const pieces = this.pieces;
+    this.pieces = [];
+    // The data already went on; the next buffer waits only if the thread falls behind.
+    this.startJob().write(pieces, (err) => done(err));
   }
 
   override _flush(done: TransformCallback): void {
@@ -57,14 +79,45 @@ export class ChunkedDecoder extends Transform {
       if (!this.lastChunk || this.state === 'data' || this.state === 'data-crlf') {
         throw new S3Error('IncompleteBody', 'The request body ended before the final chunk.');
       }
-      this.verifyTrailerSignature();
       if (this.opts.decodedLength !== undefined && this.decoded !== this.opts.decodedLength) {
         throw new S3Error('IncompleteBody', `The decoded body is ${this.decoded} bytes; x-amz-decoded-content-length said ${this.opts.decodedLength}.`);
       }
-      done();
     } catch (err) {
       done(err as Error);
+      return;
     }
+    const verifyTrailer = () => {
+      try {
+        // Every chunk signature is checked by now: the job's end follows its last hashes.
+        if (this.unverified.length > 0) throw new Error('chunk hashes missing at the end of the body');
+        this.verifyTrailerSignature();
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    };
+    if (this.job) this.job.finish().then(verifyTrailer, (err: Error) => done(err));
+    else verifyTrailer();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.job?.abort();
+    this.job = null;
+    callback(err);
+  }
+
+  private startJob(): HashJob {
+    if (this.job) return this.job;
+    const job = this.offload!.openSegments();
+    job.onSegments = (hashes) => {
+      try {
+        for (const hash of hashes) this.verifyChunk(hash, this.unverified.shift()!);
+      } catch (err) {
+        this.destroy(err as Error);
+      }
+    };
+    job.onFailure = (err) => this.destroy(err);
+    return (this.job = job);
   }
 
   private consume(buf: Buffer): void {
@@ -74,7 +127,8 @@ export class ChunkedDecoder extends Transform {
         case 'data': {
           const take = Math.min(this.remaining, buf.length - pos);
           const piece = buf.subarray(pos, pos + take);
-          this.chunkHash?.update(piece);
+          if (this.offload) this.pieces.push(piece);
+          else this.chunkHash?.update(piece);
           this.push(piece);
           this.decoded += take;
           this.remaining -= take;
@@ -151,7 +205,7 @@ export class ChunkedDecoder extends Transform {
       const sig = sigExt?.trim().slice('chunk-signature='.length) ?? '';
       if (!/^[0-9a-f]{64}$/.test(sig)) throw new S3Error('SignatureDoesNotMatch', 'A chunk is missing its chunk-signature.');
       this.expectedSignature = sig;
-      this.chunkHash = createHash('sha256');
+      if (!this.offload) this.chunkHash = createHash('sha256');
     }
     this.remaining = size;
     if (size === 0) {
@@ -164,15 +218,24 @@ export class ChunkedDecoder extends Transform {
   }
 
   private finishChunk(): void {
-    const signing = this.opts.signing;
-    if (!signing || !this.chunkHash) return;
-    const toSign = chunkStringToSign(signing.amzDate, signing.scope, this.previousSignature, this.chunkHash.digest('hex'));
-    const expected = signature(signing.key, toSign);
-    if (!signaturesEqual(expected, this.expectedSignature)) {
+    if (this.offload) {
+      this.pieces.push(SEGMENT_END);
+      this.unverified.push(this.expectedSignature);
+      return;
+    }
+    if (!this.chunkHash) return;
+    this.verifyChunk(this.chunkHash.digest('hex'), this.expectedSignature);
+    this.chunkHash = null;
+  }
+
+  /** Checks a chunk's claimed signature against the hash of its data, chained from the previous. */
+  private verifyChunk(hashHex: string, claimed: string): void {
+    const signing = this.opts.signing!;
+    const toSign = chunkStringToSign(signing.amzDate, signing.scope, this.previousSignature, hashHex);
+    if (!signaturesEqual(signature(signing.key, toSign), claimed)) {
       throw new S3Error('SignatureDoesNotMatch', 'The chunk signature does not match.', { StringToSign: toSign });
     }
-    this.previousSignature = this.expectedSignature;
-    this.chunkHash = null;
+    this.previousSignature = claimed;
   }
 
   private trailerLine(line: string): void {

@@ -138,6 +138,7 @@ export function shiftServerAndClients(server: TestServer, ms: number, clients: S
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The CLI's source entry point, which runs when started directly (as bin/skep.js runs dist/). */
 const CLI_ENTRY = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const HASH_WORKER_ENTRY = fileURLToPath(new URL('../../src/checksums/hash-worker.ts', import.meta.url));
 
 let cliCommand: Promise<string[]> | undefined;
 
@@ -153,10 +154,20 @@ export function cliArgv(): Promise<string[]> {
       // Inside the repository, so the bundle's external imports resolve from node_modules.
       const dir = join(ROOT, 'node_modules', '.cache', 'skep-tests');
       mkdirSync(dir, { recursive: true });
-      const outfile = join(dir, `skep-cli-${process.pid}.mjs`);
-      await esbuild.build({ entryPoints: [CLI_ENTRY], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile, logLevel: 'error' });
-      process.once('exit', () => rmSync(outfile, { force: true }));
-      return [outfile];
+      const outdir = join(dir, `skep-cli-${process.pid}`);
+      // The hashing worker is a module of its own, beside the CLI (src/checksums/hash-pool.ts).
+      await esbuild.build({
+        entryPoints: { main: CLI_ENTRY, 'hash-worker': HASH_WORKER_ENTRY },
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        packages: 'external',
+        outdir,
+        outExtension: { '.js': '.mjs' },
+        logLevel: 'error',
+      });
+      process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
+      return [join(outdir, 'main.mjs')];
     } catch {
       return ['--import', 'tsx', CLI_ENTRY];
     }

@@ -20,6 +20,7 @@ import type {
   TemporaryCredentialRow,
 } from './metadata-store.js';
 import { versionsContract } from './versions-contract.js';
+import { delimitedListingContract } from './delimited-contract.js';
 
 export const hex = (n: number) => randomBytes(n).toString('hex');
 export const newBlob = (size = 100): BlobPart => ({ ref: hex(16), size });
@@ -194,6 +195,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
 
   describe(`MetadataStore contract: ${name}`, () => {
     versionsContract(open);
+    delimitedListingContract((fn) => withBucket((s, b) => fn(s, b.id)));
 
     describe('projects', () => {
       test('create, get and list', () =>

@@ -33,6 +33,9 @@ function codeUnitRank(u: number): number {
  * U+10FFFF is dropped and the one before it incremented instead.
  */
 export function prefixSuccessor(prefix: string): string | null {
+  // Most prefixes end in a character below the surrogates (a delimiter such as '/'): bump it in place.
+  const last = prefix.length > 0 ? prefix.charCodeAt(prefix.length - 1) : 0xffff;
+  if (last < 0xd7ff) return prefix.slice(0, -1) + String.fromCharCode(last + 1);
   const cps = Array.from(prefix, (ch) => ch.codePointAt(0) as number);
   while (cps.length > 0) {
     const last = cps.pop() as number;

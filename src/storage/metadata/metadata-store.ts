@@ -151,6 +151,30 @@ export interface ListObjectsQuery {
   limit: number;
 }
 
+/** A delimiter listing's read (MetadataStore.listDelimited). */
+export interface DelimitedListQuery {
+  /** Only keys starting with this (the listing's prefix, or a scoped token's prefix within it). */
+  range: string;
+  /** The listing's prefix: a common prefix ends at the first delimiter after it. */
+  prefix: string;
+  delimiter: string;
+  /** Start strictly after this key. */
+  after?: string;
+  /** Start at this key inclusive (past a common prefix). The tighter of `after` and `from` wins. */
+  from?: string;
+  /** Entries (keys and common prefixes together) to return at most. */
+  limit: number;
+}
+
+/** An entry of a delimiter listing: an object, or a common prefix (a string). */
+export type DelimitedEntry = ObjectSummary | string;
+
+/** Common prefixes in a row of a versions listing, and the key its versions resume at (if any). */
+export interface VersionPrefixes {
+  commonPrefixes: string[];
+  resume?: string;
+}
+
 export interface UploadRow {
   uploadId: string;
   bucketId: string;
@@ -577,6 +601,12 @@ export interface MetadataStore {
   ): Promise<{ ok: true; deleted: ObjectVersionRow | null; release: BlobPart[] } | { ok: false; reason: 'locked' }>;
   /** Every version and delete marker, by key (UTF-8 bytes), newest first within a key; O(limit). */
   listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ObjectVersionRow[]>;
+  /**
+   * From the position, up to `limit` common prefixes of a versions listing in a row, each walked
+   * past in the same statement, and the key where versions resume (delimited-walk.ts); null when
+   * this listing must be paged with listObjectVersions alone.
+   */
+  listVersionPrefixes(bucketId: string, q: DelimitedListQuery): Promise<VersionPrefixes | null>;
   /** Sets the tag set of the current version, or of `versionId`; false when there is no such object. */
   setObjectTags(bucketId: string, key: string, tags: Record<string, string>, versionId?: string): Promise<boolean>;
   /**
@@ -596,6 +626,11 @@ export interface MetadataStore {
   setObjectAcl(bucketId: string, key: string, acl: string | null): Promise<boolean>;
   /** Ordered by the UTF-8 bytes of the key; costs O(limit). */
   listObjects(bucketId: string, q: ListObjectsQuery): Promise<ObjectSummary[]>;
+  /**
+   * A delimiter listing's entries in key order, each common prefix walked past in the same
+   * statement (delimited-walk.ts); null when this listing must be paged with listObjects instead.
+   */
+  listDelimited(bucketId: string, q: DelimitedListQuery): Promise<DelimitedEntry[] | null>;
   /** Object counts and byte totals of a bucket. */
   bucketStats(bucketId: string): Promise<BucketStats>;
 

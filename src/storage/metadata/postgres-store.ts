@@ -77,5 +77,5 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await db.destroy().catch(() => undefined);
     throw err;
   }
-  return new KyselyMetadataStore(db, { nodeId, exclusive: (name, fn) => withAdvisoryLock(url, nodeId, name, fn), blobLedger: opts.blobLedger ?? true });
+  return new KyselyMetadataStore(db, { nodeId, exclusive: (name, fn) => withAdvisoryLock(url, nodeId, name, fn), blobLedger: opts.blobLedger ?? true, walkDialect: 'postgres' });
 }

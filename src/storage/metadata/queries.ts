@@ -31,6 +31,9 @@ import type {
   TokenRow,
   CredentialRecord,
   ListObjectsQuery,
+  DelimitedEntry,
+  DelimitedListQuery,
+  VersionPrefixes,
   ListUploadsQuery,
   MembershipRow,
   ProjectMemberRow,
@@ -75,6 +78,7 @@ import * as versions from './version-queries.js';
 import { seqAt } from './version-queries.js';
 import { SUMMARY_COLUMNS, summaryFromValues, toObjectSummary } from './summary-rows.js';
 import type { ArrayRowReader } from './sqlite-array-rows.js';
+import { listDelimited, listVersionPrefixes, type WalkDialect } from './delimited-walk.js';
 import * as hot from './hot-queries.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -109,6 +113,8 @@ export interface KyselyStoreOptions {
   arrayRows?: ArrayRowReader;
   /** Snapshots the blob refs off the store's connection (SQLite: see sqlite-blob-references.ts); in memory otherwise. */
   blobReferences?: () => Promise<BlobReferenceSnapshot>;
+  /** The SQL the delimiter walks are written in (delimited-walk.ts). */
+  walkDialect: WalkDialect;
 }
 
 export class KyselyMetadataStore implements MetadataStore {
@@ -117,6 +123,7 @@ export class KyselyMetadataStore implements MetadataStore {
   private readonly ledger: boolean;
   private readonly arrayRows: ArrayRowReader | undefined;
   private readonly blobReferences: (() => Promise<BlobReferenceSnapshot>) | undefined;
+  private readonly walkDialect: WalkDialect;
   /** What versioned writes add to their transactions when the blob ledger is kept (none otherwise). */
   private readonly ledgerHooks: versions.LedgerHooks | undefined;
 
@@ -129,6 +136,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.ledger = opts.blobLedger;
     this.arrayRows = opts.arrayRows;
     this.blobReferences = opts.blobReferences;
+    this.walkDialect = opts.walkDialect;
     this.ledgerHooks = opts.blobLedger
       ? {
           committed: async (trx, adopted, released) => {
@@ -418,6 +426,14 @@ export class KyselyMetadataStore implements MetadataStore {
     const query = listObjectsQuery(this.db, bucketId, q);
     if (this.arrayRows) return (await this.arrayRows(query)).map(summaryFromValues);
     return (await query.execute()).map(toObjectSummary);
+  }
+
+  listDelimited(bucketId: string, q: DelimitedListQuery): Promise<DelimitedEntry[] | null> {
+    return listDelimited(this.db, bucketId, q, this.walkDialect, this.arrayRows);
+  }
+
+  listVersionPrefixes(bucketId: string, q: DelimitedListQuery): Promise<VersionPrefixes | null> {
+    return listVersionPrefixes(this.db, bucketId, q, this.walkDialect);
   }
 
   async bucketStats(bucketId: string): Promise<BucketStats> {

@@ -39,6 +39,7 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
       arrayRows: sqliteArrayRows(db, raw, translateError),
       // A second connection needs a file; an in-memory database is small enough to read in memory.
       ...(onDisk ? { blobReferences: () => snapshotSqliteBlobReferences(path) } : {}),
+      walkDialect: 'sqlite',
     });
   } catch (err) {
     if (db) await db.destroy().catch(() => undefined);

@@ -1,0 +1,25 @@
+// The messages between HashPool (main thread) and its hashing workers (hash-worker.ts).
+
+import type { DigestPlan } from './checksum.js';
+
+/**
+ * What a job computes: a body's digests, or the SHA-256 of each of its segments (the chunks of an
+ * aws-chunked body, whose signatures chain those hashes).
+ */
+export type JobPlan = { kind: 'digest'; plan: DigestPlan } | { kind: 'segments' };
+
+export type ToWorker =
+  | { t: 'open'; id: number; job: JobPlan }
+  /**
+   * `len` bytes of `buf` (transferred, and handed back in the ack) are the job's next bytes; a
+   * segment ends at each offset in `cuts` (ascending, 0..len).
+   */
+  | { t: 'data'; id: number; buf: ArrayBuffer; len: number; cuts?: number[] }
+  | { t: 'end'; id: number }
+  | { t: 'drop'; id: number };
+
+export type FromWorker =
+  /** `segments`: the hex SHA-256 of each segment that ended in the batch. */
+  | { t: 'ack'; id: number; buf: ArrayBuffer; segments?: string[] }
+  /** The end of a job (digests only for a digest job). */
+  | { t: 'digest'; id: number; md5?: Uint8Array; sha256?: Uint8Array; checksum?: Uint8Array };

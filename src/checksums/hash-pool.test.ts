@@ -1,0 +1,227 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isS3Error } from '../s3/errors.js';
+import { BodyDigest, type BodyDigestOptions } from './digest.js';
+import { createChecksum } from './checksum.js';
+import { HashPool, OFFLOAD_THRESHOLD } from './hash-pool.js';
+import { CHECKSUM_ALGORITHMS } from './types.js';
+
+const MiB = 1024 * 1024;
+const FAILING_WORKER = new URL('../../test/helpers/failing-hash-worker.ts', import.meta.url);
+
+/** `body` cut into pieces of the given sizes, cycling (the last piece takes the rest). */
+function cut(body: Buffer, sizes: number[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (let pos = 0, i = 0; pos < body.length; i++) {
+    const n = sizes[i % sizes.length];
+    out.push(body.subarray(pos, pos + n));
+    pos += n;
+  }
+  return out;
+}
+
+async function digestOf(source: Readable | Buffer[], options: BodyDigestOptions): Promise<{ digest: BodyDigest; out: Buffer; error?: unknown }> {
+  const digest = new BodyDigest(options);
+  const parts: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      parts.push(chunk);
+      cb();
+    },
+  });
+  try {
+    await pipeline(Array.isArray(source) ? Readable.from(source) : source, digest, sink);
+    return { digest, out: Buffer.concat(parts) };
+  } catch (error) {
+    return { digest, out: Buffer.concat(parts), error };
+  }
+}
+
+/** Runs `fn` with a pool of its own, closed afterwards. */
+async function withPool(opts: ConstructorParameters<typeof HashPool>[0], fn: (pool: HashPool) => Promise<void>): Promise<void> {
+  const pool = new HashPool(opts);
+  try {
+    await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+const body = randomBytes(5 * MiB + 12_345);
+const md5Hex = createHash('md5').update(body).digest('hex');
+const sha256Hex = createHash('sha256').update(body).digest('hex');
+
+test('a large body is hashed on a pool thread: same MD5, SHA-256 and checksums as on the main thread', async () => {
+  await withPool({ size: 2 }, async (pool) => {
+    // Pieces smaller than a batch, straddling batches, and one larger than several batches.
+    const chunks = cut(body, [65_536, 1, 777_777, 3 * MiB + 5]);
+    for (const algorithm of CHECKSUM_ALGORITHMS) {
+      const reference = createChecksum(algorithm);
+      reference.update(body);
+      const { digest, out, error } = await digestOf(chunks, { hashPool: pool, sha256: true, checksumAlgorithm: algorithm, expect: { size: body.length } });
+      assert.equal(error, undefined);
+      assert.ok(out.equals(body), 'the bytes pass through unchanged');
+      assert.equal(digest.md5Hex, md5Hex);
+      assert.equal(digest.sha256Hex, sha256Hex);
+      assert.equal(digest.checksumBase64, reference.digest().toString('base64'), algorithm);
+      assert.equal(digest.size, body.length);
+    }
+    assert.ok(pool.threadCount >= 1, 'the pool did the hashing');
+  });
+});
+
+test('a body of undeclared size moves to a pool thread once past the threshold, its first bytes included', async () => {
+  await withPool({ size: 1 }, async (pool) => {
+    const { digest, error } = await digestOf(cut(body, [100_000]), { hashPool: pool, checksumAlgorithm: 'CRC32' });
+    assert.equal(error, undefined);
+    assert.equal(digest.md5Hex, md5Hex);
+    assert.equal(pool.threadCount, 1);
+  });
+});
+
+test('small bodies, declared or not, are hashed on the calling thread: no thread starts', async () => {
+  await withPool({ size: 1 }, async (pool) => {
+    const small = body.subarray(0, OFFLOAD_THRESHOLD - 1);
+    for (const size of [small.length, undefined]) {
+      const { digest, error } = await digestOf(cut(small, [4096]), { hashPool: pool, expect: { size } });
+      assert.equal(error, undefined);
+      assert.equal(digest.md5Hex, createHash('md5').update(small).digest('hex'));
+    }
+    const empty = await digestOf([], { hashPool: pool });
+    assert.equal(empty.digest.md5Hex, createHash('md5').digest('hex'));
+    assert.equal(pool.threadCount, 0);
+  });
+});
+
+test('on a pool thread, a wrong Content-MD5, x-amz-content-sha256 or checksum still fails the stream', async () => {
+  await withPool({ size: 1 }, async (pool) => {
+    const chunks = cut(body, [65_536]);
+    const wrongMd5 = createHash('md5').update('other').digest('base64');
+    const badMd5 = await digestOf(chunks, { hashPool: pool, expect: { size: body.length, md5Base64: wrongMd5 } });
+    assert.ok(isS3Error(badMd5.error) && badMd5.error.code === 'BadDigest', String(badMd5.error));
+    const badSha = await digestOf(chunks, { hashPool: pool, expect: { size: body.length, sha256Hex: '0'.repeat(64) } });
+    assert.ok(isS3Error(badSha.error) && badSha.error.code === 'XAmzContentSHA256Mismatch', String(badSha.error));
+    const badCrc = await digestOf(chunks, { hashPool: pool, checksumAlgorithm: 'CRC32', expect: { checksum: () => 'AAAAAA==' } });
+    assert.ok(isS3Error(badCrc.error) && badCrc.error.code === 'BadDigest', String(badCrc.error));
+    const good = await digestOf(chunks, { hashPool: pool, expect: { size: body.length, md5Base64: Buffer.from(md5Hex, 'hex').toString('base64'), sha256Hex } });
+    assert.equal(good.error, undefined);
+  });
+});
+
+test('a body destroyed mid-stream drops its job; the pool goes on with the next body', { timeout: 30_000 }, async () => {
+  await withPool({ size: 1 }, async (pool) => {
+    const source = new Readable({ read() {} });
+    const digest = new BodyDigest({ hashPool: pool, expect: { size: body.length } });
+    source.pipe(digest);
+    digest.resume();
+    source.push(body.subarray(0, 3 * MiB));
+    await new Promise((r) => setTimeout(r, 50));
+    const failed = new Promise((resolve) => digest.once('error', resolve));
+    digest.destroy(new Error('client went away'));
+    assert.equal(((await failed) as Error).message, 'client went away');
+    const next = await digestOf(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
+    assert.equal(next.error, undefined);
+    assert.equal(next.digest.md5Hex, md5Hex);
+  });
+});
+
+test('a hashing thread that dies fails its body at once (a plain Error: InternalError), and the next body gets a new thread', { timeout: 30_000 }, async () => {
+  const failing = new HashPool({ size: 1, script: FAILING_WORKER });
+  try {
+    // The body stalls half way, as on a slow network: the failure must not wait for its end.
+    const source = new Readable({ read() {} });
+    const result = digestOf(source, { hashPool: failing, expect: { size: body.length } });
+    source.push(body.subarray(0, 2 * MiB));
+    const { error } = await result;
+    assert.ok(error instanceof Error && !isS3Error(error), String(error));
+    assert.match(error.message, /hashing thread stopped/);
+    assert.equal(failing.threadCount, 0, 'the dead thread left the pool');
+  } finally {
+    await failing.close();
+  }
+  await withPool({ size: 1 }, async (pool) => {
+    const { error, digest } = await digestOf(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
+    assert.equal(error, undefined);
+    assert.equal(digest.md5Hex, md5Hex);
+  });
+});
+
+test('close() stops the threads and fails the bodies still being hashed', { timeout: 30_000 }, async () => {
+  const pool = new HashPool({ size: 2 });
+  const source = new Readable({ read() {} });
+  const result = digestOf(source, { hashPool: pool, expect: { size: body.length } });
+  source.push(body.subarray(0, 2 * MiB));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(pool.threadCount >= 1);
+  await pool.close();
+  assert.equal(pool.threadCount, 0);
+  const { error } = await result;
+  assert.match(String(error), /hashing threads were stopped/);
+});
+
+test('idle hashing threads do not keep a process alive', async () => {
+  // A script that hashes a large body on the shared pool and never closes it must still exit.
+  const script = `
+    import { Readable } from 'node:stream';
+    import { BodyDigest } from ${JSON.stringify(new URL('./digest.ts', import.meta.url).href)};
+    import { sharedHashPool } from ${JSON.stringify(new URL('./hash-pool.ts', import.meta.url).href)};
+    const d = new BodyDigest({ expect: { size: 3 * 1024 * 1024 } });
+    Readable.from([Buffer.alloc(1024 * 1024, 1), Buffer.alloc(2 * 1024 * 1024, 2)]).pipe(d).resume();
+    d.on('end', () => console.log(d.md5Hex, sharedHashPool().threadCount));
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the process did not exit by itself:\n${out}`));
+    }, 20_000);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  const expected = createHash('md5').update(Buffer.alloc(1024 * 1024, 1)).update(Buffer.alloc(2 * 1024 * 1024, 2)).digest('hex');
+  assert.equal(code, 0, out);
+  assert.equal(out.trim(), `${expected} 1`);
+});
+
+test('a body waits for its thread: no more than a few batches go out unhashed (bounded memory)', { timeout: 30_000 }, async () => {
+  const pool = new HashPool({ size: 1, script: new URL('../../test/helpers/stalled-hash-worker.ts', import.meta.url) });
+  let offered = 0;
+  // 64 MiB on offer, as fast as the digest takes it.
+  const source = new Readable({
+    read() {
+      if (offered >= 64 * MiB) return this.push(null);
+      offered += 65_536;
+      this.push(body.subarray(0, 65_536));
+    },
+  });
+  let passed = 0;
+  const digest = new BodyDigest({ hashPool: pool, expect: { size: 64 * MiB } });
+  digest.on('data', (c: Buffer) => (passed += c.length));
+  digest.on('error', () => undefined);
+  source.pipe(digest);
+  await new Promise((r) => setTimeout(r, 500));
+  // MAX_IN_FLIGHT (4) batches of 1 MiB out, one being filled, and the streams' own small buffers.
+  assert.ok(passed <= 6 * MiB, `${passed} bytes went through while the thread hashed nothing`);
+  assert.ok(offered <= 7 * MiB, `${offered} bytes were read from the source`);
+  assert.ok(passed >= 4 * MiB, `only ${passed} bytes went through`);
+  await pool.close();
+  source.destroy();
+});
+
+test('without its worker module (skep bundled into one file), a pool is unusable and bodies are hashed in place', async () => {
+  const pool = new HashPool({ script: new URL('./no-such-hash-worker.js', import.meta.url) });
+  assert.equal(pool.usable, false);
+  const { digest, error } = await digestOf(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
+  assert.equal(error, undefined);
+  assert.equal(digest.md5Hex, md5Hex);
+  assert.equal(pool.threadCount, 0);
+});

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Kysely, SqliteDialect } from 'kysely';
+import { sqliteDriver } from './sqlite-driver.js';
+import { openSqliteStore } from './sqlite-store.js';
+import { delimitedWalkQuery, versionPrefixWalkQuery } from './delimited-walk.js';
+import type { Database } from './schema.js';
+
+// The walk's plan on SQLite: every step is a seek in the (bucket_id, key) B-tree, never a scan,
+// so a page costs one seek per entry however many keys its common prefixes hold. (What it
+// returns is checked on every store by the contract: delimited-contract.ts.)
+
+const dir = mkdtempSync(join(tmpdir(), 'skep-walk-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('the walk seeks the primary key at every step and scans no objects', async () => {
+  const file = join(dir, 'plan.sqlite');
+  await (await openSqliteStore(file)).close(); // creates the schema
+  const raw = new (sqliteDriver())(file);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  try {
+    raw.exec('ANALYZE');
+    const cases = [
+      { range: 'photos/', prefix: 'photos/', delimiter: '/', after: 'photos/a', limit: 1001 },
+      { range: '', prefix: '', delimiter: '/', limit: 1001 },
+      { range: 'photos/2024/', prefix: 'photos/', delimiter: '//', from: 'photos/2024/x', limit: 10 },
+    ];
+    for (const q of cases) {
+      const compiled = delimitedWalkQuery('bucket', q, 'sqlite')!.compile(db);
+      const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...compiled.parameters) as Array<{ detail: string }>).map((p) => p.detail);
+      const objects = plan.filter((d) => /\bobjects\b|\bo\b/.test(d) && !/SUBQUERY/.test(d));
+      // The first key, the step past a key, the step past a common prefix, and the objects' columns.
+      assert.equal(objects.length, 4, plan.join(' | '));
+      for (const d of objects) assert.match(d, /^SEARCH (objects|o) USING PRIMARY KEY \(bucket_id=\? AND key(>\?( AND key<\?)?|=\?)\)/, plan.join(' | '));
+      // The versions walk: the first key and each step, in both the objects and the stored versions.
+      const versions = versionPrefixWalkQuery('bucket', q, 'sqlite')!.compile(db);
+      const vplan = (raw.prepare(`EXPLAIN QUERY PLAN ${versions.sql}`).all(...versions.parameters) as Array<{ detail: string }>).map((p) => p.detail);
+      const reads = vplan.filter((d) => /\bobjects\b|\bobject_versions\b/.test(d));
+      assert.equal(reads.length, 4, vplan.join(' | '));
+      for (const d of reads) assert.match(d, /^SEARCH (objects|object_versions) USING (PRIMARY KEY|COVERING INDEX \w+) \(bucket_id=\? AND key>\?( AND key<\?)?\)/, vplan.join(' | '));
+    }
+  } finally {
+    await db.destroy();
+  }
+});
