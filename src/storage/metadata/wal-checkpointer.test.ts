@@ -43,3 +43,23 @@ test('the worker copies committed pages into the database file while the writer 
     again.close();
   }
 });
+
+test('two checkpointers of one file are independent: closing one leaves the other checkpointing', async () => {
+  const path = join(root, 'b.sqlite');
+  const db = new (sqliteDriver())(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('wal_autocheckpoint = 0');
+  db.exec('create table t (id integer primary key, data blob)');
+  const first = startWalCheckpointer(path);
+  const second = startWalCheckpointer(path);
+  try {
+    await second.close();
+    const insert = db.prepare('insert into t (data) values (?)');
+    for (let i = 0; i < 256; i++) insert.run(randomBytes(4096));
+    for (let i = 0; i < 100 && statSync(path).size < 1024 * 1024; i++) await sleep(50);
+    assert.ok(statSync(path).size >= 1024 * 1024, 'the first checkpointer still copies pages into the file');
+  } finally {
+    await first.close();
+    db.close();
+  }
+});

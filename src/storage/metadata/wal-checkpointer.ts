@@ -31,15 +31,16 @@ setInterval(() => {
     }
   }
 }, workerData.everyMs);
-parentPort.on('message', ({ add, remove, id }) => {
+// Keyed by handle, not path: a process may open one file twice (two stores on one data folder).
+parentPort.on('message', ({ add, handle, id }) => {
   try {
     if (add) {
       const db = new Database(add);
       db.pragma('busy_timeout = 0');
-      open.set(add, db);
+      open.set(handle, db);
     } else {
-      open.get(remove)?.close();
-      open.delete(remove);
+      open.get(handle)?.close();
+      open.delete(handle);
     }
   } catch {
     // Not checkpointed from here: the writer's own checkpoint still runs.
@@ -89,7 +90,7 @@ function sharedWorker(): Shared {
   return s;
 }
 
-function send(s: Shared, message: { add?: string; remove?: string }): Promise<void> {
+function send(s: Shared, message: { add?: string; handle: number }): Promise<void> {
   if (s.dead) return Promise.resolve();
   const id = s.nextId++;
   return new Promise<void>((resolve) => {
@@ -102,13 +103,14 @@ function send(s: Shared, message: { add?: string; remove?: string }): Promise<vo
 export function startWalCheckpointer(path: string): WalCheckpointer {
   const s = sharedWorker();
   s.users++;
-  void send(s, { add: path });
+  const handle = s.nextId; // the id of its add message: unique in the process
+  void send(s, { add: path, handle });
   let closed = false;
   return {
     async close() {
       if (closed) return;
       closed = true;
-      await send(s, { remove: path });
+      await send(s, { handle });
       if (--s.users === 0) {
         if (shared === s) shared = null;
         await s.worker.terminate();
