@@ -13,8 +13,9 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } from './blob-store.js';
 import { toBuffer } from './fs-blob-store.js';
 import { sqliteDriver } from '../metadata/sqlite-driver.js';
-import { WalSync } from '../metadata/wal-sync.js';
-import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } from '../metadata/wal-checkpointer.js';
+import type { WalSync } from '../metadata/wal-sync.js';
+import type { WalCheckpointer } from '../metadata/wal-checkpointer.js';
+import { tuneForDurableWrites, type DurableSqlite } from '../metadata/durable-sqlite.js';
 
 /** Bodies up to this size are kept inline; larger ones stream to the folder store. */
 export const INLINE_MAX_BYTES = 32 * 1024;
@@ -30,12 +31,10 @@ export async function withInlineBlobs(inner: BlobStore, dir: string, maxBytes = 
   const path = join(dir, INLINE_FILE);
   const Database = sqliteDriver();
   const db = new Database(path);
+  let durable: DurableSqlite;
   try {
-    db.pragma('journal_mode = WAL');
-    // Commits are flushed by WalSync before a put resolves (see wal-sync.ts).
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
-    db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    // Never null: the path names a file.
+    durable = tuneForDurableWrites(db, path)!;
     db.exec('create table if not exists blobs (ref text primary key, created_at integer not null, data blob not null)');
     // The listing (for the orphan sweep) reads refs and times from this index alone: a row of the
     // table spans a page or more, so reading it there would touch a page per blob.
@@ -44,7 +43,7 @@ export async function withInlineBlobs(inner: BlobStore, dir: string, maxBytes = 
     db.close();
     throw err;
   }
-  return new InlineBlobStore(inner, db, new WalSync(path), startWalCheckpointer(path), maxBytes);
+  return new InlineBlobStore(inner, db, durable.walSync, durable.startCheckpoints(), maxBytes);
 }
 
 class InlineBlobStore implements BlobStore {

@@ -15,6 +15,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { WalSync } from './wal-sync.js';
 import type { WalCheckpointer } from './wal-checkpointer.js';
+import type { DurableSqlite } from './durable-sqlite.js';
 import {
   CompiledQuery,
   SqliteDialect,
@@ -35,15 +36,14 @@ export class SkepSqliteDialect extends SqliteDialect {
   private readonly writes: { pending: boolean };
 
   /**
-   * `translate` turns a statement's error into the one to throw (StoreError or itself); `walSync`
-   * makes writes durable before they resolve (none: an in-memory database); `checkpointer` starts
-   * the WAL's checkpoints off the event loop when the driver starts (wal-checkpointer.ts).
+   * `translate` turns a statement's error into the one to throw (StoreError or itself); `durable`
+   * makes writes durable before they resolve and checkpoints the WAL off the event loop once the
+   * driver starts (none: an in-memory database).
    */
   constructor(
     raw: BetterSqlite3.Database,
     translate: (err: unknown) => unknown = (err) => err,
-    private readonly walSync: WalSync | null = null,
-    private readonly checkpointer: (() => WalCheckpointer) | null = null,
+    private readonly durable: DurableSqlite | null = null,
   ) {
     const writes = { pending: false };
     const config: SqliteDialectConfig = { database: cachingStatements(raw, translate, writes) };
@@ -53,7 +53,7 @@ export class SkepSqliteDialect extends SqliteDialect {
   }
 
   override createDriver(): Driver {
-    return new FifoSqliteDriver(this.driverConfig, this.writes, this.walSync, this.checkpointer?.() ?? null);
+    return new FifoSqliteDriver(this.driverConfig, this.writes, this.durable?.walSync ?? null, this.durable?.startCheckpoints() ?? null);
   }
 }
 

@@ -10,8 +10,7 @@ import { migrateToLatest, type Database } from './schema.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
 import { sqliteArrayRows } from './sqlite-array-rows.js';
 import { snapshotSqliteBlobReferences } from './sqlite-blob-references.js';
-import { WalSync } from './wal-sync.js';
-import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer } from './wal-checkpointer.js';
+import { tuneForDurableWrites } from './durable-sqlite.js';
 import { classifySqliteError, translate } from './store-errors.js';
 
 /** Opens (creating if needed) the SQLite database at `path` (or ':memory:') and migrates it. */
@@ -20,17 +19,11 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
   const raw = new BetterSqlite3(path);
   let db: Kysely<Database> | undefined;
   try {
-    raw.pragma('journal_mode = WAL');
-    // NORMAL: SQLite flushes at checkpoints only, and the commits in between are flushed by
-    // WalSync (group commit, off the event loop) before any write is reported done.
-    raw.pragma('synchronous = NORMAL');
+    const durable = tuneForDurableWrites(raw, path);
     raw.pragma('foreign_keys = ON');
-    raw.pragma('busy_timeout = 5000');
     const translateError = (err: unknown) => translate(err, classifySqliteError, opts.onError);
-    const onDisk = path !== ':memory:' && path !== '';
-    const walSync = onDisk ? new WalSync(path) : null;
-    if (onDisk) raw.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
-    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, translateError, walSync, onDisk ? () => startWalCheckpointer(path) : null) });
+    const onDisk = durable !== null;
+    db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, translateError, durable) });
     await migrateToLatest(db, 'sqlite');
     return new KyselyMetadataStore(db, {
       nodeId: opts.nodeId ?? defaultNodeId(),

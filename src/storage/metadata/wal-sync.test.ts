@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { Kysely, sql } from 'kysely';
 import { sqliteDriver } from './sqlite-driver.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
+import { startWalCheckpointer } from './wal-checkpointer.js';
 import { WalSync, type Flush } from './wal-sync.js';
 import { openSqliteStore } from './sqlite-store.js';
 
@@ -41,7 +42,7 @@ async function open(flush?: Flush): Promise<{ db: Kysely<Db>; wal: WalSync }> {
   raw.pragma('synchronous = NORMAL');
   raw.exec('create table t (id integer primary key, v text not null)');
   const wal = new WalSync(file, flush);
-  const db = new Kysely<Db>({ dialect: new SkepSqliteDialect(raw, undefined, wal) });
+  const db = new Kysely<Db>({ dialect: new SkepSqliteDialect(raw, undefined, { walSync: wal, startCheckpoints: () => startWalCheckpointer(file) }) });
   return { db, wal };
 }
 
