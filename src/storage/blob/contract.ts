@@ -5,6 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { BlobStore } from './blob-store.js';
@@ -21,6 +23,20 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** Every file under `dir` that `keep` accepts (by name), as sorted paths relative to it. */
+export function filesUnder(dir: string, keep: (name: string) => boolean = () => true): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (keep(e.name)) out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
 }
 
 /** Splits `data` into chunks of uneven sizes. */

@@ -3,31 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import type { BlobStore } from './blob-store.js';
-import { blobStoreContract, chunked, readAll } from './contract.js';
+import { blobStoreContract, chunked, filesUnder, readAll } from './contract.js';
 import { openFsBlobStore } from './fs-blob-store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'skep-blobs-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const freshDir = () => join(root, `store-${++n}`);
-
-/** Every file under `dir`, as paths relative to it. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.push(relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 async function withStore(fn: (store: BlobStore, dir: string) => Promise<void>): Promise<void> {
   const dir = freshDir();

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import type { BlobStore } from './blob-store.js';
-import { blobStoreContract, chunked, readAll } from './contract.js';
+import { blobStoreContract, chunked, filesUnder, readAll } from './contract.js';
 import { openFsBlobStore } from './fs-blob-store.js';
 import { INLINE_FILE, INLINE_MAX_BYTES, withInlineBlobs } from './inline-blob-store.js';
 import { sqliteDriver } from '../metadata/sqlite-driver.js';
@@ -18,18 +18,7 @@ let n = 0;
 const freshDir = () => join(root, `store-${++n}`);
 
 /** Files under `dir` other than the inline database's own. */
-function blobFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (!e.name.startsWith(INLINE_FILE)) out.push(relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+const blobFiles = (dir: string) => filesUnder(dir, (name) => !name.startsWith(INLINE_FILE));
 
 /** The refs held in the inline database, read by a connection of its own. */
 function inlineRefs(dir: string): string[] {
