@@ -113,46 +113,37 @@ void everyColumn;
 /** The columns a compare-and-swap pins: a row exactly as read (version, content and lock). */
 type Pinned = Pick<ObjectsTable, 'bucket_id' | 'key' | 'version_id' | 'seq' | 'blobs' | 'legal_hold' | 'lock_mode' | 'lock_until'>;
 
-/** `lock_mode is null` and `lock_mode = ?` are different SQL: one statement per shape (bit 1: no mode, bit 2: no until). */
-function lockShape(r: Pinned): number {
-  return (r.lock_mode === null ? 1 : 0) | (r.lock_until === null ? 2 : 0);
-}
-
-/** The values pinWhere takes for `r`, in its order (the null lock columns are in the SQL itself). */
+/** The values pinWhere takes for `r`, in its order. */
 function pinnedValues(r: Pinned): unknown[] {
-  const values: unknown[] = [r.bucket_id, r.key, r.version_id, r.seq, r.blobs, r.legal_hold];
-  if (r.lock_mode !== null) values.push(r.lock_mode);
-  if (r.lock_until !== null) values.push(r.lock_until);
-  return values;
+  return [r.bucket_id, r.key, r.version_id, r.seq, r.blobs, r.legal_hold, r.lock_mode, r.lock_until];
 }
 
-/** The `where` clauses that pin a row to exactly the state read, for rows of lock shape `shape`. */
-function pinWhere<Q extends UpdateQueryBuilder<Database, any, any, any> | DeleteQueryBuilder<Database, any, any>>(q: Q, shape: number, values: unknown[]): Q {
+/** The `where` clauses that pin a row to exactly the state read (`is not distinct from`: a null lock matches null). */
+function pinWhere<Q extends UpdateQueryBuilder<Database, any, any, any> | DeleteQueryBuilder<Database, any, any>>(q: Q, values: unknown[]): Q {
   // The casts pin the columns both tables share; Kysely cannot see that through the union.
   const query = q as unknown as UpdateQueryBuilder<Database, 'objects', 'objects', UpdateResult>;
-  const [bucketId, key, versionId, seq, blobs, legalHold, ...locks] = values as [string, string, string, number, string, number, ...unknown[]];
-  let out = query
+  const [bucketId, key, versionId, seq, blobs, legalHold, lockMode, lockUntil] = values as [string, string, string, number, string, number, string | null, number | null];
+  return query
     .where('bucket_id', '=', bucketId)
     .where('key', '=', key)
     .where('version_id', '=', versionId)
     .where('seq', '=', seq)
     .where('blobs', '=', blobs)
-    .where('legal_hold', '=', legalHold);
-  out = shape & 1 ? out.where('lock_mode', 'is', null) : out.where('lock_mode', '=', locks.shift() as string);
-  out = shape & 2 ? out.where('lock_until', 'is', null) : out.where('lock_until', '=', locks.shift() as number);
-  return out as unknown as Q;
+    .where('legal_hold', '=', legalHold)
+    .where('lock_mode', 'is not distinct from', lockMode)
+    .where('lock_until', 'is not distinct from', lockUntil) as unknown as Q;
 }
 
-/** A compare-and-swap statement, compiled once per lock shape; runs with `leading` values, then the row's pinned ones. */
-function pinnedStatement(build: (db: Sql, shape: number, leading: unknown[], pinned: unknown[]) => Compilable<unknown>, leadingCount: number) {
-  const byShape = [0, 1, 2, 3].map((shape) => prepared((db: Sql, ...args: unknown[]) => build(db, shape, args.slice(0, leadingCount), args.slice(leadingCount))));
-  return (db: Sql, row: Pinned, ...leading: unknown[]) => byShape[lockShape(row)](db, ...leading, ...pinnedValues(row));
+/** A compare-and-swap statement, compiled once; runs with `leading` values, then the row's pinned ones. */
+function pinnedStatement(build: (db: Sql, leading: unknown[], pinned: unknown[]) => Compilable<unknown>, leadingCount: number) {
+  const statement = prepared((db: Sql, ...args: unknown[]) => build(db, args.slice(0, leadingCount), args.slice(leadingCount)));
+  return (db: Sql, row: Pinned, ...leading: unknown[]) => statement(db, ...leading, ...pinnedValues(row));
 }
 
-const deleteCurrentIfUnchanged = pinnedStatement((db, shape, _l, pinned) => pinWhere(db.deleteFrom('objects'), shape, pinned), 0);
-const deleteStoredIfUnchanged = pinnedStatement((db, shape, _l, pinned) => pinWhere(db.deleteFrom('object_versions'), shape, pinned), 0);
+const deleteCurrentIfUnchanged = pinnedStatement((db, _l, pinned) => pinWhere(db.deleteFrom('objects'), pinned), 0);
+const deleteStoredIfUnchanged = pinnedStatement((db, _l, pinned) => pinWhere(db.deleteFrom('object_versions'), pinned), 0);
 const replaceCurrentIfUnchanged = pinnedStatement(
-  (db, shape, values, pinned) => pinWhere(db.updateTable('objects').set(Object.fromEntries(CURRENT_COLUMNS.map((c, i) => [c, values[i]]))), shape, pinned),
+  (db, values, pinned) => pinWhere(db.updateTable('objects').set(Object.fromEntries(CURRENT_COLUMNS.map((c, i) => [c, values[i]]))), pinned),
   CURRENT_COLUMNS.length,
 );
 
