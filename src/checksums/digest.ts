@@ -5,10 +5,10 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import { DIGEST_LENGTH, DigestSet, type DigestPlan, type DigestResults } from './checksum.js';
-import { OFFLOAD_THRESHOLD, usablePool, type HashJob, type HashPool } from './hash-pool.js';
+import { OFFLOAD_THRESHOLD, poolFor, type HashJob, type HashPool } from './hash-pool.js';
 import type { ChecksumAlgorithm } from './types.js';
 
-export { createChecksum, type Checksum } from './checksum.js';
+export { createChecksum } from './checksum.js';
 
 /** Raw digest length in bytes: 4 (CRC32, CRC32C), 8 (CRC64NVME), 20 (SHA1), 32 (SHA256). */
 export function checksumDigestLength(alg: ChecksumAlgorithm): number {
@@ -71,8 +71,6 @@ export interface BodyDigestOptions {
   hashPool?: HashPool | null;
 }
 
-type Results = DigestResults;
-
 /**
  * Pass-through transform that hashes the body as it streams: MD5 always, SHA-256 and one
  * x-amz-checksum algorithm on request, plus the byte count. Chunks are pushed unchanged (same
@@ -97,7 +95,7 @@ export class BodyDigest extends Transform {
   /** An undeclared size, still under the threshold: the chunks seen so far, not hashed yet. */
   private held: Buffer[] | null = null;
   private bytes = 0;
-  private results: Results | undefined;
+  private results: DigestResults | undefined;
 
   constructor(options: BodyDigestOptions = {}) {
     super();
@@ -109,7 +107,7 @@ export class BodyDigest extends Transform {
     this.algorithm = options.checksumAlgorithm;
     this.plan = { sha256: !!options.sha256 || this.expected.sha256Hex !== undefined, checksumAlgorithm: this.algorithm };
     const declared = this.expected.size;
-    this.pool = declared !== undefined && declared < OFFLOAD_THRESHOLD ? null : usablePool(options.hashPool);
+    this.pool = poolFor(declared, options.hashPool);
     if (!this.pool) this.local = new DigestSet(this.plan);
     else if (declared === undefined) this.held = [];
     // else: a pool job, opened with the first chunk (a body never read holds no thread)
@@ -165,7 +163,7 @@ export class BodyDigest extends Transform {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.job && !this.results) this.job.abort();
+    this.job?.abort();
     this.held = null;
     callback(err);
   }
@@ -178,7 +176,7 @@ export class BodyDigest extends Transform {
     return (this.job = job);
   }
 
-  private finish(results: Results, callback: TransformCallback): void {
+  private finish(results: DigestResults, callback: TransformCallback): void {
     this.results = results;
     try {
       this.check(results);
@@ -188,7 +186,12 @@ export class BodyDigest extends Transform {
     }
   }
 
-  private check(results: Results): void {
+  private check(results: DigestResults): void {
+    // Digests from a pool thread are checked for completeness: a missing one must fail the body,
+    // never pass as an empty ETag or a skipped comparison.
+    if (results.md5.length !== 16 || (this.plan.sha256 && !results.sha256) || (this.algorithm && !results.checksum)) {
+      throw new Error('BodyDigest: the hashing thread returned incomplete digests');
+    }
     const { size, md5Base64, sha256Hex, checksum, minSize } = this.expected;
     if (size !== undefined && this.bytes < size) throw new S3Error('IncompleteBody');
     if (minSize !== undefined && this.bytes < minSize) throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(this.bytes), MinSizeAllowed: String(minSize) });
@@ -202,16 +205,16 @@ export class BodyDigest extends Transform {
     }
     const alg = this.algorithm;
     const wantChecksum = checksum?.();
-    if (alg && results.checksum && wantChecksum !== undefined) {
+    if (alg && wantChecksum !== undefined) {
       if (!validateChecksumValue(alg, wantChecksum)) throw invalidChecksumValue(alg);
       // Both sides are canonical base64 here, so comparing strings compares bytes.
-      if (results.checksum.toString('base64') !== wantChecksum) {
+      if (results.checksum!.toString('base64') !== wantChecksum) {
         throw new S3Error('BadDigest', `The ${alg} you specified did not match the calculated checksum.`);
       }
     }
   }
 
-  private done(): Results {
+  private done(): DigestResults {
     if (!this.results) throw new Error('BodyDigest: digests read before the stream ended');
     return this.results;
   }

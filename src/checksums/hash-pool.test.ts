@@ -150,6 +150,20 @@ test('a hashing thread that dies fails its body at once (a plain Error: Internal
   });
 });
 
+test('digests missing from a thread\'s answer fail the body: never an empty ETag or a skipped checksum', { timeout: 30_000 }, async () => {
+  const pool = new HashPool({ size: 1, script: new URL('../../test/helpers/incomplete-hash-worker.ts', import.meta.url) });
+  try {
+    const crc = createChecksum('CRC32');
+    crc.update(body);
+    const checksum = crc.digest().toString('base64');
+    const { error } = await digestOf(cut(body, [65_536]), { hashPool: pool, checksumAlgorithm: 'CRC32', expect: { size: body.length, checksum: () => checksum } });
+    assert.ok(error instanceof Error && !isS3Error(error), String(error));
+    assert.match(error.message, /incomplete digests/);
+  } finally {
+    await pool.close();
+  }
+});
+
 test('close() stops the threads and fails the bodies still being hashed', { timeout: 30_000 }, async () => {
   const pool = new HashPool({ size: 2 });
   const source = new Readable({ read() {} });

@@ -36,7 +36,7 @@ const MAX_IN_FLIGHT = 4;
 /** Batch buffers kept for reuse across jobs. */
 const SPARE_BUFFERS = 8;
 
-export function defaultPoolSize(): number {
+function defaultPoolSize(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
 
@@ -149,7 +149,8 @@ export class HashPool {
     return this.spare.pop() ?? new ArrayBuffer(BATCH);
   }
 
-  private giveBack(buf: ArrayBuffer): void {
+  /** @internal */
+  giveBack(buf: ArrayBuffer): void {
     if (this.spare.length < SPARE_BUFFERS && buf.byteLength === BATCH) this.spare.push(buf);
   }
 
@@ -202,6 +203,8 @@ export class HashJob {
   private waiting: ((err?: Error) => void) | null = null;
   private result: { resolve(r: DigestResults): void; reject(err: Error): void } | null = null;
   private error: Error | undefined;
+  /** The digests came back: nothing is left to abort. */
+  private ended = false;
   /** Called once if the job fails while nothing waits on it (a thread died between chunks). */
   onFailure: ((err: Error) => void) | undefined;
   /** A segment job's hashes, in order, as batches are hashed. */
@@ -226,6 +229,7 @@ export class HashJob {
   finish(): Promise<DigestResults> {
     if (this.error) return Promise.reject(this.error);
     if (this.batch && (this.fill > 0 || this.cuts.length > 0)) this.send();
+    else if (this.batch) this.pool.giveBack(this.batch.buffer as ArrayBuffer);
     this.batch = null;
     const digests = new Promise<DigestResults>((resolve, reject) => (this.result = { resolve, reject }));
     this.pool.post(this.thread, { t: 'end', id: this.id });
@@ -234,8 +238,10 @@ export class HashJob {
 
   /** Forgets the job (the body failed or was abandoned); its batches come back to the pool. */
   abort(): void {
-    if (this.error) return;
+    if (this.error || this.ended) return;
     this.error = new Error('hash job aborted');
+    if (this.batch) this.pool.giveBack(this.batch.buffer as ArrayBuffer);
+    this.batch = null;
     this.queue = [];
     this.waiting = null;
     if (this.result) this.result.reject(this.error);
@@ -254,6 +260,7 @@ export class HashJob {
 
   /** @internal */
   digested(m: Extract<FromWorker, { t: 'digest' }>): void {
+    this.ended = true;
     this.pool.detach(this.thread, this);
     const result = this.result;
     this.result = null;
@@ -325,8 +332,13 @@ export function sharedHashPool(): HashPool {
   return (shared ??= new HashPool());
 }
 
-/** The pool to hash on: `choice` (default: the shared pool), unless null or unusable. */
-export function usablePool(choice: HashPool | null | undefined): HashPool | null {
+/**
+ * The pool to hash a body of `size` bytes on (undefined: not known yet): `choice` (default: the
+ * shared pool), unless the body is declared smaller than OFFLOAD_THRESHOLD or the pool is null or
+ * unusable.
+ */
+export function poolFor(size: number | undefined, choice: HashPool | null | undefined): HashPool | null {
+  if (size !== undefined && size < OFFLOAD_THRESHOLD) return null;
   const pool = choice === undefined ? sharedHashPool() : choice;
   return pool?.usable ? pool : null;
 }

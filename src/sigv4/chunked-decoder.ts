@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import { chunkStringToSign, signature, sha256Hex, trailerStringToSign } from './canonical.js';
 import { signaturesEqual, type ChunkSigning } from './authenticate.js';
-import { OFFLOAD_THRESHOLD, SEGMENT_END, usablePool, type HashJob, type HashPool, type JobInput } from '../checksums/hash-pool.js';
+import { SEGMENT_END, poolFor, type HashJob, type HashPool, type JobInput } from '../checksums/hash-pool.js';
 
 // Decodes an aws-chunked body (STREAMING-* payloads) into the object's bytes, checking every
 // chunk signature and the trailer signature as it goes. Any failure errors the stream, so the
@@ -56,7 +56,8 @@ export class ChunkedDecoder extends Transform {
     super();
     this.previousSignature = opts.signing?.seedSignature ?? '';
     const { decodedLength, hashPool } = opts;
-    if (opts.signing && decodedLength !== undefined && decodedLength >= OFFLOAD_THRESHOLD) this.offload = usablePool(hashPool);
+    // Decided up front, from the declared length: chunk signatures are checked as chunks arrive.
+    if (opts.signing && decodedLength !== undefined) this.offload = poolFor(decodedLength, hashPool);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
