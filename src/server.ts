@@ -237,17 +237,19 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
 
   // Blob garbage: the ledger's collector, or on the embedded default a sweep of the local folder
   // for unreferenced blobs an hour old (what a crash between a write and its commit leaves).
-  let collecting = false;
+  // The pass running, if any: a stopping server ends it and waits for it, so that no sweep
+  // works on closed stores or leaves its scratch file behind.
+  let collecting: Promise<void> | null = null;
+  const stopCollecting = new AbortController();
   const collect = () => {
     if (collecting) return;
-    collecting = true;
-    const pass = services.blobLedger ? objects.collectBlobs() : objects.sweepOrphans(ORPHAN_MIN_AGE_MS);
-    pass
+    const pass = services.blobLedger ? objects.collectBlobs() : objects.sweepOrphans(ORPHAN_MIN_AGE_MS, undefined, stopCollecting.signal);
+    collecting = pass
       .then(
-        (n) => n > 0 && log.info({ removed: n }, 'collected blobs'),
-        (err) => log.warn({ err }, 'blob collection failed'),
+        (n) => void (n > 0 && log.info({ removed: n }, 'collected blobs')),
+        (err) => void (stopCollecting.signal.aborted || log.warn({ err }, 'blob collection failed')),
       )
-      .finally(() => (collecting = false));
+      .finally(() => (collecting = null));
   };
   if (!services.blobLedger) collect();
   const timer = setInterval(collect, config.collectIntervalMs ?? (services.blobLedger ? COLLECT_INTERVAL_MS : SWEEP_INTERVAL_MS));
@@ -300,6 +302,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       draining = true;
       await lifecycle.stop();
       clearInterval(timer);
+      stopCollecting.abort();
+      await collecting;
       clearInterval(maintenanceTimer);
       clearInterval(usesTimer);
       clearInterval(usageTimer);

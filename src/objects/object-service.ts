@@ -594,8 +594,8 @@ export class ObjectService {
    * Removes blobs older than `minAgeMs` that no committed row references, by listing the blob
    * store (the embedded default, which keeps no blob ledger): see orphan-sweep.ts.
    */
-  sweepOrphans(minAgeMs: number, batch?: number): Promise<number> {
-    return sweepOrphans({ meta: this.meta, blobs: this.blobs, isPinned: (ref) => this.lifecycle.isPinned(ref), minAgeMs, batch });
+  sweepOrphans(minAgeMs: number, batch?: number, signal?: AbortSignal): Promise<number> {
+    return sweepOrphans({ meta: this.meta, blobs: this.blobs, isPinned: (ref) => this.lifecycle.isPinned(ref), minAgeMs, batch, signal });
   }
 }
 

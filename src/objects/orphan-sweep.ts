@@ -17,6 +17,8 @@ export interface OrphanSweep {
   /** Only blobs last written longer ago than this: a PUT in flight has written its blob but not yet committed the row. */
   minAgeMs: number;
   batch?: number;
+  /** Aborted when the server stops: the sweep ends at its next step, its snapshot closed. */
+  signal?: AbortSignal;
 }
 
 /** Returns how many blobs it deleted. */
@@ -24,7 +26,7 @@ export async function sweepOrphans(s: OrphanSweep): Promise<number> {
   const size = Math.max(1, s.batch ?? ORPHAN_BATCH);
   // Taken before the snapshot: a blob written before the cutoff and ever committed is in it.
   const cutoff = Date.now() - s.minAgeMs;
-  const references = await s.meta.snapshotBlobReferences();
+  const references = await s.meta.snapshotBlobReferences(s.signal);
   let removed = 0;
   let batch: string[] = [];
   const settle = async () => {
@@ -38,6 +40,7 @@ export async function sweepOrphans(s: OrphanSweep): Promise<number> {
   };
   try {
     for await (const { ref, mtime } of s.blobs.list()) {
+      s.signal?.throwIfAborted();
       if (mtime.getTime() >= cutoff || s.isPinned(ref)) continue;
       batch.push(ref);
       if (batch.length >= size) await settle();

@@ -762,7 +762,7 @@ export interface MetadataStore {
    * SQLite they are copied off the store's connection into a scratch file (memory does not grow
    * with the objects: see sqlite-blob-references.ts); elsewhere they are referencedBlobRefs().
    */
-  snapshotBlobReferences(): Promise<BlobReferenceSnapshot>;
+  snapshotBlobReferences(signal?: AbortSignal): Promise<BlobReferenceSnapshot>;
 
   // blob ledger: garbage collection that never lists the blob store (see BlobLedgerTable).
   // With StoreOptions.blobLedger on, the writes above keep it: a commit adopts its new blobs

@@ -112,7 +112,7 @@ export interface KyselyStoreOptions {
   /** Runs a listing read with rows as arrays (SQLite: see sqlite-array-rows.ts); objects otherwise. */
   arrayRows?: ArrayRowReader;
   /** Snapshots the blob refs off the store's connection (SQLite: see sqlite-blob-references.ts); in memory otherwise. */
-  blobReferences?: () => Promise<BlobReferenceSnapshot>;
+  blobReferences?: (signal?: AbortSignal) => Promise<BlobReferenceSnapshot>;
   /** The SQL the delimiter walks are written in (delimited-walk.ts). */
   walkDialect: WalkDialect;
 }
@@ -122,7 +122,7 @@ export class KyselyMetadataStore implements MetadataStore {
   private readonly runExclusive: ExclusiveRunner;
   private readonly ledger: boolean;
   private readonly arrayRows: ArrayRowReader | undefined;
-  private readonly blobReferences: (() => Promise<BlobReferenceSnapshot>) | undefined;
+  private readonly blobReferences: ((signal?: AbortSignal) => Promise<BlobReferenceSnapshot>) | undefined;
   private readonly walkDialect: WalkDialect;
   /** What versioned writes add to their transactions when the blob ledger is kept (none otherwise). */
   private readonly ledgerHooks: versions.LedgerHooks | undefined;
@@ -835,8 +835,8 @@ export class KyselyMetadataStore implements MetadataStore {
     }, { readOnly: true, isolation: 'repeatable read' });
   }
 
-  async snapshotBlobReferences(): Promise<BlobReferenceSnapshot> {
-    if (this.blobReferences) return this.blobReferences();
+  async snapshotBlobReferences(signal?: AbortSignal): Promise<BlobReferenceSnapshot> {
+    if (this.blobReferences) return this.blobReferences(signal);
     const refs = await this.referencedBlobRefs();
     return { referenced: async (batch) => new Set(batch.filter((r) => refs.has(r))), close: async () => undefined };
   }

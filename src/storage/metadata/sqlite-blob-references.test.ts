@@ -167,4 +167,21 @@ describe('the blob reference snapshot on SQLite', () => {
         await snapshot.close();
       }
     }));
+
+  test('a snapshot stopped midway (the server stopping) removes its scratch file and lets the next one open', () =>
+    withStore(async (s, file, bucketId) => {
+      await s.putObject(objectRow(bucketId, 'template'), { kind: 'none' });
+      const [ref] = insertObjects(file, bucketId, 50);
+      const stop = new AbortController();
+      const stopped = snapshotSqliteBlobReferences(file, 10, stop.signal);
+      stop.abort();
+      await assert.rejects(stopped, { name: 'AbortError' });
+      assert.equal(existsSync(`${file}.orphan-sweep`), false, 'no scratch file left');
+      const next = await snapshotSqliteBlobReferences(file, 10);
+      try {
+        assert.deepEqual(await next.referenced([ref]), new Set([ref]));
+      } finally {
+        await next.close();
+      }
+    }));
 });

@@ -39,15 +39,20 @@ const inUse = new Map<string, Promise<void>>();
  * snapshot, `pageSize` rows per step; returns the snapshot to ask. One at a time per database:
  * the scratch file has one name (a sweep cut short by a crash leaves it, the next one replaces it).
  */
-export async function snapshotSqliteBlobReferences(dbPath: string, pageSize = REFERENCE_PAGE): Promise<BlobReferenceSnapshot> {
+export async function snapshotSqliteBlobReferences(dbPath: string, pageSize = REFERENCE_PAGE, signal?: AbortSignal): Promise<BlobReferenceSnapshot> {
   const scratch = `${dbPath}.orphan-sweep`;
   for (let held = inUse.get(scratch); held; held = inUse.get(scratch)) await held;
   let release!: () => void;
   inUse.set(scratch, new Promise<void>((r) => (release = r)));
+  // Always lets the next snapshot go, even when the scratch file cannot be removed: a stuck
+  // entry would stall every later sweep of the process.
   const letGo = async () => {
-    await removeScratch(scratch);
-    inUse.delete(scratch);
-    release();
+    try {
+      await removeScratch(scratch);
+    } finally {
+      inUse.delete(scratch);
+      release();
+    }
   };
   let db: BetterSqlite3.Database | undefined;
   try {
@@ -64,15 +69,18 @@ export async function snapshotSqliteBlobReferences(dbPath: string, pageSize = RE
     // a version that moves between tables) is seen in exactly one place.
     db.exec('begin');
     try {
-      for (const source of SOURCES) await copyRefs(db, source, pageSize);
+      for (const source of SOURCES) await copyRefs(db, source, pageSize, signal);
       db.exec('commit');
     } catch (err) {
       if (db.inTransaction) db.exec('rollback');
       throw err;
     }
   } catch (err) {
-    db?.close();
-    await letGo();
+    try {
+      db?.close();
+    } finally {
+      await letGo();
+    }
     throw err;
   }
   const open = db;
@@ -86,13 +94,16 @@ export async function snapshotSqliteBlobReferences(dbPath: string, pageSize = RE
     async close() {
       if (closed) return;
       closed = true;
-      open.close();
-      await letGo();
+      try {
+        open.close();
+      } finally {
+        await letGo();
+      }
     },
   };
 }
 
-async function copyRefs(db: BetterSqlite3.Database, source: (typeof SOURCES)[number], pageSize: number): Promise<void> {
+async function copyRefs(db: BetterSqlite3.Database, source: (typeof SOURCES)[number], pageSize: number, signal: AbortSignal | undefined): Promise<void> {
   const key = COPIED_TABLES.find((t) => t.name === source.table)!.key;
   const keyList = key.map((k) => `o.${quote(k)}`).join(', ');
   const params = key.map(() => '?').join(', ');
@@ -126,6 +137,7 @@ async function copyRefs(db: BetterSqlite3.Database, source: (typeof SOURCES)[num
     else statements.first.run(...end);
     last = end;
     await nextTurn();
+    signal?.throwIfAborted(); // the server is stopping
   }
 }
 

@@ -31,7 +31,7 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
       blobLedger: opts.blobLedger ?? true,
       arrayRows: sqliteArrayRows(db, raw, translateError),
       // A second connection needs a file; an in-memory database is small enough to read in memory.
-      ...(onDisk ? { blobReferences: () => snapshotSqliteBlobReferences(path) } : {}),
+      ...(onDisk ? { blobReferences: (signal) => snapshotSqliteBlobReferences(path, undefined, signal) } : {}),
       walkDialect: 'sqlite',
     });
   } catch (err) {
