@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { errorCode } from '../util/error-code.js';
 
 /** fsync a folder so the names in it are durable. Some platforms cannot open folders; skip there. */
 export async function syncFolder(path: string): Promise<void> {
@@ -6,20 +7,17 @@ export async function syncFolder(path: string): Promise<void> {
   try {
     fh = await open(path, 'r');
   } catch (err) {
-    const code = codeOf(err);
+    const code = errorCode(err);
     if (code === 'EISDIR' || code === 'EPERM' || code === 'EACCES') return;
     throw err;
   }
   try {
     await fh.sync();
   } catch (err) {
-    const code = codeOf(err);
+    const code = errorCode(err);
     if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EBADF') throw err;
   } finally {
     await fh.close();
   }
 }
 
-function codeOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}

@@ -40,5 +40,20 @@ export interface BlobStore {
   close(): Promise<void>;
 }
 
+/** A body chunk as bytes: stores take Buffer, Uint8Array or string chunks. */
+export function chunkBytes(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  throw new TypeError('blob body must yield Buffer, Uint8Array or string chunks');
+}
+
+/** The error a get of a missing ref fails with, whatever the store. */
+export function noSuchBlob(ref: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`ENOENT: no such blob '${ref}'`);
+  err.code = 'ENOENT';
+  return err;
+}
+
 /** Refs are 32 lower-case hex digits in every store, so blobs can move between stores unchanged. */
 export const REF_PATTERN = /^[0-9a-f]{32}$/;

@@ -7,7 +7,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } from './blob-store.js';
+import { chunkBytes, noSuchBlob, REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } from './blob-store.js';
+import { errorCode } from '../../util/error-code.js';
 import { randomHex } from '../../util/random-hex.js';
 import { syncFolder } from '../sync-folder.js';
 const FANOUT_PATTERN = /^[0-9a-f]{2}$/;
@@ -74,7 +75,7 @@ class FsBlobStore implements BlobStore {
   }
 
   get(ref: string, range?: ByteRange): Readable {
-    if (!REF_PATTERN.test(ref)) return failedStream(enoent(ref));
+    if (!REF_PATTERN.test(ref)) return failedStream(noSuchBlob(ref));
     return createReadStream(this.pathOf(ref), {
       start: range?.start,
       end: range?.end,
@@ -89,7 +90,7 @@ class FsBlobStore implements BlobStore {
     try {
       await unlink(this.pathOf(ref));
     } catch (err) {
-      if (codeOf(err) !== 'ENOENT') throw err;
+      if (errorCode(err) !== 'ENOENT') throw err;
     }
   }
 
@@ -101,7 +102,7 @@ class FsBlobStore implements BlobStore {
         try {
           entries = await readdir(folder, { withFileTypes: true });
         } catch (err) {
-          if (codeOf(err) === 'ENOENT') continue;
+          if (errorCode(err) === 'ENOENT') continue;
           throw err;
         }
         const refs = entries.filter((e) => e.isFile() && REF_PATTERN.test(e.name) && e.name.startsWith(a + b)).map((e) => e.name);
@@ -166,7 +167,7 @@ class FsBlobStore implements BlobStore {
         try {
           await mkdir(path);
         } catch (err) {
-          if (codeOf(err) !== 'EEXIST') throw err;
+          if (errorCode(err) !== 'EEXIST') throw err;
           created = false; // made earlier (by another run of the process): its name is on disk
         }
         if (created) await this.syncDir(parent);
@@ -210,7 +211,7 @@ async function writeBody(fh: FileHandle, body: Readable): Promise<number> {
   let failure: { err: unknown } | undefined;
   for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>) {
     try {
-      const buf = toBuffer(chunk);
+      const buf = chunkBytes(chunk);
       if (buf.length === 0) continue;
       batch.push(buf);
       batchBytes += buf.length;
@@ -250,20 +251,12 @@ async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
   }
 }
 
-/** A body chunk as a Buffer (streams may yield Uint8Arrays or strings). */
-export function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  throw new TypeError('blob body must yield Buffer, Uint8Array or string chunks');
-}
-
 /** A file's modification time; null when it was deleted meanwhile. */
 async function modified(path: string): Promise<Date | null> {
   try {
     return (await stat(path)).mtime;
   } catch (err) {
-    if (codeOf(err) === 'ENOENT') return null;
+    if (errorCode(err) === 'ENOENT') return null;
     throw err;
   }
 }
@@ -273,7 +266,7 @@ async function sortedSubfolders(path: string): Promise<string[]> {
   try {
     entries = await readdir(path, { withFileTypes: true });
   } catch (err) {
-    if (codeOf(err) === 'ENOENT') return [];
+    if (errorCode(err) === 'ENOENT') return [];
     throw err;
   }
   return entries
@@ -282,18 +275,9 @@ async function sortedSubfolders(path: string): Promise<string[]> {
     .sort();
 }
 
-function enoent(ref: string): NodeJS.ErrnoException {
-  const err: NodeJS.ErrnoException = new Error(`ENOENT: no such blob '${ref}'`);
-  err.code = 'ENOENT';
-  return err;
-}
-
 function failedStream(err: Error): Readable {
   const stream = new Readable({ read() {} });
   process.nextTick(() => stream.destroy(err));
   return stream;
 }
 
-function codeOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}

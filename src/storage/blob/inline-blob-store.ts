@@ -10,8 +10,7 @@
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type BetterSqlite3 from 'better-sqlite3';
-import { REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } from './blob-store.js';
-import { toBuffer } from './fs-blob-store.js';
+import { chunkBytes, REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } from './blob-store.js';
 import { sqliteDriver } from '../metadata/sqlite-driver.js';
 import type { WalSync } from '../metadata/wal-sync.js';
 import type { WalCheckpointer } from '../metadata/wal-checkpointer.js';
@@ -80,7 +79,7 @@ class InlineBlobStore implements BlobStore {
     for (;;) {
       const step = await source.next();
       if (step.done) break;
-      const chunk = toBuffer(step.value);
+      const chunk = chunkBytes(step.value);
       head.push(chunk);
       size += chunk.length;
       if (size > this.maxBytes) return this.inner.put(Readable.from(resume(head, source), { objectMode: false }), ref);
@@ -136,6 +135,6 @@ async function* resume(head: Buffer[], rest: AsyncIterator<unknown>): AsyncGener
   for (;;) {
     const step = await rest.next();
     if (step.done) return;
-    yield toBuffer(step.value);
+    yield chunkBytes(step.value);
   }
 }

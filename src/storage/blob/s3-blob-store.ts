@@ -27,7 +27,7 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } from './blob-store.js';
+import { chunkBytes, noSuchBlob, REF_PATTERN, type BlobStore, type BlobWriteResult, type ByteRange } from './blob-store.js';
 import { randomHex } from '../../util/random-hex.js';
 
 export interface S3BlobSettings {
@@ -180,7 +180,7 @@ class S3BlobStore implements BlobStore {
       },
     });
     if (!REF_PATTERN.test(ref)) {
-      process.nextTick(() => out.destroy(enoent(ref)));
+      process.nextTick(() => out.destroy(noSuchBlob(ref)));
       return out;
     }
     const waitForRead = () => new Promise<void>((r) => (wake = r));
@@ -211,7 +211,7 @@ class S3BlobStore implements BlobStore {
       } catch (err) {
         if (out.destroyed) return;
         const name = (err as Error).name;
-        if (name === 'NoSuchKey' || name === 'NotFound') return void out.destroy(enoent(ref));
+        if (name === 'NoSuchKey' || name === 'NotFound') return void out.destroy(noSuchBlob(ref));
         if (attempt >= READ_RESUMES || name === 'InvalidRange') return void out.destroy(err as Error);
         await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
       }
@@ -263,7 +263,7 @@ async function* chunks(body: Readable, size: number): AsyncGenerator<Buffer, voi
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>) {
-    let buf = toBuffer(chunk);
+    let buf = chunkBytes(chunk);
     while (pendingBytes + buf.length >= size) {
       const take = size - pendingBytes;
       pending.push(buf.subarray(0, take));
@@ -280,15 +280,3 @@ async function* chunks(body: Readable, size: number): AsyncGenerator<Buffer, voi
   if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
 }
 
-function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  throw new TypeError('blob body must yield Buffer, Uint8Array or string chunks');
-}
-
-function enoent(ref: string): NodeJS.ErrnoException {
-  const err: NodeJS.ErrnoException = new Error(`ENOENT: no such blob '${ref}'`);
-  err.code = 'ENOENT';
-  return err;
-}

@@ -13,6 +13,7 @@ import type {
   TransactionSettings,
   Kysely,
 } from 'kysely';
+import { errorCode } from '../../util/error-code.js';
 
 export type StoreErrorKind =
   /** A unique key or primary key is taken. */
@@ -37,13 +38,9 @@ export function isStoreError(err: unknown, kind?: StoreErrorKind): err is StoreE
   return err instanceof StoreError && (kind === undefined || err.kind === kind);
 }
 
-function codeOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
-
 /** better-sqlite3's SqliteError codes. */
 export function classifySqliteError(err: unknown): StoreErrorKind | null {
-  switch (codeOf(err)) {
+  switch (errorCode(err)) {
     case 'SQLITE_CONSTRAINT_UNIQUE':
     case 'SQLITE_CONSTRAINT_PRIMARYKEY':
       return 'unique';
@@ -56,7 +53,7 @@ export function classifySqliteError(err: unknown): StoreErrorKind | null {
 
 /** node-postgres errors carry the SQLSTATE in `code`. */
 export function classifyPostgresError(err: unknown): StoreErrorKind | null {
-  switch (codeOf(err)) {
+  switch (errorCode(err)) {
     case '23505': // unique_violation
       return 'unique';
     case '23503': // foreign_key_violation
