@@ -3,7 +3,7 @@ import type { DelimitedEntry, DelimitedListQuery, VersionPrefixes } from './meta
 import type { Database } from './schema.js';
 import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 import type { ArrayRowReader } from './sqlite-array-rows.js';
-import { summaryFromValues, toObjectSummary, type SummaryColumns } from './summary-rows.js';
+import { SUMMARY_COLUMNS, summaryFromValues, toObjectSummary, type SummaryColumns } from './summary-rows.js';
 
 // A delimiter listing page in one statement: a recursive query walks the keys from the start,
 // and at each step either passes one key (the next seek is just past it) or, when the key has the
@@ -61,10 +61,12 @@ export function delimitedWalkQuery(bucketId: string, q: DelimitedListQuery, dial
   // On PostgreSQL a lateral join (its limit keeps the planner from flattening it into a plain
   // join), so that each is an index lookup, never a hash of the bucket's rows.
   const key = sql`(case when ${delimiterAt(k)} = 0 then w.k end)`;
+  // The summary columns but the key, which the walk gives (toObjectSummary reads them by name).
+  const valueColumns = SUMMARY_COLUMNS.filter((c) => c !== 'key');
   const objectColumns =
     dialect === 'sqlite'
       ? sql`left join objects o on o.bucket_id = ${bucketId} and o.key = ${key}`
-      : sql`left join lateral (select size, etag, last_modified, storage_class, checksum from objects where bucket_id = ${bucketId} and key = ${key} limit 1) o on true`;
+      : sql`left join lateral (select ${sql.join(valueColumns.map((c) => sql.ref(c)))} from objects where bucket_id = ${bucketId} and key = ${key} limit 1) o on true`;
   return sql<SummaryColumns>`
     with recursive walk(n, k) as (
       select 1, ${start}
@@ -72,7 +74,7 @@ export function delimitedWalkQuery(bucketId: string, q: DelimitedListQuery, dial
       select w.n + 1, case when ${delimiterAt(k)} = 0 then ${next('>', k)} else ${next('>=', pastCommonPrefix)} end
       from walk w where w.k is not null and w.n < ${q.limit}
     )
-    select w.k as key, o.size, o.etag, o.last_modified, o.storage_class, o.checksum
+    select w.k as key, ${sql.join(valueColumns.map((c) => sql.ref(`o.${c}`)))}
     from walk w ${objectColumns}
     where w.k is not null
     order by w.n`;
