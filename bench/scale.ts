@@ -16,8 +16,7 @@
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import type BetterSqlite3 from 'better-sqlite3';
+import { sqliteDriver } from '../src/storage/metadata/sqlite-driver.js';
 import { S3Http, Signer, expectOk } from './client.js';
 import type { Contents } from './data.js';
 import { readCpuSecondsOf, readMemory, RssSampler } from './proc.js';
@@ -25,7 +24,6 @@ import { closedLoop, monotonicMicros } from './scenarios.js';
 import { ROOT, SKEP_KEY, startTarget, type RunningTarget, type StartOptions } from './targets.js';
 import type { ProfileScope } from './profile.js';
 
-const require = createRequire(import.meta.url);
 
 export interface ScaleOptions {
   /** Object counts, one fresh data folder each. */
@@ -57,11 +55,6 @@ const CONCURRENCY = 16;
 const BUCKET = 'scale';
 const keyOf = (i: number, perPrefix: number) => `d${String(Math.floor(i / perPrefix)).padStart(7, '0')}/k${String(i % perPrefix).padStart(6, '0')}`;
 
-function driver(): typeof BetterSqlite3 {
-  const major = Number(process.versions.node.split('.')[0]);
-  return require(join(ROOT, 'node_modules', major >= 22 ? 'better-sqlite3-napi' : 'better-sqlite3')) as typeof BetterSqlite3;
-}
-
 /** Server CPU per operation of `count` operations run `concurrency` at a time; fails on any error. */
 async function measured(target: RunningTarget, count: number, concurrency: number, op: (i: number) => Promise<void>) {
   const cpu0 = readCpuSecondsOf(target.pids);
@@ -82,7 +75,7 @@ async function folderBytes(dir: string, match: (name: string) => boolean): Promi
 
 /** Fills the bucket to `n` objects by copying the template row's columns under new keys. */
 function populate(dbFile: string, n: number, perPrefix: number, log: (m: string) => void): number {
-  const db = new (driver())(dbFile);
+  const db = new (sqliteDriver())(dbFile);
   try {
     db.pragma('journal_mode = WAL');
     const bucket = db.prepare(`select id from buckets where name = ?`).pluck().get(BUCKET) as string;
@@ -113,7 +106,7 @@ function populate(dbFile: string, n: number, perPrefix: number, log: (m: string)
 
 /** Rows like the root token's (new ids and access keys): what a credential lookup searches. */
 function addTokens(dbFile: string, count: number): void {
-  const db = new (driver())(dbFile);
+  const db = new (sqliteDriver())(dbFile);
   try {
     const root = db.prepare(`select * from tokens where access_key_id = ?`).get(SKEP_KEY.accessKeyId) as Record<string, unknown>;
     const columns = Object.keys(root);
