@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { DeleteResult, Kysely, QueryResult, UpdateResult } from 'kysely';
 import { prepared } from './prepared.js';
 import type { Database, ObjectsTable } from './schema.js';
 
@@ -36,7 +36,8 @@ export const objectVersionOf = prepared((db: Db, bucketId: string, key: string) 
   db.selectFrom('objects').select(['etag', 'blobs', 'version_id']).where('bucket_id', '=', bucketId).where('key', '=', key),
 );
 
-const OBJECT_COLUMNS = [
+/** Every column of objects, in the order whole-row statements bind them. */
+export const OBJECT_COLUMNS = [
   'bucket_id', 'key', 'size', 'etag', 'last_modified', 'headers', 'user_metadata', 'checksum', 'blobs', 'parts_count',
   'tags', 'storage_class', 'version_id', 'seq', 'encryption', 'lock_mode', 'lock_until', 'legal_hold', 'acl',
 ] as const satisfies ReadonlyArray<keyof ObjectsTable>;
@@ -53,6 +54,11 @@ const insertObjectRow = prepared((db: Db, ...values: unknown[]) =>
 
 /** Inserts an object row unless the key has one; true when it did. */
 export async function insertObjectIfAbsent(db: Db, row: ObjectsTable): Promise<boolean> {
-  const r = await insertObjectRow(db, ...OBJECT_COLUMNS.map((c) => row[c]));
-  return Number(r.numAffectedRows ?? 0) > 0;
+  return rowsChanged(await insertObjectRow(db, ...OBJECT_COLUMNS.map((c) => row[c])));
+}
+
+/** Whether a write changed any row (an insert, update or delete, compiled or built). */
+export function rowsChanged(r: QueryResult<unknown> | UpdateResult | DeleteResult): boolean {
+  const n = 'numUpdatedRows' in r ? r.numUpdatedRows : 'numDeletedRows' in r ? r.numDeletedRows : r.numAffectedRows;
+  return Number(n ?? 0) > 0;
 }

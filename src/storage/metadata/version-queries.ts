@@ -10,7 +10,7 @@
 // still the state that was read); a lost race rolls the transaction back and runs it again, so the
 // rules hold under PostgreSQL's READ COMMITTED as under SQLite's serialized writes.
 
-import type { Compilable, Kysely, Transaction, UpdateQueryBuilder, DeleteQueryBuilder, UpdateResult, DeleteResult, QueryResult } from 'kysely';
+import type { Compilable, Kysely, Transaction, UpdateQueryBuilder, DeleteQueryBuilder, UpdateResult } from 'kysely';
 import type {
   BlobPart,
   ListVersionsQuery,
@@ -25,7 +25,7 @@ import type {
 import type { Database, ObjectsTable, ObjectVersionsTable } from './schema.js';
 import { etagMatches, parseBlobs, releasable, toObjectRow, toObjectValues } from './queries.js';
 import { inTransaction, type TransactionOptions } from './transaction.js';
-import { insertObjectIfAbsent, objectByKey } from './hot-queries.js';
+import { insertObjectIfAbsent, OBJECT_COLUMNS, objectByKey, rowsChanged } from './hot-queries.js';
 import { prepared } from './prepared.js';
 import { compareUtf8, prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
 
@@ -73,10 +73,6 @@ export async function raceFree<T>(db: Kysely<Database>, fn: (trx: Transaction<Da
   throw new Error(`gave up after ${MAX_ATTEMPTS} concurrent changes to one key`);
 }
 
-function changed(r: UpdateResult | DeleteResult): boolean {
-  return Number('numUpdatedRows' in r ? r.numUpdatedRows : r.numDeletedRows) > 0;
-}
-
 // ---- rows ----
 
 export function currentVersion(r: ObjectsTable): ObjectVersionRow {
@@ -99,13 +95,9 @@ function storedVersion(r: ObjectVersionsTable, isLatest: boolean): ObjectVersion
 type Sql = Kysely<Database>;
 
 /** Every column of object_versions: those of objects, then the two of its own. */
-const VERSION_COLUMNS = [
-  'bucket_id', 'key', 'size', 'etag', 'last_modified', 'headers', 'user_metadata', 'checksum', 'blobs', 'parts_count',
-  'tags', 'storage_class', 'version_id', 'seq', 'encryption', 'lock_mode', 'lock_until', 'legal_hold', 'acl',
-  'delete_marker', 'noncurrent_since',
-] as const satisfies ReadonlyArray<keyof ObjectVersionsTable>;
+const VERSION_COLUMNS = [...OBJECT_COLUMNS, 'delete_marker', 'noncurrent_since'] as const satisfies ReadonlyArray<keyof ObjectVersionsTable>;
 /** What a write of the current version changes: every column of objects but its key. */
-const CURRENT_COLUMNS = VERSION_COLUMNS.filter((c) => !['bucket_id', 'key', 'delete_marker', 'noncurrent_since'].includes(c)) as Array<Exclude<keyof ObjectsTable, 'bucket_id' | 'key'>>;
+const CURRENT_COLUMNS = OBJECT_COLUMNS.filter((c): c is Exclude<(typeof OBJECT_COLUMNS)[number], 'bucket_id' | 'key'> => c !== 'bucket_id' && c !== 'key');
 /** Compiles only while VERSION_COLUMNS names every column: the statements write whole rows. */
 const everyColumn: [Exclude<keyof ObjectVersionsTable, (typeof VERSION_COLUMNS)[number]>] extends [never] ? true : never = true;
 void everyColumn;
@@ -156,7 +148,7 @@ const insertVersionRow = prepared((db: Sql, ...values: unknown[]) =>
 
 /** Inserts a version row unless the key has that version already; true when it did. */
 async function insertVersion(trx: Sql, row: ObjectVersionsTable): Promise<boolean> {
-  return Number((await insertVersionRow(trx, ...VERSION_COLUMNS.map((c) => row[c]))).numAffectedRows ?? 0) > 0;
+  return rowsChanged(await insertVersionRow(trx, ...VERSION_COLUMNS.map((c) => row[c])));
 }
 
 const newestStoredRow = prepared((db: Sql, bucketId: string, key: string) =>
@@ -193,16 +185,12 @@ async function demote(trx: Transaction<Database>, current: ObjectsTable, at: Dat
   if (!(await insertVersion(trx, { ...current, delete_marker: 0, noncurrent_since: at.getTime() }))) throw new LostRace();
 }
 
-function changedRows(r: QueryResult<unknown>): boolean {
-  return Number(r.numAffectedRows ?? 0) > 0;
-}
-
 async function removeStored(trx: Transaction<Database>, row: ObjectVersionsTable): Promise<void> {
-  if (!changedRows(await deleteStoredIfUnchanged(trx, row))) throw new LostRace();
+  if (!rowsChanged(await deleteStoredIfUnchanged(trx, row))) throw new LostRace();
 }
 
 async function removeCurrent(trx: Transaction<Database>, row: ObjectsTable): Promise<void> {
-  if (!changedRows(await deleteCurrentIfUnchanged(trx, row))) throw new LostRace();
+  if (!rowsChanged(await deleteCurrentIfUnchanged(trx, row))) throw new LostRace();
 }
 
 /** Under suspended versioning: the stored null version goes (its blobs are returned), if the guard allows. */
@@ -270,7 +258,7 @@ export async function writeVersioned(
     } else {
       await demote(trx, current, row.lastModified);
     }
-    if (!changedRows(await replaceCurrentIfUnchanged(trx, current, ...CURRENT_COLUMNS.map((c) => values[c])))) throw new LostRace();
+    if (!rowsChanged(await replaceCurrentIfUnchanged(trx, current, ...CURRENT_COLUMNS.map((c) => values[c])))) throw new LostRace();
   } else {
     // A current delete marker becomes noncurrent now.
     await markNoncurrent(trx, row.lastModified.getTime(), row.bucketId, row.key);
@@ -478,7 +466,7 @@ export async function setTags(db: Db, bucketId: string, key: string, tags: Recor
   const value = JSON.stringify(tags);
   let q = db.updateTable('objects').set({ tags: value }).where('bucket_id', '=', bucketId).where('key', '=', key);
   if (versionId !== undefined) q = q.where('version_id', '=', versionId);
-  if (changed(await q.executeTakeFirst())) return true;
+  if (rowsChanged(await q.executeTakeFirst())) return true;
   if (versionId === undefined) return false;
   const r = await db
     .updateTable('object_versions')
@@ -488,7 +476,7 @@ export async function setTags(db: Db, bucketId: string, key: string, tags: Recor
     .where('version_id', '=', versionId)
     .where('delete_marker', '=', 0)
     .executeTakeFirst();
-  return changed(r);
+  return rowsChanged(r);
 }
 
 interface LockState {
@@ -522,7 +510,7 @@ export async function setLock(
   };
   let current = db.updateTable('objects').set(lockColumns(next)).where('bucket_id', '=', bucketId).where('key', '=', key);
   if (versionId !== undefined) current = current.where('version_id', '=', versionId);
-  if (changed(await pin(current).executeTakeFirst())) return 'ok';
+  if (rowsChanged(await pin(current).executeTakeFirst())) return 'ok';
   if (versionId !== undefined) {
     const stored = db
       .updateTable('object_versions')
@@ -531,7 +519,7 @@ export async function setLock(
       .where('key', '=', key)
       .where('version_id', '=', versionId)
       .where('delete_marker', '=', 0);
-    if (changed(await pin(stored).executeTakeFirst())) return 'ok';
+    if (rowsChanged(await pin(stored).executeTakeFirst())) return 'ok';
   }
   const exists = versionId === undefined ? await currentRow(db, bucketId, key) : await getVersion(db, bucketId, key, versionId);
   if (!exists || (versionId !== undefined && (exists as ObjectVersionRow).isDeleteMarker)) return 'missing';
