@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Crc32, Crc32Js, Sha256Js, readableStreamHasher } from '@smithy/core/checksum';
 import { HttpRequest } from '@smithy/core/protocols';
@@ -17,7 +17,9 @@ import { ChunkedDecoder, type ChunkedDecoderOptions } from './chunked-decoder.js
 import { authenticate, type ChunkSigning, type SignedRequest } from './authenticate.js';
 import { S3Error } from '../s3/errors.js';
 import { signingKey } from './canonical.js';
-import { createChecksum } from '../checksums/digest.js';
+import { createChecksum } from '../checksums/checksum.js';
+import { HashPool, OFFLOAD_THRESHOLD } from '../checksums/hash-pool.js';
+import { signedChunkedBody, signedChunkedBodyWithTrailer } from '../../test/helpers/raw-s3.js';
 import type { CredentialLookup, Principal } from '../auth/principal.js';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -654,5 +656,82 @@ describe('S3Client PutObject with a streaming body, end to end over HTTP', () =>
     } finally {
       s3.destroy();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Large signed bodies: chunk hashes come from a HashPool thread, with the same output and the
+// same refusals as when the decoder hashes them itself.
+
+describe('on a hashing thread (large signed bodies)', () => {
+  const SECRET = 'offload-test-secret-key-0123456789abcdef';
+  const AMZ_DATE = '20260101T000000Z';
+  const SEED = 'a'.repeat(64);
+  const signing: ChunkSigning = {
+    key: signingKey(SECRET, AMZ_DATE.slice(0, 8), 'us-east-1', 's3'),
+    amzDate: AMZ_DATE,
+    scope: `${AMZ_DATE.slice(0, 8)}/us-east-1/s3/aws4_request`,
+    seedSignature: SEED,
+  };
+  const data = randomBytes(3 * 1024 * 1024 + 777);
+  // Chunk sizes as clients pick them (64 KiB), plus odd ones and one spanning several pool batches.
+  const chunks = (() => {
+    const sizes = [65_536, 1, 8_000, 2.5 * 1024 * 1024];
+    const out: Buffer[] = [];
+    for (let pos = 0, i = 0; pos < data.length; i++) {
+      out.push(data.subarray(pos, pos + sizes[i % sizes.length]));
+      pos += sizes[i % sizes.length];
+    }
+    return out;
+  })();
+  const NETWORK = 65_536; // pieces as a socket delivers them
+  let pool: HashPool;
+  before(() => {
+    pool = new HashPool({ size: 1 });
+  });
+  after(() => pool.close());
+  const options = (hashPool: HashPool | null, trailer = false): ChunkedDecoderOptions => ({ signing, trailer, decodedLength: data.length, hashPool });
+
+  test('decodes with its chunk signatures checked on the pool, as it does in place', { timeout: 60_000 }, async () => {
+    assert.ok(data.length >= OFFLOAD_THRESHOLD);
+    const framed = Buffer.concat(signedChunkedBody(chunks, SEED, AMZ_DATE, SECRET));
+    for (const split of [NETWORK, 'whole'] as const) {
+      const offloaded = await decode(framed, options(pool), split);
+      assert.equal(offloaded.error, null);
+      assert.ok(offloaded.output.equals(data));
+    }
+    assert.equal(pool.threadCount, 1, 'the chunks were hashed on the pool');
+    const here = await decode(framed, options(null), NETWORK);
+    assert.equal(here.error, null);
+    assert.ok(here.output.equals(data));
+  });
+
+  test('a changed byte in any chunk, or a wrong final-chunk signature, is SignatureDoesNotMatch', { timeout: 60_000 }, async () => {
+    for (const which of [0, 3, chunks.length - 1]) {
+      const framed = signedChunkedBody(chunks, SEED, AMZ_DATE, SECRET);
+      // Same signatures, the last byte of one chunk's data changed.
+      const header = framed[which].indexOf('\r\n') + 2;
+      framed[which] = Buffer.from(framed[which]);
+      framed[which][header + chunks[which].length - 1] ^= 1;
+      assertS3Error((await decode(Buffer.concat(framed), options(pool), NETWORK)).error, 'SignatureDoesNotMatch');
+    }
+    const framed = signedChunkedBody(chunks, SEED, AMZ_DATE, SECRET);
+    const last = framed.length - 1;
+    framed[last] = Buffer.from(framed[last].toString('latin1').replace(/chunk-signature=[0-9a-f]{64}/, `chunk-signature=${'0'.repeat(64)}`), 'latin1');
+    assertS3Error((await decode(Buffer.concat(framed), options(pool), NETWORK)).error, 'SignatureDoesNotMatch');
+    // The pool goes on serving good bodies.
+    assert.equal((await decode(Buffer.concat(signedChunkedBody(chunks, SEED, AMZ_DATE, SECRET)), options(pool), NETWORK)).error, null);
+  });
+
+  test('with a trailer: the trailer signature chains from the last chunk hashed on the pool', { timeout: 60_000 }, async () => {
+    const trailers = { 'x-amz-checksum-crc32': 'AAAAAA==' };
+    const framed = signedChunkedBodyWithTrailer(chunks, trailers, SEED, AMZ_DATE, SECRET);
+    const ok = await decode(Buffer.concat(framed), options(pool, true), NETWORK);
+    assert.equal(ok.error, null);
+    assert.ok(ok.output.equals(data));
+    assert.equal(ok.trailers.get('x-amz-checksum-crc32'), 'AAAAAA==');
+    const last = framed.length - 1;
+    framed[last] = Buffer.from(framed[last].toString('latin1').replace('AAAAAA==', 'AAAAAQ=='), 'latin1');
+    assertS3Error((await decode(Buffer.concat(framed), options(pool, true), NETWORK)).error, 'SignatureDoesNotMatch');
   });
 });
