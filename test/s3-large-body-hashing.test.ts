@@ -5,7 +5,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { crc32 } from 'node:zlib';
+import { createChecksum } from '../src/checksums/checksum.js';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { blobFiles, raw, seedSignatureOf, send, signedChunkedBody, signedHeaders, sleep, tmpFiles, unsignedChunkedBodyWithTrailer, xmlField } from './helpers/raw-s3.js';
@@ -23,9 +23,9 @@ assert.ok(SIZE > OFFLOAD_THRESHOLD);
 const body = randomBytes(SIZE);
 const bodyMd5 = md5Hex(body);
 const crc32Base64 = (data: Buffer) => {
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE(crc32(data) >>> 0);
-  return out.toString('base64');
+  const crc = createChecksum('CRC32');
+  crc.update(data);
+  return crc.digest().toString('base64');
 };
 
 const awsPath = findExecutable('aws');
