@@ -8,10 +8,10 @@ import { Readable } from 'node:stream';
 import { createChecksum } from '../src/checksums/checksum.js';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { blobFiles, raw, seedSignatureOf, send, signedChunkedBody, signedHeaders, sleep, tmpFiles, unsignedChunkedBodyWithTrailer, xmlField } from './helpers/raw-s3.js';
+import { blobFiles, raw, seedSignatureOf, send, signedChunkedBody, signedChunkedBodyWithTrailer, signedHeaders, sleep, tmpFiles, unsignedChunkedBodyWithTrailer, xmlField } from './helpers/raw-s3.js';
 import { MiB, availability, awsEnv, findExecutable, md5Hex, run, tempDir } from './helpers/clients.js';
 import { serveProcess } from './helpers/serve-process.js';
-import { OFFLOAD_THRESHOLD, sharedHashPool } from '../src/checksums/hash-pool.js';
+import { HashPool, OFFLOAD_THRESHOLD, sharedHashPool } from '../src/checksums/hash-pool.js';
 
 // Bodies past OFFLOAD_THRESHOLD are hashed on worker threads (src/checksums/hash-pool.ts). Through
 // real clients and a real server: the ETag and checksums they get are the body's, a wrong
@@ -146,20 +146,50 @@ describe('large bodies hashed off the main thread', () => {
     await assertNothingStored('bad-sha', blobs);
   });
 
-  /** A signed aws-chunked PUT of `body` in 64 KiB chunks (as SDKs frame it); `tamper` changes the framed bytes. */
-  async function signedChunkedPut(key: string, tamper?: (framed: Buffer[]) => void) {
+  /**
+   * A signed aws-chunked PUT of `body` in 64 KiB chunks (as SDKs frame it), with signed trailing
+   * headers when `trailers` is given (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER); `tamper` changes
+   * the framed bytes.
+   */
+  async function signedChunkedPut(key: string, opts: { tamper?: (framed: Buffer[]) => void; trailers?: Record<string, string>; headers?: Record<string, string> } = {}) {
     const chunks: Buffer[] = [];
     for (let pos = 0; pos < SIZE; pos += 64 * 1024) chunks.push(body.subarray(pos, pos + 64 * 1024));
-    const framedLength = signedChunkedBody(chunks, '0'.repeat(64), '20200101T000000Z').reduce((n, b) => n + b.length, 0);
+    const { trailers } = opts;
+    const frame = (seed: string, date: string) => (trailers ? signedChunkedBodyWithTrailer(chunks, trailers, seed, date) : signedChunkedBody(chunks, seed, date));
+    const framedLength = frame('0'.repeat(64), '20200101T000000Z').reduce((n, b) => n + b.length, 0);
     const headers = await signedHeaders(server, {
       method: 'PUT',
       path: `/${bucket}/${key}`,
-      payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
-      headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(SIZE), 'content-length': String(framedLength) },
+      payloadHash: trailers ? 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' : 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+      headers: {
+        'content-encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': String(SIZE),
+        'content-length': String(framedLength),
+        ...(trailers ? { 'x-amz-trailer': Object.keys(trailers).join(',') } : {}),
+        ...opts.headers,
+      },
     });
-    const framed = signedChunkedBody(chunks, seedSignatureOf(headers), headers['x-amz-date']);
-    tamper?.(framed);
+    const framed = frame(seedSignatureOf(headers), headers['x-amz-date']);
+    opts.tamper?.(framed);
     return send(server, 'PUT', `/${bucket}/${key}`, headers, framed);
+  }
+
+  /** Runs `fn`, counting the jobs opened on the shared pool and the bytes posted to its threads. */
+  async function posted<T>(fn: () => Promise<T>): Promise<{ result: T; jobs: number; bytes: number }> {
+    const pool = sharedHashPool();
+    const post = pool.post;
+    let jobs = 0;
+    let bytes = 0;
+    pool.post = function (this: HashPool, ...args: Parameters<HashPool['post']>) {
+      if (args[1].t === 'open') jobs++;
+      if (args[1].t === 'data') bytes += args[1].len;
+      post.apply(this, args);
+    };
+    try {
+      return { result: await fn(), jobs, bytes };
+    } finally {
+      pool.post = post;
+    }
   }
 
   it('a large signed aws-chunked body (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) is stored with the MD5 ETag', async () => {
@@ -172,14 +202,60 @@ describe('large bodies hashed off the main thread', () => {
 
   it('a changed byte in a chunk of a large signed aws-chunked body is SignatureDoesNotMatch and stores nothing', async () => {
     const blobs = await blobFiles(server);
-    const r = await signedChunkedPut('signed-chunked-bad', (framed) => {
-      const i = 40; // a chunk in the middle
-      framed[i] = Buffer.from(framed[i]);
-      framed[i][framed[i].length - 3] ^= 1; // its last data byte
+    const r = await signedChunkedPut('signed-chunked-bad', {
+      tamper: (framed) => {
+        const i = 40; // a chunk in the middle
+        framed[i] = Buffer.from(framed[i]);
+        framed[i][framed[i].length - 3] ^= 1; // its last data byte
+      },
     });
     assert.equal(r.status, 403, r.text);
     assert.equal(xmlField(r.text, 'Code'), 'SignatureDoesNotMatch');
     await assertNothingStored('signed-chunked-bad', blobs);
+  });
+
+  it('a large signed aws-chunked body with a signed CRC32 trailer and Content-MD5 is hashed in one job, its bytes posted to the thread once', async () => {
+    const md5 = createHash('md5').update(body).digest('base64');
+    const { result: r, jobs, bytes } = await posted(() => signedChunkedPut('signed-trailer', { trailers: { 'x-amz-checksum-crc32': crc32Base64(body) }, headers: { 'content-md5': md5 } }));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.etag, `"${bodyMd5}"`);
+    assert.equal(r.headers['x-amz-checksum-crc32'], crc32Base64(body));
+    assert.equal(jobs, 1, 'one job for the chunk hashes and the digests');
+    assert.equal(bytes, SIZE, 'each byte crossed to the hashing thread once');
+    const got = await server.client().send(new GetObjectCommand({ Bucket: bucket, Key: 'signed-trailer', ChecksumMode: 'ENABLED' }));
+    assert.equal(got.ChecksumCRC32, crc32Base64(body));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body));
+  });
+
+  it('a wrong chunk signature in the middle of a large signed aws-chunked body is SignatureDoesNotMatch and stores nothing', async () => {
+    const blobs = await blobFiles(server);
+    const r = await signedChunkedPut('signed-chunked-bad-sig', {
+      trailers: { 'x-amz-checksum-crc32': crc32Base64(body) },
+      tamper: (framed) => {
+        const i = 50;
+        framed[i] = Buffer.from(framed[i].toString('latin1').replace(/chunk-signature=[0-9a-f]{64}/, `chunk-signature=${'2'.repeat(64)}`), 'latin1');
+      },
+    });
+    assert.equal(r.status, 403, r.text);
+    assert.equal(xmlField(r.text, 'Code'), 'SignatureDoesNotMatch');
+    await assertNothingStored('signed-chunked-bad-sig', blobs);
+  });
+
+  it('a wrong (correctly signed) trailing CRC32 on a large signed aws-chunked body is BadDigest and stores nothing', async () => {
+    const blobs = await blobFiles(server);
+    const r = await signedChunkedPut('signed-trailer-bad-crc', { trailers: { 'x-amz-checksum-crc32': crc32Base64(Buffer.from('x')) } });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(xmlField(r.text, 'Code'), 'BadDigest');
+    await assertNothingStored('signed-trailer-bad-crc', blobs);
+  });
+
+  it('a wrong Content-MD5 on a large signed aws-chunked body is BadDigest and stores nothing', async () => {
+    const blobs = await blobFiles(server);
+    const wrong = createHash('md5').update('something else').digest('base64');
+    const r = await signedChunkedPut('signed-chunked-bad-md5', { headers: { 'content-md5': wrong } });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(xmlField(r.text, 'Code'), 'BadDigest');
+    await assertNothingStored('signed-chunked-bad-md5', blobs);
   });
 
   it('a large body cut off mid-stream leaves nothing', async () => {

@@ -5,7 +5,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import { DIGEST_LENGTH, DigestSet, type DigestPlan, type DigestResults } from './checksum.js';
-import { OFFLOAD_THRESHOLD, poolFor, type HashJob, type HashPool } from './hash-pool.js';
+import { OFFLOAD_THRESHOLD, poolFor, type HashJob, type HashPool, type JobResults } from './hash-pool.js';
 import type { ChecksumAlgorithm } from './types.js';
 
 export { createChecksum } from './checksum.js';
@@ -34,6 +34,18 @@ export function validateContentMd5(base64: string): boolean {
 
 function invalidChecksumValue(alg: ChecksumAlgorithm): S3Error {
   return new S3Error('InvalidRequest', `Value for x-amz-checksum-${alg.toLowerCase()} header is invalid.`);
+}
+
+/**
+ * A stream before a BodyDigest that can hash the body itself (ChunkedDecoder, which hashes a large
+ * signed body's chunks on a pool thread and computes the body's digests on the same thread from the
+ * same copy of its bytes).
+ */
+export interface DigestSource {
+  /** Takes over computing `plan` over the bytes it will pass on (true), or declines (false). */
+  hashBody(plan: DigestPlan): boolean;
+  /** What it computed, once it has ended (undefined: nothing, which fails the body). */
+  readonly bodyDigests: JobResults | undefined;
 }
 
 export interface BodyDigestOptions {
@@ -69,6 +81,13 @@ export interface BodyDigestOptions {
    * the calling thread.
    */
   hashPool?: HashPool | null;
+  /**
+   * The size the body should have when no client declared one (a copy's source): decides where it
+   * is hashed, and checks nothing (expect.size does).
+   */
+  sizeHint?: number;
+  /** The stream this one reads, if it can hash the body itself: offered the digests first. */
+  upstream?: DigestSource;
 }
 
 /**
@@ -80,7 +99,8 @@ export interface BodyDigestOptions {
  * main thread's network and disk work; the checks still run before the stream ends, so a mismatch
  * still fails it before anything is committed. A hash cannot move between threads, so where a body
  * is hashed is decided up front from its declared size; a body of undeclared size keeps its first
- * chunks (up to the threshold) and hashes them where the rest goes once it is known.
+ * chunks (up to the threshold) and hashes them where the rest goes once it is known. When the
+ * stream upstream takes the hashing over (DigestSource), this one only counts and checks.
  */
 export class BodyDigest extends Transform {
   private readonly plan: DigestPlan;
@@ -88,6 +108,8 @@ export class BodyDigest extends Transform {
   private readonly expected: NonNullable<BodyDigestOptions['expect']>;
   private readonly maxSize: number | undefined;
   private readonly pool: HashPool | null;
+  /** Hashing upstream, which hands over the digests when it ends. */
+  private readonly upstream: DigestSource | null;
   /** Hashing here, on the main thread. */
   private local: DigestSet | null = null;
   /** Hashing on a pool thread. */
@@ -106,10 +128,12 @@ export class BodyDigest extends Transform {
     }
     this.algorithm = options.checksumAlgorithm;
     this.plan = { sha256: !!options.sha256 || this.expected.sha256Hex !== undefined, checksumAlgorithm: this.algorithm };
-    const declared = this.expected.size;
-    this.pool = poolFor(declared, options.hashPool);
+    this.upstream = options.upstream?.hashBody(this.plan) ? options.upstream : null;
+    const known = this.expected.size ?? options.sizeHint;
+    this.pool = this.upstream ? null : poolFor(known, options.hashPool);
+    if (this.upstream) return;
     if (!this.pool) this.local = new DigestSet(this.plan);
-    else if (declared === undefined) this.held = [];
+    else if (known === undefined) this.held = [];
     // else: a pool job, opened with the first chunk (a body never read holds no thread)
   }
 
@@ -124,8 +148,8 @@ export class BodyDigest extends Transform {
       callback(new S3Error('InvalidRequest', `The request body is longer than the declared length of ${declared} bytes.`));
       return;
     }
-    if (this.local) {
-      this.local.update(chunk);
+    if (this.upstream || this.local) {
+      this.local?.update(chunk);
       callback(null, chunk);
       return;
     }
@@ -145,6 +169,10 @@ export class BodyDigest extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
+    if (this.upstream) {
+      this.finish(this.upstream.bodyDigests ?? {}, callback);
+      return;
+    }
     if (this.job) {
       this.job.finish().then(
         (results) => this.finish(results, callback),
@@ -170,28 +198,35 @@ export class BodyDigest extends Transform {
 
   private openJob(): HashJob {
     if (this.job) return this.job;
-    const job = this.pool!.open(this.plan);
+    const job = this.pool!.open({ digest: this.plan });
     // A thread that dies while the body waits on the network fails the body now, not at its end.
     job.onFailure = (err) => this.destroy(err);
     return (this.job = job);
   }
 
-  private finish(results: DigestResults, callback: TransformCallback): void {
-    this.results = results;
+  private finish(results: JobResults, callback: TransformCallback): void {
     try {
-      this.check(results);
+      this.results = this.complete(results);
+      this.check(this.results);
       callback();
     } catch (err) {
       callback(err as Error);
     }
   }
 
-  private check(results: DigestResults): void {
-    // Digests from a pool thread are checked for completeness: a missing one must fail the body,
-    // never pass as an empty ETag or a skipped comparison.
-    if (results.md5.length !== 16 || (this.plan.sha256 && !results.sha256) || (this.algorithm && !results.checksum)) {
+  /**
+   * Digests from a pool thread (or upstream) are checked for completeness: a missing one must fail
+   * the body, never pass as an empty ETag or a skipped comparison.
+   */
+  private complete(results: JobResults): DigestResults {
+    const { md5, sha256, checksum } = results;
+    if (md5?.length !== 16 || (this.plan.sha256 && !sha256) || (this.algorithm && !checksum)) {
       throw new Error('BodyDigest: the hashing thread returned incomplete digests');
     }
+    return { md5, sha256, checksum };
+  }
+
+  private check(results: DigestResults): void {
     const { size, md5Base64, sha256Hex, checksum, minSize } = this.expected;
     if (size !== undefined && this.bytes < size) throw new S3Error('IncompleteBody');
     if (minSize !== undefined && this.bytes < minSize) throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(this.bytes), MinSizeAllowed: String(minSize) });

@@ -3,10 +3,15 @@
 import type { DigestPlan } from './checksum.js';
 
 /**
- * What a job computes: a body's digests, or the SHA-256 of each of its segments (the chunks of an
- * aws-chunked body, whose signatures chain those hashes).
+ * What a job computes over one body's bytes: the digests of `digest` (MD5 for the ETag, SHA-256,
+ * an x-amz-checksum), and with `segments` the SHA-256 of each segment (the chunks of a signed
+ * aws-chunked body, whose signatures chain those hashes). Both in one job, so a body's bytes cross
+ * to a thread once.
  */
-export type JobPlan = { kind: 'digest'; plan: DigestPlan } | { kind: 'segments' };
+export interface JobPlan {
+  digest?: DigestPlan;
+  segments?: boolean;
+}
 
 export type ToWorker =
   | { t: 'open'; id: number; job: JobPlan }
@@ -21,5 +26,5 @@ export type ToWorker =
 export type FromWorker =
   /** `segments`: the hex SHA-256 of each segment that ended in the batch. */
   | { t: 'ack'; id: number; buf: ArrayBuffer; segments?: string[] }
-  /** The end of a job (digests only for a digest job). */
+  /** The end of a job: the digests of its plan (none without one). */
   | { t: 'digest'; id: number; md5?: Uint8Array; sha256?: Uint8Array; checksum?: Uint8Array };

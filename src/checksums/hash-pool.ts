@@ -12,8 +12,13 @@
 //   job's worker, which hands it back once hashed: one memcpy (a few ms per 64 MiB) and 64 messages
 //   instead of ~100 ms of hashing, and no allocation per batch. A SharedArrayBuffer ring would
 //   save the messages but not the copy (a socket's buffers are not shared memory), and the
-//   messages cost well under a millisecond per 64 MiB. At most MAX_IN_FLIGHT batches per body are
-//   out at a time (backpressure), so memory stays bounded however large the body.
+//   messages cost well under a millisecond per 64 MiB. At most MAX_IN_FLIGHT batches per body, and
+//   maxBatchesInFlight over the whole pool, are out at a time (backpressure): a body waits, with
+//   at most one batch of its own, until its thread hands batches back, so memory stays bounded
+//   however large and however many the bodies (pool cap + 1 MiB per body being received).
+// - A body is one job, whatever it needs hashed: a signed aws-chunked body's chunk SHA-256s (for
+//   its chunk signatures) and its MD5 and checksums are computed by the same thread from one copy
+//   of its bytes (ChunkedDecoder opens the job, BodyDigest takes its digests from it).
 // - A small fixed pool (one thread per core beyond the main thread's; a second thread on a 2-core
 //   machine measured no better), started lazily on the first large body; each job stays on one
 //   thread so its batches are hashed in order. Threads keep the process alive only while a reply
@@ -25,7 +30,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { DigestPlan, DigestResults } from './checksum.js';
+import type { DigestResults } from './checksum.js';
 import type { FromWorker, JobPlan, ToWorker } from './hash-messages.js';
 
 /** Bodies at least this large are hashed off the main thread. */
@@ -33,6 +38,8 @@ export const OFFLOAD_THRESHOLD = 1024 * 1024;
 const BATCH = 1024 * 1024;
 /** Batches of one job handed to its worker and not yet hashed; the body waits beyond this. */
 const MAX_IN_FLIGHT = 4;
+/** Batches of all jobs handed to the threads and not yet hashed (default maxBatchesInFlight). */
+const POOL_IN_FLIGHT = 16;
 /** Batch buffers kept for reuse across jobs. */
 const SPARE_BUFFERS = 8;
 
@@ -57,13 +64,20 @@ interface Thread {
   jobs: Map<number, HashJob>;
   /** Replies awaited (acks and digests): the thread keeps the process alive only while some are. */
   awaited: number;
+  /** Batches posted to it and not handed back yet. */
+  batches: number;
 }
+
+/** What a job computed: the digests its plan asked for (a thread's answer may lack some). */
+export type JobResults = Partial<DigestResults>;
 
 export interface HashPoolOptions {
   /** Most threads (default: one per core beyond the main thread's, 1 to 4). */
   size?: number;
   /** The worker's module (tests use one that fails). */
   script?: URL;
+  /** Most batch buffers out at the threads at a time, over all bodies (default 16: 16 MiB). */
+  maxBatchesInFlight?: number;
 }
 
 export class HashPool {
@@ -71,6 +85,11 @@ export class HashPool {
   private readonly script: URL;
   private readonly threads: Thread[] = [];
   private readonly spare: ArrayBuffer[] = [];
+  private readonly maxInFlight: number;
+  /** Batches out at the threads now. */
+  private inFlight = 0;
+  /** Jobs holding a full batch until there is room for it, first come first served. */
+  private readonly queued: HashJob[] = [];
   private nextId = 1;
 
   /**
@@ -82,6 +101,7 @@ export class HashPool {
   constructor(opts: HashPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? defaultPoolSize());
     this.script = opts.script ?? WORKER_SCRIPT;
+    this.maxInFlight = Math.max(1, opts.maxBatchesInFlight ?? POOL_IN_FLIGHT);
     this.usable = existsSync(fileURLToPath(this.script));
     if (!this.usable) process.emitWarning(`${fileURLToPath(this.script)} is missing: large bodies are hashed on the main thread.`, { code: 'SKEP_NO_HASH_WORKER' });
   }
@@ -96,20 +116,12 @@ export class HashPool {
     return this.threads.map((t) => t.worker);
   }
 
-  /** Starts hashing a new body on the least busy thread (a new one while the pool has room). */
-  open(plan: DigestPlan): HashJob {
-    return this.start({ kind: 'digest', plan });
-  }
-
   /**
-   * Starts hashing the segments of a body: write() takes SEGMENT_END markers between its
-   * chunks, and onSegments receives each segment's hex SHA-256, in order.
+   * Starts hashing a new body on the least busy thread (a new one while the pool has room): the
+   * digests of `plan.digest`, and with `plan.segments` the SHA-256 of each segment (write() then
+   * takes SEGMENT_END markers between chunks, and onSegments receives the hashes in order).
    */
-  openSegments(): HashJob {
-    return this.start({ kind: 'segments' });
-  }
-
-  private start(plan: JobPlan): HashJob {
+  open(plan: JobPlan): HashJob {
     let thread = this.threads.reduce<Thread | undefined>((best, t) => (!best || t.jobs.size < best.jobs.size ? t : best), undefined);
     if (!thread || (thread.jobs.size > 0 && this.threads.length < this.size)) thread = this.spawn();
     const job = new HashJob(this, thread, this.nextId++);
@@ -118,10 +130,17 @@ export class HashPool {
     return job;
   }
 
+  /** Batch buffers out at the threads now, over all jobs. */
+  get batchesInFlight(): number {
+    return this.inFlight;
+  }
+
   /** Stops every thread; jobs still running fail. The pool starts new threads if used again. */
   async close(): Promise<void> {
     const threads = this.threads.splice(0);
     this.spare.length = 0;
+    this.queued.length = 0;
+    this.inFlight = 0;
     const err = new Error('The hashing threads were stopped (the server is shutting down).');
     for (const t of threads) for (const job of [...t.jobs.values()]) job.fail(err);
     await Promise.all(threads.map((t) => t.worker.terminate()));
@@ -131,6 +150,7 @@ export class HashPool {
   post(thread: Thread, message: ToWorker, transfer: ArrayBuffer[] = []): void {
     if (message.t === 'data' || message.t === 'end') {
       if (thread.awaited++ === 0) thread.worker.ref();
+      if (message.t === 'data') thread.batches++;
     }
     thread.worker.postMessage(message, transfer);
   }
@@ -138,6 +158,30 @@ export class HashPool {
   /** @internal A job has finished or was dropped. */
   detach(thread: Thread, job: HashJob): void {
     if (thread.jobs.get(job.id) === job) thread.jobs.delete(job.id);
+    const i = this.queued.indexOf(job);
+    if (i >= 0) this.queued.splice(i, 1);
+  }
+
+  /**
+   * @internal Room for one more batch of `job` (true), or false: the job is queued and granted()
+   * once batches come back.
+   */
+  reserve(job: HashJob): boolean {
+    if (this.inFlight < this.maxInFlight && this.queued.length === 0) {
+      this.inFlight++;
+      return true;
+    }
+    this.queued.push(job);
+    return false;
+  }
+
+  /** `n` batches came back (or will not: their thread died); the room goes to queued jobs in turn. */
+  private release(n: number): void {
+    this.inFlight = Math.max(0, this.inFlight - n);
+    while (this.inFlight < this.maxInFlight && this.queued.length > 0) {
+      this.inFlight++;
+      this.queued.shift()!.granted();
+    }
   }
 
   private replied(thread: Thread): void {
@@ -157,13 +201,15 @@ export class HashPool {
   private spawn(): Thread {
     const worker = FROM_SOURCE ? sourceWorker(this.script) : new Worker(this.script);
     worker.unref();
-    const thread: Thread = { worker, jobs: new Map(), awaited: 0 };
+    const thread: Thread = { worker, jobs: new Map(), awaited: 0, batches: 0 };
     this.threads.push(thread);
     worker.on('message', (m: FromWorker) => {
       this.replied(thread);
       if (m.t === 'ack') {
         this.giveBack(m.buf);
+        thread.batches--;
         thread.jobs.get(m.id)?.acked(m.segments);
+        this.release(1);
       } else {
         thread.jobs.get(m.id)?.digested(m);
       }
@@ -178,6 +224,7 @@ export class HashPool {
       this.threads.splice(i, 1);
       const err = new Error(`A hashing thread stopped (exit code ${code}${failure ? `: ${failure.message}` : ''}).`, { cause: failure });
       for (const job of [...thread.jobs.values()]) job.fail(err);
+      this.release(thread.batches);
     });
     return thread;
   }
@@ -189,8 +236,9 @@ export type JobInput = Buffer | typeof SEGMENT_END;
 
 /**
  * One body's hashing on a pool thread. write() copies chunks into batches and calls back once
- * the body may go on (at most MAX_IN_FLIGHT batches outstanding); finish() yields the digests.
- * Calls are serial: one write or finish at a time, as a Transform makes them.
+ * the body may go on (at most MAX_IN_FLIGHT batches of the job, and the pool's cap over all jobs,
+ * outstanding); finish() yields the digests. Calls are serial: one write or finish at a time, as a
+ * Transform makes them.
  */
 export class HashJob {
   private batch: Buffer | null = null;
@@ -201,7 +249,12 @@ export class HashJob {
   private cuts: number[] = [];
   private offset = 0;
   private waiting: ((err?: Error) => void) | null = null;
-  private result: { resolve(r: DigestResults): void; reject(err: Error): void } | null = null;
+  /** finish() was called: the last batch goes out, then the end. */
+  private ending = false;
+  private endSent = false;
+  /** Queued in the pool for room to send its full batch. */
+  private awaitingRoom = false;
+  private result: { resolve(r: JobResults): void; reject(err: Error): void } | null = null;
   private error: Error | undefined;
   /** The digests came back: nothing is left to abort. */
   private ended = false;
@@ -225,15 +278,16 @@ export class HashJob {
     this.pump();
   }
 
-  /** Sends what is left and resolves with the digests once the worker has hashed everything. */
-  finish(): Promise<DigestResults> {
+  /**
+   * Sends what is left and resolves with what the worker computed once it has hashed everything
+   * (the caller checks it is complete).
+   */
+  finish(): Promise<JobResults> {
     if (this.error) return Promise.reject(this.error);
-    if (this.batch && (this.fill > 0 || this.cuts.length > 0)) this.send();
-    else if (this.batch) this.pool.giveBack(this.batch.buffer as ArrayBuffer);
-    this.batch = null;
-    const digests = new Promise<DigestResults>((resolve, reject) => (this.result = { resolve, reject }));
-    this.pool.post(this.thread, { t: 'end', id: this.id });
-    return digests;
+    const results = new Promise<JobResults>((resolve, reject) => (this.result = { resolve, reject }));
+    this.ending = true;
+    this.pump();
+    return results;
   }
 
   /** Forgets the job (the body failed or was abandoned); its batches come back to the pool. */
@@ -255,7 +309,15 @@ export class HashJob {
     this.inFlight--;
     if (segments?.length) this.onSegments?.(segments);
     if (this.error) return; // onSegments may have failed the body
-    if (this.waiting) this.pump();
+    if (this.waiting || this.ending) this.pump();
+  }
+
+  /** @internal The pool made room for the full batch this job holds. */
+  granted(): void {
+    this.awaitingRoom = false;
+    if (this.error) return; // detach() took it off the queue; never granted after a failure
+    this.send();
+    if (this.waiting || this.ending) this.pump();
   }
 
   /** @internal */
@@ -264,8 +326,7 @@ export class HashJob {
     this.pool.detach(this.thread, this);
     const result = this.result;
     this.result = null;
-    // A segment job has no digests: its results are its segments.
-    result?.resolve({ md5: buffer(m.md5) ?? Buffer.alloc(0), sha256: buffer(m.sha256), checksum: buffer(m.checksum) });
+    result?.resolve({ md5: buffer(m.md5), sha256: buffer(m.sha256), checksum: buffer(m.checksum) });
   }
 
   /** @internal */
@@ -283,9 +344,13 @@ export class HashJob {
   }
 
   private pump(): void {
-    while (this.queue.length > 0) {
+    for (;;) {
+      // A full batch, or at the end the last one, goes out before anything else is copied.
+      const last = this.ending && this.queue.length === 0;
+      const ready = this.batch !== null && (this.fill === this.batch.length || (last && (this.fill > 0 || this.cuts.length > 0)));
+      if (ready && !this.trySend()) return; // acked() or granted() resumes
+      if (this.queue.length === 0) break;
       if (!this.batch) {
-        if (this.inFlight >= MAX_IN_FLIGHT) return; // acked() resumes
         this.batch = Buffer.from(this.pool.takeBuffer());
         this.fill = 0;
       }
@@ -302,11 +367,22 @@ export class HashJob {
         this.queue.shift();
         this.offset = 0;
       }
-      if (this.fill === this.batch.length) this.send();
     }
+    if (this.ending) return this.end();
     const done = this.waiting;
     this.waiting = null;
     done?.();
+  }
+
+  /** Sends the batch if the job and the pool have room for it; false: it waits for room. */
+  private trySend(): boolean {
+    if (this.awaitingRoom || this.inFlight >= MAX_IN_FLIGHT) return false;
+    if (!this.pool.reserve(this)) {
+      this.awaitingRoom = true;
+      return false;
+    }
+    this.send();
+    return true;
   }
 
   private send(): void {
@@ -316,6 +392,15 @@ export class HashJob {
     this.pool.post(this.thread, { t: 'data', id: this.id, buf, len: this.fill, cuts }, [buf]);
     this.inFlight++;
     this.batch = null;
+  }
+
+  /** Everything is sent: asks for the digests (once). */
+  private end(): void {
+    if (this.endSent) return;
+    this.endSent = true;
+    if (this.batch) this.pool.giveBack(this.batch.buffer as ArrayBuffer);
+    this.batch = null;
+    this.pool.post(this.thread, { t: 'end', id: this.id });
   }
 }
 

@@ -9,41 +9,31 @@ import type { FromWorker, JobPlan, ToWorker } from './hash-messages.js';
 const port = parentPort;
 if (!port) throw new Error('hash-worker.ts runs as a worker thread');
 
-interface Job {
-  update(buf: Buffer): void;
-  /** Ends a segment: its hex SHA-256 (segment jobs only). */
-  cut(): string;
-  digest(): Partial<DigestResults>;
-}
+/** One body: its digests (if planned) and the SHA-256 of each segment (if planned), fed together. */
+class Job {
+  private readonly set: DigestSet | undefined;
+  private segment: Hash | undefined;
 
-class DigestJob implements Job {
-  private readonly set: DigestSet;
-  constructor(plan: Extract<JobPlan, { kind: 'digest' }>['plan']) {
-    this.set = new DigestSet(plan);
+  constructor(plan: JobPlan) {
+    if (plan.digest) this.set = new DigestSet(plan.digest);
+    if (plan.segments) this.segment = createHash('sha256');
   }
-  update(buf: Buffer): void {
-    this.set.update(buf);
-  }
-  cut(): string {
-    throw new Error('hash-worker: a digest job has no segments');
-  }
-  digest(): Partial<DigestResults> {
-    return this.set.digest();
-  }
-}
 
-class SegmentJob implements Job {
-  private hash: Hash = createHash('sha256');
   update(buf: Buffer): void {
-    this.hash.update(buf);
+    this.set?.update(buf);
+    this.segment?.update(buf);
   }
+
+  /** Ends a segment: its hex SHA-256. */
   cut(): string {
-    const hex = this.hash.digest('hex');
-    this.hash = createHash('sha256');
+    if (!this.segment) throw new Error('hash-worker: a job without segments was sent a segment end');
+    const hex = this.segment.digest('hex');
+    this.segment = createHash('sha256');
     return hex;
   }
+
   digest(): Partial<DigestResults> {
-    return {};
+    return this.set?.digest() ?? {};
   }
 }
 
@@ -61,7 +51,7 @@ function own(buf: Buffer | undefined): Uint8Array | undefined {
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'open':
-      jobs.set(m.id, m.job.kind === 'digest' ? new DigestJob(m.job.plan) : new SegmentJob());
+      jobs.set(m.id, new Job(m.job));
       break;
     case 'data': {
       const job = jobs.get(m.id);

@@ -166,7 +166,8 @@ export class MultipartService {
 
   /** UploadPartCopy: a part made of (a range of) an existing object, decrypted and sealed for this upload. */
   async uploadPartCopy(upload: UploadRow, partNumber: number, source: ObjectLease, range: ByteRange | undefined, dataKey: Buffer | null): Promise<PartRow> {
-    const digest = new BodyDigest({ checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
+    const sizeHint = range ? range.end - range.start + 1 : source.row.size;
+    const digest = new BodyDigest({ checksumAlgorithm: upload.checksumAlgorithm ?? undefined, sizeHint });
     const reading: Readable = source.open(range);
     reading.on('error', (err) => digest.destroy(err));
     // Destroyed however the write ends, so a failed write does not leave the source open and pinned.

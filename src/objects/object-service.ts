@@ -452,7 +452,7 @@ export class ObjectService {
     const lock = this.lockFor(target.bucket, target.lock, now);
     const sealed = this.sealFor(target.bucket, target.encryption);
     const algorithm = source.row.checksum?.algorithm;
-    const digest = new BodyDigest({ checksumAlgorithm: algorithm });
+    const digest = new BodyDigest({ checksumAlgorithm: algorithm, sizeHint: source.row.size });
     const reading = source.open();
     reading.on('error', (err) => digest.destroy(err));
     const plain = reading.pipe(digest);

@@ -135,6 +135,8 @@ export function openBody(req: IncomingMessage, payload: PayloadMode, opts: OpenB
       checksum: checksum?.value,
       size,
     },
+    // A large signed body's decoder hashes it on a pool thread already: the digests go there too.
+    upstream: decoder ?? undefined,
   });
   if (decoder) {
     feed(req, decoder);

@@ -19,6 +19,8 @@ import { S3Error } from '../s3/errors.js';
 import { signingKey } from './canonical.js';
 import { createChecksum } from '../checksums/checksum.js';
 import { HashPool, OFFLOAD_THRESHOLD } from '../checksums/hash-pool.js';
+import type { JobPlan } from '../checksums/hash-messages.js';
+import { BodyDigest, type BodyDigestOptions } from '../checksums/digest.js';
 import { signedChunkedBody, signedChunkedBodyWithTrailer } from '../../test/helpers/raw-s3.js';
 import type { CredentialLookup, Principal } from '../auth/principal.js';
 
@@ -733,5 +735,135 @@ describe('on a hashing thread (large signed bodies)', () => {
     const last = framed.length - 1;
     framed[last] = Buffer.from(framed[last].toString('latin1').replace('AAAAAA==', 'AAAAAQ=='), 'latin1');
     assertS3Error((await decode(Buffer.concat(framed), options(pool, true), NETWORK)).error, 'SignatureDoesNotMatch');
+  });
+  // The decoder and the BodyDigest after it (as openBody wires them): one job on one thread
+  // computes the chunk hashes and the body's MD5 and checksum, from one copy of the bytes.
+
+  /** A pool that counts the jobs it opens and the bytes it posts to its threads. */
+  class CountingPool extends HashPool {
+    plans: JobPlan[] = [];
+    bytes = 0;
+    override post(...args: Parameters<HashPool['post']>): void {
+      const [, m] = args;
+      if (m.t === 'open') this.plans.push(m.job);
+      if (m.t === 'data') this.bytes += m.len;
+      super.post(...args);
+    }
+  }
+
+  /** `digestOptions` may read the decoder (its trailers), as openBody's do. */
+  async function decodeAndDigest(framed: Buffer, decoderOptions: ChunkedDecoderOptions, digestOptions: BodyDigestOptions | ((decoder: ChunkedDecoder) => BodyDigestOptions)) {
+    const decoder = new ChunkedDecoder(decoderOptions);
+    const digest = new BodyDigest({ ...(typeof digestOptions === 'function' ? digestOptions(decoder) : digestOptions), upstream: decoder });
+    const out: Buffer[] = [];
+    let finished = false;
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out.push(chunk);
+        cb();
+      },
+      final(cb) {
+        finished = true;
+        cb();
+      },
+    });
+    let error: unknown = null;
+    try {
+      await pipeline(Readable.from(pieces(framed, NETWORK)), decoder, digest, sink);
+    } catch (err) {
+      error = err;
+    }
+    return { output: Buffer.concat(out), error, digest, decoder, finished };
+  }
+
+  const dataMd5 = createHash('md5').update(data).digest('base64');
+  const dataCrc32 = crc32Base64(data);
+
+  test('with a BodyDigest after it: one job computes the chunk hashes and the digests, and the bytes are posted once', { timeout: 60_000 }, async () => {
+    const counting = new CountingPool({ size: 1 });
+    try {
+      const framed = Buffer.concat(signedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': dataCrc32 }, SEED, AMZ_DATE, SECRET));
+      const r = await decodeAndDigest(framed, options(counting, true), (decoder) => ({
+        checksumAlgorithm: 'CRC32',
+        hashPool: counting,
+        expect: { size: data.length, md5Base64: dataMd5, checksum: () => decoder.trailers.get('x-amz-checksum-crc32') },
+      }));
+      assert.equal(r.error, null, String(r.error));
+      assert.ok(r.output.equals(data));
+      assert.equal(r.digest.md5Base64, dataMd5);
+      assert.equal(r.digest.checksumBase64, dataCrc32);
+      assert.deepEqual(counting.plans, [{ segments: true, digest: { sha256: false, checksumAlgorithm: 'CRC32' } }], 'one job, both kinds of hashing');
+      assert.equal(counting.bytes, data.length, 'each byte crossed to the thread once');
+    } finally {
+      await counting.close();
+    }
+  });
+
+  test('with a BodyDigest after it: a wrong chunk signature in the middle fails the stream before it ends', { timeout: 60_000 }, async () => {
+    const framed = signedChunkedBody(chunks, SEED, AMZ_DATE, SECRET);
+    const middle = Math.floor(framed.length / 2);
+    framed[middle] = Buffer.from(framed[middle].toString('latin1').replace(/chunk-signature=[0-9a-f]{64}/, `chunk-signature=${'1'.repeat(64)}`), 'latin1');
+    const r = await decodeAndDigest(Buffer.concat(framed), options(pool), { hashPool: pool, expect: { size: data.length, md5Base64: dataMd5 } });
+    assertS3Error(r.error, 'SignatureDoesNotMatch');
+    assert.equal(r.finished, false, 'the consumer never saw the end of the body');
+  });
+
+  test('with a BodyDigest after it: a wrong trailing CRC32 (correctly signed) or a wrong Content-MD5 is BadDigest before the end', { timeout: 60_000 }, async () => {
+    const wrongCrc = crc32Base64(Buffer.from('other'));
+    const framed = Buffer.concat(signedChunkedBodyWithTrailer(chunks, { 'x-amz-checksum-crc32': wrongCrc }, SEED, AMZ_DATE, SECRET));
+    const crc = await decodeAndDigest(framed, options(pool, true), (decoder) => ({
+      checksumAlgorithm: 'CRC32',
+      hashPool: pool,
+      expect: { size: data.length, checksum: () => decoder.trailers.get('x-amz-checksum-crc32') },
+    }));
+    assertS3Error(crc.error, 'BadDigest', /CRC32/);
+    assert.equal(crc.finished, false);
+    const wrongMd5 = createHash('md5').update('other').digest('base64');
+    const md5 = await decodeAndDigest(Buffer.concat(signedChunkedBody(chunks, SEED, AMZ_DATE, SECRET)), options(pool), { hashPool: pool, expect: { size: data.length, md5Base64: wrongMd5 } });
+    assertS3Error(md5.error, 'BadDigest');
+    assert.equal(md5.finished, false);
+  });
+
+  test('with a BodyDigest after it: a thread that dies fails the body (not an S3 error: 500), and missing digests fail it too', { timeout: 60_000 }, async () => {
+    const framed = Buffer.concat(signedChunkedBody(chunks, SEED, AMZ_DATE, SECRET));
+    const failing = new HashPool({ size: 1, script: new URL('../../test/helpers/failing-hash-worker.ts', import.meta.url) });
+    try {
+      const r = await decodeAndDigest(framed, options(failing), { hashPool: failing, expect: { size: data.length } });
+      assert.ok(r.error instanceof Error && !(r.error instanceof S3Error), String(r.error));
+      assert.match(r.error.message, /hashing thread stopped/);
+      assert.equal(r.finished, false);
+    } finally {
+      await failing.close();
+    }
+    const incomplete = new HashPool({ size: 1, script: new URL('../../test/helpers/incomplete-hash-worker.ts', import.meta.url) });
+    try {
+      // That worker acknowledges batches with no chunk hashes, and ends jobs with no digests.
+      const r = await decodeAndDigest(framed, options(incomplete), { hashPool: incomplete, expect: { size: data.length } });
+      assert.ok(r.error instanceof Error && !(r.error instanceof S3Error), String(r.error));
+      assert.equal(r.finished, false);
+    } finally {
+      await incomplete.close();
+    }
+  });
+
+  test('a small signed body, or one of undeclared length, keeps its hashing on this thread: no job', async () => {
+    const counting = new CountingPool({ size: 1 });
+    try {
+      const small = data.subarray(0, OFFLOAD_THRESHOLD - 1);
+      const smallChunks = [small.subarray(0, 65_536), small.subarray(65_536)];
+      const framed = Buffer.concat(signedChunkedBody(smallChunks, SEED, AMZ_DATE, SECRET));
+      const r = await decodeAndDigest(framed, { signing, trailer: false, decodedLength: small.length, hashPool: counting }, { hashPool: counting, expect: { size: small.length } });
+      assert.equal(r.error, null, String(r.error));
+      assert.equal(r.digest.md5Hex, createHash('md5').update(small).digest('hex'));
+      assert.equal(counting.threadCount, 0);
+      // Undeclared: the decoder hashes chunks here; the digest moves to the pool on its own past the threshold.
+      const big = Buffer.concat(signedChunkedBody(chunks, SEED, AMZ_DATE, SECRET));
+      const u = await decodeAndDigest(big, { signing, trailer: false, hashPool: counting }, { hashPool: counting });
+      assert.equal(u.error, null, String(u.error));
+      assert.equal(u.digest.md5Base64, dataMd5);
+      assert.deepEqual(counting.plans, [{ digest: { sha256: false, checksumAlgorithm: undefined } }]);
+    } finally {
+      await counting.close();
+    }
   });
 });

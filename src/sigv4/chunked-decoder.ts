@@ -3,7 +3,9 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import { chunkStringToSign, signature, sha256Hex, trailerStringToSign } from './canonical.js';
 import { signaturesEqual, type ChunkSigning } from './authenticate.js';
-import { SEGMENT_END, poolFor, type HashJob, type HashPool, type JobInput } from '../checksums/hash-pool.js';
+import { SEGMENT_END, poolFor, type HashJob, type HashPool, type JobInput, type JobResults } from '../checksums/hash-pool.js';
+import type { DigestPlan } from '../checksums/checksum.js';
+import type { DigestSource } from '../checksums/digest.js';
 
 // Decodes an aws-chunked body (STREAMING-* payloads) into the object's bytes, checking every
 // chunk signature and the trailer signature as it goes. Any failure errors the stream, so the
@@ -12,7 +14,8 @@ import { SEGMENT_END, poolFor, type HashJob, type HashPool, type JobInput } from
 // The chunks of a large signed body (x-amz-decoded-content-length >= OFFLOAD_THRESHOLD) are hashed
 // on a HashPool thread rather than here; each chunk's signature is checked as its hash comes back,
 // a few batches behind the bytes, and every one before the stream ends, so still before anything
-// is committed.
+// is committed. The BodyDigest after it hands it its digests to compute (hashBody) so the same
+// thread computes them from the same copy of the bytes, which then cross to the thread once.
 
 const MAX_LINE = 4096;
 const MAX_TRAILER_BYTES = 16 * 1024;
@@ -31,7 +34,7 @@ export interface ChunkedDecoderOptions {
   hashPool?: HashPool | null;
 }
 
-export class ChunkedDecoder extends Transform {
+export class ChunkedDecoder extends Transform implements DigestSource {
   /** Trailing headers (lower-case names), available once the stream has ended. */
   readonly trailers = new Map<string, string>();
   private state: State = 'header';
@@ -51,6 +54,9 @@ export class ChunkedDecoder extends Transform {
   private pieces: JobInput[] = [];
   /** Claimed signatures of the chunks sent to the job, whose hashes have not come back yet. */
   private unverified: string[] = [];
+  /** The decoded body's digests the job also computes (hashBody), and what it computed. */
+  private bodyPlan: DigestPlan | undefined;
+  private bodyResults: JobResults | undefined;
 
   constructor(private readonly opts: ChunkedDecoderOptions) {
     super();
@@ -58,6 +64,21 @@ export class ChunkedDecoder extends Transform {
     const { decodedLength, hashPool } = opts;
     // Decided up front, from the declared length: chunk signatures are checked as chunks arrive.
     if (opts.signing && decodedLength !== undefined) this.offload = poolFor(decodedLength, hashPool);
+  }
+
+  /**
+   * Computes `plan` over the decoded body too, on the thread that hashes its chunks (true), when
+   * that is where its chunks go and before any has gone.
+   */
+  hashBody(plan: DigestPlan): boolean {
+    if (!this.offload || this.job) return false;
+    this.bodyPlan = plan;
+    return true;
+  }
+
+  /** What hashBody asked for, once the stream has ended. */
+  get bodyDigests(): JobResults | undefined {
+    return this.bodyResults;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -97,8 +118,11 @@ export class ChunkedDecoder extends Transform {
         done(err as Error);
       }
     };
-    if (this.job) this.job.finish().then(verifyTrailer, (err: Error) => done(err));
-    else verifyTrailer();
+    if (!this.job) return verifyTrailer();
+    this.job.finish().then((results) => {
+      this.bodyResults = results;
+      verifyTrailer();
+    }, (err: Error) => done(err));
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -109,7 +133,7 @@ export class ChunkedDecoder extends Transform {
 
   private startJob(): HashJob {
     if (this.job) return this.job;
-    const job = this.offload!.openSegments();
+    const job = this.offload!.open({ segments: true, digest: this.bodyPlan });
     job.onSegments = (hashes) => {
       try {
         for (const hash of hashes) this.verifyChunk(hash, this.unverified.shift()!);
