@@ -140,6 +140,7 @@ test('a hashing thread that dies fails its body at once (a plain Error: Internal
     assert.ok(error instanceof Error && !isS3Error(error), String(error));
     assert.match(error.message, /hashing thread stopped/);
     assert.equal(failing.threadCount, 0, 'the dead thread left the pool');
+    assert.equal(failing.batchesInFlight, 0, 'its batches no longer count against the pool');
   } finally {
     await failing.close();
   }
@@ -238,4 +239,95 @@ test('without its worker module (skep bundled into one file), a pool is unusable
   assert.equal(error, undefined);
   assert.equal(digest.md5Hex, md5Hex);
   assert.equal(pool.threadCount, 0);
+});
+
+/** A BodyDigest on `pool` fed up to `size` bytes as fast as it takes them; counts what went through. */
+function flood(pool: HashPool, size: number) {
+  let offered = 0;
+  const source = new Readable({
+    read() {
+      if (offered >= size) return this.push(null);
+      offered += 65_536;
+      this.push(body.subarray(0, 65_536));
+    },
+  });
+  const digest = new BodyDigest({ hashPool: pool, expect: { size } });
+  const state = { passed: 0, source, digest };
+  digest.on('data', (c: Buffer) => (state.passed += c.length));
+  digest.on('error', () => undefined);
+  source.pipe(digest);
+  return state;
+}
+
+test('the pool caps the batches out at its threads over all bodies: many large bodies cannot each hold their own few MiB', { timeout: 30_000 }, async () => {
+  // Four bodies would put 4 × 4 batches out on a thread that hashes nothing; the pool allows 6.
+  const pool = new HashPool({ size: 1, maxBatchesInFlight: 6, script: new URL('../../test/helpers/stalled-hash-worker.ts', import.meta.url) });
+  const bodies = Array.from({ length: 4 }, () => flood(pool, 64 * MiB));
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(pool.batchesInFlight, 6);
+    const passed = bodies.reduce((n, b) => n + b.passed, 0);
+    // 6 batches out, at most one more (full, waiting) per body, and the streams' small buffers.
+    assert.ok(passed <= (6 + 4) * MiB + 4 * 128 * 1024, `${passed / MiB} MiB went through while the thread hashed nothing`);
+    assert.ok(passed >= 6 * MiB, `only ${passed} bytes went through`);
+  } finally {
+    await pool.close();
+    for (const b of bodies) b.source.destroy();
+  }
+});
+
+test('bodies waiting for room in the pool all finish, in turn, with their own digests', { timeout: 60_000 }, async () => {
+  await withPool({ size: 1, maxBatchesInFlight: 2 }, async (pool) => {
+    const bodies = Array.from({ length: 5 }, (_, i) => body.subarray(i * 1000, i * 1000 + 4 * MiB + i));
+    const results = await Promise.all(bodies.map((b) => digestOf(cut(b, [65_536, 300_000]), { hashPool: pool, checksumAlgorithm: 'CRC32C', expect: { size: b.length } })));
+    results.forEach(({ digest, error }, i) => {
+      assert.equal(error, undefined);
+      assert.equal(digest.md5Hex, createHash('md5').update(bodies[i]).digest('hex'), `body ${i}`);
+    });
+    assert.equal(pool.batchesInFlight, 0, 'every batch came back');
+  });
+});
+
+test('a thread that dies gives back the room its batches held: the bodies queued behind them fail, the next ones go out', { timeout: 60_000 }, async () => {
+  const stalled = new HashPool({ size: 1, maxBatchesInFlight: 2, script: new URL('../../test/helpers/stalled-hash-worker.ts', import.meta.url) });
+  try {
+    const bodies = [flood(stalled, 16 * MiB), flood(stalled, 16 * MiB)];
+    const failed = bodies.map((b) => new Promise<Error>((resolve) => b.digest.once('error', resolve)));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(stalled.batchesInFlight, 2, 'one body waits for room');
+    // The batches the dead thread held never come back; the pool must not wait for them.
+    await Promise.all(stalled.workers.map((w) => w.terminate()));
+    for (const err of await Promise.all(failed)) assert.match(err.message, /hashing thread stopped/);
+    assert.equal(stalled.batchesInFlight, 0);
+    const next = flood(stalled, 16 * MiB);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(stalled.batchesInFlight, 2, 'the next body has the room');
+    next.source.destroy();
+    for (const b of bodies) b.source.destroy();
+  } finally {
+    await stalled.close();
+  }
+});
+
+test('a size hint (a copy\'s source size) places a body as a declared size would, and checks nothing', { timeout: 30_000 }, async () => {
+  await withPool({ size: 1 }, async (pool) => {
+    const small = body.subarray(0, OFFLOAD_THRESHOLD - 1);
+    const here = await digestOf(cut(small, [65_536]), { hashPool: pool, sizeHint: small.length });
+    assert.equal(here.error, undefined);
+    assert.equal(pool.threadCount, 0, 'a small hinted body never starts a thread');
+    // Large: the job starts with the first chunk, not after a threshold's worth is held.
+    const source = new Readable({ read() {} });
+    const result = digestOf(source, { hashPool: pool, sizeHint: body.length });
+    source.push(body.subarray(0, 65_536));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(pool.threadCount, 1, 'hashing began on a thread with the first chunk');
+    source.push(body.subarray(65_536));
+    source.push(null);
+    const { digest, error } = await result;
+    assert.equal(error, undefined);
+    assert.equal(digest.md5Hex, md5Hex);
+    // A hint is no promise: a body of another size is not refused.
+    const shorter = await digestOf(cut(body, [65_536]), { hashPool: pool, sizeHint: body.length + 10 });
+    assert.equal(shorter.error, undefined);
+  });
 });
