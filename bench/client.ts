@@ -68,6 +68,26 @@ export class Signer {
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${this.creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return canonicalPath + (encodedQuery ? `?${encodedQuery}` : '');
   }
+
+  /** Signs the chunks and trailer of an aws-chunked body, chained from the seed signature in `headers` (after sign()). */
+  chunkSigner(headers: Record<string, string>): ChunkSigner {
+    const amzDate = headers['x-amz-date'];
+    const scope = `${amzDate.slice(0, 8)}/${this.region}/s3/aws4_request`;
+    const key = this.signingKey(amzDate.slice(0, 8));
+    let previous = /Signature=([0-9a-f]{64})/.exec(headers.authorization)![1];
+    const next = (sts: string) => (previous = createHmac('sha256', key).update(sts).digest('hex'));
+    return {
+      chunk: (data) => next(`AWS4-HMAC-SHA256-PAYLOAD\n${amzDate}\n${scope}\n${previous}\n${EMPTY_SHA256}\n${createHash('sha256').update(data).digest('hex')}`),
+      trailer: (canonical) => next(`AWS4-HMAC-SHA256-TRAILER\n${amzDate}\n${scope}\n${previous}\n${createHash('sha256').update(canonical).digest('hex')}`),
+    };
+  }
+}
+
+/** The signatures of an aws-chunked body's chunks and trailer, each chained from the one before. */
+export interface ChunkSigner {
+  chunk(data: Buffer): string;
+  /** `canonical`: the trailing headers as `name:value\n` lines. */
+  trailer(canonical: string): string;
 }
 
 export interface Response {
@@ -93,8 +113,10 @@ export interface RequestOptions {
    * How the payload is covered by the signature. Small bodies: 'sha256' (what the SDK does).
    * 'trailer': aws-chunked framing with an x-amz-checksum-crc32 trailer after the last chunk
    * (STREAMING-UNSIGNED-PAYLOAD-TRAILER, what the SDK v3 sends for a streamed upload).
+   * 'signed-trailer': the same with every chunk and the trailer signed
+   * (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, what SigV4 streaming clients send).
    */
-  payload?: 'sha256' | 'unsigned' | 'trailer';
+  payload?: 'sha256' | 'unsigned' | 'trailer' | 'signed-trailer';
   /** Add x-amz-checksum-crc32 (Buffer bodies only), as the SDK v3 does by default. */
   crc32?: boolean;
   /** Response body handling: collect it, hash it, or only count bytes. */
@@ -130,15 +152,19 @@ export class S3Http {
     const body = opts.body;
     let payloadHash = EMPTY_SHA256;
     let source = body && !Buffer.isBuffer(body) ? body.chunks : undefined;
-    if (body !== undefined && opts.payload === 'trailer' && !Buffer.isBuffer(body)) {
-      const framed = awsChunked(body);
+    const chunked = opts.payload === 'trailer' || opts.payload === 'signed-trailer';
+    // The chunk signatures chain from the request's own signature, known once it is signed.
+    let chunkSigner: ChunkSigner | undefined;
+    if (body !== undefined && chunked && !Buffer.isBuffer(body)) {
+      const signed = opts.payload === 'signed-trailer';
+      const framed = awsChunked(body, signed ? () => chunkSigner! : undefined);
       source = framed.chunks;
       headers['content-length'] = String(framed.length);
       headers['content-encoding'] = 'aws-chunked';
       headers['x-amz-decoded-content-length'] = String(body.size);
       headers['x-amz-trailer'] = 'x-amz-checksum-crc32';
       headers['x-amz-sdk-checksum-algorithm'] = 'CRC32';
-      payloadHash = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
+      payloadHash = signed ? 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' : 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
     } else if (body !== undefined) {
       const size = Buffer.isBuffer(body) ? body.length : body.size;
       headers['content-length'] = String(size);
@@ -152,6 +178,7 @@ export class S3Http {
       }
     }
     const pathAndQuery = this.signer.sign(opts.method, opts.path, opts.query ?? [], headers, payloadHash);
+    if (opts.payload === 'signed-trailer') chunkSigner = this.signer.chunkSigner(headers);
     const req = http.request({ host, port, method: opts.method, path: pathAndQuery, headers, agent });
     const responded = once(req, 'response') as Promise<[http.IncomingMessage]>;
     // Surface request errors through `responded` (once() rejects on 'error').
@@ -192,22 +219,32 @@ export class S3Http {
   }
 }
 
-/** Length of the framing around a chunk of `n` bytes: `<hex n>\r\n` before it, `\r\n` after. */
-const frameBytes = (n: number) => n.toString(16).length + 4;
+/** `;chunk-signature=` and a hex SHA-256: what signing adds to each chunk's header line. */
+const SIGNATURE_EXT = ';chunk-signature='.length + 64;
+/** Length of the framing around a chunk of `n` bytes: `<hex n>[;chunk-signature=…]\r\n` before it, `\r\n` after. */
+const frameBytes = (n: number, signed: boolean) => n.toString(16).length + (signed ? SIGNATURE_EXT : 0) + 4;
 const TRAILER_LINE = 'x-amz-checksum-crc32:AAAAAA==\r\n'.length;
+const TRAILER_SIGNATURE_LINE = 'x-amz-trailer-signature:'.length + 64 + 2;
 
 /**
  * `body` in aws-chunked framing (each source chunk one frame), then the final zero-length chunk
- * and the CRC32 trailer, computed as the bytes go by; `length` is the framed Content-Length.
+ * and the CRC32 trailer, computed as the bytes go by; `length` is the framed Content-Length. With
+ * `signer`, every chunk and the trailer carry their chained signatures.
  */
-function awsChunked(body: { size: number; chunks: () => Iterable<Buffer> | AsyncIterable<Buffer> }): { length: number; chunks: () => AsyncIterable<Buffer> } {
+function awsChunked(
+  body: { size: number; chunks: () => Iterable<Buffer> | AsyncIterable<Buffer> },
+  signer?: () => ChunkSigner,
+): { length: number; chunks: () => AsyncIterable<Buffer> } {
   const chunkSize = 1024 * 1024;
+  const signed = signer !== undefined;
   let length = 0;
-  for (let left = body.size; left > 0; left -= chunkSize) length += frameBytes(Math.min(chunkSize, left)) + Math.min(chunkSize, left);
-  length += '0\r\n'.length + TRAILER_LINE + 2;
+  for (let left = body.size; left > 0; left -= chunkSize) length += frameBytes(Math.min(chunkSize, left), signed) + Math.min(chunkSize, left);
+  length += signed ? '0'.length + SIGNATURE_EXT + 2 + TRAILER_LINE + TRAILER_SIGNATURE_LINE + 2 : '0\r\n'.length + TRAILER_LINE + 2;
   return {
     length,
     async *chunks() {
+      const sign = signer?.();
+      const ext = (data: Buffer) => (sign ? `;chunk-signature=${sign.chunk(data)}` : '');
       let crc = 0;
       let offset = 0;
       for await (const chunk of body.chunks()) {
@@ -215,13 +252,17 @@ function awsChunked(body: { size: number; chunks: () => Iterable<Buffer> | Async
         if (chunk.length !== Math.min(chunkSize, body.size - offset)) throw new Error('aws-chunked bodies come in chunks of 1 MiB');
         offset += chunk.length;
         crc = crc32(chunk, crc);
-        yield Buffer.from(`${chunk.length.toString(16)}\r\n`);
+        yield Buffer.from(`${chunk.length.toString(16)}${ext(chunk)}\r\n`);
         yield chunk;
         yield Buffer.from('\r\n');
       }
       const c = Buffer.allocUnsafe(4);
       c.writeUInt32BE(crc >>> 0);
-      yield Buffer.from(`0\r\nx-amz-checksum-crc32:${c.toString('base64')}\r\n\r\n`);
+      const last = `0${ext(Buffer.alloc(0))}\r\n`;
+      const trailer = `x-amz-checksum-crc32:${c.toString('base64')}`;
+      // Chained from the final chunk's signature, so signed after it.
+      const trailerSignature = sign ? `x-amz-trailer-signature:${sign.trailer(`${trailer}\n`)}\r\n` : '';
+      yield Buffer.from(`${last}${trailer}\r\n${trailerSignature}\r\n`);
     },
   };
 }

@@ -43,6 +43,7 @@ export function buildRows(cfg: { smallConcurrency: number; largeConcurrency: num
     { label: `HEAD 4 KiB p50 ms`, id: 'head-small', higherIsBetter: false, digits: 2, value: metric('head-small', (s) => s.p50Ms) },
     { label: `PUT ${big} MiB/s (${lc})`, id: 'put-large', higherIsBetter: true, digits: 0, value: metric('put-large', (s) => s.mibPerSec) },
     { label: `PUT ${big} trailer MiB/s (${lc})`, id: 'put-large-trailer', higherIsBetter: true, digits: 0, value: metric('put-large-trailer', (s) => s.mibPerSec) },
+    { label: `PUT ${big} signed chunks MiB/s (${lc})`, id: 'put-large-signed', higherIsBetter: true, digits: 0, value: metric('put-large-signed', (s) => s.mibPerSec) },
     { label: `GET ${big} MiB/s (${lc})`, id: 'get-large', higherIsBetter: true, digits: 0, value: metric('get-large', (s) => s.mibPerSec) },
     { label: `ListV2 ${cfg.listKeys} keys ops/s (${sc})`, id: 'list', higherIsBetter: true, digits: 1, value: metric('list', (s) => s.opsPerSec) },
     { label: `ListV2 p50 ms`, id: 'list', higherIsBetter: false, digits: 1, value: metric('list', (s) => s.p50Ms) },
@@ -135,6 +136,7 @@ const IDS: [ScenarioId, string][] = [
   ['head-small', 'HEAD 4 KiB'],
   ['put-large', 'PUT large'],
   ['put-large-trailer', 'PUT large trailer'],
+  ['put-large-signed', 'PUT large signed'],
   ['get-large', 'GET large'],
   ['list', 'ListV2'],
 ];

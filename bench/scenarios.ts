@@ -21,7 +21,7 @@ export interface BenchConfig {
   rounds: number;
 }
 
-export const SCENARIOS = ['put-small', 'put-versioned', 'get-small', 'head-small', 'list', 'put-large', 'put-large-trailer', 'get-large'] as const;
+export const SCENARIOS = ['put-small', 'put-versioned', 'get-small', 'head-small', 'list', 'put-large', 'put-large-trailer', 'put-large-signed', 'get-large'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 export interface ScenarioResult {
@@ -255,7 +255,7 @@ export class ScenarioRunner {
   supports(id: ScenarioId): boolean {
     if (id === 'put-versioned') return this.target.name === 'skep' || this.target.name === 'skep-base';
     // s3rver does not understand aws-chunked bodies with a trailer.
-    if (id === 'put-large-trailer') return this.target.name !== 's3rver';
+    if (id === 'put-large-trailer' || id === 'put-large-signed') return this.target.name !== 's3rver';
     return true;
   }
 
@@ -309,16 +309,17 @@ export class ScenarioRunner {
       }
       case 'put-large':
       case 'put-large-trailer':
+      case 'put-large-signed':
         return this.measure(id, async () => {
           const r = await closedLoop(cfg.largeConcurrency, cfg.largeCount, async (n) => {
             // The trailer's objects go beside the ones get-large reads.
-            const key = id === 'put-large' ? largeKey(round, n) : `trailer-${largeKey(round, n)}`;
+            const key = id === 'put-large' ? largeKey(round, n) : `${id === 'put-large-signed' ? 'signed' : 'trailer'}-${largeKey(round, n)}`;
             const res = expectOk(
               await this.large.request({
                 method: 'PUT',
                 path: `/bench-large/${key}`,
                 body: { size: cfg.largeSize, chunks: () => this.contents.large(n, cfg.largeSize) },
-                payload: id === 'put-large' ? 'unsigned' : 'trailer',
+                payload: id === 'put-large' ? 'unsigned' : id === 'put-large-signed' ? 'signed-trailer' : 'trailer',
               }),
               `PUT ${key}`,
             );
