@@ -79,6 +79,11 @@ export interface ObjectLease {
   readonly dataKey: Buffer | null;
   /** Streams the plaintext (or a range); the stream lets go of its pin when it ends, fails or is destroyed. */
   open(range?: ByteRange): Readable;
+  /**
+   * The plaintext (or a range) at once, read while the lease holds the pin, when the object is one
+   * blob kept inline and in clear; undefined otherwise, and open() streams it.
+   */
+  bytes(range?: ByteRange): Buffer | undefined;
   /** Lets go of the lease's pin (once; later calls do nothing). */
   release(): void;
 }
@@ -287,7 +292,13 @@ export class ObjectService {
     try {
       const row = await this.requireReadable(bucket, key, found, opts.versionId);
       const dataKey = this.keys.open(row.encryption, opts.customer);
-      return { row, dataKey, open: (range) => this.openObject(row, range, dataKey), release };
+      return {
+        row,
+        dataKey,
+        open: (range) => this.openObject(row, range, dataKey),
+        bytes: (range) => (dataKey || row.blobs.length !== 1 ? undefined : this.blobs.getInline?.(row.blobs[0].ref, range)),
+        release,
+      };
     } catch (err) {
       release();
       throw err;

@@ -183,7 +183,7 @@ function describeObject(ctx: S3Context, lease: ObjectLease, partText: string | u
   const length = range ? range.end - range.start + 1 : row.size;
   headers['Content-Length'] = length;
   if (!withBody) return { status, headers };
-  const body = length === 0 ? Buffer.alloc(0) : lease.open(range);
+  const body = length === 0 ? Buffer.alloc(0) : (lease.bytes(range) ?? lease.open(range));
   return { status, headers, body };
 }
 
