@@ -79,6 +79,11 @@ export interface ObjectLease {
   readonly dataKey: Buffer | null;
   /** Streams the plaintext (or a range); the stream lets go of its pin when it ends, fails or is destroyed. */
   open(range?: ByteRange): Readable;
+  /**
+   * The plaintext (or a range) at once, read while the lease holds the pin, when the object is one
+   * blob kept inline and in clear; undefined otherwise, and open() streams it.
+   */
+  bytes(range?: ByteRange): Buffer | undefined;
   /** Lets go of the lease's pin (once; later calls do nothing). */
   release(): void;
 }
@@ -287,11 +292,23 @@ export class ObjectService {
     try {
       const row = await this.requireReadable(bucket, key, found, opts.versionId);
       const dataKey = this.keys.open(row.encryption, opts.customer);
-      return { row, dataKey, open: (range) => this.openObject(row, range, dataKey), release };
+      return {
+        row,
+        dataKey,
+        open: (range) => this.openObject(row, range, dataKey),
+        bytes: (range) => (dataKey || row.blobs.length !== 1 ? undefined : this.blobs.getInline?.(row.blobs[0].ref, range)),
+        release,
+      };
     } catch (err) {
       release();
       throw err;
     }
+  }
+
+  /** The version a HEAD describes, checked as a read is (the SSE-C key included), with nothing pinned. */
+  async findReadable(bucket: BucketRow, key: string, opts: ReadOptions = {}): Promise<{ row: ObjectVersionRow; dataKey: Buffer | null }> {
+    const row = await this.requireReadable(bucket, key, await this.findVersion(bucket, key, opts.versionId), opts.versionId);
+    return { row, dataKey: this.keys.open(row.encryption, opts.customer) };
   }
 
   /** Streams an object's plaintext; its blobs stay pinned until the stream closes. */

@@ -126,6 +126,8 @@ export class UsageService {
   /** When each bucket (project, name) was last snapshotted, and how long reading its totals took. */
   private snapshots = new Map<string, { at: number; ms: number }>();
   private seq = 0;
+  /** The day record() last counted into, and its bounds (ms): most requests reuse it. */
+  private countingDay = { day: '', start: 0, end: 0 };
 
   constructor(
     private readonly meta: MetadataStore,
@@ -135,7 +137,7 @@ export class UsageService {
 
   /** Counts one request; cheap (a map update). */
   record(e: UsageEvent): void {
-    const day = dayOf(this.clock());
+    const day = this.dayOfRequest();
     const bucket = e.bucket ?? '';
     const tokenId = e.tokenId ?? '';
     const key = `${day}\n${e.projectId}\n${bucket}\n${tokenId}`;
@@ -151,6 +153,18 @@ export class UsageService {
       const ckey = `${day}\n${e.projectId}\n${bucket}`;
       this.changed.set(ckey, { day, projectId: e.projectId, bucket, seq: ++this.seq });
     }
+  }
+
+  /** Today's date (UTC) by the clock; formatted once a day rather than once a request. */
+  private dayOfRequest(): string {
+    const now = this.clock().getTime();
+    const c = this.countingDay;
+    if (now < c.start || now >= c.end) {
+      c.start = now - (now % DAY_MS);
+      c.end = c.start + DAY_MS;
+      c.day = dayOf(new Date(now));
+    }
+    return c.day;
   }
 
   /**

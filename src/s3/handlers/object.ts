@@ -135,20 +135,30 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   if (partText !== undefined && header(ctx.req, 'range') !== undefined) {
     throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   }
+  const versioned = versioningMode(bucket) !== 'unversioned';
+  if (!withBody) {
+    // HEAD reads no bytes, so it pins nothing.
+    const { row } = await ctx.services.objects.findReadable(bucket, ctx.op.key!, { versionId, customer });
+    const response = describeObject(ctx, row, partText, null);
+    Object.assign(response.headers!, versionHeaders(row, versioned, customer));
+    return response;
+  }
   // Leased, so an overwrite or delete committed while the body streams cannot cut it short.
   const lease = await ctx.services.objects.leaseObject(bucket, ctx.op.key!, { versionId, customer });
   try {
-    const response = describeObject(ctx, lease, partText, withBody);
-    Object.assign(response.headers!, versionHeaders(lease.row, versioningMode(bucket) !== 'unversioned', customer));
+    const response = describeObject(ctx, lease.row, partText, lease);
+    Object.assign(response.headers!, versionHeaders(lease.row, versioned, customer));
     return response;
   } finally {
     lease.release();
   }
 }
 
-/** The response for a leased object: conditions, part or range, headers, and the body stream (which pins the blobs itself). */
-function describeObject(ctx: S3Context, lease: ObjectLease, partText: string | undefined, withBody: boolean): S3Response {
-  const row = lease.row;
+/**
+ * The response for an object: conditions, part or range, headers, and with a lease (GET) the body
+ * (bytes read under the lease, or a stream that pins the blobs itself).
+ */
+function describeObject(ctx: S3Context, row: ObjectRow, partText: string | undefined, lease: ObjectLease | null): S3Response {
   checkConditions(conditionsFrom(ctx), row.etag, row.lastModified);
 
   let range = undefined;
@@ -182,8 +192,8 @@ function describeObject(ctx: S3Context, lease: ObjectLease, partText: string | u
   }
   const length = range ? range.end - range.start + 1 : row.size;
   headers['Content-Length'] = length;
-  if (!withBody) return { status, headers };
-  const body = length === 0 ? Buffer.alloc(0) : lease.open(range);
+  if (!lease) return { status, headers };
+  const body = length === 0 ? Buffer.alloc(0) : (lease.bytes(range) ?? lease.open(range));
   return { status, headers, body };
 }
 

@@ -28,6 +28,12 @@ export interface BlobStore {
   /** Read a blob, or a range of it. Rejects with code 'ENOENT' if the ref does not exist. */
   get(ref: string, range?: ByteRange): Readable;
   /**
+   * The blob's bytes (or a range of them) at once, when the store keeps it small and in memory's
+   * reach (inline rows); undefined otherwise, and the caller streams it with get(). Lets a small
+   * GET skip a stream, which costs more than the read itself.
+   */
+  getInline?(ref: string, range?: ByteRange): Buffer | undefined;
+  /**
    * Remove a blob; removing a missing blob is not an error. `partial`: the put may have been cut
    * short by a crash, so also remove whatever a put in progress leaves (e.g. a backend's
    * unfinished multipart upload).

@@ -71,6 +71,10 @@ describe('inline small blobs', () => {
       assert.ok((await readAll(store.get(a.ref))).equals(small));
       assert.ok((await readAll(store.get(b.ref))).equals(big));
       assert.ok((await readAll(store.get(a.ref, { start: 5, end: 9 }))).equals(small.subarray(5, 10)));
+      // At once, for a small GET: the inline blob and a range of it; a file blob is streamed instead.
+      assert.ok(store.getInline!(a.ref)!.equals(small));
+      assert.ok(store.getInline!(a.ref, { start: 5, end: 9 })!.equals(small.subarray(5, 10)));
+      assert.equal(store.getInline!(b.ref), undefined);
       const listed = [];
       for await (const e of store.list()) listed.push(e.ref);
       assert.deepEqual(listed.sort(), [a.ref, b.ref].sort());

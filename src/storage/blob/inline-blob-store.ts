@@ -91,12 +91,17 @@ class InlineBlobStore implements BlobStore {
   }
 
   get(ref: string, range?: ByteRange): Readable {
-    const data = REF_PATTERN.test(ref) ? (this.select.get(ref) as Buffer | undefined) : undefined;
+    const data = this.getInline(ref, range);
     if (!data) return this.inner.get(ref, range);
     const stream = new Readable({ read() {} });
-    stream.push(range ? data.subarray(range.start, range.end + 1) : data);
+    stream.push(data);
     stream.push(null);
     return stream;
+  }
+
+  getInline(ref: string, range?: ByteRange): Buffer | undefined {
+    const data = REF_PATTERN.test(ref) ? (this.select.get(ref) as Buffer | undefined) : undefined;
+    return data && range ? data.subarray(range.start, range.end + 1) : data;
   }
 
   async delete(ref: string, opts?: { partial?: boolean }): Promise<void> {

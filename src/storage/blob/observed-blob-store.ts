@@ -25,6 +25,16 @@ export function observedBlobStore(inner: BlobStore, onError: (err: unknown) => v
       stream.once('error', report);
       return stream;
     },
+    getInline: inner.getInline
+      ? (ref: string, range?: ByteRange): Buffer | undefined => {
+          try {
+            return inner.getInline!(ref, range);
+          } catch (err) {
+            report(err);
+            throw err;
+          }
+        }
+      : undefined,
     async delete(ref: string, opts?: { partial?: boolean }): Promise<void> {
       try {
         await inner.delete(ref, opts);

@@ -48,6 +48,35 @@ describe('prepared queries', () => {
     await db.destroy();
   });
 
+  test('a read runs at once on an idle connection, and waits while a transaction holds it', async () => {
+    const db = openDb();
+    const nameOf = prepared((d: Kysely<Db>, id: number) => d.selectFrom('t').select('name').where('id', '=', id));
+    assert.deepEqual((await nameOf(db, 1)).rows, [{ name: 'a' }]);
+    let inserted!: () => void;
+    const didInsert = new Promise<void>((resolve) => (inserted = resolve));
+    let finish!: () => void;
+    const finishing = new Promise<void>((resolve) => (finish = resolve));
+    const transaction = db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ id: 9, name: 'uncommitted', kind: 'x' }).execute();
+      inserted();
+      await finishing;
+      await trx.updateTable('t').set({ name: 'committed' }).where('id', '=', 9).execute();
+    });
+    await didInsert;
+    let settled = false;
+    const read = nameOf(db, 9).then((r) => ((settled = true), r));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false, 'the read waits for the transaction instead of reading its uncommitted row');
+    finish();
+    await transaction;
+    assert.deepEqual((await read).rows, [{ name: 'committed' }]);
+    // A statement that writes always takes the queue (and its durability), RETURNING or not.
+    const insert = prepared((d: Kysely<Db>, id: number) => d.insertInto('t').values({ id, name: 'r', kind: 'z' }).returning('id'));
+    assert.deepEqual((await insert(db, 10)).rows, [{ id: 10 }]);
+    assert.deepEqual((await nameOf(db, 10)).rows, [{ name: 'r' }]);
+    await db.destroy();
+  });
+
   test('a builder whose SQL depends on its arguments is refused on first use', async () => {
     const db = openDb();
     const twice = prepared((d: Kysely<Db>, name: string) => d.selectFrom('t').selectAll().where('name', '=', name).where('kind', '!=', name));

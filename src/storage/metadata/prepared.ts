@@ -10,6 +10,17 @@ import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
 // used once, as a plain parameter (`where(col, '=', arg)`), never to pick a column, a table or a
 // list's length. The first compilation checks that every argument became exactly one parameter.
 
+/**
+ * Runs a read-only statement at once when the database can (SQLite, its connection idle), by
+ * dialect adapter; undefined sends the query through Kysely's executor as usual.
+ */
+type ImmediateRead = (sql: string, parameters: readonly unknown[]) => QueryResult<unknown> | undefined;
+const immediateReads = new WeakMap<object, ImmediateRead>();
+
+export function registerImmediateReads(adapter: object, read: ImmediateRead): void {
+  immediateReads.set(adapter, read);
+}
+
 const PLACEHOLDER = '\u0000skep-prepared-argument:';
 
 interface Template {
@@ -35,6 +46,8 @@ export function prepared<DB, A extends unknown[], R>(build: (db: Kysely<DB>, ...
       if (key) templates.set(key, t);
     }
     const parameters = t.slots.map((s) => (typeof s === 'number' ? args[s] : s.value));
+    const now = key && !db.isTransaction ? immediateReads.get(key)?.(t.sql, parameters) : undefined;
+    if (now) return now as QueryResult<R>;
     return db.executeQuery<R>({ sql: t.sql, query: t.query, queryId: t.queryId, parameters });
   };
 }

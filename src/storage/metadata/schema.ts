@@ -689,6 +689,17 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         if (dialect === 'sqlite') await clusterSqliteObjects(db);
       },
     },
+    '0011_sqlite_object_keys': {
+      async up(db) {
+        // The keys alone, in order, beside the rows (SQLite): a delimiter walk seeks once per
+        // common prefix, and in the table those seeks land on a page each (rows are ~350 bytes
+        // with their JSON columns), in this index on one page per ~6 prefixes of 10 keys. A
+        // page of 1000 common prefixes over 10^6 objects: 4.7-6.5 ms of CPU without it, 2.5-3.8
+        // with it (SQLite picks it by itself, being covering and narrower). PostgreSQL's primary
+        // key is such an index already.
+        if (dialect === 'sqlite') await sql`create index if not exists objects_keys on objects (bucket_id, key)`.execute(db);
+      },
+    },
   };
 }
 

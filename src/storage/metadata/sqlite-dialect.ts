@@ -26,7 +26,10 @@ import {
   type SqliteDialectConfig,
   type SqliteStatement,
   type TransactionSettings,
+  type DialectAdapter,
+  type QueryResult,
 } from 'kysely';
+import { registerImmediateReads } from './prepared.js';
 
 const STATEMENT_CACHE_SIZE = 256;
 
@@ -34,6 +37,8 @@ export class SkepSqliteDialect extends SqliteDialect {
   private readonly driverConfig: SqliteDialectConfig;
 
   private readonly writes: { pending: boolean };
+
+  private driver: FifoSqliteDriver | null = null;
 
   /**
    * `translate` turns a statement's error into the one to throw (StoreError or itself); `durable`
@@ -53,12 +58,24 @@ export class SkepSqliteDialect extends SqliteDialect {
   }
 
   override createDriver(): Driver {
-    return new FifoSqliteDriver(this.driverConfig, this.writes, this.durable?.walSync ?? null, this.durable?.startCheckpoints() ?? null);
+    const driver = new FifoSqliteDriver(this.driverConfig, this.writes, this.durable?.walSync ?? null, this.durable?.startCheckpoints() ?? null);
+    this.driver = driver;
+    return driver;
+  }
+
+  /** Kysely makes the driver, then the adapter: the adapter is the key prepared() finds reads by. */
+  override createAdapter(): DialectAdapter {
+    const adapter = super.createAdapter();
+    const driver = this.driver;
+    if (driver) registerImmediateReads(adapter, (sql, parameters) => driver.readNow(sql, parameters));
+    return adapter;
   }
 }
 
 class FifoSqliteDriver extends SqliteDriver {
   private readonly lock = new FifoLock();
+  private readonly statements: CachingStatements;
+  private destroyed = false;
 
   constructor(
     config: SqliteDialectConfig,
@@ -68,6 +85,20 @@ class FifoSqliteDriver extends SqliteDriver {
     private readonly checkpointer: WalCheckpointer | null,
   ) {
     super(config);
+    this.statements = config.database as CachingStatements;
+  }
+
+  /**
+   * A read-only statement run at once, when nobody holds the connection (so no transaction is
+   * open on it): what acquire, run and release would do, without their promises, which cost a
+   * point read more than SQLite does. undefined: take the queue (the connection is busy, or the
+   * statement writes).
+   */
+  readNow(sql: string, parameters: readonly unknown[]): QueryResult<unknown> | undefined {
+    if (this.destroyed || !this.lock.free) return undefined;
+    const stmt = this.statements.prepare(sql);
+    if (!stmt.readonly) return undefined;
+    return { rows: stmt.all(parameters) };
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
@@ -86,6 +117,7 @@ class FifoSqliteDriver extends SqliteDriver {
   }
 
   override async destroy(): Promise<void> {
+    this.destroyed = true;
     await this.walSync?.close();
     await this.checkpointer?.close();
     await super.destroy();
@@ -103,6 +135,10 @@ class FifoLock {
   private held = false;
   private waiters: Array<() => void> = [];
   private head = 0;
+
+  get free(): boolean {
+    return !this.held;
+  }
 
   acquire(): Promise<void> {
     if (!this.held) {
@@ -128,16 +164,23 @@ class FifoLock {
   }
 }
 
-function cachingStatements(raw: BetterSqlite3.Database, translate: (err: unknown) => unknown, writes: { pending: boolean }): SqliteDatabase {
-  const cache = new Map<string, SqliteStatement>();
+/** A statement of the cache, with SQLite's own answer to whether it only reads. */
+type CachedStatement = SqliteStatement & { readonly readonly: boolean };
+
+interface CachingStatements extends SqliteDatabase {
+  prepare(sql: string): CachedStatement;
+}
+
+function cachingStatements(raw: BetterSqlite3.Database, translate: (err: unknown) => unknown, writes: { pending: boolean }): CachingStatements {
+  const cache = new Map<string, CachedStatement>();
   return {
     close: () => raw.close(),
-    prepare(sql: string): SqliteStatement {
+    prepare(sql: string): CachedStatement {
       let stmt = cache.get(sql);
       if (!stmt) {
         const prepared = raw.prepare(sql);
         // SQLite's own answer: false for inserts, updates and deletes (with RETURNING or not).
-        stmt = translating(objectRows(prepared), translate, prepared.readonly ? null : writes);
+        stmt = { ...translating(objectRows(prepared), translate, prepared.readonly ? null : writes), readonly: prepared.readonly };
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
         cache.set(sql, stmt);
       }
