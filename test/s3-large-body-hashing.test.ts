@@ -52,6 +52,11 @@ async function assertNothingStored(key: string, blobsBefore: string[]): Promise<
 /** A signed UNSIGNED-PAYLOAD PUT whose body the test writes piece by piece. */
 async function openPut(key: string, headers: Record<string, string> = {}) {
   const signed = await signedHeaders(server, { method: 'PUT', path: `/${bucket}/${key}`, payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(SIZE), ...headers } });
+  return openRequest(key, signed);
+}
+
+/** A PUT with these (signed) headers whose body the test writes piece by piece. */
+function openRequest(key: string, signed: Record<string, string>) {
   const req = httpRequest({ host: '127.0.0.1', port: server.port, method: 'PUT', path: `/${bucket}/${key}`, headers: signed, agent: false });
   const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
     req.on('response', (res: IncomingMessage) => {
@@ -152,6 +157,13 @@ describe('large bodies hashed off the main thread', () => {
    * the framed bytes.
    */
   async function signedChunkedPut(key: string, opts: { tamper?: (framed: Buffer[]) => void; trailers?: Record<string, string>; headers?: Record<string, string> } = {}) {
+    const { headers, framed } = await signedChunked(key, opts);
+    opts.tamper?.(framed);
+    return send(server, 'PUT', `/${bucket}/${key}`, headers, framed);
+  }
+
+  /** The signed headers and framed body of signedChunkedPut. */
+  async function signedChunked(key: string, opts: { trailers?: Record<string, string>; headers?: Record<string, string> } = {}) {
     const chunks: Buffer[] = [];
     for (let pos = 0; pos < SIZE; pos += 64 * 1024) chunks.push(body.subarray(pos, pos + 64 * 1024));
     const { trailers } = opts;
@@ -169,9 +181,7 @@ describe('large bodies hashed off the main thread', () => {
         ...opts.headers,
       },
     });
-    const framed = frame(seedSignatureOf(headers), headers['x-amz-date']);
-    opts.tamper?.(framed);
-    return send(server, 'PUT', `/${bucket}/${key}`, headers, framed);
+    return { headers, framed: frame(seedSignatureOf(headers), headers['x-amz-date']) };
   }
 
   /** Runs `fn`, counting the jobs opened on the shared pool and the bytes posted to its threads. */
@@ -284,6 +294,27 @@ describe('large bodies hashed off the main thread', () => {
     await assertNothingStored('thread-died', blobs);
     // The next large PUT gets a fresh thread.
     const again = await raw(server, { method: 'PUT', path: `/${bucket}/after-crash`, body, payloadHash: 'UNSIGNED-PAYLOAD' });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.headers.etag, `"${bodyMd5}"`);
+  });
+
+  it('a hashing thread that dies mid signed aws-chunked body (one job for chunks and digests) fails the PUT with 500 InternalError and stores nothing', { timeout: 60_000 }, async () => {
+    const blobs = await blobFiles(server);
+    const { headers, framed } = await signedChunked('signed-thread-died', { trailers: { 'x-amz-checksum-crc32': crc32Base64(body) } });
+    const { req, response } = openRequest('signed-thread-died', headers);
+    const half = Math.floor(framed.length / 2);
+    for (const piece of framed.slice(0, half)) req.write(piece);
+    const pool = sharedHashPool();
+    for (let i = 0; i < 100 && pool.threadCount === 0; i++) await sleep(50);
+    await sleep(200);
+    await Promise.all(pool.workers.map((w) => w.terminate()));
+    for (const piece of framed.slice(half)) req.write(piece);
+    req.end();
+    const r = await response;
+    assert.equal(r.status, 500, r.text);
+    assert.equal(xmlField(r.text, 'Code'), 'InternalError');
+    await assertNothingStored('signed-thread-died', blobs);
+    const again = await signedChunkedPut('signed-after-crash');
     assert.equal(again.status, 200, again.text);
     assert.equal(again.headers.etag, `"${bodyMd5}"`);
   });
