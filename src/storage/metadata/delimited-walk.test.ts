@@ -50,3 +50,21 @@ test('the walk seeks the index of keys at every step, reads rows by primary key,
     await db.destroy();
   }
 });
+
+test('a walk is compiled once per shape, and each page fills in its own values', async () => {
+  const raw = new (sqliteDriver())(':memory:');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  try {
+    const a = delimitedWalkQuery('b1', { range: 'photos/', prefix: 'photos/', delimiter: '/', after: 'photos/a', limit: 10 }, 'sqlite')!.compile(db);
+    const b = delimitedWalkQuery('b2', { range: 'docs/', prefix: 'docs/', delimiter: '-', after: 'docs/x', limit: 5 }, 'sqlite')!.compile(db);
+    assert.equal(a.sql, b.sql);
+    assert.ok(a.parameters.includes('b1') && a.parameters.includes('photos/') && a.parameters.includes(10), String(a.parameters));
+    assert.ok(b.parameters.includes('b2') && b.parameters.includes('docs/') && b.parameters.includes('-') && !b.parameters.includes('photos/'), String(b.parameters));
+    // Another shape (inclusive start, no upper bound) is another statement.
+    const c = delimitedWalkQuery('b1', { range: '', prefix: '', delimiter: '/', from: 'k', limit: 10 }, 'sqlite')!.compile(db);
+    assert.notEqual(c.sql, a.sql);
+    assert.ok(!c.sql.includes('key <'), c.sql);
+  } finally {
+    await db.destroy();
+  }
+});

@@ -57,7 +57,7 @@ export function prepared<DB, A extends unknown[], R>(build: (db: Kysely<DB>, ...
  * same object in its transactions), unless plugins may rewrite the queries; then the handle
  * itself, if it lasts.
  */
-function compilerKey<DB>(db: Kysely<DB>): object | null {
+export function compilerKey<DB>(db: Kysely<DB>): object | null {
   const executor = db.getExecutor();
   if (executor.plugins.length === 0) return executor.adapter;
   return db.isTransaction ? null : db;
