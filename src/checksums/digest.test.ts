@@ -7,7 +7,8 @@ import { crc32 } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { Crc64Nvme as AwsCrc64Nvme } from '@aws-sdk/crc64-nvme';
 import { isS3Error, type S3ErrorCode } from '../s3/errors.js';
-import { BodyDigest, checksumDigestLength, createChecksum, validateChecksumValue, validateContentMd5, type BodyDigestOptions } from './digest.js';
+import { BodyDigest, checksumDigestLength, createChecksum, validateChecksumValue, validateContentMd5 } from './digest.js';
+import { runDigest } from './digest-harness.js';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from './types.js';
 
 function prng(seed: number): () => number {
@@ -117,28 +118,6 @@ test('validateChecksumValue checks base64 and decoded length', () => {
   assert.equal(validateContentMd5(createHash('md5').update('x').digest('hex')), false);
 });
 
-interface RunResult {
-  digest: BodyDigest;
-  out: Buffer[];
-  error?: unknown;
-}
-
-async function run(chunks: Buffer[], options: BodyDigestOptions): Promise<RunResult> {
-  const digest = new BodyDigest(options);
-  const out: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      out.push(chunk);
-      cb();
-    },
-  });
-  try {
-    await pipeline(Readable.from(chunks), digest, sink);
-    return { digest, out };
-  } catch (error) {
-    return { digest, out, error };
-  }
-}
 
 function assertS3Code(error: unknown, code: S3ErrorCode, message?: string): void {
   assert.ok(isS3Error(error), `expected S3Error ${code}, got ${String(error)}`);
@@ -153,7 +132,7 @@ const md5 = createHash('md5').update(body).digest();
 const sha256Hex = createHash('sha256').update(body).digest('hex');
 
 test('BodyDigest passes the same Buffers through and computes md5/size', async () => {
-  const { digest, out, error } = await run(bodyChunks, {});
+  const { digest, out, error } = await runDigest(bodyChunks, {});
   assert.equal(error, undefined);
   assert.equal(out.length, bodyChunks.length);
   out.forEach((chunk, i) => assert.equal(chunk, bodyChunks[i], 'same Buffer object, no copy'));
@@ -173,7 +152,7 @@ test('BodyDigest getters throw before the stream ends', () => {
 
 test('BodyDigest computes sha256 and each checksum algorithm when asked', async () => {
   for (const alg of CHECKSUM_ALGORITHMS) {
-    const { digest, error } = await run(bodyChunks, { sha256: true, checksumAlgorithm: alg });
+    const { digest, error } = await runDigest(bodyChunks, { sha256: true, checksumAlgorithm: alg });
     assert.equal(error, undefined);
     assert.equal(digest.sha256Hex, sha256Hex);
     const want = await reference(alg, body);
@@ -185,7 +164,7 @@ test('BodyDigest computes sha256 and each checksum algorithm when asked', async 
 test('BodyDigest accepts correct expectations', async () => {
   for (const alg of CHECKSUM_ALGORITHMS) {
     const want = (await reference(alg, body)).toString('base64');
-    const { error } = await run(bodyChunks, {
+    const { error } = await runDigest(bodyChunks, {
       checksumAlgorithm: alg,
       expect: { md5Base64: md5.toString('base64'), sha256Hex: sha256Hex.toUpperCase(), checksum: () => want, size: body.length },
     });
@@ -195,24 +174,24 @@ test('BodyDigest accepts correct expectations', async () => {
 
 test('BodyDigest: Content-MD5 mismatch is BadDigest, malformed is InvalidDigest', async () => {
   const wrong = createHash('md5').update('other').digest('base64');
-  assertS3Code((await run(bodyChunks, { expect: { md5Base64: wrong } })).error, 'BadDigest');
-  assertS3Code((await run(bodyChunks, { expect: { md5Base64: 'not-md5' } })).error, 'InvalidDigest');
+  assertS3Code((await runDigest(bodyChunks, { expect: { md5Base64: wrong } })).error, 'BadDigest');
+  assertS3Code((await runDigest(bodyChunks, { expect: { md5Base64: 'not-md5' } })).error, 'InvalidDigest');
 });
 
 test('BodyDigest: x-amz-content-sha256 mismatch is XAmzContentSHA256Mismatch', async () => {
   const wrong = createHash('sha256').update('other').digest('hex');
-  const { error } = await run(bodyChunks, { expect: { sha256Hex: wrong } });
+  const { error } = await runDigest(bodyChunks, { expect: { sha256Hex: wrong } });
   assertS3Code(error, 'XAmzContentSHA256Mismatch');
 });
 
 test('BodyDigest: checksum mismatch is BadDigest naming the algorithm', async () => {
   const wrong = be32(0x12345678).toString('base64');
-  const { error } = await run(bodyChunks, { checksumAlgorithm: 'CRC32C', expect: { checksum: () => wrong } });
+  const { error } = await runDigest(bodyChunks, { checksumAlgorithm: 'CRC32C', expect: { checksum: () => wrong } });
   assertS3Code(error, 'BadDigest', 'The CRC32C you specified did not match the calculated checksum.');
 });
 
 test('BodyDigest: malformed expected checksum is InvalidRequest', async () => {
-  const { error } = await run(bodyChunks, { checksumAlgorithm: 'CRC64NVME', expect: { checksum: () => 'AAAA' } });
+  const { error } = await runDigest(bodyChunks, { checksumAlgorithm: 'CRC64NVME', expect: { checksum: () => 'AAAA' } });
   assertS3Code(error, 'InvalidRequest', 'Value for x-amz-checksum-crc64nvme header is invalid.');
 });
 
@@ -253,30 +232,30 @@ test('BodyDigest: the checksum expectation is read lazily, at flush', async () =
   assertS3Code(bad.error, 'BadDigest', 'The SHA256 you specified did not match the calculated checksum.');
 
   // A lazy value of undefined skips the check.
-  const { error } = await run(bodyChunks, { checksumAlgorithm: 'CRC32', expect: { checksum: () => undefined } });
+  const { error } = await runDigest(bodyChunks, { checksumAlgorithm: 'CRC32', expect: { checksum: () => undefined } });
   assert.equal(error, undefined);
 });
 
 test('BodyDigest: short body is IncompleteBody, long body is InvalidRequest before it is passed on', async () => {
-  assertS3Code((await run(bodyChunks, { expect: { size: body.length + 1 } })).error, 'IncompleteBody');
-  const { error, out } = await run(bodyChunks, { expect: { size: body.length - 1 } });
+  assertS3Code((await runDigest(bodyChunks, { expect: { size: body.length + 1 } })).error, 'IncompleteBody');
+  const { error, out } = await runDigest(bodyChunks, { expect: { size: body.length - 1 } });
   assertS3Code(error, 'InvalidRequest');
   const passed = out.reduce((n, c) => n + c.length, 0);
   assert.ok(passed <= body.length - 1, 'the overflowing chunk was not pushed');
-  assert.equal((await run([], { expect: { size: 0 } })).error, undefined);
+  assert.equal((await runDigest([], { expect: { size: 0 } })).error, undefined);
 });
 
 test('BodyDigest: maxSize without a declared size is EntityTooLarge before the overflowing chunk is passed on', async () => {
   const max = 100_000;
-  const { error, out } = await run(bodyChunks, { maxSize: max });
+  const { error, out } = await runDigest(bodyChunks, { maxSize: max });
   assertS3Code(error, 'EntityTooLarge');
   assert.ok(isS3Error(error) && error.extra.MaxSizeAllowed === String(max));
   assert.ok(out.reduce((n, c) => n + c.length, 0) <= max, 'nothing past the limit was passed on');
   // Exactly at the limit is allowed; one byte over is not.
-  assert.equal((await run(bodyChunks, { maxSize: body.length })).error, undefined);
-  assertS3Code((await run(bodyChunks, { maxSize: body.length - 1 })).error, 'EntityTooLarge');
-  assertS3Code((await run([Buffer.alloc(11)], { maxSize: 10 })).error, 'EntityTooLarge');
-  assert.equal((await run([Buffer.alloc(10)], { maxSize: 10 })).error, undefined);
+  assert.equal((await runDigest(bodyChunks, { maxSize: body.length })).error, undefined);
+  assertS3Code((await runDigest(bodyChunks, { maxSize: body.length - 1 })).error, 'EntityTooLarge');
+  assertS3Code((await runDigest([Buffer.alloc(11)], { maxSize: 10 })).error, 'EntityTooLarge');
+  assert.equal((await runDigest([Buffer.alloc(10)], { maxSize: 10 })).error, undefined);
 });
 
 test('BodyDigest rejects expect.checksum without an algorithm', () => {

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { isS3Error } from '../s3/errors.js';
-import { BodyDigest, type BodyDigestOptions } from './digest.js';
+import { BodyDigest } from './digest.js';
+import { runDigest } from './digest-harness.js';
 import { createChecksum } from './checksum.js';
 import { HashPool, OFFLOAD_THRESHOLD } from './hash-pool.js';
 import { CHECKSUM_ALGORITHMS } from './types.js';
@@ -24,22 +24,6 @@ function cut(body: Buffer, sizes: number[]): Buffer[] {
   return out;
 }
 
-async function digestOf(source: Readable | Buffer[], options: BodyDigestOptions): Promise<{ digest: BodyDigest; out: Buffer; error?: unknown }> {
-  const digest = new BodyDigest(options);
-  const parts: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      parts.push(chunk);
-      cb();
-    },
-  });
-  try {
-    await pipeline(Array.isArray(source) ? Readable.from(source) : source, digest, sink);
-    return { digest, out: Buffer.concat(parts) };
-  } catch (error) {
-    return { digest, out: Buffer.concat(parts), error };
-  }
-}
 
 /** Runs `fn` with a pool of its own, closed afterwards. */
 async function withPool(opts: ConstructorParameters<typeof HashPool>[0], fn: (pool: HashPool) => Promise<void>): Promise<void> {
@@ -62,9 +46,9 @@ test('a large body is hashed on a pool thread: same MD5, SHA-256 and checksums a
     for (const algorithm of CHECKSUM_ALGORITHMS) {
       const reference = createChecksum(algorithm);
       reference.update(body);
-      const { digest, out, error } = await digestOf(chunks, { hashPool: pool, sha256: true, checksumAlgorithm: algorithm, expect: { size: body.length } });
+      const { digest, out, error } = await runDigest(chunks, { hashPool: pool, sha256: true, checksumAlgorithm: algorithm, expect: { size: body.length } });
       assert.equal(error, undefined);
-      assert.ok(out.equals(body), 'the bytes pass through unchanged');
+      assert.ok(Buffer.concat(out).equals(body), 'the bytes pass through unchanged');
       assert.equal(digest.md5Hex, md5Hex);
       assert.equal(digest.sha256Hex, sha256Hex);
       assert.equal(digest.checksumBase64, reference.digest().toString('base64'), algorithm);
@@ -76,7 +60,7 @@ test('a large body is hashed on a pool thread: same MD5, SHA-256 and checksums a
 
 test('a body of undeclared size moves to a pool thread once past the threshold, its first bytes included', async () => {
   await withPool({ size: 1 }, async (pool) => {
-    const { digest, error } = await digestOf(cut(body, [100_000]), { hashPool: pool, checksumAlgorithm: 'CRC32' });
+    const { digest, error } = await runDigest(cut(body, [100_000]), { hashPool: pool, checksumAlgorithm: 'CRC32' });
     assert.equal(error, undefined);
     assert.equal(digest.md5Hex, md5Hex);
     assert.equal(pool.threadCount, 1);
@@ -87,11 +71,11 @@ test('small bodies, declared or not, are hashed on the calling thread: no thread
   await withPool({ size: 1 }, async (pool) => {
     const small = body.subarray(0, OFFLOAD_THRESHOLD - 1);
     for (const size of [small.length, undefined]) {
-      const { digest, error } = await digestOf(cut(small, [4096]), { hashPool: pool, expect: { size } });
+      const { digest, error } = await runDigest(cut(small, [4096]), { hashPool: pool, expect: { size } });
       assert.equal(error, undefined);
       assert.equal(digest.md5Hex, createHash('md5').update(small).digest('hex'));
     }
-    const empty = await digestOf([], { hashPool: pool });
+    const empty = await runDigest([], { hashPool: pool });
     assert.equal(empty.digest.md5Hex, createHash('md5').digest('hex'));
     assert.equal(pool.threadCount, 0);
   });
@@ -101,13 +85,13 @@ test('on a pool thread, a wrong Content-MD5, x-amz-content-sha256 or checksum st
   await withPool({ size: 1 }, async (pool) => {
     const chunks = cut(body, [65_536]);
     const wrongMd5 = createHash('md5').update('other').digest('base64');
-    const badMd5 = await digestOf(chunks, { hashPool: pool, expect: { size: body.length, md5Base64: wrongMd5 } });
+    const badMd5 = await runDigest(chunks, { hashPool: pool, expect: { size: body.length, md5Base64: wrongMd5 } });
     assert.ok(isS3Error(badMd5.error) && badMd5.error.code === 'BadDigest', String(badMd5.error));
-    const badSha = await digestOf(chunks, { hashPool: pool, expect: { size: body.length, sha256Hex: '0'.repeat(64) } });
+    const badSha = await runDigest(chunks, { hashPool: pool, expect: { size: body.length, sha256Hex: '0'.repeat(64) } });
     assert.ok(isS3Error(badSha.error) && badSha.error.code === 'XAmzContentSHA256Mismatch', String(badSha.error));
-    const badCrc = await digestOf(chunks, { hashPool: pool, checksumAlgorithm: 'CRC32', expect: { checksum: () => 'AAAAAA==' } });
+    const badCrc = await runDigest(chunks, { hashPool: pool, checksumAlgorithm: 'CRC32', expect: { checksum: () => 'AAAAAA==' } });
     assert.ok(isS3Error(badCrc.error) && badCrc.error.code === 'BadDigest', String(badCrc.error));
-    const good = await digestOf(chunks, { hashPool: pool, expect: { size: body.length, md5Base64: Buffer.from(md5Hex, 'hex').toString('base64'), sha256Hex } });
+    const good = await runDigest(chunks, { hashPool: pool, expect: { size: body.length, md5Base64: Buffer.from(md5Hex, 'hex').toString('base64'), sha256Hex } });
     assert.equal(good.error, undefined);
   });
 });
@@ -123,7 +107,7 @@ test('a body destroyed mid-stream drops its job; the pool goes on with the next 
     const failed = new Promise((resolve) => digest.once('error', resolve));
     digest.destroy(new Error('client went away'));
     assert.equal(((await failed) as Error).message, 'client went away');
-    const next = await digestOf(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
+    const next = await runDigest(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
     assert.equal(next.error, undefined);
     assert.equal(next.digest.md5Hex, md5Hex);
   });
@@ -134,7 +118,7 @@ test('a hashing thread that dies fails its body at once (a plain Error: Internal
   try {
     // The body stalls half way, as on a slow network: the failure must not wait for its end.
     const source = new Readable({ read() {} });
-    const result = digestOf(source, { hashPool: failing, expect: { size: body.length } });
+    const result = runDigest(source, { hashPool: failing, expect: { size: body.length } });
     source.push(body.subarray(0, 2 * MiB));
     const { error } = await result;
     assert.ok(error instanceof Error && !isS3Error(error), String(error));
@@ -145,7 +129,7 @@ test('a hashing thread that dies fails its body at once (a plain Error: Internal
     await failing.close();
   }
   await withPool({ size: 1 }, async (pool) => {
-    const { error, digest } = await digestOf(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
+    const { error, digest } = await runDigest(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
     assert.equal(error, undefined);
     assert.equal(digest.md5Hex, md5Hex);
   });
@@ -157,7 +141,7 @@ test('digests missing from a thread\'s answer fail the body: never an empty ETag
     const crc = createChecksum('CRC32');
     crc.update(body);
     const checksum = crc.digest().toString('base64');
-    const { error } = await digestOf(cut(body, [65_536]), { hashPool: pool, checksumAlgorithm: 'CRC32', expect: { size: body.length, checksum: () => checksum } });
+    const { error } = await runDigest(cut(body, [65_536]), { hashPool: pool, checksumAlgorithm: 'CRC32', expect: { size: body.length, checksum: () => checksum } });
     assert.ok(error instanceof Error && !isS3Error(error), String(error));
     assert.match(error.message, /incomplete digests/);
   } finally {
@@ -168,7 +152,7 @@ test('digests missing from a thread\'s answer fail the body: never an empty ETag
 test('close() stops the threads and fails the bodies still being hashed', { timeout: 30_000 }, async () => {
   const pool = new HashPool({ size: 2 });
   const source = new Readable({ read() {} });
-  const result = digestOf(source, { hashPool: pool, expect: { size: body.length } });
+  const result = runDigest(source, { hashPool: pool, expect: { size: body.length } });
   source.push(body.subarray(0, 2 * MiB));
   await new Promise((r) => setTimeout(r, 50));
   assert.ok(pool.threadCount >= 1);
@@ -235,7 +219,7 @@ test('a body waits for its thread: no more than a few batches go out unhashed (b
 test('without its worker module (skep bundled into one file), a pool is unusable and bodies are hashed in place', async () => {
   const pool = new HashPool({ script: new URL('./no-such-hash-worker.js', import.meta.url) });
   assert.equal(pool.usable, false);
-  const { digest, error } = await digestOf(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
+  const { digest, error } = await runDigest(cut(body, [65_536]), { hashPool: pool, expect: { size: body.length } });
   assert.equal(error, undefined);
   assert.equal(digest.md5Hex, md5Hex);
   assert.equal(pool.threadCount, 0);
@@ -279,7 +263,7 @@ test('the pool caps the batches out at its threads over all bodies: many large b
 test('bodies waiting for room in the pool all finish, in turn, with their own digests', { timeout: 60_000 }, async () => {
   await withPool({ size: 1, maxBatchesInFlight: 2 }, async (pool) => {
     const bodies = Array.from({ length: 5 }, (_, i) => body.subarray(i * 1000, i * 1000 + 4 * MiB + i));
-    const results = await Promise.all(bodies.map((b) => digestOf(cut(b, [65_536, 300_000]), { hashPool: pool, checksumAlgorithm: 'CRC32C', expect: { size: b.length } })));
+    const results = await Promise.all(bodies.map((b) => runDigest(cut(b, [65_536, 300_000]), { hashPool: pool, checksumAlgorithm: 'CRC32C', expect: { size: b.length } })));
     results.forEach(({ digest, error }, i) => {
       assert.equal(error, undefined);
       assert.equal(digest.md5Hex, createHash('md5').update(bodies[i]).digest('hex'), `body ${i}`);
@@ -312,12 +296,12 @@ test('a thread that dies gives back the room its batches held: the bodies queued
 test('a size hint (a copy\'s source size) places a body as a declared size would, and checks nothing', { timeout: 30_000 }, async () => {
   await withPool({ size: 1 }, async (pool) => {
     const small = body.subarray(0, OFFLOAD_THRESHOLD - 1);
-    const here = await digestOf(cut(small, [65_536]), { hashPool: pool, sizeHint: small.length });
+    const here = await runDigest(cut(small, [65_536]), { hashPool: pool, sizeHint: small.length });
     assert.equal(here.error, undefined);
     assert.equal(pool.threadCount, 0, 'a small hinted body never starts a thread');
     // Large: the job starts with the first chunk, not after a threshold's worth is held.
     const source = new Readable({ read() {} });
-    const result = digestOf(source, { hashPool: pool, sizeHint: body.length });
+    const result = runDigest(source, { hashPool: pool, sizeHint: body.length });
     source.push(body.subarray(0, 65_536));
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(pool.threadCount, 1, 'hashing began on a thread with the first chunk');
@@ -327,7 +311,7 @@ test('a size hint (a copy\'s source size) places a body as a declared size would
     assert.equal(error, undefined);
     assert.equal(digest.md5Hex, md5Hex);
     // A hint is no promise: a body of another size is not refused.
-    const shorter = await digestOf(cut(body, [65_536]), { hashPool: pool, sizeHint: body.length + 10 });
+    const shorter = await runDigest(cut(body, [65_536]), { hashPool: pool, sizeHint: body.length + 10 });
     assert.equal(shorter.error, undefined);
   });
 });
