@@ -126,6 +126,8 @@ describe('SSE-C', () => {
     assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 400);
     const wrong = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', ...sseC(customerKey()) })));
     assert.deepEqual([wrong.name, wrong.$metadata.httpStatusCode], ['AccessDenied', 403]);
+    // HEAD checks the key on a path of its own (it reads no bytes): another key is refused there too.
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', ...sseC(customerKey()) })))).$metadata.httpStatusCode, 403);
 
     for (const blob of await blobContents()) assert.equal(blob.includes(Buffer.from('PLAINTEXT-sse-c')), false);
     const db = await metadataFiles();

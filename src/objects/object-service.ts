@@ -306,9 +306,10 @@ export class ObjectService {
   }
 
   /** The version a HEAD describes, checked as a read is (the SSE-C key included), with nothing pinned. */
-  async findReadable(bucket: BucketRow, key: string, opts: ReadOptions = {}): Promise<{ row: ObjectVersionRow; dataKey: Buffer | null }> {
+  async findReadable(bucket: BucketRow, key: string, opts: ReadOptions = {}): Promise<ObjectVersionRow> {
     const row = await this.requireReadable(bucket, key, await this.findVersion(bucket, key, opts.versionId), opts.versionId);
-    return { row, dataKey: this.keys.open(row.encryption, opts.customer) };
+    this.keys.checkReadable(row.encryption, opts.customer);
+    return row;
   }
 
   /** Streams an object's plaintext; its blobs stay pinned until the stream closes. */

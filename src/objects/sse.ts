@@ -47,15 +47,21 @@ export class DataKeys {
    * object stored otherwise must not be read with one, as S3 answers.
    */
   open(stored: StoredEncryption | null, customer: CustomerKey | undefined): Buffer | null {
+    this.checkReadable(stored, customer);
+    if (!stored) return null;
+    return stored.kind === 'SSE-S3' ? Buffer.from(this.box.decrypt(stored.wrappedKey, SSE_S3_AD), 'base64') : customer!.key;
+  }
+
+  /** Throws where open() would refuse `customer`, without unwrapping a key (a HEAD reads no bytes). */
+  checkReadable(stored: StoredEncryption | null, customer: CustomerKey | undefined): void {
     if (!stored || stored.kind === 'SSE-S3') {
       if (customer) throw new S3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.');
-      return stored ? Buffer.from(this.box.decrypt(stored.wrappedKey, SSE_S3_AD), 'base64') : null;
+      return;
     }
     if (!customer) {
       throw new S3Error('InvalidRequest', 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.');
     }
     if (!DataKeys.matches(stored, customer)) throw new S3Error('AccessDenied', 'The SSE-C key does not match the key the object was stored with.');
-    return customer.key;
   }
 
   /** Whether `customer` is the key an SSE-C object or upload was stored with (constant time). */

@@ -138,7 +138,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   const versioned = versioningMode(bucket) !== 'unversioned';
   if (!withBody) {
     // HEAD reads no bytes, so it pins nothing.
-    const { row } = await ctx.services.objects.findReadable(bucket, ctx.op.key!, { versionId, customer });
+    const row = await ctx.services.objects.findReadable(bucket, ctx.op.key!, { versionId, customer });
     const response = describeObject(ctx, row, partText, null);
     Object.assign(response.headers!, versionHeaders(row, versioned, customer));
     return response;
