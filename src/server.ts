@@ -243,7 +243,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const stopCollecting = new AbortController();
   const collect = () => {
     if (collecting) return;
-    const pass = services.blobLedger ? objects.collectBlobs() : objects.sweepOrphans(ORPHAN_MIN_AGE_MS, undefined, stopCollecting.signal);
+    const pass = services.blobLedger ? objects.collectBlobs() : objects.sweepOrphans(ORPHAN_MIN_AGE_MS, { signal: stopCollecting.signal });
     collecting = pass
       .then(
         (n) => void (n > 0 && log.info({ removed: n }, 'collected blobs')),

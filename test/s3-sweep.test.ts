@@ -143,7 +143,7 @@ describe('sweepOrphans', () => {
       const writers = Array.from({ length: 4 }, async (_, w) => {
         for (let i = 0; sweeping || i < 5; i++) await put(i % 2 === 0 ? `new/${w}/${i}` : `old/${(w * 7 + i) % 60}`);
       });
-      removed = await ctx.server.objects.sweepOrphans(HOUR, 7).finally(() => (sweeping = false));
+      removed = await ctx.server.objects.sweepOrphans(HOUR, { batch: 7 }).finally(() => (sweeping = false));
       await Promise.all(writers);
     } finally {
       meta.snapshotBlobReferences = snapshot;

@@ -612,8 +612,8 @@ export class ObjectService {
    * Removes blobs older than `minAgeMs` that no committed row references, by listing the blob
    * store (the embedded default, which keeps no blob ledger): see orphan-sweep.ts.
    */
-  sweepOrphans(minAgeMs: number, batch?: number, signal?: AbortSignal): Promise<number> {
-    return sweepOrphans({ meta: this.meta, blobs: this.blobs, isPinned: (ref) => this.lifecycle.isPinned(ref), minAgeMs, batch, signal });
+  sweepOrphans(minAgeMs: number, opts: { batch?: number; signal?: AbortSignal } = {}): Promise<number> {
+    return sweepOrphans({ meta: this.meta, blobs: this.blobs, isPinned: (ref) => this.lifecycle.isPinned(ref), minAgeMs, ...opts });
   }
 }
 
