@@ -1,5 +1,5 @@
 import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
-import { compilerKey } from './prepared.js';
+import { compiledOnce } from './prepared.js';
 import type { DelimitedEntry, DelimitedListQuery, VersionPrefixes } from './metadata-store.js';
 import type { Database } from './schema.js';
 import { prefixSuccessor, tightestLowerBound, type KeyBound } from './key-order.js';
@@ -117,42 +117,28 @@ function versionPrefixWalk(v: WalkValues, shape: WalkShape): RawBuilder<{ key: s
     select w.k as key from walk w where w.k is not null order by w.n`;
 }
 
-/** A compiled walk: its SQL and, for each parameter, the value that fills it. */
-interface WalkTemplate {
-  query: Omit<CompiledQuery, 'parameters'>;
-  slots: Array<keyof WalkValues>;
-}
+type WalkBuild<R> = (v: WalkValues, shape: WalkShape) => RawBuilder<R>;
+type WalkStatement = (db: Kysely<Database>, ...values: unknown[]) => CompiledQuery<unknown>;
 
-const STAND_IN = '\u0000skep-walk-value:';
-/** Compiled walks by the database's compiler (as prepared() keys them), then by shape. */
-const templates = new WeakMap<object, Map<string, WalkTemplate>>();
+/** Each walk's statements, by shape. */
+const statements = new WeakMap<WalkBuild<unknown>, Map<string, WalkStatement>>();
 
 /**
  * Building and compiling a walk costs more than a tenth of a page's CPU, and its SQL depends only
- * on its shape: it is compiled once per shape with stand-ins for the values, each of which must
- * come out as plain parameters (checked), and each page puts its own values in their places.
+ * on its shape: each shape is compiled once (compiledOnce), its values passed as parameters.
  */
-function compiledWalk<R>(db: Kysely<Database>, build: (v: WalkValues, shape: WalkShape) => RawBuilder<R>, values: WalkValues, shape: WalkShape): CompiledQuery<R> {
-  const key = compilerKey(db);
-  const name = `${build.name} ${shape.dialect} ${shape.tables.join(',')} ${shape.inclusive} ${shape.bounded}`;
-  let byShape = key ? templates.get(key) : undefined;
-  let t = byShape?.get(name);
-  if (!t) {
-    const standIns = Object.fromEntries(WALK_VALUES.map((n) => [n, `${STAND_IN}${n}`])) as unknown as WalkValues;
-    const { parameters, ...query } = build(standIns, shape).compile(db);
-    const slots = parameters.map((p) => {
-      const value = typeof p === 'string' && p.startsWith(STAND_IN) ? p.slice(STAND_IN.length) : undefined;
-      if (!WALK_VALUES.includes(value as keyof WalkValues)) throw new Error(`walk: a parameter is not one of its values: ${String(p)}`);
-      return value as keyof WalkValues;
-    });
-    if (query.sql.includes(STAND_IN)) throw new Error('walk: a value was written into the SQL itself');
-    t = { query, slots };
-    if (key) {
-      if (!byShape) templates.set(key, (byShape = new Map()));
-      byShape.set(name, t);
-    }
+function compiledWalk<R>(db: Kysely<Database>, build: WalkBuild<R>, values: WalkValues, shape: WalkShape): CompiledQuery<R> {
+  let byShape = statements.get(build);
+  if (!byShape) statements.set(build, (byShape = new Map()));
+  const name = `${shape.dialect} ${shape.tables.join(',')} ${shape.inclusive} ${shape.bounded}`;
+  let statement = byShape.get(name);
+  if (!statement) {
+    // The values by name, from arguments in WALK_VALUES' order; a value may fill several parameters (or none).
+    const named = (args: unknown[]) => Object.fromEntries(WALK_VALUES.map((n, i) => [n, args[i]])) as unknown as WalkValues;
+    statement = compiledOnce((d: Kysely<Database>, ...args: unknown[]) => ({ compile: () => build(named(args), shape).compile(d) }), { anyUses: true });
+    byShape.set(name, statement);
   }
-  return { ...t.query, parameters: t.slots.map((n) => values[n]) } as CompiledQuery<R>;
+  return statement(db, ...WALK_VALUES.map((n) => values[n])) as CompiledQuery<R>;
 }
 
 /**

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { Kysely, sql } from 'kysely';
 import { sqliteDriver } from './sqlite-driver.js';
 import { SkepSqliteDialect } from './sqlite-dialect.js';
-import { prepared } from './prepared.js';
+import { compiledOnce, prepared } from './prepared.js';
 
 interface Db {
   t: { id: number; name: string; kind: string };
@@ -85,6 +85,15 @@ describe('prepared queries', () => {
     await assert.rejects(unused(db, 'a'), /argument 0 became 0 parameters/);
     const inlined = prepared((d: Kysely<Db>, name: string) => d.selectFrom('t').selectAll().where(sql.lit(name), '=', sql.lit('a')));
     await assert.rejects(inlined(db, 'a'), /argument 0 became 0 parameters|written into the SQL/);
+    // Used once as it is, and once changed: the changed copy would keep the first call's value.
+    const changed = prepared((d: Kysely<Db>, name: string) => d.selectFrom('t').selectAll().where('name', '=', name).where('kind', '!=', `${name}!`));
+    await assert.rejects(changed(db, 'a'), /changed before it became a parameter/);
+    // With anyUses, an argument may fill several parameters, or none; each call gets its own values.
+    const reused = compiledOnce((d: Kysely<Db>, name: string, _unused: string) => d.selectFrom('t').select('id').where('name', '=', name).where('kind', '!=', name), { anyUses: true });
+    assert.deepEqual(reused(db, 'a', 'x').parameters, ['a', 'a']);
+    assert.deepEqual(reused(db, 'b', 'y').parameters, ['b', 'b']);
+    const twiceChanged = compiledOnce((d: Kysely<Db>, name: string) => d.selectFrom('t').select('id').where('name', '=', name).where('kind', '!=', `${name}!`), { anyUses: true });
+    assert.throws(() => twiceChanged(db, 'a'), /changed before it became a parameter/);
     await db.destroy();
   });
 });

@@ -9,6 +9,8 @@ import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
 // Only for builders whose SQL does not depend on the argument values: each argument must be
 // used once, as a plain parameter (`where(col, '=', arg)`), never to pick a column, a table or a
 // list's length. The first compilation checks that every argument became exactly one parameter.
+// (compiledOnce with `anyUses` lets an argument fill several parameters, or none: the delimiter
+// walks use a value in several places, and some of their shapes leave one out.)
 
 /**
  * Runs a read-only statement at once when the database can (SQLite, its connection idle), by
@@ -31,24 +33,36 @@ interface Template {
   slots: Array<number | { value: unknown }>;
 }
 
+type Build<DB, A extends unknown[], R> = (db: Kysely<DB>, ...args: A) => Compilable<R>;
+
 /**
- * A query function: `build` compiled once per database, and shared by its transactions (they
- * compile alike); a handle with plugins of its own is compiled for itself, and a transaction of
- * one each time.
+ * `build` compiled once per database, and shared by its transactions (they compile alike); a
+ * handle with plugins of its own is compiled for itself, and a transaction of one each time.
+ * Each call returns the statement with its own arguments in place.
  */
-export function prepared<DB, A extends unknown[], R>(build: (db: Kysely<DB>, ...args: A) => Compilable<R>): (db: Kysely<DB>, ...args: A) => Promise<QueryResult<R>> {
+export function compiledOnce<DB, A extends unknown[], R>(build: Build<DB, A, R>, opts: { anyUses?: boolean } = {}): (db: Kysely<DB>, ...args: A) => CompiledQuery<R> {
   const templates = new WeakMap<object, Template>();
-  return async (db, ...args) => {
+  return (db, ...args) => {
     const key = compilerKey(db);
     let t = key && templates.get(key);
     if (!t) {
-      t = compileTemplate(build, db, args.length);
+      t = compileTemplate(build, db, args.length, opts.anyUses ?? false);
       if (key) templates.set(key, t);
     }
     const parameters = t.slots.map((s) => (typeof s === 'number' ? args[s] : s.value));
-    const now = key && !db.isTransaction ? immediateReads.get(key)?.(t.sql, parameters) : undefined;
+    return { sql: t.sql, query: t.query, queryId: t.queryId, parameters };
+  };
+}
+
+/** A query function: `build` compiled once (compiledOnce), then run; a read on an idle SQLite connection runs at once. */
+export function prepared<DB, A extends unknown[], R>(build: Build<DB, A, R>): (db: Kysely<DB>, ...args: A) => Promise<QueryResult<R>> {
+  const compile = compiledOnce(build);
+  return async (db, ...args) => {
+    const compiled = compile(db, ...args);
+    const key = db.isTransaction ? null : compilerKey(db);
+    const now = key ? immediateReads.get(key)?.(compiled.sql, compiled.parameters) : undefined;
     if (now) return now as QueryResult<R>;
-    return db.executeQuery<R>({ sql: t.sql, query: t.query, queryId: t.queryId, parameters });
+    return db.executeQuery<R>(compiled);
   };
 }
 
@@ -57,21 +71,27 @@ export function prepared<DB, A extends unknown[], R>(build: (db: Kysely<DB>, ...
  * same object in its transactions), unless plugins may rewrite the queries; then the handle
  * itself, if it lasts.
  */
-export function compilerKey<DB>(db: Kysely<DB>): object | null {
+function compilerKey<DB>(db: Kysely<DB>): object | null {
   const executor = db.getExecutor();
   if (executor.plugins.length === 0) return executor.adapter;
   return db.isTransaction ? null : db;
 }
 
-function compileTemplate<DB, A extends unknown[], R>(build: (db: Kysely<DB>, ...args: A) => Compilable<R>, db: Kysely<DB>, arity: number): Template {
+function compileTemplate<DB, A extends unknown[], R>(build: Build<DB, A, R>, db: Kysely<DB>, arity: number, anyUses: boolean): Template {
   const placeholders = Array.from({ length: arity }, (_, i) => `${PLACEHOLDER}${i}`) as A;
   const compiled = build(db, ...placeholders).compile();
-  const slots = compiled.parameters.map((p): number | { value: unknown } =>
-    typeof p === 'string' && p.startsWith(PLACEHOLDER) ? Number(p.slice(PLACEHOLDER.length)) : { value: p },
-  );
-  for (let i = 0; i < arity; i++) {
+  // Only a placeholder as it was passed is an argument's slot; anything else is a constant.
+  const slots = compiled.parameters.map((p): number | { value: unknown } => {
+    const i = placeholders.indexOf(p as A[number]);
+    return i >= 0 ? i : { value: p };
+  });
+  for (let i = 0; i < arity && !anyUses; i++) {
     const uses = slots.filter((s) => s === i).length;
     if (uses !== 1) throw new Error(`prepared query: argument ${i} became ${uses} parameters (it must be used once, as a value): ${compiled.sql}`);
+  }
+  // A constant made from a placeholder (a suffix added, a character changed) would keep the first call's value.
+  if (slots.some((s) => typeof s !== 'number' && typeof s.value === 'string' && s.value.includes(PLACEHOLDER))) {
+    throw new Error(`prepared query: an argument was changed before it became a parameter: ${compiled.sql}`);
   }
   if (compiled.sql.includes(PLACEHOLDER)) throw new Error(`prepared query: an argument was written into the SQL itself: ${compiled.sql}`);
   return { sql: compiled.sql, query: compiled.query, queryId: compiled.queryId, slots };
