@@ -1,6 +1,7 @@
 // The side-by-side table: rows = scenarios, columns = targets and skep's ratios.
 
 import type { ScenarioId, ScenarioResult, TargetResult } from './scenarios.js';
+import { requiredMs, type HashCosts } from './required-hashing.js';
 
 interface Row {
   label: string;
@@ -143,11 +144,19 @@ const IDS: [ScenarioId, string][] = [
 
 /**
  * Where the CPU goes: server CPU per operation (all threads, and the main thread alone), the
- * cores the server kept busy, and the client's own CPU per operation.
+ * cores the server kept busy, and the client's own CPU per operation. With `hashing` (timed in
+ * this run), the large PUT rows also show the hashing S3 requires of every server and skep's
+ * CPU beyond it, the figure to hold against the ceiling's, which hashes nothing.
  */
-export function renderCpuTable(results: TargetResult[]): string {
-  const header = ['CPU ms per op', ...results.flatMap((r) => [`${r.target} all`, 'main', 'cores']), 'client (skep run)'];
+export function renderCpuTable(results: TargetResult[], hashing?: HashCosts): string {
+  const header = [
+    'CPU ms per op',
+    ...results.flatMap((r) => [`${r.target} all`, 'main', 'cores']),
+    'client (skep run)',
+    ...(hashing ? ['required hashing', 'skep all beyond it'] : []),
+  ];
   const rows: string[][] = [];
+  const skep = results.find((r) => r.target === 'skep');
   for (const [id, label] of IDS) {
     if (results.every((r) => !r.scenarios[id])) continue;
     const row = [label];
@@ -156,9 +165,21 @@ export function renderCpuTable(results: TargetResult[]): string {
       const ok = s && !s.error;
       row.push(ok ? s.serverCpuMsPerOp.toFixed(3) : '-', ok ? s.serverThreadsMsPerOp.main.toFixed(3) : '-', ok ? s.serverCores.toFixed(2) : '-');
     }
-    const sk = results.find((r) => r.target === 'skep')?.scenarios[id];
-    row.push(sk && !sk.error ? sk.clientCpuMsPerOp.toFixed(3) : '-');
+    const sk = skep?.scenarios[id];
+    const skOk = sk && !sk.error;
+    row.push(skOk ? sk.clientCpuMsPerOp.toFixed(3) : '-');
+    if (hashing) {
+      const required = requiredMs(hashing, id);
+      row.push(required === undefined ? '' : required.toFixed(1), required === undefined || !skOk ? '' : (sk.serverCpuMsPerOp - required).toFixed(1));
+    }
     rows.push(row);
   }
-  return table(header, rows);
+  return (
+    table(header, rows) +
+    (hashing
+      ? `\n  required hashing: the CPU of the hashes S3 asks of a server for that body, timed here on one thread (per object:` +
+        ` MD5 ${hashing.md5.toFixed(1)} ms for the ETag; SHA-256 ${hashing.sha256.toFixed(1)} ms for signed chunks; CRC32 ${hashing.crc32.toFixed(1)} ms for the trailer).` +
+        `\n  The ceiling computes none of them.`
+      : '')
+  );
 }

@@ -51,6 +51,7 @@ import { mainThreadProfile, rowProfiles, summariseProfile, summariseProfileScope
 import { renderScale, runScale } from './scale.js';
 import { runLarge } from './large.js';
 import { clientOverhead } from './client-overhead.js';
+import { cheaper, measureHashing, REQUIRED_HASHES, type HashCosts } from './required-hashing.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -159,7 +160,10 @@ async function main(): Promise<void> {
     engines = { postgresUrl: pgEngine.url, ceph: cephEngine };
   }
   log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); client: raw SigV4 node:http, keep-alive`);
+  let hashing: HashCosts | undefined;
   if (!args['large-only'] && !args.scale) {
+    // Timed before and after the rounds; the cheaper figure of each is the machine's.
+    if ([...cfg.scenarios].some((id) => REQUIRED_HASHES[id])) hashing = measureHashing(cfg.largeSize);
     // All servers up at once (an idle one costs nothing); each scenario then runs on each target
     // in turn, in alternating order, `rounds` times.
     const running: ScenarioRunner[] = [];
@@ -213,9 +217,10 @@ async function main(): Promise<void> {
       await Promise.all(engineProcesses.map((e) => e.stop()));
     }
     loadEnd = loadavg()[0];
+    if (hashing) hashing = cheaper(hashing, measureHashing(cfg.largeSize));
 
     const rows = buildRows({ ...cfg, largeSizeMiB: cfg.largeSize / MiB });
-    process.stdout.write('\n' + renderTable(results, rows) + '\n\n' + renderCpuTable(results) + '\n');
+    process.stdout.write('\n' + renderTable(results, rows) + '\n\n' + renderCpuTable(results, hashing) + '\n');
     const busy = loadStart > 1.5 || loadEnd > 1.5;
     process.stdout.write(
       `\n1-minute load average: ${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end, on ${cpus().length} CPUs` +
@@ -270,7 +275,7 @@ async function main(): Promise<void> {
     log(`\nprofiles kept in ${profDir} (open them in Chrome DevTools > Performance)`);
   }
 
-  if (args.json) process.stdout.write('\n' + JSON.stringify({ node: process.version, config: { ...cfg, scenarios: [...cfg.scenarios] }, results, large }, null, 2) + '\n');
+  if (args.json) process.stdout.write('\n' + JSON.stringify({ node: process.version, config: { ...cfg, scenarios: [...cfg.scenarios] }, results, requiredHashingMs: hashing, large }, null, 2) + '\n');
   log(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
   // s3rver's own errors (it answers some concurrent listings with 500) are reported, but only a
   // failure of skep (or of the bench itself, seen on the ceiling) fails the run.
