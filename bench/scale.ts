@@ -21,9 +21,8 @@ import { S3Http, Signer, expectOk } from './client.js';
 import type { Contents } from './data.js';
 import { readCpuSecondsOf, readMemory, RssSampler } from './proc.js';
 import { closedLoop, monotonicMicros } from './scenarios.js';
-import { ROOT, SKEP_KEY, startTarget, type RunningTarget, type StartOptions } from './targets.js';
+import { SKEP_KEY, startTarget, type RunningTarget, type StartOptions } from './targets.js';
 import type { ProfileScope } from './profile.js';
-
 
 export interface ScaleOptions {
   /** Object counts, one fresh data folder each. */
