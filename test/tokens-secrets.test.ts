@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +9,7 @@ import { startServer, type RunningServer } from '../src/server.js';
 import { createLogger } from '../src/log.js';
 import type { IssuedCredentials, TokenView } from '../src/credentials/token-service.js';
 import { ROOT_KEY } from './helpers/server.js';
+import { filesUnder } from '../src/storage/blob/contract.js';
 import { outcome, skep, waitFor } from './helpers/tokens.js';
 
 // Secrets at rest and in output: after issuing and rotating tokens and using them (successfully
@@ -64,23 +65,13 @@ function leaks(haystack: Buffer): string[] {
   return found;
 }
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const full = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(full)));
-    else out.push(full);
-  }
-  return out;
-}
-
 async function scanDataFolder(): Promise<{ files: string[]; found: string[] }> {
-  const files = await filesUnder(dataDir);
+  const files = filesUnder(dataDir);
   const found: string[] = [];
   for (const f of files) {
-    for (const leak of leaks(await readFile(f))) found.push(`${f.slice(dataDir.length + 1)}: ${leak}`);
+    for (const leak of leaks(await readFile(join(dataDir, f)))) found.push(`${f}: ${leak}`);
   }
-  return { files: files.map((f) => f.slice(dataDir.length + 1)), found };
+  return { files, found };
 }
 
 function client(c: { accessKeyId: string; secretAccessKey: string }): S3Client {
