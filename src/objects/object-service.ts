@@ -296,7 +296,7 @@ export class ObjectService {
         row,
         dataKey,
         open: (range) => this.openObject(row, range, dataKey),
-        bytes: (range) => (dataKey || row.blobs.length !== 1 ? undefined : this.blobs.getInline?.(row.blobs[0].ref, range)),
+        bytes: (range) => (dataKey || row.blobs.length !== 1 ? undefined : this.blobs.getInline?.(row.blobs[0].ref, row.blobs[0].size, range)),
         release,
       };
     } catch (err) {

@@ -30,9 +30,10 @@ export interface BlobStore {
   /**
    * The blob's bytes (or a range of them) at once, when the store keeps it small and in memory's
    * reach (inline rows); undefined otherwise, and the caller streams it with get(). Lets a small
-   * GET skip a stream, which costs more than the read itself.
+   * GET skip a stream, which costs more than the read itself. `size` is the blob's recorded size:
+   * a blob too large to be kept inline is answered without a lookup.
    */
-  getInline?(ref: string, range?: ByteRange): Buffer | undefined;
+  getInline?(ref: string, size: number, range?: ByteRange): Buffer | undefined;
   /**
    * Remove a blob; removing a missing blob is not an error. `partial`: the put may have been cut
    * short by a crash, so also remove whatever a put in progress leaves (e.g. a backend's

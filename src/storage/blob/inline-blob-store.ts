@@ -91,7 +91,7 @@ class InlineBlobStore implements BlobStore {
   }
 
   get(ref: string, range?: ByteRange): Readable {
-    const data = this.getInline(ref, range);
+    const data = this.lookup(ref, range);
     if (!data) return this.inner.get(ref, range);
     const stream = new Readable({ read() {} });
     stream.push(data);
@@ -99,7 +99,12 @@ class InlineBlobStore implements BlobStore {
     return stream;
   }
 
-  getInline(ref: string, range?: ByteRange): Buffer | undefined {
+  getInline(ref: string, size: number, range?: ByteRange): Buffer | undefined {
+    // Larger than what is kept inline now: a file (or one kept under a larger limit, which get() still finds).
+    return size > this.maxBytes ? undefined : this.lookup(ref, range);
+  }
+
+  private lookup(ref: string, range?: ByteRange): Buffer | undefined {
     const data = REF_PATTERN.test(ref) ? (this.select.get(ref) as Buffer | undefined) : undefined;
     return data && range ? data.subarray(range.start, range.end + 1) : data;
   }

@@ -26,9 +26,9 @@ export function observedBlobStore(inner: BlobStore, onError: (err: unknown) => v
       return stream;
     },
     getInline: inner.getInline
-      ? (ref: string, range?: ByteRange): Buffer | undefined => {
+      ? (ref: string, size: number, range?: ByteRange): Buffer | undefined => {
           try {
-            return inner.getInline!(ref, range);
+            return inner.getInline!(ref, size, range);
           } catch (err) {
             report(err);
             throw err;
