@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -144,6 +144,59 @@ describe('SQLite specifics', () => {
       }
     } finally {
       await db.destroy();
+    }
+  });
+
+  test('a delimiter listing read twice is served from the page cache, not re-read from the file', async (t) => {
+    if (!existsSync('/proc/self/io')) return t.skip('needs /proc/self/io to count read syscalls');
+    const file = freshFile();
+    const s = await openSqliteStore(file);
+    try {
+      await s.createProject({ id: 'p', name: 'p', createdAt: new Date(0), maxTokenDays: null });
+      await s.createBucket({ id: 'b', projectId: 'p', name: 'b', region: 'r', createdAt: new Date(0) });
+      const template = {
+        bucketId: 'b', key: 't', size: 0, etag: '"0"', lastModified: new Date(0), headers: { 'content-type': 'application/octet-stream' },
+        userMetadata: {}, checksum: null, blobs: [], partsCount: null, tags: {}, storageClass: 'STANDARD',
+      };
+      await s.putObject(template, { kind: 'none' });
+      // 6,000 common prefixes of 20 long keys: each prefix's seek lands on a leaf of its own in the
+      // (bucket_id, key) index, about 24 MB of leaves in all, more than the 16 MB page cache that
+      // better-sqlite3 defaults to.
+      const prefixes = 6000;
+      const raw = new BetterSqlite3(file);
+      try {
+        const row = raw.prepare(`select * from objects where bucket_id = 'b'`).get() as Record<string, unknown>;
+        const columns = Object.keys(row);
+        const insert = raw.prepare(`insert into objects (${columns.map((c) => `"${c}"`).join(', ')}) values (${columns.map(() => '?').join(', ')})`);
+        raw.transaction(() => {
+          for (let p = 0; p < prefixes; p++) {
+            for (let k = 0; k < 20; k++) insert.run(columns.map((c) => (c === 'key' ? `dir-${String(p).padStart(5, '0')}/${'long-name-'.repeat(18)}${k}` : row[c])));
+          }
+        })();
+        // Nothing left in the WAL for the checkpointer to read while the reads below are counted.
+        raw.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        raw.close();
+      }
+      const everyPrefix = async () => {
+        let seen = 0;
+        let after: string | undefined;
+        for (;;) {
+          const page = (await s.listDelimited('b', { range: 'dir-', prefix: 'dir-', delimiter: '/', limit: 1000, ...(after ? { after } : {}) }))!;
+          if (page.length === 0) return seen;
+          seen += page.length;
+          after = `${page.at(-1) as string}\u{10ffff}`;
+        }
+      };
+      const readSyscalls = () => Number(/^syscr: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+      assert.equal(await everyPrefix(), prefixes);
+      const before = readSyscalls();
+      assert.equal(await everyPrefix(), prefixes);
+      const reads = readSyscalls() - before;
+      // With the default cache, every leaf is read again: thousands of reads.
+      assert.ok(reads < 100, `${reads} read syscalls for the second listing`);
+    } finally {
+      await s.close();
     }
   });
 

@@ -13,6 +13,16 @@ import { snapshotSqliteBlobReferences } from './sqlite-blob-references.js';
 import { tuneForDurableWrites } from './durable-sqlite.js';
 import { classifySqliteError, translate } from './store-errors.js';
 
+/**
+ * The metadata connection's page cache (KiB; better-sqlite3's default is 16 MB). A page of common
+ * prefixes seeks once per prefix, to a leaf of its own in the key index when each prefix holds
+ * many keys. With 16 MB, those leaves were read from the file again (a pread each) for every page
+ * past a few 10^5 objects: 5.0-5.3 ms of server CPU per page of 1000 prefixes of 100 keys, against
+ * 3.9 ms with this cache (bench --scale at 10^6 objects; 10 keys per prefix: 3.4 ms). 64 MiB holds
+ * the key index of about 10^6 objects, and it fills only as pages are read.
+ */
+const METADATA_PAGE_CACHE_KIB = 64 * 1024;
+
 /** Opens (creating if needed) the SQLite database at `path` (or ':memory:') and migrates it. */
 export async function openSqliteStore(path: string, opts: StoreOptions = {}): Promise<MetadataStore> {
   const BetterSqlite3 = sqliteDriver();
@@ -21,6 +31,7 @@ export async function openSqliteStore(path: string, opts: StoreOptions = {}): Pr
   try {
     const durable = tuneForDurableWrites(raw, path);
     raw.pragma('foreign_keys = ON');
+    raw.pragma(`cache_size = -${METADATA_PAGE_CACHE_KIB}`);
     const translateError = (err: unknown) => translate(err, classifySqliteError, opts.onError);
     const onDisk = durable !== null;
     db = new Kysely<Database>({ dialect: new SkepSqliteDialect(raw, translateError, durable) });
