@@ -226,7 +226,7 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     });
     const multipart = new MultipartService(objects);
     const usage = new UsageService(meta, opts.clock, opts.log);
-    const buckets = new BucketService(meta, objects, multipart, audit, opts.clock);
+    const buckets = new BucketService(meta, objects, audit, opts.clock);
     // Per-token request rates count in the same limiter state as the other limits: with shared
     // metadata a token's limit holds across the nodes (only tokens that have one are counted).
     const rates = new RateLimiter(limits, 'token-rate', 1, TOKEN_RATE_WINDOW_MS);

@@ -1,23 +1,16 @@
 import type { RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';
-import type { MultipartService } from '../objects/multipart-service.js';
 import type { ObjectService } from '../objects/object-service.js';
 import { S3Error } from '../s3/errors.js';
 import type { BucketRow, BucketSettingName, MetadataStore } from '../storage/metadata/metadata-store.js';
-import { DomainError } from '../util/domain-error.js';
 
 // Buckets as a whole: create, delete (or empty and delete), and their configuration settings.
 // Every change is audited with who asked and from where, whichever protocol (S3, REST, CLI) asked.
-
-const EMPTY_PAGE = 1000;
-/** A forced delete retries when writers keep adding objects meanwhile, then gives up. */
-const FORCE_ATTEMPTS = 5;
 
 export class BucketService {
   constructor(
     private readonly meta: MetadataStore,
     private readonly objects: ObjectService,
-    private readonly multipart: MultipartService,
     private readonly audit: AuditService,
     private readonly clock: () => Date = () => new Date(),
   ) {}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CredentialLookup, CredentialState, PermissionLevel, Principal, ResolvedCredential } from '../auth/principal.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
-import type { AuditAction, CredentialRecord, MetadataStore, TokenRow } from '../storage/metadata/metadata-store.js';
+import type { AuditAction, MetadataStore, TokenRow } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
 import { ANONYMOUS_ACTOR, tokenActor, type RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';

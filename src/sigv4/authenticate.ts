@@ -1,5 +1,5 @@
 import { S3Error } from '../s3/errors.js';
-import type { CredentialLookup, Principal, ResolvedCredential } from '../auth/principal.js';
+import type { CredentialLookup, Principal } from '../auth/principal.js';
 import {
   ALGORITHM,
   canonicalHeaders,

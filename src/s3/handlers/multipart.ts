@@ -12,7 +12,7 @@ import { owner } from './bucket.js';
 import { objectAclFromHeader } from './access.js';
 import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../../checksums/types.js';
-import type { ObjectRow, PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
+import type { PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
 import { listingLimit } from '../../auth/scope.js';
 
 // CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
