@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { bucketRow, hex, newBlob, objectRow, partRow, projectRow, uploadRow } from './contract.js';
 import type { MetadataStore } from './metadata-store.js';
 import { snapshotSqliteBlobReferences } from './sqlite-blob-references.js';
-import { sqliteDriver } from './sqlite-driver.js';
+import { insertObjectsLike } from './sqlite-bulk-objects.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skep-blob-refs-'));
@@ -32,24 +32,10 @@ async function withStore(fn: (s: MetadataStore, file: string, bucketId: string) 
 
 /** Inserts `count` object rows like the bucket's first one (new keys, one new blob each) straight into the file. */
 function insertObjects(file: string, bucketId: string, count: number): string[] {
-  const db = new (sqliteDriver())(file);
-  try {
-    const template = db.prepare('select * from objects where bucket_id = ? limit 1').get(bucketId) as Record<string, unknown>;
-    const columns = Object.keys(template);
-    const insert = db.prepare(`insert into objects (${columns.map((c) => `"${c}"`).join(', ')}) values (${columns.map(() => '?').join(', ')})`);
-    const random = randomBytes(16 * count);
-    const refs: string[] = [];
-    db.transaction(() => {
-      for (let i = 0; i < count; i++) {
-        const ref = random.toString('hex', 16 * i, 16 * (i + 1));
-        refs.push(ref);
-        insert.run(columns.map((c) => (c === 'key' ? `bulk/${String(i).padStart(8, '0')}` : c === 'blobs' ? JSON.stringify([{ ref, size: 1 }]) : template[c])));
-      }
-    })();
-    return refs;
-  } finally {
-    db.close();
-  }
+  const random = randomBytes(16 * count);
+  const refs = Array.from({ length: count }, (_, i) => random.toString('hex', 16 * i, 16 * (i + 1)));
+  insertObjectsLike(file, bucketId, count, (i) => ({ key: `bulk/${String(i).padStart(8, '0')}`, blobs: JSON.stringify([{ ref: refs[i], size: 1 }]) }));
+  return refs;
 }
 
 function heapAfterGc(): number {

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { sqliteDriver } from './sqlite-driver.js';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { metadataStoreContract } from './contract.js';
+import { bucketRow, metadataStoreContract, objectRow, projectRow } from './contract.js';
 import { listObjectsQuery } from './queries.js';
 import { versionRangeQueries } from './version-queries.js';
 import { migrations, type Database } from './schema.js';
 import { openSqliteStore } from './sqlite-store.js';
+import { insertObjectsLike } from './sqlite-bulk-objects.js';
 
 const BetterSqlite3 = sqliteDriver();
 
@@ -152,37 +153,21 @@ describe('SQLite specifics', () => {
     const file = freshFile();
     const s = await openSqliteStore(file);
     try {
-      await s.createProject({ id: 'p', name: 'p', createdAt: new Date(0), maxTokenDays: null });
-      await s.createBucket({ id: 'b', projectId: 'p', name: 'b', region: 'r', createdAt: new Date(0) });
-      const template = {
-        bucketId: 'b', key: 't', size: 0, etag: '"0"', lastModified: new Date(0), headers: { 'content-type': 'application/octet-stream' },
-        userMetadata: {}, checksum: null, blobs: [], partsCount: null, tags: {}, storageClass: 'STANDARD',
-      };
-      await s.putObject(template, { kind: 'none' });
+      const project = projectRow();
+      await s.createProject(project);
+      const bucket = bucketRow(project.id, 'b');
+      await s.createBucket(bucket);
+      await s.putObject(objectRow(bucket.id, 't'), { kind: 'none' });
       // 6,000 common prefixes of 20 long keys: each prefix's seek lands on a leaf of its own in the
       // (bucket_id, key) index, about 24 MB of leaves in all, more than the 16 MB page cache that
       // better-sqlite3 defaults to.
       const prefixes = 6000;
-      const raw = new BetterSqlite3(file);
-      try {
-        const row = raw.prepare(`select * from objects where bucket_id = 'b'`).get() as Record<string, unknown>;
-        const columns = Object.keys(row);
-        const insert = raw.prepare(`insert into objects (${columns.map((c) => `"${c}"`).join(', ')}) values (${columns.map(() => '?').join(', ')})`);
-        raw.transaction(() => {
-          for (let p = 0; p < prefixes; p++) {
-            for (let k = 0; k < 20; k++) insert.run(columns.map((c) => (c === 'key' ? `dir-${String(p).padStart(5, '0')}/${'long-name-'.repeat(18)}${k}` : row[c])));
-          }
-        })();
-        // Nothing left in the WAL for the checkpointer to read while the reads below are counted.
-        raw.pragma('wal_checkpoint(TRUNCATE)');
-      } finally {
-        raw.close();
-      }
+      insertObjectsLike(file, bucket.id, prefixes * 20, (i) => ({ key: `dir-${String(Math.floor(i / 20)).padStart(5, '0')}/${'long-name-'.repeat(18)}${i % 20}` }));
       const everyPrefix = async () => {
         let seen = 0;
         let after: string | undefined;
         for (;;) {
-          const page = (await s.listDelimited('b', { range: 'dir-', prefix: 'dir-', delimiter: '/', limit: 1000, ...(after ? { after } : {}) }))!;
+          const page = (await s.listDelimited(bucket.id, { range: 'dir-', prefix: 'dir-', delimiter: '/', limit: 1000, ...(after ? { after } : {}) }))!;
           if (page.length === 0) return seen;
           seen += page.length;
           after = `${page.at(-1) as string}\u{10ffff}`;
