@@ -118,7 +118,6 @@ test('validateChecksumValue checks base64 and decoded length', () => {
   assert.equal(validateContentMd5(createHash('md5').update('x').digest('hex')), false);
 });
 
-
 function assertS3Code(error: unknown, code: S3ErrorCode, message?: string): void {
   assert.ok(isS3Error(error), `expected S3Error ${code}, got ${String(error)}`);
   assert.equal(error.code, code);

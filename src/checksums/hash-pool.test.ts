@@ -24,7 +24,6 @@ function cut(body: Buffer, sizes: number[]): Buffer[] {
   return out;
 }
 
-
 /** Runs `fn` with a pool of its own, closed afterwards. */
 async function withPool(opts: ConstructorParameters<typeof HashPool>[0], fn: (pool: HashPool) => Promise<void>): Promise<void> {
   const pool = new HashPool(opts);
