@@ -111,7 +111,7 @@ export function renderError(req: IncomingMessage, res: ServerResponse, requestId
 export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
 
 /** An error of an STS action on the S3 endpoint, in STS's form (ErrorResponse/Error/Code), which STS clients parse. */
-export function renderStsError(req: IncomingMessage, res: ServerResponse, requestId: string, err: S3Error): void {
+export function renderStsError(res: ServerResponse, requestId: string, err: S3Error): void {
   if (res.headersSent) {
     res.destroy();
     return;

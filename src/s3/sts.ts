@@ -183,7 +183,7 @@ export async function handleSts(req: IncomingMessage, res: ServerResponse, reque
   } catch (err) {
     if (!(err instanceof S3Error)) deps.log.error({ err, requestId }, 'STS request failed');
     if (!req.complete) res.setHeader('Connection', 'close');
-    renderStsError(req, res, requestId, err instanceof S3Error ? err : new S3Error('InternalError'));
+    renderStsError(res, requestId, err instanceof S3Error ? err : new S3Error('InternalError'));
   }
   return principal;
 }
