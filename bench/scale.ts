@@ -16,6 +16,7 @@
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { insertObjectsLike } from '../src/storage/metadata/sqlite-bulk-objects.js';
 import { sqliteDriver } from '../src/storage/metadata/sqlite-driver.js';
 import { S3Http, Signer, expectOk } from './client.js';
 import type { Contents } from './data.js';
@@ -75,32 +76,24 @@ async function folderBytes(dir: string, match: (name: string) => boolean): Promi
 /** Fills the bucket to `n` objects by copying the template row's columns under new keys. */
 function populate(dbFile: string, n: number, perPrefix: number, log: (m: string) => void): number {
   const db = new (sqliteDriver())(dbFile);
+  let bucket: string;
   try {
-    db.pragma('journal_mode = WAL');
-    const bucket = db.prepare(`select id from buckets where name = ?`).pluck().get(BUCKET) as string;
-    const template = db.prepare(`select * from objects where bucket_id = ? limit 1`).get(bucket) as Record<string, unknown>;
-    const columns = Object.keys(template);
-    const insert = db.prepare(`insert into objects (${columns.map((c) => `"${c}"`).join(', ')}) values (${columns.map(() => '?').join(', ')})`);
-    const keyAt = columns.indexOf('key');
-    const values = columns.map((c) => template[c]);
-    db.prepare(`delete from objects where bucket_id = ?`).run(bucket);
-    const started = performance.now();
-    const batch = 200_000;
-    for (let from = 0; from < n; from += batch) {
-      db.transaction(() => {
-        for (let i = from; i < Math.min(n, from + batch); i++) {
-          values[keyAt] = keyOf(i, perPrefix);
-          insert.run(values);
-        }
-      })();
-      if (n > batch) log(`  ${Math.min(n, from + batch).toLocaleString('en-US')} rows`);
-    }
-    db.prepare(`update storage_counters set objects = ?, bytes = ? where bucket_id = ?`).run(n, n * Number(template.size), bucket);
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    return (performance.now() - started) / 1000;
+    bucket = db.prepare(`select id from buckets where name = ?`).pluck().get(BUCKET) as string;
+    const size = db.prepare(`select size from objects where bucket_id = ? limit 1`).pluck().get(bucket) as number;
+    db.prepare(`update storage_counters set objects = ?, bytes = ? where bucket_id = ?`).run(n, n * size, bucket);
   } finally {
     db.close();
   }
+  const started = performance.now();
+  const batch = 200_000;
+  insertObjectsLike(dbFile, bucket, n, (i) => ({ key: keyOf(i, perPrefix) }), {
+    replace: true,
+    rowsPerTransaction: batch,
+    progress: (rows) => {
+      if (n > batch) log(`  ${rows.toLocaleString('en-US')} rows`);
+    },
+  });
+  return (performance.now() - started) / 1000;
 }
 
 /** Rows like the root token's (new ids and access keys): what a credential lookup searches. */
