@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As } from './helpers/api.js';
+import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As, type Page } from './helpers/api.js';
 
 // Buckets through the REST API: each permission level and bucket scope decided by authorize(),
 // the same as for S3; list filtering; delete with and without force.
@@ -46,13 +46,13 @@ describe('REST API: buckets', () => {
   test('list paging: limit and cursor walk every visible bucket once, by name, also for a scoped token', async () => {
     const walk = async (as: As, limit: number) => {
       const seen: string[] = [];
-      let cursor: string | null = null;
+      let cursor = null as string | null;
       let pages = 0;
       do {
-        const r = await call(server, 'GET', `/projects/${p}/buckets?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { as });
+        const r = await call<Page<{ name: string }>>(server, 'GET', `/projects/${p}/buckets?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { as });
         assert.equal(r.status, 200, problemText(r));
         assert.ok(r.body.items.length <= limit);
-        seen.push(...r.body.items.map((b: { name: string }) => b.name));
+        seen.push(...r.body.items.map((b) => b.name));
         cursor = r.body.nextCursor;
         pages++;
       } while (cursor && pages < 50);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type Session } from './helpers/api.js';
+import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type Page, type Session } from './helpers/api.js';
 
 // GET/POST /api/v1/projects and GET /api/v1/projects/{id}: sessions see their memberships,
 // bearer tokens their own project; nobody sees a project they have no part in.
@@ -118,14 +118,14 @@ describe('REST API: projects', () => {
     assert.deepEqual(all.body.items.map((p: { id: string }) => p.id), made);
     assert.equal(all.body.nextCursor, null);
     const seen: string[] = [];
-    let cursor: string | null = null;
+    let cursor = null as string | null;
     let pages = 0;
     do {
-      const r = await call(server, 'GET', `/projects?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { as: { session: pager } });
+      const r = await call<Page<{ id: string; role: string }>>(server, 'GET', `/projects?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { as: { session: pager } });
       assert.equal(r.status, 200, problemText(r));
       assert.ok(r.body.items.length <= 2);
-      assert.ok(r.body.items.every((p: { role: string }) => p.role === 'owner'));
-      seen.push(...r.body.items.map((p: { id: string }) => p.id));
+      assert.ok(r.body.items.every((p) => p.role === 'owner'));
+      seen.push(...r.body.items.map((p) => p.id));
       cursor = r.body.nextCursor;
       pages++;
     } while (cursor && pages < 10);

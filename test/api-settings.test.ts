@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, signIn, userSession, type Session } from './helpers/api.js';
+import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, signIn, userSession, type As, type Session } from './helpers/api.js';
 
 // What the console's Account and Project settings pages use: a user's own password, a project's
 // name and maximum token lifetime, its members and their roles. Owners change a project; every
@@ -42,7 +42,7 @@ describe('REST API: account and project settings', () => {
   });
 
   test('owners rename a project and set its maximum token lifetime; members and bearers may not', async () => {
-    const patch = (json: unknown, as: Parameters<typeof call>[3]['as']) => call(server, 'PATCH', `/projects/${p}`, { as, json });
+    const patch = (json: unknown, as: As) => call(server, 'PATCH', `/projects/${p}`, { as, json });
     const r = await patch({ name: 'renamed', maxTokenDays: 30 }, { session: owner });
     assert.equal(r.status, 200, problemText(r));
     assert.deepEqual([r.body.name, r.body.maxTokenDays, r.body.role], ['renamed', 30, 'owner']);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As, type Session } from './helpers/api.js';
+import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As, type Page, type Session } from './helpers/api.js';
 
 // API tokens through the REST API: who may manage them, secrets shown once and never listed,
 // the lifecycle actions, and that no caller hands out more than it has.
@@ -243,14 +243,14 @@ describe('REST API: tokens', () => {
     const times = all.body.items.map((t: { createdAt: string }) => Date.parse(t.createdAt));
     assert.deepEqual(times, [...times].sort((a, b) => b - a));
     const seen: string[] = [];
-    let cursor: string | null = null;
+    let cursor = null as string | null;
     let pages = 0;
     do {
-      const r = await call(server, 'GET', path(`?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), { as: rootBearer(server) });
+      const r = await call<Page<{ id: string }>>(server, 'GET', path(`?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), { as: rootBearer(server) });
       assert.equal(r.status, 200, problemText(r));
       assert.ok(r.body.items.length <= 2);
       for (const item of r.body.items) assert.deepEqual(Object.keys(item).sort(), TOKEN_VIEW_KEYS);
-      seen.push(...r.body.items.map((t: { id: string }) => t.id));
+      seen.push(...r.body.items.map((t) => t.id));
       cursor = r.body.nextCursor;
       pages++;
     } while (cursor && pages < 100);

@@ -145,7 +145,14 @@ describe('the build (scripts/build.mjs, run by npm ci)', () => {
     const prepare = expand(scripts.prepare);
     assert.match(prepare, /node scripts\/build\.mjs/);
     assert.doesNotMatch(prepare, /\btsc\b|typecheck/);
-    assert.match(scripts.typecheck, /tsc -p tsconfig\.json --noEmit/);
+    for (const config of ['tsconfig.tests.json', 'console/tsconfig.json', 'tsconfig.console-tests.json']) {
+      assert.ok(scripts.typecheck.split(' && ').includes(`tsc -p ${config}`), `typecheck runs tsc -p ${config}`);
+    }
+    // The first of them holds the server, its tests and the bench to the server's options.
+    const text = await readFile(join(ROOT, 'tsconfig.tests.json'), 'utf8');
+    const tests = JSON.parse(text.replace(/^\s*\/\/.*$/gm, '')) as { extends: string; include: string[] };
+    assert.equal(tests.extends, './tsconfig.json');
+    assert.deepEqual(tests.include, ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts']);
     assert.match(await readFile(join(ROOT, 'test', 'typecheck.test.ts'), 'utf8'), /npm', \['run', '--silent', 'typecheck'\]/);
   });
 });

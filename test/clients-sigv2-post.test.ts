@@ -10,7 +10,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { ROOT_KEY, startTestServer, type TestServer } from './helpers/server.js';
-import { availability, awsEnv, baseEnv, boto3Version, findExecutable, run, systemExecutable, tempDir, versionOf } from './helpers/clients.js';
+import { availability, awsEnv, baseEnv, boto3Version, findExecutable, run, systemExecutable, tempDir } from './helpers/clients.js';
 import { issue, type Issued } from './helpers/tokens.js';
 import { formData } from './helpers/post-form.js';
 

@@ -17,7 +17,6 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
 import { readObject, md5Hex } from './helpers/s3.js';
 import { cephSettings, engine, freshCephBucket, freshDatabase } from './helpers/engines.js';

@@ -2,7 +2,7 @@
 // load balancer and Prometheus see of a node (the cluster tests see them on PostgreSQL and Ceph).
 
 import assert from 'node:assert/strict';
-import { mkdir, rename } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';

@@ -367,9 +367,10 @@ describe('common prefixes of many keys each (walked in the store)', () => {
           }
           if ('NextContinuationToken' in res) marker = res.NextContinuationToken;
           else {
+            const next = 'NextMarker' in res ? res.NextMarker : undefined;
             // v1 with a delimiter names the last entry, key or common prefix, encoded.
-            assert.equal(decodeURIComponent(res.NextMarker!), entries[entries.length - 1]);
-            marker = decodeURIComponent(res.NextMarker!);
+            assert.equal(decodeURIComponent(next!), entries[entries.length - 1]);
+            marker = decodeURIComponent(next!);
           }
         }
         assert.deepEqual(seen, want, `max-keys ${maxKeys}`);

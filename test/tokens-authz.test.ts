@@ -325,7 +325,7 @@ function configOps<G extends OperationName, P extends OperationName, D extends O
   c: ConfigCommands,
 ): Record<G | P | D, OpCase> {
   const present = async (ctx: Ctx) => exists(c.get(ctx.bucket).send(ctx.root));
-  const cases = {
+  const cases: Record<string, OpCase> = {
     [getOp]: {
       prepare: async (ctx: Ctx) => {
         await withConfig(ctx, () => c.put(ctx.bucket).send(ctx.root));

@@ -11,7 +11,6 @@ import { openSecretBox } from './master-key.js';
 import { FAILURE_AUDITS_PER_MINUTE, TokenService } from './token-service.js';
 import { AuditService } from '../audit/audit-service.js';
 import { MemoryLimiterState, RateLimiter } from '../limits/rate-limiter.js';
-import type { MetadataStore } from '../storage/metadata/metadata-store.js';
 import type { SecretBox } from './secret-box.js';
 
 function newTokens(meta: MetadataStore, box: SecretBox): TokenService {

@@ -18,7 +18,7 @@ function parse(method: string, bucket: string | null, rest: string, query = '', 
 }
 
 // [method, key ('' for the bucket), query, copy source?, operation, sub-resource of an unsupported one]
-const TABLE: [string, string, string, boolean, ParsedOperationName, string | null?][] = [
+const TABLE: [string, string, string, boolean, ParsedOperationName, (string | null)?][] = [
   ['PUT', '', '', false, 'CreateBucket'],
   ['GET', '', 'list-type=2', false, 'ListObjectsV2'],
   ['GET', '', 'versioning', false, 'GetBucketVersioning'],

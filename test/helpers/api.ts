@@ -11,6 +11,12 @@ export interface Reply<T = any> {
   text: string;
 }
 
+/** One page of a listing route. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
 /** A signed-in console user: the cookie to send back and the CSRF token for state changes. */
 export interface Session {
   cookie: string;
@@ -25,7 +31,7 @@ export interface CallOptions {
   as?: As;
   /** JSON body (serialized), or a raw string/Buffer/stream. */
   json?: unknown;
-  raw?: BodyInit;
+  raw?: RequestInit['body'];
   headers?: Record<string, string>;
 }
 
@@ -38,7 +44,7 @@ export async function call<T = any>(server: Pick<TestServer, 'url'>, method: str
     if (csrf === true) headers['x-csrf-token'] = o.as.session.csrf;
     else if (typeof csrf === 'string') headers['x-csrf-token'] = csrf;
   }
-  let body: BodyInit | undefined = o.raw;
+  let body: RequestInit['body'] = o.raw;
   if (o.json !== undefined) {
     body = JSON.stringify(o.json);
     headers['content-type'] ??= 'application/json';

@@ -1,8 +1,8 @@
 // The usage report as chart rows: one per day of the range, in order, whatever the report holds.
 // Pure (no React), so the console's unit tests run it under Node.
 
-import type { RequestCounts, UsageReport } from '../api';
-import { isoDay } from '../format';
+import type { RequestCounts, UsageReport } from '../api.js';
+import { isoDay } from '../format.js';
 
 export const DAY_MS = 86_400_000;
 

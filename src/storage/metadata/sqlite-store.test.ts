@@ -86,7 +86,7 @@ describe('SQLite specifics', () => {
     const a = await openSqliteStore(file);
     const b = await openSqliteStore(file);
     try {
-      await a.createProject({ id: 'p', name: 'p', createdAt: new Date(5) });
+      await a.createProject({ id: 'p', name: 'p', createdAt: new Date(5), maxTokenDays: null });
       await a.createBucket({ id: 'b', projectId: 'p', name: 'b', region: 'r', createdAt: new Date(5) });
       assert.equal((await b.getBucket('p', 'b'))?.id, 'b');
       assert.equal(await b.createBucket({ id: 'b2', projectId: 'p', name: 'b', region: 'r', createdAt: new Date(6) }), 'exists');
@@ -100,7 +100,7 @@ describe('SQLite specifics', () => {
     const file = freshFile();
     const s = await openSqliteStore(file);
     try {
-      await s.createProject({ id: 'p', name: 'p', createdAt: new Date(0) });
+      await s.createProject({ id: 'p', name: 'p', createdAt: new Date(0), maxTokenDays: null });
       await s.createBucket({ id: 'b', projectId: 'p', name: 'b', region: 'r', createdAt: new Date(0) });
       const counter = {
         bucketId: 'b', key: 'counter', size: 0, etag: '"0"', lastModified: new Date(0), headers: {},
@@ -254,7 +254,8 @@ describe('SQLite specifics', () => {
   test('upgrading to daily storage figures gives every existing bucket today\'s figure', async () => {
     const file = freshFile();
     const raw = new BetterSqlite3(file);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    // Typed loosely: this database stops at 0002, older than today's Database type.
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
     try {
       const all = migrations('sqlite');
       const before = { '0001_initial': all['0001_initial'], '0002_users_sessions_usage': all['0002_users_sessions_usage'] };
