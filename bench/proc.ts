@@ -74,6 +74,39 @@ export function readMemoryOf(pids: readonly number[]): MemoryReading | null {
   return { rssMiB: each.reduce((n, m) => n + m!.rssMiB, 0), hwmMiB: each.reduce((n, m) => n + m!.hwmMiB, 0) };
 }
 
+/**
+ * CPU seconds of a process and all its descendants, living and exited: PostgreSQL's postmaster,
+ * its backends and its background workers. An exited child counts through its parent's
+ * cutime/cstime once reaped, so the figure only grows while the tree runs.
+ */
+export function readTreeCpuSeconds(rootPid: number): number {
+  const fieldsOf = new Map<number, string[]>();
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(name);
+      fieldsOf.set(pid, fields);
+      const parent = Number(fields[1]);
+      children.set(parent, [...(children.get(parent) ?? []), pid]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  let ticks = 0;
+  for (const stack = [rootPid]; stack.length > 0; ) {
+    const pid = stack.pop()!;
+    const f = fieldsOf.get(pid);
+    if (!f) continue;
+    // utime, stime, cutime, cstime
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
 export function readCpuSecondsOf(pids: readonly number[]): number {
   return pids.reduce((n, pid) => n + readCpuSeconds(pid), 0);
 }

@@ -29,6 +29,8 @@
 //                          1000 concurrent connections
 //   --scale-objects N,M    the object counts (default 1000,1000000,10000000)
 //   --scale-prefixes N     common prefixes the keys spread over (default 100000)
+//   --scale-metadata LIST  sqlite (default), postgres, or both (sqlite,postgres): where the object
+//                          rows keep their metadata; postgres starts a PostgreSQL (fsync on) for them
 //   --client-overhead      compare the CPU cost per request of this client and the AWS SDK v3
 //   --no-build             do not rebuild dist/ even if src/ is newer
 //   --skep-dir DIR         benchmark another (already built) skep checkout, e.g. a snapshot of HEAD
@@ -68,6 +70,7 @@ const { values: args } = parseArgs({
     scale: { type: 'boolean', default: false },
     'scale-objects': { type: 'string', default: '1000,1000000,10000000' },
     'scale-prefixes': { type: 'string', default: '100000' },
+    'scale-metadata': { type: 'string', default: 'sqlite' },
     'scale-buckets': { type: 'string', default: '10000' },
     'scale-tokens': { type: 'string', default: '10000' },
     'scale-connections': { type: 'string', default: '1000' },
@@ -238,18 +241,31 @@ async function main(): Promise<void> {
 
   if (args.scale) {
     const counts = (text: string) => text.split(',').map((t) => Number(t.trim())).filter((v) => Number.isSafeInteger(v) && v > 0);
-    const scaled = await runScale(
-      {
-        objects: counts(args['scale-objects']!),
-        prefixes: Number(args['scale-prefixes']),
-        buckets: Number(args['scale-buckets']),
-        tokens: Number(args['scale-tokens']),
-        connections: Number(args['scale-connections']),
-      },
-      contents,
-      log,
-      { env, skepDir, cpuProfDir: profDir },
-    );
+    const stores = list(args['scale-metadata'], ['sqlite', 'postgres'] as const);
+    let postgres: PostgresEngine | undefined;
+    if (stores.includes('postgres')) {
+      log('starting PostgreSQL (fsync on) for the object rows on PostgreSQL...');
+      postgres = await startPostgres({ fsync: true });
+    }
+    let scaled: Awaited<ReturnType<typeof runScale>>;
+    try {
+      scaled = await runScale(
+        {
+          objects: counts(args['scale-objects']!),
+          prefixes: Number(args['scale-prefixes']),
+          buckets: Number(args['scale-buckets']),
+          tokens: Number(args['scale-tokens']),
+          connections: Number(args['scale-connections']),
+          sqlite: stores.includes('sqlite'),
+          postgres: postgres && { serverUrl: postgres.url, postmasterPid: postgres.daemons[0].pid },
+        },
+        contents,
+        log,
+        { env, skepDir, cpuProfDir: profDir },
+      );
+    } finally {
+      await postgres?.stop();
+    }
     process.stdout.write(`\n${renderScale(scaled)}\n\n1-minute load average at the end: ${loadavg()[0].toFixed(2)} on ${cpus().length} CPUs\n`);
     for (const e of scaled.errors) failures.push(e);
     if (args.profile) {

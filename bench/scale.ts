@@ -8,6 +8,9 @@
 //      pages of 1000 keys at random places, pages of 1000 common prefixes (delimiter=/; the keys
 //      are d<prefix>/k<n> under `--scale-prefixes` prefixes), PUTs of new 4 KiB objects and GETs
 //      of the populated keys, each with the server's CPU per operation (from /proc).
+// With --scale-metadata postgres, the same object rows again with skep's metadata on PostgreSQL
+// (a fresh database per count, filled by one INSERT ... SELECT per million rows, then VACUUM
+// ANALYZE as autovacuum would) and its blobs in the data folder.
 // Then, on one more fresh server: 10^4 buckets in the project (CreateBucket over HTTP, then
 // ListBuckets and a GET through a bucket among them), 10^4 tokens (rows like the root token's,
 // inserted directly: the credential lookup's cost per GET before and after), and 1000 concurrent
@@ -16,13 +19,14 @@
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { insertObjectsLike } from '../src/storage/metadata/sqlite-bulk-objects.js';
 import { sqliteDriver } from '../src/storage/metadata/sqlite-driver.js';
 import { S3Http, Signer, expectOk } from './client.js';
 import type { Contents } from './data.js';
-import { readCpuSecondsOf, readMemory, RssSampler } from './proc.js';
+import { readCpuSecondsOf, readMemory, readTreeCpuSeconds, RssSampler } from './proc.js';
 import { closedLoop, monotonicMicros } from './scenarios.js';
-import { SKEP_KEY, startTarget, type RunningTarget, type StartOptions } from './targets.js';
+import { BENCH_MASTER_KEY, SKEP_KEY, startTarget, type RunningTarget, type StartOptions } from './targets.js';
 import type { ProfileScope } from './profile.js';
 
 export interface ScaleOptions {
@@ -33,6 +37,10 @@ export interface ScaleOptions {
   buckets: number;
   tokens: number;
   connections: number;
+  /** Run the object rows with the metadata in SQLite (the embedded default; default true). */
+  sqlite?: boolean;
+  /** A PostgreSQL server: the object rows run (again) with the metadata there. */
+  postgres?: { serverUrl: string; postmasterPid: number };
 }
 
 export interface ScaleRow {
@@ -56,15 +64,18 @@ const BUCKET = 'scale';
 const keyOf = (i: number, perPrefix: number) => `d${String(Math.floor(i / perPrefix)).padStart(7, '0')}/k${String(i % perPrefix).padStart(6, '0')}`;
 
 /** Server CPU per operation of `count` operations run `concurrency` at a time; fails on any error. */
-async function measured(target: RunningTarget, count: number, concurrency: number, op: (i: number) => Promise<void>) {
-  const cpu0 = readCpuSecondsOf(target.pids);
+async function measured(target: RunningTarget, count: number, concurrency: number, op: (i: number) => Promise<void>, databaseCpu: () => number = () => 0) {
+  const db0 = databaseCpu();
+  const cpu0 = readCpuSecondsOf(target.pids) + db0;
   const start = monotonicMicros();
   const r = await closedLoop(concurrency, count, op);
   const window: [number, number] = [start, monotonicMicros()];
   if (r.failures > 0) throw new Error(`${r.failures} of ${count} failed; first: ${r.firstError}`);
-  const cpuMs = ((readCpuSecondsOf(target.pids) - cpu0) * 1000) / count;
+  const db1 = databaseCpu();
+  const cpuMs = ((readCpuSecondsOf(target.pids) + db1 - cpu0) * 1000) / count;
+  const databaseCpuMs = ((db1 - db0) * 1000) / count;
   const sorted = [...r.latencies].sort((a, b) => a - b);
-  return { cpuMs, opsPerSec: count / r.seconds, p50: sorted[Math.floor(sorted.length / 2)], p99: sorted[Math.floor(sorted.length * 0.99)], window, ops: count };
+  return { cpuMs, databaseCpuMs, opsPerSec: count / r.seconds, p50: sorted[Math.floor(sorted.length / 2)], p99: sorted[Math.floor(sorted.length * 0.99)], window, ops: count };
 }
 
 async function folderBytes(dir: string, match: (name: string) => boolean): Promise<number> {
@@ -96,6 +107,102 @@ function populate(dbFile: string, n: number, perPrefix: number, log: (m: string)
   return (performance.now() - started) / 1000;
 }
 
+/** Where a scale run keeps skep's metadata. */
+type Metadata = { kind: 'sqlite' } | { kind: 'postgres'; serverUrl: string; postmasterPid: number };
+
+/** One run's metadata store, as the bench fills and measures it while skep is stopped. */
+interface MetadataFiller {
+  /** What the rows are inserted into, for the report. */
+  name: string;
+  /** skep's environment for this store. */
+  env: Record<string, string>;
+  /** The store's size on disk (bytes). */
+  bytes(): Promise<number>;
+  /** The database server whose processes do the store's work beside skep's, if any. */
+  database?: { name: string; cpuSeconds(): number };
+  /** Fills the bucket to the run's count; resolves with the seconds it took. */
+  populate(perPrefix: number, log: (m: string) => void): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+async function metadataFiller(metadata: Metadata, dataDir: string, n: number): Promise<MetadataFiller> {
+  if (metadata.kind === 'sqlite') {
+    const file = join(dataDir, 'metadata.sqlite');
+    return {
+      name: 'metadata.sqlite',
+      env: {},
+      bytes: () => folderBytes(dataDir, (f) => f.startsWith('metadata.sqlite')),
+      populate: async (perPrefix, log) => populate(file, n, perPrefix, log),
+      dispose: async () => undefined,
+    };
+  }
+  // A database of its own, dropped afterwards; skep on it needs the shared master key.
+  const name = `bench_scale_${n}_${process.pid}`;
+  const url = new URL(metadata.serverUrl);
+  url.pathname = `/${name}`;
+  const admin = async (text: string) => {
+    const c = new pg.Client({ connectionString: metadata.serverUrl });
+    await c.connect();
+    try {
+      await c.query(text);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`create database "${name}"`);
+  const databaseBytes = async () => {
+    const c = new pg.Client({ connectionString: url.toString() });
+    await c.connect();
+    try {
+      return Number((await c.query<{ size: string }>('select pg_database_size(current_database()) as size')).rows[0].size);
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    name: 'PostgreSQL',
+    env: { SKEP_METADATA_URL: url.toString(), SKEP_MASTER_KEY: BENCH_MASTER_KEY },
+    bytes: databaseBytes,
+    database: { name: 'PostgreSQL', cpuSeconds: () => readTreeCpuSeconds(metadata.postmasterPid) },
+    populate: (perPrefix, log) => populatePostgres(url.toString(), n, perPrefix, log),
+    dispose: () => admin(`drop database if exists "${name}" with (force)`),
+  };
+}
+
+/**
+ * PostgreSQL's counterpart of populate(): the template row copied under the run's keys by
+ * INSERT ... SELECT over generate_series, a million rows per statement, then VACUUM ANALYZE (what
+ * autovacuum would do to a table this size), so plans and index-only scans are those of a
+ * settled table.
+ */
+async function populatePostgres(url: string, n: number, perPrefix: number, log: (m: string) => void): Promise<number> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    const bucket = (await db.query<{ id: string }>('select id from buckets where name = $1', [BUCKET])).rows[0].id;
+    const template = await db.query('select * from objects where bucket_id = $1 limit 1', [bucket]);
+    const columns = template.fields.map((f) => f.name);
+    const started = performance.now();
+    await db.query(`create temporary table template as select * from objects where bucket_id = ${db.escapeLiteral(bucket)} limit 1`);
+    await db.query('delete from objects where bucket_id = $1', [bucket]);
+    const key = `'d' || lpad((g.i / ${perPrefix})::text, 7, '0') || '/k' || lpad((g.i % ${perPrefix})::text, 6, '0')`;
+    const insert = `insert into objects (${columns.map((c) => `"${c}"`).join(', ')})
+      select ${columns.map((c) => (c === 'key' ? key : `t."${c}"`)).join(', ')}
+      from template t, generate_series($1::bigint, $2::bigint) as g(i)`;
+    const batch = 1_000_000;
+    for (let from = 0; from < n; from += batch) {
+      const to = Math.min(n, from + batch);
+      await db.query(insert, [from, to - 1]);
+      if (n > batch) log(`  ${to.toLocaleString('en-US')} rows`);
+    }
+    await db.query('update storage_counters set objects = $1, bytes = $1 * (select size from template) where bucket_id = $2', [n, bucket]);
+    await db.query('vacuum analyze objects');
+    return (performance.now() - started) / 1000;
+  } finally {
+    await db.end();
+  }
+}
+
 /** Rows like the root token's (new ids and access keys): what a credential lookup searches. */
 function addTokens(dbFile: string, count: number): void {
   const db = new (sqliteDriver())(dbFile);
@@ -121,8 +228,10 @@ async function timedStart(startOpts: StartOptions, dataDir: string): Promise<{ t
   return { target, seconds: (performance.now() - t0) / 1000 };
 }
 
-function fmtOps(m: { cpuMs: number; opsPerSec: number; p50: number; p99: number }): string {
-  return `${m.opsPerSec.toFixed(0)} ops/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, server ${m.cpuMs.toFixed(2)} ms CPU/op`;
+function fmtOps(m: { cpuMs: number; databaseCpuMs: number; opsPerSec: number; p50: number; p99: number }, database?: string): string {
+  const latency = `${m.opsPerSec.toFixed(0)} ops/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms`;
+  if (!database) return `${latency}, server ${m.cpuMs.toFixed(2)} ms CPU/op`;
+  return `${latency}, skep + ${database} ${m.cpuMs.toFixed(2)} ms CPU/op (${database} ${m.databaseCpuMs.toFixed(2)})`;
 }
 
 export async function runScale(opts: ScaleOptions, contents: Contents, log: (m: string) => void, startOpts: StartOptions): Promise<ScaleResult> {
@@ -134,30 +243,37 @@ export async function runScale(opts: ScaleOptions, contents: Contents, log: (m: 
     log(`  ${label}: ${value}`);
   };
   const body = contents.small(0);
-  for (const n of opts.objects) {
+  const objectRows = async (n: number, metadata: Metadata) => {
     const perPrefix = Math.max(1, Math.ceil(n / opts.prefixes));
     const prefixes = Math.ceil(n / perPrefix);
     const dataDir = await mkdtemp(join(tmpdir(), 'skep-bench-scale-'));
-    const profDir = startOpts.cpuProfDir ? join(startOpts.cpuProfDir, `scale-${n}`) : undefined;
+    const profDir = startOpts.cpuProfDir ? join(startOpts.cpuProfDir, `scale-${metadata.kind}-${n}`) : undefined;
     const scopes: ProfileScope[] = [];
+    const objects = metadata.kind === 'postgres' ? `${n} objects on PostgreSQL` : `${n} objects`;
     let target: RunningTarget | undefined;
+    let store: MetadataFiller | undefined;
     try {
-      log(`\n== scale: ${n.toLocaleString('en-US')} objects in one bucket (${prefixes.toLocaleString('en-US')} prefixes of ${perPrefix})`);
-      target = await startTarget('skep', { ...startOpts, cpuProfDir: undefined, dataDir });
+      log(`\n== scale: ${objects.replace(String(n), n.toLocaleString('en-US'))} in one bucket (${prefixes.toLocaleString('en-US')} prefixes of ${perPrefix})`);
+      store = await metadataFiller(metadata, dataDir, n);
+      const serveOpts: StartOptions = { ...startOpts, env: { ...startOpts.env, ...store.env } };
+      target = await startTarget('skep', { ...serveOpts, cpuProfDir: undefined, dataDir });
       let client = new S3Http(target.url, new Signer(target.creds), CONCURRENCY);
       expectOk(await client.request({ method: 'PUT', path: `/${BUCKET}` }), 'create bucket');
       expectOk(await client.request({ method: 'PUT', path: `/${BUCKET}/template`, body, payload: 'sha256', crc32: true }), 'PUT template');
       client.close();
       await target.stop();
       target = undefined;
-      const emptyBytes = await folderBytes(dataDir, (f) => f.startsWith('metadata.sqlite'));
-      const seconds = populate(join(dataDir, 'metadata.sqlite'), n, perPrefix, log);
-      const fullBytes = await folderBytes(dataDir, (f) => f.startsWith('metadata.sqlite'));
-      row(`${n} objects: populated`, `${n.toLocaleString('en-US')} rows inserted directly into metadata.sqlite in key order in ${seconds.toFixed(1)} s`);
-      row(`${n} objects: metadata on disk`, `${((fullBytes - emptyBytes) / n).toFixed(0)} bytes per object (${(fullBytes / 2 ** 20).toFixed(0)} MiB in all)`);
-      const started = await timedStart({ ...startOpts, cpuProfDir: profDir }, dataDir);
+      const emptyBytes = await store.bytes();
+      const seconds = await store.populate(perPrefix, log);
+      const fullBytes = await store.bytes();
+      row(`${objects}: populated`, `${n.toLocaleString('en-US')} rows inserted directly into ${store.name} in key order in ${seconds.toFixed(1)} s`);
+      row(`${objects}: metadata on disk`, `${((fullBytes - emptyBytes) / n).toFixed(0)} bytes per object (${(fullBytes / 2 ** 20).toFixed(0)} MiB in all)`);
+      const started = await timedStart({ ...serveOpts, cpuProfDir: profDir }, dataDir);
       target = started.target;
-      row(`${n} objects: start-up`, `${started.seconds.toFixed(2)} s from spawn to listening; RSS ${readMemory(target.pid)?.rssMiB.toFixed(0)} MiB`);
+      const database = store.database;
+      const measure = (count: number, concurrency: number, op: (i: number) => Promise<void>) => measured(started.target, count, concurrency, op, database?.cpuSeconds);
+      const fmt = (m: Parameters<typeof fmtOps>[0]) => fmtOps(m, database?.name);
+      row(`${objects}: start-up`, `${started.seconds.toFixed(2)} s from spawn to listening; RSS ${readMemory(target.pid)?.rssMiB.toFixed(0)} MiB`);
       client = new S3Http(target.url, new Signer(target.creds), CONCURRENCY);
       const sampler = new RssSampler(target.pid, 100).start();
       const random = (i: number) => Math.floor(((i * 2654435761) % 4294967296) / 4294967296 * n);
@@ -166,13 +282,13 @@ export async function runScale(opts: ScaleOptions, contents: Contents, log: (m: 
         expectOk(await client.request({ method: 'GET', path: `/${BUCKET}`, query: [['list-type', '2'], ['start-after', keyOf(random(i), perPrefix)]] }), 'list');
       });
       const listOps = Math.min(300, Math.max(50, Math.floor(n / 1000)));
-      const list = await measured(target, listOps, CONCURRENCY, async (i) => {
+      const list = await measure(listOps, CONCURRENCY, async (i) => {
         const start = random(i + 1) % Math.max(1, n - 1000);
         const res = expectOk(await client.request({ method: 'GET', path: `/${BUCKET}`, query: [['list-type', '2'], ['start-after', keyOf(start, perPrefix)]] }), 'list');
         const keys = res.body!.toString('utf8').match(/<Key>/g)?.length ?? 0;
         if (keys !== Math.min(1000, n - start - 1)) throw new Error(`list after ${start}: ${keys} keys`);
       });
-      row(`${n} objects: ListObjectsV2, 1000-key pages at random places`, fmtOps(list), list, scopes);
+      row(`${objects}: ListObjectsV2, 1000-key pages at random places`, fmt(list), list, scopes);
       if (prefixes > 1) {
         const cpOps = Math.min(100, Math.max(20, Math.floor(prefixes / 1000)));
         const commonPrefixPage = async (i: number) => {
@@ -184,33 +300,40 @@ export async function runScale(opts: ScaleOptions, contents: Contents, log: (m: 
           const got = res.body!.toString('utf8').match(/<Prefix>d/g)?.length ?? 0;
           if (got !== Math.min(1000, prefixes - p - 1)) throw new Error(`delimiter page after prefix ${p}: ${got} prefixes`);
         };
-        const cp = await measured(target, cpOps, CONCURRENCY, commonPrefixPage);
-        row(`${n} objects: ListObjectsV2 delimiter=/, pages of 1000 common prefixes`, fmtOps(cp), cp, scopes);
+        const cp = await measure(cpOps, CONCURRENCY, commonPrefixPage);
+        row(`${objects}: ListObjectsV2 delimiter=/, pages of 1000 common prefixes`, fmt(cp), cp, scopes);
         // The same pages again: what they cost once their index leaves are in skep's page cache
         // (they are, while the pages' leaves fit in it; at 10^7 objects they do not).
-        const again = await measured(target, cpOps, CONCURRENCY, commonPrefixPage);
-        row(`${n} objects: ListObjectsV2 delimiter=/, the same pages again`, fmtOps(again), again, scopes);
+        const again = await measure(cpOps, CONCURRENCY, commonPrefixPage);
+        row(`${objects}: ListObjectsV2 delimiter=/, the same pages again`, fmt(again), again, scopes);
       }
-      const put = await measured(target, 2000, CONCURRENCY, async (i) => {
+      const put = await measure(2000, CONCURRENCY, async (i) => {
         expectOk(await client.request({ method: 'PUT', path: `/${BUCKET}/new/${i}`, body, payload: 'sha256', crc32: true }), 'PUT');
       });
-      row(`${n} objects: PUT 4 KiB`, fmtOps(put), put, scopes);
-      const get = await measured(target, 2000, CONCURRENCY, async (i) => {
+      row(`${objects}: PUT 4 KiB`, fmt(put), put, scopes);
+      const get = await measure(2000, CONCURRENCY, async (i) => {
         const res = expectOk(await client.request({ method: 'GET', path: `/${BUCKET}/${keyOf(random(i + 3), perPrefix)}` }), 'GET');
         if (res.body!.length !== body.length) throw new Error(`GET: ${res.body!.length} bytes`);
       });
-      row(`${n} objects: GET 4 KiB of populated keys`, fmtOps(get), get, scopes);
+      row(`${objects}: GET 4 KiB of populated keys`, fmt(get), get, scopes);
       sampler.stop();
-      row(`${n} objects: server RSS`, `peak ${sampler.maxRssMiB.toFixed(0)} MiB while serving`);
+      row(`${objects}: server RSS`, `peak ${sampler.maxRssMiB.toFixed(0)} MiB while serving`);
       client.close();
     } catch (err) {
-      result.errors.push(`scale ${n}: ${(err as Error).message}`);
+      result.errors.push(`scale ${objects}: ${(err as Error).message}`);
       log(`  FAILED: ${(err as Error).message}\n${target?.stderr().slice(-1500) ?? ''}`);
     } finally {
       await target?.stop();
+      await store?.dispose();
       await rm(dataDir, { recursive: true, force: true });
     }
     if (profDir) result.profiles.push({ dir: profDir, scopes });
+  };
+  if (opts.sqlite ?? true) {
+    for (const n of opts.objects) await objectRows(n, { kind: 'sqlite' });
+  }
+  if (opts.postgres) {
+    for (const n of opts.objects) await objectRows(n, { kind: 'postgres', ...opts.postgres });
   }
   await manyThings(opts, contents, log, startOpts, result, row);
   return result;

@@ -177,7 +177,7 @@ export async function startTarget(name: TargetName, opts: StartOptions = {}): Pr
 }
 
 /** The bench's master key for the distributed targets (their nodes must share one). */
-const BENCH_MASTER_KEY = '62656e63682d6d61737465722d6b65792d666f722d736b65702d303132333435';
+export const BENCH_MASTER_KEY = '62656e63682d6d61737465722d6b65792d666f722d736b65702d303132333435';
 
 /**
  * skep on PostgreSQL and Ceph: `nodes` processes sharing a database and a backend bucket made
