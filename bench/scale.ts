@@ -1,15 +1,15 @@
 // --scale: how skep's costs grow with what it holds. Never in CI (a 10^7-object run fills ~4 GB
 // and takes minutes). For each object count N, a fresh data folder:
 //   1. skep creates the bucket and writes one real 4 KiB object (the template row and its blob);
-//   2. skep stops, and N rows are inserted straight into its SQLite file in one transaction (in
-//      key order; all point at the template's blob), with the bucket's storage counters set to
-//      match: PUTs over HTTP would take hours at 10^7;
+//   2. skep stops, and N rows are inserted straight into its SQLite file, 200,000 per transaction
+//      (in key order; all point at the template's blob), with the bucket's storage counters set
+//      to match: PUTs over HTTP would take hours at 10^7;
 //   3. skep starts again on the folder (the start-up time is measured), and serves: ListObjectsV2
 //      pages of 1000 keys at random places, pages of 1000 common prefixes (delimiter=/; the keys
 //      are d<prefix>/k<n> under `--scale-prefixes` prefixes), PUTs of new 4 KiB objects and GETs
 //      of the populated keys, each with the server's CPU per operation (from /proc).
 // With --scale-metadata postgres, the same object rows again with skep's metadata on PostgreSQL
-// (a fresh database per count, filled by one INSERT ... SELECT per million rows, then VACUUM
+// (a fresh database per count, filled by one INSERT ... SELECT per million keys, then VACUUM
 // ANALYZE as autovacuum would) and its blobs in the data folder.
 // Then, on one more fresh server: 10^4 buckets in the project (CreateBucket over HTTP, then
 // ListBuckets and a GET through a bucket among them), 10^4 tokens (rows like the root token's,
@@ -171,28 +171,27 @@ async function metadataFiller(metadata: Metadata, dataDir: string, n: number): P
 
 /**
  * PostgreSQL's counterpart of populate(): the template row copied under the run's keys by
- * INSERT ... SELECT over generate_series, a million rows per statement, then VACUUM ANALYZE (what
- * autovacuum would do to a table this size), so plans and index-only scans are those of a
- * settled table.
+ * INSERT ... SELECT over an array of keyOf's keys, a million rows per statement, then VACUUM
+ * ANALYZE (what autovacuum would do to a table this size), so plans and index-only scans are
+ * those of a settled table.
  */
 async function populatePostgres(url: string, n: number, perPrefix: number, log: (m: string) => void): Promise<number> {
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   try {
     const bucket = (await db.query<{ id: string }>('select id from buckets where name = $1', [BUCKET])).rows[0].id;
-    const template = await db.query('select * from objects where bucket_id = $1 limit 1', [bucket]);
-    const columns = template.fields.map((f) => f.name);
     const started = performance.now();
     await db.query(`create temporary table template as select * from objects where bucket_id = ${db.escapeLiteral(bucket)} limit 1`);
+    const columns = (await db.query('select * from template limit 0')).fields.map((f) => f.name);
     await db.query('delete from objects where bucket_id = $1', [bucket]);
-    const key = `'d' || lpad((g.i / ${perPrefix})::text, 7, '0') || '/k' || lpad((g.i % ${perPrefix})::text, 6, '0')`;
+    // The keys come from keyOf, as a text array: one definition of the key layout for both stores.
     const insert = `insert into objects (${columns.map((c) => `"${c}"`).join(', ')})
-      select ${columns.map((c) => (c === 'key' ? key : `t."${c}"`)).join(', ')}
-      from template t, generate_series($1::bigint, $2::bigint) as g(i)`;
+      select ${columns.map((c) => (c === 'key' ? 'k.key' : `t."${c}"`)).join(', ')}
+      from template t, unnest($1::text[]) as k(key)`;
     const batch = 1_000_000;
     for (let from = 0; from < n; from += batch) {
       const to = Math.min(n, from + batch);
-      await db.query(insert, [from, to - 1]);
+      await db.query(insert, [Array.from({ length: to - from }, (_, j) => keyOf(from + j, perPrefix))]);
       if (n > batch) log(`  ${to.toLocaleString('en-US')} rows`);
     }
     await db.query('update storage_counters set objects = $1, bytes = $1 * (select size from template) where bucket_id = $2', [n, bucket]);
@@ -249,11 +248,12 @@ export async function runScale(opts: ScaleOptions, contents: Contents, log: (m: 
     const dataDir = await mkdtemp(join(tmpdir(), 'skep-bench-scale-'));
     const profDir = startOpts.cpuProfDir ? join(startOpts.cpuProfDir, `scale-${metadata.kind}-${n}`) : undefined;
     const scopes: ProfileScope[] = [];
-    const objects = metadata.kind === 'postgres' ? `${n} objects on PostgreSQL` : `${n} objects`;
+    const where = metadata.kind === 'postgres' ? ' on PostgreSQL' : '';
+    const objects = `${n} objects${where}`;
     let target: RunningTarget | undefined;
     let store: MetadataFiller | undefined;
     try {
-      log(`\n== scale: ${objects.replace(String(n), n.toLocaleString('en-US'))} in one bucket (${prefixes.toLocaleString('en-US')} prefixes of ${perPrefix})`);
+      log(`\n== scale: ${n.toLocaleString('en-US')} objects${where} in one bucket (${prefixes.toLocaleString('en-US')} prefixes of ${perPrefix})`);
       store = await metadataFiller(metadata, dataDir, n);
       const serveOpts: StartOptions = { ...startOpts, env: { ...startOpts.env, ...store.env } };
       target = await startTarget('skep', { ...serveOpts, cpuProfDir: undefined, dataDir });
