@@ -6,6 +6,14 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { WalSync } from './wal-sync.js';
 import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 
+/**
+ * The size a WAL file is cut back to once it starts over (bytes): twice what the writer's fallback
+ * checkpoint lets it reach (8000 pages of 4 KiB), so only a WAL that grew past its usual size is
+ * cut. It grows past it while a long read (the orphan sweep's snapshot) keeps checkpoints from
+ * catching up, and SQLite would otherwise keep the file at its largest size for good.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export interface DurableSqlite {
   walSync: WalSync;
   /** Starts the checkpoints of the file's WAL on the worker thread; close it before the database. */
@@ -21,5 +29,6 @@ export function tuneForDurableWrites(raw: BetterSqlite3.Database, path: string):
   raw.pragma('busy_timeout = 5000');
   if (path === ':memory:' || path === '') return null;
   raw.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+  raw.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   return { walSync: new WalSync(path), startCheckpoints: () => startWalCheckpointer(path) };
 }
