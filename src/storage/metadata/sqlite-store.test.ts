@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { sqliteDriver } from './sqlite-driver.js';
+import { MAX_SQLITE_RELEASE, sqliteDriver, sqliteDriverName } from './sqlite-driver.js';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { bucketRow, metadataStoreContract, objectRow, projectRow } from './contract.js';
 import { listObjectsQuery } from './queries.js';
@@ -54,6 +54,18 @@ metadataStoreContract('SQLite file', () => openSqliteStore(freshFile()));
 metadataStoreContract('SQLite :memory:, without the blob ledger (the embedded default)', () => openSqliteStore(':memory:', { blobLedger: false }), { blobLedger: false });
 
 describe('SQLite specifics', () => {
+  test(`the driver's SQLite is at most ${MAX_SQLITE_RELEASE.join('.')}, which keeps joined statements prepared (see sqlite-driver.ts)`, () => {
+    const raw = new (sqliteDriver())(':memory:');
+    try {
+      const version = raw.prepare('select sqlite_version()').pluck().get() as string;
+      const [major, minor] = version.split('.').map(Number);
+      const [maxMajor, maxMinor] = MAX_SQLITE_RELEASE;
+      assert.ok(major < maxMajor || (major === maxMajor && minor <= maxMinor), `${sqliteDriverName()} bundles SQLite ${version}`);
+    } finally {
+      raw.close();
+    }
+  });
+
   test('data survives close and reopen; migrating twice is harmless', async () => {
     const file = freshFile();
     const s1 = await openSqliteStore(file);
