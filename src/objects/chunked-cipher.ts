@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { BlobStore, ByteRange } from '../storage/blob/blob-store.js';
 import type { BlobPart } from '../storage/metadata/metadata-store.js';
@@ -22,8 +22,11 @@ const SEALED_CHUNK = CHUNK_SIZE + TAG_SIZE;
 const LAST = Buffer.from([1]);
 const NOT_LAST = Buffer.from([0]);
 
-function blobKey(dataKey: Buffer, salt: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', dataKey, salt, 'skep blob chunks v1', 32));
+// A KeyObject, made once per blob: each chunk's cipher takes it as it is, where a Buffer key costs
+// Node.js 24 a thrown and caught TypeError per cipher (its check for a KeyObject), about 5 us of
+// the 30-40 us a 64 KiB chunk takes.
+function blobKey(dataKey: Buffer, salt: Buffer): KeyObject {
+  return createSecretKey(Buffer.from(hkdfSync('sha256', dataKey, salt, 'skep blob chunks v1', 32)));
 }
 
 function nonce(index: number): Buffer {
@@ -42,7 +45,7 @@ export function sealedSize(size: number): number {
   return HEADER_SIZE + size + chunkCount(size) * TAG_SIZE;
 }
 
-function seal(key: Buffer, index: number, last: boolean, plain: Buffer): Buffer[] {
+function seal(key: KeyObject, index: number, last: boolean, plain: Buffer): Buffer[] {
   const cipher = createCipheriv('aes-256-gcm', key, nonce(index));
   cipher.setAAD(last ? LAST : NOT_LAST);
   const body = cipher.update(plain);
@@ -50,7 +53,7 @@ function seal(key: Buffer, index: number, last: boolean, plain: Buffer): Buffer[
   return [body, cipher.getAuthTag()];
 }
 
-function open(key: Buffer, index: number, last: boolean, sealed: Buffer): Buffer {
+function open(key: KeyObject, index: number, last: boolean, sealed: Buffer): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', key, nonce(index));
   decipher.setAAD(last ? LAST : NOT_LAST);
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
@@ -61,7 +64,7 @@ function open(key: Buffer, index: number, last: boolean, sealed: Buffer): Buffer
 
 /** A transform from plaintext to the sealed blob format. */
 export class EncryptingStream extends Transform {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
   private readonly salt = randomBytes(SALT_SIZE);
   private pending: Buffer[] = [];
   private pendingSize = 0;
@@ -119,7 +122,7 @@ async function* openBlobRange(store: BlobStore, blob: BlobPart, dataKey: Buffer,
   // The salt sits in the header: read with the chunks when they start at the first one, else on its own.
   const header = first === 0 ? undefined : await readAll(store.get(blob.ref, { start: 0, end: HEADER_SIZE - 1 }));
   let buffered: Buffer = Buffer.alloc(0);
-  let key: Buffer | undefined = header ? keyFromHeader(header, dataKey, blob.ref) : undefined;
+  let key: KeyObject | undefined = header ? keyFromHeader(header, dataKey, blob.ref) : undefined;
   let index = first;
   for await (const piece of store.get(blob.ref, { start: first === 0 ? 0 : from, end: to })) {
     buffered = buffered.length === 0 ? (piece as Buffer) : Buffer.concat([buffered, piece as Buffer]);
@@ -144,7 +147,7 @@ async function* openBlobRange(store: BlobStore, blob: BlobPart, dataKey: Buffer,
   if (index <= last) throw new Error(`encrypted blob ${blob.ref} is shorter than its object`);
 }
 
-function keyFromHeader(header: Buffer, dataKey: Buffer, ref: string): Buffer {
+function keyFromHeader(header: Buffer, dataKey: Buffer, ref: string): KeyObject {
   if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error(`blob ${ref} is not in the encrypted format`);
   return blobKey(dataKey, header.subarray(MAGIC.length, HEADER_SIZE));
 }

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { S3Error } from '../s3/errors.js';
 import type { CredentialLookup, Principal } from '../auth/principal.js';
 import {
@@ -53,7 +54,7 @@ export interface VerifyOptions {
 
 /** What a streaming (aws-chunked) body needs to check its chunk and trailer signatures. */
 export interface ChunkSigning {
-  key: Buffer;
+  key: KeyObject;
   amzDate: string;
   scope: string;
   seedSignature: string;
@@ -161,7 +162,7 @@ function verifySignature(
   amzDate: string,
   provided: string,
   canonicalVariants: string[],
-): { key: Buffer } | { key: null; stringToSign: string; canonicalRequest: string } {
+): { key: KeyObject } | { key: null; stringToSign: string; canonicalRequest: string } {
   const scope = credentialScope(cred.date, cred.region, cred.service);
   let firstSts = '';
   for (const secret of secrets) {

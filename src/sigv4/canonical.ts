@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { queryDecode, uriEncode, percentDecode } from './uri-encode.js';
 import { BoundedCache } from '../util/bounded-cache.js';
 
@@ -88,19 +88,23 @@ export function stringToSign(amzDate: string, scope: string, canonicalRequestTex
   return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequestText)}`;
 }
 
-/** Derived keys by secret, day, region and service: a key is used by every request of its day. */
-const signingKeys = new BoundedCache<Buffer>(1024);
+/**
+ * Derived keys by secret, day, region and service: a key is used by every request of its day.
+ * Kept as KeyObjects: an HMAC keyed by a Buffer costs Node.js 24 a thrown and caught TypeError
+ * (its check for a KeyObject), 12 us against 2.5, on every request and every signed chunk.
+ */
+const signingKeys = new BoundedCache<KeyObject>(1024);
 
-export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+export function signingKey(secret: string, date: string, region: string, service: string): KeyObject {
   return signingKeys.get(`${date}/${region}/${service}/${secret}`, () => {
     const kDate = hmac(`AWS4${secret}`, date);
     const kRegion = hmac(kDate, region);
     const kService = hmac(kRegion, service);
-    return hmac(kService, 'aws4_request');
+    return createSecretKey(hmac(kService, 'aws4_request'));
   });
 }
 
-export function signature(key: Buffer, toSign: string): string {
+export function signature(key: KeyObject, toSign: string): string {
   return createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
 }
 
