@@ -10,8 +10,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 // Both are pinned to releases that bundle SQLite 3.53 (12.11.1: 3.53.2; 13.0.3: 3.53.4). From
 // 3.54 on, a statement with a join or an ORDER BY and a `column = ?` term is parsed and planned
 // again on its next run whenever its bindings are cleared, and the driver clears them after every
-// run: the credential and bucket lookups of every request cost 4x (31 us against 7), a HEAD on
-// Node.js 24 twice its CPU. MAX_SQLITE_RELEASE holds the line (sqlite-store.test.ts); raise it
+// run: the credential and bucket lookups of every request cost 3-4x (31 and 18 us against 7), a
+// HEAD on Node.js 24 nearly twice its CPU. MAX_SQLITE_RELEASE holds the line (sqlite-store.test.ts); raise it
 // only once a release keeps such statements prepared (compare `npm run bench` on Node.js 24).
 
 /** The newest SQLite minor release known to keep joined and ordered statements prepared across runs. */
