@@ -20,12 +20,18 @@ export function readMemory(pid: number): MemoryReading | null {
   }
 }
 
+/**
+ * The fields of a /proc stat line after the command name (which is in parentheses and may contain
+ * spaces): [1] is the parent's pid, [11] utime, [12] stime, [13] cutime, [14] cstime, in ticks.
+ */
+function statFields(text: string): string[] {
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
 /** User + system CPU seconds of a process (all its threads, libuv's pool included). */
 export function readCpuSeconds(pid: number): number {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
   } catch {
     return NaN;
@@ -42,11 +48,6 @@ export interface ThreadCpu {
   other: number;
 }
 
-function parseStat(text: string): { utime: number; stime: number } {
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { utime: Number(fields[11]) / TICKS_PER_SECOND, stime: Number(fields[12]) / TICKS_PER_SECOND };
-}
-
 /** CPU seconds per thread group (user + system), from /proc/<pid>/task. */
 export function readThreadCpu(pid: number): ThreadCpu {
   const out: ThreadCpu = { main: 0, other: 0 };
@@ -58,8 +59,8 @@ export function readThreadCpu(pid: number): ThreadCpu {
   }
   for (const tid of tids) {
     try {
-      const { utime, stime } = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
-      out[tid === String(pid) ? 'main' : 'other'] += utime + stime;
+      const fields = statFields(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      out[tid === String(pid) ? 'main' : 'other'] += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
     } catch {
       // the thread ended meanwhile
     }
@@ -85,8 +86,7 @@ export function readTreeCpuSeconds(rootPid: number): number {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      const fields = statFields(readFileSync(`/proc/${name}/stat`, 'utf8'));
       const pid = Number(name);
       fieldsOf.set(pid, fields);
       const parent = Number(fields[1]);
@@ -100,7 +100,6 @@ export function readTreeCpuSeconds(rootPid: number): number {
     const pid = stack.pop()!;
     const f = fieldsOf.get(pid);
     if (!f) continue;
-    // utime, stime, cutime, cstime
     ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
     stack.push(...(children.get(pid) ?? []));
   }
