@@ -140,33 +140,26 @@ async function metadataFiller(metadata: Metadata, dataDir: string, n: number): P
   const name = `bench_scale_${n}_${process.pid}`;
   const url = new URL(metadata.serverUrl);
   url.pathname = `/${name}`;
-  const admin = async (text: string) => {
-    const c = new pg.Client({ connectionString: metadata.serverUrl });
-    await c.connect();
-    try {
-      await c.query(text);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`create database "${name}"`);
-  const databaseBytes = async () => {
-    const c = new pg.Client({ connectionString: url.toString() });
-    await c.connect();
-    try {
-      return Number((await c.query<{ size: string }>('select pg_database_size(current_database()) as size')).rows[0].size);
-    } finally {
-      await c.end();
-    }
-  };
+  await queryOnce(metadata.serverUrl, `create database "${name}"`);
   return {
     name: 'PostgreSQL',
     env: { SKEP_METADATA_URL: url.toString(), SKEP_MASTER_KEY: BENCH_MASTER_KEY },
-    bytes: databaseBytes,
+    bytes: async () => Number((await queryOnce<{ size: string }>(url.toString(), 'select pg_database_size(current_database()) as size'))[0].size),
     database: { name: 'PostgreSQL', cpuSeconds: () => readTreeCpuSeconds(metadata.postmasterPid) },
     populate: (perPrefix, log) => populatePostgres(url.toString(), n, perPrefix, log),
-    dispose: () => admin(`drop database if exists "${name}" with (force)`),
+    dispose: async () => void (await queryOnce(metadata.serverUrl, `drop database if exists "${name}" with (force)`)),
   };
+}
+
+/** One statement on a connection of its own (made and closed here); resolves with its rows. */
+async function queryOnce<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<R>(text)).rows;
+  } finally {
+    await c.end();
+  }
 }
 
 /**
