@@ -9,8 +9,8 @@ import { FALLBACK_AUTOCHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpoint
 /**
  * The size a WAL file is cut back to once it starts over (bytes): about twice what the writer's
  * fallback checkpoint (FALLBACK_AUTOCHECKPOINT_PAGES) lets it reach, so only a WAL that grew past
- * its usual size is cut. It grows past it while a long read (the orphan sweep's snapshot) keeps checkpoints from
- * catching up, and SQLite would otherwise keep the file at its largest size for good.
+ * its usual size is cut. It grows past it while a long read (the orphan sweep's snapshot) keeps
+ * checkpoints from catching up, and SQLite would otherwise keep the file at its largest for good.
  */
 export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 

@@ -11,8 +11,9 @@ import type BetterSqlite3 from 'better-sqlite3';
 // 3.54 on, a statement with a join or an ORDER BY and a `column = ?` term is parsed and planned
 // again on its next run whenever its bindings are cleared, and the driver clears them after every
 // run: the credential and bucket lookups of every request cost 3-4x (31 and 18 us against 7), a
-// HEAD on Node.js 24 nearly twice its CPU. MAX_SQLITE_RELEASE holds the line (sqlite-store.test.ts); raise it
-// only once a release keeps such statements prepared (compare `npm run bench` on Node.js 24).
+// HEAD on Node.js 24 nearly twice its CPU. MAX_SQLITE_RELEASE holds the line
+// (sqlite-store.test.ts); raise it only once a release keeps such statements prepared (compare
+// `npm run bench` on Node.js 24).
 
 /** The newest SQLite minor release known to keep joined and ordered statements prepared across runs. */
 export const MAX_SQLITE_RELEASE = [3, 53] as const;

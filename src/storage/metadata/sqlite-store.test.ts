@@ -55,7 +55,7 @@ metadataStoreContract('SQLite :memory:, without the blob ledger (the embedded de
 
 describe('SQLite specifics', () => {
   test(`the driver's SQLite is at most ${MAX_SQLITE_RELEASE.join('.')}, which keeps joined statements prepared (see sqlite-driver.ts)`, () => {
-    const raw = new (sqliteDriver())(':memory:');
+    const raw = new BetterSqlite3(':memory:');
     try {
       const version = raw.prepare('select sqlite_version()').pluck().get() as string;
       const [major, minor] = version.split('.').map(Number);
