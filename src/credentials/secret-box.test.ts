@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,23 @@ describe('SecretBox', () => {
     flipped[0] ^= 1;
     assert.throws(() => box.decrypt([v, iv, body, flipped.toString('base64')].join(':'), 'SKCCCC'));
     assert.throws(() => new SecretBox(randomBytes(32)).decrypt(c, 'SKCCCC'));
+  });
+
+  test('the stored format is AES-256-GCM under the master key bytes: secrets sealed by hand open, and what the box seals opens by hand', () => {
+    const master = randomBytes(32);
+    const sealer = new SecretBox(master);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', master, iv);
+    cipher.setAAD(Buffer.from('SKEEEE', 'utf8'));
+    const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+    const byHand = ['v1', iv.toString('base64'), body.toString('base64'), cipher.getAuthTag().toString('base64')].join(':');
+    assert.equal(sealer.decrypt(byHand, 'SKEEEE'), secret);
+
+    const [, iv2, body2, tag2] = sealer.encrypt(secret, 'SKFFFF').split(':');
+    const decipher = createDecipheriv('aes-256-gcm', master, Buffer.from(iv2, 'base64'));
+    decipher.setAAD(Buffer.from('SKFFFF', 'utf8'));
+    decipher.setAuthTag(Buffer.from(tag2, 'base64'));
+    assert.equal(Buffer.concat([decipher.update(Buffer.from(body2, 'base64')), decipher.final()]).toString('utf8'), secret);
   });
 
   test('the master key must be 32 bytes', () => {

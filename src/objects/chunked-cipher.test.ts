@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,26 @@ describe('chunked AES-256-GCM at rest', () => {
       }
     });
   }
+
+  test('the stored format: each chunk opens by hand with HKDF-SHA256(data key, salt) and its index as nonce', async () => {
+    const recorded = await recordedBlobs();
+    const plain = randomBytes(CHUNK_SIZE + 10);
+    const blob = await sealInto(recorded.store, plain, key);
+    const raw = await recorded.raw(blob.ref);
+    assert.equal(raw.subarray(0, 4).toString('ascii'), 'SKE1');
+    const blobKey = Buffer.from(hkdfSync('sha256', key, raw.subarray(4, HEADER_SIZE), 'skep blob chunks v1', 32));
+    const openChunk = (index: number, last: boolean, sealed: Buffer) => {
+      const nonce = Buffer.alloc(12);
+      nonce.writeUIntBE(index, 6, 6);
+      const decipher = createDecipheriv('aes-256-gcm', blobKey, nonce);
+      decipher.setAAD(Buffer.from([last ? 1 : 0]));
+      decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+      return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+    };
+    const first = raw.subarray(HEADER_SIZE, HEADER_SIZE + CHUNK_SIZE + 16);
+    const second = raw.subarray(HEADER_SIZE + CHUNK_SIZE + 16);
+    assert.deepEqual(Buffer.concat([openChunk(0, false, first), openChunk(1, true, second)]), plain);
+  });
 
   test('the stored bytes hold no plaintext', async () => {
     const recorded = await recordedBlobs();

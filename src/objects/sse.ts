@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { SecretBox } from '../credentials/secret-box.js';
 import { S3Error } from '../s3/errors.js';
 import type { StoredEncryption } from '../storage/metadata/metadata-store.js';
@@ -22,8 +22,10 @@ export function keyMd5(key: Buffer): string {
   return createHash('md5').update(key).digest('base64');
 }
 
+// Keys go to HMAC as KeyObjects, made per call since each key serves one request: a Buffer key
+// costs Node.js 24 a thrown and caught TypeError (sigv4/canonical.ts), 13 us against 4.
 function hmac(salt: Buffer, key: Buffer): Buffer {
-  return createHmac('sha256', salt).update(key).digest();
+  return createHmac('sha256', createSecretKey(salt)).update(key).digest();
 }
 
 export class DataKeys {
@@ -77,5 +79,5 @@ export class DataKeys {
  * the bucket what the bytes are), but a keyed digest of it, stable for the same bytes and key.
  */
 export function customerEtag(dataKey: Buffer, md5Hex: string): string {
-  return createHmac('sha256', dataKey).update(`etag:${md5Hex}`).digest('hex').slice(0, 32);
+  return createHmac('sha256', createSecretKey(dataKey)).update(`etag:${md5Hex}`).digest('hex').slice(0, 32);
 }
