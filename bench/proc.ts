@@ -28,11 +28,15 @@ function statFields(text: string): string[] {
   return text.slice(text.lastIndexOf(')') + 2).split(' ');
 }
 
+/** User + system CPU seconds in a line's fields (statFields). */
+function ownCpuSeconds(fields: string[]): number {
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
 /** User + system CPU seconds of a process (all its threads, libuv's pool included). */
 export function readCpuSeconds(pid: number): number {
   try {
-    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return ownCpuSeconds(statFields(readFileSync(`/proc/${pid}/stat`, 'utf8')));
   } catch {
     return NaN;
   }
@@ -59,8 +63,7 @@ export function readThreadCpu(pid: number): ThreadCpu {
   }
   for (const tid of tids) {
     try {
-      const fields = statFields(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
-      out[tid === String(pid) ? 'main' : 'other'] += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+      out[tid === String(pid) ? 'main' : 'other'] += ownCpuSeconds(statFields(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
     } catch {
       // the thread ended meanwhile
     }
