@@ -16,8 +16,7 @@
 // inserted directly: the credential lookup's cost per GET before and after), and 1000 concurrent
 // connections each sending GETs.
 
-import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { insertObjectsLike } from '../src/storage/metadata/sqlite-bulk-objects.js';
@@ -27,6 +26,7 @@ import type { Contents } from './data.js';
 import { readCpuSecondsOf, readMemory, readTreeCpuSeconds, RssSampler } from './proc.js';
 import { closedLoop, monotonicMicros } from './scenarios.js';
 import { BENCH_MASTER_KEY, SKEP_KEY, startTarget, type RunningTarget, type StartOptions } from './targets.js';
+import { temporaryFolder } from './interrupt.js';
 import type { ProfileScope } from './profile.js';
 
 export interface ScaleOptions {
@@ -238,7 +238,8 @@ export async function runScale(opts: ScaleOptions, contents: Contents, log: (m: 
   const objectRows = async (n: number, metadata: Metadata) => {
     const perPrefix = Math.max(1, Math.ceil(n / opts.prefixes));
     const prefixes = Math.ceil(n / perPrefix);
-    const dataDir = await mkdtemp(join(tmpdir(), 'skep-bench-scale-'));
+    const folder = await temporaryFolder('skep-bench-scale-');
+    const dataDir = folder.path;
     const profDir = startOpts.cpuProfDir ? join(startOpts.cpuProfDir, `scale-${metadata.kind}-${n}`) : undefined;
     const scopes: ProfileScope[] = [];
     const where = metadata.kind === 'postgres' ? ' on PostgreSQL' : '';
@@ -318,7 +319,7 @@ export async function runScale(opts: ScaleOptions, contents: Contents, log: (m: 
     } finally {
       await target?.stop();
       await store?.dispose();
-      await rm(dataDir, { recursive: true, force: true });
+      await folder.remove();
     }
     if (profDir) result.profiles.push({ dir: profDir, scopes });
   };
@@ -341,7 +342,8 @@ async function manyThings(
   result: ScaleResult,
   row: (label: string, value: string, m?: { cpuMs: number; window: [number, number]; ops: number }, scopes?: ProfileScope[]) => void,
 ): Promise<void> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'skep-bench-scale-'));
+  const folder = await temporaryFolder('skep-bench-scale-');
+  const dataDir = folder.path;
   const profDir = startOpts.cpuProfDir ? join(startOpts.cpuProfDir, 'scale-many') : undefined;
   const scopes: ProfileScope[] = [];
   let target: RunningTarget | undefined;
@@ -397,7 +399,7 @@ async function manyThings(
     log(`  FAILED: ${(err as Error).message}\n${target?.stderr().slice(-1500) ?? ''}`);
   } finally {
     await target?.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await folder.remove();
   }
   if (profDir) result.profiles.push({ dir: profDir, scopes });
 }

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Credentials } from './client.js';
 import { freePort } from '../test/engines/process-util.js';
+import { stoppedOnInterrupt } from './interrupt.js';
 import pg from 'pg';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 
@@ -129,51 +130,43 @@ export async function startTarget(name: TargetName, opts: StartOptions = {}): Pr
   if (nodes !== undefined) return startCluster(name, nodes, opts);
   const keepData = opts.dataDir !== undefined;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), `skep-bench-${name}-`)));
-  const port = await freePort();
-  const baseEnv = { ...process.env, ...(opts.env ?? {}) };
-  let child: ChildProcess;
-  let stderr: () => string;
-  let creds: Credentials;
-  let url = `http://127.0.0.1:${port}`;
-  if (name === 'skep' || name === 'skep-base') {
-    const node = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
-    const dir = name === 'skep-base' ? opts.baselineDir : opts.skepDir;
-    if (name === 'skep-base' && !dir) throw new Error('skep-base needs --baseline DIR');
-    ({ child, stderr } = launch([...node, join(dir ?? ROOT, 'bin/skep.js'), 'serve', '--port', String(port), '--data', dataDir, '--log-level', 'warn'], {
-      ...baseEnv,
-      SKEP_ROOT_ACCESS_KEY_ID: SKEP_KEY.accessKeyId,
-      SKEP_ROOT_SECRET_ACCESS_KEY: SKEP_KEY.secretAccessKey,
-    }));
-    const m = await waitForLine(child, /listening on (http:\/\/\S+)/, 20_000, stderr);
-    url = m[1];
-    creds = SKEP_KEY;
-  } else if (name === 's3rver') {
-    const node = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
-    ({ child, stderr } = launch(
-      [...node, join(ROOT, 'node_modules/s3rver/bin/s3rver.js'), '-d', dataDir, '-p', String(port), '-a', '127.0.0.1', '--silent'],
-      baseEnv,
-    ));
-    await waitForHttp(url + '/', child, 20_000, stderr);
-    creds = S3RVER_KEY;
-  } else {
-    ({ child, stderr } = launch(['--import', 'tsx', join(ROOT, 'bench/ceiling-server.ts'), '--port', String(port), '--data', dataDir], baseEnv));
-    await waitForLine(child, /listening on/, 20_000, stderr);
-    creds = { accessKeyId: 'ceiling', secretAccessKey: 'ceiling' };
+  let launched: { child: ChildProcess; stderr: () => string } | undefined;
+  // Also run when the server fails to start, or when the bench is interrupted.
+  const stop = stoppedOnInterrupt(async () => {
+    if (launched) await stopChild(launched.child);
+    if (!keepData) await rm(dataDir, { recursive: true, force: true });
+  });
+  try {
+    const port = await freePort();
+    const baseEnv = { ...process.env, ...(opts.env ?? {}) };
+    const prof = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
+    let url = `http://127.0.0.1:${port}`;
+    let creds: Credentials;
+    if (name === 'skep' || name === 'skep-base') {
+      const dir = name === 'skep-base' ? opts.baselineDir : opts.skepDir;
+      if (name === 'skep-base' && !dir) throw new Error('skep-base needs --baseline DIR');
+      launched = launch([...prof, join(dir ?? ROOT, 'bin/skep.js'), 'serve', '--port', String(port), '--data', dataDir, '--log-level', 'warn'], {
+        ...baseEnv,
+        SKEP_ROOT_ACCESS_KEY_ID: SKEP_KEY.accessKeyId,
+        SKEP_ROOT_SECRET_ACCESS_KEY: SKEP_KEY.secretAccessKey,
+      });
+      url = (await waitForLine(launched.child, /listening on (http:\/\/\S+)/, 20_000, launched.stderr))[1];
+      creds = SKEP_KEY;
+    } else if (name === 's3rver') {
+      launched = launch([...prof, join(ROOT, 'node_modules/s3rver/bin/s3rver.js'), '-d', dataDir, '-p', String(port), '-a', '127.0.0.1', '--silent'], baseEnv);
+      await waitForHttp(url + '/', launched.child, 20_000, launched.stderr);
+      creds = S3RVER_KEY;
+    } else {
+      launched = launch(['--import', 'tsx', join(ROOT, 'bench/ceiling-server.ts'), '--port', String(port), '--data', dataDir], baseEnv);
+      await waitForLine(launched.child, /listening on/, 20_000, launched.stderr);
+      creds = { accessKeyId: 'ceiling', secretAccessKey: 'ceiling' };
+    }
+    const pid = launched.child.pid!;
+    return { name, url, pid, urls: [url], pids: [pid], creds, dataDir, stderr: launched.stderr, stop };
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  return {
-    name,
-    url,
-    pid: child.pid!,
-    urls: [url],
-    pids: [child.pid!],
-    creds,
-    dataDir,
-    stderr,
-    async stop() {
-      await stopChild(child);
-      if (!keepData) await rm(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** The bench's master key for the distributed targets (their nodes must share one). */
@@ -204,6 +197,12 @@ async function startCluster(name: TargetName, nodes: number, opts: StartOptions)
     s3.destroy();
   }
   const dataDirs = await Promise.all(Array.from({ length: nodes }, () => mkdtemp(join(tmpdir(), `skep-bench-${name}-`))));
+  const children: ChildProcess[] = [];
+  // Also run when a node fails to start, or when the bench is interrupted.
+  const stop = stoppedOnInterrupt(async () => {
+    await Promise.all(children.map((child) => stopChild(child)));
+    await Promise.all(dataDirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
   const started = await Promise.all(
     dataDirs.map(async (dataDir, i) => {
       const port = await freePort();
@@ -220,10 +219,14 @@ async function startCluster(name: TargetName, nodes: number, opts: StartOptions)
         SKEP_BLOBS_SECRET_ACCESS_KEY: engines.ceph.secretAccessKey,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       });
+      children.push(child);
       const m = await waitForLine(child, /listening on (http:\/\/\S+)/, 60_000, stderr);
       return { child, stderr, url: m[1], dataDir };
     }),
-  );
+  ).catch(async (err: unknown) => {
+    await stop();
+    throw err;
+  });
   return {
     name,
     url: started[0].url,
@@ -233,9 +236,6 @@ async function startCluster(name: TargetName, nodes: number, opts: StartOptions)
     creds: SKEP_KEY,
     dataDir: dataDirs[0],
     stderr: () => started.map((n, i) => (n.stderr() ? `[node ${i + 1}] ${n.stderr()}` : '')).join(''),
-    async stop() {
-      await Promise.all(started.map((n) => stopChild(n.child)));
-      await Promise.all(dataDirs.map((d) => rm(d, { recursive: true, force: true })));
-    },
+    stop,
   };
 }
