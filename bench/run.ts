@@ -15,8 +15,8 @@
 //                          also skep on the distributed configuration: metadata in PostgreSQL and
 //                          blobs in Ceph (a throwaway cluster of each, started here), one node and
 //                          three nodes, in the same table
-//   --scenarios a,b        subset of put-small,put-versioned,get-small,head-small,list,put-large,
-//                          put-large-trailer,put-large-signed,get-large
+//   --scenarios a,b        subset of put-small,put-versioned,get-small,head-small,put-encrypted,
+//                          get-encrypted,list,put-large,put-large-trailer,put-large-signed,get-large
 //   --quick                fewer operations, one round (a smoke run)
 //   --rounds N             rounds per scenario and target (default 3; the best is reported)
 //   --cpu-prof             write V8 CPU profiles of skep and s3rver and print where the time goes

@@ -21,7 +21,19 @@ export interface BenchConfig {
   rounds: number;
 }
 
-export const SCENARIOS = ['put-small', 'put-versioned', 'get-small', 'head-small', 'list', 'put-large', 'put-large-trailer', 'put-large-signed', 'get-large'] as const;
+export const SCENARIOS = [
+  'put-small',
+  'put-versioned',
+  'get-small',
+  'head-small',
+  'put-encrypted',
+  'get-encrypted',
+  'list',
+  'put-large',
+  'put-large-trailer',
+  'put-large-signed',
+  'get-large',
+] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 export interface ScenarioResult {
@@ -251,9 +263,9 @@ export class ScenarioRunner {
     this.check(/<IsTruncated>false<\/IsTruncated>/.test(xml), 'list: truncated');
   }
 
-  /** Whether the target runs a scenario: only skep keeps versions (the others are not measured there). */
+  /** Whether the target runs a scenario: only skep keeps versions and encrypts at rest (the others are not measured there). */
   supports(id: ScenarioId): boolean {
-    if (id === 'put-versioned') return this.target.name === 'skep' || this.target.name === 'skep-base';
+    if (id === 'put-versioned' || id === 'put-encrypted' || id === 'get-encrypted') return this.target.name === 'skep' || this.target.name === 'skep-base';
     // s3rver does not understand aws-chunked bodies with a trailer.
     if (id === 'put-large-trailer' || id === 'put-large-signed') return this.target.name !== 's3rver';
     return true;
@@ -272,15 +284,25 @@ export class ScenarioRunner {
     }
     await strictLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.putSmall('bench-small', warmKey(i), 1_000_000 + i));
     await strictLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.getSmall('bench-small', warmKey(i), 1_000_000 + i));
+    if ((cfg.scenarios.has('put-encrypted') || cfg.scenarios.has('get-encrypted')) && this.supports('put-encrypted')) {
+      // SSE-S3 by the bucket's default: each object gets its own data key, sealed under the master key.
+      expectOk(await this.small.request({ method: 'PUT', path: '/bench-encrypted' }), 'create bucket bench-encrypted');
+      const body = Buffer.from(
+        '<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>',
+      );
+      expectOk(await this.small.request({ method: 'PUT', path: '/bench-encrypted', query: [['encryption', '']], body, payload: 'sha256' }), 'set default encryption');
+      await strictLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.putSmall('bench-encrypted', warmKey(i), 1_000_000 + i));
+      await strictLoop(cfg.smallConcurrency, cfg.smallWarmup, (i) => this.getSmall('bench-encrypted', warmKey(i), 1_000_000 + i));
+    }
     this.warmedUp = true;
   }
 
   /**
-   * A timed phase of GETs or HEADs of the small objects the PUTs of the same round wrote; without
-   * a PUT phase (--scenarios get-small), of the warm-up objects.
+   * A timed phase of GETs or HEADs of the small objects the PUTs (`putId`) of the same round wrote;
+   * without a PUT phase (--scenarios get-small), of the warm-up objects.
    */
-  private readSmallPhase(id: ScenarioId, round: number, read: (key: string, i: number) => Promise<void>): Promise<ScenarioResult> {
-    const put = this.cfg.scenarios.has('put-small');
+  private readSmallPhase(id: ScenarioId, round: number, read: (key: string, i: number) => Promise<void>, putId: ScenarioId = 'put-small'): Promise<ScenarioResult> {
+    const put = this.cfg.scenarios.has(putId);
     const n = put ? this.cfg.smallOps : this.cfg.smallWarmup;
     return this.measure(id, () => closedLoop(this.cfg.smallConcurrency, n, (i) => (put ? read(smallKey(round, i), i) : read(warmKey(i), 1_000_000 + i))));
   }
@@ -298,6 +320,10 @@ export class ScenarioRunner {
         return this.readSmallPhase(id, round, (key, i) => this.getSmall('bench-small', key, i));
       case 'head-small':
         return this.readSmallPhase(id, round, (key, i) => this.headSmall('bench-small', key, i));
+      case 'put-encrypted':
+        return this.measure(id, () => closedLoop(cfg.smallConcurrency, cfg.smallOps, (i) => this.putSmall('bench-encrypted', smallKey(round, i), i)));
+      case 'get-encrypted':
+        return this.readSmallPhase(id, round, (key, i) => this.getSmall('bench-encrypted', key, i), 'put-encrypted');
       case 'list': {
         if (!this.listReady) {
           await strictLoop(cfg.smallConcurrency, cfg.listKeys, (i) => this.putSmall('bench-list', listKey(i), 2_000_000 + i));
