@@ -19,7 +19,9 @@ import {
 import { useS3Server } from './helpers/server.js';
 import { s3Error } from './helpers/s3.js';
 import { blobBytes, blobFiles, raw, xmlField } from './helpers/raw-s3.js';
-import { CHUNK_SIZE, HEADER_SIZE } from '../src/objects/chunked-cipher.js';
+import { CHUNK_SIZE, HEADER_SIZE, sealedSize } from '../src/objects/chunked-cipher.js';
+import { INLINE_FILE } from '../src/storage/blob/inline-blob-store.js';
+import { sqliteDriver } from '../src/storage/metadata/sqlite-driver.js';
 
 // Encryption at rest through the AWS SDK: SSE-S3 (per request and as a bucket default), SSE-C
 // with the customer's key checked and never stored, multipart and copies between encryptions,
@@ -194,6 +196,49 @@ describe('SSE-C', () => {
     await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.CopyPartResult!.ETag }] } }));
     assert.deepEqual(await bytes(await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'mp' }))), data.subarray(100, 1000));
     for (const blob of await blobContents()) assert.equal(blob.includes(Buffer.from('PLAINTEXT-copy')), false);
+  });
+});
+
+describe('small encrypted objects (kept inline, opened at once on GET)', () => {
+  test('SSE-S3 and SSE-C read back whole and in ranges; another key is refused; no plaintext is stored', async () => {
+    const bucket = await ctx.newBucket('small');
+    const data = recognisable('small', 5000);
+    for (const [name, extra] of [['s3', { ServerSideEncryption: 'AES256' as const }], ['c', sseC(customerKey())]] as const) {
+      await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: name, Body: data, ...extra }));
+      const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: name, ...extra }));
+      assert.equal(got.ContentLength, data.length);
+      assert.deepEqual(await bytes(got), data, `${name}: whole`);
+      for (const [range, start, end] of [['bytes=0-0', 0, 0], ['bytes=100-4099', 100, 4099], ['bytes=-7', 4993, 4999], ['bytes=4990-', 4990, 4999]] as const) {
+        const part = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: name, Range: range, ...extra }));
+        assert.equal(part.ContentRange, `bytes ${start}-${end}/${data.length}`);
+        assert.deepEqual(await bytes(part), data.subarray(start, end + 1), `${name}: ${range}`);
+      }
+    }
+    const wrong = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', ...sseC(customerKey()) })));
+    assert.equal(wrong.$metadata.httpStatusCode, 403);
+    const inline = (await blobFiles(ctx.server)).filter((f) => f.startsWith('inline/'));
+    const sealed = (await blobBytes(ctx.server, inline)).filter((b) => b.length === sealedSize(data.length));
+    assert.equal(sealed.length >= 2, true, 'both objects are kept inline, sealed');
+    for (const blob of sealed) assert.equal(blob.includes(Buffer.from('PLAINTEXT-small')), false, 'no plaintext inline');
+  });
+
+  test('a damaged inline blob fails the GET with an error, never with other bytes', async () => {
+    const bucket = await ctx.newBucket('small-damaged');
+    const data = randomBytes(3000);
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: data, ServerSideEncryption: 'AES256' }));
+    const db = new (sqliteDriver())(join(ctx.server.dataDir, 'blobs', INLINE_FILE));
+    try {
+      const rows = db.prepare('select ref, data from blobs').all() as Array<{ ref: string; data: Buffer }>;
+      const mine = rows.filter((r) => r.data.length === sealedSize(data.length));
+      assert.equal(mine.length, 1);
+      const damaged = Buffer.from(mine[0].data);
+      damaged[HEADER_SIZE + 100] ^= 1;
+      db.prepare('update blobs set data = ? where ref = ?').run(damaged, mine[0].ref);
+    } finally {
+      db.close();
+    }
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' })).then(bytes));
+    assert.equal(err.$metadata.httpStatusCode, 500);
   });
 });
 

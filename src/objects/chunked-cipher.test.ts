@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import type { BlobStore, ByteRange } from '../storage/blob/blob-store.js';
 import { openFsBlobStore } from '../storage/blob/fs-blob-store.js';
 import { readAll } from '../storage/blob/contract.js';
-import { CHUNK_SIZE, EncryptingStream, HEADER_SIZE, readSealedBlobs, sealedSize } from './chunked-cipher.js';
+import { CHUNK_SIZE, EncryptingStream, HEADER_SIZE, openSealedBytes, readSealedBlobs, sealedSize } from './chunked-cipher.js';
 
 const folders: string[] = [];
 after(async () => {
@@ -87,6 +87,44 @@ describe('chunked AES-256-GCM at rest', () => {
       }
     });
   }
+
+  for (const size of [1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 5]) {
+    test(`${size} bytes held in memory open at once, whole and in every boundary range, as the stream reads them`, async () => {
+      const recorded = await recordedBlobs();
+      const plain = randomBytes(size);
+      const blob = await sealInto(recorded.store, plain, key);
+      const sealed = await recorded.raw(blob.ref);
+      assert.deepEqual(openSealedBytes(sealed, blob, key), plain);
+      const edges = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 3, size - 1].filter((x) => x >= 0 && x < size);
+      for (const start of edges) {
+        for (const end of edges) {
+          if (end < start) continue;
+          const range = { start, end };
+          assert.deepEqual(openSealedBytes(sealed, blob, key, range), plain.subarray(start, end + 1), `${start}-${end}`);
+          assert.deepEqual(openSealedBytes(sealed, blob, key, range), await readAll(readSealedBlobs(recorded.store, [blob], key, range)), `${start}-${end}`);
+        }
+      }
+    });
+  }
+
+  test('bytes held in memory: a wrong key, an altered byte in the chunk read, or a wrong length fail', async () => {
+    const recorded = await recordedBlobs();
+    const plain = randomBytes(2 * CHUNK_SIZE + 10);
+    const blob = await sealInto(recorded.store, plain, key);
+    const sealed = await recorded.raw(blob.ref);
+    assert.throws(() => openSealedBytes(sealed, blob, randomBytes(32)));
+    const altered = Buffer.from(sealed);
+    altered[HEADER_SIZE + CHUNK_SIZE + 16 + 5] ^= 1; // in the second chunk
+    assert.throws(() => openSealedBytes(altered, blob, key));
+    assert.throws(() => openSealedBytes(altered, blob, key, { start: CHUNK_SIZE, end: CHUNK_SIZE + 1 }));
+    // Only the chunks a range needs are opened, as the stream does.
+    assert.deepEqual(openSealedBytes(altered, blob, key, { start: 0, end: 9 }), plain.subarray(0, 10));
+    assert.throws(() => openSealedBytes(sealed.subarray(0, sealed.length - 1), blob, key), /bytes, not/);
+    assert.throws(() => openSealedBytes(sealed, { ...blob, size: blob.size - 1 }, key), /bytes, not/);
+    const notSealed = Buffer.from(sealed);
+    notSealed[0] ^= 1;
+    assert.throws(() => openSealedBytes(notSealed, blob, key), /not in the encrypted format/);
+  });
 
   test('the stored format: each chunk opens by hand with HKDF-SHA256(data key, salt) and its index as nonce', async () => {
     const recorded = await recordedBlobs();

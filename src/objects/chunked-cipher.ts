@@ -112,13 +112,44 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** Plaintext bytes in chunk `index` of a blob of `size` plaintext bytes. */
+function plainLengthOf(size: number, index: number): number {
+  return Math.min(size, (index + 1) * CHUNK_SIZE) - index * CHUNK_SIZE;
+}
+
+/** The bytes of chunk `index`'s plaintext that fall in [start, end] of the blob (maybe none). */
+function clip(plain: Buffer, index: number, start: number, end: number): Buffer {
+  const chunkStart = index * CHUNK_SIZE;
+  return plain.subarray(Math.max(start, chunkStart) - chunkStart, Math.min(end, chunkStart + plain.length - 1) - chunkStart + 1);
+}
+
+/**
+ * The plaintext of a sealed blob held in memory as stored (`sealed`), or the bytes [start, end]
+ * of it: what the stream below yields, opened at once, for a small object kept inline. Only the
+ * chunks that hold the range are opened, and each is checked as the stream checks it.
+ */
+export function openSealedBytes(sealed: Buffer, blob: BlobPart, dataKey: Buffer, range?: ByteRange): Buffer {
+  if (sealed.length !== sealedSize(blob.size)) throw new Error(`encrypted blob ${blob.ref} is ${sealed.length} bytes, not ${sealedSize(blob.size)}`);
+  const key = keyFromHeader(sealed.subarray(0, HEADER_SIZE), dataKey, blob.ref);
+  const start = range?.start ?? 0;
+  const end = range?.end ?? blob.size - 1;
+  const chunks = chunkCount(blob.size);
+  const out: Buffer[] = [];
+  for (let index = Math.floor(start / CHUNK_SIZE); index <= Math.min(chunks - 1, Math.floor(end / CHUNK_SIZE)); index++) {
+    const at = HEADER_SIZE + index * SEALED_CHUNK;
+    const plain = open(key, index, index === chunks - 1, sealed.subarray(at, at + plainLengthOf(blob.size, index) + TAG_SIZE));
+    out.push(clip(plain, index, start, end));
+  }
+  return out.length === 1 ? out[0] : Buffer.concat(out);
+}
+
 /** The plaintext bytes [start, end] of one sealed blob holding `size` plaintext bytes. */
 async function* openBlobRange(store: BlobStore, blob: BlobPart, dataKey: Buffer, start: number, end: number): AsyncGenerator<Buffer> {
   const chunks = chunkCount(blob.size);
   const first = Math.floor(start / CHUNK_SIZE);
   const last = Math.min(chunks - 1, Math.floor(end / CHUNK_SIZE));
   const from = HEADER_SIZE + first * SEALED_CHUNK;
-  const to = HEADER_SIZE + last * SEALED_CHUNK + (Math.min(blob.size, (last + 1) * CHUNK_SIZE) - last * CHUNK_SIZE) + TAG_SIZE - 1;
+  const to = HEADER_SIZE + last * SEALED_CHUNK + plainLengthOf(blob.size, last) + TAG_SIZE - 1;
   // The salt sits in the header: read with the chunks when they start at the first one, else on its own.
   const header = first === 0 ? undefined : await readAll(store.get(blob.ref, { start: 0, end: HEADER_SIZE - 1 }));
   let buffered: Buffer = Buffer.alloc(0);
@@ -132,16 +163,13 @@ async function* openBlobRange(store: BlobStore, blob: BlobPart, dataKey: Buffer,
       buffered = buffered.subarray(HEADER_SIZE);
     }
     while (index <= last) {
-      const plainLength = Math.min(blob.size, (index + 1) * CHUNK_SIZE) - index * CHUNK_SIZE;
-      const sealedLength = plainLength + TAG_SIZE;
+      const sealedLength = plainLengthOf(blob.size, index) + TAG_SIZE;
       if (buffered.length < sealedLength) break;
       const plain = open(key, index, index === chunks - 1, buffered.subarray(0, sealedLength));
       buffered = buffered.subarray(sealedLength);
-      const chunkStart = index * CHUNK_SIZE;
-      const lo = Math.max(start, chunkStart) - chunkStart;
-      const hi = Math.min(end, chunkStart + plainLength - 1) - chunkStart;
+      const wanted = clip(plain, index, start, end);
       index++;
-      if (hi >= lo) yield plain.subarray(lo, hi + 1);
+      if (wanted.length > 0) yield wanted;
     }
   }
   if (index <= last) throw new Error(`encrypted blob ${blob.ref} is shorter than its object`);

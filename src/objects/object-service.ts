@@ -24,7 +24,7 @@ import { readBlobs } from './object-reader.js';
 import { BlobLifecycle, type BlobLifecycleOptions } from './blob-lifecycle.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
 import { listPage, listVersionsPage, type ListingPage, type ListingRequest, type VersionListingPage, type VersionListingRequest } from './listing.js';
-import { EncryptingStream, readSealedBlobs } from './chunked-cipher.js';
+import { EncryptingStream, openSealedBytes, readSealedBlobs, sealedSize } from './chunked-cipher.js';
 import { customerEtag, DataKeys, type CustomerKey, type EncryptionRequest } from './sse.js';
 import { defaultEncryptionOf, initialProtectionSettings, objectLockOf, versioningMode } from './bucket-config.js';
 import type { RequestSource } from '../audit/actor.js';
@@ -81,7 +81,7 @@ export interface ObjectLease {
   open(range?: ByteRange): Readable;
   /**
    * The plaintext (or a range) at once, read while the lease holds the pin, when the object is one
-   * blob kept inline and in clear; undefined otherwise, and open() streams it.
+   * blob kept inline (in clear, or sealed and opened here); undefined otherwise, and open() streams it.
    */
   bytes(range?: ByteRange): Buffer | undefined;
   /** Lets go of the lease's pin (once; later calls do nothing). */
@@ -296,13 +296,25 @@ export class ObjectService {
         row,
         dataKey,
         open: (range) => this.openObject(row, range, dataKey),
-        bytes: (range) => (dataKey || row.blobs.length !== 1 ? undefined : this.blobs.getInline?.(row.blobs[0].ref, row.blobs[0].size, range)),
+        bytes: (range) => this.inlineBytes(row, dataKey, range),
         release,
       };
     } catch (err) {
       release();
       throw err;
     }
+  }
+
+  /**
+   * An object's bytes (or a range of them) read at once, when its one blob is kept inline, and
+   * opened here when it is sealed; undefined when it must be streamed.
+   */
+  private inlineBytes(row: ObjectRow, dataKey: Buffer | null, range: ByteRange | undefined): Buffer | undefined {
+    if (row.blobs.length !== 1 || !this.blobs.getInline) return undefined;
+    const blob = row.blobs[0];
+    if (!dataKey) return this.blobs.getInline(blob.ref, blob.size, range);
+    const sealed = this.blobs.getInline(blob.ref, sealedSize(blob.size));
+    return sealed && openSealedBytes(sealed, blob, dataKey, range);
   }
 
   /** The version a HEAD describes, checked as a read is (the SSE-C key included), with nothing pinned. */
