@@ -13,7 +13,7 @@ let installed = false;
  * Runs `cleanup` if the bench is interrupted before the returned function is called; the
  * interrupted bench then exits with 128 + the signal's number, as a shell reports it.
  */
-export function cleanUpOnInterrupt(cleanup: () => Promise<unknown>): () => void {
+function cleanUpOnInterrupt(cleanup: () => Promise<unknown>): () => void {
   if (!installed) {
     installed = true;
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void interrupted(signal));

@@ -45,7 +45,7 @@ import { parseArgs } from 'node:util';
 import { Contents, GiB, KiB, MiB } from './data.js';
 import { ScenarioRunner, SCENARIOS, type BenchConfig, type ScenarioId, type TargetResult } from './scenarios.js';
 import { DISTRIBUTED_TARGETS, ROOT, TARGETS, startTarget, type DistributedEngines, type TargetName } from './targets.js';
-import { cleanUpOnInterrupt, stoppedOnInterrupt } from './interrupt.js';
+import { stoppedOnInterrupt } from './interrupt.js';
 import { startPostgres, type PostgresEngine } from '../test/engines/postgres.js';
 import { startCeph, type CephEngine } from '../test/engines/ceph.js';
 import { isAlive } from '../test/engines/process-util.js';
@@ -157,12 +157,11 @@ async function main(): Promise<void> {
   if (skepDir) log(`skep from ${skepDir}`);
   let engines: DistributedEngines | undefined;
   const engineProcesses: Array<PostgresEngine | CephEngine> = [];
-  let forgetEngines = () => {};
+  const stopEngines = stoppedOnInterrupt(async () => void (await Promise.all(engineProcesses.map((e) => e.stop()))));
   if (targets.some((t) => distributedNames.includes(t))) {
     log('starting PostgreSQL (fsync on) and a single-node Ceph cluster for the distributed targets...');
     const [pgEngine, cephEngine] = await Promise.all([startPostgres({ fsync: true }), startCeph()]);
     engineProcesses.push(pgEngine, cephEngine);
-    forgetEngines = cleanUpOnInterrupt(() => Promise.all(engineProcesses.map((e) => e.stop())));
     engines = { postgresUrl: pgEngine.url, ceph: cephEngine };
   }
   log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); client: raw SigV4 node:http, keep-alive`);
@@ -220,8 +219,7 @@ async function main(): Promise<void> {
       for (const e of engineProcesses) {
         for (const d of e.daemons) if (!isAlive(d.pid)) failures.push(`engine ${d.name} (pid ${d.pid}) died during the run`);
       }
-      await Promise.all(engineProcesses.map((e) => e.stop()));
-      forgetEngines();
+      await stopEngines();
     }
     loadEnd = loadavg()[0];
     if (hashing) hashing = cheaper(hashing, measureHashing(cfg.largeSize));
