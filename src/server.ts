@@ -147,7 +147,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
         status: res.statusCode,
         seconds: (performance.now() - started) / 1000,
         bytesIn: req.complete ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) || 0 : 0,
-        bytesOut: Number(res.getHeader('content-length') ?? 0) || 0,
+        // A HEAD or a 304 announces the length of a body it does not send.
+        bytesOut: req.method === 'HEAD' || res.statusCode === 304 ? 0 : Number(res.getHeader('content-length') ?? 0) || 0,
       });
       if (open.size === 0) idle?.();
     });

@@ -6,7 +6,7 @@ import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { outcome, waitFor } from './helpers/tokens.js';
@@ -74,6 +74,23 @@ describe('operations endpoints', () => {
     ]) {
       assert.match(text, pattern);
     }
+  });
+
+  test('/metrics counts the body bytes a response sends: none for a HEAD or a 304, the object for a GET', async () => {
+    const s3 = server.client();
+    await s3.send(new CreateBucketCommand({ Bucket: 'ops-bytes' }));
+    const put = await s3.send(new PutObjectCommand({ Bucket: 'ops-bytes', Key: 'k', Body: randomBytes(3000) }));
+    const sent = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(/^skep_sent_bytes_total\{api="s3"\} (\d+)$/m.exec(text)?.[1]);
+    };
+    const before = await sent();
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: 'ops-bytes', Key: 'k' }))).ContentLength, 3000);
+    const notModified = await outcome(s3.send(new GetObjectCommand({ Bucket: 'ops-bytes', Key: 'k', IfNoneMatch: put.ETag })));
+    assert.equal(notModified.ok, false);
+    assert.equal(await sent(), before, 'a HEAD and a 304 send no body');
+    await s3.send(new GetObjectCommand({ Bucket: 'ops-bytes', Key: 'k' })).then((r) => r.Body!.transformToByteArray());
+    assert.equal(await sent(), before + 3000);
   });
 
   test('a signed request, or one with a query, for /metrics is S3\'s: a bucket of that name', async () => {
