@@ -9,14 +9,13 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, statSync, utimesSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { sqliteDriver } from '../src/storage/metadata/sqlite-driver.js';
 import { S3Http, Signer, expectOk } from './client.js';
 import { readMemory, RssSampler } from './proc.js';
-import { freePort, ROOT, SKEP_KEY } from './targets.js';
+import { freePort, ROOT, SKEP_KEY, stopChild } from './targets.js';
+import { stoppedOnInterrupt, temporaryFolder } from './interrupt.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const ORPHANS = Number(process.argv[3] ?? 1000);
@@ -40,8 +39,13 @@ async function serve(dataDir: string, onLog: (line: string) => void) {
     env: { ...process.env, NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(EVENT_LOOP_PROBE)}`, SKEP_ROOT_ACCESS_KEY_ID: SKEP_KEY.accessKeyId, SKEP_ROOT_SECRET_ACCESS_KEY: SKEP_KEY.secretAccessKey },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Stopped also if the bench is interrupted, or if the server exits before it listens.
+  const stopServer = stoppedOnInterrupt(() => stopChild(child));
   let listening!: () => void;
-  const ready = new Promise<void>((r) => (listening = r));
+  const ready = new Promise<void>((resolveReady, reject) => {
+    listening = resolveReady;
+    child.once('exit', (code, signal) => reject(new Error(`skep exited before listening (${signal ?? code})`)));
+  });
   let buf = '';
   const read = (d: Buffer) => {
     buf += d.toString('utf8');
@@ -55,15 +59,17 @@ async function serve(dataDir: string, onLog: (line: string) => void) {
   };
   child.stdout.on('data', read);
   child.stderr.on('data', read);
-  await ready;
+  await ready.catch(async (err: unknown) => {
+    await stopServer();
+    throw err;
+  });
   const client = new S3Http(`http://127.0.0.1:${port}`, new Signer(SKEP_KEY), 4);
   return {
     child,
     client,
     async stop() {
       client.close();
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+      await stopServer();
     },
   };
 }
@@ -122,7 +128,7 @@ async function countBlobs(dir: string): Promise<number> {
 }
 
 async function main() {
-  const dataDir = await mkdtemp(join(tmpdir(), 'skep-sweep-scale-'));
+  const { path: dataDir, remove } = await temporaryFolder('skep-sweep-scale-');
   try {
     let s = await serve(dataDir, () => undefined);
     expectOk(await s.client.request({ method: 'PUT', path: '/scale' }), 'create bucket');
@@ -184,7 +190,7 @@ async function main() {
     console.log(`  GET after the sweep:  ${stats(afterwards)}`);
     console.log(`  server's longest event-loop delay: ${loopMax.during.toFixed(1)} ms during the sweep, ${loopMax.after.toFixed(1)} ms after`);
   } finally {
-    await rm(dataDir, { recursive: true, force: true });
+    await remove();
   }
 }
 

@@ -116,7 +116,8 @@ function launch(cmd: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; s
   return { child, stderr: () => tail };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** SIGTERM, and SIGKILL if the child has not exited 15 s later. */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
