@@ -14,6 +14,7 @@ import type { BlobStore } from './storage/blob/blob-store.js';
 import { bootstrap, type BootstrapResult } from './projects/bootstrap.js';
 import { createS3Handler, newRequestId } from './s3/s3-handler.js';
 import { clientErrorResponse } from './s3/render.js';
+import { sentBodyLength } from './net/sent-body.js';
 import { createConsoleHandler, isConsoleRequest } from './console/console-handler.js';
 import { createApiHandler, isApiRequest } from './api/app.js';
 import { addressFromHost } from './s3/endpoint.js';
@@ -147,8 +148,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
         status: res.statusCode,
         seconds: (performance.now() - started) / 1000,
         bytesIn: req.complete ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) || 0 : 0,
-        // A HEAD or a 304 announces the length of a body it does not send.
-        bytesOut: req.method === 'HEAD' || res.statusCode === 304 ? 0 : Number(res.getHeader('content-length') ?? 0) || 0,
+        bytesOut: sentBodyLength(req, res),
       });
       if (open.size === 0) idle?.();
     });

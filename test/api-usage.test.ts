@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { readThenHangUp } from './helpers/slow-upload.js';
+import { waitFor } from './helpers/tokens.js';
 import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As } from './helpers/api.js';
 
 // GET /api/v1/projects/{id}/usage: request and byte counters from S3 (and API) traffic, written
@@ -55,6 +59,30 @@ describe('REST API: usage', () => {
     assert.deepEqual(r.body.current, { bytes: 1000, objects: 1 });
     // Earlier days are there, with zeros.
     assert.deepEqual(r.body.days[0].requests, { read: 0, write: 0, list: 0, delete: 0, other: 0 });
+  });
+
+  test('bytes out are what was sent: a download abandoned part way counts what went out before it was cut', async () => {
+    const MiB = 1024 * 1024;
+    await call(server, 'POST', `/projects/${p}/buckets`, { as: rootBearer(server), json: { name: 'cut-short' } });
+    await s3.send(new PutObjectCommand({ Bucket: 'cut-short', Key: 'big', Body: randomBytes(48 * MiB) }));
+    const bytesOut = async () => {
+      const r = await usage(billing, `?bucket=cut-short&token=${tokenId}`);
+      assert.equal(r.status, 200, problemText(r));
+      return r.body.days[r.body.days.length - 1].bytesOut as number;
+    };
+    assert.equal(await bytesOut(), 0);
+    // Through S3 (a presigned URL), then through the REST API (as the console downloads).
+    await readThenHangUp(await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'cut-short', Key: 'big' }), { expiresIn: 600 }), MiB);
+    await waitFor('the cut S3 download to be counted', async () => (await bytesOut()) > 0);
+    const viaS3 = await bytesOut();
+    assert.ok(viaS3 >= MiB && viaS3 < 24 * MiB, `S3: counted ${viaS3} bytes`);
+    const bearer = (billing as { bearer: string }).bearer;
+    await readThenHangUp(`${server.url}/api/v1/projects/${p}/buckets/cut-short/objects/content?key=big`, MiB, { authorization: `Bearer ${bearer}` });
+    await waitFor('the cut API download to be counted', async () => (await bytesOut()) > viaS3);
+    const viaApi = (await bytesOut()) - viaS3;
+    assert.ok(viaApi >= MiB && viaApi < 24 * MiB, `REST API: counted ${viaApi} bytes`);
+    await s3.send(new DeleteObjectCommand({ Bucket: 'cut-short', Key: 'big' }));
+    assert.equal((await call(server, 'DELETE', `/projects/${p}/buckets/cut-short`, { as: rootBearer(server) })).status, 204);
   });
 
   test('the counters live in the database, not only in memory', async () => {

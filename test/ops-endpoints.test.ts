@@ -10,9 +10,11 @@ import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { outcome, waitFor } from './helpers/tokens.js';
-import { slowPut } from './helpers/slow-upload.js';
+import { readThenHangUp, slowPut } from './helpers/slow-upload.js';
 import { createOpsHandler } from '../src/ops/ops-handler.js';
 import { Metrics } from '../src/ops/metrics.js';
+
+const MiB = 1024 * 1024;
 
 describe('operations endpoints', () => {
   let server: TestServer;
@@ -91,6 +93,14 @@ describe('operations endpoints', () => {
     assert.equal(await sent(), before, 'a HEAD and a 304 send no body');
     await s3.send(new GetObjectCommand({ Bucket: 'ops-bytes', Key: 'k' })).then((r) => r.Body!.transformToByteArray());
     assert.equal(await sent(), before + 3000);
+
+    // A download the client stops after 1 MiB counts what was handed over, not the 48 MiB announced.
+    await s3.send(new PutObjectCommand({ Bucket: 'ops-bytes', Key: 'big', Body: randomBytes(48 * MiB) }));
+    const beforeCut = await sent();
+    await readThenHangUp(await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'ops-bytes', Key: 'big' }), { expiresIn: 600 }), MiB);
+    await waitFor('the cut download to be counted', async () => (await sent()) > beforeCut);
+    const counted = (await sent()) - beforeCut;
+    assert.ok(counted >= MiB && counted < 24 * MiB, `counted ${counted} bytes`);
   });
 
   test('a signed request, or one with a query, for /metrics is S3\'s: a bucket of that name', async () => {

@@ -18,6 +18,7 @@ import { registerSession } from './session.js';
 import { registerTokens } from './tokens.js';
 import { registerUsage } from './usage.js';
 import { registerQuotas } from './quotas.js';
+import { sentBodyLength, streamsCountedBody } from '../net/sent-body.js';
 
 // The REST API under /api/v1: a Hono app whose routes are declared with zod schemas, which both
 // validate requests and generate the OpenAPI 3.1 document at /api/v1/openapi.json.
@@ -59,14 +60,20 @@ function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
     if (isConsolePageLoad(access.caller.kind, c.req.method, kind)) return;
     const bucket = /\/buckets\/([^/]+)/.exec(c.req.path)?.[1];
     const declaredIn = Number(c.req.header('content-length') ?? 0);
-    deps.usage.record({
-      projectId: access.projectId,
-      bucket: bucket === undefined ? null : safeDecode(bucket),
-      tokenId: access.caller.kind === 'bearer' ? access.principal.tokenId : null,
-      kind,
-      bytesIn: c.get('bytesIn') ?? declaredIn,
-      bytesOut: Number(c.res.headers.get('content-length') ?? 0),
-    });
+    const record = (bytesOut: number) =>
+      deps.usage.record({
+        projectId: access.projectId,
+        bucket: bucket === undefined ? null : safeDecode(bucket),
+        tokenId: access.caller.kind === 'bearer' ? access.principal.tokenId : null,
+        kind,
+        bytesIn: c.get('bytesIn') ?? declaredIn,
+        bytesOut,
+      });
+    const announced = Number(c.res.headers.get('content-length') ?? 0) || 0;
+    const { incoming, outgoing } = c.env ?? {};
+    // A streamed download is counted once its connection is done with it: what it sent by then.
+    if (incoming && outgoing && streamsCountedBody(outgoing)) outgoing.once('close', () => record(sentBodyLength(incoming, outgoing, announced)));
+    else record(c.req.method === 'HEAD' ? 0 : announced);
   };
 }
 

@@ -7,6 +7,7 @@ import { consoleCredential, signingCredential } from '../credentials/console-tok
 import { listingLimit } from '../auth/scope.js';
 import { MAX_KEY_BYTES } from '../s3/endpoint.js';
 import { MAX_SINGLE_PUT_BYTES } from '../s3/body.js';
+import { countSentBody } from '../net/sent-body.js';
 import { MAX_PRESIGN_SECONDS, presignObjectUrl } from '../sigv4/presign.js';
 import { requestSource, requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
@@ -314,7 +315,9 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
       };
       if (obj.size === 0) return c.body(null, 200, headers);
       // The stream holds its own pin until it closes.
-      return c.body(Readable.toWeb(lease.open()) as unknown as ReadableStream, 200, headers);
+      const body = lease.open();
+      if (c.env?.outgoing) countSentBody(c.env.outgoing, body);
+      return c.body(Readable.toWeb(body) as unknown as ReadableStream, 200, headers);
     } finally {
       lease.release();
     }

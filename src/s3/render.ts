@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { S3Error } from './errors.js';
 import { xmlDocument } from './xml.js';
 import { storageFullCode } from '../storage/storage-full.js';
+import { countSentBody } from '../net/sent-body.js';
 
 // The one place that writes S3 responses: status, headers, XML or streamed bodies, and errors.
 
@@ -74,6 +75,7 @@ function streamBody(body: Readable, res: ServerResponse): Promise<void> {
       resolve();
     };
     if (res.destroyed) return done(true);
+    countSentBody(res, body);
     body.on('error', () => done(true));
     res.on('error', () => done(true));
     res.once('finish', () => done(false));

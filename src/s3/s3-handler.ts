@@ -4,6 +4,7 @@ import { S3Error } from './errors.js';
 import { randomHex } from '../util/random-hex.js';
 import { addressFromHost, parseEndpoint, splitUrl, type S3Operation } from './endpoint.js';
 import { renderError, renderResult, toS3Error } from './render.js';
+import { sentBodyLength } from '../net/sent-body.js';
 import { HANDLERS } from './handlers/index.js';
 import { ANONYMOUS, header, S3_LIMITS, type S3Context, type S3Limits, type S3Services } from './context.js';
 import { authenticate } from '../sigv4/authenticate.js';
@@ -110,7 +111,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
           log: deps.log,
         });
         if (caller && deps.usage) {
-          deps.usage({ projectId: caller.projectId, bucket: null, tokenId: caller.tokenId, kind: 'other', bytesIn: 0, bytesOut: Number(res.getHeader('content-length') ?? 0) });
+          deps.usage({ projectId: caller.projectId, bucket: null, tokenId: caller.tokenId, kind: 'other', bytesIn: 0, bytesOut: sentBodyLength(req, res) });
         }
         return;
       }
@@ -221,7 +222,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
           tokenId: counted.principal?.tokenId ?? null,
           kind: USAGE_KIND[counted.op],
           bytesIn: req.complete ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) : 0,
-          bytesOut: req.method === 'HEAD' ? 0 : Number(res.getHeader('content-length') ?? 0),
+          bytesOut: sentBodyLength(req, res),
         });
       }
       if (deps.log.isLevelEnabled('debug')) {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { get as httpGet, request as httpRequest } from 'node:http';
 
-// An upload that takes its time: a PUT to a (presigned) URL whose body goes out `chunk` random
-// bytes at a time with a pause after each, for tests of what happens while a request is in flight.
+// Transfers cut or drawn out, for tests of what happens while a request is in flight: an upload
+// to a (presigned) URL whose body goes out `chunk` random bytes at a time with a pause after each,
+// and a download the client abandons part way.
 
 export interface SlowUpload {
   /** The response status; rejects when the connection breaks. */
@@ -32,4 +33,23 @@ export function slowPut(url: string, size: number, opts: { chunk: number; pauseM
   });
   done.catch(() => undefined); // awaited by the test, maybe after it has failed
   return { done, sent: () => sent };
+}
+
+/** GETs `url` (presigned, or with `headers`), reads at least `bytes` of the body, then closes the connection. */
+export function readThenHangUp(url: string, bytes: number, headers: Record<string, string> = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { headers }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+      let got = 0;
+      res.on('data', (chunk: Buffer) => {
+        got += chunk.length;
+        if (got >= bytes) {
+          req.destroy();
+          resolve();
+        }
+      });
+      res.on('end', () => reject(new Error(`the whole body came (${got} bytes)`)));
+    });
+    req.on('error', reject);
+  });
 }

@@ -1,0 +1,29 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+
+// "Bytes out", for the usage report and /metrics: the body bytes a response sent. A HEAD or a 304
+// announces a length it does not send; a download the client abandons part way (a video player
+// seeking, a cancelled sync) sent only what went out before it, not its Content-Length.
+
+/** Bytes each streamed body has handed on to its response so far. */
+const streamed = new WeakMap<ServerResponse, { bytes: number }>();
+
+/** Counts what `body` hands on as the body of `res`; call it before the body starts flowing. */
+export function countSentBody(res: ServerResponse, body: Readable): void {
+  const handed = { bytes: 0 };
+  streamed.set(res, handed);
+  body.on('data', (chunk: Buffer) => {
+    handed.bytes += chunk.length;
+  });
+}
+
+/** Whether `res` streams a body counted by countSentBody (whose total is known once `res` closes). */
+export function streamsCountedBody(res: ServerResponse): boolean {
+  return streamed.has(res);
+}
+
+/** The body bytes `res` sent: exact once it has closed; `announced` when its body was not streamed. */
+export function sentBodyLength(req: IncomingMessage, res: ServerResponse, announced = Number(res.getHeader('content-length') ?? 0) || 0): number {
+  if (req.method === 'HEAD' || res.statusCode === 304) return 0;
+  return streamed.get(res)?.bytes ?? announced;
+}
