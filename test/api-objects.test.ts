@@ -66,6 +66,21 @@ describe('REST API: objects', () => {
     assert.deepEqual(Buffer.from(await back.arrayBuffer()), bytes);
   });
 
+  test('HEAD of a download: its headers, and no body stream left open holding a file and a pin', async () => {
+    const bytes = randomBytes(200_000);
+    assert.equal((await call(server, 'PUT', content('docs', 'headed'), { as: root(), raw: bytes })).status, 200);
+    const openFiles = () => readdirSync('/proc/self/fd').length;
+    const before = openFiles();
+    for (let i = 0; i < 40; i++) {
+      const head = await call(server, 'HEAD', content('docs', 'headed'), { as: root() });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-length'), '200000');
+      assert.equal(head.headers.get('etag'), `"${createHash('md5').update(bytes).digest('hex')}"`);
+    }
+    // A leaked body would hold one file per HEAD; a few may come and go with the connection pool.
+    assert.ok(openFiles() - before < 10, `open files ${before} -> ${openFiles()}`);
+  });
+
   test('a large upload is streamed to the blob store while it arrives (no buffering), and streams back', async () => {
     const chunk = randomBytes(1024 * 1024);
     const total = 24;
