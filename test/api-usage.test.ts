@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { readThenHangUp } from './helpers/slow-upload.js';
+import { readThenHangUp } from './helpers/partial-transfers.js';
 import { waitFor } from './helpers/tokens.js';
 import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As } from './helpers/api.js';
 

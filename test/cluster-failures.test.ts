@@ -24,7 +24,7 @@ import { readObject, md5Hex } from './helpers/s3.js';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 import { cephClient, engine } from './helpers/engines.js';
 import { outcome, waitFor } from './helpers/tokens.js';
-import { slowPut } from './helpers/slow-upload.js';
+import { slowPut } from './helpers/partial-transfers.js';
 import { parseS3BlobUrl } from '../src/storage/blob/s3-blob-store.js';
 import { openPostgresStore } from '../src/storage/metadata/postgres-store.js';
 

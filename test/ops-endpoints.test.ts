@@ -10,7 +10,7 @@ import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { outcome, waitFor } from './helpers/tokens.js';
-import { readThenHangUp, slowPut } from './helpers/slow-upload.js';
+import { readThenHangUp, slowPut } from './helpers/partial-transfers.js';
 import { createOpsHandler } from '../src/ops/ops-handler.js';
 import { Metrics } from '../src/ops/metrics.js';
 

@@ -71,9 +71,10 @@ function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
       });
     const announced = Number(c.res.headers.get('content-length') ?? 0) || 0;
     const { incoming, outgoing } = c.env ?? {};
+    const sent = () => (incoming && outgoing ? sentBodyLength(incoming, outgoing, announced) : announced);
     // A streamed download is counted once its connection is done with it: what it sent by then.
-    if (incoming && outgoing && streamsCountedBody(outgoing)) outgoing.once('close', () => record(sentBodyLength(incoming, outgoing, announced)));
-    else record(c.req.method === 'HEAD' ? 0 : announced);
+    if (outgoing && streamsCountedBody(outgoing)) outgoing.once('close', () => record(sent()));
+    else record(sent());
   };
 }
 
