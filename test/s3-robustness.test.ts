@@ -14,7 +14,8 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { useS3Server } from './helpers/server.js';
+import { ROOT_KEY, useS3Server } from './helpers/server.js';
+import { postPolicyFields } from './helpers/post-form.js';
 import { blobFiles, queryString, settledBlobFiles, signedHeaders, sleep, tmpFiles, type RawRequest } from './helpers/raw-s3.js';
 
 // What clients that misbehave or race leave behind: aborted uploads, concurrent writers to one
@@ -56,24 +57,16 @@ async function settleNewBlobs(before: string[], added: number): Promise<void> {
   assert.equal(files.length, before.length + added, 'blob files');
 }
 
-/** Starts a signed upload, sends `sent` of the declared bytes, then cuts the connection. */
-async function abortedUpload(r: RawRequest & { declaredLength: number; sent: Buffer }): Promise<void> {
-  const headers = await signedHeaders(ctx.server, { ...r, payloadHash: r.payloadHash ?? 'UNSIGNED-PAYLOAD' });
-  await new Promise<void>((resolve) => {
-    const req = httpRequest({
-      host: '127.0.0.1',
-      port: ctx.server.port,
-      method: r.method,
-      path: r.path + queryString(r.query),
-      headers: { ...headers, 'content-length': String(r.declaredLength) },
-      agent: false,
-    });
+/** Sends `request` with `sent` of its body, then cuts the connection. */
+function cutRequest(request: { method: string; path: string; headers: Record<string, string> }, sent: Buffer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const req = httpRequest({ host: '127.0.0.1', port: ctx.server.port, ...request, agent: false });
     req.on('error', () => resolve());
     req.on('response', (res) => {
       res.resume();
       res.on('end', () => resolve());
     });
-    req.write(r.sent, () => {
+    req.write(sent, () => {
       // Give the server time to start writing the blob, then vanish.
       setTimeout(() => {
         req.destroy();
@@ -81,6 +74,12 @@ async function abortedUpload(r: RawRequest & { declaredLength: number; sent: Buf
       }, 150);
     });
   });
+}
+
+/** Starts a signed upload, sends `sent` of the declared bytes, then cuts the connection. */
+async function abortedUpload(r: RawRequest & { declaredLength: number; sent: Buffer }): Promise<void> {
+  const headers = await signedHeaders(ctx.server, { ...r, payloadHash: r.payloadHash ?? 'UNSIGNED-PAYLOAD' });
+  await cutRequest({ method: r.method, path: r.path + queryString(r.query), headers: { ...headers, 'content-length': String(r.declaredLength) } }, r.sent);
 }
 
 describe('aborted uploads', () => {
@@ -109,6 +108,24 @@ describe('aborted uploads', () => {
     await abortedUpload({ method: 'PUT', path: `/${bucket}/mp`, query: { partNumber: '1', uploadId: UploadId! }, declaredLength: 6 * 1024 * 1024, sent: randomBytes(1024 * 1024) });
     const parts = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'mp', UploadId }));
     assert.equal(parts.Parts, undefined);
+    await settleBlobs(before);
+  });
+
+  test('a POST form upload cut off mid-file leaves no object, no blob and no temp file', async () => {
+    const bucket = await newBucket('abortform');
+    const before = await settledBlobFiles(ctx.server);
+    const boundary = '----skep-form-boundary';
+    let head = '';
+    for (const [name, value] of Object.entries(postPolicyFields({ bucket, key: 'posted', credentials: ROOT_KEY }))) {
+      head += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    }
+    head += `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    const headers = { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(8 * 1024 * 1024) };
+    // Three times: each one cut short used to leave its temp file behind, open.
+    for (let i = 0; i < 3; i++) {
+      await cutRequest({ method: 'POST', path: `/${bucket}`, headers }, Buffer.concat([Buffer.from(head), randomBytes(2 * 1024 * 1024)]));
+    }
+    await assertAbsent(bucket, 'posted');
     await settleBlobs(before);
   });
 

@@ -77,7 +77,7 @@ function ignore(): void {}
  * stream.pipeline does the same but allocates an AbortController and a DOMException per call, ~3%
  * of a small PUT's main thread.
  */
-function feed(source: Readable, dest: Writable): void {
+export function feed(source: Readable, dest: Writable): void {
   const fail = (err?: Error) => {
     if (!dest.destroyed) dest.destroy(err ?? Object.assign(new Error('The request body ended early.'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
   };

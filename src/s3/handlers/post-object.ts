@@ -10,6 +10,7 @@ import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
 import { STORAGE_CLASSES, validateTags } from '../object-headers.js';
 import type { StoredHeaders } from '../../storage/metadata/metadata-store.js';
 import { parseXml, xmlText } from '../xml.js';
+import { feed } from '../body.js';
 import { authorize } from '../../auth/authorize.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
@@ -73,7 +74,9 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
       resolve({ fields, file, done });
     });
     parser.on('filesLimit', () => fail(new S3Error('IncorrectNumberOfFilesInPostRequest')));
-    ctx.req.pipe(parser);
+    // A client that goes away mid-form fails the parser, and so the file's stream: the stored
+    // part is discarded. A plain pipe would leave the form waiting, its temp file open, for good.
+    feed(ctx.req, parser);
   });
 }
 
