@@ -78,6 +78,18 @@ function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
   };
 }
 
+/**
+ * Hono answers a HEAD with the GET route and drops the body of its response without cancelling
+ * it. A download's stream would then never be read or closed, and hold its file and its blobs'
+ * pin for good; so the body of every HEAD is cancelled here, whatever the route.
+ */
+function headBodyMiddleware(): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    await next();
+    if (c.req.method === 'HEAD') await c.res.body?.cancel();
+  };
+}
+
 function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
@@ -112,6 +124,7 @@ export function createApiApp(deps: ApiDeps) {
     description: "The session's csrfToken; required with the session cookie on every state-changing request.",
   });
 
+  app.use('*', headBodyMiddleware());
   app.use('*', callerMiddleware(deps));
   app.use('*', routePolicyMiddleware(app, API_BASE));
   app.use('/projects/:projectId/*', usageMiddleware(deps));

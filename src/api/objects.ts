@@ -313,9 +313,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
         'X-Content-Type-Options': 'nosniff',
         'Cache-Control': 'private, no-store',
       };
-      // Hono answers a HEAD with this route and drops the body: a stream opened for it would
-      // never be read or closed, and would hold its file and pin for good.
-      if (obj.size === 0 || c.req.method === 'HEAD') return c.body(null, 200, headers);
+      if (obj.size === 0) return c.body(null, 200, headers);
       // The stream holds its own pin until it closes.
       const body = lease.open();
       if (c.env?.outgoing) countSentBody(c.env.outgoing, body);
