@@ -118,6 +118,26 @@ for (const generation of GENERATIONS) {
       assert.equal(await readFile(back, 'utf8'), 'hello from the AWS CLI\n');
     });
 
+    it('a Content-Disposition with a non-ASCII filename comes back byte for byte, from get-object as from head-object', async () => {
+      // The CLI sends the header as UTF-8 and shows what comes back as ISO-8859-1 text, so the
+      // bytes are compared. A small GET's headers went through Node.js's own Content-Disposition
+      // re-decoding and came back as different bytes than the ones sent; HEAD was always right.
+      const local = join(work.path, 'cd.txt');
+      await writeFile(local, 'disposition\n');
+      const disposition = 'attachment; filename="résumé.txt"';
+      await aws('s3', 'cp', local, `s3://${bucket}/cd/cd.txt`, '--no-progress', '--content-disposition', disposition);
+      const sentBack = (shown: string) => Buffer.from(shown, 'latin1').toString('utf8');
+      try {
+        const head = await awsJson('s3api', 'head-object', '--bucket', bucket, '--key', 'cd/cd.txt');
+        assert.equal(sentBack(head.ContentDisposition), disposition);
+        const got = await awsJson('s3api', 'get-object', '--bucket', bucket, '--key', 'cd/cd.txt', join(work.path, 'cd-back.txt'));
+        assert.equal(sentBack(got.ContentDisposition), disposition);
+        assert.equal(await readFile(join(work.path, 'cd-back.txt'), 'utf8'), 'disposition\n');
+      } finally {
+        await aws('s3', 'rm', `s3://${bucket}/cd/cd.txt`); // the listing tests below count this bucket's keys
+      }
+    });
+
     it('s3 cp moves a 20 MiB file as a multipart upload and back intact', async () => {
       const local = join(work.path, 'big.bin');
       const digest = await writeRandomFile(local, 20 * MiB + 12345);

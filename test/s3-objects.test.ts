@@ -243,6 +243,34 @@ describe('stored headers and metadata', () => {
     assert.equal(head.CacheControl, 'no-cache');
   });
 
+  test('a response-* override that cannot be a header value is 400 InvalidArgument naming it; ISO-8859-1 text is sent as is', async () => {
+    // Before, these were 500 InternalError: the value reached the response and Node.js refused it.
+    const bucket = await newBucket('overridebad');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'o', Body: 'x' }));
+    for (const [param, value, message] of [
+      ['response-content-disposition', 'attachment; filename="résumé ☃.txt"', 'Header value cannot be represented using ISO-8859-1.'],
+      ['response-content-type', 'text/plain\r\nSet-Cookie: a=b', 'Header value cannot contain control characters.'],
+      ['response-cache-control', 'max-age=1\u0000', 'Header value cannot contain control characters.'],
+    ] as const) {
+      for (const method of ['GET', 'HEAD']) {
+        const res = await raw(ctx.server, { method, path: `/${bucket}/o`, query: { [param]: value } });
+        assert.equal(res.status, 400, `${method} ${param}: ${res.text}`);
+        if (method === 'GET') {
+          assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+          assert.equal(xmlField(res.text, 'Message'), message);
+          assert.equal(xmlField(res.text, 'ArgumentName'), param);
+        }
+      }
+    }
+    // Through the SDK, as an app building a download link does.
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'o', ResponseContentDisposition: 'attachment; filename="☃.txt"' })));
+    assert.equal(err.name, 'InvalidArgument');
+    const res = await raw(ctx.server, { method: 'GET', path: `/${bucket}/o`, query: { 'response-content-disposition': 'attachment; filename="résumé.txt"' } });
+    assert.equal(res.status, 200);
+    assert.equal(Buffer.from(res.headers['content-disposition'] as string, 'latin1').toString('hex'), Buffer.from('attachment; filename="résumé.txt"', 'latin1').toString('hex'));
+    assert.equal(res.text, 'x');
+  });
+
   test('user metadata over 2 KB is MetadataTooLarge', async () => {
     const bucket = await newBucket('bigmeta');
     const err = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'm', Body: 'x', Metadata: { big: 'v'.repeat(2100) } })));

@@ -8,6 +8,7 @@ import {
   GetBucketAclCommand,
   GetBucketCorsCommand,
   GetObjectAclCommand,
+  GetObjectCommand,
   GetObjectTaggingCommand,
   GetPublicAccessBlockCommand,
   HeadObjectCommand,
@@ -98,6 +99,18 @@ describe('bucket policies', () => {
     const got = await anon('GET', `/${bucket}/k`);
     assert.equal(got.status, 200);
     assert.equal(await got.text(), 'hidden');
+    // An unsigned link may not restyle a public object (text/html would run a stored script on
+    // this origin): response-* overrides need a signature, as on AWS.
+    for (const method of ['GET', 'HEAD']) {
+      const restyled = await anon(method, `/${bucket}/k?response-content-type=text/html`);
+      assert.equal(restyled.status, 400, method);
+      assert.notEqual(restyled.headers.get('content-type'), 'text/html', method);
+      if (method === 'GET') {
+        const text = await restyled.text();
+        assert.equal(xmlField(text, 'Code'), 'InvalidRequest');
+        assert.equal(xmlField(text, 'Message'), 'Request specific response headers cannot be used for anonymous GET requests.');
+      }
+    }
     const missing = await anon('GET', `/${bucket}/missing`);
     assert.equal(missing.status, 404);
     assert.equal(await codeOf(missing), 'NoSuchKey');
@@ -190,6 +203,10 @@ describe('CORS configuration and preflight', () => {
       ['<CORSConfiguration></CORSConfiguration>', 'MalformedXML'],
       ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>', 'InvalidRequest'],
       ['<CORSConfiguration><CORSRule><AllowedOrigin>*.*.example</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>', 'InvalidRequest'],
+      // Sent back as Access-Control-Expose-Headers: a value that cannot be a header name is refused, not stored to fail every matching response.
+      ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>x-☃</ExposeHeader></CORSRule></CORSConfiguration>', 'InvalidRequest'],
+      ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>ETag&#13;&#10;Set-Cookie: a=b</ExposeHeader></CORSRule></CORSConfiguration>', 'InvalidRequest'],
+      ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>x amz</ExposeHeader></CORSRule></CORSConfiguration>', 'InvalidRequest'],
     ];
     for (const [body, code] of cases) {
       const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { cors: '' }, body });
@@ -300,6 +317,65 @@ describe('POST object (browser forms)', () => {
     await absent(bucket, 'ok.txt');
     await absent(bucket, 'other.txt');
     assert.deepEqual(await blobFiles(ctx.server), before, 'no blob left behind');
+  });
+
+  test('fields stored as response headers: kept as the form\'s UTF-8 bytes; a control character or a bad name is InvalidArgument and stores nothing', async () => {
+    // A form field, unlike a request header, can hold any text. Stored as it was, a value beyond
+    // ISO-8859-1 or with a line break made every later GET and HEAD of the object a 500.
+    const bucket = await ctx.newBucket('posthdr');
+    const before = await blobFiles(ctx.server);
+    const cases: [string, string, string][] = [
+      ['Content-Type', 'text/html\r\nSet-Cookie: a=b', 'Header value cannot contain control characters.'],
+      ['Cache-Control', 'no-cache\u0000', 'Header value cannot contain control characters.'],
+      ['x-amz-meta-note', 'line\r\nbreak', 'Header value cannot contain control characters.'],
+      ['x-amz-meta-two words', 'x', 'Header name is not a valid HTTP token.'],
+    ];
+    for (const [name, value, message] of cases) {
+      const res = await post(bucket, postPolicyFields({ bucket, key: 'h.txt', credentials: ROOT_KEY, fields: { [name]: value } }));
+      const text = await res.text();
+      assert.equal(res.status, 400, `${name}: ${text}`);
+      assert.equal(xmlField(text, 'Code'), 'InvalidArgument', name);
+      assert.equal(xmlField(text, 'Message'), message, name);
+      assert.equal(xmlField(text, 'ArgumentName'), name.toLowerCase(), name);
+      await absent(bucket, 'h.txt');
+    }
+    assert.deepEqual(await blobFiles(ctx.server), before, 'no blob left behind');
+    // Text beyond ASCII goes back as the UTF-8 bytes the form sent, on GET as on HEAD.
+    const fields = { 'Content-Type': 'text/plain; name=☃', 'Content-Disposition': 'attachment; filename="résumé.txt"', 'x-amz-meta-city': 'Zürich' };
+    const ok = await post(bucket, postPolicyFields({ bucket, key: 'utf8.txt', credentials: ROOT_KEY, fields }), 'hello');
+    assert.equal(ok.status, 204, await ok.clone().text());
+    for (const method of ['GET', 'HEAD']) {
+      const res = await raw(ctx.server, { method, path: `/${bucket}/utf8.txt` });
+      assert.equal(res.status, 200, method);
+      const bytes = (name: string) => Buffer.from(res.headers[name] as string, 'latin1').toString('utf8');
+      assert.equal(bytes('content-type'), fields['Content-Type'], method);
+      assert.equal(bytes('content-disposition'), fields['Content-Disposition'], method);
+      assert.equal(bytes('x-amz-meta-city'), 'Zürich', method);
+    }
+    assert.equal(await (await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'utf8.txt' }))).Body!.transformToString(), 'hello');
+  });
+
+  test('success_action_redirect: a URL S3 cannot interpret is treated as absent; non-ASCII is percent-encoded', async () => {
+    const bucket = await ctx.newBucket('postredir');
+    const upload = (key: string, redirect: string, extra: Record<string, string> = {}) =>
+      fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: formData(postPolicyFields({ bucket, key, credentials: ROOT_KEY, fields: { success_action_redirect: redirect, ...extra } }), 'body'), redirect: 'manual' });
+    // Before, each of these stored the object and then answered 500: the client saw a failure for an upload that had happened.
+    for (const [key, redirect, extra, status] of [
+      ['crlf', 'https://app.example/done\r\nSet-Cookie: a=b', {}, 204],
+      ['not-a-url', 'not a url', {}, 204],
+      ['status', 'https://app.example/\u0000', { success_action_status: '201' }, 201],
+    ] as const) {
+      const res = await upload(key, redirect, extra);
+      assert.equal(res.status, status, `${key}: ${await res.clone().text()}`);
+      assert.equal(res.headers.get('location'), `/${bucket}/${key}`, key);
+      await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    }
+    const res = await upload('snow', 'https://app.example/☃/done#top');
+    assert.equal(res.status, 303, await res.clone().text());
+    const location = res.headers.get('location')!;
+    assert.ok(location.startsWith('https://app.example/%E2%98%83/done?bucket='), location);
+    assert.ok(location.endsWith('#top'), location);
+    assert.equal(new URL(location).searchParams.get('key'), 'snow');
   });
 });
 

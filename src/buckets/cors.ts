@@ -1,4 +1,5 @@
 import { wildcardMatch } from '../auth/bucket-policy.js';
+import { isHeaderName } from '../net/header-text.js';
 
 // A bucket's CORS rules and how a browser request is matched against them, as S3 does: the first
 // rule whose origin, method and (for a preflight) every requested header match wins.
@@ -62,6 +63,9 @@ export function corsRulesProblem(rules: readonly CorsRule[]): string | null {
     if (origin !== undefined) return `AllowedOrigin "${origin}" can not have more than one wildcard.`;
     const hdr = rule.allowedHeaders.find((h) => (h.match(/\*/g) ?? []).length > 1);
     if (hdr !== undefined) return `AllowedHeader "${hdr}" can not have more than one wildcard.`;
+    // Sent back in Access-Control-Expose-Headers: a name that cannot be a header would fail every matching response.
+    const exposed = rule.exposeHeaders.find((h) => !isHeaderName(h));
+    if (exposed !== undefined) return `ExposeHeader "${exposed}" is not a valid HTTP header name.`;
     if (rule.maxAgeSeconds !== undefined && (!Number.isInteger(rule.maxAgeSeconds) || rule.maxAgeSeconds < 0)) return 'MaxAgeSeconds must be a non-negative integer.';
   }
   return null;

@@ -5,6 +5,7 @@ import type { ObjectRow, StoredHeaders } from '../storage/metadata/metadata-stor
 import { checksumHeader } from '../checksums/types.js';
 import type { HeaderValue } from './render.js';
 import { queryDecode } from '../sigv4/uri-encode.js';
+import { headerValueProblem, isHeaderName } from '../net/header-text.js';
 
 // Object headers in and out: what a PUT stores, what a GET/HEAD returns.
 
@@ -36,10 +37,45 @@ export function userMetadataFrom(req: IncomingMessage): Record<string, string> {
     out[key] = key in out ? `${out[key]},${value}` : value;
     bytes += key.length + Buffer.byteLength(value);
   }
+  checkMetadataSize(bytes);
+  return out;
+}
+
+function checkMetadataSize(bytes: number): void {
   if (bytes > MAX_USER_METADATA_BYTES) {
     throw new S3Error('MetadataTooLarge', undefined, { Size: String(bytes), MaxSizeAllowed: String(MAX_USER_METADATA_BYTES) });
   }
-  return out;
+}
+
+/**
+ * Object headers and metadata that arrive as text instead of request headers (a POST form's
+ * fields, lower-case names). Kept as the form's UTF-8 bytes, the way a PUT keeps a header's bytes,
+ * so a GET sends back what the browser sent. A control character or a name that is not an HTTP
+ * token could not be sent back at all (every GET and HEAD of the object would fail), so such a
+ * field is refused here: InvalidArgument, naming it.
+ */
+export function headersFromFields(fields: ReadonlyMap<string, string>): { headers: StoredHeaders; userMetadata: Record<string, string> } {
+  const asHeader = (name: string, value: string) => {
+    const bytes = Buffer.from(value, 'utf8').toString('latin1');
+    const problem = isHeaderName(name) ? headerValueProblem(bytes) : 'Header name is not a valid HTTP token.';
+    if (problem) throw new S3Error('InvalidArgument', problem, { ArgumentName: name, ArgumentValue: value });
+    return bytes;
+  };
+  const headers: StoredHeaders = {};
+  for (const name of STORED) {
+    const value = fields.get(name);
+    if (value !== undefined) headers[name] = asHeader(name, value);
+  }
+  const userMetadata: Record<string, string> = {};
+  let bytes = 0;
+  for (const [name, value] of fields) {
+    if (!name.startsWith('x-amz-meta-')) continue;
+    const key = name.slice('x-amz-meta-'.length);
+    userMetadata[key] = asHeader(name, value);
+    bytes += key.length + userMetadata[key].length;
+  }
+  checkMetadataSize(bytes);
+  return { headers, userMetadata };
 }
 
 export function storageClassFrom(req: IncomingMessage): string {
@@ -103,12 +139,27 @@ const OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'Content-Encoding',
 };
 
-/** Applies response-* query overrides (GET/HEAD on signed requests). */
-export function applyResponseOverrides(headers: Record<string, HeaderValue>, query: ReadonlyMap<string, string>): void {
+/**
+ * The response-* query overrides of a GET or HEAD, checked: refused for an anonymous request (an
+ * unsigned link could otherwise serve a public object as text/html, as AWS also refuses), and each
+ * value must be sendable as an ISO-8859-1 header value.
+ */
+export function responseOverrides(query: ReadonlyMap<string, string>, anonymous: boolean): [name: string, value: string][] {
+  const out: [string, string][] = [];
   for (const [param, name] of Object.entries(OVERRIDES)) {
     const value = query.get(param);
     if (value === undefined) continue;
-    // Replace case-insensitively so the stored value does not linger under another spelling.
+    if (anonymous) throw new S3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
+    const problem = headerValueProblem(value);
+    if (problem) throw new S3Error('InvalidArgument', problem, { ArgumentName: param, ArgumentValue: value });
+    out.push([name, value]);
+  }
+  return out;
+}
+
+/** Replaces headers with the overrides (case-insensitively, so a stored value does not linger under another spelling). */
+export function applyResponseOverrides(headers: Record<string, HeaderValue>, overrides: readonly [string, string][]): void {
+  for (const [name, value] of overrides) {
     for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
     headers[name] = value;
   }

@@ -44,6 +44,11 @@ export async function renderResult(req: IncomingMessage, res: ServerResponse, re
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     res.setHeader('Content-Length', bytes.length);
+    // The head is settled before the body is handed over: when end(body) writes it implicitly,
+    // Node.js re-decodes Content-Disposition as UTF-8 (nodejs/node#46528), which turns the
+    // ISO-8859-1 bytes S3 sends (a filename with "é") into U+FFFD. HEAD and streamed bodies
+    // were never affected, so this keeps a small GET's headers byte for byte the same as theirs.
+    res.writeHead(res.statusCode);
     res.end(req.method === 'HEAD' ? undefined : bytes);
     return;
   }

@@ -7,6 +7,7 @@ import { checkConditions } from '../conditions.js';
 import { parseRange } from '../range.js';
 import {
   applyResponseOverrides,
+  responseOverrides,
   objectResponseHeaders,
   storageClassFrom,
   storedHeadersFrom,
@@ -135,18 +136,19 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   if (partText !== undefined && header(ctx.req, 'range') !== undefined) {
     throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
   }
+  const overrides = responseOverrides(ctx.op.query, ctx.auth.principal === null);
   const versioned = versioningMode(bucket) !== 'unversioned';
   if (!withBody) {
     // HEAD reads no bytes, so it pins nothing.
     const row = await ctx.services.objects.findReadable(bucket, ctx.op.key!, { versionId, customer });
-    const response = describeObject(ctx, row, partText, null);
+    const response = describeObject(ctx, row, partText, null, overrides);
     Object.assign(response.headers!, versionHeaders(row, versioned, customer));
     return response;
   }
   // Leased, so an overwrite or delete committed while the body streams cannot cut it short.
   const lease = await ctx.services.objects.leaseObject(bucket, ctx.op.key!, { versionId, customer });
   try {
-    const response = describeObject(ctx, lease.row, partText, lease);
+    const response = describeObject(ctx, lease.row, partText, lease, overrides);
     Object.assign(response.headers!, versionHeaders(lease.row, versioned, customer));
     return response;
   } finally {
@@ -158,7 +160,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
  * The response for an object: conditions, part or range, headers, and with a lease (GET) the body
  * (bytes read under the lease, or a stream that pins the blobs itself).
  */
-function describeObject(ctx: S3Context, row: ObjectRow, partText: string | undefined, lease: ObjectLease | null): S3Response {
+function describeObject(ctx: S3Context, row: ObjectRow, partText: string | undefined, lease: ObjectLease | null, overrides: readonly [string, string][]): S3Response {
   checkConditions(conditionsFrom(ctx), row.etag, row.lastModified);
 
   let range = undefined;
@@ -183,7 +185,7 @@ function describeObject(ctx: S3Context, row: ObjectRow, partText: string | undef
   // Checksums describe the whole object; S3 omits them for ranges.
   const checksumMode = header(ctx.req, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED';
   if (checksumMode && !range && partText === undefined) Object.assign(headers, checksumResponseHeaders(row));
-  applyResponseOverrides(headers, ctx.op.query);
+  applyResponseOverrides(headers, overrides);
 
   let status = 200;
   if (range) {

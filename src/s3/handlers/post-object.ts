@@ -7,11 +7,11 @@ import { checkPostPolicy, parsePostPolicy, type FormFields } from '../../sigv4/p
 import { BodyDigest, validateChecksumValue } from '../../checksums/digest.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader } from '../../checksums/types.js';
 import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
-import { STORAGE_CLASSES, validateTags } from '../object-headers.js';
-import type { StoredHeaders } from '../../storage/metadata/metadata-store.js';
+import { STORAGE_CLASSES, headersFromFields, validateTags } from '../object-headers.js';
 import { parseXml, xmlText } from '../xml.js';
 import { feed } from '../body.js';
 import { authorize } from '../../auth/authorize.js';
+import { hasControlCharacter } from '../../net/header-text.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
 // (20 KB at most, as S3), the form's signature and policy are checked, the signer is admitted to
@@ -80,21 +80,6 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
   });
 }
 
-function storedHeaders(fields: FormFields): StoredHeaders {
-  const out: StoredHeaders = {};
-  for (const name of ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'] as const) {
-    const v = fields.get(name);
-    if (v !== undefined) out[name] = v;
-  }
-  return out;
-}
-
-function userMetadata(fields: FormFields): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of fields) if (name.startsWith('x-amz-meta-')) out[name.slice('x-amz-meta-'.length)] = value;
-  return out;
-}
-
 function tagsFrom(fields: FormFields): Record<string, string> {
   const text = fields.get('tagging');
   if (text === undefined) return {};
@@ -111,10 +96,24 @@ function tagsFrom(fields: FormFields): Record<string, string> {
   return tags;
 }
 
-/** The redirect URL with bucket, key and etag appended, as S3 builds it. */
-function redirectTo(target: string, bucket: string, key: string, etag: string): string {
+/**
+ * The redirect URL with bucket, key and etag appended, as S3 builds it; null when the field is not
+ * a URL S3 can interpret, in which case S3 acts as if it were absent. Characters a URL may not
+ * hold are percent-encoded (as a browser would); a control character makes it unreadable.
+ */
+function redirectTo(target: string, bucket: string, key: string, etag: string): string | null {
+  if (hasControlCharacter(target)) return null;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return null;
+  }
+  const fragment = url.hash;
+  url.hash = '';
+  const base = url.href;
   const params = new URLSearchParams({ bucket, key, etag });
-  return `${target}${target.includes('?') ? '&' : '?'}${params.toString()}`;
+  return `${base}${base.includes('?') ? '&' : '?'}${params.toString()}${fragment}`;
 }
 
 export async function PostObject(ctx: S3Context): Promise<S3Response> {
@@ -158,6 +157,7 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   const checksum = algorithm ? fields.get(checksumHeader(algorithm))! : undefined;
   if (algorithm && !validateChecksumValue(algorithm, checksum!)) throw new S3Error('InvalidRequest', `Value for ${checksumHeader(algorithm)} header is invalid.`);
   const tags = tagsFrom(fields);
+  const stored = headersFromFields(fields);
 
   const digest = new BodyDigest({
     checksumAlgorithm: algorithm,
@@ -173,8 +173,8 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
     {
       bucket,
       key,
-      headers: storedHeaders(fields),
-      userMetadata: userMetadata(fields),
+      headers: stored.headers,
+      userMetadata: stored.userMetadata,
       tags,
       storageClass,
       condition: { kind: 'none' },
@@ -187,8 +187,9 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   );
 
   const location = `/${encodeURIComponent(bucket.name)}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
-  if (redirect) return { status: 303, headers: { Location: redirectTo(redirect, bucket.name, key, row.etag), ETag: row.etag } };
+  const redirectField = fields.get('success_action_redirect') ?? fields.get('redirect');
+  const redirect = redirectField ? redirectTo(redirectField, bucket.name, key, row.etag) : null;
+  if (redirect) return { status: 303, headers: { Location: redirect, ETag: row.etag } };
   const status = fields.get('success_action_status');
   const headers = { ETag: row.etag, Location: location };
   if (status === '201') {
