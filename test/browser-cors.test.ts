@@ -117,6 +117,28 @@ describe('CORS from a page on another origin, in Chromium', { skip, timeout: 120
     assert.equal(await got.Body!.transformToString(), 'posted by a browser form');
   });
 
+  test('an HTML object opened on the console\'s origin runs no script; on its bucket\'s own host it does', async () => {
+    // Path style on the server's address shares an origin with /console and /api/v1: a page there
+    // could read a signed-in operator's CSRF token and act as them. A key that may only write
+    // this bucket must not be able to plant one.
+    const html = '<!doctype html><title>page</title><script>document.title = "script ran"</script>';
+    await writer.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'page.html', ContentType: 'text/html', Body: html }));
+    const tab = await browser.newPage();
+    try {
+      await tab.goto(await getSignedUrl(writer.s3, new GetObjectCommand({ Bucket: BUCKET, Key: 'page.html' }), { expiresIn: 300 }));
+      assert.equal(await tab.locator('title').textContent(), 'page');
+      assert.equal(await tab.title(), 'page', 'the script did not run');
+      // Virtual-hosted style (<bucket>.s3.localhost, which Chromium resolves to this machine) is an origin of its own.
+      const vhost = server.client({ endpoint: `http://s3.localhost:${server.port}`, forcePathStyle: false, credentials: writer.credentials });
+      const own = await getSignedUrl(vhost, new GetObjectCommand({ Bucket: BUCKET, Key: 'page.html' }), { expiresIn: 300 });
+      assert.ok(own.startsWith(`http://${BUCKET}.s3.localhost:`), own);
+      await tab.goto(own);
+      assert.equal(await tab.title(), 'script ran');
+    } finally {
+      await tab.close();
+    }
+  });
+
   test('a presigned GET is readable by the page; another origin gets no CORS headers', async () => {
     const url = await getSignedUrl(writer.s3, new GetObjectCommand({ Bucket: BUCKET, Key: 'hello.txt' }), { expiresIn: 300 });
     const text = await page.evaluate(async (u) => (await fetch(u)).text(), url);

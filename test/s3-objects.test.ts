@@ -271,6 +271,24 @@ describe('stored headers and metadata', () => {
     assert.equal(res.text, 'x');
   });
 
+  test('objects read path-style on the console\'s host are sandboxed documents, PDFs aside; a bucket host is left alone', async () => {
+    const bucket = await newBucket('sandbox');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'p.html', Body: '<script>1</script>', ContentType: 'text/html' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'd.pdf', Body: '%PDF-1.4', ContentType: 'application/pdf' }));
+    const csp = async (method: string, key: string, host?: string, query?: Record<string, string>) => {
+      const res = await raw(ctx.server, { method, path: host ? `/${key}` : `/${bucket}/${key}`, host, query });
+      assert.equal(res.status, 200, `${method} ${key} ${host ?? ''}`);
+      return res.headers['content-security-policy'];
+    };
+    for (const method of ['GET', 'HEAD']) {
+      assert.equal(await csp(method, 'p.html'), 'sandbox', method);
+      assert.equal(await csp(method, 'd.pdf'), undefined, method);
+      // The type that counts is the one sent: a signed override to text/html is sandboxed too.
+      assert.equal(await csp(method, 'd.pdf', undefined, { 'response-content-type': 'text/html' }), 'sandbox', method);
+      assert.equal(await csp(method, 'p.html', `${bucket}.s3.localhost:${ctx.server.port}`), undefined, method);
+    }
+  });
+
   test('user metadata over 2 KB is MetadataTooLarge', async () => {
     const bucket = await newBucket('bigmeta');
     const err = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'm', Body: 'x', Metadata: { big: 'v'.repeat(2100) } })));

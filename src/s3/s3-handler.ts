@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { S3Error } from './errors.js';
 import { randomHex } from '../util/random-hex.js';
 import { addressFromHost, parseEndpoint, splitUrl, type S3Operation } from './endpoint.js';
+import { sandboxOnConsoleOrigin } from './console-origin.js';
 import { renderError, renderResult, toS3Error } from './render.js';
 import { sentBodyLength } from '../net/sent-body.js';
 import { HANDLERS } from './handlers/index.js';
@@ -201,6 +202,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       }
       if (wantsContinue(req)) res.writeContinue();
       const result = await HANDLERS[op.op](ctx);
+      if (op.op === 'GetObject' || op.op === 'HeadObject') sandboxOnConsoleOrigin(host, (result.headers ??= {}));
       if (admitted) Object.assign((result.headers ??= {}), actualRequestCorsHeaders(req, admitted));
       await renderResult(req, res, requestId, result);
     } catch (err) {
