@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import type { AuditRow } from '../src/storage/metadata/metadata-store.js';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteBucketCorsCommand, PutBucketCorsCommand, PutBucketPolicyCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteBucketCorsCommand, DeleteBucketTaggingCommand, PutBucketCorsCommand, PutBucketPolicyCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
 import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, signIn, userSession, type As } from './helpers/api.js';
 
 // GET /api/v1/projects/{id}/audit: owners and admin-rw tokens read their project's log, newest
@@ -135,7 +135,7 @@ describe('REST API: what is audited, filters and export', () => {
     ]);
   });
 
-  test('S3 configuration writes (CORS, public access block, policy) are audited with the signer and the change', async () => {
+  test('S3 configuration writes (CORS, public access block, policy, tags) are audited with the signer and the change', async () => {
     const s3 = server.client();
     const Bucket = 's3-configured';
     await s3.send(new CreateBucketCommand({ Bucket }));
@@ -144,8 +144,12 @@ describe('REST API: what is audited, filters and export', () => {
     const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${Bucket}/*` }] };
     await s3.send(new PutBucketPolicyCommand({ Bucket, Policy: JSON.stringify(policy) }));
     await s3.send(new DeleteBucketCorsCommand({ Bucket }));
+    await s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: 'team', Value: 'web' }, { Key: 'env', Value: 'prod' }] } }));
+    await s3.send(new DeleteBucketTaggingCommand({ Bucket }));
     const rows = (await audit(`?bucket=${Bucket}&action=bucket.config-changed`)).body.items as AuditItem[];
     assert.deepEqual(rows.map((r) => [r.actor, r.detail]), [
+      [`token:${rootTokenId}`, 'tagging: removed'],
+      [`token:${rootTokenId}`, 'tagging: 2 tags'],
       [`token:${rootTokenId}`, 'cors: removed'],
       [`token:${rootTokenId}`, 'policy: public'],
       [`token:${rootTokenId}`, 'public-access-block: BlockPublicAcls, IgnorePublicAcls'],

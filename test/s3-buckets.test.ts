@@ -6,14 +6,18 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
+  DeleteBucketTaggingCommand,
   DeleteObjectsCommand,
   GetBucketLocationCommand,
+  GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadBucketCommand,
   ListBucketsCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
+  PutBucketTaggingCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -109,6 +113,50 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
     assert.equal(v.MFADelete, undefined);
     const err = await s3Error(ctx.s3.send(new GetBucketVersioningCommand({ Bucket: bucketName('nover') })));
     assert.equal(err.name, 'NoSuchBucket');
+  });
+});
+
+describe('bucket tagging', () => {
+  test('PutBucketTagging replaces the set, GetBucketTagging returns it sorted, DeleteBucketTagging removes it', async () => {
+    const name = await newBucket('tags');
+    assert.equal((await s3Error(ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name })))).name, 'NoSuchTagSet');
+    const put = await ctx.s3.send(new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet: [{ Key: 'team', Value: 'data' }, { Key: 'cost-center', Value: '42' }, { Key: 'empty', Value: '' }] } }));
+    assert.equal(put.$metadata.httpStatusCode, 200);
+    const got = await ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name }));
+    assert.deepEqual(got.TagSet, [{ Key: 'cost-center', Value: '42' }, { Key: 'empty', Value: '' }, { Key: 'team', Value: 'data' }]);
+    await ctx.s3.send(new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet: [{ Key: 'team', Value: 'ml' }] } }));
+    assert.deepEqual((await ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name }))).TagSet, [{ Key: 'team', Value: 'ml' }]);
+    // Objects keep their own tags: the bucket's are not theirs.
+    await ctx.s3.send(new PutObjectCommand({ Bucket: name, Key: 'o', Body: 'x' }));
+    assert.deepEqual((await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: name, Key: 'o' }))).TagSet, []);
+    assert.equal((await ctx.s3.send(new DeleteBucketTaggingCommand({ Bucket: name }))).$metadata.httpStatusCode, 204);
+    assert.equal((await s3Error(ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name })))).name, 'NoSuchTagSet');
+    assert.equal((await s3Error(ctx.s3.send(new GetBucketTaggingCommand({ Bucket: bucketName('notags') })))).name, 'NoSuchBucket');
+  });
+
+  test('invalid tag sets are refused and change nothing', async () => {
+    const name = await newBucket('badtags');
+    await ctx.s3.send(new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet: [{ Key: 'keep', Value: '1' }] } }));
+    const tags = (n: number) => Array.from({ length: n }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    const cases: [string, { Key: string; Value: string }[], string, RegExp][] = [
+      ['51 tags', tags(51), 'InvalidTag', /cannot be greater than 50/],
+      ['a key in the aws: namespace', [{ Key: 'aws:createdBy', Value: 'x' }], 'InvalidTag', /System tags/],
+      ['a key of 129 characters', [{ Key: 'k'.repeat(129), Value: 'v' }], 'InvalidTag', /TagKey/],
+      ['a value of 257 characters', [{ Key: 'k', Value: 'v'.repeat(257) }], 'InvalidTag', /TagValue/],
+      ['the same key twice', [{ Key: 'k', Value: '1' }, { Key: 'k', Value: '2' }], 'InvalidTag', /same key/],
+    ];
+    for (const [what, TagSet, code, message] of cases) {
+      const err = await s3Error(ctx.s3.send(new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet } })));
+      assert.equal(err.name, code, what);
+      assert.match(err.message, message, what);
+    }
+    assert.deepEqual((await ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name }))).TagSet, [{ Key: 'keep', Value: '1' }]);
+    await ctx.s3.send(new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet: tags(50) } }));
+    assert.equal((await ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name }))).TagSet!.length, 50, '50 tags are allowed');
+    const malformed = await raw(ctx.server, { method: 'PUT', path: `/${name}`, query: { tagging: '' }, body: '<Tagging><TagSet><Tag><Value>v</Value></Tag></TagSet></Tagging>' });
+    assert.equal(malformed.status, 400);
+    assert.equal(xmlField(malformed.text, 'Code'), 'MalformedXML');
+    assert.equal((await ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name }))).TagSet!.length, 50);
   });
 });
 

@@ -147,7 +147,7 @@ describe('unsupported requests are authorized before they are answered 501', () 
     ['PUT', 'replication', false, ['admin-rw']],
     ['PUT', 'logging', false, ['admin-rw']],
     ['DELETE', 'website', false, ['admin-rw']],
-    ['PUT', 'tagging', false, ['admin-rw']],
+    ['PUT', 'notification', false, ['admin-rw']],
     ['GET', 'logging', false, ['admin-rw', 'admin-ro']],
     ['GET', 'replication', false, ['admin-rw', 'admin-ro']],
     ['POST', 'restore', true, ['admin-rw', 'object-rw']],

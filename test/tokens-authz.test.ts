@@ -8,13 +8,16 @@ import {
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteBucketEncryptionCommand,
+  DeleteBucketTaggingCommand,
   DeleteBucketLifecycleCommand,
   GetBucketEncryptionCommand,
+  GetBucketTaggingCommand,
   GetBucketLifecycleConfigurationCommand,
   GetObjectLegalHoldCommand,
   GetObjectLockConfigurationCommand,
   GetObjectRetentionCommand,
   PutBucketEncryptionCommand,
+  PutBucketTaggingCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectLegalHoldCommand,
@@ -143,6 +146,9 @@ const SPEC: Record<OperationName, Level[]> = {
   GetBucketEncryption: CONFIG_READERS,
   PutBucketEncryption: BUCKET_ADMIN,
   DeleteBucketEncryption: BUCKET_ADMIN,
+  GetBucketTagging: CONFIG_READERS,
+  PutBucketTagging: BUCKET_ADMIN,
+  DeleteBucketTagging: BUCKET_ADMIN,
   GetObjectLockConfiguration: CONFIG_READERS,
   PutObjectLockConfiguration: BUCKET_ADMIN,
   GetObjectRetention: EVERYONE,
@@ -602,6 +608,22 @@ const OPS: Record<OperationName, OpCase> = {
     },
   },
   DeleteBucketEncryption: { prepare: async (ctx) => prep(new DeleteBucketEncryptionCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'DELETE' }) },
+  GetBucketTagging: {
+    prepare: async (ctx) => prep(new GetBucketTaggingCommand({ Bucket: ctx.bucket })),
+    wire: () => ({ method: 'GET' }),
+    allowedError: () => 'NoSuchTagSet',
+  },
+  PutBucketTagging: {
+    prepare: async (ctx) => prep(new PutBucketTaggingCommand({ Bucket: ctx.bucket, Tagging: { TagSet: [{ Key: 'case', Value: ctx.tag }] } })),
+    wire: () => ({ method: 'PUT' }),
+    verify: async (ctx, allowed) => {
+      if (!ctx.exists) return;
+      const got = await outcome(ctx.root.send(new GetBucketTaggingCommand({ Bucket: ctx.bucket })));
+      assert.equal(got.ok, allowed, 'PutBucketTagging effect');
+      if (allowed) await ctx.root.send(new DeleteBucketTaggingCommand({ Bucket: ctx.bucket }));
+    },
+  },
+  DeleteBucketTagging: { prepare: async (ctx) => prep(new DeleteBucketTaggingCommand({ Bucket: ctx.bucket })), wire: () => ({ method: 'DELETE' }) },
   GetObjectLockConfiguration: {
     prepare: async (ctx) => prep(new GetObjectLockConfigurationCommand({ Bucket: ctx.bucket })),
     wire: () => ({ method: 'GET' }),

@@ -69,6 +69,9 @@ const ALLOWED: Record<OperationName, PermissionLevel[]> = {
   GetBucketEncryption: ADMINS,
   PutBucketEncryption: ['admin-rw'],
   DeleteBucketEncryption: ['admin-rw'],
+  GetBucketTagging: ADMINS,
+  PutBucketTagging: ['admin-rw'],
+  DeleteBucketTagging: ['admin-rw'],
   GetObjectLockConfiguration: ADMINS,
   PutObjectLockConfiguration: ['admin-rw'],
   // A version's retention and legal hold: read with the object, set by those who write objects.

@@ -85,6 +85,9 @@ export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
   GetBucketEncryption: 'ReadBucketConfig',
   PutBucketEncryption: 'WriteBucketConfig',
   DeleteBucketEncryption: 'WriteBucketConfig',
+  GetBucketTagging: 'ReadBucketConfig',
+  PutBucketTagging: 'WriteBucketConfig',
+  DeleteBucketTagging: 'WriteBucketConfig',
   GetObjectLockConfiguration: 'ReadBucketConfig',
   PutObjectLockConfiguration: 'WriteBucketConfig',
   // Per-version lock state is object data: read with the object, set by those who write it.

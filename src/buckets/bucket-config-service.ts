@@ -17,6 +17,7 @@ import { corsRulesProblem, type CorsRule } from './cors.js';
 import type { BucketService } from './bucket-service.js';
 import type { RequestSource } from '../audit/actor.js';
 import { quotasOf, type BucketQuotas } from '../quotas/quota-service.js';
+import { validateTags } from '../s3/object-headers.js';
 
 // A bucket's configuration documents (CORS rules, policy, public access block, ownership
 // controls, canned ACL) and objects' canned ACLs: validation, the rules between them (a public
@@ -34,6 +35,9 @@ export interface ResolvedBucket {
 
 /** Stored in place of a deleted public access block or ownership controls (absent means S3's default). */
 const DELETED = { deleted: true };
+
+/** S3 allows up to 50 tags on a bucket. */
+const MAX_BUCKET_TAGS = 50;
 
 const ACCESS_SETTINGS: BucketSettingName[] = ['public-access-block', 'ownership-controls', 'policy', 'acl', 'cors'];
 const NO_SETTINGS = Object.freeze({ access: DEFAULT_BUCKET_ACCESS, cors: null });
@@ -101,6 +105,27 @@ export class BucketConfigService {
   async initialize(bucket: BucketRow, s: { ownership: ObjectOwnership; acl: CannedAcl }, by: RequestSource): Promise<void> {
     if (s.ownership !== 'BucketOwnerEnforced') await this.writeSetting(bucket, 'ownership-controls', s.ownership, by, s.ownership);
     if (s.acl !== 'private') await this.writeSetting(bucket, 'acl', s.acl, by, s.acl);
+  }
+
+  // ---- tags ----
+
+  /** The bucket's tags, as the row read them; NoSuchTagSet when it has none. */
+  getTags(bucket: BucketRow): Record<string, string> {
+    const stored = parseJson<Record<string, string>>(bucket.settings?.tagging);
+    if (!stored) throw new S3Error('NoSuchTagSet', undefined, { BucketName: bucket.name });
+    return stored;
+  }
+
+  /** Replaces the bucket's tags: up to 50, S3's key and value lengths, none in the reserved aws: namespace. */
+  async putTags(bucket: BucketRow, tags: Record<string, string>, by: RequestSource): Promise<void> {
+    validateTags(tags, { count: MAX_BUCKET_TAGS, message: `Bucket tag count cannot be greater than ${MAX_BUCKET_TAGS}` });
+    if (Object.keys(tags).some((k) => k.toLowerCase().startsWith('aws:'))) throw new S3Error('InvalidTag', 'System tags cannot be added/updated by requester');
+    const n = Object.keys(tags).length;
+    await this.writeSetting(bucket, 'tagging', tags, by, `${n} tag${n === 1 ? '' : 's'}`);
+  }
+
+  deleteTags(bucket: BucketRow, by: RequestSource): Promise<void> {
+    return this.writeSetting(bucket, 'tagging', null, by);
   }
 
   // ---- CORS ----

@@ -55,6 +55,9 @@ export const OPERATIONS = [
   'GetBucketEncryption',
   'PutBucketEncryption',
   'DeleteBucketEncryption',
+  'GetBucketTagging',
+  'PutBucketTagging',
+  'DeleteBucketTagging',
   'GetObjectLockConfiguration',
   'PutObjectLockConfiguration',
   'GetObjectRetention',
@@ -142,6 +145,9 @@ export type BucketOperation =
   | 'GetBucketEncryption'
   | 'PutBucketEncryption'
   | 'DeleteBucketEncryption'
+  | 'GetBucketTagging'
+  | 'PutBucketTagging'
+  | 'DeleteBucketTagging'
   | 'GetObjectLockConfiguration'
   | 'PutObjectLockConfiguration';
 
@@ -271,6 +277,7 @@ const BUCKET_CONFIG: Record<string, { GET: BucketOperation; PUT?: BucketOperatio
   versioning: { GET: 'GetBucketVersioning', PUT: 'PutBucketVersioning' },
   lifecycle: { GET: 'GetBucketLifecycleConfiguration', PUT: 'PutBucketLifecycleConfiguration', DELETE: 'DeleteBucketLifecycle' },
   encryption: { GET: 'GetBucketEncryption', PUT: 'PutBucketEncryption', DELETE: 'DeleteBucketEncryption' },
+  tagging: { GET: 'GetBucketTagging', PUT: 'PutBucketTagging', DELETE: 'DeleteBucketTagging' },
   'object-lock': { GET: 'GetObjectLockConfiguration', PUT: 'PutObjectLockConfiguration' },
 };
 

@@ -6,7 +6,9 @@ import { parseXml, xmlText } from '../xml.js';
 import { validateTags } from '../object-headers.js';
 import { versionIdOf } from './object.js';
 
-// GetObjectTagging, PutObjectTagging, DeleteObjectTagging, of the current version or of versionId.
+// GetObjectTagging, PutObjectTagging, DeleteObjectTagging, of the current version or of versionId;
+// GetBucketTagging, PutBucketTagging, DeleteBucketTagging, the bucket's own tags (cost allocation
+// and inventory tools read them; Terraform reads them on every plan).
 
 function versionHeader(versionId: string | undefined): Record<string, string> {
   return versionId !== undefined && versionId !== 'null' ? { 'x-amz-version-id': versionId } : {};
@@ -15,16 +17,11 @@ function versionHeader(versionId: string | undefined): Record<string, string> {
 export async function GetObjectTagging(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const row = await ctx.services.objects.headObject(bucket, ctx.op.key!, versionIdOf(ctx));
-  // Sorted by key, as S3 returns them.
-  const tags = Object.entries(row.tags)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([Key, Value]) => ({ Key, Value }));
-  return { headers: versionHeader(row.versionId), xml: { root: 'Tagging', value: { TagSet: { Tag: tags } } } };
+  return { headers: versionHeader(row.versionId), xml: tagSetXml(row.tags) };
 }
 
-export async function PutObjectTagging(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.bucket();
-  const versionId = versionIdOf(ctx);
+/** The tags of a Tagging document (PutObjectTagging, PutBucketTagging); a key given twice is InvalidTag. */
+async function tagSetOf(ctx: S3Context): Promise<Record<string, string>> {
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
   const doc = parseXml(body.toString('utf8'), 'Tagging');
   const set = doc.TagSet as Record<string, unknown> | string | undefined;
@@ -39,6 +36,21 @@ export async function PutObjectTagging(ctx: S3Context): Promise<S3Response> {
     if (key in tags) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
     tags[key] = value;
   }
+  return tags;
+}
+
+/** A TagSet document, sorted by key as S3 returns it. */
+function tagSetXml(tags: Record<string, string>): S3Response['xml'] {
+  const sorted = Object.entries(tags)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([Key, Value]) => ({ Key, Value }));
+  return { root: 'Tagging', value: { TagSet: { Tag: sorted } } };
+}
+
+export async function PutObjectTagging(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  const versionId = versionIdOf(ctx);
+  const tags = await tagSetOf(ctx);
   validateTags(tags);
   await ctx.services.objects.setTags(bucket, ctx.op.key!, tags, versionId);
   return { headers: versionHeader(versionId) };
@@ -49,4 +61,22 @@ export async function DeleteObjectTagging(ctx: S3Context): Promise<S3Response> {
   const versionId = versionIdOf(ctx);
   await ctx.services.objects.setTags(bucket, ctx.op.key!, {}, versionId);
   return { status: 204, headers: versionHeader(versionId) };
+}
+
+export async function GetBucketTagging(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  return { xml: tagSetXml(ctx.services.bucketConfig.getTags(bucket)) };
+}
+
+export async function PutBucketTagging(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  await ctx.services.bucketConfig.putTags(bucket, await tagSetOf(ctx), ctx.by);
+  // 200, as the API reference has it (minio-js accepts nothing else; AWS's SDKs take any 2xx).
+  return {};
+}
+
+export async function DeleteBucketTagging(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.bucket();
+  await ctx.services.bucketConfig.deleteTags(bucket, ctx.by);
+  return { status: 204 };
 }
