@@ -134,6 +134,11 @@ describe('CORS from a page on another origin, in Chromium', { skip, timeout: 120
       assert.ok(own.startsWith(`http://${BUCKET}.s3.localhost:`), own);
       await tab.goto(own);
       assert.equal(await tab.title(), 'script ran');
+      // The sandbox does not stop a download: a shared link that asks for an attachment still saves the file.
+      const attachment = await getSignedUrl(writer.s3, new GetObjectCommand({ Bucket: BUCKET, Key: 'page.html', ResponseContentDisposition: 'attachment; filename="page.html"' }), { expiresIn: 300 });
+      const [download] = await Promise.all([tab.waitForEvent('download'), tab.goto(attachment).catch(() => undefined)]);
+      assert.equal(download.suggestedFilename(), 'page.html');
+      assert.equal(await download.failure(), null);
     } finally {
       await tab.close();
     }
