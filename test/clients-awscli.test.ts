@@ -151,6 +151,14 @@ for (const generation of GENERATIONS) {
       assert.equal(await sha256File(back), digest);
     });
 
+    it('s3api get-object-attributes reports the multipart object\'s parts, size and ETag', async () => {
+      const attrs = await awsJson('s3api', 'get-object-attributes', '--bucket', bucket, '--key', 'big/big.bin', '--object-attributes', 'ETag', 'ObjectParts', 'ObjectSize', 'StorageClass');
+      assert.equal(attrs.ObjectSize, 20 * MiB + 12345);
+      assert.equal(attrs.ObjectParts?.TotalPartsCount, 3);
+      assert.match(attrs.ETag, /^[0-9a-f]{32}-3$/);
+      assert.equal(attrs.StorageClass, 'STANDARD');
+    });
+
     it('s3 ls lists recursively and by prefix', async () => {
       const all = await aws('s3', 'ls', '--recursive', `s3://${bucket}`);
       const entries = all

@@ -113,7 +113,6 @@ describe('not implemented', () => {
     ['PUT', 'replication', false],
     ['GET', 'website', false],
     ['PUT', 'notification', false],
-    ['GET', 'attributes', true],
     ['GET', 'torrent', true],
     ['POST', 'restore', true],
   ] as const) {
@@ -151,7 +150,7 @@ describe('unsupported requests are authorized before they are answered 501', () 
     ['GET', 'logging', false, ['admin-rw', 'admin-ro']],
     ['GET', 'replication', false, ['admin-rw', 'admin-ro']],
     ['POST', 'restore', true, ['admin-rw', 'object-rw']],
-    ['GET', 'attributes', true, ['admin-rw', 'admin-ro', 'object-rw', 'object-ro']],
+    ['GET', 'torrent', true, ['admin-rw', 'admin-ro', 'object-rw', 'object-ro']],
   ];
   for (const [method, sub, onObject, notImplementedFor] of cases) {
     test(`${method} ?${sub}${onObject ? ' on an object' : ''}: 501 for ${notImplementedFor.join(', ')}; AccessDenied for the others`, async () => {

@@ -6,10 +6,12 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
@@ -124,6 +126,45 @@ describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
       assert.equal(head[field], expected, 'HeadObject');
     });
   }
+
+  test('GetObjectAttributes: ETag without quotes, the checksum, the parts count, storage class and size', async () => {
+    const bucket = await newBucket('attrs');
+    await new Upload({ client: ctx.s3, params: { Bucket: bucket, Key: 'big.bin', Body: body, ChecksumAlgorithm: 'SHA256' }, partSize: PART }).done();
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'small.txt', Body: 'small', ChecksumAlgorithm: 'CRC32', StorageClass: 'STANDARD_IA' }));
+    const all = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
+    const big = await ctx.s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'big.bin', ObjectAttributes: [...all] }));
+    assert.equal(big.ETag, multipartEtag(parts).replace(/"/g, ''));
+    // The composite value without HeadObject's "-3".
+    assert.equal(big.Checksum?.ChecksumSHA256, compositeChecksum('SHA256', parts).replace(/-3$/, ''));
+    assert.equal(big.Checksum?.ChecksumType, 'COMPOSITE');
+    assert.equal(big.ObjectParts?.TotalPartsCount, 3);
+    assert.equal(big.StorageClass, 'STANDARD');
+    assert.equal(big.ObjectSize, body.length);
+    assert.ok(big.LastModified instanceof Date);
+    const small = await ctx.s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'small.txt', ObjectAttributes: [...all] }));
+    assert.equal(small.ETag, md5(Buffer.from('small')).toString('hex'));
+    assert.equal(small.Checksum?.ChecksumCRC32, rawDigest('CRC32', Buffer.from('small')).toString('base64'));
+    assert.equal(small.Checksum?.ChecksumType, 'FULL_OBJECT');
+    assert.equal(small.ObjectParts, undefined, 'not a multipart object');
+    assert.equal(small.StorageClass, 'STANDARD_IA');
+    assert.equal(small.ObjectSize, 5);
+    // Only what was asked for.
+    const sizeOnly = await ctx.s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'small.txt', ObjectAttributes: ['ObjectSize'] }));
+    assert.deepEqual([sizeOnly.ObjectSize, sizeOnly.ETag, sizeOnly.Checksum, sizeOnly.StorageClass], [5, undefined, undefined, undefined]);
+    assert.equal((await s3Error(ctx.s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'missing', ObjectAttributes: ['ETag'] })))).name, 'NoSuchKey');
+    // A version by its ID, and the current one, in a versioned bucket.
+    await ctx.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const first = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'v.txt', Body: 'one' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'v.txt', Body: 'three' }));
+    const old = await ctx.s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'v.txt', VersionId: first.VersionId, ObjectAttributes: ['ObjectSize'] }));
+    assert.deepEqual([old.ObjectSize, old.VersionId], [3, first.VersionId]);
+    assert.equal((await ctx.s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'v.txt', ObjectAttributes: ['ObjectSize'] }))).ObjectSize, 5);
+    for (const [value, status, code] of [[undefined, 400, 'InvalidRequest'], ['', 400, 'InvalidRequest'], ['ETag,Colour', 400, 'InvalidArgument']] as const) {
+      const res = await raw(ctx.server, { method: 'GET', path: `/${bucket}/small.txt`, query: { attributes: '' }, headers: value === undefined ? {} : { 'x-amz-object-attributes': value } });
+      assert.equal(res.status, status, String(value));
+      assert.equal(xmlField(res.text, 'Code'), code, String(value));
+    }
+  });
 
   test('GET ?partNumber=N returns that part with the parts count', async () => {
     const bucket = await newBucket('partget');

@@ -13,6 +13,7 @@ import {
   GetBucketEncryptionCommand,
   GetBucketTaggingCommand,
   GetBucketLifecycleConfigurationCommand,
+  GetObjectAttributesCommand,
   GetObjectLegalHoldCommand,
   GetObjectLockConfigurationCommand,
   GetObjectRetentionCommand,
@@ -153,6 +154,7 @@ const SPEC: Record<OperationName, Level[]> = {
   PutObjectLockConfiguration: BUCKET_ADMIN,
   GetObjectRetention: EVERYONE,
   GetObjectLegalHold: EVERYONE,
+  GetObjectAttributes: EVERYONE,
   PutObjectRetention: WRITERS,
   PutObjectLegalHold: WRITERS,
 };
@@ -651,6 +653,10 @@ const OPS: Record<OperationName, OpCase> = {
     prepare: async (ctx) => prep(new GetObjectLegalHoldCommand({ Bucket: ctx.bucket, Key: FIXTURE })),
     wire: () => ({ method: 'GET' }),
     allowedError: () => 'InvalidRequest',
+  },
+  GetObjectAttributes: {
+    prepare: async (ctx) => prep(new GetObjectAttributesCommand({ Bucket: ctx.bucket, Key: FIXTURE, ObjectAttributes: ['ObjectSize'] })),
+    wire: () => ({ method: 'GET', headers: { 'x-amz-object-attributes': 'ObjectSize' }, unhoist: ['x-amz-object-attributes'] }),
   },
   PutObjectRetention: {
     prepare: async (ctx) =>

@@ -77,6 +77,7 @@ const ALLOWED: Record<OperationName, PermissionLevel[]> = {
   // A version's retention and legal hold: read with the object, set by those who write objects.
   GetObjectRetention: ALL,
   GetObjectLegalHold: ALL,
+  GetObjectAttributes: ALL,
   PutObjectRetention: RW,
   PutObjectLegalHold: RW,
 };

@@ -93,6 +93,7 @@ export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
   // Per-version lock state is object data: read with the object, set by those who write it.
   GetObjectRetention: 'ReadObject',
   GetObjectLegalHold: 'ReadObject',
+  GetObjectAttributes: 'ReadObject',
   PutObjectRetention: 'WriteObject',
   PutObjectLegalHold: 'WriteObject',
   // Not implemented: authorized by the access they would need, then answered 501.

@@ -72,6 +72,7 @@ export const POLICY_ACTION: Record<ParsedOperationName, string | null> = {
   GetObjectRetention: 's3:GetObjectRetention',
   PutObjectRetention: 's3:PutObjectRetention',
   GetObjectLegalHold: 's3:GetObjectLegalHold',
+  GetObjectAttributes: 's3:GetObjectAttributes',
   PutObjectLegalHold: 's3:PutObjectLegalHold',
   GetBucketAcl: 's3:GetBucketAcl',
   PutBucketAcl: 's3:PutBucketAcl',

@@ -63,6 +63,7 @@ export const OPERATIONS = [
   'GetObjectRetention',
   'PutObjectRetention',
   'GetObjectLegalHold',
+  'GetObjectAttributes',
   'PutObjectLegalHold',
 ] as const;
 
@@ -332,6 +333,7 @@ function objectOperation(method: string, query: Query, hasCopySource: boolean): 
       if (query.has('acl')) return 'GetObjectAcl';
       if (query.has('retention')) return 'GetObjectRetention';
       if (query.has('legal-hold')) return 'GetObjectLegalHold';
+      if (query.has('attributes')) return 'GetObjectAttributes';
       break;
     case 'HEAD':
       return 'HeadObject';

@@ -62,6 +62,7 @@ export const USAGE_KIND: Record<ParsedOperationName, RequestKind> = {
   GetObjectRetention: 'other',
   PutObjectRetention: 'write',
   GetObjectLegalHold: 'other',
+  GetObjectAttributes: 'other',
   PutObjectLegalHold: 'write',
   UnsupportedBucketRead: 'other',
   UnsupportedBucketWrite: 'other',

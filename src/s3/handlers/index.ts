@@ -10,6 +10,7 @@ import * as bucket from './bucket.js';
 import * as list from './list.js';
 import * as object from './object.js';
 import * as tagging from './tagging.js';
+import * as attributes from './attributes.js';
 import * as multipart from './multipart.js';
 import * as versioning from './versioning.js';
 import * as objectLock from './object-lock.js';
@@ -58,6 +59,7 @@ export const HANDLERS: Record<ParsedOperationName, Handler> = {
   GetObjectRetention: objectLock.GetObjectRetention,
   PutObjectRetention: objectLock.PutObjectRetention,
   GetObjectLegalHold: objectLock.GetObjectLegalHold,
+  GetObjectAttributes: attributes.GetObjectAttributes,
   PutObjectLegalHold: objectLock.PutObjectLegalHold,
   GetBucketAcl: access.GetBucketAcl,
   PutBucketAcl: access.PutBucketAcl,
