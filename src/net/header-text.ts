@@ -1,9 +1,9 @@
 // What may go into a response header. Node.js (like HTTP itself) refuses a value holding a
 // control character or a character outside ISO-8859-1, and a name that is not an HTTP token; it
 // throws while the response is being written. So text a client supplies that skep will later send
-// as a header (a POST form's Content-Type or metadata, a response-* override, a CORS ExposeHeader)
-// is checked here when it arrives: refused with a clear error then, rather than an object or a
-// bucket every later response fails on.
+// as a header (a POST form's Content-Type or metadata, as its UTF-8 bytes; a response-* override;
+// a CORS ExposeHeader) is checked with these when it arrives, and refused with a clear error then
+// rather than stored for every later response to fail on.
 
 const NOT_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const NOT_LATIN1 = /[^\x00-\xff]/;
