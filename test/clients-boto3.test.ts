@@ -98,6 +98,24 @@ try:
 except urllib.error.HTTPError as e:
     out["tampered"] = e.code
 
+# A download link naming its file: ISO-8859-1 comes back byte for byte, on GET as on HEAD.
+named = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "docs/hello.txt",
+                                  "ResponseContentDisposition": 'attachment; filename="r\u00e9sum\u00e9.txt"'}, ExpiresIn=300)
+with urllib.request.urlopen(named) as resp:
+    out["namedDownload"] = resp.headers["Content-Disposition"].encode("latin-1").hex()
+
+s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "data"}, {"Key": "cost", "Value": "42"}]})
+out["bucketTags"] = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+s3.delete_bucket_tagging(Bucket=bucket)
+try:
+    s3.get_bucket_tagging(Bucket=bucket)
+    out["bucketTagsAfterDelete"] = "present"
+except botocore.exceptions.ClientError as e:
+    out["bucketTagsAfterDelete"] = e.response["Error"]["Code"]
+attrs = s3.get_object_attributes(Bucket=bucket, Key="data/big.bin", ObjectAttributes=["ETag", "ObjectParts", "ObjectSize", "StorageClass"])
+out["attributes"] = {"etag": attrs["ETag"], "parts": attrs["ObjectParts"]["TotalPartsCount"], "size": attrs["ObjectSize"],
+                     "storageClass": attrs["StorageClass"]}
+
 deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "many/item-%02d.txt" % i} for i in range(0, 7, 2)]})
 out["deleted"] = sorted(d["Key"] for d in deleted.get("Deleted", []))
 out["remaining"] = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="many/").get("Contents", [])]
@@ -181,6 +199,16 @@ for (const generation of GENERATIONS) {
       assert.equal(out.presignedPut, 200);
       assert.equal(out.uploaded, 'sent through a presigned PUT');
       assert.equal(out.tampered, 403);
+    });
+
+    it('a presigned download naming an ISO-8859-1 filename sends it byte for byte', () => {
+      assert.equal(out.namedDownload, Buffer.from('attachment; filename="résumé.txt"', 'latin1').toString('hex'));
+    });
+
+    it('bucket tags: put, get and delete; get_object_attributes of the multipart object', () => {
+      assert.deepEqual(out.bucketTags, [{ Key: 'cost', Value: '42' }, { Key: 'team', Value: 'data' }]);
+      assert.equal(out.bucketTagsAfterDelete, 'NoSuchTagSet');
+      assert.deepEqual(out.attributes, { etag: out.big.etag.replace(/"/g, ''), parts: 3, size: BIG, storageClass: 'STANDARD' });
     });
 
     it('delete_objects removes the batch and nothing else', async () => {
