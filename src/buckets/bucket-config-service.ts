@@ -17,7 +17,7 @@ import { corsRulesProblem, type CorsRule } from './cors.js';
 import type { BucketService } from './bucket-service.js';
 import type { RequestSource } from '../audit/actor.js';
 import { quotasOf, type BucketQuotas } from '../quotas/quota-service.js';
-import { validateTags } from '../s3/object-headers.js';
+import { validateBucketTags } from '../objects/tags.js';
 
 // A bucket's configuration documents (CORS rules, policy, public access block, ownership
 // controls, canned ACL) and objects' canned ACLs: validation, the rules between them (a public
@@ -35,9 +35,6 @@ export interface ResolvedBucket {
 
 /** Stored in place of a deleted public access block or ownership controls (absent means S3's default). */
 const DELETED = { deleted: true };
-
-/** S3 allows up to 50 tags on a bucket. */
-const MAX_BUCKET_TAGS = 50;
 
 const ACCESS_SETTINGS: BucketSettingName[] = ['public-access-block', 'ownership-controls', 'policy', 'acl', 'cors'];
 const NO_SETTINGS = Object.freeze({ access: DEFAULT_BUCKET_ACCESS, cors: null });
@@ -116,10 +113,9 @@ export class BucketConfigService {
     return stored;
   }
 
-  /** Replaces the bucket's tags: up to 50, S3's key and value lengths, none in the reserved aws: namespace. */
+  /** Replaces the bucket's tags (S3's rules for them in objects/tags.ts). */
   async putTags(bucket: BucketRow, tags: Record<string, string>, by: RequestSource): Promise<void> {
-    validateTags(tags, { count: MAX_BUCKET_TAGS, message: `Bucket tag count cannot be greater than ${MAX_BUCKET_TAGS}` });
-    if (Object.keys(tags).some((k) => k.toLowerCase().startsWith('aws:'))) throw new S3Error('InvalidTag', 'System tags cannot be added/updated by requester');
+    validateBucketTags(tags);
     const n = Object.keys(tags).length;
     await this.writeSetting(bucket, 'tagging', tags, by, `${n} tag${n === 1 ? '' : 's'}`);
   }

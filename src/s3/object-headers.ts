@@ -6,6 +6,7 @@ import { checksumHeader } from '../checksums/types.js';
 import type { HeaderValue } from './render.js';
 import { queryDecode } from '../sigv4/uri-encode.js';
 import { headerValueProblem, isHeaderName } from '../net/header-text.js';
+import { validateTags } from '../objects/tags.js';
 
 // Object headers in and out: what a PUT stores, what a GET/HEAD returns.
 
@@ -97,16 +98,6 @@ export function tagsFromHeader(req: IncomingMessage): Record<string, string> {
   }
   validateTags(tags);
   return tags;
-}
-
-/** S3's rules for a tag set: at most 10 tags on an object (50 on a bucket), keys 1-128 characters, values up to 256. */
-export function validateTags(tags: Record<string, string>, max: { count: number; message: string } = { count: 10, message: 'Object tags cannot be greater than 10' }): void {
-  const keys = Object.keys(tags);
-  if (keys.length > max.count) throw new S3Error('InvalidTag', max.message);
-  for (const k of keys) {
-    if (k.length === 0 || k.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
-    if (tags[k].length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is too long');
-  }
 }
 
 /** Response headers describing a stored object (GET and HEAD). */

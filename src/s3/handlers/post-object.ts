@@ -7,7 +7,8 @@ import { checkPostPolicy, parsePostPolicy, type FormFields } from '../../sigv4/p
 import { BodyDigest, validateChecksumValue } from '../../checksums/digest.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader } from '../../checksums/types.js';
 import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
-import { STORAGE_CLASSES, headersFromFields, validateTags } from '../object-headers.js';
+import { STORAGE_CLASSES, headersFromFields } from '../object-headers.js';
+import { validateTags } from '../../objects/tags.js';
 import { parseXml, xmlText } from '../xml.js';
 import { feed } from '../body.js';
 import { authorize } from '../../auth/authorize.js';

@@ -3,7 +3,7 @@ import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
-import { validateTags } from '../object-headers.js';
+import { validateTags } from '../../objects/tags.js';
 import { versionIdOf } from './object.js';
 
 // GetObjectTagging, PutObjectTagging, DeleteObjectTagging, of the current version or of versionId;
