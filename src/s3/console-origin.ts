@@ -11,10 +11,14 @@ import type { HeaderValue } from './render.js';
 
 const SANDBOX = 'sandbox';
 
-/** Adds the sandbox to an object read (GET or HEAD) served on the console's origin. */
+/**
+ * Adds the sandbox to an object read (GET or HEAD) served on the console's origin. Its headers
+ * carry the type as 'Content-Type' (objectResponseHeaders; a response-content-type override
+ * replaces it under that name).
+ */
 export function sandboxOnConsoleOrigin(host: HostAddress, headers: Record<string, HeaderValue>): void {
   if (host.bucket !== null || host.project !== null) return;
-  const type = Object.entries(headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1];
+  const type = headers['Content-Type'];
   if (typeof type === 'string' && /^\s*application\/pdf\s*(;|$)/i.test(type)) return;
   headers['Content-Security-Policy'] = SANDBOX;
 }

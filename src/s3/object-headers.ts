@@ -122,35 +122,39 @@ export function objectResponseHeaders(row: ObjectRow, opts: { checksumMode: bool
   return h;
 }
 
-const OVERRIDES: Record<string, string> = {
-  'response-content-type': 'Content-Type',
-  'response-content-language': 'Content-Language',
-  'response-expires': 'Expires',
-  'response-cache-control': 'Cache-Control',
-  'response-content-disposition': 'Content-Disposition',
-  'response-content-encoding': 'Content-Encoding',
-};
+/** [query parameter, header] of each response-* override; read on every GET and HEAD, so built once. */
+const OVERRIDES: readonly (readonly [string, string])[] = [
+  ['response-content-type', 'Content-Type'],
+  ['response-content-language', 'Content-Language'],
+  ['response-expires', 'Expires'],
+  ['response-cache-control', 'Cache-Control'],
+  ['response-content-disposition', 'Content-Disposition'],
+  ['response-content-encoding', 'Content-Encoding'],
+];
+const NO_OVERRIDES: readonly (readonly [string, string])[] = [];
 
 /**
  * The response-* query overrides of a GET or HEAD, checked: refused for an anonymous request (an
  * unsigned link could otherwise serve a public object as text/html, as AWS also refuses), and each
  * value must be sendable as an ISO-8859-1 header value.
  */
-export function responseOverrides(query: ReadonlyMap<string, string>, anonymous: boolean): [name: string, value: string][] {
-  const out: [string, string][] = [];
-  for (const [param, name] of Object.entries(OVERRIDES)) {
+export function responseOverrides(query: ReadonlyMap<string, string>, anonymous: boolean): readonly (readonly [name: string, value: string])[] {
+  // Most reads have none: nothing is allocated for them.
+  if (query.size === 0) return NO_OVERRIDES;
+  let out: [string, string][] | undefined;
+  for (const [param, name] of OVERRIDES) {
     const value = query.get(param);
     if (value === undefined) continue;
     if (anonymous) throw new S3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
     const problem = headerValueProblem(value);
     if (problem) throw new S3Error('InvalidArgument', problem, { ArgumentName: param, ArgumentValue: value });
-    out.push([name, value]);
+    (out ??= []).push([name, value]);
   }
-  return out;
+  return out ?? NO_OVERRIDES;
 }
 
 /** Replaces headers with the overrides (case-insensitively, so a stored value does not linger under another spelling). */
-export function applyResponseOverrides(headers: Record<string, HeaderValue>, overrides: readonly [string, string][]): void {
+export function applyResponseOverrides(headers: Record<string, HeaderValue>, overrides: readonly (readonly [string, string])[]): void {
   for (const [name, value] of overrides) {
     for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
     headers[name] = value;

@@ -119,10 +119,16 @@ export function bypassRequested(req: IncomingMessage): boolean {
   return header(req, 'x-amz-bypass-governance-retention')?.trim().toLowerCase() === 'true';
 }
 
+/** The x-amz-version-id a read answers: in a bucket that keeps versions, or for a version that has an ID; else none. */
+export function readVersionId(row: ObjectRow, versioned: boolean): string | undefined {
+  return versioned || (row.versionId !== undefined && row.versionId !== 'null') ? (row.versionId ?? 'null') : undefined;
+}
+
 /** What GET and HEAD report about a version besides its content headers. */
 export function versionHeaders(row: ObjectRow, versioned: boolean, customer?: CustomerKey): Record<string, HeaderValue> {
   const h: Record<string, HeaderValue> = encryptionHeaders(row.encryption, customer);
-  if (versioned || (row.versionId !== undefined && row.versionId !== 'null')) h['x-amz-version-id'] = row.versionId ?? 'null';
+  const versionId = readVersionId(row, versioned);
+  if (versionId !== undefined) h['x-amz-version-id'] = versionId;
   if (row.retention) {
     h['x-amz-object-lock-mode'] = row.retention.mode;
     h['x-amz-object-lock-retain-until-date'] = row.retention.until.toISOString();

@@ -1,10 +1,9 @@
 import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
-import { customerKeyFrom } from '../protection-headers.js';
+import { customerKeyFrom, readVersionId } from '../protection-headers.js';
 import { versioningMode } from '../../objects/bucket-config.js';
-import type { ChecksumAlgorithm } from '../../checksums/types.js';
-import { versionIdOf } from './object.js';
+import { checksumXml, versionIdOf } from './object.js';
 
 // GetObjectAttributes: what HeadObject and ListParts tell, in one XML document, for the attributes
 // the x-amz-object-attributes header names. skep keeps no checksum per part once an upload is
@@ -12,14 +11,6 @@ import { versionIdOf } from './object.js';
 // answers for an object stored without additional checksums.
 
 const ATTRIBUTES = new Set(['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize']);
-
-const CHECKSUM_ELEMENT: Record<ChecksumAlgorithm, string> = {
-  CRC32: 'ChecksumCRC32',
-  CRC32C: 'ChecksumCRC32C',
-  CRC64NVME: 'ChecksumCRC64NVME',
-  SHA1: 'ChecksumSHA1',
-  SHA256: 'ChecksumSHA256',
-};
 
 function requestedAttributes(ctx: S3Context): Set<string> {
   const names = (header(ctx.req, 'x-amz-object-attributes') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -40,12 +31,13 @@ export async function GetObjectAttributes(ctx: S3Context): Promise<S3Response> {
   if (wanted.has('ETag')) value.ETag = row.etag.replace(/^"|"$/g, '');
   if (wanted.has('Checksum') && row.checksum) {
     // The value without HeadObject's "-<parts>" suffix of a composite checksum, as S3 shows it here.
-    value.Checksum = { [CHECKSUM_ELEMENT[row.checksum.algorithm]]: row.checksum.value.replace(/-\d+$/, ''), ChecksumType: row.checksum.type };
+    value.Checksum = checksumXml({ ...row.checksum, value: row.checksum.value.replace(/-\d+$/, '') });
   }
   if (wanted.has('ObjectParts') && row.partsCount !== null) value.ObjectParts = { PartsCount: row.partsCount };
   if (wanted.has('StorageClass')) value.StorageClass = row.storageClass;
   if (wanted.has('ObjectSize')) value.ObjectSize = row.size;
   const headers: Record<string, string> = { 'Last-Modified': row.lastModified.toUTCString() };
-  if (versioningMode(bucket) !== 'unversioned' || (row.versionId !== undefined && row.versionId !== 'null')) headers['x-amz-version-id'] = row.versionId ?? 'null';
+  const versionId = readVersionId(row, versioningMode(bucket) !== 'unversioned');
+  if (versionId !== undefined) headers['x-amz-version-id'] = versionId;
   return { headers, xml: { root: 'GetObjectAttributesResponse', value } };
 }

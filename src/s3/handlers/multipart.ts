@@ -5,7 +5,7 @@ import { declaredSize, openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
 import { parseRange } from '../range.js';
 import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
-import { copySourceVersionHeader, versionIdHeader, writeCondition, withCopySource, type BucketResolver } from './object.js';
+import { checksumXml, copySourceVersionHeader, versionIdHeader, writeCondition, withCopySource, type BucketResolver } from './object.js';
 import type { ObjectLease } from '../../objects/object-service.js';
 import { customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest } from '../protection-headers.js';
 import { owner } from './bucket.js';
@@ -131,12 +131,11 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   const full = fullAlg && fullAlg === upload.checksumAlgorithm ? header(ctx.req, checksumHeader(fullAlg)) : undefined;
   const quota = resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined;
   const row = await ctx.services.multipart.complete(bucket, upload, parts, writeCondition(ctx), full, quota);
-  const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
   return {
     headers: { ...versionIdHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, customerKeyFrom(ctx.req)) },
     xml: {
       root: 'CompleteMultipartUploadResult',
-      value: { Location: `/${bucket.name}/${encodeURI(row.key)}`, Bucket: bucket.name, Key: row.key, ETag: row.etag, ...checksum },
+      value: { Location: `/${bucket.name}/${encodeURI(row.key)}`, Bucket: bucket.name, Key: row.key, ETag: row.etag, ...checksumXml(row.checksum) },
     },
   };
 }

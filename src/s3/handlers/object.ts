@@ -14,7 +14,7 @@ import {
   tagsFromHeader,
   userMetadataFrom,
 } from '../object-headers.js';
-import { checksumHeader } from '../../checksums/types.js';
+import { checksumHeader, type StoredChecksum } from '../../checksums/types.js';
 import type { BucketRow, ObjectRow, PutCondition } from '../../storage/metadata/metadata-store.js';
 import { isVersionId, type DeleteResult, type ObjectLease } from '../../objects/object-service.js';
 import { versioningMode } from '../../objects/bucket-config.js';
@@ -67,6 +67,11 @@ export function versionIdOf(ctx: S3Context): string | undefined {
 /** x-amz-version-id for a write, when the bucket keeps versions (S3 says 'null' under Suspended). */
 export function versionIdHeader(bucket: BucketRow, versionId: string | undefined): Record<string, string> {
   return versioningMode(bucket) === 'unversioned' || versionId === undefined ? {} : { 'x-amz-version-id': versionId };
+}
+
+/** A checksum as the elements of S3's XML results: Checksum<ALGORITHM> and ChecksumType. */
+export function checksumXml(checksum: StoredChecksum | null): Record<string, string> {
+  return checksum ? { [`Checksum${checksum.algorithm}`]: checksum.value, ChecksumType: checksum.type } : {};
 }
 
 function checksumResponseHeaders(row: ObjectRow): Record<string, HeaderValue> {
@@ -160,7 +165,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
  * The response for an object: conditions, part or range, headers, and with a lease (GET) the body
  * (bytes read under the lease, or a stream that pins the blobs itself).
  */
-function describeObject(ctx: S3Context, row: ObjectRow, partText: string | undefined, lease: ObjectLease | null, overrides: readonly [string, string][]): S3Response {
+function describeObject(ctx: S3Context, row: ObjectRow, partText: string | undefined, lease: ObjectLease | null, overrides: readonly (readonly [string, string])[]): S3Response {
   checkConditions(conditionsFrom(ctx), row.etag, row.lastModified);
 
   let range = undefined;
@@ -360,11 +365,10 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
     encryption,
     lock: lockRequest(ctx.req),
   });
-  const checksum = row.checksum ? { [`Checksum${row.checksum.algorithm}`]: row.checksum.value, ChecksumType: row.checksum.type } : {};
   const customer = encryption?.kind === 'SSE-C' ? encryption.customer : undefined;
   return {
     headers: { ...versionIdHeader(target, row.versionId), ...copySourceVersionHeader(lease), ...encryptionHeaders(row.encryption, customer) },
-    xml: { root: 'CopyObjectResult', value: { ETag: row.etag, LastModified: row.lastModified.toISOString(), ...checksum } },
+    xml: { root: 'CopyObjectResult', value: { ETag: row.etag, LastModified: row.lastModified.toISOString(), ...checksumXml(row.checksum) } },
   };
 }
 
