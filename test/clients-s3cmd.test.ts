@@ -116,6 +116,13 @@ describe(`s3cmd: ${version ?? 'not installed'}`, { skip: s3cmd.skip }, () => {
     assert.match(info, /MIME type:\s+text\/plain/);
   });
 
+  it('info on the bucket reports its settings: the payer is the bucket owner', async () => {
+    const info = await cmd('info', `s3://${bucket}`);
+    assert.match(info, /Payer:\s+BucketOwner\n/);
+    assert.match(info, /Expiration Rule: none/);
+    assert.match(info, /CORS:\s+none/);
+  });
+
   it('del removes one object', async () => {
     assert.match(await cmd('del', `s3://${bucket}/notes/note.txt`), /delete: 's3:\/\/.*\/notes\/note.txt'/);
     const recursive = await cmd('ls', '-r', `s3://${bucket}`);

@@ -8,7 +8,10 @@ import {
   DeleteBucketCommand,
   DeleteBucketTaggingCommand,
   DeleteObjectsCommand,
+  GetBucketAccelerateConfigurationCommand,
   GetBucketLocationCommand,
+  GetBucketLoggingCommand,
+  GetBucketRequestPaymentCommand,
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
@@ -157,6 +160,30 @@ describe('bucket tagging', () => {
     assert.equal(malformed.status, 400);
     assert.equal(xmlField(malformed.text, 'Code'), 'MalformedXML');
     assert.equal((await ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name }))).TagSet!.length, 50);
+  });
+});
+
+describe('settings skep does not offer read as S3 reports them unset', () => {
+  test('requester pays is BucketOwner, acceleration has no status, access logging is off; setting them is NotImplemented', async () => {
+    const name = await newBucket('unoffered');
+    assert.equal((await ctx.s3.send(new GetBucketRequestPaymentCommand({ Bucket: name }))).Payer, 'BucketOwner');
+    const accelerate = await ctx.s3.send(new GetBucketAccelerateConfigurationCommand({ Bucket: name }));
+    assert.equal(accelerate.$metadata.httpStatusCode, 200);
+    assert.equal(accelerate.Status, undefined);
+    const logging = await ctx.s3.send(new GetBucketLoggingCommand({ Bucket: name }));
+    assert.equal(logging.$metadata.httpStatusCode, 200);
+    assert.equal(logging.LoggingEnabled, undefined);
+    for (const sub of ['requestPayment', 'accelerate', 'logging']) {
+      const got = await raw(ctx.server, { method: 'GET', path: `/${name}`, query: { [sub]: '' } });
+      assert.equal(got.status, 200, sub);
+      assert.match(got.text, /xmlns="http:\/\/s3\.amazonaws\.com\/doc\/2006-03-01\/"/, sub);
+      const put = await raw(ctx.server, { method: 'PUT', path: `/${name}`, query: { [sub]: '' }, body: '<x/>' });
+      assert.equal(put.status, 501, `PUT ?${sub}`);
+      assert.equal(xmlField(put.text, 'Code'), 'NotImplemented');
+      const missing = await raw(ctx.server, { method: 'GET', path: `/${bucketName('absent')}`, query: { [sub]: '' } });
+      assert.equal(xmlField(missing.text, 'Code'), 'NoSuchBucket', `GET ?${sub} of a missing bucket`);
+    }
+    assert.equal(xmlField((await raw(ctx.server, { method: 'GET', path: `/${name}`, query: { requestPayment: '' } })).text, 'Payer'), 'BucketOwner');
   });
 });
 

@@ -109,7 +109,7 @@ describe('HEAD errors', () => {
 
 describe('not implemented', () => {
   for (const [method, sub, onObject] of [
-    ['GET', 'logging', false],
+    ['GET', 'inventory', false],
     ['PUT', 'replication', false],
     ['GET', 'website', false],
     ['PUT', 'notification', false],
@@ -147,7 +147,7 @@ describe('unsupported requests are authorized before they are answered 501', () 
     ['PUT', 'logging', false, ['admin-rw']],
     ['DELETE', 'website', false, ['admin-rw']],
     ['PUT', 'notification', false, ['admin-rw']],
-    ['GET', 'logging', false, ['admin-rw', 'admin-ro']],
+    ['GET', 'website', false, ['admin-rw', 'admin-ro']],
     ['GET', 'replication', false, ['admin-rw', 'admin-ro']],
     ['POST', 'restore', true, ['admin-rw', 'object-rw']],
     ['GET', 'torrent', true, ['admin-rw', 'admin-ro', 'object-rw', 'object-ro']],

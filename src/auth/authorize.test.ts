@@ -74,6 +74,9 @@ const ALLOWED: Record<OperationName, PermissionLevel[]> = {
   DeleteBucketTagging: ['admin-rw'],
   GetObjectLockConfiguration: ADMINS,
   PutObjectLockConfiguration: ['admin-rw'],
+  GetBucketRequestPayment: ADMINS,
+  GetBucketAccelerateConfiguration: ADMINS,
+  GetBucketLogging: ADMINS,
   // A version's retention and legal hold: read with the object, set by those who write objects.
   GetObjectRetention: ALL,
   GetObjectLegalHold: ALL,

@@ -90,6 +90,9 @@ export const REQUIRED_RIGHT: Record<ParsedOperationName, Right> = {
   DeleteBucketTagging: 'WriteBucketConfig',
   GetObjectLockConfiguration: 'ReadBucketConfig',
   PutObjectLockConfiguration: 'WriteBucketConfig',
+  GetBucketRequestPayment: 'ReadBucketConfig',
+  GetBucketAccelerateConfiguration: 'ReadBucketConfig',
+  GetBucketLogging: 'ReadBucketConfig',
   // Per-version lock state is object data: read with the object, set by those who write it.
   GetObjectRetention: 'ReadObject',
   GetObjectLegalHold: 'ReadObject',

@@ -60,6 +60,9 @@ export const OPERATIONS = [
   'DeleteBucketTagging',
   'GetObjectLockConfiguration',
   'PutObjectLockConfiguration',
+  'GetBucketRequestPayment',
+  'GetBucketAccelerateConfiguration',
+  'GetBucketLogging',
   'GetObjectRetention',
   'PutObjectRetention',
   'GetObjectLegalHold',
@@ -150,7 +153,10 @@ export type BucketOperation =
   | 'PutBucketTagging'
   | 'DeleteBucketTagging'
   | 'GetObjectLockConfiguration'
-  | 'PutObjectLockConfiguration';
+  | 'PutObjectLockConfiguration'
+  | 'GetBucketRequestPayment'
+  | 'GetBucketAccelerateConfiguration'
+  | 'GetBucketLogging';
 
 export type ObjectOperation = Exclude<OperationName, BucketOperation | 'ListBuckets'>;
 
@@ -292,6 +298,16 @@ function bucketConfigOperation(method: string, query: Query): BucketOperation | 
   return undefined;
 }
 
+/**
+ * Bucket settings skep does not offer whose reads have a truthful answer, the one S3 gives for a
+ * bucket that never set them; writing them stays NotImplemented.
+ */
+const UNOFFERED_SETTINGS_READS: Record<string, BucketOperation> = {
+  requestPayment: 'GetBucketRequestPayment',
+  accelerate: 'GetBucketAccelerateConfiguration',
+  logging: 'GetBucketLogging',
+};
+
 function bucketOperation(method: string, query: Query): BucketOperation | Unsupported {
   if (method === 'GET' || method === 'PUT' || method === 'DELETE') {
     const config = bucketConfigOperation(method, query);
@@ -302,6 +318,7 @@ function bucketOperation(method: string, query: Query): BucketOperation | Unsupp
       if (query.has('location')) return 'GetBucketLocation';
       if (query.has('versions')) return 'ListObjectVersions';
       if (query.has('uploads')) return 'ListMultipartUploads';
+      for (const sub in UNOFFERED_SETTINGS_READS) if (query.has(sub)) return UNOFFERED_SETTINGS_READS[sub];
       break;
     case 'HEAD':
       return 'HeadBucket';

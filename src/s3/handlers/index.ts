@@ -16,6 +16,7 @@ import * as versioning from './versioning.js';
 import * as objectLock from './object-lock.js';
 import * as lifecycle from './lifecycle.js';
 import * as encryption from './encryption.js';
+import * as unoffered from './unoffered-settings.js';
 
 // One handler per S3 operation, by name.
 
@@ -56,6 +57,9 @@ export const HANDLERS: Record<ParsedOperationName, Handler> = {
   DeleteBucketTagging: tagging.DeleteBucketTagging,
   GetObjectLockConfiguration: objectLock.GetObjectLockConfiguration,
   PutObjectLockConfiguration: objectLock.PutObjectLockConfiguration,
+  GetBucketRequestPayment: unoffered.GetBucketRequestPayment,
+  GetBucketAccelerateConfiguration: unoffered.GetBucketAccelerateConfiguration,
+  GetBucketLogging: unoffered.GetBucketLogging,
   GetObjectRetention: objectLock.GetObjectRetention,
   PutObjectRetention: objectLock.PutObjectRetention,
   GetObjectLegalHold: objectLock.GetObjectLegalHold,
