@@ -22,7 +22,8 @@ import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { crc32c } from '@node-rs/crc32';
 import { s3Error } from './helpers/s3.js';
 import { useS3Server } from './helpers/server.js';
-import { raw, xmlField } from './helpers/raw-s3.js';
+import { raw, send, signedHeaders, xmlField } from './helpers/raw-s3.js';
+import { connect } from 'node:net';
 
 // PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject, object tagging,
 // conditional requests, ranges, stored headers and checksums, through the AWS SDK with its defaults.
@@ -658,14 +659,170 @@ describe('version IDs on an unversioned bucket', () => {
     const bucket = await newBucket('ver');
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
     assert.equal((await getBytes({ Bucket: bucket, Key: 'k', VersionId: 'null' })).toString(), 'v1');
-    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' })));
+    const other = 'Abc123Abc123Abc123Abc123Abc123Ab';
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', VersionId: other })));
     assert.equal(err.name, 'NoSuchVersion');
-    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' })))).$metadata.httpStatusCode, 404);
-    await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'abc123' }));
-    const batch = await ctx.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'k', VersionId: 'other' }] } }));
-    assert.deepEqual(batch.Deleted?.map((d) => [d.Key, d.VersionId]), [['k', 'other']]);
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', VersionId: other })))).$metadata.httpStatusCode, 404);
+    await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: other }));
+    const batch = await ctx.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'k', VersionId: other }] } }));
+    assert.deepEqual(batch.Deleted?.map((d) => [d.Key, d.VersionId]), [['k', other]]);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'k' })).toString(), 'v1', 'deleting another version kept the object');
     await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'null' }));
     assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' })))).name, 'NoSuchKey');
+  });
+});
+
+describe('version IDs of no form the server makes', () => {
+  test('are 400 InvalidArgument on GET, HEAD, DELETE, tagging and copy sources, and a NoSuchVersion entry in DeleteObjects', async () => {
+    const bucket = await newBucket('badver');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'kept' }));
+    for (const [method, query] of [['GET', {}], ['DELETE', {}], ['GET', { tagging: '' }]] as const) {
+      const res = await raw(ctx.server, { method, path: `/${bucket}/k`, query: { ...query, versionId: 'bogus' } });
+      assert.equal(res.status, 400, `${method} ${JSON.stringify(query)}`);
+      assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+      assert.equal(xmlField(res.text, 'Message'), 'Invalid version id specified');
+      assert.equal(xmlField(res.text, 'ArgumentName'), 'versionId');
+    }
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'bogus' })))).$metadata.httpStatusCode, 400);
+    const copy = await s3Error(ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/k?versionId=bogus` })));
+    assert.equal(copy.name, 'InvalidArgument');
+    const batch = await ctx.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'k', VersionId: 'bogus' }] } }));
+    assert.equal(batch.Deleted, undefined);
+    assert.deepEqual(batch.Errors?.map((e) => [e.Key, e.VersionId, e.Code]), [['k', 'bogus', 'NoSuchVersion']]);
+    assert.equal((await getBytes({ Bucket: bucket, Key: 'k' })).toString(), 'kept');
+  });
+});
+
+describe('DeleteObjects conditions and shape', () => {
+  test("an entry's ETag must match the object: a mismatch is a PreconditionFailed entry and the object stays", async () => {
+    const bucket = await newBucket('delcond');
+    const put = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'keep', Body: 'keep' }));
+    const put2 = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'go', Body: 'go' }));
+    const result = await ctx.s3.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: {
+          Objects: [
+            { Key: 'keep', ETag: '"0000000000000000000000000000dead"' },
+            { Key: 'go', ETag: put2.ETag },
+            { Key: 'absent', ETag: put.ETag },
+          ],
+        },
+      }),
+    );
+    assert.deepEqual(result.Deleted?.map((d) => d.Key), ['go']);
+    assert.deepEqual(result.Errors?.map((e) => [e.Key, e.Code]), [['keep', 'PreconditionFailed'], ['absent', 'NoSuchKey']]);
+    assert.equal((await getBytes({ Bucket: bucket, Key: 'keep' })).toString(), 'keep');
+    assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'go' })))).name, 'NoSuchKey');
+  });
+
+  test('a Delete naming no object is MalformedXML', async () => {
+    const bucket = await newBucket('delempty');
+    const body = '<Delete><Quiet>true</Quiet></Delete>';
+    const res = await raw(ctx.server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body, headers: { 'content-md5': createHash('md5').update(body).digest('base64') } });
+    assert.equal(res.status, 400);
+    assert.equal(xmlField(res.text, 'Code'), 'MalformedXML');
+  });
+});
+
+describe('names that are also JavaScript object properties', () => {
+  test('metadata and tags named constructor, toString or __proto__ are kept as sent', async () => {
+    const bucket = await newBucket('protonames');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'm', Body: 'x', Metadata: Object.fromEntries([['constructor', 'c'], ['tostring', 't'], ['__proto__', 'p']]) }));
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'm' }));
+    assert.equal(head.Metadata?.constructor, 'c');
+    assert.equal(head.Metadata?.tostring, 't');
+    const raws = await raw(ctx.server, { method: 'HEAD', path: `/${bucket}/m` });
+    assert.equal(raws.headers['x-amz-meta-__proto__'], 'p');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 't', Body: 'x', Tagging: 'constructor=1&__proto__=2&toString=3' }));
+    const tags = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
+    assert.deepEqual(tags.TagSet?.map((t) => [t.Key, t.Value]), [['__proto__', '2'], ['constructor', '1'], ['toString', '3']]);
+    await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 't', Tagging: { TagSet: [{ Key: 'toString', Value: 'x' }, { Key: '__proto__', Value: 'y' }] } }));
+    const again = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
+    assert.deepEqual(again.TagSet?.map((t) => [t.Key, t.Value]), [['__proto__', 'y'], ['toString', 'x']]);
+  });
+
+  test('a tag key given twice in x-amz-tagging is InvalidArgument', async () => {
+    const bucket = await newBucket('duptags');
+    const err = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', Tagging: 'a=1&a=2' })));
+    assert.equal(err.name, 'InvalidArgument');
+    assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' })))).name, 'NoSuchKey');
+  });
+});
+
+describe('website redirect location', () => {
+  test('is stored and returned, refused unless a path or a URL, not copied by a COPY directive unless given again', async () => {
+    const bucket = await newBucket('redirect');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'page', Body: 'x', WebsiteRedirectLocation: '/elsewhere.html' }));
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'page' }))).WebsiteRedirectLocation, '/elsewhere.html');
+    const bad = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad', Body: 'x', WebsiteRedirectLocation: 'elsewhere.html' })));
+    assert.equal(bad.name, 'InvalidRedirectLocation');
+    assert.equal(bad.$metadata.httpStatusCode, 400);
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copied', CopySource: `${bucket}/page` }));
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copied' }))).WebsiteRedirectLocation, undefined);
+    // Onto itself, a new redirect location is a change S3 allows without REPLACE.
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'page', CopySource: `${bucket}/page`, WebsiteRedirectLocation: 'https://example.com/' }));
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'page' }))).WebsiteRedirectLocation, 'https://example.com/');
+  });
+});
+
+describe('PUT without a declared length', () => {
+  test('is 411 MissingContentLength and stores nothing', async () => {
+    const bucket = await newBucket('nolength');
+    const path = `/${bucket}/empty`;
+    const headers = await signedHeaders(ctx.server, { method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD' });
+    // Node's client would add a length; a socket sends the head exactly as written.
+    const head = `PUT ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n`;
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(ctx.server.port, '127.0.0.1', () => socket.write(head));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      socket.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 411 /);
+    assert.match(answer, /<Code>MissingContentLength<\/Code>/);
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'empty' })))).$metadata.httpStatusCode, 404);
+  });
+});
+
+/** A PUT whose x-amz-meta-u header carries `text` as UTF-8 bytes (signed over those bytes, as boto3 sends it). */
+async function putUtf8Metadata(path: string, text: string) {
+  const headers = await signedHeaders(ctx.server, { method: 'PUT', path, headers: { 'x-amz-meta-u': text }, body: 'x' });
+  // Node.js sends each character of a header string as one byte: the UTF-8 bytes, read as Latin-1.
+  headers['x-amz-meta-u'] = Buffer.from(text, 'utf8').toString('latin1');
+  headers['content-length'] = '1';
+  return send(ctx.server, 'PUT', path, headers, Buffer.from('x'));
+}
+
+describe('request details S3 reads precisely', () => {
+  test('user metadata is measured in the UTF-8 bytes sent: 1,200 bytes of accented text fit in 2 KB', async () => {
+    const bucket = await newBucket('metautf8');
+    const res = await putUtf8Metadata(`/${bucket}/k`, 'é'.repeat(600));
+    assert.equal(res.status, 200, res.text);
+    const over = await putUtf8Metadata(`/${bucket}/k2`, 'é'.repeat(1024));
+    assert.equal(xmlField(over.text, 'Code'), 'MetadataTooLarge');
+    assert.equal(xmlField(over.text, 'Size'), String(1 + 2048));
+  });
+
+  test('an unsatisfiable range names the range requested', async () => {
+    const bucket = await newBucket('rangereq');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ten', Body: '0123456789' }));
+    const res = await raw(ctx.server, { method: 'GET', path: `/${bucket}/ten`, headers: { range: 'bytes=20-30' } });
+    assert.equal(res.status, 416);
+    assert.equal(xmlField(res.text, 'RangeRequested'), 'bytes=20-30');
+  });
+
+  test('a date condition that is no HTTP-date is ignored, and the asctime form is read as GMT', async () => {
+    const bucket = await newBucket('httpdate');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    for (const value of ['12', '2000', 'yesterday']) {
+      const res = await raw(ctx.server, { method: 'GET', path: `/${bucket}/k`, headers: { 'if-unmodified-since': value } });
+      assert.equal(res.status, 200, `If-Unmodified-Since: ${value}`);
+    }
+    const past = new Date(Date.now() - 3600_000);
+    const asctime = past.toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+) (\S+) GMT$/, (_, d, day, mon, year, time) => `${d} ${mon} ${String(Number(day)).padStart(2, ' ')} ${time} ${year}`);
+    assert.equal((await raw(ctx.server, { method: 'GET', path: `/${bucket}/k`, headers: { 'if-unmodified-since': asctime } })).status, 412, asctime);
+    assert.equal((await raw(ctx.server, { method: 'GET', path: `/${bucket}/k`, headers: { 'if-modified-since': asctime } })).status, 200, asctime);
   });
 });

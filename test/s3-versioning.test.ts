@@ -198,6 +198,22 @@ describe('versions', () => {
     assert.equal((await allVersions(bucket)).versions.length, 3);
   });
 
+  test('a delete marker named by version ID: a copy source is InvalidRequest; other methods are 405 naming the method used', async () => {
+    const bucket = await versioned('copymarker');
+    await put(bucket, 'k', 'v1');
+    const marker = (await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }))).VersionId!;
+    const copy = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/copy`, headers: { 'x-amz-copy-source': `/${bucket}/k?versionId=${marker}` } });
+    assert.equal(copy.status, 400);
+    assert.equal(xmlField(copy.text, 'Code'), 'InvalidRequest');
+    assert.equal(copy.headers['x-amz-delete-marker'], undefined, "the source marker's headers are not the copy's");
+    const tagging = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, query: { tagging: '', versionId: marker }, body: '<Tagging><TagSet></TagSet></Tagging>' });
+    assert.equal(tagging.status, 405);
+    assert.equal(xmlField(tagging.text, 'Method'), 'PUT');
+    const get = await raw(ctx.server, { method: 'GET', path: `/${bucket}/k`, query: { versionId: marker } });
+    assert.equal(get.status, 405);
+    assert.equal(xmlField(get.text, 'Method'), 'GET');
+  });
+
   test('tags belong to one version', async () => {
     const bucket = await versioned('tags');
     const v1 = await put(bucket, 'k', 'one');

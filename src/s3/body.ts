@@ -25,6 +25,8 @@ export interface ChecksumRequest {
 
 /** The body's size as the request declares it (the decoded length for aws-chunked), if it does. */
 export function declaredSize(req: IncomingMessage, payload: PayloadMode): number | undefined {
+  // Without either, HTTP framing says the body is empty: S3 refuses the write rather than store nothing.
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength');
   const text = payload.kind === 'streaming' ? header(req, 'x-amz-decoded-content-length') : header(req, 'content-length');
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', 'Content-Length must be a non-negative integer.', { ArgumentName: 'Content-Length' });

@@ -1,4 +1,5 @@
 import { S3Error } from './errors.js';
+import { parseHttpDate } from '../net/http-date.js';
 
 // Conditional request headers, evaluated as S3 does (RFC 7232 precedence): If-Match beats
 // If-Unmodified-Since, If-None-Match beats If-Modified-Since.
@@ -18,10 +19,9 @@ function etagMatches(list: string, etag: string): boolean {
   });
 }
 
+/** A date condition that is no HTTP-date is ignored, as HTTP and S3 ignore it. */
 function parseDate(value: string | undefined): Date | undefined {
-  if (!value) return undefined;
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? undefined : d;
+  return value ? parseHttpDate(value) : undefined;
 }
 
 /**

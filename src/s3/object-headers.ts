@@ -10,7 +10,9 @@ import { validateTags } from '../objects/tags.js';
 
 // Object headers in and out: what a PUT stores, what a GET/HEAD returns.
 
-const STORED: (keyof StoredHeaders)[] = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'];
+const STORED: (keyof StoredHeaders)[] = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'];
+const REDIRECT = 'x-amz-website-redirect-location';
+const MAX_REDIRECT_BYTES = 2048;
 const MAX_USER_METADATA_BYTES = 2048;
 export const STORAGE_CLASSES = ['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'DEEP_ARCHIVE', 'GLACIER_IR', 'OUTPOSTS', 'EXPRESS_ONEZONE'];
 
@@ -24,22 +26,44 @@ export function storedHeadersFrom(req: IncomingMessage): StoredHeaders {
     }
     if (value !== undefined) out[name] = value;
   }
+  checkRedirectLocation(out[REDIRECT]);
   return out;
 }
 
+/** S3's rule for x-amz-website-redirect-location: a path in the bucket or an absolute URL, of at most 2 KB. */
+function checkRedirectLocation(value: string | undefined): void {
+  if (value === undefined) return;
+  if (!/^(\/|https?:\/\/)/.test(value)) throw new S3Error('InvalidRedirectLocation');
+  if (Buffer.byteLength(value, 'latin1') > MAX_REDIRECT_BYTES) throw new S3Error('InvalidArgument', 'The website redirect location may be at most 2 KB.', { ArgumentName: REDIRECT });
+}
+
+/**
+ * The stored headers a copy keeps under the COPY metadata directive: the source's, except its
+ * website redirect location, which S3 does not copy; the request may give the copy one.
+ */
+export function copiedHeaders(source: StoredHeaders, req: IncomingMessage): StoredHeaders {
+  const { [REDIRECT]: _sourceRedirect, ...kept } = source;
+  const redirect = header(req, REDIRECT);
+  checkRedirectLocation(redirect);
+  return redirect === undefined ? kept : { ...kept, [REDIRECT]: redirect };
+}
+
 export function userMetadataFrom(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
+  // A Map, not an object literal: a name such as "constructor" or "__proto__" is a name like any other.
+  const out = new Map<string, string>();
   let bytes = 0;
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i].toLowerCase();
     if (!name.startsWith('x-amz-meta-')) continue;
     const key = name.slice('x-amz-meta-'.length);
     const value = req.rawHeaders[i + 1];
-    out[key] = key in out ? `${out[key]},${value}` : value;
-    bytes += key.length + Buffer.byteLength(value);
+    const earlier = out.get(key);
+    out.set(key, earlier === undefined ? value : `${earlier},${value}`);
+    // The value is the header's bytes read as Latin-1: its length is their count (UTF-8 text included).
+    bytes += key.length + value.length;
   }
   checkMetadataSize(bytes);
-  return out;
+  return Object.fromEntries(out);
 }
 
 function checkMetadataSize(bytes: number): void {
@@ -67,16 +91,18 @@ export function headersFromFields(fields: ReadonlyMap<string, string>): { header
     const value = fields.get(name);
     if (value !== undefined) headers[name] = asHeader(name, value);
   }
-  const userMetadata: Record<string, string> = {};
+  checkRedirectLocation(headers[REDIRECT]);
+  const userMetadata = new Map<string, string>();
   let bytes = 0;
   for (const [name, value] of fields) {
     if (!name.startsWith('x-amz-meta-')) continue;
     const key = name.slice('x-amz-meta-'.length);
-    userMetadata[key] = asHeader(name, value);
-    bytes += key.length + userMetadata[key].length;
+    const bytesOf = asHeader(name, value);
+    userMetadata.set(key, bytesOf);
+    bytes += key.length + bytesOf.length;
   }
   checkMetadataSize(bytes);
-  return { headers, userMetadata };
+  return { headers, userMetadata: Object.fromEntries(userMetadata) };
 }
 
 export function storageClassFrom(req: IncomingMessage): string {
@@ -89,15 +115,17 @@ export function storageClassFrom(req: IncomingMessage): string {
 export function tagsFromHeader(req: IncomingMessage): Record<string, string> {
   const value = header(req, 'x-amz-tagging');
   if (!value) return {};
-  const tags: Record<string, string> = {};
+  const tags = new Map<string, string>();
   for (const part of value.split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
     const k = queryDecode(eq < 0 ? part : part.slice(0, eq));
-    tags[k] = eq < 0 ? '' : queryDecode(part.slice(eq + 1));
+    if (tags.has(k)) throw new S3Error('InvalidArgument', "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.", { ArgumentName: 'x-amz-tagging' });
+    tags.set(k, eq < 0 ? '' : queryDecode(part.slice(eq + 1)));
   }
-  validateTags(tags);
-  return tags;
+  const record = Object.fromEntries(tags);
+  validateTags(record);
+  return record;
 }
 
 /** Response headers describing a stored object (GET and HEAD). */

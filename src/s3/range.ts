@@ -11,17 +11,17 @@ export function parseRange(value: string | undefined, size: number): ByteRange |
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   if (m[1] === '') {
     const suffix = Number(m[2]);
-    if (suffix === 0) throw unsatisfiable(size);
-    if (size === 0) throw unsatisfiable(size);
+    if (suffix === 0) throw unsatisfiable(size, value);
+    if (size === 0) throw unsatisfiable(size, value);
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(m[1]);
   const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   if (m[2] !== '' && Number(m[2]) < start) return undefined;
-  if (start >= size) throw unsatisfiable(size);
+  if (start >= size) throw unsatisfiable(size, value);
   return { start, end };
 }
 
-function unsatisfiable(size: number): S3Error {
-  return new S3Error('InvalidRange', undefined, { ActualObjectSize: String(size), RangeRequested: '' }, { 'Content-Range': `bytes */${size}` });
+function unsatisfiable(size: number, requested: string): S3Error {
+  return new S3Error('InvalidRange', undefined, { ActualObjectSize: String(size), RangeRequested: requested }, { 'Content-Range': `bytes */${size}` });
 }

@@ -208,6 +208,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
     } catch (err) {
       logFailure(deps.log, err, req, { requestId, op: opName });
       let s3err = toS3Error(err);
+      // A delete marker refuses every method named by its version ID; the error names the one used.
+      if (s3err.code === 'MethodNotAllowed' && s3err.extra.ResourceType === 'DeleteMarker') s3err.extra.Method = req.method ?? 'GET';
       // An anonymous caller learns that a key is missing only if it may list the bucket, as in S3.
       if (s3err.code === 'NoSuchKey' && anonymousTarget && admitted && !anonymousMayList(admitted, admitted.row.name, anonymousTarget.facts())) {
         s3err = new S3Error('AccessDenied');

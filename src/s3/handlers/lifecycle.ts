@@ -32,14 +32,15 @@ function bool(value: unknown, what: string): boolean | undefined {
 }
 
 function tagsOf(list: unknown): Record<string, string> {
-  const tags: Record<string, string> = {};
+  // A Map, not an object literal: "constructor" or "__proto__" is a tag key like any other.
+  const tags = new Map<string, string>();
   for (const t of (list as unknown[] | undefined) ?? []) {
     const key = xmlText((t as Node).Key);
     if (key === undefined) throw new S3Error('MalformedXML', 'A Tag needs a Key.');
-    if (key in tags) throw new S3Error('InvalidRequest', 'Duplicate Tag Keys are not allowed.');
-    tags[key] = xmlText((t as Node).Value) ?? '';
+    if (tags.has(key)) throw new S3Error('InvalidRequest', 'Duplicate Tag Keys are not allowed.');
+    tags.set(key, xmlText((t as Node).Value) ?? '');
   }
-  return tags;
+  return Object.fromEntries(tags);
 }
 
 /** Filter: one of Prefix, Tag, ObjectSizeGreaterThan, ObjectSizeLessThan, or several under And. */

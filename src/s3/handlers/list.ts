@@ -111,7 +111,7 @@ export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
   if (versionIdMarker && !keyMarker) {
     throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', { ArgumentName: 'version-id-marker' });
   }
-  if (versionIdMarker) checkVersionId(versionIdMarker, 'version-id-marker', true);
+  if (versionIdMarker) checkVersionId(versionIdMarker, 'version-id-marker');
   const maxKeys = maxKeysOf(ctx);
   const bucket = await ctx.bucket();
   const result = await ctx.services.objects.listVersions(bucket, {

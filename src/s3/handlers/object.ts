@@ -11,6 +11,7 @@ import {
   objectResponseHeaders,
   storageClassFrom,
   storedHeadersFrom,
+  copiedHeaders,
   tagsFromHeader,
   userMetadataFrom,
 } from '../object-headers.js';
@@ -25,6 +26,7 @@ import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRe
 import { governanceBypass } from '../actor.js';
 import { objectAclFromHeader } from './access.js';
 import { authorize } from '../../auth/authorize.js';
+import type { RequestSource } from '../../audit/actor.js';
 
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
@@ -41,12 +43,12 @@ export function writeCondition(ctx: S3Context): PutCondition {
 }
 
 /**
- * A version ID from a request: never empty. A marker must also be of a form this server makes
- * (InvalidArgument); a version asked for by ID that does not exist is NoSuchVersion instead.
+ * A version ID from a request: never empty, and of a form this server makes (InvalidArgument, as
+ * S3 answers); one of that form that names no version is NoSuchVersion where it is looked up.
  */
-export function checkVersionId(v: string, argument: string, asMarker = false): string {
+export function checkVersionId(v: string, argument: string): string {
   if (v === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { ArgumentName: argument, ArgumentValue: '' });
-  if (asMarker && !isVersionId(v)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: argument, ArgumentValue: v });
+  if (!isVersionId(v)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: argument, ArgumentValue: v });
   return v;
 }
 
@@ -222,15 +224,21 @@ function deleteHeaders(result: DeleteResult): Record<string, string> {
 export async function DeleteObject(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const versionId = versionIdOf(ctx);
-  const bypass = governanceBypass(ctx);
-  const ifMatch = header(ctx.req, 'if-match');
+  const result = await deleteOne(ctx, bucket, ctx.op.key!, versionId, header(ctx.req, 'if-match'), governanceBypass(ctx));
+  return { status: 204, headers: deleteHeaders(result) };
+}
+
+/**
+ * Deletes a key or one of its versions; deleting a missing one succeeds, as in S3. With an ETag
+ * condition (DeleteObject's If-Match, a DeleteObjects entry's ETag) the object must exist
+ * (NoSuchKey) and match it (PreconditionFailed).
+ */
+async function deleteOne(ctx: S3Context, bucket: BucketRow, key: string, versionId: string | undefined, ifMatch: string | undefined, bypass: RequestSource | undefined): Promise<DeleteResult> {
   if (ifMatch !== undefined) {
-    const row = await ctx.services.objects.headObject(bucket, ctx.op.key!, versionId);
+    const row = await ctx.services.objects.headObject(bucket, key, versionId);
     checkConditions({ ifMatch }, row.etag, row.lastModified);
   }
-  // Deleting a missing key (or version) succeeds, as in S3.
-  const result = await ctx.services.objects.deleteObject(bucket, ctx.op.key!, { versionId, bypass });
-  return { status: 204, headers: deleteHeaders(result) };
+  return ctx.services.objects.deleteObject(bucket, key, { versionId, bypass });
 }
 
 const MAX_DELETE_KEYS = 1000;
@@ -241,22 +249,25 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
   const body = await readSmallBody(ctx.req, ctx.auth.payload);
   const doc = parseXml(body.toString('utf8'), 'Delete');
   const objects = (doc.Object as unknown[] | undefined) ?? [];
+  if (objects.length === 0) throw new S3Error('MalformedXML', 'The request must name at least one key.');
   if (objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML', `The request may contain at most ${MAX_DELETE_KEYS} keys.`);
   const quiet = xmlText(doc.Quiet)?.trim().toLowerCase() === 'true';
   const deleted: Record<string, unknown>[] = [];
   const errors: Record<string, unknown>[] = [];
   for (const entry of objects) {
-    const key = xmlText((entry as Record<string, unknown>)?.Key);
-    const versionId = xmlText((entry as Record<string, unknown>)?.VersionId);
+    const fields = entry as Record<string, unknown>;
+    const key = xmlText(fields?.Key);
+    const versionId = xmlText(fields?.VersionId);
+    const etag = xmlText(fields?.ETag);
     if (key === undefined) throw new S3Error('MalformedXML');
     try {
       if (key === '') throw new S3Error('InvalidArgument', 'Object key must not be empty.');
       // A prefix-scoped token deletes only the keys under its prefixes: the others are AccessDenied entries.
       if (ctx.auth.principal && !authorize(ctx.auth.principal, 'DeleteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
-      // A prefix-scoped token deletes only the keys under its prefixes: the others are AccessDenied entries.
-      if (ctx.auth.principal && !authorize(ctx.auth.principal, 'DeleteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
+      // S3 reports a version ID of no form it makes as a version that does not exist.
+      if (versionId !== undefined && versionId !== '' && !isVersionId(versionId)) throw new S3Error('NoSuchVersion');
       if (versionId !== undefined) checkVersionId(versionId, 'VersionId');
-      const result = await ctx.services.objects.deleteObject(bucket, key, { versionId, bypass });
+      const result = await deleteOne(ctx, bucket, key, versionId, etag, bypass);
       if (quiet) continue;
       if (versionId !== undefined) deleted.push({ Key: key, VersionId: versionId, ...(result.deleteMarker ? { DeleteMarker: true, DeleteMarkerVersionId: versionId } : {}) });
       else if (result.deleteMarker) deleted.push({ Key: key, DeleteMarker: true, DeleteMarkerVersionId: result.versionId });
@@ -293,7 +304,15 @@ export function parseCopySource(value: string): { bucket: string; key: string; v
 async function copySource(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>): Promise<ObjectLease> {
   const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
   const bucket = await resolveBucket(src.bucket, src.key);
-  const lease = await ctx.services.objects.leaseObject(bucket, src.key, { versionId: src.versionId, customer: copySourceCustomerKey(ctx.req) });
+  const lease = await ctx.services.objects
+    .leaseObject(bucket, src.key, { versionId: src.versionId, customer: copySourceCustomerKey(ctx.req) })
+    .catch((err: unknown) => {
+      // The delete marker's own headers describe the source, not this request's result.
+      if (err instanceof S3Error && err.code === 'MethodNotAllowed') {
+        throw new S3Error('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.');
+      }
+      throw err;
+    });
   try {
     checkConditions(
       {
@@ -349,7 +368,8 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
   // Copying an older version over its key restores it; copying the current one onto itself must change something.
   const sameObject = source.bucketId === target.id && source.key === ctx.op.key && source.isLatest;
   const storageClass = header(ctx.req, 'x-amz-storage-class') ? storageClassFrom(ctx.req) : source.storageClass;
-  if (sameObject && directive === 'COPY' && storageClass === source.storageClass && !encryption) {
+  const redirects = header(ctx.req, 'x-amz-website-redirect-location') !== undefined;
+  if (sameObject && directive === 'COPY' && storageClass === source.storageClass && !encryption && !redirects) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
   await ctx.services.quotas.check(target, resolved.quota, ctx.op.key!, source.size);
@@ -357,7 +377,7 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
     acl: await objectAclFromHeader(ctx),
     bucket: target,
     key: ctx.op.key!,
-    headers: directive === 'REPLACE' ? storedHeadersFrom(ctx.req) : source.headers,
+    headers: directive === 'REPLACE' ? storedHeadersFrom(ctx.req) : copiedHeaders(source.headers, ctx.req),
     userMetadata: directive === 'REPLACE' ? userMetadataFrom(ctx.req) : source.userMetadata,
     tags: tagging === 'REPLACE' ? tagsFromHeader(ctx.req) : source.tags,
     storageClass,

@@ -9,10 +9,11 @@ import { CHECKSUM_ALGORITHMS, checksumHeader } from '../../checksums/types.js';
 import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
 import { STORAGE_CLASSES, headersFromFields } from '../object-headers.js';
 import { validateTags } from '../../objects/tags.js';
-import { parseXml, xmlText } from '../xml.js';
+import { parseXml } from '../xml.js';
 import { feed } from '../body.js';
 import { authorize } from '../../auth/authorize.js';
 import { hasControlCharacter } from '../../net/header-text.js';
+import { tagSetFrom } from './tagging.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
 // (20 KB at most, as S3), the form's signature and policy are checked, the signer is admitted to
@@ -84,15 +85,7 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
 function tagsFrom(fields: FormFields): Record<string, string> {
   const text = fields.get('tagging');
   if (text === undefined) return {};
-  const doc = parseXml(text, 'Tagging');
-  const tags: Record<string, string> = {};
-  const list = ((doc.TagSet as Record<string, unknown> | undefined)?.Tag as unknown[] | undefined) ?? [];
-  for (const t of list) {
-    const e = t as Record<string, unknown>;
-    const key = xmlText(e.Key);
-    if (key === undefined) throw new S3Error('MalformedXML');
-    tags[key] = xmlText(e.Value) ?? '';
-  }
+  const tags = tagSetFrom(parseXml(text, 'Tagging'));
   validateTags(tags);
   return tags;
 }

@@ -23,20 +23,25 @@ export async function GetObjectTagging(ctx: S3Context): Promise<S3Response> {
 /** The tags of a Tagging document (PutObjectTagging, PutBucketTagging); a key given twice is InvalidTag. */
 async function tagSetOf(ctx: S3Context): Promise<Record<string, string>> {
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  const doc = parseXml(body.toString('utf8'), 'Tagging');
+  return tagSetFrom(parseXml(body.toString('utf8'), 'Tagging'));
+}
+
+/** The tags of a parsed Tagging document (also a POST form's `tagging` field); a key given twice is InvalidTag. */
+export function tagSetFrom(doc: Record<string, unknown>): Record<string, string> {
   const set = doc.TagSet as Record<string, unknown> | string | undefined;
   if (set === undefined) throw new S3Error('MalformedXML');
   const list = (typeof set === 'object' ? (set.Tag as unknown[] | undefined) : undefined) ?? [];
-  const tags: Record<string, string> = {};
+  // A Map, not an object literal: "constructor" or "__proto__" is a tag key like any other.
+  const tags = new Map<string, string>();
   for (const entry of list) {
     const e = entry as Record<string, unknown>;
     const key = xmlText(e.Key);
     const value = xmlText(e.Value) ?? '';
     if (key === undefined) throw new S3Error('MalformedXML');
-    if (key in tags) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
-    tags[key] = value;
+    if (tags.has(key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    tags.set(key, value);
   }
-  return tags;
+  return Object.fromEntries(tags);
 }
 
 /** A TagSet document, sorted by key as S3 returns it. */

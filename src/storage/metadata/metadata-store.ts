@@ -60,6 +60,8 @@ export interface StoredHeaders {
   'content-language'?: string;
   'cache-control'?: string;
   expires?: string;
+  /** Where a website endpoint would redirect a read of the object; kept and returned, as S3 does. */
+  'x-amz-website-redirect-location'?: string;
 }
 
 /** How a write treats the versions already stored under its key (the bucket's versioning state). */

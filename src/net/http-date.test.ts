@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseHttpDate } from './http-date.js';
+
+test('the three HTTP-date forms name the same instant, in GMT whatever the local time zone', () => {
+  const zone = process.env.TZ;
+  process.env.TZ = 'America/New_York';
+  try {
+    const instant = '1994-11-06T08:49:37.000Z';
+    assert.equal(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT')?.toISOString(), instant);
+    assert.equal(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT')?.toISOString(), instant);
+    assert.equal(parseHttpDate('Sun Nov  6 08:49:37 1994')?.toISOString(), instant);
+    assert.equal(parseHttpDate(' Sun, 06 Nov 1994 08:49:37 GMT ')?.toISOString(), instant, 'surrounding blanks');
+  } finally {
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  }
+});
+
+test('anything else is no date', () => {
+  for (const text of ['12', '2000', '', 'yesterday', '1994-11-06T08:49:37Z', 'Sun, 06 Nov 1994 08:49:37 PST', 'Sun, 31 Feb 1994 08:49:37 GMT', 'Sun, 06 Nov 1994 25:49:37 GMT', 'Sun, 6 Nov 1994 08:49:37 GMT']) {
+    assert.equal(parseHttpDate(text), undefined, text);
+  }
+});
+
+test('a two-digit RFC 850 year more than 50 years ahead is in the past century', () => {
+  const seventy = 2070 <= new Date().getUTCFullYear() + 50 ? 2070 : 1970;
+  assert.equal(parseHttpDate('Thursday, 01-Jan-70 00:00:00 GMT')?.getUTCFullYear(), seventy);
+  assert.equal(parseHttpDate('Friday, 01-Jan-99 00:00:00 GMT')?.getUTCFullYear(), 1999);
+});
