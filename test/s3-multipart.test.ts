@@ -258,7 +258,7 @@ describe('multipart API by hand', () => {
     assert.equal(err.name, 'NoSuchUpload');
   });
 
-  test('UploadPartCopy of a whole object, and a CopySourceRange past the end is InvalidRange', async () => {
+  test('UploadPartCopy of a whole object, and a CopySourceRange past the end is 400 InvalidArgument', async () => {
     const bucket = await newBucket('pcopy');
     const first = randomBytes(PART);
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a', Body: first }));
@@ -266,8 +266,11 @@ describe('multipart API by hand', () => {
     const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'joined' }));
     const c1 = await ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 1, CopySource: `${bucket}/a` }));
     const c2 = await ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 2, CopySource: `${bucket}/b`, CopySourceRange: 'bytes=5-7' }));
-    const bad = await s3Error(ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 3, CopySource: `${bucket}/b`, CopySourceRange: 'bytes=0-100' })));
-    assert.equal(bad.name, 'InvalidRange');
+    // One byte past the end ('tail end' is 8 bytes): S3 refuses the argument, not with 416 as a GET would.
+    const bad = await s3Error(ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'joined', UploadId, PartNumber: 3, CopySource: `${bucket}/b`, CopySourceRange: 'bytes=0-8' })));
+    assert.equal(bad.name, 'InvalidArgument');
+    assert.equal(bad.$metadata.httpStatusCode, 400);
+    assert.equal(bad.message, 'Range specified is not valid for source object of size: 8');
     await ctx.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
@@ -431,6 +434,17 @@ describe('multipart errors', () => {
     assert.equal(otherAlg.name, 'InvalidRequest');
     const listed = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId }));
     assert.deepEqual(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size]), [[1, good.ETag, 9]], 'the first part is still the one stored');
+  });
+
+  test('UploadPart with a versionId is 400 InvalidArgument', async () => {
+    const bucket = await newBucket('partver');
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k' }));
+    const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, query: { partNumber: '1', uploadId: UploadId!, versionId: 'abc' }, body: 'x' });
+    assert.equal(res.status, 400);
+    assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+    assert.equal(xmlField(res.text, 'Message'), 'This operation does not accept a version-id.');
+    const listed = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId }));
+    assert.equal(listed.Parts, undefined, 'no part was stored');
   });
 
   test('CompleteMultipartUpload with no parts is MalformedXML', async () => {

@@ -58,6 +58,9 @@ export async function CreateMultipartUpload(ctx: S3Context): Promise<S3Response>
 }
 
 export async function UploadPart(ctx: S3Context): Promise<S3Response> {
+  // A part belongs to an upload, not to a version (UploadPartCopy's source may name one).
+  const versionId = ctx.op.query.get('versionId');
+  if (versionId !== undefined) throw new S3Error('InvalidArgument', 'This operation does not accept a version-id.', { ArgumentName: 'versionId', ArgumentValue: versionId });
   const resolved = await ctx.resolved();
   const bucket = resolved.row;
   const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
@@ -94,7 +97,10 @@ async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, l
   if (rangeText !== undefined) {
     const m = /^bytes=(\d+)-(\d+)$/.exec(rangeText.trim());
     if (!m || Number(m[2]) < Number(m[1])) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range' });
-    if (Number(m[2]) >= source.size) throw new S3Error('InvalidRange', undefined, { ActualObjectSize: String(source.size) });
+    // Not 416 InvalidRange as for a GET: the range is an argument of this copy.
+    if (Number(m[2]) >= source.size) {
+      throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${source.size}`, { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: rangeText });
+    }
     range = parseRange(`bytes=${m[1]}-${m[2]}`, source.size);
   }
   const size = range ? range.end - range.start + 1 : source.size;
