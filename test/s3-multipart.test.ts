@@ -487,4 +487,44 @@ describe('ListMultipartUploads', () => {
     assert.equal(seen.length, keys.length);
     assert.deepEqual(new Set(seen), new Set(ids));
   });
+  test('a common prefix is one entry, on one page; NextKeyMarker after it resumes past all of it', async () => {
+    const bucket = await newBucket('listcp');
+    for (const Key of ['p/1', 'p/2', 'p/3', 'q']) await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
+    const pages: [string[], string[], string | undefined, string | undefined][] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (let n = 0; n < 6; n++) {
+      const res = await ctx.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Delimiter: '/', MaxUploads: 1, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      pages.push([res.Uploads?.map((u) => u.Key!) ?? [], res.CommonPrefixes?.map((p) => p.Prefix!) ?? [], res.NextKeyMarker, res.NextUploadIdMarker]);
+      if (!res.IsTruncated) break;
+      keyMarker = res.NextKeyMarker;
+      uploadIdMarker = res.NextUploadIdMarker;
+    }
+    assert.deepEqual(pages, [[[], ['p/'], 'p/', undefined], [['q'], [], undefined, undefined]]);
+    const both = await ctx.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Delimiter: '/', MaxUploads: 2 }));
+    assert.deepEqual([both.CommonPrefixes?.map((p) => p.Prefix), both.Uploads?.map((u) => u.Key), both.IsTruncated], [['p/'], ['q'], false]);
+  });
+
+  test('encoding-type=url encodes keys, prefixes, delimiter and markers; another value is InvalidArgument', async () => {
+    const bucket = await newBucket('listenc');
+    for (const Key of ['sp ace+\u00e9', 'sp ace/x', 'sp ace/y']) await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
+    const query = { uploads: '', 'encoding-type': 'url', prefix: 'sp ', delimiter: '/', 'key-marker': 'sp a', 'max-uploads': '1' };
+    const res = await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query });
+    assert.equal(res.status, 200);
+    assert.equal(xmlField(res.text, 'EncodingType'), 'url');
+    assert.equal(xmlField(res.text, 'Prefix'), 'sp%20');
+    // The same encoding as ListObjects' ('/' kept).
+    assert.equal(xmlField(res.text, 'Delimiter'), '/');
+    assert.equal(xmlField(res.text, 'KeyMarker'), 'sp%20a');
+    assert.equal(xmlField(res.text, 'Key'), 'sp%20ace%2B%C3%A9');
+    assert.equal(xmlField(res.text, 'NextKeyMarker'), 'sp%20ace%2B%C3%A9');
+    const next = await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query: { ...query, 'key-marker': 'sp ace+\u00e9', 'max-uploads': '5' } });
+    assert.match(next.text, /<CommonPrefixes><Prefix>sp%20ace\/<\/Prefix><\/CommonPrefixes>/);
+    const bad = await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query: { uploads: '', 'encoding-type': 'base64' } });
+    assert.equal(bad.status, 400);
+    assert.equal(xmlField(bad.text, 'Code'), 'InvalidArgument');
+    const plain = await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query: { uploads: '', prefix: 'sp ace+' } });
+    assert.equal(xmlField(plain.text, 'Key'), 'sp ace+\u00e9');
+    assert.equal(xmlField(plain.text, 'EncodingType'), undefined);
+  });
 });

@@ -33,7 +33,7 @@ export interface ListingPage {
  * When a marker is itself a common prefix (the previous page ended on it), the key to resume from,
  * past all of it (null: nothing sorts after it); undefined when the marker is no common prefix.
  */
-function pastCommonPrefix(marker: string | undefined, prefix: string, delimiter: string): string | null | undefined {
+export function pastCommonPrefix(marker: string | undefined, prefix: string, delimiter: string): string | null | undefined {
   if (!delimiter || marker === undefined || !marker.startsWith(prefix) || !marker.endsWith(delimiter)) return undefined;
   if (marker.indexOf(delimiter, prefix.length) !== marker.length - delimiter.length) return undefined;
   return prefixSuccessor(marker);
@@ -86,7 +86,7 @@ function batchSize(wanted: number, rowsPerEntry: number): number {
  * inside one is followed by a seek to its successor. Stops after `maxKeys` entries; true when
  * more remain.
  */
-async function walkRanges<R extends { key: string }>(
+export async function walkRanges<R extends { key: string }>(
   ranges: readonly string[],
   req: { prefix: string; delimiter: string; maxKeys: number },
   start: string | undefined,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import type { ByteRange } from '../storage/blob/blob-store.js';
-import type { BucketRow, ListUploadsQuery, ObjectRow, PartRow, PutCondition, UploadRow } from '../storage/metadata/metadata-store.js';
+import type { BucketRow, ObjectRow, PartRow, PutCondition, UploadRow } from '../storage/metadata/metadata-store.js';
 import { BodyDigest } from '../checksums/digest.js';
 import { combineCrc, compositeChecksum, multipartEtag, type CrcAlgorithm } from '../checksums/multipart.js';
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../checksums/types.js';
@@ -10,6 +10,7 @@ import { etagOf, preconditionError, sealStream, type ObjectLease, type ObjectSer
 import type { CustomerKey, EncryptionRequest } from './sse.js';
 import { removalGuard, type LockState } from './object-lock.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
+import { pastCommonPrefix, walkRanges } from './listing.js';
 
 // Multipart uploads: each part is its own blob; completion commits an object row that lists the
 // parts' blobs in order (no bytes are copied), in one transaction with the upload's removal.
@@ -23,6 +24,26 @@ export interface CompletedPartRequest {
   etag: string;
   /** The part checksum the client lists (base64), if any. */
   checksum?: string;
+}
+
+export interface UploadListingRequest {
+  prefix: string;
+  delimiter: string;
+  /** Resume after this key (or, with uploadIdMarker, after that upload of it). */
+  keyMarker?: string;
+  uploadIdMarker?: string;
+  maxUploads: number;
+  /** Only keys under these prefixes (ListingRequest.within: a prefix-scoped token's reach). */
+  within?: readonly string[];
+}
+
+export interface UploadListingPage {
+  uploads: UploadRow[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** Where the next page resumes: the last upload (key and upload ID), or the last common prefix. */
+  nextKeyMarker?: string;
+  nextUploadIdMarker?: string;
 }
 
 export interface NewUpload {
@@ -113,9 +134,49 @@ export class MultipartService {
     return this.meta.listParts(upload.uploadId, afterPart, limit);
   }
 
-  /** The bucket's uploads in progress, by key then upload, from the query's markers. */
-  listUploads(bucket: BucketRow, q: ListUploadsQuery): Promise<UploadRow[]> {
-    return this.meta.listUploads(bucket.id, q);
+  /**
+   * A ListMultipartUploads page: uploads in progress by key then upload, from the markers, with
+   * keys that continue past the delimiter rolled into common prefixes. A common prefix is one
+   * entry (returned once, counted once), and a key marker that is one resumes after all of it.
+   */
+  async listUploadsPage(bucket: BucketRow, req: UploadListingRequest): Promise<UploadListingPage> {
+    const page: UploadListingPage = { uploads: [], commonPrefixes: [], isTruncated: false };
+    const { prefix, delimiter, maxUploads } = req;
+    if (maxUploads <= 0) return page;
+    let keyMarker = req.keyMarker;
+    let uploadIdMarker = keyMarker === undefined ? undefined : req.uploadIdMarker;
+    const past = uploadIdMarker === undefined ? pastCommonPrefix(keyMarker, prefix, delimiter) : undefined;
+    if (past === null) return page;
+    if (past !== undefined) keyMarker = undefined;
+    page.isTruncated = await walkRanges(
+      req.within ?? [prefix],
+      { prefix, delimiter, maxKeys: maxUploads },
+      past,
+      {
+        fetch: (range, from, limit) => this.meta.listUploads(bucket.id, { prefix: range, keyMarker, uploadIdMarker, from, limit }),
+        passed: (row) => {
+          keyMarker = row.key;
+          uploadIdMarker = row.uploadId;
+        },
+        reseek: () => {
+          keyMarker = undefined;
+          uploadIdMarker = undefined;
+        },
+      },
+      {
+        row: (row) => {
+          page.uploads.push(row);
+          page.nextKeyMarker = row.key;
+          page.nextUploadIdMarker = row.uploadId;
+        },
+        commonPrefix: (cp) => {
+          page.commonPrefixes.push(cp);
+          page.nextKeyMarker = cp;
+          page.nextUploadIdMarker = undefined;
+        },
+      },
+    );
+    return page;
   }
 
   static checkPartNumber(text: string | undefined): number {

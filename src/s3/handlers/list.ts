@@ -19,7 +19,7 @@ function maxKeysOf(ctx: S3Context, name = 'max-keys'): number {
   return Math.min(Number(text), MAX_KEYS);
 }
 
-function encoder(ctx: S3Context): (s: string) => string {
+export function encoder(ctx: S3Context): (s: string) => string {
   const type = ctx.op.query.get('encoding-type');
   if (type === undefined) return (s) => s;
   if (type !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: type });

@@ -13,6 +13,7 @@ import { objectAclFromHeader } from './access.js';
 import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../../checksums/types.js';
 import type { PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
+import { encoder } from './list.js';
 import { listingLimit } from '../../auth/scope.js';
 
 // CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
@@ -197,56 +198,44 @@ export async function ListParts(ctx: S3Context): Promise<S3Response> {
 
 export async function ListMultipartUploads(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
+  const enc = encoder(ctx);
   const prefix = ctx.op.query.get('prefix') ?? '';
   const delimiter = ctx.op.query.get('delimiter') ?? '';
   const keyMarker = ctx.op.query.get('key-marker') ?? '';
   const uploadIdMarker = ctx.op.query.get('upload-id-marker') ?? '';
   const maxUploads = intParam(ctx, 'max-uploads', 1000, 1000);
-  // A prefix-scoped token sees only the uploads under its prefixes: each range in key order.
-  const rows: UploadRow[] = [];
-  for (const range of listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix) ?? [prefix]) {
-    if (rows.length > maxUploads || maxUploads === 0) break;
-    rows.push(...(await ctx.services.multipart.listUploads(bucket, {
-      prefix: range,
-      keyMarker: keyMarker || undefined,
-      uploadIdMarker: keyMarker && uploadIdMarker ? uploadIdMarker : undefined,
-      limit: maxUploads + 1 - rows.length,
-    })));
-  }
-  const truncated = rows.length > maxUploads;
-  const page = rows.slice(0, maxUploads);
-  // Uploads whose key continues past the delimiter roll up into common prefixes.
-  const uploads = [];
-  const prefixes = new Set<string>();
-  for (const u of page) {
-    const idx = delimiter ? u.key.indexOf(delimiter, prefix.length) : -1;
-    if (idx >= 0) prefixes.add(u.key.slice(0, idx + delimiter.length));
-    else uploads.push(u);
-  }
-  const last = page[page.length - 1];
-  return {
-    xml: {
-      root: 'ListMultipartUploadsResult',
-      value: {
-        Bucket: bucket.name,
-        KeyMarker: keyMarker,
-        UploadIdMarker: uploadIdMarker,
-        ...(truncated && last ? { NextKeyMarker: last.key, NextUploadIdMarker: last.uploadId } : {}),
-        Prefix: prefix,
-        ...(delimiter ? { Delimiter: delimiter } : {}),
-        MaxUploads: maxUploads,
-        IsTruncated: truncated,
-        Upload: uploads.map((u) => ({
-          Key: u.key,
-          UploadId: u.uploadId,
-          Initiator: owner(ctx),
-          Owner: owner(ctx),
-          StorageClass: u.storageClass,
-          Initiated: u.initiated.toISOString(),
-          ...(u.checksumAlgorithm ? { ChecksumAlgorithm: u.checksumAlgorithm, ChecksumType: u.checksumType } : {}),
-        })),
-        CommonPrefixes: [...prefixes].map((p) => ({ Prefix: p })),
-      },
-    },
+  const page = await ctx.services.multipart.listUploadsPage(bucket, {
+    prefix,
+    delimiter,
+    keyMarker: keyMarker || undefined,
+    uploadIdMarker: keyMarker && uploadIdMarker ? uploadIdMarker : undefined,
+    maxUploads,
+    // A prefix-scoped token sees only the uploads under its prefixes.
+    within: listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix),
+  });
+  const value: Record<string, unknown> = {
+    Bucket: bucket.name,
+    KeyMarker: enc(keyMarker),
+    UploadIdMarker: uploadIdMarker,
+    // A page that ends on a common prefix resumes after it: NextKeyMarker alone.
+    ...(page.isTruncated && page.nextKeyMarker !== undefined
+      ? { NextKeyMarker: enc(page.nextKeyMarker), ...(page.nextUploadIdMarker !== undefined ? { NextUploadIdMarker: page.nextUploadIdMarker } : {}) }
+      : {}),
+    Prefix: enc(prefix),
+    ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
+    MaxUploads: maxUploads,
+    IsTruncated: page.isTruncated,
+    Upload: page.uploads.map((u) => ({
+      Key: enc(u.key),
+      UploadId: u.uploadId,
+      Initiator: owner(ctx),
+      Owner: owner(ctx),
+      StorageClass: u.storageClass,
+      Initiated: u.initiated.toISOString(),
+      ...(u.checksumAlgorithm ? { ChecksumAlgorithm: u.checksumAlgorithm, ChecksumType: u.checksumType } : {}),
+    })),
+    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   };
+  if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
+  return { xml: { root: 'ListMultipartUploadsResult', value } };
 }

@@ -647,8 +647,8 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           await s.createUpload(uploadRow(other.id, 'k', { uploadId: 'u9' }));
 
           const ids = (rows: UploadRow[]) => rows.map((r) => r.uploadId);
-          const list = (q: { prefix?: string; keyMarker?: string; uploadIdMarker?: string; limit?: number }) =>
-            s.listUploads(b.id, { prefix: q.prefix ?? '', keyMarker: q.keyMarker, uploadIdMarker: q.uploadIdMarker, limit: q.limit ?? 100 }).then(ids);
+          const list = (q: { prefix?: string; keyMarker?: string; uploadIdMarker?: string; from?: string; limit?: number }) =>
+            s.listUploads(b.id, { prefix: q.prefix ?? '', keyMarker: q.keyMarker, uploadIdMarker: q.uploadIdMarker, from: q.from, limit: q.limit ?? 100 }).then(ids);
 
           assert.deepEqual(await list({}), ['u2', 'u1', 'u3', 'u4', 'u5', 'u6', 'u7']);
           assert.deepEqual(await list({ limit: 2 }), ['u2', 'u1']);
@@ -660,6 +660,10 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           // keyMarker + uploadIdMarker: that key's later upload ids, then later keys.
           assert.deepEqual(await list({ keyMarker: 'k', uploadIdMarker: 'u3' }), ['u4', 'u5', 'u6', 'u7']);
           assert.deepEqual(await list({ keyMarker: 'k', uploadIdMarker: 'u4', prefix: 'k', limit: 2 }), ['u5', 'u6']);
+          // from (a seek past a common prefix): keys from it on; the tighter of it and the markers holds.
+          assert.deepEqual(await list({ from: 'k' }), ['u3', 'u4', 'u5', 'u6', 'u7']);
+          assert.deepEqual(await list({ from: 'kz', keyMarker: 'a\uffff' }), ['u6', 'u7']);
+          assert.deepEqual(await list({ from: 'a', keyMarker: 'k', uploadIdMarker: 'u4' }), ['u5', 'u6', 'u7']);
           const full = await s.listUploads(b.id, { prefix: 'z', limit: 10 });
           assert.deepEqual(full, [uploads[6]]);
         }));

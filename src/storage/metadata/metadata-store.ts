@@ -211,6 +211,8 @@ export interface ListUploadsQuery {
   /** Uploads with key > keyMarker, or key == keyMarker and uploadId > uploadIdMarker. */
   keyMarker?: string;
   uploadIdMarker?: string;
+  /** Uploads with key >= from (a seek past a common prefix); with the markers, the tighter bound holds. */
+  from?: string;
   limit: number;
 }
 

@@ -565,7 +565,7 @@ export class KyselyMetadataStore implements MetadataStore {
     const withIdMarker = q.keyMarker !== undefined && !!q.uploadIdMarker;
     const marker: KeyBound | undefined =
       q.keyMarker === undefined ? undefined : { key: q.keyMarker, inclusive: withIdMarker };
-    query = applyKeyRange(query, q.prefix, [marker]);
+    query = applyKeyRange(query, q.prefix, [marker, q.from === undefined ? undefined : { key: q.from, inclusive: true }]);
     if (withIdMarker) {
       // Bounded extra work: only the uploads of keyMarker itself are filtered here.
       const km = q.keyMarker as string;
