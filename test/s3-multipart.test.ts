@@ -16,8 +16,10 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
   type ChecksumAlgorithm,
+  type CreateMultipartUploadCommandInput,
   type GetObjectCommandInput,
   type GetObjectCommandOutput,
+  type UploadPartCommandInput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
@@ -48,6 +50,18 @@ function split(body: Buffer, size: number): Buffer[] {
 /** S3's multipart ETag: md5 of the concatenated part MD5s, "-N". */
 function multipartEtag(parts: Buffer[]): string {
   return `"${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-${parts.length}"`;
+}
+
+/** A CompleteMultipartUpload body, for requests sent by hand. */
+function completeXml(parts: { PartNumber: number; ETag?: string }[]): string {
+  return `<CompleteMultipartUpload>${parts.map((p) => `<Part><PartNumber>${p.PartNumber}</PartNumber><ETag>${p.ETag}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+}
+
+/** An upload of `key` with one small part: what a completion needs. */
+async function onePartUpload(bucket: string, key: string, create: Partial<CreateMultipartUploadCommandInput> = {}, part: Partial<UploadPartCommandInput> = {}) {
+  const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...create }));
+  const { ETag } = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: 'hello', ...part }));
+  return { UploadId: UploadId!, parts: [{ PartNumber: 1, ETag }] };
 }
 
 function rawDigest(alg: ChecksumAlgorithm, data: Buffer): Buffer {
@@ -445,6 +459,43 @@ describe('multipart errors', () => {
     assert.equal(xmlField(res.text, 'Message'), 'This operation does not accept a version-id.');
     const listed = await ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId }));
     assert.equal(listed.Parts, undefined, 'no part was stored');
+  });
+
+  test('x-amz-mp-object-size must be the sum of the listed parts: else 400 InvalidRequest', async () => {
+    const bucket = await newBucket('mpsize');
+    const { UploadId, parts } = await twoParts(bucket, 'k');
+    const wrong = await s3Error(ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MpuObjectSize: PART, MultipartUpload: { Parts: parts } })));
+    assert.equal(wrong.name, 'InvalidRequest');
+    assert.equal(wrong.$metadata.httpStatusCode, 400);
+    assert.match(wrong.message, new RegExp(`x-amz-mp-object-size' header value ${PART} does not match what was computed: ${PART + 100}`));
+    for (const value of ['big', '-1']) {
+      const res = await raw(ctx.server, { method: 'POST', path: `/${bucket}/k`, query: { uploadId: UploadId }, headers: { 'x-amz-mp-object-size': value }, body: completeXml(parts) });
+      assert.equal(res.status, 400, value);
+      assert.equal(xmlField(res.text, 'Code'), 'InvalidRequest', value);
+    }
+    await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, MpuObjectSize: PART + 100, MultipartUpload: { Parts: parts } }));
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).ContentLength, PART + 100);
+  });
+
+  test('a completion that names another checksum mode or algorithm than the upload has is 400 InvalidRequest', async () => {
+    const bucket = await newBucket('cksmode');
+    const { UploadId, parts } = await onePartUpload(bucket, 'k', { ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' }, { ChecksumAlgorithm: 'CRC32' });
+    const mode = await s3Error(ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, ChecksumType: 'COMPOSITE', MultipartUpload: { Parts: parts } })));
+    assert.equal(mode.name, 'InvalidRequest');
+    assert.equal(mode.$metadata.httpStatusCode, 400);
+    assert.equal(mode.message, 'The upload was created using the FULL_OBJECT checksum mode. The complete request must use the same checksum mode.');
+    const bogus = await raw(ctx.server, { method: 'POST', path: `/${bucket}/k`, query: { uploadId: UploadId }, headers: { 'x-amz-checksum-type': 'PARTIAL' }, body: completeXml(parts) });
+    assert.equal(bogus.status, 400);
+    assert.equal(xmlField(bogus.text, 'Code'), 'InvalidRequest');
+    // A whole-object checksum of another algorithm cannot be checked: refused, not ignored.
+    const otherAlg = await s3Error(
+      ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, ChecksumSHA256: sha256(Buffer.from('hello')).toString('base64'), MultipartUpload: { Parts: parts } })),
+    );
+    assert.equal(otherAlg.name, 'InvalidRequest');
+    assert.equal(otherAlg.$metadata.httpStatusCode, 400);
+    const crc = rawDigest('CRC32', Buffer.from('hello')).toString('base64');
+    const done = await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId, ChecksumType: 'FULL_OBJECT', ChecksumCRC32: crc, MultipartUpload: { Parts: parts } }));
+    assert.equal(done.ChecksumCRC32, crc);
   });
 
   test('CompleteMultipartUpload with no parts is MalformedXML', async () => {

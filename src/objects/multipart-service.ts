@@ -46,6 +46,42 @@ export interface UploadListingPage {
   nextUploadIdMarker?: string;
 }
 
+export interface CompleteRequest {
+  parts: CompletedPartRequest[];
+  condition: PutCondition;
+  /** x-amz-checksum-<alg>: the whole object's checksum as the client computed it. */
+  objectChecksum?: { algorithm: ChecksumAlgorithm; value: string };
+  /** x-amz-checksum-type as sent: the checksum mode the client expects the upload to have. */
+  checksumType?: string;
+  /** x-amz-mp-object-size: the object's size as the client expects it. */
+  objectSize?: number;
+  /** Called with the object's size before it is committed (a quota check); a throw keeps the upload. */
+  beforeCommit?: (size: number) => Promise<void>;
+}
+
+/**
+ * A completion may name the upload's checksum mode (x-amz-checksum-type) and send the whole
+ * object's checksum (x-amz-checksum-<alg>): both must be the upload's own, or the request is
+ * refused rather than the claim ignored. An upload created without an algorithm is in S3's default
+ * mode (FULL_OBJECT); skep keeps no checksum for it, and a whole-object value sent for it is
+ * ignored, as S3 ignores it.
+ */
+function checkCompletionChecksum(upload: UploadRow, request: CompleteRequest): void {
+  if (request.checksumType !== undefined) {
+    const type = request.checksumType.toUpperCase();
+    if (type !== 'FULL_OBJECT' && type !== 'COMPOSITE') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+    const mode = upload.checksumType ?? 'FULL_OBJECT';
+    if (type !== mode) {
+      throw new S3Error('InvalidRequest', `The upload was created using the ${mode} checksum mode. The complete request must use the same checksum mode.`);
+    }
+  }
+  const alg = upload.checksumAlgorithm;
+  const sent = request.objectChecksum?.algorithm;
+  if (alg && sent && sent !== alg) {
+    throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${alg.toLowerCase()}, actual checksum Type: ${sent.toLowerCase()}`);
+  }
+}
+
 export interface NewUpload {
   bucket: BucketRow;
   key: string;
@@ -235,16 +271,10 @@ export class MultipartService {
     return this.uploadPart(upload, partNumber, reading.pipe(digest), undefined, dataKey).finally(() => reading.destroy());
   }
 
-  async complete(
-    bucket: BucketRow,
-    upload: UploadRow,
-    requested: CompletedPartRequest[],
-    condition: PutCondition,
-    fullObjectChecksum?: string,
-    /** Called with the object's size before it is committed (a quota check); a throw keeps the upload. */
-    beforeCommit?: (size: number) => Promise<void>,
-  ): Promise<ObjectRow> {
+  async complete(bucket: BucketRow, upload: UploadRow, request: CompleteRequest): Promise<ObjectRow> {
+    const { parts: requested, condition, beforeCommit } = request;
     if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
+    checkCompletionChecksum(upload, request);
     for (let i = 1; i < requested.length; i++) {
       if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
     }
@@ -276,8 +306,13 @@ export class MultipartService {
       }
     });
 
+    const size = parts.reduce((n, p) => n + p.size, 0);
+    if (request.objectSize !== undefined && request.objectSize !== size) {
+      throw new S3Error('InvalidRequest', `The provided 'x-amz-mp-object-size' header value ${request.objectSize} does not match what was computed: ${size}`);
+    }
     const checksum = this.objectChecksum(upload, parts);
-    if (fullObjectChecksum !== undefined && checksum && checksum.type === 'FULL_OBJECT' && fullObjectChecksum !== checksum.value) {
+    const expected = request.objectChecksum;
+    if (expected && checksum && checksum.type === 'FULL_OBJECT' && expected.value !== checksum.value) {
       throw new S3Error('BadDigest', `The ${checksum.algorithm} you specified did not match the calculated checksum.`);
     }
     const now = new Date();
@@ -285,7 +320,7 @@ export class MultipartService {
     const row: ObjectRow = {
       bucketId: bucket.id,
       key: upload.key,
-      size: parts.reduce((n, p) => n + p.size, 0),
+      size,
       etag: multipartEtag(parts.map((p) => Buffer.from(bareEtag(p.etag), 'hex'))),
       lastModified: now,
       headers: upload.headers,

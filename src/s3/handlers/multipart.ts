@@ -135,9 +135,14 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
     return { partNumber: Number(numberText), etag, checksum };
   });
   const fullAlg = CHECKSUM_ALGORITHMS.find((a) => header(ctx.req, checksumHeader(a)) !== undefined);
-  const full = fullAlg && fullAlg === upload.checksumAlgorithm ? header(ctx.req, checksumHeader(fullAlg)) : undefined;
-  const quota = resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined;
-  const row = await ctx.services.multipart.complete(bucket, upload, parts, writeCondition(ctx), full, quota);
+  const row = await ctx.services.multipart.complete(bucket, upload, {
+    parts,
+    condition: writeCondition(ctx),
+    objectChecksum: fullAlg && { algorithm: fullAlg, value: header(ctx.req, checksumHeader(fullAlg))! },
+    checksumType: header(ctx.req, 'x-amz-checksum-type'),
+    objectSize: objectSizeHeader(ctx),
+    beforeCommit: resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined,
+  });
   return {
     headers: { ...versionIdHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, customerKeyFrom(ctx.req)) },
     xml: {
@@ -145,6 +150,16 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
       value: { Location: `/${bucket.name}/${encodeURI(row.key)}`, Bucket: bucket.name, Key: row.key, ETag: row.etag, ...checksumXml(row.checksum) },
     },
   };
+}
+
+/** x-amz-mp-object-size: the size the client expects the completed object to have, if it says. */
+function objectSizeHeader(ctx: S3Context): number | undefined {
+  const text = header(ctx.req, 'x-amz-mp-object-size');
+  if (text === undefined) return undefined;
+  if (!/^-?\d+$/.test(text.trim())) throw new S3Error('InvalidRequest', `Value for x-amz-mp-object-size header is invalid: '${text}'`);
+  const size = Number(text);
+  if (size < 0) throw new S3Error('InvalidRequest', `Value for x-amz-mp-object-size header is less than zero: '${text}'`);
+  return size;
 }
 
 export async function AbortMultipartUpload(ctx: S3Context): Promise<S3Response> {
