@@ -26,7 +26,7 @@ import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { crc32c } from '@node-rs/crc32';
 import { s3Error } from './helpers/s3.js';
 import { useS3Server } from './helpers/server.js';
-import { raw, xmlField } from './helpers/raw-s3.js';
+import { awsEncode, raw, xmlField } from './helpers/raw-s3.js';
 
 // CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
 // AbortMultipartUpload, ListParts, ListMultipartUploads; lib-storage's Upload; part GETs;
@@ -538,6 +538,7 @@ describe('ListMultipartUploads', () => {
     assert.equal(seen.length, keys.length);
     assert.deepEqual(new Set(seen), new Set(ids));
   });
+
   test('a common prefix is one entry, on one page; NextKeyMarker after it resumes past all of it', async () => {
     const bucket = await newBucket('listcp');
     for (const Key of ['p/1', 'p/2', 'p/3', 'q']) await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
@@ -577,5 +578,22 @@ describe('ListMultipartUploads', () => {
     const plain = await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query: { uploads: '', prefix: 'sp ace+' } });
     assert.equal(xmlField(plain.text, 'Key'), 'sp ace+\u00e9');
     assert.equal(xmlField(plain.text, 'EncodingType'), undefined);
+  });
+});
+
+describe('CompleteMultipartUploadResult', () => {
+  test('Location is the absolute URL of the object, path-style or virtual-hosted as the request was', async () => {
+    const bucket = await newBucket('loc');
+    const key = 'dir/a b+c';
+    // S3 form-encodes the key here: '/' as %2F and ' ' as '+'.
+    const encodedKey = 'dir%2Fa+b%2Bc';
+    const path = await onePartUpload(bucket, key);
+    const done = await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: path.UploadId, MultipartUpload: { Parts: path.parts } }));
+    assert.equal(done.Location, `http://127.0.0.1:${ctx.server.port}/${bucket}/${encodedKey}`);
+    const vhost = await onePartUpload(bucket, key);
+    const host = `${bucket}.s3.localhost:${ctx.server.port}`;
+    const res = await raw(ctx.server, { method: 'POST', host, path: `/${awsEncode(key, true)}`, query: { uploadId: vhost.UploadId }, body: completeXml(vhost.parts) });
+    assert.equal(res.status, 200);
+    assert.equal(xmlField(res.text, 'Location'), `http://${host}/${encodedKey}`);
   });
 });
