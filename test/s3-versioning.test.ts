@@ -285,6 +285,26 @@ describe('ListObjectVersions paging', () => {
   });
 });
 
+describe('ListObjectVersions document order', () => {
+  test('versions and delete markers are one sequence in listing order, each written as its own element', async () => {
+    const bucket = await versioned('order');
+    const del = async (key: string) => (await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))).VersionId!;
+    const history: Record<string, string[]> = { a: [], doc: [] };
+    history.a.push(`Version ${await put(bucket, 'a', 'a1')}`, `DeleteMarker ${await del('a')}`);
+    history.doc.push(`Version ${await put(bucket, 'doc', 'v1')}`, `DeleteMarker ${await del('doc')}`, `Version ${await put(bucket, 'doc', 'v2')}`, `DeleteMarker ${await del('doc')}`);
+    // Keys in order, newest first within a key.
+    const want = [...history.a.reverse(), ...history.doc.reverse()];
+    const res = await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query: { versions: '' } });
+    assert.equal(res.status, 200);
+    const wire = [...res.text.matchAll(/<(Version|DeleteMarker)><Key>[^<]*<\/Key><VersionId>([^<]+)<\/VersionId>/g)].map((m) => `${m[1]} ${m[2]}`);
+    assert.deepEqual(wire, want);
+    // The SDK still sorts them into its two lists.
+    const { versions, markers } = await allVersions(bucket);
+    assert.equal(versions.length, 3);
+    assert.equal(markers.length, 3);
+  });
+});
+
 describe('usage and the REST API see versions', () => {
   test('stored bytes count noncurrent versions; the REST API lists, reads and deletes one key\'s versions', async () => {
     const bucket = await versioned('api');

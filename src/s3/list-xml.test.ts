@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ObjectSummary } from '../storage/metadata/metadata-store.js';
+import type { ObjectSummary, ObjectVersionRow } from '../storage/metadata/metadata-store.js';
 import { uriEncode } from '../sigv4/uri-encode.js';
-import { commonPrefixesList, contentsList } from './list-xml.js';
+import { commonPrefixesList, contentsList, versionsList } from './list-xml.js';
 import { xmlDocument, xmlElement } from './xml.js';
 
 // The listing templates against the generic writer fed the same fields as plain objects.
@@ -43,4 +43,39 @@ test('a page document with the templates is the one with plain fields', () => {
   const plain = xmlDocument('ListBucketResult', { Name: 'b', KeyCount: many.length, Contents: many.map((o) => generic(o, enc)), CommonPrefixes: [{ Prefix: 'x/' }, { Prefix: '\u{1f600}/' }], EncodingType: undefined });
   assert.equal(templated.toString('utf8'), plain.toString('utf8'));
   assert.ok(templated.length > 100_000);
+});
+
+test('ListObjectVersions entries keep listing order, each a Version or a DeleteMarker as the generic writer makes it', () => {
+  const owner = { ID: 'p<1>', DisplayName: 'p&1' };
+  const rows = ENTRIES.flatMap((o, i) => [
+    { ...o, versionId: `v${i}b`, isLatest: i % 2 === 0, isDeleteMarker: i % 2 === 0 },
+    { ...o, versionId: `v${i}a`, isLatest: i % 2 === 1, isDeleteMarker: false },
+  ]) as unknown as ObjectVersionRow[];
+  for (const enc of [(s: string) => s, (s: string) => uriEncode(s, true)]) {
+    const generic = rows
+      .map((v) =>
+        v.isDeleteMarker
+          ? xmlElement('DeleteMarker', { Key: enc(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: v.lastModified.toISOString(), Owner: owner })
+          : xmlElement('Version', {
+              Key: enc(v.key),
+              VersionId: v.versionId,
+              IsLatest: v.isLatest,
+              LastModified: v.lastModified.toISOString(),
+              ETag: v.etag,
+              Size: v.size,
+              StorageClass: v.storageClass,
+              Owner: owner,
+              ChecksumAlgorithm: v.checksum?.algorithm,
+              ChecksumType: v.checksum?.type,
+            }),
+      )
+      .join('');
+    assert.equal(xmlElement('Version', versionsList(rows, enc, owner)), generic);
+    const doc = xmlDocument('ListVersionsResult', { Name: 'b', Version: versionsList(rows, enc, owner), IsTruncated: false }).toString('utf8');
+    assert.ok(doc.includes(`<Name>b</Name>${generic}<IsTruncated>`));
+  }
+  assert.deepEqual(
+    [...xmlElement('Version', versionsList(rows, (s) => s, owner)).matchAll(/<(Version|DeleteMarker)><Key>[^<]*<\/Key><VersionId>([^<]*)</g)].map((m) => `${m[1]} ${m[2]}`),
+    rows.map((v) => `${v.isDeleteMarker ? 'DeleteMarker' : 'Version'} ${v.versionId}`),
+  );
 });

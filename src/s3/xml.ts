@@ -25,8 +25,11 @@ export function xmlDocument(root: string, body: Record<string, unknown>, namespa
     const value = body[field];
     if (isAttribute(field)) continue;
     if (value instanceof XmlList) {
-      const { items, content } = value as XmlList<unknown>;
-      for (let i = 0; i < items.length; i++) out.write(`<${field}>${content(items[i])}</${field}>`);
+      const { items, content, element } = value as XmlList<unknown>;
+      for (let i = 0; i < items.length; i++) {
+        const name = element ? element(items[i]) : field;
+        out.write(`<${name}>${content(items[i])}</${name}>`);
+      }
     } else if (Array.isArray(value)) {
       for (const item of value) out.write(xmlElement(field, item));
     } else if (field === '#text') {
@@ -86,12 +89,15 @@ export function xmlEscape(text: string): string {
 /**
  * A repeated element whose content a dedicated function writes (already escaped): for the
  * thousand entries of a listing page, a fixed template per entry instead of a walk over the
- * fields of an object made for each.
+ * fields of an object made for each. With `element`, each item names its own element in place
+ * of the field's, so one ordered sequence can mix elements (ListObjectVersions writes each
+ * entry as <Version> or <DeleteMarker>, in listing order).
  */
 export class XmlList<T> {
   constructor(
     readonly items: readonly T[],
     readonly content: (item: T) => string,
+    readonly element?: (item: T) => string,
   ) {}
 }
 
@@ -110,9 +116,12 @@ export function xmlElement(name: string, value: unknown): string {
     return out;
   }
   if (value instanceof XmlList) {
-    const { items, content } = value as XmlList<unknown>;
+    const { items, content, element } = value as XmlList<unknown>;
     let out = '';
-    for (let i = 0; i < items.length; i++) out += `<${name}>${content(items[i])}</${name}>`;
+    for (let i = 0; i < items.length; i++) {
+      const tag = element ? element(items[i]) : name;
+      out += `<${tag}>${content(items[i])}</${tag}>`;
+    }
     return out;
   }
   let attributes = '';

@@ -5,8 +5,7 @@ import { uriEncode } from '../../sigv4/uri-encode.js';
 import { owner } from './bucket.js';
 import { checkVersionId } from './object.js';
 import { listingLimit } from '../../auth/scope.js';
-import { isoTimestamp } from '../../util/iso-time.js';
-import { commonPrefixesList, contentsList } from '../list-xml.js';
+import { commonPrefixesList, contentsList, versionsList } from '../list-xml.js';
 
 // ListObjects (v1), ListObjectsV2 and ListObjectVersions over the same paging engine.
 
@@ -122,7 +121,6 @@ export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
     maxKeys,
     within: listingLimit(ctx.auth.principal?.bucketScope, bucket.name, prefix),
   });
-  const o = owner(ctx);
   const value: Record<string, unknown> = {
     Name: ctx.op.bucket,
     Prefix: enc(prefix),
@@ -135,23 +133,9 @@ export async function ListObjectVersions(ctx: S3Context): Promise<S3Response> {
     MaxKeys: maxKeys,
     ...(delimiter ? { Delimiter: enc(delimiter) } : {}),
     IsTruncated: result.isTruncated,
-    Version: result.versions
-      .filter((v) => !v.isDeleteMarker)
-      .map((v) => ({
-        Key: enc(v.key),
-        VersionId: v.versionId,
-        IsLatest: v.isLatest,
-        LastModified: isoTimestamp(v.lastModified),
-        ETag: v.etag,
-        Size: v.size,
-        StorageClass: v.storageClass,
-        Owner: o,
-        ...(v.checksum ? { ChecksumAlgorithm: v.checksum.algorithm, ChecksumType: v.checksum.type } : {}),
-      })),
-    DeleteMarker: result.versions
-      .filter((v) => v.isDeleteMarker)
-      .map((v) => ({ Key: enc(v.key), VersionId: v.versionId, IsLatest: v.isLatest, LastModified: isoTimestamp(v.lastModified), Owner: o })),
-    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    // One sequence in listing order, each entry a <Version> or a <DeleteMarker>.
+    Version: versionsList(result.versions, enc, owner(ctx)),
+    CommonPrefixes: commonPrefixesList(result.commonPrefixes, enc),
   };
   if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
   return { xml: { root: 'ListVersionsResult', value } };
