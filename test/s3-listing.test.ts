@@ -173,6 +173,14 @@ describe('ListObjectsV2', () => {
     assert.equal(err.$metadata.httpStatusCode, 400);
   });
 
+  test('an empty continuation token is an InvalidArgument, not page one', async () => {
+    const res = await raw(server, { method: 'GET', path: `/${tree}`, query: { 'list-type': '2', 'continuation-token': '' } });
+    assert.equal(res.status, 400);
+    assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+    assert.equal(xmlField(res.text, 'Message'), 'The continuation token provided is incorrect');
+    assert.equal(xmlField(res.text, 'ArgumentName'), 'continuation-token');
+  });
+
   test('max-keys 0 returns no entries, not truncated, with no continuation token', async () => {
     const res = await s3.send(new ListObjectsV2Command({ Bucket: tree, MaxKeys: 0 }));
     assert.equal(res.KeyCount, 0);

@@ -66,9 +66,11 @@ export function encodeContinuationToken(marker: string): string {
   return Buffer.from(marker, 'utf8').toString('base64url');
 }
 
+/** The marker a token names; one that no page gave (an empty one included) is InvalidArgument, as on S3. */
 export function decodeContinuationToken(token: string): string {
   const marker = Buffer.from(token, 'base64url').toString('utf8');
-  if (encodeContinuationToken(marker) !== token) {
+  // Every token a page gives names a key, so an empty one is no token of ours (it had meant page one).
+  if (marker === '' || encodeContinuationToken(marker) !== token) {
     throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
   }
   return marker;
