@@ -56,6 +56,12 @@ out = {"boto3": boto3.__version__, "botocore": botocore.__version__}
 
 s3.create_bucket(Bucket=bucket)
 out["buckets"] = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+# ListBuckets pages (MaxBuckets, ContinuationToken) where botocore knows them (1.35 on).
+if s3.can_paginate("list_buckets"):
+    s3.create_bucket(Bucket=bucket + "-b")
+    out["bucketPages"] = [[b["Name"] for b in page["Buckets"]] for page in
+                          s3.get_paginator("list_buckets").paginate(Prefix=bucket, PaginationConfig={"PageSize": 1})]
+    s3.delete_bucket(Bucket=bucket + "-b")
 
 # Multipart both ways: 5 MiB threshold and chunks.
 transfer = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB, max_concurrency=4)
@@ -161,6 +167,11 @@ for (const generation of GENERATIONS) {
       assert.equal(out.boto3, generation.version);
       assert.ok(generation.matches(String(out.boto3)), `${generation.python} has boto3 ${out.boto3}`);
       assert.ok(out.buckets.includes(bucket));
+    });
+
+    it('the list_buckets paginator pages by MaxBuckets (where botocore has it)', () => {
+      if (generation.id === 'pyenv') assert.ok(out.bucketPages, 'boto3 >= 1.36 pages ListBuckets');
+      if (out.bucketPages !== undefined) assert.deepEqual(out.bucketPages, [[bucket], [`${bucket}-b`]]);
     });
 
     it('upload_file / download_file move a multipart object intact', async () => {

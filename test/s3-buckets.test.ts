@@ -24,6 +24,7 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  paginateListBuckets,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { s3Error } from './helpers/s3.js';
@@ -47,6 +48,59 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
     const head = await ctx.s3.send(new HeadBucketCommand({ Bucket: name }));
     assert.equal(head.$metadata.httpStatusCode, 200);
     assert.equal(head.BucketRegion, 'us-east-1');
+  });
+
+  test('ListBuckets pages by max-buckets in name order, resumes at a continuation token and filters by bucket-region', async () => {
+    const base = bucketName('pages');
+    const names = ['-c', '-a', '-e', '-b', '-d'].map((s) => base + s);
+    for (const name of names) await ctx.s3.send(new CreateBucketCommand({ Bucket: name }));
+    const sorted = [...names].sort();
+    const seen: string[][] = [];
+    let token: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const page = await ctx.s3.send(new ListBucketsCommand({ Prefix: `${base}-`, MaxBuckets: 2, ContinuationToken: token }));
+      seen.push((page.Buckets ?? []).map((b) => b.Name!));
+      assert.equal(page.Prefix, `${base}-`);
+      assert.ok(page.Owner?.ID);
+      token = page.ContinuationToken;
+      if (!token) break;
+    }
+    assert.deepEqual(seen, [sorted.slice(0, 2), sorted.slice(2, 4), sorted.slice(4)]);
+    // The SDK's paginator follows the tokens.
+    const walked: string[] = [];
+    for await (const page of paginateListBuckets({ client: ctx.s3, pageSize: 3 }, { Prefix: `${base}-` })) walked.push(...(page.Buckets ?? []).map((b) => b.Name!));
+    assert.deepEqual(walked, sorted);
+    const here = await ctx.s3.send(new ListBucketsCommand({ Prefix: `${base}-`, BucketRegion: 'us-east-1' }));
+    assert.deepEqual(here.Buckets?.map((b) => [b.Name, b.BucketRegion]), sorted.map((n) => [n, 'us-east-1']));
+    assert.equal(here.ContinuationToken, undefined);
+    const elsewhere = await ctx.s3.send(new ListBucketsCommand({ Prefix: `${base}-`, BucketRegion: 'eu-west-1' }));
+    assert.deepEqual(elsewhere.Buckets ?? [], []);
+    // S3's element order: Buckets, Owner, ContinuationToken, Prefix.
+    const doc = await raw(ctx.server, { method: 'GET', path: '/', query: { prefix: `${base}-`, 'max-buckets': '1' } });
+    assert.deepEqual([...doc.text.matchAll(/<(Buckets|Owner|ContinuationToken|Prefix)>/g)].map((m) => m[1]), ['Buckets', 'Owner', 'ContinuationToken', 'Prefix']);
+  });
+
+  test('ListBuckets refuses a max-buckets outside 1..10000 and a continuation token it did not give', async () => {
+    const cases: [Record<string, string>, string, string | undefined][] = [
+      [{ 'max-buckets': '0' }, 'Argument max-buckets must be an integer between 1 and 10000', '0'],
+      [{ 'max-buckets': '10001' }, 'Argument max-buckets must be an integer between 1 and 10000', '10001'],
+      [{ 'max-buckets': '-01' }, 'Argument max-buckets must be an integer between 1 and 10000', '-1'],
+      [{ 'max-buckets': 'abc' }, 'Provided max-buckets not an integer or within integer range', 'abc'],
+      [{ 'max-buckets': '99999999999' }, 'Provided max-buckets not an integer or within integer range', '99999999999'],
+      [{ 'continuation-token': 'not a token' }, 'The continuation token provided is incorrect', undefined],
+    ];
+    for (const [query, message, value] of cases) {
+      const res = await raw(ctx.server, { method: 'GET', path: '/', query });
+      assert.equal(res.status, 400, JSON.stringify(query));
+      assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+      assert.equal(xmlField(res.text, 'Message'), message);
+      assert.equal(xmlField(res.text, 'ArgumentName'), Object.keys(query)[0]);
+      assert.equal(xmlField(res.text, 'ArgumentValue'), value);
+    }
+    // An empty token (allowed by the reference) and max-buckets 10000 start at the first bucket.
+    const res = await raw(ctx.server, { method: 'GET', path: '/', query: { 'continuation-token': '', 'max-buckets': '10000' } });
+    assert.equal(res.status, 200);
+    assert.ok(xmlField(res.text, 'Name'));
   });
 
   test('invalid names are rejected with InvalidBucketName', async () => {

@@ -7,6 +7,8 @@ import { inScope } from '../../auth/authorize.js';
 import { header } from '../context.js';
 import { isPublicAcl, OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership } from '../../auth/bucket-access.js';
 import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
+import type { BucketRow } from '../../storage/metadata/metadata-store.js';
+import { decodeContinuationToken, encodeContinuationToken } from '../continuation-token.js';
 
 // Service- and bucket-level operations.
 
@@ -14,20 +16,62 @@ export function owner(ctx: S3Context): { ID: string; DisplayName: string } {
   return { ID: ctx.projectId, DisplayName: ctx.projectId };
 }
 
+/** S3's largest ListBuckets page, and its page size once a request names any paging parameter. */
+const MAX_BUCKETS = 10_000;
+
+/**
+ * max-buckets: an integer from 1 to 10000, refused with S3's two messages (not an integer at all,
+ * or out of range); undefined when absent or empty.
+ */
+function maxBucketsOf(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const n = /^-?\d+$/.test(text) ? Number(text) : NaN;
+  if (!(Math.abs(n) <= 2 ** 31 - 1)) {
+    throw new S3Error('InvalidArgument', 'Provided max-buckets not an integer or within integer range', { ArgumentName: 'max-buckets', ArgumentValue: text });
+  }
+  if (n < 1 || n > MAX_BUCKETS) {
+    throw new S3Error('InvalidArgument', `Argument max-buckets must be an integer between 1 and ${MAX_BUCKETS}`, { ArgumentName: 'max-buckets', ArgumentValue: String(n) });
+  }
+  return n;
+}
+
+/** The project's buckets in name order, filtered by prefix and bucket-region, a page at a time. */
 export async function ListBuckets(ctx: S3Context): Promise<S3Response> {
   const principal = ctx.auth.principal;
   if (!principal) throw new S3Error('AccessDenied');
+  const { query } = ctx.op;
+  const maxBuckets = maxBucketsOf(query.get('max-buckets'));
+  const prefix = query.get('prefix');
+  const region = query.get('bucket-region');
+  const token = query.get('continuation-token');
+  // An empty token starts at the first bucket (S3 lets it be empty here, unlike ListObjectsV2's).
+  const after = token ? decodeContinuationToken(token) : undefined;
+  // Unpaged requests get every bucket; naming any paging parameter pages by 10000 (S3's rule).
+  const paged = maxBuckets !== undefined || prefix !== undefined || region !== undefined || token !== undefined;
+  const limit = maxBuckets ?? (paged ? MAX_BUCKETS : Infinity);
   const buckets = await ctx.services.objects.listBuckets(ctx.projectId);
-  const prefix = ctx.op.query.get('prefix') ?? '';
-  // A scoped token sees only its buckets; the rest are not revealed.
-  const visible = buckets.filter((b) => b.name.startsWith(prefix) && inScope(principal, b.name));
+  const page: BucketRow[] = [];
+  let more = false;
+  // Names come in byte order (both metadata engines), the order a token resumes in.
+  for (const b of buckets) {
+    if (after !== undefined && b.name <= after) continue;
+    if ((prefix && !b.name.startsWith(prefix)) || (region !== undefined && b.region !== region)) continue;
+    // A scoped token sees only its buckets; the rest are not revealed.
+    if (!inScope(principal, b.name)) continue;
+    if (page.length === limit) {
+      more = true;
+      break;
+    }
+    page.push(b);
+  }
   return {
     xml: {
       root: 'ListAllMyBucketsResult',
       value: {
+        Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: b.createdAt.toISOString(), BucketRegion: b.region })) },
         Owner: owner(ctx),
-        Buckets: { Bucket: visible.map((b) => ({ Name: b.name, CreationDate: b.createdAt.toISOString(), BucketRegion: b.region })) },
-        ...(prefix ? { Prefix: prefix } : {}),
+        ...(more ? { ContinuationToken: encodeContinuationToken(page[page.length - 1].name) } : {}),
+        ...(prefix !== undefined ? { Prefix: prefix } : {}),
       },
     },
   };

@@ -6,6 +6,7 @@ import { owner } from './bucket.js';
 import { checkVersionId } from './object.js';
 import { listingLimit } from '../../auth/scope.js';
 import { commonPrefixesList, contentsList, versionsList } from '../list-xml.js';
+import { decodeContinuationToken, encodeContinuationToken } from '../continuation-token.js';
 
 // ListObjects (v1), ListObjectsV2 and ListObjectVersions over the same paging engine.
 
@@ -60,20 +61,6 @@ export async function ListObjects(ctx: S3Context): Promise<S3Response> {
   };
   if (ctx.op.query.has('encoding-type')) value.EncodingType = 'url';
   return { xml: { root: 'ListBucketResult', value } };
-}
-
-export function encodeContinuationToken(marker: string): string {
-  return Buffer.from(marker, 'utf8').toString('base64url');
-}
-
-/** The marker a token names; one that no page gave (an empty one included) is InvalidArgument, as on S3. */
-export function decodeContinuationToken(token: string): string {
-  const marker = Buffer.from(token, 'base64url').toString('utf8');
-  // Every token a page gives names a key, so an empty one is no token of ours (it had meant page one).
-  if (marker === '' || encodeContinuationToken(marker) !== token) {
-    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
-  }
-  return marker;
 }
 
 export async function ListObjectsV2(ctx: S3Context): Promise<S3Response> {
