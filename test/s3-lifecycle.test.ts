@@ -72,6 +72,29 @@ describe('lifecycle configuration', () => {
     assert.equal((await s3Error(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b })))).name, 'NoSuchLifecycleConfiguration');
   });
 
+  test('a Filter written as And around one predicate comes back as And; one written bare comes back bare', async () => {
+    const b = await bucket('and');
+    const rules: LifecycleRule[] = [
+      { ID: 'and-prefix', Status: 'Enabled', Filter: { And: { Prefix: 'logs/' } }, Expiration: { Days: 30 } },
+      { ID: 'and-tag', Status: 'Enabled', Filter: { And: { Tags: [{ Key: 'a', Value: '1' }] } }, Expiration: { Days: 30 } },
+      { ID: 'and-size', Status: 'Enabled', Filter: { And: { ObjectSizeGreaterThan: 10 } }, Expiration: { Days: 30 } },
+      { ID: 'and-two', Status: 'Enabled', Filter: { And: { Prefix: 'x/', ObjectSizeLessThan: 10 } }, Expiration: { Days: 30 } },
+      { ID: 'tag', Status: 'Enabled', Filter: { Tag: { Key: 'a', Value: '1' } }, Expiration: { Days: 30 } },
+    ];
+    await setRules(b, rules);
+    assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules, rules);
+    // Rules without the mark (stored before it, or through the REST API) read as before: And around several predicates only.
+    const api = await call(server, 'PUT', `/projects/${server.bootstrap.projectId}/buckets/${b}/settings/lifecycle`, {
+      as: rootBearer(server),
+      json: { rules: [{ id: 'one', filter: { prefix: 'p/' }, expiration: { days: 1 } }, { id: 'two', filter: { prefix: 'p/', tags: { a: '1' } }, expiration: { days: 1 } }] },
+    });
+    assert.equal(api.status, 200);
+    assert.deepEqual(
+      (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules?.map((r) => r.Filter),
+      [{ Prefix: 'p/' }, { And: { Prefix: 'p/', Tags: [{ Key: 'a', Value: '1' }] } }],
+    );
+  });
+
   test('invalid rules get AWS\'s error codes and change nothing', async () => {
     const b = await bucket('invalid');
     await setRules(b, [{ ID: 'keep', Status: 'Enabled', Filter: { Prefix: 'k/' }, Expiration: { Days: 1 } }]);

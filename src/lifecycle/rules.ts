@@ -13,6 +13,12 @@ export interface LifecycleFilter {
   tags: Record<string, string>;
   sizeGreaterThan?: number;
   sizeLessThan?: number;
+  /**
+   * Written under <And> around a single predicate (or none): given back the same way, as S3
+   * returns a configuration as stored. Absent, <And> is written around several predicates only
+   * (rules stored before this flag read as they always did).
+   */
+  and?: boolean;
 }
 
 export interface LifecycleRule {

@@ -51,12 +51,20 @@ function filterOf(f: Node): LifecycleFilter {
   const source = and ?? f;
   const tags = tagsOf(source.Tag);
   if (!and && Object.keys(tags).length > 1) throw new S3Error('MalformedXML', 'A Filter takes one Tag; combine several under And.');
-  return {
+  const filter: LifecycleFilter = {
     prefix: xmlText(source.Prefix) ?? '',
     tags,
     sizeGreaterThan: integer(source.ObjectSizeGreaterThan, 'ObjectSizeGreaterThan'),
     sizeLessThan: integer(source.ObjectSizeLessThan, 'ObjectSizeLessThan'),
   };
+  // Marked only where the shape would otherwise be lost: several predicates are written under And anyway.
+  if (and && predicates(filter) < 2) filter.and = true;
+  return filter;
+}
+
+/** How many predicates a filter has (an empty prefix is none). */
+function predicates(f: LifecycleFilter): number {
+  return (f.prefix ? 1 : 0) + Object.keys(f.tags).length + (f.sizeGreaterThan !== undefined ? 1 : 0) + (f.sizeLessThan !== undefined ? 1 : 0);
 }
 
 function ruleOf(r: Node): LifecycleRule {
@@ -101,15 +109,16 @@ function ruleOf(r: Node): LifecycleRule {
   return rule;
 }
 
+/** The Filter as it was written: under <And> when it was sent so, or when it has several predicates. */
 function filterXml(f: LifecycleFilter): Node {
   const parts: Node = {};
   const tags = Object.entries(f.tags).map(([Key, Value]) => ({ Key, Value }));
-  const count = (f.prefix ? 1 : 0) + tags.length + (f.sizeGreaterThan !== undefined ? 1 : 0) + (f.sizeLessThan !== undefined ? 1 : 0);
+  const count = predicates(f);
   if (f.prefix || count === 0) parts.Prefix = f.prefix;
-  if (tags.length) parts.Tag = count > 1 ? tags : tags[0];
+  if (tags.length) parts.Tag = tags;
   if (f.sizeGreaterThan !== undefined) parts.ObjectSizeGreaterThan = f.sizeGreaterThan;
   if (f.sizeLessThan !== undefined) parts.ObjectSizeLessThan = f.sizeLessThan;
-  return count > 1 ? { And: parts } : parts;
+  return f.and || count > 1 ? { And: parts } : parts;
 }
 
 function ruleXml(r: LifecycleRule): Node {
