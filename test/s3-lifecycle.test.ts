@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
@@ -93,6 +94,23 @@ describe('lifecycle configuration', () => {
       (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules?.map((r) => r.Filter),
       [{ Prefix: 'p/' }, { And: { Prefix: 'p/', Tags: [{ Key: 'a', Value: '1' }] } }],
     );
+  });
+
+  test('rules read through the REST API in their S3 form can be written back as read (the console re-saves every rule)', async () => {
+    const b = await bucket('resave');
+    const path = `/projects/${server.bootstrap.projectId}/buckets/${b}/settings/lifecycle`;
+    const xml =
+      '<LifecycleConfiguration><Rule><ID>old</ID><Prefix>logs/</Prefix><Status>Enabled</Status><Expiration><Days>3</Days></Expiration></Rule>' +
+      '<Rule><ID>and</ID><Filter><And><Prefix>tmp/</Prefix></And></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>';
+    const put = await raw(server, { method: 'PUT', path: `/${b}`, query: { lifecycle: '' }, body: xml, headers: { 'content-md5': createHash('md5').update(xml).digest('base64') } });
+    assert.equal(put.status, 200, put.text);
+    const before = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules;
+    const read = await call(server, 'GET', `/projects/${server.bootstrap.projectId}/buckets/${b}/settings`, { as: rootBearer(server) });
+    assert.equal(read.status, 200);
+    const again = await call(server, 'PUT', path, { as: rootBearer(server), json: { rules: read.body.lifecycle.rules } });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules, before);
+    assert.deepEqual(before?.map((r) => [r.Prefix, r.Filter]), [['logs/', undefined], [undefined, { And: { Prefix: 'tmp/' } }]]);
   });
 
   test('invalid rules get AWS\'s error codes and change nothing', async () => {

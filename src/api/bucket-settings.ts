@@ -32,6 +32,7 @@ const LifecycleFilterSchema = z.strictObject({
   tags: z.record(z.string(), z.string()).default({}),
   sizeGreaterThan: z.number().int().min(0).optional(),
   sizeLessThan: z.number().int().min(1).optional(),
+  and: z.boolean().optional().openapi({ description: 'S3 form: the filter was written as <And> around one predicate, and is given back so.' }),
 });
 
 export const LifecycleRuleSchema = z
@@ -39,6 +40,7 @@ export const LifecycleRuleSchema = z
     id: z.string().max(255).optional().openapi({ description: 'Generated when absent.' }),
     status: z.enum(['Enabled', 'Disabled']).default('Enabled'),
     filter: LifecycleFilterSchema.default({ prefix: '', tags: {} }),
+    legacyPrefix: z.boolean().optional().openapi({ description: "S3 form: the rule was written with the older API's rule-level <Prefix>, and is given back so." }),
     expiration: z
       .strictObject({
         days: z.number().int().min(1).optional(),
