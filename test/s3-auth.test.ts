@@ -201,6 +201,42 @@ describe('presigned URLs', () => {
     const good = await fetch(url, { method: 'PUT', body: 'hello world', headers: { 'content-md5': md5 } });
     assert.equal(good.status, 200);
   });
+
+  test('x-amz-* headers the signature does not cover are refused: a presigned PUT cannot become a copy, carry tags or lift a lock', async () => {
+    const bucket = await newBucket('unsignedamz');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'secret', Body: 'not for the URL holder' }));
+    const url = await getSignedUrl(ctx.s3, new PutObjectCommand({ Bucket: bucket, Key: 'slot' }), { expiresIn: 300 });
+    const extras: Record<string, string>[] = [{ 'x-amz-copy-source': `/${bucket}/secret` }, { 'x-amz-tagging': 'a=1' }, { 'x-amz-meta-extra': 'x' }, { 'x-amz-bypass-governance-retention': 'true' }];
+    for (const headers of extras) {
+      const res = await fetch(url, { method: 'PUT', body: 'upload', headers });
+      const text = await res.text();
+      assert.equal(res.status, 403, JSON.stringify(headers));
+      assert.equal(xmlField(text, 'Code'), 'AccessDenied');
+      assert.equal(xmlField(text, 'HeadersNotSigned'), Object.keys(headers)[0]);
+      await assertAbsent(bucket, 'slot');
+    }
+    // x-amz-content-sha256 alone may go unsigned, as on S3.
+    const ok = await fetch(url, { method: 'PUT', body: 'upload', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    assert.equal(ok.status, 200, await ok.text());
+    // A header-signed request with an x-amz-* header outside SignedHeaders is refused too.
+    const path = `/${bucket}/header-signed`;
+    const headers = await signedHeaders(ctx.server, { method: 'PUT', path, body: 'x' });
+    const res = await send(ctx.server, 'PUT', path, { ...headers, 'x-amz-tagging': 'a=1', 'content-length': '1' }, Buffer.from('x'));
+    assert.equal(res.status, 403);
+    assert.equal(xmlField(res.text, 'HeadersNotSigned'), 'x-amz-tagging');
+    await assertAbsent(bucket, 'header-signed');
+  });
+
+  test('a presigned URL sent with an Authorization header as well is InvalidArgument: one auth mechanism only', async () => {
+    const bucket = await newBucket('twoauth');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    const url = new URL(await getSignedUrl(ctx.s3, new GetObjectCommand({ Bucket: bucket, Key: 'k' }), { expiresIn: 300 }));
+    const headers = await signedHeaders(ctx.server, { method: 'GET', path: `/${bucket}/k` });
+    const res = await send(ctx.server, 'GET', url.pathname + url.search, headers);
+    assert.equal(res.status, 400);
+    assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+    assert.equal(xmlField(res.text, 'ArgumentName'), 'Authorization');
+  });
 });
 
 describe('aws-chunked uploads made by hand', () => {

@@ -237,6 +237,7 @@ async function fromHeader(req: SignedRequest, auth: string, opts: VerifyOptions)
   if (!result.key) throw signatureMismatch(cred.accessKeyId, provided, result.stringToSign, result.canonicalRequest);
   checkSessionToken(resolved, header(req, 'x-amz-security-token'), cred.accessKeyId);
   checkState(resolved, cred.accessKeyId);
+  requireAmzHeadersSigned(req.rawHeaders, signedHeaders);
 
   const scope = credentialScope(cred.date, cred.region, cred.service);
   let payload: PayloadMode;
@@ -250,6 +251,21 @@ async function fromHeader(req: SignedRequest, auth: string, opts: VerifyOptions)
     };
   } else payload = { kind: 'sha256', hex: payloadHash };
   return { principal: resolved.principal, presigned: false, payload };
+}
+
+/**
+ * Every x-amz-* header of a SigV4 request must be signed (x-amz-content-sha256 excepted, as S3
+ * excepts it): they change what a request does (x-amz-copy-source turns a PUT into a copy,
+ * x-amz-bypass-governance-retention lifts a lock, SSE-C headers re-key an object), so a header
+ * added to a presigned URL, or beside a signed request, would act with the signer's authority.
+ */
+function requireAmzHeadersSigned(rawHeaders: readonly string[], signedHeaders: readonly string[]): void {
+  let unsigned: string[] | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    if (name.startsWith('x-amz-') && name !== 'x-amz-content-sha256' && !signedHeaders.includes(name)) (unsigned ??= []).push(name);
+  }
+  if (unsigned) throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: unsigned.join(', ') });
 }
 
 function toAmzDate(d: Date): string {
@@ -304,8 +320,16 @@ async function fromQuery(req: SignedRequest, params: Map<string, string>, opts: 
   if (!result.key) throw signatureMismatch(cred.accessKeyId, provided, result.stringToSign, result.canonicalRequest);
   checkSessionToken(resolved, params.get('X-Amz-Security-Token') ?? header(req, 'x-amz-security-token'), cred.accessKeyId);
   checkState(resolved, cred.accessKeyId);
+  requireAmzHeadersSigned(req.rawHeaders, signedHeaders);
   const payload: PayloadMode = /^[0-9a-f]{64}$/.test(hashForCanonical) ? { kind: 'sha256', hex: hashForCanonical } : { kind: 'unsigned' };
   return { principal: resolved.principal, presigned: true, payload, expiresAt };
+}
+
+/** Whether the query carries a presigned URL's signature (SigV4 or SigV2): checked by name only when the text could hold one. */
+function hasQuerySignature(rawQuery: string): boolean {
+  if (!rawQuery.includes('X-Amz-') && !rawQuery.includes('Signature') && !rawQuery.includes('AWSAccessKeyId')) return false;
+  const params = queryParams(rawQuery);
+  return params.has('X-Amz-Signature') || params.has('X-Amz-Credential') || params.has('Signature') || params.has('AWSAccessKeyId');
 }
 
 /**
@@ -316,6 +340,9 @@ export async function authenticate(req: SignedRequest, opts: VerifyOptions): Pro
   const sigv2 = opts.sigv2 !== false;
   const auth = header(req, 'authorization');
   if (auth !== undefined) {
+    if (hasQuerySignature(req.rawQuery)) {
+      throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified', { ArgumentName: 'Authorization' });
+    }
     if (auth.startsWith(`${ALGORITHM} `)) return fromHeader(req, auth, opts);
     if (auth.startsWith('AWS ')) {
       if (sigv2) return fromHeaderV2(req, auth, opts);

@@ -76,10 +76,16 @@ function header(req: SignedRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The path as sent, and (when different) as AWS's encoding would write it: clients differ. */
-function pathVariants(rawPath: string): string[] {
+/**
+ * The path as sent, and (when different) as AWS's encoding would write it: clients differ. A
+ * path-style path naming only a bucket is also tried with a trailing slash: botocore signs a
+ * bucket's requests (list, ACL, delete) as "/bucket/" while it sends "/bucket".
+ */
+function pathVariants(rawPath: string, hostBucket: string | null): string[] {
   const encoded = uriEncode(percentDecode(rawPath), true);
-  return encoded === rawPath ? [rawPath] : [rawPath, encoded];
+  const variants = encoded === rawPath ? [rawPath] : [rawPath, encoded];
+  if (hostBucket === null && rawPath.length > 1 && rawPath.indexOf('/', 1) < 0) variants.push(`${rawPath}/`);
+  return variants;
 }
 
 async function verify(
@@ -95,7 +101,7 @@ async function verify(
   const resolved = await opts.lookup.lookup(accessKeyId);
   if (!resolved) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
   let first = '';
-  for (const path of pathVariants(req.rawPath)) {
+  for (const path of pathVariants(req.rawPath, req.hostBucket ?? null)) {
     for (const [date, amzHeaders] of variants) {
       const sts = stringToSignV2({
         method: req.method,
