@@ -24,6 +24,8 @@ import { requestLabel } from './ops/request-label.js';
 import { SKEP_VERSION } from './version.js';
 import { LifecycleWorker } from './lifecycle/lifecycle-worker.js';
 import { clientAddressResolver } from './net/client-address.js';
+import { inOrderPerConnection } from './net/in-order.js';
+import { toOriginForm } from './net/request-target.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS } from './audit/audit-service.js';
 import { holdSharedHashPool } from './checksums/hash-pool.js';
 
@@ -161,6 +163,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     });
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    toOriginForm(req);
     // Under TLS, browsers are told to keep to HTTPS for this host (console sessions, presigned URLs).
     if (config.tls) res.setHeader('Strict-Transport-Security', HSTS);
     // A Host that names a bucket (<bucket>.<domain>) or a project is always S3: there the path is
@@ -199,9 +202,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     }
     serveS3(req, res);
   };
+  const inOrder = inOrderPerConnection(listener);
   const server: Server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }, listener)
-    : createHttpServer(listener);
+    ? createHttpsServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }, inOrder)
+    : createHttpServer(inOrder);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // multi-gigabyte uploads may take longer than Node's 5-minute default
   // ...but a connection that stalls (no bytes either way) is dropped, so a stuck upload cannot
@@ -213,7 +217,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     const address = addressFromHost(req.headers.host, config.baseDomains, projectDomains);
     const s3 = address.bucket !== null || address.project !== null || (!isApiRequest(req) && !isConsoleRequest(req, config.baseDomains));
     if (!s3) res.writeContinue();
-    listener(req, res);
+    inOrder(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed requests Node rejects before any handler (e.g. oversized headers) still get S3 XML.

@@ -22,8 +22,7 @@ import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { crc32c } from '@node-rs/crc32';
 import { s3Error } from './helpers/s3.js';
 import { useS3Server } from './helpers/server.js';
-import { raw, send, signedHeaders, xmlField } from './helpers/raw-s3.js';
-import { connect } from 'node:net';
+import { raw, requestHead, send, sendOnSocket, signedHeaders, xmlField } from './helpers/raw-s3.js';
 
 // PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject, object tagging,
 // conditional requests, ranges, stored headers and checksums, through the AWS SDK with its defaults.
@@ -772,14 +771,7 @@ describe('PUT without a declared length', () => {
     const path = `/${bucket}/empty`;
     const headers = await signedHeaders(ctx.server, { method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD' });
     // Node's client would add a length; a socket sends the head exactly as written.
-    const head = `PUT ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n`;
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(ctx.server.port, '127.0.0.1', () => socket.write(head));
-      const chunks: Buffer[] = [];
-      socket.on('data', (c: Buffer) => chunks.push(c));
-      socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      socket.on('error', reject);
-    });
+    const answer = await sendOnSocket(ctx.server, requestHead('PUT', path, { ...headers, connection: 'close' }));
     assert.match(answer, /^HTTP\/1\.1 411 /);
     assert.match(answer, /<Code>MissingContentLength<\/Code>/);
     assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'empty' })))).$metadata.httpStatusCode, 404);

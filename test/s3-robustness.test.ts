@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ROOT_KEY, useS3Server } from './helpers/server.js';
 import { postPolicyFields } from './helpers/post-form.js';
-import { blobFiles, queryString, settledBlobFiles, signedHeaders, sleep, tmpFiles, type RawRequest } from './helpers/raw-s3.js';
+import { blobFiles, queryString, requestHead, sendOnSocket, settledBlobFiles, signedHeaders, sleep, tmpFiles, type RawRequest } from './helpers/raw-s3.js';
 
 // What clients that misbehave or race leave behind: aborted uploads, concurrent writers to one
 // key, and the blob files on disk that must match what the metadata references.
@@ -149,6 +149,49 @@ describe('aborted uploads', () => {
     body.destroy();
     await assertAbsent(bucket, 'sdk-partial');
     await settleBlobs(before);
+  });
+});
+
+describe('pipelined requests', () => {
+  test('requests sent on one connection before any answer are applied in order: a GET sees the PUT before it, a later PUT wins', async () => {
+    const bucket = await newBucket('pipeline');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
+    const path = `/${bucket}/k`;
+    const big = Buffer.alloc(3 * 1024 * 1024, 'A');
+    const head = async (method: string, body?: Buffer, last = false) => {
+      const headers = await signedHeaders(ctx.server, { method, path, body, payloadHash: body ? 'UNSIGNED-PAYLOAD' : undefined });
+      if (body) headers['content-length'] = String(body.length);
+      if (last) headers.connection = 'close';
+      return Buffer.from(requestHead(method, path, headers));
+    };
+    // All written at once: PUT v2, GET, PUT 3 MiB of A, PUT B, GET (the last closes).
+    const wire = Buffer.concat([
+      await head('PUT', Buffer.from('v2')), Buffer.from('v2'),
+      await head('GET'),
+      await head('PUT', big), big,
+      await head('PUT', Buffer.from('B')), Buffer.from('B'),
+      await head('GET', undefined, true),
+    ]);
+    const answer = await sendOnSocket(ctx.server, wire);
+    const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ['200', '200', '200', '200', '200']);
+    const bodies = answer.split(/HTTP\/1\.1 \d{3}[^]*?\r\n\r\n/).slice(1);
+    assert.equal(bodies[1], 'v2', 'the GET after PUT v2 reads v2');
+    assert.equal(bodies[4], 'B', 'the GET after PUT B reads B');
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
+    assert.equal(await got.Body!.transformToString(), 'B', 'the PUT sent last is the one kept');
+  });
+});
+
+describe('request targets', () => {
+  test('an absolute-form target (GET http://host/bucket/key) is served as its path', async () => {
+    const bucket = await newBucket('absform');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dir/k', Body: 'absolute' }));
+    const path = `/${bucket}/dir/k`;
+    const headers = await signedHeaders(ctx.server, { method: 'GET', path });
+    const answer = await sendOnSocket(ctx.server, requestHead('GET', `http://127.0.0.1:${ctx.server.port}${path}`, { ...headers, connection: 'close' }));
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.ok(answer.endsWith('\r\n\r\nabsolute'), answer.slice(0, 300));
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -145,6 +146,25 @@ export function send(server: TestServer, method: string, pathAndQuery: string, h
       req.end();
     } else req.end(body);
   });
+}
+
+/**
+ * Writes bytes to a new connection exactly as given (no header added, several requests at once if
+ * they say so) and reads everything the server sends until it closes the connection.
+ */
+export function sendOnSocket(server: Pick<TestServer, 'port'>, wire: Buffer | string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(server.port, '127.0.0.1', () => socket.write(wire));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+  });
+}
+
+/** A request head as it goes on the wire: request line, these headers, blank line. */
+export function requestHead(method: string, target: string, headers: Record<string, string>): string {
+  return `${method} ${target} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
 }
 
 /** The text of `<name>` in an XML document (first occurrence). */
