@@ -259,8 +259,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   if (!services.blobLedger) collect();
   const timer = setInterval(collect, config.collectIntervalMs ?? (services.blobLedger ? COLLECT_INTERVAL_MS : SWEEP_INTERVAL_MS));
   timer.unref();
-  // Hourly upkeep: buckets under a quota recounted, expired temporary credentials and audit
-  // events past their retention removed.
+  // Hourly upkeep: buckets under a quota recounted; expired temporary credentials, completed
+  // multipart uploads and audit events past their retention removed.
   const retentionDays = config.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS;
   const maintain = () =>
     Promise.all([
@@ -271,6 +271,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       services.temporary.prune().then(
         () => undefined,
         (err) => log.warn({ err }, 'removing expired temporary credentials failed'),
+      ),
+      multipart.pruneCompleted().then(
+        () => undefined,
+        (err) => log.warn({ err }, 'removing completed multipart uploads failed'),
       ),
       retentionDays > 0 &&
         services.audit.prune(retentionDays).then(

@@ -224,7 +224,7 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
       pendingTtlMs: storage.gc?.pendingTtlMs,
       sharedGraceMs: shared ? (storage.gc?.sharedGraceMs ?? DEFAULT_SHARED_GRACE_MS) : undefined,
     });
-    const multipart = new MultipartService(objects);
+    const multipart = new MultipartService(objects, opts.clock);
     const usage = new UsageService(meta, opts.clock, opts.log);
     const buckets = new BucketService(meta, objects, audit, opts.clock);
     // Per-token request rates count in the same limiter state as the other limits: with shared

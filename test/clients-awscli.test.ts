@@ -282,6 +282,25 @@ for (const generation of GENERATIONS) {
       }
     });
 
+    it('s3api complete-multipart-upload sent again answers as the first time; the upload is then gone for everything else', async () => {
+      const key = 'retry/once.bin';
+      const local = join(work.path, 'part.bin');
+      await writeRandomFile(local, 1000);
+      const { UploadId } = await awsJson('s3api', 'create-multipart-upload', '--bucket', bucket, '--key', key);
+      const { ETag } = await awsJson('s3api', 'upload-part', '--bucket', bucket, '--key', key, '--upload-id', UploadId, '--part-number', '1', '--body', local);
+      const parts = JSON.stringify({ Parts: [{ ETag, PartNumber: 1 }] });
+      const complete = () => awsJson('s3api', 'complete-multipart-upload', '--bucket', bucket, '--key', key, '--upload-id', UploadId, '--multipart-upload', parts);
+      const first = await complete();
+      assert.match(first.ETag, /^"[0-9a-f]{32}-1"$/);
+      assert.deepEqual(await complete(), first);
+      const listed = await awsJson('s3api', 'list-multipart-uploads', '--bucket', bucket, '--no-paginate');
+      assert.equal(listed.Uploads, undefined);
+      const abort = await awsFails('s3api', 'abort-multipart-upload', '--bucket', bucket, '--key', key, '--upload-id', UploadId);
+      assert.notEqual(abort.code, 0);
+      assert.match(abort.stderr, /NoSuchUpload/);
+      await aws('s3', 'rm', `s3://${bucket}/${key}`); // the bucket's delete below counts its keys; the completed upload stays
+    });
+
     it('s3 rm --recursive empties the bucket and s3 rb removes it', async () => {
       const removed = await aws('s3', 'rm', '--recursive', `s3://${bucket}`);
       assert.equal(removed.split('\n').filter((l) => l.startsWith('delete:')).length, 8, removed);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketLifecycleCommand,
@@ -13,6 +14,7 @@ import {
   PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
+  UploadPartCommand,
   type LifecycleRule,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -184,14 +186,24 @@ describe('the lifecycle worker', () => {
     assert.deepEqual(await versions(b), ['free:dm*', 'held:dm*', 'held:v', 'retained:dm*', 'retained:v']);
   });
 
-  test('aborts multipart uploads left unfinished', async () => {
+  test('aborts multipart uploads left unfinished, and leaves completed ones alone', async () => {
     const b = await bucket('uploads');
     const { UploadId: stale } = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'tmp/stale' }));
     await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'keep/open' }));
+    // Completed under the rule's prefix: its row stays, for a retry of its completion.
+    const { UploadId: done } = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'tmp/done' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: b, Key: 'tmp/done', UploadId: done, PartNumber: 1, Body: 'done' }));
+    const complete = () => s3.send(new CompleteMultipartUploadCommand({ Bucket: b, Key: 'tmp/done', UploadId: done, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    const first = await complete();
     await setRules(b, [{ ID: 'abort', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }]);
     await waitFor('the stale upload to be aborted', async () => ((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads ?? []).length === 1, 15_000);
     assert.deepEqual((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads?.map((u) => u.Key), ['keep/open']);
-    assert.ok((await auditDetails(b)).some((d) => d.includes(`upload ${stale} aborted`)));
+    // Several more passes (one every quarter second), well past the rule's day.
+    await new Promise((r) => setTimeout(r, 3 * DAY_MS));
+    const details = await auditDetails(b);
+    assert.ok(details.some((d) => d.includes(`upload ${stale} aborted`)));
+    assert.ok(!details.some((d) => d.includes(done!)), details.join('\n'));
+    assert.equal((await complete()).ETag, first.ETag);
   });
 
   test('two workers on one store never both apply a rule: one holds the lease, every expiration happens once', async () => {

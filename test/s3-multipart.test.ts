@@ -6,16 +6,22 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
   GetObjectAttributesCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
   ListPartsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
   type ChecksumAlgorithm,
+  type CompleteMultipartUploadCommandInput,
+  type CompleteMultipartUploadCommandOutput,
+  type CompletedPart,
   type CreateMultipartUploadCommandInput,
   type GetObjectCommandInput,
   type GetObjectCommandOutput,
@@ -595,5 +601,141 @@ describe('CompleteMultipartUploadResult', () => {
     const res = await raw(ctx.server, { method: 'POST', host, path: `/${awsEncode(key, true)}`, query: { uploadId: vhost.UploadId }, body: completeXml(vhost.parts) });
     assert.equal(res.status, 200);
     assert.equal(xmlField(res.text, 'Location'), `http://${host}/${encodedKey}`);
+  });
+});
+
+describe('a retried CompleteMultipartUpload', () => {
+  const complete = (bucket: string, key: string, UploadId: string, Parts: CompletedPart[], extra: Partial<CompleteMultipartUploadCommandInput> = {}) =>
+    ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts }, ...extra }));
+  /** What a completion answers, in the SDK's terms. */
+  const answer = (o: CompleteMultipartUploadCommandOutput) => ({
+    status: o.$metadata.httpStatusCode,
+    Location: o.Location,
+    Bucket: o.Bucket,
+    Key: o.Key,
+    ETag: o.ETag,
+    VersionId: o.VersionId,
+    ChecksumCRC32: o.ChecksumCRC32,
+    ChecksumType: o.ChecksumType,
+    ServerSideEncryption: o.ServerSideEncryption,
+  });
+
+  /** A versioned bucket's encrypted upload of two parts with CRC32 checksums. */
+  async function twoPartUpload(tag: string, key: string) {
+    const bucket = await newBucket(tag);
+    await ctx.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: 'CRC32', ServerSideEncryption: 'AES256' }));
+    const bodies = [randomBytes(PART), randomBytes(300)];
+    const parts: CompletedPart[] = [];
+    for (const [i, Body] of bodies.entries()) {
+      const r = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body, ChecksumAlgorithm: 'CRC32' }));
+      parts.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 });
+    }
+    return { bucket, UploadId: UploadId!, parts, body: Buffer.concat(bodies) };
+  }
+
+  test('with the same part list: 200 and the same Location, ETag, version, checksum and encryption, one version committed', async () => {
+    const { bucket, UploadId, parts, body } = await twoPartUpload('retry', 'dir/r.bin');
+    const first = answer(await complete(bucket, 'dir/r.bin', UploadId, parts));
+    assert.equal(first.status, 200);
+    assert.match(first.VersionId ?? '', /.+/);
+    assert.equal(first.ChecksumType, 'COMPOSITE');
+    assert.equal(first.ServerSideEncryption, 'AES256');
+    assert.deepEqual(answer(await complete(bucket, 'dir/r.bin', UploadId, parts)), first);
+    // Without the part checksums, and with If-None-Match: * (the object exists now): the
+    // conditions held when the object was committed and are not evaluated again.
+    const bare = parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag }));
+    assert.deepEqual(answer(await complete(bucket, 'dir/r.bin', UploadId, bare, { IfNoneMatch: '*' })), first);
+    // By hand: ETags without their quotes name the same parts; the headers are the first answer's.
+    const res = await raw(ctx.server, {
+      method: 'POST',
+      path: `/${bucket}/dir/r.bin`,
+      query: { uploadId: UploadId },
+      body: completeXml(parts.map((p) => ({ PartNumber: p.PartNumber!, ETag: p.ETag!.replaceAll('"', '') }))),
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers['x-amz-version-id'], first.VersionId);
+    assert.equal(res.headers['x-amz-server-side-encryption'], 'AES256');
+    assert.equal(xmlField(res.text, 'ETag')?.replaceAll('&quot;', '"'), first.ETag);
+    const versions = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    assert.deepEqual(versions.Versions?.map((v) => [v.Key, v.VersionId]), [['dir/r.bin', first.VersionId]]);
+    assert.ok((await getBody(bucket, 'dir/r.bin')).body.equals(body));
+  });
+
+  test('another part list is NoSuchUpload, and so are the size and checksum claims the object does not meet', async () => {
+    const { bucket, UploadId, parts } = await twoPartUpload('other', 'k');
+    await complete(bucket, 'k', UploadId, parts);
+    const attempts: CompletedPart[][] = [
+      [parts[0]],
+      [parts[0], { ...parts[1], PartNumber: 3 }],
+      [parts[0], { PartNumber: 2, ETag: parts[0].ETag }],
+      [...parts, { PartNumber: 3, ETag: parts[1].ETag }],
+    ];
+    for (const attempt of attempts) {
+      const err = await s3Error(complete(bucket, 'k', UploadId, attempt));
+      assert.equal(err.name, 'NoSuchUpload', JSON.stringify(attempt));
+      assert.equal(err.$metadata.httpStatusCode, 404);
+    }
+    const wrongSize = await s3Error(complete(bucket, 'k', UploadId, parts, { MpuObjectSize: 1 }));
+    assert.equal(wrongSize.name, 'InvalidRequest');
+    // Under another key, the upload ID names no upload.
+    assert.equal((await s3Error(complete(bucket, 'other', UploadId, parts))).name, 'NoSuchUpload');
+  });
+
+  test('answers the same after the object was overwritten or deleted: it is the request\'s answer', async () => {
+    const bucket = await newBucket('since');
+    const first = await onePartUpload(bucket, 'k');
+    const done = answer(await complete(bucket, 'k', first.UploadId, first.parts));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'newer' }));
+    assert.deepEqual(answer(await complete(bucket, 'k', first.UploadId, first.parts)), done);
+    await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' }));
+    assert.deepEqual(answer(await complete(bucket, 'k', first.UploadId, first.parts)), done);
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 404, 'and changes nothing');
+  });
+
+  test('a completed upload is listed nowhere, takes no parts and cannot be aborted; its bucket can be deleted', async () => {
+    const bucket = await newBucket('gone');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src', Body: 'copy me' }));
+    const { UploadId, parts } = await onePartUpload(bucket, 'k');
+    const open = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k' }));
+    const done = answer(await complete(bucket, 'k', UploadId, parts));
+    const listed = await ctx.s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    assert.deepEqual(listed.Uploads?.map((u) => u.UploadId), [open.UploadId]);
+    const refused: [string, () => Promise<unknown>][] = [
+      ['ListParts', () => ctx.s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'k', UploadId }))],
+      ['UploadPart', () => ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 2, Body: 'late' }))],
+      ['UploadPartCopy', () => ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 2, CopySource: `${bucket}/src` }))],
+      ['AbortMultipartUpload', () => ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId }))],
+    ];
+    for (const [what, attempt] of refused) {
+      const err = await s3Error(attempt());
+      assert.equal(err.name, 'NoSuchUpload', what);
+      assert.equal(err.$metadata.httpStatusCode, 404, what);
+    }
+    assert.deepEqual(answer(await complete(bucket, 'k', UploadId, parts)), done, 'the refusals changed nothing');
+    assert.equal((await getBody(bucket, 'k')).body.toString(), 'hello');
+
+    await ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId: open.UploadId }));
+    for (const Key of ['k', 'src']) await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+    const deleted = await ctx.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+    assert.equal(deleted.$metadata.httpStatusCode, 204);
+  });
+
+  test('a day after the completion its row is swept, and a retry is NoSuchUpload', async () => {
+    const bucket = await newBucket('swept');
+    const { UploadId, parts } = await onePartUpload(bucket, 'k');
+    await complete(bucket, 'k', UploadId, parts);
+    const { multipart } = ctx.server.services;
+    ctx.server.shiftClock(23 * 3600_000);
+    try {
+      await multipart.pruneCompleted();
+      assert.equal((await complete(bucket, 'k', UploadId, parts)).$metadata.httpStatusCode, 200, 'kept for a day');
+      ctx.server.shiftClock(3600_000 + 1000);
+      assert.ok((await multipart.pruneCompleted()) >= 1);
+    } finally {
+      ctx.server.shiftClock(-(24 * 3600_000 + 1000));
+    }
+    assert.equal((await s3Error(complete(bucket, 'k', UploadId, parts))).name, 'NoSuchUpload');
+    assert.equal((await getBody(bucket, 'k')).body.toString(), 'hello', 'the object stays');
   });
 });

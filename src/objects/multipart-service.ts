@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import type { ByteRange } from '../storage/blob/blob-store.js';
-import type { BucketRow, ObjectRow, PartRow, PutCondition, UploadRow } from '../storage/metadata/metadata-store.js';
+import type { BucketRow, CompletedPart, ObjectRow, PartRow, PutCondition, StoredEncryption, UploadCompletion, UploadRow } from '../storage/metadata/metadata-store.js';
 import { BodyDigest } from '../checksums/digest.js';
 import { combineCrc, compositeChecksum, multipartEtag, type CrcAlgorithm } from '../checksums/multipart.js';
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../checksums/types.js';
@@ -13,11 +13,16 @@ import { isStoreError } from '../storage/metadata/store-errors.js';
 import { pastCommonPrefix, walkRanges } from './listing.js';
 
 // Multipart uploads: each part is its own blob; completion commits an object row that lists the
-// parts' blobs in order (no bytes are copied), in one transaction with the upload's removal.
+// parts' blobs in order (no bytes are copied), in one transaction that drops the parts and marks
+// the upload completed. A completed upload is gone for every request but a retry of its
+// completion, which is answered as the first one was (S3 does so: an SDK retries a completion
+// whose answer it lost); its row is removed a day later (pruneCompleted).
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 ** 3;
 export const MAX_PART_NUMBER = 10000;
+/** How long a completed upload's row is kept for retries of its completion. */
+export const COMPLETED_UPLOAD_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 export interface CompletedPartRequest {
   partNumber: number;
@@ -57,6 +62,15 @@ export interface CompleteRequest {
   objectSize?: number;
   /** Called with the object's size before it is committed (a quota check); a throw keeps the upload. */
   beforeCommit?: (size: number) => Promise<void>;
+}
+
+/** What a CompleteMultipartUpload answers: the committed object, or the one an earlier completion committed. */
+export interface CompletedObject {
+  key: string;
+  etag: string;
+  versionId: string;
+  checksum: StoredChecksum | null;
+  encryption: StoredEncryption | null;
 }
 
 /**
@@ -103,6 +117,35 @@ function bareEtag(etag: string): string {
   return etag.trim().replace(/^"|"$/g, '');
 }
 
+/** The object's size and whole-object checksum, as the completion claims them (if it does). */
+function checkObjectClaims(request: CompleteRequest, size: number, checksum: StoredChecksum | null): void {
+  if (request.objectSize !== undefined && request.objectSize !== size) {
+    throw new S3Error('InvalidRequest', `The provided 'x-amz-mp-object-size' header value ${request.objectSize} does not match what was computed: ${size}`);
+  }
+  const expected = request.objectChecksum;
+  if (expected && checksum && checksum.type === 'FULL_OBJECT' && expected.value !== checksum.value) {
+    throw new S3Error('BadDigest', `The ${checksum.algorithm} you specified did not match the calculated checksum.`);
+  }
+}
+
+/**
+ * A completion of an upload already completed: answered as the completion that committed it
+ * was, if it names the same parts (numbers and ETags) and its size and checksum claims hold for
+ * that object; else NoSuchUpload, as for an upload aborted. Write conditions are not evaluated
+ * again (they held when the object was committed), nor does it matter what became of the object
+ * since: this answers for the request, which did succeed.
+ */
+function answerAgain(upload: UploadRow, request: CompleteRequest): CompletedObject {
+  const done: UploadCompletion | undefined = upload.completion;
+  const same =
+    done !== undefined &&
+    done.parts.length === request.parts.length &&
+    done.parts.every((p, i) => p.partNumber === request.parts[i].partNumber && bareEtag(p.etag) === bareEtag(request.parts[i].etag));
+  if (!same) throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
+  checkObjectClaims(request, done.size, done.checksum);
+  return { key: upload.key, etag: done.etag, versionId: done.versionId, checksum: done.checksum, encryption: upload.encryption ?? null };
+}
+
 /** CRC64NVME supports only full-object checksums; the other CRCs default to composite. */
 export function resolveChecksumType(alg: ChecksumAlgorithm | null, requested: string | undefined): ChecksumType | null {
   if (!alg) {
@@ -121,7 +164,10 @@ export function resolveChecksumType(alg: ChecksumAlgorithm | null, requested: st
 }
 
 export class MultipartService {
-  constructor(private readonly objects: ObjectService) {}
+  constructor(
+    private readonly objects: ObjectService,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
 
   private get meta() {
     return this.objects.meta;
@@ -156,13 +202,21 @@ export class MultipartService {
     return row;
   }
 
-  /** The upload, which must belong to this bucket and key. */
-  async requireUpload(bucket: BucketRow, key: string, uploadId: string): Promise<UploadRow> {
+  /**
+   * The upload, which must belong to this bucket and key and be in progress; 'or-completed' also
+   * accepts a completed one (for a retried completion).
+   */
+  async requireUpload(bucket: BucketRow, key: string, uploadId: string, accept: 'in-progress' | 'or-completed' = 'in-progress'): Promise<UploadRow> {
     const upload = await this.meta.getUpload(uploadId);
-    if (!upload || upload.bucketId !== bucket.id || upload.key !== key) {
+    if (!upload || upload.bucketId !== bucket.id || upload.key !== key || (upload.completion && accept === 'in-progress')) {
       throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
     }
     return upload;
+  }
+
+  /** Removes completed uploads past their retention; returns how many. */
+  pruneCompleted(): Promise<number> {
+    return this.meta.deleteCompletedUploads(new Date(this.clock().getTime() - COMPLETED_UPLOAD_RETENTION_MS));
   }
 
   /** The upload's parts after part number `afterPart`, in order, at most `limit`. */
@@ -271,13 +325,14 @@ export class MultipartService {
     return this.uploadPart(upload, partNumber, reading.pipe(digest), undefined, dataKey).finally(() => reading.destroy());
   }
 
-  async complete(bucket: BucketRow, upload: UploadRow, request: CompleteRequest): Promise<ObjectRow> {
+  async complete(bucket: BucketRow, upload: UploadRow, request: CompleteRequest): Promise<CompletedObject> {
     const { parts: requested, condition, beforeCommit } = request;
     if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
     checkCompletionChecksum(upload, request);
     for (let i = 1; i < requested.length; i++) {
       if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
     }
+    if (upload.completion) return answerAgain(upload, request);
     const stored = new Map<number, PartRow>();
     let after = 0;
     for (;;) {
@@ -287,8 +342,9 @@ export class MultipartService {
       after = page[page.length - 1].partNumber;
     }
     // Parts gone since the upload was looked up: another request completed or aborted it.
-    if (requested.some((r) => !stored.has(r.partNumber)) && !(await this.meta.getUpload(upload.uploadId))) {
-      throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
+    if (requested.some((r) => !stored.has(r.partNumber))) {
+      const now = await this.meta.getUpload(upload.uploadId);
+      if (!now || now.completion) return answerAgain(now ?? upload, request);
     }
     const parts: PartRow[] = requested.map((r) => {
       const p = stored.get(r.partNumber);
@@ -307,14 +363,8 @@ export class MultipartService {
     });
 
     const size = parts.reduce((n, p) => n + p.size, 0);
-    if (request.objectSize !== undefined && request.objectSize !== size) {
-      throw new S3Error('InvalidRequest', `The provided 'x-amz-mp-object-size' header value ${request.objectSize} does not match what was computed: ${size}`);
-    }
     const checksum = this.objectChecksum(upload, parts);
-    const expected = request.objectChecksum;
-    if (expected && checksum && checksum.type === 'FULL_OBJECT' && expected.value !== checksum.value) {
-      throw new S3Error('BadDigest', `The ${checksum.algorithm} you specified did not match the calculated checksum.`);
-    }
+    checkObjectClaims(request, size, checksum);
     const now = new Date();
     const lock = upload.objectLock ?? this.objects.lockFor(bucket, undefined, now);
     const row: ObjectRow = {
@@ -336,12 +386,14 @@ export class MultipartService {
       acl: upload.acl ?? null,
     };
     await beforeCommit?.(row.size);
+    const named: CompletedPart[] = parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag }));
     const result = await this.objects.inVersioningMode(bucket, (mode, versionId) => {
       row.versionId = versionId;
-      return this.meta.completeUpload(upload.uploadId, row, condition, mode, removalGuard(now));
+      return this.meta.completeUpload(upload.uploadId, row, condition, mode, removalGuard(now), named);
     });
     if (!result.ok) {
-      if (result.reason === 'no-such-upload') throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
+      // Completed meanwhile (by a request this one retries, answered the same) or aborted.
+      if (result.reason === 'no-such-upload') return answerAgain((await this.meta.getUpload(upload.uploadId)) ?? upload, request);
       if (result.reason === 'invalid-part') throw new S3Error('InvalidPart', 'A part was uploaded again while the upload was being completed.', { UploadId: upload.uploadId });
       throw preconditionError(result.reason);
     }
@@ -350,7 +402,7 @@ export class MultipartService {
     const leftOut = new Set([...stored.values()].filter((p) => !used.has(p.blob.ref)).map((p) => p.blob.ref));
     this.objects.counted(bucket.id, row.size, result.release.filter((b) => !leftOut.has(b.ref)));
     await this.objects.release(result.release);
-    return row;
+    return { key: row.key, etag: row.etag, versionId: row.versionId ?? 'null', checksum: row.checksum, encryption: row.encryption ?? null };
   }
 
   private objectChecksum(upload: UploadRow, parts: PartRow[]): StoredChecksum | null {

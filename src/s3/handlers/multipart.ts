@@ -122,7 +122,8 @@ async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, l
 export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const bucket = resolved.row;
-  const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
+  // A completed upload too: a retry of its completion is answered again.
+  const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx), 'or-completed');
   // Here x-amz-checksum-<alg> is the whole object's checksum, compared once the parts are combined.
   const body = await readSmallBody(ctx.req, ctx.auth.payload, undefined, { objectChecksumHeaders: true });
   const doc = parseXml(body.toString('utf8'), 'CompleteMultipartUpload');
@@ -136,7 +137,7 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
     return { partNumber: Number(numberText), etag, checksum };
   });
   const fullAlg = CHECKSUM_ALGORITHMS.find((a) => header(ctx.req, checksumHeader(a)) !== undefined);
-  const row = await ctx.services.multipart.complete(bucket, upload, {
+  const done = await ctx.services.multipart.complete(bucket, upload, {
     parts,
     condition: writeCondition(ctx),
     objectChecksum: fullAlg && { algorithm: fullAlg, value: header(ctx.req, checksumHeader(fullAlg))! },
@@ -145,10 +146,10 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
     beforeCommit: resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined,
   });
   return {
-    headers: { ...versionIdHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, customerKeyFrom(ctx.req)) },
+    headers: { ...versionIdHeader(bucket, done.versionId), ...encryptionHeaders(done.encryption, customerKeyFrom(ctx.req)) },
     xml: {
       root: 'CompleteMultipartUploadResult',
-      value: { Location: objectLocation(ctx, bucket.name, row.key), Bucket: bucket.name, Key: row.key, ETag: row.etag, ...checksumXml(row.checksum) },
+      value: { Location: objectLocation(ctx, bucket.name, done.key), Bucket: bucket.name, Key: done.key, ETag: done.etag, ...checksumXml(done.checksum) },
     },
   };
 }

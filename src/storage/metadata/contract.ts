@@ -279,6 +279,20 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           await s.abortUpload(u.uploadId);
           assert.equal(await s.deleteBucket(b.id), 'deleted');
         }));
+
+      test('deleteBucket takes the completed uploads with it, and keeps them when it refuses', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'k');
+          await s.createUpload(u);
+          const p1 = partRow(u.uploadId, 1);
+          await s.putPart(p1);
+          assert.ok((await s.completeUpload(u.uploadId, objectRow(b.id, 'k', { blobs: [p1.blob] }), { kind: 'none' }, 'unversioned', undefined, [p1])).ok);
+          assert.equal(await s.deleteBucket(b.id), 'not-empty');
+          assert.ok((await s.getUpload(u.uploadId))?.completion, 'kept while the bucket stays');
+          await s.deleteObject(b.id, 'k');
+          assert.equal(await s.deleteBucket(b.id), 'deleted');
+          assert.equal(await s.getUpload(u.uploadId), null);
+        }));
     });
 
     describe('bucket settings', () => {
@@ -668,7 +682,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(full, [uploads[6]]);
         }));
 
-      test('completeUpload commits the object, releases unused parts and the replaced object, drops the upload', () =>
+      test('completeUpload commits the object, releases unused parts and the replaced object, and marks the upload completed', () =>
         withBucket(async (s, b) => {
           const old = objectRow(b.id, 'k', { blobs: [newBlob(), newBlob()] });
           await s.putObject(old, { kind: 'none' });
@@ -682,12 +696,18 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           await s.putPart(p4);
 
           // The client completes with parts 1 and 3 only.
-          const object = objectRow(b.id, 'k', { blobs: [parts[0].blob, parts[2].blob], partsCount: 2, etag: '"abc-2"' });
-          const out = await s.completeUpload(u.uploadId, object, { kind: 'none' });
+          const checksum = { algorithm: 'CRC32' as const, type: 'COMPOSITE' as const, value: 'AAAAAA==-2' };
+          const object = objectRow(b.id, 'k', { blobs: [parts[0].blob, parts[2].blob], partsCount: 2, etag: '"abc-2"', checksum, lastModified: new Date(1_700_000_009_000) });
+          const named = [parts[0], parts[2]].map((p) => ({ partNumber: p.partNumber, etag: p.etag }));
+          const out = await s.completeUpload(u.uploadId, object, { kind: 'none' }, 'unversioned', undefined, named);
           assert.ok(out.ok);
           assert.deepEqual(refs(out.release), refs([...old.blobs, parts[1].blob, p4.blob]));
           assert.deepEqual(await s.getObject(b.id, 'k'), object);
-          assert.equal(await s.getUpload(u.uploadId), null);
+          // The row stays, completed, with what the completion committed (for a retry of it).
+          assert.deepEqual(await s.getUpload(u.uploadId), {
+            ...u,
+            completion: { completedAt: object.lastModified, etag: '"abc-2"', versionId: 'null', size: object.size, checksum, parts: named },
+          });
           assert.deepEqual(await s.listParts(u.uploadId, 0, 100), []);
           assert.deepEqual(await s.listUploads(b.id, { prefix: '', limit: 10 }), []);
           assert.deepEqual(await s.completeUpload(u.uploadId, object, { kind: 'none' }), {
@@ -744,6 +764,53 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.equal(outs.filter((o) => o.ok).length, 1);
           for (const o of outs) if (!o.ok) assert.equal(o.reason, 'no-such-upload');
           for (const o of outs) if (o.ok) assert.deepEqual(o.release, []);
+        }));
+
+      test('a completed upload takes no parts, cannot be aborted and is listed nowhere', () =>
+        withBucket(async (s, b) => {
+          const u = uploadRow(b.id, 'k', { uploadId: 'u1' });
+          const next = uploadRow(b.id, 'k', { uploadId: 'u2' });
+          for (const x of [u, next]) await s.createUpload(x);
+          const p1 = partRow(u.uploadId, 1);
+          await s.putPart(p1);
+          assert.ok((await s.completeUpload(u.uploadId, objectRow(b.id, 'k', { blobs: [p1.blob] }), { kind: 'none' }, 'unversioned', undefined, [p1])).ok);
+          const late = partRow(u.uploadId, 2);
+          assert.deepEqual(await s.putPart(late), { ok: false });
+          assert.deepEqual(await s.putPart(partRow(u.uploadId, 1)), { ok: false });
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 10), []);
+          assert.equal((await s.referencedBlobRefs()).has(late.blob.ref), false);
+          assert.equal(await s.abortUpload(u.uploadId), null);
+          assert.ok((await s.getUpload(u.uploadId))?.completion, 'the abort left it as it was');
+          const ids = async (q: { keyMarker?: string; uploadIdMarker?: string; from?: string }) =>
+            (await s.listUploads(b.id, { prefix: '', limit: 10, ...q })).map((x) => x.uploadId);
+          assert.deepEqual(await ids({}), ['u2']);
+          assert.deepEqual(await ids({ from: 'k' }), ['u2']);
+          assert.deepEqual(await ids({ keyMarker: 'k', uploadIdMarker: 'u0' }), ['u2']);
+        }));
+
+      test('deleteCompletedUploads removes uploads completed before a time, and no upload in progress', () =>
+        withBucket(async (s, b) => {
+          const complete = async (key: string, at: number) => {
+            const u = uploadRow(b.id, key);
+            await s.createUpload(u);
+            const p = partRow(u.uploadId, 1);
+            await s.putPart(p);
+            assert.ok((await s.completeUpload(u.uploadId, objectRow(b.id, key, { blobs: [p.blob], lastModified: new Date(at) }), { kind: 'none' }, 'unversioned', undefined, [p])).ok);
+            return u;
+          };
+          const old = await complete('old', 1_000);
+          const recent = await complete('recent', 5_000);
+          const open = uploadRow(b.id, 'open', { initiated: new Date(1) });
+          await s.createUpload(open);
+          assert.equal(await s.deleteCompletedUploads(new Date(5_000)), 1);
+          assert.equal(await s.getUpload(old.uploadId), null);
+          assert.ok((await s.getUpload(recent.uploadId))?.completion);
+          assert.deepEqual(await s.getUpload(open.uploadId), open);
+          assert.equal(await s.deleteCompletedUploads(new Date(5_000)), 0);
+          assert.equal(await s.deleteCompletedUploads(new Date(5_001)), 1);
+          assert.deepEqual(await s.getUpload(open.uploadId), open);
+          // The objects they made stay.
+          assert.ok(await s.getObject(b.id, 'old'));
         }));
 
       test('abortUpload returns the part blobs and removes the upload', () =>
@@ -1258,6 +1325,9 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(await states(s, [p1.blob.ref, p1b.blob.ref]), { [p1.blob.ref]: 'released' });
           const out = await s.completeUpload(u.uploadId, objectRow(b.id, 'k', { blobs: [p1b.blob], partsCount: 1 }), { kind: 'none' });
           assert.ok(out.ok);
+          assert.deepEqual(await states(s, [p1b.blob.ref, p2.blob.ref]), { [p2.blob.ref]: 'released' });
+          // Sweeping the completed upload's row later releases nothing: its parts went with the completion.
+          assert.equal(await s.deleteCompletedUploads(new Date(Date.now() + 1)), 1);
           assert.deepEqual(await states(s, [p1b.blob.ref, p2.blob.ref]), { [p2.blob.ref]: 'released' });
 
           const aborted = uploadRow(b.id, 'a');

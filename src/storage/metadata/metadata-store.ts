@@ -193,6 +193,28 @@ export interface UploadRow {
   objectLock?: { retention: Retention | null; legalHold: boolean } | null;
   /** The canned ACL the completed object gets (x-amz-acl at create); null or absent: private. */
   acl?: string | null;
+  /** Present once the upload is completed: its row is kept a while with what the completion committed. */
+  completion?: UploadCompletion;
+}
+
+/**
+ * What a completed upload committed, kept with its row (for a day) so that a retried
+ * CompleteMultipartUpload can be answered as the first one was, whatever became of the object since.
+ */
+export interface UploadCompletion {
+  completedAt: Date;
+  /** The object as committed: its quoted ETag, version ID ('null' unversioned), size and checksum. */
+  etag: string;
+  versionId: string;
+  size: number;
+  checksum: StoredChecksum | null;
+  /** The part list the completion named, in order, with the parts' quoted ETags. */
+  parts: CompletedPart[];
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
 }
 
 export interface PartRow {
@@ -545,7 +567,7 @@ export interface MetadataStore {
   createBucket(row: BucketRow, settings?: Partial<Record<BucketSettingName, string>>): Promise<'created' | 'exists'>;
   getBucket(projectId: string, name: string): Promise<BucketRow | null>;
   listBuckets(projectId: string): Promise<BucketRow[]>;
-  /** Deletes the bucket (and its settings) if it has no objects, versions and multipart uploads. */
+  /** Deletes the bucket (its settings and completed uploads with it) if it has no objects, versions and multipart uploads in progress. */
   deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'>;
 
   // bucket settings (configuration documents as JSON text)
@@ -640,18 +662,21 @@ export interface MetadataStore {
 
   // multipart uploads
   createUpload(row: UploadRow): Promise<void>;
+  /** The upload, in progress or completed (then with its `completion`). */
   getUpload(uploadId: string): Promise<UploadRow | null>;
-  /** Insert or replace a part; returns the replaced part's blob. Rejects 'no-such-upload' if the upload is gone. */
+  /** Insert or replace a part; { ok: false } if the upload is gone or completed. */
   putPart(row: PartRow): Promise<{ ok: true; replaced: BlobPart | null } | { ok: false }>;
   /** Parts with partNumber > afterPart, ascending. */
   listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRow[]>;
-  /** Ordered by key bytes, then initiated time, then upload id. */
+  /** Uploads in progress, ordered by key bytes, then initiated time, then upload id. */
   listUploads(bucketId: string, q: ListUploadsQuery): Promise<UploadRow[]>;
   /**
-   * In one transaction: put `object` (under `cond`), delete the upload and all its parts.
-   * Returns the blobs to release: those of the replaced object and of parts not used by `object`.
-   * { ok: false, reason: 'no-such-upload' } when the upload disappeared meanwhile; 'invalid-part'
-   * when a blob of `object` is no longer one of the upload's parts (a part re-uploaded meanwhile).
+   * In one transaction: put `object` (under `cond`), delete all the upload's parts and mark the
+   * upload completed (at object.lastModified) with the object's ETag, version, size and checksum
+   * and `parts`, the part list the completion named. Returns the blobs to release: those of the
+   * replaced object and of parts not used by `object`. { ok: false, reason: 'no-such-upload' }
+   * when the upload was completed or aborted meanwhile; 'invalid-part' when a blob of `object` is
+   * no longer one of the upload's parts (a part re-uploaded meanwhile).
    */
   completeUpload(
     uploadId: string,
@@ -659,9 +684,12 @@ export interface MetadataStore {
     cond: PutCondition,
     versioning?: VersioningMode,
     guard?: RemovalGuard,
+    parts?: CompletedPart[],
   ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | 'invalid-part' | Exclude<PutOutcome, { ok: true }>['reason'] }>;
-  /** Delete the upload and its parts; returns the parts' blobs, or null if there was no such upload. */
+  /** Delete an upload in progress and its parts; returns the parts' blobs, or null if there was no such upload in progress. */
   abortUpload(uploadId: string): Promise<BlobPart[] | null>;
+  /** Removes the rows of uploads completed before `before`; returns how many. */
+  deleteCompletedUploads(before: Date): Promise<number>;
 
   // tokens
   createToken(row: TokenRow): Promise<void>;

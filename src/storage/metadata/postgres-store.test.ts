@@ -8,11 +8,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import { engine, freshDatabase, freshSchemaUrl } from '../../../test/helpers/engines.js';
 import { metadataStoreContract, newBlob, objectRow, partRow, uploadRow } from './contract.js';
 import type { BucketRow, MetadataStore } from './metadata-store.js';
 import { openPostgresStore } from './postgres-store.js';
 import { isStoreError } from './store-errors.js';
+import { migrations } from './schema.js';
 
 const available = engine('postgres');
 const opened: MetadataStore[] = [];
@@ -141,6 +143,83 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
       ]);
       assert.equal(outs.filter((o) => o.ok).length, 1);
       assert.deepEqual(outs.find((o) => !o.ok), { ok: false, reason: 'no-such-upload' });
+    }
+  });
+
+  test('a part upload racing a completion: the part is refused, or the completion took it; none joins the completed upload', async () => {
+    const { a, b, newBucket } = await twoNodes();
+    const bucket = await newBucket();
+    for (let round = 0; round < 30; round++) {
+      const u = uploadRow(bucket.id, 'k');
+      await a.createUpload(u);
+      const p1 = partRow(u.uploadId, 1);
+      await a.putPart(p1);
+      const late = partRow(u.uploadId, 2);
+      const object = objectRow(bucket.id, 'k', { blobs: [p1.blob] });
+      const [done, put] = await Promise.all([jittered(() => a.completeUpload(u.uploadId, object, { kind: 'none' }, 'unversioned', undefined, [p1])), jittered(() => b.putPart(late))]);
+      assert.ok(done.ok, JSON.stringify(done));
+      // A part that got in before the completion is one it released (left out of the object).
+      assert.equal(done.release.some((x) => x.ref === late.blob.ref), put.ok);
+      assert.deepEqual(await a.listParts(u.uploadId, 0, 10), []);
+      assert.ok((await a.getUpload(u.uploadId))?.completion);
+    }
+  });
+
+  test('an abort racing a completion: exactly one of them has the upload', async () => {
+    const { a, b, newBucket } = await twoNodes();
+    const bucket = await newBucket();
+    for (let round = 0; round < 30; round++) {
+      const u = uploadRow(bucket.id, 'k');
+      await a.createUpload(u);
+      const p1 = partRow(u.uploadId, 1);
+      await a.putPart(p1);
+      const object = objectRow(bucket.id, 'k', { blobs: [p1.blob] });
+      const [done, abort] = await Promise.all([jittered(() => a.completeUpload(u.uploadId, object, { kind: 'none' }, 'unversioned', undefined, [p1])), jittered(() => b.abortUpload(u.uploadId))]);
+      if (done.ok) {
+        assert.equal(abort, null);
+        assert.ok((await a.getUpload(u.uploadId))?.completion);
+      } else {
+        assert.deepEqual(done, { ok: false, reason: 'no-such-upload' });
+        assert.deepEqual(abort?.map((x) => x.ref), [p1.blob.ref]);
+        assert.equal(await a.getUpload(u.uploadId), null);
+      }
+    }
+  });
+
+  test('upgrading to completed uploads: uploads in progress keep their parts and complete; listings read the partial index', async () => {
+    available.require();
+    const url = await freshDatabase();
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      const before = Object.fromEntries(Object.entries(migrations('postgres')).filter(([name]) => name < '0012'));
+      const { error } = await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
+      assert.equal(error, undefined);
+      await db.insertInto('projects').values({ id: 'p', name: 'p', created_at: 0, max_token_days: null }).execute();
+      await db.insertInto('buckets').values({ id: 'b1', project_id: 'p', name: 'one', region: 'r', created_at: 0 }).execute();
+      const upload = { bucket_id: 'b1', initiated: 1, headers: '{}', user_metadata: '{}', tags: '{}', storage_class: 'STANDARD', checksum_algorithm: null, checksum_type: null };
+      for (const [id, key] of [['u1', 'k'], ['u2', 'other']]) await db.insertInto('multipart_uploads').values({ ...upload, upload_id: id, key }).execute();
+      await db.insertInto('parts').values({ upload_id: 'u1', part_number: 1, size: 5, etag: '"e1"', last_modified: 1, blob_ref: 'ref1', blob_size: 5, checksum: null }).execute();
+    } finally {
+      await db.destroy();
+    }
+    const s = await openPostgresStore(url, { poolSize: 2 });
+    opened.push(s);
+    assert.deepEqual((await s.listUploads('b1', { prefix: '', limit: 10 })).map((u) => u.uploadId), ['u1', 'u2']);
+    const object = objectRow('b1', 'k', { blobs: [{ ref: 'ref1', size: 5 }], etag: '"m-1"' });
+    assert.ok((await s.completeUpload('u1', object, { kind: 'none' }, 'unversioned', undefined, [{ partNumber: 1, etag: '"e1"' }])).ok);
+    assert.deepEqual((await s.getUpload('u1'))?.completion?.parts, [{ partNumber: 1, etag: '"e1"' }]);
+    assert.deepEqual((await s.listUploads('b1', { prefix: '', limit: 10 })).map((u) => u.uploadId), ['u2']);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(`select indexname, indexdef from pg_indexes where tablename = 'multipart_uploads' and indexname in ('multipart_uploads_listing', 'multipart_uploads_completed') order by indexname`);
+      assert.deepEqual(rows.map((r: { indexname: string; indexdef: string }) => [r.indexname, /WHERE \(completed_at IS (NOT )?NULL\)$/.exec(r.indexdef)?.[0]]), [
+        ['multipart_uploads_completed', 'WHERE (completed_at IS NOT NULL)'],
+        ['multipart_uploads_listing', 'WHERE (completed_at IS NULL)'],
+      ]);
+    } finally {
+      await client.end();
     }
   });
 

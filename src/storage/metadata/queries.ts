@@ -56,6 +56,8 @@ import type {
   ProjectRow,
   PutCondition,
   PutOutcome,
+  CompletedPart,
+  UploadCompletion,
   RetentionMode,
   StoredEncryption,
   StoredHeaders,
@@ -228,7 +230,7 @@ export class KyselyMetadataStore implements MetadataStore {
     // foreign key check: that is 'not-empty' too.
     const r = await this.tryDeleteBucket(bucketId);
     if (r === 'in-use') return 'not-empty';
-    if (Number(r.numDeletedRows) > 0) {
+    if (r === 'deleted') {
       await this.db.deleteFrom('storage_counters').where('bucket_id', '=', bucketId).execute();
       return 'deleted';
     }
@@ -237,24 +239,33 @@ export class KyselyMetadataStore implements MetadataStore {
     return still ? 'not-empty' : 'deleted';
   }
 
-  private async tryDeleteBucket(bucketId: string) {
-    return this.db
-      .deleteFrom('buckets')
-      .where('id', '=', bucketId)
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('objects').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
-      )
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('multipart_uploads').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
-      )
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('object_versions').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
-      )
-      .executeTakeFirst()
-      .catch((err: unknown) => {
-        if (isStoreError(err, 'foreign-key')) return 'in-use' as const;
-        throw err;
+  private async tryDeleteBucket(bucketId: string): Promise<'deleted' | 'kept' | 'in-use'> {
+    try {
+      return await inTransaction(this.db, async (trx) => {
+        // Completed uploads (kept for retries of their completion) go with the bucket, and stay
+        // if it does.
+        await trx.deleteFrom('multipart_uploads').where('bucket_id', '=', bucketId).where('completed_at', 'is not', null).execute();
+        const r = await trx
+          .deleteFrom('buckets')
+          .where('id', '=', bucketId)
+          .where(({ not, exists, selectFrom }) =>
+            not(exists(selectFrom('objects').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
+          )
+          .where(({ not, exists, selectFrom }) =>
+            not(exists(selectFrom('multipart_uploads').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId).where('completed_at', 'is', null))),
+          )
+          .where(({ not, exists, selectFrom }) =>
+            not(exists(selectFrom('object_versions').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
+          )
+          .executeTakeFirst();
+        if (Number(r.numDeletedRows) === 0) throw new Rollback('kept' as const);
+        return 'deleted' as const;
       });
+    } catch (err) {
+      if (err instanceof Rollback) return err.outcome as 'kept';
+      if (isStoreError(err, 'foreign-key')) return 'in-use';
+      throw err;
+    }
   }
 
   // ---- bucket settings ----
@@ -498,7 +509,7 @@ export class KyselyMetadataStore implements MetadataStore {
     try {
       return await inTransaction(this.db, (trx) => this.writePart(trx, row, values));
     } catch (err) {
-      // The upload was completed or aborted (and its row deleted) while this part was written.
+      // The upload was aborted (and its row deleted) while this part was written.
       if (isStoreError(err, 'foreign-key')) return { ok: false };
       if (err instanceof Rollback) return err.outcome as { ok: false };
       throw err;
@@ -507,11 +518,7 @@ export class KyselyMetadataStore implements MetadataStore {
 
   private async writePart(trx: Transaction<Database>, row: PartRow, values: PartsTable): Promise<{ ok: true; replaced: BlobPart | null }> {
     {
-      const upload = await trx
-        .selectFrom('multipart_uploads')
-        .select('upload_id')
-        .where('upload_id', '=', row.uploadId)
-        .executeTakeFirst();
+      const upload = await this.uploadInProgress(trx, row.uploadId, 'share');
       if (!upload) throw new Rollback({ ok: false as const });
       if (this.ledger) await ledger.adoptBlobs(trx, [row.blob.ref]);
       for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
@@ -561,18 +568,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async listUploads(bucketId: string, q: ListUploadsQuery): Promise<UploadRow[]> {
-    let query = this.db.selectFrom('multipart_uploads').selectAll().where('bucket_id', '=', bucketId);
-    const withIdMarker = q.keyMarker !== undefined && !!q.uploadIdMarker;
-    const marker: KeyBound | undefined =
-      q.keyMarker === undefined ? undefined : { key: q.keyMarker, inclusive: withIdMarker };
-    query = applyKeyRange(query, q.prefix, [marker, q.from === undefined ? undefined : { key: q.from, inclusive: true }]);
-    if (withIdMarker) {
-      // Bounded extra work: only the uploads of keyMarker itself are filtered here.
-      const km = q.keyMarker as string;
-      const uim = q.uploadIdMarker as string;
-      query = query.where((eb) => eb.or([eb('key', '>', km), eb('upload_id', '>', uim)]));
-    }
-    const rows = await query.orderBy('key').orderBy('initiated').orderBy('upload_id').limit(q.limit).execute();
+    const rows = await listUploadsQuery(this.db, bucketId, q).execute();
     return rows.map(toUploadRow);
   }
 
@@ -582,20 +578,33 @@ export class KyselyMetadataStore implements MetadataStore {
     cond: PutCondition,
     versioning: VersioningMode = 'unversioned',
     guard: RemovalGuard = allowAll,
+    completedParts: CompletedPart[] = [],
   ): Promise<{ ok: true; release: BlobPart[] } | CompleteFailure> {
+    const result: Omit<UploadCompletion, 'completedAt'> = {
+      etag: object.etag,
+      versionId: object.versionId ?? 'null',
+      size: object.size,
+      checksum: object.checksum,
+      parts: completedParts.map(({ partNumber, etag }) => ({ partNumber, etag })),
+    };
     try {
-      // A part inserted between deleting the parts and deleting the upload (PostgreSQL) fails the
-      // upload's delete on the foreign key: run again, and that part goes with the others.
       return await versions.raceFree(this.db, async (trx) => {
-        // Claim the upload first: deleting its row is what makes two concurrent completions
-        // (or a completion racing an abort) resolve to exactly one winner.
+        // Claim the upload first: marking its row completed is what makes two concurrent
+        // completions (or a completion racing an abort) resolve to exactly one winner. The row
+        // lock it takes on PostgreSQL also holds off parts (they lock the row to be added): none
+        // can join after the parts are taken below.
+        const claimed = await trx
+          .updateTable('multipart_uploads')
+          .set({ completed_at: object.lastModified.getTime(), result: JSON.stringify(result) })
+          .where('upload_id', '=', uploadId)
+          .where('completed_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) === 0) throw new Rollback({ ok: false as const, reason: 'no-such-upload' as const });
         const parts = await trx
           .deleteFrom('parts')
           .where('upload_id', '=', uploadId)
           .returning(['blob_ref', 'blob_size'])
           .execute();
-        const gone = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).executeTakeFirst();
-        if (Number(gone.numDeletedRows) === 0) throw new Rollback({ ok: false as const, reason: 'no-such-upload' as const });
         const put = versioning === 'unversioned' ? await writeObject(trx, object, cond) : await versions.writeVersioned(trx, object, cond, versioning, guard);
         // A failed condition keeps the upload (rolled back), so the client may retry.
         if (!put.ok) throw new Rollback(put);
@@ -607,7 +616,7 @@ export class KyselyMetadataStore implements MetadataStore {
         const release = releasable([...put.replaced, ...partBlobs], object.blobs);
         if (this.ledger) await ledger.releaseBlobs(trx, release, new Date(), this.nodeId);
         return { ok: true as const, release };
-      }, { alsoRetry: ['foreign-key'] });
+      });
     } catch (err) {
       if (err instanceof Rollback) return err.outcome as CompleteFailure;
       throw err;
@@ -616,17 +625,39 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async abortUpload(uploadId: string): Promise<BlobPart[] | null> {
     return inTransaction(this.db, async (trx) => {
+      // Locked first, as a completion locks it first: the two wait for each other, not deadlock.
+      if (!(await this.uploadInProgress(trx, uploadId, 'update'))) return null;
       const parts = await trx
         .deleteFrom('parts')
         .where('upload_id', '=', uploadId)
         .returning(['blob_ref', 'blob_size'])
         .execute();
-      const gone = await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).executeTakeFirst();
-      if (Number(gone.numDeletedRows) === 0) return null;
+      await trx.deleteFrom('multipart_uploads').where('upload_id', '=', uploadId).execute();
       const blobs = parts.map((p) => ({ ref: p.blob_ref, size: Number(p.blob_size) }));
       if (this.ledger) await ledger.releaseBlobs(trx, blobs, new Date(), this.nodeId);
       return blobs;
     }, { alsoRetry: ['foreign-key'] });
+  }
+
+  async deleteCompletedUploads(before: Date): Promise<number> {
+    const r = await this.db
+      .deleteFrom('multipart_uploads')
+      .where('completed_at', 'is not', null)
+      .where('completed_at', '<', before.getTime())
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  /**
+   * Whether the upload is in progress. On PostgreSQL its row is locked: 'share' by a part
+   * being added (parts may be added together), 'update' by an abort; a completion's update of
+   * the row waits for either and they for it, and then see the row as it committed.
+   */
+  private async uploadInProgress(trx: Transaction<Database>, uploadId: string, lock: 'share' | 'update'): Promise<boolean> {
+    let query = trx.selectFrom('multipart_uploads').select('upload_id').where('upload_id', '=', uploadId).where('completed_at', 'is', null);
+    // SQLite runs one transaction at a time: nothing to lock against (and no such syntax).
+    if (this.walkDialect === 'postgres') query = lock === 'share' ? query.forShare() : query.forUpdate();
+    return (await query.executeTakeFirst()) !== undefined;
   }
 
   // ---- tokens (queries in token-queries.ts) ----
@@ -972,6 +1003,24 @@ export function listObjectsQuery(db: Db, bucketId: string, q: ListObjectsQuery) 
   return applyKeyRange(query, q.prefix, bounds).orderBy('key').limit(q.limit);
 }
 
+/**
+ * The listUploads query (uploads in progress), exported so a test can check its plan. It says
+ * `completed_at is null` as the partial listing index does, so that index is the one used.
+ */
+export function listUploadsQuery(db: Db, bucketId: string, q: ListUploadsQuery) {
+  let query = db.selectFrom('multipart_uploads').selectAll().where('bucket_id', '=', bucketId).where('completed_at', 'is', null);
+  const withIdMarker = q.keyMarker !== undefined && !!q.uploadIdMarker;
+  const marker: KeyBound | undefined = q.keyMarker === undefined ? undefined : { key: q.keyMarker, inclusive: withIdMarker };
+  query = applyKeyRange(query, q.prefix, [marker, q.from === undefined ? undefined : { key: q.from, inclusive: true }]);
+  if (withIdMarker) {
+    // Bounded extra work: only the uploads of keyMarker itself are filtered here.
+    const km = q.keyMarker as string;
+    const uim = q.uploadIdMarker as string;
+    query = query.where((eb) => eb.or([eb('key', '>', km), eb('upload_id', '>', uim)]));
+  }
+  return query.orderBy('key').orderBy('initiated').orderBy('upload_id').limit(q.limit);
+}
+
 /** Adds `key >= / > lower` (the tightest of prefix and `bounds`) and `key < successor(prefix)`. */
 function applyKeyRange<T extends 'objects' | 'multipart_uploads', O>(
   query: SelectQueryBuilder<Database, T, O>,
@@ -1130,6 +1179,7 @@ function toUploadRow(r: MultipartUploadsTable): UploadRow {
     encryption: r.encryption === null ? null : (JSON.parse(r.encryption) as StoredEncryption),
     objectLock: r.object_lock === null ? null : parseUploadLock(r.object_lock),
     acl: r.acl,
+    ...(r.completed_at === null || r.result === null ? {} : { completion: { completedAt: new Date(Number(r.completed_at)), ...(JSON.parse(r.result) as Omit<UploadCompletion, 'completedAt'>) } }),
   };
 }
 

@@ -94,6 +94,10 @@ export interface MultipartUploadsTable {
   object_lock: string | null;
   /** Canned ACL the completed object gets, or null. Added by 0005. */
   acl: string | null;
+  /** When the upload was completed (ms), or null while it is in progress. Added by 0012. */
+  completed_at: number | null;
+  /** JSON of what the completion committed (UploadCompletion without completedAt), or null. Added by 0012. */
+  result: string | null;
 }
 
 export interface PartsTable {
@@ -700,7 +704,40 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         if (dialect === 'sqlite') await sql`create index if not exists objects_keys on objects (bucket_id, key)`.execute(db);
       },
     },
+    '0012_completed_uploads': {
+      async up(db) {
+        // A completed upload keeps its row for a day with what its completion committed, so that a
+        // retried CompleteMultipartUpload is answered as the first one was. Requests see uploads in
+        // progress only: the listing index leaves the completed ones out (a day of completions in
+        // a bucket would otherwise be walked past by every listing), and a second one finds them
+        // for the sweep and for DeleteBucket. SQLite's DDL runs here outside a transaction: this
+        // one makes the change whole or not at all.
+        await atomicDdl(db, dialect, async (trx) => {
+          await trx.schema.alterTable('multipart_uploads').addColumn('completed_at', 'bigint').execute();
+          await trx.schema.alterTable('multipart_uploads').addColumn('result', 'text').execute();
+          await trx.schema.dropIndex('multipart_uploads_listing').execute();
+          await trx.schema
+            .createIndex('multipart_uploads_listing')
+            .on('multipart_uploads')
+            .columns(['bucket_id', 'key', 'initiated', 'upload_id'])
+            .where(sql<boolean>`completed_at is null`)
+            .execute();
+          await trx.schema
+            .createIndex('multipart_uploads_completed')
+            .on('multipart_uploads')
+            .columns(['bucket_id', 'completed_at'])
+            .where(sql<boolean>`completed_at is not null`)
+            .execute();
+        });
+      },
+    },
   };
+}
+
+/** Runs schema changes in one transaction: PostgreSQL's Migrator opens one already, SQLite's does not. */
+async function atomicDdl(db: Kysely<any>, dialect: Dialect, fn: (db: Kysely<any>) => Promise<void>): Promise<void> {
+  if (dialect === 'sqlite') await db.transaction().execute(fn);
+  else await fn(db);
 }
 
 /**

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { MAX_SQLITE_RELEASE, sqliteDriver, sqliteDriverName } from './sqlite-driver.js';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { bucketRow, metadataStoreContract, objectRow, projectRow } from './contract.js';
-import { listObjectsQuery } from './queries.js';
+import { listObjectsQuery, listUploadsQuery } from './queries.js';
 import { versionRangeQueries } from './version-queries.js';
 import { migrations, type Database } from './schema.js';
 import { openSqliteStore } from './sqlite-store.js';
@@ -295,6 +295,61 @@ describe('SQLite specifics', () => {
       ]);
     } finally {
       await s.close();
+    }
+  });
+  test('ListMultipartUploads reads the partial index of uploads in progress, in order, with no sort', async () => {
+    const file = freshFile();
+    await (await openSqliteStore(file)).close();
+    const raw = new BetterSqlite3(file);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    try {
+      raw.exec('ANALYZE');
+      for (const q of [{ prefix: '', limit: 1000 }, { prefix: 'tmp/', keyMarker: 'tmp/a', uploadIdMarker: 'u', limit: 1000 }, { prefix: '', from: 'k', limit: 10 }]) {
+        const compiled = listUploadsQuery(db, 'bucket', q).compile();
+        const details = (raw.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...compiled.parameters) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
+        assert.match(details, /SEARCH multipart_uploads USING INDEX multipart_uploads_listing \(bucket_id=\?/, details);
+        assert.doesNotMatch(details, /TEMP B-TREE/, details);
+      }
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test('upgrading to completed uploads keeps the uploads in progress and their parts, which then complete', async () => {
+    const file = freshFile();
+    const raw = new BetterSqlite3(file);
+    // Typed loosely: this database stops before 0012, older than today's Database type.
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
+    try {
+      const before = Object.fromEntries(Object.entries(migrations('sqlite')).filter(([name]) => name < '0012'));
+      const { error } = await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
+      assert.equal(error, undefined);
+      await db.insertInto('projects').values({ id: 'p', name: 'p', created_at: 0, max_token_days: null }).execute();
+      await db.insertInto('buckets').values({ id: 'b1', project_id: 'p', name: 'one', region: 'r', created_at: 0 }).execute();
+      const upload = { bucket_id: 'b1', initiated: 1, headers: '{}', user_metadata: '{}', tags: '{}', storage_class: 'STANDARD', checksum_algorithm: null, checksum_type: null };
+      for (const [id, key] of [['u1', 'k'], ['u2', 'other']]) await db.insertInto('multipart_uploads').values({ ...upload, upload_id: id, key }).execute();
+      await db.insertInto('parts').values({ upload_id: 'u1', part_number: 1, size: 5, etag: '"e1"', last_modified: 1, blob_ref: 'ref1', blob_size: 5, checksum: null }).execute();
+    } finally {
+      await db.destroy();
+    }
+    const s = await openSqliteStore(file);
+    try {
+      assert.deepEqual((await s.listUploads('b1', { prefix: '', limit: 10 })).map((u) => u.uploadId), ['u1', 'u2']);
+      assert.equal((await s.getUpload('u1'))?.completion, undefined);
+      const object = objectRow('b1', 'k', { blobs: [{ ref: 'ref1', size: 5 }], etag: '"m-1"' });
+      assert.ok((await s.completeUpload('u1', object, { kind: 'none' }, 'unversioned', undefined, [{ partNumber: 1, etag: '"e1"' }])).ok);
+      assert.deepEqual((await s.getUpload('u1'))?.completion?.parts, [{ partNumber: 1, etag: '"e1"' }]);
+      assert.deepEqual((await s.listUploads('b1', { prefix: '', limit: 10 })).map((u) => u.uploadId), ['u2']);
+    } finally {
+      await s.close();
+    }
+    const check = new BetterSqlite3(file, { readonly: true });
+    try {
+      const index = (name: string) => String(check.prepare(`select sql from sqlite_master where name = ?`).pluck().get(name));
+      assert.match(index('multipart_uploads_listing'), /where completed_at is null$/i);
+      assert.match(index('multipart_uploads_completed'), /where completed_at is not null$/i);
+    } finally {
+      check.close();
     }
   });
 });
