@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import { engine, freshDatabase, freshSchemaUrl } from '../../../test/helpers/engines.js';
 import { metadataStoreContract, newBlob, objectRow, partRow, uploadRow } from './contract.js';
-import type { BucketRow, MetadataStore } from './metadata-store.js';
+import type { BucketRow, MetadataStore, PartRow, UploadRow } from './metadata-store.js';
 import { openPostgresStore } from './postgres-store.js';
 import { isStoreError } from './store-errors.js';
-import { migrations } from './schema.js';
+import { assertUploadsAfter0012, seedUploadsBefore0012 } from './upgrade-fixtures.js';
 
 const available = engine('postgres');
 const opened: MetadataStore[] = [];
@@ -39,6 +39,15 @@ const hex = (n: number) => randomBytes(n).toString('hex');
 const jittered = <T>(fn: () => Promise<T>): Promise<T> => new Promise((r) => setTimeout(r, Math.random() * 4)).then(fn);
 
 /** Two stores (two pools: two "nodes") on one fresh schema, with a project. */
+/** An upload of key k in progress, with part 1 stored. */
+async function uploadWithPart(store: MetadataStore, bucketId: string): Promise<{ u: UploadRow; p1: PartRow }> {
+  const u = uploadRow(bucketId, 'k');
+  await store.createUpload(u);
+  const p1 = partRow(u.uploadId, 1);
+  await store.putPart(p1);
+  return { u, p1 };
+}
+
 async function twoNodes(): Promise<{ a: MetadataStore; b: MetadataStore; newBucket(): Promise<BucketRow> }> {
   available.require();
   const url = await freshSchemaUrl();
@@ -114,9 +123,7 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
     const { a, b, newBucket } = await twoNodes();
     const bucket = await newBucket();
     for (let round = 0; round < 30; round++) {
-      const u = uploadRow(bucket.id, 'k');
-      await a.createUpload(u);
-      await a.putPart(partRow(u.uploadId, 1));
+      const { u } = await uploadWithPart(a, bucket.id);
       const late = partRow(u.uploadId, 2);
       const [abort, put] = await Promise.all([jittered(() => a.abortUpload(u.uploadId)), jittered(() => b.putPart(late))]);
       assert.ok(abort, 'the abort found the upload');
@@ -132,10 +139,7 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
     const { a, b, newBucket } = await twoNodes();
     const bucket = await newBucket();
     for (let round = 0; round < 20; round++) {
-      const u = uploadRow(bucket.id, 'k');
-      await a.createUpload(u);
-      const p = partRow(u.uploadId, 1);
-      await a.putPart(p);
+      const { u, p1: p } = await uploadWithPart(a, bucket.id);
       const object = objectRow(bucket.id, 'k', { blobs: [p.blob] });
       const outs = await Promise.all([
         jittered(() => a.completeUpload(u.uploadId, object, { kind: 'none' })),
@@ -150,10 +154,7 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
     const { a, b, newBucket } = await twoNodes();
     const bucket = await newBucket();
     for (let round = 0; round < 30; round++) {
-      const u = uploadRow(bucket.id, 'k');
-      await a.createUpload(u);
-      const p1 = partRow(u.uploadId, 1);
-      await a.putPart(p1);
+      const { u, p1 } = await uploadWithPart(a, bucket.id);
       const late = partRow(u.uploadId, 2);
       const object = objectRow(bucket.id, 'k', { blobs: [p1.blob] });
       const [done, put] = await Promise.all([jittered(() => a.completeUpload(u.uploadId, object, { kind: 'none' }, 'unversioned', undefined, [p1])), jittered(() => b.putPart(late))]);
@@ -169,10 +170,7 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
     const { a, b, newBucket } = await twoNodes();
     const bucket = await newBucket();
     for (let round = 0; round < 30; round++) {
-      const u = uploadRow(bucket.id, 'k');
-      await a.createUpload(u);
-      const p1 = partRow(u.uploadId, 1);
-      await a.putPart(p1);
+      const { u, p1 } = await uploadWithPart(a, bucket.id);
       const object = objectRow(bucket.id, 'k', { blobs: [p1.blob] });
       const [done, abort] = await Promise.all([jittered(() => a.completeUpload(u.uploadId, object, { kind: 'none' }, 'unversioned', undefined, [p1])), jittered(() => b.abortUpload(u.uploadId))]);
       if (done.ok) {
@@ -192,24 +190,13 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
     const pool = new pg.Pool({ connectionString: url, max: 2 });
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
     try {
-      const before = Object.fromEntries(Object.entries(migrations('postgres')).filter(([name]) => name < '0012'));
-      const { error } = await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
-      assert.equal(error, undefined);
-      await db.insertInto('projects').values({ id: 'p', name: 'p', created_at: 0, max_token_days: null }).execute();
-      await db.insertInto('buckets').values({ id: 'b1', project_id: 'p', name: 'one', region: 'r', created_at: 0 }).execute();
-      const upload = { bucket_id: 'b1', initiated: 1, headers: '{}', user_metadata: '{}', tags: '{}', storage_class: 'STANDARD', checksum_algorithm: null, checksum_type: null };
-      for (const [id, key] of [['u1', 'k'], ['u2', 'other']]) await db.insertInto('multipart_uploads').values({ ...upload, upload_id: id, key }).execute();
-      await db.insertInto('parts').values({ upload_id: 'u1', part_number: 1, size: 5, etag: '"e1"', last_modified: 1, blob_ref: 'ref1', blob_size: 5, checksum: null }).execute();
+      await seedUploadsBefore0012(db, 'postgres');
     } finally {
       await db.destroy();
     }
     const s = await openPostgresStore(url, { poolSize: 2 });
     opened.push(s);
-    assert.deepEqual((await s.listUploads('b1', { prefix: '', limit: 10 })).map((u) => u.uploadId), ['u1', 'u2']);
-    const object = objectRow('b1', 'k', { blobs: [{ ref: 'ref1', size: 5 }], etag: '"m-1"' });
-    assert.ok((await s.completeUpload('u1', object, { kind: 'none' }, 'unversioned', undefined, [{ partNumber: 1, etag: '"e1"' }])).ok);
-    assert.deepEqual((await s.getUpload('u1'))?.completion?.parts, [{ partNumber: 1, etag: '"e1"' }]);
-    assert.deepEqual((await s.listUploads('b1', { prefix: '', limit: 10 })).map((u) => u.uploadId), ['u2']);
+    await assertUploadsAfter0012(s);
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {

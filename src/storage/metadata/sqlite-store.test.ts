@@ -11,6 +11,7 @@ import { listObjectsQuery, listUploadsQuery } from './queries.js';
 import { versionRangeQueries } from './version-queries.js';
 import { migrations, type Database } from './schema.js';
 import { openSqliteStore } from './sqlite-store.js';
+import { assertUploadsAfter0012, migrateBefore, seedUploadsBefore0012 } from './upgrade-fixtures.js';
 import { insertObjectsLike } from './sqlite-bulk-objects.js';
 
 const BetterSqlite3 = sqliteDriver();
@@ -19,6 +20,25 @@ const dir = mkdtempSync(join(tmpdir(), 'skep-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const freshFile = () => join(dir, `meta-${++n}.sqlite`);
+
+/** A fresh store's schema, analyzed, opened raw for query-plan checks; closed after `check`. */
+async function withAnalyzedSchema(check: (db: Kysely<Database>, raw: InstanceType<typeof BetterSqlite3>) => void): Promise<void> {
+  const file = freshFile();
+  await (await openSqliteStore(file)).close();
+  const raw = new BetterSqlite3(file);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  try {
+    raw.exec('ANALYZE');
+    check(db, raw);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** SQLite's plan for a compiled query, its steps joined by ' | '. */
+function queryPlan(raw: InstanceType<typeof BetterSqlite3>, compiled: { sql: string; parameters: readonly unknown[] }): string {
+  return (raw.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...compiled.parameters) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
+}
 
 /**
  * A separate process that bumps a counter object by compare-and-swap (ifMatch) `rounds` times,
@@ -131,12 +151,7 @@ describe('SQLite specifics', () => {
   });
 
   test('listObjects seeks the primary key index with one range and no sort', async () => {
-    const file = freshFile();
-    await (await openSqliteStore(file)).close(); // creates the schema
-    const raw = new BetterSqlite3(file);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
-    try {
-      raw.exec('ANALYZE');
+    await withAnalyzedSchema((db, raw) => {
       const cases = [
         { prefix: 'photos/', limit: 1000 },
         { prefix: 'photos/', after: 'photos/2024', limit: 1000 },
@@ -147,17 +162,12 @@ describe('SQLite specifics', () => {
         const compiled = listObjectsQuery(db, 'bucket', q).compile();
         // Exactly one lower bound on key: several would leave all but one as row-by-row filters.
         assert.equal((compiled.sql.match(/"key" >/g) ?? []).length, 1, compiled.sql);
-        const plan = raw
-          .prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`)
-          .all(...compiled.parameters) as Array<{ detail: string }>;
-        const details = plan.map((p) => p.detail).join(' | ');
+        const details = queryPlan(raw, compiled);
         // `objects` is its own (bucket_id, key) B-tree (WITHOUT ROWID): no lookup per row.
         assert.match(details, /SEARCH objects USING PRIMARY KEY \(bucket_id=\? AND key>\?( AND key<\?)?\)/, details);
         assert.doesNotMatch(details, /TEMP B-TREE/, details);
       }
-    } finally {
-      await db.destroy();
-    }
+    });
   });
 
   test('a delimiter listing read twice is served from the page cache, not re-read from the file', async (t) => {
@@ -198,25 +208,17 @@ describe('SQLite specifics', () => {
   });
 
   test('ListObjectVersions reads two index ranges in listing order, with no sort, however many versions', async () => {
-    const file = freshFile();
-    await (await openSqliteStore(file)).close();
-    const raw = new BetterSqlite3(file);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
-    try {
-      raw.exec('ANALYZE');
+    await withAnalyzedSchema((db, raw) => {
       for (const q of [{ prefix: 'photos/', limit: 100 }, { prefix: '', keyMarker: 'k', limit: 100 }, { prefix: 'a', from: 'ab', limit: 100 }]) {
         const [currents, stored] = versionRangeQueries(db, 'bucket', q, q.limit);
         for (const [query, table] of [[currents, 'objects'], [stored, 'object_versions']] as const) {
-          const compiled = query.compile();
-          const details = (raw.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...compiled.parameters) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
+          const details = queryPlan(raw, query.compile());
           const index = table === 'objects' ? 'PRIMARY KEY' : 'INDEX \\S+';
           assert.match(details, new RegExp(`SEARCH ${table} USING ${index} \\(bucket_id=\\? AND key>\\?( AND key<\\?)?\\)`), details);
           assert.doesNotMatch(details, /TEMP B-TREE/, details);
         }
       }
-    } finally {
-      await db.destroy();
-    }
+    });
   });
 
   test('upgrading keeps every object and puts them in key order in their own B-tree', async () => {
@@ -225,13 +227,8 @@ describe('SQLite specifics', () => {
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
     const keys = ['z', 'a/b', '\u{1f600}', 'a', '\uffff', 'a-b', 'caf\u00e9'];
     try {
-      const all = migrations('sqlite');
-      const before = Object.fromEntries(Object.entries(all).filter(([name]) => name < '0010'));
-      const { error } = await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
-      assert.equal(error, undefined);
+      await migrateBefore(db, 'sqlite', '0010');
       assert.doesNotMatch(String((raw.prepare(`select sql from sqlite_master where name = 'objects'`).get() as { sql: string }).sql), /without rowid/i);
-      await db.insertInto('projects').values({ id: 'p', name: 'p', created_at: 0, max_token_days: null }).execute();
-      await db.insertInto('buckets').values({ id: 'b1', project_id: 'p', name: 'one', region: 'r', created_at: 0 }).execute();
       for (const [i, key] of keys.entries()) {
         await db
           .insertInto('objects')
@@ -298,48 +295,27 @@ describe('SQLite specifics', () => {
     }
   });
   test('ListMultipartUploads reads the partial index of uploads in progress, in order, with no sort', async () => {
-    const file = freshFile();
-    await (await openSqliteStore(file)).close();
-    const raw = new BetterSqlite3(file);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
-    try {
-      raw.exec('ANALYZE');
+    await withAnalyzedSchema((db, raw) => {
       for (const q of [{ prefix: '', limit: 1000 }, { prefix: 'tmp/', keyMarker: 'tmp/a', uploadIdMarker: 'u', limit: 1000 }, { prefix: '', from: 'k', limit: 10 }]) {
-        const compiled = listUploadsQuery(db, 'bucket', q).compile();
-        const details = (raw.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...compiled.parameters) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
+        const details = queryPlan(raw, listUploadsQuery(db, 'bucket', q).compile());
         assert.match(details, /SEARCH multipart_uploads USING INDEX multipart_uploads_listing \(bucket_id=\?/, details);
         assert.doesNotMatch(details, /TEMP B-TREE/, details);
       }
-    } finally {
-      await db.destroy();
-    }
+    });
   });
 
   test('upgrading to completed uploads keeps the uploads in progress and their parts, which then complete', async () => {
     const file = freshFile();
     const raw = new BetterSqlite3(file);
-    // Typed loosely: this database stops before 0012, older than today's Database type.
     const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
     try {
-      const before = Object.fromEntries(Object.entries(migrations('sqlite')).filter(([name]) => name < '0012'));
-      const { error } = await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
-      assert.equal(error, undefined);
-      await db.insertInto('projects').values({ id: 'p', name: 'p', created_at: 0, max_token_days: null }).execute();
-      await db.insertInto('buckets').values({ id: 'b1', project_id: 'p', name: 'one', region: 'r', created_at: 0 }).execute();
-      const upload = { bucket_id: 'b1', initiated: 1, headers: '{}', user_metadata: '{}', tags: '{}', storage_class: 'STANDARD', checksum_algorithm: null, checksum_type: null };
-      for (const [id, key] of [['u1', 'k'], ['u2', 'other']]) await db.insertInto('multipart_uploads').values({ ...upload, upload_id: id, key }).execute();
-      await db.insertInto('parts').values({ upload_id: 'u1', part_number: 1, size: 5, etag: '"e1"', last_modified: 1, blob_ref: 'ref1', blob_size: 5, checksum: null }).execute();
+      await seedUploadsBefore0012(db, 'sqlite');
     } finally {
       await db.destroy();
     }
     const s = await openSqliteStore(file);
     try {
-      assert.deepEqual((await s.listUploads('b1', { prefix: '', limit: 10 })).map((u) => u.uploadId), ['u1', 'u2']);
-      assert.equal((await s.getUpload('u1'))?.completion, undefined);
-      const object = objectRow('b1', 'k', { blobs: [{ ref: 'ref1', size: 5 }], etag: '"m-1"' });
-      assert.ok((await s.completeUpload('u1', object, { kind: 'none' }, 'unversioned', undefined, [{ partNumber: 1, etag: '"e1"' }])).ok);
-      assert.deepEqual((await s.getUpload('u1'))?.completion?.parts, [{ partNumber: 1, etag: '"e1"' }]);
-      assert.deepEqual((await s.listUploads('b1', { prefix: '', limit: 10 })).map((u) => u.uploadId), ['u2']);
+      await assertUploadsAfter0012(s);
     } finally {
       await s.close();
     }
