@@ -201,6 +201,14 @@ describe('authorize', () => {
     assert.equal(authorize(principal('admin-rw', null), REQUIRED_RIGHT.PutBucketPolicy, 'b', s3('PutBucketPolicy')).allow, true, 'no lock-out');
   });
 
+  test('temporary credentials are matched as their token: by its access key ID or its ID', () => {
+    const policy = parseBucketPolicy(JSON.stringify({ Statement: [{ Effect: 'Deny', Principal: { AWS: 'arn:aws:iam::p:user/SKTEST' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }] }), 'b');
+    const s3 = { action: 's3:GetObject', key: 'k', access: { ...DEFAULT_BUCKET_ACCESS, policy }, facts: {} };
+    const session: Principal = { ...principal('object-ro', null), accessKeyId: 'STSESSION', temporaryId: 't1', tokenAccessKeyId: 'SKTEST' };
+    assert.equal(authorize(session, 'ReadObject', 'b', s3).allow, false);
+    assert.equal(authorize({ ...session, tokenAccessKeyId: 'SKOTHER' }, 'ReadObject', 'b', s3).allow, true);
+  });
+
   test('inScope: null is every bucket (including ones created later); a list matches names exactly', () => {
     assert.ok(inScope(principal('object-ro', null), 'anything-at-all'));
     const p = principal('object-ro', ['logs', 'photos']);

@@ -1,7 +1,7 @@
 import type { ParsedOperationName } from '../s3/endpoint.js';
 import type { PermissionLevel, Principal } from './principal.js';
 import { anonymousAllowed, tokenDenied, type BucketAccess } from './bucket-access.js';
-import type { RequestFacts } from './bucket-policy.js';
+import type { PolicyCaller, RequestFacts } from './bucket-policy.js';
 import { keyInReach, listingRanges, reachOf } from './scope.js';
 
 // The one place that decides whether a principal may perform an operation on a bucket.
@@ -183,8 +183,15 @@ export function authorize(principal: Principal | null, right: Right, bucket: str
     if (denial) return { allow: false, reason: denial };
   }
   if (s3 && 'access' in s3 && bucket !== null) {
-    const caller = { anonymous: false as const, projectId: principal.projectId, accessKeyId: principal.accessKeyId, tokenId: principal.tokenId };
-    if (tokenDenied(s3.access, caller, s3.action, bucket, s3.key, s3.facts)) return { allow: false, reason: 'the bucket policy denies it' };
+    if (tokenDenied(s3.access, policyCaller(principal), s3.action, bucket, s3.key, s3.facts)) return { allow: false, reason: 'the bucket policy denies it' };
   }
   return { allow: true };
+}
+
+/**
+ * Who a policy's Principal is matched against. Temporary credentials are their token, as AWS's
+ * session credentials are their IAM user: a statement naming the token's access key ID applies.
+ */
+function policyCaller(principal: Principal): PolicyCaller {
+  return { anonymous: false, projectId: principal.projectId, accessKeyId: principal.tokenAccessKeyId ?? principal.accessKeyId, tokenId: principal.tokenId };
 }

@@ -31,6 +31,8 @@ export interface Principal {
   rateLimit?: number | null;
   /** Set for temporary credentials: their id (tokenId is then the token they act for). */
   temporaryId?: string;
+  /** Set for temporary credentials: the access key ID of the token they act for (bucket policies name it). */
+  tokenAccessKeyId?: string;
 }
 
 /** Why a known credential does not work right now. */

@@ -78,6 +78,7 @@ export function resolveTemporary(record: TemporaryCredentialRecord, box: SecretB
     projectId: token.projectId,
     tokenId: token.id,
     temporaryId: credential.id,
+    tokenAccessKeyId: token.accessKeyId,
     permission: credential.permission,
     bucketScope: credential.bucketScope,
     billing: false,
