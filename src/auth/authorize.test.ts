@@ -201,6 +201,26 @@ describe('authorize', () => {
     assert.equal(authorize(principal('admin-rw', null), REQUIRED_RIGHT.PutBucketPolicy, 'b', s3('PutBucketPolicy')).allow, true, 'no lock-out');
   });
 
+  test('anonymous callers: the policy operations are MethodNotAllowed once granted; configuration writes and DeleteBucket never', () => {
+    const policy = parseBucketPolicy(JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:*', Resource: ['arn:aws:s3:::b', 'arn:aws:s3:::b/*'] }] }), 'b');
+    const open = { ...DEFAULT_BUCKET_ACCESS, policy, publicAccessBlock: null };
+    const ask = (op: OperationName, access: BucketAccess = open) =>
+      authorize(null, REQUIRED_RIGHT[op], 'b', { action: POLICY_ACTION[op], key: null, access, facts: {} });
+    for (const op of ['GetBucketPolicy', 'PutBucketPolicy', 'DeleteBucketPolicy'] as const) {
+      assert.deepEqual(ask(op), { allow: false, reason: "only the bucket's project manages its policy", error: 'MethodNotAllowed' }, op);
+      const closed = ask(op, DEFAULT_BUCKET_ACCESS);
+      assert.equal(!closed.allow && closed.error, undefined, `${op}: AccessDenied without a grant`);
+    }
+    for (const op of OPERATIONS.filter((o) => REQUIRED_RIGHT[o] === 'WriteBucketConfig' || o === 'DeleteBucket')) {
+      if (POLICY_ACTION[op] === 's3:PutBucketPolicy' || POLICY_ACTION[op] === 's3:DeleteBucketPolicy') continue;
+      const d = ask(op);
+      assert.equal(d.allow, false, op);
+      assert.equal(!d.allow && d.error, undefined, op);
+    }
+    assert.equal(ask('GetBucketVersioning').allow, true, 'reads stay as the policy says');
+    assert.equal(ask('ListObjectsV2').allow, true);
+  });
+
   test('temporary credentials are matched as their token: by its access key ID or its ID', () => {
     const policy = parseBucketPolicy(JSON.stringify({ Statement: [{ Effect: 'Deny', Principal: { AWS: 'arn:aws:iam::p:user/SKTEST' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }] }), 'b');
     const s3 = { action: 's3:GetObject', key: 'k', access: { ...DEFAULT_BUCKET_ACCESS, policy }, facts: {} };

@@ -1,6 +1,6 @@
 import type { ParsedOperationName } from '../s3/endpoint.js';
 import type { PermissionLevel, Principal } from './principal.js';
-import { anonymousAllowed, tokenDenied, type BucketAccess } from './bucket-access.js';
+import { anonymousAllowed, isPolicyManagement, tokenDenied, type BucketAccess } from './bucket-access.js';
 import type { PolicyCaller, RequestFacts } from './bucket-policy.js';
 import { keyInReach, listingRanges, reachOf } from './scope.js';
 
@@ -117,7 +117,14 @@ export const LEVEL_RIGHTS: Record<PermissionLevel, ReadonlySet<Right>> = {
   'object-ro': new Set<Right>(['ListBuckets', 'ProbeBucket', 'ListObjects', 'ReadObject']),
 };
 
-export type Decision = { allow: true } | { allow: false; reason: string };
+/** A refusal is AccessDenied unless it names another S3 error (MethodNotAllowed). */
+export type Decision = { allow: true } | { allow: false; reason: string; error?: 'MethodNotAllowed' };
+
+/**
+ * Rights S3 keeps to the bucket owner's account whatever a policy or ACL opens: an anonymous
+ * caller never changes a bucket's configuration or deletes it.
+ */
+const OWNER_ONLY: ReadonlySet<Right> = new Set<Right>(['CreateBucket', 'DeleteBucket', 'WriteBucketConfig']);
 
 /** Whether the principal's scope reaches into this bucket at all (the whole bucket or a prefix in it). */
 export function inScope(principal: Principal, bucket: string): boolean {
@@ -168,9 +175,11 @@ function scopeDenial(principal: Principal, right: Right, bucket: string, target:
 export function authorize(principal: Principal | null, right: Right, bucket: string | null, s3?: S3AccessContext | AccessTarget): Decision {
   if (!principal) {
     if (!s3 || !('access' in s3) || bucket === null) return { allow: false, reason: 'anonymous requests are not allowed' };
-    return anonymousAllowed(s3.access, s3.action, bucket, s3.key, s3.facts)
-      ? { allow: true }
-      : { allow: false, reason: 'the bucket grants this to no anonymous caller' };
+    if (!anonymousAllowed(s3.access, s3.action, bucket, s3.key, s3.facts)) return { allow: false, reason: 'the bucket grants this to no anonymous caller' };
+    // S3 tells a caller the policy grants this to, but who is outside the owner account, 405.
+    if (isPolicyManagement(s3.action)) return { allow: false, reason: 'only the bucket\'s project manages its policy', error: 'MethodNotAllowed' };
+    if (OWNER_ONLY.has(right)) return { allow: false, reason: 'only the bucket\'s project may change or delete it' };
+    return { allow: true };
   }
   if (right === 'ReadUsage') {
     return principal.billing ? { allow: true } : { allow: false, reason: 'the token has no billing (usage) access' };

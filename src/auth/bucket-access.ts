@@ -125,8 +125,15 @@ const BUCKET_READ = new Set(['s3:ListBucket', 's3:ListBucketVersions', 's3:ListB
 const BUCKET_WRITE = new Set(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
 const OBJECT_READ = new Set(['s3:GetObject']);
 
-/** Policy actions that a project's own tokens are never denied by the policy: it cannot lock out its own admins. */
+/**
+ * Managing the policy itself: a project's own tokens are never denied these by the policy (it
+ * cannot lock out its own admins), and S3 answers anyone outside the owner account 405.
+ */
 const POLICY_MANAGEMENT = new Set(['s3:GetBucketPolicy', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy']);
+
+export function isPolicyManagement(action: string | null): boolean {
+  return action !== null && POLICY_MANAGEMENT.has(action);
+}
 
 function aclGrants(access: BucketAccess, action: string): boolean {
   if (!aclsEnabled(access) || effectiveBlock(access).ignorePublicAcls) return false;

@@ -69,7 +69,7 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   }
   const facts = access.policy ? a.facts() : NO_FACTS;
   const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, ...accessTarget(op), access, facts });
-  if (!decision.allow) throw new S3Error('AccessDenied');
+  if (!decision.allow) throw new S3Error(decision.error ?? 'AccessDenied');
   return resolved;
 }
 
