@@ -1,27 +1,97 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { DeletePublicAccessBlockCommand, GetBucketPolicyCommand, GetObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, test } from 'node:test';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  DeletePublicAccessBlockCommand,
+  GetBucketPolicyCommand,
+  GetObjectAttributesCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  ListObjectVersionsCommand,
+  PutBucketOwnershipControlsCommand,
+  PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import { s3Error } from './helpers/s3.js';
 import { useS3Server } from './helpers/server.js';
 import { xmlField } from './helpers/raw-s3.js';
 import { issue } from './helpers/tokens.js';
 
-// Who and what a bucket policy's statements are matched against, as AWS does: temporary
-// credentials are their token; an anonymous caller never gets the policy itself, configuration
-// writes or DeleteBucket, whatever a policy says.
+// Which IAM action a bucket policy is asked about for each request, as AWS names them: the
+// version forms (s3:GetObjectVersion, s3:DeleteObjectVersion...) when a request names a version,
+// both actions GetObjectAttributes needs, s3:BypassGovernanceRetention; who a statement names
+// (temporary credentials are their token); and what an anonymous caller never gets whatever a
+// policy says (the policy itself, configuration writes, DeleteBucket).
 
 const ctx = useS3Server('pact');
-
 const anon = (method: string, path: string, init: RequestInit = {}) => fetch(`${ctx.server.url}${path}`, { method, ...init });
 
 async function statusAndCode(res: Response): Promise<[number, string | undefined]> {
   return [res.status, xmlField(await res.text(), 'Code')];
 }
 
+async function versionedBucket(tag: string): Promise<string> {
+  const bucket = await ctx.newBucket(tag);
+  await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+  await ctx.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  return bucket;
+}
+
 function policy(bucket: string, statements: Record<string, unknown>[]): PutBucketPolicyCommand {
   return new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) });
 }
+
+describe('versioned requests are the version actions', () => {
+  test('a public s3:GetObject / s3:DeleteObject opens the current version only, not versions by ID', async () => {
+    const bucket = await versionedBucket('pub');
+    const old = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'old secret' }));
+    const current = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'public' }));
+    await ctx.s3.send(policy(bucket, [{ Effect: 'Allow', Principal: '*', Action: ['s3:GetObject', 's3:DeleteObject', 's3:GetObjectTagging'], Resource: `arn:aws:s3:::${bucket}/*` }]));
+    assert.equal((await anon('GET', `/${bucket}/doc`)).status, 200);
+    assert.deepEqual(await statusAndCode(await anon('GET', `/${bucket}/doc?versionId=${old.VersionId}`)), [403, 'AccessDenied']);
+    assert.deepEqual(await statusAndCode(await anon('GET', `/${bucket}/doc?versionId=${current.VersionId}`)), [403, 'AccessDenied'], 'even the current one, by ID');
+    assert.equal((await anon('HEAD', `/${bucket}/doc?versionId=${old.VersionId}`)).status, 403);
+    assert.equal((await anon('GET', `/${bucket}/doc?tagging`)).status, 200);
+    assert.equal((await anon('GET', `/${bucket}/doc?tagging&versionId=${old.VersionId}`)).status, 403);
+    assert.deepEqual(await statusAndCode(await anon('DELETE', `/${bucket}/doc?versionId=${old.VersionId}`)), [403, 'AccessDenied']);
+    const versions = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    assert.equal(versions.Versions?.length, 2, 'nothing deleted');
+    // Granting the version actions opens them.
+    await ctx.s3.send(policy(bucket, [{ Effect: 'Allow', Principal: '*', Action: ['s3:GetObjectVersion'], Resource: `arn:aws:s3:::${bucket}/*` }]));
+    const got = await anon('GET', `/${bucket}/doc?versionId=${old.VersionId}`);
+    assert.equal(got.status, 200);
+    assert.equal(await got.text(), 'old secret');
+  });
+
+  test('a Deny of s3:GetObjectVersion / s3:DeleteObjectVersion binds tokens; the plain actions still work', async () => {
+    const bucket = await versionedBucket('deny');
+    const writer = await issue(ctx.server, { permission: 'object-rw', bucketScope: [bucket] });
+    const old = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'old' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'new' }));
+    await ctx.s3.send(policy(bucket, [{ Effect: 'Deny', Principal: '*', Action: ['s3:GetObjectVersion', 's3:DeleteObjectVersion', 's3:GetObjectVersionTagging'], Resource: `arn:aws:s3:::${bucket}/*` }]));
+    assert.equal((await s3Error(writer.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: old.VersionId })))).name, 'AccessDenied');
+    assert.equal((await s3Error(writer.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'doc', VersionId: old.VersionId })))).name, 'AccessDenied');
+    assert.equal((await s3Error(writer.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: old.VersionId })))).name, 'AccessDenied');
+    assert.equal((await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).Versions?.length, 2, 'nothing deleted');
+    const latest = await writer.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc' }));
+    assert.equal(await latest.Body?.transformToString(), 'new');
+    await writer.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc' }));
+  });
+});
+
+test('an object ACL opens to anonymous callers the current version only, not older ones by ID', async () => {
+  const bucket = await versionedBucket('acl');
+  await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] } }));
+  const old = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'old private' }));
+  const current = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'new public', ACL: 'public-read' }));
+  assert.equal((await anon('GET', `/${bucket}/doc`)).status, 200);
+  assert.equal((await anon('GET', `/${bucket}/doc?versionId=${current.VersionId}`)).status, 200);
+  assert.deepEqual(await statusAndCode(await anon('GET', `/${bucket}/doc?versionId=${old.VersionId}`)), [403, 'AccessDenied']);
+  assert.equal((await anon('HEAD', `/${bucket}/doc?versionId=${old.VersionId}`)).status, 403);
+});
 
 test('anonymous callers never manage the policy (405), change the configuration or delete the bucket (403), whatever the policy allows', async () => {
   const bucket = await ctx.newBucket('cfg');
@@ -55,6 +125,32 @@ test('anonymous callers never manage the policy (405), change the configuration 
   // Without a grant the policy operations stay 403, as on S3.
   const closed = await ctx.newBucket('cfg-closed');
   assert.deepEqual(await statusAndCode(await anon('GET', `/${closed}?policy`)), [403, 'AccessDenied']);
+});
+
+test('GetObjectAttributes needs s3:GetObject as well as s3:GetObjectAttributes', async () => {
+  const bucket = await ctx.newBucket('attrs');
+  const reader = await issue(ctx.server, { permission: 'object-ro', bucketScope: [bucket] });
+  await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+  const ask = () => reader.s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'k', ObjectAttributes: ['ETag', 'ObjectSize'] }));
+  assert.equal((await ask()).ObjectSize, 1);
+  for (const action of ['s3:GetObject', 's3:GetObjectAttributes']) {
+    await ctx.s3.send(policy(bucket, [{ Effect: 'Deny', Principal: '*', Action: action, Resource: `arn:aws:s3:::${bucket}/*` }]));
+    assert.equal((await s3Error(ask())).name, 'AccessDenied', action);
+  }
+});
+
+test('a Deny of s3:BypassGovernanceRetention keeps even an admin from bypassing GOVERNANCE retention', async () => {
+  const bucket = ctx.bucketName('gov');
+  await ctx.s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+  const admin = await issue(ctx.server, { permission: 'admin-rw', bucketScope: [bucket] });
+  const put = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: '1', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000) }));
+  await ctx.s3.send(policy(bucket, [{ Effect: 'Deny', Principal: '*', Action: 's3:BypassGovernanceRetention', Resource: `arn:aws:s3:::${bucket}/*` }]));
+  const err = await s3Error(admin.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: put.VersionId, BypassGovernanceRetention: true })));
+  assert.equal(err.name, 'AccessDenied');
+  assert.equal((await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).Versions?.length, 1, 'the version is kept');
+  // Without the Deny the same request bypasses.
+  await ctx.s3.send(policy(bucket, [{ Effect: 'Deny', Principal: '*', Action: 's3:PutBucketTagging', Resource: `arn:aws:s3:::${bucket}` }]));
+  await admin.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: put.VersionId, BypassGovernanceRetention: true }));
 });
 
 test('a statement naming a token\'s access key ID applies to its temporary credentials too', async () => {

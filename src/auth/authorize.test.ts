@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { OPERATIONS, UNSUPPORTED_OPERATIONS, type OperationName, type UnsupportedOperationName } from '../s3/endpoint.js';
 import { authorize, inScope, REQUIRED_RIGHT } from './authorize.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS, type PermissionLevel, type Principal } from './principal.js';
-import { DEFAULT_BUCKET_ACCESS, DEFAULT_PUBLIC_ACCESS_BLOCK, POLICY_ACTION, type BucketAccess } from './bucket-access.js';
+import { companionActions, DEFAULT_BUCKET_ACCESS, DEFAULT_PUBLIC_ACCESS_BLOCK, POLICY_ACTION, policyActionFor, type BucketAccess } from './bucket-access.js';
 import { parseBucketPolicy } from './bucket-policy.js';
 
 // The authorizer against the spec's table, written out by hand (not derived from LEVEL_RIGHTS):
@@ -199,6 +199,43 @@ describe('authorize', () => {
     assert.equal(authorize(principal('object-rw', null), REQUIRED_RIGHT.PutObject, 'b', s3('PutObject')).allow, true);
     assert.equal(authorize(principal('object-rw', null), REQUIRED_RIGHT.PutObject, 'b', s3('PutObject', { 'aws:securetransport': 'false', 's3:x-amz-acl': 'public-read' })).allow, false, 'conditional deny');
     assert.equal(authorize(principal('admin-rw', null), REQUIRED_RIGHT.PutBucketPolicy, 'b', s3('PutBucketPolicy')).allow, true, 'no lock-out');
+  });
+
+  test('a request naming a version is the version action; other operations keep their own', () => {
+    const pairs: [OperationName, string][] = [
+      ['GetObject', 's3:GetObjectVersion'], ['HeadObject', 's3:GetObjectVersion'], ['DeleteObject', 's3:DeleteObjectVersion'],
+      ['DeleteObjects', 's3:DeleteObjectVersion'], ['GetObjectTagging', 's3:GetObjectVersionTagging'],
+      ['PutObjectTagging', 's3:PutObjectVersionTagging'], ['DeleteObjectTagging', 's3:DeleteObjectVersionTagging'],
+      ['GetObjectAcl', 's3:GetObjectVersionAcl'], ['PutObjectAcl', 's3:PutObjectVersionAcl'], ['GetObjectAttributes', 's3:GetObjectVersionAttributes'],
+    ];
+    for (const [op, action] of pairs) {
+      assert.equal(policyActionFor(op, 'v1'), action, op);
+      assert.equal(policyActionFor(op, 'null'), action, `${op} of the null version`);
+      assert.equal(policyActionFor(op, undefined), POLICY_ACTION[op], op);
+    }
+    assert.equal(policyActionFor('GetObjectRetention', 'v1'), 's3:GetObjectRetention');
+    assert.deepEqual(companionActions('GetObjectAttributes', undefined, false), ['s3:GetObject']);
+    assert.deepEqual(companionActions('GetObjectAttributes', 'v1', false), ['s3:GetObjectVersion']);
+    assert.deepEqual(companionActions('DeleteObject', 'v1', true), ['s3:BypassGovernanceRetention']);
+    assert.deepEqual(companionActions('GetObject', undefined, true), [], 'the header means nothing to a read');
+  });
+
+  test('every action of a request is judged: one Deny denies, anonymous callers need each allowed', () => {
+    const policy = parseBucketPolicy(JSON.stringify({
+      Statement: [
+        { Effect: 'Allow', Principal: '*', Action: ['s3:GetObject', 's3:GetObjectAttributes'], Resource: 'arn:aws:s3:::b/open/*' },
+        { Effect: 'Allow', Principal: '*', Action: 's3:GetObjectAttributes', Resource: 'arn:aws:s3:::b/attrs-only/*' },
+        { Effect: 'Deny', Principal: '*', Action: 's3:DeleteObjectVersion', Resource: 'arn:aws:s3:::b/*' },
+      ],
+    }), 'b');
+    const access = { ...DEFAULT_BUCKET_ACCESS, policy, publicAccessBlock: null };
+    const attrs = (key: string) => ({ action: 's3:GetObjectAttributes', alsoActions: ['s3:GetObject'], key, access, facts: {} });
+    assert.equal(authorize(null, 'ReadObject', 'b', attrs('open/k')).allow, true);
+    assert.equal(authorize(null, 'ReadObject', 'b', attrs('attrs-only/k')).allow, false);
+    const del = (action: string) => ({ action, key: 'k', access, facts: {} });
+    assert.equal(authorize(principal('object-rw', null), 'DeleteObject', 'b', del('s3:DeleteObject')).allow, true);
+    assert.equal(authorize(principal('object-rw', null), 'DeleteObject', 'b', del('s3:DeleteObjectVersion')).allow, false);
+    assert.equal(authorize(principal('object-rw', null), 'DeleteObject', 'b', { ...del('s3:DeleteObject'), alsoActions: ['s3:DeleteObjectVersion'] }).allow, false);
   });
 
   test('anonymous callers: the policy operations are MethodNotAllowed once granted; configuration writes and DeleteBucket never', () => {

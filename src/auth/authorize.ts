@@ -146,6 +146,8 @@ export interface AccessTarget {
 export interface S3AccessContext extends AccessTarget {
   /** The IAM action a bucket policy names (s3:GetObject), or null when no policy can grant it. */
   action: string | null;
+  /** Further actions the request needs, each judged as `action` is (GetObjectAttributes reads the object too). */
+  alsoActions?: readonly string[];
   access: BucketAccess;
   facts: RequestFacts;
 }
@@ -175,7 +177,9 @@ function scopeDenial(principal: Principal, right: Right, bucket: string, target:
 export function authorize(principal: Principal | null, right: Right, bucket: string | null, s3?: S3AccessContext | AccessTarget): Decision {
   if (!principal) {
     if (!s3 || !('access' in s3) || bucket === null) return { allow: false, reason: 'anonymous requests are not allowed' };
-    if (!anonymousAllowed(s3.access, s3.action, bucket, s3.key, s3.facts)) return { allow: false, reason: 'the bucket grants this to no anonymous caller' };
+    if (!actionsOf(s3).every((action) => anonymousAllowed(s3.access, action, bucket, s3.key, s3.facts))) {
+      return { allow: false, reason: 'the bucket grants this to no anonymous caller' };
+    }
     // S3 tells a caller the policy grants this to, but who is outside the owner account, 405.
     if (isPolicyManagement(s3.action)) return { allow: false, reason: 'only the bucket\'s project manages its policy', error: 'MethodNotAllowed' };
     if (OWNER_ONLY.has(right)) return { allow: false, reason: 'only the bucket\'s project may change or delete it' };
@@ -191,10 +195,15 @@ export function authorize(principal: Principal | null, right: Right, bucket: str
     const denial = scopeDenial(principal, right, bucket, s3);
     if (denial) return { allow: false, reason: denial };
   }
-  if (s3 && 'access' in s3 && bucket !== null) {
-    if (tokenDenied(s3.access, policyCaller(principal), s3.action, bucket, s3.key, s3.facts)) return { allow: false, reason: 'the bucket policy denies it' };
+  if (s3 && 'access' in s3 && bucket !== null && s3.access.policy) {
+    const caller = policyCaller(principal);
+    if (actionsOf(s3).some((action) => tokenDenied(s3.access, caller, action, bucket, s3.key, s3.facts))) return { allow: false, reason: 'the bucket policy denies it' };
   }
   return { allow: true };
+}
+
+function actionsOf(s3: S3AccessContext): readonly (string | null)[] {
+  return s3.alsoActions?.length ? [s3.action, ...s3.alsoActions] : [s3.action];
 }
 
 /**

@@ -120,10 +120,51 @@ export const POLICY_ACTION: Record<ParsedOperationName, string | null> = {
   UnsupportedObjectWrite: null,
 };
 
+/**
+ * The action of an operation that names a version (?versionId=, or a DeleteObjects entry's
+ * VersionId): S3 names these apart, so a policy that allows s3:GetObject opens the current
+ * version only, and a Deny of s3:DeleteObjectVersion protects old versions.
+ */
+const VERSION_ACTION: Partial<Record<ParsedOperationName, string>> = {
+  GetObject: 's3:GetObjectVersion',
+  HeadObject: 's3:GetObjectVersion',
+  DeleteObject: 's3:DeleteObjectVersion',
+  DeleteObjects: 's3:DeleteObjectVersion',
+  GetObjectTagging: 's3:GetObjectVersionTagging',
+  PutObjectTagging: 's3:PutObjectVersionTagging',
+  DeleteObjectTagging: 's3:DeleteObjectVersionTagging',
+  GetObjectAcl: 's3:GetObjectVersionAcl',
+  PutObjectAcl: 's3:PutObjectVersionAcl',
+  GetObjectAttributes: 's3:GetObjectVersionAttributes',
+};
+
+/** The IAM action a policy names for `op`, on the version `versionId` names when one is given. */
+export function policyActionFor(op: ParsedOperationName, versionId: string | null | undefined): string | null {
+  return (versionId != null ? VERSION_ACTION[op] : undefined) ?? POLICY_ACTION[op];
+}
+
+/** Operations x-amz-bypass-governance-retention applies to. */
+const BYPASS_OPERATIONS = new Set<ParsedOperationName>(['DeleteObject', 'DeleteObjects', 'PutObjectRetention']);
+
+/** Actions a request needs besides its operation's own (each judged as that one is); most need none. */
+export function companionActions(op: ParsedOperationName, versionId: string | null | undefined, bypassGovernance: boolean): string[] {
+  const out: string[] = [];
+  // GetObjectAttributes reads the object, so AWS asks for s3:GetObject(Version) as well.
+  if (op === 'GetObjectAttributes') out.push(policyActionFor('GetObject', versionId)!);
+  if (bypassGovernance && BYPASS_OPERATIONS.has(op)) out.push('s3:BypassGovernanceRetention');
+  return out;
+}
+
 /** Actions a bucket's canned ACL opens to everyone (READ: list; WRITE: create, overwrite, delete). */
 const BUCKET_READ = new Set(['s3:ListBucket', 's3:ListBucketVersions', 's3:ListBucketMultipartUploads']);
 const BUCKET_WRITE = new Set(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
-const OBJECT_READ = new Set(['s3:GetObject']);
+/** An object ACL's READ: the object, also by its version ID (the caller checks it names the version the ACL is on). */
+const OBJECT_READ = new Set(['s3:GetObject', 's3:GetObjectVersion']);
+
+/** Whether the object's own ACL could open `action` (so an anonymous request needs it read). */
+export function objectAclMatters(action: string | null): boolean {
+  return action !== null && OBJECT_READ.has(action);
+}
 
 /**
  * Managing the policy itself: a project's own tokens are never denied these by the policy (it

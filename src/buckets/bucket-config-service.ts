@@ -229,9 +229,16 @@ export class BucketConfigService {
     if (!(await this.meta.setObjectAcl(b.row.id, key, acl === 'private' ? null : acl))) throw new S3Error('NoSuchKey', undefined, { Key: key });
   }
 
-  /** The object's canned ACL, or null when the object is private or missing (for access decisions). */
-  async peekObjectAcl(b: ResolvedBucket, key: string): Promise<CannedAcl | null> {
-    return ((await this.meta.getObjectAcl(b.row.id, key)) ?? null) as CannedAcl | null;
+  /**
+   * The object's canned ACL, or null when the object is private or missing (for access decisions).
+   * The ACL is the current version's, so it speaks for no other: a versionId naming an older
+   * version gets null (private).
+   */
+  async peekObjectAcl(b: ResolvedBucket, key: string, versionId?: string): Promise<CannedAcl | null> {
+    if (versionId === undefined) return ((await this.meta.getObjectAcl(b.row.id, key)) ?? null) as CannedAcl | null;
+    const current = await this.meta.getObject(b.row.id, key);
+    if (!current || (current.versionId ?? 'null') !== versionId) return null;
+    return (current.acl ?? null) as CannedAcl | null;
   }
 
   /** The object's canned ACL, or NoSuchKey. */

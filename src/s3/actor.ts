@@ -8,7 +8,8 @@ import { bypassRequested } from './protection-headers.js';
 
 /**
  * The caller, when the request sends x-amz-bypass-governance-retention: true and may use it
- * (admin-rw); AccessDenied when it may not; undefined when the header is absent.
+ * (admin-rw); AccessDenied when it may not; undefined when the header is absent. The bucket
+ * policy's say on s3:BypassGovernanceRetention was heard at admission, which has the policy.
  */
 export function governanceBypass(ctx: S3Context): RequestSource | undefined {
   if (!bypassRequested(ctx.req)) return undefined;

@@ -4,7 +4,7 @@ import { header, type S3Services } from './context.js';
 import type { S3Operation } from './endpoint.js';
 import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import { authorize, REQUIRED_RIGHT, type AccessTarget } from '../auth/authorize.js';
-import { aclsEnabled, effectiveBlock, POLICY_ACTION } from '../auth/bucket-access.js';
+import { aclsEnabled, companionActions, effectiveBlock, objectAclMatters, policyActionFor } from '../auth/bucket-access.js';
 import type { RequestFacts } from '../auth/bucket-policy.js';
 import type { Principal } from '../auth/principal.js';
 
@@ -40,6 +40,8 @@ export interface Admission {
   projectId: string;
   /** Request facts for policy conditions; built only when the bucket has a policy to test them. */
   facts: () => RequestFacts;
+  /** The request sends x-amz-bypass-governance-retention: true (the policy must not deny s3:BypassGovernanceRetention). */
+  bypassGovernance?: boolean;
 }
 
 const NO_FACTS: RequestFacts = {};
@@ -62,13 +64,15 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   if (principal) checkTokenBounds(principal, op);
   const resolved = await a.services.bucketConfig.resolve(a.projectId, op.bucket);
   if (!resolved) throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
-  const action = POLICY_ACTION[op.op];
+  const versionId = op.query.get('versionId');
+  const action = policyActionFor(op.op, versionId);
   let access = resolved.access;
-  if (!principal && op.key !== null && action === 's3:GetObject' && aclsEnabled(access) && !effectiveBlock(access).ignorePublicAcls) {
-    access = { ...access, objectAcl: await a.services.bucketConfig.peekObjectAcl(resolved, op.key) };
+  if (!principal && op.key !== null && objectAclMatters(action) && aclsEnabled(access) && !effectiveBlock(access).ignorePublicAcls) {
+    access = { ...access, objectAcl: await a.services.bucketConfig.peekObjectAcl(resolved, op.key, versionId) };
   }
   const facts = access.policy ? a.facts() : NO_FACTS;
-  const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, ...accessTarget(op), access, facts });
+  const alsoActions = companionActions(op.op, versionId, a.bypassGovernance === true);
+  const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, alsoActions, ...accessTarget(op), access, facts });
   if (!decision.allow) throw new S3Error(decision.error ?? 'AccessDenied');
   return resolved;
 }

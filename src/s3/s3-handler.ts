@@ -16,6 +16,7 @@ import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import { USAGE_KIND } from './usage-kind.js';
 import { labelRequest } from '../ops/request-label.js';
 import { admit, anonymousMayList, checkTokenBounds, requestFacts } from './admission.js';
+import { bypassRequested } from './protection-headers.js';
 import { actualRequestCorsHeaders, preflight } from './handlers/cors.js';
 import { ANONYMOUS_ACTOR, tokenActor } from '../audit/actor.js';
 import { logFailure } from './failure-log.js';
@@ -154,7 +155,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
 
       let facts: ReturnType<typeof requestFacts> | undefined;
       const factsOf = () => (facts ??= requestFacts(req, op, principal, deps.clock(), addressOf(req)));
-      const admission = { services: deps.services, op, projectId, facts: factsOf };
+      const admission = { services: deps.services, op, projectId, facts: factsOf, bypassGovernance: bypassRequested(req) };
       let resolving: Promise<ResolvedBucket> | undefined;
       const resolved = () => {
         // Only the first call reads the bucket; a handler may ask more than once.
