@@ -26,6 +26,8 @@ import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRe
 import { governanceBypass } from '../actor.js';
 import { objectAclFromHeader } from './access.js';
 import { authorize } from '../../auth/authorize.js';
+import type { RequestFacts } from '../../auth/bucket-policy.js';
+import { requestFacts } from '../admission.js';
 import type { RequestSource } from '../../audit/actor.js';
 
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject.
@@ -243,8 +245,24 @@ async function deleteOne(ctx: S3Context, bucket: BucketRow, key: string, version
 
 const MAX_DELETE_KEYS = 1000;
 
+/**
+ * Whether the caller may delete one entry of a DeleteObjects request. S3 authorizes each key on
+ * its own (s3:DeleteObject, s3:DeleteObjectVersion for a version) against the object's ARN, for
+ * tokens (level, scope, the policy's Denies) and anonymous callers (the policy, the ACLs) alike.
+ */
+function mayDeleteEntry(ctx: S3Context, resolved: ResolvedBucket, facts: () => RequestFacts, key: string, versionId: string | undefined): boolean {
+  const action = versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion';
+  const { access } = resolved;
+  return authorize(ctx.auth.principal, 'DeleteObject', resolved.row.name, { action, key, access, facts: access.policy ? facts() : NO_FACTS }).allow;
+}
+
+const NO_FACTS: RequestFacts = {};
+
 export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.bucket();
+  const resolved = await ctx.resolved();
+  const bucket = resolved.row;
+  let facts: RequestFacts | undefined;
+  const factsOf = () => (facts ??= requestFacts(ctx.req, ctx.op, ctx.auth.principal, ctx.now(), ctx.by.source));
   const bypass = governanceBypass(ctx);
   const body = await readSmallBody(ctx.req, ctx.auth.payload);
   const doc = parseXml(body.toString('utf8'), 'Delete');
@@ -262,8 +280,8 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
     if (key === undefined) throw new S3Error('MalformedXML');
     try {
       if (key === '') throw new S3Error('InvalidArgument', 'Object key must not be empty.');
-      // A prefix-scoped token deletes only the keys under its prefixes: the others are AccessDenied entries.
-      if (ctx.auth.principal && !authorize(ctx.auth.principal, 'DeleteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
+      // A key outside a token's prefixes, or that the policy does not open to this caller, is an AccessDenied entry.
+      if (!mayDeleteEntry(ctx, resolved, factsOf, key, versionId)) throw new S3Error('AccessDenied');
       // S3 reports a version ID of no form it makes as a version that does not exist.
       if (versionId !== undefined && versionId !== '' && !isVersionId(versionId)) throw new S3Error('NoSuchVersion');
       if (versionId !== undefined) checkVersionId(versionId, 'VersionId');
