@@ -9,12 +9,14 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
+import { s3Error } from './helpers/s3.js';
 import { useS3Server } from './helpers/server.js';
 import { xmlField } from './helpers/raw-s3.js';
+import { formData, postPolicyFields } from './helpers/post-form.js';
 import { issue } from './helpers/tokens.js';
 
-// Requests that name their keys in the body — DeleteObjects entries — are decided by the
-// bucket's policy per object ARN, for tokens and anonymous callers alike.
+// Requests that name their keys in the body — DeleteObjects entries, a POST form's key — are
+// decided by the bucket's policy per object ARN, for tokens and anonymous callers alike.
 
 const ctx = useS3Server('perkey');
 
@@ -88,5 +90,60 @@ describe('DeleteObjects: the policy decides each key', () => {
     assert.equal(out.status, 200);
     assert.deepEqual(out.deleted, ['tmp/x']);
     assert.deepEqual(out.denied, ['keep']);
+  });
+});
+
+describe('POST forms: the policy decides the form\'s key', () => {
+  const post = (bucket: string, fields: Record<string, string>, filename = 'upload.bin') =>
+    fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: formData(fields, 'body', filename) });
+
+  test("a token's Deny on a prefix refuses a signed form to a key under it, ${filename} filled in", async () => {
+    const bucket = await withPolicy('pdeny', (b) => [{ Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${b}/protected/*` }]);
+    const writer = await issue(ctx.server, { permission: 'object-rw' });
+    const credentials = { accessKeyId: writer.credentials.accessKeyId, secretAccessKey: writer.credentials.secretAccessKey };
+    const denied = await post(bucket, postPolicyFields({ bucket, key: 'protected/x', credentials }));
+    assert.equal(denied.status, 403);
+    assert.equal(xmlField(await denied.text(), 'Code'), 'AccessDenied');
+    assert.equal(await exists(bucket, 'protected/x'), false);
+    const named = postPolicyFields({ bucket, key: 'protected/${filename}', credentials });
+    const viaFilename = await post(bucket, named, 'y');
+    assert.equal(viaFilename.status, 403);
+    assert.equal(await exists(bucket, 'protected/y'), false);
+    const open = await post(bucket, postPolicyFields({ bucket, key: 'open/x', credentials }));
+    assert.equal(open.status, 204, await open.text());
+  });
+
+  test("the form's acl field is the policy's s3:x-amz-acl", async () => {
+    const bucket = await withPolicy('pacl', (b) => [
+      { Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${b}/*`, Condition: { StringEquals: { 's3:x-amz-acl': 'public-read' } } },
+    ]);
+    const writer = await issue(ctx.server, { permission: 'object-rw' });
+    const credentials = { accessKeyId: writer.credentials.accessKeyId, secretAccessKey: writer.credentials.secretAccessKey };
+    const denied = await post(bucket, postPolicyFields({ bucket, key: 'a', credentials, fields: { acl: 'public-read' } }));
+    assert.equal(denied.status, 403);
+    assert.equal(xmlField(await denied.text(), 'Code'), 'AccessDenied');
+    const plain = await post(bucket, postPolicyFields({ bucket, key: 'a', credentials }));
+    assert.equal(plain.status, 204, await plain.text());
+  });
+
+  test('an anonymous form writes only where the policy opens s3:PutObject', async () => {
+    const bucket = await withPolicy('panon', (b) => [
+      { Effect: 'Allow', Principal: '*', Action: ['s3:PutObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${b}`, `arn:aws:s3:::${b}/uploads/*`] },
+    ]);
+    const evil = await post(bucket, { key: 'other/evil.html' });
+    assert.equal(evil.status, 403);
+    assert.equal(await exists(bucket, 'other/evil.html'), false);
+    const ok = await post(bucket, { key: 'uploads/ok' });
+    assert.equal(ok.status, 204, await ok.text());
+  });
+
+  test('a policy that opens only object ARNs admits an anonymous form to them', async () => {
+    const bucket = await withPolicy('pobj', (b) => [{ Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${b}/uploads/*` }]);
+    const ok = await post(bucket, { key: 'uploads/${filename}' }, 'ok.txt');
+    assert.equal(ok.status, 204, await ok.text());
+    assert.equal(await exists(bucket, 'uploads/ok.txt'), true);
+    const other = await post(bucket, { key: 'other' });
+    assert.equal(other.status, 403);
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'other' })))).$metadata.httpStatusCode, 404);
   });
 });

@@ -11,6 +11,7 @@ import type { QuotaService } from '../quotas/quota-service.js';
 import type { RequestSource } from '../audit/actor.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import type { Principal } from '../auth/principal.js';
+import type { RequestFacts } from '../auth/bucket-policy.js';
 import type { FormFields } from '../sigv4/post-policy.js';
 import type { S3Operation } from './endpoint.js';
 import type { S3Response } from './render.js';
@@ -72,10 +73,11 @@ export interface S3Context<Op extends S3Operation = S3Operation> {
   /** The same, with the bucket's access settings and CORS rules. */
   resolved(): Promise<ResolvedBucket>;
   /**
-   * Admits `principal` (a POST form's signer, or null) to the operation's bucket with the same
-   * rules as a signed request: level and scope, then the bucket's policy and ACLs.
+   * Admits `principal` (a POST form's signer, or null) to write `key` in the operation's bucket
+   * with the same rules as a signed request: level and scope, then the bucket's policy and ACLs.
+   * `formFacts` adds what the form says that a request's headers would (its acl as s3:x-amz-acl).
    */
-  admit(principal: Principal | null): Promise<ResolvedBucket>;
+  admit(principal: Principal | null, key: string, formFacts: RequestFacts): Promise<ResolvedBucket>;
   /** A POST form's signer (SigV4 or SigV2 policy signature), or null for an unsigned form. */
   verifyForm(fields: FormFields): Promise<{ principal: Principal; policy: string } | null>;
   now(): Date;

@@ -174,7 +174,12 @@ export function createS3Handler(deps: S3HandlerDeps) {
         log: deps.log,
         resolved,
         bucket: () => resolved().then((r) => r.row),
-        admit: (p) => admit(admission, p).then((r) => (admitted = r)),
+        admit: (p, key, formFacts) => {
+          // The form names its key only in its body: the policy is asked about that object.
+          const form = { ...op, key } as S3Operation;
+          const formAdmission = { ...admission, op: form, facts: () => ({ ...requestFacts(req, form, p, deps.clock(), addressOf(req)), ...formFacts }) };
+          return admit(formAdmission, p).then((r) => (admitted = r));
+        },
         verifyForm: (fields) =>
           authenticatePostForm(fields, deps.credentials, regions).then(
             async (signed) => {

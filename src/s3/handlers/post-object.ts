@@ -11,7 +11,6 @@ import { STORAGE_CLASSES, headersFromFields } from '../object-headers.js';
 import { validateTags } from '../../objects/tags.js';
 import { parseXml } from '../xml.js';
 import { feed } from '../body.js';
-import { authorize } from '../../auth/authorize.js';
 import { hasControlCharacter } from '../../net/header-text.js';
 import { tagSetFrom } from './tagging.js';
 
@@ -130,17 +129,16 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   const rawKey = fields.get('key');
   if (rawKey === undefined) throw new S3Error('InvalidArgument', 'Bucket POST must contain a field named \'key\'.  If it is specified, please check the order of the fields.', { ArgumentName: 'key', ArgumentValue: '' });
   const signed = await ctx.verifyForm(fields);
-  const resolved = await ctx.admit(signed?.principal ?? null);
+  const key = rawKey.replace(/\$\{filename\}/g, file.filename);
+  const aclText = fields.get('acl');
+  // Signed or not, the form is admitted to write its own key (${filename} filled in), as a PUT of it would be.
+  const resolved = await ctx.admit(signed?.principal ?? null, key, { 's3:x-amz-acl': aclText });
   const bucket = resolved.row;
   let range: { min: number; max: number } | undefined;
   if (signed) range = checkPostPolicy(parsePostPolicy(signed.policy), fields, bucket.name, ctx.now());
-  const key = rawKey.replace(/\$\{filename\}/g, file.filename);
   if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
   if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError');
-  // A prefix-scoped signer writes only under its prefixes (the key is known only now, ${filename} filled in).
-  if (signed && !authorize(signed.principal, 'WriteObject', bucket.name, { key }).allow) throw new S3Error('AccessDenied');
 
-  const aclText = fields.get('acl');
   const acl = aclText === undefined ? null : parseCannedAcl(aclText);
   if (acl) ctx.services.bucketConfig.checkAcl(resolved, acl);
   const storageClass = fields.get('x-amz-storage-class') ?? 'STANDARD';
