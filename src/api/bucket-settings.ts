@@ -4,7 +4,8 @@ import { authorize } from '../auth/authorize.js';
 import type { BucketProtection } from '../objects/bucket-config.js';
 import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import type { LifecycleRule } from '../lifecycle/rules.js';
-import { requestSource, requireProject, requireRight } from './caller.js';
+import { requestSource, requireBucketAccess, requireProject } from './caller.js';
+import type { ParsedOperationName } from '../s3/endpoint.js';
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
 import { BucketParams, errorResponses, json, jsonBody, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 
@@ -161,12 +162,12 @@ function view(p: BucketProtection, access: ResolvedBucket | null) {
 }
 
 export function registerBucketSettings(app: ApiApp, deps: ApiDeps): void {
-  /** The bucket, once the caller may read (or change) its configuration. */
-  const bucketFor = async (c: Context<ApiEnv>, change: boolean) => {
+  /** The bucket, once the caller may perform these S3 operations on its configuration (the policy included). */
+  const bucketFor = async (c: Context<ApiEnv>, ...ops: ParsedOperationName[]) => {
     const { projectId, bucket } = c.req.param() as { projectId: string; bucket: string };
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, change ? 'WriteBucketConfig' : 'ReadBucketConfig', bucket);
-    return { access, row: await deps.objects.requireBucket(projectId, bucket) };
+    const resolved = await requireBucketAccess(c, deps, access, bucket, ...ops.map((op) => ({ op, key: null })));
+    return { access, row: resolved.row };
   };
   const settingsOf = async (c: Context<ApiEnv>, projectId: string, name: string) => {
     const row = await deps.objects.requireBucket(projectId, name);
@@ -174,44 +175,45 @@ export function registerBucketSettings(app: ApiApp, deps: ApiDeps): void {
   };
 
   app.openapi(getSettings, async (c) => {
-    const { row } = await bucketFor(c, false);
+    // The view shows what these S3 reads would (the policy itself is never denied to the project).
+    const { row } = await bucketFor(c, 'GetBucketVersioning', 'GetObjectLockConfiguration', 'GetBucketLifecycleConfiguration', 'GetBucketEncryption', 'GetBucketCors');
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putVersioning, async (c) => {
-    const { access, row } = await bucketFor(c, true);
+    const { access, row } = await bucketFor(c, 'PutBucketVersioning');
     await deps.protection.setVersioning(row, c.req.valid('json').status, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putObjectLock, async (c) => {
-    const { access, row } = await bucketFor(c, true);
+    const { access, row } = await bucketFor(c, 'PutObjectLockConfiguration');
     const d = c.req.valid('json').defaultRetention;
     await deps.protection.setObjectLock(row, { enabled: true, defaultRetention: d }, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putLifecycle, async (c) => {
-    const { access, row } = await bucketFor(c, true);
+    const { access, row } = await bucketFor(c, 'PutBucketLifecycleConfiguration');
     const rules: LifecycleRule[] = c.req.valid('json').rules.map((r) => ({ ...r, id: r.id ?? '', filter: { ...r.filter } }));
     await deps.protection.setLifecycle(row, rules, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(deleteLifecycle, async (c) => {
-    const { access, row } = await bucketFor(c, true);
+    const { access, row } = await bucketFor(c, 'DeleteBucketLifecycle');
     await deps.protection.setLifecycle(row, null, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(putEncryption, async (c) => {
-    const { access, row } = await bucketFor(c, true);
+    const { access, row } = await bucketFor(c, 'PutBucketEncryption');
     await deps.protection.setEncryption(row, { algorithm: 'AES256', bucketKeyEnabled: false }, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
   app.openapi(deleteEncryption, async (c) => {
-    const { access, row } = await bucketFor(c, true);
+    const { access, row } = await bucketFor(c, 'DeleteBucketEncryption');
     await deps.protection.setEncryption(row, null, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });

@@ -3,7 +3,7 @@ import { authorize, inScope } from '../auth/authorize.js';
 import { reachOf } from '../auth/scope.js';
 import type { Principal } from '../auth/principal.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
-import { requestSource, requireProject, requireRight } from './caller.js';
+import { requestSource, requireBucketAccess, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { VersioningSchema } from './bucket-settings.js';
@@ -144,9 +144,8 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const force = c.req.valid('query').force === 'true';
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'DeleteBucket', bucket);
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'DeleteBucket', key: null });
     if (force) requireRight(access, 'DeleteObject', bucket);
-    const row = await deps.objects.requireBucket(projectId, bucket);
     // The one bucket deletion every protocol uses: force removes every version it may (never
     // one under Object Lock, so a bucket holding one stays) and aborts every upload first.
     if (force) await deps.buckets.forceDelete(row, requestSource(c, access));

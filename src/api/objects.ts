@@ -9,7 +9,7 @@ import { MAX_KEY_BYTES } from '../s3/endpoint.js';
 import { MAX_SINGLE_PUT_BYTES } from '../s3/body.js';
 import { countSentBody } from '../net/sent-body.js';
 import { MAX_PRESIGN_SECONDS, presignObjectUrl } from '../sigv4/presign.js';
-import { requestSource, requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
+import { requestSource, requireBucketAccess, requireProject, requireRight, ROLE_PERMISSION } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
 import { ApiProblem } from './problems.js';
 import type { RequestSource } from '../audit/actor.js';
@@ -239,8 +239,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const q = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'ListObjects', bucket, { key: null, listPrefix: q.prefix ?? '' });
-    const row = await deps.objects.requireBucket(projectId, bucket);
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'ListObjectsV2', key: null, listPrefix: q.prefix ?? '', delimiter: q.delimiter, maxKeys: q.limit });
     const page = await deps.objects.listPage(row, {
       prefix: q.prefix ?? '',
       delimiter: q.delimiter ?? '',
@@ -263,9 +262,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'WriteObject', bucket, { key });
-    const resolved = await deps.bucketConfig.resolve(projectId, bucket);
-    if (!resolved) throw new ApiProblem('not-found', `No bucket ${bucket}.`);
+    const resolved = await requireBucketAccess(c, deps, access, bucket, { op: 'PutObject', key });
     const row = resolved.row;
     const lengthText = c.req.header('content-length');
     const size = lengthText === undefined ? undefined : Number(lengthText);
@@ -297,8 +294,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'ReadObject', bucket, { key });
-    const row = await deps.objects.requireBucket(projectId, bucket);
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'GetObject', key });
     // Leased: an overwrite or delete that commits before the bytes are opened cannot remove them.
     const lease = await deps.objects.leaseObject(row, key, { versionId });
     try {
@@ -327,9 +323,8 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId, bypassGovernanceRetention } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'DeleteObject', bucket, { key });
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'DeleteObject', key });
     const bypass = bypassGovernanceRetention === 'true' ? governanceBypass(c, access, bucket) : undefined;
-    const row = await deps.objects.requireBucket(projectId, bucket);
     // The same rules as S3: a locked version is never removed, whoever asks.
     const result = await deps.objects.deleteObject(row, key, { versionId, bypass });
     const what = versionId !== undefined ? `${key} version ${versionId}` : result.deleteMarker ? `${key} (delete marker ${result.versionId})` : result.existed ? key : `${key} (did not exist)`;
@@ -341,8 +336,9 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, cursor, limit } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
+    // The token's prefixes must hold the key itself; the policy decides a listing of the bucket.
     requireRight(access, 'ListObjects', bucket, { key });
-    const row = await deps.objects.requireBucket(projectId, bucket);
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'ListObjectVersions', key: null, listPrefix: key });
     const max = limit ?? MAX_PAGE;
     // The key sorts first among the keys it prefixes, so its versions open the listing.
     const page = await deps.objects.listVersions(row, { prefix: key, delimiter: '', keyMarker: cursor === undefined ? undefined : key, versionIdMarker: cursor === undefined ? undefined : decodeCursor(cursor), maxKeys: max });
@@ -371,8 +367,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId, on } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'WriteObject', bucket, { key });
-    const row = await deps.objects.requireBucket(projectId, bucket);
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'PutObjectLegalHold', key });
     await deps.objectLock.putLegalHold(row, key, versionId, on);
     return c.body(null, 204);
   });
@@ -381,9 +376,8 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId, retention: r, bypassGovernanceRetention } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
-    requireRight(access, 'WriteObject', bucket, { key });
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'PutObjectRetention', key });
     const bypass = bypassGovernanceRetention ? governanceBypass(c, access, bucket) : undefined;
-    const row = await deps.objects.requireBucket(projectId, bucket);
     await deps.objectLock.putRetention(row, key, versionId, r && { mode: r.mode, until: new Date(r.until) }, bypass);
     return c.body(null, 204);
   });
