@@ -64,6 +64,12 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   if (principal) checkTokenBounds(principal, op);
   const resolved = await a.services.bucketConfig.resolve(a.projectId, op.bucket);
   if (!resolved) throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  // S3 authorizes DeleteObjects key by key (each object's ARN, in the handler): here a token's level
+  // and scope only, and nothing asked of the policy or ACLs about the bucket's ARN.
+  if (op.op === 'DeleteObjects') {
+    if (principal && !authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, accessTarget(op)).allow) throw new S3Error('AccessDenied');
+    return resolved;
+  }
   const versionId = op.query.get('versionId');
   const action = policyActionFor(op.op, versionId);
   let access = resolved.access;

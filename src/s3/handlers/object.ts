@@ -26,6 +26,7 @@ import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRe
 import { governanceBypass } from '../actor.js';
 import { objectAclFromHeader } from './access.js';
 import { authorize } from '../../auth/authorize.js';
+import { companionActions, policyActionFor } from '../../auth/bucket-access.js';
 import type { RequestFacts } from '../../auth/bucket-policy.js';
 import { requestFacts } from '../admission.js';
 import type { RequestSource } from '../../audit/actor.js';
@@ -250,10 +251,11 @@ const MAX_DELETE_KEYS = 1000;
  * its own (s3:DeleteObject, s3:DeleteObjectVersion for a version) against the object's ARN, for
  * tokens (level, scope, the policy's Denies) and anonymous callers (the policy, the ACLs) alike.
  */
-function mayDeleteEntry(ctx: S3Context, resolved: ResolvedBucket, facts: () => RequestFacts, key: string, versionId: string | undefined): boolean {
-  const action = versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion';
+function mayDeleteEntry(ctx: S3Context, resolved: ResolvedBucket, facts: () => RequestFacts, key: string, versionId: string | undefined, bypass: boolean): boolean {
+  const action = policyActionFor('DeleteObjects', versionId);
+  const alsoActions = companionActions('DeleteObjects', versionId, bypass);
   const { access } = resolved;
-  return authorize(ctx.auth.principal, 'DeleteObject', resolved.row.name, { action, key, access, facts: access.policy ? facts() : NO_FACTS }).allow;
+  return authorize(ctx.auth.principal, 'DeleteObject', resolved.row.name, { action, alsoActions, key, access, facts: access.policy ? facts() : NO_FACTS }).allow;
 }
 
 const NO_FACTS: RequestFacts = {};
@@ -281,7 +283,7 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
     try {
       if (key === '') throw new S3Error('InvalidArgument', 'Object key must not be empty.');
       // A key outside a token's prefixes, or that the policy does not open to this caller, is an AccessDenied entry.
-      if (!mayDeleteEntry(ctx, resolved, factsOf, key, versionId)) throw new S3Error('AccessDenied');
+      if (!mayDeleteEntry(ctx, resolved, factsOf, key, versionId, bypass !== undefined)) throw new S3Error('AccessDenied');
       // S3 reports a version ID of no form it makes as a version that does not exist.
       if (versionId !== undefined && versionId !== '' && !isVersionId(versionId)) throw new S3Error('NoSuchVersion');
       if (versionId !== undefined) checkVersionId(versionId, 'VersionId');
