@@ -131,5 +131,23 @@ describe('isPublicPolicy and wildcards', () => {
     assert.ok(!wildcardMatch('a?c', 'abbc'));
     assert.ok(wildcardMatch('arn:aws:s3:::b/(x)+.txt', 'arn:aws:s3:::b/(x)+.txt'));
     assert.ok(!wildcardMatch('a.c', 'abc'));
+    assert.ok(wildcardMatch('*', ''));
+    assert.ok(wildcardMatch('a**', 'a'));
+    assert.ok(!wildcardMatch('a?', 'a'));
+    assert.ok(wildcardMatch('*b*b', 'abxbb'));
+    assert.ok(!wildcardMatch('*b*b', 'abxba'));
+    assert.ok(wildcardMatch('a*', 'a\nb'), 'a star spans line breaks');
+    assert.ok(wildcardMatch('S3:Get*', 's3:getobject', true));
+    assert.ok(!wildcardMatch('S3:Get*', 's3:getobject'));
+  });
+
+  test('many stars against a long near-miss finish (no backtracking blow-up)', () => {
+    // A RegExp built from this pattern backtracks through every way of splitting the slashes
+    // (minutes of CPU for one request); the matcher here only ever retries the last star.
+    const pattern = 'arn:aws:s3:::b/' + '*/'.repeat(12) + '*.jpg';
+    const key = 'arn:aws:s3:::b/' + 'a/'.repeat(3000) + 'x.png';
+    assert.equal(wildcardMatch(pattern, key), false);
+    assert.equal(wildcardMatch(pattern, key.replace(/png$/, 'jpg')), true);
+    assert.equal(wildcardMatch('?*'.repeat(20) + 'z', 'a'.repeat(5000)), false);
   });
 });

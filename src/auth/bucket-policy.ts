@@ -172,10 +172,36 @@ export function parseBucketPolicy(text: string, bucket: string): BucketPolicy {
   return { text, statements };
 }
 
-/** `*` and `?` wildcards, case-sensitive (IAM's StringLike and ARN matching). */
+/**
+ * `*` and `?` wildcards, case-sensitive unless asked (IAM's StringLike and ARN matching). Linear
+ * two-pointer matching: on a mismatch only the last `*` is retried, one character further, so no
+ * pattern can make a request cost more than pattern length x value length steps.
+ */
 export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const re = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/]/g, '\\$&'))).join('')}$`, ignoreCase ? 'is' : 's');
-  return re.test(value);
+  if (ignoreCase) {
+    pattern = pattern.toLowerCase();
+    value = value.toLowerCase();
+  }
+  let p = 0;
+  let v = 0;
+  let star = -1;
+  let resume = 0;
+  while (v < value.length) {
+    if (pattern[p] === '*') {
+      star = p++;
+      resume = v;
+    } else if (p < pattern.length && (pattern[p] === '?' || pattern[p] === value[v])) {
+      p++;
+      v++;
+    } else if (star >= 0) {
+      p = star + 1;
+      v = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 function principalMatches(p: PolicyPrincipal, caller: PolicyCaller): boolean {
