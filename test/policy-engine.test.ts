@@ -5,15 +5,24 @@ import {
   PutBucketPolicyCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
+import { s3Error } from './helpers/s3.js';
 import { useS3Server } from './helpers/server.js';
+import { raw, xmlField } from './helpers/raw-s3.js';
 
-// Bucket policies end to end: wildcard resources cannot stall the server.
+// Bucket policies end to end: wildcard resources cannot stall the server, condition keys skep
+// cannot evaluate are refused, and the ForAllValues / ForAnyValue qualifiers on a missing key.
 
 const ctx = useS3Server('poleng');
 const anon = (path: string) => fetch(`${ctx.server.url}${path}`);
 
 function policyFor(bucket: string, statement: object): string {
   return JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Resource: `arn:aws:s3:::${bucket}/*`, Action: 's3:GetObject', ...statement }] });
+}
+
+/** PutBucketPolicy over raw HTTP: status and error code (none on success). */
+async function putPolicy(bucket: string, policy: string): Promise<{ status: number; code?: string; message?: string }> {
+  const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { policy: '' }, body: policy });
+  return { status: res.status, code: xmlField(res.text, 'Code'), message: xmlField(res.text, 'Message') };
 }
 
 async function openBucket(tag: string): Promise<string> {
@@ -34,5 +43,44 @@ describe('wildcard resources', () => {
     const hit = await anon(`/${bucket}/${deep}x.jpg`);
     assert.equal(hit.status, 200);
     assert.equal(await hit.text(), 'jpg');
+  });
+});
+
+describe('condition keys and operators', () => {
+  const refused: [string, object][] = [
+    ['s3:ExistingObjectTag/<tag>', { StringEquals: { 's3:ExistingObjectTag/classification': 'secret' } }],
+    ['s3:x-amz-server-side-encryption', { Null: { 's3:x-amz-server-side-encryption': 'true' } }],
+    ['s3:authType', { StringEquals: { 's3:authType': 'REST-QUERY-STRING' } }],
+    ['an empty operator block', { StringEquals: {} }],
+    ['a word for NumericGreaterThan', { NumericGreaterThan: { 's3:max-keys': 'many' } }],
+  ];
+  for (const [name, Condition] of refused) {
+    test(`a Deny on ${name} is MalformedPolicy, not a Deny that never matches`, async () => {
+      const bucket = await ctx.newBucket('keys');
+      const res = await putPolicy(bucket, policyFor(bucket, { Effect: 'Deny', Condition }));
+      assert.deepEqual([res.status, res.code], [400, 'MalformedPolicy'], res.message);
+    });
+  }
+
+  test('ForAllValues holds on a listing without a prefix, ForAnyValue does not', async () => {
+    const bucket = await openBucket('sets');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'pub/a', Body: 'x' }));
+    const listing = (set: string) => JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 'S3:ListBucket', Resource: `arn:aws:s3:::${bucket}`, Condition: { [`${set}:StringLike`]: { 's3:prefix': 'pub/*' } } }] });
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: listing('ForAllValues') }));
+    assert.equal((await anon(`/${bucket}?list-type=2`)).status, 200);
+    assert.equal((await anon(`/${bucket}?list-type=2&prefix=pub/`)).status, 200);
+    assert.equal((await anon(`/${bucket}?list-type=2&prefix=priv/`)).status, 403);
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: listing('ForAnyValue') }));
+    assert.equal((await anon(`/${bucket}?list-type=2`)).status, 403);
+    assert.equal((await anon(`/${bucket}?list-type=2&prefix=pub/`)).status, 200);
+  });
+
+  test('a valid policy with typed conditions still applies', async () => {
+    const bucket = await openBucket('typed');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policyFor(bucket, { Condition: { Bool: { 'aws:SecureTransport': 'false' }, DateGreaterThan: { 'aws:CurrentTime': '2020-01-01T00:00:00Z' } } }) }));
+    assert.equal((await anon(`/${bucket}/k`)).status, 200);
+    const err = await s3Error(ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policyFor(bucket, { Condition: { Bool: { 'aws:SecureTransport': 'nope' } } }) })));
+    assert.equal(err.name, 'MalformedPolicy');
   });
 });

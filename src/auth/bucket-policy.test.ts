@@ -37,6 +37,15 @@ describe('parseBucketPolicy', () => {
     ['unknown condition', policy({ ...readPublic, Condition: { StringSounds: { 'aws:Referer': 'x' } } }), /Invalid Condition type/],
     ['bad CIDR', policy({ ...readPublic, Condition: { IpAddress: { 'aws:SourceIp': '300.1.1.1/8' } } }), /Invalid IP/],
     ['unknown field', policy({ ...readPublic, Extra: 1 }), /Unknown field/],
+    ['a condition key skep never sets', policy({ ...readPublic, Condition: { StringEquals: { 's3:ExistingObjectTag/classification': 'secret' } } }), /invalid condition key/],
+    ['an unknown aws: key', policy({ ...readPublic, Condition: { Null: { 'aws:SourceVpce': 'true' } } }), /invalid condition key/],
+    ['an empty operator block', policy({ ...readPublic, Condition: { StringEquals: {} } }), /must name a condition key/],
+    ['a set qualifier on an unknown operator', policy({ ...readPublic, Condition: { 'ForAnyValue:StringSounds': { 's3:prefix': 'a' } } }), /Invalid Condition type/],
+    ['a non-number for Numeric*', policy({ ...readPublic, Condition: { NumericLessThan: { 's3:max-keys': 'ten' } } }), /Invalid value/],
+    ['a non-date for Date*', policy({ ...readPublic, Condition: { DateLessThan: { 'aws:CurrentTime': 'soon' } } }), /Invalid value/],
+    ['a non-boolean for Bool', policy({ ...readPublic, Condition: { Bool: { 'aws:SecureTransport': 'yes' } } }), /Invalid value/],
+    ['a non-boolean for Null', policy({ ...readPublic, Condition: { Null: { 'aws:Referer': 'maybe' } } }), /Invalid value/],
+    ['a non-address for NotIpAddress', policy({ ...readPublic, Condition: { NotIpAddress: { 'aws:SourceIp': 'localhost' } } }), /Invalid IP/],
     ['too large', policy({ ...readPublic, Sid: 'x'.repeat(21 * 1024) }), /size/],
   ];
   for (const [name, text, message] of bad) {
@@ -52,6 +61,28 @@ describe('parseBucketPolicy', () => {
     ), 'site');
     assert.deepEqual(p.statements[0].principal, { anyone: true });
     assert.deepEqual(p.statements[1].principal, { anyone: false, projectIds: ['proj-1', 'proj-3'], keys: ['SKXYZ'] });
+  });
+
+  test('a stored policy from a laxer version still loads; its unevaluable conditions fail closed', () => {
+    const text = policy(
+      { ...readPublic, Condition: { StringEquals: { 's3:ExistingObjectTag/team': 'web' } } },
+      { Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::site/secret/*', Condition: { StringEquals: { 's3:ExistingObjectTag/classification': 'secret' } } },
+      { ...readPublic, Resource: 'arn:aws:s3:::site/open/*', Condition: { StringEquals: {}, NumericLessThanIfExists: { 's3:max-keys': 'x' } } },
+      { ...readPublic, Resource: 'arn:aws:s3:::site/secret/*' },
+    );
+    assert.throws(() => parseBucketPolicy(text, 'site'), PolicyError);
+    const p = parseBucketPolicy(text, 'site', { stored: true });
+    assert.equal(evaluatePolicy(p, ANON, 's3:GetObject', 'arn:aws:s3:::site/a', {}), 'None', 'an Allow on an unevaluated key grants nothing');
+    assert.equal(evaluatePolicy(p, ANON, 's3:GetObject', 'arn:aws:s3:::site/open/a', {}), 'Allow');
+    assert.equal(evaluatePolicy(p, ANON, 's3:GetObject', 'arn:aws:s3:::site/secret/a', {}), 'Deny', 'a Deny on an unevaluated key applies');
+  });
+
+  test('the action\'s service prefix is case-insensitive; typed operator values of their type parse', () => {
+    assert.doesNotThrow(() => parseBucketPolicy(policy({ ...readPublic, Action: ['S3:getobject', 'S3:List*'] }), 'site'));
+    assert.doesNotThrow(() => parseBucketPolicy(policy({ ...readPublic, Condition: {
+      NumericLessThan: { 's3:max-keys': ['10', 2.5] }, DateGreaterThan: { 'aws:CurrentTime': '2020-01-01T00:00:00Z', 'aws:EpochTime': '1600000000' },
+      Bool: { 'aws:SecureTransport': true }, Null: { 'aws:Referer': 'False' }, 'ForAllValues:StringLike': { 's3:prefix': 'a/*' },
+    } }), 'site'));
   });
 });
 
@@ -107,6 +138,10 @@ describe('evaluatePolicy', () => {
     ['DateLessThan', { DateLessThan: { 'aws:CurrentTime': '2030-01-01T00:00:00Z' } }, { 'aws:currenttime': '2026-01-01T00:00:00.000Z' }, 'Allow'],
     ['DateGreaterThan with epoch', { DateGreaterThan: { 'aws:EpochTime': '2000000000' } }, { 'aws:epochtime': '1900000000' }, 'None'],
     ['ForAnyValue: prefix', { 'ForAnyValue:StringLike': { 's3:prefix': ['home/*'] } }, { 's3:prefix': 'home/alice' }, 'Allow'],
+    ['ForAllValues: on a missing key holds', { 'ForAllValues:StringEquals': { 's3:prefix': 'home/' } }, {}, 'Allow'],
+    ['ForAnyValue: on a missing key fails', { 'ForAnyValue:StringEquals': { 's3:prefix': 'home/' } }, {}, 'None'],
+    ['ForAnyValue:StringNotEquals on a missing key fails', { 'ForAnyValue:StringNotEquals': { 's3:prefix': 'home/' } }, {}, 'None'],
+    ['ForAllValues: on a present key is the plain operator', { 'ForAllValues:StringEquals': { 's3:prefix': 'home/' } }, { 's3:prefix': 'other/' }, 'None'],
     ['all conditions must hold', { StringEquals: { 's3:prefix': 'a' }, Bool: { 'aws:SecureTransport': 'true' } }, { 's3:prefix': 'a', 'aws:securetransport': 'false' }, 'None'],
   ];
   for (const [name, c, facts, expected] of cases) {

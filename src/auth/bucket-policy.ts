@@ -22,10 +22,17 @@ export interface PolicyStatement {
 }
 
 export interface PolicyCondition {
+  /** The operator without its set qualifier, e.g. StringEquals or IpAddressIfExists. */
   operator: string;
+  /** ForAllValues: / ForAnyValue: (IAM's multivalued-key qualifiers), null for none. */
+  set?: SetQualifier | null;
   key: string;
   values: string[];
+  /** A key skep does not evaluate, in a policy stored before such keys were refused: it fails closed. */
+  unevaluated?: boolean;
 }
+
+export type SetQualifier = 'ForAllValues' | 'ForAnyValue';
 
 export interface BucketPolicy {
   /** The document as the client sent it (returned by GetBucketPolicy). */
@@ -49,6 +56,16 @@ const NUMERIC_OPS = ['NumericEquals', 'NumericNotEquals', 'NumericLessThan', 'Nu
 const DATE_OPS = ['DateEquals', 'DateNotEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals'];
 const OTHER_OPS = ['Bool', 'IpAddress', 'NotIpAddress', 'Null', 'ArnEquals', 'ArnLike', 'ArnNotEquals', 'ArnNotLike'];
 const OPERATORS = new Set([...STRING_OPS, ...NUMERIC_OPS, ...DATE_OPS, ...OTHER_OPS]);
+
+/**
+ * The condition keys skep evaluates: those requestFacts (src/s3/admission.ts) fills in. A policy
+ * naming any other key is refused, as S3 refuses keys it does not know: a condition on a key that
+ * is never set would silently never match, and a Deny resting on it would fail open.
+ */
+export const EVALUATED_CONDITION_KEYS: ReadonlySet<string> = new Set([
+  'aws:sourceip', 'aws:securetransport', 'aws:referer', 'aws:useragent', 'aws:currenttime', 'aws:epochtime', 'aws:principaltype',
+  's3:x-amz-acl', 's3:prefix', 's3:delimiter', 's3:max-keys',
+]);
 
 /** Condition keys that restrict a statement to known callers, so a policy using them is not public (as AWS judges it). */
 const RESTRICTING_KEYS = new Set(['aws:sourceip', 'aws:sourcevpc', 'aws:sourcevpce', 'aws:sourceaccount', 'aws:sourcearn', 'aws:principalaccount', 'aws:principalorgid', 'aws:principalarn', 'aws:userid', 'aws:sourceowner']);
@@ -92,30 +109,49 @@ function parsePrincipal(value: unknown): PolicyPrincipal {
   return { anyone: false, projectIds, keys };
 }
 
-function parseConditions(value: unknown): PolicyCondition[] {
+const SET_QUALIFIER = /^(ForAllValues|ForAnyValue):/;
+
+function parseConditions(value: unknown, stored: boolean): PolicyCondition[] {
   if (value === undefined) return [];
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new PolicyError('Condition must be an object');
   const out: PolicyCondition[] = [];
   for (const [rawOperator, body] of Object.entries(value as Record<string, unknown>)) {
-    const operator = rawOperator.replace(/^(ForAnyValue|ForAllValues):/, '');
+    const set = (SET_QUALIFIER.exec(rawOperator)?.[1] ?? null) as SetQualifier | null;
+    const operator = set ? rawOperator.slice(set.length + 1) : rawOperator;
     const base = operator.replace(/IfExists$/, '');
     if (!OPERATORS.has(base) || (base === 'Null' && operator !== base)) throw new PolicyError(`Invalid Condition type : ${rawOperator}`);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PolicyError(`Condition ${rawOperator} must map keys to values`);
-    for (const [key, v] of Object.entries(body as Record<string, unknown>)) {
+    const entries = Object.entries(body as Record<string, unknown>);
+    if (entries.length === 0 && !stored) throw new PolicyError(`Condition ${rawOperator} must name a condition key`);
+    for (const [key, v] of entries) {
+      const unevaluated = !EVALUATED_CONDITION_KEYS.has(key.toLowerCase());
+      if (unevaluated && !stored) throw new PolicyError(`Policy has an invalid condition key: ${key}`);
       const values = asList(v, `Condition ${rawOperator}`).map((x) => {
         if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new PolicyError(`Condition ${rawOperator} values must be strings`);
         return String(x);
       });
-      if (base === 'IpAddress' || base === 'NotIpAddress') for (const cidr of values) if (!parseCidr(cidr)) throw new PolicyError(`Invalid IP address in Condition: ${cidr}`);
-      out.push({ operator, key: key.toLowerCase(), values });
+      if (!stored) for (const text of values) checkConditionValue(base, text);
+      out.push({ operator, set, key: key.toLowerCase(), values, ...(unevaluated && { unevaluated }) });
     }
   }
   return out;
 }
 
+/** A value must be of its operator's type (S3 refuses "abc" for NumericEquals). */
+function checkConditionValue(base: string, text: string): void {
+  const fits =
+    base === 'IpAddress' || base === 'NotIpAddress' ? parseCidr(text) !== null :
+    base === 'Bool' || base === 'Null' ? /^(true|false)$/i.test(text) :
+    base.startsWith('Numeric') ? text.trim() !== '' && Number.isFinite(Number(text)) :
+    base.startsWith('Date') ? !Number.isNaN(dateValue(text)) :
+    true;
+  if (!fits) throw new PolicyError(base.endsWith('IpAddress') ? `Invalid IP address in Condition: ${text}` : `Invalid value for Condition ${base}: ${text}`);
+}
+
 function checkAction(action: string): string {
   if (action === '*') return action;
-  if (!/^s3:[A-Za-z*?]+$/.test(action)) throw new PolicyError('Policy has invalid action');
+  // IAM's service prefixes are case-insensitive (S3:GetObject is s3:GetObject).
+  if (!/^s3:[A-Za-z*?]+$/i.test(action)) throw new PolicyError('Policy has invalid action');
   return action;
 }
 
@@ -130,8 +166,13 @@ function checkResource(resource: string, bucket: string): string {
   return resource;
 }
 
-/** Parses and validates a bucket policy document for `bucket`; throws PolicyError (MalformedPolicy). */
-export function parseBucketPolicy(text: string, bucket: string): BucketPolicy {
+/**
+ * Parses and validates a bucket policy document for `bucket`; throws PolicyError (MalformedPolicy).
+ * `stored` reads a policy accepted by an earlier, laxer version: condition keys skep does not
+ * evaluate are kept (failing closed) and condition values are not type-checked, so the bucket
+ * stays usable and its policy can still be replaced or deleted.
+ */
+export function parseBucketPolicy(text: string, bucket: string, options: { stored?: boolean } = {}): BucketPolicy {
   if (Buffer.byteLength(text, 'utf8') > MAX_POLICY_BYTES) throw new PolicyError('Policy exceeds the maximum allowed document size.');
   if (!text.trimStart().startsWith('{')) throw new PolicyError("Policies must be valid JSON and the first byte must be '{'");
   let doc: unknown;
@@ -166,7 +207,7 @@ export function parseBucketPolicy(text: string, bucket: string): BucketPolicy {
       notActions: s.NotAction !== undefined,
       resources: strings(s.Resource ?? s.NotResource, 'Resource').map((r) => checkResource(r, bucket)),
       notResources: s.NotResource !== undefined,
-      conditions: parseConditions(s.Condition),
+      conditions: parseConditions(s.Condition, options.stored === true),
     };
   });
   return { text, statements };
@@ -247,10 +288,13 @@ function ipInCidr(ip: string, cidr: string): boolean {
     bytes = bytes.subarray(12);
     family = 4;
   }
-  if (bytes.length !== range.bytes.length) return false;
-  for (let bit = 0; bit < range.bits; bit++) {
+  return bytes.length === range.bytes.length && samePrefix(bytes, range.bytes, range.bits);
+}
+
+function samePrefix(a: Buffer, b: Buffer, bits: number): boolean {
+  for (let bit = 0; bit < bits; bit++) {
     const mask = 0x80 >> (bit % 8);
-    if ((bytes[bit >> 3] & mask) !== (range.bytes[bit >> 3] & mask)) return false;
+    if ((a[bit >> 3] & mask) !== (b[bit >> 3] & mask)) return false;
   }
   return true;
 }
@@ -258,9 +302,12 @@ function ipInCidr(ip: string, cidr: string): boolean {
 function conditionHolds(c: PolicyCondition, facts: RequestFacts): boolean {
   const ifExists = c.operator.endsWith('IfExists');
   const op = ifExists ? c.operator.slice(0, -'IfExists'.length) : c.operator;
-  const value = facts[c.key];
+  // A listing without ?prefix= reports s3:prefix as null: that is the key being absent.
+  const value = facts[c.key] ?? undefined;
   if (op === 'Null') return (value === undefined) === (c.values[0].toLowerCase() === 'true');
-  if (value === undefined) return ifExists || op.includes('Not');
+  if (value === undefined) return absentKeyHolds(c, ifExists, op);
+  // Every key skep evaluates is single-valued: ForAllValues and ForAnyValue over a one-value set
+  // are the plain operator.
   const any = (test: (v: string) => boolean) => c.values.some(test);
   switch (op) {
     case 'StringEquals': return any((v) => v === value);
@@ -276,6 +323,16 @@ function conditionHolds(c: PolicyCondition, facts: RequestFacts): boolean {
   if (op.startsWith('Numeric')) return compare(op.slice('Numeric'.length), Number(value), c.values.map(Number));
   if (op.startsWith('Date')) return compare(op.slice('Date'.length), dateValue(value), c.values.map(dateValue));
   return false;
+}
+
+/**
+ * A condition on a key the request does not carry: IfExists holds; over the empty set ForAllValues
+ * holds and ForAnyValue does not (IAM's multivalued keys); a negated operator holds, a positive one not.
+ */
+function absentKeyHolds(c: PolicyCondition, ifExists: boolean, op: string): boolean {
+  if (ifExists) return true;
+  if (c.set) return c.set === 'ForAllValues';
+  return op.includes('Not');
 }
 
 function dateValue(text: string): number {
@@ -304,7 +361,8 @@ function statementApplies(s: PolicyStatement, caller: PolicyCaller, action: stri
   if (actionHit === s.notActions) return false;
   const resourceHit = s.resources.some((r) => wildcardMatch(r, resource));
   if (resourceHit === s.notResources) return false;
-  return s.conditions.every((c) => conditionHolds(c, facts));
+  // A condition skep cannot evaluate fails closed: its Deny applies, its Allow grants nothing.
+  return s.conditions.every((c) => (c.unevaluated ? s.effect === 'Deny' : conditionHolds(c, facts)));
 }
 
 /**
