@@ -2,14 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   DeletePublicAccessBlockCommand,
+  GetBucketPolicyStatusCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
+  PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import { s3Error } from './helpers/s3.js';
 import { useS3Server } from './helpers/server.js';
 import { raw, xmlField } from './helpers/raw-s3.js';
 
-// Bucket policies end to end: wildcard resources cannot stall the server, condition keys skep
+// Bucket policies end to end: wildcard resources cannot stall the server, what counts as a public
+// policy for BlockPublicPolicy / GetBucketPolicyStatus / RestrictPublicBuckets, condition keys skep
 // cannot evaluate are refused, and the ForAllValues / ForAnyValue qualifiers on a missing key.
 
 const ctx = useS3Server('poleng');
@@ -43,6 +46,50 @@ describe('wildcard resources', () => {
     const hit = await anon(`/${bucket}/${deep}x.jpg`);
     assert.equal(hit.status, 200);
     assert.equal(await hit.text(), 'jpg');
+  });
+});
+
+describe('public policies', () => {
+  const bypasses: [string, object][] = [
+    ['NotIpAddress of one address', { NotIpAddress: { 'aws:SourceIp': '192.0.2.1/32' } }],
+    ['IpAddress 0.0.0.0/0', { IpAddress: { 'aws:SourceIp': '0.0.0.0/0' } }],
+    ['IpAddress 0.0.0.0/1 + 128.0.0.0/1', { IpAddress: { 'aws:SourceIp': ['0.0.0.0/1', '128.0.0.0/1'] } }],
+    ['IpAddressIfExists 0.0.0.0/0', { IpAddressIfExists: { 'aws:SourceIp': '0.0.0.0/0' } }],
+  ];
+  for (const [name, Condition] of bypasses) {
+    test(`${name} is public: refused under BlockPublicPolicy, IsPublic otherwise`, async () => {
+      const blocked = await ctx.newBucket('pab');
+      const refused = await putPolicy(blocked, policyFor(blocked, { Condition }));
+      assert.deepEqual([refused.status, refused.code], [403, 'AccessDenied']);
+      const open = await openBucket('pab');
+      await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: open, Policy: policyFor(open, { Condition }) }));
+      const status = await ctx.s3.send(new GetBucketPolicyStatusCommand({ Bucket: open }));
+      assert.equal(status.PolicyStatus?.IsPublic, true);
+    });
+  }
+
+  for (const Condition of [{ StringNotEquals: { 'aws:SourceVpce': 'vpce-1' } }, { Null: { 'aws:SourceVpce': 'true' } }]) {
+    test(`${JSON.stringify(Condition)} is refused (a key skep never sets)`, async () => {
+      const bucket = await ctx.newBucket('vpce');
+      const refused = await putPolicy(bucket, policyFor(bucket, { Condition }));
+      assert.deepEqual([refused.status, refused.code], [400, 'MalformedPolicy']);
+    });
+  }
+
+  test('RestrictPublicBuckets shuts out anonymous callers of a NotIpAddress policy', async () => {
+    const bucket = await openBucket('restrict');
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policyFor(bucket, { Condition: { NotIpAddress: { 'aws:SourceIp': '192.0.2.1/32' } } }) }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    assert.equal((await anon(`/${bucket}/k`)).status, 200);
+    await ctx.s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: true } }));
+    assert.equal((await anon(`/${bucket}/k`)).status, 403);
+  });
+
+  test('a policy pinned to a /24 is not public: accepted under BlockPublicPolicy', async () => {
+    const bucket = await ctx.newBucket('narrow');
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policyFor(bucket, { Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } } }) }));
+    const status = await ctx.s3.send(new GetBucketPolicyStatusCommand({ Bucket: bucket }));
+    assert.equal(status.PolicyStatus?.IsPublic, false);
   });
 });
 

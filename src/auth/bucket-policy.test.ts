@@ -152,6 +152,43 @@ describe('evaluatePolicy', () => {
 });
 
 describe('isPublicPolicy and wildcards', () => {
+  const publicWith = (Condition: object) => isPublicPolicy(parseBucketPolicy(policy({ ...readPublic, Condition }), 'site'));
+  const bypasses: [string, object][] = [
+    ['NotIpAddress (everyone but one address)', { NotIpAddress: { 'aws:SourceIp': '192.0.2.1/32' } }],
+    ['IpAddress 0.0.0.0/0', { IpAddress: { 'aws:SourceIp': '0.0.0.0/0' } }],
+    ['IpAddress 0.0.0.0/1 + 128.0.0.0/1', { IpAddress: { 'aws:SourceIp': ['0.0.0.0/1', '128.0.0.0/1'] } }],
+    ['a narrow range next to a wide one', { IpAddress: { 'aws:SourceIp': ['203.0.113.0/24', '0.0.0.0/4'] } }],
+    ['IpAddress ::/0', { IpAddress: { 'aws:SourceIp': '::/0' } }],
+    ['IPv6 ::/64, which holds every IPv4-mapped address', { IpAddress: { 'aws:SourceIp': '::/64' } }],
+    ['IPv4-mapped ::ffff:128.0.0.0/97', { IpAddress: { 'aws:SourceIp': '::ffff:128.0.0.0/97' } }],
+    ['IpAddressIfExists', { IpAddressIfExists: { 'aws:SourceIp': '203.0.113.0/24' } }],
+    ['ForAllValues:IpAddress (holds without the key)', { 'ForAllValues:IpAddress': { 'aws:SourceIp': '203.0.113.0/24' } }],
+  ];
+  for (const [name, c] of bypasses) {
+    test(`public despite ${name}`, () => assert.equal(publicWith(c), true));
+  }
+
+  test('restricting keys skep does not evaluate: pinned by a positive operator with fixed values only', () => {
+    // skep refuses these keys in a policy; the rule is AWS's all the same, judged on parsed statements.
+    const judged = (c: { operator: string; key: string; values: string[]; set?: 'ForAllValues' | 'ForAnyValue' }) => {
+      const p = parseBucketPolicy(policy(readPublic), 'site');
+      return isPublicPolicy({ ...p, statements: [{ ...p.statements[0], conditions: [{ set: null, ...c }] }] });
+    };
+    assert.equal(judged({ operator: 'StringNotEquals', key: 'aws:sourcevpce', values: ['vpce-1'] }), true);
+    assert.equal(judged({ operator: 'Null', key: 'aws:sourcevpce', values: ['true'] }), true);
+    assert.equal(judged({ operator: 'StringEqualsIfExists', key: 'aws:sourcevpce', values: ['vpce-1'] }), true);
+    assert.equal(judged({ operator: 'StringLike', key: 'aws:sourcevpce', values: ['vpce-*'] }), true);
+    assert.equal(judged({ operator: 'StringEquals', key: 'aws:sourcevpce', values: ['vpce-1'], set: 'ForAllValues' }), true);
+    assert.equal(judged({ operator: 'StringEquals', key: 'aws:sourcevpce', values: ['vpce-1'] }), false);
+    assert.equal(judged({ operator: 'ArnEquals', key: 'aws:sourcearn', values: ['arn:aws:cloudfront::1:distribution/X'] }), false);
+  });
+
+  test('not public: a fixed, narrow aws:SourceIp set', () => {
+    assert.equal(publicWith({ IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } }), false);
+    assert.equal(publicWith({ IpAddress: { 'aws:SourceIp': ['10.0.0.0/8', '2001:db8::/32', '::ffff:203.0.113.0/120'] } }), false);
+    assert.equal(publicWith({ 'ForAnyValue:IpAddress': { 'aws:SourceIp': '203.0.113.0/24' }, Bool: { 'aws:SecureTransport': 'true' } }), false);
+  });
+
   test('public: Allow to "*" without a condition that pins who the caller is', () => {
     assert.equal(isPublicPolicy(parseBucketPolicy(policy(readPublic), 'site')), true);
     assert.equal(isPublicPolicy(parseBucketPolicy(policy({ ...readPublic, Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } }), 'site')), false);

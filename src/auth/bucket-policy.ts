@@ -68,7 +68,18 @@ export const EVALUATED_CONDITION_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 /** Condition keys that restrict a statement to known callers, so a policy using them is not public (as AWS judges it). */
-const RESTRICTING_KEYS = new Set(['aws:sourceip', 'aws:sourcevpc', 'aws:sourcevpce', 'aws:sourceaccount', 'aws:sourcearn', 'aws:principalaccount', 'aws:principalorgid', 'aws:principalarn', 'aws:userid', 'aws:sourceowner']);
+const RESTRICTING_KEYS = new Set(['aws:sourceip', 'aws:sourcevpc', 'aws:sourcevpce', 'aws:sourceaccount', 'aws:sourcearn', 'aws:principalaccount', 'aws:principalorgid', 'aws:principalarn', 'aws:userid', 'aws:sourceowner', 's3:x-amz-server-side-encryption-aws-kms-key-id']);
+
+/** Operators that hold only for the values they list: the ones that can pin a restricting key. */
+const PINNING_OPERATORS = new Set(['StringEquals', 'StringEqualsIgnoreCase', 'StringLike', 'ArnEquals', 'ArnLike']);
+
+/**
+ * The widest aws:SourceIp ranges that still name known networks: a /8 (16M addresses) is the largest
+ * block ever assigned to one organisation, and /32 is a registry's usual allocation to an IPv6
+ * provider. Anything wider spans unrelated networks, which AWS counts as public (e.g. 0.0.0.0/1).
+ */
+const MIN_IPV4_PREFIX = 8;
+const MIN_IPV6_PREFIX = 32;
 
 function asList(value: unknown, what: string): unknown[] {
   if (Array.isArray(value)) {
@@ -379,9 +390,31 @@ export function evaluatePolicy(policy: BucketPolicy, caller: PolicyCaller, actio
   return outcome;
 }
 
-/** Whether the policy grants anything to everyone without a condition that restricts who (AWS's "public"). */
+/**
+ * Whether the policy grants anything to everyone (AWS's "public"): an Allow to "*" is not public
+ * only when one of its conditions pins a restricting key to fixed values with a positive operator.
+ * A negated, Null, IfExists or ForAllValues condition also holds for callers outside those values
+ * (or without the key), and a wildcard or a very wide address range pins nothing.
+ */
 export function isPublicPolicy(policy: BucketPolicy): boolean {
-  return policy.statements.some((s) => s.effect === 'Allow' && s.principal.anyone && !s.conditions.some((c) => RESTRICTING_KEYS.has(c.key)));
+  return policy.statements.some((s) => s.effect === 'Allow' && s.principal.anyone && !s.conditions.some(pinsCallers));
+}
+
+function pinsCallers(c: PolicyCondition): boolean {
+  if (!RESTRICTING_KEYS.has(c.key) || c.set === 'ForAllValues') return false;
+  if (c.key === 'aws:sourceip') return c.operator === 'IpAddress' && c.values.every(isNarrowRange);
+  return PINNING_OPERATORS.has(c.operator) && c.values.every((v) => !/[*?]|\$\{/.test(v));
+}
+
+const IPV4_MAPPED = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+
+function isNarrowRange(cidr: string): boolean {
+  const range = parseCidr(cidr);
+  if (!range) return false;
+  if (range.bytes.length === 4) return range.bits >= MIN_IPV4_PREFIX;
+  // A range reaching into ::ffff:0:0/96 covers IPv4 clients seen through an IPv6 socket: judge that part as IPv4.
+  if (samePrefix(range.bytes, IPV4_MAPPED, Math.min(range.bits, 96))) return range.bits - 96 >= MIN_IPV4_PREFIX;
+  return range.bits >= MIN_IPV6_PREFIX;
 }
 
 export function resourceArn(bucket: string, key: string | null): string {
