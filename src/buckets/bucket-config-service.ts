@@ -56,7 +56,8 @@ export function accessFromSettings(bucketName: string, settings: Partial<Record<
   const policyText = parseJson<string>(settings.policy);
   return {
     access: {
-      policy: policyText === undefined ? null : parseBucketPolicy(policyText, bucketName),
+      // A stored policy is read as stored: a condition key skep no longer accepts fails closed instead of failing the bucket.
+      policy: policyText === undefined ? null : parseBucketPolicy(policyText, bucketName, { stored: true }),
       acl: parseJson<CannedAcl>(settings.acl) ?? 'private',
       publicAccessBlock: pab === undefined ? DEFAULT_PUBLIC_ACCESS_BLOCK : isDeleted(pab) ? null : (pab as PublicAccessBlock),
       ownership: ownership === undefined ? 'BucketOwnerEnforced' : isDeleted(ownership) ? null : (ownership as ObjectOwnership),
