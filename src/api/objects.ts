@@ -16,6 +16,7 @@ import type { RequestSource } from '../audit/actor.js';
 import type { ProjectAccess } from './context.js';
 import { publicEndpoint } from './public-url.js';
 import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
+import { bareEtag } from '../util/etag.js';
 
 // Objects of a bucket: list, upload (streamed), download (streamed), delete, presign.
 
@@ -199,9 +200,6 @@ const presignObject = createRoute({
   responses: { 200: json(PresignResult, 'The URL'), ...errorResponses(400, 401, 403, 404) },
 });
 
-function unquote(etag: string): string {
-  return etag.replace(/^"|"$/g, '');
-}
 
 function encodeCursor(key: string): string {
   return Buffer.from(key, 'utf8').toString('base64url');
@@ -250,7 +248,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     });
     return c.json(
       {
-        items: page.contents.map((o) => ({ key: o.key, size: o.size, etag: unquote(o.etag), lastModified: o.lastModified.toISOString() })),
+        items: page.contents.map((o) => ({ key: o.key, size: o.size, etag: bareEtag(o.etag), lastModified: o.lastModified.toISOString() })),
         prefixes: page.commonPrefixes,
         nextCursor: page.isTruncated && page.last !== undefined ? encodeCursor(page.last) : null,
       },
@@ -284,7 +282,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
         digest,
         undefined,
       );
-      return c.json({ key, size: stored.size, etag: unquote(stored.etag) }, 200);
+      return c.json({ key, size: stored.size, etag: bareEtag(stored.etag) }, 200);
     } finally {
       c.set('bytesIn', digest.size);
     }
@@ -351,7 +349,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
           isLatest: v.isLatest,
           isDeleteMarker: v.isDeleteMarker,
           size: v.size,
-          etag: unquote(v.etag),
+          etag: bareEtag(v.etag),
           lastModified: v.lastModified.toISOString(),
           encryption: v.encryption?.kind ?? null,
           retention: v.retention && { mode: v.retention.mode, until: v.retention.until.toISOString() },

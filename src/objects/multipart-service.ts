@@ -11,6 +11,7 @@ import type { CustomerKey, EncryptionRequest } from './sse.js';
 import { removalGuard, type LockState } from './object-lock.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
 import { pastCommonPrefix, walkRanges } from './listing.js';
+import { bareEtag } from '../util/etag.js';
 
 // Multipart uploads: each part is its own blob; completion commits an object row that lists the
 // parts' blobs in order (no bytes are copied), in one transaction that drops the parts and marks
@@ -111,10 +112,6 @@ export interface NewUpload {
   lock?: Partial<LockState>;
   /** Canned ACL the completed object gets (x-amz-acl at create), or null (private). */
   acl?: string | null;
-}
-
-function bareEtag(etag: string): string {
-  return etag.trim().replace(/^"|"$/g, '');
 }
 
 /** The object's size and whole-object checksum, as the completion claims them (if it does). */

@@ -1,5 +1,6 @@
 import { S3Error } from './errors.js';
 import { parseHttpDate } from '../net/http-date.js';
+import { bareEtag } from '../util/etag.js';
 
 // Conditional request headers, evaluated as S3 does (RFC 7232 precedence): If-Match beats
 // If-Unmodified-Since, If-None-Match beats If-Modified-Since.
@@ -12,10 +13,10 @@ export interface Conditions {
 }
 
 function etagMatches(list: string, etag: string): boolean {
-  const bare = etag.replace(/^"|"$/g, '');
+  const bare = bareEtag(etag);
   return list.split(',').some((item) => {
     const t = item.trim().replace(/^W\//, '');
-    return t === '*' || t.replace(/^"|"$/g, '') === bare;
+    return t === '*' || bareEtag(t) === bare;
   });
 }
 

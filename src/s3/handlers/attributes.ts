@@ -4,6 +4,7 @@ import type { S3Response } from '../render.js';
 import { customerKeyFrom, readVersionId } from '../protection-headers.js';
 import { versioningMode } from '../../objects/bucket-config.js';
 import { checksumXml, versionIdOf } from './object.js';
+import { bareEtag } from '../../util/etag.js';
 
 // GetObjectAttributes: what HeadObject and ListParts tell, in one XML document, for the attributes
 // the x-amz-object-attributes header names. skep keeps no checksum per part once an upload is
@@ -28,7 +29,7 @@ export async function GetObjectAttributes(ctx: S3Context): Promise<S3Response> {
   const row = await ctx.services.objects.findReadable(bucket, ctx.op.key!, { versionId: versionIdOf(ctx), customer: customerKeyFrom(ctx.req) });
   const value: Record<string, unknown> = {};
   // Elements in the order of S3's schema.
-  if (wanted.has('ETag')) value.ETag = row.etag.replace(/^"|"$/g, '');
+  if (wanted.has('ETag')) value.ETag = bareEtag(row.etag);
   if (wanted.has('Checksum') && row.checksum) {
     // The value without HeadObject's "-<parts>" suffix of a composite checksum, as S3 shows it here.
     value.Checksum = checksumXml({ ...row.checksum, value: row.checksum.value.replace(/-\d+$/, '') });

@@ -26,6 +26,7 @@ import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRe
 import { governanceBypass } from '../actor.js';
 import { objectAclFromHeader } from './access.js';
 import { authorize } from '../../auth/authorize.js';
+import { bareEtag } from '../../util/etag.js';
 import { companionActions, policyActionFor } from '../../auth/bucket-access.js';
 import type { RequestFacts } from '../../auth/bucket-policy.js';
 import { requestFacts } from '../admission.js';
@@ -41,7 +42,7 @@ export function writeCondition(ctx: S3Context): PutCondition {
     if (ifNoneMatch.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*".');
     return { kind: 'ifNoneMatch' };
   }
-  if (ifMatch !== undefined) return { kind: 'ifMatch', etag: `"${ifMatch.trim().replace(/^"|"$/g, '')}"` };
+  if (ifMatch !== undefined) return { kind: 'ifMatch', etag: `"${bareEtag(ifMatch)}"` };
   return { kind: 'none' };
 }
 
