@@ -163,7 +163,6 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     });
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    toOriginForm(req);
     // Under TLS, browsers are told to keep to HTTPS for this host (console sessions, presigned URLs).
     if (config.tls) res.setHeader('Strict-Transport-Security', HSTS);
     // A Host that names a bucket (<bucket>.<domain>) or a project is always S3: there the path is
@@ -202,7 +201,12 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     }
     serveS3(req, res);
   };
-  const inOrder = inOrderPerConnection(listener);
+  const ordered = inOrderPerConnection(listener);
+  // Every route (and the Expect: 100-continue decision below) reads the origin form of the target.
+  const inOrder = (req: IncomingMessage, res: ServerResponse) => {
+    toOriginForm(req);
+    ordered(req, res);
+  };
   const server: Server = config.tls
     ? createHttpsServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }, inOrder)
     : createHttpServer(inOrder);
@@ -214,10 +218,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   // Expect: 100-continue is answered by the S3 pipeline once the request is authenticated and
   // admitted (the REST API and console answer it at once), so a refused upload sends no body.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    toOriginForm(req);
     const address = addressFromHost(req.headers.host, config.baseDomains, projectDomains);
     const s3 = address.bucket !== null || address.project !== null || (!isApiRequest(req) && !isConsoleRequest(req, config.baseDomains));
     if (!s3) res.writeContinue();
-    inOrder(req, res);
+    ordered(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed requests Node rejects before any handler (e.g. oversized headers) still get S3 XML.

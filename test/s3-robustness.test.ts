@@ -195,6 +195,16 @@ describe('request targets', () => {
     assert.match(answer, /^HTTP\/1\.1 200 /);
     assert.ok(answer.endsWith('\r\n\r\nabsolute'), answer.slice(0, 300));
   });
+
+  test('an absolute-form target is routed by its path for Expect: 100-continue too (the REST API answers it at once)', async () => {
+    const body = '{}';
+    const head = requestHead('POST', `http://127.0.0.1:${ctx.server.port}/api/v1/projects`, {
+      host: `127.0.0.1:${ctx.server.port}`, 'content-type': 'application/json', 'content-length': String(body.length), expect: '100-continue', connection: 'close',
+    });
+    const answer = await sendOnSocket(ctx.server, head + body);
+    assert.match(answer, /^HTTP\/1\.1 100 Continue\r\n/, answer.slice(0, 200));
+    assert.match(answer, /HTTP\/1\.1 401 /, 'then the REST API refuses the unauthenticated call');
+  });
 });
 
 describe('concurrent writers', () => {

@@ -362,7 +362,8 @@ export class MultipartService {
     const size = parts.reduce((n, p) => n + p.size, 0);
     const checksum = this.objectChecksum(upload, parts);
     checkObjectClaims(request, size, checksum);
-    const now = new Date();
+    // The injected clock: the completion stamp is what pruneCompleted measures its retention against.
+    const now = this.clock();
     const lock = upload.objectLock ?? this.objects.lockFor(bucket, undefined, now);
     const row: ObjectRow = {
       bucketId: bucket.id,

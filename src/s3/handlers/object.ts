@@ -29,7 +29,7 @@ import { authorize } from '../../auth/authorize.js';
 import { bareEtag } from '../../util/etag.js';
 import { companionActions, policyActionFor } from '../../auth/bucket-access.js';
 import type { RequestFacts } from '../../auth/bucket-policy.js';
-import { requestFacts } from '../admission.js';
+import { NO_FACTS, requestFacts } from '../admission.js';
 import type { RequestSource } from '../../audit/actor.js';
 
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject.
@@ -259,7 +259,6 @@ function mayDeleteEntry(ctx: S3Context, resolved: ResolvedBucket, facts: () => R
   return authorize(ctx.auth.principal, 'DeleteObject', resolved.row.name, { action, alsoActions, key, access, facts: access.policy ? facts() : NO_FACTS }).allow;
 }
 
-const NO_FACTS: RequestFacts = {};
 
 export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();

@@ -38,7 +38,6 @@ const hex = (n: number) => randomBytes(n).toString('hex');
 /** Starts `fn` after a random pause of up to 4 ms, so that races end both ways over a few rounds. */
 const jittered = <T>(fn: () => Promise<T>): Promise<T> => new Promise((r) => setTimeout(r, Math.random() * 4)).then(fn);
 
-/** Two stores (two pools: two "nodes") on one fresh schema, with a project. */
 /** An upload of key k in progress, with part 1 stored. */
 async function uploadWithPart(store: MetadataStore, bucketId: string): Promise<{ u: UploadRow; p1: PartRow }> {
   const u = uploadRow(bucketId, 'k');
@@ -48,6 +47,7 @@ async function uploadWithPart(store: MetadataStore, bucketId: string): Promise<{
   return { u, p1 };
 }
 
+/** Two stores (two pools: two "nodes") on one fresh schema, with a project. */
 async function twoNodes(): Promise<{ a: MetadataStore; b: MetadataStore; newBucket(): Promise<BucketRow> }> {
   available.require();
   const url = await freshSchemaUrl();

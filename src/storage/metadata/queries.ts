@@ -225,7 +225,8 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'> {
-    // One statement: the emptiness check and the delete cannot be split by a concurrent write.
+    // One statement checks emptiness and deletes (after the bucket's completed uploads go, in the
+    // same transaction): a concurrent write cannot split the check from the delete.
     // On PostgreSQL an insert committed while the delete waited for its lock is seen only by the
     // foreign key check: that is 'not-empty' too.
     const r = await this.tryDeleteBucket(bucketId);
