@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DeleteBucketPolicyCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketPolicyCommand, ListObjectVersionsCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, type As } from './helpers/api.js';
@@ -54,6 +54,26 @@ describe('REST API: bucket policies', () => {
     const back = await call(server, 'GET', content(bucket, 'secret/s'), { as: writer });
     assert.equal(back.status, 200, problemText(back));
     assert.equal(back.text, 'secret/s');
+  });
+
+  test('a route naming a version is asked the version action, and a bypass of GOVERNANCE retention s3:BypassGovernanceRetention', async () => {
+    const bucket = `apipol-${process.pid}-${++n}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+    const v1 = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }))).VersionId!;
+    const until = new Date(Date.now() + 86_400_000);
+    const locked = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v2', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: until }))).VersionId!;
+    await s3.send(new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: ['s3:GetObjectVersion', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention'], Resource: `arn:aws:s3:::${bucket}/*` }] }),
+    }));
+    const admin = rootBearer(server);
+    assert.equal((await call(server, 'GET', content(bucket, 'k'), { as: admin })).text, 'v2', 'the current version is s3:GetObject');
+    assert.ok(isProblem(await call(server, 'GET', `${content(bucket, 'k')}&versionId=${v1}`, { as: admin }), 403, 'forbidden'));
+    assert.ok(isProblem(await call(server, 'DELETE', `${objects(bucket)}?key=k&versionId=${v1}`, { as: admin }), 403, 'forbidden'));
+    const bypass = await call(server, 'DELETE', `${objects(bucket)}?key=k&versionId=${locked}&bypassGovernanceRetention=true`, { as: admin });
+    assert.ok(isProblem(bypass, 403, 'forbidden'), problemText(bypass));
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    assert.deepEqual(versions.Versions?.map((v) => v.VersionId).sort(), [v1, locked].sort(), 'both versions stay');
   });
 
   test("a Deny on a prefix refuses only that prefix's objects; a console session is bound too", async () => {

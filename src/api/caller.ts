@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { authorize, LEVEL_RIGHTS, REQUIRED_RIGHT, type AccessTarget, type Right } from '../auth/authorize.js';
-import { POLICY_ACTION } from '../auth/bucket-access.js';
+import { companionActions, policyActionFor } from '../auth/bucket-access.js';
 import type { RequestFacts } from '../auth/bucket-policy.js';
 import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import { requestFacts } from '../s3/admission.js';
@@ -135,6 +135,10 @@ export interface S3Equivalent extends AccessTarget {
   /** A listing's delimiter and page size, for the policy's s3:delimiter and s3:max-keys conditions. */
   delimiter?: string;
   maxKeys?: number;
+  /** The version the route names: the policy is asked the version action, as over S3. */
+  versionId?: string;
+  /** The route bypasses GOVERNANCE retention: the policy must not deny s3:BypassGovernanceRetention. */
+  bypassGovernance?: boolean;
 }
 
 /** The request facts S3 would build for the same operation (address, TLS, headers, time, listing). */
@@ -164,7 +168,9 @@ export async function requireBucketAccess(c: Context<ApiEnv>, deps: ApiDeps, acc
   if (!resolved.access.policy) return resolved;
   for (const s3 of ops) {
     const facts = policyFacts(c, deps, access, bucket, s3);
-    const decision = authorize(access.principal, REQUIRED_RIGHT[s3.op], bucket, { ...targetOf(s3), action: POLICY_ACTION[s3.op], access: resolved.access, facts });
+    const action = policyActionFor(s3.op, s3.versionId);
+    const alsoActions = companionActions(s3.op, s3.versionId, s3.bypassGovernance === true);
+    const decision = authorize(access.principal, REQUIRED_RIGHT[s3.op], bucket, { ...targetOf(s3), action, alsoActions, access: resolved.access, facts });
     if (!decision.allow) throw new ApiProblem('forbidden', `Not allowed: ${decision.reason}.`);
   }
   return resolved;

@@ -292,7 +292,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'GetObject', key });
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'GetObject', key, versionId });
     // Leased: an overwrite or delete that commits before the bytes are opened cannot remove them.
     const lease = await deps.objects.leaseObject(row, key, { versionId });
     try {
@@ -321,7 +321,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId, bypassGovernanceRetention } = c.req.valid('query');
     const access = await requireProject(c, deps, projectId);
-    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'DeleteObject', key });
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'DeleteObject', key, versionId, bypassGovernance: bypassGovernanceRetention === 'true' });
     const bypass = bypassGovernanceRetention === 'true' ? governanceBypass(c, access, bucket) : undefined;
     // The same rules as S3: a locked version is never removed, whoever asks.
     const result = await deps.objects.deleteObject(row, key, { versionId, bypass });
@@ -365,7 +365,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId, on } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
-    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'PutObjectLegalHold', key });
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'PutObjectLegalHold', key, versionId });
     await deps.objectLock.putLegalHold(row, key, versionId, on);
     return c.body(null, 204);
   });
@@ -374,7 +374,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const { key, versionId, retention: r, bypassGovernanceRetention } = c.req.valid('json');
     const access = await requireProject(c, deps, projectId);
-    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'PutObjectRetention', key });
+    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'PutObjectRetention', key, versionId, bypassGovernance: bypassGovernanceRetention === true });
     const bypass = bypassGovernanceRetention ? governanceBypass(c, access, bucket) : undefined;
     await deps.objectLock.putRetention(row, key, versionId, r && { mode: r.mode, until: new Date(r.until) }, bypass);
     return c.body(null, 204);
