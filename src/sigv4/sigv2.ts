@@ -135,7 +135,7 @@ export async function fromHeaderV2(req: SignedRequest, auth: string, opts: Verif
   const provided = value.slice(colon + 1);
   const amzDate = header(req, 'x-amz-date');
   const dateText = amzDate ?? header(req, 'date');
-  const date = dateText ? parseHttpDate(dateText) : null;
+  const date = dateText ? parseRequestDate(dateText) : null;
   if (!date) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
   if (Math.abs(opts.now.getTime() - date.getTime()) > MAX_SKEW_MS) {
     throw new S3Error('RequestTimeTooSkewed', undefined, {
@@ -179,8 +179,12 @@ export async function fromQueryV2(req: SignedRequest, params: ReadonlyMap<string
   return { principal, presigned: true, payload: { kind: 'unsigned' }, expiresAt };
 }
 
-/** RFC 1123 dates (what SigV2 clients send), and ISO 8601 basic (x-amz-date in SigV4 style). */
-export function parseHttpDate(text: string): Date | null {
+/**
+ * A SigV2 request's Date (or x-amz-date): RFC 1123 as clients send it, or ISO 8601 basic (SigV4
+ * style). Read leniently, unlike a condition's HTTP-date (net/http-date.ts): the signature covers
+ * the exact text and this instant only bounds the clock skew.
+ */
+function parseRequestDate(text: string): Date | null {
   const iso = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
   const d = iso ? new Date(Date.UTC(+iso[1], +iso[2] - 1, +iso[3], +iso[4], +iso[5], +iso[6])) : new Date(text);
   return Number.isNaN(d.getTime()) ? null : d;
