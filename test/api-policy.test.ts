@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, DeleteBucketPolicyCommand, ListObjectVersionsCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketPolicyCommand,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
+  PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, type As } from './helpers/api.js';
@@ -119,6 +128,37 @@ describe('REST API: bucket policies', () => {
     const del = await call(server, 'DELETE', `/projects/${p}/buckets/${bucket}?force=true`, { as: rootBearer(server) });
     assert.ok(isProblem(del, 403, 'forbidden'), problemText(del));
     assert.equal((await call(server, 'GET', content(bucket, 'open/o'), { as: writer })).status, 200);
+  });
+
+  test('a forced bucket deletion keeps what the policy denies deleting, and the bucket with it', async () => {
+    const bucket = await bucketWith((b) => [
+      { Effect: 'Deny', Principal: '*', Action: ['s3:DeleteObject', 's3:AbortMultipartUpload'], Resource: `arn:aws:s3:::${b}/secret/*` },
+    ]);
+    const kept = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'secret/upload' }));
+    await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'open/upload' }));
+    const del = await call(server, 'DELETE', `/projects/${p}/buckets/${bucket}?force=true`, { as: rootBearer(server) });
+    assert.ok(isProblem(del, 403, 'forbidden'), problemText(del));
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    assert.deepEqual(versions.Versions?.map((v) => v.Key), ['secret/s'], 'what the policy allows went, what it denies stayed');
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    assert.deepEqual(uploads.Uploads?.map((u) => u.UploadId), [kept.UploadId]);
+  });
+
+  test('a forced deletion of a versioned bucket is denied by a Deny on s3:DeleteObjectVersion', async () => {
+    const bucket = `apipol-${process.pid}-${++n}`;
+    assert.equal((await call(server, 'POST', `/projects/${p}/buckets`, { as: rootBearer(server), json: { name: bucket } })).status, 201);
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
+    await s3.send(new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:DeleteObjectVersion', Resource: `arn:aws:s3:::${bucket}/*` }] }),
+    }));
+    const del = await call(server, 'DELETE', `/projects/${p}/buckets/${bucket}?force=true`, { as: rootBearer(server) });
+    assert.ok(isProblem(del, 403, 'forbidden'), problemText(del));
+    assert.equal((await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).Versions?.length, 1);
+    // Without the policy the same call empties and deletes the bucket.
+    await s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    assert.equal((await call(server, 'DELETE', `/projects/${p}/buckets/${bucket}?force=true`, { as: rootBearer(server) })).status, 204);
   });
 
   test("a Deny on a setting's S3 action refuses reading or changing it through the API", async () => {

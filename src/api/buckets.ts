@@ -3,7 +3,8 @@ import { authorize, inScope } from '../auth/authorize.js';
 import { reachOf } from '../auth/scope.js';
 import type { Principal } from '../auth/principal.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
-import { requestSource, requireBucketAccess, requireProject, requireRight } from './caller.js';
+import type { RemovalFilter } from '../objects/object-service.js';
+import { bucketDecision, requestSource, requireBucketAccess, requireProject, requireRight, type S3Equivalent } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { VersioningSchema } from './bucket-settings.js';
@@ -144,12 +145,21 @@ export function registerBuckets(app: ApiApp, deps: ApiDeps): void {
     const { projectId, bucket } = c.req.valid('param');
     const force = c.req.valid('query').force === 'true';
     const access = await requireProject(c, deps, projectId);
-    const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'DeleteBucket', key: null });
+    const resolved = await requireBucketAccess(c, deps, access, bucket, { op: 'DeleteBucket', key: null });
     if (force) requireRight(access, 'DeleteObject', bucket);
     // The one bucket deletion every protocol uses: force removes every version it may (never
-    // one under Object Lock, so a bucket holding one stays) and aborts every upload first.
-    if (force) await deps.buckets.forceDelete(row, requestSource(c, access));
-    else await deps.buckets.delete(row, requestSource(c, access));
+    // one under Object Lock, so a bucket holding one stays) and aborts every upload first. The
+    // bucket's policy decides each version and upload as S3 would decide its own request; removing
+    // a version for good is both s3:DeleteObject and s3:DeleteObjectVersion, so a Deny of either keeps it.
+    const allows = (s3: S3Equivalent) => bucketDecision(c, deps, access, resolved, s3).allow;
+    const may: RemovalFilter | undefined = resolved.access.policy
+      ? {
+          version: (key, versionId) => allows({ op: 'DeleteObject', key }) && allows({ op: 'DeleteObject', key, versionId }),
+          upload: (key) => allows({ op: 'AbortMultipartUpload', key }),
+        }
+      : undefined;
+    if (force) await deps.buckets.forceDelete(resolved.row, requestSource(c, access), may);
+    else await deps.buckets.delete(resolved.row, requestSource(c, access));
     return c.body(null, 204);
   });
 }

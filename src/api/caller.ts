@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { authorize, LEVEL_RIGHTS, REQUIRED_RIGHT, type AccessTarget, type Right } from '../auth/authorize.js';
+import { authorize, LEVEL_RIGHTS, REQUIRED_RIGHT, type AccessTarget, type Decision, type Right } from '../auth/authorize.js';
 import { companionActions, policyActionFor } from '../auth/bucket-access.js';
 import type { RequestFacts } from '../auth/bucket-policy.js';
 import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
@@ -161,19 +161,29 @@ function policyFacts(c: Context<ApiEnv>, deps: ApiDeps, access: ProjectAccess, b
  * not exist.
  */
 export async function requireBucketAccess(c: Context<ApiEnv>, deps: ApiDeps, access: ProjectAccess, bucket: string, ...ops: S3Equivalent[]): Promise<ResolvedBucket> {
-  const targetOf = (s3: S3Equivalent): AccessTarget => (s3.listPrefix === undefined ? { key: s3.key } : { key: s3.key, listPrefix: s3.listPrefix });
   for (const s3 of ops) requireRight(access, REQUIRED_RIGHT[s3.op], bucket, targetOf(s3));
   const resolved = await deps.bucketConfig.resolve(access.projectId, bucket);
   if (!resolved) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket });
   if (!resolved.access.policy) return resolved;
   for (const s3 of ops) {
-    const facts = policyFacts(c, deps, access, bucket, s3);
-    const action = policyActionFor(s3.op, s3.versionId);
-    const alsoActions = companionActions(s3.op, s3.versionId, s3.bypassGovernance === true);
-    const decision = authorize(access.principal, REQUIRED_RIGHT[s3.op], bucket, { ...targetOf(s3), action, alsoActions, access: resolved.access, facts });
+    const decision = bucketDecision(c, deps, access, resolved, s3);
     if (!decision.allow) throw new ApiProblem('forbidden', `Not allowed: ${decision.reason}.`);
   }
   return resolved;
+}
+
+function targetOf(s3: S3Equivalent): AccessTarget {
+  return s3.listPrefix === undefined ? { key: s3.key } : { key: s3.key, listPrefix: s3.listPrefix };
+}
+
+/** authorize() for one S3 operation in a resolved bucket, its policy included, as S3 would decide it. */
+export function bucketDecision(c: Context<ApiEnv>, deps: ApiDeps, access: ProjectAccess, resolved: ResolvedBucket, s3: S3Equivalent): Decision {
+  const bucket = resolved.row.name;
+  const target = targetOf(s3);
+  const facts = policyFacts(c, deps, access, bucket, s3);
+  const action = policyActionFor(s3.op, s3.versionId);
+  const alsoActions = companionActions(s3.op, s3.versionId, s3.bypassGovernance === true);
+  return authorize(access.principal, REQUIRED_RIGHT[s3.op], bucket, { ...target, action, alsoActions, access: resolved.access, facts });
 }
 
 /**

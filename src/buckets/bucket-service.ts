@@ -1,6 +1,6 @@
 import type { RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';
-import type { ObjectService } from '../objects/object-service.js';
+import type { ObjectService, RemovalFilter } from '../objects/object-service.js';
 import { S3Error } from '../s3/errors.js';
 import type { BucketRow, BucketSettingName, MetadataStore } from '../storage/metadata/metadata-store.js';
 
@@ -30,9 +30,10 @@ export class BucketService {
   /**
    * Removes every object version and delete marker (except those Object Lock protects: then the
    * bucket stays, BucketNotEmpty names them) and aborts every multipart upload, then the bucket.
+   * What `may` keeps stays, and so does the bucket (AccessDenied).
    */
-  async forceDelete(bucket: BucketRow, by: RequestSource): Promise<{ objects: number; uploads: number }> {
-    const removed = await this.objects.deleteBucket(bucket, { force: true });
+  async forceDelete(bucket: BucketRow, by: RequestSource, may?: RemovalFilter): Promise<{ objects: number; uploads: number }> {
+    const removed = await this.objects.deleteBucket(bucket, { force: true, may });
     await this.audit.record({
       action: 'bucket.deleted',
       actor: by.actor,

@@ -88,6 +88,12 @@ export interface ObjectLease {
   release(): void;
 }
 
+/** What a forced bucket deletion may remove on the caller's behalf; false keeps the version or upload. */
+export interface RemovalFilter {
+  version(key: string, versionId: string): boolean;
+  upload(key: string): boolean;
+}
+
 /** The outcome of DeleteObject, as S3 reports it. */
 export interface DeleteResult {
   /** The version removed or the delete marker made (absent in unversioned buckets). */
@@ -174,16 +180,21 @@ export class ObjectService {
    * Deletes a bucket, for every protocol. It must hold no objects, versions or delete markers;
    * unfinished multipart uploads do not keep it alive (as in S3, they are aborted with it). With
    * `force`, every version is removed first, except a version under Object Lock, which nobody can
-   * remove: a bucket holding one is never deleted.
+   * remove: a bucket holding one is never deleted. `may` keeps what the caller may not remove (its
+   * bucket policy's Deny): that is kept, the rest removed, and the bucket stays (AccessDenied).
    */
-  async deleteBucket(bucket: BucketRow, opts: { force?: boolean } = {}): Promise<{ objects: number; uploads: number }> {
+  async deleteBucket(bucket: BucketRow, opts: { force?: boolean; may?: RemovalFilter } = {}): Promise<{ objects: number; uploads: number }> {
     const attempts = opts.force ? FORCE_ATTEMPTS : 1;
     const removed = { objects: 0, uploads: 0 };
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      if (opts.force) removed.objects += await this.emptyBucket(bucket);
+    const kept: string[] = [];
+    for (let attempt = 0; attempt < attempts && kept.length === 0; attempt++) {
+      if (opts.force) removed.objects += await this.emptyBucket(bucket, opts.may, kept);
       else if ((await this.meta.listObjectVersions(bucket.id, { prefix: '', limit: 1 })).length > 0) break;
-      removed.uploads += await this.abortUploads(bucket);
-      if ((await this.meta.deleteBucket(bucket.id)) === 'deleted') return removed;
+      removed.uploads += await this.abortUploads(bucket, opts.may, kept);
+      if (kept.length === 0 && (await this.meta.deleteBucket(bucket.id)) === 'deleted') return removed;
+    }
+    if (kept.length > 0) {
+      throw new S3Error('AccessDenied', `The bucket policy does not let you delete ${kept[0]}; the bucket and what the policy protects were kept.`);
     }
     const locked = opts.force ? await this.firstLockedVersion(bucket) : null;
     if (locked) {
@@ -192,8 +203,8 @@ export class ObjectService {
     throw new S3Error('BucketNotEmpty', opts.force ? 'Objects kept arriving while the bucket was being emptied; try again.' : undefined, { BucketName: bucket.name });
   }
 
-  /** Removes every version (and delete marker) the lock rules allow; returns how many. */
-  private async emptyBucket(bucket: BucketRow): Promise<number> {
+  /** Removes every version (and delete marker) the lock rules and `may` allow; returns how many, and adds what `may` kept to `kept`. */
+  private async emptyBucket(bucket: BucketRow, may: RemovalFilter | undefined, kept: string[]): Promise<number> {
     const now = this.clock();
     let removed = 0;
     let keyMarker: string | undefined;
@@ -202,6 +213,10 @@ export class ObjectService {
       const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', keyMarker, versionIdMarker, limit: EMPTY_PAGE });
       for (const v of page) {
         if (removalBlocked(v, now, false)) continue;
+        if (may && !may.version(v.key, v.versionId)) {
+          kept.push(`${v.key} version ${v.versionId}`);
+          continue;
+        }
         const out = await this.meta.deleteObjectVersion(bucket.id, v.key, v.versionId, removalGuard(now));
         if (!out.ok || !out.deleted) continue;
         await this.dropped(bucket.id, out.release);
@@ -213,13 +228,20 @@ export class ObjectService {
     }
   }
 
-  /** Aborts every multipart upload of the bucket; returns how many. */
-  private async abortUploads(bucket: BucketRow): Promise<number> {
+  /** Aborts every multipart upload of the bucket `may` allows; returns how many, and adds what `may` kept to `kept`. */
+  private async abortUploads(bucket: BucketRow, may: RemovalFilter | undefined, kept: string[]): Promise<number> {
     let aborted = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
     for (;;) {
-      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', limit: EMPTY_PAGE });
-      for (const u of uploads) if (await this.abortUpload(u)) aborted++;
+      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', keyMarker, uploadIdMarker, limit: EMPTY_PAGE });
+      for (const u of uploads) {
+        if (may && !may.upload(u.key)) kept.push(`the multipart upload of ${u.key}`);
+        else if (await this.abortUpload(u)) aborted++;
+      }
       if (uploads.length < EMPTY_PAGE) return aborted;
+      keyMarker = uploads.at(-1)!.key;
+      uploadIdMarker = uploads.at(-1)!.uploadId;
     }
   }
 
