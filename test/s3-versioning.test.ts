@@ -336,3 +336,42 @@ describe('usage and the REST API see versions', () => {
     assert.deepEqual(hidden.body.items.map((v: any) => [v.isDeleteMarker, v.isLatest]), [[true, true], [false, false]]);
   });
 });
+
+describe('conditional deletes', () => {
+  // DeleteObject's If-Match reads the object first for S3's errors; the delete itself must check
+  // the ETag again as it commits, or a write landing between the read and the delete is lost.
+  // The service is called here as the handler calls it once its read has passed, with the object
+  // already overwritten: the state a racing PUT leaves.
+  async function overwritten(bucket: string) {
+    const first = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v2' }));
+    const row = await ctx.server.objects.requireBucket(ctx.server.bootstrap.projectId, bucket);
+    return { row, staleEtag: first.ETag! };
+  }
+
+  for (const mode of ['unversioned', 'Enabled', 'Suspended'] as const) {
+    test(`${mode}: a delete whose ETag no longer matches at commit is PreconditionFailed and the object stays`, async () => {
+      const bucket = mode === 'unversioned' ? await ctx.newBucket('cdel') : await versioned('cdel', mode);
+      const { row, staleEtag } = await overwritten(bucket);
+      await assert.rejects(ctx.server.objects.deleteObject(row, 'k', { onlyIf: (v) => v.etag === staleEtag }), { code: 'PreconditionFailed' });
+      assert.equal(await body(ctx.s3, { Bucket: bucket, Key: 'k' }), 'v2');
+      assert.deepEqual((await allVersions(bucket)).markers, [], 'no delete marker was made');
+      await assert.rejects(ctx.server.objects.deleteObject(row, 'absent', { onlyIf: () => true }), { code: 'NoSuchKey' });
+      // The current ETag passes, and the delete happens as an unconditional one would.
+      const current = (await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).ETag!;
+      await ctx.server.objects.deleteObject(row, 'k', { onlyIf: (v) => v.etag === current });
+      assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' })))).name, 'NoSuchKey');
+    });
+  }
+
+  test('over S3, If-Match on DeleteObject deletes only the ETag it names', async () => {
+    const bucket = await versioned('cdel-s3');
+    const first = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v2' }));
+    const stale = await s3Error(ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', IfMatch: first.ETag })));
+    assert.equal(stale.name, 'PreconditionFailed');
+    const byVersion = await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: first.VersionId, IfMatch: first.ETag }));
+    assert.equal(byVersion.VersionId, first.VersionId);
+    assert.equal(await body(ctx.s3, { Bucket: bucket, Key: 'k' }), 'v2');
+  });
+});

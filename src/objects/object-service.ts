@@ -537,33 +537,51 @@ export class ObjectService {
    * DeleteObject. Without a version ID: an unversioned bucket removes the object; a versioned one
    * puts a delete marker in front of it (nothing is lost). With one: that version goes for good,
    * unless Object Lock protects it; `bypass` (an admin-rw caller that sent the bypass header)
-   * lets GOVERNANCE retention give way, and is audited when it does.
+   * lets GOVERNANCE retention give way, and is audited when it does. With `onlyIf` (If-Match), the
+   * version removed or hidden must pass it as it stands when the change commits, not only when it
+   * was read: PreconditionFailed otherwise, NoSuchKey when there is none.
    */
-  async deleteObject(bucket: BucketRow, key: string, opts: { versionId?: string; bypass?: RequestSource } = {}): Promise<DeleteResult> {
+  async deleteObject(bucket: BucketRow, key: string, opts: { versionId?: string; bypass?: RequestSource; onlyIf?: (v: ObjectVersionRow) => boolean } = {}): Promise<DeleteResult> {
     const now = this.clock();
+    const { onlyIf } = opts;
+    let failed: 'missing' | 'etag-mismatch' | null = null;
+    const passes = (v: ObjectVersionRow | null): boolean => {
+      failed = !v ? 'missing' : onlyIf && !onlyIf(v) ? 'etag-mismatch' : null;
+      return failed === null;
+    };
     if (opts.versionId === undefined) {
       const outcome = await this.inVersioningMode(bucket, async (mode, versionId) => {
+        if (mode === 'unversioned' && onlyIf) {
+          const out = await this.meta.deleteObjectVersion(bucket.id, key, versionId, (v) => passes(v) && removalBlocked(v, now, false) === null);
+          if (!out.ok) return out;
+          if (!out.deleted) return { ok: false as const, reason: 'missing' as const };
+          await this.dropped(bucket.id, out.release);
+          return { ok: true as const, result: { deleteMarker: false, existed: true } as DeleteResult };
+        }
         if (mode === 'unversioned') {
           const removed = await this.meta.deleteObject(bucket.id, key);
           if (removed) await this.dropped(bucket.id, removed);
           return { ok: true as const, result: { deleteMarker: false, existed: removed !== null } as DeleteResult };
         }
-        const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key, versionId, lastModified: now }, mode, removalGuard(now));
+        const onlyIfCurrent = onlyIf && ((current: ObjectVersionRow | null) => passes(current && !current.isDeleteMarker ? current : null));
+        const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key, versionId, lastModified: now }, mode, removalGuard(now), onlyIfCurrent);
         if (!out.ok) return out;
         await this.dropped(bucket.id, out.release);
         return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
       });
-      if (!outcome.ok) throw preconditionError('locked');
+      if (!outcome.ok) throw preconditionError(failed ?? (outcome.reason === 'missing' ? 'missing' : 'locked'));
       return outcome.result;
     }
     let blocked: string | null = null;
     let bypassed = false;
     const out = await this.meta.deleteObjectVersion(bucket.id, key, opts.versionId, (v) => {
+      if (onlyIf && !passes(v)) return false;
       blocked = removalBlocked(v, now, !!opts.bypass);
       bypassed = blocked === null && !!opts.bypass && bypassesGovernance(v, now);
       return blocked === null;
     });
-    if (!out.ok) throw new S3Error('AccessDenied', `Object Lock: ${blocked ?? 'this object version is protected'}.`);
+    if (!out.ok) throw failed ? preconditionError(failed) : new S3Error('AccessDenied', `Object Lock: ${blocked ?? 'this object version is protected'}.`);
+    if (onlyIf && !out.deleted) throw preconditionError('missing');
     if (bypassed && opts.bypass) {
       await this.audit.record({ action: 'object.governance-bypassed', actor: opts.bypass.actor, projectId: bucket.projectId, bucket: bucket.name, source: opts.bypass.source, detail: `deleted ${key} version ${opts.versionId}` });
     }

@@ -12,7 +12,8 @@ export interface Conditions {
   ifUnmodifiedSince?: string;
 }
 
-function etagMatches(list: string, etag: string): boolean {
+/** Whether an If-Match / If-None-Match list (ETags, weak or strong, or *) names `etag`. */
+export function etagMatches(list: string, etag: string): boolean {
   const bare = bareEtag(etag);
   return list.split(',').some((item) => {
     const t = item.trim().replace(/^W\//, '');

@@ -3,7 +3,7 @@ import { header, type S3Context } from '../context.js';
 import type { S3Response, HeaderValue } from '../render.js';
 import { declaredSize, openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
-import { checkConditions } from '../conditions.js';
+import { checkConditions, etagMatches } from '../conditions.js';
 import { parseRange } from '../range.js';
 import {
   applyResponseOverrides,
@@ -238,11 +238,12 @@ export async function DeleteObject(ctx: S3Context): Promise<S3Response> {
  * (NoSuchKey) and match it (PreconditionFailed).
  */
 async function deleteOne(ctx: S3Context, bucket: BucketRow, key: string, versionId: string | undefined, ifMatch: string | undefined, bypass: RequestSource | undefined): Promise<DeleteResult> {
-  if (ifMatch !== undefined) {
-    const row = await ctx.services.objects.headObject(bucket, key, versionId);
-    checkConditions({ ifMatch }, row.etag, row.lastModified);
-  }
-  return ctx.services.objects.deleteObject(bucket, key, { versionId, bypass });
+  if (ifMatch === undefined) return ctx.services.objects.deleteObject(bucket, key, { versionId, bypass });
+  // Read first for S3's errors on what cannot be deleted conditionally (a delete marker, a bad
+  // version); the delete then checks the ETag again as it commits, so a write in between is caught.
+  const row = await ctx.services.objects.headObject(bucket, key, versionId);
+  checkConditions({ ifMatch }, row.etag, row.lastModified);
+  return ctx.services.objects.deleteObject(bucket, key, { versionId, bypass, onlyIf: (v) => etagMatches(ifMatch, v.etag) });
 }
 
 const MAX_DELETE_KEYS = 1000;
