@@ -52,6 +52,7 @@ describe('error documents', () => {
     ['InvalidRange', () => ({ method: 'GET', path: `/${bucket}/exists`, headers: { range: 'bytes=100-' } }), 416, 'InvalidRange'],
     ['PreconditionFailed', () => ({ method: 'GET', path: `/${bucket}/exists`, headers: { 'if-match': '"nope"' } }), 412, 'PreconditionFailed'],
     ['InvalidArgument (max-keys)', () => ({ method: 'GET', path: `/${bucket}`, query: { 'max-keys': 'lots' } }), 400, 'InvalidArgument'],
+    ['InvalidArgument (max-keys beyond 32 bits)', () => ({ method: 'GET', path: `/${bucket}`, query: { 'max-keys': '99999999999' } }), 400, 'InvalidArgument'],
     ['AccessDenied (anonymous, private bucket)', () => ({ method: 'GET', path: `/${bucket}/exists`, sign: false }), 403, 'AccessDenied'],
     ['NoSuchBucket (anonymous, missing bucket)', () => ({ method: 'GET', path: `/${bucketName('nobody')}/k`, sign: false }), 404, 'NoSuchBucket'],
     ['SignatureDoesNotMatch', () => ({ method: 'GET', path: `/${bucket}/exists`, sign: { accessKeyId: 'SKTESTROOTKEY0000001', secretAccessKey: 'wrong' } }), 403, 'SignatureDoesNotMatch'],

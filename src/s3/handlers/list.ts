@@ -1,4 +1,5 @@
 import { S3Error } from '../errors.js';
+import { queryInt } from '../query-int.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { uriEncode } from '../../sigv4/uri-encode.js';
@@ -12,11 +13,8 @@ import { decodeContinuationToken, encodeContinuationToken } from '../continuatio
 
 const MAX_KEYS = 1000;
 
-function maxKeysOf(ctx: S3Context, name = 'max-keys'): number {
-  const text = ctx.op.query.get(name);
-  if (text === undefined || text === '') return MAX_KEYS;
-  if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', { ArgumentName: name, ArgumentValue: text });
-  return Math.min(Number(text), MAX_KEYS);
+function maxKeysOf(ctx: S3Context): number {
+  return queryInt(ctx.op.query, 'max-keys', MAX_KEYS, MAX_KEYS);
 }
 
 export function encoder(ctx: S3Context): (s: string) => string {

@@ -1,4 +1,5 @@
 import { S3Error } from '../errors.js';
+import { queryInt } from '../query-int.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { declaredSize, openBody, readSmallBody } from '../body.js';
@@ -184,18 +185,11 @@ export async function AbortMultipartUpload(ctx: S3Context): Promise<S3Response> 
   return { status: 204 };
 }
 
-function intParam(ctx: S3Context, name: string, fallback: number, max: number): number {
-  const text = ctx.op.query.get(name);
-  if (text === undefined || text === '') return fallback;
-  if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: text });
-  return Math.min(Number(text), max);
-}
-
 export async function ListParts(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
-  const maxParts = intParam(ctx, 'max-parts', 1000, 1000);
-  const marker = intParam(ctx, 'part-number-marker', 0, Number.MAX_SAFE_INTEGER);
+  const maxParts = queryInt(ctx.op.query, 'max-parts', 1000, 1000);
+  const marker = queryInt(ctx.op.query, 'part-number-marker', 0, Number.MAX_SAFE_INTEGER);
   const rows = maxParts === 0 ? [] : await ctx.services.multipart.listParts(upload, marker, maxParts + 1);
   const truncated = rows.length > maxParts;
   const page = rows.slice(0, maxParts);
@@ -233,7 +227,7 @@ export async function ListMultipartUploads(ctx: S3Context): Promise<S3Response> 
   const delimiter = ctx.op.query.get('delimiter') ?? '';
   const keyMarker = ctx.op.query.get('key-marker') ?? '';
   const uploadIdMarker = ctx.op.query.get('upload-id-marker') ?? '';
-  const maxUploads = intParam(ctx, 'max-uploads', 1000, 1000);
+  const maxUploads = queryInt(ctx.op.query, 'max-uploads', 1000, 1000);
   const page = await ctx.services.multipart.listUploadsPage(bucket, {
     prefix,
     delimiter,
