@@ -6,6 +6,7 @@ import type { HeaderValue } from './render.js';
 import { keyMd5, type CustomerKey, type EncryptionRequest } from '../objects/sse.js';
 import { RETENTION_MODES, type LockState } from '../objects/object-lock.js';
 import type { ObjectRow, RetentionMode, StoredEncryption } from '../storage/metadata/metadata-store.js';
+import { parseIsoTimestamp } from '../util/iso-time.js';
 
 // The request and response headers of data protection: server-side encryption (SSE-S3, SSE-C,
 // SSE-KMS refused), Object Lock on writes, and what GET/HEAD report about a version. Parsed once
@@ -103,8 +104,8 @@ export function lockRequest(req: IncomingMessage): Partial<LockState> | undefine
     throw new S3Error('InvalidArgument', 'x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied', { ArgumentName: mode === undefined ? 'x-amz-object-lock-mode' : 'x-amz-object-lock-retain-until-date' });
   }
   if (mode !== undefined && until !== undefined) {
-    const date = new Date(until);
-    if (Number.isNaN(date.getTime())) throw new S3Error('InvalidArgument', 'The retain until date must be an ISO 8601 date.', { ArgumentName: 'x-amz-object-lock-retain-until-date', ArgumentValue: until });
+    const date = parseIsoTimestamp(until);
+    if (!date) throw new S3Error('InvalidArgument', 'The retain until date must be an ISO 8601 date.', { ArgumentName: 'x-amz-object-lock-retain-until-date', ArgumentValue: until });
     out.retention = { mode: parseMode(mode, 'x-amz-object-lock-mode'), until: date };
   }
   if (hold !== undefined) {

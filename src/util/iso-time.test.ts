@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isoTimestamp } from './iso-time.js';
+import { isoTimestamp, parseIsoTimestamp } from './iso-time.js';
 
 test('isoTimestamp writes what toISOString writes', () => {
   const samples = [0, 1, 999, 1000, 59_999, 86_399_999, 86_400_000, -1, -86_400_001, 1_767_225_600_000, 1_767_311_999_999, 253_402_300_799_999, 253_402_300_800_000, -62_198_755_200_000, 8.64e15, -8.64e15];
@@ -10,4 +10,18 @@ test('isoTimestamp writes what toISOString writes', () => {
 
 test('isoTimestamp throws on an invalid date, as toISOString does', () => {
   assert.throws(() => isoTimestamp(new Date(NaN)), RangeError);
+});
+
+test('parseIsoTimestamp reads RFC 3339 timestamps and nothing looser', () => {
+  const ok: [string, string][] = [
+    ['2030-01-02T03:04:05Z', '2030-01-02T03:04:05.000Z'],
+    ['2030-01-02T03:04:05.123Z', '2030-01-02T03:04:05.123Z'],
+    ['2030-01-02T03:04:05.123456789Z', '2030-01-02T03:04:05.123Z'],
+    ['2030-01-02t03:04:05z', '2030-01-02T03:04:05.000Z'],
+    ['2030-01-02T03:04:05+02:00', '2030-01-02T01:04:05.000Z'],
+    ['2028-02-29T00:00:00Z', '2028-02-29T00:00:00.000Z'],
+  ];
+  for (const [text, iso] of ok) assert.equal(parseIsoTimestamp(text)?.toISOString(), iso, text);
+  const refused = ['2030', '2030-01-02', '2030-01-02T03:04:05', 'Tue, 01 Jan 2030 00:00:00 GMT', '+100000-01-01T00:00:00Z', '+010000-01-01T00:00:00.000Z', '2030-02-30T00:00:00Z', '2030-13-01T00:00:00Z', '2030-01-01T24:00:00Z', ' 2030-01-01T00:00:00Z', ''];
+  for (const text of refused) assert.equal(parseIsoTimestamp(text), undefined, text);
 });

@@ -27,3 +27,23 @@ export function isoTimestamp(date: Date): string {
   const hour = (t - min) / 60;
   return `${cachedPrefix}${TWO[hour]}:${TWO[min]}:${TWO[sec]}.${THREE[milli]}Z`;
 }
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * An RFC 3339 timestamp (2030-01-02T03:04:05Z, fractions and offsets allowed), or undefined.
+ * Stricter than Date.parse on purpose: no local time, no bare year, no year beyond 9999 (which
+ * clients could not read back).
+ */
+export function parseIsoTimestamp(text: string): Date | undefined {
+  const m = RFC3339.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const fields = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Date.UTC rolls 2030-02-30 over to March: a field that moved was out of range.
+  if (fields.getUTCFullYear() !== year || fields.getUTCMonth() !== month - 1 || fields.getUTCDate() !== day || fields.getUTCHours() !== hour || fields.getUTCMinutes() !== minute || fields.getUTCSeconds() !== second) {
+    return undefined;
+  }
+  const date = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${(m[7] ?? '').slice(0, 4)}${m[8]!.toUpperCase()}`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}

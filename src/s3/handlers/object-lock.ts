@@ -7,6 +7,7 @@ import { governanceBypass } from '../actor.js';
 import { versionIdOf } from './object.js';
 import { RETENTION_MODES, type ObjectLockConfig } from '../../objects/object-lock.js';
 import type { Retention, RetentionMode } from '../../storage/metadata/metadata-store.js';
+import { parseIsoTimestamp } from '../../util/iso-time.js';
 
 // Object Lock: the bucket's configuration (default retention), and each version's retention and
 // legal hold.
@@ -69,8 +70,8 @@ export async function PutObjectRetention(ctx: S3Context): Promise<S3Response> {
   let retention: Retention | null = null;
   if (mode !== undefined || until !== undefined) {
     if (until === undefined) throw new S3Error('MalformedXML', 'A Retention needs both Mode and RetainUntilDate.');
-    const date = new Date(until);
-    if (Number.isNaN(date.getTime())) throw new S3Error('MalformedXML', 'RetainUntilDate is not an ISO 8601 date.');
+    const date = parseIsoTimestamp(until);
+    if (!date) throw new S3Error('MalformedXML', 'RetainUntilDate is not an ISO 8601 date.');
     retention = { mode: modeOf(mode), until: date };
   }
   await ctx.services.objectLock.putRetention(bucket, ctx.op.key!, versionId, retention, bypass);
