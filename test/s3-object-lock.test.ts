@@ -21,6 +21,7 @@ import { useS3Server } from './helpers/server.js';
 import { s3Error } from './helpers/s3.js';
 import { issue, type Issued } from './helpers/tokens.js';
 import { call, rootBearer } from './helpers/api.js';
+import { raw, xmlField } from './helpers/raw-s3.js';
 
 // Object Lock through the AWS SDK: buckets created with it, default retention, per-version
 // retention and legal hold, what no one may delete (S3, DeleteObjects, the REST API and its
@@ -142,6 +143,12 @@ describe('retention and legal hold', () => {
     assert.equal(rwBypass.name, 'AccessDenied');
     assert.equal((await s3Error(writer.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: v1, BypassGovernanceRetention: true })))).name, 'AccessDenied');
     assert.equal((await s3Error(admin.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: v1 })))).name, 'AccessDenied', 'no header, no bypass');
+    // Turning GOVERNANCE into COMPLIANCE (same or later date) would take the bypass away for good: it needs the bypass itself.
+    for (const as of [writer, admin]) {
+      const hardened = await s3Error(as.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: 'k', Retention: { Mode: 'COMPLIANCE', RetainUntilDate: inDays(7) } })));
+      assert.equal(hardened.name, 'AccessDenied');
+    }
+    assert.equal((await admin.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: 'k' }))).Retention!.Mode, 'GOVERNANCE');
     // admin-rw with the header may.
     await admin.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: 'k', Retention: { Mode: 'GOVERNANCE', RetainUntilDate: inDays(1) }, BypassGovernanceRetention: true }));
     assert.ok(Math.abs((await admin.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: 'k' }))).Retention!.RetainUntilDate!.getTime() - inDays(1).getTime()) < 2000);
@@ -152,6 +159,26 @@ describe('retention and legal hold', () => {
     const bypassed = audit.body.items.filter((e: { action: string; bucket: string }) => e.action === 'object.governance-bypassed' && e.bucket === bucket);
     assert.equal(bypassed.length, 2, JSON.stringify(bypassed));
     assert.ok(bypassed.every((e: { actor: string }) => e.actor === `token:${tokens['admin-rw'].token.id}`));
+  });
+
+  test('a retain-until date is an RFC 3339 timestamp with a four-digit year and a zone; anything looser is refused', async () => {
+    const bucket = await lockedBucket('dates');
+    for (const until of ['+100000-01-01T00:00:00Z', '2099', '2099-01-01T00:00:00', 'Tue, 01 Jan 2099 00:00:00 GMT']) {
+      const put = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, headers: { 'x-amz-object-lock-mode': 'COMPLIANCE', 'x-amz-object-lock-retain-until-date': until }, body: 'x' });
+      assert.equal(put.status, 400, until);
+      assert.equal(xmlField(put.text, 'Code'), 'InvalidArgument', until);
+      const retention = await raw(ctx.server, {
+        method: 'PUT',
+        path: `/${bucket}/k`,
+        query: { retention: '' },
+        body: `<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>${until}</RetainUntilDate></Retention>`,
+      });
+      assert.equal(xmlField(retention.text, 'Code'), 'MalformedXML', until);
+    }
+    assert.deepEqual((await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).Versions ?? [], [], 'nothing was written');
+    const ok = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, headers: { 'x-amz-object-lock-mode': 'GOVERNANCE', 'x-amz-object-lock-retain-until-date': '2099-01-01T00:00:00+01:00' }, body: 'x' });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).ObjectLockRetainUntilDate?.toISOString(), '2098-12-31T23:00:00.000Z');
   });
 
   test('a retention that has passed no longer protects', async () => {

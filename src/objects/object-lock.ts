@@ -58,9 +58,10 @@ export function checkRetentionChange(current: Retention | null, next: Retention 
     if (keepsOrExtends && next.mode === 'COMPLIANCE') return { bypassed: false };
     throw new S3Error('AccessDenied', 'COMPLIANCE retention can be extended, never shortened, removed or relaxed.');
   }
-  if (keepsOrExtends) return { bypassed: false };
+  // Turning GOVERNANCE into COMPLIANCE takes away the bypass for good: a change only a bypass may make.
+  if (keepsOrExtends && next.mode === 'GOVERNANCE') return { bypassed: false };
   if (!bypassGovernance) {
-    throw new S3Error('AccessDenied', 'Shortening or removing GOVERNANCE retention needs x-amz-bypass-governance-retention: true and an admin-rw token.');
+    throw new S3Error('AccessDenied', 'Shortening, removing or changing the mode of GOVERNANCE retention needs x-amz-bypass-governance-retention: true and an admin-rw token.');
   }
   return { bypassed: true };
 }
