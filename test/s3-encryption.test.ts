@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { useS3Server } from './helpers/server.js';
 import { s3Error } from './helpers/s3.js';
-import { blobBytes, blobFiles, raw, xmlField } from './helpers/raw-s3.js';
+import { blobBytes, blobFiles, raw, xmlField, type RawRequest } from './helpers/raw-s3.js';
 import { CHUNK_SIZE, HEADER_SIZE, sealedSize } from '../src/objects/chunked-cipher.js';
 import { INLINE_FILE } from '../src/storage/blob/inline-blob-store.js';
 import { sqliteDriver } from '../src/storage/metadata/sqlite-driver.js';
@@ -108,6 +108,31 @@ describe('SSE-S3', () => {
     const odd = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, headers: { 'x-amz-server-side-encryption': 'rot13' }, body: 'x' });
     assert.equal(xmlField(odd.text, 'Code'), 'InvalidArgument');
     assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 404, 'nothing was stored');
+  });
+});
+
+describe('SSE request headers where S3 takes none', () => {
+  test('x-amz-server-side-encryption on a read, a part, a completion or a tagging call is 400 InvalidArgument; on a write it is honoured', async () => {
+    const bucket = await ctx.newBucket('misplaced');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', ServerSideEncryption: 'AES256' }));
+    const upload = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp', ServerSideEncryption: 'AES256' }));
+    const misplaced: RawRequest[] = [
+      { method: 'GET', path: `/${bucket}/k` },
+      { method: 'HEAD', path: `/${bucket}/k` },
+      { method: 'PUT', path: `/${bucket}/mp`, query: { partNumber: '1', uploadId: upload.UploadId! }, body: 'part' },
+      { method: 'GET', path: `/${bucket}/k`, query: { tagging: '' } },
+      { method: 'GET', path: `/${bucket}` },
+    ];
+    for (const name of ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-aws-kms-key-id']) {
+      for (const req of misplaced) {
+        const res = await raw(ctx.server, { ...req, headers: { [name]: 'AES256' } });
+        assert.equal(res.status, 400, `${name} on ${req.method} ${JSON.stringify(req.query ?? {})}`);
+        if (req.method !== 'HEAD') assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+      }
+    }
+    const get = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
+    assert.equal(get.ServerSideEncryption, 'AES256');
+    assert.equal(await get.Body!.transformToString(), 'x');
   });
 });
 

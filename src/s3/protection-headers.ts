@@ -6,6 +6,7 @@ import type { HeaderValue } from './render.js';
 import { keyMd5, type CustomerKey, type EncryptionRequest } from '../objects/sse.js';
 import { RETENTION_MODES, type LockState } from '../objects/object-lock.js';
 import type { ObjectRow, RetentionMode, StoredEncryption } from '../storage/metadata/metadata-store.js';
+import type { ParsedOperationName } from './endpoint.js';
 import { parseIsoTimestamp } from '../util/iso-time.js';
 
 // The request and response headers of data protection: server-side encryption (SSE-S3, SSE-C,
@@ -136,4 +137,15 @@ export function versionHeaders(row: ObjectRow, versioned: boolean, customer?: Cu
   }
   if (row.legalHold) h['x-amz-object-lock-legal-hold'] = 'ON';
   return h;
+}
+
+/** The operations that choose a new object's encryption; S3 refuses the SSE headers on any other. */
+const ENCRYPTING_OPERATIONS: ReadonlySet<ParsedOperationName> = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload']);
+const SSE_REQUEST_HEADERS = [SSE, `${SSE}-aws-kms-key-id`, `${SSE}-context`] as const;
+
+/** 400 for x-amz-server-side-encryption (or its KMS companions) on a read, a part or any other operation, as S3 answers. */
+export function refuseMisplacedEncryptionHeaders(req: IncomingMessage, op: ParsedOperationName): void {
+  if (ENCRYPTING_OPERATIONS.has(op)) return;
+  const sent = SSE_REQUEST_HEADERS.find((name) => req.headers[name] !== undefined);
+  if (sent) throw new S3Error('InvalidArgument', `${sent} header is not supported for this operation.`, { ArgumentName: sent });
 }

@@ -16,7 +16,7 @@ import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import { USAGE_KIND } from './usage-kind.js';
 import { labelRequest } from '../ops/request-label.js';
 import { admit, anonymousMayList, checkTokenBounds, requestFacts } from './admission.js';
-import { bypassRequested } from './protection-headers.js';
+import { bypassRequested, refuseMisplacedEncryptionHeaders } from './protection-headers.js';
 import { actualRequestCorsHeaders, preflight } from './handlers/cors.js';
 import { ANONYMOUS_ACTOR, tokenActor } from '../audit/actor.js';
 import { logFailure } from './failure-log.js';
@@ -206,6 +206,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         // Expect: 100-continue is answered once the caller is admitted, so a refused upload sends no body.
         await resolved();
       }
+      refuseMisplacedEncryptionHeaders(req, op.op);
       if (wantsContinue(req)) res.writeContinue();
       const result = await HANDLERS[op.op](ctx);
       if (op.op === 'GetObject' || op.op === 'HeadObject') sandboxOnConsoleOrigin(host, (result.headers ??= {}));
