@@ -17,6 +17,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ROOT_KEY, startTestServer, type TestServer } from './helpers/server.js';
 import { fetchOutcome, hostClient, isDenied, issue, outcome, type Issued } from './helpers/tokens.js';
+import { formData, postForm, postPolicyFields } from './helpers/post-form.js';
 
 // Project isolation: a request signed with a project's key sees that project's buckets only.
 // Bucket names are unique per project, so two projects may each have a bucket of the same name.
@@ -96,6 +97,38 @@ describe('project isolation', () => {
     // Nothing of B's changed.
     assert.equal(await text(b.s3, 'b-only', 'secret-plan'), 'B data');
     assert.deepEqual((await b.s3.send(new ListObjectsV2Command({ Bucket: 'b-only' }))).Contents?.map((o) => o.Key), ['secret-plan']);
+  });
+
+  test("a browser form acts in its signer's project: into its own buckets, never another project's", async () => {
+    for (const version of ['v4', 'v2'] as const) {
+      const own = await postForm(server.url, { bucket: 'b-only', key: `form-${version}`, credentials: b.credentials, file: `B ${version}`, version });
+      assert.equal(own.status, 204, await own.text());
+      assert.equal(await text(b.s3, 'b-only', `form-${version}`), `B ${version}`);
+      // A bucket of that name in each project: the signer's gets the file.
+      const shared = await postForm(server.url, { bucket: SHARED, key: `form-${version}`, credentials: b.credentials, file: 'from B', version });
+      assert.equal(shared.status, 204, await shared.text());
+      assert.equal(await text(b.s3, SHARED, `form-${version}`), 'from B');
+      assert.equal((await outcome(a.send(new GetObjectCommand({ Bucket: SHARED, Key: `form-${version}` })))).ok, false, "nothing reached A's bucket");
+      const intruder = await postForm(server.url, { bucket: 'a-only', key: `intruder-${version}`, credentials: b.credentials, file: 'x', version });
+      assert.equal(intruder.status, 404, 'A\'s bucket does not exist for B');
+      assert.equal((await outcome(a.send(new GetObjectCommand({ Bucket: 'a-only', Key: `intruder-${version}` })))).ok, false);
+    }
+    // On A's project host, B's form is refused as B's signed requests are.
+    const form = new Response(formData(postPolicyFields({ bucket: SHARED, key: 'via-host', credentials: b.credentials }), 'x'));
+    const body = Buffer.from(await form.arrayBuffer());
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: server.port, method: 'POST', path: `/${SHARED}`, headers: { host: `${projectA}.s3.localhost`, 'content-type': form.headers.get('content-type')!, 'content-length': body.length } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(status, 403);
+    assert.equal((await outcome(a.send(new GetObjectCommand({ Bucket: SHARED, Key: 'via-host' })))).ok, false);
   });
 
   test('creating a bucket with another project\'s bucket name makes a separate bucket', async () => {

@@ -175,16 +175,20 @@ export function createS3Handler(deps: S3HandlerDeps) {
         resolved,
         bucket: () => resolved().then((r) => r.row),
         admit: (p, key, formFacts) => {
-          // The form names its key only in its body: the policy is asked about that object.
+          // The form names its key only in its body: the policy is asked about that object. A
+          // signed form acts in its signer's project, as a header-signed request does.
           const form = { ...op, key } as S3Operation;
-          const formAdmission = { ...admission, op: form, facts: () => ({ ...requestFacts(req, form, p, deps.clock(), addressOf(req)), ...formFacts }) };
+          const formAdmission = { ...admission, projectId: p?.projectId ?? projectId, op: form, facts: () => ({ ...requestFacts(req, form, p, deps.clock(), addressOf(req)), ...formFacts }) };
           return admit(formAdmission, p).then((r) => (admitted = r));
         },
         verifyForm: (fields) =>
           authenticatePostForm(fields, deps.credentials, regions).then(
             async (signed) => {
               if (signed) deps.credentials.recordUse?.(signed.principal);
-              if (signed && counted) counted.principal = signed.principal;
+              if (signed && op.project !== null && op.project !== signed.principal.projectId) {
+                throw new S3Error('AccessDenied', 'This access key belongs to another project.');
+              }
+              if (signed && counted) Object.assign(counted, { principal: signed.principal, projectId: signed.principal.projectId });
               if (signed) await admitCaller(signed.principal, req);
               return signed;
             },
