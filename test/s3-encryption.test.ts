@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketEncryptionCommand,
   GetBucketEncryptionCommand,
@@ -16,7 +17,7 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { useS3Server } from './helpers/server.js';
+import { captureLog, startTestServer, useS3Server } from './helpers/server.js';
 import { s3Error } from './helpers/s3.js';
 import { blobBytes, blobFiles, raw, xmlField, type RawRequest } from './helpers/raw-s3.js';
 import { CHUNK_SIZE, HEADER_SIZE, sealedSize } from '../src/objects/chunked-cipher.js';
@@ -288,6 +289,35 @@ describe('ranged reads of encrypted objects', () => {
         ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra })).then(bytes),
         `${key}: the whole object fails to read, so the ranges above did not go through chunk 0`,
       );
+    }
+  });
+});
+
+describe('a body that fails after its head was sent', () => {
+  test('is cut, and logged at error level with its request ID', async () => {
+    const captured = captureLog('warn');
+    const server = await startTestServer({}, { log: captured.logger });
+    try {
+      const s3 = server.client({ maxAttempts: 1 });
+      const bucket = `sse-log-${process.pid}`;
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      const data = randomBytes(8 * CHUNK_SIZE);
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: data, ServerSideEncryption: 'AES256' }));
+      const [file] = (await blobFiles(server)).filter((f) => !f.startsWith('inline/'));
+      const path = join(server.dataDir, 'blobs', file!);
+      const blob = await readFile(path);
+      blob.fill(0x5a, HEADER_SIZE + 6 * CHUNK_SIZE, HEADER_SIZE + 6 * CHUNK_SIZE + 100); // a late chunk: the head is sent first
+      await writeFile(path, blob);
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
+      await assert.rejects(bytes(got));
+      const requestId = got.$metadata.requestId;
+      const deadline = Date.now() + 5000;
+      while (!captured.lines.some((l) => l.level >= 50 && l.requestId === requestId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const line = captured.lines.find((l) => l.level >= 50 && l.requestId === requestId);
+      assert.ok(line, JSON.stringify(captured.lines));
+      assert.equal(line.op, 'GetObject');
+    } finally {
+      await server.stop();
     }
   });
 });

@@ -63,25 +63,27 @@ export async function renderResult(req: IncomingMessage, res: ServerResponse, re
 /**
  * Streams `body` into `res`; settles once the response has finished or the connection is gone.
  * A failure on either side destroys both: mid-stream, a cut connection is the only signal left
- * (the status line is already sent). Plain pipe() rather than stream.pipeline: pipeline makes an
- * AbortController per call and aborts it when done, which builds a DOMException with a stack
- * trace, about a tenth of the main-thread CPU of a 4 KiB GET.
+ * (the status line is already sent). The body's own failure (a damaged or missing blob) rejects,
+ * so the caller logs it as it logs any other failure. Plain pipe() rather than stream.pipeline:
+ * pipeline makes an AbortController per call and aborts it when done, which builds a
+ * DOMException with a stack trace, about a tenth of the main-thread CPU of a 4 KiB GET.
  */
 function streamBody(body: Readable, res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let settled = false;
-    const done = (failed: boolean) => {
+    const done = (failed: boolean, err?: Error) => {
       if (settled) return;
       settled = true;
       if (failed) {
         body.destroy();
         res.destroy();
       }
-      resolve();
+      if (err) reject(err);
+      else resolve();
     };
     if (res.destroyed) return done(true);
     countSentBody(res, body);
-    body.on('error', () => done(true));
+    body.on('error', (err: Error) => done(true, err));
     res.on('error', () => done(true));
     res.once('finish', () => done(false));
     // Closed before it finished: the client went away, so stop reading.
