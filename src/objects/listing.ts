@@ -285,3 +285,20 @@ function done(page: VersionListingPage): VersionListingPage {
   }
   return page;
 }
+
+/**
+ * A listing request without NUL characters, which no key holds (keys refuse them) and PostgreSQL
+ * cannot even compare: a prefix with one matches nothing (null); a marker is cut before it (keys
+ * after "a\0…" are the keys after "a"; a version or upload marker of that key names nothing); a
+ * delimiter holding one never occurs in a key, so it groups nothing.
+ */
+export function withoutNul<R extends { prefix: string; delimiter: string; marker?: string; keyMarker?: string; versionIdMarker?: string; uploadIdMarker?: string }>(req: R): R | null {
+  const cut = (s: string) => s.slice(0, s.indexOf('\0'));
+  if (req.prefix.includes('\0')) return null;
+  let out = req;
+  if (req.delimiter.includes('\0')) out = { ...out, delimiter: '' };
+  if (req.marker?.includes('\0')) out = { ...out, marker: cut(req.marker) };
+  if (req.keyMarker?.includes('\0')) out = { ...out, keyMarker: cut(req.keyMarker), versionIdMarker: undefined, uploadIdMarker: undefined };
+  else if (req.uploadIdMarker?.includes('\0')) out = { ...out, uploadIdMarker: cut(req.uploadIdMarker) };
+  return out;
+}

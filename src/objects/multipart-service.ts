@@ -10,7 +10,7 @@ import { etagOf, preconditionError, sealStream, type ObjectLease, type ObjectSer
 import type { CustomerKey, EncryptionRequest } from './sse.js';
 import { removalGuard, type LockState } from './object-lock.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
-import { pastCommonPrefix, walkRanges } from './listing.js';
+import { pastCommonPrefix, walkRanges, withoutNul } from './listing.js';
 import { bareEtag } from '../util/etag.js';
 
 // Multipart uploads: each part is its own blob; completion commits an object row that lists the
@@ -226,8 +226,10 @@ export class MultipartService {
    * keys that continue past the delimiter rolled into common prefixes. A common prefix is one
    * entry (returned once, counted once), and a key marker that is one resumes after all of it.
    */
-  async listUploadsPage(bucket: BucketRow, req: UploadListingRequest): Promise<UploadListingPage> {
+  async listUploadsPage(bucket: BucketRow, asked: UploadListingRequest): Promise<UploadListingPage> {
     const page: UploadListingPage = { uploads: [], commonPrefixes: [], isTruncated: false };
+    const req = withoutNul(asked);
+    if (!req) return page;
     const { prefix, delimiter, maxUploads } = req;
     if (maxUploads <= 0) return page;
     let keyMarker = req.keyMarker;

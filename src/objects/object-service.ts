@@ -23,7 +23,7 @@ import { bucketNameProblem } from './bucket-name.js';
 import { readBlobs } from './object-reader.js';
 import { BlobLifecycle, type BlobLifecycleOptions } from './blob-lifecycle.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
-import { listPage, listVersionsPage, type ListingPage, type ListingRequest, type VersionListingPage, type VersionListingRequest } from './listing.js';
+import { listPage, listVersionsPage, withoutNul, type ListingPage, type ListingRequest, type VersionListingPage, type VersionListingRequest } from './listing.js';
 import { EncryptingStream, openSealedBytes, readSealedBlobs, sealedSize } from './chunked-cipher.js';
 import { customerEtag, DataKeys, type CustomerKey, type EncryptionRequest } from './sse.js';
 import { defaultEncryptionOf, initialProtectionSettings, objectLockOf, versioningMode } from './bucket-config.js';
@@ -627,12 +627,14 @@ export class ObjectService {
   }
 
   /** One ListObjects page (v1, v2 and the REST API alike): keys and common prefixes after the marker. */
-  listPage(bucket: BucketRow, req: ListingRequest): Promise<ListingPage> {
-    return listPage(this.meta, bucket.id, req);
+  async listPage(bucket: BucketRow, req: ListingRequest): Promise<ListingPage> {
+    const clean = withoutNul(req);
+    return clean ? listPage(this.meta, bucket.id, clean) : { contents: [], commonPrefixes: [], isTruncated: false };
   }
 
-  listVersions(bucket: BucketRow, req: VersionListingRequest): Promise<VersionListingPage> {
-    return listVersionsPage(this.meta, bucket.id, req);
+  async listVersions(bucket: BucketRow, req: VersionListingRequest): Promise<VersionListingPage> {
+    const clean = withoutNul(req);
+    return clean ? listVersionsPage(this.meta, bucket.id, clean) : { versions: [], commonPrefixes: [], isTruncated: false };
   }
 
   /**

@@ -1010,7 +1010,7 @@ export function listObjectsQuery(db: Db, bucketId: string, q: ListObjectsQuery) 
  */
 export function listUploadsQuery(db: Db, bucketId: string, q: ListUploadsQuery) {
   let query = db.selectFrom('multipart_uploads').selectAll().where('bucket_id', '=', bucketId).where('completed_at', 'is', null);
-  const withIdMarker = q.keyMarker !== undefined && !!q.uploadIdMarker;
+  const withIdMarker = q.keyMarker !== undefined && q.uploadIdMarker !== undefined;
   const marker: KeyBound | undefined = q.keyMarker === undefined ? undefined : { key: q.keyMarker, inclusive: withIdMarker };
   query = applyKeyRange(query, q.prefix, [marker, q.from === undefined ? undefined : { key: q.from, inclusive: true }]);
   if (withIdMarker) {
