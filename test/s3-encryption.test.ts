@@ -216,6 +216,12 @@ describe('SSE-C', () => {
     await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'src', CopySource: `${bucket}/src`, ...copySseC(a), ...sseC(b) }));
     assert.deepEqual(await bytes(await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'src', ...sseC(b) }))), data);
     assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'src', ...sseC(a) })))).name, 'AccessDenied');
+    // Decrypted in place: copied onto itself with only its key, it is stored plain (a change of encryption, not a no-op).
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sealed', Body: 'once sealed', ...sseC(a) }));
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'sealed', CopySource: `${bucket}/sealed`, ...copySseC(a) }));
+    const plain = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'sealed' }));
+    assert.equal(await plain.Body!.transformToString(), 'once sealed');
+    assert.equal(plain.SSECustomerAlgorithm, undefined);
 
     const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp', ServerSideEncryption: 'AES256' }));
     const part = await ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 1, CopySource: `${bucket}/src`, CopySourceRange: 'bytes=100-999', ...copySseC(b) }));

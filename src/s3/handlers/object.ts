@@ -390,7 +390,8 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
   const sameObject = source.bucketId === target.id && source.key === ctx.op.key && source.isLatest;
   const storageClass = header(ctx.req, 'x-amz-storage-class') ? storageClassFrom(ctx.req) : source.storageClass;
   const redirects = header(ctx.req, 'x-amz-website-redirect-location') !== undefined;
-  if (sameObject && directive === 'COPY' && storageClass === source.storageClass && !encryption && !redirects) {
+  // An encrypted object copied onto itself is sealed again: decrypted in place or under a fresh data key (a rotation).
+  if (sameObject && directive === 'COPY' && storageClass === source.storageClass && !encryption && !source.encryption && !redirects) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
   }
   await ctx.services.quotas.check(target, resolved.quota, ctx.op.key!, source.size);
