@@ -112,6 +112,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     defaultProject: () => boot.projectId,
     sigv2: config.sigv2 !== false,
     clock: config.clock,
+    lifecycleDayMs: config.lifecycleDayMs,
     log,
     usage: (e) => services.usage.record(e),
   });

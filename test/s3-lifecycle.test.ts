@@ -3,11 +3,14 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketLifecycleCommand,
   DeleteObjectCommand,
   GetBucketLifecycleConfigurationCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
@@ -137,6 +140,57 @@ describe('lifecycle configuration', () => {
       assert.equal(xmlField(res.text, 'Code'), code, rules.slice(0, 120));
     }
     assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules?.map((r) => r.ID), ['keep']);
+  });
+});
+
+describe('what a rule tells the objects it will expire', () => {
+  // S3's x-amz-expiration: expiry-date="<HTTP date>", rule-id="<URL-encoded ID>", the earliest a
+  // rule sets; x-amz-abort-date / x-amz-abort-rule-id on an upload an abort rule will end. Days are
+  // this server's one-second days, so Days: 1000 is far enough off for nothing to expire here.
+  const expiryOf = (header: string | undefined) => {
+    const m = /^expiry-date="([^"]+)", rule-id="([^"]+)"$/.exec(header ?? '');
+    assert.ok(m, `x-amz-expiration: ${header}`);
+    return { at: Date.parse(m[1]!), rule: m[2]! };
+  };
+  const due = (from: Date, days: number) => Math.ceil((from.getTime() + days * DAY_MS) / DAY_MS) * DAY_MS;
+
+  test('PUT, GET, HEAD, copy and multipart completion carry x-amz-expiration; CreateMultipartUpload the abort date', async () => {
+    const b = await bucket('headers', 'Enabled');
+    await setRules(b, [
+      { ID: 'logs rule', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Expiration: { Days: 1000 } },
+      { ID: 'doomed', Status: 'Enabled', Filter: { Tag: { Key: 'doomed', Value: 'yes' } }, Expiration: { Days: 500 } },
+      { ID: 'fixed', Status: 'Enabled', Filter: { Prefix: 'old/' }, Expiration: { Date: new Date('2100-01-01T00:00:00Z') } },
+      { ID: 'off', Status: 'Disabled', Filter: { Prefix: 'other/' }, Expiration: { Days: 1000 } },
+      { ID: 'uploads', Status: 'Enabled', Filter: { Prefix: 'up/' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2000 } },
+    ]);
+    const put = await s3.send(new PutObjectCommand({ Bucket: b, Key: 'logs/a', Body: 'a' }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'logs/a' }));
+    // Last-Modified has whole seconds; the stored time may have milliseconds, which round up a (one-second) day.
+    const expiry = expiryOf(put.Expiration);
+    assert.ok([0, DAY_MS].includes(expiry.at - due(head.LastModified!, 1000)), `${expiry.at} for ${head.LastModified!.toISOString()}`);
+    assert.equal(expiry.rule, 'logs%20rule');
+    assert.deepEqual(expiryOf(head.Expiration), expiry);
+    assert.deepEqual(expiryOf((await s3.send(new GetObjectCommand({ Bucket: b, Key: 'logs/a' }))).Expiration), expiry);
+    // The earliest of the rules that match.
+    const tagged = await s3.send(new PutObjectCommand({ Bucket: b, Key: 'logs/t', Body: 't', Tagging: 'doomed=yes' }));
+    assert.equal(expiryOf(tagged.Expiration).rule, 'doomed');
+    assert.deepEqual(expiryOf((await s3.send(new PutObjectCommand({ Bucket: b, Key: 'old/x', Body: 'x' }))).Expiration), { at: Date.parse('2100-01-01T00:00:00Z'), rule: 'fixed' });
+    assert.equal((await s3.send(new PutObjectCommand({ Bucket: b, Key: 'other/x', Body: 'x' }))).Expiration, undefined, 'a disabled rule says nothing');
+    const copy = await s3.send(new CopyObjectCommand({ Bucket: b, Key: 'logs/copy', CopySource: `${b}/other/x` }));
+    assert.equal(expiryOf(copy.Expiration).rule, 'logs%20rule');
+    // An old version is not what Expiration acts on.
+    const first = (await s3.send(new PutObjectCommand({ Bucket: b, Key: 'logs/v', Body: '1' }))).VersionId!;
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'logs/v', Body: '2' }));
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'logs/v', VersionId: first }))).Expiration, undefined);
+
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'up/big' }));
+    assert.equal(created.AbortRuleId, 'uploads');
+    assert.ok(created.AbortDate && Math.abs(created.AbortDate.getTime() - (Date.now() + 2000 * DAY_MS)) < 5 * DAY_MS, String(created.AbortDate));
+    const plain = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'logs/mp' }));
+    assert.equal(plain.AbortRuleId, undefined);
+    const part = await s3.send(new UploadPartCommand({ Bucket: b, Key: 'logs/mp', UploadId: plain.UploadId, PartNumber: 1, Body: 'p' }));
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: b, Key: 'logs/mp', UploadId: plain.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    assert.equal(expiryOf(done.Expiration).rule, 'logs%20rule');
   });
 });
 

@@ -70,6 +70,10 @@ export interface CompletedObject {
   key: string;
   etag: string;
   versionId: string;
+  size: number;
+  /** When it was committed (its Last-Modified), and its tags: what lifecycle rules judge it by. */
+  lastModified: Date;
+  tags: Record<string, string>;
   checksum: StoredChecksum | null;
   encryption: StoredEncryption | null;
 }
@@ -140,7 +144,16 @@ function answerAgain(upload: UploadRow, request: CompleteRequest): CompletedObje
     done.parts.every((p, i) => p.partNumber === request.parts[i].partNumber && bareEtag(p.etag) === bareEtag(request.parts[i].etag));
   if (!same) throw new S3Error('NoSuchUpload', undefined, { UploadId: upload.uploadId });
   checkObjectClaims(request, done.size, done.checksum);
-  return { key: upload.key, etag: done.etag, versionId: done.versionId, checksum: done.checksum, encryption: upload.encryption ?? null };
+  return {
+    key: upload.key,
+    etag: done.etag,
+    versionId: done.versionId,
+    size: done.size,
+    lastModified: done.completedAt,
+    tags: upload.tags,
+    checksum: done.checksum,
+    encryption: upload.encryption ?? null,
+  };
 }
 
 /** CRC64NVME supports only full-object checksums; the other CRCs default to composite. */
@@ -402,7 +415,16 @@ export class MultipartService {
     const leftOut = new Set([...stored.values()].filter((p) => !used.has(p.blob.ref)).map((p) => p.blob.ref));
     this.objects.counted(bucket.id, row.size, result.release.filter((b) => !leftOut.has(b.ref)));
     await this.objects.release(result.release);
-    return { key: row.key, etag: row.etag, versionId: row.versionId ?? 'null', checksum: row.checksum, encryption: row.encryption ?? null };
+    return {
+      key: row.key,
+      etag: row.etag,
+      versionId: row.versionId ?? 'null',
+      size: row.size,
+      lastModified: row.lastModified,
+      tags: row.tags,
+      checksum: row.checksum,
+      encryption: row.encryption ?? null,
+    };
   }
 
   private objectChecksum(upload: UploadRow, parts: PartRow[]): StoredChecksum | null {

@@ -65,6 +65,8 @@ export interface S3Context<Op extends S3Operation = S3Operation> {
   services: S3Services;
   region: string;
   limits: S3Limits;
+  /** The length of a lifecycle day, for the expiry dates of x-amz-expiration and x-amz-abort-date. */
+  lifecycleDayMs: number;
   log: Logger;
   /** Who acts (token:<id>, or anonymous) and from which address, for the audit log and policy conditions. */
   by: RequestSource;

@@ -23,6 +23,7 @@ import { logFailure } from './failure-log.js';
 import { NetworkDenied, RateLimited, type CredentialGuard } from '../credentials/credential-guard.js';
 import type { TemporaryCredentialService } from '../credentials/temporary-credentials.js';
 import { handleSts, isStsRequest } from './sts.js';
+import { DAY_MS } from '../lifecycle/rules.js';
 
 // The S3 request pipeline: parse -> authenticate -> authorize -> handle -> render.
 
@@ -49,6 +50,8 @@ export interface S3HandlerDeps {
   guard?: CredentialGuard;
   /** Serves STS AssumeRole / GetSessionToken / GetCallerIdentity on the endpoint when given. */
   temporary?: TemporaryCredentialService;
+  /** The lifecycle worker's day (tests shorten it): the expiry dates objects are told follow it. */
+  lifecycleDayMs?: number;
 }
 
 /** Authentication failures recorded in the audit log. */
@@ -171,6 +174,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         services: deps.services,
         region: deps.region,
         limits,
+        lifecycleDayMs: deps.lifecycleDayMs ?? DAY_MS,
         log: deps.log,
         resolved,
         bucket: () => resolved().then((r) => r.row),

@@ -1,5 +1,6 @@
 import { S3Error } from '../errors.js';
 import { queryInt } from '../query-int.js';
+import { abortHeaders, expirationHeaders } from '../../lifecycle/expiration-headers.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { declaredSize, openBody, readSmallBody } from '../body.js';
@@ -55,6 +56,7 @@ export async function CreateMultipartUpload(ctx: S3Context): Promise<S3Response>
     headers: {
       ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm, 'x-amz-checksum-type': checksumType ?? undefined } : {}),
       ...encryptionHeaders(upload.encryption, customer),
+      ...abortHeaders(bucket, upload, ctx.lifecycleDayMs),
     },
     xml: { root: 'InitiateMultipartUploadResult', value: { Bucket: bucket.name, Key: upload.key, UploadId: upload.uploadId } },
   };
@@ -147,7 +149,7 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
     beforeCommit: resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined,
   });
   return {
-    headers: { ...versionIdHeader(bucket, done.versionId), ...encryptionHeaders(done.encryption, customerKeyFrom(ctx.req)) },
+    headers: { ...versionIdHeader(bucket, done.versionId), ...encryptionHeaders(done.encryption, customerKeyFrom(ctx.req)), ...expirationHeaders(bucket, done, ctx.lifecycleDayMs) },
     xml: {
       root: 'CompleteMultipartUploadResult',
       value: { Location: objectLocation(ctx, bucket.name, done.key), Bucket: bucket.name, Key: done.key, ETag: done.etag, ...checksumXml(done.checksum) },

@@ -16,7 +16,7 @@ import {
   userMetadataFrom,
 } from '../object-headers.js';
 import { checksumHeader, type StoredChecksum } from '../../checksums/types.js';
-import type { BucketRow, ObjectRow, PutCondition } from '../../storage/metadata/metadata-store.js';
+import type { BucketRow, ObjectRow, ObjectVersionRow, PutCondition } from '../../storage/metadata/metadata-store.js';
 import { isVersionId, type DeleteResult, type ObjectLease } from '../../objects/object-service.js';
 import { versioningMode } from '../../objects/bucket-config.js';
 import type { ResolvedBucket } from '../../buckets/bucket-config-service.js';
@@ -31,6 +31,7 @@ import { companionActions, policyActionFor } from '../../auth/bucket-access.js';
 import type { RequestFacts } from '../../auth/bucket-policy.js';
 import { NO_FACTS, requestFacts } from '../admission.js';
 import type { RequestSource } from '../../audit/actor.js';
+import { expirationHeaders } from '../../lifecycle/expiration-headers.js';
 
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
@@ -124,7 +125,13 @@ export async function PutObject(ctx: S3Context): Promise<S3Response> {
   );
   const customer = encryption?.kind === 'SSE-C' ? encryption.customer : undefined;
   return {
-    headers: { ETag: row.etag, ...checksumResponseHeaders(row), ...versionIdHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, customer) },
+    headers: {
+      ETag: row.etag,
+      ...checksumResponseHeaders(row),
+      ...versionIdHeader(bucket, row.versionId),
+      ...encryptionHeaders(row.encryption, customer),
+      ...expirationHeaders(bucket, row, ctx.lifecycleDayMs),
+    },
   };
 }
 
@@ -153,18 +160,23 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
     // HEAD reads no bytes, so it pins nothing.
     const row = await ctx.services.objects.findReadable(bucket, ctx.op.key!, { versionId, customer });
     const response = describeObject(ctx, row, partText, null, overrides);
-    Object.assign(response.headers!, versionHeaders(row, versioned, customer));
+    Object.assign(response.headers!, versionHeaders(row, versioned, customer), currentExpiration(ctx, bucket, row));
     return response;
   }
   // Leased, so an overwrite or delete committed while the body streams cannot cut it short.
   const lease = await ctx.services.objects.leaseObject(bucket, ctx.op.key!, { versionId, customer });
   try {
     const response = describeObject(ctx, lease.row, partText, lease, overrides);
-    Object.assign(response.headers!, versionHeaders(lease.row, versioned, customer));
+    Object.assign(response.headers!, versionHeaders(lease.row, versioned, customer), currentExpiration(ctx, bucket, lease.row));
     return response;
   } finally {
     lease.release();
   }
+}
+
+/** x-amz-expiration of a read: the rules' Expiration applies to the current version only. */
+function currentExpiration(ctx: S3Context, bucket: BucketRow, row: ObjectVersionRow): Readonly<Record<string, string>> | undefined {
+  return row.isLatest ? expirationHeaders(bucket, row, ctx.lifecycleDayMs) : undefined;
 }
 
 /**
@@ -409,7 +421,12 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
   });
   const customer = encryption?.kind === 'SSE-C' ? encryption.customer : undefined;
   return {
-    headers: { ...versionIdHeader(target, row.versionId), ...copySourceVersionHeader(lease), ...encryptionHeaders(row.encryption, customer) },
+    headers: {
+      ...versionIdHeader(target, row.versionId),
+      ...copySourceVersionHeader(lease),
+      ...encryptionHeaders(row.encryption, customer),
+      ...expirationHeaders(target, row, ctx.lifecycleDayMs),
+    },
     xml: { root: 'CopyObjectResult', value: { ETag: row.etag, LastModified: row.lastModified.toISOString(), ...checksumXml(row.checksum) } },
   };
 }
