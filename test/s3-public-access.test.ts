@@ -216,17 +216,24 @@ describe('CORS configuration and preflight', () => {
     assert.equal((await s3Error(ctx.s3.send(new GetBucketCorsCommand({ Bucket: bucket })))).name, 'NoSuchCORSConfiguration');
   });
 
-  test('preflight: rules decide; missing headers are BadRequest; no rules or no match is 403 AccessForbidden', async () => {
+  test('preflight: rules decide; no bucket, no rules or no match is 403 AccessForbidden; a missing header is BadRequest', async () => {
     const bucket = await ctx.newBucket('preflight');
-    const preflight = (headers: Record<string, string>) => anon('OPTIONS', `/${bucket}/k`, headers);
-    let res = await preflight({ Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET' });
-    assert.equal(res.status, 403);
-    assert.equal(await codeOf(res), 'AccessForbidden');
+    const preflight = (headers: Record<string, string>, path = `/${bucket}/k`) => anon('OPTIONS', path, headers);
+    // No rules, or no bucket: 403 as S3 answers, whether or not the method header is there.
+    for (const [path, message] of [[`/${bucket}/k`, 'CORSResponse: CORS is not enabled for this bucket.'], ['/no-such-bucket-here/k', 'CORSResponse: Bucket not found']]) {
+      for (const headers of [{ Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET' }, { Origin: 'https://app.example' }] as Record<string, string>[]) {
+        const r = await preflight(headers, path);
+        const text = await r.text();
+        assert.equal(r.status, 403, `${path} ${JSON.stringify(headers)}: ${text}`);
+        assert.equal(xmlField(text, 'Code'), 'AccessForbidden');
+        assert.equal(xmlField(text, 'Message'), message);
+      }
+    }
     await ctx.s3.send(new PutBucketCorsCommand({
       Bucket: bucket,
       CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['https://*.example'], AllowedMethods: ['GET', 'PUT'], AllowedHeaders: ['x-amz-*', 'content-type'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 300 }] },
     }));
-    res = await preflight({ Origin: 'https://app.example', 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'Content-Type, X-Amz-Date' });
+    let res = await preflight({ Origin: 'https://app.example', 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'Content-Type, X-Amz-Date' });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example');
     assert.equal(res.headers.get('access-control-allow-methods'), 'GET, PUT');
@@ -249,6 +256,9 @@ describe('CORS configuration and preflight', () => {
     const actual = await fetch(`${ctx.server.url}/${bucket}/k`, { headers: signed });
     assert.equal(actual.headers.get('access-control-allow-origin'), 'https://app.example');
     assert.equal(actual.headers.get('access-control-expose-headers'), 'ETag');
+    // The rule's max age too, as S3 sends it on actual requests.
+    assert.equal(actual.headers.get('access-control-max-age'), '300');
+    assert.equal(actual.headers.get('access-control-allow-headers'), null);
     await ctx.s3.send(new DeleteBucketCorsCommand({ Bucket: bucket }));
     res = await preflight({ Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET' });
     assert.equal(res.status, 403);

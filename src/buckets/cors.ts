@@ -34,8 +34,8 @@ export function matchCorsRule(rules: readonly CorsRule[], req: CorsRequest): Cor
   return null;
 }
 
-/** The headers S3 answers a matched request with (preflight: also the allowed headers and max age). */
-export function corsResponseHeaders(rule: CorsRule, req: CorsRequest, preflight: boolean): Record<string, string> {
+/** The headers S3 answers a matched request with, a preflight or an actual request alike. */
+export function corsResponseHeaders(rule: CorsRule, req: CorsRequest): Record<string, string> {
   const anyOrigin = rule.allowedOrigins.includes('*');
   const out: Record<string, string> = {
     'Access-Control-Allow-Origin': anyOrigin ? '*' : req.origin,
@@ -44,10 +44,9 @@ export function corsResponseHeaders(rule: CorsRule, req: CorsRequest, preflight:
   };
   if (!anyOrigin) out['Access-Control-Allow-Credentials'] = 'true';
   if (rule.exposeHeaders.length > 0) out['Access-Control-Expose-Headers'] = rule.exposeHeaders.join(', ');
-  if (preflight) {
-    if (req.headers.length > 0) out['Access-Control-Allow-Headers'] = req.headers.join(', ');
-    if (rule.maxAgeSeconds !== undefined) out['Access-Control-Max-Age'] = String(rule.maxAgeSeconds);
-  }
+  // S3 sends the max age on actual requests too, though only a preflight's is ever cached.
+  if (rule.maxAgeSeconds !== undefined) out['Access-Control-Max-Age'] = String(rule.maxAgeSeconds);
+  if (req.headers.length > 0) out['Access-Control-Allow-Headers'] = req.headers.join(', ');
   return out;
 }
 

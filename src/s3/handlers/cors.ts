@@ -67,7 +67,7 @@ export function actualRequestCorsHeaders(req: IncomingMessage, bucket: ResolvedB
   if (origin === undefined || !bucket.cors) return {};
   const request = { origin, method: (req.method ?? 'GET').toUpperCase(), headers: [] };
   const rule = matchCorsRule(bucket.cors, request);
-  return rule ? corsResponseHeaders(rule, request, false) : {};
+  return rule ? corsResponseHeaders(rule, request) : {};
 }
 
 export interface PreflightDeps {
@@ -84,17 +84,17 @@ export interface PreflightDeps {
 export async function preflight(req: IncomingMessage, deps: PreflightDeps): Promise<S3Response> {
   const origin = header(req, 'origin');
   if (!origin) throw new S3Error('BadRequest', 'Insufficient information. Origin request header needed.');
-  const method = header(req, 'access-control-request-method');
-  if (!method) throw new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
   const address = parseAddress({ host: req.headers.host, url: req.url ?? '/', baseDomains: deps.baseDomains, projectDomains: deps.projectDomains });
   const projectId = address.project ?? deps.defaultProject();
-  if (address.bucket === null || projectId === null) throw new S3Error('AccessForbidden', 'CORSResponse: Bucket not found');
-  const bucket = await deps.services.bucketConfig.resolve(projectId, address.bucket);
-  if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: address.bucket });
+  // As S3: a missing bucket, or one without rules, is 403 before the method is looked at.
+  const bucket = address.bucket === null || projectId === null ? null : await deps.services.bucketConfig.resolve(projectId, address.bucket);
+  if (!bucket) throw new S3Error('AccessForbidden', 'CORSResponse: Bucket not found');
   if (!bucket.cors) throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.');
+  const method = header(req, 'access-control-request-method');
+  if (!method) throw new S3Error('BadRequest', 'Invalid Access-Control-Request-Method: null');
   const requested = (header(req, 'access-control-request-headers') ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
   const request = { origin, method: method.toUpperCase(), headers: requested };
   const rule = matchCorsRule(bucket.cors, request);
   if (!rule) throw new S3Error('AccessForbidden');
-  return { headers: corsResponseHeaders(rule, request, true) };
+  return { headers: corsResponseHeaders(rule, request) };
 }
