@@ -23,7 +23,7 @@ import {
 import { s3Error } from './helpers/s3.js';
 import { ROOT_KEY, startTestServer, useS3Server } from './helpers/server.js';
 import { blobFiles, raw, signedHeaders, xmlField } from './helpers/raw-s3.js';
-import { formData, postPolicyFields } from './helpers/post-form.js';
+import { formBytes, formData, postPolicyFields } from './helpers/post-form.js';
 import { issue } from './helpers/tokens.js';
 import { signV2 } from '../src/sigv4/sigv2.js';
 import { crc32 } from 'node:zlib';
@@ -377,7 +377,7 @@ describe('POST object (browser forms)', () => {
     ] as const) {
       const res = await upload(key, redirect, extra);
       assert.equal(res.status, status, `${key}: ${await res.clone().text()}`);
-      assert.equal(res.headers.get('location'), `/${bucket}/${key}`, key);
+      assert.equal(res.headers.get('location'), `${ctx.server.url}/${bucket}/${key}`, key);
       await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     }
     const res = await upload('snow', 'https://app.example/☃/done#top');
@@ -387,6 +387,29 @@ describe('POST object (browser forms)', () => {
     assert.ok(location.endsWith('#top'), location);
     assert.equal(new URL(location).searchParams.get('key'), 'snow');
   });
+});
+
+describe('POST object: what PutObject does besides storing', () => {
+  const post = (bucket: string, key: string, fields: Record<string, string>) =>
+    fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: formData(postPolicyFields({ bucket, key, credentials: ROOT_KEY, fields }), `body of ${key}`) });
+
+  test('Location is the object\'s absolute URL, path-style or virtual-hosted as the form was posted', async () => {
+    const bucket = await ctx.newBucket('postloc');
+    const key = 'dir/a b+c';
+    // Form-encoded as in CompleteMultipartUploadResult: '/' as %2F, ' ' as '+'.
+    const encodedKey = 'dir%2Fa+b%2Bc';
+    const res = await post(bucket, key, { success_action_status: '201' });
+    const text = await res.text();
+    assert.equal(res.status, 201, text);
+    assert.equal(res.headers.get('location'), `${ctx.server.url}/${bucket}/${encodedKey}`);
+    assert.equal(xmlField(text, 'Location'), `${ctx.server.url}/${bucket}/${encodedKey}`);
+    const host = `${bucket}.s3.localhost:${ctx.server.port}`;
+    const form = await formBytes(formData(postPolicyFields({ bucket, key, credentials: ROOT_KEY }), 'virtual'));
+    const vhost = await raw(ctx.server, { method: 'POST', host, path: '/', sign: false, headers: { 'content-type': form.contentType }, body: form.body });
+    assert.equal(vhost.status, 204, vhost.text);
+    assert.equal(vhost.headers.location, `http://${host}/${encodedKey}`);
+  });
+
 });
 
 describe('SigV2 over raw HTTP', () => {

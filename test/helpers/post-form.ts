@@ -55,3 +55,9 @@ export function formData(fields: Record<string, string>, file: Buffer | string, 
 export function postForm(endpoint: string, i: PostFormInput & { file: Buffer | string; filename?: string }): Promise<Response> {
   return fetch(`${endpoint}/${i.bucket}`, { method: 'POST', body: formData(postPolicyFields(i), i.file, i.filename) });
 }
+
+/** A form as the bytes a browser sends, and its Content-Type (with the boundary), for raw requests. */
+export async function formBytes(form: FormData): Promise<{ body: Buffer; contentType: string }> {
+  const request = new Request('http://form.invalid/', { method: 'POST', body: form });
+  return { body: Buffer.from(await request.arrayBuffer()), contentType: request.headers.get('content-type')! };
+}

@@ -17,7 +17,7 @@ import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../
 import type { PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
 import { encoder } from './list.js';
 import { listingLimit } from '../../auth/scope.js';
-import { percentDecode, uriEncode } from '../../sigv4/uri-encode.js';
+import { objectLocation } from '../object-location.js';
 
 // CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
 // AbortMultipartUpload, ListParts, ListMultipartUploads.
@@ -165,19 +165,6 @@ function objectSizeHeader(ctx: S3Context): number | undefined {
   const size = Number(text);
   if (size < 0) throw new S3Error('InvalidRequest', `Value for x-amz-mp-object-size header is less than zero: '${text}'`);
   return size;
-}
-
-/**
- * The object's absolute URL, as S3 gives it in CompleteMultipartUploadResult: the scheme and host
- * the request came by, in the request's own style (virtual-hosted when its path is the key alone),
- * the key form-encoded as S3 does ('/' as %2F, ' ' as '+').
- */
-function objectLocation(ctx: S3Context, bucket: string, key: string): string {
-  const scheme = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  const path = (ctx.req.url ?? '').split('?')[0];
-  const virtualHosted = percentDecode(path) === `/${key}`;
-  const encodedKey = new URLSearchParams([['', key]]).toString().slice(1);
-  return `${scheme}://${header(ctx.req, 'host') ?? ''}/${virtualHosted ? '' : `${uriEncode(bucket, false)}/`}${encodedKey}`;
 }
 
 export async function AbortMultipartUpload(ctx: S3Context): Promise<S3Response> {

@@ -13,6 +13,7 @@ import { parseXml } from '../xml.js';
 import { feed } from '../body.js';
 import { hasControlCharacter } from '../../net/header-text.js';
 import { tagSetFrom } from './tagging.js';
+import { objectLocation } from '../object-location.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
 // (20 KB at most, as S3), the form's signature and policy are checked, the signer is admitted to
@@ -178,7 +179,7 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
     algorithm,
   );
 
-  const location = `/${encodeURIComponent(bucket.name)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  const location = objectLocation(ctx, bucket.name, key);
   const redirectField = fields.get('success_action_redirect') ?? fields.get('redirect');
   const redirect = redirectField ? redirectTo(redirectField, bucket.name, key, row.etag) : null;
   if (redirect) return { status: 303, headers: { Location: redirect, ETag: row.etag } };
