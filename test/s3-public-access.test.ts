@@ -27,6 +27,7 @@ import { formBytes, formData, postPolicyFields } from './helpers/post-form.js';
 import { issue } from './helpers/tokens.js';
 import { signV2 } from '../src/sigv4/sigv2.js';
 import { crc32 } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 
 function crc32Base64(text: string): string {
   const out = Buffer.alloc(4);
@@ -410,6 +411,19 @@ describe('POST object: what PutObject does besides storing', () => {
     assert.equal(vhost.headers.location, `http://${host}/${encodedKey}`);
   });
 
+  test('a form that ends inside its file is 400 MalformedPOSTRequest and stores nothing', async () => {
+    const bucket = await ctx.newBucket('postcut');
+    const before = await blobFiles(ctx.server);
+    const form = await formBytes(formData(postPolicyFields({ bucket, key: 'cut.bin', credentials: ROOT_KEY }), randomBytes(5000)));
+    const closing = form.body.lastIndexOf('\r\n--');
+    for (const [name, body] of [['no closing boundary', form.body.subarray(0, closing)], ['cut mid-file', form.body.subarray(0, form.body.length - 2500)]] as const) {
+      const res = await raw(ctx.server, { method: 'POST', path: `/${bucket}`, sign: false, headers: { 'content-type': form.contentType }, body });
+      assert.equal(res.status, 400, `${name}: ${res.text}`);
+      assert.equal(xmlField(res.text, 'Code'), 'MalformedPOSTRequest', name);
+      await absent(bucket, 'cut.bin');
+    }
+    assert.deepEqual(await blobFiles(ctx.server), before, 'no blob left behind');
+  });
 });
 
 describe('SigV2 over raw HTTP', () => {

@@ -157,10 +157,11 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
     maxSize: Math.min(ctx.limits.maxObjectSize, range?.max ?? Infinity),
     expect: { checksum: checksum === undefined ? undefined : () => checksum, minSize: range?.min, md5Base64: fields.get('content-md5') },
   });
-  file.stream.on('error', (err) => digest.destroy(err));
+  // The file's stream fails only when the form does (it ends inside the file, or the client goes
+  // away): that is the client's malformed form, not a fault of the server.
+  file.stream.on('error', (err) => digest.destroy(err instanceof S3Error ? err : new S3Error('MalformedPOSTRequest')));
   // The blob store reads the digest and sees its error; without a reader left it must not go uncaught.
   digest.on('error', () => undefined);
-  // busboy marks a file cut short by a broken form as truncated only at its end: treat as malformed.
   file.stream.pipe(digest);
   const row = await ctx.services.objects.putObject(
     {
