@@ -16,6 +16,7 @@ import {
   PutBucketCorsCommand,
   PutBucketOwnershipControlsCommand,
   PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
   PutObjectAclCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
@@ -27,7 +28,7 @@ import { formBytes, formData, postPolicyFields } from './helpers/post-form.js';
 import { issue } from './helpers/tokens.js';
 import { signV2 } from '../src/sigv4/sigv2.js';
 import { crc32 } from 'node:zlib';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 function crc32Base64(text: string): string {
   const out = Buffer.alloc(4);
@@ -393,6 +394,59 @@ describe('POST object (browser forms)', () => {
 describe('POST object: what PutObject does besides storing', () => {
   const post = (bucket: string, key: string, fields: Record<string, string>) =>
     fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: formData(postPolicyFields({ bucket, key, credentials: ROOT_KEY, fields }), `body of ${key}`) });
+
+  test('encryption fields apply as PutObject\'s headers: SSE-S3 and SSE-C are stored and answered; KMS, bad values and bad keys store nothing', async () => {
+    const bucket = await ctx.newBucket('postsse');
+    let res = await post(bucket, 's3.txt', { 'x-amz-server-side-encryption': 'AES256' });
+    assert.equal(res.status, 204, await res.clone().text());
+    assert.equal(res.headers.get('x-amz-server-side-encryption'), 'AES256');
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 's3.txt' }))).ServerSideEncryption, 'AES256');
+
+    const customerKey = randomBytes(32);
+    const keyMd5 = createHash('md5').update(customerKey).digest('base64');
+    const ssec = {
+      'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+      'x-amz-server-side-encryption-customer-key': customerKey.toString('base64'),
+      'x-amz-server-side-encryption-customer-key-md5': keyMd5,
+    };
+    res = await post(bucket, 'c.txt', ssec);
+    assert.equal(res.status, 204, await res.clone().text());
+    assert.equal(res.headers.get('x-amz-server-side-encryption-customer-algorithm'), 'AES256');
+    assert.equal(res.headers.get('x-amz-server-side-encryption-customer-key-md5'), keyMd5);
+    // Readable with its key only.
+    const without = await raw(ctx.server, { method: 'GET', path: `/${bucket}/c.txt` });
+    assert.equal(without.status, 400);
+    assert.equal(xmlField(without.text, 'Code'), 'InvalidRequest');
+    const withKey = await raw(ctx.server, { method: 'GET', path: `/${bucket}/c.txt`, headers: ssec });
+    assert.equal(withKey.status, 200);
+    assert.equal(withKey.text, 'body of c.txt');
+
+    const before = await blobFiles(ctx.server);
+    for (const [name, fields, status, code] of [
+      ['KMS', { 'x-amz-server-side-encryption': 'aws:kms' }, 501, 'NotImplemented'],
+      ['unknown algorithm', { 'x-amz-server-side-encryption': 'bogus' }, 400, 'InvalidArgument'],
+      ['SSE-S3 and SSE-C', { 'x-amz-server-side-encryption': 'AES256', ...ssec }, 400, 'InvalidArgument'],
+      ['wrong key MD5', { ...ssec, 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update('other').digest('base64') }, 400, 'InvalidArgument'],
+      ['key without algorithm', { 'x-amz-server-side-encryption-customer-key': ssec['x-amz-server-side-encryption-customer-key'], 'x-amz-server-side-encryption-customer-key-md5': keyMd5 }, 400, 'InvalidArgument'],
+    ] as const) {
+      const r = await post(bucket, 'refused.txt', fields);
+      const text = await r.text();
+      assert.equal(r.status, status, `${name}: ${text}`);
+      assert.equal(xmlField(text, 'Code'), code, name);
+      await absent(bucket, 'refused.txt');
+    }
+    assert.deepEqual(await blobFiles(ctx.server), before, 'no blob left behind');
+  });
+
+  test('in a versioned bucket the reply names the version made', async () => {
+    const bucket = await ctx.newBucket('postver');
+    await ctx.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const res = await post(bucket, 'v.txt', {});
+    assert.equal(res.status, 204, await res.clone().text());
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'v.txt' }));
+    assert.ok(head.VersionId);
+    assert.equal(res.headers.get('x-amz-version-id'), head.VersionId);
+  });
 
   test('Location is the object\'s absolute URL, path-style or virtual-hosted as the form was posted', async () => {
     const bucket = await ctx.newBucket('postloc');

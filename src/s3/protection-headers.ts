@@ -21,17 +21,33 @@ function isLoopback(address: string | undefined): boolean {
   return !!address && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 }
 
+/** Reads one request header, or one field of a POST form, by its lower-case name. */
+type HeaderReader = (name: string) => string | undefined;
+
+function readerOf(req: IncomingMessage): HeaderReader {
+  return (name) => header(req, name);
+}
+
+/** Whether a key sent on this connection stays off the network in clear: TLS, or a client on this machine. */
+function keepsKeysSafe(req: IncomingMessage): boolean {
+  return !!(req.socket as TLSSocket).encrypted || isLoopback(req.socket.remoteAddress);
+}
+
 /**
  * An SSE-C key from the headers with `prefix` (request or copy source), checked as S3 checks it;
  * undefined when none is sent. Over plain HTTP a key would cross the network in clear, so it is
  * refused unless the client is on this machine.
  */
 export function customerKeyFrom(req: IncomingMessage, prefix = SSE_C): CustomerKey | undefined {
-  const algorithm = header(req, `${prefix}algorithm`);
-  const key = header(req, `${prefix}key`);
-  const md5 = header(req, `${prefix}key-md5`);
+  return readCustomerKey(readerOf(req), keepsKeysSafe(req), prefix);
+}
+
+function readCustomerKey(read: HeaderReader, safe: boolean, prefix: string): CustomerKey | undefined {
+  const algorithm = read(`${prefix}algorithm`);
+  const key = read(`${prefix}key`);
+  const md5 = read(`${prefix}key-md5`);
   if (algorithm === undefined && key === undefined && md5 === undefined) return undefined;
-  if (!(req.socket as TLSSocket).encrypted && !isLoopback(req.socket.remoteAddress)) {
+  if (!safe) {
     throw new S3Error('InvalidRequest', 'Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.');
   }
   if (algorithm === undefined) {
@@ -67,11 +83,18 @@ export function sseAlgorithm(value: string, argument: string): 'AES256' {
   throw new S3Error('InvalidArgument', 'The encryption method specified is not supported', { ArgumentName: argument, ArgumentValue: value });
 }
 
-/** The encryption a write asks for; undefined: none asked (the bucket's default applies). */
-export function encryptionRequest(req: IncomingMessage): EncryptionRequest | undefined {
-  const sse = header(req, SSE);
-  const customer = customerKeyFrom(req);
-  if (header(req, `${SSE}-aws-kms-key-id`) !== undefined || header(req, `${SSE}-context`) !== undefined) throw kmsNotImplemented();
+/**
+ * The encryption a write asks for; undefined: none asked (the bucket's default applies). A POST
+ * form's fields (lower-case names) stand for the headers, read by the same rules.
+ */
+export function encryptionRequest(req: IncomingMessage, form?: ReadonlyMap<string, string>): EncryptionRequest | undefined {
+  return readEncryptionRequest(form ? (name) => form.get(name) : readerOf(req), keepsKeysSafe(req));
+}
+
+function readEncryptionRequest(read: HeaderReader, safe: boolean): EncryptionRequest | undefined {
+  const sse = read(SSE);
+  const customer = readCustomerKey(read, safe, SSE_C);
+  if (read(`${SSE}-aws-kms-key-id`) !== undefined || read(`${SSE}-context`) !== undefined) throw kmsNotImplemented();
   if (sse !== undefined && customer) {
     throw new S3Error('InvalidArgument', 'Server Side Encryption with Customer provided key is incompatible with the encryption method specified', { ArgumentName: SSE });
   }

@@ -13,6 +13,8 @@ import { parseXml } from '../xml.js';
 import { feed } from '../body.js';
 import { hasControlCharacter } from '../../net/header-text.js';
 import { tagSetFrom } from './tagging.js';
+import { versionIdHeader } from './object.js';
+import { encryptionHeaders, encryptionRequest } from '../protection-headers.js';
 import { objectLocation } from '../object-location.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
@@ -151,6 +153,7 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   if (algorithm && !validateChecksumValue(algorithm, checksum!)) throw new S3Error('InvalidRequest', `Value for ${checksumHeader(algorithm)} header is invalid.`);
   const tags = tagsFrom(fields);
   const stored = headersFromFields(fields);
+  const encryption = encryptionRequest(ctx.req, fields);
 
   const digest = new BodyDigest({
     checksumAlgorithm: algorithm,
@@ -173,6 +176,7 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
       storageClass,
       condition: { kind: 'none' },
       acl: acl === 'private' ? null : acl,
+      encryption,
       // The file's size is known once it is stored: the quota is checked then, before the commit.
       beforeCommit: resolved.quota ? (size) => ctx.services.quotas.check(bucket, resolved.quota, key, size) : undefined,
     },
@@ -181,11 +185,13 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   );
 
   const location = objectLocation(ctx, bucket.name, key);
+  // What PutObject answers besides its ETag: the version made and how the object is encrypted.
+  const written = { ETag: row.etag, ...versionIdHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, encryption?.kind === 'SSE-C' ? encryption.customer : undefined) };
   const redirectField = fields.get('success_action_redirect') ?? fields.get('redirect');
   const redirect = redirectField ? redirectTo(redirectField, bucket.name, key, row.etag) : null;
-  if (redirect) return { status: 303, headers: { Location: redirect, ETag: row.etag } };
+  if (redirect) return { status: 303, headers: { ...written, Location: redirect } };
   const status = fields.get('success_action_status');
-  const headers = { ETag: row.etag, Location: location };
+  const headers = { ...written, Location: location };
   if (status === '201') {
     return { status: 201, headers, xml: { root: 'PostResponse', value: { Location: location, Bucket: bucket.name, Key: key, ETag: row.etag } } };
   }
