@@ -213,6 +213,39 @@ describe('MalformedXML', () => {
   });
 });
 
+describe('an element given twice where S3 takes one', () => {
+  // Read as '' (or as the first), a doubled element changed what a request did instead of refusing it.
+  const md5 = (body: string) => ({ 'content-md5': createHash('md5').update(body).digest('base64') });
+  const put = (path: string, query: Record<string, string>, body: string, method = 'PUT') => raw(server, { method, path, query, body, headers: md5(body) });
+
+  test('is MalformedXML in DeleteObjects, CompleteMultipartUpload, PutBucketCors and CreateBucket, and changes nothing', async () => {
+    const del = await put(`/${bucket}`, { delete: '' }, '<Delete><Object><Key>exists</Key><Key>other</Key></Object></Delete>', 'POST');
+    assertS3Error(del, 400, 'MalformedXML');
+    assert.equal((await raw(server, { method: 'GET', path: `/${bucket}/exists` })).status, 200);
+
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'twice' }));
+    const etag = (await raw(server, { method: 'PUT', path: `/${bucket}/twice`, query: { partNumber: '1', uploadId: UploadId! }, body: 'part' })).headers.etag;
+    const complete = await put(`/${bucket}/twice`, { uploadId: UploadId! }, `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`, 'POST');
+    assertS3Error(complete, 400, 'MalformedXML');
+
+    const cors = await put(`/${bucket}`, { cors: '' }, '<CORSConfiguration><CORSRule><ID>a</ID><ID>b</ID><AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>');
+    assertS3Error(cors, 400, 'MalformedXML');
+    assert.equal((await raw(server, { method: 'GET', path: `/${bucket}`, query: { cors: '' } })).status, 404);
+
+    const name = bucketName('twice');
+    const create = await put(`/${name}`, {}, '<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>');
+    assertS3Error(create, 400, 'MalformedXML');
+    assert.equal((await raw(server, { method: 'HEAD', path: `/${name}` })).status, 404);
+  });
+
+  test('is MalformedACLError in an AccessControlPolicy', async () => {
+    const owner = server.bootstrap.projectId;
+    const grantee = `<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>${owner}</ID></Grantee>`;
+    const doc = `<AccessControlPolicy><Owner><ID>${owner}</ID></Owner><AccessControlList><Grant>${grantee}${grantee}<Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>`;
+    assertS3Error(await put(`/${bucket}`, { acl: '' }, doc), 400, 'MalformedACLError');
+  });
+});
+
 describe('requests rejected before parsing', () => {
   /** Sends raw bytes on a socket and returns what comes back until the server closes. */
   function rawSocket(text: string): Promise<string> {

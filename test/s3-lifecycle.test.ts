@@ -141,6 +141,28 @@ describe('lifecycle configuration', () => {
     }
     assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules?.map((r) => r.ID), ['keep']);
   });
+
+  test('an element repeated where one belongs, or holding elements where text belongs, is MalformedXML, never a rule for every key', async () => {
+    const b = await bucket('repeated');
+    await setRules(b, [{ ID: 'keep', Status: 'Enabled', Filter: { Prefix: 'k/' }, Expiration: { Days: 1 } }]);
+    const rule = (inner: string) => `<Rule><ID>x</ID>${inner}<Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>`;
+    const bad = [
+      rule('<Filter><Prefix>logs/</Prefix><Prefix>tmp/</Prefix></Filter>'),
+      rule('<Filter><Prefix>logs/</Prefix></Filter><Filter><Prefix>tmp/</Prefix></Filter>'),
+      rule('<Filter><And><Prefix>logs/</Prefix><Prefix>tmp/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And></Filter>'),
+      rule('<Prefix>logs/</Prefix><Prefix>tmp/</Prefix>'),
+      rule('<Filter><Prefix>logs/<Sub>x</Sub></Prefix></Filter>'),
+      rule('<Filter>logs/</Filter>'),
+      '<Rule><ID>x</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days><Days>2</Days></Expiration></Rule>',
+      '<Rule><ID>x</ID><ID>y</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>',
+    ];
+    for (const rules of bad) {
+      const res = await raw(server, { method: 'PUT', path: `/${b}`, query: { lifecycle: '' }, body: `<LifecycleConfiguration>${rules}</LifecycleConfiguration>` });
+      assert.equal(res.status, 400, rules);
+      assert.equal(xmlField(res.text, 'Code'), 'MalformedXML', rules);
+    }
+    assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules?.map((r) => [r.ID, r.Filter?.Prefix]), [['keep', 'k/']]);
+  });
 });
 
 describe('what a rule tells the objects it will expire', () => {

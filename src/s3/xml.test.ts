@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { XMLBuilder } from 'fast-xml-parser';
-import { parseXml, xmlDocument, xmlElement, xmlEscape } from './xml.js';
+import { parseXml, xmlDocument, xmlElement, xmlEscape, xmlList, xmlNode, xmlText } from './xml.js';
+import { S3Error } from './errors.js';
 
 // The response writer against fast-xml-parser's builder (what skep rendered with before) on every
 // shape skep's handlers produce, and against the parser: what it writes reads back the same.
@@ -67,4 +68,22 @@ test('a document reads back as what was written', () => {
     const parsed = parseXml(doc, 'ListBucketResult') as { Contents: Array<{ Key: string }> };
     assert.deepEqual(parsed.Contents.map((c) => c.Key), [key, `${key}2`]);
   }
+});
+
+test('text and child elements are read only where one of them belongs; a repeated element is MalformedXML', () => {
+  const doc = parseXml('<R><T>a&amp;b</T><E/><Twice>1</Twice><Twice>2</Twice><Mixed>x<C>y</C></Mixed><N>\n  <C>y</C>\n</N><Text>t</Text></R>', 'R');
+  const malformed = (fn: () => unknown) => assert.throws(fn, (e: unknown) => e instanceof S3Error && e.code === 'MalformedXML');
+  assert.equal(xmlText(doc.T), 'a&b');
+  assert.equal(xmlText(doc.E), '');
+  assert.equal(xmlText(doc.Missing), undefined);
+  malformed(() => xmlText(doc.Twice));
+  malformed(() => xmlText(doc.Mixed));
+  malformed(() => xmlText(doc.N));
+  assert.equal(xmlText(xmlNode(doc.N)!.C), 'y');
+  assert.deepEqual(xmlNode(doc.E), {});
+  assert.equal(xmlNode(doc.Missing), undefined);
+  malformed(() => xmlNode(doc.Twice));
+  malformed(() => xmlNode(doc.Text));
+  malformed(() => xmlNode(doc.Mixed));
+  assert.deepEqual(xmlList(doc.Twice), ['1', '2']);
 });

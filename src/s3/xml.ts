@@ -176,11 +176,28 @@ export function xmlList(value: unknown): unknown[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
-/** Text content of an element parsed by parseXml (elements may be strings or empty objects). */
+// Where a body takes one element, a repeated one is MalformedXML, as it is to S3: read as '' (or
+// as the first), a doubled <Prefix> in a lifecycle Filter became the prefix of every key.
+
+/** Text content of an element that takes text; MalformedXML if it is repeated or has child elements. */
 export function xmlText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value === 'object' && '#text' in (value as Record<string, unknown>)) return String((value as Record<string, unknown>)['#text']);
-  return '';
+  if (Array.isArray(value) || Object.keys(value as object).some((k) => k !== '#text')) throw new S3Error('MalformedXML');
+  const text = (value as Record<string, unknown>)['#text'];
+  return text === undefined ? '' : String(text);
+}
+
+/**
+ * The child elements of an element that takes them (none for an empty one); MalformedXML if it
+ * is repeated or holds text. Each item of a list (xmlList, or a name parsed as one) is read with it.
+ */
+export function xmlNode(value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) throw new S3Error('MalformedXML');
+  // Only the whitespace that indents the children is text here.
+  const text = typeof value === 'object' ? (value as Record<string, unknown>)['#text'] : value;
+  if (text !== undefined && String(text).trim() !== '') throw new S3Error('MalformedXML');
+  return typeof value === 'object' ? (value as Record<string, unknown>) : {};
 }

@@ -3,7 +3,7 @@ import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlText } from '../xml.js';
+import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership, type PublicAccessBlock } from '../../auth/bucket-access.js';
 import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
 import { requireCurrentVersion } from './object.js';
@@ -84,7 +84,7 @@ export async function PutBucketOwnershipControls(ctx: S3Context): Promise<S3Resp
   const resolved = await ctx.resolved();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
   const doc = parseXml(body.toString('utf8'), 'OwnershipControls');
-  const rule = doc.Rule as Record<string, unknown> | undefined;
+  const rule = xmlNode(doc.Rule);
   const ownership = xmlText(rule?.ObjectOwnership)?.trim();
   if (!ownership || !(OBJECT_OWNERSHIP as readonly string[]).includes(ownership)) throw new S3Error('MalformedXML');
   await ctx.services.bucketConfig.putOwnership(resolved, ownership as ObjectOwnership, ctx.by);
@@ -152,21 +152,27 @@ function grantsFromHeaders(ctx: S3Context, req: IncomingMessage): Grant[] | null
   return any ? grants : null;
 }
 
-function grantsFromXml(ctx: S3Context, text: string): Grant[] {
-  let doc: Record<string, unknown>;
+/**
+ * The grants an AccessControlPolicy document writes, grantees as named; MalformedACLError for a
+ * body that is not one (malformed, or an element repeated where one belongs).
+ */
+function grantsOfDocument(text: string): { id?: string; uri?: string; email?: string; permission: string }[] {
   try {
-    doc = parseXml(text, 'AccessControlPolicy');
+    const doc = parseXml(text, 'AccessControlPolicy');
+    return xmlList(xmlNode(doc.AccessControlList)?.Grant).map((raw) => {
+      const g = xmlNode(raw)!;
+      const who = xmlNode(g.Grantee);
+      const permission = xmlText(g.Permission)?.trim();
+      if (!who || !permission) throw new S3Error('MalformedACLError');
+      return { id: xmlText(who.ID)?.trim(), uri: xmlText(who.URI)?.trim(), email: xmlText(who.EmailAddress)?.trim(), permission };
+    });
   } catch {
     throw new S3Error('MalformedACLError');
   }
-  const list = (doc.AccessControlList as Record<string, unknown> | undefined)?.Grant as unknown[] | undefined;
-  return (list ?? []).map((raw) => {
-    const g = raw as Record<string, unknown>;
-    const who = g.Grantee as Record<string, unknown> | undefined;
-    const permission = xmlText(g.Permission)?.trim();
-    if (!who || !permission) throw new S3Error('MalformedACLError');
-    return { kind: grantee(ctx, { id: xmlText(who.ID)?.trim(), uri: xmlText(who.URI)?.trim(), email: xmlText(who.EmailAddress)?.trim() }), permission };
-  });
+}
+
+function grantsFromXml(ctx: S3Context, text: string): Grant[] {
+  return grantsOfDocument(text).map(({ permission, ...by }) => ({ kind: grantee(ctx, by), permission }));
 }
 
 /** Grants as the canned ACL that says the same; other combinations have no canned form. */

@@ -3,7 +3,7 @@ import { S3Error } from '../errors.js';
 import { header, type S3Context, type S3Services } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlText } from '../xml.js';
+import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { parseAddress } from '../endpoint.js';
 import { corsResponseHeaders, matchCorsRule, type CorsRule } from '../../buckets/cors.js';
 import type { ResolvedBucket } from '../../buckets/bucket-config-service.js';
@@ -12,16 +12,14 @@ import type { ResolvedBucket } from '../../buckets/bucket-config-service.js';
 // from the rules, and the headers added to actual requests that carry an Origin.
 
 function list(value: unknown): string[] {
-  return ((value as unknown[] | undefined) ?? []).map((v) => (xmlText(v) ?? '').trim());
+  return xmlList(value).map((v) => (xmlText(v) ?? '').trim());
 }
 
 /** A CORSConfiguration document as rules (shape only; the service checks the values). */
 export function parseCorsXml(text: string): CorsRule[] {
   const doc = parseXml(text, 'CORSConfiguration');
-  const rules = (doc.CORSRule as unknown[] | undefined) ?? [];
-  return rules.map((raw) => {
-    if (typeof raw !== 'object' || raw === null) throw new S3Error('MalformedXML');
-    const r = raw as Record<string, unknown>;
+  return xmlList(doc.CORSRule).map((raw) => {
+    const r = xmlNode(raw)!;
     const maxAge = xmlText(r.MaxAgeSeconds)?.trim();
     if (maxAge !== undefined && !/^\d+$/.test(maxAge)) throw new S3Error('MalformedXML');
     const id = xmlText(r.ID);

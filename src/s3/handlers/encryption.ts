@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlList, xmlText } from '../xml.js';
+import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { sseAlgorithm } from '../protection-headers.js';
 
 // GetBucketEncryption, PutBucketEncryption, DeleteBucketEncryption: default encryption of new
@@ -25,9 +25,9 @@ export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024)).toString('utf8'), 'ServerSideEncryptionConfiguration');
   const rules = xmlList(doc.Rule);
   if (rules.length !== 1) throw new S3Error('MalformedXML', 'A ServerSideEncryptionConfiguration has exactly one Rule.');
-  const rule = rules[0] as Record<string, unknown>;
-  const apply = rule.ApplyServerSideEncryptionByDefault as Record<string, unknown> | undefined;
-  const algorithm = apply && typeof apply === 'object' ? xmlText(apply.SSEAlgorithm) : undefined;
+  const rule = xmlNode(rules[0])!;
+  const apply = xmlNode(rule.ApplyServerSideEncryptionByDefault);
+  const algorithm = apply ? xmlText(apply.SSEAlgorithm) : undefined;
   if (algorithm === undefined) throw new S3Error('MalformedXML', 'The Rule needs ApplyServerSideEncryptionByDefault with an SSEAlgorithm.');
   sseAlgorithm(algorithm.trim(), 'SSEAlgorithm');
   if (xmlText(apply!.KMSMasterKeyID) !== undefined) {

@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlList, xmlText } from '../xml.js';
+import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import type { LifecycleFilter, LifecycleRule } from '../../lifecycle/rules.js';
 
 // GetBucketLifecycleConfiguration, PutBucketLifecycleConfiguration, DeleteBucketLifecycle: the
@@ -10,12 +10,6 @@ import type { LifecycleFilter, LifecycleRule } from '../../lifecycle/rules.js';
 
 const BODY_LIMIT = 1024 * 1024;
 type Node = Record<string, unknown>;
-
-function node(value: unknown): Node | undefined {
-  if (value === undefined) return undefined;
-  // An empty element (<Filter/>) parses as ''.
-  return typeof value === 'object' && value !== null ? (value as Node) : {};
-}
 
 function integer(value: unknown, what: string): number | undefined {
   const text = xmlText(value);
@@ -34,11 +28,12 @@ function bool(value: unknown, what: string): boolean | undefined {
 function tagsOf(list: unknown): Record<string, string> {
   // A Map, not an object literal: "constructor" or "__proto__" is a tag key like any other.
   const tags = new Map<string, string>();
-  for (const t of (list as unknown[] | undefined) ?? []) {
-    const key = xmlText((t as Node).Key);
+  for (const item of xmlList(list)) {
+    const t = xmlNode(item)!;
+    const key = xmlText(t.Key);
     if (key === undefined) throw new S3Error('MalformedXML', 'A Tag needs a Key.');
     if (tags.has(key)) throw new S3Error('InvalidRequest', 'Duplicate Tag Keys are not allowed.');
-    tags.set(key, xmlText((t as Node).Value) ?? '');
+    tags.set(key, xmlText(t.Value) ?? '');
   }
   return Object.fromEntries(tags);
 }
@@ -47,7 +42,7 @@ function tagsOf(list: unknown): Record<string, string> {
 function filterOf(f: Node): LifecycleFilter {
   const single = ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan', 'And'].filter((name) => f[name] !== undefined);
   if (single.length > 1) throw new S3Error('MalformedXML', 'A Filter takes one predicate; combine several under And.');
-  const and = node(f.And);
+  const and = xmlNode(f.And);
   const source = and ?? f;
   const tags = tagsOf(source.Tag);
   if (!and && Object.keys(tags).length > 1) throw new S3Error('MalformedXML', 'A Filter takes one Tag; combine several under And.');
@@ -71,7 +66,7 @@ function ruleOf(r: Node): LifecycleRule {
   if (r.Transition !== undefined || r.NoncurrentVersionTransition !== undefined) {
     throw new S3Error('NotImplemented', 'Transition rules are not supported: skep keeps every object in one storage class.');
   }
-  const filter = node(r.Filter);
+  const filter = xmlNode(r.Filter);
   const legacy = xmlText(r.Prefix);
   if (filter && legacy !== undefined) throw new S3Error('MalformedXML', 'A rule takes either Filter or Prefix, not both.');
   if (!filter && legacy === undefined) throw new S3Error('MalformedXML', 'A rule needs a Filter (or a Prefix).');
@@ -83,7 +78,7 @@ function ruleOf(r: Node): LifecycleRule {
     filter: filter ? filterOf(filter) : { prefix: legacy!, tags: {} },
     ...(filter ? {} : { legacyPrefix: true }),
   };
-  const exp = node(r.Expiration);
+  const exp = xmlNode(r.Expiration);
   if (exp) {
     const date = xmlText(exp.Date);
     rule.expiration = {
@@ -93,14 +88,14 @@ function ruleOf(r: Node): LifecycleRule {
     };
     for (const k of Object.keys(rule.expiration) as (keyof NonNullable<LifecycleRule['expiration']>)[]) if (rule.expiration[k] === undefined) delete rule.expiration[k];
   }
-  const nve = node(r.NoncurrentVersionExpiration);
+  const nve = xmlNode(r.NoncurrentVersionExpiration);
   if (nve) {
     const days = integer(nve.NoncurrentDays, 'NoncurrentDays');
     if (days === undefined) throw new S3Error('MalformedXML', 'NoncurrentVersionExpiration needs NoncurrentDays.');
     const newer = integer(nve.NewerNoncurrentVersions, 'NewerNoncurrentVersions');
     rule.noncurrentVersionExpiration = { noncurrentDays: days, ...(newer !== undefined ? { newerNoncurrentVersions: newer } : {}) };
   }
-  const abort = node(r.AbortIncompleteMultipartUpload);
+  const abort = xmlNode(r.AbortIncompleteMultipartUpload);
   if (abort) {
     const days = integer(abort.DaysAfterInitiation, 'DaysAfterInitiation');
     if (days === undefined) throw new S3Error('MalformedXML', 'AbortIncompleteMultipartUpload needs DaysAfterInitiation.');
@@ -148,7 +143,7 @@ export async function GetBucketLifecycleConfiguration(ctx: S3Context): Promise<S
 export async function PutBucketLifecycleConfiguration(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT)).toString('utf8'), 'LifecycleConfiguration');
-  const rules = xmlList(doc.Rule).map((r) => ruleOf(node(r) ?? {}));
+  const rules = xmlList(doc.Rule).map((r) => ruleOf(xmlNode(r)!));
   await ctx.services.protection.setLifecycle(bucket, rules, ctx.by);
   return {};
 }

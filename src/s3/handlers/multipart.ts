@@ -4,7 +4,7 @@ import { abortHeaders, expirationHeaders } from '../../lifecycle/expiration-head
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { declaredSize, openBody, readSmallBody } from '../body.js';
-import { parseXml, xmlText } from '../xml.js';
+import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { parseRange } from '../range.js';
 import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
 import { checksumXml, copySourceVersionHeader, versionIdHeader, writeCondition, withCopySource, type BucketResolver } from './object.js';
@@ -130,9 +130,8 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   // Here x-amz-checksum-<alg> is the whole object's checksum, compared once the parts are combined.
   const body = await readSmallBody(ctx.req, ctx.auth.payload, undefined, { objectChecksumHeaders: true });
   const doc = parseXml(body.toString('utf8'), 'CompleteMultipartUpload');
-  const entries = (doc.Part as unknown[] | undefined) ?? [];
-  const parts: CompletedPartRequest[] = entries.map((entry) => {
-    const e = entry as Record<string, unknown>;
+  const parts: CompletedPartRequest[] = xmlList(doc.Part).map((entry) => {
+    const e = xmlNode(entry)!;
     const numberText = xmlText(e.PartNumber)?.trim();
     const etag = xmlText(e.ETag);
     if (!numberText || !/^\d+$/.test(numberText) || etag === undefined) throw new S3Error('MalformedXML');

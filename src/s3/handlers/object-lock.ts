@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlList, xmlText } from '../xml.js';
+import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { governanceBypass } from '../actor.js';
 import { versionIdOf } from './object.js';
 import { RETENTION_MODES, type ObjectLockConfig } from '../../objects/object-lock.js';
@@ -41,10 +41,10 @@ export async function PutObjectLockConfiguration(ctx: S3Context): Promise<S3Resp
   const rules = xmlList(doc.Rule);
   if (rules.length > 1) throw new S3Error('MalformedXML', 'An Object Lock configuration has at most one Rule.');
   let defaultRetention: ObjectLockConfig['defaultRetention'] = null;
-  const rule = rules[0] as Record<string, unknown> | undefined;
+  const rule = xmlNode(rules[0]);
   if (rule) {
-    const d = rule.DefaultRetention as Record<string, unknown> | undefined;
-    if (!d || typeof d !== 'object') throw new S3Error('MalformedXML', 'A Rule needs a DefaultRetention.');
+    const d = xmlNode(rule.DefaultRetention);
+    if (!d) throw new S3Error('MalformedXML', 'A Rule needs a DefaultRetention.');
     const days = integerOf(xmlText(d.Days));
     const years = integerOf(xmlText(d.Years));
     if ((days === undefined) === (years === undefined)) throw new S3Error('MalformedXML', 'A DefaultRetention takes either Days or Years.');

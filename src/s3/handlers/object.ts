@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response, HeaderValue } from '../render.js';
 import { declaredSize, openBody, readSmallBody } from '../body.js';
-import { parseXml, xmlText } from '../xml.js';
+import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { checkConditions, etagMatches } from '../conditions.js';
 import { parseRange } from '../range.js';
 import {
@@ -281,17 +281,16 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
   const bypass = governanceBypass(ctx);
   const body = await readSmallBody(ctx.req, ctx.auth.payload);
   const doc = parseXml(body.toString('utf8'), 'Delete');
-  const objects = (doc.Object as unknown[] | undefined) ?? [];
+  const objects = xmlList(doc.Object).map((entry) => xmlNode(entry)!);
   if (objects.length === 0) throw new S3Error('MalformedXML', 'The request must name at least one key.');
   if (objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML', `The request may contain at most ${MAX_DELETE_KEYS} keys.`);
   const quiet = xmlText(doc.Quiet)?.trim().toLowerCase() === 'true';
   const deleted: Record<string, unknown>[] = [];
   const errors: Record<string, unknown>[] = [];
   for (const entry of objects) {
-    const fields = entry as Record<string, unknown>;
-    const key = xmlText(fields?.Key);
-    const versionId = xmlText(fields?.VersionId);
-    const etag = xmlText(fields?.ETag);
+    const key = xmlText(entry.Key);
+    const versionId = xmlText(entry.VersionId);
+    const etag = xmlText(entry.ETag);
     if (key === undefined) throw new S3Error('MalformedXML');
     try {
       if (key === '') throw new S3Error('InvalidArgument', 'Object key must not be empty.');

@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlText } from '../xml.js';
+import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { validateTags } from '../../objects/tags.js';
 import { versionIdOf } from './object.js';
 
@@ -28,13 +28,12 @@ async function tagSetOf(ctx: S3Context): Promise<Record<string, string>> {
 
 /** The tags of a parsed Tagging document (also a POST form's `tagging` field); a key given twice is InvalidTag. */
 export function tagSetFrom(doc: Record<string, unknown>): Record<string, string> {
-  const set = doc.TagSet as Record<string, unknown> | string | undefined;
+  const set = xmlNode(doc.TagSet);
   if (set === undefined) throw new S3Error('MalformedXML');
-  const list = (typeof set === 'object' ? (set.Tag as unknown[] | undefined) : undefined) ?? [];
   // A Map, not an object literal: "constructor" or "__proto__" is a tag key like any other.
   const tags = new Map<string, string>();
-  for (const entry of list) {
-    const e = entry as Record<string, unknown>;
+  for (const entry of xmlList(set.Tag)) {
+    const e = xmlNode(entry)!;
     const key = xmlText(e.Key);
     const value = xmlText(e.Value) ?? '';
     if (key === undefined) throw new S3Error('MalformedXML');
