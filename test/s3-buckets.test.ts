@@ -191,6 +191,14 @@ describe('bucket tagging', () => {
     assert.equal((await s3Error(ctx.s3.send(new GetBucketTaggingCommand({ Bucket: bucketName('notags') })))).name, 'NoSuchBucket');
   });
 
+  test('an empty TagSet leaves the bucket with no tags, as DeleteBucketTagging does', async () => {
+    const name = await newBucket('emptytags');
+    await ctx.s3.send(new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet: [{ Key: 'team', Value: 'data' }] } }));
+    const put = await raw(ctx.server, { method: 'PUT', path: `/${name}`, query: { tagging: '' }, body: '<Tagging><TagSet></TagSet></Tagging>' });
+    assert.equal(put.status, 200, put.text);
+    assert.equal((await s3Error(ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name })))).name, 'NoSuchTagSet');
+  });
+
   test('invalid tag sets are refused and change nothing', async () => {
     const name = await newBucket('badtags');
     await ctx.s3.send(new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet: [{ Key: 'keep', Value: '1' }] } }));
@@ -201,6 +209,9 @@ describe('bucket tagging', () => {
       ['a key of 129 characters', [{ Key: 'k'.repeat(129), Value: 'v' }], 'InvalidTag', /TagKey/],
       ['a value of 257 characters', [{ Key: 'k', Value: 'v'.repeat(257) }], 'InvalidTag', /TagValue/],
       ['the same key twice', [{ Key: 'k', Value: '1' }, { Key: 'k', Value: '2' }], 'InvalidTag', /same key/],
+      ['a key in the AWS: namespace in capitals', [{ Key: 'AWS:createdBy', Value: 'x' }], 'InvalidTag', /System tags/],
+      ['a key with a character outside S3\'s set', [{ Key: 'a#b', Value: 'x' }], 'InvalidTag', /TagKey/],
+      ['a value with a character outside S3\'s set', [{ Key: 'k', Value: '<x>' }], 'InvalidTag', /TagValue/],
     ];
     for (const [what, TagSet, code, message] of cases) {
       const err = await s3Error(ctx.s3.send(new PutBucketTaggingCommand({ Bucket: name, Tagging: { TagSet } })));

@@ -5,6 +5,7 @@ import { crc32 } from 'node:zlib';
 import { before, describe, test } from 'node:test';
 import {
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectTaggingCommand,
   DeleteObjectsCommand,
@@ -21,7 +22,8 @@ import {
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { crc32c } from '@node-rs/crc32';
 import { s3Error } from './helpers/s3.js';
-import { useS3Server } from './helpers/server.js';
+import { ROOT_KEY, useS3Server } from './helpers/server.js';
+import { postForm } from './helpers/post-form.js';
 import { raw, requestHead, send, sendOnSocket, signedHeaders, xmlField } from './helpers/raw-s3.js';
 
 // PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject, object tagging,
@@ -628,9 +630,9 @@ describe('object tagging', () => {
     assert.equal(head.TagCount, 2);
     await head.Body!.transformToString();
 
-    await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 't', Tagging: { TagSet: [{ Key: 'env', Value: 'prod' }, { Key: 'ü', Value: '<&>' }] } }));
+    await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 't', Tagging: { TagSet: [{ Key: 'env', Value: 'prod' }, { Key: 'ü', Value: 'a+b=c @d:e/f_g.h-i' }] } }));
     const replaced = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
-    assert.deepEqual(replaced.TagSet, [{ Key: 'env', Value: 'prod' }, { Key: 'ü', Value: '<&>' }]);
+    assert.deepEqual(replaced.TagSet, [{ Key: 'env', Value: 'prod' }, { Key: 'ü', Value: 'a+b=c @d:e/f_g.h-i' }]);
 
     const del = await ctx.s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 't' }));
     assert.equal(del.$metadata.httpStatusCode, 204);
@@ -650,6 +652,63 @@ describe('object tagging', () => {
     assert.equal(err2.name, 'InvalidTag');
     const dup = await s3Error(ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: { TagSet: [{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }] } })));
     assert.equal(dup.name, 'InvalidTag');
+  });
+});
+
+describe('object tag rules', () => {
+  const tagSet = (Key: string, Value = 'v') => `<Tagging><TagSet><Tag><Key>${Key}</Key><Value>${Value}</Value></Tag></TagSet></Tagging>`;
+
+  test('a key in the aws: namespace, in any case, is InvalidTag on every way of tagging an object', async () => {
+    const bucket = await newBucket('awstags');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', Tagging: 'keep=1' }));
+    for (const key of ['aws:cloudformation:stack-name', 'AWS:x', 'Aws:']) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, query: { tagging: '' }, body: tagSet(key) });
+      assert.equal(res.status, 400, key);
+      assert.equal(xmlField(res.text, 'Code'), 'InvalidTag', key);
+      assert.equal(xmlField(res.text, 'Message'), 'Your TagKey cannot be prefixed with aws:');
+    }
+    const writes = [
+      () => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'put', Body: 'x', Tagging: 'aws:x=1' })),
+      () => ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mpu', Tagging: 'aws:x=1' })),
+      () => ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/k`, TaggingDirective: 'REPLACE', Tagging: 'aws:x=1' })),
+    ];
+    for (const write of writes) assert.equal((await s3Error(write())).name, 'InvalidTag');
+    const form = await postForm(ctx.server.url, { bucket, key: 'form', credentials: ROOT_KEY, fields: { tagging: tagSet('aws:x') }, file: 'x' });
+    assert.equal(form.status, 400);
+    assert.equal(xmlField(await form.text(), 'Code'), 'InvalidTag');
+    assert.deepEqual((await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).TagSet, [{ Key: 'keep', Value: '1' }]);
+    const listed = (await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents?.map((o) => o.Key);
+    assert.deepEqual(listed, ['k'], 'no object was written with such a tag');
+  });
+
+  test('keys and values of characters outside S3\'s set are InvalidTag; letters, numbers, spaces and + - = . _ : / @ are taken', async () => {
+    const bucket = await newBucket('tagchars');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    for (const [key, value] of [['a#b', 'v'], ['a\tb', 'v'], ['k', 'x!'], ['k', '&lt;x&gt;'], ['k', 'a*b'], ['k', 'a\u0001']]) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, query: { tagging: '' }, body: tagSet(key, value) });
+      assert.equal(xmlField(res.text, 'Code'), 'InvalidTag', `${key}=${value}`);
+    }
+    assert.equal((await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'h', Body: 'x', Tagging: 'k=a%23b' })))).name, 'InvalidTag');
+    const fine = [{ Key: 'Ünïcödé 数字 ١٢', Value: 'a+b-c=d.e_f:g/h@i 42' }];
+    await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: { TagSet: fine } }));
+    assert.deepEqual((await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).TagSet, fine);
+  });
+
+  test('a TagSet, Tag, Key or Value given twice is MalformedXML and keeps the tags', async () => {
+    const bucket = await newBucket('tagdup');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', Tagging: 'keep=1' }));
+    const bodies = [
+      '<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag></TagSet><TagSet><Tag><Key>b</Key><Value>1</Value></Tag></TagSet></Tagging>',
+      '<Tagging><TagSet><Tag><Key>a</Key><Key>b</Key><Value>1</Value></Tag></TagSet></Tagging>',
+      '<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value><Value>2</Value></Tag></TagSet></Tagging>',
+      '<Tagging><TagSet><Tag><Key>a<b>c</b></Key><Value>1</Value></Tag></TagSet></Tagging>',
+    ];
+    for (const body of bodies) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, query: { tagging: '' }, body });
+      assert.equal(res.status, 400, body);
+      assert.equal(xmlField(res.text, 'Code'), 'MalformedXML', body);
+    }
+    assert.deepEqual((await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).TagSet, [{ Key: 'keep', Value: '1' }]);
   });
 });
 

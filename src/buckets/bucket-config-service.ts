@@ -114,10 +114,11 @@ export class BucketConfigService {
     return stored;
   }
 
-  /** Replaces the bucket's tags (S3's rules for them in objects/tags.ts). */
+  /** Replaces the bucket's tags (S3's rules for them in objects/tags.ts); an empty set leaves none, as DeleteBucketTagging does. */
   async putTags(bucket: BucketRow, tags: Record<string, string>, by: RequestSource): Promise<void> {
     validateBucketTags(tags);
     const n = Object.keys(tags).length;
+    if (n === 0) return this.deleteTags(bucket, by);
     await this.writeSetting(bucket, 'tagging', tags, by, `${n} tag${n === 1 ? '' : 's'}`);
   }
 
