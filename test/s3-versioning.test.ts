@@ -6,6 +6,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   DeleteObjectsCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
@@ -226,6 +227,24 @@ describe('versions', () => {
     const cur = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k' }));
     assert.deepEqual(cur.TagSet, [{ Key: 'age', Value: 'new' }]);
     assert.equal(cur.VersionId, v2);
+  });
+
+  test('PutObjectTagging and DeleteObjectTagging answer the ID of the version they changed, the current one when none is named', async () => {
+    const bucket = await versioned('tagver');
+    const v1 = await put(bucket, 'k', 'one');
+    const v2 = await put(bucket, 'k', 'two');
+    const tagging = { TagSet: [{ Key: 'a', Value: '1' }] };
+    assert.equal((await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: tagging }))).VersionId, v2);
+    assert.equal((await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', VersionId: v1, Tagging: tagging }))).VersionId, v1);
+    assert.equal((await ctx.s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).VersionId, v2);
+    await ctx.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+    assert.equal(await put(bucket, 'k', 'null one'), 'null');
+    assert.equal((await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: tagging }))).VersionId, 'null');
+    assert.equal((await ctx.s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).VersionId, 'null');
+    // An unversioned bucket has no version IDs to answer.
+    const plain = await ctx.newBucket('tagplain');
+    await put(plain, 'k', 'x');
+    assert.equal((await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: plain, Key: 'k', Tagging: tagging }))).VersionId, undefined);
   });
 
   test('a completed multipart upload is a new version; the previous one stays', async () => {

@@ -620,8 +620,10 @@ export class ObjectService {
     return true;
   }
 
-  async setTags(bucket: BucketRow, key: string, tags: Record<string, string>, versionId?: string): Promise<void> {
-    if (await this.meta.setObjectTags(bucket.id, key, tags, versionId)) return;
+  /** Replaces the tags of the current version, or of versionId; returns the ID of the version changed. */
+  async setTags(bucket: BucketRow, key: string, tags: Record<string, string>, versionId?: string): Promise<string> {
+    const changed = await this.meta.setObjectTags(bucket.id, key, tags, versionId);
+    if (changed !== null) return changed;
     await this.headObject(bucket, key, versionId); // the precise error: no key, no version, a delete marker
     throw new S3Error('NoSuchKey', undefined, { Key: key });
   }

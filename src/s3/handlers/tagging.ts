@@ -4,7 +4,7 @@ import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
 import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { validateTags } from '../../objects/tags.js';
-import { versionIdOf } from './object.js';
+import { versionIdHeader, versionIdOf } from './object.js';
 
 // GetObjectTagging, PutObjectTagging, DeleteObjectTagging, of the current version or of versionId;
 // GetBucketTagging, PutBucketTagging, DeleteBucketTagging, the bucket's own tags (cost allocation
@@ -56,15 +56,15 @@ export async function PutObjectTagging(ctx: S3Context): Promise<S3Response> {
   const versionId = versionIdOf(ctx);
   const tags = await tagSetOf(ctx);
   validateTags(tags);
-  await ctx.services.objects.setTags(bucket, ctx.op.key!, tags, versionId);
-  return { headers: versionHeader(versionId) };
+  const changed = await ctx.services.objects.setTags(bucket, ctx.op.key!, tags, versionId);
+  return { headers: versionIdHeader(bucket, changed) };
 }
 
 export async function DeleteObjectTagging(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const versionId = versionIdOf(ctx);
-  await ctx.services.objects.setTags(bucket, ctx.op.key!, {}, versionId);
-  return { status: 204, headers: versionHeader(versionId) };
+  const changed = await ctx.services.objects.setTags(bucket, ctx.op.key!, {}, versionId);
+  return { status: 204, headers: versionIdHeader(bucket, changed) };
 }
 
 export async function GetBucketTagging(ctx: S3Context): Promise<S3Response> {

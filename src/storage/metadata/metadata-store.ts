@@ -633,8 +633,8 @@ export interface MetadataStore {
    * this listing must be paged with listObjectVersions alone.
    */
   listVersionPrefixes(bucketId: string, q: DelimitedListQuery): Promise<VersionPrefixes | null>;
-  /** Sets the tag set of the current version, or of `versionId`; false when there is no such object. */
-  setObjectTags(bucketId: string, key: string, tags: Record<string, string>, versionId?: string): Promise<boolean>;
+  /** Sets the tag set of the current version, or of `versionId`; the version's ID ('null' for the null version), or null when there is no such object. */
+  setObjectTags(bucketId: string, key: string, tags: Record<string, string>, versionId?: string): Promise<string | null>;
   /**
    * Sets the Object Lock state of one version (the current one when versionId is undefined) if it
    * still is `expected`: 'missing' (no such object version), 'changed' (it is not), or 'ok'.

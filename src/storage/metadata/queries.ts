@@ -418,7 +418,7 @@ export class KyselyMetadataStore implements MetadataStore {
     });
   }
 
-  setObjectTags(bucketId: string, key: string, tags: Record<string, string>, versionId?: string): Promise<boolean> {
+  setObjectTags(bucketId: string, key: string, tags: Record<string, string>, versionId?: string): Promise<string | null> {
     return versions.setTags(this.db, bucketId, key, tags, versionId);
   }
 

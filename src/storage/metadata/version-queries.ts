@@ -462,12 +462,14 @@ export function versionRangeQueries(db: Db, bucketId: string, q: ListVersionsQue
 
 // ---- per-version changes ----
 
-export async function setTags(db: Db, bucketId: string, key: string, tags: Record<string, string>, versionId: string | undefined): Promise<boolean> {
+/** The version whose tags were set (the current one unless versionId), or null when there is none. */
+export async function setTags(db: Db, bucketId: string, key: string, tags: Record<string, string>, versionId: string | undefined): Promise<string | null> {
   const value = JSON.stringify(tags);
   let q = db.updateTable('objects').set({ tags: value }).where('bucket_id', '=', bucketId).where('key', '=', key);
   if (versionId !== undefined) q = q.where('version_id', '=', versionId);
-  if (rowsChanged(await q.executeTakeFirst())) return true;
-  if (versionId === undefined) return false;
+  const current = await q.returning('version_id').executeTakeFirst();
+  if (current) return current.version_id;
+  if (versionId === undefined) return null;
   const r = await db
     .updateTable('object_versions')
     .set({ tags: value })
@@ -475,8 +477,9 @@ export async function setTags(db: Db, bucketId: string, key: string, tags: Recor
     .where('key', '=', key)
     .where('version_id', '=', versionId)
     .where('delete_marker', '=', 0)
+    .returning('version_id')
     .executeTakeFirst();
-  return rowsChanged(r);
+  return r?.version_id ?? null;
 }
 
 interface LockState {

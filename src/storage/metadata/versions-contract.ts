@@ -253,11 +253,11 @@ export function versionsContract(open: () => Promise<MetadataStore>): void {
         assert.deepEqual([back?.retention, back?.legalHold, back?.encryption], [v1.retention, true, v1.encryption]);
         assert.deepEqual((await s.getObject(b.id, 'k'))?.encryption, v2.encryption);
 
-        assert.equal(await s.setObjectTags(b.id, 'k', { old: '1' }, v1.versionId), true);
-        assert.equal(await s.setObjectTags(b.id, 'k', { cur: '2' }), true);
+        assert.equal(await s.setObjectTags(b.id, 'k', { old: '1' }, v1.versionId), v1.versionId);
+        assert.equal(await s.setObjectTags(b.id, 'k', { cur: '2' }), v2.versionId);
         assert.deepEqual((await s.getObjectVersion(b.id, 'k', v1.versionId!))?.tags, { old: '1' });
         assert.deepEqual((await s.getObject(b.id, 'k'))?.tags, { cur: '2' });
-        assert.equal(await s.setObjectTags(b.id, 'k', { a: '1' }, 'nope'), false);
+        assert.equal(await s.setObjectTags(b.id, 'k', { a: '1' }, 'nope'), null);
 
         const none = { retention: null, legalHold: false };
         const held = { retention: v1.retention!, legalHold: true };
