@@ -163,6 +163,29 @@ describe('lifecycle configuration', () => {
     }
     assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules?.map((r) => [r.ID, r.Filter?.Prefix]), [['keep', 'k/']]);
   });
+
+  test('more than 1000 rules is MalformedXML, as S3 answers', async () => {
+    const b = await bucket('many');
+    const rules = Array.from({ length: 1001 }, (_, i) => `<Rule><ID>r${i}</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>`).join('');
+    const res = await raw(server, { method: 'PUT', path: `/${b}`, query: { lifecycle: '' }, body: `<LifecycleConfiguration>${rules}</LifecycleConfiguration>` });
+    assert.equal(xmlField(res.text, 'Code'), 'MalformedXML');
+  });
+
+  test('an expiration Date without a UTC offset is UTC, whatever the server\'s time zone', async () => {
+    const b = await bucket('date-utc');
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      const xml = '<LifecycleConfiguration><Rule><ID>d</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status><Expiration><Date>2099-01-01T00:00:00</Date></Expiration></Rule></LifecycleConfiguration>';
+      const put = await raw(server, { method: 'PUT', path: `/${b}`, query: { lifecycle: '' }, body: xml, headers: { 'content-md5': createHash('md5').update(xml).digest('base64') } });
+      assert.equal(put.status, 200, put.text);
+      const got = await raw(server, { method: 'GET', path: `/${b}`, query: { lifecycle: '' } });
+      assert.equal(xmlField(got.text, 'Date'), '2099-01-01T00:00:00.000Z');
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
 });
 
 describe('what a rule tells the objects it will expire', () => {

@@ -48,7 +48,8 @@ function positiveInteger(n: number | undefined, what: string): void {
 /** Validates rules as S3 does, filling in missing IDs; throws S3Error with AWS's codes. */
 export function validateRules(input: LifecycleRule[]): LifecycleRule[] {
   if (input.length === 0) throw new S3Error('MalformedXML', 'A lifecycle configuration needs at least one rule.');
-  if (input.length > MAX_RULES) throw new S3Error('InvalidRequest', `A lifecycle configuration may have at most ${MAX_RULES} rules.`);
+  // A longer list breaks the schema's limit: S3 answers MalformedXML, as to any other shape it refuses.
+  if (input.length > MAX_RULES) throw new S3Error('MalformedXML', `A lifecycle configuration may have at most ${MAX_RULES} rules.`);
   const ids = new Set<string>();
   return input.map((rule) => {
     const id = rule.id === '' ? randomBytes(12).toString('base64url') : rule.id;
@@ -98,9 +99,18 @@ export function validateRules(input: LifecycleRule[]): LifecycleRule[] {
   });
 }
 
+/**
+ * The time of an ISO 8601 expiration date; one without a UTC offset is UTC, as to S3 (Date.parse
+ * reads a date-time without one in the server's own time zone).
+ */
+export function expirationTime(date: string): number {
+  const zoned = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(date) || !date.includes('T');
+  return Date.parse(zoned ? date : `${date}Z`);
+}
+
 /** S3 takes expiration dates at midnight UTC only. */
 function checkMidnight(date: string): void {
-  const t = Date.parse(date);
+  const t = expirationTime(date);
   if (Number.isNaN(t)) throw new S3Error('MalformedXML', `'Date' ${date} is not an ISO 8601 date.`);
   if (t % DAY_MS !== 0) throw new S3Error('InvalidArgument', "'Date' must be at midnight GMT", { ArgumentName: 'Date', ArgumentValue: date });
 }
@@ -130,6 +140,6 @@ export function currentExpires(rule: LifecycleRule, lastModified: Date, now: Dat
   const e = rule.expiration;
   if (!e) return false;
   if (e.days !== undefined) return now.getTime() >= dueAt(lastModified, e.days, dayMs);
-  if (e.date !== undefined) return now.getTime() >= Date.parse(e.date);
+  if (e.date !== undefined) return now.getTime() >= expirationTime(e.date);
   return false;
 }

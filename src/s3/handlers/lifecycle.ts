@@ -3,7 +3,7 @@ import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
 import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
-import type { LifecycleFilter, LifecycleRule } from '../../lifecycle/rules.js';
+import { expirationTime, type LifecycleFilter, type LifecycleRule } from '../../lifecycle/rules.js';
 
 // GetBucketLifecycleConfiguration, PutBucketLifecycleConfiguration, DeleteBucketLifecycle: the
 // XML grammar in and out; the rules themselves are validated by the service.
@@ -123,7 +123,7 @@ function ruleXml(r: LifecycleRule): Node {
   out.Status = r.status;
   if (r.expiration) {
     const e = r.expiration;
-    out.Expiration = e.days !== undefined ? { Days: e.days } : e.date !== undefined ? { Date: new Date(e.date).toISOString() } : { ExpiredObjectDeleteMarker: e.expiredObjectDeleteMarker };
+    out.Expiration = e.days !== undefined ? { Days: e.days } : e.date !== undefined ? { Date: new Date(expirationTime(e.date)).toISOString() } : { ExpiredObjectDeleteMarker: e.expiredObjectDeleteMarker };
   }
   if (r.noncurrentVersionExpiration) {
     const n = r.noncurrentVersionExpiration;
