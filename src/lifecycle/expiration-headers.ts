@@ -1,5 +1,5 @@
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
-import { DAY_MS, dueAt, ruleMatches, type LifecycleConfig, type LifecycleRule } from './rules.js';
+import { DAY_MS, dueAt, expirationTime, ruleMatches, type LifecycleConfig, type LifecycleRule } from './rules.js';
 
 // What S3 tells a client about the bucket's lifecycle rules on each object it reads or writes:
 // x-amz-expiration (when a rule will expire the current object, and which rule), and for a
@@ -39,7 +39,7 @@ export function expirationHeaders(bucket: BucketRow, object: ExpiringObject, day
   for (const rule of rulesOf(bucket)) {
     const e = rule.expiration;
     if (!e || (e.days === undefined && e.date === undefined) || !ruleMatches(rule, object)) continue;
-    const at = e.days !== undefined ? dueAt(object.lastModified, e.days, dayMs) : Date.parse(e.date!);
+    const at = e.days !== undefined ? dueAt(object.lastModified, e.days, dayMs) : expirationTime(e.date!);
     if (!earliest || at < earliest.at) earliest = { at, id: rule.id };
   }
   if (!earliest) return NO_HEADERS;
