@@ -94,7 +94,11 @@ export function encryptionRequest(req: IncomingMessage, form?: ReadonlyMap<strin
 function readEncryptionRequest(read: HeaderReader, safe: boolean): EncryptionRequest | undefined {
   const sse = read(SSE);
   const customer = readCustomerKey(read, safe, SSE_C);
-  if (read(`${SSE}-aws-kms-key-id`) !== undefined || read(`${SSE}-context`) !== undefined) throw kmsNotImplemented();
+  // A KMS key or context belongs with aws:kms (refused below as not implemented); with any other algorithm it is a bad request.
+  const kmsOnly = [`${SSE}-aws-kms-key-id`, `${SSE}-context`].find((name) => read(name) !== undefined);
+  if (kmsOnly && !sse?.trim().startsWith('aws:kms')) {
+    throw new S3Error('InvalidArgument', `Server Side Encryption with AWS KMS managed key requires HTTP header ${SSE} : aws:kms`, { ArgumentName: kmsOnly });
+  }
   if (sse !== undefined && customer) {
     throw new S3Error('InvalidArgument', 'Server Side Encryption with Customer provided key is incompatible with the encryption method specified', { ArgumentName: SSE });
   }
