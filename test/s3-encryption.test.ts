@@ -109,6 +109,42 @@ describe('SSE-S3', () => {
     const odd = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, headers: { 'x-amz-server-side-encryption': 'rot13' }, body: 'x' });
     assert.equal(xmlField(odd.text, 'Code'), 'InvalidArgument');
     assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 404, 'nothing was stored');
+    // A KMS key ID or context without aws:kms is a bad request; with it, KMS is what is not implemented.
+    for (const [headers, code] of [
+      [{ 'x-amz-server-side-encryption-aws-kms-key-id': 'alias/k' }, 'InvalidArgument'],
+      [{ 'x-amz-server-side-encryption': 'AES256', 'x-amz-server-side-encryption-context': 'e30=' }, 'InvalidArgument'],
+      [{ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'alias/k' }, 'NotImplemented'],
+    ] as const) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, headers, body: 'x' });
+      assert.equal(xmlField(res.text, 'Code'), code, JSON.stringify(headers));
+    }
+  });
+
+  test('BlockedEncryptionTypes SSE-C refuses SSE-C writes (PUT, copy, multipart) with 403, keeps existing SSE-C objects readable, and reads back', async () => {
+    const bucket = await ctx.newBucket('block-c');
+    const key = customerKey();
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'before', Body: 'sealed before', ...sseC(key) }));
+    const config = (types: string) =>
+      `<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault>${types}</Rule></ServerSideEncryptionConfiguration>`;
+    const put = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { encryption: '' }, body: config('<BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes>') });
+    assert.equal(put.status, 200, put.text);
+    const got = await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query: { encryption: '' } });
+    assert.match(got.text, /<BlockedEncryptionTypes><EncryptionType>SSE-C<\/EncryptionType><\/BlockedEncryptionTypes>/);
+    for (const refused of [
+      () => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'x', ...sseC(key) })),
+      () => ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/before`, ...copySseC(key), ...sseC(key) })),
+      () => ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp', ...sseC(key) })),
+    ]) {
+      const err = await s3Error(refused());
+      assert.deepEqual([err.name, err.$metadata.httpStatusCode], ['AccessDenied', 403]);
+    }
+    assert.equal(await (await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'before', ...sseC(key) }))).Body!.transformToString(), 'sealed before');
+    // Other writes go on, under the default; NONE lifts the block, a value S3 does not know is refused.
+    assert.equal((await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'x' }))).ServerSideEncryption, 'AES256');
+    const bad = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { encryption: '' }, body: config('<BlockedEncryptionTypes><EncryptionType>SSE-X</EncryptionType></BlockedEncryptionTypes>') });
+    assert.equal(xmlField(bad.text, 'Code'), 'MalformedXML');
+    await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { encryption: '' }, body: config('<BlockedEncryptionTypes><EncryptionType>NONE</EncryptionType></BlockedEncryptionTypes>') });
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'x', ...sseC(key) }));
   });
 });
 

@@ -16,6 +16,8 @@ export interface VersioningConfig {
 export interface EncryptionConfig {
   algorithm: 'AES256';
   bucketKeyEnabled: boolean;
+  /** BlockedEncryptionTypes SSE-C: writes that ask for SSE-C are refused (reads of existing objects are not). */
+  blockSseC?: boolean;
 }
 
 /** Every data-protection setting of a bucket, parsed. */

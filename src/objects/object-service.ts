@@ -407,9 +407,17 @@ export class ObjectService {
     return row;
   }
 
-  /** The encryption of a new object: the request's, else the bucket's default, else none. */
+  /**
+   * The encryption of a new object: the request's, else the bucket's default, else none. Every
+   * write that makes an object (PUT, POST, copy, multipart upload) asks here, so here a bucket
+   * that blocks SSE-C refuses it (403, as S3).
+   */
   sealFor(bucket: BucketRow, requested: EncryptionRequest | undefined): { stored: StoredEncryption; dataKey: Buffer } | null {
-    const req = requested ?? (defaultEncryptionOf(bucket) ? ({ kind: 'SSE-S3' } as const) : undefined);
+    const config = defaultEncryptionOf(bucket);
+    if (requested?.kind === 'SSE-C' && config?.blockSseC) {
+      throw new S3Error('AccessDenied', 'This bucket blocks writes encrypted with customer-provided keys (SSE-C).');
+    }
+    const req = requested ?? (config ? ({ kind: 'SSE-S3' } as const) : undefined);
     return req ? this.keys.create(req) : null;
   }
 

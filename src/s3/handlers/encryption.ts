@@ -6,7 +6,7 @@ import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { sseAlgorithm } from '../protection-headers.js';
 
 // GetBucketEncryption, PutBucketEncryption, DeleteBucketEncryption: default encryption of new
-// objects (AES256, i.e. SSE-S3; SSE-KMS is refused as on a PUT).
+// objects (AES256, i.e. SSE-S3; SSE-KMS is refused as on a PUT), and BlockedEncryptionTypes SSE-C.
 
 export async function GetBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
@@ -15,7 +15,15 @@ export async function GetBucketEncryption(ctx: S3Context): Promise<S3Response> {
   return {
     xml: {
       root: 'ServerSideEncryptionConfiguration',
-      value: { Rule: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: encryption.algorithm }, BucketKeyEnabled: encryption.bucketKeyEnabled }] },
+      value: {
+        Rule: [
+          {
+            ApplyServerSideEncryptionByDefault: { SSEAlgorithm: encryption.algorithm },
+            BucketKeyEnabled: encryption.bucketKeyEnabled,
+            ...(encryption.blockSseC ? { BlockedEncryptionTypes: { EncryptionType: ['SSE-C'] } } : {}),
+          },
+        ],
+      },
     },
   };
 }
@@ -35,8 +43,18 @@ export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
   }
   const bucketKey = xmlText(rule.BucketKeyEnabled)?.trim();
   if (bucketKey !== undefined && bucketKey !== 'true' && bucketKey !== 'false') throw new S3Error('MalformedXML', 'BucketKeyEnabled must be true or false.');
-  await ctx.services.protection.setEncryption(bucket, { algorithm: 'AES256', bucketKeyEnabled: bucketKey === 'true' }, ctx.by);
+  const blockSseC = blockedTypes(rule.BlockedEncryptionTypes).includes('SSE-C');
+  await ctx.services.protection.setEncryption(bucket, { algorithm: 'AES256', bucketKeyEnabled: bucketKey === 'true', ...(blockSseC ? { blockSseC } : {}) }, ctx.by);
   return {};
+}
+
+/** BlockedEncryptionTypes' EncryptionType values: SSE-C (blocked) or NONE (nothing blocked). */
+function blockedTypes(node: unknown): string[] {
+  if (node === undefined) return [];
+  const types = xmlList(xmlNode(node)?.EncryptionType).map((t) => xmlText(t)?.trim() ?? '');
+  for (const t of types) if (t !== 'SSE-C' && t !== 'NONE') throw new S3Error('MalformedXML', `Unknown EncryptionType ${t} in BlockedEncryptionTypes (SSE-C or NONE).`);
+  if (types.includes('SSE-C') && types.includes('NONE')) throw new S3Error('MalformedXML', 'BlockedEncryptionTypes names SSE-C and NONE at once.');
+  return types;
 }
 
 export async function DeleteBucketEncryption(ctx: S3Context): Promise<S3Response> {
