@@ -164,4 +164,22 @@ describe('project quotas', () => {
     const events = await server.services.audit.list({ projectId: p(), actions: ['project.updated'], limit: 5 });
     assert.ok(events.some((e) => /^quota: none -> \d+ objects$/.test(e.detail ?? '')), JSON.stringify(events.map((e) => e.detail)));
   });
+
+  test('what is stored is told only to a caller whose scope reaches all of it, as bucket listings tell it', async () => {
+    const b = 'quota-scoped';
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'in/a', Body: 'a' }));
+    const token = async (bucketScope: string[]) =>
+      ({ bearer: (await server.tokens.create({ projectId: p(), name: 'scoped', permission: 'admin-rw', bucketScope, createdBy: 'test' })).credentials.bearerToken });
+    const bucketScoped = await token([b]);
+    const prefixScoped = await token([`${b}/in/`]);
+    const project = await call(server, 'GET', `/projects/${p()}/quota`, { as: bucketScoped });
+    assert.equal(project.status, 200, project.text);
+    assert.equal(project.body.used, null, 'a token of one bucket learns nothing of the others');
+    assert.equal(typeof (await call(server, 'GET', `/projects/${p()}/quota`, { as: rootBearer(server) })).body.used.bytes, 'number');
+    assert.deepEqual((await call(server, 'GET', `/projects/${p()}/buckets/${b}/quota`, { as: bucketScoped })).body.used, { bytes: 1, objects: 1 });
+    const prefix = await call(server, 'GET', `/projects/${p()}/buckets/${b}/quota`, { as: prefixScoped });
+    assert.equal(prefix.status, 200, prefix.text);
+    assert.equal(prefix.body.used, null, 'a prefix-scoped token learns nothing of keys outside its prefixes');
+  });
 });

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { reachOf } from '../auth/scope.js';
 import { requestSource, requireOwner, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { ApiProblem } from './problems.js';
@@ -14,7 +15,10 @@ const QuotaBody = z.strictObject({ maxBytes: Limit('bytes stored'), maxObjects: 
 const QuotaReport = z
   .object({
     quota: QuotaSchema.nullable().openapi({ description: 'null: no quota.' }),
-    used: z.object({ bytes: z.number().int(), objects: z.number().int() }).openapi({ description: 'Stored now.' }),
+    used: z
+      .object({ bytes: z.number().int(), objects: z.number().int() })
+      .nullable()
+      .openapi({ description: 'Stored now; null for a caller whose scope does not reach all of it (a bucket-scoped token asking about the project, a prefix-scoped one about a bucket), as bucket listings hide such counts.' }),
   })
   .openapi('QuotaReport');
 
@@ -61,8 +65,9 @@ const putBucketQuota = createRoute({
 export function registerQuotas(app: ApiApp, deps: ApiDeps): void {
   app.openapi(getProjectQuota, async (c) => {
     const { projectId } = c.req.valid('param');
-    await requireProject(c, deps, projectId);
-    return c.json({ quota: await deps.quotas.getProjectQuota(projectId), used: await deps.quotas.projectUsage(projectId) }, 200);
+    const access = await requireProject(c, deps, projectId);
+    const used = access.principal.bucketScope === null || access.principal.billing ? await deps.quotas.projectUsage(projectId) : null;
+    return c.json({ quota: await deps.quotas.getProjectQuota(projectId), used }, 200);
   });
 
   app.openapi(putProjectQuota, async (c) => {
@@ -85,7 +90,8 @@ export function registerQuotas(app: ApiApp, deps: ApiDeps): void {
     requireRight(access, 'ProbeBucket', bucket);
     const resolved = await resolve(projectId, bucket);
     const quota = resolved.quota?.bucket ?? null;
-    return c.json({ quota, used: await deps.quotas.bucketUsage(resolved.row, resolved.quota !== null) }, 200);
+    const used = reachOf(access.principal.bucketScope, bucket) === 'bucket' ? await deps.quotas.bucketUsage(resolved.row, resolved.quota !== null) : null;
+    return c.json({ quota, used }, 200);
   });
 
   app.openapi(putBucketQuota, async (c) => {
