@@ -23,7 +23,7 @@ import {
 import { useS3Server } from './helpers/server.js';
 import { s3Error } from './helpers/s3.js';
 import { blobFiles, raw, xmlField } from './helpers/raw-s3.js';
-import { call, rootBearer } from './helpers/api.js';
+import { call, isProblem, rootBearer } from './helpers/api.js';
 
 // Versioning through the AWS SDK: versioning states, version IDs on every write, reads and
 // deletes by version, delete markers, the null version under Suspended, ListObjectVersions and
@@ -353,6 +353,35 @@ describe('usage and the REST API see versions', () => {
     assert.equal((await call(ctx.server, 'DELETE', `/projects/${p}/buckets/${bucket}/objects?key=doc`, { as: root })).status, 204);
     const hidden = await call(ctx.server, 'GET', `/projects/${p}/buckets/${bucket}/objects/versions?key=doc`, { as: root });
     assert.deepEqual(hidden.body.items.map((v: any) => [v.isDeleteMarker, v.isLatest]), [[true, true], [false, false]]);
+  });
+});
+
+describe('version listings resume after a version deleted between pages', () => {
+  test('a REST versions cursor keeps its place once its version is deleted; one the API did not make is 400', async () => {
+    const bucket = await versioned('cursor');
+    const made = [await put(bucket, 'vc', '1'), await put(bucket, 'vc', '2'), await put(bucket, 'vc', '3')].reverse();
+    const p = ctx.server.bootstrap.projectId;
+    const root = rootBearer(ctx.server);
+    const versions = `/projects/${p}/buckets/${bucket}/objects/versions?key=vc`;
+    const first = await call(ctx.server, 'GET', `${versions}&limit=1`, { as: root });
+    assert.deepEqual(first.body.items.map((v: any) => v.versionId), [made[0]]);
+    assert.equal((await call(ctx.server, 'DELETE', `/projects/${p}/buckets/${bucket}/objects?key=vc&versionId=${made[0]}`, { as: root })).status, 204);
+    const rest = await call(ctx.server, 'GET', `${versions}&limit=5&cursor=${first.body.nextCursor}`, { as: root });
+    assert.deepEqual(rest.body.items.map((v: any) => [v.versionId, v.isLatest]), [[made[1], true], [made[2], false]]);
+    for (const forged of [Buffer.from('{"x":1}').toString('base64url'), Buffer.from('12.short').toString('base64url')]) {
+      const bad = await call(ctx.server, 'GET', `${versions}&cursor=${forged}`, { as: root });
+      assert.ok(isProblem(bad, 400, 'validation', 'cursor'), forged);
+    }
+  });
+
+  test('ListObjectVersions whose version-id-marker was deleted lists the rest of that key rather than skip it', async () => {
+    const bucket = await versioned('marker');
+    const made = [await put(bucket, 'k', '1'), await put(bucket, 'k', '2'), await put(bucket, 'k', '3')].reverse();
+    const other = await put(bucket, 'l', '4');
+    await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: made[1] }));
+    // Its place among the key's versions went with it: the key is listed again from its newest.
+    const page = await ctx.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker: 'k', VersionIdMarker: made[1] }));
+    assert.deepEqual(page.Versions?.map((v) => v.VersionId), [made[0], made[2], other]);
   });
 });
 

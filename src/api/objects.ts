@@ -17,6 +17,8 @@ import type { ProjectAccess } from './context.js';
 import { publicEndpoint } from './public-url.js';
 import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
 import { bareEtag } from '../util/etag.js';
+import { isVersionId } from '../objects/object-service.js';
+import type { ListedVersion } from '../storage/metadata/metadata-store.js';
 
 // Objects of a bucket: list, upload (streamed), download (streamed), delete, presign.
 
@@ -211,6 +213,20 @@ function decodeCursor(cursor: string): string {
   return key;
 }
 
+/** A versions cursor names the last version listed and its place (seq), so a page resumes after it even once it is deleted. */
+function encodeVersionCursor(v: ListedVersion): string {
+  return encodeCursor(`${v.seq}.${v.versionId}`);
+}
+
+function decodeVersionCursor(cursor: string): { versionIdMarker: string; versionSeqMarker?: number } {
+  const text = decodeCursor(cursor);
+  const m = /^(\d{1,16})\.(.*)$/.exec(text);
+  // A bare version ID is the cursor of the release before this one.
+  const [versionIdMarker, seq] = m ? [m[2], Number(m[1])] : [text, undefined];
+  if (!isVersionId(versionIdMarker)) throw new ApiProblem('validation', 'The cursor is not one this API returned.', 'cursor');
+  return { versionIdMarker, versionSeqMarker: seq };
+}
+
 /** The caller, when it may bypass GOVERNANCE retention (admin-rw); 403 otherwise. */
 function governanceBypass(c: Context<ApiEnv>, access: ProjectAccess, bucket: string): RequestSource {
   requireRight(access, 'BypassGovernanceRetention', bucket);
@@ -339,7 +355,8 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const { row } = await requireBucketAccess(c, deps, access, bucket, { op: 'ListObjectVersions', key: null, listPrefix: key });
     const max = limit ?? MAX_PAGE;
     // The key sorts first among the keys it prefixes, so its versions open the listing.
-    const page = await deps.objects.listVersions(row, { prefix: key, delimiter: '', keyMarker: cursor === undefined ? undefined : key, versionIdMarker: cursor === undefined ? undefined : decodeCursor(cursor), maxKeys: max });
+    const marker = cursor === undefined ? {} : { keyMarker: key, ...decodeVersionCursor(cursor) };
+    const page = await deps.objects.listVersions(row, { prefix: key, delimiter: '', ...marker, maxKeys: max });
     const mine = page.versions.filter((v) => v.key === key);
     const more = page.isTruncated && mine.length === page.versions.length;
     return c.json(
@@ -355,7 +372,7 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
           retention: v.retention && { mode: v.retention.mode, until: v.retention.until.toISOString() },
           legalHold: v.legalHold,
         })),
-        nextCursor: more ? encodeCursor(mine.at(-1)!.versionId) : null,
+        nextCursor: more ? encodeVersionCursor(mine.at(-1)!) : null,
       },
       200,
     );

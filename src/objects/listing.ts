@@ -1,4 +1,4 @@
-import type { MetadataStore, ObjectSummary, ObjectVersionRow } from '../storage/metadata/metadata-store.js';
+import type { MetadataStore, ObjectSummary, ListedVersion } from '../storage/metadata/metadata-store.js';
 import { prefixSuccessor } from '../storage/metadata/key-order.js';
 
 // Listing with prefix, delimiter and a marker, in the order of UTF-8 key bytes. A common prefix
@@ -214,13 +214,15 @@ export interface VersionListingRequest {
   /** Resume after this key (or, with versionIdMarker, after that version of it). */
   keyMarker?: string;
   versionIdMarker?: string;
+  /** The marker version's seq, when known (ListVersionsQuery.versionSeqMarker). */
+  versionSeqMarker?: number;
   maxKeys: number;
   /** Only keys under these prefixes (ListingRequest.within: a prefix-scoped token's reach). */
   within?: readonly string[];
 }
 
 export interface VersionListingPage {
-  versions: ObjectVersionRow[];
+  versions: ListedVersion[];
   commonPrefixes: string[];
   isTruncated: boolean;
   /** Where the next page resumes: the last version (key and version ID), or the last common prefix. */
@@ -238,6 +240,7 @@ export async function listVersionsPage(meta: MetadataStore, bucketId: string, re
   if (maxKeys <= 0) return page;
   let keyMarker = req.keyMarker;
   let versionIdMarker = keyMarker === undefined ? undefined : req.versionIdMarker;
+  let versionSeqMarker = versionIdMarker === undefined ? undefined : req.versionSeqMarker;
   const past = versionIdMarker === undefined ? pastCommonPrefix(keyMarker, prefix, delimiter) : undefined;
   if (past === null) return page;
   if (past !== undefined) keyMarker = undefined;
@@ -246,14 +249,16 @@ export async function listVersionsPage(meta: MetadataStore, bucketId: string, re
     req,
     past,
     {
-      fetch: (range, from, limit) => meta.listObjectVersions(bucketId, { prefix: range, keyMarker, versionIdMarker, from, limit }),
+      fetch: (range, from, limit) => meta.listObjectVersions(bucketId, { prefix: range, keyMarker, versionIdMarker, versionSeqMarker, from, limit }),
       passed: (row) => {
         keyMarker = row.key;
         versionIdMarker = row.versionId;
+        versionSeqMarker = row.seq;
       },
       reseek: () => {
         keyMarker = undefined;
         versionIdMarker = undefined;
+        versionSeqMarker = undefined;
       },
       walk: async (range, from, limit) => {
         const walked = await meta.listVersionPrefixes(bucketId, { range, prefix, delimiter, after: keyMarker, from, limit });

@@ -123,11 +123,21 @@ export interface ObjectVersionRow extends ObjectRow {
   noncurrentSince: Date | null;
 }
 
+/** A version as a listing returns it, with its place among its key's versions (newest highest). */
+export interface ListedVersion extends ObjectVersionRow {
+  seq: number;
+}
+
 export interface ListVersionsQuery {
   prefix: string;
   /** Versions of keys after this one, or with versionIdMarker, after that version of this key. */
   keyMarker?: string;
   versionIdMarker?: string;
+  /**
+   * The marker version's seq (ListedVersion.seq), when the caller has it: the listing then resumes
+   * right after that place even if the version has been deleted since.
+   */
+  versionSeqMarker?: number;
   /** Start at this key inclusive (to skip a common prefix); ignored when keyMarker is tighter. */
   from?: string;
   limit: number;
@@ -626,7 +636,7 @@ export interface MetadataStore {
     guard: RemovalGuard,
   ): Promise<{ ok: true; deleted: ObjectVersionRow | null; release: BlobPart[] } | { ok: false; reason: 'locked' }>;
   /** Every version and delete marker, by key (UTF-8 bytes), newest first within a key; O(limit). */
-  listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ObjectVersionRow[]>;
+  listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ListedVersion[]>;
   /**
    * From the position, up to `limit` common prefixes of a versions listing in a row, each walked
    * past in the same statement, and the key where versions resume (delimited-walk.ts); null when

@@ -21,6 +21,7 @@ import type {
   AuditQuery,
   AuditRow,
   BucketStats,
+  ListedVersion,
   ListVersionsQuery,
   ObjectVersionRow,
   RemovalGuard,
@@ -384,7 +385,7 @@ export class KyselyMetadataStore implements MetadataStore {
     return versions.deleteVersion(this.db, bucketId, key, versionId, guard, this.ledgerHooks);
   }
 
-  listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ObjectVersionRow[]> {
+  listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ListedVersion[]> {
     return versions.listVersions(this.db, bucketId, q);
   }
 

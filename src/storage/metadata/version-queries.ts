@@ -13,6 +13,7 @@
 import type { Compilable, Kysely, Transaction, UpdateQueryBuilder, DeleteQueryBuilder, UpdateResult } from 'kysely';
 import type {
   BlobPart,
+  ListedVersion,
   ListVersionsQuery,
   ObjectRow,
   ObjectVersionRow,
@@ -392,31 +393,14 @@ export async function getLatest(db: Db, bucketId: string, key: string): Promise<
 
 /**
  * Versions in listing order: by key (UTF-8 bytes), within a key the current object first, then the
- * stored versions newest first. Two index range reads of at most `limit` rows each, merged.
+ * stored versions newest first (seq descending throughout, the current object being the newest).
+ * Two index range reads of at most `limit` rows each, merged.
  */
-export async function listVersions(db: Db, bucketId: string, q: ListVersionsQuery): Promise<ObjectVersionRow[]> {
-  const out: ObjectVersionRow[] = [];
+export async function listVersions(db: Db, bucketId: string, q: ListVersionsQuery): Promise<ListedVersion[]> {
+  const out: ListedVersion[] = [];
   if (q.limit <= 0) return out;
   const inPrefix = q.keyMarker === undefined || q.keyMarker.startsWith(q.prefix);
-  // The rest of the marker's key, after the marker version.
-  if (q.keyMarker !== undefined && q.versionIdMarker !== undefined && inPrefix) {
-    const current = await currentRow(db, bucketId, q.keyMarker);
-    let olderThan: number | undefined;
-    if (current && current.version_id === q.versionIdMarker) olderThan = Infinity;
-    else {
-      const marker = await storedVersionRow(db, bucketId, q.keyMarker, q.versionIdMarker);
-      if (marker) olderThan = Number(marker.seq);
-    }
-    if (olderThan !== undefined) {
-      let rest = db
-        .selectFrom('object_versions')
-        .selectAll()
-        .where('bucket_id', '=', bucketId)
-        .where('key', '=', q.keyMarker);
-      if (olderThan !== Infinity) rest = rest.where('seq', '<', olderThan);
-      for (const r of await rest.orderBy('seq', 'desc').limit(q.limit).execute()) out.push(storedVersion(r, false));
-    }
-  }
+  if (q.keyMarker !== undefined && q.versionIdMarker !== undefined && inPrefix) out.push(...(await restOfKey(db, bucketId, q.keyMarker, await markerSeq(db, bucketId, q), q.limit)));
   const remaining = q.limit - out.length;
   if (remaining <= 0) return out;
 
@@ -429,11 +413,46 @@ export async function listVersions(db: Db, bucketId: string, q: ListVersionsQuer
     // Within a key, the current object comes first.
     const takeCurrent = j >= b.length || (i < a.length && compareUtf8(a[i].key, b[j].key) <= 0);
     const key = takeCurrent ? a[i].key : b[j].key;
-    if (takeCurrent) out.push(currentVersion(a[i++]));
+    if (takeCurrent) out.push(listed(currentVersion(a[i]), a[i++].seq));
     // The first of a key's versions is its latest; a current object would have come before it.
-    else out.push(storedVersion(b[j++], key !== lastKey));
+    else out.push(listed(storedVersion(b[j], key !== lastKey), b[j++].seq));
     lastKey = key;
   }
+  return out;
+}
+
+function listed(row: ObjectVersionRow, seq: number | bigint): ListedVersion {
+  return { ...row, seq: Number(seq) };
+}
+
+/**
+ * Where the marker version sits among its key's versions: the seq the caller passed, else the
+ * marker's own. A marker version deleted since, named by its ID alone, has no place left to resume
+ * from: the key is listed again from its newest version, as repeating versions is better than
+ * silently skipping the ones after it.
+ */
+async function markerSeq(db: Db, bucketId: string, q: ListVersionsQuery): Promise<number> {
+  if (q.versionSeqMarker !== undefined) return q.versionSeqMarker;
+  const key = q.keyMarker!;
+  const current = await currentRow(db, bucketId, key);
+  if (current && current.version_id === q.versionIdMarker) return Number(current.seq);
+  const marker = await storedVersionRow(db, bucketId, key, q.versionIdMarker!);
+  return marker ? Number(marker.seq) : Infinity;
+}
+
+/** Up to `limit` versions of `key` older than `olderThan` (a seq), newest first. */
+async function restOfKey(db: Db, bucketId: string, key: string, olderThan: number, limit: number): Promise<ListedVersion[]> {
+  const out: ListedVersion[] = [];
+  const current = await currentRow(db, bucketId, key);
+  if (current && Number(current.seq) < olderThan) out.push(listed(currentVersion(current), current.seq));
+  if (out.length >= limit) return out;
+  let rest = db.selectFrom('object_versions').selectAll().where('bucket_id', '=', bucketId).where('key', '=', key);
+  if (olderThan !== Infinity) rest = rest.where('seq', '<', olderThan);
+  const rows = await rest.orderBy('seq', 'desc').limit(limit - out.length).execute();
+  if (rows.length === 0) return out;
+  // Without a current object, the newest stored version is the latest (the marker may have been it).
+  const newest = current ? undefined : await newestStored(db, bucketId, key);
+  for (const r of rows) out.push(listed(storedVersion(r, r.version_id === newest?.version_id), r.seq));
   return out;
 }
 

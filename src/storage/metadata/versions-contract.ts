@@ -242,6 +242,31 @@ export function versionsContract(open: () => Promise<MetadataStore>): void {
         assert.deepEqual(latest, [true, false, false, false]);
       }));
 
+    test('listObjectVersions resumes after a marker version deleted since, from its seq; without it, never past the rest of its key', () =>
+      withBucket(async (s, b) => {
+        const made: string[] = [];
+        for (let n = 1; n <= 4; n++) {
+          const v = version(b.id, 'k', n);
+          await s.putObject(v, { kind: 'none' }, 'enabled');
+          made.unshift(v.versionId!);
+        }
+        await s.putObject(version(b.id, 'l', 9), { kind: 'none' }, 'enabled');
+        const [first, second] = await s.listObjectVersions(b.id, { prefix: '', limit: 2 });
+        assert.deepEqual([first.versionId, second.versionId], made.slice(0, 2));
+        assert.ok(first.seq > second.seq, 'newest first by seq');
+        // The current version, then a noncurrent one, each deleted after it was listed.
+        assert.ok((await s.deleteObjectVersion(b.id, 'k', first.versionId, allow)).ok);
+        const afterFirst = await s.listObjectVersions(b.id, { prefix: 'k', keyMarker: 'k', versionIdMarker: first.versionId, versionSeqMarker: first.seq, limit: 10 });
+        assert.deepEqual(summary(afterFirst), [`k:${made[1]}*`, `k:${made[2]}`, `k:${made[3]}`], 'the promoted current version is listed as the latest');
+        assert.ok((await s.deleteObjectVersion(b.id, 'k', made[2], allow)).ok);
+        const afterGone = await s.listObjectVersions(b.id, { prefix: '', keyMarker: 'k', versionIdMarker: made[2], versionSeqMarker: afterFirst[1].seq, limit: 10 });
+        assert.deepEqual(ids(afterGone).slice(0, 2), [made[3], afterGone[1].versionId]);
+        assert.equal(afterGone[1].key, 'l');
+        // Named by its ID alone, a deleted marker version loses its place: the key is listed again.
+        const byIdOnly = await s.listObjectVersions(b.id, { prefix: 'k', keyMarker: 'k', versionIdMarker: made[2], limit: 10 });
+        assert.deepEqual(ids(byIdOnly), [made[1], made[3]]);
+      }));
+
     test('tags and Object Lock state per version; lock changes are compare-and-swap', () =>
       withBucket(async (s, b) => {
         const until = new Date(1_900_000_000_000);
