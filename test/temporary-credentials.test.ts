@@ -147,7 +147,7 @@ describe('issued through the REST API, used by the JS SDK', () => {
 });
 
 describe('they end with their token', () => {
-  test('disabling the token stops them (presigned URLs too) and enabling restores them; revoking ends them for good', async () => {
+  test('disabling the token revokes them for good (presigned URLs too): enabling it again does not bring them back; revoking the token ends new ones', async () => {
     const t = await issue(server, { permission: 'object-rw', bucketScope: null });
     const r = await issueTemporary(t.credentials.bearerToken, t.token.id);
     const s3 = sessionClient(r.body.credentials);
@@ -159,11 +159,19 @@ describe('they end with their token', () => {
     assert.deepEqual([disabled.status, !disabled.ok && disabled.code], [403, 'InvalidAccessKeyId']);
     assert.equal((await fetch(url)).status, 403);
     await server.tokens.enable(t.token.id, { actor: 'test' });
-    assert.equal((await fetch(url)).status, 200);
+    assert.equal((await fetch(url)).status, 403, 'still revoked once the token is enabled');
+    const again = await outcome(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'before-revoke.txt' })));
+    assert.ok(!again.ok && again.code === 'InvalidAccessKeyId' && /revoked/.test(again.message), JSON.stringify(again));
+    const listed = await call(server, 'GET', `/projects/${server.bootstrap.projectId}/tokens/${t.token.id}/temporary-credentials`, { as: { bearer: t.credentials.bearerToken } });
+    assert.deepEqual(listed.body.items.map((c: { status: string; revokedAt: string | null }) => [c.status, c.revokedAt !== null]), [['revoked', true]]);
+    const events = await server.services.audit.list({ tokenId: t.token.id, actions: ['token.disabled', 'token.temporary-revoked'], limit: 10 });
+    assert.deepEqual(events.map((e) => [e.action, e.actor]).sort(), [['token.disabled', 'test'], ['token.temporary-revoked', 'test']]);
+    // The token works again, and so do temporary credentials issued after it was enabled.
+    const fresh = sessionClient((await issueTemporary(t.credentials.bearerToken, t.token.id)).body.credentials);
+    assert.equal((await outcome(fresh.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'before-revoke.txt' })))).ok, true);
     await server.tokens.revoke(t.token.id, { actor: 'test' });
-    const revoked = await outcome(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'before-revoke.txt' })));
+    const revoked = await outcome(fresh.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'before-revoke.txt' })));
     assert.ok(!revoked.ok && revoked.code === 'InvalidAccessKeyId' && /revoked/.test(revoked.message), JSON.stringify(revoked));
-    assert.equal((await fetch(url)).status, 403);
   });
 
   test('revoking one set of temporary credentials ends it alone', async () => {

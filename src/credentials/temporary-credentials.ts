@@ -18,7 +18,7 @@ import type { TokenService } from './token-service.js';
 // endpoint). They act for their token — its network condition and rate limit apply, usage counts
 // as its — within a level and scope no wider than its, and end no later than it does: revoking,
 // disabling or expiring the token ends them on the next request, as they are read with it in one
-// query. The secret is encrypted at rest like a token's; the session token is kept only as a hash.
+// query (disabling also revokes them for good: TokenService.disable). The secret is encrypted at rest like a token's; the session token is kept only as a hash.
 
 export const MIN_DURATION_SECONDS = 900;
 export const MAX_DURATION_SECONDS = 43_200;

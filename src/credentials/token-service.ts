@@ -414,8 +414,20 @@ export class TokenService implements CredentialLookup {
     return this.view({ ...row, ...patch });
   }
 
-  disable(id: string, by: RequestSource, projectId?: string): Promise<TokenView> {
-    return this.change(id, by, 'token.disabled', { disabledAt: this.clock() }, projectId);
+  /**
+   * Disabling also revokes the token's temporary credentials for good (in the same write): they end
+   * at once, and enabling the token later does not bring them back. Each revocation is audited.
+   */
+  async disable(id: string, by: RequestSource, projectId?: string): Promise<TokenView> {
+    const row = await this.require(id, projectId);
+    if (row.revokedAt) throw new DomainError('conflict', 'The token is revoked.');
+    const at = this.clock();
+    const ended = await this.meta.disableToken(id, at);
+    if (ended === null) throw new DomainError('not-found', `No token ${id}.`);
+    const audited = { actor: by.actor, tokenId: id, projectId: row.projectId, source: by.source };
+    await this.audit.record({ action: 'token.disabled', ...audited, detail: null });
+    for (const t of ended) await this.audit.record({ action: 'token.temporary-revoked', ...audited, detail: `${t.name} (${t.accessKeyId}), as its token was disabled` });
+    return this.view({ ...row, disabledAt: at });
   }
 
   enable(id: string, by: RequestSource, projectId?: string): Promise<TokenView> {

@@ -960,6 +960,32 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.equal(await s.getTemporaryCredential(old.id), null);
           assert.ok(await s.getTemporaryCredential(a.id));
         }));
+
+      test("disabling a token revokes its temporary credentials in force, in the same write, and returns them", () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const t = tokenRow(p.id);
+          const other = tokenRow(p.id);
+          await s.createToken(t);
+          await s.createToken(other);
+          const live = temporaryRow(t);
+          const gone = temporaryRow(t, { revokedAt: new Date(1_700_000_010_000) });
+          const expired = temporaryRow(t, { expiresAt: new Date(1_600_000_000_000) });
+          const others = temporaryRow(other);
+          for (const r of [live, gone, expired, others]) await s.createTemporaryCredential(r);
+          const at = new Date(1_700_000_050_000);
+          assert.deepEqual(await s.disableToken(t.id, at), [live]);
+          assert.equal((await s.getToken(t.id))?.disabledAt?.getTime(), at.getTime());
+          assert.equal((await s.getTemporaryCredential(live.id))?.revokedAt?.getTime(), at.getTime());
+          assert.equal((await s.getTemporaryCredential(gone.id))?.revokedAt?.getTime(), 1_700_000_010_000, 'revoked once');
+          assert.equal((await s.getTemporaryCredential(expired.id))?.revokedAt, null);
+          assert.equal((await s.getTemporaryCredential(others.id))?.revokedAt, null);
+          // Enabling the token again leaves them revoked.
+          await s.updateToken(t.id, { disabledAt: null });
+          assert.equal((await s.getTemporaryCredential(live.id))?.revokedAt?.getTime(), at.getTime());
+          assert.equal(await s.disableToken('tok_missing', at), null);
+        }));
     });
 
     describe('quotas and storage counters', () => {

@@ -713,6 +713,12 @@ export interface MetadataStore {
   /** Newest first. */
   listTokens(projectId: string): Promise<TokenRow[]>;
   updateToken(id: string, patch: TokenPatch): Promise<boolean>;
+  /**
+   * Disables the token at `at` and, in the same transaction, revokes for good its temporary
+   * credentials still in force (enabling the token again does not bring them back); returns those
+   * credentials, or null when there is no such token.
+   */
+  disableToken(id: string, at: Date): Promise<TemporaryCredentialRow[] | null>;
   /** Records last-used times in one batch. */
   touchTokens(uses: { id: string; at: Date }[]): Promise<void>;
 

@@ -692,6 +692,13 @@ export class KyselyMetadataStore implements MetadataStore {
     return tokens.touchTokens(this.db, uses);
   }
 
+  disableToken(id: string, at: Date): Promise<TemporaryCredentialRow[] | null> {
+    return inTransaction(this.db, async (trx) => {
+      if (!(await tokens.updateToken(trx, id, { disabledAt: at }))) return null;
+      return temporary.revokeTokenTemporaryCredentials(trx, id, at);
+    });
+  }
+
   // ---- temporary credentials (queries in temporary-credential-queries.ts) ----
 
   createTemporaryCredential(row: TemporaryCredentialRow): Promise<void> {

@@ -114,6 +114,25 @@ export async function revokeTemporaryCredential(db: Db, id: string, at: Date): P
   return (await getTemporaryCredential(db, id)) !== null;
 }
 
+/**
+ * Revokes at `at` the token's temporary credentials still in force (neither revoked nor expired);
+ * returns them as they were. Run in the transaction that disables the token.
+ */
+export async function revokeTokenTemporaryCredentials(db: Db, tokenId: string, at: Date): Promise<TemporaryCredentialRow[]> {
+  const live = await db
+    .selectFrom('temporary_credentials')
+    .selectAll()
+    .where('token_id', '=', tokenId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', at.getTime())
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  if (live.length === 0) return [];
+  await db.updateTable('temporary_credentials').set({ revoked_at: at.getTime() }).where('id', 'in', live.map((r) => r.id)).where('revoked_at', 'is', null).execute();
+  return live.map(toRow);
+}
+
 export async function deleteExpiredTemporaryCredentials(db: Db, before: Date): Promise<number> {
   const r = await db.deleteFrom('temporary_credentials').where('expires_at', '<', before.getTime()).executeTakeFirst();
   return Number(r.numDeletedRows);
