@@ -6,6 +6,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketVersioningCommand,
+  GetObjectCommand,
   GetObjectLegalHoldCommand,
   GetObjectLockConfigurationCommand,
   GetObjectRetentionCommand,
@@ -112,6 +113,26 @@ describe('retention and legal hold', () => {
     assert.deepEqual((await ctx.s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: 'held' }))).LegalHold, { Status: 'ON' });
     await ctx.s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: 'held', LegalHold: { Status: 'OFF' } }));
     await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'held', VersionId: v2 }));
+  });
+
+  test('a legal hold never placed is NoSuchObjectLockConfiguration and no header; once placed, ON or OFF is reported', async () => {
+    const bucket = await lockedBucket('holdstate');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'never', Body: 'x' }));
+    const none = await s3Error(ctx.s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: 'never' })));
+    assert.deepEqual([none.name, none.$metadata.httpStatusCode], ['NoSuchObjectLockConfiguration', 404]);
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'never' }))).ObjectLockLegalHoldStatus, undefined);
+    await ctx.s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: 'never', LegalHold: { Status: 'ON' } }));
+    await ctx.s3.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: 'never', LegalHold: { Status: 'OFF' } }));
+    assert.deepEqual((await ctx.s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: 'never' }))).LegalHold, { Status: 'OFF' });
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'never' }))).ObjectLockLegalHoldStatus, 'OFF');
+    // Asked for OFF at the write: a hold was placed (off), as S3 keeps it.
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'off', Body: 'x', ObjectLockLegalHoldStatus: 'OFF' }));
+    assert.equal((await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'off' }))).ObjectLockLegalHoldStatus, 'OFF');
+    assert.deepEqual((await ctx.s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: 'off' }))).LegalHold, { Status: 'OFF' });
+    // The REST API's versions view says whether a hold is on.
+    const p = ctx.server.bootstrap.projectId;
+    const versions = await call(ctx.server, 'GET', `/projects/${p}/buckets/${bucket}/objects/versions?key=never`, { as: rootBearer(ctx.server) });
+    assert.deepEqual(versions.body.items.map((v: { legalHold: boolean }) => v.legalHold), [false]);
   });
 
   test('COMPLIANCE can be extended, never shortened, relaxed or removed', async () => {

@@ -370,7 +370,8 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
           lastModified: v.lastModified.toISOString(),
           encryption: v.encryption?.kind ?? null,
           retention: v.retention && { mode: v.retention.mode, until: v.retention.until.toISOString() },
-          legalHold: v.legalHold,
+          // Whether a hold is on (never placed reads as off).
+          legalHold: v.legalHold === true,
         })),
         nextCursor: more ? encodeVersionCursor(mine.at(-1)!) : null,
       },

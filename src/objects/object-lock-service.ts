@@ -30,9 +30,12 @@ export class ObjectLockService {
     return row.retention;
   }
 
+  /** Whether the version's legal hold is on; NoSuchObjectLockConfiguration when none was ever placed, as S3 answers. */
   async getLegalHold(bucket: BucketRow, key: string, versionId?: string): Promise<boolean> {
     this.requireLockBucket(bucket);
-    return (await this.objects.headObject(bucket, key, versionId)).legalHold;
+    const hold = (await this.objects.headObject(bucket, key, versionId)).legalHold;
+    if (hold === null) throw new S3Error('NoSuchObjectLockConfiguration');
+    return hold;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { S3Error } from '../s3/errors.js';
-import type { ObjectVersionRow, RemovalGuard, Retention, RetentionMode } from '../storage/metadata/metadata-store.js';
+import type { LegalHold, ObjectVersionRow, RemovalGuard, Retention, RetentionMode } from '../storage/metadata/metadata-store.js';
 
 // Object Lock rules (WORM), as S3 applies them. A version is locked while a legal hold is on or
 // its retain-until date is ahead. COMPLIANCE retention binds everyone: it can be extended, never
@@ -16,7 +16,7 @@ export interface ObjectLockConfig {
 
 export interface LockState {
   retention: Retention | null;
-  legalHold: boolean;
+  legalHold: LegalHold;
 }
 
 const DAY_MS = 86_400_000;

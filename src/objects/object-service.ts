@@ -429,7 +429,7 @@ export class ObjectService {
     if (requested?.retention) checkRetainUntil(requested.retention.until, now);
     return {
       retention: requested?.retention !== undefined ? requested.retention : defaultRetention(config, now),
-      legalHold: requested?.legalHold ?? false,
+      legalHold: requested?.legalHold ?? null,
     };
   }
 

@@ -162,7 +162,8 @@ export function versionHeaders(row: ObjectRow, versioned: boolean, customer?: Cu
     h['x-amz-object-lock-mode'] = row.retention.mode;
     h['x-amz-object-lock-retain-until-date'] = row.retention.until.toISOString();
   }
-  if (row.legalHold) h['x-amz-object-lock-legal-hold'] = 'ON';
+  // Once a legal hold was ever placed, ON or OFF; never placed, no header (as S3).
+  if (typeof row.legalHold === 'boolean') h['x-amz-object-lock-legal-hold'] = row.legalHold ? 'ON' : 'OFF';
   return h;
 }
 

@@ -105,17 +105,24 @@ export interface ObjectRow {
   encryption?: StoredEncryption | null;
   /** Object Lock: reads always set both. */
   retention?: Retention | null;
-  legalHold?: boolean;
+  legalHold?: LegalHold;
   /** The object's canned ACL (x-amz-acl, PutObjectAcl); null or absent: private. */
   acl?: string | null;
 }
+
+/**
+ * A version's legal hold: on (true), off (false: one was placed and taken off), or null when none
+ * was ever placed, which S3 tells apart (GetObjectLegalHold is then NoSuchObjectLockConfiguration,
+ * and HEAD/GET carry no x-amz-object-lock-legal-hold).
+ */
+export type LegalHold = boolean | null;
 
 /** One version of a key: the current object, a noncurrent version or a delete marker. */
 export interface ObjectVersionRow extends ObjectRow {
   versionId: string;
   encryption: StoredEncryption | null;
   retention: Retention | null;
-  legalHold: boolean;
+  legalHold: LegalHold;
   isLatest: boolean;
   /** A delete marker has no bytes: size 0, no blobs, etag ''. */
   isDeleteMarker: boolean;
@@ -200,7 +207,7 @@ export interface UploadRow {
   checksumType: ChecksumType | null;
   /** What the completed object gets (absent: none). */
   encryption?: StoredEncryption | null;
-  objectLock?: { retention: Retention | null; legalHold: boolean } | null;
+  objectLock?: { retention: Retention | null; legalHold: LegalHold } | null;
   /** The canned ACL the completed object gets (x-amz-acl at create); null or absent: private. */
   acl?: string | null;
   /** Present once the upload is completed: its row is kept a while with what the completion committed. */
@@ -653,8 +660,8 @@ export interface MetadataStore {
     bucketId: string,
     key: string,
     versionId: string | undefined,
-    expected: { retention: Retention | null; legalHold: boolean },
-    next: { retention: Retention | null; legalHold: boolean },
+    expected: { retention: Retention | null; legalHold: LegalHold },
+    next: { retention: Retention | null; legalHold: LegalHold },
   ): Promise<'ok' | 'missing' | 'changed'>;
   /** The object's canned ACL (null: private), or undefined when there is no such object. */
   getObjectAcl(bucketId: string, key: string): Promise<string | null | undefined>;

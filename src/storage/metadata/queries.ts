@@ -21,6 +21,7 @@ import type {
   AuditQuery,
   AuditRow,
   BucketStats,
+  LegalHold,
   ListedVersion,
   ListVersionsQuery,
   ObjectVersionRow,
@@ -393,8 +394,8 @@ export class KyselyMetadataStore implements MetadataStore {
     bucketId: string,
     key: string,
     versionId: string | undefined,
-    expected: { retention: Retention | null; legalHold: boolean },
-    next: { retention: Retention | null; legalHold: boolean },
+    expected: { retention: Retention | null; legalHold: LegalHold },
+    next: { retention: Retention | null; legalHold: LegalHold },
   ): Promise<'ok' | 'missing' | 'changed'> {
     return versions.setLock(this.db, bucketId, key, versionId, expected, next);
   }
@@ -1127,7 +1128,7 @@ export function toObjectValues(row: ObjectRow, seq: number): ObjectsTable {
     encryption: row.encryption ? JSON.stringify(row.encryption) : null,
     lock_mode: row.retention?.mode ?? null,
     lock_until: row.retention ? row.retention.until.getTime() : null,
-    legal_hold: row.legalHold ? 1 : 0,
+    legal_hold: legalHoldColumn(row.legalHold),
     acl: row.acl ?? null,
   };
 }
@@ -1149,7 +1150,7 @@ export function toObjectRow(r: ObjectsTable): ObjectRow & Required<Pick<ObjectRo
     versionId: r.version_id,
     encryption: r.encryption === null ? null : (JSON.parse(r.encryption) as StoredEncryption),
     retention: r.lock_mode === null || r.lock_until === null ? null : { mode: r.lock_mode as RetentionMode, until: new Date(Number(r.lock_until)) },
-    legalHold: Number(r.legal_hold) === 1,
+    legalHold: legalHoldOf(r.legal_hold),
     acl: r.acl,
   };
 }
@@ -1193,8 +1194,20 @@ function toUploadRow(r: MultipartUploadsTable): UploadRow {
 }
 
 function parseUploadLock(json: string): UploadRow['objectLock'] {
-  const v = JSON.parse(json) as { retention: { mode: RetentionMode; until: number } | null; legalHold: boolean };
-  return { retention: v.retention && { mode: v.retention.mode, until: new Date(v.retention.until) }, legalHold: v.legalHold };
+  const v = JSON.parse(json) as { retention: { mode: RetentionMode; until: number } | null; legalHold?: LegalHold };
+  return { retention: v.retention && { mode: v.retention.mode, until: new Date(v.retention.until) }, legalHold: v.legalHold ?? null };
+}
+
+// legal_hold: 0 never placed (every row from before OFF was told apart), 1 on, 2 off.
+const LEGAL_HOLD_OFF = 2;
+
+export function legalHoldColumn(hold: LegalHold | undefined): number {
+  return hold === true ? 1 : hold === false ? LEGAL_HOLD_OFF : 0;
+}
+
+function legalHoldOf(column: number): LegalHold {
+  const n = Number(column);
+  return n === 1 ? true : n === LEGAL_HOLD_OFF ? false : null;
 }
 
 function toPartRow(r: PartsTable): PartRow {

@@ -13,6 +13,7 @@
 import type { Compilable, Kysely, Transaction, UpdateQueryBuilder, DeleteQueryBuilder, UpdateResult } from 'kysely';
 import type {
   BlobPart,
+  LegalHold,
   ListedVersion,
   ListVersionsQuery,
   ObjectRow,
@@ -24,7 +25,7 @@ import type {
   Retention,
 } from './metadata-store.js';
 import type { Database, ObjectsTable, ObjectVersionsTable } from './schema.js';
-import { etagMatches, parseBlobs, releasable, toObjectRow, toObjectValues } from './queries.js';
+import { etagMatches, legalHoldColumn, parseBlobs, releasable, toObjectRow, toObjectValues } from './queries.js';
 import { inTransaction, type TransactionOptions } from './transaction.js';
 import { insertObjectIfAbsent, OBJECT_COLUMNS, objectByKey, rowsChanged } from './hot-queries.js';
 import { prepared } from './prepared.js';
@@ -503,14 +504,14 @@ export async function setTags(db: Db, bucketId: string, key: string, tags: Recor
 
 interface LockState {
   retention: Retention | null;
-  legalHold: boolean;
+  legalHold: LegalHold;
 }
 
 function lockColumns(s: LockState) {
   return {
     lock_mode: s.retention?.mode ?? null,
     lock_until: s.retention ? s.retention.until.getTime() : null,
-    legal_hold: s.legalHold ? 1 : 0,
+    legal_hold: legalHoldColumn(s.legalHold),
   };
 }
 

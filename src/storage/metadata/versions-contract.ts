@@ -295,6 +295,20 @@ export function versionsContract(open: () => Promise<MetadataStore>): void {
         assert.equal(await s.setObjectLock(b.id, 'missing', undefined, none, none), 'missing');
       }));
 
+    test('a legal hold has three states: never placed (null), on, and off once placed', () =>
+      withBucket(async (s, b) => {
+        const v1 = version(b.id, 'k', 1, { legalHold: null });
+        await s.putObject(v1, { kind: 'none' }, 'enabled');
+        assert.equal((await s.getObject(b.id, 'k'))?.legalHold, null);
+        const never = { retention: null, legalHold: null };
+        assert.equal(await s.setObjectLock(b.id, 'k', undefined, { retention: null, legalHold: false }, never), 'changed', 'never placed is not off');
+        assert.equal(await s.setObjectLock(b.id, 'k', undefined, never, { retention: null, legalHold: true }), 'ok');
+        assert.equal(await s.setObjectLock(b.id, 'k', undefined, { retention: null, legalHold: true }, { retention: null, legalHold: false }), 'ok');
+        await s.putObject(version(b.id, 'k', 2, { legalHold: null }), { kind: 'none' }, 'enabled');
+        assert.equal((await s.getObjectVersion(b.id, 'k', v1.versionId!))?.legalHold, false, 'off, kept as the version goes noncurrent');
+        assert.deepEqual((await s.listObjectVersions(b.id, { prefix: '', limit: 10 })).map((v) => v.legalHold), [null, false]);
+      }));
+
     test('completing an upload in a versioned bucket keeps the current version as noncurrent', () =>
       withBucket(async (s, b) => {
         const v1 = version(b.id, 'k', 1);
