@@ -81,6 +81,26 @@ describe('REST API: objects', () => {
     assert.ok(openFiles() - before < 10, `open files ${before} -> ${openFiles()}`);
   });
 
+  test('HEAD of small downloads never ends the server: the headers alone, and the server answers afterwards', async () => {
+    for (const size of [1, 2, 5, 100, 16 * 1024]) {
+      const bytes = randomBytes(size);
+      const key = `small-${size}`;
+      assert.equal((await call(server, 'PUT', content('docs', key), { as: root(), raw: bytes })).status, 200);
+      for (let i = 0; i < 10; i++) {
+        const head = await call(server, 'HEAD', content('docs', key), { as: root() });
+        assert.equal(head.status, 200, `${size}`);
+        assert.equal(head.headers.get('content-length'), String(size));
+        assert.equal(head.text, '');
+      }
+      // An error thrown by a cancelled stream surfaces on a later tick.
+      await sleep(20);
+      const got = await fetch(`${server.url}/api/v1${content('docs', key)}`, { headers: { authorization: `Bearer ${server.bootstrap.issued!.bearerToken}` } });
+      assert.equal(got.status, 200);
+      assert.deepEqual(Buffer.from(await got.arrayBuffer()), bytes);
+    }
+    assert.equal((await call(server, 'GET', '/openapi.json')).status, 200);
+  });
+
   test('a large upload is streamed to the blob store while it arrives (no buffering), and streams back', async () => {
     const chunk = randomBytes(1024 * 1024);
     const total = 24;

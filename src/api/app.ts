@@ -80,8 +80,9 @@ function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
 
 /**
  * Hono answers a HEAD with the GET route and drops the body of its response without cancelling
- * it. A download's stream would then never be read or closed, and hold its file and its blobs'
- * pin for good; so the body of every HEAD is cancelled here, whatever the route.
+ * it: a generated body (the audit export) is cancelled here, so that it releases what it holds.
+ * A route streaming a Node stream (the download) must not open it for a HEAD at all: cancelling
+ * a Readable.toWeb stream can throw an uncaught error that ends the process (nodejs/node#54205).
  */
 function headBodyMiddleware(): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {

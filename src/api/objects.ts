@@ -323,7 +323,9 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
         'X-Content-Type-Options': 'nosniff',
         'Cache-Control': 'private, no-store',
       };
-      if (obj.size === 0) return c.body(null, 200, headers);
+      // A HEAD answers the headers alone: its blob is never opened, so there is no stream to
+      // cancel (cancelling a Readable.toWeb stream can throw in Node, nodejs/node#54205).
+      if (obj.size === 0 || c.req.method === 'HEAD') return c.body(null, 200, headers);
       // The stream holds its own pin until it closes.
       const body = lease.open();
       if (c.env?.outgoing) countSentBody(c.env.outgoing, body);
