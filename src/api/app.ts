@@ -34,9 +34,14 @@ export function isApiRequest(req: IncomingMessage): boolean {
   return path === API_BASE || path.startsWith(`${API_BASE}/`);
 }
 
+/** Whether a request is an object upload or download: the one route whose body is not JSON. */
+function isObjectContent(path: string): boolean {
+  return path.endsWith('/objects/content');
+}
+
 /** How a project-scoped API request counts in the usage report. */
 export function apiUsageKind(method: string, path: string): RequestKind {
-  if (path.endsWith('/objects/content')) return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+  if (isObjectContent(path)) return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
   if (method === 'DELETE' && /\/buckets\/[^/]+(\/objects)?$/.test(path)) return 'delete';
   if (method === 'GET' && /\/buckets(\/[^/]+\/objects)?$/.test(path)) return 'list';
   return 'other';
@@ -91,6 +96,45 @@ function headBodyMiddleware(): MiddlewareHandler<ApiEnv> {
   };
 }
 
+/** The most a JSON request body may hold: far above any valid one (a token with its scope). */
+export const MAX_JSON_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Every body but an object upload's is JSON and read whole, so none may pass the limit, from any
+ * caller, signed in or not: a Content-Length beyond it is refused before anything is read, and a
+ * chunked body is read only up to it. A refused body is left unread (never cancelled: see
+ * headBodyMiddleware) and its connection closed.
+ */
+function jsonBodyLimitMiddleware(): MiddlewareHandler<ApiEnv> {
+  const tooLarge = (c: Context<ApiEnv>) =>
+    sendProblem(c, problem('body-too-large', `A JSON body is at most ${MAX_JSON_BODY_BYTES} bytes.`, 'body'), { Connection: 'close' });
+  return async (c, next) => {
+    if (isObjectContent(c.req.path)) return next();
+    const headers = c.req.raw.headers;
+    // Without Transfer-Encoding, Content-Length is the whole body (none: no body).
+    if (!headers.has('transfer-encoding')) return Number(headers.get('content-length') ?? 0) > MAX_JSON_BODY_BYTES ? tooLarge(c) : next();
+    const body = await readAtMost(c.req.raw.body, MAX_JSON_BODY_BYTES);
+    if (!body) return tooLarge(c);
+    c.req.raw = new Request(c.req.url, { method: c.req.method, headers, body });
+    return next();
+  };
+}
+
+/** The bytes of `body`, or null as soon as they pass `max`. */
+async function readAtMost(body: ReadableStream<Uint8Array> | null, max: number): Promise<Buffer | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (!body) return Buffer.alloc(0);
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks);
+    size += value.length;
+    if (size > max) return null;
+    chunks.push(value);
+  }
+}
+
 function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);
@@ -126,6 +170,7 @@ export function createApiApp(deps: ApiDeps) {
   });
 
   app.use('*', headBodyMiddleware());
+  app.use('*', jsonBodyLimitMiddleware());
   app.use('*', callerMiddleware(deps));
   app.use('*', routePolicyMiddleware(app, API_BASE));
   app.use('/projects/:projectId/*', usageMiddleware(deps));

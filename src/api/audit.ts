@@ -5,7 +5,7 @@ import type { AuditAction, AuditRow } from '../storage/metadata/metadata-store.j
 import { requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { ApiProblem } from './problems.js';
-import { errorResponses, json, NextCursor, pageQuery, ProjectIdParam, READ_SECURITY } from './schemas.js';
+import { errorResponses, json, NextCursor, pageQuery, ProjectIdParam, READ_SECURITY, Text } from './schemas.js';
 
 // GET /projects/{projectId}/audit: the project's audit log, newest first, paged by a cursor and
 // filtered by actor, action, token, bucket and time; GET .../audit/export: all of it as CSV or JSON.
@@ -13,10 +13,10 @@ import { errorResponses, json, NextCursor, pageQuery, ProjectIdParam, READ_SECUR
 const DEFAULT_LIMIT = 100;
 
 const FilterQuery = z.object({
-  actor: z.string().min(1).max(300).optional().openapi({ description: 'Only this actor: token:<id>, user:<email>, cli:<user>, bootstrap, anonymous.' }),
-  action: z.string().min(1).max(1000).optional().openapi({ description: 'Only these actions, comma-separated (token.created,bucket.deleted).', example: 'bucket.created,bucket.deleted' }),
-  token: z.string().min(1).optional().openapi({ description: 'Only events about this token id.' }),
-  bucket: z.string().min(1).optional().openapi({ description: 'Only events about this bucket.' }),
+  actor: Text.min(1).max(300).optional().openapi({ description: 'Only this actor: token:<id>, user:<email>, cli:<user>, bootstrap, anonymous.' }),
+  action: Text.min(1).max(1000).optional().openapi({ description: 'Only these actions, comma-separated (token.created,bucket.deleted).', example: 'bucket.created,bucket.deleted' }),
+  token: Text.min(1).optional().openapi({ description: 'Only events about this token id.' }),
+  bucket: Text.min(1).optional().openapi({ description: 'Only events about this bucket.' }),
   from: z.iso.datetime({ offset: true }).optional().openapi({ description: 'Events at or after this time (RFC 3339).', example: '2026-01-01T00:00:00Z' }),
   to: z.iso.datetime({ offset: true }).optional().openapi({ description: 'Events before this time (RFC 3339).' }),
 });

@@ -7,7 +7,7 @@ import type { LifecycleRule } from '../lifecycle/rules.js';
 import { requestSource, requireBucketAccess, requireProject } from './caller.js';
 import type { ParsedOperationName } from '../s3/endpoint.js';
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
-import { BucketParams, errorResponses, json, jsonBody, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
+import { BucketParams, errorResponses, json, jsonBody, READ_SECURITY, Text, WRITE_SECURITY } from './schemas.js';
 
 // A bucket's settings through the REST API: versioning, Object Lock default retention,
 // lifecycle rules and default encryption to read and change (the same service as S3's
@@ -29,8 +29,8 @@ const DefaultRetentionSchema = z
   .openapi('DefaultRetention');
 
 const LifecycleFilterSchema = z.strictObject({
-  prefix: z.string().default(''),
-  tags: z.record(z.string(), z.string()).default({}),
+  prefix: Text.default(''),
+  tags: z.record(Text, Text).default({}),
   sizeGreaterThan: z.number().int().min(0).optional(),
   sizeLessThan: z.number().int().min(1).optional(),
   and: z.boolean().optional().openapi({ description: 'S3 form: the filter was written as <And> around one predicate, and is given back so.' }),
@@ -38,14 +38,14 @@ const LifecycleFilterSchema = z.strictObject({
 
 export const LifecycleRuleSchema = z
   .strictObject({
-    id: z.string().max(255).optional().openapi({ description: 'Generated when absent.' }),
+    id: Text.max(255).optional().openapi({ description: 'Generated when absent.' }),
     status: z.enum(['Enabled', 'Disabled']).default('Enabled'),
     filter: LifecycleFilterSchema.default({ prefix: '', tags: {} }),
     legacyPrefix: z.boolean().optional().openapi({ description: "S3 form: the rule was written with the older API's rule-level <Prefix>, and is given back so." }),
     expiration: z
       .strictObject({
         days: z.number().int().min(1).optional(),
-        date: z.string().optional().openapi({ description: 'Midnight UTC, e.g. 2030-01-01T00:00:00Z.' }),
+        date: Text.optional().openapi({ description: 'Midnight UTC, e.g. 2030-01-01T00:00:00Z.' }),
         expiredObjectDeleteMarker: z.boolean().optional(),
       })
       .optional(),

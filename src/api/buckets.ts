@@ -8,7 +8,7 @@ import { bucketDecision, requestSource, requireBucketAccess, requireProject, req
 import type { ApiApp, ApiDeps } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { VersioningSchema } from './bucket-settings.js';
-import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, ProjectIdParam, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
+import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, ProjectIdParam, READ_SECURITY, Text, WRITE_SECURITY } from './schemas.js';
 
 // Buckets of a project: list (scope-filtered), create, show, delete (optionally emptying first).
 
@@ -36,7 +36,7 @@ const BucketList = z.object({ items: z.array(BucketSchema), nextCursor: NextCurs
 const BucketsQuery = pageQuery(MAX_PAGE);
 const CreateBucketBody = z
   .strictObject({
-    name: z.string().min(1).max(255),
+    name: Text.min(1).max(255),
     objectLock: z.boolean().default(false).openapi({ description: 'Create it with Object Lock (and so with versioning enabled for good).' }),
   })
   .openapi('CreateBucket');

@@ -15,23 +15,20 @@ import { ApiProblem } from './problems.js';
 import type { RequestSource } from '../audit/actor.js';
 import type { ProjectAccess } from './context.js';
 import { publicEndpoint } from './public-url.js';
-import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, READ_SECURITY, WRITE_SECURITY } from './schemas.js';
+import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, READ_SECURITY, Text, WRITE_SECURITY } from './schemas.js';
 import { bareEtag } from '../util/etag.js';
 import { isVersionId } from '../objects/object-service.js';
 import type { ListedVersion } from '../storage/metadata/metadata-store.js';
 
 // Objects of a bucket: list, upload (streamed), download (streamed), delete, presign.
 
-const KeySchema = z
-  .string()
-  .min(1)
+const KeySchema = Text.min(1)
   .refine((k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES, `A key is at most ${MAX_KEY_BYTES} bytes of UTF-8.`)
-  .refine((k) => !k.includes('\u0000'), 'A key may not contain NUL.')
   .openapi({ example: 'photos/2024/cat.jpg' });
 
 const KeyQuery = z.object({ key: KeySchema.openapi({ param: { name: 'key', in: 'query' } }) });
 
-const VersionIdParam = z.string().min(1).max(1024).optional().openapi({ description: 'A version of the key (from GET .../objects/versions); absent: the current one.' });
+const VersionIdParam = Text.min(1).max(1024).optional().openapi({ description: 'A version of the key (from GET .../objects/versions); absent: the current one.' });
 const VersionQuery = KeyQuery.extend({ versionId: VersionIdParam });
 const DeleteQuery = VersionQuery.extend({
   bypassGovernanceRetention: z.enum(['true', 'false']).optional().openapi({ description: 'true: delete through GOVERNANCE retention (admin-rw only).' }),
@@ -58,8 +55,8 @@ const VersionsQuery = KeyQuery.extend(pageQuery(MAX_PAGE).shape);
 
 const ListQuery = z
   .object({
-    prefix: z.string().optional(),
-    delimiter: z.string().max(64).optional().openapi({ example: '/' }),
+    prefix: Text.optional(),
+    delimiter: Text.max(64).optional().openapi({ example: '/' }),
   })
   .extend(pageQuery(MAX_PAGE).shape);
 

@@ -72,6 +72,13 @@ export const PROBLEM_TYPES = {
       '(maxTokenDays) and, when a token creates it, no longer than that token itself. `detail` names the limit and `field` the input; ' +
       'ask for less, or have someone with a longer-lived credential do it.',
   },
+  'body-too-large': {
+    status: 413,
+    title: 'Request body too large',
+    description:
+      'A JSON request body is at most 1 MiB; a larger one is refused as it arrives, unread. Object uploads ' +
+      '(PUT .../objects/content) are not JSON and have no such limit. Send less.',
+  },
   'storage-full': {
     status: 507,
     title: 'Storage full',

@@ -21,6 +21,7 @@ import {
   RoleSchema,
   SESSION_READ_SECURITY,
   SESSION_WRITE_SECURITY,
+  Text,
 } from './schemas.js';
 
 // GET /projects, POST /projects, GET and PATCH /projects/{projectId}, and the project's members.
@@ -31,11 +32,11 @@ const ProjectsQuery = pageQuery(MAX_PAGE);
 /** Projects are listed oldest first: by (creation time, id). */
 type ProjectPosition = readonly [number, string];
 const byCreation = (a: ProjectPosition, b: ProjectPosition) => a[0] - b[0] || compareStrings(a[1], b[1]);
-const CreateProjectBody = z.strictObject({ name: z.string().min(1).max(100) }).openapi('CreateProject');
+const CreateProjectBody = z.strictObject({ name: Text.min(1).max(100) }).openapi('CreateProject');
 
 const UpdateProjectBody = z
   .strictObject({
-    name: z.string().min(1).max(100).optional(),
+    name: Text.min(1).max(100).optional(),
     maxTokenDays: z.number().int().min(1).max(MAX_EXPIRY_DAYS).nullable().optional().openapi({
       description: `The longest a token of the project may last, 1-${MAX_EXPIRY_DAYS} days; null: no project limit. Lowering it caps existing tokens too.`,
     }),
@@ -44,9 +45,9 @@ const UpdateProjectBody = z
 
 const MemberSchema = z.object({ userId: z.string(), email: z.string(), role: RoleSchema }).openapi('Member');
 const MemberList = z.object({ items: z.array(MemberSchema) }).openapi('MemberList');
-const AddMemberBody = z.strictObject({ email: z.string().min(3).max(254), role: RoleSchema }).openapi('AddMember');
+const AddMemberBody = z.strictObject({ email: Text.min(3).max(254), role: RoleSchema }).openapi('AddMember');
 const SetRoleBody = z.strictObject({ role: RoleSchema }).openapi('SetMemberRole');
-const MemberParams = ProjectIdParam.extend({ userId: z.string().min(1).openapi({ param: { name: 'userId', in: 'path' } }) });
+const MemberParams = ProjectIdParam.extend({ userId: Text.min(1).openapi({ param: { name: 'userId', in: 'path' } }) });
 
 const updateProject = createRoute({
   method: 'patch',

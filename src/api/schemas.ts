@@ -14,6 +14,13 @@ export const ProblemSchema = z
   })
   .openapi('Problem');
 
+/**
+ * Text a request gives (names, emails, filters, path parameters): anything but NUL (U+0000),
+ * which PostgreSQL text cannot hold and no name or filter needs. Every request string is one,
+ * but for passwords (only ever hashed).
+ */
+export const Text = z.string().refine((s) => !s.includes('\u0000'), 'may not contain the NUL character (U+0000).');
+
 const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
@@ -50,7 +57,7 @@ export const MAX_PAGE = 1000;
 /** `limit` and `cursor` of a list route. */
 export function pageQuery(defaultLimit: number) {
   return z.object({
-    cursor: z.string().optional().openapi({ description: "The previous page's nextCursor (opaque)." }),
+    cursor: Text.optional().openapi({ description: "The previous page's nextCursor (opaque)." }),
     limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ description: `1-${MAX_PAGE} (default ${defaultLimit})` }),
   });
 }
@@ -68,11 +75,11 @@ export const PermissionSchema = z.enum(PERMISSION_LEVELS).openapi('Permission');
 export const RoleSchema = z.enum(['owner', 'member']).openapi('Role');
 
 export const ProjectIdParam = z.object({
-  projectId: z.string().min(1).openapi({ param: { name: 'projectId', in: 'path' }, example: '0b5e7c9e-5a4f-4c7a-9d8e-2f1c3b4a5d6e' }),
+  projectId: Text.min(1).openapi({ param: { name: 'projectId', in: 'path' }, example: '0b5e7c9e-5a4f-4c7a-9d8e-2f1c3b4a5d6e' }),
 });
 
 export const BucketParams = ProjectIdParam.extend({
-  bucket: z.string().min(1).openapi({ param: { name: 'bucket', in: 'path' }, example: 'photos' }),
+  bucket: Text.min(1).openapi({ param: { name: 'bucket', in: 'path' }, example: 'photos' }),
 });
 
 export const ProjectSchema = z

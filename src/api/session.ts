@@ -4,13 +4,13 @@ import { MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_SOURCE, SESSION_TTL_MS, 
 import type { SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
 import { clientAddress, requireSession, SESSION_COOKIE } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
-import { errorResponses, json, jsonBody, MembershipSchema, SESSION_READ_SECURITY, SESSION_WRITE_SECURITY } from './schemas.js';
+import { errorResponses, json, jsonBody, MembershipSchema, SESSION_READ_SECURITY, SESSION_WRITE_SECURITY, Text } from './schemas.js';
 
 // POST /session (sign in), GET /session (who am I), DELETE /session (sign out).
 
 const SignInBody = z
   .strictObject({
-    email: z.string().min(1).max(254).openapi({ example: 'admin@localhost' }),
+    email: Text.min(1).max(254).openapi({ example: 'admin@localhost' }),
     password: z.string().min(1).max(1024),
   })
   .openapi('SignIn');

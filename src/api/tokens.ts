@@ -18,6 +18,7 @@ import {
   PermissionSchema,
   ProjectIdParam,
   READ_SECURITY,
+  Text,
   TokenViewSchema,
   WRITE_SECURITY,
 } from './schemas.js';
@@ -26,7 +27,7 @@ import {
 // rotate (new secrets returned once), confirm a rotation. Nobody hands out more than they have.
 
 const TokenParams = ProjectIdParam.extend({
-  tokenId: z.string().min(1).openapi({ param: { name: 'tokenId', in: 'path' } }),
+  tokenId: Text.min(1).openapi({ param: { name: 'tokenId', in: 'path' } }),
 });
 
 const TokenList = z.object({ items: z.array(TokenViewSchema), nextCursor: NextCursor }).openapi('TokenList');
@@ -39,10 +40,10 @@ const tokenPosition = (t: TokenView): TokenPosition => [Date.parse(t.createdAt),
 
 const CreateTokenBody = z
   .strictObject({
-    name: z.string().min(1).max(100),
-    description: z.string().max(1000).optional(),
+    name: Text.min(1).max(100),
+    description: Text.max(1000).optional(),
     permission: PermissionSchema,
-    bucketScope: z.array(z.string().min(1)).min(1).nullable().openapi({
+    bucketScope: z.array(Text.min(1)).min(1).nullable().openapi({
       description:
         'Bucket names ("photos") and key prefixes in buckets ("photos/2024/": every operation then needs a key under it, and listings show only those keys), or null for every bucket (including ones created later). No entry may include another.',
     }),
@@ -50,7 +51,7 @@ const CreateTokenBody = z
       description: `1-${MAX_EXPIRY_DAYS}; default 90, or less when a limit is lower. At most the project's maximum, and for a bearer caller at most its own token's remaining days (422 limit-exceeded beyond).`,
     }),
     billing: z.boolean().optional().openapi({ description: 'May read the project usage.' }),
-    allowedNetworks: z.array(z.string().min(1)).nullable().optional().openapi({
+    allowedNetworks: z.array(Text.min(1)).nullable().optional().openapi({
       description: 'IPv4/IPv6 addresses and CIDR networks the token may be used from (S3 and REST); null or absent: anywhere.',
       example: ['203.0.113.0/24', '2001:db8::/32'],
     }),
@@ -62,12 +63,12 @@ const CreateTokenBody = z
 
 const TemporaryBody = z
   .strictObject({
-    name: z.string().optional().openapi({ description: 'A session name: 2-64 letters, digits and + = , . @ _ - (default "session").' }),
+    name: Text.optional().openapi({ description: 'A session name: 2-64 letters, digits and + = , . @ _ - (default "session").' }),
     durationSeconds: z.number().int().optional().openapi({
       description: `${MIN_DURATION_SECONDS}-${MAX_DURATION_SECONDS} (15 minutes to 12 hours), at most the token's remaining life; default 3600 (or the token's remaining life if less).`,
     }),
     permission: PermissionSchema.optional().openapi({ description: "A level no wider than the token's; default: the token's." }),
-    bucketScope: z.array(z.string().min(1)).min(1).nullable().optional().openapi({
+    bucketScope: z.array(Text.min(1)).min(1).nullable().optional().openapi({
       description: "Entries within the token's scope (buckets, bucket/prefix); default: the token's scope.",
     }),
   })
@@ -102,7 +103,7 @@ const IssuedTemporary = z
   .openapi('IssuedTemporaryCredentials');
 
 const TemporaryParams = TokenParams.extend({
-  credentialId: z.string().min(1).openapi({ param: { name: 'credentialId', in: 'path' } }),
+  credentialId: Text.min(1).openapi({ param: { name: 'credentialId', in: 'path' } }),
 });
 
 const RotateBody = z.strictObject({ graceDays: z.number().int().min(0).max(30).optional() }).openapi('RotateToken');

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
-import { errorResponses, json, ProjectIdParam, READ_SECURITY } from './schemas.js';
+import { errorResponses, json, ProjectIdParam, READ_SECURITY, Text } from './schemas.js';
 
 // GET /projects/{projectId}/usage: requests, bytes in/out and stored bytes per day, and what is stored now.
 
@@ -10,8 +10,8 @@ const DateParam = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2024-05-3
 const UsageQuery = z.object({
   from: DateParam.optional().openapi({ description: 'First day (UTC), inclusive; default: 29 days before `to`.', example: '2024-05-01' }),
   to: DateParam.optional().openapi({ description: 'Last day (UTC), inclusive; default: today. At most 366 days in all.', example: '2024-05-31' }),
-  bucket: z.string().min(1).optional().openapi({ description: 'Only this bucket.' }),
-  token: z.string().optional().openapi({ description: 'Only requests made with this token id; empty: only console-session requests.' }),
+  bucket: Text.min(1).optional().openapi({ description: 'Only this bucket.' }),
+  token: Text.optional().openapi({ description: 'Only requests made with this token id; empty: only console-session requests.' }),
 });
 
 const Counts = z.object({
