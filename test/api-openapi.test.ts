@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { createApiApp } from '../src/api/app.js';
 import { PROBLEM_SLUGS, PROBLEM_TYPES, problem } from '../src/api/problems.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { call, rootBearer, type As } from './helpers/api.js';
 
 // The OpenAPI document at /api/v1/openapi.json: valid OpenAPI 3.1, and in step with the routes
 // the app actually serves (every route documented, nothing documented that is not served).
@@ -137,6 +139,60 @@ describe('REST API: OpenAPI document', () => {
     }
     // Served types are the documented ones.
     assert.equal(doc.paths['/api/v1/problems/{slug}'].get.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/ProblemType');
+  });
+
+  test('every operation declares the problems any route can answer: 500, 429 (a bearer token is rate-limited on every route), 413 with a JSON body, 507 when it writes', () => {
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(item).filter((m) => METHODS.includes(m))) {
+        const op = item[method];
+        const where = `${method.toUpperCase()} ${path}`;
+        assert.ok(op.responses['500'], `${where}: 500 undocumented`);
+        assert.ok(op.responses['429']?.headers?.['Retry-After'], `${where}: 429 undocumented`);
+        if (op.requestBody?.content?.['application/json']) assert.ok(op.responses['413'], `${where}: 413 undocumented`);
+        if (method !== 'get') assert.ok(op.responses['507'], `${where}: 507 undocumented`);
+      }
+    }
+  });
+
+  test('real replies are declared: their status, their content type and, for JSON, their schema (strict JSON Schema 2020-12)', async () => {
+    // The document as one schema, so that the replies' $refs resolve in it.
+    const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
+    ajv.addSchema(JSON.parse(JSON.stringify(doc).replaceAll('"$ref":"#/', '"$ref":"doc#/')), 'doc');
+    const conforms = async (method: string, template: string, path: string, o: { as?: As; json?: unknown; raw?: string; headers?: Record<string, string> } = {}) => {
+      const r = await call(server, method, path, o);
+      const where = `${method} ${template} -> ${r.status}`;
+      const reply = doc.paths[`/api/v1${template}`][method === 'HEAD' ? 'get' : method.toLowerCase()].responses[String(r.status)];
+      assert.ok(reply, `${where}: status not declared (${r.text.slice(0, 200)})`);
+      const type = (r.headers.get('content-type') ?? '').split(';')[0].trim();
+      if (!reply.content || method === 'HEAD') return r;
+      const media = reply.content[type] ?? reply.content[`${type.split('/')[0]}/*`] ?? reply.content['*/*'];
+      assert.ok(media, `${where}: ${type} is none of ${Object.keys(reply.content)}`);
+      if (type.endsWith('json')) {
+        const validate = ajv.compile({ $ref: `doc#/paths/${`/api/v1${template}`.replaceAll('~', '~0').replaceAll('/', '~1')}/${method.toLowerCase()}/responses/${r.status}/content/${type.replace('/', '~1')}/schema` });
+        assert.ok(validate(r.body), `${where}: ${ajv.errorsText(validate.errors)}`);
+      }
+      return r;
+    };
+    const p = server.bootstrap.projectId;
+    const root = rootBearer(server);
+    await conforms('POST', '/projects/{projectId}/buckets', `/projects/${p}/buckets`, { as: root, json: { name: 'openapi-replies' } });
+    const bucket = '/projects/{projectId}/buckets/{bucket}';
+    const detail = await conforms('GET', bucket, `/projects/${p}/buckets/openapi-replies`, { as: root });
+    assert.equal(detail.body.encryption, null);
+    await conforms('PUT', `${bucket}/settings/encryption`, `/projects/${p}/buckets/openapi-replies/settings/encryption`, { as: root, json: { algorithm: 'AES256' } });
+    assert.equal((await conforms('GET', bucket, `/projects/${p}/buckets/openapi-replies`, { as: root })).body.encryption, 'AES256');
+    const content = `/projects/${p}/buckets/openapi-replies/objects/content?key=a.txt`;
+    await conforms('PUT', `${bucket}/objects/content`, content, { as: root, raw: 'hello', headers: { 'content-type': 'text/plain' } });
+    assert.equal((await conforms('GET', `${bucket}/objects/content`, content, { as: root })).text, 'hello');
+    await conforms('HEAD', `${bucket}/objects/content`, content, { as: root });
+    const tokens = '/projects/{projectId}/tokens';
+    const big = await conforms('POST', tokens, `/projects/${p}/tokens`, { as: root, json: { name: 'big', description: 'x'.repeat(2 * 1024 * 1024), permission: 'object-ro', bucketScope: null } });
+    assert.equal(big.status, 413);
+    const limited = await conforms('POST', tokens, `/projects/${p}/tokens`, { as: root, json: { name: 'limited', permission: 'admin-ro', bucketScope: null, rateLimit: 1 } });
+    const as = { bearer: limited.body.credentials.bearerToken as string };
+    assert.equal((await conforms('GET', '/projects/{projectId}/buckets', `/projects/${p}/buckets`, { as })).status, 200);
+    assert.equal((await conforms('GET', '/projects/{projectId}/buckets', `/projects/${p}/buckets`, { as })).status, 429);
+    assert.equal((await conforms('GET', '/projects/{projectId}/usage', `/projects/${p}/usage`, { as })).status, 429);
   });
 
   test('request bodies are strict (unknown fields are errors) and match the validators', () => {

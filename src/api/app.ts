@@ -13,7 +13,7 @@ import { registerProblemTypes } from './problem-types.js';
 import { problem, problemHeaders, problemResponse, sendProblem, toProblem, validationProblem } from './problems.js';
 import { registerProjects } from './projects.js';
 import { routePolicyMiddleware } from './route-policy.js';
-import { errorResponses } from './schemas.js';
+import { commonProblems, errorResponses } from './schemas.js';
 import { registerSession } from './session.js';
 import { registerTokens } from './tokens.js';
 import { registerUsage } from './usage.js';
@@ -199,7 +199,7 @@ export function createApiApp(deps: ApiDeps) {
     },
   });
   app.openapi(openapi, (c) => {
-    document ??= app.getOpenAPI31Document({
+    document ??= documentWithCommonProblems(app).getOpenAPI31Document({
       openapi: '3.1.0',
       info: {
         title: 'skep REST API',
@@ -220,6 +220,14 @@ export function createApiApp(deps: ApiDeps) {
 }
 
 export type ApiHonoApp = ReturnType<typeof createApiApp>;
+
+/** Declares on every route the problems it can answer whatever it does (see commonProblems). */
+function documentWithCommonProblems<T extends OpenAPIHono<ApiEnv, any, any>>(app: T): T {
+  for (const d of app.openAPIRegistry.definitions) {
+    if (d.type === 'route') d.route.responses = { ...commonProblems(d.route), ...d.route.responses };
+  }
+  return app;
+}
 
 /** A node:http listener for /api/v1 requests. */
 export function createApiHandler(deps: ApiDeps, app: ApiHonoApp = createApiApp(deps)): (req: IncomingMessage, res: ServerResponse) => Promise<void> {

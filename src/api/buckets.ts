@@ -30,7 +30,8 @@ const BucketSchema = z
 const BucketDetailSchema = BucketSchema.extend({
   versioning: VersioningSchema,
   objectLock: z.boolean(),
-  encryption: z.literal('AES256').nullable().openapi({ description: 'Default encryption of new objects; null: none.' }),
+  // An enum, not a literal: a nullable literal is documented with null missing from its enum.
+  encryption: z.enum(['AES256']).nullable().openapi({ description: 'Default encryption of new objects; null: none.' }),
 }).openapi('BucketDetail');
 const BucketList = z.object({ items: z.array(BucketSchema), nextCursor: NextCursor }).openapi('BucketList');
 const BucketsQuery = pageQuery(MAX_PAGE);

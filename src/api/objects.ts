@@ -130,7 +130,7 @@ const getObject = createRoute({
   security: READ_SECURITY,
   request: { params: BucketParams, query: VersionQuery },
   responses: {
-    200: { description: 'The bytes', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    200: { description: "The bytes, with the object's own Content-Type", content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } } },
     ...errorResponses(400, 401, 403, 404),
   },
 });

@@ -29,8 +29,11 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'forbidden: the caller may not do this (permission level, bucket scope, role); csrf: a session request that changes state without its X-CSRF-Token',
   404: 'not-found',
   409: 'conflict',
+  413: 'body-too-large: a JSON body over 1 MiB',
   422: 'limit-exceeded: the request asks for more than a limit allows (`detail` names it, `field` the input)',
-  429: 'rate-limited: wait the Retry-After seconds',
+  429: "rate-limited: a bearer token's request rate (whatever route it is sent to) or sign-in attempts; wait the Retry-After seconds",
+  500: 'internal: the server failed to handle the request',
+  507: 'storage-full: the server has no room left; nothing was written',
 };
 
 interface ErrorResponse {
@@ -41,7 +44,7 @@ interface ErrorResponse {
 
 /**
  * Problem responses for the given statuses. 400 is always listed (every route rejects unknown
- * query parameters); 500 `internal` is always possible.
+ * query parameters); those every route of a kind can answer are added by commonProblems.
  */
 export function errorResponses(...statuses: number[]) {
   const out: Record<number, ErrorResponse> = {};
@@ -50,6 +53,23 @@ export function errorResponses(...statuses: number[]) {
     if (s === 429) out[s].headers = { 'Retry-After': { description: 'Seconds until another attempt may succeed.', schema: { type: 'integer', minimum: 1 } } };
   }
   return out;
+}
+
+interface RouteShape {
+  method: string;
+  request?: { body?: { content?: Record<string, unknown> } };
+}
+
+/**
+ * The problems a route can answer whatever it does: 500 internal; 429 rate-limited (a bearer
+ * token's rate limit holds whichever route it is sent to); 413 body-too-large with a JSON body;
+ * 507 storage-full when it writes.
+ */
+export function commonProblems(route: RouteShape) {
+  const statuses = [429, 500];
+  if (route.request?.body?.content?.['application/json']) statuses.push(413);
+  if (route.method.toLowerCase() !== 'get') statuses.push(507);
+  return errorResponses(...statuses);
 }
 
 export const MAX_PAGE = 1000;
