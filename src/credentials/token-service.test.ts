@@ -57,6 +57,18 @@ async function rejectsWith(p: Promise<unknown>, kind: DomainError['kind'], messa
   });
 }
 
+describe('create', () => {
+  test('a token lasts exactly its days from its creation time, however the clock moves meanwhile', async () => {
+    // Each reading of this clock is a millisecond later than the one before.
+    const ticking = () => new Date(++now);
+    const service = new TokenService(meta, new SecretBox(randomBytes(32)), new AuditService(meta, ticking), new RateLimiter(new MemoryLimiterState(), 'test', FAILURE_AUDITS_PER_MINUTE, 60_000), ticking);
+    for (const expiresInDays of [30, undefined]) {
+      const { token } = await service.create(input({ name: `t${expiresInDays}`, expiresInDays }));
+      assert.equal(Date.parse(token.expiresAt!) - Date.parse(token.createdAt), (expiresInDays ?? 90) * DAY);
+    }
+  });
+});
+
 describe('authenticateBearer', () => {
   test('accepts the current token and yields the principal', async () => {
     const { token, credentials } = await tokens.create(input({ bucketScope: ['b1'] }));

@@ -282,7 +282,8 @@ export class TokenService implements CredentialLookup {
 
   // ---- management ----
 
-  private async validateCreate(input: CreateTokenInput): Promise<{ permission: PermissionLevel; expiresAt: Date | null }> {
+  /** `now` is the token's creation time: its expiry is counted from that same reading of the clock. */
+  private async validateCreate(input: CreateTokenInput, now: number): Promise<{ permission: PermissionLevel; expiresAt: Date | null }> {
     const name = input.name?.trim();
     if (!name) throw new DomainError('invalid-argument', 'A token needs a name.', 'name');
     if (name.length > 100) throw new DomainError('invalid-argument', 'A token name is at most 100 characters.', 'name');
@@ -301,7 +302,6 @@ export class TokenService implements CredentialLookup {
       throw new DomainError('invalid-argument', `A rate limit is a whole number of requests a minute from 1 to ${MAX_RATE_LIMIT}.`, 'rateLimit');
     }
     if (input.bootstrap) return { permission: input.permission as PermissionLevel, expiresAt: null };
-    const now = this.clock().getTime();
     const parentLimit = input.parentTokenId === undefined ? null : await this.parentLimit(input.parentTokenId, now);
     if (parentLimit && parentLimit.days < 1) throw new DomainError('limit-exceeded', parentLimit.message(input.expiresInDays ?? 1), 'expiresInDays');
     const limits = [DEFAULT_EXPIRY_DAYS, project.maxTokenDays ?? DEFAULT_EXPIRY_DAYS, parentLimit?.days ?? DEFAULT_EXPIRY_DAYS];
@@ -349,7 +349,8 @@ export class TokenService implements CredentialLookup {
   }
 
   async create(input: CreateTokenInput, source?: string): Promise<{ token: TokenView; credentials: IssuedCredentials }> {
-    const { permission, expiresAt } = await this.validateCreate(input);
+    const createdAt = this.clock();
+    const { permission, expiresAt } = await this.validateCreate(input, createdAt.getTime());
     const accessKeyId = input.bootstrap?.accessKeyId ?? newAccessKeyId();
     const secretAccessKey = input.bootstrap?.secretAccessKey ?? newSecretAccessKey();
     const bearer = newBearerToken();
@@ -363,7 +364,7 @@ export class TokenService implements CredentialLookup {
       billing: input.billing ?? false,
       allowedNetworks: input.allowedNetworks ? [...new Set(input.allowedNetworks.map((n) => n.trim()))] : null,
       rateLimit: input.rateLimit ?? null,
-      createdAt: this.clock(),
+      createdAt,
       createdBy: input.createdBy,
       expiresAt,
       lastUsedAt: null,
