@@ -121,18 +121,24 @@ function jsonBodyLimitMiddleware(): MiddlewareHandler<ApiEnv> {
 }
 
 /** The bytes of `body`, or null as soon as they pass `max`. */
-async function readAtMost(body: ReadableStream<Uint8Array> | null, max: number): Promise<Buffer | null> {
+async function readAtMost(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array<ArrayBuffer> | null> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (!body) return Buffer.alloc(0);
-  const reader = body.getReader();
-  for (;;) {
+  const reader = body?.getReader();
+  while (reader) {
     const { done, value } = await reader.read();
-    if (done) return Buffer.concat(chunks);
+    if (done) break;
     size += value.length;
     if (size > max) return null;
     chunks.push(value);
   }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }
 
 function safeDecode(s: string): string {
