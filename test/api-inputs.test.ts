@@ -112,6 +112,23 @@ describe('REST API: JSON bodies are at most 1 MiB', () => {
     assert.ok(isProblem(r, 401, 'unauthenticated'), problemText(r));
   });
 
+  test('a GET sent with a chunked body is answered as usual (its body is not read)', async () => {
+    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/api/v1/projects/${server.bootstrap.projectId}/buckets`, {
+        method: 'GET',
+        headers: { authorization: `Bearer ${server.bootstrap.issued!.bearerToken}`, 'transfer-encoding': 'chunked' },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end('{"ignored":true}');
+    });
+    assert.equal(reply.status, 200, reply.body);
+  });
+
   test('an object upload is not JSON and has no such limit', async () => {
     const p = server.bootstrap.projectId;
     assert.equal((await call(server, 'POST', `/projects/${p}/buckets`, { as: rootBearer(server), json: { name: 'uploads' } })).status, 201);

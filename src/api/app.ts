@@ -109,7 +109,8 @@ function jsonBodyLimitMiddleware(): MiddlewareHandler<ApiEnv> {
   const tooLarge = (c: Context<ApiEnv>) =>
     sendProblem(c, problem('body-too-large', `A JSON body is at most ${MAX_JSON_BODY_BYTES} bytes.`, 'body'), { Connection: 'close' });
   return async (c, next) => {
-    if (isObjectContent(c.req.path)) return next();
+    // The body of a GET or HEAD is never read, nor handed on to the route.
+    if (isObjectContent(c.req.path) || c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     const headers = c.req.raw.headers;
     // Without Transfer-Encoding, Content-Length is the whole body (none: no body).
     if (!headers.has('transfer-encoding')) return Number(headers.get('content-length') ?? 0) > MAX_JSON_BODY_BYTES ? tooLarge(c) : next();
