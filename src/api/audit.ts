@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { AuditFilter } from '../audit/audit-service.js';
 import { auditCsvHeader, auditCsvLine } from '../audit/audit-export.js';
 import type { AuditAction, AuditRow } from '../storage/metadata/metadata-store.js';
+import { isAuditAction } from '../audit/actions.js';
 import { requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps } from './context.js';
 import { ApiProblem } from './problems.js';
@@ -68,12 +69,10 @@ const exportAudit = createRoute({
   },
 });
 
-const KNOWN_PREFIXES = ['token.', 'auth.', 'project.', 'user.', 'bucket.', 'object.'];
-
 function filterOf(projectId: string, q: z.infer<typeof FilterQuery>): AuditFilter {
   const actions = q.action?.split(',').map((a) => a.trim()).filter(Boolean);
   for (const a of actions ?? []) {
-    if (!/^[a-z-]+\.[a-z-]+$/.test(a) || !KNOWN_PREFIXES.some((p) => a.startsWith(p))) throw new ApiProblem('validation', `Unknown action "${a}".`, 'action');
+    if (!isAuditAction(a)) throw new ApiProblem('validation', `Unknown action "${a}".`, 'action');
   }
   return {
     projectId,

@@ -9,17 +9,12 @@ import { LoadMore } from '../components/LoadMore';
 import { TableSkeleton, useBuckets } from './BucketsPage';
 import { formatDateTime } from '../format';
 import { useSession } from '../session';
+import { AUDIT_ACTIONS } from '../../../src/audit/actions.js';
 
 // The project's audit log: who did what, when, from where; filtered by actor, action, token,
 // bucket and time, read a page at a time, and exported as CSV or JSON.
 
-const ACTIONS = [
-  'bucket.created', 'bucket.deleted', 'bucket.config-changed', 'object.deleted', 'object.presigned',
-  'token.created', 'token.rotated', 'token.rotation-confirmed', 'token.disabled', 'token.enabled', 'token.revoked',
-  'token.temporary-issued', 'token.temporary-revoked',
-  'auth.failed', 'auth.expired-token', 'auth.network-denied', 'user.signed-in', 'user.sign-in-failed', 'user.password-changed',
-  'project.created', 'project.updated', 'project.member-added', 'project.member-role-changed', 'project.member-removed',
-];
+const ACTIONS = AUDIT_ACTIONS;
 
 const PAGE = 50;
 

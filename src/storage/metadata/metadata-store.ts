@@ -381,37 +381,8 @@ export interface CredentialRecord {
 
 export type TokenPatch = Partial<Omit<TokenRow, 'id' | 'projectId' | 'accessKeyId' | 'createdAt' | 'createdBy'>>;
 
-export type AuditAction =
-  | 'token.created'
-  | 'token.rotated'
-  | 'token.rotation-confirmed'
-  | 'token.disabled'
-  | 'token.enabled'
-  | 'token.revoked'
-  | 'token.temporary-issued'
-  | 'token.temporary-revoked'
-  | 'auth.network-denied'
-  | 'auth.expired-token'
-  | 'auth.failed'
-  | 'project.created'
-  | 'project.updated'
-  | 'user.created'
-  | 'user.signed-in'
-  | 'user.sign-in-failed'
-  | 'user.password-changed'
-  | 'project.member-added'
-  | 'project.member-role-changed'
-  | 'project.member-removed'
-  | 'bucket.created'
-  | 'bucket.deleted'
-  | 'bucket.config-changed'
-  | 'object.deleted'
-  | 'object.presigned'
-  /** The lifecycle worker expired a current object, removed a version or a delete marker. */
-  | 'lifecycle.expired'
-  | 'lifecycle.upload-aborted'
-  /** A governance-mode retention was shortened, removed or deleted through with the bypass header. */
-  | 'object.governance-bypassed';
+export type { AuditAction } from '../../audit/actions.js';
+import type { AuditAction } from '../../audit/actions.js';
 
 /** One audit event. Never holds a secret. */
 export interface AuditRow {
