@@ -74,6 +74,9 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
         if (file && name.toLowerCase() === 'file') fail(new S3Error('IncorrectNumberOfFilesInPostRequest'));
         return;
       }
+      // The form may fail before upload() pipes the file (its checks are asynchronous): its stream is
+      // then destroyed, which upload() sees; this listener keeps that error from going uncaught.
+      stream.on('error', () => undefined);
       file = { stream, filename: info.filename ?? '' };
       resolve({ fields, file, done });
     });
@@ -165,7 +168,8 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   file.stream.on('error', (err) => digest.destroy(err instanceof S3Error ? err : new S3Error('MalformedPOSTRequest')));
   // The blob store reads the digest and sees its error; without a reader left it must not go uncaught.
   digest.on('error', () => undefined);
-  file.stream.pipe(digest);
+  if (file.stream.destroyed) digest.destroy(new S3Error('MalformedPOSTRequest'));
+  else file.stream.pipe(digest);
   const row = await ctx.services.objects.putObject(
     {
       bucket,
