@@ -9,6 +9,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   S3ServiceException,
   UploadPartCommand,
@@ -114,6 +115,27 @@ describe('bucket quotas', () => {
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 'multi', Body: Buffer.alloc(9 * KiB) }));
     const used = await call(server, 'GET', `/projects/${p()}/buckets/${b}/quota`, { as: rootBearer(server) });
     assert.deepEqual(used.body.used, { bytes: 10 * KiB, objects: 2 });
+  });
+
+  test('over a lowered quota, writes that add nothing pass: a smaller overwrite, a metadata-only self-copy, the Suspended null version', async () => {
+    const b = 'quota-lowered';
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: Buffer.alloc(4 * KiB, 1) }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'other', Body: Buffer.alloc(4 * KiB, 1) }));
+    await setBucketQuota(b, { maxBytes: 2 * KiB, maxObjects: 1 });
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: Buffer.alloc(3 * KiB, 2) }));
+    await s3.send(new CopyObjectCommand({ Bucket: b, Key: 'k', CopySource: `${b}/k`, MetadataDirective: 'REPLACE', Metadata: { a: 'b' } }));
+    assert.match(await quotaExceeded(s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: Buffer.alloc(4 * KiB, 3) }))), /adds 1\.0 KiB/);
+    // Suspended: a write replaces the null version, current or not, so adds no object.
+    const s = 'quota-suspended';
+    await s3.send(new CreateBucketCommand({ Bucket: s }));
+    await s3.send(new PutObjectCommand({ Bucket: s, Key: 'k', Body: 'null version' }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: s, VersioningConfiguration: { Status: 'Enabled' } }));
+    await s3.send(new PutObjectCommand({ Bucket: s, Key: 'k', Body: 'a real version' }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: s, VersioningConfiguration: { Status: 'Suspended' } }));
+    await setBucketQuota(s, { maxBytes: null, maxObjects: 2 });
+    await s3.send(new PutObjectCommand({ Bucket: s, Key: 'k', Body: 'the new null' }));
+    assert.match(await quotaExceeded(s3.send(new PutObjectCommand({ Bucket: s, Key: 'new', Body: 'x' }))), /quota of 2 objects/);
   });
 
   test('the REST upload is refused too (403 quota-exceeded); a bad quota is 400 naming the field', async () => {

@@ -146,15 +146,17 @@ export class QuotaService {
     for (const [scope, quota, read] of scopes) {
       if (!quota) continue;
       const used = await read();
-      const fits = (bytes: number, objects: number) =>
-        (quota.maxBytes === null || used.bytes + bytes <= quota.maxBytes) && (quota.maxObjects === null || used.objects + objects <= quota.maxObjects);
-      if (fits(size, 1)) continue;
+      // Each limit stops only a write that adds to what it limits: over a lowered quota, a
+      // smaller overwrite or a metadata-only self-copy still passes.
+      const bytesFit = (bytes: number) => quota.maxBytes === null || bytes <= 0 || used.bytes + bytes <= quota.maxBytes;
+      const objectsFit = (objects: number) => quota.maxObjects === null || objects <= 0 || used.objects + objects <= quota.maxObjects;
+      if (bytesFit(size) && objectsFit(1)) continue;
       if (existing === undefined) existing = await this.replaced(bucket, key);
-      if (existing && fits(size - existing.size, 0)) continue;
-      const over =
-        quota.maxObjects !== null && used.objects + (existing ? 0 : 1) > quota.maxObjects
-          ? `${quota.maxObjects} objects (${used.objects} stored)`
-          : `${formatBytes(quota.maxBytes!)} (${formatBytes(used.bytes)} stored, this write adds ${formatBytes(size - (existing?.size ?? 0))})`;
+      const added = { bytes: size - (existing?.size ?? 0), objects: existing ? 0 : 1 };
+      if (bytesFit(added.bytes) && objectsFit(added.objects)) continue;
+      const over = !objectsFit(added.objects)
+        ? `${quota.maxObjects} objects (${used.objects} stored)`
+        : `${formatBytes(quota.maxBytes!)} (${formatBytes(used.bytes)} stored, this write adds ${formatBytes(added.bytes)})`;
       throw new S3Error('QuotaExceeded', `The ${scope === 'bucket' ? `bucket ${bucket.name}'s` : "project's"} quota of ${over} would be exceeded; nothing was written.`, {
         BucketName: bucket.name,
       });
@@ -163,13 +165,15 @@ export class QuotaService {
 
   /**
    * The object a write to `key` replaces, if any: the current one in an unversioned bucket; under
-   * versioning only a current "null" version (Suspended) is replaced, others are kept and count.
+   * Suspended versioning the "null" version, current or not (the others are kept and count).
    */
   private async replaced(bucket: BucketRow, key: string): Promise<{ size: number } | null> {
     const mode = versioningMode(bucket);
     if (mode === 'enabled') return null;
-    const current = await this.meta.getObject(bucket.id, key);
-    return current && (mode === 'unversioned' || (current.versionId ?? 'null') === 'null') ? current : null;
+    if (mode === 'unversioned') return this.meta.getObject(bucket.id, key);
+    const nullVersion = await this.meta.getObjectVersion(bucket.id, key, 'null');
+    // A delete marker is no stored object: an object in its place adds one.
+    return nullVersion && !nullVersion.isDeleteMarker ? nullVersion : null;
   }
 
   /** What a bucket stores now, by its counters when it has a quota (they are kept right then), else counted. */
