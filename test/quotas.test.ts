@@ -13,6 +13,7 @@ import {
   PutObjectCommand,
   S3ServiceException,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -136,6 +137,18 @@ describe('bucket quotas', () => {
     await setBucketQuota(s, { maxBytes: null, maxObjects: 2 });
     await s3.send(new PutObjectCommand({ Bucket: s, Key: 'k', Body: 'the new null' }));
     assert.match(await quotaExceeded(s3.send(new PutObjectCommand({ Bucket: s, Key: 'new', Body: 'x' }))), /quota of 2 objects/);
+  });
+
+  test('UploadPartCopy refuses a part too large to fit on its own, as UploadPart does', async () => {
+    const b = 'quota-part-copy';
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'source', Body: Buffer.alloc(6 * KiB, 1) }));
+    await setBucketQuota(b, { maxBytes: 8 * KiB, maxObjects: null });
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'multi' }));
+    const copy = (range?: string) => s3.send(new UploadPartCopyCommand({ Bucket: b, Key: 'multi', UploadId, PartNumber: 1, CopySource: `${b}/source`, CopySourceRange: range }));
+    await quotaExceeded(copy());
+    assert.equal((await s3.send(new ListPartsCommand({ Bucket: b, Key: 'multi', UploadId }))).Parts?.length ?? 0, 0, 'the refused part was not stored');
+    await copy('bytes=0-1023');
   });
 
   test('the REST upload is refused too (403 quota-exceeded); a bad quota is 400 naming the field', async () => {

@@ -112,6 +112,9 @@ async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, l
   if (size > ctx.limits.maxPartSize) {
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(ctx.limits.maxPartSize) });
   }
+  // As for UploadPart: a part that could not fit under the quota even on its own is refused.
+  const resolved = await ctx.resolved();
+  if (resolved.quota) await ctx.services.quotas.check(resolved.row, resolved.quota, upload.key, size);
   const part = await ctx.services.multipart.uploadPartCopy(upload, partNumber, lease, range, dataKey);
   return {
     headers: { ...copySourceVersionHeader(lease), ...encryptionHeaders(upload.encryption, customer) },
