@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -103,3 +104,33 @@ describe('skep bucket', () => {
   });
 });
 
+describe('a --data that is not a data folder', () => {
+  test('every command but serve refuses it in one line, exits 1 and creates nothing (a missing folder, an empty one)', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'skep-typo-'));
+    try {
+      const missing = join(parent, 'typo');
+      const empty = join(parent, 'empty');
+      await mkdir(empty);
+      const commands = [
+        ['project', 'list'],
+        ['audit'],
+        ['token', 'list', '--project', 'default'],
+        ['bucket', 'list', '--project', 'default'],
+        ['user', 'create', '--email', 'a@example.com', '--password', 'a-long-enough-password'],
+        ['migrate', '--to-data', join(parent, 'target')],
+      ];
+      for (const dir of [missing, empty]) {
+        for (const argv of commands) {
+          const r = await skep([...argv, '--data', dir]);
+          assert.equal(r.code, 1, `skep ${argv.join(' ')}: ${r.stdout}`);
+          assert.equal(r.stdout, '');
+          assert.equal(r.stderr, `${dir} is not a skep data folder (no metadata.sqlite in it): check --data or SKEP_DATA, or set SKEP_METADATA_URL for metadata in PostgreSQL.\n`);
+        }
+      }
+      assert.deepEqual((await readdir(parent)).sort(), ['empty']);
+      assert.deepEqual(await readdir(empty), []);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+});

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../log.js';
+import { requireDeployment } from '../storage/data-folder.js';
 import { openSecretBox } from '../credentials/master-key.js';
 import { masterKeyPath, readMasterKey } from '../credentials/secret-box.js';
 import { migrate, type MigrationReport } from '../migration/migrate.js';
@@ -75,6 +76,7 @@ export async function migrateCommand(argv: string[], out: (text: string) => void
   };
   const log = createLogger('silent');
 
+  await requireDeployment(sourceDir, sourceSettings.metadataUrl);
   const source = await openStorage(sourceDir, sourceSettings, log);
   try {
     // The source's master key must open its secrets: they are copied sealed under it.

@@ -4,6 +4,7 @@ import { hostname, userInfo } from 'node:os';
 import { projectEndpoint, readEndpointRecord } from '../config.js';
 import { openServices, storageFromEnv, type Services } from '../wiring.js';
 import { createLogger } from '../log.js';
+import { requireDeployment } from '../storage/data-folder.js';
 import { DomainError } from '../util/domain-error.js';
 import { clientSnippets, type Snippets } from '../credentials/snippets.js';
 import type { IssuedCredentials, RequestSource, TokenView } from '../credentials/token-service.js';
@@ -33,13 +34,15 @@ function dataDirOf(value: string | undefined): string {
 }
 
 async function withServices<T>(dataDir: string, fn: (s: Services) => Promise<T>): Promise<T> {
+  // The storage the servers use (SKEP_METADATA_URL: revoking a token on PostgreSQL reaches
+  // every node; SKEP_BLOBS: `bucket delete --force` releases the right blobs).
+  const storage = storageFromEnv(process.env);
+  await requireDeployment(dataDir, storage.metadataUrl);
   const services = await openServices(dataDir, {
     masterKey: process.env.SKEP_MASTER_KEY,
     clock: () => new Date(),
     log: createLogger('silent'),
-    // The storage the servers use (SKEP_METADATA_URL: revoking a token on PostgreSQL reaches
-    // every node; SKEP_BLOBS: `bucket delete --force` releases the right blobs).
-    storage: storageFromEnv(process.env),
+    storage,
   });
   try {
     return await fn(services);

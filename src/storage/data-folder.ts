@@ -1,6 +1,8 @@
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { isPostgresUrl } from './storage-urls.js';
+import { DomainError } from '../util/domain-error.js';
 
 // The data folder holds every object's bytes, the metadata database and the master key: nobody
 // but the server's own user may read it. A new folder is made 0700; an existing one that others
@@ -45,4 +47,25 @@ export async function secureDataFolder(dataDir: string, log: Logger): Promise<vo
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await tighten(dataDir, 0o700, log);
   for (const [name, mode] of INSIDE) await tighten(join(dataDir, name), mode, log);
+}
+
+/**
+ * Refuses a folder that holds no deployment. Only `serve` makes a new one (on its first start):
+ * every other command opens an existing deployment, so a mistyped --data creates nothing. With
+ * the metadata in PostgreSQL the database is the deployment, and a node's folder may hold only
+ * its master key, or nothing when SKEP_MASTER_KEY gives it.
+ */
+export async function requireDeployment(dataDir: string, metadataUrl: string | undefined): Promise<void> {
+  if (isPostgresUrl(metadataUrl)) return;
+  const found = await stat(join(dataDir, 'metadata.sqlite')).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+  if (!found) {
+    throw new DomainError(
+      'invalid-argument',
+      `${dataDir} is not a skep data folder (no metadata.sqlite in it): check --data or SKEP_DATA, or set SKEP_METADATA_URL for metadata in PostgreSQL.`,
+      'data',
+    );
+  }
 }
