@@ -8,7 +8,7 @@ import type { S3BlobSettings } from './storage/blob/s3-blob-store.js';
 import { observedBlobStore } from './storage/blob/observed-blob-store.js';
 import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import type { BlobStore } from './storage/blob/blob-store.js';
-import { ObjectService } from './objects/object-service.js';
+import { ObjectService, type StorageChanges } from './objects/object-service.js';
 import { DEFAULT_SHARED_GRACE_MS } from './objects/blob-lifecycle.js';
 import { MultipartService } from './objects/multipart-service.js';
 import { openSecretBox } from './credentials/master-key.js';
@@ -219,13 +219,20 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     const tokens = new TokenService(meta, box, audit, auditLimiter, opts.clock);
     const meter = new StorageMeter(meta, opts.log);
     const blobLedger = keepsBlobLedger(storage);
-    const objects = new ObjectService(meta, blobs, opts.log, new DataKeys(box), audit, meter, opts.clock, {
+    const usage = new UsageService(meta, opts.clock, opts.log);
+    // Every committed change moves the quota counters and marks the bucket for a new usage figure.
+    const changes: StorageChanges = {
+      changed(bucket, bytes, objects) {
+        meter.changed(bucket.id, bytes, objects);
+        usage.storageChanged(bucket.projectId, bucket.name);
+      },
+    };
+    const objects = new ObjectService(meta, blobs, opts.log, new DataKeys(box), audit, changes, opts.clock, {
       ledger: blobLedger,
       pendingTtlMs: storage.gc?.pendingTtlMs,
       sharedGraceMs: shared ? (storage.gc?.sharedGraceMs ?? DEFAULT_SHARED_GRACE_MS) : undefined,
     });
     const multipart = new MultipartService(objects, opts.clock);
-    const usage = new UsageService(meta, opts.clock, opts.log);
     const buckets = new BucketService(meta, objects, audit, opts.clock);
     // Per-token request rates count in the same limiter state as the other limits: with shared
     // metadata a token's limit holds across the nodes (only tokens that have one are counted).

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutBucketLifecycleConfigurationCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { readThenHangUp } from './helpers/partial-transfers.js';
-import { waitFor } from './helpers/tokens.js';
+import { skep, waitFor } from './helpers/tokens.js';
+import { LifecycleWorker } from '../src/lifecycle/lifecycle-worker.js';
 import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As } from './helpers/api.js';
 
 // GET /api/v1/projects/{id}/usage: request and byte counters from S3 (and API) traffic, written
@@ -286,6 +287,47 @@ describe('REST API: stored bytes and objects per day', () => {
         [day(1), 'alpha', 1600, 3],
         [day(1), 'beta', 200, 1],
         [day(3), 'alpha', 600, 2],
+      ],
+    );
+  });
+});
+
+describe('REST API: usage history after changes no request made', () => {
+  const DAY_MS = 1000;
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ lifecycleDayMs: DAY_MS });
+  });
+  after(() => server.stop());
+
+  test('lifecycle expiry and `skep bucket delete --force` record the new stored figures', async () => {
+    const p = server.bootstrap.projectId;
+    const s3 = server.client();
+    for (const name of ['expiring', 'doomed']) assert.equal((await call(server, 'POST', `/projects/${p}/buckets`, { as: rootBearer(server), json: { name } })).status, 201);
+    for (const [bucket, key] of [['expiring', 'app/1'], ['expiring', 'keep'], ['doomed', 'a']]) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x'.repeat(100) }));
+    }
+    await server.lifecycle.stop(); // this test drives a pass itself
+    await s3.send(new PutBucketLifecycleConfigurationCommand({
+      Bucket: 'expiring',
+      LifecycleConfiguration: { Rules: [{ ID: 'app', Status: 'Enabled', Filter: { Prefix: 'app/' }, Expiration: { Days: 1 } }] },
+    }));
+    await new Promise((r) => setTimeout(r, 50));
+    await server.services.usage.flush({ all: true });
+    await new Promise((r) => setTimeout(r, 2 * DAY_MS + 100));
+    const worker = new LifecycleWorker({ meta: server.meta, objects: server.objects, audit: server.services.audit, log: server.log, intervalMs: 1, dayMs: DAY_MS });
+    await worker.runOnce();
+    await worker.stop();
+    await server.services.usage.flush({ all: true });
+    const forced = await skep(['bucket', 'delete', 'doomed', '--project', p, '--force', '--data', server.dataDir]);
+    assert.equal(forced.code, 0, forced.stderr);
+    const today = new Date().toISOString().slice(0, 10);
+    const rows = await server.meta.storageSnapshots({ projectId: p, from: today, to: today });
+    assert.deepEqual(
+      rows.map((s) => [s.bucket, s.bytes, s.objects]).sort(),
+      [
+        ['doomed', 0, 0],
+        ['expiring', 100, 1],
       ],
     );
   });

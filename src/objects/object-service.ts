@@ -64,9 +64,9 @@ export interface ReadOptions {
   customer?: CustomerKey;
 }
 
-/** Told what each committed write and delete changed in a bucket (the quota counters). */
+/** Told what each committed write and delete changed in a bucket (the quota counters, the usage history). */
 export interface StorageChanges {
-  changed(bucketId: string, bytes: number, objects: number): void;
+  changed(bucket: BucketRow, bytes: number, objects: number): void;
 }
 
 /**
@@ -219,7 +219,7 @@ export class ObjectService {
         }
         const out = await this.meta.deleteObjectVersion(bucket.id, v.key, v.versionId, removalGuard(now));
         if (!out.ok || !out.deleted) continue;
-        await this.dropped(bucket.id, out.release);
+        await this.dropped(bucket, out.release);
         removed++;
       }
       if (page.length < EMPTY_PAGE) return removed;
@@ -465,7 +465,7 @@ export class ObjectService {
       await this.discard(newBlobs);
       throw preconditionError(outcome.reason);
     }
-    this.counted(row.bucketId, row.size, outcome.replaced);
+    this.counted(bucket, row.size, outcome.replaced);
     await this.release(outcome.replaced);
   }
 
@@ -477,16 +477,16 @@ export class ObjectService {
   }
 
   /** Reports a committed object of `size` that replaced the object made of `replaced` (none: a new key). */
-  counted(bucketId: string, size: number, replaced: readonly BlobPart[]): void {
-    this.changes?.changed(bucketId, size - replaced.reduce((n, b) => n + b.size, 0), replaced.length > 0 ? 0 : 1);
+  counted(bucket: BucketRow, size: number, replaced: readonly BlobPart[]): void {
+    this.changes?.changed(bucket, size - replaced.reduce((n, b) => n + b.size, 0), replaced.length > 0 ? 0 : 1);
   }
 
   /**
    * Releases the blobs of a removed version and counts it out of its bucket (no blobs: nothing
    * was removed, or only a delete marker, which holds no bytes).
    */
-  private async dropped(bucketId: string, blobs: BlobPart[]): Promise<void> {
-    if (blobs.length > 0) this.changes?.changed(bucketId, -blobs.reduce((n, b) => n + b.size, 0), -1);
+  private async dropped(bucket: BucketRow, blobs: BlobPart[]): Promise<void> {
+    if (blobs.length > 0) this.changes?.changed(bucket, -blobs.reduce((n, b) => n + b.size, 0), -1);
     await this.release(blobs);
   }
 
@@ -563,18 +563,18 @@ export class ObjectService {
           const out = await this.meta.deleteObjectVersion(bucket.id, key, versionId, (v) => passes(v) && removalBlocked(v, now, false) === null);
           if (!out.ok) return out;
           if (!out.deleted) return { ok: false as const, reason: 'missing' as const };
-          await this.dropped(bucket.id, out.release);
+          await this.dropped(bucket, out.release);
           return { ok: true as const, result: { deleteMarker: false, existed: true } as DeleteResult };
         }
         if (mode === 'unversioned') {
           const removed = await this.meta.deleteObject(bucket.id, key);
-          if (removed) await this.dropped(bucket.id, removed);
+          if (removed) await this.dropped(bucket, removed);
           return { ok: true as const, result: { deleteMarker: false, existed: removed !== null } as DeleteResult };
         }
         const onlyIfCurrent = onlyIf && ((current: ObjectVersionRow | null) => passes(current && !current.isDeleteMarker ? current : null));
         const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key, versionId, lastModified: now }, mode, removalGuard(now), onlyIfCurrent);
         if (!out.ok) return out;
-        await this.dropped(bucket.id, out.release);
+        await this.dropped(bucket, out.release);
         return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
       });
       if (!outcome.ok) throw preconditionError(failed ?? (outcome.reason === 'missing' ? 'missing' : 'locked'));
@@ -593,7 +593,7 @@ export class ObjectService {
     if (bypassed && opts.bypass) {
       await this.audit.record({ action: 'object.governance-bypassed', actor: opts.bypass.actor, projectId: bucket.projectId, bucket: bucket.name, source: opts.bypass.source, detail: `deleted ${key} version ${opts.versionId}` });
     }
-    await this.dropped(bucket.id, out.release);
+    await this.dropped(bucket, out.release);
     return { versionId: opts.versionId, deleteMarker: out.deleted?.isDeleteMarker ?? false, existed: out.deleted !== null };
   }
 
@@ -608,12 +608,12 @@ export class ObjectService {
       if (mode === 'unversioned') {
         const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => same(v) && removalBlocked(v, now, false) === null);
         if (!out.ok || !out.deleted) return { ok: false as const, reason: 'changed' };
-        await this.dropped(bucket.id, out.release);
+        await this.dropped(bucket, out.release);
         return { ok: true as const, result: { deleteMarker: false, existed: true } as DeleteResult };
       }
       const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key: row.key, versionId, lastModified: now }, mode, removalGuard(now), same);
       if (!out.ok) return out;
-      await this.dropped(bucket.id, out.release);
+      await this.dropped(bucket, out.release);
       return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
     });
     return outcome.ok ? outcome.result : null;
@@ -624,7 +624,7 @@ export class ObjectService {
     const now = this.clock();
     const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => sameVersion(v, row) && removalBlocked(v, now, false) === null);
     if (!out.ok || !out.deleted) return false;
-    await this.dropped(bucket.id, out.release);
+    await this.dropped(bucket, out.release);
     return true;
   }
 

@@ -149,10 +149,16 @@ export class UsageService {
     row[KIND_FIELD[e.kind]] += 1;
     row.bytesIn += nonNegative(e.bytesIn);
     row.bytesOut += nonNegative(e.bytesOut);
-    if (bucket !== '' && (e.kind === 'write' || e.kind === 'delete')) {
-      const ckey = `${day}\n${e.projectId}\n${bucket}`;
-      this.changed.set(ckey, { day, projectId: e.projectId, bucket, seq: ++this.seq });
-    }
+    if (bucket !== '' && (e.kind === 'write' || e.kind === 'delete')) this.storageChanged(e.projectId, bucket);
+  }
+
+  /**
+   * Notes that what a bucket stores changed, for a new daily figure: told by every committed write
+   * and delete, whatever made it (a request, lifecycle expiry, `skep bucket delete --force`).
+   */
+  storageChanged(projectId: string, bucket: string): void {
+    const day = this.dayOfRequest();
+    this.changed.set(`${day}\n${projectId}\n${bucket}`, { day, projectId, bucket, seq: ++this.seq });
   }
 
   /** Today's date (UTC) by the clock; formatted once a day rather than once a request. */
