@@ -80,9 +80,41 @@ describe('skep project', () => {
     assertUserError(tooMany, /1 to 365/, 'max 400 days');
     assertUserError(notNumber, /number of days/, 'max "soon" days');
     assertUserError(unknown, /No project "no-such-project"/, 'unknown project');
-    assertUserError(noSub, /usage: skep project/, 'unknown subcommand');
+    assertUserError(noSub, /usage:\n {2}skep project create NAME/, 'unknown subcommand');
     const names = (await server.services.projects.list()).map((p) => p.name);
     for (const n of ['p0', 'p400', 'pabc']) assert.ok(!names.includes(n), `${n} was not created`);
+  });
+});
+
+describe('skep help', () => {
+  test('every command prints its usage to stdout and exits 0 on -h, --help or help', async () => {
+    const cases: [string[], RegExp][] = [
+      [['serve', '--help'], /^usage: skep serve .*\n[\s\S]*--port N/],
+      [['migrate', '-h'], /^usage: skep migrate --to-data DIR/],
+      [['audit', '--help'], /^usage:\n {2}skep audit /],
+      [['token', 'help'], /^usage:\n {2}skep token create /],
+      [['token', 'create', '--help'], /^usage:\n {2}skep token create /],
+      [['bucket', 'quota', '--help'], /^usage:\n {2}skep bucket create /],
+      [['project', 'list', '-h'], /^usage:\n {2}skep project create /],
+      [['user', 'create', '--help'], /^usage:\n {2}skep user create /],
+    ];
+    for (const [argv, usage] of cases) {
+      const r = await skep(argv);
+      assert.deepEqual([r.code, r.stderr], [0, ''], `skep ${argv.join(' ')}`);
+      assert.match(r.stdout, usage, `skep ${argv.join(' ')}`);
+    }
+  });
+
+  test('a bad number of days names its flag; a size that is not a whole number of bytes is refused', async () => {
+    const { token } = await issue(server, { permission: 'object-ro', bucketScope: [BUCKET] });
+    assertUserError(await skep(['token', 'rotate', token.id, '--grace', 'abc', ...data()]), /^--grace takes a number of days, like 90d \(got "abc"\)\.\n$/, '--grace abc');
+    assertUserError(await skep(['project', 'update', server.bootstrap.projectId, '--max-token-days', 'abc', ...data()]), /^--max-token-days takes a number of days/, '--max-token-days abc');
+    const p = server.bootstrap.projectId;
+    assertUserError(await skep(['bucket', 'quota', BUCKET, '--project', p, '--max-bytes', '1.5', ...data()]), /^--max-bytes takes a whole number of bytes \(got "1\.5"\)/, '--max-bytes 1.5');
+    assert.equal((await server.services.bucketConfig.resolve(p, BUCKET))?.quota, null, 'no quota was set');
+    const set = await skepJson<{ quota: { maxBytes: number } }>(['bucket', 'quota', BUCKET, '--project', p, '--max-bytes', '1.1KB', ...data()]);
+    assert.equal(set.quota.maxBytes, 1100);
+    await skep(['bucket', 'quota', BUCKET, '--project', p, '--max-bytes', 'none', ...data()]);
   });
 });
 

@@ -1,24 +1,26 @@
 import { pathToFileURL } from 'node:url';
 import { serveConfig } from '../config.js';
 import { startServer } from '../server.js';
-import { OPERATOR_COMMANDS } from './operator.js';
-import { migrateCommand } from './migrate.js';
+import { OPERATOR_COMMANDS, OPERATOR_USAGE } from './operator.js';
+import { MIGRATE_USAGE, migrateCommand } from './migrate.js';
 import { DomainError } from '../util/domain-error.js';
 import { S3Error } from '../s3/errors.js';
 
 // The `skep` command. Subcommands parse their flags and call into the services.
 
-const USAGE = `usage: skep <command> [options]
-
-commands:
-  serve     start the S3 endpoint
-            --host ADDR (127.0.0.1)  --port N (9000)  --data DIR (./data)  --region R (us-east-1)
+const SERVE_OPTIONS_TEXT = `            --host ADDR (127.0.0.1)  --port N (9000)  --data DIR (./data)  --region R (us-east-1)
             --domain D (repeatable; <bucket>.D selects a bucket)  --tls-cert FILE --tls-key FILE
             --log-level LEVEL (info)  --trusted-proxy ADDR|CIDR (repeatable)  --audit-retention-days N (365)
             scale-out: --metadata postgres://...  --blobs s3://BUCKET[/PREFIX] (--blobs-endpoint URL,
             --blobs-region R; keys in SKEP_BLOBS_ACCESS_KEY_ID / SKEP_BLOBS_SECRET_ACCESS_KEY)
             --node-id ID  --drain-timeout SECONDS (30)
-  migrate   copy a deployment's metadata and blobs to other storage, verifying every object
+`;
+
+const USAGE = `usage: skep <command> [options]
+
+commands:
+  serve     start the S3 endpoint
+${SERVE_OPTIONS_TEXT}  migrate   copy a deployment's metadata and blobs to other storage, verifying every object
             (skep migrate help)
   project   create NAME [--max-token-days N] | list | update PROJECT [--name N] [--max-token-days N|none]
             | quota PROJECT [--max-bytes SIZE|none] [--max-objects N|none]
@@ -33,6 +35,17 @@ commands:
 
 operator commands take --data DIR (./data, or SKEP_DATA) and --json, and work while the server runs.
 `;
+
+const SERVE_USAGE = `usage: skep serve [options]   (a new --data folder becomes a new deployment)
+${SERVE_OPTIONS_TEXT}`;
+
+/** A command's usage, for `skep COMMAND help` or -h / --help among its flags (before any "--"). */
+function helpFor(command: string, args: string[]): string | undefined {
+  const usage = command === 'serve' ? SERVE_USAGE : command === 'migrate' ? MIGRATE_USAGE : Object.hasOwn(OPERATOR_USAGE, command) ? OPERATOR_USAGE[command] : undefined;
+  const end = args.indexOf('--');
+  const flags = end === -1 ? args : args.slice(0, end);
+  return usage !== undefined && (args[0] === 'help' || flags.includes('-h') || flags.includes('--help')) ? usage : undefined;
+}
 
 async function serve(argv: string[]): Promise<void> {
   const config = serveConfig(argv, process.env);
@@ -96,6 +109,11 @@ function rethrowPlain(err: unknown): never {
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  const help = command === undefined ? undefined : helpFor(command, rest);
+  if (help !== undefined) {
+    process.stdout.write(help);
+    return;
+  }
   switch (command) {
     case 'serve':
       return serve(rest);

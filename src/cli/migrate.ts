@@ -45,15 +45,10 @@ export async function migrateCommand(argv: string[], out: (text: string) => void
       'to-blobs-endpoint': { type: 'string' },
       'to-blobs-region': { type: 'string' },
       json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
     strict: true,
   });
-  if (values.help || argv[0] === 'help') {
-    out(MIGRATE_USAGE);
-    return;
-  }
   const toData = values['to-data'];
   if (!toData) throw new DomainError('invalid-argument', 'skep migrate needs --to-data DIR (the target data folder); see skep migrate help.', 'to-data');
   if (values['to-metadata'] !== undefined && !isPostgresUrl(values['to-metadata'])) {

@@ -69,9 +69,9 @@ export function cliIdentity(): RequestSource {
 }
 
 /** "90d", "90" or "12h"-free: token lifetimes are whole days. */
-export function parseDays(text: string): number {
+export function parseDays(text: string, flag: string): number {
   const m = /^(\d+)d?$/.exec(text.trim());
-  if (!m) throw new DomainError('invalid-argument', `--expires takes a number of days, like 90d (got "${text}").`, 'expires');
+  if (!m) throw new DomainError('invalid-argument', `${flag} takes a number of days, like 90d (got "${text}").`, flag.replace(/^--/, ''));
   return Number(m[1]);
 }
 
@@ -89,7 +89,13 @@ export function parseSize(text: string, flag: string): number | null {
   if (!m) throw new DomainError('invalid-argument', `${flag} takes a size like 10GiB, 500MB or 1048576, or none (got "${text}").`, flag.replace(/^--/, ''));
   const unit = (m[2] ?? 'B').toLowerCase();
   const factor = unit === 'b' ? 1 : unit.endsWith('ib') ? 1024 ** ('kmgtp'.indexOf(unit[0]) + 1) : 1000 ** ('kmgtp'.indexOf(unit[0]) + 1);
-  return Math.round(Number(m[1]) * factor);
+  // Exact decimal arithmetic (1.1 * 1000 is not 1100 in floating point); a fraction of a byte is
+  // a typo, not a size to round (1.5 would silently become 2).
+  const [whole, fraction = ''] = m[1].split('.');
+  const scaled = BigInt(whole + fraction) * BigInt(factor);
+  const divisor = 10n ** BigInt(fraction.length);
+  if (scaled % divisor !== 0n) throw new DomainError('invalid-argument', `${flag} takes a whole number of bytes (got "${text}").`, flag.replace(/^--/, ''));
+  return Number(scaled / divisor);
 }
 
 function countFlag(text: string | undefined, flag: string): number | null | undefined {
@@ -199,6 +205,14 @@ function credentialLines(c: IssuedCredentials, endpoint: string, region: string)
   ].join('\n');
 }
 
+const PROJECT_USAGE = `usage:
+  skep project create NAME [--max-token-days N]
+  skep project list
+  skep project update PROJECT [--name N] [--max-token-days N|none]
+  skep project quota PROJECT [--max-bytes SIZE|none] [--max-objects N|none]   (no limits given: show it)
+common: --data DIR (./data)  --json
+`;
+
 async function projectCommand(argv: string[], io: Output): Promise<void> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -207,7 +221,7 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
     allowPositionals: true,
   });
   const dataDir = dataDirOf(values.data);
-  const maxDays = values['max-token-days'] === undefined ? undefined : values['max-token-days'] === 'none' ? null : parseDays(values['max-token-days']);
+  const maxDays = values['max-token-days'] === undefined ? undefined : values['max-token-days'] === 'none' ? null : parseDays(values['max-token-days'], '--max-token-days');
   await withServices(dataDir, async (s) => {
     const print = (p: ProjectView | ProjectView[]) => {
       if (values.json) return io.out(JSON.stringify(p, null, 2) + '\n');
@@ -236,7 +250,7 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
         return io.out(values.json ? JSON.stringify({ quota, used }, null, 2) + '\n' : quotaLine(`project ${printable(p.name)}`, quota, used));
       }
       default:
-        throw new DomainError('invalid-argument', 'usage: skep project create|list|update|quota ...');
+        throw new DomainError('invalid-argument', PROJECT_USAGE);
     }
   });
 }
@@ -324,7 +338,7 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
             description: values.description,
             permission: values.permission,
             bucketScope: values.bucket ?? null,
-            expiresInDays: values.expires === undefined ? undefined : parseDays(values.expires),
+            expiresInDays: values.expires === undefined ? undefined : parseDays(values.expires, '--expires'),
             billing: values.billing ?? false,
             allowedNetworks: values['allow-network'] ?? null,
             rateLimit: countFlag(values['rate-limit'], '--rate-limit') ?? null,
@@ -405,7 +419,7 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
       case 'confirm-rotation':
         return printToken(await s.tokens.confirmRotation(tokenId(), by));
       case 'rotate':
-        return printIssued(await s.tokens.rotate(tokenId(), by, values.grace === undefined ? undefined : parseDays(values.grace)));
+        return printIssued(await s.tokens.rotate(tokenId(), by, values.grace === undefined ? undefined : parseDays(values.grace, '--grace')));
       default:
         throw new DomainError('invalid-argument', TOKEN_USAGE);
     }
@@ -592,6 +606,15 @@ async function userCommand(argv: string[], io: Output): Promise<void> {
     );
   });
 }
+
+/** Each operator command's usage, printed for `-h`, `--help` or `help`. */
+export const OPERATOR_USAGE: Record<string, string> = {
+  project: PROJECT_USAGE,
+  token: TOKEN_USAGE,
+  audit: AUDIT_USAGE,
+  user: USER_USAGE,
+  bucket: BUCKET_USAGE,
+};
 
 export const OPERATOR_COMMANDS: Record<string, (argv: string[], io: Output) => Promise<void>> = {
   project: projectCommand,
