@@ -127,6 +127,12 @@ describe('a --data that is not a data folder', () => {
           assert.equal(r.stderr, `${dir} is not a skep data folder (no metadata.sqlite in it): check --data or SKEP_DATA, or set SKEP_METADATA_URL for metadata in PostgreSQL.\n`);
         }
       }
+      // A mistyped subcommand is told its usage first, whatever the folder.
+      for (const command of ['project', 'token', 'bucket']) {
+        const r = await skep([command, 'frobnicate', '--data', missing]);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, new RegExp(`^usage:\\n {2}skep ${command} create`));
+      }
       assert.deepEqual((await readdir(parent)).sort(), ['empty']);
       assert.deepEqual(await readdir(empty), []);
     } finally {

@@ -220,6 +220,7 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
     options: { ...COMMON, name: { type: 'string' }, 'max-token-days': { type: 'string' }, 'max-bytes': { type: 'string' }, 'max-objects': { type: 'string' } },
     allowPositionals: true,
   });
+  if (!['create', 'list', 'update', 'quota'].includes(sub ?? '')) throw new DomainError('invalid-argument', PROJECT_USAGE);
   const dataDir = dataDirOf(values.data);
   const maxDays = values['max-token-days'] === undefined ? undefined : values['max-token-days'] === 'none' ? null : parseDays(values['max-token-days'], '--max-token-days');
   await withServices(dataDir, async (s) => {
@@ -297,6 +298,8 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
     },
     allowPositionals: true,
   });
+  const subcommands = ['create', 'list', 'show', 'disable', 'enable', 'revoke', 'confirm-rotation', 'rotate', 'temporary', 'temporary-list', 'temporary-revoke', 'usage'];
+  if (!subcommands.includes(sub ?? '')) throw new DomainError('invalid-argument', TOKEN_USAGE);
   const dataDir = dataDirOf(values.data);
   // Snippets point at the server that last ran on this folder unless told otherwise.
   const served = await readEndpointRecord(dataDir);
