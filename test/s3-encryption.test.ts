@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { captureLog, startTestServer, useS3Server } from './helpers/server.js';
 import { s3Error } from './helpers/s3.js';
+import { call, rootBearer } from './helpers/api.js';
 import { blobBytes, blobFiles, raw, xmlField, type RawRequest } from './helpers/raw-s3.js';
 import { CHUNK_SIZE, HEADER_SIZE, sealedSize } from '../src/objects/chunked-cipher.js';
 import { INLINE_FILE } from '../src/storage/blob/inline-blob-store.js';
@@ -139,6 +140,10 @@ describe('SSE-S3', () => {
       assert.deepEqual([err.name, err.$metadata.httpStatusCode], ['AccessDenied', 403]);
     }
     assert.equal(await (await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'before', ...sseC(key) }))).Body!.transformToString(), 'sealed before');
+    // Setting the default through the REST API keeps the block it does not name.
+    const rest = await call(ctx.server, 'PUT', `/projects/${ctx.server.bootstrap.projectId}/buckets/${bucket}/settings/encryption`, { as: rootBearer(ctx.server), json: { algorithm: 'AES256' } });
+    assert.equal(rest.status, 200, rest.text);
+    assert.equal((await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'x', ...sseC(key) })))).name, 'AccessDenied');
     // Other writes go on, under the default; NONE lifts the block, a value S3 does not know is refused.
     assert.equal((await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'x' }))).ServerSideEncryption, 'AES256');
     const bad = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { encryption: '' }, body: config('<BlockedEncryptionTypes><EncryptionType>SSE-X</EncryptionType></BlockedEncryptionTypes>') });

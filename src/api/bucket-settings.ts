@@ -208,7 +208,9 @@ export function registerBucketSettings(app: ApiApp, deps: ApiDeps): void {
 
   app.openapi(putEncryption, async (c) => {
     const { access, row } = await bucketFor(c, 'PutBucketEncryption');
-    await deps.protection.setEncryption(row, { algorithm: 'AES256', bucketKeyEnabled: false }, requestSource(c, access));
+    // What only S3's form of the setting names (BucketKeyEnabled, BlockedEncryptionTypes) is kept.
+    const current = (await deps.protection.get(row)).encryption;
+    await deps.protection.setEncryption(row, { bucketKeyEnabled: false, ...current, algorithm: 'AES256' }, requestSource(c, access));
     return settingsOf(c, row.projectId, row.name);
   });
 
