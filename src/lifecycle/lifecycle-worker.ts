@@ -42,6 +42,8 @@ interface Cursor {
   phase: 'versions' | 'uploads';
   keyMarker?: string;
   versionIdMarker?: string;
+  /** The marker version's place: the next batch resumes after it even when this pass removed it. */
+  versionSeqMarker?: number;
   uploadKeyMarker?: string;
   uploadIdMarker?: string;
   /** Noncurrent versions of keyMarker's key seen so far (NewerNoncurrentVersions counts them). */
@@ -143,7 +145,7 @@ export class LifecycleWorker {
       const { bucket, config } = target;
       const more = cursor.phase === 'versions' ? await this.versionsBatch(bucket, config.rules, cursor, report) : await this.uploadsBatch(bucket, config.rules, cursor, report);
       if (!more) {
-        if (cursor.phase === 'versions') cursor = { ...cursor, phase: 'uploads', keyMarker: undefined, versionIdMarker: undefined, noncurrentSeen: undefined };
+        if (cursor.phase === 'versions') cursor = { ...cursor, phase: 'uploads', keyMarker: undefined, versionIdMarker: undefined, versionSeqMarker: undefined, noncurrentSeen: undefined };
         else cursor = { ...finished(cursor), bucketId: bucket.id };
       }
       if (!(await meta.saveLeaseState(LEASE_NAME, this.holder, JSON.stringify(cursor), this.leaseUntil()))) {
@@ -187,7 +189,13 @@ export class LifecycleWorker {
   /** One batch of a bucket's versions; false when the bucket's versions are done. */
   private async versionsBatch(bucket: BucketRow, rules: LifecycleRule[], cursor: Cursor, report: PassReport): Promise<boolean> {
     const { meta, objects } = this.opts;
-    const page = await meta.listObjectVersions(bucket.id, { prefix: '', keyMarker: cursor.keyMarker, versionIdMarker: cursor.versionIdMarker, limit: this.batch });
+    const page = await meta.listObjectVersions(bucket.id, {
+      prefix: '',
+      keyMarker: cursor.keyMarker,
+      versionIdMarker: cursor.versionIdMarker,
+      versionSeqMarker: cursor.versionSeqMarker,
+      limit: this.batch,
+    });
     const now = this.clock();
     for (const v of page) {
       if (v.key !== cursor.keyMarker) cursor.noncurrentSeen = 0;
@@ -218,6 +226,7 @@ export class LifecycleWorker {
       }
       cursor.keyMarker = v.key;
       cursor.versionIdMarker = v.versionId;
+      cursor.versionSeqMarker = v.seq;
     }
     return page.length === this.batch;
   }

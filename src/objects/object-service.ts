@@ -207,10 +207,10 @@ export class ObjectService {
   private async emptyBucket(bucket: BucketRow, may: RemovalFilter | undefined, kept: string[]): Promise<number> {
     const now = this.clock();
     let removed = 0;
-    let keyMarker: string | undefined;
-    let versionIdMarker: string | undefined;
+    // Resumed by the last version's place, which stays a place once that version is removed.
+    let marker: { keyMarker: string; versionIdMarker: string; versionSeqMarker: number } | undefined;
     for (;;) {
-      const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', keyMarker, versionIdMarker, limit: EMPTY_PAGE });
+      const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', ...marker, limit: EMPTY_PAGE });
       for (const v of page) {
         if (removalBlocked(v, now, false)) continue;
         if (may && !may.version(v.key, v.versionId)) {
@@ -223,8 +223,8 @@ export class ObjectService {
         removed++;
       }
       if (page.length < EMPTY_PAGE) return removed;
-      keyMarker = page.at(-1)!.key;
-      versionIdMarker = page.at(-1)!.versionId;
+      const last = page.at(-1)!;
+      marker = { keyMarker: last.key, versionIdMarker: last.versionId, versionSeqMarker: last.seq };
     }
   }
 
@@ -255,15 +255,15 @@ export class ObjectService {
 
   private async firstLockedVersion(bucket: BucketRow): Promise<string | null> {
     const now = this.clock();
-    let keyMarker: string | undefined;
-    let versionIdMarker: string | undefined;
+    // Resumed by the last version's place, which stays a place once that version is removed.
+    let marker: { keyMarker: string; versionIdMarker: string; versionSeqMarker: number } | undefined;
     for (;;) {
-      const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', keyMarker, versionIdMarker, limit: EMPTY_PAGE });
+      const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', ...marker, limit: EMPTY_PAGE });
       const locked = page.find((v) => removalBlocked(v, now, false));
       if (locked) return `${locked.key} version ${locked.versionId}`;
       if (page.length < EMPTY_PAGE) return null;
-      keyMarker = page.at(-1)!.key;
-      versionIdMarker = page.at(-1)!.versionId;
+      const last = page.at(-1)!;
+      marker = { keyMarker: last.key, versionIdMarker: last.versionId, versionSeqMarker: last.seq };
     }
   }
 
