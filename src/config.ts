@@ -36,6 +36,8 @@ export interface ServerConfig {
   collectIntervalMs?: number;
   /** Lifecycle worker: how often a pass starts (default 1 h). */
   lifecycleIntervalMs?: number;
+  /** How long a connection may stay silent (no bytes either way) before it is closed; 120 s unless a test shortens it. */
+  idleTimeoutMs?: number;
   /** Lifecycle worker: the length of a lifecycle "day" (default 24 h; shorter only to test rules). */
   lifecycleDayMs?: number;
   /** Lifecycle worker: versions or uploads handled per batch (default 500). */

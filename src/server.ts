@@ -13,7 +13,8 @@ import type { MetadataStore } from './storage/metadata/metadata-store.js';
 import type { BlobStore } from './storage/blob/blob-store.js';
 import { bootstrap, type BootstrapResult } from './projects/bootstrap.js';
 import { createS3Handler, newRequestId } from './s3/s3-handler.js';
-import { clientErrorResponse } from './s3/render.js';
+import { clientErrorResponse, renderError } from './s3/render.js';
+import { S3Error } from './s3/errors.js';
 import { sentBodyLength } from './net/sent-body.js';
 import { createConsoleHandler, isConsoleRequest } from './console/console-handler.js';
 import { createApiHandler, isApiRequest } from './api/app.js';
@@ -156,8 +157,19 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       if (open.size === 0) idle?.();
     });
   };
+  // S3 requests whose body is still arriving, by connection (one at a time: see in-order.ts).
+  const awaitingBody = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
   const serveS3 = (req: IncomingMessage, res: ServerResponse) => {
     track(req, res, 's3');
+    // Only a request that sends a body can stall in it (a GET's head is all of it).
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+    if (hasBody && !req.complete) {
+      const socket = req.socket;
+      awaitingBody.set(socket, { req, res });
+      const arrived = () => awaitingBody.delete(socket);
+      req.once('end', arrived);
+      res.once('close', arrived);
+    }
     handleS3(req, res).catch((err) => {
       log.error({ err }, 'unhandled request failure');
       res.destroy();
@@ -215,7 +227,18 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   server.requestTimeout = 0; // multi-gigabyte uploads may take longer than Node's 5-minute default
   // ...but a connection that stalls (no bytes either way) is dropped, so a stuck upload cannot
   // hold its socket and temp file forever; the aborted body discards the partial write.
-  server.setTimeout(IDLE_TIMEOUT_MS);
+  // An S3 request whose body stalls is answered 400 RequestTimeout first, as S3 answers it: SDKs
+  // retry that, where a connection cut without a word reads as a network failure.
+  server.setTimeout(config.idleTimeoutMs ?? IDLE_TIMEOUT_MS, (socket: Socket) => {
+    const stalled = awaitingBody.get(socket);
+    if (!stalled || stalled.res.headersSent) {
+      socket.destroy();
+      return;
+    }
+    stalled.res.setHeader('Connection', 'close');
+    stalled.res.once('finish', () => socket.destroy());
+    renderError(stalled.req, stalled.res, newRequestId(), new S3Error('RequestTimeout'), (stalled.req.url ?? '/').split('?')[0]!);
+  });
   // Expect: 100-continue is answered by the S3 pipeline once the request is authenticated and
   // admitted (the REST API and console answer it at once), so a refused upload sends no body.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -16,7 +17,8 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { ROOT_KEY, useS3Server } from './helpers/server.js';
+import { ROOT_KEY, startTestServer, useS3Server } from './helpers/server.js';
+import { outcome } from './helpers/tokens.js';
 import { postPolicyFields } from './helpers/post-form.js';
 import { blobFiles, queryString, requestHead, sendOnSocket, settledBlobFiles, signedHeaders, sleep, tmpFiles, type RawRequest } from './helpers/raw-s3.js';
 
@@ -270,5 +272,30 @@ describe('concurrent writers', () => {
     assert.deepEqual(versions.Versions?.map((v) => v.VersionId), [results[0].VersionId], 'one version committed');
     const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'mp' }));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat([part1, part2])));
+  });
+});
+
+describe('a connection that goes silent', () => {
+  // S3 answers a body that stops arriving with 400 RequestTimeout (SDKs retry it), then closes;
+  // an idle keep-alive connection is closed without a word. This server waits half a second.
+  test('mid-body: 400 RequestTimeout, the connection closed, nothing stored; idle between requests: closed', async () => {
+    const server = await startTestServer({ idleTimeoutMs: 500 });
+    try {
+      const s3 = server.client({ maxAttempts: 1 });
+      const bucket = `rob-stall-${process.pid}`;
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      const path = `/${bucket}/stalled`;
+      const headers = await signedHeaders(server, { method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD' });
+      headers['content-length'] = '1000';
+      const answer = await sendOnSocket(server, Buffer.concat([Buffer.from(requestHead('PUT', path, headers)), randomBytes(100)]));
+      assert.match(answer, /^HTTP\/1\.1 400 /);
+      assert.match(answer, /<Code>RequestTimeout<\/Code>/);
+      assert.match(answer, /\r\nconnection: close\r\n/i);
+      assert.equal((await outcome(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'stalled' })))).ok, false);
+      // A connection that sent nothing (or finished its request) is closed without a response.
+      assert.equal(await sendOnSocket(server, ''), '');
+    } finally {
+      await server.stop();
+    }
   });
 });

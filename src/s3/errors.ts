@@ -59,6 +59,7 @@ export const S3_ERRORS = {
   PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold.'],
   ConditionalRequestConflict: [409, 'A conflicting operation occurred. If using PutObject you can retry the request.'],
   RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
+  RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.'],
   RequestTimeTooSkewed: [403, 'The difference between the request time and the server\'s time is too large.'],
   SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
   XAmzContentSHA256Mismatch: [400, 'The provided \'x-amz-content-sha256\' header does not match what was computed.'],
