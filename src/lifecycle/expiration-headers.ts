@@ -1,5 +1,5 @@
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
-import { DAY_MS, dueAt, expirationTime, ruleMatches, type LifecycleConfig, type LifecycleRule } from './rules.js';
+import { DAY_MS, dueAt, expiresAt, ruleMatches, type LifecycleConfig, type LifecycleRule } from './rules.js';
 
 // What S3 tells a client about the bucket's lifecycle rules on each object it reads or writes:
 // x-amz-expiration (when a rule will expire the current object, and which rule), and for a
@@ -33,28 +33,29 @@ export interface ExpiringObject {
   lastModified: Date;
 }
 
+/** The enabled rule that acts first on what `due` dates (undefined: the rule does not act on it), and when. */
+function earliest(bucket: BucketRow, due: (rule: LifecycleRule) => number | undefined): { at: number; id: string } | undefined {
+  let first: { at: number; id: string } | undefined;
+  for (const rule of rulesOf(bucket)) {
+    const at = due(rule);
+    if (at !== undefined && (!first || at < first.at)) first = { at, id: rule.id };
+  }
+  return first;
+}
+
 /** x-amz-expiration for a current object: the earliest expiration any rule sets for it; none when no rule does. */
 export function expirationHeaders(bucket: BucketRow, object: ExpiringObject, dayMs = DAY_MS): Readonly<Record<string, string>> {
-  let earliest: { at: number; id: string } | undefined;
-  for (const rule of rulesOf(bucket)) {
-    const e = rule.expiration;
-    if (!e || (e.days === undefined && e.date === undefined) || !ruleMatches(rule, object)) continue;
-    const at = e.days !== undefined ? dueAt(object.lastModified, e.days, dayMs) : expirationTime(e.date!);
-    if (!earliest || at < earliest.at) earliest = { at, id: rule.id };
-  }
-  if (!earliest) return NO_HEADERS;
-  return { 'x-amz-expiration': `expiry-date="${new Date(earliest.at).toUTCString()}", rule-id="${encodeURIComponent(earliest.id)}"` };
+  const first = earliest(bucket, (rule) => (ruleMatches(rule, object) ? expiresAt(rule, object.lastModified, dayMs) : undefined));
+  if (!first) return NO_HEADERS;
+  return { 'x-amz-expiration': `expiry-date="${new Date(first.at).toUTCString()}", rule-id="${encodeURIComponent(first.id)}"` };
 }
 
 /** x-amz-abort-date and x-amz-abort-rule-id for a multipart upload a rule will abort (the earliest). */
 export function abortHeaders(bucket: BucketRow, upload: { key: string; initiated: Date }, dayMs = DAY_MS): Readonly<Record<string, string>> {
-  let earliest: { at: number; id: string } | undefined;
-  for (const rule of rulesOf(bucket)) {
+  const first = earliest(bucket, (rule) => {
     const abort = rule.abortIncompleteMultipartUpload;
-    if (!abort || !ruleMatches(rule, { key: upload.key, size: 0, tags: {} })) continue;
-    const at = dueAt(upload.initiated, abort.daysAfterInitiation, dayMs);
-    if (!earliest || at < earliest.at) earliest = { at, id: rule.id };
-  }
-  if (!earliest) return NO_HEADERS;
-  return { 'x-amz-abort-date': new Date(earliest.at).toUTCString(), 'x-amz-abort-rule-id': earliest.id };
+    return abort && ruleMatches(rule, { key: upload.key, size: 0, tags: {} }) ? dueAt(upload.initiated, abort.daysAfterInitiation, dayMs) : undefined;
+  });
+  if (!first) return NO_HEADERS;
+  return { 'x-amz-abort-date': new Date(first.at).toUTCString(), 'x-amz-abort-rule-id': first.id };
 }

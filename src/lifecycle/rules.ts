@@ -135,11 +135,16 @@ export function dueAt(from: Date, days: number, dayMs = DAY_MS): number {
   return Math.ceil(t / dayMs) * dayMs;
 }
 
+/** When the rule expires a current object last modified then (ms); undefined when it expires none by age or date. */
+export function expiresAt(rule: LifecycleRule, lastModified: Date, dayMs = DAY_MS): number | undefined {
+  const e = rule.expiration;
+  if (e?.days !== undefined) return dueAt(lastModified, e.days, dayMs);
+  if (e?.date !== undefined) return expirationTime(e.date);
+  return undefined;
+}
+
 /** Whether a current object is due to expire under the rule at `now`. */
 export function currentExpires(rule: LifecycleRule, lastModified: Date, now: Date, dayMs = DAY_MS): boolean {
-  const e = rule.expiration;
-  if (!e) return false;
-  if (e.days !== undefined) return now.getTime() >= dueAt(lastModified, e.days, dayMs);
-  if (e.date !== undefined) return now.getTime() >= expirationTime(e.date);
-  return false;
+  const at = expiresAt(rule, lastModified, dayMs);
+  return at !== undefined && now.getTime() >= at;
 }
