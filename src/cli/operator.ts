@@ -220,6 +220,7 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
     options: { ...COMMON, name: { type: 'string' }, 'max-token-days': { type: 'string' }, 'max-bytes': { type: 'string' }, 'max-objects': { type: 'string' } },
     allowPositionals: true,
   });
+  // Checked before the data folder is opened: a mistyped subcommand gets its usage, nothing else.
   if (!['create', 'list', 'update', 'quota'].includes(sub ?? '')) throw new DomainError('invalid-argument', PROJECT_USAGE);
   const dataDir = dataDirOf(values.data);
   const maxDays = values['max-token-days'] === undefined ? undefined : values['max-token-days'] === 'none' ? null : parseDays(values['max-token-days'], '--max-token-days');
@@ -250,8 +251,6 @@ async function projectCommand(argv: string[], io: Output): Promise<void> {
         const used = await s.quotas.projectUsage(p.id);
         return io.out(values.json ? JSON.stringify({ quota, used }, null, 2) + '\n' : quotaLine(`project ${printable(p.name)}`, quota, used));
       }
-      default:
-        throw new DomainError('invalid-argument', PROJECT_USAGE);
     }
   });
 }
@@ -423,8 +422,6 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
         return printToken(await s.tokens.confirmRotation(tokenId(), by));
       case 'rotate':
         return printIssued(await s.tokens.rotate(tokenId(), by, values.grace === undefined ? undefined : parseDays(values.grace, '--grace')));
-      default:
-        throw new DomainError('invalid-argument', TOKEN_USAGE);
     }
   });
 }
