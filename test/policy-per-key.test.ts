@@ -4,7 +4,9 @@ import { describe, test } from 'node:test';
 import {
   DeleteObjectsCommand,
   DeletePublicAccessBlockCommand,
+  GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutBucketPolicyCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -16,7 +18,8 @@ import { formData, postPolicyFields } from './helpers/post-form.js';
 import { issue } from './helpers/tokens.js';
 
 // Requests that name their keys in the body — DeleteObjects entries, a POST form's key — are
-// decided by the bucket's policy per object ARN, for tokens and anonymous callers alike.
+// decided by the bucket's policy per object ARN, for tokens and anonymous callers alike; and a
+// policy's variables (${aws:userid}) are filled in per caller.
 
 const ctx = useS3Server('perkey');
 
@@ -145,5 +148,30 @@ describe('POST forms: the policy decides the form\'s key', () => {
     const other = await post(bucket, { key: 'other' });
     assert.equal(other.status, 403);
     assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'other' })))).$metadata.httpStatusCode, 404);
+  });
+});
+
+describe('policy variables: one statement, a home per token', () => {
+  test('a Deny outside home/${aws:userid}/ confines each token to its own keys, listings included', async () => {
+    const project = ctx.server.bootstrap.projectId;
+    const bucket = await withPolicy('home', (b) => [
+      { Effect: 'Deny', Principal: { AWS: `arn:aws:iam::${project}:root` }, Action: ['s3:GetObject', 's3:PutObject'], NotResource: `arn:aws:s3:::${b}/home/\${aws:userid}/*` },
+      { Effect: 'Deny', Principal: { AWS: `arn:aws:iam::${project}:root` }, Action: 's3:ListBucket', Resource: `arn:aws:s3:::${b}`, Condition: { StringNotLike: { 's3:prefix': 'home/${aws:userid}/*' } } },
+    ]);
+    const alice = await issue(ctx.server, { permission: 'object-rw' });
+    const bob = await issue(ctx.server, { permission: 'object-rw' });
+    const home = (who: typeof alice) => `home/${who.token.id}/`;
+    await alice.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${home(alice)}notes`, Body: 'alice' }));
+    const read = await alice.s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${home(alice)}notes` }));
+    assert.equal(await read.Body?.transformToString(), 'alice');
+    const listed = await alice.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: home(alice) }));
+    assert.deepEqual(listed.Contents?.map((o) => o.Key), [`${home(alice)}notes`]);
+
+    const denied = async (p: Promise<unknown>) => assert.equal((await s3Error(p)).name, 'AccessDenied');
+    await denied(bob.s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${home(alice)}notes` })));
+    await denied(bob.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${home(alice)}planted`, Body: 'x' })));
+    await denied(bob.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: home(alice) })));
+    await denied(alice.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'home/${aws:userid}/literal', Body: 'x' })));
+    await bob.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${home(bob)}notes`, Body: 'bob' }));
   });
 });

@@ -144,7 +144,7 @@ export interface S3Equivalent extends AccessTarget {
 /** The request facts S3 would build for the same operation (address, TLS, headers, time, listing). */
 function policyFacts(c: Context<ApiEnv>, deps: ApiDeps, access: ProjectAccess, bucket: string, s3: S3Equivalent): RequestFacts {
   const incoming = c.env?.incoming;
-  if (!incoming) return { 'aws:sourceip': clientAddress(c), 'aws:principaltype': 'User' };
+  if (!incoming) return { 'aws:sourceip': clientAddress(c), 'aws:principaltype': 'User', 'aws:userid': access.principal.tokenId || undefined };
   const query = new Map<string, string>();
   if (s3.listPrefix !== undefined) query.set('prefix', s3.listPrefix);
   if (s3.delimiter !== undefined) query.set('delimiter', s3.delimiter);

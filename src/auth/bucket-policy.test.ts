@@ -57,10 +57,19 @@ describe('parseBucketPolicy', () => {
   test('principals: "*", {"AWS":"*"}, the project (root ARN or bare id) and its tokens', () => {
     const p = parseBucketPolicy(policy(
       { ...readPublic, Principal: { AWS: '*' } },
-      { ...readPublic, Principal: { AWS: ['arn:aws:iam::proj-1:root', 'arn:aws:iam::proj-2:user/SKXYZ', 'proj-3'] } },
+      { ...readPublic, Principal: { AWS: ['arn:aws:iam::proj-1:root', 'arn:aws:iam::proj-2:user/SKXYZ', '0f6d3c1e-2a4b-4c5d-8e9f-0123456789ab'] } },
     ), 'site');
     assert.deepEqual(p.statements[0].principal, { anyone: true });
-    assert.deepEqual(p.statements[1].principal, { anyone: false, projectIds: ['proj-1', 'proj-3'], keys: ['SKXYZ'] });
+    assert.deepEqual(p.statements[1].principal, { anyone: false, projectIds: ['proj-1', '0f6d3c1e-2a4b-4c5d-8e9f-0123456789ab'], keys: ['SKXYZ'] });
+  });
+
+  test('a bare principal must be a project ID: an access key or a word would match nobody', () => {
+    for (const name of ['SKABCDEFGHIJKLMNOPQR', 'nonsense', 'tok-1']) {
+      assert.throws(() => parseBucketPolicy(policy({ ...readPublic, Principal: { AWS: name } }), 'site'), /Invalid principal/, name);
+    }
+    // One stored by an earlier version still loads, and still matches nobody.
+    const stored = parseBucketPolicy(policy({ ...readPublic, Principal: { AWS: 'tok-1' } }), 'site', { stored: true });
+    assert.equal(evaluatePolicy(stored, TOKEN, 's3:GetObject', 'arn:aws:s3:::site/x', {}), 'None');
   });
 
   test('a stored policy from a laxer version still loads; its unevaluable conditions fail closed', () => {
@@ -114,7 +123,6 @@ describe('evaluatePolicy', () => {
     const s = { ...readPublic, Principal: { AWS: 'arn:aws:iam::proj-1:user/SKABC' } };
     assert.equal(eval1([s], TOKEN, 's3:GetObject', 'arn:aws:s3:::site/x'), 'Allow');
     assert.equal(eval1([s], ANON, 's3:GetObject', 'arn:aws:s3:::site/x'), 'None');
-    assert.equal(eval1([{ ...readPublic, Principal: { AWS: 'tok-1' } }], TOKEN, 's3:GetObject', 'arn:aws:s3:::site/x'), 'None', 'a bare name is a project id');
     assert.equal(eval1([{ ...readPublic, Principal: { AWS: 'arn:aws:iam::x:user/tok-1' } }], TOKEN, 's3:GetObject', 'arn:aws:s3:::site/x'), 'Allow');
   });
 
@@ -149,6 +157,82 @@ describe('evaluatePolicy', () => {
       assert.equal(eval1(cond(c), ANON, 's3:GetObject', 'arn:aws:s3:::site/x', facts), expected);
     });
   }
+});
+
+describe('policy variables (Version 2012-10-17)', () => {
+  const home = { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::proj-1:root' }, Action: 's3:*', Resource: 'arn:aws:s3:::site/home/${aws:userid}/*' };
+  const run = (statements: object[], resource: string, facts: Record<string, string>, version = '2012-10-17', caller: PolicyCaller = TOKEN) =>
+    evaluatePolicy(parseBucketPolicy(JSON.stringify({ Version: version, Statement: statements }), 'site'), caller, 's3:GetObject', resource, facts);
+  const me = { 'aws:userid': 'tok-1' };
+
+  test('a variable in a Resource takes the request\'s value: each token its own home', () => {
+    assert.equal(run([home], 'arn:aws:s3:::site/home/tok-1/a', me), 'Allow');
+    assert.equal(run([home], 'arn:aws:s3:::site/home/tok-2/a', me), 'None');
+    assert.equal(run([home], 'arn:aws:s3:::site/home/${aws:userid}/a', me), 'None', 'the variable is not literal text');
+  });
+
+  test('a variable in a string condition; keys are case-insensitive', () => {
+    const list = { ...home, Resource: 'arn:aws:s3:::site', Condition: { StringLike: { 's3:prefix': '${AWS:UserId}/*' } } };
+    assert.equal(run([list], 'arn:aws:s3:::site', { ...me, 's3:prefix': 'tok-1/x' }), 'Allow');
+    assert.equal(run([list], 'arn:aws:s3:::site', { ...me, 's3:prefix': 'tok-2/x' }), 'None');
+    const equal = { ...home, Resource: 'arn:aws:s3:::site/*', Condition: { StringEquals: { 'aws:Referer': 'https://${aws:userid}.example/' } } };
+    assert.equal(run([equal], 'arn:aws:s3:::site/a', { ...me, 'aws:referer': 'https://tok-1.example/' }), 'Allow');
+  });
+
+  test('a variable the request has no value for makes the statement not apply; a default fills it', () => {
+    const deny = { Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::site/${s3:prefix}*' };
+    assert.equal(run([readPublic, deny], 'arn:aws:s3:::site/a', {}), 'Allow');
+    const withDefault = { ...deny, Resource: "arn:aws:s3:::site/${s3:prefix, 'it''s'}*" };
+    assert.equal(run([readPublic, withDefault], "arn:aws:s3:::site/it's-here", {}), 'Deny');
+    assert.equal(run([readPublic, withDefault], 'arn:aws:s3:::site/other', {}), 'Allow');
+  });
+
+  test('${*} ${?} ${$} are those characters, and a value put in is literal: it widens nothing', () => {
+    const star = { ...readPublic, Resource: 'arn:aws:s3:::site/a${*}b${?}${$}' };
+    assert.equal(run([star], 'arn:aws:s3:::site/a*b?$', {}), 'Allow');
+    assert.equal(run([star], 'arn:aws:s3:::site/axbyz', {}), 'None');
+    assert.equal(run([star], 'arn:aws:s3:::site/axb?$', {}), 'None');
+    const agent = { ...readPublic, Resource: 'arn:aws:s3:::site/${aws:UserAgent}' };
+    assert.equal(run([agent], 'arn:aws:s3:::site/*', { 'aws:useragent': '*' }), 'Allow');
+    assert.equal(run([agent], 'arn:aws:s3:::site/anything', { 'aws:useragent': '*' }), 'None');
+  });
+
+  test('before Version 2012-10-17 (or without one) ${...} is plain text', () => {
+    assert.equal(run([home], 'arn:aws:s3:::site/home/${aws:userid}/a', me, '2008-10-17'), 'Allow');
+    assert.equal(run([home], 'arn:aws:s3:::site/home/tok-1/a', me, '2008-10-17'), 'None');
+    assert.doesNotThrow(() => parseBucketPolicy(JSON.stringify({ Statement: [{ ...home, Resource: 'arn:aws:s3:::site/${aws:username}/*' }] }), 'site'));
+  });
+
+  const refused: [string, object][] = [
+    ['a key skep does not evaluate', { ...home, Resource: 'arn:aws:s3:::site/${aws:username}/*' }],
+    ['an unclosed variable', { ...home, Resource: 'arn:aws:s3:::site/${aws:userid/*' }],
+    ['a default without quotes', { ...home, Resource: 'arn:aws:s3:::site/${aws:userid, home}/*' }],
+    ['an empty variable', { ...home, Resource: 'arn:aws:s3:::site/${}/*' }],
+    ['one in a condition value', { ...readPublic, Condition: { StringEquals: { 'aws:Referer': '${aws:PrincipalTag/team}' } } }],
+  ];
+  for (const [name, statement] of refused) {
+    test(`refuses ${name}`, () => {
+      assert.throws(() => parseBucketPolicy(policy(statement), 'site'), (err: unknown) => err instanceof PolicyError && /invalid variable/.test(err.message));
+    });
+  }
+
+  test('a stored policy with a variable skep cannot fill fails closed: its Deny applies, its Allow grants nothing', () => {
+    const text = policy(
+      { ...readPublic, Resource: 'arn:aws:s3:::site/${aws:username}/*' },
+      { Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::site/secret/${aws:username}' },
+    );
+    const p = parseBucketPolicy(text, 'site', { stored: true });
+    assert.equal(evaluatePolicy(p, ANON, 's3:GetObject', 'arn:aws:s3:::site/x/y', {}), 'Deny');
+    const allowOnly = parseBucketPolicy(policy({ ...readPublic, Resource: 'arn:aws:s3:::site/${aws:username}/*' }), 'site', { stored: true });
+    assert.equal(evaluatePolicy(allowOnly, ANON, 's3:GetObject', 'arn:aws:s3:::site/x/y', {}), 'None');
+  });
+
+  test('aws:userid pins callers (not public) unless it admits "anonymous"', () => {
+    const publicWith = (values: string[]) => isPublicPolicy(parseBucketPolicy(policy({ ...readPublic, Condition: { StringEquals: { 'aws:userid': values } } }), 'site'));
+    assert.equal(publicWith(['tok-1']), false);
+    assert.equal(publicWith(['tok-1', 'Anonymous']), true);
+    assert.equal(run([{ ...readPublic, Condition: { StringEquals: { 'aws:userid': 'anonymous' } } }], 'arn:aws:s3:::site/a', { 'aws:userid': 'anonymous' }, '2012-10-17', ANON), 'Allow');
+  });
 });
 
 describe('isPublicPolicy and wildcards', () => {

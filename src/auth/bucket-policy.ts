@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { type BoundPattern, PolicyTemplate, VariableError } from './policy-variables.js';
 
 // Bucket policies: the IAM policy grammar S3 bucket policies use (Version, Statement, Sid, Effect,
 // Principal, Action/NotAction, Resource/NotResource, Condition), parsed and validated once when a
@@ -17,6 +18,10 @@ export interface PolicyStatement {
   /** NotAction: the statement applies to every action except these. */
   notActions: boolean;
   resources: string[];
+  /** Each resource's policy variables (Version 2012-10-17), when any names one. */
+  resourceTemplates?: (PolicyTemplate | undefined)[];
+  /** Once bound to a request: which characters of each resource a variable put in (literal). */
+  resourceLiterals?: (Uint8Array | undefined)[];
   notResources: boolean;
   conditions: PolicyCondition[];
 }
@@ -28,6 +33,10 @@ export interface PolicyCondition {
   set?: SetQualifier | null;
   key: string;
   values: string[];
+  /** Each value's policy variables (string and ARN operators, Version 2012-10-17), when any names one. */
+  templates?: (PolicyTemplate | undefined)[];
+  /** Once bound to a request: which characters of each value a variable put in (literal). */
+  literals?: (Uint8Array | undefined)[];
   /** A key skep does not evaluate, in a policy stored before such keys were refused: it fails closed. */
   unevaluated?: boolean;
 }
@@ -56,6 +65,8 @@ const NUMERIC_OPS = ['NumericEquals', 'NumericNotEquals', 'NumericLessThan', 'Nu
 const DATE_OPS = ['DateEquals', 'DateNotEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals'];
 const OTHER_OPS = ['Bool', 'IpAddress', 'NotIpAddress', 'Null', 'ArnEquals', 'ArnLike', 'ArnNotEquals', 'ArnNotLike'];
 const OPERATORS = new Set([...STRING_OPS, ...NUMERIC_OPS, ...DATE_OPS, ...OTHER_OPS]);
+/** The operators whose values may hold policy variables, as in IAM. */
+const VARIABLE_OPS = new Set([...STRING_OPS, 'ArnEquals', 'ArnLike', 'ArnNotEquals', 'ArnNotLike']);
 
 /**
  * The condition keys skep evaluates: those requestFacts (src/s3/admission.ts) fills in. A policy
@@ -64,7 +75,7 @@ const OPERATORS = new Set([...STRING_OPS, ...NUMERIC_OPS, ...DATE_OPS, ...OTHER_
  */
 export const EVALUATED_CONDITION_KEYS: ReadonlySet<string> = new Set([
   'aws:sourceip', 'aws:securetransport', 'aws:referer', 'aws:useragent', 'aws:currenttime', 'aws:epochtime', 'aws:principaltype',
-  's3:x-amz-acl', 's3:prefix', 's3:delimiter', 's3:max-keys',
+  'aws:userid', 's3:x-amz-acl', 's3:prefix', 's3:delimiter', 's3:max-keys',
 ]);
 
 /** Condition keys that restrict a statement to known callers, so a policy using them is not public (as AWS judges it). */
@@ -98,7 +109,10 @@ function strings(value: unknown, what: string): string[] {
 
 const PROJECT_ARN = /^arn:aws:iam::([^:]+):(root|user\/(.+))$/;
 
-function parsePrincipal(value: unknown): PolicyPrincipal {
+/** A project's ID, as a bare principal names it (AWS's bare account ID); project IDs are UUIDs. */
+const PROJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function parsePrincipal(value: unknown, stored: boolean): PolicyPrincipal {
   if (value === '*') return { anyone: true };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new PolicyError('Invalid principal in policy');
   const entries = Object.entries(value as Record<string, unknown>);
@@ -113,7 +127,7 @@ function parsePrincipal(value: unknown): PolicyPrincipal {
       if (arn) {
         if (arn[2] === 'root') projectIds.push(arn[1]);
         else keys.push(arn[3]);
-      } else if (/^[A-Za-z0-9-]+$/.test(name)) projectIds.push(name);
+      } else if (PROJECT_ID.test(name) || (stored && /^[A-Za-z0-9-]+$/.test(name))) projectIds.push(name);
       else throw new PolicyError('Invalid principal in policy');
     }
   }
@@ -122,7 +136,19 @@ function parsePrincipal(value: unknown): PolicyPrincipal {
 
 const SET_QUALIFIER = /^(ForAllValues|ForAnyValue):/;
 
-function parseConditions(value: unknown, stored: boolean): PolicyCondition[] {
+/** The policy variables of each value (none before Version 2012-10-17, where `${` is plain text). */
+function templatesOf(values: string[], variables: boolean, stored: boolean): (PolicyTemplate | undefined)[] | undefined {
+  if (!variables) return undefined;
+  try {
+    const templates = values.map((v) => PolicyTemplate.parse(v, EVALUATED_CONDITION_KEYS, stored));
+    return templates.some((t) => t !== undefined) ? templates : undefined;
+  } catch (err) {
+    if (err instanceof VariableError) throw new PolicyError(err.message);
+    throw err;
+  }
+}
+
+function parseConditions(value: unknown, stored: boolean, variables: boolean): PolicyCondition[] {
   if (value === undefined) return [];
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new PolicyError('Condition must be an object');
   const out: PolicyCondition[] = [];
@@ -142,7 +168,8 @@ function parseConditions(value: unknown, stored: boolean): PolicyCondition[] {
         return String(x);
       });
       if (!stored) for (const text of values) checkConditionValue(base, text);
-      out.push({ operator, set, key: key.toLowerCase(), values, ...(unevaluated && { unevaluated }) });
+      const templates = templatesOf(values, variables && VARIABLE_OPS.has(base), stored);
+      out.push({ operator, set, key: key.toLowerCase(), values, ...(templates && { templates }), ...(unevaluated && { unevaluated }) });
     }
   }
   return out;
@@ -197,6 +224,9 @@ export function parseBucketPolicy(text: string, bucket: string, options: { store
     throw new PolicyError('The policy must contain a valid version string');
   }
   for (const k of Object.keys(root)) if (!['Version', 'Id', 'Statement'].includes(k)) throw new PolicyError(`Unknown field ${k}`);
+  // Policy variables came with 2012-10-17; in an older (or unnamed) version `${...}` is literal text.
+  const variables = root.Version === '2012-10-17';
+  const stored = options.stored === true;
   if (root.Statement === undefined) throw new PolicyError('Missing required field Statement');
   const statements = asList(root.Statement, 'Statement').map((raw): PolicyStatement => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PolicyError('Statement must be an object');
@@ -210,15 +240,18 @@ export function parseBucketPolicy(text: string, bucket: string, options: { store
     if ((s.Action === undefined) === (s.NotAction === undefined)) throw new PolicyError('Missing required field Action');
     if ((s.Resource === undefined) === (s.NotResource === undefined)) throw new PolicyError('Missing required field Resource');
     if (s.Sid !== undefined && typeof s.Sid !== 'string') throw new PolicyError('Sid must be a string');
+    const resources = strings(s.Resource ?? s.NotResource, 'Resource').map((r) => checkResource(r, bucket));
+    const resourceTemplates = templatesOf(resources, variables, stored);
     return {
       sid: s.Sid as string | undefined,
       effect: s.Effect,
-      principal: parsePrincipal(s.Principal),
+      principal: parsePrincipal(s.Principal, stored),
       actions: strings(s.Action ?? s.NotAction, 'Action').map(checkAction),
       notActions: s.NotAction !== undefined,
-      resources: strings(s.Resource ?? s.NotResource, 'Resource').map((r) => checkResource(r, bucket)),
+      resources,
+      ...(resourceTemplates && { resourceTemplates }),
       notResources: s.NotResource !== undefined,
-      conditions: parseConditions(s.Condition, options.stored === true),
+      conditions: parseConditions(s.Condition, stored, variables),
     };
   });
   return { text, statements };
@@ -229,7 +262,7 @@ export function parseBucketPolicy(text: string, bucket: string, options: { store
  * two-pointer matching: on a mismatch only the last `*` is retried, one character further, so no
  * pattern can make a request cost more than pattern length x value length steps.
  */
-export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
+export function wildcardMatch(pattern: string, value: string, ignoreCase = false, literal?: Uint8Array): boolean {
   if (ignoreCase) {
     pattern = pattern.toLowerCase();
     value = value.toLowerCase();
@@ -239,10 +272,10 @@ export function wildcardMatch(pattern: string, value: string, ignoreCase = false
   let star = -1;
   let resume = 0;
   while (v < value.length) {
-    if (pattern[p] === '*') {
+    if (pattern[p] === '*' && !literal?.[p]) {
       star = p++;
       resume = v;
-    } else if (p < pattern.length && (pattern[p] === '?' || pattern[p] === value[v])) {
+    } else if (p < pattern.length && ((pattern[p] === '?' && !literal?.[p]) || pattern[p] === value[v])) {
       p++;
       v++;
     } else if (star >= 0) {
@@ -252,7 +285,7 @@ export function wildcardMatch(pattern: string, value: string, ignoreCase = false
       return false;
     }
   }
-  while (pattern[p] === '*') p++;
+  while (pattern[p] === '*' && !literal?.[p]) p++;
   return p === pattern.length;
 }
 
@@ -325,8 +358,8 @@ function conditionHolds(c: PolicyCondition, facts: RequestFacts): boolean {
     case 'StringNotEquals': return !any((v) => v === value);
     case 'StringEqualsIgnoreCase': return any((v) => v.toLowerCase() === value.toLowerCase());
     case 'StringNotEqualsIgnoreCase': return !any((v) => v.toLowerCase() === value.toLowerCase());
-    case 'StringLike': case 'ArnLike': case 'ArnEquals': return any((v) => wildcardMatch(v, value));
-    case 'StringNotLike': case 'ArnNotLike': case 'ArnNotEquals': return !any((v) => wildcardMatch(v, value));
+    case 'StringLike': case 'ArnLike': case 'ArnEquals': return c.values.some((v, i) => wildcardMatch(v, value, false, c.literals?.[i]));
+    case 'StringNotLike': case 'ArnNotLike': case 'ArnNotEquals': return !c.values.some((v, i) => wildcardMatch(v, value, false, c.literals?.[i]));
     case 'Bool': return any((v) => v.toLowerCase() === value.toLowerCase());
     case 'IpAddress': return any((v) => ipInCidr(value, v));
     case 'NotIpAddress': return !any((v) => ipInCidr(value, v));
@@ -366,15 +399,45 @@ function compare(kind: string, value: number, against: number[]): boolean {
   return kind === 'NotEquals' ? against.every(test) : against.some(test);
 }
 
-function statementApplies(s: PolicyStatement, caller: PolicyCaller, action: string, resource: string, facts: RequestFacts): boolean {
-  if (!principalMatches(s.principal, caller)) return false;
-  const actionHit = s.actions.some((a) => wildcardMatch(a, action, true));
-  if (actionHit === s.notActions) return false;
-  const resourceHit = s.resources.some((r) => wildcardMatch(r, resource));
+function statementApplies(statement: PolicyStatement, caller: PolicyCaller, action: string, resource: string, facts: RequestFacts): boolean {
+  if (!principalMatches(statement.principal, caller)) return false;
+  const actionHit = statement.actions.some((a) => wildcardMatch(a, action, true));
+  if (actionHit === statement.notActions) return false;
+  const s = bindVariables(statement, facts);
+  // A variable that cannot be resolved makes the statement invalid, as in IAM; one on a key skep
+  // does not evaluate (a policy stored before they were refused) fails closed.
+  if (s === UNEVALUATED) return statement.effect === 'Deny';
+  if (s === null) return false;
+  const resourceHit = s.resources.some((r, i) => wildcardMatch(r, resource, false, s.resourceLiterals?.[i]));
   if (resourceHit === s.notResources) return false;
   // A condition skep cannot evaluate fails closed: its Deny applies, its Allow grants nothing.
   return s.conditions.every((c) => (c.unevaluated ? s.effect === 'Deny' : conditionHolds(c, facts)));
 }
+
+const UNEVALUATED = Symbol('unevaluated');
+
+/** The statement with its policy variables filled in from the request (itself when it has none). */
+function bindVariables(s: PolicyStatement, facts: RequestFacts): PolicyStatement | null | typeof UNEVALUATED {
+  if (!s.resourceTemplates && !s.conditions.some((c) => c.templates)) return s;
+  const bindAll = (texts: string[], templates: (PolicyTemplate | undefined)[] | undefined) => {
+    if (!templates) return { texts, literals: undefined };
+    const bound = templates.map((t, i): BoundPattern | null => (t ? t.bind(facts) : { text: texts[i], literal: NO_LITERALS }));
+    if (bound.some((b) => b === null)) return null;
+    return { texts: bound.map((b) => b!.text), literals: bound.map((b) => b!.literal) };
+  };
+  if ([s.resourceTemplates, ...s.conditions.map((c) => c.templates)].some((ts) => ts?.some((t) => t?.unevaluated))) return UNEVALUATED;
+  const resources = bindAll(s.resources, s.resourceTemplates);
+  if (!resources) return null;
+  const conditions: PolicyCondition[] = [];
+  for (const c of s.conditions) {
+    const values = bindAll(c.values, c.templates);
+    if (!values) return null;
+    conditions.push({ ...c, values: values.texts, literals: values.literals });
+  }
+  return { ...s, resources: resources.texts, resourceLiterals: resources.literals, conditions };
+}
+
+const NO_LITERALS = new Uint8Array(0);
 
 /**
  * What the policy says about `caller` doing `action` (e.g. s3:GetObject) on `resource`
@@ -403,6 +466,8 @@ export function isPublicPolicy(policy: BucketPolicy): boolean {
 function pinsCallers(c: PolicyCondition): boolean {
   if (!RESTRICTING_KEYS.has(c.key) || c.set === 'ForAllValues') return false;
   if (c.key === 'aws:sourceip') return c.operator === 'IpAddress' && c.values.every(isNarrowRange);
+  // Anonymous callers carry aws:userid too: pinning it to theirs restricts nothing.
+  if (c.key === 'aws:userid' && c.values.some((v) => v.toLowerCase() === 'anonymous')) return false;
   return PINNING_OPERATORS.has(c.operator) && c.values.every((v) => !/[*?]|\$\{/.test(v));
 }
 

@@ -24,6 +24,9 @@ export function requestFacts(req: IncomingMessage, op: S3Operation, principal: P
     'aws:currenttime': now.toISOString(),
     'aws:epochtime': String(Math.floor(now.getTime() / 1000)),
     'aws:principaltype': principal ? 'User' : 'Anonymous',
+    // The token's ID (its temporary credentials act for it), "anonymous" without one, as AWS fills
+    // it; a console user's session has no token and so no aws:userid.
+    'aws:userid': principal ? principal.tokenId || undefined : 'anonymous',
     's3:x-amz-acl': header(req, 'x-amz-acl'),
   };
   if (op.op === 'ListObjects' || op.op === 'ListObjectsV2' || op.op === 'ListObjectVersions') {
