@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeletePublicAccessBlockCommand,
   GetBucketPolicyCommand,
@@ -9,10 +12,12 @@ import {
   GetObjectCommand,
   GetObjectTaggingCommand,
   ListObjectVersionsCommand,
+  PutBucketAclCommand,
   PutBucketOwnershipControlsCommand,
   PutBucketPolicyCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import { s3Error } from './helpers/s3.js';
@@ -80,6 +85,22 @@ describe('versioned requests are the version actions', () => {
     assert.equal(await latest.Body?.transformToString(), 'new');
     await writer.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc' }));
   });
+  test('a copy whose x-amz-copy-source names a version is a read of that version (s3:GetObjectVersion)', async () => {
+    const bucket = await versionedBucket('copy');
+    const writer = await issue(ctx.server, { permission: 'object-rw', bucketScope: [bucket] });
+    const old = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'old secret' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'new' }));
+    await ctx.s3.send(policy(bucket, [{ Effect: 'Deny', Principal: '*', Action: 's3:GetObjectVersion', Resource: `arn:aws:s3:::${bucket}/*` }]));
+    const source = `${bucket}/doc?versionId=${old.VersionId}`;
+    assert.equal((await s3Error(writer.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'leak', CopySource: source })))).name, 'AccessDenied');
+    const { UploadId } = await writer.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'leak' }));
+    const part = writer.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'leak', UploadId, PartNumber: 1, CopySource: source }));
+    assert.equal((await s3Error(part)).name, 'AccessDenied');
+    await writer.s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'leak', UploadId }));
+    assert.equal((await s3Error(writer.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'leak' })))).name, 'NoSuchKey', 'nothing copied');
+    // The current version, named by key alone, is still s3:GetObject.
+    await writer.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/doc` }));
+  });
 });
 
 test('an object ACL opens to anonymous callers the current version only, not older ones by ID', async () => {
@@ -91,6 +112,19 @@ test('an object ACL opens to anonymous callers the current version only, not old
   assert.equal((await anon('GET', `/${bucket}/doc?versionId=${current.VersionId}`)).status, 200);
   assert.deepEqual(await statusAndCode(await anon('GET', `/${bucket}/doc?versionId=${old.VersionId}`)), [403, 'AccessDenied']);
   assert.equal((await anon('HEAD', `/${bucket}/doc?versionId=${old.VersionId}`)).status, 403);
+});
+
+test('an anonymous copy of an older version needs that version\'s ACL, not the current one\'s', async () => {
+  const bucket = await versionedBucket('acl-copy');
+  await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] } }));
+  await ctx.s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read-write' }));
+  const old = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'old private' }));
+  const current = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'new public', ACL: 'public-read' }));
+  const copy = (version: string | undefined) => anon('PUT', `/${bucket}/copy`, { headers: { 'x-amz-copy-source': `/${bucket}/doc${version ? `?versionId=${version}` : ''}` } });
+  assert.deepEqual(await statusAndCode(await copy(old.VersionId)), [403, 'AccessDenied']);
+  assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy' })))).name, 'NoSuchKey', 'nothing copied');
+  assert.equal((await copy(current.VersionId)).status, 200);
+  assert.equal((await copy(undefined)).status, 200);
 });
 
 test('anonymous callers never manage the policy (405), change the configuration or delete the bucket (403), whatever the policy allows', async () => {

@@ -9,6 +9,7 @@ import { PostObject } from './post-object.js';
 import * as bucket from './bucket.js';
 import * as list from './list.js';
 import * as object from './object.js';
+import type { CopySource } from './object.js';
 import * as tagging from './tagging.js';
 import * as attributes from './attributes.js';
 import * as multipart from './multipart.js';
@@ -22,10 +23,13 @@ import * as unoffered from './unoffered-settings.js';
 
 /**
  * Copy sources are read with the caller's rights on the source bucket: its level and scope, and the
- * source bucket's policy (and for anonymous callers its ACLs) for s3:GetObject on the source key.
+ * source bucket's policy (and for anonymous callers its ACLs) for s3:GetObject on the source key,
+ * s3:GetObjectVersion when x-amz-copy-source names a version (as a GET of that version would be).
+ * The query is the source's own: the target's (uploadId, partNumber...) says nothing about it.
  */
-async function copySourceBucket(ctx: S3Context, name: string, key: string): Promise<BucketRow> {
-  const source = { ...ctx.op, op: 'GetObject' as const, bucket: name, key };
+async function copySourceBucket(ctx: S3Context, src: CopySource): Promise<BucketRow> {
+  const query = new Map(src.versionId !== undefined ? [['versionId', src.versionId]] : []);
+  const source = { ...ctx.op, op: 'GetObject' as const, bucket: src.bucket, key: src.key, query };
   const resolved = await admit({ services: ctx.services, op: source, projectId: ctx.projectId, facts: () => requestFacts(ctx.req, source, ctx.auth.principal, ctx.now(), ctx.by.source) }, ctx.auth.principal);
   return resolved.row;
 }

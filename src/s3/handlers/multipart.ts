@@ -88,7 +88,7 @@ export function makeUploadPartCopy(resolveBucket: BucketResolver) {
     const bucket = await ctx.bucket();
     const partNumber = MultipartService.checkPartNumber(ctx.op.query.get('partNumber'));
     const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx));
-    return withCopySource(ctx, (name, key) => resolveBucket(ctx, name, key), (source) => copyPart(ctx, upload, partNumber, source));
+    return withCopySource(ctx, resolveBucket, (source) => copyPart(ctx, upload, partNumber, source));
   };
 }
 

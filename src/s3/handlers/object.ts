@@ -313,8 +313,15 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
   return { xml: { root: 'DeleteResult', value: { Deleted: deleted, Error: errors } } };
 }
 
+/** What x-amz-copy-source names: a bucket, a key in it, and optionally one of its versions. */
+export interface CopySource {
+  bucket: string;
+  key: string;
+  versionId?: string;
+}
+
 /** Parses x-amz-copy-source ("bucket/key" or "/bucket/key", URL-encoded, optional ?versionId). */
-export function parseCopySource(value: string): { bucket: string; key: string; versionId?: string } {
+export function parseCopySource(value: string): CopySource {
   let text = value.trim();
   let versionId: string | undefined;
   const q = text.indexOf('?');
@@ -333,9 +340,9 @@ export function parseCopySource(value: string): { bucket: string; key: string; v
  * Resolves and checks the copy source: the bucket (in the caller's project), the version, its
  * SSE-C key, and x-amz-copy-source-if-*. The source is leased for the copy; the caller releases it.
  */
-async function copySource(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>): Promise<ObjectLease> {
+async function copySource(ctx: S3Context, resolveBucket: BucketResolver): Promise<ObjectLease> {
   const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
-  const bucket = await resolveBucket(src.bucket, src.key);
+  const bucket = await resolveBucket(ctx, src);
   const lease = await ctx.services.objects
     .leaseObject(bucket, src.key, { versionId: src.versionId, customer: copySourceCustomerKey(ctx.req) })
     .catch((err: unknown) => {
@@ -365,7 +372,7 @@ async function copySource(ctx: S3Context, resolveBucket: (name: string, key: str
 }
 
 /** Runs a copy from a leased source and lets go of the lease however it ends. */
-export async function withCopySource<T>(ctx: S3Context, resolveBucket: (name: string, key: string) => Promise<BucketRow>, copy: (source: ObjectLease) => Promise<T>): Promise<T> {
+export async function withCopySource<T>(ctx: S3Context, resolveBucket: BucketResolver, copy: (source: ObjectLease) => Promise<T>): Promise<T> {
   const lease = await copySource(ctx, resolveBucket);
   try {
     return await copy(lease);
@@ -379,12 +386,13 @@ export function copySourceVersionHeader(source: ObjectLease): Record<string, str
   return source.row.versionId !== 'null' ? { 'x-amz-copy-source-version-id': source.row.versionId } : {};
 }
 
-export type BucketResolver = (ctx: S3Context, name: string, key: string) => Promise<BucketRow>;
+/** Finds the source's bucket once the caller may read the source (the key, or the version named). */
+export type BucketResolver = (ctx: S3Context, source: CopySource) => Promise<BucketRow>;
 
 export function makeCopyObject(resolveBucket: BucketResolver) {
   return async function CopyObject(ctx: S3Context): Promise<S3Response> {
     const target = await ctx.resolved();
-    return withCopySource(ctx, (name, key) => resolveBucket(ctx, name, key), (source) => copyInto(ctx, target, source));
+    return withCopySource(ctx, resolveBucket, (source) => copyInto(ctx, target, source));
   };
 }
 
