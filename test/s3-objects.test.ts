@@ -618,6 +618,24 @@ describe('CopyObject', () => {
     assert.equal(got.ChecksumSHA256, await checksumOf('SHA256', body));
     assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body));
   });
+
+  test('x-amz-checksum-algorithm names the checksum the copy computes; one S3 does not know is 400', async () => {
+    const body = randomBytes(10_000);
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'alg-src', Body: body, ChecksumAlgorithm: 'CRC32' }));
+    for (const [key, source] of [['alg-dst', 'alg-src'], ['alg-none-dst', SRC]] as const) {
+      const copy = await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: copySource(bucket, source), ChecksumAlgorithm: 'SHA256' }));
+      const bytes = source === SRC ? Buffer.from('copy me') : body;
+      assert.equal(copy.CopyObjectResult?.ChecksumSHA256, checksumOf('SHA256', bytes), source);
+      assert.equal(copy.CopyObjectResult?.ChecksumCRC32, undefined, source);
+      const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+      assert.equal(head.ChecksumSHA256, checksumOf('SHA256', bytes), source);
+      assert.equal(head.ChecksumCRC32, undefined, source);
+    }
+    const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/alg-bogus`, headers: { 'x-amz-copy-source': `/${bucket}/alg-src`, 'x-amz-checksum-algorithm': 'BOGUS' } });
+    assert.equal(res.status, 400);
+    assert.equal(xmlField(res.text, 'Code'), 'InvalidRequest');
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'alg-bogus' })))).name, 'NotFound', 'nothing copied');
+  });
 });
 
 describe('object tagging', () => {

@@ -504,14 +504,15 @@ export class ObjectService {
   /**
    * Copies a leased version's bytes into a new blob (blobs are never shared between rows),
    * decrypting with the source's key and sealing with the target's. The copy is a single-part
-   * object: its ETag is the MD5 of the bytes and its checksum is recomputed in full.
+   * object: its ETag is the MD5 of the bytes and its checksum is recomputed in full, with
+   * `checksumAlgorithm` when the request names one (x-amz-checksum-algorithm), else the source's.
    */
-  async copyObject(source: ObjectLease, target: NewObject): Promise<ObjectRow> {
+  async copyObject(source: ObjectLease, target: NewObject, checksumAlgorithm?: ChecksumAlgorithm): Promise<ObjectRow> {
     await this.checkCondition(target.bucket, target.key, target.condition);
     const now = this.clock();
     const lock = this.lockFor(target.bucket, target.lock, now);
     const sealed = this.sealFor(target.bucket, target.encryption);
-    const algorithm = source.row.checksum?.algorithm;
+    const algorithm = checksumAlgorithm ?? source.row.checksum?.algorithm;
     const digest = new BodyDigest({ checksumAlgorithm: algorithm, sizeHint: source.row.size });
     const reading = source.open();
     reading.on('error', (err) => digest.destroy(err));

@@ -7,13 +7,13 @@ import { declaredSize, openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { parseRange } from '../range.js';
 import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
-import { checksumXml, copySourceVersionHeader, versionIdHeader, writeCondition, withCopySource, type BucketResolver } from './object.js';
+import { checksumAlgorithmFrom, checksumXml, copySourceVersionHeader, versionIdHeader, writeCondition, withCopySource, type BucketResolver } from './object.js';
 import type { ObjectLease } from '../../objects/object-service.js';
 import { customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest } from '../protection-headers.js';
 import { owner } from './bucket.js';
 import { objectAclFromHeader } from './access.js';
 import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
-import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from '../../checksums/types.js';
+import { CHECKSUM_ALGORITHMS, checksumHeader } from '../../checksums/types.js';
 import type { PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
 import { encoder } from './list.js';
 import { listingLimit } from '../../auth/scope.js';
@@ -32,9 +32,7 @@ function partChecksumXml(part: Pick<PartRow, 'checksum'>): Record<string, string
 
 export async function CreateMultipartUpload(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const algText = header(ctx.req, 'x-amz-checksum-algorithm');
-  const algorithm = parseChecksumAlgorithm(algText) ?? null;
-  if (algText && !algorithm) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]');
+  const algorithm = checksumAlgorithmFrom(ctx) ?? null;
   const checksumType = resolveChecksumType(algorithm, header(ctx.req, 'x-amz-checksum-type'));
   const encryption = encryptionRequest(ctx.req);
   const acl = await objectAclFromHeader(ctx);

@@ -15,7 +15,7 @@ import {
   tagsFromHeader,
   userMetadataFrom,
 } from '../object-headers.js';
-import { checksumHeader, type StoredChecksum } from '../../checksums/types.js';
+import { checksumHeader, parseChecksumAlgorithm, type ChecksumAlgorithm, type StoredChecksum } from '../../checksums/types.js';
 import type { BucketRow, ObjectRow, ObjectVersionRow, PutCondition } from '../../storage/metadata/metadata-store.js';
 import { isVersionId, type DeleteResult, type ObjectLease } from '../../objects/object-service.js';
 import { versioningMode } from '../../objects/bucket-config.js';
@@ -74,6 +74,17 @@ export function versionIdOf(ctx: S3Context): string | undefined {
 /** x-amz-version-id for a write, when the bucket keeps versions (S3 says 'null' under Suspended). */
 export function versionIdHeader(bucket: BucketRow, versionId: string | undefined): Record<string, string> {
   return versioningMode(bucket) === 'unversioned' || versionId === undefined ? {} : { 'x-amz-version-id': versionId };
+}
+
+/**
+ * x-amz-checksum-algorithm of a request that names the algorithm S3 is to compute (no value is
+ * sent: CreateMultipartUpload, CopyObject). An algorithm S3 does not know is refused, not ignored.
+ */
+export function checksumAlgorithmFrom(ctx: S3Context): ChecksumAlgorithm | undefined {
+  const text = header(ctx.req, 'x-amz-checksum-algorithm');
+  const algorithm = parseChecksumAlgorithm(text);
+  if (text && !algorithm) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]');
+  return algorithm;
 }
 
 /** A checksum as the elements of S3's XML results: Checksum<ALGORITHM> and ChecksumType. */
@@ -405,6 +416,7 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
   if (!['COPY', 'REPLACE'].includes(directive)) throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive' });
   if (!['COPY', 'REPLACE'].includes(tagging)) throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive' });
   const encryption = encryptionRequest(ctx.req);
+  const checksumAlgorithm = checksumAlgorithmFrom(ctx);
   // Copying an older version over its key restores it; copying the current one onto itself must change something.
   const sameObject = source.bucketId === target.id && source.key === ctx.op.key && source.isLatest;
   const storageClass = header(ctx.req, 'x-amz-storage-class') ? storageClassFrom(ctx.req) : source.storageClass;
@@ -425,7 +437,7 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
     condition: writeCondition(ctx),
     encryption,
     lock: lockRequest(ctx.req),
-  });
+  }, checksumAlgorithm);
   const customer = encryption?.kind === 'SSE-C' ? encryption.customer : undefined;
   return {
     headers: {
