@@ -130,6 +130,16 @@ describe('not implemented', () => {
     const get = await raw(server, { method: 'GET', path: `/${bucket}/exists` });
     assert.equal(get.text, 'here');
   });
+
+  test('DeleteBucketMetadataConfiguration leaves an empty bucket, UpdateObjectEncryption leaves the object', async () => {
+    const empty = bucketName('metaconf');
+    await s3.send(new CreateBucketCommand({ Bucket: empty }));
+    assertS3Error(await raw(server, { method: 'DELETE', path: `/${empty}`, query: { metadataConfiguration: '' } }), 501, 'NotImplemented');
+    assert.equal((await raw(server, { method: 'HEAD', path: `/${empty}` })).status, 200);
+    const update = '<ObjectEncryption><SSES3/></ObjectEncryption>';
+    assertS3Error(await raw(server, { method: 'PUT', path: `/${bucket}/exists`, query: { encryption: '' }, body: update }), 501, 'NotImplemented');
+    assert.equal((await raw(server, { method: 'GET', path: `/${bucket}/exists` })).text, 'here');
+  });
 });
 
 describe('unsupported requests are authorized before they are answered 501', () => {

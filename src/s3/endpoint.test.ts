@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { isUnsupported, parseEndpoint, type ParsedOperationName } from './endpoint.js';
 import { S3Error } from './errors.js';
@@ -108,4 +109,64 @@ describe('parseEndpoint', () => {
       assert.throws(() => parse('PATCH', 'bkt', key), (err: unknown) => err instanceof S3Error && err.code === 'MethodNotAllowed');
     }
   });
+});
+
+// Every operation of S3's service model (test/data/s3-operations.json, taken from botocore) is
+// parsed as itself or as NotImplemented, never as another operation: a sub-resource the parser
+// did not know made DeleteBucketMetadataConfiguration a DeleteBucket and UpdateObjectEncryption
+// a PutObject.
+
+interface ModelOperation {
+  name: string;
+  method: string;
+  requestUri: string;
+  requiredQuery: string[];
+  requiredHeaders: string[];
+}
+
+const MODEL: ModelOperation[] = (
+  JSON.parse(readFileSync(new URL('../../test/data/s3-operations.json', import.meta.url), 'utf8')) as { operations: [string, string, string, string[], string[]][] }
+).operations.map(([name, method, requestUri, requiredQuery, requiredHeaders]) => ({ name, method, requestUri, requiredQuery, requiredHeaders }));
+
+/** Operations S3 keeps under two names for one request, and the name skep gives it. */
+const SAME_REQUEST: Record<string, ParsedOperationName> = {
+  GetBucketLifecycle: 'GetBucketLifecycleConfiguration',
+  PutBucketLifecycle: 'PutBucketLifecycleConfiguration',
+  // Directory buckets are S3 Express's; skep's buckets are all general purpose ones.
+  ListDirectoryBuckets: 'ListBuckets',
+};
+
+/** Sent to S3 Object Lambda's own host (the model's hostPrefix), never to a bucket. */
+const NOT_BUCKET_REQUESTS = new Set(['WriteGetObjectResponse']);
+
+/** The model's request, as its path under the bucket and its query with required parameters filled in. */
+function modelRequest(operation: ModelOperation): { rest: string; query: string } {
+  const [path, query = ''] = operation.requestUri.split('?');
+  const rest = path.replace(/^\/\{Bucket\}\/?/, '').replace('{Key+}', 'k');
+  const params = [query, ...operation.requiredQuery.map((name) => `${name}=1`)].filter(Boolean);
+  return { rest, query: params.join('&') };
+}
+
+describe("parseEndpoint on S3's service model", () => {
+  test('the model is complete enough to be worth checking', () => {
+    assert.ok(MODEL.length >= 100);
+    assert.ok(MODEL.some((operation) => operation.name === 'DeleteBucketMetadataConfiguration'));
+  });
+
+  for (const vhost of [false, true]) {
+    for (const operation of MODEL) {
+      if (NOT_BUCKET_REQUESTS.has(operation.name)) continue;
+      const { rest, query } = modelRequest(operation);
+      const bucket = operation.requestUri === '/' ? null : 'bkt';
+      test(`${vhost ? 'virtual-hosted' : 'path style'}: ${operation.name} (${operation.method} ${operation.requestUri})`, () => {
+        const parsed = parse(operation.method, bucket, rest, query, vhost, operation.requiredHeaders.includes('x-amz-copy-source'));
+        if (isUnsupported(parsed)) {
+          // Named by a sub-resource of the request itself.
+          assert.ok(new URLSearchParams(query).has(parsed.unsupported.subresource), `${parsed.op}(${parsed.unsupported.subresource})`);
+        } else {
+          assert.equal(parsed.op, SAME_REQUEST[operation.name] ?? operation.name);
+        }
+      });
+    }
+  }
 });
