@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:http';
 import { describe, test } from 'node:test';
 import {
@@ -425,6 +426,16 @@ describe('bucket addressing', () => {
     // The same object seen path-style.
     const pathStyle = await ctx.s3.send(new GetObjectCommand({ Bucket: name, Key: 'dir/hello world.txt' }));
     assert.equal(await pathStyle.Body!.transformToString(), 'virtual');
+  });
+
+  test('a bucket named like a project ID (a UUID) is reached virtual-hosted under the base domain', async () => {
+    const id = randomUUID();
+    for (const name of [id, `logs.${id}`]) {
+      await ctx.s3.send(new CreateBucketCommand({ Bucket: name }));
+      await ctx.s3.send(new PutObjectCommand({ Bucket: name, Key: 'obj', Body: name }));
+      const vhost = await raw(ctx.server, { method: 'GET', path: '/obj', host: `${name}.s3.localhost:${ctx.server.port}` });
+      assert.deepEqual([vhost.status, vhost.text], [200, name]);
+    }
   });
 
   test('raw requests: Host <bucket>.s3.localhost routes to the bucket; a plain host routes path-style', async () => {

@@ -100,6 +100,14 @@ describe('parseEndpoint', () => {
     assert.deepEqual([other.project, other.bucket], [null, 'bkt']);
   });
 
+  test('under a base domain a UUID-shaped label is a bucket name, not a project', () => {
+    const pid = '0f6d3c1e-2a4b-4c5d-8e9f-0123456789ab';
+    for (const bucket of [pid, `logs.${pid}`]) {
+      const parsed = parseEndpoint({ method: 'GET', host: `${bucket}.s3.localhost`, url: '/k', baseDomains: DOMAINS, projectDomains: ['blob.example.com'], hasCopySource: false });
+      assert.deepEqual([parsed.project, parsed.bucket, parsed.key], [null, bucket, 'k']);
+    }
+  });
+
   test('configuration sub-resources refuse the methods S3 does not define for them', () => {
     assert.throws(() => parse('DELETE', 'bkt', '', 'policyStatus'), (err: unknown) => err instanceof S3Error && err.code === 'MethodNotAllowed');
   });

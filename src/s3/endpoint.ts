@@ -209,9 +209,9 @@ export interface HostAddress {
 }
 
 /**
- * What a Host header names under the configured base domains: `<bucket>.<domain>`,
- * `<project-id>.<domain>`, or `<bucket>.<project-id>.<domain>`. Project IDs are UUIDs, so a
- * label shaped like one is read as a project.
+ * What a Host header names: `<bucket>.<domain>` under a base domain; `<project-id>.<domain>` or
+ * `<bucket>.<project-id>.<domain>` under a project domain. Under a base domain every label is
+ * the bucket's, since a bucket may be named like a project ID (a UUID).
  */
 export function addressFromHost(host: string | undefined, baseDomains: readonly string[], projectDomains: readonly string[] = []): HostAddress {
   const none = { bucket: null, project: null };
@@ -221,8 +221,7 @@ export function addressFromHost(host: string | undefined, baseDomains: readonly 
   const underProject = labelsUnder(name, projectDomains);
   if (underProject !== null) return projectAddress(underProject) ?? none;
   const labels = labelsUnder(name, baseDomains);
-  if (labels === null) return none;
-  return projectAddress(labels) ?? { bucket: labels, project: null };
+  return labels === null ? none : { bucket: labels, project: null };
 }
 
 /** The labels before the first of `domains` that `name` is under, or null. */
