@@ -332,6 +332,21 @@ describe('ranges', () => {
     }
   });
 
+  test('a suffix range of an empty object is the whole (empty) object, 200; bytes=0- and bytes=-0 stay 416', async () => {
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'empty', Body: '' }));
+    for (const range of ['bytes=-1', 'bytes=-512']) {
+      const res = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'empty', Range: range }));
+      assert.deepEqual([res.$metadata.httpStatusCode, res.ContentLength, res.ContentRange], [200, 0, undefined], range);
+      assert.equal(await res.Body!.transformToString(), '');
+      const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'empty', Range: range }));
+      assert.deepEqual([head.$metadata.httpStatusCode, head.ContentLength], [200, 0], range);
+    }
+    for (const range of ['bytes=0-', 'bytes=-0']) {
+      const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'empty', Range: range })));
+      assert.deepEqual([err.name, err.$metadata.httpStatusCode], ['InvalidRange', 416], range);
+    }
+  });
+
   test('HEAD with a Range reports the partial length', async () => {
     const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'r', Range: 'bytes=2-5' }));
     assert.equal(head.ContentLength, 4);

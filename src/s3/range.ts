@@ -3,7 +3,7 @@ import type { ByteRange } from '../storage/blob/blob-store.js';
 
 // HTTP Range for GET: one range of bytes (first-last, first-, or -suffix). S3 ignores
 // multiple ranges and malformed values (serving the whole object), and answers 416 when the
-// range starts beyond the end.
+// range starts beyond the end (or is bytes=-0).
 
 export function parseRange(value: string | undefined, size: number): ByteRange | undefined {
   if (!value) return undefined;
@@ -12,7 +12,8 @@ export function parseRange(value: string | undefined, size: number): ByteRange |
   if (m[1] === '') {
     const suffix = Number(m[2]);
     if (suffix === 0) throw unsatisfiable(size, value);
-    if (size === 0) throw unsatisfiable(size, value);
+    // S3 answers a tail read of an empty object with the whole (empty) object: 200, not 416.
+    if (size === 0) return undefined;
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(m[1]);
