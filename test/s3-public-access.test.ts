@@ -566,4 +566,31 @@ describe('protocol details s3-tests checks', () => {
     const head = await raw(ctx.server, { method: 'HEAD', path: `/${name}` });
     assert.equal(head.status, 404);
   });
+
+  test('CreateBucket reads its grant headers as PutBucketAcl does: a public ACL is InvalidBucketAclWithBlockPublicAccessError, any ACL under BucketOwnerEnforced InvalidBucketAclWithObjectOwnership', async () => {
+    const allUsers = 'uri=http://acs.amazonaws.com/groups/global/AllUsers';
+    const authenticated = 'uri=http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
+    const refused: [Partial<ConstructorParameters<typeof CreateBucketCommand>[0]>, string][] = [
+      [{ ObjectOwnership: 'ObjectWriter', ACL: 'public-read' }, 'InvalidBucketAclWithBlockPublicAccessError'],
+      [{ ObjectOwnership: 'ObjectWriter', GrantRead: allUsers }, 'InvalidBucketAclWithBlockPublicAccessError'],
+      [{ ObjectOwnership: 'BucketOwnerPreferred', GrantRead: allUsers, GrantWrite: allUsers }, 'InvalidBucketAclWithBlockPublicAccessError'],
+      [{ GrantRead: authenticated }, 'InvalidBucketAclWithObjectOwnership'],
+      [{ GrantRead: allUsers }, 'InvalidBucketAclWithObjectOwnership'],
+    ];
+    for (const [input, code] of refused) {
+      const name = ctx.bucketName('aclgrant');
+      const err = await s3Error(ctx.s3.send(new CreateBucketCommand({ Bucket: name, ...input })));
+      assert.deepEqual([err.name, err.$metadata.httpStatusCode], [code, 400], JSON.stringify(input));
+      assert.equal((await raw(ctx.server, { method: 'HEAD', path: `/${name}` })).status, 404, 'nothing created');
+    }
+    // A grant that is not public is kept, not dropped.
+    const name = ctx.bucketName('aclgrant');
+    await ctx.s3.send(new CreateBucketCommand({ Bucket: name, ObjectOwnership: 'ObjectWriter', GrantRead: authenticated }));
+    const acl = await ctx.s3.send(new GetBucketAclCommand({ Bucket: name }));
+    assert.ok(acl.Grants?.some((g) => g.Grantee?.URI?.endsWith('/AuthenticatedUsers') && g.Permission === 'READ'));
+    // The owner's own FULL_CONTROL is the private ACL, which BucketOwnerEnforced accepts.
+    const own = ctx.bucketName('aclgrant');
+    await ctx.s3.send(new CreateBucketCommand({ Bucket: own, GrantFullControl: `id=${ctx.server.bootstrap.projectId}` }));
+    assert.equal((await raw(ctx.server, { method: 'HEAD', path: `/${own}` })).status, 200);
+  });
 });

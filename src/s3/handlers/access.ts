@@ -188,14 +188,20 @@ function cannedFromGrants(grants: Grant[]): CannedAcl {
   throw new S3Error('InvalidArgument', 'skep keeps ACLs as canned ACLs (private, public-read, public-read-write, authenticated-read); these grants match none of them.');
 }
 
-/** The ACL a PutBucketAcl / PutObjectAcl request asks for: x-amz-acl, x-amz-grant-* headers, or a document. */
-async function requestedAcl(ctx: S3Context): Promise<CannedAcl> {
+/** The ACL x-amz-acl or the x-amz-grant-* headers ask for (PutBucketAcl, PutObjectAcl, CreateBucket); null when neither is sent. */
+export function aclFromHeaders(ctx: S3Context): CannedAcl | null {
   const canned = header(ctx.req, 'x-amz-acl');
   const grants = grantsFromHeaders(ctx, ctx.req);
   if (canned !== undefined && grants) throw new S3Error('InvalidRequest', 'Specifying both Canned ACLs and Header Grants is not allowed');
-  const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
   if (canned !== undefined) return parseCannedAcl(canned);
-  if (grants) return cannedFromGrants(grants);
+  return grants ? cannedFromGrants(grants) : null;
+}
+
+/** The ACL a PutBucketAcl / PutObjectAcl request asks for: x-amz-acl, x-amz-grant-* headers, or a document. */
+async function requestedAcl(ctx: S3Context): Promise<CannedAcl> {
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
+  const fromHeaders = aclFromHeaders(ctx);
+  if (fromHeaders) return fromHeaders;
   if (body.length === 0) throw new S3Error('MissingSecurityHeader', 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
   return cannedFromGrants(grantsFromXml(ctx, body.toString('utf8')));
 }

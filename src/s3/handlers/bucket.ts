@@ -6,7 +6,7 @@ import { parseXml, xmlText } from '../xml.js';
 import { inScope } from '../../auth/authorize.js';
 import { header } from '../context.js';
 import { isPublicAcl, OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership } from '../../auth/bucket-access.js';
-import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
+import { aclFromHeaders } from './access.js';
 import type { BucketRow } from '../../storage/metadata/metadata-store.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../continuation-token.js';
 
@@ -103,18 +103,17 @@ export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
   return { headers: { Location: `/${ctx.op.bucket}` } };
 }
 
-/** x-amz-object-ownership and x-amz-acl on CreateBucket, checked before anything is created. */
+/** x-amz-object-ownership, and x-amz-acl or x-amz-grant-* on CreateBucket, checked before anything is created. */
 function bucketCreationSettings(ctx: S3Context): { ownership: ObjectOwnership; acl: CannedAcl } {
   const ownershipText = header(ctx.req, 'x-amz-object-ownership');
   if (ownershipText !== undefined && !(OBJECT_OWNERSHIP as readonly string[]).includes(ownershipText)) {
     throw new S3Error('InvalidArgument', 'Invalid x-amz-object-ownership header', { ArgumentName: 'x-amz-object-ownership', ArgumentValue: ownershipText });
   }
   const ownership = (ownershipText ?? 'BucketOwnerEnforced') as ObjectOwnership;
-  const aclText = header(ctx.req, 'x-amz-acl');
-  const acl = aclText === undefined ? 'private' : parseCannedAcl(aclText);
+  const acl = aclFromHeaders(ctx) ?? 'private';
   if (acl !== 'private' && ownership === 'BucketOwnerEnforced') throw new S3Error('InvalidBucketAclWithObjectOwnership');
   // A new bucket blocks public access, so a public ACL cannot be given at creation.
-  if (isPublicAcl(acl)) throw new S3Error('AccessDenied', 'A new bucket blocks public ACLs; lift its public access block, then set the ACL.');
+  if (isPublicAcl(acl)) throw new S3Error('InvalidBucketAclWithBlockPublicAccessError');
   return { ownership, acl };
 }
 
