@@ -583,11 +583,6 @@ describe('protocol details s3-tests checks', () => {
       assert.deepEqual([err.name, err.$metadata.httpStatusCode], [code, 400], JSON.stringify(input));
       assert.equal((await raw(ctx.server, { method: 'HEAD', path: `/${name}` })).status, 404, 'nothing created');
     }
-    // A grant that is not public is kept, not dropped.
-    const name = ctx.bucketName('aclgrant');
-    await ctx.s3.send(new CreateBucketCommand({ Bucket: name, ObjectOwnership: 'ObjectWriter', GrantRead: authenticated }));
-    const acl = await ctx.s3.send(new GetBucketAclCommand({ Bucket: name }));
-    assert.ok(acl.Grants?.some((g) => g.Grantee?.URI?.endsWith('/AuthenticatedUsers') && g.Permission === 'READ'));
     // The owner's own FULL_CONTROL is the private ACL, which BucketOwnerEnforced accepts.
     const own = ctx.bucketName('aclgrant');
     await ctx.s3.send(new CreateBucketCommand({ Bucket: own, GrantFullControl: `id=${ctx.server.bootstrap.projectId}` }));
