@@ -36,6 +36,19 @@ describe('REST API: audit', () => {
     assert.ok(isProblem(await audit(undefined), 401, 'unauthenticated'));
   });
 
+  test('an admin-rw token scoped to some buckets or prefixes reads neither the log nor its export: it names every bucket', async () => {
+    await server.client().send(new CreateBucketCommand({ Bucket: 'scoped-audit' }));
+    for (const bucketScope of [['scoped-audit'], ['scoped-audit/uploads/']]) {
+      const { as } = await bearerToken(server, { permission: 'admin-rw', bucketScope });
+      const r = await audit(as, '?bucket=scoped-audit');
+      assert.ok(isProblem(r, 403, 'forbidden'), problemText(r));
+      assert.match(r.body.detail, /only a token of all buckets reads it/);
+      assert.ok(isProblem(await call(server, 'GET', `/projects/${p}/audit/export?format=json`, { as }), 403, 'forbidden'), bucketScope[0]);
+    }
+    const { as } = await bearerToken(server, { permission: 'admin-rw', bucketScope: null });
+    assert.equal((await audit(as)).status, 200);
+  });
+
   test('rows are the project’s, newest first, with ISO times and no secrets', async () => {
     const r = await audit(rootBearer(server), '?limit=1000');
     assert.ok(r.body.items.length >= 8);

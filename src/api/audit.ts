@@ -49,7 +49,7 @@ const getAudit = createRoute({
   ...base,
   method: 'get',
   path: '/projects/{projectId}/audit',
-  summary: 'Audit log: project owners, or admin-rw bearer tokens',
+  summary: 'Audit log: project owners, or admin-rw bearer tokens of all buckets',
   request: { params: ProjectIdParam, query: AuditQuery },
   responses: { 200: json(AuditPage, 'Newest first'), ...errorResponses(400, 401, 403) },
 });

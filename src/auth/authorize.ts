@@ -22,7 +22,7 @@ export type Right =
   | 'DeleteObject'
   /** REST API: list, create, disable, rotate, revoke the project's tokens. */
   | 'ManageTokens'
-  /** REST API: read the project's audit log. */
+  /** REST API: read the project's audit log (every bucket's events: a token of all buckets only). */
   | 'ReadAudit'
   /** REST API: read the project's usage; granted by the token's billing flag, not by its level. */
   | 'ReadUsage'
@@ -190,6 +190,10 @@ export function authorize(principal: Principal | null, right: Right, bucket: str
   }
   if (!LEVEL_RIGHTS[principal.permission].has(right)) {
     return { allow: false, reason: `${principal.permission} tokens may not ${right}` };
+  }
+  // The log names every bucket's keys and tokens: a token scoped to some buckets would see past its scope.
+  if (right === 'ReadAudit' && principal.bucketScope !== null) {
+    return { allow: false, reason: 'the audit log covers every bucket of the project: only a token of all buckets reads it' };
   }
   if (bucket !== null) {
     const denial = scopeDenial(principal, right, bucket, s3);
