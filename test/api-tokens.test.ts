@@ -267,3 +267,66 @@ describe('REST API: tokens', () => {
     assert.ok(isProblem(r, 403, 'csrf'), problemText(r));
   });
 });
+
+describe('REST API: what a bearer token hands out never outlives it', () => {
+  let server: TestServer;
+  let p: string;
+  const HOUR_MS = 3_600_000;
+  const path = (suffix = '') => `/projects/${p}/tokens${suffix}`;
+  const bootstrapId = async () => (await server.tokens.list(p)).find((t) => t.name === 'bootstrap')!.id;
+
+  before(async () => {
+    server = await startTestServer();
+    p = server.bootstrap.projectId;
+  });
+  after(() => server.stop());
+
+  test('a token does not rotate a token that outlives it (and so hold its new secret): 422 as for creating one', async () => {
+    const sooner = await bearerToken(server, { permission: 'object-ro', expiresInDays: 1 });
+    const short = await bearerToken(server, { permission: 'admin-rw', expiresInDays: 1, billing: true });
+    const long = await bearerToken(server, { permission: 'object-ro', bucketScope: null, expiresInDays: 365 });
+    for (const id of [long.token.id, await bootstrapId()]) {
+      const r = await call(server, 'POST', path(`/${id}/rotate`), { as: short.as, json: { graceDays: 0 } });
+      assert.ok(isProblem(r, 422, 'limit-exceeded'), problemText(r));
+      assert.match(r.body.detail, new RegExp(`cannot rotate a token that outlives it.*expires at ${short.token.expiresAt}`));
+      assert.equal((await server.tokens.show(id)).rotationPending, false, 'nothing rotated');
+    }
+    assert.equal((await call(server, 'GET', '/projects', { as: long.as })).status, 200, "the long token's secret still works");
+    // A token ending no later than the caller's, and the caller itself, rotate as before.
+    const r = await call(server, 'POST', path(`/${sooner.token.id}/rotate`), { as: short.as, json: { graceDays: 0 } });
+    assert.equal(r.status, 200, problemText(r));
+    assert.equal((await call(server, 'POST', path(`/${short.token.id}/rotate`), { as: short.as, json: { graceDays: 1 } })).status, 200);
+    // A console user is no token: the owner rotates the long one.
+    const owner = await adminSession(server);
+    assert.equal((await call(server, 'POST', path(`/${long.token.id}/rotate`), { as: { session: owner }, json: {} })).status, 200);
+  });
+
+  test("temporary credentials a token makes of another token end by its expiry: 422 past it; the default shrinks to fit", async () => {
+    const short = await bearerToken(server, { permission: 'admin-rw', expiresInDays: 1 });
+    const long = await bearerToken(server, { permission: 'object-ro', bucketScope: null, expiresInDays: 365 });
+    const temporary = (json: Record<string, unknown>) => call(server, 'POST', path(`/${long.token.id}/temporary-credentials`), { as: short.as, json });
+    server.shiftClock(23 * HOUR_MS);
+    try {
+      const over = await temporary({ durationSeconds: 43_200 });
+      assert.ok(isProblem(over, 422, 'limit-exceeded', 'durationSeconds'), problemText(over));
+      assert.match(over.body.detail, new RegExp(`never outlive the token that makes them.*expires at ${short.token.expiresAt}, so they may last at most \\d+ s \\(asked for 43200\\)`));
+      assert.equal((await call(server, 'GET', path(`/${long.token.id}/temporary-credentials`), { as: short.as })).body.items.length, 0, 'nothing issued');
+      const within = await temporary({ durationSeconds: 1800 });
+      assert.equal(within.status, 201, problemText(within));
+      const dflt = await temporary({});
+      assert.equal(dflt.status, 201, problemText(dflt));
+      assert.ok(Date.parse(dflt.body.credentials.expiration) <= Date.parse(short.token.expiresAt!), dflt.body.credentials.expiration);
+      server.shiftClock(50 * 60_000);
+      const late = await temporary({});
+      assert.ok(isProblem(late, 422, 'limit-exceeded', 'durationSeconds'), problemText(late));
+      assert.match(late.body.detail, /in less than 15 minutes/);
+      // The long token's own credentials, and the owner's for it, are bounded by it alone.
+      const own = await call(server, 'POST', path(`/${long.token.id}/temporary-credentials`), { as: long.as, json: { durationSeconds: 43_200 } });
+      assert.equal(own.status, 201, problemText(own));
+      const owner = await adminSession(server);
+      assert.equal((await call(server, 'POST', path(`/${long.token.id}/temporary-credentials`), { as: { session: owner }, json: { durationSeconds: 43_200 } })).status, 201);
+    } finally {
+      server.shiftClock(-(23 * HOUR_MS + 50 * 60_000));
+    }
+  });
+});

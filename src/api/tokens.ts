@@ -65,7 +65,7 @@ const TemporaryBody = z
   .strictObject({
     name: Text.optional().openapi({ description: 'A session name: 2-64 letters, digits and + = , . @ _ - (default "session").' }),
     durationSeconds: z.number().int().optional().openapi({
-      description: `${MIN_DURATION_SECONDS}-${MAX_DURATION_SECONDS} (15 minutes to 12 hours), at most the token's remaining life; default 3600 (or the token's remaining life if less).`,
+      description: `${MIN_DURATION_SECONDS}-${MAX_DURATION_SECONDS} (15 minutes to 12 hours), at most the token's remaining life (and a bearer caller's); default 3600 (or the shorter remaining life if less).`,
     }),
     permission: PermissionSchema.optional().openapi({ description: "A level no wider than the token's; default: the token's." }),
     bucketScope: z.array(Text.min(1)).min(1).nullable().optional().openapi({
@@ -177,10 +177,11 @@ const rotateToken = createRoute({
   method: 'post',
   path: '/projects/{projectId}/tokens/{tokenId}/rotate',
   summary: 'New secrets (in this reply only); the old ones keep working for graceDays (default 7), never past the token\'s expiry',
-  description: 'A token with a rotation pending (its previous secret still works) answers 409: confirm that rotation first.',
+  description:
+    "A token with a rotation pending (its previous secret still works) answers 409: confirm that rotation first. A bearer caller receives the new secrets, so it may not rotate a token that outlives it (422 limit-exceeded), as it may not create one.",
   security: WRITE_SECURITY,
   request: { params: TokenParams, body: { required: false, content: { 'application/json': { schema: RotateBody } } } },
-  responses: { 200: json(Issued, 'Rotated'), ...errorResponses(400, 401, 403, 404, 409) },
+  responses: { 200: json(Issued, 'Rotated'), ...errorResponses(400, 401, 403, 404, 409, 422) },
 });
 
 const createTemporary = createRoute({
@@ -189,10 +190,10 @@ const createTemporary = createRoute({
   path: '/projects/{projectId}/tokens/{tokenId}/temporary-credentials',
   summary: 'Temporary credentials from a token: access key, secret and session token, in this reply only',
   description:
-    "They act for the token (its network condition and rate limit apply), with a level and scope no wider than its, for 15 minutes to 12 hours and never past the token's expiry; disabling or revoking the token ends them at once. A token may make its own; managing others' needs the token-management right. 400 names the field at fault (a duration past the token's remaining life, a wider scope).",
+    "They act for the token (its network condition and rate limit apply), with a level and scope no wider than its, for 15 minutes to 12 hours and never past the token's expiry; disabling or revoking the token ends them at once. A token may make its own; managing others' needs the token-management right, and a bearer caller's never outlive its own token (422 limit-exceeded naming durationSeconds; the default is capped). 400 names the field at fault (a duration past the token's remaining life, a wider scope).",
   security: WRITE_SECURITY,
   request: { params: TokenParams, body: { required: false, content: { 'application/json': { schema: TemporaryBody } } } },
-  responses: { 201: json(IssuedTemporary, 'Issued'), ...errorResponses(400, 401, 403, 404, 409) },
+  responses: { 201: json(IssuedTemporary, 'Issued'), ...errorResponses(400, 401, 403, 404, 409, 422) },
 });
 
 const listTemporary = createRoute({
@@ -250,6 +251,15 @@ async function temporaryAccess(c: Context<ApiEnv>, deps: ApiDeps, projectId: str
   return access;
 }
 
+/**
+ * The token making the request, when a token does (a bearer caller): nothing it hands out (a token
+ * it creates, the new secret of one it rotates, temporary credentials) outlives it. Console users are
+ * not tokens and have no expiry to hold to.
+ */
+function issuerOf(access: ProjectAccess): string | undefined {
+  return access.caller.kind === 'bearer' ? access.principal.tokenId : undefined;
+}
+
 /** Token management, and a guard that the caller has every power of the token it acts on. */
 async function manageable(c: Context<ApiEnv>, deps: ApiDeps, projectId: string, tokenId?: string): Promise<{ access: ProjectAccess; token?: TokenView }> {
   const access = await requireProject(c, deps, projectId);
@@ -288,9 +298,7 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
       rateLimit: body.rateLimit,
     });
     if (why) throw new ApiProblem('forbidden', `You may not create this token: ${why}.`);
-    // A token never outlives the token that creates it.
-    const parentTokenId = access.caller.kind === 'bearer' ? access.principal.tokenId : undefined;
-    const issued = await deps.tokens.create({ projectId, ...body, createdBy: access.actor, parentTokenId }, clientAddress(c));
+    const issued = await deps.tokens.create({ projectId, ...body, createdBy: access.actor, parentTokenId: issuerOf(access) }, clientAddress(c));
     c.header('Cache-Control', 'no-store');
     return c.json(issuedReply(c, deps, issued), 201);
   });
@@ -320,7 +328,7 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
     const { projectId, tokenId } = c.req.valid('param');
     const body = c.req.valid('json') ?? {};
     const access = await temporaryAccess(c, deps, projectId, tokenId);
-    const issued = await deps.temporary.issue({ projectId, tokenId, ...body, by: requestSource(c, access) });
+    const issued = await deps.temporary.issue({ projectId, tokenId, ...body, issuerTokenId: issuerOf(access), by: requestSource(c, access) });
     c.header('Cache-Control', 'no-store');
     return c.json(temporaryReply(c, deps, projectId, issued), 201);
   });
@@ -342,7 +350,7 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
     const { graceDays } = c.req.valid('json');
     const { access, token } = await manageable(c, deps, projectId, tokenId);
     guard(access, token!, 'rotate');
-    const issued = await deps.tokens.rotate(tokenId, requestSource(c, access), graceDays, projectId);
+    const issued = await deps.tokens.rotate(tokenId, requestSource(c, access), graceDays, projectId, issuerOf(access));
     c.header('Cache-Control', 'no-store');
     return c.json(issuedReply(c, deps, issued), 200);
   });

@@ -10,7 +10,7 @@ import type { MetadataStore, TemporaryCredentialRecord, TemporaryCredentialRow, 
 import { DomainError } from '../util/domain-error.js';
 import { newSecretAccessKey } from './key-material.js';
 import type { SecretBox } from './secret-box.js';
-import { enforced, tokenState } from './token-state.js';
+import { enforced, outlives, tokenState } from './token-state.js';
 import type { TokenService } from './token-service.js';
 
 // Temporary credentials: a token turned into an access key, a secret and a session token that
@@ -55,6 +55,22 @@ export function sessionTokenMatches(token: string, storedHash: string): boolean 
   const a = Buffer.from(hashSessionToken(token), 'hex');
   const b = Buffer.from(storedHash, 'hex');
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Whole seconds from `now` to `expiresAt` (null: never, Infinity). */
+function secondsLeft(expiresAt: Date | null, now: Date): number {
+  return expiresAt === null ? Infinity : Math.floor((expiresAt.getTime() - now.getTime()) / 1000);
+}
+
+/** limit-exceeded: credentials a token makes of another token would outlive it (asked: the duration asked for). */
+function issuerLimit(issuerExpiry: Date, now: Date, field: string, asked?: number): DomainError {
+  const left = secondsLeft(issuerExpiry, now);
+  const most = left < MIN_DURATION_SECONDS ? 'in less than 15 minutes: it cannot make temporary credentials of another token' : `so they may last at most ${left} s${asked === undefined ? '' : ` (asked for ${asked})`}`;
+  return new DomainError(
+    'limit-exceeded',
+    `Temporary credentials never outlive the token that makes them: the caller's token expires at ${issuerExpiry.toISOString()}, ${most}.`,
+    field,
+  );
 }
 
 /** Temporary credentials as they are enforced now: their own state, or their token's when it ended first. */
@@ -134,6 +150,11 @@ export interface IssueTemporaryInput {
   bucketScope?: string[] | null;
   /** An STS session policy: mapped onto a level and scope, then narrowed to the token's (never an error for being wider). */
   policy?: string;
+  /**
+   * The token asking, when a token does (a bearer caller; it may be another token than `tokenId`):
+   * the credentials never outlive it either (limit-exceeded), as no token it creates may.
+   */
+  issuerTokenId?: string;
   by: RequestSource;
 }
 
@@ -185,7 +206,8 @@ export class TemporaryCredentialService {
     if (!NAME_PATTERN.test(name)) {
       throw new DomainError('invalid-argument', `${fields.name} is 2-64 letters, digits and + = , . @ _ - (got ${JSON.stringify(name.slice(0, 70))}).`, fields.name);
     }
-    const seconds = this.duration(token, input, now, fields.durationSeconds);
+    const issuer = input.issuerTokenId === undefined ? null : await this.tokens.require(input.issuerTokenId, input.projectId);
+    const seconds = this.duration(token, issuer?.expiresAt ?? null, input, now, fields.durationSeconds);
 
     let permission = token.permission;
     let scope: string[] | null = token.bucketScope;
@@ -253,9 +275,12 @@ export class TemporaryCredentialService {
     };
   }
 
-  /** The lifetime asked for (or the default), checked against the range and the token's remaining life. */
-  private duration(token: TokenRow, input: IssueTemporaryInput, now: Date, field: string): number {
-    const remaining = token.expiresAt === null ? Infinity : Math.floor((token.expiresAt.getTime() - now.getTime()) / 1000);
+  /**
+   * The lifetime asked for (or the default), checked against the range, the token's remaining life
+   * and the asking token's (`issuerExpiry`, null: never; the default is capped at both).
+   */
+  private duration(token: TokenRow, issuerExpiry: Date | null, input: IssueTemporaryInput, now: Date, field: string): number {
+    const remaining = secondsLeft(token.expiresAt, now);
     if (input.durationSeconds !== undefined) {
       const d = input.durationSeconds;
       if (!Number.isInteger(d) || d < MIN_DURATION_SECONDS || d > MAX_DURATION_SECONDS) {
@@ -268,12 +293,15 @@ export class TemporaryCredentialService {
           field,
         );
       }
+      if (outlives(new Date(now.getTime() + d * 1000), issuerExpiry)) throw issuerLimit(issuerExpiry!, now, field, d);
       return d;
     }
     if (remaining < MIN_DURATION_SECONDS) {
       throw new DomainError('invalid-argument', `The token expires at ${token.expiresAt!.toISOString()}, in less than 15 minutes: too soon for temporary credentials.`, field);
     }
-    return Math.min(input.defaultDurationSeconds ?? DEFAULT_DURATION_SECONDS, remaining);
+    const issuerRemaining = secondsLeft(issuerExpiry, now);
+    if (issuerRemaining < MIN_DURATION_SECONDS) throw issuerLimit(issuerExpiry!, now, field);
+    return Math.min(input.defaultDurationSeconds ?? DEFAULT_DURATION_SECONDS, remaining, issuerRemaining);
   }
 
   /** A token's temporary credentials, newest first. */

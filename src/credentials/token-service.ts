@@ -9,7 +9,7 @@ import type { RateLimiter } from '../limits/rate-limiter.js';
 import { bearerMatches, bearerPrefix, newBearerToken } from './bearer.js';
 import { newAccessKeyId, newSecretAccessKey } from './key-material.js';
 import type { SecretBox } from './secret-box.js';
-import { effectiveExpiry, enforced, tokenState } from './token-state.js';
+import { effectiveExpiry, enforced, outlives, tokenState } from './token-state.js';
 import { isTemporaryKeyId, resolveTemporary } from './temporary-credentials.js';
 import { scopeBuckets, scopeProblem } from '../auth/scope.js';
 import { networksProblem } from '../auth/network.js';
@@ -312,8 +312,9 @@ export class TokenService implements CredentialLookup {
     if (project.maxTokenDays !== null && days > project.maxTokenDays) {
       throw new DomainError('limit-exceeded', `This project allows tokens of at most ${project.maxTokenDays} days.`, 'expiresInDays');
     }
-    if (parentLimit && days > parentLimit.days) throw new DomainError('limit-exceeded', parentLimit.message(days), 'expiresInDays');
-    return { permission: input.permission as PermissionLevel, expiresAt: new Date(now + days * DAY_MS) };
+    const expiresAt = new Date(now + days * DAY_MS);
+    if (parentLimit && outlives(expiresAt, parentLimit.expiresAt)) throw new DomainError('limit-exceeded', parentLimit.message(days), 'expiresInDays');
+    return { permission: input.permission as PermissionLevel, expiresAt };
   }
 
   /**
@@ -333,7 +334,7 @@ export class TokenService implements CredentialLookup {
    * The most days a token may give a token it creates: its own remaining lifetime, in whole days.
    * A token that never expires (the bootstrap credential) hands out up to the global maximum.
    */
-  private async parentLimit(parentTokenId: string, now: number): Promise<{ days: number; message(asked: number): string } | null> {
+  private async parentLimit(parentTokenId: string, now: number): Promise<{ days: number; expiresAt: Date; message(asked: number): string } | null> {
     const parent = await this.require(parentTokenId);
     if (parent.expiresAt === null) return null;
     const remainingMs = parent.expiresAt.getTime() - now;
@@ -341,6 +342,7 @@ export class TokenService implements CredentialLookup {
     const until = parent.expiresAt.toISOString();
     return {
       days,
+      expiresAt: parent.expiresAt,
       message: (asked) =>
         days < 1
           ? `The token making this request expires at ${until}, in less than a day: it cannot create tokens (a token lasts at least 1 day and never outlives the token that creates it).`
@@ -442,12 +444,29 @@ export class TokenService implements CredentialLookup {
     return this.change(id, by, 'token.revoked', { revokedAt: this.clock() }, projectId);
   }
 
-  /** New secret and bearer token, shown once; the old ones work until confirmed or the grace ends. */
-  async rotate(id: string, by: RequestSource, graceDays = DEFAULT_ROTATION_GRACE_DAYS, projectId?: string): Promise<{ token: TokenView; credentials: IssuedCredentials }> {
+  /**
+   * New secret and bearer token, shown once; the old ones work until confirmed or the grace ends.
+   * `issuerTokenId` is the token asking, when a token does: it receives the new secret, so it may
+   * not rotate a token that outlives it (limit-exceeded), as it may not create one.
+   */
+  async rotate(
+    id: string,
+    by: RequestSource,
+    graceDays = DEFAULT_ROTATION_GRACE_DAYS,
+    projectId?: string,
+    issuerTokenId?: string,
+  ): Promise<{ token: TokenView; credentials: IssuedCredentials }> {
     if (!Number.isInteger(graceDays) || graceDays < 0 || graceDays > 30) {
       throw new DomainError('invalid-argument', 'The rotation grace period is 0 to 30 days.', 'graceDays');
     }
     const row = await this.require(id, projectId);
+    const issuer = issuerTokenId === undefined ? null : await this.require(issuerTokenId);
+    if (issuer && outlives(row.expiresAt, issuer.expiresAt)) {
+      throw new DomainError(
+        'limit-exceeded',
+        `A token cannot rotate a token that outlives it (it would hold that token's new secret past its own expiry): the caller's token expires at ${issuer.expiresAt!.toISOString()}, this one ${row.expiresAt ? `at ${row.expiresAt.toISOString()}` : 'never'}.`,
+      );
+    }
     const now = this.clock();
     if (this.stateOf(row, now) !== 'active') throw new DomainError('conflict', `The token is ${this.stateOf(row, now)}; only active tokens rotate.`);
     // A second rotation would end the first one's old secret before the grace it promised.

@@ -21,6 +21,15 @@ export function enforced({ token, maxTokenDays }: Pick<CredentialRecord, 'token'
   return { ...token, expiresAt: effectiveExpiry(token, maxTokenDays) };
 }
 
+/**
+ * Whether credentials lasting until `expiresAt` (null: for ever) would outlive the token handing
+ * them out, which expires at `issuerExpiry` (null: never). Nothing a token hands out may: a token
+ * it creates, the new secret of a token it rotates, temporary credentials it makes of another token.
+ */
+export function outlives(expiresAt: Date | null, issuerExpiry: Date | null): boolean {
+  return issuerExpiry !== null && (expiresAt === null || expiresAt.getTime() > issuerExpiry.getTime());
+}
+
 /** Revoked, disabled, expired or active (in that order of precedence). */
 export function tokenState(row: Pick<TokenRow, 'revokedAt' | 'disabledAt' | 'expiresAt'>, now: Date): CredentialState {
   if (row.revokedAt) return 'revoked';
