@@ -228,6 +228,25 @@ describe('STS on the S3 endpoint', () => {
         sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::000000000000:role/x', RoleSessionName: 'bad', Policy: '{"Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}' })),
         (err: unknown) => err instanceof STSServiceException && err.name === 'MalformedPolicyDocumentException' && /Allow statements only/.test(err.message),
       );
+      // Listing the bucket and writing under a prefix is no one level on one scope: refused, not
+      // read as writing the whole bucket; nor is one object read as every key it starts.
+      const before = (await server.meta.listTemporaryCredentials(parent.token.id)).length;
+      for (const [statements, reason] of [
+        [
+          [
+            { Effect: 'Allow', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${BUCKET}` },
+            { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: `arn:aws:s3:::${BUCKET}/logs/*` },
+          ],
+          /one permission level on one scope.*WriteObject, DeleteObject on tmp-data,/,
+        ],
+        [[{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/logs/app.log` }], /names one object/],
+      ] as const) {
+        await assert.rejects(
+          sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::000000000000:role/x', RoleSessionName: 'wide', Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) })),
+          (err: unknown) => err instanceof STSServiceException && err.name === 'MalformedPolicyDocumentException' && err.$metadata.httpStatusCode === 400 && reason.test(err.message),
+        );
+      }
+      assert.equal((await server.meta.listTemporaryCredentials(parent.token.id)).length, before, 'nothing made');
     } finally {
       sts.destroy();
     }

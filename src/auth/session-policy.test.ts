@@ -17,7 +17,38 @@ test('actions map to the least level that covers them; resources to scope entrie
   assert.equal(parseSessionPolicy(policy([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }])).permission, 'admin-rw');
   assert.equal(parseSessionPolicy(policy([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }])).scope, null);
   // "b" and "b/*" are one entry; a prefix inside a named bucket folds into it.
-  assert.deepEqual(parseSessionPolicy(policy([{ Effect: 'Allow', Action: 's3:Get*', Resource: ['arn:aws:s3:::b', 'arn:aws:s3:::b/*', 'arn:aws:s3:::b/x/*', 'arn:aws:s3:::c/y'] }])).scope, ['b', 'c/y']);
+  assert.deepEqual(parseSessionPolicy(policy([{ Effect: 'Allow', Action: 's3:Get*', Resource: ['arn:aws:s3:::b', 'arn:aws:s3:::b/*', 'arn:aws:s3:::b/x/*', 'arn:aws:s3:::c/y*'] }])).scope, ['b', 'c/y']);
+});
+
+test('statements together: the same level on every resource, or levels that meet on one resource', () => {
+  const allow = (Action: string | string[], Resource: string | string[]) => ({ Effect: 'Allow', Action, Resource });
+  // The README's example, and read + list on a bucket and a prefix in it (one statement).
+  assert.deepEqual(parseSessionPolicy(policy([allow('s3:*', 'arn:aws:s3:::assets/uploads/*')])), { permission: 'admin-rw', scope: ['assets/uploads/'] });
+  assert.deepEqual(parseSessionPolicy(policy([allow(['s3:Get*', 's3:ListBucket'], ['arn:aws:s3:::b', 'arn:aws:s3:::b/p/*'])])), { permission: 'admin-ro', scope: ['b'] });
+  // One level on two resources; two levels on the same one (the wider is allowed there).
+  assert.deepEqual(parseSessionPolicy(policy([allow('s3:GetObject', 'arn:aws:s3:::b/x/*'), allow('s3:GetObject', 'arn:aws:s3:::c/*')])), { permission: 'object-ro', scope: ['b/x/', 'c'] });
+  assert.deepEqual(parseSessionPolicy(policy([allow('s3:GetObject', 'arn:aws:s3:::b/*'), allow('s3:PutObject', 'arn:aws:s3:::b')])), { permission: 'object-rw', scope: ['b'] });
+  // A narrower resource at the same level folds into the wider one.
+  assert.deepEqual(parseSessionPolicy(policy([allow('s3:PutObject', 'arn:aws:s3:::b/x/*'), allow('s3:*Object', 'arn:aws:s3:::b/*')])), { permission: 'object-rw', scope: ['b'] });
+});
+
+test('a policy one level on one scope would widen is refused, not read wider', () => {
+  const allow = (Action: string | string[], Resource: string | string[]) => ({ Effect: 'Allow', Action, Resource });
+  for (const [statements, reason] of [
+    // Listing the whole bucket, writing under a prefix: object-rw would reach the whole bucket.
+    [[allow('s3:ListBucket', 'arn:aws:s3:::bkt'), allow(['s3:GetObject', 's3:PutObject'], 'arn:aws:s3:::bkt/uploads/*')], /needs object-rw .*also allow WriteObject, DeleteObject on bkt,/],
+    // Reading one prefix, writing another: both would be writable.
+    [[allow('s3:GetObject', 'arn:aws:s3:::bkt/uploads/*'), allow('s3:PutObject', 'arn:aws:s3:::bkt/secret/*')], /WriteObject, DeleteObject on bkt\/uploads\//],
+    // Reading every bucket, everything on one: admin-rw everywhere.
+    [[allow('s3:GetObject', '*'), allow('s3:*', 'arn:aws:s3:::b/*')], /needs admin-rw .* on every bucket/],
+    // Actions of two levels that only admin-rw has together: rights none of them needs.
+    [[allow(['s3:GetBucketPolicy', 's3:PutObject'], 'arn:aws:s3:::b')], /needs admin-rw .*also allow CreateBucket, DeleteBucket, WriteBucketConfig/],
+  ] as const) {
+    assert.throws(() => parseSessionPolicy(policy([...statements])), reason);
+  }
+  // One object is not a prefix.
+  assert.throws(() => parseSessionPolicy(policy([allow('s3:GetObject', 'arn:aws:s3:::bkt/uploads/a.txt')])), /names one object; .*end it with \*/);
+  assert.throws(() => parseSessionPolicy(policy([allow('s3:GetObject', 'arn:aws:s3:::bkt/')])), /names one object/);
 });
 
 test('what cannot be read as a level and scope is refused with a reason', () => {
