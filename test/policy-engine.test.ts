@@ -130,4 +130,17 @@ describe('condition keys and operators', () => {
     const err = await s3Error(ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policyFor(bucket, { Condition: { Bool: { 'aws:SecureTransport': 'nope' } } }) })));
     assert.equal(err.name, 'MalformedPolicy');
   });
+
+  test('aws:SourceIp with a prefix length other than 1-3 digits is MalformedPolicy, not /0 or a guess', async () => {
+    const bucket = await openBucket('cidr');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    // "10.9.9.9/" was read as /0: an Allow for one address let everyone in.
+    for (const cidr of ['10.9.9.9/', '10.9.9.9/-0', '127.0.0.0/0x8', '127.0.0.0/1e0', '127.0.0.0/8/8', '2001:db8::/']) {
+      const err = await s3Error(ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policyFor(bucket, { Condition: { IpAddress: { 'aws:SourceIp': cidr } } }) })));
+      assert.deepEqual([err.name, err.$metadata.httpStatusCode], ['MalformedPolicy', 400], cidr);
+    }
+    assert.equal((await anon(`/${bucket}/k`)).status, 403, 'no policy was put');
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policyFor(bucket, { Condition: { IpAddress: { 'aws:SourceIp': '127.0.0.0/8' } } }) }));
+    assert.equal((await anon(`/${bucket}/k`)).status, 200);
+  });
 });

@@ -180,6 +180,10 @@ describe('skep token create', () => {
       ['unknown project', ['token', 'create', '--project', 'nope', '--name', 'bad', '--permission', 'object-ro', '--all-buckets', ...data()], /No project "nope"/],
       ['over the project maximum', ['token', 'create', '--project', project.id, '--name', 'bad', '--permission', 'object-ro', '--all-buckets', '--expires', '31d', ...data()], /at most 30 days/],
       ['unknown flag', base('--colour', 'blue'), /Unknown option '--colour'/],
+      // An empty prefix length was read as /0 (every address); "-0" aborted the process.
+      ['an empty prefix length', base('--allow-network', '10.9.9.9/'), /--allow-network: "10\.9\.9\.9\/" is not an IPv4 or IPv6 address or CIDR network/],
+      ['a negative zero prefix length', base('--allow-network', '127.0.0.1', '--allow-network', '10.9.9.9/-0'), /--allow-network: "10\.9\.9\.9\/-0" is not/],
+      ['a hexadecimal prefix length', base('--allow-network', '10.0.0.0/0x18'), /--allow-network: "10\.0\.0\.0\/0x18" is not/],
       ['a bucket of another project', ['token', 'create', '--project', project.id, '--name', 'bad', '--permission', 'object-ro', '--bucket', BUCKET, ...data()], /Unknown bucket/],
       ['show an unknown token', ['token', 'show', '00000000-0000-0000-0000-000000000000', ...data()], /No token/],
       ['revoke without an id', ['token', 'revoke', ...data()], /needs a token id/],

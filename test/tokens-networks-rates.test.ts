@@ -92,6 +92,25 @@ describe('allowed networks', () => {
     assert.equal((await server.tokens.list(p())).length, before);
   });
 
+  test('a prefix length other than 1-3 digits is a 400 (not /0, not 24, not a crash), and the server stays up', async () => {
+    // Number() read "" as 0 (every address), "0x18" as 24, "1e1" as 10, and "-0" as a negative
+    // zero that node's BlockList asserts on, aborting the process.
+    for (const bad of ['10.9.9.9/-0', '10.9.9.9/', '10.0.0.0/0x18', '10.0.0.0/1e1', '10.0.0.0/8/8', '2001:db8::/-0']) {
+      const r = await call(server, 'POST', `/projects/${p()}/tokens`, { as: rootBearer(server), json: { name: 'bad-prefix', permission: 'object-ro', bucketScope: null, allowedNetworks: [bad] } });
+      assert.ok(isProblem(r, 400, 'validation', 'allowedNetworks'), `${bad}: ${problemText(r)}`);
+    }
+    assert.ok((await outcome(server.client({ maxAttempts: 1 }).send(new ListObjectsV2Command({ Bucket: BUCKET })))).ok, 'the server answers');
+  });
+
+  test('a token that kept an empty prefix length from before ("10.9.9.9/", once read as /0) is usable from nowhere', async () => {
+    const t = await createToken(server, { allowedNetworks: ['10.9.9.9/32'] });
+    await server.services.meta.updateToken(t.token.id, { allowedNetworks: ['10.9.9.9/'] });
+    const o = await outcome(server.client({ credentials: t.credentials, maxAttempts: 1 }).send(new GetObjectCommand({ Bucket: BUCKET, Key: 'k' })));
+    assert.ok(isDenied(o), JSON.stringify(o));
+    const rest = await call(server, 'GET', `/projects/${p()}/buckets`, { as: { bearer: t.credentials.bearerToken } });
+    assert.ok(isProblem(rest, 403, 'forbidden'), problemText(rest));
+  });
+
   test('a caller limited to networks hands out tokens only within them', async () => {
     const limited = await createToken(server, { permission: 'admin-rw', allowedNetworks: ['127.0.0.0/8'] });
     const as = { bearer: limited.credentials.bearerToken };

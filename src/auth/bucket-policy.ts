@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parseCidr as parseNetwork } from '../net/cidr.js';
 import { type BoundPattern, PolicyTemplate, VariableError } from './policy-variables.js';
 
 // Bucket policies: the IAM policy grammar S3 bucket policies use (Version, Statement, Sid, Effect,
@@ -296,14 +297,8 @@ function principalMatches(p: PolicyPrincipal, caller: PolicyCaller): boolean {
 }
 
 function parseCidr(text: string): { bytes: Buffer; bits: number } | null {
-  const [addr, bitsText] = text.split('/');
-  const family = isIP(addr);
-  if (family === 0) return null;
-  const bytes = ipBytes(addr, family);
-  const max = family === 4 ? 32 : 128;
-  const bits = bitsText === undefined ? max : Number(bitsText);
-  if (!Number.isInteger(bits) || bits < 0 || bits > max) return null;
-  return { bytes, bits };
+  const network = parseNetwork(text);
+  return network && { bytes: ipBytes(network.address, network.family), bits: network.bits };
 }
 
 function ipBytes(addr: string, family: number): Buffer {

@@ -1,4 +1,4 @@
-import { AddressSet } from '../net/client-address.js';
+import { AddressSet, addressSetEntry } from '../net/client-address.js';
 
 // A credential's network condition: the addresses and CIDR networks (IPv4 and IPv6) it may be
 // used from. Checked on every S3 and REST request of a token that has one, against the client
@@ -12,7 +12,8 @@ function setOf(entries: readonly string[]): AddressSet {
   const key = entries.join(',');
   let set = parsed.get(key);
   if (!set) {
-    set = new AddressSet(entries);
+    // An entry stored before it was refused (say "10.0.0.0/", once read as /0) admits no one.
+    set = new AddressSet(entries.filter((e) => addressSetEntry(e) !== null));
     if (parsed.size >= MAX_CACHED) parsed.delete(parsed.keys().next().value!);
     parsed.set(key, set);
   }
@@ -30,29 +31,19 @@ export function networksProblem(entries: readonly string[]): string | null {
   if (entries.length === 0) return 'List at least one address or network (or leave the field out for any address).';
   if (entries.length > 100) return 'At most 100 addresses or networks.';
   for (const entry of entries) {
-    try {
-      new AddressSet([entry]);
-    } catch {
-      return `"${entry}" is not an IPv4 or IPv6 address or CIDR network (e.g. 203.0.113.0/24, 2001:db8::/32).`;
+    if (!addressSetEntry(entry)) {
+      return `"${entry}" is not an IPv4 or IPv6 address or CIDR network (e.g. 203.0.113.0/24, 2001:db8::/32; a prefix length is 0-32 or 0-128).`;
     }
   }
   return null;
 }
 
-/** The first address and prefix length of an entry ("10.1.0.0/16"; a bare address is a /32 or /128). */
-function network(entry: string): { address: string; bits: number; v6: boolean } | null {
-  const [address, bitsText] = entry.trim().split('/');
-  const v6 = address.includes(':');
-  const bits = bitsText === undefined ? (v6 ? 128 : 32) : Number(bitsText);
-  return Number.isInteger(bits) ? { address, bits, v6 } : null;
-}
-
 /** Whether every address of `entry` lies in one of the `allowed` networks. */
 export function networkWithin(entry: string, allowed: readonly string[]): boolean {
-  const inner = network(entry);
+  const inner = addressSetEntry(entry);
   if (!inner) return false;
   return allowed.some((a) => {
-    const outer = network(a);
-    return !!outer && outer.v6 === inner.v6 && inner.bits >= outer.bits && setOf([a]).has(inner.address);
+    const outer = addressSetEntry(a);
+    return !!outer && outer.family === inner.family && inner.bits >= outer.bits && setOf([a]).has(inner.address);
   });
 }

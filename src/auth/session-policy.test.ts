@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { levelMeet, levelWithin, parseSessionPolicy } from './session-policy.js';
-import { networkWithin, networksProblem } from './network.js';
+import { networkAllows, networkWithin, networksProblem } from './network.js';
 
 // STS session policies read as a level and a scope; levels meet; networks contain each other.
 
@@ -85,4 +85,17 @@ test('networks: validation and containment, IPv4 and IPv6', () => {
   assert.equal(networkWithin('192.0.2.7', ['192.0.2.0/24']), true);
   assert.equal(networkWithin('2001:db8:1::/48', ['2001:db8::/32']), true);
   assert.equal(networkWithin('2001:db8::/32', ['10.0.0.0/8']), false);
+});
+
+test('networks: a prefix length is 1-3 digits; an entry stored before that rule admits no one', () => {
+  for (const bad of ['10.9.9.9/-0', '10.9.9.9/', '10.0.0.0/0x18', '10.0.0.0/1e1', '10.0.0.0/8/8', '::ffff:10.0.0.0/8']) {
+    assert.match(networksProblem([bad]) ?? 'accepted', /not an IPv4 or IPv6/, bad);
+    assert.equal(networkWithin(bad, ['0.0.0.0/0', '::/0']), false, bad);
+  }
+  // "10.9.9.9/" was read as /0: a token that kept it must not be usable from everywhere.
+  assert.equal(networkAllows(['10.9.9.9/'], '127.0.0.1'), false);
+  assert.equal(networkAllows(['10.9.9.9/', '127.0.0.1'], '127.0.0.1'), true);
+  // IPv4-mapped entries match IPv4 clients (a /104 of ::ffff:10.0.0.0 is 10.0.0.0/8).
+  assert.equal(networkAllows(['::ffff:10.0.0.0/104'], '10.1.2.3'), true);
+  assert.equal(networkAllows(['::ffff:10.0.0.0/104'], '11.1.2.3'), false);
 });

@@ -9,6 +9,7 @@ import { DomainError } from '../util/domain-error.js';
 import { clientSnippets, type Snippets } from '../credentials/snippets.js';
 import type { IssuedCredentials, RequestSource, TokenView } from '../credentials/token-service.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
+import { networksProblem } from '../auth/network.js';
 import type { ProjectView } from '../projects/project-service.js';
 import { cliActor } from '../audit/actor.js';
 import { auditCsvHeader, auditCsvLine } from '../audit/audit-export.js';
@@ -332,6 +333,9 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
         if (!values.bucket && !values['all-buckets']) {
           throw new DomainError('invalid-argument', 'Choose the bucket scope: --bucket B (repeatable) or --all-buckets.', 'bucket');
         }
+        // The service checks the networks too; here the message names the flag they came from.
+        const networksWrong = values['allow-network'] && networksProblem(values['allow-network']);
+        if (networksWrong) throw new DomainError('invalid-argument', `--allow-network: ${networksWrong}`, 'allow-network');
         const project = await s.projects.resolve(values.project);
         return printIssued(
           await s.tokens.create({

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import { parseCidr, type Cidr } from './cidr.js';
 
 // Who is on the other end of a request. The socket's peer, unless that peer is a reverse proxy
 // the operator named (--trusted-proxy): then the X-Forwarded-For chain is read from the right,
@@ -31,20 +32,21 @@ export function unmapped(address: string): string {
   return m ? m[1] : address;
 }
 
+/**
+ * An entry of a set: a CIDR network or address (parseCidr), or null. BlockList matches IPv4
+ * clients against IPv4-mapped entries (::ffff:10.0.0.0/104 is 10.0.0.0/8); a shorter prefix on
+ * such an address would reach far beyond the IPv4 network it names, so it is refused.
+ */
+export function addressSetEntry(entry: string): Cidr | null {
+  const network = parseCidr(entry.trim());
+  if (!network) return null;
+  return network.family === 6 && network.bits < 96 && unmapped(network.address) !== network.address ? null : network;
+}
+
 function addEntry(list: BlockList, entry: string): void {
-  const text = entry.trim();
-  const slash = text.indexOf('/');
-  const address = unmapped(slash < 0 ? text : text.slice(0, slash));
-  const family = isIP(address);
-  if (family === 0) throw new Error(`not an IP address or network: "${entry}"`);
-  const type = family === 6 ? 'ipv6' : 'ipv4';
-  if (slash < 0) {
-    list.addAddress(address, type);
-    return;
-  }
-  const bits = Number(text.slice(slash + 1));
-  if (!Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) throw new Error(`bad prefix length in "${entry}"`);
-  list.addSubnet(address, bits, type);
+  const network = addressSetEntry(entry);
+  if (!network) throw new Error(`not an IP address or CIDR network (a prefix length is 0-32 or 0-128): "${entry}"`);
+  list.addSubnet(network.address, network.bits, network.family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** One X-Forwarded-For entry without a port or brackets ("[::1]:80" -> "::1", "1.2.3.4:5" -> "1.2.3.4"). */
