@@ -93,7 +93,7 @@ export interface Services {
   buckets: BucketService;
   bucketConfig: BucketConfigService;
   audit: AuditService;
-  /** Where rate limits count (sign-in failures, audited authentication failures). */
+  /** Where failed sign-ins count (with shared metadata, per-token request rates too). */
   limits: LimiterState;
   projects: ProjectService;
   users: UserService;
@@ -213,9 +213,11 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     // Nodes sharing the metadata store count failed sign-ins in it, together: the limit holds
     // whichever node a client tries. How many authentication failures each node writes to the
     // audit log stays a per-node guard in memory: counting a flood of bad requests in the
-    // database would cost it two more queries per request.
+    // database would cost it two more queries per request. Its keys are whatever access key IDs
+    // a client makes up, so it has a memory of its own on a single node too: a flood of them
+    // must not crowd out the sign-in and token-rate counts.
     const limits: LimiterState = shared ? new StoreLimiterState(meta) : new MemoryLimiterState();
-    const auditLimiter = new RateLimiter(shared ? new MemoryLimiterState() : limits, 'auth-failure-audit', FAILURE_AUDITS_PER_MINUTE, 60_000);
+    const auditLimiter = new RateLimiter(new MemoryLimiterState(), 'auth-failure-audit', FAILURE_AUDITS_PER_MINUTE, 60_000);
     const tokens = new TokenService(meta, box, audit, auditLimiter, opts.clock);
     const meter = new StorageMeter(meta, opts.log);
     const blobLedger = keepsBlobLedger(storage);
@@ -234,9 +236,10 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     });
     const multipart = new MultipartService(objects, opts.clock);
     const buckets = new BucketService(meta, objects, audit, opts.clock);
-    // Per-token request rates count in the same limiter state as the other limits: with shared
-    // metadata a token's limit holds across the nodes (only tokens that have one are counted).
-    const rates = new RateLimiter(limits, 'token-rate', 1, TOKEN_RATE_WINDOW_MS);
+    // Per-token request rates count in the shared store with shared metadata: a token's limit
+    // holds across the nodes (only tokens that have one are counted). On a single node they keep
+    // a memory apart from the sign-in counts, whose keys (email|address) clients choose.
+    const rates = new RateLimiter(shared ? limits : new MemoryLimiterState(), 'token-rate', 1, TOKEN_RATE_WINDOW_MS);
     const guard = new CredentialGuard(rates, (principal, address) => tokens.recordNetworkDenied(principal, address), opts.clock);
     const openedBlobs = blobs;
     return {

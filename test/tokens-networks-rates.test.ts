@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -186,4 +187,63 @@ describe('request-rate limits', () => {
     const lower = await call(server, 'POST', `/projects/${p()}/tokens`, { as, json: { name: 'lower', permission: 'object-ro', bucketScope: null, rateLimit: 50 } });
     assert.equal(lower.status, 201, lower.text);
   });
+
+  test('a flood of requests with made-up access keys resets neither a token\'s limit nor a sign-in lockout', async () => {
+    // A server of its own: the flood fills the bound on audited failures for a minute.
+    const own = await startTestServer();
+    try {
+      await own.client().send(new CreateBucketCommand({ Bucket: BUCKET }));
+      const t = await createToken(own, { rateLimit: 2 });
+      const s3 = own.client({ credentials: t.credentials, maxAttempts: 1 });
+      const list = async () => {
+        const o = await outcome(s3.send(new ListObjectsV2Command({ Bucket: BUCKET })));
+        return o.ok ? 'ok' : o.code;
+      };
+      for (let i = 0; i < 2; i++) assert.equal(await list(), 'ok', `request ${i + 1}`);
+      assert.equal(await list(), 'SlowDown');
+      await own.services.users.createUser({ email: 'flooded@example.com', password: 'flooded-right-password', createdBy: 'test' });
+      const signIn = (password: string) => call(own, 'POST', '/session', { json: { email: 'flooded@example.com', password } });
+      for (let i = 0; i < 5; i++) assert.equal((await signIn(`wrong-${i}-password`)).status, 401);
+      assert.ok(isProblem(await signIn('flooded-right-password'), 429, 'rate-limited'));
+
+      // More made-up keys than a limiter memory holds (10,000), each failing once.
+      const codes = await floodWithMadeUpKeys(own, 10_100);
+      assert.deepEqual(codes, { 403: 10_100 });
+
+      assert.equal(await list(), 'SlowDown', 'the token is still over its limit');
+      const locked = await signIn('flooded-right-password');
+      assert.ok(isProblem(locked, 429, 'rate-limited'), `the sign-in is still locked: ${problemText(locked)}`);
+      // Nor do the made-up keys crowd out keys the limits have not seen yet.
+      const admin = await call(own, 'POST', '/session', { json: { email: 'admin@localhost', password: own.bootstrap.admin!.password } });
+      assert.equal(admin.status, 200, problemText(admin));
+      const fresh = await createToken(own, { rateLimit: 2 });
+      assert.ok((await outcome(own.client({ credentials: fresh.credentials, maxAttempts: 1 }).send(new ListObjectsV2Command({ Bucket: BUCKET })))).ok);
+    } finally {
+      await own.stop();
+    }
+  });
 });
+
+/** `count` S3 requests, each signed (badly) with an access key ID of its own; their statuses counted. */
+async function floodWithMadeUpKeys(s: TestServer, count: number): Promise<Record<number, number>> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const codes: Record<number, number> = {};
+  let next = 0;
+  const one = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request(`${s.url}/${BUCKET}`, { agent, headers: { authorization: `AWS FLOOD${String(i).padStart(11, '0')}:c2lnbmF0dXJl`, date: new Date().toUTCString() } }, (res) => {
+        codes[res.statusCode!] = (codes[res.statusCode!] ?? 0) + 1;
+        res.resume().on('end', resolve);
+      });
+      req.on('error', reject).end();
+    });
+  const worker = async () => {
+    while (next < count) await one(next++);
+  };
+  try {
+    await Promise.all(Array.from({ length: 8 }, worker));
+  } finally {
+    agent.destroy();
+  }
+  return codes;
+}

@@ -20,7 +20,8 @@ test('limiters sharing one state keep their keys apart, and every event goes thr
   // A state that records what the limiters ask of it: what a shared (database) state would see.
   const spy: LimiterState = {
     recent: (k, since) => (calls.push(`recent ${k}`), memory.recent(k, since)),
-    add: (k, at) => (calls.push(`add ${k}`), memory.add(k, at)),
+    add: (k, at, until) => (calls.push(`add ${k}`), memory.add(k, at, until)),
+    hasRoom: (k, now) => (calls.push(`hasRoom ${k}`), memory.hasRoom(k, now)),
     clear: (k) => (calls.push(`clear ${k}`), memory.clear(k)),
   };
   const signIn = new RateLimiter(spy, 'sign-in', 1, 1000);
@@ -37,4 +38,36 @@ test('retryAfter waits for the oldest event that keeps the count at the limit', 
   for (const t of [0, 100, 200]) await limiter.note('k', t);
   // Three events, limit two: the second one (t=100) must leave the window first.
   assert.equal(await limiter.retryAfter('k', 300), 800);
+});
+
+test('a full memory drops keys whose windows ended, never one that still counts', async () => {
+  const state = new MemoryLimiterState(3);
+  const signIn = new RateLimiter(state, 'sign-in', 2, 1000);
+  await signIn.note('victim', 0);
+  await signIn.note('victim', 10);
+  assert.equal(await signIn.retryAfter('victim', 20), 980);
+  // A flood of made-up keys: two fit, the rest find no room and are refused, not counted.
+  const flood = [];
+  for (let i = 0; i < 50; i++) flood.push(await signIn.allow(`made-up-${i}`, 30 + i));
+  assert.deepEqual(flood.slice(0, 3), [true, true, false]);
+  assert.ok(flood.slice(2).every((ok) => !ok));
+  assert.equal(await signIn.retryAfter('victim', 100), 900, 'the victim key still counts');
+  // A key with no room is not unlimited: it waits a window, even with no events of its own.
+  await signIn.note('another', 100);
+  assert.equal(await signIn.retryAfter('another', 100), 1000);
+  // Once windows end, their keys make room.
+  assert.equal(await signIn.allow('later', 1100), true);
+  assert.equal(await signIn.retryAfter('later', 1100), 0);
+});
+
+test('a full memory looks for ended windows in limiters of every length', async () => {
+  const state = new MemoryLimiterState(2);
+  const long = new RateLimiter(state, 'long', 5, 60_000);
+  const short = new RateLimiter(state, 'short', 5, 1000);
+  await long.note('a', 0);
+  await short.note('b', 0);
+  assert.equal(await short.allow('c', 500), false, 'both still count');
+  // The short window ended first: its key goes, the long one stays.
+  assert.equal(await short.allow('c', 1500), true);
+  assert.equal(await long.retryAfter('a', 1500, 1), 58_500);
 });

@@ -6,21 +6,37 @@
 export interface LimiterState {
   /** Times (ms) of the key's events at or after `since`, oldest first; older ones may be dropped. */
   recent(key: string, since: number): Promise<number[]>;
-  /** Records one event of the key at `at`. */
-  add(key: string, at: number): Promise<void>;
+  /**
+   * Records one event of the key at `at`; it counts until `until` (the end of its window). False
+   * when the state could not take the key: a bounded state full of keys that still count.
+   */
+  add(key: string, at: number, until: number): Promise<boolean>;
+  /** Whether the state counts the key's events at `now`: it holds the key, or has room for it. */
+  hasRoom(key: string, now: number): Promise<boolean>;
   /** Forgets every event of the key. */
   clear(key: string): Promise<void>;
 }
 
-/** LimiterState in this process's memory: a limit that resets with the process only relaxes a guard. */
+/** How often, at most, a full MemoryLimiterState looks through its keys for ended windows. */
+const SWEEP_EVERY_MS = 1000;
+
+/**
+ * LimiterState in this process's memory: a limit that resets with the process only relaxes a guard.
+ * It holds at most `maxKeys` keys. Full, it drops keys whose windows have ended, never one that
+ * still counts: a flood of made-up keys would otherwise push out the keys being limited. A key it
+ * has no room for is refused (see RateLimiter), not waved through.
+ */
 export class MemoryLimiterState implements LimiterState {
-  private readonly events = new Map<string, number[]>();
+  private readonly events = new Map<string, { times: number[]; until: number }>();
+  /** When a full state next looks for ended windows: not before the earliest one ends, nor within a second of the last look. */
+  private nextSweep = 0;
 
   constructor(private readonly maxKeys = 10_000) {}
 
   async recent(key: string, since: number): Promise<number[]> {
-    const list = this.events.get(key);
-    if (!list) return [];
+    const entry = this.events.get(key);
+    if (!entry) return [];
+    const list = entry.times;
     // Events arrive in time order: drop the old ones from the front, found by binary search (a
     // per-token limit may hold thousands of events; this stays cheap per request).
     let lo = 0;
@@ -35,16 +51,38 @@ export class MemoryLimiterState implements LimiterState {
     return list;
   }
 
-  async add(key: string, at: number): Promise<void> {
-    const list = this.events.get(key) ?? [];
-    list.push(at);
-    this.events.set(key, list);
-    // Bound memory under a flood of distinct keys: drop the oldest keys first.
-    if (this.events.size > this.maxKeys) this.events.delete(this.events.keys().next().value!);
+  async add(key: string, at: number, until: number): Promise<boolean> {
+    const entry = this.events.get(key);
+    if (entry) {
+      entry.times.push(at);
+      entry.until = Math.max(entry.until, until);
+      return true;
+    }
+    if (!this.makeRoom(at)) return false;
+    this.events.set(key, { times: [at], until });
+    this.nextSweep = Math.min(this.nextSweep, until);
+    return true;
+  }
+
+  async hasRoom(key: string, now: number): Promise<boolean> {
+    return this.events.has(key) || this.makeRoom(now);
   }
 
   async clear(key: string): Promise<void> {
     this.events.delete(key);
+  }
+
+  /** Whether a new key fits; when full, drops the keys whose windows ended (at most once a second). */
+  private makeRoom(now: number): boolean {
+    if (this.events.size < this.maxKeys) return true;
+    if (now < this.nextSweep) return false;
+    let earliest = Infinity;
+    for (const [key, entry] of this.events) {
+      if (entry.until <= now) this.events.delete(key);
+      else earliest = Math.min(earliest, entry.until);
+    }
+    this.nextSweep = Math.max(earliest, now + SWEEP_EVERY_MS);
+    return this.events.size < this.maxKeys;
   }
 }
 
@@ -66,20 +104,23 @@ export class RateLimiter {
     return this.state.recent(this.key(key), now - this.windowMs + 1);
   }
 
-  /** Whether one more event is within the limit (`max`, the limiter's unless given); records it when it is. */
+  /**
+   * Whether one more event is within the limit (`max`, the limiter's unless given); records it when
+   * it is. A key the state has no room for is refused: uncounted must not mean unlimited.
+   */
   async allow(key: string, now: number, max = this.max): Promise<boolean> {
     if ((await this.recent(key, now)).length >= max) return false;
-    await this.state.add(this.key(key), now);
-    return true;
+    return this.state.add(this.key(key), now, now + this.windowMs);
   }
 
-  /** Records an event whatever the count. */
-  note(key: string, now: number): Promise<void> {
-    return this.state.add(this.key(key), now);
+  /** Records an event whatever the count (retryAfter refuses a key the state had no room for). */
+  async note(key: string, now: number): Promise<void> {
+    await this.state.add(this.key(key), now, now + this.windowMs);
   }
 
-  /** Milliseconds until the key may act again (0 when it may now). */
+  /** Milliseconds until the key may act again (0 when it may now); a whole window for a key the state has no room for. */
   async retryAfter(key: string, now: number, max = this.max): Promise<number> {
+    if (!(await this.state.hasRoom(this.key(key), now))) return this.windowMs;
     const recent = await this.recent(key, now);
     return recent.length < max ? 0 : recent[recent.length - max] + this.windowMs - now;
   }

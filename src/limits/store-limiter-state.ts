@@ -20,12 +20,18 @@ export class StoreLimiterState implements LimiterState {
     return this.meta.limiterEvents(key, since);
   }
 
-  async add(key: string, at: number): Promise<void> {
+  async add(key: string, at: number): Promise<boolean> {
     await this.meta.addLimiterEvent(key, at);
     if (this.lastPrune === undefined || Math.abs(at - this.lastPrune) >= PRUNE_EVERY_MS) {
       this.lastPrune = at;
       await this.meta.clearLimiterEvents({ before: at - KEEP_MS }).catch(() => undefined);
     }
+    return true;
+  }
+
+  /** The table has room for every key (old events are pruned by time, not by count). */
+  async hasRoom(): Promise<boolean> {
+    return true;
   }
 
   clear(key: string): Promise<void> {
