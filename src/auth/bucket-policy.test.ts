@@ -11,11 +11,11 @@ function policy(...statements: object[]): string {
   return JSON.stringify({ Version: '2012-10-17', Statement: statements });
 }
 
-const readPublic = { Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::site/*'] };
+const readPublic = { Effect: 'Allow', Principal: '*', Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::site/*'] };
 
 describe('parseBucketPolicy', () => {
   test('a typical public-read policy parses, keeping its text', () => {
-    const text = policy(readPublic);
+    const text = policy({ Sid: 'PublicRead', ...readPublic });
     const p = parseBucketPolicy(text, 'site');
     assert.equal(p.text, text);
     assert.equal(p.statements.length, 1);
@@ -84,6 +84,25 @@ describe('parseBucketPolicy', () => {
     assert.equal(evaluatePolicy(p, ANON, 's3:GetObject', 'arn:aws:s3:::site/a', {}), 'None', 'an Allow on an unevaluated key grants nothing');
     assert.equal(evaluatePolicy(p, ANON, 's3:GetObject', 'arn:aws:s3:::site/open/a', {}), 'Allow');
     assert.equal(evaluatePolicy(p, ANON, 's3:GetObject', 'arn:aws:s3:::site/secret/a', {}), 'Deny', 'a Deny on an unevaluated key applies');
+  });
+
+  test('statement IDs must be unique; a stored policy that repeats one still loads', () => {
+    const text = policy({ ...readPublic, Sid: 'A' }, { ...readPublic, Sid: 'A', Resource: 'arn:aws:s3:::site/b/*' });
+    assert.throws(() => parseBucketPolicy(text, 'site'), (err: unknown) => err instanceof PolicyError && /unique/.test(err.message));
+    assert.equal(parseBucketPolicy(text, 'site', { stored: true }).statements.length, 2);
+    assert.doesNotThrow(() => parseBucketPolicy(policy({ ...readPublic, Sid: 'A' }, { ...readPublic, Sid: 'B' }, readPublic, readPublic), 'site'));
+  });
+
+  test('a stored address range its operator can no longer read fails closed, in a Deny as in an Allow', () => {
+    const deny = { Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::site/*' };
+    for (const operator of ['IpAddress', 'NotIpAddress']) {
+      const text = policy(readPublic, { ...deny, Condition: { [operator]: { 'aws:SourceIp': '10.0.0.0/' } } });
+      assert.throws(() => parseBucketPolicy(text, 'site'), PolicyError);
+      const p = parseBucketPolicy(text, 'site', { stored: true });
+      assert.equal(evaluatePolicy(p, ANON, 's3:GetObject', 'arn:aws:s3:::site/a', { 'aws:sourceip': '192.0.2.1' }), 'Deny', operator);
+    }
+    const allow = parseBucketPolicy(policy({ ...readPublic, Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/' } } }), 'site', { stored: true });
+    assert.equal(evaluatePolicy(allow, ANON, 's3:GetObject', 'arn:aws:s3:::site/a', { 'aws:sourceip': '10.0.0.1' }), 'None');
   });
 
   test('the action\'s service prefix is case-insensitive; typed operator values of their type parse', () => {

@@ -162,13 +162,19 @@ function parseConditions(value: unknown, stored: boolean, variables: boolean): P
     const entries = Object.entries(body as Record<string, unknown>);
     if (entries.length === 0 && !stored) throw new PolicyError(`Condition ${rawOperator} must name a condition key`);
     for (const [key, v] of entries) {
-      const unevaluated = !EVALUATED_CONDITION_KEYS.has(key.toLowerCase());
-      if (unevaluated && !stored) throw new PolicyError(`Policy has an invalid condition key: ${key}`);
+      const unknownKey = !EVALUATED_CONDITION_KEYS.has(key.toLowerCase());
+      if (unknownKey && !stored) throw new PolicyError(`Policy has an invalid condition key: ${key}`);
       const values = asList(v, `Condition ${rawOperator}`).map((x) => {
         if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new PolicyError(`Condition ${rawOperator} values must be strings`);
         return String(x);
       });
-      if (!stored) for (const text of values) checkConditionValue(base, text);
+      const misfit = values.find((text) => !fitsOperator(base, text));
+      if (misfit !== undefined && !stored) {
+        throw new PolicyError(base.endsWith('IpAddress') ? `Invalid IP address in Condition: ${misfit}` : `Invalid value for Condition ${base}: ${misfit}`);
+      }
+      // A stored address range that is no longer read (`10.0.0.0/` once meant every address) fails
+      // closed: read as matching nothing, an IpAddress Deny would deny no one.
+      const unevaluated = unknownKey || (misfit !== undefined && base.endsWith('IpAddress'));
       const templates = templatesOf(values, variables && VARIABLE_OPS.has(base), stored);
       out.push({ operator, set, key: key.toLowerCase(), values, ...(templates && { templates }), ...(unevaluated && { unevaluated }) });
     }
@@ -176,15 +182,13 @@ function parseConditions(value: unknown, stored: boolean, variables: boolean): P
   return out;
 }
 
-/** A value must be of its operator's type (S3 refuses "abc" for NumericEquals). */
-function checkConditionValue(base: string, text: string): void {
-  const fits =
-    base === 'IpAddress' || base === 'NotIpAddress' ? parseCidr(text) !== null :
+/** Whether a value is of its operator's type (S3 refuses "abc" for NumericEquals). */
+function fitsOperator(base: string, text: string): boolean {
+  return base === 'IpAddress' || base === 'NotIpAddress' ? parseCidr(text) !== null :
     base === 'Bool' || base === 'Null' ? /^(true|false)$/i.test(text) :
     base.startsWith('Numeric') ? text.trim() !== '' && Number.isFinite(Number(text)) :
     base.startsWith('Date') ? !Number.isNaN(dateValue(text)) :
     true;
-  if (!fits) throw new PolicyError(base.endsWith('IpAddress') ? `Invalid IP address in Condition: ${text}` : `Invalid value for Condition ${base}: ${text}`);
 }
 
 function checkAction(action: string): string {
@@ -208,8 +212,8 @@ function checkResource(resource: string, bucket: string): string {
 /**
  * Parses and validates a bucket policy document for `bucket`; throws PolicyError (MalformedPolicy).
  * `stored` reads a policy accepted by an earlier, laxer version: condition keys skep does not
- * evaluate are kept (failing closed) and condition values are not type-checked, so the bucket
- * stays usable and its policy can still be replaced or deleted.
+ * evaluate and address ranges it cannot read are kept (failing closed), other condition values
+ * are not type-checked, so the bucket stays usable and its policy can still be replaced or deleted.
  */
 export function parseBucketPolicy(text: string, bucket: string, options: { stored?: boolean } = {}): BucketPolicy {
   if (Buffer.byteLength(text, 'utf8') > MAX_POLICY_BYTES) throw new PolicyError('Policy exceeds the maximum allowed document size.');
@@ -229,6 +233,7 @@ export function parseBucketPolicy(text: string, bucket: string, options: { store
   const variables = root.Version === '2012-10-17';
   const stored = options.stored === true;
   if (root.Statement === undefined) throw new PolicyError('Missing required field Statement');
+  const sids = new Set<string>();
   const statements = asList(root.Statement, 'Statement').map((raw): PolicyStatement => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PolicyError('Statement must be an object');
     const s = raw as Record<string, unknown>;
@@ -241,6 +246,9 @@ export function parseBucketPolicy(text: string, bucket: string, options: { store
     if ((s.Action === undefined) === (s.NotAction === undefined)) throw new PolicyError('Missing required field Action');
     if ((s.Resource === undefined) === (s.NotResource === undefined)) throw new PolicyError('Missing required field Resource');
     if (s.Sid !== undefined && typeof s.Sid !== 'string') throw new PolicyError('Sid must be a string');
+    // S3 requires each statement's ID to be unique within its policy.
+    if (s.Sid !== undefined && !stored && sids.has(s.Sid)) throw new PolicyError(`Statement IDs (SID) in a single policy must be unique: ${s.Sid}`);
+    if (s.Sid !== undefined) sids.add(s.Sid);
     const resources = strings(s.Resource ?? s.NotResource, 'Resource').map((r) => checkResource(r, bucket));
     const resourceTemplates = templatesOf(resources, variables, stored);
     return {
