@@ -256,7 +256,7 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
       bucketConfig: new BucketConfigService(meta, buckets),
       audit,
       limits,
-      projects: new ProjectService(meta, audit),
+      projects: new ProjectService(meta, audit, tokens),
       users: new UserService(meta, audit, limits, opts.clock),
       usage,
       meter,

@@ -355,6 +355,39 @@ describe('REST API: presigned URLs', () => {
     assert.equal((await server.tokens.list(p)).filter((t) => t.name === 'console:admin@localhost').length, 2);
   });
 
+  test('a member’s share links end when the member leaves the project, and a changed role’s when the role changes', async () => {
+    const owner = await adminSession(server);
+    const consoleToken = async (email: string) => (await server.tokens.list(p)).filter((t) => t.name === `console:${email}`);
+    const member = await userSession(server, { projectId: p, role: 'member' });
+    const get = await presign({ session: member }, 'media', { key: 'dir/cat photo.jpg', method: 'GET', expiresIn: 3600 });
+    const put = await presign({ session: member }, 'media', { key: 'from-leaver.txt', method: 'PUT', expiresIn: 3600 });
+    assert.equal((await fetch(get.body.url)).status, 200, problemText(get));
+    const removed = await call(server, 'DELETE', `/projects/${p}/members/${member.userId}`, { as: { session: owner } });
+    assert.equal(removed.status, 204, problemText(removed));
+    assert.equal((await fetch(get.body.url)).status, 403);
+    assert.equal((await fetch(put.body.url, { method: 'PUT', body: 'after leaving' })).status, 403);
+    const [left] = await consoleToken(member.email);
+    assert.equal(left.status, 'revoked');
+
+    // An owner demoted to member keeps no admin-level links; the next share is signed at the new level.
+    const demoted = await userSession(server, { projectId: p, role: 'owner' });
+    const asOwner = await presign({ session: demoted }, 'media', { key: 'dir/cat photo.jpg', method: 'GET', expiresIn: 3600 });
+    assert.equal((await fetch(asOwner.body.url)).status, 200);
+    const changed = await call(server, 'PATCH', `/projects/${p}/members/${demoted.userId}`, { as: { session: owner }, json: { role: 'member' } });
+    assert.equal(changed.status, 200, problemText(changed));
+    assert.equal((await fetch(asOwner.body.url)).status, 403);
+    const asMember = await presign({ session: demoted }, 'media', { key: 'dir/cat photo.jpg', method: 'GET', expiresIn: 3600 });
+    assert.equal(await (await fetch(asMember.body.url)).text(), 'meow');
+    const levels = (await consoleToken(demoted.email)).map((t) => [t.permission, t.status]).sort();
+    assert.deepEqual(levels, [['admin-rw', 'revoked'], ['object-rw', 'active']]);
+
+    const audit = await server.services.audit.list({ projectId: p, actions: ['token.revoked'], limit: 10 });
+    const revokedBy = (tokenId: string) => audit.filter((a) => a.tokenId === tokenId).map((a) => [a.actor, a.detail]);
+    assert.deepEqual(revokedBy(left.id), [['user:admin@localhost', `${member.email} left the project`]]);
+    const adminLevel = (await consoleToken(demoted.email)).find((t) => t.permission === 'admin-rw')!;
+    assert.deepEqual(revokedBy(adminLevel.id), [['user:admin@localhost', `${demoted.email}'s role changed: owner -> member`]]);
+  });
+
   test('the console token is replaced when it has a day or less left', async () => {
     const owner = await adminSession(server);
     const first = await presign({ session: owner }, 'media', { key: 'k', method: 'GET', expiresIn: 60 });

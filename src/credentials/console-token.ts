@@ -1,12 +1,13 @@
 import type { PermissionLevel } from '../auth/principal.js';
-import type { MetadataStore } from '../storage/metadata/metadata-store.js';
+import type { MetadataStore, TokenRow } from '../storage/metadata/metadata-store.js';
 import { effectiveExpiry, type TokenService } from './token-service.js';
-import { userActor } from '../audit/actor.js';
+import { userActor, type RequestSource } from '../audit/actor.js';
 
 // The console signs presigned URLs for a signed-in user with a token of its own: one per user and
 // project, named `console:<email>`, created on demand (7 days, all buckets, the level of the
 // user's role) and reused while it has more than a day left. Its secret is read back through
 // lookup() (decrypted from the store), so nothing extra is kept, and revoking it kills its URLs.
+// It lasts no longer than the user's role: leaving the project or changing role revokes it.
 
 export const CONSOLE_TOKEN_DAYS = 7;
 const REUSE_MIN_REMAINING_MS = 86_400_000;
@@ -23,12 +24,15 @@ export function consoleTokenName(email: string): string {
   return `console:${email}`;
 }
 
+function isConsoleTokenOf(row: Pick<TokenRow, 'createdBy' | 'name'>, email: string): boolean {
+  return row.createdBy === userActor(email) && row.name === consoleTokenName(email);
+}
+
 export async function consoleCredential(
   tokens: TokenService,
   meta: MetadataStore,
   input: { email: string; projectId: string; permission: PermissionLevel; now: Date },
 ): Promise<SigningCredential> {
-  const name = consoleTokenName(input.email);
   const project = await meta.getProject(input.projectId);
   const maxTokenDays = project?.maxTokenDays ?? null;
   const rows = await meta.listTokens(input.projectId);
@@ -37,8 +41,7 @@ export async function consoleCredential(
     .map((r) => ({ ...r, expiresAt: effectiveExpiry(r, maxTokenDays) }))
     .find(
       (r) =>
-        r.createdBy === userActor(input.email) &&
-        r.name === name &&
+        isConsoleTokenOf(r, input.email) &&
         r.permission === input.permission &&
         r.bucketScope === null &&
         tokens.stateOf(r, input.now) === 'active' &&
@@ -50,7 +53,7 @@ export async function consoleCredential(
     const days = Math.min(CONSOLE_TOKEN_DAYS, maxTokenDays ?? CONSOLE_TOKEN_DAYS);
     const created = await tokens.create({
       projectId: input.projectId,
-      name,
+      name: consoleTokenName(input.email),
       description: 'Signs presigned URLs for the console',
       permission: input.permission,
       bucketScope: null,
@@ -61,6 +64,22 @@ export async function consoleCredential(
     accessKeyId = created.credentials.accessKeyId;
   }
   return signingCredential(tokens, accessKeyId);
+}
+
+/**
+ * Revokes a user's console tokens in a project (each audited as token.revoked, `why` in its detail):
+ * the share links they signed must not outlive the user's membership, nor keep a former role's
+ * level. The user's next share makes a token of the current level.
+ */
+export async function revokeConsoleTokens(
+  tokens: TokenService,
+  meta: MetadataStore,
+  input: { email: string; projectId: string; why: string },
+  by: RequestSource,
+): Promise<void> {
+  for (const row of await meta.listTokens(input.projectId)) {
+    if (isConsoleTokenOf(row, input.email) && !row.revokedAt) await tokens.revoke(row.id, by, input.projectId, input.why);
+  }
 }
 
 /** The current secret of a token, read back from the store (for bearer callers: their own token). */

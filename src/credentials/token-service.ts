@@ -437,11 +437,11 @@ export class TokenService implements CredentialLookup {
     return this.change(id, by, 'token.enabled', { disabledAt: null }, projectId);
   }
 
-  /** Revocation writes a timestamp, not a delete, so the audit trail keeps the token. */
-  async revoke(id: string, by: RequestSource, projectId?: string): Promise<TokenView> {
+  /** Revocation writes a timestamp, not a delete, so the audit trail keeps the token. `why` goes in its audit detail. */
+  async revoke(id: string, by: RequestSource, projectId?: string, why: string | null = null): Promise<TokenView> {
     const row = await this.require(id, projectId);
     if (row.revokedAt) return this.view(row);
-    return this.change(id, by, 'token.revoked', { revokedAt: this.clock() }, projectId);
+    return this.change(id, by, 'token.revoked', { revokedAt: this.clock() }, projectId, why);
   }
 
   /**

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { MetadataStore, ProjectRole, ProjectRow } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
-import { MAX_EXPIRY_DAYS } from '../credentials/token-service.js';
+import { MAX_EXPIRY_DAYS, type TokenService } from '../credentials/token-service.js';
+import { revokeConsoleTokens } from '../credentials/console-token.js';
 import type { RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';
 
@@ -53,6 +54,7 @@ export class ProjectService {
   constructor(
     private readonly meta: MetadataStore,
     private readonly audit: AuditService,
+    private readonly tokens: TokenService,
   ) {}
 
   /** A new project; audited as project.created when `by` is given (a person or the CLI asked). */
@@ -127,6 +129,7 @@ export class ProjectService {
     if (member.role === 'owner') await this.keepAnOwner(projectId, 'demote');
     await this.meta.setMembership({ projectId, userId, role });
     await this.audit.record({ action: 'project.member-role-changed', actor: by.actor, projectId, source: by.source, detail: `${member.email}: ${member.role} -> ${role}` });
+    await this.endShareLinks(projectId, member.email, `${member.email}'s role changed: ${member.role} -> ${role}`, by);
     return { ...member, role };
   }
 
@@ -135,6 +138,16 @@ export class ProjectService {
     if (member.role === 'owner') await this.keepAnOwner(projectId, 'remove');
     await this.meta.deleteMembership(projectId, userId);
     await this.audit.record({ action: 'project.member-removed', actor: by.actor, projectId, source: by.source, detail: `${member.email} (${member.role})` });
+    await this.endShareLinks(projectId, member.email, `${member.email} left the project`, by);
+  }
+
+  /**
+   * Revokes the console token that signed the member's share links (presigned URLs), after the
+   * membership changed: those made before it then stop working with it. Tokens the member created
+   * in the Tokens page are theirs to manage and stay.
+   */
+  private endShareLinks(projectId: string, email: string, why: string, by: RequestSource): Promise<void> {
+    return revokeConsoleTokens(this.tokens, this.meta, { email, projectId, why }, by);
   }
 
   private async requireMember(projectId: string, userId: string): Promise<MemberView> {
