@@ -27,6 +27,7 @@ import {
   UploadPartCommand,
   paginateListBuckets,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { s3Error } from './helpers/s3.js';
 import { startTestServer, useS3Server } from './helpers/server.js';
@@ -112,6 +113,29 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
     }
     const listed = await ctx.s3.send(new ListBucketsCommand({}));
     assert.ok(!listed.Buckets?.some((b) => b.Name === 'ab' || b.Name === 'Upper-Case'));
+  });
+
+  test('the names skep reserves (api, console) are S3 buckets that cannot exist to signed requests and writes', async () => {
+    for (const name of ['api', 'console']) {
+      const created = await s3Error(ctx.s3.send(new CreateBucketCommand({ Bucket: name })));
+      assert.deepEqual([created.name, created.$metadata.httpStatusCode], ['InvalidBucketName', 400], name);
+      const head = await s3Error(ctx.s3.send(new HeadBucketCommand({ Bucket: name })));
+      assert.deepEqual([head.name, head.$metadata.httpStatusCode], ['NotFound', 404], name);
+      const listed = await s3Error(ctx.s3.send(new ListObjectsV2Command({ Bucket: name })));
+      assert.deepEqual([listed.name, listed.$metadata.httpStatusCode], ['NoSuchBucket', 404], name);
+      const got = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: name, Key: 'some/key.txt' })));
+      assert.deepEqual([got.name, got.$metadata.httpStatusCode], ['NoSuchBucket', 404], name);
+      const deleted = await raw(ctx.server, { method: 'DELETE', path: `/${name}` });
+      assert.deepEqual([deleted.status, xmlField(deleted.text, 'Code')], [404, 'NoSuchBucket'], name);
+      const unsignedPut = await raw(ctx.server, { method: 'PUT', path: `/${name}/k`, body: 'x', sign: false });
+      assert.deepEqual([unsignedPut.status, xmlField(unsignedPut.text, 'Code')], [404, 'NoSuchBucket'], name);
+    }
+    // A presigned URL is a signed request too; a browser's plain GET still opens the console.
+    const url = await getSignedUrl(ctx.s3, new GetObjectCommand({ Bucket: 'console', Key: 'key.txt' }), { expiresIn: 60 });
+    const presigned = await fetch(url);
+    assert.deepEqual([presigned.status, xmlField(await presigned.text(), 'Code')], [404, 'NoSuchBucket']);
+    const page = await raw(ctx.server, { method: 'GET', path: '/console/', sign: false });
+    assert.equal(page.headers['x-amz-request-id'], undefined, 'the console answers it');
   });
 
   test('names at the length limits are accepted', async () => {

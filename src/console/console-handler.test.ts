@@ -112,19 +112,22 @@ test('paths that leave the folder are refused', async () => {
     assert.ok(!r.body.toString().includes('outside the console folder'), path);
   }
   // And in the pure resolver, a path that resolves outside never becomes a file reply.
-  const reply = await resolveConsoleRequest(root, 'GET', '/console/assets/../../secret.txt');
+  const reply = await resolveConsoleRequest(root, '/console/assets/../../secret.txt');
   assert.notEqual(reply.kind, 'file');
   assert.equal((await get('/console/%E0%A4%A')).status, 400);
 });
 
-test('HEAD answers headers only; other methods are 405', async () => {
+test('HEAD answers headers only; other methods, and requests with S3 credentials, are S3’s', async () => {
   const head = await get('/console/assets/app-abc123.js', {}, 'HEAD');
   assert.equal(head.status, 200);
   assert.equal(head.headers['content-length'], String(Buffer.byteLength(APP_JS)));
   assert.equal(head.body.length, 0);
-  const post = await get('/console/', {}, 'POST');
-  assert.equal(post.status, 405);
-  assert.equal(post.headers.allow, 'GET, HEAD');
+  for (const method of ['POST', 'PUT', 'DELETE']) assert.equal((await get('/console/', {}, method)).status, 418, method);
+  assert.equal((await get('/console', { authorization: 'AWS4-HMAC-SHA256 Credential=x' }, 'HEAD')).status, 418);
+  for (const query of ['X-Amz-Signature=abc', 'X-Amz-Credential=x', 'AWSAccessKeyId=x&Expires=1', 'Signature=x']) {
+    assert.equal((await get(`/console/key.txt?${query}`)).status, 418, query);
+  }
+  assert.equal((await get('/console/projects?tab=tokens')).status, 200, 'an ordinary query stays the console’s');
 });
 
 test('gzip when accepted, and 304 for a matching ETag', async () => {
@@ -159,7 +162,7 @@ test('on a virtual-hosted bucket host, /console/... is an object key (S3), not t
 test('an unbuilt console says how to build it', async () => {
   const empty = await mkdtemp(join(tmpdir(), 'skep-console-empty-'));
   try {
-    const reply = await resolveConsoleRequest(empty, 'GET', '/console/');
+    const reply = await resolveConsoleRequest(empty, '/console/');
     assert.equal(reply.kind, 'error');
     assert.equal(reply.kind === 'error' && reply.status, 503);
     assert.match(reply.kind === 'error' ? reply.message : '', /npm run build/);

@@ -9,7 +9,9 @@ import { addressFromHost } from '../s3/endpoint.js';
 // Serves the web console: the files `vite build` writes to dist/console-app/, at /console/.
 // Client-side routes (/console/projects/...) get index.html; hashed assets under assets/ are
 // cached for a year; nothing outside the folder is ever read. A browser opening `/` (HTML
-// wanted, no S3 credentials) is sent to /console/.
+// wanted, no S3 credentials) is sent to /console/. The console only reads: a write, or a request
+// carrying S3 credentials, under /console is S3's, for a bucket named `console` (which cannot
+// exist), so S3 clients get S3's XML errors rather than HTML or redirects.
 //
 // resolveConsoleRequest decides what to answer (a value); writeConsoleReply is the one place
 // that writes it.
@@ -66,19 +68,36 @@ const CSP = [
 export type ConsoleReply =
   | { kind: 'file'; path: string; contentType: string; cacheControl: string; size: number; mtimeMs: number; html: boolean }
   | { kind: 'redirect'; location: string }
-  | { kind: 'error'; status: 400 | 404 | 405 | 503; message: string };
+  | { kind: 'error'; status: 400 | 404 | 503; message: string };
 
 /**
- * Whether a request belongs to the console: /console, /console/..., or a browser's `GET /`.
- * On a virtual-hosted bucket's host name (`<bucket>.<base domain>`) every path is an object key,
- * so nothing there is the console's.
+ * Whether a request belongs to the console: an unsigned GET or HEAD of /console or /console/...,
+ * or a browser's `GET /`. On a virtual-hosted bucket's host name (`<bucket>.<base domain>`) every
+ * path is an object key, so nothing there is the console's.
  */
 export function isConsoleRequest(req: IncomingMessage, baseDomains: readonly string[]): boolean {
   if (addressFromHost(req.headers.host, baseDomains).bucket !== null) return false;
   const url = req.url ?? '/';
   const path = url.split('?', 1)[0];
-  if (path === CONSOLE_PREFIX || path.startsWith(`${CONSOLE_PREFIX}/`)) return true;
+  if (path === CONSOLE_PREFIX || path.startsWith(`${CONSOLE_PREFIX}/`)) return isRead(req) && !carriesS3Credentials(req);
   return wantsConsoleRedirect(req);
+}
+
+function isRead(req: IncomingMessage): boolean {
+  return req.method === 'GET' || req.method === 'HEAD';
+}
+
+/** Query parameters that make a URL a presigned S3 request (SigV4, then SigV2). */
+const PRESIGNED_PARAMS = ['X-Amz-Signature', 'X-Amz-Credential', 'AWSAccessKeyId', 'Signature'];
+
+/** An Authorization header or a presigned query: an S3 client's request, never a browser's page load. */
+function carriesS3Credentials(req: IncomingMessage): boolean {
+  if (req.headers.authorization) return true;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  if (q < 0) return false;
+  const params = new URLSearchParams(url.slice(q + 1));
+  return PRESIGNED_PARAMS.some((name) => params.has(name));
 }
 
 /**
@@ -86,7 +105,7 @@ export function isConsoleRequest(req: IncomingMessage, baseDomains: readonly str
  * S3 credentials (no Authorization header, no presigned query). Everything else at / is S3's.
  */
 export function wantsConsoleRedirect(req: IncomingMessage): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (!isRead(req)) return false;
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -107,12 +126,11 @@ async function fileStat(path: string) {
 }
 
 /** Decides the answer to a console request. Reads only inside `root`. */
-export async function resolveConsoleRequest(root: string, method: string, rawUrl: string): Promise<ConsoleReply> {
+export async function resolveConsoleRequest(root: string, rawUrl: string): Promise<ConsoleReply> {
   const q = rawUrl.indexOf('?');
   const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
   const query = q < 0 ? '' : rawUrl.slice(q);
   if (rawPath === '/') return { kind: 'redirect', location: `${CONSOLE_PREFIX}/` };
-  if (method !== 'GET' && method !== 'HEAD') return { kind: 'error', status: 405, message: 'The console serves GET and HEAD only.' };
   if (rawPath === CONSOLE_PREFIX) return { kind: 'redirect', location: `${CONSOLE_PREFIX}/${query}` };
 
   let rel: string;
@@ -190,8 +208,7 @@ export function createConsoleHandler(opts: ConsoleHandlerOptions = {}): (req: In
   }
 
   return async (req, res) => {
-    const method = req.method ?? 'GET';
-    const reply = await resolveConsoleRequest(root, method, req.url ?? '/');
+    const reply = await resolveConsoleRequest(root, req.url ?? '/');
     if (reply.kind === 'file') {
       const ext = extname(reply.path).toLowerCase();
       const b = await body(reply.path, reply.mtimeMs, reply.size, COMPRESSIBLE.has(ext));
@@ -215,12 +232,11 @@ export function writeConsoleReply(req: IncomingMessage, res: ServerResponse, rep
   }
   if (reply.kind === 'error') {
     const text = `${reply.message}\n`;
-    const headers: Record<string, string> = {
+    const headers = {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': String(Buffer.byteLength(text)),
       'Cache-Control': 'no-store',
     };
-    if (reply.status === 405) headers.Allow = 'GET, HEAD';
     res.writeHead(reply.status, headers);
     res.end(head ? undefined : text);
     return;
