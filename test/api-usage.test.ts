@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DeleteObjectCommand, GetObjectCommand, PutBucketLifecycleConfigurationCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -112,6 +113,27 @@ describe('REST API: usage', () => {
     assert.equal(day.requests.read, 1);
     assert.equal(day.bytesIn, 12);
     assert.equal(day.bytesOut, 12);
+  });
+
+  test('an upload refused before its body is read counts no bytes in, whatever its Content-Length declares', async () => {
+    const owner = await adminSession(server);
+    const bytesIn = async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      const [day] = (await usage({ session: owner }, `?bucket=quiet&from=${today()}&to=${today()}`)).body.days;
+      return day.bytesIn as number;
+    };
+    const before = await bytesIn();
+    const reader = await bearerToken(server, { permission: 'object-ro' });
+    const forbidden = await call(server, 'PUT', `/projects/${p}/buckets/quiet/objects/content?key=no`, { as: reader.as, raw: 'x'.repeat(1000) });
+    assert.ok(isProblem(forbidden, 403, 'forbidden'), problemText(forbidden));
+    // 6 GiB declared, past the API's 5 GiB: refused on its headers alone, no byte sent.
+    const status = await headersOnly(server, `/api/v1/projects/${p}/buckets/quiet/objects/content?key=huge`, {
+      authorization: `Bearer ${(rootBearer(server) as { bearer: string }).bearer}`,
+      'content-type': 'application/octet-stream',
+      'content-length': String(6 * 1024 ** 3),
+    });
+    assert.equal(status, 400);
+    assert.equal(await bytesIn(), before);
   });
 
   test("the console's own page loads are not the user's requests; its uploads, downloads and deletes are", async () => {
@@ -332,3 +354,18 @@ describe('REST API: usage history after changes no request made', () => {
     );
   });
 });
+
+/** Sends a PUT's headers without its body; resolves with the status the server answers. */
+function headersOnly(server: TestServer, path: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(server.port, '127.0.0.1', () => {
+      const lines = Object.entries({ host: `127.0.0.1:${server.port}`, ...headers }).map(([k, v]) => `${k}: ${v}`);
+      socket.write(`PUT ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+    });
+    socket.once('data', (chunk: Buffer) => {
+      resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(chunk.toString('latin1'))?.[1]));
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+}

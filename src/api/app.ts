@@ -56,6 +56,16 @@ export function isConsolePageLoad(caller: 'bearer' | 'session', method: string, 
   return caller === 'session' && (method === 'GET' || method === 'HEAD') && kind !== 'read';
 }
 
+/**
+ * Bytes in are the body bytes read. An upload streams its body and reports what it read: nothing
+ * when it was refused first, whatever its Content-Length declared. A JSON body was read whole.
+ */
+function bodyBytesRead(c: Context<ApiEnv>): number {
+  const streamed = c.get('bytesIn');
+  if (streamed !== undefined) return streamed;
+  return isObjectContent(c.req.path) ? 0 : Number(c.req.header('content-length') ?? 0);
+}
+
 function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     await next();
@@ -64,14 +74,14 @@ function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
     const kind = apiUsageKind(c.req.method, c.req.path);
     if (isConsolePageLoad(access.caller.kind, c.req.method, kind)) return;
     const bucket = /\/buckets\/([^/]+)/.exec(c.req.path)?.[1];
-    const declaredIn = Number(c.req.header('content-length') ?? 0);
+    const bytesIn = bodyBytesRead(c);
     const record = (bytesOut: number) =>
       deps.usage.record({
         projectId: access.projectId,
         bucket: bucket === undefined ? null : safeDecode(bucket),
         tokenId: access.caller.kind === 'bearer' ? access.principal.tokenId : null,
         kind,
-        bytesIn: c.get('bytesIn') ?? declaredIn,
+        bytesIn,
         bytesOut,
       });
     const announced = Number(c.res.headers.get('content-length') ?? 0) || 0;
