@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, signIn, userSession, type As, type Session } from './helpers/api.js';
+import { MAX_SIGN_IN_FAILURES, SIGN_IN_WINDOW_MS } from '../src/users/user-service.js';
 
 // What the console's Account and Project settings pages use: a user's own password, a project's
 // name and maximum token lifetime, its members and their roles. Owners change a project; every
@@ -39,6 +40,25 @@ describe('REST API: account and project settings', () => {
     // Sessions only, with the CSRF header.
     assert.ok(isProblem(await call(server, 'POST', '/session/password', { as: rootBearer(server), json: { currentPassword: 'x', newPassword: 'yyyyyyyyy' } }), 403, 'forbidden'));
     assert.ok(isProblem(await call(server, 'POST', '/session/password', { as: { session: here, csrf: false }, json: { currentPassword: 'x', newPassword: 'yyyyyyyyy' } }), 403, 'csrf'));
+  });
+
+  test('wrong current passwords count as failed sign-ins: past the limit, 429 with Retry-After, for the change and the sign-in alike', async () => {
+    await server.services.users.createUser({ email: 'guess@example.com', password: 'right-password-1', createdBy: 'test' });
+    const here = await signIn(server, 'guess@example.com', 'right-password-1');
+    const change = (currentPassword: string) => call(server, 'POST', '/session/password', { as: { session: here }, json: { currentPassword, newPassword: 'next-password-2' } });
+    for (let i = 0; i < MAX_SIGN_IN_FAILURES; i++) assert.ok(isProblem(await change(`guess-${i}`), 400, 'validation', 'currentPassword'), `guess ${i}`);
+    // The right password is refused too until the window frees, as a sign-in is.
+    const limited = await change('right-password-1');
+    assert.ok(isProblem(limited, 429, 'rate-limited'), problemText(limited));
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    assert.ok(retryAfter > 0 && retryAfter <= SIGN_IN_WINDOW_MS / 1000, `Retry-After ${retryAfter}`);
+    assert.ok(isProblem(await call(server, 'POST', '/session', { json: { email: 'guess@example.com', password: 'right-password-1' } }), 429, 'rate-limited'));
+    server.shiftClock(SIGN_IN_WINDOW_MS);
+    try {
+      assert.equal((await change('right-password-1')).status, 204);
+    } finally {
+      server.shiftClock(-SIGN_IN_WINDOW_MS);
+    }
   });
 
   test('owners rename a project and set its maximum token lifetime; members and bearers may not', async () => {

@@ -49,10 +49,12 @@ const changePassword = createRoute({
   path: '/session/password',
   tags: ['session'],
   summary: "Change the signed-in user's password",
-  description: "Needs the current password. The user's other sessions end; this one stays.",
+  description:
+    "Needs the current password. The user's other sessions end; this one stays. A wrong current password counts as a failed " +
+    'sign-in for the user, in the limits of POST /session: once they are reached, attempts answer 429 with Retry-After.',
   security: SESSION_WRITE_SECURITY,
   request: { body: jsonBody(ChangePasswordBody) },
-  responses: { 204: { description: 'Changed' }, ...errorResponses(400, 401, 403) },
+  responses: { 204: { description: 'Changed' }, ...errorResponses(400, 401, 403, 429) },
 });
 
 const getSession = createRoute({

@@ -72,6 +72,11 @@ export function newPassword(): string {
   return randomBytes(18).toString('base64url');
 }
 
+/** The per-email limit counts failures for an email from one address. */
+function failureKey(email: string, source: string | undefined): string {
+  return `${email}|${source ?? ''}`;
+}
+
 export class UserService {
   /** Failed sign-ins per email|address. */
   private readonly failures: RateLimiter;
@@ -106,13 +111,20 @@ export class UserService {
 
   /**
    * Changes a signed-in user's password after checking the current one. The user's other sessions
-   * end (a stolen session does not survive the change); `keepSessionId`'s stays.
+   * end (a stolen session does not survive the change); `keepSessionId`'s stays. A wrong current
+   * password counts as a failed sign-in, in the same limits: a stolen session must not guess the
+   * password faster than a sign-in form could.
    */
   async changePassword(user: UserRow, current: string, next: string, keepSessionId: string, source?: string): Promise<void> {
     const password = checkPassword(next, 'newPassword');
+    const now = this.clock().getTime();
+    const wait = await this.failureWait(user.email, source, now);
+    if (wait > 0) throw new SignInRateLimited(`Too many wrong passwords; try again in ${wait} seconds.`, wait);
     if (!(await verifyPassword(user.passwordHash, current))) {
+      await this.noteFailure(user.email, source, now);
       throw new DomainError('invalid-argument', 'The current password is not right.', 'currentPassword');
     }
+    await this.failures.clear(failureKey(user.email, source));
     if (current === next) throw new DomainError('invalid-argument', 'The new password is the same as the current one.', 'newPassword');
     await this.meta.updateUserPassword(user.id, await hashPassword(password));
     const ended = await this.meta.deleteUserSessions(user.id, keepSessionId);
@@ -169,29 +181,23 @@ export class UserService {
   async signIn(emailInput: string, password: string, source: string | undefined): Promise<SignedIn> {
     const email = normalizeEmail(emailInput);
     const now = this.clock().getTime();
-    const key = `${email}|${source ?? ''}`;
-    const sourceKey = source ?? '';
-    // Either limit refuses: too many failures for this email from this address, or from this
-    // address over any emails. The right password is refused too until the window frees.
-    const wait = Math.max(await this.failures.retryAfter(key, now), await this.sourceFailures.retryAfter(sourceKey, now));
+    const wait = await this.failureWait(email, source, now);
     if (wait > 0) {
       await this.audit.record({ action: 'user.sign-in-failed', actor: userActor(email), source, detail: 'rate-limited' });
-      const retry = Math.max(1, Math.ceil(wait / 1000));
-      throw new SignInRateLimited(`Too many failed sign-ins; try again in ${retry} seconds.`, retry);
+      throw new SignInRateLimited(`Too many failed sign-ins; try again in ${wait} seconds.`, wait);
     }
     const user = await this.meta.getUserByEmail(email);
     const ok = user
       ? await verifyPassword(user.passwordHash, password)
       : (await verifyPassword(await this.dummy(), password), false);
     if (!user || !ok) {
-      await this.failures.note(key, now);
-      await this.sourceFailures.note(sourceKey, now);
+      await this.noteFailure(email, source, now);
       await this.audit.record({ action: 'user.sign-in-failed', actor: userActor(email), source, detail: user ? 'wrong password' : 'unknown user' });
       throw new DomainError('unauthenticated', 'The email or password is not right.');
     }
     // A success forgives this email's failures, not the address's: one account the client knows
     // does not reset a spraying client's count.
-    await this.failures.clear(key);
+    await this.failures.clear(failureKey(email, source));
     const cookieValue = randomBytes(32).toString('base64url');
     const session: SessionRow = {
       id: sessionIdOf(cookieValue),
@@ -204,6 +210,21 @@ export class UserService {
     await this.meta.deleteExpiredSessions(new Date(now)).catch(() => 0);
     await this.auditSignIn(user, source);
     return { cookieValue, session, user };
+  }
+
+  /**
+   * Seconds until a password may be tried again (0: now). Either limit refuses: too many failures
+   * for this email from this address, or from this address over any emails. The right password is
+   * refused too until the window frees.
+   */
+  private async failureWait(email: string, source: string | undefined, now: number): Promise<number> {
+    const wait = Math.max(await this.failures.retryAfter(failureKey(email, source), now), await this.sourceFailures.retryAfter(source ?? '', now));
+    return wait > 0 ? Math.max(1, Math.ceil(wait / 1000)) : 0;
+  }
+
+  private async noteFailure(email: string, source: string | undefined, now: number): Promise<void> {
+    await this.failures.note(failureKey(email, source), now);
+    await this.sourceFailures.note(source ?? '', now);
   }
 
   /**
