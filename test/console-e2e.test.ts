@@ -9,6 +9,7 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 import { ensureConsoleBuilt } from './helpers/console-build.js';
 import { IN_CI } from './helpers/clients.js';
 import { formatBytes, formatCount } from '../console/src/format.js';
+import { MAX_SIGN_IN_FAILURES, SIGN_IN_WINDOW_MS } from '../src/users/user-service.js';
 import { sessionSteps } from './helpers/console-browser.js';
 
 // The web console in a real browser (Debian's Chromium through playwright-core) against a real
@@ -137,6 +138,15 @@ test('console: sign in, buckets, upload, scoped token used by the AWS SDK, revok
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('signin-error').waitFor();
     assert.match(await page.getByTestId('signin-error').innerText(), /email or password is not right/);
+    // Past the sign-in limit, the page says how long the server asks to wait (Retry-After, minutes here).
+    const locked = 'locked-out@example.com';
+    for (let i = 0; i < MAX_SIGN_IN_FAILURES; i++) {
+      await fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: locked, password: 'wrong' }) });
+    }
+    await page.getByLabel('Email').fill(locked);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText(`Too many sign-in attempts. Try again in ${SIGN_IN_WINDOW_MS / 60_000} minutes.`).waitFor();
+    await page.getByLabel('Email').fill(EMAIL);
     await page.getByLabel('Password', { exact: true }).fill('');
     await shot('01-sign-in');
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);

@@ -4,7 +4,7 @@ import { LEVEL_RIGHTS } from '../src/auth/authorize.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../src/auth/principal.js';
 import { CAPABILITIES, PERMISSIONS } from '../console/src/permissions.js';
 import { hrefOf, parseRoute, type Route } from '../console/src/router.js';
-import { formatBytes, formatRelative } from '../console/src/format.js';
+import { formatBytes, formatRelative, formatWait } from '../console/src/format.js';
 import { byteTicks, storedChange, usageRange, usageSeries, usageTotals } from '../console/src/components/usageSeries.js';
 import type { UsageReport } from '../console/src/api.js';
 
@@ -105,4 +105,8 @@ test('size axes tick on round numbers of the unit shown', () => {
     assert.ok(ticks.length >= 2 && ticks.length <= 9, `${max}: ${ticks.length} ticks`);
     assert.ok(ticks[ticks.length - 1] >= max && ticks[ticks.length - 2] < max, `${max}: ${ticks}`);
   }
+});
+
+test('a wait reads in seconds under a minute, else in whole minutes rounded up', () => {
+  assert.deepEqual([1, 45, 60, 61, 299, 300].map(formatWait), ['1 second', '45 seconds', '1 minute', '2 minutes', '5 minutes', '5 minutes']);
 });

@@ -2,9 +2,16 @@ import { useState, type FormEvent } from 'react';
 import { Alert, Anchor, Box, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
 import { IconAlertCircle } from '@tabler/icons-react';
 import { api, ApiError, errorMessage, type Session } from './api';
+import { formatWait } from './format';
 import { Logo } from './components/Logo';
 import { useDocumentTitle } from './components/PageHeader';
 import { useFocusFirstInvalid } from './components/focusInvalid';
+
+/** The server's wait (Retry-After, up to the 5-minute window) when it gives one, else its own words. */
+function rateLimitedText(err: ApiError): string {
+  if (err.retryAfterSeconds === undefined) return err.message;
+  return `Too many sign-in attempts. Try again in ${formatWait(err.retryAfterSeconds)}.`;
+}
 
 /** Email + password sign-in; POST /api/v1/session. */
 export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; notice?: string | null }) {
@@ -33,7 +40,7 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => voi
       onSignedIn(await api.signIn(trimmed, password));
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) setError('The email or password is not right. Check both and try again.');
-      else if (err instanceof ApiError && err.status === 429) setError('Too many sign-in attempts. Wait a minute, then try again.');
+      else if (err instanceof ApiError && err.status === 429) setError(rateLimitedText(err));
       else setError(errorMessage(err));
       setBusy(false);
     }

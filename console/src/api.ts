@@ -264,6 +264,8 @@ export class ApiError extends Error {
     readonly slug: string,
     message: string,
     readonly field?: string,
+    /** A 429's Retry-After: seconds until another attempt may succeed. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -306,7 +308,8 @@ export async function problemFrom(res: Response): Promise<ApiError> {
       // keep the generic message
     }
   }
-  return new ApiError(res.status, slug, message, field);
+  const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+  return new ApiError(res.status, slug, message, field, Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
 }
 
 type Listener = () => void;
