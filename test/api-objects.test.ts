@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { captureLog, startTestServer, type TestServer } from './helpers/server.js';
 import { adminSession, bearerToken, call, isProblem, problemText, rootBearer, userSession, type As, type Session } from './helpers/api.js';
 
 // Objects through the REST API: list pages, streamed upload and download, delete, presigned URLs
@@ -409,3 +410,37 @@ describe('REST API: presigned URLs', () => {
 function signInAgain(server: TestServer): Promise<Session> {
   return adminSession(server);
 }
+
+describe('REST API: an upload the client drops', () => {
+  test('is logged as a client abort (info), as on S3, not as an internal error', async () => {
+    const log = captureLog('info');
+    const server = await startTestServer({}, { log: log.logger });
+    try {
+      const p = server.bootstrap.projectId;
+      assert.equal((await call(server, 'POST', `/projects/${p}/buckets`, { as: rootBearer(server), json: { name: 'drops' } })).status, 201);
+      const before = log.lines.length;
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(server.port, '127.0.0.1', () => {
+          const head = [
+            `PUT /api/v1/projects/${p}/buckets/drops/objects/content?key=dropped.bin HTTP/1.1`,
+            `Host: 127.0.0.1:${server.port}`,
+            `Authorization: Bearer ${(rootBearer(server) as { bearer: string }).bearer}`,
+            'Content-Type: application/octet-stream',
+            `Content-Length: ${1024 * 1024}`,
+          ];
+          socket.write(`${head.join('\r\n')}\r\n\r\n`);
+          socket.write(Buffer.alloc(64 * 1024, 7), () => setTimeout(() => (socket.destroy(), resolve()), 100));
+        });
+        socket.on('error', reject);
+      });
+      const logged = () => log.lines.slice(before).filter((l) => /aborted|error/.test(l.msg));
+      for (let i = 0; i < 100 && logged().length === 0; i++) await sleep(20);
+      const lines = log.lines.slice(before);
+      assert.deepEqual(logged().map((l) => [l.level, l.msg]), [[30, 'api: client aborted the request']], JSON.stringify(lines));
+      assert.ok(!lines.some((l) => l.level >= 50), JSON.stringify(lines));
+      assert.equal((await call(server, 'GET', `/projects/${p}/buckets/drops/objects`, { as: rootBearer(server) })).body.items.length, 0);
+    } finally {
+      await server.stop();
+    }
+  });
+});

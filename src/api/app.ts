@@ -232,7 +232,7 @@ export function createApiApp(deps: ApiDeps) {
   });
 
   app.notFound((c) => sendProblem(c, problem('not-found', `No API route ${c.req.method} ${c.req.path}.`)));
-  app.onError((err, c: Context<ApiEnv>) => sendProblem(c, toProblem(err, deps.log), problemHeaders(err)));
+  app.onError((err, c: Context<ApiEnv>) => sendProblem(c, toProblem(err, deps.log, c.env?.incoming), problemHeaders(err)));
   return app;
 }
 

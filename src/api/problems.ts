@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import { S3Error, type S3ErrorCode } from '../s3/errors.js';
+import { clientAborted } from '../s3/failure-log.js';
 import { SignInRateLimited } from '../users/user-service.js';
 import { DomainError, type DomainErrorKind } from '../util/domain-error.js';
 import { storageFullCode } from '../storage/storage-full.js';
@@ -219,8 +221,21 @@ export function problemHeaders(err: unknown): Record<string, string> {
   return {};
 }
 
-/** Maps any thrown value to a problem; unknown failures are logged and hidden. */
-export function toProblem(err: unknown, log: Logger): Problem {
+/**
+ * Logs a failure the caller cannot be told about: an error with its stack, unless the client went
+ * away before its request was complete (a cancelled upload: ECONNRESET, "aborted"), which is no
+ * fault of the server, as the S3 side judges it.
+ */
+function logFailure(log: Logger, err: unknown, req: IncomingMessage | undefined, what: string): void {
+  if (req && clientAborted(req)) log.info({ code: (err as { code?: string } | null)?.code }, 'api: client aborted the request');
+  else log.error({ err }, what);
+}
+
+/**
+ * Maps any thrown value to a problem; unknown failures are logged and hidden. `req` is the Node
+ * request, when there is one, to tell a client's abort from a failure.
+ */
+export function toProblem(err: unknown, log: Logger, req?: IncomingMessage): Problem {
   if (err instanceof ApiProblem) return problem(err.slug, err.message, err.field);
   if (err instanceof DomainError) {
     const withField = err.kind === 'invalid-argument' || err.kind === 'limit-exceeded';
@@ -233,7 +248,7 @@ export function toProblem(err: unknown, log: Logger): Problem {
   }
   if (err instanceof S3Error) {
     const p = fromS3(err);
-    if (p.status >= 500) log.error({ err }, 'api: storage failure');
+    if (p.status >= 500) logFailure(log, err, req, 'api: storage failure');
     return p;
   }
   if (err instanceof HTTPException) {
@@ -246,7 +261,7 @@ export function toProblem(err: unknown, log: Logger): Problem {
     if (err.status === 403) return problem('forbidden', err.message);
     if (err.status === 404) return problem('not-found', err.message);
   }
-  log.error({ err }, 'api: internal error');
+  logFailure(log, err, req, 'api: internal error');
   return problem('internal', 'The server failed to handle the request.');
 }
 
