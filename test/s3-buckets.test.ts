@@ -136,6 +136,14 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
     assert.deepEqual([presigned.status, xmlField(await presigned.text(), 'Code')], [404, 'NoSuchBucket']);
     const page = await raw(ctx.server, { method: 'GET', path: '/console/', sign: false });
     assert.equal(page.headers['x-amz-request-id'], undefined, 'the console answers it');
+    // Under api, the REST API's own path (v1/...) included: S3 signs it, so S3 answers.
+    const apiKey = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: 'api', Key: 'v1/projects' })));
+    assert.deepEqual([apiKey.name, apiKey.$metadata.httpStatusCode], ['NoSuchBucket', 404]);
+    const apiUrl = await getSignedUrl(ctx.s3, new GetObjectCommand({ Bucket: 'api', Key: 'v1/projects' }), { expiresIn: 60 });
+    const apiPresigned = await fetch(apiUrl);
+    assert.deepEqual([apiPresigned.status, xmlField(await apiPresigned.text(), 'Code')], [404, 'NoSuchBucket']);
+    const rest = await fetch(`${ctx.server.url}/api/v1/projects`, { headers: { authorization: 'Bearer not-a-token' } });
+    assert.equal(rest.status, 401, 'a bearer token is the REST API\'s');
   });
 
   test('names at the length limits are accepted', async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
+import { carriesS3Signature } from '../s3/endpoint.js';
 import type { RequestKind } from '../usage/usage-service.js';
 import { registerAudit } from './audit.js';
 import { registerBuckets } from './buckets.js';
@@ -31,7 +32,7 @@ export function isApiRequest(req: IncomingMessage): boolean {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
-  return path === API_BASE || path.startsWith(`${API_BASE}/`);
+  return (path === API_BASE || path.startsWith(`${API_BASE}/`)) && !carriesS3Signature(req);
 }
 
 /** Whether a request is an object upload or download: the one route whose body is not JSON. */

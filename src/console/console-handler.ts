@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { addressFromHost } from '../s3/endpoint.js';
+import { addressFromHost, carriesS3Signature } from '../s3/endpoint.js';
 
 // Serves the web console: the files `vite build` writes to dist/console-app/, at /console/.
 // Client-side routes (/console/projects/...) get index.html; hashed assets under assets/ are
@@ -79,25 +79,12 @@ export function isConsoleRequest(req: IncomingMessage, baseDomains: readonly str
   if (addressFromHost(req.headers.host, baseDomains).bucket !== null) return false;
   const url = req.url ?? '/';
   const path = url.split('?', 1)[0];
-  if (path === CONSOLE_PREFIX || path.startsWith(`${CONSOLE_PREFIX}/`)) return isRead(req) && !carriesS3Credentials(req);
+  if (path === CONSOLE_PREFIX || path.startsWith(`${CONSOLE_PREFIX}/`)) return isRead(req) && !carriesS3Signature(req);
   return wantsConsoleRedirect(req);
 }
 
 function isRead(req: IncomingMessage): boolean {
   return req.method === 'GET' || req.method === 'HEAD';
-}
-
-/** Query parameters that make a URL a presigned S3 request (SigV4, then SigV2). */
-const PRESIGNED_PARAMS = ['X-Amz-Signature', 'X-Amz-Credential', 'AWSAccessKeyId', 'Signature'];
-
-/** An Authorization header or a presigned query: an S3 client's request, never a browser's page load. */
-function carriesS3Credentials(req: IncomingMessage): boolean {
-  if (req.headers.authorization) return true;
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  if (q < 0) return false;
-  const params = new URLSearchParams(url.slice(q + 1));
-  return PRESIGNED_PARAMS.some((name) => params.has(name));
 }
 
 /**

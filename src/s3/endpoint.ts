@@ -208,6 +208,24 @@ export interface HostAddress {
   project: string | null;
 }
 
+/** Query parameters that make a URL a presigned S3 request (SigV4, then SigV2). */
+const PRESIGNED_PARAMS = ['X-Amz-Signature', 'X-Amz-Credential', 'AWSAccessKeyId', 'Signature'];
+
+/**
+ * Whether a request is signed as S3 signs (a SigV4 or SigV2 Authorization header, or a presigned
+ * query): an S3 client's, whatever its path, so the paths the REST API and the console serve
+ * never answer it (a bucket named `api` or `console` cannot exist; S3 says so in XML).
+ */
+export function carriesS3Signature(req: { url?: string; headers: { authorization?: string } }): boolean {
+  const auth = req.headers.authorization;
+  if (auth !== undefined && (auth.startsWith('AWS4-') || auth.startsWith('AWS '))) return true;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  if (q < 0) return false;
+  const params = new URLSearchParams(url.slice(q + 1));
+  return PRESIGNED_PARAMS.some((name) => params.has(name));
+}
+
 /**
  * What a Host header names: `<bucket>.<domain>` under a base domain; `<project-id>.<domain>` or
  * `<bucket>.<project-id>.<domain>` under a project domain. Under a base domain every label is
