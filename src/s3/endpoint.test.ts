@@ -119,7 +119,7 @@ describe('parseEndpoint', () => {
   });
 });
 
-// Every operation of S3's service model (test/data/s3-operations.json, taken from botocore) is
+// Every operation of S3's service model (test/fixtures/s3-operations.json, taken from botocore) is
 // parsed as itself or as NotImplemented, never as another operation: a sub-resource the parser
 // did not know made DeleteBucketMetadataConfiguration a DeleteBucket and UpdateObjectEncryption
 // a PutObject.
@@ -133,7 +133,7 @@ interface ModelOperation {
 }
 
 const MODEL: ModelOperation[] = (
-  JSON.parse(readFileSync(new URL('../../test/data/s3-operations.json', import.meta.url), 'utf8')) as { operations: [string, string, string, string[], string[]][] }
+  JSON.parse(readFileSync(new URL('../../test/fixtures/s3-operations.json', import.meta.url), 'utf8')) as { operations: [string, string, string, string[], string[]][] }
 ).operations.map(([name, method, requestUri, requiredQuery, requiredHeaders]) => ({ name, method, requestUri, requiredQuery, requiredHeaders }));
 
 /** Operations S3 keeps under two names for one request, and the name skep gives it. */
