@@ -330,3 +330,84 @@ describe('REST API: what a bearer token hands out never outlives it', () => {
     }
   });
 });
+
+describe('REST API: a bearer token sees and changes only the tokens it could have created', () => {
+  let server: TestServer;
+  let p: string;
+  const path = (suffix = '') => `/projects/${p}/tokens${suffix}`;
+  const listed = async (as: As) => {
+    const r = await call<Page<{ id: string }>>(server, 'GET', path(), { as });
+    assert.equal(r.status, 200, problemText(r));
+    return r.body.items.map((t) => t.id);
+  };
+
+  before(async () => {
+    server = await startTestServer();
+    p = server.bootstrap.projectId;
+    for (const name of ['one', 'two']) await call(server, 'POST', `/projects/${p}/buckets`, { as: rootBearer(server), json: { name } });
+  });
+  after(() => server.stop());
+
+  test('a bucket- or prefix-scoped token lists and shows only tokens within its scope and powers; other tokens are 403', async () => {
+    const scoped = await bearerToken(server, { permission: 'admin-rw', bucketScope: ['one'], expiresInDays: 30 });
+    const within = await bearerToken(server, { permission: 'object-rw', bucketScope: ['one/logs/'], expiresInDays: 10 });
+    const other = await bearerToken(server, { permission: 'object-ro', bucketScope: ['two'], expiresInDays: 10 });
+    const all = await bearerToken(server, { permission: 'object-ro', bucketScope: null, expiresInDays: 10 });
+    const prefixed = await bearerToken(server, { permission: 'admin-rw', bucketScope: ['one/logs/'], expiresInDays: 30 });
+    const bootstrap = (await server.tokens.list(p)).find((t) => t.name === 'bootstrap')!.id;
+
+    const seen = await listed(scoped.as);
+    for (const t of [scoped, within, prefixed]) assert.ok(seen.includes(t.token.id), t.token.bucketScope?.join());
+    for (const id of [other.token.id, all.token.id, bootstrap]) assert.ok(!seen.includes(id), id);
+    assert.deepEqual((await listed(prefixed.as)).sort(), [prefixed.token.id, within.token.id].sort());
+
+    assert.equal((await call(server, 'GET', path(`/${within.token.id}`), { as: scoped.as })).status, 200);
+    for (const id of [other.token.id, all.token.id, bootstrap]) {
+      const r = await call(server, 'GET', path(`/${id}`), { as: scoped.as });
+      assert.ok(isProblem(r, 403, 'forbidden'), problemText(r));
+      assert.doesNotMatch(r.text, /two|bucketScope/, 'nothing of what it may reach');
+    }
+    // The root token and console users see every token, as before.
+    const everyone = [scoped, within, other, all, prefixed].map((t) => t.token.id).concat(bootstrap);
+    for (const as of [rootBearer(server), { session: await userSession(server, { projectId: p, role: 'member' }) }]) {
+      const ids = await listed(as);
+      for (const id of everyone) assert.ok(ids.includes(id), id);
+    }
+  });
+
+  test('disable, enable, revoke, rotate: 403 for a wider token, 422 for one that outlives the caller; nothing changes', async () => {
+    const scoped = await bearerToken(server, { permission: 'admin-rw', bucketScope: ['one'], expiresInDays: 30 });
+    const other = await bearerToken(server, { permission: 'object-ro', bucketScope: ['two'], expiresInDays: 10 });
+    const all = await bearerToken(server, { permission: 'object-ro', bucketScope: null, expiresInDays: 10 });
+    const longer = await bearerToken(server, { permission: 'object-ro', bucketScope: ['one'], expiresInDays: 365 });
+    const shorter = await bearerToken(server, { permission: 'object-ro', bucketScope: ['one'], expiresInDays: 10 });
+    const act = (id: string, action: string, as: As = scoped.as) => call(server, 'POST', path(`/${id}/${action}`), { as, json: action === 'rotate' ? {} : undefined });
+
+    for (const t of [other, all]) {
+      for (const action of ['disable', 'revoke', 'rotate']) assert.ok(isProblem(await act(t.token.id, action), 403, 'forbidden'), `${action} ${t.token.bucketScope}`);
+    }
+    // A token disabled by an owner is not enabled again by a narrower token.
+    assert.equal((await act(other.token.id, 'disable', { session: await adminSession(server) })).status, 200);
+    assert.ok(isProblem(await act(other.token.id, 'enable'), 403, 'forbidden'));
+
+    for (const action of ['disable', 'enable', 'revoke', 'rotate', 'confirm-rotation']) {
+      const r = await act(longer.token.id, action);
+      assert.ok(isProblem(r, 422, 'limit-exceeded'), `${action}: ${problemText(r)}`);
+      assert.match(r.body.detail, new RegExp(`cannot ${action} a token that outlives it.*expires at ${scoped.token.expiresAt}, this one at ${longer.token.expiresAt}`));
+    }
+    const all365 = await bearerToken(server, { permission: 'object-ro', bucketScope: null, expiresInDays: 365 });
+    const short = await bearerToken(server, { permission: 'admin-rw', bucketScope: null, expiresInDays: 1 });
+    assert.ok(isProblem(await act(all365.token.id, 'disable', short.as), 422, 'limit-exceeded'));
+    assert.ok((await listed(short.as)).includes(all365.token.id), 'a token it cannot change is still listed');
+    for (const id of [longer.token.id, all.token.id, all365.token.id]) assert.equal((await server.tokens.show(id)).status, 'active');
+    assert.equal((await server.tokens.show(other.token.id)).status, 'disabled');
+
+    // Tokens it could have created, and itself, it changes as before.
+    for (const action of ['disable', 'enable', 'rotate', 'confirm-rotation', 'revoke']) {
+      const r = await act(shorter.token.id, action);
+      assert.equal(r.status, 200, `${action}: ${problemText(r)}`);
+    }
+    assert.equal((await act(scoped.token.id, 'rotate')).status, 200);
+    assert.equal((await act(longer.token.id, 'disable', { session: await adminSession(server) })).status, 200);
+  });
+});

@@ -2,12 +2,14 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { clientSnippets } from '../credentials/snippets.js';
 import { MAX_EXPIRY_DAYS, MAX_RATE_LIMIT, type IssuedCredentials, type TokenView } from '../credentials/token-service.js';
+import { outlives } from '../credentials/token-state.js';
 import { MAX_DURATION_SECONDS, MIN_DURATION_SECONDS, type IssuedTemporaryCredentials } from '../credentials/temporary-credentials.js';
 import { clientAddress, mayHandOut, requestSource, requireProject, requireRight } from './caller.js';
 import type { ApiApp, ApiDeps, ApiEnv, ProjectAccess } from './context.js';
 import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { ApiProblem } from './problems.js';
 import { projectS3Endpoint } from './public-url.js';
+import { DomainError } from '../util/domain-error.js';
 import {
   errorResponses,
   json,
@@ -24,7 +26,8 @@ import {
 } from './schemas.js';
 
 // API tokens of a project: list, create (secrets returned once), show, disable, enable, revoke,
-// rotate (new secrets returned once), confirm a rotation. Nobody hands out more than they have.
+// rotate (new secrets returned once), confirm a rotation. Nobody hands out more than they have,
+// and a token sees and changes only itself and the tokens it could have created.
 
 const TokenParams = ProjectIdParam.extend({
   tokenId: Text.min(1).openapi({ param: { name: 'tokenId', in: 'path' } }),
@@ -127,6 +130,7 @@ const listTokens = createRoute({
   method: 'get',
   path: '/projects/{projectId}/tokens',
   summary: 'List tokens (never a secret)',
+  description: 'A bearer token lists itself and the tokens with no more power than it has (level, buckets, billing, networks, rate); console users list every token.',
   security: READ_SECURITY,
   request: { params: ProjectIdParam, query: TokensQuery },
   responses: { 200: json(TokenList, 'Tokens, newest first, one page at a time'), ...errorResponses(400, 401, 403) },
@@ -168,7 +172,9 @@ function actionRoute(action: Action) {
     summary: ACTION_SUMMARY[action],
     security: WRITE_SECURITY,
     request: { params: TokenParams },
-    responses: { 200: json(TokenViewSchema, 'The token after the change'), ...errorResponses(401, 403, 404, 409) },
+    description:
+      'A bearer token acts on itself, and on tokens with no more power than it has (403 otherwise) that end no later than it does (422 limit-exceeded otherwise): the tokens it could have created.',
+    responses: { 200: json(TokenViewSchema, 'The token after the change'), ...errorResponses(401, 403, 404, 409, 422) },
   });
 }
 
@@ -276,14 +282,41 @@ function guard(access: ProjectAccess, token: TokenView, verb: string): void {
   if (why) throw new ApiProblem('forbidden', `You may not ${verb} this token: ${why}.`);
 }
 
+/**
+ * Whether the caller sees a token (list, show). A bearer token sees itself and the tokens with no
+ * more power than it has, as guard() lets it act on: a scoped token learns nothing of other
+ * buckets' tokens. Console users see every token; their role bounds what they change.
+ */
+function visible(access: ProjectAccess, token: TokenView): boolean {
+  return access.caller.kind !== 'bearer' || access.principal.tokenId === token.id || mayHandOut(access, token) === null;
+}
+
+/**
+ * A bearer token changes only tokens that end no later than it does, as it creates only such
+ * tokens (outlives()): 422 limit-exceeded, as for creating one. Console users have no expiry.
+ */
+async function holdToLifetime(deps: ApiDeps, access: ProjectAccess, token: TokenView, verb: Action | 'rotate'): Promise<void> {
+  const issuer = issuerOf(access);
+  if (issuer === undefined || issuer === token.id) return;
+  const mine = await deps.tokens.show(issuer, access.projectId);
+  const at = (iso: string | null) => (iso === null ? null : new Date(iso));
+  if (!outlives(at(token.expiresAt), at(mine.expiresAt))) return;
+  const why = verb === 'rotate' ? " (it would hold that token's new secret past its own expiry)" : '';
+  throw new DomainError(
+    'limit-exceeded',
+    `A token cannot ${verb} a token that outlives it${why}: the caller's token expires at ${mine.expiresAt}, this one ${token.expiresAt ? `at ${token.expiresAt}` : 'never'}.`,
+  );
+}
+
 export function registerTokens(app: ApiApp, deps: ApiDeps): void {
   app.openapi(listTokens, async (c) => {
     const { projectId } = c.req.valid('param');
     const q = c.req.valid('query');
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, ['number', 'string'] as const);
-    await manageable(c, deps, projectId);
+    const { access } = await manageable(c, deps, projectId);
+    const seen = (await deps.tokens.list(projectId)).filter((t) => visible(access, t));
     c.header('Cache-Control', 'no-store');
-    return c.json(keysetPage(await deps.tokens.list(projectId), tokenPosition, newestFirst, after, q.limit ?? MAX_PAGE), 200);
+    return c.json(keysetPage(seen, tokenPosition, newestFirst, after, q.limit ?? MAX_PAGE), 200);
   });
 
   app.openapi(createToken, async (c) => {
@@ -305,7 +338,9 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
 
   app.openapi(getToken, async (c) => {
     const { projectId, tokenId } = c.req.valid('param');
-    const { token } = await manageable(c, deps, projectId, tokenId);
+    const { access, token } = await manageable(c, deps, projectId, tokenId);
+    // Not why: that would tell what the token may reach.
+    if (!visible(access, token!)) throw new ApiProblem('forbidden', 'You may not see this token: a token sees itself and the tokens with no more power than it has.');
     return c.json(token!, 200);
   });
 
@@ -320,6 +355,7 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
       const { projectId, tokenId } = c.req.valid('param');
       const { access, token } = await manageable(c, deps, projectId, tokenId);
       guard(access, token!, action);
+      await holdToLifetime(deps, access, token!, action);
       return c.json(await actions[action](tokenId, requestSource(c, access), projectId), 200);
     });
   }
@@ -350,7 +386,8 @@ export function registerTokens(app: ApiApp, deps: ApiDeps): void {
     const { graceDays } = c.req.valid('json');
     const { access, token } = await manageable(c, deps, projectId, tokenId);
     guard(access, token!, 'rotate');
-    const issued = await deps.tokens.rotate(tokenId, requestSource(c, access), graceDays, projectId, issuerOf(access));
+    await holdToLifetime(deps, access, token!, 'rotate');
+    const issued = await deps.tokens.rotate(tokenId, requestSource(c, access), graceDays, projectId);
     c.header('Cache-Control', 'no-store');
     return c.json(issuedReply(c, deps, issued), 200);
   });

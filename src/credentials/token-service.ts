@@ -446,27 +446,18 @@ export class TokenService implements CredentialLookup {
 
   /**
    * New secret and bearer token, shown once; the old ones work until confirmed or the grace ends.
-   * `issuerTokenId` is the token asking, when a token does: it receives the new secret, so it may
-   * not rotate a token that outlives it (limit-exceeded), as it may not create one.
+   * (A token asking may not rotate one that outlives it: the REST route holds it to that.)
    */
   async rotate(
     id: string,
     by: RequestSource,
     graceDays = DEFAULT_ROTATION_GRACE_DAYS,
     projectId?: string,
-    issuerTokenId?: string,
   ): Promise<{ token: TokenView; credentials: IssuedCredentials }> {
     if (!Number.isInteger(graceDays) || graceDays < 0 || graceDays > 30) {
       throw new DomainError('invalid-argument', 'The rotation grace period is 0 to 30 days.', 'graceDays');
     }
     const row = await this.require(id, projectId);
-    const issuer = issuerTokenId === undefined ? null : await this.require(issuerTokenId);
-    if (issuer && outlives(row.expiresAt, issuer.expiresAt)) {
-      throw new DomainError(
-        'limit-exceeded',
-        `A token cannot rotate a token that outlives it (it would hold that token's new secret past its own expiry): the caller's token expires at ${issuer.expiresAt!.toISOString()}, this one ${row.expiresAt ? `at ${row.expiresAt.toISOString()}` : 'never'}.`,
-      );
-    }
     const now = this.clock();
     if (this.stateOf(row, now) !== 'active') throw new DomainError('conflict', `The token is ${this.stateOf(row, now)}; only active tokens rotate.`);
     // A second rotation would end the first one's old secret before the grace it promised.
