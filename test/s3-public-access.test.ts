@@ -188,6 +188,35 @@ describe('ACLs', () => {
     assert.equal((await anon('GET', `/${bucket}/k`)).status, 403);
   });
 
+  test('BlockPublicAcls counts a grant to AuthenticatedUsers as public, as AWS does: authenticated-read is AccessDenied on every write until the block is lifted', async () => {
+    const bucket = await ctx.newBucket('authread');
+    await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] } }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    const denied = async (p: Promise<unknown>, what: string) => {
+      const err = await s3Error(p);
+      assert.deepEqual([err.name, err.$metadata.httpStatusCode], ['AccessDenied', 403], what);
+    };
+    await denied(ctx.s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'authenticated-read' })), 'PutBucketAcl');
+    await denied(ctx.s3.send(new PutBucketAclCommand({ Bucket: bucket, GrantRead: 'uri=http://acs.amazonaws.com/groups/global/AuthenticatedUsers' })), 'PutBucketAcl grant');
+    await denied(ctx.s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'k', ACL: 'authenticated-read' })), 'PutObjectAcl');
+    await denied(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k2', Body: 'x', ACL: 'authenticated-read' })), 'PutObject');
+    await absent(bucket, 'k2');
+    const form = await fetch(`${ctx.server.url}/${bucket}`, {
+      method: 'POST',
+      body: formData(postPolicyFields({ bucket, key: 'k3', credentials: ROOT_KEY, fields: { acl: 'authenticated-read' } }), 'x'),
+    });
+    assert.equal(form.status, 403);
+    assert.equal(await codeOf(form), 'AccessDenied');
+    await absent(bucket, 'k3');
+    assert.equal((await ctx.s3.send(new GetBucketAclCommand({ Bucket: bucket }))).Grants?.length, 1, 'still only the owner');
+    assert.equal((await ctx.s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'k' }))).Grants?.length, 1, 'still only the owner');
+    // Lifted, it is accepted; it opens nothing to anonymous callers (they are not authenticated).
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k2', Body: 'x', ACL: 'authenticated-read' }));
+    assert.ok((await ctx.s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'k2' }))).Grants?.some((g) => g.Grantee?.URI?.endsWith('/AuthenticatedUsers')));
+    assert.equal((await anon('GET', `/${bucket}/k2`)).status, 403);
+  });
+
   test('the public access block defaults to blocking everything, as AWS since 2023', async () => {
     const bucket = await ctx.newBucket('pab');
     const pab = await ctx.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
@@ -574,6 +603,9 @@ describe('protocol details s3-tests checks', () => {
       [{ ObjectOwnership: 'ObjectWriter', ACL: 'public-read' }, 'InvalidBucketAclWithBlockPublicAccessError'],
       [{ ObjectOwnership: 'ObjectWriter', GrantRead: allUsers }, 'InvalidBucketAclWithBlockPublicAccessError'],
       [{ ObjectOwnership: 'BucketOwnerPreferred', GrantRead: allUsers, GrantWrite: allUsers }, 'InvalidBucketAclWithBlockPublicAccessError'],
+      // AuthenticatedUsers (every AWS account) is public to Block Public Access too.
+      [{ ObjectOwnership: 'ObjectWriter', ACL: 'authenticated-read' }, 'InvalidBucketAclWithBlockPublicAccessError'],
+      [{ ObjectOwnership: 'BucketOwnerPreferred', GrantRead: authenticated }, 'InvalidBucketAclWithBlockPublicAccessError'],
       [{ GrantRead: authenticated }, 'InvalidBucketAclWithObjectOwnership'],
       [{ GrantRead: allUsers }, 'InvalidBucketAclWithObjectOwnership'],
     ];

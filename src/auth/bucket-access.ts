@@ -45,8 +45,17 @@ export function aclsEnabled(access: BucketAccess): boolean {
   return access.ownership !== 'BucketOwnerEnforced';
 }
 
-export function isPublicAcl(acl: CannedAcl | null | undefined): boolean {
+/** Whether the ACL lets anyone at all (the AllUsers group) read: what opens anonymous access. */
+export function grantsAllUsers(acl: CannedAcl | null | undefined): boolean {
   return acl === 'public-read' || acl === 'public-read-write';
+}
+
+/**
+ * Whether Block Public Access counts the ACL as public, so BlockPublicAcls refuses it: AWS counts
+ * any grant to AllUsers or to AuthenticatedUsers (every AWS account), authenticated-read included.
+ */
+export function isPublicAclForBlock(acl: CannedAcl | null | undefined): boolean {
+  return grantsAllUsers(acl) || acl === 'authenticated-read';
 }
 
 /** The IAM action a bucket policy names for each S3 operation (null: none a policy can grant). */
@@ -178,9 +187,9 @@ export function isPolicyManagement(action: string | null): boolean {
 
 function aclGrants(access: BucketAccess, action: string): boolean {
   if (!aclsEnabled(access) || effectiveBlock(access).ignorePublicAcls) return false;
-  if ((access.acl === 'public-read' || access.acl === 'public-read-write') && BUCKET_READ.has(action)) return true;
+  if (grantsAllUsers(access.acl) && BUCKET_READ.has(action)) return true;
   if (access.acl === 'public-read-write' && BUCKET_WRITE.has(action)) return true;
-  return isPublicAcl(access.objectAcl) && OBJECT_READ.has(action);
+  return grantsAllUsers(access.objectAcl) && OBJECT_READ.has(action);
 }
 
 /** What the bucket's policy says (None without one). */

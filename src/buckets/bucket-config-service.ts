@@ -6,7 +6,7 @@ import {
   DEFAULT_BUCKET_ACCESS,
   DEFAULT_PUBLIC_ACCESS_BLOCK,
   effectiveBlock,
-  isPublicAcl,
+  isPublicAclForBlock,
   type BucketAccess,
   type CannedAcl,
   type ObjectOwnership,
@@ -216,7 +216,7 @@ export class BucketConfigService {
   checkAcl(b: ResolvedBucket, acl: CannedAcl): void {
     if (acl === 'private') return;
     if (!aclsEnabled(b.access)) throw new S3Error('AccessControlListNotSupported');
-    if (isPublicAcl(acl) && effectiveBlock(b.access).blockPublicAcls) {
+    if (isPublicAclForBlock(acl) && effectiveBlock(b.access).blockPublicAcls) {
       throw new S3Error('AccessDenied', 'The bucket\'s public access block (BlockPublicAcls) refuses a public ACL.');
     }
   }

@@ -5,7 +5,7 @@ import { readSmallBody } from '../body.js';
 import { parseXml, xmlText } from '../xml.js';
 import { inScope } from '../../auth/authorize.js';
 import { header } from '../context.js';
-import { isPublicAcl, OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership } from '../../auth/bucket-access.js';
+import { isPublicAclForBlock, OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership } from '../../auth/bucket-access.js';
 import { aclFromHeaders } from './access.js';
 import type { BucketRow } from '../../storage/metadata/metadata-store.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../continuation-token.js';
@@ -113,7 +113,7 @@ function bucketCreationSettings(ctx: S3Context): { ownership: ObjectOwnership; a
   const acl = aclFromHeaders(ctx) ?? 'private';
   if (acl !== 'private' && ownership === 'BucketOwnerEnforced') throw new S3Error('InvalidBucketAclWithObjectOwnership');
   // A new bucket blocks public access, so a public ACL cannot be given at creation.
-  if (isPublicAcl(acl)) throw new S3Error('InvalidBucketAclWithBlockPublicAccessError');
+  if (isPublicAclForBlock(acl)) throw new S3Error('InvalidBucketAclWithBlockPublicAccessError');
   return { ownership, acl };
 }
 
