@@ -40,7 +40,7 @@ async function bucketNames(client: S3Client): Promise<string[]> {
 }
 
 before(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ projectDomain: 'p.localhost' });
   a = server.client({ maxAttempts: 1 });
   projectA = server.bootstrap.projectId;
   projectB = (await server.services.projects.create('project-b')).id;
@@ -118,7 +118,7 @@ describe('project isolation', () => {
     const body = Buffer.from(await form.arrayBuffer());
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port: server.port, method: 'POST', path: `/${SHARED}`, headers: { host: `${projectA}.s3.localhost`, 'content-type': form.headers.get('content-type')!, 'content-length': body.length } },
+        { host: '127.0.0.1', port: server.port, method: 'POST', path: `/${SHARED}`, headers: { host: `${projectA}.p.localhost`, 'content-type': form.headers.get('content-type')!, 'content-length': body.length } },
         (res) => {
           res.resume();
           resolve(res.statusCode!);
@@ -159,28 +159,28 @@ describe('project isolation', () => {
 });
 
 describe('project host names', () => {
-  test('<project-id>.s3.localhost admits that project\'s key (path style)', async () => {
-    const viaA = hostClient(server, `${projectA}.s3.localhost`, ROOT_KEY);
+  test('<project-id>.p.localhost admits that project\'s key (path style)', async () => {
+    const viaA = hostClient(server, `${projectA}.p.localhost`, ROOT_KEY);
     assert.ok((await bucketNames(viaA)).includes(SHARED));
     assert.equal(await text(viaA, SHARED, 'who'), 'project A');
-    const viaB = hostClient(server, `${projectB}.s3.localhost`, b.credentials);
+    const viaB = hostClient(server, `${projectB}.p.localhost`, b.credentials);
     assert.deepEqual(await bucketNames(viaB), ['b-only', SHARED]);
     assert.equal(await text(viaB, SHARED, 'who'), 'project B');
   });
 
-  test('<bucket>.<project-id>.s3.localhost admits that project\'s key (virtual-hosted style)', async () => {
-    const viaA = hostClient(server, `${projectA}.s3.localhost`, ROOT_KEY, false);
+  test('<bucket>.<project-id>.p.localhost admits that project\'s key (virtual-hosted style)', async () => {
+    const viaA = hostClient(server, `${projectA}.p.localhost`, ROOT_KEY, false);
     assert.equal(await text(viaA, SHARED, 'who'), 'project A');
     await viaA.send(new PutObjectCommand({ Bucket: SHARED, Key: 'vhost', Body: 'via vhost' }));
     assert.equal(await text(a, SHARED, 'vhost'), 'via vhost');
-    const viaB = hostClient(server, `${projectB}.s3.localhost`, b.credentials, false);
+    const viaB = hostClient(server, `${projectB}.p.localhost`, b.credentials, false);
     assert.equal(await text(viaB, SHARED, 'who'), 'project B');
   });
 
   test('another project\'s key on a project host name is AccessDenied, whatever it asks', async () => {
-    const bOnA = hostClient(server, `${projectA}.s3.localhost`, b.credentials);
-    const aOnB = hostClient(server, `${projectB}.s3.localhost`, ROOT_KEY);
-    const bOnAVhost = hostClient(server, `${projectA}.s3.localhost`, b.credentials, false);
+    const bOnA = hostClient(server, `${projectA}.p.localhost`, b.credentials);
+    const aOnB = hostClient(server, `${projectB}.p.localhost`, ROOT_KEY);
+    const bOnAVhost = hostClient(server, `${projectA}.p.localhost`, b.credentials, false);
     for (const [label, client] of [['B on A', bOnA], ['A on B', aOnB], ['B on A (vhost)', bOnAVhost]] as const) {
       for (const o of [
         await outcome(client.send(new ListBucketsCommand({}))),
@@ -197,7 +197,7 @@ describe('project host names', () => {
   });
 
   test('a host name of an unknown project admits no key', async () => {
-    const nowhere = `${randomUUID()}.s3.localhost`;
+    const nowhere = `${randomUUID()}.p.localhost`;
     for (const creds of [ROOT_KEY, b.credentials]) {
       const o = await outcome(hostClient(server, nowhere, creds).send(new ListBucketsCommand({})));
       assert.ok(isDenied(o), JSON.stringify(o));
@@ -205,8 +205,8 @@ describe('project host names', () => {
   });
 
   test('presigned URLs on a project host name follow the same rule', async () => {
-    const viaA = hostClient(server, `${projectA}.s3.localhost`, ROOT_KEY);
-    const bOnA = hostClient(server, `${projectA}.s3.localhost`, b.credentials);
+    const viaA = hostClient(server, `${projectA}.p.localhost`, ROOT_KEY);
+    const bOnA = hostClient(server, `${projectA}.p.localhost`, b.credentials);
     // fetch() cannot be pointed at 127.0.0.1 for another host name, so send the signed URL with the Host it was signed for.
     const send = async (url: string) => {
       const u = new URL(url);
@@ -221,7 +221,7 @@ describe('project host names', () => {
       });
     };
     const good = await getSignedUrl(viaA, new GetObjectCommand({ Bucket: SHARED, Key: 'who' }), { expiresIn: 60 });
-    assert.equal(new URL(good).hostname, `${projectA}.s3.localhost`);
+    assert.equal(new URL(good).hostname, `${projectA}.p.localhost`);
     const ok = await send(good);
     assert.equal(ok.status, 200);
     assert.equal(await ok.text(), 'project A');
