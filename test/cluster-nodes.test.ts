@@ -204,6 +204,20 @@ describe('a cluster of three nodes', { skip: available.skip }, () => {
     }
   });
 
+  test("a token's rate limit holds for a burst spread over the nodes", async () => {
+    const admin = await adminSession(cluster);
+    const projectId = (await call(cluster.nodes[0], 'GET', '/projects', { as: { session: admin } })).body.items[0].id as string;
+    const created = await call(cluster.nodes[0], 'POST', `/projects/${projectId}/tokens`, {
+      as: { session: admin },
+      json: { name: 'rate-burst', permission: 'object-ro', bucketScope: null, expiresInDays: 1, rateLimit: 5 },
+    });
+    assert.equal(created.status, 201, created.text);
+    const { accessKeyId, secretAccessKey } = created.body.credentials;
+    const clients = cluster.nodes.map((node) => node.client({ accessKeyId, secretAccessKey }));
+    const burst = await Promise.all(Array.from({ length: 24 }, (_, i) => outcome(clients[i % 3].send(new ListBucketsCommand({})))));
+    assert.equal(burst.filter((o) => o.ok).length, 5, JSON.stringify(burst.filter((o) => !o.ok)[0]));
+  });
+
   test('usage counted on every node adds up in one report', async () => {
     const bucket = bucketName('usage');
     await s3[0].send(new CreateBucketCommand({ Bucket: bucket }));

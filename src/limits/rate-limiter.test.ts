@@ -14,6 +14,12 @@ test('allows up to max events per key in the window, then again once they age ou
   assert.equal(await limiter.retryAfter('a', 1001), 0);
 });
 
+test('concurrent checks of one key admit no more than the limit', async () => {
+  const limiter = new RateLimiter(new MemoryLimiterState(), 'test', 3, 1000);
+  const allowed = await Promise.all(Array.from({ length: 10 }, () => limiter.allow('a', 0)));
+  assert.equal(allowed.filter(Boolean).length, 3);
+});
+
 test('limiters sharing one state keep their keys apart, and every event goes through the state', async () => {
   const calls: string[] = [];
   const memory = new MemoryLimiterState();
@@ -21,6 +27,7 @@ test('limiters sharing one state keep their keys apart, and every event goes thr
   const spy: LimiterState = {
     recent: (k, since) => (calls.push(`recent ${k}`), memory.recent(k, since)),
     add: (k, at, until) => (calls.push(`add ${k}`), memory.add(k, at, until)),
+    addBelow: (k, max, since, at, until) => (calls.push(`addBelow ${k}`), memory.addBelow(k, max, since, at, until)),
     hasRoom: (k, now) => (calls.push(`hasRoom ${k}`), memory.hasRoom(k, now)),
     clear: (k) => (calls.push(`clear ${k}`), memory.clear(k)),
   };
@@ -30,7 +37,7 @@ test('limiters sharing one state keep their keys apart, and every event goes thr
   assert.equal(await audit.allow('x', 0), true, 'another limiter counts its own events');
   assert.equal(await signIn.allow('x', 1), false);
   await signIn.note('y', 2);
-  assert.deepEqual(calls, ['recent sign-in|x', 'add sign-in|x', 'recent audit|x', 'add audit|x', 'recent sign-in|x', 'add sign-in|y']);
+  assert.deepEqual(calls, ['addBelow sign-in|x', 'addBelow audit|x', 'addBelow sign-in|x', 'add sign-in|y']);
 });
 
 test('retryAfter waits for the oldest event that keeps the count at the limit', async () => {

@@ -11,6 +11,12 @@ export interface LimiterState {
    * when the state could not take the key: a bounded state full of keys that still count.
    */
   add(key: string, at: number, until: number): Promise<boolean>;
+  /**
+   * Records one event as add() does, but only while fewer than `max` of the key's events are at or
+   * after `since`, in one step: of callers racing for the last place (on any node sharing the
+   * state) one gets it. False when the event was not recorded.
+   */
+  addBelow(key: string, max: number, since: number, at: number, until: number): Promise<boolean>;
   /** Whether the state counts the key's events at `now`: it holds the key, or has room for it. */
   hasRoom(key: string, now: number): Promise<boolean>;
   /** Forgets every event of the key. */
@@ -34,6 +40,19 @@ export class MemoryLimiterState implements LimiterState {
   constructor(private readonly maxKeys = 10_000) {}
 
   async recent(key: string, since: number): Promise<number[]> {
+    return this.recentNow(key, since);
+  }
+
+  async add(key: string, at: number, until: number): Promise<boolean> {
+    return this.addNow(key, at, until);
+  }
+
+  // Counted and added with no await between: concurrent requests of this process cannot interleave.
+  async addBelow(key: string, max: number, since: number, at: number, until: number): Promise<boolean> {
+    return this.recentNow(key, since).length < max && this.addNow(key, at, until);
+  }
+
+  private recentNow(key: string, since: number): number[] {
     const entry = this.events.get(key);
     if (!entry) return [];
     const list = entry.times;
@@ -51,7 +70,7 @@ export class MemoryLimiterState implements LimiterState {
     return list;
   }
 
-  async add(key: string, at: number, until: number): Promise<boolean> {
+  private addNow(key: string, at: number, until: number): boolean {
     const entry = this.events.get(key);
     if (entry) {
       entry.times.push(at);
@@ -100,8 +119,13 @@ export class RateLimiter {
     return `${this.name}|${key}`;
   }
 
+  /** The oldest time still in the window at `now`. */
+  private since(now: number): number {
+    return now - this.windowMs + 1;
+  }
+
   private recent(key: string, now: number): Promise<number[]> {
-    return this.state.recent(this.key(key), now - this.windowMs + 1);
+    return this.state.recent(this.key(key), this.since(now));
   }
 
   /**
@@ -109,8 +133,7 @@ export class RateLimiter {
    * it is. A key the state has no room for is refused: uncounted must not mean unlimited.
    */
   async allow(key: string, now: number, max = this.max): Promise<boolean> {
-    if ((await this.recent(key, now)).length >= max) return false;
-    return this.state.add(this.key(key), now, now + this.windowMs);
+    return this.state.addBelow(this.key(key), max, this.since(now), now, now + this.windowMs);
   }
 
   /** Records an event whatever the count (retryAfter refuses a key the state had no room for). */

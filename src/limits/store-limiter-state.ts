@@ -3,7 +3,8 @@ import type { LimiterState } from './rate-limiter.js';
 
 // LimiterState in the metadata store, for nodes that share one (PostgreSQL): a client that fails
 // to sign in on node 1 has used up its attempts on nodes 2 and 3 as well. Each check reads the
-// key's recent events with one indexed query; events older than any window are removed every
+// key's recent events with one indexed query (a check that records its event counts and adds under
+// a lock of the key, so racing nodes cannot both take a limit's last place); events older than any window are removed every
 // few minutes.
 
 /** Events older than this are of no limiter's window any more. */
@@ -22,16 +23,25 @@ export class StoreLimiterState implements LimiterState {
 
   async add(key: string, at: number): Promise<boolean> {
     await this.meta.addLimiterEvent(key, at);
-    if (this.lastPrune === undefined || Math.abs(at - this.lastPrune) >= PRUNE_EVERY_MS) {
-      this.lastPrune = at;
-      await this.meta.clearLimiterEvents({ before: at - KEEP_MS }).catch(() => undefined);
-    }
+    await this.prune(at);
     return true;
+  }
+
+  async addBelow(key: string, max: number, since: number, at: number): Promise<boolean> {
+    const added = await this.meta.addLimiterEventBelow(key, max, since, at);
+    if (added) await this.prune(at);
+    return added;
   }
 
   /** The table has room for every key (old events are pruned by time, not by count). */
   async hasRoom(): Promise<boolean> {
     return true;
+  }
+
+  private async prune(at: number): Promise<void> {
+    if (this.lastPrune !== undefined && Math.abs(at - this.lastPrune) < PRUNE_EVERY_MS) return;
+    this.lastPrune = at;
+    await this.meta.clearLimiterEvents({ before: at - KEEP_MS }).catch(() => undefined);
   }
 
   clear(key: string): Promise<void> {

@@ -1418,6 +1418,17 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(await s.limiterEvents('sign-in|a', 0), []);
         }));
 
+      test('limiter events added below a limit: counted and added at once, so racers cannot both take the last place', () =>
+        withStore(async (s) => {
+          await s.addLimiterEvent('rate|a', 50);
+          // Concurrent calls (several pooled connections on PostgreSQL): exactly the room left is taken.
+          const added = await Promise.all(Array.from({ length: 12 }, () => s.addLimiterEventBelow('rate|a', 5, 100, 200)));
+          assert.equal(added.filter(Boolean).length, 5);
+          assert.deepEqual(await s.limiterEvents('rate|a', 100), [200, 200, 200, 200, 200]);
+          assert.equal(await s.addLimiterEventBelow('rate|b', 5, 100, 200), true, 'keys are counted apart');
+          assert.equal(await s.addLimiterEventBelow('rate|a', 5, 201, 300), true, 'events before `since` do not count');
+        }));
+
       test('exclusive runs one holder of a name at a time', () =>
         withStore(async (s) => {
           const events: string[] = [];

@@ -817,6 +817,11 @@ export interface MetadataStore {
   /** Times of the key's events at or after `since`, oldest first. */
   limiterEvents(key: string, since: number): Promise<number[]>;
   addLimiterEvent(key: string, at: number): Promise<void>;
+  /**
+   * Adds the event only while the key has fewer than `max` events at or after `since`; counted and
+   * added atomically across every process using the store. Whether it was added.
+   */
+  addLimiterEventBelow(key: string, max: number, since: number, at: number): Promise<boolean>;
   /** Forgets the key's events (all of them, or those before `before`); with no key, every key's before `before`. */
   clearLimiterEvents(q: { key: string; before?: number } | { before: number }): Promise<void>;
 

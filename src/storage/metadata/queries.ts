@@ -89,6 +89,9 @@ type Db = Kysely<Database> | Transaction<Database>;
 type FailReason = Exclude<PutOutcome, { ok: true }>['reason'];
 type CompleteFailure = { ok: false; reason: 'no-such-upload' | 'invalid-part' | FailReason };
 
+/** First half of the advisory lock keys of limiter keys (the second is hashtext(key)): "lim" and 1. */
+const LIMITER_LOCK_CLASS = 0x6c696d01;
+
 /** No Object Lock: every version may be removed. */
 const allowAll: RemovalGuard = () => true;
 
@@ -925,6 +928,18 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async addLimiterEvent(key: string, at: number): Promise<void> {
     await this.db.insertInto('limiter_events').values({ id: randomUUID(), key, at }).execute();
+  }
+
+  addLimiterEventBelow(key: string, max: number, since: number, at: number): Promise<boolean> {
+    return inTransaction(this.db, async (trx) => {
+      // Nodes racing for a key's last place take turns: a count without the lock lets each see
+      // room and add (SQLite runs one transaction at a time already).
+      if (this.walkDialect === 'postgres') await sql`select pg_advisory_xact_lock(${LIMITER_LOCK_CLASS}, hashtext(${key}))`.execute(trx);
+      const r = await trx.selectFrom('limiter_events').select((eb) => eb.fn.countAll<number>().as('n')).where('key', '=', key).where('at', '>=', since).executeTakeFirstOrThrow();
+      if (Number(r.n) >= max) return false;
+      await trx.insertInto('limiter_events').values({ id: randomUUID(), key, at }).execute();
+      return true;
+    });
   }
 
   async clearLimiterEvents(q: { key: string; before?: number } | { before: number }): Promise<void> {
