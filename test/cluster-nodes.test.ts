@@ -9,6 +9,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   DeleteBucketCommand,
+  DeleteObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   ListBucketsCommand,
@@ -202,6 +203,26 @@ describe('a cluster of three nodes', { skip: available.skip }, () => {
       assert.equal(r.status, 429, `${node.id}: ${r.text}`);
       assert.ok(Number(r.headers.get('retry-after')) > 0);
     }
+  });
+
+  test("a quota holds for writes that take turns between nodes: each node's write is counted before it is answered", async () => {
+    const bucket = bucketName('quota');
+    await s3[0].send(new CreateBucketCommand({ Bucket: bucket }));
+    const admin = await adminSession(cluster);
+    const projectId = (await call(cluster.nodes[0], 'GET', '/projects', { as: { session: admin } })).body.items[0].id as string;
+    const set = await call(cluster.nodes[0], 'PUT', `/projects/${projectId}/buckets/${bucket}/quota`, { as: { session: admin }, json: { maxBytes: null, maxObjects: 3 } });
+    assert.equal(set.status, 200, set.text);
+    const put = (i: number, key: string) => outcome(s3[i % 3].send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' })));
+    const codes = [];
+    for (let i = 0; i < 6; i++) {
+      const o = await put(i, `k${i}`);
+      codes.push(o.ok ? 'ok' : o.code);
+    }
+    assert.deepEqual(codes, ['ok', 'ok', 'ok', 'QuotaExceeded', 'QuotaExceeded', 'QuotaExceeded']);
+    // A delete through one node frees its place for a write through another at once.
+    await s3[1].send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k1' }));
+    assert.equal((await put(2, 'again')).ok, true);
+    assert.equal((await put(0, 'one-more')).ok, false);
   });
 
   test("a token's rate limit holds for a burst spread over the nodes", async () => {

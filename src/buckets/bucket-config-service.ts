@@ -86,11 +86,12 @@ export class BucketConfigService {
   async resolve(projectId: string, name: string): Promise<ResolvedBucket | null> {
     const found = await this.meta.getBucketWithSettings(projectId, name);
     if (!found) return null;
+    const quota = quotasOf(found.settings.quota, found.projectQuota);
     // The row carries its settings: object writes read versioning, Object Lock and encryption there.
     return {
-      row: { ...found.bucket, settings: found.settings },
+      row: { ...found.bucket, settings: found.settings, hasQuota: quota !== null },
       ...accessFromSettings(found.bucket.name, found.settings),
-      quota: quotasOf(found.settings.quota, found.projectQuota),
+      quota,
     };
   }
 

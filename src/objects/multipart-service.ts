@@ -413,7 +413,7 @@ export class MultipartService {
     // What is released besides the parts left out of the object is the object it replaced.
     const used = new Set(parts.map((p) => p.blob.ref));
     const leftOut = new Set([...stored.values()].filter((p) => !used.has(p.blob.ref)).map((p) => p.blob.ref));
-    this.objects.counted(bucket, row.size, result.release.filter((b) => !leftOut.has(b.ref)));
+    await this.objects.counted(bucket, row.size, result.release.filter((b) => !leftOut.has(b.ref)));
     await this.objects.release(result.release);
     return {
       key: row.key,

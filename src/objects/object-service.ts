@@ -66,7 +66,8 @@ export interface ReadOptions {
 
 /** Told what each committed write and delete changed in a bucket (the quota counters, the usage history). */
 export interface StorageChanges {
-  changed(bucket: BucketRow, bytes: number, objects: number): void;
+  /** Settles once the change is where the quota checks will see it (at once for most buckets). */
+  changed(bucket: BucketRow, bytes: number, objects: number): Promise<void> | void;
 }
 
 /**
@@ -465,7 +466,7 @@ export class ObjectService {
       await this.discard(newBlobs);
       throw preconditionError(outcome.reason);
     }
-    this.counted(bucket, row.size, outcome.replaced);
+    await this.counted(bucket, row.size, outcome.replaced);
     await this.release(outcome.replaced);
   }
 
@@ -477,8 +478,8 @@ export class ObjectService {
   }
 
   /** Reports a committed object of `size` that replaced the object made of `replaced` (none: a new key). */
-  counted(bucket: BucketRow, size: number, replaced: readonly BlobPart[]): void {
-    this.changes?.changed(bucket, size - replaced.reduce((n, b) => n + b.size, 0), replaced.length > 0 ? 0 : 1);
+  async counted(bucket: BucketRow, size: number, replaced: readonly BlobPart[]): Promise<void> {
+    await this.changes?.changed(bucket, size - replaced.reduce((n, b) => n + b.size, 0), replaced.length > 0 ? 0 : 1);
   }
 
   /**
@@ -486,7 +487,7 @@ export class ObjectService {
    * was removed, or only a delete marker, which holds no bytes).
    */
   private async dropped(bucket: BucketRow, blobs: BlobPart[]): Promise<void> {
-    if (blobs.length > 0) this.changes?.changed(bucket, -blobs.reduce((n, b) => n + b.size, 0), -1);
+    if (blobs.length > 0) await this.changes?.changed(bucket, -blobs.reduce((n, b) => n + b.size, 0), -1);
     await this.release(blobs);
   }
 

@@ -14,9 +14,9 @@ import { DomainError } from '../util/domain-error.js';
 // never recounted on the request path), so nodes share them; a bucket's counters are recounted
 // from its objects when a quota is set and hourly while it has one, which mends any drift (a
 // crash between a commit and its count). Writes count into memory and reach the store in
-// batches, like the usage counters, and always before a check, so a node sees its own writes at
-// once and other nodes' within a few seconds: a quota holds to within what a few concurrent
-// writes carry, as quotas do on other S3 servers. A bucket and a project without a quota cost
+// batches, like the usage counters, and always before a check; under a quota before the write is
+// answered (wiring.ts), so every node's next check counts it: a quota holds to within what a few
+// concurrent writes carry, as quotas do on other S3 servers. A bucket and a project without a quota cost
 // nothing: the bucket row comes with both quotas in the query that reads it.
 
 /** The quotas that apply to one bucket's writes. */

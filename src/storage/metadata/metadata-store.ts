@@ -25,6 +25,11 @@ export interface BucketRow {
    * needs no second round trip.
    */
   settings?: Partial<Record<BucketSettingName, string>>;
+  /**
+   * Whether the bucket or its project has a storage quota, when read for a request (with its
+   * settings): its writes' and deletes' counts then reach the shared counters before the answer.
+   */
+  hasQuota?: boolean;
 }
 
 /**
