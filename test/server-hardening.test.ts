@@ -141,7 +141,8 @@ describe('--trusted-proxy: client addresses behind a reverse proxy', () => {
     const { serveConfig } = await import('../src/config.js');
     assert.deepEqual(serveConfig(['--trusted-proxy', '10.0.0.1', '--trusted-proxy', 'fd00::/8'], {}).trustedProxies, ['10.0.0.1', 'fd00::/8']);
     assert.deepEqual(serveConfig([], { SKEP_TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1' }).trustedProxies, ['10.0.0.0/8', '127.0.0.1']);
-    assert.throws(() => serveConfig(['--trusted-proxy', 'proxy.internal'], {}), /not an IP address or network: "proxy.internal"/);
+    assert.throws(() => serveConfig(['--trusted-proxy', 'proxy.internal'], {}), /not an IP address or CIDR network .*: "proxy.internal"/);
+    assert.throws(() => serveConfig(['--trusted-proxy', '10.0.0.0/'], {}), /not an IP address or CIDR network .*: "10.0.0.0\/"/);
     assert.equal(serveConfig(['--audit-retention-days', '30'], {}).auditRetentionDays, 30);
     assert.throws(() => serveConfig(['--audit-retention-days', '-1'], {}), /audit-retention-days/);
   });
