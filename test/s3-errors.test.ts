@@ -223,6 +223,37 @@ describe('MalformedXML', () => {
   });
 });
 
+describe('characters and references XML 1.0 does not allow', () => {
+  // Each would have named another key: the parser dropped &#1; (a&#1;b deleted "ab"), kept
+  // &#xFFFE;, decoded HTML names and read an undefined entity as its own text.
+  const REFUSED = ['&#1;', '&#0;', '&#xD800;', '&#xFFFE;', '&#x110000;', '&#99999999999;', '&nbsp;', '&copy;', '&unknown;', '&', '\u0001', '\uFFFE'];
+  const BYSTANDERS = ['ab', 'a\u00a0b', 'a\u00a9b', 'a&unknown;b', 'a&b', 'a\uFFFEb'];
+
+  test('are MalformedXML in DeleteObjects and PutObjectTagging, and change nothing', async () => {
+    for (const key of BYSTANDERS) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
+    for (const ref of REFUSED) {
+      const res = await raw(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body: `<Delete><Object><Key>a${ref}b</Key></Object></Delete>` });
+      assertS3Error(res, 400, 'MalformedXML');
+      const tagging = await raw(server, { method: 'PUT', path: `/${bucket}/ab`, query: { tagging: '' }, body: `<Tagging><TagSet><Tag><Key>a${ref}b</Key><Value>v</Value></Tag></TagSet></Tagging>` });
+      assertS3Error(tagging, 400, 'MalformedXML');
+    }
+    for (const key of BYSTANDERS) assert.equal((await raw(server, { method: 'HEAD', path: `/${bucket}/${encodeURIComponent(key)}` })).status, 200, key);
+    const tags = await raw(server, { method: 'GET', path: `/${bucket}/ab`, query: { tagging: '' } });
+    assert.doesNotMatch(tags.text, /<Tag>/);
+  });
+
+  test('the five entities, character references to characters (as Go writes quotes) and CDATA still read as before', async () => {
+    const keys = ['e"x&\'<>\t\u{1F600}', 'c&d<'];
+    for (const key of keys) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
+    const body = '<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><!-- a & b -->'
+      + '<Object><Key>e&#34;x&amp;&#x27;&lt;&gt;&#9;&#x1F600;</Key></Object><Object><Key><![CDATA[c&d<]]></Key></Object><Quiet>true</Quiet></Delete>';
+    const res = await raw(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body, headers: { 'content-md5': createHash('md5').update(body).digest('base64') } });
+    assert.equal(res.status, 200, res.text);
+    assert.doesNotMatch(res.text, /<Error>/);
+    for (const key of keys) assert.equal((await raw(server, { method: 'HEAD', path: `/${bucket}/${encodeURIComponent(key)}` })).status, 404, key);
+  });
+});
+
 describe('an element given twice where S3 takes one', () => {
   // Read as '' (or as the first), a doubled element changed what a request did instead of refusing it.
   const md5 = (body: string) => ({ 'content-md5': createHash('md5').update(body).digest('base64') });

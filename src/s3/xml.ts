@@ -147,7 +147,8 @@ const parser = new XMLParser({
   trimValues: false,
   processEntities: true,
   // Numeric character references (&#34; as Go's encoding/xml writes quotes, so rclone's ETags)
-  // are decoded only with this on; it also admits a few HTML names, harmless in S3 bodies.
+  // are decoded only with this on; the HTML names it would also decode never get here
+  // (checkCharacters refuses them first).
   htmlEntities: true,
   // Lists S3 bodies may repeat; always arrays so one element and many look the same.
   isArray: (name) => ['Object', 'Part', 'Tag', 'Grant', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'].includes(name),
@@ -158,6 +159,7 @@ export function parseXml(text: string, root: string): Record<string, unknown> {
   if (text.trim() === '') throw new S3Error('MalformedXML');
   // External entities and DTDs have no place in S3 bodies.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
+  checkCharacters(text);
   let doc: Record<string, unknown>;
   try {
     if (XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML');
@@ -169,6 +171,41 @@ export function parseXml(text: string, root: string): Record<string, unknown> {
   const body = doc[root];
   if (body === undefined) throw new S3Error('MalformedXML');
   return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+}
+
+// XML 1.0 Char (section 2.2): what a document may hold, raw or as a character reference.
+const NOT_CHAR = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+// In one pass: where a & is literal (CDATA, comments, processing instructions), every reference
+// (the five predefined entities, decimal and hex character references, anything else after a &)
+// and every character outside Char.
+const CHECKED = new RegExp(`<!\\[CDATA\\[|<!--|<\\?|&(?:#x([0-9A-Fa-f]+);|#([0-9]+);|(?:amp|lt|gt|quot|apos);)?|${NOT_CHAR.source}`, 'gu');
+const SECTION_END = new Map([['<![CDATA[', ']]>'], ['<!--', '-->'], ['<?', '?>']]);
+
+function isXmlChar(codePoint: number): boolean {
+  return codePoint <= 0x10ffff && !NOT_CHAR.test(String.fromCodePoint(codePoint));
+}
+
+/**
+ * MalformedXML unless every character and reference is one XML 1.0 allows, as S3 answers. The
+ * parser dropped &#0; and &#1; (so <Key>a&#1;b</Key> deleted the key "ab"), kept &#xFFFE;, read an
+ * undefined &name; as its own text and decoded HTML names such as &nbsp;.
+ */
+function checkCharacters(text: string): void {
+  CHECKED.lastIndex = 0;
+  for (let m = CHECKED.exec(text); m !== null; m = CHECKED.exec(text)) {
+    const [match, hex, decimal] = m;
+    const end = SECTION_END.get(match);
+    if (end !== undefined) {
+      const close = text.indexOf(end, CHECKED.lastIndex);
+      if (close < 0 || NOT_CHAR.test(text.slice(CHECKED.lastIndex, close))) throw new S3Error('MalformedXML');
+      CHECKED.lastIndex = close + end.length;
+    } else if (match[0] !== '&' || match.length === 1) {
+      // A character outside Char, a lone & or an entity XML does not predefine.
+      throw new S3Error('MalformedXML');
+    } else if (hex !== undefined || decimal !== undefined) {
+      if (!isXmlChar(hex !== undefined ? parseInt(hex, 16) : parseInt(decimal!, 10))) throw new S3Error('MalformedXML');
+    }
+  }
 }
 
 /** An element that may repeat, as a list (one occurrence parses as the element itself). */
