@@ -201,6 +201,16 @@ describe('MalformedXML', () => {
     });
   }
 
+  test('a second top-level element, even a self-closing one, is MalformedXML and deletes nothing', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'root-bystander', Body: 'x' }));
+    const entry = '<Delete><Object><Key>root-bystander</Key></Object></Delete>';
+    for (const body of [`${entry}<Evil/>`, `<Evil/>${entry}`, `${entry}<Delete/>`, `<?xml version="1.0"?>${entry}<Evil></Evil>`]) {
+      const res = await raw(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body });
+      assertS3Error(res, 400, 'MalformedXML');
+    }
+    assert.equal((await raw(server, { method: 'HEAD', path: `/${bucket}/root-bystander` })).status, 200);
+  });
+
   test('CompleteMultipartUpload with malformed XML is MalformedXML and the upload survives', async () => {
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mpu' }));
     for (const body of ['<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>', 'garbage', '<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>"a"</ETag></Part></CompleteMultipartUpload>']) {

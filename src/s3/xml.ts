@@ -154,7 +154,10 @@ const parser = new XMLParser({
   isArray: (name) => ['Object', 'Part', 'Tag', 'Grant', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'].includes(name),
 });
 
-/** Parses an S3 request body. Rejects malformed XML and a missing/wrong root with MalformedXML. */
+/**
+ * Parses an S3 request body. Rejects malformed XML, a missing/wrong root or a second top-level
+ * element with MalformedXML.
+ */
 export function parseXml(text: string, root: string): Record<string, unknown> {
   if (text.trim() === '') throw new S3Error('MalformedXML');
   // External entities and DTDs have no place in S3 bodies.
@@ -168,8 +171,10 @@ export function parseXml(text: string, root: string): Record<string, unknown> {
     // Whatever the parser gives up on (too deeply nested, say) is the body's fault, not the server's.
     throw new S3Error('MalformedXML');
   }
+  // One root only: the validator lets a self-closing second one through (<Delete>…</Delete><Evil/>).
+  for (const name in doc) if (name !== root && !name.startsWith('?')) throw new S3Error('MalformedXML');
   const body = doc[root];
-  if (body === undefined) throw new S3Error('MalformedXML');
+  if (body === undefined || Array.isArray(body)) throw new S3Error('MalformedXML');
   return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
 }
 
