@@ -264,6 +264,51 @@ describe('characters and references XML 1.0 does not allow', () => {
   });
 });
 
+describe('lists longer than S3 takes are refused before they are parsed', () => {
+  const md5 = (body: string) => ({ 'content-md5': createHash('md5').update(body).digest('base64') });
+  const deleteBody = (entries: string[], prefix = 's3:') =>
+    `<${prefix}Delete xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/">${entries.map((e) => `<${prefix}Object>${e}</${prefix}Object>`).join('')}</${prefix}Delete>`;
+  const del = (body: string) => raw(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body, headers: md5(body) });
+
+  test('DeleteObjects: more than 1000 Object elements anywhere (prefixed or nested) is MalformedXML and deletes nothing', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'list-bystander', Body: 'x' }));
+    const keys = Array.from({ length: 1001 }, (_, i) => `<Key>list-bystander${i === 0 ? '' : i}</Key>`);
+    assertS3Error(await del(deleteBody(keys)), 400, 'MalformedXML');
+    // Nested where the handler never looks: the parser's count is not the body's.
+    const nested = `<Delete><Object><Key>list-bystander</Key><Junk>${'<Object/>'.repeat(1000)}</Junk></Object></Delete>`;
+    assertS3Error(await del(nested), 400, 'MalformedXML');
+    assert.equal((await raw(server, { method: 'HEAD', path: `/${bucket}/list-bystander` })).status, 200);
+  });
+
+  test('DeleteObjects: 1000 keys of 1024 bytes with escapes, version IDs and ETags fit; a larger body is EntityTooLarge', async () => {
+    const key = (i: number) => `gone/${String(i).padStart(4, '0')}/${'k&amp;'.repeat(100)}${'k'.repeat(814)}`;
+    const entry = (i: number) => `\n    <s3:Key>${key(i)}</s3:Key>\n    <s3:VersionId>null</s3:VersionId>\n    <s3:ETag>&#34;0123456789abcdef0123456789abcdef&#34;</s3:ETag>\n  `;
+    const full = deleteBody(Array.from({ length: 1000 }, (_, i) => entry(i)));
+    const fits = await del(full);
+    assert.equal(fits.status, 200, fits.text.slice(0, 300));
+    // Read whole: an entry for each key (an error where its ETag does not match, as here).
+    assert.equal(fits.text.match(/<Deleted>|<Error>/g)?.length, 1000);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'list-bystander', Body: 'x' }));
+    const padded = deleteBody(['<Key>list-bystander</Key>']).replace('</s3:Delete>', `${' '.repeat(3 * 1024 * 1024)}</s3:Delete>`);
+    assertS3Error(await del(padded), 400, 'EntityTooLarge');
+    assert.equal((await raw(server, { method: 'HEAD', path: `/${bucket}/list-bystander` })).status, 200);
+  });
+
+  test('CompleteMultipartUpload: more than 10,000 Part elements is MalformedXML; 10,000 with checksums fit; a larger body is EntityTooLarge', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'many-parts' }));
+    const complete = (parts: number, pad = '') => {
+      const part = (n: number) => `\n  <s3:Part>\n    <s3:ETag>&#34;0123456789abcdef0123456789abcdef&#34;</s3:ETag>\n    <s3:ChecksumSHA256>${'A'.repeat(43)}=</s3:ChecksumSHA256>\n    <s3:PartNumber>${n}</s3:PartNumber>\n  </s3:Part>`;
+      const body = `<?xml version="1.0" encoding="UTF-8"?>\n<s3:CompleteMultipartUpload xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/">${Array.from({ length: parts }, (_, i) => part(i + 1)).join('')}${pad}\n</s3:CompleteMultipartUpload>`;
+      return raw(server, { method: 'POST', path: `/${bucket}/many-parts`, query: { uploadId: UploadId! }, body, headers: md5(body) });
+    };
+    assertS3Error(await complete(10_001), 400, 'MalformedXML');
+    // Within the limits the parts are looked up: none was uploaded.
+    assertS3Error(await complete(10_000), 400, 'InvalidPart');
+    assertS3Error(await complete(1, ' '.repeat(3_200_000)), 400, 'EntityTooLarge');
+    assert.equal((await raw(server, { method: 'GET', path: `/${bucket}/many-parts`, query: { uploadId: UploadId! } })).status, 200, 'the upload survives');
+  });
+});
+
 describe('an element given twice where S3 takes one', () => {
   // Read as '' (or as the first), a doubled element changed what a request did instead of refusing it.
   const md5 = (body: string) => ({ 'content-md5': createHash('md5').update(body).digest('base64') });

@@ -147,11 +147,11 @@ export function openBody(req: IncomingMessage, payload: PayloadMode, opts: OpenB
   return { digest, checksum, size };
 }
 
-/** Reads a small body (an XML document) whole, with the same checks. */
+/** Reads a small body (an XML document) whole, with the same checks; each kind has its own `limit`. */
 export async function readSmallBody(
   req: IncomingMessage,
   payload: PayloadMode,
-  limit = 4 * 1024 * 1024,
+  limit: number,
   opts: Pick<OpenBodyOptions, 'objectChecksumHeaders'> = {},
 ): Promise<Buffer> {
   // The digest fails the stream past `limit`, declared or not.

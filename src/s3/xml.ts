@@ -154,14 +154,23 @@ const parser = new XMLParser({
   isArray: (name) => ['Object', 'Part', 'Tag', 'Grant', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'].includes(name),
 });
 
+/** How many times an element may start in a body, counted before it is parsed. */
+export interface XmlRepeatLimit {
+  element: string;
+  max: number;
+  message: string;
+}
+
 /**
  * Parses an S3 request body. Rejects malformed XML, a missing/wrong root or a second top-level
- * element with MalformedXML.
+ * element with MalformedXML, and, with `limit`, more starts of an element than it allows.
  */
-export function parseXml(text: string, root: string): Record<string, unknown> {
+export function parseXml(text: string, root: string, limit?: XmlRepeatLimit): Record<string, unknown> {
   if (text.trim() === '') throw new S3Error('MalformedXML');
   // External entities and DTDs have no place in S3 bodies.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
+  // Validating and parsing cost the event loop time by the element: a list too long is refused first.
+  if (limit && countStarts(text, limit.element, limit.max) > limit.max) throw new S3Error('MalformedXML', limit.message);
   checkCharacters(text);
   let doc: Record<string, unknown>;
   try {
@@ -176,6 +185,18 @@ export function parseXml(text: string, root: string): Record<string, unknown> {
   const body = doc[root];
   if (body === undefined || Array.isArray(body)) throw new S3Error('MalformedXML');
   return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+}
+
+const startPatterns = new Map<string, RegExp>();
+
+/** Start tags of `element` (any namespace prefix) in `text`, counted up to one past `max`. */
+function countStarts(text: string, element: string, max: number): number {
+  let pattern = startPatterns.get(element);
+  if (!pattern) startPatterns.set(element, (pattern = new RegExp(`<(?:[^\\s<>/:]+:)?${element}[\\s/>]`, 'g')));
+  pattern.lastIndex = 0;
+  let count = 0;
+  while (count <= max && pattern.test(text)) count++;
+  return count;
 }
 
 // XML 1.0 Char (section 2.2): what a document may hold, raw or as a character reference.

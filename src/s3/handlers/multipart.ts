@@ -12,7 +12,7 @@ import type { ObjectLease } from '../../objects/object-service.js';
 import { customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest } from '../protection-headers.js';
 import { owner } from './bucket.js';
 import { objectAclFromHeader } from './access.js';
-import { MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
+import { MAX_PART_NUMBER, MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader } from '../../checksums/types.js';
 import type { PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
 import { encoder } from './list.js';
@@ -123,14 +123,19 @@ async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, l
   };
 }
 
+// What 10,000 parts can take with room to spare: about 200 bytes each with an escaped ETag, one
+// checksum, namespace prefixes and indentation.
+const COMPLETE_BODY_LIMIT = MAX_PART_NUMBER * 320;
+const COMPLETE_PARTS_LIMIT = { element: 'Part', max: MAX_PART_NUMBER, message: `The request may list at most ${MAX_PART_NUMBER} parts.` };
+
 export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const bucket = resolved.row;
   // A completed upload too: a retry of its completion is answered again.
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx), 'or-completed');
   // Here x-amz-checksum-<alg> is the whole object's checksum, compared once the parts are combined.
-  const body = await readSmallBody(ctx.req, ctx.auth.payload, undefined, { objectChecksumHeaders: true });
-  const doc = parseXml(body.toString('utf8'), 'CompleteMultipartUpload');
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, COMPLETE_BODY_LIMIT, { objectChecksumHeaders: true });
+  const doc = parseXml(body.toString('utf8'), 'CompleteMultipartUpload', COMPLETE_PARTS_LIMIT);
   const parts: CompletedPartRequest[] = xmlList(doc.Part).map((entry) => {
     const e = xmlNode(entry)!;
     const numberText = xmlText(e.PartNumber)?.trim();

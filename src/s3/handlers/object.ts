@@ -270,6 +270,10 @@ async function deleteOne(ctx: S3Context, bucket: BucketRow, key: string, version
 }
 
 const MAX_DELETE_KEYS = 1000;
+// What 1000 entries can take with room to spare: a 1024-byte key escaped to twice its length, a
+// version ID and an ETag (escaped), LastModifiedTime, Size, namespace prefixes and indentation.
+const DELETE_BODY_LIMIT = MAX_DELETE_KEYS * 3 * 1024;
+const DELETE_KEYS_LIMIT = { element: 'Object', max: MAX_DELETE_KEYS, message: `The request may contain at most ${MAX_DELETE_KEYS} keys.` };
 
 /**
  * Whether the caller may delete one entry of a DeleteObjects request. S3 authorizes each key on
@@ -290,11 +294,10 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
   let facts: RequestFacts | undefined;
   const factsOf = () => (facts ??= requestFacts(ctx.req, ctx.op, ctx.auth.principal, ctx.now(), ctx.by.source));
   const bypass = governanceBypass(ctx);
-  const body = await readSmallBody(ctx.req, ctx.auth.payload);
-  const doc = parseXml(body.toString('utf8'), 'Delete');
+  const body = await readSmallBody(ctx.req, ctx.auth.payload, DELETE_BODY_LIMIT);
+  const doc = parseXml(body.toString('utf8'), 'Delete', DELETE_KEYS_LIMIT);
   const objects = xmlList(doc.Object).map((entry) => xmlNode(entry)!);
   if (objects.length === 0) throw new S3Error('MalformedXML', 'The request must name at least one key.');
-  if (objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML', `The request may contain at most ${MAX_DELETE_KEYS} keys.`);
   const quiet = xmlText(doc.Quiet)?.trim().toLowerCase() === 'true';
   const deleted: Record<string, unknown>[] = [];
   const errors: Record<string, unknown>[] = [];
