@@ -270,13 +270,16 @@ describe('lists longer than S3 takes are refused before they are parsed', () => 
     `<${prefix}Delete xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/">${entries.map((e) => `<${prefix}Object>${e}</${prefix}Object>`).join('')}</${prefix}Delete>`;
   const del = (body: string) => raw(server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body, headers: md5(body) });
 
-  test('DeleteObjects: more than 1000 Object elements anywhere (prefixed or nested) is MalformedXML and deletes nothing', async () => {
+  test('DeleteObjects: more than 1000 Object elements anywhere (prefixed or nested), or more elements than 1000 entries hold, is MalformedXML and deletes nothing', async () => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'list-bystander', Body: 'x' }));
     const keys = Array.from({ length: 1001 }, (_, i) => `<Key>list-bystander${i === 0 ? '' : i}</Key>`);
     assertS3Error(await del(deleteBody(keys)), 400, 'MalformedXML');
     // Nested where the handler never looks: the parser's count is not the body's.
     const nested = `<Delete><Object><Key>list-bystander</Key><Junk>${'<Object/>'.repeat(1000)}</Junk></Object></Delete>`;
     assertS3Error(await del(nested), 400, 'MalformedXML');
+    // Or elements of other names: they cost the parser as much.
+    const junk = `<Delete><Object><Key>list-bystander</Key>${'<J/>'.repeat(10_000)}</Object></Delete>`;
+    assertS3Error(await del(junk), 400, 'MalformedXML');
     assert.equal((await raw(server, { method: 'HEAD', path: `/${bucket}/list-bystander` })).status, 200);
   });
 
@@ -302,6 +305,7 @@ describe('lists longer than S3 takes are refused before they are parsed', () => 
       return raw(server, { method: 'POST', path: `/${bucket}/many-parts`, query: { uploadId: UploadId! }, body, headers: md5(body) });
     };
     assertS3Error(await complete(10_001), 400, 'MalformedXML');
+    assertS3Error(await complete(1, '<J/>'.repeat(100_100)), 400, 'MalformedXML');
     // Within the limits the parts are looked up: none was uploaded.
     assertS3Error(await complete(10_000), 400, 'InvalidPart');
     assertS3Error(await complete(1, ' '.repeat(3_200_000)), 400, 'EntityTooLarge');

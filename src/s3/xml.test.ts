@@ -108,13 +108,14 @@ test('a second top-level element is MalformedXML', () => {
 });
 
 test('a list longer than allowed is refused by counting its start tags, prefixed or not, before parsing', () => {
-  const limit = { element: 'Object', max: 3, message: 'at most 3' };
+  const limit = { element: 'Object', max: 3, message: 'at most 3', maxElements: 12 };
   const objects = (n: number, tag = 'Object') => `<R xmlns:s3="x">${`<${tag}><K>k</K></${tag}>`.repeat(n)}</R>`;
   assert.equal(xmlList(parseXml(objects(3), 'R', limit).Object).length, 3);
   assert.equal(xmlList(parseXml(objects(3, 's3:Object'), 'R', limit).Object).length, 3);
   for (const text of [objects(4), objects(4, 's3:Object'), `<R><Object/><Deep>${'<Object />'.repeat(3)}</Deep></R>`]) {
     assert.throws(() => parseXml(text, 'R', limit), (e: unknown) => e instanceof S3Error && e.code === 'MalformedXML' && e.message === 'at most 3', text);
   }
-  // Other names that start the same are not counted.
-  assert.deepEqual(parseXml(`<R>${'<ObjectLock/><Objects/>'.repeat(4)}</R>`, 'R', limit), { ObjectLock: ['', '', '', ''], Objects: ['', '', '', ''] });
+  // Other names that start the same are not counted as the element, but as elements in all.
+  assert.deepEqual(parseXml(`<R>${'<ObjectLock/><Objects/>'.repeat(4)}</R>`, 'R', { ...limit, maxElements: 9 }), { ObjectLock: ['', '', '', ''], Objects: ['', '', '', ''] });
+  assert.throws(() => parseXml(`<R><Object><K>k</K>${'<J/>'.repeat(10)}</Object></R>`, 'R', limit), (e: unknown) => e instanceof S3Error && e.code === 'MalformedXML');
 });

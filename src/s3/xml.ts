@@ -154,11 +154,14 @@ const parser = new XMLParser({
   isArray: (name) => ['Object', 'Part', 'Tag', 'Grant', 'CORSRule', 'AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'].includes(name),
 });
 
-/** How many times an element may start in a body, counted before it is parsed. */
+/** What a list body may hold, counted before it is parsed. */
 export interface XmlRepeatLimit {
+  /** Starts of the repeated element (Object, Part), and the message past `max`. */
   element: string;
   max: number;
   message: string;
+  /** Elements of any name in all: unknown children of an entry cost the parser as much. */
+  maxElements: number;
 }
 
 /**
@@ -170,7 +173,10 @@ export function parseXml(text: string, root: string, limit?: XmlRepeatLimit): Re
   // External entities and DTDs have no place in S3 bodies.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
   // Validating and parsing cost the event loop time by the element: a list too long is refused first.
-  if (limit && countStarts(text, limit.element, limit.max) > limit.max) throw new S3Error('MalformedXML', limit.message);
+  if (limit) {
+    if (countUpTo(text, startTag(limit.element), limit.max) > limit.max) throw new S3Error('MalformedXML', limit.message);
+    if (countUpTo(text, ANY_START_TAG, limit.maxElements) > limit.maxElements) throw new S3Error('MalformedXML');
+  }
   checkCharacters(text);
   let doc: Record<string, unknown>;
   try {
@@ -187,12 +193,18 @@ export function parseXml(text: string, root: string, limit?: XmlRepeatLimit): Re
   return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
 }
 
-const startPatterns = new Map<string, RegExp>();
+const startTags = new Map<string, RegExp>();
+const ANY_START_TAG = /<[^\s<>/!?]/g;
 
-/** Start tags of `element` (any namespace prefix) in `text`, counted up to one past `max`. */
-function countStarts(text: string, element: string, max: number): number {
-  let pattern = startPatterns.get(element);
-  if (!pattern) startPatterns.set(element, (pattern = new RegExp(`<(?:[^\\s<>/:]+:)?${element}[\\s/>]`, 'g')));
+/** Start tags of `element`, with any namespace prefix (<s3:Object>). */
+function startTag(element: string): RegExp {
+  let pattern = startTags.get(element);
+  if (!pattern) startTags.set(element, (pattern = new RegExp(`<(?:[^\\s<>/:]+:)?${element}[\\s/>]`, 'g')));
+  return pattern;
+}
+
+/** Matches of a global `pattern` in `text`, counted up to one past `max`. */
+function countUpTo(text: string, pattern: RegExp, max: number): number {
   pattern.lastIndex = 0;
   let count = 0;
   while (count <= max && pattern.test(text)) count++;

@@ -126,7 +126,8 @@ async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, l
 // What 10,000 parts can take with room to spare: about 200 bytes each with an escaped ETag, one
 // checksum, namespace prefixes and indentation.
 const COMPLETE_BODY_LIMIT = MAX_PART_NUMBER * 320;
-const COMPLETE_PARTS_LIMIT = { element: 'Part', max: MAX_PART_NUMBER, message: `The request may list at most ${MAX_PART_NUMBER} parts.` };
+// A part has at most 7 children (PartNumber, ETag and the five checksums); 10 leaves room.
+const COMPLETE_PARTS_LIMIT = { element: 'Part', max: MAX_PART_NUMBER, message: `The request may list at most ${MAX_PART_NUMBER} parts.`, maxElements: MAX_PART_NUMBER * 10 + 16 };
 
 export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();

@@ -273,7 +273,8 @@ const MAX_DELETE_KEYS = 1000;
 // What 1000 entries can take with room to spare: a 1024-byte key escaped to twice its length, a
 // version ID and an ETag (escaped), LastModifiedTime, Size, namespace prefixes and indentation.
 const DELETE_BODY_LIMIT = MAX_DELETE_KEYS * 3 * 1024;
-const DELETE_KEYS_LIMIT = { element: 'Object', max: MAX_DELETE_KEYS, message: `The request may contain at most ${MAX_DELETE_KEYS} keys.` };
+// An entry has at most 5 children (Key, VersionId, ETag, LastModifiedTime, Size); 8 leaves room.
+const DELETE_KEYS_LIMIT = { element: 'Object', max: MAX_DELETE_KEYS, message: `The request may contain at most ${MAX_DELETE_KEYS} keys.`, maxElements: MAX_DELETE_KEYS * 8 + 16 };
 
 /**
  * Whether the caller may delete one entry of a DeleteObjects request. S3 authorizes each key on
