@@ -24,7 +24,7 @@ import { createOpsHandler, isOpsRequest } from './ops/ops-handler.js';
 import { requestLabel } from './ops/request-label.js';
 import { SKEP_VERSION } from './version.js';
 import { LifecycleWorker } from './lifecycle/lifecycle-worker.js';
-import { clientAddressResolver } from './net/client-address.js';
+import { clientAddressResolver, forwardedTlsMarker } from './net/client-address.js';
 import { inOrderPerConnection } from './net/in-order.js';
 import { toOriginForm } from './net/request-target.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS } from './audit/audit-service.js';
@@ -92,6 +92,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
 
   const projectDomains = config.projectDomain ? [config.projectDomain] : [];
   const clientAddress = clientAddressResolver(config.trustedProxies ?? []);
+  const markForwardedTls = forwardedTlsMarker(config.trustedProxies ?? []);
   const handleS3 = createS3Handler({
     services: {
       objects,
@@ -176,6 +177,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     });
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    markForwardedTls(req);
     // Under TLS, browsers are told to keep to HTTPS for this host (console sessions, presigned URLs).
     if (config.tls) res.setHeader('Strict-Transport-Security', HSTS);
     // A Host that names a bucket (<bucket>.<domain>) or a project is always S3: there the path is

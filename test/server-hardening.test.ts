@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ListBucketsCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeletePublicAccessBlockCommand, ListBucketsCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { captureLog, startTestServer, type TestServer } from './helpers/server.js';
 import { call, isProblem, problemText } from './helpers/api.js';
 import { waitFor } from './helpers/tokens.js';
@@ -134,6 +134,41 @@ describe('--trusted-proxy: client addresses behind a reverse proxy', () => {
       assert.ok(audit.every((a) => a.source === '127.0.0.1'), JSON.stringify(audit.map((a) => a.source)));
     } finally {
       await server.stop();
+    }
+  });
+
+  test('TLS a named proxy ended counts as TLS: the session cookie is Secure and aws:SecureTransport is true', async () => {
+    const behindProxy = await startTestServer({ trustedProxies: ['127.0.0.1'] });
+    const direct = await startTestServer();
+    try {
+      for (const server of [behindProxy, direct]) {
+        await server.services.users.createUser({ email: 'tls@example.com', password: 'the-right-password', createdBy: 'test' });
+        const s3 = server.client();
+        await s3.send(new CreateBucketCommand({ Bucket: 'tls-only' }));
+        await s3.send(new PutObjectCommand({ Bucket: 'tls-only', Key: 'k', Body: 'x' }));
+        await s3.send(new DeletePublicAccessBlockCommand({ Bucket: 'tls-only' }));
+        await s3.send(new PutBucketPolicyCommand({ Bucket: 'tls-only', Policy: JSON.stringify({ Version: '2012-10-17', Statement: [
+          { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::tls-only/*', Condition: { Bool: { 'aws:SecureTransport': 'true' } } },
+        ] }) }));
+      }
+      const cookie = async (server: TestServer, proto?: string) => {
+        const r = await call(server, 'POST', '/session', { json: { email: 'tls@example.com', password: 'the-right-password' }, headers: proto ? { 'x-forwarded-proto': proto } : {} });
+        assert.equal(r.status, 200, problemText(r));
+        return r.headers.get('set-cookie') ?? '';
+      };
+      const read = async (server: TestServer, proto?: string) =>
+        (await fetch(`${server.url}/tls-only/k`, { headers: proto ? { 'x-forwarded-proto': proto } : {} })).status;
+      assert.match(await cookie(behindProxy, 'https'), /;\s*Secure/i);
+      assert.equal(await read(behindProxy, 'https'), 200);
+      // The nearest proxy's value counts; plain HTTP, or the header from anyone but a named proxy, does not.
+      assert.equal(await read(behindProxy, 'https, http'), 403);
+      assert.doesNotMatch(await cookie(behindProxy), /;\s*Secure/i);
+      assert.equal(await read(behindProxy), 403);
+      assert.doesNotMatch(await cookie(direct, 'https'), /;\s*Secure/i);
+      assert.equal(await read(direct, 'https'), 403);
+    } finally {
+      await behindProxy.stop();
+      await direct.stop();
     }
   });
 

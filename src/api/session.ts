@@ -1,9 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
+import { overTls } from '../net/client-address.js';
 import { MAX_SIGN_IN_FAILURES, MAX_SIGN_IN_FAILURES_PER_SOURCE, SESSION_TTL_MS, SIGN_IN_WINDOW_MS } from '../users/user-service.js';
 import type { SessionRow, UserRow } from '../storage/metadata/metadata-store.js';
 import { clientAddress, requireSession, SESSION_COOKIE } from './caller.js';
-import type { ApiApp, ApiDeps } from './context.js';
+import type { ApiApp, ApiDeps, ApiEnv } from './context.js';
 import { errorResponses, json, jsonBody, MembershipSchema, SESSION_READ_SECURITY, SESSION_WRITE_SECURITY, Text } from './schemas.js';
 
 // POST /session (sign in), GET /session (who am I), DELETE /session (sign out).
@@ -79,15 +81,17 @@ async function sessionReply(deps: ApiDeps, user: UserRow, session: SessionRow) {
   return { user: { id: user.id, email: user.email }, csrfToken: session.csrfToken, projects: await deps.users.projectsOf(user.id) };
 }
 
-function cookieOptions(deps: ApiDeps) {
-  return { path: '/', httpOnly: true, sameSite: 'Lax' as const, secure: deps.tls };
+/** The session cookie is Secure over TLS: skep's own, or TLS a trusted proxy ended. */
+function cookieOptions(deps: ApiDeps, c: Context<ApiEnv>) {
+  const incoming = c.env?.incoming;
+  return { path: '/', httpOnly: true, sameSite: 'Lax' as const, secure: deps.tls || (incoming !== undefined && overTls(incoming)) };
 }
 
 export function registerSession(app: ApiApp, deps: ApiDeps): void {
   app.openapi(signIn, async (c) => {
     const { email, password } = c.req.valid('json');
     const { cookieValue, session, user } = await deps.users.signIn(email, password, clientAddress(c));
-    setCookie(c, SESSION_COOKIE, cookieValue, { ...cookieOptions(deps), maxAge: Math.floor(SESSION_TTL_MS / 1000) });
+    setCookie(c, SESSION_COOKIE, cookieValue, { ...cookieOptions(deps, c), maxAge: Math.floor(SESSION_TTL_MS / 1000) });
     c.header('Cache-Control', 'no-store');
     return c.json(await sessionReply(deps, user, session), 200);
   });
@@ -108,7 +112,7 @@ export function registerSession(app: ApiApp, deps: ApiDeps): void {
   app.openapi(signOut, async (c) => {
     const caller = requireSession(c);
     await deps.users.signOut(caller.session);
-    deleteCookie(c, SESSION_COOKIE, cookieOptions(deps));
+    deleteCookie(c, SESSION_COOKIE, cookieOptions(deps, c));
     return c.body(null, 204);
   });
 }

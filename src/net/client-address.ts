@@ -81,3 +81,27 @@ export function clientAddressResolver(trustedProxies: readonly string[]): (req: 
   const trusted = new AddressSet(trustedProxies);
   return (req) => clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
 }
+
+/** Requests a trusted proxy says reached it over TLS (the proxy ended TLS and speaks HTTP to skep). */
+const behindTls = new WeakSet<IncomingMessage>();
+
+/**
+ * The marker a server runs on every request: when the peer is a trusted proxy whose
+ * X-Forwarded-Proto (its right-most value, the nearest proxy's) is https, the request counts as
+ * over TLS. From anyone else the header is ignored, as X-Forwarded-For is.
+ */
+export function forwardedTlsMarker(trustedProxies: readonly string[]): (req: IncomingMessage) => void {
+  if (trustedProxies.length === 0) return () => {};
+  const trusted = new AddressSet(trustedProxies);
+  return (req) => {
+    const proto = req.headers['x-forwarded-proto'];
+    if (proto === undefined || !trusted.has(req.socket.remoteAddress)) return;
+    const nearest = (Array.isArray(proto) ? proto.join(',') : proto).split(',').pop()!.trim().toLowerCase();
+    if (nearest === 'https') behindTls.add(req);
+  };
+}
+
+/** Whether the client's connection was encrypted: skep's own TLS, or TLS a trusted proxy ended. */
+export function overTls(req: IncomingMessage): boolean {
+  return (req.socket as { encrypted?: boolean }).encrypted === true || behindTls.has(req);
+}

@@ -7,6 +7,7 @@ import { authorize, REQUIRED_RIGHT, type AccessTarget } from '../auth/authorize.
 import { aclsEnabled, companionActions, effectiveBlock, objectAclMatters, policyActionFor } from '../auth/bucket-access.js';
 import type { RequestFacts } from '../auth/bucket-policy.js';
 import type { Principal } from '../auth/principal.js';
+import { overTls } from '../net/client-address.js';
 
 // Admission to a bucket: gathers what the authorizer needs (the bucket's access settings in the
 // same query that finds the bucket; an object's ACL only for anonymous reads that ACLs could open)
@@ -17,8 +18,8 @@ import type { Principal } from '../auth/principal.js';
 export function requestFacts(req: IncomingMessage, op: S3Operation, principal: Principal | null, now: Date, sourceIp: string | undefined): RequestFacts {
   const facts: Record<string, string | undefined> = {
     'aws:sourceip': sourceIp,
-    // A TLS socket (node:https) is marked encrypted.
-    'aws:securetransport': String((req.socket as { encrypted?: boolean }).encrypted === true),
+    // skep's own TLS, or TLS a trusted proxy ended (X-Forwarded-Proto: https).
+    'aws:securetransport': String(overTls(req)),
     'aws:referer': header(req, 'referer'),
     'aws:useragent': header(req, 'user-agent'),
     'aws:currenttime': now.toISOString(),
