@@ -189,6 +189,13 @@ describe('CreateBucket / ListBuckets / HeadBucket', () => {
     assert.equal(err.$metadata.httpStatusCode, 400);
   });
 
+  test('a HeadBucket refused with 403 still names the bucket\'s region, as S3\'s does', async () => {
+    const name = await newBucket('region');
+    const anonymous = await raw(ctx.server, { method: 'HEAD', path: `/${name}`, sign: false });
+    assert.equal(anonymous.status, 403);
+    assert.equal(anonymous.headers['x-amz-bucket-region'], 'us-east-1');
+  });
+
   test('HeadBucket of a missing bucket is a 404', async () => {
     const err = await s3Error(ctx.s3.send(new HeadBucketCommand({ Bucket: bucketName('missing') })));
     assert.equal(err.$metadata.httpStatusCode, 404);

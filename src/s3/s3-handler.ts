@@ -230,6 +230,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
         s3err = new S3Error('AccessDenied');
       }
       if (admitted) Object.assign(s3err.headers, actualRequestCorsHeaders(req, admitted));
+      // A refused HeadBucket still names the region, as S3's does: SDKs read it to find the bucket.
+      if (opName === 'HeadBucket' && s3err.status === 403) s3err.headers['x-amz-bucket-region'] ??= admitted?.row.region ?? deps.region;
       // An early error leaves an unread body: close the connection rather than read gigabytes.
       if (!req.complete) res.setHeader('Connection', 'close');
       renderError(req, res, requestId, s3err, resource);
