@@ -52,6 +52,10 @@ describe('REST API: account and project settings', () => {
     assert.ok(isProblem(limited, 429, 'rate-limited'), problemText(limited));
     const retryAfter = Number(limited.headers.get('retry-after'));
     assert.ok(retryAfter > 0 && retryAfter <= SIGN_IN_WINDOW_MS / 1000, `Retry-After ${retryAfter}`);
+    const audited = await server.services.audit.list({ actor: 'user:guess@example.com', limit: 50 });
+    const failures = audited.filter((a) => a.action === 'user.sign-in-failed').map((a) => a.detail);
+    assert.equal(failures.filter((d) => d === 'wrong current password on a password change').length, MAX_SIGN_IN_FAILURES);
+    assert.ok(failures.includes('password change rate-limited'));
     assert.ok(isProblem(await call(server, 'POST', '/session', { json: { email: 'guess@example.com', password: 'right-password-1' } }), 429, 'rate-limited'));
     server.shiftClock(SIGN_IN_WINDOW_MS);
     try {

@@ -119,9 +119,15 @@ export class UserService {
     const password = checkPassword(next, 'newPassword');
     const now = this.clock().getTime();
     const wait = await this.failureWait(user.email, source, now);
-    if (wait > 0) throw new SignInRateLimited(`Too many wrong passwords; try again in ${wait} seconds.`, wait);
+    if (wait > 0) {
+      await this.audit.record({ action: 'user.sign-in-failed', actor: userActor(user.email), source, detail: 'password change rate-limited' });
+      throw new SignInRateLimited(`Too many wrong passwords; try again in ${wait} seconds.`, wait);
+    }
     if (!(await verifyPassword(user.passwordHash, current))) {
       await this.noteFailure(user.email, source, now);
+      // Audited as a failed sign-in: a signed-in session guessing its user's password is what
+      // the log's readers look for.
+      await this.audit.record({ action: 'user.sign-in-failed', actor: userActor(user.email), source, detail: 'wrong current password on a password change' });
       throw new DomainError('invalid-argument', 'The current password is not right.', 'currentPassword');
     }
     await this.failures.clear(failureKey(user.email, source));
