@@ -553,7 +553,7 @@ describe('SigV2 over raw HTTP', () => {
 describe('protocol details s3-tests checks', () => {
   test('Expect: 100-continue is answered only after authentication; a refused upload gets its error instead', async () => {
     const bucket = await ctx.newBucket('expect');
-    const exchange = (headers: Record<string, string>) =>
+    const exchange = (headers: Record<string, string>, contentLength = '5') =>
       new Promise<string>((resolve, reject) => {
         const socket = connect(ctx.server.port, '127.0.0.1');
         let text = '';
@@ -565,13 +565,19 @@ describe('protocol details s3-tests checks', () => {
           }
         });
         socket.on('error', reject);
-        socket.write(`PUT /${bucket}/k HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+        socket.write(`PUT /${bucket}/k HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\nContent-Length: ${contentLength}\r\nExpect: 100-continue\r\n\r\n`);
       });
     const good = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, payloadHash: 'UNSIGNED-PAYLOAD' });
     assert.match(await exchange(good), /^HTTP\/1\.1 100 Continue/);
     const wrong = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, payloadHash: 'UNSIGNED-PAYLOAD', sign: { accessKeyId: ROOT_KEY.accessKeyId, secretAccessKey: 'wrong' } });
     assert.match(await exchange(wrong), /^HTTP\/1\.1 403 /);
     assert.match(await exchange({ host: `127.0.0.1:${ctx.server.port}` }), /^HTTP\/1\.1 403 /, 'anonymous, private bucket');
+    // Refusals the headers alone decide are answered before the body too.
+    const huge = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, payloadHash: 'UNSIGNED-PAYLOAD' });
+    assert.match(await exchange(huge, String(6 * 1024 ** 3)), /^HTTP\/1\.1 400 /, 'over 5 GiB');
+    const storageClass = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'x-amz-storage-class': 'BOGUS' } });
+    assert.match(await exchange(storageClass), /^HTTP\/1\.1 400 /, 'an unknown storage class');
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 404, 'nothing stored');
   });
 
   test('an Expect value other than 100-continue is 417 Expectation Failed and stores nothing', async () => {

@@ -65,6 +65,20 @@ function wantsContinue(req: IncomingMessage): boolean {
   return header(req, 'expect')?.toLowerCase() === '100-continue';
 }
 
+/**
+ * Answers Expect: 100-continue when the handler first reads the body (adds a listener for its
+ * data), so a refusal its headers decide (too large, a bad storage class, a quota) goes out
+ * instead, as S3 answers, and the client never sends the body. Never after a response began.
+ */
+function continueOnRead(req: IncomingMessage, res: ServerResponse): void {
+  const onListener = (event: string | symbol) => {
+    if (event !== 'data' && event !== 'readable') return;
+    req.off('newListener', onListener);
+    if (!res.headersSent) res.writeContinue();
+  };
+  req.on('newListener', onListener);
+}
+
 export function createS3Handler(deps: S3HandlerDeps) {
   const regions = [deps.region, 'auto', 'us-east-1'];
   const limits: S3Limits = { ...S3_LIMITS, ...deps.limits };
@@ -215,7 +229,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         await resolved();
       }
       refuseMisplacedEncryptionHeaders(req, op.op);
-      if (wantsContinue(req)) res.writeContinue();
+      if (wantsContinue(req)) continueOnRead(req, res);
       const result = await HANDLERS[op.op](ctx);
       if (op.op === 'GetObject' || op.op === 'HeadObject') sandboxOnConsoleOrigin(host, (result.headers ??= {}));
       if (admitted) Object.assign((result.headers ??= {}), actualRequestCorsHeaders(req, admitted));

@@ -116,16 +116,15 @@ export async function PutObject(ctx: S3Context): Promise<S3Response> {
   const acl = await objectAclFromHeader(ctx);
   const declared = declaredSize(ctx.req, ctx.auth.payload);
   if (resolved.quota && declared !== undefined) await ctx.services.quotas.check(bucket, resolved.quota, ctx.op.key!, declared);
+  // Every header is read before the body is: a refusal they decide goes out instead of 100-continue.
+  const described = { headers: storedHeadersFrom(ctx.req), userMetadata: userMetadataFrom(ctx.req), tags: tagsFromHeader(ctx.req), storageClass: storageClassFrom(ctx.req) };
   const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxObjectSize });
   const row = await ctx.services.objects.putObject(
     {
       acl,
       bucket,
       key: ctx.op.key!,
-      headers: storedHeadersFrom(ctx.req),
-      userMetadata: userMetadataFrom(ctx.req),
-      tags: tagsFromHeader(ctx.req),
-      storageClass: storageClassFrom(ctx.req),
+      ...described,
       condition,
       encryption,
       lock,
