@@ -21,6 +21,8 @@ import {
   signedChunkedBody,
   signedChunkedBodyWithTrailer,
   signedHeaders,
+  signer,
+  queryString,
   sleep,
   unsignedChunkedBodyWithTrailer,
   xmlField,
@@ -447,5 +449,95 @@ describe('aws-chunked uploads with trailing checksums', () => {
     assert.equal(bad.status, 400);
     assert.equal(xmlField(bad.text, 'Code'), 'BadDigest');
     await assertAbsent(bucket, 'bad');
+  });
+});
+
+describe('aws-chunked framing is decoded only under a STREAMING-* payload hash', () => {
+  const data = Buffer.from('hello presigned streaming');
+  const crc = (b: Buffer) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(crc32(b) >>> 0);
+    return out.toString('base64');
+  };
+  const framed = () => unsignedChunkedBodyWithTrailer([data], { 'x-amz-checksum-crc32': crc(data) });
+  const streamingHeaders = { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(data.length), 'x-amz-trailer': 'x-amz-checksum-crc32' };
+
+  /**
+   * A presigned PUT URL (path and query) and the headers to send with it; x-amz-* headers given stay
+   * signed headers. Its payload is UNSIGNED-PAYLOAD, or `queryHash` pinned in the query (X-Amz-Content-Sha256).
+   */
+  async function presignedPut(bucket: string, key: string, headers: Record<string, string>, queryHash?: string) {
+    const host = `127.0.0.1:${ctx.server.port}`;
+    const amzHeaders = Object.keys(headers).filter((h) => h.startsWith('x-amz-'));
+    // The signer takes the payload hash from this header, which is neither signed nor sent.
+    const payload = { 'x-amz-content-sha256': queryHash ?? 'UNSIGNED-PAYLOAD' };
+    const query: Record<string, string> = queryHash ? { 'X-Amz-Content-Sha256': queryHash } : {};
+    const req = await signer().presign(
+      { method: 'PUT', protocol: 'http:', hostname: '127.0.0.1', port: ctx.server.port, path: `/${bucket}/${key}`, query, headers: { host, ...payload, ...headers } },
+      { expiresIn: 300, unhoistableHeaders: new Set([...amzHeaders, 'x-amz-content-sha256']), unsignableHeaders: new Set(['x-amz-content-sha256']) },
+    );
+    const { 'x-amz-content-sha256': _unsigned, ...sent } = req.headers as Record<string, string>;
+    return { target: req.path + queryString(req.query as Record<string, string>), headers: sent };
+  }
+
+  async function assertStoredExactly(bucket: string, key: string): Promise<void> {
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(data), 'the payload, not its framing');
+    assert.equal(got.ContentEncoding, undefined);
+  }
+
+  test('a presigned URL with X-Amz-Content-Sha256=STREAMING-UNSIGNED-PAYLOAD-TRAILER stores the decoded payload', async () => {
+    const bucket = await newBucket('ps-stream-query');
+    const { target, headers } = await presignedPut(bucket, 'k', streamingHeaders, 'STREAMING-UNSIGNED-PAYLOAD-TRAILER');
+    assert.match(target, /X-Amz-Content-Sha256=STREAMING-UNSIGNED-PAYLOAD-TRAILER/);
+    const res = await send(ctx.server, 'PUT', target, { ...headers, 'transfer-encoding': 'chunked' }, framed());
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers['x-amz-checksum-crc32'], crc(data));
+    await assertStoredExactly(bucket, 'k');
+  });
+
+  test('a presigned PUT sent with x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER stores the decoded payload', async () => {
+    const bucket = await newBucket('ps-stream-header');
+    const { target, headers } = await presignedPut(bucket, 'k', streamingHeaders);
+    const res = await send(ctx.server, 'PUT', target, { ...headers, 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'transfer-encoding': 'chunked' }, framed());
+    assert.equal(res.status, 200, res.text);
+    await assertStoredExactly(bucket, 'k');
+  });
+
+  test('signed STREAMING-* payloads on a presigned URL (no seed signature to chain from) are InvalidArgument', async () => {
+    const bucket = await newBucket('ps-stream-signed');
+    const before = await settledBlobFiles(ctx.server);
+    for (const hash of ['STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER']) {
+      const { target, headers } = await presignedPut(bucket, 'k', streamingHeaders, hash);
+      const res = await send(ctx.server, 'PUT', target, { ...headers, 'transfer-encoding': 'chunked' }, framed());
+      assert.equal(res.status, 400, `${hash}: ${res.text}`);
+      assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+    }
+    await assertAbsent(bucket, 'k');
+    assert.deepEqual(await settledBlobFiles(ctx.server), before, 'no blob left behind');
+  });
+
+  test('Content-Encoding: aws-chunked or x-amz-decoded-content-length under a non-streaming payload hash is InvalidArgument', async () => {
+    const bucket = await newBucket('framing-unsigned');
+    const before = await settledBlobFiles(ctx.server);
+    const body = Buffer.concat(framed());
+    const cases: { payloadHash?: string; headers: Record<string, string> }[] = [
+      { payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(data.length) } },
+      { payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-encoding': 'gzip, aws-chunked' } },
+      { payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'x-amz-decoded-content-length': String(data.length) } },
+      { headers: { 'content-encoding': 'aws-chunked' } },
+    ];
+    for (const c of cases) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, body, ...c });
+      assert.equal(res.status, 400, `${JSON.stringify(c)}: ${res.text}`);
+      assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+    }
+    // The same on a presigned URL, whose payload is unsigned.
+    const { target, headers } = await presignedPut(bucket, 'k', { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(data.length) });
+    const res = await send(ctx.server, 'PUT', target, headers, body);
+    assert.equal(res.status, 400, res.text);
+    assert.equal(xmlField(res.text, 'Code'), 'InvalidArgument');
+    await assertAbsent(bucket, 'k');
+    assert.deepEqual(await settledBlobFiles(ctx.server), before, 'no blob left behind');
   });
 });

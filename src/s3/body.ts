@@ -27,10 +27,26 @@ export interface ChecksumRequest {
 export function declaredSize(req: IncomingMessage, payload: PayloadMode): number | undefined {
   // Without either, HTTP framing says the body is empty: S3 refuses the write rather than store nothing.
   if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength');
+  if (payload.kind !== 'streaming') refuseUndeclaredFraming(req);
   const text = payload.kind === 'streaming' ? header(req, 'x-amz-decoded-content-length') : header(req, 'content-length');
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', 'Content-Length must be a non-negative integer.', { ArgumentName: 'Content-Length' });
   return Number(text);
+}
+
+/**
+ * aws-chunked framing is decoded only when x-amz-content-sha256 names a STREAMING-* payload; a body
+ * that says it is framed under any other payload hash would be stored framing and all.
+ */
+function refuseUndeclaredFraming(req: IncomingMessage): void {
+  const encoding = header(req, 'content-encoding');
+  const framed = encoding !== undefined && encoding.includes('aws-chunked') && encoding.split(',').some((s) => s.trim() === 'aws-chunked');
+  if (framed || req.headers['x-amz-decoded-content-length'] !== undefined) {
+    throw new S3Error('InvalidArgument', 'An aws-chunked body (Content-Encoding: aws-chunked, x-amz-decoded-content-length) needs x-amz-content-sha256 to name a STREAMING-* payload.', {
+      ArgumentName: 'x-amz-content-sha256',
+      ArgumentValue: header(req, 'x-amz-content-sha256') ?? '',
+    });
+  }
 }
 
 /** Works out which checksum the client sent (header or trailer) and validates its form up front. */

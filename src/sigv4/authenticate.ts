@@ -321,8 +321,24 @@ async function fromQuery(req: SignedRequest, params: Map<string, string>, opts: 
   checkSessionToken(resolved, params.get('X-Amz-Security-Token') ?? header(req, 'x-amz-security-token'), cred.accessKeyId);
   checkState(resolved, cred.accessKeyId);
   requireAmzHeadersSigned(req.rawHeaders, signedHeaders);
-  const payload: PayloadMode = /^[0-9a-f]{64}$/.test(hashForCanonical) ? { kind: 'sha256', hex: hashForCanonical } : { kind: 'unsigned' };
-  return { principal: resolved.principal, presigned: true, payload, expiresAt };
+  return { principal: resolved.principal, presigned: true, payload: presignedPayload(payloadHash, hashForCanonical), expiresAt };
+}
+
+/**
+ * How a presigned request's body comes: `declared` is the x-amz-content-sha256 it names, `signed`
+ * what its signature covers. STREAMING-UNSIGNED-PAYLOAD-TRAILER is aws-chunked framing to decode,
+ * not object bytes; the signed STREAMING-* bodies chain from an Authorization header's signature,
+ * which a presigned request has not.
+ */
+function presignedPayload(declared: string, signed: string): PayloadMode {
+  if (declared === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') return { kind: 'streaming', signing: null, trailer: true };
+  if (declared.startsWith('STREAMING-')) {
+    throw new S3Error('InvalidArgument', `x-amz-content-sha256 ${declared} needs a seed signature from an Authorization header; a presigned request may send UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER or a sha256 value.`, {
+      ArgumentName: 'x-amz-content-sha256',
+      ArgumentValue: declared,
+    });
+  }
+  return /^[0-9a-f]{64}$/.test(signed) ? { kind: 'sha256', hex: signed } : { kind: 'unsigned' };
 }
 
 /** Whether the query carries a presigned URL's signature (SigV4 or SigV2): checked by name only when the text could hold one. */
