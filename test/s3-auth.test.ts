@@ -541,3 +541,69 @@ describe('aws-chunked framing is decoded only under a STREAMING-* payload hash',
     assert.deepEqual(await settledBlobFiles(ctx.server), before, 'no blob left behind');
   });
 });
+
+describe('trailing checksums must be the one x-amz-trailer declares', () => {
+  const data = Buffer.from('hello world, checksum me');
+  const crc = (b: Buffer) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(crc32(b) >>> 0);
+    return out.toString('base64');
+  };
+  const wrong = crc(Buffer.from('something else'));
+
+  async function put(bucket: string, key: string, payloadHash: string, headers: Record<string, string>, body: (h: Record<string, string>) => Buffer[]) {
+    const signed = await signedHeaders(ctx.server, {
+      method: 'PUT',
+      path: `/${bucket}/${key}`,
+      payloadHash,
+      headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(data.length), ...headers },
+    });
+    return send(ctx.server, 'PUT', `/${bucket}/${key}`, { ...signed, 'transfer-encoding': 'chunked' }, body(signed));
+  }
+
+  test('an undeclared, extra or other trailing checksum is MalformedTrailerError and nothing is stored', async () => {
+    const bucket = await newBucket('trailer-undeclared');
+    const before = await settledBlobFiles(ctx.server);
+    const declared = { 'x-amz-trailer': 'x-amz-checksum-crc32' };
+    const unsigned = (trailers: Record<string, string>) => () => unsignedChunkedBodyWithTrailer([data], trailers);
+    const cases: [string, string, Record<string, string>, (h: Record<string, string>) => Buffer[]][] = [
+      ['unsigned, undeclared', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', {}, unsigned({ 'x-amz-checksum-crc32': wrong })],
+      ['signed, undeclared', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', {}, (h) => signedChunkedBodyWithTrailer([data], { 'x-amz-checksum-crc32': wrong }, seedSignatureOf(h), h['x-amz-date'])],
+      ['an extra trailer', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', declared, unsigned({ 'x-amz-checksum-crc32': crc(data), 'x-amz-checksum-sha256': 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' })],
+      ['another name', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', declared, unsigned({ 'x-amz-checksum-crc32c': 'AAAAAA==' })],
+      ['the declared one missing', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', declared, unsigned({})],
+    ];
+    for (const [what, payloadHash, headers, body] of cases) {
+      const res = await put(bucket, 'k', payloadHash, headers, body);
+      assert.equal(res.status, 400, `${what}: ${res.text}`);
+      assert.equal(xmlField(res.text, 'Code'), 'MalformedTrailerError', what);
+    }
+    await assertAbsent(bucket, 'k');
+    assert.deepEqual(await settledBlobFiles(ctx.server), before, 'no blob left behind');
+  });
+
+  test('an x-amz-checksum-* header beside x-amz-trailer, or an x-amz-sdk-checksum-algorithm naming another, is InvalidRequest', async () => {
+    const bucket = await newBucket('trailer-and-header');
+    const body = () => unsignedChunkedBodyWithTrailer([data], { 'x-amz-checksum-crc32c': 'AAAAAA==' });
+    const both = await put(bucket, 'k', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', { 'x-amz-trailer': 'x-amz-checksum-crc32c', 'x-amz-checksum-crc32': crc(data) }, body);
+    assert.equal(both.status, 400, both.text);
+    assert.equal(xmlField(both.text, 'Code'), 'InvalidRequest');
+    assert.match(xmlField(both.text, 'Message') ?? '', /Expecting a single x-amz-checksum- header/);
+    const sdk = await put(bucket, 'k', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', { 'x-amz-trailer': 'x-amz-checksum-crc32c', 'x-amz-sdk-checksum-algorithm': 'CRC32' }, body);
+    assert.equal(sdk.status, 400, sdk.text);
+    assert.equal(xmlField(sdk.text, 'Code'), 'InvalidRequest');
+    assert.match(xmlField(sdk.text, 'Message') ?? '', /x-amz-sdk-checksum-algorithm/);
+    await assertAbsent(bucket, 'k');
+  });
+
+  test('a trailer without its final empty line is IncompleteBody', async () => {
+    const bucket = await newBucket('trailer-unended');
+    const res = await put(bucket, 'k', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', { 'x-amz-trailer': 'x-amz-checksum-crc32' }, () => {
+      const framed = Buffer.concat(unsignedChunkedBodyWithTrailer([data], { 'x-amz-checksum-crc32': crc(data) }));
+      return [framed.subarray(0, framed.length - 2)];
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(xmlField(res.text, 'Code'), 'IncompleteBody');
+    await assertAbsent(bucket, 'k');
+  });
+});

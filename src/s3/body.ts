@@ -50,9 +50,12 @@ function refuseUndeclaredFraming(req: IncomingMessage): void {
 }
 
 /** Works out which checksum the client sent (header or trailer) and validates its form up front. */
-function requestedChecksum(req: IncomingMessage, decoder: ChunkedDecoder | null, headersDescribeBody: boolean): ChecksumRequest | undefined {
+function requestedChecksum(req: IncomingMessage, decoder: ChunkedDecoder | null, trailer: string | undefined, headersDescribeBody: boolean): ChecksumRequest | undefined {
   const present = headersDescribeBody ? CHECKSUM_ALGORITHMS.filter((alg) => header(req, checksumHeader(alg)) !== undefined) : [];
-  if (present.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  // A checksum header and a declared trailing one are two checksums, as two headers are.
+  if (present.length > 1 || (present.length === 1 && trailer !== undefined)) {
+    throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  }
   if (present.length === 1) {
     const algorithm = present[0];
     const value = header(req, checksumHeader(algorithm))!;
@@ -65,25 +68,24 @@ function requestedChecksum(req: IncomingMessage, decoder: ChunkedDecoder | null,
     }
     return { algorithm, value: () => value };
   }
-  const trailer = header(req, 'x-amz-trailer');
+  const sdkAlg = parseChecksumAlgorithm(header(req, 'x-amz-sdk-checksum-algorithm'));
   if (trailer !== undefined) {
-    const name = trailer.trim().toLowerCase();
-    const algorithm = CHECKSUM_ALGORITHMS.find((alg) => checksumHeader(alg) === name);
+    const algorithm = CHECKSUM_ALGORITHMS.find((alg) => checksumHeader(alg) === trailer);
     if (!algorithm) throw new S3Error('InvalidRequest', 'The value specified in the x-amz-trailer header is not supported');
     if (!decoder) throw new S3Error('InvalidRequest', 'x-amz-trailer requires an aws-chunked (STREAMING-*) payload.');
+    if (sdkAlg && sdkAlg !== algorithm) throw new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.');
     return {
       algorithm,
       value: () => {
-        const v = decoder.trailers.get(name);
+        const v = decoder.trailers.get(trailer);
         if (v === undefined || !validateChecksumValue(algorithm, v)) {
-          throw new S3Error('InvalidRequest', `Value for ${name} trailing header is invalid.`);
+          throw new S3Error('InvalidRequest', `Value for ${trailer} trailing header is invalid.`);
         }
         return v;
       },
     };
   }
   // The SDK may name an algorithm without a value (e.g. multipart parts): compute and store it.
-  const sdkAlg = parseChecksumAlgorithm(header(req, 'x-amz-sdk-checksum-algorithm'));
   return sdkAlg ? { algorithm: sdkAlg, value: () => undefined } : undefined;
 }
 
@@ -136,10 +138,11 @@ export function openBody(req: IncomingMessage, payload: PayloadMode, opts: OpenB
   const md5 = header(req, 'content-md5');
   if (md5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5.trim())) throw new S3Error('InvalidDigest');
 
+  const trailer = header(req, 'x-amz-trailer')?.trim().toLowerCase();
   const decoder = payload.kind === 'streaming'
-    ? new ChunkedDecoder({ signing: payload.signing, trailer: payload.trailer, decodedLength: size })
+    ? new ChunkedDecoder({ signing: payload.signing, trailer: payload.trailer, declaredTrailer: trailer, decodedLength: size })
     : null;
-  const checksum = requestedChecksum(req, decoder, !opts.objectChecksumHeaders);
+  const checksum = requestedChecksum(req, decoder, trailer, !opts.objectChecksumHeaders);
   if (opts.checksumAlgorithm && checksum && checksum.algorithm !== opts.checksumAlgorithm) {
     throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${opts.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${checksum.algorithm.toLowerCase()}`);
   }

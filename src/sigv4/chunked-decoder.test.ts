@@ -312,7 +312,7 @@ describe("AWS's published trailing-header example (STREAMING-AWS4-HMAC-SHA256-PA
 
   for (const split of ['whole', 'bytes', 89, { random: 2013 }] as Split[]) {
     test(`decodes to the 66560 'a's and the published trailer, split ${JSON.stringify(split)}`, async () => {
-      const { output, error, trailers } = await decode(awsTrailerExampleBody(), { signing, trailer: true, decodedLength: 66560 }, split);
+      const { output, error, trailers } = await decode(awsTrailerExampleBody(), { signing, trailer: true, declaredTrailer: 'x-amz-checksum-crc32c', decodedLength: 66560 }, split);
       assert.equal(error, null, String(error));
       assert.ok(output.equals(AWS_DATA), 'framing or trailer leaked into the output');
       assert.deepEqual([...trailers], [['x-amz-checksum-crc32c', AWS_TRAILER_CRC32C]]);
@@ -320,16 +320,16 @@ describe("AWS's published trailing-header example (STREAMING-AWS4-HMAC-SHA256-PA
   }
 
   test('a changed trailer value or trailer signature -> SignatureDoesNotMatch', async () => {
-    const value = await decode(awsTrailerExampleBody('AAAAAA=='), { signing, trailer: true, decodedLength: 66560 });
+    const value = await decode(awsTrailerExampleBody('AAAAAA=='), { signing, trailer: true, declaredTrailer: 'x-amz-checksum-crc32c', decodedLength: 66560 });
     assertS3Error(value.error, 'SignatureDoesNotMatch', /trailer/);
     const forged = AWS_TRAILER_SIGNATURE.replace(/^./, 'e');
-    const sig = await decode(awsTrailerExampleBody(AWS_TRAILER_CRC32C, forged), { signing, trailer: true, decodedLength: 66560 });
+    const sig = await decode(awsTrailerExampleBody(AWS_TRAILER_CRC32C, forged), { signing, trailer: true, declaredTrailer: 'x-amz-checksum-crc32c', decodedLength: 66560 });
     assertS3Error(sig.error, 'SignatureDoesNotMatch', /trailer/);
   });
 
   test('the chunk chain of the trailer example differs from the plain one (another seed)', async () => {
     const other = { ...signing, seedSignature: AWS_SEED };
-    assertS3Error((await decode(awsTrailerExampleBody(), { signing: other, trailer: true })).error, 'SignatureDoesNotMatch');
+    assertS3Error((await decode(awsTrailerExampleBody(), { signing: other, trailer: true, declaredTrailer: 'x-amz-checksum-crc32c' })).error, 'SignatureDoesNotMatch');
   });
 });
 
@@ -470,7 +470,7 @@ describe('signed trailer (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER)', () => {
     test(`decodes bytes and exposes the trailers, split ${JSON.stringify(split)}`, async () => {
       const signing = await seed('STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', data.length);
       const body = await signedBody(signing.seedSignature, data, 8192, [['x-amz-checksum-crc32', checksum]]);
-      const { output, error, trailers } = await decode(body, { signing, trailer: true, decodedLength: data.length }, split);
+      const { output, error, trailers } = await decode(body, { signing, trailer: true, declaredTrailer: 'x-amz-checksum-crc32', decodedLength: data.length }, split);
       assert.equal(error, null, String(error));
       assert.ok(output.equals(data));
       assert.deepEqual([...trailers], [['x-amz-checksum-crc32', checksum]]);
@@ -481,7 +481,7 @@ describe('signed trailer (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER)', () => {
   test('a wrong trailer signature -> SignatureDoesNotMatch', async () => {
     const signing = await seed('STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', data.length);
     const body = await signedBody(signing.seedSignature, data, 8192, [['x-amz-checksum-crc32', checksum]], true);
-    const { error } = await decode(body, { signing, trailer: true, decodedLength: data.length });
+    const { error } = await decode(body, { signing, trailer: true, declaredTrailer: 'x-amz-checksum-crc32', decodedLength: data.length });
     assertS3Error(error, 'SignatureDoesNotMatch', /trailer/);
   });
 
@@ -489,7 +489,7 @@ describe('signed trailer (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER)', () => {
     const signing = await seed('STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', data.length);
     const body = await signedBody(signing.seedSignature, data, 8192, [['x-amz-checksum-crc32', checksum]]);
     const tampered = Buffer.from(body.toString('latin1').replace(`x-amz-checksum-crc32:${checksum}`, 'x-amz-checksum-crc32:AAAAAA=='), 'latin1');
-    const { error } = await decode(tampered, { signing, trailer: true, decodedLength: data.length });
+    const { error } = await decode(tampered, { signing, trailer: true, declaredTrailer: 'x-amz-checksum-crc32', decodedLength: data.length });
     assertS3Error(error, 'SignatureDoesNotMatch', /trailer/);
   });
 
@@ -497,7 +497,7 @@ describe('signed trailer (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER)', () => {
     const signing = await seed('STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', data.length);
     const body = await signedBody(signing.seedSignature, data, 8192, [['x-amz-checksum-crc32', checksum]]);
     const stripped = Buffer.from(body.toString('latin1').replace(/x-amz-trailer-signature:[0-9a-f]{64}\r\n/, ''), 'latin1');
-    assertS3Error((await decode(stripped, { signing, trailer: true })).error, 'SignatureDoesNotMatch');
+    assertS3Error((await decode(stripped, { signing, trailer: true, declaredTrailer: 'x-amz-checksum-crc32' })).error, 'SignatureDoesNotMatch');
   });
 
   test('a trailer signed against the wrong previous signature -> SignatureDoesNotMatch', async () => {
@@ -508,7 +508,7 @@ describe('signed trailer (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER)', () => {
     const canonical = `x-amz-checksum-crc32:${checksum}\n`;
     const wrong = await s.sign(['AWS4-HMAC-SHA256-TRAILER', AMZ_DATE, SCOPE, signing.seedSignature, sha256(canonical)].join('\n'), { signingDate: NOW });
     const body = Buffer.from(good.toString('latin1').replace(/x-amz-trailer-signature:[0-9a-f]{64}/, `x-amz-trailer-signature:${wrong}`), 'latin1');
-    assertS3Error((await decode(body, { signing, trailer: true })).error, 'SignatureDoesNotMatch');
+    assertS3Error((await decode(body, { signing, trailer: true, declaredTrailer: 'x-amz-checksum-crc32' })).error, 'SignatureDoesNotMatch');
   });
 
   test('trailing headers when none were announced -> IncompleteBody', async () => {
@@ -536,7 +536,7 @@ describe('unsigned trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER)', () => {
 
   for (const split of ['whole', 'bytes', 3, { random: 5 }] as Split[]) {
     test(`decodes and parses the trailer, split ${JSON.stringify(split)}`, async () => {
-      const { output, error, trailers } = await decode(unsignedBody(1000), { signing: null, trailer: true, decodedLength: data.length }, split);
+      const { output, error, trailers } = await decode(unsignedBody(1000), { signing: null, trailer: true, declaredTrailer: 'x-amz-checksum-crc32', decodedLength: data.length }, split);
       assert.equal(error, null, String(error));
       assert.ok(output.equals(data));
       assert.deepEqual([...trailers], [['x-amz-checksum-crc32', checksum]]);
@@ -546,24 +546,40 @@ describe('unsigned trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER)', () => {
   test('upper-case hex sizes and a header name in mixed case', async () => {
     const body = Buffer.from(unsignedBody(0xabc, [`X-Amz-Checksum-CRC32: ${checksum}`]).toString('latin1').replace(/^abc\r\n/gm, 'ABC\r\n'), 'latin1');
     assert.ok(body.toString('latin1').startsWith('ABC\r\n'));
-    const { output, error, trailers } = await decode(body, { signing: null, trailer: true }, { random: 3 });
+    const { output, error, trailers } = await decode(body, { signing: null, trailer: true, declaredTrailer: 'x-amz-checksum-crc32' }, { random: 3 });
     assert.equal(error, null, String(error));
     assert.ok(output.equals(data));
     assert.equal(trailers.get('x-amz-checksum-crc32'), checksum);
   });
 
-  test('missing final CRLF after the trailer is tolerated; a missing final chunk is not', async () => {
+  test('trailing headers other than the one x-amz-trailer declares, once, are MalformedTrailerError', async () => {
+    const crc32 = `x-amz-checksum-crc32:${checksum}`;
+    const cases: [string, string | undefined, string[]][] = [
+      ['undeclared', undefined, [crc32]],
+      ['another name', 'x-amz-checksum-crc32c', [crc32]],
+      ['an extra one', 'x-amz-checksum-crc32', [crc32, 'x-amz-checksum-sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=']],
+      ['twice', 'x-amz-checksum-crc32', [crc32, crc32]],
+      ['missing', 'x-amz-checksum-crc32', []],
+    ];
+    for (const [what, declaredTrailer, lines] of cases) {
+      const { error } = await decode(unsignedBody(1000, lines), { signing: null, trailer: true, declaredTrailer });
+      assert.equal((error as S3Error | null)?.code, 'MalformedTrailerError', `${what}: ${String(error)}`);
+    }
+  });
+
+  test('a trailer without its final empty line, or a missing final chunk, is IncompleteBody', async () => {
     const full = unsignedBody(1000);
-    const noFinalCrlf = full.subarray(0, full.length - 2);
-    const a = await decode(noFinalCrlf, { signing: null, trailer: true });
-    assert.equal(a.error, null, String(a.error));
-    assert.equal(a.trailers.get('x-amz-checksum-crc32'), checksum);
+    for (const cut of [2, 4]) {
+      // Without the empty line, the trailer may have been cut short (as S3 answers).
+      const unended = full.subarray(0, full.length - cut);
+      assertS3Error((await decode(unended, { signing: null, trailer: true, declaredTrailer: 'x-amz-checksum-crc32' })).error, 'IncompleteBody');
+    }
     const cut = full.toString('latin1').lastIndexOf('0\r\nx-amz-checksum');
-    assertS3Error((await decode(full.subarray(0, cut), { signing: null, trailer: true })).error, 'IncompleteBody');
+    assertS3Error((await decode(full.subarray(0, cut), { signing: null, trailer: true, declaredTrailer: 'x-amz-checksum-crc32' })).error, 'IncompleteBody');
   });
 
   test('wrong decoded length -> IncompleteBody', async () => {
-    assertS3Error((await decode(unsignedBody(1000), { signing: null, trailer: true, decodedLength: data.length + 1 })).error, 'IncompleteBody');
+    assertS3Error((await decode(unsignedBody(1000), { signing: null, trailer: true, declaredTrailer: 'x-amz-checksum-crc32', decodedLength: data.length + 1 })).error, 'IncompleteBody');
   });
 });
 
@@ -594,7 +610,7 @@ describe("AWS SDK's getAwsChunkedEncodingStream output", () => {
       );
       assert.ok(encoded.toString('latin1').endsWith(`0\r\nx-amz-checksum-crc32:${crc32Base64(data)}\r\n\r\n`));
       for (const split of ['whole', 'bytes', { random: sizes.length }] as Split[]) {
-        const { output, error, trailers } = await decode(encoded, { signing: null, trailer: true, decodedLength: data.length }, split);
+        const { output, error, trailers } = await decode(encoded, { signing: null, trailer: true, declaredTrailer: 'x-amz-checksum-crc32', decodedLength: data.length }, split);
         assert.equal(error, null, String(error));
         assert.ok(output.equals(data));
         assert.equal(trailers.get('x-amz-checksum-crc32'), crc32Base64(data));
@@ -628,6 +644,7 @@ describe('S3Client PutObject with a streaming body, end to end over HTTP', () =>
         const decoder = new ChunkedDecoder({
           signing: auth.payload.signing,
           trailer: auth.payload.trailer,
+          declaredTrailer: req.headers['x-amz-trailer'] as string | undefined,
           decodedLength: Number(req.headers['x-amz-decoded-content-length']),
         });
         const out: Buffer[] = [];
@@ -692,7 +709,13 @@ describe('on a hashing thread (large signed bodies)', () => {
     pool = new HashPool({ size: 1 });
   });
   after(() => pool.close());
-  const options = (hashPool: HashPool | null, trailer = false): ChunkedDecoderOptions => ({ signing, trailer, decodedLength: data.length, hashPool });
+  const options = (hashPool: HashPool | null, trailer = false): ChunkedDecoderOptions => ({
+    signing,
+    trailer,
+    declaredTrailer: trailer ? 'x-amz-checksum-crc32' : undefined,
+    decodedLength: data.length,
+    hashPool,
+  });
 
   test('decodes with its chunk signatures checked on the pool, as it does in place', { timeout: 60_000 }, async () => {
     assert.ok(data.length >= OFFLOAD_THRESHOLD);

@@ -28,6 +28,8 @@ export interface ChunkedDecoderOptions {
   signing: ChunkSigning | null;
   /** Whether trailing headers follow the final chunk. */
   trailer: boolean;
+  /** The trailing header x-amz-trailer names (lower case): the only one the trailer may carry. */
+  declaredTrailer?: string;
   /** x-amz-decoded-content-length, when the client sent it. */
   decodedLength?: number;
   /** Where a large body's chunks are hashed (default: the shared pool); null: on this thread. */
@@ -97,9 +99,14 @@ export class ChunkedDecoder extends Transform implements DigestSource {
 
   override _flush(done: TransformCallback): void {
     try {
-      if (this.state === 'trailer' && this.line.length > 0) this.trailerLine(this.line.toString('latin1'));
       if (!this.lastChunk || this.state === 'data' || this.state === 'data-crlf') {
         throw new S3Error('IncompleteBody', 'The request body ended before the final chunk.');
+      }
+      // Trailing headers end with an empty line; without it the trailer may have been cut short.
+      if (this.state === 'trailer' && (this.opts.trailer || this.line.length > 0)) throw malformedChunk('the trailer ended before its final empty line');
+      const declared = this.opts.declaredTrailer;
+      if (this.opts.trailer && declared !== undefined && !this.trailers.has(declared)) {
+        throw new S3Error('MalformedTrailerError');
       }
       if (this.opts.decodedLength !== undefined && this.decoded !== this.opts.decodedLength) {
         throw new S3Error('IncompleteBody', `The decoded body is ${this.decoded} bytes; x-amz-decoded-content-length said ${this.opts.decodedLength}.`);
@@ -272,7 +279,10 @@ export class ChunkedDecoder extends Transform implements DigestSource {
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
     if (name === 'x-amz-trailer-signature') this.trailerSignature = value;
-    else this.trailers.set(name, value);
+    else if (name !== this.opts.declaredTrailer || this.trailers.has(name)) {
+      // Only what x-amz-trailer declares, once: anything else would pass unchecked.
+      throw new S3Error('MalformedTrailerError');
+    } else this.trailers.set(name, value);
   }
 
   private verifyTrailerSignature(): void {
