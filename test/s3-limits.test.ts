@@ -111,34 +111,31 @@ describe('PutObject without a declared length', () => {
     await assertNoBlobLeft(before);
   });
 
-  test('signed aws-chunked without x-amz-decoded-content-length over the limit is EntityTooLarge', async () => {
+  // An aws-chunked body's size is declared by x-amz-decoded-content-length, which S3 requires.
+  test('aws-chunked without x-amz-decoded-content-length is MissingContentLength (411), signed or not', async () => {
     const bucket = await newBucket('awschunked');
     const before = await settledBlobFiles(server);
-    const headers = await signedHeaders(limited, {
+    const signed = await signedHeaders(limited, {
       method: 'PUT',
       path: `/${bucket}/k`,
       payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
       headers: { 'content-encoding': 'aws-chunked' },
     });
-    const body = signedChunkedBody([randomBytes(800), randomBytes(800)], seedSignatureOf(headers), headers['x-amz-date']);
-    const res = await send(limited, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
-    assertEntityTooLarge(res, MAX_OBJECT);
-    await assertAbsent(bucket, 'k');
-    await assertNoBlobLeft(before);
-  });
-
-  test('STREAMING-UNSIGNED-PAYLOAD-TRAILER without a decoded length over the limit is EntityTooLarge', async () => {
-    const bucket = await newBucket('unsignedtrailer');
-    const headers = await signedHeaders(limited, {
+    const signedBody = signedChunkedBody([randomBytes(800), randomBytes(800)], seedSignatureOf(signed), signed['x-amz-date']);
+    const unsigned = await signedHeaders(limited, {
       method: 'PUT',
       path: `/${bucket}/k`,
       payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
       headers: { 'content-encoding': 'aws-chunked', 'x-amz-trailer': 'x-amz-checksum-crc32' },
     });
-    const body = unsignedChunkedBodyWithTrailer([randomBytes(700), randomBytes(700)], { 'x-amz-checksum-crc32': 'AAAAAA==' });
-    const res = await send(limited, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
-    assertEntityTooLarge(res, MAX_OBJECT);
+    const unsignedBody = unsignedChunkedBodyWithTrailer([randomBytes(700), randomBytes(700)], { 'x-amz-checksum-crc32': 'AAAAAA==' });
+    for (const [headers, body] of [[signed, signedBody], [unsigned, unsignedBody]] as const) {
+      const res = await send(limited, 'PUT', `/${bucket}/k`, { ...headers, 'transfer-encoding': 'chunked' }, body);
+      assert.equal(res.status, 411, res.text);
+      assert.equal(xmlField(res.text, 'Code'), 'MissingContentLength');
+    }
     await assertAbsent(bucket, 'k');
+    await assertNoBlobLeft(before);
   });
 
   test('a declared Content-Length over the limit is refused before the body is read', async () => {

@@ -29,7 +29,11 @@ export function declaredSize(req: IncomingMessage, payload: PayloadMode): number
   if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength');
   if (payload.kind !== 'streaming') refuseUndeclaredFraming(req);
   const text = payload.kind === 'streaming' ? header(req, 'x-amz-decoded-content-length') : header(req, 'content-length');
-  if (text === undefined) return undefined;
+  if (text === undefined) {
+    // An aws-chunked body's size is only known from this header until its last chunk, so S3 requires it.
+    if (payload.kind === 'streaming') throw new S3Error('MissingContentLength', 'You must provide the x-amz-decoded-content-length header for an aws-chunked payload.');
+    return undefined;
+  }
   if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', 'Content-Length must be a non-negative integer.', { ArgumentName: 'Content-Length' });
   return Number(text);
 }
