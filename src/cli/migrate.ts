@@ -105,7 +105,7 @@ async function giveKey(dataDir: string, key: Buffer): Promise<void> {
 
 function summary(r: MigrationReport, target: StorageSettings, targetDir: string, sourceDir: string): string {
   const lines = [
-    `Copied ${r.objects} objects (${r.blobs} blobs, ${(r.bytes / 1024 / 1024).toFixed(1)} MiB) and ${r.parts} parts of uploads in progress; every one read back from the target.`,
+    `Copied ${r.objects} objects (${r.blobs} blobs, ${(r.bytes / 1024 / 1024).toFixed(1)} MiB), ${r.versions} noncurrent versions and delete markers, and ${r.parts} parts of uploads in progress; every one read back from the target.`,
     `Rows: ${Object.entries(r.rows).map(([t, n]) => `${t} ${n}`).join(', ')}.`,
     `Target: metadata ${target.metadataUrl ? redactUrl(target.metadataUrl) : join(targetDir, 'metadata.sqlite')}, blobs ${target.blobs ?? join(targetDir, 'blobs')}.`,
   ];
