@@ -82,6 +82,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   });
   const { meta, blobs, objects, multipart, tokens } = services;
   metrics.describeNode({ nodeId: services.nodeId, version: SKEP_VERSION, ...services.backends });
+  if (await meta.hasMigrationMark()) {
+    await services.close();
+    throw new Error('this storage is the target of a skep migrate that did not finish (interrupted, or some objects did not verify): its copy is partial. Empty it and run skep migrate again');
+  }
   // Several nodes may start at once on an empty shared database: one bootstraps.
   const boot = await meta.exclusive('bootstrap', async () => {
     const result = await bootstrap(meta, tokens, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });

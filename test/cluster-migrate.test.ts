@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -252,5 +252,29 @@ describe('skep migrate of noncurrent versions and encrypted objects', () => {
     } finally {
       await server.close();
     }
+  });
+
+  test('a target whose copy did not finish is refused by serve, and by a second migrate', async () => {
+    const source = await startTestServer();
+    const s3 = source.client();
+    await s3.send(new CreateBucketCommand({ Bucket: 'bkt' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'fine', Body: randomBytes(1000) }));
+    await s3.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'bad', Body: randomBytes(70_000) }));
+    await source.close();
+    cleanup.push(source.dataDir);
+    // One blob is cut short, so the copy cannot verify it (as a copy cut short by kill -9 is partial).
+    const files = (await blobFiles(source)).filter((f) => !f.startsWith('inline/'));
+    const sizes = await Promise.all(files.map(async (f) => ({ f, size: (await readFile(join(source.dataDir, 'blobs', f))).length })));
+    await truncate(join(source.dataDir, 'blobs', sizes.find((x) => x.size === 70_000)!.f), 35_000);
+
+    const targetDir = await mkdtemp(join(tmpdir(), 'skep-migrate-partial-'));
+    cleanup.push(targetDir);
+    const r = await skep(['migrate', '--data', source.dataDir, '--to-data', targetDir]);
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /DID NOT VERIFY: bkt\/bad/);
+    await assert.rejects(startTestServer({ dataDir: targetDir }), /target of a skep migrate that did not finish/);
+    const again = await skep(['migrate', '--data', source.dataDir, '--to-data', targetDir]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /the target holds an unfinished migration/);
   });
 });

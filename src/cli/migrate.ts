@@ -20,6 +20,7 @@ export const MIGRATE_USAGE = `usage: skep migrate --to-data DIR [--to-metadata p
 Copies the deployment that --data (and SKEP_METADATA_URL, SKEP_BLOBS, ... as for skep serve)
 names into empty target storage: every table, and every blob, whose bytes are checked against
 each object's ETag and checksum and read back from the target. Stop the servers first.
+Until the copy is complete and verified, skep serve refuses the target.
 
   --to-data DIR            the target's data folder (its SQLite database and blob folder unless
                            --to-metadata / --to-blobs say otherwise; it gets the master key)

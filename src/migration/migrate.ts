@@ -53,7 +53,12 @@ interface CopiedBlob {
 export async function migrate(source: Stores, target: Stores, opts: MigrateOptions = {}): Promise<MigrationReport> {
   const unknown = await source.meta.unknownTables();
   if (unknown.length > 0) throw new Error(`the source has tables this skep does not know how to copy: ${unknown.join(', ')} (use the skep release that made them)`);
+  if (await target.meta.hasMigrationMark()) {
+    throw new Error('the target holds an unfinished migration (interrupted, or some objects did not verify); empty it (a new database, blob bucket or folder) and migrate again');
+  }
   if ((await target.meta.listProjects()).length > 0) throw new Error('the target already holds a deployment; migrate into empty storage');
+  // Until every row and blob is across and verified, `serve` refuses the target.
+  await target.meta.setMigrationMark(true);
   const report: MigrationReport = { rows: {}, objects: 0, versions: 0, parts: 0, blobs: 0, bytes: 0, failures: [] };
   const bucketNames = new Map<string, string>();
   /** Uploads in progress whose parts are encrypted (their rows come before the parts'). */
@@ -137,6 +142,7 @@ export async function migrate(source: Stores, target: Stores, opts: MigrateOptio
     report.rows[table] = (report.rows[table] ?? 0) + rows.length;
     opts.progress?.(report);
   }
+  if (report.failures.length === 0) await target.meta.setMigrationMark(false);
   return report;
 }
 

@@ -844,6 +844,14 @@ export interface MetadataStore {
   /** Inserts rows exported from a store of the same schema. */
   importRows(table: string, rows: Record<string, unknown>[]): Promise<void>;
 
+  /**
+   * Marks the database as the target of a migration that has not finished (on), or finished
+   * (off): `serve` refuses a marked database, whose copy is partial.
+   */
+  setMigrationMark(on: boolean): Promise<void>;
+  /** Whether a migration into this database started and did not finish. */
+  hasMigrationMark(): Promise<boolean>;
+
   /** Throws when the database does not answer (for readiness checks). */
   ping(): Promise<void>;
 

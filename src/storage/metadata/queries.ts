@@ -124,6 +124,9 @@ export interface KyselyStoreOptions {
   walkDialect: WalkDialect;
 }
 
+/** The worker_leases row that marks a migration target whose copy has not finished. */
+const MIGRATION_MARK = 'migration-incomplete';
+
 export class KyselyMetadataStore implements MetadataStore {
   private readonly nodeId: string;
   private readonly runExclusive: ExclusiveRunner;
@@ -969,6 +972,24 @@ export class KyselyMetadataStore implements MetadataStore {
     const known = copy.COPIED_TABLES.find((t) => t.name === table);
     if (!known) throw new Error(`not a table a migration copies: ${table}`);
     await copy.insertRows(this.db, known.name, rows);
+  }
+
+  // The mark is a row of worker_leases, which every dialect has and a migration does not copy.
+  async setMigrationMark(on: boolean): Promise<void> {
+    if (!on) {
+      await this.db.deleteFrom('worker_leases').where('name', '=', MIGRATION_MARK).execute();
+      return;
+    }
+    await this.db
+      .insertInto('worker_leases')
+      .values({ name: MIGRATION_MARK, holder: 'skep-migrate', expires_at: Number.MAX_SAFE_INTEGER, state: null })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+  }
+
+  async hasMigrationMark(): Promise<boolean> {
+    const row = await this.db.selectFrom('worker_leases').select('name').where('name', '=', MIGRATION_MARK).executeTakeFirst();
+    return row !== undefined;
   }
 
   async ping(): Promise<void> {
