@@ -254,6 +254,20 @@ describe('skep migrate of noncurrent versions and encrypted objects', () => {
     }
   });
 
+  test('a source whose server still runs is refused', async () => {
+    const running = await startTestServer();
+    try {
+      const targetDir = await mkdtemp(join(tmpdir(), 'skep-migrate-running-'));
+      cleanup.push(targetDir);
+      const r = await skep(['migrate', '--data', running.dataDir, '--to-data', targetDir]);
+      assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stderr, /A server runs on .*: stop it before migrating/);
+    } finally {
+      await running.close();
+      cleanup.push(running.dataDir);
+    }
+  });
+
   test('a target whose copy did not finish is refused by serve, and by a second migrate', async () => {
     const source = await startTestServer();
     const s3 = source.client();

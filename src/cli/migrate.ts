@@ -1,6 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { endpointRecordPath, readEndpointRecord } from '../config.js';
 import { createLogger } from '../log.js';
 import { requireDeployment } from '../storage/data-folder.js';
 import { openSecretBox } from '../credentials/master-key.js';
@@ -73,6 +75,7 @@ export async function migrateCommand(argv: string[], out: (text: string) => void
   const log = createLogger('silent');
 
   await requireDeployment(sourceDir, sourceSettings.metadataUrl);
+  await refuseRunningServer(sourceDir);
   const source = await openStorage(sourceDir, sourceSettings, log);
   try {
     // The source's master key must open its secrets: they are copied sealed under it.
@@ -95,6 +98,33 @@ export async function migrateCommand(argv: string[], out: (text: string) => void
   } finally {
     await source.close();
   }
+}
+
+/** Refuses while the source folder's server answers: a copy of a deployment in use is not consistent. */
+async function refuseRunningServer(dataDir: string): Promise<void> {
+  const served = await readEndpointRecord(dataDir);
+  if (!served || !(await listening(served.url))) return;
+  throw new DomainError(
+    'invalid-argument',
+    `A server runs on ${dataDir} (${served.url}): stop it before migrating (if that address is not skep's, remove ${endpointRecordPath(dataDir)}).`,
+    'data',
+  );
+}
+
+/** Whether something accepts connections at the URL's host and port (within a second). */
+function listening(url: string): Promise<boolean> {
+  const u = new URL(url);
+  const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
+  return new Promise((resolveAnswer) => {
+    const socket = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port, timeout: 1000 });
+    const done = (answered: boolean) => {
+      socket.destroy();
+      resolveAnswer(answered);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }
 
 /** The target data folder gets the source's key (the secrets are sealed under it). */
