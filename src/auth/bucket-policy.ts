@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { parseCidr as parseNetwork } from '../net/cidr.js';
+import { parseCidr } from '../net/cidr.js';
 import { type BoundPattern, PolicyTemplate, VariableError } from './policy-variables.js';
 
 // Bucket policies: the IAM policy grammar S3 bucket policies use (Version, Statement, Sid, Effect,
@@ -304,8 +304,9 @@ function principalMatches(p: PolicyPrincipal, caller: PolicyCaller): boolean {
   return p.projectIds.includes(caller.projectId) || p.keys.includes(caller.accessKeyId) || p.keys.includes(caller.tokenId);
 }
 
-function parseCidr(text: string): { bytes: Buffer; bits: number } | null {
-  const network = parseNetwork(text);
+/** A network as bytes and a prefix length, for matching by bit (parseCidr's strict reading). */
+function cidrBytes(text: string): { bytes: Buffer; bits: number } | null {
+  const network = parseCidr(text);
   return network && { bytes: ipBytes(network.address, network.family), bits: network.bits };
 }
 
@@ -326,7 +327,7 @@ function ipBytes(addr: string, family: number): Buffer {
 }
 
 function ipInCidr(ip: string, cidr: string): boolean {
-  const range = parseCidr(cidr);
+  const range = cidrBytes(cidr);
   let family = isIP(ip);
   if (!range || family === 0) return false;
   let bytes = ipBytes(ip, family);
@@ -477,7 +478,7 @@ function pinsCallers(c: PolicyCondition): boolean {
 const IPV4_MAPPED = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]);
 
 function isNarrowRange(cidr: string): boolean {
-  const range = parseCidr(cidr);
+  const range = cidrBytes(cidr);
   if (!range) return false;
   if (range.bytes.length === 4) return range.bits >= MIN_IPV4_PREFIX;
   // A range reaching into ::ffff:0:0/96 covers IPv4 clients seen through an IPv6 socket: judge that part as IPv4.

@@ -112,10 +112,12 @@ export async function migrate(source: Stores, target: Stores, opts: MigrateOptio
       const checksum = row.checksum === null ? null : (JSON.parse(String(row.checksum)) as StoredChecksum);
       const sealed = encryptedUploads.has(String(row.upload_id));
       const copied = await copyOnce(String(row.blob_ref), Number(row.blob_size), checksum?.algorithm, sealed);
-      if (sealed) {
-        // Length and read-back were checked; the ETag and checksum are of the plaintext.
-      } else if (`"${copied.md5.toString('hex')}"` !== String(row.etag)) report.failures.push(`${name}: its bytes do not match its ETag ${String(row.etag)}`);
-      else if (checksum && copied.checksum?.toString('base64') !== checksum.value) report.failures.push(`${name}: its bytes do not match its ${checksum.algorithm} checksum`);
+      // An encrypted part's length and read-back were checked as it was copied; its ETag and
+      // checksum are of the plaintext.
+      if (!sealed) {
+        if (`"${copied.md5.toString('hex')}"` !== String(row.etag)) report.failures.push(`${name}: its bytes do not match its ETag ${String(row.etag)}`);
+        else if (checksum && copied.checksum?.toString('base64') !== checksum.value) report.failures.push(`${name}: its bytes do not match its ${checksum.algorithm} checksum`);
+      }
       report.parts++;
     } catch (err) {
       report.failures.push(`${name}: ${(err as Error).message}`);
