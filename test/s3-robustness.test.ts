@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import {
@@ -206,6 +208,34 @@ describe('request targets', () => {
     const answer = await sendOnSocket(ctx.server, head + body);
     assert.match(answer, /^HTTP\/1\.1 100 Continue\r\n/, answer.slice(0, 200));
     assert.match(answer, /HTTP\/1\.1 401 /, 'then the REST API refuses the unauthenticated call');
+  });
+});
+
+describe('a blob missing from the blob store', () => {
+  // Only a damaged data folder (or backend bucket) gets here; the client must still get an answer
+  // it can read, not a connection cut before any status line.
+  test("a GET of an object whose blob is gone answers 500 InternalError in XML without the object's headers, and other objects still read", async () => {
+    const bucket = await newBucket('lost-blob');
+    const before = await settledBlobFiles(ctx.server);
+    const body = randomBytes(300 * 1024); // above the inline limit: a blob of its own
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'gone', Body: body }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept', Body: 'still here' }));
+    const added = (await settledBlobFiles(ctx.server)).filter((f) => !before.includes(f) && !f.startsWith('inline/'));
+    assert.equal(added.length, 1, 'one blob file for the large object');
+    // A file of the folder, or an object of the backend bucket (blobFiles names refs there).
+    if (ctx.server.storage?.blobs) await ctx.server.blobs.delete(added[0]);
+    else await unlink(join(ctx.server.dataDir, 'blobs', added[0]));
+    for (const range of [undefined, 'bytes=100-199']) {
+      const err = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'gone', Range: range })).then(
+        () => assert.fail('the GET must fail'),
+        (e: unknown) => e as S3ServiceException,
+      );
+      assert.equal(err.$metadata.httpStatusCode, 500, String(range));
+      assert.equal(err.name, 'InternalError');
+      assert.equal(err.$response?.headers['etag'], undefined, 'the object\'s headers are not sent with the error');
+    }
+    const kept = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'kept' }));
+    assert.equal(await kept.Body!.transformToString(), 'still here');
   });
 });
 

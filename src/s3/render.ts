@@ -62,9 +62,11 @@ export async function renderResult(req: IncomingMessage, res: ServerResponse, re
 
 /**
  * Streams `body` into `res`; settles once the response has finished or the connection is gone.
- * A failure on either side destroys both: mid-stream, a cut connection is the only signal left
- * (the status line is already sent). The body's own failure (a damaged or missing blob) rejects,
- * so the caller logs it as it logs any other failure. Plain pipe() rather than stream.pipeline:
+ * The head goes out with the first bytes, so a body that fails before it has any (a blob that is
+ * missing or cannot be opened) rejects with `res` untouched and stripped of the object's headers:
+ * the caller answers it with an S3 error. Later, a failure on either side destroys both: mid-stream,
+ * a cut connection is the only signal left. The body's own failure rejects in both cases, so the
+ * caller logs it as it logs any other failure. Plain pipe() rather than stream.pipeline:
  * pipeline makes an AbortController per call and aborts it when done, which builds a
  * DOMException with a stack trace, about a tenth of the main-thread CPU of a 4 KiB GET.
  */
@@ -74,7 +76,11 @@ function streamBody(body: Readable, res: ServerResponse): Promise<void> {
     const done = (failed: boolean, err?: Error) => {
       if (settled) return;
       settled = true;
-      if (failed) {
+      if (failed && err && !res.headersSent) {
+        body.unpipe(res);
+        body.destroy();
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+      } else if (failed) {
         body.destroy();
         res.destroy();
       }
