@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -260,6 +263,10 @@ describe('special keys', () => {
     '\u00e9',
     'smile \u{1F600}',
     '<tag>&amp;"\'',
+    // A parser reads a raw CR (or CR LF) as LF: listings must write it as a character reference.
+    'cr\rkey',
+    'crlf\r\nkey',
+    'tab\tkey',
   ];
   let special: string;
   before(async () => {
@@ -292,6 +299,26 @@ describe('special keys', () => {
       assert.ok(keys.includes('a%252Fb'));
     });
   }
+
+  test('a key with a CR is named exactly by DeleteObjects results and by the markers that page uploads', async () => {
+    const bucket = await newBucket('cr', ['cr\rk', 'cr\r\nk', 'z']);
+    for (const Key of ['cr\rk', 'z']) await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
+    const seen: string[] = [];
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    for (let page = 0; page < 5; page++) {
+      const res = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, MaxUploads: 1, KeyMarker, UploadIdMarker }));
+      seen.push(...(res.Uploads ?? []).map((u) => u.Key!));
+      if (!res.IsTruncated) break;
+      KeyMarker = res.NextKeyMarker;
+      UploadIdMarker = res.NextUploadIdMarker;
+    }
+    assert.deepEqual(seen, ['cr\rk', 'z'], 'each upload once, and the listing ends');
+    const deleted = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'cr\rk' }, { Key: 'cr\r\nk' }] } }));
+    assert.deepEqual(deleted.Deleted!.map((d) => d.Key).sort(), ['cr\r\nk', 'cr\rk']);
+    const left = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    assert.deepEqual(left.Contents!.map((o) => o.Key), ['z']);
+  });
 
   test('encoding-type=url also encodes the prefix and the start-after echo', async () => {
     const res = await s3.send(new ListObjectsV2Command({ Bucket: special, EncodingType: 'url', Prefix: 'dir with', StartAfter: 'dir with a' }));

@@ -77,11 +77,15 @@ class Utf8Writer {
   }
 }
 
-const SPECIAL = /[&<>"']/;
-const SPECIALS = /[&<>"']/g;
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+const SPECIAL = /[&<>"'\r]/;
+const SPECIALS = /[&<>"'\r]/g;
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
 
-/** Text or an attribute value with the five XML specials escaped (most text has none). */
+/**
+ * Text or an attribute value with the five XML specials escaped (most text has none), and CR as a
+ * character reference, as S3 writes it: a parser turns a raw CR (or CR LF) into LF, so a key with
+ * one would come back as another key, and a delete or a next page's marker would name that.
+ */
 export function xmlEscape(text: string): string {
   return SPECIAL.test(text) ? text.replace(SPECIALS, (c) => ENTITIES[c]) : text;
 }
