@@ -64,13 +64,18 @@ export async function migrate(source: Stores, target: Stores, opts: MigrateOptio
   /** Uploads in progress whose parts are encrypted (their rows come before the parts'). */
   const encryptedUploads = new Set<string>();
   const concurrency = opts.concurrency ?? 4;
-  // Rows may share a blob (a copy, a version): each goes across once.
-  const copies = new Map<string, Promise<CopiedBlob>>();
+  // Two rows copied at once that name one blob share its copy. Only copies in flight are kept, so
+  // memory stays flat at any number of blobs: rows do not share blobs (a copy writes its own, a
+  // version moves between tables whole), and one that did would be copied again, harmlessly.
+  const inFlight = new Map<string, Promise<CopiedBlob>>();
 
   function copyOnce(ref: string, size: number, algorithm: ChecksumAlgorithm | undefined, sealed: boolean): Promise<CopiedBlob> {
     const id = `${ref} ${algorithm ?? ''} ${sealed}`;
-    let copy = copies.get(id);
-    if (!copy) copies.set(id, (copy = copyBlob(ref, size, algorithm, sealed)));
+    let copy = inFlight.get(id);
+    if (!copy) {
+      copy = copyBlob(ref, size, algorithm, sealed).finally(() => inFlight.delete(id));
+      inFlight.set(id, copy);
+    }
     return copy;
   }
 
