@@ -14,6 +14,7 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
+  ListPartsCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -236,6 +237,19 @@ describe('what a rule tells the objects it will expire', () => {
     const part = await s3.send(new UploadPartCommand({ Bucket: b, Key: 'logs/mp', UploadId: plain.UploadId, PartNumber: 1, Body: 'p' }));
     const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: b, Key: 'logs/mp', UploadId: plain.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
     assert.equal(expiryOf(done.Expiration).rule, 'logs%20rule');
+  });
+
+  test('ListParts tells when a rule will abort the upload, as CreateMultipartUpload does', async () => {
+    const b = await bucket('listparts');
+    await setRules(b, [{ ID: 'uploads', Status: 'Enabled', Filter: { Prefix: 'up/' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2000 } }]);
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'up/big' }));
+    const parts = await s3.send(new ListPartsCommand({ Bucket: b, Key: 'up/big', UploadId: created.UploadId }));
+    assert.equal(parts.AbortRuleId, 'uploads');
+    assert.equal(parts.AbortDate?.getTime(), created.AbortDate?.getTime());
+    const other = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'other' }));
+    const none = await s3.send(new ListPartsCommand({ Bucket: b, Key: 'other', UploadId: other.UploadId }));
+    assert.equal(none.AbortRuleId, undefined);
+    assert.equal(none.AbortDate, undefined);
   });
 });
 

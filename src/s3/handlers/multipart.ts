@@ -189,6 +189,8 @@ export async function ListParts(ctx: S3Context): Promise<S3Response> {
   const truncated = rows.length > maxParts;
   const page = rows.slice(0, maxParts);
   return {
+    // As CreateMultipartUpload: when a rule will abort this upload, so a client resuming it knows.
+    headers: abortHeaders(bucket, upload, ctx.lifecycleDayMs),
     xml: {
       root: 'ListPartsResult',
       value: {
