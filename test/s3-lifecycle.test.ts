@@ -251,6 +251,19 @@ describe('what a rule tells the objects it will expire', () => {
     assert.equal(none.AbortRuleId, undefined);
     assert.equal(none.AbortDate, undefined);
   });
+
+  test('a rule ID no header can hold as it is (non-Latin-1, a newline) goes URL-encoded, and the write it answers succeeds once', async () => {
+    for (const id of ['規則-1', 'x\ny']) {
+      const b = await bucket('rule-id');
+      await setRules(b, [{ ID: id, Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 1000 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1000 } }]);
+      const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'mp' }));
+      assert.equal(created.AbortRuleId, encodeURIComponent(id));
+      assert.equal((await s3.send(new ListPartsCommand({ Bucket: b, Key: 'mp', UploadId: created.UploadId }))).AbortRuleId, encodeURIComponent(id));
+      // The one upload created, none left behind by a failed answer.
+      assert.deepEqual((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads?.map((u) => u.UploadId), [created.UploadId]);
+      assert.equal(expiryOf((await s3.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'o' }))).Expiration).rule, encodeURIComponent(id));
+    }
+  });
 });
 
 describe('the lifecycle worker', () => {

@@ -4,7 +4,10 @@ import { DAY_MS, dueAt, expiresAt, ruleMatches, type LifecycleConfig, type Lifec
 // What S3 tells a client about the bucket's lifecycle rules on each object it reads or writes:
 // x-amz-expiration (when a rule will expire the current object, and which rule), and for a
 // multipart upload x-amz-abort-date / x-amz-abort-rule-id (when a rule will abort it). Dates
-// follow the worker's day length, so they say when it will act.
+// follow the worker's day length, so they say when it will act. A rule ID is any text of up to 255
+// characters, which a header cannot carry as it is (a newline, a character outside ISO-8859-1): it
+// goes URL-encoded in both headers, as S3 sends x-amz-expiration's rule-id. Sent raw, such an ID
+// made Node.js throw while the response was written, after CreateMultipartUpload had committed.
 
 const NONE: readonly LifecycleRule[] = [];
 /** What a bucket without rules adds to every response: nothing, allocated once. */
@@ -23,6 +26,11 @@ function rulesOf(bucket: BucketRow): readonly LifecycleRule[] {
     parsed.set(text, rules);
   }
   return rules;
+}
+
+/** A rule ID as a header carries it. */
+function headerRuleId(id: string): string {
+  return encodeURIComponent(id);
 }
 
 /** The object as the rules see it. */
@@ -47,7 +55,7 @@ function earliest(bucket: BucketRow, due: (rule: LifecycleRule) => number | unde
 export function expirationHeaders(bucket: BucketRow, object: ExpiringObject, dayMs = DAY_MS): Readonly<Record<string, string>> {
   const first = earliest(bucket, (rule) => (ruleMatches(rule, object) ? expiresAt(rule, object.lastModified, dayMs) : undefined));
   if (!first) return NO_HEADERS;
-  return { 'x-amz-expiration': `expiry-date="${new Date(first.at).toUTCString()}", rule-id="${encodeURIComponent(first.id)}"` };
+  return { 'x-amz-expiration': `expiry-date="${new Date(first.at).toUTCString()}", rule-id="${headerRuleId(first.id)}"` };
 }
 
 /** x-amz-abort-date and x-amz-abort-rule-id for a multipart upload a rule will abort (the earliest). */
@@ -57,5 +65,5 @@ export function abortHeaders(bucket: BucketRow, upload: { key: string; initiated
     return abort && ruleMatches(rule, { key: upload.key, size: 0, tags: {} }) ? dueAt(upload.initiated, abort.daysAfterInitiation, dayMs) : undefined;
   });
   if (!first) return NO_HEADERS;
-  return { 'x-amz-abort-date': new Date(first.at).toUTCString(), 'x-amz-abort-rule-id': first.id };
+  return { 'x-amz-abort-date': new Date(first.at).toUTCString(), 'x-amz-abort-rule-id': headerRuleId(first.id) };
 }
