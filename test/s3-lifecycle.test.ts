@@ -298,6 +298,22 @@ describe('the lifecycle worker', () => {
     await waitFor('every version and the lone marker of doc to go', async () => (await versions(b)).join() === 'other:v*', 15_000);
   });
 
+  test('a rule that expires current objects by Days also removes a delete marker once it is all that is left of its key', async () => {
+    const b = await bucket('days-marker', 'Enabled');
+    await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'ghost' }));
+    // A marker over a version is not an expired object delete marker: it stays.
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'hidden', Body: 'x' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'hidden' }));
+    await setRules(b, [{ ID: 'days', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 1 } }]);
+    await waitFor('the lone marker to go', async () => !(await versions(b)).includes('ghost:dm*'), 15_000);
+    // Several more passes (one every quarter second), well past the rule's day.
+    await new Promise((r) => setTimeout(r, 3 * DAY_MS));
+    assert.deepEqual(await versions(b), ['hidden:dm*', 'hidden:v']);
+    const audited = await auditDetails(b);
+    assert.equal(audited.length, 1, audited.join('\n'));
+    assert.match(audited[0]!, /^ghost version .*: expired delete marker removed \(rule days\)$/);
+  });
+
   test('never removes a version under Object Lock', async () => {
     const b = `lc-locked-${process.pid}-${++n}`;
     await s3.send(new CreateBucketCommand({ Bucket: b, ObjectLockEnabledForBucket: true }));

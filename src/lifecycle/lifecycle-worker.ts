@@ -6,7 +6,7 @@ import type { BucketRow, MetadataStore, ObjectVersionRow, UploadRow } from '../s
 import type { ObjectService } from '../objects/object-service.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { LIFECYCLE_ACTOR } from '../audit/actor.js';
-import { currentExpires, DAY_MS, dueAt, ruleMatches, type LifecycleConfig, type LifecycleRule } from './rules.js';
+import { currentExpires, DAY_MS, dueAt, removesExpiredDeleteMarker, ruleMatches, type LifecycleConfig, type LifecycleRule } from './rules.js';
 
 // The lifecycle worker applies each bucket's lifecycle rules in the background. A pass walks every
 // bucket that has rules (by bucket id), each bucket's versions (in listing order) and then its
@@ -211,7 +211,7 @@ export class LifecycleWorker {
           } else report.skipped++;
         }
       } else if (v.isLatest && v.isDeleteMarker) {
-        const rule = matching.find((r) => r.expiration?.expiredObjectDeleteMarker);
+        const rule = matching.find((r) => removesExpiredDeleteMarker(r, v.lastModified, now, this.dayMs));
         if (rule && (await this.onlyVersion(bucket, v))) await this.removeVersion(bucket, v, 'expired delete marker removed', rule, report);
       } else {
         const rank = ++cursor.noncurrentSeen!;

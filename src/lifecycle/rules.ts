@@ -148,3 +148,13 @@ export function currentExpires(rule: LifecycleRule, lastModified: Date, now: Dat
   const at = expiresAt(rule, lastModified, dayMs);
   return at !== undefined && now.getTime() >= at;
 }
+
+/**
+ * Whether the rule removes a delete marker that is all that is left of its key (an expired object
+ * delete marker) at `now`: ExpiredObjectDeleteMarker does at once; a rule that expires current
+ * objects by Days or Date does too, once the marker is as old as the rule lets a current version
+ * be (S3 removes such markers when "the lifecycle configuration is set to delete current versions").
+ */
+export function removesExpiredDeleteMarker(rule: LifecycleRule, markerTime: Date, now: Date, dayMs = DAY_MS): boolean {
+  return rule.expiration?.expiredObjectDeleteMarker === true || currentExpires(rule, markerTime, now, dayMs);
+}
