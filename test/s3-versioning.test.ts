@@ -374,6 +374,23 @@ describe('version listings resume after a version deleted between pages', () => 
     }
   });
 
+  test('a REST versions page that ends with the key\'s last version has no cursor, though a longer key follows', async () => {
+    const bucket = await versioned('lastpage');
+    const made = [await put(bucket, 'v', '1'), await put(bucket, 'v', '2')].reverse();
+    await put(bucket, 'v2', '3');
+    const p = ctx.server.bootstrap.projectId;
+    const root = rootBearer(ctx.server);
+    const versions = `/projects/${p}/buckets/${bucket}/objects/versions?key=v`;
+    const full = await call(ctx.server, 'GET', `${versions}&limit=2`, { as: root });
+    assert.deepEqual([full.body.items.map((v: any) => v.versionId), full.body.nextCursor], [made, null]);
+    // One more version: the page is full and the key goes on, so there is a next page.
+    const third = await put(bucket, 'v', '4');
+    const first = await call(ctx.server, 'GET', `${versions}&limit=2`, { as: root });
+    assert.deepEqual(first.body.items.map((v: any) => v.versionId), [third, made[0]]);
+    const rest = await call(ctx.server, 'GET', `${versions}&limit=2&cursor=${first.body.nextCursor}`, { as: root });
+    assert.deepEqual([rest.body.items.map((v: any) => v.versionId), rest.body.nextCursor], [[made[1]], null]);
+  });
+
   test('ListObjectVersions whose version-id-marker was deleted lists the rest of that key rather than skip it', async () => {
     const bucket = await versioned('marker');
     const made = [await put(bucket, 'k', '1'), await put(bucket, 'k', '2'), await put(bucket, 'k', '3')].reverse();

@@ -355,9 +355,11 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     const max = limit ?? MAX_PAGE;
     // The key sorts first among the keys it prefixes, so its versions open the listing.
     const marker = cursor === undefined ? {} : { keyMarker: key, ...decodeVersionCursor(cursor) };
-    const page = await deps.objects.listVersions(row, { prefix: key, delimiter: '', ...marker, maxKeys: max });
-    const mine = page.versions.filter((v) => v.key === key);
-    const more = page.isTruncated && mine.length === page.versions.length;
+    // One more than the page: there is a next page only if that one is still a version of the key
+    // (a full page followed by another key's versions is the last).
+    const page = await deps.objects.listVersions(row, { prefix: key, delimiter: '', ...marker, maxKeys: max + 1 });
+    const mine = page.versions.filter((v) => v.key === key).slice(0, max);
+    const more = page.versions[max]?.key === key;
     return c.json(
       {
         items: mine.map((v) => ({
