@@ -147,4 +147,23 @@ describe('REST API: projects', () => {
   test('unknown API paths answer a 404 problem', async () => {
     assert.ok(isProblem(await call(server, 'GET', '/nope', { as: rootBearer(server) }), 404, 'not-found'));
   });
+
+  test('a method a route path does not take answers 405 with Allow listing those it does (RFC 9110 §15.5.6)', async () => {
+    const p = server.bootstrap.projectId;
+    for (const [method, path, allow] of [
+      ['PUT', '/projects', 'GET, HEAD, POST'],
+      ['DELETE', `/projects/${p}`, 'GET, HEAD, PATCH'],
+      ['POST', `/projects/${p}/buckets/b/objects/content?key=k`, 'GET, HEAD, PUT'],
+      ['GET', `/projects/${p}/tokens/t/revoke`, 'POST'],
+      ['PATCH', '/openapi.json', 'GET, HEAD'],
+    ]) {
+      for (const as of [rootBearer(server), undefined]) {
+        const r = await call(server, method, path, { as });
+        assert.ok(isProblem(r, 405, 'method-not-allowed'), `${method} ${path}: ${problemText(r)}`);
+        assert.equal(r.headers.get('allow'), allow, `${method} ${path}`);
+      }
+    }
+    // A path no route has is still 404, whatever the method.
+    assert.ok(isProblem(await call(server, 'PUT', '/projects/x/nope', { as: rootBearer(server) }), 404, 'not-found'));
+  });
 });

@@ -13,7 +13,7 @@ import { registerObjects } from './objects.js';
 import { registerProblemTypes } from './problem-types.js';
 import { problem, problemHeaders, problemResponse, sendProblem, toProblem, validationProblem } from './problems.js';
 import { registerProjects } from './projects.js';
-import { routePolicyMiddleware } from './route-policy.js';
+import { allowedMethods, routePolicyMiddleware } from './route-policy.js';
 import { commonProblems, errorResponses } from './schemas.js';
 import { registerSession } from './session.js';
 import { registerTokens } from './tokens.js';
@@ -232,7 +232,13 @@ export function createApiApp(deps: ApiDeps) {
     return c.json(document as Record<string, unknown>, 200);
   });
 
-  app.notFound((c) => sendProblem(c, problem('not-found', `No API route ${c.req.method} ${c.req.path}.`)));
+  const allowed = allowedMethods(app, API_BASE);
+  app.notFound((c) => {
+    const allow = allowed(c.req.path);
+    if (allow.length === 0) return sendProblem(c, problem('not-found', `No API route ${c.req.method} ${c.req.path}.`));
+    const detail = `${c.req.path} does not take ${c.req.method}; it takes ${allow.join(', ')}.`;
+    return sendProblem(c, problem('method-not-allowed', detail), { Allow: allow.join(', ') });
+  });
   app.onError((err, c: Context<ApiEnv>) => sendProblem(c, toProblem(err, deps.log, c.env?.incoming), problemHeaders(err)));
   return app;
 }

@@ -59,6 +59,12 @@ export const PROBLEM_TYPES = {
     title: 'Not found',
     description: 'No such route, bucket, object or token (in this project).',
   },
+  'method-not-allowed': {
+    status: 405,
+    title: 'Method not allowed',
+    description:
+      'A route has this path, but not with this method. The Allow header lists the methods the path takes; use one of them.',
+  },
   conflict: {
     status: 409,
     title: 'Conflict',

@@ -6,7 +6,8 @@ import { ApiProblem } from './problems.js';
 
 // Rules every route follows, read from its OpenAPI declaration so that a new route cannot miss
 // them: a route that declares security needs a caller (401 before its input is looked at), and
-// a query parameter the route does not declare is a 400 naming it, as unknown body fields are.
+// a query parameter the route does not declare is a 400 naming it, as unknown body fields are;
+// a path that routes answer, but not with the request's method, is a 405 naming those they do.
 
 interface RoutePolicy {
   /** Declared with `security: []`: anyone may call it. */
@@ -62,5 +63,44 @@ export function routePolicyMiddleware(app: ApiApp, basePath: string): Middleware
       }
     }
     return next();
+  };
+}
+
+/** A path pattern of the declared routes and the methods they answer there. */
+interface PathMethods {
+  pattern: RegExp;
+  methods: Set<string>;
+}
+
+/** A regular expression matching the request paths of an OpenAPI path: {name} is one segment. */
+function pathPattern(basePath: string, openApiPath: string): RegExp {
+  const escaped = (basePath + openApiPath).replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${escaped.replace(/\{\w+\}/g, '[^/]+')}$`);
+}
+
+function pathMethods(app: ApiApp, basePath: string): PathMethods[] {
+  const byPath = new Map<string, PathMethods>();
+  for (const def of app.openAPIRegistry.definitions) {
+    if (def.type !== 'route') continue;
+    const entry = byPath.get(def.route.path) ?? { pattern: pathPattern(basePath, def.route.path), methods: new Set<string>() };
+    entry.methods.add(def.route.method.toUpperCase());
+    // Hono answers a HEAD with the GET route.
+    if (def.route.method === 'get') entry.methods.add('HEAD');
+    byPath.set(def.route.path, entry);
+  }
+  return [...byPath.values()];
+}
+
+/**
+ * The methods the declared routes answer at a request path (none: no route has that path), for
+ * the Allow header of a 405 (RFC 9110 section 15.5.6). The table is built on the first call.
+ */
+export function allowedMethods(app: ApiApp, basePath: string): (path: string) => string[] {
+  let table: PathMethods[] | undefined;
+  return (path) => {
+    table ??= pathMethods(app, basePath);
+    const methods = new Set<string>();
+    for (const entry of table) if (entry.pattern.test(path)) for (const m of entry.methods) methods.add(m);
+    return [...methods].sort();
   };
 }
