@@ -216,6 +216,20 @@ describe('REST API: objects', () => {
     assert.ok(isProblem(await call(server, 'GET', content('nope', 'k'), { as: root() }), 404, 'not-found'));
   });
 
+  test('a query parameter that is not percent-encoded UTF-8 is 400 naming it, and nothing is stored', async () => {
+    for (const bad of ['%E0%A4%A', '%ED%A0%80', '%C0%AF', 'a%', 'a%zz']) {
+      const put = await call(server, 'PUT', `${objects('docs')}/content?key=${bad}`, { as: root(), raw: 'x' });
+      assert.ok(isProblem(put, 400, 'validation', 'key'), `${bad}: ${problemText(put)}`);
+      const get = await call(server, 'GET', `${objects('docs')}/content?key=ok&versionId=${bad}`, { as: root() });
+      assert.ok(isProblem(get, 400, 'validation', 'versionId'), `${bad}: ${problemText(get)}`);
+    }
+    assert.ok(isProblem(await call(server, 'GET', `${objects('docs')}?pre%E0fix=a`, { as: root() }), 400, 'validation', 'pre%E0fix'));
+    const listed = await call(server, 'GET', objects('docs'), { as: root() });
+    assert.deepEqual(listed.body.items.filter((o: { key: string }) => o.key.includes('%') || /[\ud800-\udfff]/.test(o.key)), []);
+    // Well-formed escapes, '+' for a space included, still name their key.
+    assert.equal((await call(server, 'PUT', `${objects('docs')}/content?key=%E0%A4%A4+x`, { as: root(), raw: 'x' })).body.key, '\u0924 x');
+  });
+
   test('delete: 204, also for a missing key; the object is gone', async () => {
     await call(server, 'PUT', content('docs', 'gone.txt'), { as: root(), raw: 'x' });
     assert.equal((await call(server, 'DELETE', `${objects('docs')}?key=gone.txt`, { as: root() })).status, 204);

@@ -5,9 +5,10 @@ import type { ApiApp, ApiEnv } from './context.js';
 import { ApiProblem } from './problems.js';
 
 // Rules every route follows, read from its OpenAPI declaration so that a new route cannot miss
-// them: a route that declares security needs a caller (401 before its input is looked at), and
-// a query parameter the route does not declare is a 400 naming it, as unknown body fields are;
-// a path that routes answer, but not with the request's method, is a 405 naming those they do.
+// them: a route that declares security needs a caller (401 before its input is looked at); a
+// query parameter the route does not declare, or one that is not percent-encoded UTF-8, is a 400
+// naming it, as unknown body fields are; a path that routes answer, but not with the request's
+// method, is a 405 naming the methods they take.
 
 interface RoutePolicy {
   /** Declared with `security: []`: anyone may call it. */
@@ -39,6 +40,34 @@ function policies(app: ApiApp, basePath: string): Map<string, RoutePolicy> {
   return out;
 }
 
+/** A query name or value decoded (`+` is a space), or undefined when it is not percent-encoded UTF-8. */
+function strictDecode(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses a query parameter whose name or value is not well-formed percent-encoded UTF-8 (a
+ * broken escape such as `%A`, or bytes that are no UTF-8 such as a surrogate's `%ED%A0%80`):
+ * Hono keeps such text as written, so `key=%E0%A4%A` would name a key "%E0%A4%A".
+ */
+function requireWellFormedQuery(url: string): void {
+  const start = url.indexOf('?');
+  if (start < 0) return;
+  for (const pair of url.slice(start + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    const name = strictDecode(rawName);
+    if (name === undefined) throw new ApiProblem('validation', `The query parameter name "${rawName}" is not percent-encoded UTF-8.`, rawName);
+    if (eq >= 0 && strictDecode(pair.slice(eq + 1)) === undefined) {
+      throw new ApiProblem('validation', `The query parameter "${name}" is not percent-encoded UTF-8.`, name);
+    }
+  }
+}
+
 /**
  * Enforces each route's declared policy. Register before the routes; the table is built on the
  * first request, when every route is declared.
@@ -54,6 +83,7 @@ export function routePolicyMiddleware(app: ApiApp, basePath: string): Middleware
       if (!policy.open && !c.get('caller')) {
         throw new ApiProblem('unauthenticated', 'Sign in, or send a bearer token in the Authorization header.');
       }
+      requireWellFormedQuery(c.req.url);
       for (const name of Object.keys(c.req.queries())) {
         if (!policy.query.has(name)) {
           const known = [...policy.query];
