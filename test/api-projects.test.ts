@@ -138,10 +138,12 @@ describe('REST API: projects', () => {
 
   test('paging validation: a cursor this API made, limit 1..1000, no unknown query parameters', async () => {
     const as = { session: admin };
-    for (const [q, field] of [['cursor=garbage', 'cursor'], ['cursor=', 'cursor'], ['cursor=WzEsMl0', 'cursor'], ['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=x', 'limit'], ['tokn=x', 'tokn']]) {
+    for (const [q, field] of [['cursor=garbage', 'cursor'], ['cursor=', 'cursor'], ['cursor=WzEsMl0', 'cursor'], ['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=x', 'limit'], ['limit=0x10', 'limit'], ['limit=1e2', 'limit'], ['limit=%201', 'limit'], ['limit=1.0', 'limit'], ['limit=', 'limit'], ['tokn=x', 'tokn']]) {
       const r = await call(server, 'GET', `/projects?${q}`, { as });
       assert.ok(isProblem(r, 400, 'validation', field), `${q}: ${problemText(r)}`);
     }
+    // A limit is digits, leading zeros allowed.
+    assert.equal((await call(server, 'GET', '/projects?limit=0010', { as })).status, 200);
   });
 
   test('unknown API paths answer a 404 problem', async () => {

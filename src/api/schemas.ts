@@ -78,9 +78,18 @@ export const MAX_PAGE = 1000;
 export function pageQuery(defaultLimit: number) {
   return z.object({
     cursor: Text.optional().openapi({ description: "The previous page's nextCursor (opaque)." }),
-    limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ description: `1-${MAX_PAGE} (default ${defaultLimit})` }),
+    limit: PageLimit.optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `1-${MAX_PAGE} (default ${defaultLimit})` }),
   });
 }
+
+/**
+ * A page size written in decimal digits only: Number() would also read `0x10`, `1e2` and ` 1`,
+ * spellings no client means as a page size. Documented as the integer it becomes.
+ */
+const PageLimit = z
+  .string()
+  .regex(/^[0-9]+$/, 'must be a whole number written in digits.')
+  .pipe(z.coerce.number().int().min(1).max(MAX_PAGE));
 
 export const NextCursor = z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page.' });
 
