@@ -137,6 +137,10 @@ describe('REST API: OpenAPI document', () => {
       assert.equal(res.status, 404, missing);
       assert.equal(((await res.json()) as { type: string }).type, '/api/v1/problems/not-found');
     }
+    // A slug is text as every path parameter is: a NUL in it is a 400 naming it.
+    const nul = await fetch(`${server.url}/api/v1/problems/a%00b`);
+    assert.equal(nul.status, 400);
+    assert.deepEqual([((await nul.json()) as { field: string }).field, nul.headers.get('content-type')], ['slug', 'application/problem+json']);
     // Served types are the documented ones.
     assert.equal(doc.paths['/api/v1/problems/{slug}'].get.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/ProblemType');
   });

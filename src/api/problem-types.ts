@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiApp } from './context.js';
 import { ApiProblem, isProblemSlug, PROBLEM_SLUGS, PROBLEM_TYPES, problemType } from './problems.js';
-import { errorResponses, json } from './schemas.js';
+import { errorResponses, json, Text } from './schemas.js';
 
 // GET /problems/{slug}: what each problem `type` the API answers with means, so that every type
 // URI resolves. Served from the problem table in problems.ts.
@@ -16,10 +16,7 @@ const ProblemTypeSchema = z
   .openapi('ProblemType');
 
 const SlugParam = z.object({
-  slug: z
-    .string()
-    .min(1)
-    .openapi({ param: { name: 'slug', in: 'path' }, example: 'validation', description: `One of: ${PROBLEM_SLUGS.join(', ')}.` }),
+  slug: Text.min(1).openapi({ param: { name: 'slug', in: 'path' }, example: 'validation', description: `One of: ${PROBLEM_SLUGS.join(', ')}.` }),
 });
 
 const getProblemType = createRoute({
