@@ -76,6 +76,8 @@ describe('REST API: every route, called without the right credentials', () => {
         continue;
       }
       assert.ok(isProblem(reply, 401, 'unauthenticated'), `${name(r)}: ${problemText(reply)}`);
+      // RFC 9110 §15.5.2: a 401 names the scheme to authenticate with (Bearer: no browser prompt).
+      assert.equal(reply.headers.get('www-authenticate'), 'Bearer realm="skep"', name(r));
     }
     assert.deepEqual(open.sort(), ['GET /api/v1/openapi.json', 'GET /api/v1/problems/{slug}', 'POST /api/v1/session']);
   });

@@ -100,6 +100,7 @@ describe('REST API: OpenAPI document', () => {
         // Every route rejects unknown query parameters, so every route documents 400.
         assert.ok(op.responses['400'], `${where}: 400 undocumented`);
         if (op.responses['429']) assert.ok(op.responses['429'].headers?.['Retry-After'], `${where}: 429 without Retry-After`);
+        if (op.responses['401']) assert.ok(op.responses['401'].headers?.['WWW-Authenticate'], `${where}: 401 without WWW-Authenticate`);
         assert.equal(op.security.length === 0, open, `${where}: security ${JSON.stringify(op.security)}`);
         for (const name of path.match(/\{(\w+)\}/g) ?? []) {
           assert.ok(op.parameters?.some((p: any) => p.in === 'path' && `{${p.name}}` === name && p.required), `${where}: ${name} undocumented`);

@@ -67,13 +67,23 @@ describe('REST API: session', () => {
     assert.ok(isProblem(unknown, 401, 'unauthenticated'), problemText(unknown));
     assert.equal(wrong.body.detail, unknown.body.detail);
     assert.equal(wrong.headers.get('set-cookie'), null);
+    assert.equal(wrong.headers.get('www-authenticate'), 'Bearer realm="skep"');
   });
 
   test('GET /session without a cookie, with a made-up cookie, or with a bearer token: 401 / 403', async () => {
     assert.ok(isProblem(await call(server, 'GET', '/session'), 401, 'unauthenticated'));
     const fake = { session: { cookie: 'A'.repeat(43), csrf: 'x', userId: '', email: '' } };
-    assert.ok(isProblem(await call(server, 'GET', '/session', { as: fake }), 401, 'unauthenticated'));
-    assert.ok(isProblem(await call(server, 'GET', '/session', { as: rootBearer(server) }), 403, 'forbidden'));
+    const faked = await call(server, 'GET', '/session', { as: fake });
+    assert.ok(isProblem(faked, 401, 'unauthenticated'));
+    assert.equal(faked.headers.get('www-authenticate'), 'Bearer realm="skep"');
+    const bearer = await call(server, 'GET', '/session', { as: rootBearer(server) });
+    assert.ok(isProblem(bearer, 403, 'forbidden'));
+    assert.equal(bearer.headers.get('www-authenticate'), null);
+    for (const authorization of ['Bearer skep_v1_nope', 'Basic YTpi']) {
+      const refused = await call(server, 'GET', '/projects', { headers: { authorization } });
+      assert.ok(isProblem(refused, 401, 'unauthenticated'), authorization);
+      assert.equal(refused.headers.get('www-authenticate'), 'Bearer realm="skep"', authorization);
+    }
   });
 
   test('sign out needs the CSRF token, then ends the session', async () => {

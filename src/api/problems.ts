@@ -152,11 +152,18 @@ export function problem(slug: ProblemSlug, detail: string, field?: string): Prob
   return { type: problemType(slug), title: t.title, status: t.status, detail, ...(field !== undefined ? { field } : {}) };
 }
 
+/**
+ * The headers of a problem reply. A 401 names the scheme that would authenticate, as RFC 9110
+ * §15.5.2 requires: Bearer (RFC 6750 §3), which, unlike Basic, makes no browser prompt for
+ * credentials over the console.
+ */
+function replyHeaders(p: Problem, extra: Record<string, string>): Record<string, string> {
+  const challenge = p.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="skep"' } : {};
+  return { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...challenge, ...extra };
+}
+
 export function problemResponse(p: Problem, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(p), {
-    status: p.status,
-    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...headers },
-  });
+  return new Response(JSON.stringify(p), { status: p.status, headers: replyHeaders(p, headers) });
 }
 
 const DOMAIN_SLUG: Record<DomainErrorKind, ProblemSlug> = {
@@ -292,5 +299,5 @@ export function validationProblem(issues: readonly Issue[], target: string): Pro
 }
 
 export function sendProblem(c: Context, p: Problem, headers: Record<string, string> = {}): Response {
-  return c.newResponse(JSON.stringify(p), p.status as 400, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...headers });
+  return c.newResponse(JSON.stringify(p), p.status as 400, replyHeaders(p, headers));
 }

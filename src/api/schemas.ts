@@ -39,7 +39,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 interface ErrorResponse {
   description: string;
   content: typeof problemContent;
-  headers?: Record<string, { description: string; schema: { type: 'integer'; minimum: number } }>;
+  headers?: Record<string, { description: string; schema: { type: 'integer'; minimum: number } | { type: 'string' } }>;
 }
 
 /**
@@ -51,6 +51,7 @@ export function errorResponses(...statuses: number[]) {
   for (const s of [...new Set([400, ...statuses])].sort((a, b) => a - b)) {
     out[s] = { description: ERROR_DESCRIPTIONS[s], content: problemContent };
     if (s === 429) out[s].headers = { 'Retry-After': { description: 'Seconds until another attempt may succeed.', schema: { type: 'integer', minimum: 1 } } };
+    if (s === 401) out[s].headers = { 'WWW-Authenticate': { description: 'Bearer realm="skep": the scheme to authenticate with.', schema: { type: 'string' } } };
   }
   return out;
 }
