@@ -50,6 +50,9 @@ const LISTS = [
   '/api/v1/projects/{projectId}/tokens', '/api/v1/projects/{projectId}/audit',
 ];
 
+/** The lists answered whole (docs/rest-api.md, Paging): no limit, no cursor, no nextCursor. */
+const WHOLE_LISTS = ['/api/v1/projects/{projectId}/members', '/api/v1/projects/{projectId}/tokens/{tokenId}/temporary-credentials'];
+
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
 type Doc = { openapi: string; paths: Record<string, Record<string, any>>; components: Record<string, Record<string, any>> };
@@ -120,6 +123,19 @@ describe('REST API: OpenAPI document', () => {
       assert.deepEqual(['items', 'nextCursor'].filter((k) => k in reply.properties), ['items', 'nextCursor'], path);
       assert.ok(reply.required.includes('nextCursor'), path);
     }
+  });
+
+  test('the lists that are not paged are the documented ones: they take no query parameter and answer items alone', () => {
+    const whole: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths)) {
+      const schema = item.get?.responses['200']?.content?.['application/json']?.schema;
+      const reply = schema?.$ref ? doc.components.schemas[schema.$ref.split('/').pop()] : schema;
+      if (!reply?.properties?.items || LISTS.includes(path)) continue;
+      whole.push(path);
+      assert.deepEqual(Object.keys(reply.properties), ['items'], path);
+      assert.deepEqual((item.get.parameters ?? []).filter((p: any) => p.in === 'query'), [], path);
+    }
+    assert.deepEqual(whole.sort(), [...WHOLE_LISTS].sort());
   });
 
   test('every problem type in the problem table resolves to its description; others are 404', async () => {

@@ -225,7 +225,8 @@ export function createApiApp(deps: ApiDeps) {
         description:
           'Projects, buckets, objects, API tokens, usage and audit of a skep server. Errors are application/problem+json; ' +
           'each `type` is described at its URL (GET /api/v1/problems/{slug}). Unknown body fields and query parameters are ' +
-          'rejected (400 `validation` naming them). Lists take `limit` and `cursor` and answer `nextCursor` (null on the last page).',
+          'rejected (400 `validation` naming them). Lists take `limit` and `cursor` and answer `nextCursor` (null on the last page), ' +
+          "but for a project's members and a token's temporary credentials, answered whole.",
       },
       tags: ['session', 'projects', 'buckets', 'objects', 'tokens', 'usage', 'audit', 'meta'].map((name) => ({ name })),
     });
