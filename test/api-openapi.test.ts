@@ -40,6 +40,37 @@ const CONTRACT = [
   'GET /openapi.json', 'GET /problems/{slug}',
 ];
 
+/** The operationId of each operation: generated clients name their methods after them. */
+const OPERATION_IDS: Record<string, string> = {
+  'POST /session': 'signIn', 'GET /session': 'getSession', 'DELETE /session': 'signOut', 'POST /session/password': 'changePassword',
+  'GET /projects': 'listProjects', 'POST /projects': 'createProject', 'GET /projects/{projectId}': 'getProject', 'PATCH /projects/{projectId}': 'updateProject',
+  'GET /projects/{projectId}/members': 'listMembers', 'POST /projects/{projectId}/members': 'addMember',
+  'PATCH /projects/{projectId}/members/{userId}': 'setMemberRole', 'DELETE /projects/{projectId}/members/{userId}': 'removeMember',
+  'GET /projects/{projectId}/buckets': 'listBuckets', 'POST /projects/{projectId}/buckets': 'createBucket',
+  'GET /projects/{projectId}/buckets/{bucket}': 'getBucket', 'DELETE /projects/{projectId}/buckets/{bucket}': 'deleteBucket',
+  'GET /projects/{projectId}/buckets/{bucket}/objects': 'listObjects', 'DELETE /projects/{projectId}/buckets/{bucket}/objects': 'deleteObject',
+  'PUT /projects/{projectId}/buckets/{bucket}/objects/content': 'putObject', 'GET /projects/{projectId}/buckets/{bucket}/objects/content': 'getObject',
+  'POST /projects/{projectId}/buckets/{bucket}/presign': 'presignObject',
+  'GET /projects/{projectId}/buckets/{bucket}/objects/versions': 'listObjectVersions',
+  'PUT /projects/{projectId}/buckets/{bucket}/objects/legal-hold': 'putObjectLegalHold', 'PUT /projects/{projectId}/buckets/{bucket}/objects/retention': 'putObjectRetention',
+  'GET /projects/{projectId}/buckets/{bucket}/settings': 'getBucketSettings',
+  'PUT /projects/{projectId}/buckets/{bucket}/settings/versioning': 'putBucketVersioning', 'PUT /projects/{projectId}/buckets/{bucket}/settings/object-lock': 'putBucketObjectLock',
+  'PUT /projects/{projectId}/buckets/{bucket}/settings/lifecycle': 'putBucketLifecycle', 'DELETE /projects/{projectId}/buckets/{bucket}/settings/lifecycle': 'deleteBucketLifecycle',
+  'PUT /projects/{projectId}/buckets/{bucket}/settings/encryption': 'putBucketEncryption', 'DELETE /projects/{projectId}/buckets/{bucket}/settings/encryption': 'deleteBucketEncryption',
+  'GET /projects/{projectId}/tokens': 'listTokens', 'POST /projects/{projectId}/tokens': 'createToken', 'GET /projects/{projectId}/tokens/{tokenId}': 'getToken',
+  'POST /projects/{projectId}/tokens/{tokenId}/disable': 'disableToken', 'POST /projects/{projectId}/tokens/{tokenId}/enable': 'enableToken',
+  'POST /projects/{projectId}/tokens/{tokenId}/revoke': 'revokeToken', 'POST /projects/{projectId}/tokens/{tokenId}/confirm-rotation': 'confirmTokenRotation',
+  'POST /projects/{projectId}/tokens/{tokenId}/rotate': 'rotateToken',
+  'GET /projects/{projectId}/tokens/{tokenId}/temporary-credentials': 'listTemporaryCredentials',
+  'POST /projects/{projectId}/tokens/{tokenId}/temporary-credentials': 'createTemporaryCredentials',
+  'POST /projects/{projectId}/tokens/{tokenId}/temporary-credentials/{credentialId}/revoke': 'revokeTemporaryCredentials',
+  'GET /projects/{projectId}/quota': 'getProjectQuota', 'PUT /projects/{projectId}/quota': 'putProjectQuota',
+  'GET /projects/{projectId}/buckets/{bucket}/quota': 'getBucketQuota', 'PUT /projects/{projectId}/buckets/{bucket}/quota': 'putBucketQuota',
+  'GET /projects/{projectId}/usage': 'getUsage', 'GET /projects/{projectId}/usage/tokens': 'getTokenUsage',
+  'GET /projects/{projectId}/audit': 'listAuditEvents', 'GET /projects/{projectId}/audit/export': 'exportAuditLog',
+  'GET /openapi.json': 'getOpenApiDocument', 'GET /problems/{slug}': 'getProblemType',
+};
+
 /** The routes anyone may call (security: []). */
 const OPEN = ['POST /api/v1/session', 'GET /api/v1/openapi.json', 'GET /api/v1/problems/{slug}'];
 
@@ -87,6 +118,20 @@ describe('REST API: OpenAPI document', () => {
     );
     assert.deepEqual([...served].sort(), [...documented].sort());
     assert.deepEqual([...documented].sort(), CONTRACT.map((c) => c.replace(' /', ' /api/v1/')).sort());
+  });
+
+  test('every operation has a unique operationId, for code generators; each is stable (a rename breaks generated clients)', () => {
+    const ids = new Map<string, string>();
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(item).filter((m) => METHODS.includes(m))) {
+        const where = `${method.toUpperCase()} ${path.replace('/api/v1', '')}`;
+        const id = item[method].operationId;
+        assert.match(id ?? '', /^[a-z][A-Za-z]+$/, `${where}: operationId ${id}`);
+        assert.ok(!ids.has(id), `${where}: operationId ${id} is also ${ids.get(id)}'s`);
+        ids.set(id, where);
+      }
+    }
+    assert.deepEqual(Object.fromEntries([...ids].map(([id, where]) => [where, id])), OPERATION_IDS);
   });
 
   test('every operation: a success reply, problem+json error replies, security declared, path parameters described', () => {

@@ -206,6 +206,7 @@ export function createApiApp(deps: ApiDeps) {
 
   let document: unknown;
   const openapi = createRoute({
+    operationId: 'getOpenApiDocument',
     method: 'get',
     path: '/openapi.json',
     tags: ['meta'],

@@ -46,6 +46,7 @@ const AuditPage = z.object({ items: z.array(AuditRowSchema), nextCursor: NextCur
 const base = { tags: ['audit'], security: READ_SECURITY };
 
 const getAudit = createRoute({
+  operationId: 'listAuditEvents',
   ...base,
   method: 'get',
   path: '/projects/{projectId}/audit',
@@ -55,6 +56,7 @@ const getAudit = createRoute({
 });
 
 const exportAudit = createRoute({
+  operationId: 'exportAuditLog',
   ...base,
   method: 'get',
   path: '/projects/{projectId}/audit/export',

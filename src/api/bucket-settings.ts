@@ -81,6 +81,7 @@ const settingResponses = { 200: json(BucketSettingsSchema, 'The settings now'), 
 const settingPath = (setting: string) => `/projects/{projectId}/buckets/{bucket}/settings/${setting}`;
 
 const getSettings = createRoute({
+  operationId: 'getBucketSettings',
   method: 'get',
   path: '/projects/{projectId}/buckets/{bucket}/settings',
   tags: ['buckets'],
@@ -91,6 +92,7 @@ const getSettings = createRoute({
 });
 
 const putVersioning = createRoute({
+  operationId: 'putBucketVersioning',
   method: 'put',
   path: settingPath('versioning'),
   tags: ['buckets'],
@@ -101,6 +103,7 @@ const putVersioning = createRoute({
 });
 
 const putObjectLock = createRoute({
+  operationId: 'putBucketObjectLock',
   method: 'put',
   path: settingPath('object-lock'),
   tags: ['buckets'],
@@ -111,6 +114,7 @@ const putObjectLock = createRoute({
 });
 
 const putLifecycle = createRoute({
+  operationId: 'putBucketLifecycle',
   method: 'put',
   path: settingPath('lifecycle'),
   tags: ['buckets'],
@@ -121,6 +125,7 @@ const putLifecycle = createRoute({
 });
 
 const deleteLifecycle = createRoute({
+  operationId: 'deleteBucketLifecycle',
   method: 'delete',
   path: settingPath('lifecycle'),
   tags: ['buckets'],
@@ -131,6 +136,7 @@ const deleteLifecycle = createRoute({
 });
 
 const putEncryption = createRoute({
+  operationId: 'putBucketEncryption',
   method: 'put',
   path: settingPath('encryption'),
   tags: ['buckets'],
@@ -141,6 +147,7 @@ const putEncryption = createRoute({
 });
 
 const deleteEncryption = createRoute({
+  operationId: 'deleteBucketEncryption',
   method: 'delete',
   path: settingPath('encryption'),
   tags: ['buckets'],

@@ -46,6 +46,7 @@ const DeleteBucketQuery = z.object({
 });
 
 const listBuckets = createRoute({
+  operationId: 'listBuckets',
   method: 'get',
   path: '/projects/{projectId}/buckets',
   tags: ['buckets'],
@@ -56,6 +57,7 @@ const listBuckets = createRoute({
 });
 
 const createBucket = createRoute({
+  operationId: 'createBucket',
   method: 'post',
   path: '/projects/{projectId}/buckets',
   tags: ['buckets'],
@@ -66,6 +68,7 @@ const createBucket = createRoute({
 });
 
 const getBucket = createRoute({
+  operationId: 'getBucket',
   method: 'get',
   path: '/projects/{projectId}/buckets/{bucket}',
   tags: ['buckets'],
@@ -76,6 +79,7 @@ const getBucket = createRoute({
 });
 
 const deleteBucket = createRoute({
+  operationId: 'deleteBucket',
   method: 'delete',
   path: '/projects/{projectId}/buckets/{bucket}',
   tags: ['buckets'],

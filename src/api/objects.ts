@@ -99,6 +99,7 @@ const PresignResult = z
   .openapi('PresignResult');
 
 const listObjects = createRoute({
+  operationId: 'listObjects',
   method: 'get',
   path: '/projects/{projectId}/buckets/{bucket}/objects',
   tags: ['objects'],
@@ -109,6 +110,7 @@ const listObjects = createRoute({
 });
 
 const putObject = createRoute({
+  operationId: 'putObject',
   method: 'put',
   path: '/projects/{projectId}/buckets/{bucket}/objects/content',
   tags: ['objects'],
@@ -123,6 +125,7 @@ const putObject = createRoute({
 });
 
 const getObject = createRoute({
+  operationId: 'getObject',
   method: 'get',
   path: '/projects/{projectId}/buckets/{bucket}/objects/content',
   tags: ['objects'],
@@ -136,6 +139,7 @@ const getObject = createRoute({
 });
 
 const deleteObject = createRoute({
+  operationId: 'deleteObject',
   method: 'delete',
   path: '/projects/{projectId}/buckets/{bucket}/objects',
   tags: ['objects'],
@@ -146,6 +150,7 @@ const deleteObject = createRoute({
 });
 
 const listVersions = createRoute({
+  operationId: 'listObjectVersions',
   method: 'get',
   path: '/projects/{projectId}/buckets/{bucket}/objects/versions',
   tags: ['objects'],
@@ -156,6 +161,7 @@ const listVersions = createRoute({
 });
 
 const putLegalHold = createRoute({
+  operationId: 'putObjectLegalHold',
   method: 'put',
   path: '/projects/{projectId}/buckets/{bucket}/objects/legal-hold',
   tags: ['objects'],
@@ -166,6 +172,7 @@ const putLegalHold = createRoute({
 });
 
 const putRetention = createRoute({
+  operationId: 'putObjectRetention',
   method: 'put',
   path: '/projects/{projectId}/buckets/{bucket}/objects/retention',
   tags: ['objects'],
@@ -188,6 +195,7 @@ const putRetention = createRoute({
 });
 
 const presignObject = createRoute({
+  operationId: 'presignObject',
   method: 'post',
   path: '/projects/{projectId}/buckets/{bucket}/presign',
   tags: ['objects'],

@@ -20,6 +20,7 @@ const SlugParam = z.object({
 });
 
 const getProblemType = createRoute({
+  operationId: 'getProblemType',
   method: 'get',
   path: '/problems/{slug}',
   tags: ['meta'],

@@ -50,6 +50,7 @@ const SetRoleBody = z.strictObject({ role: RoleSchema }).openapi('SetMemberRole'
 const MemberParams = ProjectIdParam.extend({ userId: Text.min(1).openapi({ param: { name: 'userId', in: 'path' } }) });
 
 const updateProject = createRoute({
+  operationId: 'updateProject',
   method: 'patch',
   path: '/projects/{projectId}',
   tags: ['projects'],
@@ -60,6 +61,7 @@ const updateProject = createRoute({
 });
 
 const listMembers = createRoute({
+  operationId: 'listMembers',
   method: 'get',
   path: '/projects/{projectId}/members',
   tags: ['projects'],
@@ -70,6 +72,7 @@ const listMembers = createRoute({
 });
 
 const addMember = createRoute({
+  operationId: 'addMember',
   method: 'post',
   path: '/projects/{projectId}/members',
   tags: ['projects'],
@@ -81,6 +84,7 @@ const addMember = createRoute({
 });
 
 const setMemberRole = createRoute({
+  operationId: 'setMemberRole',
   method: 'patch',
   path: '/projects/{projectId}/members/{userId}',
   tags: ['projects'],
@@ -91,6 +95,7 @@ const setMemberRole = createRoute({
 });
 
 const removeMember = createRoute({
+  operationId: 'removeMember',
   method: 'delete',
   path: '/projects/{projectId}/members/{userId}',
   tags: ['projects'],
@@ -101,6 +106,7 @@ const removeMember = createRoute({
 });
 
 const listProjects = createRoute({
+  operationId: 'listProjects',
   method: 'get',
   path: '/projects',
   tags: ['projects'],
@@ -111,6 +117,7 @@ const listProjects = createRoute({
 });
 
 const createProject = createRoute({
+  operationId: 'createProject',
   method: 'post',
   path: '/projects',
   tags: ['projects'],
@@ -121,6 +128,7 @@ const createProject = createRoute({
 });
 
 const getProject = createRoute({
+  operationId: 'getProject',
   method: 'get',
   path: '/projects/{projectId}',
   tags: ['projects'],

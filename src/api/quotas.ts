@@ -23,6 +23,7 @@ const QuotaReport = z
   .openapi('QuotaReport');
 
 const getProjectQuota = createRoute({
+  operationId: 'getProjectQuota',
   method: 'get',
   path: '/projects/{projectId}/quota',
   tags: ['projects'],
@@ -33,6 +34,7 @@ const getProjectQuota = createRoute({
 });
 
 const putProjectQuota = createRoute({
+  operationId: 'putProjectQuota',
   method: 'put',
   path: '/projects/{projectId}/quota',
   tags: ['projects'],
@@ -43,6 +45,7 @@ const putProjectQuota = createRoute({
 });
 
 const getBucketQuota = createRoute({
+  operationId: 'getBucketQuota',
   method: 'get',
   path: '/projects/{projectId}/buckets/{bucket}/quota',
   tags: ['buckets'],
@@ -53,6 +56,7 @@ const getBucketQuota = createRoute({
 });
 
 const putBucketQuota = createRoute({
+  operationId: 'putBucketQuota',
   method: 'put',
   path: '/projects/{projectId}/buckets/{bucket}/quota',
   tags: ['buckets'],

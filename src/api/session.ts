@@ -26,6 +26,7 @@ const SessionSchema = z
   .openapi('Session');
 
 const signIn = createRoute({
+  operationId: 'signIn',
   method: 'post',
   path: '/session',
   tags: ['session'],
@@ -47,6 +48,7 @@ const ChangePasswordBody = z
   .openapi('ChangePassword');
 
 const changePassword = createRoute({
+  operationId: 'changePassword',
   method: 'post',
   path: '/session/password',
   tags: ['session'],
@@ -60,6 +62,7 @@ const changePassword = createRoute({
 });
 
 const getSession = createRoute({
+  operationId: 'getSession',
   method: 'get',
   path: '/session',
   tags: ['session'],
@@ -69,6 +72,7 @@ const getSession = createRoute({
 });
 
 const signOut = createRoute({
+  operationId: 'signOut',
   method: 'delete',
   path: '/session',
   tags: ['session'],

@@ -126,6 +126,7 @@ const Issued = z
 const base = { tags: ['tokens'] };
 
 const listTokens = createRoute({
+  operationId: 'listTokens',
   ...base,
   method: 'get',
   path: '/projects/{projectId}/tokens',
@@ -137,6 +138,7 @@ const listTokens = createRoute({
 });
 
 const createToken = createRoute({
+  operationId: 'createToken',
   ...base,
   method: 'post',
   path: '/projects/{projectId}/tokens',
@@ -147,6 +149,7 @@ const createToken = createRoute({
 });
 
 const getToken = createRoute({
+  operationId: 'getToken',
   ...base,
   method: 'get',
   path: '/projects/{projectId}/tokens/{tokenId}',
@@ -164,8 +167,16 @@ const ACTION_SUMMARY: Record<Action, string> = {
   'confirm-rotation': 'End a pending rotation: the previous secrets stop working now',
 };
 
+const ACTION_OPERATION: Record<Action, string> = {
+  disable: 'disableToken',
+  enable: 'enableToken',
+  revoke: 'revokeToken',
+  'confirm-rotation': 'confirmTokenRotation',
+};
+
 function actionRoute(action: Action) {
   return createRoute({
+    operationId: ACTION_OPERATION[action],
     ...base,
     method: 'post',
     path: `/projects/{projectId}/tokens/{tokenId}/${action}`,
@@ -179,6 +190,7 @@ function actionRoute(action: Action) {
 }
 
 const rotateToken = createRoute({
+  operationId: 'rotateToken',
   ...base,
   method: 'post',
   path: '/projects/{projectId}/tokens/{tokenId}/rotate',
@@ -191,6 +203,7 @@ const rotateToken = createRoute({
 });
 
 const createTemporary = createRoute({
+  operationId: 'createTemporaryCredentials',
   ...base,
   method: 'post',
   path: '/projects/{projectId}/tokens/{tokenId}/temporary-credentials',
@@ -203,6 +216,7 @@ const createTemporary = createRoute({
 });
 
 const listTemporary = createRoute({
+  operationId: 'listTemporaryCredentials',
   ...base,
   method: 'get',
   path: '/projects/{projectId}/tokens/{tokenId}/temporary-credentials',
@@ -213,6 +227,7 @@ const listTemporary = createRoute({
 });
 
 const revokeTemporary = createRoute({
+  operationId: 'revokeTemporaryCredentials',
   ...base,
   method: 'post',
   path: '/projects/{projectId}/tokens/{tokenId}/temporary-credentials/{credentialId}/revoke',

@@ -46,6 +46,7 @@ const UsageReport = z
   .openapi('UsageReport');
 
 const getUsage = createRoute({
+  operationId: 'getUsage',
   method: 'get',
   path: '/projects/{projectId}/usage',
   tags: ['usage'],
@@ -74,6 +75,7 @@ const TokenUsageReport = z
   .openapi('TokenUsageReport');
 
 const getTokenUsage = createRoute({
+  operationId: 'getTokenUsage',
   method: 'get',
   path: '/projects/{projectId}/usage/tokens',
   tags: ['usage'],
