@@ -273,8 +273,8 @@ describe('skep user create', () => {
   });
   after(() => server.stop());
 
-  test('--password with --project makes an owner who can sign in; --json reports it', async () => {
-    const r = await skep(['user', 'create', '--data', server.dataDir, '--email', 'Ops@Example.com', '--password', 'cli-password-1', '--project', server.bootstrap.projectId, '--json']);
+  test('--password with --project and --role owner makes an owner who can sign in; --json reports it', async () => {
+    const r = await skep(['user', 'create', '--data', server.dataDir, '--email', 'Ops@Example.com', '--password', 'cli-password-1', '--project', server.bootstrap.projectId, '--role', 'owner', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.user.email, 'ops@example.com');
@@ -293,6 +293,22 @@ describe('skep user create', () => {
     const dup = await skep(['user', 'create', '--data', server.dataDir, '--email', 'ENV@example.com'], { SKEP_USER_PASSWORD: 'env-password-2' });
     assert.notEqual(dup.code, 0);
     assert.match(dup.stderr, /exists/);
+  });
+
+  test('--project without --role, or --role without --project, is refused in one line and makes no user', async () => {
+    for (const [args, message] of [
+      [['--project', 'default'], '--project goes with --role owner|member.'],
+      [['--role', 'member'], '--role goes with --project.'],
+    ]) {
+      const r = await skep(['user', 'create', '--data', server.dataDir, '--email', 'unasked@example.com', '--password', 'cli-password-2', ...args]);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(r.stderr.includes(message), r.stderr);
+    }
+    // The email is still free.
+    const later = await skep(['user', 'create', '--data', server.dataDir, '--email', 'unasked@example.com', '--password', 'cli-password-2']);
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.stdout, /not a member of any project yet/);
   });
 
   test('the password from standard input; too short a password is refused', async () => {

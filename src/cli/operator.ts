@@ -594,9 +594,11 @@ async function userCommand(argv: string[], io: Output): Promise<void> {
   });
   if (sub !== 'create') throw new DomainError('invalid-argument', USER_USAGE);
   if (!values.email) throw new DomainError('invalid-argument', `--email is required.\n${USER_USAGE}`, 'email');
-  const role = values.role ?? (values.project ? 'owner' : undefined);
+  const role = values.role;
   if (role !== undefined && role !== 'owner' && role !== 'member') throw new DomainError('invalid-argument', '--role is owner or member.', 'role');
   if (role !== undefined && !values.project) throw new DomainError('invalid-argument', '--role goes with --project.', 'project');
+  // Owner is the most power a user can have in a project: never given without being asked for.
+  if (role === undefined && values.project) throw new DomainError('invalid-argument', '--project goes with --role owner|member.', 'role');
   const password = await readPassword(values.password, process.stdin);
   await withServices(dataDirOf(values.data), async (s) => {
     const project = values.project ? await s.projects.resolve(values.project) : undefined;
