@@ -296,10 +296,11 @@ describe('skep user create', () => {
   });
 
   test('--project without --role, or --role without --project, is refused in one line and makes no user', async () => {
-    for (const [args, message] of [
+    const refused: [string[], string][] = [
       [['--project', 'default'], '--project goes with --role owner|member.'],
       [['--role', 'member'], '--role goes with --project.'],
-    ]) {
+    ];
+    for (const [args, message] of refused) {
       const r = await skep(['user', 'create', '--data', server.dataDir, '--email', 'unasked@example.com', '--password', 'cli-password-2', ...args]);
       assert.notEqual(r.code, 0, args.join(' '));
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

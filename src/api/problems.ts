@@ -158,7 +158,7 @@ export function problem(slug: ProblemSlug, detail: string, field?: string): Prob
  * credentials over the console.
  */
 function replyHeaders(p: Problem, extra: Record<string, string>): Record<string, string> {
-  const challenge = p.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="skep"' } : {};
+  const challenge: Record<string, string> = p.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="skep"' } : {};
   return { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...challenge, ...extra };
 }
 

@@ -90,7 +90,8 @@ export function pageQuery(defaultLimit: number) {
 const PageLimit = z
   .string()
   .regex(/^[0-9]+$/, 'must be a whole number written in digits.')
-  .pipe(z.coerce.number().int().min(1).max(MAX_PAGE));
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(MAX_PAGE));
 
 export const NextCursor = z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page.' });
 
