@@ -183,6 +183,7 @@ export class ObjectService {
    * `force`, every version is removed first, except a version under Object Lock, which nobody can
    * remove: a bucket holding one is never deleted. `may` keeps what the caller may not remove (its
    * bucket policy's Deny): that is kept, the rest removed, and the bucket stays (AccessDenied).
+   * NoSuchBucket when a concurrent delete took the bucket first.
    */
   async deleteBucket(bucket: BucketRow, opts: { force?: boolean; may?: RemovalFilter } = {}): Promise<{ objects: number; uploads: number }> {
     const attempts = opts.force ? FORCE_ATTEMPTS : 1;
@@ -192,7 +193,12 @@ export class ObjectService {
       if (opts.force) removed.objects += await this.emptyBucket(bucket, opts.may, kept);
       else if ((await this.meta.listObjectVersions(bucket.id, { prefix: '', limit: 1 })).length > 0) break;
       removed.uploads += await this.abortUploads(bucket, opts.may, kept);
-      if (kept.length === 0 && (await this.meta.deleteBucket(bucket.id)) === 'deleted') return removed;
+      if (kept.length > 0) break;
+      const outcome = await this.meta.deleteBucket(bucket.id);
+      if (outcome === 'deleted') return removed;
+      // A concurrent delete took the bucket after this request found it: S3 answers that delete's
+      // loser NoSuchBucket, and only the winner is audited.
+      if (outcome === 'gone') throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
     }
     if (kept.length > 0) {
       throw new S3Error('AccessDenied', `The bucket policy does not let you delete ${kept[0]}; the bucket and what the policy protects were kept.`);

@@ -260,6 +260,12 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.deepEqual(await s.listBuckets(b.projectId), []);
         }));
 
+      test('deleteBucket of a bucket another delete took is gone, not deleted again', () =>
+        withBucket(async (s, b) => {
+          assert.equal(await s.deleteBucket(b.id), 'deleted');
+          assert.equal(await s.deleteBucket(b.id), 'gone');
+        }));
+
       test('deleteBucket refuses while an object is in it', () =>
         withBucket(async (s, b) => {
           await s.putObject(objectRow(b.id, 'k'), { kind: 'none' });

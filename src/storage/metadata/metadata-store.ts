@@ -560,8 +560,11 @@ export interface MetadataStore {
   createBucket(row: BucketRow, settings?: Partial<Record<BucketSettingName, string>>): Promise<'created' | 'exists'>;
   getBucket(projectId: string, name: string): Promise<BucketRow | null>;
   listBuckets(projectId: string): Promise<BucketRow[]>;
-  /** Deletes the bucket (its settings and completed uploads with it) if it has no objects, versions and multipart uploads in progress. */
-  deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'>;
+  /**
+   * Deletes the bucket (its settings and completed uploads with it) if it has no objects, versions
+   * and multipart uploads in progress; 'gone' when it no longer exists (e.g. a concurrent delete took it).
+   */
+  deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty' | 'gone'>;
 
   // bucket settings (configuration documents as JSON text)
   /** Every setting the bucket has, by name. */

@@ -119,6 +119,15 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
     }
   });
 
+  test('concurrent deletes of one bucket: one deleted it, the others find it gone', async () => {
+    const { a, b, newBucket } = await twoNodes();
+    for (let round = 0; round < 20; round++) {
+      const bucket = await newBucket();
+      const outcomes = await Promise.all([a, b, a, b].map((s) => jittered(() => s.deleteBucket(bucket.id))));
+      assert.deepEqual([...outcomes].sort(), ['deleted', 'gone', 'gone', 'gone'], JSON.stringify(outcomes));
+    }
+  });
+
   test('a part upload racing an abort: the part is refused, or the abort returns its blob', async () => {
     const { a, b, newBucket } = await twoNodes();
     const bucket = await newBucket();

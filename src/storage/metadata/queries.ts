@@ -232,23 +232,18 @@ export class KyselyMetadataStore implements MetadataStore {
     return rows.map(toBucketRow);
   }
 
-  async deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty'> {
+  async deleteBucket(bucketId: string): Promise<'deleted' | 'not-empty' | 'gone'> {
     // One statement checks emptiness and deletes (after the bucket's completed uploads go, in the
     // same transaction): a concurrent write cannot split the check from the delete.
     // On PostgreSQL an insert committed while the delete waited for its lock is seen only by the
     // foreign key check: that is 'not-empty' too.
     const r = await this.tryDeleteBucket(bucketId);
-    if (r === 'in-use') return 'not-empty';
-    if (r === 'deleted') {
-      await this.db.deleteFrom('storage_counters').where('bucket_id', '=', bucketId).execute();
-      return 'deleted';
-    }
-    const still = await this.db.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst();
-    // A bucket that is already gone counts as deleted (delete is idempotent).
-    return still ? 'not-empty' : 'deleted';
+    if (r === 'in-use' || r === 'kept') return 'not-empty';
+    if (r === 'deleted') await this.db.deleteFrom('storage_counters').where('bucket_id', '=', bucketId).execute();
+    return r;
   }
 
-  private async tryDeleteBucket(bucketId: string): Promise<'deleted' | 'kept' | 'in-use'> {
+  private async tryDeleteBucket(bucketId: string): Promise<'deleted' | 'kept' | 'gone' | 'in-use'> {
     try {
       return await inTransaction(this.db, async (trx) => {
         // Completed uploads (kept for retries of their completion) go with the bucket, and stay
@@ -267,11 +262,15 @@ export class KyselyMetadataStore implements MetadataStore {
             not(exists(selectFrom('object_versions').select(sql.lit(1).as('one')).where('bucket_id', '=', bucketId))),
           )
           .executeTakeFirst();
-        if (Number(r.numDeletedRows) === 0) throw new Rollback('kept' as const);
-        return 'deleted' as const;
+        if (Number(r.numDeletedRows) > 0) return 'deleted' as const;
+        // Nothing deleted: the bucket holds something, or a concurrent delete took it first (on
+        // PostgreSQL this statement sees that delete's commit, which the one above waited for).
+        // Only the delete that took it deleted it: the others are answered NoSuchBucket.
+        const still = await trx.selectFrom('buckets').select('id').where('id', '=', bucketId).executeTakeFirst();
+        throw new Rollback(still ? ('kept' as const) : ('gone' as const));
       });
     } catch (err) {
-      if (err instanceof Rollback) return err.outcome as 'kept';
+      if (err instanceof Rollback) return err.outcome as 'kept' | 'gone';
       if (isStoreError(err, 'foreign-key')) return 'in-use';
       throw err;
     }
