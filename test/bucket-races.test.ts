@@ -1,11 +1,12 @@
 // test-engines: postgres
-// Requests on one bucket name racing each other, on both metadata engines: every answer is one S3
-// gives for some order of the requests. Of concurrent deletes of one bucket exactly one succeeds
-// (and is audited); the others find no bucket, whichever protocol (S3 or the REST API) asked.
+// CreateBucket and DeleteBucket of one name racing each other, on both metadata engines: every
+// answer is one S3 gives for some order of the requests. A create never answers NoSuchBucket, and
+// of concurrent deletes of one bucket exactly one succeeds (and is audited); the others find no
+// bucket, whichever protocol (S3 or the REST API) asked.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, DeleteBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { engine, freshDatabase } from './helpers/engines.js';
 import { startTestServer, TEST_MASTER_KEY, type TestServer } from './helpers/server.js';
 import { outcome, type Outcome } from './helpers/tokens.js';
@@ -29,6 +30,23 @@ for (const store of ['embedded', 'postgres'] as const) {
       s3 = server.client({ maxAttempts: 1 });
     });
     after(() => server?.stop());
+
+    test('a CreateBucket racing DeleteBucket of the same name creates it or finds it, never NoSuchBucket', async () => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const Bucket = bucketName('cd');
+        await s3.send(new CreateBucketCommand({ Bucket }));
+        // Some creates set ownership, so the settings written after the bucket's row race the delete too.
+        const create = (i: number) => outcome(s3.send(new CreateBucketCommand({ Bucket, ...(i % 2 ? { ObjectOwnership: 'ObjectWriter' as const } : {}) })));
+        const del = () => outcome(s3.send(new DeleteBucketCommand({ Bucket })));
+        const [d1, c1, c2, d2] = await Promise.all([del(), create(round), create(round + 1), del()]);
+        for (const c of [c1, c2]) assert.ok(c.ok || c.code === 'OperationAborted', `CreateBucket answered ${show(c)} (round ${round})`);
+        for (const d of [d1, d2]) assert.ok(d.ok || d.code === 'NoSuchBucket', `DeleteBucket answered ${show(d)} (round ${round})`);
+        // The last word is the bucket's state: it exists unless a delete came after every create.
+        const exists = await outcome(s3.send(new HeadBucketCommand({ Bucket })));
+        if (exists.ok) await s3.send(new DeleteBucketCommand({ Bucket }));
+        else assert.ok([d1, d2].some((d) => d.ok), 'a bucket that is gone was deleted by one of the deletes');
+      }
+    });
 
     test('concurrent deletes of one bucket (S3 and REST API): one succeeds and is audited, the others find no bucket', async () => {
       const p = server.bootstrap.projectId;

@@ -74,6 +74,8 @@ export interface S3Context<Op extends S3Operation = S3Operation> {
   bucket(): Promise<BucketRow>;
   /** The same, with the bucket's access settings and CORS rules. */
   resolved(): Promise<ResolvedBucket>;
+  /** The same, read again: for a handler that learnt the bucket may have changed since resolved() read it. */
+  resolvedAgain(): Promise<ResolvedBucket>;
   /**
    * Admits `principal` (a POST form's signer, or null) to write `key` in the operation's bucket
    * with the same rules as a signed request: level and scope, then the bucket's policy and ACLs.

@@ -60,6 +60,7 @@ export const S3_ERRORS = {
   NotModified: [304, 'Not Modified'],
   PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold.'],
   ConditionalRequestConflict: [409, 'A conflicting operation occurred. If using PutObject you can retry the request.'],
+  OperationAborted: [409, 'A conflicting conditional operation is currently in progress against this resource. Try again.'],
   RequestHeaderSectionTooLarge: [400, 'Your request header section exceeds the maximum allowed size.'],
   RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.'],
   RequestTimeTooSkewed: [403, 'The difference between the request time and the server\'s time is too large.'],

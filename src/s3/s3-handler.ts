@@ -191,6 +191,10 @@ export function createS3Handler(deps: S3HandlerDeps) {
         lifecycleDayMs: deps.lifecycleDayMs ?? DAY_MS,
         log: deps.log,
         resolved,
+        resolvedAgain: () => {
+          resolving = undefined;
+          return resolved();
+        },
         bucket: () => resolved().then((r) => r.row),
         admit: (p, key, formFacts) => {
           // The form names its key only in its body: the policy is asked about that object. A

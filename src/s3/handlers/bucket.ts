@@ -92,19 +92,54 @@ export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
   const settings = bucketCreationSettings(ctx);
   const lockHeader = ctx.req.headers['x-amz-bucket-object-lock-enabled'];
   const objectLock = typeof lockHeader === 'string' && lockHeader.trim().toLowerCase() === 'true';
-  try {
-    const row = await ctx.services.buckets.create(ctx.projectId, ctx.op.bucket!, region, ctx.by, { objectLock });
-    await ctx.services.bucketConfig.initialize(row, settings, ctx.by);
-  } catch (err) {
-    // us-east-1 answers a re-create of your own bucket with 200 OK and resets its ACL (S3's legacy rule there).
-    if (!(err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou' && ctx.region === 'us-east-1')) throw err;
-    await ctx.services.bucketConfig.putBucketAcl(await ctx.resolved(), 'private', ctx.by);
+  for (let attempt = 1; !(await createOrReset(ctx, region, settings, objectLock)); attempt++) {
+    // Each miss is a delete and a create of the name in between: S3 answers a create that keeps
+    // meeting them OperationAborted, which clients retry.
+    if (attempt === CREATE_ATTEMPTS) throw new S3Error('OperationAborted');
   }
   return { headers: { Location: `/${ctx.op.bucket}` } };
 }
 
+/** How often CreateBucket creates again when the bucket it found is deleted before it answers for it. */
+const CREATE_ATTEMPTS = 3;
+
+/**
+ * Creates the bucket, or on us-east-1 answers a re-create of your own bucket by resetting its ACL
+ * (S3's legacy rule there: 200 OK). False when that bucket was deleted meanwhile: its name is free
+ * again, so the caller creates it again (S3's CreateBucket never answers NoSuchBucket).
+ */
+async function createOrReset(ctx: S3Context, region: string, settings: CreationSettings, objectLock: boolean): Promise<boolean> {
+  try {
+    const row = await ctx.services.buckets.create(ctx.projectId, ctx.op.bucket!, region, ctx.by, { objectLock });
+    // A delete that took the new bucket before its settings were written came after this create,
+    // which succeeded.
+    await unlessDeleted(() => ctx.services.bucketConfig.initialize(row, settings, ctx.by));
+    return true;
+  } catch (err) {
+    if (!(err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou' && ctx.region === 'us-east-1')) throw err;
+  }
+  // Read again: on a second attempt the bucket found before is gone, and this may be another.
+  return unlessDeleted(async () => ctx.services.bucketConfig.putBucketAcl(await ctx.resolvedAgain(), 'private', ctx.by));
+}
+
+/** Runs `work` on the request's bucket: false when it finds the bucket deleted (NoSuchBucket). */
+async function unlessDeleted(work: () => Promise<void>): Promise<boolean> {
+  try {
+    await work();
+    return true;
+  } catch (err) {
+    if (err instanceof S3Error && err.code === 'NoSuchBucket') return false;
+    throw err;
+  }
+}
+
+interface CreationSettings {
+  ownership: ObjectOwnership;
+  acl: CannedAcl;
+}
+
 /** x-amz-object-ownership, and x-amz-acl or x-amz-grant-* on CreateBucket, checked before anything is created. */
-function bucketCreationSettings(ctx: S3Context): { ownership: ObjectOwnership; acl: CannedAcl } {
+function bucketCreationSettings(ctx: S3Context): CreationSettings {
   const ownershipText = header(ctx.req, 'x-amz-object-ownership');
   if (ownershipText !== undefined && !(OBJECT_OWNERSHIP as readonly string[]).includes(ownershipText)) {
     throw new S3Error('InvalidArgument', 'Invalid x-amz-object-ownership header', { ArgumentName: 'x-amz-object-ownership', ArgumentValue: ownershipText });
