@@ -18,6 +18,7 @@ import type { BucketService } from './bucket-service.js';
 import type { RequestSource } from '../audit/actor.js';
 import { quotasOf, type BucketQuotas } from '../quotas/quota-service.js';
 import { validateBucketTags } from '../objects/tags.js';
+import { hasNul } from '../util/nul.js';
 
 // A bucket's configuration documents (CORS rules, policy, public access block, ownership
 // controls, canned ACL) and objects' canned ACLs: validation, the rules between them (a public
@@ -84,6 +85,7 @@ export class BucketConfigService {
 
   /** The bucket with its access settings and CORS rules, in one query; null when it does not exist. */
   async resolve(projectId: string, name: string): Promise<ResolvedBucket | null> {
+    if (hasNul(name)) return null;
     const found = await this.meta.getBucketWithSettings(projectId, name);
     if (!found) return null;
     const quota = quotasOf(found.settings.quota, found.projectQuota);

@@ -3,6 +3,7 @@ import type { CredentialLookup, CredentialState, PermissionLevel, Principal, Res
 import { PERMISSION_LABELS, PERMISSION_LEVELS } from '../auth/principal.js';
 import type { AuditAction, MetadataStore, TokenRow } from '../storage/metadata/metadata-store.js';
 import { DomainError } from '../util/domain-error.js';
+import { hasNul } from '../util/nul.js';
 import { ANONYMOUS_ACTOR, tokenActor, type RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
@@ -194,6 +195,7 @@ export class TokenService implements CredentialLookup {
    * up among tokens when no temporary credentials have it.
    */
   async lookup(accessKeyId: string): Promise<ResolvedCredential | null> {
+    if (hasNul(accessKeyId)) return null;
     if (isTemporaryKeyId(accessKeyId)) {
       const temporary = await this.meta.findTemporaryCredential(accessKeyId);
       if (temporary) return resolveTemporary(temporary, this.box, this.clock());
@@ -262,7 +264,7 @@ export class TokenService implements CredentialLookup {
     const claimed = claimedKeyId(accessKeyId);
     // A flood of bad requests must not flood the audit log: a few events per key and source a minute.
     if (!(await this.failureLimiter.allow(`${claimed}|${source ?? ''}`, this.clock().getTime()))) return;
-    const row = tokenId !== undefined ? await this.meta.getToken(tokenId) : await this.meta.getTokenByAccessKeyId(accessKeyId);
+    const row = tokenId !== undefined ? await this.meta.getToken(tokenId) : hasNul(accessKeyId) ? null : await this.meta.getTokenByAccessKeyId(accessKeyId);
     await this.audit.record({
       action: action ?? (reason.startsWith('expired') || reason === 'ExpiredToken' ? 'auth.expired-token' : 'auth.failed'),
       actor: row ? tokenActor(row.id) : ANONYMOUS_ACTOR,

@@ -12,6 +12,7 @@ import { removalGuard, type LockState } from './object-lock.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
 import { pastCommonPrefix, walkRanges, withoutNul } from './listing.js';
 import { bareEtag } from '../util/etag.js';
+import { hasNul } from '../util/nul.js';
 
 // Multipart uploads: each part is its own blob; completion commits an object row that lists the
 // parts' blobs in order (no bytes are copied), in one transaction that drops the parts and marks
@@ -217,7 +218,7 @@ export class MultipartService {
    * accepts a completed one (for a retried completion).
    */
   async requireUpload(bucket: BucketRow, key: string, uploadId: string, accept: 'in-progress' | 'or-completed' = 'in-progress'): Promise<UploadRow> {
-    const upload = await this.meta.getUpload(uploadId);
+    const upload = hasNul(uploadId) ? null : await this.meta.getUpload(uploadId);
     if (!upload || upload.bucketId !== bucket.id || upload.key !== key || (upload.completion && accept === 'in-progress')) {
       throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
     }

@@ -23,6 +23,7 @@ import { bucketNameProblem } from './bucket-name.js';
 import { readBlobs } from './object-reader.js';
 import { BlobLifecycle, type BlobLifecycleOptions } from './blob-lifecycle.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
+import { hasNul } from '../util/nul.js';
 import { listPage, listVersionsPage, withoutNul, type ListingPage, type ListingRequest, type VersionListingPage, type VersionListingRequest } from './listing.js';
 import { EncryptingStream, openSealedBytes, readSealedBlobs, sealedSize } from './chunked-cipher.js';
 import { customerEtag, DataKeys, type CustomerKey, type EncryptionRequest } from './sse.js';
@@ -164,7 +165,7 @@ export class ObjectService {
 
   /** The bucket with its settings (one query), or NoSuchBucket. */
   async requireBucket(projectId: string, name: string): Promise<BucketRow> {
-    const found = await this.meta.getBucketWithSettings(projectId, name);
+    const found = hasNul(name) ? null : await this.meta.getBucketWithSettings(projectId, name);
     if (!found) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
     return { ...found.bucket, settings: found.settings };
   }
