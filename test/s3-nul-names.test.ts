@@ -1,7 +1,7 @@
 // test-engines: postgres
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, CreateMultipartUploadCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { engine, freshDatabase } from './helpers/engines.js';
 import { raw, sleep, xmlField, type RawRequest } from './helpers/raw-s3.js';
 import { formData, postPolicyFields } from './helpers/post-form.js';
@@ -9,7 +9,8 @@ import { ROOT_KEY, startTestServer, TEST_MASTER_KEY, type TestServer } from './h
 
 // A NUL (%00) in a bucket name, an upload ID or an access key ID names nothing: the same 404 or
 // 403 on either metadata store. PostgreSQL text cannot hold NUL, and such a name reaching a query
-// there was a 500 (SQLSTATE 22021), even for anonymous callers.
+// there was a 500 (SQLSTATE 22021), even for anonymous callers; and a request counted under such
+// a name stopped every later usage flush of the node.
 
 const postgres = engine('postgres');
 const BUCKET = 'nulnames';
@@ -92,6 +93,31 @@ for (const store of ['embedded', 'postgres'] as const) {
       // The failure is audited after the answer, in the background.
       for (let i = 0; i < 50 && !(await server.services.audit.list({ limit: 1000 })).some(claimed); i++) await sleep(20);
       assert.ok((await server.services.audit.list({ limit: 1000 })).some(claimed));
+    });
+
+    test('a request to a bucket that does not exist is counted under no bucket, not under its name', async () => {
+      const p = server.bootstrap.projectId;
+      const requests = async (bucket: string) =>
+        (await server.meta.usageByDay({ projectId: p, from: '2000-01-01', to: '2999-12-31', bucket })).reduce((n, d) => n + d.requestsList + d.requestsRead, 0);
+      await server.services.usage.flush();
+      const before = await requests('');
+      assert.equal((await raw(server, { method: 'GET', path: '/no-such-bucket-here', query: { 'list-type': '2' } })).status, 404);
+      assert.equal((await raw(server, { method: 'GET', path: '/no-such-bucket-here/k', sign: false })).status, 404);
+      await server.services.usage.flush();
+      assert.equal(await requests('no-such-bucket-here'), 0);
+      assert.equal(await requests(''), before + 2);
+    });
+
+    test('a request to a name with NUL leaves usage counting as it was', async () => {
+      const s3 = server.client();
+      const p = server.bootstrap.projectId;
+      const lists = async () => (await server.meta.usageByDay({ projectId: p, from: '2000-01-01', to: '2999-12-31', bucket: BUCKET })).reduce((n, d) => n + d.requestsList, 0);
+      await server.services.usage.flush();
+      const before = await lists();
+      assert.equal((await raw(server, { method: 'GET', path: '/x%00', query: { 'list-type': '2' }, sign: false })).status, 404);
+      for (let i = 0; i < 3; i++) await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+      await server.services.usage.flush();
+      assert.equal(await lists(), before + 3);
     });
   });
 }

@@ -46,6 +46,8 @@ export interface Admission {
   facts: () => RequestFacts;
   /** The request sends x-amz-bypass-governance-retention: true (the policy must not deny s3:BypassGovernanceRetention). */
   bypassGovernance?: boolean;
+  /** Told of the bucket as soon as it is found, before the caller is authorized for it. */
+  found?: (bucket: ResolvedBucket) => void;
 }
 
 /** The facts of a request to a bucket without a policy: nothing to test, nothing built. */
@@ -69,6 +71,7 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   if (principal) checkTokenBounds(principal, op);
   const resolved = await a.services.bucketConfig.resolve(a.projectId, op.bucket);
   if (!resolved) throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  a.found?.(resolved);
   // S3 authorizes DeleteObjects key by key (each object's ARN, in the handler): a token's level and
   // scope were checked above, and nothing is asked of the policy or ACLs about the bucket's ARN.
   if (op.op === 'DeleteObjects') return resolved;

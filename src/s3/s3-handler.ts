@@ -163,7 +163,9 @@ export function createS3Handler(deps: S3HandlerDeps) {
       }
       const projectId = principal?.projectId ?? op.project ?? deps.defaultProject();
       if (projectId === null) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
-      counted = { principal, projectId, op: op.op, bucket: op.bucket };
+      // Counted under a bucket once one is found (or created): a name that finds none is not a
+      // bucket's, and any text a caller sends (a NUL too) would otherwise become a usage row.
+      counted = { principal, projectId, op: op.op, bucket: null };
       if (principal) {
         await admitCaller(principal, req);
         checkTokenBounds(principal, op);
@@ -172,7 +174,10 @@ export function createS3Handler(deps: S3HandlerDeps) {
 
       let facts: ReturnType<typeof requestFacts> | undefined;
       const factsOf = () => (facts ??= requestFacts(req, op, principal, deps.clock(), addressOf(req)));
-      const admission = { services: deps.services, op, projectId, facts: factsOf, bypassGovernance: bypassRequested(req) };
+      const found = (r: ResolvedBucket) => {
+        if (counted) counted.bucket = r.row.name;
+      };
+      const admission = { services: deps.services, op, projectId, facts: factsOf, bypassGovernance: bypassRequested(req), found };
       let resolving: Promise<ResolvedBucket> | undefined;
       const resolved = () => {
         // Only the first call reads the bucket; a handler may ask more than once.
@@ -235,6 +240,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       refuseMisplacedEncryptionHeaders(req, op.op);
       if (wantsContinue(req)) continueOnRead(req, res);
       const result = await HANDLERS[op.op](ctx);
+      if (op.op === 'CreateBucket') counted.bucket = op.bucket;
       if (op.op === 'GetObject' || op.op === 'HeadObject') sandboxOnConsoleOrigin(host, (result.headers ??= {}));
       if (admitted) Object.assign((result.headers ??= {}), actualRequestCorsHeaders(req, admitted));
       await renderResult(req, res, requestId, result);
