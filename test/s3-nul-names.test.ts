@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, CreateMultipartUploadCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { engine, freshDatabase } from './helpers/engines.js';
+import { engine, freshDatabase, freshSchemaUrl } from './helpers/engines.js';
 import { raw, sleep, xmlField, type RawRequest } from './helpers/raw-s3.js';
 import { formData, postPolicyFields } from './helpers/post-form.js';
 import { ROOT_KEY, startTestServer, TEST_MASTER_KEY, type TestServer } from './helpers/server.js';
+import { openPostgresStore } from '../src/storage/metadata/postgres-store.js';
+import { UsageService } from '../src/usage/usage-service.js';
 
 // A NUL (%00) in a bucket name, an upload ID or an access key ID names nothing: the same 404 or
 // 403 on either metadata store. PostgreSQL text cannot hold NUL, and such a name reaching a query
@@ -121,3 +123,25 @@ for (const store of ['embedded', 'postgres'] as const) {
     });
   });
 }
+
+describe('usage counters: a row the store refuses', { skip: postgres.skip }, () => {
+  test('is dropped, and the other rows of its batch and later ones are written (PostgreSQL)', async () => {
+    postgres.require();
+    const meta = await openPostgresStore(await freshSchemaUrl(), { poolSize: 2 });
+    try {
+      const usage = new UsageService(meta, () => new Date('2026-03-10T12:00:00Z'));
+      const list = (bucket: string) => usage.record({ projectId: 'prj', bucket, tokenId: null, kind: 'list', bytesIn: 0, bytesOut: 0 });
+      const lists = async (bucket: string) => (await meta.usageByDay({ projectId: 'prj', from: '2026-03-10', to: '2026-03-10', bucket }))[0]?.requestsList ?? 0;
+      // PostgreSQL text cannot hold NUL: this row fails whatever batch it is in.
+      list('bad\u0000');
+      list('good');
+      await usage.flush();
+      assert.equal(await lists('good'), 1);
+      list('good');
+      await usage.flush();
+      assert.equal(await lists('good'), 2, 'the next flush is not held up by the refused row');
+    } finally {
+      await meta.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { storedTotals, type MetadataStore, type StorageSnapshot, type UsageCounters, type UsageIncrement } from '../storage/metadata/metadata-store.js';
+import { isStoreError } from '../storage/metadata/store-errors.js';
 import { DomainError } from '../util/domain-error.js';
 
 // Request and byte counters per (day, project, bucket, token). Requests are counted in memory and
@@ -196,14 +197,41 @@ export class UsageService {
     try {
       await this.meta.addUsage([...batch.values()]);
     } catch (err) {
-      // Put the counts back so they are not lost; they go out with the next flush.
-      for (const [key, row] of batch) {
-        const now = this.pending.get(key);
-        if (!now) this.pending.set(key, row);
-        else for (const f of Object.keys(KIND_FIELD_ALL) as (keyof UsageCounters)[]) now[f] += row[f];
-      }
+      // A row the store refuses fails every batch it is in: the rows go one by one, without it.
+      if (isStoreError(err, 'data')) return this.flushRowByRow(batch);
+      this.putBack(batch);
       this.log?.warn({ err }, 'writing usage counters failed; will retry');
       throw err;
+    }
+  }
+
+  /** Writes each row alone; drops a row the store refuses, keeps the others that fail for the next flush. */
+  private async flushRowByRow(batch: Map<string, UsageIncrement>): Promise<void> {
+    let failure: unknown = null;
+    for (const [key, row] of batch) {
+      try {
+        await this.meta.addUsage([row]);
+      } catch (err) {
+        if (isStoreError(err, 'data')) {
+          this.log?.error({ err, row }, 'the store refused a usage counter row; its counts are dropped');
+          continue;
+        }
+        this.putBack(new Map([[key, row]]));
+        failure ??= err;
+      }
+    }
+    if (failure !== null) {
+      this.log?.warn({ err: failure }, 'writing usage counters failed; will retry');
+      throw failure;
+    }
+  }
+
+  /** Puts counts that were not written back, so they go out with the next flush. */
+  private putBack(batch: Map<string, UsageIncrement>): void {
+    for (const [key, row] of batch) {
+      const now = this.pending.get(key);
+      if (!now) this.pending.set(key, row);
+      else for (const f of Object.keys(KIND_FIELD_ALL) as (keyof UsageCounters)[]) now[f] += row[f];
     }
   }
 

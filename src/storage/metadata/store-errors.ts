@@ -21,7 +21,9 @@ export type StoreErrorKind =
   /** A row refers to one that does not exist (insert), or one still referred to was deleted. */
   | 'foreign-key'
   /** The transaction lost a race the database could not order (serialization failure, deadlock): run it again. */
-  | 'retryable';
+  | 'retryable'
+  /** A value PostgreSQL cannot take (text with NUL, a NOT NULL or CHECK broken): it fails again every time. */
+  | 'data';
 
 export class StoreError extends Error {
   constructor(
@@ -62,7 +64,8 @@ export function classifyPostgresError(err: unknown): StoreErrorKind | null {
     case '40P01': // deadlock_detected
       return 'retryable';
     default:
-      return null;
+      // Class 22 (data exception) and the rest of class 23 (integrity constraint violation).
+      return /^2[23][0-9A-Z]{3}$/.test(errorCode(err) ?? '') ? 'data' : null;
   }
 }
 
@@ -74,7 +77,8 @@ type OnError = ((err: unknown) => void) | undefined;
 export function translate(err: unknown, classify: Classify, onError: OnError): unknown {
   if (err instanceof StoreError) return err;
   const kind = classify(err);
-  if (!kind) onError?.(err);
+  // A value the database refused is a fault as much as an unreachable one: it is reported too.
+  if (!kind || kind === 'data') onError?.(err);
   return kind ? new StoreError(kind, (err as Error).message, { cause: err }) : err;
 }
 
