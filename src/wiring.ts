@@ -143,7 +143,7 @@ async function openMetadata(dataDir: string, storage: StorageSettings, nodeId: s
       blobLedger,
       poolSize: storage.metadataPoolSize,
       onError,
-      onIdleError: (err) => opts.log.warn({ err }, 'a pooled PostgreSQL connection failed'),
+      onConnectionError: (failure) => opts.log.warn(failure, 'a PostgreSQL connection failed'),
     });
   }
   if (storage.metadataUrl) throw new Error(`--metadata takes a postgres:// URL (got ${storage.metadataUrl}); leave it unset for SQLite in the data folder`);
