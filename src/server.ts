@@ -162,19 +162,12 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       if (open.size === 0) idle?.();
     });
   };
-  // S3 requests whose body is still arriving, by connection (one at a time: see in-order.ts).
-  const awaitingBody = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+  // The S3 request each connection serves or served last (one at a time: see in-order.ts), for
+  // the idle timeout below.
+  const latest = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
   const serveS3 = (req: IncomingMessage, res: ServerResponse) => {
     track(req, res, 's3');
-    // Only a request that sends a body can stall in it (a GET's head is all of it).
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-    if (hasBody && !req.complete) {
-      const socket = req.socket;
-      awaitingBody.set(socket, { req, res });
-      const arrived = () => awaitingBody.delete(socket);
-      req.once('end', arrived);
-      res.once('close', arrived);
-    }
+    latest.set(req.socket, { req, res });
     handleS3(req, res).catch((err) => {
       log.error({ err }, 'unhandled request failure');
       res.destroy();
@@ -233,17 +226,24 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   server.requestTimeout = 0; // multi-gigabyte uploads may take longer than Node's 5-minute default
   // ...but a connection that stalls (no bytes either way) is dropped, so a stuck upload cannot
   // hold its socket and temp file forever; the aborted body discards the partial write.
-  // An S3 request whose body stalls is answered 400 RequestTimeout first, as S3 answers it: SDKs
-  // retry that, where a connection cut without a word reads as a network failure.
+  // An S3 request not answered yet gets an S3 error first, as S3 answers, since SDKs retry that
+  // where a connection cut without a word reads as a network failure: 400 RequestTimeout when its
+  // body stalled, 503 ServiceUnavailable when all of it arrived and the answer is what is late (a
+  // backend that stopped answering). The handler may still finish later: its response is dropped.
   server.setTimeout(config.idleTimeoutMs ?? IDLE_TIMEOUT_MS, (socket: Socket) => {
-    const stalled = awaitingBody.get(socket);
-    if (!stalled || stalled.res.headersSent) {
+    const current = latest.get(socket);
+    if (!current || current.res.headersSent || current.res.writableEnded) {
       socket.destroy();
       return;
     }
-    stalled.res.setHeader('Connection', 'close');
-    stalled.res.once('finish', () => socket.destroy());
-    renderError(stalled.req, stalled.res, newRequestId(), new S3Error('RequestTimeout'), (stalled.req.url ?? '/').split('?')[0]!);
+    const { req, res } = current;
+    res.setHeader('Connection', 'close');
+    res.once('finish', () => {
+      res.destroy();
+      socket.destroy();
+    });
+    const err = req.complete ? new S3Error('ServiceUnavailable') : new S3Error('RequestTimeout');
+    renderError(req, res, newRequestId(), err, (req.url ?? '/').split('?')[0]!);
   });
   // Expect: 100-continue is answered by the S3 pipeline once the request is authenticated and
   // admitted (the REST API and console answer it at once), so a refused upload sends no body.

@@ -72,6 +72,8 @@ export function storageFromEnv(env: NodeJS.ProcessEnv): StorageSettings {
       accessKeyId: env.SKEP_BLOBS_ACCESS_KEY_ID || undefined,
       secretAccessKey: env.SKEP_BLOBS_SECRET_ACCESS_KEY || undefined,
       forcePathStyle: pathStyle === undefined || pathStyle === '' ? undefined : pathStyle === 'true' || pathStyle === '1',
+      connectTimeoutMs: seconds('SKEP_BLOBS_CONNECT_TIMEOUT'),
+      stallTimeoutMs: seconds('SKEP_BLOBS_STALL_TIMEOUT'),
     },
     nodeId: env.SKEP_NODE_ID || undefined,
     gc: { pendingTtlMs: seconds('SKEP_BLOB_PENDING_TTL'), sharedGraceMs: seconds('SKEP_BLOB_RELEASE_GRACE') },

@@ -76,6 +76,8 @@ export const S3_ERRORS = {
   NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
   ServerSideEncryptionConfigurationNotFoundError: [404, 'The server side encryption configuration was not found'],
   SlowDown: [503, 'Please reduce your request rate.'],
+  // A storage backend (the blob service or the database) timed out or could not be reached: SDKs retry a 503.
+  ServiceUnavailable: [503, 'Service is unable to handle request.'],
   InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
   // As Ceph RGW (and the services built on it) answer a write beyond a bucket's or account's quota.
   QuotaExceeded: [403, 'The quota would be exceeded.'],

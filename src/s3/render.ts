@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { S3Error } from './errors.js';
 import { xmlDocument } from './xml.js';
 import { storageFullCode } from '../storage/storage-full.js';
+import { backendUnavailable } from '../storage/backend-unavailable.js';
 import { countSentBody } from '../net/sent-body.js';
 
 // The one place that writes S3 responses: status, headers, XML or streamed bodies, and errors.
@@ -166,6 +167,7 @@ export function clientErrorResponse(err: NodeJS.ErrnoException & { rawPacket?: B
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
   if (storageFullCode(err)) return new S3Error('XMinioStorageFull');
+  if (backendUnavailable(err)) return new S3Error('ServiceUnavailable');
   return new S3Error('InternalError');
 }
 

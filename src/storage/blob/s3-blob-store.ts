@@ -7,8 +7,10 @@
 // PARTS_IN_FLIGHT parts uploading while the next one fills. Every request the SDK sends is
 // retried with exponential back-off (each part is a buffer, so it can be sent again); a read that
 // fails midway resumes from the byte it reached. A put that fails (the body's error, or the
-// backend's) aborts its multipart upload, so nothing is left behind; after a crash the blob
-// ledger's collector does the same (delete with `partial`).
+// backend's) aborts its multipart upload; after a crash, or where the abort (or a request given up
+// on a timeout) did not reach the backend, the blob ledger's collector does the same (delete with
+// `partial`). Requests have bounded connection and stall timeouts, so a backend that stops
+// answering fails them (503 to the client) instead of holding them.
 
 import { Readable } from 'node:stream';
 import { Agent as HttpAgent } from 'node:http';
@@ -47,12 +49,23 @@ export interface S3BlobSettings {
   partSize?: number;
   /** Attempts per request, the first included (default 5). */
   maxAttempts?: number;
+  /** How long a connection to the service may take to open (default 5 s). */
+  connectTimeoutMs?: number;
+  /**
+   * How long a request may wait with no byte moving either way before it is abandoned and tried
+   * again (default 20 s). A stall, not a cap on the whole request: a large part streams for long.
+   */
+  stallTimeoutMs?: number;
 }
 
 const MiB = 1024 * 1024;
 const DEFAULT_PART_SIZE = 8 * MiB;
 const PARTS_IN_FLIGHT = 2;
 const READ_RESUMES = 5;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+// Five attempts stalled this long, plus their back-off, end before the server's own idle timeout
+// (two minutes) would cut the client's connection: the client gets 503 and may retry.
+const DEFAULT_STALL_TIMEOUT_MS = 20_000;
 
 export { parseS3BlobUrl } from '../storage-urls.js';
 
@@ -95,7 +108,14 @@ class S3BlobStore implements BlobStore {
       // do not know the headers).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) },
+      // Without these a backend that accepts and never answers held a request (and its client) for
+      // good. socketTimeout is the idle one; requestTimeout would cap a whole transfer.
+      requestHandler: {
+        httpAgent: new HttpAgent(agentOptions),
+        httpsAgent: new HttpsAgent(agentOptions),
+        connectionTimeout: settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        socketTimeout: settings.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      },
     });
   }
 
@@ -155,7 +175,9 @@ class S3BlobStore implements BlobStore {
     } catch (err) {
       await parts.return(undefined).catch(() => undefined);
       if (uploadId) {
-        await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+        // Not waited for: on a backend that stalls, it would hold the answer as long again; should
+        // it fail, the ledger's pending record has the collector abort the upload.
+        void this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
       }
       throw err; // the very error the body (or the backend) raised
     }
@@ -188,14 +210,20 @@ class S3BlobStore implements BlobStore {
     return out;
   }
 
-  /** Copies the object (or range) into `out`; a read that fails midway resumes where it stopped. */
+  /**
+   * Copies the object (or range) into `out`; a read that fails midway resumes where it stopped. A
+   * request that fails is not sent again here: the SDK has retried it already, and five more
+   * rounds of its retries would keep a client waiting for minutes on a backend that is down.
+   */
   private async stream(ref: string, range: ByteRange | undefined, out: Readable, signal: AbortSignal, waitForRead: () => Promise<void>): Promise<void> {
     let offset = range?.start ?? 0;
     const end = range?.end;
     for (let attempt = 0; ; attempt++) {
+      let reading = false;
       try {
         const from = range || offset > 0 ? `bytes=${offset}-${end ?? ''}` : undefined;
         const r = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(ref), Range: from }), { abortSignal: signal });
+        reading = true;
         const body = r.Body as Readable;
         try {
           for await (const chunk of body) {
@@ -212,7 +240,7 @@ class S3BlobStore implements BlobStore {
         if (out.destroyed) return;
         const name = (err as Error).name;
         if (name === 'NoSuchKey' || name === 'NotFound') return void out.destroy(noSuchBlob(ref));
-        if (attempt >= READ_RESUMES || name === 'InvalidRange') return void out.destroy(err as Error);
+        if (!reading || attempt >= READ_RESUMES || name === 'InvalidRange') return void out.destroy(err as Error);
         await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
       }
     }
