@@ -1,13 +1,15 @@
 // A blob backend (an S3 service) that stops answering. A second skep is the backend, reached
 // through a TCP proxy in this file that can stop forwarding: it accepts and never answers, as a
 // hung gateway does. Requests must end with an S3 error clients retry (503 ServiceUnavailable)
-// within the configured timeouts, not hang until the connection is cut.
+// within the configured timeouts, not hang until the connection is cut; and a blob the backend
+// stored after skep gave up on it must not stay behind.
 
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { ROOT_KEY, startTestServer, type TestServer } from './helpers/server.js';
+import { sleep } from './helpers/raw-s3.js';
 import type { ServerConfig } from '../src/config.js';
 
 /** 'pass' forwards both ways; 'hang' forwards nothing; 'mute' forwards requests but no answers. */
@@ -81,6 +83,12 @@ describe('a blob backend that stops answering', () => {
     }
   }
 
+  async function backendKeys(server: TestServer): Promise<string[]> {
+    const prefix = `front-${fronts.indexOf(server)}/`;
+    const page = await backend.client().send(new ListObjectsV2Command({ Bucket: BLOBS, Prefix: prefix }));
+    return (page.Contents ?? []).map((o) => o.Key!);
+  }
+
   before(async () => {
     backend = await startTestServer();
     await backend.client().send(new CreateBucketCommand({ Bucket: BLOBS }));
@@ -124,5 +132,26 @@ describe('a blob backend that stops answering', () => {
     } finally {
       proxy.mode = 'pass';
     }
+  });
+
+  test('a blob the backend stored after skep gave up on its upload is collected', async () => {
+    proxy.mode = 'pass';
+    const server = await front({ stallTimeoutMs: 500 });
+    const s3 = server.client({ maxAttempts: 1 });
+    await s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'kept', Body: 'a blob still referred to' }));
+    const kept = await backendKeys(server);
+    // The backend stores the upload, but its answer never arrives: the put fails on a timeout.
+    proxy.mode = 'mute';
+    try {
+      const put = await timed(() => s3.send(new PutObjectCommand({ Bucket: 'data', Key: 'lost', Body: 'z'.repeat(10) })));
+      assert.deepEqual([put.status, put.code], [503, 'ServiceUnavailable']);
+    } finally {
+      proxy.mode = 'pass';
+    }
+    assert.ok((await backendKeys(server)).length > kept.length, 'the backend stored the blob of the failed upload');
+    // Its pending record outlives the failure (1 s here), and the collector then deletes it.
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && (await backendKeys(server)).length > kept.length) await sleep(200);
+    assert.deepEqual(await backendKeys(server), kept);
   });
 });

@@ -97,11 +97,10 @@ export class BlobLifecycle {
     try {
       const written = await this.blobs.put(body, ref);
       return { ref: written.ref, size: written.size };
-    } catch (err) {
-      // The store removed what it wrote; the record goes too (else the collector removes it).
-      void this.meta.forgetBlobs([ref]).catch(() => undefined);
-      throw err;
     } finally {
+      // On failure the record stays, no longer renewed, and the collector deletes the blob once it
+      // is due: a backend request abandoned on a timeout may still complete after the store gave up
+      // (a late PutObject), so "the store removed what it wrote" cannot be relied on.
       this.stopWriting(ref);
     }
   }
