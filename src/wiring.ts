@@ -225,14 +225,16 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     const blobLedger = keepsBlobLedger(storage);
     const usage = new UsageService(meta, opts.clock, opts.log);
     // Every committed change moves the quota counters and marks the bucket for a new usage figure.
-    // Under a quota the change is written before the request is answered: other nodes check
-    // against the stored counters, and a write they do not see yet would let theirs past the quota.
+    // Under a quota a delete's change is written before the request is answered (a write's was,
+    // in its commit): other nodes check against the stored counters, and a change they do not
+    // see yet would let their writes past the quota.
     const changes: StorageChanges = {
-      changed(bucket, bytes, objects) {
-        meter.changed(bucket.id, bytes, objects);
+      changed(bucket, bytes, objects, stored) {
         usage.storageChanged(bucket.projectId, bucket.name);
+        if (stored) return;
+        meter.changed(bucket.id, bytes, objects);
         // A failed flush keeps the change for the next one (and logs it): the write itself stands.
-        if (bucket.hasQuota) return meter.flush().catch(() => undefined);
+        if (bucket.quotas) return meter.flush().catch(() => undefined);
       },
     };
     const objects = new ObjectService(meta, blobs, opts.log, new DataKeys(box), audit, changes, opts.clock, {

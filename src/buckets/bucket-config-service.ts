@@ -91,7 +91,7 @@ export class BucketConfigService {
     const quota = quotasOf(found.settings.quota, found.projectQuota);
     // The row carries its settings: object writes read versioning, Object Lock and encryption there.
     return {
-      row: { ...found.bucket, settings: found.settings, hasQuota: quota !== null },
+      row: { ...found.bucket, settings: found.settings, quotas: quota },
       ...accessFromSettings(found.bucket.name, found.settings),
       quota,
     };

@@ -6,13 +6,14 @@ import type { BucketRow, CompletedPart, ObjectRow, PartRow, PutCondition, Stored
 import { BodyDigest } from '../checksums/digest.js';
 import { combineCrc, compositeChecksum, multipartEtag, type CrcAlgorithm } from '../checksums/multipart.js';
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../checksums/types.js';
-import { etagOf, preconditionError, sealStream, type ObjectLease, type ObjectService } from './object-service.js';
+import { etagOf, sealStream, writeRefused, type ObjectLease, type ObjectService } from './object-service.js';
 import type { CustomerKey, EncryptionRequest } from './sse.js';
 import { removalGuard, type LockState } from './object-lock.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
 import { pastCommonPrefix, walkRanges, withoutNul } from './listing.js';
 import { bareEtag } from '../util/etag.js';
 import { hasNul } from '../util/nul.js';
+import { quotaCharge } from '../quotas/quota-service.js';
 
 // Multipart uploads: each part is its own blob; completion commits an object row that lists the
 // parts' blobs in order (no bytes are copied), in one transaction that drops the parts and marks
@@ -403,13 +404,13 @@ export class MultipartService {
     const named: CompletedPart[] = parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag }));
     const result = await this.objects.inVersioningMode(bucket, (mode, versionId) => {
       row.versionId = versionId;
-      return this.meta.completeUpload(upload.uploadId, row, condition, mode, removalGuard(now), named);
+      return this.meta.completeUpload(upload.uploadId, row, condition, mode, removalGuard(now), named, quotaCharge(bucket));
     });
     if (!result.ok) {
       // Completed meanwhile (by a request this one retries, answered the same) or aborted.
       if (result.reason === 'no-such-upload') return answerAgain((await this.meta.getUpload(upload.uploadId)) ?? upload, request);
       if (result.reason === 'invalid-part') throw new S3Error('InvalidPart', 'A part was uploaded again while the upload was being completed.', { UploadId: upload.uploadId });
-      throw preconditionError(result.reason);
+      throw writeRefused(bucket, result);
     }
     // What is released besides the parts left out of the object is the object it replaced.
     const used = new Set(parts.map((p) => p.blob.ref));

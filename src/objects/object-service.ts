@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { S3Error } from '../s3/errors.js';
 import type { BlobStore, ByteRange } from '../storage/blob/blob-store.js';
+import { storageAdded } from '../storage/metadata/metadata-store.js';
 import type {
   BlobPart,
   BucketRow,
@@ -32,6 +33,7 @@ import type { RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { bypassesGovernance, checkRetainUntil, defaultRetention, removalBlocked, removalGuard, type LockState } from './object-lock.js';
 import { sweepOrphans } from './orphan-sweep.js';
+import { quotaCharge, quotaExceeded } from '../quotas/quota-service.js';
 
 // Buckets and objects: the rules of the domain, independent of HTTP. An object write is
 // blob written -> metadata committed in one atomic write -> replaced blobs released. In a
@@ -67,8 +69,11 @@ export interface ReadOptions {
 
 /** Told what each committed write and delete changed in a bucket (the quota counters, the usage history). */
 export interface StorageChanges {
-  /** Settles once the change is where the quota checks will see it (at once for most buckets). */
-  changed(bucket: BucketRow, bytes: number, objects: number): Promise<void> | void;
+  /**
+   * Settles once the change is where the quota checks will see it (at once for most buckets).
+   * `stored`: the commit wrote it to the counters already (a write charged to its quota).
+   */
+  changed(bucket: BucketRow, bytes: number, objects: number, stored?: boolean): Promise<void> | void;
 }
 
 /**
@@ -108,7 +113,12 @@ export interface DeleteResult {
 
 const refsOf = (blobs: readonly BlobPart[]): string[] => blobs.map((b) => b.ref);
 
-export function preconditionError(outcome: Exclude<PutOutcome, { ok: true }>['reason']): S3Error {
+/** Why a write was not committed, as S3 answers it. */
+export function writeRefused(bucket: BucketRow, outcome: Exclude<PutOutcome, { ok: true }>): S3Error {
+  return outcome.reason === 'quota' ? quotaExceeded(bucket.name, outcome.breach) : preconditionError(outcome.reason);
+}
+
+export function preconditionError(outcome: Exclude<Exclude<PutOutcome, { ok: true }>['reason'], 'quota'>): S3Error {
   if (outcome === 'missing') return new S3Error('NoSuchKey');
   if (outcome === 'locked') return new S3Error('AccessDenied', 'The version this write would replace is protected by Object Lock.');
   return new S3Error('PreconditionFailed', undefined, { Condition: outcome === 'exists' ? 'If-None-Match' : 'If-Match' });
@@ -455,13 +465,17 @@ export class ObjectService {
     }
   }
 
-  /** Commits a row whose blobs are already written; on failure the new blobs are released. */
+  /**
+   * Commits a row whose blobs are already written, charged to the bucket's quotas if it has any;
+   * on failure the new blobs are released.
+   */
   async commit(bucket: BucketRow, row: ObjectRow, condition: PutCondition, newBlobs: BlobPart[]): Promise<void> {
     let outcome: PutOutcome;
+    const quota = quotaCharge(bucket);
     try {
       outcome = await this.inVersioningMode(bucket, (mode, versionId) => {
         row.versionId = versionId;
-        return this.meta.putObject(row, condition, mode, removalGuard(this.clock()));
+        return this.meta.putObject(row, condition, mode, removalGuard(this.clock()), quota);
       });
     } catch (err) {
       await this.discard(newBlobs);
@@ -471,7 +485,7 @@ export class ObjectService {
     }
     if (!outcome.ok) {
       await this.discard(newBlobs);
-      throw preconditionError(outcome.reason);
+      throw writeRefused(bucket, outcome);
     }
     await this.counted(bucket, row.size, outcome.replaced);
     await this.release(outcome.replaced);
@@ -484,9 +498,13 @@ export class ObjectService {
     await this.meta.forgetBlobs(blobs.map((b) => b.ref)).catch((err: unknown) => this.log.warn({ err }, 'forgetting discarded blobs failed'));
   }
 
-  /** Reports a committed object of `size` that replaced the object made of `replaced` (none: a new key). */
+  /**
+   * Reports a committed object of `size` that replaced the object made of `replaced` (none: a new
+   * key). Under a quota the commit counted it (quotaCharge), and only the usage figure is told.
+   */
   async counted(bucket: BucketRow, size: number, replaced: readonly BlobPart[]): Promise<void> {
-    await this.changes?.changed(bucket, size - replaced.reduce((n, b) => n + b.size, 0), replaced.length > 0 ? 0 : 1);
+    const added = storageAdded(size, replaced);
+    await this.changes?.changed(bucket, added.bytes, added.objects, quotaCharge(bucket) !== undefined);
   }
 
   /**

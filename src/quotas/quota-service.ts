@@ -3,26 +3,41 @@ import type { RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { BucketService } from '../buckets/bucket-service.js';
 import { S3Error } from '../s3/errors.js';
-import { storedTotals, type BucketRow, type MetadataStore, type StorageQuota, type StorageUsed } from '../storage/metadata/metadata-store.js';
+import {
+  exceededLimit,
+  storedTotals,
+  type BucketRow,
+  type MetadataStore,
+  type QuotaBreach,
+  type QuotaCharge,
+  type StorageQuota,
+  type StorageQuotas,
+  type StorageUsed,
+} from '../storage/metadata/metadata-store.js';
 import { versioningMode } from '../objects/bucket-config.js';
 import { DomainError } from '../util/domain-error.js';
 
 // Storage quotas per project and per bucket (bytes, objects), enforced on the writes that add
 // data: PutObject, POST forms, CopyObject, CompleteMultipartUpload (and the REST upload).
 //
-// Checked against counters in the metadata store that every write and delete adjusts (added,
-// never recounted on the request path), so nodes share them; a bucket's counters are recounted
-// from its objects when a quota is set and hourly while it has one, which mends any drift (a
-// crash between a commit and its count). Writes count into memory and reach the store in
-// batches, like the usage counters, and always before a check; under a quota before the write is
-// answered (wiring.ts), so every node's next check counts it: a quota holds to within what a few
-// concurrent writes carry, as quotas do on other S3 servers. A bucket and a project without a quota cost
-// nothing: the bucket row comes with both quotas in the query that reads it.
+// Counted in a storage_counters row per bucket in the metadata store, so nodes share them. A
+// write under a quota is charged in the transaction that commits it (MetadataStore.putObject):
+// the counters move and are compared with the quota in one atomic step, and a write that would
+// pass it is rolled back, so concurrent writes on any node never store more than the quota. The
+// check here, against the same counters, refuses early (before a body is read) what cannot fit.
+// Deletes, and writes to buckets without a quota, count into memory and reach the store in
+// batches, like the usage counters, and always before a check; under a quota before the delete
+// is answered (wiring.ts). A bucket's counters are recounted from its objects when a quota is set
+// and hourly while it has one, which mends any drift (a crash between a commit and its count). A
+// bucket and a project without a quota cost nothing: the bucket row comes with both quotas in the
+// query that reads it, and its writes commit as before.
 
 /** The quotas that apply to one bucket's writes. */
-export interface BucketQuotas {
-  bucket: StorageQuota | null;
-  project: StorageQuota | null;
+export type BucketQuotas = StorageQuotas;
+
+/** What a write to `bucket` is held to in its commit: its quotas, if it has any (see MetadataStore.putObject). */
+export function quotaCharge(bucket: BucketRow): QuotaCharge | undefined {
+  return bucket.quotas ? { projectId: bucket.projectId, ...bucket.quotas } : undefined;
 }
 
 /** The largest quota values accepted (a petabyte, a billion objects). */
@@ -122,6 +137,18 @@ export class StorageMeter {
   }
 }
 
+/** The refusal of a write that would pass a quota (403 QuotaExceeded), naming the quota. */
+export function quotaExceeded(bucketName: string, breach: QuotaBreach): S3Error {
+  const { scope, limit, quota, used, added } = breach;
+  const over =
+    limit === 'objects'
+      ? `${quota.maxObjects} objects (${used.objects} stored)`
+      : `${formatBytes(quota.maxBytes!)} (${formatBytes(used.bytes)} stored, this write adds ${formatBytes(added.bytes)})`;
+  return new S3Error('QuotaExceeded', `The ${scope === 'bucket' ? `bucket ${bucketName}'s` : "project's"} quota of ${over} would be exceeded; nothing was written.`, {
+    BucketName: bucketName,
+  });
+}
+
 export class QuotaService {
   constructor(
     private readonly meta: MetadataStore,
@@ -139,27 +166,18 @@ export class QuotaService {
     if (!quotas) return;
     await this.meter.flush();
     let existing: { size: number } | null | undefined;
-    const scopes: [string, StorageQuota | null, () => Promise<StorageUsed>][] = [
+    const scopes: [QuotaBreach['scope'], StorageQuota | null, () => Promise<StorageUsed>][] = [
       ['bucket', quotas.bucket, () => this.meta.bucketStorage(bucket.id)],
       ['project', quotas.project, () => this.meta.projectStorage(bucket.projectId)],
     ];
     for (const [scope, quota, read] of scopes) {
       if (!quota) continue;
       const used = await read();
-      // Each limit stops only a write that adds to what it limits: over a lowered quota, a
-      // smaller overwrite or a metadata-only self-copy still passes.
-      const bytesFit = (bytes: number) => quota.maxBytes === null || bytes <= 0 || used.bytes + bytes <= quota.maxBytes;
-      const objectsFit = (objects: number) => quota.maxObjects === null || objects <= 0 || used.objects + objects <= quota.maxObjects;
-      if (bytesFit(size) && objectsFit(1)) continue;
+      if (!exceededLimit(quota, used, { bytes: size, objects: 1 })) continue;
       if (existing === undefined) existing = await this.replaced(bucket, key);
       const added = { bytes: size - (existing?.size ?? 0), objects: existing ? 0 : 1 };
-      if (bytesFit(added.bytes) && objectsFit(added.objects)) continue;
-      const over = !objectsFit(added.objects)
-        ? `${quota.maxObjects} objects (${used.objects} stored)`
-        : `${formatBytes(quota.maxBytes!)} (${formatBytes(used.bytes)} stored, this write adds ${formatBytes(added.bytes)})`;
-      throw new S3Error('QuotaExceeded', `The ${scope === 'bucket' ? `bucket ${bucket.name}'s` : "project's"} quota of ${over} would be exceeded; nothing was written.`, {
-        BucketName: bucket.name,
-      });
+      const limit = exceededLimit(quota, used, added);
+      if (limit) throw quotaExceeded(bucket.name, { scope, limit, quota, used, added });
     }
   }
 

@@ -18,6 +18,7 @@ import type {
   UsageIncrement,
   UserRow,
   TemporaryCredentialRow,
+  VersioningMode,
 } from './metadata-store.js';
 import { versionsContract } from './versions-contract.js';
 import { delimitedListingContract } from './delimited-contract.js';
@@ -1039,6 +1040,55 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           // A deleted bucket no longer counts.
           assert.equal(await s.deleteBucket(b2.id), 'deleted');
           assert.deepEqual(await s.projectStorage(p.id), { bytes: 35, objects: 2 });
+        }));
+
+      test('a write under a quota is charged in the transaction that commits it, and refused with nothing stored past the quota', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const b = bucketRow(p.id, 'charged');
+          const sibling = bucketRow(p.id, 'sibling');
+          for (const x of [b, sibling]) await s.createBucket(x);
+          const none = { kind: 'none' } as const;
+          const byBucket = { projectId: p.id, bucket: { maxBytes: 100, maxObjects: 2 }, project: null };
+          const put = (key: string, size: number, mode: VersioningMode = 'unversioned', versionId = 'null') =>
+            s.putObject(objectRow(b.id, key, { blobs: [newBlob(size)], versionId }), none, mode, undefined, byBucket);
+          assert.deepEqual(await put('a', 60), { ok: true, replaced: [] });
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 60, objects: 1 }, 'counted in the commit');
+          assert.deepEqual(await put('b', 50), {
+            ok: false,
+            reason: 'quota',
+            breach: { scope: 'bucket', limit: 'bytes', quota: byBucket.bucket, used: { bytes: 60, objects: 1 }, added: { bytes: 50, objects: 1 } },
+          });
+          assert.equal(await s.getObject(b.id, 'b'), null, 'nothing stored');
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 60, objects: 1 }, 'nothing counted');
+          // An overwrite is charged only what it adds.
+          assert.equal((await put('a', 90)).ok, true);
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 90, objects: 1 });
+          // A new version adds an object; the third is refused by the object limit.
+          assert.equal((await put('v', 10, 'enabled', 'v1')).ok, true);
+          const third = await put('v', 0, 'enabled', 'v2');
+          assert.equal(!third.ok && third.reason === 'quota' && third.breach.limit, 'objects');
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 100, objects: 2 });
+
+          // A project quota counts every bucket of the project; a completion is charged alike and, refused, keeps its upload.
+          const byProject = { projectId: p.id, bucket: null, project: { maxBytes: 150, maxObjects: null } };
+          const u = uploadRow(sibling.id, 'm');
+          await s.createUpload(u);
+          const part = partRow(u.uploadId, 1, newBlob(60));
+          await s.putPart(part);
+          const object = objectRow(sibling.id, 'm', { blobs: [part.blob], partsCount: 1 });
+          const refused = await s.completeUpload(u.uploadId, object, none, 'unversioned', undefined, [part], byProject);
+          assert.deepEqual(refused, {
+            ok: false,
+            reason: 'quota',
+            breach: { scope: 'project', limit: 'bytes', quota: byProject.project, used: { bytes: 100, objects: 2 }, added: { bytes: 60, objects: 1 } },
+          });
+          assert.equal(await s.getObject(sibling.id, 'm'), null);
+          const kept = await s.getUpload(u.uploadId);
+          assert.ok(kept && !kept.completion, 'the upload is kept, in progress');
+          assert.equal((await s.putObject(objectRow(sibling.id, 's', { blobs: [newBlob(50)] }), none, 'unversioned', undefined, byProject)).ok, true);
+          assert.deepEqual(await s.projectStorage(p.id), { bytes: 150, objects: 3 });
         }));
     });
 

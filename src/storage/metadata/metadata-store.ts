@@ -26,10 +26,11 @@ export interface BucketRow {
    */
   settings?: Partial<Record<BucketSettingName, string>>;
   /**
-   * Whether the bucket or its project has a storage quota, when read for a request (with its
-   * settings): its writes' and deletes' counts then reach the shared counters before the answer.
+   * The bucket's and its project's storage quotas, when read for a request (with its settings)
+   * and either has one: its writes are charged against them in their commit, and its deletes'
+   * counts reach the shared counters before the answer.
    */
-  hasQuota?: boolean;
+  quotas?: StorageQuotas | null;
 }
 
 /**
@@ -274,7 +275,9 @@ export type PutOutcome =
    * versioning is suspended). versioned: an unversioned write found a versioned current row (the
    * bucket's versioning changed meanwhile): read the bucket again and retry with its mode.
    */
-  | { ok: false; reason: 'exists' | 'missing' | 'etag-mismatch' | 'locked' | 'versioned' };
+  | { ok: false; reason: 'exists' | 'missing' | 'etag-mismatch' | 'locked' | 'versioned' }
+  /** quota: committing the write would take its bucket or project past a quota (nothing was written). */
+  | { ok: false; reason: 'quota'; breach: QuotaBreach };
 
 export type RemovalOutcome =
   | { ok: true; release: BlobPart[] }
@@ -370,6 +373,42 @@ export interface StorageQuota {
 export interface StorageUsed {
   bytes: number;
   objects: number;
+}
+
+/** The quotas that apply to one bucket's writes: its own and its project's. */
+export interface StorageQuotas {
+  bucket: StorageQuota | null;
+  project: StorageQuota | null;
+}
+
+/** The quotas a write is held to in the transaction that commits it (see putObject). */
+export interface QuotaCharge extends StorageQuotas {
+  projectId: string;
+}
+
+/** A quota a write would pass: which one and which limit, what was stored before it and what it adds. */
+export interface QuotaBreach {
+  scope: 'bucket' | 'project';
+  limit: 'bytes' | 'objects';
+  quota: StorageQuota;
+  used: StorageUsed;
+  added: StorageUsed;
+}
+
+/**
+ * The limit of `quota` that adding `added` to `used` would pass (objects first), or null when it
+ * fits. Each limit stops only a write that adds to what it limits: over a lowered quota, a
+ * smaller overwrite or a metadata-only self-copy still passes.
+ */
+export function exceededLimit(quota: StorageQuota, used: StorageUsed, added: StorageUsed): 'bytes' | 'objects' | null {
+  if (quota.maxObjects !== null && added.objects > 0 && used.objects + added.objects > quota.maxObjects) return 'objects';
+  if (quota.maxBytes !== null && added.bytes > 0 && used.bytes + added.bytes > quota.maxBytes) return 'bytes';
+  return null;
+}
+
+/** What a committed object of `size` adds to its bucket, replacing the object made of `replaced` (none: a new key). */
+export function storageAdded(size: number, replaced: readonly BlobPart[]): StorageUsed {
+  return { bytes: size - replaced.reduce((n, b) => n + b.size, 0), objects: replaced.length > 0 ? 0 : 1 };
 }
 
 /** Counters of one token over a range of days (usage per token). */
@@ -590,9 +629,11 @@ export interface MetadataStore {
    * current version). unversioned: replaces the current (null) version. enabled: the current
    * version becomes noncurrent. suspended: `row` is the null version; a null version stored
    * before is replaced (unless `guard` refuses), another current version becomes noncurrent.
-   * On success returns the blobs of what was replaced.
+   * On success returns the blobs of what was replaced. With `quota`, the write adds what it stores
+   * to its bucket's counters in the same transaction and is refused ('quota') when that would take
+   * the bucket or its project past a quota: concurrent writes, on any node, are counted in turn.
    */
-  putObject(row: ObjectRow, cond: PutCondition, versioning?: VersioningMode, guard?: RemovalGuard): Promise<PutOutcome>;
+  putObject(row: ObjectRow, cond: PutCondition, versioning?: VersioningMode, guard?: RemovalGuard, quota?: QuotaCharge): Promise<PutOutcome>;
   /** Unversioned delete: returns the deleted object's blobs, or null when it did not exist. */
   deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null>;
   /**
@@ -672,7 +713,8 @@ export interface MetadataStore {
    * and `parts`, the part list the completion named. Returns the blobs to release: those of the
    * replaced object and of parts not used by `object`. { ok: false, reason: 'no-such-upload' }
    * when the upload was completed or aborted meanwhile; 'invalid-part' when a blob of `object` is
-   * no longer one of the upload's parts (a part re-uploaded meanwhile).
+   * no longer one of the upload's parts (a part re-uploaded meanwhile). `quota` as for
+   * putObject: a refusal keeps the upload.
    */
   completeUpload(
     uploadId: string,
@@ -681,7 +723,8 @@ export interface MetadataStore {
     versioning?: VersioningMode,
     guard?: RemovalGuard,
     parts?: CompletedPart[],
-  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' | 'invalid-part' | Exclude<PutOutcome, { ok: true }>['reason'] }>;
+    quota?: QuotaCharge,
+  ): Promise<{ ok: true; release: BlobPart[] } | { ok: false; reason: 'no-such-upload' } | { ok: false; reason: 'invalid-part' } | Exclude<PutOutcome, { ok: true }>>;
   /** Delete an upload in progress and its parts; returns the parts' blobs, or null if there was no such upload in progress. */
   abortUpload(uploadId: string): Promise<BlobPart[] | null>;
   /** Removes the rows of uploads completed before `before`; returns how many. */

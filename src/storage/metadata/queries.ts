@@ -65,7 +65,7 @@ import type {
   StoredHeaders,
   UploadRow,
 } from './metadata-store.js';
-import { storedTotals } from './metadata-store.js';
+import { storageAdded, storedTotals, type QuotaCharge } from './metadata-store.js';
 import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
 import * as audit from './audit-queries.js';
 import * as tokens from './token-queries.js';
@@ -86,8 +86,7 @@ import { listDelimited, listVersionPrefixes, type WalkDialect } from './delimite
 import * as hot from './hot-queries.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
-type FailReason = Exclude<PutOutcome, { ok: true }>['reason'];
-type CompleteFailure = { ok: false; reason: 'no-such-upload' | 'invalid-part' | FailReason };
+type CompleteFailure = { ok: false; reason: 'no-such-upload' } | { ok: false; reason: 'invalid-part' } | Exclude<PutOutcome, { ok: true }>;
 
 /** First half of the advisory lock keys of limiter keys (the second is hashtext(key)): "lim" and 1. */
 const LIMITER_LOCK_CLASS = 0x6c696d01;
@@ -343,26 +342,48 @@ export class KyselyMetadataStore implements MetadataStore {
     return r ? toObjectRow(r) : null;
   }
 
-  async putObject(row: ObjectRow, cond: PutCondition, versioning: VersioningMode = 'unversioned', guard: RemovalGuard = allowAll): Promise<PutOutcome> {
-    if (versioning !== 'unversioned') return versions.putVersioned(this.db, row, cond, versioning, guard, this.ledgerHooks);
-    // writeObject is a compare-and-swap (an insert that does nothing on conflict, or an update of
-    // exactly the version it read, retried if another writer got there first): without the
-    // ledger each statement is atomic on its own and the database is not held between them; the
-    // transaction adds the ledger: the new blobs adopted, the replaced ones recorded as released.
-    if (!this.ledger) return writeObject(this.db, row, cond);
+  async putObject(row: ObjectRow, cond: PutCondition, versioning: VersioningMode = 'unversioned', guard: RemovalGuard = allowAll, quota?: QuotaCharge): Promise<PutOutcome> {
+    const hooks = this.writeHooks(row, quota);
     try {
+      if (versioning !== 'unversioned') return await versions.putVersioned(this.db, row, cond, versioning, guard, hooks);
+      // writeObject is a compare-and-swap (an insert that does nothing on conflict, or an update of
+      // exactly the version it read, retried if another writer got there first): without the
+      // ledger or a quota each statement is atomic on its own and the database is not held between
+      // them; the transaction adds the ledger (the new blobs adopted, the replaced ones recorded
+      // as released) and the quota's counters.
+      if (!hooks) return await writeObject(this.db, row, cond);
       return await inTransaction(this.db, async (trx) => {
-        await ledger.adoptBlobs(trx, row.blobs.map((b) => b.ref));
         const put = await writeObject(trx, row, cond);
         // A failed condition keeps the new blobs' pending records: the caller deletes the blobs.
         if (!put.ok) throw new Rollback(put);
-        await ledger.releaseBlobs(trx, put.replaced, new Date(), this.nodeId);
+        await hooks.committed(trx, row.blobs.map((b) => b.ref), put.replaced);
         return put;
       });
     } catch (err) {
       if (err instanceof Rollback) return err.outcome as PutOutcome;
       throw err;
     }
+  }
+
+  /**
+   * What a write of `row` adds to its transaction: the blob ledger's records, and under a quota
+   * the counters' charge, which rolls the write back when it would pass the quota. None (the
+   * statements run on their own) for a bucket without a quota in a store without the ledger.
+   */
+  private writeHooks(row: ObjectRow, quota: QuotaCharge | undefined): versions.LedgerHooks | undefined {
+    if (!quota) return this.ledgerHooks;
+    return {
+      committed: async (trx, adopted, released) => {
+        await this.ledgerHooks?.committed(trx, adopted, released);
+        await this.charge(trx, row, released, quota);
+      },
+    };
+  }
+
+  /** Charges a committed `row` (which replaced `replaced`) to its quotas; over one, rolls back with 'quota'. */
+  private async charge(trx: Transaction<Database>, row: ObjectRow, replaced: BlobPart[], quota: QuotaCharge): Promise<void> {
+    const breach = await quotas.chargeStorage(trx, row.bucketId, quota, storageAdded(row.size, replaced), this.walkDialect === 'postgres');
+    if (breach) throw new Rollback({ ok: false as const, reason: 'quota' as const, breach });
   }
 
   putDeleteMarker(
@@ -587,6 +608,7 @@ export class KyselyMetadataStore implements MetadataStore {
     versioning: VersioningMode = 'unversioned',
     guard: RemovalGuard = allowAll,
     completedParts: CompletedPart[] = [],
+    quota?: QuotaCharge,
   ): Promise<{ ok: true; release: BlobPart[] } | CompleteFailure> {
     const result: Omit<UploadCompletion, 'completedAt'> = {
       etag: object.etag,
@@ -620,6 +642,7 @@ export class KyselyMetadataStore implements MetadataStore {
         // uploaded again since then has released the blob the object would point at.
         const current = new Set(parts.map((p) => p.blob_ref));
         if (object.blobs.some((b) => !current.has(b.ref))) throw new Rollback({ ok: false as const, reason: 'invalid-part' as const });
+        if (quota) await this.charge(trx, object, put.replaced, quota);
         const partBlobs = parts.map((p) => ({ ref: p.blob_ref, size: Number(p.blob_size) }));
         const release = releasable([...put.replaced, ...partBlobs], object.blobs);
         if (this.ledger) await ledger.releaseBlobs(trx, release, new Date(), this.nodeId);

@@ -2,8 +2,8 @@
 // Counter deltas are upserts that add (x = x + excluded.x), one atomic statement on SQLite and
 // PostgreSQL alike, so writes on several nodes never lose a count.
 
-import { sql, type Kysely } from 'kysely';
-import type { StorageQuota, StorageUsed } from './metadata-store.js';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { exceededLimit, type QuotaBreach, type QuotaCharge, type StorageQuota, type StorageUsed } from './metadata-store.js';
 import type { Database } from './schema.js';
 import { inTransaction } from './transaction.js';
 
@@ -58,6 +58,42 @@ export async function setStorageCounters(db: Kysely<Database>, bucketId: string,
     .values({ bucket_id: bucketId, ...values })
     .onConflict((oc) => oc.column('bucket_id').doUpdateSet(values))
     .execute();
+}
+
+/**
+ * Adds what a write stores to its bucket's counters, inside the transaction that commits the
+ * write, and returns the quota that takes past (the caller then rolls back), or null. Writers of
+ * one bucket queue on its counter row, and with a project quota on the project's row (taken
+ * first, so they never wait for each other crosswise; `rowLocks` on PostgreSQL, while SQLite runs
+ * one transaction at a time): each sees every write committed before it, on any node.
+ */
+export async function chargeStorage(trx: Transaction<Database>, bucketId: string, charge: QuotaCharge, added: StorageUsed, rowLocks: boolean): Promise<QuotaBreach | null> {
+  if (added.bytes === 0 && added.objects === 0) return null;
+  if (charge.project && rowLocks) await trx.selectFrom('projects').select('id').where('id', '=', charge.projectId).forUpdate().execute();
+  const after = await trx
+    .insertInto('storage_counters')
+    .values({ bucket_id: bucketId, bytes: added.bytes, objects: added.objects, recounted_at: 0 })
+    .onConflict((oc) =>
+      oc.column('bucket_id').doUpdateSet((eb) => ({
+        bytes: sql<number>`${eb.ref('storage_counters.bytes')} + ${eb.ref('excluded.bytes')}`,
+        objects: sql<number>`${eb.ref('storage_counters.objects')} + ${eb.ref('excluded.objects')}`,
+      })),
+    )
+    .returning(['bytes', 'objects'])
+    .executeTakeFirstOrThrow();
+  const scopes = [
+    ['bucket', charge.bucket, async () => ({ bytes: Number(after.bytes), objects: Number(after.objects) })],
+    ['project', charge.project, () => projectStorage(trx, charge.projectId)],
+  ] as const;
+  for (const [scope, quota, read] of scopes) {
+    if (!quota) continue;
+    const now = await read();
+    // Checked as the write found it: what was stored before it, and what it adds.
+    const used = { bytes: now.bytes - added.bytes, objects: now.objects - added.objects };
+    const limit = exceededLimit(quota, used, added);
+    if (limit) return { scope, limit, quota, used, added };
+  }
+  return null;
 }
 
 export async function bucketStorage(db: Kysely<Database>, bucketId: string): Promise<StorageUsed> {
