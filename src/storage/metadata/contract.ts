@@ -1090,6 +1090,22 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.equal((await s.putObject(objectRow(sibling.id, 's', { blobs: [newBlob(50)] }), none, 'unversioned', undefined, byProject)).ok, true);
           assert.deepEqual(await s.projectStorage(p.id), { bytes: 150, objects: 3 });
         }));
+
+      test('a recount while charged writes commit loses none of them', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const b = bucketRow(p.id, 'recounted');
+          await s.createBucket(b);
+          const charge = { projectId: p.id, bucket: { maxBytes: null, maxObjects: 1000 }, project: null };
+          const writes = Array.from({ length: 40 }, (_, i) => s.putObject(objectRow(b.id, `k${i}`, { blobs: [newBlob(10)] }), { kind: 'none' }, 'unversioned', undefined, charge));
+          const recounts = Array.from({ length: 10 }, () => s.recountStorage(b.id));
+          const outcomes = await Promise.all(writes);
+          await Promise.all(recounts);
+          assert.ok(outcomes.every((o) => o.ok));
+          // Each write is either in a recount's count or added after it, never lost between the two.
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 400, objects: 40 });
+        }));
     });
 
     describe('audit', () => {

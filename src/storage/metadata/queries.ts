@@ -476,20 +476,8 @@ export class KyselyMetadataStore implements MetadataStore {
     return listVersionPrefixes(this.db, bucketId, q, this.walkDialect);
   }
 
-  async bucketStats(bucketId: string): Promise<BucketStats> {
-    const [r, noncurrent] = await Promise.all([
-      this.db
-        .selectFrom('objects')
-        .select((eb) => [
-          eb.fn.countAll<number>().as('objects'),
-          eb.fn.coalesce(eb.fn.sum<number>('size'), sql<number>`0`).as('bytes'),
-        ])
-        .where('bucket_id', '=', bucketId)
-        .executeTakeFirstOrThrow(),
-      versions.versionTotals(this.db, bucketId),
-    ]);
-    // Number(): PostgreSQL returns count/sum of bigint as strings.
-    return { objects: Number(r.objects), bytes: Number(r.bytes), ...noncurrent };
+  bucketStats(bucketId: string): Promise<BucketStats> {
+    return bucketTotals(this.db, bucketId);
   }
 
   // ---- multipart uploads ----
@@ -769,11 +757,16 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async recountStorage(bucketId: string): Promise<StorageUsed> {
-    // Taken before the count: changes committed before it are in the count, later ones are added.
-    const at = new Date();
-    const used = storedTotals(await this.bucketStats(bucketId));
-    await quotas.setStorageCounters(this.db, bucketId, used, at);
-    return used;
+    return inTransaction(this.db, async (trx) => {
+      // Taken before the count: changes committed before it are in the count, later ones are added.
+      const at = new Date();
+      // The counter row is held from before the count: a write charging it in its commit is either
+      // committed, and counted, or waits and adds to the recount (never lost in between).
+      await quotas.lockStorageCounters(trx, bucketId);
+      const used = storedTotals(await bucketTotals(trx, bucketId));
+      await quotas.setStorageCounters(trx, bucketId, used, at);
+      return used;
+    });
   }
 
   bucketStorage(bucketId: string): Promise<StorageUsed> {
@@ -1103,6 +1096,22 @@ function applyKeyRange<T extends 'objects' | 'multipart_uploads', O>(
   const upper = prefix ? prefixSuccessor(prefix) : null;
   if (upper !== null) out = out.where('key', '<', upper);
   return out as unknown as SelectQueryBuilder<Database, T, O>;
+}
+
+async function bucketTotals(db: Kysely<Database>, bucketId: string): Promise<BucketStats> {
+  const [r, noncurrent] = await Promise.all([
+    db
+      .selectFrom('objects')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('objects'),
+        eb.fn.coalesce(eb.fn.sum<number>('size'), sql<number>`0`).as('bytes'),
+      ])
+      .where('bucket_id', '=', bucketId)
+      .executeTakeFirstOrThrow(),
+    versions.versionTotals(db, bucketId),
+  ]);
+  // Number(): PostgreSQL returns count/sum of bigint as strings.
+  return { objects: Number(r.objects), bytes: Number(r.bytes), ...noncurrent };
 }
 
 /**

@@ -51,6 +51,15 @@ export async function addStorageCounters(db: Kysely<Database>, deltas: { bucketI
   });
 }
 
+/** Takes the bucket's counter row (made if missing) for the rest of the transaction: an update that changes nothing. */
+export async function lockStorageCounters(trx: Transaction<Database>, bucketId: string): Promise<void> {
+  await trx
+    .insertInto('storage_counters')
+    .values({ bucket_id: bucketId, bytes: 0, objects: 0, recounted_at: 0 })
+    .onConflict((oc) => oc.column('bucket_id').doUpdateSet((eb) => ({ bytes: eb.ref('storage_counters.bytes') })))
+    .execute();
+}
+
 export async function setStorageCounters(db: Kysely<Database>, bucketId: string, used: StorageUsed, at: Date): Promise<void> {
   const values = { bytes: used.bytes, objects: used.objects, recounted_at: at.getTime() };
   await db
