@@ -184,7 +184,7 @@ describe('REST API: OpenAPI document', () => {
   });
 
   test('every problem type in the problem table resolves to its description; others are 404', async () => {
-    assert.deepEqual([...PROBLEM_SLUGS].sort(), ['body-too-large', 'conflict', 'csrf', 'forbidden', 'internal', 'limit-exceeded', 'method-not-allowed', 'not-found', 'quota-exceeded', 'rate-limited', 'storage-full', 'unauthenticated', 'validation']);
+    assert.deepEqual([...PROBLEM_SLUGS].sort(), ['body-too-large', 'conflict', 'csrf', 'forbidden', 'internal', 'limit-exceeded', 'method-not-allowed', 'not-found', 'quota-exceeded', 'rate-limited', 'storage-full', 'unauthenticated', 'unavailable', 'validation']);
     for (const slug of PROBLEM_SLUGS) {
       const type = problem(slug, 'x').type;
       const res = await fetch(new URL(type, `${server.url}/api/v1/projects`));

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { ROOT_KEY, startTestServer, type TestServer } from './helpers/server.js';
 import { sleep } from './helpers/raw-s3.js';
+import { call, isProblem, problemText, rootBearer } from './helpers/api.js';
 import type { ServerConfig } from '../src/config.js';
 
 /** 'pass' forwards both ways; 'hang' forwards nothing; 'mute' forwards requests but no answers. */
@@ -118,6 +119,23 @@ describe('a blob backend that stops answering', () => {
     }
     const back = await s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'before' }));
     assert.equal(await back.Body!.transformToString(), 'stored before the outage');
+  });
+
+  test('the REST API answers a stalled backend with 503 unavailable, not 500 internal', async () => {
+    proxy.mode = 'pass';
+    const server = await front({ stallTimeoutMs: 500 });
+    const objects = `/projects/${server.bootstrap.projectId}/buckets/data/objects/content`;
+    const stored = await call(server, 'PUT', `${objects}?key=rest-before`, { as: rootBearer(server), raw: 'stored before the outage' });
+    assert.equal(stored.status, 200, problemText(stored));
+    proxy.mode = 'hang';
+    try {
+      const put = await call(server, 'PUT', `${objects}?key=rest-during`, { as: rootBearer(server), raw: 'x'.repeat(10) });
+      assert.ok(isProblem(put, 503, 'unavailable'), problemText(put));
+      const get = await call(server, 'GET', `${objects}?key=rest-before`, { as: rootBearer(server) });
+      assert.ok(isProblem(get, 503, 'unavailable'), problemText(get));
+    } finally {
+      proxy.mode = 'pass';
+    }
   });
 
   test("a request still unanswered at the server's idle timeout gets 503 ServiceUnavailable, not a cut connection", async () => {

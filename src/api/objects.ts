@@ -331,8 +331,11 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
       // A HEAD answers the headers alone: its blob is never opened, so there is no stream to
       // cancel (cancelling a Readable.toWeb stream can throw in Node, nodejs/node#54205).
       if (obj.size === 0 || c.req.method === 'HEAD') return c.body(null, 200, headers);
-      // The stream holds its own pin until it closes.
+      // The stream holds its own pin until it closes. Its first bytes are awaited before the
+      // head is answered, so a blob that cannot be read (a stalled backend, a damaged folder) is a
+      // problem reply, not a 200 whose connection is then cut.
       const body = lease.open();
+      await firstBytes(body);
       if (c.env?.outgoing) countSentBody(c.env.outgoing, body);
       return c.body(Readable.toWeb(body) as unknown as ReadableStream, 200, headers);
     } finally {
@@ -436,5 +439,21 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     // The URL is a credential of its own until it expires: who made one, for what, is audited.
     await deps.audit.record({ action: 'object.presigned', ...requestSource(c, access), tokenId: credential.tokenId, projectId, bucket, detail: `${method} ${key} until ${until}` });
     return c.json({ url, method, expiresAt: until }, 200);
+  });
+}
+
+/** Settles when `body` has bytes to read (or has ended), or rejects with its failure before any. */
+function firstBytes(body: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ready = () => {
+      body.off('error', failed);
+      resolve();
+    };
+    const failed = (err: Error) => {
+      body.off('readable', ready);
+      reject(err);
+    };
+    body.once('readable', ready);
+    body.once('error', failed);
   });
 }

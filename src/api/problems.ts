@@ -7,6 +7,7 @@ import { clientAborted } from '../s3/failure-log.js';
 import { SignInRateLimited } from '../users/user-service.js';
 import { DomainError, type DomainErrorKind } from '../util/domain-error.js';
 import { storageFullCode } from '../storage/storage-full.js';
+import { backendUnavailable } from '../storage/backend-unavailable.js';
 import { RateLimited } from '../credentials/credential-guard.js';
 
 // The one place that turns failures into application/problem+json (RFC 9457) replies:
@@ -107,6 +108,13 @@ export const PROBLEM_TYPES = {
     description:
       "The write would take the bucket or the project past its storage quota (bytes or objects); nothing was written. Delete " +
       'objects, or have an owner raise the quota, and try again.',
+  },
+  unavailable: {
+    status: 503,
+    title: 'Service unavailable',
+    description:
+      'A storage engine behind the server (the metadata database or the blob store) did not answer in time or refused the ' +
+      'connection; the request may not have been carried out. Try again in a moment.',
   },
   internal: {
     status: 500,
@@ -258,6 +266,12 @@ export function toProblem(err: unknown, log: Logger, req?: IncomingMessage): Pro
   if (full || (err instanceof S3Error && err.code === 'XMinioStorageFull')) {
     log.warn({ code: full ?? 'XMinioStorageFull' }, 'storage full: the request was refused (507 storage-full); free space on the data folder');
     return problem('storage-full', "The server's storage is full; nothing was written. Free space (delete objects) and try again.");
+  }
+  // A client that went away raises socket errors too (ECONNRESET): that is its abort, below.
+  const unreachable = req && clientAborted(req) ? undefined : backendUnavailable(err) ?? (err instanceof S3Error && err.code === 'ServiceUnavailable' ? err.code : undefined);
+  if (unreachable) {
+    log.warn({ reason: unreachable }, 'api: a storage backend is unavailable (503 unavailable)');
+    return problem('unavailable', 'A storage engine behind the server did not answer; try again in a moment.');
   }
   if (err instanceof S3Error) {
     const p = fromS3(err);

@@ -33,6 +33,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'limit-exceeded: the request asks for more than a limit allows (`detail` names it, `field` the input)',
   429: "rate-limited: a bearer token's request rate (whatever route it is sent to) or sign-in attempts; wait the Retry-After seconds",
   500: 'internal: the server failed to handle the request',
+  503: 'unavailable: the metadata database or the blob store did not answer; try again',
   507: 'storage-full: the server has no room left; nothing was written',
 };
 
@@ -64,10 +65,10 @@ interface RouteShape {
 /**
  * The problems a route can answer whatever it does: 500 internal; 429 rate-limited (a bearer
  * token's rate limit holds whichever route it is sent to); 413 body-too-large with a JSON body;
- * 507 storage-full when it writes.
+ * 503 unavailable (a storage engine did not answer); 507 storage-full when it writes.
  */
 export function commonProblems(route: RouteShape) {
-  const statuses = [429, 500];
+  const statuses = [429, 500, 503];
   if (route.request?.body?.content?.['application/json']) statuses.push(413);
   if (route.method.toLowerCase() !== 'get') statuses.push(507);
   return errorResponses(...statuses);
