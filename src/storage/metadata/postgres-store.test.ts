@@ -14,7 +14,15 @@ import { metadataStoreContract, newBlob, objectRow, partRow, uploadRow } from '.
 import type { BucketRow, MetadataStore, PartRow, UploadRow } from './metadata-store.js';
 import { openPostgresStore } from './postgres-store.js';
 import { isStoreError } from './store-errors.js';
-import { assertUploadsAfter0012, seedUploadsBefore0012 } from './upgrade-fixtures.js';
+import {
+  assertConsoleTokensAfter0014,
+  assertTemporaryCredentialsAfter0013,
+  assertUploadsAfter0012,
+  seedConsoleTokensBefore0014,
+  seedTemporaryCredentialsBefore0013,
+  seedUploadsBefore0012,
+} from './upgrade-fixtures.js';
+import { SecretBox } from '../../credentials/secret-box.js';
 
 const available = engine('postgres');
 const opened: MetadataStore[] = [];
@@ -64,6 +72,26 @@ async function twoNodes(): Promise<{ a: MetadataStore; b: MetadataStore; newBuck
       return bucket;
     },
   };
+}
+
+/** A schema seeded raw by `seed` (in an older schema), then opened, and so migrated, by the store for `check`. */
+async function upgraded(seed: (db: Kysely<any>) => Promise<void>, check: (s: MetadataStore) => Promise<void>): Promise<void> {
+  available.require();
+  // A database of its own: migrations run without a schema name find Kysely's tables in any schema.
+  const url = await freshDatabase();
+  await withRawDb(url, seed);
+  const s = await openPostgresStore(url, { poolSize: 2 });
+  opened.push(s);
+  await check(s);
+}
+
+async function withRawDb(url: string, fn: (db: Kysely<any>) => Promise<void>): Promise<void> {
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }) });
+  try {
+    await fn(db);
+  } finally {
+    await db.destroy();
+  }
 }
 
 describe('PostgreSQL specifics', { skip: available.skip }, () => {
@@ -217,6 +245,16 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
     } finally {
       await client.end();
     }
+  });
+
+  test('upgrading revokes the temporary credentials of a token disabled before: enabling it does not bring them back', async () => {
+    const box = new SecretBox(randomBytes(32));
+    await upgraded((db) => seedTemporaryCredentialsBefore0013(db, 'postgres', box), (s) => assertTemporaryCredentialsAfter0013(s, box));
+  });
+
+  test('upgrading revokes the console tokens of users who left their project or changed role; a re-added member gets a new one', async () => {
+    const box = new SecretBox(randomBytes(32));
+    await upgraded((db) => seedConsoleTokensBefore0014(db, 'postgres', box), (s) => assertConsoleTokensAfter0014(s, box));
   });
 
   test('concurrent overwrites of one key from two nodes: every put succeeds and every replaced blob is released once', async () => {

@@ -731,6 +731,42 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         });
       },
     },
+    '0013_revoke_temporary_credentials_of_disabled_tokens': {
+      async up(db) {
+        // Disabling a token now revokes its temporary credentials for good (TokenService.disable);
+        // before, they only showed as revoked through their token, so those of a token disabled
+        // then would come back when it is enabled. They are revoked as of the token's disabling,
+        // those still in force then, as disabling does now. Those of a token already enabled
+        // again were back in use before the upgrade, and stay so.
+        await sql`
+          update temporary_credentials set revoked_at = (select t.disabled_at from tokens t where t.id = temporary_credentials.token_id)
+          where revoked_at is null
+            and exists (select 1 from tokens t where t.id = temporary_credentials.token_id and t.disabled_at is not null and temporary_credentials.expires_at > t.disabled_at)
+        `.execute(db);
+      },
+    },
+    '0014_revoke_console_tokens_of_former_roles': {
+      async up(db) {
+        // A console token (console:<email>, made by user:<email>) signs its user's share links at
+        // the level of their role; leaving the project or changing role now revokes it
+        // (ProjectService.endShareLinks). One left from before, whose user is no longer a member or
+        // whose level is not their role's any more, is revoked here, so its links stop and the next
+        // share makes a token of the current level. The levels are the roles' (ROLE_PERMISSION)
+        // as of this migration.
+        await sql`
+          update tokens set revoked_at = ${Date.now()}
+          where revoked_at is null
+            and substr(name, 1, 8) = 'console:'
+            and created_by = 'user:' || substr(name, 9)
+            and not exists (
+              select 1 from project_members m join users u on u.id = m.user_id
+              where m.project_id = tokens.project_id
+                and u.email = substr(tokens.name, 9)
+                and tokens.permission = case m.role when 'owner' then 'admin-rw' when 'member' then 'object-rw' end
+            )
+        `.execute(db);
+      },
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { MAX_SQLITE_RELEASE, sqliteDriver, sqliteDriverName } from './sqlite-driver.js';
@@ -11,7 +12,17 @@ import { listObjectsQuery, listUploadsQuery } from './queries.js';
 import { versionRangeQueries } from './version-queries.js';
 import { migrations, type Database } from './schema.js';
 import { openSqliteStore } from './sqlite-store.js';
-import { assertUploadsAfter0012, migrateBefore, seedUploadsBefore0012 } from './upgrade-fixtures.js';
+import {
+  assertConsoleTokensAfter0014,
+  assertTemporaryCredentialsAfter0013,
+  assertUploadsAfter0012,
+  migrateBefore,
+  seedConsoleTokensBefore0014,
+  seedTemporaryCredentialsBefore0013,
+  seedUploadsBefore0012,
+} from './upgrade-fixtures.js';
+import { SecretBox } from '../../credentials/secret-box.js';
+import type { MetadataStore } from './metadata-store.js';
 import { insertObjectsLike } from './sqlite-bulk-objects.js';
 
 const BetterSqlite3 = sqliteDriver();
@@ -72,6 +83,23 @@ function counterProcess(file: string, who: string, rounds: number): Promise<numb
 
 metadataStoreContract('SQLite file', () => openSqliteStore(freshFile()));
 metadataStoreContract('SQLite :memory:, without the blob ledger (the embedded default)', () => openSqliteStore(':memory:', { blobLedger: false }), { blobLedger: false });
+
+/** A file seeded raw by `seed` (in an older schema), then opened, and so migrated, by the store for `check`. */
+async function upgraded(seed: (db: Kysely<any>) => Promise<void>, check: (s: MetadataStore) => Promise<void>): Promise<void> {
+  const file = freshFile();
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(file) }) });
+  try {
+    await seed(db);
+  } finally {
+    await db.destroy();
+  }
+  const s = await openSqliteStore(file);
+  try {
+    await check(s);
+  } finally {
+    await s.close();
+  }
+}
 
 describe('SQLite specifics', () => {
   test(`the driver's SQLite is at most ${MAX_SQLITE_RELEASE.join('.')}, which keeps joined statements prepared (see sqlite-driver.ts)`, () => {
@@ -327,5 +355,14 @@ describe('SQLite specifics', () => {
     } finally {
       check.close();
     }
+  });
+  test('upgrading revokes the temporary credentials of a token disabled before: enabling it does not bring them back', async () => {
+    const box = new SecretBox(randomBytes(32));
+    await upgraded((db) => seedTemporaryCredentialsBefore0013(db, 'sqlite', box), (s) => assertTemporaryCredentialsAfter0013(s, box));
+  });
+
+  test('upgrading revokes the console tokens of users who left their project or changed role; a re-added member gets a new one', async () => {
+    const box = new SecretBox(randomBytes(32));
+    await upgraded((db) => seedConsoleTokensBefore0014(db, 'sqlite', box), (s) => assertConsoleTokensAfter0014(s, box));
   });
 });

@@ -7,6 +7,11 @@ import { Migrator, type Kysely } from 'kysely';
 import { migrations, type Dialect } from './schema.js';
 import type { MetadataStore } from './metadata-store.js';
 import { objectRow } from './contract.js';
+import { AuditService } from '../../audit/audit-service.js';
+import { consoleCredential } from '../../credentials/console-token.js';
+import type { SecretBox } from '../../credentials/secret-box.js';
+import { FAILURE_AUDITS_PER_MINUTE, TokenService } from '../../credentials/token-service.js';
+import { MemoryLimiterState, RateLimiter } from '../../limits/rate-limiter.js';
 
 /** Runs the migrations named before `first`, and adds project p with bucket b1 ("one"). */
 export async function migrateBefore(db: Kysely<any>, dialect: Dialect, first: string): Promise<void> {
@@ -34,3 +39,104 @@ export async function assertUploadsAfter0012(s: MetadataStore): Promise<void> {
   assert.deepEqual((await s.getUpload('u1'))?.completion?.parts, [{ partNumber: 1, etag: '"e1"' }]);
   assert.deepEqual((await s.listUploads('b1', { prefix: '', limit: 10 })).map((u) => u.uploadId), ['u2']);
 }
+
+// ---- credentials: what older versions left in force ----
+
+const HOUR_MS = 3_600_000;
+const DISABLED_AT = 1_700_000_000_000;
+
+/** A token as the tables hold it since 0009, its secret sealed under `box`; `o` overrides columns. */
+function tokenValues(box: SecretBox, id: string, o: Record<string, unknown> = {}): Record<string, unknown> {
+  const accessKeyId = `SK${id.toUpperCase()}`;
+  const now = Date.now();
+  return {
+    id, project_id: 'p', name: id, description: '', permission: 'object-rw', bucket_scope: null, billing: 0, created_at: now, created_by: 'bootstrap',
+    expires_at: now + 7 * 24 * HOUR_MS, last_used_at: null, disabled_at: null, revoked_at: null, access_key_id: accessKeyId,
+    secret_ciphertext: box.encrypt(`secret-${id}`, accessKeyId), bearer_prefix: `pre_${id}`, bearer_hash: 'h',
+    previous_secret_ciphertext: null, previous_bearer_prefix: null, previous_bearer_hash: null, rotation_deadline: null, allowed_networks: null, rate_limit: null,
+    ...o,
+  };
+}
+
+function temporaryValues(box: SecretBox, id: string, tokenId: string, o: Record<string, unknown> = {}): Record<string, unknown> {
+  const accessKeyId = `ST${id.toUpperCase()}`;
+  return {
+    id, token_id: tokenId, project_id: 'p', name: id, access_key_id: accessKeyId, secret_ciphertext: box.encrypt(`secret-${id}`, accessKeyId),
+    session_token_hash: 'h', permission: 'object-rw', bucket_scope: null, created_at: DISABLED_AT - HOUR_MS, created_by: `token:${tokenId}`, expires_at: Date.now() + 12 * HOUR_MS, revoked_at: null,
+    ...o,
+  };
+}
+
+/**
+ * Before 0013: temporary credentials showed as disabled through their token, and came back when
+ * it was enabled. Token `off` is disabled, with credentials in force (t1), expired before it was
+ * disabled (t2) and revoked before (t3); token `on` was disabled and enabled again (t4 in use).
+ */
+export async function seedTemporaryCredentialsBefore0013(db: Kysely<any>, dialect: Dialect, box: SecretBox): Promise<void> {
+  await migrateBefore(db, dialect, '0013');
+  await db.insertInto('tokens').values([tokenValues(box, 'off', { disabled_at: DISABLED_AT }), tokenValues(box, 'on')]).execute();
+  await db
+    .insertInto('temporary_credentials')
+    .values([
+      temporaryValues(box, 't1', 'off'),
+      temporaryValues(box, 't2', 'off', { expires_at: DISABLED_AT - 1 }),
+      temporaryValues(box, 't3', 'off', { revoked_at: DISABLED_AT - 2 }),
+      temporaryValues(box, 't4', 'on'),
+    ])
+    .execute();
+}
+
+/** After 0013: t1 is revoked as of the disabling, and stays so when its token is enabled; the others are as they were. */
+export async function assertTemporaryCredentialsAfter0013(s: MetadataStore, box: SecretBox): Promise<void> {
+  const revokedAt = async (id: string) => (await s.getTemporaryCredential(id))?.revokedAt?.getTime() ?? null;
+  assert.deepEqual([await revokedAt('t1'), await revokedAt('t2'), await revokedAt('t3'), await revokedAt('t4')], [DISABLED_AT, null, DISABLED_AT - 2, null]);
+  const tokens = tokenService(s, box);
+  await tokens.enable('off', { actor: 'bootstrap' });
+  assert.equal((await tokens.lookup('STT1'))?.state, 'revoked', 'enabling the token does not bring them back');
+  assert.equal((await tokens.lookup('STT4'))?.state, 'active');
+}
+
+/**
+ * Before 0014: leaving a project or changing role left the user's console token in force. Bob left
+ * (his console token and a token of his own remain), Carol was demoted from owner (her console
+ * token is admin-rw), Dave and Alice hold the level of their role.
+ */
+export async function seedConsoleTokensBefore0014(db: Kysely<any>, dialect: Dialect, box: SecretBox): Promise<void> {
+  await migrateBefore(db, dialect, '0014');
+  const people = [['alice', 'owner'], ['bob', null], ['carol', 'member'], ['dave', 'member']] as const;
+  for (const [name, role] of people) {
+    await db.insertInto('users').values({ id: name, email: `${name}@example.com`, password_hash: 'h', created_at: 0 }).execute();
+    if (role) await db.insertInto('project_members').values({ project_id: 'p', user_id: name, role }).execute();
+  }
+  const consoleToken = (name: string, permission: string) =>
+    tokenValues(box, `c${name}`, { name: `console:${name}@example.com`, created_by: `user:${name}@example.com`, permission });
+  await db
+    .insertInto('tokens')
+    .values([
+      consoleToken('alice', 'admin-rw'),
+      consoleToken('bob', 'object-rw'),
+      consoleToken('carol', 'admin-rw'),
+      consoleToken('dave', 'object-rw'),
+      tokenValues(box, 'bobs', { name: 'deploy', created_by: 'user:bob@example.com' }),
+    ])
+    .execute();
+}
+
+/** After 0014: Bob's and Carol's console tokens are revoked; Bob, added again, shares with a new token. */
+export async function assertConsoleTokensAfter0014(s: MetadataStore, box: SecretBox): Promise<void> {
+  const revoked = async (id: string) => (await s.getToken(id))?.revokedAt != null;
+  assert.deepEqual(
+    { alice: await revoked('calice'), bob: await revoked('cbob'), carol: await revoked('ccarol'), dave: await revoked('cdave'), bobsOwn: await revoked('bobs') },
+    { alice: false, bob: true, carol: true, dave: false, bobsOwn: false },
+  );
+  const tokens = tokenService(s, box);
+  await s.setMembership({ projectId: 'p', userId: 'bob', role: 'member' });
+  const signing = await consoleCredential(tokens, s, { email: 'bob@example.com', projectId: 'p', permission: 'object-rw', now: new Date() });
+  assert.notEqual(signing.tokenId, 'cbob', 'a new console token, not the one from before he left');
+  assert.equal((await consoleCredential(tokens, s, { email: 'dave@example.com', projectId: 'p', permission: 'object-rw', now: new Date() })).tokenId, 'cdave');
+}
+
+function tokenService(s: MetadataStore, box: SecretBox): TokenService {
+  return new TokenService(s, box, new AuditService(s), new RateLimiter(new MemoryLimiterState(), 'test', FAILURE_AUDITS_PER_MINUTE, 60_000));
+}
+
