@@ -16,9 +16,11 @@ import { openPostgresStore } from './postgres-store.js';
 import { isStoreError } from './store-errors.js';
 import {
   assertConsoleTokensAfter0014,
+  assertNewerSchemaRefused,
   assertTemporaryCredentialsAfter0013,
   assertUploadsAfter0012,
   seedConsoleTokensBefore0014,
+  seedNewerSchema,
   seedTemporaryCredentialsBefore0013,
   seedUploadsBefore0012,
 } from './upgrade-fixtures.js';
@@ -255,6 +257,16 @@ describe('PostgreSQL specifics', { skip: available.skip }, () => {
   test('upgrading revokes the console tokens of users who left their project or changed role; a re-added member gets a new one', async () => {
     const box = new SecretBox(randomBytes(32));
     await upgraded((db) => seedConsoleTokensBefore0014(db, 'postgres', box), (s) => assertConsoleTokensAfter0014(s, box));
+  });
+
+  test('a database a newer skep migrated is refused as such, before any migration runs', async () => {
+    available.require();
+    const url = await freshSchemaUrl();
+    await (await openPostgresStore(url, { poolSize: 2 })).close();
+    await withRawDb(url, async (db) => {
+      await seedNewerSchema(db);
+      await assertNewerSchemaRefused(() => openPostgresStore(url, { poolSize: 2 }), db, 'database');
+    });
   });
 
   test('concurrent overwrites of one key from two nodes: every put succeeds and every replaced blob is released once', async () => {

@@ -320,6 +320,9 @@ export interface Database {
 
 export type Dialect = 'sqlite' | 'postgres';
 
+/** Kysely's record of the migrations run. */
+const MIGRATION_TABLE = 'kysely_migration';
+
 /**
  * The migrations, oldest first. Object keys must compare by their UTF-8 bytes (S3's order):
  * SQLite's default BINARY collation does exactly that on TEXT; PostgreSQL needs COLLATE "C"
@@ -802,9 +805,24 @@ async function clusterSqliteObjects(db: Kysely<any>): Promise<void> {
   });
 }
 
+/**
+ * Refuses, before any migration runs, a database that a newer skep has migrated: this version does
+ * not know its schema, and Kysely's own refusal ("corrupted migrations") reads as damage.
+ */
+async function refuseNewerSchema(db: Kysely<any>, dialect: Dialect, known: string[], schema: string | undefined): Promise<void> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((t) => t.name === MIGRATION_TABLE && (schema === undefined || t.schema === schema))) return;
+  const { rows } = await sql<{ name: string }>`select name from ${sql.table(schema === undefined ? MIGRATION_TABLE : `${schema}.${MIGRATION_TABLE}`)}`.execute(db);
+  const unknown = rows.map((r) => r.name).filter((name) => !known.includes(name)).sort();
+  if (unknown.length === 0) return;
+  const what = dialect === 'sqlite' ? 'This data folder' : 'This database';
+  throw new Error(`${what} was written by a newer skep (unknown migration ${unknown.join(', ')}): run that version or newer.`);
+}
+
 /** Brings the database to the latest schema; throws if a migration fails. */
 export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect, opts: { schema?: string } = {}): Promise<void> {
   const all = migrations(dialect);
+  await refuseNewerSchema(db, dialect, Object.keys(all), opts.schema);
   const provider: MigrationProvider = { getMigrations: async () => all };
   // The migration tables go in the schema the store uses (a PostgreSQL search_path may name one).
   // Numbers are handed out to work in progress, so one may land after a higher one has run

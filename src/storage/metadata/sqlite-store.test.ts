@@ -14,10 +14,12 @@ import { migrations, type Database } from './schema.js';
 import { openSqliteStore } from './sqlite-store.js';
 import {
   assertConsoleTokensAfter0014,
+  assertNewerSchemaRefused,
   assertTemporaryCredentialsAfter0013,
   assertUploadsAfter0012,
   migrateBefore,
   seedConsoleTokensBefore0014,
+  seedNewerSchema,
   seedTemporaryCredentialsBefore0013,
   seedUploadsBefore0012,
 } from './upgrade-fixtures.js';
@@ -364,5 +366,17 @@ describe('SQLite specifics', () => {
   test('upgrading revokes the console tokens of users who left their project or changed role; a re-added member gets a new one', async () => {
     const box = new SecretBox(randomBytes(32));
     await upgraded((db) => seedConsoleTokensBefore0014(db, 'sqlite', box), (s) => assertConsoleTokensAfter0014(s, box));
+  });
+
+  test('a database a newer skep migrated is refused as such, before any migration runs', async () => {
+    const file = freshFile();
+    await (await openSqliteStore(file)).close();
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(file) }) });
+    try {
+      await seedNewerSchema(db);
+      await assertNewerSchemaRefused(() => openSqliteStore(file), db, 'data folder');
+    } finally {
+      await db.destroy();
+    }
   });
 });

@@ -140,3 +140,19 @@ function tokenService(s: MetadataStore, box: SecretBox): TokenService {
   return new TokenService(s, box, new AuditService(s), new RateLimiter(new MemoryLimiterState(), 'test', FAILURE_AUDITS_PER_MINUTE, 60_000));
 }
 
+// ---- a database from a newer skep ----
+
+const FUTURE = '9999_from_a_newer_skep';
+
+/** Marks a migrated database as migrated by a newer skep, with this version's last migration not run yet. */
+export async function seedNewerSchema(db: Kysely<any>): Promise<void> {
+  await db.deleteFrom('kysely_migration').where('name', '=', '0014_revoke_console_tokens_of_former_roles').execute();
+  await db.insertInto('kysely_migration').values({ name: FUTURE, timestamp: new Date().toISOString() }).execute();
+}
+
+/** Opening it is refused, naming the newer migration, before any migration runs. */
+export async function assertNewerSchemaRefused(open: () => Promise<MetadataStore>, db: Kysely<any>, folder: 'data folder' | 'database'): Promise<void> {
+  await assert.rejects(open(), { message: `This ${folder} was written by a newer skep (unknown migration ${FUTURE}): run that version or newer.` });
+  const names = (await db.selectFrom('kysely_migration').select('name').execute()).map((r) => r.name as string);
+  assert.ok(names.includes(FUTURE) && !names.includes('0014_revoke_console_tokens_of_former_roles'), 'nothing migrated');
+}
