@@ -71,6 +71,15 @@ const USAGE_FLUSH_INTERVAL_MS = 5_000;
 const LIFECYCLE_INTERVAL_MS = 60 * 60 * 1000;
 const HSTS = 'max-age=31536000';
 
+/**
+ * Ends a request the idle timeout gave up on. Destroying its socket is not enough: on Node 20 the
+ * request then emits no error, close or aborted, so a handler reading its body (its temp file
+ * open) would wait for good. Destroyed with an error, its body fails and the handler finishes.
+ */
+function cutStalledRequest(req: IncomingMessage): void {
+  if (!req.destroyed) req.destroy(Object.assign(new Error('The connection was idle too long.'), { code: 'ETIMEDOUT' }));
+}
+
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const metrics = new Metrics();
   const services = await openServices(config.dataDir, {
@@ -143,11 +152,15 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   });
   /** Responses in flight: a drain waits for them, and closes their connections after them. */
   const open = new Set<ServerResponse>();
+  // The request each connection serves or served last (one at a time: see in-order.ts), for the
+  // idle timeout below.
+  const latest = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse; api: ApiName }>();
   let idle: (() => void) | undefined;
   const track = (req: IncomingMessage, res: ServerResponse, api: ApiName) => {
     const started = performance.now();
     metrics.started(api);
     open.add(res);
+    latest.set(req.socket, { req, res, api });
     if (draining) res.shouldKeepAlive = false;
     res.once('close', () => {
       open.delete(res);
@@ -162,12 +175,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       if (open.size === 0) idle?.();
     });
   };
-  // The S3 request each connection serves or served last (one at a time: see in-order.ts), for
-  // the idle timeout below.
-  const latest = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
   const serveS3 = (req: IncomingMessage, res: ServerResponse) => {
     track(req, res, 's3');
-    latest.set(req.socket, { req, res });
     handleS3(req, res).catch((err) => {
       log.error({ err }, 'unhandled request failure');
       res.destroy();
@@ -232,13 +241,15 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   // backend that stopped answering). The handler may still finish later: its response is dropped.
   server.setTimeout(config.idleTimeoutMs ?? IDLE_TIMEOUT_MS, (socket: Socket) => {
     const current = latest.get(socket);
-    if (!current || current.res.headersSent || current.res.writableEnded) {
+    if (!current || current.api !== 's3' || current.res.headersSent || current.res.writableEnded) {
+      if (current) cutStalledRequest(current.req);
       socket.destroy();
       return;
     }
     const { req, res } = current;
     res.setHeader('Connection', 'close');
     res.once('finish', () => {
+      cutStalledRequest(req);
       res.destroy();
       socket.destroy();
     });

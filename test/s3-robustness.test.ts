@@ -19,7 +19,7 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { ROOT_KEY, startTestServer, useS3Server } from './helpers/server.js';
+import { ROOT_KEY, captureLog, startTestServer, useS3Server } from './helpers/server.js';
 import { outcome } from './helpers/tokens.js';
 import { postPolicyFields } from './helpers/post-form.js';
 import { blobFiles, queryString, requestHead, sendOnSocket, settledBlobFiles, signedHeaders, sleep, tmpFiles, type RawRequest } from './helpers/raw-s3.js';
@@ -326,6 +326,45 @@ describe('a connection that goes silent', () => {
       assert.equal((await outcome(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'stalled' })))).ok, false);
       // A connection that sent nothing (or finished its request) is closed without a response.
       assert.equal(await sendOnSocket(server, ''), '');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a stalled PUT, POST form or REST API upload ends its handler: no temp file left open, the request logged and counted', async () => {
+    const log = captureLog('debug');
+    const server = await startTestServer({ idleTimeoutMs: 300 }, { log: log.logger });
+    try {
+      const bucket = `rob-stalls-${process.pid}`;
+      await server.client().send(new CreateBucketCommand({ Bucket: bucket }));
+      const stalled = (head: string, body: Buffer) => sendOnSocket(server, Buffer.concat([Buffer.from(head), body]));
+      const path = `/${bucket}/stalled`;
+      const put = await signedHeaders(server, { method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD' });
+      put['content-length'] = String(1024 * 1024);
+      assert.match(await stalled(requestHead('PUT', path, put), randomBytes(64 * 1024)), /<Code>RequestTimeout<\/Code>/);
+      const boundary = '----skep-stall-boundary';
+      let form = '';
+      for (const [name, value] of Object.entries(postPolicyFields({ bucket, key: 'posted', credentials: ROOT_KEY }))) {
+        form += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+      }
+      form += `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+      const post = { host: `127.0.0.1:${server.port}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(1024 * 1024) };
+      assert.match(await stalled(requestHead('POST', `/${bucket}`, post), Buffer.concat([Buffer.from(form), randomBytes(64 * 1024)])), /<Code>RequestTimeout<\/Code>/);
+      const api = {
+        host: `127.0.0.1:${server.port}`,
+        authorization: `Bearer ${server.bootstrap.issued!.bearerToken}`,
+        'content-type': 'application/octet-stream',
+        'content-length': String(1024 * 1024),
+      };
+      await stalled(requestHead('PUT', `/api/v1/projects/${server.bootstrap.projectId}/buckets/${bucket}/objects/content?key=api`, api), randomBytes(64 * 1024));
+      // Each handler saw its body fail: its temp file removed, its request logged and no longer in flight.
+      const done = async () => (await tmpFiles(server)).length === 0 && log.lines.filter((l) => l.msg === 'request' && (l.op === 'PutObject' || l.op === 'PostObject')).length === 2;
+      for (let i = 0; i < 100 && !(await done()); i++) await sleep(50);
+      assert.deepEqual(await tmpFiles(server), []);
+      assert.deepEqual(log.lines.filter((l) => l.msg === 'request' && (l.op === 'PutObject' || l.op === 'PostObject')).map((l) => [l.op, l.status]), [['PutObject', 400], ['PostObject', 400]]);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /^skep_requests_in_flight\{api="api"\} 0$/m);
+      assert.match(metrics, /^skep_requests_in_flight\{api="s3"\} 0$/m);
     } finally {
       await server.stop();
     }
