@@ -16,6 +16,7 @@ import { createS3Handler, newRequestId } from './s3/s3-handler.js';
 import { clientErrorResponse, renderError } from './s3/render.js';
 import { S3Error } from './s3/errors.js';
 import { sentBodyLength } from './net/sent-body.js';
+import { receivedBodyLength } from './net/received-body.js';
 import { createConsoleHandler, isConsoleRequest } from './console/console-handler.js';
 import { createApiHandler, isApiRequest } from './api/app.js';
 import { addressFromHost } from './s3/endpoint.js';
@@ -164,14 +165,19 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     if (draining) res.shouldKeepAlive = false;
     res.once('close', () => {
       open.delete(res);
-      metrics.observe({
-        api,
-        operation: requestLabel(req) ?? req.method ?? 'GET',
-        status: res.statusCode,
-        seconds: (performance.now() - started) / 1000,
-        bytesIn: req.complete ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) || 0 : 0,
-        bytesOut: sentBodyLength(req, res),
-      });
+      // A listener that threw would end the process: a figure that cannot be recorded is logged.
+      try {
+        metrics.observe({
+          api,
+          operation: requestLabel(req) ?? req.method ?? 'GET',
+          status: res.statusCode,
+          seconds: (performance.now() - started) / 1000,
+          bytesIn: receivedBodyLength(req),
+          bytesOut: sentBodyLength(req, res),
+        });
+      } catch (err) {
+        log.warn({ err }, 'could not record the request in the metrics');
+      }
       if (open.size === 0) idle?.();
     });
   };

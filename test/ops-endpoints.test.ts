@@ -5,12 +5,14 @@ import assert from 'node:assert/strict';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { outcome, waitFor } from './helpers/tokens.js';
 import { readThenHangUp, slowPut } from './helpers/partial-transfers.js';
+import { requestHead, seedSignatureOf, send, signedChunkedBody, signedHeaders } from './helpers/raw-s3.js';
 import { createOpsHandler } from '../src/ops/ops-handler.js';
 import { Metrics } from '../src/ops/metrics.js';
 
@@ -103,6 +105,54 @@ describe('operations endpoints', () => {
     assert.ok(counted >= MiB && counted < 24 * MiB, `counted ${counted} bytes`);
   });
 
+  test('/metrics counts the body bytes a request delivered, not a length its headers claim', async () => {
+    const s3 = server.client();
+    await s3.send(new CreateBucketCommand({ Bucket: 'ops-received' }));
+    const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
+    const received = () => metric(/^skep_received_bytes_total\{api="s3"\} (\S+)$/m);
+    const opsReceived = () => metric(/^skep_received_bytes_total\{api="ops"\} (\S+)$/m);
+    const before = await received();
+    // Claimed lengths on body-less requests, answered or refused: nothing was received. Infinity
+    // used to throw from the metrics in a 'close' listener, which ended the process.
+    for (const claim of ['Infinity', '1e309', '1e300', '5000000000000000']) {
+      assert.equal((await send(server, 'GET', '/healthz', { 'x-amz-decoded-content-length': claim })).status, 200);
+      assert.equal((await send(server, 'GET', '/ops-received/k', { 'x-amz-decoded-content-length': claim })).status, 403);
+    }
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    assert.equal(await received(), before);
+    assert.equal(await opsReceived(), 0);
+
+    // A body without a Content-Length (HTTP chunked) counts its bytes; an aws-chunked one its
+    // decoded bytes, without the framing and chunk signatures.
+    const chunked = await signedHeaders(server, { method: 'PUT', path: '/ops-received/chunked', payloadHash: 'UNSIGNED-PAYLOAD' });
+    assert.equal((await send(server, 'PUT', '/ops-received/chunked', chunked, [randomBytes(3000), randomBytes(2000)])).status, 200);
+    assert.equal(await received(), before + 5000);
+    const pieces = [randomBytes(64 * 1024), randomBytes(1000)];
+    const framed = await signedHeaders(server, {
+      method: 'PUT',
+      path: '/ops-received/framed',
+      payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+      headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(65536 + 1000) },
+    });
+    const body = signedChunkedBody(pieces, seedSignatureOf(framed), framed['x-amz-date']);
+    assert.equal((await send(server, 'PUT', '/ops-received/framed', framed, body)).status, 200);
+    assert.equal(await received(), before + 5000 + 66536);
+
+    // An upload the client abandons counts the bytes that did arrive.
+    const cut = await signedHeaders(server, { method: 'PUT', path: '/ops-received/cut', payloadHash: 'UNSIGNED-PAYLOAD' });
+    cut['content-length'] = String(4 * MiB);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1', () => {
+        socket.write(requestHead('PUT', '/ops-received/cut', cut));
+        socket.write(randomBytes(256 * 1024), () => setTimeout(() => (socket.destroy(), resolve()), 200));
+      });
+      socket.on('error', reject);
+    });
+    await waitFor('the abandoned upload to be counted', async () => (await received()) > before + 5000 + 66536);
+    const partial = (await received()) - (before + 5000 + 66536);
+    assert.ok(partial > 0 && partial <= 256 * 1024, `counted ${partial} bytes`);
+  });
+
   test('a signed request, or one with a query, for /metrics is S3\'s: a bucket of that name', async () => {
     const s3 = server.client();
     const signed = await outcome(s3.send(new ListObjectsV2Command({ Bucket: 'metrics' })));
@@ -112,6 +162,15 @@ describe('operations endpoints', () => {
     const queried = await fetch(`${server.url}/metrics?list-type=2`);
     assert.equal(queried.status, 403, 'anonymous S3 listing, not the metrics');
     assert.match(await queried.text(), /<Code>AccessDenied<\/Code>/);
+  });
+
+  test('a byte count that is not a finite number is not added to the metrics (prom-client would throw)', async () => {
+    const metrics = new Metrics();
+    metrics.started('s3');
+    metrics.observe({ api: 's3', operation: 'PutObject', status: 200, seconds: 0.01, bytesIn: Infinity, bytesOut: Number.NaN });
+    const { body } = await metrics.render();
+    assert.match(body, /^skep_requests_total\{api="s3",operation="PutObject",status="200"\} 1$/m);
+    assert.doesNotMatch(body, /^skep_(received|sent)_bytes_total\{/m);
   });
 
   test('/readyz says draining once the node stops', async () => {

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { issue } from './helpers/tokens.js';
+import { send, signedHeaders } from './helpers/raw-s3.js';
 import { bearerToken, call, isProblem, problemText, rootBearer } from './helpers/api.js';
 
 // Usage per token: requests and bytes in/out of each token over a range of days, for callers
@@ -47,4 +48,28 @@ test('each token with its requests and bytes, temporary credentials counted as t
   assert.ok(isProblem(refused, 403, 'forbidden'), problemText(refused));
   const bad = await call(server, 'GET', `/projects/${p}/usage/tokens?from=2024-13-01`, { as: rootBearer(server) });
   assert.ok(isProblem(bad, 400, 'validation', 'from'), problemText(bad));
+});
+
+test('bytes in are the body bytes received: not a length a body-less request claims, refused or not; a chunked body\'s bytes', async () => {
+  const p = server.bootstrap.projectId;
+  const c = await issue(server, { permission: 'object-rw', name: 'claimer' });
+  const creds = { accessKeyId: c.credentials.accessKeyId, secretAccessKey: c.credentials.secretAccessKey };
+  await c.s3.send(new PutObjectCommand({ Bucket: 'usage-tokens', Key: 'claimed', Body: 'z'.repeat(100) }));
+  const totalIn = async () => {
+    const r = await call(server, 'GET', `/projects/${p}/usage/tokens`, { as: rootBearer(server) });
+    assert.equal(r.status, 200, r.text);
+    return new Map<string, number>(r.body.tokens.map((t: any) => [t.tokenId, t.bytesIn]));
+  };
+  const before = await totalIn();
+  const claim = { 'x-amz-decoded-content-length': '5000000000000000' };
+  // Signed, answered; and anonymous, refused: each claims petabytes it never sent.
+  const get = await signedHeaders(server, { method: 'GET', path: '/usage-tokens/claimed', headers: claim, sign: creds });
+  assert.equal((await send(server, 'GET', '/usage-tokens/claimed', get)).status, 200);
+  assert.equal((await send(server, 'GET', '/usage-tokens/claimed', { host: `127.0.0.1:${server.port}`, ...claim })).status, 403);
+  // A body sent without a Content-Length (HTTP chunked) is data received all the same.
+  const put = await signedHeaders(server, { method: 'PUT', path: '/usage-tokens/chunked', payloadHash: 'UNSIGNED-PAYLOAD', sign: creds });
+  assert.equal((await send(server, 'PUT', '/usage-tokens/chunked', put, [Buffer.alloc(700, 1), Buffer.alloc(300, 2)])).status, 200);
+  const after = await totalIn();
+  assert.equal(after.get(c.token.id), (before.get(c.token.id) ?? 0) + 1000);
+  assert.equal(after.get('') ?? 0, before.get('') ?? 0, 'the anonymous request received no body');
 });

@@ -19,6 +19,7 @@ import { registerSession } from './session.js';
 import { registerTokens } from './tokens.js';
 import { registerUsage } from './usage.js';
 import { registerQuotas } from './quotas.js';
+import { receivedBodyLength } from '../net/received-body.js';
 import { sentBodyLength, streamsCountedBody } from '../net/sent-body.js';
 
 // The REST API under /api/v1: a Hono app whose routes are declared with zod schemas, which both
@@ -57,16 +58,6 @@ export function isConsolePageLoad(caller: 'bearer' | 'session', method: string, 
   return caller === 'session' && (method === 'GET' || method === 'HEAD') && kind !== 'read';
 }
 
-/**
- * Bytes in are the body bytes read. An upload streams its body and reports what it read: nothing
- * when it was refused first, whatever its Content-Length declared. A JSON body was read whole.
- */
-function bodyBytesRead(c: Context<ApiEnv>): number {
-  const streamed = c.get('bytesIn');
-  if (streamed !== undefined) return streamed;
-  return isObjectContent(c.req.path) ? 0 : Number(c.req.header('content-length') ?? 0);
-}
-
 function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     await next();
@@ -75,7 +66,7 @@ function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
     const kind = apiUsageKind(c.req.method, c.req.path);
     if (isConsolePageLoad(access.caller.kind, c.req.method, kind)) return;
     const bucket = /\/buckets\/([^/]+)/.exec(c.req.path)?.[1];
-    const bytesIn = bodyBytesRead(c);
+    const bytesIn = c.env?.incoming ? receivedBodyLength(c.env.incoming) : 0;
     const record = (bytesOut: number) =>
       deps.usage.record({
         projectId: access.projectId,

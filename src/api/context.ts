@@ -79,8 +79,6 @@ export interface ApiEnv {
     /** The client's address, for the audit log and sign-in limits. */
     source: string | undefined;
     access: ProjectAccess | undefined;
-    /** Body bytes the handler read, when it streamed the body itself. */
-    bytesIn: number | undefined;
   };
 }
 

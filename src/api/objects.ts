@@ -17,6 +17,7 @@ import type { ProjectAccess } from './context.js';
 import { publicEndpoint } from './public-url.js';
 import { BucketParams, errorResponses, json, jsonBody, MAX_PAGE, NextCursor, pageQuery, READ_SECURITY, Text, WRITE_SECURITY } from './schemas.js';
 import { bareEtag } from '../util/etag.js';
+import { countReceivedBody } from '../net/received-body.js';
 import { isVersionId } from '../objects/object-service.js';
 import type { ListedVersion } from '../storage/metadata/metadata-store.js';
 
@@ -293,20 +294,17 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
     if (resolved.quota && size !== undefined) await deps.quotas.check(row, resolved.quota, key, size);
     const quotaCheck = resolved.quota && size === undefined ? (n: number) => deps.quotas.check(row, resolved.quota, key, n) : undefined;
     const digest = new BodyDigest({ expect: { size } });
+    if (c.env?.incoming) countReceivedBody(c.env.incoming, digest);
     pipeline(requestBody(c), digest, () => {
       /* a failure surfaces through `digest`, which putObject reads */
     });
     const contentType = c.req.header('content-type') || 'application/octet-stream';
-    try {
-      const stored = await deps.objects.putObject(
-        { bucket: row, key, headers: { 'content-type': contentType }, userMetadata: {}, tags: {}, storageClass: 'STANDARD', condition: { kind: 'none' }, beforeCommit: quotaCheck },
-        digest,
-        undefined,
-      );
-      return c.json({ key, size: stored.size, etag: bareEtag(stored.etag) }, 200);
-    } finally {
-      c.set('bytesIn', digest.size);
-    }
+    const stored = await deps.objects.putObject(
+      { bucket: row, key, headers: { 'content-type': contentType }, userMetadata: {}, tags: {}, storageClass: 'STANDARD', condition: { kind: 'none' }, beforeCommit: quotaCheck },
+      digest,
+      undefined,
+    );
+    return c.json({ key, size: stored.size, etag: bareEtag(stored.etag) }, 200);
   });
 
   app.openapi(getObject, async (c) => {

@@ -19,6 +19,11 @@ export interface RequestObservation {
   bytesOut: number;
 }
 
+/** `n` as a byte count to add: 0 unless a finite positive number. */
+function countable(n: number): number {
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 export class Metrics {
@@ -94,11 +99,14 @@ export class Metrics {
     }
     child.count.inc();
     child.time.observe(o.seconds);
-    if (o.bytesIn > 0 || o.bytesOut > 0) {
+    // prom-client throws on a count that is not a finite number.
+    const bytesIn = countable(o.bytesIn);
+    const bytesOut = countable(o.bytesOut);
+    if (bytesIn > 0 || bytesOut > 0) {
       let b = this.bytes.get(o.api);
       if (!b) this.bytes.set(o.api, (b = { in: this.bytesIn.labels(o.api), out: this.bytesOut.labels(o.api) }));
-      if (o.bytesIn > 0) b.in.inc(o.bytesIn);
-      if (o.bytesOut > 0) b.out.inc(o.bytesOut);
+      if (bytesIn > 0) b.in.inc(bytesIn);
+      if (bytesOut > 0) b.out.inc(bytesOut);
     }
   }
 

@@ -5,6 +5,7 @@ import { ChunkedDecoder } from '../sigv4/chunked-decoder.js';
 import type { PayloadMode } from '../sigv4/authenticate.js';
 import { BodyDigest, validateChecksumValue } from '../checksums/digest.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm, type ChecksumAlgorithm } from '../checksums/types.js';
+import { countReceivedBody } from '../net/received-body.js';
 
 // Opens a request body as the object's bytes: aws-chunked framing removed, chunk signatures,
 // payload hash, Content-MD5 and x-amz-checksum-* verified as it streams. A failed check errors
@@ -163,6 +164,7 @@ export function openBody(req: IncomingMessage, payload: PayloadMode, opts: OpenB
     // A large signed body's decoder hashes it on a pool thread already: the digests go there too.
     upstream: decoder ?? undefined,
   });
+  countReceivedBody(req, digest);
   if (decoder) {
     feed(req, decoder);
     feed(decoder, digest);

@@ -6,6 +6,7 @@ import { addressFromHost, parseEndpoint, splitUrl, type S3Operation } from './en
 import { sandboxOnConsoleOrigin } from './console-origin.js';
 import { renderError, renderResult, toS3Error } from './render.js';
 import { sentBodyLength } from '../net/sent-body.js';
+import { receivedBodyLength } from '../net/received-body.js';
 import { HANDLERS } from './handlers/index.js';
 import { ANONYMOUS, header, S3_LIMITS, type S3Context, type S3Limits, type S3Services } from './context.js';
 import { authenticate } from '../sigv4/authenticate.js';
@@ -266,7 +267,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
           bucket: counted.bucket,
           tokenId: counted.principal?.tokenId ?? null,
           kind: USAGE_KIND[counted.op],
-          bytesIn: req.complete ? Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) : 0,
+          bytesIn: receivedBodyLength(req),
           bytesOut: sentBodyLength(req, res),
         });
       }

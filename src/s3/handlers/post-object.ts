@@ -16,6 +16,7 @@ import { tagSetFrom } from './tagging.js';
 import { versionIdHeader } from './object.js';
 import { encryptionHeaders, encryptionRequest } from '../protection-headers.js';
 import { objectLocation } from '../object-location.js';
+import { countReceivedBody } from '../../net/received-body.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
 // (20 KB at most, as S3), the form's signature and policy are checked, the signer is admitted to
@@ -168,6 +169,8 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   file.stream.on('error', (err) => digest.destroy(err instanceof S3Error ? err : new S3Error('MalformedPOSTRequest')));
   // The blob store reads the digest and sees its error; without a reader left it must not go uncaught.
   digest.on('error', () => undefined);
+  // The form's other fields are not counted: a few hundred bytes beside the file.
+  countReceivedBody(ctx.req, digest);
   if (file.stream.destroyed) digest.destroy(new S3Error('MalformedPOSTRequest'));
   else file.stream.pipe(digest);
   const row = await ctx.services.objects.putObject(
