@@ -15,7 +15,7 @@ import { bootstrap, type BootstrapResult } from './projects/bootstrap.js';
 import { createS3Handler, newRequestId } from './s3/s3-handler.js';
 import { clientErrorResponse, renderError } from './s3/render.js';
 import { S3Error } from './s3/errors.js';
-import { sentBodyLength } from './net/sent-body.js';
+import { answeredStatus, noteClosed, sentBodyLength } from './net/sent-body.js';
 import { receivedBodyLength } from './net/received-body.js';
 import { createConsoleHandler, isConsoleRequest } from './console/console-handler.js';
 import { createApiHandler, isApiRequest } from './api/app.js';
@@ -165,12 +165,13 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     if (draining) res.shouldKeepAlive = false;
     res.once('close', () => {
       open.delete(res);
+      noteClosed(res);
       // A listener that threw would end the process: a figure that cannot be recorded is logged.
       try {
         metrics.observe({
           api,
           operation: requestLabel(req) ?? req.method ?? 'GET',
-          status: res.statusCode,
+          status: answeredStatus(res),
           seconds: (performance.now() - started) / 1000,
           bytesIn: receivedBodyLength(req),
           bytesOut: sentBodyLength(req, res),

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { captureLog, startTestServer, type TestServer } from './helpers/server.js';
 import { outcome, waitFor } from './helpers/tokens.js';
 import { readThenHangUp, slowPut } from './helpers/partial-transfers.js';
 import { requestHead, seedSignatureOf, send, signedChunkedBody, signedHeaders } from './helpers/raw-s3.js';
@@ -105,7 +105,7 @@ describe('operations endpoints', () => {
     assert.ok(counted >= MiB && counted < 24 * MiB, `counted ${counted} bytes`);
   });
 
-  test('/metrics counts the body bytes a request delivered, not a length its headers claim', async () => {
+  test('/metrics counts the body bytes a request delivered, not a length its headers claim; an abandoned request is a 499', async () => {
     const s3 = server.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'ops-received' }));
     const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
@@ -138,7 +138,9 @@ describe('operations endpoints', () => {
     assert.equal((await send(server, 'PUT', '/ops-received/framed', framed, body)).status, 200);
     assert.equal(await received(), before + 5000 + 66536);
 
-    // An upload the client abandons counts the bytes that did arrive.
+    // An upload the client abandons: 499 (client closed request), not the 200 a response not yet
+    // answered has by default, and the bytes that did arrive.
+    const abandoned = () => metric(/^skep_requests_total\{api="s3",operation="PutObject",status="499"\} (\d+)$/m);
     const cut = await signedHeaders(server, { method: 'PUT', path: '/ops-received/cut', payloadHash: 'UNSIGNED-PAYLOAD' });
     cut['content-length'] = String(4 * MiB);
     await new Promise<void>((resolve, reject) => {
@@ -148,7 +150,7 @@ describe('operations endpoints', () => {
       });
       socket.on('error', reject);
     });
-    await waitFor('the abandoned upload to be counted', async () => (await received()) > before + 5000 + 66536);
+    await waitFor('the abandoned upload to be counted', async () => (await abandoned()) === 1);
     const partial = (await received()) - (before + 5000 + 66536);
     assert.ok(partial > 0 && partial <= 256 * 1024, `counted ${partial} bytes`);
   });
@@ -162,6 +164,29 @@ describe('operations endpoints', () => {
     const queried = await fetch(`${server.url}/metrics?list-type=2`);
     assert.equal(queried.status, 403, 'anonymous S3 listing, not the metrics');
     assert.match(await queried.text(), /<Code>AccessDenied<\/Code>/);
+  });
+
+  test('a request whose client went away before its answer is logged with the 499 it is counted with', async () => {
+    const log = captureLog('debug');
+    const own = await startTestServer({}, { log: log.logger });
+    try {
+      await own.client().send(new CreateBucketCommand({ Bucket: 'ops-gone' }));
+      const headers = await signedHeaders(own, { method: 'PUT', path: '/ops-gone/k', payloadHash: 'UNSIGNED-PAYLOAD' });
+      headers['content-length'] = String(MiB);
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(own.port, '127.0.0.1', () => {
+          socket.write(requestHead('PUT', '/ops-gone/k', headers));
+          socket.write(randomBytes(64 * 1024), () => setTimeout(() => (socket.destroy(), resolve()), 100));
+        });
+        socket.on('error', reject);
+      });
+      const logged = () => log.lines.filter((l) => l.msg === 'request' && l.op === 'PutObject');
+      await waitFor('the abandoned upload to be logged', async () => logged().length === 1);
+      assert.equal(logged()[0]!.status, 499);
+      assert.match(await (await fetch(`${own.url}/metrics`)).text(), /^skep_requests_total\{api="s3",operation="PutObject",status="499"\} 1$/m);
+    } finally {
+      await own.stop();
+    }
   });
 
   test('a byte count that is not a finite number is not added to the metrics (prom-client would throw)', async () => {

@@ -5,7 +5,7 @@ import { randomHex } from '../util/random-hex.js';
 import { addressFromHost, parseEndpoint, splitUrl, type S3Operation } from './endpoint.js';
 import { sandboxOnConsoleOrigin } from './console-origin.js';
 import { renderError, renderResult, toS3Error } from './render.js';
-import { sentBodyLength } from '../net/sent-body.js';
+import { answeredStatus, sentBodyLength } from '../net/sent-body.js';
 import { receivedBodyLength } from '../net/received-body.js';
 import { HANDLERS } from './handlers/index.js';
 import { ANONYMOUS, header, S3_LIMITS, type S3Context, type S3Limits, type S3Services } from './context.js';
@@ -272,7 +272,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         });
       }
       if (deps.log.isLevelEnabled('debug')) {
-        deps.log.debug({ requestId, op: opName, method: req.method, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+        deps.log.debug({ requestId, op: opName, method: req.method, status: answeredStatus(res), ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
       }
     }
   };
