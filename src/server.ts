@@ -73,6 +73,16 @@ const LIFECYCLE_INTERVAL_MS = 60 * 60 * 1000;
 const HSTS = 'max-age=31536000';
 
 /**
+ * For the responses the S3 renderer does not write (REST API, console, operations endpoints): a
+ * header set before writeHead makes Node keep the headers writeHead is given (it otherwise writes
+ * them without a copy), so the body length they announce is counted as bytes out. The header
+ * chosen is one every such response should carry anyway.
+ */
+function keepWrittenHeaders(res: ServerResponse): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+}
+
+/**
  * Ends a request the idle timeout gave up on. Destroying its socket is not enough: on Node 20 the
  * request then emits no error, close or aborted, so a handler reading its body (its temp file
  * open) would wait for good. Destroyed with an error, its body fails and the handler finishes.
@@ -203,6 +213,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     // GET /healthz, /readyz, /metrics without credentials or a query: the operations endpoints.
     if (isOpsRequest(req, config.baseDomains)) {
       track(req, res, 'ops');
+      keepWrittenHeaders(res);
       handleOps(req, res).catch((err) => {
         log.error({ err }, 'ops request failed');
         res.destroy();
@@ -212,6 +223,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     // /api/v1 and /api/v1/* are the REST API's.
     if (isApiRequest(req)) {
       track(req, res, 'api');
+      keepWrittenHeaders(res);
       handleApi(req, res).catch((err) => {
         log.error({ err }, 'api request failed');
         res.destroy();
@@ -221,6 +233,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     // /console and /console/* (and a browser's plain `GET /`) are the web console's.
     if (isConsoleRequest(req, config.baseDomains)) {
       track(req, res, 'console');
+      keepWrittenHeaders(res);
       handleConsole(req, res).catch((err) => {
         log.error({ err }, 'console request failed');
         res.destroy();

@@ -155,6 +155,22 @@ describe('operations endpoints', () => {
     assert.ok(partial > 0 && partial <= 256 * 1024, `counted ${partial} bytes`);
   });
 
+  test('/metrics counts the bytes the operations endpoints and the REST API send, whose handlers give their headers to writeHead', async () => {
+    const sentBy = async (api: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(new RegExp(`^skep_sent_bytes_total\\{api="${api}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const ops = await sentBy('ops');
+    const health = await (await fetch(`${server.url}/healthz`)).text();
+    // Also counted by then: the /metrics read before, itself counted as its connection closed.
+    assert.ok((await sentBy('ops')) >= ops + Buffer.byteLength(health));
+    const api = await sentBy('api');
+    const reply = await fetch(`${server.url}/api/v1/projects/${server.bootstrap.projectId}/buckets`, { headers: { authorization: `Bearer ${server.bootstrap.issued!.bearerToken}` } });
+    assert.equal(reply.status, 200);
+    const text = await reply.text();
+    assert.equal(await sentBy('api'), api + Buffer.byteLength(text));
+  });
+
   test('a signed request, or one with a query, for /metrics is S3\'s: a bucket of that name', async () => {
     const s3 = server.client();
     const signed = await outcome(s3.send(new ListObjectsV2Command({ Bucket: 'metrics' })));
