@@ -362,6 +362,7 @@ describe('a connection that goes silent', () => {
       for (let i = 0; i < 100 && !(await done()); i++) await sleep(50);
       assert.deepEqual(await tmpFiles(server), []);
       assert.deepEqual(log.lines.filter((l) => l.msg === 'request' && (l.op === 'PutObject' || l.op === 'PostObject')).map((l) => [l.op, l.status]), [['PutObject', 400], ['PostObject', 400]]);
+      assert.deepEqual(log.lines.filter((l) => l.level >= 50), [], 'a body cut by the timeout is the client\'s abort, not a server failure');
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       assert.match(metrics, /^skep_requests_in_flight\{api="api"\} 0$/m);
       assert.match(metrics, /^skep_requests_in_flight\{api="s3"\} 0$/m);

@@ -258,7 +258,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
       // A refused HeadBucket still names the region, as S3's does: SDKs read it to find the bucket.
       if (opName === 'HeadBucket' && s3err.status === 403) s3err.headers['x-amz-bucket-region'] ??= admitted?.row.region ?? deps.region;
       // An early error leaves an unread body: close the connection rather than read gigabytes.
-      if (!req.complete) res.setHeader('Connection', 'close');
+      // (A body the idle timeout cut was answered already: renderError leaves that answer be.)
+      if (!req.complete && !res.headersSent) res.setHeader('Connection', 'close');
       renderError(req, res, requestId, s3err, resource);
     } finally {
       if (counted && deps.usage) {
