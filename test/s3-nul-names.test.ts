@@ -89,6 +89,16 @@ for (const store of ['embedded', 'postgres'] as const) {
       });
     }
 
+    test('a POST form whose key holds a NUL is refused as a path would be, and stores nothing', async () => {
+      const fields = postPolicyFields({ bucket: BUCKET, key: 'pk\u0000z', credentials: ROOT_KEY });
+      const r = await fetch(`${server.url}/${BUCKET}`, { method: 'POST', body: formData(fields, 'data') });
+      const text = await r.text();
+      assert.equal(r.status, 400, text);
+      assert.equal(xmlField(text, 'Code'), 'InvalidURI', text);
+      const listed = await server.client().send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'pk' }));
+      assert.equal(listed.KeyCount, 0);
+    });
+
     test('a failed signature with access key AKIA%00 is audited, the claim escaped', async () => {
       await raw(server, presignedV4('AKIA\u0000'));
       const claimed = (r: { action: string; detail: string | null }) => r.action === 'auth.failed' && !!r.detail?.endsWith('claimed key AKIA\\u{0}');

@@ -262,15 +262,24 @@ function decodeKey(raw: string): string {
   // Escapes must spell valid UTF-8. Checked on the bytes, so that U+FFFD sent as %EF%BF%BD is a
   // key character like any other, while invalid bytes (which decoding would turn into it) are refused.
   const escapesValid = (raw.match(/(?:%[0-9A-Fa-f]{2})+/g) ?? []).every((run) => isUtf8(Buffer.from(run.replace(/%/g, ''), 'hex')));
+  if (!escapesValid) throw invalidKey();
   const key = percentDecode(raw);
-  // A lone surrogate or NUL cannot be stored faithfully nor rendered in XML.
-  if (!escapesValid || key.includes('\u0000') || /[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) {
-    throw new S3Error('InvalidURI', 'Object keys must be valid UTF-8 without NUL characters.');
-  }
+  checkObjectKey(key);
+  return key;
+}
+
+const invalidKey = () => new S3Error('InvalidURI', 'Object keys must be valid UTF-8 without NUL characters.');
+
+/**
+ * The rule for an object key however it arrives (a path, a POST form's field): a lone surrogate or
+ * NUL cannot be stored faithfully (PostgreSQL text holds no NUL) nor rendered in XML, and a key
+ * is at most 1024 bytes of UTF-8.
+ */
+export function checkObjectKey(key: string): void {
+  if (key.includes('\u0000') || /[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) throw invalidKey();
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
     throw new S3Error('KeyTooLongError', undefined, { MaxSizeAllowed: String(MAX_KEY_BYTES), Size: String(Buffer.byteLength(key, 'utf8')) });
   }
-  return key;
 }
 
 /**

@@ -16,6 +16,7 @@ import { tagSetFrom } from './tagging.js';
 import { versionIdHeader } from './object.js';
 import { encryptionHeaders, encryptionRequest } from '../protection-headers.js';
 import { objectLocation } from '../object-location.js';
+import { checkObjectKey } from '../endpoint.js';
 import { countReceivedBody } from '../../net/received-body.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
@@ -137,6 +138,8 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   if (rawKey === undefined) throw new S3Error('InvalidArgument', 'Bucket POST must contain a field named \'key\'.  If it is specified, please check the order of the fields.', { ArgumentName: 'key', ArgumentValue: '' });
   const signed = await ctx.verifyForm(fields);
   const key = rawKey.replace(/\$\{filename\}/g, file.filename);
+  // The key (the file's name filled in) obeys the rule of a key in a path, before anything is looked up.
+  if (key !== '') checkObjectKey(key);
   const aclText = fields.get('acl');
   // Signed or not, the form is admitted to write its own key (${filename} filled in), as a PUT of it would be.
   const resolved = await ctx.admit(signed?.principal ?? null, key, { 's3:x-amz-acl': aclText });
@@ -144,7 +147,6 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   let range: { min: number; max: number } | undefined;
   if (signed) range = checkPostPolicy(parsePostPolicy(signed.policy), fields, bucket.name, ctx.now());
   if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
-  if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError');
 
   const acl = aclText === undefined ? null : parseCannedAcl(aclText);
   if (acl) ctx.services.bucketConfig.checkAcl(resolved, acl);
