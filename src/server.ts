@@ -99,6 +99,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     log,
     storage: config.storage,
     onBackendError: (backend) => metrics.backendError(backend),
+    server: true,
   });
   const { meta, blobs, objects, multipart, tokens } = services;
   metrics.describeNode({ nodeId: services.nodeId, version: SKEP_VERSION, ...services.backends });

@@ -123,6 +123,11 @@ export interface OpenOptions {
   storage?: StorageSettings;
   /** Told of each failure of a backend itself (for metrics). */
   onBackendError?: (backend: 'metadata' | 'blobs', err: unknown) => void;
+  /**
+   * The opener is `skep serve`: it may clear what a crashed run left. Operator commands run beside
+   * a working server and must not touch its writes in progress.
+   */
+  server?: boolean;
 }
 
 /**
@@ -175,14 +180,14 @@ export async function openStorage(dataDir: string, storage: StorageSettings, log
   }
 }
 
-async function openBlobs(dataDir: string, storage: StorageSettings): Promise<BlobStore> {
+async function openBlobs(dataDir: string, storage: StorageSettings, emptyTmp = false): Promise<BlobStore> {
   const s3 = parseS3BlobUrl(storage.blobs);
   if (s3) {
     const { openS3BlobStore } = await import('./storage/blob/s3-blob-store.js');
     return openS3BlobStore({ ...storage.s3, bucket: s3.bucket, prefix: s3.prefix });
   }
   const dir = storage.blobs ? resolve(storage.blobs) : join(dataDir, 'blobs');
-  const folder = await openFsBlobStore(dir);
+  const folder = await openFsBlobStore(dir, { emptyTmp });
   // Small blobs go inline only where one process owns the folder: beside an embedded database.
   if (isPostgresUrl(storage.metadataUrl)) return folder;
   try {
@@ -210,7 +215,7 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
   try {
     // Checked before anything else opens: a wrong master key must stop start-up, not fail requests.
     const box = await openSecretBox(dataDir, opts.masterKey, meta);
-    blobs = observedBlobStore(await openBlobs(dataDir, storage), (err) => opts.onBackendError?.('blobs', err));
+    blobs = observedBlobStore(await openBlobs(dataDir, storage, opts.server), (err) => opts.onBackendError?.('blobs', err));
     const audit = new AuditService(meta, opts.clock);
     // Nodes sharing the metadata store count failed sign-ins in it, together: the limit holds
     // whichever node a client tries. How many authentication failures each node writes to the

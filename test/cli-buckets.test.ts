@@ -3,7 +3,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { connect } from 'node:net';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { requestHead, signedHeaders, sleep, tmpFiles } from './helpers/raw-s3.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { skep, skepJson } from './helpers/tokens.js';
 import type { IssuedCredentials, TokenView } from '../src/credentials/token-service.js';
@@ -138,5 +140,36 @@ describe('a --data that is not a data folder', () => {
     } finally {
       await rm(parent, { recursive: true, force: true });
     }
+  });
+});
+
+describe('an operator command beside a working server', () => {
+  test("leaves the server's uploads in progress alone: a PUT half sent when `skep project list` runs completes", async () => {
+    const body = Buffer.alloc(2 * 1024 * 1024, 7); // a blob file of its own, written through tmp/
+    const path = '/cli-beside/half-sent';
+    await server.client().send(new CreateBucketCommand({ Bucket: 'cli-beside' }));
+    const headers = await signedHeaders(server, { method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD' });
+    headers['content-length'] = String(body.length);
+    const socket = connect(server.port, '127.0.0.1');
+    const answer = new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => {
+        chunks.push(c);
+        if (Buffer.concat(chunks).includes('\r\n\r\n')) resolve(Buffer.concat(chunks).toString('latin1'));
+      });
+      socket.on('error', reject);
+    });
+    socket.write(requestHead('PUT', path, headers));
+    socket.write(body.subarray(0, body.length / 2));
+    // The first half is in a temp file before the command opens the folder.
+    for (let i = 0; i < 50 && (await tmpFiles(server)).length === 0; i++) await sleep(20);
+    assert.equal((await tmpFiles(server)).length, 1, 'the upload is under way');
+    const listed = await skep(['project', 'list', ...data()]);
+    assert.equal(listed.code, 0, listed.stderr);
+    socket.write(body.subarray(body.length / 2));
+    assert.match(await answer, /^HTTP\/1\.1 200 /);
+    socket.destroy();
+    const got = await server.client().send(new GetObjectCommand({ Bucket: 'cli-beside', Key: 'half-sent' }));
+    assert.equal(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), body), 0);
   });
 });

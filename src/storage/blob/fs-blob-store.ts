@@ -19,11 +19,15 @@ const PUTS_PER_FOLDER = 256;
 /** Stats in flight at once while listing. */
 const STATS_AT_ONCE = 8;
 
-export async function openFsBlobStore(dir: string): Promise<BlobStore> {
+/**
+ * `emptyTmp`: the opener is the folder's server, so whatever is in tmp/ was never renamed into
+ * place (a put interrupted by a crash) and is removed. Any other opener (an operator command, run
+ * while the server works) leaves tmp/ alone: its files are the server's puts in progress.
+ */
+export async function openFsBlobStore(dir: string, opts: { emptyTmp?: boolean } = {}): Promise<BlobStore> {
   const tmp = join(dir, 'tmp');
   await mkdir(tmp, { recursive: true });
-  // Whatever is in tmp/ was never renamed into place: a put interrupted by a crash.
-  for (const name of await readdir(tmp)) await rm(join(tmp, name), { force: true, recursive: true });
+  if (opts.emptyTmp) for (const name of await readdir(tmp)) await rm(join(tmp, name), { force: true, recursive: true });
   return new FsBlobStore(dir, tmp);
 }
 
