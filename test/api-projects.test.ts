@@ -144,6 +144,11 @@ describe('REST API: projects', () => {
     }
     // A limit is digits, leading zeros allowed.
     assert.equal((await call(server, 'GET', '/projects?limit=0010', { as })).status, 200);
+    // However large, a limit past the maximum is told the maximum.
+    for (const limit of ['1001', '99999999999999999999999', '9'.repeat(400)]) {
+      const r = await call(server, 'GET', `/projects?limit=${limit}`, { as });
+      assert.match(r.body.detail, /1000/, problemText(r));
+    }
   });
 
   test('unknown API paths answer a 404 problem', async () => {

@@ -86,12 +86,13 @@ export function pageQuery(defaultLimit: number) {
 
 /**
  * A page size written in decimal digits only: Number() would also read `0x10`, `1e2` and ` 1`,
- * spellings no client means as a page size. Documented as the integer it becomes.
+ * spellings no client means as a page size. Documented as the integer it becomes. Any number past
+ * the maximum reads as one past it, so the error names the maximum, not JavaScript's largest integer.
  */
 const PageLimit = z
   .string()
   .regex(/^[0-9]+$/, 'must be a whole number written in digits.')
-  .transform(Number)
+  .transform((digits) => Math.min(Number(digits), MAX_PAGE + 1))
   .pipe(z.number().int().min(1).max(MAX_PAGE));
 
 export const NextCursor = z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page.' });
