@@ -117,6 +117,20 @@ describe('CORS from a page on another origin, in Chromium', { skip, timeout: 120
     assert.equal(await got.Body!.transformToString(), 'posted by a browser form');
   });
 
+  test('a form POST fills ${filename} with the file name the browser sent, in UTF-8', async () => {
+    const fields = postPolicyFields({ bucket: BUCKET, key: 'forms/${filename}', credentials: writer.credentials, conditions: [['starts-with', '$key', 'forms/']] });
+    const name = 'café 日本語 ✓.txt';
+    const status = await page.evaluate(async ({ url, fields, name }) => {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.append(k, v);
+      form.append('file', new Blob(['named in UTF-8'], { type: 'text/plain' }), name);
+      return (await fetch(url, { method: 'POST', body: form })).status;
+    }, { url: `${server.url}/${BUCKET}`, fields, name });
+    assert.equal(status, 204);
+    const got = await server.client().send(new GetObjectCommand({ Bucket: BUCKET, Key: `forms/${name}` }));
+    assert.equal(await got.Body!.transformToString(), 'named in UTF-8');
+  });
+
   test('an HTML object opened on the console\'s origin runs no script; on its bucket\'s own host it does', async () => {
     // Path style on the server's address shares an origin with /console and /api/v1: a page there
     // could read a signed-in operator's CSRF token and act as them. A key that may only write

@@ -37,7 +37,9 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: ctx.req.headers, preservePath: true, limits: { fieldSize: MAX_POST_FIELDS_BYTES, files: 1 } });
+      // A browser sends the file's name as UTF-8 bytes (the form is UTF-8, as S3 requires); busboy
+      // would read them as Latin-1, and ${filename} would fill in mojibake.
+      parser = busboy({ headers: ctx.req.headers, preservePath: true, defParamCharset: 'utf8', limits: { fieldSize: MAX_POST_FIELDS_BYTES, files: 1 } });
     } catch {
       reject(new S3Error('MalformedPOSTRequest'));
       return;
