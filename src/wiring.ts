@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { defaultNodeId, openSqliteStore } from './storage/metadata/sqlite-store.js';
 import { isPostgresUrl, parseS3BlobUrl } from './storage/storage-urls.js';
 import { openFsBlobStore } from './storage/blob/fs-blob-store.js';
+import { claimDataFolder } from './storage/folder-claim.js';
 import { withInlineBlobs } from './storage/blob/inline-blob-store.js';
 import type { S3BlobSettings } from './storage/blob/s3-blob-store.js';
 import { observedBlobStore } from './storage/blob/observed-blob-store.js';
@@ -210,7 +211,15 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
         `set SKEP_MASTER_KEY (64 hex digits or base64 of 32 bytes), the same on every node. No key was created, so that no node seals secrets the others cannot read.`,
     );
   }
-  const meta = await openMetadata(dataDir, storage, nodeId, opts);
+  // Before anything is opened or cleared: a second server on this folder stops here.
+  const claim = opts.server ? await claimDataFolder(dataDir) : undefined;
+  let meta: MetadataStore;
+  try {
+    meta = await openMetadata(dataDir, storage, nodeId, opts);
+  } catch (err) {
+    await claim?.release();
+    throw err;
+  }
   let blobs: BlobStore | undefined;
   try {
     // Checked before anything else opens: a wrong master key must stop start-up, not fail requests.
@@ -285,11 +294,13 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
         await usage.flush({ all: true }).catch((err: unknown) => opts.log.warn({ err }, 'usage counters lost at close'));
         await meta.close();
         await openedBlobs.close();
+        await claim?.release();
       },
     };
   } catch (err) {
     await blobs?.close().catch(() => undefined);
     await meta.close().catch(() => undefined);
+    await claim?.release();
     throw err;
   }
 }

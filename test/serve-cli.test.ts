@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +205,23 @@ describe('skep serve: first and later starts', () => {
     const exit = await stopCleanly(second, 'SIGINT');
     for (const secret of [p.secretAccessKey, p.bearerToken, p.password]) assert.ok(!exit.stdout.includes(secret) && !exit.stderr.includes(secret), 'no secret on a later start');
     assert.doesNotMatch(exit.stdout, /AWS_SECRET_ACCESS_KEY|bearer token|password/);
+  });
+
+  test('a second serve on a folder already served is refused before it touches it; after a kill -9 the folder starts again', async () => {
+    const data = await freshFolder('claimed');
+    const first = await serve(['--port', '0', '--data', data, ...LOG_QUIET], {}, { firstStart: true });
+    // What the first server's upload in progress looks like on disk.
+    const inProgress = join(data, 'blobs', 'tmp', 'upload-in-progress');
+    await writeFile(inProgress, 'half a body');
+    const second = await serveFails(['--port', '0', '--data', data, ...LOG_QUIET]);
+    assert.match(second.stderr, /Another skep serve \(process \d+\) serves /);
+    assert.equal(await readFile(inProgress, 'utf8'), 'half a body', "the first server's temp file is untouched");
+    running.delete(first);
+    await first.stop('SIGKILL');
+    // A crashed server's claim is stale: the next start takes the folder and clears what the crash left.
+    const third = await serve(['--port', '0', '--data', data, ...LOG_QUIET]);
+    assert.deepEqual(await readdir(join(data, 'blobs', 'tmp')), []);
+    await stopCleanly(third);
   });
 
   test('SKEP_ROOT_ACCESS_KEY_ID / SKEP_ROOT_SECRET_ACCESS_KEY on a fresh folder: those keys work and no secret is printed', async () => {
