@@ -263,7 +263,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   server.setTimeout(config.idleTimeoutMs ?? IDLE_TIMEOUT_MS, (socket: Socket) => {
     const current = latest.get(socket);
     if (!current || current.api !== 's3' || current.res.headersSent || current.res.writableEnded) {
-      if (current) cutStalledRequest(current.req);
+      if (current) {
+        // Answered nothing: whatever its handler writes once its body fails goes nowhere (a 499).
+        noteClosed(current.res);
+        cutStalledRequest(current.req);
+      }
       socket.destroy();
       return;
     }

@@ -353,10 +353,9 @@ describe('a connection that goes silent', () => {
       const api = {
         host: `127.0.0.1:${server.port}`,
         authorization: `Bearer ${server.bootstrap.issued!.bearerToken}`,
-        'content-type': 'application/octet-stream',
-        'content-length': String(1024 * 1024),
+        'content-length': '1000',
       };
-      await stalled(requestHead('PUT', `/api/v1/projects/${server.bootstrap.projectId}/buckets/${bucket}/objects/content?key=api`, api), randomBytes(64 * 1024));
+      await stalled(requestHead('PUT', `/api/v1/projects/${server.bootstrap.projectId}/buckets/${bucket}/objects/content?key=api`, api), randomBytes(100));
       // Each handler saw its body fail: its temp file removed, its request logged and no longer in flight.
       const done = async () => (await tmpFiles(server)).length === 0 && log.lines.filter((l) => l.msg === 'request' && (l.op === 'PutObject' || l.op === 'PostObject')).length === 2;
       for (let i = 0; i < 100 && !(await done()); i++) await sleep(50);
@@ -366,6 +365,10 @@ describe('a connection that goes silent', () => {
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       assert.match(metrics, /^skep_requests_in_flight\{api="api"\} 0$/m);
       assert.match(metrics, /^skep_requests_in_flight\{api="s3"\} 0$/m);
+      // The REST upload was answered nothing (its connection closed): a 499 that sent no bytes, not a 500.
+      assert.match(metrics, /^skep_requests_total\{api="api",operation="PUT",status="499"\} 1$/m);
+      assert.doesNotMatch(metrics, /^skep_requests_total\{api="api",operation="PUT",status="500"\}/m);
+      assert.doesNotMatch(metrics, /^skep_sent_bytes_total\{api="api"\}/m);
     } finally {
       await server.stop();
     }

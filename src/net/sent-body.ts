@@ -43,6 +43,6 @@ export function streamsCountedBody(res: ServerResponse): boolean {
 
 /** The body bytes `res` sent: exact once it has closed; `announced` when its body was not streamed. */
 export function sentBodyLength(req: IncomingMessage, res: ServerResponse, announced = Number(res.getHeader('content-length') ?? 0) || 0): number {
-  if (req.method === 'HEAD' || res.statusCode === 304) return 0;
+  if (req.method === 'HEAD' || res.statusCode === 304 || abandoned.has(res)) return 0;
   return streamed.get(res)?.bytes ?? announced;
 }
