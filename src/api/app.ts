@@ -20,7 +20,7 @@ import { registerTokens } from './tokens.js';
 import { registerUsage } from './usage.js';
 import { registerQuotas } from './quotas.js';
 import { receivedBodyLength } from '../net/received-body.js';
-import { sentBodyLength, streamsCountedBody } from '../net/sent-body.js';
+import { sentBodyLength } from '../net/sent-body.js';
 
 // The REST API under /api/v1: a Hono app whose routes are declared with zod schemas, which both
 // validate requests and generate the OpenAPI 3.1 document at /api/v1/openapi.json.
@@ -76,12 +76,11 @@ function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
         bytesIn,
         bytesOut,
       });
-    const announced = Number(c.res.headers.get('content-length') ?? 0) || 0;
     const { incoming, outgoing } = c.env ?? {};
-    const sent = () => (incoming && outgoing ? sentBodyLength(incoming, outgoing, announced) : announced);
-    // A streamed download is counted once its connection is done with it: what it sent by then.
-    if (outgoing && streamsCountedBody(outgoing)) outgoing.once('close', () => record(sent()));
-    else record(sent());
+    // Counted once the response is done with: what it sent by then, as /metrics counts it (a JSON
+    // reply's length is known only once the server writes it; a download may stop part way).
+    if (incoming && outgoing) outgoing.once('close', () => record(sentBodyLength(incoming, outgoing)));
+    else record(Number(c.res.headers.get('content-length') ?? 0) || 0);
   };
 }
 

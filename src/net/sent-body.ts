@@ -36,11 +36,6 @@ export function countSentBody(res: ServerResponse, body: Readable): void {
   });
 }
 
-/** Whether `res` streams a body counted by countSentBody (whose total is known once `res` closes). */
-export function streamsCountedBody(res: ServerResponse): boolean {
-  return streamed.has(res);
-}
-
 /** The body bytes `res` sent: exact once it has closed; `announced` when its body was not streamed. */
 export function sentBodyLength(req: IncomingMessage, res: ServerResponse, announced = Number(res.getHeader('content-length') ?? 0) || 0): number {
   if (req.method === 'HEAD' || res.statusCode === 304 || abandoned.has(res)) return 0;
