@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { S3Error } from './errors.js';
+import { hasNul } from '../util/nul.js';
 import { percentDecode, queryDecode } from '../sigv4/uri-encode.js';
 
 // Turns method + host + path + query into a typed S3 operation. Pure: no I/O, no auth.
@@ -276,7 +277,7 @@ const invalidKey = () => new S3Error('InvalidURI', 'Object keys must be valid UT
  * is at most 1024 bytes of UTF-8.
  */
 export function checkObjectKey(key: string): void {
-  if (key.includes('\u0000') || /[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) throw invalidKey();
+  if (hasNul(key) || /[\uD800-\uDFFF]/.test(key.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) throw invalidKey();
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
     throw new S3Error('KeyTooLongError', undefined, { MaxSizeAllowed: String(MAX_KEY_BYTES), Size: String(Buffer.byteLength(key, 'utf8')) });
   }
