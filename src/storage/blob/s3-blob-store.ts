@@ -13,6 +13,7 @@
 // answering fails them (503 to the client) instead of holding them.
 
 import { Readable } from 'node:stream';
+import { backendUnavailable } from '../backend-unavailable.js';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import {
@@ -175,9 +176,11 @@ class S3BlobStore implements BlobStore {
     } catch (err) {
       await parts.return(undefined).catch(() => undefined);
       if (uploadId) {
-        // Not waited for: on a backend that stalls, it would hold the answer as long again; should
-        // it fail, the ledger's pending record has the collector abort the upload.
-        void this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+        const abort = this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+        // The body's own failure leaves nothing behind once the put rejects, as the store promises.
+        // A backend that stalls or is gone is not waited for: the abort would hold the answer as
+        // long again, and the ledger's pending record has the collector abort the upload later.
+        if (!backendUnavailable(err)) await abort;
       }
       throw err; // the very error the body (or the backend) raised
     }
