@@ -48,6 +48,7 @@ interface Exit {
 interface Served {
   url: string;
   port: number;
+  pid: number;
   /** Everything printed so far. */
   stdout(): string;
   /** Sends the signal and resolves when the process has exited. */
@@ -101,6 +102,7 @@ async function serve(args: string[], env: NodeJS.ProcessEnv = {}, opts: { firstS
   const served: Served = {
     url,
     port: Number(new URL(url).port),
+    pid: child.pid!,
     stdout: () => out.stdout,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       const exited = exitOf(child, out);
@@ -222,6 +224,22 @@ describe('skep serve: first and later starts', () => {
     const third = await serve(['--port', '0', '--data', data, ...LOG_QUIET]);
     assert.deepEqual(await readdir(join(data, 'blobs', 'tmp')), []);
     await stopCleanly(third);
+  });
+
+  test('the claim is a lock, not a record: a serve.pid naming a live process that holds no lock does not shut the folder, and two starts at once leave one server', async () => {
+    const data = await freshFolder('claim-lock');
+    // This test's own process is alive and is not a server of the folder (a PID reused since a crash).
+    await writeFile(join(data, 'serve.pid'), `${process.pid}\n`);
+    const first = await serve(['--port', '0', '--data', data, ...LOG_QUIET], {}, { firstStart: true });
+    assert.equal((await readFile(join(data, 'serve.pid'), 'utf8')).trim(), String(first.pid));
+    await stopCleanly(first);
+    // Started together, one takes the folder and the other is refused.
+    const [a, b] = await Promise.allSettled([serve(['--port', '0', '--data', data, ...LOG_QUIET]), serve(['--port', '0', '--data', data, ...LOG_QUIET])]);
+    const up = [a, b].filter((r) => r.status === 'fulfilled');
+    const refused = [a, b].filter((r) => r.status === 'rejected');
+    assert.equal(up.length, 1, 'exactly one of two simultaneous starts serves the folder');
+    assert.match(String((refused[0] as PromiseRejectedResult).reason), /Another skep serve \(process \d+\) serves /);
+    await stopCleanly((up[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof serve>>>).value);
   });
 
   test('SKEP_ROOT_ACCESS_KEY_ID / SKEP_ROOT_SECRET_ACCESS_KEY on a fresh folder: those keys work and no secret is printed', async () => {

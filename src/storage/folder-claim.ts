@@ -1,36 +1,57 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { errorCode } from '../util/error-code.js';
+import { join, resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { sqliteDriver } from './metadata/sqlite-driver.js';
 
-// The server of a data folder records its process ID in it. A second `skep serve` on the same
-// folder (a mistake: a second unit, a start on another port) would otherwise open it as its own
-// and clear what it takes for a crashed run's leftovers, the first server's uploads in progress.
+// The server of a data folder holds a lock on it. A second `skep serve` on the same folder (a
+// mistake: a second unit, a start on another port) would otherwise open it as its own and clear
+// what it takes for a crashed run's leftovers, the first server's uploads in progress.
+//
+// The lock is SQLite's own: `serve.lock` is a database held in exclusive locking mode, so the
+// operating system keeps the lock for as long as the process lives and drops it when the process
+// ends, however it ends. Two starts at the same instant cannot both take it, and no process ID
+// recorded by an earlier run (reused since by an unrelated process) can keep a folder shut.
+// `serve.pid` only names the holder in the refusal. The lock file is never removed: a process
+// could be opening it at that moment, and would then lock a file no one else sees.
 
-const CLAIM_FILE = 'serve.pid';
+const LOCK_FILE = 'serve.lock';
+const PID_FILE = 'serve.pid';
 
-/** Claims `dataDir` for this process, or throws when a live process other than this one holds it. */
+/** Claims held by this process, by folder: a second claim in one process takes the first over. */
+const held = new Map<string, BetterSqlite3.Database>();
+
+/** Claims `dataDir` for this process, or throws when another process holds it. */
 export async function claimDataFolder(dataDir: string): Promise<{ release(): Promise<void> }> {
-  const path = join(dataDir, CLAIM_FILE);
-  const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-  // A record of this very process (a restart in one process, PID 1 in a new container) is stale.
-  if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-    throw new Error(`Another skep serve (process ${holder}) serves ${dataDir}: stop it first (if process ${holder} is not skep, remove ${path}).`);
+  const folder = resolve(dataDir);
+  const pidPath = join(folder, PID_FILE);
+  // A claim this process already holds (a restart within one process) is handed over, as a
+  // crashed run's would be: only another process's claim refuses.
+  held.get(folder)?.close();
+  held.delete(folder);
+  const Database = sqliteDriver();
+  const db = new Database(join(folder, LOCK_FILE), { timeout: 0 });
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    // Nothing here needs a rollback journal: no -journal file beside the lock.
+    db.pragma('journal_mode = MEMORY');
+    // The first write in exclusive locking mode takes the lock until the connection closes.
+    db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS claim (taken_at INTEGER); DELETE FROM claim; COMMIT');
+    db.prepare('INSERT INTO claim (taken_at) VALUES (?)').run(Date.now());
+  } catch (err) {
+    db.close();
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+    const holder = (await readFile(pidPath, 'utf8').catch(() => '')).trim();
+    const who = /^\d+$/.test(holder) ? `skep serve (process ${holder})` : 'skep serve';
+    throw new Error(`Another ${who} serves ${dataDir}: stop it first.`);
   }
-  await writeFile(path, `${process.pid}\n`, { mode: 0o600 });
+  held.set(folder, db);
+  await writeFile(pidPath, `${process.pid}\n`, { mode: 0o600 });
   return {
     async release() {
-      const now = (await readFile(path, 'utf8').catch(() => '')).trim();
-      if (now === String(process.pid)) await rm(path, { force: true });
+      if (held.get(folder) !== db) return;
+      held.delete(folder);
+      await rm(pidPath, { force: true });
+      db.close();
     },
   };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, under another user.
-    return errorCode(err) === 'EPERM';
-  }
 }
