@@ -6,7 +6,7 @@
 #     postgresql (a throwaway cluster per run) and ceph-mon, ceph-osd, radosgw, ceph-common (a
 #     single-node Ceph: one monitor, one in-memory OSD, one S3 gateway);
 #   - node_modules through `npm ci`, when it is missing or older than package-lock.json;
-#   - Node.js 24 from the npm registry's `node` package, for the test command's smoke group.
+#   - Node.js 22 and 24 from the npm registry's `node` package, for the test command's smoke group.
 # With CI=true every failure is fatal; elsewhere a step that cannot run (say, not root) warns and
 # the client tests that need it skip with a message.
 set -uo pipefail
@@ -73,14 +73,17 @@ else
   log 'node_modules is up to date'
 fi
 
-# --- Node.js 24 for the smoke group ----------------------------------------------------------------
-# `npm test` also runs a smoke group on Node.js 24, taken from the npm registry's `node` package
-# into .cache/node-lts/24 (scripts/node-lts.mjs; nodejs.org is not needed).
-if node scripts/node-lts.mjs 24 >/dev/null; then
-  log "Node.js 24 for the smoke group: $(node scripts/node-lts.mjs 24)"
-else
-  fail 'could not install Node.js 24 from the npm registry (npm install node@24)'
-fi
+# --- Node.js 22 and 24 for the smoke group -------------------------------------------------------
+# `npm test` also runs a smoke group on each LTS line skep supports (22 and 24), whichever runs the
+# main suite, each taken from the npm registry's `node` package into .cache/node-lts/<major>
+# (scripts/node-lts.mjs; nodejs.org is not needed).
+for major in 22 24; do
+  if node scripts/node-lts.mjs "$major" >/dev/null; then
+    log "Node.js $major for the smoke group: $(node scripts/node-lts.mjs "$major")"
+  else
+    fail "could not install Node.js $major from the npm registry (npm install node@$major)"
+  fi
+done
 
 # --- What the client tests will find -----------------------------------------------------------
 # The second AWS CLI / boto3 generation (pyenv's python3 with aws-cli v1 and boto3 1.4x) comes

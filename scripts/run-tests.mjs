@@ -123,7 +123,7 @@ function runTests(node, testFiles, extraEnv = {}) {
   });
 }
 
-const smokeNodes = (process.env.SKEP_SMOKE_NODES ?? '24').split(',').map((s) => s.trim()).filter((s) => s && s !== 'none');
+const smokeNodes = (process.env.SKEP_SMOKE_NODES ?? '22,24').split(',').map((s) => s.trim()).filter((s) => s && s !== 'none');
 const others = filters.length === 0 ? smokeNodes.filter((major) => process.versions.node.split('.')[0] !== major) : [];
 const prepared = others.map((major) => ({ major, ...prepareNode(major) }));
 
