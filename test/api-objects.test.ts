@@ -291,6 +291,9 @@ describe('REST API: presigned URLs', () => {
     assert.ok(get.body.url.startsWith(`${server.url}/media/dir/cat%20photo.jpg?`), get.body.url);
     assert.match(get.body.url, new RegExp(`X-Amz-Credential=${t.credentials.accessKeyId}%2F`));
     assert.ok(Math.abs(Date.parse(get.body.expiresAt) - (Date.now() + 300_000)) < 10_000);
+    // To the millisecond when the URL stops working: its X-Amz-Date (whole seconds) plus X-Amz-Expires.
+    const signedAt = /X-Amz-Date=(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(get.body.url)!.slice(1).map(Number);
+    assert.equal(Date.parse(get.body.expiresAt), Date.UTC(signedAt[0]!, signedAt[1]! - 1, signedAt[2], signedAt[3], signedAt[4], signedAt[5]) + 300_000);
     const fetched = await fetch(get.body.url);
     assert.equal(fetched.status, 200);
     assert.equal(await fetched.text(), 'meow');

@@ -176,16 +176,18 @@ describe('presigned URLs', () => {
     assert.equal((await fetch(url)).status, 200);
   });
 
-  test('X-Amz-Expires over 604800 seconds or negative is AccessDenied; not a number is AuthorizationQueryParametersError', async () => {
+  test('X-Amz-Expires over 604800 seconds, negative, or not a number is 400 AuthorizationQueryParametersError', async () => {
     const bucket = await newBucket('week');
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
     const url = await getSignedUrl(ctx.s3, new GetObjectCommand({ Bucket: bucket, Key: 'k' }), { expiresIn: 604800 });
     assert.equal((await fetch(url)).status, 200, 'exactly a week is allowed');
-    // Out of range either way is 403 AccessDenied, as AWS answers it.
-    for (const expires of ['604801', '-7']) {
+    // Out of range either way is a malformed URL, with AWS's code and words.
+    for (const [expires, words] of [['604801', /X-Amz-Expires must be less than a week \(in seconds\); that is, the given X-Amz-Expires must be less than 604800 seconds/], ['-7', /X-Amz-Expires must be non-negative/]] as const) {
       const res = await fetch(url.replace('X-Amz-Expires=604800', `X-Amz-Expires=${expires}`));
-      assert.equal(res.status, 403, expires);
-      assert.equal(xmlField(await res.text(), 'Code'), 'AccessDenied');
+      assert.equal(res.status, 400, expires);
+      const text = await res.text();
+      assert.equal(xmlField(text, 'Code'), 'AuthorizationQueryParametersError');
+      assert.match(xmlField(text, 'Message') ?? '', words);
     }
     const garbage = await fetch(url.replace('X-Amz-Expires=604800', 'X-Amz-Expires=soon'));
     assert.equal(garbage.status, 400);

@@ -431,7 +431,8 @@ export function registerObjects(app: ApiApp, deps: ApiDeps): void {
       expiresIn,
       now,
     });
-    let expiresAt = now.getTime() + expiresIn * 1000;
+    // The URL's X-Amz-Date is whole seconds: it expires counting from the second it names.
+    let expiresAt = Math.floor(now.getTime() / 1000) * 1000 + expiresIn * 1000;
     if (credential.expiresAt) expiresAt = Math.min(expiresAt, credential.expiresAt.getTime());
     const until = new Date(expiresAt).toISOString();
     // The URL is a credential of its own until it expires: who made one, for what, is audited.

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseCidr } from '../net/cidr.js';
 import { type BoundPattern, PolicyTemplate, VariableError } from './policy-variables.js';
+import { parseIsoInstant } from '../util/iso-time.js';
 
 // Bucket policies: the IAM policy grammar S3 bucket policies use (Version, Statement, Sid, Effect,
 // Principal, Action/NotAction, Resource/NotResource, Condition), parsed and validated once when a
@@ -383,8 +384,9 @@ function absentKeyHolds(c: PolicyCondition, ifExists: boolean, op: string): bool
   return op.includes('Not');
 }
 
+/** A date condition's value: epoch seconds, or ISO 8601 (a time without a zone is UTC), as IAM takes them. */
 function dateValue(text: string): number {
-  return /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text);
+  return /^\d+$/.test(text) ? Number(text) * 1000 : (parseIsoInstant(text)?.getTime() ?? NaN);
 }
 
 function compare(kind: string, value: number, against: number[]): boolean {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { S3Error } from '../s3/errors.js';
+import { parseIsoInstant } from '../util/iso-time.js';
 
 // Lifecycle rules (the bucket's 'lifecycle' setting): the model every protocol parses into, its
 // validation (with AWS's error codes), and when a rule applies to an object, a version or an
@@ -40,9 +41,17 @@ export const MAX_RULES = 1000;
 const MAX_ID_LENGTH = 255;
 export const DAY_MS = 86_400_000;
 
+/**
+ * The most days a rule may count: about 2,700 years. A count the date arithmetic could carry
+ * past year 9999 would put a date no client can parse in x-amz-expiration and x-amz-abort-date
+ * (the SDKs then fail the very upload they answer).
+ */
+export const MAX_RULE_DAYS = 1_000_000;
+
 function positiveInteger(n: number | undefined, what: string): void {
   if (n === undefined) return;
   if (!Number.isSafeInteger(n) || n <= 0) throw new S3Error('InvalidArgument', `'${what}' must be a positive integer.`, { ArgumentName: what });
+  if (n > MAX_RULE_DAYS) throw new S3Error('InvalidArgument', `'${what}' must be at most ${MAX_RULE_DAYS}.`, { ArgumentName: what });
 }
 
 /** Validates rules as S3 does, filling in missing IDs; throws S3Error with AWS's codes. */
@@ -100,12 +109,11 @@ export function validateRules(input: LifecycleRule[]): LifecycleRule[] {
 }
 
 /**
- * The time of an ISO 8601 expiration date; one without a UTC offset is UTC, as to S3 (Date.parse
- * reads a date-time without one in the server's own time zone).
+ * The time of an ISO 8601 expiration date (a date-time without a zone is UTC, as to S3); NaN for
+ * anything else, so that no typo can name a date in the past and expire a bucket at once.
  */
 export function expirationTime(date: string): number {
-  const zoned = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(date) || !date.includes('T');
-  return Date.parse(zoned ? date : `${date}Z`);
+  return parseIsoInstant(date)?.getTime() ?? NaN;
 }
 
 /** S3 takes expiration dates at midnight UTC only. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHttpDate } from './http-date.js';
+import { parseAmzDate, parseHttpDate, parseRequestDate } from './http-date.js';
 
 test('the three HTTP-date forms name the same instant, in GMT whatever the local time zone', () => {
   const zone = process.env.TZ;
@@ -27,4 +27,25 @@ test('a two-digit RFC 850 year more than 50 years ahead is in the past century',
   const seventy = 2070 <= new Date().getUTCFullYear() + 50 ? 2070 : 1970;
   assert.equal(parseHttpDate('Thursday, 01-Jan-70 00:00:00 GMT')?.getUTCFullYear(), seventy);
   assert.equal(parseHttpDate('Friday, 01-Jan-99 00:00:00 GMT')?.getUTCFullYear(), 1999);
+});
+
+test('a request date is ISO 8601 basic, an HTTP-date, or RFC 1123 with a numeric zone; never local time, never a guess', () => {
+  const zone = process.env.TZ;
+  process.env.TZ = 'Pacific/Kiritimati';
+  try {
+    const instant = '2026-12-07T13:04:05.000Z';
+    assert.equal(parseRequestDate('20261207T130405Z')?.toISOString(), instant);
+    assert.equal(parseRequestDate('Mon, 07 Dec 2026 13:04:05 GMT')?.toISOString(), instant);
+    assert.equal(parseRequestDate('Mon Dec  7 13:04:05 2026')?.toISOString(), instant, 'asctime is GMT');
+    assert.equal(parseRequestDate('Mon, 07 Dec 2026 13:04:05 +0000')?.toISOString(), instant);
+    assert.equal(parseRequestDate('Mon, 07 Dec 2026 15:04:05 +0200')?.toISOString(), instant);
+    for (const text of ['12', '2026-12-07T13:04:05', '20261207T256000Z', '20261307T130405Z', '20261200T130405Z', 'Mon, 07 Dec 2026 13:04:05', '']) {
+      assert.equal(parseRequestDate(text), undefined, text);
+    }
+    assert.equal(parseAmzDate('20240229T000000Z')?.toISOString(), '2024-02-29T00:00:00.000Z');
+    assert.equal(parseAmzDate('20230229T000000Z'), undefined, 'no 29 February in 2023');
+  } finally {
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  }
 });

@@ -14,6 +14,7 @@ import {
 } from './canonical.js';
 import { queryDecode } from './uri-encode.js';
 import { checkSessionToken, checkState, signatureMismatch, signaturesEqual } from './credential-state.js';
+import { parseAmzDate, parseRequestDate } from '../net/http-date.js';
 import { fromHeaderV2, fromQueryV2 } from './sigv2.js';
 
 export { signaturesEqual };
@@ -78,18 +79,10 @@ export interface Authenticated {
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
 const MAX_PRESIGN_SECONDS = 604800;
-const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 function header(req: SignedRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-function parseAmzDate(value: string | undefined): Date | null {
-  const m = value ? AMZ_DATE.exec(value) : null;
-  if (!m) return null;
-  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
-  return Number.isNaN(d.getTime()) ? null : d;
 }
 
 function queryParams(rawQuery: string): Map<string, string> {
@@ -210,11 +203,7 @@ async function fromHeader(req: SignedRequest, auth: string, opts: VerifyOptions)
   const signedHeaders = parseSignedHeaders(signed, malformed);
 
   const amzDateText = header(req, 'x-amz-date') ?? header(req, 'date');
-  let date = parseAmzDate(amzDateText);
-  if (!date && amzDateText) {
-    const parsed = new Date(amzDateText);
-    if (!Number.isNaN(parsed.getTime())) date = parsed;
-  }
+  const date = amzDateText === undefined ? undefined : parseRequestDate(amzDateText);
   if (!date || !amzDateText) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
   if (Math.abs(opts.now.getTime() - date.getTime()) > MAX_SKEW_MS) {
     throw new S3Error('RequestTimeTooSkewed', undefined, {
@@ -292,10 +281,10 @@ async function fromQuery(req: SignedRequest, params: Map<string, string>, opts: 
   if (amzDate.slice(0, 8) !== cred.date) throw malformed(`Invalid credential date "${cred.date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
   if (!/^-?\d+$/.test(expiresText)) throw malformed('X-Amz-Expires should be a number');
   const expires = Number(expiresText);
-  // Out of range is refused as S3 refuses it: 403 AccessDenied (s3-tests checks this against AWS).
-  if (expires < 0) throw new S3Error('AccessDenied', 'X-Amz-Expires must be non-negative');
+  // Out of range is a malformed URL, in S3's words (AuthorizationQueryParametersError, 400).
+  if (expires < 0) throw malformed('X-Amz-Expires must be non-negative');
   if (expires === 0) throw new S3Error('AccessDenied', 'Request has expired');
-  if (expires > MAX_PRESIGN_SECONDS) throw new S3Error('AccessDenied', 'X-Amz-Expires must be less than a week (in seconds) that is 604800');
+  if (expires > MAX_PRESIGN_SECONDS) throw malformed(`X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than ${MAX_PRESIGN_SECONDS} seconds`);
   const now = opts.now.getTime();
   if (date.getTime() - now > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet');
   const expiresAt = new Date(date.getTime() + expires * 1000);

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { S3Error } from '../s3/errors.js';
+import { parseIsoInstant } from '../util/iso-time.js';
 import { checkSessionToken, checkState, signaturesEqual } from './credential-state.js';
 import { ALGORITHM, signingKey } from './canonical.js';
 import { policySignatureV2 } from './sigv2.js';
@@ -39,10 +40,12 @@ export function parsePostPolicy(base64: string): PolicyDocument {
   }
   if (typeof doc !== 'object' || doc === null) throw invalidPolicy('Invalid JSON.');
   const { expiration, conditions } = doc as Record<string, unknown>;
-  if (typeof expiration !== 'string' || Number.isNaN(Date.parse(expiration))) throw invalidPolicy('Invalid \'expiration\' value.');
+  // ISO 8601 in GMT, as S3 asks: a time without a zone is UTC, not the server's local time.
+  const expiresAt = typeof expiration === 'string' ? parseIsoInstant(expiration) : undefined;
+  if (!expiresAt) throw invalidPolicy('Invalid \'expiration\' value.');
   if (!Array.isArray(conditions)) throw invalidPolicy('Policy missing conditions.');
   return {
-    expiration: new Date(expiration),
+    expiration: expiresAt,
     conditions: conditions.map((c): PolicyCondition => {
       const text = JSON.stringify(c);
       if (Array.isArray(c)) {

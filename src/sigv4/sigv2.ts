@@ -3,6 +3,7 @@ import { S3Error } from '../s3/errors.js';
 import { checkSessionToken, checkState, signatureMismatch, signaturesEqual } from './credential-state.js';
 import { percentDecode, queryDecode, uriEncode } from './uri-encode.js';
 import type { Authenticated, SignedRequest, VerifyOptions } from './authenticate.js';
+import { parseRequestDate } from '../net/http-date.js';
 
 // Signature Version 2 (AWS's legacy HMAC-SHA1 scheme), in the Authorization header
 // (`AWS AKID:signature`) and in query strings (AWSAccessKeyId, Signature, Expires): what boto3's
@@ -135,7 +136,7 @@ export async function fromHeaderV2(req: SignedRequest, auth: string, opts: Verif
   const provided = value.slice(colon + 1);
   const amzDate = header(req, 'x-amz-date');
   const dateText = amzDate ?? header(req, 'date');
-  const date = dateText ? parseRequestDate(dateText) : null;
+  const date = dateText ? parseRequestDate(dateText) : undefined;
   if (!date) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
   if (Math.abs(opts.now.getTime() - date.getTime()) > MAX_SKEW_MS) {
     throw new S3Error('RequestTimeTooSkewed', undefined, {
@@ -177,17 +178,6 @@ export async function fromQueryV2(req: SignedRequest, params: ReadonlyMap<string
   const sessionToken = params.get('x-amz-security-token') ?? params.get('X-Amz-Security-Token') ?? header(req, 'x-amz-security-token');
   const principal = await verify(req, opts, accessKeyId, provided, [[expiresText, canonicalAmzHeaders(rawHeaders)]], sessionToken);
   return { principal, presigned: true, payload: { kind: 'unsigned' }, expiresAt };
-}
-
-/**
- * A SigV2 request's Date (or x-amz-date): RFC 1123 as clients send it, or ISO 8601 basic (SigV4
- * style). Read leniently, unlike a condition's HTTP-date (net/http-date.ts): the signature covers
- * the exact text and this instant only bounds the clock skew.
- */
-function parseRequestDate(text: string): Date | null {
-  const iso = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  const d = iso ? new Date(Date.UTC(+iso[1], +iso[2] - 1, +iso[3], +iso[4], +iso[5], +iso[6])) : new Date(text);
-  return Number.isNaN(d.getTime()) ? null : d;
 }
 
 /** A POST form's SigV2 policy signature: base64 HMAC-SHA1 of the base64 policy document. */

@@ -29,6 +29,11 @@ export function isoTimestamp(date: Date): string {
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+/**
+ * An ISO 8601 date or date-time in the W3C profile IAM names (YYYY-MM, YYYY-MM-DD, hh:mm with or
+ * without seconds and fraction), extended format, 4-digit year; the zone may be left out.
+ */
+const ISO_INSTANT = /^(\d{4})-(\d{2})(?:-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?)?)?$/;
 
 /**
  * An RFC 3339 timestamp (2030-01-02T03:04:05Z, fractions and offsets allowed), or undefined.
@@ -37,13 +42,31 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?
  */
 export function parseIsoTimestamp(text: string): Date | undefined {
   const m = RFC3339.exec(text);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const fields = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  return m ? instant(m) : undefined;
+}
+
+/**
+ * An ISO 8601 date (2030-01-02: its midnight UTC) or date-time (ISO_INSTANT), where a time
+ * without a zone is UTC; undefined for anything else. For the dates S3 and IAM take "in ISO 8601" (lifecycle
+ * dates, a POST policy's expiration, policy date conditions): Date.parse would read a zone-less
+ * time in the server's own zone, and take "12" for 1 December 2001.
+ */
+export function parseIsoInstant(text: string): Date | undefined {
+  const m = ISO_INSTANT.exec(text.trim());
+  return m ? instant(m) : undefined;
+}
+
+function instant(m: RegExpExecArray): Date | undefined {
+  const dd = m[3] ?? '01';
+  const [year, month, day] = [m[1], m[2], dd].map(Number) as [number, number, number];
+  const [hour, minute, second] = [m[4] ?? '00', m[5] ?? '00', m[6] ?? '00'];
+  const fields = new Date(Date.UTC(year, month - 1, day, Number(hour), Number(minute), Number(second)));
   // Date.UTC rolls 2030-02-30 over to March: a field that moved was out of range.
-  if (fields.getUTCFullYear() !== year || fields.getUTCMonth() !== month - 1 || fields.getUTCDate() !== day || fields.getUTCHours() !== hour || fields.getUTCMinutes() !== minute || fields.getUTCSeconds() !== second) {
+  if (fields.getUTCFullYear() !== year || fields.getUTCMonth() !== month - 1 || fields.getUTCDate() !== day || fields.getUTCHours() !== Number(hour) || fields.getUTCMinutes() !== Number(minute) || fields.getUTCSeconds() !== Number(second)) {
     return undefined;
   }
-  const date = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${(m[7] ?? '').slice(0, 4)}${m[8]!.toUpperCase()}`);
+  const zone = (m[8] ?? 'Z').toUpperCase();
+  const offset = zone === 'Z' || zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const date = new Date(`${m[1]}-${m[2]}-${dd}T${hour}:${minute}:${second}${(m[7] ?? '').slice(0, 4)}${offset}`);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }

@@ -14,6 +14,8 @@ export interface PostFormInput {
   /** Conditions besides bucket, key and the signing fields. */
   conditions?: unknown[];
   expiresInSeconds?: number;
+  /** The policy's expiration as written (default: now + expiresInSeconds, ISO 8601 with Z). */
+  expiration?: string;
   now?: Date;
   region?: string;
   version?: 'v4' | 'v2';
@@ -21,7 +23,7 @@ export interface PostFormInput {
 
 export function postPolicyFields(i: PostFormInput): Record<string, string> {
   const now = i.now ?? new Date();
-  const expiration = new Date(now.getTime() + (i.expiresInSeconds ?? 300) * 1000).toISOString();
+  const expiration = i.expiration ?? new Date(now.getTime() + (i.expiresInSeconds ?? 300) * 1000).toISOString();
   const fields: Record<string, string> = { key: i.key, ...(i.fields ?? {}) };
   const conditions: unknown[] = [{ bucket: i.bucket }, ['eq', '$key', i.key], ...(i.conditions ?? [])];
   for (const name of Object.keys(i.fields ?? {})) {
