@@ -370,7 +370,7 @@ function conditionHolds(c: PolicyCondition, facts: RequestFacts): boolean {
     case 'NotIpAddress': return !any((v) => ipInCidr(value, v));
   }
   if (op.startsWith('Numeric')) return compare(op.slice('Numeric'.length), Number(value), c.values.map(Number));
-  if (op.startsWith('Date')) return compare(op.slice('Date'.length), dateValue(value), c.values.map(dateValue));
+  if (op.startsWith('Date')) return compare(op.slice('Date'.length), dateValue(value), c.values.map(storedDateValue));
   return false;
 }
 
@@ -387,6 +387,15 @@ function absentKeyHolds(c: PolicyCondition, ifExists: boolean, op: string): bool
 /** A date condition's value: epoch seconds, or ISO 8601 (a time without a zone is UTC), as IAM takes them. */
 function dateValue(text: string): number {
   return /^\d+$/.test(text) ? Number(text) * 1000 : (parseIsoInstant(text)?.getTime() ?? NaN);
+}
+
+/**
+ * A date in a stored policy. One stored before dates were read strictly may hold text only
+ * Date.parse reads ("Jan 1 2030"): it keeps that reading, so that such a Deny still denies.
+ */
+function storedDateValue(text: string): number {
+  const t = dateValue(text);
+  return Number.isNaN(t) ? Date.parse(text) : t;
 }
 
 function compare(kind: string, value: number, against: number[]): boolean {
