@@ -166,13 +166,13 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const open = new Set<ServerResponse>();
   // The request each connection serves or served last (one at a time: see in-order.ts), for the
   // idle timeout below.
-  const latest = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse; api: ApiName }>();
+  const latest = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse; api: ApiName; requestId?: string }>();
   let idle: (() => void) | undefined;
-  const track = (req: IncomingMessage, res: ServerResponse, api: ApiName) => {
+  const track = (req: IncomingMessage, res: ServerResponse, api: ApiName, requestId?: string) => {
     const started = performance.now();
     metrics.started(api);
     open.add(res);
-    latest.set(req.socket, { req, res, api });
+    latest.set(req.socket, { req, res, api, requestId });
     if (draining) res.shouldKeepAlive = false;
     res.once('close', () => {
       open.delete(res);
@@ -194,8 +194,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     });
   };
   const serveS3 = (req: IncomingMessage, res: ServerResponse) => {
-    track(req, res, 's3');
-    handleS3(req, res).catch((err) => {
+    // One request ID for the handler's answer and logs and for the idle timeout's answer.
+    const requestId = newRequestId();
+    track(req, res, 's3', requestId);
+    handleS3(req, res, requestId).catch((err) => {
       log.error({ err }, 'unhandled request failure');
       res.destroy();
     });
@@ -279,7 +281,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       socket.destroy();
     });
     const err = req.complete ? new S3Error('ServiceUnavailable') : new S3Error('RequestTimeout');
-    renderError(req, res, newRequestId(), err, (req.url ?? '/').split('?')[0]!);
+    renderError(req, res, current.requestId ?? newRequestId(), err, (req.url ?? '/').split('?')[0]!);
   });
   // Expect: 100-continue is answered by the S3 pipeline once the request is authenticated and
   // admitted (the REST API and console answer it at once), so a refused upload sends no body.

@@ -341,7 +341,8 @@ describe('a connection that goes silent', () => {
       const path = `/${bucket}/stalled`;
       const put = await signedHeaders(server, { method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD' });
       put['content-length'] = String(1024 * 1024);
-      assert.match(await stalled(requestHead('PUT', path, put), randomBytes(64 * 1024)), /<Code>RequestTimeout<\/Code>/);
+      const putAnswer = await stalled(requestHead('PUT', path, put), randomBytes(64 * 1024));
+      assert.match(putAnswer, /<Code>RequestTimeout<\/Code>/);
       const boundary = '----skep-stall-boundary';
       let form = '';
       for (const [name, value] of Object.entries(postPolicyFields({ bucket, key: 'posted', credentials: ROOT_KEY }))) {
@@ -361,6 +362,10 @@ describe('a connection that goes silent', () => {
       for (let i = 0; i < 100 && !(await done()); i++) await sleep(50);
       assert.deepEqual(await tmpFiles(server), []);
       assert.deepEqual(log.lines.filter((l) => l.msg === 'request' && (l.op === 'PutObject' || l.op === 'PostObject')).map((l) => [l.op, l.status]), [['PutObject', 400], ['PostObject', 400]]);
+      // The answer the timeout gave and the handler's log line name the same request.
+      const answeredId = /<RequestId>([^<]+)<\/RequestId>/.exec(putAnswer)?.[1];
+      assert.ok(answeredId && /\r\nx-amz-request-id: (\S+)\r\n/i.exec(putAnswer)?.[1] === answeredId);
+      assert.equal(log.lines.find((l) => l.msg === 'request' && l.op === 'PutObject')?.requestId, answeredId);
       assert.deepEqual(log.lines.filter((l) => l.level >= 50), [], 'a body cut by the timeout is the client\'s abort, not a server failure');
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       assert.match(metrics, /^skep_requests_in_flight\{api="api"\} 0$/m);

@@ -96,8 +96,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       throw err;
     }
   };
-  return async function handleS3(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const requestId = newRequestId();
+  return async function handleS3(req: IncomingMessage, res: ServerResponse, requestId = newRequestId()): Promise<void> {
     const started = process.hrtime.bigint();
     const url = req.url ?? '/';
     let resource = url.split('?')[0];
