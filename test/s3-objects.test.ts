@@ -810,6 +810,20 @@ describe('DeleteObjects conditions and shape', () => {
     assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'go' })))).name, 'NoSuchKey');
   });
 
+  test('a key whose bytes are not UTF-8 is MalformedXML and deletes nothing, not the key its U+FFFD decoding names', async () => {
+    const bucket = await newBucket('delbadutf');
+    const victims = ['a\uFFFDb', 'caf\uFFFD'];
+    for (const Key of victims) await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'keep' }));
+    for (const key of ['a\xFFb', 'a\xC0\xAFb', 'a\xED\xA0\x80b', 'caf\xE9']) {
+      const body = Buffer.concat([Buffer.from('<Delete><Object><Key>'), Buffer.from(key, 'latin1'), Buffer.from('</Key></Object></Delete>')]);
+      const res = await raw(ctx.server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body, headers: { 'content-md5': createHash('md5').update(body).digest('base64') } });
+      assert.equal(res.status, 400, key);
+      assert.equal(xmlField(res.text, 'Code'), 'MalformedXML');
+    }
+    const list = await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    assert.deepEqual(list.Contents!.map((o) => o.Key).sort(), victims.sort());
+  });
+
   test('a Delete naming no object is MalformedXML', async () => {
     const bucket = await newBucket('delempty');
     const body = '<Delete><Quiet>true</Quiet></Delete>';

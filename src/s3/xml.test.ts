@@ -102,6 +102,14 @@ test('characters and references outside XML 1.0 are MalformedXML; the five entit
   assert.deepEqual(parseXml('<?xml version="1.0"?>\n<R>x</R>', 'R'), {});
 });
 
+test('a body whose bytes are not UTF-8 is MalformedXML; U+FFFD sent as its UTF-8 bytes is read', () => {
+  const body = (key: Buffer) => Buffer.concat([Buffer.from('<R><K>'), key, Buffer.from('</K></R>')]);
+  for (const bad of ['ff', 'c0af', 'eda080', 'e9']) {
+    assert.throws(() => parseXml(body(Buffer.from(`61${bad}62`, 'hex')), 'R'), (e: unknown) => e instanceof S3Error && e.code === 'MalformedXML', bad);
+  }
+  assert.equal(xmlText(parseXml(body(Buffer.from('a\uFFFDb')), 'R').K), 'a\uFFFDb');
+});
+
 test('a second top-level element is MalformedXML', () => {
   for (const text of ['<R/><E/>', '<E/><R/>', '<R></R><R/>', '<R><K>k</K></R><E></E>']) {
     assert.throws(() => parseXml(text, 'R'), (e: unknown) => e instanceof S3Error && e.code === 'MalformedXML', text);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { S3Error } from './errors.js';
 
@@ -169,10 +170,12 @@ export interface XmlRepeatLimit {
 }
 
 /**
- * Parses an S3 request body. Rejects malformed XML, a missing/wrong root or a second top-level
- * element with MalformedXML, and, with `limit`, more starts of an element than it allows.
+ * Parses an S3 request body, given as the bytes received (a form field: as its text). Rejects
+ * bytes that are not UTF-8, malformed XML, a missing/wrong root or a second top-level element with MalformedXML, and, with
+ * `limit`, more starts of an element than it allows.
  */
-export function parseXml(text: string, root: string, limit?: XmlRepeatLimit): Record<string, unknown> {
+export function parseXml(body: Buffer | string, root: string, limit?: XmlRepeatLimit): Record<string, unknown> {
+  const text = typeof body === 'string' ? body : utf8Text(body);
   if (text.trim() === '') throw new S3Error('MalformedXML');
   // External entities and DTDs have no place in S3 bodies.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
@@ -192,9 +195,18 @@ export function parseXml(text: string, root: string, limit?: XmlRepeatLimit): Re
   }
   // One root only: the validator lets a self-closing second one through (<Delete>…</Delete><Evil/>).
   for (const name in doc) if (name !== root && !name.startsWith('?')) throw new S3Error('MalformedXML');
-  const body = doc[root];
-  if (body === undefined || Array.isArray(body)) throw new S3Error('MalformedXML');
-  return (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const top = doc[root];
+  if (top === undefined || Array.isArray(top)) throw new S3Error('MalformedXML');
+  return (typeof top === 'object' && top !== null ? top : {}) as Record<string, unknown>;
+}
+
+/**
+ * A body's text. Bytes that are not UTF-8 are a fatal error in an XML document: decoding them
+ * would make each U+FFFD, and <Key>a\xFFb</Key> would name the object a\uFFFDb.
+ */
+function utf8Text(body: Buffer): string {
+  if (!isUtf8(body)) throw new S3Error('MalformedXML');
+  return body.toString('utf8');
 }
 
 const startTags = new Map<string, RegExp>();

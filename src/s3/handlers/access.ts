@@ -57,7 +57,7 @@ export async function GetPublicAccessBlock(ctx: S3Context): Promise<S3Response> 
 export async function PutPublicAccessBlock(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  const doc = parseXml(body.toString('utf8'), 'PublicAccessBlockConfiguration');
+  const doc = parseXml(body, 'PublicAccessBlockConfiguration');
   const block = {} as PublicAccessBlock;
   for (const [k, name] of BLOCK_FIELDS) {
     const text = xmlText(doc[name])?.trim().toLowerCase();
@@ -83,7 +83,7 @@ export async function GetBucketOwnershipControls(ctx: S3Context): Promise<S3Resp
 export async function PutBucketOwnershipControls(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  const doc = parseXml(body.toString('utf8'), 'OwnershipControls');
+  const doc = parseXml(body, 'OwnershipControls');
   const rule = xmlNode(doc.Rule);
   const ownership = xmlText(rule?.ObjectOwnership)?.trim();
   if (!ownership || !(OBJECT_OWNERSHIP as readonly string[]).includes(ownership)) throw new S3Error('MalformedXML');
@@ -156,9 +156,9 @@ function grantsFromHeaders(ctx: S3Context, req: IncomingMessage): Grant[] | null
  * The grants an AccessControlPolicy document writes, grantees as named; MalformedACLError for a
  * body that is not one (malformed, or an element repeated where one belongs).
  */
-function grantsOfDocument(text: string): { id?: string; uri?: string; email?: string; permission: string }[] {
+function grantsOfDocument(body: Buffer): { id?: string; uri?: string; email?: string; permission: string }[] {
   try {
-    const doc = parseXml(text, 'AccessControlPolicy');
+    const doc = parseXml(body, 'AccessControlPolicy');
     return xmlList(xmlNode(doc.AccessControlList)?.Grant).map((raw) => {
       const g = xmlNode(raw)!;
       const who = xmlNode(g.Grantee);
@@ -171,8 +171,8 @@ function grantsOfDocument(text: string): { id?: string; uri?: string; email?: st
   }
 }
 
-function grantsFromXml(ctx: S3Context, text: string): Grant[] {
-  return grantsOfDocument(text).map(({ permission, ...by }) => ({ kind: grantee(ctx, by), permission }));
+function grantsFromXml(ctx: S3Context, body: Buffer): Grant[] {
+  return grantsOfDocument(body).map(({ permission, ...by }) => ({ kind: grantee(ctx, by), permission }));
 }
 
 /** Grants as the canned ACL that says the same; other combinations have no canned form. */
@@ -203,7 +203,7 @@ async function requestedAcl(ctx: S3Context): Promise<CannedAcl> {
   const fromHeaders = aclFromHeaders(ctx);
   if (fromHeaders) return fromHeaders;
   if (body.length === 0) throw new S3Error('MissingSecurityHeader', 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
-  return cannedFromGrants(grantsFromXml(ctx, body.toString('utf8')));
+  return cannedFromGrants(grantsFromXml(ctx, body));
 }
 
 /** x-amz-acl on an object write (PutObject, CopyObject, CreateMultipartUpload), checked against the bucket; null when absent. */

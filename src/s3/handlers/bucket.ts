@@ -81,7 +81,7 @@ export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
   let region = ctx.region;
   if (body.length > 0) {
-    const conf = parseXml(body.toString('utf8'), 'CreateBucketConfiguration');
+    const conf = parseXml(body, 'CreateBucketConfiguration');
     const constraint = xmlText(conf.LocationConstraint);
     // Any region a client may have been configured with is accepted as naming this server's region.
     if (constraint && constraint !== ctx.region && constraint !== 'us-east-1' && constraint !== 'auto' && constraint !== 'EU') {

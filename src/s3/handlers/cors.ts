@@ -16,8 +16,8 @@ function list(value: unknown): string[] {
 }
 
 /** A CORSConfiguration document as rules (shape only; the service checks the values). */
-export function parseCorsXml(text: string): CorsRule[] {
-  const doc = parseXml(text, 'CORSConfiguration');
+export function parseCorsXml(body: Buffer): CorsRule[] {
+  const doc = parseXml(body, 'CORSConfiguration');
   return xmlList(doc.CORSRule).map((raw) => {
     const r = xmlNode(raw)!;
     const maxAge = xmlText(r.MaxAgeSeconds)?.trim();
@@ -50,7 +50,7 @@ export async function GetBucketCors(ctx: S3Context): Promise<S3Response> {
 export async function PutBucketCors(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  await ctx.services.bucketConfig.putCors(resolved, parseCorsXml(body.toString('utf8')), ctx.by);
+  await ctx.services.bucketConfig.putCors(resolved, parseCorsXml(body), ctx.by);
   return {};
 }
 

@@ -30,7 +30,7 @@ export async function GetBucketEncryption(ctx: S3Context): Promise<S3Response> {
 
 export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024)).toString('utf8'), 'ServerSideEncryptionConfiguration');
+  const doc = parseXml(await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024), 'ServerSideEncryptionConfiguration');
   const rules = xmlList(doc.Rule);
   if (rules.length !== 1) throw new S3Error('MalformedXML', 'A ServerSideEncryptionConfiguration has exactly one Rule.');
   const rule = xmlNode(rules[0])!;

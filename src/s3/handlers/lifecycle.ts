@@ -142,7 +142,7 @@ export async function GetBucketLifecycleConfiguration(ctx: S3Context): Promise<S
 
 export async function PutBucketLifecycleConfiguration(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT)).toString('utf8'), 'LifecycleConfiguration');
+  const doc = parseXml(await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT), 'LifecycleConfiguration');
   const rules = xmlList(doc.Rule).map((r) => ruleOf(xmlNode(r)!));
   await ctx.services.protection.setLifecycle(bucket, rules, ctx.by);
   return {};

@@ -136,7 +136,7 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx), 'or-completed');
   // Here x-amz-checksum-<alg> is the whole object's checksum, compared once the parts are combined.
   const body = await readSmallBody(ctx.req, ctx.auth.payload, COMPLETE_BODY_LIMIT, { objectChecksumHeaders: true });
-  const doc = parseXml(body.toString('utf8'), 'CompleteMultipartUpload', COMPLETE_PARTS_LIMIT);
+  const doc = parseXml(body, 'CompleteMultipartUpload', COMPLETE_PARTS_LIMIT);
   const parts: CompletedPartRequest[] = xmlList(doc.Part).map((entry) => {
     const e = xmlNode(entry)!;
     const numberText = xmlText(e.PartNumber)?.trim();

@@ -36,7 +36,7 @@ export async function GetObjectLockConfiguration(ctx: S3Context): Promise<S3Resp
 
 export async function PutObjectLockConfiguration(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT)).toString('utf8'), 'ObjectLockConfiguration');
+  const doc = parseXml(await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT), 'ObjectLockConfiguration');
   if (xmlText(doc.ObjectLockEnabled) !== 'Enabled') throw new S3Error('MalformedXML', 'ObjectLockEnabled must be Enabled.');
   const rules = xmlList(doc.Rule);
   if (rules.length > 1) throw new S3Error('MalformedXML', 'An Object Lock configuration has at most one Rule.');
@@ -64,7 +64,7 @@ export async function PutObjectRetention(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const versionId = versionIdOf(ctx);
   const bypass = governanceBypass(ctx);
-  const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT)).toString('utf8'), 'Retention');
+  const doc = parseXml(await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT), 'Retention');
   const mode = xmlText(doc.Mode);
   const until = xmlText(doc.RetainUntilDate);
   let retention: Retention | null = null;
@@ -87,7 +87,7 @@ export async function GetObjectLegalHold(ctx: S3Context): Promise<S3Response> {
 export async function PutObjectLegalHold(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const versionId = versionIdOf(ctx);
-  const doc = parseXml((await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT)).toString('utf8'), 'LegalHold');
+  const doc = parseXml(await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT), 'LegalHold');
   const status = xmlText(doc.Status);
   if (status !== 'ON' && status !== 'OFF') throw new S3Error('MalformedXML', 'Status must be ON or OFF.');
   await ctx.services.objectLock.putLegalHold(bucket, ctx.op.key!, versionId, status === 'ON');

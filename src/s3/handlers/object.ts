@@ -295,7 +295,7 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
   const factsOf = () => (facts ??= requestFacts(ctx.req, ctx.op, ctx.auth.principal, ctx.now(), ctx.by.source));
   const bypass = governanceBypass(ctx);
   const body = await readSmallBody(ctx.req, ctx.auth.payload, DELETE_BODY_LIMIT);
-  const doc = parseXml(body.toString('utf8'), 'Delete', DELETE_KEYS_LIMIT);
+  const doc = parseXml(body, 'Delete', DELETE_KEYS_LIMIT);
   const objects = xmlList(doc.Object).map((entry) => xmlNode(entry)!);
   if (objects.length === 0) throw new S3Error('MalformedXML', 'The request must name at least one key.');
   const quiet = xmlText(doc.Quiet)?.trim().toLowerCase() === 'true';

@@ -23,7 +23,7 @@ export async function GetObjectTagging(ctx: S3Context): Promise<S3Response> {
 /** The tags of a Tagging document (PutObjectTagging, PutBucketTagging); a key given twice is InvalidTag. */
 async function tagSetOf(ctx: S3Context): Promise<Record<string, string>> {
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  return tagSetFrom(parseXml(body.toString('utf8'), 'Tagging'));
+  return tagSetFrom(parseXml(body, 'Tagging'));
 }
 
 /** The tags of a parsed Tagging document (also a POST form's `tagging` field); a key given twice is InvalidTag. */

@@ -16,7 +16,7 @@ export async function GetBucketVersioning(ctx: S3Context): Promise<S3Response> {
 export async function PutBucketVersioning(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  const doc = parseXml(body.toString('utf8'), 'VersioningConfiguration');
+  const doc = parseXml(body, 'VersioningConfiguration');
   const status = xmlText(doc.Status);
   const mfa = xmlText(doc.MfaDelete);
   if (mfa !== undefined && mfa !== 'Enabled' && mfa !== 'Disabled') throw new S3Error('MalformedXML', 'MfaDelete must be Enabled or Disabled.');
