@@ -12,6 +12,7 @@ import {
   GetObjectTaggingCommand,
   GetPublicAccessBlockCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutBucketAclCommand,
   PutBucketCorsCommand,
   PutBucketOwnershipControlsCommand,
@@ -417,6 +418,36 @@ describe('POST object (browser forms)', () => {
     assert.ok(location.startsWith('https://app.example/%E2%98%83/done?bucket='), location);
     assert.ok(location.endsWith('#top'), location);
     assert.equal(new URL(location).searchParams.get('key'), 'snow');
+  });
+});
+
+describe('POST object: key bytes', () => {
+  const MARK = '\uFFFD';
+  /** POSTs a signed form whose U+FFFD (in the key field or the file's name) is sent as `bytes`. */
+  async function postWithBytes(bucket: string, key: string, filename: string, bytes: Buffer): Promise<Response> {
+    const form = await formBytes(formData(postPolicyFields({ bucket, key, credentials: ROOT_KEY }), 'form body', filename));
+    const at = form.body.indexOf(MARK);
+    assert.ok(at >= 0);
+    const body = Buffer.concat([form.body.subarray(0, at), bytes, form.body.subarray(at + Buffer.byteLength(MARK))]);
+    return fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body, headers: { 'content-type': form.contentType } });
+  }
+
+  test('a key field or ${filename} whose bytes are not UTF-8 is InvalidURI, as in a path; two such names do not become one U+FFFD key', async () => {
+    const bucket = await ctx.newBucket('postutf');
+    for (const bad of ['ff', 'fe', 'c0af', 'eda080']) {
+      for (const [key, filename] of [[`up/x${MARK}y`, 'a.txt'], ['up/${filename}', `x${MARK}y`]]) {
+        const res = await postWithBytes(bucket, key, filename, Buffer.from(bad, 'hex'));
+        assert.equal(res.status, 400, `${bad} ${key}`);
+        assert.equal(await codeOf(res), 'InvalidURI');
+      }
+    }
+    // U+FFFD itself, sent as its UTF-8 bytes, is a key character like any other; a bad file name the key does not use is no matter.
+    assert.equal((await postWithBytes(bucket, `up/x${MARK}y`, 'a.txt', Buffer.from(MARK))).status, 204);
+    assert.equal((await postWithBytes(bucket, 'up/plain', `x${MARK}y`, Buffer.from('ff', 'hex'))).status, 204);
+    // The file's name is put in as sent, a '$&' in it included.
+    assert.equal((await postWithBytes(bucket, 'up/${filename}', `caf\u00e9 $&${MARK}`, Buffer.from('.txt'))).status, 204);
+    const list = await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    assert.deepEqual(list.Contents?.map((o) => o.Key).sort(), ['up/caf\u00e9 $&.txt', 'up/plain', `up/x${MARK}y`]);
   });
 });
 
