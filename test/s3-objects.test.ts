@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { before, describe, test } from 'node:test';
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -16,6 +17,7 @@ import {
   PutObjectCommand,
   PutObjectTaggingCommand,
   S3ServiceException,
+  UploadPartCopyCommand,
   type ChecksumAlgorithm,
   type GetObjectCommandInput,
 } from '@aws-sdk/client-s3';
@@ -617,6 +619,41 @@ describe('CopyObject', () => {
     const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'self' }));
     assert.deepEqual(got.Metadata, { v: '2' });
     assert.equal(await got.Body!.transformToString(), 'me');
+  });
+
+  test('the whole source is decoded before it is split: bucket%2Fkey and %2Fbucket%2Fkey copy, for UploadPartCopy too; ?versionId stays a suffix, %3F is in the key', async () => {
+    const key = 'dir/caf\u00e9 1+1?.txt';
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'encoded whole' }));
+    const upload = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'enc-mp' }));
+    try {
+      for (const source of [encodeURIComponent(`${bucket}/${key}`), encodeURIComponent(`/${bucket}/${key}`), `${encodeURIComponent(`${bucket}/${key}`)}?versionId=null`]) {
+        await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'enc-dst', CopySource: source }));
+        assert.equal((await getBytes({ Bucket: bucket, Key: 'enc-dst' })).toString(), 'encoded whole', source);
+        await ctx.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'enc-dst' }));
+        const part = await ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'enc-mp', UploadId: upload.UploadId, PartNumber: 1, CopySource: source }));
+        assert.equal(part.CopyPartResult?.ETag, `"${md5Hex('encoded whole')}"`, source);
+      }
+    } finally {
+      await ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'enc-mp', UploadId: upload.UploadId }));
+    }
+    // An encoded ?versionId= is part of the key, here a key that does not exist.
+    const err = await s3Error(ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'enc-dst', CopySource: encodeURIComponent(`${bucket}/${key}?versionId=null`) })));
+    assert.equal(err.name, 'NoSuchKey');
+  });
+
+  test("'+' in the source is a space, %2B a plus; escapes that are not UTF-8 are InvalidURI", async () => {
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'plus/caf\u00e9 1+1.txt', Body: 'space' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'plus/caf\u00e9+1+1.txt', Body: 'plus' }));
+    const copied = async (source: string) => {
+      await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'plus-dst', CopySource: source }));
+      return (await getBytes({ Bucket: bucket, Key: 'plus-dst' })).toString();
+    };
+    assert.equal(await copied(`${bucket}/plus/caf%C3%A9+1%2B1.txt`), 'space');
+    assert.equal(await copied(`${bucket}/plus/caf%C3%A9%201%2B1.txt`), 'space');
+    assert.equal(await copied(`${bucket}/plus/caf%C3%A9%2B1%2B1.txt`), 'plus');
+    const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/plus-bad`, headers: { 'x-amz-copy-source': `${bucket}/plus/caf%E9+1%2B1.txt` } });
+    assert.equal(res.status, 400);
+    assert.equal(xmlField(res.text, 'Code'), 'InvalidURI');
   });
 
   test('copying a missing source is NoSuchKey', async () => {

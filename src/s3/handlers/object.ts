@@ -20,8 +20,7 @@ import type { BucketRow, ObjectRow, ObjectVersionRow, PutCondition } from '../..
 import { isVersionId, type DeleteResult, type ObjectLease } from '../../objects/object-service.js';
 import { versioningMode } from '../../objects/bucket-config.js';
 import type { ResolvedBucket } from '../../buckets/bucket-config-service.js';
-import { decodeKey } from '../endpoint.js';
-import { percentDecode } from '../../sigv4/uri-encode.js';
+import { checkObjectKey, decodeKeyEscapes } from '../endpoint.js';
 import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest, versionHeaders } from '../protection-headers.js';
 import { governanceBypass } from '../actor.js';
 import { objectAclFromHeader } from './access.js';
@@ -334,7 +333,12 @@ export interface CopySource {
   versionId?: string;
 }
 
-/** Parses x-amz-copy-source ("bucket/key" or "/bucket/key", URL-encoded, optional ?versionId). */
+/**
+ * Parses x-amz-copy-source ("bucket/key" or "/bucket/key", URL-encoded, optional ?versionId). As S3
+ * does, the whole value is decoded and then split at its first '/': clients encode "bucket/key"
+ * as one (bucket%2Fkey), and '+' reads as a space (a literal plus comes as %2B). The ?versionId
+ * suffix is found before decoding, so an encoded '?' (%3F) stays in the key.
+ */
 export function parseCopySource(value: string): CopySource {
   let text = value.trim();
   let versionId: string | undefined;
@@ -344,10 +348,13 @@ export function parseCopySource(value: string): CopySource {
     if (version !== null) versionId = checkVersionId(version, 'x-amz-copy-source');
     text = text.slice(0, q);
   }
-  if (text.startsWith('/')) text = text.slice(1);
-  const slash = text.indexOf('/');
-  if (slash <= 0 || slash === text.length - 1) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source' });
-  return { bucket: percentDecode(text.slice(0, slash)), key: decodeKey(text.slice(slash + 1)), versionId };
+  let path = decodeKeyEscapes(text.replace(/\+/g, ' '));
+  if (path.startsWith('/')) path = path.slice(1);
+  const slash = path.indexOf('/');
+  if (slash <= 0 || slash === path.length - 1) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source' });
+  const key = path.slice(slash + 1);
+  checkObjectKey(key);
+  return { bucket: path.slice(0, slash), key, versionId };
 }
 
 /**
