@@ -91,8 +91,8 @@ function cutStalledRequest(req: IncomingMessage): void {
   if (!req.destroyed) req.destroy(Object.assign(new Error('The connection was idle too long.'), { code: 'ETIMEDOUT' }));
 }
 
-export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  const metrics = new Metrics();
+/** The stores, opened and checked, and the deployment they hold, bootstrapped on a first start. */
+async function openAndBootstrap(config: ServerConfig, log: Logger, metrics: Metrics): Promise<{ services: Services; boot: BootstrapResult }> {
   const services = await openServices(config.dataDir, {
     masterKey: config.masterKey,
     clock: config.clock,
@@ -101,19 +101,47 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     onBackendError: (backend) => metrics.backendError(backend),
     server: true,
   });
-  const { meta, blobs, objects, multipart, tokens } = services;
+  const { meta, tokens } = services;
   metrics.describeNode({ nodeId: services.nodeId, version: SKEP_VERSION, ...services.backends });
   if (await meta.hasMigrationMark()) {
     await services.close();
     throw new Error('this storage is the target of a skep migrate that did not finish (interrupted, or some objects did not verify): its copy is partial. Empty it and run skep migrate again');
   }
-  // Several nodes may start at once on an empty shared database: one bootstraps.
-  const boot = await meta.exclusive('bootstrap', async () => {
-    const result = await bootstrap(meta, tokens, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
-    const admin = await services.users.bootstrapAdmin(result.projectId);
-    if (admin) result.admin = admin;
-    return result;
+  try {
+    // Several nodes may start at once on an empty shared database: one bootstraps.
+    const boot = await meta.exclusive('bootstrap', async () => {
+      const result = await bootstrap(meta, tokens, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
+      const admin = await services.users.bootstrapAdmin(result.projectId);
+      if (admin) result.admin = admin;
+      return result;
+    });
+    return { services, boot };
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
+}
+
+export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const metrics = new Metrics();
+  // The socket is bound, and the TLS files read, before any store is opened: a port in use or a
+  // certificate that does not load then stops the start before a first start's bootstrap creates
+  // credentials whose secrets (printed once the server is up) would never be shown. Until the
+  // server is ready, whatever arrives is answered 503 with Retry-After.
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) })
+    : createHttpServer();
+  const starting = (_req: IncomingMessage, res: ServerResponse) => void res.writeHead(503, { 'Retry-After': '1', Connection: 'close' }).end();
+  server.on('request', starting);
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolveListen());
   });
+  const { services, boot } = await openAndBootstrap(config, log, metrics).catch(async (err: unknown) => {
+    await new Promise((closed) => server.close(closed));
+    throw err;
+  });
+  const { meta, blobs, objects, multipart, tokens } = services;
 
   const projectDomains = config.projectDomain ? [config.projectDomain] : [];
   const clientAddress = clientAddressResolver(config.trustedProxies ?? []);
@@ -251,9 +279,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     toOriginForm(req);
     ordered(req, res);
   };
-  const server: Server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }, inOrder)
-    : createHttpServer(inOrder);
+  server.off('request', starting);
+  server.on('request', inOrder);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // multi-gigabyte uploads may take longer than Node's 5-minute default
   // ...but a connection that stalls (no bytes either way) is dropped, so a stuck upload cannot
@@ -298,10 +325,6 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     else socket.destroy();
   });
 
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolveListen());
-  });
   const port = (server.address() as AddressInfo).port;
   url = listenUrl(!!config.tls, config.host, port);
   // For the operator CLI's snippets: where this folder's server is (the port may have been 0).

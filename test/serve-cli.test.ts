@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
@@ -386,6 +387,29 @@ describe('skep serve: options', () => {
     const noCert = await serveFails(['--port', '0', '--data', data], { SKEP_TLS_KEY: '/nonexistent/key.pem' });
     assert.match(noCert.stderr, /--tls-cert \(or SKEP_TLS_CERT\) is missing/);
     assert.ok(!existsSync(join(data, 'metadata.sqlite')), 'nothing was started');
+  });
+
+  test('a first start that cannot listen, or whose certificate does not load, creates nothing: the next start still prints the one-time secrets', async () => {
+    const data = await freshFolder('first-fails');
+    // A port taken by another listener.
+    const taken = createNetServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    try {
+      const busy = await serveFails(['--port', String((taken.address() as AddressInfo).port), '--data', data, ...LOG_QUIET]);
+      assert.match(busy.stderr, /EADDRINUSE/);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+    // Files that are no certificate and key.
+    const junk = join(data, 'junk.pem');
+    await writeFile(junk, 'not a certificate\n');
+    await serveFails(['--port', '0', '--data', join(data, 'd'), '--tls-cert', junk, '--tls-key', junk, ...LOG_QUIET]);
+    for (const folder of [data, join(data, 'd')]) assert.ok(!existsSync(join(folder, 'metadata.sqlite')), `nothing was created in ${folder}`);
+    // The start that succeeds is the first: it creates the deployment and shows its secrets.
+    const first = await serve(['--port', '0', '--data', data, ...LOG_QUIET], {}, { firstStart: true });
+    const p = printedSecrets(first.stdout());
+    assert.equal(p.secretAccessKey.length, 40);
+    await stopCleanly(first);
   });
 
   test('--region: clients sign for that region; --domain: Host <bucket>.<domain> selects the bucket', async () => {
