@@ -409,7 +409,30 @@ describe('skep serve: options', () => {
     const first = await serve(['--port', '0', '--data', data, ...LOG_QUIET], {}, { firstStart: true });
     const p = printedSecrets(first.stdout());
     assert.equal(p.secretAccessKey.length, 40);
-    await stopCleanly(first);
+    // A hang-up (its terminal closed) drains and stops it as SIGTERM does.
+    await stopCleanly(first, 'SIGHUP');
+  });
+
+  test('a server whose output nobody reads any more (skep serve | head -1) keeps serving and still stops cleanly', async () => {
+    const data = await freshFolder('epipe');
+    const probe = createNetServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const { child } = spawnSkep(['serve', '--port', String(port), '--data', data, '--log-level', 'info'], {});
+    // The reading end goes away before the server has written anything: every write to stdout fails.
+    child.stdout.destroy();
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let healthy = false;
+    for (let i = 0; i < 200 && !healthy && child.exitCode === null; i++) {
+      healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      if (!healthy) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(healthy, 'it answers once started, its banner written to nowhere');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(child.exitCode, null, 'still running');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
   });
 
   test('--region: clients sign for that region; --domain: Host <bucket>.<domain> selects the bucket', async () => {

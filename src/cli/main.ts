@@ -65,8 +65,12 @@ async function serve(argv: string[]): Promise<void> {
       },
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // A hang-up (the terminal or SSH session that started it closed) stops it the same way. A second
+  // signal during the drain is left to its default: it ends the process at once, as an operator
+  // pressing Ctrl-C twice means (what the drain would have finished is cleared at the next start).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, stop);
+  // A reader of the output that went away (`skep serve | head -1`) must not end the server.
+  process.stdout.on('error', () => undefined);
   const issued = server.bootstrap.issued;
   // The banner goes out in one write: whoever waits for the "listening" line (a supervisor, a
   // test) then has the rest of it too.
