@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { adoptHeadersFromQuery } from './query-headers.js';
 import { S3Error } from './errors.js';
 import { randomHex } from '../util/random-hex.js';
 import { addressFromHost, parseEndpoint, splitUrl, type S3Operation } from './endpoint.js';
@@ -143,6 +144,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         }
         throw err;
       });
+      if (auth?.headersFromQuery) adoptHeadersFromQuery(req, auth.headersFromQuery);
       const op = parseEndpoint({
         method: req.method ?? 'GET',
         host: req.headers.host,

@@ -75,6 +75,11 @@ export interface Authenticated {
   payload: PayloadMode;
   /** Presigned URLs: when the URL stops working. */
   expiresAt?: Date;
+  /**
+   * A SigV2 presigned URL's x-amz-* parameters (lower-case names, decoded values): headers its
+   * signer signed and moved into the query, which the request is to be served with.
+   */
+  headersFromQuery?: [string, string][];
 }
 
 const MAX_SKEW_MS = 15 * 60 * 1000;

@@ -10,12 +10,25 @@ import { parseRequestDate } from '../net/http-date.js';
 // default generate_presigned_url, AWS CLI v1's `s3 presign` and `s3cmd signurl` produce. It yields
 // the same Authenticated principal as SigV4, so every token check is shared.
 
-/** Sub-resources that are part of the canonicalized resource, as AWS's SigV2 documentation lists them. */
+/**
+ * Sub-resources that are part of the canonicalized resource: AWS's SigV2 documentation lists the
+ * older ones, and signers (s3cmd, minio-go) add those of later APIs. botocore's HmacV1Auth keeps
+ * to its own list (BOTOCORE_SUBRESOURCES), so a signature is also tried against that.
+ */
 const SIGNED_SUBRESOURCES = new Set([
   'accelerate', 'acl', 'analytics', 'cors', 'delete', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold',
   'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'partNumber',
   'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
   'select-type', 'tagging', 'torrent', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
+  'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'response-content-language',
+  'response-content-type', 'response-expires',
+]);
+
+/** The sub-resources botocore's HmacV1Auth signs (its QSAOfInterest). */
+const BOTOCORE_SUBRESOURCES = new Set([
+  'accelerate', 'acl', 'analytics', 'cors', 'defaultObjectAcl', 'delete', 'inventory', 'lifecycle', 'location', 'logging',
+  'metrics', 'notification', 'object-lock', 'partNumber', 'policy', 'replication', 'requestPayment', 'restore', 'select',
+  'select-type', 'storageClass', 'tagging', 'torrent', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
   'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'response-content-language',
   'response-content-type', 'response-expires',
 ]);
@@ -31,13 +44,13 @@ export function signV2(secret: string, stringToSign: string): string {
  * CanonicalizedResource: `/bucket` for a virtual-hosted request, the path as sent, then the signed
  * sub-resources sorted by name (values decoded, as the documentation says).
  */
-export function canonicalResourceV2(path: string, rawQuery: string, hostBucket: string | null): string {
+export function canonicalResourceV2(path: string, rawQuery: string, hostBucket: string | null, signed: ReadonlySet<string> = SIGNED_SUBRESOURCES): string {
   const subs: [string, string | null][] = [];
   for (const part of rawQuery ? rawQuery.split('&') : []) {
     if (!part) continue;
     const eq = part.indexOf('=');
     const name = queryDecode(eq < 0 ? part : part.slice(0, eq));
-    if (!SIGNED_SUBRESOURCES.has(name)) continue;
+    if (!signed.has(name)) continue;
     subs.push([name, eq < 0 ? null : queryDecode(part.slice(eq + 1))]);
   }
   subs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -102,7 +115,13 @@ async function verify(
   const resolved = await opts.lookup.lookup(accessKeyId);
   if (!resolved) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
   let first = '';
-  for (const path of pathVariants(req.rawPath, req.hostBucket ?? null)) {
+  const hostBucket = req.hostBucket ?? null;
+  const resources = pathVariants(req.rawPath, hostBucket).flatMap((path) => {
+    const full = canonicalResourceV2(path, req.rawQuery, hostBucket);
+    const botocore = canonicalResourceV2(path, req.rawQuery, hostBucket, BOTOCORE_SUBRESOURCES);
+    return botocore === full ? [full] : [full, botocore];
+  });
+  for (const resource of resources) {
     for (const [date, amzHeaders] of variants) {
       const sts = stringToSignV2({
         method: req.method,
@@ -110,7 +129,7 @@ async function verify(
         contentType: header(req, 'content-type') ?? '',
         date,
         amzHeaders,
-        resource: canonicalResourceV2(path, req.rawQuery, req.hostBucket ?? null),
+        resource,
       });
       if (!first) first = sts;
       for (const secret of resolved.secrets) {
@@ -170,14 +189,25 @@ export async function fromQueryV2(req: SignedRequest, params: ReadonlyMap<string
   if (opts.now.getTime() > expiresAt.getTime()) {
     throw new S3Error('AccessDenied', 'Request has expired', { Expires: expiresAt.toISOString(), ServerTime: opts.now.toISOString() });
   }
-  // x-amz-* parameters of a presigned URL (x-amz-security-token, say) stand for headers the
-  // signer signed: AWS and botocore move them into the query.
-  const amzParams: string[] = [];
-  for (const [name, value] of params) if (name.toLowerCase().startsWith('x-amz-')) amzParams.push(name, value);
-  const rawHeaders = amzParams.length ? [...req.rawHeaders, ...amzParams] : req.rawHeaders;
+  // x-amz-* parameters of a presigned URL (x-amz-copy-source, x-amz-meta-*, x-amz-security-token)
+  // stand for headers the signer signed: botocore moves them into the query. They are the
+  // request's headers from here on, and a header of the same name the client sends as well (the
+  // SDKs do) is set aside, as S3 sets it aside: the URL says what the request is.
+  const headersFromQuery: [string, string][] = [];
+  for (const [name, value] of params) if (name.toLowerCase().startsWith('x-amz-')) headersFromQuery.push([name.toLowerCase(), value]);
+  let rawHeaders = req.rawHeaders;
+  if (headersFromQuery.length > 0) {
+    const hoisted = new Set(headersFromQuery.map(([name]) => name));
+    const merged: string[] = [];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+      if (!hoisted.has(req.rawHeaders[i]!.toLowerCase())) merged.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    }
+    for (const [name, value] of headersFromQuery) merged.push(name, value);
+    rawHeaders = merged;
+  }
   const sessionToken = params.get('x-amz-security-token') ?? params.get('X-Amz-Security-Token') ?? header(req, 'x-amz-security-token');
   const principal = await verify(req, opts, accessKeyId, provided, [[expiresText, canonicalAmzHeaders(rawHeaders)]], sessionToken);
-  return { principal, presigned: true, payload: { kind: 'unsigned' }, expiresAt };
+  return { principal, presigned: true, payload: { kind: 'unsigned' }, expiresAt, ...(headersFromQuery.length > 0 && { headersFromQuery }) };
 }
 
 /** A POST form's SigV2 policy signature: base64 HMAC-SHA1 of the base64 policy document. */
