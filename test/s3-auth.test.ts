@@ -135,6 +135,12 @@ describe('header signatures', () => {
     const res = await send(ctx.server, 'PUT', `/${bucket}/k`, { ...headers, 'content-length': '1' }, Buffer.from('x'));
     assert.equal(res.status, 403);
     assert.equal(xmlField(res.text, 'Code'), 'SignatureDoesNotMatch');
+    // What skep signed, as text and as bytes (S3's fields), shows the client where they differ.
+    const unescape = (t: string) => t.replace(/&#13;/g, '\r').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+    const hex = (t: string) => Buffer.from(unescape(t)).toString('hex').match(/../g)!.join(' ');
+    assert.match(xmlField(res.text, 'CanonicalRequest') ?? '', /x-amz-meta-owner:mallory/);
+    assert.equal(xmlField(res.text, 'CanonicalRequestBytes'), hex(xmlField(res.text, 'CanonicalRequest')!));
+    assert.equal(xmlField(res.text, 'StringToSignBytes'), hex(xmlField(res.text, 'StringToSign')!));
     await assertAbsent(bucket, 'k');
   });
 });

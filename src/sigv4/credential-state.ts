@@ -43,8 +43,13 @@ export function checkSessionToken(resolved: ResolvedCredential, provided: string
   }
 }
 
+/** The error S3 answers a wrong signature with: what it signed, also as bytes (hex pairs), to compare with the client's. */
 export function signatureMismatch(accessKeyId: string, provided: string, sts: string, creq: string): S3Error {
-  const extra: Record<string, string> = { AWSAccessKeyId: accessKeyId, StringToSign: sts, SignatureProvided: provided };
-  if (creq) extra.CanonicalRequest = creq;
+  const extra: Record<string, string> = { AWSAccessKeyId: accessKeyId, StringToSign: sts, SignatureProvided: provided, StringToSignBytes: hexBytes(sts) };
+  if (creq) Object.assign(extra, { CanonicalRequest: creq, CanonicalRequestBytes: hexBytes(creq) });
   return new S3Error('SignatureDoesNotMatch', undefined, extra);
+}
+
+function hexBytes(text: string): string {
+  return Buffer.from(text, 'utf8').toString('hex').replace(/(..)(?!$)/g, '$1 ');
 }
