@@ -4,6 +4,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { storageFromEnv, type StorageSettings } from './wiring.js';
+import { parseS3BlobUrl } from './storage/storage-urls.js';
+import { envSetting, integerSetting, secondsSetting } from './util/settings.js';
 import { AddressSet } from './net/client-address.js';
 
 // Server configuration from flags, then environment variables, then defaults.
@@ -70,22 +72,37 @@ export const SERVE_OPTIONS = {
   'audit-retention-days': { type: 'string' },
 } as const;
 
-/** A positive number of seconds from a flag or variable, in ms; undefined when not given. */
-function secondsSetting(text: string | undefined, name: string): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of seconds: ${text}`);
-  return Math.round(n * 1000);
+/** pino's levels: anything else would stop start-up with pino's own message, naming no flag. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Audit events are kept at most this many days (a century): further back, the cut-off date is out of range. */
+const MAX_AUDIT_RETENTION_DAYS = 36_500;
+
+type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/**
+ * An empty flag value (`--data ''`, `--host "$UNSET"`) is refused: an empty data path is the
+ * current directory, an empty host every interface. Leaving the flag out gives the default.
+ */
+function refuseEmptyFlags(values: FlagValues): void {
+  for (const [name, value] of Object.entries(values)) {
+    const given = Array.isArray(value) ? value : [value];
+    if (given.some((v) => typeof v === 'string' && v.trim() === '')) {
+      throw new Error(`--${name} was given an empty value: give one, or leave the flag out for its default`);
+    }
+  }
 }
 
 export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
   const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false });
-  const portText = values.port ?? env.SKEP_PORT ?? '9000';
+  refuseEmptyFlags(values);
+  const fromEnv = (name: string) => envSetting(env, name);
+  const portText = values.port ?? fromEnv('SKEP_PORT') ?? '9000';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${portText}`);
-  const domains = values.domain ?? (env.SKEP_DOMAINS ? env.SKEP_DOMAINS.split(',') : []);
-  const certFile = values['tls-cert'] ?? env.SKEP_TLS_CERT;
-  const keyFile = values['tls-key'] ?? env.SKEP_TLS_KEY;
+  const domains = values.domain ?? fromEnv('SKEP_DOMAINS')?.split(',') ?? [];
+  const certFile = values['tls-cert'] ?? fromEnv('SKEP_TLS_CERT');
+  const keyFile = values['tls-key'] ?? fromEnv('SKEP_TLS_KEY');
   if (!!certFile !== !!keyFile) {
     const missing = certFile ? '--tls-key (or SKEP_TLS_KEY)' : '--tls-cert (or SKEP_TLS_CERT)';
     throw new Error(`HTTPS needs both --tls-cert and --tls-key (PEM files); ${missing} is missing.`);
@@ -96,50 +113,45 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
   if (values['blobs-endpoint'] !== undefined) storage.s3 = { ...storage.s3, endpoint: values['blobs-endpoint'] };
   if (values['blobs-region'] !== undefined) storage.s3 = { ...storage.s3, region: values['blobs-region'] };
   if (values['node-id'] !== undefined) storage.nodeId = values['node-id'];
-  const drainText = values['drain-timeout'] ?? env.SKEP_DRAIN_TIMEOUT ?? '30';
-  const drainSeconds = Number(drainText);
-  if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new Error(`invalid drain timeout: ${drainText} (seconds)`);
-  const sigv2Env = env.SKEP_SIGV2?.trim().toLowerCase();
-  if (sigv2Env !== undefined && !['on', 'off', 'true', 'false', '1', '0', ''].includes(sigv2Env)) throw new Error(`SKEP_SIGV2 must be on or off, not ${env.SKEP_SIGV2}`);
-  const projectDomain = (values['project-domain'] ?? env.SKEP_PROJECT_DOMAIN)?.trim().toLowerCase().replace(/^\.+|\.+$/g, '');
-  const proxies = values['trusted-proxy'] ?? (env.SKEP_TRUSTED_PROXIES ? env.SKEP_TRUSTED_PROXIES.split(',') : []);
+  // Refuses a --blobs URL that is not s3:// now, before the data folder is created.
+  parseS3BlobUrl(storage.blobs);
+  const sigv2Env = fromEnv('SKEP_SIGV2')?.toLowerCase();
+  if (sigv2Env !== undefined && !['on', 'off', 'true', 'false', '1', '0'].includes(sigv2Env)) throw new Error(`SKEP_SIGV2 must be on or off, not ${env.SKEP_SIGV2}`);
+  const projectDomain = (values['project-domain'] ?? fromEnv('SKEP_PROJECT_DOMAIN'))?.trim().toLowerCase().replace(/^\.+|\.+$/g, '');
+  const proxies = values['trusted-proxy'] ?? fromEnv('SKEP_TRUSTED_PROXIES')?.split(',') ?? [];
   const trustedProxies = proxies.map((p) => p.trim()).filter(Boolean);
   // Checked now, so a typo stops start-up with a message instead of trusting nothing silently.
   new AddressSet(trustedProxies);
-  const retentionText = values['audit-retention-days'] ?? env.SKEP_AUDIT_RETENTION_DAYS;
-  const auditRetentionDays = retentionText === undefined ? undefined : Number(retentionText);
-  if (auditRetentionDays !== undefined && (!Number.isInteger(auditRetentionDays) || auditRetentionDays < 0)) {
-    throw new Error(`invalid --audit-retention-days: ${retentionText} (a whole number of days; 0 keeps events for ever)`);
-  }
+  const logLevel = values['log-level'] ?? fromEnv('SKEP_LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`--log-level (SKEP_LOG_LEVEL) takes one of ${LOG_LEVELS.join(', ')}, not ${logLevel}`);
   return {
     projectDomain: projectDomain || undefined,
     sigv2: values['no-sigv2'] ? false : !['off', 'false', '0'].includes(sigv2Env ?? ''),
-    host: values.host ?? env.SKEP_HOST ?? '127.0.0.1',
+    host: values.host ?? fromEnv('SKEP_HOST') ?? '127.0.0.1',
     port,
-    dataDir: resolve(values.data ?? env.SKEP_DATA ?? './data'),
-    region: values.region ?? env.SKEP_REGION ?? 'us-east-1',
+    dataDir: resolve(values.data ?? fromEnv('SKEP_DATA') ?? './data'),
+    region: values.region ?? fromEnv('SKEP_REGION') ?? 'us-east-1',
     baseDomains: domains.map((d) => d.trim().toLowerCase()).filter(Boolean),
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
-    logLevel: values['log-level'] ?? env.SKEP_LOG_LEVEL ?? 'info',
-    masterKey: env.SKEP_MASTER_KEY,
-    rootAccessKeyId: env.SKEP_ROOT_ACCESS_KEY_ID,
-    rootSecretAccessKey: env.SKEP_ROOT_SECRET_ACCESS_KEY,
+    logLevel,
+    masterKey: fromEnv('SKEP_MASTER_KEY'),
+    rootAccessKeyId: fromEnv('SKEP_ROOT_ACCESS_KEY_ID'),
+    rootSecretAccessKey: fromEnv('SKEP_ROOT_SECRET_ACCESS_KEY'),
     clock: () => new Date(),
     storage,
-    drainTimeoutMs: drainSeconds * 1000,
-    collectIntervalMs: env.SKEP_BLOB_COLLECT_INTERVAL ? Number(env.SKEP_BLOB_COLLECT_INTERVAL) * 1000 : undefined,
-    lifecycleIntervalMs: secondsSetting(values['lifecycle-interval'] ?? env.SKEP_LIFECYCLE_INTERVAL, '--lifecycle-interval (SKEP_LIFECYCLE_INTERVAL)'),
-    lifecycleDayMs: secondsSetting(env.SKEP_LIFECYCLE_DAY_SECONDS, 'SKEP_LIFECYCLE_DAY_SECONDS'),
-    lifecycleBatch: env.SKEP_LIFECYCLE_BATCH === undefined ? undefined : positiveInteger(env.SKEP_LIFECYCLE_BATCH, 'SKEP_LIFECYCLE_BATCH'),
+    drainTimeoutMs: secondsSetting(values['drain-timeout'] ?? fromEnv('SKEP_DRAIN_TIMEOUT') ?? '30', '--drain-timeout (SKEP_DRAIN_TIMEOUT)', 0),
+    collectIntervalMs: secondsSetting(fromEnv('SKEP_BLOB_COLLECT_INTERVAL'), 'SKEP_BLOB_COLLECT_INTERVAL'),
+    lifecycleIntervalMs: secondsSetting(values['lifecycle-interval'] ?? fromEnv('SKEP_LIFECYCLE_INTERVAL'), '--lifecycle-interval (SKEP_LIFECYCLE_INTERVAL)'),
+    lifecycleDayMs: secondsSetting(fromEnv('SKEP_LIFECYCLE_DAY_SECONDS'), 'SKEP_LIFECYCLE_DAY_SECONDS'),
+    lifecycleBatch: integerSetting(fromEnv('SKEP_LIFECYCLE_BATCH'), 'SKEP_LIFECYCLE_BATCH', 1),
     trustedProxies,
-    auditRetentionDays,
+    auditRetentionDays: integerSetting(
+      values['audit-retention-days'] ?? fromEnv('SKEP_AUDIT_RETENTION_DAYS'),
+      '--audit-retention-days (SKEP_AUDIT_RETENTION_DAYS; 0 keeps events for ever)',
+      0,
+      MAX_AUDIT_RETENTION_DAYS,
+    ),
   };
-}
-
-function positiveInteger(text: string, name: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer: ${text}`);
-  return n;
 }
 
 // ---- the endpoint record ----

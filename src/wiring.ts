@@ -27,6 +27,7 @@ import { BucketService } from './buckets/bucket-service.js';
 import { MemoryLimiterState, RateLimiter, type LimiterState } from './limits/rate-limiter.js';
 import { FAILURE_AUDITS_PER_MINUTE } from './credentials/token-service.js';
 import { secureDataFolder } from './storage/data-folder.js';
+import { envSetting, integerSetting, secondsSetting } from './util/settings.js';
 import { StoreLimiterState } from './limits/store-limiter-state.js';
 import { TemporaryCredentialService } from './credentials/temporary-credentials.js';
 import { CredentialGuard, TOKEN_RATE_WINDOW_MS } from './credentials/credential-guard.js';
@@ -55,28 +56,23 @@ export interface StorageSettings {
 
 /** Storage settings from the environment (what the operator CLI uses, and `serve` under its flags). */
 export function storageFromEnv(env: NodeJS.ProcessEnv): StorageSettings {
-  const pathStyle = env.SKEP_BLOBS_PATH_STYLE;
-  const seconds = (name: string): number | undefined => {
-    const text = env[name];
-    if (text === undefined || text === '') return undefined;
-    const n = Number(text);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} takes a number of seconds (got ${text})`);
-    return n * 1000;
-  };
+  const fromEnv = (name: string) => envSetting(env, name);
+  const pathStyle = fromEnv('SKEP_BLOBS_PATH_STYLE');
+  const seconds = (name: string) => secondsSetting(fromEnv(name), name);
   return {
-    metadataUrl: env.SKEP_METADATA_URL || undefined,
-    metadataPoolSize: env.SKEP_METADATA_POOL_SIZE ? Number(env.SKEP_METADATA_POOL_SIZE) : undefined,
-    blobs: env.SKEP_BLOBS || undefined,
+    metadataUrl: fromEnv('SKEP_METADATA_URL'),
+    metadataPoolSize: integerSetting(fromEnv('SKEP_METADATA_POOL_SIZE'), 'SKEP_METADATA_POOL_SIZE', 1),
+    blobs: fromEnv('SKEP_BLOBS'),
     s3: {
-      endpoint: env.SKEP_BLOBS_ENDPOINT || undefined,
-      region: env.SKEP_BLOBS_REGION || undefined,
-      accessKeyId: env.SKEP_BLOBS_ACCESS_KEY_ID || undefined,
-      secretAccessKey: env.SKEP_BLOBS_SECRET_ACCESS_KEY || undefined,
-      forcePathStyle: pathStyle === undefined || pathStyle === '' ? undefined : pathStyle === 'true' || pathStyle === '1',
+      endpoint: fromEnv('SKEP_BLOBS_ENDPOINT'),
+      region: fromEnv('SKEP_BLOBS_REGION'),
+      accessKeyId: fromEnv('SKEP_BLOBS_ACCESS_KEY_ID'),
+      secretAccessKey: fromEnv('SKEP_BLOBS_SECRET_ACCESS_KEY'),
+      forcePathStyle: pathStyle === undefined ? undefined : pathStyle === 'true' || pathStyle === '1',
       connectTimeoutMs: seconds('SKEP_BLOBS_CONNECT_TIMEOUT'),
       stallTimeoutMs: seconds('SKEP_BLOBS_STALL_TIMEOUT'),
     },
-    nodeId: env.SKEP_NODE_ID || undefined,
+    nodeId: fromEnv('SKEP_NODE_ID'),
     gc: { pendingTtlMs: seconds('SKEP_BLOB_PENDING_TTL'), sharedGraceMs: seconds('SKEP_BLOB_RELEASE_GRACE') },
   };
 }

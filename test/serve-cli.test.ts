@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,9 +66,12 @@ function exitOf(child: ChildProcessWithoutNullStreams, out: { stdout: string; st
 /** `npm start` and the `skep` bin: the compiled build, made by `npm ci` (its prepare script). */
 const BIN = join(ROOT, 'bin', 'skep.js');
 
-function spawnSkep(args: string[], env: NodeJS.ProcessEnv, entry: 'sources' | 'bin' = 'sources'): { child: ChildProcessWithoutNullStreams; out: { stdout: string; stderr: string } } {
-  const argv = entry === 'bin' ? [BIN, ...args] : ['--import', 'tsx', ENTRY, ...args];
-  const child = spawn(process.execPath, argv, { cwd: ROOT, env: cleanEnv(env) });
+/** tsx by its location, so that a process started in another folder finds it. */
+const TSX = import.meta.resolve('tsx');
+
+function spawnSkep(args: string[], env: NodeJS.ProcessEnv, entry: 'sources' | 'bin' = 'sources', cwd = ROOT): { child: ChildProcessWithoutNullStreams; out: { stdout: string; stderr: string } } {
+  const argv = entry === 'bin' ? [BIN, ...args] : ['--import', TSX, ENTRY, ...args];
+  const child = spawn(process.execPath, argv, { cwd, env: cleanEnv(env) });
   const out = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
@@ -79,8 +82,8 @@ function spawnSkep(args: string[], env: NodeJS.ProcessEnv, entry: 'sources' | 'b
  * Starts `skep serve ARGS` and resolves once it prints its listening line and, on a first start,
  * the console password (the last thing it prints). The URL and port are read from the output.
  */
-async function serve(args: string[], env: NodeJS.ProcessEnv = {}, opts: { firstStart?: boolean; entry?: 'sources' | 'bin' } = {}): Promise<Served> {
-  const { child, out } = spawnSkep(['serve', ...args], env, opts.entry);
+async function serve(args: string[], env: NodeJS.ProcessEnv = {}, opts: { firstStart?: boolean; entry?: 'sources' | 'bin'; cwd?: string } = {}): Promise<Served> {
+  const { child, out } = spawnSkep(['serve', ...args], env, opts.entry, opts.cwd);
   const ready = opts.firstStart ? /password: \S+\n[^\n]*\n/ : /skep listening on \S+/;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -130,8 +133,8 @@ async function stopCleanly(s: Served, signal: NodeJS.Signals = 'SIGTERM'): Promi
 }
 
 /** `skep serve ARGS` that must fail at once: its exit and output. */
-async function serveFails(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exit> {
-  const { child, out } = spawnSkep(['serve', ...args], env);
+async function serveFails(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Exit> {
+  const { child, out } = spawnSkep(['serve', ...args], env, 'sources', cwd);
   const timer = setTimeout(() => child.kill('SIGKILL'), START_TIMEOUT_MS);
   const exit = await exitOf(child, out);
   clearTimeout(timer);
@@ -504,6 +507,65 @@ describe('skep serve: options', () => {
     const fromEnv = await skep(['token', 'create', '--project', 'default', '--name', 'env', '--permission', 'object-ro', '--all-buckets', '--data', data], { SKEP_ENDPOINT: 'https://env.example.com' });
     assert.match(fromEnv.stdout, /S3 endpoint:\s+https:\/\/env\.example\.com\n/);
     await stopCleanly(s);
+  });
+});
+
+describe('skep serve: empty, malformed and out-of-range settings', () => {
+  /** A folder as an operator's working directory might be: readable by everyone, with a file in it. */
+  async function workingDirectory(tag: string): Promise<string> {
+    const cwd = await freshFolder(tag);
+    await chmod(cwd, 0o755);
+    await writeFile(join(cwd, 'notes.txt'), 'hi\n');
+    return cwd;
+  }
+
+  test('SKEP_DATA= (empty) is unset: ./data is the data folder, and the working directory is left as it was', async () => {
+    const cwd = await workingDirectory('empty-data');
+    const s = await serve(['--port', '0', ...LOG_QUIET], { SKEP_DATA: '' }, { firstStart: true, cwd });
+    assert.ok(s.stdout().includes(`(data: ${join(cwd, 'data')}, `), s.stdout());
+    assert.ok(existsSync(join(cwd, 'data', 'metadata.sqlite')));
+    await stopCleanly(s);
+    assert.equal(statSync(cwd).mode & 0o777, 0o755, 'the working directory is not made private');
+    assert.deepEqual(readdirSync(cwd).sort(), ['data', 'notes.txt']);
+
+    // An empty flag is refused before anything is touched.
+    const flag = await serveFails(['--port', '0', '--data', ''], {}, cwd);
+    assert.match(flag.stderr, /--data was given an empty value/);
+    const blank = await serveFails(['--port', '0', '--data', ' '], { SKEP_DATA: join(cwd, 'data') }, cwd);
+    assert.match(blank.stderr, /--data was given an empty value/);
+    assert.equal(statSync(cwd).mode & 0o777, 0o755);
+  });
+
+  test('SKEP_HOST= (empty) listens on 127.0.0.1, not on every interface; --host \'\' is refused', async () => {
+    const data = await freshFolder('empty-host');
+    const s = await serve(['--port', '0', '--data', data, ...LOG_QUIET], { SKEP_HOST: '', SKEP_REGION: ' ', SKEP_DRAIN_TIMEOUT: '' }, { firstStart: true });
+    assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(s.stdout(), /region: us-east-1\)/);
+    // The kernel's table of listening sockets (state 0A), IPv4 and IPv6: 127.0.0.1 alone.
+    const portHex = s.port.toString(16).toUpperCase().padStart(4, '0');
+    const listening = ['/proc/net/tcp', '/proc/net/tcp6']
+      .flatMap((table) => readFileSync(table, 'utf8').split('\n'))
+      .map((line) => line.trim().split(/\s+/))
+      .filter((cols) => cols[3] === '0A' && cols[1]?.endsWith(`:${portHex}`))
+      .map((cols) => cols[1]);
+    assert.deepEqual(listening, [`0100007F:${portHex}`], 'bound to 127.0.0.1 only');
+    await stopCleanly(s);
+    const flag = await serveFails(['--port', '0', '--data', data, '--host', ''], {});
+    assert.match(flag.stderr, /--host was given an empty value/);
+  });
+
+  test('a --blobs URL that is not s3://, a duration no timer can hold, a mistyped log level: refused, saying why', async () => {
+    const cwd = await workingDirectory('refusals');
+    const data = join(cwd, 'data');
+    const blobs = await serveFails(['--port', '0', '--data', data, '--blobs', 'https://ceph.example:7480/skep-blobs'], {}, cwd);
+    assert.match(blobs.stderr, /--blobs \(SKEP_BLOBS\) takes s3:\/\/BUCKET\[\/PREFIX\] or a folder, not https:\/\/ceph\.example:7480\/skep-blobs/);
+    const interval = await serveFails(['--port', '0', '--data', data, '--lifecycle-interval', '2592000'], {}, cwd);
+    assert.match(interval.stderr, /--lifecycle-interval \(SKEP_LIFECYCLE_INTERVAL\) takes a number of seconds from 0\.001 to 2147483/);
+    const drain = await serveFails(['--port', '0', '--data', data], { SKEP_DRAIN_TIMEOUT: '99999999' }, cwd);
+    assert.match(drain.stderr, /--drain-timeout \(SKEP_DRAIN_TIMEOUT\) takes a number of seconds from 0 to 2147483/);
+    const level = await serveFails(['--port', '0', '--data', data, '--log-level', 'warnn'], {}, cwd);
+    assert.match(level.stderr, /--log-level \(SKEP_LOG_LEVEL\) takes one of trace, debug, info, warn, error, fatal, silent, not warnn/);
+    assert.deepEqual(readdirSync(cwd), ['notes.txt'], 'nothing was created');
   });
 });
 
