@@ -554,7 +554,7 @@ describe('skep serve: empty, malformed and out-of-range settings', () => {
     assert.match(flag.stderr, /--host was given an empty value/);
   });
 
-  test('a --blobs URL that is not s3://, a duration no timer can hold, a mistyped log level: refused, saying why', async () => {
+  test('a --blobs URL that is not s3://, a duration no timer can hold, a mistyped log level, a data path that is a file: refused, saying why', async () => {
     const cwd = await workingDirectory('refusals');
     const data = join(cwd, 'data');
     const blobs = await serveFails(['--port', '0', '--data', data, '--blobs', 'https://ceph.example:7480/skep-blobs'], {}, cwd);
@@ -566,6 +566,8 @@ describe('skep serve: empty, malformed and out-of-range settings', () => {
     const level = await serveFails(['--port', '0', '--data', data, '--log-level', 'warnn'], {}, cwd);
     assert.match(level.stderr, /--log-level \(SKEP_LOG_LEVEL\) takes one of trace, debug, info, warn, error, fatal, silent, not warnn/);
     assert.deepEqual(readdirSync(cwd), ['notes.txt'], 'nothing was created');
+    const file = await serveFails(['--port', '0', '--data', join(cwd, 'notes.txt')], {}, cwd);
+    assert.match(file.stderr, /the data folder \S+notes\.txt cannot be used: it is a file, not a folder/);
   });
 });
 

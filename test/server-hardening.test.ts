@@ -54,6 +54,27 @@ describe('the data folder is private', () => {
     }
   });
 
+  test('a fresh folder\'s second start warns of nothing: the files made inside the 0700 folder are tightened quietly', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'skep-perm-'));
+    folders.push(parent);
+    const dataDir = join(parent, 'data');
+    const first = await startTestServer({ dataDir });
+    await first.client().send(new CreateBucketCommand({ Bucket: 'quiet' }));
+    await first.close();
+    // As SQLite makes them under the usual umask: readable by all, inside a folder only the owner enters.
+    await chmod(join(dataDir, 'metadata.sqlite'), 0o644);
+    await chmod(join(dataDir, 'blobs'), 0o755);
+    const log = captureLog('warn');
+    const again = await startTestServer({ dataDir }, { log: log.logger });
+    try {
+      assert.equal(await mode(join(dataDir, 'metadata.sqlite')), 0o600);
+      assert.equal(await mode(join(dataDir, 'blobs')), 0o700);
+      assert.deepEqual(log.lines.filter((l) => /permissions tightened/.test(l.msg)), []);
+    } finally {
+      await again.close();
+    }
+  });
+
   test('a folder skep may not change is refused with a message saying what to do', { skip: process.getuid?.() === 0 ? false : 'needs root to make a folder of another user' }, async () => {
     const parent = await mkdtemp(join(tmpdir(), 'skep-perm-'));
     folders.push(parent);

@@ -22,15 +22,16 @@ function octal(mode: number): string {
   return `0${(mode & 0o777).toString(8)}`;
 }
 
-async function tighten(path: string, wanted: number, log: Logger): Promise<void> {
+/** Restricts `path` to `wanted` if others may read it; says whether it did. */
+async function tighten(path: string, wanted: number): Promise<{ was: number } | null> {
   let mode: number;
   try {
     mode = (await stat(path)).mode;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  if ((mode & 0o077) === 0) return;
+  if ((mode & 0o077) === 0) return null;
   try {
     await chmod(path, wanted);
   } catch (err) {
@@ -39,14 +40,37 @@ async function tighten(path: string, wanted: number, log: Logger): Promise<void>
         `run chmod ${octal(wanted)} ${path} as its owner, or use a data folder of the user that runs skep.`,
     );
   }
-  log.warn({ path, was: octal(mode), now: octal(wanted) }, 'data folder permissions tightened: other users could read it');
+  return { was: mode };
+}
+
+/** mkdir -p, with a message that names the data folder when a file stands in its way. */
+async function makeFolder(dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
+    const where = code === 'EEXIST' ? 'it is a file' : 'a folder on its path is a file';
+    throw new Error(`the data folder ${dataDir} cannot be used: ${where}, not a folder (check --data or SKEP_DATA)`);
+  }
 }
 
 /** Creates the data folder (0700) or tightens an existing one; throws when it cannot be made private. */
 export async function secureDataFolder(dataDir: string, log: Logger): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  await tighten(dataDir, 0o700, log);
-  for (const [name, mode] of INSIDE) await tighten(join(dataDir, name), mode, log);
+  await makeFolder(dataDir);
+  const folder = await tighten(dataDir, 0o700);
+  for (const [name, mode] of INSIDE) {
+    const path = join(dataDir, name);
+    const tightened = await tighten(path, mode);
+    // Inside a folder only its owner could enter, the files SQLite made with the umask were
+    // readable by no one else: they are tightened without a warning that would cry wolf.
+    if (tightened && folder) warn(log, path, tightened.was, mode);
+  }
+  if (folder) warn(log, dataDir, folder.was, 0o700);
+}
+
+function warn(log: Logger, path: string, was: number, now: number): void {
+  log.warn({ path, was: octal(was), now: octal(now) }, 'data folder permissions tightened: other users could read it');
 }
 
 /**
