@@ -105,7 +105,8 @@ async function serve(args: string[], env: NodeJS.ProcessEnv = {}, opts: { firstS
   const url = /skep listening on (\S+)/.exec(out.stdout)![1];
   const served: Served = {
     url,
-    port: Number(new URL(url).port),
+    // Read without new URL(): a malformed one (http://:PORT) must fail the test, not leave the server running.
+    port: Number(/:(\d+)$/.exec(url)?.[1]),
     pid: child.pid!,
     stdout: () => out.stdout,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
