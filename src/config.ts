@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { storageFromEnv, type StorageSettings } from './wiring.js';
 import { parseS3BlobUrl } from './storage/storage-urls.js';
-import { envSetting, integerSetting, secondsSetting } from './util/settings.js';
+import { dataDirSetting, envSetting, integerSetting, secondsSetting } from './util/settings.js';
 import { AddressSet } from './net/client-address.js';
 
 // Server configuration from flags, then environment variables, then defaults.
@@ -129,7 +129,7 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     sigv2: values['no-sigv2'] ? false : !['off', 'false', '0'].includes(sigv2Env ?? ''),
     host: values.host ?? fromEnv('SKEP_HOST') ?? '127.0.0.1',
     port,
-    dataDir: resolve(values.data ?? fromEnv('SKEP_DATA') ?? './data'),
+    dataDir: dataDirSetting(values.data, env),
     region: values.region ?? fromEnv('SKEP_REGION') ?? 'us-east-1',
     baseDomains: domains.map((d) => d.trim().toLowerCase()).filter(Boolean),
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +129,15 @@ describe('a --data that is not a data folder', () => {
           assert.equal(r.stdout, '');
           assert.equal(r.stderr, `${dir} is not a skep data folder (no metadata.sqlite in it): check --data or SKEP_DATA, or set SKEP_METADATA_URL for metadata in PostgreSQL.\n`);
         }
+      }
+      // An empty --data is refused; SKEP_DATA set to nothing is unset (./data), not the working directory.
+      const emptyFlag = await skep(['project', 'list', '--data', '']);
+      assert.equal(emptyFlag.code, 1);
+      assert.match(emptyFlag.stderr, /--data was given an empty value/);
+      const cwd = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+      for (const argv of [['project', 'list'], ['migrate', '--to-data', join(parent, 'target')]]) {
+        const emptyEnv = await skep(argv, { SKEP_DATA: ' ' });
+        assert.ok(emptyEnv.code === 0 || emptyEnv.stderr.startsWith(`${join(cwd, 'data')} is not a skep data folder`), `${argv[0]}: ${emptyEnv.stderr}`);
       }
       // A mistyped subcommand is told its usage first, whatever the folder.
       for (const command of ['project', 'token', 'bucket']) {

@@ -11,6 +11,7 @@ import { migrate, type MigrationReport } from '../migration/migrate.js';
 import { isPostgresUrl } from '../storage/storage-urls.js';
 import { openStorage, redactUrl, storageFromEnv, type StorageSettings } from '../wiring.js';
 import { DomainError } from '../util/domain-error.js';
+import { dataDirSetting, envSetting } from '../util/settings.js';
 
 // `skep migrate`: copies a stopped deployment's metadata and blobs to other storage, verifying
 // every object on the way (see migration/migrate.ts). The source is the deployment as `skep serve`
@@ -57,7 +58,7 @@ export async function migrateCommand(argv: string[], out: (text: string) => void
   if (values['to-metadata'] !== undefined && !isPostgresUrl(values['to-metadata'])) {
     throw new DomainError('invalid-argument', '--to-metadata takes a postgres:// URL.', 'to-metadata');
   }
-  const sourceDir = resolve(values.data ?? env.SKEP_DATA ?? './data');
+  const sourceDir = dataDirSetting(values.data, env);
   const targetDir = resolve(toData);
   if (sourceDir === targetDir) throw new DomainError('invalid-argument', 'The target data folder is the source one.', 'to-data');
   const sourceSettings = storageFromEnv(env);
@@ -79,8 +80,8 @@ export async function migrateCommand(argv: string[], out: (text: string) => void
   const source = await openStorage(sourceDir, sourceSettings, log);
   try {
     // The source's master key must open its secrets: they are copied sealed under it.
-    await openSecretBox(sourceDir, env.SKEP_MASTER_KEY, source.meta);
-    const key = await readMasterKey(sourceDir, env.SKEP_MASTER_KEY);
+    await openSecretBox(sourceDir, envSetting(env, 'SKEP_MASTER_KEY'), source.meta);
+    const key = await readMasterKey(sourceDir, envSetting(env, 'SKEP_MASTER_KEY'));
     if (!key) throw new Error(`no master key for ${sourceDir}: set SKEP_MASTER_KEY`);
     await mkdir(targetDir, { recursive: true, mode: 0o700 });
     const target = await openStorage(targetDir, targetSettings, log);

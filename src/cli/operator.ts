@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { dataDirSetting, envSetting } from '../util/settings.js';
 import { hostname, userInfo } from 'node:os';
 import { projectEndpoint, readEndpointRecord } from '../config.js';
 import { openServices, storageFromEnv, type Services } from '../wiring.js';
@@ -31,7 +31,7 @@ const COMMON = {
 } as const;
 
 function dataDirOf(value: string | undefined): string {
-  return resolve(value ?? process.env.SKEP_DATA ?? './data');
+  return dataDirSetting(value, process.env);
 }
 
 async function withServices<T>(dataDir: string, fn: (s: Services) => Promise<T>): Promise<T> {
@@ -40,7 +40,7 @@ async function withServices<T>(dataDir: string, fn: (s: Services) => Promise<T>)
   const storage = storageFromEnv(process.env);
   await requireDeployment(dataDir, storage.metadataUrl);
   const services = await openServices(dataDir, {
-    masterKey: process.env.SKEP_MASTER_KEY,
+    masterKey: envSetting(process.env, 'SKEP_MASTER_KEY'),
     clock: () => new Date(),
     log: createLogger('silent'),
     storage,
@@ -303,11 +303,11 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
   const dataDir = dataDirOf(values.data);
   // Snippets point at the server that last ran on this folder unless told otherwise.
   const served = await readEndpointRecord(dataDir);
-  const serverEndpoint = values.endpoint ?? process.env.SKEP_ENDPOINT ?? served?.url ?? 'http://127.0.0.1:9000';
+  const serverEndpoint = values.endpoint ?? envSetting(process.env, 'SKEP_ENDPOINT') ?? served?.url ?? 'http://127.0.0.1:9000';
   // With a project domain, a token's snippets use its project's own host.
-  const explicit = values.endpoint !== undefined || process.env.SKEP_ENDPOINT !== undefined;
+  const explicit = values.endpoint !== undefined || envSetting(process.env, 'SKEP_ENDPOINT') !== undefined;
   const endpointFor = (projectId: string) => (explicit ? undefined : projectEndpoint(serverEndpoint, served?.projectDomain, projectId)) ?? serverEndpoint;
-  const region = values.region ?? process.env.SKEP_REGION ?? served?.region ?? 'us-east-1';
+  const region = values.region ?? envSetting(process.env, 'SKEP_REGION') ?? served?.region ?? 'us-east-1';
   const by = cliIdentity();
   const printToken = (t: TokenView) => io.out(values.json ? JSON.stringify(t, null, 2) + '\n' : tokenLines(t));
   const printIssued = (r: { token: TokenView; credentials: IssuedCredentials }) => {
@@ -529,7 +529,7 @@ async function bucketCommand(argv: string[], io: Output): Promise<void> {
   const name = positionals[0];
   if (sub !== 'list' && !name) throw new DomainError('invalid-argument', `skep bucket ${sub} needs a bucket name.\n${BUCKET_USAGE}`, 'name');
   const dataDir = dataDirOf(values.data);
-  const region = values.region ?? process.env.SKEP_REGION ?? (await readEndpointRecord(dataDir))?.region ?? 'us-east-1';
+  const region = values.region ?? envSetting(process.env, 'SKEP_REGION') ?? (await readEndpointRecord(dataDir))?.region ?? 'us-east-1';
   await withServices(dataDir, async (s) => {
     const project = await s.projects.resolve(values.project!);
     const by = cliIdentity();

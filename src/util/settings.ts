@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+
 // Settings from environment variables and flags, read alike by `skep serve`, the operator CLI and
 // `skep migrate`.
 
@@ -10,6 +12,15 @@
 export function envSetting(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
+}
+
+/**
+ * The data folder: --data, else SKEP_DATA, else ./data. An empty --data is refused (an empty path
+ * is the current directory, which a start would take and lock down as its own).
+ */
+export function dataDirSetting(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag !== undefined && flag.trim() === '') throw new Error('--data was given an empty value: give one, or leave the flag out for its default');
+  return resolve(flag ?? envSetting(env, 'SKEP_DATA') ?? './data');
 }
 
 /**
