@@ -93,7 +93,9 @@ describe('dates in requests', () => {
     const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
     const asctime = `${days[now.getUTCDay()]} ${months[now.getUTCMonth()]} ${String(now.getUTCDate()).padStart(2, ' ')} ${p2(now.getUTCHours())}:${p2(now.getUTCMinutes())}:${p2(now.getUTCSeconds())} ${now.getUTCFullYear()}`;
     const numeric = now.toUTCString().replace('GMT', '+0000');
-    for (const date of [asctime, numeric]) {
+    // Go's time.RFC1123 (rclone's SigV2) writes UTC as the zone.
+    const goStyle = now.toUTCString().replace('GMT', 'UTC');
+    for (const date of [asctime, numeric, goStyle]) {
       const auth = `AWS ${ROOT_KEY.accessKeyId}:${signV2(ROOT_KEY.secretAccessKey, `GET\n\n\n${date}\n/${bucket}/k`)}`;
       const res = await fetch(`${ctx.server.url}/${bucket}/k`, { headers: { Date: date, Authorization: auth } });
       assert.equal(res.status, 200, `${date}: ${await res.clone().text()}`);

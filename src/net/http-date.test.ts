@@ -39,7 +39,11 @@ test('a request date is ISO 8601 basic, an HTTP-date, or RFC 1123 with a numeric
     assert.equal(parseRequestDate('Mon Dec  7 13:04:05 2026')?.toISOString(), instant, 'asctime is GMT');
     assert.equal(parseRequestDate('Mon, 07 Dec 2026 13:04:05 +0000')?.toISOString(), instant);
     assert.equal(parseRequestDate('Mon, 07 Dec 2026 15:04:05 +0200')?.toISOString(), instant);
-    for (const text of ['12', '2026-12-07T13:04:05', '20261207T256000Z', '20261307T130405Z', '20261200T130405Z', 'Mon, 07 Dec 2026 13:04:05', '']) {
+    // As clients loosely write RFC 1123 (Go's time.RFC1123 says UTC: rclone's SigV2), and ISO 8601 extended.
+    for (const text of ['Mon, 07 Dec 2026 13:04:05 UTC', 'Mon, 7 Dec 2026 13:04:05 GMT', 'mon, 07 dec 2026 13:04:05 gmt', 'Mon, 07 Dec 2026 13:04:05 UT', 'Mon, 07 Dec 2026 13:04:05 Z', '07 Dec 2026 13:04:05 GMT', '2026-12-07T13:04:05Z', '2026-12-07T13:04:05.000Z', 'Mon, 07 Dec 2026 08:04:05 -0500']) {
+      assert.equal(parseRequestDate(text)?.toISOString(), instant, text);
+    }
+    for (const text of ['12', '2026-12-07T13:04:05', '20261207T256000Z', '20261307T130405Z', '20261200T130405Z', 'Mon, 07 Dec 2026 13:04:05', 'Mon, 07 Foo 2026 13:04:05 GMT', 'Mon, 31 Feb 2026 13:04:05 GMT', 'Mon, 07 Dec 2026 13:04:05 EST', '']) {
       assert.equal(parseRequestDate(text), undefined, text);
     }
     assert.equal(parseAmzDate('20240229T000000Z')?.toISOString(), '2024-02-29T00:00:00.000Z');

@@ -1,3 +1,5 @@
+import { parseIsoTimestamp } from '../util/iso-time.js';
+
 // HTTP-dates (RFC 9110 section 5.6.7): the three forms a recipient must accept, all in GMT.
 // JavaScript's Date parser is no substitute: it reads the zone-less asctime form in the server's
 // local time zone and accepts strings that are no date at all ("12" is 1 December 2001), which
@@ -37,8 +39,11 @@ export function parseHttpDate(value: string): Date | undefined {
 
 /** ISO 8601 basic (20130524T000000Z): how SigV4 writes x-amz-date and X-Amz-Date. */
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-/** RFC 1123 with a numeric zone (Tue, 07 Dec 2026 13:00:00 +0000), as some SigV2 clients write Date. */
-const RFC_1123_NUMERIC = new RegExp(`^${DAY}, (\\d{1,2}) ${MONTH} (\\d{4}) ${TIME} ([+-])(\\d{2})(\\d{2})$`);
+/**
+ * RFC 1123 as clients write it beyond the IMF-fixdate: a weekday or none, a one-digit day, any
+ * case, and a zone of GMT, UTC (Go's time.RFC1123, rclone's SigV2), UT, Z or +hhmm (s3cmd).
+ */
+const RFC_1123_LOOSE = /^(?:[a-z]{3},\s*)?(\d{1,2}) ([a-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (gmt|utc|ut|z|[+-]\d{4})$/i;
 
 /** The instant of an ISO 8601 basic timestamp, or undefined (no field may roll over). */
 export function parseAmzDate(value: string): Date | undefined {
@@ -49,20 +54,22 @@ export function parseAmzDate(value: string): Date | undefined {
 }
 
 /**
- * A request's Date or x-amz-date, for the clock-skew check: ISO 8601 basic, an HTTP-date, or
- * RFC 1123 with a numeric zone. Never read in the server's own time zone, and never a string
- * that only happens to parse ("12").
+ * A request's Date or x-amz-date, for the clock-skew check (the signature covers the exact text):
+ * ISO 8601 basic or extended with its zone, an HTTP-date, or RFC 1123 as clients loosely write
+ * it. Never read in the server's own time zone, and never a string that only happens to parse
+ * ("12").
  */
 export function parseRequestDate(value: string): Date | undefined {
   const text = value.trim();
-  const basic = parseAmzDate(text);
-  if (basic) return basic;
-  const http = parseHttpDate(text);
-  if (http) return http;
-  const m = RFC_1123_NUMERIC.exec(text);
+  const known = parseAmzDate(text) ?? parseHttpDate(text) ?? parseIsoTimestamp(text);
+  if (known) return known;
+  const m = RFC_1123_LOOSE.exec(text);
   if (!m) return undefined;
-  const d = utc(Number(m[3]), m[2]!, Number(m[1]), m[4]!, m[5]!, m[6]!);
-  const offsetMs = (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9])) * 60_000;
+  const month = m[2]![0]!.toUpperCase() + m[2]!.slice(1).toLowerCase();
+  if (!MONTHS.includes(month)) return undefined;
+  const d = utc(Number(m[3]), month, Number(m[1]), m[4]!, m[5]!, m[6]!);
+  const zone = m[7]!;
+  const offsetMs = /^[+-]/.test(zone) ? (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3))) * 60_000 : 0;
   return d && new Date(d.getTime() - offsetMs);
 }
 
