@@ -247,6 +247,20 @@ describe('skep serve: first and later starts', () => {
     await stopCleanly((up[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof serve>>>).value);
   });
 
+  test("a server of an older skep, which holds no lock but is named in serve.pid, still keeps a second serve off its folder", async () => {
+    const data = await freshFolder('claim-upgrade');
+    // What an older `node bin/skep.js serve` looks like from outside: its command line and its record.
+    const older = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', join(data, 'bin', 'skep.js'), 'serve']);
+    try {
+      await writeFile(join(data, 'serve.pid'), `${older.pid}\n`);
+      const refused = await serveFails(['--port', '0', '--data', data, ...LOG_QUIET]);
+      assert.match(refused.stderr, new RegExp(`Another skep serve \\(process ${older.pid}\\) serves `));
+      assert.ok(!existsSync(join(data, 'metadata.sqlite')), 'nothing was opened');
+    } finally {
+      older.kill('SIGKILL');
+    }
+  });
+
   test('SKEP_ROOT_ACCESS_KEY_ID / SKEP_ROOT_SECRET_ACCESS_KEY on a fresh folder: those keys work and no secret is printed', async () => {
     const data = await freshFolder('root-env');
     const key = { accessKeyId: 'SKSERVEROOTKEY000001', secretAccessKey: 'serve-test-root-secret-0123456789abcdef' };

@@ -9,8 +9,9 @@ import { sqliteDriver } from './metadata/sqlite-driver.js';
 //
 // The lock is SQLite's own: `serve.lock` is a database held in exclusive locking mode, so the
 // operating system keeps the lock for as long as the process lives and drops it when the process
-// ends, however it ends. Two starts at the same instant cannot both take it, and no process ID
-// recorded by an earlier run (reused since by an unrelated process) can keep a folder shut.
+// ends, however it ends. Two starts at the same instant cannot both take it, and a process ID
+// recorded by an earlier run, reused since by an unrelated process, does not keep a folder shut
+// (one that still runs `skep serve` does: an older skep's server, which holds no lock).
 // `serve.pid` only names the holder in the refusal. The lock file is never removed: a process
 // could be opening it at that moment, and would then lock a file no one else sees.
 
@@ -44,6 +45,13 @@ export async function claimDataFolder(dataDir: string): Promise<{ release(): Pro
     const who = /^\d+$/.test(holder) ? `skep serve (process ${holder})` : 'skep serve';
     throw new Error(`Another ${who} serves ${dataDir}: stop it first.`);
   }
+  // A server of an older skep (before serve.lock) holds no lock, only its record: a live skep serve
+  // named there still holds the folder (an upgrade started before the old server stopped).
+  const recorded = Number((await readFile(pidPath, 'utf8').catch(() => '')).trim());
+  if (Number.isSafeInteger(recorded) && recorded > 0 && recorded !== process.pid && (await isSkepServe(recorded))) {
+    db.close();
+    throw new Error(`Another skep serve (process ${recorded}) serves ${dataDir}: stop it first.`);
+  }
   held.set(folder, db);
   await writeFile(pidPath, `${process.pid}\n`, { mode: 0o600 });
   return {
@@ -54,4 +62,10 @@ export async function claimDataFolder(dataDir: string): Promise<{ release(): Pro
       db.close();
     },
   };
+}
+
+/** Whether a process runs `skep serve` (on Linux, by its command line; elsewhere: unknown, no). */
+async function isSkepServe(pid: number): Promise<boolean> {
+  const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  return args.includes('serve') && args.some((a) => /(?:^|\/)skep(?:\.js)?$|skep-cli\.ts$|cli\/main\.[jt]s$/.test(a));
 }
