@@ -284,6 +284,16 @@ export function keyText(bytes: Buffer): string {
 const invalidKey = () => new S3Error('InvalidURI', 'Object keys must be valid UTF-8 without NUL characters.');
 
 /**
+ * A key a form parser decoded (a POST form's key field, or the file name ${filename} puts in it):
+ * a U+FFFD there is where its bytes were not UTF-8, so it is refused as invalid bytes are in a
+ * path. U+FFFD as a key's own character can come through a path only.
+ */
+export function formKeyText(text: string): string {
+  if (text.includes('\uFFFD')) throw invalidKey();
+  return text;
+}
+
+/**
  * The rule for an object key however it arrives (a path, a POST form's field): a lone surrogate or
  * NUL cannot be stored faithfully (PostgreSQL text holds no NUL) nor rendered in XML, and a key
  * is at most 1024 bytes of UTF-8.

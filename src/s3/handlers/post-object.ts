@@ -16,7 +16,7 @@ import { tagSetFrom } from './tagging.js';
 import { versionIdHeader } from './object.js';
 import { encryptionHeaders, encryptionRequest } from '../protection-headers.js';
 import { objectLocation } from '../object-location.js';
-import { checkObjectKey, keyText } from '../endpoint.js';
+import { checkObjectKey, formKeyText } from '../endpoint.js';
 import { countReceivedBody } from '../../net/received-body.js';
 
 // POST object: an HTML form upload (multipart/form-data). The fields before the file are read
@@ -29,17 +29,8 @@ export const MAX_POST_FIELDS_BYTES = 20 * 1024;
 
 interface FilePart {
   stream: Readable;
-  /** The file's name as sent: text only once ${filename} asks for it. */
-  filename: Buffer;
-}
-
-/**
- * A form value's bytes. busboy is told to read values and names as Latin-1, which keeps each byte
- * as one character, so that invalid UTF-8 can be told apart from U+FFFD; a part that names a
- * charset of its own comes decoded by busboy, and has characters past U+00FF only if it must.
- */
-function formBytes(value: string): Buffer {
-  return /[^\x00-\xff]/.test(value) ? Buffer.from(value, 'utf8') : Buffer.from(value, 'latin1');
+  /** The file's name as sent (decoded as UTF-8, or by the charset its part names). */
+  filename: string;
 }
 
 /** Reads the form up to its file part: the fields (lower-case names), and the file's stream. */
@@ -48,9 +39,10 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
     let parser: busboy.Busboy;
     try {
       // A browser sends the fields and the file's name as UTF-8 bytes (the form is UTF-8, as S3
-      // requires). They are read as bytes (formBytes) and decoded here: busboy's UTF-8 decoding
-      // would turn invalid bytes into U+FFFD, and two different key fields into one key.
-      parser = busboy({ headers: ctx.req.headers, preservePath: true, defCharset: 'latin1', defParamCharset: 'latin1', limits: { fieldSize: MAX_POST_FIELDS_BYTES, files: 1 } });
+      // requires); other clients name a part's charset, or use filename*=, and busboy decodes by
+      // those. Either way an invalid byte becomes U+FFFD: a key holding one is refused
+      // (formKeyText), so that two different names cannot become one key.
+      parser = busboy({ headers: ctx.req.headers, preservePath: true, defCharset: 'utf8', defParamCharset: 'utf8', limits: { fieldSize: MAX_POST_FIELDS_BYTES, files: 1 } });
     } catch {
       reject(new S3Error('MalformedPOSTRequest'));
       return;
@@ -76,17 +68,14 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
       });
     });
     done.catch(() => undefined);
-    parser.on('field', (rawName, rawValue, info) => {
+    parser.on('field', (name, value, info) => {
       if (file) return; // after the file: ignored
-      const name = formBytes(rawName);
-      const value = formBytes(rawValue);
-      bytes += name.length + value.length;
+      bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
       if (bytes > MAX_POST_FIELDS_BYTES || info.valueTruncated) return fail(new S3Error('MaxPostPreDataLengthExceededError'));
-      const key = name.toString('utf8').toLowerCase();
+      const key = name.toLowerCase();
       if (fields.has(key)) return;
       try {
-        // The key obeys the rule of a key in a path: its bytes must be UTF-8.
-        fields.set(key, key === 'key' ? keyText(value) : value.toString('utf8'));
+        fields.set(key, key === 'key' ? formKeyText(value) : value);
       } catch (err) {
         fail(err as S3Error);
       }
@@ -100,7 +89,7 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
       // The form may fail before upload() pipes the file (its checks are asynchronous): its stream is
       // then destroyed, which upload() sees; this listener keeps that error from going uncaught.
       stream.on('error', () => undefined);
-      file = { stream, filename: formBytes(info.filename ?? '') };
+      file = { stream, filename: info.filename ?? '' };
       resolve({ fields, file, done });
     });
     parser.on('filesLimit', () => fail(new S3Error('IncorrectNumberOfFilesInPostRequest')));
@@ -160,7 +149,7 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   const signed = await ctx.verifyForm(fields);
   // The file's name is put in as it is (a function: a '$&' in it is no replacement pattern), and
   // only a name that is UTF-8, as a key field must be.
-  const key = rawKey.includes('${filename}') ? rawKey.replace(/\$\{filename\}/g, () => keyText(file.filename)) : rawKey;
+  const key = rawKey.includes('${filename}') ? rawKey.replace(/\$\{filename\}/g, () => formKeyText(file.filename)) : rawKey;
   // The key (the file's name filled in) obeys the rule of a key in a path, before anything is looked up.
   if (key !== '') checkObjectKey(key);
   const aclText = fields.get('acl');
