@@ -128,3 +128,9 @@ test('a list longer than allowed is refused by counting its start tags, prefixed
   assert.deepEqual(parseXml(`<R>${'<ObjectLock/><Objects/>'.repeat(4)}</R>`, 'R', { ...limit, maxElements: 9 }), { ObjectLock: ['', '', '', ''], Objects: ['', '', '', ''] });
   assert.throws(() => parseXml(`<R><Object><K>k</K>${'<J/>'.repeat(10)}</Object></R>`, 'R', limit), (e: unknown) => e instanceof S3Error && e.code === 'MalformedXML');
 });
+
+test('a body may start with a byte order mark, before its declaration or its root', () => {
+  for (const body of ['\uFEFF<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet></Delete>', '\uFEFF<Delete><Quiet>true</Quiet></Delete>']) {
+    assert.equal(xmlText(parseXml(Buffer.from(body, 'utf8'), 'Delete').Quiet), 'true', body);
+  }
+});

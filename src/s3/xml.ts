@@ -175,7 +175,8 @@ export interface XmlRepeatLimit {
  * `limit`, more starts of an element than it allows.
  */
 export function parseXml(body: Buffer | string, root: string, limit?: XmlRepeatLimit): Record<string, unknown> {
-  const text = typeof body === 'string' ? body : utf8Text(body);
+  // A byte order mark before the declaration (<?xml ... encoding="UTF-8"?>) is allowed in XML.
+  const text = (typeof body === 'string' ? body : utf8Text(body)).replace(/^\uFEFF/, '');
   if (text.trim() === '') throw new S3Error('MalformedXML');
   // External entities and DTDs have no place in S3 bodies.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML');
