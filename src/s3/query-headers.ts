@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { replaceHeaders } from '../sigv4/sigv2.js';
 
 /**
  * Serves a request with the headers its SigV2 presigned URL carries in its query (botocore moves
@@ -6,17 +7,9 @@ import type { IncomingMessage } from 'node:http';
  * name the client sent. Otherwise a presigned CopyObject ran as an empty PutObject.
  */
 export function adoptHeadersFromQuery(req: IncomingMessage, pairs: readonly [string, string][]): void {
-  const names = new Set(pairs.map(([name]) => name));
-  const raw: string[] = [];
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    if (!names.has(req.rawHeaders[i]!.toLowerCase())) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-  }
-  for (const [name, value] of pairs) {
-    // Node reads header values as Latin-1, one character per byte: a decoded query value becomes
-    // its UTF-8 bytes read that way, as the same text sent in a header would be.
-    const asHeader = Buffer.from(value, 'utf8').toString('latin1');
-    raw.push(name, asHeader);
-    req.headers[name] = asHeader;
-  }
-  req.rawHeaders = raw;
+  // Node reads header values as Latin-1, one character per byte: a decoded query value becomes
+  // its UTF-8 bytes read that way, as the same text sent in a header would be.
+  const asHeaders = pairs.map(([name, value]): [string, string] => [name, Buffer.from(value, 'utf8').toString('latin1')]);
+  for (const [name, value] of asHeaders) req.headers[name] = value;
+  req.rawHeaders = replaceHeaders(req.rawHeaders, asHeaders);
 }

@@ -195,19 +195,24 @@ export async function fromQueryV2(req: SignedRequest, params: ReadonlyMap<string
   // SDKs do) is set aside, as S3 sets it aside: the URL says what the request is.
   const headersFromQuery: [string, string][] = [];
   for (const [name, value] of params) if (name.toLowerCase().startsWith('x-amz-')) headersFromQuery.push([name.toLowerCase(), value]);
-  let rawHeaders = req.rawHeaders;
-  if (headersFromQuery.length > 0) {
-    const hoisted = new Set(headersFromQuery.map(([name]) => name));
-    const merged: string[] = [];
-    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-      if (!hoisted.has(req.rawHeaders[i]!.toLowerCase())) merged.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-    }
-    for (const [name, value] of headersFromQuery) merged.push(name, value);
-    rawHeaders = merged;
-  }
+  const rawHeaders = headersFromQuery.length > 0 ? replaceHeaders(req.rawHeaders, headersFromQuery) : req.rawHeaders;
   const sessionToken = params.get('x-amz-security-token') ?? params.get('X-Amz-Security-Token') ?? header(req, 'x-amz-security-token');
   const principal = await verify(req, opts, accessKeyId, provided, [[expiresText, canonicalAmzHeaders(rawHeaders)]], sessionToken);
   return { principal, presigned: true, payload: { kind: 'unsigned' }, expiresAt, ...(headersFromQuery.length > 0 && { headersFromQuery }) };
+}
+
+/**
+ * A raw header list (name, value, name, value…) with `pairs` (lower-case names) in place of every
+ * header of those names: how a SigV2 presigned URL's x-amz-* parameters stand for headers.
+ */
+export function replaceHeaders(rawHeaders: readonly string[], pairs: readonly [string, string][]): string[] {
+  const names = new Set(pairs.map(([name]) => name));
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (!names.has(rawHeaders[i]!.toLowerCase())) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  for (const [name, value] of pairs) out.push(name, value);
+  return out;
 }
 
 /** A POST form's SigV2 policy signature: base64 HMAC-SHA1 of the base64 policy document. */
