@@ -1,20 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAmzDate, parseHttpDate, parseRequestDate } from './http-date.js';
+import { inTimeZone } from '../../test/helpers/time-zone.js';
 
 test('the three HTTP-date forms name the same instant, in GMT whatever the local time zone', () => {
-  const zone = process.env.TZ;
-  process.env.TZ = 'America/New_York';
-  try {
+  inTimeZone('America/New_York', () => {
     const instant = '1994-11-06T08:49:37.000Z';
     assert.equal(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT')?.toISOString(), instant);
     assert.equal(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT')?.toISOString(), instant);
     assert.equal(parseHttpDate('Sun Nov  6 08:49:37 1994')?.toISOString(), instant);
     assert.equal(parseHttpDate(' Sun, 06 Nov 1994 08:49:37 GMT ')?.toISOString(), instant, 'surrounding blanks');
-  } finally {
-    if (zone === undefined) delete process.env.TZ;
-    else process.env.TZ = zone;
-  }
+  });
 });
 
 test('anything else is no date', () => {
@@ -30,9 +26,7 @@ test('a two-digit RFC 850 year more than 50 years ahead is in the past century',
 });
 
 test('a request date is ISO 8601 basic, an HTTP-date, or RFC 1123 with a numeric zone; never local time, never a guess', () => {
-  const zone = process.env.TZ;
-  process.env.TZ = 'Pacific/Kiritimati';
-  try {
+  inTimeZone('Pacific/Kiritimati', () => {
     const instant = '2026-12-07T13:04:05.000Z';
     assert.equal(parseRequestDate('20261207T130405Z')?.toISOString(), instant);
     assert.equal(parseRequestDate('Mon, 07 Dec 2026 13:04:05 GMT')?.toISOString(), instant);
@@ -48,8 +42,6 @@ test('a request date is ISO 8601 basic, an HTTP-date, or RFC 1123 with a numeric
     }
     assert.equal(parseAmzDate('20240229T000000Z')?.toISOString(), '2024-02-29T00:00:00.000Z');
     assert.equal(parseAmzDate('20230229T000000Z'), undefined, 'no 29 February in 2023');
-  } finally {
-    if (zone === undefined) delete process.env.TZ;
-    else process.env.TZ = zone;
-  }
+    assert.equal(parseAmzDate('00500101T000000Z'), undefined, 'Date.UTC would read year 50 as 1950');
+  });
 });

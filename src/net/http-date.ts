@@ -22,7 +22,7 @@ const ASCTIME = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
 export function parseHttpDate(value: string): Date | undefined {
   const text = value.trim();
   let m = IMF_FIXDATE.exec(text);
-  if (m) return utc(Number(m[3]), m[2], Number(m[1]), m[4], m[5], m[6]);
+  if (m) return utc(Number(m[3]), MONTHS.indexOf(m[2]!), Number(m[1]), m[4]!, m[5]!, m[6]!);
   m = RFC_850.exec(text);
   if (m) {
     // A two-digit year more than 50 years ahead is in the past century (RFC 9110).
@@ -30,10 +30,10 @@ export function parseHttpDate(value: string): Date | undefined {
     const thisYear = new Date().getUTCFullYear();
     let year = Math.floor(thisYear / 100) * 100 + yy;
     if (year > thisYear + 50) year -= 100;
-    return utc(year, m[2], Number(m[1]), m[4], m[5], m[6]);
+    return utc(year, MONTHS.indexOf(m[2]!), Number(m[1]), m[4]!, m[5]!, m[6]!);
   }
   m = ASCTIME.exec(text);
-  if (m) return utc(Number(m[6]), m[1], Number(m[2].trim()), m[3], m[4], m[5]);
+  if (m) return utc(Number(m[6]), MONTHS.indexOf(m[1]!), Number(m[2]!.trim()), m[3]!, m[4]!, m[5]!);
   return undefined;
 }
 
@@ -48,9 +48,7 @@ const RFC_1123_LOOSE = /^(?:[a-z]{3},\s*)?(\d{1,2}) ([a-z]{3}) (\d{4}) (\d{2}):(
 /** The instant of an ISO 8601 basic timestamp, or undefined (no field may roll over). */
 export function parseAmzDate(value: string): Date | undefined {
   const m = AMZ_DATE.exec(value);
-  if (!m) return undefined;
-  const d = utc(Number(m[1]), MONTHS[Number(m[2]) - 1] ?? '', Number(m[3]), m[4]!, m[5]!, m[6]!);
-  return d && d.getUTCFullYear() === Number(m[1]) ? d : undefined;
+  return m ? utc(Number(m[1]), Number(m[2]) - 1, Number(m[3]), m[4]!, m[5]!, m[6]!) : undefined;
 }
 
 /**
@@ -65,17 +63,18 @@ export function parseRequestDate(value: string): Date | undefined {
   if (known) return known;
   const m = RFC_1123_LOOSE.exec(text);
   if (!m) return undefined;
-  const month = m[2]![0]!.toUpperCase() + m[2]!.slice(1).toLowerCase();
-  if (!MONTHS.includes(month)) return undefined;
+  const month = MONTHS.indexOf(m[2]![0]!.toUpperCase() + m[2]!.slice(1).toLowerCase());
   const d = utc(Number(m[3]), month, Number(m[1]), m[4]!, m[5]!, m[6]!);
   const zone = m[7]!;
   const offsetMs = /^[+-]/.test(zone) ? (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3))) * 60_000 : 0;
   return d && new Date(d.getTime() - offsetMs);
 }
 
-function utc(year: number, month: string, day: number, h: string, min: string, s: string): Date | undefined {
-  const d = new Date(Date.UTC(year, MONTHS.indexOf(month), day, Number(h), Number(min), Number(s)));
-  // Out-of-range fields (31 Feb, 25:00) would roll over into another instant: not a date.
-  if (d.getUTCDate() !== day || d.getUTCHours() !== Number(h) || d.getUTCMinutes() !== Number(min) || d.getUTCSeconds() !== Number(s)) return undefined;
+/** The instant the fields name (`month` from 0; -1 for a name that is no month), or undefined. */
+function utc(year: number, month: number, day: number, h: string, min: string, s: string): Date | undefined {
+  const d = new Date(Date.UTC(year, month, day, Number(h), Number(min), Number(s)));
+  // Out-of-range fields (31 Feb, month 13, 25:00) would roll over into another instant, and Date.UTC
+  // reads years below 100 as 19xx: not a date.
+  if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month || d.getUTCDate() !== day || d.getUTCHours() !== Number(h) || d.getUTCMinutes() !== Number(min) || d.getUTCSeconds() !== Number(s)) return undefined;
   return d;
 }

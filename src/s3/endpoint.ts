@@ -265,20 +265,16 @@ function decodeKey(raw: string): string {
   return key;
 }
 
-/** Percent-decodes text that names a key (a path, x-amz-copy-source): its escapes must spell UTF-8. */
-export function decodeKeyEscapes(raw: string): string {
-  for (const run of raw.match(/(?:%[0-9A-Fa-f]{2})+/g) ?? []) keyText(Buffer.from(run.replace(/%/g, ''), 'hex'));
-  return percentDecode(raw);
-}
-
 /**
- * Bytes that name a key, as text. Checked on the bytes, so that U+FFFD sent as its UTF-8 bytes is a
- * key character like any other, while invalid bytes (which decoding would turn into it, making
- * two names one key) are refused.
+ * Percent-decodes text that names a key (a path, x-amz-copy-source). Its escapes must spell UTF-8,
+ * checked on the bytes, so that U+FFFD sent as %EF%BF%BD is a key character like any other, while
+ * invalid bytes (which decoding would turn into it, making two names one key) are refused.
  */
-export function keyText(bytes: Buffer): string {
-  if (!isUtf8(bytes)) throw invalidKey();
-  return bytes.toString('utf8');
+export function decodeKeyEscapes(raw: string): string {
+  for (const run of raw.match(/(?:%[0-9A-Fa-f]{2})+/g) ?? []) {
+    if (!isUtf8(Buffer.from(run.replace(/%/g, ''), 'hex'))) throw invalidKey();
+  }
+  return percentDecode(raw);
 }
 
 const invalidKey = () => new S3Error('InvalidURI', 'Object keys must be valid UTF-8 without NUL characters.');
