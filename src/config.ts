@@ -5,8 +5,9 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { storageFromEnv, type StorageSettings } from './wiring.js';
 import { parseS3BlobUrl } from './storage/storage-urls.js';
-import { dataDirSetting, envSetting, integerSetting, secondsSetting } from './util/settings.js';
+import { dataDirSetting, envSetting, integerSetting, refuseEmptyFlags, secondsSetting } from './util/settings.js';
 import { AddressSet } from './net/client-address.js';
+import { LOG_LEVELS } from './log.js';
 
 // Server configuration from flags, then environment variables, then defaults.
 
@@ -72,26 +73,9 @@ export const SERVE_OPTIONS = {
   'audit-retention-days': { type: 'string' },
 } as const;
 
-/** pino's levels: anything else would stop start-up with pino's own message, naming no flag. */
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** Audit events are kept at most this many days (a century): further back, the cut-off date is out of range. */
 const MAX_AUDIT_RETENTION_DAYS = 36_500;
-
-type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
-
-/**
- * An empty flag value (`--data ''`, `--host "$UNSET"`) is refused: an empty data path is the
- * current directory, an empty host every interface. Leaving the flag out gives the default.
- */
-function refuseEmptyFlags(values: FlagValues): void {
-  for (const [name, value] of Object.entries(values)) {
-    const given = Array.isArray(value) ? value : [value];
-    if (given.some((v) => typeof v === 'string' && v.trim() === '')) {
-      throw new Error(`--${name} was given an empty value: give one, or leave the flag out for its default`);
-    }
-  }
-}
 
 export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
   const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false });

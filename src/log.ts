@@ -14,6 +14,9 @@ export const REDACT_PATHS = [
   '*.secrets',
 ];
 
+/** pino's levels, and 'silent': anything else would stop start-up with pino's own message, naming no flag. */
+export const LOG_LEVELS: readonly string[] = [...Object.keys(pino.levels.values), 'silent'];
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'skep' } }, destination);
 }

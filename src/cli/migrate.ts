@@ -80,8 +80,9 @@ export async function migrateCommand(argv: string[], out: (text: string) => void
   const source = await openStorage(sourceDir, sourceSettings, log);
   try {
     // The source's master key must open its secrets: they are copied sealed under it.
-    await openSecretBox(sourceDir, envSetting(env, 'SKEP_MASTER_KEY'), source.meta);
-    const key = await readMasterKey(sourceDir, envSetting(env, 'SKEP_MASTER_KEY'));
+    const masterKey = envSetting(env, 'SKEP_MASTER_KEY');
+    await openSecretBox(sourceDir, masterKey, source.meta);
+    const key = await readMasterKey(sourceDir, masterKey);
     if (!key) throw new Error(`no master key for ${sourceDir}: set SKEP_MASTER_KEY`);
     await mkdir(targetDir, { recursive: true, mode: 0o700 });
     const target = await openStorage(targetDir, targetSettings, log);

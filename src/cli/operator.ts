@@ -303,9 +303,10 @@ async function tokenCommand(argv: string[], io: Output): Promise<void> {
   const dataDir = dataDirOf(values.data);
   // Snippets point at the server that last ran on this folder unless told otherwise.
   const served = await readEndpointRecord(dataDir);
-  const serverEndpoint = values.endpoint ?? envSetting(process.env, 'SKEP_ENDPOINT') ?? served?.url ?? 'http://127.0.0.1:9000';
+  const given = values.endpoint ?? envSetting(process.env, 'SKEP_ENDPOINT');
+  const serverEndpoint = given ?? served?.url ?? 'http://127.0.0.1:9000';
   // With a project domain, a token's snippets use its project's own host.
-  const explicit = values.endpoint !== undefined || envSetting(process.env, 'SKEP_ENDPOINT') !== undefined;
+  const explicit = given !== undefined;
   const endpointFor = (projectId: string) => (explicit ? undefined : projectEndpoint(serverEndpoint, served?.projectDomain, projectId)) ?? serverEndpoint;
   const region = values.region ?? envSetting(process.env, 'SKEP_REGION') ?? served?.region ?? 'us-east-1';
   const by = cliIdentity();

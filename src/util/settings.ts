@@ -19,8 +19,21 @@ export function envSetting(env: NodeJS.ProcessEnv, name: string): string | undef
  * is the current directory, which a start would take and lock down as its own).
  */
 export function dataDirSetting(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  if (flag !== undefined && flag.trim() === '') throw new Error('--data was given an empty value: give one, or leave the flag out for its default');
+  refuseEmptyFlags({ data: flag });
   return resolve(flag ?? envSetting(env, 'SKEP_DATA') ?? './data');
+}
+
+/**
+ * An empty flag value (`--data ''`, `--host "$UNSET"`) is refused: an empty data path is the
+ * current directory, an empty host every interface. Leaving the flag out gives the default.
+ */
+export function refuseEmptyFlags(values: Record<string, string | boolean | (string | boolean)[] | undefined>): void {
+  for (const [name, value] of Object.entries(values)) {
+    const given = Array.isArray(value) ? value : [value];
+    if (given.some((v) => typeof v === 'string' && v.trim() === '')) {
+      throw new Error(`--${name} was given an empty value: give one, or leave the flag out for its default`);
+    }
+  }
 }
 
 /**
