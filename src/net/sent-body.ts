@@ -36,8 +36,8 @@ export function countSentBody(res: ServerResponse, body: Readable): void {
   });
 }
 
-/** The body bytes `res` sent: exact once it has closed; `announced` when its body was not streamed. */
-export function sentBodyLength(req: IncomingMessage, res: ServerResponse, announced = Number(res.getHeader('content-length') ?? 0) || 0): number {
+/** The body bytes `res` sent: exact once it has closed; its Content-Length when its body was not streamed. */
+export function sentBodyLength(req: IncomingMessage, res: ServerResponse): number {
   if (req.method === 'HEAD' || res.statusCode === 304 || abandoned.has(res)) return 0;
-  return streamed.get(res)?.bytes ?? announced;
+  return streamed.get(res)?.bytes ?? (Number(res.getHeader('content-length') ?? 0) || 0);
 }

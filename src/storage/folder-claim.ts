@@ -41,16 +41,14 @@ export async function claimDataFolder(dataDir: string): Promise<{ release(): Pro
   } catch (err) {
     db.close();
     if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
-    const holder = (await readFile(pidPath, 'utf8').catch(() => '')).trim();
-    const who = /^\d+$/.test(holder) ? `skep serve (process ${holder})` : 'skep serve';
-    throw new Error(`Another ${who} serves ${dataDir}: stop it first.`);
+    throw refusal(dataDir, await recordedHolder(pidPath));
   }
   // A server of an older skep (before serve.lock) holds no lock, only its record: a live skep serve
   // named there still holds the folder (an upgrade started before the old server stopped).
-  const recorded = Number((await readFile(pidPath, 'utf8').catch(() => '')).trim());
-  if (Number.isSafeInteger(recorded) && recorded > 0 && recorded !== process.pid && (await isSkepServe(recorded))) {
+  const recorded = await recordedHolder(pidPath);
+  if (recorded !== undefined && recorded !== process.pid && (await isSkepServe(recorded))) {
     db.close();
-    throw new Error(`Another skep serve (process ${recorded}) serves ${dataDir}: stop it first.`);
+    throw refusal(dataDir, recorded);
   }
   held.set(folder, db);
   await writeFile(pidPath, `${process.pid}\n`, { mode: 0o600 });
@@ -62,6 +60,16 @@ export async function claimDataFolder(dataDir: string): Promise<{ release(): Pro
       db.close();
     },
   };
+}
+
+/** The process ID serve.pid records, if it holds one. */
+async function recordedHolder(pidPath: string): Promise<number | undefined> {
+  const pid = Number((await readFile(pidPath, 'utf8').catch(() => '')).trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function refusal(dataDir: string, pid: number | undefined): Error {
+  return new Error(`Another skep serve${pid === undefined ? '' : ` (process ${pid})`} serves ${dataDir}: stop it first.`);
 }
 
 /** Whether a process runs `skep serve` (on Linux, by its command line; elsewhere: unknown, no). */
