@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { loopbackAgent, outcome, skep, type CliResult } from './helpers/tokens.js';
+import { loopbackAgent, outcome, skep, waitFor, type CliResult } from './helpers/tokens.js';
+import { freePort } from './engines/process-util.js';
 import type { TokenView } from '../src/credentials/token-service.js';
 
 // `skep serve` as a real process, as an operator starts it: what it prints on the first and later
@@ -433,24 +434,23 @@ describe('skep serve: options', () => {
 
   test('a server whose output nobody reads any more (skep serve | head -1) keeps serving and still stops cleanly', async () => {
     const data = await freshFolder('epipe');
-    const probe = createNetServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((r) => probe.close(r));
+    const port = await freePort();
     const { child } = spawnSkep(['serve', '--port', String(port), '--data', data, '--log-level', 'info'], {});
-    // The reading end goes away before the server has written anything: every write to stdout fails.
-    child.stdout.destroy();
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    let healthy = false;
-    for (let i = 0; i < 200 && !healthy && child.exitCode === null; i++) {
-      healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-      if (!healthy) await new Promise((r) => setTimeout(r, 100));
+    try {
+      // The reading end goes away before the server has written anything: every write to stdout fails.
+      child.stdout.destroy();
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      await waitFor('the server to answer, its banner written to nowhere', async () => {
+        if (child.exitCode !== null) throw new Error(`skep serve exited ${child.exitCode}`);
+        return fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      }, 20_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(child.exitCode, null, 'still running');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
-    assert.ok(healthy, 'it answers once started, its banner written to nowhere');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(child.exitCode, null, 'still running');
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
   });
 
   test('--region: clients sign for that region; --domain: Host <bucket>.<domain> selects the bucket', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isoTimestamp, parseIsoInstant, parseIsoTimestamp } from './iso-time.js';
+import { inTimeZone } from '../../test/helpers/time-zone.js';
 
 test('isoTimestamp writes what toISOString writes', () => {
   const samples = [0, 1, 999, 1000, 59_999, 86_399_999, 86_400_000, -1, -86_400_001, 1_767_225_600_000, 1_767_311_999_999, 253_402_300_799_999, 253_402_300_800_000, -62_198_755_200_000, 8.64e15, -8.64e15];
@@ -27,9 +28,7 @@ test('parseIsoTimestamp reads RFC 3339 timestamps and nothing looser', () => {
 });
 
 test('parseIsoInstant reads ISO 8601 dates and date-times, a time without a zone as UTC, and nothing looser', () => {
-  const zone = process.env.TZ;
-  process.env.TZ = 'Pacific/Kiritimati';
-  try {
+  inTimeZone('Pacific/Kiritimati', () => {
     const ok: [string, string][] = [
       ['2030-01-02', '2030-01-02T00:00:00.000Z'],
       ['2030-01', '2030-01-01T00:00:00.000Z'],
@@ -43,8 +42,5 @@ test('parseIsoInstant reads ISO 8601 dates and date-times, a time without a zone
     for (const [text, iso] of ok) assert.equal(parseIsoInstant(text)?.toISOString(), iso, text);
     const refused = ['12', '1', '2030', '2030/01/01', 'Jan 1 2030', '2030-1-1', '+010000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '2030-02-30', '2030-01-01T24:00:00Z', '2030-01-01 00:00:00Z', ''];
     for (const text of refused) assert.equal(parseIsoInstant(text), undefined, text);
-  } finally {
-    if (zone === undefined) delete process.env.TZ;
-    else process.env.TZ = zone;
-  }
+  });
 });
