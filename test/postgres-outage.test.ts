@@ -12,11 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { engine, freshDatabase, postgresAdminUrl } from './helpers/engines.js';
 import { serveProcess } from './helpers/serve-process.js';
-import { TEST_MASTER_KEY } from './helpers/server.js';
+import { ROOT_KEY, TEST_MASTER_KEY } from './helpers/server.js';
 import { sleep } from './helpers/raw-s3.js';
+import { freePort } from './engines/process-util.js';
 
 const available = engine('postgres');
 
@@ -80,6 +81,52 @@ test('skep survives PostgreSQL ending its connections under concurrent requests'
     assert.doesNotMatch(log, /secretKey|processID/);
   } finally {
     if (exit === undefined) await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+// A node binds its port before it opens its stores and bootstraps (so that a port in use stops it
+// before a first start creates credentials); until it is ready it must answer 503 with
+// Retry-After, which SDKs retry, rather than leave requests hanging. Another node holding the
+// bootstrap lock keeps this one in that window for as long as the test needs.
+test('a node still starting answers 503 with Retry-After, then serves', { skip: available.skip, timeout: 120_000 }, async () => {
+  available.require();
+  const url = await freshDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), 'skep-pg-starting-'));
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  // The key postgres-store.ts's exclusive('bootstrap') takes: "skep" and hashtext(name).
+  await holder.query(`select pg_advisory_lock(x'736b6570'::int, hashtext('bootstrap'))`);
+  const port = await freePort();
+  const starting = serveProcess(dataDir, { SKEP_METADATA_URL: url, SKEP_MASTER_KEY: TEST_MASTER_KEY }, port);
+  starting.catch(() => undefined);
+  let server: Awaited<typeof starting> | undefined;
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    let early: Response | undefined;
+    for (let i = 0; i < 200 && !early; i++) {
+      early = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(5_000) }).catch((err: Error) => {
+        if (err.name === 'TimeoutError') throw err; // listening, but not answering
+        return undefined; // not listening yet
+      });
+      if (!early) await sleep(100);
+    }
+    assert.ok(early, 'the node bound its port');
+    assert.equal(early.status, 503);
+    assert.equal(early.headers.get('retry-after'), '1');
+    // An S3 request too (signed: the credentials cannot be checked yet).
+    const s3 = new S3Client({ endpoint: base, region: 'us-east-1', forcePathStyle: true, credentials: ROOT_KEY, maxAttempts: 1 });
+    const refused = await s3.send(new ListBucketsCommand({})).catch((err: S3ServiceException) => err);
+    assert.equal((refused as S3ServiceException).$metadata?.httpStatusCode, 503);
+    await holder.query(`select pg_advisory_unlock_all()`);
+    server = await starting;
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    assert.ok((await s3.send(new ListBucketsCommand({}))).Buckets);
+    s3.destroy();
+  } finally {
+    await holder.end();
+    if (server) await server.stop();
+    else await starting.then((s) => s.stop(), () => undefined);
     await rm(dataDir, { recursive: true, force: true });
   }
 });

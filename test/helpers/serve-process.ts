@@ -21,10 +21,10 @@ export interface ServeProcess {
   output(): string;
 }
 
-/** Starts `skep serve --data DIR --port 0` with the test root key (plus `env`) and waits until it listens. */
-export async function serveProcess(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+/** Starts `skep serve --data DIR --port PORT` (any free port by default) with the test root key (plus `env`) and waits until it listens. */
+export async function serveProcess(dataDir: string, env: NodeJS.ProcessEnv = {}, port = 0): Promise<ServeProcess> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SKEP_')));
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'serve', '--data', dataDir, '--port', '0', '--log-level', 'warn'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'serve', '--data', dataDir, '--port', String(port), '--log-level', 'warn'], {
     cwd: ROOT,
     env: { ...clean, SKEP_ROOT_ACCESS_KEY_ID: ROOT_KEY.accessKeyId, SKEP_ROOT_SECRET_ACCESS_KEY: ROOT_KEY.secretAccessKey, ...env },
   });
