@@ -5,6 +5,7 @@ import { crc32 } from 'node:zlib';
 import { before, describe, test } from 'node:test';
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -17,6 +18,7 @@ import {
   PutObjectCommand,
   PutObjectTaggingCommand,
   S3ServiceException,
+  UploadPartCommand,
   UploadPartCopyCommand,
   type ChecksumAlgorithm,
   type GetObjectCommandInput,
@@ -417,6 +419,27 @@ describe('conditional PUT', () => {
     assert.equal(err.name, 'PreconditionFailed');
     assert.equal(err.$metadata.httpStatusCode, 412);
     assert.equal((await getBytes({ Bucket: bucket, Key: 'once' })).toString(), 'first');
+  });
+
+  test('If-Match with If-None-Match is refused (501 NotImplemented) on PUT, copy and completion, and writes nothing', async () => {
+    const bucket = await newBucket('ifboth');
+    const both = { IfNoneMatch: '*', IfMatch: '"0123456789abcdef0123456789abcdef"' };
+    const put = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'x', ...both })));
+    assert.equal(put.$metadata.httpStatusCode, 501);
+    assert.equal(put.name, 'NotImplemented');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src', Body: 'source' }));
+    const copy = await s3Error(ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'new', CopySource: `${bucket}/src`, ...both })));
+    assert.equal(copy.$metadata.httpStatusCode, 501);
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'new' }));
+    const part = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'new', UploadId, PartNumber: 1, Body: 'part' }));
+    const complete = await s3Error(ctx.s3.send(new CompleteMultipartUploadCommand({
+      Bucket: bucket, Key: 'new', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] }, ...both,
+    })));
+    assert.equal(complete.$metadata.httpStatusCode, 501);
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'new' })))).$metadata.httpStatusCode, 404);
+    // The upload is still there to complete without the conflicting headers.
+    await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'new', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] }, IfNoneMatch: '*' }));
+    assert.equal((await getBytes({ Bucket: bucket, Key: 'new' })).toString(), 'part');
   });
 
   test('two concurrent If-None-Match: * PUTs: exactly one wins', async () => {

@@ -601,7 +601,7 @@ describe('SigV2 over raw HTTP', () => {
 describe('protocol details s3-tests checks', () => {
   test('Expect: 100-continue is answered only after authentication; a refused upload gets its error instead', async () => {
     const bucket = await ctx.newBucket('expect');
-    const exchange = (headers: Record<string, string>, contentLength = '5') =>
+    const exchange = (headers: Record<string, string>, contentLength = '5', key = 'k') =>
       new Promise<string>((resolve, reject) => {
         const socket = connect(ctx.server.port, '127.0.0.1');
         let text = '';
@@ -613,7 +613,7 @@ describe('protocol details s3-tests checks', () => {
           }
         });
         socket.on('error', reject);
-        socket.write(`PUT /${bucket}/k HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\nContent-Length: ${contentLength}\r\nExpect: 100-continue\r\n\r\n`);
+        socket.write(`PUT /${bucket}/${key} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\nContent-Length: ${contentLength}\r\nExpect: 100-continue\r\n\r\n`);
       });
     const good = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, payloadHash: 'UNSIGNED-PAYLOAD' });
     assert.match(await exchange(good), /^HTTP\/1\.1 100 Continue/);
@@ -625,6 +625,12 @@ describe('protocol details s3-tests checks', () => {
     assert.match(await exchange(huge, String(6 * 1024 ** 3)), /^HTTP\/1\.1 400 /, 'over 5 GiB');
     const storageClass = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/k`, payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'x-amz-storage-class': 'BOGUS' } });
     assert.match(await exchange(storageClass), /^HTTP\/1\.1 400 /, 'an unknown storage class');
+    // A write condition the stored object fails: the body would be thrown away.
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'taken', Body: 'first' }));
+    const taken = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/taken`, payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'if-none-match': '*' } });
+    assert.match(await exchange(taken, String(20 * 1024 * 1024), 'taken'), /^HTTP\/1\.1 412 /, 'If-None-Match: * on a stored key');
+    const stale = await signedHeaders(ctx.server, { method: 'PUT', path: `/${bucket}/taken`, payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'if-match': '"00000000000000000000000000000000"' } });
+    assert.match(await exchange(stale, '5', 'taken'), /^HTTP\/1\.1 412 /, 'If-Match with a stale ETag');
     assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 404, 'nothing stored');
   });
 

@@ -134,6 +134,7 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   const bucket = resolved.row;
   // A completed upload too: a retry of its completion is answered again.
   const upload = await ctx.services.multipart.requireUpload(bucket, ctx.op.key!, uploadIdOf(ctx), 'or-completed');
+  const condition = writeCondition(ctx);
   // Here x-amz-checksum-<alg> is the whole object's checksum, compared once the parts are combined.
   const body = await readSmallBody(ctx.req, ctx.auth.payload, COMPLETE_BODY_LIMIT, { objectChecksumHeaders: true });
   const doc = parseXml(body, 'CompleteMultipartUpload', COMPLETE_PARTS_LIMIT);
@@ -148,7 +149,7 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   const fullAlg = CHECKSUM_ALGORITHMS.find((a) => header(ctx.req, checksumHeader(a)) !== undefined);
   const done = await ctx.services.multipart.complete(bucket, upload, {
     parts,
-    condition: writeCondition(ctx),
+    condition,
     objectChecksum: fullAlg && { algorithm: fullAlg, value: header(ctx.req, checksumHeader(fullAlg))! },
     checksumType: header(ctx.req, 'x-amz-checksum-type'),
     objectSize: objectSizeHeader(ctx),

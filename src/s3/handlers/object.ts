@@ -38,6 +38,8 @@ import { expirationHeaders } from '../../lifecycle/expiration-headers.js';
 export function writeCondition(ctx: S3Context): PutCondition {
   const ifNoneMatch = header(ctx.req, 'if-none-match');
   const ifMatch = header(ctx.req, 'if-match');
+  // S3 takes one or the other: both at once is refused rather than one of them silently dropped.
+  if (ifNoneMatch !== undefined && ifMatch !== undefined) throw new S3Error('NotImplemented', 'If-Match and If-None-Match cannot be combined on writes.');
   if (ifNoneMatch !== undefined) {
     if (ifNoneMatch.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*".');
     return { kind: 'ifNoneMatch' };
@@ -117,6 +119,8 @@ export async function PutObject(ctx: S3Context): Promise<S3Response> {
   if (resolved.quota && declared !== undefined) await ctx.services.quotas.check(bucket, resolved.quota, ctx.op.key!, declared);
   // Every header is read before the body is: a refusal they decide goes out instead of 100-continue.
   const described = { headers: storedHeadersFrom(ctx.req), userMetadata: userMetadataFrom(ctx.req), tags: tagsFromHeader(ctx.req), storageClass: storageClassFrom(ctx.req) };
+  // So is a write condition the stored object already fails (it is checked again at the commit).
+  await ctx.services.objects.checkCondition(bucket, ctx.op.key!, condition);
   const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxObjectSize });
   const row = await ctx.services.objects.putObject(
     {
