@@ -644,6 +644,17 @@ describe('CopyObject', () => {
     assert.equal(await got.Body!.transformToString(), 'me');
   });
 
+  test('a copy is STANDARD unless the request names a class; a self-copy with no class moves an object back to STANDARD', async () => {
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cold', Body: 'rarely read', StorageClass: 'STANDARD_IA' }));
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'cold-copy', CopySource: copySource(bucket, 'cold') }));
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cold-copy' }))).StorageClass, undefined, 'STANDARD is not sent');
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'cold-copy2', CopySource: copySource(bucket, 'cold'), StorageClass: 'ONEZONE_IA' }));
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cold-copy2' }))).StorageClass, 'ONEZONE_IA');
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'cold', CopySource: copySource(bucket, 'cold') }));
+    const listed = await ctx.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'cold' }));
+    assert.deepEqual(listed.Contents?.map((o) => [o.Key, o.StorageClass]), [['cold', 'STANDARD'], ['cold-copy', 'STANDARD'], ['cold-copy2', 'ONEZONE_IA']]);
+  });
+
   test('the whole source is decoded before it is split: bucket%2Fkey and %2Fbucket%2Fkey copy, for UploadPartCopy too; ?versionId stays a suffix, %3F is in the key', async () => {
     const key = 'dir/caf\u00e9 1+1?.txt';
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'encoded whole' }));

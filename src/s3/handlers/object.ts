@@ -433,7 +433,8 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
   const checksumAlgorithm = checksumAlgorithmFrom(ctx);
   // Copying an older version over its key restores it; copying the current one onto itself must change something.
   const sameObject = source.bucketId === target.id && source.key === ctx.op.key && source.isLatest;
-  const storageClass = header(ctx.req, 'x-amz-storage-class') ? storageClassFrom(ctx.req) : source.storageClass;
+  // A copy is STANDARD unless the request names a class, as S3 stores it (the source's is not kept).
+  const storageClass = storageClassFrom(ctx.req);
   const redirects = header(ctx.req, 'x-amz-website-redirect-location') !== undefined;
   // An encrypted object copied onto itself is sealed again: decrypted in place or under a fresh data key (a rotation).
   if (sameObject && directive === 'COPY' && storageClass === source.storageClass && !encryption && !source.encryption && !redirects) {
