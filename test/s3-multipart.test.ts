@@ -210,6 +210,18 @@ describe('lib-storage Upload (12 MiB in 5 MiB parts)', () => {
     assert.ok(cross.equals(body.subarray(PART - 10, PART + 10)));
   });
 
+  test('GET and HEAD ?partNumber=N of an empty part: 200, no Content-Range, the parts count', async () => {
+    const bucket = await newBucket('emptypart');
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'e' }));
+    const first = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'e', UploadId, PartNumber: 1, Body: parts[0] }));
+    const last = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'e', UploadId, PartNumber: 2, Body: Buffer.alloc(0) }));
+    await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'e', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: first.ETag }, { PartNumber: 2, ETag: last.ETag }] } }));
+    const { body: got, res } = await getBody(bucket, 'e', { PartNumber: 2 });
+    assert.deepEqual([res.$metadata.httpStatusCode, res.ContentRange, res.ContentLength, res.PartsCount, got.length], [200, undefined, 0, 2, 0]);
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'e', PartNumber: 2 }));
+    assert.deepEqual([head.$metadata.httpStatusCode, head.ContentRange, head.ContentLength, head.PartsCount], [200, undefined, 0, 2]);
+  });
+
   test('Range together with partNumber is 400 InvalidRequest on GET and HEAD', async () => {
     const bucket = await newBucket('partrange');
     await new Upload({ client: ctx.s3, params: { Bucket: bucket, Key: 'p', Body: body }, partSize: PART }).done();

@@ -52,3 +52,17 @@ export function checkConditions(c: Conditions, etag: string, lastModified: Date,
     throw new S3Error('NotModified', undefined, {}, headers);
   }
 }
+
+/**
+ * Whether a Range is served under If-Range (RFC 9110 13.1.5): only when the validator names the
+ * object as it is now, a strong ETag or exactly its Last-Modified; otherwise the whole object is
+ * sent, so a client resuming a download of an object replaced since never splices two of them.
+ */
+export function rangeApplies(ifRange: string | undefined, etag: string, lastModified: Date): boolean {
+  if (ifRange === undefined) return true;
+  const value = ifRange.trim();
+  if (value.startsWith('"')) return bareEtag(value) === bareEtag(etag);
+  if (value.startsWith('W/')) return false; // weak validators never match here
+  const date = parseHttpDate(value);
+  return !!date && date.getTime() === Math.floor(lastModified.getTime() / 1000) * 1000;
+}

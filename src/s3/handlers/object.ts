@@ -3,7 +3,7 @@ import { header, type S3Context } from '../context.js';
 import type { S3Response, HeaderValue } from '../render.js';
 import { declaredSize, openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
-import { checkConditions, etagMatches } from '../conditions.js';
+import { checkConditions, etagMatches, rangeApplies } from '../conditions.js';
 import { parseRange } from '../range.js';
 import {
   applyResponseOverrides,
@@ -200,6 +200,7 @@ function describeObject(ctx: S3Context, row: ObjectRow, partText: string | undef
   checkConditions(conditionsFrom(ctx), row.etag, row.lastModified);
 
   let range = undefined;
+  let emptyPart = false;
   const headers = objectResponseHeaders(row, { checksumMode: false });
   if (partText !== undefined) {
     if (!/^\d+$/.test(partText) || Number(partText) < 1 || Number(partText) > 10000) {
@@ -210,12 +211,14 @@ function describeObject(ctx: S3Context, row: ObjectRow, partText: string | undef
     if (n > partCount) throw new S3Error('InvalidPartNumber');
     if (row.partsCount !== null) {
       const start = row.blobs.slice(0, n - 1).reduce((s, b) => s + b.size, 0);
-      range = { start, end: start + row.blobs[n - 1].size - 1 };
+      // An empty part has no byte range to name: 200 with no body, as for an empty object.
+      if (row.blobs[n - 1].size > 0) range = { start, end: start + row.blobs[n - 1].size - 1 };
+      else emptyPart = true;
       headers['x-amz-mp-parts-count'] = row.partsCount;
     } else if (row.size > 0) {
       range = { start: 0, end: row.size - 1 };
     }
-  } else {
+  } else if (rangeApplies(header(ctx.req, 'if-range'), row.etag, row.lastModified)) {
     range = parseRange(header(ctx.req, 'range'), row.size);
   }
   // Checksums describe the whole object; S3 omits them for ranges.
@@ -228,7 +231,7 @@ function describeObject(ctx: S3Context, row: ObjectRow, partText: string | undef
     status = 206;
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${row.size}`;
   }
-  const length = range ? range.end - range.start + 1 : row.size;
+  const length = range ? range.end - range.start + 1 : emptyPart ? 0 : row.size;
   headers['Content-Length'] = length;
   if (!lease) return { status, headers };
   const body = length === 0 ? Buffer.alloc(0) : (lease.bytes(range) ?? lease.open(range));
