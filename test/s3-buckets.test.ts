@@ -4,6 +4,7 @@ import { Agent } from 'node:http';
 import { describe, test } from 'node:test';
 import {
   AbortMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
@@ -289,6 +290,62 @@ describe('settings skep does not offer read as S3 reports them unset', () => {
       assert.equal(xmlField(missing.text, 'Code'), 'NoSuchBucket', `GET ?${sub} of a missing bucket`);
     }
     assert.equal(xmlField((await raw(ctx.server, { method: 'GET', path: `/${name}`, query: { requestPayment: '' } })).text, 'Payer'), 'BucketOwner');
+  });
+});
+
+describe('requests on a bucket that S3 qualifies', () => {
+  test('sub-resources skep does not implement: NoSuchBucket on a missing bucket, NotImplemented on an existing one', async () => {
+    const name = await newBucket('unimpl');
+    const absent = bucketName('unimpl-absent');
+    for (const [method, sub] of [['GET', 'website'], ['GET', 'replication'], ['GET', 'notification'], ['PUT', 'logging'], ['DELETE', 'website']] as const) {
+      const body = method === 'PUT' ? '<BucketLoggingStatus/>' : undefined;
+      const missing = await raw(ctx.server, { method, path: `/${absent}`, query: { [sub]: '' }, body });
+      assert.deepEqual([missing.status, xmlField(missing.text, 'Code')], [404, 'NoSuchBucket'], `${method} ?${sub} of a missing bucket`);
+      const there = await raw(ctx.server, { method, path: `/${name}`, query: { [sub]: '' }, body });
+      assert.deepEqual([there.status, xmlField(there.text, 'Code')], [501, 'NotImplemented'], `${method} ?${sub}`);
+    }
+  });
+
+  test('an anonymous CreateBucket is AccessDenied, whether or not the name is taken', async () => {
+    const taken = await newBucket('anon-create');
+    for (const name of [bucketName('anon-free'), taken]) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${name}`, sign: false });
+      assert.deepEqual([res.status, xmlField(res.text, 'Code')], [403, 'AccessDenied'], name);
+    }
+    assert.equal((await s3Error(ctx.s3.send(new HeadBucketCommand({ Bucket: bucketName('anon-free') })))).$metadata.httpStatusCode, 404, 'nothing created');
+  });
+
+  test('x-amz-expected-bucket-owner: another owner is 403 and nothing happens; the bucket\'s own owner (its project) passes', async () => {
+    const name = await newBucket('owner');
+    const src = await newBucket('owner-src');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: src, Key: 'k', Body: 'source' }));
+    const owner = (await ctx.s3.send(new ListBucketsCommand({}))).Owner!.ID!;
+    const other = '111122223333';
+    for (const [what, call] of [
+      ['HeadBucket', () => ctx.s3.send(new HeadBucketCommand({ Bucket: name, ExpectedBucketOwner: other }))],
+      ['PutObject', () => ctx.s3.send(new PutObjectCommand({ Bucket: name, Key: 'k', Body: 'x', ExpectedBucketOwner: other }))],
+      ['DeleteBucket', () => ctx.s3.send(new DeleteBucketCommand({ Bucket: name, ExpectedBucketOwner: other }))],
+      ['CopyObject', () => ctx.s3.send(new CopyObjectCommand({ Bucket: name, Key: 'k', CopySource: `${src}/k`, ExpectedSourceBucketOwner: other }))],
+    ] as const) {
+      const err = await s3Error(call());
+      // A HEAD answer has no body to name its code.
+      assert.equal(err.$metadata.httpStatusCode, 403, what);
+      if (what !== 'HeadBucket') assert.equal(err.name, 'AccessDenied', what);
+    }
+    assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: name, Key: 'k' })))).name, 'NoSuchKey', 'nothing written');
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: name, Key: 'k', CopySource: `${src}/k`, ExpectedBucketOwner: owner, ExpectedSourceBucketOwner: owner }));
+    assert.equal(await (await ctx.s3.send(new GetObjectCommand({ Bucket: name, Key: 'k', ExpectedBucketOwner: owner }))).Body!.transformToString(), 'source');
+  });
+
+  test('tags given at creation (CreateBucketConfiguration Tags) are the bucket\'s tags; a tag S3 refuses creates nothing', async () => {
+    const name = bucketName('born-tagged');
+    await ctx.s3.send(new CreateBucketCommand({ Bucket: name, CreateBucketConfiguration: { Tags: [{ Key: 'team', Value: 'data' }, { Key: 'cost', Value: '42' }] } }));
+    const tags = await ctx.s3.send(new GetBucketTaggingCommand({ Bucket: name }));
+    assert.deepEqual(tags.TagSet, [{ Key: 'cost', Value: '42' }, { Key: 'team', Value: 'data' }]);
+    const refused = bucketName('born-bad');
+    const err = await s3Error(ctx.s3.send(new CreateBucketCommand({ Bucket: refused, CreateBucketConfiguration: { Tags: [{ Key: 'aws:reserved', Value: 'x' }] } })));
+    assert.deepEqual([err.$metadata.httpStatusCode, err.name], [400, 'InvalidTag']);
+    assert.equal((await s3Error(ctx.s3.send(new HeadBucketCommand({ Bucket: refused })))).$metadata.httpStatusCode, 404, 'not created');
   });
 });
 

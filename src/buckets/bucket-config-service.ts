@@ -103,9 +103,10 @@ export class BucketConfigService {
   }
 
   /** Settings a CreateBucket asked for (only what differs from S3's defaults is stored). */
-  async initialize(bucket: BucketRow, s: { ownership: ObjectOwnership; acl: CannedAcl }, by: RequestSource): Promise<void> {
+  async initialize(bucket: BucketRow, s: { ownership: ObjectOwnership; acl: CannedAcl; tags?: Record<string, string> }, by: RequestSource): Promise<void> {
     if (s.ownership !== 'BucketOwnerEnforced') await this.writeSetting(bucket, 'ownership-controls', s.ownership, by, s.ownership);
     if (s.acl !== 'private') await this.writeSetting(bucket, 'acl', s.acl, by, s.acl);
+    if (s.tags && Object.keys(s.tags).length > 0) await this.putTags(bucket, s.tags, by);
   }
 
   // ---- tags ----

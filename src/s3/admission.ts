@@ -48,6 +48,8 @@ export interface Admission {
   bypassGovernance?: boolean;
   /** Told of the bucket as soon as it is found, before the caller is authorized for it. */
   found?: (bucket: ResolvedBucket) => void;
+  /** x-amz-expected-bucket-owner (or its copy source twin): the owner the caller means to reach. */
+  expectedOwner?: string;
 }
 
 /** The facts of a request to a bucket without a policy: nothing to test, nothing built. */
@@ -72,6 +74,9 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   const resolved = await a.services.bucketConfig.resolve(a.projectId, op.bucket);
   if (!resolved) throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
   a.found?.(resolved);
+  // A safety check tools such as Terraform send: a bucket of another owner is refused, 403, as on
+  // S3. The owner is the bucket's project (the Owner ID that listings and ACLs show).
+  if (a.expectedOwner !== undefined && a.expectedOwner !== resolved.row.projectId) throw new S3Error('AccessDenied');
   // S3 authorizes DeleteObjects key by key (each object's ARN, in the handler): a token's level and
   // scope were checked above, and nothing is asked of the policy or ACLs about the bucket's ARN.
   if (op.op === 'DeleteObjects') return resolved;

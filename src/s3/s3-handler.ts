@@ -179,7 +179,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const found = (r: ResolvedBucket) => {
         if (counted) counted.bucket = r.row.name;
       };
-      const admission = { services: deps.services, op, projectId, facts: factsOf, bypassGovernance: bypassRequested(req), found };
+      const admission = { services: deps.services, op, projectId, facts: factsOf, bypassGovernance: bypassRequested(req), found, expectedOwner: header(req, 'x-amz-expected-bucket-owner') };
       let resolving: Promise<ResolvedBucket> | undefined;
       const resolved = () => {
         // Only the first call reads the bucket; a handler may ask more than once.
@@ -233,6 +233,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
       };
       if (!principal) {
         anonymousTarget = { op, facts: factsOf };
+        // Nobody creates a bucket anonymously, whether or not its name is taken.
+        if (op.op === 'CreateBucket') throw new S3Error('AccessDenied');
         // A POST form signs itself; its handler admits the signer.
         if (op.op !== 'PostObject') await resolved();
       } else if (wantsContinue(req) && op.bucket !== null && op.op !== 'CreateBucket') {

@@ -7,6 +7,8 @@ import { inScope } from '../../auth/authorize.js';
 import { header } from '../context.js';
 import { isPublicAclForBlock, OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership } from '../../auth/bucket-access.js';
 import { aclFromHeaders } from './access.js';
+import { tagSetFrom } from './tagging.js';
+import { validateBucketTags } from '../../objects/tags.js';
 import type { BucketRow } from '../../storage/metadata/metadata-store.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../continuation-token.js';
 
@@ -80,8 +82,14 @@ export async function ListBuckets(ctx: S3Context): Promise<S3Response> {
 export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
   let region = ctx.region;
+  let tags: Record<string, string> = {};
   if (body.length > 0) {
     const conf = parseXml(body, 'CreateBucketConfiguration');
+    // Tags given at creation (CreateBucketConfiguration.Tags), held to PutBucketTagging's rules.
+    if (conf.Tags !== undefined) {
+      tags = tagSetFrom({ TagSet: conf.Tags });
+      validateBucketTags(tags);
+    }
     const constraint = xmlText(conf.LocationConstraint);
     // Any region a client may have been configured with is accepted as naming this server's region.
     if (constraint && constraint !== ctx.region && constraint !== 'us-east-1' && constraint !== 'auto' && constraint !== 'EU') {
@@ -89,7 +97,7 @@ export async function CreateBucket(ctx: S3Context): Promise<S3Response> {
     }
     if (constraint) region = ctx.region;
   }
-  const settings = bucketCreationSettings(ctx);
+  const settings = { ...bucketCreationSettings(ctx), tags };
   const lockHeader = ctx.req.headers['x-amz-bucket-object-lock-enabled'];
   const objectLock = typeof lockHeader === 'string' && lockHeader.trim().toLowerCase() === 'true';
   for (let attempt = 1; !(await createOrReset(ctx, region, settings, objectLock)); attempt++) {
@@ -136,10 +144,11 @@ async function unlessDeleted(work: () => Promise<void>): Promise<boolean> {
 interface CreationSettings {
   ownership: ObjectOwnership;
   acl: CannedAcl;
+  tags?: Record<string, string>;
 }
 
 /** x-amz-object-ownership, and x-amz-acl or x-amz-grant-* on CreateBucket, checked before anything is created. */
-function bucketCreationSettings(ctx: S3Context): CreationSettings {
+function bucketCreationSettings(ctx: S3Context): Omit<CreationSettings, 'tags'> {
   const ownershipText = header(ctx.req, 'x-amz-object-ownership');
   if (ownershipText !== undefined && !(OBJECT_OWNERSHIP as readonly string[]).includes(ownershipText)) {
     throw new S3Error('InvalidArgument', 'Invalid x-amz-object-ownership header', { ArgumentName: 'x-amz-object-ownership', ArgumentValue: ownershipText });

@@ -1,6 +1,6 @@
 import { S3Error } from '../errors.js';
 import { isUnsupported, type ParsedOperationName } from '../endpoint.js';
-import type { Handler, S3Context } from '../context.js';
+import { header, type Handler, type S3Context } from '../context.js';
 import type { BucketRow } from '../../storage/metadata/metadata-store.js';
 import { admit, requestFacts } from '../admission.js';
 import * as access from './access.js';
@@ -30,7 +30,16 @@ import * as unoffered from './unoffered-settings.js';
 async function copySourceBucket(ctx: S3Context, src: CopySource): Promise<BucketRow> {
   const query = new Map(src.versionId !== undefined ? [['versionId', src.versionId]] : []);
   const source = { ...ctx.op, op: 'GetObject' as const, bucket: src.bucket, key: src.key, query };
-  const resolved = await admit({ services: ctx.services, op: source, projectId: ctx.projectId, facts: () => requestFacts(ctx.req, source, ctx.auth.principal, ctx.now(), ctx.by.source) }, ctx.auth.principal);
+  const resolved = await admit(
+    {
+      services: ctx.services,
+      op: source,
+      projectId: ctx.projectId,
+      facts: () => requestFacts(ctx.req, source, ctx.auth.principal, ctx.now(), ctx.by.source),
+      expectedOwner: header(ctx.req, 'x-amz-source-expected-bucket-owner'),
+    },
+    ctx.auth.principal,
+  );
   return resolved.row;
 }
 
@@ -39,6 +48,8 @@ async function NotImplemented(ctx: S3Context): Promise<never> {
   const op = ctx.op;
   if (!isUnsupported(op)) throw new Error(`${op.op} is implemented`);
   const { method, subresource } = op.unsupported;
+  // Like any other request on a bucket: NoSuchBucket for a missing one, and its policy applies.
+  if (op.bucket !== null) await ctx.resolved();
   throw new S3Error('NotImplemented', `${method} ?${subresource} is not implemented by skep.`);
 }
 
