@@ -338,6 +338,18 @@ describe('multipart API by hand', () => {
     assert.equal(done.ChecksumType, 'COMPOSITE');
   });
 
+  test('a checksum type its algorithm cannot have is InvalidRequest in S3\'s words', async () => {
+    const bucket = await newBucket('cktype');
+    for (const [alg, type, message] of [
+      ['SHA256', 'FULL_OBJECT', 'The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm.'],
+      ['SHA1', 'FULL_OBJECT', 'The FULL_OBJECT checksum type cannot be used with the sha1 checksum algorithm.'],
+      ['CRC64NVME', 'COMPOSITE', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.'],
+    ] as const) {
+      const err = await s3Error(ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k', ChecksumAlgorithm: alg, ChecksumType: type })));
+      assert.deepEqual([err.$metadata.httpStatusCode, err.name, err.message], [400, 'InvalidRequest', message]);
+    }
+  });
+
   test('CRC32C FULL_OBJECT by hand: the whole-object CRC, checked against the one the client sends', async () => {
     const bucket = await newBucket('full');
     const parts = [randomBytes(PART), randomBytes(PART), randomBytes(777)];
@@ -356,6 +368,13 @@ describe('multipart API by hand', () => {
       ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'f', UploadId, ChecksumCRC32C: rawDigest('CRC32C', parts[0]).toString('base64'), ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: uploaded } })),
     );
     assert.equal(mismatch.name, 'BadDigest');
+    // A value that is no CRC32C at all: refused as PutObject refuses it, and the upload stays.
+    for (const bogus of ['zz', 'AAAA']) {
+      const malformed = await s3Error(
+        ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'f', UploadId, ChecksumCRC32C: bogus, ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: uploaded } })),
+      );
+      assert.deepEqual([malformed.name, malformed.message], ['InvalidRequest', 'Value for x-amz-checksum-crc32c header is invalid.'], bogus);
+    }
     const done = await ctx.s3.send(
       new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'f', UploadId, ChecksumCRC32C: expected, ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: uploaded } }),
     );

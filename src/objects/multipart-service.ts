@@ -167,10 +167,10 @@ export function resolveChecksumType(alg: ChecksumAlgorithm | null, requested: st
   const type = requested?.toUpperCase() ?? (alg === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
   if (type !== 'FULL_OBJECT' && type !== 'COMPOSITE') throw new S3Error('InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
   if (type === 'FULL_OBJECT' && (alg === 'SHA1' || alg === 'SHA256')) {
-    throw new S3Error('InvalidRequest', `The ${alg} checksum algorithm supports only the COMPOSITE checksum type.`);
+    throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${alg.toLowerCase()} checksum algorithm.`);
   }
   if (type === 'COMPOSITE' && alg === 'CRC64NVME') {
-    throw new S3Error('InvalidRequest', 'The CRC64NVME checksum algorithm supports only the FULL_OBJECT checksum type.');
+    throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
   }
   return type;
 }

@@ -14,6 +14,7 @@ import { owner } from './bucket.js';
 import { objectAclFromHeader } from './access.js';
 import { MAX_PART_NUMBER, MultipartService, resolveChecksumType, type CompletedPartRequest } from '../../objects/multipart-service.js';
 import { CHECKSUM_ALGORITHMS, checksumHeader } from '../../checksums/types.js';
+import { validateChecksumValue } from '../../checksums/digest.js';
 import type { PartRow, UploadRow } from '../../storage/metadata/metadata-store.js';
 import { encoder } from './list.js';
 import { listingLimit } from '../../auth/scope.js';
@@ -147,6 +148,10 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
     return { partNumber: Number(numberText), etag, checksum };
   });
   const fullAlg = CHECKSUM_ALGORITHMS.find((a) => header(ctx.req, checksumHeader(a)) !== undefined);
+  // A value that is no checksum at all is refused as PutObject refuses it, before any comparison.
+  if (fullAlg && !validateChecksumValue(fullAlg, header(ctx.req, checksumHeader(fullAlg))!)) {
+    throw new S3Error('InvalidRequest', `Value for ${checksumHeader(fullAlg)} header is invalid.`);
+  }
   const done = await ctx.services.multipart.complete(bucket, upload, {
     parts,
     condition,
