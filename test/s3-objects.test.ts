@@ -221,6 +221,15 @@ describe('stored headers and metadata', () => {
     }
   });
 
+  test('a metadata entry with no name (x-amz-meta-) is dropped, as S3 drops it; the others are kept', async () => {
+    const bucket = await newBucket('noname');
+    const put = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/m`, headers: { 'x-amz-meta-': 'nameless', 'x-amz-meta-ok': '1' }, body: 'x' });
+    assert.equal(put.status, 200);
+    const head = await raw(ctx.server, { method: 'HEAD', path: `/${bucket}/m` });
+    assert.deepEqual(Object.keys(head.headers).filter((h) => h.startsWith('x-amz-meta')), ['x-amz-meta-ok']);
+    assert.deepEqual((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'm' }))).Metadata, { ok: '1' });
+  });
+
   test('response-* query overrides replace the stored headers on GET', async () => {
     const bucket = await newBucket('override');
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'o', Body: 'x', ContentType: 'text/plain', CacheControl: 'no-cache' }));

@@ -56,6 +56,8 @@ export function userMetadataFrom(req: IncomingMessage): Record<string, string> {
     const name = req.rawHeaders[i].toLowerCase();
     if (!name.startsWith('x-amz-meta-')) continue;
     const key = name.slice('x-amz-meta-'.length);
+    // A metadata entry with no name is dropped, as S3 drops it.
+    if (key === '') continue;
     const value = req.rawHeaders[i + 1];
     const earlier = out.get(key);
     out.set(key, earlier === undefined ? value : `${earlier},${value}`);
@@ -97,6 +99,7 @@ export function headersFromFields(fields: ReadonlyMap<string, string>): { header
   for (const [name, value] of fields) {
     if (!name.startsWith('x-amz-meta-')) continue;
     const key = name.slice('x-amz-meta-'.length);
+    if (key === '') continue;
     const bytesOf = asHeader(name, value);
     userMetadata.set(key, bytesOf);
     bytes += key.length + bytesOf.length;
