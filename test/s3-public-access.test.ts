@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteBucketCorsCommand,
   DeletePublicAccessBlockCommand,
@@ -21,6 +22,7 @@ import {
   PutObjectAclCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
+  PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import { s3Error } from './helpers/s3.js';
 import { ROOT_KEY, startTestServer, useS3Server } from './helpers/server.js';
@@ -216,6 +218,86 @@ describe('ACLs', () => {
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k2', Body: 'x', ACL: 'authenticated-read' }));
     assert.ok((await ctx.s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'k2' }))).Grants?.some((g) => g.Grantee?.URI?.endsWith('/AuthenticatedUsers')));
     assert.equal((await anon('GET', `/${bucket}/k2`)).status, 403);
+  });
+
+  test('RestrictPublicBuckets on a bucket with a public policy shuts anonymous callers out of what the ACLs grant too', async () => {
+    const bucket = await ctx.newBucket('restrict');
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] } }));
+    await ctx.s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'pub', Body: 'x', ACL: 'public-read' }));
+    const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/site/*` }] };
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    assert.equal((await anon('GET', `/${bucket}/pub`)).status, 200, 'open before the restriction');
+    await ctx.s3.send(new PutPublicAccessBlockCommand({ Bucket: bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: true } }));
+    for (const path of [`/${bucket}/pub`, `/${bucket}?list-type=2`]) assert.equal((await anon('GET', path)).status, 403, path);
+    assert.equal((await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'pub' }))).$metadata.httpStatusCode, 200, 'the owner still reads');
+  });
+
+  test('x-amz-grant-* on object writes: applied as x-amz-acl is, refused where it is, and never together with it', async () => {
+    const bucket = await ctx.newBucket('objgrants');
+    const allUsers = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"';
+    // BucketOwnerEnforced (the default): a grant is an ACL, and ACLs are disabled.
+    assert.equal((await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'g', Body: 'x', GrantRead: allUsers })))).name, 'AccessControlListNotSupported');
+    await absent(bucket, 'g');
+    await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] } }));
+    // The block refuses a public grant as it refuses public-read.
+    assert.equal((await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'g', Body: 'x', GrantRead: allUsers })))).name, 'AccessDenied');
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    const both = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/g`, headers: { 'x-amz-acl': 'private', 'x-amz-grant-read': allUsers }, body: 'x' });
+    assert.deepEqual([both.status, xmlField(both.text, 'Code')], [400, 'InvalidRequest']);
+    await absent(bucket, 'g');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'g', Body: 'granted', GrantRead: allUsers }));
+    assert.equal((await anon('GET', `/${bucket}/g`)).status, 200);
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'g2', CopySource: `${bucket}/g`, GrantRead: allUsers }));
+    assert.equal((await anon('GET', `/${bucket}/g2`)).status, 200);
+  });
+
+  test('under BucketOwnerEnforced an object ACL stored before reads as the owner\'s full control, and bucket-owner-read is refused', async () => {
+    const bucket = await ctx.newBucket('enforcedlater');
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] } }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'was-public', Body: 'x', ACL: 'public-read' }));
+    assert.equal((await ctx.s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'was-public' }))).Grants?.length, 2);
+    await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] } }));
+    const acl = await ctx.s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'was-public' }));
+    assert.deepEqual(acl.Grants?.map((g) => [g.Grantee?.ID, g.Permission]), [[ctx.server.bootstrap.projectId, 'FULL_CONTROL']]);
+    assert.equal((await anon('GET', `/${bucket}/was-public`)).status, 403);
+    for (const [what, call] of [
+      ['PutObject', () => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', ACL: 'bucket-owner-read' }))],
+      ['PutObjectAcl', () => ctx.s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'was-public', ACL: 'bucket-owner-read' }))],
+    ] as const) {
+      assert.equal((await s3Error(call())).name, 'AccessControlListNotSupported', what);
+    }
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', ACL: 'bucket-owner-full-control' }));
+  });
+
+  test('an ACL document that does not validate is MalformedACLError; headers with a document are UnexpectedContent; nothing changes', async () => {
+    const bucket = await ctx.newBucket('acldoc');
+    const owner = ctx.server.bootstrap.projectId;
+    const grant = (permission: string) => `<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>${owner}</ID></Grantee><Permission>${permission}</Permission></Grant>`;
+    const doc = (grants: string) => `<AccessControlPolicy><Owner><ID>${owner}</ID></Owner><AccessControlList>${grants}</AccessControlList></AccessControlPolicy>`;
+    for (const [body, what] of [[doc(grant('BOGUS')), 'an unknown permission'], [doc(grant('FULL_CONTROL').repeat(101)), '101 grants']]) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { acl: '' }, body });
+      assert.deepEqual([res.status, xmlField(res.text, 'Code')], [400, 'MalformedACLError'], what);
+    }
+    const mixed = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { acl: '' }, headers: { 'x-amz-acl': 'private' }, body: doc(grant('FULL_CONTROL')) });
+    assert.deepEqual([mixed.status, xmlField(mixed.text, 'Code')], [400, 'UnexpectedContent']);
+    const ok = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { acl: '' }, body: doc(grant('FULL_CONTROL')) });
+    assert.equal(ok.status, 200, ok.text);
+  });
+
+  test('an anonymous reader who may list the bucket gets 404 for a missing key; one who may not gets 403', async () => {
+    const bucket = await ctx.newBucket('anon404');
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] } }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'private', Body: 'x' }));
+    assert.equal((await anon('GET', `/${bucket}/missing`)).status, 403, 'no listing: missing and private look alike');
+    await ctx.s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' }));
+    const missing = await anon('GET', `/${bucket}/missing`);
+    assert.deepEqual([missing.status, await codeOf(missing)], [404, 'NoSuchKey']);
+    assert.equal((await anon('HEAD', `/${bucket}/missing`)).status, 404);
+    assert.equal((await anon('GET', `/${bucket}/private`)).status, 403, 'a private object stays 403');
   });
 
   test('the public access block defaults to blocking everything, as AWS since 2023', async () => {

@@ -203,8 +203,10 @@ export function anonymousAllowed(access: BucketAccess, action: string | null, bu
   if (action === null) return false;
   const outcome = policyOutcome(access, { anonymous: true }, action, bucket, key, facts);
   if (outcome === 'Deny') return false;
-  const restricted = effectiveBlock(access).restrictPublicBuckets && access.policy !== null && isPublicPolicy(access.policy);
-  if (outcome === 'Allow' && !restricted) return true;
+  // RestrictPublicBuckets on a bucket whose policy is public shuts out everyone outside the
+  // owner: what the policy allows and what the ACLs grant alike.
+  if (effectiveBlock(access).restrictPublicBuckets && access.policy !== null && isPublicPolicy(access.policy)) return false;
+  if (outcome === 'Allow') return true;
   return aclGrants(access, action);
 }
 

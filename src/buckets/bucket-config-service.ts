@@ -217,7 +217,9 @@ export class BucketConfigService {
   // ---- ACLs ----
 
   /** Whether `acl` may be set on the bucket or one of its objects now; throws as S3 does if not. */
-  checkAcl(b: ResolvedBucket, acl: CannedAcl): void {
+  /** `named` is the x-amz-acl as sent: with ACLs disabled only bucket-owner-full-control (or private) passes, as on S3. */
+  checkAcl(b: ResolvedBucket, acl: CannedAcl, named?: string): void {
+    if (named === 'bucket-owner-read' && !aclsEnabled(b.access)) throw new S3Error('AccessControlListNotSupported');
     if (acl === 'private') return;
     if (!aclsEnabled(b.access)) throw new S3Error('AccessControlListNotSupported');
     if (isPublicAclForBlock(acl) && effectiveBlock(b.access).blockPublicAcls) {
@@ -245,6 +247,11 @@ export class BucketConfigService {
     const current = await this.meta.getObject(b.row.id, key);
     if (!current || (current.versionId ?? 'null') !== versionId) return null;
     return (current.acl ?? null) as CannedAcl | null;
+  }
+
+  /** Whether the key has a current object (for telling a missing key from a private one). */
+  async objectExists(b: ResolvedBucket, key: string): Promise<boolean> {
+    return (await this.meta.getObjectAcl(b.row.id, key)) !== undefined;
   }
 
   /** The object's canned ACL, or NoSuchKey. */

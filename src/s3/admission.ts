@@ -89,7 +89,14 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   const facts = access.policy ? a.facts() : NO_FACTS;
   const alsoActions = companionActions(op.op, versionId, a.bypassGovernance === true);
   const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, alsoActions, ...accessTarget(op), access, facts });
-  if (!decision.allow) throw new S3Error(decision.error ?? 'AccessDenied');
+  if (!decision.allow) {
+    // An anonymous reader who may list the bucket may learn that a key is missing (404), as on S3:
+    // no object, no ACL to grant the read, yet the listing would tell the same.
+    if (!principal && decision.error === undefined && versionId === undefined && (op.op === 'GetObject' || op.op === 'HeadObject') && anonymousMayList(resolved, op.bucket, facts)) {
+      if (!(await a.services.bucketConfig.objectExists(resolved, op.key!))) throw new S3Error('NoSuchKey', undefined, { Key: op.key! });
+    }
+    throw new S3Error(decision.error ?? 'AccessDenied');
+  }
   return resolved;
 }
 

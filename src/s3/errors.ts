@@ -10,6 +10,7 @@ export const S3_ERRORS = {
   InvalidBucketAclWithObjectOwnership: [400, 'Bucket cannot have ACLs set with ObjectOwnership\'s BucketOwnerEnforced setting'],
   InvalidBucketAclWithBlockPublicAccessError: [400, 'Bucket cannot have public ACLs set with BlockPublicAccess enabled'],
   InvalidPolicyDocument: [400, 'The content of the form does not meet the conditions specified in the policy document.'],
+  UnexpectedContent: [400, 'This request does not support content'],
   MalformedACLError: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
   MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
   MalformedPolicy: [400, 'Policies must be valid JSON and the first byte must be \'{\''],

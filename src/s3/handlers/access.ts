@@ -4,7 +4,7 @@ import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
 import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
-import { OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership, type PublicAccessBlock } from '../../auth/bucket-access.js';
+import { aclsEnabled, OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership, type PublicAccessBlock } from '../../auth/bucket-access.js';
 import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
 import { requireCurrentVersion } from './object.js';
 
@@ -127,6 +127,10 @@ function grantee(ctx: S3Context, by: { id?: string; uri?: string; email?: string
   throw new S3Error('InvalidArgument', 'Invalid id', { ArgumentName: 'CanonicalUser/ID', ArgumentValue: by.id ?? '' });
 }
 
+/** The permissions an ACL grant may name, and how many grants one ACL may hold (S3's limit). */
+const PERMISSIONS = new Set(['FULL_CONTROL', 'WRITE', 'WRITE_ACP', 'READ', 'READ_ACP']);
+const MAX_GRANTS = 100;
+
 const GRANT_HEADERS: [string, string][] = [
   ['x-amz-grant-read', 'READ'],
   ['x-amz-grant-write', 'WRITE'],
@@ -159,11 +163,13 @@ function grantsFromHeaders(ctx: S3Context, req: IncomingMessage): Grant[] | null
 function grantsOfDocument(body: Buffer): { id?: string; uri?: string; email?: string; permission: string }[] {
   try {
     const doc = parseXml(body, 'AccessControlPolicy');
-    return xmlList(xmlNode(doc.AccessControlList)?.Grant).map((raw) => {
+    const grants = xmlList(xmlNode(doc.AccessControlList)?.Grant);
+    if (grants.length > MAX_GRANTS) throw new S3Error('MalformedACLError');
+    return grants.map((raw) => {
       const g = xmlNode(raw)!;
       const who = xmlNode(g.Grantee);
       const permission = xmlText(g.Permission)?.trim();
-      if (!who || !permission) throw new S3Error('MalformedACLError');
+      if (!who || !permission || !PERMISSIONS.has(permission)) throw new S3Error('MalformedACLError');
       return { id: xmlText(who.ID)?.trim(), uri: xmlText(who.URI)?.trim(), email: xmlText(who.EmailAddress)?.trim(), permission };
     });
   } catch {
@@ -201,17 +207,21 @@ export function aclFromHeaders(ctx: S3Context): CannedAcl | null {
 async function requestedAcl(ctx: S3Context): Promise<CannedAcl> {
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
   const fromHeaders = aclFromHeaders(ctx);
+  // Headers and a document at once: S3 takes neither.
+  if (fromHeaders && body.length > 0) throw new S3Error('UnexpectedContent');
   if (fromHeaders) return fromHeaders;
   if (body.length === 0) throw new S3Error('MissingSecurityHeader', 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
   return cannedFromGrants(grantsFromXml(ctx, body));
 }
 
-/** x-amz-acl on an object write (PutObject, CopyObject, CreateMultipartUpload), checked against the bucket; null when absent. */
+/**
+ * x-amz-acl or the x-amz-grant-* headers on an object write (PutObject, CopyObject,
+ * CreateMultipartUpload), checked against the bucket; null when neither is sent.
+ */
 export async function objectAclFromHeader(ctx: S3Context): Promise<CannedAcl | null> {
-  const value = header(ctx.req, 'x-amz-acl');
-  if (value === undefined) return null;
-  const acl = parseCannedAcl(value);
-  ctx.services.bucketConfig.checkAcl(await ctx.resolved(), acl);
+  const acl = aclFromHeaders(ctx);
+  if (acl === null) return null;
+  ctx.services.bucketConfig.checkAcl(await ctx.resolved(), acl, header(ctx.req, 'x-amz-acl'));
   return acl === 'private' ? null : acl;
 }
 
@@ -222,19 +232,25 @@ export async function GetBucketAcl(ctx: S3Context): Promise<S3Response> {
 
 export async function PutBucketAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
-  await ctx.services.bucketConfig.putBucketAcl(resolved, await requestedAcl(ctx), ctx.by);
+  const acl = await requestedAcl(ctx);
+  ctx.services.bucketConfig.checkAcl(resolved, acl, header(ctx.req, 'x-amz-acl'));
+  await ctx.services.bucketConfig.putBucketAcl(resolved, acl, ctx.by);
   return {};
 }
 
 export async function GetObjectAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   await requireCurrentVersion(ctx, resolved.row);
-  return aclDocument(ctx, await ctx.services.bucketConfig.getObjectAcl(resolved, ctx.op.key!));
+  const acl = await ctx.services.bucketConfig.getObjectAcl(resolved, ctx.op.key!);
+  // With ACLs disabled (BucketOwnerEnforced) a stored ACL grants nothing: S3 shows the owner's full control only.
+  return aclDocument(ctx, aclsEnabled(resolved.access) ? acl : 'private');
 }
 
 export async function PutObjectAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   await requireCurrentVersion(ctx, resolved.row);
-  await ctx.services.bucketConfig.putObjectAcl(resolved, ctx.op.key!, await requestedAcl(ctx));
+  const acl = await requestedAcl(ctx);
+  ctx.services.bucketConfig.checkAcl(resolved, acl, header(ctx.req, 'x-amz-acl'));
+  await ctx.services.bucketConfig.putObjectAcl(resolved, ctx.op.key!, acl);
   return {};
 }
