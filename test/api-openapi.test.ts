@@ -207,6 +207,20 @@ describe('REST API: OpenAPI document', () => {
     assert.equal(doc.paths['/api/v1/problems/{slug}'].get.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/ProblemType');
   });
 
+  test('the open routes look at no credentials: a malformed or unknown bearer token, or a stale cookie, changes nothing', async () => {
+    const admin = server.bootstrap.admin!;
+    const sent: Record<string, string>[] = [{ authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer skep_v1_0000000000000000000000000000000000000000' }, { cookie: 'skep_session=stale' }];
+    for (const headers of sent) {
+      const what = JSON.stringify(headers);
+      assert.equal((await fetch(`${server.url}/api/v1/openapi.json`, { headers })).status, 200, what);
+      assert.equal((await fetch(`${server.url}/api/v1/problems/unauthenticated`, { headers })).status, 200, what);
+      const signedIn = await call(server, 'POST', '/session', { json: { email: admin.email, password: admin.password }, headers });
+      assert.equal(signedIn.status, 200, `${what}: ${signedIn.text}`);
+    }
+    // Every other route still checks what it is sent.
+    assert.equal((await call(server, 'GET', '/projects', { headers: { authorization: 'Bearer skep_v1_0000000000000000000000000000000000000000' } })).status, 401);
+  });
+
   test('every operation declares the problems any route can answer: 500, 429 (a bearer token is rate-limited on every route), 413 with a JSON body, 507 when it writes', () => {
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item).filter((m) => METHODS.includes(m))) {

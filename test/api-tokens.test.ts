@@ -127,6 +127,9 @@ describe('REST API: tokens', () => {
       [{ name: 'x', permission: 'object-ro', bucketScope: null, billing: 'yes' }, 'billing'],
       [{ name: 'x', permission: 'object-ro' }, 'bucketScope'],
       [{ name: '   ', permission: 'object-ro', bucketScope: null }, 'name'],
+      // The overlap check compares every pair of entries: a scope is bounded.
+      [{ name: 'x', permission: 'object-ro', bucketScope: Array.from({ length: 1001 }, (_, i) => `one/p${i}/`) }, 'bucketScope'],
+      [{ name: 'x', permission: 'object-ro', bucketScope: null, allowedNetworks: Array.from({ length: 101 }, (_, i) => `10.0.0.${i}`) }, 'allowedNetworks'],
     ];
     for (const [json, field] of cases) {
       const r = await call(server, 'POST', path(), { as, json });

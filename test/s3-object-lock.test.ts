@@ -252,6 +252,12 @@ describe('a bucket holding locked versions', () => {
     assert.equal((await call(ctx.server, 'PUT', `${base}/retention`, { as, json: { key: 'k', versionId: v1, retention: { mode: 'GOVERNANCE', until } } })).status, 204);
     const versions = await call(ctx.server, 'GET', `${base}/versions?key=k`, { as });
     assert.deepEqual([versions.body.items[0].legalHold, versions.body.items[0].retention], [true, { mode: 'GOVERNANCE', until }]);
+    // RFC 3339 with an offset (format: date-time) is the same instant, kept in UTC.
+    const later = inDays(3);
+    const offset = new Date(later.getTime() + 2 * 3600_000).toISOString().replace('Z', '+02:00');
+    assert.equal((await call(ctx.server, 'PUT', `${base}/retention`, { as, json: { key: 'k', versionId: v1, retention: { mode: 'GOVERNANCE', until: offset } } })).status, 204);
+    const extended = await call(ctx.server, 'GET', `${base}/versions?key=k`, { as });
+    assert.deepEqual(extended.body.items[0].retention, { mode: 'GOVERNANCE', until: later.toISOString() });
     const weaken = await call(ctx.server, 'PUT', `${base}/retention`, { as, json: { key: 'k', retention: null, bypassGovernanceRetention: true } });
     assert.equal(weaken.status, 403, 'object-rw may not bypass');
     const admin = { bearer: tokens['admin-rw'].credentials.bearerToken };

@@ -13,7 +13,7 @@ import { registerObjects } from './objects.js';
 import { registerProblemTypes } from './problem-types.js';
 import { problem, problemHeaders, problemResponse, sendProblem, toProblem, validationProblem } from './problems.js';
 import { registerProjects } from './projects.js';
-import { allowedMethods, routePolicyMiddleware } from './route-policy.js';
+import { allowedMethods, routePolicyMiddleware, routePolicyOf } from './route-policy.js';
 import { commonProblems, errorResponses } from './schemas.js';
 import { registerSession } from './session.js';
 import { registerTokens } from './tokens.js';
@@ -179,8 +179,9 @@ export function createApiApp(deps: ApiDeps) {
 
   app.use('*', headBodyMiddleware());
   app.use('*', jsonBodyLimitMiddleware());
-  app.use('*', callerMiddleware(deps));
-  app.use('*', routePolicyMiddleware(app, API_BASE));
+  const policyOf = routePolicyOf(app, API_BASE);
+  app.use('*', callerMiddleware(deps, (c) => policyOf(c)?.open === true));
+  app.use('*', routePolicyMiddleware(policyOf));
   app.use('/projects/:projectId/*', usageMiddleware(deps));
 
   registerSession(app, deps);

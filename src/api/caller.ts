@@ -38,11 +38,14 @@ export function requestSource(c: Context<ApiEnv>, access: ProjectAccess): Reques
   return { actor: access.actor, source: clientAddress(c) };
 }
 
-export function callerMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
+export function callerMiddleware(deps: ApiDeps, openRoute: (c: Context<ApiEnv>) => boolean): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     c.set('caller', null);
     const incoming = c.env?.incoming;
     c.set('source', incoming ? (deps.clientAddress ? deps.clientAddress(incoming) : incoming.socket?.remoteAddress) : undefined);
+    // Routes open to anyone (signing in, the API document, problem types) look at no credentials:
+    // a stale or foreign one sent along, as a client that sends one everywhere does, changes nothing.
+    if (openRoute(c)) return next();
     const authorization = c.req.header('authorization');
     if (authorization !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
@@ -54,9 +57,7 @@ export function callerMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
       return next();
     }
     const cookie = getCookie(c, SESSION_COOKIE);
-    // Signing in is open to anyone; an old cookie sent along with it is not checked.
-    const signingIn = c.req.method === 'POST' && /\/session\/?$/.test(c.req.path);
-    if (cookie !== undefined && !signingIn) {
+    if (cookie !== undefined) {
       const found = await deps.users.authenticateSession(cookie);
       if (found) {
         if (!SAFE_METHODS.has(c.req.method) && !UserService.csrfMatches(found.session, c.req.header(CSRF_HEADER))) {

@@ -186,7 +186,7 @@ const putRetention = createRoute({
         .strictObject({
           key: KeySchema,
           versionId: VersionIdParam,
-          retention: z.strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), until: z.iso.datetime() }).nullable(),
+          retention: z.strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), until: z.iso.datetime({ offset: true }) }).nullable(),
           bypassGovernanceRetention: z.boolean().default(false).openapi({ description: 'Weaken GOVERNANCE retention (admin-rw only).' }),
         })
         .openapi('RetentionChange'),

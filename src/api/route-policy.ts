@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { ApiApp, ApiEnv } from './context.js';
 import { ApiProblem } from './problems.js';
@@ -10,7 +10,7 @@ import { ApiProblem } from './problems.js';
 // naming it, as unknown body fields are; a path that routes answer, but not with the request's
 // method, is a 405 naming the methods they take.
 
-interface RoutePolicy {
+export interface RoutePolicy {
   /** Declared with `security: []`: anyone may call it. */
   open: boolean;
   /** The query parameters the route declares. */
@@ -69,16 +69,23 @@ function requireWellFormedQuery(url: string): void {
 }
 
 /**
- * Enforces each route's declared policy. Register before the routes; the table is built on the
- * first request, when every route is declared.
+ * The declared policy of the route a request reaches (undefined: no declared route answers it).
+ * The table is built on the first request, when every route is declared.
  */
-export function routePolicyMiddleware(app: ApiApp, basePath: string): MiddlewareHandler<ApiEnv> {
+export function routePolicyOf(app: ApiApp, basePath: string): (c: Context<ApiEnv>) => RoutePolicy | undefined {
   let table: Map<string, RoutePolicy> | undefined;
-  return async (c, next) => {
+  return (c) => {
     table ??= policies(app, basePath);
     // The route that will answer is the last one matched (middleware is registered first).
     const route = matchedRoutes(c).at(-1);
-    const policy = route ? table.get(`${route.method} ${route.path}`) : undefined;
+    return route ? table.get(`${route.method} ${route.path}`) : undefined;
+  };
+}
+
+/** Enforces each route's declared policy. Register before the routes. */
+export function routePolicyMiddleware(policyOf: (c: Context<ApiEnv>) => RoutePolicy | undefined): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const policy = policyOf(c);
     if (policy) {
       if (!policy.open && !c.get('caller')) {
         throw new ApiProblem('unauthenticated', 'Sign in, or send a bearer token in the Authorization header.');

@@ -10,6 +10,8 @@ import { compareStrings, decodeCursor, keysetPage } from './cursor.js';
 import { ApiProblem } from './problems.js';
 import { projectS3Endpoint } from './public-url.js';
 import { DomainError } from '../util/domain-error.js';
+import { MAX_SCOPE_ENTRIES } from '../auth/scope.js';
+import { MAX_ALLOWED_NETWORKS } from '../auth/network.js';
 import {
   errorResponses,
   json,
@@ -46,7 +48,7 @@ const CreateTokenBody = z
     name: Text.min(1).max(100),
     description: Text.max(1000).optional(),
     permission: PermissionSchema,
-    bucketScope: z.array(Text.min(1)).min(1).nullable().openapi({
+    bucketScope: z.array(Text.min(1)).min(1).max(MAX_SCOPE_ENTRIES).nullable().openapi({
       description:
         'Bucket names ("photos") and key prefixes in buckets ("photos/2024/": every operation then needs a key under it, and listings show only those keys), or null for every bucket (including ones created later). No entry may include another.',
     }),
@@ -54,7 +56,7 @@ const CreateTokenBody = z
       description: `1-${MAX_EXPIRY_DAYS}; default 90, or less when a limit is lower. At most the project's maximum, and for a bearer caller at most its own token's remaining days (422 limit-exceeded beyond).`,
     }),
     billing: z.boolean().optional().openapi({ description: 'May read the project usage.' }),
-    allowedNetworks: z.array(Text.min(1)).nullable().optional().openapi({
+    allowedNetworks: z.array(Text.min(1)).max(MAX_ALLOWED_NETWORKS).nullable().optional().openapi({
       description: 'IPv4/IPv6 addresses and CIDR networks the token may be used from (S3 and REST); null or absent: anywhere.',
       example: ['203.0.113.0/24', '2001:db8::/32'],
     }),
@@ -67,11 +69,11 @@ const CreateTokenBody = z
 const TemporaryBody = z
   .strictObject({
     name: Text.optional().openapi({ description: 'A session name: 2-64 letters, digits and + = , . @ _ - (default "session").' }),
-    durationSeconds: z.number().int().optional().openapi({
+    durationSeconds: z.number().int().min(MIN_DURATION_SECONDS).max(MAX_DURATION_SECONDS).optional().openapi({
       description: `${MIN_DURATION_SECONDS}-${MAX_DURATION_SECONDS} (15 minutes to 12 hours), at most the token's remaining life (and a bearer caller's); default 3600 (or the shorter remaining life if less).`,
     }),
     permission: PermissionSchema.optional().openapi({ description: "A level no wider than the token's; default: the token's." }),
-    bucketScope: z.array(Text.min(1)).min(1).nullable().optional().openapi({
+    bucketScope: z.array(Text.min(1)).min(1).max(MAX_SCOPE_ENTRIES).nullable().optional().openapi({
       description: "Entries within the token's scope (buckets, bucket/prefix); default: the token's scope.",
     }),
   })

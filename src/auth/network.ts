@@ -26,10 +26,13 @@ export function networkAllows(allowed: readonly string[] | null | undefined, add
   return setOf(allowed).has(address);
 }
 
+/** Addresses and networks one token may name. */
+export const MAX_ALLOWED_NETWORKS = 100;
+
 /** What is wrong with a list of allowed networks, or null. */
 export function networksProblem(entries: readonly string[]): string | null {
   if (entries.length === 0) return 'List at least one address or network (or leave the field out for any address).';
-  if (entries.length > 100) return 'At most 100 addresses or networks.';
+  if (entries.length > MAX_ALLOWED_NETWORKS) return `At most ${MAX_ALLOWED_NETWORKS} addresses or networks.`;
   for (const entry of entries) {
     if (!addressSetEntry(entry)) {
       return `"${entry}" is not an IPv4 or IPv6 address or CIDR network (e.g. 203.0.113.0/24, 2001:db8::/32; a prefix length is 0-32 or 0-128).`;

@@ -32,6 +32,8 @@ test('listings: inside a prefix unfiltered, above it filtered to the prefixes un
 
 test('problems: no bucket, an empty prefix, overlapping entries', () => {
   assert.equal(scopeProblem(['photos', 'docs/a/', 'docs/b/']), null);
+  assert.equal(scopeProblem(Array.from({ length: 1000 }, (_, i) => `b${i}`)), null);
+  assert.match(scopeProblem(Array.from({ length: 1001 }, (_, i) => `b${i}`))!, /at most 1000 entries/);
   assert.match(scopeProblem(['/x'])!, /names no bucket/);
   assert.match(scopeProblem(['photos/'])!, /empty prefix/);
   assert.match(scopeProblem(['photos', 'photos/2024/'])!, /overlap/);

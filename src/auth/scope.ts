@@ -14,6 +14,8 @@ export interface ScopeEntry {
 export type Reach = 'bucket' | 'none' | readonly string[];
 
 const MAX_PREFIX_BYTES = 1024;
+/** Entries a scope may hold: the overlap check compares every pair, so the list is bounded. */
+export const MAX_SCOPE_ENTRIES = 1000;
 
 export function parseEntry(text: string): ScopeEntry {
   const slash = text.indexOf('/');
@@ -32,11 +34,12 @@ export function covers(outer: ScopeEntry, inner: ScopeEntry): boolean {
 }
 
 /**
- * What is wrong with a list of scope entries, or null: an entry without a bucket, an empty
+ * What is wrong with a list of scope entries, or null: more than MAX_SCOPE_ENTRIES, an entry without a bucket, an empty
  * prefix ("photos/" names no prefix: use "photos" for the whole bucket), a prefix over 1024
  * bytes, or two entries of which one includes the other.
  */
 export function scopeProblem(entries: readonly string[]): string | null {
+  if (entries.length > MAX_SCOPE_ENTRIES) return `A bucket scope holds at most ${MAX_SCOPE_ENTRIES} entries.`;
   const parsed = entries.map(parseEntry);
   for (const [i, e] of parsed.entries()) {
     if (e.bucket === '') return `Scope entry "${entries[i]}" names no bucket.`;
