@@ -121,6 +121,23 @@ describe('REST API: usage', () => {
     assert.equal(day.bytesOut, expectedOut);
   });
 
+  test('a request naming a bucket that does not exist counts for the project, under no bucket of that name', async () => {
+    const tokens = async (q = '') => {
+      await server.services.usage.flush();
+      const r = await call(server, 'GET', `/projects/${p}/usage/tokens?from=${today()}&to=${today()}${q}`, { as: billing });
+      assert.equal(r.status, 200, problemText(r));
+      return r.body.tokens as { tokenId: string; requests: Record<string, number> }[];
+    };
+    const total = async () => Object.values((await tokens()).find((t) => t.tokenId === tokenId)?.requests ?? {}).reduce((a, b) => a + b, 0);
+    const before = await total();
+    const phantom = `phantom-${process.pid}`;
+    assert.equal((await call(server, 'GET', `/projects/${p}/buckets/${phantom}/objects`, { as: billing })).status, 404);
+    let after = await total();
+    for (let i = 0; i < 50 && after < before + 2; i++) after = await total();
+    assert.ok(after >= before + 2, 'the 404 (and the report read before it) counted for the token');
+    assert.deepEqual(await tokens(`&bucket=${phantom}`), [], 'no traffic filed under the made-up name');
+  });
+
   test('an upload refused before its body is read counts no bytes in, whatever its Content-Length declares', async () => {
     const owner = await adminSession(server);
     const bytesIn = async () => {

@@ -65,12 +65,16 @@ function usageMiddleware(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
     if (!access) return;
     const kind = apiUsageKind(c.req.method, c.req.path);
     if (isConsolePageLoad(access.caller.kind, c.req.method, kind)) return;
-    const bucket = /\/buckets\/([^/]+)/.exec(c.req.path)?.[1];
+    const named = /\/buckets\/([^/]+)/.exec(c.req.path)?.[1];
+    let bucket = named === undefined ? null : safeDecode(named);
+    // A refused request may name a bucket that does not exist: its traffic is the project's, not
+    // a row under any name a caller makes up (as S3's requests count).
+    if (bucket !== null && c.res.status >= 400 && !(await deps.bucketConfig.resolve(access.projectId, bucket).catch(() => null))) bucket = null;
     const bytesIn = c.env?.incoming ? receivedBodyLength(c.env.incoming) : 0;
     const record = (bytesOut: number) =>
       deps.usage.record({
         projectId: access.projectId,
-        bucket: bucket === undefined ? null : safeDecode(bucket),
+        bucket,
         tokenId: access.caller.kind === 'bearer' ? access.principal.tokenId : null,
         kind,
         bytesIn,
