@@ -207,6 +207,14 @@ describe('REST API: OpenAPI document', () => {
     assert.equal(doc.paths['/api/v1/problems/{slug}'].get.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/ProblemType');
   });
 
+  test('limits the services enforce are in the schemas: scope and network list sizes, session durations', () => {
+    const schemas = doc.components.schemas;
+    assert.equal(schemas.CreateToken.properties.bucketScope.maxItems, 1000);
+    assert.equal(schemas.CreateToken.properties.allowedNetworks.maxItems, 100);
+    assert.equal(schemas.CreateTemporaryCredentials.properties.bucketScope.maxItems, 1000);
+    assert.deepEqual([schemas.CreateTemporaryCredentials.properties.durationSeconds.minimum, schemas.CreateTemporaryCredentials.properties.durationSeconds.maximum], [900, 43200]);
+  });
+
   test('the open routes look at no credentials: a malformed or unknown bearer token, or a stale cookie, changes nothing', async () => {
     const admin = server.bootstrap.admin!;
     const sent: Record<string, string>[] = [{ authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer skep_v1_0000000000000000000000000000000000000000' }, { cookie: 'skep_session=stale' }];

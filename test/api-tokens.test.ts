@@ -135,6 +135,11 @@ describe('REST API: tokens', () => {
       const r = await call(server, 'POST', path(), { as, json });
       assert.ok(isProblem(r, 400, 'validation', field), `${JSON.stringify(json)}: ${problemText(r)}`);
     }
+    // The limits are the services' own, worded for the console's form.
+    const long = await call(server, 'POST', path(), { as, json: { name: 'x', permission: 'object-ro', bucketScope: Array.from({ length: 1001 }, (_, i) => `one/p${i}/`) } });
+    assert.equal(long.body.detail, 'A bucket scope holds at most 1000 entries.');
+    const many = await call(server, 'POST', path(), { as, json: { name: 'x', permission: 'object-ro', bucketScope: null, allowedNetworks: Array.from({ length: 101 }, (_, i) => `10.0.0.${i}`) } });
+    assert.equal(many.body.detail, 'At most 100 addresses or networks.');
   });
 
   test('disable, enable, rotate (both secrets work in the grace), confirm-rotation, revoke', async () => {

@@ -333,6 +333,9 @@ describe('requests on a bucket that S3 qualifies', () => {
       if (what !== 'HeadBucket') assert.equal(err.name, 'AccessDenied', what);
     }
     assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: name, Key: 'k' })))).name, 'NoSuchKey', 'nothing written');
+    // CreateBucket takes no such header on S3: re-creating your own bucket still answers 200.
+    const again = await raw(ctx.server, { method: 'PUT', path: `/${name}`, headers: { 'x-amz-expected-bucket-owner': other } });
+    assert.equal(again.status, 200, again.text);
     await ctx.s3.send(new CopyObjectCommand({ Bucket: name, Key: 'k', CopySource: `${src}/k`, ExpectedBucketOwner: owner, ExpectedSourceBucketOwner: owner }));
     assert.equal(await (await ctx.s3.send(new GetObjectCommand({ Bucket: name, Key: 'k', ExpectedBucketOwner: owner }))).Body!.transformToString(), 'source');
   });

@@ -298,6 +298,17 @@ describe('ACLs', () => {
     assert.deepEqual([missing.status, await codeOf(missing)], [404, 'NoSuchKey']);
     assert.equal((await anon('HEAD', `/${bucket}/missing`)).status, 404);
     assert.equal((await anon('GET', `/${bucket}/private`)).status, 403, 'a private object stays 403');
+    // An explicit Deny of the read outranks the listing: 403, missing or not.
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: '*', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${bucket}` },
+        { Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/secret/*` },
+      ],
+    };
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    for (const method of ['GET', 'HEAD']) assert.equal((await anon(method, `/${bucket}/secret/missing`)).status, 403, method);
+    assert.equal((await anon('GET', `/${bucket}/open/missing`)).status, 404, 'outside the Deny');
   });
 
   test('the public access block defaults to blocking everything, as AWS since 2023', async () => {

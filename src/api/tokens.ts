@@ -43,12 +43,15 @@ type TokenPosition = readonly [number, string];
 const newestFirst = (a: TokenPosition, b: TokenPosition) => b[0] - a[0] || compareStrings(a[1], b[1]);
 const tokenPosition = (t: TokenView): TokenPosition => [Date.parse(t.createdAt), t.id];
 
+// Limits the services check (in their own words) are documented here with minimum/maxItems
+// rather than enforced a second time by the schema.
 const CreateTokenBody = z
   .strictObject({
     name: Text.min(1).max(100),
     description: Text.max(1000).optional(),
     permission: PermissionSchema,
-    bucketScope: z.array(Text.min(1)).min(1).max(MAX_SCOPE_ENTRIES).nullable().openapi({
+    bucketScope: z.array(Text.min(1)).min(1).nullable().openapi({
+      maxItems: MAX_SCOPE_ENTRIES,
       description:
         'Bucket names ("photos") and key prefixes in buckets ("photos/2024/": every operation then needs a key under it, and listings show only those keys), or null for every bucket (including ones created later). No entry may include another.',
     }),
@@ -56,7 +59,8 @@ const CreateTokenBody = z
       description: `1-${MAX_EXPIRY_DAYS}; default 90, or less when a limit is lower. At most the project's maximum, and for a bearer caller at most its own token's remaining days (422 limit-exceeded beyond).`,
     }),
     billing: z.boolean().optional().openapi({ description: 'May read the project usage.' }),
-    allowedNetworks: z.array(Text.min(1)).max(MAX_ALLOWED_NETWORKS).nullable().optional().openapi({
+    allowedNetworks: z.array(Text.min(1)).nullable().optional().openapi({
+      maxItems: MAX_ALLOWED_NETWORKS,
       description: 'IPv4/IPv6 addresses and CIDR networks the token may be used from (S3 and REST); null or absent: anywhere.',
       example: ['203.0.113.0/24', '2001:db8::/32'],
     }),
@@ -69,11 +73,14 @@ const CreateTokenBody = z
 const TemporaryBody = z
   .strictObject({
     name: Text.optional().openapi({ description: 'A session name: 2-64 letters, digits and + = , . @ _ - (default "session").' }),
-    durationSeconds: z.number().int().min(MIN_DURATION_SECONDS).max(MAX_DURATION_SECONDS).optional().openapi({
+    durationSeconds: z.number().int().optional().openapi({
+      minimum: MIN_DURATION_SECONDS,
+      maximum: MAX_DURATION_SECONDS,
       description: `${MIN_DURATION_SECONDS}-${MAX_DURATION_SECONDS} (15 minutes to 12 hours), at most the token's remaining life (and a bearer caller's); default 3600 (or the shorter remaining life if less).`,
     }),
     permission: PermissionSchema.optional().openapi({ description: "A level no wider than the token's; default: the token's." }),
-    bucketScope: z.array(Text.min(1)).min(1).max(MAX_SCOPE_ENTRIES).nullable().optional().openapi({
+    bucketScope: z.array(Text.min(1)).min(1).nullable().optional().openapi({
+      maxItems: MAX_SCOPE_ENTRIES,
       description: "Entries within the token's scope (buckets, bucket/prefix); default: the token's scope.",
     }),
   })

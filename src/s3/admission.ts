@@ -4,7 +4,7 @@ import { header, type S3Services } from './context.js';
 import type { S3Operation } from './endpoint.js';
 import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import { authorize, REQUIRED_RIGHT, type AccessTarget } from '../auth/authorize.js';
-import { aclsEnabled, companionActions, effectiveBlock, objectAclMatters, policyActionFor } from '../auth/bucket-access.js';
+import { aclsEnabled, companionActions, effectiveBlock, objectAclMatters, policyActionFor, policyOutcome } from '../auth/bucket-access.js';
 import type { RequestFacts } from '../auth/bucket-policy.js';
 import type { Principal } from '../auth/principal.js';
 import { overTls } from '../net/client-address.js';
@@ -76,7 +76,8 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   a.found?.(resolved);
   // A safety check tools such as Terraform send: a bucket of another owner is refused, 403, as on
   // S3. The owner is the bucket's project (the Owner ID that listings and ACLs show).
-  if (a.expectedOwner !== undefined && a.expectedOwner !== resolved.row.projectId) throw new S3Error('AccessDenied');
+  // (CreateBucket does not take the header on S3: a re-create of your own bucket ignores it.)
+  if (a.expectedOwner !== undefined && op.op !== 'CreateBucket' && a.expectedOwner !== resolved.row.projectId) throw new S3Error('AccessDenied');
   // S3 authorizes DeleteObjects key by key (each object's ARN, in the handler): a token's level and
   // scope were checked above, and nothing is asked of the policy or ACLs about the bucket's ARN.
   if (op.op === 'DeleteObjects') return resolved;
@@ -92,7 +93,15 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   if (!decision.allow) {
     // An anonymous reader who may list the bucket may learn that a key is missing (404), as on S3:
     // no object, no ACL to grant the read, yet the listing would tell the same.
-    if (!principal && decision.error === undefined && versionId === undefined && (op.op === 'GetObject' || op.op === 'HeadObject') && anonymousMayList(resolved, op.bucket, facts)) {
+    // Not past an explicit Deny of the read in the policy, which outranks every grant.
+    if (
+      !principal &&
+      decision.error === undefined &&
+      versionId === undefined &&
+      (op.op === 'GetObject' || op.op === 'HeadObject') &&
+      anonymousMayList(resolved, op.bucket, facts) &&
+      policyOutcome(access, { anonymous: true }, action!, op.bucket, op.key, facts) !== 'Deny'
+    ) {
       if (!(await a.services.bucketConfig.objectExists(resolved, op.key!))) throw new S3Error('NoSuchKey', undefined, { Key: op.key! });
     }
     throw new S3Error(decision.error ?? 'AccessDenied');

@@ -149,7 +149,8 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   });
   const fullAlg = CHECKSUM_ALGORITHMS.find((a) => header(ctx.req, checksumHeader(a)) !== undefined);
   // A value that is no checksum at all is refused as PutObject refuses it, before any comparison.
-  if (fullAlg && !validateChecksumValue(fullAlg, header(ctx.req, checksumHeader(fullAlg))!)) {
+  // A composite value may carry its part count ("<base64>-3"), as S3 accepts and answers it.
+  if (fullAlg && !validateChecksumValue(fullAlg, header(ctx.req, checksumHeader(fullAlg))!.replace(/-\d+$/, ''))) {
     throw new S3Error('InvalidRequest', `Value for ${checksumHeader(fullAlg)} header is invalid.`);
   }
   const done = await ctx.services.multipart.complete(bucket, upload, {
