@@ -235,9 +235,9 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     const blobLedger = keepsBlobLedger(storage);
     const usage = new UsageService(meta, opts.clock, opts.log);
     // Every committed change moves the quota counters and marks the bucket for a new usage figure.
-    // Under a quota a delete's change is written before the request is answered (a write's was,
-    // in its commit): other nodes check against the stored counters, and a change they do not
-    // see yet would let their writes past the quota.
+    // Under a quota the commit wrote it (`stored`). A change that still reaches a bucket with a
+    // quota here (its row was read before the quota was set) is written before the request is
+    // answered: other nodes check against the stored counters.
     const changes: StorageChanges = {
       changed(bucket, bytes, objects, stored) {
         usage.storageChanged(bucket.projectId, bucket.name);

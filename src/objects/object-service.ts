@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { S3Error } from '../s3/errors.js';
 import type { BlobStore, ByteRange } from '../storage/blob/blob-store.js';
-import { storageAdded } from '../storage/metadata/metadata-store.js';
+import { storageAdded, storageRemoved } from '../storage/metadata/metadata-store.js';
 import type {
   BlobPart,
   BucketRow,
@@ -235,7 +235,7 @@ export class ObjectService {
           kept.push(`${v.key} version ${v.versionId}`);
           continue;
         }
-        const out = await this.meta.deleteObjectVersion(bucket.id, v.key, v.versionId, removalGuard(now));
+        const out = await this.meta.deleteObjectVersion(bucket.id, v.key, v.versionId, removalGuard(now), quotaCharge(bucket));
         if (!out.ok || !out.deleted) continue;
         await this.dropped(bucket, out.release);
         removed++;
@@ -509,10 +509,12 @@ export class ObjectService {
 
   /**
    * Releases the blobs of a removed version and counts it out of its bucket (no blobs: nothing
-   * was removed, or only a delete marker, which holds no bytes).
+   * was removed, or only a delete marker, which holds no bytes). Under a quota the removal's own
+   * transaction counted it (every removal passes quotaCharge), and only the usage figure is told.
    */
   private async dropped(bucket: BucketRow, blobs: BlobPart[]): Promise<void> {
-    if (blobs.length > 0) await this.changes?.changed(bucket, -blobs.reduce((n, b) => n + b.size, 0), -1);
+    const removed = storageRemoved(blobs);
+    if (blobs.length > 0) await this.changes?.changed(bucket, removed.bytes, removed.objects, quotaCharge(bucket) !== undefined);
     await this.release(blobs);
   }
 
@@ -587,19 +589,19 @@ export class ObjectService {
     if (opts.versionId === undefined) {
       const outcome = await this.inVersioningMode(bucket, async (mode, versionId) => {
         if (mode === 'unversioned' && onlyIf) {
-          const out = await this.meta.deleteObjectVersion(bucket.id, key, versionId, (v) => passes(v) && removalBlocked(v, now, false) === null);
+          const out = await this.meta.deleteObjectVersion(bucket.id, key, versionId, (v) => passes(v) && removalBlocked(v, now, false) === null, quotaCharge(bucket));
           if (!out.ok) return out;
           if (!out.deleted) return { ok: false as const, reason: 'missing' as const };
           await this.dropped(bucket, out.release);
           return { ok: true as const, result: { deleteMarker: false, existed: true } as DeleteResult };
         }
         if (mode === 'unversioned') {
-          const removed = await this.meta.deleteObject(bucket.id, key);
+          const removed = await this.meta.deleteObject(bucket.id, key, quotaCharge(bucket));
           if (removed) await this.dropped(bucket, removed);
           return { ok: true as const, result: { deleteMarker: false, existed: removed !== null } as DeleteResult };
         }
         const onlyIfCurrent = onlyIf && ((current: ObjectVersionRow | null) => passes(current && !current.isDeleteMarker ? current : null));
-        const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key, versionId, lastModified: now }, mode, removalGuard(now), onlyIfCurrent);
+        const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key, versionId, lastModified: now }, mode, removalGuard(now), onlyIfCurrent, quotaCharge(bucket));
         if (!out.ok) return out;
         await this.dropped(bucket, out.release);
         return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
@@ -609,12 +611,18 @@ export class ObjectService {
     }
     let blocked: string | null = null;
     let bypassed = false;
-    const out = await this.meta.deleteObjectVersion(bucket.id, key, opts.versionId, (v) => {
-      if (onlyIf && !passes(v)) return false;
-      blocked = removalBlocked(v, now, !!opts.bypass);
-      bypassed = blocked === null && !!opts.bypass && bypassesGovernance(v, now);
-      return blocked === null;
-    });
+    const out = await this.meta.deleteObjectVersion(
+      bucket.id,
+      key,
+      opts.versionId,
+      (v) => {
+        if (onlyIf && !passes(v)) return false;
+        blocked = removalBlocked(v, now, !!opts.bypass);
+        bypassed = blocked === null && !!opts.bypass && bypassesGovernance(v, now);
+        return blocked === null;
+      },
+      quotaCharge(bucket),
+    );
     if (!out.ok) throw failed ? preconditionError(failed) : new S3Error('AccessDenied', `Object Lock: ${blocked ?? 'this object version is protected'}.`);
     if (onlyIf && !out.deleted) throw preconditionError('missing');
     if (bypassed && opts.bypass) {
@@ -633,12 +641,12 @@ export class ObjectService {
     const same = (v: ObjectVersionRow | null) => !!v && sameVersion(v, row);
     const outcome = await this.inVersioningMode(bucket, async (mode, versionId) => {
       if (mode === 'unversioned') {
-        const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => same(v) && removalBlocked(v, now, false) === null);
+        const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => same(v) && removalBlocked(v, now, false) === null, quotaCharge(bucket));
         if (!out.ok || !out.deleted) return { ok: false as const, reason: 'changed' };
         await this.dropped(bucket, out.release);
         return { ok: true as const, result: { deleteMarker: false, existed: true } as DeleteResult };
       }
-      const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key: row.key, versionId, lastModified: now }, mode, removalGuard(now), same);
+      const out = await this.meta.putDeleteMarker({ bucketId: bucket.id, key: row.key, versionId, lastModified: now }, mode, removalGuard(now), same, quotaCharge(bucket));
       if (!out.ok) return out;
       await this.dropped(bucket, out.release);
       return { ok: true as const, result: { versionId, deleteMarker: true, existed: true } };
@@ -649,7 +657,7 @@ export class ObjectService {
   /** Lifecycle removal of a noncurrent version or a delete marker, if unchanged and not locked. */
   async expireVersion(bucket: BucketRow, row: ObjectVersionRow): Promise<boolean> {
     const now = this.clock();
-    const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => sameVersion(v, row) && removalBlocked(v, now, false) === null);
+    const out = await this.meta.deleteObjectVersion(bucket.id, row.key, row.versionId, (v) => sameVersion(v, row) && removalBlocked(v, now, false) === null, quotaCharge(bucket));
     if (!out.ok || !out.deleted) return false;
     await this.dropped(bucket, out.release);
     return true;

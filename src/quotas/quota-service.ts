@@ -25,10 +25,12 @@ import { DomainError } from '../util/domain-error.js';
 // the counters move and are compared with the quota in one atomic step, and a write that would
 // pass it is rolled back, so concurrent writes on any node never store more than the quota. The
 // check here, against the same counters, refuses early (before a body is read) what cannot fit.
-// Deletes, and writes to buckets without a quota, count into memory and reach the store in
-// batches, like the usage counters, and always before a check; under a quota before the delete
-// is answered (wiring.ts). A bucket's counters are recounted from its objects when a quota is set
-// and hourly while it has one, which mends any drift (a crash between a commit and its count). A
+// Deletes under a quota are counted in their own transaction the same way (a delete reported
+// after its commit could land after a recount that already counted it, and be taken off twice).
+// Writes and deletes in buckets without a quota count into memory and reach the store in
+// batches, like the usage counters, and always before a check. A bucket's counters are recounted
+// from its objects when a quota is set and hourly while it has one, which mends any drift (a
+// crash between a commit and its count, or a delete already in flight when a first quota is set). A
 // bucket and a project without a quota cost nothing: the bucket row comes with both quotas in the
 // query that reads it, and its writes commit as before.
 

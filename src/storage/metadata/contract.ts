@@ -1106,6 +1106,47 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           // Each write is either in a recount's count or added after it, never lost between the two.
           assert.deepEqual(await s.bucketStorage(b.id), { bytes: 400, objects: 40 });
         }));
+
+      test('a removal under a quota takes what it frees from the counters in its own transaction, every kind of removal', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const b = bucketRow(p.id, 'uncharged');
+          await s.createBucket(b);
+          const charge = { projectId: p.id, bucket: { maxBytes: null, maxObjects: 1000 }, project: null };
+          const put = (key: string, size: number, mode: VersioningMode = 'unversioned', versionId = 'null') =>
+            s.putObject(objectRow(b.id, key, { blobs: [newBlob(size)], versionId }), { kind: 'none' }, mode, undefined, charge);
+          for (const [key, size] of [['a', 10], ['b', 20], ['c', 40]] as const) assert.equal((await put(key, size)).ok, true);
+          assert.equal((await put('v', 80, 'enabled', 'v1')).ok, true);
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 150, objects: 4 });
+          const allow = () => true;
+          assert.equal((await s.deleteObject(b.id, 'a', charge))?.length, 1);
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 140, objects: 3 }, 'deleteObject');
+          assert.ok((await s.deleteObjectVersion(b.id, 'b', 'null', allow, charge)).ok);
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 120, objects: 2 }, 'deleteObjectVersion');
+          // Suspended versioning: the marker replaces the null version, which is removed.
+          assert.deepEqual((await s.putDeleteMarker({ bucketId: b.id, key: 'c', versionId: 'm1', lastModified: new Date() }, 'suspended', allow, undefined, charge)).ok, true);
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 80, objects: 1 }, 'putDeleteMarker');
+          // A marker over a version that stays (noncurrent) frees nothing.
+          assert.ok((await s.putDeleteMarker({ bucketId: b.id, key: 'v', versionId: 'm2', lastModified: new Date() }, 'enabled', allow, undefined, charge)).ok);
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 80, objects: 1 }, 'a marker over a kept version');
+          // A recount agrees: nothing was counted twice.
+          assert.deepEqual(await s.recountStorage(b.id), { bytes: 80, objects: 1 });
+        }));
+
+      test('a recount while removals under a quota commit counts none of them twice', () =>
+        withStore(async (s) => {
+          const p = projectRow();
+          await s.createProject(p);
+          const b = bucketRow(p.id, 'recounted-deletes');
+          await s.createBucket(b);
+          const charge = { projectId: p.id, bucket: { maxBytes: null, maxObjects: 1000 }, project: null };
+          for (let i = 0; i < 40; i++) await s.putObject(objectRow(b.id, `k${i}`, { blobs: [newBlob(10)] }), { kind: 'none' }, 'unversioned', undefined, charge);
+          const deletes = Array.from({ length: 30 }, (_, i) => s.deleteObject(b.id, `k${i}`, charge));
+          const recounts = Array.from({ length: 10 }, () => s.recountStorage(b.id));
+          await Promise.all([...deletes, ...recounts]);
+          assert.deepEqual(await s.bucketStorage(b.id), { bytes: 100, objects: 10 });
+        }));
     });
 
     describe('audit', () => {

@@ -411,6 +411,11 @@ export function storageAdded(size: number, replaced: readonly BlobPart[]): Stora
   return { bytes: size - replaced.reduce((n, b) => n + b.size, 0), objects: replaced.length > 0 ? 0 : 1 };
 }
 
+/** What removing a version made of `blobs` takes from its bucket (none: a delete marker, which holds nothing). */
+export function storageRemoved(blobs: readonly BlobPart[]): StorageUsed {
+  return blobs.length > 0 ? { bytes: -blobs.reduce((n, b) => n + b.size, 0), objects: -1 } : { bytes: 0, objects: 0 };
+}
+
 /** Counters of one token over a range of days (usage per token). */
 export interface TokenUsage extends UsageCounters {
   /** '' for console sessions. */
@@ -634,8 +639,13 @@ export interface MetadataStore {
    * the bucket or its project past a quota: concurrent writes, on any node, are counted in turn.
    */
   putObject(row: ObjectRow, cond: PutCondition, versioning?: VersioningMode, guard?: RemovalGuard, quota?: QuotaCharge): Promise<PutOutcome>;
-  /** Unversioned delete: returns the deleted object's blobs, or null when it did not exist. */
-  deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null>;
+  /**
+   * Unversioned delete: returns the deleted object's blobs, or null when it did not exist. With
+   * `quota` (the bucket has one), the removal takes what it frees from the bucket's counters in
+   * its own transaction, as putObject charges a write, and so for putDeleteMarker and
+   * deleteObjectVersion: a recount of the counters is then ordered with it by the counter row.
+   */
+  deleteObject(bucketId: string, key: string, quota?: QuotaCharge): Promise<BlobPart[] | null>;
   /**
    * A delete without a version ID in a versioned bucket: `marker` (a delete marker) becomes the
    * current version; the current object becomes noncurrent, or under suspended versioning, a null
@@ -647,6 +657,7 @@ export interface MetadataStore {
     versioning: 'enabled' | 'suspended',
     guard: RemovalGuard,
     onlyIf?: (current: ObjectVersionRow | null) => boolean,
+    quota?: QuotaCharge,
   ): Promise<RemovalOutcome>;
   /** One version (current, noncurrent or a delete marker) by ID, or null. */
   getObjectVersion(bucketId: string, key: string, versionId: string): Promise<ObjectVersionRow | null>;
@@ -661,6 +672,7 @@ export interface MetadataStore {
     key: string,
     versionId: string,
     guard: RemovalGuard,
+    quota?: QuotaCharge,
   ): Promise<{ ok: true; deleted: ObjectVersionRow | null; release: BlobPart[] } | { ok: false; reason: 'locked' }>;
   /** Every version and delete marker, by key (UTF-8 bytes), newest first within a key; O(limit). */
   listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ListedVersion[]>;

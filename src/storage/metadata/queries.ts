@@ -65,7 +65,7 @@ import type {
   StoredHeaders,
   UploadRow,
 } from './metadata-store.js';
-import { storageAdded, storedTotals, type QuotaCharge } from './metadata-store.js';
+import { storageAdded, storageRemoved, storedTotals, type QuotaCharge } from './metadata-store.js';
 import type { Database, MultipartUploadsTable, ObjectsTable, PartsTable } from './schema.js';
 import * as audit from './audit-queries.js';
 import * as tokens from './token-queries.js';
@@ -386,13 +386,32 @@ export class KyselyMetadataStore implements MetadataStore {
     if (breach) throw new Rollback({ ok: false as const, reason: 'quota' as const, breach });
   }
 
+  /**
+   * What a removal adds to its transaction: the blob ledger's records, and under a quota the
+   * counters' decrease (a delete never passes a quota, so nothing is refused).
+   */
+  private removalHooks(bucketId: string, quota: QuotaCharge | undefined): versions.LedgerHooks | undefined {
+    if (!quota) return this.ledgerHooks;
+    return {
+      committed: async (trx, adopted, released) => {
+        await this.ledgerHooks?.committed(trx, adopted, released);
+        await this.uncharge(trx, bucketId, released, quota);
+      },
+    };
+  }
+
+  private async uncharge(trx: Transaction<Database>, bucketId: string, released: BlobPart[], quota: QuotaCharge): Promise<void> {
+    if (released.length > 0) await quotas.chargeStorage(trx, bucketId, quota, storageRemoved(released), this.walkDialect === 'postgres');
+  }
+
   putDeleteMarker(
     marker: { bucketId: string; key: string; versionId: string; lastModified: Date },
     versioning: 'enabled' | 'suspended',
     guard: RemovalGuard,
     onlyIf?: (current: ObjectVersionRow | null) => boolean,
+    quota?: QuotaCharge,
   ): Promise<RemovalOutcome> {
-    return versions.putDeleteMarker(this.db, marker, versioning, guard, onlyIf, this.ledgerHooks);
+    return versions.putDeleteMarker(this.db, marker, versioning, guard, onlyIf, this.removalHooks(marker.bucketId, quota));
   }
 
   getObjectVersion(bucketId: string, key: string, versionId: string): Promise<ObjectVersionRow | null> {
@@ -408,8 +427,9 @@ export class KyselyMetadataStore implements MetadataStore {
     key: string,
     versionId: string,
     guard: RemovalGuard,
+    quota?: QuotaCharge,
   ): Promise<{ ok: true; deleted: ObjectVersionRow | null; release: BlobPart[] } | { ok: false; reason: 'locked' }> {
-    return versions.deleteVersion(this.db, bucketId, key, versionId, guard, this.ledgerHooks);
+    return versions.deleteVersion(this.db, bucketId, key, versionId, guard, this.removalHooks(bucketId, quota));
   }
 
   listObjectVersions(bucketId: string, q: ListVersionsQuery): Promise<ListedVersion[]> {
@@ -426,8 +446,8 @@ export class KyselyMetadataStore implements MetadataStore {
     return versions.setLock(this.db, bucketId, key, versionId, expected, next);
   }
 
-  async deleteObject(bucketId: string, key: string): Promise<BlobPart[] | null> {
-    if (!this.ledger) {
+  async deleteObject(bucketId: string, key: string, quota?: QuotaCharge): Promise<BlobPart[] | null> {
+    if (!this.ledger && !quota) {
       // A single DELETE ... RETURNING is atomic on its own.
       const r = await this.db.deleteFrom('objects').where('bucket_id', '=', bucketId).where('key', '=', key).returning('blobs').executeTakeFirst();
       return r ? parseBlobs(r.blobs) : null;
@@ -441,7 +461,8 @@ export class KyselyMetadataStore implements MetadataStore {
         .executeTakeFirst();
       if (!r) return null;
       const blobs = parseBlobs(r.blobs);
-      await ledger.releaseBlobs(trx, blobs, new Date(), this.nodeId);
+      if (this.ledger) await ledger.releaseBlobs(trx, blobs, new Date(), this.nodeId);
+      if (quota) await this.uncharge(trx, bucketId, blobs, quota);
       return blobs;
     });
   }
