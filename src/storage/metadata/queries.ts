@@ -366,18 +366,23 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   /**
-   * What a write of `row` adds to its transaction: the blob ledger's records, and under a quota
-   * the counters' charge, which rolls the write back when it would pass the quota. None (the
-   * statements run on their own) for a bucket without a quota in a store without the ledger.
+   * The blob ledger's hooks, plus `counted` after them in the same transaction (the quota
+   * counters' part of a write or a removal). None (the statements run on their own) for a bucket
+   * without a quota in a store without the ledger.
    */
-  private writeHooks(row: ObjectRow, quota: QuotaCharge | undefined): versions.LedgerHooks | undefined {
-    if (!quota) return this.ledgerHooks;
+  private hooksWith(counted: ((trx: Transaction<Database>, released: BlobPart[]) => Promise<void>) | undefined): versions.LedgerHooks | undefined {
+    if (!counted) return this.ledgerHooks;
     return {
       committed: async (trx, adopted, released) => {
         await this.ledgerHooks?.committed(trx, adopted, released);
-        await this.charge(trx, row, released, quota);
+        await counted(trx, released);
       },
     };
+  }
+
+  /** A write of `row`: under a quota the counters' charge, which rolls the write back when it would pass the quota. */
+  private writeHooks(row: ObjectRow, quota: QuotaCharge | undefined): versions.LedgerHooks | undefined {
+    return this.hooksWith(quota && ((trx, released) => this.charge(trx, row, released, quota)));
   }
 
   /** Charges a committed `row` (which replaced `replaced`) to its quotas; over one, rolls back with 'quota'. */
@@ -386,18 +391,9 @@ export class KyselyMetadataStore implements MetadataStore {
     if (breach) throw new Rollback({ ok: false as const, reason: 'quota' as const, breach });
   }
 
-  /**
-   * What a removal adds to its transaction: the blob ledger's records, and under a quota the
-   * counters' decrease (a delete never passes a quota, so nothing is refused).
-   */
+  /** A removal: under a quota the counters' decrease (a delete never passes a quota, so nothing is refused). */
   private removalHooks(bucketId: string, quota: QuotaCharge | undefined): versions.LedgerHooks | undefined {
-    if (!quota) return this.ledgerHooks;
-    return {
-      committed: async (trx, adopted, released) => {
-        await this.ledgerHooks?.committed(trx, adopted, released);
-        await this.uncharge(trx, bucketId, released, quota);
-      },
-    };
+    return this.hooksWith(quota && ((trx, released) => this.uncharge(trx, bucketId, released, quota)));
   }
 
   private async uncharge(trx: Transaction<Database>, bucketId: string, released: BlobPart[], quota: QuotaCharge): Promise<void> {
