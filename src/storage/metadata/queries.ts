@@ -1116,19 +1116,19 @@ function applyKeyRange<T extends 'objects' | 'multipart_uploads', O>(
 }
 
 async function bucketTotals(db: Kysely<Database>, bucketId: string): Promise<BucketStats> {
-  const [r, noncurrent] = await Promise.all([
-    db
-      .selectFrom('objects')
-      .select((eb) => [
-        eb.fn.countAll<number>().as('objects'),
-        eb.fn.coalesce(eb.fn.sum<number>('size'), sql<number>`0`).as('bytes'),
-      ])
-      .where('bucket_id', '=', bucketId)
-      .executeTakeFirstOrThrow(),
-    versions.versionTotals(db, bucketId),
-  ]);
+  // One statement, so one snapshot on PostgreSQL too: a version moving between the two tables (a
+  // delete marker made or removed) is counted once, never in neither or in both. A recount
+  // depends on it.
+  const { rows } = await sql<{ objects: number | string; bytes: number | string; noncurrent_versions: number | string; noncurrent_bytes: number | string; delete_markers: number | string }>`
+    select o.objects, o.bytes, v.noncurrent_versions, v.noncurrent_bytes, v.delete_markers
+    from (select count(*) as objects, coalesce(sum(size), 0) as bytes from objects where bucket_id = ${bucketId}) o,
+      (select coalesce(sum(case when delete_marker = 1 then 0 else 1 end), 0) as noncurrent_versions,
+              coalesce(sum(case when delete_marker = 1 then 0 else size end), 0) as noncurrent_bytes,
+              coalesce(sum(case when delete_marker = 1 then 1 else 0 end), 0) as delete_markers
+       from object_versions where bucket_id = ${bucketId}) v`.execute(db);
+  const r = rows[0]!;
   // Number(): PostgreSQL returns count/sum of bigint as strings.
-  return { objects: Number(r.objects), bytes: Number(r.bytes), ...noncurrent };
+  return { objects: Number(r.objects), bytes: Number(r.bytes), noncurrentVersions: Number(r.noncurrent_versions), noncurrentBytes: Number(r.noncurrent_bytes), deleteMarkers: Number(r.delete_markers) };
 }
 
 /**

@@ -549,21 +549,3 @@ export async function setLock(
   return 'changed';
 }
 
-/** Noncurrent versions (delete markers apart) and delete markers of a bucket. */
-export async function versionTotals(db: Db, bucketId: string): Promise<{ noncurrentVersions: number; noncurrentBytes: number; deleteMarkers: number }> {
-  const rows = await db
-    .selectFrom('object_versions')
-    .select((eb) => ['delete_marker', eb.fn.countAll<number>().as('n'), eb.fn.coalesce(eb.fn.sum<number>('size'), eb.val(0)).as('bytes')])
-    .where('bucket_id', '=', bucketId)
-    .groupBy('delete_marker')
-    .execute();
-  const out = { noncurrentVersions: 0, noncurrentBytes: 0, deleteMarkers: 0 };
-  for (const r of rows) {
-    if (Number(r.delete_marker) === 1) out.deleteMarkers += Number(r.n);
-    else {
-      out.noncurrentVersions += Number(r.n);
-      out.noncurrentBytes += Number(r.bytes);
-    }
-  }
-  return out;
-}
