@@ -350,6 +350,22 @@ describe('multipart API by hand', () => {
     assert.equal(done.ChecksumCRC32, composite);
   });
 
+  test('a COMPOSITE completion naming a checksum the parts do not make is BadDigest, and the upload stays', async () => {
+    const bucket = await newBucket('ckcomposite-bad');
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'c', ChecksumAlgorithm: 'CRC32' }));
+    const body = Buffer.from('one part, composite');
+    const part = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'c', UploadId, PartNumber: 1, Body: body, ChecksumAlgorithm: 'CRC32' }));
+    const parts = { Parts: [{ PartNumber: 1, ETag: part.ETag, ChecksumCRC32: part.ChecksumCRC32 }] };
+    const composite = rawDigest('CRC32', rawDigest('CRC32', body)).toString('base64');
+    for (const wrong of ['AAAAAA==-1', 'AAAAAA==', `${composite}-2`]) {
+      const err = await s3Error(ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'c', UploadId, ChecksumCRC32: wrong, MultipartUpload: parts })));
+      assert.deepEqual([err.$metadata.httpStatusCode, err.name], [400, 'BadDigest'], wrong);
+    }
+    // Named without its part count, the right value completes.
+    const done = await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'c', UploadId, ChecksumCRC32: composite, MultipartUpload: parts }));
+    assert.equal(done.ChecksumCRC32, `${composite}-1`);
+  });
+
   test('a checksum type its algorithm cannot have is InvalidRequest in S3\'s words', async () => {
     const bucket = await newBucket('cktype');
     for (const [alg, type, message] of [

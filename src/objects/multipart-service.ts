@@ -126,7 +126,9 @@ function checkObjectClaims(request: CompleteRequest, size: number, checksum: Sto
     throw new S3Error('InvalidRequest', `The provided 'x-amz-mp-object-size' header value ${request.objectSize} does not match what was computed: ${size}`);
   }
   const expected = request.objectChecksum;
-  if (expected && checksum && checksum.type === 'FULL_OBJECT' && expected.value !== checksum.value) {
+  // A COMPOSITE value may be named with its part count or without it ("<base64>-3" or "<base64>").
+  const matches = (value: string) => value === checksum!.value || (checksum!.type === 'COMPOSITE' && value === checksum!.value.replace(/-\d+$/, ''));
+  if (expected && checksum && !matches(expected.value)) {
     throw new S3Error('BadDigest', `The ${checksum.algorithm} you specified did not match the calculated checksum.`);
   }
 }
