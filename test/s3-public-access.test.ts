@@ -269,6 +269,12 @@ describe('ACLs', () => {
     ] as const) {
       assert.equal((await s3Error(call())).name, 'AccessControlListNotSupported', what);
     }
+    const form = await fetch(`${ctx.server.url}/${bucket}`, {
+      method: 'POST',
+      body: formData(postPolicyFields({ bucket, key: 'k-form', credentials: ROOT_KEY, fields: { acl: 'bucket-owner-read' } }), 'x'),
+    });
+    assert.deepEqual([form.status, await codeOf(form)], [400, 'AccessControlListNotSupported'], 'a POST form');
+    await absent(bucket, 'k-form');
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', ACL: 'bucket-owner-full-control' }));
   });
 

@@ -161,7 +161,7 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   if (key === '') throw new S3Error('InvalidArgument', 'User key must have a length greater than 0.', { ArgumentName: 'key', ArgumentValue: '' });
 
   const acl = aclText === undefined ? null : parseCannedAcl(aclText);
-  if (acl) ctx.services.bucketConfig.checkAcl(resolved, acl);
+  if (acl) ctx.services.bucketConfig.checkAcl(resolved, acl, aclText);
   const storageClass = fields.get('x-amz-storage-class') ?? 'STANDARD';
   if (!STORAGE_CLASSES.includes(storageClass)) throw new S3Error('InvalidStorageClass', undefined, { StorageClassRequested: storageClass });
   const present = CHECKSUM_ALGORITHMS.filter((alg) => fields.has(checksumHeader(alg)));
