@@ -227,13 +227,13 @@ export class BucketConfigService {
     }
   }
 
-  async putBucketAcl(b: ResolvedBucket, acl: CannedAcl, by: RequestSource): Promise<void> {
-    this.checkAcl(b, acl);
+  async putBucketAcl(b: ResolvedBucket, acl: CannedAcl, by: RequestSource, named?: string): Promise<void> {
+    this.checkAcl(b, acl, named);
     await this.writeSetting(b.row, 'acl', acl === 'private' ? null : acl, by, acl);
   }
 
-  async putObjectAcl(b: ResolvedBucket, key: string, acl: CannedAcl): Promise<void> {
-    this.checkAcl(b, acl);
+  async putObjectAcl(b: ResolvedBucket, key: string, acl: CannedAcl, named?: string): Promise<void> {
+    this.checkAcl(b, acl, named);
     if (!(await this.meta.setObjectAcl(b.row.id, key, acl === 'private' ? null : acl))) throw new S3Error('NoSuchKey', undefined, { Key: key });
   }
 

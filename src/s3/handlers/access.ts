@@ -232,9 +232,7 @@ export async function GetBucketAcl(ctx: S3Context): Promise<S3Response> {
 
 export async function PutBucketAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
-  const acl = await requestedAcl(ctx);
-  ctx.services.bucketConfig.checkAcl(resolved, acl, header(ctx.req, 'x-amz-acl'));
-  await ctx.services.bucketConfig.putBucketAcl(resolved, acl, ctx.by);
+  await ctx.services.bucketConfig.putBucketAcl(resolved, await requestedAcl(ctx), ctx.by, header(ctx.req, 'x-amz-acl'));
   return {};
 }
 
@@ -249,8 +247,6 @@ export async function GetObjectAcl(ctx: S3Context): Promise<S3Response> {
 export async function PutObjectAcl(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   await requireCurrentVersion(ctx, resolved.row);
-  const acl = await requestedAcl(ctx);
-  ctx.services.bucketConfig.checkAcl(resolved, acl, header(ctx.req, 'x-amz-acl'));
-  await ctx.services.bucketConfig.putObjectAcl(resolved, ctx.op.key!, acl);
+  await ctx.services.bucketConfig.putObjectAcl(resolved, ctx.op.key!, await requestedAcl(ctx), header(ctx.req, 'x-amz-acl'));
   return {};
 }

@@ -148,15 +148,16 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
     return { partNumber: Number(numberText), etag, checksum };
   });
   const fullAlg = CHECKSUM_ALGORITHMS.find((a) => header(ctx.req, checksumHeader(a)) !== undefined);
+  const fullValue = fullAlg && header(ctx.req, checksumHeader(fullAlg))!;
   // A value that is no checksum at all is refused as PutObject refuses it, before any comparison.
   // A composite value may carry its part count ("<base64>-3"), as S3 accepts and answers it.
-  if (fullAlg && !validateChecksumValue(fullAlg, header(ctx.req, checksumHeader(fullAlg))!.replace(/-\d+$/, ''))) {
+  if (fullAlg && !validateChecksumValue(fullAlg, fullValue!.replace(/-\d+$/, ''))) {
     throw new S3Error('InvalidRequest', `Value for ${checksumHeader(fullAlg)} header is invalid.`);
   }
   const done = await ctx.services.multipart.complete(bucket, upload, {
     parts,
     condition,
-    objectChecksum: fullAlg && { algorithm: fullAlg, value: header(ctx.req, checksumHeader(fullAlg))! },
+    objectChecksum: fullAlg && { algorithm: fullAlg, value: fullValue! },
     checksumType: header(ctx.req, 'x-amz-checksum-type'),
     objectSize: objectSizeHeader(ctx),
     beforeCommit: resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined,
