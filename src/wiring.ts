@@ -234,17 +234,12 @@ export async function openServices(dataDir: string, opts: OpenOptions): Promise<
     const meter = new StorageMeter(meta, opts.log);
     const blobLedger = keepsBlobLedger(storage);
     const usage = new UsageService(meta, opts.clock, opts.log);
-    // Every committed change moves the quota counters and marks the bucket for a new usage figure.
-    // Under a quota the commit wrote it (`stored`). A change that still reaches a bucket with a
-    // quota here (its row was read before the quota was set) is written before the request is
-    // answered: other nodes check against the stored counters.
+    // Every committed change marks the bucket for a new usage figure and moves the quota
+    // counters: under a quota its own commit moved them (quotaCharge), otherwise the meter does.
     const changes: StorageChanges = {
-      changed(bucket, bytes, objects, stored) {
+      changed(bucket, bytes, objects) {
         usage.storageChanged(bucket.projectId, bucket.name);
-        if (stored) return;
-        meter.changed(bucket.id, bytes, objects);
-        // A failed flush keeps the change for the next one (and logs it): the write itself stands.
-        if (bucket.quotas) return meter.flush().catch(() => undefined);
+        if (!bucket.quotas) meter.changed(bucket.id, bytes, objects);
       },
     };
     const objects = new ObjectService(meta, blobs, opts.log, new DataKeys(box), audit, changes, opts.clock, {

@@ -69,11 +69,8 @@ export interface ReadOptions {
 
 /** Told what each committed write and delete changed in a bucket (the quota counters, the usage history). */
 export interface StorageChanges {
-  /**
-   * Settles once the change is where the quota checks will see it (at once for most buckets).
-   * `stored`: the commit wrote it to the counters already (a write charged to its quota).
-   */
-  changed(bucket: BucketRow, bytes: number, objects: number, stored?: boolean): Promise<void> | void;
+  /** A committed change of what `bucket` stores (under a quota, the commit counted it already). */
+  changed(bucket: BucketRow, bytes: number, objects: number): void;
 }
 
 /**
@@ -505,7 +502,7 @@ export class ObjectService {
    */
   async counted(bucket: BucketRow, size: number, replaced: readonly BlobPart[]): Promise<void> {
     const added = storageAdded(size, replaced);
-    await this.changes?.changed(bucket, added.bytes, added.objects, quotaCharge(bucket) !== undefined);
+    this.changes?.changed(bucket, added.bytes, added.objects);
   }
 
   /**
@@ -515,7 +512,7 @@ export class ObjectService {
    */
   private async dropped(bucket: BucketRow, blobs: BlobPart[]): Promise<void> {
     const removed = storageRemoved(blobs);
-    if (blobs.length > 0) await this.changes?.changed(bucket, removed.bytes, removed.objects, quotaCharge(bucket) !== undefined);
+    if (blobs.length > 0) this.changes?.changed(bucket, removed.bytes, removed.objects);
     await this.release(blobs);
   }
 
