@@ -996,6 +996,15 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
     });
 
     describe('quotas and storage counters', () => {
+      /** A project with one bucket, and the charge of a 1000-object bucket quota on it. */
+      async function countedBucket(s: MetadataStore, name: string) {
+        const p = projectRow();
+        await s.createProject(p);
+        const b = bucketRow(p.id, name);
+        await s.createBucket(b);
+        return { b, charge: { projectId: p.id, bucket: { maxBytes: null, maxObjects: 1000 }, project: null } };
+      }
+
       test('a project quota is set, read with each bucket, and removed', () =>
         withStore(async (s) => {
           const p = projectRow();
@@ -1093,11 +1102,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
 
       test('a recount while charged writes commit loses none of them', () =>
         withStore(async (s) => {
-          const p = projectRow();
-          await s.createProject(p);
-          const b = bucketRow(p.id, 'recounted');
-          await s.createBucket(b);
-          const charge = { projectId: p.id, bucket: { maxBytes: null, maxObjects: 1000 }, project: null };
+          const { b, charge } = await countedBucket(s, 'recounted');
           const writes = Array.from({ length: 40 }, (_, i) => s.putObject(objectRow(b.id, `k${i}`, { blobs: [newBlob(10)] }), { kind: 'none' }, 'unversioned', undefined, charge));
           const recounts = Array.from({ length: 10 }, () => s.recountStorage(b.id));
           const outcomes = await Promise.all(writes);
@@ -1109,11 +1114,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
 
       test('a removal under a quota takes what it frees from the counters in its own transaction, every kind of removal', () =>
         withStore(async (s) => {
-          const p = projectRow();
-          await s.createProject(p);
-          const b = bucketRow(p.id, 'uncharged');
-          await s.createBucket(b);
-          const charge = { projectId: p.id, bucket: { maxBytes: null, maxObjects: 1000 }, project: null };
+          const { b, charge } = await countedBucket(s, 'uncharged');
           const put = (key: string, size: number, mode: VersioningMode = 'unversioned', versionId = 'null') =>
             s.putObject(objectRow(b.id, key, { blobs: [newBlob(size)], versionId }), { kind: 'none' }, mode, undefined, charge);
           for (const [key, size] of [['a', 10], ['b', 20], ['c', 40]] as const) assert.equal((await put(key, size)).ok, true);
@@ -1136,10 +1137,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
 
       test('a recount while delete markers come and go counts each version once: what is stored never changes', () =>
         withStore(async (s) => {
-          const p = projectRow();
-          await s.createProject(p);
-          const b = bucketRow(p.id, 'markers');
-          await s.createBucket(b);
+          const { b } = await countedBucket(s, 'markers');
           const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
           for (const key of keys) {
             await s.putObject(objectRow(b.id, key, { blobs: [newBlob(10)], versionId: `v-${key}` }), { kind: 'none' }, 'enabled');
@@ -1160,11 +1158,7 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
 
       test('a recount while removals under a quota commit counts none of them twice', () =>
         withStore(async (s) => {
-          const p = projectRow();
-          await s.createProject(p);
-          const b = bucketRow(p.id, 'recounted-deletes');
-          await s.createBucket(b);
-          const charge = { projectId: p.id, bucket: { maxBytes: null, maxObjects: 1000 }, project: null };
+          const { b, charge } = await countedBucket(s, 'recounted-deletes');
           for (let i = 0; i < 40; i++) await s.putObject(objectRow(b.id, `k${i}`, { blobs: [newBlob(10)] }), { kind: 'none' }, 'unversioned', undefined, charge);
           const deletes = Array.from({ length: 30 }, (_, i) => s.deleteObject(b.id, `k${i}`, charge));
           const recounts = Array.from({ length: 10 }, () => s.recountStorage(b.id));
