@@ -188,15 +188,17 @@ export class ObjectService {
   /**
    * Deletes a bucket, for every protocol. It must hold no objects, versions or delete markers;
    * unfinished multipart uploads do not keep it alive (as in S3, they are aborted with it). With
-   * `force`, every version is removed first, except a version under Object Lock, which nobody can
-   * remove: a bucket holding one is never deleted. `may` keeps what the caller may not remove (its
-   * bucket policy's Deny): that is kept, the rest removed, and the bucket stays (AccessDenied).
-   * NoSuchBucket when a concurrent delete took the bucket first.
+   * `force`, every version is removed first. A version under Object Lock, which nobody can remove,
+   * and what `may` keeps (the caller's bucket policy Deny) stop the delete before anything is
+   * removed (BucketNotEmpty, AccessDenied): removing the rest would leave a bucket that stays, with
+   * its newest versions gone and older ones current again. Should one be locked or denied while it
+   * runs, that one is kept, with the bucket. NoSuchBucket when a concurrent delete took the bucket first.
    */
   async deleteBucket(bucket: BucketRow, opts: { force?: boolean; may?: RemovalFilter } = {}): Promise<{ objects: number; uploads: number }> {
     const attempts = opts.force ? FORCE_ATTEMPTS : 1;
     const removed = { objects: 0, uploads: 0 };
     const kept: string[] = [];
+    if (opts.force) await this.refuseUnremovable(bucket, opts.may);
     for (let attempt = 0; attempt < attempts && kept.length === 0; attempt++) {
       if (opts.force) removed.objects += await this.emptyBucket(bucket, opts.may, kept);
       else if ((await this.meta.listObjectVersions(bucket.id, { prefix: '', limit: 1 })).length > 0) break;
@@ -213,7 +215,7 @@ export class ObjectService {
     }
     const locked = opts.force ? await this.firstLockedVersion(bucket) : null;
     if (locked) {
-      throw new S3Error('BucketNotEmpty', `The bucket holds object versions under Object Lock (${locked}); it cannot be deleted until they are released.`, { BucketName: bucket.name });
+      throw new S3Error('BucketNotEmpty', `The bucket holds object versions under Object Lock (${locked.what}); it cannot be deleted until they are released.`, { BucketName: bucket.name });
     }
     throw new S3Error('BucketNotEmpty', opts.force ? 'Objects kept arriving while the bucket was being emptied; try again.' : undefined, { BucketName: bucket.name });
   }
@@ -268,14 +270,35 @@ export class ObjectService {
     return true;
   }
 
-  private async firstLockedVersion(bucket: BucketRow): Promise<string | null> {
+  /** Before a forced delete removes anything: BucketNotEmpty for a locked version, AccessDenied for what `may` keeps. */
+  private async refuseUnremovable(bucket: BucketRow, may: RemovalFilter | undefined): Promise<void> {
+    const locked = await this.firstLockedVersion(bucket, may);
+    if (locked?.denied) throw new S3Error('AccessDenied', `The bucket policy does not let you delete ${locked.what}; nothing was deleted.`);
+    if (locked) throw new S3Error('BucketNotEmpty', `The bucket holds object versions under Object Lock (${locked.what}); it cannot be deleted until they are released.`, { BucketName: bucket.name });
+    if (!may) return;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', keyMarker, uploadIdMarker, limit: EMPTY_PAGE });
+      const denied = uploads.find((u) => !may.upload(u.key));
+      if (denied) throw new S3Error('AccessDenied', `The bucket policy does not let you delete the multipart upload of ${denied.key}; nothing was deleted.`);
+      if (uploads.length < EMPTY_PAGE) return;
+      keyMarker = uploads.at(-1)!.key;
+      uploadIdMarker = uploads.at(-1)!.uploadId;
+    }
+  }
+
+  /** The first version nobody may remove (Object Lock), or with `may` that the caller may not (`denied`). */
+  private async firstLockedVersion(bucket: BucketRow, may?: RemovalFilter): Promise<{ what: string; denied: boolean } | null> {
     const now = this.clock();
     // Resumed by the last version's place, which stays a place once that version is removed.
     let marker: { keyMarker: string; versionIdMarker: string; versionSeqMarker: number } | undefined;
     for (;;) {
       const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', ...marker, limit: EMPTY_PAGE });
-      const locked = page.find((v) => removalBlocked(v, now, false));
-      if (locked) return `${locked.key} version ${locked.versionId}`;
+      for (const v of page) {
+        const blocked = removalBlocked(v, now, false);
+        if (blocked || (may && !may.version(v.key, v.versionId))) return { what: `${v.key} version ${v.versionId}`, denied: !blocked };
+      }
       if (page.length < EMPTY_PAGE) return null;
       const last = page.at(-1)!;
       marker = { keyMarker: last.key, versionIdMarker: last.versionId, versionSeqMarker: last.seq };
