@@ -835,6 +835,8 @@ describe('object tag rules', () => {
       '<Tagging><TagSet><Tag><Key>a</Key><Key>b</Key><Value>1</Value></Tag></TagSet></Tagging>',
       '<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value><Value>2</Value></Tag></TagSet></Tagging>',
       '<Tagging><TagSet><Tag><Key>a<b>c</b></Key><Value>1</Value></Tag></TagSet></Tagging>',
+      // S3's schema requires a Value (an empty one is a value).
+      '<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>',
     ];
     for (const body of bodies) {
       const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, query: { tagging: '' }, body });
@@ -842,6 +844,9 @@ describe('object tag rules', () => {
       assert.equal(xmlField(res.text, 'Code'), 'MalformedXML', body);
     }
     assert.deepEqual((await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).TagSet, [{ Key: 'keep', Value: '1' }]);
+    const empty = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, query: { tagging: '' }, body: '<Tagging><TagSet><Tag><Key>a</Key><Value/></Tag></TagSet></Tagging>' });
+    assert.equal(empty.status, 200, empty.text);
+    assert.deepEqual((await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).TagSet, [{ Key: 'a', Value: '' }]);
   });
 });
 

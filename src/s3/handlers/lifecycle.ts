@@ -31,9 +31,10 @@ function tagsOf(list: unknown): Record<string, string> {
   for (const item of xmlList(list)) {
     const t = xmlNode(item)!;
     const key = xmlText(t.Key);
-    if (key === undefined) throw new S3Error('MalformedXML', 'A Tag needs a Key.');
+    const value = xmlText(t.Value);
+    if (key === undefined || value === undefined) throw new S3Error('MalformedXML', 'A Tag needs a Key and a Value.');
     if (tags.has(key)) throw new S3Error('InvalidRequest', 'Duplicate Tag Keys are not allowed.');
-    tags.set(key, xmlText(t.Value) ?? '');
+    tags.set(key, value);
   }
   return Object.fromEntries(tags);
 }

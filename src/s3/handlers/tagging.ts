@@ -35,8 +35,9 @@ export function tagSetFrom(doc: Record<string, unknown>): Record<string, string>
   for (const entry of xmlList(set.Tag)) {
     const e = xmlNode(entry)!;
     const key = xmlText(e.Key);
-    const value = xmlText(e.Value) ?? '';
-    if (key === undefined) throw new S3Error('MalformedXML');
+    const value = xmlText(e.Value);
+    // S3's schema requires both (an empty <Value/> is a value).
+    if (key === undefined || value === undefined) throw new S3Error('MalformedXML');
     if (tags.has(key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
     tags.set(key, value);
   }
