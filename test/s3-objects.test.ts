@@ -850,6 +850,36 @@ describe('object tag rules', () => {
   });
 });
 
+describe('copies and error documents', () => {
+  test('a CopyObject or UploadPartCopy that sends a body is InvalidRequest and copies nothing', async () => {
+    const bucket = await newBucket('copybody');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src', Body: 'source' }));
+    const copy = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/dst`, headers: { 'x-amz-copy-source': `/${bucket}/src` }, body: 'IGNORED-BODY' });
+    assert.deepEqual([copy.status, xmlField(copy.text, 'Code')], [400, 'InvalidRequest'], copy.text);
+    assert.match(xmlField(copy.text, 'Message') ?? '', /must not include a non-empty body/);
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'dst' })))).$metadata.httpStatusCode, 404);
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+    const part = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/mp`, query: { partNumber: '1', uploadId: UploadId! }, headers: { 'x-amz-copy-source': `/${bucket}/src` }, body: 'IGNORED' });
+    assert.deepEqual([part.status, xmlField(part.text, 'Code')], [400, 'InvalidRequest'], part.text);
+    // Without a body both copy.
+    const plain = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/dst`, headers: { 'x-amz-copy-source': `/${bucket}/src` } });
+    assert.equal(plain.status, 200, plain.text);
+  });
+
+  test('an error that echoes a control character stays a well-formed document a client can read the code of', async () => {
+    const bucket = await newBucket('ctlerr');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    const bad = await raw(ctx.server, { method: 'GET', path: `/${bucket}/k`, query: { 'response-cache-control': 'a\u0001b' } });
+    assert.equal(bad.status, 400);
+    assert.doesNotMatch(bad.text, /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/, 'no character XML 1.0 forbids');
+    assert.equal(xmlField(bad.text, 'ArgumentValue'), 'a%01b');
+    // The SDK reads the code (it parses the document).
+    const err = await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', VersionId: 'a\u0001b' })));
+    assert.notEqual(err.name, 'Unknown');
+    assert.match(err.name, /^(InvalidArgument|NoSuchVersion)$/);
+  });
+});
+
 describe('version IDs on an unversioned bucket', () => {
   test('"null" is the only version: others are NoSuchVersion on read and delete nothing', async () => {
     const bucket = await newBucket('ver');

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import {
   CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketCorsCommand,
   DeletePublicAccessBlockCommand,
   GetBucketAclCommand,
@@ -317,6 +318,53 @@ describe('ACLs', () => {
     assert.equal((await anon('GET', `/${bucket}/open/missing`)).status, 404, 'outside the Deny');
   });
 
+  test('a token the policy denies s3:ListBucket gets 403 for a missing key, as S3 answers one without the permission', async () => {
+    const bucket = await ctx.newBucket('nolist');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'there', Body: 'x' }));
+    assert.equal((await s3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'missing' })))).$metadata.httpStatusCode, 404);
+    const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${bucket}` }] };
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    for (const read of [new GetObjectCommand({ Bucket: bucket, Key: 'missing' }), new HeadObjectCommand({ Bucket: bucket, Key: 'missing' })]) {
+      const err = await s3Error(ctx.s3.send(read));
+      assert.equal(err.$metadata.httpStatusCode, 403, read.constructor.name);
+    }
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'there' }))).ContentLength, 1, 'what exists is still read');
+  });
+
+  test('an upload that sets an ACL or tags needs s3:PutObjectAcl or s3:PutObjectTagging too: s3:PutObject alone makes nothing public', async () => {
+    const bucket = await ctx.newBucket('putacl');
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    await ctx.s3.send(new PutBucketOwnershipControlsCommand({ Bucket: bucket, OwnershipControls: { Rules: [{ ObjectOwnership: 'ObjectWriter' }] } }));
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/drop/*` },
+        { Effect: 'Deny', Principal: '*', Action: ['s3:PutObjectAcl', 's3:PutObjectTagging'], Resource: `arn:aws:s3:::${bucket}/kept/*` },
+      ],
+    };
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    const anonPut = await anon('PUT', `/${bucket}/drop/a`, { 'x-amz-acl': 'public-read' }, 'made public?');
+    assert.equal(anonPut.status, 403, 'an ACL needs s3:PutObjectAcl, which nobody granted');
+    assert.equal((await anon('GET', `/${bucket}/drop/a`)).status, 403);
+    assert.equal((await anon('PUT', `/${bucket}/drop/b`, { 'x-amz-tagging': 'k=v' }, 'tagged?')).status, 403);
+    assert.equal((await anon('PUT', `/${bucket}/drop/c`, {}, 'plain')).status, 200, 's3:PutObject alone still uploads');
+    // A Deny of either action stops a token's upload that sets it, by every write.
+    const refused: [string, () => Promise<unknown>][] = [
+      ['PutObject with an ACL', () => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept/a', Body: 'x', ACL: 'private' }))],
+      ['PutObject with tags', () => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept/b', Body: 'x', Tagging: 'k=v' }))],
+      ['CopyObject replacing tags', () => ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'kept/c', CopySource: `${bucket}/drop/c`, TaggingDirective: 'REPLACE', Tagging: 'k=v' }))],
+      ['CreateMultipartUpload with an ACL', () => ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'kept/d', ACL: 'public-read' }))],
+    ];
+    for (const [name, send] of refused) assert.equal((await s3Error(send())).name, 'AccessDenied', name);
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'kept/e', Body: 'x' }));
+    await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'kept/f', CopySource: `${bucket}/drop/c` }));
+    // A form's acl and tagging fields are asked the same.
+    const form = postPolicyFields({ bucket, key: 'kept/form', credentials: ROOT_KEY, fields: { acl: 'private' } });
+    const posted = await fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: formData(form, 'x') });
+    assert.equal(posted.status, 403, await posted.text());
+    for (const key of ['kept/a', 'kept/b', 'kept/c', 'kept/form']) await absent(bucket, key);
+  });
+
   test('the public access block defaults to blocking everything, as AWS since 2023', async () => {
     const bucket = await ctx.newBucket('pab');
     const pab = await ctx.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
@@ -439,14 +487,23 @@ describe('POST object (browser forms)', () => {
       ['oversize fields', { ...postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }), 'x-ignore-padding': 'p'.repeat(21 * 1024) }, 'x', 400, 'MaxPostPreDataLengthExceededError'],
       ['anonymous on a private bucket', { key: 'ok.txt' }, 'x', 403, 'AccessDenied'],
       ['no key', { ...postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }), key: '' }, 'x', 403, 'AccessDenied'],
+      // Every type of a Content-Type list must meet starts-with, or image/ would let HTML in.
+      ['a type list', postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY, fields: { 'Content-Type': 'image/png, text/html' }, conditions: [['starts-with', '$Content-Type', 'image/']] }), 'x', 403, 'AccessDenied', /Policy Condition failed: \["starts-with","\$Content-Type","image\/"\]/],
+      ['a condition on a field without its $', postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY, conditions: [['eq', 'success_action_status', '201']] }), 'x', 403, 'AccessDenied', /Policy Condition failed: \["eq","success_action_status","201"\]/],
+      ['a length range of words', postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY, conditions: [['content-length-range', 'test', '10']] }), 'x', 403, 'AccessDenied', /Policy Condition failed/],
+      ['another region', postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY, region: 'eu-west-1' }), 'x', 400, 'InvalidArgument', /^the region 'eu-west-1' is wrong; expecting 'us-east-1'$/],
+      ['SigV4 without its signature', Object.fromEntries(Object.entries(postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY })).filter(([k]) => k !== 'x-amz-signature')), 'x', 400, 'InvalidArgument', /field named 'X-Amz-Signature'/],
     ];
     for (const [name, fields, file, status, code, message] of cases) {
       const res = await post(bucket, fields, file);
       const text = await res.text();
       assert.equal(res.status, status, `${name}: ${text}`);
       assert.equal(xmlField(text, 'Code'), code, name);
-      if (message) assert.match((xmlField(text, 'Message') ?? '').replace(/&quot;/g, '"'), message, name);
+      if (message) assert.match((xmlField(text, 'Message') ?? '').replace(/&quot;/g, '"').replace(/&apos;/g, "'"), message, name);
     }
+    const region = await post(bucket, postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY, region: 'eu-west-1' }));
+    const regionText = await region.text();
+    assert.deepEqual([xmlField(regionText, 'ArgumentName'), xmlField(regionText, 'Region')], ['X-Amz-Credential', 'us-east-1']);
     // No file part, and a body that is not multipart/form-data.
     const noFile = new FormData();
     for (const [k, v] of Object.entries(postPolicyFields({ bucket, key: 'ok.txt', credentials: ROOT_KEY }))) noFile.append(k, v);
@@ -458,6 +515,49 @@ describe('POST object (browser forms)', () => {
     await absent(bucket, 'ok.txt');
     await absent(bucket, 'other.txt');
     assert.deepEqual(await blobFiles(ctx.server), before, 'no blob left behind');
+  });
+
+  test('${filename} is filled in every field before the policy is checked, with the file\'s name and not its folders', async () => {
+    const bucket = await ctx.newBucket('postname');
+    const fields = postPolicyFields({
+      bucket,
+      key: 'in/${filename}',
+      credentials: ROOT_KEY,
+      fields: { 'x-amz-meta-original': '${filename}', 'Content-Disposition': 'attachment; filename="${filename}"' },
+      conditions: [['eq', '$x-amz-meta-original', 'photo.jpg'], ['starts-with', '$Content-Disposition', 'attachment;']],
+    });
+    for (const sent of ['C:\\Users\\me\\photo.jpg', 'dir/sub/photo.jpg']) {
+      const res = await post(bucket, fields, 'jpeg bytes', sent);
+      assert.equal(res.status, 204, `${sent}: ${await res.text()}`);
+      const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'in/photo.jpg' }));
+      assert.deepEqual([head.Metadata, head.ContentDisposition], [{ original: 'photo.jpg' }, 'attachment; filename="photo.jpg"'], sent);
+    }
+    // An exact key condition is met by the key as filled in, not by the field as sent.
+    const exact = { ...postPolicyFields({ bucket, key: 'in/exact.jpg', credentials: ROOT_KEY }), key: 'in/${filename}' };
+    assert.equal((await post(bucket, exact, 'x', 'exact.jpg')).status, 204);
+    assert.equal((await post(bucket, exact, 'x', 'other.jpg')).status, 403);
+    await absent(bucket, 'in/other.jpg');
+  });
+
+  test('a file sent as text content (no filename) is stored; one whose bytes are not UTF-8 is refused; the 201 reply is in no namespace', async () => {
+    const bucket = await ctx.newBucket('posttext');
+    const form = new FormData();
+    for (const [k, v] of Object.entries(postPolicyFields({ bucket, key: 'note.txt', credentials: ROOT_KEY, fields: { success_action_status: '201' } }))) form.append(k, v);
+    form.append('file', 'typed into a textarea: café');
+    const res = await fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: form });
+    const text = await res.text();
+    assert.equal(res.status, 201, text);
+    assert.match(text, /<PostResponse><Location>/, 'no xmlns: a parser asking for a bare <Key> finds it');
+    const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'note.txt' }));
+    assert.equal(await got.Body!.transformToString(), 'typed into a textarea: café');
+    // The same part holding bytes that are not UTF-8 would be stored altered: refused.
+    const boundary = 'skepboundary';
+    const parts = Object.entries(postPolicyFields({ bucket, key: 'binary.bin', credentials: ROOT_KEY }))
+      .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('');
+    const body = Buffer.concat([Buffer.from(`${parts}--${boundary}\r\nContent-Disposition: form-data; name="file"\r\n\r\n`), Buffer.from([0xff, 0xfe, 0x00, 0x89]), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const binary = await fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+    assert.deepEqual([binary.status, await codeOf(binary)], [400, 'InvalidArgument']);
+    await absent(bucket, 'binary.bin');
   });
 
   test('fields stored as response headers: kept as the form\'s UTF-8 bytes; a control character or a bad name is InvalidArgument and stores nothing', async () => {

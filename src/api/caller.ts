@@ -183,7 +183,7 @@ export function bucketDecision(c: Context<ApiEnv>, deps: ApiDeps, access: Projec
   const target = targetOf(s3);
   const facts = policyFacts(c, deps, access, bucket, s3);
   const action = policyActionFor(s3.op, s3.versionId);
-  const alsoActions = companionActions(s3.op, s3.versionId, s3.bypassGovernance === true);
+  const alsoActions = companionActions(s3.op, s3.versionId, { bypassGovernance: s3.bypassGovernance === true });
   return authorize(access.principal, REQUIRED_RIGHT[s3.op], bucket, { ...target, action, alsoActions, access: resolved.access, facts });
 }
 

@@ -214,10 +214,13 @@ describe('authorize', () => {
       assert.equal(policyActionFor(op, undefined), POLICY_ACTION[op], op);
     }
     assert.equal(policyActionFor('GetObjectRetention', 'v1'), 's3:GetObjectRetention');
-    assert.deepEqual(companionActions('GetObjectAttributes', undefined, false), ['s3:GetObject']);
-    assert.deepEqual(companionActions('GetObjectAttributes', 'v1', false), ['s3:GetObjectVersion']);
-    assert.deepEqual(companionActions('DeleteObject', 'v1', true), ['s3:BypassGovernanceRetention']);
-    assert.deepEqual(companionActions('GetObject', undefined, true), [], 'the header means nothing to a read');
+    assert.deepEqual(companionActions('GetObjectAttributes', undefined), ['s3:GetObject']);
+    assert.deepEqual(companionActions('GetObjectAttributes', 'v1'), ['s3:GetObjectVersion']);
+    assert.deepEqual(companionActions('DeleteObject', 'v1', { bypassGovernance: true }), ['s3:BypassGovernanceRetention']);
+    assert.deepEqual(companionActions('GetObject', undefined, { bypassGovernance: true, setsAcl: true, setsTags: true }), [], 'the headers mean nothing to a read');
+    for (const op of ['PutObject', 'CopyObject', 'CreateMultipartUpload', 'PostObject'] as const) {
+      assert.deepEqual(companionActions(op, undefined, { setsAcl: true, setsTags: true }), ['s3:PutObjectAcl', 's3:PutObjectTagging'], op);
+    }
   });
 
   test('every action of a request is judged: one Deny denies, anonymous callers need each allowed', () => {

@@ -155,12 +155,29 @@ export function policyActionFor(op: ParsedOperationName, versionId: string | nul
 /** Operations x-amz-bypass-governance-retention applies to. */
 const BYPASS_OPERATIONS = new Set<ParsedOperationName>(['DeleteObject', 'DeleteObjects', 'PutObjectRetention']);
 
+/** Operations that make an object and may give it an ACL or tags as they do. */
+const OBJECT_WRITES = new Set<ParsedOperationName>(['PutObject', 'CopyObject', 'CreateMultipartUpload', 'PostObject']);
+
+/** What a request asks for beyond its operation, each of which S3 authorizes as an action of its own. */
+export interface RequestExtras {
+  /** x-amz-bypass-governance-retention: true. */
+  bypassGovernance?: boolean;
+  /** An ACL for the object it writes (x-amz-acl, x-amz-grant-*, a form's acl field). */
+  setsAcl?: boolean;
+  /** Tags for the object it writes (x-amz-tagging, a form's tagging field). */
+  setsTags?: boolean;
+}
+
 /** Actions a request needs besides its operation's own (each judged as that one is); most need none. */
-export function companionActions(op: ParsedOperationName, versionId: string | null | undefined, bypassGovernance: boolean): string[] {
+export function companionActions(op: ParsedOperationName, versionId: string | null | undefined, extras: RequestExtras = {}): string[] {
   const out: string[] = [];
   // GetObjectAttributes reads the object, so AWS asks for s3:GetObject(Version) as well.
   if (op === 'GetObjectAttributes') out.push(policyActionFor('GetObject', versionId)!);
-  if (bypassGovernance && BYPASS_OPERATIONS.has(op)) out.push('s3:BypassGovernanceRetention');
+  if (extras.bypassGovernance && BYPASS_OPERATIONS.has(op)) out.push('s3:BypassGovernanceRetention');
+  // S3: an upload that sets the object's ACL or tags needs s3:PutObjectAcl / s3:PutObjectTagging
+  // too, or a caller allowed only s3:PutObject could make its upload public.
+  if (extras.setsAcl && OBJECT_WRITES.has(op)) out.push('s3:PutObjectAcl');
+  if (extras.setsTags && OBJECT_WRITES.has(op)) out.push('s3:PutObjectTagging');
   return out;
 }
 

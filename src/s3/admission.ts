@@ -4,10 +4,11 @@ import { header, type S3Services } from './context.js';
 import type { S3Operation } from './endpoint.js';
 import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import { authorize, REQUIRED_RIGHT, type AccessTarget } from '../auth/authorize.js';
-import { aclsEnabled, companionActions, effectiveBlock, objectAclMatters, policyActionFor, policyOutcome } from '../auth/bucket-access.js';
+import { aclsEnabled, companionActions, effectiveBlock, objectAclMatters, policyActionFor, policyOutcome, type RequestExtras } from '../auth/bucket-access.js';
 import type { RequestFacts } from '../auth/bucket-policy.js';
 import type { Principal } from '../auth/principal.js';
 import { overTls } from '../net/client-address.js';
+import { bypassRequested } from './protection-headers.js';
 
 // Admission to a bucket: gathers what the authorizer needs (the bucket's access settings in the
 // same query that finds the bucket; an object's ACL only for anonymous reads that ACLs could open)
@@ -44,12 +45,24 @@ export interface Admission {
   projectId: string;
   /** Request facts for policy conditions; built only when the bucket has a policy to test them. */
   facts: () => RequestFacts;
-  /** The request sends x-amz-bypass-governance-retention: true (the policy must not deny s3:BypassGovernanceRetention). */
-  bypassGovernance?: boolean;
+  /** What the request asks for beyond its operation (a governance bypass, an ACL or tags for what it writes). */
+  extras?: RequestExtras;
   /** Told of the bucket as soon as it is found, before the caller is authorized for it. */
   found?: (bucket: ResolvedBucket) => void;
   /** x-amz-expected-bucket-owner (or its copy source twin): the owner the caller means to reach. */
   expectedOwner?: string;
+}
+
+/** What a request's headers ask for beyond its operation (see companionActions). */
+export function requestExtras(req: IncomingMessage, op: S3Operation): RequestExtras {
+  const h = req.headers;
+  const copy = op.op === 'CopyObject';
+  return {
+    bypassGovernance: bypassRequested(req),
+    setsAcl: h['x-amz-acl'] !== undefined || Object.keys(h).some((name) => name.startsWith('x-amz-grant-')),
+    // A copy takes its source's tags unless told to REPLACE them with these.
+    setsTags: h['x-amz-tagging'] !== undefined && (!copy || header(req, 'x-amz-tagging-directive')?.toUpperCase() === 'REPLACE'),
+  };
 }
 
 /** The facts of a request to a bucket without a policy: nothing to test, nothing built. */
@@ -88,7 +101,7 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
     access = { ...access, objectAcl: await a.services.bucketConfig.peekObjectAcl(resolved, op.key, versionId) };
   }
   const facts = access.policy ? a.facts() : NO_FACTS;
-  const alsoActions = companionActions(op.op, versionId, a.bypassGovernance === true);
+  const alsoActions = companionActions(op.op, versionId, a.extras);
   const decision = authorize(principal, REQUIRED_RIGHT[op.op], op.bucket, { action, alsoActions, ...accessTarget(op), access, facts });
   if (!decision.allow) {
     // An anonymous reader who may list the bucket may learn that a key is missing (404), as on S3:
@@ -99,7 +112,7 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
       decision.error === undefined &&
       versionId === undefined &&
       (op.op === 'GetObject' || op.op === 'HeadObject') &&
-      anonymousMayList(resolved, op.bucket, facts) &&
+      mayList(null, resolved, op.bucket, facts) &&
       policyOutcome(access, { anonymous: true }, action!, op.bucket, op.key, facts) !== 'Deny'
     ) {
       if (!(await a.services.bucketConfig.objectExists(resolved, op.key!))) throw new S3Error('NoSuchKey', undefined, { Key: op.key! });
@@ -109,7 +122,7 @@ export async function admit(a: Admission, principal: Principal | null): Promise<
   return resolved;
 }
 
-/** Whether an anonymous caller may list the bucket: S3 tells a missing key (404) only to those who may. */
-export function anonymousMayList(resolved: ResolvedBucket, bucket: string, facts: RequestFacts): boolean {
-  return authorize(null, 'ListObjects', bucket, { action: 's3:ListBucket', key: null, access: resolved.access, facts }).allow;
+/** Whether a caller may list the bucket: S3 tells a missing key (404) only to those who may. */
+export function mayList(principal: Principal | null, resolved: ResolvedBucket, bucket: string, facts: RequestFacts): boolean {
+  return authorize(principal, 'ListObjects', bucket, { action: 's3:ListBucket', key: null, access: resolved.access, facts }).allow;
 }

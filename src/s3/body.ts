@@ -40,6 +40,17 @@ export function declaredSize(req: IncomingMessage, payload: PayloadMode): number
 }
 
 /**
+ * A copy takes its data from its source: S3 refuses one that sends a body too, which would be
+ * dropped unread. (A chunked body of no declared size is not known to hold anything, and passes.)
+ */
+export function refuseBody(req: IncomingMessage): void {
+  const size = header(req, 'x-amz-decoded-content-length') ?? header(req, 'content-length');
+  if (size !== undefined && Number(size) !== 0) {
+    throw new S3Error('InvalidRequest', 'The request included a body. Requests of this type must not include a non-empty body.');
+  }
+}
+
+/**
  * aws-chunked framing is decoded only when x-amz-content-sha256 names a STREAMING-* payload; a body
  * that says it is framed under any other payload hash would be stored framing and all.
  */

@@ -12,6 +12,7 @@ import type { RequestSource } from '../audit/actor.js';
 import type { BucketRow } from '../storage/metadata/metadata-store.js';
 import type { Principal } from '../auth/principal.js';
 import type { RequestFacts } from '../auth/bucket-policy.js';
+import type { RequestExtras } from '../auth/bucket-access.js';
 import type { FormFields } from '../sigv4/post-policy.js';
 import type { S3Operation } from './endpoint.js';
 import type { S3Response } from './render.js';
@@ -79,9 +80,10 @@ export interface S3Context<Op extends S3Operation = S3Operation> {
   /**
    * Admits `principal` (a POST form's signer, or null) to write `key` in the operation's bucket
    * with the same rules as a signed request: level and scope, then the bucket's policy and ACLs.
-   * `formFacts` adds what the form says that a request's headers would (its acl as s3:x-amz-acl).
+   * `form` adds what the form says that a request's headers would: its acl as s3:x-amz-acl in the
+   * policy's facts, and whether it sets an ACL or tags (each also an action of its own).
    */
-  admit(principal: Principal | null, key: string, formFacts: RequestFacts): Promise<ResolvedBucket>;
+  admit(principal: Principal | null, key: string, form: { facts: RequestFacts; extras: RequestExtras }): Promise<ResolvedBucket>;
   /** A POST form's signer (SigV4 or SigV2 policy signature), or null for an unsigned form. */
   verifyForm(fields: FormFields): Promise<{ principal: Principal; policy: string } | null>;
   now(): Date;

@@ -15,8 +15,8 @@ export interface S3Response {
   headers?: Record<string, HeaderValue>;
   /** A raw body: bytes, text, or a stream (object data). */
   body?: Readable | Buffer | string;
-  /** An XML document: root element and its content (in the S3 namespace unless another is named). */
-  xml?: { root: string; value: Record<string, unknown>; namespace?: string };
+  /** An XML document: root element and its content (in the S3 namespace unless another, or none, is named). */
+  xml?: { root: string; value: Record<string, unknown>; namespace?: string | false };
 }
 
 function setHeaders(res: ServerResponse, headers: Record<string, HeaderValue> | undefined): void {
@@ -99,6 +99,25 @@ function streamBody(body: Readable, res: ServerResponse): Promise<void> {
   });
 }
 
+/** Characters XML 1.0 forbids even as references: most C0 controls, U+FFFE, U+FFFF, lone surrogates. */
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text an error echoes (a key, a header's value) as XML can hold it: a control character
+ * percent-encoded, anything else XML forbids as U+FFFD. Written raw, it would make the whole
+ * document unreadable, and the client would lose the error's code.
+ */
+function xmlReadable(text: string): string {
+  return text.replace(NOT_XML, (c) => (c < ' ' ? `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}` : '\uFFFD'));
+}
+
+/** S3's error document (no namespace, as S3 writes it). */
+function errorDocument(err: S3Error, resource: string, requestId: string): Buffer {
+  const fields: Record<string, unknown> = { Code: err.code, Message: err.message, ...err.extra, Resource: resource, RequestId: requestId, HostId: requestId };
+  for (const [name, value] of Object.entries(fields)) if (typeof value === 'string') fields[name] = xmlReadable(value);
+  return xmlDocument('Error', fields, false);
+}
+
 export function renderError(req: IncomingMessage, res: ServerResponse, requestId: string, err: S3Error, resource: string): void {
   if (res.headersSent) {
     res.destroy();
@@ -114,11 +133,7 @@ export function renderError(req: IncomingMessage, res: ServerResponse, requestId
     res.end();
     return;
   }
-  const bytes = xmlDocument(
-    'Error',
-    { Code: err.code, Message: err.message, ...err.extra, Resource: resource, RequestId: requestId, HostId: requestId },
-    false,
-  );
+  const bytes = errorDocument(err, resource, requestId);
   res.setHeader('Content-Type', 'application/xml');
   res.setHeader('Content-Length', bytes.length);
   res.end(bytes);
@@ -157,7 +172,7 @@ export function clientErrorResponse(err: NodeJS.ErrnoException & { rawPacket?: B
   // The path from the request line, when it got that far.
   const requestLine = err.rawPacket?.subarray(0, 8192).toString('latin1') ?? '';
   const resource = /^[A-Z]+ ([^\s?]+)/.exec(requestLine)?.[1] ?? '/';
-  const body = xmlDocument('Error', { Code: s3.code, Message: s3.message, Resource: resource, RequestId: requestId, HostId: requestId }, false);
+  const body = errorDocument(s3, resource, requestId);
   const head =
     `HTTP/1.1 ${s3.status} Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\n` +
     `x-amz-request-id: ${requestId}\r\nx-amz-id-2: ${requestId}\r\nServer: skep\r\nConnection: close\r\n\r\n`;

@@ -17,8 +17,9 @@ import type { UsageEvent } from '../usage/usage-service.js';
 import type { ResolvedBucket } from '../buckets/bucket-config-service.js';
 import { USAGE_KIND } from './usage-kind.js';
 import { labelRequest } from '../ops/request-label.js';
-import { admit, anonymousMayList, checkTokenBounds, requestFacts } from './admission.js';
-import { bypassRequested, refuseMisplacedEncryptionHeaders } from './protection-headers.js';
+import { admit, mayList, checkTokenBounds, requestExtras, requestFacts } from './admission.js';
+import { refuseMisplacedEncryptionHeaders } from './protection-headers.js';
+import { refuseBody } from './body.js';
 import { actualRequestCorsHeaders, preflight } from './handlers/cors.js';
 import { ANONYMOUS_ACTOR, tokenActor } from '../audit/actor.js';
 import { logFailure } from './failure-log.js';
@@ -57,6 +58,9 @@ export interface S3HandlerDeps {
 }
 
 /** Authentication failures recorded in the audit log. */
+/** Operations whose NoSuchKey is about their copy source. */
+const COPIES = new Set<S3Operation['op']>(['CopyObject', 'UploadPartCopy']);
+
 const AUDITED_AUTH_FAILURES = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'ExpiredToken', 'InvalidToken']);
 
 export function newRequestId(): string {
@@ -105,7 +109,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
     let counted: { principal: Principal | null; projectId: string; op: keyof typeof USAGE_KIND; bucket: string | null } | undefined;
     // The bucket as admitted, for CORS headers on the response (also on errors).
     let admitted: ResolvedBucket | undefined;
-    let anonymousTarget: { op: S3Operation; facts: () => ReturnType<typeof requestFacts> } | undefined;
+    // Who would learn from a NoSuchKey that a key is missing (S3 tells only those who may list the bucket).
+    let caller: { principal: Principal | null; op: S3Operation; facts: () => ReturnType<typeof requestFacts> } | undefined;
     try {
       if (req.method === 'OPTIONS') {
         const result = await preflight(req, { services: deps.services, baseDomains: deps.baseDomains, projectDomains, defaultProject: deps.defaultProject });
@@ -179,7 +184,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const found = (r: ResolvedBucket) => {
         if (counted) counted.bucket = r.row.name;
       };
-      const admission = { services: deps.services, op, projectId, facts: factsOf, bypassGovernance: bypassRequested(req), found, expectedOwner: header(req, 'x-amz-expected-bucket-owner') };
+      const admission = { services: deps.services, op, projectId, facts: factsOf, extras: requestExtras(req, op), found, expectedOwner: header(req, 'x-amz-expected-bucket-owner') };
       let resolving: Promise<ResolvedBucket> | undefined;
       const resolved = () => {
         // Only the first call reads the bucket; a handler may ask more than once.
@@ -203,11 +208,17 @@ export function createS3Handler(deps: S3HandlerDeps) {
           return resolved();
         },
         bucket: () => resolved().then((r) => r.row),
-        admit: (p, key, formFacts) => {
+        admit: (p, key, formSays) => {
           // The form names its key only in its body: the policy is asked about that object. A
           // signed form acts in its signer's project, as a header-signed request does.
           const form = { ...op, key } as S3Operation;
-          const formAdmission = { ...admission, projectId: p?.projectId ?? projectId, op: form, facts: () => ({ ...requestFacts(req, form, p, deps.clock(), addressOf(req)), ...formFacts }) };
+          const formAdmission = {
+            ...admission,
+            projectId: p?.projectId ?? projectId,
+            op: form,
+            facts: () => ({ ...requestFacts(req, form, p, deps.clock(), addressOf(req)), ...formSays.facts }),
+            extras: formSays.extras,
+          };
           return admit(formAdmission, p).then((r) => (admitted = r));
         },
         verifyForm: (fields) =>
@@ -231,8 +242,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
         now: deps.clock,
         by: { actor: principal ? tokenActor(principal.tokenId) : ANONYMOUS_ACTOR, source: addressOf(req) },
       };
+      caller = { principal, op, facts: factsOf };
       if (!principal) {
-        anonymousTarget = { op, facts: factsOf };
         // Nobody creates a bucket anonymously, whether or not its name is taken.
         if (op.op === 'CreateBucket') throw new S3Error('AccessDenied');
         // A POST form signs itself; its handler admits the signer.
@@ -242,6 +253,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         await resolved();
       }
       refuseMisplacedEncryptionHeaders(req, op.op);
+      if (COPIES.has(op.op)) refuseBody(req);
       if (wantsContinue(req)) continueOnRead(req, res);
       const result = await HANDLERS[op.op](ctx);
       if (op.op === 'CreateBucket') counted.bucket = op.bucket;
@@ -253,8 +265,9 @@ export function createS3Handler(deps: S3HandlerDeps) {
       let s3err = toS3Error(err);
       // A delete marker refuses every method named by its version ID; the error names the one used.
       if (s3err.code === 'MethodNotAllowed' && s3err.extra.ResourceType === 'DeleteMarker') s3err.extra.Method = req.method ?? 'GET';
-      // An anonymous caller learns that a key is missing only if it may list the bucket, as in S3.
-      if (s3err.code === 'NoSuchKey' && anonymousTarget && admitted && !anonymousMayList(admitted, admitted.row.name, anonymousTarget.facts())) {
+      // A caller learns that a key is missing only if it may list the bucket, as in S3 (a copy's
+      // missing key is its source's, in another bucket).
+      if (s3err.code === 'NoSuchKey' && caller && admitted && !COPIES.has(caller.op.op) && !mayList(caller.principal, admitted, admitted.row.name, caller.facts())) {
         s3err = new S3Error('AccessDenied');
       }
       if (admitted) Object.assign(s3err.headers, actualRequestCorsHeaders(req, admitted));

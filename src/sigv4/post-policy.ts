@@ -20,7 +20,9 @@ export interface PolicyDocument {
 
 export type PolicyCondition =
   | { kind: 'eq' | 'starts-with'; field: string; value: string; text: string }
-  | { kind: 'content-length-range'; min: number; max: number; text: string };
+  | { kind: 'content-length-range'; min: number; max: number; text: string }
+  /** A well-formed condition no form can meet (a field named without its '$', a range of non-numbers): S3 refuses the form, 403. */
+  | { kind: 'unmet'; text: string };
 
 function invalidPolicy(message: string): S3Error {
   return new S3Error('InvalidPolicyDocument', `Invalid Policy: ${message}`);
@@ -53,12 +55,15 @@ export function parsePostPolicy(base64: string): PolicyDocument {
         if (typeof op === 'string' && op.toLowerCase() === 'content-length-range') {
           const min = Number(a);
           const max = Number(b);
-          if (c.length !== 3 || !Number.isInteger(min) || !Number.isInteger(max) || min < 0 || max < min) throw invalidPolicy(`Invalid content-length-range condition: ${text}`);
+          if (c.length !== 3) throw invalidPolicy(`Invalid content-length-range condition: ${text}`);
+          if (!Number.isInteger(min) || !Number.isInteger(max)) return { kind: 'unmet', text };
+          if (min < 0 || max < min) throw invalidPolicy(`Invalid content-length-range condition: ${text}`);
           return { kind: 'content-length-range', min, max, text };
         }
-        if (c.length !== 3 || typeof op !== 'string' || typeof a !== 'string' || typeof b !== 'string' || !a.startsWith('$')) throw invalidPolicy(`Invalid Condition: ${text}`);
+        if (c.length !== 3 || typeof op !== 'string' || typeof a !== 'string' || typeof b !== 'string') throw invalidPolicy(`Invalid Condition: ${text}`);
         const kind = op.toLowerCase();
         if (kind !== 'eq' && kind !== 'starts-with') throw invalidPolicy(`Unknown condition: ${op}`);
+        if (!a.startsWith('$')) return { kind: 'unmet', text };
         return { kind, field: a.slice(1).toLowerCase(), value: b, text };
       }
       if (typeof c === 'object' && c !== null) {
@@ -69,6 +74,17 @@ export function parsePostPolicy(base64: string): PolicyDocument {
       throw invalidPolicy(`Invalid Condition: ${text}`);
     }),
   };
+}
+
+/**
+ * Whether a field's value meets an eq or starts-with condition. A Content-Type under starts-with
+ * is a list: every type in it must start so (AWS), or `image/png,text/html` would pass `image/`
+ * and be served as HTML.
+ */
+function meets(kind: 'eq' | 'starts-with', field: string, value: string, expected: string): boolean {
+  if (kind === 'eq') return value === expected;
+  if (field === 'content-type') return value.split(',').every((v) => v.trim().startsWith(expected));
+  return value.startsWith(expected);
 }
 
 /** Fields every form may carry that no condition needs to cover (AWS's list). */
@@ -88,12 +104,10 @@ export function checkPostPolicy(policy: PolicyDocument, fields: FormFields, buck
       range = { min: c.min, max: c.max };
       continue;
     }
+    if (c.kind === 'unmet') throw denied(`Policy Condition failed: ${c.text}`);
     covered.add(c.field);
     const value = c.field === 'bucket' ? bucket : fields.get(c.field);
-    const ok = value !== undefined && (c.kind === 'eq' ? value === c.value : value.startsWith(c.value));
-    // content-type may list several types; starts-with applies to each (AWS).
-    const okList = c.kind === 'starts-with' && c.field === 'content-type' && value !== undefined && value.split(',').every((v) => v.trim().startsWith(c.value));
-    if (!ok && !okList) throw denied(`Policy Condition failed: ${c.text}`);
+    if (value === undefined || !meets(c.kind, c.field, value, c.value)) throw denied(`Policy Condition failed: ${c.text}`);
   }
   for (const name of fields.keys()) {
     if (UNCONDITIONED.has(name) || name.startsWith('x-ignore-') || covered.has(name)) continue;
@@ -121,9 +135,14 @@ export async function authenticatePostForm(fields: FormFields, lookup: Credentia
     if (parts.length !== 5 || parts[3] !== 's3' || parts[4] !== 'aws4_request' || !/^\d{8}$/.test(parts[1])) {
       throw new S3Error('InvalidArgument', 'Bucket POST must contain a valid x-amz-credential field.', { ArgumentName: 'x-amz-credential', ArgumentValue: fields.get('x-amz-credential') ?? '' });
     }
-    if (!regions.includes(parts[2])) throw new S3Error('AuthorizationQueryParametersError', `Error parsing the X-Amz-Credential parameter; the region '${parts[2]}' is wrong; expecting '${regions[0]}'`);
+    if (!regions.includes(parts[2])) {
+      throw new S3Error('InvalidArgument', `the region '${parts[2]}' is wrong; expecting '${regions[0]}'`, { ArgumentName: 'X-Amz-Credential', ArgumentValue: fields.get('x-amz-credential') ?? '', Region: regions[0] });
+    }
     accessKeyId = parts[0];
     verify = (secret) => signaturesEqual(createHmac('sha256', signingKey(secret, parts[1], parts[2], 's3')).update(policy, 'utf8').digest('hex'), v4);
+  } else if (fields.get('x-amz-credential') !== undefined || fields.get('x-amz-algorithm') !== undefined) {
+    // A SigV4 form without its signature: name the field it lacks, not SigV2's.
+    throw new S3Error('InvalidArgument', 'Bucket POST must contain a field named \'X-Amz-Signature\'.  If it is specified, please check the order of the fields.', { ArgumentName: 'X-Amz-Signature', ArgumentValue: '' });
   } else {
     const ak = fields.get('awsaccesskeyid');
     if (ak === undefined || v2 === undefined) throw new S3Error('InvalidArgument', 'Bucket POST must contain a field named \'AWSAccessKeyId\' and a \'signature\'.', { ArgumentName: 'AWSAccessKeyId', ArgumentValue: '' });

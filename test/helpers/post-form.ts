@@ -25,7 +25,9 @@ export function postPolicyFields(i: PostFormInput): Record<string, string> {
   const now = i.now ?? new Date();
   const expiration = i.expiration ?? new Date(now.getTime() + (i.expiresInSeconds ?? 300) * 1000).toISOString();
   const fields: Record<string, string> = { key: i.key, ...(i.fields ?? {}) };
-  const conditions: unknown[] = [{ bucket: i.bucket }, ['eq', '$key', i.key], ...(i.conditions ?? [])];
+  // As boto3 writes it: S3 fills ${filename} in before it checks the policy, so such a key is a prefix.
+  const keyCondition = i.key.endsWith('${filename}') ? ['starts-with', '$key', i.key.slice(0, -'${filename}'.length)] : ['eq', '$key', i.key];
+  const conditions: unknown[] = [{ bucket: i.bucket }, keyCondition, ...(i.conditions ?? [])];
   for (const name of Object.keys(i.fields ?? {})) {
     if (!name.toLowerCase().startsWith('x-ignore-') && !(i.conditions ?? []).some((c) => JSON.stringify(c).toLowerCase().includes(`"$${name.toLowerCase()}"`) || JSON.stringify(c).toLowerCase().includes(`"${name.toLowerCase()}":`))) {
       conditions.push({ [name]: i.fields![name] });

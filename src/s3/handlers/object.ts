@@ -288,7 +288,7 @@ const DELETE_KEYS_LIMIT = { element: 'Object', max: MAX_DELETE_KEYS, message: `T
  */
 function mayDeleteEntry(ctx: S3Context, resolved: ResolvedBucket, facts: () => RequestFacts, key: string, versionId: string | undefined, bypass: boolean): boolean {
   const action = policyActionFor('DeleteObjects', versionId);
-  const alsoActions = companionActions('DeleteObjects', versionId, bypass);
+  const alsoActions = companionActions('DeleteObjects', versionId, { bypassGovernance: bypass });
   const { access } = resolved;
   return authorize(ctx.auth.principal, 'DeleteObject', resolved.row.name, { action, alsoActions, key, access, facts: access.policy ? facts() : NO_FACTS }).allow;
 }

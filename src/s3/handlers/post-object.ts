@@ -1,5 +1,5 @@
 import busboy from 'busboy';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
@@ -27,6 +27,12 @@ import { countReceivedBody } from '../../net/received-body.js';
 /** What S3 allows for the fields that precede the file. */
 export const MAX_POST_FIELDS_BYTES = 20 * 1024;
 
+/**
+ * The largest file sent as text content: a `file` part without a filename (a textarea, `curl -F
+ * file=...`), which the form parser hands over as a field, held in memory.
+ */
+export const MAX_TEXT_FILE_BYTES = 1024 * 1024;
+
 interface FilePart {
   stream: Readable;
   /** The file's name as sent (decoded as UTF-8, or by the charset its part names). */
@@ -41,8 +47,9 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
       // A browser sends the fields and the file's name as UTF-8 bytes (the form is UTF-8, as S3
       // requires); other clients name a part's charset, or use filename*=, and busboy decodes by
       // those. Either way an invalid byte becomes U+FFFD: a key holding one is refused
-      // (formKeyText), so that two different names cannot become one key.
-      parser = busboy({ headers: ctx.req.headers, preservePath: true, defCharset: 'utf8', defParamCharset: 'utf8', limits: { fieldSize: MAX_POST_FIELDS_BYTES, files: 1 } });
+      // (formKeyText), so that two different names cannot become one key. A file's name keeps only
+      // what follows its last '/' or '\\' (AWS: C:\\dir\\file.txt is file.txt).
+      parser = busboy({ headers: ctx.req.headers, preservePath: false, defCharset: 'utf8', defParamCharset: 'utf8', limits: { fieldSize: MAX_TEXT_FILE_BYTES, files: 1 } });
     } catch {
       reject(new S3Error('MalformedPOSTRequest'));
       return;
@@ -70,9 +77,19 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
     done.catch(() => undefined);
     parser.on('field', (name, value, info) => {
       if (file) return; // after the file: ignored
-      bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
-      if (bytes > MAX_POST_FIELDS_BYTES || info.valueTruncated) return fail(new S3Error('MaxPostPreDataLengthExceededError'));
       const key = name.toLowerCase();
+      if (key === 'file') {
+        // The file as text content (S3: "File or text content"). Bytes that are not text came
+        // through the parser's UTF-8 decoding changed: refused, never stored altered.
+        if (info.valueTruncated) return fail(new S3Error('EntityTooLarge', `A file sent without a filename is text content, at most ${MAX_TEXT_FILE_BYTES} bytes; name a filename to send a larger file.`));
+        if (value.includes('\uFFFD')) return fail(new S3Error('InvalidArgument', 'A file sent without a filename is text content and must be UTF-8; name a filename to send other bytes.', { ArgumentName: 'file', ArgumentValue: '' }));
+        file = { stream: Readable.from([Buffer.from(value, 'utf8')]), filename: '' };
+        file.stream.on('error', () => undefined);
+        resolve({ fields, file, done });
+        return;
+      }
+      bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+      if (bytes > MAX_POST_FIELDS_BYTES) return fail(new S3Error('MaxPostPreDataLengthExceededError'));
       if (fields.has(key)) return;
       try {
         fields.set(key, key === 'key' ? formKeyText(value) : value);
@@ -143,18 +160,31 @@ export async function PostObject(ctx: S3Context): Promise<S3Response> {
   }
 }
 
-async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePart): Promise<S3Response> {
-  const rawKey = fields.get('key');
-  if (rawKey === undefined) throw new S3Error('InvalidArgument', 'Bucket POST must contain a field named \'key\'.  If it is specified, please check the order of the fields.', { ArgumentName: 'key', ArgumentValue: '' });
-  const signed = await ctx.verifyForm(fields);
-  // The file's name is put in as it is (a function: a '$&' in it is no replacement pattern), and
-  // only a name that is UTF-8, as a key field must be.
-  const key = rawKey.includes('${filename}') ? rawKey.replace(/\$\{filename\}/g, () => formKeyText(file.filename)) : rawKey;
+/**
+ * The form with `${filename}` filled in, in every field but the signed policy: AWS expands the
+ * variables before it checks the policy, so conditions and the stored values see the file's name.
+ * The name goes in as it is (a function: a '$&' in it is no replacement pattern); in the key only
+ * a name that is UTF-8, as a key field must be.
+ */
+function withFilename(fields: FormFields, filename: string): Map<string, string> {
+  const form = new Map<string, string>();
+  for (const [name, value] of fields) {
+    const expand = name !== 'policy' && value.includes('${filename}');
+    form.set(name, expand ? value.replace(/\$\{filename\}/g, () => (name === 'key' ? formKeyText(filename) : filename)) : value);
+  }
+  return form;
+}
+
+async function upload(ctx: S3Context, sent: Map<string, string>, file: FilePart): Promise<S3Response> {
+  if (!sent.has('key')) throw new S3Error('InvalidArgument', 'Bucket POST must contain a field named \'key\'.  If it is specified, please check the order of the fields.', { ArgumentName: 'key', ArgumentValue: '' });
+  const signed = await ctx.verifyForm(sent);
+  const fields = withFilename(sent, file.filename);
+  const key = fields.get('key')!;
   // The key (the file's name filled in) obeys the rule of a key in a path, before anything is looked up.
   if (key !== '') checkObjectKey(key);
   const aclText = fields.get('acl');
   // Signed or not, the form is admitted to write its own key (${filename} filled in), as a PUT of it would be.
-  const resolved = await ctx.admit(signed?.principal ?? null, key, { 's3:x-amz-acl': aclText });
+  const resolved = await ctx.admit(signed?.principal ?? null, key, { facts: { 's3:x-amz-acl': aclText }, extras: { setsAcl: aclText !== undefined, setsTags: fields.has('tagging') } });
   const bucket = resolved.row;
   let range: { min: number; max: number } | undefined;
   if (signed) range = checkPostPolicy(parsePostPolicy(signed.policy), fields, bucket.name, ctx.now());
@@ -214,7 +244,8 @@ async function upload(ctx: S3Context, fields: Map<string, string>, file: FilePar
   const status = fields.get('success_action_status');
   const headers = { ...written, Location: location };
   if (status === '201') {
-    return { status: 201, headers, xml: { root: 'PostResponse', value: { Location: location, Bucket: bucket.name, Key: key, ETag: row.etag } } };
+    // In no namespace, as S3 sends it (parsers that look for a bare <Key> depend on it).
+    return { status: 201, headers, xml: { root: 'PostResponse', value: { Location: location, Bucket: bucket.name, Key: key, ETag: row.etag }, namespace: false } };
   }
   return { status: status === '200' ? 200 : 204, headers };
 }
