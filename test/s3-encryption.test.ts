@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -17,7 +18,7 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { captureLog, startTestServer, useS3Server } from './helpers/server.js';
+import { captureLog, startTestServer, useS3Server, type TestServer } from './helpers/server.js';
 import { s3Error } from './helpers/s3.js';
 import { call, rootBearer } from './helpers/api.js';
 import { blobBytes, blobFiles, raw, xmlField, type RawRequest } from './helpers/raw-s3.js';
@@ -269,6 +270,42 @@ describe('SSE-C', () => {
     await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.CopyPartResult!.ETag }] } }));
     assert.deepEqual(await bytes(await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'mp' }))), data.subarray(100, 1000));
     for (const blob of await blobContents()) assert.equal(blob.includes(Buffer.from('PLAINTEXT-copy')), false);
+  });
+});
+
+describe('SSE-C behind a trusted proxy (--trusted-proxy): the proxy says whether the key crossed the network in clear', () => {
+  const key = customerKey();
+  const keyHeaders = { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': key.SSECustomerKey, 'x-amz-server-side-encryption-customer-key-md5': key.SSECustomerKeyMD5 };
+  /** An SSE-C PUT as the proxy forwards it, with the X-Forwarded-Proto it sends (if any); its status and error code. */
+  const put = async (server: TestServer, proto: string | undefined, address?: string) => {
+    const res = await raw(server, { method: 'PUT', path: '/proxied/k', address, headers: { ...keyHeaders, 'x-forwarded-for': '203.0.113.9', ...(proto ? { 'x-forwarded-proto': proto } : {}) }, body: 'x' });
+    return [res.status, xmlField(res.text, 'Code') ?? ''];
+  };
+  // An address of this machine that is not loopback, for a proxy that is not on the loopback interface.
+  const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+
+  test('from a proxy on this machine, http is refused (the client sent the key in clear); https, or no word, is accepted', async () => {
+    const server = await startTestServer({ trustedProxies: ['127.0.0.1'] });
+    try {
+      await raw(server, { method: 'PUT', path: '/proxied' });
+      assert.deepEqual(await put(server, 'http'), [400, 'InvalidRequest']);
+      assert.deepEqual(await put(server, 'https'), [200, '']);
+      assert.deepEqual(await put(server, undefined), [200, '']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('from a proxy on another address, https is accepted; http, or no word, is refused', { skip: !external && 'this machine has no non-loopback IPv4 address' }, async () => {
+    const server = await startTestServer({ host: external!, trustedProxies: [external!] });
+    try {
+      await raw(server, { method: 'PUT', path: '/proxied', address: external });
+      assert.deepEqual(await put(server, 'https', external), [200, '']);
+      assert.deepEqual(await put(server, 'http', external), [400, 'InvalidRequest']);
+      assert.deepEqual(await put(server, undefined, external), [400, 'InvalidRequest']);
+    } finally {
+      await server.stop();
+    }
   });
 });
 

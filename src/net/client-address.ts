@@ -82,13 +82,13 @@ export function clientAddressResolver(trustedProxies: readonly string[]): (req: 
   return (req) => clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
 }
 
-/** Requests a trusted proxy says reached it over TLS (the proxy ended TLS and speaks HTTP to skep). */
-const behindTls = new WeakSet<IncomingMessage>();
+/** What a trusted proxy said of each request's connection to it: true when that was TLS (the proxy ended TLS and speaks HTTP to skep). */
+const proxySaidTls = new WeakMap<IncomingMessage, boolean>();
 
 /**
- * The marker a server runs on every request: when the peer is a trusted proxy whose
- * X-Forwarded-Proto (its right-most value, the nearest proxy's) is https, the request counts as
- * over TLS. From anyone else the header is ignored, as X-Forwarded-For is.
+ * The marker a server runs on every request: when the peer is a trusted proxy that sends
+ * X-Forwarded-Proto, its right-most value (the nearest proxy's) says whether the client came over
+ * TLS (https) or not. From anyone else the header is ignored, as X-Forwarded-For is.
  */
 export function forwardedTlsMarker(trustedProxies: readonly string[]): (req: IncomingMessage) => void {
   if (trustedProxies.length === 0) return () => {};
@@ -97,11 +97,16 @@ export function forwardedTlsMarker(trustedProxies: readonly string[]): (req: Inc
     const proto = req.headers['x-forwarded-proto'];
     if (proto === undefined || !trusted.has(req.socket.remoteAddress)) return;
     const nearest = (Array.isArray(proto) ? proto.join(',') : proto).split(',').pop()!.trim().toLowerCase();
-    if (nearest === 'https') behindTls.add(req);
+    proxySaidTls.set(req, nearest === 'https');
   };
+}
+
+/** Whether a trusted proxy said the client's connection to it was TLS; undefined when no trusted proxy said. */
+export function forwardedTls(req: IncomingMessage): boolean | undefined {
+  return proxySaidTls.get(req);
 }
 
 /** Whether the client's connection was encrypted: skep's own TLS, or TLS a trusted proxy ended. */
 export function overTls(req: IncomingMessage): boolean {
-  return (req.socket as { encrypted?: boolean }).encrypted === true || behindTls.has(req);
+  return (req.socket as { encrypted?: boolean }).encrypted === true || forwardedTls(req) === true;
 }

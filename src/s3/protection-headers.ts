@@ -8,6 +8,7 @@ import { RETENTION_MODES, type LockState } from '../objects/object-lock.js';
 import type { ObjectRow, RetentionMode, StoredEncryption } from '../storage/metadata/metadata-store.js';
 import type { ParsedOperationName } from './endpoint.js';
 import { parseIsoTimestamp } from '../util/iso-time.js';
+import { forwardedTls } from '../net/client-address.js';
 
 // The request and response headers of data protection: server-side encryption (SSE-S3, SSE-C,
 // SSE-KMS refused), Object Lock on writes, and what GET/HEAD report about a version. Parsed once
@@ -28,15 +29,19 @@ function readerOf(req: IncomingMessage): HeaderReader {
   return (name) => header(req, name);
 }
 
-/** Whether a key sent on this connection stays off the network in clear: TLS, or a client on this machine. */
+/**
+ * Whether a key sent on this connection stays off the network in clear: skep's own TLS; else, from
+ * a trusted proxy that says how the client reached it, that word (https, or a key that crossed the
+ * network in clear); else a client on this machine.
+ */
 function keepsKeysSafe(req: IncomingMessage): boolean {
-  return !!(req.socket as TLSSocket).encrypted || isLoopback(req.socket.remoteAddress);
+  return !!(req.socket as TLSSocket).encrypted || (forwardedTls(req) ?? isLoopback(req.socket.remoteAddress));
 }
 
 /**
  * An SSE-C key from the headers with `prefix` (request or copy source), checked as S3 checks it;
  * undefined when none is sent. Over plain HTTP a key would cross the network in clear, so it is
- * refused unless the client is on this machine.
+ * refused unless the client is on this machine (keepsKeysSafe).
  */
 export function customerKeyFrom(req: IncomingMessage, prefix = SSE_C): CustomerKey | undefined {
   return readCustomerKey(readerOf(req), keepsKeysSafe(req), prefix);

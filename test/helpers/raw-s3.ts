@@ -88,6 +88,8 @@ export interface RawRequest {
   signingDate?: Date;
   /** Send this body instead of `body` (after signing): tampering. */
   sendBody?: Buffer | string;
+  /** Connect to this address of the server (one it listens on) instead of 127.0.0.1. */
+  address?: string;
 }
 
 export function queryString(query: Record<string, string> | undefined): string {
@@ -126,12 +128,12 @@ export async function raw(server: TestServer, r: RawRequest): Promise<RawRespons
   if (bytes && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
     headers['content-length'] = String(bytes.length);
   }
-  return send(server, r.method, r.path + queryString(r.query), headers, bytes);
+  return send(server, r.method, r.path + queryString(r.query), headers, bytes, r.address);
 }
 
-export function send(server: TestServer, method: string, pathAndQuery: string, headers: Record<string, string>, body?: Buffer | Buffer[]): Promise<RawResponse> {
+export function send(server: TestServer, method: string, pathAndQuery: string, headers: Record<string, string>, body?: Buffer | Buffer[], address = '127.0.0.1'): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path: pathAndQuery, headers, agent: false }, (res) => {
+    const req = httpRequest({ host: address, port: server.port, method, path: pathAndQuery, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
