@@ -101,13 +101,18 @@ describe('SSE-S3', () => {
     assert.deepEqual(await bytes(await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }))), data);
   });
 
-  test('SSE-KMS is answered NotImplemented, on a PUT and as a bucket default; an unknown algorithm is InvalidArgument', async () => {
+  test('SSE-KMS is answered NotImplemented, on a PUT and as a bucket default; an unknown algorithm is InvalidArgument in a header, MalformedXML in a bucket default', async () => {
     const bucket = await ctx.newBucket('kms');
     const put = await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x', ServerSideEncryption: 'aws:kms' })));
     assert.deepEqual([put.name, put.$metadata.httpStatusCode], ['NotImplemented', 501]);
     assert.match(put.message, /key management service/);
     const conf = await s3Error(ctx.s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } })));
     assert.equal(conf.name, 'NotImplemented');
+    // Outside the schema's enumeration (AES256, aws:kms, aws:kms:dsse), the document itself is malformed.
+    for (const algorithm of ['AES128', 'SSE-KMS', '']) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { encryption: '' }, body: `<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>${algorithm}</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>` });
+      assert.deepEqual([res.status, xmlField(res.text, 'Code')], [400, 'MalformedXML'], JSON.stringify(algorithm));
+    }
     const odd = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/k`, headers: { 'x-amz-server-side-encryption': 'rot13' }, body: 'x' });
     assert.equal(xmlField(odd.text, 'Code'), 'InvalidArgument');
     assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' })))).$metadata.httpStatusCode, 404, 'nothing was stored');

@@ -8,6 +8,9 @@ import { sseAlgorithm } from '../protection-headers.js';
 // GetBucketEncryption, PutBucketEncryption, DeleteBucketEncryption: default encryption of new
 // objects (AES256, i.e. SSE-S3; SSE-KMS is refused as on a PUT), and BlockedEncryptionTypes SSE-C.
 
+/** SSEAlgorithm's enumeration in S3's schema. */
+const SSE_ALGORITHMS = ['AES256', 'aws:kms', 'aws:kms:dsse'];
+
 export async function GetBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const { encryption } = await ctx.services.protection.get(bucket);
@@ -37,6 +40,8 @@ export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const apply = xmlNode(rule.ApplyServerSideEncryptionByDefault);
   const algorithm = apply ? xmlText(apply.SSEAlgorithm) : undefined;
   if (algorithm === undefined) throw new S3Error('MalformedXML', 'The Rule needs ApplyServerSideEncryptionByDefault with an SSEAlgorithm.');
+  // A value outside the schema's enumeration fails S3's validation of the document before its meaning is looked at.
+  if (!SSE_ALGORITHMS.includes(algorithm.trim())) throw new S3Error('MalformedXML', `Unknown SSEAlgorithm ${algorithm} (AES256, aws:kms or aws:kms:dsse).`);
   sseAlgorithm(algorithm.trim(), 'SSEAlgorithm');
   if (xmlText(apply!.KMSMasterKeyID) !== undefined) {
     throw new S3Error('InvalidArgument', 'a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse', { ArgumentName: 'ApplyServerSideEncryptionByDefault' });
