@@ -157,6 +157,33 @@ describe('SSE-S3', () => {
     await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { encryption: '' }, body: config('<BlockedEncryptionTypes><EncryptionType>NONE</EncryptionType></BlockedEncryptionTypes>') });
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'x', ...sseC(key) }));
   });
+
+  test('an SSE-C multipart upload begun before BlockedEncryptionTypes SSE-C is refused its parts, part copies and completion (403) until the block is lifted', async () => {
+    const bucket = await ctx.newBucket('block-mp');
+    const key = customerKey();
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'src', Body: 'copied part' }));
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp', ...sseC(key) }));
+    const first = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 1, Body: 'first part', ...sseC(key) }));
+    const parts = { Parts: [{ PartNumber: 1, ETag: first.ETag }] };
+    const block = (type: 'SSE-C' | 'NONE') =>
+      ctx.s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BlockedEncryptionTypes: { EncryptionType: [type] } }] } }));
+    await block('SSE-C');
+    for (const refused of [
+      () => ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 2, Body: 'second part', ...sseC(key) })),
+      () => ctx.s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 2, CopySource: `${bucket}/src`, ...sseC(key) })),
+      () => ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId, MultipartUpload: parts, ...sseC(key) })),
+      () => ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId, MultipartUpload: parts })),
+    ]) {
+      const err = await s3Error(refused());
+      assert.deepEqual([err.name, err.$metadata.httpStatusCode], ['AccessDenied', 403]);
+      assert.match(err.message, /blocks writes encrypted with customer-provided keys/);
+    }
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'mp', ...sseC(key) })))).$metadata.httpStatusCode, 404, 'nothing was committed');
+    // The upload is kept: once SSE-C is allowed again it completes.
+    await block('NONE');
+    await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId, MultipartUpload: parts, ...sseC(key) }));
+    assert.equal(await (await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'mp', ...sseC(key) }))).Body!.transformToString(), 'first part');
+  });
 });
 
 describe('SSE request headers where S3 takes none', () => {

@@ -294,13 +294,19 @@ export class MultipartService {
 
   /**
    * The key the upload's parts are sealed with (null: not encrypted). Parts of an SSE-C upload
-   * must come with the key the upload was created with.
+   * must come with the key the upload was created with, and only while the bucket allows SSE-C.
    */
-  partKey(upload: UploadRow, customer: CustomerKey | undefined): Buffer | null {
+  partKey(bucket: BucketRow, upload: UploadRow, customer: CustomerKey | undefined): Buffer | null {
+    this.refuseIfSseCBlocked(bucket, upload);
     if (upload.encryption?.kind === 'SSE-C' && !customer) {
       throw new S3Error('InvalidRequest', 'The multipart upload was initiated with SSE-C: each part needs the same SSE-C key headers.');
     }
     return this.objects.keys.open(upload.encryption ?? null, customer);
+  }
+
+  /** An SSE-C upload begun before its bucket blocked SSE-C is refused as a new one would be (the block is read now). */
+  private refuseIfSseCBlocked(bucket: BucketRow, upload: UploadRow): void {
+    if (upload.encryption?.kind === 'SSE-C') this.objects.refuseIfSseCBlocked(bucket);
   }
 
   /** Writes a part from a verified body stream, sealed with `dataKey` when the upload is encrypted. */
@@ -349,6 +355,7 @@ export class MultipartService {
       if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
     }
     if (upload.completion) return answerAgain(upload, request);
+    this.refuseIfSseCBlocked(bucket, upload);
     const stored = new Map<number, PartRow>();
     let after = 0;
     for (;;) {

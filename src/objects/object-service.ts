@@ -452,12 +452,17 @@ export class ObjectService {
    * that blocks SSE-C refuses it (403, as S3).
    */
   sealFor(bucket: BucketRow, requested: EncryptionRequest | undefined): { stored: StoredEncryption; dataKey: Buffer } | null {
+    if (requested?.kind === 'SSE-C') this.refuseIfSseCBlocked(bucket);
     const config = defaultEncryptionOf(bucket);
-    if (requested?.kind === 'SSE-C' && config?.blockSseC) {
-      throw new S3Error('AccessDenied', 'This bucket blocks writes encrypted with customer-provided keys (SSE-C).');
-    }
     const req = requested ?? (config ? ({ kind: 'SSE-S3' } as const) : undefined);
     return req ? this.keys.create(req) : null;
+  }
+
+  /** 403 when the bucket blocks SSE-C (BlockedEncryptionTypes), as S3 answers any SSE-C write there. */
+  refuseIfSseCBlocked(bucket: BucketRow): void {
+    if (defaultEncryptionOf(bucket)?.blockSseC) {
+      throw new S3Error('AccessDenied', 'This bucket blocks writes encrypted with customer-provided keys (SSE-C).');
+    }
   }
 
   /** The Object Lock state of a new version: the headers', else the bucket's default retention. */

@@ -74,7 +74,7 @@ export async function UploadPart(ctx: S3Context): Promise<S3Response> {
   const declared = declaredSize(ctx.req, ctx.auth.payload);
   if (resolved.quota && declared !== undefined) await ctx.services.quotas.check(bucket, resolved.quota, ctx.op.key!, declared);
   const customer = customerKeyFrom(ctx.req);
-  const dataKey = ctx.services.multipart.partKey(upload, customer);
+  const dataKey = ctx.services.multipart.partKey(bucket, upload, customer);
   const body = openBody(ctx.req, ctx.auth.payload, { maxSize: ctx.limits.maxPartSize, checksumAlgorithm: upload.checksumAlgorithm ?? undefined });
   const part = await ctx.services.multipart.uploadPart(upload, partNumber, body.digest, body.checksum?.algorithm, dataKey);
   const headers: Record<string, string | undefined> = { ETag: part.etag, ...(encryptionHeaders(upload.encryption, customer) as Record<string, string>) };
@@ -94,8 +94,9 @@ export function makeUploadPartCopy(resolveBucket: BucketResolver) {
 /** UploadPartCopy once its source is leased: the optional source range, the part limit, the copy. */
 async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, lease: ObjectLease): Promise<S3Response> {
   const source = lease.row;
+  const resolved = await ctx.resolved();
   const customer = customerKeyFrom(ctx.req);
-  const dataKey = ctx.services.multipart.partKey(upload, customer);
+  const dataKey = ctx.services.multipart.partKey(resolved.row, upload, customer);
   const rangeText = header(ctx.req, 'x-amz-copy-source-range');
   let range;
   if (rangeText !== undefined) {
@@ -112,7 +113,6 @@ async function copyPart(ctx: S3Context, upload: UploadRow, partNumber: number, l
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(ctx.limits.maxPartSize) });
   }
   // As for UploadPart: a part that could not fit under the quota even on its own is refused.
-  const resolved = await ctx.resolved();
   if (resolved.quota) await ctx.services.quotas.check(resolved.row, resolved.quota, upload.key, size);
   const part = await ctx.services.multipart.uploadPartCopy(upload, partNumber, lease, range, dataKey);
   return {
