@@ -276,6 +276,27 @@ describe('SSE-C', () => {
     assert.deepEqual(await bytes(ranged), all.subarray(start, start + 2000));
   });
 
+  test('a completion that sends SSE-C key headers must send the upload\'s key: another is 403, a malformed one 400, and only the upload\'s key MD5 is answered', async () => {
+    const bucket = await ctx.newBucket('c-complete');
+    const key = customerKey();
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k', ...sseC(key) }));
+    const part = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'k', UploadId, PartNumber: 1, Body: 'only part', ...sseC(key) }));
+    const complete = (headers: Record<string, string>) =>
+      raw(ctx.server, { method: 'POST', path: `/${bucket}/k`, query: { uploadId: UploadId! }, headers, body: `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.ETag}</ETag></Part></CompleteMultipartUpload>` });
+    const headersOf = (k: CustomerKey) => ({ 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': k.SSECustomerKey, 'x-amz-server-side-encryption-customer-key-md5': k.SSECustomerKeyMD5 });
+    const other = await complete(headersOf(customerKey()));
+    assert.deepEqual([other.status, xmlField(other.text, 'Code')], [403, 'AccessDenied']);
+    const malformed = await complete({ ...headersOf(key), 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update('other').digest('base64') });
+    assert.deepEqual([malformed.status, xmlField(malformed.text, 'Code')], [400, 'InvalidArgument']);
+    assert.equal((await s3Error(ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k', ...sseC(key) })))).$metadata.httpStatusCode, 404, 'nothing was committed');
+    const done = await complete(headersOf(key));
+    assert.equal(done.status, 200, done.text);
+    assert.equal(done.headers['x-amz-server-side-encryption-customer-key-md5'], key.SSECustomerKeyMD5);
+    // A retried completion is checked the same way.
+    assert.equal((await complete(headersOf(customerKey()))).status, 403);
+    assert.equal(await (await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', ...sseC(key) }))).Body!.transformToString(), 'only part');
+  });
+
   test('copies decrypt with the source key and encrypt as the target asks: SSE-C to SSE-S3, re-keyed in place, and UploadPartCopy into SSE-S3', async () => {
     const bucket = await ctx.newBucket('c-copy');
     const a = customerKey();

@@ -63,6 +63,8 @@ export interface CompleteRequest {
   checksumType?: string;
   /** x-amz-mp-object-size: the object's size as the client expects it. */
   objectSize?: number;
+  /** The SSE-C key headers the completion sent, if any: they must be the upload's key. */
+  customer?: CustomerKey;
   /** Called with the object's size before it is committed (a quota check); a throw keeps the upload. */
   beforeCommit?: (size: number) => Promise<void>;
 }
@@ -354,6 +356,8 @@ export class MultipartService {
     for (let i = 1; i < requested.length; i++) {
       if (requested[i].partNumber <= requested[i - 1].partNumber) throw new S3Error('InvalidPartOrder');
     }
+    // A completion need not send the upload's SSE-C key; one that does must send that key.
+    if (request.customer) this.objects.keys.checkReadable(upload.encryption ?? null, request.customer);
     if (upload.completion) return answerAgain(upload, request);
     this.refuseIfSseCBlocked(bucket, upload);
     const stored = new Map<number, PartRow>();

@@ -154,8 +154,10 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
   if (fullAlg && !validateChecksumValue(fullAlg, fullValue!.replace(/-\d+$/, ''))) {
     throw new S3Error('InvalidRequest', `Value for ${checksumHeader(fullAlg)} header is invalid.`);
   }
+  const customer = customerKeyFrom(ctx.req);
   const done = await ctx.services.multipart.complete(bucket, upload, {
     parts,
+    customer,
     condition,
     objectChecksum: fullAlg && { algorithm: fullAlg, value: fullValue! },
     checksumType: header(ctx.req, 'x-amz-checksum-type'),
@@ -163,7 +165,7 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
     beforeCommit: resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined,
   });
   return {
-    headers: { ...versionIdHeader(bucket, done.versionId), ...encryptionHeaders(done.encryption, customerKeyFrom(ctx.req)), ...expirationHeaders(bucket, done, ctx.lifecycleDayMs) },
+    headers: { ...versionIdHeader(bucket, done.versionId), ...encryptionHeaders(done.encryption, customer), ...expirationHeaders(bucket, done, ctx.lifecycleDayMs) },
     xml: {
       root: 'CompleteMultipartUploadResult',
       value: { Location: objectLocation(ctx, bucket.name, done.key), Bucket: bucket.name, Key: done.key, ETag: done.etag, ...checksumXml(done.checksum) },
