@@ -11,6 +11,7 @@ import {
   GetObjectAttributesCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
+  HeadObjectCommand,
   ListObjectVersionsCommand,
   PutBucketAclCommand,
   PutBucketOwnershipControlsCommand,
@@ -185,6 +186,34 @@ test('a Deny of s3:BypassGovernanceRetention keeps even an admin from bypassing 
   // Without the Deny the same request bypasses.
   await ctx.s3.send(policy(bucket, [{ Effect: 'Deny', Principal: '*', Action: 's3:PutBucketTagging', Resource: `arn:aws:s3:::${bucket}` }]));
   await admin.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: put.VersionId, BypassGovernanceRetention: true }));
+});
+
+test('GET and HEAD report retention and legal hold only to callers allowed s3:GetObjectRetention / s3:GetObjectLegalHold', async () => {
+  const bucket = ctx.bucketName('lockhdr');
+  await ctx.s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+  await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+  const reader = await issue(ctx.server, { permission: 'object-ro', bucketScope: [bucket] });
+  const until = new Date(Math.ceil((Date.now() + 86_400_000) / 1000) * 1000);
+  await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: 'x', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: until, ObjectLockLegalHoldStatus: 'ON' }));
+  const anonLockHeaders = async (method: string) => {
+    const res = await anon(method, `/${bucket}/doc`);
+    assert.equal(res.status, 200, method);
+    return [...res.headers.keys()].filter((name) => name.startsWith('x-amz-object-lock-')).sort();
+  };
+  const object = `arn:aws:s3:::${bucket}/*`;
+  // A public s3:GetObject opens the object, not its lock state.
+  await ctx.s3.send(policy(bucket, [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: object }]));
+  for (const method of ['GET', 'HEAD']) assert.deepEqual(await anonLockHeaders(method), [], method);
+  // Each is its own action: the retention opened, the legal hold not.
+  await ctx.s3.send(policy(bucket, [{ Effect: 'Allow', Principal: '*', Action: ['s3:GetObject', 's3:GetObjectRetention'], Resource: object }]));
+  assert.deepEqual(await anonLockHeaders('HEAD'), ['x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date']);
+  // A token the policy denies both reads the object without them; the owner still sees all three.
+  const project = ctx.server.bootstrap.projectId;
+  await ctx.s3.send(policy(bucket, [{ Effect: 'Deny', Principal: { AWS: `arn:aws:iam::${project}:user/${reader.credentials.accessKeyId}` }, Action: ['s3:GetObjectRetention', 's3:GetObjectLegalHold'], Resource: object }]));
+  const lockOf = (r: { ObjectLockMode?: string; ObjectLockRetainUntilDate?: Date; ObjectLockLegalHoldStatus?: string }) => [r.ObjectLockMode, r.ObjectLockRetainUntilDate?.toISOString(), r.ObjectLockLegalHoldStatus];
+  assert.deepEqual(lockOf(await reader.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'doc' }))), [undefined, undefined, undefined]);
+  assert.deepEqual(lockOf(await reader.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc' }))), [undefined, undefined, undefined]);
+  assert.deepEqual(lockOf(await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'doc' }))), ['GOVERNANCE', until.toISOString(), 'ON']);
 });
 
 test('a statement naming a token\'s access key ID applies to its temporary credentials too', async () => {

@@ -158,17 +158,23 @@ export function readVersionId(row: ObjectRow, versioned: boolean): string | unde
   return versioned || (row.versionId !== undefined && row.versionId !== 'null') ? (row.versionId ?? 'null') : undefined;
 }
 
-/** What GET and HEAD report about a version besides its content headers. */
-export function versionHeaders(row: ObjectRow, versioned: boolean, customer?: CustomerKey): Record<string, HeaderValue> {
+/** Whether the caller may read a version's retention (GetObjectRetention) or legal hold (GetObjectLegalHold). */
+export type LockReadable = (op: 'GetObjectRetention' | 'GetObjectLegalHold') => boolean;
+
+/**
+ * What GET and HEAD report about a version besides its content headers. S3 reports its retention
+ * and legal hold only to a caller who may read them; asked only of a version that has them.
+ */
+export function versionHeaders(row: ObjectRow, versioned: boolean, mayRead: LockReadable, customer?: CustomerKey): Record<string, HeaderValue> {
   const h: Record<string, HeaderValue> = encryptionHeaders(row.encryption, customer);
   const versionId = readVersionId(row, versioned);
   if (versionId !== undefined) h['x-amz-version-id'] = versionId;
-  if (row.retention) {
+  if (row.retention && mayRead('GetObjectRetention')) {
     h['x-amz-object-lock-mode'] = row.retention.mode;
     h['x-amz-object-lock-retain-until-date'] = row.retention.until.toISOString();
   }
   // Once a legal hold was ever placed, ON or OFF; never placed, no header (as S3).
-  if (typeof row.legalHold === 'boolean') h['x-amz-object-lock-legal-hold'] = row.legalHold ? 'ON' : 'OFF';
+  if (typeof row.legalHold === 'boolean' && mayRead('GetObjectLegalHold')) h['x-amz-object-lock-legal-hold'] = row.legalHold ? 'ON' : 'OFF';
   return h;
 }
 

@@ -21,10 +21,10 @@ import { isVersionId, type DeleteResult, type ObjectLease } from '../../objects/
 import { versioningMode } from '../../objects/bucket-config.js';
 import type { ResolvedBucket } from '../../buckets/bucket-config-service.js';
 import { checkObjectKey, decodeKeyEscapes } from '../endpoint.js';
-import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest, versionHeaders } from '../protection-headers.js';
+import { copySourceCustomerKey, customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest, versionHeaders, type LockReadable } from '../protection-headers.js';
 import { governanceBypass } from '../actor.js';
 import { objectAclFromHeader } from './access.js';
-import { authorize } from '../../auth/authorize.js';
+import { authorize, REQUIRED_RIGHT } from '../../auth/authorize.js';
 import { bareEtag } from '../../util/etag.js';
 import { companionActions, policyActionFor } from '../../auth/bucket-access.js';
 import type { RequestFacts } from '../../auth/bucket-policy.js';
@@ -159,7 +159,8 @@ function conditionsFrom(ctx: S3Context) {
 
 /** Shared by GET and HEAD: version, SSE-C key, conditions, partNumber, Range, and the headers that describe the object. */
 async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
-  const bucket = await ctx.bucket();
+  const resolved = await ctx.resolved();
+  const bucket = resolved.row;
   const versionId = versionIdOf(ctx);
   const customer = customerKeyFrom(ctx.req);
   const partText = ctx.op.query.get('partNumber');
@@ -169,22 +170,36 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   }
   const overrides = responseOverrides(ctx.op.query, ctx.auth.principal === null);
   const versioned = versioningMode(bucket) !== 'unversioned';
+  const mayRead = lockReadable(ctx, resolved);
   if (!withBody) {
     // HEAD reads no bytes, so it pins nothing.
     const row = await ctx.services.objects.findReadable(bucket, ctx.op.key!, { versionId, customer });
     const response = describeObject(ctx, row, partText, null, overrides);
-    Object.assign(response.headers!, versionHeaders(row, versioned, customer), currentExpiration(ctx, bucket, row));
+    Object.assign(response.headers!, versionHeaders(row, versioned, mayRead, customer), currentExpiration(ctx, bucket, row));
     return response;
   }
   // Leased, so an overwrite or delete committed while the body streams cannot cut it short.
   const lease = await ctx.services.objects.leaseObject(bucket, ctx.op.key!, { versionId, customer });
   try {
     const response = describeObject(ctx, lease.row, partText, lease, overrides);
-    Object.assign(response.headers!, versionHeaders(lease.row, versioned, customer), currentExpiration(ctx, bucket, lease.row));
+    Object.assign(response.headers!, versionHeaders(lease.row, versioned, mayRead, customer), currentExpiration(ctx, bucket, lease.row));
     return response;
   } finally {
     lease.release();
   }
+}
+
+/**
+ * Whether the reader may also read the object's retention or legal hold, as the authorizer would
+ * answer GetObjectRetention or GetObjectLegalHold: a policy may grant GetObject alone, or deny these.
+ */
+function lockReadable(ctx: S3Context, resolved: ResolvedBucket): LockReadable {
+  return (op) => {
+    const { access } = resolved;
+    const facts = access.policy ? requestFacts(ctx.req, ctx.op, ctx.auth.principal, ctx.now(), ctx.by.source) : NO_FACTS;
+    const action = policyActionFor(op, ctx.op.query.get('versionId'));
+    return authorize(ctx.auth.principal, REQUIRED_RIGHT[op], resolved.row.name, { action, key: ctx.op.key, access, facts }).allow;
+  };
 }
 
 /** x-amz-expiration of a read: the rules' Expiration applies to the current version only. */
