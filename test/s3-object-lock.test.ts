@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import {
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -17,6 +19,8 @@ import {
   PutObjectLegalHoldCommand,
   PutObjectLockConfigurationCommand,
   PutObjectRetentionCommand,
+  UploadPartCommand,
+  type CreateMultipartUploadCommandInput,
 } from '@aws-sdk/client-s3';
 import { useS3Server } from './helpers/server.js';
 import { s3Error } from './helpers/s3.js';
@@ -74,6 +78,42 @@ describe('Object Lock configuration', () => {
       const err = await s3Error(ctx.s3.send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: retention as never } } })));
       assert.equal(err.name, code, JSON.stringify(retention));
     }
+  });
+
+  test('a multipart upload gets the default retention in force when completion creates the version, whatever lock headers it was created with', async () => {
+    const bucket = await lockedBucket('mpu-default');
+    const setDefault = (Days: number) =>
+      ctx.s3.send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days } } } }));
+    await setDefault(1);
+    const start = async (Key: string, lock: Partial<CreateMultipartUploadCommandInput> = {}) => {
+      const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key, ...lock }));
+      const { ETag } = await ctx.s3.send(new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: 1, Body: 'a' }));
+      return () => ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] } }));
+    };
+    const explicit = inDays(5);
+    const completions = [
+      await start('plain'),
+      await start('held', { ObjectLockLegalHoldStatus: 'ON' }),
+      await start('explicit', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: explicit, ObjectLockLegalHoldStatus: 'OFF' }),
+    ];
+    // Completed later, under another default: that one, counted from completion.
+    const later = 10 * 60_000;
+    ctx.server.shiftClock(later);
+    try {
+      await setDefault(2);
+      for (const complete of completions) await complete();
+    } finally {
+      ctx.server.shiftClock(-later);
+    }
+    for (const [key, hold] of [['plain', undefined], ['held', 'ON']]) {
+      const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      assert.deepEqual([head.ObjectLockMode, head.ObjectLockLegalHoldStatus], ['GOVERNANCE', hold], key);
+      const retained = head.ObjectLockRetainUntilDate!.getTime() - head.LastModified!.getTime();
+      assert.ok(Math.abs(retained - 2 * DAY) < 2000, `${key}: retained ${retained} ms from its completion`);
+    }
+    // A retention asked for is kept as asked (as an upload stored with one resolved at creation is).
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'explicit' }));
+    assert.deepEqual([head.ObjectLockMode, head.ObjectLockRetainUntilDate?.toISOString(), head.ObjectLockLegalHoldStatus], ['GOVERNANCE', explicit.toISOString(), 'OFF']);
   });
 
   test('without Object Lock: no configuration to read, none to set on an unversioned bucket, and no retention on its objects', async () => {

@@ -8,7 +8,8 @@ import { combineCrc, compositeChecksum, multipartEtag, type CrcAlgorithm } from 
 import type { ChecksumAlgorithm, ChecksumType, StoredChecksum } from '../checksums/types.js';
 import { etagOf, sealStream, writeRefused, type ObjectLease, type ObjectService } from './object-service.js';
 import type { CustomerKey, EncryptionRequest } from './sse.js';
-import { removalGuard, type LockState } from './object-lock.js';
+import { newVersionLock, removalGuard, type LockState } from './object-lock.js';
+import { objectLockOf } from './bucket-config.js';
 import { isStoreError } from '../storage/metadata/store-errors.js';
 import { pastCommonPrefix, walkRanges, withoutNul } from './listing.js';
 import { bareEtag } from '../util/etag.js';
@@ -116,7 +117,7 @@ export interface NewUpload {
   checksumType: ChecksumType | null;
   /** Requested encryption; absent: the bucket's default, if any. */
   encryption?: EncryptionRequest;
-  /** Object Lock headers for the object (absent: the bucket's default retention at completion). */
+  /** Object Lock headers for the object; a retention not asked for is the bucket's default at completion. */
   lock?: Partial<LockState>;
   /** Canned ACL the completed object gets (x-amz-acl at create), or null (private). */
   acl?: string | null;
@@ -190,8 +191,8 @@ export class MultipartService {
   }
 
   async create(input: NewUpload): Promise<UploadRow> {
-    const asked = input.lock && (input.lock.retention !== undefined || input.lock.legalHold !== undefined);
-    const lock = asked ? this.objects.lockFor(input.bucket, input.lock, new Date()) : null;
+    // Checked now, but kept as asked: the retention the bucket's default gives is the version's, made at completion.
+    this.objects.checkLockRequest(input.bucket, input.lock, this.clock());
     // The data key is made now: every part is sealed with it (SSE-C: the customer's, checked per part).
     const sealed = this.objects.sealFor(input.bucket, input.encryption);
     const row: UploadRow = {
@@ -207,7 +208,7 @@ export class MultipartService {
       checksumAlgorithm: input.checksumAlgorithm,
       checksumType: input.checksumType,
       encryption: sealed?.stored ?? null,
-      objectLock: lock,
+      objectLock: input.lock ?? null,
       acl: input.acl ?? null,
     };
     await this.meta.createUpload(row).catch((err: unknown) => {
@@ -394,7 +395,8 @@ export class MultipartService {
     checkObjectClaims(request, size, checksum);
     // The injected clock: the completion stamp is what pruneCompleted measures its retention against.
     const now = this.clock();
-    const lock = upload.objectLock ?? this.objects.lockFor(bucket, undefined, now);
+    // An upload an older skep stored holds the retention resolved at its creation (null: none): kept.
+    const lock = newVersionLock(objectLockOf(bucket), upload.objectLock ?? undefined, now);
     const row: ObjectRow = {
       bucketId: bucket.id,
       key: upload.key,

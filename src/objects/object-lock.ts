@@ -76,6 +76,14 @@ export function defaultRetention(config: ObjectLockConfig | null, now: Date): Re
   return { mode: d.mode, until };
 }
 
+/** A new version's lock state: what its write asked for; a retention not asked for is the bucket's default from `now`. */
+export function newVersionLock(config: ObjectLockConfig | null, requested: Partial<LockState> | undefined, now: Date): LockState {
+  return {
+    retention: requested?.retention !== undefined ? requested.retention : defaultRetention(config, now),
+    legalHold: requested?.legalHold ?? null,
+  };
+}
+
 /** A retain-until date for a new retention: it must lie ahead. */
 export function checkRetainUntil(until: Date, now: Date): void {
   if (Number.isNaN(until.getTime())) throw new S3Error('InvalidArgument', 'The retain until date is not a valid date.', { ArgumentName: 'RetainUntilDate' });

@@ -31,7 +31,7 @@ import { customerEtag, DataKeys, type CustomerKey, type EncryptionRequest } from
 import { defaultEncryptionOf, initialProtectionSettings, objectLockOf, versioningMode } from './bucket-config.js';
 import type { RequestSource } from '../audit/actor.js';
 import type { AuditService } from '../audit/audit-service.js';
-import { bypassesGovernance, checkRetainUntil, defaultRetention, removalBlocked, removalGuard, type LockState } from './object-lock.js';
+import { bypassesGovernance, checkRetainUntil, newVersionLock, removalBlocked, removalGuard, type LockState } from './object-lock.js';
 import { sweepOrphans } from './orphan-sweep.js';
 import { quotaCharge, quotaExceeded } from '../quotas/quota-service.js';
 
@@ -465,16 +465,17 @@ export class ObjectService {
     }
   }
 
+  /** Checks a write's Object Lock headers: only a bucket with Object Lock takes them, and a retain-until date must lie ahead. */
+  checkLockRequest(bucket: BucketRow, requested: Partial<LockState> | undefined, now: Date): void {
+    const asked = requested && (requested.retention !== undefined || requested.legalHold !== undefined);
+    if (asked && !objectLockOf(bucket)) throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+    if (requested?.retention) checkRetainUntil(requested.retention.until, now);
+  }
+
   /** The Object Lock state of a new version: the headers', else the bucket's default retention. */
   lockFor(bucket: BucketRow, requested: Partial<LockState> | undefined, now: Date): LockState {
-    const config = objectLockOf(bucket);
-    const asked = requested && (requested.retention !== undefined || requested.legalHold !== undefined);
-    if (asked && !config) throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
-    if (requested?.retention) checkRetainUntil(requested.retention.until, now);
-    return {
-      retention: requested?.retention !== undefined ? requested.retention : defaultRetention(config, now),
-      legalHold: requested?.legalHold ?? null,
-    };
+    this.checkLockRequest(bucket, requested, now);
+    return newVersionLock(objectLockOf(bucket), requested, now);
   }
 
   /**

@@ -623,6 +623,16 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.equal(await s.getUpload('up_missing'), null);
         }));
 
+      test('an upload\'s Object Lock headers round-trip as asked: a retention not asked for stays absent, none (null) stays null', () =>
+        withBucket(async (s, b) => {
+          const until = new Date(1_900_000_000_000);
+          for (const objectLock of [{ legalHold: true }, { retention: null, legalHold: false }, { retention: { mode: 'COMPLIANCE' as const, until }, legalHold: null }]) {
+            const u = uploadRow(b.id, 'k', { objectLock });
+            await s.createUpload(u);
+            assert.deepEqual((await s.getUpload(u.uploadId))?.objectLock, objectLock);
+          }
+        }));
+
       test('putPart inserts, replaces (returning the old blob) and listParts pages', () =>
         withBucket(async (s, b) => {
           const u = uploadRow(b.id, 'k');

@@ -213,7 +213,11 @@ export interface UploadRow {
   checksumType: ChecksumType | null;
   /** What the completed object gets (absent: none). */
   encryption?: StoredEncryption | null;
-  objectLock?: { retention: Retention | null; legalHold: LegalHold } | null;
+  /**
+   * The Object Lock headers of CreateMultipartUpload. No retention: none was asked for, the bucket's
+   * default applies at completion. Uploads stored before hold the one resolved at creation (null: none).
+   */
+  objectLock?: { retention?: Retention | null; legalHold?: LegalHold } | null;
   /** The canned ACL the completed object gets (x-amz-acl at create); null or absent: private. */
   acl?: string | null;
   /** Present once the upload is completed: its row is kept a while with what the completion committed. */
