@@ -55,10 +55,13 @@ export interface Admission {
 
 /** What a request's headers ask for beyond its operation (see companionActions). */
 export function requestExtras(req: IncomingMessage, op: S3Operation): RequestExtras {
+  const bypassGovernance = bypassRequested(req);
+  // Only writes make objects (reads skip the look through every header name).
+  if (req.method !== 'PUT' && req.method !== 'POST') return { bypassGovernance };
   const h = req.headers;
   const copy = op.op === 'CopyObject';
   return {
-    bypassGovernance: bypassRequested(req),
+    bypassGovernance,
     setsAcl: h['x-amz-acl'] !== undefined || Object.keys(h).some((name) => name.startsWith('x-amz-grant-')),
     // A copy takes its source's tags unless told to REPLACE them with these.
     setsTags: h['x-amz-tagging'] !== undefined && (!copy || header(req, 'x-amz-tagging-directive')?.toUpperCase() === 'REPLACE'),
