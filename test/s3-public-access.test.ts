@@ -70,6 +70,24 @@ describe('bucket policies', () => {
     assert.equal(xmlField(get.text, 'Code'), 'NoSuchBucketPolicy');
   });
 
+  test('a principal that names no project or token is MalformedPolicy, as AWS refuses one that does not exist', async () => {
+    const bucket = await ctx.newBucket('nobody');
+    const project = ctx.server.bootstrap.projectId;
+    const token = await issue(ctx.server, { permission: 'object-rw', bucketScope: [bucket] });
+    const deny = (aws: string) => JSON.stringify({ Statement: [{ Effect: 'Deny', Principal: { AWS: aws }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/*` }] });
+    for (const name of [`arn:aws:iam::${project}:user/AKNOSUCHKEY000000000`, 'arn:aws:iam::00000000-0000-4000-8000-000000000000:root', '00000000-0000-4000-8000-000000000000', `arn:aws:iam::${project}:user/a\u0000b`]) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { policy: '' }, body: deny(name) });
+      assert.deepEqual([res.status, xmlField(res.text, 'Code')], [400, 'MalformedPolicy'], name);
+      assert.match(xmlField(res.text, 'Message') ?? '', /Invalid principal in policy/, name);
+    }
+    assert.equal(xmlField((await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query: { policy: '' } })).text, 'Code'), 'NoSuchBucketPolicy');
+    // The project, a token by its access key ID and by its token ID: each exists.
+    for (const name of [`arn:aws:iam::${project}:root`, `arn:aws:iam::${project}:user/${token.credentials.accessKeyId}`, `arn:aws:iam::${project}:user/${token.token.id}`]) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { policy: '' }, body: deny(name) });
+      assert.equal(res.status, 204, `${name}: ${res.text}`);
+    }
+  });
+
   test('a Deny in the policy narrows a token; it never widens one', async () => {
     const bucket = await ctx.newBucket('deny');
     const writer = await issue(ctx.server, { permission: 'object-rw', bucketScope: [bucket] });

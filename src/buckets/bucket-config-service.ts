@@ -12,7 +12,7 @@ import {
   type ObjectOwnership,
   type PublicAccessBlock,
 } from '../auth/bucket-access.js';
-import { isPublicPolicy, parseBucketPolicy, PolicyError } from '../auth/bucket-policy.js';
+import { isPublicPolicy, parseBucketPolicy, PolicyError, type BucketPolicy } from '../auth/bucket-policy.js';
 import { corsRulesProblem, type CorsRule } from './cors.js';
 import type { BucketService } from './bucket-service.js';
 import type { RequestSource } from '../audit/actor.js';
@@ -162,10 +162,28 @@ export class BucketConfigService {
       if (err instanceof PolicyError) throw new S3Error('MalformedPolicy', err.message);
       throw err;
     }
+    await this.requireKnownPrincipals(policy);
     if (effectiveBlock(b.access).blockPublicPolicy && isPublicPolicy(policy)) {
       throw new S3Error('AccessDenied', 'The bucket\'s public access block (BlockPublicPolicy) refuses a public policy.');
     }
     await this.writeSetting(b.row, 'policy', text, by, isPublicPolicy(policy) ? 'public' : 'not public');
+  }
+
+  /**
+   * Every project and token a policy names must exist, as AWS refuses a principal that does not
+   * ("Invalid principal in policy"): a Deny naming a mistyped key would deny no one.
+   */
+  private async requireKnownPrincipals(policy: BucketPolicy): Promise<void> {
+    const invalid = (name: string) => new S3Error('MalformedPolicy', `Invalid principal in policy: ${name}`);
+    for (const { principal } of policy.statements) {
+      if (principal.anyone) continue;
+      for (const id of principal.projectIds) {
+        if (hasNul(id) || !(await this.meta.getProject(id))) throw invalid(id);
+      }
+      for (const key of principal.keys) {
+        if (hasNul(key) || !((await this.meta.getTokenByAccessKeyId(key)) ?? (await this.meta.getToken(key)))) throw invalid(key);
+      }
+    }
   }
 
   deletePolicy(b: ResolvedBucket, by: RequestSource): Promise<void> {
