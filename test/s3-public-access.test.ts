@@ -9,6 +9,7 @@ import {
   DeletePublicAccessBlockCommand,
   GetBucketAclCommand,
   GetBucketCorsCommand,
+  GetBucketPolicyCommand,
   GetObjectAclCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
@@ -86,6 +87,27 @@ describe('bucket policies', () => {
       const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { policy: '' }, body: deny(name) });
       assert.equal(res.status, 204, `${name}: ${res.text}`);
     }
+  });
+
+  test('PutBucketPolicy refuses an action S3 does not have', async () => {
+    const bucket = await ctx.newBucket('badact');
+    const arn = `arn:aws:s3:::${bucket}`;
+    const cases: [string, string, string][] = [
+      ['s3:DeleteObjects', `${arn}/*`, 'Policy has invalid action'],
+      ['s3:GetObjectFoo', `${arn}/*`, 'Policy has invalid action'],
+    ];
+    for (const [action, resource, message] of cases) {
+      const Policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: action, Resource: resource }] });
+      const err = await s3Error(ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy })));
+      assert.equal(err.$metadata.httpStatusCode, 400, action);
+      assert.equal(err.name, 'MalformedPolicy', action);
+      assert.equal(err.message, message, action);
+    }
+    assert.equal((await s3Error(ctx.s3.send(new GetBucketPolicyCommand({ Bucket: bucket })))).name, 'NoSuchBucketPolicy');
+    // A real S3 action skep does not implement is accepted, as AWS accepts it.
+    const Policy = JSON.stringify({ Statement: [{ Effect: 'Deny', Principal: '*', Action: ['s3:PutReplicationConfiguration', 's3:DeleteObject'], Resource: [arn, `${arn}/*`] }] });
+    await ctx.s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy }));
+    assert.equal((await ctx.s3.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy, Policy);
   });
 
   test('a Deny in the policy narrows a token; it never widens one', async () => {

@@ -112,6 +112,27 @@ describe('parseBucketPolicy', () => {
       Bool: { 'aws:SecureTransport': true }, Null: { 'aws:Referer': 'False' }, 'ForAllValues:StringLike': { 's3:prefix': 'a/*' },
     } }), 'site'));
   });
+  test('an action must be one of S3\'s, by name or by a pattern matching one; S3 refuses any other', () => {
+    const site = 'arn:aws:s3:::site';
+    for (const action of ['s3:DeleteObjects', 's3:ListObjects', 's3:GetObjectFoo', 's3:Frobnicate*', 's3:G?tNothing']) {
+      assert.throws(() => parseBucketPolicy(policy({ ...readPublic, Action: action }), 'site'),
+        (err: unknown) => err instanceof PolicyError && err.message === 'Policy has invalid action', action);
+      assert.throws(() => parseBucketPolicy(policy({ Effect: 'Deny', Principal: '*', NotAction: action, Resource: `${site}/*` }), 'site'), /invalid action/, action);
+    }
+    // Real actions skep does not implement, any case, and wildcards matching at least one action.
+    const ok: [string | string[], string][] = [
+      ['s3:PutReplicationConfiguration', site], ['s3:GetObjectVersionForReplication', `${site}/*`], ['s3:putBucketCors', site],
+      [['s3:RestoreObject', 's3:ReplicateObject'], `${site}/*`], ['s3:Get*', site], ['s3:*Object', `${site}/*`],
+      ['s3:G?tObject', `${site}/*`], ['s3:*', site], ['*', `${site}/*`],
+    ];
+    for (const [action, resource] of ok) {
+      assert.doesNotThrow(() => parseBucketPolicy(policy({ ...readPublic, Action: action, Resource: resource }), 'site'), String(action));
+    }
+    // One stored by an earlier version still loads, and its unknown name matches no request.
+    const stored = parseBucketPolicy(policy(readPublic, { Effect: 'Deny', Principal: '*', Action: 's3:GetObjectFoo', Resource: `${site}/*` }), 'site', { stored: true });
+    assert.equal(evaluatePolicy(stored, ANON, 's3:GetObject', `${site}/a`, {}), 'Allow');
+  });
+
 });
 
 describe('evaluatePolicy', () => {

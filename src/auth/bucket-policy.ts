@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { parseCidr } from '../net/cidr.js';
 import { type BoundPattern, PolicyTemplate, VariableError } from './policy-variables.js';
 import { parseIsoInstant } from '../util/iso-time.js';
+import { S3_ACTIONS, type S3ResourceType } from './s3-actions.js';
 
 // Bucket policies: the IAM policy grammar S3 bucket policies use (Version, Statement, Sid, Effect,
 // Principal, Action/NotAction, Resource/NotResource, Condition), parsed and validated once when a
@@ -192,11 +193,23 @@ function fitsOperator(base: string, text: string): boolean {
     true;
 }
 
-function checkAction(action: string): string {
+/**
+ * An action name or pattern, matched case-insensitively as IAM does (S3:GetObject is s3:GetObject).
+ * A new policy must name at least one real S3 action: a Deny of "s3:DeleteObjects" would deny
+ * nothing. A stored policy keeps any such name, which simply matches no request.
+ */
+function checkAction(action: string, stored: boolean): string {
   if (action === '*') return action;
-  // IAM's service prefixes are case-insensitive (S3:GetObject is s3:GetObject).
   if (!/^s3:[A-Za-z*?]+$/i.test(action)) throw new PolicyError('Policy has invalid action');
+  if (!stored && actionTypes(action).size === 0) throw new PolicyError('Policy has invalid action');
   return action;
+}
+
+/** The resource types of every S3 action a name or pattern matches. */
+function actionTypes(pattern: string): Set<S3ResourceType> {
+  const types = new Set<S3ResourceType>();
+  for (const [name, of] of S3_ACTIONS) if (wildcardMatch(pattern, name, true)) of.forEach((t) => types.add(t));
+  return types;
 }
 
 function checkResource(resource: string, bucket: string): string {
@@ -256,7 +269,7 @@ export function parseBucketPolicy(text: string, bucket: string, options: { store
       sid: s.Sid as string | undefined,
       effect: s.Effect,
       principal: parsePrincipal(s.Principal, stored),
-      actions: strings(s.Action ?? s.NotAction, 'Action').map(checkAction),
+      actions: strings(s.Action ?? s.NotAction, 'Action').map((a) => checkAction(a, stored)),
       notActions: s.NotAction !== undefined,
       resources,
       ...(resourceTemplates && { resourceTemplates }),
