@@ -89,12 +89,13 @@ describe('bucket policies', () => {
     }
   });
 
-  test('PutBucketPolicy refuses an action S3 does not have', async () => {
+  test('PutBucketPolicy refuses an action S3 does not have, and one that applies to none of its resources', async () => {
     const bucket = await ctx.newBucket('badact');
     const arn = `arn:aws:s3:::${bucket}`;
     const cases: [string, string, string][] = [
       ['s3:DeleteObjects', `${arn}/*`, 'Policy has invalid action'],
       ['s3:GetObjectFoo', `${arn}/*`, 'Policy has invalid action'],
+      ['s3:GetObject', arn, 'Action does not apply to any resource(s) in statement'],
     ];
     for (const [action, resource, message] of cases) {
       const Policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: action, Resource: resource }] });

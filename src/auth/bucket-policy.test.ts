@@ -133,6 +133,33 @@ describe('parseBucketPolicy', () => {
     assert.equal(evaluatePolicy(stored, ANON, 's3:GetObject', `${site}/a`, {}), 'Allow');
   });
 
+  test('some action must apply to some resource of its statement: object actions to bucket/key, bucket actions to the bucket', () => {
+    const site = 'arn:aws:s3:::site';
+    const misfits: [string | string[], string | string[]][] = [
+      ['s3:GetObject', site], ['s3:PutObject', [site, 'arn:aws:s3:::sit?']], ['s3:*Object', site], ['s3:ListBucket', `${site}/*`],
+      [['s3:PutBucketPolicy', 's3:GetBucket*'], `${site}/a/b`], ['s3:ListAllMyBuckets', site], ['s3:CreateJob', '*'],
+      ['s3:GetAccessPoint', `${site}/*`], ['s3:PutStorageLensConfiguration', site],
+    ];
+    for (const [action, resource] of misfits) {
+      assert.throws(() => parseBucketPolicy(policy({ Effect: 'Deny', Principal: '*', Action: action, Resource: resource }), 'site'),
+        (err: unknown) => err instanceof PolicyError && err.message === 'Action does not apply to any resource(s) in statement', `${action} on ${resource}`);
+    }
+    const fits: [string | string[], string | string[]][] = [
+      ['s3:GetObject', `${site}/*`], ['s3:GetObject', 'arn:aws:s3:::site*'], ['s3:GetObject', '*'], ['s3:GetObject', 'arn:aws:s3:::s*e'],
+      ['s3:ListBucket', site], ['s3:ListBucket', 'arn:aws:s3:::si?e'], ['s3:ListBucket', '*'], [['s3:ListBucket', 's3:GetObject'], site],
+      ['s3:PutObject', [site, `${site}/up/*`]], ['s3:Get*', site], ['s3:Get*', `${site}/k`], ['s3:*', site], ['*', `${site}/x`],
+      ['s3:TagResource', site],
+    ];
+    for (const [action, resource] of fits) {
+      assert.doesNotThrow(() => parseBucketPolicy(policy({ Effect: 'Deny', Principal: '*', Action: action, Resource: resource }), 'site'), `${action} on ${resource}`);
+    }
+    // NotAction and NotResource statements name what they leave out: nothing to fit.
+    assert.doesNotThrow(() => parseBucketPolicy(policy({ Effect: 'Deny', Principal: '*', NotAction: 's3:GetObject', Resource: site }), 'site'));
+    assert.doesNotThrow(() => parseBucketPolicy(policy({ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', NotResource: site }), 'site'));
+    // A stored policy from before still loads; its misfit statement matches no request, as it always did.
+    const stored = parseBucketPolicy(policy(readPublic, { Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: site }), 'site', { stored: true });
+    assert.equal(evaluatePolicy(stored, ANON, 's3:GetObject', `${site}/a`, {}), 'Allow');
+  });
 });
 
 describe('evaluatePolicy', () => {

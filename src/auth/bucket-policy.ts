@@ -212,6 +212,20 @@ function actionTypes(pattern: string): Set<S3ResourceType> {
   return types;
 }
 
+/**
+ * Whether some action of the statement applies to some of its resources, as S3 requires: a Deny of
+ * s3:GetObject on arn:aws:s3:::bucket (objects are bucket/key) would deny nothing. A resource
+ * (already known to name this bucket) can be the bucket when it has no '/', and can be an object
+ * when it has one or a '*' that could span one.
+ */
+function actionsFitResources(actions: string[], resources: string[]): boolean {
+  const types = new Set(actions.flatMap((a) => [...actionTypes(a)]));
+  return resources.some((r) => {
+    const path = r === '*' ? '*' : r.slice('arn:aws:s3:::'.length);
+    return (types.has('bucket') && !path.includes('/')) || (types.has('object') && /[/*]/.test(path));
+  });
+}
+
 function checkResource(resource: string, bucket: string): string {
   if (resource === '*') return resource;
   const prefix = 'arn:aws:s3:::';
@@ -265,11 +279,17 @@ export function parseBucketPolicy(text: string, bucket: string, options: { store
     if (s.Sid !== undefined) sids.add(s.Sid);
     const resources = strings(s.Resource ?? s.NotResource, 'Resource').map((r) => checkResource(r, bucket));
     const resourceTemplates = templatesOf(resources, variables, stored);
+    const principal = parsePrincipal(s.Principal, stored);
+    const actions = strings(s.Action ?? s.NotAction, 'Action').map((a) => checkAction(a, stored));
+    // NotAction and NotResource name what a statement leaves out, so they need not fit each other.
+    if (!stored && s.Action !== undefined && s.Resource !== undefined && !actionsFitResources(actions, resources)) {
+      throw new PolicyError('Action does not apply to any resource(s) in statement');
+    }
     return {
       sid: s.Sid as string | undefined,
       effect: s.Effect,
-      principal: parsePrincipal(s.Principal, stored),
-      actions: strings(s.Action ?? s.NotAction, 'Action').map((a) => checkAction(a, stored)),
+      principal,
+      actions,
       notActions: s.NotAction !== undefined,
       resources,
       ...(resourceTemplates && { resourceTemplates }),
