@@ -5,6 +5,7 @@ import { authorize, inScope, REQUIRED_RIGHT } from './authorize.js';
 import { PERMISSION_LABELS, PERMISSION_LEVELS, type PermissionLevel, type Principal } from './principal.js';
 import { companionActions, DEFAULT_BUCKET_ACCESS, DEFAULT_PUBLIC_ACCESS_BLOCK, POLICY_ACTION, policyActionFor, type BucketAccess } from './bucket-access.js';
 import { parseBucketPolicy } from './bucket-policy.js';
+import { S3_ACTIONS } from './s3-actions.js';
 
 // The authorizer against the spec's table, written out by hand (not derived from LEVEL_RIGHTS):
 //   Admin Read & Write:  create, list, delete buckets; read, write, list, delete objects
@@ -220,6 +221,13 @@ describe('authorize', () => {
     assert.deepEqual(companionActions('GetObject', undefined, { bypassGovernance: true, setsAcl: true, setsTags: true }), [], 'the headers mean nothing to a read');
     for (const op of ['PutObject', 'CopyObject', 'CreateMultipartUpload', 'PostObject'] as const) {
       assert.deepEqual(companionActions(op, undefined, { setsAcl: true, setsTags: true }), ['s3:PutObjectAcl', 's3:PutObjectTagging'], op);
+    }
+  });
+
+  test('every action skep asks a policy about is one of S3\'s, so a policy may name it', () => {
+    for (const op of Object.keys(POLICY_ACTION) as (keyof typeof POLICY_ACTION)[]) {
+      const asked = [policyActionFor(op, undefined), policyActionFor(op, 'v1'), ...companionActions(op, 'v1', { bypassGovernance: true, setsAcl: true, setsTags: true })];
+      for (const action of asked) if (action !== null) assert.ok(S3_ACTIONS.has(action), `${op}: ${action}`);
     }
   });
 

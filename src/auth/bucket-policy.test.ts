@@ -66,6 +66,8 @@ describe('parseBucketPolicy', () => {
   test('a bare principal must be a project ID: an access key or a word would match nobody', () => {
     for (const name of ['SKABCDEFGHIJKLMNOPQR', 'nonsense', 'tok-1']) {
       assert.throws(() => parseBucketPolicy(policy({ ...readPublic, Principal: { AWS: name } }), 'site'), /Invalid principal/, name);
+      // Beside "*" too, in either order.
+      assert.throws(() => parseBucketPolicy(policy({ ...readPublic, Principal: { AWS: ['*', name] } }), 'site'), /Invalid principal/, name);
     }
     // One stored by an earlier version still loads, and still matches nobody.
     const stored = parseBucketPolicy(policy({ ...readPublic, Principal: { AWS: 'tok-1' } }), 'site', { stored: true });

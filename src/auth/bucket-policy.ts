@@ -122,10 +122,15 @@ function parsePrincipal(value: unknown, stored: boolean): PolicyPrincipal {
   if (entries.length === 0) throw new PolicyError('Invalid principal in policy');
   const projectIds: string[] = [];
   const keys: string[] = [];
+  // Every name is checked, "*" among others too: a list holding it is everyone.
+  let anyone = false;
   for (const [kind, v] of entries) {
     if (kind !== 'AWS' && kind !== 'CanonicalUser') throw new PolicyError('Invalid principal in policy');
     for (const name of strings(v, 'Principal')) {
-      if (name === '*') return { anyone: true };
+      if (name === '*') {
+        anyone = true;
+        continue;
+      }
       const arn = PROJECT_ARN.exec(name);
       if (arn) {
         if (arn[2] === 'root') projectIds.push(arn[1]);
@@ -134,7 +139,7 @@ function parsePrincipal(value: unknown, stored: boolean): PolicyPrincipal {
       else throw new PolicyError('Invalid principal in policy');
     }
   }
-  return { anyone: false, projectIds, keys };
+  return anyone ? { anyone: true } : { anyone: false, projectIds, keys };
 }
 
 const SET_QUALIFIER = /^(ForAllValues|ForAnyValue):/;
