@@ -6,6 +6,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketCorsCommand,
+  DeleteBucketPolicyCommand,
   DeletePublicAccessBlockCommand,
   GetBucketAclCommand,
   GetBucketCorsCommand,
@@ -194,6 +195,11 @@ describe('ACLs', () => {
     assert.equal((await anon('GET', `/${bucket}?list-type=2`)).status, 200);
     // The object itself is private: listing is open, reading it is not.
     assert.equal((await anon('GET', `/${bucket}/dropbox.txt`)).status, 403);
+    // The writer may give what it makes an ACL and tags as it uploads it (rclone sends
+    // x-amz-acl: private on every PUT), but not change the ACL or tags of what exists.
+    assert.equal((await anon('PUT', `/${bucket}/with-acl.txt`, { 'x-amz-acl': 'private', 'x-amz-tagging': 'a=b' }, 'x')).status, 200);
+    assert.equal((await anon('PUT', `/${bucket}/dropbox.txt?acl`, { 'x-amz-acl': 'public-read' })).status, 403);
+    assert.equal((await anon('PUT', `/${bucket}/dropbox.txt?tagging`, {}, '<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>')).status, 403);
     // Grant headers naming the AllUsers group READ are public-read.
     const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { acl: '' }, headers: { 'x-amz-grant-read': 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' } });
     assert.equal(res.status, 200, res.text);
@@ -344,6 +350,23 @@ describe('ACLs', () => {
     await ctx.s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' }));
     const missing = await anon('GET', `/${bucket}/missing`);
     assert.deepEqual([missing.status, await codeOf(missing)], [404, 'NoSuchKey']);
+    // An anonymous copy of a missing key out of a bucket it may not list tells no more than a GET.
+    const hidden = await ctx.newBucket('anon404src');
+    await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: hidden }));
+    await ctx.s3.send(new PutBucketPolicyCommand({
+      Bucket: hidden,
+      Policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${hidden}/pub/*` },
+          { Effect: 'Allow', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${hidden}/inbox/*` },
+        ],
+      }),
+    }));
+    await ctx.s3.send(new PutObjectCommand({ Bucket: hidden, Key: 'pub/there', Body: 'x' }));
+    assert.equal((await anon('PUT', `/${hidden}/inbox/a`, { 'x-amz-copy-source': `/${hidden}/pub/there` })).status, 200);
+    const copied = await anon('PUT', `/${hidden}/inbox/b`, { 'x-amz-copy-source': `/${hidden}/pub/missing` });
+    assert.deepEqual([copied.status, await codeOf(copied)], [403, 'AccessDenied']);
     assert.equal((await anon('HEAD', `/${bucket}/missing`)).status, 404);
     assert.equal((await anon('GET', `/${bucket}/private`)).status, 403, 'a private object stays 403');
     // An explicit Deny of the read outranks the listing: 403, missing or not.
@@ -370,6 +393,13 @@ describe('ACLs', () => {
       assert.equal(err.$metadata.httpStatusCode, 403, read.constructor.name);
     }
     assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'there' }))).ContentLength, 1, 'what exists is still read');
+    // A copy of a missing key tells no more than a GET of it would.
+    assert.equal((await s3Error(ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/missing` })))).name, 'AccessDenied');
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+    const part = await raw(ctx.server, { method: 'PUT', path: `/${bucket}/mp`, query: { partNumber: '1', uploadId: UploadId! }, headers: { 'x-amz-copy-source': `/${bucket}/missing` } });
+    assert.deepEqual([part.status, xmlField(part.text, 'Code')], [403, 'AccessDenied']);
+    await ctx.s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    assert.equal((await s3Error(ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/missing` })))).name, 'NoSuchKey');
   });
 
   test('an upload that sets an ACL or tags needs s3:PutObjectAcl or s3:PutObjectTagging too: s3:PutObject alone makes nothing public', async () => {
@@ -591,6 +621,13 @@ describe('POST object (browser forms)', () => {
     assert.match(text, /<PostResponse><Location>/, 'no xmlns: a parser asking for a bare <Key> finds it');
     const got = await ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'note.txt' }));
     assert.equal(await got.Body!.transformToString(), 'typed into a textarea: café');
+    // Up to 1 MiB of it, to the byte.
+    for (const [size, status] of [[1024 * 1024, 204], [1024 * 1024 + 1, 400]] as const) {
+      const big = new FormData();
+      for (const [k, v] of Object.entries(postPolicyFields({ bucket, key: `big-${size}`, credentials: ROOT_KEY }))) big.append(k, v);
+      big.append('file', 'x'.repeat(size));
+      assert.equal((await fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', body: big })).status, status, String(size));
+    }
     // The same part holding bytes that are not UTF-8 would be stored altered: refused.
     const boundary = 'skepboundary';
     const parts = Object.entries(postPolicyFields({ bucket, key: 'binary.bin', credentials: ROOT_KEY }))

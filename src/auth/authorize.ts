@@ -177,7 +177,7 @@ function scopeDenial(principal: Principal, right: Right, bucket: string, target:
 export function authorize(principal: Principal | null, right: Right, bucket: string | null, s3?: S3AccessContext | AccessTarget): Decision {
   if (!principal) {
     if (!s3 || !('access' in s3) || bucket === null) return { allow: false, reason: 'anonymous requests are not allowed' };
-    if (!actionsOf(s3).every((action) => anonymousAllowed(s3.access, action, bucket, s3.key, s3.facts))) {
+    if (!actionsOf(s3).every((action) => anonymousAllowed(s3.access, action, bucket, s3.key, s3.facts, s3.action))) {
       return { allow: false, reason: 'the bucket grants this to no anonymous caller' };
     }
     // S3 tells a caller the policy grants this to, but who is outside the owner account, 405.

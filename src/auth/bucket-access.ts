@@ -202,10 +202,16 @@ export function isPolicyManagement(action: string | null): boolean {
   return action !== null && POLICY_MANAGEMENT.has(action);
 }
 
-function aclGrants(access: BucketAccess, action: string): boolean {
+/** What an upload may set on the object it makes (each its own action: see companionActions). */
+const NEW_OBJECT_SETTINGS = new Set(['s3:PutObjectAcl', 's3:PutObjectTagging']);
+
+function aclGrants(access: BucketAccess, action: string, requested: string | null): boolean {
   if (!aclsEnabled(access) || effectiveBlock(access).ignorePublicAcls) return false;
   if (grantsAllUsers(access.acl) && BUCKET_READ.has(action)) return true;
-  if (access.acl === 'public-read-write' && BUCKET_WRITE.has(action)) return true;
+  // A bucket's WRITE lets anyone make objects there, and the writer owns what it makes: its ACL
+  // and tags as it uploads them come with it (not a later PutObjectAcl on an object that exists).
+  const newObject = requested === 's3:PutObject' && NEW_OBJECT_SETTINGS.has(action);
+  if (access.acl === 'public-read-write' && (BUCKET_WRITE.has(action) || newObject)) return true;
   return grantsAllUsers(access.objectAcl) && OBJECT_READ.has(action);
 }
 
@@ -215,8 +221,11 @@ export function policyOutcome(access: BucketAccess, caller: PolicyCaller, action
   return evaluatePolicy(access.policy, caller, action, resourceArn(bucket, key), facts);
 }
 
-/** An anonymous caller: the policy (unless public policies are restricted), then the ACLs. */
-export function anonymousAllowed(access: BucketAccess, action: string | null, bucket: string, key: string | null, facts: RequestFacts): boolean {
+/**
+ * An anonymous caller: the policy (unless public policies are restricted), then the ACLs.
+ * `requested` is the request's own action when `action` is one it needs besides (see companionActions).
+ */
+export function anonymousAllowed(access: BucketAccess, action: string | null, bucket: string, key: string | null, facts: RequestFacts, requested: string | null = action): boolean {
   if (action === null) return false;
   const outcome = policyOutcome(access, { anonymous: true }, action, bucket, key, facts);
   if (outcome === 'Deny') return false;
@@ -224,7 +233,7 @@ export function anonymousAllowed(access: BucketAccess, action: string | null, bu
   // owner: what the policy allows and what the ACLs grant alike.
   if (effectiveBlock(access).restrictPublicBuckets && access.policy !== null && isPublicPolicy(access.policy)) return false;
   if (outcome === 'Allow') return true;
-  return aclGrants(access, action);
+  return aclGrants(access, action, requested);
 }
 
 /** A token the level and scope already allow: only an explicit Deny in the policy takes it away. */

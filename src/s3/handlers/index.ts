@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import { isUnsupported, type ParsedOperationName } from '../endpoint.js';
 import { header, type Handler, type S3Context } from '../context.js';
 import type { BucketRow } from '../../storage/metadata/metadata-store.js';
-import { admit, requestFacts } from '../admission.js';
+import { admit, mayList, requestFacts } from '../admission.js';
 import * as access from './access.js';
 import * as cors from './cors.js';
 import { PostObject } from './post-object.js';
@@ -27,20 +27,21 @@ import * as unoffered from './unoffered-settings.js';
  * s3:GetObjectVersion when x-amz-copy-source names a version (as a GET of that version would be).
  * The query is the source's own: the target's (uploadId, partNumber...) says nothing about it.
  */
-async function copySourceBucket(ctx: S3Context, src: CopySource): Promise<BucketRow> {
+async function copySourceBucket(ctx: S3Context, src: CopySource): Promise<{ row: BucketRow; mayList: () => boolean }> {
   const query = new Map(src.versionId !== undefined ? [['versionId', src.versionId]] : []);
   const source = { ...ctx.op, op: 'GetObject' as const, bucket: src.bucket, key: src.key, query };
+  const facts = () => requestFacts(ctx.req, source, ctx.auth.principal, ctx.now(), ctx.by.source);
   const resolved = await admit(
     {
       services: ctx.services,
       op: source,
       projectId: ctx.projectId,
-      facts: () => requestFacts(ctx.req, source, ctx.auth.principal, ctx.now(), ctx.by.source),
+      facts,
       expectedOwner: header(ctx.req, 'x-amz-source-expected-bucket-owner'),
     },
     ctx.auth.principal,
   );
-  return resolved.row;
+  return { row: resolved.row, mayList: () => mayList(ctx.auth.principal, resolved, src.bucket, facts()) };
 }
 
 /** Anything S3 defines that skep does not implement, once the caller was allowed to ask for it. */

@@ -385,7 +385,7 @@ export function parseCopySource(value: string): CopySource {
  */
 async function copySource(ctx: S3Context, resolveBucket: BucketResolver): Promise<ObjectLease> {
   const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
-  const bucket = await resolveBucket(ctx, src);
+  const { row: bucket, mayList } = await resolveBucket(ctx, src);
   const lease = await ctx.services.objects
     .leaseObject(bucket, src.key, { versionId: src.versionId, customer: copySourceCustomerKey(ctx.req) })
     .catch((err: unknown) => {
@@ -393,6 +393,8 @@ async function copySource(ctx: S3Context, resolveBucket: BucketResolver): Promis
       if (err instanceof S3Error && err.code === 'MethodNotAllowed') {
         throw new S3Error('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.');
       }
+      // As a GET of the source would: a missing key is told only to who may list its bucket.
+      if (err instanceof S3Error && err.code === 'NoSuchKey' && !mayList()) throw new S3Error('AccessDenied');
       throw err;
     });
   try {
@@ -430,7 +432,8 @@ export function copySourceVersionHeader(source: ObjectLease): Record<string, str
 }
 
 /** Finds the source's bucket once the caller may read the source (the key, or the version named). */
-export type BucketResolver = (ctx: S3Context, source: CopySource) => Promise<BucketRow>;
+/** The copy source's bucket, once the caller may read the source; `mayList`: whether it may learn the source is missing. */
+export type BucketResolver = (ctx: S3Context, source: CopySource) => Promise<{ row: BucketRow; mayList: () => boolean }>;
 
 export function makeCopyObject(resolveBucket: BucketResolver) {
   return async function CopyObject(ctx: S3Context): Promise<S3Response> {

@@ -49,7 +49,7 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
       // those. Either way an invalid byte becomes U+FFFD: a key holding one is refused
       // (formKeyText), so that two different names cannot become one key. A file's name keeps only
       // what follows its last '/' or '\\' (AWS: C:\\dir\\file.txt is file.txt).
-      parser = busboy({ headers: ctx.req.headers, preservePath: false, defCharset: 'utf8', defParamCharset: 'utf8', limits: { fieldSize: MAX_TEXT_FILE_BYTES, files: 1 } });
+      parser = busboy({ headers: ctx.req.headers, preservePath: false, defCharset: 'utf8', defParamCharset: 'utf8', limits: { fieldSize: MAX_TEXT_FILE_BYTES + 1, files: 1 } });
     } catch {
       reject(new S3Error('MalformedPOSTRequest'));
       return;
@@ -79,6 +79,7 @@ function readForm(ctx: S3Context): Promise<{ fields: Map<string, string>; file: 
       if (file) return; // after the file: ignored
       const key = name.toLowerCase();
       if (key === 'file') {
+        // (The parser marks a field truncated once it reaches its limit, hence the limit's extra byte.)
         // The file as text content (S3: "File or text content"). Bytes that are not text came
         // through the parser's UTF-8 decoding changed: refused, never stored altered.
         if (info.valueTruncated) return fail(new S3Error('EntityTooLarge', `A file sent without a filename is text content, at most ${MAX_TEXT_FILE_BYTES} bytes; name a filename to send a larger file.`));
