@@ -96,6 +96,11 @@ describe('Object Lock configuration', () => {
       await start('held', { ObjectLockLegalHoldStatus: 'ON' }),
       await start('explicit', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: explicit, ObjectLockLegalHoldStatus: 'OFF' }),
     ];
+    // Stored with the retention the default gives now too: a node of an older skep completing it
+    // (a rolling upgrade) reads only that, and must not find none.
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'row', ObjectLockLegalHoldStatus: 'OFF' }));
+    const stored = (await ctx.server.meta.getUpload(UploadId!))?.objectLock;
+    assert.deepEqual([stored?.retention?.mode, stored?.legalHold, stored?.defaultRetention], ['GOVERNANCE', false, true]);
     // Completed later, under another default: that one, counted from completion.
     const later = 10 * 60_000;
     ctx.server.shiftClock(later);

@@ -191,8 +191,12 @@ export class MultipartService {
   }
 
   async create(input: NewUpload): Promise<UploadRow> {
-    // Checked now, but kept as asked: the retention the bucket's default gives is the version's, made at completion.
-    this.objects.checkLockRequest(input.bucket, input.lock, this.clock());
+    // A retention not asked for is the bucket's default when completion makes the version. The one
+    // it gives now is stored too, with a flag: a node of an older skep completing the upload (a
+    // rolling upgrade) reads only the retention, and must not find none.
+    const asked = input.lock && (input.lock.retention !== undefined || input.lock.legalHold !== undefined);
+    const resolved = asked ? this.objects.lockFor(input.bucket, input.lock, this.clock()) : null;
+    const lock = resolved && (input.lock?.retention === undefined ? { ...resolved, defaultRetention: true } : resolved);
     // The data key is made now: every part is sealed with it (SSE-C: the customer's, checked per part).
     const sealed = this.objects.sealFor(input.bucket, input.encryption);
     const row: UploadRow = {
@@ -208,7 +212,7 @@ export class MultipartService {
       checksumAlgorithm: input.checksumAlgorithm,
       checksumType: input.checksumType,
       encryption: sealed?.stored ?? null,
-      objectLock: input.lock ?? null,
+      objectLock: lock,
       acl: input.acl ?? null,
     };
     await this.meta.createUpload(row).catch((err: unknown) => {
@@ -395,8 +399,10 @@ export class MultipartService {
     checkObjectClaims(request, size, checksum);
     // The injected clock: the completion stamp is what pruneCompleted measures its retention against.
     const now = this.clock();
-    // An upload an older skep stored holds the retention resolved at its creation (null: none): kept.
-    const lock = newVersionLock(objectLockOf(bucket), upload.objectLock ?? undefined, now);
+    // A retention asked for at creation is kept (null: none, as an older skep stored it); one that
+    // was not is the bucket's default now.
+    const asked = upload.objectLock;
+    const lock = newVersionLock(objectLockOf(bucket), asked?.defaultRetention ? { legalHold: asked.legalHold } : (asked ?? undefined), now);
     const row: ObjectRow = {
       bucketId: bucket.id,
       key: upload.key,

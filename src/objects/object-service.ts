@@ -466,7 +466,7 @@ export class ObjectService {
   }
 
   /** Checks a write's Object Lock headers: only a bucket with Object Lock takes them, and a retain-until date must lie ahead. */
-  checkLockRequest(bucket: BucketRow, requested: Partial<LockState> | undefined, now: Date): void {
+  private checkLockRequest(bucket: BucketRow, requested: Partial<LockState> | undefined, now: Date): void {
     const asked = requested && (requested.retention !== undefined || requested.legalHold !== undefined);
     if (asked && !objectLockOf(bucket)) throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
     if (requested?.retention) checkRetainUntil(requested.retention.until, now);

@@ -623,10 +623,15 @@ export function metadataStoreContract(name: string, open: () => Promise<Metadata
           assert.equal(await s.getUpload('up_missing'), null);
         }));
 
-      test('an upload\'s Object Lock headers round-trip as asked: a retention not asked for stays absent, none (null) stays null', () =>
+      test('an upload\'s Object Lock state round-trips: a retention from the default keeps its flag, none (null) stays null', () =>
         withBucket(async (s, b) => {
           const until = new Date(1_900_000_000_000);
-          for (const objectLock of [{ legalHold: true }, { retention: null, legalHold: false }, { retention: { mode: 'COMPLIANCE' as const, until }, legalHold: null }]) {
+          const states = [
+            { retention: { mode: 'GOVERNANCE' as const, until }, legalHold: true, defaultRetention: true },
+            { retention: null, legalHold: false },
+            { retention: { mode: 'COMPLIANCE' as const, until }, legalHold: null },
+          ];
+          for (const objectLock of states) {
             const u = uploadRow(b.id, 'k', { objectLock });
             await s.createUpload(u);
             assert.deepEqual((await s.getUpload(u.uploadId))?.objectLock, objectLock);

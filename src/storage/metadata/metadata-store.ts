@@ -214,10 +214,11 @@ export interface UploadRow {
   /** What the completed object gets (absent: none). */
   encryption?: StoredEncryption | null;
   /**
-   * The Object Lock headers of CreateMultipartUpload. No retention: none was asked for, the bucket's
-   * default applies at completion. Uploads stored before hold the one resolved at creation (null: none).
+   * The Object Lock state CreateMultipartUpload's headers asked for, its retention resolved then
+   * (null: none). `defaultRetention`: none was asked for, so the bucket's default at completion
+   * applies instead (the resolved one is for older nodes, which read only that). Null: no headers.
    */
-  objectLock?: { retention?: Retention | null; legalHold?: LegalHold } | null;
+  objectLock?: { retention: Retention | null; legalHold: LegalHold; defaultRetention?: boolean } | null;
   /** The canned ACL the completed object gets (x-amz-acl at create); null or absent: private. */
   acl?: string | null;
   /** Present once the upload is completed: its row is kept a while with what the completion committed. */

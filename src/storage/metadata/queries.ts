@@ -1278,11 +1278,9 @@ function toUploadRow(r: MultipartUploadsTable): UploadRow {
 }
 
 function parseUploadLock(json: string): UploadRow['objectLock'] {
-  const v = JSON.parse(json) as { retention?: { mode: RetentionMode; until: number } | null; legalHold?: LegalHold };
-  const lock: NonNullable<UploadRow['objectLock']> = { legalHold: v.legalHold ?? null };
-  // Absent stays absent: a retention not asked for is not "none".
-  if (v.retention !== undefined) lock.retention = v.retention && { mode: v.retention.mode, until: new Date(v.retention.until) };
-  return lock;
+  const v = JSON.parse(json) as { retention: { mode: RetentionMode; until: number } | null; legalHold?: LegalHold; defaultRetention?: boolean };
+  const retention = v.retention && { mode: v.retention.mode, until: new Date(v.retention.until) };
+  return { retention, legalHold: v.legalHold ?? null, ...(v.defaultRetention === true && { defaultRetention: true }) };
 }
 
 // legal_hold: 0 never placed (every row from before OFF was told apart), 1 on, 2 off.
