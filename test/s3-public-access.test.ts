@@ -76,11 +76,13 @@ describe('bucket policies', () => {
     const bucket = await ctx.newBucket('nobody');
     const project = ctx.server.bootstrap.projectId;
     const token = await issue(ctx.server, { permission: 'object-rw', bucketScope: [bucket] });
-    const deny = (aws: string) => JSON.stringify({ Statement: [{ Effect: 'Deny', Principal: { AWS: aws }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/*` }] });
-    for (const name of [`arn:aws:iam::${project}:user/AKNOSUCHKEY000000000`, 'arn:aws:iam::00000000-0000-4000-8000-000000000000:root', '00000000-0000-4000-8000-000000000000', `arn:aws:iam::${project}:user/a\u0000b`]) {
+    const deny = (aws: string | string[]) => JSON.stringify({ Statement: [{ Effect: 'Deny', Principal: { AWS: aws }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/*` }] });
+    const missing = [`arn:aws:iam::${project}:user/AKNOSUCHKEY000000000`, 'arn:aws:iam::00000000-0000-4000-8000-000000000000:root', '00000000-0000-4000-8000-000000000000', `arn:aws:iam::${project}:user/a\u0000b`];
+    // Alone, or beside "*" (which names everyone, but a bad name is as bad there).
+    for (const name of [...missing, ...missing.map((m) => ['*', m])] as (string | string[])[]) {
       const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { policy: '' }, body: deny(name) });
-      assert.deepEqual([res.status, xmlField(res.text, 'Code')], [400, 'MalformedPolicy'], name);
-      assert.match(xmlField(res.text, 'Message') ?? '', /Invalid principal in policy/, name);
+      assert.deepEqual([res.status, xmlField(res.text, 'Code')], [400, 'MalformedPolicy'], String(name));
+      assert.match(xmlField(res.text, 'Message') ?? '', /Invalid principal in policy/, String(name));
     }
     assert.equal(xmlField((await raw(ctx.server, { method: 'GET', path: `/${bucket}`, query: { policy: '' } })).text, 'Code'), 'NoSuchBucketPolicy');
     // The project, a token by its access key ID and by its token ID: each exists.

@@ -123,7 +123,7 @@ describe('parseBucketPolicy', () => {
     }
     // Real actions skep does not implement, any case, and wildcards matching at least one action.
     const ok: [string | string[], string][] = [
-      ['s3:PutReplicationConfiguration', site], ['s3:GetObjectVersionForReplication', `${site}/*`], ['s3:putBucketCors', site],
+      ['s3:PutReplicationConfiguration', site], ['s3:PauseReplication', site], ['s3:GetObjectVersionForReplication', `${site}/*`], ['s3:putBucketCors', site],
       [['s3:RestoreObject', 's3:ReplicateObject'], `${site}/*`], ['s3:Get*', site], ['s3:*Object', `${site}/*`],
       ['s3:G?tObject', `${site}/*`], ['s3:*', site], ['*', `${site}/*`],
     ];

@@ -11,7 +11,8 @@ import { S3_ACTIONS, type S3ResourceType } from './s3-actions.js';
 export const MAX_POLICY_BYTES = 20 * 1024;
 
 /** Who a statement applies to: everyone ("*"), or named project tokens (access key IDs or token IDs). */
-export type PolicyPrincipal = { anyone: true } | { anyone: false; projectIds: string[]; keys: string[] };
+/** Who a statement names; with `anyone`, the names listed beside "*" are kept only to be checked. */
+export type PolicyPrincipal = { anyone: true; projectIds?: string[]; keys?: string[] } | { anyone: false; projectIds: string[]; keys: string[] };
 
 export interface PolicyStatement {
   sid?: string;
@@ -139,7 +140,8 @@ function parsePrincipal(value: unknown, stored: boolean): PolicyPrincipal {
       else throw new PolicyError('Invalid principal in policy');
     }
   }
-  return anyone ? { anyone: true } : { anyone: false, projectIds, keys };
+  if (!anyone) return { anyone: false, projectIds, keys };
+  return projectIds.length + keys.length > 0 ? { anyone: true, projectIds, keys } : { anyone: true };
 }
 
 const SET_QUALIFIER = /^(ForAllValues|ForAnyValue):/;

@@ -26,7 +26,7 @@ const BY_RESOURCE_TYPE: Record<S3ResourceType, string[]> = {
     'PutBucketLogging', 'PutBucketNotification', 'PutBucketObjectLockConfiguration', 'PutBucketOwnershipControls',
     'PutBucketPolicy', 'PutBucketPublicAccessBlock', 'PutBucketRequestPayment', 'PutBucketTagging', 'PutBucketVersioning',
     'PutBucketWebsite', 'PutEncryptionConfiguration', 'PutIntelligentTieringConfiguration', 'PutInventoryConfiguration',
-    'PutLifecycleConfiguration', 'PutMetricsConfiguration', 'PutReplicationConfiguration', 'TagResource', 'UntagResource',
+    'PutLifecycleConfiguration', 'PutMetricsConfiguration', 'PauseReplication', 'PutReplicationConfiguration', 'TagResource', 'UntagResource',
     'UpdateBucketMetadataAnnotationTableConfiguration', 'UpdateBucketMetadataInventoryTableConfiguration',
     'UpdateBucketMetadataJournalTableConfiguration',
   ],

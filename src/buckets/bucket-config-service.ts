@@ -175,12 +175,12 @@ export class BucketConfigService {
    */
   private async requireKnownPrincipals(policy: BucketPolicy): Promise<void> {
     const invalid = (name: string) => new S3Error('MalformedPolicy', `Invalid principal in policy: ${name}`);
+    // Names beside "*" too: a bad one is as bad there.
     for (const { principal } of policy.statements) {
-      if (principal.anyone) continue;
-      for (const id of principal.projectIds) {
+      for (const id of principal.projectIds ?? []) {
         if (hasNul(id) || !(await this.meta.getProject(id))) throw invalid(id);
       }
-      for (const key of principal.keys) {
+      for (const key of principal.keys ?? []) {
         if (hasNul(key) || !((await this.meta.getTokenByAccessKeyId(key)) ?? (await this.meta.getToken(key)))) throw invalid(key);
       }
     }
