@@ -963,6 +963,21 @@ describe('DeleteObjects conditions and shape', () => {
     assert.equal(res.status, 400);
     assert.equal(xmlField(res.text, 'Code'), 'MalformedXML');
   });
+
+  test('a Quiet that is no boolean is MalformedXML and deletes nothing; 1 is quiet', async () => {
+    const bucket = await newBucket('delquiet');
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'x' }));
+    const send = (quiet: string) => {
+      const body = `<Delete><Quiet>${quiet}</Quiet><Object><Key>k</Key></Object></Delete>`;
+      return raw(ctx.server, { method: 'POST', path: `/${bucket}`, query: { delete: '' }, body, headers: { 'content-md5': createHash('md5').update(body).digest('base64') } });
+    };
+    const maybe = await send('maybe');
+    assert.deepEqual([maybe.status, xmlField(maybe.text, 'Code')], [400, 'MalformedXML']);
+    assert.equal((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).ContentLength, 1);
+    const quiet = await send('1');
+    assert.equal(quiet.status, 200, quiet.text);
+    assert.doesNotMatch(quiet.text, /<Deleted>/, 'quiet: no entry for what went');
+  });
 });
 
 describe('names that are also JavaScript object properties', () => {

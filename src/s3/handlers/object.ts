@@ -319,7 +319,10 @@ export async function DeleteObjects(ctx: S3Context): Promise<S3Response> {
   const doc = parseXml(body, 'Delete', DELETE_KEYS_LIMIT);
   const objects = xmlList(doc.Object).map((entry) => xmlNode(entry)!);
   if (objects.length === 0) throw new S3Error('MalformedXML', 'The request must name at least one key.');
-  const quiet = xmlText(doc.Quiet)?.trim().toLowerCase() === 'true';
+  // An xs:boolean, as S3's schema types it: anything else does not validate.
+  const quietText = xmlText(doc.Quiet)?.trim().toLowerCase();
+  if (quietText !== undefined && !['true', 'false', '1', '0'].includes(quietText)) throw new S3Error('MalformedXML');
+  const quiet = quietText === 'true' || quietText === '1';
   const deleted: Record<string, unknown>[] = [];
   const errors: Record<string, unknown>[] = [];
   for (const entry of objects) {
