@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import {
+  CopyObjectCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   PutObjectCommand,
@@ -210,6 +212,24 @@ describe('presigned URLs', () => {
     await assertAbsent(bucket, 'k');
     const good = await fetch(url, { method: 'PUT', body: 'hello world', headers: { 'content-md5': md5 } });
     assert.equal(good.status, 200);
+  });
+
+  test('the x-amz-* headers a presigned URL carries in its query are the request\'s: metadata, tags, storage class, a copy source', async () => {
+    const bucket = await newBucket('hoisted');
+    const url = await getSignedUrl(ctx.s3, new PutObjectCommand({ Bucket: bucket, Key: 'k', Metadata: { color: 'blue' }, Tagging: 'a=b', StorageClass: 'STANDARD_IA' }), { expiresIn: 300 });
+    assert.match(url, /x-amz-meta-color=blue/, 'the SDK moves them into the signed query');
+    const put = await fetch(url, { method: 'PUT', body: 'with metadata' });
+    assert.equal(put.status, 200, await put.clone().text());
+    const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
+    assert.deepEqual([head.Metadata, head.StorageClass], [{ color: 'blue' }, 'STANDARD_IA']);
+    assert.deepEqual((await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).TagSet, [{ Key: 'a', Value: 'b' }]);
+    const copyUrl = await getSignedUrl(ctx.s3, new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/k` }), { expiresIn: 300 });
+    const copy = await fetch(copyUrl, { method: 'PUT' });
+    assert.equal(copy.status, 200, await copy.clone().text());
+    assert.deepEqual((await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy' }))).Metadata, { color: 'blue' });
+    // One added to the URL after signing breaks the signature.
+    const forged = await fetch(`${url}&x-amz-meta-extra=x`, { method: 'PUT', body: 'x' });
+    assert.equal(forged.status, 403);
   });
 
   test('x-amz-* headers the signature does not cover are refused: a presigned PUT cannot become a copy, carry tags or lift a lock', async () => {

@@ -76,8 +76,8 @@ export interface Authenticated {
   /** Presigned URLs: when the URL stops working. */
   expiresAt?: Date;
   /**
-   * A SigV2 presigned URL's x-amz-* parameters (lower-case names, decoded values): headers its
-   * signer signed and moved into the query, which the request is to be served with.
+   * A presigned URL's x-amz-* parameters (lower-case names, decoded values): headers its signer
+   * signed and moved into the query, which the request is to be served with.
    */
   headersFromQuery?: [string, string][];
 }
@@ -315,7 +315,27 @@ async function fromQuery(req: SignedRequest, params: Map<string, string>, opts: 
   checkSessionToken(resolved, params.get('X-Amz-Security-Token') ?? header(req, 'x-amz-security-token'), cred.accessKeyId);
   checkState(resolved, cred.accessKeyId);
   requireAmzHeadersSigned(req.rawHeaders, signedHeaders);
-  return { principal: resolved.principal, presigned: true, payload: presignedPayload(payloadHash, hashForCanonical), expiresAt };
+  const headersFromQuery = hoistedHeaders(params);
+  return { principal: resolved.principal, presigned: true, payload: presignedPayload(payloadHash, hashForCanonical), expiresAt, ...(headersFromQuery.length > 0 && { headersFromQuery }) };
+}
+
+/** The query parameters of SigV4 query authentication itself, and those that frame a body (read from the URL already, or not at all). */
+const NOT_HOISTED = /^x-amz-(algorithm|credential|date|expires|signedheaders|signature|security-token|content-sha256|decoded-content-length|trailer|checksum-.*|sdk-checksum-algorithm)$/;
+
+/**
+ * The x-amz-* headers a SigV4 presigned URL carries in its query: the AWS SDK for JavaScript
+ * moves x-amz-meta-*, x-amz-tagging, x-amz-acl, x-amz-storage-class... there, and S3 serves the
+ * request with them. They are signed (the canonical query holds every parameter), so they act as
+ * signed headers; without them a presigned PUT dropped its metadata and tags. Checksums are not
+ * taken: S3 says presigned URLs do not support them, and the SDK fills one in for an empty body.
+ */
+function hoistedHeaders(params: Map<string, string>): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, value] of params) {
+    const lower = name.toLowerCase();
+    if (lower.startsWith('x-amz-') && !NOT_HOISTED.test(lower)) out.push([lower, value]);
+  }
+  return out;
 }
 
 /**
