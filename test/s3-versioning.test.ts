@@ -165,9 +165,9 @@ describe('versions', () => {
     const bucket = await versioned('suspend');
     const v1 = await put(bucket, 'k', 'versioned');
     await ctx.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
-    assert.equal(await put(bucket, 'k', 'null one'), 'null');
+    assert.equal(await put(bucket, 'k', 'null one'), undefined, 'S3 names no version for the null version a write makes');
     const before = (await blobFiles(ctx.server)).length;
-    assert.equal(await put(bucket, 'k', 'null two'), 'null');
+    assert.equal(await put(bucket, 'k', 'null two'), undefined);
     assert.equal((await blobFiles(ctx.server)).length, before, 'the replaced null version released its blob');
     assert.equal(await body(ctx.s3, { Bucket: bucket, Key: 'k', VersionId: 'null' }), 'null two');
     assert.equal(await body(ctx.s3, { Bucket: bucket, Key: 'k', VersionId: v1 }), 'versioned');
@@ -197,6 +197,16 @@ describe('versions', () => {
     assert.ok(copied.VersionId && copied.VersionId !== v1);
     assert.equal(await body(ctx.s3, { Bucket: bucket, Key: 'k' }), 'original');
     assert.equal((await allVersions(bucket)).versions.length, 3);
+    // Naming the current version is a copy of that version too (S3 refuses only a self-copy by key).
+    const again = await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'k', CopySource: `${bucket}/k?versionId=${copied.VersionId}` }));
+    assert.equal(again.CopySourceVersionId, copied.VersionId);
+    assert.equal((await allVersions(bucket)).versions.length, 4);
+    const byKey = await s3Error(ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'k', CopySource: `${bucket}/k` })));
+    assert.equal(byKey.name, 'InvalidRequest');
+    // A write in a Suspended bucket makes the null version, which S3 does not name in its answer.
+    await ctx.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+    const suspended = await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'k', CopySource: `${bucket}/k?versionId=${v1}` }));
+    assert.equal(suspended.VersionId, undefined);
   });
 
   test('a delete marker named by version ID: a copy source is InvalidRequest; other methods are 405 naming the method used', async () => {
@@ -238,7 +248,7 @@ describe('versions', () => {
     assert.equal((await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', VersionId: v1, Tagging: tagging }))).VersionId, v1);
     assert.equal((await ctx.s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).VersionId, v2);
     await ctx.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
-    assert.equal(await put(bucket, 'k', 'null one'), 'null');
+    assert.equal(await put(bucket, 'k', 'null one'), undefined);
     assert.equal((await ctx.s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'k', Tagging: tagging }))).VersionId, 'null');
     assert.equal((await ctx.s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 'k' }))).VersionId, 'null');
     // An unversioned bucket has no version IDs to answer.

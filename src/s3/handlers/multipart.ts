@@ -7,7 +7,7 @@ import { declaredSize, openBody, readSmallBody } from '../body.js';
 import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { parseRange } from '../range.js';
 import { storageClassFrom, storedHeadersFrom, tagsFromHeader, userMetadataFrom } from '../object-headers.js';
-import { checksumAlgorithmFrom, checksumXml, copySourceVersionHeader, versionIdHeader, writeCondition, withCopySource, type BucketResolver } from './object.js';
+import { checksumAlgorithmFrom, checksumXml, copySourceVersionHeader, newVersionHeader, writeCondition, withCopySource, type BucketResolver } from './object.js';
 import type { ObjectLease } from '../../objects/object-service.js';
 import { customerKeyFrom, encryptionHeaders, encryptionRequest, lockRequest } from '../protection-headers.js';
 import { owner } from './bucket.js';
@@ -165,7 +165,7 @@ export async function CompleteMultipartUpload(ctx: S3Context): Promise<S3Respons
     beforeCommit: resolved.quota ? (size: number) => ctx.services.quotas.check(bucket, resolved.quota, upload.key, size) : undefined,
   });
   return {
-    headers: { ...versionIdHeader(bucket, done.versionId), ...encryptionHeaders(done.encryption, customer), ...expirationHeaders(bucket, done, ctx.lifecycleDayMs) },
+    headers: { ...newVersionHeader(bucket, done.versionId), ...encryptionHeaders(done.encryption, customer), ...expirationHeaders(bucket, done, ctx.lifecycleDayMs) },
     xml: {
       root: 'CompleteMultipartUploadResult',
       value: { Location: objectLocation(ctx, bucket.name, done.key), Bucket: bucket.name, Key: done.key, ETag: done.etag, ...checksumXml(done.checksum) },

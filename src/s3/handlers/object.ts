@@ -72,9 +72,14 @@ export function versionIdOf(ctx: S3Context): string | undefined {
   return v === undefined ? undefined : checkVersionId(v, 'versionId');
 }
 
-/** x-amz-version-id for a write, when the bucket keeps versions (S3 says 'null' under Suspended). */
+/** x-amz-version-id of a version a request acted on, when the bucket keeps versions ('null' under Suspended). */
 export function versionIdHeader(bucket: BucketRow, versionId: string | undefined): Record<string, string> {
   return versioningMode(bucket) === 'unversioned' || versionId === undefined ? {} : { 'x-amz-version-id': versionId };
+}
+
+/** x-amz-version-id of a version a write made: none for the null version a Suspended bucket writes, as S3 answers. */
+export function newVersionHeader(bucket: BucketRow, versionId: string | undefined): Record<string, string> {
+  return versionId === 'null' ? {} : versionIdHeader(bucket, versionId);
 }
 
 /**
@@ -141,7 +146,7 @@ export async function PutObject(ctx: S3Context): Promise<S3Response> {
     headers: {
       ETag: row.etag,
       ...checksumResponseHeaders(row),
-      ...versionIdHeader(bucket, row.versionId),
+      ...newVersionHeader(bucket, row.versionId),
       ...encryptionHeaders(row.encryption, customer),
       ...expirationHeaders(bucket, row, ctx.lifecycleDayMs),
     },
@@ -434,7 +439,6 @@ export function copySourceVersionHeader(source: ObjectLease): Record<string, str
   return source.row.versionId !== 'null' ? { 'x-amz-copy-source-version-id': source.row.versionId } : {};
 }
 
-/** Finds the source's bucket once the caller may read the source (the key, or the version named). */
 /** The copy source's bucket, once the caller may read the source; `mayList`: whether it may learn the source is missing. */
 export type BucketResolver = (ctx: S3Context, source: CopySource) => Promise<{ row: BucketRow; mayList: () => boolean }>;
 
@@ -455,8 +459,10 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
   if (!['COPY', 'REPLACE'].includes(tagging)) throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive' });
   const encryption = encryptionRequest(ctx.req);
   const checksumAlgorithm = checksumAlgorithmFrom(ctx);
-  // Copying an older version over its key restores it; copying the current one onto itself must change something.
-  const sameObject = source.bucketId === target.id && source.key === ctx.op.key && source.isLatest;
+  // A copy that names its source's version is a copy of that version, the current one included (a
+  // restore), as S3 takes it; copying the object onto itself by its key alone must change something.
+  const namedVersion = parseCopySource(header(ctx.req, 'x-amz-copy-source')!).versionId !== undefined;
+  const sameObject = source.bucketId === target.id && source.key === ctx.op.key && !namedVersion;
   // A copy is STANDARD unless the request names a class, as S3 stores it (the source's is not kept).
   const storageClass = storageClassFrom(ctx.req);
   const redirects = header(ctx.req, 'x-amz-website-redirect-location') !== undefined;
@@ -480,7 +486,7 @@ async function copyInto(ctx: S3Context, resolved: ResolvedBucket, lease: ObjectL
   const customer = encryption?.kind === 'SSE-C' ? encryption.customer : undefined;
   return {
     headers: {
-      ...versionIdHeader(target, row.versionId),
+      ...newVersionHeader(target, row.versionId),
       ...copySourceVersionHeader(lease),
       ...encryptionHeaders(row.encryption, customer),
       ...expirationHeaders(target, row, ctx.lifecycleDayMs),

@@ -13,7 +13,7 @@ import { parseXml } from '../xml.js';
 import { feed } from '../body.js';
 import { hasControlCharacter } from '../../net/header-text.js';
 import { tagSetFrom } from './tagging.js';
-import { versionIdHeader } from './object.js';
+import { newVersionHeader } from './object.js';
 import { encryptionHeaders, encryptionRequest } from '../protection-headers.js';
 import { objectLocation } from '../object-location.js';
 import { checkObjectKey, formKeyText } from '../endpoint.js';
@@ -238,7 +238,7 @@ async function upload(ctx: S3Context, sent: Map<string, string>, file: FilePart)
 
   const location = objectLocation(ctx, bucket.name, key);
   // What PutObject answers besides its ETag: the version made and how the object is encrypted.
-  const written = { ETag: row.etag, ...versionIdHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, encryption?.kind === 'SSE-C' ? encryption.customer : undefined) };
+  const written = { ETag: row.etag, ...newVersionHeader(bucket, row.versionId), ...encryptionHeaders(row.encryption, encryption?.kind === 'SSE-C' ? encryption.customer : undefined) };
   const redirectField = fields.get('success_action_redirect') ?? fields.get('redirect');
   const redirect = redirectField ? redirectTo(redirectField, bucket.name, key, row.etag) : null;
   if (redirect) return { status: 303, headers: { ...written, Location: redirect } };
