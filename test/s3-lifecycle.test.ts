@@ -143,7 +143,7 @@ describe('lifecycle configuration', () => {
     assert.deepEqual((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules?.map((r) => r.ID), ['keep']);
   });
 
-  test('an element repeated where one belongs, or holding elements where text belongs, is MalformedXML, never a rule for every key', async () => {
+  test('an element repeated where one belongs, holding elements where text belongs, or not in the schema, is MalformedXML, never a rule for every key', async () => {
     const b = await bucket('repeated');
     await setRules(b, [{ ID: 'keep', Status: 'Enabled', Filter: { Prefix: 'k/' }, Expiration: { Days: 1 } }]);
     const rule = (inner: string) => `<Rule><ID>x</ID>${inner}<Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>`;
@@ -156,6 +156,15 @@ describe('lifecycle configuration', () => {
       rule('<Filter>logs/</Filter>'),
       '<Rule><ID>x</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days><Days>2</Days></Expiration></Rule>',
       '<Rule><ID>x</ID><ID>y</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>',
+      // An element the schema does not name (a misspelt one, read as absent, made the rule cover every key).
+      rule('<Filter><Prefixx>logs/</Prefixx></Filter>'),
+      rule('<Filter><prefix>logs/</prefix></Filter>'),
+      rule('<Filter><Tags><Key>k</Key><Value>v</Value></Tags></Filter>'),
+      rule('<Filter><And><And><Prefix>logs/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And></And></Filter>'),
+      rule('<Filter><ObjectSizeGreaterThen>10</ObjectSizeGreaterThen></Filter>'),
+      rule('<Filter><Tag><Key>k</Key><Value>v</Value><Other>x</Other></Tag></Filter>'),
+      rule('<Filter><Prefix>logs/</Prefix></Filter><Unknown>1</Unknown>'),
+      '<Rule><ID>x</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status><Expiration><Dayz>1</Dayz></Expiration></Rule>',
     ];
     for (const rules of bad) {
       const res = await raw(server, { method: 'PUT', path: `/${b}`, query: { lifecycle: '' }, body: `<LifecycleConfiguration>${rules}</LifecycleConfiguration>` });

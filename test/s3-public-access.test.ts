@@ -333,7 +333,8 @@ describe('ACLs', () => {
     const owner = ctx.server.bootstrap.projectId;
     const grant = (permission: string) => `<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>${owner}</ID></Grantee><Permission>${permission}</Permission></Grant>`;
     const doc = (grants: string) => `<AccessControlPolicy><Owner><ID>${owner}</ID></Owner><AccessControlList>${grants}</AccessControlList></AccessControlPolicy>`;
-    for (const [body, what] of [[doc(grant('BOGUS')), 'an unknown permission'], [doc(grant('FULL_CONTROL').repeat(101)), '101 grants']]) {
+    const noList = `<AccessControlPolicy><Owner><ID>${owner}</ID></Owner></AccessControlPolicy>`;
+    for (const [body, what] of [[doc(grant('BOGUS')), 'an unknown permission'], [doc(grant('FULL_CONTROL').repeat(101)), '101 grants'], ['<AccessControlPolicy/>', 'an empty policy'], [noList, 'no AccessControlList (it would reset the ACL to private)']]) {
       const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { acl: '' }, body });
       assert.deepEqual([res.status, xmlField(res.text, 'Code')], [400, 'MalformedACLError'], what);
     }
@@ -442,6 +443,10 @@ describe('ACLs', () => {
     const bucket = await ctx.newBucket('pab');
     const pab = await ctx.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
     assert.deepEqual(pab.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    // A misspelt setting is MalformedXML: read as absent (false), it would lift the block.
+    const typo = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { publicAccessBlock: '' }, body: '<PublicAccessBlockConfiguration><BlockPublicPolicyy>true</BlockPublicPolicyy></PublicAccessBlockConfiguration>' });
+    assert.deepEqual([typo.status, xmlField(typo.text, 'Code')], [400, 'MalformedXML']);
+    assert.equal((await ctx.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }))).PublicAccessBlockConfiguration?.BlockPublicPolicy, true);
     await ctx.s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
     assert.equal((await s3Error(ctx.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket })))).name, 'NoSuchPublicAccessBlockConfiguration');
   });
@@ -459,6 +464,14 @@ describe('CORS configuration and preflight', () => {
       ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>x-☃</ExposeHeader></CORSRule></CORSConfiguration>', 'InvalidRequest'],
       ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>ETag&#13;&#10;Set-Cookie: a=b</ExposeHeader></CORSRule></CORSConfiguration>', 'InvalidRequest'],
       ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>x amz</ExposeHeader></CORSRule></CORSConfiguration>', 'InvalidRequest'],
+      // The schema requires an origin and a method in every rule, and names every element.
+      ['<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>', 'MalformedXML'],
+      ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>', 'MalformedXML'],
+      ['<CORSConfiguration><CORSRule/></CORSConfiguration>', 'MalformedXML'],
+      ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethods>PUT</AllowedMethods></CORSRule></CORSConfiguration>', 'MalformedXML'],
+      // No wildcard in ExposeHeader (x-amz-meta-* would expose nothing), and an ID of at most 255 characters.
+      ['<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>x-amz-meta-*</ExposeHeader></CORSRule></CORSConfiguration>', 'InvalidRequest'],
+      [`<CORSConfiguration><CORSRule><ID>${'i'.repeat(256)}</ID><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>`, 'InvalidRequest'],
     ];
     for (const [body, code] of cases) {
       const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { cors: '' }, body });
@@ -511,6 +524,20 @@ describe('CORS configuration and preflight', () => {
     // The rule's max age too, as S3 sends it on actual requests.
     assert.equal(actual.headers.get('access-control-max-age'), '300');
     assert.equal(actual.headers.get('access-control-allow-headers'), null);
+    // And on errors: a page reads why it was refused, anonymous or signed, before its bucket is authorized or after.
+    await ctx.s3.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['https://*.example'], AllowedMethods: ['GET', 'POST'] }] } }));
+    const denied = await anon('GET', `/${bucket}/k`, { Origin: 'https://app.example' });
+    assert.deepEqual([denied.status, denied.headers.get('access-control-allow-origin')], [403, 'https://app.example']);
+    const badForm = await fetch(`${ctx.server.url}/${bucket}`, { method: 'POST', headers: { Origin: 'https://app.example' }, body: formData({ ...postPolicyFields({ bucket, key: 'f', credentials: ROOT_KEY }), 'x-amz-signature': '0'.repeat(64) }, 'x') });
+    assert.deepEqual([badForm.status, badForm.headers.get('access-control-allow-origin')], [403, 'https://app.example']);
+    const missingSigned = await signedHeaders(ctx.server, { method: 'GET', path: `/${bucket}/missing`, headers: { origin: 'https://app.example' } });
+    const missing = await fetch(`${ctx.server.url}/${bucket}/missing`, { headers: missingSigned });
+    assert.deepEqual([missing.status, missing.headers.get('access-control-allow-origin')], [404, 'https://app.example']);
+    // Only * is a wildcard: ? stands for itself.
+    await ctx.s3.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['https://q?.example'], AllowedMethods: ['GET'], AllowedHeaders: ['x-h?'] }] } }));
+    assert.equal((await preflight({ Origin: 'https://qz.example', 'Access-Control-Request-Method': 'GET' })).status, 403);
+    assert.equal((await preflight({ Origin: 'https://q?.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-hz' })).status, 403);
+    assert.equal((await preflight({ Origin: 'https://q?.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-h?' })).status, 200);
     await ctx.s3.send(new DeleteBucketCorsCommand({ Bucket: bucket }));
     res = await preflight({ Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET' });
     assert.equal(res.status, 403);

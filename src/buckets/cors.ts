@@ -1,4 +1,3 @@
-import { wildcardMatch } from '../auth/bucket-policy.js';
 import { isHeaderName } from '../net/header-text.js';
 
 // A bucket's CORS rules and how a browser request is matched against them, as S3 does: the first
@@ -6,6 +5,8 @@ import { isHeaderName } from '../net/header-text.js';
 
 export const CORS_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const;
 export const MAX_CORS_RULES = 100;
+/** The longest rule ID S3 takes. */
+export const MAX_CORS_RULE_ID = 255;
 
 export interface CorsRule {
   id?: string;
@@ -26,12 +27,21 @@ export interface CorsRequest {
 /** The first matching rule, or null. Origins and headers take one `*` wildcard; methods must be listed. */
 export function matchCorsRule(rules: readonly CorsRule[], req: CorsRequest): CorsRule | null {
   for (const rule of rules) {
-    if (!rule.allowedOrigins.some((o) => wildcardMatch(o, req.origin))) continue;
+    if (!rule.allowedOrigins.some((o) => starMatch(o, req.origin))) continue;
     if (!rule.allowedMethods.includes(req.method)) continue;
-    if (!req.headers.every((h) => rule.allowedHeaders.some((a) => wildcardMatch(a.toLowerCase(), h, true)))) continue;
+    if (!req.headers.every((h) => rule.allowedHeaders.some((a) => starMatch(a.toLowerCase(), h)))) continue;
     return rule;
   }
   return null;
+}
+
+/** A pattern with at most one `*` (any run of characters); every other character, `?` too, stands for itself, as S3 reads it. */
+function starMatch(pattern: string, value: string): boolean {
+  const star = pattern.indexOf('*');
+  if (star < 0) return pattern === value;
+  const head = pattern.slice(0, star);
+  const tail = pattern.slice(star + 1);
+  return value.length >= head.length + tail.length && value.startsWith(head) && value.endsWith(tail);
 }
 
 /** The headers S3 answers a matched request with, a preflight or an actual request alike. */
@@ -56,6 +66,7 @@ export function corsRulesProblem(rules: readonly CorsRule[]): string | null {
   if (rules.length > MAX_CORS_RULES) return `The CORS configuration may have at most ${MAX_CORS_RULES} rules.`;
   for (const rule of rules) {
     if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) return 'Each CORSRule needs at least one AllowedOrigin and one AllowedMethod.';
+    if (rule.id !== undefined && rule.id.length > MAX_CORS_RULE_ID) return `The ID of a CORSRule cannot be longer than ${MAX_CORS_RULE_ID} characters.`;
     const method = rule.allowedMethods.find((m) => !(CORS_METHODS as readonly string[]).includes(m));
     if (method !== undefined) return `Found unsupported HTTP method in CORS config. Unsupported method is ${method}`;
     const origin = rule.allowedOrigins.find((o) => (o.match(/\*/g) ?? []).length > 1);
@@ -65,6 +76,9 @@ export function corsRulesProblem(rules: readonly CorsRule[]): string | null {
     // Sent back in Access-Control-Expose-Headers: a name that cannot be a header would fail every matching response.
     const exposed = rule.exposeHeaders.find((h) => !isHeaderName(h));
     if (exposed !== undefined) return `ExposeHeader "${exposed}" is not a valid HTTP header name.`;
+    // S3 takes no wildcard here: x-amz-meta-* would expose nothing to a browser.
+    const wildcard = rule.exposeHeaders.find((h) => h.includes('*'));
+    if (wildcard !== undefined) return `ExposeHeader "${wildcard}" contains a wildcard. Wildcards are currently not supported for ExposeHeader.`;
     if (rule.maxAgeSeconds !== undefined && (!Number.isInteger(rule.maxAgeSeconds) || rule.maxAgeSeconds < 0)) return 'MaxAgeSeconds must be a non-negative integer.';
   }
   return null;

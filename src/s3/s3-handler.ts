@@ -109,6 +109,10 @@ export function createS3Handler(deps: S3HandlerDeps) {
     let counted: { principal: Principal | null; projectId: string; op: keyof typeof USAGE_KIND; bucket: string | null } | undefined;
     // The bucket as admitted, for CORS headers on the response (also on errors).
     let admitted: ResolvedBucket | undefined;
+    // The bucket as found, before the caller was admitted to it: CORS headers on its refusal too.
+    let found: ResolvedBucket | undefined;
+    // An anonymous request's bucket, looked up for CORS headers only if it is refused before it was found.
+    let anonymousBucket: { projectId: string; name: string } | undefined;
     // Who would learn from a NoSuchKey that a key is missing (S3 tells only those who may list the bucket).
     let caller: { principal: Principal | null; op: S3Operation; facts: () => ReturnType<typeof requestFacts> } | undefined;
     try {
@@ -178,13 +182,15 @@ export function createS3Handler(deps: S3HandlerDeps) {
         checkTokenBounds(principal, op);
       }
       else if (op.bucket === null) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.');
+      else anonymousBucket = { projectId, name: op.bucket };
 
       let facts: ReturnType<typeof requestFacts> | undefined;
       const factsOf = () => (facts ??= requestFacts(req, op, principal, deps.clock(), addressOf(req)));
-      const found = (r: ResolvedBucket) => {
+      const onFound = (r: ResolvedBucket) => {
         if (counted) counted.bucket = r.row.name;
+        found = r;
       };
-      const admission = { services: deps.services, op, projectId, facts: factsOf, extras: requestExtras(req, op), found, expectedOwner: header(req, 'x-amz-expected-bucket-owner') };
+      const admission = { services: deps.services, op, projectId, facts: factsOf, extras: requestExtras(req, op), found: onFound, expectedOwner: header(req, 'x-amz-expected-bucket-owner') };
       let resolving: Promise<ResolvedBucket> | undefined;
       const resolved = () => {
         // Only the first call reads the bucket; a handler may ask more than once.
@@ -270,7 +276,12 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (s3err.code === 'NoSuchKey' && caller && admitted && !COPIES.has(caller.op.op) && !mayList(caller.principal, admitted, admitted.row.name, caller.facts())) {
         s3err = new S3Error('AccessDenied');
       }
-      if (admitted) Object.assign(s3err.headers, actualRequestCorsHeaders(req, admitted));
+      // CORS headers go on errors too, as S3 sends them, so a page can read why it was refused: by
+      // the bucket as found (the caller's refusal comes after), or for an anonymous request refused
+      // before its bucket was looked up (a form's signature), that bucket now. A token's request
+      // refused outside its scope learns nothing of the bucket.
+      const corsBucket = admitted ?? found ?? (anonymousBucket && req.headers.origin !== undefined ? await deps.services.bucketConfig.resolve(anonymousBucket.projectId, anonymousBucket.name).catch(() => null) : null);
+      if (corsBucket) Object.assign(s3err.headers, actualRequestCorsHeaders(req, corsBucket));
       // A refused HeadBucket still names the region, as S3's does: SDKs read it to find the bucket.
       if (opName === 'HeadBucket' && s3err.status === 403) s3err.headers['x-amz-bucket-region'] ??= admitted?.row.region ?? deps.region;
       // An early error leaves an unread body: close the connection rather than read gigabytes.

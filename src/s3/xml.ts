@@ -282,6 +282,16 @@ export function xmlText(value: unknown): string | undefined {
 }
 
 /**
+ * Refuses (MalformedXML) a child element the schema does not name where a configuration is read:
+ * read as absent, a misspelt one changes what the document means (<Prefixx> in a lifecycle
+ * Filter made the rule expire the whole bucket). Returns the node.
+ */
+export function onlyChildren(node: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  for (const name of Object.keys(node)) if (name !== '#text' && !names.includes(name)) throw new S3Error('MalformedXML');
+  return node;
+}
+
+/**
  * The child elements of an element that takes them (none for an empty one); MalformedXML if it
  * is repeated or holds text. Each item of a list (xmlList, or a name parsed as one) is read with it.
  */

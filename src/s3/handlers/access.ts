@@ -3,7 +3,7 @@ import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
+import { onlyChildren, parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { aclsEnabled, OBJECT_OWNERSHIP, type CannedAcl, type ObjectOwnership, type PublicAccessBlock } from '../../auth/bucket-access.js';
 import { parseCannedAcl } from '../../buckets/bucket-config-service.js';
 import { requireCurrentVersion } from './object.js';
@@ -57,7 +57,8 @@ export async function GetPublicAccessBlock(ctx: S3Context): Promise<S3Response> 
 export async function PutPublicAccessBlock(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  const doc = parseXml(body, 'PublicAccessBlockConfiguration');
+  // A misspelt setting read as absent would be false: the block lifted.
+  const doc = onlyChildren(parseXml(body, 'PublicAccessBlockConfiguration'), BLOCK_FIELDS.map(([, name]) => name));
   const block = {} as PublicAccessBlock;
   for (const [k, name] of BLOCK_FIELDS) {
     const text = xmlText(doc[name])?.trim().toLowerCase();
@@ -83,8 +84,8 @@ export async function GetBucketOwnershipControls(ctx: S3Context): Promise<S3Resp
 export async function PutBucketOwnershipControls(ctx: S3Context): Promise<S3Response> {
   const resolved = await ctx.resolved();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  const doc = parseXml(body, 'OwnershipControls');
-  const rule = xmlNode(doc.Rule);
+  const doc = onlyChildren(parseXml(body, 'OwnershipControls'), ['Rule']);
+  const rule = doc.Rule === undefined ? undefined : onlyChildren(xmlNode(doc.Rule)!, ['ObjectOwnership']);
   const ownership = xmlText(rule?.ObjectOwnership)?.trim();
   if (!ownership || !(OBJECT_OWNERSHIP as readonly string[]).includes(ownership)) throw new S3Error('MalformedXML');
   await ctx.services.bucketConfig.putOwnership(resolved, ownership as ObjectOwnership, ctx.by);
@@ -163,6 +164,8 @@ function grantsFromHeaders(ctx: S3Context, req: IncomingMessage): Grant[] | null
 function grantsOfDocument(body: Buffer): { id?: string; uri?: string; email?: string; permission: string }[] {
   try {
     const doc = parseXml(body, 'AccessControlPolicy');
+    // Both are required: a document without its list would otherwise reset the ACL to private.
+    if (doc.Owner === undefined || doc.AccessControlList === undefined) throw new S3Error('MalformedACLError');
     const grants = xmlList(xmlNode(doc.AccessControlList)?.Grant);
     if (grants.length > MAX_GRANTS) throw new S3Error('MalformedACLError');
     return grants.map((raw) => {

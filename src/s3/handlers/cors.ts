@@ -3,7 +3,7 @@ import { S3Error } from '../errors.js';
 import { header, type S3Context, type S3Services } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
+import { onlyChildren, parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { parseAddress } from '../endpoint.js';
 import { corsResponseHeaders, matchCorsRule, type CorsRule } from '../../buckets/cors.js';
 import type { ResolvedBucket } from '../../buckets/bucket-config-service.js';
@@ -17,12 +17,14 @@ function list(value: unknown): string[] {
 
 /** A CORSConfiguration document as rules (shape only; the service checks the values). */
 export function parseCorsXml(body: Buffer): CorsRule[] {
-  const doc = parseXml(body, 'CORSConfiguration');
+  const doc = onlyChildren(parseXml(body, 'CORSConfiguration'), ['CORSRule']);
   return xmlList(doc.CORSRule).map((raw) => {
-    const r = xmlNode(raw)!;
+    const r = onlyChildren(xmlNode(raw)!, ['ID', 'AllowedHeader', 'AllowedMethod', 'AllowedOrigin', 'ExposeHeader', 'MaxAgeSeconds']);
     const maxAge = xmlText(r.MaxAgeSeconds)?.trim();
     if (maxAge !== undefined && !/^\d+$/.test(maxAge)) throw new S3Error('MalformedXML');
     const id = xmlText(r.ID);
+    // S3's schema requires both in every rule: a document without them does not validate.
+    if (r.AllowedOrigin === undefined || r.AllowedMethod === undefined) throw new S3Error('MalformedXML');
     return {
       ...(id !== undefined ? { id } : {}),
       allowedOrigins: list(r.AllowedOrigin),

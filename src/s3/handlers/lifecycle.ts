@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
+import { onlyChildren, parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { expirationTime, type LifecycleFilter, type LifecycleRule } from '../../lifecycle/rules.js';
 
 // GetBucketLifecycleConfiguration, PutBucketLifecycleConfiguration, DeleteBucketLifecycle: the
@@ -29,7 +29,7 @@ function tagsOf(list: unknown): Record<string, string> {
   // A Map, not an object literal: "constructor" or "__proto__" is a tag key like any other.
   const tags = new Map<string, string>();
   for (const item of xmlList(list)) {
-    const t = xmlNode(item)!;
+    const t = onlyChildren(xmlNode(item)!, ['Key', 'Value']);
     const key = xmlText(t.Key);
     const value = xmlText(t.Value);
     if (key === undefined || value === undefined) throw new S3Error('MalformedXML', 'A Tag needs a Key and a Value.');
@@ -40,10 +40,13 @@ function tagsOf(list: unknown): Record<string, string> {
 }
 
 /** Filter: one of Prefix, Tag, ObjectSizeGreaterThan, ObjectSizeLessThan, or several under And. */
+const PREDICATES = ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan'];
+
 function filterOf(f: Node): LifecycleFilter {
+  onlyChildren(f, [...PREDICATES, 'And']);
   const single = ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan', 'And'].filter((name) => f[name] !== undefined);
   if (single.length > 1) throw new S3Error('MalformedXML', 'A Filter takes one predicate; combine several under And.');
-  const and = xmlNode(f.And);
+  const and = f.And === undefined ? undefined : onlyChildren(xmlNode(f.And)!, PREDICATES);
   const source = and ?? f;
   const tags = tagsOf(source.Tag);
   if (!and && Object.keys(tags).length > 1) throw new S3Error('MalformedXML', 'A Filter takes one Tag; combine several under And.');
@@ -63,7 +66,10 @@ function predicates(f: LifecycleFilter): number {
   return (f.prefix ? 1 : 0) + Object.keys(f.tags).length + (f.sizeGreaterThan !== undefined ? 1 : 0) + (f.sizeLessThan !== undefined ? 1 : 0);
 }
 
+const RULE_ELEMENTS = ['ID', 'Filter', 'Prefix', 'Status', 'Expiration', 'NoncurrentVersionExpiration', 'AbortIncompleteMultipartUpload', 'Transition', 'NoncurrentVersionTransition'];
+
 function ruleOf(r: Node): LifecycleRule {
+  onlyChildren(r, RULE_ELEMENTS);
   if (r.Transition !== undefined || r.NoncurrentVersionTransition !== undefined) {
     throw new S3Error('NotImplemented', 'Transition rules are not supported: skep keeps every object in one storage class.');
   }
@@ -81,6 +87,7 @@ function ruleOf(r: Node): LifecycleRule {
   };
   const exp = xmlNode(r.Expiration);
   if (exp) {
+    onlyChildren(exp, ['Days', 'Date', 'ExpiredObjectDeleteMarker']);
     const date = xmlText(exp.Date);
     rule.expiration = {
       days: integer(exp.Days, 'Days'),
@@ -91,6 +98,7 @@ function ruleOf(r: Node): LifecycleRule {
   }
   const nve = xmlNode(r.NoncurrentVersionExpiration);
   if (nve) {
+    onlyChildren(nve, ['NoncurrentDays', 'NewerNoncurrentVersions']);
     const days = integer(nve.NoncurrentDays, 'NoncurrentDays');
     if (days === undefined) throw new S3Error('MalformedXML', 'NoncurrentVersionExpiration needs NoncurrentDays.');
     const newer = integer(nve.NewerNoncurrentVersions, 'NewerNoncurrentVersions');
@@ -98,6 +106,7 @@ function ruleOf(r: Node): LifecycleRule {
   }
   const abort = xmlNode(r.AbortIncompleteMultipartUpload);
   if (abort) {
+    onlyChildren(abort, ['DaysAfterInitiation']);
     const days = integer(abort.DaysAfterInitiation, 'DaysAfterInitiation');
     if (days === undefined) throw new S3Error('MalformedXML', 'AbortIncompleteMultipartUpload needs DaysAfterInitiation.');
     rule.abortIncompleteMultipartUpload = { daysAfterInitiation: days };
@@ -143,7 +152,7 @@ export async function GetBucketLifecycleConfiguration(ctx: S3Context): Promise<S
 
 export async function PutBucketLifecycleConfiguration(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const doc = parseXml(await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT), 'LifecycleConfiguration');
+  const doc = onlyChildren(parseXml(await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT), 'LifecycleConfiguration'), ['Rule']);
   const rules = xmlList(doc.Rule).map((r) => ruleOf(xmlNode(r)!));
   await ctx.services.protection.setLifecycle(bucket, rules, ctx.by);
   return {};

@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlText } from '../xml.js';
+import { onlyChildren, parseXml, xmlText } from '../xml.js';
 
 // GetBucketVersioning and PutBucketVersioning (Enabled, Suspended; MFA delete refused).
 
@@ -16,7 +16,8 @@ export async function GetBucketVersioning(ctx: S3Context): Promise<S3Response> {
 export async function PutBucketVersioning(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
   const body = await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024);
-  const doc = parseXml(body, 'VersioningConfiguration');
+  // A misspelt <Status> read as absent would change nothing and answer 200.
+  const doc = onlyChildren(parseXml(body, 'VersioningConfiguration'), ['Status', 'MfaDelete']);
   const status = xmlText(doc.Status);
   const mfa = xmlText(doc.MfaDelete);
   if (mfa !== undefined && mfa !== 'Enabled' && mfa !== 'Disabled') throw new S3Error('MalformedXML', 'MfaDelete must be Enabled or Disabled.');
