@@ -154,6 +154,10 @@ describe('SSE-S3', () => {
     assert.equal((await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'x' }))).ServerSideEncryption, 'AES256');
     const bad = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { encryption: '' }, body: config('<BlockedEncryptionTypes><EncryptionType>SSE-X</EncryptionType></BlockedEncryptionTypes>') });
     assert.equal(xmlField(bad.text, 'Code'), 'MalformedXML');
+    // A misspelt element is refused, not read as absent (which would lift the block).
+    const typo = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { encryption: '' }, body: config('<BlockedEncryptionType><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionType>') });
+    assert.equal(xmlField(typo.text, 'Code'), 'MalformedXML');
+    assert.equal((await s3Error(ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'x', ...sseC(key) })))).name, 'AccessDenied', 'still blocked');
     await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { encryption: '' }, body: config('<BlockedEncryptionTypes><EncryptionType>NONE</EncryptionType></BlockedEncryptionTypes>') });
     await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'x', ...sseC(key) }));
   });

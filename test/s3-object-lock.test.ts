@@ -78,6 +78,12 @@ describe('Object Lock configuration', () => {
       const err = await s3Error(ctx.s3.send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: retention as never } } })));
       assert.equal(err.name, code, JSON.stringify(retention));
     }
+    // A misspelt element is refused, not read as absent (which would drop the default retention).
+    for (const inner of ['<Rulee><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days></DefaultRetention></Rulee>', '<Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days><Dayz>2</Dayz></DefaultRetention></Rule>']) {
+      const res = await raw(ctx.server, { method: 'PUT', path: `/${bucket}`, query: { 'object-lock': '' }, body: `<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>${inner}</ObjectLockConfiguration>` });
+      assert.deepEqual([res.status, xmlField(res.text, 'Code')], [400, 'MalformedXML'], inner);
+    }
+    assert.equal((await ctx.s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }))).ObjectLockConfiguration?.Rule?.DefaultRetention?.Days, 2, 'unchanged');
   });
 
   test('a multipart upload gets the default retention in force when completion creates the version, whatever lock headers it was created with', async () => {

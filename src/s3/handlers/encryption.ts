@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
+import { onlyChildren, parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { sseAlgorithm } from '../protection-headers.js';
 
 // GetBucketEncryption, PutBucketEncryption, DeleteBucketEncryption: default encryption of new
@@ -33,11 +33,12 @@ export async function GetBucketEncryption(ctx: S3Context): Promise<S3Response> {
 
 export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const doc = parseXml(await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024), 'ServerSideEncryptionConfiguration');
+  const doc = onlyChildren(parseXml(await readSmallBody(ctx.req, ctx.auth.payload, 64 * 1024), 'ServerSideEncryptionConfiguration'), ['Rule']);
   const rules = xmlList(doc.Rule);
   if (rules.length !== 1) throw new S3Error('MalformedXML', 'A ServerSideEncryptionConfiguration has exactly one Rule.');
-  const rule = xmlNode(rules[0])!;
-  const apply = xmlNode(rule.ApplyServerSideEncryptionByDefault);
+  // A misspelt <BlockedEncryptionTypes> read as absent would leave SSE-C open.
+  const rule = onlyChildren(xmlNode(rules[0])!, ['ApplyServerSideEncryptionByDefault', 'BucketKeyEnabled', 'BlockedEncryptionTypes']);
+  const apply = rule.ApplyServerSideEncryptionByDefault === undefined ? undefined : onlyChildren(xmlNode(rule.ApplyServerSideEncryptionByDefault)!, ['SSEAlgorithm', 'KMSMasterKeyID']);
   const algorithm = apply ? xmlText(apply.SSEAlgorithm) : undefined;
   if (algorithm === undefined) throw new S3Error('MalformedXML', 'The Rule needs ApplyServerSideEncryptionByDefault with an SSEAlgorithm.');
   // A value outside the schema's enumeration fails S3's validation of the document before its meaning is looked at.
@@ -56,7 +57,7 @@ export async function PutBucketEncryption(ctx: S3Context): Promise<S3Response> {
 /** BlockedEncryptionTypes' EncryptionType values: SSE-C (blocked) or NONE (nothing blocked). */
 function blockedTypes(node: unknown): string[] {
   if (node === undefined) return [];
-  const types = xmlList(xmlNode(node)?.EncryptionType).map((t) => xmlText(t)?.trim() ?? '');
+  const types = xmlList(onlyChildren(xmlNode(node) ?? {}, ['EncryptionType']).EncryptionType).map((t) => xmlText(t)?.trim() ?? '');
   for (const t of types) if (t !== 'SSE-C' && t !== 'NONE') throw new S3Error('MalformedXML', `Unknown EncryptionType ${t} in BlockedEncryptionTypes (SSE-C or NONE).`);
   if (types.includes('SSE-C') && types.includes('NONE')) throw new S3Error('MalformedXML', 'BlockedEncryptionTypes names SSE-C and NONE at once.');
   return types;

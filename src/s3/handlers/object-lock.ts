@@ -2,7 +2,7 @@ import { S3Error } from '../errors.js';
 import type { S3Context } from '../context.js';
 import type { S3Response } from '../render.js';
 import { readSmallBody } from '../body.js';
-import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
+import { onlyChildren, parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { governanceBypass } from '../actor.js';
 import { versionIdOf } from './object.js';
 import { RETENTION_MODES, type ObjectLockConfig } from '../../objects/object-lock.js';
@@ -36,14 +36,16 @@ export async function GetObjectLockConfiguration(ctx: S3Context): Promise<S3Resp
 
 export async function PutObjectLockConfiguration(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.bucket();
-  const doc = parseXml(await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT), 'ObjectLockConfiguration');
+  // A misspelt <Rule> read as absent would leave the bucket without the default retention asked for.
+  const doc = onlyChildren(parseXml(await readSmallBody(ctx.req, ctx.auth.payload, BODY_LIMIT), 'ObjectLockConfiguration'), ['ObjectLockEnabled', 'Rule']);
   if (xmlText(doc.ObjectLockEnabled) !== 'Enabled') throw new S3Error('MalformedXML', 'ObjectLockEnabled must be Enabled.');
   const rules = xmlList(doc.Rule);
   if (rules.length > 1) throw new S3Error('MalformedXML', 'An Object Lock configuration has at most one Rule.');
   let defaultRetention: ObjectLockConfig['defaultRetention'] = null;
   const rule = xmlNode(rules[0]);
   if (rule) {
-    const d = xmlNode(rule.DefaultRetention);
+    onlyChildren(rule, ['DefaultRetention']);
+    const d = rule.DefaultRetention === undefined ? undefined : onlyChildren(xmlNode(rule.DefaultRetention)!, ['Mode', 'Days', 'Years']);
     if (!d) throw new S3Error('MalformedXML', 'A Rule needs a DefaultRetention.');
     const days = integerOf(xmlText(d.Days));
     const years = integerOf(xmlText(d.Years));
