@@ -230,6 +230,20 @@ describe('presigned URLs', () => {
     // One added to the URL after signing breaks the signature.
     const forged = await fetch(`${url}&x-amz-meta-extra=x`, { method: 'PUT', body: 'x' });
     assert.equal(forged.status, 403);
+    // A value no header can hold is refused, not stored for every later read to fail on.
+    for (const value of ['x\r\nSet-Cookie: a=b', 'x\u0000y', 'x\u007fy']) {
+      const bad = await getSignedUrl(ctx.s3, new PutObjectCommand({ Bucket: bucket, Key: 'bad', Metadata: { a: value } }), { expiresIn: 300 });
+      const res = await fetch(bad, { method: 'PUT', body: 'x' });
+      assert.deepEqual([res.status, xmlField(await res.text(), 'Code')], [400, 'InvalidArgument'], JSON.stringify(value));
+      await assertAbsent(bucket, 'bad');
+    }
+    // x-amz-checksum-mode is the request's too (checksum values are not: S3 does not take them from a URL).
+    await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'summed', Body: 'x', ChecksumAlgorithm: 'CRC32' }));
+    const getUrl = await getSignedUrl(ctx.s3, new GetObjectCommand({ Bucket: bucket, Key: 'summed', ChecksumMode: 'ENABLED' }), { expiresIn: 300 });
+    assert.match(getUrl, /x-amz-checksum-mode=ENABLED/);
+    const got = await fetch(getUrl);
+    assert.equal(got.status, 200);
+    assert.ok(got.headers.get('x-amz-checksum-crc32'), 'the checksum comes back');
   });
 
   test('x-amz-* headers the signature does not cover are refused: a presigned PUT cannot become a copy, carry tags or lift a lock', async () => {

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { replaceHeaders } from '../sigv4/sigv2.js';
+import { S3Error } from './errors.js';
+import { headerValueProblem } from '../net/header-text.js';
 
 /**
  * Serves a request with the headers its presigned URL carries in its query (botocore moves a
@@ -11,6 +13,12 @@ export function adoptHeadersFromQuery(req: IncomingMessage, pairs: readonly [str
   // Node reads header values as Latin-1, one character per byte: a decoded query value becomes
   // its UTF-8 bytes read that way, as the same text sent in a header would be.
   const asHeaders = pairs.map(([name, value]): [string, string] => [name, Buffer.from(value, 'utf8').toString('latin1')]);
+  // A query value can hold what no header can (a line break, NUL, DEL): refused as a header
+  // holding it would be, not stored for every later response of the object to fail on.
+  for (const [name, value] of asHeaders) {
+    const problem = headerValueProblem(value);
+    if (problem) throw new S3Error('InvalidArgument', problem, { ArgumentName: name, ArgumentValue: value });
+  }
   for (const [name, value] of asHeaders) req.headers[name] = value;
   req.rawHeaders = replaceHeaders(req.rawHeaders, asHeaders);
 }

@@ -320,14 +320,15 @@ async function fromQuery(req: SignedRequest, params: Map<string, string>, opts: 
 }
 
 /** The query parameters of SigV4 query authentication itself, and those that frame a body (read from the URL already, or not at all). */
-const NOT_HOISTED = /^x-amz-(algorithm|credential|date|expires|signedheaders|signature|security-token|content-sha256|decoded-content-length|trailer|checksum-.*|sdk-checksum-algorithm)$/;
+const NOT_HOISTED = /^x-amz-(algorithm|credential|date|expires|signedheaders|signature|security-token|content-sha256|decoded-content-length|trailer|checksum-(crc32|crc32c|crc64nvme|sha1|sha256)|sdk-checksum-algorithm)$/;
 
 /**
  * The x-amz-* headers a SigV4 presigned URL carries in its query: the AWS SDK for JavaScript
  * moves x-amz-meta-*, x-amz-tagging, x-amz-acl, x-amz-storage-class... there, and S3 serves the
  * request with them. They are signed (the canonical query holds every parameter), so they act as
- * signed headers; without them a presigned PUT dropped its metadata and tags. Checksums are not
- * taken: S3 says presigned URLs do not support them, and the SDK fills one in for an empty body.
+ * signed headers; without them a presigned PUT dropped its metadata and tags. Checksum values are
+ * not taken (x-amz-checksum-mode and -algorithm are): S3 says presigned URLs do not support them,
+ * and the SDK fills one in computed over an empty body.
  */
 function hoistedHeaders(params: Map<string, string>): [string, string][] {
   const out: [string, string][] = [];
