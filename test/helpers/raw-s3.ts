@@ -251,6 +251,12 @@ export function seedSignatureOf(headers: Record<string, string>): string {
  * blobs of its inline database (as inline/<ref>), or on the distributed configuration the refs the
  * S3 backend bucket holds.
  */
+/** Blob files there now that were not in `before`: what a refused write left behind (one released earlier may go meanwhile). */
+export async function blobsAddedSince(server: TestServer, before: readonly string[]): Promise<string[]> {
+  const seen = new Set(before);
+  return (await blobFiles(server)).filter((f) => !seen.has(f));
+}
+
 export async function blobFiles(server: TestServer): Promise<string[]> {
   if (server.storage?.blobs) {
     const refs: string[] = [];
