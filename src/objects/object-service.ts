@@ -224,10 +224,7 @@ export class ObjectService {
   private async emptyBucket(bucket: BucketRow, may: RemovalFilter | undefined, kept: string[]): Promise<number> {
     const now = this.clock();
     let removed = 0;
-    // Resumed by the last version's place, which stays a place once that version is removed.
-    let marker: { keyMarker: string; versionIdMarker: string; versionSeqMarker: number } | undefined;
-    for (;;) {
-      const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', ...marker, limit: EMPTY_PAGE });
+    for await (const page of this.versionPages(bucket)) {
       for (const v of page) {
         if (removalBlocked(v, now, false)) continue;
         if (may && !may.version(v.key, v.versionId)) {
@@ -239,27 +236,46 @@ export class ObjectService {
         await this.dropped(bucket, out.release);
         removed++;
       }
-      if (page.length < EMPTY_PAGE) return removed;
+    }
+    return removed;
+  }
+
+  /** Every version (and delete marker) of the bucket, a page at a time; the pages may be changed as they are read. */
+  private async *versionPages(bucket: BucketRow): AsyncGenerator<ObjectVersionRow[]> {
+    // Resumed by the last version's place, which stays a place once that version is removed.
+    let marker: { keyMarker: string; versionIdMarker: string; versionSeqMarker: number } | undefined;
+    for (;;) {
+      const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', ...marker, limit: EMPTY_PAGE });
+      yield page;
+      if (page.length < EMPTY_PAGE) return;
       const last = page.at(-1)!;
       marker = { keyMarker: last.key, versionIdMarker: last.versionId, versionSeqMarker: last.seq };
+    }
+  }
+
+  /** Every multipart upload of the bucket, a page at a time; the pages may be changed as they are read. */
+  private async *uploadPages(bucket: BucketRow): AsyncGenerator<UploadRow[]> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', keyMarker, uploadIdMarker, limit: EMPTY_PAGE });
+      yield uploads;
+      if (uploads.length < EMPTY_PAGE) return;
+      keyMarker = uploads.at(-1)!.key;
+      uploadIdMarker = uploads.at(-1)!.uploadId;
     }
   }
 
   /** Aborts every multipart upload of the bucket `may` allows; returns how many, and adds what `may` kept to `kept`. */
   private async abortUploads(bucket: BucketRow, may: RemovalFilter | undefined, kept: string[]): Promise<number> {
     let aborted = 0;
-    let keyMarker: string | undefined;
-    let uploadIdMarker: string | undefined;
-    for (;;) {
-      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', keyMarker, uploadIdMarker, limit: EMPTY_PAGE });
+    for await (const uploads of this.uploadPages(bucket)) {
       for (const u of uploads) {
         if (may && !may.upload(u.key)) kept.push(`the multipart upload of ${u.key}`);
         else if (await this.abortUpload(u)) aborted++;
       }
-      if (uploads.length < EMPTY_PAGE) return aborted;
-      keyMarker = uploads.at(-1)!.key;
-      uploadIdMarker = uploads.at(-1)!.uploadId;
     }
+    return aborted;
   }
 
   /** Removes an upload and releases its parts' blobs; false when it was gone already. */
@@ -276,33 +292,22 @@ export class ObjectService {
     if (locked?.denied) throw new S3Error('AccessDenied', `The bucket policy does not let you delete ${locked.what}; nothing was deleted.`);
     if (locked) throw new S3Error('BucketNotEmpty', `The bucket holds object versions under Object Lock (${locked.what}); it cannot be deleted until they are released.`, { BucketName: bucket.name });
     if (!may) return;
-    let keyMarker: string | undefined;
-    let uploadIdMarker: string | undefined;
-    for (;;) {
-      const uploads = await this.meta.listUploads(bucket.id, { prefix: '', keyMarker, uploadIdMarker, limit: EMPTY_PAGE });
+    for await (const uploads of this.uploadPages(bucket)) {
       const denied = uploads.find((u) => !may.upload(u.key));
       if (denied) throw new S3Error('AccessDenied', `The bucket policy does not let you delete the multipart upload of ${denied.key}; nothing was deleted.`);
-      if (uploads.length < EMPTY_PAGE) return;
-      keyMarker = uploads.at(-1)!.key;
-      uploadIdMarker = uploads.at(-1)!.uploadId;
     }
   }
 
   /** The first version nobody may remove (Object Lock), or with `may` that the caller may not (`denied`). */
   private async firstLockedVersion(bucket: BucketRow, may?: RemovalFilter): Promise<{ what: string; denied: boolean } | null> {
     const now = this.clock();
-    // Resumed by the last version's place, which stays a place once that version is removed.
-    let marker: { keyMarker: string; versionIdMarker: string; versionSeqMarker: number } | undefined;
-    for (;;) {
-      const page = await this.meta.listObjectVersions(bucket.id, { prefix: '', ...marker, limit: EMPTY_PAGE });
+    for await (const page of this.versionPages(bucket)) {
       for (const v of page) {
         const blocked = removalBlocked(v, now, false);
         if (blocked || (may && !may.version(v.key, v.versionId))) return { what: `${v.key} version ${v.versionId}`, denied: !blocked };
       }
-      if (page.length < EMPTY_PAGE) return null;
-      const last = page.at(-1)!;
-      marker = { keyMarker: last.key, versionIdMarker: last.versionId, versionSeqMarker: last.seq };
     }
+    return null;
   }
 
   // ---- reading ----

@@ -19,7 +19,6 @@ import { USAGE_KIND } from './usage-kind.js';
 import { labelRequest } from '../ops/request-label.js';
 import { admit, mayList, checkTokenBounds, requestExtras, requestFacts } from './admission.js';
 import { refuseMisplacedEncryptionHeaders } from './protection-headers.js';
-import { refuseBody } from './body.js';
 import { actualRequestCorsHeaders, preflight } from './handlers/cors.js';
 import { ANONYMOUS_ACTOR, tokenActor } from '../audit/actor.js';
 import { logFailure } from './failure-log.js';
@@ -57,10 +56,10 @@ export interface S3HandlerDeps {
   lifecycleDayMs?: number;
 }
 
-/** Authentication failures recorded in the audit log. */
 /** Operations whose NoSuchKey is about their copy source. */
-const COPIES = new Set<S3Operation['op']>(['CopyObject', 'UploadPartCopy']);
+const COPIES = new Set<string>(['CopyObject', 'UploadPartCopy']);
 
+/** Authentication failures recorded in the audit log. */
 const AUDITED_AUTH_FAILURES = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'ExpiredToken', 'InvalidToken']);
 
 export function newRequestId(): string {
@@ -107,14 +106,15 @@ export function createS3Handler(deps: S3HandlerDeps) {
     let resource = url.split('?')[0];
     let opName = 'unknown';
     let counted: { principal: Principal | null; projectId: string; op: keyof typeof USAGE_KIND; bucket: string | null } | undefined;
-    // The bucket as admitted, for CORS headers on the response (also on errors).
+    // The bucket as admitted: CORS headers on the response, and whether a NoSuchKey may be told.
     let admitted: ResolvedBucket | undefined;
-    // The bucket as found, before the caller was admitted to it: CORS headers on its refusal too.
+    // The bucket as found, before the caller was admitted to it (every admitted bucket was found
+    // first): CORS headers on its refusal too.
     let found: ResolvedBucket | undefined;
     // An anonymous request's bucket, looked up for CORS headers only if it is refused before it was found.
     let anonymousBucket: { projectId: string; name: string } | undefined;
     // Who would learn from a NoSuchKey that a key is missing (S3 tells only those who may list the bucket).
-    let caller: { principal: Principal | null; op: S3Operation; facts: () => ReturnType<typeof requestFacts> } | undefined;
+    let caller: { principal: Principal | null; facts: () => ReturnType<typeof requestFacts> } | undefined;
     try {
       if (req.method === 'OPTIONS') {
         const result = await preflight(req, { services: deps.services, baseDomains: deps.baseDomains, projectDomains, defaultProject: deps.defaultProject });
@@ -248,7 +248,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         now: deps.clock,
         by: { actor: principal ? tokenActor(principal.tokenId) : ANONYMOUS_ACTOR, source: addressOf(req) },
       };
-      caller = { principal, op, facts: factsOf };
+      caller = { principal, facts: factsOf };
       if (!principal) {
         // Nobody creates a bucket anonymously, whether or not its name is taken.
         if (op.op === 'CreateBucket') throw new S3Error('AccessDenied');
@@ -259,7 +259,6 @@ export function createS3Handler(deps: S3HandlerDeps) {
         await resolved();
       }
       refuseMisplacedEncryptionHeaders(req, op.op);
-      if (COPIES.has(op.op)) refuseBody(req);
       if (wantsContinue(req)) continueOnRead(req, res);
       const result = await HANDLERS[op.op](ctx);
       if (op.op === 'CreateBucket') counted.bucket = op.bucket;
@@ -273,14 +272,14 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (s3err.code === 'MethodNotAllowed' && s3err.extra.ResourceType === 'DeleteMarker') s3err.extra.Method = req.method ?? 'GET';
       // A caller learns that a key is missing only if it may list the bucket, as in S3 (a copy's
       // missing key is its source's, in another bucket).
-      if (s3err.code === 'NoSuchKey' && caller && admitted && !COPIES.has(caller.op.op) && !mayList(caller.principal, admitted, admitted.row.name, caller.facts())) {
+      if (s3err.code === 'NoSuchKey' && caller && admitted && !COPIES.has(opName) && !mayList(caller.principal, admitted, admitted.row.name, caller.facts())) {
         s3err = new S3Error('AccessDenied');
       }
       // CORS headers go on errors too, as S3 sends them, so a page can read why it was refused: by
       // the bucket as found (the caller's refusal comes after), or for an anonymous request refused
       // before its bucket was looked up (a form's signature), that bucket now. A token's request
       // refused outside its scope learns nothing of the bucket.
-      const corsBucket = admitted ?? found ?? (anonymousBucket && req.headers.origin !== undefined ? await deps.services.bucketConfig.resolve(anonymousBucket.projectId, anonymousBucket.name).catch(() => null) : null);
+      const corsBucket = found ?? (anonymousBucket && req.headers.origin !== undefined ? await deps.services.bucketConfig.resolve(anonymousBucket.projectId, anonymousBucket.name).catch(() => null) : null);
       if (corsBucket) Object.assign(s3err.headers, actualRequestCorsHeaders(req, corsBucket));
       // A refused HeadBucket still names the region, as S3's does: SDKs read it to find the bucket.
       if (opName === 'HeadBucket' && s3err.status === 403) s3err.headers['x-amz-bucket-region'] ??= admitted?.row.region ?? deps.region;

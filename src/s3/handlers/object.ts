@@ -1,7 +1,7 @@
 import { S3Error } from '../errors.js';
 import { header, type S3Context } from '../context.js';
 import type { S3Response, HeaderValue } from '../render.js';
-import { declaredSize, openBody, readSmallBody } from '../body.js';
+import { declaredSize, openBody, readSmallBody, refuseBody } from '../body.js';
 import { parseXml, xmlList, xmlNode, xmlText } from '../xml.js';
 import { checkConditions, etagMatches, rangeApplies } from '../conditions.js';
 import { parseRange } from '../range.js';
@@ -426,6 +426,7 @@ async function copySource(ctx: S3Context, resolveBucket: BucketResolver): Promis
 
 /** Runs a copy from a leased source and lets go of the lease however it ends. */
 export async function withCopySource<T>(ctx: S3Context, resolveBucket: BucketResolver, copy: (source: ObjectLease) => Promise<T>): Promise<T> {
+  refuseBody(ctx.req);
   const lease = await copySource(ctx, resolveBucket);
   try {
     return await copy(lease);
