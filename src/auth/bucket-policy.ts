@@ -10,8 +10,10 @@ import { S3_ACTIONS, type S3ResourceType } from './s3-actions.js';
 
 export const MAX_POLICY_BYTES = 20 * 1024;
 
-/** Who a statement applies to: everyone ("*"), or named project tokens (access key IDs or token IDs). */
-/** Who a statement names; with `anyone`, the names listed beside "*" are kept only to be checked. */
+/**
+ * Who a statement applies to: everyone ("*"), or named project tokens (access key IDs or token IDs).
+ * With `anyone`, names listed beside "*" are kept only to be checked.
+ */
 export type PolicyPrincipal = { anyone: true; projectIds?: string[]; keys?: string[] } | { anyone: false; projectIds: string[]; keys: string[] };
 
 export interface PolicyStatement {

@@ -234,8 +234,10 @@ export class BucketConfigService {
 
   // ---- ACLs ----
 
-  /** Whether `acl` may be set on the bucket or one of its objects now; throws as S3 does if not. */
-  /** `named` is the x-amz-acl as sent: with ACLs disabled only bucket-owner-full-control (or private) passes, as on S3. */
+  /**
+   * Whether `acl` may be set on the bucket or one of its objects now; throws as S3 does if not.
+   * `named` is the x-amz-acl as sent: with ACLs disabled only bucket-owner-full-control (or private) passes, as on S3.
+   */
   checkAcl(b: ResolvedBucket, acl: CannedAcl, named?: string): void {
     if (named === 'bucket-owner-read' && !aclsEnabled(b.access)) throw new S3Error('AccessControlListNotSupported');
     if (acl === 'private') return;
