@@ -199,9 +199,10 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
  * answer GetObjectRetention or GetObjectLegalHold: a policy may grant GetObject alone, or deny these.
  */
 function lockReadable(ctx: S3Context, resolved: ResolvedBucket): LockReadable {
+  const { access } = resolved;
+  let facts: RequestFacts | undefined;
   return (op) => {
-    const { access } = resolved;
-    const facts = access.policy ? requestFacts(ctx.req, ctx.op, ctx.auth.principal, ctx.now(), ctx.by.source) : NO_FACTS;
+    facts ??= access.policy ? requestFacts(ctx.req, ctx.op, ctx.auth.principal, ctx.now(), ctx.by.source) : NO_FACTS;
     const action = policyActionFor(op, ctx.op.query.get('versionId'));
     return authorize(ctx.auth.principal, REQUIRED_RIGHT[op], resolved.row.name, { action, key: ctx.op.key, access, facts }).allow;
   };
